@@ -1,0 +1,164 @@
+"""Arrears escalation as data and one small engine (seed 001 "Late payment of my subscription?").
+
+"After 1 month of delay, access to your administrator area is deactivated. After 2 months of
+delay, the complete platform is deactivated (data is not lost). After 6 months your data is
+deleted. In case of a late payment, penalties of 10% and a fixed compensation of 40 € are also
+applied to overdue invoices."
+
+The stage is never "the next step after the last one": it is what the anchor (the due date of the
+oldest unpaid invoice) implies on the day, so a late run records every stage it passed, a payment
+brings the customer down as well as up, and a partial payment moves nothing. The deletion is the
+one step that is not automatic: it needs a notice, a waiting time and an approval.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+from decimal import Decimal
+
+from policy.access import Stage
+from policy.calendar import add_months
+from policy.money import cents
+from policy.terms import Terms
+
+#: statuses of an invoice nobody is asked to pay: they never anchor, never bear penalties
+EXCLUDED = ("draft", "disputed", "written_off", "void")
+
+
+@dataclass(frozen=True)
+class StageRule:
+    stage: Stage
+    months: int
+    effect: str  # what the customer is told
+
+
+def ladder(terms: Terms) -> tuple[StageRule, ...]:
+    """The escalation, as Kill Bill's overdue states: a threshold and its effect, nothing else."""
+    return (
+        StageRule(Stage.ADMIN_DISABLED, terms.admin_disabled_after_months,
+                  "access to your administrator area is deactivated"),
+        StageRule(Stage.PLATFORM_DISABLED, terms.platform_disabled_after_months,
+                  "your whole platform is deactivated; no data is lost"),
+        StageRule(Stage.DATA_DELETED, terms.data_deleted_after_months,
+                  "your platform's data and all its backups are deleted"),
+    )
+
+
+RANK = {Stage.CURRENT: 0, Stage.ADMIN_DISABLED: 1, Stage.PLATFORM_DISABLED: 2, Stage.DATA_DELETED: 3}
+
+
+@dataclass(frozen=True)
+class Owed:
+    """An invoice as arrears see it, with its payments (day paid, amount TTC)."""
+
+    ref: str
+    kind: str  # monthly | imported | penalty
+    status: str
+    due_on: date
+    total_ttc: Decimal
+    payments: tuple[tuple[date, Decimal], ...] = ()
+
+    def balance_on(self, day: date) -> Decimal:
+        """What is still owed at the end of `day`."""
+        return self.total_ttc - sum((amount for paid_on, amount in self.payments if paid_on <= day), Decimal("0"))
+
+    def counts(self) -> bool:
+        return self.kind != "penalty" and self.status not in EXCLUDED
+
+
+def anchor(invoices: list[Owed], day: date) -> date | None:
+    """Due date of the oldest invoice still unpaid and overdue on `day` (penalties never anchor)."""
+    overdue = [invoice.due_on for invoice in invoices
+               if invoice.counts() and invoice.due_on < day and invoice.balance_on(day) > 0]
+    return min(overdue) if overdue else None
+
+
+def implied_stage(anchor_on: date | None, day: date, rules: tuple[StageRule, ...]) -> Stage:
+    """The highest stage whose threshold (anchor + months, clipped to the month's end) has come."""
+    stage = Stage.CURRENT
+    if anchor_on is None:
+        return stage
+    for rule in rules:
+        if add_months(anchor_on, rule.months) <= day:
+            stage = rule.stage
+    return stage
+
+
+@dataclass(frozen=True)
+class Transition:
+    previous: Stage
+    stage: Stage
+    effective_on: date
+
+
+def transitions(current: Stage, anchor_on: date | None, day: date, rules: tuple[StageRule, ...],
+                exempt: bool = False) -> list[Transition]:
+    """Every stage change the facts imply today, in order.
+
+    Going up, each stage passed is recorded on the day it applied; going down (a payment moved or
+    cleared the anchor) the customer lands directly on the stage the new anchor implies, today.
+    `data_deleted` is never reached here (only a purge, after its notice and approval, gets there)
+    and never left.
+    """
+    current = Stage(current)
+    if current is Stage.DATA_DELETED:
+        return []
+    target = Stage.CURRENT if exempt else implied_stage(anchor_on, day, rules)
+    if target is Stage.DATA_DELETED:
+        target = Stage.PLATFORM_DISABLED
+    if RANK[target] < RANK[current]:
+        return [Transition(current, target, day)]
+    steps, previous = [], current
+    for rule in rules:
+        if RANK[previous] < RANK[rule.stage] <= RANK[target]:
+            steps.append(Transition(previous, rule.stage, add_months(anchor_on, rule.months)))
+            previous = rule.stage
+    return steps
+
+
+@dataclass(frozen=True)
+class DeletionPlan:
+    notice_on: date       # the first day the deletion notice may go out
+    earliest: date        # anchor + 6 months: the deletion is never before
+
+
+def deletion_plan(anchor_on: date, terms: Terms) -> DeletionPlan:
+    earliest = add_months(anchor_on, terms.data_deleted_after_months)
+    return DeletionPlan(earliest - timedelta(days=terms.deletion_notice_days), earliest)
+
+
+def deletion_due_on(plan: DeletionPlan, noticed_on: date, terms: Terms) -> date:
+    """The later of anchor + 6 months and notice + 30 days: never a deletion without its full notice."""
+    return max(plan.earliest, noticed_on + timedelta(days=terms.deletion_notice_days))
+
+
+def deletion_eligible(anchor_on: date | None, stage: Stage | str, exempt: bool, day: date, terms: Terms) -> bool:
+    """Whether a deletion should be announced (or stay announced): platform off, not exempt, and the
+    notice day (anchor + 6 months - 30 days) has come. When it stops being true the deletion is cancelled."""
+    return (anchor_on is not None and Stage(stage) is Stage.PLATFORM_DISABLED and not exempt
+            and day >= deletion_plan(anchor_on, terms).notice_on)
+
+
+def deletion_due(status: str | None, due_on: date | None, day: date) -> bool:
+    """An announced deletion whose day has come, not refused: it waits for (or gets) its approval."""
+    return status in ("notice_sent", "awaiting_approval") and due_on is not None and day >= due_on
+
+
+@dataclass(frozen=True)
+class Penalty:
+    invoice_ref: str
+    base: Decimal        # TTC balance at the end of the due date
+    penalty: Decimal     # 10 % of it
+    indemnity: Decimal   # the fixed 40 EUR
+
+
+def penalty_for(invoice: Owed, day: date, terms: Terms, exempt: bool) -> Penalty | None:
+    """Due once the day after the due date, on what was unpaid at the end of that date; none for a
+    penalty invoice, an excluded invoice or an exempt customer."""
+    if exempt or not invoice.counts() or day <= invoice.due_on:
+        return None
+    base = invoice.balance_on(invoice.due_on)
+    if base <= 0:
+        return None
+    return Penalty(invoice.ref, base, cents(base * terms.late_penalty_rate), terms.late_indemnity)

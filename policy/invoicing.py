@@ -1,0 +1,147 @@
+"""A customer's monthly invoice, line by line (DESIGN "Monthly close", "Payment methods", "Precise rules").
+
+Rounding, documented once: every line amount is rounded half-up to the cent when it is made
+(subscription, each intervention, surcharge); VAT is computed once per rate per invoice on the sum
+of that rate's lines, half-up to the cent; TTC = HT + VAT exactly. Nothing is rounded twice.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+
+from policy.calendar import days_in_month, parse_month
+from policy.categories import Charge, charge_of
+from policy.money import cents
+from policy.quota import Allocation
+from policy.terms import Terms
+
+NO_VAT = ("penalty", "indemnity")
+
+
+@dataclass(frozen=True)
+class Line:
+    description: str
+    category: str
+    quantity: Decimal
+    unit_price: Decimal
+    amount_ht: Decimal
+    vat_rate: Decimal
+    service_month: str | None = None
+
+
+@dataclass(frozen=True)
+class Subscriber:
+    """What billing needs to know of a customer."""
+
+    monthly_fee: Decimal
+    payment_method: str
+    billing_cycle: str  # monthly | annual
+    contract_start: date | None
+    vat_rate: Decimal
+
+
+def _month_name(month: str) -> str:
+    year, number = parse_month(month)
+    return date(year, number, 1).strftime("%B %Y")
+
+
+def subscription_lines(customer: Subscriber, month: str, standby: int, terms: Terms) -> list[Line]:
+    """Monthly customers: fee x (D - S/2) / D. Annual customers: 12 x fee in the month their contract
+    year starts, and their standby days come back as a negative line (seed 001: standby is 50 %)."""
+    year, number = parse_month(month)
+    days = days_in_month(year, number)
+    discount_share = 1 - terms.standby_price_factor
+    start = customer.contract_start
+    if start is not None and (year, number) < (start.year, start.month):
+        return []
+    rate = customer.vat_rate
+    name = _month_name(month)
+    if customer.billing_cycle == "annual":
+        lines = []
+        if start is not None and number == start.month:
+            fee = customer.monthly_fee
+            lines.append(Line(f"Annual subscription from {name}", "subscription", Decimal(12), fee,
+                              cents(fee * 12), rate, month))
+        if standby:
+            refund = -cents(customer.monthly_fee * standby * discount_share / days)
+            lines.append(Line(f"Standby {name}: {standby} of {days} days at {int(terms.standby_price_factor * 100)} %",
+                              "subscription", Decimal(standby), cents(refund / standby), refund, rate, month))
+        return lines
+    amount = cents(customer.monthly_fee * (days - standby * discount_share) / days)
+    description = f"Subscription {name}"
+    if standby:
+        description += f" ({standby} of {days} days on standby at {int(terms.standby_price_factor * 100)} %)"
+    return [Line(description, "subscription", Decimal(1), amount, amount, rate, month)]
+
+
+def intervention_lines(billed: dict[str, list[Allocation]], month: str, rate: Decimal, terms: Terms) -> list[Line]:
+    """One line per category and service month; a month other than the invoice's is named (late work)."""
+    lines = []
+    for service_month in sorted(billed):
+        by_category: dict[str, list[Allocation]] = defaultdict(list)
+        for allocation in billed[service_month]:
+            if allocation.amount_ht:
+                by_category[allocation.category].append(allocation)
+        for category in sorted(by_category):
+            items = by_category[category]
+            minutes = sum(item.billed_minutes for item in items)
+            hourly = terms.rate_for(category)
+            if charge_of(category) is Charge.DISCOUNTED:
+                hourly = hourly * terms.feature_urgent_factor
+            text = f"{category.replace('_', ' ').capitalize()}: {len(items)} intervention(s), {minutes} min billed"
+            if charge_of(category) is Charge.QUOTA:
+                text += " beyond the monthly quota"
+            if category == "data_recovery":
+                text += f", with the {terms.data_recovery_fee} EUR recovery fee each"
+            if service_month != month:
+                text += f" (late, {_month_name(service_month)})"
+            lines.append(Line(text, category, (Decimal(minutes) / 60).quantize(Decimal("0.0001")), cents(hourly),
+                              sum((item.amount_ht for item in items), Decimal("0.00")), rate, service_month))
+    return lines
+
+
+def surcharge_line(method: str, lines: list[Line], rate: Decimal, terms: Terms) -> Line | None:
+    """Seed 001: card +2 % of the invoice; transfer in instalments and other means 20 EUR HT; SEPA free."""
+    base = sum((line.amount_ht for line in lines), Decimal("0.00"))
+    if method == "card" and terms.card_surcharge_enabled and base > 0:
+        amount = cents(base * terms.card_surcharge_rate)
+        return Line(f"Card payment fee ({terms.card_surcharge_rate * 100:.0f} % of {base} EUR)", "surcharge",
+                    Decimal(1), amount, amount, rate)
+    if method == "transfer_installments" and terms.installment_fee_enabled:
+        return Line("Instalment transfer processing fee", "surcharge", Decimal(1), terms.installment_fee,
+                    terms.installment_fee, rate)
+    if method == "other" and terms.other_payment_fee_enabled:
+        return Line("Payment processing fee (other means of payment)", "surcharge", Decimal(1), terms.other_payment_fee,
+                    terms.other_payment_fee, rate)
+    return None
+
+
+def monthly_lines(customer: Subscriber, month: str, standby: int, billed: dict[str, list[Allocation]],
+                  terms: Terms) -> list[Line]:
+    lines = subscription_lines(customer, month, standby, terms)
+    lines += intervention_lines(billed, month, customer.vat_rate, terms)
+    if not lines:
+        return []
+    surcharge = surcharge_line(customer.payment_method, lines, customer.vat_rate, terms)
+    return lines + ([surcharge] if surcharge else [])
+
+
+@dataclass(frozen=True)
+class Totals:
+    ht: Decimal
+    vat: Decimal
+    ttc: Decimal
+
+
+def totals(lines: list[Line]) -> Totals:
+    """VAT rounded once per rate per invoice; penalties and indemnities carry none."""
+    ht = sum((line.amount_ht for line in lines), Decimal("0.00"))
+    by_rate: dict[Decimal, Decimal] = defaultdict(lambda: Decimal("0.00"))
+    for line in lines:
+        if line.category not in NO_VAT:
+            by_rate[line.vat_rate] += line.amount_ht
+    vat = sum((cents(amount * rate) for rate, amount in by_rate.items()), Decimal("0.00"))
+    return Totals(ht, vat, ht + vat)

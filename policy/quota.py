@@ -1,0 +1,98 @@
+"""The monthly support quota: who pays for which minutes (DESIGN "Support quota" and "Precise rules").
+
+Seed 000: "une assistance et une intervention gratuite sur vos plateformes dans une limite de 2h
+par mois. Toute autre demande d'assistance sera soumise à facturation". Quota categories draw on
+the month's included minutes in chronological order; what is left over is billed, rounded up to
+the increment per intervention. Always-billed categories never touch the quota; free ones cost
+nothing. Days on standby carry no included minutes (seed 001: support is limited during standby).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+
+from policy.calendar import days_in_month, month_bounds
+from policy.categories import Charge, charge_of
+from policy.money import cents
+from policy.terms import Terms
+
+
+@dataclass(frozen=True)
+class Work:
+    """An intervention as the quota sees it."""
+
+    intervention_id: str
+    started_at: datetime  # an instant (time-zone aware)
+    minutes: int
+    category: str
+
+
+@dataclass(frozen=True)
+class Allocation:
+    intervention_id: str
+    category: str
+    free_minutes: int
+    billed_minutes: int
+    amount_ht: Decimal
+    drawn: int  # quota minutes this intervention used
+
+
+def standby_days(periods: list[tuple[date, date]], month: str) -> int:
+    """Days of the month covered by standby; a period covers [start_on, end_on)."""
+    first, after = month_bounds(month)
+    covered = set()
+    for start_on, end_on in periods:
+        day = max(start_on, first)
+        while day < min(end_on, after):
+            covered.add(day)
+            day += timedelta(days=1)
+    return len(covered)
+
+
+def included_minutes(base: int, month: str, standby: int) -> int:
+    """floor(included x days not on standby / days in the month)."""
+    year, number = (int(part) for part in month.split("-"))
+    total = days_in_month(year, number)
+    return base * (total - standby) // total
+
+
+def round_up(minutes: int, increment: int) -> int:
+    return -(-minutes // increment) * increment
+
+
+def price(category: str, billed_minutes: int, terms: Terms) -> Decimal:
+    """amount_ht = billed/60 x rate (x the urgent factor), plus the fixed recovery fee, half-up to the cent."""
+    amount = Decimal(billed_minutes) / 60 * terms.rate_for(category)
+    if charge_of(category) is Charge.DISCOUNTED:
+        amount *= terms.feature_urgent_factor
+    if category == "data_recovery":
+        amount += terms.data_recovery_fee
+    return cents(amount)
+
+
+def chronological(work: Work) -> tuple[datetime, bytes]:
+    """The quota's order: the instant, then the id compared byte by byte (not by a database collation)."""
+    return work.started_at, work.intervention_id.encode("utf-8")
+
+
+def allocate(interventions: list[Work], available: int, terms: Terms) -> list[Allocation]:
+    """Share `available` quota minutes among the interventions, in chronological order.
+
+    `available` is what the month still has: all of it at the close, what is left for an
+    intervention that arrives after its month was closed. The sum of `drawn` never exceeds it.
+    """
+    increment = terms.billing_increment_minutes
+    allocations = []
+    for work in sorted(interventions, key=chronological):
+        charge = charge_of(work.category)
+        if charge is Charge.FREE:
+            allocations.append(Allocation(work.intervention_id, work.category, work.minutes, 0, Decimal("0.00"), 0))
+            continue
+        drawn = min(available, work.minutes) if charge is Charge.QUOTA else 0
+        available -= drawn
+        billed = round_up(work.minutes - drawn, increment)
+        amount = price(work.category, billed, terms) if billed or work.category == "data_recovery" else Decimal("0.00")
+        allocations.append(Allocation(work.intervention_id, work.category, drawn, billed, amount, drawn))
+    return allocations

@@ -1,0 +1,42 @@
+"""Which backups to keep (DESIGN "Backups"): the newest good backup of each of the last 7 days,
+5 ISO weeks and 12 months, and never a customer's latest good backup. Everything else can go."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from policy.calendar import add_months, paris_date
+
+
+@dataclass(frozen=True)
+class Kept:
+    backup_id: str
+    created_at: datetime  # an instant
+    good: bool
+
+
+def keep(backups: list[Kept], today: date, *, days: int, weeks: int, months: int) -> set[str]:
+    good = sorted((b for b in backups if b.good), key=lambda b: (b.created_at, b.backup_id), reverse=True)
+    kept: set[str] = set()
+    if good:
+        kept.add(good[0].backup_id)
+    first_day = today - timedelta(days=days - 1)
+    this_week = today - timedelta(days=today.weekday())
+    first_week = this_week - timedelta(weeks=weeks - 1) if weeks else None
+    first_month = add_months(today.replace(day=1), -(months - 1)) if months else None
+    seen_days, seen_weeks, seen_months = set(), set(), set()
+    for backup in good:  # newest first: the first seen in a bucket is the one kept
+        day = paris_date(backup.created_at)
+        if first_day <= day <= today and day not in seen_days:
+            seen_days.add(day)
+            kept.add(backup.backup_id)
+        week = day - timedelta(days=day.weekday())
+        if first_week is not None and first_week <= week <= this_week and week not in seen_weeks:
+            seen_weeks.add(week)
+            kept.add(backup.backup_id)
+        month = day.replace(day=1)
+        if first_month is not None and first_month <= month <= today and month not in seen_months:
+            seen_months.add(month)
+            kept.add(backup.backup_id)
+    return kept

@@ -1,0 +1,115 @@
+"""Standby: putting a platform to sleep for at most three months at half price.
+
+Seed 001 "Put my platform to sleep": during standby no operation can be launched, the platform
+stays reachable and the administrator can log in; it cannot exceed 3 months; accepted for three
+reasons only. DESIGN adds: refused while the customer is in arrears; a period covers
+[start_on, end_on); a notice goes out before it ends.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+from enum import Enum
+
+from policy.calendar import add_months
+
+
+class StandbyReason(str, Enum):
+    TEMPORARY_INACTIVITY = "temporary_inactivity"
+    AWAITING_APPROVAL = "awaiting_approval"
+    THIRD_PARTY_INTEGRATION = "third_party_integration"
+
+
+REASONS = tuple(reason.value for reason in StandbyReason)
+
+
+@dataclass(frozen=True)
+class Period:
+    """A standby period as the rules see it: [start_on, end_on)."""
+
+    start_on: date
+    end_on: date
+    status: str = "scheduled"  # scheduled | active | ended | cancelled
+
+
+def default_end(start_on: date, max_months: int) -> date:
+    return add_months(start_on, max_months)
+
+
+def period_problems(reason: str, start_on: date, end_on: date, max_months: int) -> list[str]:
+    """What is wrong with a requested period on its own, in words for the requester."""
+    problems = []
+    if reason not in REASONS:
+        problems.append(f"reason must be one of {', '.join(REASONS)} (seed 001), not {reason!r}")
+    if end_on <= start_on:
+        problems.append(f"end_on {end_on} must be after start_on {start_on}")
+    elif end_on > add_months(start_on, max_months):
+        problems.append(
+            f"a standby cannot exceed {max_months} months (seed 001): "
+            f"{start_on} to {end_on} ends after {add_months(start_on, max_months)}"
+        )
+    return problems
+
+
+def overlapping(start_on: date, end_on: date, others: list[Period]) -> Period | None:
+    """The first live period that shares a day with [start_on, end_on)."""
+    for other in others:
+        if other.status == "cancelled":
+            continue
+        if start_on < other.end_on and other.start_on < end_on:
+            return other
+    return None
+
+
+def refusals(
+    reason: str,
+    start_on: date,
+    end_on: date,
+    *,
+    max_months: int,
+    existing: list[Period],
+    overdue_invoices: list[str],
+    stage: str,
+) -> list[str]:
+    """Every reason to refuse a standby request; empty means it is accepted."""
+    problems = period_problems(reason, start_on, end_on, max_months)
+    if overdue_invoices:
+        problems.append(
+            "refused while the customer is in arrears: overdue invoice(s) " + ", ".join(overdue_invoices)
+        )
+    if stage != "current" and not overdue_invoices:
+        problems.append(f"refused while access is restricted (arrears stage {stage})")
+    clash = overlapping(start_on, end_on, existing)
+    if clash is not None:
+        word = "already on standby" if clash.status == "active" else "another standby is planned"
+        problems.append(f"{word}: {clash.start_on} to {clash.end_on} overlaps the request")
+    return problems
+
+
+@dataclass(frozen=True)
+class SweepStep:
+    action: str  # start | expiry_notice | end
+    period_id: int
+
+
+def sweep(periods: dict[int, Period], day: date, *, notice_days: int, noticed: set[int]) -> list[SweepStep]:
+    """The steps the daily sweep takes on `day`, in order, catching up missed days.
+
+    A period starts once `start_on` <= day and ends once `end_on` <= day; a period both due to start
+    and to end is started then ended in the same run so that the record shows both. The expiry notice
+    goes out once, from `end_on - notice_days`, and only while the period is still running after today.
+    """
+    steps: list[SweepStep] = []
+    for period_id, period in sorted(periods.items(), key=lambda item: (item[1].start_on, item[0])):
+        status = period.status
+        if status == "scheduled" and period.start_on <= day:
+            steps.append(SweepStep("start", period_id))
+            status = "active"
+        if status != "active":
+            continue
+        if period.end_on <= day:
+            steps.append(SweepStep("end", period_id))
+        elif period_id not in noticed and period.end_on - timedelta(days=notice_days) <= day:
+            steps.append(SweepStep("expiry_notice", period_id))
+    return steps

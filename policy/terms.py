@@ -1,0 +1,141 @@
+"""Every number of the policy, with its default and the seed clause it comes from.
+
+The `PolicyTerms` block (editable in the Prefect UI) carries exactly these fields; each run reads
+the block, turns it into a `Terms`, and the ledger keeps a copy of what a run used. Descriptions
+cite the seeds: 000 Particeep FR 2020, 001 Particeep EN 2019, 002 ProConcept, 003 CRMJetty,
+004 Mapping Suite.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from policy.categories import BILLED_CATEGORIES
+
+Money = Annotated[Decimal, Field(ge=0, max_digits=12, decimal_places=2)]
+Rate = Annotated[Decimal, Field(ge=0, le=1, max_digits=6, decimal_places=4)]
+
+
+def _default_rates() -> dict[str, Decimal]:
+    return {category: Decimal("120.00") for category in BILLED_CATEGORIES}
+
+
+class Terms(BaseModel):
+    """The policy's numbers. Frozen: a run works with one consistent copy."""
+
+    model_config = ConfigDict(frozen=True)
+
+    # Support quota
+    included_minutes: int = Field(
+        120, ge=0,
+        description="Free intervention minutes per customer and calendar month; unused minutes do not "
+        "roll over. Seed 000: 'une intervention gratuite sur vos plateformes dans une limite de 2h par mois'.",
+    )
+    billing_increment_minutes: int = Field(
+        15, ge=1,
+        description="Billed minutes are rounded up to this increment per intervention line. Seed 000/001: "
+        "billed 'selon notre grille de services professionnels' (our grid bills quarter hours).",
+    )
+    hourly_rates: dict[str, Money] = Field(
+        default_factory=_default_rates,
+        description="EUR HT per hour for each billed category. Seed 000: 'Toute autre demande "
+        "d'assistance sera soumise à facturation selon notre grille de services professionnels'.",
+    )
+    data_recovery_fee: Money = Field(
+        Decimal("250.00"),
+        description="Fixed EUR HT fee per data recovery, on top of its minutes. Seed 000: 'La demande de "
+        "récupération manuelle est une opération lourde soumise à une facturation'.",
+    )
+    feature_urgent_factor: Rate = Field(
+        Decimal("0.50"),
+        description="Share of the grid billed for an urgent roadmap feature. Seed 001: 'The functionality "
+        "can be integrated into our roadmap and is urgent: the functionality is billed with a 50% discount'.",
+    )
+
+    # Subscription, VAT and due dates
+    vat_rate: Rate = Field(
+        Decimal("0.20"),
+        description="Default VAT rate for customers without their own (French standard rate, 20 %).",
+    )
+    payment_terms_days: int = Field(
+        30, ge=0, le=45,
+        description="Days from issue to due date. French law caps periodic invoices at 45 days.",
+    )
+
+    # Payment methods (seed 001 'How to pay my Particeep subscription')
+    card_surcharge_enabled: bool = Field(
+        True,
+        description="Whether card payments bear a surcharge (may be unlawful for some French customers). "
+        "Seed 001: 'An additional processing cost of 2% of the invoice amount is applied'.",
+    )
+    card_surcharge_rate: Rate = Field(
+        Decimal("0.02"), description="Card surcharge as a share of the invoice HT. Seed 001: '2% of the invoice amount'.",
+    )
+    installment_fee_enabled: bool = Field(
+        True, description="Whether transfers in instalments bear a fee. Seed 001 'The transfer'.",
+    )
+    installment_fee: Money = Field(
+        Decimal("20.00"),
+        description="EUR HT per transaction for a subscription paid by transfer in instalments. Seed 001: "
+        "'a flat-rate processing amount of 20 € ht per transaction is applied'.",
+    )
+    other_payment_fee_enabled: bool = Field(
+        True, description="Whether other means of payment bear a fee. Seed 001.",
+    )
+    other_payment_fee: Money = Field(
+        Decimal("20.00"),
+        description="EUR HT for any other means of payment. Seed 001: 'Any other payment ... will be subject "
+        "to a processing fee of 20 € excl taxes'.",
+    )
+    transfer_requires_annual: bool = Field(
+        True,
+        description="A subscription may be paid by single transfer only when paid at once for a year. Seed 001: "
+        "'Only subscription fees paid in one go for at least one year of engagement can be paid by transfer'.",
+    )
+
+    # Standby (seed 001 'Put my platform to sleep')
+    standby_max_months: int = Field(
+        3, ge=1,
+        description="Longest standby, in calendar months. Seed 001: 'The standby procedure cannot exceed 3 months'.",
+    )
+    standby_price_factor: Rate = Field(
+        Decimal("0.50"),
+        description="Share of the subscription billed for standby days. Seed 001: 'your license will then be: "
+        "50% of the amount of your subscription'.",
+    )
+    standby_expiry_notice_days: int = Field(
+        14, ge=0, description="Days before a standby ends that the customer is told it will end.",
+    )
+
+    # Arrears (seed 001 'Late payment of my subscription?')
+    admin_disabled_after_months: int = Field(
+        1, ge=1, description="Seed 001: 'After 1 month of delay, access to your administrator area is deactivated'.",
+    )
+    platform_disabled_after_months: int = Field(
+        2, ge=1, description="Seed 001: 'After 2 months of delay, the complete platform is deactivated (data is not lost)'.",
+    )
+    data_deleted_after_months: int = Field(
+        6, ge=1, description="Seed 001: 'After 6 months your data is deleted'.",
+    )
+    deletion_notice_days: int = Field(
+        30, ge=1, description="Days between the deletion notice and the earliest deletion (never without notice).",
+    )
+    late_penalty_rate: Rate = Field(
+        Decimal("0.10"),
+        description="Penalty as a share of an overdue invoice's unpaid TTC. Seed 001: 'penalties of 10%'.",
+    )
+    late_indemnity: Money = Field(
+        Decimal("40.00"),
+        description="Fixed compensation per overdue invoice, EUR, no VAT. Seed 001: 'a fixed compensation of 40 €'.",
+    )
+
+    # Backups (seed 000/001 'Data recovery': 'Particeep performs regular data back-ups')
+    keep_daily_backups: int = Field(7, ge=1, description="Newest good backup of each of the last N days is kept.")
+    keep_weekly_backups: int = Field(5, ge=0, description="Newest good backup of each of the last N ISO weeks is kept.")
+    keep_monthly_backups: int = Field(12, ge=0, description="Newest good backup of each of the last N months is kept.")
+
+    def rate_for(self, category: str) -> Decimal:
+        return self.hourly_rates.get(category, Decimal("120.00"))
