@@ -1,0 +1,1 @@
+"""Persistence: the ledger's models, migrations, queries and imports."""

@@ -1,0 +1,384 @@
+"""The ledger: the vendor's record of customers, money, support time, access and backups.
+
+Idempotency lives here, in unique keys: a re-run of any flow finds its earlier work by key and does
+nothing twice (an invoice per customer and month, a notice per event, a stage change per day...).
+Amounts are `Numeric` read back as `Decimal`; instants are UTC; days are Paris dates.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timezone
+from decimal import Decimal
+from typing import Any, Optional
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    Numeric,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.types import TypeDecorator
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+class UtcDateTime(TypeDecorator):
+    """An instant stored in UTC and always read back time-zone aware, on SQLite as on PostgreSQL."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("instants must carry a time zone")
+        return value.astimezone(timezone.utc)
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=timezone.utc)
+        return value.astimezone(timezone.utc)
+
+
+MONEY = Numeric(14, 2)
+RATE = Numeric(6, 4)
+QUANTITY = Numeric(12, 4)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map = {
+        datetime: UtcDateTime(),
+        Decimal: MONEY,
+        dict[str, Any]: JSON,
+        list[Any]: JSON,
+    }
+
+
+class Customer(Base):
+    __tablename__ = "customers"
+
+    customer_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    email: Mapped[str] = mapped_column(String(254))
+    monthly_fee: Mapped[Decimal]
+    payment_method: Mapped[str] = mapped_column(String(32))
+    billing_cycle: Mapped[str] = mapped_column(String(16), default="monthly")
+    contract_start: Mapped[Optional[date]]
+    vat_rate: Mapped[Decimal] = mapped_column(RATE)
+    included_minutes: Mapped[Optional[int]]
+    dunning_exempt: Mapped[bool] = mapped_column(Boolean, default=False)
+    # what the flows decided, kept here so `show` never needs the platform database
+    stage: Mapped[str] = mapped_column(String(32), default="current")
+    deletion_status: Mapped[Optional[str]] = mapped_column(String(32))
+    deletion_due_on: Mapped[Optional[date]]
+    deletion_flow_run_id: Mapped[Optional[str]] = mapped_column(String(64))  # the run waiting for approval
+    admin_enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    platform_enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    operations_enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class Invoice(Base):
+    """A monthly, penalty or imported invoice. `invoice_key` makes each one exist once:
+    `monthly:<customer>:<YYYY-MM>`, `penalty:<invoice id>`, `imported:<external id>`."""
+
+    __tablename__ = "invoices"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    invoice_key: Mapped[str] = mapped_column(String(160), unique=True)
+    number: Mapped[Optional[str]] = mapped_column(String(16), unique=True)
+    external_id: Mapped[Optional[str]] = mapped_column(String(64), unique=True)
+    customer_id: Mapped[str] = mapped_column(ForeignKey("customers.customer_id"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))  # monthly | penalty | imported
+    month: Mapped[str] = mapped_column(String(7), index=True)
+    status: Mapped[str] = mapped_column(String(16), default="draft")
+    issued_on: Mapped[Optional[date]]
+    due_on: Mapped[Optional[date]]
+    total_ht: Mapped[Decimal] = mapped_column(MONEY, default=Decimal("0.00"))
+    total_vat: Mapped[Decimal] = mapped_column(MONEY, default=Decimal("0.00"))
+    total_ttc: Mapped[Decimal] = mapped_column(MONEY, default=Decimal("0.00"))
+    description: Mapped[Optional[str]] = mapped_column(Text)
+    penalty_for_id: Mapped[Optional[int]] = mapped_column(ForeignKey("invoices.id"), unique=True)
+    close_month: Mapped[Optional[str]] = mapped_column(String(7))
+    created_at: Mapped[datetime]
+    finalised_at: Mapped[Optional[datetime]]
+    flow_run_id: Mapped[Optional[str]] = mapped_column(String(64))
+
+    lines: Mapped[list["InvoiceLine"]] = relationship(
+        back_populates="invoice", order_by="InvoiceLine.position", cascade="all, delete-orphan"
+    )
+    payments: Mapped[list["Payment"]] = relationship(back_populates="invoice")
+
+
+class InvoiceLine(Base):
+    __tablename__ = "invoice_lines"
+    __table_args__ = (UniqueConstraint("invoice_id", "position"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    invoice_id: Mapped[int] = mapped_column(ForeignKey("invoices.id", ondelete="CASCADE"), index=True)
+    position: Mapped[int]
+    description: Mapped[str] = mapped_column(Text)
+    category: Mapped[str] = mapped_column(String(32))
+    service_month: Mapped[Optional[str]] = mapped_column(String(7))
+    quantity: Mapped[Decimal] = mapped_column(QUANTITY)
+    unit_price: Mapped[Decimal] = mapped_column(Numeric(14, 4))
+    amount_ht: Mapped[Decimal]
+    vat_rate: Mapped[Decimal] = mapped_column(RATE)
+
+    invoice: Mapped[Invoice] = relationship(back_populates="lines")
+
+
+class InvoiceSequence(Base):
+    """One gapless number sequence per calendar year (French law), advanced inside the
+    transaction that finalises invoices."""
+
+    __tablename__ = "invoice_sequences"
+
+    year: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    last_number: Mapped[int] = mapped_column(Integer, default=0)
+    last_issued_on: Mapped[Optional[date]]
+
+
+class Payment(Base):
+    __tablename__ = "payments"
+
+    payment_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    invoice_id: Mapped[int] = mapped_column(ForeignKey("invoices.id"), index=True)
+    paid_on: Mapped[date]
+    amount: Mapped[Decimal]
+    created_at: Mapped[datetime]
+
+    invoice: Mapped[Invoice] = relationship(back_populates="payments")
+
+
+class Intervention(Base):
+    __tablename__ = "interventions"
+    __table_args__ = (Index("ix_interventions_customer_month", "customer_id", "month"),)
+
+    intervention_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    customer_id: Mapped[str] = mapped_column(ForeignKey("customers.customer_id"))
+    started_at: Mapped[datetime]
+    month: Mapped[str] = mapped_column(String(7), index=True)  # the Paris month of started_at
+    minutes: Mapped[int]
+    category: Mapped[str] = mapped_column(String(32))
+    ticket: Mapped[Optional[str]] = mapped_column(String(64))
+    engineer: Mapped[Optional[str]] = mapped_column(String(120))
+    description: Mapped[Optional[str]] = mapped_column(Text)
+    source: Mapped[str] = mapped_column(String(16), default="import")  # import | restore
+    # set by the monthly close
+    free_minutes: Mapped[Optional[int]]
+    billed_minutes: Mapped[Optional[int]]
+    amount_ht: Mapped[Optional[Decimal]]
+    invoice_id: Mapped[Optional[int]] = mapped_column(ForeignKey("invoices.id"), index=True)
+    close_month: Mapped[Optional[str]] = mapped_column(String(7), index=True)  # the close that priced it
+    created_at: Mapped[datetime]
+
+
+class QuotaPeriod(Base):
+    """A customer's support quota for one month: what was included, used and billed beyond."""
+
+    __tablename__ = "quota_periods"
+    __table_args__ = (UniqueConstraint("customer_id", "month"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    customer_id: Mapped[str] = mapped_column(ForeignKey("customers.customer_id"))
+    month: Mapped[str] = mapped_column(String(7))
+    included_minutes: Mapped[int]
+    used_minutes: Mapped[int] = mapped_column(Integer, default=0)
+    over_minutes: Mapped[int] = mapped_column(Integer, default=0)
+    standby_days: Mapped[int] = mapped_column(Integer, default=0)
+    closed_at: Mapped[Optional[datetime]]
+
+
+class MonthlyClose(Base):
+    """A month's close, with the copy of the terms it used."""
+
+    __tablename__ = "monthly_closes"
+
+    month: Mapped[str] = mapped_column(String(7), primary_key=True)
+    status: Mapped[str] = mapped_column(String(16))  # drafted | finalised
+    terms: Mapped[dict[str, Any]]
+    started_at: Mapped[datetime]
+    finished_at: Mapped[Optional[datetime]]
+    flow_run_id: Mapped[Optional[str]] = mapped_column(String(64))
+
+
+class TermsCopy(Base):
+    """Every distinct set of terms a run used, newest last: what `show terms` prints without a server."""
+
+    __tablename__ = "terms_copies"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    fingerprint: Mapped[str] = mapped_column(String(64), unique=True)
+    terms: Mapped[dict[str, Any]]
+    first_used_at: Mapped[datetime]
+    last_used_at: Mapped[datetime]
+    source: Mapped[str] = mapped_column(String(64))
+
+
+class StandbyPeriod(Base):
+    __tablename__ = "standby_periods"
+    __table_args__ = (UniqueConstraint("customer_id", "start_on"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    customer_id: Mapped[str] = mapped_column(ForeignKey("customers.customer_id"), index=True)
+    reason: Mapped[str] = mapped_column(String(32))
+    start_on: Mapped[date]
+    end_on: Mapped[date]
+    status: Mapped[str] = mapped_column(String(16), default="scheduled")  # scheduled|active|ended|cancelled
+    requested_by: Mapped[Optional[str]] = mapped_column(String(120))
+    source: Mapped[str] = mapped_column(String(16), default="import")  # import | request | demo
+    started_at: Mapped[Optional[datetime]]
+    ended_at: Mapped[Optional[datetime]]
+    created_at: Mapped[datetime]
+
+
+class StageChange(Base):
+    """Arrears stage history: one row per stage a customer entered, on the day it applied."""
+
+    __tablename__ = "stage_changes"
+    __table_args__ = (UniqueConstraint("customer_id", "effective_on", "stage"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    customer_id: Mapped[str] = mapped_column(ForeignKey("customers.customer_id"), index=True)
+    previous_stage: Mapped[str] = mapped_column(String(32))
+    stage: Mapped[str] = mapped_column(String(32))
+    effective_on: Mapped[date]
+    anchor_due_on: Mapped[Optional[date]]
+    recorded_at: Mapped[datetime]
+    flow_run_id: Mapped[Optional[str]] = mapped_column(String(64))
+
+
+class Backup(Base):
+    """A backup of one customer's platform data (or of the ledger itself, customer_id NULL).
+    It is `good` only once its manifest is written."""
+
+    __tablename__ = "backups"
+
+    backup_id: Mapped[str] = mapped_column(String(80), primary_key=True)
+    customer_id: Mapped[Optional[str]] = mapped_column(String(64), index=True)
+    kind: Mapped[str] = mapped_column(String(16), default="tenant")  # tenant | ledger | safety
+    created_at: Mapped[datetime]
+    status: Mapped[str] = mapped_column(String(16), default="running")  # running|good|failed|deleted
+    rows: Mapped[Optional[int]] = mapped_column(BigInteger)
+    bytes: Mapped[Optional[int]] = mapped_column(BigInteger)
+    schema_fingerprint: Mapped[Optional[str]] = mapped_column(String(64))
+    manifest_key: Mapped[Optional[str]] = mapped_column(Text)
+    manifest: Mapped[Optional[dict[str, Any]]]
+    verified_at: Mapped[Optional[datetime]]
+    error: Mapped[Optional[str]] = mapped_column(Text)
+    deleted_at: Mapped[Optional[datetime]]
+    flow_run_id: Mapped[Optional[str]] = mapped_column(String(64))
+
+
+class RestoreJob(Base):
+    """One restore request. `request_key` (the flow run) makes a re-run bill nothing more."""
+
+    __tablename__ = "restore_jobs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    request_key: Mapped[str] = mapped_column(String(120), unique=True)
+    customer_id: Mapped[str] = mapped_column(ForeignKey("customers.customer_id"), index=True)
+    backup_id: Mapped[str] = mapped_column(ForeignKey("backups.backup_id"))
+    target: Mapped[str] = mapped_column(String(16))  # sandbox | in_place
+    requested_by: Mapped[str] = mapped_column(String(120))
+    ticket: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16), default="running")  # running|done|failed
+    started_at: Mapped[datetime]
+    finished_at: Mapped[Optional[datetime]]
+    seconds: Mapped[Optional[Decimal]] = mapped_column(Numeric(12, 3))
+    intervention_id: Mapped[Optional[str]] = mapped_column(ForeignKey("interventions.intervention_id"))
+    safety_backup_id: Mapped[Optional[str]] = mapped_column(String(80))
+    error: Mapped[Optional[str]] = mapped_column(Text)
+
+
+class CustomerLock(Base):
+    """Who holds a customer's data right now (backup, restore, purge): two never overlap."""
+
+    __tablename__ = "customer_locks"
+
+    customer_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(160))
+    acquired_at: Mapped[datetime]
+
+
+class Notice(Base):
+    """A message to a customer. `notice_key` makes each notice go out once."""
+
+    __tablename__ = "notices"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    notice_key: Mapped[str] = mapped_column(String(160), unique=True)
+    customer_id: Mapped[str] = mapped_column(ForeignKey("customers.customer_id"), index=True)
+    kind: Mapped[str] = mapped_column(String(40))
+    sent_at: Mapped[datetime]
+    to: Mapped[str] = mapped_column(String(254))
+    subject: Mapped[str] = mapped_column(Text)
+    body: Mapped[str] = mapped_column(Text)
+    transport: Mapped[str] = mapped_column(String(16))  # smtp | outbox
+    location: Mapped[Optional[str]] = mapped_column(Text)
+    flow_run_id: Mapped[Optional[str]] = mapped_column(String(64))
+
+
+class DeletionCertificate(Base):
+    __tablename__ = "deletion_certificates"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    customer_id: Mapped[str] = mapped_column(ForeignKey("customers.customer_id"), unique=True)
+    deleted_at: Mapped[datetime]
+    approved_by: Mapped[str] = mapped_column(String(120))
+    comment: Mapped[Optional[str]] = mapped_column(Text)
+    deleted: Mapped[dict[str, Any]]
+    flow_run_id: Mapped[Optional[str]] = mapped_column(String(64))
+
+
+class Export(Base):
+    """A workbook finance can download. One row per distinct content of a month: the fingerprint of
+    what it says (not of its bytes, which carry a generation time) decides whether a new version is due."""
+
+    __tablename__ = "exports"
+    __table_args__ = (UniqueConstraint("month", "fingerprint"), UniqueConstraint("month", "version"))
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    month: Mapped[str] = mapped_column(String(7))
+    version: Mapped[int]
+    key: Mapped[str] = mapped_column(Text)
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    rows: Mapped[int]
+    bytes: Mapped[int] = mapped_column(BigInteger)
+    created_at: Mapped[datetime]
+    flow_run_id: Mapped[Optional[str]] = mapped_column(String(64))
+
+
+class AuditEntry(Base):
+    """Every state change: who (actor), which flow run, what it was and what it became."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(UtcDateTime(), index=True)
+    customer_id: Mapped[Optional[str]] = mapped_column(String(64), index=True)
+    action: Mapped[str] = mapped_column(String(60))
+    before: Mapped[Optional[dict[str, Any]]]
+    after: Mapped[Optional[dict[str, Any]]]
+    actor: Mapped[str] = mapped_column(String(120))
+    flow_run_id: Mapped[Optional[str]] = mapped_column(String(64))

@@ -1,0 +1,47 @@
+"""Questions the flows and the CLI ask the ledger, answered in SQL rather than row by row."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from ledger.models import Invoice, Payment, StandbyPeriod
+
+#: statuses of an invoice that nobody is asked to pay (DESIGN: disputed and written-off never escalate)
+NOT_OWED = ("draft", "disputed", "written_off", "void")
+
+
+def paid_by_invoice(session: Session, invoice_ids: list[int] | None = None) -> dict[int, Decimal]:
+    query = select(Payment.invoice_id, func.sum(Payment.amount)).group_by(Payment.invoice_id)
+    if invoice_ids is not None:
+        query = query.where(Payment.invoice_id.in_(invoice_ids))
+    return {invoice_id: Decimal(total).quantize(Decimal("0.01")) for invoice_id, total in session.execute(query)}
+
+
+def overdue_invoices(session: Session, customer_id: str, day: date) -> list[Invoice]:
+    """Non-penalty invoices owed and past due on `day`: what "in arrears" means (DESIGN "Standby")."""
+    invoices = session.scalars(
+        select(Invoice)
+        .where(
+            Invoice.customer_id == customer_id,
+            Invoice.kind != "penalty",
+            Invoice.status.not_in(NOT_OWED),
+            Invoice.due_on < day,
+        )
+        .order_by(Invoice.due_on, Invoice.id)
+    ).all()
+    paid = paid_by_invoice(session, [invoice.id for invoice in invoices])
+    return [invoice for invoice in invoices if invoice.total_ttc - paid.get(invoice.id, Decimal("0")) > 0]
+
+
+def invoice_label(invoice: Invoice) -> str:
+    return invoice.number or invoice.external_id or invoice.invoice_key
+
+
+def active_standby_customers(session: Session) -> set[str]:
+    return set(session.scalars(select(StandbyPeriod.customer_id).where(StandbyPeriod.status == "active")))
+
+

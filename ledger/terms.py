@@ -1,0 +1,36 @@
+"""Copies of the terms runs used: the record of which numbers priced what, and what `show terms` reads."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ledger.db import now
+from ledger.models import TermsCopy
+from policy.terms import Terms
+
+
+def terms_document(terms: Terms) -> dict:
+    return terms.model_dump(mode="json")
+
+
+def remember_terms(session: Session, terms: Terms, source: str) -> TermsCopy:
+    document = terms_document(terms)
+    fingerprint = hashlib.sha256(json.dumps(document, sort_keys=True).encode()).hexdigest()
+    copy = session.scalar(select(TermsCopy).where(TermsCopy.fingerprint == fingerprint))
+    stamp = now()
+    if copy is None:
+        copy = TermsCopy(fingerprint=fingerprint, terms=document, first_used_at=stamp, last_used_at=stamp, source=source)
+        session.add(copy)
+    else:
+        copy.last_used_at = stamp
+        copy.source = source
+    return copy
+
+
+def latest_copy(session: Session) -> TermsCopy | None:
+    """The terms the most recent run used: what commands that run without a Prefect server apply and show."""
+    return session.scalars(select(TermsCopy).order_by(TermsCopy.last_used_at.desc(), TermsCopy.id.desc())).first()

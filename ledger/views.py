@@ -1,0 +1,211 @@
+"""What `lifecycle show` prints: one list of plain records per subject, fields as INTERFACES.md lists.
+
+Amounts are strings with two decimals, dates ISO 8601, so JSON, CSV and the table agree to the cent.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any, Callable
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from ledger.models import AuditEntry, Backup, Customer, Intervention, Invoice, Notice
+from ledger.queries import active_standby_customers, invoice_label, paid_by_invoice
+from policy.calendar import month_key, paris_date, parse_month
+
+
+def amount(value: Decimal | None) -> str | None:
+    return None if value is None else format(value.quantize(Decimal("0.01")), "f")
+
+
+def rate(value: Decimal) -> str:
+    """A rate with at least two decimals: 0.20, 0.055."""
+    short = value.quantize(Decimal("0.01"))
+    return format(short if short == value else value.normalize(), "f")
+
+
+def iso(value: date | datetime | None) -> str | None:
+    return None if value is None else value.isoformat()
+
+
+def _in_month(instant: datetime, month: str | None) -> bool:
+    """Whether an instant falls in a Paris calendar month (any month when none is asked)."""
+    return not month or month_key(paris_date(instant)) == month
+
+
+def customers(session: Session, month: str | None = None) -> list[dict[str, Any]]:
+    on_standby = active_standby_customers(session)
+    return [
+        {
+            "customer_id": customer.customer_id,
+            "name": customer.name,
+            "email": customer.email,
+            "stage": customer.stage,
+            "deletion_status": customer.deletion_status,
+            "deletion_due_on": iso(customer.deletion_due_on),
+            "standby": customer.customer_id in on_standby,
+            "admin_enabled": customer.admin_enabled,
+            "platform_enabled": customer.platform_enabled,
+            "operations_enabled": customer.operations_enabled,
+            "monthly_fee": amount(customer.monthly_fee),
+            "payment_method": customer.payment_method,
+            "billing_cycle": customer.billing_cycle,
+            "dunning_exempt": customer.dunning_exempt,
+        }
+        for customer in session.scalars(select(Customer).order_by(Customer.customer_id))
+    ]
+
+
+def invoices(session: Session, month: str | None = None) -> list[dict[str, Any]]:
+    query = select(Invoice).options(selectinload(Invoice.lines)).order_by(Invoice.month, Invoice.number, Invoice.id)
+    if month:
+        parse_month(month)
+        query = query.where(Invoice.month == month)
+    rows = session.scalars(query).all()
+    paid = paid_by_invoice(session, [invoice.id for invoice in rows]) if rows else {}
+    return [
+        {
+            "number": invoice.number if invoice.kind != "imported" else invoice.external_id,
+            "customer_id": invoice.customer_id,
+            "month": invoice.month,
+            "kind": invoice.kind,
+            "status": invoice.status,
+            "issued_on": iso(invoice.issued_on),
+            "due_on": iso(invoice.due_on),
+            "total_ht": amount(invoice.total_ht),
+            "total_vat": amount(invoice.total_vat),
+            "total_ttc": amount(invoice.total_ttc),
+            "balance": amount(invoice.total_ttc - paid.get(invoice.id, Decimal("0"))
+                              if invoice.status not in ("void", "written_off") else Decimal("0")),
+            "lines": [
+                {
+                    "description": line.description,
+                    "category": line.category,
+                    "quantity": format(line.quantity.normalize(), "f"),
+                    "unit_price": amount(line.unit_price),
+                    "amount_ht": amount(line.amount_ht),
+                    "vat_rate": rate(line.vat_rate),
+                }
+                for line in invoice.lines
+            ],
+        }
+        for invoice in rows
+    ]
+
+
+def interventions(session: Session, month: str | None = None) -> list[dict[str, Any]]:
+    query = select(Intervention, Invoice).outerjoin(Invoice, Intervention.invoice_id == Invoice.id).order_by(
+        Intervention.started_at, Intervention.intervention_id
+    )
+    if month:
+        parse_month(month)
+        query = query.where(Intervention.month == month)
+    return [
+        {
+            "intervention_id": item.intervention_id,
+            "customer_id": item.customer_id,
+            "started_at": iso(item.started_at),
+            "month": item.month,
+            "minutes": item.minutes,
+            "category": item.category,
+            "ticket": item.ticket,
+            "engineer": item.engineer,
+            "free_minutes": item.free_minutes,
+            "billed_minutes": item.billed_minutes,
+            "amount_ht": amount(item.amount_ht),
+            "invoice_number": invoice_label(invoice) if invoice is not None and invoice.status != "draft" else None,
+        }
+        for item, invoice in session.execute(query)
+    ]
+
+
+def backups(session: Session, month: str | None = None) -> list[dict[str, Any]]:
+    query = select(Backup).order_by(Backup.created_at, Backup.backup_id)
+    return [
+        {
+            "backup_id": backup.backup_id,
+            "customer_id": backup.customer_id,
+            "kind": backup.kind,
+            "created_at": iso(backup.created_at),
+            "status": backup.status,
+            "rows": backup.rows,
+            "bytes": backup.bytes,
+            "verified_at": iso(backup.verified_at),
+        }
+        for backup in session.scalars(query)
+        if _in_month(backup.created_at, month)
+    ]
+
+
+def notices(session: Session, month: str | None = None) -> list[dict[str, Any]]:
+    rows = session.scalars(select(Notice).order_by(Notice.sent_at, Notice.id)).all()
+    return [
+        {
+            "customer_id": notice.customer_id,
+            "kind": notice.kind,
+            "sent_at": iso(notice.sent_at),
+            "to": notice.to,
+            "subject": notice.subject,
+            "transport": notice.transport,
+            "location": notice.location,
+        }
+        for notice in rows
+        if _in_month(notice.sent_at, month)
+    ]
+
+
+def audit(session: Session, month: str | None = None) -> list[dict[str, Any]]:
+    rows = session.scalars(select(AuditEntry).order_by(AuditEntry.at, AuditEntry.id)).all()
+    return [
+        {
+            "at": iso(entry.at),
+            "customer_id": entry.customer_id,
+            "action": entry.action,
+            "before": entry.before,
+            "after": entry.after,
+            "actor": entry.actor,
+            "flow_run_id": entry.flow_run_id,
+        }
+        for entry in rows
+        if _in_month(entry.at, month)
+    ]
+
+
+def terms(session: Session, month: str | None = None) -> list[dict[str, Any]]:
+    """The terms the latest run used (from the ledger's copies), else the defaults."""
+    from policy.terms import Terms
+
+    from ledger.terms import latest_copy
+
+    copy = latest_copy(session)
+    if copy is not None:
+        values, source = copy.terms, f"{copy.source}, last used {copy.last_used_at.isoformat()}"
+    else:
+        values, source = Terms().model_dump(mode="json"), "defaults (no run has used terms yet)"
+    descriptions = {name: info.description for name, info in Terms.model_fields.items()}
+    flat: dict[str, Any] = {}
+    for name, value in values.items():
+        if isinstance(value, dict):
+            for key, item in value.items():
+                flat[f"{name}.{key}"] = item
+        else:
+            flat[name] = value
+    return [
+        {"term": name, "value": value, "source": source,
+         "description": descriptions.get(name.split(".")[0], "")}
+        for name, value in flat.items()
+    ]
+
+
+SUBJECTS: dict[str, Callable[[Session, str | None], list[dict[str, Any]]]] = {
+    "customers": customers,
+    "invoices": invoices,
+    "interventions": interventions,
+    "backups": backups,
+    "notices": notices,
+    "terms": terms,
+    "audit": audit,
+}
