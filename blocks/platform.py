@@ -1,0 +1,120 @@
+"""`PlatformControl`: switches a customer's access on the platform, in its database or by webhook.
+
+The three flags are always written together (see `policy.access`). The webhook is signed with an
+HMAC of the body so the platform can trust it, and carries an idempotency key so a retried call
+is harmless.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import time
+from typing import Literal, Optional
+
+from prefect.blocks.core import Block
+from pydantic import Field, SecretStr
+
+from policy.access import Flags
+
+
+class PlatformError(RuntimeError):
+    pass
+
+
+class PlatformControl(Block):
+    """How the flows switch a tenant's admin area, platform and operations on or off."""
+
+    _block_type_name = "Platform Control"
+    _block_type_slug = "platform-control"
+    _description = "Switches a tenant's admin_enabled / platform_enabled / operations_enabled flags."
+
+    mode: Literal["database", "webhook"] = Field("database", description="Write the flags in the platform "
+                                                 "database, or POST them to the platform's webhook.")
+    database_url: Optional[str] = Field(None, description="Platform database (SQLAlchemy URL); empty means "
+                                        "LIFECYCLE_PLATFORM_URL or the embedded demo platform.")
+    tenant_table: str = Field("tenants", description="The table with one row per customer and the three flags.")
+    tenant_column: str = Field("tenant_id", description="The column that holds the customer id in every tenant table.")
+    webhook_url: Optional[str] = Field(None, description="The platform's endpoint, for webhook mode.")
+    webhook_secret: Optional[SecretStr] = Field(None, description="HMAC-SHA256 key signing each webhook body.")
+    timeout_seconds: float = Field(10, description="Webhook timeout per attempt.")
+    retries: int = Field(3, ge=0, description="Webhook retries after the first attempt (network errors and non-2xx).")
+
+    def platform_url(self) -> str:
+        from lifecycle import config
+
+        return config.overridden("LIFECYCLE_PLATFORM_URL") or self.database_url or config.platform_url()
+
+    def apply(self, tenant_id: str, flags: Flags, *, reason: str, idempotency_key: str) -> None:
+        if self.mode == "webhook":
+            self._post(tenant_id, flags, reason, idempotency_key)
+        else:
+            self._write(tenant_id, flags)
+
+    def read(self, tenant_id: str) -> Flags | None:
+        """The flags the platform database holds now (database mode only)."""
+        from sqlalchemy import text
+
+        from ledger.db import engine_for, normalise_url
+
+        engine = engine_for(normalise_url(self.platform_url()))
+        with engine.connect() as connection:
+            row = connection.execute(
+                text(f"SELECT admin_enabled, platform_enabled, operations_enabled FROM {self._table()} "
+                     f"WHERE {self._column()} = :tenant"), {"tenant": tenant_id}
+            ).first()
+        return None if row is None else Flags(bool(row[0]), bool(row[1]), bool(row[2]))
+
+    def _table(self) -> str:
+        return _identifier(self.tenant_table)
+
+    def _column(self) -> str:
+        return _identifier(self.tenant_column)
+
+    def _write(self, tenant_id: str, flags: Flags) -> None:
+        from sqlalchemy import text
+
+        from ledger.db import engine_for, normalise_url
+
+        engine = engine_for(normalise_url(self.platform_url()))
+        with engine.begin() as connection:
+            updated = connection.execute(
+                text(f"UPDATE {self._table()} SET admin_enabled = :admin_enabled, "
+                     f"platform_enabled = :platform_enabled, operations_enabled = :operations_enabled "
+                     f"WHERE {self._column()} = :tenant"),
+                {**flags.as_dict(), "tenant": tenant_id},
+            ).rowcount
+        if updated != 1:
+            raise PlatformError(f"tenant {tenant_id!r} is not in the platform's {self.tenant_table} table")
+
+    def _post(self, tenant_id: str, flags: Flags, reason: str, idempotency_key: str) -> None:
+        import httpx
+
+        if not self.webhook_url:
+            raise PlatformError("PlatformControl is in webhook mode but has no webhook_url")
+        body = json.dumps({"tenant_id": tenant_id, **flags.as_dict(), "reason": reason,
+                           "idempotency_key": idempotency_key}, separators=(",", ":"), sort_keys=True).encode()
+        secret = self.webhook_secret.get_secret_value().encode() if self.webhook_secret else b""
+        signature = hmac.new(secret, body, hashlib.sha256).hexdigest()
+        headers = {"Content-Type": "application/json", "X-Lifecycle-Signature": f"sha256={signature}",
+                   "Idempotency-Key": idempotency_key}
+        problem = ""
+        for attempt in range(self.retries + 1):
+            if attempt:
+                time.sleep(min(2 ** (attempt - 1), 10) * 0.5)
+            try:
+                response = httpx.post(self.webhook_url, content=body, headers=headers, timeout=self.timeout_seconds)
+            except httpx.HTTPError as error:
+                problem = f"{type(error).__name__}: {error}"
+                continue
+            if 200 <= response.status_code < 300:
+                return
+            problem = f"HTTP {response.status_code}"
+        raise PlatformError(f"webhook for tenant {tenant_id!r} failed after {self.retries + 1} attempt(s): {problem}")
+
+
+def _identifier(name: str) -> str:
+    if not name.replace("_", "").isalnum():
+        raise PlatformError(f"not a plain SQL identifier: {name!r}")
+    return name

@@ -1,0 +1,208 @@
+"""`ObjectStorage`: where backups, manifests and exports go: a local folder or S3 through boto3.
+
+Both stores honour one small contract (put a file or bytes, read as a stream, list, delete every
+version, a download link), tested against a folder and a real S3 protocol server, so flows never
+care which one they have. Large objects stream in multipart uploads with bounded memory.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO, Literal, Optional
+from urllib.parse import unquote, urlparse
+
+from prefect.blocks.core import Block
+from pydantic import Field, SecretStr
+
+
+class StorageError(RuntimeError):
+    pass
+
+
+@dataclass(frozen=True)
+class StoredObject:
+    key: str
+    size: int
+
+
+class FolderStore:
+    """Objects as files under one folder; writes land under a temporary name, then are renamed, so
+    a reader never sees half an object."""
+
+    def __init__(self, root: Path):
+        self.root = root
+
+    def _path(self, key: str) -> Path:
+        path = (self.root / key).resolve()
+        if self.root.resolve() not in path.parents:
+            raise StorageError(f"key escapes the storage folder: {key!r}")
+        return path
+
+    def put_stream(self, key: str, stream: BinaryIO) -> int:
+        path = self._path(key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_name(path.name + ".partial")
+        with partial.open("wb") as handle:
+            shutil.copyfileobj(stream, handle, 1 << 20)
+            handle.flush()
+            os.fsync(handle.fileno())
+        partial.replace(path)
+        return path.stat().st_size
+
+    def open(self, key: str) -> BinaryIO:
+        try:
+            return self._path(key).open("rb")
+        except FileNotFoundError:
+            raise StorageError(f"no object {key!r}") from None
+
+    def exists(self, key: str) -> bool:
+        return self._path(key).is_file()
+
+    def list(self, prefix: str = "") -> list[StoredObject]:
+        if not self.root.exists():
+            return []
+        found = []
+        for path in sorted(self.root.rglob("*")):
+            if path.is_file() and not path.name.endswith(".partial"):
+                key = path.relative_to(self.root).as_posix()
+                if key.startswith(prefix):
+                    found.append(StoredObject(key, path.stat().st_size))
+        return found
+
+    def delete(self, key: str) -> list[str]:
+        path = self._path(key)
+        if not path.exists():
+            return []
+        path.unlink()
+        return [key]
+
+    def link(self, key: str, expires_seconds: int = 7 * 24 * 3600) -> str:
+        return self._path(key).as_uri()
+
+
+class S3Store:
+    def __init__(self, bucket: str, prefix: str, client, extra_args: dict, chunk_bytes: int):
+        self.bucket = bucket
+        self.prefix = prefix.strip("/")
+        self.client = client
+        self.extra_args = extra_args
+        self.chunk_bytes = chunk_bytes
+
+    def _key(self, key: str) -> str:
+        return f"{self.prefix}/{key}" if self.prefix else key
+
+    def put_stream(self, key: str, stream: BinaryIO) -> int:
+        from boto3.s3.transfer import TransferConfig
+
+        config = TransferConfig(multipart_threshold=self.chunk_bytes, multipart_chunksize=self.chunk_bytes,
+                                max_concurrency=4, use_threads=True)
+        counter = _CountingReader(stream)
+        self.client.upload_fileobj(counter, self.bucket, self._key(key), ExtraArgs=dict(self.extra_args),
+                                   Config=config)
+        return counter.count
+
+    def open(self, key: str) -> BinaryIO:
+        from botocore.exceptions import ClientError
+
+        try:
+            return self.client.get_object(Bucket=self.bucket, Key=self._key(key))["Body"]
+        except ClientError as error:
+            raise StorageError(f"no object {key!r}: {error.response['Error'].get('Code')}") from None
+
+    def exists(self, key: str) -> bool:
+        from botocore.exceptions import ClientError
+
+        try:
+            self.client.head_object(Bucket=self.bucket, Key=self._key(key))
+            return True
+        except ClientError:
+            return False
+
+    def list(self, prefix: str = "") -> list[StoredObject]:
+        found = []
+        strip = len(self.prefix) + 1 if self.prefix else 0
+        paginator = self.client.get_paginator("list_objects_v2")
+        for page in paginator.paginate(Bucket=self.bucket, Prefix=self._key(prefix)):
+            for item in page.get("Contents", []):
+                found.append(StoredObject(item["Key"][strip:], item["Size"]))
+        return sorted(found, key=lambda item: item.key)
+
+    def delete(self, key: str) -> list[str]:
+        """Delete the object and, in a versioned bucket, every version and delete marker of it."""
+        full = self._key(key)
+        deleted = []
+        paginator = self.client.get_paginator("list_object_versions")
+        for page in paginator.paginate(Bucket=self.bucket, Prefix=full):
+            for item in page.get("Versions", []) + page.get("DeleteMarkers", []):
+                if item["Key"] != full:
+                    continue
+                self.client.delete_object(Bucket=self.bucket, Key=full, VersionId=item["VersionId"])
+                deleted.append(f"{key}@{item['VersionId']}")
+        return deleted
+
+    def link(self, key: str, expires_seconds: int = 7 * 24 * 3600) -> str:
+        return self.client.generate_presigned_url("get_object", Params={"Bucket": self.bucket, "Key": self._key(key)},
+                                                  ExpiresIn=expires_seconds)
+
+
+class _CountingReader:
+    def __init__(self, stream: BinaryIO):
+        self.stream = stream
+        self.count = 0
+
+    def read(self, size: int = -1) -> bytes:
+        data = self.stream.read(size)
+        self.count += len(data)
+        return data
+
+
+class ObjectStorage(Block):
+    """Object storage for backups and exports: `file:///abs/path` or `s3://bucket/prefix`."""
+
+    _block_type_name = "Lifecycle Object Storage"
+    _block_type_slug = "lifecycle-object-storage"
+    _description = "Where backups, manifests and exports are kept: a local folder or an S3 bucket."
+
+    url: Optional[str] = Field(None, description="file:///abs/path or s3://bucket/prefix; empty means "
+                               "LIFECYCLE_STORAGE_URL or $LIFECYCLE_HOME/objects.")
+    endpoint_url: Optional[str] = Field(None, description="S3-compatible endpoint; empty means AWS_ENDPOINT_URL or AWS.")
+    region: Optional[str] = Field(None, description="S3 region; empty means the AWS defaults.")
+    access_key_id: Optional[str] = Field(None, description="Empty means the usual AWS credential chain.")
+    secret_access_key: Optional[SecretStr] = Field(None, description="Kept secret; never logged.")
+    server_side_encryption: Literal["none", "AES256", "aws:kms"] = Field(
+        "none", description="S3 encryption at rest: none, AES256 (SSE-S3) or aws:kms.")
+    kms_key_id: Optional[str] = Field(None, description="KMS key for aws:kms; empty means the bucket's default key.")
+    multipart_chunk_mb: int = Field(8, ge=5, description="Multipart part size for S3 uploads, in MB.")
+
+    def resolved_url(self) -> str:
+        from lifecycle import config
+
+        return config.overridden("LIFECYCLE_STORAGE_URL") or self.url or config.storage_url()
+
+    def store(self) -> FolderStore | S3Store:
+        url = self.resolved_url()
+        parsed = urlparse(url)
+        if parsed.scheme == "file":
+            return FolderStore(Path(unquote(parsed.path)))
+        if parsed.scheme == "s3":
+            import boto3
+            from botocore.config import Config
+
+            client = boto3.client(
+                "s3",
+                endpoint_url=self.endpoint_url or None,
+                region_name=self.region or None,
+                aws_access_key_id=self.access_key_id or None,
+                aws_secret_access_key=self.secret_access_key.get_secret_value() if self.secret_access_key else None,
+                config=Config(retries={"max_attempts": 5, "mode": "standard"}),
+            )
+            extra: dict[str, str] = {}
+            if self.server_side_encryption != "none":
+                extra["ServerSideEncryption"] = self.server_side_encryption
+                if self.server_side_encryption == "aws:kms" and self.kms_key_id:
+                    extra["SSEKMSKeyId"] = self.kms_key_id
+            return S3Store(parsed.netloc, parsed.path, client, extra, self.multipart_chunk_mb << 20)
+        raise StorageError(f"storage URL must be file:///abs/path or s3://bucket/prefix, not {url!r}")

@@ -1,0 +1,550 @@
+"""`lifecycle`: the command line of INTERFACES.md.
+
+`import`, `show`, `demo` and `db` touch only the ledger (and the demo platform) and never import
+Prefect, so they answer in a second or two; `run` and `up` need Prefect and load it on demand.
+Every command exits 0 on success and non-zero with a one-line reason on stderr otherwise.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import sys
+from datetime import date
+from enum import Enum
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
+                  help="Run a SaaS vendor's support policy: quota, billing, arrears, standby, backups, exports.")
+db_app = typer.Typer(no_args_is_help=True, help="The ledger's schema.")
+run_app = typer.Typer(no_args_is_help=True, help="Run a flow now, in this process, and wait for it.")
+app.add_typer(db_app, name="db")
+app.add_typer(run_app, name="run")
+
+
+def fail(message: str, code: int = 1):
+    typer.echo(f"lifecycle: {message}", err=True)
+    raise typer.Exit(code)
+
+
+def note(message: str) -> None:
+    typer.echo(message, err=True)
+
+
+def _ledger():
+    """The ledger engine, migrated to the newest schema if it is missing or old."""
+    from lifecycle import config
+    from ledger.db import ledger_engine
+    from ledger.migrate import ensure_current
+
+    engine = ledger_engine()
+    ensure_current(engine, config.database_url())
+    return engine
+
+
+# --- db ----------------------------------------------------------------------------------------
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Create the ledger or migrate it to the newest schema."""
+    from lifecycle import config
+    from ledger.migrate import upgrade
+
+    before, after = upgrade(config.database_url())
+    typer.echo(f"ledger at {after}" + (" (already current)" if before == after else f" (was {before or 'empty'})"))
+
+
+@db_app.command("restore-snapshot")
+def db_restore_snapshot(
+    backup_id: str = typer.Argument(..., help="A ledger snapshot id (lifecycle show backups: kind ledger)."),
+    to: str = typer.Option(..., "--to", help="SQLAlchemy URL of a new, empty ledger database."),
+) -> None:
+    """Restore a snapshot of the ledger (taken by the nightly backup) into a new database."""
+    from blocks.storage import ObjectStorage
+    from tasks.customer_backups import restore_ledger_snapshot
+
+    engine = _ledger()
+    try:
+        loaded = restore_ledger_snapshot(backup_id, to, ObjectStorage(), engine=engine)
+    except Exception as error:  # noqa: BLE001 - one line for the user
+        fail(f"{type(error).__name__}: {error}")
+    typer.echo(f"restored {sum(loaded.values())} rows in {len(loaded)} tables into {to}")
+
+
+# --- import ------------------------------------------------------------------------------------
+
+
+class ImportKind(str, Enum):
+    customers = "customers"
+    invoices = "invoices"
+    payments = "payments"
+    interventions = "interventions"
+    standby = "standby"
+
+
+@app.command("import")
+def import_(kind: ImportKind, file: Path) -> None:
+    """Import a .csv or .xlsx file; a bad file is rejected whole with every error, and nothing is written."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from ledger.imports import ImportRejected, import_file
+    from ledger.readers import UnreadableFile
+
+    engine = _ledger()
+    progress = Progress(TextColumn("checking {task.description}"), BarColumn(), MofNCompleteColumn(),
+                        TimeRemainingColumn(), transient=True, console=_stderr_console())
+    task_id = None
+
+    def on_total(total: int) -> None:
+        nonlocal task_id
+        if total >= 2000:
+            progress.start()
+            task_id = progress.add_task(file.name, total=total)
+
+    def advance(count: int) -> None:
+        if task_id is not None:
+            progress.advance(task_id, count)
+
+    try:
+        result = import_file(kind.value, file, engine=engine, terms=_ledger_terms(engine), progress=advance,
+                             on_total=on_total)
+    except ImportRejected as rejected:
+        progress.stop()
+        for line in rejected.errors:
+            typer.echo(line, err=True)
+        fail(f"{file.name} rejected: {len(rejected.errors)} error(s); nothing was written")
+    except UnreadableFile as error:
+        progress.stop()
+        fail(str(error))
+    progress.stop()
+    typer.echo(result.summary())
+    for line in result.notes:
+        typer.echo(f"  updated {line}")
+
+
+def _stderr_console():
+    from rich.console import Console
+
+    return Console(stderr=True)
+
+
+def _ledger_terms(engine):
+    """The terms the latest run used (a copy of the PolicyTerms block), else the defaults: imports
+    check the same numbers the flows apply, without asking a Prefect server."""
+    from ledger.db import session_scope
+    from ledger.terms import latest_copy
+    from policy.terms import Terms
+
+    with session_scope(engine) as session:
+        copy = latest_copy(session)
+    return Terms(**copy.terms) if copy else Terms()
+
+
+# --- show --------------------------------------------------------------------------------------
+
+
+class Subject(str, Enum):
+    customers = "customers"
+    invoices = "invoices"
+    interventions = "interventions"
+    backups = "backups"
+    notices = "notices"
+    terms = "terms"
+    audit = "audit"
+
+
+class Format(str, Enum):
+    table = "table"
+    json = "json"
+    csv = "csv"
+
+
+@app.command()
+def show(
+    subject: Subject,
+    month: Optional[str] = typer.Option(None, help="Only this month (YYYY-MM)."),
+    format: Format = typer.Option(Format.table, "--format", help="table, json or csv."),
+) -> None:
+    """Print what the ledger holds: customers, invoices, interventions, backups, notices, terms, audit."""
+    from ledger import views
+    from ledger.db import session_scope
+
+    if month:
+        _check_month(month)
+    engine = _ledger()
+    with session_scope(engine) as session:
+        records = views.SUBJECTS[subject.value](session, month)
+    if format is Format.json:
+        typer.echo(json.dumps(records, ensure_ascii=False, indent=2))
+    elif format is Format.csv:
+        typer.echo(_csv(records), nl=False)
+    else:
+        _table(subject.value, records)
+
+
+def _flat(value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, (dict, list)):
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    return str(value).lower() if isinstance(value, bool) else str(value)
+
+
+def _csv(records: list[dict]) -> str:
+    buffer = io.StringIO()
+    if records:
+        writer = csv.DictWriter(buffer, fieldnames=list(records[0]), lineterminator="\n")
+        writer.writeheader()
+        for record in records:
+            writer.writerow({key: _flat(value) for key, value in record.items()})
+    return buffer.getvalue()
+
+
+#: the columns a table shows (JSON and CSV show every field)
+TABLE_COLUMNS = {
+    "customers": ["customer_id", "name", "stage", "standby", "admin_enabled", "platform_enabled",
+                  "operations_enabled", "deletion_status", "deletion_due_on"],
+    "invoices": ["number", "customer_id", "month", "kind", "status", "issued_on", "due_on", "total_ht",
+                 "total_ttc", "balance"],
+    "interventions": ["intervention_id", "customer_id", "started_at", "minutes", "category", "free_minutes",
+                      "billed_minutes", "amount_ht", "invoice_number"],
+    "notices": ["customer_id", "kind", "sent_at", "to", "subject"],
+    "terms": ["term", "value"],
+    "audit": ["at", "customer_id", "action", "after", "actor"],
+}
+
+
+def _table(subject: str, records: list[dict]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console(width=None if sys.stdout.isatty() else 200)
+    if not records:
+        console.print(f"no {subject}")
+        return
+    table = Table(show_lines=False, header_style="bold", box=None)
+    columns = TABLE_COLUMNS.get(subject) or [key for key in records[0] if key != "lines"]
+    if subject == "terms":
+        console.print(f"terms: {records[0]['source']}")
+    for column in columns:
+        table.add_column(column.replace("_enabled", ""), overflow="fold")
+    for record in records:
+        table.add_row(*[_flat(record[column]) for column in columns])
+    console.print(table)
+    console.print(f"{len(records)} {subject}")
+
+
+# --- demo and up -------------------------------------------------------------------------------
+
+
+@app.command()
+def demo(
+    customers: int = typer.Option(50, help="How many demo customers."),
+    seed: int = typer.Option(7, help="Random seed: the same seed gives the same data."),
+    as_of: Optional[str] = typer.Option(None, "--as-of", help="The demo's today (YYYY-MM-DD); default today in Paris."),
+) -> None:
+    """Create the demo platform database and demo ledger in LIFECYCLE_HOME."""
+    from lifecycle import demo as demo_data
+    from policy.calendar import today_paris
+
+    try:
+        day = date.fromisoformat(as_of) if as_of else today_paris()
+    except ValueError:
+        fail(f"--as-of is not a date (YYYY-MM-DD): {as_of!r}")
+    _ledger()
+    try:
+        summary = demo_data.create(customers=customers, seed=seed, today=day)
+    except (demo_data.DemoExists, ValueError) as error:
+        fail(str(error))
+    typer.echo(summary)
+
+
+@app.command()
+def up(
+    demo_data: bool = typer.Option(False, "--demo", help="Create the demo data first (when there is none)."),
+    port: int = typer.Option(4200, help="Port of the Prefect server and UI."),
+    host: str = typer.Option("127.0.0.1", help="Address the Prefect server listens on."),
+) -> None:
+    """Run the embedded default: Prefect server and UI, every deployment with its schedule, a worker."""
+    from lifecycle import config
+    from lifecycle import demo as demo_module
+    from lifecycle.server import up as run_up
+    from policy.calendar import today_paris
+
+    _ledger()
+    if demo_data:
+        try:
+            typer.echo(demo_module.create(customers=50, seed=7, today=today_paris()))
+        except demo_module.DemoExists as error:
+            typer.echo(f"{error}; keeping it")
+    elif not Path(config.platform_url().removeprefix("sqlite:///")).exists() and config.platform_url().startswith("sqlite"):
+        note("note: no platform database yet; `lifecycle up --demo` or `lifecycle demo` creates the demo one")
+    try:
+        code = run_up(host=host, port=port, echo=typer.echo)
+    except RuntimeError as error:
+        fail(str(error))
+    raise typer.Exit(code)
+
+
+# --- run ---------------------------------------------------------------------------------------
+
+
+def _prefect_ready() -> None:
+    """Point this process at the right Prefect server before Prefect is imported."""
+    import os
+
+    from lifecycle import config
+    from lifecycle.server import choose_server
+
+    config.prepare_prefect_environment()
+    url, sentence = choose_server()
+    if url:
+        os.environ["PREFECT_API_URL"] = url
+    else:
+        note(f"note: {sentence}")
+
+
+def _check_month(month: str) -> None:
+    from policy.calendar import parse_month
+
+    try:
+        parse_month(month)
+    except ValueError as error:
+        fail(str(error))
+
+
+def _parse_day(text: Optional[str], option: str) -> Optional[date]:
+    if text is None:
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        fail(f"{option} is not a date (YYYY-MM-DD): {text!r}")
+
+
+def _run_flow(call):
+    """Run a flow in this process; a failed run prints its reason and exits 1."""
+    _ledger()
+    _prefect_ready()
+    try:
+        return call()
+    except Exception as error:  # the flow's own failure, already recorded in Prefect
+        fail(f"{type(error).__name__}: {error}")
+
+
+@run_app.command("standby-expiry")
+def run_standby_expiry(as_of: Optional[str] = typer.Option(None, "--as-of", help="Business day (YYYY-MM-DD).")) -> None:
+    """The daily standby sweep: start due periods, warn before the end, end the finished ones."""
+    day = _parse_day(as_of, "--as-of")
+
+    def call():
+        from flows.standby import standby_expiry
+
+        return standby_expiry(as_of=day)
+
+    result = _run_flow(call)
+    typer.echo(f"{result['day']}: {len(result['started'])} started, {len(result['ended'])} ended, "
+               f"{len(result['noticed'])} expiry notice(s)")
+    for line in result["started"]:
+        typer.echo(f"  started {line}")
+    for line in result["ended"]:
+        typer.echo(f"  ended {line}")
+
+
+@run_app.command("standby-request")
+def run_standby_request(
+    customer: str = typer.Option(..., "--customer", help="Customer id."),
+    reason: str = typer.Option(..., help="temporary_inactivity, awaiting_approval or third_party_integration."),
+    start_on: Optional[str] = typer.Option(None, "--start-on", help="First standby day; default today."),
+    end_on: Optional[str] = typer.Option(None, "--end-on", help="Day full service resumes; default start + 3 months."),
+    requested_by: str = typer.Option("cli", "--requested-by", help="Who asked, for the audit trail."),
+) -> None:
+    """Request a standby for a customer (the `standby-request` deployment's form, from the shell)."""
+    from policy.standby import REASONS
+
+    if reason not in REASONS:
+        fail(f"--reason must be one of {', '.join(REASONS)}")
+    start, end = _parse_day(start_on, "--start-on"), _parse_day(end_on, "--end-on")
+
+    def call():
+        from flows.standby import request_standby
+
+        return request_standby(customer_id=customer, reason=reason, start_on=start, end_on=end,
+                               requested_by=requested_by)
+
+    result = _run_flow(call)
+    state = "started" if result["started"] else "scheduled"
+    typer.echo(f"standby {state} for {customer}: {result['start_on']} until {result['end_on']}")
+
+
+class Approve(str, Enum):
+    auto = "auto"
+    ui = "ui"
+
+
+@run_app.command("monthly-close")
+def run_monthly_close(
+    month: str = typer.Option(..., "--month", help="The month to close (YYYY-MM)."),
+    approve: Approve = typer.Option(Approve.auto, "--approve",
+                                    help="auto finalises at once; ui waits for finance to approve in the UI."),
+) -> None:
+    """Close a month: price interventions against the quota, draft and finalise one invoice per customer."""
+    _check_month(month)
+    if approve is Approve.ui:
+        _require_up_server("--approve ui")
+
+    def call():
+        from flows.monthly_close import monthly_close
+
+        return monthly_close(month=month, approve=approve.value)
+
+    result = _run_flow(call)
+    if result["status"] == "already_finalised":
+        typer.echo(f"{month} was already closed: nothing changed ({result['invoices']} invoice(s))")
+        return
+    typer.echo(f"{month} closed: {result['invoices']} invoice(s) issued on {result['issued_on']}, "
+               f"{result['total_ht']} EUR HT, {result['total_vat']} EUR VAT, {result['total_ttc']} EUR TTC")
+
+
+@run_app.command("arrears")
+def run_arrears(
+    as_of: Optional[str] = typer.Option(None, "--as-of", help="Business day (YYYY-MM-DD); default today in Paris."),
+    approve_deletion: bool = typer.Option(False, "--approve-deletion",
+                                          help="Approve the deletions that are due; without it a deletion waits."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Report what would happen; change nothing."),
+) -> None:
+    """The arrears sweep: penalties, access off at 1 and 2 months, deletion notice and deletion at 6."""
+    day = _parse_day(as_of, "--as-of")
+
+    def call():
+        from flows.arrears import arrears_escalation
+
+        return arrears_escalation(as_of=day, approve_deletion=approve_deletion, dry_run=dry_run)
+
+    result = _run_flow(call)
+    heading = f"{result['day']}{' (dry run: nothing changed)' if result['dry_run'] else ''}"
+    typer.echo(f"{heading}: {len(result['transitions'])} stage change(s), {len(result['penalties'])} penalty "
+               f"invoice(s), {len(result['deletion_notices'])} deletion notice(s)")
+    for change in result["transitions"]:
+        typer.echo(f"  {change['customer_id']}: {change['from']} -> {change['to']} on {change['effective_on']} "
+                   f"(oldest unpaid due {change['anchor']})")
+    for penalty in result["penalties"]:
+        typer.echo(f"  penalty {penalty['number'] or '(not issued)'} for {penalty['customer_id']}: "
+                   f"{penalty['penalty']} + {penalty['indemnity']} EUR on invoice {penalty['invoice']}")
+    for line in result["deletion_notices"]:
+        typer.echo(f"  deletion notice: {line}")
+    for line in result["deletions"]:
+        typer.echo(f"  deletion: {line}")
+
+
+@run_app.command("export")
+def run_export(
+    month: str = typer.Option(..., "--month", help="The month (YYYY-MM)."),
+    out: Optional[Path] = typer.Option(None, "--out", help="Also copy the workbook to this file or folder."),
+) -> None:
+    """Write finance's billable-interventions workbook for a month; prints where it is."""
+    _check_month(month)
+
+    def call():
+        from flows.exports import billable_export
+
+        return billable_export(month=month)
+
+    result = _run_flow(call)
+    typer.echo(f"{result['key']} in {result['storage']}" + ("" if result["new"] else " (unchanged: no new version)"))
+    typer.echo(f"download: {result['link']}")
+    if out is not None:
+        from blocks.storage import ObjectStorage
+
+        target = out / result["key"].rsplit("/", 1)[-1] if out.is_dir() else out
+        with ObjectStorage(url=result["storage"]).store().open(result["key"]) as source:
+            target.write_bytes(source.read())
+        typer.echo(str(target.resolve()))
+
+
+@run_app.command("backup")
+def run_backup(
+    customer: Optional[str] = typer.Option(None, "--customer", help="Only this customer."),
+    as_of: Optional[str] = typer.Option(None, "--as-of", help="Backup day (YYYY-MM-DD); one backup per customer a day."),
+) -> None:
+    """Back up every customer's platform data (or one), apply retention, snapshot the ledger."""
+    day = _parse_day(as_of, "--as-of")
+
+    def call():
+        from flows.backup import nightly_backup
+
+        return nightly_backup(as_of=day, customer_id=customer)
+
+    result = _run_flow(call)
+    backups = result["backups"]
+    typer.echo(f"{result['day']}: {sum(1 for b in backups if b['status'] == 'good')} backed up, "
+               f"{sum(1 for b in backups if b['status'] == 'skipped')} already done today")
+    if result["ledger_snapshot"]:
+        typer.echo(f"  ledger snapshot {result['ledger_snapshot']}")
+
+
+@run_app.command("verify-backups")
+def run_verify_backups(sample: int = typer.Option(5, "--sample", help="How many customers' latest backups.")) -> None:
+    """The restore drill: restore a sample into the sandbox and compare with the manifests."""
+
+    def call():
+        from flows.backup import verify_backups
+
+        return verify_backups(sample=sample)
+
+    for line in _run_flow(call)["verified"]:
+        typer.echo(f"  {line['backup']}: {line['detail']}")
+
+
+class Target(str, Enum):
+    sandbox = "sandbox"
+    in_place = "in_place"
+
+
+@run_app.command("restore")
+def run_restore(
+    customer: str = typer.Option(..., "--customer", help="Whose data."),
+    backup: Optional[str] = typer.Option(None, "--backup", help="Backup id; default the latest good one."),
+    target: Target = typer.Option(Target.sandbox, "--target", help="sandbox (default) or in_place."),
+    requested_by: str = typer.Option(..., "--requested-by", help="Who asked (billed intervention, audit)."),
+    ticket: str = typer.Option(..., "--ticket", help="Support ticket reference."),
+) -> None:
+    """Restore a customer's backup; billed as a data_recovery intervention at the next close."""
+
+    def call():
+        from flows.restore import restore_backup
+
+        return restore_backup(customer_id=customer, requested_by=requested_by, ticket=ticket, backup_id=backup,
+                              target=target.value)
+
+    result = _run_flow(call)
+    typer.echo(f"restored {result['backup_id']} into {result['target']}: "
+               + ", ".join(f"{name} {count}" for name, count in result["rows"].items()))
+    typer.echo(f"billed as intervention {result['intervention_id']} ({result['minutes']} min + recovery fee)")
+
+
+def _require_up_server(what: str) -> None:
+    """Approvals are given in the UI of the server `lifecycle up` runs: without it nobody could answer."""
+    import os
+
+    from lifecycle.server import running_server
+
+    if not (os.environ.get("PREFECT_API_URL") or running_server()):
+        fail(f"{what} needs the Prefect server of `lifecycle up` (the approval is given in its UI); "
+             f"start it first, or use --approve auto")
+
+
+def main() -> None:
+    try:
+        app()
+    except KeyboardInterrupt:
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

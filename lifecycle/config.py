@@ -1,0 +1,83 @@
+"""Where the embedded default keeps its files, and how the environment overrides it.
+
+Every local file lives under one folder (`LIFECYCLE_HOME`) so that a user can move, back up or wipe
+an installation as a whole; each URL can point elsewhere for production. Nothing here imports
+Prefect: the CLI reads this on every command and must stay fast.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+#: How long a temporary Prefect server may take to start on a small machine.
+PREFECT_STARTUP_TIMEOUT = "120"
+
+
+def home() -> Path:
+    raw = os.environ.get("LIFECYCLE_HOME")
+    path = Path(raw) if raw else Path.cwd() / ".lifecycle"
+    return path.expanduser().resolve()
+
+
+def _sqlite(name: str) -> str:
+    return f"sqlite:///{home() / name}"
+
+
+def database_url() -> str:
+    return os.environ.get("LIFECYCLE_DATABASE_URL") or _sqlite("ledger.db")
+
+
+def platform_url() -> str:
+    return os.environ.get("LIFECYCLE_PLATFORM_URL") or _sqlite("platform.db")
+
+
+def sandbox_url() -> str:
+    return os.environ.get("LIFECYCLE_SANDBOX_URL") or _sqlite("sandbox.db")
+
+
+def storage_url() -> str:
+    return os.environ.get("LIFECYCLE_STORAGE_URL") or f"file://{home() / 'objects'}"
+
+
+def outbox_dir() -> Path:
+    return home() / "outbox"
+
+
+def prefect_home() -> Path:
+    return home() / "prefect"
+
+
+def server_file() -> Path:
+    """Written by `lifecycle up`: where its Prefect server answers, for the other commands."""
+    return home() / "server.json"
+
+
+def download_base() -> str | None:
+    """Where the workbooks can be downloaded over HTTP: set by `lifecycle up` while it runs."""
+    explicit = os.environ.get("LIFECYCLE_DOWNLOAD_URL")
+    if explicit:
+        return explicit
+    import json
+
+    try:
+        recorded = json.loads(server_file().read_text())
+        os.kill(int(recorded["pid"]), 0)
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return recorded.get("downloads")
+
+
+def overridden(variable: str) -> str | None:
+    """The value of a variable the user set explicitly, which wins over a block for one run."""
+    value = os.environ.get(variable)
+    return value or None
+
+
+def prepare_prefect_environment() -> None:
+    """Point Prefect at our home before it is imported, so blocks edited in the UI are the ones
+    every run sees, and give a temporary server time to start."""
+    home().mkdir(parents=True, exist_ok=True)
+    os.environ.setdefault("PREFECT_HOME", str(prefect_home()))
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", PREFECT_STARTUP_TIMEOUT)
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")

@@ -1,0 +1,176 @@
+"""Finding the Prefect server a command should use, and running the embedded one (`lifecycle up`).
+
+INTERFACES.md: `PREFECT_API_URL` when set; otherwise the server `lifecycle up` started for this
+`LIFECYCLE_HOME`, when it answers; otherwise a temporary one, with a note on stderr. `up` runs the
+server, applies the deployments of prefect.yaml, registers the blocks and runs a worker; Ctrl-C
+stops all of them, and everything they keep lives under `LIFECYCLE_HOME`, so a restart loses nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+from lifecycle import config
+
+WORK_POOL = "lifecycle"
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def answers(api_url: str, timeout: float = 1.5) -> bool:
+    try:
+        with urllib.request.urlopen(api_url.rstrip("/") + "/health", timeout=timeout) as response:
+            return response.status == 200
+    except (OSError, ValueError):
+        return False
+
+
+def running_server() -> str | None:
+    """The API URL of the server `lifecycle up` runs for this home, if it answers."""
+    try:
+        recorded = json.loads(config.server_file().read_text())
+    except (OSError, ValueError):
+        return None
+    url = recorded.get("api_url")
+    return url if url and answers(url) else None
+
+
+def choose_server() -> tuple[str | None, str]:
+    """(API URL or None for a temporary server, a sentence saying which)."""
+    explicit = os.environ.get("PREFECT_API_URL")
+    if explicit:
+        return explicit, f"using PREFECT_API_URL {explicit}"
+    url = running_server()
+    if url:
+        return url, f"using the server of `lifecycle up` at {url}"
+    return None, ("no server of `lifecycle up` answers for this LIFECYCLE_HOME: starting a temporary Prefect "
+                  "server for this run (20-30 s; run `lifecycle up` to avoid it)")
+
+
+def _prefect(*args: str, env: dict[str, str], **kwargs) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "prefect", *args], env=env, cwd=PROJECT_ROOT,
+                          text=True, capture_output=True, **kwargs)
+
+
+def _wait_until_up(api_url: str, process: subprocess.Popen, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"the Prefect server exited with code {process.returncode}; see "
+                               f"{config.home() / 'logs' / 'server.log'}")
+        if answers(api_url, timeout=1):
+            return
+        time.sleep(0.5)
+    raise RuntimeError(f"the Prefect server did not answer at {api_url} within {int(timeout)} s")
+
+
+def _stop(child: subprocess.Popen, grace: float = 20) -> None:
+    if child.poll() is not None:
+        return
+    os.killpg(child.pid, signal.SIGTERM)
+    try:
+        child.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        os.killpg(child.pid, signal.SIGKILL)
+        child.wait()
+
+
+def _serve_downloads(storage_url: str, host: str, port: int, echo) -> str | None:
+    """Serve the workbooks of a local storage folder over HTTP, so the UI's links can be clicked."""
+    from urllib.parse import unquote, urlparse
+
+    from lifecycle.downloads import serve_exports
+
+    if not storage_url.startswith("file://"):
+        return None
+    try:
+        serve_exports(Path(unquote(urlparse(storage_url).path)), host, port)
+    except OSError as error:
+        echo(f"  note: workbook downloads not served ({error}); links will point at files")
+        return None
+    echo(f"serving workbook downloads at http://{host}:{port}/exports/")
+    return f"http://{host}:{port}"
+
+
+def up(*, host: str, port: int, echo) -> int:
+    """Run the embedded default until Ctrl-C; returns the exit code."""
+    config.prepare_prefect_environment()
+    logs = config.home() / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    env = dict(os.environ)
+    env["LIFECYCLE_HOME"] = str(config.home())
+    children: list[subprocess.Popen] = []
+    own_server = not os.environ.get("PREFECT_API_URL")
+    api_url = os.environ.get("PREFECT_API_URL") or f"http://{host}:{port}/api"
+
+    def stop(*_):
+        raise KeyboardInterrupt
+
+    # explicit handlers: a process started in the background inherits an ignored SIGINT
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    try:
+        if own_server:
+            if answers(api_url):
+                raise RuntimeError(f"something already answers at {api_url}: is `lifecycle up` running already? "
+                                   f"(or use --port)")
+            echo(f"starting the Prefect server at http://{host}:{port} (data in {config.prefect_home()})")
+            server_log = (logs / "server.log").open("ab")
+            children.append(subprocess.Popen(
+                [sys.executable, "-m", "prefect", "server", "start", "--host", host, "--port", str(port)],
+                env=env, stdout=server_log, stderr=subprocess.STDOUT, start_new_session=True,
+            ))
+            _wait_until_up(api_url, children[-1], timeout=float(config.PREFECT_STARTUP_TIMEOUT))
+        env["PREFECT_API_URL"] = api_url
+        echo("registering blocks (PolicyTerms, ObjectStorage, PlatformControl, Notifications)")
+        os.environ["PREFECT_API_URL"] = api_url
+        from blocks.settings import load_settings, register_defaults
+
+        for saved in register_defaults():
+            echo(f"  saved default block {saved}")
+        downloads = _serve_downloads(load_settings().storage.resolved_url(), host, port + 1, echo)
+        if downloads:
+            env["LIFECYCLE_DOWNLOAD_URL"] = downloads
+        config.server_file().write_text(json.dumps({"api_url": api_url, "pid": os.getpid(), "downloads": downloads}))
+
+        echo(f"applying the deployments of {PROJECT_ROOT / 'prefect.yaml'}")
+        pool = _prefect("work-pool", "create", WORK_POOL, "--type", "process", env=env)
+        if pool.returncode != 0 and "already exists" not in (pool.stdout + pool.stderr):
+            raise RuntimeError("could not create the work pool: " + (pool.stderr or pool.stdout).strip()[-500:])
+        deployed = _prefect("--no-prompt", "deploy", "--all", env=env)
+        (logs / "deploy.log").write_text(deployed.stdout + deployed.stderr)
+        if deployed.returncode != 0:
+            raise RuntimeError(f"`prefect deploy --all` failed; see {logs / 'deploy.log'}")
+
+        echo("starting a worker on the work pool " + WORK_POOL)
+        worker_log = (logs / "worker.log").open("ab")
+        children.append(subprocess.Popen(
+            [sys.executable, "-m", "prefect", "worker", "start", "--pool", WORK_POOL, "--type", "process"],
+            env=env, cwd=PROJECT_ROOT, stdout=worker_log, stderr=subprocess.STDOUT, start_new_session=True,
+        ))
+        ui = api_url[:-4] if api_url.endswith("/api") else api_url
+        echo(f"ready: the UI is at {ui} (deployments, runs, blocks); logs in {logs}. Ctrl-C stops everything.")
+        while True:
+            for child in children:
+                if child.poll() is not None:
+                    raise RuntimeError(f"{' '.join(child.args[2:5])} exited with code {child.returncode}; see {logs}")
+            time.sleep(1)
+    except KeyboardInterrupt:
+        echo("stopping the worker and the server")
+        return 0
+    finally:
+        # the worker first, so it never polls a server that is already gone
+        for child in reversed(children):
+            _stop(child)
+        try:
+            recorded = json.loads(config.server_file().read_text())
+            if recorded.get("pid") == os.getpid():
+                config.server_file().unlink()
+        except (OSError, ValueError):
+            pass
