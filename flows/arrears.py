@@ -1,0 +1,149 @@
+"""Arrears escalation (seed 001 "Late payment of my subscription?"), every day.
+
+Penalties on overdue invoices, the admin area off after 1 month, the platform off after 2, and after
+6 months a deletion that is announced 30 days ahead and waits for a person's approval in a flow
+run of its own, so the daily sweep never blocks. Everything is recomputed from the invoices and
+payments on the day, so a payment brings access back at the next run.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from prefect import flow
+from prefect.artifacts import create_markdown_artifact, create_table_artifact
+from prefect.exceptions import FlowPauseTimeout
+from prefect.flow_runs import pause_flow_run
+
+from tasks.approval import Approval, pause_key, run_url
+from tasks.arrears import sweep_task
+from tasks.deletion import certificate_markdown, check_due, execute, mark_awaiting, pending_run, refuse
+from tasks.purge import plan_purge
+from tasks.runtime import actor, business_date, flow_run_id
+from tasks.settings import load_run_settings
+
+DELETION_DEPLOYMENT = "delete-customer-data/data-deletion"
+
+
+class SweepIncomplete(Exception):
+    """Some customers could not be handled; they are tried again on the next run."""
+
+
+class DeletionRefused(Exception):
+    """Ops refused the deletion in the form (or did not answer in time); nothing was deleted."""
+
+
+@flow(name="arrears-escalation", log_prints=True)
+def arrears_escalation(as_of: date | None = None, approve_deletion: bool = False, dry_run: bool = False) -> dict:
+    """The daily arrears sweep: penalties, stage changes with their platform effects and notices, and
+    deletions that are due (each in its own run, waiting for approval).
+
+    Args:
+        as_of: the business day; empty means the Paris date of the run's scheduled time.
+        approve_deletion: approve the deletions that are due now, without a form (the CLI's --approve-deletion).
+        dry_run: report what would happen and change nothing (no platform call, no notice, no invoice).
+    """
+    day = business_date(as_of)
+    settings = load_run_settings("arrears-escalation")
+    report = sweep_task(day, settings, dry_run=dry_run, actor=actor(), flow_run_id=flow_run_id())
+    deletions = []
+    for customer_id in report.deletions_due:
+        if dry_run:
+            deletions.append(f"{customer_id}: would wait for approval")
+        elif approve_deletion:
+            result = delete_customer_data(customer_id, as_of=day, approved_by=f"{actor()} (--approve-deletion)")
+            deletions.append(f"{customer_id}: {'deleted' if result['deleted'] else result['why']}")
+        else:
+            deletions.append(f"{customer_id}: {_request_deletion(customer_id, day)}")
+    report.deletions_due = deletions
+    create_markdown_artifact(report.markdown(), key="arrears-escalation", description=f"Arrears for {day}")
+    create_table_artifact(report.transitions or [{"customer_id": None, "from": None, "to": "no change"}],
+                          key="arrears-transitions", description=f"Stage changes on {day}")
+    print(f"{day}{' (dry run)' if dry_run else ''}: {len(report.transitions)} stage change(s), "
+          f"{len(report.penalties)} penalty invoice(s), {len(report.deletion_notices)} deletion notice(s), "
+          f"{len(deletions)} deletion(s) due")
+    if report.failed:
+        raise SweepIncomplete("; ".join(report.failed))
+    return {"day": day.isoformat(), "dry_run": dry_run, "transitions": report.transitions,
+            "penalties": report.penalties, "deletion_notices": report.deletion_notices, "deletions": deletions}
+
+
+def _request_deletion(customer_id: str, day: date) -> str:
+    """Start the customer's deletion run (it pauses for approval in the UI) unless one already waits."""
+    from prefect.deployments import run_deployment
+
+    waiting = pending_run(customer_id)
+    if waiting and _still_waiting(waiting):
+        return f"waiting for approval in {run_url(waiting)}"
+    try:
+        run = run_deployment(DELETION_DEPLOYMENT, parameters={"customer_id": customer_id, "as_of": day.isoformat()},
+                             timeout=0, as_subflow=False)
+    except Exception as error:  # no such deployment: a bare server, not `lifecycle up`
+        mark_awaiting(customer_id, None, actor())
+        return (f"awaiting approval ({type(error).__name__}: the data-deletion deployment is not available); approve "
+                f"with `lifecycle run arrears --as-of {day} --approve-deletion` or from the UI of `lifecycle up`")
+    mark_awaiting(customer_id, str(run.id), actor())
+    return f"awaiting approval in {run_url(str(run.id))}"
+
+
+def _still_waiting(run_id: str) -> bool:
+    from prefect import get_client
+
+    try:
+        with get_client(sync_client=True) as client:
+            state = client.read_flow_run(run_id).state
+    except Exception:  # noqa: BLE001 - unknown run: start a new one
+        return False
+    return state is not None and not state.is_final()
+
+
+@flow(name="delete-customer-data", log_prints=True)
+def delete_customer_data(
+    customer_id: str,
+    as_of: date | None = None,
+    approved_by: str | None = None,
+    comment: str = "",
+    approval_timeout_hours: float = 168.0,
+) -> dict:
+    """Delete a customer's platform data and every backup after six months of arrears, once approved.
+
+    Shows exactly what will be deleted, waits for the resume form (approve, reviewer, comment) unless
+    `approved_by` is given, then purges and leaves a deletion certificate. Invoices, payments and the
+    audit trail are kept.
+
+    Args:
+        customer_id: the customer whose data is deleted.
+        as_of: the business day; empty means today in Paris.
+        approved_by: who approved beforehand (the CLI's --approve-deletion); empty means ask in the UI.
+        comment: why, for the certificate.
+        approval_timeout_hours: how long the form may wait; then nothing is deleted.
+    """
+    day = business_date(as_of)
+    settings = load_run_settings("delete-customer-data")
+    run_id = flow_run_id()
+    due = check_due(customer_id, day, settings)
+    if not due.due:
+        print(f"{customer_id}: not deleted: {due.why}")
+        return {"customer_id": customer_id, "deleted": False, "why": due.why}
+    plan = plan_purge(customer_id, settings.platform, settings.storage)
+    create_markdown_artifact(plan.markdown(f"Deletion of {customer_id}: what will be deleted"), key="deletion-plan",
+                             description=f"What deleting {customer_id} removes")
+    if approved_by:
+        approval = {"reviewer": approved_by, "comment": comment}
+    else:
+        mark_awaiting(customer_id, run_id, actor())
+        print(f"waiting for approval to delete {customer_id}'s data: {run_url(run_id)}")
+        try:
+            decision = pause_flow_run(wait_for_input=Approval, timeout=int(approval_timeout_hours * 3600),
+                                      key=pause_key("delete", customer_id))
+        except FlowPauseTimeout as error:
+            raise DeletionRefused(f"{customer_id}: no approval in time; nothing was deleted") from error
+        if not decision.approve:
+            refuse(customer_id, decision.reviewer, decision.comment, actor=actor(), flow_run_id=run_id)
+            raise DeletionRefused(f"{customer_id}: deletion refused by {decision.reviewer or 'ops'}; nothing was deleted")
+        approval = {"reviewer": decision.reviewer, "comment": decision.comment}
+    certificate = execute(customer_id, day, settings, approval, actor=actor(), flow_run_id=run_id)
+    create_markdown_artifact(certificate_markdown(certificate), key="deletion-certificate",
+                             description=f"Deletion certificate of {customer_id}")
+    print(f"{customer_id}: data deleted, approved by {approval['reviewer']}")
+    return {"customer_id": customer_id, "deleted": True, "certificate": certificate}

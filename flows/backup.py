@@ -1,0 +1,106 @@
+"""Nightly backups of every customer's platform data, and the weekly restore drill that proves them.
+
+Seeds 000/001 "Data recovery": "Particeep performs regular data back-ups". Customers are backed up
+in chunks with bounded parallelism (not one task per customer); each backup is good only once its
+manifest is written; retention keeps 7 daily, 5 weekly and 12 monthly backups; the ledger itself
+is snapshotted too. The drill restores a sample into the sandbox and compares it with the manifests.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from prefect import flow
+from prefect.artifacts import create_markdown_artifact, create_progress_artifact, create_table_artifact, \
+    update_progress_artifact
+from prefect.task_runners import ThreadPoolTaskRunner
+from sqlalchemy import select
+
+from ledger.db import session_scope
+from ledger.models import Backup, Customer
+from tasks.customer_backups import apply_retention, backup_chunk_task, snapshot_ledger, verify_backup
+from tasks.runtime import business_date, flow_run_id
+from tasks.settings import load_run_settings
+
+CHUNK = 50
+
+
+class BackupsFailed(Exception):
+    """Some backups or drills failed; the artifact names them."""
+
+
+@flow(name="nightly-backup", log_prints=True, task_runner=ThreadPoolTaskRunner(max_workers=4))
+def nightly_backup(as_of: date | None = None, customer_id: str | None = None, snapshot_ledger_too: bool = True) -> dict:
+    """Back up every customer not deleted (or one), apply retention, and snapshot the ledger.
+
+    Args:
+        as_of: the backup day; empty means the Paris date of the run's scheduled time. One backup per customer and day.
+        customer_id: back up only this customer.
+        snapshot_ledger_too: also take a consistent snapshot of the ledger (the accounting record).
+    """
+    day = business_date(as_of)
+    settings = load_run_settings("nightly-backup")
+    with session_scope() as session:
+        query = select(Customer.customer_id).where(Customer.stage != "data_deleted").order_by(Customer.customer_id)
+        if customer_id:
+            query = query.where(Customer.customer_id == customer_id)
+        customers = list(session.scalars(query))
+    if customer_id and not customers:
+        raise ValueError(f"no customer {customer_id!r} to back up (unknown, or its data was deleted)")
+    chunks = [customers[start:start + CHUNK] for start in range(0, len(customers), CHUNK)]
+    progress = create_progress_artifact(0.0, key="nightly-backup-progress", description=f"Backups of {day}")
+    futures = [backup_chunk_task.submit(chunk, day, settings.platform, settings.storage, settings.terms,
+                                        flow_run_id=flow_run_id()) for chunk in chunks]
+    outcomes = []
+    for done, future in enumerate(futures, start=1):
+        outcomes += future.result()
+        update_progress_artifact(progress, 100.0 * done / len(futures))
+    if not futures:
+        update_progress_artifact(progress, 100.0)
+    ledger_line = None
+    if snapshot_ledger_too and not customer_id:
+        snapshot = snapshot_ledger(day, settings.storage, flow_run_id=flow_run_id())
+        apply_retention(None, day, settings.terms, settings.storage)
+        ledger_line = f"{snapshot.backup_id}: {snapshot.rows} rows, {snapshot.bytes} bytes"
+    failed = [o for o in outcomes if o.status == "failed"]
+    create_table_artifact([{"customer": o.customer_id, "backup": o.backup_id, "status": o.status, "rows": o.rows,
+                            "bytes": o.bytes, "error": o.error or ""} for o in outcomes] or [{"customer": "none"}],
+                          key="nightly-backup", description=f"Backups of {day}")
+    good = sum(1 for o in outcomes if o.status == "good")
+    print(f"{day}: {good} backed up, {sum(1 for o in outcomes if o.status == 'skipped')} already done, "
+          f"{len(failed)} failed" + (f"; ledger snapshot {ledger_line}" if ledger_line else ""))
+    if failed:
+        raise BackupsFailed("; ".join(f"{o.customer_id}: {o.error}" for o in failed))
+    return {"day": day.isoformat(), "backups": [o.__dict__ for o in outcomes], "ledger_snapshot": ledger_line}
+
+
+@flow(name="verify-backups", log_prints=True)
+def verify_backups(sample: int = 5) -> dict:
+    """The weekly restore drill: restore a sample of recent backups into the sandbox and compare row
+    counts and hashes with their manifests. Backups never verified, or verified longest ago, go first.
+
+    Args:
+        sample: how many customers' latest backups to verify.
+    """
+    from lifecycle import config
+
+    settings = load_run_settings("verify-backups")
+    with session_scope() as session:
+        latest: dict[str, Backup] = {}
+        for backup in session.scalars(select(Backup).where(Backup.status == "good", Backup.kind == "tenant")
+                                      .order_by(Backup.created_at.desc())):
+            latest.setdefault(backup.customer_id, backup)
+    chosen = sorted(latest.values(), key=lambda b: (b.verified_at is not None, b.verified_at or b.created_at))[:sample]
+    results = []
+    for backup in chosen:
+        ok, detail = verify_backup(backup, config.sandbox_url(), settings.platform, settings.storage)
+        results.append({"backup": backup.backup_id, "customer": backup.customer_id, "ok": ok, "detail": detail})
+    failed = [r for r in results if not r["ok"]]
+    lines = "\n".join(f"| {r['backup']} | {r['customer']} | {'verified' if r['ok'] else '**FAILED**'} | {r['detail']} |"
+                      for r in results) or "| | | no backup to verify | |"
+    create_markdown_artifact("# Restore drill\n\n| backup | customer | result | detail |\n|---|---|---|---|\n" + lines,
+                             key="verify-backups", description="Restore drill results")
+    print(f"{len(results) - len(failed)} verified, {len(failed)} failed")
+    if failed:
+        raise BackupsFailed("; ".join(f"{r['backup']}: {r['detail']}" for r in failed))
+    return {"verified": results}

@@ -1,0 +1,41 @@
+"""Finance's monthly workbook of billable interventions: written after the close, downloadable from the UI.
+
+The link artifact is what finance clicks; the table artifact previews the Summary sheet so a run
+explains itself without opening Excel.
+"""
+
+from __future__ import annotations
+
+from prefect import flow
+from prefect.artifacts import create_link_artifact, create_markdown_artifact, create_table_artifact
+
+from tasks.export import download_link, export_task
+from tasks.monthly_close import previous_month
+from tasks.runtime import business_date, flow_run_id
+from tasks.settings import load_run_settings
+
+
+@flow(name="billable-export", log_prints=True)
+def billable_export(month: str | None = None) -> dict:
+    """Write the month's billable-interventions workbook (Summary, Interventions, Invoices, About) to object
+    storage under exports/YYYY/MM/, as a new version only when its content changed.
+
+    Args:
+        month: the month, YYYY-MM; empty means the month before the run's scheduled day.
+    """
+    month = month or previous_month(business_date(None))
+    settings = load_run_settings("billable-export")
+    result = export_task(month, settings.storage, settings.terms, flow_run_id=flow_run_id())
+    link = download_link(settings.storage, result.key)
+    create_link_artifact(link, link_text=result.key.rsplit("/", 1)[-1], key="billable-export",
+                         description=f"Billable interventions {month}" + ("" if result.new else " (unchanged)"))
+    preview = [{key: (str(value) if value is not None else "") for key, value in row.items()}
+               for row in result.summary[:100]]
+    create_table_artifact(preview or [{"customer_id": "", "name": f"nothing billable in {month}"}],
+                          key="billable-export-summary", description=f"Summary of {month} (first 100 customers)")
+    if not result.new:
+        create_markdown_artifact(f"The {month} workbook is unchanged since version {result.version}: "
+                                 f"no new file was written.", key="billable-export-note")
+    print(f"{month}: {result.key} ({'new version' if result.new else 'unchanged'}, {result.rows} rows) {link}")
+    return {"month": month, "key": result.key, "version": result.version, "new": result.new, "link": link,
+            "storage": settings.storage.resolved_url(), "rows": result.rows}

@@ -1,0 +1,58 @@
+"""Restore a customer's backup on request: billed as a `data_recovery` intervention (seed 000:
+"La demande de récupération manuelle est une opération lourde soumise à une facturation").
+
+Into the sandbox by default; `in_place` first takes a safety backup, then replaces the customer's
+rows in one transaction. Every object is checked against its manifest before anything is written.
+Running the same flow run again bills nothing more; two requests are two billed jobs.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from prefect import flow
+from prefect.artifacts import create_markdown_artifact
+
+from tasks.customer_backups import restore_customer
+from tasks.runtime import actor, flow_run_id
+from tasks.settings import load_run_settings
+
+
+@flow(name="restore-backup", log_prints=True)
+def restore_backup(
+    customer_id: str,
+    requested_by: str,
+    ticket: str,
+    backup_id: str | None = None,
+    target: Literal["sandbox", "in_place"] = "sandbox",
+) -> dict:
+    """Restore a customer's platform data from a backup, and bill it as a data recovery.
+
+    Args:
+        customer_id: whose data.
+        requested_by: the engineer or person asking (on the invoice line and in the audit).
+        ticket: the support ticket, e.g. T-1234.
+        backup_id: which backup; empty means the customer's latest good one.
+        target: `sandbox` (the sandbox database, default) or `in_place` (the live platform, after a safety backup).
+    """
+    from lifecycle import config
+
+    settings = load_run_settings("restore-backup")
+    run_id = flow_run_id()
+    outcome = restore_customer(customer_id, backup_id, target, requested_by, ticket, request_key=f"flow-run:{run_id}",
+                               platform=settings.platform, storage=settings.storage, sandbox_url=config.sandbox_url(),
+                               flow_run_id=run_id, actor=actor())
+    rows = "\n".join(f"| {name} | {count} |" for name, count in outcome.rows.items()) or "| (already done) | |"
+    create_markdown_artifact(
+        f"# Restore of {customer_id}\n\n- backup: {outcome.backup_id}\n- target: {outcome.target}\n"
+        + (f"- safety backup first: {outcome.safety_backup_id}\n" if outcome.safety_backup_id else "")
+        + f"- duration: {outcome.seconds:.1f} s, billed {outcome.minutes} min + the recovery fee "
+          f"(intervention {outcome.intervention_id}, next monthly close)\n"
+        + ("- this flow run had already restored it: nothing more was billed\n" if outcome.repeated else "")
+        + f"\n| table | rows restored |\n|---|---:|\n{rows}", key="restore-backup",
+        description=f"Restore of {customer_id}")
+    print(f"{customer_id}: restored {outcome.backup_id} into {outcome.target} in {outcome.seconds:.1f} s; "
+          f"billed as {outcome.intervention_id}")
+    return {"customer_id": customer_id, "backup_id": outcome.backup_id, "target": outcome.target,
+            "rows": outcome.rows, "intervention_id": outcome.intervention_id, "minutes": outcome.minutes,
+            "repeated": outcome.repeated, "safety_backup_id": outcome.safety_backup_id}

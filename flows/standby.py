@@ -1,0 +1,74 @@
+"""Standby: a customer's platform put to sleep for at most three months at half price (seed 001).
+
+`request_standby` is the on-demand form ops fill in; `standby_expiry` is the daily sweep that
+starts the periods whose day has come and ends those that are over, with a notice before the end.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from prefect import flow
+from prefect.artifacts import create_markdown_artifact
+
+from policy.standby import StandbyReason
+from tasks.runtime import actor, business_date, flow_run_id
+from tasks.settings import load_run_settings
+from tasks.standby import request_task, sweep_standby_task
+
+
+class StandbyRefused(Exception):
+    """The request breaks a rule; the message lists every reason."""
+
+
+class SweepIncomplete(Exception):
+    """Some periods could not be switched; they are tried again on the next run."""
+
+
+@flow(name="request-standby", log_prints=True)
+def request_standby(
+    customer_id: str,
+    reason: StandbyReason,
+    start_on: date | None = None,
+    end_on: date | None = None,
+    requested_by: str = "ops",
+) -> dict:
+    """Put a customer's platform on standby: operations off, admin and platform stay on, licence at 50 %.
+
+    Args:
+        customer_id: the customer (its id in the ledger and the platform's tenant id).
+        reason: temporary_inactivity, awaiting_approval or third_party_integration (seed 001).
+        start_on: first day of standby; empty means today. A future day is started by the daily sweep.
+        end_on: the day full service resumes; empty means start + 3 months, the longest allowed.
+        requested_by: who asked, for the audit trail.
+    """
+    day = business_date(None)
+    settings = load_run_settings("request-standby")
+    outcome = request_task(customer_id, StandbyReason(reason).value, start_on, end_on, requested_by, day, settings,
+                           actor=actor(), flow_run_id=flow_run_id())
+    create_markdown_artifact(outcome.markdown(), key="standby-request", description="What the standby request did")
+    if not outcome.accepted:
+        raise StandbyRefused(f"standby refused for {customer_id}: " + "; ".join(outcome.reasons))
+    print(f"standby for {customer_id}: {outcome.start_on} to {outcome.end_on}, started={outcome.started}")
+    return {"customer_id": customer_id, "start_on": outcome.start_on.isoformat(), "end_on": outcome.end_on.isoformat(),
+            "started": outcome.started}
+
+
+@flow(name="standby-expiry", log_prints=True)
+def standby_expiry(as_of: date | None = None) -> dict:
+    """The daily standby sweep: start the periods whose start day has come, warn 14 days before the end,
+    and switch platforms back to full service when their standby is over. Running it twice for the
+    same day changes nothing the second time.
+
+    Args:
+        as_of: the business day; empty means the Paris date of the run's scheduled time.
+    """
+    day = business_date(as_of)
+    settings = load_run_settings("standby-expiry")
+    report = sweep_standby_task(day, settings, actor=actor(), flow_run_id=flow_run_id())
+    create_markdown_artifact(report.markdown(), key="standby-expiry", description=f"Standby sweep for {day}")
+    print(f"{day}: {len(report.started)} started, {len(report.ended)} ended, {len(report.noticed)} warned, "
+          f"{len(report.failed)} failed")
+    if report.failed:
+        raise SweepIncomplete("; ".join(report.failed))
+    return {"day": day.isoformat(), "started": report.started, "ended": report.ended, "noticed": report.noticed}

@@ -1,0 +1,264 @@
+"""The daily arrears sweep: penalties, stage changes with their effects and notices, deletion notices.
+
+Facts are loaded in bulk; only customers with something owed, a stage or a pending deletion are
+looked at, each in its own short transaction with its row locked, so two sweeps at once do each
+thing once and one failing platform call never undoes the others. The deletion itself runs in
+`tasks.deletion`, in a flow run of its own.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from decimal import Decimal
+
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+from sqlalchemy import and_, func, or_, select
+from sqlalchemy.orm import aliased
+
+from blocks.settings import Settings
+from ledger import audit
+from ledger.db import now, rehearsal, session_scope
+from ledger.models import Customer, Invoice, InvoiceLine, Payment, StageChange
+from ledger.numbering import issue_date, next_numbers
+from ledger.queries import active_standby_customers, invoice_label
+from policy.access import Stage
+from policy.arrears import (EXCLUDED, Owed, anchor, deletion_due, deletion_due_on, deletion_eligible, deletion_plan,
+                            ladder, penalty_for, transitions)
+from policy.calendar import month_key
+from tasks.effects import send_notice, switch_access
+
+NOTICES = {
+    Stage.ADMIN_DISABLED: ("Payment overdue: your administrator area is deactivated",
+                           "Hello {name},\n\nYour invoice due on {anchor} is still unpaid. As announced in our terms "
+                           "(1 month of delay), access to your administrator area is deactivated from {on}. Your "
+                           "platform stays online.\n\nTo restore access, please settle {owed}: 01 79 65 66 63.\n"),
+    Stage.PLATFORM_DISABLED: ("Payment overdue: your platform is deactivated",
+                              "Hello {name},\n\nYour invoice due on {anchor} is still unpaid. As announced in our "
+                              "terms (2 months of delay), your whole platform is deactivated from {on}. No data is "
+                              "lost.\n\nAfter 6 months of delay your data will be deleted. Please settle {owed}.\n"),
+    Stage.CURRENT: ("Your access is restored",
+                    "Hello {name},\n\nThank you for your payment: your platform and administrator area are fully "
+                    "available again from {on}.\n"),
+    "deletion_notice": ("Your platform's data will be deleted on {due}",
+                        "Hello {name},\n\nYour invoice due on {anchor} is unpaid for close to 6 months. As announced "
+                        "in our terms, your platform's data and all its backups will be deleted on or after {due} "
+                        "unless the overdue amount ({owed}) is settled before then. Invoices are kept.\n"),
+}
+
+
+@dataclass
+class ArrearsReport:
+    day: date
+    dry_run: bool
+    transitions: list[dict] = field(default_factory=list)
+    penalties: list[dict] = field(default_factory=list)
+    deletion_notices: list[str] = field(default_factory=list)
+    deletions_due: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
+
+    def markdown(self) -> str:
+        rows = "\n".join(f"| {t['customer_id']} | {t['from']} | {t['to']} | {t['effective_on']} | {t['anchor']} |"
+                         for t in self.transitions) or "| | | no change | | |"
+        penalties = "\n".join(f"| {p['number'] or '(dry run)'} | {p['customer_id']} | {p['invoice']} | {p['base']} | "
+                              f"{p['penalty']} | {p['indemnity']} |" for p in self.penalties) or "| | | none | | | |"
+        lines = [f"# Arrears {'dry run ' if self.dry_run else ''}for {self.day}",
+                 "## Stage changes\n\n| customer | from | to | effective on | anchor |\n|---|---|---|---|---|\n" + rows,
+                 "## Penalty invoices\n\n| number | customer | overdue invoice | unpaid TTC | penalty 10 % | "
+                 "indemnity |\n|---|---|---|---:|---:|---:|\n" + penalties,
+                 "## Deletion notices\n\n" + ("\n".join(f"- {line}" for line in self.deletion_notices) or "_none_"),
+                 "## Deletions due (each waits for its approval in its own run)\n\n"
+                 + ("\n".join(f"- {line}" for line in self.deletions_due) or "_none_")]
+        if self.failed:
+            lines.append("## Failed (tried again on the next run)\n\n" + "\n".join(f"- {line}" for line in self.failed))
+        return "\n\n".join(lines)
+
+
+def _facts(session, customer_ids: list[str]) -> dict[str, list[tuple[int, Owed]]]:
+    """Every issued invoice of these customers (its id and what arrears need of it), oldest due first.
+    Plain rows, not ORM objects: the daily sweep reads thousands of customers' invoices."""
+    facts: dict[str, list[tuple[int, Owed]]] = defaultdict(list)
+    for start in range(0, len(customer_ids), 500):
+        chunk = customer_ids[start:start + 500]
+        payments: dict[int, list[tuple[date, Decimal]]] = defaultdict(list)
+        for invoice_id, paid_on, amount in session.execute(
+                select(Payment.invoice_id, Payment.paid_on, Payment.amount)
+                .join(Invoice, Invoice.id == Payment.invoice_id).where(Invoice.customer_id.in_(chunk))):
+            payments[invoice_id].append((paid_on, amount))
+        for row in session.execute(
+                select(Invoice.id, Invoice.customer_id, Invoice.number, Invoice.external_id, Invoice.invoice_key,
+                       Invoice.kind, Invoice.status, Invoice.due_on, Invoice.total_ttc)
+                .where(Invoice.customer_id.in_(chunk), Invoice.status != "draft", Invoice.due_on.is_not(None))
+                .order_by(Invoice.due_on, Invoice.id)):
+            label = row.number or row.external_id or row.invoice_key
+            facts[row.customer_id].append((row.id, Owed(label, row.kind, row.status, row.due_on, row.total_ttc,
+                                                        tuple(payments.get(row.id, ())))))
+    return facts
+
+
+def _candidates(session, day: date) -> list[str]:
+    """Customers who could have something to do today, found in SQL: a stage or a pending deletion, an
+    unpaid overdue invoice, or an invoice paid late that has no penalty yet. A superset: the rules decide."""
+    paid_by_day = (select(Payment.invoice_id, func.sum(Payment.amount).label("paid"))
+                   .where(Payment.paid_on <= day).group_by(Payment.invoice_id).subquery())
+    late = aliased(Payment)
+    paid_by_due = (select(func.coalesce(func.sum(late.amount), 0)).where(late.invoice_id == Invoice.id,
+                                                                         late.paid_on <= Invoice.due_on)
+                   .scalar_subquery())
+    penalty = aliased(Invoice)
+    unpenalised = ~select(penalty.id).where(penalty.penalty_for_id == Invoice.id).exists()
+    owing = (select(Invoice.customer_id).outerjoin(paid_by_day, paid_by_day.c.invoice_id == Invoice.id)
+             .where(Invoice.kind != "penalty", Invoice.status.not_in(EXCLUDED), Invoice.due_on < day,
+                    or_(Invoice.total_ttc - func.coalesce(paid_by_day.c.paid, 0) > 0,
+                        and_(unpenalised, Invoice.total_ttc - paid_by_due > 0))))
+    flagged = select(Customer.customer_id).where(or_(Customer.stage != Stage.CURRENT.value,
+                                                     Customer.deletion_status.is_not(None)))
+    return sorted(set(session.scalars(owing.distinct())) | set(session.scalars(flagged)))
+
+
+def _has_work(customer: Customer, rows: list[tuple[int, Owed]], penalised: set[int], day: date,
+              settings: Settings, rules) -> bool:
+    """Whether today changes anything for this customer, decided in memory with the same rules the
+    processing applies: a penalty to issue, a stage to change, a deletion notice, due date or cancellation."""
+    if customer.stage == Stage.DATA_DELETED.value:
+        return False
+    exempt = customer.dunning_exempt
+    if any(invoice_id not in penalised and penalty_for(owed, day, settings.terms, exempt) for invoice_id, owed in rows):
+        return True
+    anchor_on = anchor([owed for _, owed in rows], day)
+    if transitions(Stage(customer.stage), anchor_on, day, rules, exempt=exempt):
+        return True
+    if deletion_eligible(anchor_on, customer.stage, exempt, day, settings.terms) != bool(customer.deletion_status):
+        return True
+    return deletion_due(customer.deletion_status, customer.deletion_due_on, day)
+
+
+def sweep(day: date, settings: Settings, *, dry_run: bool, actor: str, flow_run_id: str | None,
+          engine=None) -> ArrearsReport:
+    report = ArrearsReport(day, dry_run)
+    with session_scope(engine) as session:
+        candidates = _candidates(session, day)
+        facts = _facts(session, candidates)
+        penalised = set(session.scalars(select(Invoice.penalty_for_id).where(Invoice.penalty_for_id.is_not(None))))
+        rules = ladder(settings.terms)
+        customers = []
+        for start in range(0, len(candidates), 500):
+            for customer in session.scalars(select(Customer).where(Customer.customer_id.in_(candidates[start:start + 500]))
+                                            .order_by(Customer.customer_id)):
+                if _has_work(customer, facts.get(customer.customer_id, []), penalised, day, settings, rules):
+                    customers.append(customer)
+    scope = (lambda: rehearsal(engine)) if dry_run else (lambda: session_scope(engine, write=True))
+    for customer in customers:
+        try:
+            with scope() as session:
+                _process(session, customer.customer_id, day, settings, report, dry_run=dry_run, actor=actor,
+                         flow_run_id=flow_run_id)
+        except Exception as error:  # one customer's failure must not stop the sweep
+            report.failed.append(f"{customer.customer_id}: {type(error).__name__}: {error}")
+    return report
+
+
+def _process(session, customer_id: str, day: date, settings: Settings, report: ArrearsReport, *, dry_run: bool,
+             actor: str, flow_run_id: str | None) -> None:
+    terms = settings.terms
+    customer = session.get(Customer, customer_id, with_for_update=True)
+    if customer.stage == Stage.DATA_DELETED.value:
+        return
+    rows = _facts(session, [customer_id]).get(customer_id, [])
+    for invoice_id, owed in rows:
+        penalty = penalty_for(owed, day, terms, customer.dunning_exempt)
+        if penalty is not None and session.scalar(select(Invoice.id).where(Invoice.penalty_for_id == invoice_id)) is None:
+            report.penalties.append(_issue_penalty(session, customer, session.get(Invoice, invoice_id), penalty, day,
+                                                   terms, actor, flow_run_id, dry_run))
+    anchor_on = anchor([owed for _, owed in rows], day)
+    overdue = sum((owed.balance_on(day) for _, owed in rows if owed.counts() and owed.due_on < day
+                   and owed.balance_on(day) > 0), Decimal("0.00"))
+    rules = ladder(terms)
+    on_standby = customer_id in active_standby_customers(session)
+    for step in transitions(Stage(customer.stage), anchor_on, day, rules, exempt=customer.dunning_exempt):
+        customer.stage = step.stage.value
+        switch_access(session, settings.platform, customer, on_standby=on_standby, reason=f"arrears:{step.stage.value}",
+                      key=f"arrears:{customer_id}:{step.stage.value}:{step.effective_on}", actor=actor,
+                      flow_run_id=flow_run_id, dry_run=dry_run)
+        session.add(StageChange(customer_id=customer_id, previous_stage=step.previous.value, stage=step.stage.value,
+                                effective_on=step.effective_on, anchor_due_on=anchor_on, recorded_at=now(),
+                                flow_run_id=flow_run_id))
+        audit.record(session, "stage_changed", customer_id=customer_id, before={"stage": step.previous.value},
+                     after={"stage": step.stage.value, "effective_on": step.effective_on, "anchor": anchor_on},
+                     actor=actor, flow_run_id=flow_run_id)
+        _notify(session, settings, customer, step.stage, f"arrears:{customer_id}:{step.stage.value}:{step.effective_on}",
+                anchor=anchor_on, on=step.effective_on, owed=overdue, dry_run=dry_run, flow_run_id=flow_run_id)
+        report.transitions.append({"customer_id": customer_id, "from": step.previous.value, "to": step.stage.value,
+                                   "effective_on": step.effective_on.isoformat(),
+                                   "anchor": anchor_on.isoformat() if anchor_on else None})
+    _deletion_schedule(session, settings, customer, anchor_on, overdue, day, report, dry_run=dry_run, actor=actor,
+                       flow_run_id=flow_run_id)
+
+
+def _notify(session, settings, customer, kind, key, *, anchor, on, owed, dry_run, flow_run_id, due=None):
+    subject, body = NOTICES[kind]
+    values = {"name": customer.name, "anchor": anchor, "on": on, "owed": f"{owed} EUR", "due": due}
+    name = kind.value if isinstance(kind, Stage) else kind
+    notice_kind = "access_restored" if kind is Stage.CURRENT else name
+    return send_notice(session, settings.notifications, customer, kind=notice_kind, key=key,
+                       subject=subject.format(**values), body=body.format(**values), flow_run_id=flow_run_id,
+                       dry_run=dry_run)
+
+
+def _issue_penalty(session, customer, invoice, penalty, day, terms, actor, flow_run_id, dry_run) -> dict:
+    issued_on = issue_date(session, day)
+    [number] = next_numbers(session, issued_on, 1)
+    stamp = now()
+    label = invoice_label(invoice)
+    total = penalty.penalty + penalty.indemnity
+    record = Invoice(invoice_key=f"penalty:{invoice.id}", number=number, customer_id=customer.customer_id,
+                     kind="penalty", month=month_key(issued_on), status="open", issued_on=issued_on,
+                     due_on=issued_on + timedelta(days=terms.payment_terms_days), total_ht=total,
+                     total_vat=Decimal("0.00"), total_ttc=total, penalty_for_id=invoice.id,
+                     description=f"Late payment of invoice {label}", created_at=stamp, finalised_at=stamp,
+                     flow_run_id=flow_run_id)
+    record.lines = [
+        InvoiceLine(position=1, description=f"Late payment penalty: {terms.late_penalty_rate * 100:.0f} % of "
+                                            f"{penalty.base} EUR TTC unpaid on {invoice.due_on} (invoice {label})",
+                    category="penalty", quantity=Decimal(1), unit_price=penalty.penalty, amount_ht=penalty.penalty,
+                    vat_rate=Decimal("0")),
+        InvoiceLine(position=2, description="Fixed compensation for recovery costs", category="indemnity",
+                    quantity=Decimal(1), unit_price=penalty.indemnity, amount_ht=penalty.indemnity,
+                    vat_rate=Decimal("0")),
+    ]
+    session.add(record)
+    audit.record(session, "penalty_issued", customer_id=customer.customer_id, before=None, actor=actor,
+                 flow_run_id=flow_run_id, after={"number": number, "invoice": label, "base": penalty.base,
+                                                 "penalty": penalty.penalty, "indemnity": penalty.indemnity})
+    return {"number": None if dry_run else number, "customer_id": customer.customer_id, "invoice": label,
+            "base": str(penalty.base), "penalty": str(penalty.penalty), "indemnity": str(penalty.indemnity)}
+
+
+def _deletion_schedule(session, settings, customer, anchor_on, overdue, day, report, *, dry_run, actor, flow_run_id):
+    """Notice first, then (30 days on and no earlier than anchor + 6 months) a deletion that waits for approval."""
+    terms = settings.terms
+    if not deletion_eligible(anchor_on, customer.stage, customer.dunning_exempt, day, terms):
+        if customer.deletion_status:
+            before = {"deletion_status": customer.deletion_status, "deletion_due_on": customer.deletion_due_on}
+            customer.deletion_status = customer.deletion_due_on = customer.deletion_flow_run_id = None
+            audit.record(session, "deletion_cancelled", customer_id=customer.customer_id, before=before,
+                         after={"why": "the overdue balance no longer leads to a deletion"}, actor=actor,
+                         flow_run_id=flow_run_id)
+        return
+    if customer.deletion_status is None:
+        plan = deletion_plan(anchor_on, terms)
+        customer.deletion_status = "notice_sent"
+        customer.deletion_due_on = deletion_due_on(plan, day, terms)
+        _notify(session, settings, customer, "deletion_notice", f"deletion_notice:{customer.customer_id}:{anchor_on}",
+                anchor=anchor_on, on=day, owed=overdue, due=customer.deletion_due_on, dry_run=dry_run,
+                flow_run_id=flow_run_id)
+        audit.record(session, "deletion_notice_sent", customer_id=customer.customer_id, before=None, actor=actor,
+                     flow_run_id=flow_run_id, after={"deletion_due_on": customer.deletion_due_on, "anchor": anchor_on})
+        report.deletion_notices.append(f"{customer.customer_id}: deletion on or after {customer.deletion_due_on}")
+    if deletion_due(customer.deletion_status, customer.deletion_due_on, day):
+        report.deletions_due.append(customer.customer_id)
+
+
+sweep_task = task(sweep, name="arrears-sweep", cache_policy=NO_CACHE)

@@ -1,0 +1,319 @@
+"""What the backup flows do per customer: back up, restore, verify, apply retention; and snapshot the ledger.
+
+Every operation on a customer's data holds that customer's lock (`ledger.locks`), so a backup, a
+restore and a purge of one customer never overlap; the second waits, then gives up clearly.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from contextlib import nullcontext
+from dataclasses import dataclass
+from datetime import date, datetime, timezone
+from decimal import Decimal
+from pathlib import Path
+
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+from sqlalchemy import MetaData, Table, select, true
+
+from blocks.platform import PlatformControl
+from blocks.storage import ObjectStorage
+from ledger import audit
+from ledger.db import engine_for, normalise_url, now, session_scope
+from ledger.locks import customer_lock
+from ledger.models import Backup, Base, Customer, Intervention, RestoreJob
+from policy.calendar import month_key, paris_date
+from policy.retention import Kept, keep
+from policy.terms import Terms
+from tasks.backup import (CorruptBackup, Timer, billed_minutes, day_stamp, fetch_verified, load_rows,
+                          read_manifest, write_backup)
+from tasks.platform_data import tenant_tables
+from tasks.purge import backup_prefix
+
+LEDGER_PREFIX = "ledger-snapshots/"
+
+
+def platform_engine(platform: PlatformControl):
+    return engine_for(normalise_url(platform.platform_url()))
+
+
+def _tenant_filter(platform: PlatformControl, customer_id: str):
+    return lambda table: table.c[platform.tenant_column] == customer_id
+
+
+@dataclass
+class BackupOutcome:
+    customer_id: str
+    backup_id: str
+    status: str  # good | skipped | failed
+    rows: int = 0
+    bytes: int = 0
+    error: str | None = None
+
+
+def backup_customer(customer_id: str, day: date, platform: PlatformControl, storage: ObjectStorage, *,
+                    tables: list[Table] | None = None, kind: str = "tenant", backup_id: str | None = None,
+                    flow_run_id: str | None = None, hold_lock: bool = True, engine=None) -> BackupOutcome:
+    """Back up one customer; `hold_lock=False` when the caller already holds the customer's lock."""
+    backup_id = backup_id or f"{customer_id}-{day_stamp(day)}"
+    with session_scope(engine) as session:
+        existing = session.get(Backup, backup_id)
+        if existing is not None and existing.status == "good":
+            return BackupOutcome(customer_id, backup_id, "skipped", existing.rows or 0, existing.bytes or 0)
+    source = platform_engine(platform)
+    tables = tables if tables is not None else tenant_tables(source, platform.tenant_column, platform.tenant_table)
+    lock = customer_lock(customer_id, f"{kind}-backup:{flow_run_id or backup_id}", engine=engine) if hold_lock \
+        else nullcontext()
+    try:
+        with lock:
+            record = write_backup(backup_id=backup_id, prefix=f"{backup_prefix(customer_id)}{backup_id}/", tables=tables,
+                                  source=source, where_of=_tenant_filter(platform, customer_id), storage=storage,
+                                  customer_id=customer_id, kind=kind, tenant_column=platform.tenant_column,
+                                  flow_run_id=flow_run_id, engine=engine)
+    except Exception as error:  # reported per customer; the run fails at the end
+        return BackupOutcome(customer_id, backup_id, "failed", error=f"{type(error).__name__}: {error}")
+    return BackupOutcome(customer_id, backup_id, "good", record.rows or 0, record.bytes or 0)
+
+
+def apply_retention(customer_id: str | None, day: date, terms: Terms, storage: ObjectStorage, engine=None) -> list[str]:
+    """Delete the backups retention does not keep (objects and all their versions); returns their ids."""
+    with session_scope(engine) as session:
+        query = select(Backup).where(Backup.status.in_(("good", "failed")))
+        query = query.where(Backup.customer_id == customer_id) if customer_id else query.where(Backup.kind == "ledger")
+        backups = session.scalars(query).all()
+        kept = keep([Kept(b.backup_id, b.created_at, b.status == "good") for b in backups], day,
+                    days=terms.keep_daily_backups, weeks=terms.keep_weekly_backups, months=terms.keep_monthly_backups)
+        doomed = [(b.backup_id, b.manifest_key) for b in backups
+                  if b.backup_id not in kept and (b.status == "good" or paris_date(b.created_at) < day)]
+    store = storage.store()
+    for backup_id, manifest_key in doomed:
+        prefix = (manifest_key.rsplit("/", 1)[0] + "/") if manifest_key else f"{backup_prefix(customer_id)}{backup_id}/"
+        for item in store.list(prefix):
+            store.delete(item.key)
+        with session_scope(engine, write=True) as session:
+            record = session.get(Backup, backup_id)
+            record.status, record.deleted_at = "deleted", now()
+    return [backup_id for backup_id, _ in doomed]
+
+
+def choose_backup(customer_id: str, backup_id: str | None, engine=None) -> Backup:
+    with session_scope(engine) as session:
+        if backup_id:
+            backup = session.get(Backup, backup_id)
+            if backup is None or backup.customer_id != customer_id:
+                raise ValueError(f"no backup {backup_id!r} of customer {customer_id!r}")
+            if backup.status != "good":
+                raise ValueError(f"backup {backup_id} is {backup.status}, not a good backup")
+            return backup
+        backup = session.scalars(select(Backup).where(Backup.customer_id == customer_id, Backup.status == "good",
+                                                      Backup.kind.in_(("tenant", "safety")))
+                                 .order_by(Backup.created_at.desc())).first()
+        if backup is None:
+            raise ValueError(f"customer {customer_id!r} has no good backup to restore")
+        return backup
+
+
+def _target_tables(target, source_tables: list[Table], create: bool) -> list[Table]:
+    """The same tables on the target database (created there when restoring into the sandbox)."""
+    metadata = MetaData()
+    copies = [table.to_metadata(metadata) for table in source_tables]
+    if create:
+        # the sandbox may be another database engine than the platform: generic types, no server defaults
+        for table in copies:
+            for column in table.columns:
+                column.server_default = None
+                try:
+                    column.type = column.type.as_generic()
+                except NotImplementedError:
+                    pass
+        metadata.create_all(target)
+    return copies
+
+
+def _fetch(backup: Backup, platform: PlatformControl, storage: ObjectStorage, folder: Path):
+    """Everything a restore checks before it writes: the manifest is the ledger's, its tables still exist on
+    the platform, every object is there whole. Returns (manifest, local paths, the platform's tables)."""
+    manifest = read_manifest(storage, backup)
+    source_tables = tenant_tables(platform_engine(platform), platform.tenant_column, platform.tenant_table)
+    known = {table.name for table in source_tables}
+    missing = [copy["name"] for copy in manifest["tables"] if copy["name"] not in known]
+    if missing:
+        raise CorruptBackup(f"backup {backup.backup_id}: tables {missing} no longer exist on the platform")
+    return manifest, fetch_verified(storage, manifest, folder), source_tables
+
+
+def _load(backup: Backup, fetched, target_url: str, platform: PlatformControl, *, create_tables: bool) -> dict[str, int]:
+    manifest, paths, source_tables = fetched
+    target = engine_for(normalise_url(target_url))
+    tables = _target_tables(target, source_tables, create_tables)
+    return load_rows(target, tables, paths, manifest, _tenant_filter(platform, backup.customer_id))
+
+
+def restore_into(backup: Backup, target_url: str, platform: PlatformControl, storage: ObjectStorage, *,
+                 create_tables: bool) -> dict[str, int]:
+    """Verify every object of the backup, then replace the customer's rows on the target in one transaction."""
+    with tempfile.TemporaryDirectory() as folder:
+        return _load(backup, _fetch(backup, platform, storage, Path(folder)), target_url, platform,
+                     create_tables=create_tables)
+
+
+@dataclass
+class RestoreOutcome:
+    job_id: int
+    backup_id: str
+    target: str
+    rows: dict[str, int]
+    seconds: float
+    minutes: int
+    intervention_id: str
+    repeated: bool = False
+    safety_backup_id: str | None = None
+
+
+def restore_customer(customer_id: str, backup_id: str | None, target: str, requested_by: str, ticket: str, *,
+                     request_key: str, platform: PlatformControl, storage: ObjectStorage, sandbox_url: str,
+                     flow_run_id: str | None, actor: str, engine=None) -> RestoreOutcome:
+    """A restore on request: billed as a `data_recovery` intervention once per request (`request_key`)."""
+    with session_scope(engine) as session:
+        done = session.scalar(select(RestoreJob).where(RestoreJob.request_key == request_key,
+                                                       RestoreJob.status == "done"))
+        if done is not None:
+            return RestoreOutcome(done.id, done.backup_id, done.target, {}, float(done.seconds or 0),
+                                  billed_minutes(float(done.seconds or 0)), done.intervention_id, repeated=True,
+                                  safety_backup_id=done.safety_backup_id)
+        customer = session.get(Customer, customer_id)
+        if customer is None:
+            raise ValueError(f"unknown customer {customer_id!r}")
+        if customer.stage == "data_deleted":
+            raise ValueError(f"customer {customer_id}'s data was deleted after arrears: nothing may be restored")
+    backup = choose_backup(customer_id, backup_id, engine)
+    timer = Timer()
+    with session_scope(engine, write=True) as session:
+        job = session.scalar(select(RestoreJob).where(RestoreJob.request_key == request_key))
+        if job is None:
+            job = RestoreJob(request_key=request_key, customer_id=customer_id, backup_id=backup.backup_id,
+                             target=target, requested_by=requested_by, ticket=ticket, started_at=timer.started)
+            session.add(job)
+            session.flush()
+        job.status, job.error, job.started_at = "running", None, timer.started
+        job_id = job.id
+    safety_id = None
+    try:
+        with customer_lock(customer_id, f"restore:{request_key}", engine=engine), \
+                tempfile.TemporaryDirectory() as folder:
+            fetched = _fetch(backup, platform, storage, Path(folder))  # a bad backup is refused here, before any write
+            if target == "in_place":
+                safety_id = f"{customer_id}-safety-{timer.started:%Y%m%dT%H%M%S}-{job_id}"
+                safety = backup_customer(customer_id, paris_date(timer.started), platform, storage, kind="safety",
+                                         backup_id=safety_id, flow_run_id=flow_run_id, hold_lock=False,
+                                         engine=engine)
+                if safety.status != "good":
+                    raise RuntimeError(f"the safety backup failed, nothing was restored: {safety.error}")
+                rows = _load(backup, fetched, platform.platform_url(), platform, create_tables=False)
+            else:
+                rows = _load(backup, fetched, sandbox_url, platform, create_tables=True)
+    except Exception as error:
+        with session_scope(engine, write=True) as session:
+            job = session.get(RestoreJob, job_id)
+            job.status, job.error, job.finished_at = "failed", f"{type(error).__name__}: {error}"[:2000], now()
+        raise
+    seconds = timer.seconds()
+    minutes = billed_minutes(seconds)
+    intervention_id = f"RESTORE-{job_id}"
+    with session_scope(engine, write=True) as session:
+        job = session.get(RestoreJob, job_id)
+        session.add(Intervention(intervention_id=intervention_id, customer_id=customer_id, started_at=timer.started,
+                                 month=month_key(paris_date(timer.started)), minutes=minutes, category="data_recovery",
+                                 ticket=ticket, engineer=requested_by, source="restore",
+                                 description=f"Restore of backup {backup.backup_id} into {target} "
+                                             f"({seconds:.1f} s)", created_at=now()))
+        session.flush()
+        job.status, job.finished_at, job.seconds = "done", now(), Decimal(f"{seconds:.3f}")
+        job.intervention_id, job.safety_backup_id = intervention_id, safety_id
+        audit.record(session, "backup_restored", customer_id=customer_id, before=None, actor=actor,
+                     flow_run_id=flow_run_id, after={"backup": backup.backup_id, "target": target, "rows": rows,
+                                                     "ticket": ticket, "requested_by": requested_by,
+                                                     "billed_minutes": minutes, "safety_backup": safety_id})
+    return RestoreOutcome(job_id, backup.backup_id, target, rows, seconds, minutes, intervention_id,
+                          safety_backup_id=safety_id)
+
+
+def verify_backup(backup: Backup, sandbox_url: str, platform: PlatformControl, storage: ObjectStorage,
+                  engine=None) -> tuple[bool, str]:
+    """A restore drill: restore into the sandbox, read back, compare counts and hashes with the manifest."""
+    try:
+        restore_into(backup, sandbox_url, platform, storage, create_tables=True)
+        target = engine_for(normalise_url(sandbox_url))
+        tables = {t.name: t for t in _target_tables(target, tenant_tables(platform_engine(platform),
+                                                                          platform.tenant_column,
+                                                                          platform.tenant_table), False)}
+        from tasks.backup import dump_rows
+
+        with tempfile.TemporaryDirectory() as folder, target.connect() as connection:
+            for copy in backup.manifest["tables"]:
+                path = Path(folder) / f"{copy['name']}.check.gz"
+                table = tables[copy["name"]]
+                rows, digest = dump_rows(connection, table,
+                                         table.c[platform.tenant_column] == backup.customer_id, path)
+                if (rows, digest) != (copy["rows"], copy["sha256"]):
+                    raise CorruptBackup(f"{copy['name']}: {rows} rows read back, {copy['rows']} in the manifest; "
+                                        f"hash {'matches' if digest == copy['sha256'] else 'differs'}")
+    except Exception as error:  # noqa: BLE001 - the drill reports, it does not crash the run
+        message = f"{type(error).__name__}: {error}"
+        with session_scope(engine, write=True) as session:
+            session.get(Backup, backup.backup_id).error = f"verification failed: {message}"[:2000]
+        return False, message
+    with session_scope(engine, write=True) as session:
+        record = session.get(Backup, backup.backup_id)
+        record.verified_at, record.error = now(), None
+    return True, "rows and hashes match the manifest"
+
+
+def snapshot_ledger(day: date, storage: ObjectStorage, *, flow_run_id: str | None, engine=None) -> Backup:
+    """A consistent copy of the ledger itself (the 10-year accounting record), in the same format."""
+    from ledger.db import ledger_engine
+
+    source = engine or ledger_engine()
+    backup_id = f"ledger-{day_stamp(day)}-{datetime.now(timezone.utc):%H%M%S}"
+    return write_backup(backup_id=backup_id, prefix=f"{LEDGER_PREFIX}{backup_id}/", tables=list(Base.metadata.sorted_tables),
+                        source=source, where_of=lambda table: true(), storage=storage, customer_id=None, kind="ledger",
+                        tenant_column=None, flow_run_id=flow_run_id, engine=engine)
+
+
+def restore_ledger_snapshot(backup_id: str, target_url: str, storage: ObjectStorage, engine=None) -> dict[str, int]:
+    """Load a ledger snapshot into an empty ledger at `target_url` (see the README)."""
+    from sqlalchemy import func
+
+    from ledger.migrate import upgrade
+
+    with session_scope(engine) as session:
+        backup = session.get(Backup, backup_id)
+    if backup is None or backup.kind != "ledger" or backup.status != "good":
+        raise ValueError(f"no good ledger snapshot {backup_id!r}")
+    upgrade(target_url)
+    target = engine_for(normalise_url(target_url))
+    with target.connect() as connection:
+        if connection.scalar(select(func.count()).select_from(Customer.__table__)):
+            raise ValueError("the target ledger is not empty: restore a snapshot only into a new database")
+    manifest = read_manifest(storage, backup)
+    with tempfile.TemporaryDirectory() as folder:
+        paths = fetch_verified(storage, manifest, Path(folder))
+        return load_rows(target, list(Base.metadata.sorted_tables), paths, manifest, lambda table: true())
+
+
+def backup_chunk(customer_ids: list[str], day: date, platform: PlatformControl, storage: ObjectStorage, terms: Terms,
+                 *, flow_run_id: str | None, engine=None) -> list[BackupOutcome]:
+    """Back up a chunk of customers one after the other, then apply their retention (one task per chunk)."""
+    tables = tenant_tables(platform_engine(platform), platform.tenant_column, platform.tenant_table)
+    outcomes = []
+    for customer_id in customer_ids:
+        outcome = backup_customer(customer_id, day, platform, storage, tables=tables, flow_run_id=flow_run_id,
+                                  engine=engine)
+        if outcome.status != "failed":
+            apply_retention(customer_id, day, terms, storage, engine)
+        outcomes.append(outcome)
+    return outcomes
+
+
+backup_chunk_task = task(backup_chunk, name="backup-chunk", cache_policy=NO_CACHE)

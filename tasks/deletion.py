@@ -1,0 +1,115 @@
+"""The deletion at six months: checked again from facts, approved by a person, then done and certified.
+
+Seed 001: "After 6 months your data is deleted." It is the one step that cannot be undone, so it
+never happens by surprise: the customer had a notice at least 30 days before, the facts are
+checked again on the day (a payment in the meantime stops it), ops approve it in the UI (or the
+CLI with `--approve-deletion`), and a certificate says what was deleted, when, and who approved.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from sqlalchemy import select
+
+from blocks.settings import Settings
+from ledger import audit
+from ledger.db import now, session_scope
+from ledger.models import Customer, DeletionCertificate, StageChange
+from policy.access import Stage
+from policy.arrears import anchor, implied_stage, ladder
+from tasks.arrears import _facts
+from tasks.effects import send_notice, switch_access
+from tasks.purge import purge_customer
+
+
+@dataclass
+class Due:
+    due: bool
+    why: str
+
+
+def check_due(customer_id: str, day: date, settings: Settings, engine=None) -> Due:
+    with session_scope(engine) as session:
+        customer = session.get(Customer, customer_id)
+        if customer is None:
+            return Due(False, f"unknown customer {customer_id!r}")
+        if customer.stage == Stage.DATA_DELETED.value:
+            return Due(False, "the data was already deleted")
+        if customer.deletion_status not in ("notice_sent", "awaiting_approval"):
+            return Due(False, f"no deletion is pending (deletion status: {customer.deletion_status or 'none'})")
+        if customer.deletion_due_on is None or day < customer.deletion_due_on:
+            return Due(False, f"the deletion is not due before {customer.deletion_due_on}")
+        anchor_on = anchor([owed for _, owed in _facts(session, [customer_id]).get(customer_id, [])], day)
+        if customer.dunning_exempt or implied_stage(anchor_on, day, ladder(settings.terms)) is not Stage.DATA_DELETED:
+            return Due(False, "the facts no longer lead to a deletion (paid, exempt or re-anchored)")
+    return Due(True, f"anchor {anchor_on}: 6 months overdue, notice given, due since {customer.deletion_due_on}")
+
+
+def mark_awaiting(customer_id: str, flow_run_id: str | None, actor: str, engine=None) -> None:
+    with session_scope(engine, write=True) as session:
+        customer = session.get(Customer, customer_id, with_for_update=True)
+        if customer.deletion_status != "awaiting_approval" or customer.deletion_flow_run_id != flow_run_id:
+            before = {"deletion_status": customer.deletion_status}
+            customer.deletion_status, customer.deletion_flow_run_id = "awaiting_approval", flow_run_id
+            audit.record(session, "deletion_awaiting_approval", customer_id=customer_id, before=before,
+                         after={"deletion_status": "awaiting_approval", "run": flow_run_id}, actor=actor,
+                         flow_run_id=flow_run_id)
+
+
+def refuse(customer_id: str, reviewer: str, comment: str, *, actor: str, flow_run_id: str | None, engine=None) -> None:
+    with session_scope(engine, write=True) as session:
+        customer = session.get(Customer, customer_id, with_for_update=True)
+        before = {"deletion_status": customer.deletion_status}
+        customer.deletion_status, customer.deletion_flow_run_id = "refused", None
+        audit.record(session, "deletion_refused", customer_id=customer_id, before=before,
+                     after={"deletion_status": "refused", "reviewer": reviewer, "comment": comment}, actor=actor,
+                     flow_run_id=flow_run_id)
+
+
+def execute(customer_id: str, day: date, settings: Settings, approval: dict, *, actor: str,
+            flow_run_id: str | None, engine=None) -> dict:
+    """Purge, then record: stage `data_deleted`, every flag off, a certificate, a notice."""
+    deleted = purge_customer(customer_id, settings.platform, settings.storage, holder=f"deletion:{flow_run_id}",
+                             engine=engine)
+    stamp = now()
+    certificate = {"customer_id": customer_id, "deleted_at": stamp.isoformat(), "approved_by": approval["reviewer"],
+                   "comment": approval.get("comment") or "", "flow_run_id": flow_run_id, **deleted}
+    with session_scope(engine, write=True) as session:
+        customer = session.get(Customer, customer_id, with_for_update=True)
+        previous = customer.stage
+        customer.stage = Stage.DATA_DELETED.value
+        customer.deletion_status = customer.deletion_flow_run_id = None
+        switch_access(session, settings.platform, customer, on_standby=False, reason="arrears:data_deleted",
+                      key=f"arrears:{customer_id}:data_deleted", actor=actor, flow_run_id=flow_run_id)
+        session.add(StageChange(customer_id=customer_id, previous_stage=previous, stage=Stage.DATA_DELETED.value,
+                                effective_on=day, anchor_due_on=None, recorded_at=stamp, flow_run_id=flow_run_id))
+        session.add(DeletionCertificate(customer_id=customer_id, deleted_at=stamp, approved_by=approval["reviewer"],
+                                        comment=approval.get("comment"), deleted=certificate, flow_run_id=flow_run_id))
+        audit.record(session, "data_deleted", customer_id=customer_id, before={"stage": previous},
+                     after={"stage": "data_deleted", "approved_by": approval["reviewer"],
+                            "platform_rows": deleted["platform_rows"], "backups": len(deleted["backups"]),
+                            "objects": len(deleted["objects"])}, actor=actor, flow_run_id=flow_run_id)
+        send_notice(session, settings.notifications, customer, kind="data_deleted",
+                    key=f"data_deleted:{customer_id}", subject="Your platform's data has been deleted",
+                    body=f"Hello {customer.name},\n\nAs announced, your platform's data and its backups were deleted "
+                         f"on {day} after six months of unpaid invoices. Your invoices remain available on request.\n",
+                    flow_run_id=flow_run_id)
+    return certificate
+
+
+def certificate_markdown(certificate: dict) -> str:
+    rows = "\n".join(f"| {table} | {count} |" for table, count in certificate["platform_rows"].items())
+    return (f"# Deletion certificate: {certificate['customer_id']}\n\n"
+            f"- deleted at: {certificate['deleted_at']}\n- approved by: **{certificate['approved_by']}**"
+            + (f" ({certificate['comment']})" if certificate["comment"] else "")
+            + f"\n- flow run: {certificate['flow_run_id']}\n\n## Platform rows deleted\n\n| table | rows |\n|---|---:|\n"
+            f"{rows}\n\n## Backups deleted: {len(certificate['backups'])} ({len(certificate['objects'])} object versions)\n\n"
+            + "\n".join(f"- {item}" for item in certificate["backups"])
+            + "\n\nKept: invoices, payments, the audit trail (10-year legal retention).")
+
+
+def pending_run(customer_id: str, engine=None) -> str | None:
+    with session_scope(engine) as session:
+        return session.scalar(select(Customer.deletion_flow_run_id).where(Customer.customer_id == customer_id))

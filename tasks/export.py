@@ -1,0 +1,191 @@
+"""The month's billable-interventions workbook: gathered from the ledger, written, kept in object storage.
+
+DESIGN "Exports": the workbook of month M holds M's monthly invoices (with the late lines they carry)
+and the penalty invoices issued in M; it is refused while M has drafts; an export whose content is
+unchanged writes no new version, and a changed one never overwrites the previous (a version suffix).
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Iterator
+
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+from sqlalchemy import func, or_, select
+
+from blocks.storage import ObjectStorage
+from ledger.db import now, session_scope
+from ledger.models import Customer, Export, Intervention, Invoice, InvoiceLine, MonthlyClose, QuotaPeriod
+from policy.calendar import PARIS, parse_month
+from policy.categories import CATEGORIES, Charge
+from policy.terms import Terms
+from reports.billable_workbook import write_workbook
+
+ZERO = Decimal("0.00")
+
+
+class ExportRefused(Exception):
+    pass
+
+
+@dataclass
+class ExportResult:
+    month: str
+    key: str
+    version: int
+    new: bool
+    rows: int
+    fingerprint: str
+    summary: list[dict]
+    totals: dict
+    interventions: int = 0
+
+
+def file_name(month: str, version: int) -> str:
+    suffix = "" if version == 1 else f"_v{version}"
+    return f"{month}_billable-interventions{suffix}.xlsx"
+
+
+def object_key(month: str, version: int) -> str:
+    year, number = parse_month(month)
+    return f"exports/{year:04d}/{number:02d}/{file_name(month, version)}"
+
+
+def _invoices_of(month: str):
+    return or_((Invoice.kind == "monthly") & (Invoice.close_month == month),
+               (Invoice.kind == "penalty") & (Invoice.month == month))
+
+
+def _summary(session, month: str, names: dict[str, str]) -> tuple[list[dict], list[dict]]:
+    kind_of = {}
+    for name, (charge, _) in CATEGORIES.items():
+        kind_of[name] = "overage" if charge is Charge.QUOTA else "always_billed"
+    kind_of.update({"subscription": "subscription", "surcharge": "surcharge", "penalty": "penalties",
+                    "indemnity": "penalties"})
+    rows: dict[str, dict] = {}
+
+    def row(customer_id: str) -> dict:
+        if customer_id not in rows:
+            rows[customer_id] = {"customer_id": customer_id, "name": names.get(customer_id, ""), "included_minutes": 0,
+                                 "used_minutes": 0, "over_minutes": 0, "subscription": ZERO, "overage": ZERO,
+                                 "always_billed": ZERO, "surcharge": ZERO, "penalties": ZERO, "invoices": [],
+                                 "total_ht": ZERO, "total_vat": ZERO, "total_ttc": ZERO}
+        return rows[customer_id]
+
+    for period in session.scalars(select(QuotaPeriod).where(QuotaPeriod.month == month)):
+        record = row(period.customer_id)
+        record["included_minutes"], record["used_minutes"], record["over_minutes"] = (
+            period.included_minutes, period.used_minutes, period.over_minutes)
+    invoices = session.scalars(select(Invoice).where(_invoices_of(month)).order_by(Invoice.number)).all()
+    sums: dict[int, list[tuple[str, Decimal]]] = defaultdict(list)  # invoice id -> (category, amount)
+    if invoices:
+        for invoice_id, category, amount in session.execute(
+                select(InvoiceLine.invoice_id, InvoiceLine.category, func.sum(InvoiceLine.amount_ht))
+                .join(Invoice, Invoice.id == InvoiceLine.invoice_id).where(_invoices_of(month))
+                .group_by(InvoiceLine.invoice_id, InvoiceLine.category)):
+            sums[invoice_id].append((category, Decimal(amount).quantize(Decimal("0.01"))))
+    invoice_rows = []
+    for invoice in invoices:
+        record = row(invoice.customer_id)
+        record["invoices"].append(invoice.number)
+        for category, amount in sums[invoice.id]:
+            record[kind_of.get(category, "always_billed")] += amount
+        record["total_ht"] += invoice.total_ht
+        record["total_vat"] += invoice.total_vat
+        record["total_ttc"] += invoice.total_ttc
+        invoice_rows.append({"number": invoice.number, "customer_id": invoice.customer_id,
+                             "customer_name": names.get(invoice.customer_id, ""), "kind": invoice.kind,
+                             "month": invoice.month, "status": invoice.status, "issued_on": invoice.issued_on,
+                             "due_on": invoice.due_on, "total_ht": invoice.total_ht, "total_vat": invoice.total_vat,
+                             "total_ttc": invoice.total_ttc})
+    summary = []
+    for customer_id in sorted(rows):
+        record = rows[customer_id]
+        record["invoices"] = ", ".join(record["invoices"])
+        summary.append(record)
+    return summary, invoice_rows
+
+
+def _interventions(engine, month: str, names: dict[str, str], terms: Terms) -> Iterator[dict]:
+    """The interventions the month's close priced, oldest first, streamed in batches."""
+    with session_scope(engine) as session:
+        query = (select(Intervention.started_at, Intervention.month, Intervention.customer_id, Intervention.ticket,
+                        Intervention.engineer, Intervention.category, Intervention.minutes, Intervention.free_minutes,
+                        Intervention.billed_minutes, Intervention.amount_ht, Invoice.number, Invoice.external_id)
+                 .outerjoin(Invoice, Invoice.id == Intervention.invoice_id)
+                 .where(Intervention.close_month == month)
+                 .order_by(Intervention.started_at, Intervention.intervention_id)
+                 .execution_options(yield_per=5000))
+        rates = {}
+        for name, (charge, _) in CATEGORIES.items():
+            if charge is not Charge.FREE:
+                rate = terms.rate_for(name)
+                rates[name] = (rate * terms.feature_urgent_factor).quantize(Decimal("0.01")) \
+                    if charge is Charge.DISCOUNTED else rate
+        for item in session.execute(query):
+            number, external = item.number, item.external_id
+            rate = rates.get(item.category)
+            # in the Interventions sheet's column order (reports.billable_workbook.INTERVENTIONS)
+            yield [item.started_at.astimezone(PARIS).replace(tzinfo=None), item.month, item.customer_id,
+                   names.get(item.customer_id, ""), item.ticket, item.engineer, item.category, item.minutes,
+                   item.free_minutes, item.billed_minutes, rate, item.amount_ht, number or external]
+
+
+def export_month(month: str, storage: ObjectStorage, fallback_terms: Terms, *, flow_run_id: str | None,
+                 engine=None) -> ExportResult:
+    parse_month(month)
+    with session_scope(engine) as session:
+        drafts = session.scalar(select(func.count()).select_from(Invoice).where(
+            Invoice.close_month == month, Invoice.status == "draft"))
+        if drafts:
+            raise ExportRefused(f"{month} has {drafts} draft invoice(s): finalise or discard the close first")
+        close = session.get(MonthlyClose, month)
+        terms = Terms(**close.terms) if close is not None else fallback_terms
+        names = dict(session.execute(select(Customer.customer_id, Customer.name)).all())
+        summary, invoices = _summary(session, month, names)
+        close_status = close.status if close is not None else "not closed"
+    about = [("month", month), ("generated_at", datetime.now(PARIS).replace(tzinfo=None, microsecond=0)),
+             ("close", close_status), ("flow_run_id", flow_run_id),
+             ("included_minutes", terms.included_minutes), ("billing_increment_minutes", terms.billing_increment_minutes),
+             ("data_recovery_fee", terms.data_recovery_fee), ("feature_urgent_factor", terms.feature_urgent_factor),
+             ("card_surcharge_rate", terms.card_surcharge_rate), ("installment_fee", terms.installment_fee),
+             ("other_payment_fee", terms.other_payment_fee), ("late_penalty_rate", terms.late_penalty_rate),
+             ("late_indemnity", terms.late_indemnity)]
+    about += [(f"hourly_rate.{name}", rate) for name, rate in sorted(terms.hourly_rates.items())]
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / file_name(month, 1)
+        written = write_workbook(path, month=month, summary=summary,
+                                 interventions=_interventions(engine, month, names, terms), invoices=invoices,
+                                 about=about)
+        with session_scope(engine, write=True) as session:
+            same = session.scalar(select(Export).where(Export.month == month, Export.fingerprint == written.fingerprint))
+            if same is not None:
+                return ExportResult(month, same.key, same.version, False, same.rows, same.fingerprint, summary,
+                                    written.totals, written.interventions)
+            version = (session.scalar(select(func.max(Export.version)).where(Export.month == month)) or 0) + 1
+            key = object_key(month, version)
+            with path.open("rb") as handle:
+                size = storage.store().put_stream(key, handle)
+            session.add(Export(month=month, version=version, key=key, fingerprint=written.fingerprint,
+                               rows=written.rows, bytes=size, created_at=now(), flow_run_id=flow_run_id))
+    return ExportResult(month, key, version, True, written.rows, written.fingerprint, summary, written.totals,
+                        written.interventions)
+
+
+def download_link(storage: ObjectStorage, key: str) -> str:
+    """A link finance can click: the embedded download server for a local folder, a presigned URL on S3."""
+    from lifecycle import config
+
+    base = config.download_base()
+    if base and storage.resolved_url().startswith("file://"):
+        return f"{base.rstrip('/')}/{key}"
+    return storage.store().link(key)
+
+
+export_task = task(export_month, name="write-workbook", cache_policy=NO_CACHE)

@@ -1,0 +1,315 @@
+"""The monthly close: price the month's support time against the quota, draft one invoice per customer,
+then finalise the drafts with gapless numbers.
+
+Each step is one transaction, so a run killed half-way leaves either nothing or complete drafts, and
+never a finalised invoice without its lines. The `monthly_closes` row is the close's lock and its
+memory: a finalised month is never drafted again, and drafts left by an interrupted or refused run
+are discarded and recomputed. Work is batched per month, not per customer.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from decimal import Decimal
+
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy.orm import Session
+
+from ledger import audit
+from ledger.db import now, session_scope
+from ledger.models import (Customer, Intervention, Invoice, InvoiceLine, MonthlyClose, QuotaPeriod, StageChange,
+                           StandbyPeriod)
+from ledger.numbering import issue_date, next_numbers
+from ledger.terms import terms_document
+from policy.calendar import add_months, month_bounds, month_key
+from policy.categories import Charge, charge_of, charged
+from policy.invoicing import Subscriber, monthly_lines, totals
+from policy.quota import Allocation, Work, allocate, included_minutes, standby_days
+from policy.terms import Terms
+
+
+@dataclass
+class InvoiceSummary:
+    customer_id: str
+    name: str
+    total_ht: Decimal
+    total_vat: Decimal
+    total_ttc: Decimal
+    number: str | None = None
+    due_on: date | None = None
+
+
+@dataclass
+class CloseReport:
+    month: str
+    status: str  # drafted | finalised | already_finalised | discarded
+    invoices: list[InvoiceSummary] = field(default_factory=list)
+    interventions: int = 0
+    late_interventions: int = 0
+    issued_on: date | None = None
+
+    @property
+    def total_ht(self) -> Decimal:
+        return sum((invoice.total_ht for invoice in self.invoices), Decimal("0.00"))
+
+    @property
+    def total_vat(self) -> Decimal:
+        return sum((invoice.total_vat for invoice in self.invoices), Decimal("0.00"))
+
+    @property
+    def total_ttc(self) -> Decimal:
+        return sum((invoice.total_ttc for invoice in self.invoices), Decimal("0.00"))
+
+    def markdown(self, title: str) -> str:
+        largest = sorted(self.invoices, key=lambda item: (-item.total_ttc, item.customer_id))[:10]
+        rows = "\n".join(f"| {item.number or 'draft'} | {item.customer_id} | {item.name} | {item.total_ht} | "
+                         f"{item.total_vat} | {item.total_ttc} |" for item in largest)
+        return (f"# {title}\n\n"
+                f"- month: **{self.month}**, status: **{self.status}**\n"
+                f"- invoices: **{len(self.invoices)}**, total HT **{self.total_ht} EUR**, VAT **{self.total_vat} EUR**, "
+                f"TTC **{self.total_ttc} EUR**\n"
+                f"- interventions priced: {self.interventions} of the month, {self.late_interventions} late ones "
+                f"from closed months\n"
+                + (f"- issued on {self.issued_on}\n" if self.issued_on else "")
+                + "\n## Largest invoices\n\n| number | customer | name | HT | VAT | TTC |\n|---|---|---|---:|---:|---:|\n"
+                + (rows or "| | | no invoice | | | |"))
+
+
+def _lock_close(session: Session, month: str, terms: Terms, flow_run_id: str | None) -> MonthlyClose:
+    close = session.get(MonthlyClose, month, with_for_update=True)
+    if close is None:
+        close = MonthlyClose(month=month, status="drafting", terms=terms_document(terms), started_at=now(),
+                             flow_run_id=flow_run_id)
+        session.add(close)
+        session.flush()
+    return close
+
+
+def _discard(session: Session, month: str) -> int:
+    """Undo a close's drafts: its invoices, its pricing of interventions, its quota periods."""
+    drafts = select(Invoice.id).where(Invoice.close_month == month, Invoice.kind == "monthly",
+                                      Invoice.status == "draft")
+    draft_ids = list(session.scalars(drafts))
+    session.execute(update(Intervention).where(Intervention.close_month == month).values(
+        free_minutes=None, billed_minutes=None, amount_ht=None, invoice_id=None, close_month=None))
+    if draft_ids:
+        session.execute(delete(InvoiceLine).where(InvoiceLine.invoice_id.in_(draft_ids)))
+        session.execute(delete(Invoice).where(Invoice.id.in_(draft_ids)))
+    session.execute(delete(QuotaPeriod).where(QuotaPeriod.month == month))
+    _recount_quota(session)
+    return len(draft_ids)
+
+
+def _recount_quota(session: Session) -> None:
+    """Every quota period's used and over minutes, recomputed from the interventions priced against it."""
+    quota_categories = charged(Charge.QUOTA)
+    usage = {
+        (customer_id, month): (int(used or 0), int(over or 0))
+        for customer_id, month, used, over in session.execute(
+            select(Intervention.customer_id, Intervention.month, func.sum(Intervention.free_minutes),
+                   func.sum(Intervention.minutes - Intervention.free_minutes))
+            .where(Intervention.category.in_(quota_categories), Intervention.free_minutes.is_not(None))
+            .group_by(Intervention.customer_id, Intervention.month)
+        )
+    }
+    for period in session.scalars(select(QuotaPeriod)):
+        period.used_minutes, period.over_minutes = usage.get((period.customer_id, period.month), (0, 0))
+
+
+def _standby_by_customer(session: Session, first: date, after: date) -> dict[str, list[tuple[date, date]]]:
+    periods: dict[str, list[tuple[date, date]]] = defaultdict(list)
+    for customer_id, start_on, end_on in session.execute(
+        select(StandbyPeriod.customer_id, StandbyPeriod.start_on, StandbyPeriod.end_on)
+        .where(StandbyPeriod.status != "cancelled", StandbyPeriod.start_on < after, StandbyPeriod.end_on > first)
+    ):
+        periods[customer_id].append((start_on, end_on))
+    return periods
+
+
+def _deleted_before(session: Session, first: date) -> set[str]:
+    """Customers whose data was deleted before the month began: nothing is billed after `data_deleted`."""
+    return set(session.scalars(select(StageChange.customer_id).where(StageChange.stage == "data_deleted",
+                                                                     StageChange.effective_on < first)))
+
+
+def draft(month: str, terms: Terms, *, actor: str, flow_run_id: str | None, engine=None) -> CloseReport:
+    first, after = month_bounds(month)
+    with session_scope(engine, write=True) as session:
+        close = _lock_close(session, month, terms, flow_run_id)
+        if close.status == "finalised":
+            return _report(session, month, "already_finalised")
+        if close.status in ("drafted", "drafting"):
+            _discard(session, month)
+        close.status, close.terms, close.flow_run_id, close.started_at = "drafting", terms_document(terms), flow_run_id, now()
+
+        customers = {c.customer_id: c for c in session.scalars(select(Customer).order_by(Customer.customer_id))}
+        deleted = _deleted_before(session, first)
+        standby = _standby_by_customer(session, first, after)
+        closed_months = set(session.scalars(select(MonthlyClose.month).where(MonthlyClose.status == "finalised")))
+        pending: dict[str, dict[str, list[Work]]] = defaultdict(lambda: defaultdict(list))
+        for row in session.execute(
+            select(Intervention.intervention_id, Intervention.customer_id, Intervention.month, Intervention.started_at,
+                   Intervention.minutes, Intervention.category)
+            .where(Intervention.free_minutes.is_(None), Intervention.month <= month)
+        ):
+            if row.month == month or row.month in closed_months:
+                pending[row.customer_id][row.month].append(Work(row.intervention_id, row.started_at, row.minutes,
+                                                                row.category))
+        late_months = sorted({m for months in pending.values() for m in months if m != month})
+        quota = {(p.customer_id, p.month): p for p in session.scalars(
+            select(QuotaPeriod).where(QuotaPeriod.month.in_(late_months)))} if late_months else {}
+        late_standby = {m: _standby_by_customer(session, *month_bounds(m)) for m in late_months}
+
+        stamp = now()
+        quota_rows, priced, invoices, count, late = [], [], [], 0, 0
+        for customer_id, customer in customers.items():
+            if customer_id in deleted:
+                continue
+            base = customer.included_minutes if customer.included_minutes is not None else terms.included_minutes
+            days_off = standby_days(standby.get(customer_id, []), month)
+            included = included_minutes(base, month, days_off)
+            billed: dict[str, list[Allocation]] = {}
+            own = allocate(pending[customer_id].get(month, []), included, terms)
+            billed[month] = own
+            count += len(own)
+            quota_rows.append({"customer_id": customer_id, "month": month, "included_minutes": included,
+                               "used_minutes": sum(item.drawn for item in own),
+                               "over_minutes": _over(pending[customer_id].get(month, []), own),
+                               "standby_days": days_off, "closed_at": stamp})
+            for late_month, works in sorted(pending[customer_id].items()):
+                if late_month == month:
+                    continue
+                period = quota.get((customer_id, late_month))
+                if period is None:
+                    late_days = standby_days(late_standby[late_month].get(customer_id, []), late_month)
+                    period = QuotaPeriod(customer_id=customer_id, month=late_month, standby_days=late_days,
+                                         included_minutes=included_minutes(base, late_month, late_days),
+                                         used_minutes=0, over_minutes=0, closed_at=stamp)
+                    session.add(period)
+                    quota[(customer_id, late_month)] = period
+                extra = allocate(works, period.included_minutes - period.used_minutes, terms)
+                period.used_minutes += sum(item.drawn for item in extra)
+                period.over_minutes += _over(works, extra)
+                billed[late_month] = extra
+                late += len(extra)
+            subscriber = Subscriber(customer.monthly_fee, customer.payment_method, customer.billing_cycle,
+                                    customer.contract_start, customer.vat_rate)
+            lines = monthly_lines(subscriber, month, days_off, billed, terms)
+            total = totals(lines)
+            invoice_index = None
+            if lines and total.ht != 0:
+                invoice_index = len(invoices)
+                invoices.append((customer, lines, total))
+            for allocations in billed.values():
+                for item in allocations:
+                    priced.append((item, invoice_index))
+
+        if quota_rows:
+            session.execute(insert(QuotaPeriod), quota_rows)
+        ids = _insert_invoices(session, month, invoices, flow_run_id, stamp)
+        rows = [{"intervention_id": item.intervention_id, "free_minutes": item.free_minutes,
+                 "billed_minutes": item.billed_minutes, "amount_ht": item.amount_ht, "close_month": month,
+                 "invoice_id": ids[index] if index is not None and item.amount_ht else None}
+                for item, index in priced]
+        for start in range(0, len(rows), 5000):
+            session.execute(update(Intervention), rows[start:start + 5000])
+        close.status = "drafted"
+        audit.record(session, "close_drafted", customer_id=None, before=None, actor=actor, flow_run_id=flow_run_id,
+                     after={"month": month, "invoices": len(invoices), "interventions": count, "late": late})
+        report = _report(session, month, "drafted")
+        report.interventions, report.late_interventions = count, late
+        return report
+
+
+def _over(works: list[Work], allocations: list[Allocation]) -> int:
+    minutes = {work.intervention_id: work.minutes for work in works}
+    return sum(minutes[item.intervention_id] - item.drawn for item in allocations
+               if charge_of(item.category) is Charge.QUOTA)
+
+
+def _insert_invoices(session: Session, month: str, invoices, flow_run_id, stamp) -> list[int]:
+    if not invoices:
+        return []
+    ids = list(session.scalars(
+        insert(Invoice).returning(Invoice.id, sort_by_parameter_order=True),
+        [{"invoice_key": f"monthly:{customer.customer_id}:{month}", "customer_id": customer.customer_id,
+          "kind": "monthly", "month": month, "status": "draft", "total_ht": total.ht, "total_vat": total.vat,
+          "total_ttc": total.ttc, "close_month": month, "created_at": stamp, "flow_run_id": flow_run_id}
+         for customer, _, total in invoices],
+    ))
+    line_rows = [{"invoice_id": invoice_id, "position": position, "description": line.description,
+                  "category": line.category, "service_month": line.service_month, "quantity": line.quantity,
+                  "unit_price": line.unit_price, "amount_ht": line.amount_ht, "vat_rate": line.vat_rate}
+                 for invoice_id, (_, lines, _) in zip(ids, invoices) for position, line in enumerate(lines, start=1)]
+    for start in range(0, len(line_rows), 5000):
+        session.execute(insert(InvoiceLine), line_rows[start:start + 5000])
+    return ids
+
+
+def _report(session: Session, month: str, status: str) -> CloseReport:
+    report = CloseReport(month, status)
+    for invoice, name in session.execute(
+        select(Invoice, Customer.name).join(Customer, Customer.customer_id == Invoice.customer_id)
+        .where(Invoice.close_month == month, Invoice.kind == "monthly").order_by(Invoice.number, Invoice.customer_id)
+    ):
+        report.invoices.append(InvoiceSummary(invoice.customer_id, name, invoice.total_ht, invoice.total_vat,
+                                              invoice.total_ttc, invoice.number, invoice.due_on))
+        report.issued_on = invoice.issued_on
+    return report
+
+
+def finalise(month: str, issued_on: date, terms: Terms, *, actor: str, flow_run_id: str | None,
+             approval: dict | None = None, engine=None) -> CloseReport:
+    """Number the drafts of the month (gapless, in customer order), date them and make them due."""
+    with session_scope(engine, write=True) as session:
+        close = session.get(MonthlyClose, month, with_for_update=True)
+        if close is None:
+            raise ValueError(f"{month} has no drafts to finalise")
+        if close.status == "finalised":
+            return _report(session, month, "already_finalised")
+        drafts = session.execute(
+            select(Invoice.id).where(Invoice.close_month == month, Invoice.kind == "monthly", Invoice.status == "draft")
+            .order_by(Invoice.customer_id)
+        ).scalars().all()
+        issued_on = issue_date(session, issued_on)
+        numbers = next_numbers(session, issued_on, len(drafts))
+        due_on = issued_on + timedelta(days=terms.payment_terms_days)
+        stamp = now()
+        rows = [{"id": invoice_id, "number": number, "status": "open", "issued_on": issued_on, "due_on": due_on,
+                 "finalised_at": stamp} for invoice_id, number in zip(drafts, numbers)]
+        for start in range(0, len(rows), 5000):
+            session.execute(update(Invoice), rows[start:start + 5000])
+        close.status, close.finished_at = "finalised", stamp
+        audit.record(session, "close_finalised", customer_id=None, before={"status": "drafted"}, actor=actor,
+                     flow_run_id=flow_run_id, after={"month": month, "issued_on": issued_on,
+                                                     "numbers": [numbers[0], numbers[-1]] if numbers else [],
+                                                     "approval": approval or "auto"})
+        report = _report(session, month, "finalised")
+        report.issued_on = issued_on
+        return report
+
+
+def discard(month: str, *, why: str, actor: str, flow_run_id: str | None, engine=None) -> int:
+    """Leave everything as it was before the close: used when finance refuses the drafts."""
+    with session_scope(engine, write=True) as session:
+        close = session.get(MonthlyClose, month, with_for_update=True)
+        if close is None or close.status == "finalised":
+            return 0
+        removed = _discard(session, month)
+        session.delete(close)
+        audit.record(session, "close_discarded", customer_id=None, before={"status": close.status}, after={
+            "month": month, "why": why, "drafts_removed": removed}, actor=actor, flow_run_id=flow_run_id)
+        return removed
+
+
+def previous_month(day: date) -> str:
+    return month_key(add_months(day.replace(day=1), -1))
+
+
+draft_task = task(draft, name="draft-invoices", cache_policy=NO_CACHE)
+finalise_task = task(finalise, name="finalise-invoices", cache_policy=NO_CACHE)
+discard_task = task(discard, name="discard-drafts", cache_policy=NO_CACHE)

@@ -1,0 +1,69 @@
+"""Purge: delete a customer's platform data and every backup of it, all versions, and say what went.
+
+Used by the arrears flow after an approved deletion (seed 001: "After 6 months your data is
+deleted"). The tenants row stays (with every flag off) and so do invoices, payments and the audit
+trail: accounting records are kept for ten years. It takes the customer's lock, so no backup or
+restore of the same customer runs meanwhile.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sqlalchemy import select, update
+
+from blocks.platform import PlatformControl
+from blocks.storage import ObjectStorage
+from ledger.db import engine_for, normalise_url, now, session_scope
+from ledger.locks import customer_lock
+from ledger.models import Backup
+from tasks.platform_data import delete_rows, row_counts, tenant_tables
+
+
+def backup_prefix(customer_id: str) -> str:
+    return f"backups/{customer_id}/"
+
+
+@dataclass
+class PurgePlan:
+    customer_id: str
+    tables: dict[str, int] = field(default_factory=dict)       # table -> rows of the customer
+    backups: list[str] = field(default_factory=list)            # backup ids in the ledger
+    objects: list[str] = field(default_factory=list)            # object keys in storage
+
+    def markdown(self, title: str) -> str:
+        rows = "\n".join(f"| {name} | {count} |" for name, count in self.tables.items()) or "| (no data table) | 0 |"
+        backups = "\n".join(f"- {backup_id}" for backup_id in self.backups) or "_none_"
+        return (f"# {title}\n\n**Customer {self.customer_id}**\n\n## Platform data\n\n| table | rows |\n|---|---:|\n"
+                f"{rows}\n\n## Backups ({len(self.backups)}, {len(self.objects)} objects)\n\n{backups}\n\n"
+                "Invoices, payments and the audit trail are kept (10-year legal retention).")
+
+
+def plan_purge(customer_id: str, platform: PlatformControl, storage: ObjectStorage, engine=None) -> PurgePlan:
+    platform_engine = engine_for(normalise_url(platform.platform_url()))
+    tables = tenant_tables(platform_engine, platform.tenant_column, platform.tenant_table)
+    plan = PurgePlan(customer_id, row_counts(platform_engine, tables, customer_id, platform.tenant_column))
+    with session_scope(engine) as session:
+        plan.backups = list(session.scalars(select(Backup.backup_id).where(Backup.customer_id == customer_id,
+                                                                           Backup.status != "deleted")))
+    plan.objects = [item.key for item in storage.store().list(backup_prefix(customer_id))]
+    return plan
+
+
+def purge_customer(customer_id: str, platform: PlatformControl, storage: ObjectStorage, *, holder: str,
+                   engine=None) -> dict:
+    """Delete everything of the customer's data; returns what was deleted (rows per table, object versions)."""
+    with customer_lock(customer_id, holder, engine=engine):
+        platform_engine = engine_for(normalise_url(platform.platform_url()))
+        tables = tenant_tables(platform_engine, platform.tenant_column, platform.tenant_table)
+        rows = delete_rows(platform_engine, tables, customer_id, platform.tenant_column)
+        store = storage.store()
+        objects = []
+        for item in store.list(backup_prefix(customer_id)):
+            objects += store.delete(item.key)
+        with session_scope(engine, write=True) as session:
+            backups = list(session.scalars(select(Backup.backup_id).where(Backup.customer_id == customer_id,
+                                                                          Backup.status != "deleted")))
+            session.execute(update(Backup).where(Backup.backup_id.in_(backups)).values(status="deleted",
+                                                                                         deleted_at=now()))
+    return {"platform_rows": rows, "backups": backups, "objects": objects}

@@ -1,0 +1,19 @@
+"""Loading the run's settings as a task, with retries: the blocks come from the Prefect API."""
+
+from __future__ import annotations
+
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+
+from blocks.settings import Settings, load_settings
+from ledger.db import session_scope
+from ledger.terms import remember_terms
+
+
+@task(name="load-settings", retries=2, retry_delay_seconds=2, cache_policy=NO_CACHE)
+def load_run_settings(source: str) -> Settings:
+    """The blocks as they are now; the ledger keeps a copy of the terms this run uses."""
+    settings = load_settings()
+    with session_scope(write=True) as session:
+        remember_terms(session, settings.terms, source)
+    return settings
