@@ -1,0 +1,112 @@
+"""Shared fixtures: a ledger on SQLite and on PostgreSQL, a platform database, one Prefect server.
+
+Every test that touches the ledger runs twice, once per database. PostgreSQL is the machine's
+server on 127.0.0.1:5432 (user postgres, trust auth); the suite makes its own database there and
+empties it between tests. The Prefect server is started once for the session (it takes 20-30 s).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import uuid
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+
+PG_ADMIN_URL = os.environ.get("LIFECYCLE_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+
+os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def pg_database():
+    """A database of our own on the machine's PostgreSQL, migrated once, dropped at the end."""
+    name = f"lifecycle_test_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    from ledger.migrate import upgrade
+
+    upgrade(url)
+    yield url
+    from ledger.db import engine_for, normalise_url
+
+    engine_for(normalise_url(url)).dispose()
+    with admin.connect() as connection:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory) -> Path:
+    from ledger.migrate import upgrade
+
+    path = tmp_path_factory.mktemp("template") / "ledger.db"
+    upgrade(f"sqlite:///{path}")
+    from ledger.db import engine_for, normalise_url
+
+    engine_for(normalise_url(f"sqlite:///{path}")).dispose()
+    return path
+
+
+def _empty_pg(url: str) -> None:
+    from ledger.db import engine_for, normalise_url
+    from ledger.models import Base
+
+    engine = engine_for(normalise_url(url))
+    names = ", ".join(f'"{table.name}"' for table in Base.metadata.sorted_tables)
+    with engine.begin() as connection:
+        connection.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def ledger_url(request, tmp_path) -> str:
+    if request.param == "sqlite":
+        path = tmp_path / "ledger.db"
+        shutil.copy(request.getfixturevalue("sqlite_template"), path)
+        return f"sqlite:///{path}"
+    url = request.getfixturevalue("pg_database")
+    _empty_pg(url)
+    return url
+
+
+@pytest.fixture
+def home(tmp_path, monkeypatch, ledger_url) -> Path:
+    """A LIFECYCLE_HOME of its own, with the ledger of this run's database and a demo-shaped platform."""
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("LIFECYCLE_HOME", str(home))
+    monkeypatch.setenv("LIFECYCLE_DATABASE_URL", ledger_url)
+    monkeypatch.setenv("LIFECYCLE_PLATFORM_URL", f"sqlite:///{home / 'platform.db'}")
+    monkeypatch.delenv("LIFECYCLE_STORAGE_URL", raising=False)
+    return home
+
+
+@pytest.fixture
+def ledger(home, ledger_url):
+    from ledger.db import engine_for, normalise_url
+
+    return engine_for(normalise_url(ledger_url))
+
+
+@pytest.fixture(scope="session")
+def prefect_server():
+    """One Prefect server for the whole session; flows called in tests run against it."""
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=180):
+        from prefect.settings import PREFECT_API_URL
+
+        yield PREFECT_API_URL.value()

@@ -1,0 +1,245 @@
+"""Arrears on real flow runs with injected dates: the walk, late runs, payments, exclusions, the deletion."""
+
+from __future__ import annotations
+
+import io
+import os
+import threading
+import time
+from datetime import date
+from decimal import Decimal
+
+import httpx
+import pytest
+from sqlalchemy import func, select, text
+
+from blocks.storage import ObjectStorage
+from ledger.db import now, session_scope
+from ledger.imports import import_file
+from ledger.models import AuditEntry, Backup, Customer, DeletionCertificate, Invoice, Notice, StageChange
+from tests.support.builders import CUSTOMER_HEADER, customer, platform, write_csv
+from tests.support.prefect_api import next_paused_run, paused_runs, run_at_once
+from tests.support.servers import Webhook
+
+pytestmark = pytest.mark.prefect
+
+INVOICES = ["invoice_id", "customer_id", "issued_on", "due_on", "amount_ht", "vat_rate", "description", "status"]
+PAYMENTS = ["payment_id", "invoice_id", "paid_on", "amount"]
+
+
+@pytest.fixture
+def debtors(prefect_server, home, ledger, tmp_path):
+    """OWE owes F1 (120.00 TTC, due 31 January 2026); each test adds what it needs."""
+    import_file("customers", write_csv(tmp_path / "c.csv", CUSTOMER_HEADER, [
+        customer("OWE", fee="100.00"), customer("LATE", fee="100.00"), customer("EXEMPT", fee="100.00", exempt="true"),
+        customer("DISPUTE", fee="100.00"),
+    ]), engine=ledger)
+    import_file("invoices", write_csv(tmp_path / "i.csv", INVOICES, [
+        ["F1", "OWE", "2026-01-01", "2026-01-31", "100.00", "", "", ""],
+        ["X1", "EXEMPT", "2026-01-01", "2026-01-31", "100.00", "", "", ""],
+        ["D1", "DISPUTE", "2026-01-01", "2026-01-31", "100.00", "", "", "disputed"],
+        ["W1", "DISPUTE", "2026-01-01", "2026-01-31", "50.00", "", "", "written_off"],
+    ]), engine=ledger)
+    engine = platform(os.environ["LIFECYCLE_PLATFORM_URL"], ["OWE", "LATE", "EXEMPT", "DISPUTE"])
+    with engine.begin() as connection:
+        connection.execute(text("INSERT INTO users (tenant_id, email, full_name, role) VALUES "
+                                "('OWE', 'a@owe.example', 'Amélie', 'admin'), ('OWE', 'b@owe.example', 'Benoît', 'investor'),"
+                                " ('LATE', 'c@late.example', 'Chloé', 'admin')"))
+        connection.execute(text("INSERT INTO documents (tenant_id, filename) VALUES ('OWE', 'contrat.pdf')"))
+    return engine
+
+
+def run(day, **options):
+    from flows.arrears import arrears_escalation
+
+    return arrears_escalation(as_of=date.fromisoformat(day), **options)
+
+
+def flags(engine, tenant):
+    with engine.connect() as connection:
+        return tuple(bool(v) for v in connection.execute(text(
+            "SELECT admin_enabled, platform_enabled, operations_enabled FROM tenants WHERE tenant_id = :t"),
+            {"t": tenant}).one())
+
+
+def state(ledger, customer_id):
+    with session_scope(ledger) as session:
+        c = session.get(Customer, customer_id)
+        return c.stage, c.deletion_status, c.deletion_due_on
+
+
+def pay(ledger, tmp_path, rows):
+    import_file("payments", write_csv(tmp_path / f"p{time.monotonic_ns()}.csv", PAYMENTS, rows), engine=ledger)
+
+
+def kinds(ledger, customer_id):
+    with session_scope(ledger) as session:
+        return [n.kind for n in session.scalars(select(Notice).where(Notice.customer_id == customer_id).order_by(Notice.id))]
+
+
+def test_the_full_walk_up_to_the_deletion_notice_and_back_to_current_after_payment(debtors, ledger, tmp_path):
+    assert run("2026-01-31")["penalties"] == []                       # due today: not late yet
+    [penalty] = run("2026-02-01")["penalties"]
+    assert (penalty["customer_id"], penalty["invoice"], penalty["penalty"], penalty["indemnity"]) == (
+        "OWE", "F1", "12.00", "40.00")
+    assert run("2026-02-01")["penalties"] == []                        # never twice
+    assert run("2026-02-27")["transitions"] == []
+    assert [t["to"] for t in run("2026-02-28")["transitions"]] == ["admin_disabled"]   # 31 Jan + 1 month
+    assert flags(debtors, "OWE") == (False, True, True)
+    assert [t["to"] for t in run("2026-03-31")["transitions"]] == ["platform_disabled"]
+    assert flags(debtors, "OWE") == (False, False, False)
+    assert run("2026-06-30")["deletion_notices"] == []
+    assert run("2026-07-01")["deletion_notices"] == ["OWE: deletion on or after 2026-07-31"]  # 31 Jul - 30 days
+    assert state(ledger, "OWE") == ("platform_disabled", "notice_sent", date(2026, 7, 31))
+    assert run("2026-07-30", approve_deletion=True)["deletions"] == []
+    result = run("2026-07-31")                                         # due, but nobody approved: it waits
+    assert result["deletions"][0].startswith("OWE: awaiting approval")
+    assert state(ledger, "OWE")[:2] == ("platform_disabled", "awaiting_approval")
+    with debtors.connect() as connection:
+        assert connection.execute(text("SELECT count(*) FROM users WHERE tenant_id = 'OWE'")).scalar() == 2
+
+    pay(ledger, tmp_path, [["P1", "F1", "2026-08-01", "120.00"]])      # the penalty invoice does not count
+    assert [t["to"] for t in run("2026-08-02")["transitions"]] == ["current"]
+    assert flags(debtors, "OWE") == (True, True, True)
+    assert state(ledger, "OWE") == ("current", None, None)
+    assert kinds(ledger, "OWE") == ["admin_disabled", "platform_disabled", "deletion_notice", "access_restored"]
+    with session_scope(ledger) as session:
+        history = [(c.stage, c.effective_on) for c in session.scalars(
+            select(StageChange).where(StageChange.customer_id == "OWE").order_by(StageChange.id))]
+        penalty_invoice = session.scalar(select(Invoice).where(Invoice.kind == "penalty"))
+        assert (penalty_invoice.total_ht, penalty_invoice.total_vat, penalty_invoice.total_ttc) == (
+            Decimal("52.00"), Decimal("0.00"), Decimal("52.00"))
+        assert [(l.category, l.amount_ht, l.vat_rate) for l in penalty_invoice.lines] == [
+            ("penalty", Decimal("12.00"), Decimal("0")), ("indemnity", Decimal("40.00"), Decimal("0"))]
+        assert penalty_invoice.number.endswith("-000001") and penalty_invoice.issued_on == date(2026, 2, 1)
+        assert session.scalar(select(func.count()).select_from(AuditEntry).where(
+            AuditEntry.action == "stage_changed", AuditEntry.flow_run_id.is_not(None))) == 3
+    assert history == [("admin_disabled", date(2026, 2, 28)), ("platform_disabled", date(2026, 3, 31)),
+                       ("current", date(2026, 8, 2))]
+
+
+def test_a_late_run_records_both_stages_and_payments_re_anchor_down_and_up(debtors, ledger, tmp_path):
+    import_file("invoices", write_csv(tmp_path / "late.csv", INVOICES, [
+        ["L1", "LATE", "2026-01-01", "2026-01-31", "100.00", "", "", ""],
+        ["L2", "LATE", "2026-03-01", "2026-03-31", "100.00", "", "", ""],
+    ]), engine=ledger)
+    changes = [(t["customer_id"], t["to"], t["effective_on"]) for t in run("2026-04-10")["transitions"]
+               if t["customer_id"] == "LATE"]
+    assert changes == [("LATE", "admin_disabled", "2026-02-28"), ("LATE", "platform_disabled", "2026-03-31")]
+    pay(ledger, tmp_path, [["PL", "L1", "2026-04-10", "60.00"]])       # partial: nothing moves
+    assert [t for t in run("2026-04-11")["transitions"] if t["customer_id"] == "LATE"] == []
+    pay(ledger, tmp_path, [["PL2", "L1", "2026-04-11", "60.00"]])      # L1 settled: anchor moves to 31 March
+    assert [(t["to"], t["anchor"]) for t in run("2026-04-12")["transitions"] if t["customer_id"] == "LATE"] == [
+        ("current", "2026-03-31")]
+    assert flags(debtors, "LATE") == (True, True, True)
+    assert [(t["to"], t["effective_on"]) for t in run("2026-04-30")["transitions"] if t["customer_id"] == "LATE"] == [
+        ("admin_disabled", "2026-04-30")]                              # and up again from the new anchor
+
+
+def test_exempt_customers_and_disputed_or_written_off_invoices_never_escalate(debtors, ledger):
+    result = run("2026-12-01")
+    assert {t["customer_id"] for t in result["transitions"]} == {"OWE"}
+    assert {p["customer_id"] for p in result["penalties"]} == {"OWE"}
+    assert state(ledger, "EXEMPT")[0] == "current" and state(ledger, "DISPUTE")[0] == "current"
+    assert flags(debtors, "EXEMPT") == (True, True, True) and flags(debtors, "DISPUTE") == (True, True, True)
+
+
+def test_a_dry_run_reports_and_changes_nothing(debtors, ledger, home):
+    result = run("2026-12-01", dry_run=True, approve_deletion=True)
+    assert [t["to"] for t in result["transitions"]] == ["admin_disabled", "platform_disabled"]
+    assert result["deletion_notices"] and result["penalties"][0]["number"] is None
+    assert state(ledger, "OWE") == ("current", None, None)
+    assert flags(debtors, "OWE") == (True, True, True)
+    with session_scope(ledger) as session:
+        assert session.scalar(select(func.count()).select_from(Invoice).where(Invoice.kind == "penalty")) == 0
+        assert session.scalar(select(func.count()).select_from(Notice)) == 0
+    assert not (home / "outbox").exists() or not list((home / "outbox").iterdir())
+
+
+def test_no_deletion_without_its_full_notice_then_an_approved_deletion_leaves_a_certificate(debtors, ledger, home):
+    storage = ObjectStorage()
+    store = storage.store()
+    store.put_stream("backups/OWE/b1/users.jsonl.gz", io.BytesIO(b"x"))
+    store.put_stream("backups/OWE/b1/manifest.json", io.BytesIO(b"{}"))
+    store.put_stream("backups/LATE/b2/manifest.json", io.BytesIO(b"{}"))
+    with session_scope(ledger, write=True) as session:
+        session.add(Backup(backup_id="b1", customer_id="OWE", created_at=now(), status="good"))
+    # the first run comes long after six months: the notice goes out today, the deletion 30 days later
+    result = run("2026-09-15", approve_deletion=True)
+    assert result["deletion_notices"] == ["OWE: deletion on or after 2026-10-15"] and result["deletions"] == []
+    assert run("2026-10-14", approve_deletion=True)["deletions"] == []
+    assert run("2026-10-15", approve_deletion=True)["deletions"] == ["OWE: deleted"]
+    assert state(ledger, "OWE")[0] == "data_deleted"
+    with debtors.connect() as connection:
+        assert connection.execute(text("SELECT count(*) FROM users WHERE tenant_id = 'OWE'")).scalar() == 0
+        assert connection.execute(text("SELECT count(*) FROM users WHERE tenant_id = 'LATE'")).scalar() == 1
+        assert connection.execute(text("SELECT count(*) FROM tenants WHERE tenant_id = 'OWE'")).scalar() == 1
+    assert [item.key for item in store.list("backups/")] == ["backups/LATE/b2/manifest.json"]
+    with session_scope(ledger) as session:
+        certificate = session.scalars(select(DeletionCertificate)).one()
+        assert certificate.approved_by.endswith("(--approve-deletion)")
+        assert certificate.deleted["platform_rows"] == {"documents": 1, "operations": 0, "users": 2}
+        assert session.get(Backup, "b1").status == "deleted"
+        assert session.scalar(select(func.count()).select_from(Invoice).where(Invoice.customer_id == "OWE")) == 2
+    # nothing is ever reactivated after a deletion, even if the debt is paid
+    assert run("2027-01-01")["transitions"] == [] and flags(debtors, "OWE") == (False, False, False)
+
+
+def test_a_deletion_refused_in_the_form_leaves_everything_in_place(debtors, ledger, prefect_server):
+    from prefect.flow_runs import resume_flow_run
+
+    from flows.arrears import DeletionRefused, delete_customer_data
+
+    run("2026-09-15")
+    outcome = {}
+
+    def deletion():
+        try:
+            delete_customer_data("OWE", as_of=date(2026, 10, 15))
+        except Exception as error:  # noqa: BLE001 - inspected below
+            outcome["error"] = error
+
+    known = paused_runs(prefect_server)
+    worker = threading.Thread(target=deletion)
+    worker.start()
+    run_id = next_paused_run(prefect_server, known)
+    assert state(ledger, "OWE")[1] == "awaiting_approval"
+    artifacts = httpx.post(f"{prefect_server}/artifacts/filter",
+                           json={"flow_runs": {"id": {"any_": [run_id]}}, "limit": 10}).json()
+    [plan] = [a for a in artifacts if a["key"] == "deletion-plan"]
+    assert "| users | 2 |" in plan["data"] and "| documents | 1 |" in plan["data"]
+    resume_flow_run(run_id, run_input={"approve": False, "reviewer": "olivier.ops", "comment": "paying next week"})
+    worker.join(timeout=120)
+    assert isinstance(outcome.get("error"), DeletionRefused)
+    assert state(ledger, "OWE")[:2] == ("platform_disabled", "refused")
+    with debtors.connect() as connection:
+        assert connection.execute(text("SELECT count(*) FROM users WHERE tenant_id = 'OWE'")).scalar() == 2
+    assert run("2026-10-16", approve_deletion=True)["deletions"] == []  # a refusal stands
+
+
+def test_two_sweeps_at_once_issue_each_penalty_and_stage_once(debtors, ledger, prefect_server):
+    run_at_once(prefect_server, "arrears", "--as-of", "2026-04-10")
+    with session_scope(ledger) as session:
+        assert session.scalar(select(func.count()).select_from(Invoice).where(Invoice.kind == "penalty")) == 1
+        assert [c.stage for c in session.scalars(select(StageChange).order_by(StageChange.id))] == [
+            "admin_disabled", "platform_disabled"]
+        numbers = list(session.scalars(select(Invoice.number).where(Invoice.number.is_not(None))))
+        assert len(numbers) == 1
+    assert kinds(ledger, "OWE") == ["admin_disabled", "platform_disabled"]
+
+
+def test_the_webhook_mode_carries_each_stage_to_the_platform(debtors, ledger):
+    from blocks.platform import PlatformControl
+
+    hook = Webhook("arrears-secret")
+    with hook.running() as url:
+        PlatformControl(mode="webhook", webhook_url=url, webhook_secret="arrears-secret").save("lifecycle", overwrite=True)
+        try:
+            run("2026-02-28")
+            run("2026-03-31")
+        finally:
+            PlatformControl.delete("lifecycle")
+    assert [(c["tenant_id"], c["admin_enabled"], c["platform_enabled"], c["operations_enabled"], c["reason"])
+            for c in hook.calls] == [("OWE", False, True, True, "arrears:admin_disabled"),
+                                     ("OWE", False, False, False, "arrears:platform_disabled")]
+    assert flags(debtors, "OWE") == (True, True, True)  # the database was left to the webhook

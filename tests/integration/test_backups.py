@@ -1,0 +1,278 @@
+"""Backups and restores against SQLite and PostgreSQL platforms, a local folder and S3 over HTTP."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import threading
+import uuid
+from contextlib import contextmanager
+from datetime import date
+
+import boto3
+import pytest
+from sqlalchemy import MetaData, create_engine, func, select, text
+
+from blocks.platform import PlatformControl
+from blocks.storage import ObjectStorage
+from ledger.db import engine_for, normalise_url, session_scope
+from ledger.imports import import_file
+from ledger.locks import CustomerBusy, customer_lock
+from ledger.models import Backup, Intervention, RestoreJob
+from tests.conftest import PG_ADMIN_URL
+from tests.support.builders import CUSTOMER_HEADER, customer, platform, write_csv
+from tests.support.servers import s3_server
+
+pytestmark = pytest.mark.prefect
+
+
+@pytest.fixture(scope="module")
+def s3_endpoint():
+    with s3_server() as endpoint:
+        yield endpoint
+
+
+@pytest.fixture(params=["sqlite-folder", "postgresql-s3"])
+def shop(request, prefect_server, home, ledger, tmp_path, monkeypatch):
+    """Two customers with data on a platform database, and object storage; one combination per param."""
+    if request.param == "sqlite-folder":
+        platform_url = f"sqlite:///{tmp_path / 'platform.db'}"
+    else:
+        name = f"platform_{uuid.uuid4().hex[:8]}"
+        admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+        with admin.connect() as connection:
+            connection.execute(text(f'CREATE DATABASE "{name}"'))
+        platform_url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+        endpoint = request.getfixturevalue("s3_endpoint")
+        bucket = f"backups-{uuid.uuid4().hex[:8]}"
+        boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="test",
+                     aws_secret_access_key="test").create_bucket(Bucket=bucket)
+        for key, value in {"AWS_ENDPOINT_URL": endpoint, "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test",
+                           "AWS_DEFAULT_REGION": "us-east-1", "LIFECYCLE_STORAGE_URL": f"s3://{bucket}/lifecycle"}.items():
+            monkeypatch.setenv(key, value)
+    monkeypatch.setenv("LIFECYCLE_PLATFORM_URL", platform_url)
+    import_file("customers", write_csv(tmp_path / "c.csv", CUSTOMER_HEADER, [customer("ACME"), customer("BETA")]),
+                engine=ledger)
+    engine = platform(platform_url, ["ACME", "BETA"])
+    with engine.begin() as connection:
+        for tenant, count in (("ACME", 1200), ("BETA", 40)):
+            connection.execute(text("INSERT INTO users (tenant_id, email, full_name, role, created_at) VALUES "
+                                    "(:t, :e, :n, 'investor', '2025-01-02 03:04:05')"),
+                               [{"t": tenant, "e": f"{tenant}{n}@example.com", "n": f"Hélène n°{n}"} for n in range(count)])
+            connection.execute(text("INSERT INTO operations (tenant_id, title, target_amount, status, opened_on) "
+                                    "VALUES (:t, 'Projet Émeraude', 12345.67, 'open', '2026-05-01')"), [{"t": tenant}])
+    yield engine
+    if request.param != "sqlite-folder":
+        engine.dispose()
+        engine_for(normalise_url(platform_url)).dispose()
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+def tenant_rows(engine, tenant):
+    """The customer's rows as typed values (dates as dates, amounts as decimals), table by table."""
+    metadata = MetaData()
+    metadata.reflect(bind=engine, only=["users", "operations", "documents"])
+    with engine.connect() as connection:
+        return {name: [tuple(row) for row in connection.execute(
+            select(table).where(table.c.tenant_id == tenant).order_by(table.c.id))]
+            for name, table in metadata.tables.items()}
+
+
+def test_backup_then_restore_to_the_sandbox_gives_identical_rows_and_bills_once(shop, ledger, home):
+    from flows.backup import nightly_backup
+    from flows.restore import restore_backup
+
+    result = nightly_backup(as_of=date(2026, 11, 20))
+    assert {b["customer_id"]: b["status"] for b in result["backups"]} == {"ACME": "good", "BETA": "good"}
+    assert result["ledger_snapshot"].startswith("ledger-20261120")
+    assert {b["status"] for b in nightly_backup(as_of=date(2026, 11, 20))["backups"]} == {"skipped"}
+    with session_scope(ledger) as session:
+        acme = session.get(Backup, "ACME-20261120")
+        assert acme.rows == 1201 and acme.manifest["format"] == "jsonl.gz/v1"
+        assert {t["name"]: t["rows"] for t in acme.manifest["tables"]} == {"users": 1200, "operations": 1, "documents": 0}
+
+    state = restore_backup(customer_id="ACME", requested_by="alice", ticket="T-1", return_state=True)
+    outcome = state.result()
+    sandbox = engine_for(normalise_url(f"sqlite:///{home / 'sandbox.db'}"))
+    assert tenant_rows(sandbox, "ACME") == tenant_rows(shop, "ACME")
+    assert tenant_rows(sandbox, "BETA") == {"users": [], "operations": [], "documents": []}
+    with session_scope(ledger) as session:
+        billed = session.get(Intervention, outcome["intervention_id"])
+        assert (billed.category, billed.source, billed.ticket, billed.engineer) == ("data_recovery", "restore", "T-1", "alice")
+        assert billed.minutes >= 1
+    # the same flow run again bills nothing more; a second request is a second billed job
+    from tasks.customer_backups import restore_customer
+
+    again = restore_customer("ACME", None, "sandbox", "alice", "T-1",
+                             request_key=f"flow-run:{state.state_details.flow_run_id}",
+                             platform=PlatformControl(), storage=ObjectStorage(),
+                             sandbox_url=f"sqlite:///{home / 'sandbox.db'}", flow_run_id=None, actor="test")
+    assert again.repeated and again.intervention_id == outcome["intervention_id"]
+    restore_backup(customer_id="ACME", requested_by="bob", ticket="T-2")
+    with session_scope(ledger) as session:
+        assert session.scalar(select(func.count()).select_from(Intervention).where(Intervention.source == "restore")) == 2
+
+
+def test_an_in_place_restore_takes_a_safety_backup_and_touches_only_that_customer(shop, ledger):
+    from flows.backup import nightly_backup
+    from flows.restore import restore_backup
+
+    nightly_backup(as_of=date(2026, 11, 20), snapshot_ledger_too=False)
+    before_acme, before_beta = tenant_rows(shop, "ACME"), tenant_rows(shop, "BETA")
+    with shop.begin() as connection:  # the customer breaks its data, and BETA carries on working
+        connection.execute(text("DELETE FROM users WHERE tenant_id = 'ACME' AND id % 3 = 0"))
+        connection.execute(text("UPDATE operations SET title = 'oops' WHERE tenant_id = 'ACME'"))
+        connection.execute(text("INSERT INTO users (tenant_id, email) VALUES ('BETA', 'new@beta.example')"))
+    beta_now = tenant_rows(shop, "BETA")
+    result = restore_backup(customer_id="ACME", requested_by="alice", ticket="T-9", target="in_place")
+    assert tenant_rows(shop, "ACME") == before_acme
+    assert tenant_rows(shop, "BETA") == beta_now != before_beta
+    with session_scope(ledger) as session:
+        safety = session.get(Backup, result["safety_backup_id"])
+        assert safety.kind == "safety" and safety.status == "good"
+        assert {t["name"]: t["rows"] for t in safety.manifest["tables"]}["users"] == 800
+
+
+def test_a_corrupted_or_truncated_backup_is_refused_and_nothing_changes(shop, ledger, home):
+    from flows.backup import nightly_backup
+    from flows.restore import restore_backup
+    from tasks.backup import CorruptBackup
+
+    nightly_backup(as_of=date(2026, 11, 20), snapshot_ledger_too=False)
+    store = ObjectStorage().store()
+    key = "backups/ACME/ACME-20261120/users.jsonl.gz"
+    with store.open(key) as handle:
+        data = handle.read()
+    store.put_stream(key, __import__("io").BytesIO(data[: len(data) // 2]))  # truncated
+    with shop.begin() as connection:
+        connection.execute(text("DELETE FROM users WHERE tenant_id = 'ACME'"))
+    with pytest.raises(CorruptBackup, match="users.jsonl.gz is corrupted or truncated"):
+        restore_backup(customer_id="ACME", requested_by="a", ticket="T-1", target="in_place")
+    assert tenant_rows(shop, "ACME")["users"] == []          # nothing was written
+    flipped = bytearray(data)
+    flipped[len(flipped) // 2] ^= 0xFF                      # same size, one byte changed
+    store.put_stream(key, __import__("io").BytesIO(bytes(flipped)))
+    with pytest.raises(CorruptBackup, match="checksum mismatch"):
+        restore_backup(customer_id="ACME", requested_by="a", ticket="T-1")
+    with session_scope(ledger) as session:
+        assert session.scalar(select(func.count()).select_from(Intervention)) == 0  # a refused restore bills nothing
+        assert {job.status for job in session.scalars(select(RestoreJob))} == {"failed"}
+
+
+def test_the_restore_drill_verifies_good_backups_and_names_a_bad_one(shop, ledger):
+    from flows.backup import BackupsFailed, nightly_backup, verify_backups
+
+    nightly_backup(as_of=date(2026, 11, 20), snapshot_ledger_too=False)
+    assert all(r["ok"] for r in verify_backups(sample=5)["verified"])
+    with session_scope(ledger, write=True) as session:
+        backup = session.get(Backup, "BETA-20261120")
+        assert backup.verified_at is not None
+        manifest = json.loads(json.dumps(backup.manifest))
+        manifest["tables"][-1]["sha256"] = "0" * 64          # the manifest now disagrees with the data
+        backup.manifest = manifest
+        backup.verified_at = None
+    store = ObjectStorage().store()
+    store.put_stream(backup.manifest_key, __import__("io").BytesIO(json.dumps(manifest, indent=1, sort_keys=True).encode()))
+    with pytest.raises(BackupsFailed, match="BETA-20261120"):
+        verify_backups(sample=5)
+
+
+@contextmanager
+def cutting_proxy(target_port: int, cut_after: int):
+    """A TCP proxy to the S3 server that drops any connection once the client sent `cut_after` bytes."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(16)
+    stop = threading.Event()
+
+    def pipe(source, sink, limit):
+        sent = 0
+        try:
+            while chunk := source.recv(65536):
+                sent += len(chunk)
+                if limit is not None and sent > limit:
+                    break
+                sink.sendall(chunk)
+        except OSError:
+            pass
+        finally:
+            for end in (source, sink):
+                try:
+                    end.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+
+    def serve():
+        listener.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                client, _ = listener.accept()
+            except OSError:
+                continue
+            upstream = socket.create_connection(("127.0.0.1", target_port))
+            threading.Thread(target=pipe, args=(client, upstream, cut_after), daemon=True).start()
+            threading.Thread(target=pipe, args=(upstream, client, None), daemon=True).start()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield listener.getsockname()[1]
+    finally:
+        stop.set()
+        thread.join()
+        listener.close()
+
+
+def test_a_connection_cut_mid_upload_leaves_no_backup_marked_good(prefect_server, home, ledger, tmp_path, s3_endpoint,
+                                                                  monkeypatch):
+    from tasks.customer_backups import backup_customer
+
+    import_file("customers", write_csv(tmp_path / "c.csv", CUSTOMER_HEADER, [customer("ACME")]), engine=ledger)
+    engine = platform(os.environ["LIFECYCLE_PLATFORM_URL"], ["ACME"])
+    with engine.begin() as connection:  # incompressible rows: the object is larger than the cut
+        connection.execute(text("INSERT INTO users (tenant_id, email) VALUES ('ACME', :e)"),
+                           [{"e": os.urandom(48).hex()} for _ in range(3000)])
+    bucket = f"cut-{uuid.uuid4().hex[:8]}"
+    boto3.client("s3", endpoint_url=s3_endpoint, region_name="us-east-1", aws_access_key_id="t",
+                 aws_secret_access_key="t").create_bucket(Bucket=bucket)
+    with cutting_proxy(int(s3_endpoint.rsplit(":", 1)[1]), cut_after=60_000) as port:
+        storage = ObjectStorage(url=f"s3://{bucket}", endpoint_url=f"http://127.0.0.1:{port}", region="us-east-1",
+                                access_key_id="t", secret_access_key="t")
+        outcome = backup_customer("ACME", date(2026, 11, 20), PlatformControl(), storage)
+    assert outcome.status == "failed"
+    with session_scope(ledger) as session:
+        record = session.get(Backup, "ACME-20261120")
+        assert record.status == "failed" and record.manifest is None and record.error
+    listing = boto3.client("s3", endpoint_url=s3_endpoint, region_name="us-east-1", aws_access_key_id="t",
+                           aws_secret_access_key="t").list_objects_v2(Bucket=bucket)
+    assert not [o["Key"] for o in listing.get("Contents", []) if o["Key"].endswith("manifest.json")]
+
+
+def test_a_backup_waits_for_a_restore_of_the_same_customer_and_gives_up_clearly(home, ledger):
+    with customer_lock("ACME", "restore:ticket-7", engine=ledger):
+        with pytest.raises(CustomerBusy, match="customer ACME is busy: restore:ticket-7 holds its data"):
+            with customer_lock("ACME", "backup", wait_seconds=1.5, engine=ledger):
+                pass
+        with customer_lock("BETA", "backup", wait_seconds=1, engine=ledger):
+            pass  # another customer is not blocked
+    with customer_lock("ACME", "backup", wait_seconds=1, engine=ledger):
+        pass  # released
+
+
+def test_the_ledger_snapshot_restores_into_a_new_database(shop, ledger, tmp_path):
+    from flows.backup import nightly_backup
+    from tasks.customer_backups import restore_ledger_snapshot
+
+    result = nightly_backup(as_of=date(2026, 11, 20))
+    snapshot_id = result["ledger_snapshot"].split(":")[0]
+    target = f"sqlite:///{tmp_path / 'restored-ledger.db'}"
+    loaded = restore_ledger_snapshot(snapshot_id, target, ObjectStorage(), engine=ledger)
+    assert loaded["customers"] == 2 and loaded["audit_log"] >= 2
+    restored = engine_for(normalise_url(target))
+    with restored.connect() as connection:
+        assert connection.execute(text("SELECT name FROM customers ORDER BY customer_id")).scalars().all() == [
+            "Client ACME", "Client BETA"]
+    with pytest.raises(ValueError, match="not empty"):
+        restore_ledger_snapshot(snapshot_id, target, ObjectStorage(), engine=ledger)

@@ -1,0 +1,97 @@
+"""The `lifecycle` command as a user runs it: exit codes, stderr lines, JSON fields, no Prefect where none is needed."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+
+from tests.support.builders import CUSTOMER_HEADER, customer, write_csv
+
+
+def lifecycle(*args: str, check: bool = True) -> subprocess.CompletedProcess:
+    result = subprocess.run([sys.executable, "-m", "lifecycle.cli", *args], capture_output=True, text=True,
+                            env=dict(os.environ), timeout=120)
+    if check:
+        assert result.returncode == 0, result.stderr
+    return result
+
+
+def test_db_upgrade_is_idempotent(home):
+    assert "ledger at 0001_initial" in lifecycle("db", "upgrade").stdout
+    assert "already current" in lifecycle("db", "upgrade").stdout
+
+
+def test_a_rejected_file_prints_every_error_and_exits_non_zero(home, tmp_path):
+    bad = write_csv(tmp_path / "customers.csv", CUSTOMER_HEADER, [customer("A", fee="abc"), customer("B", method="transfer")])
+    result = lifecycle("import", "customers", str(bad), check=False)
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert lines[0] == "customers.csv:2:monthly_fee: not a number: 'abc'"
+    assert lines[1].startswith("customers.csv:3:payment_method: a subscription paid by transfer")
+    assert lines[-1] == "lifecycle: customers.csv rejected: 2 error(s); nothing was written"
+    assert json.loads(lifecycle("show", "customers", "--format", "json").stdout) == []
+
+
+def test_unreadable_files_are_one_line_reasons(home, tmp_path):
+    result = lifecycle("import", "payments", str(tmp_path / "missing.csv"), check=False)
+    assert result.returncode == 1 and result.stderr.strip() == f"lifecycle: {tmp_path / 'missing.csv'}: no such file"
+    (tmp_path / "latin1.csv").write_bytes("customer_id,name\nA,Soci\xe9t\xe9\n".encode("latin-1"))
+    result = lifecycle("import", "customers", str(tmp_path / "latin1.csv"), check=False)
+    assert result.returncode == 1 and "not UTF-8 text" in result.stderr
+
+
+def test_show_prints_the_interface_fields_as_json_and_csv(home, tmp_path):
+    lifecycle("import", "customers", str(write_csv(tmp_path / "c.csv", CUSTOMER_HEADER, [customer("A", name="Crème Brûlée SAS")])))
+    [record] = json.loads(lifecycle("show", "customers", "--format", "json").stdout)
+    assert {"customer_id", "name", "stage", "deletion_status", "deletion_due_on", "standby", "admin_enabled",
+            "platform_enabled", "operations_enabled"} <= set(record)
+    assert (record["name"], record["stage"], record["standby"], record["deletion_status"]) == (
+        "Crème Brûlée SAS", "current", False, None)
+    csv_out = lifecycle("show", "customers", "--format", "csv").stdout.splitlines()
+    assert csv_out[0].startswith("customer_id,name,email,stage") and "Crème Brûlée SAS" in csv_out[1]
+    [created] = json.loads(lifecycle("show", "audit", "--format", "json").stdout)
+    assert {"at", "customer_id", "action", "before", "after", "flow_run_id"} <= set(created)
+    assert created["action"] == "customer_created" and created["after"]["monthly_fee"] == "500.00"
+    terms = {row["term"]: row["value"] for row in json.loads(lifecycle("show", "terms", "--format", "json").stdout)}
+    assert terms["included_minutes"] == 120 and terms["hourly_rates.assistance"] == "120.00"
+    for subject in ("invoices", "interventions", "backups", "notices"):
+        assert json.loads(lifecycle("show", subject, "--format", "json").stdout) == []
+    assert lifecycle("show", "invoices", "--month", "2026-13", check=False).returncode != 0
+
+
+def test_ledger_commands_never_load_prefect(home, tmp_path):
+    path = write_csv(tmp_path / "c.csv", CUSTOMER_HEADER, [customer("A")])
+    probe = (
+        "import sys\n"
+        "from typer.testing import CliRunner\n"
+        "from lifecycle.cli import app\n"
+        "runner = CliRunner()\n"
+        f"for args in (['db', 'upgrade'], ['demo', '--customers', '5'], ['import', 'customers', {str(path)!r}],"
+        " ['show', 'customers'], ['show', 'terms'], ['--help']):\n"
+        "    result = runner.invoke(app, args)\n"
+        "    assert result.exit_code == 0, (args, result.output)\n"
+        "print(sorted(name for name in sys.modules if name == 'prefect' or name.startswith('prefect.')))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=dict(os.environ))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
+
+
+def test_demo_creates_customers_in_arrears_and_one_on_standby(home):
+    output = lifecycle("demo", "--customers", "12", "--as-of", "2026-11-22").stdout
+    assert "in arrears: C002, C003, C004, C007; on standby: C009" in output
+    customers = json.loads(lifecycle("show", "customers", "--format", "json").stdout)
+    assert len(customers) == 12
+    [sleeper] = [c for c in customers if c["standby"]]
+    assert (sleeper["customer_id"], sleeper["admin_enabled"], sleeper["platform_enabled"],
+            sleeper["operations_enabled"]) == ("C009", True, True, False)
+    invoices = json.loads(lifecycle("show", "invoices", "--format", "json").stdout)
+    unpaid = {i["customer_id"] for i in invoices if i["status"] == "open" and i["due_on"] < "2026-11-22"}
+    assert {"C002", "C003", "C004", "C007"} <= unpaid
+    assert any(i["status"] == "disputed" for i in invoices)
+    again = lifecycle("demo", check=False)
+    assert again.returncode == 1 and "already has 12 customer(s)" in again.stderr
+    assert (home / "demo" / "customers.csv").exists() and (home / "platform.db").exists()

@@ -1,0 +1,85 @@
+"""The arrears engine: stages from facts, late runs, moves down, the deletion plan, penalties."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from policy.access import Stage
+from policy.arrears import Owed, anchor, deletion_due_on, deletion_plan, implied_stage, ladder, penalty_for, transitions
+from policy.terms import Terms
+
+TERMS = Terms()
+RULES = ladder(TERMS)
+
+
+def invoice(ref, due, total="120.00", payments=(), kind="monthly", status="open"):
+    return Owed(ref, kind, status, due, Decimal(total), tuple((d, Decimal(a)) for d, a in payments))
+
+
+def test_31_january_plus_one_month_is_the_last_day_of_february():
+    assert implied_stage(date(2026, 1, 31), date(2026, 2, 27), RULES) is Stage.CURRENT
+    assert implied_stage(date(2026, 1, 31), date(2026, 2, 28), RULES) is Stage.ADMIN_DISABLED
+    assert implied_stage(date(2026, 1, 31), date(2026, 3, 31), RULES) is Stage.PLATFORM_DISABLED
+
+
+def test_the_anchor_is_the_oldest_unpaid_overdue_invoice_and_ignores_excluded_ones():
+    invoices = [invoice("disputed", date(2026, 1, 1), status="disputed"),
+                invoice("written", date(2026, 1, 2), status="written_off"),
+                invoice("penalty", date(2026, 1, 3), kind="penalty"),
+                invoice("paid", date(2026, 2, 1), payments=[(date(2026, 2, 1), "120.00")]),
+                invoice("partial", date(2026, 3, 1), payments=[(date(2026, 3, 5), "100.00")]),
+                invoice("later", date(2026, 4, 1))]
+    assert anchor(invoices, date(2026, 5, 1)) == date(2026, 3, 1)     # a partial payment moves nothing
+    assert anchor(invoices, date(2026, 3, 1)) is None                  # due today is not yet overdue
+
+
+def test_a_late_run_records_every_stage_it_passed_in_order():
+    steps = transitions(Stage.CURRENT, date(2026, 1, 31), date(2026, 4, 10), RULES)
+    assert [(s.stage, s.effective_on) for s in steps] == [(Stage.ADMIN_DISABLED, date(2026, 2, 28)),
+                                                         (Stage.PLATFORM_DISABLED, date(2026, 3, 31))]
+
+
+def test_a_payment_brings_the_stage_down_today_and_nothing_reaches_deletion_by_itself():
+    assert [(s.stage, s.effective_on) for s in transitions(Stage.PLATFORM_DISABLED, None, date(2026, 5, 2), RULES)] == [
+        (Stage.CURRENT, date(2026, 5, 2))]
+    assert [s.stage for s in transitions(Stage.PLATFORM_DISABLED, date(2026, 4, 1), date(2026, 5, 2), RULES)] == [
+        Stage.ADMIN_DISABLED]
+    assert [s.stage for s in transitions(Stage.CURRENT, date(2025, 1, 1), date(2026, 5, 2), RULES)] == [
+        Stage.ADMIN_DISABLED, Stage.PLATFORM_DISABLED]
+    assert transitions(Stage.DATA_DELETED, None, date(2026, 5, 2), RULES) == []
+    assert transitions(Stage.ADMIN_DISABLED, date(2025, 1, 1), date(2026, 5, 2), RULES, exempt=True)[0].stage is Stage.CURRENT
+
+
+def test_the_deletion_needs_its_full_notice():
+    plan = deletion_plan(date(2026, 1, 31), TERMS)
+    assert plan.earliest == date(2026, 7, 31) and plan.notice_on == date(2026, 7, 1)
+    assert deletion_due_on(plan, date(2026, 7, 1), TERMS) == date(2026, 7, 31)
+    assert deletion_due_on(plan, date(2026, 7, 20), TERMS) == date(2026, 8, 19)  # a late notice pushes it back
+
+
+def test_penalty_is_ten_percent_of_the_balance_at_the_due_date_plus_forty():
+    late = invoice("F", date(2026, 3, 31), "1188.00", payments=[(date(2026, 3, 31), "188.00"), (date(2026, 4, 5), "1000.00")])
+    penalty = penalty_for(late, date(2026, 4, 1), TERMS, exempt=False)
+    assert (penalty.base, penalty.penalty, penalty.indemnity) == (Decimal("1000.00"), Decimal("100.00"), Decimal("40.00"))
+    assert penalty_for(late, date(2026, 3, 31), TERMS, exempt=False) is None                 # not before the day after
+    assert penalty_for(late, date(2026, 4, 1), TERMS, exempt=True) is None
+    assert penalty_for(invoice("P", date(2026, 1, 1), kind="penalty"), date(2026, 5, 1), TERMS, False) is None
+    assert penalty_for(invoice("D", date(2026, 1, 1), status="disputed"), date(2026, 5, 1), TERMS, False) is None
+    on_time = invoice("OK", date(2026, 3, 31), payments=[(date(2026, 3, 31), "120.00")])
+    assert penalty_for(on_time, date(2026, 6, 1), TERMS, False) is None
+
+
+@given(st.dates(min_value=date(2024, 1, 1), max_value=date(2026, 12, 31)),
+       st.integers(0, 400), st.sampled_from([Stage.CURRENT, Stage.ADMIN_DISABLED, Stage.PLATFORM_DISABLED]))
+def test_applying_the_transitions_lands_on_the_implied_stage_capped_before_deletion(anchor_on, days_later, current):
+    day = date.fromordinal(anchor_on.toordinal() + days_later)
+    steps = transitions(current, anchor_on, day, RULES)
+    final = steps[-1].stage if steps else current
+    implied = implied_stage(anchor_on, day, RULES)
+    assert final is (Stage.PLATFORM_DISABLED if implied is Stage.DATA_DELETED else implied)
+    assert [s.effective_on for s in steps] == sorted(s.effective_on for s in steps)
+    assert all(s.effective_on <= day for s in steps)
