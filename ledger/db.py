@@ -102,6 +102,20 @@ def rehearsal(engine: Engine | None = None) -> Iterator[Session]:
                 session.rollback()
 
 
+def insert_if_missing(session: Session, model, **values) -> None:
+    """Insert a keyed row unless it exists, without failing when another transaction inserts it first.
+
+    A plain "select, then add if absent" lets two runs that start together both insert, and the
+    second dies on the unique key. `ON CONFLICT DO NOTHING` makes the second wait for the first
+    to commit and then find the row: the caller then locks it with `SELECT ... FOR UPDATE`.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    session.execute(insert(model).values(**values).on_conflict_do_nothing())
+
+
 def now() -> datetime:
     return datetime.now(timezone.utc)
 

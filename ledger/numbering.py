@@ -13,16 +13,14 @@ from datetime import date
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from ledger.db import insert_if_missing
 from ledger.models import InvoiceSequence
 
 
 def _sequence(session: Session, year: int) -> InvoiceSequence:
-    sequence = session.scalar(select(InvoiceSequence).where(InvoiceSequence.year == year).with_for_update())
-    if sequence is None:
-        sequence = InvoiceSequence(year=year, last_number=0, last_issued_on=None)
-        session.add(sequence)
-        session.flush()
-    return sequence
+    insert_if_missing(session, InvoiceSequence, year=year, last_number=0, last_issued_on=None)
+    return session.scalar(select(InvoiceSequence).where(InvoiceSequence.year == year).with_for_update()
+                          .execution_options(populate_existing=True))
 
 
 def issue_date(session: Session, wanted: date) -> date:

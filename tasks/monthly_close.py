@@ -20,7 +20,7 @@ from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from ledger import audit
-from ledger.db import now, session_scope
+from ledger.db import insert_if_missing, now, session_scope
 from ledger.models import (Customer, Intervention, Invoice, InvoiceLine, MonthlyClose, QuotaPeriod, StageChange,
                            StandbyPeriod)
 from ledger.numbering import issue_date, next_numbers
@@ -80,13 +80,9 @@ class CloseReport:
 
 
 def _lock_close(session: Session, month: str, terms: Terms, flow_run_id: str | None) -> MonthlyClose:
-    close = session.get(MonthlyClose, month, with_for_update=True)
-    if close is None:
-        close = MonthlyClose(month=month, status="drafting", terms=terms_document(terms), started_at=now(),
-                             flow_run_id=flow_run_id)
-        session.add(close)
-        session.flush()
-    return close
+    insert_if_missing(session, MonthlyClose, month=month, status="drafting", terms=terms_document(terms),
+                      started_at=now(), flow_run_id=flow_run_id)
+    return session.get(MonthlyClose, month, with_for_update=True, populate_existing=True)
 
 
 def _discard(session: Session, month: str) -> int:
