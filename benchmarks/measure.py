@@ -157,13 +157,36 @@ def _close_baseline(engine):
 
 # --- export -------------------------------------------------------------------------------------
 
-EXPORT_QUERY = text(
-    "SELECT i.started_at, i.month, i.customer_id, c.name, i.ticket, i.engineer, i.category, i.minutes, "
-    "i.free_minutes, i.billed_minutes, i.amount_ht, v.number FROM interventions i "
-    "JOIN customers c ON c.customer_id = i.customer_id LEFT JOIN invoices v ON v.id = i.invoice_id "
-    "WHERE i.close_month = :m ORDER BY i.started_at, i.intervention_id")
-INVOICE_QUERY = text("SELECT number, customer_id, kind, month, status, issued_on, due_on, total_ht, total_vat, total_ttc "
-                     "FROM invoices WHERE close_month = :m ORDER BY number")
+def _export_rows(connection):
+    """The Interventions sheet's rows, typed as ours writes them (a Paris wall-clock datetime, exact
+    decimals, the hourly rate of the category): the same values, so the baseline does the same work
+    except for the formatting. Raw SQLite text would hand openpyxl strings instead of dates."""
+    from ledger.models import Customer, Intervention, Invoice
+    from policy.calendar import PARIS
+    from policy.categories import CATEGORIES, Charge
+    from policy.terms import Terms
+
+    terms = Terms()
+    rates = {name: (terms.rate_for(name) * terms.feature_urgent_factor).quantize(Decimal("0.01"))
+             if charge is Charge.DISCOUNTED else terms.rate_for(name)
+             for name, (charge, _) in CATEGORIES.items() if charge is not Charge.FREE}
+    i, c, v = Intervention.__table__.c, Customer.__table__.c, Invoice.__table__.c
+    query = (select(i.started_at, i.month, i.customer_id, c.name, i.ticket, i.engineer, i.category, i.minutes,
+                    i.free_minutes, i.billed_minutes, i.amount_ht, v.number)
+             .join_from(Intervention.__table__, Customer.__table__, c.customer_id == i.customer_id)
+             .outerjoin(Invoice.__table__, v.id == i.invoice_id)
+             .where(i.close_month == MONTH).order_by(i.started_at, i.intervention_id))
+    for row in connection.execution_options(stream_results=True, yield_per=5000).execute(query):
+        yield [row[0].astimezone(PARIS).replace(tzinfo=None), *row[1:10], rates.get(row[6]), row[10], row[11]]
+
+
+def _invoice_rows(connection):
+    from ledger.models import Invoice
+
+    v = Invoice.__table__.c
+    return connection.execute(select(v.number, v.customer_id, v.kind, v.month, v.status, v.issued_on, v.due_on,
+                                     v.total_ht, v.total_vat, v.total_ttc)
+                              .where(v.close_month == MONTH).order_by(v.number)).all()
 
 
 @op("export")
@@ -178,15 +201,14 @@ def export(args, engine):
         return result.interventions
     rows = 0
     with engine.connect() as connection:
-        invoices = connection.execute(INVOICE_QUERY, {"m": MONTH}).all()
-        result = connection.execution_options(stream_results=True, yield_per=5000).execute(EXPORT_QUERY, {"m": MONTH})
+        invoices = _invoice_rows(connection)
         if args.variant == "openpyxl":
             from openpyxl import Workbook
 
             workbook = Workbook(write_only=True)
             sheet = workbook.create_sheet("Interventions")
-            for row in result:
-                sheet.append(list(row))
+            for row in _export_rows(connection):
+                sheet.append(row)
                 rows += 1
             sheet = workbook.create_sheet("Invoices")
             for row in invoices:
@@ -197,12 +219,12 @@ def export(args, engine):
 
             workbook = xlsxwriter.Workbook(str(out / "baseline-xlsxwriter.xlsx"), {"constant_memory": True})
             sheet = workbook.add_worksheet("Interventions")
-            for index, row in enumerate(result):
-                sheet.write_row(index, 0, [str(v) if isinstance(v, Decimal) else v for v in row])
+            for index, row in enumerate(_export_rows(connection)):
+                sheet.write_row(index, 0, [float(v) if isinstance(v, Decimal) else v for v in row])
                 rows += 1
             sheet = workbook.add_worksheet("Invoices")
             for index, row in enumerate(invoices):
-                sheet.write_row(index, 0, [str(v) if isinstance(v, Decimal) else v for v in row])
+                sheet.write_row(index, 0, [float(v) if isinstance(v, Decimal) else v for v in row])
             workbook.close()
     return rows
 

@@ -10,6 +10,7 @@ fingerprint of what the workbook says (not its bytes) tells whether a new versio
 from __future__ import annotations
 
 import hashlib
+import zipfile
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
@@ -52,14 +53,23 @@ class Written:
     interventions: int = 0
 
 
-class _Fingerprint:
-    def __init__(self):
-        self.digest = hashlib.sha256()
+#: the parts of the saved workbook that hold Summary, Interventions and Invoices, in sheet order
+DATA_SHEETS = ("xl/worksheets/sheet1.xml", "xl/worksheets/sheet2.xml", "xl/worksheets/sheet3.xml")
 
-    def add(self, sheet: str, values: list[Any]) -> None:
-        # repr of str, int, Decimal, date and datetime is exact and stable, and much cheaper than JSON
-        self.digest.update(repr((sheet, values)).encode())
-        self.digest.update(b"\n")
+
+def _fingerprint(path: Path, about: list[tuple[str, Any]]) -> str:
+    """What the workbook says, without when it was made: the XML of the three data sheets (openpyxl
+    writes the same bytes for the same rows; the zip around them carries timestamps) and the About
+    sheet's values except the generation time and flow run. Hashing the written parts costs a
+    fraction of hashing every row as it is written."""
+    digest = hashlib.sha256()
+    with zipfile.ZipFile(path) as archive:
+        for name in DATA_SHEETS:
+            with archive.open(name) as part:
+                while chunk := part.read(1 << 20):
+                    digest.update(chunk)
+    digest.update(repr([(key, value) for key, value in about if key not in ("generated_at", "flow_run_id")]).encode())
+    return digest.hexdigest()
 
 
 def _plain(value: Any) -> Any:
@@ -127,7 +137,6 @@ def write_workbook(path: Path, *, month: str, summary: list[dict], interventions
                    invoices: list[dict], about: list[tuple[str, Any]]) -> Written:
     """Write the four sheets. `interventions` yields rows in the INTERVENTIONS column order (lists, the hot
     path: 200,000 rows and more) and may be a generator, consumed once."""
-    fingerprint = _Fingerprint()
     workbook = Workbook(write_only=True)
 
     # Summary: one row per customer, then the grand total as formulas, as values, and the check cell
@@ -139,7 +148,6 @@ def write_workbook(path: Path, *, month: str, summary: list[dict], interventions
     for record in summary:
         values = [record[name] for name in names]
         writer.append(values)
-        fingerprint.add("Summary", values)
         for name in TOTALLED:
             totals[name] += record[name]
     last = len(summary) + 1
@@ -176,7 +184,6 @@ def write_workbook(path: Path, *, month: str, summary: list[dict], interventions
     writer = _RowWriter(sheet, INTERVENTIONS)
     count = 0
     for values in interventions:
-        fingerprint.add("Interventions", values)
         writer.append(values)
         count += 1
     if count == 0:
@@ -189,7 +196,6 @@ def write_workbook(path: Path, *, month: str, summary: list[dict], interventions
     for record in invoices:
         values = [record[name] for name in names]
         writer.append(values)
-        fingerprint.add("Invoices", values)
     if not invoices:
         sheet.append([f"No invoice for {month}."])
     sheet.auto_filter.ref = f"A1:{get_column_letter(len(INVOICES))}{len(invoices) + 1}"
@@ -199,9 +205,7 @@ def write_workbook(path: Path, *, month: str, summary: list[dict], interventions
     sheet.column_dimensions["B"].width = 60
     for key, value in about:
         sheet.append([key, value])
-        if key not in ("generated_at", "flow_run_id"):
-            fingerprint.add("About", [key, value])
 
     workbook.save(path)
-    return Written(path, fingerprint.digest.hexdigest(), len(summary) + count + len(invoices),
+    return Written(path, _fingerprint(path, about), len(summary) + count + len(invoices),
                    {name: totals[name] for name in TOTALLED}, count)

@@ -112,29 +112,33 @@ def _summary(session, month: str, names: dict[str, str]) -> tuple[list[dict], li
     return summary, invoice_rows
 
 
-def _interventions(engine, month: str, names: dict[str, str], terms: Terms) -> Iterator[dict]:
-    """The interventions the month's close priced, oldest first, streamed in batches."""
+def _interventions(engine, month: str, names: dict[str, str], terms: Terms) -> Iterator[list]:
+    """The interventions the month's close priced, oldest first, streamed in batches.
+
+    Core rows read by position, not ORM rows by name: this loop runs once per intervention
+    (200,000 in a large month) and was a tenth of the export's time."""
+    rates = {}
+    for name, (charge, _) in CATEGORIES.items():
+        if charge is not Charge.FREE:
+            rate = terms.rate_for(name)
+            rates[name] = (rate * terms.feature_urgent_factor).quantize(Decimal("0.01")) \
+                if charge is Charge.DISCOUNTED else rate
+    query = (select(Intervention.started_at, Intervention.month, Intervention.customer_id, Intervention.ticket,
+                    Intervention.engineer, Intervention.category, Intervention.minutes, Intervention.free_minutes,
+                    Intervention.billed_minutes, Intervention.amount_ht,
+                    func.coalesce(Invoice.number, Invoice.external_id))
+             .outerjoin(Invoice, Invoice.id == Intervention.invoice_id)
+             .where(Intervention.close_month == month)
+             .order_by(Intervention.started_at, Intervention.intervention_id))
+    name_of, rate_of = names.get, rates.get
     with session_scope(engine) as session:
-        query = (select(Intervention.started_at, Intervention.month, Intervention.customer_id, Intervention.ticket,
-                        Intervention.engineer, Intervention.category, Intervention.minutes, Intervention.free_minutes,
-                        Intervention.billed_minutes, Intervention.amount_ht, Invoice.number, Invoice.external_id)
-                 .outerjoin(Invoice, Invoice.id == Intervention.invoice_id)
-                 .where(Intervention.close_month == month)
-                 .order_by(Intervention.started_at, Intervention.intervention_id)
-                 .execution_options(yield_per=5000))
-        rates = {}
-        for name, (charge, _) in CATEGORIES.items():
-            if charge is not Charge.FREE:
-                rate = terms.rate_for(name)
-                rates[name] = (rate * terms.feature_urgent_factor).quantize(Decimal("0.01")) \
-                    if charge is Charge.DISCOUNTED else rate
-        for item in session.execute(query):
-            number, external = item.number, item.external_id
-            rate = rates.get(item.category)
-            # in the Interventions sheet's column order (reports.billable_workbook.INTERVENTIONS)
-            yield [item.started_at.astimezone(PARIS).replace(tzinfo=None), item.month, item.customer_id,
-                   names.get(item.customer_id, ""), item.ticket, item.engineer, item.category, item.minutes,
-                   item.free_minutes, item.billed_minutes, rate, item.amount_ht, number or external]
+        rows = session.connection().execution_options(stream_results=True, yield_per=5000).execute(query)
+        # in the Interventions sheet's column order (reports.billable_workbook.INTERVENTIONS)
+        for started_at, service_month, customer_id, ticket, engineer, category, minutes, free, billed, amount, \
+                invoice in rows:
+            yield [started_at.astimezone(PARIS).replace(tzinfo=None), service_month, customer_id,
+                   name_of(customer_id, ""), ticket, engineer, category, minutes, free, billed, rate_of(category),
+                   amount, invoice]
 
 
 def export_month(month: str, storage: ObjectStorage, fallback_terms: Terms, *, flow_run_id: str | None,
