@@ -15,7 +15,7 @@ from decimal import Decimal
 
 from prefect import task
 from prefect.cache_policies import NO_CACHE
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import Numeric, and_, case, func, literal, or_, select
 from sqlalchemy.orm import aliased
 
 from blocks.settings import Settings
@@ -98,57 +98,79 @@ def _facts(session, customer_ids: list[str]) -> dict[str, list[tuple[int, Owed]]
     return facts
 
 
-def _candidates(session, day: date) -> list[str]:
-    """Customers who could have something to do today, found in SQL: a stage or a pending deletion, an
-    unpaid overdue invoice, or an invoice paid late that has no penalty yet. A superset: the rules decide."""
-    paid_by_day = (select(Payment.invoice_id, func.sum(Payment.amount).label("paid"))
-                   .where(Payment.paid_on <= day).group_by(Payment.invoice_id).subquery())
-    late = aliased(Payment)
-    paid_by_due = (select(func.coalesce(func.sum(late.amount), 0)).where(late.invoice_id == Invoice.id,
-                                                                         late.paid_on <= Invoice.due_on)
-                   .scalar_subquery())
+@dataclass(frozen=True)
+class Standing:
+    """What the daily sweep needs to know of one customer to tell whether today changes anything."""
+
+    customer_id: str
+    stage: str
+    exempt: bool
+    deletion_status: str | None
+    deletion_due_on: date | None
+    anchor: date | None        # due date of the oldest invoice unpaid at the end of the day
+    penalty_pending: bool      # an invoice unpaid at the end of its due date and not penalised yet
+
+
+#: a balance below half a cent is a paid invoice (SQLite sums amounts as binary floats)
+HALF_CENT = literal(Decimal("0.005"), Numeric(14, 3))
+
+
+def _standings(session, day: date) -> list[Standing]:
+    """Every customer who owes something, has a stage or a pending deletion, in one statement: each
+    invoice's balance at the end of the day and at the end of its due date come from one pass over
+    its payments, so the daily sweep costs what a single query computing every stage costs. The
+    rules in `_has_work` decide what is done."""
+    by_day = func.coalesce(func.sum(case((Payment.paid_on <= day, Payment.amount))), 0)
+    by_due = func.coalesce(func.sum(case((Payment.paid_on <= Invoice.due_on, Payment.amount))), 0)
+    invoice = (select(Invoice.id, Invoice.customer_id, Invoice.due_on,
+                      (Invoice.total_ttc - by_day).label("left_on_day"), (Invoice.total_ttc - by_due).label("left_on_due"))
+               .outerjoin(Payment, Payment.invoice_id == Invoice.id)
+               .where(Invoice.kind != "penalty", Invoice.status.not_in(EXCLUDED), Invoice.due_on < day)
+               .group_by(Invoice.id).subquery())
     penalty = aliased(Invoice)
-    unpenalised = ~select(penalty.id).where(penalty.penalty_for_id == Invoice.id).exists()
-    owing = (select(Invoice.customer_id).outerjoin(paid_by_day, paid_by_day.c.invoice_id == Invoice.id)
-             .where(Invoice.kind != "penalty", Invoice.status.not_in(EXCLUDED), Invoice.due_on < day,
-                    or_(Invoice.total_ttc - func.coalesce(paid_by_day.c.paid, 0) > 0,
-                        and_(unpenalised, Invoice.total_ttc - paid_by_due > 0))))
-    flagged = select(Customer.customer_id).where(or_(Customer.stage != Stage.CURRENT.value,
-                                                     Customer.deletion_status.is_not(None)))
-    return sorted(set(session.scalars(owing.distinct())) | set(session.scalars(flagged)))
+    anchor_on = func.min(case((invoice.c.left_on_day > HALF_CENT, invoice.c.due_on)))
+    pending = func.max(case((and_(invoice.c.left_on_due > HALF_CENT, penalty.id.is_(None)), 1), else_=0))
+    owing = (select(invoice.c.customer_id, anchor_on.label("anchor"), pending.label("pending"))
+             .outerjoin(penalty, penalty.penalty_for_id == invoice.c.id)
+             .where(or_(invoice.c.left_on_day > HALF_CENT, invoice.c.left_on_due > HALF_CENT))
+             .group_by(invoice.c.customer_id)
+             .having(or_(anchor_on.is_not(None), pending == 1))
+             .subquery())
+    query = (select(Customer.customer_id, Customer.stage, Customer.dunning_exempt, Customer.deletion_status,
+                    Customer.deletion_due_on, owing.c.anchor, owing.c.pending)
+             .outerjoin(owing, owing.c.customer_id == Customer.customer_id)
+             .where(or_(owing.c.customer_id.is_not(None), Customer.stage != Stage.CURRENT.value,
+                        Customer.deletion_status.is_not(None)))
+             .order_by(Customer.customer_id))
+    standings = []
+    for customer_id, stage, exempt, status, due_on, anchor_on, pending in session.execute(query):
+        if anchor_on is not None and not isinstance(anchor_on, date):  # SQLite's MIN() returns the stored text
+            anchor_on = date.fromisoformat(anchor_on)
+        standings.append(Standing(customer_id, stage, bool(exempt), status, due_on, anchor_on, bool(pending)))
+    return standings
 
 
-def _has_work(customer: Customer, rows: list[tuple[int, Owed]], penalised: set[int], day: date,
-              settings: Settings, rules) -> bool:
-    """Whether today changes anything for this customer, decided in memory with the same rules the
-    processing applies: a penalty to issue, a stage to change, a deletion notice, due date or cancellation."""
-    if customer.stage == Stage.DATA_DELETED.value:
+def _has_work(standing: Standing, day: date, settings: Settings, rules) -> bool:
+    """Whether today changes anything for this customer, decided with the same rules the processing
+    applies: a penalty to issue, a stage to change, a deletion notice, due date or cancellation."""
+    if standing.stage == Stage.DATA_DELETED.value:
         return False
-    exempt = customer.dunning_exempt
-    if any(invoice_id not in penalised and penalty_for(owed, day, settings.terms, exempt) for invoice_id, owed in rows):
+    exempt = standing.exempt
+    if standing.penalty_pending and not exempt:
         return True
-    anchor_on = anchor([owed for _, owed in rows], day)
-    if transitions(Stage(customer.stage), anchor_on, day, rules, exempt=exempt):
+    if transitions(Stage(standing.stage), standing.anchor, day, rules, exempt=exempt):
         return True
-    if deletion_eligible(anchor_on, customer.stage, exempt, day, settings.terms) != bool(customer.deletion_status):
+    if deletion_eligible(standing.anchor, standing.stage, exempt, day, settings.terms) != bool(standing.deletion_status):
         return True
-    return deletion_due(customer.deletion_status, customer.deletion_due_on, day)
+    return deletion_due(standing.deletion_status, standing.deletion_due_on, day)
 
 
 def sweep(day: date, settings: Settings, *, dry_run: bool, actor: str, flow_run_id: str | None,
           engine=None) -> ArrearsReport:
     report = ArrearsReport(day, dry_run)
+    rules = ladder(settings.terms)
     with session_scope(engine) as session:
-        candidates = _candidates(session, day)
-        facts = _facts(session, candidates)
-        penalised = set(session.scalars(select(Invoice.penalty_for_id).where(Invoice.penalty_for_id.is_not(None))))
-        rules = ladder(settings.terms)
-        customers = []
-        for start in range(0, len(candidates), 500):
-            for customer in session.scalars(select(Customer).where(Customer.customer_id.in_(candidates[start:start + 500]))
-                                            .order_by(Customer.customer_id)):
-                if _has_work(customer, facts.get(customer.customer_id, []), penalised, day, settings, rules):
-                    customers.append(customer)
+        customers = [standing for standing in _standings(session, day) if _has_work(standing, day, settings, rules)]
     scope = (lambda: rehearsal(engine)) if dry_run else (lambda: session_scope(engine, write=True))
     for customer in customers:
         try:
