@@ -8,7 +8,7 @@ import json
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ledger.db import now
+from ledger.db import insert_if_missing, now
 from ledger.models import TermsCopy
 from policy.terms import Terms
 
@@ -20,14 +20,13 @@ def terms_document(terms: Terms) -> dict:
 def remember_terms(session: Session, terms: Terms, source: str) -> TermsCopy:
     document = terms_document(terms)
     fingerprint = hashlib.sha256(json.dumps(document, sort_keys=True).encode()).hexdigest()
-    copy = session.scalar(select(TermsCopy).where(TermsCopy.fingerprint == fingerprint))
     stamp = now()
-    if copy is None:
-        copy = TermsCopy(fingerprint=fingerprint, terms=document, first_used_at=stamp, last_used_at=stamp, source=source)
-        session.add(copy)
-    else:
-        copy.last_used_at = stamp
-        copy.source = source
+    # two runs starting together with new terms (a close and the arrears sweep, say) must not both insert
+    insert_if_missing(session, TermsCopy, fingerprint=fingerprint, terms=document, first_used_at=stamp,
+                      last_used_at=stamp, source=source)
+    copy = session.scalar(select(TermsCopy).where(TermsCopy.fingerprint == fingerprint)
+                          .execution_options(populate_existing=True))
+    copy.last_used_at, copy.source = stamp, source
     return copy
 
 

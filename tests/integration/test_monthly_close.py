@@ -183,6 +183,33 @@ def test_the_first_numbers_of_a_new_year_taken_at_once_stay_gapless(ledger):
     assert (first, outcome["numbers"]) == (["2031-000001"], ["2031-000002"])
 
 
+def test_two_runs_remembering_new_terms_at_once_keep_one_copy(ledger):
+    from ledger.models import TermsCopy
+    from ledger.terms import remember_terms
+    from policy.terms import Terms
+
+    terms, outcome = Terms(included_minutes=90), {}
+
+    def second():
+        try:
+            with session_scope(ledger, write=True) as session:
+                outcome["id"] = remember_terms(session, terms, "second").id
+        except Exception as error:
+            outcome["error"] = error
+
+    with session_scope(ledger, write=True) as session:
+        first = remember_terms(session, terms, "first").id
+        waiting = threading.Thread(target=second)
+        waiting.start()
+        waiting.join(timeout=2)
+        assert waiting.is_alive(), outcome
+    waiting.join(timeout=60)
+    assert "error" not in outcome, outcome.get("error")
+    with session_scope(ledger) as session:
+        copies = session.scalars(select(TermsCopy)).all()
+    assert [(copy.id, copy.source) for copy in copies] == [(first, "second")] and outcome["id"] == first
+
+
 def test_a_run_killed_half_way_completes_correctly_when_run_again(october, prefect_server):
     from flows.monthly_close import monthly_close
 
