@@ -113,6 +113,7 @@ class _RowWriter:
                 cell = WriteOnlyCell(sheet)
                 cell.number_format = style
                 self.templates.append(cell)
+        self.styled = [(index, cell) for index, cell in enumerate(self.templates) if cell is not None]
 
     def append(self, values: list[Any], font: Font | None = None) -> None:
         if font is not None:
@@ -126,8 +127,8 @@ class _RowWriter:
             self.sheet.append(row)
             return
         row = list(values)
-        for index, template in enumerate(self.templates):
-            if template is not None and row[index] is not None:
+        for index, template in self.styled:
+            if row[index] is not None:
                 template.value = row[index]
                 row[index] = template
         self.sheet.append(row)

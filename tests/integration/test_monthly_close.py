@@ -133,28 +133,38 @@ def test_two_closes_at_once_issue_one_set_of_gapless_invoices(october, prefect_s
         assert session.scalar(select(func.count()).select_from(Invoice).where(Invoice.kind == "monthly")) == 3
 
 
+def while_held(engine, first, second):
+    """Run `first(session)` in a write transaction held open while `second(session)` starts in its own
+    (in a thread): the second must wait for the first to commit, then succeed. Both results."""
+    outcome = {}
+
+    def other():
+        try:
+            with session_scope(engine, write=True) as session:
+                outcome["result"] = second(session)
+        except Exception as error:  # reported below, where the assertion can show it
+            outcome["error"] = error
+
+    with session_scope(engine, write=True) as session:
+        mine = first(session)
+        waiting = threading.Thread(target=other)
+        waiting.start()
+        waiting.join(timeout=2)
+        assert waiting.is_alive(), outcome  # it waits for the first transaction
+    waiting.join(timeout=60)
+    assert "error" not in outcome, outcome.get("error")
+    return mine, outcome["result"]
+
+
 def test_a_close_that_starts_while_another_holds_the_month_waits_and_then_redrafts(october):
     """The race CI once hit: the second close must wait for the first one's transaction, not die on its key."""
     from policy.terms import Terms
     from tasks.monthly_close import _lock_close, draft
 
-    terms, outcome = Terms(), {}
-
-    def second_close():
-        try:
-            outcome["report"] = draft("2026-10", terms, actor="second", flow_run_id="second", engine=october)
-        except Exception as error:  # reported below, where the assertion can show it
-            outcome["error"] = error
-
-    with session_scope(october, write=True) as first:
-        _lock_close(first, "2026-10", terms, "first")
-        second = threading.Thread(target=second_close)
-        second.start()
-        second.join(timeout=2)
-        assert second.is_alive(), outcome  # it waits for the first close's transaction
-    second.join(timeout=60)
-    assert "error" not in outcome, outcome.get("error")
-    assert outcome["report"].status == "drafted" and len(outcome["report"].invoices) == 3
+    terms = Terms()
+    _, report = while_held(october, lambda session: _lock_close(session, "2026-10", terms, "first"),
+                           lambda _: draft("2026-10", terms, actor="second", flow_run_id="second", engine=october))
+    assert report.status == "drafted" and len(report.invoices) == 3
     with session_scope(october) as session:
         assert session.get(MonthlyClose, "2026-10").flow_run_id == "second"
 
@@ -163,24 +173,8 @@ def test_the_first_numbers_of_a_new_year_taken_at_once_stay_gapless(ledger):
     """Two finalisations (a close and a penalty, say) opening a year's sequence together: 000001 then 000002."""
     from ledger.numbering import next_numbers
 
-    outcome = {}
-
-    def second():
-        try:
-            with session_scope(ledger, write=True) as session:
-                outcome["numbers"] = next_numbers(session, date(2031, 1, 1), 1)
-        except Exception as error:
-            outcome["error"] = error
-
-    with session_scope(ledger, write=True) as session:
-        first = next_numbers(session, date(2031, 1, 1), 1)
-        waiting = threading.Thread(target=second)
-        waiting.start()
-        waiting.join(timeout=2)
-        assert waiting.is_alive(), outcome
-    waiting.join(timeout=60)
-    assert "error" not in outcome, outcome.get("error")
-    assert (first, outcome["numbers"]) == (["2031-000001"], ["2031-000002"])
+    take = lambda session: next_numbers(session, date(2031, 1, 1), 1)  # noqa: E731
+    assert while_held(ledger, take, take) == (["2031-000001"], ["2031-000002"])
 
 
 def test_two_runs_remembering_new_terms_at_once_keep_one_copy(ledger):
@@ -188,26 +182,12 @@ def test_two_runs_remembering_new_terms_at_once_keep_one_copy(ledger):
     from ledger.terms import remember_terms
     from policy.terms import Terms
 
-    terms, outcome = Terms(included_minutes=90), {}
-
-    def second():
-        try:
-            with session_scope(ledger, write=True) as session:
-                outcome["id"] = remember_terms(session, terms, "second").id
-        except Exception as error:
-            outcome["error"] = error
-
-    with session_scope(ledger, write=True) as session:
-        first = remember_terms(session, terms, "first").id
-        waiting = threading.Thread(target=second)
-        waiting.start()
-        waiting.join(timeout=2)
-        assert waiting.is_alive(), outcome
-    waiting.join(timeout=60)
-    assert "error" not in outcome, outcome.get("error")
+    terms = Terms(included_minutes=90)
+    first, second = while_held(ledger, lambda session: remember_terms(session, terms, "first").id,
+                               lambda session: remember_terms(session, terms, "second").id)
     with session_scope(ledger) as session:
         copies = session.scalars(select(TermsCopy)).all()
-    assert [(copy.id, copy.source) for copy in copies] == [(first, "second")] and outcome["id"] == first
+    assert [(copy.id, copy.source) for copy in copies] == [(first, "second")] and second == first
 
 
 def test_a_run_killed_half_way_completes_correctly_when_run_again(october, prefect_server):
