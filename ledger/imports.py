@@ -4,7 +4,9 @@ A file is read whole, every cell checked (types, enums, references, duplicates, 
 compared with what the ledger already holds, and only then written in one transaction. A bad file
 yields every error as `file:row:column: reason` and writes nothing. Re-importing a file is a
 no-op; a changed customer row updates the customer (and the audit says what changed); a changed
-row of any other file is an error, because invoices, payments and support time are history.
+row of any other file is an error, because invoices, payments and support time are history. The
+one exception is an unpaid invoice's status: a dispute or a write-off comes after the invoice, and
+re-importing its row with the new status is how ops record it (arrears then leave it aside).
 """
 
 from __future__ import annotations
@@ -401,7 +403,7 @@ def _import_invoices(session: Session, rows: list[Row], problems: Problems, term
     customers = _require_customers(session, rows, problems)
     existing = _existing(session, Invoice, Invoice.external_id,
                          [row.values["invoice_id"] for row in rows if row.values.get("invoice_id")])
-    new_rows = []
+    new_rows, status_changes = [], []
     for row in rows:
         values = row.values
         if values.get("issued_on") and values.get("due_on") and values["due_on"] < values["issued_on"]:
@@ -420,8 +422,15 @@ def _import_invoices(session: Session, rows: list[Row], problems: Problems, term
             given["status"] = "open"
         if given.get("vat_rate") is None and stored.customer_id in customers:
             given["vat_rate"] = comparable["vat_rate"]
-        if _history_row(Row(row.number, given), comparable, problems, "invoice_id", "invoice"):
+        wanted = given.pop("status")
+        if not _history_row(Row(row.number, given), comparable, problems, "invoice_id", "invoice"):
+            continue
+        if wanted == comparable["status"]:
             result.unchanged += 1
+        elif stored.status == "paid":
+            problems.add(row.number, "status", f"{values['invoice_id']!r} is paid: its status cannot become {wanted!r}")
+        else:
+            status_changes.append((stored, wanted))
 
     def write() -> None:
         stamp = now()
@@ -447,6 +456,12 @@ def _import_invoices(session: Session, rows: list[Row], problems: Problems, term
         if new_rows:
             audit.record(session, "invoices_imported", customer_id=None, before=None, actor=actor,
                          after={"file": result.file, "invoices": [row.values["invoice_id"] for row in new_rows]})
+        for invoice, status in status_changes:
+            audit.record(session, "invoice_status_changed", customer_id=invoice.customer_id, actor=actor,
+                         before={"invoice": invoice.external_id, "status": invoice.status},
+                         after={"invoice": invoice.external_id, "status": status, "file": result.file})
+            invoice.status = status
+        result.updated += len(status_changes)
 
     return write
 

@@ -164,6 +164,29 @@ def test_overpayment_unknown_invoice_and_changed_history_are_refused(ledger, cus
                                      "a changed invoice row cannot be re-imported (now '100.01')"]
 
 
+def test_a_dispute_or_write_off_is_recorded_by_reimporting_the_row_with_its_new_status(ledger, customers_file,
+                                                                                       tmp_path):
+    import_file("customers", customers_file, engine=ledger)
+    rows = [["F-1", "ACME", "2026-09-01", "2026-10-01", "100.00", "", "", ""],
+            ["F-2", "ACME", "2026-09-01", "2026-10-01", "50.00", "", "", ""]]
+    import_file("invoices", _invoices(tmp_path, rows), engine=ledger)
+    import_file("payments", write_csv(tmp_path / "payments.csv", ["payment_id", "invoice_id", "paid_on", "amount"],
+                                      [["P-1", "F-2", "2026-09-15", "60.00"]]), engine=ledger)
+    rows[0][7] = "disputed"
+    result = import_file("invoices", _invoices(tmp_path, rows), engine=ledger)
+    assert (result.updated, result.unchanged) == (1, 1)
+    with session_scope(ledger) as session:
+        assert session.scalar(select(Invoice.status).where(Invoice.external_id == "F-1")) == "disputed"
+        entry = session.scalar(select(AuditEntry).where(AuditEntry.action == "invoice_status_changed"))
+        assert (entry.customer_id, entry.before, entry.after["status"]) == (
+            "ACME", {"invoice": "F-1", "status": "open"}, "disputed")
+    assert import_file("invoices", _invoices(tmp_path, rows), engine=ledger).unchanged == 2
+    rows[1][7] = "written_off"
+    with pytest.raises(ImportRejected) as rejected:
+        import_file("invoices", _invoices(tmp_path, rows), engine=ledger)
+    assert rejected.value.errors == ["invoices.csv:3:status: 'F-2' is paid: its status cannot become 'written_off'"]
+
+
 INTERVENTION_HEADER = ["intervention_id", "customer_id", "started_at", "minutes", "category", "ticket", "engineer",
                        "description"]
 
