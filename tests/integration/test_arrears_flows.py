@@ -144,6 +144,15 @@ def test_exempt_customers_and_disputed_or_written_off_invoices_never_escalate(de
     assert flags(debtors, "EXEMPT") == (True, True, True) and flags(debtors, "DISPUTE") == (True, True, True)
 
 
+def test_a_dispute_recorded_after_escalation_lifts_the_stage_at_the_next_run(debtors, ledger, tmp_path):
+    assert [t["to"] for t in run("2026-02-28")["transitions"] if t["customer_id"] == "OWE"] == ["admin_disabled"]
+    import_file("invoices", write_csv(tmp_path / "dispute.csv", INVOICES, [
+        ["F1", "OWE", "2026-01-01", "2026-01-31", "100.00", "", "", "disputed"]]), engine=ledger)
+    assert [(t["customer_id"], t["to"]) for t in run("2026-03-01")["transitions"]] == [("OWE", "current")]
+    assert flags(debtors, "OWE") == (True, True, True)
+    assert run("2026-12-01")["transitions"] == []                      # and it never escalates again
+
+
 def test_a_dry_run_reports_and_changes_nothing(debtors, ledger, home):
     result = run("2026-12-01", dry_run=True, approve_deletion=True)
     assert [t["to"] for t in result["transitions"]] == ["admin_disabled", "platform_disabled"]
