@@ -164,12 +164,11 @@ def _export_rows(connection):
     from ledger.models import Customer, Intervention, Invoice
     from policy.calendar import PARIS
     from policy.categories import CATEGORIES, Charge
+    from policy.quota import hourly_rate
     from policy.terms import Terms
 
     terms = Terms()
-    rates = {name: (terms.rate_for(name) * terms.feature_urgent_factor).quantize(Decimal("0.01"))
-             if charge is Charge.DISCOUNTED else terms.rate_for(name)
-             for name, (charge, _) in CATEGORIES.items() if charge is not Charge.FREE}
+    rates = {name: hourly_rate(name, terms) for name, (charge, _) in CATEGORIES.items() if charge is not Charge.FREE}
     i, c, v = Intervention.__table__.c, Customer.__table__.c, Invoice.__table__.c
     query = (select(i.started_at, i.month, i.customer_id, c.name, i.ticket, i.engineer, i.category, i.minutes,
                     i.free_minutes, i.billed_minutes, i.amount_ht, v.number)

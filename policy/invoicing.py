@@ -15,7 +15,7 @@ from decimal import Decimal
 from policy.calendar import days_in_month, parse_month
 from policy.categories import Charge, charge_of
 from policy.money import cents
-from policy.quota import Allocation
+from policy.quota import Allocation, hourly_rate
 from policy.terms import Terms
 
 NO_VAT = ("penalty", "indemnity")
@@ -88,9 +88,6 @@ def intervention_lines(billed: dict[str, list[Allocation]], month: str, rate: De
         for category in sorted(by_category):
             items = by_category[category]
             minutes = sum(item.billed_minutes for item in items)
-            hourly = terms.rate_for(category)
-            if charge_of(category) is Charge.DISCOUNTED:
-                hourly = hourly * terms.feature_urgent_factor
             text = f"{category.replace('_', ' ').capitalize()}: {len(items)} intervention(s), {minutes} min billed"
             if charge_of(category) is Charge.QUOTA:
                 text += " beyond the monthly quota"
@@ -98,7 +95,7 @@ def intervention_lines(billed: dict[str, list[Allocation]], month: str, rate: De
                 text += f", with the {terms.data_recovery_fee} EUR recovery fee each"
             if service_month != month:
                 text += f" (late, {_month_name(service_month)})"
-            lines.append(Line(text, category, (Decimal(minutes) / 60).quantize(Decimal("0.0001")), cents(hourly),
+            lines.append(Line(text, category, (Decimal(minutes) / 60).quantize(Decimal("0.0001")), hourly_rate(category, terms),
                               sum((item.amount_ht for item in items), Decimal("0.00")), rate, service_month))
     return lines
 

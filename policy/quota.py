@@ -62,6 +62,16 @@ def round_up(minutes: int, increment: int) -> int:
     return -(-minutes // increment) * increment
 
 
+def hourly_rate(category: str, terms: Terms) -> Decimal:
+    """The hourly rate an invoice line and finance's workbook show: the category's rate, halved for
+    `feature_urgent`, to the cent (half-up, like every amount). Amounts are priced from the exact
+    rate by `price`, so a line's amount never carries this rounding."""
+    rate = terms.rate_for(category)
+    if charge_of(category) is Charge.DISCOUNTED:
+        rate *= terms.feature_urgent_factor
+    return cents(rate)
+
+
 def price(category: str, billed_minutes: int, terms: Terms) -> Decimal:
     """amount_ht = billed/60 x rate (x the urgent factor), plus the fixed recovery fee, half-up to the cent."""
     amount = Decimal(billed_minutes) / 60 * terms.rate_for(category)

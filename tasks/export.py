@@ -24,6 +24,7 @@ from ledger.db import now, session_scope
 from ledger.models import Customer, Export, Intervention, Invoice, InvoiceLine, MonthlyClose, QuotaPeriod
 from policy.calendar import PARIS, parse_month
 from policy.categories import CATEGORIES, Charge
+from policy.quota import hourly_rate
 from policy.terms import Terms
 from reports.billable_workbook import write_workbook
 
@@ -117,12 +118,7 @@ def _interventions(engine, month: str, names: dict[str, str], terms: Terms) -> I
 
     Core rows read by position, not ORM rows by name: this loop runs once per intervention
     (200,000 in a large month) and was a tenth of the export's time."""
-    rates = {}
-    for name, (charge, _) in CATEGORIES.items():
-        if charge is not Charge.FREE:
-            rate = terms.rate_for(name)
-            rates[name] = (rate * terms.feature_urgent_factor).quantize(Decimal("0.01")) \
-                if charge is Charge.DISCOUNTED else rate
+    rates = {name: hourly_rate(name, terms) for name, (charge, _) in CATEGORIES.items() if charge is not Charge.FREE}
     query = (select(Intervention.started_at, Intervention.month, Intervention.customer_id, Intervention.ticket,
                     Intervention.engineer, Intervention.category, Intervention.minutes, Intervention.free_minutes,
                     Intervention.billed_minutes, Intervention.amount_ht,

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from policy.categories import CATEGORIES, Charge, charge_of
 from policy.invoicing import Line, Subscriber, monthly_lines, subscription_lines, surcharge_line, totals
-from policy.quota import Work, allocate, included_minutes, price, round_up, standby_days
+from policy.quota import Work, allocate, hourly_rate, included_minutes, price, round_up, standby_days
 from policy.terms import Terms
 
 TERMS = Terms()
@@ -136,3 +136,12 @@ def test_every_invoice_adds_up_ht_plus_vat_equals_ttc(fee, method, rate, standby
     assert result.ht == sum(line.amount_ht for line in lines)
     assert all(line.amount_ht == line.amount_ht.quantize(Decimal("0.01")) for line in lines)
     assert abs(result.vat - result.ht * rate) <= Decimal("0.005")
+
+
+def test_the_shown_hourly_rate_of_urgent_work_is_halved_and_rounded_half_up_like_every_amount():
+    terms = Terms(hourly_rates={**TERMS.hourly_rates, "feature_urgent": Decimal("120.25")})
+    assert hourly_rate("feature_urgent", terms) == Decimal("60.13")   # 60.125: half-up, not half-even
+    assert hourly_rate("assistance", terms) == terms.rate_for("assistance")
+    # the amount is priced from the exact rate: 60 min x 60.125 = 60.125 -> 60.13; 30 min -> 30.0625 -> 30.06
+    assert (price("feature_urgent", 60, terms), price("feature_urgent", 30, terms)) == (Decimal("60.13"),
+                                                                                         Decimal("30.06"))
