@@ -114,6 +114,7 @@ def create(*, customers: int = 50, seed: int = 7, today: date) -> str:
                                           "dunning_exempt"], customer_rows)
 
     # --- invoices and payments: each month's subscription, paid except for a few customers ------
+    # History stops at the month before last: last month is what the next monthly close bills.
     def role(index: int) -> str | None:
         """The customer that plays a part in the story, when the demo is big enough to have it."""
         return ids[index] if index < len(ids) else None
@@ -124,11 +125,9 @@ def create(*, customers: int = 50, seed: int = 7, today: date) -> str:
     invoice_rows, payment_rows = [], []
     for customer_id in ids:
         fee, start = fees[customer_id]
-        for back in range(HISTORY_MONTHS, 0, -1):
+        for back in range(HISTORY_MONTHS, 1, -1):
             month_start = _month_start(today, back)
             issued = add_months(month_start, 1)
-            if issued > today:
-                continue
             if start is not None and month_start != start:
                 continue  # annual contracts: one invoice for the year, in the month it starts
             amount = fee * 12 if start is not None else fee
