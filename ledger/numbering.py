@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from ledger.db import insert_if_missing
 from ledger.models import InvoiceSequence
+from policy.calendar import today_paris
 
 
 def _sequence(session: Session, year: int) -> InvoiceSequence:
@@ -23,8 +24,10 @@ def _sequence(session: Session, year: int) -> InvoiceSequence:
                           .execution_options(populate_existing=True))
 
 
-def issue_date(session: Session, wanted: date) -> date:
-    """The issue date to use: `wanted`, unless the sequence already issued a later one."""
+def issue_date(session: Session, wanted: date, today: date | None = None) -> date:
+    """The issue date to use: `wanted`, unless the sequence already issued a later one; never after
+    today (Paris), whatever day a forced run works for: no invoice is dated after the day it is issued."""
+    wanted = min(wanted, today or today_paris())
     sequence = _sequence(session, wanted.year)
     if sequence.last_issued_on and sequence.last_issued_on > wanted:
         return sequence.last_issued_on

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import calendar
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 PARIS = ZoneInfo("Europe/Paris")
@@ -75,3 +75,19 @@ def paris_instant(local: datetime) -> datetime:
 
 def today_paris(now: datetime | None = None) -> date:
     return paris_date(now or datetime.now(timezone.utc))
+
+
+def future_day_problem(day: date, today: date, what: str) -> str | None:
+    """Why a run for `day` must not go ahead on `today`: a business day after today is a typo until
+    someone says otherwise (it would switch access, bill and date invoices ahead of time)."""
+    if day > today:
+        return f"{what} {day} is after today ({today})"
+    return None
+
+
+def unfinished_month_problem(month: str, today: date) -> str | None:
+    """Why a month cannot be closed on `today`: it has not ended, so its interventions are not all in."""
+    first, after = month_bounds(month)
+    if after > today:
+        return f"the month {month} has not ended (it ends on {after - timedelta(days=1)}; today is {today})"
+    return None

@@ -1,14 +1,23 @@
-"""What a task needs to know about the run it is part of: its id, and the business date.
+"""What a task needs to know about the run it is part of: its id, the business date, and whether that
+date is one a person meant.
 
 Scheduled flows take their business date from the run's scheduled time in Paris, never from
-`now()`, so a run that starts late (or is retried tomorrow) still does yesterday's work.
+`now()`, so a run that starts late (or is retried tomorrow) still does yesterday's work. A date
+typed by a person that lies ahead of today is refused unless they say why (`force_reason`), and
+the audit log keeps that reason.
 """
 
 from __future__ import annotations
 
 from datetime import date, datetime, timezone
 
-from policy.calendar import paris_date
+from ledger import audit
+from ledger.db import session_scope
+from policy.calendar import paris_date, today_paris
+
+
+class DateRefused(ValueError):
+    """A business date or month that lies ahead: refused unless a reason is given."""
 
 
 def flow_run_id() -> str | None:
@@ -26,11 +35,30 @@ def actor(default: str = "flow") -> str:
 
 
 def business_date(as_of: date | None) -> date:
+    """`as_of`, else the Paris day of the run's scheduled time: a late run does its own day's work. A
+    scheduled run started ahead of its time (moved to now in the UI) works for today, never ahead."""
     if as_of is not None:
         return as_of
     from prefect.runtime import flow_run
 
+    now = datetime.now(timezone.utc)
     scheduled = flow_run.scheduled_start_time
     if scheduled is not None:
-        return paris_date(scheduled if scheduled.tzinfo else scheduled.replace(tzinfo=timezone.utc))
-    return paris_date(datetime.now(timezone.utc))
+        scheduled = scheduled if scheduled.tzinfo else scheduled.replace(tzinfo=timezone.utc)
+        return paris_date(min(scheduled, now))
+    return paris_date(now)
+
+
+def check_date(problem: str | None, *, force_reason: str | None, what: str, engine=None) -> None:
+    """Refuse a run whose date is ahead of today (`problem`), unless `force_reason` says why; an
+    override is written to the audit log with its reason."""
+    if problem is None:
+        return
+    reason = (force_reason or "").strip()
+    if not reason:
+        raise DateRefused(f"{problem}: refused (a typo?); to run it anyway give --force with --reason "
+                          f"(force_reason in the form)")
+    with session_scope(engine, write=True) as session:
+        audit.record(session, "date_check_overridden", customer_id=None, before=None,
+                     after={"run": what, "problem": problem, "reason": reason, "today": today_paris()},
+                     actor=actor(), flow_run_id=flow_run_id())

@@ -47,3 +47,28 @@ def test_a_time_skipped_in_march_is_an_error():
 def test_a_time_with_an_offset_is_kept_as_that_instant():
     aware = datetime.fromisoformat("2026-03-29T02:30:00+00:00")
     assert paris_instant(aware) == aware
+
+
+def test_a_day_after_today_is_a_problem_and_today_is_not():
+    from policy.calendar import future_day_problem
+
+    today = date(2026, 11, 23)
+    assert future_day_problem(today, today, "--as-of") is None
+    assert future_day_problem(date(2026, 11, 22), today, "--as-of") is None
+    assert future_day_problem(date(2026, 11, 24), today, "--as-of") == "--as-of 2026-11-24 is after today (2026-11-23)"
+
+
+@pytest.mark.parametrize("month, today, problem", [
+    ("2026-10", date(2026, 11, 1), None),                      # the scheduled close, on the 1st
+    ("2026-10", date(2026, 10, 31), "ends on 2026-10-31"),     # its last day is not over
+    ("2026-11", date(2026, 11, 23), "ends on 2026-11-30"),
+    ("2026-12", date(2027, 1, 1), None),                       # across a year end
+    ("2027-01", date(2026, 12, 31), "ends on 2027-01-31"),
+])
+def test_a_month_can_be_closed_once_it_has_ended(month, today, problem):
+    from policy.calendar import unfinished_month_problem
+
+    found = unfinished_month_problem(month, today)
+    assert (found is None) == (problem is None)
+    if problem:
+        assert problem in found and f"the month {month} has not ended" in found
