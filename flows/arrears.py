@@ -9,20 +9,21 @@ payments on the day, so a payment brings access back at the next run.
 from __future__ import annotations
 
 from datetime import date
+from typing import Optional
 
 from prefect import flow
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.exceptions import FlowPauseTimeout
-from prefect.flow_runs import pause_flow_run
 
-from tasks.approval import Approval, pause_key, run_url
+from policy.calendar import future_day_problem, today_paris
+from tasks.approval import pause_key, run_url, wait_for_decision
 from tasks.arrears import sweep_task
-from tasks.deletion import certificate_markdown, check_due, execute, mark_awaiting, pending_run, refuse
+from tasks.deletion import approval_form, certificate_markdown, check_due, execute, mark_awaiting, pending_run, refuse
 from tasks.purge import plan_purge
-from tasks.runtime import actor, business_date, flow_run_id
+from tasks.runtime import actor, business_date, check_date, flow_run_id
 from tasks.settings import load_run_settings
 
-DELETION_DEPLOYMENT = "delete-customer-data/data-deletion"
+DELETION_DEPLOYMENT = "data-deletion/data-deletion"
 
 
 class SweepIncomplete(Exception):
@@ -33,8 +34,13 @@ class DeletionRefused(Exception):
     """Ops refused the deletion in the form (or did not answer in time); nothing was deleted."""
 
 
-@flow(name="arrears-escalation", log_prints=True)
-def arrears_escalation(as_of: date | None = None, approve_deletion: bool = False, dry_run: bool = False) -> dict:
+@flow(name="arrears-escalation", log_prints=True, persist_result=True, result_serializer="json")
+def arrears_escalation(
+    as_of: Optional[date] = None,
+    approve_deletion: bool = False,
+    dry_run: bool = False,
+    force_reason: Optional[str] = None,
+) -> dict:
     """The daily arrears sweep: penalties, stage changes with their platform effects and notices, and
     deletions that are due (each in its own run, waiting for approval).
 
@@ -42,14 +48,20 @@ def arrears_escalation(as_of: date | None = None, approve_deletion: bool = False
         as_of: the business day; empty means the Paris date of the run's scheduled time.
         approve_deletion: approve the deletions that are due now, without a form (the CLI's --approve-deletion).
         dry_run: report what would happen and change nothing (no platform call, no notice, no invoice).
+        force_reason: sweep a day after today anyway, and say why (kept in the audit log); a dry run needs none.
     """
     day = business_date(as_of)
+    if not dry_run:
+        check_date(future_day_problem(day, today_paris(), "the arrears day"), force_reason=force_reason,
+                   what="arrears-escalation")
     settings = load_run_settings("arrears-escalation")
     report = sweep_task(day, settings, dry_run=dry_run, actor=actor(), flow_run_id=flow_run_id())
     deletions = []
     for customer_id in report.deletions_due:
         if dry_run:
             deletions.append(f"{customer_id}: would wait for approval")
+        elif day > today_paris():  # a forced sweep ahead of time never deletes ahead of time
+            deletions.append(f"{customer_id}: due by {day}; not started before that day")
         elif approve_deletion:
             result = delete_customer_data(customer_id, as_of=day, approved_by=f"{actor()} (--approve-deletion)")
             deletions.append(f"{customer_id}: {'deleted' if result['deleted'] else result['why']}")
@@ -97,11 +109,11 @@ def _still_waiting(run_id: str) -> bool:
     return state is not None and not state.is_final()
 
 
-@flow(name="delete-customer-data", log_prints=True)
+@flow(name="data-deletion", log_prints=True, persist_result=True, result_serializer="json")
 def delete_customer_data(
     customer_id: str,
-    as_of: date | None = None,
-    approved_by: str | None = None,
+    as_of: Optional[date] = None,
+    approved_by: Optional[str] = None,
     comment: str = "",
     approval_timeout_hours: float = 168.0,
 ) -> dict:
@@ -119,7 +131,9 @@ def delete_customer_data(
         approval_timeout_hours: how long the form may wait; then nothing is deleted.
     """
     day = business_date(as_of)
-    settings = load_run_settings("delete-customer-data")
+    if day > today_paris():
+        raise DeletionRefused(f"{customer_id}: a deletion never runs for a day ahead of today ({day}); nothing was deleted")
+    settings = load_run_settings("data-deletion")
     run_id = flow_run_id()
     due = check_due(customer_id, day, settings)
     if not due.due:
@@ -134,13 +148,14 @@ def delete_customer_data(
         mark_awaiting(customer_id, run_id, actor())
         print(f"waiting for approval to delete {customer_id}'s data: {run_url(run_id)}")
         try:
-            decision = pause_flow_run(wait_for_input=Approval, timeout=int(approval_timeout_hours * 3600),
-                                      key=pause_key("delete", customer_id))
+            decision = wait_for_decision(approval_form(due, plan, customer_id), key=pause_key("delete", customer_id),
+                                         timeout_hours=approval_timeout_hours)
         except FlowPauseTimeout as error:
             raise DeletionRefused(f"{customer_id}: no approval in time; nothing was deleted") from error
         if not decision.approve:
             refuse(customer_id, decision.reviewer, decision.comment, actor=actor(), flow_run_id=run_id)
-            raise DeletionRefused(f"{customer_id}: deletion refused by {decision.reviewer or 'ops'}; nothing was deleted")
+            raise DeletionRefused(f"{customer_id}: deletion refused by {decision.reviewer} ({decision.comment}); "
+                                  f"nothing was deleted")
         approval = {"reviewer": decision.reviewer, "comment": decision.comment}
     certificate = execute(customer_id, day, settings, approval, actor=actor(), flow_run_id=run_id)
     create_markdown_artifact(certificate_markdown(certificate), key="deletion-certificate",

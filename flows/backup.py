@@ -9,6 +9,7 @@ is snapshotted too. The drill restores a sample into the sandbox and compares it
 from __future__ import annotations
 
 from datetime import date
+from typing import Optional
 
 from prefect import flow
 from prefect.artifacts import create_markdown_artifact, create_progress_artifact, create_table_artifact, \
@@ -19,7 +20,8 @@ from sqlalchemy import select
 from ledger.db import session_scope
 from ledger.models import Backup, Customer
 from tasks.customer_backups import apply_retention, backup_chunk_task, snapshot_ledger, verify_backup
-from tasks.runtime import business_date, flow_run_id
+from policy.calendar import future_day_problem, today_paris
+from tasks.runtime import business_date, check_date, flow_run_id
 from tasks.settings import load_run_settings
 
 CHUNK = 50
@@ -29,16 +31,25 @@ class BackupsFailed(Exception):
     """Some backups or drills failed; the artifact names them."""
 
 
-@flow(name="nightly-backup", log_prints=True, task_runner=ThreadPoolTaskRunner(max_workers=4))
-def nightly_backup(as_of: date | None = None, customer_id: str | None = None, snapshot_ledger_too: bool = True) -> dict:
+@flow(name="nightly-backup", log_prints=True, task_runner=ThreadPoolTaskRunner(max_workers=4), persist_result=True,
+      result_serializer="json")
+def nightly_backup(
+    as_of: Optional[date] = None,
+    customer_id: Optional[str] = None,
+    snapshot_ledger_too: bool = True,
+    force_reason: Optional[str] = None,
+) -> dict:
     """Back up every customer not deleted (or one), apply retention, and snapshot the ledger.
 
     Args:
         as_of: the backup day; empty means the Paris date of the run's scheduled time. One backup per customer and day.
         customer_id: back up only this customer.
         snapshot_ledger_too: also take a consistent snapshot of the ledger (the accounting record).
+        force_reason: back up under a day after today anyway, and say why (kept in the audit log).
     """
     day = business_date(as_of)
+    check_date(future_day_problem(day, today_paris(), "the backup day"), force_reason=force_reason,
+               what="nightly-backup")
     settings = load_run_settings("nightly-backup")
     with session_scope() as session:
         query = select(Customer.customer_id).where(Customer.stage != "data_deleted").order_by(Customer.customer_id)
@@ -74,7 +85,7 @@ def nightly_backup(as_of: date | None = None, customer_id: str | None = None, sn
     return {"day": day.isoformat(), "backups": [o.__dict__ for o in outcomes], "ledger_snapshot": ledger_line}
 
 
-@flow(name="verify-backups", log_prints=True)
+@flow(name="verify-backups", log_prints=True, persist_result=True, result_serializer="json")
 def verify_backups(sample: int = 5) -> dict:
     """The weekly restore drill: restore a sample of recent backups into the sandbox and compare row
     counts and hashes with their manifests. Backups never verified, or verified longest ago, go first.

@@ -6,6 +6,8 @@ explains itself without opening Excel.
 
 from __future__ import annotations
 
+from typing import Optional
+
 from prefect import flow
 from prefect.artifacts import create_link_artifact, create_markdown_artifact, create_table_artifact
 
@@ -15,8 +17,8 @@ from tasks.runtime import business_date, flow_run_id
 from tasks.settings import load_run_settings
 
 
-@flow(name="billable-export", log_prints=True)
-def billable_export(month: str | None = None) -> dict:
+@flow(name="billable-export", log_prints=True, persist_result=True, result_serializer="json")
+def billable_export(month: Optional[str] = None) -> dict:
     """Write the month's billable-interventions workbook (Summary, Interventions, Invoices, About) to object
     storage under exports/YYYY/MM/, as a new version only when its content changed.
 

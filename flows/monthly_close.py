@@ -8,39 +8,43 @@ them gapless numbers. A month already closed is never billed twice.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, Optional
 
 from prefect import flow
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.exceptions import FlowPauseTimeout
-from prefect.flow_runs import pause_flow_run
 
 from flows.exports import billable_export
-from tasks.approval import Approval, pause_key, run_url
+from tasks.approval import artifact_url, pause_key, run_url, wait_for_decision
 from tasks.monthly_close import discard_task, draft_task, finalise_task, previous_month
-from tasks.runtime import actor, business_date, flow_run_id
+from tasks.runtime import actor, business_date, check_date, flow_run_id
 from tasks.settings import load_run_settings
+from policy.calendar import today_paris, unfinished_month_problem
 
 
 class CloseRefused(Exception):
     """Finance refused the drafts (or did not answer in time); nothing was kept."""
 
 
-@flow(name="monthly-close", log_prints=True)
+@flow(name="monthly-close", log_prints=True, persist_result=True, result_serializer="json")
 def monthly_close(
-    month: str | None = None,
+    month: Optional[str] = None,
     approve: Literal["auto", "ui"] = "auto",
     approval_timeout_hours: float = 72.0,
+    force_reason: Optional[str] = None,
 ) -> dict:
     """Close a month: price its interventions against each customer's quota and issue the invoices.
 
     Args:
         month: the month to close, YYYY-MM; empty means the month before the run's scheduled day.
-        approve: `auto` finalises at once; `ui` pauses for finance to approve the drafts in the UI.
-        approval_timeout_hours: how long a `ui` approval may wait before the drafts are discarded.
+        approve: `auto` finalises at once; `ui` waits (suspended, holding no worker) for finance's answer in the UI.
+        approval_timeout_hours: how long a `ui` approval may wait; then nothing is issued.
+        force_reason: close a month that has not ended yet anyway, and say why (kept in the audit log).
     """
     day = business_date(None)
     month = month or previous_month(day)
+    check_date(unfinished_month_problem(month, today_paris()), force_reason=force_reason,
+               what=f"monthly-close {month}")
     settings = load_run_settings("monthly-close")
     run_id = flow_run_id()
     drafted = draft_task(month, settings.terms, actor=actor(), flow_run_id=run_id)
@@ -48,24 +52,23 @@ def monthly_close(
         print(f"{month} was already closed: nothing changed")
         billable_export(month)  # finishes an export a failed run may have missed; unchanged writes nothing
         return _result(drafted)
-    create_markdown_artifact(drafted.markdown(f"Draft invoices for {month}"), key="monthly-close-drafts",
-                             description=f"Drafts of the {month} close, before approval")
+    drafts = create_markdown_artifact(drafted.markdown(f"Draft invoices for {month}"), key="monthly-close-drafts",
+                                      description=f"Drafts of the {month} close, before approval")
 
     approval = None
     if approve == "ui":
         print(f"waiting for finance to approve the {len(drafted.invoices)} draft invoice(s) of {month}: "
               f"{run_url(run_id)}")
         try:
-            decision = pause_flow_run(wait_for_input=Approval, timeout=int(approval_timeout_hours * 3600),
-                                      key=pause_key("approve", month))
+            decision = wait_for_decision(drafted.approval_form(artifact_url(drafts)), key=pause_key("approve", month),
+                                         timeout_hours=approval_timeout_hours)
         except FlowPauseTimeout as error:  # nobody answered in time: keep nothing
             discard_task(month, why=f"no approval: {error}", actor=actor(), flow_run_id=run_id)
             raise CloseRefused(f"{month}: no approval in time; the drafts were discarded") from error
         if not decision.approve:
             discard_task(month, why=f"refused by {decision.reviewer}: {decision.comment}", actor=actor(),
                          flow_run_id=run_id)
-            raise CloseRefused(f"{month}: refused by {decision.reviewer or 'finance'}"
-                               + (f" ({decision.comment})" if decision.comment else "") + "; nothing was issued")
+            raise CloseRefused(f"{month}: refused by {decision.reviewer} ({decision.comment}); nothing was issued")
         print(f"approved by {decision.reviewer}" + (f": {decision.comment}" if decision.comment else ""))
         approval = {"reviewer": decision.reviewer, "comment": decision.comment}
 

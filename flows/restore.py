@@ -8,7 +8,7 @@ Running the same flow run again bills nothing more; two requests are two billed 
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, Optional
 
 from prefect import flow
 from prefect.artifacts import create_markdown_artifact
@@ -18,12 +18,12 @@ from tasks.runtime import actor, flow_run_id
 from tasks.settings import load_run_settings
 
 
-@flow(name="restore-backup", log_prints=True)
+@flow(name="restore-backup", log_prints=True, persist_result=True, result_serializer="json")
 def restore_backup(
     customer_id: str,
     requested_by: str,
     ticket: str,
-    backup_id: str | None = None,
+    backup_id: Optional[str] = None,
     target: Literal["sandbox", "in_place"] = "sandbox",
 ) -> dict:
     """Restore a customer's platform data from a backup, and bill it as a data recovery.

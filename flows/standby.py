@@ -7,12 +7,14 @@ starts the periods whose day has come and ends those that are over, with a notic
 from __future__ import annotations
 
 from datetime import date
+from typing import Optional
 
 from prefect import flow
 from prefect.artifacts import create_markdown_artifact
 
+from policy.calendar import future_day_problem, today_paris
 from policy.standby import StandbyReason
-from tasks.runtime import actor, business_date, flow_run_id
+from tasks.runtime import actor, business_date, check_date, flow_run_id
 from tasks.settings import load_run_settings
 from tasks.standby import request_task, sweep_standby_task
 
@@ -25,12 +27,12 @@ class SweepIncomplete(Exception):
     """Some periods could not be switched; they are tried again on the next run."""
 
 
-@flow(name="request-standby", log_prints=True)
+@flow(name="standby-request", log_prints=True, persist_result=True, result_serializer="json")
 def request_standby(
     customer_id: str,
     reason: StandbyReason,
-    start_on: date | None = None,
-    end_on: date | None = None,
+    start_on: Optional[date] = None,
+    end_on: Optional[date] = None,
     requested_by: str = "ops",
 ) -> dict:
     """Put a customer's platform on standby: operations off, admin and platform stay on, licence at 50 %.
@@ -43,7 +45,7 @@ def request_standby(
         requested_by: who asked, for the audit trail.
     """
     day = business_date(None)
-    settings = load_run_settings("request-standby")
+    settings = load_run_settings("standby-request")
     outcome = request_task(customer_id, StandbyReason(reason).value, start_on, end_on, requested_by, day, settings,
                            actor=actor(), flow_run_id=flow_run_id())
     create_markdown_artifact(outcome.markdown(), key="standby-request", description="What the standby request did")
@@ -54,16 +56,19 @@ def request_standby(
             "started": outcome.started}
 
 
-@flow(name="standby-expiry", log_prints=True)
-def standby_expiry(as_of: date | None = None) -> dict:
+@flow(name="standby-expiry", log_prints=True, persist_result=True, result_serializer="json")
+def standby_expiry(as_of: Optional[date] = None, force_reason: Optional[str] = None) -> dict:
     """The daily standby sweep: start the periods whose start day has come, warn 14 days before the end,
     and switch platforms back to full service when their standby is over. Running it twice for the
     same day changes nothing the second time.
 
     Args:
         as_of: the business day; empty means the Paris date of the run's scheduled time.
+        force_reason: sweep a day after today anyway, and say why (kept in the audit log).
     """
     day = business_date(as_of)
+    check_date(future_day_problem(day, today_paris(), "the standby day"), force_reason=force_reason,
+               what="standby-expiry")
     settings = load_run_settings("standby-expiry")
     report = sweep_standby_task(day, settings, actor=actor(), flow_run_id=flow_run_id())
     create_markdown_artifact(report.markdown(), key="standby-expiry", description=f"Standby sweep for {day}")

@@ -283,4 +283,4 @@ def _deletion_schedule(session, settings, customer, anchor_on, overdue, day, rep
         report.deletions_due.append(customer.customer_id)
 
 
-sweep_task = task(sweep, name="arrears-sweep", cache_policy=NO_CACHE)
+sweep_task = task(sweep, name="arrears-sweep", cache_policy=NO_CACHE, persist_result=False)

@@ -316,4 +316,4 @@ def backup_chunk(customer_ids: list[str], day: date, platform: PlatformControl, 
     return outcomes
 
 
-backup_chunk_task = task(backup_chunk, name="backup-chunk", cache_policy=NO_CACHE)
+backup_chunk_task = task(backup_chunk, name="backup-chunk", cache_policy=NO_CACHE, persist_result=False)

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+from decimal import Decimal
 
 from sqlalchemy import select
 
 from blocks.settings import Settings
 from ledger import audit
 from ledger.db import now, session_scope
-from ledger.models import Customer, DeletionCertificate, StageChange
+from ledger.models import Backup, Customer, DeletionCertificate, StageChange
 from policy.access import Stage
 from policy.arrears import anchor, implied_stage, ladder
 from tasks.arrears import _facts
@@ -28,6 +29,9 @@ from tasks.purge import purge_customer
 class Due:
     due: bool
     why: str
+    owed: Decimal = Decimal("0.00")        # the overdue balance (TTC) that leads to the deletion
+    anchor: date | None = None
+    last_backup: str | None = None         # the newest good backup, which the purge deletes too
 
 
 def check_due(customer_id: str, day: date, settings: Settings, engine=None) -> Due:
@@ -41,10 +45,29 @@ def check_due(customer_id: str, day: date, settings: Settings, engine=None) -> D
             return Due(False, f"no deletion is pending (deletion status: {customer.deletion_status or 'none'})")
         if customer.deletion_due_on is None or day < customer.deletion_due_on:
             return Due(False, f"the deletion is not due before {customer.deletion_due_on}")
-        anchor_on = anchor([owed for _, owed in _facts(session, [customer_id]).get(customer_id, [])], day)
+        invoices = [owed for _, owed in _facts(session, [customer_id]).get(customer_id, [])]
+        anchor_on = anchor(invoices, day)
         if customer.dunning_exempt or implied_stage(anchor_on, day, ladder(settings.terms)) is not Stage.DATA_DELETED:
             return Due(False, "the facts no longer lead to a deletion (paid, exempt or re-anchored)")
-    return Due(True, f"anchor {anchor_on}: 6 months overdue, notice given, due since {customer.deletion_due_on}")
+        owed = sum((owed.balance_on(day) for owed in invoices if owed.counts() and owed.due_on < day
+                    and owed.balance_on(day) > 0), Decimal("0.00"))
+        last = session.scalars(select(Backup).where(Backup.customer_id == customer_id, Backup.status == "good")
+                               .order_by(Backup.created_at.desc())).first()
+        last_backup = f"{last.backup_id} ({last.created_at:%Y-%m-%d %H:%M} UTC)" if last else None
+    return Due(True, f"anchor {anchor_on}: {settings.terms.data_deleted_after_months} months overdue, notice given, "
+                     f"due since {customer.deletion_due_on}", owed, anchor_on, last_backup)
+
+
+def approval_form(due: Due, plan, customer_id: str) -> str:
+    """What ops read above the approve/refuse form before a customer's data is deleted for good."""
+    rows = "\n".join(f"- {table}: {count} row(s)" for table, count in plan.tables.items()) or "- no data table"
+    return (f"## Delete all of {customer_id}'s platform data?\n\n"
+            f"**Overdue balance {due.owed} EUR TTC**, unpaid since {due.anchor}; {due.why}.\n\n"
+            f"Platform rows to be purged:\n\n{rows}\n\n"
+            f"Backups deleted with it: {len(plan.backups)} ({len(plan.objects)} objects); the latest good one is "
+            f"{due.last_backup or 'none'}.\n\n"
+            "This cannot be undone. Invoices, payments and the audit trail are kept. Refusing keeps everything "
+            "and needs a comment.")
 
 
 def mark_awaiting(customer_id: str, flow_run_id: str | None, actor: str, engine=None) -> None:

@@ -188,4 +188,4 @@ def download_link(storage: ObjectStorage, key: str) -> str:
     return storage.store().link(key)
 
 
-export_task = task(export_month, name="write-workbook", cache_policy=NO_CACHE)
+export_task = task(export_month, name="write-workbook", cache_policy=NO_CACHE, persist_result=False)

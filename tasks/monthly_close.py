@@ -78,6 +78,19 @@ class CloseReport:
                 + "\n## Largest invoices\n\n| number | customer | name | HT | VAT | TTC |\n|---|---|---|---:|---:|---:|\n"
                 + (rows or "| | | no invoice | | | |"))
 
+    def approval_form(self, drafts_link: str | None) -> str:
+        """What finance reads above the approve/refuse form: the month, the totals, the largest drafts."""
+        largest = sorted(self.invoices, key=lambda item: (-item.total_ttc, item.customer_id))[:5]
+        lines = "\n".join(f"- {item.customer_id} {item.name}: {item.total_ht} HT, {item.total_ttc} EUR TTC"
+                          for item in largest) or "- no invoice"
+        link = f"\n\nEvery draft, line by line: [the drafts artifact]({drafts_link})" if drafts_link else ""
+        return (f"## Close of {self.month}: {len(self.invoices)} draft invoice(s)\n\n"
+                f"**HT {self.total_ht} EUR, VAT {self.total_vat} EUR, TTC {self.total_ttc} EUR**; "
+                f"{self.interventions} intervention(s) of the month and {self.late_interventions} late one(s) priced.\n\n"
+                f"The five largest:\n\n{lines}{link}\n\n"
+                "Approving numbers and issues them; refusing discards every draft "
+                "and needs a comment.")
+
 
 def _lock_close(session: Session, month: str, terms: Terms, flow_run_id: str | None) -> MonthlyClose:
     insert_if_missing(session, MonthlyClose, month=month, status="drafting", terms=terms_document(terms),
@@ -138,6 +151,9 @@ def draft(month: str, terms: Terms, *, actor: str, flow_run_id: str | None, engi
         close = _lock_close(session, month, terms, flow_run_id)
         if close.status == "finalised":
             return _report(session, month, "already_finalised")
+        if close.status == "drafted" and flow_run_id is not None and close.flow_run_id == flow_run_id:
+            # the same run again: a suspended close resumed after approval keeps the drafts it showed
+            return _report(session, month, "drafted")
         if close.status in ("drafted", "drafting"):
             _discard(session, month)
         close.status, close.terms, close.flow_run_id, close.started_at = "drafting", terms_document(terms), flow_run_id, now()
@@ -216,9 +232,7 @@ def draft(month: str, terms: Terms, *, actor: str, flow_run_id: str | None, engi
         close.status = "drafted"
         audit.record(session, "close_drafted", customer_id=None, before=None, actor=actor, flow_run_id=flow_run_id,
                      after={"month": month, "invoices": len(invoices), "interventions": count, "late": late})
-        report = _report(session, month, "drafted")
-        report.interventions, report.late_interventions = count, late
-        return report
+        return _report(session, month, "drafted")
 
 
 def _over(works: list[Work], allocations: list[Allocation]) -> int:
@@ -247,7 +261,16 @@ def _insert_invoices(session: Session, month: str, invoices, flow_run_id, stamp)
 
 
 def _report(session: Session, month: str, status: str) -> CloseReport:
+    """What the close of `month` holds now: its invoices, and the interventions it priced (those of the
+    month, and late ones of closed months), counted from the ledger so a draft and its final agree."""
     report = CloseReport(month, status)
+    for priced_month, count in session.execute(
+        select(Intervention.month, func.count()).where(Intervention.close_month == month).group_by(Intervention.month)
+    ):
+        if priced_month == month:
+            report.interventions = count
+        else:
+            report.late_interventions += count
     for invoice, name in session.execute(
         select(Invoice, Customer.name).join(Customer, Customer.customer_id == Invoice.customer_id)
         .where(Invoice.close_month == month, Invoice.kind == "monthly").order_by(Invoice.number, Invoice.customer_id)
@@ -306,6 +329,6 @@ def previous_month(day: date) -> str:
     return month_key(add_months(day.replace(day=1), -1))
 
 
-draft_task = task(draft, name="draft-invoices", cache_policy=NO_CACHE)
-finalise_task = task(finalise, name="finalise-invoices", cache_policy=NO_CACHE)
-discard_task = task(discard, name="discard-drafts", cache_policy=NO_CACHE)
+draft_task = task(draft, name="draft-invoices", cache_policy=NO_CACHE, persist_result=False)
+finalise_task = task(finalise, name="finalise-invoices", cache_policy=NO_CACHE, persist_result=False)
+discard_task = task(discard, name="discard-drafts", cache_policy=NO_CACHE, persist_result=False)

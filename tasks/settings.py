@@ -10,7 +10,8 @@ from ledger.db import session_scope
 from ledger.terms import remember_terms
 
 
-@task(name="load-settings", retries=2, retry_delay_seconds=2, cache_policy=NO_CACHE)
+# never persisted: the blocks carry secrets
+@task(name="load-settings", retries=2, retry_delay_seconds=2, cache_policy=NO_CACHE, persist_result=False)
 def load_run_settings(source: str) -> Settings:
     """The blocks as they are now; the ledger keeps a copy of the terms this run uses."""
     settings = load_settings()

@@ -210,5 +210,5 @@ def request(
     return RequestOutcome(customer_id, True, [], start_on, end_on, started)
 
 
-sweep_standby_task = task(sweep_standby, name="standby-sweep", cache_policy=NO_CACHE)
-request_task = task(request, name="standby-request", cache_policy=NO_CACHE)
+sweep_standby_task = task(sweep_standby, name="standby-sweep", cache_policy=NO_CACHE, persist_result=False)
+request_task = task(request, name="standby-request", cache_policy=NO_CACHE, persist_result=False)
