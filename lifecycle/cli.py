@@ -21,7 +21,7 @@ import typer
 app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
                   help="Run a SaaS vendor's support policy: quota, billing, arrears, standby, backups, exports.")
 db_app = typer.Typer(no_args_is_help=True, help="The ledger's schema.")
-run_app = typer.Typer(no_args_is_help=True, help="Run a flow now, in this process, and wait for it.")
+run_app = typer.Typer(no_args_is_help=True, help="Run a flow now and wait for it: on the worker of `lifecycle up` when it runs, else in this process.")
 app.add_typer(db_app, name="db")
 app.add_typer(run_app, name="run")
 
@@ -187,11 +187,32 @@ def show(
         _table(subject.value, records)
 
 
-def _flat(value) -> str:
+#: fields that hold an instant: JSON keeps them in UTC, the table and CSV show them in Europe/Paris
+INSTANTS = {"at", "sent_at", "created_at", "verified_at", "started_at", "deleted_at"}
+
+
+def _paris(text: str) -> str:
+    """An ISO instant in UTC as Paris wall-clock time with its offset: 2026-11-23T18:06:22+01:00."""
+    from datetime import datetime
+
+    from policy.calendar import PARIS
+
+    try:
+        instant = datetime.fromisoformat(text)
+    except ValueError:
+        return text
+    if instant.tzinfo is None:
+        return text
+    return instant.astimezone(PARIS).isoformat(timespec="seconds")
+
+
+def _flat(value, field: str = "") -> str:
     if value is None:
         return ""
     if isinstance(value, (dict, list)):
         return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    if field in INSTANTS and isinstance(value, str):
+        return _paris(value)
     return str(value).lower() if isinstance(value, bool) else str(value)
 
 
@@ -201,8 +222,22 @@ def _csv(records: list[dict]) -> str:
         writer = csv.DictWriter(buffer, fieldnames=list(records[0]), lineterminator="\n")
         writer.writeheader()
         for record in records:
-            writer.writerow({key: _flat(value) for key, value in record.items()})
+            writer.writerow({key: _flat(value, key) for key, value in record.items()})
     return buffer.getvalue()
+
+
+def _change(record: dict) -> str:
+    """An audit entry's change on one line: `stage: current -> admin_disabled, effective_on=2026-11-01`."""
+    before, after = record.get("before") or {}, record.get("after") or {}
+    parts = []
+    for key, value in after.items():
+        shown = _flat(value)
+        if key in before and before[key] != value:
+            parts.append(f"{key}: {_flat(before[key])} -> {shown}")
+        else:
+            parts.append(f"{key}={shown}")
+    parts += [f"{key}: {_flat(value)} -> (none)" for key, value in before.items() if key not in after]
+    return ", ".join(parts)
 
 
 #: the columns a table shows (JSON and CSV show every field)
@@ -215,8 +250,10 @@ TABLE_COLUMNS = {
                       "billed_minutes", "amount_ht", "invoice_number"],
     "notices": ["customer_id", "kind", "sent_at", "to", "subject"],
     "terms": ["term", "value"],
-    "audit": ["at", "customer_id", "action", "after", "actor"],
+    "audit": ["at", "customer_id", "action", "change", "actor"],
 }
+#: columns cut to one line with an ellipsis (the full value is in --format json)
+ONE_LINE = {"change", "subject", "name", "description"}
 
 
 def _table(subject: str, records: list[dict]) -> None:
@@ -232,9 +269,14 @@ def _table(subject: str, records: list[dict]) -> None:
     if subject == "terms":
         console.print(f"terms: {records[0]['source']}")
     for column in columns:
-        table.add_column(column.replace("_enabled", ""), overflow="fold")
+        if column in ONE_LINE:
+            table.add_column(column.replace("_enabled", ""), overflow="ellipsis", no_wrap=True, max_width=90)
+        else:
+            table.add_column(column.replace("_enabled", ""), overflow="fold")
     for record in records:
-        table.add_row(*[_flat(record[column]) for column in columns])
+        if subject == "audit":
+            record = {**record, "change": _change(record)}
+        table.add_row(*[_flat(record[column], column) for column in columns])
     console.print(table)
     console.print(f"{len(records)} {subject}")
 
@@ -327,27 +369,72 @@ def _parse_day(text: Optional[str], option: str) -> Optional[date]:
         fail(f"{option} is not a date (YYYY-MM-DD): {text!r}")
 
 
-def _run_flow(call):
-    """Run a flow in this process; a failed run prints its reason and exits 1."""
+def _run(deployment: str, parameters: dict, call):
+    """Run a flow: as a run of its deployment on the worker of `lifecycle up` (followed here) when
+    there is one, else in this process. A failed run prints its reason and exits 1."""
     _ledger()
     _prefect_ready()
+    from lifecycle import runner
+
+    target = runner.route(deployment)
+    if target.deployment_id:
+        wanted = {name: value.isoformat() if isinstance(value, date) else value
+                  for name, value in parameters.items() if value is not None}
+        try:
+            return runner.run_and_follow(target, wanted, echo=note)
+        except runner.RunFailed as error:
+            fail(str(error))
+    if target.note:
+        note(f"note: {target.note}")
     try:
-        return call()
+        return call(**parameters)
     except Exception as error:  # the flow's own failure, already recorded in Prefect
         fail(f"{type(error).__name__}: {error}")
 
 
+def _future_day(day: Optional[date], what: str, *, dry_run: Optional[bool] = None, force: bool = False) -> None:
+    """A business day after today is refused before anything starts, unless it is a dry run or forced
+    (`dry_run` is None for the commands that have none)."""
+    from policy.calendar import future_day_problem, today_paris
+
+    problem = future_day_problem(day, today_paris(), what) if day else None
+    if problem and not dry_run and not force:
+        hint = "use --dry-run to see what it would do, or --force --reason TEXT" if dry_run is not None \
+            else "use --force --reason TEXT to run it anyway"
+        fail(f"{problem}: refused (a typo?); {hint}", 2)
+
+
+def _force_reason(force: bool, reason: Optional[str]) -> Optional[str]:
+    if force and not (reason or "").strip():
+        fail("--force needs --reason TEXT: the audit log keeps why", 2)
+    if reason and not force:
+        fail("--reason goes with --force", 2)
+    return reason.strip() if force else None
+
+
+FORCE = typer.Option(False, "--force", help="Run for a day after today (or a month not ended) anyway.")
+REASON = typer.Option(None, "--reason", help="Why --force: kept in the audit log.")
+
+
 @run_app.command("standby-expiry")
-def run_standby_expiry(as_of: Optional[str] = typer.Option(None, "--as-of", help="Business day (YYYY-MM-DD).")) -> None:
+def run_standby_expiry(
+    as_of: Optional[str] = typer.Option(None, "--as-of", help="Business day (YYYY-MM-DD)."),
+    force: bool = FORCE,
+    reason: Optional[str] = REASON,
+) -> None:
     """The daily standby sweep: start due periods, warn before the end, end the finished ones."""
     day = _parse_day(as_of, "--as-of")
+    force_reason = _force_reason(force, reason)
+    _future_day(day, "--as-of", force=force)
 
-    def call():
+    def call(**parameters):
         from flows.standby import standby_expiry
 
-        return standby_expiry(as_of=day)
+        return standby_expiry(**parameters)
 
-    result = _run_flow(call)
+    result = _run("standby-expiry/standby-expiry", {"as_of": day, "force_reason": force_reason}, call)
+    if result is None:
+        return
     typer.echo(f"{result['day']}: {len(result['started'])} started, {len(result['ended'])} ended, "
                f"{len(result['noticed'])} expiry notice(s)")
     for line in result["started"]:
@@ -371,13 +458,15 @@ def run_standby_request(
         fail(f"--reason must be one of {', '.join(REASONS)}")
     start, end = _parse_day(start_on, "--start-on"), _parse_day(end_on, "--end-on")
 
-    def call():
+    def call(**parameters):
         from flows.standby import request_standby
 
-        return request_standby(customer_id=customer, reason=reason, start_on=start, end_on=end,
-                               requested_by=requested_by)
+        return request_standby(**parameters)
 
-    result = _run_flow(call)
+    result = _run("standby-request/standby-request", {"customer_id": customer, "reason": reason, "start_on": start,
+                                                      "end_on": end, "requested_by": requested_by}, call)
+    if result is None:
+        return
     state = "started" if result["started"] else "scheduled"
     typer.echo(f"standby {state} for {customer}: {result['start_on']} until {result['end_on']}")
 
@@ -392,18 +481,29 @@ def run_monthly_close(
     month: str = typer.Option(..., "--month", help="The month to close (YYYY-MM)."),
     approve: Approve = typer.Option(Approve.auto, "--approve",
                                     help="auto finalises at once; ui waits for finance to approve in the UI."),
+    force: bool = FORCE,
+    reason: Optional[str] = REASON,
 ) -> None:
     """Close a month: price interventions against the quota, draft and finalise one invoice per customer."""
+    from policy.calendar import today_paris, unfinished_month_problem
+
     _check_month(month)
+    force_reason = _force_reason(force, reason)
+    problem = unfinished_month_problem(month, today_paris())
+    if problem and not force:
+        fail(f"{problem}: refused; close it once it has ended, or use --force --reason TEXT", 2)
     if approve is Approve.ui:
         _require_up_server("--approve ui")
 
-    def call():
+    def call(**parameters):
         from flows.monthly_close import monthly_close
 
-        return monthly_close(month=month, approve=approve.value)
+        return monthly_close(**parameters)
 
-    result = _run_flow(call)
+    result = _run("monthly-close/monthly-close", {"month": month, "approve": approve.value,
+                                                  "force_reason": force_reason}, call)
+    if result is None:
+        return
     if result["status"] == "already_finalised":
         typer.echo(f"{month} was already closed: nothing changed ({result['invoices']} invoice(s))")
         return
@@ -417,16 +517,23 @@ def run_arrears(
     approve_deletion: bool = typer.Option(False, "--approve-deletion",
                                           help="Approve the deletions that are due; without it a deletion waits."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Report what would happen; change nothing."),
+    force: bool = FORCE,
+    reason: Optional[str] = REASON,
 ) -> None:
     """The arrears sweep: penalties, access off at 1 and 2 months, deletion notice and deletion at 6."""
     day = _parse_day(as_of, "--as-of")
+    force_reason = _force_reason(force, reason)
+    _future_day(day, "--as-of", dry_run=dry_run, force=force)
 
-    def call():
+    def call(**parameters):
         from flows.arrears import arrears_escalation
 
-        return arrears_escalation(as_of=day, approve_deletion=approve_deletion, dry_run=dry_run)
+        return arrears_escalation(**parameters)
 
-    result = _run_flow(call)
+    result = _run("arrears-escalation/arrears-escalation", {"as_of": day, "approve_deletion": approve_deletion,
+                                                            "dry_run": dry_run, "force_reason": force_reason}, call)
+    if result is None:
+        return
     heading = f"{result['day']}{' (dry run: nothing changed)' if result['dry_run'] else ''}"
     typer.echo(f"{heading}: {len(result['transitions'])} stage change(s), {len(result['penalties'])} penalty "
                f"invoice(s), {len(result['deletion_notices'])} deletion notice(s)")
@@ -450,12 +557,14 @@ def run_export(
     """Write finance's billable-interventions workbook for a month; prints where it is."""
     _check_month(month)
 
-    def call():
+    def call(**parameters):
         from flows.exports import billable_export
 
-        return billable_export(month=month)
+        return billable_export(**parameters)
 
-    result = _run_flow(call)
+    result = _run("billable-export/billable-export", {"month": month}, call)
+    if result is None:
+        return
     typer.echo(f"{result['key']} in {result['storage']}" + ("" if result["new"] else " (unchanged: no new version)"))
     typer.echo(f"download: {result['link']}")
     if out is not None:
@@ -471,16 +580,23 @@ def run_export(
 def run_backup(
     customer: Optional[str] = typer.Option(None, "--customer", help="Only this customer."),
     as_of: Optional[str] = typer.Option(None, "--as-of", help="Backup day (YYYY-MM-DD); one backup per customer a day."),
+    force: bool = FORCE,
+    reason: Optional[str] = REASON,
 ) -> None:
     """Back up every customer's platform data (or one), apply retention, snapshot the ledger."""
     day = _parse_day(as_of, "--as-of")
+    force_reason = _force_reason(force, reason)
+    _future_day(day, "--as-of", force=force)
 
-    def call():
+    def call(**parameters):
         from flows.backup import nightly_backup
 
-        return nightly_backup(as_of=day, customer_id=customer)
+        return nightly_backup(**parameters)
 
-    result = _run_flow(call)
+    result = _run("nightly-backup/nightly-backup", {"as_of": day, "customer_id": customer,
+                                                    "force_reason": force_reason}, call)
+    if result is None:
+        return
     backups = result["backups"]
     typer.echo(f"{result['day']}: {sum(1 for b in backups if b['status'] == 'good')} backed up, "
                f"{sum(1 for b in backups if b['status'] == 'skipped')} already done today")
@@ -492,12 +608,13 @@ def run_backup(
 def run_verify_backups(sample: int = typer.Option(5, "--sample", help="How many customers' latest backups.")) -> None:
     """The restore drill: restore a sample into the sandbox and compare with the manifests."""
 
-    def call():
+    def call(**parameters):
         from flows.backup import verify_backups
 
-        return verify_backups(sample=sample)
+        return verify_backups(**parameters)
 
-    for line in _run_flow(call)["verified"]:
+    result = _run("verify-backups/verify-backups", {"sample": sample}, call)
+    for line in (result or {}).get("verified", []):
         typer.echo(f"  {line['backup']}: {line['detail']}")
 
 
@@ -516,13 +633,16 @@ def run_restore(
 ) -> None:
     """Restore a customer's backup; billed as a data_recovery intervention at the next close."""
 
-    def call():
+    def call(**parameters):
         from flows.restore import restore_backup
 
-        return restore_backup(customer_id=customer, requested_by=requested_by, ticket=ticket, backup_id=backup,
-                              target=target.value)
+        return restore_backup(**parameters)
 
-    result = _run_flow(call)
+    result = _run("restore-backup/restore-backup", {"customer_id": customer, "requested_by": requested_by,
+                                                    "ticket": ticket, "backup_id": backup,
+                                                    "target": target.value}, call)
+    if result is None:
+        return
     typer.echo(f"restored {result['backup_id']} into {result['target']}: "
                + ", ".join(f"{name} {count}" for name, count in result["rows"].items()))
     typer.echo(f"billed as intervention {result['intervention_id']} ({result['minutes']} min + recovery fee)")

@@ -68,6 +68,14 @@ def download_base() -> str | None:
     return recorded.get("downloads")
 
 
+def snapshot() -> dict[str, str]:
+    """The settings a run depends on: `lifecycle up` records them, so that a command can tell whether
+    the worker would run with the same ones (INTERFACES.md "Which Prefect server a command uses")."""
+    return {"LIFECYCLE_HOME": str(home()), "LIFECYCLE_DATABASE_URL": database_url(),
+            "LIFECYCLE_PLATFORM_URL": platform_url(), "LIFECYCLE_SANDBOX_URL": sandbox_url(),
+            "LIFECYCLE_STORAGE_URL": storage_url()}
+
+
 def overridden(variable: str) -> str | None:
     """The value of a variable the user set explicitly, which wins over a block for one run."""
     value = os.environ.get(variable)
