@@ -2,35 +2,78 @@
 
 The Prefect UI shows links as links; a `file://` link cannot be opened from a web page, so
 `lifecycle up` serves the folder's `exports/` over HTTP on loopback (S3 storage gets presigned
-URLs instead). Nothing but files under `exports/` is served, and only to GET.
+URLs instead). Nothing but files under `exports/` is served, to GET and HEAD; `/exports/` lists
+the workbooks, newest first.
 """
 
 from __future__ import annotations
 
+import html
 import mimetypes
 import threading
+from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from urllib.parse import unquote, urlparse
+from urllib.parse import quote, unquote, urlparse
+
+from policy.calendar import PARIS
+
+
+def workbooks(root: Path) -> list[Path]:
+    """Every file under `root/exports`, newest first (by when it was written)."""
+    folder = root / "exports"
+    if not folder.is_dir():
+        return []
+    files = [path for path in folder.rglob("*") if path.is_file() and not path.name.endswith(".partial")]
+    return sorted(files, key=lambda path: (path.stat().st_mtime, path.as_posix()), reverse=True)
+
+
+def listing(root: Path) -> bytes:
+    rows = []
+    for path in workbooks(root):
+        relative = path.relative_to(root).as_posix()
+        written = datetime.fromtimestamp(path.stat().st_mtime, timezone.utc).astimezone(PARIS)
+        rows.append(f'<tr><td><a href="/{quote(relative)}">{html.escape(path.name)}</a></td>'
+                    f"<td>{written:%Y-%m-%d %H:%M %Z}</td><td style='text-align:right'>{path.stat().st_size:,}</td></tr>")
+    body = "\n".join(rows) or "<tr><td colspan=3>no workbook yet: the monthly close or `lifecycle run export` writes them</td></tr>"
+    page = ("<!doctype html><meta charset=utf-8><title>Billable-interventions workbooks</title>"
+            "<style>body{font-family:sans-serif;margin:2em}td,th{padding:.3em 1em;text-align:left}</style>"
+            "<h1>Billable-interventions workbooks</h1><p>Newest first.</p>"
+            f"<table><tr><th>workbook</th><th>written (Europe/Paris)</th><th>bytes</th></tr>{body}</table>")
+    return page.encode()
 
 
 def serve_exports(root: Path, host: str, port: int) -> ThreadingHTTPServer:
     root = root.resolve()
 
     class Handler(BaseHTTPRequestHandler):
-        def do_GET(self):
+        def _answer(self, with_body: bool) -> None:
             relative = unquote(urlparse(self.path).path).lstrip("/")
+            if relative.rstrip("/") == "exports":
+                self._send(200, "text/html; charset=utf-8", listing(root), None, with_body)
+                return
             target = (root / relative).resolve()
             if not relative.startswith("exports/") or root not in target.parents or not target.is_file():
                 self.send_error(404, "no such export")
                 return
-            data = target.read_bytes()
-            self.send_response(200)
-            self.send_header("Content-Type", mimetypes.guess_type(target.name)[0] or "application/octet-stream")
-            self.send_header("Content-Disposition", f'attachment; filename="{target.name}"')
+            self._send(200, mimetypes.guess_type(target.name)[0] or "application/octet-stream", target.read_bytes(),
+                       target.name, with_body)
+
+        def _send(self, status: int, kind: str, data: bytes, attachment: str | None, with_body: bool) -> None:
+            self.send_response(status)
+            self.send_header("Content-Type", kind)
+            if attachment:
+                self.send_header("Content-Disposition", f'attachment; filename="{attachment}"')
             self.send_header("Content-Length", str(len(data)))
             self.end_headers()
-            self.wfile.write(data)
+            if with_body:
+                self.wfile.write(data)
+
+        def do_GET(self):
+            self._answer(with_body=True)
+
+        def do_HEAD(self):
+            self._answer(with_body=False)
 
         def log_message(self, *args):
             pass

@@ -98,16 +98,24 @@ def _serve_downloads(storage_url: str, host: str, port: int, echo) -> str | None
     return f"http://{host}:{port}"
 
 
+#: how long `up` waits for the scheduler to create the upcoming runs of every scheduled deployment
+SCHEDULER_TIMEOUT = 120.0
+
+
 def up(*, host: str, port: int, echo) -> int:
     """Run the embedded default until Ctrl-C; returns the exit code."""
+    from lifecycle.logwatch import LogWatcher
+
     config.prepare_prefect_environment()
     logs = config.home() / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ)
     env["LIFECYCLE_HOME"] = str(config.home())
     children: list[subprocess.Popen] = []
+    watcher = None
     own_server = not os.environ.get("PREFECT_API_URL")
     api_url = os.environ.get("PREFECT_API_URL") or f"http://{host}:{port}/api"
+    ui = api_url[:-4] if api_url.endswith("/api") else api_url
 
     def stop(*_):
         raise KeyboardInterrupt
@@ -121,10 +129,18 @@ def up(*, host: str, port: int, echo) -> int:
                 raise RuntimeError(f"something already answers at {api_url}: is `lifecycle up` running already? "
                                    f"(or use --port)")
             echo(f"starting the Prefect server at http://{host}:{port} (data in {config.prefect_home()})")
-            server_log = (logs / "server.log").open("ab")
+            server_log_path = logs / "server.log"
+            server_log = server_log_path.open("ab")
+            # errors the server logs from now on are shown here too, not only in server.log
+            watcher = LogWatcher(server_log_path, server_log.tell(), echo)
+            watcher.start()
             children.append(subprocess.Popen(
                 [sys.executable, "-m", "prefect", "server", "start", "--host", host, "--port", str(port)],
-                env=env, stdout=server_log, stderr=subprocess.STDOUT, start_new_session=True,
+                # the UI must call this server's API (Prefect would point it at port 4200 whatever --port
+                # says), and alert links must lead to this UI
+                env={**env, "PREFECT_UI_URL": ui, "PREFECT_SERVER_UI_API_URL": api_url}, stdout=server_log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
             ))
             _wait_until_up(api_url, children[-1], timeout=float(config.PREFECT_STARTUP_TIMEOUT))
         env["PREFECT_API_URL"] = api_url
@@ -137,7 +153,8 @@ def up(*, host: str, port: int, echo) -> int:
         downloads = _serve_downloads(load_settings().storage.resolved_url(), host, port + 1, echo)
         if downloads:
             env["LIFECYCLE_DOWNLOAD_URL"] = downloads
-        config.server_file().write_text(json.dumps({"api_url": api_url, "pid": os.getpid(), "downloads": downloads}))
+        config.server_file().write_text(json.dumps({"api_url": api_url, "pid": os.getpid(), "downloads": downloads,
+                                                    "config": config.snapshot()}))
 
         echo(f"applying the deployments of {PROJECT_ROOT / 'prefect.yaml'}")
         pool = _prefect("work-pool", "create", WORK_POOL, "--type", "process", env=env)
@@ -148,13 +165,32 @@ def up(*, host: str, port: int, echo) -> int:
         if deployed.returncode != 0:
             raise RuntimeError(f"`prefect deploy --all` failed; see {logs / 'deploy.log'}")
 
+        from lifecycle import alerts
+
+        echo("creating the ops alerts of automations.yaml (sent through lifecycle-notifications/lifecycle)")
+        for line in alerts.apply():
+            echo(f"  {line}")
+
         echo("starting a worker on the work pool " + WORK_POOL)
         worker_log = (logs / "worker.log").open("ab")
         children.append(subprocess.Popen(
             [sys.executable, "-m", "prefect", "worker", "start", "--pool", WORK_POOL, "--type", "process"],
             env=env, cwd=PROJECT_ROOT, stdout=worker_log, stderr=subprocess.STDOUT, start_new_session=True,
         ))
-        ui = api_url[:-4] if api_url.endswith("/api") else api_url
+
+        from lifecycle.schedules import NoUpcomingRuns, paris, wait_for_upcoming_runs
+
+        echo("waiting for the scheduler to create the upcoming runs")
+        try:
+            upcoming = wait_for_upcoming_runs(WORK_POOL, timeout=SCHEDULER_TIMEOUT)
+        except NoUpcomingRuns as error:
+            seen = watcher.seen[-1] if watcher and watcher.seen else "nothing logged as an error"
+            raise RuntimeError(f"{error}: the schedules would never fire (server: {seen}); see "
+                               f"{logs / 'server.log'}") from None
+        echo("next runs (Europe/Paris):")
+        width = max((len(name) for name in upcoming), default=0)
+        for name, when in upcoming.items():
+            echo(f"  {name:<{width}}  {paris(when)}")
         echo(f"ready: the UI is at {ui} (deployments, runs, blocks); logs in {logs}. Ctrl-C stops everything.")
         while True:
             for child in children:
@@ -168,6 +204,8 @@ def up(*, host: str, port: int, echo) -> int:
         # the worker first, so it never polls a server that is already gone
         for child in reversed(children):
             _stop(child)
+        if watcher is not None:
+            watcher.stop()
         try:
             recorded = json.loads(config.server_file().read_text())
             if recorded.get("pid") == os.getpid():
