@@ -1,22 +1,33 @@
-"""`Notifications`: how notices reach customers. SMTP when a host is set, else `.eml` files in an
-outbox folder, so the embedded default shows every notice without a mail server."""
+"""`Notifications`: how notices reach customers, and alerts reach ops. SMTP when a host is set, else
+`.eml` files in an outbox folder, so the embedded default shows every notice without a mail server.
+
+It is also a Prefect notification block: the automations of `automations.yaml` call its `notify`
+inside the Prefect server (which finds this class through the `prefect.collections` entry point),
+so an ops alert goes out even when no worker runs: to the ops address, and to the ops webhook,
+signed like the platform webhook, when one is set.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import json
 import re
 import smtplib
 import ssl
+import uuid
+from datetime import datetime, timezone
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from pathlib import Path
 from typing import Optional
 
-from prefect.blocks.core import Block
+from prefect.blocks.abstract import NotificationBlock, NotificationError
 from pydantic import Field, SecretStr
 
 
-class Notifications(Block):
-    """Customer notices: SMTP settings, or an outbox folder when no SMTP host is set."""
+class Notifications(NotificationBlock):
+    """Customer notices and ops alerts: SMTP settings, or an outbox folder when no SMTP host is set."""
 
     _block_type_name = "Lifecycle Notifications"
     _block_type_slug = "lifecycle-notifications"
@@ -30,6 +41,12 @@ class Notifications(Block):
     password: Optional[SecretStr] = Field(None, description="SMTP password (kept secret).")
     outbox_dir: Optional[str] = Field(None, description="Folder for .eml files; default $LIFECYCLE_HOME/outbox.")
     timeout_seconds: int = Field(30, description="SMTP connection timeout.")
+    ops_email: str = Field("Ops <ops@example.com>", description="Where ops alerts go (failed runs, a late "
+                           "backup, approvals waiting): SMTP, or the outbox folder like notices.")
+    ops_webhook_url: Optional[str] = Field(None, description="Also POST each ops alert here as JSON {subject, body, "
+                                           "sent_at} (a chat or paging webhook); empty means mail only.")
+    ops_webhook_secret: Optional[SecretStr] = Field(None, description="HMAC-SHA256 key: the alert carries "
+                                                    "X-Lifecycle-Signature: sha256=<hex> of its body.")
 
     def _message(self, to: str, subject: str, body: str, key: str) -> EmailMessage:
         message = EmailMessage()
@@ -65,3 +82,41 @@ class Notifications(Block):
                 client.login(self.username, self.password.get_secret_value() if self.password else "")
             client.send_message(message)
         return "smtp", f"{self.smtp_host}:{self.smtp_port}"
+
+    async def notify(self, body: str, subject: str | None = None) -> None:
+        """An ops alert, as a Prefect automation sends it: see `alert_ops`."""
+        import anyio
+
+        await anyio.to_thread.run_sync(self.alert_ops, subject or "lifecycle alert", body)
+
+    def alert_ops(self, subject: str, body: str) -> list[str]:
+        """Send an alert to the ops address and the ops webhook; returns where it went. Each channel
+        is tried even when the other fails; a failure is raised once both were tried."""
+        went, problems = [], []
+        stamp = datetime.now(timezone.utc)
+        key = f"ops-alert-{stamp:%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}"
+        try:
+            went.append(self.send(self.ops_email, subject, body, key=key)[1])
+        except Exception as error:  # noqa: BLE001 - reported below, after the webhook was tried
+            problems.append(f"mail: {type(error).__name__}: {error}")
+        if self.ops_webhook_url:
+            import httpx
+
+            payload = json.dumps({"subject": subject, "body": body, "sent_at": stamp.isoformat()},
+                                 separators=(",", ":"), sort_keys=True).encode()
+            secret = self.ops_webhook_secret.get_secret_value().encode() if self.ops_webhook_secret else b""
+            headers = {"Content-Type": "application/json",
+                       "X-Lifecycle-Signature": "sha256=" + hmac.new(secret, payload, hashlib.sha256).hexdigest()}
+            try:
+                response = httpx.post(self.ops_webhook_url, content=payload, headers=headers,
+                                      timeout=self.timeout_seconds)
+                response.raise_for_status()
+                went.append(self.ops_webhook_url)
+            except httpx.HTTPError as error:
+                problems.append(f"webhook: {type(error).__name__}: {error}")
+        if problems:
+            message = "; ".join(problems)
+            self.logger.error("ops alert %r not fully delivered: %s", subject, message)
+            if self._raise_on_failure:
+                raise NotificationError(log=message)
+        return went

@@ -1,0 +1,127 @@
+"""Ops alerts as Prefect automations, built from `automations.yaml` by `lifecycle up`.
+
+The file names deployments and says when to alert; this module resolves the names to the
+server's deployment ids, turns a deadline in Europe/Paris into the window of a proactive trigger
+(the nightly backup at 01:30 must be done by 06:00: a 4 h 30 window from its start), and points
+every automation's action at the notifications block, which the Prefect server itself calls.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+
+import yaml
+
+FILE = Path(__file__).resolve().parent.parent / "automations.yaml"
+NOTIFICATIONS_BLOCK = "lifecycle-notifications/lifecycle"
+
+
+@dataclass(frozen=True)
+class Alert:
+    name: str
+    description: str
+    deployments: list[str] | str
+    subject: str
+    body: str
+    when: list[str] | None = None
+    after: list[str] | None = None
+    expect: list[str] | None = None
+    within_hours: float | None = None
+    deadline: str | None = None
+
+
+def read_alerts(path: Path = FILE) -> list[Alert]:
+    entries = yaml.safe_load(path.read_text())["alerts"]
+    alerts = [Alert(**entry) for entry in entries]
+    for alert in alerts:
+        if bool(alert.when) == bool(alert.after and alert.expect):
+            raise ValueError(f"{path.name}: {alert.name} needs either `when`, or `after` with `expect`")
+        if alert.after and (alert.within_hours is None) == (alert.deadline is None):
+            raise ValueError(f"{path.name}: {alert.name} needs one of `within_hours` or `deadline`")
+    return alerts
+
+
+def cron_time(cron: str) -> tuple[int, int]:
+    """(hour, minute) of a daily-or-rarer cron line like '30 1 * * *'."""
+    minute, hour = cron.split()[:2]
+    return int(hour), int(minute)
+
+
+def window_until(deadline: str, cron: str) -> timedelta:
+    """From the scheduled time of `cron` to the wall-clock `deadline` (HH:MM) the same night or day."""
+    hour, minute = (int(part) for part in deadline.split(":"))
+    start_hour, start_minute = cron_time(cron)
+    window = timedelta(hours=hour - start_hour, minutes=minute - start_minute)
+    return window if window > timedelta(0) else window + timedelta(days=1)
+
+
+def automation_for(alert: Alert, deployments: dict, block_document_id, *, window: timedelta | None = None):
+    """The Prefect automation of one alert. `deployments` maps names to the server's deployments;
+    `window` replaces the file's window (tests use seconds instead of hours)."""
+    from prefect.events.actions import SendNotification
+    from prefect.events.schemas.automations import AutomationCore, EventTrigger, Posture
+
+    names = sorted(deployments) if alert.deployments == "all" else list(alert.deployments)
+    missing = [name for name in names if name not in deployments]
+    if missing:
+        raise ValueError(f"automations.yaml: {alert.name} watches unknown deployment(s) {', '.join(missing)}")
+    related = {"prefect.resource.role": "deployment",
+               "prefect.resource.id": [f"prefect.deployment.{deployments[name].id}" for name in names]}
+    if alert.when:
+        trigger = EventTrigger(match={"prefect.resource.id": "prefect.flow-run.*"}, match_related=related,
+                               expect=set(alert.when), for_each={"prefect.resource.id"}, posture=Posture.Reactive,
+                               threshold=1, within=timedelta(0))
+    else:
+        if window is None and alert.deadline:
+            [schedule] = deployments[names[0]].schedules[:1] or [None]
+            if schedule is None or not getattr(schedule.schedule, "cron", None):
+                raise ValueError(f"automations.yaml: {alert.name} has a deadline but {names[0]} no cron schedule")
+            window = window_until(alert.deadline, schedule.schedule.cron)
+        window = window or timedelta(hours=alert.within_hours)
+        trigger = EventTrigger(match={"prefect.resource.id": "prefect.flow-run.*"}, match_related=related,
+                               after=set(alert.after), expect=set(alert.expect), for_each={"prefect.resource.id"},
+                               posture=Posture.Proactive, threshold=1, within=window)
+    return AutomationCore(name=alert.name, description=alert.description, trigger=trigger, tags=["lifecycle"],
+                          actions=[SendNotification(block_document_id=block_document_id, subject=alert.subject,
+                                                    body=alert.body)])
+
+
+def apply(windows: dict[str, timedelta] | None = None, path: Path = FILE) -> list[str]:
+    """Create every alert's automation on the server, replacing any of the same name; returns the
+    names with their windows, for the terminal."""
+    from prefect import get_client
+
+    from blocks.notifications import Notifications
+
+    windows = windows or {}
+    block = Notifications.load("lifecycle")
+    done = []
+    with get_client(sync_client=True) as client:
+        deployments = {deployment.name: deployment for deployment in client.read_deployments()}
+        for alert in read_alerts(path):
+            automation = automation_for(alert, deployments, block._block_document_id,
+                                        window=windows.get(alert.name))
+            for old in client.read_automations_by_name(alert.name):
+                client.delete_automation(old.id)
+            client.create_automation(automation)
+            window = "" if alert.when else f" (window {_words(automation.trigger.within)})"
+            done.append(f"{alert.name}: {alert.description}{window}")
+    return done
+
+
+def _words(window: timedelta) -> str:
+    seconds = int(window.total_seconds())
+    if seconds < 3600:
+        return f"{seconds // 60} min" if seconds % 60 == 0 else f"{seconds} s"
+    hours, minutes = divmod(seconds // 60, 60)
+    return f"{hours} h" + (f" {minutes:02d}" if minutes else "")
+
+
+def apply_to(api_url: str, windows: dict[str, timedelta] | None = None) -> list[str]:
+    """`apply` against the server at `api_url`."""
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    with temporary_settings({PREFECT_API_URL: api_url}):
+        return apply(windows)
