@@ -110,3 +110,44 @@ def prefect_server():
         from prefect.settings import PREFECT_API_URL
 
         yield PREFECT_API_URL.value()
+
+
+@pytest.fixture(scope="session")
+def ops_inbox():
+    """Where ops alerts arrive: an SMTP server (aiosmtpd) and a webhook, both on loopback."""
+    from tests.support.servers import Webhook, smtp_server
+
+    hook = Webhook("ops-hook-secret")
+    with smtp_server() as (port, received), hook.running() as url:
+        yield {"smtp_port": port, "mails": received, "webhook": hook, "webhook_url": url}
+
+
+@pytest.fixture(scope="session")
+def up_server(tmp_path_factory, ops_inbox):
+    """`lifecycle up --demo` in a home of its own, for the session: the real scheduler, worker and
+    automations. Its notifications block sends through the session's SMTP server and ops webhook,
+    as ops would set it in the UI."""
+    from tests.support.up import Up
+
+    server = Up(tmp_path_factory.mktemp("up") / "home", free_port())
+    server.start("--demo")
+    _configure_notifications(server.api, ops_inbox)
+    yield server
+    if server.process.poll() is None:
+        server.stop()
+
+
+def _configure_notifications(api: str, inbox: dict) -> None:
+    import subprocess
+    import sys
+
+    script = (
+        "from blocks.notifications import Notifications\n"
+        "block = Notifications.load('lifecycle')\n"
+        f"block.smtp_host, block.smtp_port, block.security = '127.0.0.1', {inbox['smtp_port']}, 'none'\n"
+        "block.ops_email = 'ops@vendor.example'\n"
+        f"block.ops_webhook_url, block.ops_webhook_secret = {inbox['webhook_url']!r}, 'ops-hook-secret'\n"
+        "block.save('lifecycle', overwrite=True)\n"
+    )
+    env = {**os.environ, "PREFECT_API_URL": api}
+    subprocess.run([sys.executable, "-c", script], env=env, check=True, timeout=120)

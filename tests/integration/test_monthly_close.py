@@ -82,7 +82,7 @@ def test_a_late_intervention_is_billed_on_the_next_invoice_naming_its_month(octo
     october_invoices = invoices(october, "2026-10")
     import_file("interventions", write_csv(tmp_path / "late.csv", HEADER,
                                            [["A7", "ACME", "2026-10-20T10:00", "30", "assistance"]]), engine=october)
-    monthly_close(month="2026-11")
+    monthly_close(month="2026-11", force_reason="the test closes November ahead of its end")
     assert invoices(october, "2026-10") == october_invoices  # nothing finalised changes
     acme = invoices(october, "2026-11")["ACME"]
     # November: A5 (60 min) is free within November's quota; A7 finds October's quota spent -> 30 min billed

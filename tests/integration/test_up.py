@@ -1,0 +1,381 @@
+"""The embedded default as a user meets it: `lifecycle up --demo` with its real scheduler, worker and
+automations; shell runs on its worker; approval forms; ops alerts; Ctrl-C and a restart.
+
+The tests share one `lifecycle up` (the session's `up_server`) and run in file order, each leaving
+the ledger as the next one expects, as a day of operations would.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sqlite3
+from pathlib import Path
+import time
+from datetime import datetime, timedelta, timezone
+
+import httpx
+import pytest
+import yaml
+
+from lifecycle import alerts
+from policy.calendar import PARIS, add_months, month_key, today_paris
+from tests.support.up import processes_of
+
+pytestmark = pytest.mark.prefect
+
+SCHEDULED = {"nightly-backup", "verify-backups", "standby-expiry", "arrears-escalation", "monthly-close",
+             "billable-export"}
+
+
+def last_month() -> str:
+    return month_key(add_months(today_paris().replace(day=1), -1))
+
+
+def unexpected_errors(log: str) -> list[str]:
+    """The server log's ERROR lines, but for Prefect's known retried SQLite lock (PrefectHQ/prefect#18934):
+    an event consumer that found the database busy and put the event back."""
+    errors = []
+    for block in re.split(r"\n(?=\d\d:\d\d:\d\d\.\d+ \| )", log):
+        if re.match(r"\d\d:\d\d:\d\d\.\d+ \| (ERROR|CRITICAL)", block):
+            retried = "messaging.memory - Failed in consume_loop" in block.splitlines()[0] \
+                and "OperationalError) database is locked" in block
+            if not retried:
+                errors.append(block[:2000])
+    return errors
+
+
+def mails_since(inbox, count: int, subject_part: str, timeout: float = 120) -> list:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = [mail for mail in inbox["mails"][count:] if subject_part in mail["message"]["Subject"]]
+        if found:
+            return found
+        time.sleep(1)
+    raise AssertionError(f"no mail with {subject_part!r} among " +
+                         repr([mail["message"]["Subject"] for mail in inbox["mails"][count:]]))
+
+
+# --- the scheduler -----------------------------------------------------------------------------
+
+
+def test_up_is_ready_only_once_every_schedule_has_its_upcoming_runs(up_server):
+    lines = up_server.lines
+    ready = next(index for index, line in enumerate(lines) if line.startswith("ready:"))
+    shown = lines[lines.index("next runs (Europe/Paris):") + 1:ready]
+    assert {line.split()[0] for line in shown} == SCHEDULED
+    assert all(line.rstrip().endswith(("CET", "CEST")) for line in shown)
+
+    deployments = up_server.deployments()
+    for name in SCHEDULED:
+        upcoming = [run for run in up_server.runs_of(name) if run["state"]["type"] == "SCHEDULED"]
+        assert upcoming, f"{name} has no scheduled run"
+        [schedule] = deployments[name]["schedules"]
+        assert schedule["schedule"]["timezone"] == "Europe/Paris" and schedule["active"]
+        # the UI's schedule column shows no time zone: the description says it
+        minute, hour = schedule["schedule"]["cron"].split()[:2]
+        assert f"{int(hour):02d}:{int(minute):02d} Europe/Paris" in deployments[name]["description"]
+        # what the terminal printed is the first upcoming run, in Paris time
+        first = min(datetime.fromisoformat(run["expected_start_time"]) for run in upcoming).astimezone(PARIS)
+        assert any(line.split()[0] == name and first.strftime("%d %b %Y %H:%M") in line for line in shown)
+    assert "Traceback" not in up_server.server_log() and "| ERROR" not in up_server.server_log()
+
+
+def test_flow_names_are_deployment_names_so_prefect_users_find_them(up_server):
+    spec = yaml.safe_load((Path(__file__).resolve().parents[2] / "prefect.yaml").read_text())
+    deployments = up_server.deployments()
+    for entry in spec["deployments"]:
+        flow = up_server.get(f"/flows/{deployments[entry['name']]['flow_id']}")
+        assert flow["name"] == entry["name"]
+    assert set(deployments["standby-request"]["parameter_openapi_schema"]["properties"]) == {
+        "customer_id", "reason", "start_on", "end_on", "requested_by"}
+
+
+def test_a_scheduled_run_that_comes_due_is_run_by_the_worker(up_server):
+    [due] = [run for run in up_server.runs_of("standby-expiry") if run["state"]["type"] == "SCHEDULED"][-1:]
+    now = datetime.now(timezone.utc).isoformat()
+    up_server.post(f"/flow_runs/{due['id']}/set_state",
+                   {"state": {"type": "SCHEDULED", "name": "Scheduled", "state_details": {"scheduled_time": now}},
+                    "force": True})
+    run = up_server.wait(due["id"])
+    assert run["state"]["type"] == "COMPLETED", run["state"]
+    artifacts = up_server.post("/artifacts/filter", {"flow_runs": {"id": {"any_": [due["id"]]}}})
+    assert any(artifact["key"] == "standby-expiry" for artifact in artifacts)
+
+
+# --- shell runs are deployment runs ----------------------------------------------------------------
+
+
+def test_a_shell_run_is_a_run_of_its_deployment_followed_here(up_server):
+    before = {run["id"] for run in up_server.runs_of("standby-expiry")}
+    done = up_server.lifecycle("run", "standby-expiry")
+    assert done.returncode == 0, done.stderr
+    assert "temporary" not in done.stderr and "on the worker: http://127.0.0.1" in done.stderr
+    assert "Beginning flow run" in done.stderr           # the run's own log, followed on the terminal
+    assert done.stdout.startswith(f"{today_paris()}: ")  # the summary, from the run's result
+    [new] = [run for run in up_server.runs_of("standby-expiry") if run["id"] not in before]
+    assert new["state"]["type"] == "COMPLETED" and new["id"] in done.stderr
+
+    # a setting of this command only: the worker would not use it, so the flow runs here, and says so
+    elsewhere = up_server.home / "other-objects"
+    alone = up_server.lifecycle("run", "standby-expiry", LIFECYCLE_STORAGE_URL=f"file://{elsewhere}")
+    assert alone.returncode == 0, alone.stderr
+    assert "LIFECYCLE_STORAGE_URL differ from the server's: running it here" in alone.stderr
+    assert {run["id"] for run in up_server.runs_of("standby-expiry")} - before == {new["id"]}
+
+
+def test_prefect_deployment_run_works_with_the_flow_and_deployment_name(up_server):
+    import subprocess
+    import sys
+
+    from tests.support.up import clean_env
+
+    result = subprocess.run([sys.executable, "-m", "prefect", "deployment", "run", "standby-request/standby-request",
+                             "--param", "customer_id=C015", "--param", "reason=third_party_integration", "--watch"],
+                            env=clean_env(up_server.home, PREFECT_API_URL=up_server.api), capture_output=True,
+                            text=True, timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+    with sqlite3.connect(up_server.home / "platform.db") as platform:
+        assert platform.execute("SELECT admin_enabled, platform_enabled, operations_enabled FROM tenants "
+                                "WHERE tenant_id = 'C015'").fetchone() == (1, 1, 0)
+    notices = json.loads(up_server.lifecycle("show", "notices", "--format", "json").stdout)
+    assert [(n["customer_id"], n["kind"]) for n in notices if n["customer_id"] == "C015"] == [
+        ("C015", "standby_started")]
+
+
+# --- dates that cannot be wrong by a typo --------------------------------------------------------
+
+
+def test_days_ahead_and_unfinished_months_are_refused_unless_forced_with_a_reason(up_server):
+    tomorrow = (today_paris() + timedelta(days=1)).isoformat()
+    this_month = month_key(today_paris())
+    for args, says in [
+        (("run", "standby-expiry", "--as-of", tomorrow), f"--as-of {tomorrow} is after today"),
+        (("run", "backup", "--as-of", tomorrow), f"--as-of {tomorrow} is after today"),
+        (("run", "arrears", "--as-of", tomorrow), "use --dry-run to see what it would do"),
+        (("run", "monthly-close", "--month", this_month), f"the month {this_month} has not ended"),
+        (("run", "arrears", "--as-of", tomorrow, "--force"), "--force needs --reason"),
+    ]:
+        refused = up_server.lifecycle(*args)
+        assert refused.returncode == 2 and says in refused.stderr, (args, refused.stderr)
+        assert len(refused.stderr.strip().splitlines()) == 1, refused.stderr
+    assert up_server.lifecycle("run", "arrears", "--as-of", tomorrow, "--dry-run").returncode == 0
+
+    # the form in the UI refuses the same typo: the flow checks it too
+    run_id = up_server.run_button("standby-expiry", {"as_of": tomorrow})
+    run = up_server.wait(run_id)
+    assert run["state"]["type"] == "FAILED" and "is after today" in run["state"]["message"]
+
+    forced = up_server.lifecycle("run", "standby-expiry", "--as-of", tomorrow, "--force", "--reason",
+                                 "catching up before a long weekend")
+    assert forced.returncode == 0, forced.stderr
+    audit = json.loads(up_server.lifecycle("show", "audit", "--format", "json").stdout)
+    [override] = [entry for entry in audit if entry["action"] == "date_check_overridden"]
+    assert override["after"]["reason"] == "catching up before a long weekend"
+    assert override["actor"] == "flow:standby-expiry" and override["flow_run_id"]
+
+
+# --- approvals -------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def short_alert_windows(up_server):
+    """The proactive alerts with windows of seconds instead of hours, restored afterwards."""
+    alerts.apply_to(up_server.api, windows={"monthly-close-awaiting-approval": timedelta(seconds=15),
+                                            "nightly-backup-not-done-by-0600": timedelta(seconds=15)})
+    yield
+    alerts.apply_to(up_server.api)
+
+
+def test_the_close_cannot_be_approved_or_refused_by_accident(up_server, ops_inbox, short_alert_windows):
+    month = last_month()
+    known = {run["id"] for run in up_server.runs_of("monthly-close")}
+    mails = len(ops_inbox["mails"])
+    waiting = up_server.popen("run", "monthly-close", "--month", month, "--approve", "ui")
+    run = up_server.next_suspended("monthly-close", known)
+
+    # suspended: no worker process holds it while finance takes its time
+    assert run["state"]["type"] == "PAUSED" and run["state"]["state_details"]["pause_reschedule"] is True
+    time.sleep(3)
+    assert processes_of(run["id"]) == []
+
+    # the form says what is at stake, and has no default decision
+    description = up_server.run_input(run, "description")
+    invoices = [i for i in json.loads(up_server.lifecycle("show", "invoices", "--format", "json").stdout)
+                if i["month"] == month and i["kind"] == "monthly"]
+    assert f"Close of {month}: {len(invoices)} draft invoice(s)" in description
+    from decimal import Decimal
+
+    ttc = sum(Decimal(i["total_ttc"]) for i in invoices)
+    assert f"TTC {ttc} EUR" in description and "The five largest" in description
+    assert description.count("EUR TTC") == 5 and "/artifacts/artifact/" in description
+    schema = json.loads(up_server.run_input(run, "schema"))
+    assert {"approve", "reviewer"} <= set(schema["required"])
+    assert "default" not in schema["properties"]["approve"]
+
+    # Submit without choosing, with a blank reviewer, or refusing without a reason: refused by the server
+    for answer, why in [({"reviewer": "claire.finance", "comment": ""}, "'approve' is a required property"),
+                        ({"approve": True, "reviewer": "   "}, "reviewer"),
+                        ({"approve": False, "reviewer": "claire.finance", "comment": ""}, "comment")]:
+        response = up_server.resume(run["id"], answer)
+        assert response["status"] == "REJECT" and why in response["details"]["reason"], (answer, response)
+    assert up_server.get(f"/flow_runs/{run['id']}")["state"]["name"] == "Suspended"
+
+    # waiting too long alerts ops (the window is seconds here, 24 h in automations.yaml)
+    [alert] = mails_since(ops_inbox, mails, "awaits approval for more than 24 h")
+    assert alert["to"] == ["ops@vendor.example"] and run["id"] in alert["message"].get_content()
+
+    # a refusal with its reason: nothing issued, the CLI says who and why
+    assert up_server.resume(run["id"], {"approve": False, "reviewer": "claire.finance",
+                                        "comment": "the October rates are wrong"})["status"] == "ACCEPT"
+    out, err = waiting.communicate(timeout=240)
+    assert waiting.returncode == 1 and "refused by claire.finance (the October rates are wrong)" in err
+    assert not [i for i in json.loads(up_server.lifecycle("show", "invoices", "--format", "json").stdout)
+                if i["month"] == month and i["kind"] == "monthly"]
+
+    # and an approval issues them, from the same kind of run
+    known |= {run["id"]}
+    waiting = up_server.popen("run", "monthly-close", "--month", month, "--approve", "ui")
+    run = up_server.next_suspended("monthly-close", known)
+    assert up_server.resume(run["id"], {"approve": True, "reviewer": "claire.finance"})["status"] == "ACCEPT"
+    out, err = waiting.communicate(timeout=240)
+    assert waiting.returncode == 0, err
+    assert out.startswith(f"{month} closed: ") and "invoice(s) issued on" in out
+    audit = json.loads(up_server.lifecycle("show", "audit", "--format", "json").stdout)
+    [final] = [entry for entry in audit if entry["action"] == "close_finalised"]
+    assert final["after"]["approval"] == {"reviewer": "claire.finance", "comment": ""}
+    # the final artifact counts what the close priced (last wave said 0)
+    artifacts = up_server.post("/artifacts/filter", {"flow_runs": {"id": {"any_": [run["id"]]}}})
+    [close] = [artifact for artifact in artifacts if artifact["key"] == "monthly-close"]
+    drafted = [entry for entry in audit if entry["action"] == "close_drafted"][-1]
+    assert f"interventions priced: {drafted['after']['interventions']} of the month" in close["data"]
+    assert drafted["after"]["interventions"] > 0
+
+
+def test_a_due_deletion_waits_for_its_form_and_ops_hear_of_it(up_server, ops_inbox):
+    # C004 has owed since the spring: a sweep 40 days ago gave its deletion notice, today's finds it due
+    forty_days_ago = (today_paris() - timedelta(days=40)).isoformat()
+    assert up_server.lifecycle("run", "arrears", "--as-of", forty_days_ago).returncode == 0
+    customers = {c["customer_id"]: c for c in json.loads(up_server.lifecycle("show", "customers", "--format",
+                                                                              "json").stdout)}
+    assert customers["C004"]["deletion_status"] == "notice_sent"
+    mails = len(ops_inbox["mails"])
+    known = {run["id"] for run in up_server.runs_of("data-deletion")}
+    sweep = up_server.lifecycle("run", "arrears")
+    assert sweep.returncode == 0, sweep.stderr
+    assert "C004: awaiting approval in http://127.0.0.1" in sweep.stdout
+    run = up_server.next_suspended("data-deletion", known)
+
+    [alert] = mails_since(ops_inbox, mails, "a data deletion awaits approval: C004")
+    assert run["id"] in alert["message"].get_content()
+    description = up_server.run_input(run, "description")
+    assert "Delete all of C004's platform data?" in description and "Overdue balance" in description
+    assert "users:" in description and "row(s)" in description and "the latest good one is" in description
+
+    answer = up_server.resume(run["id"], {"approve": False, "reviewer": "olivier.ops"})
+    assert answer["status"] == "REJECT" and "comment" in answer["details"]["reason"]
+    assert up_server.resume(run["id"], {"approve": False, "reviewer": "olivier.ops",
+                                        "comment": "paying by transfer this week"})["status"] == "ACCEPT"
+    assert up_server.wait(run["id"])["state"]["type"] == "FAILED"  # refused: nothing deleted
+    customers = {c["customer_id"]: c for c in json.loads(up_server.lifecycle("show", "customers", "--format",
+                                                                              "json").stdout)}
+    assert (customers["C004"]["stage"], customers["C004"]["deletion_status"]) == ("platform_disabled", "refused")
+
+
+# --- ops alerts ------------------------------------------------------------------------------------
+
+
+def test_a_failed_run_alerts_ops_by_mail_and_webhook(up_server, ops_inbox):
+    mails, calls = len(ops_inbox["mails"]), len(ops_inbox["webhook"].calls)
+    run_id = up_server.run_button("restore-backup", {"customer_id": "NOBODY", "requested_by": "alice",
+                                                     "ticket": "T-9"})
+    assert up_server.wait(run_id)["state"]["type"] == "FAILED"
+    [mail] = mails_since(ops_inbox, mails, "restore-backup: run")
+    body = mail["message"].get_content()
+    assert "failed" in mail["message"]["Subject"] and "unknown customer 'NOBODY'" in body
+    assert f"/runs/flow-run/{run_id}" in body and mail["to"] == ["ops@vendor.example"]
+    deadline = time.monotonic() + 60
+    while len(ops_inbox["webhook"].calls) == calls and time.monotonic() < deadline:
+        time.sleep(1)
+    [call] = ops_inbox["webhook"].calls[calls:]          # signed: the receiver checked it
+    assert call["subject"] == mail["message"]["Subject"] and run_id in call["body"]
+    assert ops_inbox["webhook"].rejected == []
+
+
+def test_a_nightly_backup_not_done_by_its_deadline_alerts_ops(up_server, ops_inbox, short_alert_windows):
+    # a night when no worker takes the run: its queue is paused, so it goes Late and never completes
+    pool = "lifecycle"
+    up_server.post(f"/work_pools/{pool}/queues", {"name": "held", "is_paused": True})
+    mails = len(ops_inbox["mails"])
+    run_id = up_server.run_button("nightly-backup", work_queue_name="held")
+    [mail] = mails_since(ops_inbox, mails, "had not completed by 06:00", timeout=180)
+    assert run_id in mail["message"].get_content()
+    up_server.post(f"/flow_runs/{run_id}/set_state", {"state": {"type": "CANCELLED", "name": "Cancelled"},
+                                                      "force": True})
+
+
+# --- what ops click ------------------------------------------------------------------------------
+
+
+def test_the_run_button_completes_every_deployment_that_needs_no_parameter(up_server):
+    deployments = up_server.deployments()
+    needs_nothing = [name for name, d in deployments.items()
+                     if not d["parameter_openapi_schema"].get("required")]
+    assert set(needs_nothing) == SCHEDULED
+    # in the order a month unfolds: the export after the close it reads
+    for name in ["nightly-backup", "verify-backups", "standby-expiry", "arrears-escalation", "monthly-close",
+                 "billable-export"]:
+        run = up_server.wait(up_server.run_button(name))
+        assert run["state"]["type"] == "COMPLETED", (name, run["state"])
+
+
+def test_the_workbooks_are_listed_newest_first_and_answer_head(up_server):
+    base = f"http://127.0.0.1:{up_server.port + 1}"
+    page = httpx.get(f"{base}/exports/", timeout=10)
+    assert page.status_code == 200 and "text/html" in page.headers["content-type"]
+    links = [part.split('"')[0] for part in page.text.split('href="/')[1:]]
+    assert links and all(link.startswith("exports/") for link in links)
+    stamps = [(up_server.home / "objects" / link).stat().st_mtime for link in links]
+    assert stamps == sorted(stamps, reverse=True)
+    head = httpx.head(f"{base}/{links[0]}", timeout=10)
+    assert head.status_code == 200 and int(head.headers["content-length"]) > 0 and head.content == b""
+    assert httpx.get(f"{base}/exports/../ledger.db", timeout=10).status_code == 404
+
+
+def test_show_prints_paris_times_and_one_line_per_audit_entry(up_server):
+    table = up_server.lifecycle("show", "audit").stdout.splitlines()
+    entries = json.loads(up_server.lifecycle("show", "audit", "--format", "json").stdout)
+    assert len(table) == len(entries) + 2  # the header and the count: one line each
+    first = datetime.fromisoformat(entries[0]["at"])
+    assert first.utcoffset() == timedelta(0)                 # JSON keeps UTC
+    assert first.astimezone(PARIS).isoformat(timespec="seconds") in table[1]
+    csv_lines = up_server.lifecycle("show", "notices", "--format", "csv").stdout.splitlines()
+    notices = json.loads(up_server.lifecycle("show", "notices", "--format", "json").stdout)
+    assert notices and datetime.fromisoformat(notices[0]["sent_at"]).astimezone(PARIS).isoformat(
+        timespec="seconds") in csv_lines[1]
+
+
+# --- Ctrl-C and a restart --------------------------------------------------------------------------
+
+
+def test_ctrl_c_stops_everything_and_a_restart_keeps_what_was_there(up_server):
+    up_server.wait(up_server.run_button("standby-expiry"))
+    # runs that happened (upcoming ones are recreated when `up` applies the deployments again)
+    runs_before = {run["id"] for run in up_server.post("/flow_runs/filter", {
+        "limit": 200, "flow_runs": {"state": {"type": {"not_any_": ["SCHEDULED"]}}}})}
+    deployments_before = set(up_server.deployments())
+    assert up_server.stop() == 0
+    with pytest.raises(httpx.HTTPError):
+        httpx.get(f"{up_server.api}/health", timeout=2)
+    assert not (up_server.home / "server.json").exists()
+    assert unexpected_errors(up_server.server_log()) == []
+    assert [line for line in up_server.lines if line.startswith("server error:")] == []  # nor on the terminal
+
+    lines = up_server.start()
+    assert not any("saved default block" in line for line in lines)
+    kept = up_server.post("/flow_runs/filter", {"flow_runs": {"id": {"any_": sorted(runs_before)}}, "limit": 200})
+    assert {run["id"] for run in kept} == runs_before
+    assert set(up_server.deployments()) == deployments_before
+    block = up_server.post("/block_documents/filter", {"include_secrets": False})
+    notifications = [b for b in block if b["block_type"]["slug"] == "lifecycle-notifications"]
+    assert notifications[0]["data"]["ops_email"] == "ops@vendor.example"  # as ops edited it

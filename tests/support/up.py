@@ -1,0 +1,142 @@
+"""`lifecycle up` as a user runs it, for the tests that need the real scheduler, worker and automations.
+
+One instance per test session (a server start costs 20-30 s here). It keeps every line `up` prints,
+so a test can look at what the terminal showed, and talks to the server through its REST API as
+the UI does.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import httpx
+
+FINAL = {"COMPLETED", "FAILED", "CRASHED", "CANCELLED"}
+
+
+def clean_env(home: Path, **extra: str) -> dict[str, str]:
+    """The environment of a user's shell: this home, no Prefect server chosen, no variable of the test's."""
+    env = {key: value for key, value in os.environ.items()
+           if not key.startswith(("LIFECYCLE_", "PREFECT_API_URL", "PREFECT_HOME", "PREFECT_UI_URL"))}
+    env.update({"LIFECYCLE_HOME": str(home), "PREFECT_LOGGING_LEVEL": "INFO"}, **extra)
+    return env
+
+
+class Up:
+    def __init__(self, home: Path, port: int):
+        self.home, self.port = home, port
+        self.api = f"http://127.0.0.1:{port}/api"
+        self.lines: list[str] = []
+        self.process: subprocess.Popen | None = None
+        self._ready = threading.Event()
+
+    def start(self, *args: str, timeout: float = 300) -> list[str]:
+        """Start `lifecycle up` and return the lines it printed up to "ready:"."""
+        self._ready.clear()
+        first = len(self.lines)
+        self.process = subprocess.Popen([sys.executable, "-m", "lifecycle.cli", "up", "--port", str(self.port), *args],
+                                        env=clean_env(self.home), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                        text=True)
+        threading.Thread(target=self._read, args=(self.process,), daemon=True).start()
+        if not self._ready.wait(timeout):
+            self.process.kill()
+            raise AssertionError("lifecycle up did not become ready:\n" + "\n".join(self.lines[first:]))
+        return self.lines[first:]
+
+    def _read(self, process: subprocess.Popen) -> None:
+        for line in process.stdout:
+            self.lines.append(line.rstrip())
+            if line.startswith("ready:"):
+                self._ready.set()
+
+    def stop(self) -> int:
+        """Ctrl-C, as a user stops it; returns its exit code."""
+        self.process.send_signal(signal.SIGINT)
+        return self.process.wait(timeout=90)
+
+    def lifecycle(self, *args: str, timeout: float = 300, **env: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "lifecycle.cli", *args], env=clean_env(self.home, **env),
+                              capture_output=True, text=True, timeout=timeout)
+
+    def popen(self, *args: str, **env: str) -> subprocess.Popen:
+        return subprocess.Popen([sys.executable, "-m", "lifecycle.cli", *args], env=clean_env(self.home, **env),
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+    # --- the REST API, as the UI uses it -----------------------------------------------------------
+
+    def get(self, path: str):
+        response = httpx.get(f"{self.api}{path}", timeout=30)
+        response.raise_for_status()
+        return response.json()
+
+    def post(self, path: str, body: dict | None = None):
+        response = httpx.post(f"{self.api}{path}", json=body or {}, timeout=30)
+        response.raise_for_status()
+        return response.json()
+
+    def deployments(self) -> dict[str, dict]:
+        return {d["name"]: d for d in self.post("/deployments/filter", {"limit": 200})}
+
+    def run_button(self, deployment: str, parameters: dict | None = None, **extra) -> str:
+        """What the UI's Run button does: a flow run of the deployment, for the worker to take."""
+        deployment_id = self.deployments()[deployment]["id"]
+        return self.post(f"/deployments/{deployment_id}/create_flow_run",
+                         {"parameters": parameters or {}, **extra})["id"]
+
+    def wait(self, run_id: str, until: set[str] = FINAL, timeout: float = 240) -> dict:
+        deadline = time.monotonic() + timeout
+        run = None
+        while time.monotonic() < deadline:
+            run = self.get(f"/flow_runs/{run_id}")
+            if run["state"] and (run["state"]["type"] in until or run["state"]["name"] in until):
+                return run
+            time.sleep(1)
+        raise AssertionError(f"run {run_id} is {run['state'] if run else None} after {timeout} s, not {until}")
+
+    def runs_of(self, deployment: str) -> list[dict]:
+        deployment_id = self.deployments()[deployment]["id"]
+        return self.post("/flow_runs/filter", {"deployments": {"id": {"any_": [deployment_id]}}, "limit": 200,
+                                               "sort": "EXPECTED_START_TIME_DESC"})
+
+    def next_suspended(self, deployment: str, known: set[str], timeout: float = 180) -> dict:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for run in self.runs_of(deployment):
+                if run["id"] not in known and run["state"]["name"] == "Suspended":
+                    return run
+            time.sleep(1)
+        raise AssertionError(f"no run of {deployment} was suspended within {timeout} s")
+
+    def resume(self, run_id: str, run_input: dict) -> dict:
+        """What the form's Submit does; returns Prefect's answer (status ACCEPT or REJECT, and why)."""
+        return self.post(f"/flow_runs/{run_id}/resume", {"run_input": run_input})
+
+    def run_input(self, run: dict, which: str):
+        keyset = run["state"]["state_details"]["run_input_keyset"]
+        response = httpx.get(f"{self.api}/flow_runs/{run['id']}/input/{keyset[which]}", timeout=30)
+        response.raise_for_status()
+        return response.text
+
+    def server_log(self) -> str:
+        return (self.home / "logs" / "server.log").read_text(errors="replace")
+
+
+def processes_of(flow_run_id: str) -> list[int]:
+    """The processes running a flow run: the worker starts each with its id in the environment."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            environ = (proc / "environ").read_bytes()
+        except OSError:
+            continue
+        if f"PREFECT__FLOW_RUN_ID={flow_run_id}".encode() in environ:
+            found.append(int(proc.name))
+    return found
