@@ -5,8 +5,9 @@ follows the log from where this start began and echoes each ERROR or CRITICAL li
 line of its traceback (the exception itself); a message that repeats is shown again at most once
 a minute, with how many times it came meanwhile.
 
-One error is Prefect's own known noise on SQLite (PrefectHQ/prefect#18934): an event consumer finds
-the database busy and retries the event. It is shown as such, not as a failure.
+One error is Prefect's own known noise on SQLite (PrefectHQ/prefect#18934): a server service finds
+its database busy and tries again (an event consumer puts the event back, a heartbeat comes
+again). It is shown as such, not as a failure.
 """
 
 from __future__ import annotations
@@ -20,13 +21,14 @@ LEVEL = re.compile(r"\|\s*(ERROR|CRITICAL)\s*\|\s*(?P<logger>[\w.]+)\s*-\s*(?P<m
 QUIET_SECONDS = 60.0
 #: lines that continue an exception: the next one in its chain, a database error's statement
 CHAIN = ("The above exception", "During handling", "[SQL:", "[parameters:", "(Background on this error")
-RETRIED_LOCK = ("note: SQLite was busy and Prefect retried an event (known SQLite contention of the embedded "
+RETRIED_LOCK = ("note: SQLite was busy and Prefect will try again (known SQLite contention of the embedded "
                 "server, harmless; PostgreSQL has none: see README)")
 
 
 def _retried_lock(error: str, exception: str) -> bool:
-    return error.startswith("prefect.server.utilities.messaging.") and "Failed in consume_loop" in error \
-        and "database is locked" in exception
+    """Prefect's server found its own SQLite database busy: its event consumers put the event back and
+    its heartbeats come again, so nothing is lost (PrefectHQ/prefect#18934)."""
+    return error.startswith("prefect.server.") and "database is locked" in exception
 
 
 class ErrorLines:

@@ -209,3 +209,21 @@ def test_a_run_killed_half_way_completes_correctly_when_run_again(october, prefe
     result = monthly_close(month="2026-10")
     assert result["status"] == "finalised"
     check_october(invoices(october, "2026-10"))
+
+
+def test_a_resumed_close_keeps_the_drafts_its_own_run_showed_and_another_run_redrafts(october, tmp_path):
+    """A suspended close starts again from the top once finance answers: its drafting step must find
+    the drafts finance approved, not price them again (new interventions may have come meanwhile)."""
+    from policy.terms import Terms
+    from tasks.monthly_close import draft
+
+    first = draft("2026-10", Terms(), actor="test", flow_run_id="run-1", engine=october)
+    shown = invoices(october, "2026-10")
+    import_file("interventions", write_csv(tmp_path / "meanwhile.csv", HEADER,
+                                           [["A9", "ACME", "2026-10-21T10:00", "60", "training"]]), engine=october)
+    again = draft("2026-10", Terms(), actor="test", flow_run_id="run-1", engine=october)
+    assert invoices(october, "2026-10") == shown and again.total_ttc == first.total_ttc
+    assert (again.interventions, first.interventions) == (9, 9)
+    other = draft("2026-10", Terms(), actor="test", flow_run_id="run-2", engine=october)
+    assert other.interventions == 10  # another run prices what is there now
+    assert invoices(october, "2026-10")["ACME"]["total_ht"] != shown["ACME"]["total_ht"]

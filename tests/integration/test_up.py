@@ -33,15 +33,15 @@ def last_month() -> str:
 
 
 def unexpected_errors(log: str) -> list[str]:
-    """The server log's ERROR lines, but for Prefect's known retried SQLite lock (PrefectHQ/prefect#18934):
-    an event consumer that found the database busy and put the event back."""
+    """The server log's ERROR lines, but for Prefect's known SQLite contention (PrefectHQ/prefect#18934):
+    a server service that found its own database busy and tries again."""
     errors = []
     for block in re.split(r"\n(?=\d\d:\d\d:\d\d\.\d+ \| )", log):
-        if re.match(r"\d\d:\d\d:\d\d\.\d+ \| (ERROR|CRITICAL)", block):
-            retried = "messaging.memory - Failed in consume_loop" in block.splitlines()[0] \
-                and "OperationalError) database is locked" in block
-            if not retried:
+        if re.match(r"\d\d:\d\d:\d\d\.\d+ \| (ERROR|CRITICAL) +\| prefect\.server\.", block):
+            if "(sqlite3.OperationalError) database is locked" not in block:
                 errors.append(block[:2000])
+        elif re.match(r"\d\d:\d\d:\d\d\.\d+ \| (ERROR|CRITICAL)", block):
+            errors.append(block[:2000])
     return errors
 
 
@@ -322,11 +322,13 @@ def test_the_run_button_completes_every_deployment_that_needs_no_parameter(up_se
     needs_nothing = [name for name, d in deployments.items()
                      if not d["parameter_openapi_schema"].get("required")]
     assert set(needs_nothing) == SCHEDULED
-    # in the order a month unfolds: the export after the close it reads
-    for name in ["nightly-backup", "verify-backups", "standby-expiry", "arrears-escalation", "monthly-close",
-                 "billable-export"]:
-        run = up_server.wait(up_server.run_button(name))
-        assert run["state"]["type"] == "COMPLETED", (name, run["state"])
+    # the daily ones side by side, as the worker takes them; then the close, and the export it feeds
+    for batch in (["nightly-backup", "verify-backups", "standby-expiry", "arrears-escalation"], ["monthly-close"],
+                  ["billable-export"]):
+        started = {name: up_server.run_button(name) for name in batch}
+        for name, run_id in started.items():
+            run = up_server.wait(run_id)
+            assert run["state"]["type"] == "COMPLETED", (name, run["state"])
 
 
 def test_the_workbooks_are_listed_newest_first_and_answer_head(up_server):

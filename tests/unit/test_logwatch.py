@@ -83,4 +83,4 @@ def test_a_retried_sqlite_lock_is_a_note_not_an_error():
     assert feed(watcher, RETRIED) == []                # the chain may go on
     clock.now = 5                                      # the log went quiet: the record is complete
     shown = watcher.flush()
-    assert len(shown) == 1 and shown[0].startswith("note: SQLite was busy and Prefect retried an event")
+    assert len(shown) == 1 and shown[0].startswith("note: SQLite was busy and Prefect will try again")
