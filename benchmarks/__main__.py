@@ -61,10 +61,10 @@ def checkpoint(*paths: Path) -> None:
     """Fold the write-ahead log into the database file, so that copying the file copies everything."""
     import sqlite3
 
-    from ledger.db import engine_for, normalise_url
+    from lifecycle_config.databases import engine_for
 
     for path in paths:
-        engine_for(normalise_url(_sqlite(path))).dispose()
+        engine_for(_sqlite(path)).dispose()
         with sqlite3.connect(path) as connection:
             connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
@@ -234,9 +234,9 @@ def run_big(args, env: dict, storage_url: str | None) -> list[dict]:
     upgrade(_sqlite(ledger))
     from sqlalchemy import text
 
-    from ledger.db import engine_for, normalise_url
+    from lifecycle_config.databases import engine_for
 
-    with engine_for(normalise_url(_sqlite(ledger))).begin() as connection:
+    with engine_for(_sqlite(ledger)).begin() as connection:
         connection.execute(text("INSERT INTO customers (customer_id, name, email, monthly_fee, payment_method, "
                                 "billing_cycle, vat_rate, dunning_exempt, stage, admin_enabled, platform_enabled, "
                                 "operations_enabled, created_at, updated_at) VALUES ('BIG', 'Big customer', "

@@ -22,7 +22,7 @@ from pathlib import Path
 from sqlalchemy import bindparam, func, insert, select, text, update
 
 from benchmarks.workload import ARREARS_DAY, DAY, MONTH
-from ledger.db import engine_for, normalise_url
+from lifecycle_config.databases import engine_for
 
 OPS = {}
 
@@ -294,7 +294,7 @@ def backup(args, engine):
 
     from sqlalchemy import MetaData
 
-    platform = engine_for(normalise_url(args.platform))
+    platform = engine_for(args.platform)
     metadata = MetaData()
     metadata.reflect(bind=platform, only=["users", "operations", "documents"])
     digests = {}
@@ -330,7 +330,7 @@ def restore(args, engine):
 
     from lifecycle.demo import platform_tables
 
-    target = engine_for(normalise_url(args.sandbox))
+    target = engine_for(args.sandbox)
     metadata = MetaData()
     tables = platform_tables(metadata)
     metadata.create_all(target)
@@ -437,7 +437,7 @@ def main() -> None:
     parser.add_argument("--home", required=True)
     args = parser.parse_args()
     args.offset = 0.0
-    engine = engine_for(normalise_url(args.ledger))
+    engine = engine_for(args.ledger)
     # imports are not the work: load every module either side uses before the clock starts
     import importlib
 

@@ -16,7 +16,7 @@ from decimal import Decimal
 
 from sqlalchemy import MetaData, insert
 
-from ledger.db import engine_for, normalise_url
+from lifecycle_config.databases import engine_for
 from ledger.migrate import upgrade
 from ledger.models import Customer, Intervention, Invoice, InvoiceLine, Payment, StandbyPeriod
 from lifecycle.demo import platform_tables
@@ -51,7 +51,7 @@ def _write(connection, table, rows):
 def generate_ledger(url: str, scale: Scale, seed: int = 42) -> dict:
     rng = random.Random(seed)
     upgrade(url)
-    engine = engine_for(normalise_url(url))
+    engine = engine_for(url)
     stamp = datetime(2026, 11, 1, tzinfo=timezone.utc)
     ids = [f"C{n:06d}" for n in range(1, scale.customers + 1)]
     customers, invoices, lines, payments, standby = [], [], [], [], []
@@ -109,7 +109,7 @@ def generate_ledger(url: str, scale: Scale, seed: int = 42) -> dict:
 def generate_platform(url: str, customers: int, seed: int = 42, big_mb: int = 0) -> dict:
     """Tenants with a few KB each, and optionally `BIG`, a customer with about `big_mb` MB of rows."""
     rng = random.Random(seed + 1)
-    engine = engine_for(normalise_url(url))
+    engine = engine_for(url)
     metadata = MetaData()
     tables = platform_tables(metadata)
     metadata.drop_all(engine)

@@ -25,6 +25,8 @@ from typing import Optional
 from prefect.blocks.abstract import NotificationBlock, NotificationError
 from pydantic import Field, SecretStr
 
+import lifecycle_config
+
 
 class Notifications(NotificationBlock):
     """Customer notices and ops alerts: SMTP settings, or an outbox folder when no SMTP host is set."""
@@ -63,9 +65,7 @@ class Notifications(NotificationBlock):
         """Send one notice; returns (transport, where it went)."""
         message = self._message(to, subject, body, key)
         if not self.smtp_host:
-            from lifecycle import config
-
-            folder = Path(self.outbox_dir) if self.outbox_dir else config.outbox_dir()
+            folder = Path(self.outbox_dir) if self.outbox_dir else lifecycle_config.outbox_dir()
             folder.mkdir(parents=True, exist_ok=True)
             path = folder / (re.sub(r"[^A-Za-z0-9_.-]+", "_", key) + ".eml")
             path.write_bytes(bytes(message))

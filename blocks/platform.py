@@ -1,4 +1,5 @@
-"""`PlatformControl`: switches a customer's access on the platform, in its database or by webhook.
+"""`PlatformControl`: the platform, as the flows reach it: its access flags (in its database or by
+webhook) and, in its database, the customer's data tables that backups, restores and purges read.
 
 The three flags are always written together (see `policy.access`). The webhook is signed with an
 HMAC of the body so the platform can trust it, and carries an idempotency key so a retried call
@@ -15,7 +16,11 @@ from typing import Literal, Optional
 
 from prefect.blocks.core import Block
 from pydantic import Field, SecretStr
+from sqlalchemy import MetaData, Table, delete, func, select, text
+from sqlalchemy.engine import Engine
 
+import lifecycle_config
+from lifecycle_config.databases import engine_for
 from policy.access import Flags
 
 
@@ -42,9 +47,31 @@ class PlatformControl(Block):
     retries: int = Field(3, ge=0, description="Webhook retries after the first attempt (network errors and non-2xx).")
 
     def platform_url(self) -> str:
-        from lifecycle import config
+        return lifecycle_config.overridden("LIFECYCLE_PLATFORM_URL") or self.database_url or lifecycle_config.platform_url()
 
-        return config.overridden("LIFECYCLE_PLATFORM_URL") or self.database_url or config.platform_url()
+    def engine(self) -> Engine:
+        """The platform database: the block's own pooled engine for it (the ledger's is another)."""
+        return engine_for(self.platform_url())
+
+    def tenant_tables(self) -> list[Table]:
+        """The customer-data tables of the platform, parents before children."""
+        return tenant_tables(self.engine(), self.tenant_column, self.tenant_table)
+
+    def row_counts(self, customer_id: str, tables: list[Table] | None = None) -> dict[str, int]:
+        tables = self.tenant_tables() if tables is None else tables
+        with self.engine().connect() as connection:
+            return {table.name: connection.scalar(select(func.count()).select_from(table)
+                                                  .where(table.c[self.tenant_column] == customer_id))
+                    for table in tables}
+
+    def delete_rows(self, customer_id: str) -> dict[str, int]:
+        """Delete the customer's rows from every data table, children first, in one transaction."""
+        deleted = {}
+        with self.engine().begin() as connection:
+            for table in reversed(self.tenant_tables()):
+                deleted[table.name] = connection.execute(
+                    delete(table).where(table.c[self.tenant_column] == customer_id)).rowcount
+        return deleted
 
     def apply(self, tenant_id: str, flags: Flags, *, reason: str, idempotency_key: str) -> None:
         if self.mode == "webhook":
@@ -54,12 +81,7 @@ class PlatformControl(Block):
 
     def read(self, tenant_id: str) -> Flags | None:
         """The flags the platform database holds now (database mode only)."""
-        from sqlalchemy import text
-
-        from ledger.db import engine_for, normalise_url
-
-        engine = engine_for(normalise_url(self.platform_url()))
-        with engine.connect() as connection:
+        with self.engine().connect() as connection:
             row = connection.execute(
                 text(f"SELECT admin_enabled, platform_enabled, operations_enabled FROM {self._table()} "
                      f"WHERE {self._column()} = :tenant"), {"tenant": tenant_id}
@@ -73,12 +95,7 @@ class PlatformControl(Block):
         return _identifier(self.tenant_column)
 
     def _write(self, tenant_id: str, flags: Flags) -> None:
-        from sqlalchemy import text
-
-        from ledger.db import engine_for, normalise_url
-
-        engine = engine_for(normalise_url(self.platform_url()))
-        with engine.begin() as connection:
+        with self.engine().begin() as connection:
             updated = connection.execute(
                 text(f"UPDATE {self._table()} SET admin_enabled = :admin_enabled, "
                      f"platform_enabled = :platform_enabled, operations_enabled = :operations_enabled "
@@ -112,6 +129,16 @@ class PlatformControl(Block):
                 return
             problem = f"HTTP {response.status_code}"
         raise PlatformError(f"webhook for tenant {tenant_id!r} failed after {self.retries + 1} attempt(s): {problem}")
+
+
+def tenant_tables(engine: Engine, tenant_column: str = "tenant_id", tenant_table: str = "tenants") -> list[Table]:
+    """The customer-data tables of a platform-shaped database, found by reflection: every table with a
+    tenant column but the tenants table itself (INTERFACES.md), parents before children (the order
+    to restore; reverse it to delete)."""
+    metadata = MetaData()
+    metadata.reflect(bind=engine)
+    return [table for table in metadata.sorted_tables
+            if tenant_column in table.columns and table.name != tenant_table]
 
 
 def _identifier(name: str) -> str:

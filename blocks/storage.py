@@ -17,6 +17,8 @@ from urllib.parse import unquote, urlparse
 from prefect.blocks.core import Block
 from pydantic import Field, SecretStr
 
+import lifecycle_config
+
 
 class StorageError(RuntimeError):
     pass
@@ -178,9 +180,7 @@ class ObjectStorage(Block):
     multipart_chunk_mb: int = Field(8, ge=5, description="Multipart part size for S3 uploads, in MB.")
 
     def resolved_url(self) -> str:
-        from lifecycle import config
-
-        return config.overridden("LIFECYCLE_STORAGE_URL") or self.url or config.storage_url()
+        return lifecycle_config.overridden("LIFECYCLE_STORAGE_URL") or self.url or lifecycle_config.storage_url()
 
     def store(self) -> FolderStore | S3Store:
         url = self.resolved_url()

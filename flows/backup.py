@@ -15,11 +15,9 @@ from prefect import flow
 from prefect.artifacts import create_markdown_artifact, create_progress_artifact, create_table_artifact, \
     update_progress_artifact
 from prefect.task_runners import ThreadPoolTaskRunner
-from sqlalchemy import select
-
-from ledger.db import session_scope
-from ledger.models import Backup, Customer
-from tasks.customer_backups import apply_retention, backup_chunk_task, snapshot_ledger, verify_backup
+import lifecycle_config
+from tasks.customer_backups import (apply_retention, backup_chunk_task, backups_to_verify, customers_to_back_up,
+                                    snapshot_ledger, verify_backup)
 from policy.calendar import future_day_problem, today_paris
 from tasks.runtime import business_date, check_date, flow_run_id
 from tasks.settings import load_run_settings
@@ -51,11 +49,7 @@ def nightly_backup(
     check_date(future_day_problem(day, today_paris(), "the backup day"), force_reason=force_reason,
                what="nightly-backup")
     settings = load_run_settings("nightly-backup")
-    with session_scope() as session:
-        query = select(Customer.customer_id).where(Customer.stage != "data_deleted").order_by(Customer.customer_id)
-        if customer_id:
-            query = query.where(Customer.customer_id == customer_id)
-        customers = list(session.scalars(query))
+    customers = customers_to_back_up(customer_id)
     if customer_id and not customers:
         raise ValueError(f"no customer {customer_id!r} to back up (unknown, or its data was deleted)")
     chunks = [customers[start:start + CHUNK] for start in range(0, len(customers), CHUNK)]
@@ -93,18 +87,10 @@ def verify_backups(sample: int = 5) -> dict:
     Args:
         sample: how many customers' latest backups to verify.
     """
-    from lifecycle import config
-
     settings = load_run_settings("verify-backups")
-    with session_scope() as session:
-        latest: dict[str, Backup] = {}
-        for backup in session.scalars(select(Backup).where(Backup.status == "good", Backup.kind == "tenant")
-                                      .order_by(Backup.created_at.desc())):
-            latest.setdefault(backup.customer_id, backup)
-    chosen = sorted(latest.values(), key=lambda b: (b.verified_at is not None, b.verified_at or b.created_at))[:sample]
     results = []
-    for backup in chosen:
-        ok, detail = verify_backup(backup, config.sandbox_url(), settings.platform, settings.storage)
+    for backup in backups_to_verify(sample):
+        ok, detail = verify_backup(backup, lifecycle_config.sandbox_url(), settings.platform, settings.storage)
         results.append({"backup": backup.backup_id, "customer": backup.customer_id, "ok": ok, "detail": detail})
     failed = [r for r in results if not r["ok"]]
     lines = "\n".join(f"| {r['backup']} | {r['customer']} | {'verified' if r['ok'] else '**FAILED**'} | {r['detail']} |"

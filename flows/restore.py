@@ -13,6 +13,7 @@ from typing import Literal, Optional
 from prefect import flow
 from prefect.artifacts import create_markdown_artifact
 
+import lifecycle_config
 from tasks.customer_backups import restore_customer
 from tasks.runtime import actor, flow_run_id
 from tasks.settings import load_run_settings
@@ -35,12 +36,10 @@ def restore_backup(
         backup_id: which backup; empty means the customer's latest good one.
         target: `sandbox` (the sandbox database, default) or `in_place` (the live platform, after a safety backup).
     """
-    from lifecycle import config
-
     settings = load_run_settings("restore-backup")
     run_id = flow_run_id()
     outcome = restore_customer(customer_id, backup_id, target, requested_by, ticket, request_key=f"flow-run:{run_id}",
-                               platform=settings.platform, storage=settings.storage, sandbox_url=config.sandbox_url(),
+                               platform=settings.platform, storage=settings.storage, sandbox_url=lifecycle_config.sandbox_url(),
                                flow_run_id=run_id, actor=actor())
     rows = "\n".join(f"| {name} | {count} |" for name, count in outcome.rows.items()) or "| (already done) | |"
     create_markdown_artifact(

@@ -1,74 +1,26 @@
-"""Connections to the ledger, the same on SQLite and PostgreSQL.
+"""Transactions on the ledger: short, committed on success, rolled back on any error.
 
-SQLite is the embedded default and several flow runs may write at once (a worker runs flows in
-parallel): WAL lets readers go on while one writer commits, a busy timeout makes writers queue
-instead of failing with "database is locked", and `BEGIN IMMEDIATE` takes the write lock at the
-start of a write transaction so two writers never deadlock on a lock upgrade.
+The engine comes from `lifecycle_config.databases` (SQLite tuned for concurrent writers, or
+PostgreSQL); `write=True` asks SQLite for its write lock at the start of the transaction.
 """
 
 from __future__ import annotations
 
 from contextlib import contextmanager
 from datetime import datetime, timezone
-from functools import lru_cache
-from pathlib import Path
 from typing import Iterator
 
-from sqlalchemy import create_engine, event, inspect, text
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy import inspect, text
+from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
+import lifecycle_config
 from ledger.models import Base
-
-BUSY_TIMEOUT_MS = 30_000
-
-
-def normalise_url(url: str) -> str:
-    """Accept plain `postgresql://` URLs and drive them with psycopg 3, the driver we ship."""
-    parsed = make_url(url)
-    if parsed.drivername in ("postgresql", "postgres"):
-        parsed = parsed.set(drivername="postgresql+psycopg")
-    return parsed.render_as_string(hide_password=False)
-
-
-def _sqlite_setup(engine: Engine) -> None:
-    @event.listens_for(engine, "connect")
-    def _on_connect(dbapi_connection, _record):
-        # let SQLAlchemy issue BEGIN itself (pysqlite's own transaction handling defers it)
-        dbapi_connection.isolation_level = None
-        cursor = dbapi_connection.cursor()
-        cursor.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-        cursor.execute("PRAGMA journal_mode = WAL")
-        cursor.execute("PRAGMA synchronous = NORMAL")
-        cursor.execute("PRAGMA foreign_keys = ON")
-        cursor.close()
-
-    @event.listens_for(engine, "begin")
-    def _on_begin(connection):
-        connection.exec_driver_sql("BEGIN IMMEDIATE" if connection.info.get("write") else "BEGIN")
-
-
-def make_engine(url: str) -> Engine:
-    url = normalise_url(url)
-    parsed = make_url(url)
-    if parsed.get_backend_name() == "sqlite":
-        if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000})
-        _sqlite_setup(engine)
-        return engine
-    return create_engine(url, pool_pre_ping=True)
-
-
-@lru_cache(maxsize=8)
-def engine_for(url: str) -> Engine:
-    return make_engine(url)
+from lifecycle_config.databases import engine_for
 
 
 def ledger_engine() -> Engine:
-    from lifecycle import config
-
-    return engine_for(normalise_url(config.database_url()))
+    return engine_for(lifecycle_config.database_url())
 
 
 @contextmanager
@@ -127,4 +79,4 @@ def current_revision(engine: Engine) -> str | None:
         return connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
 
 
-__all__ = ["Base", "make_engine", "engine_for", "ledger_engine", "session_scope", "rehearsal", "now"]
+__all__ = ["Base", "ledger_engine", "session_scope", "rehearsal", "now"]

@@ -6,7 +6,8 @@ from pathlib import Path
 
 from sqlalchemy.engine import Engine
 
-from ledger.db import current_revision, engine_for, normalise_url
+from ledger.db import current_revision
+from lifecycle_config.databases import engine_for, normalise_url
 
 HERE = Path(__file__).parent
 #: the newest migration; commands compare against it without importing Alembic (which is slow)
@@ -26,7 +27,7 @@ def upgrade(url: str) -> tuple[str | None, str]:
     """Bring the ledger at `url` to the newest schema; returns (before, after) revisions."""
     from alembic import command
 
-    engine = engine_for(normalise_url(url))
+    engine = engine_for(url)
     before = current_revision(engine)
     if before != HEAD:
         with engine.begin() as connection:

@@ -37,7 +37,7 @@ def note(message: str) -> None:
 
 def _ledger():
     """The ledger engine, migrated to the newest schema if it is missing or old."""
-    from lifecycle import config
+    import lifecycle_config as config
     from ledger.db import ledger_engine
     from ledger.migrate import ensure_current
 
@@ -52,7 +52,7 @@ def _ledger():
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """Create the ledger or migrate it to the newest schema."""
-    from lifecycle import config
+    import lifecycle_config as config
     from ledger.migrate import upgrade
 
     before, after = upgrade(config.database_url())
@@ -313,7 +313,7 @@ def up(
     host: str = typer.Option("127.0.0.1", help="Address the Prefect server listens on."),
 ) -> None:
     """Run the embedded default: Prefect server and UI, every deployment with its schedule, a worker."""
-    from lifecycle import config
+    import lifecycle_config as config
     from lifecycle import demo as demo_module
     from lifecycle.server import up as run_up
     from policy.calendar import today_paris
@@ -340,7 +340,7 @@ def _prefect_ready() -> None:
     """Point this process at the right Prefect server before Prefect is imported."""
     import os
 
-    from lifecycle import config
+    import lifecycle_config as config
     from lifecycle.server import choose_server
 
     config.prepare_prefect_environment()

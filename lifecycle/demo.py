@@ -17,9 +17,10 @@ from pathlib import Path
 from sqlalchemy import (Boolean, Column, Date, DateTime, Integer, MetaData, Numeric, String, Table, func, insert,
                         select)
 
-from lifecycle import config
+import lifecycle_config as config
 from ledger import audit
-from ledger.db import engine_for, ledger_engine, normalise_url, session_scope
+from ledger.db import ledger_engine, session_scope
+from lifecycle_config.databases import engine_for
 from ledger.imports import import_file
 from ledger.models import Customer, StandbyPeriod
 from policy.calendar import PARIS, add_months
@@ -201,7 +202,7 @@ def create(*, customers: int = 50, seed: int = 7, today: date) -> str:
 
 
 def _create_platform(rng: random.Random, ids: list[str], names: list[str], sleeper: str) -> str:
-    engine = engine_for(normalise_url(config.platform_url()))
+    engine = engine_for(config.platform_url())
     metadata = MetaData()
     tables = platform_tables(metadata)
     metadata.drop_all(engine)

@@ -16,7 +16,7 @@ import time
 from dataclasses import dataclass
 from datetime import timezone
 
-from lifecycle import config
+import lifecycle_config as config
 
 WORK_POOL = "lifecycle"
 FINAL = {"COMPLETED", "FAILED", "CRASHED", "CANCELLED"}

@@ -17,7 +17,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from lifecycle import config
+import lifecycle_config as config
 
 WORK_POOL = "lifecycle"
 PROJECT_ROOT = Path(__file__).resolve().parent.parent

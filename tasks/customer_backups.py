@@ -20,7 +20,8 @@ from sqlalchemy import MetaData, Table, select, true
 from blocks.platform import PlatformControl
 from blocks.storage import ObjectStorage
 from ledger import audit
-from ledger.db import engine_for, normalise_url, now, session_scope
+from ledger.db import now, session_scope
+from lifecycle_config.databases import engine_for
 from ledger.locks import customer_lock
 from ledger.models import Backup, Base, Customer, Intervention, RestoreJob
 from policy.calendar import month_key, paris_date
@@ -28,14 +29,9 @@ from policy.retention import Kept, keep
 from policy.terms import Terms
 from tasks.backup import (CorruptBackup, Timer, billed_minutes, day_stamp, fetch_verified, load_rows,
                           read_manifest, write_backup)
-from tasks.platform_data import tenant_tables
 from tasks.purge import backup_prefix
 
 LEDGER_PREFIX = "ledger-snapshots/"
-
-
-def platform_engine(platform: PlatformControl):
-    return engine_for(normalise_url(platform.platform_url()))
 
 
 def _tenant_filter(platform: PlatformControl, customer_id: str):
@@ -61,8 +57,8 @@ def backup_customer(customer_id: str, day: date, platform: PlatformControl, stor
         existing = session.get(Backup, backup_id)
         if existing is not None and existing.status == "good":
             return BackupOutcome(customer_id, backup_id, "skipped", existing.rows or 0, existing.bytes or 0)
-    source = platform_engine(platform)
-    tables = tables if tables is not None else tenant_tables(source, platform.tenant_column, platform.tenant_table)
+    source = platform.engine()
+    tables = tables if tables is not None else platform.tenant_tables()
     lock = customer_lock(customer_id, f"{kind}-backup:{flow_run_id or backup_id}", engine=engine) if hold_lock \
         else nullcontext()
     try:
@@ -135,7 +131,7 @@ def _fetch(backup: Backup, platform: PlatformControl, storage: ObjectStorage, fo
     """Everything a restore checks before it writes: the manifest is the ledger's, its tables still exist on
     the platform, every object is there whole. Returns (manifest, local paths, the platform's tables)."""
     manifest = read_manifest(storage, backup)
-    source_tables = tenant_tables(platform_engine(platform), platform.tenant_column, platform.tenant_table)
+    source_tables = platform.tenant_tables()
     known = {table.name for table in source_tables}
     missing = [copy["name"] for copy in manifest["tables"] if copy["name"] not in known]
     if missing:
@@ -145,7 +141,7 @@ def _fetch(backup: Backup, platform: PlatformControl, storage: ObjectStorage, fo
 
 def _load(backup: Backup, fetched, target_url: str, platform: PlatformControl, *, create_tables: bool) -> dict[str, int]:
     manifest, paths, source_tables = fetched
-    target = engine_for(normalise_url(target_url))
+    target = engine_for(target_url)
     tables = _target_tables(target, source_tables, create_tables)
     return load_rows(target, tables, paths, manifest, _tenant_filter(platform, backup.customer_id))
 
@@ -244,10 +240,8 @@ def verify_backup(backup: Backup, sandbox_url: str, platform: PlatformControl, s
     """A restore drill: restore into the sandbox, read back, compare counts and hashes with the manifest."""
     try:
         restore_into(backup, sandbox_url, platform, storage, create_tables=True)
-        target = engine_for(normalise_url(sandbox_url))
-        tables = {t.name: t for t in _target_tables(target, tenant_tables(platform_engine(platform),
-                                                                          platform.tenant_column,
-                                                                          platform.tenant_table), False)}
+        target = engine_for(sandbox_url)
+        tables = {t.name: t for t in _target_tables(target, platform.tenant_tables(), False)}
         from tasks.backup import dump_rows
 
         with tempfile.TemporaryDirectory() as folder, target.connect() as connection:
@@ -292,7 +286,7 @@ def restore_ledger_snapshot(backup_id: str, target_url: str, storage: ObjectStor
     if backup is None or backup.kind != "ledger" or backup.status != "good":
         raise ValueError(f"no good ledger snapshot {backup_id!r}")
     upgrade(target_url)
-    target = engine_for(normalise_url(target_url))
+    target = engine_for(target_url)
     with target.connect() as connection:
         if connection.scalar(select(func.count()).select_from(Customer.__table__)):
             raise ValueError("the target ledger is not empty: restore a snapshot only into a new database")
@@ -305,7 +299,7 @@ def restore_ledger_snapshot(backup_id: str, target_url: str, storage: ObjectStor
 def backup_chunk(customer_ids: list[str], day: date, platform: PlatformControl, storage: ObjectStorage, terms: Terms,
                  *, flow_run_id: str | None, engine=None) -> list[BackupOutcome]:
     """Back up a chunk of customers one after the other, then apply their retention (one task per chunk)."""
-    tables = tenant_tables(platform_engine(platform), platform.tenant_column, platform.tenant_table)
+    tables = platform.tenant_tables()
     outcomes = []
     for customer_id in customer_ids:
         outcome = backup_customer(customer_id, day, platform, storage, tables=tables, flow_run_id=flow_run_id,
@@ -314,6 +308,25 @@ def backup_chunk(customer_ids: list[str], day: date, platform: PlatformControl, 
             apply_retention(customer_id, day, terms, storage, engine)
         outcomes.append(outcome)
     return outcomes
+
+
+def customers_to_back_up(customer_id: str | None = None, engine=None) -> list[str]:
+    """Every customer whose data was not deleted (or just the one asked for), in id order."""
+    with session_scope(engine) as session:
+        query = select(Customer.customer_id).where(Customer.stage != "data_deleted").order_by(Customer.customer_id)
+        if customer_id:
+            query = query.where(Customer.customer_id == customer_id)
+        return list(session.scalars(query))
+
+
+def backups_to_verify(sample: int, engine=None) -> list[Backup]:
+    """Each customer's latest good backup, never verified or verified longest ago first; `sample` of them."""
+    with session_scope(engine) as session:
+        latest: dict[str, Backup] = {}
+        for backup in session.scalars(select(Backup).where(Backup.status == "good", Backup.kind == "tenant")
+                                      .order_by(Backup.created_at.desc())):
+            latest.setdefault(backup.customer_id, backup)
+    return sorted(latest.values(), key=lambda b: (b.verified_at is not None, b.verified_at or b.created_at))[:sample]
 
 
 backup_chunk_task = task(backup_chunk, name="backup-chunk", cache_policy=NO_CACHE, persist_result=False)

@@ -19,6 +19,7 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 from sqlalchemy import func, or_, select
 
+import lifecycle_config
 from blocks.storage import ObjectStorage
 from ledger.db import now, session_scope
 from ledger.models import Customer, Export, Intervention, Invoice, InvoiceLine, MonthlyClose, QuotaPeriod
@@ -180,9 +181,7 @@ def export_month(month: str, storage: ObjectStorage, fallback_terms: Terms, *, f
 
 def download_link(storage: ObjectStorage, key: str) -> str:
     """A link finance can click: the embedded download server for a local folder, a presigned URL on S3."""
-    from lifecycle import config
-
-    base = config.download_base()
+    base = lifecycle_config.download_base()
     if base and storage.resolved_url().startswith("file://"):
         return f"{base.rstrip('/')}/{key}"
     return storage.store().link(key)

@@ -14,10 +14,9 @@ from sqlalchemy import select, update
 
 from blocks.platform import PlatformControl
 from blocks.storage import ObjectStorage
-from ledger.db import engine_for, normalise_url, now, session_scope
+from ledger.db import now, session_scope
 from ledger.locks import customer_lock
 from ledger.models import Backup
-from tasks.platform_data import delete_rows, row_counts, tenant_tables
 
 
 def backup_prefix(customer_id: str) -> str:
@@ -40,9 +39,7 @@ class PurgePlan:
 
 
 def plan_purge(customer_id: str, platform: PlatformControl, storage: ObjectStorage, engine=None) -> PurgePlan:
-    platform_engine = engine_for(normalise_url(platform.platform_url()))
-    tables = tenant_tables(platform_engine, platform.tenant_column, platform.tenant_table)
-    plan = PurgePlan(customer_id, row_counts(platform_engine, tables, customer_id, platform.tenant_column))
+    plan = PurgePlan(customer_id, platform.row_counts(customer_id))
     with session_scope(engine) as session:
         plan.backups = list(session.scalars(select(Backup.backup_id).where(Backup.customer_id == customer_id,
                                                                            Backup.status != "deleted")))
@@ -54,9 +51,7 @@ def purge_customer(customer_id: str, platform: PlatformControl, storage: ObjectS
                    engine=None) -> dict:
     """Delete everything of the customer's data; returns what was deleted (rows per table, object versions)."""
     with customer_lock(customer_id, holder, engine=engine):
-        platform_engine = engine_for(normalise_url(platform.platform_url()))
-        tables = tenant_tables(platform_engine, platform.tenant_column, platform.tenant_table)
-        rows = delete_rows(platform_engine, tables, customer_id, platform.tenant_column)
+        rows = platform.delete_rows(customer_id)
         store = storage.store()
         objects = []
         for item in store.list(backup_prefix(customer_id)):

@@ -41,9 +41,9 @@ def pg_database():
 
     upgrade(url)
     yield url
-    from ledger.db import engine_for, normalise_url
+    from lifecycle_config.databases import engine_for
 
-    engine_for(normalise_url(url)).dispose()
+    engine_for(url).dispose()
     with admin.connect() as connection:
         connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     admin.dispose()
@@ -55,17 +55,17 @@ def sqlite_template(tmp_path_factory) -> Path:
 
     path = tmp_path_factory.mktemp("template") / "ledger.db"
     upgrade(f"sqlite:///{path}")
-    from ledger.db import engine_for, normalise_url
+    from lifecycle_config.databases import engine_for
 
-    engine_for(normalise_url(f"sqlite:///{path}")).dispose()
+    engine_for(f"sqlite:///{path}").dispose()
     return path
 
 
 def _empty_pg(url: str) -> None:
-    from ledger.db import engine_for, normalise_url
+    from lifecycle_config.databases import engine_for
     from ledger.models import Base
 
-    engine = engine_for(normalise_url(url))
+    engine = engine_for(url)
     names = ", ".join(f'"{table.name}"' for table in Base.metadata.sorted_tables)
     with engine.begin() as connection:
         connection.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
@@ -96,9 +96,9 @@ def home(tmp_path, monkeypatch, ledger_url) -> Path:
 
 @pytest.fixture
 def ledger(home, ledger_url):
-    from ledger.db import engine_for, normalise_url
+    from lifecycle_config.databases import engine_for
 
-    return engine_for(normalise_url(ledger_url))
+    return engine_for(ledger_url)
 
 
 @pytest.fixture(scope="session")

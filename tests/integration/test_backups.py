@@ -16,7 +16,8 @@ from sqlalchemy import MetaData, create_engine, func, select, text
 
 from blocks.platform import PlatformControl
 from blocks.storage import ObjectStorage
-from ledger.db import engine_for, normalise_url, session_scope
+from ledger.db import session_scope
+from lifecycle_config.databases import engine_for
 from ledger.imports import import_file
 from ledger.locks import CustomerBusy, customer_lock
 from ledger.models import Backup, Intervention, RestoreJob
@@ -65,7 +66,7 @@ def shop(request, prefect_server, home, ledger, tmp_path, monkeypatch):
     yield engine
     if request.param != "sqlite-folder":
         engine.dispose()
-        engine_for(normalise_url(platform_url)).dispose()
+        engine_for(platform_url).dispose()
         with admin.connect() as connection:
             connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
@@ -95,7 +96,7 @@ def test_backup_then_restore_to_the_sandbox_gives_identical_rows_and_bills_once(
 
     state = restore_backup(customer_id="ACME", requested_by="alice", ticket="T-1", return_state=True)
     outcome = state.result()
-    sandbox = engine_for(normalise_url(f"sqlite:///{home / 'sandbox.db'}"))
+    sandbox = engine_for(f"sqlite:///{home / 'sandbox.db'}")
     assert tenant_rows(sandbox, "ACME") == tenant_rows(shop, "ACME")
     assert tenant_rows(sandbox, "BETA") == {"users": [], "operations": [], "documents": []}
     with session_scope(ledger) as session:
@@ -270,7 +271,7 @@ def test_the_ledger_snapshot_restores_into_a_new_database(shop, ledger, tmp_path
     target = f"sqlite:///{tmp_path / 'restored-ledger.db'}"
     loaded = restore_ledger_snapshot(snapshot_id, target, ObjectStorage(), engine=ledger)
     assert loaded["customers"] == 2 and loaded["audit_log"] >= 2
-    restored = engine_for(normalise_url(target))
+    restored = engine_for(target)
     with restored.connect() as connection:
         assert connection.execute(text("SELECT name FROM customers ORDER BY customer_id")).scalars().all() == [
             "Client ACME", "Client BETA"]

@@ -38,10 +38,10 @@ def customer(customer_id: str, *, name: str | None = None, fee: str = "500.00", 
 
 def platform(url: str, tenants: list[str]):
     """A platform database shaped like the demo's, with every flag on."""
-    from ledger.db import engine_for, normalise_url
+    from lifecycle_config.databases import engine_for
     from lifecycle.demo import platform_tables
 
-    engine = engine_for(normalise_url(url))
+    engine = engine_for(url)
     metadata = MetaData()
     tables = platform_tables(metadata)
     metadata.drop_all(engine)

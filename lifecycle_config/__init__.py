@@ -1,8 +1,10 @@
 """Where the embedded default keeps its files, and how the environment overrides it.
 
 Every local file lives under one folder (`LIFECYCLE_HOME`) so that a user can move, back up or wipe
-an installation as a whole; each URL can point elsewhere for production. Nothing here imports
-Prefect: the CLI reads this on every command and must stay fast.
+an installation as a whole; each URL can point elsewhere for production. This package is a leaf:
+it imports nothing of the project, so the CLI, blocks, ledger, tasks and flows all read the same
+configuration without reaching up to one another. Nothing here imports Prefect: the CLI reads
+this on every command and must stay fast.
 """
 
 from __future__ import annotations
