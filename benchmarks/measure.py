@@ -92,7 +92,7 @@ def _close_baseline(engine):
     customers["s"] = s_days.reindex(customers.index).fillna(0).astype(int)
     base = customers.included_minutes.fillna(120).astype(int)
     customers["included"] = (base * (days - customers.s)) // days
-    charge = {name: kind.value for name, (kind, _) in CATEGORIES.items()}
+    charge = {name: row.charge.value for name, row in CATEGORIES.items()}
     work["charge"] = work.category.map(charge)
     work["key"] = work.intervention_id.map(lambda value: value.encode())
     work = work.sort_values(["customer_id", "started_at", "key"])
@@ -168,7 +168,7 @@ def _export_rows(connection):
     from policy.terms import Terms
 
     terms = Terms()
-    rates = {name: hourly_rate(name, terms) for name, (charge, _) in CATEGORIES.items() if charge is not Charge.FREE}
+    rates = {name: hourly_rate(name, terms) for name, row in CATEGORIES.items() if row.charge is not Charge.FREE}
     i, c, v = Intervention.__table__.c, Customer.__table__.c, Invoice.__table__.c
     query = (select(i.started_at, i.month, i.customer_id, c.name, i.ticket, i.engineer, i.category, i.minutes,
                     i.free_minutes, i.billed_minutes, i.amount_ht, v.number)

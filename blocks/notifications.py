@@ -43,6 +43,8 @@ class Notifications(NotificationBlock):
     password: Optional[SecretStr] = Field(None, description="SMTP password (kept secret).")
     outbox_dir: Optional[str] = Field(None, description="Folder for .eml files; default $LIFECYCLE_HOME/outbox.")
     timeout_seconds: int = Field(30, description="SMTP connection timeout.")
+    support_phone: str = Field("01 79 65 66 63", description="The number notices give customers to regularize "
+                               "their situation (seed 001: 'contact us on 01 79 65 66 63').")
     ops_email: str = Field("Ops <ops@example.com>", description="Where ops alerts go (failed runs, a late "
                            "backup, approvals waiting): SMTP, or the outbox folder like notices.")
     ops_webhook_url: Optional[str] = Field(None, description="Also POST each ops alert here as JSON {subject, body, "

@@ -13,39 +13,92 @@ one step that is not automatic: it needs a notice, a waiting time and an approva
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from decimal import Decimal
+from enum import Enum
 
-from policy.access import Stage
+from policy.access import Flags
 from policy.calendar import add_months
 from policy.money import cents
+from policy.notices import NoticeTemplate
+from policy.standby import STANDBY_STATES
 from policy.terms import Terms
 
 #: statuses of an invoice nobody is asked to pay: they never anchor, never bear penalties
 EXCLUDED = ("draft", "disputed", "written_off", "void")
 
 
+class Stage(str, Enum):
+    CURRENT = "current"
+    ADMIN_DISABLED = "admin_disabled"
+    PLATFORM_DISABLED = "platform_disabled"
+    DATA_DELETED = "data_deleted"
+
+
+@dataclass(frozen=True)
+class StageRow:
+    """One rung of the ladder (Kill Bill's overdue state): when it applies, what the customer may
+    still reach, and what they are told on entering it (and, for the deletion, ahead of it)."""
+
+    stage: Stage
+    after: str | None     # the Terms field: months after the anchor before the stage applies
+    access: Flags         # operations are off anyway while on standby
+    notice: NoticeTemplate | None
+    warning: NoticeTemplate | None = None
+
+
+STAGES: tuple[StageRow, ...] = (
+    StageRow(Stage.CURRENT, None, Flags(True, True, True), NoticeTemplate(
+        "access_restored", "Your access is restored",
+        "Hello {name},\n\nThank you for your payment: your platform and administrator area are fully available "
+        "again from {on}.\n")),
+    StageRow(Stage.ADMIN_DISABLED, "admin_disabled_after_months", Flags(False, True, True), NoticeTemplate(
+        "admin_disabled", "Payment overdue: your administrator area is deactivated",
+        "Hello {name},\n\nYour invoice due on {anchor} is still unpaid. As announced in our terms ({admin_after} "
+        "of delay), access to your administrator area is deactivated from {on}. Your platform stays online.\n\n"
+        "To restore access, please settle {owed}; to regularize your situation, contact us on {contact}.\n")),
+    StageRow(Stage.PLATFORM_DISABLED, "platform_disabled_after_months", Flags(False, False, False), NoticeTemplate(
+        "platform_disabled", "Payment overdue: your platform is deactivated",
+        "Hello {name},\n\nYour invoice due on {anchor} is still unpaid. As announced in our terms "
+        "({platform_after} of delay), your whole platform is deactivated from {on}. No data is lost.\n\n"
+        "After {deletion_after} of delay your data will be deleted. Please settle {owed}; to regularize your "
+        "situation, contact us on {contact}.\n")),
+    StageRow(Stage.DATA_DELETED, "data_deleted_after_months", Flags(False, False, False), NoticeTemplate(
+        "data_deleted", "Your platform's data has been deleted",
+        "Hello {name},\n\nAs announced, your platform's data and its backups were deleted on {on} after "
+        "{deletion_after} of unpaid invoices. Your invoices remain available on request.\n"),
+        warning=NoticeTemplate(
+            "deletion_notice", "Your platform's data will be deleted on {due}",
+            "Hello {name},\n\nYour invoice due on {anchor} is unpaid for close to {deletion_after}. As announced "
+            "in our terms, your platform's data and all its backups will be deleted on or after {due} unless the "
+            "overdue amount ({owed}) is settled before then: contact us on {contact}. Invoices are kept.\n")),
+)
+
+ROWS = {row.stage: row for row in STAGES}
+RANK = {row.stage: rank for rank, row in enumerate(STAGES)}
+
+
 @dataclass(frozen=True)
 class StageRule:
+    """A rung with its threshold taken from the terms."""
+
     stage: Stage
     months: int
-    effect: str  # what the customer is told
+    row: StageRow
 
 
 def ladder(terms: Terms) -> tuple[StageRule, ...]:
-    """The escalation, as Kill Bill's overdue states: a threshold and its effect, nothing else."""
-    return (
-        StageRule(Stage.ADMIN_DISABLED, terms.admin_disabled_after_months,
-                  "access to your administrator area is deactivated"),
-        StageRule(Stage.PLATFORM_DISABLED, terms.platform_disabled_after_months,
-                  "your whole platform is deactivated; no data is lost"),
-        StageRule(Stage.DATA_DELETED, terms.data_deleted_after_months,
-                  "your platform's data and all its backups are deleted"),
-    )
+    """The escalation with the terms' thresholds: the rungs above `current`, in order."""
+    return tuple(StageRule(row.stage, getattr(terms, row.after), row) for row in STAGES if row.after)
 
 
-RANK = {Stage.CURRENT: 0, Stage.ADMIN_DISABLED: 1, Stage.PLATFORM_DISABLED: 2, Stage.DATA_DELETED: 3}
+def flags_for(stage: Stage | str, on_standby: bool) -> Flags:
+    """What the customer may reach: the stage's row, with operations off while on standby."""
+    access = ROWS[Stage(stage)].access
+    if on_standby:
+        return replace(access, operations_enabled=access.operations_enabled and STANDBY_STATES["active"].operations)
+    return access
 
 
 @dataclass(frozen=True)

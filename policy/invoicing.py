@@ -13,7 +13,7 @@ from datetime import date
 from decimal import Decimal
 
 from policy.calendar import days_in_month, parse_month
-from policy.categories import Charge, charge_of
+from policy.categories import CATEGORIES, Charge, charge_of, fixed_fee
 from policy.money import cents
 from policy.quota import Allocation, hourly_rate
 from policy.terms import Terms
@@ -91,8 +91,9 @@ def intervention_lines(billed: dict[str, list[Allocation]], month: str, rate: De
             text = f"{category.replace('_', ' ').capitalize()}: {len(items)} intervention(s), {minutes} min billed"
             if charge_of(category) is Charge.QUOTA:
                 text += " beyond the monthly quota"
-            if category == "data_recovery":
-                text += f", with the {terms.data_recovery_fee} EUR recovery fee each"
+            fee = fixed_fee(category, terms)
+            if fee:
+                text += f", with the {fee} EUR {CATEGORIES[category].fee_name} each"
             if service_month != month:
                 text += f" (late, {_month_name(service_month)})"
             lines.append(Line(text, category, (Decimal(minutes) / 60).quantize(Decimal("0.0001")), hourly_rate(category, terms),

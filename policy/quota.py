@@ -14,7 +14,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 from policy.calendar import days_in_month, month_bounds
-from policy.categories import Charge, charge_of
+from policy.categories import Charge, charge_of, fixed_fee
 from policy.money import cents
 from policy.terms import Terms
 
@@ -73,13 +73,11 @@ def hourly_rate(category: str, terms: Terms) -> Decimal:
 
 
 def price(category: str, billed_minutes: int, terms: Terms) -> Decimal:
-    """amount_ht = billed/60 x rate (x the urgent factor), plus the fixed recovery fee, half-up to the cent."""
+    """amount_ht = billed/60 x rate (x the urgent factor), plus the category's fixed fee, half-up to the cent."""
     amount = Decimal(billed_minutes) / 60 * terms.rate_for(category)
     if charge_of(category) is Charge.DISCOUNTED:
         amount *= terms.feature_urgent_factor
-    if category == "data_recovery":
-        amount += terms.data_recovery_fee
-    return cents(amount)
+    return cents(amount + fixed_fee(category, terms))
 
 
 def chronological(work: Work) -> tuple[datetime, bytes]:
@@ -103,6 +101,6 @@ def allocate(interventions: list[Work], available: int, terms: Terms) -> list[Al
         drawn = min(available, work.minutes) if charge is Charge.QUOTA else 0
         available -= drawn
         billed = round_up(work.minutes - drawn, increment)
-        amount = price(work.category, billed, terms) if billed or work.category == "data_recovery" else Decimal("0.00")
+        amount = price(work.category, billed, terms) if billed or fixed_fee(work.category, terms) else Decimal("0.00")
         allocations.append(Allocation(work.intervention_id, work.category, drawn, billed, amount, drawn))
     return allocations

@@ -13,6 +13,7 @@ from datetime import date, timedelta
 from enum import Enum
 
 from policy.calendar import add_months
+from policy.notices import NoticeTemplate
 
 
 class StandbyReason(str, Enum):
@@ -22,6 +23,38 @@ class StandbyReason(str, Enum):
 
 
 REASONS = tuple(reason.value for reason in StandbyReason)
+
+
+@dataclass(frozen=True)
+class StandbyState:
+    """A standby state as data: whether operations may run in it, and what the customer is told on
+    entering it (the arrears ladder decides the admin area and the platform)."""
+
+    status: str
+    operations: bool
+    notice: NoticeTemplate | None
+
+
+STANDBY_STATES: dict[str, StandbyState] = {state.status: state for state in (
+    StandbyState("scheduled", True, None),
+    StandbyState("active", False, NoticeTemplate(
+        "standby_started", "Your platform is on standby until {end_on}",
+        "Hello {name},\n\nAs requested, your platform is on standby from {start_on} until {end_on} (reason: "
+        "{reason}).\n\nDuring standby your platform stays online at its address, your administrators can log "
+        "in and your data is kept, but no operation can be launched. Your licence is billed at {standby_price} of "
+        "your subscription for these days.\n\nFull service resumes on {end_on}.\n")),
+    StandbyState("ended", True, NoticeTemplate(
+        "standby_ended", "Your platform is back to full service",
+        "Hello {name},\n\nYour platform's standby ended on {end_on}: operations can be launched again and "
+        "your subscription is billed at its full price from today.\n")),
+    StandbyState("cancelled", True, None),
+)}
+
+#: the warning before a standby ends, `standby_expiry_notice_days` ahead
+STANDBY_ENDING = NoticeTemplate(
+    "standby_ending", "Your platform's standby ends on {end_on}",
+    "Hello {name},\n\nYour platform's standby ends on {end_on}, in {standby_warning_days} at most. From that day "
+    "operations can be launched again and your subscription is billed at its full price.\n")
 
 
 @dataclass(frozen=True)

@@ -24,30 +24,10 @@ from ledger.db import now, rehearsal, session_scope
 from ledger.models import Customer, Invoice, InvoiceLine, Payment, StageChange
 from ledger.numbering import issue_date, next_numbers
 from ledger.queries import active_standby_customers, invoice_label
-from policy.access import Stage
-from policy.arrears import (EXCLUDED, Owed, anchor, deletion_due, deletion_due_on, deletion_eligible, deletion_plan,
+from policy.arrears import (EXCLUDED, ROWS, Owed, Stage, anchor, deletion_due, deletion_due_on, deletion_eligible, deletion_plan,
                             ladder, penalty_for, transitions)
 from policy.calendar import month_key
 from tasks.effects import send_notice, switch_access
-
-NOTICES = {
-    Stage.ADMIN_DISABLED: ("Payment overdue: your administrator area is deactivated",
-                           "Hello {name},\n\nYour invoice due on {anchor} is still unpaid. As announced in our terms "
-                           "(1 month of delay), access to your administrator area is deactivated from {on}. Your "
-                           "platform stays online.\n\nTo restore access, please settle {owed}: 01 79 65 66 63.\n"),
-    Stage.PLATFORM_DISABLED: ("Payment overdue: your platform is deactivated",
-                              "Hello {name},\n\nYour invoice due on {anchor} is still unpaid. As announced in our "
-                              "terms (2 months of delay), your whole platform is deactivated from {on}. No data is "
-                              "lost.\n\nAfter 6 months of delay your data will be deleted. Please settle {owed}.\n"),
-    Stage.CURRENT: ("Your access is restored",
-                    "Hello {name},\n\nThank you for your payment: your platform and administrator area are fully "
-                    "available again from {on}.\n"),
-    "deletion_notice": ("Your platform's data will be deleted on {due}",
-                        "Hello {name},\n\nYour invoice due on {anchor} is unpaid for close to 6 months. As announced "
-                        "in our terms, your platform's data and all its backups will be deleted on or after {due} "
-                        "unless the overdue amount ({owed}) is settled before then. Invoices are kept.\n"),
-}
-
 
 @dataclass
 class ArrearsReport:
@@ -210,7 +190,8 @@ def _process(session, customer_id: str, day: date, settings: Settings, report: A
         audit.record(session, "stage_changed", customer_id=customer_id, before={"stage": step.previous.value},
                      after={"stage": step.stage.value, "effective_on": step.effective_on, "anchor": anchor_on},
                      actor=actor, flow_run_id=flow_run_id)
-        _notify(session, settings, customer, step.stage, f"arrears:{customer_id}:{step.stage.value}:{step.effective_on}",
+        _notify(session, settings, customer, ROWS[step.stage].notice,
+                f"arrears:{customer_id}:{step.stage.value}:{step.effective_on}",
                 anchor=anchor_on, on=step.effective_on, owed=overdue, dry_run=dry_run, flow_run_id=flow_run_id)
         report.transitions.append({"customer_id": customer_id, "from": step.previous.value, "to": step.stage.value,
                                    "effective_on": step.effective_on.isoformat(),
@@ -219,14 +200,12 @@ def _process(session, customer_id: str, day: date, settings: Settings, report: A
                        flow_run_id=flow_run_id)
 
 
-def _notify(session, settings, customer, kind, key, *, anchor, on, owed, dry_run, flow_run_id, due=None):
-    subject, body = NOTICES[kind]
-    values = {"name": customer.name, "anchor": anchor, "on": on, "owed": f"{owed} EUR", "due": due}
-    name = kind.value if isinstance(kind, Stage) else kind
-    notice_kind = "access_restored" if kind is Stage.CURRENT else name
-    return send_notice(session, settings.notifications, customer, kind=notice_kind, key=key,
-                       subject=subject.format(**values), body=body.format(**values), flow_run_id=flow_run_id,
-                       dry_run=dry_run)
+def _notify(session, settings, customer, notice, key, *, anchor, on, owed, dry_run, flow_run_id, due=None):
+    """Send a notice of the ladder, in the words of the terms the run uses."""
+    subject, body = notice.render(settings.terms, name=customer.name, anchor=anchor, on=on, owed=f"{owed} EUR",
+                                  due=due, contact=settings.notifications.support_phone)
+    return send_notice(session, settings.notifications, customer, kind=notice.kind, key=key, subject=subject,
+                       body=body, flow_run_id=flow_run_id, dry_run=dry_run)
 
 
 def _issue_penalty(session, customer, invoice, penalty, day, terms, actor, flow_run_id, dry_run) -> dict:
@@ -273,7 +252,8 @@ def _deletion_schedule(session, settings, customer, anchor_on, overdue, day, rep
         plan = deletion_plan(anchor_on, terms)
         customer.deletion_status = "notice_sent"
         customer.deletion_due_on = deletion_due_on(plan, day, terms)
-        _notify(session, settings, customer, "deletion_notice", f"deletion_notice:{customer.customer_id}:{anchor_on}",
+        _notify(session, settings, customer, ROWS[Stage.DATA_DELETED].warning,
+                f"deletion_notice:{customer.customer_id}:{anchor_on}",
                 anchor=anchor_on, on=day, owed=overdue, due=customer.deletion_due_on, dry_run=dry_run,
                 flow_run_id=flow_run_id)
         audit.record(session, "deletion_notice_sent", customer_id=customer.customer_id, before=None, actor=actor,

@@ -18,8 +18,7 @@ from blocks.settings import Settings
 from ledger import audit
 from ledger.db import now, session_scope
 from ledger.models import Backup, Customer, DeletionCertificate, StageChange
-from policy.access import Stage
-from policy.arrears import anchor, implied_stage, ladder
+from policy.arrears import ROWS, Stage, anchor, implied_stage, ladder
 from tasks.arrears import _facts
 from tasks.effects import send_notice, switch_access
 from tasks.purge import purge_customer
@@ -114,11 +113,11 @@ def execute(customer_id: str, day: date, settings: Settings, approval: dict, *, 
                      after={"stage": "data_deleted", "approved_by": approval["reviewer"],
                             "platform_rows": deleted["platform_rows"], "backups": len(deleted["backups"]),
                             "objects": len(deleted["objects"])}, actor=actor, flow_run_id=flow_run_id)
-        send_notice(session, settings.notifications, customer, kind="data_deleted",
-                    key=f"data_deleted:{customer_id}", subject="Your platform's data has been deleted",
-                    body=f"Hello {customer.name},\n\nAs announced, your platform's data and its backups were deleted "
-                         f"on {day} after six months of unpaid invoices. Your invoices remain available on request.\n",
-                    flow_run_id=flow_run_id)
+        notice = ROWS[Stage.DATA_DELETED].notice
+        subject, body = notice.render(settings.terms, name=customer.name, on=day,
+                                      contact=settings.notifications.support_phone)
+        send_notice(session, settings.notifications, customer, kind=notice.kind, key=f"data_deleted:{customer_id}",
+                    subject=subject, body=body, flow_run_id=flow_run_id)
     return certificate
 
 

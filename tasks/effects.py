@@ -14,7 +14,8 @@ from blocks.platform import PlatformControl
 from ledger import audit
 from ledger.db import now
 from ledger.models import Customer, Notice
-from policy.access import Flags, flags_for
+from policy.access import Flags
+from policy.arrears import flags_for
 
 
 def switch_access(

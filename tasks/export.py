@@ -66,8 +66,8 @@ def _invoices_of(month: str):
 
 def _summary(session, month: str, names: dict[str, str]) -> tuple[list[dict], list[dict]]:
     kind_of = {}
-    for name, (charge, _) in CATEGORIES.items():
-        kind_of[name] = "overage" if charge is Charge.QUOTA else "always_billed"
+    for name, row in CATEGORIES.items():
+        kind_of[name] = "overage" if row.charge is Charge.QUOTA else "always_billed"
     kind_of.update({"subscription": "subscription", "surcharge": "surcharge", "penalty": "penalties",
                     "indemnity": "penalties"})
     rows: dict[str, dict] = {}
@@ -119,7 +119,7 @@ def _interventions(engine, month: str, names: dict[str, str], terms: Terms) -> I
 
     Core rows read by position, not ORM rows by name: this loop runs once per intervention
     (200,000 in a large month) and was a tenth of the export's time."""
-    rates = {name: hourly_rate(name, terms) for name, (charge, _) in CATEGORIES.items() if charge is not Charge.FREE}
+    rates = {name: hourly_rate(name, terms) for name, row in CATEGORIES.items() if row.charge is not Charge.FREE}
     query = (select(Intervention.started_at, Intervention.month, Intervention.customer_id, Intervention.ticket,
                     Intervention.engineer, Intervention.category, Intervention.minutes, Intervention.free_minutes,
                     Intervention.billed_minutes, Intervention.amount_ht,

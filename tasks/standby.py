@@ -19,29 +19,9 @@ from ledger import audit
 from ledger.db import now, session_scope
 from ledger.models import Customer, Notice, StandbyPeriod
 from ledger.queries import invoice_label, overdue_invoices
-from policy.standby import Period, SweepStep, default_end, refusals, sweep
+from policy.notices import NoticeTemplate
+from policy.standby import STANDBY_ENDING, STANDBY_STATES, Period, SweepStep, default_end, refusals, sweep
 from tasks.effects import send_notice, switch_access
-
-NOTICES = {
-    "standby_started": (
-        "Your platform is on standby until {end_on}",
-        "Hello {name},\n\nAs requested, your platform is on standby from {start_on} until {end_on} (reason: "
-        "{reason}).\n\nDuring standby your platform stays online at its address, your administrators can log "
-        "in and your data is kept, but no operation can be launched. Your licence is billed at {factor} % of "
-        "your subscription for these days.\n\nFull service resumes on {end_on}.\n",
-    ),
-    "standby_ending": (
-        "Your platform's standby ends on {end_on}",
-        "Hello {name},\n\nYour platform's standby ends on {end_on}. From that day operations can be launched "
-        "again and your subscription is billed at its full price.\n",
-    ),
-    "standby_ended": (
-        "Your platform is back to full service",
-        "Hello {name},\n\nYour platform's standby ended on {end_on}: operations can be launched again and "
-        "your subscription is billed at its full price from today.\n",
-    ),
-}
-
 
 @dataclass
 class StandbyReport:
@@ -64,12 +44,11 @@ class StandbyReport:
         ])
 
 
-def _notify(session, settings: Settings, customer: Customer, period: StandbyPeriod, kind: str, flow_run_id):
-    subject, body = NOTICES[kind]
-    values = {"name": customer.name, "start_on": period.start_on.isoformat(), "end_on": period.end_on.isoformat(),
-              "reason": period.reason.replace("_", " "), "factor": int(settings.terms.standby_price_factor * 100)}
-    return send_notice(session, settings.notifications, customer, kind=kind, key=f"{kind}:{period.id}",
-                       subject=subject.format(**values), body=body.format(**values), flow_run_id=flow_run_id)
+def _notify(session, settings: Settings, customer: Customer, period: StandbyPeriod, notice: NoticeTemplate, flow_run_id):
+    subject, body = notice.render(settings.terms, name=customer.name, start_on=period.start_on.isoformat(),
+                                  end_on=period.end_on.isoformat(), reason=period.reason.replace("_", " "))
+    return send_notice(session, settings.notifications, customer, kind=notice.kind, key=f"{notice.kind}:{period.id}",
+                       subject=subject, body=body, flow_run_id=flow_run_id)
 
 
 def _start(session, settings: Settings, period: StandbyPeriod, actor: str, flow_run_id) -> str:
@@ -87,7 +66,7 @@ def _start(session, settings: Settings, period: StandbyPeriod, actor: str, flow_
     audit.record(session, "standby_started", customer_id=customer.customer_id, before={"status": "scheduled"},
                  after={"status": "active", "start_on": period.start_on, "end_on": period.end_on,
                         "reason": period.reason}, actor=actor, flow_run_id=flow_run_id)
-    _notify(session, settings, customer, period, "standby_started", flow_run_id)
+    _notify(session, settings, customer, period, STANDBY_STATES["active"].notice, flow_run_id)
     return f"{customer.customer_id}: {period.start_on} to {period.end_on} ({period.reason})"
 
 
@@ -100,7 +79,7 @@ def _end(session, settings: Settings, period: StandbyPeriod, actor: str, flow_ru
                       key=f"standby-end:{period.id}", actor=actor, flow_run_id=flow_run_id)
     audit.record(session, "standby_ended", customer_id=customer.customer_id, before={"status": "active"},
                  after={"status": "ended", "end_on": period.end_on}, actor=actor, flow_run_id=flow_run_id)
-    _notify(session, settings, customer, period, "standby_ended", flow_run_id)
+    _notify(session, settings, customer, period, STANDBY_STATES["ended"].notice, flow_run_id)
     return f"{customer.customer_id}: ended {period.end_on}"
 
 
@@ -137,7 +116,7 @@ def _apply(step: SweepStep, day: date, settings: Settings, report: StandbyReport
                 report.ended.append(_end(session, settings, period, actor, flow_run_id))
             else:
                 customer = session.get(Customer, period.customer_id)
-                if _notify(session, settings, customer, period, "standby_ending", flow_run_id) is not None:
+                if _notify(session, settings, customer, period, STANDBY_ENDING, flow_run_id) is not None:
                     report.noticed.append(f"{customer.customer_id}: ends {period.end_on}")
     except Exception as error:  # one customer's failure must not stop the sweep
         report.failed.append(f"standby {step.period_id} ({step.action}): {error}")

@@ -7,7 +7,7 @@ from sqlalchemy import text
 
 from blocks.notifications import Notifications
 from blocks.platform import PlatformControl, PlatformError
-from policy.access import flags_for
+from policy.arrears import flags_for
 from tests.support.builders import platform
 from tests.support.servers import Webhook, smtp_server
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from policy.access import Stage
-from policy.arrears import Owed, anchor, deletion_due_on, deletion_plan, implied_stage, ladder, penalty_for, transitions
+from policy.arrears import Owed, Stage, anchor, deletion_due_on, deletion_plan, implied_stage, ladder, penalty_for, transitions
 from policy.terms import Terms
 
 TERMS = Terms()
@@ -83,3 +83,35 @@ def test_applying_the_transitions_lands_on_the_implied_stage_capped_before_delet
     assert final is (Stage.PLATFORM_DISABLED if implied is Stage.DATA_DELETED else implied)
     assert [s.effective_on for s in steps] == sorted(s.effective_on for s in steps)
     assert all(s.effective_on <= day for s in steps)
+
+
+def test_each_stage_is_one_row_with_its_threshold_access_and_notice():
+    from policy.arrears import ROWS, STAGES
+    from policy.access import Flags
+
+    assert [row.stage for row in STAGES] == list(Stage)
+    assert [(rule.stage, rule.months) for rule in RULES] == [
+        (Stage.ADMIN_DISABLED, 1), (Stage.PLATFORM_DISABLED, 2), (Stage.DATA_DELETED, 6)]
+    assert ROWS[Stage.ADMIN_DISABLED].access == Flags(False, True, True)
+    assert ROWS[Stage.PLATFORM_DISABLED].access == Flags(False, False, False)
+    assert [row.notice.kind for row in STAGES] == ["access_restored", "admin_disabled", "platform_disabled",
+                                                   "data_deleted"]
+    assert ROWS[Stage.DATA_DELETED].warning.kind == "deletion_notice"
+
+
+def test_notices_follow_the_terms_ops_set():
+    from policy.arrears import ROWS
+
+    facts = dict(name="ACME", anchor="2026-01-31", on="2026-03-31", owed="120.00 EUR", due="2026-09-30",
+                 contact="01 23 45 67 89")
+    _, body = ROWS[Stage.PLATFORM_DISABLED].notice.render(TERMS, **facts)
+    assert "(2 months of delay)" in body and "After 6 months of delay" in body and "01 23 45 67 89" in body
+    strict = Terms(admin_disabled_after_months=2, platform_disabled_after_months=3, data_deleted_after_months=9)
+    _, body = ROWS[Stage.PLATFORM_DISABLED].notice.render(strict, **facts)
+    assert "(3 months of delay)" in body and "After 9 months of delay" in body
+    _, body = ROWS[Stage.ADMIN_DISABLED].notice.render(strict, **facts)
+    assert "(2 months of delay)" in body
+    subject, body = ROWS[Stage.DATA_DELETED].warning.render(strict, **facts)
+    assert subject == "Your platform's data will be deleted on 2026-09-30" and "close to 9 months" in body
+    with pytest.raises(KeyError):  # a placeholder nobody fills is a bug, never a notice with a hole
+        ROWS[Stage.ADMIN_DISABLED].notice.render(TERMS, name="ACME")

@@ -3,7 +3,8 @@ from datetime import date, timedelta
 from hypothesis import given
 from hypothesis import strategies as st
 
-from policy.access import Flags, flags_for
+from policy.access import Flags
+from policy.arrears import flags_for
 from policy.standby import Period, default_end, period_problems, refusals, sweep
 
 
@@ -78,3 +79,19 @@ def test_the_sweep_never_acts_before_a_period_is_due(start, length, offset, stat
         assert end - timedelta(days=14) <= day < end
     if status == "ended":
         assert actions == []
+
+
+def test_standby_states_say_what_runs_and_what_the_customer_is_told():
+    from decimal import Decimal
+
+    from policy.standby import STANDBY_ENDING, STANDBY_STATES
+    from policy.terms import Terms
+
+    assert not STANDBY_STATES["active"].operations and STANDBY_STATES["ended"].operations
+    assert [state.notice.kind for state in STANDBY_STATES.values() if state.notice] == ["standby_started",
+                                                                                        "standby_ended"]
+    facts = dict(name="ACME", start_on="2026-03-02", end_on="2026-06-02", reason="temporary inactivity")
+    _, body = STANDBY_STATES["active"].notice.render(Terms(standby_price_factor=Decimal("0.40")), **facts)
+    assert "billed at 40 % of your subscription" in body
+    _, body = STANDBY_ENDING.render(Terms(standby_expiry_notice_days=21), **facts)
+    assert "in 21 days at most" in body

@@ -26,5 +26,16 @@ def test_every_term_explains_itself():
 def test_every_billed_category_has_a_rate_and_free_ones_none():
     rates = Terms().hourly_rates
     assert set(rates) == set(BILLED_CATEGORIES)
-    assert {name for name, (charge, _) in CATEGORIES.items() if charge is Charge.FREE} == {
+    assert {name for name, row in CATEGORIES.items() if row.charge is Charge.FREE} == {
         "bug_fix", "question", "feature_roadmap"}
+
+
+def test_a_fixed_fee_is_a_column_of_the_category_table():
+    from policy.categories import fixed_fee
+    from policy.quota import price
+
+    terms = Terms(data_recovery_fee=Decimal("99.90"))
+    assert {name for name, row in CATEGORIES.items() if row.fixed_fee} == {"data_recovery"}
+    assert fixed_fee("data_recovery", terms) == Decimal("99.90") and fixed_fee("training", terms) == 0
+    assert price("data_recovery", 15, terms) == Decimal("129.90")   # 15 min at 120 EUR/h + the fee
+    assert price("training", 15, terms) == Decimal("30.00")
