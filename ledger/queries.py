@@ -9,10 +9,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from ledger.models import Invoice, Payment, StandbyPeriod
-
-#: statuses of an invoice that nobody is asked to pay (DESIGN: disputed and written-off never escalate)
-NOT_OWED = ("draft", "disputed", "written_off", "void")
-
+from policy.balances import balance, counts_for_arrears
 
 def paid_by_invoice(session: Session, invoice_ids: list[int] | None = None) -> dict[int, Decimal]:
     query = select(Payment.invoice_id, func.sum(Payment.amount)).group_by(Payment.invoice_id)
@@ -24,17 +21,13 @@ def paid_by_invoice(session: Session, invoice_ids: list[int] | None = None) -> d
 def overdue_invoices(session: Session, customer_id: str, day: date) -> list[Invoice]:
     """Non-penalty invoices owed and past due on `day`: what "in arrears" means (DESIGN "Standby")."""
     invoices = session.scalars(
-        select(Invoice)
-        .where(
-            Invoice.customer_id == customer_id,
-            Invoice.kind != "penalty",
-            Invoice.status.not_in(NOT_OWED),
-            Invoice.due_on < day,
-        )
+        select(Invoice).where(Invoice.customer_id == customer_id, Invoice.due_on < day)
         .order_by(Invoice.due_on, Invoice.id)
     ).all()
+    invoices = [invoice for invoice in invoices if counts_for_arrears(invoice.kind, invoice.status)]
     paid = paid_by_invoice(session, [invoice.id for invoice in invoices])
-    return [invoice for invoice in invoices if invoice.total_ttc - paid.get(invoice.id, Decimal("0")) > 0]
+    return [invoice for invoice in invoices
+            if balance(invoice.total_ttc, invoice.status, paid.get(invoice.id, Decimal("0.00"))) > 0]
 
 
 def invoice_label(invoice: Invoice) -> str:

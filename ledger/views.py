@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from ledger.models import AuditEntry, Backup, Customer, Intervention, Invoice, Notice
 from ledger.queries import active_standby_customers, invoice_label, paid_by_invoice
+from policy.balances import balance
 from policy.calendar import month_key, paris_date, parse_month
 
 
@@ -78,8 +79,7 @@ def invoices(session: Session, month: str | None = None) -> list[dict[str, Any]]
             "total_ht": amount(invoice.total_ht),
             "total_vat": amount(invoice.total_vat),
             "total_ttc": amount(invoice.total_ttc),
-            "balance": amount(invoice.total_ttc - paid.get(invoice.id, Decimal("0"))
-                              if invoice.status not in ("void", "written_off") else Decimal("0")),
+            "balance": amount(balance(invoice.total_ttc, invoice.status, paid.get(invoice.id, Decimal("0.00")))),
             "lines": [
                 {
                     "description": line.description,

@@ -19,14 +19,12 @@ from decimal import Decimal
 from enum import Enum
 
 from policy.access import Flags
+from policy.balances import counts_for_arrears, paid
 from policy.calendar import add_months
 from policy.money import cents
 from policy.notices import NoticeTemplate
 from policy.standby import STANDBY_STATES
 from policy.terms import Terms
-
-#: statuses of an invoice nobody is asked to pay: they never anchor, never bear penalties
-EXCLUDED = ("draft", "disputed", "written_off", "void")
 
 
 class Stage(str, Enum):
@@ -114,17 +112,27 @@ class Owed:
 
     def balance_on(self, day: date) -> Decimal:
         """What is still owed at the end of `day`."""
-        return self.total_ttc - sum((amount for paid_on, amount in self.payments if paid_on <= day), Decimal("0"))
+        return self.total_ttc - paid(self.payments, day)
 
     def counts(self) -> bool:
-        return self.kind != "penalty" and self.status not in EXCLUDED
+        return counts_for_arrears(self.kind, self.status)
+
+
+def overdue(invoices: list[Owed], day: date) -> list[Owed]:
+    """The invoices that make the customer late on `day`: owed, past due, not fully paid."""
+    return [invoice for invoice in invoices
+            if invoice.counts() and invoice.due_on < day and invoice.balance_on(day) > 0]
 
 
 def anchor(invoices: list[Owed], day: date) -> date | None:
     """Due date of the oldest invoice still unpaid and overdue on `day` (penalties never anchor)."""
-    overdue = [invoice.due_on for invoice in invoices
-               if invoice.counts() and invoice.due_on < day and invoice.balance_on(day) > 0]
-    return min(overdue) if overdue else None
+    late = overdue(invoices, day)
+    return min(invoice.due_on for invoice in late) if late else None
+
+
+def overdue_balance(invoices: list[Owed], day: date) -> Decimal:
+    """What the customer is late with on `day`, TTC: what the notices ask to settle."""
+    return sum((invoice.balance_on(day) for invoice in overdue(invoices, day)), Decimal("0.00"))
 
 
 def implied_stage(anchor_on: date | None, day: date, rules: tuple[StageRule, ...]) -> Stage:

@@ -43,6 +43,18 @@ class Subscriber:
     vat_rate: Decimal
 
 
+def subscription_problems(payment_method: str, billing_cycle: str, contract_start: date | None,
+                          terms: Terms) -> list[tuple[str, str]]:
+    """What is wrong with a subscription's contract, as (field, reason) pairs."""
+    problems = []
+    if payment_method == "transfer" and billing_cycle != "annual" and terms.transfer_requires_annual:
+        problems.append(("payment_method", "a subscription paid by transfer must be paid at once for a year: use "
+                                           "billing_cycle annual or transfer_installments (seed 001 'The transfer')"))
+    if billing_cycle == "annual" and contract_start is None:
+        problems.append(("contract_start", "an annual contract needs the day its year starts"))
+    return problems
+
+
 def _month_name(month: str) -> str:
     year, number = parse_month(month)
     return date(year, number, 1).strftime("%B %Y")

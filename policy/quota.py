@@ -9,6 +9,7 @@ nothing. Days on standby carry no included minutes (seed 001: support is limited
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -78,6 +79,12 @@ def price(category: str, billed_minutes: int, terms: Terms) -> Decimal:
     if charge_of(category) is Charge.DISCOUNTED:
         amount *= terms.feature_urgent_factor
     return cents(amount + fixed_fee(category, terms))
+
+
+def recovery_minutes(seconds: float) -> int:
+    """DESIGN "Backups": a restore on request bills max(1, ceil(seconds / 60)) minutes; its category's fixed
+    fee comes on top at the close."""
+    return max(1, math.ceil(seconds / 60))
 
 
 def chronological(work: Work) -> tuple[datetime, bytes]:

@@ -24,8 +24,9 @@ from ledger.db import now, rehearsal, session_scope
 from ledger.models import Customer, Invoice, InvoiceLine, Payment, StageChange
 from ledger.numbering import issue_date, next_numbers
 from ledger.queries import active_standby_customers, invoice_label
-from policy.arrears import (EXCLUDED, ROWS, Owed, Stage, anchor, deletion_due, deletion_due_on, deletion_eligible, deletion_plan,
-                            ladder, penalty_for, transitions)
+from policy.arrears import (ROWS, Owed, Stage, anchor, deletion_due, deletion_due_on, deletion_eligible, deletion_plan,
+                            ladder, overdue_balance, penalty_for, transitions)
+from policy.balances import NEVER_ANCHOR, NOT_OWED
 from policy.calendar import month_key
 from tasks.effects import send_notice, switch_access
 
@@ -105,7 +106,7 @@ def _standings(session, day: date) -> list[Standing]:
     invoice = (select(Invoice.id, Invoice.customer_id, Invoice.due_on,
                       (Invoice.total_ttc - by_day).label("left_on_day"), (Invoice.total_ttc - by_due).label("left_on_due"))
                .outerjoin(Payment, Payment.invoice_id == Invoice.id)
-               .where(Invoice.kind != "penalty", Invoice.status.not_in(EXCLUDED), Invoice.due_on < day)
+               .where(Invoice.kind.not_in(NEVER_ANCHOR), Invoice.status.not_in(NOT_OWED), Invoice.due_on < day)
                .group_by(Invoice.id).subquery())
     penalty = aliased(Invoice)
     anchor_on = func.min(case((invoice.c.left_on_day > HALF_CENT, invoice.c.due_on)))
@@ -175,8 +176,7 @@ def _process(session, customer_id: str, day: date, settings: Settings, report: A
             report.penalties.append(_issue_penalty(session, customer, session.get(Invoice, invoice_id), penalty, day,
                                                    terms, actor, flow_run_id, dry_run))
     anchor_on = anchor([owed for _, owed in rows], day)
-    overdue = sum((owed.balance_on(day) for _, owed in rows if owed.counts() and owed.due_on < day
-                   and owed.balance_on(day) > 0), Decimal("0.00"))
+    overdue = overdue_balance([owed for _, owed in rows], day)
     rules = ladder(terms)
     on_standby = customer_id in active_standby_customers(session)
     for step in transitions(Stage(customer.stage), anchor_on, day, rules, exempt=customer.dunning_exempt):

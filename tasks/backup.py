@@ -17,7 +17,6 @@ import gzip
 import hashlib
 import io
 import json
-import math
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -260,11 +259,6 @@ def read_manifest(storage: ObjectStorage, backup: Backup) -> dict:
     if stored != backup.manifest:
         raise CorruptBackup(f"backup {backup.backup_id}: the stored manifest differs from the ledger's copy")
     return stored
-
-
-def billed_minutes(seconds: float) -> int:
-    """DESIGN: a restore bills max(1, ceil(seconds / 60)) minutes (plus the fixed fee, at the close)."""
-    return max(1, math.ceil(seconds / 60))
 
 
 @dataclass

@@ -25,10 +25,11 @@ from lifecycle_config.databases import engine_for
 from ledger.locks import customer_lock
 from ledger.models import Backup, Base, Customer, Intervention, RestoreJob
 from policy.calendar import month_key, paris_date
+from policy.categories import RECOVERY
+from policy.quota import recovery_minutes
 from policy.retention import Kept, keep
 from policy.terms import Terms
-from tasks.backup import (CorruptBackup, Timer, billed_minutes, day_stamp, fetch_verified, load_rows,
-                          read_manifest, write_backup)
+from tasks.backup import CorruptBackup, Timer, day_stamp, fetch_verified, load_rows, read_manifest, write_backup
 from tasks.purge import backup_prefix
 
 LEDGER_PREFIX = "ledger-snapshots/"
@@ -176,7 +177,7 @@ def restore_customer(customer_id: str, backup_id: str | None, target: str, reque
                                                        RestoreJob.status == "done"))
         if done is not None:
             return RestoreOutcome(done.id, done.backup_id, done.target, {}, float(done.seconds or 0),
-                                  billed_minutes(float(done.seconds or 0)), done.intervention_id, repeated=True,
+                                  recovery_minutes(float(done.seconds or 0)), done.intervention_id, repeated=True,
                                   safety_backup_id=done.safety_backup_id)
         customer = session.get(Customer, customer_id)
         if customer is None:
@@ -215,12 +216,12 @@ def restore_customer(customer_id: str, backup_id: str | None, target: str, reque
             job.status, job.error, job.finished_at = "failed", f"{type(error).__name__}: {error}"[:2000], now()
         raise
     seconds = timer.seconds()
-    minutes = billed_minutes(seconds)
+    minutes = recovery_minutes(seconds)
     intervention_id = f"RESTORE-{job_id}"
     with session_scope(engine, write=True) as session:
         job = session.get(RestoreJob, job_id)
         session.add(Intervention(intervention_id=intervention_id, customer_id=customer_id, started_at=timer.started,
-                                 month=month_key(paris_date(timer.started)), minutes=minutes, category="data_recovery",
+                                 month=month_key(paris_date(timer.started)), minutes=minutes, category=RECOVERY,
                                  ticket=ticket, engineer=requested_by, source="restore",
                                  description=f"Restore of backup {backup.backup_id} into {target} "
                                              f"({seconds:.1f} s)", created_at=now()))

@@ -18,7 +18,7 @@ from blocks.settings import Settings
 from ledger import audit
 from ledger.db import now, session_scope
 from ledger.models import Backup, Customer, DeletionCertificate, StageChange
-from policy.arrears import ROWS, Stage, anchor, implied_stage, ladder
+from policy.arrears import ROWS, Stage, anchor, implied_stage, ladder, overdue_balance
 from tasks.arrears import _facts
 from tasks.effects import send_notice, switch_access
 from tasks.purge import purge_customer
@@ -48,8 +48,7 @@ def check_due(customer_id: str, day: date, settings: Settings, engine=None) -> D
         anchor_on = anchor(invoices, day)
         if customer.dunning_exempt or implied_stage(anchor_on, day, ladder(settings.terms)) is not Stage.DATA_DELETED:
             return Due(False, "the facts no longer lead to a deletion (paid, exempt or re-anchored)")
-        owed = sum((owed.balance_on(day) for owed in invoices if owed.counts() and owed.due_on < day
-                    and owed.balance_on(day) > 0), Decimal("0.00"))
+        owed = overdue_balance(invoices, day)
         last = session.scalars(select(Backup).where(Backup.customer_id == customer_id, Backup.status == "good")
                                .order_by(Backup.created_at.desc())).first()
         last_backup = f"{last.backup_id} ({last.created_at:%Y-%m-%d %H:%M} UTC)" if last else None

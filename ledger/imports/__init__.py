@@ -1,0 +1,61 @@
+"""Imports of the files of INTERFACES.md: all or nothing.
+
+A file is read whole, every cell checked (types, enums, references, duplicates, the seed's rules),
+compared with what the ledger already holds, and only then written in one transaction. A bad file
+yields every error as `file:row:column: reason` and writes nothing. Re-importing a file is a
+no-op; a changed customer row updates the customer (and the audit says what changed); a changed
+row of any other file is an error, because invoices, payments and support time are history. The
+one exception is an unpaid invoice's status: a dispute or a write-off comes after the invoice, and
+re-importing its row with the new status is how ops record it (arrears then leave it aside).
+
+One module per file kind checks its rows against the ledger and returns the write to do.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable
+
+from ledger.db import session_scope
+from ledger.imports import customers, interventions, invoices, payments, standby
+from ledger.imports.rows import ImportRejected, ImportResult, Problems, parse_sheet
+from ledger.imports.schemas import SCHEMAS
+from ledger.readers import read_sheet
+from policy.terms import Terms
+
+KINDS = ("customers", "invoices", "payments", "interventions", "standby")
+HANDLERS = {"customers": customers.check, "invoices": invoices.check, "payments": payments.check,
+            "interventions": interventions.check, "standby": standby.check}
+
+__all__ = ["KINDS", "ImportRejected", "ImportResult", "import_file"]
+
+
+def import_file(
+    kind: str,
+    path: Path | str,
+    *,
+    terms: Terms | None = None,
+    engine=None,
+    actor: str = "cli:import",
+    progress: Callable[[int], None] | None = None,
+    on_total: Callable[[int], None] | None = None,
+) -> ImportResult:
+    """Check the whole file, then write it in one transaction; `ImportRejected` lists every error."""
+    if kind not in HANDLERS:
+        raise ValueError(f"unknown import {kind!r}; expected one of {', '.join(KINDS)}")
+    path = Path(path)
+    terms = terms or Terms()
+    sheet = read_sheet(path)
+    if on_total:
+        on_total(len(sheet.rows))
+    problems = Problems(path.name)
+    rows = parse_sheet(sheet, SCHEMAS[kind], problems, progress)
+    result = ImportResult(kind=kind, file=path.name, rows=len(rows))
+    if problems and not rows:
+        raise ImportRejected(problems.lines())
+    with session_scope(engine, write=True) as session:
+        write = HANDLERS[kind](session, rows, problems, terms, actor, result)
+        if problems:
+            raise ImportRejected(problems.lines())
+        write()
+    return result

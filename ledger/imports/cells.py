@@ -1,0 +1,122 @@
+"""Cell parsers: a raw cell (CSV text or an XLSX value) to a typed value, or ValueError with the reason
+a user reads at `file:row:column`."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any, Callable
+
+from ledger.readers import as_text
+from policy.calendar import NonexistentLocalTime, paris_instant
+from policy.money import parse_amount
+
+
+def text(max_length: int) -> Callable[[Any], str]:
+    def parse(value: Any) -> str:
+        result = as_text(value)
+        if len(result) > max_length:
+            raise ValueError(f"longer than {max_length} characters")
+        return result
+
+    return parse
+
+
+def email(value: Any) -> str:
+    result = as_text(value)
+    local, _, domain = result.partition("@")
+    if not local or "." not in domain or " " in result:
+        raise ValueError(f"not an email address: {result!r}")
+    return result
+
+
+def money(value: Any) -> Decimal:
+    amount = parse_amount(as_text(value))
+    if amount < 0:
+        raise ValueError(f"must not be negative: {as_text(value)}")
+    return amount
+
+
+def positive_money(value: Any) -> Decimal:
+    amount = money(value)
+    if amount == 0:
+        raise ValueError("must be greater than zero")
+    return amount
+
+
+def rate(value: Any) -> Decimal:
+    result = parse_amount(as_text(value), places=4)
+    if not Decimal(0) <= result <= Decimal(1):
+        raise ValueError(f"a rate is between 0 and 1 (0.20 for 20 %), not {as_text(value)}")
+    return result
+
+
+def whole(minimum: int) -> Callable[[Any], int]:
+    def parse(value: Any) -> int:
+        if isinstance(value, bool):
+            raise ValueError(f"not a whole number: {value!r}")
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
+        try:
+            result = int(as_text(value))
+        except ValueError:
+            raise ValueError(f"not a whole number: {as_text(value)!r}") from None
+        if result < minimum:
+            raise ValueError(f"must be at least {minimum}, not {result}")
+        return result
+
+    return parse
+
+
+def day(value: Any) -> date:
+    if isinstance(value, datetime):
+        if value.time() != datetime.min.time():
+            raise ValueError(f"a date without time is expected, not {value.isoformat()}")
+        return value.date()
+    if isinstance(value, date):
+        return value
+    try:
+        return date.fromisoformat(as_text(value))
+    except ValueError:
+        raise ValueError(f"not a date (YYYY-MM-DD): {as_text(value)!r}") from None
+
+
+def instant(value: Any) -> datetime:
+    """ISO 8601; without an offset (and every XLSX date-time) it is Paris time."""
+    if isinstance(value, datetime):
+        local = value
+    elif isinstance(value, date):
+        local = datetime(value.year, value.month, value.day)
+    else:
+        raw = as_text(value)
+        try:
+            local = datetime.fromisoformat(raw.replace("Z", "+00:00") if raw.endswith("Z") else raw)
+        except ValueError:
+            raise ValueError(f"not an ISO 8601 date-time: {raw!r}") from None
+    try:
+        return paris_instant(local)
+    except NonexistentLocalTime as error:
+        raise ValueError(str(error)) from None
+
+
+BOOLEANS = {"true": True, "false": False, "yes": True, "no": False, "1": True, "0": False,
+            "oui": True, "non": False, "y": True, "n": False}
+
+
+def boolean(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    result = BOOLEANS.get(as_text(value).lower())
+    if result is None:
+        raise ValueError(f"not a yes/no value (true/false): {as_text(value)!r}")
+    return result
+
+
+def choice(*allowed: str) -> Callable[[Any], str]:
+    def parse(value: Any) -> str:
+        result = as_text(value).lower()
+        if result not in allowed:
+            raise ValueError(f"must be one of {'/'.join(allowed)}, not {as_text(value)!r}")
+        return result
+
+    return parse

@@ -1,0 +1,86 @@
+"""The invoices file: history, so a changed row is refused, except an unpaid invoice's status (a
+dispute or a write-off comes after the invoice; re-importing its row is how ops record it)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Callable
+
+from sqlalchemy.orm import Session
+
+from ledger import audit
+from ledger.db import now
+from ledger.imports.rows import ImportResult, Problems, Row, by_key, duplicates, history_row, require_customers
+from ledger.models import Invoice, InvoiceLine
+from policy.calendar import month_key
+from policy.money import vat_of
+from policy.terms import Terms
+
+
+def check(session: Session, rows: list[Row], problems: Problems, terms: Terms, actor: str,
+          result: ImportResult) -> Callable[[], None]:
+    duplicates(rows, lambda row: row.values.get("invoice_id"), "invoice_id", problems)
+    customers = require_customers(session, rows, problems)
+    existing = by_key(session, Invoice, Invoice.external_id,
+                      [row.values["invoice_id"] for row in rows if row.values.get("invoice_id")])
+    new_rows, status_changes = [], []
+    for row in rows:
+        values = row.values
+        if values.get("issued_on") and values.get("due_on") and values["due_on"] < values["issued_on"]:
+            problems.add(row.number, "due_on", f"due {values['due_on']} before it was issued ({values['issued_on']})")
+        stored = existing.get(values.get("invoice_id"))
+        if stored is None:
+            new_rows.append(row)
+            continue
+        line = stored.lines[0] if stored.lines else None
+        comparable = {"customer_id": stored.customer_id, "issued_on": stored.issued_on, "due_on": stored.due_on,
+                      "amount_ht": stored.total_ht, "vat_rate": line.vat_rate if line else None,
+                      "description": stored.description,
+                      "status": "open" if stored.status == "paid" else stored.status}
+        given = dict(values)
+        if given.get("status") is None:
+            given["status"] = "open"
+        if given.get("vat_rate") is None and stored.customer_id in customers:
+            given["vat_rate"] = comparable["vat_rate"]
+        wanted = given.pop("status")
+        if not history_row(Row(row.number, given), comparable, problems, "invoice_id", "invoice"):
+            continue
+        if wanted == comparable["status"]:
+            result.unchanged += 1
+        elif stored.status == "paid":
+            problems.add(row.number, "status", f"{values['invoice_id']!r} is paid: its status cannot become {wanted!r}")
+        else:
+            status_changes.append((stored, wanted))
+
+    def write() -> None:
+        stamp = now()
+        for row in new_rows:
+            values = row.values
+            customer = customers[values["customer_id"]]
+            vat_rate = values.get("vat_rate") if values.get("vat_rate") is not None else customer.vat_rate
+            vat = vat_of(values["amount_ht"], vat_rate)
+            invoice = Invoice(
+                invoice_key=f"imported:{values['invoice_id']}", external_id=values["invoice_id"],
+                customer_id=customer.customer_id, kind="imported", month=month_key(values["issued_on"]),
+                status=values.get("status") or "open", issued_on=values["issued_on"], due_on=values["due_on"],
+                total_ht=values["amount_ht"], total_vat=vat, total_ttc=values["amount_ht"] + vat,
+                description=values.get("description"), created_at=stamp, finalised_at=stamp,
+            )
+            invoice.lines.append(InvoiceLine(
+                position=1, description=values.get("description") or f"Imported invoice {values['invoice_id']}",
+                category="imported", quantity=Decimal(1), unit_price=values["amount_ht"],
+                amount_ht=values["amount_ht"], vat_rate=vat_rate,
+            ))
+            session.add(invoice)
+        result.inserted += len(new_rows)
+        if new_rows:
+            audit.record(session, "invoices_imported", customer_id=None, before=None, actor=actor,
+                         after={"file": result.file, "invoices": [row.values["invoice_id"] for row in new_rows]})
+        for invoice, status in status_changes:
+            audit.record(session, "invoice_status_changed", customer_id=invoice.customer_id, actor=actor,
+                         before={"invoice": invoice.external_id, "status": invoice.status},
+                         after={"invoice": invoice.external_id, "status": status, "file": result.file})
+            invoice.status = status
+        result.updated += len(status_changes)
+
+    return write

@@ -1,0 +1,157 @@
+"""What every import shares: parsed rows, the problems found (each at its `file:row:column`), and the
+checks against what the ledger already holds (duplicates, known customers, unchanged history)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ledger import audit
+from ledger.imports.schemas import Column
+from ledger.models import Customer
+from ledger.readers import Sheet
+
+CHUNK = 900
+
+
+class ImportRejected(Exception):
+    def __init__(self, errors: list[str]):
+        super().__init__(f"{len(errors)} error(s)")
+        self.errors = errors
+
+
+@dataclass
+class ImportResult:
+    kind: str
+    file: str
+    rows: int = 0
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    notes: list[str] = field(default_factory=list)
+
+    def summary(self) -> str:
+        return (
+            f"{self.file}: {self.rows} row(s): {self.inserted} new, {self.updated} updated, "
+            f"{self.unchanged} unchanged"
+        )
+
+
+@dataclass
+class Row:
+    number: int
+    values: dict[str, Any]  # parsed; a column absent from the file is absent here
+
+
+class Problems:
+    def __init__(self, file: str):
+        self.file = file
+        self.items: list[tuple[int, int, str]] = []
+
+    def add(self, row: int, column: str, reason: str) -> None:
+        self.items.append((row, len(self.items), f"{self.file}:{row}:{column}: {reason}"))
+
+    def __bool__(self) -> bool:
+        return bool(self.items)
+
+    def lines(self) -> list[str]:
+        return [line for _, _, line in sorted(self.items)]
+
+
+def parse_sheet(sheet: Sheet, columns: tuple[Column, ...], problems: Problems,
+                progress: Callable[[int], None] | None) -> list[Row]:
+    known = {column.name for column in columns}
+    for name in sheet.header:
+        if name and name not in known:
+            problems.add(1, name, f"unknown column (expected {', '.join(sorted(known))})")
+    present = set(sheet.header)
+    for column in columns:
+        if column.required and column.name not in present:
+            problems.add(1, column.name, "required column is missing")
+    if problems:
+        return []
+    rows: list[Row] = []
+    for done, (number, record) in enumerate(sheet.rows, start=1):
+        if "\x00extra" in record:
+            problems.add(number, "-", "the row has more cells than the header has columns")
+        values: dict[str, Any] = {}
+        for column in columns:
+            if column.name not in present:
+                continue
+            raw = record.get(column.name)
+            if raw is None:
+                if column.required:
+                    problems.add(number, column.name, "required value is empty")
+                else:
+                    values[column.name] = None
+                continue
+            try:
+                values[column.name] = column.parse(raw)
+            except ValueError as error:
+                problems.add(number, column.name, str(error))
+        rows.append(Row(number, values))
+        if progress and done % 1000 == 0:
+            progress(1000)
+    if progress:
+        progress(len(sheet.rows) % 1000)
+    return rows
+
+
+def complete(row: Row, columns: tuple[Column, ...]) -> bool:
+    return all(column.name in row.values and (row.values[column.name] is not None or not column.required)
+               for column in columns if column.required)
+
+
+def duplicates(rows: list[Row], key: Callable[[Row], Any], column: str, problems: Problems) -> None:
+    seen: dict[Any, int] = {}
+    for row in rows:
+        value = key(row)
+        if value in seen:
+            problems.add(row.number, column, f"duplicate key {value!r} (also on row {seen[value]})")
+        else:
+            seen[value] = row.number
+
+
+def by_key(session: Session, model, column, keys: Iterable[Any]) -> dict[Any, Any]:
+    keys = list(keys)
+    found = {}
+    for start in range(0, len(keys), CHUNK):
+        chunk = keys[start:start + CHUNK]
+        for item in session.scalars(select(model).where(column.in_(chunk))):
+            found[getattr(item, column.key)] = item
+    return found
+
+
+def customers_known(session: Session, ids: set[str]) -> dict[str, Customer]:
+    return by_key(session, Customer, Customer.customer_id, sorted(ids))
+
+
+def describe_change(changes: dict[str, tuple[Any, Any]]) -> str:
+    return "; ".join(f"{name} was {audit.plain(old)!r}, now {audit.plain(new)!r}"
+                     for name, (old, new) in changes.items())
+
+
+def require_customers(session: Session, rows: list[Row], problems: Problems) -> dict[str, Customer]:
+    wanted = {row.values["customer_id"] for row in rows if row.values.get("customer_id")}
+    known = customers_known(session, wanted)
+    for row in rows:
+        customer_id = row.values.get("customer_id")
+        if customer_id and customer_id not in known:
+            problems.add(row.number, "customer_id", f"unknown customer {customer_id!r} (import customers first)")
+    return known
+
+
+def history_row(row: Row, stored: dict[str, Any], problems: Problems, key_column: str, noun: str) -> bool:
+    """True when the stored record equals the row; a difference is an error naming each column."""
+    differences = {name: (stored[name], value) for name, value in row.values.items()
+                   if name in stored and stored[name] != value}
+    if differences:
+        for name, (old, new) in differences.items():
+            problems.add(row.number, name, f"{row.values[key_column]!r} was already imported with "
+                                           f"{audit.plain(old)!r}; a changed {noun} row "
+                                           f"cannot be re-imported (now {audit.plain(new)!r})")
+        return False
+    return True

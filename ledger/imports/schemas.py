@@ -1,0 +1,49 @@
+"""The columns of each import file of INTERFACES.md: name, parser, and whether it is required."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from ledger.imports.cells import boolean, choice, day, email, instant, money, positive_money, rate, text, whole
+from policy.categories import CATEGORIES
+from policy.standby import REASONS
+
+PAYMENT_METHODS = ("sepa", "card", "transfer", "transfer_installments", "other")
+INVOICE_STATUSES = ("open", "disputed", "written_off", "void")
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    parse: Callable[[Any], Any]
+    required: bool = True
+
+
+SCHEMAS: dict[str, tuple[Column, ...]] = {
+    "customers": (
+        Column("customer_id", text(64)), Column("name", text(200)), Column("email", email),
+        Column("monthly_fee", money), Column("payment_method", choice(*PAYMENT_METHODS)),
+        Column("billing_cycle", choice("monthly", "annual"), False), Column("contract_start", day, False),
+        Column("vat_rate", rate, False), Column("included_minutes", whole(0), False),
+        Column("dunning_exempt", boolean, False),
+    ),
+    "invoices": (
+        Column("invoice_id", text(64)), Column("customer_id", text(64)), Column("issued_on", day),
+        Column("due_on", day), Column("amount_ht", money), Column("vat_rate", rate, False),
+        Column("description", text(500), False), Column("status", choice(*INVOICE_STATUSES), False),
+    ),
+    "payments": (
+        Column("payment_id", text(64)), Column("invoice_id", text(64)), Column("paid_on", day),
+        Column("amount", positive_money),
+    ),
+    "interventions": (
+        Column("intervention_id", text(64)), Column("customer_id", text(64)), Column("started_at", instant),
+        Column("minutes", whole(1)), Column("category", choice(*CATEGORIES)), Column("ticket", text(64), False),
+        Column("engineer", text(120), False), Column("description", text(2000), False),
+    ),
+    "standby": (
+        Column("customer_id", text(64)), Column("reason", choice(*REASONS)), Column("start_on", day),
+        Column("end_on", day, False),
+    ),
+}

@@ -1,0 +1,66 @@
+"""The standby file: planned or past standby periods, checked against the rules and one another."""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ledger import audit
+from ledger.db import now
+from ledger.imports.rows import CHUNK, ImportResult, Problems, Row, complete, duplicates, history_row, require_customers
+from ledger.imports.schemas import SCHEMAS
+from ledger.models import StandbyPeriod
+from policy.standby import Period, default_end, overlapping, period_problems
+from policy.terms import Terms
+
+
+def check(session: Session, rows: list[Row], problems: Problems, terms: Terms, actor: str,
+          result: ImportResult) -> Callable[[], None]:
+    duplicates(rows, lambda row: (row.values.get("customer_id"), row.values.get("start_on")), "start_on", problems)
+    require_customers(session, rows, problems)
+    customer_ids = {row.values["customer_id"] for row in rows if row.values.get("customer_id")}
+    stored_periods: dict[str, list[StandbyPeriod]] = {}
+    for start in range(0, len(customer_ids), CHUNK):
+        chunk = sorted(customer_ids)[start:start + CHUNK]
+        for period in session.scalars(select(StandbyPeriod).where(StandbyPeriod.customer_id.in_(chunk))):
+            stored_periods.setdefault(period.customer_id, []).append(period)
+    planned: dict[str, list[Period]] = {}
+    new_rows = []
+    for row in rows:
+        values = row.values
+        if not complete(row, SCHEMAS["standby"]):
+            continue
+        end_on = values.get("end_on") or default_end(values["start_on"], terms.standby_max_months)
+        values["end_on"] = end_on
+        same = next((period for period in stored_periods.get(values["customer_id"], [])
+                     if period.start_on == values["start_on"]), None)
+        if same is not None:
+            if history_row(row, {"reason": same.reason, "end_on": same.end_on}, problems, "start_on", "standby"):
+                result.unchanged += 1
+            continue
+        for problem in period_problems(values["reason"], values["start_on"], end_on, terms.standby_max_months):
+            problems.add(row.number, "end_on", problem)
+        others = [Period(period.start_on, period.end_on, period.status)
+                  for period in stored_periods.get(values["customer_id"], [])] + planned.get(values["customer_id"], [])
+        clash = overlapping(values["start_on"], end_on, others)
+        if clash is not None:
+            problems.add(row.number, "start_on", f"overlaps the standby {clash.start_on} to {clash.end_on}")
+        planned.setdefault(values["customer_id"], []).append(Period(values["start_on"], end_on))
+        new_rows.append(row)
+
+    def write() -> None:
+        stamp = now()
+        for row in new_rows:
+            values = row.values
+            period = StandbyPeriod(customer_id=values["customer_id"], reason=values["reason"],
+                                   start_on=values["start_on"], end_on=values["end_on"], status="scheduled",
+                                   source="import", requested_by=actor, created_at=stamp)
+            session.add(period)
+            audit.record(session, "standby_scheduled", customer_id=values["customer_id"], before=None,
+                         after={"reason": values["reason"], "start_on": values["start_on"],
+                                "end_on": values["end_on"], "source": result.file}, actor=actor)
+        result.inserted += len(new_rows)
+
+    return write
