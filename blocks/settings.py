@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from blocks.notifications import Notifications
 from blocks.platform import PlatformControl
-from blocks.policy_terms import PolicyTerms
+from blocks.terms_block import PolicyTerms
 from blocks.storage import ObjectStorage
 from policy.terms import Terms
 

@@ -16,7 +16,7 @@ from prefect.artifacts import create_markdown_artifact, create_progress_artifact
     update_progress_artifact
 from prefect.task_runners import ThreadPoolTaskRunner
 import lifecycle_config
-from tasks.customer_backups import (apply_retention, backup_chunk_task, backups_to_verify, customers_to_back_up,
+from tasks.backups import (apply_retention, backup_chunk_task, backups_to_verify, customers_to_back_up,
                                     snapshot_ledger, verify_backup)
 from policy.calendar import future_day_problem, today_paris
 from tasks.runtime import business_date, check_date, flow_run_id

@@ -14,7 +14,7 @@ from prefect import flow
 from prefect.artifacts import create_markdown_artifact
 
 import lifecycle_config
-from tasks.customer_backups import restore_customer
+from tasks.backups import restore_customer
 from tasks.runtime import actor, flow_run_id
 from tasks.settings import load_run_settings
 

@@ -178,7 +178,7 @@ def terms(session: Session, month: str | None = None) -> list[dict[str, Any]]:
     """The terms the latest run used (from the ledger's copies), else the defaults."""
     from policy.terms import Terms
 
-    from ledger.terms import latest_copy
+    from ledger.terms_copies import latest_copy
 
     copy = latest_copy(session)
     if copy is not None:

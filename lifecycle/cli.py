@@ -66,7 +66,7 @@ def db_restore_snapshot(
 ) -> None:
     """Restore a snapshot of the ledger (taken by the nightly backup) into a new database."""
     from blocks.storage import ObjectStorage
-    from tasks.customer_backups import restore_ledger_snapshot
+    from tasks.backups import restore_ledger_snapshot
 
     engine = _ledger()
     try:
@@ -137,7 +137,7 @@ def _ledger_terms(engine):
     """The terms the latest run used (a copy of the PolicyTerms block), else the defaults: imports
     check the same numbers the flows apply, without asking a Prefect server."""
     from ledger.db import session_scope
-    from ledger.terms import latest_copy
+    from ledger.terms_copies import latest_copy
     from policy.terms import Terms
 
     with session_scope(engine) as session:

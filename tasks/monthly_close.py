@@ -24,7 +24,7 @@ from ledger.db import insert_if_missing, now, session_scope
 from ledger.models import (Customer, Intervention, Invoice, InvoiceLine, MonthlyClose, QuotaPeriod, StageChange,
                            StandbyPeriod)
 from ledger.numbering import issue_date, next_numbers
-from ledger.terms import terms_document
+from ledger.terms_copies import terms_document
 from policy.calendar import add_months, month_bounds, month_key
 from policy.categories import Charge, charge_of, charged
 from policy.invoicing import Subscriber, monthly_lines, totals

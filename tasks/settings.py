@@ -7,7 +7,7 @@ from prefect.cache_policies import NO_CACHE
 
 from blocks.settings import Settings, load_settings
 from ledger.db import session_scope
-from ledger.terms import remember_terms
+from ledger.terms_copies import remember_terms
 
 
 # never persisted: the blocks carry secrets

@@ -104,7 +104,7 @@ def test_backup_then_restore_to_the_sandbox_gives_identical_rows_and_bills_once(
         assert (billed.category, billed.source, billed.ticket, billed.engineer) == ("data_recovery", "restore", "T-1", "alice")
         assert billed.minutes >= 1
     # the same flow run again bills nothing more; a second request is a second billed job
-    from tasks.customer_backups import restore_customer
+    from tasks.backups import restore_customer
 
     again = restore_customer("ACME", None, "sandbox", "alice", "T-1",
                              request_key=f"flow-run:{state.state_details.flow_run_id}",
@@ -139,7 +139,7 @@ def test_an_in_place_restore_takes_a_safety_backup_and_touches_only_that_custome
 def test_a_corrupted_or_truncated_backup_is_refused_and_nothing_changes(shop, ledger, home):
     from flows.backup import nightly_backup
     from flows.restore import restore_backup
-    from tasks.backup import CorruptBackup
+    from tasks.backup_archive import CorruptBackup
 
     nightly_backup(as_of=date(2026, 11, 20), snapshot_ledger_too=False)
     store = ObjectStorage().store()
@@ -228,7 +228,7 @@ def cutting_proxy(target_port: int, cut_after: int):
 
 def test_a_connection_cut_mid_upload_leaves_no_backup_marked_good(prefect_server, home, ledger, tmp_path, s3_endpoint,
                                                                   monkeypatch):
-    from tasks.customer_backups import backup_customer
+    from tasks.backups import backup_customer
 
     import_file("customers", write_csv(tmp_path / "c.csv", CUSTOMER_HEADER, [customer("ACME")]), engine=ledger)
     engine = platform(os.environ["LIFECYCLE_PLATFORM_URL"], ["ACME"])
@@ -264,7 +264,7 @@ def test_a_backup_waits_for_a_restore_of_the_same_customer_and_gives_up_clearly(
 
 def test_the_ledger_snapshot_restores_into_a_new_database(shop, ledger, tmp_path):
     from flows.backup import nightly_backup
-    from tasks.customer_backups import restore_ledger_snapshot
+    from tasks.backups import restore_ledger_snapshot
 
     result = nightly_backup(as_of=date(2026, 11, 20))
     snapshot_id = result["ledger_snapshot"].split(":")[0]

@@ -179,7 +179,7 @@ def test_the_first_numbers_of_a_new_year_taken_at_once_stay_gapless(ledger):
 
 def test_two_runs_remembering_new_terms_at_once_keep_one_copy(ledger):
     from ledger.models import TermsCopy
-    from ledger.terms import remember_terms
+    from ledger.terms_copies import remember_terms
     from policy.terms import Terms
 
     terms = Terms(included_minutes=90)

@@ -29,7 +29,7 @@ from policy.categories import RECOVERY
 from policy.quota import recovery_minutes
 from policy.retention import Kept, keep
 from policy.terms import Terms
-from tasks.backup import CorruptBackup, Timer, day_stamp, fetch_verified, load_rows, read_manifest, write_backup
+from tasks.backup_archive import CorruptBackup, Timer, day_stamp, fetch_verified, load_rows, read_manifest, write_backup
 from tasks.purge import backup_prefix
 
 LEDGER_PREFIX = "ledger-snapshots/"
@@ -243,7 +243,7 @@ def verify_backup(backup: Backup, sandbox_url: str, platform: PlatformControl, s
         restore_into(backup, sandbox_url, platform, storage, create_tables=True)
         target = engine_for(sandbox_url)
         tables = {t.name: t for t in _target_tables(target, platform.tenant_tables(), False)}
-        from tasks.backup import dump_rows
+        from tasks.backup_archive import dump_rows
 
         with tempfile.TemporaryDirectory() as folder, target.connect() as connection:
             for copy in backup.manifest["tables"]:

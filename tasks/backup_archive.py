@@ -1,4 +1,4 @@
-"""Backups and restores of a customer's platform data (seeds 000/001 "Data recovery").
+"""The backup archive: how a backup of some tables is written to object storage and read back.
 
 Format (manifest `format` = "jsonl.gz/v1"): one gzip object per tenant table holding the customer's
 rows as canonical JSON lines (keys sorted, separators "," and ":", UTF-8, decimals as strings,
