@@ -38,7 +38,7 @@ def restore_backup(
     """
     settings = load_run_settings("restore-backup")
     run_id = flow_run_id()
-    outcome = restore_customer(customer_id, backup_id, target, requested_by, ticket, request_key=f"flow-run:{run_id}",
+    outcome = restore_customer(customer_id, backup_id, target, requested_by, ticket,
                                platform=settings.platform, storage=settings.storage, sandbox_url=lifecycle_config.sandbox_url(),
                                flow_run_id=run_id, actor=actor())
     rows = "\n".join(f"| {name} | {count} |" for name, count in outcome.rows.items()) or "| (already done) | |"

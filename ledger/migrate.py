@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sqlalchemy.engine import Engine
+from sqlalchemy import create_engine, event
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.pool import NullPool
 
 from ledger.db import current_revision
-from lifecycle_config.databases import engine_for, normalise_url
+from lifecycle_config.databases import BUSY_TIMEOUT_MS, engine_for, normalise_url
 
 HERE = Path(__file__).parent
 #: the newest migration; commands compare against it without importing Alembic (which is slow)
-HEAD = "0001_initial"
+HEAD = "0002_vocabulary"
 
 
 def _config(url: str):
@@ -23,18 +25,36 @@ def _config(url: str):
     return config
 
 
+def _migration_engine(url: str) -> Engine:
+    """SQLite cannot alter a table in place: a migration rebuilds it (Alembic's batch mode), which
+    foreign keys forbid half-way. Migrations run on a connection of their own with them off, and
+    check them themselves before they commit (`PRAGMA foreign_key_check`)."""
+    if make_url(normalise_url(url)).get_backend_name() != "sqlite":
+        return engine_for(url)
+    engine = create_engine(normalise_url(url), poolclass=NullPool)
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection, _record):
+        dbapi_connection.execute("PRAGMA foreign_keys = OFF")
+        dbapi_connection.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+
+    return engine
+
+
 def upgrade(url: str) -> tuple[str | None, str]:
     """Bring the ledger at `url` to the newest schema; returns (before, after) revisions."""
     from alembic import command
 
-    engine = engine_for(url)
-    before = current_revision(engine)
+    before = current_revision(engine_for(url))
     if before != HEAD:
+        engine = _migration_engine(url)
         with engine.begin() as connection:
             config = _config(url)
             config.attributes["connection"] = connection
             command.upgrade(config, "head")
-    return before, current_revision(engine) or ""
+        if engine is not engine_for(url):
+            engine.dispose()
+    return before, current_revision(engine_for(url)) or ""
 
 
 def ensure_current(engine: Engine, url: str) -> None:

@@ -15,6 +15,7 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
+    CheckConstraint,
     DateTime,
     ForeignKey,
     Index,
@@ -27,6 +28,13 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
+
+from policy.arrears import Stage
+from policy.categories import CATEGORIES
+from policy.standby import StandbyReason
+from policy.vocabulary import (BackupKind, BackupStatus, BillingCycle, CloseStatus, DeletionStatus, InterventionSource,
+                               InvoiceKind, InvoiceStatus, NoticeTransport, PaymentMethod, RestoreStatus, RestoreTarget,
+                               StandbySource, StandbyStatus)
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -57,6 +65,12 @@ class UtcDateTime(TypeDecorator):
         return value.astimezone(timezone.utc)
 
 
+def one_of(column: str, values) -> CheckConstraint:
+    """The column holds one of `values` (an enumeration of policy) or NULL; named ck_<table>_<column>."""
+    listed = ", ".join(f"'{value}'" for value in values)
+    return CheckConstraint(f"{column} IN ({listed})", name=column)
+
+
 MONEY = Numeric(14, 2)
 RATE = Numeric(6, 4)
 QUANTITY = Numeric(12, 4)
@@ -74,13 +88,15 @@ class Base(DeclarativeBase):
 
 class Customer(Base):
     __tablename__ = "customers"
+    __table_args__ = (one_of("payment_method", PaymentMethod), one_of("billing_cycle", BillingCycle),
+                      one_of("stage", Stage), one_of("deletion_status", DeletionStatus))
 
     customer_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
     email: Mapped[str] = mapped_column(String(254))
     monthly_fee: Mapped[Decimal]
     payment_method: Mapped[str] = mapped_column(String(32))
-    billing_cycle: Mapped[str] = mapped_column(String(16), default="monthly")
+    billing_cycle: Mapped[str] = mapped_column(String(16), default=BillingCycle.MONTHLY)
     contract_start: Mapped[Optional[date]]
     vat_rate: Mapped[Decimal] = mapped_column(RATE)
     included_minutes: Mapped[Optional[int]]
@@ -102,6 +118,7 @@ class Invoice(Base):
     `monthly:<customer>:<YYYY-MM>`, `penalty:<invoice id>`, `imported:<external id>`."""
 
     __tablename__ = "invoices"
+    __table_args__ = (one_of("kind", InvoiceKind), one_of("status", InvoiceStatus))
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     invoice_key: Mapped[str] = mapped_column(String(160), unique=True)
@@ -110,7 +127,7 @@ class Invoice(Base):
     customer_id: Mapped[str] = mapped_column(ForeignKey("customers.customer_id"), index=True)
     kind: Mapped[str] = mapped_column(String(16))  # monthly | penalty | imported
     month: Mapped[str] = mapped_column(String(7), index=True)
-    status: Mapped[str] = mapped_column(String(16), default="draft")
+    status: Mapped[str] = mapped_column(String(16), default=InvoiceStatus.DRAFT)
     issued_on: Mapped[Optional[date]]
     due_on: Mapped[Optional[date]]
     total_ht: Mapped[Decimal] = mapped_column(MONEY, default=Decimal("0.00"))
@@ -172,7 +189,8 @@ class Payment(Base):
 
 class Intervention(Base):
     __tablename__ = "interventions"
-    __table_args__ = (Index("ix_interventions_customer_month", "customer_id", "month"),)
+    __table_args__ = (Index("ix_interventions_customer_month", "customer_id", "month"),
+                      one_of("category", CATEGORIES), one_of("source", InterventionSource))
 
     intervention_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     customer_id: Mapped[str] = mapped_column(ForeignKey("customers.customer_id"))
@@ -183,7 +201,7 @@ class Intervention(Base):
     ticket: Mapped[Optional[str]] = mapped_column(String(64))
     engineer: Mapped[Optional[str]] = mapped_column(String(120))
     description: Mapped[Optional[str]] = mapped_column(Text)
-    source: Mapped[str] = mapped_column(String(16), default="import")  # import | restore
+    source: Mapped[str] = mapped_column(String(16), default=InterventionSource.IMPORT)
     # set by the monthly close
     free_minutes: Mapped[Optional[int]]
     billed_minutes: Mapped[Optional[int]]
@@ -213,6 +231,7 @@ class MonthlyClose(Base):
     """A month's close, with the copy of the terms it used."""
 
     __tablename__ = "monthly_closes"
+    __table_args__ = (one_of("status", CloseStatus),)
 
     month: Mapped[str] = mapped_column(String(7), primary_key=True)
     status: Mapped[str] = mapped_column(String(16))  # drafted | finalised
@@ -237,16 +256,17 @@ class TermsCopy(Base):
 
 class StandbyPeriod(Base):
     __tablename__ = "standby_periods"
-    __table_args__ = (UniqueConstraint("customer_id", "start_on"),)
+    __table_args__ = (UniqueConstraint("customer_id", "start_on"), one_of("status", StandbyStatus),
+                      one_of("source", StandbySource), one_of("reason", StandbyReason))
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     customer_id: Mapped[str] = mapped_column(ForeignKey("customers.customer_id"), index=True)
     reason: Mapped[str] = mapped_column(String(32))
     start_on: Mapped[date]
     end_on: Mapped[date]
-    status: Mapped[str] = mapped_column(String(16), default="scheduled")  # scheduled|active|ended|cancelled
+    status: Mapped[str] = mapped_column(String(16), default=StandbyStatus.SCHEDULED)
     requested_by: Mapped[Optional[str]] = mapped_column(String(120))
-    source: Mapped[str] = mapped_column(String(16), default="import")  # import | request | demo
+    source: Mapped[str] = mapped_column(String(16), default=StandbySource.IMPORT)
     started_at: Mapped[Optional[datetime]]
     ended_at: Mapped[Optional[datetime]]
     created_at: Mapped[datetime]
@@ -256,7 +276,8 @@ class StageChange(Base):
     """Arrears stage history: one row per stage a customer entered, on the day it applied."""
 
     __tablename__ = "stage_changes"
-    __table_args__ = (UniqueConstraint("customer_id", "effective_on", "stage"),)
+    __table_args__ = (UniqueConstraint("customer_id", "effective_on", "stage"), one_of("previous_stage", Stage),
+                      one_of("stage", Stage))
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     customer_id: Mapped[str] = mapped_column(ForeignKey("customers.customer_id"), index=True)
@@ -273,12 +294,13 @@ class Backup(Base):
     It is `good` only once its manifest is written."""
 
     __tablename__ = "backups"
+    __table_args__ = (one_of("kind", BackupKind), one_of("status", BackupStatus))
 
     backup_id: Mapped[str] = mapped_column(String(80), primary_key=True)
     customer_id: Mapped[Optional[str]] = mapped_column(String(64), index=True)
-    kind: Mapped[str] = mapped_column(String(16), default="tenant")  # tenant | ledger | safety
+    kind: Mapped[str] = mapped_column(String(16), default=BackupKind.TENANT)
     created_at: Mapped[datetime]
-    status: Mapped[str] = mapped_column(String(16), default="running")  # running|good|failed|deleted
+    status: Mapped[str] = mapped_column(String(16), default=BackupStatus.RUNNING)
     rows: Mapped[Optional[int]] = mapped_column(BigInteger)
     bytes: Mapped[Optional[int]] = mapped_column(BigInteger)
     schema_fingerprint: Mapped[Optional[str]] = mapped_column(String(64))
@@ -294,6 +316,7 @@ class RestoreJob(Base):
     """One restore request. `request_key` (the flow run) makes a re-run bill nothing more."""
 
     __tablename__ = "restore_jobs"
+    __table_args__ = (one_of("target", RestoreTarget), one_of("status", RestoreStatus))
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     request_key: Mapped[str] = mapped_column(String(120), unique=True)
@@ -302,7 +325,7 @@ class RestoreJob(Base):
     target: Mapped[str] = mapped_column(String(16))  # sandbox | in_place
     requested_by: Mapped[str] = mapped_column(String(120))
     ticket: Mapped[str] = mapped_column(String(64))
-    status: Mapped[str] = mapped_column(String(16), default="running")  # running|done|failed
+    status: Mapped[str] = mapped_column(String(16), default=RestoreStatus.RUNNING)
     started_at: Mapped[datetime]
     finished_at: Mapped[Optional[datetime]]
     seconds: Mapped[Optional[Decimal]] = mapped_column(Numeric(12, 3))
@@ -325,6 +348,7 @@ class Notice(Base):
     """A message to a customer. `notice_key` makes each notice go out once."""
 
     __tablename__ = "notices"
+    __table_args__ = (one_of("transport", NoticeTransport),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     notice_key: Mapped[str] = mapped_column(String(160), unique=True)

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from ledger.models import Invoice, Payment, StandbyPeriod
 from policy.balances import balance, counts_for_arrears
+from policy.vocabulary import StandbyStatus
 
 def paid_by_invoice(session: Session, invoice_ids: list[int] | None = None) -> dict[int, Decimal]:
     query = select(Payment.invoice_id, func.sum(Payment.amount)).group_by(Payment.invoice_id)
@@ -35,6 +36,6 @@ def invoice_label(invoice: Invoice) -> str:
 
 
 def active_standby_customers(session: Session) -> set[str]:
-    return set(session.scalars(select(StandbyPeriod.customer_id).where(StandbyPeriod.status == "active")))
+    return set(session.scalars(select(StandbyPeriod.customer_id).where(StandbyPeriod.status == StandbyStatus.ACTIVE)))
 
 

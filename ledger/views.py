@@ -16,6 +16,7 @@ from ledger.models import AuditEntry, Backup, Customer, Intervention, Invoice, N
 from ledger.queries import active_standby_customers, invoice_label, paid_by_invoice
 from policy.balances import balance
 from policy.calendar import month_key, paris_date, parse_month
+from policy.vocabulary import InvoiceKind, InvoiceStatus
 
 
 def amount(value: Decimal | None) -> str | None:
@@ -69,7 +70,7 @@ def invoices(session: Session, month: str | None = None) -> list[dict[str, Any]]
     paid = paid_by_invoice(session, [invoice.id for invoice in rows]) if rows else {}
     return [
         {
-            "number": invoice.number if invoice.kind != "imported" else invoice.external_id,
+            "number": invoice.number if invoice.kind != InvoiceKind.IMPORTED else invoice.external_id,
             "customer_id": invoice.customer_id,
             "month": invoice.month,
             "kind": invoice.kind,
@@ -116,7 +117,7 @@ def interventions(session: Session, month: str | None = None) -> list[dict[str, 
             "free_minutes": item.free_minutes,
             "billed_minutes": item.billed_minutes,
             "amount_ht": amount(item.amount_ht),
-            "invoice_number": invoice_label(invoice) if invoice is not None and invoice.status != "draft" else None,
+            "invoice_number": invoice_label(invoice) if invoice is not None and invoice.status != InvoiceStatus.DRAFT else None,
         }
         for item, invoice in session.execute(query)
     ]

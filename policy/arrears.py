@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from decimal import Decimal
-from enum import Enum
+from enum import StrEnum
 
 from policy.access import Flags
 from policy.balances import counts_for_arrears, paid
@@ -25,9 +25,10 @@ from policy.money import cents
 from policy.notices import NoticeTemplate
 from policy.standby import STANDBY_STATES
 from policy.terms import Terms
+from policy.vocabulary import DeletionStatus
 
 
-class Stage(str, Enum):
+class Stage(StrEnum):
     CURRENT = "current"
     ADMIN_DISABLED = "admin_disabled"
     PLATFORM_DISABLED = "platform_disabled"
@@ -203,7 +204,7 @@ def deletion_eligible(anchor_on: date | None, stage: Stage | str, exempt: bool, 
 
 def deletion_due(status: str | None, due_on: date | None, day: date) -> bool:
     """An announced deletion whose day has come, not refused: it waits for (or gets) its approval."""
-    return status in ("notice_sent", "awaiting_approval") and due_on is not None and day >= due_on
+    return status in (DeletionStatus.NOTICE_SENT, DeletionStatus.AWAITING_APPROVAL) and due_on is not None and day >= due_on
 
 
 @dataclass(frozen=True)

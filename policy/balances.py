@@ -13,12 +13,14 @@ from datetime import date
 from decimal import Decimal
 from typing import Iterable
 
+from policy.vocabulary import InvoiceKind, InvoiceStatus
+
 #: statuses of an invoice nobody is asked to pay: they never anchor, never bear penalties
-NOT_OWED = ("draft", "disputed", "written_off", "void")
+NOT_OWED = (InvoiceStatus.DRAFT, InvoiceStatus.DISPUTED, InvoiceStatus.WRITTEN_OFF, InvoiceStatus.VOID)
 #: statuses that leave nothing to pay at all
-NOTHING_LEFT = ("void", "written_off")
+NOTHING_LEFT = (InvoiceStatus.VOID, InvoiceStatus.WRITTEN_OFF)
 #: kinds of invoice that never drive the escalation (a penalty bears no penalty and anchors nothing)
-NEVER_ANCHOR = ("penalty",)
+NEVER_ANCHOR = (InvoiceKind.PENALTY,)
 
 
 def paid(payments: Iterable[tuple[date, Decimal]], on: date | None = None) -> Decimal:

@@ -8,14 +8,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
-from enum import Enum
+from enum import StrEnum
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from policy.terms import Terms
 
 
-class Charge(str, Enum):
+class Charge(StrEnum):
     FREE = "free"              # no charge, uses no quota
     QUOTA = "quota"            # consumes the monthly quota; beyond it billed at the category's rate
     BILLED = "billed"          # always billed, never from the quota

@@ -17,6 +17,7 @@ from policy.categories import CATEGORIES, Charge, charge_of, fixed_fee
 from policy.money import cents
 from policy.quota import Allocation, hourly_rate
 from policy.terms import Terms
+from policy.vocabulary import BillingCycle, PaymentMethod
 
 NO_VAT = ("penalty", "indemnity")
 
@@ -47,10 +48,10 @@ def subscription_problems(payment_method: str, billing_cycle: str, contract_star
                           terms: Terms) -> list[tuple[str, str]]:
     """What is wrong with a subscription's contract, as (field, reason) pairs."""
     problems = []
-    if payment_method == "transfer" and billing_cycle != "annual" and terms.transfer_requires_annual:
+    if payment_method == PaymentMethod.TRANSFER and billing_cycle != BillingCycle.ANNUAL and terms.transfer_requires_annual:
         problems.append(("payment_method", "a subscription paid by transfer must be paid at once for a year: use "
                                            "billing_cycle annual or transfer_installments (seed 001 'The transfer')"))
-    if billing_cycle == "annual" and contract_start is None:
+    if billing_cycle == BillingCycle.ANNUAL and contract_start is None:
         problems.append(("contract_start", "an annual contract needs the day its year starts"))
     return problems
 
@@ -71,7 +72,7 @@ def subscription_lines(customer: Subscriber, month: str, standby: int, terms: Te
         return []
     rate = customer.vat_rate
     name = _month_name(month)
-    if customer.billing_cycle == "annual":
+    if customer.billing_cycle == BillingCycle.ANNUAL:
         lines = []
         if start is not None and number == start.month:
             fee = customer.monthly_fee
@@ -116,14 +117,14 @@ def intervention_lines(billed: dict[str, list[Allocation]], month: str, rate: De
 def surcharge_line(method: str, lines: list[Line], rate: Decimal, terms: Terms) -> Line | None:
     """Seed 001: card +2 % of the invoice; transfer in instalments and other means 20 EUR HT; SEPA free."""
     base = sum((line.amount_ht for line in lines), Decimal("0.00"))
-    if method == "card" and terms.card_surcharge_enabled and base > 0:
+    if method == PaymentMethod.CARD and terms.card_surcharge_enabled and base > 0:
         amount = cents(base * terms.card_surcharge_rate)
         return Line(f"Card payment fee ({terms.card_surcharge_rate * 100:.0f} % of {base} EUR)", "surcharge",
                     Decimal(1), amount, amount, rate)
-    if method == "transfer_installments" and terms.installment_fee_enabled:
+    if method == PaymentMethod.TRANSFER_INSTALLMENTS and terms.installment_fee_enabled:
         return Line("Instalment transfer processing fee", "surcharge", Decimal(1), terms.installment_fee,
                     terms.installment_fee, rate)
-    if method == "other" and terms.other_payment_fee_enabled:
+    if method == PaymentMethod.OTHER and terms.other_payment_fee_enabled:
         return Line("Payment processing fee (other means of payment)", "surcharge", Decimal(1), terms.other_payment_fee,
                     terms.other_payment_fee, rate)
     return None

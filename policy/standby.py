@@ -10,13 +10,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, timedelta
-from enum import Enum
+from enum import StrEnum
 
 from policy.calendar import add_months
 from policy.notices import NoticeTemplate
+from policy.vocabulary import StandbyStatus
 
 
-class StandbyReason(str, Enum):
+class StandbyReason(StrEnum):
     TEMPORARY_INACTIVITY = "temporary_inactivity"
     AWAITING_APPROVAL = "awaiting_approval"
     THIRD_PARTY_INTEGRATION = "third_party_integration"
@@ -63,7 +64,7 @@ class Period:
 
     start_on: date
     end_on: date
-    status: str = "scheduled"  # scheduled | active | ended | cancelled
+    status: str = StandbyStatus.SCHEDULED
 
 
 def default_end(start_on: date, max_months: int) -> date:
@@ -88,7 +89,7 @@ def period_problems(reason: str, start_on: date, end_on: date, max_months: int) 
 def overlapping(start_on: date, end_on: date, others: list[Period]) -> Period | None:
     """The first live period that shares a day with [start_on, end_on)."""
     for other in others:
-        if other.status == "cancelled":
+        if other.status == StandbyStatus.CANCELLED:
             continue
         if start_on < other.end_on and other.start_on < end_on:
             return other
@@ -115,7 +116,7 @@ def refusals(
         problems.append(f"refused while access is restricted (arrears stage {stage})")
     clash = overlapping(start_on, end_on, existing)
     if clash is not None:
-        word = "already on standby" if clash.status == "active" else "another standby is planned"
+        word = "already on standby" if clash.status == StandbyStatus.ACTIVE else "another standby is planned"
         problems.append(f"{word}: {clash.start_on} to {clash.end_on} overlaps the request")
     return problems
 
@@ -136,10 +137,10 @@ def sweep(periods: dict[int, Period], day: date, *, notice_days: int, noticed: s
     steps: list[SweepStep] = []
     for period_id, period in sorted(periods.items(), key=lambda item: (item[1].start_on, item[0])):
         status = period.status
-        if status == "scheduled" and period.start_on <= day:
+        if status == StandbyStatus.SCHEDULED and period.start_on <= day:
             steps.append(SweepStep("start", period_id))
-            status = "active"
-        if status != "active":
+            status = StandbyStatus.ACTIVE
+        if status != StandbyStatus.ACTIVE:
             continue
         if period.end_on <= day:
             steps.append(SweepStep("end", period_id))

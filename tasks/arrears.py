@@ -19,7 +19,7 @@ from sqlalchemy import Numeric, and_, case, func, literal, or_, select
 from sqlalchemy.orm import aliased
 
 from blocks.settings import Settings
-from ledger import audit
+from ledger import audit, keys
 from ledger.db import now, rehearsal, session_scope
 from ledger.models import Customer, Invoice, InvoiceLine, Payment, StageChange
 from ledger.numbering import issue_date, next_numbers
@@ -28,6 +28,7 @@ from policy.arrears import (ROWS, Owed, Stage, anchor, deletion_due, deletion_du
                             ladder, overdue_balance, penalty_for, transitions)
 from policy.balances import NEVER_ANCHOR, NOT_OWED
 from policy.calendar import month_key
+from policy.vocabulary import DeletionStatus, InvoiceKind, InvoiceStatus
 from tasks.effects import send_notice, switch_access
 
 @dataclass
@@ -71,7 +72,7 @@ def _facts(session, customer_ids: list[str]) -> dict[str, list[tuple[int, Owed]]
         for row in session.execute(
                 select(Invoice.id, Invoice.customer_id, Invoice.number, Invoice.external_id, Invoice.invoice_key,
                        Invoice.kind, Invoice.status, Invoice.due_on, Invoice.total_ttc)
-                .where(Invoice.customer_id.in_(chunk), Invoice.status != "draft", Invoice.due_on.is_not(None))
+                .where(Invoice.customer_id.in_(chunk), Invoice.status != InvoiceStatus.DRAFT, Invoice.due_on.is_not(None))
                 .order_by(Invoice.due_on, Invoice.id)):
             label = row.number or row.external_id or row.invoice_key
             facts[row.customer_id].append((row.id, Owed(label, row.kind, row.status, row.due_on, row.total_ttc,
@@ -182,7 +183,7 @@ def _process(session, customer_id: str, day: date, settings: Settings, report: A
     for step in transitions(Stage(customer.stage), anchor_on, day, rules, exempt=customer.dunning_exempt):
         customer.stage = step.stage.value
         switch_access(session, settings.platform, customer, on_standby=on_standby, reason=f"arrears:{step.stage.value}",
-                      key=f"arrears:{customer_id}:{step.stage.value}:{step.effective_on}", actor=actor,
+                      key=keys.stage_entered(customer_id, step.stage, step.effective_on), actor=actor,
                       flow_run_id=flow_run_id, dry_run=dry_run)
         session.add(StageChange(customer_id=customer_id, previous_stage=step.previous.value, stage=step.stage.value,
                                 effective_on=step.effective_on, anchor_due_on=anchor_on, recorded_at=now(),
@@ -191,7 +192,7 @@ def _process(session, customer_id: str, day: date, settings: Settings, report: A
                      after={"stage": step.stage.value, "effective_on": step.effective_on, "anchor": anchor_on},
                      actor=actor, flow_run_id=flow_run_id)
         _notify(session, settings, customer, ROWS[step.stage].notice,
-                f"arrears:{customer_id}:{step.stage.value}:{step.effective_on}",
+                keys.stage_entered(customer_id, step.stage, step.effective_on),
                 anchor=anchor_on, on=step.effective_on, owed=overdue, dry_run=dry_run, flow_run_id=flow_run_id)
         report.transitions.append({"customer_id": customer_id, "from": step.previous.value, "to": step.stage.value,
                                    "effective_on": step.effective_on.isoformat(),
@@ -214,8 +215,8 @@ def _issue_penalty(session, customer, invoice, penalty, day, terms, actor, flow_
     stamp = now()
     label = invoice_label(invoice)
     total = penalty.penalty + penalty.indemnity
-    record = Invoice(invoice_key=f"penalty:{invoice.id}", number=number, customer_id=customer.customer_id,
-                     kind="penalty", month=month_key(issued_on), status="open", issued_on=issued_on,
+    record = Invoice(invoice_key=keys.penalty_invoice(invoice.id), number=number, customer_id=customer.customer_id,
+                     kind=InvoiceKind.PENALTY, month=month_key(issued_on), status=InvoiceStatus.OPEN, issued_on=issued_on,
                      due_on=issued_on + timedelta(days=terms.payment_terms_days), total_ht=total,
                      total_vat=Decimal("0.00"), total_ttc=total, penalty_for_id=invoice.id,
                      description=f"Late payment of invoice {label}", created_at=stamp, finalised_at=stamp,
@@ -250,10 +251,10 @@ def _deletion_schedule(session, settings, customer, anchor_on, overdue, day, rep
         return
     if customer.deletion_status is None:
         plan = deletion_plan(anchor_on, terms)
-        customer.deletion_status = "notice_sent"
+        customer.deletion_status = DeletionStatus.NOTICE_SENT
         customer.deletion_due_on = deletion_due_on(plan, day, terms)
         _notify(session, settings, customer, ROWS[Stage.DATA_DELETED].warning,
-                f"deletion_notice:{customer.customer_id}:{anchor_on}",
+                keys.deletion_warning(customer.customer_id, anchor_on),
                 anchor=anchor_on, on=day, owed=overdue, due=customer.deletion_due_on, dry_run=dry_run,
                 flow_run_id=flow_run_id)
         audit.record(session, "deletion_notice_sent", customer_id=customer.customer_id, before=None, actor=actor,

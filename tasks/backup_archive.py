@@ -31,6 +31,7 @@ from sqlalchemy.engine import Engine
 from blocks.storage import ObjectStorage
 from ledger.db import now, session_scope
 from ledger.models import Backup
+from policy.vocabulary import BackupStatus
 
 FORMAT = "jsonl.gz/v1"
 BATCH = 5000
@@ -124,7 +125,7 @@ def write_backup(
         if record is None:
             record = Backup(backup_id=backup_id, customer_id=customer_id, kind=kind, created_at=started)
             session.add(record)
-        record.status, record.error, record.created_at, record.flow_run_id = "running", None, started, flow_run_id
+        record.status, record.error, record.created_at, record.flow_run_id = BackupStatus.RUNNING, None, started, flow_run_id
     copies: list[TableCopy] = []
     uploaded: list[str] = []
     try:
@@ -151,7 +152,7 @@ def write_backup(
     except Exception as error:
         with session_scope(engine, write=True) as session:
             record = session.get(Backup, backup_id)
-            record.status, record.error = "failed", f"{type(error).__name__}: {error}"[:2000]
+            record.status, record.error = BackupStatus.FAILED, f"{type(error).__name__}: {error}"[:2000]
         for key in uploaded:
             try:
                 store.delete(key)
@@ -160,7 +161,7 @@ def write_backup(
         raise
     with session_scope(engine, write=True) as session:
         record = session.get(Backup, backup_id)
-        record.status, record.manifest, record.manifest_key = "good", manifest, manifest_key
+        record.status, record.manifest, record.manifest_key = BackupStatus.GOOD, manifest, manifest_key
         record.rows = sum(copy.rows for copy in copies)
         record.bytes = sum(copy.bytes for copy in copies)
         record.schema_fingerprint = manifest["schema_fingerprint"]

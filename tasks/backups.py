@@ -19,7 +19,7 @@ from sqlalchemy import MetaData, Table, select, true
 
 from blocks.platform import PlatformControl
 from blocks.storage import ObjectStorage
-from ledger import audit
+from ledger import audit, keys
 from ledger.db import now, session_scope
 from lifecycle_config.databases import engine_for
 from ledger.locks import customer_lock
@@ -29,7 +29,8 @@ from policy.categories import RECOVERY
 from policy.quota import recovery_minutes
 from policy.retention import Kept, keep
 from policy.terms import Terms
-from tasks.backup_archive import CorruptBackup, Timer, day_stamp, fetch_verified, load_rows, read_manifest, write_backup
+from policy.vocabulary import BackupKind, BackupStatus, InterventionSource, RestoreStatus, RestoreTarget
+from tasks.backup_archive import CorruptBackup, Timer, fetch_verified, load_rows, read_manifest, write_backup
 from tasks.purge import backup_prefix
 
 LEDGER_PREFIX = "ledger-snapshots/"
@@ -50,17 +51,17 @@ class BackupOutcome:
 
 
 def backup_customer(customer_id: str, day: date, platform: PlatformControl, storage: ObjectStorage, *,
-                    tables: list[Table] | None = None, kind: str = "tenant", backup_id: str | None = None,
+                    tables: list[Table] | None = None, kind: str = BackupKind.TENANT, backup_id: str | None = None,
                     flow_run_id: str | None = None, hold_lock: bool = True, engine=None) -> BackupOutcome:
     """Back up one customer; `hold_lock=False` when the caller already holds the customer's lock."""
-    backup_id = backup_id or f"{customer_id}-{day_stamp(day)}"
+    backup_id = backup_id or keys.nightly_backup(customer_id, day)
     with session_scope(engine) as session:
         existing = session.get(Backup, backup_id)
-        if existing is not None and existing.status == "good":
+        if existing is not None and existing.status == BackupStatus.GOOD:
             return BackupOutcome(customer_id, backup_id, "skipped", existing.rows or 0, existing.bytes or 0)
     source = platform.engine()
     tables = tables if tables is not None else platform.tenant_tables()
-    lock = customer_lock(customer_id, f"{kind}-backup:{flow_run_id or backup_id}", engine=engine) if hold_lock \
+    lock = customer_lock(customer_id, keys.lock_holder(f"{kind}-backup", flow_run_id or backup_id), engine=engine) if hold_lock \
         else nullcontext()
     try:
         with lock:
@@ -76,13 +77,13 @@ def backup_customer(customer_id: str, day: date, platform: PlatformControl, stor
 def apply_retention(customer_id: str | None, day: date, terms: Terms, storage: ObjectStorage, engine=None) -> list[str]:
     """Delete the backups retention does not keep (objects and all their versions); returns their ids."""
     with session_scope(engine) as session:
-        query = select(Backup).where(Backup.status.in_(("good", "failed")))
-        query = query.where(Backup.customer_id == customer_id) if customer_id else query.where(Backup.kind == "ledger")
+        query = select(Backup).where(Backup.status.in_((BackupStatus.GOOD, BackupStatus.FAILED)))
+        query = query.where(Backup.customer_id == customer_id) if customer_id else query.where(Backup.kind == BackupKind.LEDGER)
         backups = session.scalars(query).all()
-        kept = keep([Kept(b.backup_id, b.created_at, b.status == "good") for b in backups], day,
+        kept = keep([Kept(b.backup_id, b.created_at, b.status == BackupStatus.GOOD) for b in backups], day,
                     days=terms.keep_daily_backups, weeks=terms.keep_weekly_backups, months=terms.keep_monthly_backups)
         doomed = [(b.backup_id, b.manifest_key) for b in backups
-                  if b.backup_id not in kept and (b.status == "good" or paris_date(b.created_at) < day)]
+                  if b.backup_id not in kept and (b.status == BackupStatus.GOOD or paris_date(b.created_at) < day)]
     store = storage.store()
     for backup_id, manifest_key in doomed:
         prefix = (manifest_key.rsplit("/", 1)[0] + "/") if manifest_key else f"{backup_prefix(customer_id)}{backup_id}/"
@@ -90,7 +91,7 @@ def apply_retention(customer_id: str | None, day: date, terms: Terms, storage: O
             store.delete(item.key)
         with session_scope(engine, write=True) as session:
             record = session.get(Backup, backup_id)
-            record.status, record.deleted_at = "deleted", now()
+            record.status, record.deleted_at = BackupStatus.DELETED, now()
     return [backup_id for backup_id, _ in doomed]
 
 
@@ -100,11 +101,11 @@ def choose_backup(customer_id: str, backup_id: str | None, engine=None) -> Backu
             backup = session.get(Backup, backup_id)
             if backup is None or backup.customer_id != customer_id:
                 raise ValueError(f"no backup {backup_id!r} of customer {customer_id!r}")
-            if backup.status != "good":
+            if backup.status != BackupStatus.GOOD:
                 raise ValueError(f"backup {backup_id} is {backup.status}, not a good backup")
             return backup
-        backup = session.scalars(select(Backup).where(Backup.customer_id == customer_id, Backup.status == "good",
-                                                      Backup.kind.in_(("tenant", "safety")))
+        backup = session.scalars(select(Backup).where(Backup.customer_id == customer_id, Backup.status == BackupStatus.GOOD,
+                                                      Backup.kind.in_((BackupKind.TENANT, BackupKind.SAFETY)))
                                  .order_by(Backup.created_at.desc())).first()
         if backup is None:
             raise ValueError(f"customer {customer_id!r} has no good backup to restore")
@@ -169,12 +170,14 @@ class RestoreOutcome:
 
 
 def restore_customer(customer_id: str, backup_id: str | None, target: str, requested_by: str, ticket: str, *,
-                     request_key: str, platform: PlatformControl, storage: ObjectStorage, sandbox_url: str,
-                     flow_run_id: str | None, actor: str, engine=None) -> RestoreOutcome:
-    """A restore on request: billed as a `data_recovery` intervention once per request (`request_key`)."""
+                     platform: PlatformControl, storage: ObjectStorage, sandbox_url: str, flow_run_id: str | None,
+                     actor: str, request_key: str | None = None, engine=None) -> RestoreOutcome:
+    """A restore on request: billed as a `data_recovery` intervention once per request (`request_key`,
+    by default the flow run's)."""
+    request_key = request_key or keys.restore_request(flow_run_id)
     with session_scope(engine) as session:
         done = session.scalar(select(RestoreJob).where(RestoreJob.request_key == request_key,
-                                                       RestoreJob.status == "done"))
+                                                       RestoreJob.status == RestoreStatus.DONE))
         if done is not None:
             return RestoreOutcome(done.id, done.backup_id, done.target, {}, float(done.seconds or 0),
                                   recovery_minutes(float(done.seconds or 0)), done.intervention_id, repeated=True,
@@ -193,16 +196,16 @@ def restore_customer(customer_id: str, backup_id: str | None, target: str, reque
                              target=target, requested_by=requested_by, ticket=ticket, started_at=timer.started)
             session.add(job)
             session.flush()
-        job.status, job.error, job.started_at = "running", None, timer.started
+        job.status, job.error, job.started_at = RestoreStatus.RUNNING, None, timer.started
         job_id = job.id
     safety_id = None
     try:
-        with customer_lock(customer_id, f"restore:{request_key}", engine=engine), \
+        with customer_lock(customer_id, keys.lock_holder("restore", request_key), engine=engine), \
                 tempfile.TemporaryDirectory() as folder:
             fetched = _fetch(backup, platform, storage, Path(folder))  # a bad backup is refused here, before any write
-            if target == "in_place":
-                safety_id = f"{customer_id}-safety-{timer.started:%Y%m%dT%H%M%S}-{job_id}"
-                safety = backup_customer(customer_id, paris_date(timer.started), platform, storage, kind="safety",
+            if target == RestoreTarget.IN_PLACE:
+                safety_id = keys.safety_backup(customer_id, timer.started, job_id)
+                safety = backup_customer(customer_id, paris_date(timer.started), platform, storage, kind=BackupKind.SAFETY,
                                          backup_id=safety_id, flow_run_id=flow_run_id, hold_lock=False,
                                          engine=engine)
                 if safety.status != "good":
@@ -213,20 +216,20 @@ def restore_customer(customer_id: str, backup_id: str | None, target: str, reque
     except Exception as error:
         with session_scope(engine, write=True) as session:
             job = session.get(RestoreJob, job_id)
-            job.status, job.error, job.finished_at = "failed", f"{type(error).__name__}: {error}"[:2000], now()
+            job.status, job.error, job.finished_at = RestoreStatus.FAILED, f"{type(error).__name__}: {error}"[:2000], now()
         raise
     seconds = timer.seconds()
     minutes = recovery_minutes(seconds)
-    intervention_id = f"RESTORE-{job_id}"
+    intervention_id = keys.restore_intervention(job_id)
     with session_scope(engine, write=True) as session:
         job = session.get(RestoreJob, job_id)
         session.add(Intervention(intervention_id=intervention_id, customer_id=customer_id, started_at=timer.started,
                                  month=month_key(paris_date(timer.started)), minutes=minutes, category=RECOVERY,
-                                 ticket=ticket, engineer=requested_by, source="restore",
+                                 ticket=ticket, engineer=requested_by, source=InterventionSource.RESTORE,
                                  description=f"Restore of backup {backup.backup_id} into {target} "
                                              f"({seconds:.1f} s)", created_at=now()))
         session.flush()
-        job.status, job.finished_at, job.seconds = "done", now(), Decimal(f"{seconds:.3f}")
+        job.status, job.finished_at, job.seconds = RestoreStatus.DONE, now(), Decimal(f"{seconds:.3f}")
         job.intervention_id, job.safety_backup_id = intervention_id, safety_id
         audit.record(session, "backup_restored", customer_id=customer_id, before=None, actor=actor,
                      flow_run_id=flow_run_id, after={"backup": backup.backup_id, "target": target, "rows": rows,
@@ -270,9 +273,9 @@ def snapshot_ledger(day: date, storage: ObjectStorage, *, flow_run_id: str | Non
     from ledger.db import ledger_engine
 
     source = engine or ledger_engine()
-    backup_id = f"ledger-{day_stamp(day)}-{datetime.now(timezone.utc):%H%M%S}"
+    backup_id = keys.ledger_snapshot(day, datetime.now(timezone.utc))
     return write_backup(backup_id=backup_id, prefix=f"{LEDGER_PREFIX}{backup_id}/", tables=list(Base.metadata.sorted_tables),
-                        source=source, where_of=lambda table: true(), storage=storage, customer_id=None, kind="ledger",
+                        source=source, where_of=lambda table: true(), storage=storage, customer_id=None, kind=BackupKind.LEDGER,
                         tenant_column=None, flow_run_id=flow_run_id, engine=engine)
 
 
@@ -284,7 +287,7 @@ def restore_ledger_snapshot(backup_id: str, target_url: str, storage: ObjectStor
 
     with session_scope(engine) as session:
         backup = session.get(Backup, backup_id)
-    if backup is None or backup.kind != "ledger" or backup.status != "good":
+    if backup is None or backup.kind != BackupKind.LEDGER or backup.status != BackupStatus.GOOD:
         raise ValueError(f"no good ledger snapshot {backup_id!r}")
     upgrade(target_url)
     target = engine_for(target_url)
@@ -324,7 +327,7 @@ def backups_to_verify(sample: int, engine=None) -> list[Backup]:
     """Each customer's latest good backup, never verified or verified longest ago first; `sample` of them."""
     with session_scope(engine) as session:
         latest: dict[str, Backup] = {}
-        for backup in session.scalars(select(Backup).where(Backup.status == "good", Backup.kind == "tenant")
+        for backup in session.scalars(select(Backup).where(Backup.status == BackupStatus.GOOD, Backup.kind == BackupKind.TENANT)
                                       .order_by(Backup.created_at.desc())):
             latest.setdefault(backup.customer_id, backup)
     return sorted(latest.values(), key=lambda b: (b.verified_at is not None, b.verified_at or b.created_at))[:sample]

@@ -15,10 +15,11 @@ from decimal import Decimal
 from sqlalchemy import select
 
 from blocks.settings import Settings
-from ledger import audit
+from ledger import audit, keys
 from ledger.db import now, session_scope
 from ledger.models import Backup, Customer, DeletionCertificate, StageChange
 from policy.arrears import ROWS, Stage, anchor, implied_stage, ladder, overdue_balance
+from policy.vocabulary import BackupStatus, DeletionStatus
 from tasks.arrears import _facts
 from tasks.effects import send_notice, switch_access
 from tasks.purge import purge_customer
@@ -40,7 +41,7 @@ def check_due(customer_id: str, day: date, settings: Settings, engine=None) -> D
             return Due(False, f"unknown customer {customer_id!r}")
         if customer.stage == Stage.DATA_DELETED.value:
             return Due(False, "the data was already deleted")
-        if customer.deletion_status not in ("notice_sent", "awaiting_approval"):
+        if customer.deletion_status not in (DeletionStatus.NOTICE_SENT, DeletionStatus.AWAITING_APPROVAL):
             return Due(False, f"no deletion is pending (deletion status: {customer.deletion_status or 'none'})")
         if customer.deletion_due_on is None or day < customer.deletion_due_on:
             return Due(False, f"the deletion is not due before {customer.deletion_due_on}")
@@ -49,7 +50,7 @@ def check_due(customer_id: str, day: date, settings: Settings, engine=None) -> D
         if customer.dunning_exempt or implied_stage(anchor_on, day, ladder(settings.terms)) is not Stage.DATA_DELETED:
             return Due(False, "the facts no longer lead to a deletion (paid, exempt or re-anchored)")
         owed = overdue_balance(invoices, day)
-        last = session.scalars(select(Backup).where(Backup.customer_id == customer_id, Backup.status == "good")
+        last = session.scalars(select(Backup).where(Backup.customer_id == customer_id, Backup.status == BackupStatus.GOOD)
                                .order_by(Backup.created_at.desc())).first()
         last_backup = f"{last.backup_id} ({last.created_at:%Y-%m-%d %H:%M} UTC)" if last else None
     return Due(True, f"anchor {anchor_on}: {settings.terms.data_deleted_after_months} months overdue, notice given, "
@@ -71,11 +72,11 @@ def approval_form(due: Due, plan, customer_id: str) -> str:
 def mark_awaiting(customer_id: str, flow_run_id: str | None, actor: str, engine=None) -> None:
     with session_scope(engine, write=True) as session:
         customer = session.get(Customer, customer_id, with_for_update=True)
-        if customer.deletion_status != "awaiting_approval" or customer.deletion_flow_run_id != flow_run_id:
+        if customer.deletion_status != DeletionStatus.AWAITING_APPROVAL or customer.deletion_flow_run_id != flow_run_id:
             before = {"deletion_status": customer.deletion_status}
-            customer.deletion_status, customer.deletion_flow_run_id = "awaiting_approval", flow_run_id
+            customer.deletion_status, customer.deletion_flow_run_id = DeletionStatus.AWAITING_APPROVAL, flow_run_id
             audit.record(session, "deletion_awaiting_approval", customer_id=customer_id, before=before,
-                         after={"deletion_status": "awaiting_approval", "run": flow_run_id}, actor=actor,
+                         after={"deletion_status": DeletionStatus.AWAITING_APPROVAL, "run": flow_run_id}, actor=actor,
                          flow_run_id=flow_run_id)
 
 
@@ -83,16 +84,16 @@ def refuse(customer_id: str, reviewer: str, comment: str, *, actor: str, flow_ru
     with session_scope(engine, write=True) as session:
         customer = session.get(Customer, customer_id, with_for_update=True)
         before = {"deletion_status": customer.deletion_status}
-        customer.deletion_status, customer.deletion_flow_run_id = "refused", None
+        customer.deletion_status, customer.deletion_flow_run_id = DeletionStatus.REFUSED, None
         audit.record(session, "deletion_refused", customer_id=customer_id, before=before,
-                     after={"deletion_status": "refused", "reviewer": reviewer, "comment": comment}, actor=actor,
+                     after={"deletion_status": DeletionStatus.REFUSED, "reviewer": reviewer, "comment": comment}, actor=actor,
                      flow_run_id=flow_run_id)
 
 
 def execute(customer_id: str, day: date, settings: Settings, approval: dict, *, actor: str,
             flow_run_id: str | None, engine=None) -> dict:
     """Purge, then record: stage `data_deleted`, every flag off, a certificate, a notice."""
-    deleted = purge_customer(customer_id, settings.platform, settings.storage, holder=f"deletion:{flow_run_id}",
+    deleted = purge_customer(customer_id, settings.platform, settings.storage, holder=keys.lock_holder("deletion", flow_run_id),
                              engine=engine)
     stamp = now()
     certificate = {"customer_id": customer_id, "deleted_at": stamp.isoformat(), "approved_by": approval["reviewer"],
@@ -103,7 +104,7 @@ def execute(customer_id: str, day: date, settings: Settings, approval: dict, *, 
         customer.stage = Stage.DATA_DELETED.value
         customer.deletion_status = customer.deletion_flow_run_id = None
         switch_access(session, settings.platform, customer, on_standby=False, reason="arrears:data_deleted",
-                      key=f"arrears:{customer_id}:data_deleted", actor=actor, flow_run_id=flow_run_id)
+                      key=keys.data_deleted_switch(customer_id), actor=actor, flow_run_id=flow_run_id)
         session.add(StageChange(customer_id=customer_id, previous_stage=previous, stage=Stage.DATA_DELETED.value,
                                 effective_on=day, anchor_due_on=None, recorded_at=stamp, flow_run_id=flow_run_id))
         session.add(DeletionCertificate(customer_id=customer_id, deleted_at=stamp, approved_by=approval["reviewer"],
@@ -115,7 +116,7 @@ def execute(customer_id: str, day: date, settings: Settings, approval: dict, *, 
         notice = ROWS[Stage.DATA_DELETED].notice
         subject, body = notice.render(settings.terms, name=customer.name, on=day,
                                       contact=settings.notifications.support_phone)
-        send_notice(session, settings.notifications, customer, kind=notice.kind, key=f"data_deleted:{customer_id}",
+        send_notice(session, settings.notifications, customer, kind=notice.kind, key=keys.data_deleted_notice(customer_id),
                     subject=subject, body=body, flow_run_id=flow_run_id)
     return certificate
 

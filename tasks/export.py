@@ -27,6 +27,7 @@ from policy.calendar import PARIS, parse_month
 from policy.categories import CATEGORIES, Charge
 from policy.quota import hourly_rate
 from policy.terms import Terms
+from policy.vocabulary import InvoiceKind, InvoiceStatus
 from reports.billable_workbook import write_workbook
 
 ZERO = Decimal("0.00")
@@ -60,8 +61,8 @@ def object_key(month: str, version: int) -> str:
 
 
 def _invoices_of(month: str):
-    return or_((Invoice.kind == "monthly") & (Invoice.close_month == month),
-               (Invoice.kind == "penalty") & (Invoice.month == month))
+    return or_((Invoice.kind == InvoiceKind.MONTHLY) & (Invoice.close_month == month),
+               (Invoice.kind == InvoiceKind.PENALTY) & (Invoice.month == month))
 
 
 def _summary(session, month: str, names: dict[str, str]) -> tuple[list[dict], list[dict]]:
@@ -143,7 +144,7 @@ def export_month(month: str, storage: ObjectStorage, fallback_terms: Terms, *, f
     parse_month(month)
     with session_scope(engine) as session:
         drafts = session.scalar(select(func.count()).select_from(Invoice).where(
-            Invoice.close_month == month, Invoice.status == "draft"))
+            Invoice.close_month == month, Invoice.status == InvoiceStatus.DRAFT))
         if drafts:
             raise ExportRefused(f"{month} has {drafts} draft invoice(s): finalise or discard the close first")
         close = session.get(MonthlyClose, month)

@@ -19,7 +19,7 @@ from prefect.cache_policies import NO_CACHE
 from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
-from ledger import audit
+from ledger import audit, keys
 from ledger.db import insert_if_missing, now, session_scope
 from ledger.models import (Customer, Intervention, Invoice, InvoiceLine, MonthlyClose, QuotaPeriod, StageChange,
                            StandbyPeriod)
@@ -30,6 +30,7 @@ from policy.categories import Charge, charge_of, charged
 from policy.invoicing import Subscriber, monthly_lines, totals
 from policy.quota import Allocation, Work, allocate, included_minutes, standby_days
 from policy.terms import Terms
+from policy.vocabulary import CloseStatus, InvoiceKind, InvoiceStatus, StandbyStatus
 
 
 @dataclass
@@ -93,15 +94,15 @@ class CloseReport:
 
 
 def _lock_close(session: Session, month: str, terms: Terms, flow_run_id: str | None) -> MonthlyClose:
-    insert_if_missing(session, MonthlyClose, month=month, status="drafting", terms=terms_document(terms),
+    insert_if_missing(session, MonthlyClose, month=month, status=CloseStatus.DRAFTING, terms=terms_document(terms),
                       started_at=now(), flow_run_id=flow_run_id)
     return session.get(MonthlyClose, month, with_for_update=True, populate_existing=True)
 
 
 def _discard(session: Session, month: str) -> int:
     """Undo a close's drafts: its invoices, its pricing of interventions, its quota periods."""
-    drafts = select(Invoice.id).where(Invoice.close_month == month, Invoice.kind == "monthly",
-                                      Invoice.status == "draft")
+    drafts = select(Invoice.id).where(Invoice.close_month == month, Invoice.kind == InvoiceKind.MONTHLY,
+                                      Invoice.status == InvoiceStatus.DRAFT)
     draft_ids = list(session.scalars(drafts))
     session.execute(update(Intervention).where(Intervention.close_month == month).values(
         free_minutes=None, billed_minutes=None, amount_ht=None, invoice_id=None, close_month=None))
@@ -133,7 +134,7 @@ def _standby_by_customer(session: Session, first: date, after: date) -> dict[str
     periods: dict[str, list[tuple[date, date]]] = defaultdict(list)
     for customer_id, start_on, end_on in session.execute(
         select(StandbyPeriod.customer_id, StandbyPeriod.start_on, StandbyPeriod.end_on)
-        .where(StandbyPeriod.status != "cancelled", StandbyPeriod.start_on < after, StandbyPeriod.end_on > first)
+        .where(StandbyPeriod.status != StandbyStatus.CANCELLED, StandbyPeriod.start_on < after, StandbyPeriod.end_on > first)
     ):
         periods[customer_id].append((start_on, end_on))
     return periods
@@ -149,19 +150,19 @@ def draft(month: str, terms: Terms, *, actor: str, flow_run_id: str | None, engi
     first, after = month_bounds(month)
     with session_scope(engine, write=True) as session:
         close = _lock_close(session, month, terms, flow_run_id)
-        if close.status == "finalised":
+        if close.status == CloseStatus.FINALISED:
             return _report(session, month, "already_finalised")
-        if close.status == "drafted" and flow_run_id is not None and close.flow_run_id == flow_run_id:
+        if close.status == CloseStatus.DRAFTED and flow_run_id is not None and close.flow_run_id == flow_run_id:
             # the same run again: a suspended close resumed after approval keeps the drafts it showed
-            return _report(session, month, "drafted")
-        if close.status in ("drafted", "drafting"):
+            return _report(session, month, CloseStatus.DRAFTED)
+        if close.status in (CloseStatus.DRAFTED, CloseStatus.DRAFTING):
             _discard(session, month)
-        close.status, close.terms, close.flow_run_id, close.started_at = "drafting", terms_document(terms), flow_run_id, now()
+        close.status, close.terms, close.flow_run_id, close.started_at = CloseStatus.DRAFTING, terms_document(terms), flow_run_id, now()
 
         customers = {c.customer_id: c for c in session.scalars(select(Customer).order_by(Customer.customer_id))}
         deleted = _deleted_before(session, first)
         standby = _standby_by_customer(session, first, after)
-        closed_months = set(session.scalars(select(MonthlyClose.month).where(MonthlyClose.status == "finalised")))
+        closed_months = set(session.scalars(select(MonthlyClose.month).where(MonthlyClose.status == CloseStatus.FINALISED)))
         pending: dict[str, dict[str, list[Work]]] = defaultdict(lambda: defaultdict(list))
         for row in session.execute(
             select(Intervention.intervention_id, Intervention.customer_id, Intervention.month, Intervention.started_at,
@@ -229,10 +230,10 @@ def draft(month: str, terms: Terms, *, actor: str, flow_run_id: str | None, engi
                 for item, index in priced]
         for start in range(0, len(rows), 5000):
             session.execute(update(Intervention), rows[start:start + 5000])
-        close.status = "drafted"
+        close.status = CloseStatus.DRAFTED
         audit.record(session, "close_drafted", customer_id=None, before=None, actor=actor, flow_run_id=flow_run_id,
                      after={"month": month, "invoices": len(invoices), "interventions": count, "late": late})
-        return _report(session, month, "drafted")
+        return _report(session, month, CloseStatus.DRAFTED)
 
 
 def _over(works: list[Work], allocations: list[Allocation]) -> int:
@@ -246,8 +247,8 @@ def _insert_invoices(session: Session, month: str, invoices, flow_run_id, stamp)
         return []
     ids = list(session.scalars(
         insert(Invoice).returning(Invoice.id, sort_by_parameter_order=True),
-        [{"invoice_key": f"monthly:{customer.customer_id}:{month}", "customer_id": customer.customer_id,
-          "kind": "monthly", "month": month, "status": "draft", "total_ht": total.ht, "total_vat": total.vat,
+        [{"invoice_key": keys.monthly_invoice(customer.customer_id, month), "customer_id": customer.customer_id,
+          "kind": InvoiceKind.MONTHLY, "month": month, "status": InvoiceStatus.DRAFT, "total_ht": total.ht, "total_vat": total.vat,
           "total_ttc": total.ttc, "close_month": month, "created_at": stamp, "flow_run_id": flow_run_id}
          for customer, _, total in invoices],
     ))
@@ -273,7 +274,7 @@ def _report(session: Session, month: str, status: str) -> CloseReport:
             report.late_interventions += count
     for invoice, name in session.execute(
         select(Invoice, Customer.name).join(Customer, Customer.customer_id == Invoice.customer_id)
-        .where(Invoice.close_month == month, Invoice.kind == "monthly").order_by(Invoice.number, Invoice.customer_id)
+        .where(Invoice.close_month == month, Invoice.kind == InvoiceKind.MONTHLY).order_by(Invoice.number, Invoice.customer_id)
     ):
         report.invoices.append(InvoiceSummary(invoice.customer_id, name, invoice.total_ht, invoice.total_vat,
                                               invoice.total_ttc, invoice.number, invoice.due_on))
@@ -288,26 +289,26 @@ def finalise(month: str, issued_on: date, terms: Terms, *, actor: str, flow_run_
         close = session.get(MonthlyClose, month, with_for_update=True)
         if close is None:
             raise ValueError(f"{month} has no drafts to finalise")
-        if close.status == "finalised":
+        if close.status == CloseStatus.FINALISED:
             return _report(session, month, "already_finalised")
         drafts = session.execute(
-            select(Invoice.id).where(Invoice.close_month == month, Invoice.kind == "monthly", Invoice.status == "draft")
+            select(Invoice.id).where(Invoice.close_month == month, Invoice.kind == InvoiceKind.MONTHLY, Invoice.status == InvoiceStatus.DRAFT)
             .order_by(Invoice.customer_id)
         ).scalars().all()
         issued_on = issue_date(session, issued_on)
         numbers = next_numbers(session, issued_on, len(drafts))
         due_on = issued_on + timedelta(days=terms.payment_terms_days)
         stamp = now()
-        rows = [{"id": invoice_id, "number": number, "status": "open", "issued_on": issued_on, "due_on": due_on,
+        rows = [{"id": invoice_id, "number": number, "status": InvoiceStatus.OPEN, "issued_on": issued_on, "due_on": due_on,
                  "finalised_at": stamp} for invoice_id, number in zip(drafts, numbers)]
         for start in range(0, len(rows), 5000):
             session.execute(update(Invoice), rows[start:start + 5000])
-        close.status, close.finished_at = "finalised", stamp
-        audit.record(session, "close_finalised", customer_id=None, before={"status": "drafted"}, actor=actor,
+        close.status, close.finished_at = CloseStatus.FINALISED, stamp
+        audit.record(session, "close_finalised", customer_id=None, before={"status": CloseStatus.DRAFTED}, actor=actor,
                      flow_run_id=flow_run_id, after={"month": month, "issued_on": issued_on,
                                                      "numbers": [numbers[0], numbers[-1]] if numbers else [],
                                                      "approval": approval or "auto"})
-        report = _report(session, month, "finalised")
+        report = _report(session, month, CloseStatus.FINALISED)
         report.issued_on = issued_on
         return report
 
@@ -316,7 +317,7 @@ def discard(month: str, *, why: str, actor: str, flow_run_id: str | None, engine
     """Leave everything as it was before the close: used when finance refuses the drafts."""
     with session_scope(engine, write=True) as session:
         close = session.get(MonthlyClose, month, with_for_update=True)
-        if close is None or close.status == "finalised":
+        if close is None or close.status == CloseStatus.FINALISED:
             return 0
         removed = _discard(session, month)
         session.delete(close)

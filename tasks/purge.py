@@ -17,6 +17,7 @@ from blocks.storage import ObjectStorage
 from ledger.db import now, session_scope
 from ledger.locks import customer_lock
 from ledger.models import Backup
+from policy.vocabulary import BackupStatus
 
 
 def backup_prefix(customer_id: str) -> str:
@@ -42,7 +43,7 @@ def plan_purge(customer_id: str, platform: PlatformControl, storage: ObjectStora
     plan = PurgePlan(customer_id, platform.row_counts(customer_id))
     with session_scope(engine) as session:
         plan.backups = list(session.scalars(select(Backup.backup_id).where(Backup.customer_id == customer_id,
-                                                                           Backup.status != "deleted")))
+                                                                           Backup.status != BackupStatus.DELETED)))
     plan.objects = [item.key for item in storage.store().list(backup_prefix(customer_id))]
     return plan
 
@@ -58,7 +59,7 @@ def purge_customer(customer_id: str, platform: PlatformControl, storage: ObjectS
             objects += store.delete(item.key)
         with session_scope(engine, write=True) as session:
             backups = list(session.scalars(select(Backup.backup_id).where(Backup.customer_id == customer_id,
-                                                                          Backup.status != "deleted")))
-            session.execute(update(Backup).where(Backup.backup_id.in_(backups)).values(status="deleted",
+                                                                          Backup.status != BackupStatus.DELETED)))
+            session.execute(update(Backup).where(Backup.backup_id.in_(backups)).values(status=BackupStatus.DELETED,
                                                                                          deleted_at=now()))
     return {"platform_rows": rows, "backups": backups, "objects": objects}

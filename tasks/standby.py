@@ -15,12 +15,13 @@ from prefect.cache_policies import NO_CACHE
 from sqlalchemy import select
 
 from blocks.settings import Settings
-from ledger import audit
+from ledger import audit, keys
 from ledger.db import now, session_scope
 from ledger.models import Customer, Notice, StandbyPeriod
 from ledger.queries import invoice_label, overdue_invoices
 from policy.notices import NoticeTemplate
 from policy.standby import STANDBY_ENDING, STANDBY_STATES, Period, SweepStep, default_end, refusals, sweep
+from policy.vocabulary import StandbySource, StandbyStatus
 from tasks.effects import send_notice, switch_access
 
 @dataclass
@@ -47,24 +48,24 @@ class StandbyReport:
 def _notify(session, settings: Settings, customer: Customer, period: StandbyPeriod, notice: NoticeTemplate, flow_run_id):
     subject, body = notice.render(settings.terms, name=customer.name, start_on=period.start_on.isoformat(),
                                   end_on=period.end_on.isoformat(), reason=period.reason.replace("_", " "))
-    return send_notice(session, settings.notifications, customer, kind=notice.kind, key=f"{notice.kind}:{period.id}",
+    return send_notice(session, settings.notifications, customer, kind=notice.kind, key=keys.standby_notice(notice.kind, period.id),
                        subject=subject, body=body, flow_run_id=flow_run_id)
 
 
 def _start(session, settings: Settings, period: StandbyPeriod, actor: str, flow_run_id) -> str:
     customer = session.get(Customer, period.customer_id)
     if customer.stage == "data_deleted":
-        period.status = "cancelled"
+        period.status = StandbyStatus.CANCELLED
         audit.record(session, "standby_cancelled", customer_id=customer.customer_id,
-                     before={"status": "scheduled"}, after={"status": "cancelled", "why": "customer data deleted"},
+                     before={"status": StandbyStatus.SCHEDULED}, after={"status": StandbyStatus.CANCELLED, "why": "customer data deleted"},
                      actor=actor, flow_run_id=flow_run_id)
         return f"{customer.customer_id}: cancelled, the customer's data was deleted"
-    period.status = "active"
+    period.status = StandbyStatus.ACTIVE
     period.started_at = now()
     switch_access(session, settings.platform, customer, on_standby=True, reason="standby_started",
-                  key=f"standby-start:{period.id}", actor=actor, flow_run_id=flow_run_id)
-    audit.record(session, "standby_started", customer_id=customer.customer_id, before={"status": "scheduled"},
-                 after={"status": "active", "start_on": period.start_on, "end_on": period.end_on,
+                  key=keys.standby_switch("start", period.id), actor=actor, flow_run_id=flow_run_id)
+    audit.record(session, "standby_started", customer_id=customer.customer_id, before={"status": StandbyStatus.SCHEDULED},
+                 after={"status": StandbyStatus.ACTIVE, "start_on": period.start_on, "end_on": period.end_on,
                         "reason": period.reason}, actor=actor, flow_run_id=flow_run_id)
     _notify(session, settings, customer, period, STANDBY_STATES["active"].notice, flow_run_id)
     return f"{customer.customer_id}: {period.start_on} to {period.end_on} ({period.reason})"
@@ -72,13 +73,13 @@ def _start(session, settings: Settings, period: StandbyPeriod, actor: str, flow_
 
 def _end(session, settings: Settings, period: StandbyPeriod, actor: str, flow_run_id) -> str:
     customer = session.get(Customer, period.customer_id)
-    period.status = "ended"
+    period.status = StandbyStatus.ENDED
     period.ended_at = now()
     if customer.stage != "data_deleted":
         switch_access(session, settings.platform, customer, on_standby=False, reason="standby_ended",
-                      key=f"standby-end:{period.id}", actor=actor, flow_run_id=flow_run_id)
-    audit.record(session, "standby_ended", customer_id=customer.customer_id, before={"status": "active"},
-                 after={"status": "ended", "end_on": period.end_on}, actor=actor, flow_run_id=flow_run_id)
+                      key=keys.standby_switch("end", period.id), actor=actor, flow_run_id=flow_run_id)
+    audit.record(session, "standby_ended", customer_id=customer.customer_id, before={"status": StandbyStatus.ACTIVE},
+                 after={"status": StandbyStatus.ENDED, "end_on": period.end_on}, actor=actor, flow_run_id=flow_run_id)
     _notify(session, settings, customer, period, STANDBY_STATES["ended"].notice, flow_run_id)
     return f"{customer.customer_id}: ended {period.end_on}"
 
@@ -88,7 +89,7 @@ def sweep_standby(day: date, settings: Settings, *, actor: str, flow_run_id: str
     report = StandbyReport(day)
     with session_scope(engine) as session:
         periods = session.scalars(
-            select(StandbyPeriod).where(StandbyPeriod.status.in_(("scheduled", "active")),
+            select(StandbyPeriod).where(StandbyPeriod.status.in_((StandbyStatus.SCHEDULED, StandbyStatus.ACTIVE)),
                                         StandbyPeriod.start_on <= day)
         ).all()
         noticed = {
@@ -107,7 +108,7 @@ def _apply(step: SweepStep, day: date, settings: Settings, report: StandbyReport
         with session_scope(engine, write=True) as session:
             # the row lock makes a concurrent sweep wait, then see the period already switched
             period = session.get(StandbyPeriod, step.period_id, with_for_update=True)
-            expected = "scheduled" if step.action == "start" else "active"
+            expected = StandbyStatus.SCHEDULED if step.action == "start" else StandbyStatus.ACTIVE
             if period.status != expected:
                 return  # another run got there first
             if step.action == "start":
@@ -176,7 +177,7 @@ def request(
                                 "refusals": problems}, actor=actor, flow_run_id=flow_run_id)
             return RequestOutcome(customer_id, False, problems, start_on, end_on)
         period = StandbyPeriod(customer_id=customer_id, reason=reason, start_on=start_on, end_on=end_on,
-                               status="scheduled", source="request", requested_by=requested_by, created_at=now())
+                               status=StandbyStatus.SCHEDULED, source=StandbySource.REQUEST, requested_by=requested_by, created_at=now())
         session.add(period)
         session.flush()
         audit.record(session, "standby_requested", customer_id=customer_id, before=None,

@@ -14,6 +14,7 @@ from ledger.imports.schemas import SCHEMAS
 from ledger.models import Customer
 from policy.invoicing import subscription_problems
 from policy.terms import Terms
+from policy.vocabulary import BillingCycle
 
 
 CUSTOMER_FIELDS = ("name", "email", "monthly_fee", "payment_method", "billing_cycle", "contract_start",
@@ -23,7 +24,7 @@ CUSTOMER_FIELDS = ("name", "email", "monthly_fee", "payment_method", "billing_cy
 def _customer_values(row: Row, current: Customer | None, terms: Terms) -> dict[str, Any]:
     """The customer's fields from a row: an empty cell means the default, a column left out of the
     file keeps what the ledger has."""
-    defaults = {"billing_cycle": "monthly", "contract_start": None, "vat_rate": terms.vat_rate,
+    defaults = {"billing_cycle": BillingCycle.MONTHLY, "contract_start": None, "vat_rate": terms.vat_rate,
                 "included_minutes": None, "dunning_exempt": False}
     values = {}
     for name in CUSTOMER_FIELDS:

@@ -13,6 +13,7 @@ from ledger.imports.rows import ImportResult, Problems, Row, by_key, duplicates,
 from ledger.models import Intervention
 from policy.calendar import month_key, paris_date
 from policy.terms import Terms
+from policy.vocabulary import InterventionSource
 
 
 def check(session: Session, rows: list[Row], problems: Problems, terms: Terms, actor: str,
@@ -42,7 +43,7 @@ def check(session: Session, rows: list[Row], problems: Problems, terms: Terms, a
                 "started_at": values["started_at"], "month": month_key(paris_date(values["started_at"])),
                 "minutes": values["minutes"], "category": values["category"], "ticket": values.get("ticket"),
                 "engineer": values.get("engineer"), "description": values.get("description"),
-                "source": "import", "created_at": stamp,
+                "source": InterventionSource.IMPORT, "created_at": stamp,
             })
             if len(batch) >= 5000:
                 session.execute(insert(Intervention), batch)

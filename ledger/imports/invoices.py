@@ -8,13 +8,14 @@ from typing import Callable
 
 from sqlalchemy.orm import Session
 
-from ledger import audit
+from ledger import audit, keys
 from ledger.db import now
 from ledger.imports.rows import ImportResult, Problems, Row, by_key, duplicates, history_row, require_customers
 from ledger.models import Invoice, InvoiceLine
 from policy.calendar import month_key
 from policy.money import vat_of
 from policy.terms import Terms
+from policy.vocabulary import InvoiceKind, InvoiceStatus
 
 
 def check(session: Session, rows: list[Row], problems: Problems, terms: Terms, actor: str,
@@ -36,10 +37,10 @@ def check(session: Session, rows: list[Row], problems: Problems, terms: Terms, a
         comparable = {"customer_id": stored.customer_id, "issued_on": stored.issued_on, "due_on": stored.due_on,
                       "amount_ht": stored.total_ht, "vat_rate": line.vat_rate if line else None,
                       "description": stored.description,
-                      "status": "open" if stored.status == "paid" else stored.status}
+                      "status": InvoiceStatus.OPEN if stored.status == InvoiceStatus.PAID else stored.status}
         given = dict(values)
         if given.get("status") is None:
-            given["status"] = "open"
+            given["status"] = InvoiceStatus.OPEN
         if given.get("vat_rate") is None and stored.customer_id in customers:
             given["vat_rate"] = comparable["vat_rate"]
         wanted = given.pop("status")
@@ -47,7 +48,7 @@ def check(session: Session, rows: list[Row], problems: Problems, terms: Terms, a
             continue
         if wanted == comparable["status"]:
             result.unchanged += 1
-        elif stored.status == "paid":
+        elif stored.status == InvoiceStatus.PAID:
             problems.add(row.number, "status", f"{values['invoice_id']!r} is paid: its status cannot become {wanted!r}")
         else:
             status_changes.append((stored, wanted))
@@ -60,9 +61,9 @@ def check(session: Session, rows: list[Row], problems: Problems, terms: Terms, a
             vat_rate = values.get("vat_rate") if values.get("vat_rate") is not None else customer.vat_rate
             vat = vat_of(values["amount_ht"], vat_rate)
             invoice = Invoice(
-                invoice_key=f"imported:{values['invoice_id']}", external_id=values["invoice_id"],
-                customer_id=customer.customer_id, kind="imported", month=month_key(values["issued_on"]),
-                status=values.get("status") or "open", issued_on=values["issued_on"], due_on=values["due_on"],
+                invoice_key=keys.imported_invoice(values["invoice_id"]), external_id=values["invoice_id"],
+                customer_id=customer.customer_id, kind=InvoiceKind.IMPORTED, month=month_key(values["issued_on"]),
+                status=values.get("status") or InvoiceStatus.OPEN, issued_on=values["issued_on"], due_on=values["due_on"],
                 total_ht=values["amount_ht"], total_vat=vat, total_ttc=values["amount_ht"] + vat,
                 description=values.get("description"), created_at=stamp, finalised_at=stamp,
             )

@@ -15,6 +15,7 @@ from ledger.imports.schemas import SCHEMAS
 from ledger.models import Invoice, Payment
 from ledger.queries import paid_by_invoice
 from policy.terms import Terms
+from policy.vocabulary import InvoiceStatus
 
 
 def _find_invoices(session: Session, references: set[str]) -> dict[str, Invoice]:
@@ -48,7 +49,7 @@ def check(session: Session, rows: list[Row], problems: Problems, terms: Terms, a
             continue
         if invoice is None or not complete(row, SCHEMAS["payments"]):
             continue
-        if invoice.status in ("draft", "void"):
+        if invoice.status in (InvoiceStatus.DRAFT, InvoiceStatus.VOID):
             problems.add(row.number, "invoice_id", f"invoice {values['invoice_id']!r} is {invoice.status}: it cannot be paid")
             continue
         already = paid.get(invoice.id, Decimal("0.00"))
@@ -67,8 +68,8 @@ def check(session: Session, rows: list[Row], problems: Problems, terms: Terms, a
             session.add(Payment(payment_id=row.values["payment_id"], invoice_id=invoice.id,
                                 paid_on=row.values["paid_on"], amount=row.values["amount"], created_at=stamp))
         for invoice in {invoice.id: invoice for _, invoice in new_rows}.values():
-            if invoice.status == "open" and paid[invoice.id] >= invoice.total_ttc:
-                invoice.status = "paid"
+            if invoice.status == InvoiceStatus.OPEN and paid[invoice.id] >= invoice.total_ttc:
+                invoice.status = InvoiceStatus.PAID
                 settled.append(invoice.external_id or invoice.number)
         result.inserted += len(new_rows)
         if new_rows:

@@ -8,9 +8,11 @@ from typing import Any, Callable
 from ledger.imports.cells import boolean, choice, day, email, instant, money, positive_money, rate, text, whole
 from policy.categories import CATEGORIES
 from policy.standby import REASONS
+from policy.vocabulary import BillingCycle, InvoiceStatus, PaymentMethod
 
-PAYMENT_METHODS = ("sepa", "card", "transfer", "transfer_installments", "other")
-INVOICE_STATUSES = ("open", "disputed", "written_off", "void")
+PAYMENT_METHODS = tuple(PaymentMethod)
+#: the statuses an imported invoice may carry (a paid one is paid by its payments)
+INVOICE_STATUSES = (InvoiceStatus.OPEN, InvoiceStatus.DISPUTED, InvoiceStatus.WRITTEN_OFF, InvoiceStatus.VOID)
 
 
 @dataclass(frozen=True)
@@ -24,7 +26,7 @@ SCHEMAS: dict[str, tuple[Column, ...]] = {
     "customers": (
         Column("customer_id", text(64)), Column("name", text(200)), Column("email", email),
         Column("monthly_fee", money), Column("payment_method", choice(*PAYMENT_METHODS)),
-        Column("billing_cycle", choice("monthly", "annual"), False), Column("contract_start", day, False),
+        Column("billing_cycle", choice(*BillingCycle), False), Column("contract_start", day, False),
         Column("vat_rate", rate, False), Column("included_minutes", whole(0), False),
         Column("dunning_exempt", boolean, False),
     ),

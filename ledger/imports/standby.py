@@ -14,6 +14,7 @@ from ledger.imports.schemas import SCHEMAS
 from ledger.models import StandbyPeriod
 from policy.standby import Period, default_end, overlapping, period_problems
 from policy.terms import Terms
+from policy.vocabulary import StandbySource, StandbyStatus
 
 
 def check(session: Session, rows: list[Row], problems: Problems, terms: Terms, actor: str,
@@ -55,8 +56,8 @@ def check(session: Session, rows: list[Row], problems: Problems, terms: Terms, a
         for row in new_rows:
             values = row.values
             period = StandbyPeriod(customer_id=values["customer_id"], reason=values["reason"],
-                                   start_on=values["start_on"], end_on=values["end_on"], status="scheduled",
-                                   source="import", requested_by=actor, created_at=stamp)
+                                   start_on=values["start_on"], end_on=values["end_on"], status=StandbyStatus.SCHEDULED,
+                                   source=StandbySource.IMPORT, requested_by=actor, created_at=stamp)
             session.add(period)
             audit.record(session, "standby_scheduled", customer_id=values["customer_id"], before=None,
                          after={"reason": values["reason"], "start_on": values["start_on"],

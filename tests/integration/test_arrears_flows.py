@@ -18,6 +18,7 @@ from ledger.db import now, session_scope
 from ledger.imports import import_file
 from ledger.models import AuditEntry, Backup, Customer, DeletionCertificate, Invoice, Notice, StageChange
 from tests.support.builders import CUSTOMER_HEADER, customer, platform, write_csv
+from tests.support.locks import joined
 from tests.support.prefect_api import next_paused_run, paused_runs, run_at_once
 from tests.support.servers import Webhook
 
@@ -218,7 +219,7 @@ def test_a_deletion_refused_in_the_form_leaves_everything_in_place(debtors, ledg
     [plan] = [a for a in artifacts if a["key"] == "deletion-plan"]
     assert "| users | 2 |" in plan["data"] and "| documents | 1 |" in plan["data"]
     resume_flow_run(run_id, run_input={"approve": False, "reviewer": "olivier.ops", "comment": "paying next week"})
-    worker.join(timeout=120)
+    joined(worker)
     assert isinstance(outcome.get("error"), DeletionRefused)
     assert state(ledger, "OWE")[:2] == ("platform_disabled", "refused")
     with debtors.connect() as connection:

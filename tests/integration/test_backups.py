@@ -12,17 +12,18 @@ from datetime import date
 
 import boto3
 import pytest
-from sqlalchemy import MetaData, create_engine, func, select, text
+from sqlalchemy import MetaData, func, select, text
 
 from blocks.platform import PlatformControl
 from blocks.storage import ObjectStorage
 from ledger.db import session_scope
-from lifecycle_config.databases import engine_for
 from ledger.imports import import_file
 from ledger.locks import CustomerBusy, customer_lock
 from ledger.models import Backup, Intervention, RestoreJob
-from tests.conftest import PG_ADMIN_URL
+from lifecycle_config.databases import engine_for
+from tests.integration.conftest import create_pg_database, drop_pg_database
 from tests.support.builders import CUSTOMER_HEADER, customer, platform, write_csv
+from tests.support.locks import joined
 from tests.support.servers import s3_server
 
 pytestmark = pytest.mark.prefect
@@ -40,11 +41,8 @@ def shop(request, prefect_server, home, ledger, tmp_path, monkeypatch):
     if request.param == "sqlite-folder":
         platform_url = f"sqlite:///{tmp_path / 'platform.db'}"
     else:
-        name = f"platform_{uuid.uuid4().hex[:8]}"
-        admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-        with admin.connect() as connection:
-            connection.execute(text(f'CREATE DATABASE "{name}"'))
-        platform_url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+        admin = request.getfixturevalue("pg_admin")
+        platform_url = create_pg_database(admin, migrate=False)
         endpoint = request.getfixturevalue("s3_endpoint")
         bucket = f"backups-{uuid.uuid4().hex[:8]}"
         boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="test",
@@ -66,9 +64,7 @@ def shop(request, prefect_server, home, ledger, tmp_path, monkeypatch):
     yield engine
     if request.param != "sqlite-folder":
         engine.dispose()
-        engine_for(platform_url).dispose()
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        drop_pg_database(admin, platform_url)
 
 
 def tenant_rows(engine, tenant):
@@ -222,7 +218,7 @@ def cutting_proxy(target_port: int, cut_after: int):
         yield listener.getsockname()[1]
     finally:
         stop.set()
-        thread.join()
+        joined(thread, timeout=10)
         listener.close()
 
 

@@ -22,7 +22,7 @@ from blocks.storage import ObjectStorage
 from ledger.db import session_scope
 from ledger.imports import import_file
 from ledger.models import Export, Invoice
-from tests.conftest import free_port
+from tests.support.ports import free_port
 from tests.support.builders import CUSTOMER_HEADER, customer, write_csv
 from tests.support.scenarios import load_october
 

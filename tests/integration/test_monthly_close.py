@@ -19,6 +19,7 @@ from ledger.imports import import_file
 from ledger.models import AuditEntry, Intervention, Invoice, MonthlyClose
 from policy.calendar import today_paris
 from tests.support.builders import write_csv
+from tests.support.locks import WaitWatch, joined, run_in_thread
 from tests.support.prefect_api import next_paused_run, paused_runs, run_at_once
 from tests.support.scenarios import EXPECTED, HEADER, load_october
 
@@ -113,7 +114,7 @@ def test_finance_approves_or_refuses_in_the_resume_form(october, prefect_server,
     with session_scope(october) as session:  # the drafts wait, numberless, while finance looks
         assert session.scalar(select(func.count()).select_from(Invoice).where(Invoice.status == "draft")) == 3
     resume_flow_run(run_id, run_input={"approve": approve, "reviewer": "claire.finance", "comment": "checked"})
-    worker.join(timeout=120)
+    joined(worker)
     if approve:
         check_october(invoices(october, "2026-10"))
         with session_scope(october) as session:
@@ -135,23 +136,24 @@ def test_two_closes_at_once_issue_one_set_of_gapless_invoices(october, prefect_s
 
 def while_held(engine, first, second):
     """Run `first(session)` in a write transaction held open while `second(session)` starts in its own
-    (in a thread): the second must wait for the first to commit, then succeed. Both results."""
+    (in a thread): the second must be seen waiting for the first to commit, then succeed. Both results."""
     outcome = {}
 
-    def other():
-        try:
-            with session_scope(engine, write=True) as session:
-                outcome["result"] = second(session)
-        except Exception as error:  # reported below, where the assertion can show it
-            outcome["error"] = error
+    with WaitWatch(engine) as watch:
+        def other():
+            try:
+                with session_scope(engine, write=True) as session:
+                    watch.enter(session)
+                    outcome["result"] = second(session)
+            except Exception as error:  # reported below, where the assertion can show it
+                outcome["error"] = error
 
-    with session_scope(engine, write=True) as session:
-        mine = first(session)
-        waiting = threading.Thread(target=other)
-        waiting.start()
-        waiting.join(timeout=2)
-        assert waiting.is_alive(), outcome  # it waits for the first transaction
-    waiting.join(timeout=60)
+        with session_scope(engine, write=True) as session:
+            mine = first(session)
+            waiting = run_in_thread(other)
+            watch.assert_waiting(session)
+            assert "result" not in outcome and "error" not in outcome, outcome
+        joined(waiting)
     assert "error" not in outcome, outcome.get("error")
     return mine, outcome["result"]
 

@@ -9,7 +9,7 @@ import threading
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from tests.conftest import free_port
+from tests.support.ports import free_port
 
 
 @contextmanager

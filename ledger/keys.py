@@ -1,0 +1,85 @@
+"""Every idempotency key and generated id of the ledger, built in one place.
+
+Idempotency lives in the ledger's unique keys (never in Prefect caches): a re-run finds its earlier
+work by these keys and does nothing twice. Building each key here, not in ten f-strings, keeps two
+writers of the same fact from spelling its key two ways.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+
+# --- invoices: `invoices.invoice_key` ------------------------------------------------------------
+
+def monthly_invoice(customer_id: str, month: str) -> str:
+    return f"monthly:{customer_id}:{month}"
+
+
+def penalty_invoice(invoice_id: int) -> str:
+    return f"penalty:{invoice_id}"
+
+
+def imported_invoice(external_id: str) -> str:
+    return f"imported:{external_id}"
+
+
+# --- effects of a rule: a notice (`notices.notice_key`) and the platform switch that goes with it --
+
+def stage_entered(customer_id: str, stage: str, effective_on: date) -> str:
+    """Entering an arrears stage on a day: its notice and its access switch."""
+    return f"arrears:{customer_id}:{stage}:{effective_on}"
+
+
+def data_deleted_switch(customer_id: str) -> str:
+    return f"arrears:{customer_id}:data_deleted"
+
+
+def deletion_warning(customer_id: str, anchor: date) -> str:
+    return f"deletion_notice:{customer_id}:{anchor}"
+
+
+def data_deleted_notice(customer_id: str) -> str:
+    return f"data_deleted:{customer_id}"
+
+
+def standby_notice(kind: str, period_id: int) -> str:
+    return f"{kind}:{period_id}"
+
+
+def standby_switch(action: str, period_id: int) -> str:
+    """`start` or `end` of a standby period: its access switch."""
+    return f"standby-{action}:{period_id}"
+
+
+# --- backups and restores ------------------------------------------------------------------------
+
+def day_stamp(day: date) -> str:
+    return f"{day:%Y%m%d}"
+
+
+def nightly_backup(customer_id: str, day: date) -> str:
+    """One backup per customer and day: a second run that day finds it."""
+    return f"{customer_id}-{day_stamp(day)}"
+
+
+def safety_backup(customer_id: str, at: datetime, job_id: int) -> str:
+    return f"{customer_id}-safety-{at:%Y%m%dT%H%M%S}-{job_id}"
+
+
+def ledger_snapshot(day: date, at: datetime) -> str:
+    return f"ledger-{day_stamp(day)}-{at:%H%M%S}"
+
+
+def restore_request(flow_run_id: str | None) -> str:
+    """One restore (and one bill) per flow run: a re-run of the same run bills nothing more."""
+    return f"flow-run:{flow_run_id}"
+
+
+def restore_intervention(job_id: int) -> str:
+    return f"RESTORE-{job_id}"
+
+
+def lock_holder(what: str, ref: str | None) -> str:
+    """Who holds a customer's data: `backup`, `restore` or `deletion`, and its run or request."""
+    return f"{what}:{ref}"

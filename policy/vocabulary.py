@@ -1,0 +1,99 @@
+"""The words the ledger stores for kinds and states, one enumeration each.
+
+Code compares with these members, never with bare strings, and the ledger refuses any other value
+(a CHECK constraint per column, built from the same members), so a typo is an error where it is
+made. They are `StrEnum`s: a member is its string, in SQL, JSON and the CLI alike. Arrears stages,
+standby reasons and intervention categories are in their own rule modules.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class InvoiceKind(StrEnum):
+    MONTHLY = "monthly"
+    PENALTY = "penalty"
+    IMPORTED = "imported"
+
+
+class InvoiceStatus(StrEnum):
+    DRAFT = "draft"
+    OPEN = "open"
+    PAID = "paid"
+    DISPUTED = "disputed"
+    WRITTEN_OFF = "written_off"
+    VOID = "void"
+
+
+class CloseStatus(StrEnum):
+    DRAFTING = "drafting"
+    DRAFTED = "drafted"
+    FINALISED = "finalised"
+
+
+class PaymentMethod(StrEnum):
+    SEPA = "sepa"
+    CARD = "card"
+    TRANSFER = "transfer"
+    TRANSFER_INSTALLMENTS = "transfer_installments"
+    OTHER = "other"
+
+
+class BillingCycle(StrEnum):
+    MONTHLY = "monthly"
+    ANNUAL = "annual"
+
+
+class DeletionStatus(StrEnum):
+    NOTICE_SENT = "notice_sent"
+    AWAITING_APPROVAL = "awaiting_approval"
+    REFUSED = "refused"
+
+
+class StandbyStatus(StrEnum):
+    SCHEDULED = "scheduled"
+    ACTIVE = "active"
+    ENDED = "ended"
+    CANCELLED = "cancelled"
+
+
+class StandbySource(StrEnum):
+    IMPORT = "import"
+    REQUEST = "request"
+    DEMO = "demo"
+
+
+class InterventionSource(StrEnum):
+    IMPORT = "import"
+    RESTORE = "restore"
+
+
+class BackupKind(StrEnum):
+    TENANT = "tenant"
+    LEDGER = "ledger"
+    SAFETY = "safety"
+
+
+class BackupStatus(StrEnum):
+    RUNNING = "running"
+    GOOD = "good"
+    FAILED = "failed"
+    DELETED = "deleted"
+
+
+class RestoreTarget(StrEnum):
+    SANDBOX = "sandbox"
+    IN_PLACE = "in_place"
+
+
+class RestoreStatus(StrEnum):
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+
+
+class NoticeTransport(StrEnum):
+    SMTP = "smtp"
+    OUTBOX = "outbox"
+    DRY_RUN = "dry-run"

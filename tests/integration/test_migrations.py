@@ -1,0 +1,64 @@
+"""A ledger made by an older release upgrades in place with every row, and then refuses unknown words."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import func, select, text, update
+from sqlalchemy.exc import IntegrityError
+
+from ledger.models import Base, Invoice
+from lifecycle_config.databases import engine_for
+from tests.integration.conftest import create_pg_database, drop_pg_database
+from tests.support.scenarios import load_october
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def first_schema_ledger(request, tmp_path):
+    """An empty ledger at the first migration, as release 0.1 left it."""
+    from alembic import command
+
+    from ledger.migrate import _config
+
+    admin = None
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'old-ledger.db'}"
+    else:
+        admin = request.getfixturevalue("pg_admin")
+        url = create_pg_database(admin, migrate=False)
+    engine = engine_for(url)
+    with engine.begin() as connection:
+        config = _config(url)
+        config.attributes["connection"] = connection
+        command.upgrade(config, "0001_initial")
+    yield url, engine
+    if admin is not None:
+        drop_pg_database(admin, url)
+
+
+def counts(engine) -> dict[str, int]:
+    with engine.connect() as connection:
+        return {table.name: connection.scalar(select(func.count()).select_from(table))
+                for table in Base.metadata.sorted_tables}
+
+
+def test_an_old_ledger_upgrades_with_every_row_and_then_refuses_unknown_values(first_schema_ledger, tmp_path):
+    from ledger.migrate import HEAD, upgrade
+    from policy.terms import Terms
+    from tasks.monthly_close import draft, finalise
+
+    url, engine = first_schema_ledger
+    load_october(engine, tmp_path)
+    draft("2026-10", Terms(), actor="release-0.1", flow_run_id=None, engine=engine)
+    finalise("2026-10", __import__("datetime").date(2026, 11, 1), Terms(), actor="release-0.1", flow_run_id=None,
+             engine=engine)
+    before = counts(engine)
+    assert before["invoices"] == 3 and before["interventions"] == 10
+
+    assert upgrade(url) == ("0001_initial", HEAD)
+    assert counts(engine) == before
+    with engine.connect() as connection:  # foreign keys still hold after SQLite rebuilt the tables
+        if engine.dialect.name == "sqlite":
+            assert connection.execute(text("PRAGMA foreign_key_check")).fetchall() == []
+    with pytest.raises(IntegrityError, match="ck_invoices_status"):
+        with engine.begin() as connection:
+            connection.execute(update(Invoice).values(status="paid-ish"))
