@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 from prefect import task
@@ -147,7 +147,8 @@ def _deleted_before(session: Session, first: date) -> set[str]:
 
 
 def draft(month: str, terms: Terms, *, actor: str, flow_run_id: str | None, engine=None) -> CloseReport:
-    first, after = month_bounds(month)
+    """Price the month (and late work of closed months) and draft one invoice per customer, in one
+    transaction. A draft of another run is discarded and done again; this run's own draft is kept."""
     with session_scope(engine, write=True) as session:
         close = _lock_close(session, month, terms, flow_run_id)
         if close.status == CloseStatus.FINALISED:
@@ -157,12 +158,45 @@ def draft(month: str, terms: Terms, *, actor: str, flow_run_id: str | None, engi
             return _report(session, month, CloseStatus.DRAFTED)
         if close.status in (CloseStatus.DRAFTED, CloseStatus.DRAFTING):
             _discard(session, month)
-        close.status, close.terms, close.flow_run_id, close.started_at = CloseStatus.DRAFTING, terms_document(terms), flow_run_id, now()
+        close.status, close.terms, close.flow_run_id = CloseStatus.DRAFTING, terms_document(terms), flow_run_id
+        close.started_at = now()
 
-        customers = {c.customer_id: c for c in session.scalars(select(Customer).order_by(Customer.customer_id))}
-        deleted = _deleted_before(session, first)
-        standby = _standby_by_customer(session, first, after)
-        closed_months = set(session.scalars(select(MonthlyClose.month).where(MonthlyClose.status == CloseStatus.FINALISED)))
+        book = _MonthBook.read(session, month, terms)
+        for customer in book.billable_customers():
+            book.bill(customer)
+        book.write(session, flow_run_id)
+        close.status = CloseStatus.DRAFTED
+        audit.record(session, "close_drafted", customer_id=None, before=None, actor=actor, flow_run_id=flow_run_id,
+                     after={"month": month, "invoices": len(book.invoices), "interventions": book.count,
+                            "late": book.late})
+        return _report(session, month, CloseStatus.DRAFTED)
+
+
+@dataclass
+class _MonthBook:
+    """What the close of a month reads once, and what it decides customer by customer before one write."""
+
+    month: str
+    terms: Terms
+    customers: dict[str, Customer]
+    deleted: set[str]                                  # data deleted before the month: nothing billed
+    standby: dict[str, list[tuple[date, date]]]
+    pending: dict[str, dict[str, list[Work]]]          # customer -> month -> unpriced work (own and late)
+    quota: dict[tuple[str, str], QuotaPeriod]          # the closed months' quotas that late work draws on
+    late_standby: dict[str, dict[str, list[tuple[date, date]]]]
+    session: Session
+    stamp: datetime = field(default_factory=now)
+    quota_rows: list[dict] = field(default_factory=list)
+    priced: list[tuple[Allocation, int | None]] = field(default_factory=list)
+    invoices: list[tuple[Customer, list, object]] = field(default_factory=list)
+    count: int = 0
+    late: int = 0
+
+    @classmethod
+    def read(cls, session: Session, month: str, terms: Terms) -> _MonthBook:
+        first, after = month_bounds(month)
+        closed_months = set(session.scalars(select(MonthlyClose.month)
+                                            .where(MonthlyClose.status == CloseStatus.FINALISED)))
         pending: dict[str, dict[str, list[Work]]] = defaultdict(lambda: defaultdict(list))
         for row in session.execute(
             select(Intervention.intervention_id, Intervention.customer_id, Intervention.month, Intervention.started_at,
@@ -175,65 +209,74 @@ def draft(month: str, terms: Terms, *, actor: str, flow_run_id: str | None, engi
         late_months = sorted({m for months in pending.values() for m in months if m != month})
         quota = {(p.customer_id, p.month): p for p in session.scalars(
             select(QuotaPeriod).where(QuotaPeriod.month.in_(late_months)))} if late_months else {}
-        late_standby = {m: _standby_by_customer(session, *month_bounds(m)) for m in late_months}
+        return cls(month, terms,
+                   customers={c.customer_id: c for c in session.scalars(select(Customer).order_by(Customer.customer_id))},
+                   deleted=_deleted_before(session, first), standby=_standby_by_customer(session, first, after),
+                   pending=pending, quota=quota,
+                   late_standby={m: _standby_by_customer(session, *month_bounds(m)) for m in late_months},
+                   session=session)
 
-        stamp = now()
-        quota_rows, priced, invoices, count, late = [], [], [], 0, 0
-        for customer_id, customer in customers.items():
-            if customer_id in deleted:
+    def billable_customers(self) -> list[Customer]:
+        return [customer for customer_id, customer in self.customers.items() if customer_id not in self.deleted]
+
+    def bill(self, customer: Customer) -> None:
+        """Price the customer's work against its quotas and draft its invoice when there is something to bill."""
+        base = customer.included_minutes if customer.included_minutes is not None else self.terms.included_minutes
+        days_off = standby_days(self.standby.get(customer.customer_id, []), self.month)
+        billed = {self.month: self._own_month(customer.customer_id, base, days_off)}
+        billed.update(self._late_months(customer.customer_id, base))
+        subscriber = Subscriber(customer.monthly_fee, customer.payment_method, customer.billing_cycle,
+                                customer.contract_start, customer.vat_rate)
+        lines = monthly_lines(subscriber, self.month, days_off, billed, self.terms)
+        total = totals(lines)
+        invoice_index = None
+        if lines and total.ht != 0:
+            invoice_index = len(self.invoices)
+            self.invoices.append((customer, lines, total))
+        self.priced += [(item, invoice_index) for allocations in billed.values() for item in allocations]
+
+    def _own_month(self, customer_id: str, base: int, days_off: int) -> list[Allocation]:
+        works = self.pending[customer_id].get(self.month, [])
+        included = included_minutes(base, self.month, days_off)
+        own = allocate(works, included, self.terms)
+        self.count += len(own)
+        self.quota_rows.append({"customer_id": customer_id, "month": self.month, "included_minutes": included,
+                                "used_minutes": sum(item.drawn for item in own), "over_minutes": _over(works, own),
+                                "standby_days": days_off, "closed_at": self.stamp})
+        return own
+
+    def _late_months(self, customer_id: str, base: int) -> dict[str, list[Allocation]]:
+        """Work that arrived after its month was closed: what that month's quota had left, nothing moved."""
+        billed = {}
+        for late_month, works in sorted(self.pending[customer_id].items()):
+            if late_month == self.month:
                 continue
-            base = customer.included_minutes if customer.included_minutes is not None else terms.included_minutes
-            days_off = standby_days(standby.get(customer_id, []), month)
-            included = included_minutes(base, month, days_off)
-            billed: dict[str, list[Allocation]] = {}
-            own = allocate(pending[customer_id].get(month, []), included, terms)
-            billed[month] = own
-            count += len(own)
-            quota_rows.append({"customer_id": customer_id, "month": month, "included_minutes": included,
-                               "used_minutes": sum(item.drawn for item in own),
-                               "over_minutes": _over(pending[customer_id].get(month, []), own),
-                               "standby_days": days_off, "closed_at": stamp})
-            for late_month, works in sorted(pending[customer_id].items()):
-                if late_month == month:
-                    continue
-                period = quota.get((customer_id, late_month))
-                if period is None:
-                    late_days = standby_days(late_standby[late_month].get(customer_id, []), late_month)
-                    period = QuotaPeriod(customer_id=customer_id, month=late_month, standby_days=late_days,
-                                         included_minutes=included_minutes(base, late_month, late_days),
-                                         used_minutes=0, over_minutes=0, closed_at=stamp)
-                    session.add(period)
-                    quota[(customer_id, late_month)] = period
-                extra = allocate(works, period.included_minutes - period.used_minutes, terms)
-                period.used_minutes += sum(item.drawn for item in extra)
-                period.over_minutes += _over(works, extra)
-                billed[late_month] = extra
-                late += len(extra)
-            subscriber = Subscriber(customer.monthly_fee, customer.payment_method, customer.billing_cycle,
-                                    customer.contract_start, customer.vat_rate)
-            lines = monthly_lines(subscriber, month, days_off, billed, terms)
-            total = totals(lines)
-            invoice_index = None
-            if lines and total.ht != 0:
-                invoice_index = len(invoices)
-                invoices.append((customer, lines, total))
-            for allocations in billed.values():
-                for item in allocations:
-                    priced.append((item, invoice_index))
+            period = self.quota.get((customer_id, late_month))
+            if period is None:
+                late_days = standby_days(self.late_standby[late_month].get(customer_id, []), late_month)
+                period = QuotaPeriod(customer_id=customer_id, month=late_month, standby_days=late_days,
+                                     included_minutes=included_minutes(base, late_month, late_days),
+                                     used_minutes=0, over_minutes=0, closed_at=self.stamp)
+                self.session.add(period)
+                self.quota[(customer_id, late_month)] = period
+            extra = allocate(works, period.included_minutes - period.used_minutes, self.terms)
+            period.used_minutes += sum(item.drawn for item in extra)
+            period.over_minutes += _over(works, extra)
+            billed[late_month] = extra
+            self.late += len(extra)
+        return billed
 
-        if quota_rows:
-            session.execute(insert(QuotaPeriod), quota_rows)
-        ids = _insert_invoices(session, month, invoices, flow_run_id, stamp)
+    def write(self, session: Session, flow_run_id: str | None) -> None:
+        """The month's quotas, the drafts with their lines, and each intervention's price, in bulk."""
+        if self.quota_rows:
+            session.execute(insert(QuotaPeriod), self.quota_rows)
+        ids = _insert_invoices(session, self.month, self.invoices, flow_run_id, self.stamp)
         rows = [{"intervention_id": item.intervention_id, "free_minutes": item.free_minutes,
-                 "billed_minutes": item.billed_minutes, "amount_ht": item.amount_ht, "close_month": month,
+                 "billed_minutes": item.billed_minutes, "amount_ht": item.amount_ht, "close_month": self.month,
                  "invoice_id": ids[index] if index is not None and item.amount_ht else None}
-                for item, index in priced]
+                for item, index in self.priced]
         for start in range(0, len(rows), 5000):
             session.execute(update(Intervention), rows[start:start + 5000])
-        close.status = CloseStatus.DRAFTED
-        audit.record(session, "close_drafted", customer_id=None, before=None, actor=actor, flow_run_id=flow_run_id,
-                     after={"month": month, "invoices": len(invoices), "interventions": count, "late": late})
-        return _report(session, month, CloseStatus.DRAFTED)
 
 
 def _over(works: list[Work], allocations: list[Allocation]) -> int:
