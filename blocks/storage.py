@@ -38,8 +38,14 @@ class FolderStore:
         self.root = root
 
     def _path(self, key: str) -> Path:
-        path = (self.root / key).resolve()
-        if self.root.resolve() not in path.parents:
+        """The file of a key, which must stay inside the root: no absolute key, no `..`, no link out."""
+        parts = key.split("/")
+        if not key or key.startswith("/") or "\\" in key or any(part in ("", ".", "..") for part in parts[:-1]) \
+                or parts[-1] in (".", ".."):
+            raise StorageError(f"not a storage key: {key!r}")
+        root = self.root.resolve()
+        path = (root / key).resolve()
+        if root not in path.parents:
             raise StorageError(f"key escapes the storage folder: {key!r}")
         return path
 
@@ -64,12 +70,15 @@ class FolderStore:
         return self._path(key).is_file()
 
     def list(self, prefix: str = "") -> list[StoredObject]:
-        if not self.root.exists():
+        """Every object whose key starts with `prefix`, walking only the folder the prefix names."""
+        root = self.root.resolve()
+        folder = self._path(prefix.rsplit("/", 1)[0] + "/x").parent if "/" in prefix else root
+        if not folder.is_dir():
             return []
         found = []
-        for path in sorted(self.root.rglob("*")):
+        for path in sorted(folder.rglob("*")):
             if path.is_file() and not path.name.endswith(".partial"):
-                key = path.relative_to(self.root).as_posix()
+                key = path.relative_to(root).as_posix()
                 if key.startswith(prefix):
                     found.append(StoredObject(key, path.stat().st_size))
         return found

@@ -20,7 +20,7 @@ from tasks.approval import pause_key, run_url, wait_for_decision
 from tasks.arrears import sweep_task
 from tasks.deletion import approval_form, certificate_markdown, check_due, execute, mark_awaiting, pending_run, refuse
 from tasks.purge import plan_purge
-from tasks.runtime import actor, business_date, check_date, flow_run_id
+from tasks.runtime import Refusal, actor, business_date, check_date, flow_run_id, refusals_fail_quietly
 from tasks.settings import load_run_settings
 
 DELETION_DEPLOYMENT = "data-deletion/data-deletion"
@@ -30,11 +30,12 @@ class SweepIncomplete(Exception):
     """Some customers could not be handled; they are tried again on the next run."""
 
 
-class DeletionRefused(Exception):
+class DeletionRefused(Refusal):
     """Ops refused the deletion in the form (or did not answer in time); nothing was deleted."""
 
 
 @flow(name="arrears-escalation", log_prints=True, persist_result=True, result_serializer="json")
+@refusals_fail_quietly
 def arrears_escalation(
     as_of: Optional[date] = None,
     approve_deletion: bool = False,
@@ -110,6 +111,7 @@ def _still_waiting(run_id: str) -> bool:
 
 
 @flow(name="data-deletion", log_prints=True, persist_result=True, result_serializer="json")
+@refusals_fail_quietly
 def delete_customer_data(
     customer_id: str,
     as_of: Optional[date] = None,

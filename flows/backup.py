@@ -19,10 +19,14 @@ import lifecycle_config
 from tasks.backups import (apply_retention, backup_chunk_task, backups_to_verify, customers_to_back_up,
                                     snapshot_ledger, verify_backup)
 from policy.calendar import future_day_problem, today_paris
-from tasks.runtime import business_date, check_date, flow_run_id
+from tasks.runtime import Refusal, business_date, check_date, flow_run_id, refusals_fail_quietly
 from tasks.settings import load_run_settings
 
 CHUNK = 50
+
+
+class BackupRefused(Refusal):
+    """Nothing to back up as asked."""
 
 
 class BackupsFailed(Exception):
@@ -31,6 +35,7 @@ class BackupsFailed(Exception):
 
 @flow(name="nightly-backup", log_prints=True, task_runner=ThreadPoolTaskRunner(max_workers=4), persist_result=True,
       result_serializer="json")
+@refusals_fail_quietly
 def nightly_backup(
     as_of: Optional[date] = None,
     customer_id: Optional[str] = None,
@@ -51,7 +56,7 @@ def nightly_backup(
     settings = load_run_settings("nightly-backup")
     customers = customers_to_back_up(customer_id)
     if customer_id and not customers:
-        raise ValueError(f"no customer {customer_id!r} to back up (unknown, or its data was deleted)")
+        raise BackupRefused(f"no customer {customer_id!r} to back up (unknown, or its data was deleted)")
     chunks = [customers[start:start + CHUNK] for start in range(0, len(customers), CHUNK)]
     progress = create_progress_artifact(0.0, key="nightly-backup-progress", description=f"Backups of {day}")
     futures = [backup_chunk_task.submit(chunk, day, settings.platform, settings.storage, settings.terms,

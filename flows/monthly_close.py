@@ -17,16 +17,17 @@ from prefect.exceptions import FlowPauseTimeout
 from flows.exports import billable_export
 from tasks.approval import artifact_url, pause_key, run_url, wait_for_decision
 from tasks.monthly_close import discard_task, draft_task, finalise_task, previous_month
-from tasks.runtime import actor, business_date, check_date, flow_run_id
+from tasks.runtime import Refusal, actor, business_date, check_date, flow_run_id, refusals_fail_quietly
 from tasks.settings import load_run_settings
 from policy.calendar import today_paris, unfinished_month_problem
 
 
-class CloseRefused(Exception):
+class CloseRefused(Refusal):
     """Finance refused the drafts (or did not answer in time); nothing was kept."""
 
 
 @flow(name="monthly-close", log_prints=True, persist_result=True, result_serializer="json")
+@refusals_fail_quietly
 def monthly_close(
     month: Optional[str] = None,
     approve: Literal["auto", "ui"] = "auto",

@@ -15,11 +15,12 @@ from prefect.artifacts import create_markdown_artifact
 
 import lifecycle_config
 from tasks.backups import restore_customer
-from tasks.runtime import actor, flow_run_id
+from tasks.runtime import actor, flow_run_id, refusals_fail_quietly
 from tasks.settings import load_run_settings
 
 
 @flow(name="restore-backup", log_prints=True, persist_result=True, result_serializer="json")
+@refusals_fail_quietly
 def restore_backup(
     customer_id: str,
     requested_by: str,

@@ -14,12 +14,12 @@ from prefect.artifacts import create_markdown_artifact
 
 from policy.calendar import future_day_problem, today_paris
 from policy.standby import StandbyReason
-from tasks.runtime import actor, business_date, check_date, flow_run_id
+from tasks.runtime import Refusal, actor, business_date, check_date, flow_run_id, refusals_fail_quietly
 from tasks.settings import load_run_settings
 from tasks.standby import request_task, sweep_standby_task
 
 
-class StandbyRefused(Exception):
+class StandbyRefused(Refusal):
     """The request breaks a rule; the message lists every reason."""
 
 
@@ -28,6 +28,7 @@ class SweepIncomplete(Exception):
 
 
 @flow(name="standby-request", log_prints=True, persist_result=True, result_serializer="json")
+@refusals_fail_quietly
 def request_standby(
     customer_id: str,
     reason: StandbyReason,
@@ -57,6 +58,7 @@ def request_standby(
 
 
 @flow(name="standby-expiry", log_prints=True, persist_result=True, result_serializer="json")
+@refusals_fail_quietly
 def standby_expiry(as_of: Optional[date] = None, force_reason: Optional[str] = None) -> dict:
     """The daily standby sweep: start the periods whose start day has come, warn 14 days before the end,
     and switch platforms back to full service when their standby is over. Running it twice for the

@@ -2,12 +2,16 @@
 
 Idempotency lives in the ledger's unique keys (never in Prefect caches): a re-run finds its earlier
 work by these keys and does nothing twice. Building each key here, not in ten f-strings, keeps two
-writers of the same fact from spelling its key two ways.
+writers of the same fact from spelling its key two ways. Object storage keys are built here too,
+from ids checked against the one grammar (policy.ids) and ending with `/` at each folder, so no
+customer's folder is a prefix of another's and no key can climb out of its place.
 """
 
 from __future__ import annotations
 
 from datetime import date, datetime
+
+from policy.ids import checked_id
 
 
 # --- invoices: `invoices.invoice_key` ------------------------------------------------------------
@@ -83,3 +87,18 @@ def restore_intervention(job_id: int) -> str:
 def lock_holder(what: str, ref: str | None) -> str:
     """Who holds a customer's data: `backup`, `restore` or `deletion`, and its run or request."""
     return f"{what}:{ref}"
+
+
+# --- object storage: every key made of an id --------------------------------------------------------
+
+def customer_backups(customer_id: str) -> str:
+    """The folder of every backup of one customer: `backups/C1/` is no prefix of `backups/C10/`."""
+    return f"backups/{checked_id(customer_id, 'customer id')}/"
+
+
+def backup_folder(customer_id: str, backup_id: str) -> str:
+    return f"{customer_backups(customer_id)}{checked_id(backup_id, 'backup id')}/"
+
+
+def ledger_snapshot_folder(backup_id: str) -> str:
+    return f"ledger-snapshots/{checked_id(backup_id, 'backup id')}/"

@@ -1,26 +1,46 @@
 """Reading an import file (UTF-8 CSV or XLSX) as rows numbered the way a spreadsheet shows them.
 
 Support staff export from helpdesks and edit in Excel, so both formats carry the same columns and
-every error can point at the exact cell (the header is row 1).
+every error can point at the exact cell (the header is row 1). A file is read within bounds set by
+the terms: its size and an .xlsx's unzipped size and compression ratio are checked before parsing
+(a 1.5 MB zip bomb of 1.5 GB of XML is refused at once), and rows and cells are counted as they come.
 """
 
 from __future__ import annotations
 
 import csv
-from dataclasses import dataclass
+import zipfile
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any, Iterator
 
+from policy.terms import Terms
+
 
 class UnreadableFile(Exception):
-    """The file cannot be read at all (missing, wrong format, bad encoding)."""
+    """The file cannot be read at all (missing, a folder, wrong format, bad encoding, past a bound)."""
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_bytes: int
+    max_rows: int
+    max_xlsx_bytes: int
+    max_xlsx_ratio: int
+    max_cell_chars: int
+
+    @classmethod
+    def of(cls, terms: Terms) -> Limits:
+        return cls(terms.import_max_bytes, terms.import_max_rows, terms.import_max_xlsx_bytes,
+                   terms.import_max_xlsx_ratio, terms.import_max_cell_chars)
 
 
 @dataclass
 class Sheet:
     header: list[str]
     rows: list[tuple[int, dict[str, Any]]]  # (spreadsheet row number, column -> raw cell)
+    oversized: list[tuple[int, str]] = field(default_factory=list)  # (row, column) of cells past the bound
 
 
 def _cell(value: Any) -> Any:
@@ -32,12 +52,36 @@ def _cell(value: Any) -> Any:
     return value
 
 
-def _csv_rows(path: Path) -> Iterator[list[Any]]:
+def _csv_rows(path: Path, limits: Limits) -> Iterator[list[Any]]:
+    csv.field_size_limit(max(limits.max_bytes, 1024))  # a long cell is told at its row and column, below
+    line = 0
     try:
         with path.open(newline="", encoding="utf-8-sig") as handle:
-            yield from csv.reader(handle)
+            reader = csv.reader(handle)
+            for values in reader:
+                line = reader.line_num
+                yield values
     except UnicodeDecodeError as error:
         raise UnreadableFile(f"{path.name}: not UTF-8 text ({error.reason} at byte {error.start})") from None
+    except csv.Error as error:
+        raise UnreadableFile(f"{path.name}:{line + 1}: not readable as CSV ({error}; a cell has at most "
+                             f"{limits.max_cell_chars} characters)") from None
+
+
+def _check_xlsx(path: Path, size: int, limits: Limits) -> None:
+    """Refuse an .xlsx that would unzip past the bounds, before any of it is decompressed."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            members = archive.infolist()
+    except (zipfile.BadZipFile, OSError) as error:
+        raise UnreadableFile(f"{path.name}: not a readable XLSX workbook ({error})") from None
+    unzipped = sum(member.file_size for member in members)
+    if unzipped > limits.max_xlsx_bytes:
+        raise UnreadableFile(f"{path.name}: unzips to {unzipped:,} bytes, more than the {limits.max_xlsx_bytes:,} an "
+                             f"import may (import_max_xlsx_bytes); nothing was read")
+    if unzipped > limits.max_xlsx_ratio * max(size, 1):
+        raise UnreadableFile(f"{path.name}: compressed {unzipped // max(size, 1):,} to 1, more than the "
+                             f"{limits.max_xlsx_ratio} to 1 a workbook has (import_max_xlsx_ratio); nothing was read")
 
 
 def _xlsx_rows(path: Path) -> Iterator[list[Any]]:
@@ -55,35 +99,55 @@ def _xlsx_rows(path: Path) -> Iterator[list[Any]]:
         workbook.close()
 
 
-def read_sheet(path: Path) -> Sheet:
+def read_sheet(path: Path, limits: Limits | None = None) -> Sheet:
+    limits = limits or Limits.of(Terms())
+    if path.is_dir():
+        raise UnreadableFile(f"{path}: is a folder, not a file")
     if not path.exists():
         raise UnreadableFile(f"{path}: no such file")
+    size = path.stat().st_size
+    if size > limits.max_bytes:
+        raise UnreadableFile(f"{path.name}: {size:,} bytes, more than the {limits.max_bytes:,} an import may have "
+                             f"(import_max_bytes); nothing was read")
     suffix = path.suffix.lower()
     if suffix == ".csv":
-        raw = _csv_rows(path)
+        raw = _csv_rows(path, limits)
     elif suffix in (".xlsx", ".xlsm"):
+        _check_xlsx(path, size, limits)
         raw = _xlsx_rows(path)
     else:
         raise UnreadableFile(f"{path.name}: expected a .csv or .xlsx file")
     header: list[str] | None = None
     rows: list[tuple[int, dict[str, Any]]] = []
+    oversized: list[tuple[int, str]] = []
     for number, values in enumerate(raw, start=1):
         if header is None:
-            header = [str(value).strip().lower() if value is not None else "" for value in values]
+            header = [str(value).strip().lower()[:100] if value is not None else "" for value in values]
             while header and header[-1] == "":
                 header.pop()
             continue
         cells = [_cell(value) for value in values]
         if all(value is None for value in cells):
             continue  # blank lines, and the empty tail spreadsheets often keep
-        record = {name: (cells[index] if index < len(cells) else None) for index, name in enumerate(header) if name}
+        if len(rows) >= limits.max_rows:
+            raise UnreadableFile(f"{path.name}: more than {limits.max_rows:,} rows, the most an import may have "
+                                 f"(import_max_rows); nothing was written")
+        record = {}
+        for index, name in enumerate(header):
+            if not name:
+                continue
+            value = cells[index] if index < len(cells) else None
+            if isinstance(value, str) and len(value) > limits.max_cell_chars:
+                oversized.append((number, name))
+                value = None
+            record[name] = value
         extra = [value for value in cells[len(header):] if value is not None]
         if extra:
             record["\x00extra"] = extra
         rows.append((number, record))
     if header is None:
         raise UnreadableFile(f"{path.name}: the file is empty (no header row)")
-    return Sheet(header=header, rows=rows)
+    return Sheet(header=header, rows=rows, oversized=oversized)
 
 
 def as_text(value: Any) -> str:

@@ -16,6 +16,7 @@ from ledger.models import AuditEntry, Backup, Customer, Intervention, Invoice, N
 from ledger.queries import active_standby_customers, invoice_label, paid_by_invoice
 from policy.balances import balance
 from policy.calendar import month_key, paris_date, parse_month
+from policy.ids import id_problem
 from policy.vocabulary import InvoiceKind, InvoiceStatus
 
 
@@ -43,6 +44,7 @@ def customers(session: Session, month: str | None = None) -> list[dict[str, Any]
     return [
         {
             "customer_id": customer.customer_id,
+            "id_problem": id_problem(customer.customer_id),
             "name": customer.name,
             "email": customer.email,
             "stage": customer.stage,

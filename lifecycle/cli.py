@@ -57,6 +57,19 @@ def db_upgrade() -> None:
 
     before, after = upgrade(config.database_url())
     typer.echo(f"ledger at {after}" + (" (already current)" if before == after else f" (was {before or 'empty'})"))
+    _warn_unsafe_ids()
+
+
+def _warn_unsafe_ids() -> None:
+    """Ids an older release let in that could reach past their place: said once per id, on stderr."""
+    from ledger.db import session_scope
+    from ledger.queries import unsafe_ids
+
+    with session_scope(_ledger()) as session:
+        found = unsafe_ids(session)
+    for what, value, problem in found:
+        note(f"warning: {what} {value!r} has an unsafe id ({problem}); "
+             + ("backups skip this customer until it has a new id" if what == "customer" else "kept as it is"))
 
 
 @db_app.command("restore-snapshot")
@@ -71,6 +84,8 @@ def db_restore_snapshot(
     engine = _ledger()
     try:
         loaded = restore_ledger_snapshot(backup_id, to, ObjectStorage(), engine=engine)
+    except ValueError as error:  # no such snapshot, a target that is not empty: the user's to fix
+        fail(str(error), 2)
     except Exception as error:  # noqa: BLE001 - one line for the user
         fail(f"{type(error).__name__}: {error}")
     typer.echo(f"restored {sum(loaded.values())} rows in {len(loaded)} tables into {to}")
@@ -117,10 +132,10 @@ def import_(kind: ImportKind, file: Path) -> None:
         progress.stop()
         for line in rejected.errors:
             typer.echo(line, err=True)
-        fail(f"{file.name} rejected: {len(rejected.errors)} error(s); nothing was written")
+        fail(f"{file.name} rejected: {len(rejected.errors)} error(s); nothing was written", 2)
     except UnreadableFile as error:
         progress.stop()
-        fail(str(error))
+        fail(str(error), 2)
     progress.stop()
     typer.echo(result.summary())
     for line in result.notes:
@@ -216,13 +231,28 @@ def _flat(value, field: str = "") -> str:
     return str(value).lower() if isinstance(value, bool) else str(value)
 
 
+#: how a cell a spreadsheet would read as a formula begins (OWASP, "CSV injection")
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _inert(text: str) -> str:
+    """A CSV cell no spreadsheet evaluates: text that begins like a formula gets a leading quote
+    (OWASP's advice); numbers stay numbers, so -12.50 is still an amount."""
+    if text.startswith(FORMULA_STARTS):
+        try:
+            float(text)
+        except ValueError:
+            return "'" + text
+    return text
+
+
 def _csv(records: list[dict]) -> str:
     buffer = io.StringIO()
     if records:
         writer = csv.DictWriter(buffer, fieldnames=list(records[0]), lineterminator="\n")
         writer.writeheader()
         for record in records:
-            writer.writerow({key: _flat(value, key) for key, value in record.items()})
+            writer.writerow({key: _inert(_flat(value, key)) for key, value in record.items()})
     return buffer.getvalue()
 
 
@@ -276,6 +306,8 @@ def _table(subject: str, records: list[dict]) -> None:
     for record in records:
         if subject == "audit":
             record = {**record, "change": _change(record)}
+        if record.get("id_problem"):
+            record = {**record, "customer_id": f"{record['customer_id']} (UNSAFE ID: backups skip it)"}
         table.add_row(*[_flat(record[column], column) for column in columns])
     console.print(table)
     console.print(f"{len(records)} {subject}")
@@ -297,12 +329,12 @@ def demo(
     try:
         day = date.fromisoformat(as_of) if as_of else today_paris()
     except ValueError:
-        fail(f"--as-of is not a date (YYYY-MM-DD): {as_of!r}")
+        fail(f"--as-of is not a date (YYYY-MM-DD): {as_of!r}", 2)
     _ledger()
     try:
         summary = demo_data.create(customers=customers, seed=seed, today=day)
     except (demo_data.DemoExists, ValueError) as error:
-        fail(str(error))
+        fail(str(error), 2)
     typer.echo(summary)
 
 
@@ -357,7 +389,7 @@ def _check_month(month: str) -> None:
     try:
         parse_month(month)
     except ValueError as error:
-        fail(str(error))
+        fail(str(error), 2)
 
 
 def _parse_day(text: Optional[str], option: str) -> Optional[date]:
@@ -366,15 +398,16 @@ def _parse_day(text: Optional[str], option: str) -> Optional[date]:
     try:
         return date.fromisoformat(text)
     except ValueError:
-        fail(f"{option} is not a date (YYYY-MM-DD): {text!r}")
+        fail(f"{option} is not a date (YYYY-MM-DD): {text!r}", 2)
 
 
 def _run(deployment: str, parameters: dict, call):
     """Run a flow: as a run of its deployment on the worker of `lifecycle up` (followed here) when
-    there is one, else in this process. A failed run prints its reason and exits 1."""
+    there is one, else in this process. A refused request exits 2 with its reason, a failed run 1."""
     _ledger()
     _prefect_ready()
     from lifecycle import runner
+    from tasks.runtime import Refusal
 
     target = runner.route(deployment)
     if target.deployment_id:
@@ -383,13 +416,31 @@ def _run(deployment: str, parameters: dict, call):
         try:
             return runner.run_and_follow(target, wanted, echo=note)
         except runner.RunFailed as error:
-            fail(str(error))
+            fail(str(error), 2 if error.refused else 1)
     if target.note:
         note(f"note: {target.note}")
     try:
         return call(**parameters)
+    except Refusal as refusal:
+        fail(str(refusal), 2)
     except Exception as error:  # the flow's own failure, already recorded in Prefect
         fail(f"{type(error).__name__}: {error}")
+
+
+def _known_customer(customer_id: str, *, data_kept: bool = False) -> None:
+    """A command about a customer starts only for a customer the ledger knows (and, for work on its data,
+    whose data was not deleted): a typo is one line, exit 2, before any run starts."""
+    from ledger.db import session_scope
+    from ledger.models import Customer
+    from policy.arrears import Stage
+
+    with session_scope(_ledger()) as session:
+        customer = session.get(Customer, customer_id)
+        stage = customer.stage if customer is not None else None
+    if customer is None:
+        fail(f"unknown customer {customer_id!r} (lifecycle show customers lists them)", 2)
+    if data_kept and stage == Stage.DATA_DELETED:
+        fail(f"customer {customer_id}'s data was deleted after arrears: there is nothing to work on", 2)
 
 
 def _future_day(day: Optional[date], what: str, *, dry_run: Optional[bool] = None, force: bool = False) -> None:
@@ -455,8 +506,9 @@ def run_standby_request(
     from policy.standby import REASONS
 
     if reason not in REASONS:
-        fail(f"--reason must be one of {', '.join(REASONS)}")
+        fail(f"--reason must be one of {', '.join(REASONS)}", 2)
     start, end = _parse_day(start_on, "--start-on"), _parse_day(end_on, "--end-on")
+    _known_customer(customer)
 
     def call(**parameters):
         from flows.standby import request_standby
@@ -549,13 +601,32 @@ def run_arrears(
         typer.echo(f"  deletion: {line}")
 
 
+def _out_target(out: Path, force: bool) -> Path:
+    """Where --out puts the workbook: a path ending in / or without .xlsx is a folder (made when missing);
+    an existing file is never overwritten without --force. Checked before the export runs."""
+    if str(out).endswith(("/", "\\")) or out.suffix.lower() != ".xlsx":
+        if out.exists() and not out.is_dir():
+            fail(f"--out {out}: a file, not a folder (give a folder, or a path ending in .xlsx)", 2)
+        out.mkdir(parents=True, exist_ok=True)
+        return out
+    if out.is_dir():
+        return out
+    if out.exists() and not force:
+        fail(f"--out {out}: the file exists; add --force to overwrite it", 2)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    return out
+
+
 @run_app.command("export")
 def run_export(
     month: str = typer.Option(..., "--month", help="The month (YYYY-MM)."),
-    out: Optional[Path] = typer.Option(None, "--out", help="Also copy the workbook to this file or folder."),
+    out: Optional[Path] = typer.Option(None, "--out", help="Also copy the workbook to this file or folder (made "
+                                       "when missing; a path without .xlsx is a folder)."),
+    force: bool = typer.Option(False, "--force", help="Overwrite the file --out names."),
 ) -> None:
     """Write finance's billable-interventions workbook for a month; prints where it is."""
     _check_month(month)
+    out = _out_target(out, force) if out is not None else None
 
     def call(**parameters):
         from flows.exports import billable_export
@@ -571,6 +642,9 @@ def run_export(
         from blocks.storage import ObjectStorage
 
         target = out / result["key"].rsplit("/", 1)[-1] if out.is_dir() else out
+        if target.exists() and not force and target != out:
+            fail(f"{target}: the file exists; add --force to overwrite it (the workbook is in storage: "
+                 f"{result['key']})", 2)
         with ObjectStorage(url=result["storage"]).store().open(result["key"]) as source:
             target.write_bytes(source.read())
         typer.echo(str(target.resolve()))
@@ -587,6 +661,8 @@ def run_backup(
     day = _parse_day(as_of, "--as-of")
     force_reason = _force_reason(force, reason)
     _future_day(day, "--as-of", force=force)
+    if customer:
+        _known_customer(customer, data_kept=True)
 
     def call(**parameters):
         from flows.backup import nightly_backup
@@ -632,6 +708,9 @@ def run_restore(
     ticket: str = typer.Option(..., "--ticket", help="Support ticket reference."),
 ) -> None:
     """Restore a customer's backup; billed as a data_recovery intervention at the next close."""
+    _known_customer(customer, data_kept=True)
+    if backup:
+        _known_backup(customer, backup)
 
     def call(**parameters):
         from flows.restore import restore_backup
@@ -648,6 +727,20 @@ def run_restore(
     typer.echo(f"billed as intervention {result['intervention_id']} ({result['minutes']} min + recovery fee)")
 
 
+def _known_backup(customer_id: str, backup_id: str) -> None:
+    from ledger.db import session_scope
+    from ledger.models import Backup
+    from policy.vocabulary import BackupStatus
+
+    with session_scope(_ledger()) as session:
+        backup = session.get(Backup, backup_id)
+        found = (backup.customer_id, backup.status) if backup is not None else None
+    if found is None or found[0] != customer_id:
+        fail(f"no backup {backup_id!r} of customer {customer_id!r} (lifecycle show backups lists them)", 2)
+    if found[1] != BackupStatus.GOOD:
+        fail(f"backup {backup_id} is {found[1]}, not a good backup: choose another (or none, for the latest good one)", 2)
+
+
 def _require_up_server(what: str) -> None:
     """Approvals are given in the UI of the server `lifecycle up` runs: without it nobody could answer."""
     import os
@@ -659,11 +752,33 @@ def _require_up_server(what: str) -> None:
              f"start it first, or use --approve auto")
 
 
+#: what a user's mistake raises when it reaches here (a path, an id, a busy customer, a database URL)
+USER_ERRORS = {"BadId", "CustomerBusy", "UnreadableFile", "StorageError", "Refusal", "DateRefused", "OperationalError",
+               "ArgumentError", "NoSuchModuleError", "FileNotFoundError", "IsADirectoryError", "NotADirectoryError",
+               "PermissionError", "FileExistsError"}
+
+
+def _users_mistake(error: BaseException) -> bool:
+    return any(kind.__name__ in USER_ERRORS for kind in type(error).__mro__)
+
+
 def main() -> None:
+    """Every known mistake is one line and exit 2; only a bug prints a traceback, and says it is one."""
     try:
         app()
     except KeyboardInterrupt:
         sys.exit(130)
+    except Exception as error:  # noqa: BLE001 - the last word: a user's mistake or a bug
+        if _users_mistake(error):
+            first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+            typer.echo(f"lifecycle: {first}", err=True)
+            sys.exit(2)
+        import traceback
+
+        traceback.print_exc()
+        typer.echo(f"lifecycle: this is a bug, not something you did wrong ({type(error).__name__}); please report "
+                   f"it with the traceback above", err=True)
+        sys.exit(1)
 
 
 if __name__ == "__main__":

@@ -23,7 +23,12 @@ FINAL = {"COMPLETED", "FAILED", "CRASHED", "CANCELLED"}
 
 
 class RunFailed(RuntimeError):
-    """The deployment run ended in a failed, crashed or cancelled state; the message is its own."""
+    """The deployment run ended in a failed, crashed or cancelled state; the message is its own.
+    `refused`: a rule refused what was asked (the user's mistake), rather than something breaking."""
+
+    def __init__(self, message: str, refused: bool = False):
+        super().__init__(message)
+        self.refused = refused
 
 
 @dataclass(frozen=True)
@@ -134,7 +139,7 @@ def run_and_follow(target: Route, parameters: dict, *, echo, poll_seconds: float
             echo(f"stopped following; the run goes on: {url}")
             raise
         if kind != "COMPLETED":
-            raise RunFailed(state.message or f"the run ended {state.name}: {url}")
+            raise RunFailed(state.message or f"the run ended {state.name}: {url}", refused=state.name == "Refused")
         try:
             return state.result()
         except Exception:  # noqa: BLE001 - the worker's result storage is not readable from here

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 CENT = Decimal("0.01")
@@ -11,20 +12,33 @@ def cents(amount: Decimal) -> Decimal:
     return amount.quantize(CENT, rounding=ROUND_HALF_UP)
 
 
-def parse_amount(text: str, *, places: int = 2) -> Decimal:
-    """A decimal written with a dot or a French comma, refused when it has more places than allowed."""
-    cleaned = text.strip().replace("\u00a0", "").replace(" ", "")
-    if "," in cleaned and "." not in cleaned:
-        cleaned = cleaned.replace(",", ".")
-    try:
-        value = Decimal(cleaned)
-    except InvalidOperation:
-        raise ValueError(f"not a number: {text!r}") from None
-    if not value.is_finite():
+_PLAIN = re.compile(r"[+-]?(\d+)(?:[.,](\d+))?")
+
+
+def parse_amount(text: str, *, places: int = 2, integer_digits: int = 12) -> Decimal:
+    """A plain decimal, with a dot or a French comma (`12.50`, `12,50`): no exponent, no thousands
+    separator, at most `integer_digits` before the separator and `places` after it (the ledger keeps
+    Numeric(14, 2): 12 and 2). Anything else is refused with the reason, never rounded or overflowed."""
+    cleaned = text.strip()
+    match = _PLAIN.fullmatch(cleaned)
+    if match is None:
+        if _looks_numeric(cleaned):
+            raise ValueError(f"not a plain decimal (like 1234.50, no exponent or thousands separator): {text!r}")
         raise ValueError(f"not a number: {text!r}")
-    if -value.as_tuple().exponent > places and value != value.quantize(Decimal(1).scaleb(-places)):
+    whole, fraction = match.group(1).lstrip("0") or "0", match.group(2) or ""
+    if len(whole) > integer_digits:
+        raise ValueError(f"{text!r} has more than {integer_digits} digits before the decimal point")
+    if len(fraction.rstrip("0")) > places:
         raise ValueError(f"{text!r} has more than {places} decimal places")
-    return value.quantize(Decimal(1).scaleb(-places))
+    return Decimal(cleaned.replace(",", ".")).quantize(Decimal(1).scaleb(-places))
+
+
+def _looks_numeric(text: str) -> bool:
+    """A number written another way (1e3, 1 000,00, 1.000,50): worth a more precise refusal."""
+    try:
+        return Decimal(text.replace("\u00a0", "").replace(" ", "").replace(",", ".")).is_finite()
+    except InvalidOperation:
+        return any(char.isdigit() for char in text) and not any(char.isalpha() and char not in "eE" for char in text)
 
 
 def vat_of(amount_ht: Decimal, rate: Decimal) -> Decimal:

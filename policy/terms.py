@@ -137,5 +137,29 @@ class Terms(BaseModel):
     keep_weekly_backups: int = Field(5, ge=0, description="Newest good backup of each of the last N ISO weeks is kept.")
     keep_monthly_backups: int = Field(12, ge=0, description="Newest good backup of each of the last N months is kept.")
 
+    # Imports: bounds that keep a hostile or careless file from reaching past them (INTERFACES.md "Bounds")
+    import_max_bytes: int = Field(
+        50_000_000, ge=1, description="Largest import file accepted, in bytes; a larger one is refused before it "
+        "is read.",
+    )
+    import_max_rows: int = Field(
+        1_000_000, ge=1, description="Most data rows an import file may have; more is refused whole.",
+    )
+    import_max_xlsx_bytes: int = Field(
+        300_000_000, ge=1, description="Most bytes an .xlsx may unzip to (its sheets are compressed XML); checked "
+        "before it is parsed, so a zip bomb is refused at once.",
+    )
+    import_max_xlsx_ratio: int = Field(
+        100, ge=1, description="Highest compression ratio of an .xlsx (unzipped size / file size); real workbooks "
+        "stay far below it, zip bombs far above.",
+    )
+    import_max_cell_chars: int = Field(
+        10_000, ge=1, description="Longest cell an import file may hold, in characters.",
+    )
+    intervention_max_minutes: int = Field(
+        10_000, ge=1, description="Most minutes one intervention row may carry (a week of work is 2,400); more is "
+        "a typo or an attack, refused at import.",
+    )
+
     def rate_for(self, category: str) -> Decimal:
         return self.hourly_rates.get(category, Decimal("120.00"))

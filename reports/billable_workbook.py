@@ -1,6 +1,7 @@
 """Finance's monthly workbook of billable interventions, written with openpyxl in write-only mode.
 
-It is what finance reconciles against the accounts, so its numbers are the ledger's to the cent:
+It is what finance reconciles against the accounts, so its numbers are the ledger's to the cent, and
+nothing that comes from data is ever a formula (a customer named `=HYPERLINK(...)` stays a name):
 amounts are written as exact decimals with a EUR format, the Summary carries its grand total twice
 (as formulas a spreadsheet recomputes, and as static values) and a check cell that is zero when
 they agree. Rows stream from the ledger, so memory stays flat for 200,000 interventions, and the
@@ -114,8 +115,11 @@ class _RowWriter:
                 cell.number_format = style
                 self.templates.append(cell)
         self.styled = [(index, cell) for index, cell in enumerate(self.templates) if cell is not None]
+        self.texts = [index for index, (_, _, style) in enumerate(columns) if style is None]
 
     def append(self, values: list[Any], font: Font | None = None) -> None:
+        """Append a row. Data is never a formula: text that begins with `=` is written as text (openpyxl
+        would write it as a formula); the totals rows (`font`) are ours and keep their formulas."""
         if font is not None:
             row = []
             for value, template in zip(values, self.templates):
@@ -131,7 +135,18 @@ class _RowWriter:
             if row[index] is not None:
                 template.value = row[index]
                 row[index] = template
+        for index in self.texts:
+            value = row[index]
+            if value.__class__ is str and value[:1] == "=":
+                row[index] = as_text(self.sheet, value)
         self.sheet.append(row)
+
+
+def as_text(sheet, value: str) -> WriteOnlyCell:
+    """A cell that shows `value` as typed, never evaluated (OWASP: formula injection)."""
+    cell = WriteOnlyCell(sheet, value=value)
+    cell.data_type = "s"
+    return cell
 
 
 def write_workbook(path: Path, *, month: str, summary: list[dict], interventions: Iterable[dict],
@@ -205,7 +220,7 @@ def write_workbook(path: Path, *, month: str, summary: list[dict], interventions
     sheet.column_dimensions["A"].width = 34
     sheet.column_dimensions["B"].width = 60
     for key, value in about:
-        sheet.append([key, value])
+        sheet.append([key, as_text(sheet, value) if isinstance(value, str) and value[:1] == "=" else value])
 
     workbook.save(path)
     return Written(path, _fingerprint(path, about), len(summary) + count + len(invoices),

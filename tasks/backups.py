@@ -25,19 +25,23 @@ from lifecycle_config.databases import engine_for
 from ledger.locks import customer_lock
 from ledger.models import Backup, Base, Customer, Intervention, RestoreJob
 from policy.calendar import month_key, paris_date
+from policy.ids import id_problem
 from policy.categories import RECOVERY
 from policy.quota import recovery_minutes
 from policy.retention import Kept, keep
 from policy.terms import Terms
 from policy.vocabulary import BackupKind, BackupStatus, InterventionSource, RestoreStatus, RestoreTarget
 from tasks.backup_archive import CorruptBackup, Timer, fetch_verified, load_rows, read_manifest, write_backup
-from tasks.purge import backup_prefix
+from tasks.runtime import Refusal
 
-LEDGER_PREFIX = "ledger-snapshots/"
 
 
 def _tenant_filter(platform: PlatformControl, customer_id: str):
     return lambda table: table.c[platform.tenant_column] == customer_id
+
+
+class RestoreRefused(Refusal, ValueError):
+    """No such customer or backup, or nothing may be restored: nothing was done, nothing billed."""
 
 
 @dataclass
@@ -54,6 +58,10 @@ def backup_customer(customer_id: str, day: date, platform: PlatformControl, stor
                     tables: list[Table] | None = None, kind: str = BackupKind.TENANT, backup_id: str | None = None,
                     flow_run_id: str | None = None, hold_lock: bool = True, engine=None) -> BackupOutcome:
     """Back up one customer; `hold_lock=False` when the caller already holds the customer's lock."""
+    problem = id_problem(customer_id)
+    if problem:  # an id that could reach past its folder is never turned into a key
+        return BackupOutcome(customer_id, "", "failed", error=f"not backed up, nothing written: its id is unsafe "
+                                                                f"({problem}); give the customer a new id")
     backup_id = backup_id or keys.nightly_backup(customer_id, day)
     with session_scope(engine) as session:
         existing = session.get(Backup, backup_id)
@@ -65,7 +73,7 @@ def backup_customer(customer_id: str, day: date, platform: PlatformControl, stor
         else nullcontext()
     try:
         with lock:
-            record = write_backup(backup_id=backup_id, prefix=f"{backup_prefix(customer_id)}{backup_id}/", tables=tables,
+            record = write_backup(backup_id=backup_id, prefix=keys.backup_folder(customer_id, backup_id), tables=tables,
                                   source=source, where_of=_tenant_filter(platform, customer_id), storage=storage,
                                   customer_id=customer_id, kind=kind, tenant_column=platform.tenant_column,
                                   flow_run_id=flow_run_id, engine=engine)
@@ -86,7 +94,8 @@ def apply_retention(customer_id: str | None, day: date, terms: Terms, storage: O
                   if b.backup_id not in kept and (b.status == BackupStatus.GOOD or paris_date(b.created_at) < day)]
     store = storage.store()
     for backup_id, manifest_key in doomed:
-        prefix = (manifest_key.rsplit("/", 1)[0] + "/") if manifest_key else f"{backup_prefix(customer_id)}{backup_id}/"
+        prefix = (keys.backup_folder(customer_id, backup_id) if customer_id
+                  else keys.ledger_snapshot_folder(backup_id))
         for item in store.list(prefix):
             store.delete(item.key)
         with session_scope(engine, write=True) as session:
@@ -100,15 +109,15 @@ def choose_backup(customer_id: str, backup_id: str | None, engine=None) -> Backu
         if backup_id:
             backup = session.get(Backup, backup_id)
             if backup is None or backup.customer_id != customer_id:
-                raise ValueError(f"no backup {backup_id!r} of customer {customer_id!r}")
+                raise RestoreRefused(f"no backup {backup_id!r} of customer {customer_id!r}")
             if backup.status != BackupStatus.GOOD:
-                raise ValueError(f"backup {backup_id} is {backup.status}, not a good backup")
+                raise RestoreRefused(f"backup {backup_id} is {backup.status}, not a good backup")
             return backup
         backup = session.scalars(select(Backup).where(Backup.customer_id == customer_id, Backup.status == BackupStatus.GOOD,
                                                       Backup.kind.in_((BackupKind.TENANT, BackupKind.SAFETY)))
                                  .order_by(Backup.created_at.desc())).first()
         if backup is None:
-            raise ValueError(f"customer {customer_id!r} has no good backup to restore")
+            raise RestoreRefused(f"customer {customer_id!r} has no good backup to restore")
         return backup
 
 
@@ -184,9 +193,9 @@ def restore_customer(customer_id: str, backup_id: str | None, target: str, reque
                                   safety_backup_id=done.safety_backup_id)
         customer = session.get(Customer, customer_id)
         if customer is None:
-            raise ValueError(f"unknown customer {customer_id!r}")
+            raise RestoreRefused(f"unknown customer {customer_id!r}")
         if customer.stage == "data_deleted":
-            raise ValueError(f"customer {customer_id}'s data was deleted after arrears: nothing may be restored")
+            raise RestoreRefused(f"customer {customer_id}'s data was deleted after arrears: nothing may be restored")
     backup = choose_backup(customer_id, backup_id, engine)
     timer = Timer()
     with session_scope(engine, write=True) as session:
@@ -274,7 +283,7 @@ def snapshot_ledger(day: date, storage: ObjectStorage, *, flow_run_id: str | Non
 
     source = engine or ledger_engine()
     backup_id = keys.ledger_snapshot(day, datetime.now(timezone.utc))
-    return write_backup(backup_id=backup_id, prefix=f"{LEDGER_PREFIX}{backup_id}/", tables=list(Base.metadata.sorted_tables),
+    return write_backup(backup_id=backup_id, prefix=keys.ledger_snapshot_folder(backup_id), tables=list(Base.metadata.sorted_tables),
                         source=source, where_of=lambda table: true(), storage=storage, customer_id=None, kind=BackupKind.LEDGER,
                         tenant_column=None, flow_run_id=flow_run_id, engine=engine)
 

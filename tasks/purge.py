@@ -14,14 +14,11 @@ from sqlalchemy import select, update
 
 from blocks.platform import PlatformControl
 from blocks.storage import ObjectStorage
+from ledger import keys
 from ledger.db import now, session_scope
 from ledger.locks import customer_lock
 from ledger.models import Backup
 from policy.vocabulary import BackupStatus
-
-
-def backup_prefix(customer_id: str) -> str:
-    return f"backups/{customer_id}/"
 
 
 @dataclass
@@ -44,7 +41,7 @@ def plan_purge(customer_id: str, platform: PlatformControl, storage: ObjectStora
     with session_scope(engine) as session:
         plan.backups = list(session.scalars(select(Backup.backup_id).where(Backup.customer_id == customer_id,
                                                                            Backup.status != BackupStatus.DELETED)))
-    plan.objects = [item.key for item in storage.store().list(backup_prefix(customer_id))]
+    plan.objects = [item.key for item in storage.store().list(keys.customer_backups(customer_id))]
     return plan
 
 
@@ -55,7 +52,7 @@ def purge_customer(customer_id: str, platform: PlatformControl, storage: ObjectS
         rows = platform.delete_rows(customer_id)
         store = storage.store()
         objects = []
-        for item in store.list(backup_prefix(customer_id)):
+        for item in store.list(keys.customer_backups(customer_id)):
             objects += store.delete(item.key)
         with session_scope(engine, write=True) as session:
             backups = list(session.scalars(select(Backup.backup_id).where(Backup.customer_id == customer_id,

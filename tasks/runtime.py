@@ -9,6 +9,8 @@ the audit log keeps that reason.
 
 from __future__ import annotations
 
+import functools
+import inspect
 from datetime import date, datetime, timezone
 
 from ledger import audit
@@ -16,8 +18,34 @@ from ledger.db import session_scope
 from policy.calendar import paris_date, today_paris
 
 
-class DateRefused(ValueError):
+class Refusal(Exception):
+    """A request a rule refuses (a day ahead, an unknown customer, a standby in arrears): the person
+    who asked made a mistake or asked too much. The run fails with the reason, not a traceback."""
+
+
+class DateRefused(Refusal, ValueError):
     """A business date or month that lies ahead: refused unless a reason is given."""
+
+
+def refusals_fail_quietly(flow_function):
+    """Under @flow: a Refusal ends the run in a Failed state named "Refused" carrying the reason, instead of
+    an exception Prefect logs with its traceback; callers (the CLI in process) still get the Refusal."""
+
+    @functools.wraps(flow_function)
+    def run(*args, **kwargs):
+        from prefect.states import Failed
+
+        try:
+            return flow_function(*args, **kwargs)
+        except Refusal as refusal:
+            print(f"refused: {refusal}")
+            return Failed(name="Refused", message=str(refusal), data=refusal)
+
+    # Prefect reads the parameters' types from the signature: give it the flow's, with its annotations
+    # resolved in the flow's own module (this wrapper's module knows none of its types)
+    del run.__wrapped__
+    run.__signature__ = inspect.signature(flow_function, eval_str=True)
+    return run
 
 
 def flow_run_id() -> str | None:

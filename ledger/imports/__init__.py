@@ -19,8 +19,8 @@ from typing import Callable
 from ledger.db import session_scope
 from ledger.imports import customers, interventions, invoices, payments, standby
 from ledger.imports.rows import ImportRejected, ImportResult, Problems, parse_sheet
-from ledger.imports.schemas import SCHEMAS
-from ledger.readers import read_sheet
+from ledger.imports.schemas import schemas
+from ledger.readers import Limits, read_sheet
 from policy.terms import Terms
 
 KINDS = ("customers", "invoices", "payments", "interventions", "standby")
@@ -45,11 +45,13 @@ def import_file(
         raise ValueError(f"unknown import {kind!r}; expected one of {', '.join(KINDS)}")
     path = Path(path)
     terms = terms or Terms()
-    sheet = read_sheet(path)
+    sheet = read_sheet(path, Limits.of(terms))
     if on_total:
         on_total(len(sheet.rows))
     problems = Problems(path.name)
-    rows = parse_sheet(sheet, SCHEMAS[kind], problems, progress)
+    for number, column in sheet.oversized:
+        problems.add(number, column, f"longer than {terms.import_max_cell_chars} characters (import_max_cell_chars)")
+    rows = parse_sheet(sheet, schemas(terms)[kind], problems, progress)
     result = ImportResult(kind=kind, file=path.name, rows=len(rows))
     if problems and not rows:
         raise ImportRejected(problems.lines())

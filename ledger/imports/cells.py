@@ -9,6 +9,7 @@ from typing import Any, Callable
 
 from ledger.readers import as_text
 from policy.calendar import NonexistentLocalTime, paris_instant
+from policy.ids import id_problem
 from policy.money import parse_amount
 
 
@@ -22,10 +23,21 @@ def text(max_length: int) -> Callable[[Any], str]:
     return parse
 
 
-def email(value: Any) -> str:
+def identifier(value: Any) -> str:
+    """An id of the one grammar (policy.ids): it becomes keys, paths and mail headers."""
     result = as_text(value)
-    local, _, domain = result.partition("@")
-    if not local or "." not in domain or " " in result:
+    problem = id_problem(result)
+    if problem:
+        raise ValueError(problem)
+    return result
+
+
+def email(value: Any) -> str:
+    """One address, as a mail header takes it: no space, no line break, one @, a dotted domain."""
+    result = as_text(value)
+    local, at, domain = result.partition("@")
+    if (not local or not at or "@" in domain or "." not in domain.strip(".") or len(result) > 254
+            or any(char.isspace() or ord(char) < 32 or char in "<>,;\"" for char in result)):
         raise ValueError(f"not an email address: {result!r}")
     return result
 
@@ -51,18 +63,22 @@ def rate(value: Any) -> Decimal:
     return result
 
 
-def whole(minimum: int) -> Callable[[Any], int]:
+def whole(minimum: int, maximum: int | None = None) -> Callable[[Any], int]:
     def parse(value: Any) -> int:
         if isinstance(value, bool):
             raise ValueError(f"not a whole number: {value!r}")
         if isinstance(value, float) and value.is_integer():
             value = int(value)
-        try:
-            result = int(as_text(value))
-        except ValueError:
-            raise ValueError(f"not a whole number: {as_text(value)!r}") from None
+        raw = as_text(value).strip()
+        if not raw.isascii() or not raw.lstrip("+-").isdigit() or len(raw.lstrip("+-")) > 18:
+            if maximum is not None and raw.lstrip("+-").isdigit():
+                raise ValueError(f"must be at most {maximum}, not {raw}")
+            raise ValueError(f"not a whole number: {as_text(value)!r}")
+        result = int(raw)
         if result < minimum:
             raise ValueError(f"must be at least {minimum}, not {result}")
+        if maximum is not None and result > maximum:
+            raise ValueError(f"must be at most {maximum}, not {result}")
         return result
 
     return parse

@@ -74,6 +74,7 @@ def parse_sheet(sheet: Sheet, columns: tuple[Column, ...], problems: Problems,
     if problems:
         return []
     rows: list[Row] = []
+    oversized = set(sheet.oversized)
     for done, (number, record) in enumerate(sheet.rows, start=1):
         if "\x00extra" in record:
             problems.add(number, "-", "the row has more cells than the header has columns")
@@ -82,6 +83,8 @@ def parse_sheet(sheet: Sheet, columns: tuple[Column, ...], problems: Problems,
             if column.name not in present:
                 continue
             raw = record.get(column.name)
+            if (number, column.name) in oversized:
+                continue  # already reported as too long
             if raw is None:
                 if column.required:
                     problems.add(number, column.name, "required value is empty")

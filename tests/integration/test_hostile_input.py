@@ -1,0 +1,217 @@
+"""Hostile and careless files: each bad case of tests/corpus is refused with its own line at its
+`file:row:column`, as CSV and as XLSX, on both databases, and the ledger is left exactly as it was."""
+
+from __future__ import annotations
+
+import csv
+import io
+import time
+import zipfile
+from pathlib import Path
+
+import pytest
+from openpyxl import Workbook
+from sqlalchemy import func, select
+
+from ledger.db import session_scope
+from ledger.imports import ImportRejected, import_file
+from ledger.models import AuditEntry, Base
+from ledger.readers import UnreadableFile
+from tests.support.builders import CUSTOMER_HEADER, customer, write_csv
+
+CORPUS = Path(__file__).resolve().parents[1] / "corpus"
+CASES = sorted(CORPUS.glob("*.csv"))
+
+
+def ledger_state(engine) -> dict:
+    """Every row of every table: compared whole before and after a refused import."""
+    with session_scope(engine) as session:
+        return {table.name: sorted(tuple(str(value) for value in row) for row in session.execute(select(table)))
+                for table in Base.metadata.sorted_tables}
+
+
+def as_xlsx(source: Path, target: Path) -> Path:
+    """The same cells in an .xlsx workbook, as a spreadsheet user would save them (all text)."""
+    workbook = Workbook()
+    sheet = workbook.active
+    with source.open(newline="", encoding="utf-8") as handle:
+        for row in csv.reader(handle):
+            sheet.append(row)
+    workbook.save(target)
+    return target
+
+
+@pytest.mark.parametrize("form", ["csv", "xlsx"])
+@pytest.mark.parametrize("case", CASES, ids=[case.name.split(".")[0] for case in CASES])
+def test_each_bad_file_is_refused_with_its_line_and_nothing_is_written(case, form, ledger, tmp_path):
+    import_file("customers", write_csv(tmp_path / "known.csv", CUSTOMER_HEADER, [customer("C1")]), engine=ledger)
+    before = ledger_state(ledger)
+    kind = case.name.split(".")[1]
+    path = case if form == "csv" else as_xlsx(case, tmp_path / case.with_suffix(".xlsx").name)
+    with pytest.raises(ImportRejected) as rejected:
+        import_file(kind, path, engine=ledger)
+    expected = [f"{path.name}:{line}" for line in case.with_suffix(".expected").read_text().splitlines()]
+    assert rejected.value.errors == expected
+    assert ledger_state(ledger) == before
+
+
+def zip_bomb(path: Path, sheet_megabytes: int) -> Path:
+    """A real-looking .xlsx whose one sheet is megabytes of the same cell: tiny on disk, huge unzipped."""
+    workbook = Workbook()
+    workbook.active.append(CUSTOMER_HEADER)
+    workbook.save(path)
+    row = '<row><c t="inlineStr"><is><t>' + "A" * 1000 + "</t></is></c></row>"
+    body = row * (sheet_megabytes * 1024 * 1024 // len(row))
+    with zipfile.ZipFile(path) as source:
+        parts = {name: source.read(name) for name in source.namelist()}
+    sheet = parts["xl/worksheets/sheet1.xml"].decode()
+    parts["xl/worksheets/sheet1.xml"] = sheet.replace("</sheetData>", body + "</sheetData>").encode()
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as target:
+        for name, data in parts.items():
+            target.writestr(name, data)
+    return path
+
+
+def test_a_zip_bomb_is_refused_before_it_is_unzipped(ledger, tmp_path):
+    bomb = zip_bomb(tmp_path / "customers.xlsx", sheet_megabytes=60)
+    assert bomb.stat().st_size < 1_000_000
+    before = ledger_state(ledger)
+    started = time.monotonic()
+    with pytest.raises(UnreadableFile, match=r"customers\.xlsx: compressed [\d,]+ to 1, more than the 100 to 1"):
+        import_file("customers", bomb, engine=ledger)
+    assert time.monotonic() - started < 5  # refused from the zip's directory, not by parsing 60 MB of XML
+    assert ledger_state(ledger) == before
+
+
+def test_files_past_their_size_or_row_bounds_are_refused_whole(ledger, tmp_path):
+    from policy.terms import Terms
+
+    rows = [customer(f"C{number}") for number in range(30)]
+    path = write_csv(tmp_path / "customers.csv", CUSTOMER_HEADER, rows)
+    with pytest.raises(UnreadableFile, match="more than 20 rows, the most an import may have"):
+        import_file("customers", path, engine=ledger, terms=Terms(import_max_rows=20))
+    with pytest.raises(UnreadableFile, match=r"bytes, more than the 100 an import may have \(import_max_bytes\)"):
+        import_file("customers", path, engine=ledger, terms=Terms(import_max_bytes=100))
+    with session_scope(ledger) as session:
+        assert session.scalar(select(func.count()).select_from(AuditEntry)) == 0
+    assert import_file("customers", path, engine=ledger).inserted == 30  # within the bounds it goes in whole
+
+
+def test_a_folder_or_a_missing_file_is_one_reason(ledger, tmp_path):
+    with pytest.raises(UnreadableFile, match="is a folder, not a file"):
+        import_file("customers", tmp_path, engine=ledger)
+    with pytest.raises(UnreadableFile, match="no such file"):
+        import_file("customers", tmp_path / "nothing.csv", engine=ledger)
+    garbage = tmp_path / "customers.xlsx"
+    garbage.write_bytes(b"PK\x03\x04 not really a workbook" + io.BytesIO(b"\x00" * 100).read())
+    with pytest.raises(UnreadableFile, match="not a readable XLSX workbook"):
+        import_file("customers", garbage, engine=ledger)
+
+
+# --- what an older release let in -----------------------------------------------------------------
+
+
+def lifecycle(*args: str, **env: str):
+    import os
+    import subprocess
+    import sys
+
+    return subprocess.run([sys.executable, "-m", "lifecycle.cli", *args], capture_output=True, text=True,
+                          env={**os.environ, **env}, timeout=120)
+
+
+def test_an_unsafe_id_already_in_the_ledger_is_flagged_and_never_becomes_a_key(home, ledger, tmp_path):
+    """A customer `C003/../C002` written before ids were checked: `db upgrade` and `show customers` say so,
+    and its backup is refused with a failure (ops are alerted) while its neighbour's backup is written."""
+    import json
+    from datetime import date
+
+    from sqlalchemy import insert
+
+    from blocks.platform import PlatformControl
+    from blocks.storage import ObjectStorage
+    from ledger.db import now
+    from ledger.models import Customer
+    from policy.terms import Terms
+    from tasks.backups import backup_chunk
+    from tests.support.builders import platform
+
+    import_file("customers", write_csv(tmp_path / "c.csv", CUSTOMER_HEADER, [customer("C002")]), engine=ledger)
+    with session_scope(ledger, write=True) as session:
+        stamp = now()
+        session.execute(insert(Customer).values(customer_id="C003/../C002", name="Evil", email="e@evil.example",
+                                                monthly_fee=0, payment_method="sepa", billing_cycle="monthly",
+                                                vat_rate=0.2, dunning_exempt=False, stage="current",
+                                                created_at=stamp, updated_at=stamp))
+    platform(f"sqlite:///{home / 'platform.db'}", ["C002", "C003/../C002"])
+
+    upgraded = lifecycle("db", "upgrade")
+    assert upgraded.returncode == 0
+    assert "warning: customer 'C003/../C002' has an unsafe id" in upgraded.stderr
+    shown = {c["customer_id"]: c for c in json.loads(lifecycle("show", "customers", "--format", "json").stdout)}
+    assert shown["C002"]["id_problem"] is None and "'/' not allowed" in shown["C003/../C002"]["id_problem"]
+    assert "C003/../C002 (UNSAFE ID: backups skip it)" in lifecycle("show", "customers").stdout
+
+    storage = ObjectStorage()
+    outcomes = {o.customer_id: o for o in backup_chunk(["C002", "C003/../C002"], date(2026, 11, 20), PlatformControl(),
+                                                       storage, Terms(), flow_run_id=None, engine=ledger)}
+    assert outcomes["C002"].status == "good"
+    assert outcomes["C003/../C002"].status == "failed" and "its id is unsafe" in outcomes["C003/../C002"].error
+    keys = [item.key for item in storage.store().list("")]
+    assert keys and all(key.startswith("backups/C002/C002-20261120/") for key in keys)
+
+
+# --- commands: one line, exit 2, for a user's mistake -------------------------------------------------
+
+
+def test_a_users_mistake_is_one_line_and_exit_2_never_a_traceback(home, ledger, tmp_path):
+    import_file("customers", write_csv(tmp_path / "c.csv", CUSTOMER_HEADER, [customer("C1")]), engine=ledger)
+    cases = [
+        (("import", "customers", str(tmp_path)), "is a folder, not a file"),
+        (("import", "customers", str(tmp_path / "absent.csv")), "no such file"),
+        (("run", "restore", "--customer", "NOBODY", "--requested-by", "alice", "--ticket", "T-1"),
+         "unknown customer 'NOBODY'"),
+        (("run", "restore", "--customer", "C1", "--backup", "C1-20260101", "--requested-by", "alice",
+          "--ticket", "T-1"), "no backup 'C1-20260101' of customer 'C1'"),
+        (("run", "standby-request", "--customer", "NOBODY", "--reason", "temporary_inactivity"),
+         "unknown customer 'NOBODY'"),
+        (("run", "backup", "--customer", "NOBODY"), "unknown customer 'NOBODY'"),
+        (("run", "export", "--month", "2026-13"), "not a month (YYYY-MM)"),
+    ]
+    for args, says in cases:
+        result = lifecycle(*args)
+        lines = result.stderr.strip().splitlines()
+        assert result.returncode == 2 and len(lines) == 1 and lines[0].startswith("lifecycle: "), (args, result.stderr)
+        assert says in lines[0], (args, lines)
+
+
+def test_out_makes_its_folder_and_never_overwrites_a_file_unasked(prefect_server, home, ledger, tmp_path):
+    from tests.support.scenarios import load_october
+
+    load_october(ledger, tmp_path)
+    env = {"PREFECT_API_URL": prefect_server}
+    folder = tmp_path / "not" / "there" / "yet"
+    made = lifecycle("run", "export", "--month", "2026-10", "--out", f"{folder}/", **env)
+    assert made.returncode == 0, made.stderr
+    assert (folder / "2026-10_billable-interventions.xlsx").exists()
+    existing = tmp_path / "existing.xlsx"
+    existing.write_bytes(b"finance's own notes")
+    refused = lifecycle("run", "export", "--month", "2026-10", "--out", str(existing), **env)
+    assert refused.returncode == 2 and "the file exists; add --force to overwrite it" in refused.stderr
+    assert existing.read_bytes() == b"finance's own notes"
+    a_text_file = tmp_path / "existing.txt"
+    a_text_file.write_text("keep me")
+    refused = lifecycle("run", "export", "--month", "2026-10", "--out", str(a_text_file), **env)
+    assert refused.returncode == 2 and "a file, not a folder" in refused.stderr and a_text_file.read_text() == "keep me"
+    forced = lifecycle("run", "export", "--month", "2026-10", "--out", str(existing), "--force", **env)
+    assert forced.returncode == 0 and existing.read_bytes()[:2] == b"PK"
+
+
+def test_csv_output_neutralises_formulas_and_keeps_negative_amounts(home, ledger, tmp_path):
+    hostile = ['=HYPERLINK("http://evil.example","x")', "+1+2", "@SUM(1)", "-1+2"]
+    import_file("customers", write_csv(tmp_path / "c.csv", CUSTOMER_HEADER,
+                                       [customer(f"H{i}", name=name) for i, name in enumerate(hostile)]), engine=ledger)
+    lines = lifecycle("show", "customers", "--format", "csv").stdout
+    rows = list(csv.DictReader(io.StringIO(lines)))
+    assert [row["name"] for row in rows] == ["'" + name for name in hostile]
+    assert [row["monthly_fee"] for row in rows] == ["500.00"] * 4  # numbers stay numbers
