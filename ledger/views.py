@@ -44,7 +44,6 @@ def customers(session: Session, month: str | None = None) -> list[dict[str, Any]
     return [
         {
             "customer_id": customer.customer_id,
-            "id_problem": id_problem(customer.customer_id),
             "name": customer.name,
             "email": customer.email,
             "stage": customer.stage,
@@ -58,6 +57,7 @@ def customers(session: Session, month: str | None = None) -> list[dict[str, Any]
             "payment_method": customer.payment_method,
             "billing_cycle": customer.billing_cycle,
             "dunning_exempt": customer.dunning_exempt,
+            "id_problem": id_problem(customer.customer_id),  # an unsafe id an older release let in, else None
         }
         for customer in session.scalars(select(Customer).order_by(Customer.customer_id))
     ]

@@ -29,7 +29,7 @@ def test_db_upgrade_is_idempotent(home):
 def test_a_rejected_file_prints_every_error_and_exits_non_zero(home, tmp_path):
     bad = write_csv(tmp_path / "customers.csv", CUSTOMER_HEADER, [customer("A", fee="abc"), customer("B", method="transfer")])
     result = lifecycle("import", "customers", str(bad), check=False)
-    assert result.returncode == 1
+    assert result.returncode == 2  # the user's mistake (INTERFACES: exit 2)
     lines = result.stderr.strip().splitlines()
     assert lines[0] == "customers.csv:2:monthly_fee: not a number: 'abc'"
     assert lines[1].startswith("customers.csv:3:payment_method: a subscription paid by transfer")
@@ -39,10 +39,10 @@ def test_a_rejected_file_prints_every_error_and_exits_non_zero(home, tmp_path):
 
 def test_unreadable_files_are_one_line_reasons(home, tmp_path):
     result = lifecycle("import", "payments", str(tmp_path / "missing.csv"), check=False)
-    assert result.returncode == 1 and result.stderr.strip() == f"lifecycle: {tmp_path / 'missing.csv'}: no such file"
+    assert result.returncode == 2 and result.stderr.strip() == f"lifecycle: {tmp_path / 'missing.csv'}: no such file"
     (tmp_path / "latin1.csv").write_bytes("customer_id,name\nA,Soci\xe9t\xe9\n".encode("latin-1"))
     result = lifecycle("import", "customers", str(tmp_path / "latin1.csv"), check=False)
-    assert result.returncode == 1 and "not UTF-8 text" in result.stderr
+    assert result.returncode == 2 and "not UTF-8 text" in result.stderr
 
 
 def test_show_prints_the_interface_fields_as_json_and_csv(home, tmp_path):
@@ -95,5 +95,5 @@ def test_demo_creates_customers_in_arrears_and_one_on_standby(home):
     assert {"C002", "C003", "C004", "C007"} <= unpaid
     assert any(i["status"] == "disputed" for i in invoices)
     again = lifecycle("demo", check=False)
-    assert again.returncode == 1 and "already has 12 customer(s)" in again.stderr
+    assert again.returncode == 2 and "already has 12 customer(s)" in again.stderr
     assert (home / "demo" / "customers.csv").exists() and (home / "platform.db").exists()
