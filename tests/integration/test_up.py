@@ -229,7 +229,7 @@ def test_the_close_cannot_be_approved_or_refused_by_accident(up_server, ops_inbo
     assert up_server.resume(run["id"], {"approve": False, "reviewer": "claire.finance",
                                         "comment": "the October rates are wrong"})["status"] == "ACCEPT"
     out, err = waiting.communicate(timeout=240)
-    assert waiting.returncode == 1 and "refused by claire.finance (the October rates are wrong)" in err
+    assert waiting.returncode == 2 and "refused by claire.finance (the October rates are wrong)" in err
     assert not [i for i in json.loads(up_server.lifecycle("show", "invoices", "--format", "json").stdout)
                 if i["month"] == month and i["kind"] == "monthly"]
 
@@ -286,13 +286,18 @@ def test_a_due_deletion_waits_for_its_form_and_ops_hear_of_it(up_server, ops_inb
 
 
 def test_a_failed_run_alerts_ops_by_mail_and_webhook(up_server, ops_inbox):
+    """A restore that finds its backup damaged fails (nothing restored, nothing billed): ops hear of it.
+    A refused request (an unknown customer, say) is the asker's mistake: it shows as Refused, no alert."""
+    backup = up_server.run_button("nightly-backup", {"customer_id": "C001", "snapshot_ledger_too": False})
+    assert up_server.wait(backup)["state"]["type"] == "COMPLETED"
+    [users] = sorted((up_server.home / "objects" / "backups" / "C001").glob("*/users.jsonl.gz"))
+    users.write_bytes(users.read_bytes()[:-10])  # a truncated object: the disk lies
     mails, calls = len(ops_inbox["mails"]), len(ops_inbox["webhook"].calls)
-    run_id = up_server.run_button("restore-backup", {"customer_id": "NOBODY", "requested_by": "alice",
-                                                     "ticket": "T-9"})
+    run_id = up_server.run_button("restore-backup", {"customer_id": "C001", "requested_by": "alice", "ticket": "T-9"})
     assert up_server.wait(run_id)["state"]["type"] == "FAILED"
     [mail] = mails_since(ops_inbox, mails, "restore-backup: run")
     body = mail["message"].get_content()
-    assert "failed" in mail["message"]["Subject"] and "unknown customer 'NOBODY'" in body
+    assert "failed" in mail["message"]["Subject"] and "corrupted or truncated" in body
     assert f"/runs/flow-run/{run_id}" in body and mail["to"] == ["ops@vendor.example"]
     deadline = time.monotonic() + 60
     while len(ops_inbox["webhook"].calls) == calls and time.monotonic() < deadline:
@@ -300,6 +305,11 @@ def test_a_failed_run_alerts_ops_by_mail_and_webhook(up_server, ops_inbox):
     [call] = ops_inbox["webhook"].calls[calls:]          # signed: the receiver checked it
     assert call["subject"] == mail["message"]["Subject"] and run_id in call["body"]
     assert ops_inbox["webhook"].rejected == []
+
+    refused = up_server.run_button("restore-backup", {"customer_id": "NOBODY", "requested_by": "alice",
+                                                      "ticket": "T-10"})
+    state = up_server.wait(refused)["state"]
+    assert (state["type"], state["name"]) == ("FAILED", "Refused") and "unknown customer 'NOBODY'" in state["message"]
 
 
 def test_a_nightly_backup_not_done_by_its_deadline_alerts_ops(up_server, ops_inbox, short_alert_windows):
