@@ -7,8 +7,8 @@ the ledger as the next one expects, as a day of operations would.
 
 from __future__ import annotations
 
+import itertools
 import json
-import re
 import sqlite3
 from pathlib import Path
 import time
@@ -19,6 +19,7 @@ import pytest
 import yaml
 
 from lifecycle import alerts
+from lifecycle.logwatch import ErrorLines
 from policy.calendar import PARIS, add_months, month_key, today_paris
 from tests.support.up import processes_of
 
@@ -33,16 +34,14 @@ def last_month() -> str:
 
 
 def unexpected_errors(log: str) -> list[str]:
-    """The server log's ERROR lines, but for Prefect's known SQLite contention (PrefectHQ/prefect#18934):
-    a server service that found its own database busy and tries again."""
-    errors = []
-    for block in re.split(r"\n(?=\d\d:\d\d:\d\d\.\d+ \| )", log):
-        if re.match(r"\d\d:\d\d:\d\d\.\d+ \| (ERROR|CRITICAL) +\| prefect\.server\.", block):
-            if "(sqlite3.OperationalError) database is locked" not in block:
-                errors.append(block[:2000])
-        elif re.match(r"\d\d:\d\d:\d\d\.\d+ \| (ERROR|CRITICAL)", block):
-            errors.append(block[:2000])
-    return errors
+    """The server log's errors as `lifecycle up` tells them on its terminal, but for the notes: Prefect's
+    known SQLite contention (PrefectHQ/prefect#18934), a server service that found its own database busy
+    and tries again."""
+    reader, told = ErrorLines(clock=itertools.count(step=1000).__next__), []
+    for line in log.splitlines():
+        told += reader.feed(line)
+    told += reader.flush(after=0)
+    return [message for message in told if not message.startswith("note:")]
 
 
 def mails_since(inbox, count: int, subject_part: str, timeout: float = 120) -> list:

@@ -18,6 +18,7 @@ from pathlib import Path
 import httpx
 
 FINAL = {"COMPLETED", "FAILED", "CRASHED", "CANCELLED"}
+RETRIED = {429, 502, 503}
 
 
 def clean_env(home: Path, **extra: str) -> dict[str, str]:
@@ -71,14 +72,28 @@ class Up:
     # --- the REST API, as the UI uses it -----------------------------------------------------------
 
     def get(self, path: str):
-        response = httpx.get(f"{self.api}{path}", timeout=30)
-        response.raise_for_status()
-        return response.json()
+        return self._call("GET", path).json()
 
     def post(self, path: str, body: dict | None = None):
-        response = httpx.post(f"{self.api}{path}", json=body or {}, timeout=30)
+        return self._call("POST", path, json=body or {}).json()
+
+    def _call(self, method: str, path: str, **kwargs) -> httpx.Response:
+        """One API call, tried again as Prefect's own client does: on 429/502/503 (an embedded server on
+        SQLite answers 503 when its database is busy, PrefectHQ/prefect#18934, meaning "try again"), and
+        for a read, on a time-out; any other error fails the test at once."""
+        reading = method == "GET" or path.endswith("/filter")
+        for attempt in range(6):
+            try:
+                response = httpx.request(method, f"{self.api}{path}", timeout=60, **kwargs)
+            except httpx.TimeoutException:
+                if not reading or attempt == 5:
+                    raise
+                continue
+            if response.status_code not in RETRIED or attempt == 5:
+                break
+            time.sleep(min(2 ** attempt, 10))
         response.raise_for_status()
-        return response.json()
+        return response
 
     def deployments(self) -> dict[str, dict]:
         return {d["name"]: d for d in self.post("/deployments/filter", {"limit": 200})}
@@ -119,9 +134,7 @@ class Up:
 
     def run_input(self, run: dict, which: str):
         keyset = run["state"]["state_details"]["run_input_keyset"]
-        response = httpx.get(f"{self.api}/flow_runs/{run['id']}/input/{keyset[which]}", timeout=30)
-        response.raise_for_status()
-        return response.text
+        return self._call("GET", f"/flow_runs/{run['id']}/input/{keyset[which]}").text
 
     def server_log(self) -> str:
         return (self.home / "logs" / "server.log").read_text(errors="replace")

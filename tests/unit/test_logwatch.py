@@ -84,3 +84,23 @@ def test_a_retried_sqlite_lock_is_a_note_not_an_error():
     clock.now = 5                                      # the log went quiet: the record is complete
     shown = watcher.flush()
     assert len(shown) == 1 and shown[0].startswith("note: SQLite was busy and Prefect will try again")
+
+
+# a state change the orchestration could not validate on a busy SQLite: answered 503, which clients retry
+STATE_VALIDATION = """09:46:10.503 | ERROR   | prefect.server - Encountered error during state validation
+Traceback (most recent call last):
+  File "/site-packages/prefect/server/orchestration/rules.py", line 274, in validate_proposed_state
+sqlalchemy.exc.OperationalError: (sqlite3.OperationalError) database is locked
+[SQL: UPDATE flow_run SET state_id=:state_id]
+09:46:10.600 | INFO    | prefect.server - next
+"""
+
+
+def test_a_state_validation_on_a_busy_sqlite_is_a_note_but_other_errors_of_that_logger_are_not():
+    watcher = ErrorLines(Clock())
+    shown = feed(watcher, STATE_VALIDATION)
+    assert len(shown) == 1 and shown[0].startswith("note: SQLite was busy")
+    other = STATE_VALIDATION.replace("database is locked", "no such column: flow_run.state_id")
+    assert feed(ErrorLines(Clock()), other) == ["prefect.server: Encountered error during state validation",
+                                                "sqlalchemy.exc.OperationalError: (sqlite3.OperationalError) no such "
+                                                "column: flow_run.state_id"]
