@@ -24,6 +24,10 @@ class StorageError(RuntimeError):
     pass
 
 
+class MissingObject(StorageError):
+    """The storage answered, and the object is not there (not: the storage could not be reached)."""
+
+
 @dataclass(frozen=True)
 class StoredObject:
     key: str
@@ -64,7 +68,7 @@ class FolderStore:
         try:
             return self._path(key).open("rb")
         except FileNotFoundError:
-            raise StorageError(f"no object {key!r}") from None
+            raise MissingObject(f"no object {key!r}") from None
 
     def exists(self, key: str) -> bool:
         return self._path(key).is_file()
@@ -121,7 +125,10 @@ class S3Store:
         try:
             return self.client.get_object(Bucket=self.bucket, Key=self._key(key))["Body"]
         except ClientError as error:
-            raise StorageError(f"no object {key!r}: {error.response['Error'].get('Code')}") from None
+            code = error.response["Error"].get("Code")
+            if code in ("NoSuchKey", "404", "NotFound"):
+                raise MissingObject(f"no object {key!r}: {code}") from None
+            raise StorageError(f"cannot read {key!r}: {code}") from None
 
     def exists(self, key: str) -> bool:
         from botocore.exceptions import ClientError

@@ -17,7 +17,7 @@ from prefect.artifacts import create_markdown_artifact, create_progress_artifact
 from prefect.task_runners import ThreadPoolTaskRunner
 import lifecycle_config
 from tasks.backups import (apply_retention, backup_chunk_task, backups_to_verify, customers_to_back_up,
-                                    snapshot_ledger, verify_backup)
+                           settle_abandoned_backups, snapshot_ledger, verify_backup)
 from policy.calendar import future_day_problem, today_paris
 from tasks.runtime import Refusal, business_date, check_date, flow_run_id, refusals_fail_quietly
 from tasks.settings import load_run_settings
@@ -54,6 +54,9 @@ def nightly_backup(
     check_date(future_day_problem(day, today_paris(), "the backup day"), force_reason=force_reason,
                what="nightly-backup")
     settings = load_run_settings("nightly-backup")
+    abandoned = settle_abandoned_backups()  # left `running` by a run that was killed
+    if abandoned:
+        print(f"{len(abandoned)} backup(s) left running by a run that stopped are now failed: {', '.join(abandoned)}")
     customers = customers_to_back_up(customer_id)
     if customer_id and not customers:
         raise BackupRefused(f"no customer {customer_id!r} to back up (unknown, or its data was deleted)")

@@ -1,8 +1,10 @@
 """Restore a customer's backup on request: billed as a `data_recovery` intervention (seed 000:
 "La demande de récupération manuelle est une opération lourde soumise à une facturation").
 
-Into the sandbox by default; `in_place` first takes a safety backup, then replaces the customer's
-rows in one transaction. Every object is checked against its manifest before anything is written.
+Into the sandbox by default, whose tables are built from the backup's own schema; `in_place` first
+checks that the platform's tables still have the backup's shape (any drift refuses, listed), takes a
+safety backup, then replaces the customer's rows in one transaction. Every object is checked against
+its manifest before anything is written.
 Running the same flow run again bills nothing more; two requests are two billed jobs.
 """
 
@@ -27,6 +29,7 @@ def restore_backup(
     ticket: str,
     backup_id: Optional[str] = None,
     target: Literal["sandbox", "in_place"] = "sandbox",
+    map_columns: Optional[str] = None,
 ) -> dict:
     """Restore a customer's platform data from a backup, and bill it as a data recovery.
 
@@ -36,12 +39,14 @@ def restore_backup(
         ticket: the support ticket, e.g. T-1234.
         backup_id: which backup; empty means the customer's latest good one.
         target: `sandbox` (the sandbox database, default) or `in_place` (the live platform, after a safety backup).
+        map_columns: in place only, columns renamed on the platform since the backup, as
+            `table.old=new,...`; without it any change of the platform's tables refuses the restore.
     """
     settings = load_run_settings("restore-backup")
     run_id = flow_run_id()
     outcome = restore_customer(customer_id, backup_id, target, requested_by, ticket,
                                platform=settings.platform, storage=settings.storage, sandbox_url=lifecycle_config.sandbox_url(),
-                               flow_run_id=run_id, actor=actor())
+                               flow_run_id=run_id, actor=actor(), map_columns=map_columns)
     rows = "\n".join(f"| {name} | {count} |" for name, count in outcome.rows.items()) or "| (already done) | |"
     create_markdown_artifact(
         f"# Restore of {customer_id}\n\n- backup: {outcome.backup_id}\n- target: {outcome.target}\n"

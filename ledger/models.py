@@ -342,6 +342,10 @@ class CustomerLock(Base):
     customer_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     holder: Mapped[str] = mapped_column(String(160))
     acquired_at: Mapped[datetime]
+    heartbeat_at: Mapped[Optional[datetime]]      # renewed while held: a holder that stops beating is gone
+    host: Mapped[Optional[str]] = mapped_column(String(255))
+    pid: Mapped[Optional[int]] = mapped_column(Integer)
+    flow_run_id: Mapped[Optional[str]] = mapped_column(String(64))
 
 
 class Notice(Base):

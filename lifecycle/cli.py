@@ -706,6 +706,9 @@ def run_restore(
     target: Target = typer.Option(Target.sandbox, "--target", help="sandbox (default) or in_place."),
     requested_by: str = typer.Option(..., "--requested-by", help="Who asked (billed intervention, audit)."),
     ticket: str = typer.Option(..., "--ticket", help="Support ticket reference."),
+    map_columns: Optional[str] = typer.Option(
+        None, "--map-columns", help="in_place only: columns renamed on the platform since the backup, "
+                                    "table.old=new[,...] (audited); without it any schema change refuses."),
 ) -> None:
     """Restore a customer's backup; billed as a data_recovery intervention at the next close."""
     _known_customer(customer, data_kept=True)
@@ -719,7 +722,7 @@ def run_restore(
 
     result = _run("restore-backup/restore-backup", {"customer_id": customer, "requested_by": requested_by,
                                                     "ticket": ticket, "backup_id": backup,
-                                                    "target": target.value}, call)
+                                                    "target": target.value, "map_columns": map_columns}, call)
     if result is None:
         return
     typer.echo(f"restored {result['backup_id']} into {result['target']}: "

@@ -80,6 +80,7 @@ class BackupStatus(StrEnum):
     GOOD = "good"
     FAILED = "failed"
     DELETED = "deleted"
+    CORRUPT = "corrupt"   # found damaged by a drill or a restore: never restored, never counted as kept
 
 
 class RestoreTarget(StrEnum):

@@ -17,7 +17,6 @@ import gzip
 import hashlib
 import io
 import json
-import tempfile
 import time
 from dataclasses import dataclass, field
 from datetime import date, datetime, time as clock, timezone
@@ -28,10 +27,13 @@ from typing import Any, Iterator
 from sqlalchemy import Table, delete, insert, select, types
 from sqlalchemy.engine import Engine
 
-from blocks.storage import ObjectStorage
+from blocks.storage import MissingObject, ObjectStorage
 from ledger.db import now, session_scope
+from tasks.backup_schema import describe
 from ledger.models import Backup
 from policy.vocabulary import BackupStatus
+from lifecycle_config.failpoints import failpoint
+from lifecycle_config.scratch import scratch_folder
 
 FORMAT = "jsonl.gz/v1"
 BATCH = 5000
@@ -39,7 +41,12 @@ COMPRESS_LEVEL = 6
 
 
 class CorruptBackup(RuntimeError):
-    """An object does not match its manifest: nothing was written."""
+    """An object is missing or does not match its manifest: nothing was written, and the backup is corrupt."""
+
+
+class BackupUnreadable(RuntimeError):
+    """The storage could not be read just now (down, refused, cut): nothing was written, and nothing is
+    said about the backup itself."""
 
 
 def _canonical(value: Any) -> Any:
@@ -77,6 +84,7 @@ class TableCopy:
     key: str
     columns: list[str]
     primary_key: list[str]
+    schema: list[dict]    # each column's generic type, nullability, default (tasks/backup_schema.py)
 
 
 def _file_sha256(path: Path) -> str:
@@ -129,7 +137,7 @@ def write_backup(
     copies: list[TableCopy] = []
     uploaded: list[str] = []
     try:
-        with tempfile.TemporaryDirectory() as folder, source.connect() as connection:
+        with scratch_folder() as folder, source.connect() as connection:
             with connection.begin():  # one snapshot for every table of the backup
                 for table in tables:
                     path = Path(folder) / f"{table.name}.jsonl.gz"
@@ -138,8 +146,10 @@ def write_backup(
                     with path.open("rb") as handle:
                         size = store.put_stream(key, handle)
                     uploaded.append(key)
+                    failpoint("backup.table-uploaded")
                     copies.append(TableCopy(table.name, rows, size, content, _file_sha256(path), key,
-                                            [c.name for c in table.columns], [c.name for c in primary_key(table)]))
+                                            [c.name for c in table.columns], [c.name for c in primary_key(table)],
+                                            describe(table)))
                     path.unlink()
         manifest = {
             "format": FORMAT, "backup_id": backup_id, "customer_id": customer_id, "kind": kind,
@@ -148,7 +158,9 @@ def write_backup(
             "tables": [copy.__dict__ for copy in copies],
         }
         manifest_key = f"{prefix}manifest.json"
+        failpoint("backup.before-manifest")
         store.put_stream(manifest_key, io.BytesIO(json.dumps(manifest, indent=1, sort_keys=True).encode()))
+        failpoint("backup.manifest-written")
     except Exception as error:
         with session_scope(engine, write=True) as session:
             record = session.get(Backup, backup_id)
@@ -198,8 +210,11 @@ def fetch_verified(storage: ObjectStorage, manifest: dict, folder: Path) -> dict
                     digest.update(chunk)
                     size += len(chunk)
                     target.write(chunk)
-        except Exception as error:  # noqa: BLE001 - any read failure means we cannot trust it
-            raise CorruptBackup(f"backup {manifest['backup_id']}: cannot read {copy['key']}: {error}") from None
+        except MissingObject as error:
+            raise CorruptBackup(f"backup {manifest['backup_id']}: {error}; nothing was restored") from None
+        except Exception as error:  # noqa: BLE001 - the storage, not the backup: try again later
+            raise BackupUnreadable(f"backup {manifest['backup_id']}: cannot read {copy['key']} now "
+                                   f"({type(error).__name__}: {error}); nothing was restored") from None
         if size != copy["bytes"] or digest.hexdigest() != copy["object_sha256"]:
             raise CorruptBackup(f"backup {manifest['backup_id']}: {copy['key']} is corrupted or truncated "
                                 f"({size} bytes, expected {copy['bytes']}; checksum mismatch); nothing was restored")
@@ -207,14 +222,17 @@ def fetch_verified(storage: ObjectStorage, manifest: dict, folder: Path) -> dict
     return paths
 
 
-def read_rows(path: Path, table: Table, digest) -> Iterator[list[dict]]:
-    """The rows of a table object in batches, typed for the table; every line also goes into `digest`."""
+def read_rows(path: Path, table: Table, digest, renames: dict[str, str] | None = None) -> Iterator[list[dict]]:
+    """The rows of a table object in batches, typed for the table (a column of the backup named in
+    `renames` goes into its new name); every line also goes into `digest` as it was stored."""
     converters = {c.name: _converter(c.type) for c in table.columns}
     batch = []
     with gzip.open(path, "rb") as handle:
         for line in handle:
             digest.update(line)
             row = json.loads(line)
+            if renames:
+                row = {renames.get(name, name): value for name, value in row.items()}
             for name, convert in converters.items():
                 if convert is not None and row.get(name) is not None:
                     row[name] = convert(row[name])
@@ -226,7 +244,8 @@ def read_rows(path: Path, table: Table, digest) -> Iterator[list[dict]]:
         yield batch
 
 
-def load_rows(target: Engine, tables: list[Table], paths: dict[str, Path], manifest: dict, where_of) -> dict[str, int]:
+def load_rows(target: Engine, tables: list[Table], paths: dict[str, Path], manifest: dict, where_of,
+              renames: dict[str, dict[str, str]] | None = None) -> dict[str, int]:
     """Replace the selected rows of every table with the backup's, in one transaction (parents first).
 
     The objects were verified against the manifest before this is called; the content hash is checked
@@ -241,7 +260,7 @@ def load_rows(target: Engine, tables: list[Table], paths: dict[str, Path], manif
             if copy is None:
                 continue
             digest, rows = hashlib.sha256(), 0
-            for batch in read_rows(paths[table.name], table, digest):
+            for batch in read_rows(paths[table.name], table, digest, (renames or {}).get(table.name)):
                 connection.execute(insert(table), batch)
                 rows += len(batch)
             if rows != copy["rows"] or digest.hexdigest() != copy["sha256"]:
@@ -255,8 +274,13 @@ def read_manifest(storage: ObjectStorage, backup: Backup) -> dict:
     try:
         with storage.store().open(backup.manifest_key) as handle:
             stored = json.loads(handle.read())
-    except Exception as error:  # noqa: BLE001
-        raise CorruptBackup(f"backup {backup.backup_id}: its manifest cannot be read ({error})") from None
+    except MissingObject as error:
+        raise CorruptBackup(f"backup {backup.backup_id}: its manifest is gone ({error})") from None
+    except json.JSONDecodeError as error:
+        raise CorruptBackup(f"backup {backup.backup_id}: its manifest is damaged ({error})") from None
+    except Exception as error:  # noqa: BLE001 - the storage, not the backup
+        raise BackupUnreadable(f"backup {backup.backup_id}: its manifest cannot be read now "
+                               f"({type(error).__name__}: {error})") from None
     if stored != backup.manifest:
         raise CorruptBackup(f"backup {backup.backup_id}: the stored manifest differs from the ledger's copy")
     return stored

@@ -6,24 +6,23 @@ restore and a purge of one customer never overlap; the second waits, then gives 
 
 from __future__ import annotations
 
-import tempfile
 from contextlib import nullcontext
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
 
 from prefect import task
 from prefect.cache_policies import NO_CACHE
-from sqlalchemy import MetaData, Table, select, true
+from sqlalchemy import MetaData, Table, inspect, select, true
 
 from blocks.platform import PlatformControl
 from blocks.storage import ObjectStorage
 from ledger import audit, keys
 from ledger.db import now, session_scope
 from lifecycle_config.databases import engine_for
-from ledger.locks import customer_lock
-from ledger.models import Backup, Base, Customer, Intervention, RestoreJob
+from ledger.locks import STALE_SECONDS, customer_lock, why_gone
+from ledger.models import Backup, Base, Customer, CustomerLock, Intervention, RestoreJob
 from policy.calendar import month_key, paris_date
 from policy.ids import id_problem
 from policy.categories import RECOVERY
@@ -31,9 +30,16 @@ from policy.quota import recovery_minutes
 from policy.retention import Kept, keep
 from policy.terms import Terms
 from policy.vocabulary import BackupKind, BackupStatus, InterventionSource, RestoreStatus, RestoreTarget
-from tasks.backup_archive import CorruptBackup, Timer, fetch_verified, load_rows, read_manifest, write_backup
-from tasks.runtime import Refusal
+from tasks.backup_archive import (CorruptBackup, Timer, dump_rows, fetch_verified, load_rows, read_manifest,
+                                  write_backup)
+from tasks.backup_schema import SchemaDrift, describe, drift, parse_renames, tables_from
+from tasks.runtime import Refusal, flow_run_gone
+from lifecycle_config.scratch import scratch_folder
 
+
+
+#: a ledger snapshot still `running` after this long was left by a run that died
+LEDGER_SNAPSHOT_HOURS = 2
 
 
 def _tenant_filter(platform: PlatformControl, customer_id: str):
@@ -69,8 +75,8 @@ def backup_customer(customer_id: str, day: date, platform: PlatformControl, stor
             return BackupOutcome(customer_id, backup_id, "skipped", existing.rows or 0, existing.bytes or 0)
     source = platform.engine()
     tables = tables if tables is not None else platform.tenant_tables()
-    lock = customer_lock(customer_id, keys.lock_holder(f"{kind}-backup", flow_run_id or backup_id), engine=engine) if hold_lock \
-        else nullcontext()
+    lock = customer_lock(customer_id, keys.lock_holder(f"{kind}-backup", flow_run_id or backup_id), engine=engine,
+                         flow_run_id=flow_run_id, holder_gone=flow_run_gone) if hold_lock else nullcontext()
     try:
         with lock:
             record = write_backup(backup_id=backup_id, prefix=keys.backup_folder(customer_id, backup_id), tables=tables,
@@ -85,7 +91,7 @@ def backup_customer(customer_id: str, day: date, platform: PlatformControl, stor
 def apply_retention(customer_id: str | None, day: date, terms: Terms, storage: ObjectStorage, engine=None) -> list[str]:
     """Delete the backups retention does not keep (objects and all their versions); returns their ids."""
     with session_scope(engine) as session:
-        query = select(Backup).where(Backup.status.in_((BackupStatus.GOOD, BackupStatus.FAILED)))
+        query = select(Backup).where(Backup.status.in_((BackupStatus.GOOD, BackupStatus.FAILED, BackupStatus.CORRUPT)))
         query = query.where(Backup.customer_id == customer_id) if customer_id else query.where(Backup.kind == BackupKind.LEDGER)
         backups = session.scalars(query).all()
         kept = keep([Kept(b.backup_id, b.created_at, b.status == BackupStatus.GOOD) for b in backups], day,
@@ -121,48 +127,83 @@ def choose_backup(customer_id: str, backup_id: str | None, engine=None) -> Backu
         return backup
 
 
-def _target_tables(target, source_tables: list[Table], create: bool) -> list[Table]:
-    """The same tables on the target database (created there when restoring into the sandbox)."""
+def _live_tables(target, source_tables: list[Table]) -> list[Table]:
+    """The platform's tables, bound to a metadata of their own."""
     metadata = MetaData()
-    copies = [table.to_metadata(metadata) for table in source_tables]
-    if create:
+    return [table.to_metadata(metadata) for table in source_tables]
+
+
+def _shape(table: Table) -> list[tuple[str, str]]:
+    return [(entry["name"], entry["type"]) for entry in describe(table)]
+
+
+def _sandbox_tables(target, manifest: dict, platform: PlatformControl) -> list[Table]:
+    """The backup's tables in the sandbox, (re)created from the backup's own schema so a drill never
+    depends on the live one; a manifest that kept only column names falls back to the live tables."""
+    tables = tables_from(manifest)
+    if tables is None:
+        tables = _live_tables(target, platform.tenant_tables())
         # the sandbox may be another database engine than the platform: generic types, no server defaults
-        for table in copies:
+        for table in tables:
             for column in table.columns:
                 column.server_default = None
                 try:
                     column.type = column.type.as_generic()
                 except NotImplementedError:
                     pass
-        metadata.create_all(target)
-    return copies
+    existing = inspect(target)
+    for table in tables:
+        if existing.has_table(table.name):
+            sandbox = Table(table.name, MetaData(), autoload_with=target)
+            if _shape(sandbox) != _shape(table):  # left by a backup of another shape: the sandbox is scratch
+                sandbox.drop(target)
+        table.create(target, checkfirst=True)
+    return tables
 
 
-def _fetch(backup: Backup, platform: PlatformControl, storage: ObjectStorage, folder: Path):
-    """Everything a restore checks before it writes: the manifest is the ledger's, its tables still exist on
-    the platform, every object is there whole. Returns (manifest, local paths, the platform's tables)."""
+@dataclass
+class Fetched:
+    """What a restore checked before it writes: the manifest, the verified local objects, the tables."""
+    manifest: dict
+    paths: dict[str, Path]
+    tables: list[Table]
+
+
+def _fetch(backup: Backup, platform: PlatformControl, storage: ObjectStorage, folder: Path, *, target_url: str,
+           in_place: bool, renames: dict[str, dict[str, str]] | None = None) -> Fetched:
+    """Everything a restore checks before it writes: the manifest is the ledger's; in place, the live
+    tables still have the backup's shape (any drift refuses, listed); every object is there whole."""
     manifest = read_manifest(storage, backup)
-    source_tables = platform.tenant_tables()
-    known = {table.name for table in source_tables}
-    missing = [copy["name"] for copy in manifest["tables"] if copy["name"] not in known]
-    if missing:
-        raise CorruptBackup(f"backup {backup.backup_id}: tables {missing} no longer exist on the platform")
-    return manifest, fetch_verified(storage, manifest, folder), source_tables
-
-
-def _load(backup: Backup, fetched, target_url: str, platform: PlatformControl, *, create_tables: bool) -> dict[str, int]:
-    manifest, paths, source_tables = fetched
     target = engine_for(target_url)
-    tables = _target_tables(target, source_tables, create_tables)
-    return load_rows(target, tables, paths, manifest, _tenant_filter(platform, backup.customer_id))
+    if in_place:
+        differences = drift(manifest, platform.tenant_tables(), renames)
+        if differences:
+            raise RestoreRefused(f"backup {backup.backup_id} cannot be restored in place, the platform's tables "
+                                 f"changed since it was made (nothing was changed or billed): "
+                                 + "; ".join(differences)
+                                 + ". Restore into the sandbox, or name renamed columns with --map-columns "
+                                   "table.old=new")
+        tables = _live_tables(target, platform.tenant_tables())
+    else:
+        tables = None
+    paths = fetch_verified(storage, manifest, folder)
+    return Fetched(manifest, paths, tables if tables is not None else _sandbox_tables(target, manifest, platform))
+
+
+def _load(backup: Backup, fetched: Fetched, target_url: str,
+          renames: dict[str, dict[str, str]] | None = None) -> dict[str, int]:
+    tenant_column = fetched.manifest["tenant_column"]
+    return load_rows(engine_for(target_url), fetched.tables, fetched.paths, fetched.manifest,
+                     lambda table: table.c[tenant_column] == backup.customer_id, renames)
 
 
 def restore_into(backup: Backup, target_url: str, platform: PlatformControl, storage: ObjectStorage, *,
-                 create_tables: bool) -> dict[str, int]:
-    """Verify every object of the backup, then replace the customer's rows on the target in one transaction."""
-    with tempfile.TemporaryDirectory() as folder:
-        return _load(backup, _fetch(backup, platform, storage, Path(folder)), target_url, platform,
-                     create_tables=create_tables)
+                 in_place: bool = False) -> tuple[dict[str, int], list[Table]]:
+    """Verify every object of the backup, then replace the customer's rows on the target in one transaction;
+    returns the rows loaded per table, and the tables they went into."""
+    with scratch_folder() as folder:
+        fetched = _fetch(backup, platform, storage, Path(folder), target_url=target_url, in_place=in_place)
+        return _load(backup, fetched, target_url), fetched.tables
 
 
 @dataclass
@@ -180,10 +221,19 @@ class RestoreOutcome:
 
 def restore_customer(customer_id: str, backup_id: str | None, target: str, requested_by: str, ticket: str, *,
                      platform: PlatformControl, storage: ObjectStorage, sandbox_url: str, flow_run_id: str | None,
-                     actor: str, request_key: str | None = None, engine=None) -> RestoreOutcome:
+                     actor: str, request_key: str | None = None, map_columns: str | None = None,
+                     engine=None) -> RestoreOutcome:
     """A restore on request: billed as a `data_recovery` intervention once per request (`request_key`,
-    by default the flow run's)."""
+    by default the flow run's). `map_columns` ("table.old=new,...") names columns renamed since the
+    backup, for an in-place restore that ops really mean; it is audited."""
     request_key = request_key or keys.restore_request(flow_run_id)
+    try:
+        renames = parse_renames(map_columns)
+    except SchemaDrift as error:
+        raise RestoreRefused(str(error)) from None
+    if renames and target != RestoreTarget.IN_PLACE:
+        raise RestoreRefused("--map-columns is for in_place restores: the sandbox is built from the backup's own "
+                             "tables")
     with session_scope(engine) as session:
         done = session.scalar(select(RestoreJob).where(RestoreJob.request_key == request_key,
                                                        RestoreJob.status == RestoreStatus.DONE))
@@ -209,23 +259,31 @@ def restore_customer(customer_id: str, backup_id: str | None, target: str, reque
         job_id = job.id
     safety_id = None
     try:
-        with customer_lock(customer_id, keys.lock_holder("restore", request_key), engine=engine), \
-                tempfile.TemporaryDirectory() as folder:
-            fetched = _fetch(backup, platform, storage, Path(folder))  # a bad backup is refused here, before any write
-            if target == RestoreTarget.IN_PLACE:
+        with customer_lock(customer_id, keys.lock_holder("restore", request_key), engine=engine,
+                           flow_run_id=flow_run_id, holder_gone=flow_run_gone), \
+                scratch_folder() as folder:
+            in_place = target == RestoreTarget.IN_PLACE
+            # a bad backup, or a platform whose tables changed, is refused here, before any write
+            fetched = _fetch(backup, platform, storage, Path(folder), in_place=in_place, renames=renames,
+                             target_url=platform.platform_url() if in_place else sandbox_url)
+            if in_place:
                 safety_id = keys.safety_backup(customer_id, timer.started, job_id)
                 safety = backup_customer(customer_id, paris_date(timer.started), platform, storage, kind=BackupKind.SAFETY,
                                          backup_id=safety_id, flow_run_id=flow_run_id, hold_lock=False,
                                          engine=engine)
                 if safety.status != "good":
                     raise RuntimeError(f"the safety backup failed, nothing was restored: {safety.error}")
-                rows = _load(backup, fetched, platform.platform_url(), platform, create_tables=False)
+                rows = _load(backup, fetched, platform.platform_url(), renames)
             else:
-                rows = _load(backup, fetched, sandbox_url, platform, create_tables=True)
+                rows = _load(backup, fetched, sandbox_url)
     except Exception as error:
         with session_scope(engine, write=True) as session:
             job = session.get(RestoreJob, job_id)
             job.status, job.error, job.finished_at = RestoreStatus.FAILED, f"{type(error).__name__}: {error}"[:2000], now()
+        if isinstance(error, CorruptBackup):
+            mark_corrupt(backup.backup_id, str(error), actor=actor, flow_run_id=flow_run_id, engine=engine)
+            raise CorruptBackup(f"{error}; backup {backup.backup_id} is now marked corrupt and will not be chosen "
+                                f"again") from None
         raise
     seconds = timer.seconds()
     minutes = recovery_minutes(seconds)
@@ -243,7 +301,8 @@ def restore_customer(customer_id: str, backup_id: str | None, target: str, reque
         audit.record(session, "backup_restored", customer_id=customer_id, before=None, actor=actor,
                      flow_run_id=flow_run_id, after={"backup": backup.backup_id, "target": target, "rows": rows,
                                                      "ticket": ticket, "requested_by": requested_by,
-                                                     "billed_minutes": minutes, "safety_backup": safety_id})
+                                                     "billed_minutes": minutes, "safety_backup": safety_id,
+                                                     **({"map_columns": renames} if renames else {})})
     return RestoreOutcome(job_id, backup.backup_id, target, rows, seconds, minutes, intervention_id,
                           safety_backup_id=safety_id)
 
@@ -252,29 +311,63 @@ def verify_backup(backup: Backup, sandbox_url: str, platform: PlatformControl, s
                   engine=None) -> tuple[bool, str]:
     """A restore drill: restore into the sandbox, read back, compare counts and hashes with the manifest."""
     try:
-        restore_into(backup, sandbox_url, platform, storage, create_tables=True)
-        target = engine_for(sandbox_url)
-        tables = {t.name: t for t in _target_tables(target, platform.tenant_tables(), False)}
-        from tasks.backup_archive import dump_rows
-
-        with tempfile.TemporaryDirectory() as folder, target.connect() as connection:
+        _, loaded = restore_into(backup, sandbox_url, platform, storage)
+        tables = {table.name: table for table in loaded}
+        tenant_column = backup.manifest["tenant_column"]
+        with scratch_folder() as folder, engine_for(sandbox_url).connect() as connection:
             for copy in backup.manifest["tables"]:
                 path = Path(folder) / f"{copy['name']}.check.gz"
                 table = tables[copy["name"]]
-                rows, digest = dump_rows(connection, table,
-                                         table.c[platform.tenant_column] == backup.customer_id, path)
+                rows, digest = dump_rows(connection, table, table.c[tenant_column] == backup.customer_id, path)
                 if (rows, digest) != (copy["rows"], copy["sha256"]):
                     raise CorruptBackup(f"{copy['name']}: {rows} rows read back, {copy['rows']} in the manifest; "
                                         f"hash {'matches' if digest == copy['sha256'] else 'differs'}")
-    except Exception as error:  # noqa: BLE001 - the drill reports, it does not crash the run
+    except CorruptBackup as error:  # the backup itself is damaged: never restored, replaced tonight
+        mark_corrupt(backup.backup_id, str(error), actor="restore-drill", flow_run_id=backup.flow_run_id, engine=engine)
+        return False, f"CorruptBackup: {error} (now marked corrupt; the next nightly backup takes a fresh one)"
+    except Exception as error:  # noqa: BLE001 - the drill could not run (sandbox, storage): nothing said of the backup
         message = f"{type(error).__name__}: {error}"
         with session_scope(engine, write=True) as session:
-            session.get(Backup, backup.backup_id).error = f"verification failed: {message}"[:2000]
+            session.get(Backup, backup.backup_id).error = f"verification could not run: {message}"[:2000]
         return False, message
     with session_scope(engine, write=True) as session:
         record = session.get(Backup, backup.backup_id)
         record.verified_at, record.error = now(), None
     return True, "rows and hashes match the manifest"
+
+
+def mark_corrupt(backup_id: str, reason: str, *, actor: str, flow_run_id: str | None, engine=None) -> None:
+    """A backup found damaged is `corrupt`: no restore chooses it, retention never counts it as kept, and the
+    customer's next nightly backup is taken afresh."""
+    with session_scope(engine, write=True) as session:
+        record = session.get(Backup, backup_id)
+        if record is None or record.status == BackupStatus.CORRUPT:
+            return
+        before = record.status
+        record.status, record.error = BackupStatus.CORRUPT, reason[:2000]
+        audit.record(session, "backup_corrupt", customer_id=record.customer_id, before={"status": before},
+                     after={"status": BackupStatus.CORRUPT, "backup": backup_id, "reason": reason[:500]}, actor=actor,
+                     flow_run_id=flow_run_id)
+
+
+def settle_abandoned_backups(engine=None) -> list[str]:
+    """Backups left `running` by a run that died (no live lock of their customer any more) become `failed`,
+    with why; their objects go with retention. Returns their ids."""
+    with session_scope(engine, write=True) as session:
+        locks = {lock.customer_id: lock for lock in session.scalars(select(CustomerLock))}
+        settled = []
+        for backup in session.scalars(select(Backup).where(Backup.status == BackupStatus.RUNNING)):
+            lock = locks.get(backup.customer_id)
+            if backup.customer_id is None:
+                if backup.created_at > now() - timedelta(hours=LEDGER_SNAPSHOT_HOURS):
+                    continue  # a ledger snapshot holds no lock: give it its time
+            elif lock is not None and why_gone(lock, stale_seconds=STALE_SECONDS, ttl_hours=12) is None:
+                continue      # its run is still writing it
+            backup.status = BackupStatus.FAILED
+            backup.error = (f"abandoned: the run {backup.flow_run_id or '(unknown)'} writing it stopped before its "
+                            f"manifest; settled at {now().isoformat(timespec='seconds')}")
+            settled.append(backup.backup_id)
+    return settled
 
 
 def snapshot_ledger(day: date, storage: ObjectStorage, *, flow_run_id: str | None, engine=None) -> Backup:
@@ -304,7 +397,7 @@ def restore_ledger_snapshot(backup_id: str, target_url: str, storage: ObjectStor
         if connection.scalar(select(func.count()).select_from(Customer.__table__)):
             raise ValueError("the target ledger is not empty: restore a snapshot only into a new database")
     manifest = read_manifest(storage, backup)
-    with tempfile.TemporaryDirectory() as folder:
+    with scratch_folder() as folder:
         paths = fetch_verified(storage, manifest, Path(folder))
         return load_rows(target, list(Base.metadata.sorted_tables), paths, manifest, lambda table: true())
 

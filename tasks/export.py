@@ -7,7 +7,6 @@ unchanged writes no new version, and a changed one never overwrites the previous
 
 from __future__ import annotations
 
-import tempfile
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
@@ -29,6 +28,7 @@ from policy.quota import hourly_rate
 from policy.terms import Terms
 from policy.vocabulary import InvoiceKind, InvoiceStatus
 from reports.billable_workbook import write_workbook
+from lifecycle_config.scratch import scratch_folder
 
 ZERO = Decimal("0.00")
 
@@ -160,7 +160,7 @@ def export_month(month: str, storage: ObjectStorage, fallback_terms: Terms, *, f
              ("other_payment_fee", terms.other_payment_fee), ("late_penalty_rate", terms.late_penalty_rate),
              ("late_indemnity", terms.late_indemnity)]
     about += [(f"hourly_rate.{name}", rate) for name, rate in sorted(terms.hourly_rates.items())]
-    with tempfile.TemporaryDirectory() as folder:
+    with scratch_folder() as folder:
         path = Path(folder) / file_name(month, 1)
         written = write_workbook(path, month=month, summary=summary,
                                  interventions=_interventions(engine, month, names, terms), invoices=invoices,

@@ -90,3 +90,18 @@ def check_date(problem: str | None, *, force_reason: str | None, what: str, engi
         audit.record(session, "date_check_overridden", customer_id=None, before=None,
                      after={"run": what, "problem": problem, "reason": reason, "today": today_paris()},
                      actor=actor(), flow_run_id=flow_run_id())
+
+
+def flow_run_gone(flow_run_id: str) -> bool:
+    """Whether Prefect says this flow run is over (so a lock it left may be taken over). Unknown to this
+    server (a temporary server of another `lifecycle run`) or unreachable: not gone, to be safe."""
+    try:
+        from uuid import UUID
+
+        from prefect.client.orchestration import get_client
+
+        with get_client(sync_client=True) as client:
+            run = client.read_flow_run(UUID(flow_run_id))
+    except Exception:  # noqa: BLE001 - no answer is no evidence
+        return False
+    return run.state is not None and run.state.is_final()

@@ -132,10 +132,56 @@ def test_an_in_place_restore_takes_a_safety_backup_and_touches_only_that_custome
         assert {t["name"]: t["rows"] for t in safety.manifest["tables"]}["users"] == 800
 
 
-def test_a_corrupted_or_truncated_backup_is_refused_and_nothing_changes(shop, ledger, home):
+def test_an_in_place_restore_over_a_changed_schema_is_refused_unless_ops_name_the_rename(shop, ledger):
+    from flows.backup import nightly_backup, verify_backups
+    from flows.restore import restore_backup
+    from ledger.models import AuditEntry
+    from tasks.backups import RestoreRefused
+
+    nightly_backup(as_of=date(2026, 11, 20), snapshot_ledger_too=False)
+    with shop.begin() as connection:  # the platform renames a column, and the customer's data moves on
+        connection.execute(text("ALTER TABLE operations RENAME COLUMN title TO headline"))
+        connection.execute(text("UPDATE operations SET headline = 'Projet Saphir' WHERE tenant_id = 'ACME'"))
+        connection.execute(text("DELETE FROM users WHERE tenant_id = 'ACME' AND id % 2 = 0"))
+    before = tenant_rows(shop, "ACME")
+    with pytest.raises(RestoreRefused) as refused:
+        restore_backup(customer_id="ACME", requested_by="alice", ticket="T-7", target="in_place")
+    message = str(refused.value)
+    assert "operations.title: in the backup, missing on the platform" in message
+    assert "operations.headline: new on the platform" in message and "--map-columns" in message
+    assert tenant_rows(shop, "ACME") == before                      # nothing changed
+    with session_scope(ledger) as session:
+        assert session.scalar(select(func.count()).select_from(Intervention)) == 0      # nothing billed
+        assert session.scalar(select(func.count()).select_from(Backup).where(Backup.kind == "safety")) == 0
+    # the drill does not depend on the live schema: the sandbox is built from the backup's
+    assert all(result["ok"] for result in verify_backups(sample=5)["verified"])
+
+    # ops mean it: the backup's titles go into the renamed column, and the audit says so
+    restore_backup(customer_id="ACME", requested_by="alice", ticket="T-7", target="in_place",
+                   map_columns="operations.title=headline")
+    with shop.connect() as connection:
+        assert connection.scalar(text("SELECT headline FROM operations WHERE tenant_id = 'ACME'")) == "Projet Émeraude"
+        assert connection.scalar(text("SELECT count(*) FROM users WHERE tenant_id = 'ACME'")) == 1200
+    with session_scope(ledger) as session:
+        restored = session.scalars(select(AuditEntry).where(AuditEntry.action == "backup_restored")).one()
+        assert restored.after["map_columns"] == {"operations": {"title": "headline"}}
+
+    # a new NOT NULL column: its live values would be replaced by the default, so it is refused too
+    with shop.begin() as connection:
+        connection.execute(text("ALTER TABLE users ADD COLUMN region VARCHAR(8) DEFAULT 'eu' NOT NULL"))
+    with pytest.raises(RestoreRefused, match=r"users\.region: new on the platform"):
+        restore_backup(customer_id="ACME", requested_by="alice", ticket="T-8", target="in_place",
+                       map_columns="operations.title=headline")
+    with pytest.raises(RestoreRefused, match="the backup has no such column"):
+        restore_backup(customer_id="ACME", requested_by="alice", ticket="T-8", target="in_place",
+                       map_columns="operations.name=headline")
+
+
+def test_a_corrupted_or_truncated_backup_is_refused_marked_corrupt_and_replaced(shop, ledger, home):
     from flows.backup import nightly_backup
     from flows.restore import restore_backup
     from tasks.backup_archive import CorruptBackup
+    from tasks.backups import RestoreRefused
 
     nightly_backup(as_of=date(2026, 11, 20), snapshot_ledger_too=False)
     store = ObjectStorage().store()
@@ -145,10 +191,21 @@ def test_a_corrupted_or_truncated_backup_is_refused_and_nothing_changes(shop, le
     store.put_stream(key, __import__("io").BytesIO(data[: len(data) // 2]))  # truncated
     with shop.begin() as connection:
         connection.execute(text("DELETE FROM users WHERE tenant_id = 'ACME'"))
-    with pytest.raises(CorruptBackup, match="users.jsonl.gz is corrupted or truncated"):
+    with pytest.raises(CorruptBackup, match="users.jsonl.gz is corrupted or truncated.*now marked corrupt"):
         restore_backup(customer_id="ACME", requested_by="a", ticket="T-1", target="in_place")
     assert tenant_rows(shop, "ACME")["users"] == []          # nothing was written
-    flipped = bytearray(data)
+    with session_scope(ledger) as session:
+        assert session.get(Backup, "ACME-20261120").status == "corrupt"
+    with pytest.raises(RestoreRefused, match="no good backup"):  # never chosen again
+        restore_backup(customer_id="ACME", requested_by="a", ticket="T-1")
+
+    # the next night takes a fresh backup; one byte flipped in it is caught by its checksum
+    with shop.begin() as connection:
+        connection.execute(text("INSERT INTO users (tenant_id, email) VALUES ('ACME', 'back@acme.example')"))
+    nightly_backup(as_of=date(2026, 11, 21), snapshot_ledger_too=False)
+    key = "backups/ACME/ACME-20261121/users.jsonl.gz"
+    with store.open(key) as handle:
+        flipped = bytearray(handle.read())
     flipped[len(flipped) // 2] ^= 0xFF                      # same size, one byte changed
     store.put_stream(key, __import__("io").BytesIO(bytes(flipped)))
     with pytest.raises(CorruptBackup, match="checksum mismatch"):
@@ -156,6 +213,7 @@ def test_a_corrupted_or_truncated_backup_is_refused_and_nothing_changes(shop, le
     with session_scope(ledger) as session:
         assert session.scalar(select(func.count()).select_from(Intervention)) == 0  # a refused restore bills nothing
         assert {job.status for job in session.scalars(select(RestoreJob))} == {"failed"}
+        assert session.get(Backup, "ACME-20261121").status == "corrupt"
 
 
 def test_the_restore_drill_verifies_good_backups_and_names_a_bad_one(shop, ledger):
@@ -174,6 +232,12 @@ def test_the_restore_drill_verifies_good_backups_and_names_a_bad_one(shop, ledge
     store.put_stream(backup.manifest_key, __import__("io").BytesIO(json.dumps(manifest, indent=1, sort_keys=True).encode()))
     with pytest.raises(BackupsFailed, match="BETA-20261120"):
         verify_backups(sample=5)
+    with session_scope(ledger) as session:
+        assert session.get(Backup, "BETA-20261120").status == "corrupt"
+        assert session.get(Backup, "ACME-20261120").status == "good"
+    # the next nightly run takes a fresh backup of BETA (same day: the corrupt one is not kept as done)
+    again = nightly_backup(as_of=date(2026, 11, 20), snapshot_ledger_too=False)
+    assert {b["customer_id"]: b["status"] for b in again["backups"]} == {"ACME": "skipped", "BETA": "good"}
 
 
 @contextmanager
@@ -256,6 +320,62 @@ def test_a_backup_waits_for_a_restore_of_the_same_customer_and_gives_up_clearly(
             pass  # another customer is not blocked
     with customer_lock("ACME", "backup", wait_seconds=1, engine=ledger):
         pass  # released
+
+
+def test_a_lock_whose_holder_is_gone_is_taken_over_at_once_and_said_so(home, ledger):
+    from datetime import datetime, timedelta, timezone
+
+    from ledger.models import AuditEntry, CustomerLock
+
+    long_ago = datetime.now(timezone.utc) - timedelta(minutes=10)
+    with session_scope(ledger, write=True) as session:  # a worker on another machine died holding it
+        session.add(CustomerLock(customer_id="ACME", holder="tenant-backup:run-1", acquired_at=long_ago,
+                                 heartbeat_at=long_ago, host="worker-7", pid=4242, flow_run_id=None))
+        session.add(CustomerLock(customer_id="BETA", holder="restore:run-2", acquired_at=datetime.now(timezone.utc),
+                                 heartbeat_at=datetime.now(timezone.utc), host="worker-7", pid=4243))
+    with customer_lock("ACME", "tenant-backup:run-3", wait_seconds=0.5, engine=ledger):
+        pass
+    with pytest.raises(CustomerBusy, match="restore:run-2 holds its data"):  # that one still beats
+        with customer_lock("BETA", "tenant-backup:run-3", wait_seconds=1, engine=ledger):
+            pass
+    with session_scope(ledger) as session:
+        taken = session.scalars(select(AuditEntry).where(AuditEntry.action == "lock_taken_over")).one()
+        assert taken.before["holder"] == "tenant-backup:run-1" and "has not beaten since" in taken.after["because"]
+
+
+def test_a_backup_killed_mid_way_leaves_no_stuck_lock_no_running_row_and_no_temporary_file(shop, ledger, home,
+                                                                                            prefect_server):
+    import signal
+    import subprocess
+    import sys
+
+    from flows.backup import nightly_backup
+    from ledger.models import AuditEntry, CustomerLock
+    from tasks.backups import settle_abandoned_backups
+
+    killed = subprocess.run([sys.executable, "-m", "lifecycle.cli", "run", "backup", "--customer", "ACME",
+                             "--as-of", "2026-11-20"], capture_output=True, text=True, timeout=300,
+                            env={**os.environ, "PREFECT_API_URL": prefect_server,
+                                 "LIFECYCLE_FAILPOINT": "backup.table-uploaded"})
+    assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]
+    with session_scope(ledger) as session:   # kill -9: no `finally` ran
+        assert session.get(CustomerLock, "ACME").pid is not None
+        assert session.get(Backup, "ACME-20261120").status == "running"
+    assert [folder for folder in (home / "tmp").iterdir()]          # its dump is still on disk
+
+    assert settle_abandoned_backups() == ["ACME-20261120"]
+    with session_scope(ledger) as session:
+        abandoned = session.get(Backup, "ACME-20261120")
+        assert abandoned.status == "failed" and abandoned.error.startswith("abandoned: the run")
+    result = nightly_backup(as_of=date(2026, 11, 20), snapshot_ledger_too=False)
+    assert {b["customer_id"]: b["status"] for b in result["backups"]} == {"ACME": "good", "BETA": "good"}
+    assert not list((home / "tmp").iterdir())                        # swept when the next run started
+    with session_scope(ledger) as session:
+        assert session.scalar(select(func.count()).select_from(CustomerLock)) == 0
+        taken = session.scalars(select(AuditEntry).where(AuditEntry.action == "lock_taken_over")).one()
+        assert "is dead" in taken.after["because"] and taken.before["customer"] == "ACME"
+    sandbox_check = nightly_backup(as_of=date(2026, 11, 20), snapshot_ledger_too=False)
+    assert {b["status"] for b in sandbox_check["backups"]} == {"skipped"}
 
 
 def test_the_ledger_snapshot_restores_into_a_new_database(shop, ledger, tmp_path):
