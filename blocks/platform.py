@@ -25,7 +25,11 @@ from policy.access import Flags
 
 
 class PlatformError(RuntimeError):
-    pass
+    """The platform did not take an access change; `transient` when trying later may work (down, 5xx, 429)."""
+
+    def __init__(self, message: str, *, transient: bool = False):
+        super().__init__(message)
+        self.transient = transient
 
 
 class PlatformControl(Block):
@@ -128,7 +132,10 @@ class PlatformControl(Block):
             if 200 <= response.status_code < 300:
                 return
             problem = f"HTTP {response.status_code}"
-        raise PlatformError(f"webhook for tenant {tenant_id!r} failed after {self.retries + 1} attempt(s): {problem}")
+            if response.status_code < 500 and response.status_code != 429:  # refused: trying again changes nothing
+                raise PlatformError(f"webhook for tenant {tenant_id!r} refused the change: {problem}")
+        raise PlatformError(f"webhook for tenant {tenant_id!r} failed after {self.retries + 1} attempt(s): {problem}",
+                            transient=True)
 
 
 def tenant_tables(engine: Engine, tenant_column: str = "tenant_id", tenant_table: str = "tenants") -> list[Table]:

@@ -18,6 +18,7 @@ from prefect.exceptions import FlowPauseTimeout
 from policy.calendar import future_day_problem, today_paris
 from tasks.approval import pause_key, run_url, wait_for_decision
 from tasks.arrears import sweep_task
+from tasks.dispatch import dispatch_task
 from tasks.deletion import approval_form, certificate_markdown, check_due, execute, mark_awaiting, pending_run, refuse
 from tasks.purge import plan_purge
 from tasks.runtime import Refusal, actor, business_date, check_date, flow_run_id, refusals_fail_quietly
@@ -57,6 +58,8 @@ def arrears_escalation(
                    what="arrears-escalation")
     settings = load_run_settings("arrears-escalation")
     report = sweep_task(day, settings, dry_run=dry_run, actor=actor(), flow_run_id=flow_run_id())
+    if not dry_run:  # the notices and access changes recorded with their stages (and any left by earlier runs)
+        report.failed += dispatch_task(settings.notifications, settings.platform).undone()
     deletions = []
     for customer_id in report.deletions_due:
         if dry_run:
@@ -163,4 +166,8 @@ def delete_customer_data(
     create_markdown_artifact(certificate_markdown(certificate), key="deletion-certificate",
                              description=f"Deletion certificate of {customer_id}")
     print(f"{customer_id}: data deleted, approved by {approval['reviewer']}")
+    undone = dispatch_task(settings.notifications, settings.platform, [customer_id]).undone()
+    if undone:  # the deletion is done and recorded; its notice or switch waits for the next sweep
+        raise SweepIncomplete(f"{customer_id}: data deleted and recorded; still to do (the daily sweep tries "
+                              f"again): " + "; ".join(undone))
     return {"customer_id": customer_id, "deleted": True, "certificate": certificate}

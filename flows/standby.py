@@ -17,6 +17,7 @@ from policy.standby import StandbyReason
 from tasks.runtime import Refusal, actor, business_date, check_date, flow_run_id, refusals_fail_quietly
 from tasks.settings import load_run_settings
 from tasks.standby import request_task, sweep_standby_task
+from tasks.dispatch import dispatch_task
 
 
 class StandbyRefused(Refusal):
@@ -52,6 +53,10 @@ def request_standby(
     create_markdown_artifact(outcome.markdown(), key="standby-request", description="What the standby request did")
     if not outcome.accepted:
         raise StandbyRefused(f"standby refused for {customer_id}: " + "; ".join(outcome.reasons))
+    undone = dispatch_task(settings.notifications, settings.platform, [customer_id]).undone()
+    if undone:
+        raise SweepIncomplete(f"standby of {customer_id} recorded; not all of it reached the platform or the "
+                              f"customer yet (the daily sweep tries again): " + "; ".join(undone))
     print(f"standby for {customer_id}: {outcome.start_on} to {outcome.end_on}, started={outcome.started}")
     return {"customer_id": customer_id, "start_on": outcome.start_on.isoformat(), "end_on": outcome.end_on.isoformat(),
             "started": outcome.started}
@@ -73,6 +78,7 @@ def standby_expiry(as_of: Optional[date] = None, force_reason: Optional[str] = N
                what="standby-expiry")
     settings = load_run_settings("standby-expiry")
     report = sweep_standby_task(day, settings, actor=actor(), flow_run_id=flow_run_id())
+    report.failed += dispatch_task(settings.notifications, settings.platform).undone()
     create_markdown_artifact(report.markdown(), key="standby-expiry", description=f"Standby sweep for {day}")
     print(f"{day}: {len(report.started)} started, {len(report.ended)} ended, {len(report.noticed)} warned, "
           f"{len(report.failed)} failed")

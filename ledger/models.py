@@ -32,7 +32,8 @@ from sqlalchemy.types import TypeDecorator
 from policy.arrears import Stage
 from policy.categories import CATEGORIES
 from policy.standby import StandbyReason
-from policy.vocabulary import (BackupKind, BackupStatus, BillingCycle, CloseStatus, DeletionStatus, InterventionSource,
+from policy.vocabulary import (BackupKind, BackupStatus, BillingCycle, CloseStatus, DeletionStatus, EffectStatus,
+                               InterventionSource, NoticeStatus,
                                InvoiceKind, InvoiceStatus, NoticeTransport, PaymentMethod, RestoreStatus, RestoreTarget,
                                StandbySource, StandbyStatus)
 
@@ -349,21 +350,49 @@ class CustomerLock(Base):
 
 
 class Notice(Base):
-    """A message to a customer. `notice_key` makes each notice go out once."""
+    """A message to a customer. `notice_key` makes each notice go out once. It is recorded `pending` in the
+    transaction of its cause and sent afterwards by the dispatcher (tasks.dispatch)."""
 
     __tablename__ = "notices"
-    __table_args__ = (one_of("transport", NoticeTransport),)
+    __table_args__ = (one_of("transport", NoticeTransport), one_of("status", NoticeStatus))
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     notice_key: Mapped[str] = mapped_column(String(160), unique=True)
     customer_id: Mapped[str] = mapped_column(ForeignKey("customers.customer_id"), index=True)
     kind: Mapped[str] = mapped_column(String(40))
-    sent_at: Mapped[datetime]
+    sent_at: Mapped[Optional[datetime]]
     to: Mapped[str] = mapped_column(String(254))
     subject: Mapped[str] = mapped_column(Text)
     body: Mapped[str] = mapped_column(Text)
-    transport: Mapped[str] = mapped_column(String(16))  # smtp | outbox
+    transport: Mapped[Optional[str]] = mapped_column(String(16))  # smtp | outbox | dry-run, once sent
     location: Mapped[Optional[str]] = mapped_column(Text)
+    flow_run_id: Mapped[Optional[str]] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16), default=NoticeStatus.SENT, server_default="sent")
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="1")
+    last_error: Mapped[Optional[str]] = mapped_column(Text)
+    created_at: Mapped[Optional[datetime]]
+    claimed_at: Mapped[Optional[datetime]]
+
+
+class PlatformEffect(Base):
+    """An access change to apply to the platform, recorded with the stage or standby that causes it."""
+
+    __tablename__ = "platform_effects"
+    __table_args__ = (one_of("status", EffectStatus),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    effect_key: Mapped[str] = mapped_column(String(160), unique=True)
+    customer_id: Mapped[str] = mapped_column(ForeignKey("customers.customer_id"), index=True)
+    admin_enabled: Mapped[bool] = mapped_column(Boolean)
+    platform_enabled: Mapped[bool] = mapped_column(Boolean)
+    operations_enabled: Mapped[bool] = mapped_column(Boolean)
+    reason: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), default=EffectStatus.PENDING)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[Optional[str]] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    claimed_at: Mapped[Optional[datetime]]
+    applied_at: Mapped[Optional[datetime]]
     flow_run_id: Mapped[Optional[str]] = mapped_column(String(64))
 
 

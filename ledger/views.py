@@ -144,7 +144,7 @@ def backups(session: Session, month: str | None = None) -> list[dict[str, Any]]:
 
 
 def notices(session: Session, month: str | None = None) -> list[dict[str, Any]]:
-    rows = session.scalars(select(Notice).order_by(Notice.sent_at, Notice.id)).all()
+    rows = session.scalars(select(Notice).order_by(Notice.id)).all()
     return [
         {
             "customer_id": notice.customer_id,
@@ -154,6 +154,9 @@ def notices(session: Session, month: str | None = None) -> list[dict[str, Any]]:
             "subject": notice.subject,
             "transport": notice.transport,
             "location": notice.location,
+            "status": notice.status,
+            "attempts": notice.attempts,
+            "last_error": notice.last_error,
         }
         for notice in rows
         if _in_month(notice.sent_at, month)

@@ -83,6 +83,18 @@ class BackupStatus(StrEnum):
     CORRUPT = "corrupt"   # found damaged by a drill or a restore: never restored, never counted as kept
 
 
+class NoticeStatus(StrEnum):
+    PENDING = "pending"   # recorded with its cause, not sent yet (the outbox)
+    SENT = "sent"
+    FAILED = "failed"     # refused for good (a bad address, bad credentials): ops must act
+
+
+class EffectStatus(StrEnum):
+    PENDING = "pending"   # an access change recorded with its stage, not applied to the platform yet
+    APPLIED = "applied"
+    FAILED = "failed"
+
+
 class RestoreTarget(StrEnum):
     SANDBOX = "sandbox"
     IN_PLACE = "in_place"

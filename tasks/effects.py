@@ -1,7 +1,10 @@
 """The two effects every capability shares: switching a customer's access and sending a notice.
 
-Both record what they did in the ledger (customer flags, notices, audit) inside the caller's
-transaction, so a failed call leaves the ledger as it was and the next run tries again.
+Both are only recorded here, in the caller's transaction with their cause (the customer's flags, a
+pending access change, a pending notice, the audit): the stage and its effects commit together or
+not at all, and nothing leaves the ledger before they are recorded. `tasks.dispatch` then sends
+and applies them, and tries again until they are done. A dry run records them in its rolled-back
+transaction only.
 """
 
 from __future__ import annotations
@@ -13,9 +16,10 @@ from blocks.notifications import Notifications
 from blocks.platform import PlatformControl
 from ledger import audit
 from ledger.db import now
-from ledger.models import Customer, Notice
+from ledger.models import Customer, Notice, PlatformEffect
 from policy.access import Flags
 from policy.arrears import flags_for
+from policy.vocabulary import EffectStatus, NoticeStatus
 
 
 def switch_access(
@@ -30,13 +34,15 @@ def switch_access(
     flow_run_id: str | None,
     dry_run: bool = False,
 ) -> Flags:
-    """Write all three flags that the customer's stage and standby imply, on the platform and in the ledger.
-    A dry run records the change in the (rolled-back) ledger but never calls the platform."""
+    """Record all three flags that the customer's stage and standby imply, and the access change that
+    will apply them to the platform (pending until the dispatcher applies it, by `key`)."""
     flags = flags_for(customer.stage, on_standby)
     before = {"admin_enabled": customer.admin_enabled, "platform_enabled": customer.platform_enabled,
               "operations_enabled": customer.operations_enabled}
-    if not dry_run:
-        platform.apply(customer.customer_id, flags, reason=reason, idempotency_key=key)
+    if session.scalar(select(PlatformEffect.id).where(PlatformEffect.effect_key == key)) is None:
+        session.add(PlatformEffect(effect_key=key, customer_id=customer.customer_id, reason=reason,
+                                   status=EffectStatus.PENDING, attempts=0, created_at=now(), flow_run_id=flow_run_id,
+                                   **flags.as_dict()))
     customer.admin_enabled = flags.admin_enabled
     customer.platform_enabled = flags.platform_enabled
     customer.operations_enabled = flags.operations_enabled
@@ -58,11 +64,10 @@ def send_notice(
     flow_run_id: str | None,
     dry_run: bool = False,
 ) -> Notice | None:
-    """Send a notice once per key; returns None when it had already gone out. A dry run sends nothing."""
+    """Record a notice once per key, pending until the dispatcher sends it; None when it was recorded before."""
     if session.scalar(select(Notice.id).where(Notice.notice_key == key)) is not None:
         return None
-    transport, location = ("dry-run", None) if dry_run else notifications.send(customer.email, subject, body, key=key)
-    notice = Notice(notice_key=key, customer_id=customer.customer_id, kind=kind, sent_at=now(), to=customer.email,
-                    subject=subject, body=body, transport=transport, location=location, flow_run_id=flow_run_id)
+    notice = Notice(notice_key=key, customer_id=customer.customer_id, kind=kind, to=customer.email, subject=subject,
+                    body=body, flow_run_id=flow_run_id, status=NoticeStatus.PENDING, attempts=0, created_at=now())
     session.add(notice)
     return notice

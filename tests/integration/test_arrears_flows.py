@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import os
 import threading
 import time
@@ -253,3 +254,93 @@ def test_the_webhook_mode_carries_each_stage_to_the_platform(debtors, ledger):
             for c in hook.calls] == [("OWE", False, True, True, "arrears:admin_disabled"),
                                      ("OWE", False, False, False, "arrears:platform_disabled")]
     assert flags(debtors, "OWE") == (True, True, True)  # the database was left to the webhook
+
+
+# --- outages: the stage, its access change and its notice are one record; what could not go out waits -----
+
+
+def cli(*args: str) -> str:
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-m", "lifecycle.cli", *args], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def notice_of(ledger, customer_id, kind):
+    with session_scope(ledger) as session:
+        notice = session.scalars(select(Notice).where(Notice.customer_id == customer_id, Notice.kind == kind)).one()
+        session.expunge(notice)
+        return notice
+
+
+def effects_of(ledger, customer_id):
+    from ledger.models import PlatformEffect
+
+    with session_scope(ledger) as session:
+        return [(e.reason, e.status, e.attempts, e.last_error or "") for e in session.scalars(
+            select(PlatformEffect).where(PlatformEffect.customer_id == customer_id).order_by(PlatformEffect.id))]
+
+
+def test_with_smtp_down_the_stage_is_recorded_with_its_notice_pending_and_the_next_run_sends_it_once(debtors, ledger):
+    from blocks.notifications import Notifications
+    from flows.arrears import SweepIncomplete
+    from tests.support.ports import free_port
+    from tests.support.servers import smtp_server
+
+    Notifications(smtp_host="127.0.0.1", smtp_port=free_port(), security="none").save("lifecycle", overwrite=True)
+    try:
+        with pytest.raises(SweepIncomplete, match=r"notice .*OWE.* pending, will be tried again \(ConnectionRefused"):
+            run("2026-02-28")
+        # never a platform switched with no record: the stage, the switch and the notice are all in the ledger
+        assert state(ledger, "OWE")[0] == "admin_disabled" and flags(debtors, "OWE") == (False, True, True)
+        pending = notice_of(ledger, "OWE", "admin_disabled")
+        assert (pending.status, pending.attempts, pending.sent_at) == ("pending", 1, None)
+        assert "ConnectionRefusedError" in pending.last_error
+        assert effects_of(ledger, "OWE") == [("arrears:admin_disabled", "applied", 1, "")]
+        shown = [n for n in json.loads(cli("show", "notices", "--format", "json")) if n["customer_id"] == "OWE"]
+        assert [(n["status"], n["attempts"]) for n in shown] == [("pending", 1)]
+
+        with smtp_server() as (port, received):       # the mail server is back: the next run sends it, once
+            Notifications(smtp_host="127.0.0.1", smtp_port=port, security="none").save("lifecycle", overwrite=True)
+            run("2026-02-28")
+            run("2026-02-28")
+        assert [mail["to"] for mail in received] == [["owe@example.com"]]
+        sent = notice_of(ledger, "OWE", "admin_disabled")
+        assert (sent.status, sent.attempts, sent.transport, sent.last_error) == ("sent", 2, "smtp", None)
+    finally:
+        Notifications.delete("lifecycle")
+
+
+def test_with_the_platform_down_the_switch_waits_recorded_and_a_refusal_is_not_retried(debtors, ledger):
+    from blocks.platform import PlatformControl
+    from flows.arrears import SweepIncomplete
+    from tests.support.ports import free_port
+
+    PlatformControl(mode="webhook", webhook_url=f"http://127.0.0.1:{free_port()}/switch", webhook_secret="s",
+                    retries=0).save("lifecycle", overwrite=True)
+    hook = Webhook("s")
+    try:
+        with pytest.raises(SweepIncomplete, match=r"access of OWE \(arrears:admin_disabled\): pending"):
+            run("2026-02-28")
+        assert state(ledger, "OWE")[0] == "admin_disabled"
+        assert notice_of(ledger, "OWE", "admin_disabled").status == "sent"   # the notice went first
+        [(reason, status, attempts, error)] = effects_of(ledger, "OWE")
+        assert (status, attempts) == ("pending", 1) and "ConnectError" in error
+        with hook.running() as url:                   # the platform is back: the next run applies it
+            PlatformControl(mode="webhook", webhook_url=url, webhook_secret="s").save("lifecycle", overwrite=True)
+            run("2026-02-28")
+            assert [(c["tenant_id"], c["admin_enabled"], c["idempotency_key"]) for c in hook.calls] == [
+                ("OWE", False, "arrears:OWE:admin_disabled:2026-02-28")]
+            assert effects_of(ledger, "OWE")[0][:3] == ("arrears:admin_disabled", "applied", 2)
+            # a platform that refuses (here: a wrong secret, 401) is failed at once and not tried again
+            PlatformControl(mode="webhook", webhook_url=url, webhook_secret="wrong").save("lifecycle", overwrite=True)
+            with pytest.raises(SweepIncomplete, match=r"access of OWE \(arrears:platform_disabled\): failed"):
+                run("2026-03-31")
+            tries = hook.attempts
+            run("2026-03-31")
+            assert hook.attempts == tries
+        assert effects_of(ledger, "OWE")[1][:3] == ("arrears:platform_disabled", "failed", 1)
+    finally:
+        PlatformControl.delete("lifecycle")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import func, select, text, update
+from sqlalchemy import func, inspect, select, text, update
 from sqlalchemy.exc import IntegrityError
 
 from ledger.models import Base, Invoice
@@ -36,9 +36,11 @@ def first_schema_ledger(request, tmp_path):
 
 
 def counts(engine) -> dict[str, int]:
+    """Rows per table of the ledger as it is (a later release's tables are not there yet)."""
+    present = set(inspect(engine).get_table_names())
     with engine.connect() as connection:
         return {table.name: connection.scalar(select(func.count()).select_from(table))
-                for table in Base.metadata.sorted_tables}
+                for table in Base.metadata.sorted_tables if table.name in present}
 
 
 def test_an_old_ledger_upgrades_with_every_row_and_then_refuses_unknown_values(first_schema_ledger, tmp_path):
@@ -55,7 +57,8 @@ def test_an_old_ledger_upgrades_with_every_row_and_then_refuses_unknown_values(f
     assert before["invoices"] == 3 and before["interventions"] == 10
 
     assert upgrade(url) == ("0001_initial", HEAD)
-    assert counts(engine) == before
+    after = counts(engine)
+    assert {name: after[name] for name in before} == before and set(after) == {t.name for t in Base.metadata.sorted_tables}
     with engine.connect() as connection:  # foreign keys still hold after SQLite rebuilt the tables
         if engine.dialect.name == "sqlite":
             assert connection.execute(text("PRAGMA foreign_key_check")).fetchall() == []

@@ -1,0 +1,147 @@
+"""The outbox's dispatcher: sends the pending notices, then applies the pending access changes.
+
+The sweeps record a stage, its access change and its notice in one transaction (tasks.effects);
+nothing leaves the ledger there. This runs after them, and again at every later run: each notice
+and each effect is claimed by a conditional update (two dispatchers never both take one), tried a
+few times with backoff on a transient error (connection refused or reset, time-out, HTTP 5xx/429),
+and left `pending` with its last error for the next run when the outage lasts. A permanent error
+(a refused recipient, bad credentials, HTTP 4xx) is `failed` at once and said so. Notices go first:
+access is never cut before its notice was at least tried.
+"""
+
+from __future__ import annotations
+
+import smtplib
+import socket
+import time
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+import httpx
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+from sqlalchemy import or_, select, update
+from sqlalchemy.exc import OperationalError
+
+from blocks.notifications import Notifications
+from blocks.platform import PlatformControl, PlatformError
+from ledger.db import now, session_scope
+from ledger.models import Notice, PlatformEffect
+from policy.access import Flags
+from policy.vocabulary import EffectStatus, NoticeStatus
+
+#: tries within one dispatch, and the pause before each next one (seconds)
+BACKOFF = (0.5, 2.0)
+#: a claim older than this belongs to a dispatcher that died: the row may be taken again
+CLAIM_SECONDS = 300
+
+
+@dataclass
+class Dispatched:
+    sent: list[str] = field(default_factory=list)
+    applied: list[str] = field(default_factory=list)
+    pending: list[str] = field(default_factory=list)   # transient failure: the next run tries again
+    failed: list[str] = field(default_factory=list)    # permanent: ops must act
+
+    def undone(self) -> list[str]:
+        """What the run must report as not done (it fails, and the next run tries the pending ones again)."""
+        return self.pending + self.failed
+
+
+def transient(error: BaseException) -> bool:
+    """Whether trying again later may work: the other side was down, slow or busy, not refusing."""
+    if isinstance(error, (ConnectionError, socket.timeout, TimeoutError, httpx.TransportError,
+                          smtplib.SMTPServerDisconnected, smtplib.SMTPConnectError)):
+        return True
+    if isinstance(error, smtplib.SMTPResponseException):
+        return 400 <= error.smtp_code < 500        # 4xx: try later; 5xx: the server refuses
+    if isinstance(error, PlatformError):
+        return error.transient
+    if isinstance(error, OperationalError):         # the platform database: down, busy, a serialization failure
+        return True
+    return isinstance(error, OSError)
+
+
+def _claim(model, row_id: int) -> bool:
+    stale = now() - timedelta(seconds=CLAIM_SECONDS)
+    with session_scope(write=True) as session:
+        claimed = session.execute(update(model).where(
+            model.id == row_id, model.status == "pending",
+            or_(model.claimed_at.is_(None), model.claimed_at < stale)).values(claimed_at=now()))
+        return claimed.rowcount == 1
+
+
+def _try(action):
+    """Call `action` with backoff on transient errors; returns (result, None) or (None, error)."""
+    for pause in (*BACKOFF, None):
+        try:
+            return action(), None
+        except Exception as error:  # noqa: BLE001 - classified below
+            if not transient(error) or pause is None:
+                return None, error
+            time.sleep(pause)
+    return None, None  # pragma: no cover - the loop always returns
+
+
+def _settle(model, row_id: int, error: BaseException | None, done: dict) -> str:
+    with session_scope(write=True) as session:
+        row = session.get(model, row_id)
+        row.attempts, row.claimed_at = row.attempts + 1, None
+        if error is None:
+            for name, value in done.items():
+                setattr(row, name, value)
+            return "done"
+        row.last_error = f"{type(error).__name__}: {error}"[:2000]
+        if not transient(error):
+            row.status = "failed"
+            return "failed"
+        return "pending"
+
+
+def dispatch(notifications: Notifications, platform: PlatformControl, customer_ids: list[str] | None = None) -> Dispatched:
+    """Send what is pending, then apply what is pending (of these customers, or of all)."""
+    result = Dispatched()
+    with session_scope() as session:
+        notices = session.execute(select(Notice.id, Notice.customer_id, Notice.notice_key, Notice.to, Notice.subject,
+                                         Notice.body).where(Notice.status == NoticeStatus.PENDING,
+                                                            *_of(Notice, customer_ids)).order_by(Notice.id)).all()
+    for notice in notices:
+        if not _claim(Notice, notice.id):
+            continue
+        sent, error = _try(lambda: notifications.send(notice.to, notice.subject, notice.body, key=notice.notice_key))
+        transport, location = sent or (None, None)
+        outcome = _settle(Notice, notice.id, error, {"status": NoticeStatus.SENT, "sent_at": now(),
+                                                     "transport": transport, "location": location,
+                                                     "last_error": None})
+        _tell(result, outcome, result.sent, f"notice {notice.notice_key} to {notice.customer_id}", error)
+    with session_scope() as session:
+        effects = session.execute(select(PlatformEffect).where(PlatformEffect.status == EffectStatus.PENDING,
+                                                               *_of(PlatformEffect, customer_ids))
+                                  .order_by(PlatformEffect.id)).scalars().all()
+        session.expunge_all()
+    for effect in effects:
+        if not _claim(PlatformEffect, effect.id):
+            continue
+        flags = Flags(effect.admin_enabled, effect.platform_enabled, effect.operations_enabled)
+        _, error = _try(lambda: platform.apply(effect.customer_id, flags, reason=effect.reason,
+                                               idempotency_key=effect.effect_key))
+        outcome = _settle(PlatformEffect, effect.id, error, {"status": EffectStatus.APPLIED, "applied_at": now(),
+                                                             "last_error": None})
+        _tell(result, outcome, result.applied, f"access of {effect.customer_id} ({effect.reason})", error)
+    return result
+
+
+def _of(model, customer_ids):
+    return [model.customer_id.in_(customer_ids)] if customer_ids is not None else []
+
+
+def _tell(result: Dispatched, outcome: str, done: list, what: str, error) -> None:
+    if outcome == "done":
+        done.append(what)
+    elif outcome == "pending":
+        result.pending.append(f"{what}: pending, will be tried again ({type(error).__name__}: {error})")
+    else:
+        result.failed.append(f"{what}: failed ({type(error).__name__}: {error})")
+
+
+dispatch_task = task(dispatch, name="dispatch-outbox", cache_policy=NO_CACHE, persist_result=False)
