@@ -20,6 +20,7 @@ from tasks.monthly_close import discard_task, draft_task, finalise_task, previou
 from tasks.runtime import Refusal, actor, business_date, check_date, flow_run_id, refusals_fail_quietly
 from tasks.settings import load_run_settings
 from policy.calendar import today_paris, unfinished_month_problem
+from lifecycle_config.failpoints import failpoint
 
 
 class CloseRefused(Refusal):
@@ -49,6 +50,7 @@ def monthly_close(
     settings = load_run_settings("monthly-close")
     run_id = flow_run_id()
     drafted = draft_task(month, settings.terms, actor=actor(), flow_run_id=run_id)
+    failpoint("close.drafted")
     if drafted.status == "already_finalised":
         print(f"{month} was already closed: nothing changed")
         billable_export(month)  # finishes an export a failed run may have missed; unchanged writes nothing
@@ -74,6 +76,7 @@ def monthly_close(
         approval = {"reviewer": decision.reviewer, "comment": decision.comment}
 
     closed = finalise_task(month, day, settings.terms, actor=actor(), flow_run_id=run_id, approval=approval)
+    failpoint("close.finalised")
     create_markdown_artifact(closed.markdown(f"Monthly close {month}"), key="monthly-close",
                              description=f"The {month} close")
     create_table_artifact(

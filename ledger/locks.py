@@ -24,6 +24,7 @@ from sqlalchemy.exc import IntegrityError
 from ledger import audit
 from ledger.db import now, session_scope
 from ledger.models import CustomerLock
+from lifecycle_config.scratch import process_alive
 
 HEARTBEAT_SECONDS = 10.0
 STALE_SECONDS = 180.0
@@ -33,19 +34,9 @@ class CustomerBusy(RuntimeError):
     pass
 
 
-def _process_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def why_gone(lock: CustomerLock, *, stale_seconds: float, ttl_hours: float, holder_gone=None) -> str | None:
     """Why the lock's holder is gone (so the lock may be taken over), or None while it may be alive."""
-    if lock.host == socket.gethostname() and lock.pid and not _process_alive(lock.pid):
+    if lock.host == socket.gethostname() and lock.pid and not process_alive(lock.pid):
         return f"its process {lock.pid} on {lock.host} is dead"
     beat = lock.heartbeat_at or lock.acquired_at
     if beat < now() - timedelta(seconds=stale_seconds):

@@ -372,6 +372,7 @@ class Notice(Base):
     last_error: Mapped[Optional[str]] = mapped_column(Text)
     created_at: Mapped[Optional[datetime]]
     claimed_at: Mapped[Optional[datetime]]
+    claimed_by: Mapped[Optional[str]] = mapped_column(String(255))   # host:pid of the dispatcher sending it
 
 
 class PlatformEffect(Base):
@@ -392,6 +393,7 @@ class PlatformEffect(Base):
     last_error: Mapped[Optional[str]] = mapped_column(Text)
     created_at: Mapped[datetime]
     claimed_at: Mapped[Optional[datetime]]
+    claimed_by: Mapped[Optional[str]] = mapped_column(String(255))
     applied_at: Mapped[Optional[datetime]]
     flow_run_id: Mapped[Optional[str]] = mapped_column(String(64))
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
 import tempfile
 from pathlib import Path
 
@@ -26,7 +27,8 @@ def scratch_folder() -> tempfile.TemporaryDirectory:
     return tempfile.TemporaryDirectory(dir=scratch_root(), prefix=f"{os.getpid()}-")
 
 
-def _alive(pid: int) -> bool:
+def process_alive(pid: int) -> bool:
+    """Whether a process of this machine is still there."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -34,6 +36,17 @@ def _alive(pid: int) -> bool:
     except PermissionError:
         return True
     return True
+
+
+def this_process() -> str:
+    """`host:pid`, how a claim or a lock names its holder."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def holder_dead(holder: str | None) -> bool:
+    """Whether a `host:pid` holder is a process of this machine that is gone (another machine's: unknown)."""
+    host, _, pid = (holder or "").rpartition(":")
+    return host == socket.gethostname() and pid.isdigit() and not process_alive(int(pid))
 
 
 def sweep_scratch() -> list[Path]:
@@ -44,7 +57,7 @@ def sweep_scratch() -> list[Path]:
     swept = []
     for folder in root.iterdir():
         owner = folder.name.split("-", 1)[0]
-        if owner.isdigit() and not _alive(int(owner)):
+        if owner.isdigit() and not process_alive(int(owner)):
             shutil.rmtree(folder, ignore_errors=True)
             swept.append(folder)
     return swept

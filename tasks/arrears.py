@@ -30,6 +30,7 @@ from policy.balances import NEVER_ANCHOR, NOT_OWED
 from policy.calendar import month_key
 from policy.vocabulary import DeletionStatus, InvoiceKind, InvoiceStatus
 from tasks.effects import send_notice, switch_access
+from lifecycle_config.failpoints import failpoint
 
 @dataclass
 class ArrearsReport:
@@ -161,6 +162,7 @@ def sweep(day: date, settings: Settings, *, dry_run: bool, actor: str, flow_run_
                          flow_run_id=flow_run_id)
         except Exception as error:  # one customer's failure must not stop the sweep
             report.failed.append(f"{customer.customer_id}: {type(error).__name__}: {error}")
+        failpoint("arrears.customer-recorded")
     return report
 
 

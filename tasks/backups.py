@@ -35,6 +35,7 @@ from tasks.backup_archive import (CorruptBackup, Timer, dump_rows, fetch_verifie
 from tasks.backup_schema import SchemaDrift, describe, drift, parse_renames, tables_from
 from tasks.runtime import Refusal, flow_run_gone
 from lifecycle_config.scratch import scratch_folder
+from lifecycle_config.failpoints import failpoint
 
 
 
@@ -262,6 +263,7 @@ def restore_customer(customer_id: str, backup_id: str | None, target: str, reque
         with customer_lock(customer_id, keys.lock_holder("restore", request_key), engine=engine,
                            flow_run_id=flow_run_id, holder_gone=flow_run_gone), \
                 scratch_folder() as folder:
+            _settle_abandoned_restores(customer_id, job_id, engine)  # we hold the lock: any other running one died
             in_place = target == RestoreTarget.IN_PLACE
             # a bad backup, or a platform whose tables changed, is refused here, before any write
             fetched = _fetch(backup, platform, storage, Path(folder), in_place=in_place, renames=renames,
@@ -273,6 +275,7 @@ def restore_customer(customer_id: str, backup_id: str | None, target: str, reque
                                          engine=engine)
                 if safety.status != "good":
                     raise RuntimeError(f"the safety backup failed, nothing was restored: {safety.error}")
+                failpoint("restore.safety-taken")
                 rows = _load(backup, fetched, platform.platform_url(), renames)
             else:
                 rows = _load(backup, fetched, sandbox_url)
@@ -285,6 +288,7 @@ def restore_customer(customer_id: str, backup_id: str | None, target: str, reque
             raise CorruptBackup(f"{error}; backup {backup.backup_id} is now marked corrupt and will not be chosen "
                                 f"again") from None
         raise
+    failpoint("restore.loaded")
     seconds = timer.seconds()
     minutes = recovery_minutes(seconds)
     intervention_id = keys.restore_intervention(job_id)
@@ -348,6 +352,20 @@ def mark_corrupt(backup_id: str, reason: str, *, actor: str, flow_run_id: str | 
         audit.record(session, "backup_corrupt", customer_id=record.customer_id, before={"status": before},
                      after={"status": BackupStatus.CORRUPT, "backup": backup_id, "reason": reason[:500]}, actor=actor,
                      flow_run_id=flow_run_id)
+
+
+def _settle_abandoned_restores(customer_id: str, current_job: int, engine=None) -> None:
+    """Called holding the customer's lock: any other restore or backup of it still `running` has died."""
+    with session_scope(engine, write=True) as session:
+        for job in session.scalars(select(RestoreJob).where(RestoreJob.customer_id == customer_id,
+                                                            RestoreJob.status == RestoreStatus.RUNNING,
+                                                            RestoreJob.id != current_job)):
+            job.status, job.finished_at = RestoreStatus.FAILED, now()
+            job.error = "abandoned: its run stopped before it finished (nothing was billed for it)"
+        for backup in session.scalars(select(Backup).where(Backup.customer_id == customer_id,
+                                                           Backup.status == BackupStatus.RUNNING)):
+            backup.status = BackupStatus.FAILED
+            backup.error = f"abandoned: the run {backup.flow_run_id or '(unknown)'} writing it stopped before its manifest"
 
 
 def settle_abandoned_backups(engine=None) -> list[str]:

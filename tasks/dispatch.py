@@ -20,7 +20,7 @@ from datetime import timedelta
 import httpx
 from prefect import task
 from prefect.cache_policies import NO_CACHE
-from sqlalchemy import or_, select, update
+from sqlalchemy import select, update
 from sqlalchemy.exc import OperationalError
 
 from blocks.notifications import Notifications
@@ -28,6 +28,8 @@ from blocks.platform import PlatformControl, PlatformError
 from ledger.db import now, session_scope
 from ledger.models import Notice, PlatformEffect
 from policy.access import Flags
+from lifecycle_config.failpoints import failpoint
+from lifecycle_config.scratch import holder_dead, this_process
 from policy.vocabulary import EffectStatus, NoticeStatus
 
 #: tries within one dispatch, and the pause before each next one (seconds)
@@ -63,11 +65,18 @@ def transient(error: BaseException) -> bool:
 
 
 def _claim(model, row_id: int) -> bool:
-    stale = now() - timedelta(seconds=CLAIM_SECONDS)
+    """Take the row for this process, unless another live dispatcher holds a recent claim on it: a claim
+    of a process that died (same machine), or older than CLAIM_SECONDS, is taken over."""
     with session_scope(write=True) as session:
-        claimed = session.execute(update(model).where(
-            model.id == row_id, model.status == "pending",
-            or_(model.claimed_at.is_(None), model.claimed_at < stale)).values(claimed_at=now()))
+        row = session.get(model, row_id)
+        if row is None or row.status != "pending":
+            return False
+        recent = row.claimed_at is not None and row.claimed_at > now() - timedelta(seconds=CLAIM_SECONDS)
+        if recent and not holder_dead(row.claimed_by):
+            return False
+        same_claim = model.claimed_at.is_(None) if row.claimed_at is None else model.claimed_at == row.claimed_at
+        claimed = session.execute(update(model).where(model.id == row_id, model.status == "pending", same_claim)
+                                  .values(claimed_at=now(), claimed_by=this_process()))
         return claimed.rowcount == 1
 
 
@@ -86,7 +95,7 @@ def _try(action):
 def _settle(model, row_id: int, error: BaseException | None, done: dict) -> str:
     with session_scope(write=True) as session:
         row = session.get(model, row_id)
-        row.attempts, row.claimed_at = row.attempts + 1, None
+        row.attempts, row.claimed_at, row.claimed_by = row.attempts + 1, None, None
         if error is None:
             for name, value in done.items():
                 setattr(row, name, value)
@@ -109,6 +118,7 @@ def dispatch(notifications: Notifications, platform: PlatformControl, customer_i
         if not _claim(Notice, notice.id):
             continue
         sent, error = _try(lambda: notifications.send(notice.to, notice.subject, notice.body, key=notice.notice_key))
+        failpoint("dispatch.notice-sent")
         transport, location = sent or (None, None)
         outcome = _settle(Notice, notice.id, error, {"status": NoticeStatus.SENT, "sent_at": now(),
                                                      "transport": transport, "location": location,
@@ -125,6 +135,7 @@ def dispatch(notifications: Notifications, platform: PlatformControl, customer_i
         flags = Flags(effect.admin_enabled, effect.platform_enabled, effect.operations_enabled)
         _, error = _try(lambda: platform.apply(effect.customer_id, flags, reason=effect.reason,
                                                idempotency_key=effect.effect_key))
+        failpoint("dispatch.effect-applied")
         outcome = _settle(PlatformEffect, effect.id, error, {"status": EffectStatus.APPLIED, "applied_at": now(),
                                                              "last_error": None})
         _tell(result, outcome, result.applied, f"access of {effect.customer_id} ({effect.reason})", error)

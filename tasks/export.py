@@ -29,6 +29,7 @@ from policy.terms import Terms
 from policy.vocabulary import InvoiceKind, InvoiceStatus
 from reports.billable_workbook import write_workbook
 from lifecycle_config.scratch import scratch_folder
+from lifecycle_config.failpoints import failpoint
 
 ZERO = Decimal("0.00")
 
@@ -174,6 +175,7 @@ def export_month(month: str, storage: ObjectStorage, fallback_terms: Terms, *, f
             key = object_key(month, version)
             with path.open("rb") as handle:
                 size = storage.store().put_stream(key, handle)
+            failpoint("export.uploaded")
             session.add(Export(month=month, version=version, key=key, fingerprint=written.fingerprint,
                                rows=written.rows, bytes=size, created_at=now(), flow_run_id=flow_run_id))
     return ExportResult(month, key, version, True, written.rows, written.fingerprint, summary, written.totals,

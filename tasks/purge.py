@@ -19,6 +19,7 @@ from ledger.db import now, session_scope
 from ledger.locks import customer_lock
 from ledger.models import Backup
 from policy.vocabulary import BackupStatus
+from lifecycle_config.failpoints import failpoint
 
 
 @dataclass
@@ -50,10 +51,12 @@ def purge_customer(customer_id: str, platform: PlatformControl, storage: ObjectS
     """Delete everything of the customer's data; returns what was deleted (rows per table, object versions)."""
     with customer_lock(customer_id, holder, engine=engine):
         rows = platform.delete_rows(customer_id)
+        failpoint("purge.platform-deleted")
         store = storage.store()
         objects = []
         for item in store.list(keys.customer_backups(customer_id)):
             objects += store.delete(item.key)
+            failpoint("purge.object-deleted")
         with session_scope(engine, write=True) as session:
             backups = list(session.scalars(select(Backup.backup_id).where(Backup.customer_id == customer_id,
                                                                           Backup.status != BackupStatus.DELETED)))

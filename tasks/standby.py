@@ -23,6 +23,7 @@ from policy.notices import NoticeTemplate
 from policy.standby import STANDBY_ENDING, STANDBY_STATES, Period, SweepStep, default_end, refusals, sweep
 from policy.vocabulary import StandbySource, StandbyStatus
 from tasks.effects import send_notice, switch_access
+from lifecycle_config.failpoints import failpoint
 
 @dataclass
 class StandbyReport:
@@ -100,6 +101,7 @@ def sweep_standby(day: date, settings: Settings, *, actor: str, flow_run_id: str
                       day, notice_days=settings.terms.standby_expiry_notice_days, noticed=noticed)
     for step in steps:
         _apply(step, day, settings, report, actor=actor, flow_run_id=flow_run_id, engine=engine)
+        failpoint("standby.step-recorded")
     return report
 
 

@@ -23,7 +23,7 @@ from lifecycle.logwatch import ErrorLines
 from policy.calendar import PARIS, add_months, month_key, today_paris
 from tests.support.up import processes_of
 
-pytestmark = pytest.mark.prefect
+pytestmark = [pytest.mark.prefect, pytest.mark.xdist_group("lifecycle-up")]
 
 SCHEDULED = {"nightly-backup", "verify-backups", "standby-expiry", "arrears-escalation", "monthly-close",
              "billable-export"}

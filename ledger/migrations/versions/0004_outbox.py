@@ -36,6 +36,7 @@ def upgrade() -> None:
         batch.add_column(sa.Column("last_error", sa.Text(), nullable=True))
         batch.add_column(sa.Column("created_at", sa.DateTime(timezone=True), nullable=True))
         batch.add_column(sa.Column("claimed_at", sa.DateTime(timezone=True), nullable=True))
+        batch.add_column(sa.Column("claimed_by", sa.String(length=255), nullable=True))
         batch.alter_column("sent_at", existing_type=sa.DateTime(timezone=True), nullable=True)
         batch.alter_column("transport", existing_type=sa.String(length=16), nullable=True)
         batch.create_check_constraint(op.f("ck_notices_status"), STATUSES)
@@ -54,6 +55,7 @@ def upgrade() -> None:
         sa.Column("last_error", sa.Text(), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("claimed_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("claimed_by", sa.String(length=255), nullable=True),
         sa.Column("applied_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("flow_run_id", sa.String(length=64), nullable=True),
         sa.CheckConstraint(EFFECT_STATUSES, name=op.f("ck_platform_effects_status")),
@@ -74,6 +76,6 @@ def downgrade() -> None:
         batch.drop_constraint(op.f("ck_notices_status"), type_="check")
         batch.alter_column("transport", existing_type=sa.String(length=16), nullable=False)
         batch.alter_column("sent_at", existing_type=sa.DateTime(timezone=True), nullable=False)
-        for column in ("claimed_at", "created_at", "last_error", "attempts", "status"):
+        for column in ("claimed_by", "claimed_at", "created_at", "last_error", "attempts", "status"):
             batch.drop_column(column)
     _foreign_keys_hold()
