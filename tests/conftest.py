@@ -11,3 +11,12 @@ import os
 os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+
+
+def pytest_terminal_summary(terminalreporter):
+    """What a test asked to tell on the terminal (`record_property("tell", ...)`), also from xdist workers
+    (here, in the root conftest: the xdist controller loads only this one)."""
+    for report in terminalreporter.getreports("passed") + terminalreporter.getreports("failed"):
+        for name, value in getattr(report, "user_properties", ()):
+            if name == "tell":
+                terminalreporter.write_line(value)

@@ -175,10 +175,3 @@ def _configure_notifications(api: str, inbox: dict) -> None:
     env = {**os.environ, "PREFECT_API_URL": api}
     subprocess.run([sys.executable, "-c", script], env=env, check=True, timeout=120)
 
-
-def pytest_terminal_summary(terminalreporter):
-    """What a test asked to tell on the terminal (`record_property("tell", ...)`), also from xdist workers."""
-    for report in terminalreporter.getreports("passed") + terminalreporter.getreports("failed"):
-        for name, value in getattr(report, "user_properties", ()):
-            if name == "tell":
-                terminalreporter.write_line(value)
