@@ -278,12 +278,12 @@ TABLE_COLUMNS = {
                  "total_ttc", "balance"],
     "interventions": ["intervention_id", "customer_id", "started_at", "minutes", "category", "free_minutes",
                       "billed_minutes", "amount_ht", "invoice_number"],
-    "notices": ["customer_id", "kind", "sent_at", "to", "subject"],
+    "notices": ["customer_id", "kind", "status", "attempts", "sent_at", "to", "subject", "last_error"],
     "terms": ["term", "value"],
     "audit": ["at", "customer_id", "action", "change", "actor"],
 }
 #: columns cut to one line with an ellipsis (the full value is in --format json)
-ONE_LINE = {"change", "subject", "name", "description"}
+ONE_LINE = {"change", "subject", "name", "description", "last_error"}
 
 
 def _table(subject: str, records: list[dict]) -> None:

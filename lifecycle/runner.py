@@ -76,10 +76,15 @@ PLUMBING = re.compile(r"^(Running \d+ deployment pull step|Executing deployment 
                       r"|All deployment steps completed)")
 
 
+#: the engine's traceback of a run that was refused (the asker's mistake, already told in one line)
+REFUSAL_TRACEBACK = re.compile(r"^Engine execution exited with unexpected exception.*\n[\w.]*Refused: [^\n]*\Z",
+                               re.S)
+
+
 def _print_log(log, task_name: str | None) -> None:
     from policy.calendar import PARIS
 
-    if PLUMBING.match(log.message):
+    if PLUMBING.match(log.message) or REFUSAL_TRACEBACK.match(log.message.rstrip()):
         return
     stamp = log.timestamp.astimezone(timezone.utc).astimezone(PARIS).strftime("%H:%M:%S")
     level = {10: "DEBUG", 20: "INFO", 30: "WARNING", 40: "ERROR", 50: "CRITICAL"}.get(log.level, str(log.level))
