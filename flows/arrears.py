@@ -59,7 +59,7 @@ def arrears_escalation(
     settings = load_run_settings("arrears-escalation")
     report = sweep_task(day, settings, dry_run=dry_run, actor=actor(), flow_run_id=flow_run_id())
     if not dry_run:  # the notices and access changes recorded with their stages (and any left by earlier runs)
-        report.failed += dispatch_task(settings.notifications, settings.platform).undone()
+        report.failed += _outbox(settings)
     deletions = []
     for customer_id in report.deletions_due:
         if dry_run:
@@ -82,6 +82,15 @@ def arrears_escalation(
         raise SweepIncomplete("; ".join(report.failed))
     return {"day": day.isoformat(), "dry_run": dry_run, "transitions": report.transitions,
             "penalties": report.penalties, "deletion_notices": report.deletion_notices, "deletions": deletions}
+
+
+def _outbox(settings) -> list[str]:
+    """Send and apply what is pending; returns what must fail the run (see `Dispatched.undone`)."""
+    outbox = dispatch_task(settings.notifications, settings.platform)
+    hours = settings.terms.outbox_alert_after_hours
+    for what in outbox.waiting(hours):
+        print(f"still pending (an alert after {hours:g} h): {what}")
+    return outbox.undone(hours)
 
 
 def _request_deletion(customer_id: str, day: date) -> str:
@@ -166,7 +175,8 @@ def delete_customer_data(
     create_markdown_artifact(certificate_markdown(certificate), key="deletion-certificate",
                              description=f"Deletion certificate of {customer_id}")
     print(f"{customer_id}: data deleted, approved by {approval['reviewer']}")
-    undone = dispatch_task(settings.notifications, settings.platform, [customer_id]).undone()
+    undone = dispatch_task(settings.notifications, settings.platform, [customer_id]).undone(
+        settings.terms.outbox_alert_after_hours)
     if undone:  # the deletion is done and recorded; its notice or switch waits for the next sweep
         raise SweepIncomplete(f"{customer_id}: data deleted and recorded; still to do (the daily sweep tries "
                               f"again): " + "; ".join(undone))

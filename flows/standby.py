@@ -53,7 +53,8 @@ def request_standby(
     create_markdown_artifact(outcome.markdown(), key="standby-request", description="What the standby request did")
     if not outcome.accepted:
         raise StandbyRefused(f"standby refused for {customer_id}: " + "; ".join(outcome.reasons))
-    undone = dispatch_task(settings.notifications, settings.platform, [customer_id]).undone()
+    undone = dispatch_task(settings.notifications, settings.platform, [customer_id]).undone(
+        settings.terms.outbox_alert_after_hours)
     if undone:
         raise SweepIncomplete(f"standby of {customer_id} recorded; not all of it reached the platform or the "
                               f"customer yet (the daily sweep tries again): " + "; ".join(undone))
@@ -78,7 +79,10 @@ def standby_expiry(as_of: Optional[date] = None, force_reason: Optional[str] = N
                what="standby-expiry")
     settings = load_run_settings("standby-expiry")
     report = sweep_standby_task(day, settings, actor=actor(), flow_run_id=flow_run_id())
-    report.failed += dispatch_task(settings.notifications, settings.platform).undone()
+    outbox = dispatch_task(settings.notifications, settings.platform)
+    for what in outbox.waiting(settings.terms.outbox_alert_after_hours):
+        print(f"still pending: {what}")
+    report.failed += outbox.undone(settings.terms.outbox_alert_after_hours)
     create_markdown_artifact(report.markdown(), key="standby-expiry", description=f"Standby sweep for {day}")
     print(f"{day}: {len(report.started)} started, {len(report.ended)} ended, {len(report.noticed)} warned, "
           f"{len(report.failed)} failed")

@@ -156,6 +156,10 @@ class Terms(BaseModel):
     import_max_cell_chars: int = Field(
         10_000, ge=1, description="Longest cell an import file may hold, in characters.",
     )
+    outbox_alert_after_hours: float = Field(
+        0, ge=0, description="How long a notice or an access change may stay pending (its mail server or the "
+        "platform down; each run tries it again) before the run that finds it fails, which alerts ops. 0: at once.",
+    )
     intervention_max_minutes: int = Field(
         10_000, ge=1, description="Most minutes one intervention row may carry (a week of work is 2,400); more is "
         "a typo or an attack, refused at import.",

@@ -15,7 +15,7 @@ import smtplib
 import socket
 import time
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import httpx
 from prefect import task
@@ -42,12 +42,19 @@ CLAIM_SECONDS = 300
 class Dispatched:
     sent: list[str] = field(default_factory=list)
     applied: list[str] = field(default_factory=list)
-    pending: list[str] = field(default_factory=list)   # transient failure: the next run tries again
+    pending: list[tuple[str, datetime]] = field(default_factory=list)  # transient: tried again; since when
     failed: list[str] = field(default_factory=list)    # permanent: ops must act
 
-    def undone(self) -> list[str]:
-        """What the run must report as not done (it fails, and the next run tries the pending ones again)."""
-        return self.pending + self.failed
+    def undone(self, alert_after_hours: float = 0) -> list[str]:
+        """What makes the run fail (and ops hear of it): every refusal, and what has been pending longer
+        than `alert_after_hours` (the terms' `outbox_alert_after_hours`)."""
+        limit = now() - timedelta(hours=alert_after_hours)
+        return [what for what, since in self.pending if since <= limit] + self.failed
+
+    def waiting(self, alert_after_hours: float = 0) -> list[str]:
+        """Pending for less than `alert_after_hours`: said, tried again by the next run, not yet an alert."""
+        limit = now() - timedelta(hours=alert_after_hours)
+        return [what for what, since in self.pending if since > limit]
 
 
 def transient(error: BaseException) -> bool:
@@ -112,7 +119,7 @@ def dispatch(notifications: Notifications, platform: PlatformControl, customer_i
     result = Dispatched()
     with session_scope() as session:
         notices = session.execute(select(Notice.id, Notice.customer_id, Notice.notice_key, Notice.to, Notice.subject,
-                                         Notice.body).where(Notice.status == NoticeStatus.PENDING,
+                                         Notice.body, Notice.created_at).where(Notice.status == NoticeStatus.PENDING,
                                                             *_of(Notice, customer_ids)).order_by(Notice.id)).all()
     for notice in notices:
         if not _claim(Notice, notice.id):
@@ -123,7 +130,8 @@ def dispatch(notifications: Notifications, platform: PlatformControl, customer_i
         outcome = _settle(Notice, notice.id, error, {"status": NoticeStatus.SENT, "sent_at": now(),
                                                      "transport": transport, "location": location,
                                                      "last_error": None})
-        _tell(result, outcome, result.sent, f"notice {notice.notice_key} to {notice.customer_id}", error)
+        _tell(result, outcome, result.sent, f"notice {notice.notice_key} to {notice.customer_id}", error,
+              notice.created_at)
     with session_scope() as session:
         effects = session.execute(select(PlatformEffect).where(PlatformEffect.status == EffectStatus.PENDING,
                                                                *_of(PlatformEffect, customer_ids))
@@ -138,7 +146,8 @@ def dispatch(notifications: Notifications, platform: PlatformControl, customer_i
         failpoint("dispatch.effect-applied")
         outcome = _settle(PlatformEffect, effect.id, error, {"status": EffectStatus.APPLIED, "applied_at": now(),
                                                              "last_error": None})
-        _tell(result, outcome, result.applied, f"access of {effect.customer_id} ({effect.reason})", error)
+        _tell(result, outcome, result.applied, f"access of {effect.customer_id} ({effect.reason})", error,
+              effect.created_at)
     return result
 
 
@@ -146,11 +155,12 @@ def _of(model, customer_ids):
     return [model.customer_id.in_(customer_ids)] if customer_ids is not None else []
 
 
-def _tell(result: Dispatched, outcome: str, done: list, what: str, error) -> None:
+def _tell(result: Dispatched, outcome: str, done: list, what: str, error, since: datetime | None) -> None:
     if outcome == "done":
         done.append(what)
     elif outcome == "pending":
-        result.pending.append(f"{what}: pending, will be tried again ({type(error).__name__}: {error})")
+        result.pending.append((f"{what}: pending, will be tried again ({type(error).__name__}: {error})",
+                               since or now()))
     else:
         result.failed.append(f"{what}: failed ({type(error).__name__}: {error})")
 

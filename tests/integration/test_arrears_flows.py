@@ -344,3 +344,28 @@ def test_with_the_platform_down_the_switch_waits_recorded_and_a_refusal_is_not_r
         assert effects_of(ledger, "OWE")[1][:3] == ("arrears:platform_disabled", "failed", 1)
     finally:
         PlatformControl.delete("lifecycle")
+
+
+def test_a_notice_pending_less_than_the_terms_allow_is_said_and_alerts_only_once_it_is_older(debtors, ledger):
+    from datetime import timedelta
+
+    from blocks.notifications import Notifications
+    from blocks.terms_block import PolicyTerms
+    from flows.arrears import SweepIncomplete
+    from tests.support.ports import free_port
+
+    Notifications(smtp_host="127.0.0.1", smtp_port=free_port(), security="none").save("lifecycle", overwrite=True)
+    PolicyTerms(outbox_alert_after_hours=24).save("lifecycle", overwrite=True)
+    try:
+        result = run("2026-02-28")          # the mail server is down, but not for long yet: no failed run
+        assert [t["to"] for t in result["transitions"] if t["customer_id"] == "OWE"] == ["admin_disabled"]
+        assert notice_of(ledger, "OWE", "admin_disabled").status == "pending"
+        with session_scope(ledger, write=True) as session:  # a day and more later, still down
+            notice = session.scalars(select(Notice).where(Notice.customer_id == "OWE")).one()
+            notice.created_at = notice.created_at - timedelta(hours=25)
+        with pytest.raises(SweepIncomplete, match=r"notice .*OWE.* pending"):
+            run("2026-02-28")
+        assert notice_of(ledger, "OWE", "admin_disabled").attempts == 2
+    finally:
+        Notifications.delete("lifecycle")
+        PolicyTerms.delete("lifecycle")
