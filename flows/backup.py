@@ -17,7 +17,8 @@ from prefect.artifacts import create_markdown_artifact, create_progress_artifact
 from prefect.task_runners import ThreadPoolTaskRunner
 import lifecycle_config
 from tasks.backups import (apply_retention, backup_chunk_task, backups_to_verify, customers_to_back_up,
-                           settle_abandoned_backups, snapshot_ledger, verify_backup)
+                           outcomes_of, settle_abandoned_backups, snapshot_ledger, verify_backup)
+from tasks.fanout import run_shards, shards, workers_can_take_shards
 from policy.calendar import future_day_problem, today_paris
 from tasks.runtime import Refusal, business_date, check_date, flow_run_id, refusals_fail_quietly
 from tasks.settings import load_run_settings
@@ -60,16 +61,18 @@ def nightly_backup(
     customers = customers_to_back_up(customer_id)
     if customer_id and not customers:
         raise BackupRefused(f"no customer {customer_id!r} to back up (unknown, or its data was deleted)")
-    chunks = [customers[start:start + CHUNK] for start in range(0, len(customers), CHUNK)]
     progress = create_progress_artifact(0.0, key="nightly-backup-progress", description=f"Backups of {day}")
-    futures = [backup_chunk_task.submit(chunk, day, settings.platform, settings.storage, settings.terms,
-                                        flow_run_id=flow_run_id()) for chunk in chunks]
-    outcomes = []
-    for done, future in enumerate(futures, start=1):
-        outcomes += future.result()
-        update_progress_artifact(progress, 100.0 * done / len(futures))
-    if not futures:
-        update_progress_artifact(progress, 100.0)
+    parts = shards(customers, settings.terms.backup_shard_size)
+    elsewhere = workers_can_take_shards() if len(parts) > 1 else "one shard"
+    if elsewhere is None:  # every worker of the pool takes shards; each is a run of its own, retried on its own
+        print(f"{len(customers)} customers in {len(parts)} shards of {settings.terms.backup_shard_size}, "
+              f"for the workers of the pool")
+        ended = run_shards([{"customer_ids": part, "as_of": day.isoformat()} for part in parts],
+                           progress=lambda done, total: update_progress_artifact(progress, 100.0 * done / total))
+        print("shards: " + ", ".join(f"{name} {state}" for name, state in ended.items()))
+        outcomes = outcomes_of(customers, day)
+    else:
+        outcomes = _back_up(customers, day, settings, progress)
     ledger_line = None
     if snapshot_ledger_too and not customer_id:
         snapshot = snapshot_ledger(day, settings.storage, flow_run_id=flow_run_id())
@@ -85,6 +88,41 @@ def nightly_backup(
     if failed:
         raise BackupsFailed("; ".join(f"{o.customer_id}: {o.error}" for o in failed))
     return {"day": day.isoformat(), "backups": [o.__dict__ for o in outcomes], "ledger_snapshot": ledger_line}
+
+
+def _back_up(customers: list[str], day: date, settings, progress=None) -> list:
+    """Back up these customers here, in chunks on a few threads (one task per chunk, not per customer)."""
+    chunks = [customers[start:start + CHUNK] for start in range(0, len(customers), CHUNK)]
+    futures = [backup_chunk_task.submit(chunk, day, settings.platform, settings.storage, settings.terms,
+                                        flow_run_id=flow_run_id()) for chunk in chunks]
+    outcomes = []
+    for done, future in enumerate(futures, start=1):
+        outcomes += future.result()
+        if progress is not None:
+            update_progress_artifact(progress, 100.0 * done / len(futures))
+    if progress is not None and not futures:
+        update_progress_artifact(progress, 100.0)
+    return outcomes
+
+
+@flow(name="backup-shard", log_prints=True, task_runner=ThreadPoolTaskRunner(max_workers=4), retries=1,
+      retry_delay_seconds=30, persist_result=True, result_serializer="json")
+def backup_shard(customer_ids: list[str], as_of: date) -> dict:
+    """One shard of a night's backups, for any worker of the pool: `nightly-backup` starts one per shard.
+    A shard run again (its retry, or a rerun) skips the customers already backed up that night.
+
+    Args:
+        customer_ids: the customers of this shard.
+        as_of: the backup day.
+    """
+    settings = load_run_settings("backup-shard")
+    outcomes = _back_up(customer_ids, as_of, settings)
+    failed = [o for o in outcomes if o.status == "failed"]
+    print(f"{as_of}: {sum(1 for o in outcomes if o.status == 'good')} backed up, "
+          f"{sum(1 for o in outcomes if o.status == 'skipped')} already done, {len(failed)} failed")
+    if failed:
+        raise BackupsFailed("; ".join(f"{o.customer_id}: {o.error}" for o in failed))
+    return {"day": as_of.isoformat(), "customers": len(customer_ids), "failed": len(failed)}
 
 
 @flow(name="verify-backups", log_prints=True, persist_result=True, result_serializer="json")

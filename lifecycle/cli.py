@@ -343,6 +343,9 @@ def up(
     demo_data: bool = typer.Option(False, "--demo", help="Create the demo data first (when there is none)."),
     port: int = typer.Option(4200, help="Port of the Prefect server and UI."),
     host: str = typer.Option("127.0.0.1", help="Address the Prefect server listens on."),
+    workers: int = typer.Option(1, "--workers", min=1, max=32,
+                                help="How many workers to start on the pool (the nightly backup's shards spread "
+                                     "over them)."),
 ) -> None:
     """Run the embedded default: Prefect server and UI, every deployment with its schedule, a worker."""
     import lifecycle_config as config
@@ -359,7 +362,7 @@ def up(
     elif not Path(config.platform_url().removeprefix("sqlite:///")).exists() and config.platform_url().startswith("sqlite"):
         note("note: no platform database yet; `lifecycle up --demo` or `lifecycle demo` creates the demo one")
     try:
-        code = run_up(host=host, port=port, echo=typer.echo)
+        code = run_up(host=host, port=port, echo=typer.echo, workers=workers)
     except RuntimeError as error:
         fail(str(error))
     raise typer.Exit(code)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -102,7 +103,7 @@ def _serve_downloads(storage_url: str, host: str, port: int, echo) -> str | None
 SCHEDULER_TIMEOUT = 120.0
 
 
-def up(*, host: str, port: int, echo) -> int:
+def up(*, host: str, port: int, echo, workers: int = 1) -> int:
     """Run the embedded default until Ctrl-C; returns the exit code."""
     from lifecycle.logwatch import LogWatcher
 
@@ -171,12 +172,14 @@ def up(*, host: str, port: int, echo) -> int:
         for line in alerts.apply():
             echo(f"  {line}")
 
-        echo("starting a worker on the work pool " + WORK_POOL)
-        worker_log = (logs / "worker.log").open("ab")
-        children.append(subprocess.Popen(
-            [sys.executable, "-m", "prefect", "worker", "start", "--pool", WORK_POOL, "--type", "process"],
-            env=env, cwd=PROJECT_ROOT, stdout=worker_log, stderr=subprocess.STDOUT, start_new_session=True,
-        ))
+        echo(f"starting {'a worker' if workers == 1 else f'{workers} workers'} on the work pool {WORK_POOL}")
+        for number in range(1, workers + 1):  # several: the nightly backup's shards spread over them
+            worker_log = (logs / ("worker.log" if number == 1 else f"worker-{number}.log")).open("ab")
+            children.append(subprocess.Popen(
+                [sys.executable, "-m", "prefect", "worker", "start", "--pool", WORK_POOL, "--type", "process",
+                 "--name", f"lifecycle-{socket.gethostname()}-{number}"],
+                env=env, cwd=PROJECT_ROOT, stdout=worker_log, stderr=subprocess.STDOUT, start_new_session=True,
+            ))
 
         from lifecycle.schedules import NoUpcomingRuns, paris, wait_for_upcoming_runs
 

@@ -136,6 +136,10 @@ class Terms(BaseModel):
     keep_daily_backups: int = Field(7, ge=1, description="Newest good backup of each of the last N days is kept.")
     keep_weekly_backups: int = Field(5, ge=0, description="Newest good backup of each of the last N ISO weeks is kept.")
     keep_monthly_backups: int = Field(12, ge=0, description="Newest good backup of each of the last N months is kept.")
+    backup_shard_size: int = Field(
+        500, ge=1, description="Customers per shard of the nightly backup: each shard is a run of `backup-shard` "
+        "that any worker of the pool may take (the shards run here when no worker serves the pool).",
+    )
 
     # Imports: bounds that keep a hostile or careless file from reaching past them (INTERFACES.md "Bounds")
     import_max_bytes: int = Field(

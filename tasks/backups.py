@@ -434,6 +434,24 @@ def backup_chunk(customer_ids: list[str], day: date, platform: PlatformControl, 
     return outcomes
 
 
+def outcomes_of(customer_ids: list[str], day: date, engine=None) -> list[BackupOutcome]:
+    """What the ledger says of each customer's backup of that night (written by shard runs elsewhere)."""
+    with session_scope(engine) as session:
+        found = {b.customer_id: b for b in session.scalars(select(Backup).where(
+            Backup.backup_id.in_([keys.nightly_backup(c, day) for c in customer_ids])))}
+    outcomes = []
+    for customer_id in customer_ids:
+        backup = found.get(customer_id)
+        if backup is None:
+            outcomes.append(BackupOutcome(customer_id, keys.nightly_backup(customer_id, day), "failed",
+                                          error="no backup: its shard did not reach it"))
+        elif backup.status == BackupStatus.GOOD:
+            outcomes.append(BackupOutcome(customer_id, backup.backup_id, "good", backup.rows or 0, backup.bytes or 0))
+        else:
+            outcomes.append(BackupOutcome(customer_id, backup.backup_id, "failed", error=backup.error or backup.status))
+    return outcomes
+
+
 def customers_to_back_up(customer_id: str | None = None, engine=None) -> list[str]:
     """Every customer whose data was not deleted (or just the one asked for), in id order."""
     with session_scope(engine) as session:

@@ -366,6 +366,44 @@ def test_show_prints_paris_times_and_one_line_per_audit_entry(up_server):
         timespec="seconds") in csv_lines[1]
 
 
+# --- shards for the workers of the pool ------------------------------------------------------------
+
+
+def _shard_size(up_server, size: int) -> None:
+    import os
+    import subprocess
+    import sys
+
+    script = ("from blocks.terms_block import PolicyTerms\n"
+              "block = PolicyTerms.load('lifecycle')\n"
+              f"block.backup_shard_size = {size}\n"
+              "block.save('lifecycle', overwrite=True)\n")
+    subprocess.run([sys.executable, "-c", script], env={**os.environ, "PREFECT_API_URL": up_server.api}, check=True,
+                   timeout=120)
+
+
+def test_the_nightly_backup_is_spread_over_shard_runs_that_any_worker_takes(up_server):
+    yesterday = (today_paris() - timedelta(days=1)).isoformat()
+    known = {run["id"] for run in up_server.runs_of("backup-shard")}
+    _shard_size(up_server, 20)
+    try:
+        parent = up_server.wait(up_server.run_button("nightly-backup", {"as_of": yesterday}), timeout=600)
+    finally:
+        _shard_size(up_server, 500)
+    assert parent["state"]["type"] == "COMPLETED", parent["state"]
+    shard_runs = [run for run in up_server.runs_of("backup-shard") if run["id"] not in known]
+    customers = [c for c in json.loads(up_server.lifecycle("show", "customers", "--format", "json").stdout)
+                 if c["stage"] != "data_deleted"]
+    assert len(shard_runs) == -(-len(customers) // 20) >= 2                 # one run per shard of 20
+    assert {run["state"]["type"] for run in shard_runs} == {"COMPLETED"}
+    assert all(run["parent_task_run_id"] for run in shard_runs)             # shown under the night's run in the UI
+    backups = json.loads(up_server.lifecycle("show", "backups", "--format", "json").stdout)
+    stamp = yesterday.replace("-", "")
+    nightly = [b for b in backups if b["backup_id"].endswith(f"-{stamp}") and b["kind"] == "tenant"]
+    assert sorted(b["customer_id"] for b in nightly) == sorted(c["customer_id"] for c in customers)
+    assert {b["status"] for b in nightly} == {"good"}                       # each customer once, all good
+
+
 # --- Ctrl-C and a restart --------------------------------------------------------------------------
 
 
