@@ -29,7 +29,7 @@ from policy.arrears import (ROWS, Owed, Stage, anchor, deletion_due, deletion_du
 from policy.balances import NEVER_ANCHOR, NOT_OWED
 from policy.calendar import month_key
 from policy.vocabulary import DeletionStatus, InvoiceKind, InvoiceStatus
-from tasks.effects import send_notice, switch_access
+from tasks.effects import record_notice, record_switch
 from lifecycle_config.failpoints import failpoint
 
 @dataclass
@@ -184,9 +184,9 @@ def _process(session, customer_id: str, day: date, settings: Settings, report: A
     on_standby = customer_id in active_standby_customers(session)
     for step in transitions(Stage(customer.stage), anchor_on, day, rules, exempt=customer.dunning_exempt):
         customer.stage = step.stage.value
-        switch_access(session, settings.platform, customer, on_standby=on_standby, reason=f"arrears:{step.stage.value}",
+        record_switch(session, customer, on_standby=on_standby, reason=f"arrears:{step.stage.value}",
                       key=keys.stage_entered(customer_id, step.stage, step.effective_on), actor=actor,
-                      flow_run_id=flow_run_id, dry_run=dry_run)
+                      flow_run_id=flow_run_id)
         session.add(StageChange(customer_id=customer_id, previous_stage=step.previous.value, stage=step.stage.value,
                                 effective_on=step.effective_on, anchor_due_on=anchor_on, recorded_at=now(),
                                 flow_run_id=flow_run_id))
@@ -195,7 +195,7 @@ def _process(session, customer_id: str, day: date, settings: Settings, report: A
                      actor=actor, flow_run_id=flow_run_id)
         _notify(session, settings, customer, ROWS[step.stage].notice,
                 keys.stage_entered(customer_id, step.stage, step.effective_on),
-                anchor=anchor_on, on=step.effective_on, owed=overdue, dry_run=dry_run, flow_run_id=flow_run_id)
+                anchor=anchor_on, on=step.effective_on, owed=overdue, flow_run_id=flow_run_id)
         report.transitions.append({"customer_id": customer_id, "from": step.previous.value, "to": step.stage.value,
                                    "effective_on": step.effective_on.isoformat(),
                                    "anchor": anchor_on.isoformat() if anchor_on else None})
@@ -203,12 +203,12 @@ def _process(session, customer_id: str, day: date, settings: Settings, report: A
                        flow_run_id=flow_run_id)
 
 
-def _notify(session, settings, customer, notice, key, *, anchor, on, owed, dry_run, flow_run_id, due=None):
-    """Send a notice of the ladder, in the words of the terms the run uses."""
+def _notify(session, settings, customer, notice, key, *, anchor, on, owed, flow_run_id, due=None):
+    """Record a notice of the ladder, in the words of the terms the run uses (the dispatcher sends it)."""
     subject, body = notice.render(settings.terms, name=customer.name, anchor=anchor, on=on, owed=f"{owed} EUR",
                                   due=due, contact=settings.notifications.support_phone)
-    return send_notice(session, settings.notifications, customer, kind=notice.kind, key=key, subject=subject,
-                       body=body, flow_run_id=flow_run_id, dry_run=dry_run)
+    return record_notice(session, customer, kind=notice.kind, key=key, subject=subject, body=body,
+                         flow_run_id=flow_run_id)
 
 
 def _issue_penalty(session, customer, invoice, penalty, day, terms, actor, flow_run_id, dry_run) -> dict:
@@ -257,8 +257,7 @@ def _deletion_schedule(session, settings, customer, anchor_on, overdue, day, rep
         customer.deletion_due_on = deletion_due_on(plan, day, terms)
         _notify(session, settings, customer, ROWS[Stage.DATA_DELETED].warning,
                 keys.deletion_warning(customer.customer_id, anchor_on),
-                anchor=anchor_on, on=day, owed=overdue, due=customer.deletion_due_on, dry_run=dry_run,
-                flow_run_id=flow_run_id)
+                anchor=anchor_on, on=day, owed=overdue, due=customer.deletion_due_on, flow_run_id=flow_run_id)
         audit.record(session, "deletion_notice_sent", customer_id=customer.customer_id, before=None, actor=actor,
                      flow_run_id=flow_run_id, after={"deletion_due_on": customer.deletion_due_on, "anchor": anchor_on})
         report.deletion_notices.append(f"{customer.customer_id}: deletion on or after {customer.deletion_due_on}")

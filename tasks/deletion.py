@@ -21,7 +21,7 @@ from ledger.models import Backup, Customer, DeletionCertificate, StageChange
 from policy.arrears import ROWS, Stage, anchor, implied_stage, ladder, overdue_balance
 from policy.vocabulary import BackupStatus, DeletionStatus
 from tasks.arrears import _facts
-from tasks.effects import send_notice, switch_access
+from tasks.effects import record_notice, record_switch
 from tasks.purge import purge_customer
 
 
@@ -103,7 +103,7 @@ def execute(customer_id: str, day: date, settings: Settings, approval: dict, *, 
         previous = customer.stage
         customer.stage = Stage.DATA_DELETED.value
         customer.deletion_status = customer.deletion_flow_run_id = None
-        switch_access(session, settings.platform, customer, on_standby=False, reason="arrears:data_deleted",
+        record_switch(session, customer, on_standby=False, reason="arrears:data_deleted",
                       key=keys.data_deleted_switch(customer_id), actor=actor, flow_run_id=flow_run_id)
         session.add(StageChange(customer_id=customer_id, previous_stage=previous, stage=Stage.DATA_DELETED.value,
                                 effective_on=day, anchor_due_on=None, recorded_at=stamp, flow_run_id=flow_run_id))
@@ -116,7 +116,7 @@ def execute(customer_id: str, day: date, settings: Settings, approval: dict, *, 
         notice = ROWS[Stage.DATA_DELETED].notice
         subject, body = notice.render(settings.terms, name=customer.name, on=day,
                                       contact=settings.notifications.support_phone)
-        send_notice(session, settings.notifications, customer, kind=notice.kind, key=keys.data_deleted_notice(customer_id),
+        record_notice(session, customer, kind=notice.kind, key=keys.data_deleted_notice(customer_id),
                     subject=subject, body=body, flow_run_id=flow_run_id)
     return certificate
 

@@ -12,8 +12,6 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from blocks.notifications import Notifications
-from blocks.platform import PlatformControl
 from ledger import audit
 from ledger.db import now
 from ledger.models import Customer, Notice, PlatformEffect
@@ -22,9 +20,8 @@ from policy.arrears import flags_for
 from policy.vocabulary import EffectStatus, NoticeStatus
 
 
-def switch_access(
+def record_switch(
     session: Session,
-    platform: PlatformControl,
     customer: Customer,
     *,
     on_standby: bool,
@@ -32,7 +29,6 @@ def switch_access(
     key: str,
     actor: str,
     flow_run_id: str | None,
-    dry_run: bool = False,
 ) -> Flags:
     """Record all three flags that the customer's stage and standby imply, and the access change that
     will apply them to the platform (pending until the dispatcher applies it, by `key`)."""
@@ -52,9 +48,8 @@ def switch_access(
     return flags
 
 
-def send_notice(
+def record_notice(
     session: Session,
-    notifications: Notifications,
     customer: Customer,
     *,
     kind: str,
@@ -62,7 +57,6 @@ def send_notice(
     subject: str,
     body: str,
     flow_run_id: str | None,
-    dry_run: bool = False,
 ) -> Notice | None:
     """Record a notice once per key, pending until the dispatcher sends it; None when it was recorded before."""
     if session.scalar(select(Notice.id).where(Notice.notice_key == key)) is not None:

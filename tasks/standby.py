@@ -22,7 +22,7 @@ from ledger.queries import invoice_label, overdue_invoices
 from policy.notices import NoticeTemplate
 from policy.standby import STANDBY_ENDING, STANDBY_STATES, Period, SweepStep, default_end, refusals, sweep
 from policy.vocabulary import StandbySource, StandbyStatus
-from tasks.effects import send_notice, switch_access
+from tasks.effects import record_notice, record_switch
 from lifecycle_config.failpoints import failpoint
 
 @dataclass
@@ -49,7 +49,7 @@ class StandbyReport:
 def _notify(session, settings: Settings, customer: Customer, period: StandbyPeriod, notice: NoticeTemplate, flow_run_id):
     subject, body = notice.render(settings.terms, name=customer.name, start_on=period.start_on.isoformat(),
                                   end_on=period.end_on.isoformat(), reason=period.reason.replace("_", " "))
-    return send_notice(session, settings.notifications, customer, kind=notice.kind, key=keys.standby_notice(notice.kind, period.id),
+    return record_notice(session, customer, kind=notice.kind, key=keys.standby_notice(notice.kind, period.id),
                        subject=subject, body=body, flow_run_id=flow_run_id)
 
 
@@ -63,7 +63,7 @@ def _start(session, settings: Settings, period: StandbyPeriod, actor: str, flow_
         return f"{customer.customer_id}: cancelled, the customer's data was deleted"
     period.status = StandbyStatus.ACTIVE
     period.started_at = now()
-    switch_access(session, settings.platform, customer, on_standby=True, reason="standby_started",
+    record_switch(session, customer, on_standby=True, reason="standby_started",
                   key=keys.standby_switch("start", period.id), actor=actor, flow_run_id=flow_run_id)
     audit.record(session, "standby_started", customer_id=customer.customer_id, before={"status": StandbyStatus.SCHEDULED},
                  after={"status": StandbyStatus.ACTIVE, "start_on": period.start_on, "end_on": period.end_on,
@@ -77,7 +77,7 @@ def _end(session, settings: Settings, period: StandbyPeriod, actor: str, flow_ru
     period.status = StandbyStatus.ENDED
     period.ended_at = now()
     if customer.stage != "data_deleted":
-        switch_access(session, settings.platform, customer, on_standby=False, reason="standby_ended",
+        record_switch(session, customer, on_standby=False, reason="standby_ended",
                       key=keys.standby_switch("end", period.id), actor=actor, flow_run_id=flow_run_id)
     audit.record(session, "standby_ended", customer_id=customer.customer_id, before={"status": StandbyStatus.ACTIVE},
                  after={"status": StandbyStatus.ENDED, "end_on": period.end_on}, actor=actor, flow_run_id=flow_run_id)
