@@ -18,7 +18,7 @@ from prefect.exceptions import FlowPauseTimeout
 from policy.calendar import future_day_problem, today_paris
 from tasks.approval import pause_key, run_url, wait_for_decision
 from tasks.arrears import sweep_task
-from tasks.dispatch import dispatch_task
+from tasks.dispatch import deliver
 from tasks.deletion import approval_form, certificate_markdown, check_due, execute, mark_awaiting, pending_run, refuse
 from tasks.purge import plan_purge
 from tasks.runtime import Refusal, actor, business_date, check_date, flow_run_id, refusals_fail_quietly
@@ -59,7 +59,7 @@ def arrears_escalation(
     settings = load_run_settings("arrears-escalation")
     report = sweep_task(day, settings, dry_run=dry_run, actor=actor(), flow_run_id=flow_run_id())
     if not dry_run:  # the notices and access changes recorded with their stages (and any left by earlier runs)
-        report.failed += _outbox(settings)
+        report.failed += deliver(settings)
     deletions = []
     for customer_id in report.deletions_due:
         if dry_run:
@@ -82,15 +82,6 @@ def arrears_escalation(
         raise SweepIncomplete("; ".join(report.failed))
     return {"day": day.isoformat(), "dry_run": dry_run, "transitions": report.transitions,
             "penalties": report.penalties, "deletion_notices": report.deletion_notices, "deletions": deletions}
-
-
-def _outbox(settings) -> list[str]:
-    """Send and apply what is pending; returns what must fail the run (see `Dispatched.undone`)."""
-    outbox = dispatch_task(settings.notifications, settings.platform)
-    hours = settings.terms.outbox_alert_after_hours
-    for what in outbox.waiting(hours):
-        print(f"still pending (an alert after {hours:g} h): {what}")
-    return outbox.undone(hours)
 
 
 def _request_deletion(customer_id: str, day: date) -> str:
@@ -175,8 +166,7 @@ def delete_customer_data(
     create_markdown_artifact(certificate_markdown(certificate), key="deletion-certificate",
                              description=f"Deletion certificate of {customer_id}")
     print(f"{customer_id}: data deleted, approved by {approval['reviewer']}")
-    undone = dispatch_task(settings.notifications, settings.platform, [customer_id]).undone(
-        settings.terms.outbox_alert_after_hours)
+    undone = deliver(settings, [customer_id])
     if undone:  # the deletion is done and recorded; its notice or switch waits for the next sweep
         raise SweepIncomplete(f"{customer_id}: data deleted and recorded; still to do (the daily sweep tries "
                               f"again): " + "; ".join(undone))

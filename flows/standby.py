@@ -17,7 +17,7 @@ from policy.standby import StandbyReason
 from tasks.runtime import Refusal, actor, business_date, check_date, flow_run_id, refusals_fail_quietly
 from tasks.settings import load_run_settings
 from tasks.standby import request_task, sweep_standby_task
-from tasks.dispatch import dispatch_task
+from tasks.dispatch import deliver
 
 
 class StandbyRefused(Refusal):
@@ -53,8 +53,7 @@ def request_standby(
     create_markdown_artifact(outcome.markdown(), key="standby-request", description="What the standby request did")
     if not outcome.accepted:
         raise StandbyRefused(f"standby refused for {customer_id}: " + "; ".join(outcome.reasons))
-    undone = dispatch_task(settings.notifications, settings.platform, [customer_id]).undone(
-        settings.terms.outbox_alert_after_hours)
+    undone = deliver(settings, [customer_id])
     if undone:
         raise SweepIncomplete(f"standby of {customer_id} recorded; not all of it reached the platform or the "
                               f"customer yet (the daily sweep tries again): " + "; ".join(undone))
@@ -79,10 +78,7 @@ def standby_expiry(as_of: Optional[date] = None, force_reason: Optional[str] = N
                what="standby-expiry")
     settings = load_run_settings("standby-expiry")
     report = sweep_standby_task(day, settings, actor=actor(), flow_run_id=flow_run_id())
-    outbox = dispatch_task(settings.notifications, settings.platform)
-    for what in outbox.waiting(settings.terms.outbox_alert_after_hours):
-        print(f"still pending: {what}")
-    report.failed += outbox.undone(settings.terms.outbox_alert_after_hours)
+    report.failed += deliver(settings)
     create_markdown_artifact(report.markdown(), key="standby-expiry", description=f"Standby sweep for {day}")
     print(f"{day}: {len(report.started)} started, {len(report.ended)} ended, {len(report.noticed)} warned, "
           f"{len(report.failed)} failed")

@@ -24,7 +24,7 @@ from sqlalchemy.exc import IntegrityError
 from ledger import audit
 from ledger.db import now, session_scope
 from ledger.models import CustomerLock
-from lifecycle_config.scratch import process_alive
+from lifecycle_config.scratch import holder_dead
 
 HEARTBEAT_SECONDS = 10.0
 STALE_SECONDS = 180.0
@@ -36,7 +36,7 @@ class CustomerBusy(RuntimeError):
 
 def why_gone(lock: CustomerLock, *, stale_seconds: float, ttl_hours: float, holder_gone=None) -> str | None:
     """Why the lock's holder is gone (so the lock may be taken over), or None while it may be alive."""
-    if lock.host == socket.gethostname() and lock.pid and not process_alive(lock.pid):
+    if lock.pid and holder_dead(f"{lock.host}:{lock.pid}"):
         return f"its process {lock.pid} on {lock.host} is dead"
     beat = lock.heartbeat_at or lock.acquired_at
     if beat < now() - timedelta(seconds=stale_seconds):

@@ -128,7 +128,7 @@ def choose_backup(customer_id: str, backup_id: str | None, engine=None) -> Backu
         return backup
 
 
-def _live_tables(target, source_tables: list[Table]) -> list[Table]:
+def _live_tables(source_tables: list[Table]) -> list[Table]:
     """The platform's tables, bound to a metadata of their own."""
     metadata = MetaData()
     return [table.to_metadata(metadata) for table in source_tables]
@@ -143,7 +143,7 @@ def _sandbox_tables(target, manifest: dict, platform: PlatformControl) -> list[T
     depends on the live one; a manifest that kept only column names falls back to the live tables."""
     tables = tables_from(manifest)
     if tables is None:
-        tables = _live_tables(target, platform.tenant_tables())
+        tables = _live_tables(platform.tenant_tables())
         # the sandbox may be another database engine than the platform: generic types, no server defaults
         for table in tables:
             for column in table.columns:
@@ -177,14 +177,15 @@ def _fetch(backup: Backup, platform: PlatformControl, storage: ObjectStorage, fo
     manifest = read_manifest(storage, backup)
     target = engine_for(target_url)
     if in_place:
-        differences = drift(manifest, platform.tenant_tables(), renames)
+        live = platform.tenant_tables()
+        differences = drift(manifest, live, renames)
         if differences:
             raise RestoreRefused(f"backup {backup.backup_id} cannot be restored in place, the platform's tables "
                                  f"changed since it was made (nothing was changed or billed): "
                                  + "; ".join(differences)
                                  + ". Restore into the sandbox, or name renamed columns with --map-columns "
                                    "table.old=new")
-        tables = _live_tables(target, platform.tenant_tables())
+        tables = _live_tables(live)
     else:
         tables = None
     paths = fetch_verified(storage, manifest, folder)
@@ -354,6 +355,12 @@ def mark_corrupt(backup_id: str, reason: str, *, actor: str, flow_run_id: str | 
                      flow_run_id=flow_run_id)
 
 
+def _abandon(backup: Backup) -> None:
+    backup.status = BackupStatus.FAILED
+    backup.error = (f"abandoned: the run {backup.flow_run_id or '(unknown)'} writing it stopped before its manifest; "
+                    f"settled at {now().isoformat(timespec='seconds')}")
+
+
 def _settle_abandoned_restores(customer_id: str, current_job: int, engine=None) -> None:
     """Called holding the customer's lock: any other restore or backup of it still `running` has died."""
     with session_scope(engine, write=True) as session:
@@ -364,8 +371,7 @@ def _settle_abandoned_restores(customer_id: str, current_job: int, engine=None) 
             job.error = "abandoned: its run stopped before it finished (nothing was billed for it)"
         for backup in session.scalars(select(Backup).where(Backup.customer_id == customer_id,
                                                            Backup.status == BackupStatus.RUNNING)):
-            backup.status = BackupStatus.FAILED
-            backup.error = f"abandoned: the run {backup.flow_run_id or '(unknown)'} writing it stopped before its manifest"
+            _abandon(backup)
 
 
 def settle_abandoned_backups(engine=None) -> list[str]:
@@ -381,9 +387,7 @@ def settle_abandoned_backups(engine=None) -> list[str]:
                     continue  # a ledger snapshot holds no lock: give it its time
             elif lock is not None and why_gone(lock, stale_seconds=STALE_SECONDS, ttl_hours=12) is None:
                 continue      # its run is still writing it
-            backup.status = BackupStatus.FAILED
-            backup.error = (f"abandoned: the run {backup.flow_run_id or '(unknown)'} writing it stopped before its "
-                            f"manifest; settled at {now().isoformat(timespec='seconds')}")
+            _abandon(backup)
             settled.append(backup.backup_id)
     return settled
 

@@ -165,4 +165,14 @@ def _tell(result: Dispatched, outcome: str, done: list, what: str, error, since:
         result.failed.append(f"{what}: failed ({type(error).__name__}: {error})")
 
 
+def deliver(settings, customer_ids: list[str] | None = None) -> list[str]:
+    """In a flow: send and apply what is pending (of these customers, or of all), say what still waits,
+    and return what must fail the run (`Dispatched.undone` with the terms' `outbox_alert_after_hours`)."""
+    outbox = dispatch_task(settings.notifications, settings.platform, customer_ids)
+    hours = settings.terms.outbox_alert_after_hours
+    for what in outbox.waiting(hours):
+        print(f"still pending (an alert after {hours:g} h): {what}")
+    return outbox.undone(hours)
+
+
 dispatch_task = task(dispatch, name="dispatch-outbox", cache_policy=NO_CACHE, persist_result=False)

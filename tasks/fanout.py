@@ -14,7 +14,6 @@ import time
 
 SHARD_DEPLOYMENT = "backup-shard/backup-shard"
 POOL = "lifecycle"
-FINAL = {"COMPLETED", "FAILED", "CRASHED", "CANCELLED"}
 
 
 def shards(customer_ids: list[str], size: int) -> list[list[str]]:
@@ -55,7 +54,7 @@ def run_shards(parameters: list[dict], *, progress=None, poll_seconds: float = 2
                 if run.name in ended:
                     continue
                 state = client.read_flow_run(run.id).state
-                if state is not None and state.type.value in FINAL:
+                if state is not None and state.is_final():
                     ended[run.name] = state.name
             if progress is not None:
                 progress(len(ended), len(started))

@@ -9,6 +9,8 @@ Revises: 0001_initial
 """
 from alembic import op
 
+from ledger.migrations.checks import foreign_keys_hold
+
 revision = "0002_vocabulary"
 down_revision = "0001_initial"
 branch_labels = None
@@ -37,22 +39,13 @@ CHECKS = {
 }
 
 
-def _foreign_keys_hold() -> None:
-    """SQLite rebuilt the tables with its foreign keys off (ledger.migrate): check them before commit."""
-    bind = op.get_bind()
-    if bind.dialect.name == "sqlite":
-        broken = bind.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
-        if broken:
-            raise RuntimeError(f"foreign keys broken by the migration: {broken[:5]}")
-
-
 def upgrade() -> None:
     for table, columns in CHECKS.items():
         with op.batch_alter_table(table) as batch:
             for column, values in columns.items():
                 listed = ", ".join(f"'{value}'" for value in values)
                 batch.create_check_constraint(op.f(f"ck_{table}_{column}"), f"{column} IN ({listed})")
-    _foreign_keys_hold()
+    foreign_keys_hold()
 
 
 def downgrade() -> None:
@@ -60,4 +53,4 @@ def downgrade() -> None:
         with op.batch_alter_table(table) as batch:
             for column in columns:
                 batch.drop_constraint(op.f(f"ck_{table}_{column}"), type_="check")
-    _foreign_keys_hold()
+    foreign_keys_hold()

@@ -10,6 +10,8 @@ Revises: 0002_vocabulary
 import sqlalchemy as sa
 from alembic import op
 
+from ledger.migrations.checks import foreign_keys_hold
+
 revision = "0003_faults"
 down_revision = "0002_vocabulary"
 branch_labels = None
@@ -23,14 +25,6 @@ def _statuses(values) -> str:
     return "status IN (" + ", ".join(f"'{value}'" for value in values) + ")"
 
 
-def _foreign_keys_hold() -> None:
-    bind = op.get_bind()
-    if bind.dialect.name == "sqlite":
-        broken = bind.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
-        if broken:
-            raise RuntimeError(f"foreign keys broken by the migration: {broken[:5]}")
-
-
 def upgrade() -> None:
     with op.batch_alter_table("customer_locks") as batch:
         batch.add_column(sa.Column("heartbeat_at", sa.DateTime(timezone=True), nullable=True))
@@ -40,7 +34,7 @@ def upgrade() -> None:
     with op.batch_alter_table("backups") as batch:
         batch.drop_constraint(op.f("ck_backups_status"), type_="check")
         batch.create_check_constraint(op.f("ck_backups_status"), _statuses(BACKUP_STATUSES))
-    _foreign_keys_hold()
+    foreign_keys_hold()
 
 
 def downgrade() -> None:
@@ -51,4 +45,4 @@ def downgrade() -> None:
     with op.batch_alter_table("customer_locks") as batch:
         for column in ("flow_run_id", "pid", "host", "heartbeat_at"):
             batch.drop_column(column)
-    _foreign_keys_hold()
+    foreign_keys_hold()

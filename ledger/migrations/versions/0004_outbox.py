@@ -12,6 +12,8 @@ Revises: 0003_faults
 import sqlalchemy as sa
 from alembic import op
 
+from ledger.migrations.checks import foreign_keys_hold
+
 revision = "0004_outbox"
 down_revision = "0003_faults"
 branch_labels = None
@@ -19,14 +21,6 @@ depends_on = None
 
 STATUSES = "status IN ('pending', 'sent', 'failed')"
 EFFECT_STATUSES = "status IN ('pending', 'applied', 'failed')"
-
-
-def _foreign_keys_hold() -> None:
-    bind = op.get_bind()
-    if bind.dialect.name == "sqlite":
-        broken = bind.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
-        if broken:
-            raise RuntimeError(f"foreign keys broken by the migration: {broken[:5]}")
 
 
 def upgrade() -> None:
@@ -66,7 +60,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("platform_effects") as batch:
         batch.create_index(batch.f("ix_platform_effects_customer_id"), ["customer_id"], unique=False)
-    _foreign_keys_hold()
+    foreign_keys_hold()
 
 
 def downgrade() -> None:
@@ -78,4 +72,4 @@ def downgrade() -> None:
         batch.alter_column("sent_at", existing_type=sa.DateTime(timezone=True), nullable=False)
         for column in ("claimed_by", "claimed_at", "created_at", "last_error", "attempts", "status"):
             batch.drop_column(column)
-    _foreign_keys_hold()
+    foreign_keys_hold()
