@@ -16,9 +16,11 @@ from prefect.artifacts import create_markdown_artifact, create_progress_artifact
     update_progress_artifact
 from prefect.task_runners import ThreadPoolTaskRunner
 import lifecycle_config
-from tasks.backups import (apply_retention, backup_chunk_task, backups_to_verify, customers_to_back_up,
-                           outcomes_of, settle_abandoned_backups, snapshot_ledger, verify_backup)
-from tasks.fanout import run_shards, shards, workers_can_take_shards
+from ledger.db import now
+from tasks.backups import (apply_retention, backup_chunk_task, backups_by_id, backups_to_verify, customers_to_back_up,
+                           drill_outcomes, outcomes_of, settle_abandoned_backups, snapshot_ledger, verify_backup)
+from tasks.fanout import (BACKUP_SHARD, OBJECT_STORAGE, PLATFORM_DATABASE, VERIFY_SHARD, holding, run_shards, set_limits,
+                          shards, workers_can_take_shards)
 from policy.calendar import future_day_problem, today_paris
 from tasks.runtime import Refusal, business_date, check_date, flow_run_id, refusals_fail_quietly
 from tasks.settings import load_run_settings
@@ -65,9 +67,10 @@ def nightly_backup(
     parts = shards(customers, settings.terms.backup_shard_size)
     elsewhere = workers_can_take_shards() if len(parts) > 1 else "one shard"
     if elsewhere is None:  # every worker of the pool takes shards; each is a run of its own, retried on its own
+        limits = set_limits(settings.terms)
         print(f"{len(customers)} customers in {len(parts)} shards of {settings.terms.backup_shard_size}, "
-              f"for the workers of the pool")
-        ended = run_shards([{"customer_ids": part, "as_of": day.isoformat()} for part in parts],
+              f"for the workers of the pool (at most {limits[PLATFORM_DATABASE]} on the platform database at once)")
+        ended = run_shards(BACKUP_SHARD, [{"customer_ids": part, "as_of": day.isoformat()} for part in parts],
                            progress=lambda done, total: update_progress_artifact(progress, 100.0 * done / total))
         print("shards: " + ", ".join(f"{name} {state}" for name, state in ended.items()))
         outcomes = outcomes_of(customers, day)
@@ -116,7 +119,8 @@ def backup_shard(customer_ids: list[str], as_of: date) -> dict:
         as_of: the backup day.
     """
     settings = load_run_settings("backup-shard")
-    outcomes = _back_up(customer_ids, as_of, settings)
+    with holding(PLATFORM_DATABASE, OBJECT_STORAGE):
+        outcomes = _back_up(customer_ids, as_of, settings)
     failed = [o for o in outcomes if o.status == "failed"]
     print(f"{as_of}: {sum(1 for o in outcomes if o.status == 'good')} backed up, "
           f"{sum(1 for o in outcomes if o.status == 'skipped')} already done, {len(failed)} failed")
@@ -129,15 +133,25 @@ def backup_shard(customer_ids: list[str], as_of: date) -> dict:
 def verify_backups(sample: int = 5) -> dict:
     """The weekly restore drill: restore a sample of recent backups into the sandbox and compare row
     counts and hashes with their manifests. Backups never verified, or verified longest ago, go first.
+    A large sample is split into shards for the workers of the pool, as the nightly backup is.
 
     Args:
         sample: how many customers' latest backups to verify.
     """
     settings = load_run_settings("verify-backups")
-    results = []
-    for backup in backups_to_verify(sample):
-        ok, detail = verify_backup(backup, lifecycle_config.sandbox_url(), settings.platform, settings.storage)
-        results.append({"backup": backup.backup_id, "customer": backup.customer_id, "ok": ok, "detail": detail})
+    since = now()
+    chosen = [backup.backup_id for backup in backups_to_verify(sample)]
+    parts = shards(chosen, settings.terms.verify_shard_size)
+    elsewhere = workers_can_take_shards(VERIFY_SHARD) if len(parts) > 1 else "one shard"
+    if elsewhere is None:
+        set_limits(settings.terms)
+        print(f"{len(chosen)} backups in {len(parts)} shards of {settings.terms.verify_shard_size}, "
+              f"for the workers of the pool")
+        ended = run_shards(VERIFY_SHARD, [{"backup_ids": part} for part in parts])
+        print("shards: " + ", ".join(f"{name} {state}" for name, state in ended.items()))
+        results = drill_outcomes(chosen, since)
+    else:
+        results = _drill(chosen, settings)
     failed = [r for r in results if not r["ok"]]
     lines = "\n".join(f"| {r['backup']} | {r['customer']} | {'verified' if r['ok'] else '**FAILED**'} | {r['detail']} |"
                       for r in results) or "| | | no backup to verify | |"
@@ -147,3 +161,27 @@ def verify_backups(sample: int = 5) -> dict:
     if failed:
         raise BackupsFailed("; ".join(f"{r['backup']}: {r['detail']}" for r in failed))
     return {"verified": results}
+
+
+def _drill(backup_ids: list[str], settings) -> list[dict]:
+    results = []
+    for backup in backups_by_id(backup_ids):
+        ok, detail = verify_backup(backup, lifecycle_config.sandbox_url(), settings.platform, settings.storage)
+        results.append({"backup": backup.backup_id, "customer": backup.customer_id, "ok": ok, "detail": detail})
+    return results
+
+
+@flow(name="verify-shard", log_prints=True, retries=1, retry_delay_seconds=30, persist_result=True,
+      result_serializer="json")
+def verify_shard(backup_ids: list[str]) -> dict:
+    """One shard of the restore drill, for any worker of the pool: `verify-backups` starts one per shard.
+
+    Args:
+        backup_ids: the backups of this shard.
+    """
+    settings = load_run_settings("verify-shard")
+    with holding(OBJECT_STORAGE):
+        results = _drill(backup_ids, settings)
+    failed = [r for r in results if not r["ok"]]
+    print(f"{len(results) - len(failed)} verified, {len(failed)} failed")
+    return {"verified": len(results) - len(failed), "failed": len(failed)}

@@ -4,6 +4,9 @@ The file names deployments and says when to alert; this module resolves the name
 server's deployment ids, turns a deadline in Europe/Paris into the window of a proactive trigger
 (the nightly backup at 01:30 must be done by 06:00: a 4 h 30 window from its start), and points
 every automation's action at the notifications block, which the Prefect server itself calls.
+One entry is not an alert but a repair: a run whose heartbeats stop (its worker or machine was
+lost) is marked crashed, as Prefect documents for zombie runs, so the nightly backup starts its
+shard again on a live worker (tasks/fanout.py) and the failed-run alert tells ops.
 """
 
 from __future__ import annotations
@@ -23,12 +26,14 @@ class Alert:
     name: str
     description: str
     deployments: list[str] | str
-    subject: str
-    body: str
+    subject: str = ""
+    body: str = ""
+    action: str = "alert"
     when: list[str] | None = None
     after: list[str] | None = None
     expect: list[str] | None = None
     within_hours: float | None = None
+    within_heartbeats: float | None = None
     deadline: str | None = None
 
 
@@ -38,8 +43,12 @@ def read_alerts(path: Path = FILE) -> list[Alert]:
     for alert in alerts:
         if bool(alert.when) == bool(alert.after and alert.expect):
             raise ValueError(f"{path.name}: {alert.name} needs either `when`, or `after` with `expect`")
-        if alert.after and (alert.within_hours is None) == (alert.deadline is None):
-            raise ValueError(f"{path.name}: {alert.name} needs one of `within_hours` or `deadline`")
+        if alert.after and sum(x is not None for x in (alert.within_hours, alert.deadline, alert.within_heartbeats)) != 1:
+            raise ValueError(f"{path.name}: {alert.name} needs one of `within_hours`, `within_heartbeats` or `deadline`")
+        if alert.action not in ("alert", "crash"):
+            raise ValueError(f"{path.name}: {alert.name}: `action` is `alert` or `crash`, not {alert.action!r}")
+        if alert.action == "alert" and not (alert.subject and alert.body):
+            raise ValueError(f"{path.name}: {alert.name} needs a `subject` and a `body`")
     return alerts
 
 
@@ -60,7 +69,10 @@ def window_until(deadline: str, cron: str) -> timedelta:
 def automation_for(alert: Alert, deployments: dict, block_document_id, *, window: timedelta | None = None):
     """The Prefect automation of one alert. `deployments` maps names to the server's deployments;
     `window` replaces the file's window (tests use seconds instead of hours)."""
-    from prefect.events.actions import SendNotification
+    from prefect.client.schemas.objects import StateType
+    from prefect.events.actions import ChangeFlowRunState, SendNotification
+
+    import lifecycle_config
     from prefect.events.schemas.automations import AutomationCore, EventTrigger, Posture
 
     names = sorted(deployments) if alert.deployments == "all" else list(alert.deployments)
@@ -79,13 +91,19 @@ def automation_for(alert: Alert, deployments: dict, block_document_id, *, window
             if schedule is None or not getattr(schedule.schedule, "cron", None):
                 raise ValueError(f"automations.yaml: {alert.name} has a deadline but {names[0]} no cron schedule")
             window = window_until(alert.deadline, schedule.schedule.cron)
+        if window is None and alert.within_heartbeats:
+            window = timedelta(seconds=alert.within_heartbeats * lifecycle_config.heartbeat_seconds())
         window = window or timedelta(hours=alert.within_hours)
         trigger = EventTrigger(match={"prefect.resource.id": "prefect.flow-run.*"}, match_related=related,
                                after=set(alert.after), expect=set(alert.expect), for_each={"prefect.resource.id"},
                                posture=Posture.Proactive, threshold=1, within=window)
+    if alert.action == "crash":
+        action = ChangeFlowRunState(state=StateType.CRASHED, name="Crashed",
+                                    message="its heartbeats stopped: the worker or machine running it was lost")
+    else:
+        action = SendNotification(block_document_id=block_document_id, subject=alert.subject, body=alert.body)
     return AutomationCore(name=alert.name, description=alert.description, trigger=trigger, tags=["lifecycle"],
-                          actions=[SendNotification(block_document_id=block_document_id, subject=alert.subject,
-                                                    body=alert.body)])
+                          actions=[action])
 
 
 def apply(windows: dict[str, timedelta] | None = None, path: Path = FILE) -> list[str]:

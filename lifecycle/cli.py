@@ -368,6 +368,56 @@ def up(
     raise typer.Exit(code)
 
 
+@app.command()
+def deploy() -> None:
+    """Prepare a Prefect server of your own (PREFECT_API_URL) for the workers: the default blocks, the work
+    pool, every deployment of prefect.yaml, the ops automations and the global concurrency limits."""
+    import os
+
+    import lifecycle_config as config
+    from lifecycle.server import answers, apply
+
+    config.prepare_prefect_environment()
+    api_url = os.environ.get("PREFECT_API_URL")
+    if not api_url:
+        fail("PREFECT_API_URL is not set: `lifecycle deploy` prepares a server of your own (deploy/README.md); "
+             "`lifecycle up` does it for the embedded one", 2)
+    if not answers(api_url):
+        fail(f"no Prefect server answers at {api_url}")
+    _ledger()
+    try:
+        apply({**os.environ, "LIFECYCLE_HOME": str(config.home())}, typer.echo)
+    except RuntimeError as error:
+        fail(str(error))
+    typer.echo(f"deployed to {api_url}: start workers with `lifecycle worker` on each machine")
+
+
+@app.command()
+def worker(
+    name: Optional[str] = typer.Option(None, help="The worker's name in the UI; default lifecycle-<host>."),
+    limit: Optional[int] = typer.Option(None, min=1, help="Most runs at once on this worker (default: no limit)."),
+) -> None:
+    """Run one worker of the `lifecycle` pool here, for the server of PREFECT_API_URL (or of `lifecycle
+    up`), until stopped: the way to add a machine (deploy/)."""
+    import os
+    import socket
+
+    import lifecycle_config as config
+    from lifecycle.server import PROJECT_ROOT, answers, choose_server, worker_command
+
+    config.prepare_prefect_environment()
+    api_url, _ = choose_server()
+    if not api_url or not answers(api_url):
+        fail("no Prefect server to work for: set PREFECT_API_URL (or run `lifecycle up` for this LIFECYCLE_HOME)")
+    env = {**os.environ, "PREFECT_API_URL": api_url, "LIFECYCLE_HOME": str(config.home())}
+    command = worker_command(name or f"lifecycle-{socket.gethostname()}") + (["--limit", str(limit)] if limit else [])
+    note(f"worker {name or command[-1]} on the pool lifecycle of {api_url} (heartbeat every "
+         f"{config.heartbeat_seconds()} s)")
+    # exec: a service manager's signals reach the worker itself
+    os.chdir(PROJECT_ROOT)
+    os.execve(command[0], command, env)
+
+
 # --- run ---------------------------------------------------------------------------------------
 
 

@@ -99,6 +99,48 @@ def _serve_downloads(storage_url: str, host: str, port: int, echo) -> str | None
     return f"http://{host}:{port}"
 
 
+def apply(env: dict[str, str], echo, *, serve_downloads: tuple[str, int] | None = None) -> str | None:
+    """What a server needs before a worker can run anything: the default blocks (only those missing;
+    edits made in the UI stay), the work pool, the deployments of prefect.yaml, the ops automations and
+    the global concurrency limits of the terms. `up` calls it; so does `lifecycle deploy` for a server
+    of its own (deploy/). Returns the URL serving workbook downloads, when there is one."""
+    echo("registering blocks (PolicyTerms, ObjectStorage, PlatformControl, Notifications)")
+    from blocks.settings import load_settings, register_defaults
+
+    for saved in register_defaults():
+        echo(f"  saved default block {saved}")
+    settings = load_settings()
+    downloads = _serve_downloads(settings.storage.resolved_url(), *serve_downloads, echo) if serve_downloads else None
+
+    echo(f"applying the deployments of {PROJECT_ROOT / 'prefect.yaml'}")
+    pool = _prefect("work-pool", "create", WORK_POOL, "--type", "process", env=env)
+    if pool.returncode != 0 and "already exists" not in (pool.stdout + pool.stderr):
+        raise RuntimeError("could not create the work pool: " + (pool.stderr or pool.stdout).strip()[-500:])
+    deployed = _prefect("--no-prompt", "deploy", "--all", env=env)
+    logs = config.home() / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    (logs / "deploy.log").write_text(deployed.stdout + deployed.stderr)
+    if deployed.returncode != 0:
+        raise RuntimeError(f"`prefect deploy --all` failed; see {logs / 'deploy.log'}")
+
+    from lifecycle import alerts
+    from tasks.fanout import set_limits
+
+    echo("creating the ops alerts of automations.yaml (sent through lifecycle-notifications/lifecycle)")
+    for line in alerts.apply():
+        echo(f"  {line}")
+    limits = set_limits(settings.terms)
+    echo("global concurrency limits (from the terms): " + ", ".join(f"{name} {limit}" for name, limit in limits.items()))
+    return downloads
+
+
+def worker_command(name: str) -> list[str]:
+    """A process worker on the pool; its runs send a heartbeat every HEARTBEAT_SECONDS (the environment's
+    PREFECT_FLOWS_HEARTBEAT_FREQUENCY), so a lost one is marked crashed after three missed beats."""
+    return [sys.executable, "-m", "prefect", "worker", "start", "--pool", WORK_POOL, "--type", "process",
+            "--name", name]
+
+
 #: how long `up` waits for the scheduler to create the upcoming runs of every scheduled deployment
 SCHEDULER_TIMEOUT = 120.0
 
@@ -145,41 +187,19 @@ def up(*, host: str, port: int, echo, workers: int = 1) -> int:
             ))
             _wait_until_up(api_url, children[-1], timeout=float(config.PREFECT_STARTUP_TIMEOUT))
         env["PREFECT_API_URL"] = api_url
-        echo("registering blocks (PolicyTerms, ObjectStorage, PlatformControl, Notifications)")
         os.environ["PREFECT_API_URL"] = api_url
-        from blocks.settings import load_settings, register_defaults
-
-        for saved in register_defaults():
-            echo(f"  saved default block {saved}")
-        downloads = _serve_downloads(load_settings().storage.resolved_url(), host, port + 1, echo)
+        downloads = apply(env, echo, serve_downloads=(host, port + 1))
         if downloads:
             env["LIFECYCLE_DOWNLOAD_URL"] = downloads
         config.server_file().write_text(json.dumps({"api_url": api_url, "pid": os.getpid(), "downloads": downloads,
                                                     "config": config.snapshot()}))
 
-        echo(f"applying the deployments of {PROJECT_ROOT / 'prefect.yaml'}")
-        pool = _prefect("work-pool", "create", WORK_POOL, "--type", "process", env=env)
-        if pool.returncode != 0 and "already exists" not in (pool.stdout + pool.stderr):
-            raise RuntimeError("could not create the work pool: " + (pool.stderr or pool.stdout).strip()[-500:])
-        deployed = _prefect("--no-prompt", "deploy", "--all", env=env)
-        (logs / "deploy.log").write_text(deployed.stdout + deployed.stderr)
-        if deployed.returncode != 0:
-            raise RuntimeError(f"`prefect deploy --all` failed; see {logs / 'deploy.log'}")
-
-        from lifecycle import alerts
-
-        echo("creating the ops alerts of automations.yaml (sent through lifecycle-notifications/lifecycle)")
-        for line in alerts.apply():
-            echo(f"  {line}")
-
         echo(f"starting {'a worker' if workers == 1 else f'{workers} workers'} on the work pool {WORK_POOL}")
         for number in range(1, workers + 1):  # several: the nightly backup's shards spread over them
             worker_log = (logs / ("worker.log" if number == 1 else f"worker-{number}.log")).open("ab")
-            children.append(subprocess.Popen(
-                [sys.executable, "-m", "prefect", "worker", "start", "--pool", WORK_POOL, "--type", "process",
-                 "--name", f"lifecycle-{socket.gethostname()}-{number}"],
-                env=env, cwd=PROJECT_ROOT, stdout=worker_log, stderr=subprocess.STDOUT, start_new_session=True,
-            ))
+            children.append(subprocess.Popen(worker_command(f"lifecycle-{socket.gethostname()}-{number}"),
+                                             env=env, cwd=PROJECT_ROOT, stdout=worker_log, stderr=subprocess.STDOUT,
+                                             start_new_session=True))
 
         from lifecycle.schedules import NoUpcomingRuns, paris, wait_for_upcoming_runs
 

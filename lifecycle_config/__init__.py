@@ -14,6 +14,9 @@ from pathlib import Path
 
 #: How long a temporary Prefect server may take to start on a small machine.
 PREFECT_STARTUP_TIMEOUT = "120"
+#: seconds between a running flow's heartbeats (Prefect's smallest; its default is 180): a lost worker's
+#: runs are marked crashed after three missed beats (automations.yaml, lifecycle-lost-run)
+HEARTBEAT_SECONDS = "30"
 
 
 def home() -> Path:
@@ -84,6 +87,10 @@ def overridden(variable: str) -> str | None:
     return value or None
 
 
+def heartbeat_seconds() -> int:
+    return int(os.environ.get("PREFECT_FLOWS_HEARTBEAT_FREQUENCY") or HEARTBEAT_SECONDS)
+
+
 def prepare_prefect_environment() -> None:
     """Point Prefect at our home before it is imported, so blocks edited in the UI are the ones
     every run sees, and give a temporary server time to start."""
@@ -91,3 +98,4 @@ def prepare_prefect_environment() -> None:
     os.environ.setdefault("PREFECT_HOME", str(prefect_home()))
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", PREFECT_STARTUP_TIMEOUT)
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    os.environ.setdefault("PREFECT_FLOWS_HEARTBEAT_FREQUENCY", HEARTBEAT_SECONDS)

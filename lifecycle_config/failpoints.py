@@ -5,15 +5,19 @@ the point just after it with `failpoint("close.drafted")`. In production nothing
 the tests, `LIFECYCLE_FAILPOINT=close.drafted` makes the process SIGKILL itself at that point (no
 exception, no cleanup, no `finally`: a power cut), and `LIFECYCLE_FAILPOINT_LOG=<file>` records every
 point a run crosses, so the suite knows them all and can say how many it crossed.
+`LIFECYCLE_FAILPOINT_PAUSE=backup.manifest-written=0.5` makes a run sleep there instead (a slow
+machine), so a test can catch it in the middle of its work.
 """
 
 from __future__ import annotations
 
 import os
 import signal
+import time
 
 KILL = "LIFECYCLE_FAILPOINT"
 LOG = "LIFECYCLE_FAILPOINT_LOG"
+PAUSE = "LIFECYCLE_FAILPOINT_PAUSE"
 
 
 def failpoint(name: str) -> None:
@@ -23,3 +27,6 @@ def failpoint(name: str) -> None:
             handle.write(name + "\n")
     if os.environ.get(KILL) == name:
         os.kill(os.getpid(), signal.SIGKILL)
+    pause = os.environ.get(PAUSE, "")
+    if pause.startswith(name + "="):
+        time.sleep(float(pause.split("=", 1)[1]))

@@ -140,6 +140,19 @@ class Terms(BaseModel):
         500, ge=1, description="Customers per shard of the nightly backup: each shard is a run of `backup-shard` "
         "that any worker of the pool may take (the shards run here when no worker serves the pool).",
     )
+    verify_shard_size: int = Field(
+        25, ge=1, description="Backups per shard of the weekly restore drill (a run of `verify-shard` each, for any "
+        "worker of the pool).",
+    )
+    platform_database_shards: int = Field(
+        4, ge=1, description="Most shards reading the customers' platform database at once, across every worker "
+        "and machine (the Prefect global concurrency limit `platform-database`): backups must not slow the "
+        "platform the customers are using.",
+    )
+    object_storage_shards: int = Field(
+        6, ge=1, description="Most shards writing to or reading from the object storage at once, across every "
+        "worker and machine (the Prefect global concurrency limit `object-storage`).",
+    )
 
     # Imports: bounds that keep a hostile or careless file from reaching past them (INTERFACES.md "Bounds")
     import_max_bytes: int = Field(

@@ -476,3 +476,21 @@ def backups_to_verify(sample: int, engine=None) -> list[Backup]:
 
 
 backup_chunk_task = task(backup_chunk, name="backup-chunk", cache_policy=NO_CACHE, persist_result=False)
+
+
+def backups_by_id(backup_ids: list[str], engine=None) -> list[Backup]:
+    with session_scope(engine) as session:
+        found = {backup.backup_id: backup for backup in session.scalars(select(Backup).where(Backup.backup_id.in_(backup_ids)))}
+    return [found[backup_id] for backup_id in backup_ids if backup_id in found]
+
+
+def drill_outcomes(backup_ids: list[str], since, engine=None) -> list[dict]:
+    """What the drill's shards found, read back from the ledger: verified since `since`, or why not."""
+    results = []
+    for backup in backups_by_id(backup_ids, engine):
+        verified = backup.status == BackupStatus.GOOD and backup.error is None and backup.verified_at is not None \
+            and backup.verified_at >= since
+        detail = "rows and hashes match the manifest" if verified else (
+            f"{backup.status}: {backup.error}" if backup.error else "not verified (its shard did not finish)")
+        results.append({"backup": backup.backup_id, "customer": backup.customer_id, "ok": verified, "detail": detail})
+    return results

@@ -1,26 +1,40 @@
 """Spreading a night's work over every worker of the pool: one run of a shard deployment per shard.
 
-A vendor that outgrows one machine keeps the same flows: `nightly-backup` splits its customers into
-shards (`backup_shard_size` in the terms) and starts one `backup-shard` run per shard with
-`run_deployment`, so any worker of the `lifecycle` pool, on any machine, takes one; the shard
-deployment's concurrency limit caps how many hit the platform and the storage at once. Where no
-worker serves the pool (a temporary server, a test in process), the shards run here, one after
-the other, as they always did.
+A vendor that outgrows one machine keeps the same flows: `nightly-backup` (and the weekly drill)
+splits its customers into shards (sizes in the terms) and starts one shard run per shard with
+`run_deployment`, so any worker of the `lifecycle` pool, on any machine, takes one. Two Prefect
+global concurrency limits, set from the terms each time, cap how many shards read the platform
+database and use the object storage at once, whatever the number of workers. A shard whose worker
+was lost (its run marked crashed by the zombie automation of automations.yaml) is started again
+on a live worker; its customers already done that night are skipped. Where no worker serves the
+pool (a temporary server, a test in process), the caller runs the shards here, as it always did.
 """
 
 from __future__ import annotations
 
 import time
+from contextlib import contextmanager
 
-SHARD_DEPLOYMENT = "backup-shard/backup-shard"
 POOL = "lifecycle"
+BACKUP_SHARD = "backup-shard/backup-shard"
+VERIFY_SHARD = "verify-shard/verify-shard"
+
+#: the Prefect global concurrency limits a shard holds while it runs
+PLATFORM_DATABASE = "platform-database"
+OBJECT_STORAGE = "object-storage"
+
+#: a crashed shard (its worker or machine lost) is started again at most this many times
+RERUNS_OF_A_LOST_SHARD = 2
+
+#: a shard's slot of a global limit outlives a killed holder by at most this long (Prefect leases)
+SLOT_LEASE_SECONDS = 120
 
 
-def shards(customer_ids: list[str], size: int) -> list[list[str]]:
-    return [customer_ids[start:start + size] for start in range(0, len(customer_ids), size)]
+def shards(items: list, size: int) -> list[list]:
+    return [items[start:start + size] for start in range(0, len(items), size)]
 
 
-def workers_can_take_shards() -> str | None:
+def workers_can_take_shards(deployment_name: str = BACKUP_SHARD) -> str | None:
     """Why the shards cannot go to the workers (None: they can): this run is not a deployment run, the
     shard deployment is not there, or no worker serves the pool."""
     from prefect import get_client
@@ -31,33 +45,79 @@ def workers_can_take_shards() -> str | None:
         return "this run is not a deployment run"
     try:
         with get_client(sync_client=True) as client:
-            client.read_deployment_by_name(SHARD_DEPLOYMENT)
+            client.read_deployment_by_name(deployment_name)
             pool = client.read_work_pool(POOL)
     except Exception as error:  # noqa: BLE001 - a bare server: run here
-        return f"no {SHARD_DEPLOYMENT} deployment here ({type(error).__name__})"
+        return f"no {deployment_name} deployment here ({type(error).__name__})"
     if pool.status != WorkPoolStatus.READY:
         return f"no worker serves the work pool {POOL!r}"
     return None
 
 
-def run_shards(parameters: list[dict], *, progress=None, poll_seconds: float = 2.0) -> dict[str, str]:
-    """Start one shard run per parameter set, wait for them all (each retries on its own); returns each
-    run's name and final state name, in the order given."""
+def set_limits(terms) -> dict[str, int]:
+    """Make the global concurrency limits say what the terms say (they may have been edited in the UI)."""
+    from prefect import get_client
+
+    from prefect.client.schemas.actions import DeploymentUpdate
+
+    limits = {PLATFORM_DATABASE: terms.platform_database_shards, OBJECT_STORAGE: terms.object_storage_shards}
+    with get_client(sync_client=True) as client:
+        for name, limit in limits.items():
+            client.upsert_global_concurrency_limit_by_name(name, limit)
+        # shard runs beyond the limit wait on the server (AwaitingConcurrencySlot), not in a worker's process
+        for deployment_name, limit in ((BACKUP_SHARD, terms.platform_database_shards),
+                                       (VERIFY_SHARD, terms.object_storage_shards)):
+            try:
+                shard_deployment = client.read_deployment_by_name(deployment_name)
+            except Exception:  # noqa: BLE001 - not deployed here: nothing to cap
+                continue
+            if shard_deployment.global_concurrency_limit is None or \
+                    shard_deployment.global_concurrency_limit.limit != limit:
+                client.update_deployment(shard_deployment.id, DeploymentUpdate(concurrency_limit=limit))
+    return limits
+
+
+@contextmanager
+def holding(*limits: str):
+    """Hold one slot of each global limit while a shard works (waits for a free one). A shard run outside
+    a server's limits (none created) goes ahead, as Prefect does with an unknown limit."""
+    from prefect.concurrency.sync import concurrency
+
+    with concurrency(list(limits), occupy=1, lease_duration=SLOT_LEASE_SECONDS, strict=False):
+        yield
+
+
+def run_shards(deployment_name: str, parameters: list[dict], *, progress=None, poll_seconds: float = 2.0,
+               say=print) -> dict[str, str]:
+    """Start one shard run per parameter set and wait for them all. A shard that fails retries on its own
+    (its flow's retries); one that crashed (its worker died) is started again, up to
+    RERUNS_OF_A_LOST_SHARD times. Returns each shard's last run name and final state name, in order."""
     from prefect import get_client
     from prefect.deployments import run_deployment
 
-    started = [run_deployment(SHARD_DEPLOYMENT, parameters=params, timeout=0) for params in parameters]
-    ended: dict[str, str] = {}
+    def start(params):
+        return run_deployment(deployment_name, parameters=params, timeout=0)
+
+    runs = [start(params) for params in parameters]
+    reruns = [0] * len(runs)
+    ended: dict[int, str] = {}
     with get_client(sync_client=True) as client:
-        while len(ended) < len(started):
-            for run in started:
-                if run.name in ended:
+        while len(ended) < len(runs):
+            for index, run in enumerate(runs):
+                if index in ended:
                     continue
                 state = client.read_flow_run(run.id).state
-                if state is not None and state.is_final():
-                    ended[run.name] = state.name
+                if state is None or not state.is_final():
+                    continue
+                if state.is_crashed() and reruns[index] < RERUNS_OF_A_LOST_SHARD:
+                    reruns[index] += 1
+                    runs[index] = start(parameters[index])
+                    say(f"shard {index + 1} ({run.name}) crashed ({state.message or 'its worker was lost'}): "
+                        f"started again as {runs[index].name}, on any live worker")
+                    continue
+                ended[index] = state.name
             if progress is not None:
-                progress(len(ended), len(started))
-            if len(ended) < len(started):
+                progress(len(ended), len(runs))
+            if len(ended) < len(runs):
                 time.sleep(poll_seconds)
-    return {run.name: ended[run.name] for run in started}
+    return {runs[index].name: ended[index] for index in range(len(runs))}
