@@ -37,12 +37,13 @@ def op(name):
 def _settings(args):
     from blocks.notifications import Notifications
     from blocks.platform import PlatformControl
+    from blocks.seller import Seller
     from blocks.settings import Settings
     from blocks.storage import ObjectStorage
     from policy.terms import Terms
 
     return Settings(Terms(), ObjectStorage(url=args.storage), PlatformControl(database_url=args.platform),
-                    Notifications(outbox_dir=str(Path(args.home) / "outbox")))
+                    Notifications(outbox_dir=str(Path(args.home) / "outbox")), Seller())
 
 
 # --- monthly close ------------------------------------------------------------------------------

@@ -52,7 +52,8 @@ class Notifications(NotificationBlock):
     ops_webhook_secret: Optional[SecretStr] = Field(None, description="HMAC-SHA256 key: the alert carries "
                                                     "X-Lifecycle-Signature: sha256=<hex> of its body.")
 
-    def _message(self, to: str, subject: str, body: str, key: str) -> EmailMessage:
+    def _message(self, to: str, subject: str, body: str, key: str,
+                 attachments: list[tuple[str, bytes]] | None = None) -> EmailMessage:
         message = EmailMessage()
         message["From"] = self.sender
         message["To"] = to
@@ -61,11 +62,14 @@ class Notifications(NotificationBlock):
         message["Message-ID"] = make_msgid(domain="lifecycle.local")
         message["X-Lifecycle-Notice"] = key
         message.set_content(body)
+        for filename, content in attachments or []:
+            message.add_attachment(content, maintype="application", subtype="pdf", filename=filename)
         return message
 
-    def send(self, to: str, subject: str, body: str, *, key: str) -> tuple[str, str]:
-        """Send one notice; returns (transport, where it went)."""
-        message = self._message(to, subject, body, key)
+    def send(self, to: str, subject: str, body: str, *, key: str,
+             attachments: list[tuple[str, bytes]] | None = None) -> tuple[str, str]:
+        """Send one notice (with its PDF attachments); returns (transport, where it went)."""
+        message = self._message(to, subject, body, key, attachments)
         if not self.smtp_host:
             folder = Path(self.outbox_dir) if self.outbox_dir else lifecycle_config.outbox_dir()
             folder.mkdir(parents=True, exist_ok=True)

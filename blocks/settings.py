@@ -13,12 +13,13 @@ from dataclasses import dataclass
 
 from blocks.notifications import Notifications
 from blocks.platform import PlatformControl
+from blocks.seller import Seller
 from blocks.terms_block import PolicyTerms
 from blocks.storage import ObjectStorage
 from policy.terms import Terms
 
 BLOCK_NAME = "lifecycle"
-BLOCK_TYPES = (PolicyTerms, ObjectStorage, PlatformControl, Notifications)
+BLOCK_TYPES = (PolicyTerms, ObjectStorage, PlatformControl, Notifications, Seller)
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +30,7 @@ class Settings:
     storage: ObjectStorage
     platform: PlatformControl
     notifications: Notifications
+    seller: Seller
 
 
 def _load(block_type, name: str):
@@ -46,6 +48,7 @@ def load_settings(name: str = BLOCK_NAME) -> Settings:
         storage=_load(ObjectStorage, name),
         platform=_load(PlatformControl, name),
         notifications=_load(Notifications, name),
+        seller=_load(Seller, name),
     )
 
 

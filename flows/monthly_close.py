@@ -16,6 +16,8 @@ from prefect.exceptions import FlowPauseTimeout
 
 from flows.exports import billable_export
 from tasks.approval import artifact_url, pause_key, run_url, wait_for_decision
+from tasks.dispatch import deliver
+from tasks.invoice_documents import documents_table, issue_documents_task
 from tasks.monthly_close import discard_task, draft_task, finalise_task, previous_month
 from tasks.runtime import Refusal, actor, business_date, check_date, flow_run_id, refusals_fail_quietly
 from tasks.settings import load_run_settings
@@ -53,6 +55,7 @@ def monthly_close(
     failpoint("close.drafted")
     if drafted.status == "already_finalised":
         print(f"{month} was already closed: nothing changed")
+        send_documents(month, settings, run_id)  # what a failed run may have left unrendered or unsent
         billable_export(month)  # finishes an export a failed run may have missed; unchanged writes nothing
         return _result(drafted)
     drafts = create_markdown_artifact(drafted.markdown(f"Draft invoices for {month}"), key="monthly-close-drafts",
@@ -85,8 +88,32 @@ def monthly_close(
           "due_on": item.due_on.isoformat() if item.due_on else None} for item in closed.invoices],
         key="monthly-close-invoices", description=f"Invoices issued for {month}")
     print(f"{month}: {len(closed.invoices)} invoice(s), {closed.total_ttc} EUR TTC, issued {closed.issued_on}")
+    send_documents(month, settings, run_id)
     billable_export(month)
     return _result(closed)
+
+
+class DocumentsRefused(Exception):
+    """An invoice document could not be stored (its number already has another one); the artifact says which."""
+
+
+def send_documents(month: str, settings, run_id: str | None) -> None:
+    """Each issued invoice's Factur-X PDF, stored and mailed to its customer. A mail that cannot go out
+    now stays pending and goes with the next run: it never fails the close."""
+    issued = issue_documents_task(settings.seller, settings.terms, settings.storage, month=month, actor=actor(),
+                                  flow_run_id=run_id)
+    if issued.sample_seller:
+        print("note: the invoices carry the SAMPLE seller (a SPECIMEN band, a test IBAN): fill in the `seller` "
+              "block in the UI (Blocks) before invoices go to customers")
+    for waiting in deliver(settings):
+        print(f"not sent yet, tried again by the next run: {waiting}")
+    rows = documents_table(settings.storage, month=month)
+    create_table_artifact(rows or [{"number": "none"}], key="monthly-close-documents",
+                          description=f"The {month} invoices as customers receive them: PDF (Factur-X) and mail")
+    print(f"{month}: {len(issued.stored)} invoice document(s) stored, {len(issued.mails)} mail(s) recorded; "
+          f"{sum(1 for row in rows if row['mail'] == 'sent')} of {len(rows)} sent")
+    if issued.refused:
+        raise DocumentsRefused("; ".join(issued.refused))
 
 
 def _result(report) -> dict:

@@ -51,6 +51,11 @@ def standby_notice(kind: str, period_id: int) -> str:
     return f"{kind}:{period_id}"
 
 
+def invoice_mail(number: str, sending: int) -> str:
+    """The mail carrying an invoice's document: the first at issue, the next ones each a re-send."""
+    return f"invoice:{number}:{sending}"
+
+
 def standby_switch(action: str, period_id: int) -> str:
     """`start` or `end` of a standby period: its access switch."""
     return f"standby-{action}:{period_id}"
@@ -98,6 +103,11 @@ def customer_backups(customer_id: str) -> str:
 
 def backup_folder(customer_id: str, backup_id: str) -> str:
     return f"{customer_backups(customer_id)}{checked_id(backup_id, 'backup id')}/"
+
+
+def invoice_document(number: str, issued_on: date) -> str:
+    """An invoice's Factur-X PDF: `invoices/YYYY/MM/<number>.pdf`, by its issue date."""
+    return f"invoices/{issued_on:%Y}/{issued_on:%m}/{checked_id(number, 'invoice number')}.pdf"
 
 
 def ledger_snapshot_folder(backup_id: str) -> str:

@@ -102,6 +102,10 @@ class Customer(Base):
     vat_rate: Mapped[Decimal] = mapped_column(RATE)
     included_minutes: Mapped[Optional[int]]
     dunning_exempt: Mapped[bool] = mapped_column(Boolean, default=False)
+    # what its invoices say of it (French law: the buyer's address; a company's SIREN and VAT number)
+    billing_address: Mapped[Optional[str]] = mapped_column(Text)
+    siren: Mapped[Optional[str]] = mapped_column(String(14))
+    vat_number: Mapped[Optional[str]] = mapped_column(String(20))
     # what the flows decided, kept here so `show` never needs the platform database
     stage: Mapped[str] = mapped_column(String(32), default="current")
     deletion_status: Mapped[Optional[str]] = mapped_column(String(32))
@@ -140,6 +144,8 @@ class Invoice(Base):
     created_at: Mapped[datetime]
     finalised_at: Mapped[Optional[datetime]]
     flow_run_id: Mapped[Optional[str]] = mapped_column(String(64))
+    document_key: Mapped[Optional[str]] = mapped_column(Text)  # its Factur-X PDF in object storage, once rendered
+    document_sha256: Mapped[Optional[str]] = mapped_column(String(64))
 
     lines: Mapped[list["InvoiceLine"]] = relationship(
         back_populates="invoice", order_by="InvoiceLine.position", cascade="all, delete-orphan"
@@ -373,6 +379,8 @@ class Notice(Base):
     created_at: Mapped[Optional[datetime]]
     claimed_at: Mapped[Optional[datetime]]
     claimed_by: Mapped[Optional[str]] = mapped_column(String(255))   # host:pid of the dispatcher sending it
+    attachment_key: Mapped[Optional[str]] = mapped_column(Text)      # a document in object storage, attached
+    invoice_id: Mapped[Optional[int]] = mapped_column(ForeignKey("invoices.id"), index=True)  # the invoice it carries
 
 
 class PlatformEffect(Base):

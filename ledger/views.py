@@ -63,6 +63,15 @@ def customers(session: Session, month: str | None = None) -> list[dict[str, Any]
     ]
 
 
+def _mail_status(session: Session, invoice_ids: list[int]) -> dict[int, str]:
+    """Each invoice's latest mail (the one that carries its document): `pending`, `sent` or `failed`."""
+    latest: dict[int, str] = {}
+    for invoice_id, status in session.execute(select(Notice.invoice_id, Notice.status)
+                                              .where(Notice.invoice_id.in_(invoice_ids)).order_by(Notice.id)):
+        latest[invoice_id] = status
+    return latest
+
+
 def invoices(session: Session, month: str | None = None) -> list[dict[str, Any]]:
     query = select(Invoice).options(selectinload(Invoice.lines)).order_by(Invoice.month, Invoice.number, Invoice.id)
     if month:
@@ -70,6 +79,7 @@ def invoices(session: Session, month: str | None = None) -> list[dict[str, Any]]
         query = query.where(Invoice.month == month)
     rows = session.scalars(query).all()
     paid = paid_by_invoice(session, [invoice.id for invoice in rows]) if rows else {}
+    mails = _mail_status(session, [invoice.id for invoice in rows]) if rows else {}
     return [
         {
             "number": invoice.number if invoice.kind != InvoiceKind.IMPORTED else invoice.external_id,
@@ -83,6 +93,8 @@ def invoices(session: Session, month: str | None = None) -> list[dict[str, Any]]
             "total_vat": amount(invoice.total_vat),
             "total_ttc": amount(invoice.total_ttc),
             "balance": amount(balance(invoice.total_ttc, invoice.status, paid.get(invoice.id, Decimal("0.00")))),
+            "document": invoice.document_key,
+            "mail_status": mails.get(invoice.id),
             "lines": [
                 {
                     "description": line.description,

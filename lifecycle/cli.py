@@ -275,7 +275,7 @@ TABLE_COLUMNS = {
     "customers": ["customer_id", "name", "stage", "standby", "admin_enabled", "platform_enabled",
                   "operations_enabled", "deletion_status", "deletion_due_on"],
     "invoices": ["number", "customer_id", "month", "kind", "status", "issued_on", "due_on", "total_ht",
-                 "total_ttc", "balance"],
+                 "total_ttc", "balance", "mail_status", "document"],
     "interventions": ["intervention_id", "customer_id", "started_at", "minutes", "category", "free_minutes",
                       "billed_minutes", "amount_ht", "invoice_number"],
     "notices": ["customer_id", "kind", "status", "attempts", "sent_at", "to", "subject", "last_error"],
@@ -745,6 +745,34 @@ def run_verify_backups(sample: int = typer.Option(5, "--sample", help="How many 
     result = _run("verify-backups/verify-backups", {"sample": sample}, call)
     for line in (result or {}).get("verified", []):
         typer.echo(f"  {line['backup']}: {line['detail']}")
+
+
+@run_app.command("send-invoices")
+def run_send_invoices(
+    month: str = typer.Option(..., "--month", help="The month billed (YYYY-MM)."),
+    customer: Optional[str] = typer.Option(None, "--customer", help="Only this customer's invoices."),
+) -> None:
+    """Mail a month's invoices again, each with its stored Factur-X PDF (never rendered again)."""
+    from policy.calendar import parse_month
+
+    try:
+        parse_month(month)
+    except ValueError as error:
+        fail(f"--month: {error}", 2)
+    if customer:
+        _known_customer(customer)
+
+    def call(**parameters):
+        from flows.invoices import send_invoices
+
+        return send_invoices(**parameters)
+
+    result = _run("send-invoices/send-invoices", {"month": month, "customer_id": customer}, call)
+    if result is None:
+        return
+    typer.echo(f"{month}: {len(result['sent'])} invoice(s) sent again: {', '.join(result['sent'])}")
+    for waiting in result["pending"]:
+        typer.echo(f"  pending: {waiting}")
 
 
 class Target(str, Enum):

@@ -82,6 +82,21 @@ def _write_csv(path: Path, header: list[str], rows: list[list]) -> Path:
     return path
 
 
+STREETS = ["rue de Rivoli", "avenue des Champs-Élysées", "boulevard Haussmann", "rue de la République",
+           "quai des Chartrons", "cours Mirabeau", "place Bellecour", "rue Sainte-Catherine"]
+CITIES = ["75001 Paris", "75008 Paris", "69002 Lyon", "13100 Aix-en-Provence", "33000 Bordeaux", "59000 Lille",
+          "44000 Nantes", "31000 Toulouse"]
+
+
+def _company_numbers(rng: random.Random) -> tuple[str, str]:
+    """A SIREN whose Luhn key is right, and the French VAT number it gives (key = (12 + 3 × (SIREN mod 97)) mod 97)."""
+    from stdnum import luhn
+
+    body = f"{rng.randint(10_000_000, 99_999_999)}"
+    siren = body + luhn.calc_check_digit(body)
+    return siren, f"FR{(12 + 3 * (int(siren) % 97)) % 97:02d}{siren}"
+
+
 def _month_start(day: date, back: int) -> date:
     return add_months(day.replace(day=1), -back)
 
@@ -101,18 +116,22 @@ def create(*, customers: int = 50, seed: int = 7, today: date) -> str:
 
     # --- customers -------------------------------------------------------------------------------
     customer_rows, fees, methods = [], {}, {}
+    identity = random.Random(seed + 1)  # addresses and company numbers, apart so the rest stays as it was
     for index, customer_id in enumerate(ids):
         company = COMPANIES[index % len(COMPANIES)] + ("" if index < len(COMPANIES) else f" {index // len(COMPANIES) + 1}")
         fee = Decimal(rng.choice([290, 390, 490, 690, 990, 1490, 1990]))
         method = rng.choices(["sepa", "card", "transfer_installments", "other", "transfer"], [50, 22, 12, 6, 10])[0]
         cycle, start = ("annual", _month_start(today, rng.randint(2, 11))) if method == "transfer" else ("monthly", None)
         slug = "".join(ch for ch in company.lower() if ch.isascii() and ch.isalnum())[:20]
+        siren, vat = _company_numbers(identity)
+        address = f"{identity.randint(1, 120)} {identity.choice(STREETS)}\n{identity.choice(CITIES)}"
         customer_rows.append([customer_id, company, f"billing@{slug}.example", f"{fee:.2f}", method, cycle,
-                              start.isoformat() if start else "", "0.20", "", "true" if index == 4 else "false"])
+                              start.isoformat() if start else "", "0.20", "", "true" if index == 4 else "false",
+                              address, siren, vat])
         fees[customer_id], methods[customer_id] = (fee, start), method
     _write_csv(folder / "customers.csv", ["customer_id", "name", "email", "monthly_fee", "payment_method",
                                           "billing_cycle", "contract_start", "vat_rate", "included_minutes",
-                                          "dunning_exempt"], customer_rows)
+                                          "dunning_exempt", "billing_address", "siren", "vat_number"], customer_rows)
 
     # --- invoices and payments: each month's subscription, paid except for a few customers ------
     # History stops at the month before last: last month is what the next monthly close bills.

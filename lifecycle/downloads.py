@@ -53,7 +53,7 @@ def serve_exports(root: Path, host: str, port: int) -> ThreadingHTTPServer:
                 self._send(200, "text/html; charset=utf-8", listing(root), None, with_body)
                 return
             target = (root / relative).resolve()
-            if not relative.startswith("exports/") or root not in target.parents or not target.is_file():
+            if not relative.startswith(("exports/", "invoices/")) or root not in target.parents or not target.is_file():
                 self.send_error(404, "no such export")
                 return
             self._send(200, mimetypes.guess_type(target.name)[0] or "application/octet-stream", target.read_bytes(),

@@ -104,12 +104,15 @@ def apply(env: dict[str, str], echo, *, serve_downloads: tuple[str, int] | None 
     edits made in the UI stay), the work pool, the deployments of prefect.yaml, the ops automations and
     the global concurrency limits of the terms. `up` calls it; so does `lifecycle deploy` for a server
     of its own (deploy/). Returns the URL serving workbook downloads, when there is one."""
-    echo("registering blocks (PolicyTerms, ObjectStorage, PlatformControl, Notifications)")
+    echo("registering blocks (PolicyTerms, ObjectStorage, PlatformControl, Notifications, Seller)")
     from blocks.settings import load_settings, register_defaults
 
     for saved in register_defaults():
         echo(f"  saved default block {saved}")
     settings = load_settings()
+    if settings.seller.sample:
+        echo("  note: invoices carry the SAMPLE seller (SPECIMEN band, test IBAN) until the `seller` block is filled "
+             "in (UI > Blocks > Seller, then `sample` off)")
     downloads = _serve_downloads(settings.storage.resolved_url(), *serve_downloads, echo) if serve_downloads else None
 
     echo(f"applying the deployments of {PROJECT_ROOT / 'prefect.yaml'}")

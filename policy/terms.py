@@ -9,7 +9,7 @@ cite the seeds: 000 Particeep FR 2020, 001 Particeep EN 2019, 002 ProConcept, 00
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -63,6 +63,14 @@ class Terms(BaseModel):
     payment_terms_days: int = Field(
         30, ge=0, le=45,
         description="Days from issue to due date. French law caps periodic invoices at 45 days.",
+    )
+    invoice_language: Literal["fr", "en"] = Field(
+        "fr", description="Language of the invoice documents and of the mails that carry them: French (what a French "
+        "accountant expects) or English.",
+    )
+    invoice_retention_years: int = Field(
+        10, ge=10, description="Years an invoice document is kept, never re-rendered nor deleted (French commercial "
+        "law: 10 years, Code de commerce L123-22).",
     )
 
     # Payment methods (seed 001 'How to pay my Particeep subscription')

@@ -40,7 +40,7 @@ INTERVENTIONS = [("started_at", 17, MOMENT), ("service_month", 10, None), ("cust
                  ("hourly_rate", 11, EUR), ("amount_ht", 13, EUR), ("invoice", 14, None)]
 INVOICES = [("number", 14, None), ("customer_id", 14, None), ("customer_name", 30, None), ("kind", 10, None),
             ("month", 9, None), ("status", 10, None), ("issued_on", 12, DAY), ("due_on", 12, DAY),
-            ("total_ht", 14, EUR), ("total_vat", 13, EUR), ("total_ttc", 14, EUR)]
+            ("total_ht", 14, EUR), ("total_vat", 13, EUR), ("total_ttc", 14, EUR), ("document", 34, None)]
 #: Summary columns whose grand total is both a formula and a value (the check cell compares them)
 TOTALLED = [name for name, _, style in SUMMARY if style == EUR] + ["included_minutes", "used_minutes", "over_minutes"]
 

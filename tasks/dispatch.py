@@ -24,6 +24,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import OperationalError
 
 from blocks.notifications import Notifications
+from blocks.storage import ObjectStorage
 from blocks.platform import PlatformControl, PlatformError
 from ledger.db import now, session_scope
 from ledger.models import Notice, PlatformEffect
@@ -114,17 +115,29 @@ def _settle(model, row_id: int, error: BaseException | None, done: dict) -> str:
         return "pending"
 
 
-def dispatch(notifications: Notifications, platform: PlatformControl, customer_ids: list[str] | None = None) -> Dispatched:
+def _attachments(storage: ObjectStorage | None, key: str | None) -> list[tuple[str, bytes]]:
+    """The document a notice carries, read from object storage when it is sent (a missing one fails it)."""
+    if not key:
+        return []
+    if storage is None:
+        raise RuntimeError(f"the notice carries {key} but no object storage was given to read it")
+    with storage.store().open(key) as handle:
+        return [(key.rsplit("/", 1)[-1], handle.read())]
+
+
+def dispatch(notifications: Notifications, platform: PlatformControl, customer_ids: list[str] | None = None,
+             storage: ObjectStorage | None = None) -> Dispatched:
     """Send what is pending, then apply what is pending (of these customers, or of all)."""
     result = Dispatched()
     with session_scope() as session:
         notices = session.execute(select(Notice.id, Notice.customer_id, Notice.notice_key, Notice.to, Notice.subject,
-                                         Notice.body, Notice.created_at).where(Notice.status == NoticeStatus.PENDING,
+                                         Notice.body, Notice.created_at, Notice.attachment_key).where(Notice.status == NoticeStatus.PENDING,
                                                             *_of(Notice, customer_ids)).order_by(Notice.id)).all()
     for notice in notices:
         if not _claim(Notice, notice.id):
             continue
-        sent, error = _try(lambda: notifications.send(notice.to, notice.subject, notice.body, key=notice.notice_key))
+        sent, error = _try(lambda: notifications.send(notice.to, notice.subject, notice.body, key=notice.notice_key,
+                                                      attachments=_attachments(storage, notice.attachment_key)))
         failpoint("dispatch.notice-sent")
         transport, location = sent or (None, None)
         outcome = _settle(Notice, notice.id, error, {"status": NoticeStatus.SENT, "sent_at": now(),
@@ -168,7 +181,7 @@ def _tell(result: Dispatched, outcome: str, done: list, what: str, error, since:
 def deliver(settings, customer_ids: list[str] | None = None) -> list[str]:
     """In a flow: send and apply what is pending (of these customers, or of all), say what still waits,
     and return what must fail the run (`Dispatched.undone` with the terms' `outbox_alert_after_hours`)."""
-    outbox = dispatch_task(settings.notifications, settings.platform, customer_ids)
+    outbox = dispatch_task(settings.notifications, settings.platform, customer_ids, settings.storage)
     hours = settings.terms.outbox_alert_after_hours
     for what in outbox.waiting(hours):
         print(f"still pending (an alert after {hours:g} h): {what}")

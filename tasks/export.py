@@ -107,7 +107,7 @@ def _summary(session, month: str, names: dict[str, str]) -> tuple[list[dict], li
                              "customer_name": names.get(invoice.customer_id, ""), "kind": invoice.kind,
                              "month": invoice.month, "status": invoice.status, "issued_on": invoice.issued_on,
                              "due_on": invoice.due_on, "total_ht": invoice.total_ht, "total_vat": invoice.total_vat,
-                             "total_ttc": invoice.total_ttc})
+                             "total_ttc": invoice.total_ttc, "document": invoice.document_key or ""})
     summary = []
     for customer_id in sorted(rows):
         record = rows[customer_id]

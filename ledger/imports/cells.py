@@ -42,6 +42,41 @@ def email(value: Any) -> str:
     return result
 
 
+def siren(value: Any) -> str:
+    """A French company's SIREN (9 digits) or SIRET (14), spaces allowed, checked by its key (Luhn)."""
+    from stdnum.fr import siren as siren_number, siret as siret_number
+
+    result = "".join(as_text(value).split())
+    if not result.isdigit() or len(result) not in (9, 14):
+        raise ValueError(f"not a SIREN (9 digits) or SIRET (14 digits): {result!r}")
+    if not (siren_number if len(result) == 9 else siret_number).is_valid(result):
+        raise ValueError(f"{result} is not a valid {'SIREN' if len(result) == 9 else 'SIRET'} (its check digit is wrong)")
+    return result
+
+
+def vat_number(value: Any) -> str:
+    """An EU intra-community VAT number (FR40123456789), checked by its country's rule."""
+    from stdnum.eu import vat
+
+    result = "".join(as_text(value).split()).upper()
+    if not vat.is_valid(result):
+        raise ValueError(f"not a valid EU VAT number: {result!r}")
+    return result
+
+
+def address(value: Any) -> str:
+    """A postal address: lines separated by line breaks or ' / ', the last one '<postcode> <city>' (a
+    country code of two letters may follow on a line of its own); at most 6 lines of 100 characters."""
+    import re
+
+    lines = [line.strip() for line in re.split(r"\r?\n| / ", as_text(value)) if line.strip()]
+    if not 2 <= len(lines) <= 6 or any(len(line) > 100 for line in lines):
+        raise ValueError("an address is 2 to 6 lines of at most 100 characters (street, then postcode and city)")
+    if any(ord(char) < 32 for line in lines for char in line):
+        raise ValueError("an address holds no control character")
+    return "\n".join(lines)
+
+
 def money(value: Any) -> Decimal:
     amount = parse_amount(as_text(value))
     if amount < 0:

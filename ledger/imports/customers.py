@@ -18,14 +18,15 @@ from policy.vocabulary import BillingCycle
 
 
 CUSTOMER_FIELDS = ("name", "email", "monthly_fee", "payment_method", "billing_cycle", "contract_start",
-                   "vat_rate", "included_minutes", "dunning_exempt")
+                   "vat_rate", "included_minutes", "dunning_exempt", "billing_address", "siren", "vat_number")
 
 
 def _customer_values(row: Row, current: Customer | None, terms: Terms) -> dict[str, Any]:
     """The customer's fields from a row: an empty cell means the default, a column left out of the
     file keeps what the ledger has."""
     defaults = {"billing_cycle": BillingCycle.MONTHLY, "contract_start": None, "vat_rate": terms.vat_rate,
-                "included_minutes": None, "dunning_exempt": False}
+                "included_minutes": None, "dunning_exempt": False, "billing_address": None, "siren": None,
+                "vat_number": None}
     values = {}
     for name in CUSTOMER_FIELDS:
         if name in row.values:

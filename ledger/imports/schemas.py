@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from ledger.imports.cells import (boolean, choice, day, email, identifier, instant, money, positive_money, rate, text,
-                                  whole)
+from ledger.imports.cells import (address, boolean, choice, day, email, identifier, instant, money, positive_money, rate,
+                                  siren, text, vat_number, whole)
 from policy.categories import CATEGORIES
 from policy.standby import REASONS
 from policy.terms import Terms
@@ -33,7 +33,8 @@ def schemas(terms: Terms) -> dict[str, tuple[Column, ...]]:
             Column("monthly_fee", money), Column("payment_method", choice(*PAYMENT_METHODS)),
             Column("billing_cycle", choice(*BillingCycle), False), Column("contract_start", day, False),
             Column("vat_rate", rate, False), Column("included_minutes", whole(0, MINUTES_IN_A_MONTH), False),
-            Column("dunning_exempt", boolean, False),
+            Column("dunning_exempt", boolean, False), Column("billing_address", address, False),
+            Column("siren", siren, False), Column("vat_number", vat_number, False),
         ),
         "invoices": (
             Column("invoice_id", identifier), Column("customer_id", identifier), Column("issued_on", day),

@@ -101,6 +101,8 @@ def test_the_close_writes_a_workbook_libreoffice_recalculates_to_the_ledger(octo
     v_header, invoices = rows(computed["Invoices"])
     assert sum(Decimal(str(r[v_header.index("total_ttc")])) for r in invoices) == ttc
     assert {r[0] for r in invoices} == {r[column["invoices"]] for r in customers}
+    # each invoice's document, as the customer received it
+    assert {r[v_header.index("document")] for r in invoices} == {f"invoices/{r[6]:%Y/%m}/{r[0]}.pdf" for r in invoices}
 
     # formats: amounts are numbers in EUR, dates are dates, frozen headers, filters, readable widths
     raw = load_workbook(original)

@@ -369,14 +369,14 @@ def test_show_prints_paris_times_and_one_line_per_audit_entry(up_server):
 # --- shards for the workers of the pool ------------------------------------------------------------
 
 
-def _shard_size(up_server, size: int) -> None:
+def _shard_size(up_server, size: int, field: str = "backup_shard_size") -> None:
     import os
     import subprocess
     import sys
 
     script = ("from blocks.terms_block import PolicyTerms\n"
               "block = PolicyTerms.load('lifecycle')\n"
-              f"block.backup_shard_size = {size}\n"
+              f"block.{field} = {size}\n"
               "block.save('lifecycle', overwrite=True)\n")
     subprocess.run([sys.executable, "-c", script], env={**os.environ, "PREFECT_API_URL": up_server.api}, check=True,
                    timeout=120)
@@ -402,6 +402,27 @@ def test_the_nightly_backup_is_spread_over_shard_runs_that_any_worker_takes(up_s
     nightly = [b for b in backups if b["backup_id"].endswith(f"-{stamp}") and b["kind"] == "tenant"]
     assert sorted(b["customer_id"] for b in nightly) == sorted(c["customer_id"] for c in customers)
     assert {b["status"] for b in nightly} == {"good"}                       # each customer once, all good
+    limits = {limit["name"]: limit["limit"] for limit in up_server.post("/v2/concurrency_limits/filter")}
+    assert limits == {"platform-database": 4, "object-storage": 6}          # from the terms, in the UI
+
+
+def test_the_restore_drill_is_spread_over_shard_runs_too(up_server):
+    known = {run["id"] for run in up_server.runs_of("verify-shard")}
+    _shard_size(up_server, 2, "verify_shard_size")
+    try:
+        parent = up_server.wait(up_server.run_button("verify-backups", {"sample": 6}), timeout=600)
+    finally:
+        _shard_size(up_server, 25, "verify_shard_size")
+    assert parent["state"]["type"] == "COMPLETED", parent["state"]
+    shard_runs = [run for run in up_server.runs_of("verify-shard") if run["id"] not in known]
+    assert len(shard_runs) == 3 and {run["state"]["type"] for run in shard_runs} == {"COMPLETED"}
+    [artifact] = [a for a in up_server.post("/artifacts/filter", {"flow_runs": {"id": {"any_": [parent["id"]]}}})
+                  if a["key"] == "verify-backups"]
+    assert artifact["data"].count("| verified |") == 6
+    verified = [b for b in json.loads(up_server.lifecycle("show", "backups", "--format", "json").stdout)
+                if b["verified_at"] and datetime.fromisoformat(b["verified_at"]) >= datetime.fromisoformat(
+                    parent["start_time"])]
+    assert len(verified) == 6
 
 
 # --- Ctrl-C and a restart --------------------------------------------------------------------------

@@ -1,0 +1,53 @@
+"""`Seller`: who issues the invoices, as the law wants it printed on each one, editable in the UI.
+
+French invoices must name the seller with its legal form, share capital, address, SIREN/SIRET,
+intra-community VAT number and RCS registration; seed 001 adds the vendor's bank details and a
+payment link for card and direct-debit customers. The embedded default is a sample (a test IBAN,
+a fictitious company), marked `sample` so that every invoice says SPECIMEN and `lifecycle up` and
+each close say it is still in use until someone fills in the real one.
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+from prefect.blocks.core import Block
+from pydantic import Field
+
+
+class Seller(Block):
+    """The vendor as its invoices present it: legal identity, address, bank details, payment link."""
+
+    _block_type_name = "Seller"
+    _block_type_slug = "seller"
+    _logo_url = None
+    _description = "The vendor's legal identity, address and bank details, printed on every invoice."
+
+    sample: bool = Field(True, description="True while these are the shipped sample details: every invoice then "
+                         "carries a SPECIMEN band. Set it to false once the real details are filled in.")
+    legal_name: str = Field("Exemple SaaS SAS", description="Legal name (raison sociale).")
+    legal_form: Optional[str] = Field("SAS", description="Legal form: SAS, SARL, SA...")
+    share_capital: Optional[str] = Field("10 000 €", description="Share capital, as printed (capital social).")
+    address_lines: list[str] = Field(["10 rue de l'Exemple"], description="Street address, one entry per line.")
+    postcode: str = Field("75002", description="Postcode.")
+    city: str = Field("Paris", description="City.")
+    country: str = Field("FR", description="ISO 3166 country code.", pattern="^[A-Z]{2}$")
+    siren: str = Field("123456789", description="SIREN (9 digits).", pattern=r"^\d{9}$")
+    siret: Optional[str] = Field("12345678900012", description="SIRET of the issuing establishment (14 digits).",
+                                 pattern=r"^\d{14}$")
+    vat_number: str = Field("FR32123456789", description="Intra-community VAT number.")
+    rcs: Optional[str] = Field("RCS Paris 123 456 789", description="Trade register entry, as printed.")
+    email: str = Field("facturation@example.com", description="Contact address for invoices; the From of invoice "
+                       "mails stays the notifications block's sender.")
+    iban: str = Field("FR76 3000 6000 0112 3456 7890 189", description="IBAN customers pay to (the sample is a "
+                      "test IBAN).")
+    bic: str = Field("AGRIFRPPXXX", description="BIC of that account.")
+    payment_link_template: Optional[str] = Field(
+        "https://pay.example.com/invoices/{number}?customer={customer_id}",
+        description="Payment link for card and SEPA customers; {number}, {customer_id} and {amount} are replaced. "
+        "Empty: no link.")
+
+    def payment_link(self, number: str, customer_id: str, amount) -> str | None:
+        if not self.payment_link_template:
+            return None
+        return self.payment_link_template.format(number=number, customer_id=customer_id, amount=amount)

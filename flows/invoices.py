@@ -1,0 +1,53 @@
+"""Sending the invoices again: a customer lost the mail, or its address changed.
+
+The documents are the ones the close stored (never rendered again); each sending is a mail of its
+own in the outbox, so the ledger knows how many times and to whom an invoice went.
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+from prefect import flow
+from prefect.artifacts import create_table_artifact
+
+from tasks.dispatch import deliver
+from tasks.invoice_documents import documents_table, issue_documents_task, resend
+from tasks.runtime import Refusal, actor, flow_run_id, refusals_fail_quietly
+from tasks.settings import load_run_settings
+from policy.calendar import parse_month
+
+
+class NothingToSend(Refusal):
+    """No issued invoice matches."""
+
+
+@flow(name="send-invoices", log_prints=True, persist_result=True, result_serializer="json")
+@refusals_fail_quietly
+def send_invoices(month: str, customer_id: Optional[str] = None) -> dict:
+    """Mail the invoices of a month again (of one customer), each with its stored Factur-X PDF.
+
+    Args:
+        month: the month billed, YYYY-MM.
+        customer_id: only this customer's invoices.
+    """
+    try:
+        parse_month(month)
+    except ValueError as error:
+        raise NothingToSend(f"--month: {error}") from None
+    settings = load_run_settings("send-invoices")
+    # an invoice whose document a failed close never stored gets it now (and its first mail)
+    issued = issue_documents_task(settings.seller, settings.terms, settings.storage, month=month, actor=actor(),
+                                  flow_run_id=flow_run_id())
+    fresh = [number for number in issued.mails]
+    sent = resend(settings.seller, settings.terms, month=month, customer_id=customer_id, actor=actor(),
+                  flow_run_id=flow_run_id(), skip=set(fresh))
+    sent = sorted(sent + fresh)
+    if not sent:
+        raise NothingToSend(f"no issued invoice for {month}" + (f" and customer {customer_id}" if customer_id else ""))
+    undone = deliver(settings)
+    rows = documents_table(settings.storage, sent)
+    create_table_artifact(rows, key="send-invoices", description=f"Invoices of {month} sent again")
+    print(f"{month}: {len(sent)} invoice(s) sent again" + (f" to {customer_id}" if customer_id else "")
+          + (f"; {len(undone)} not sent yet (pending)" if undone else ""))
+    return {"month": month, "sent": sent, "pending": undone}

@@ -1,0 +1,264 @@
+"""Invoices customers receive: each finalised invoice becomes a Factur-X PDF, kept and mailed.
+
+Finalising gives an invoice its number; from then on it never changes (gapless numbering, 10 years
+of retention). Its document is rendered once from the ledger's own lines and totals, stored under
+`invoices/YYYY/MM/<number>.pdf`, and never rendered over: a second render of a number whose stored
+document differs is refused, not written. The mail that carries it is a notice like the others
+(recorded pending, sent by the dispatcher with the PDF attached), so a mail server that is down
+never blocks a close: the mail stays pending and the next run sends it. `send-invoices` records a
+new sending of the same document.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import re
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+from sqlalchemy import func, select
+from sqlalchemy.orm import selectinload
+
+from blocks.seller import Seller
+from blocks.storage import MissingObject, ObjectStorage
+from ledger import audit, keys
+from ledger.db import now, session_scope
+from ledger.models import Customer, Invoice, Notice
+from policy.calendar import month_bounds
+from policy.terms import Terms
+from policy.vocabulary import InvoiceKind, NoticeStatus, PaymentMethod
+from reports.invoice_document import DocumentLine, InvoiceDocument, Party, facturx_pdf
+
+#: invoices that have a document: the ones this product issues (an imported one has its own elsewhere)
+RENDERED_KINDS = (InvoiceKind.MONTHLY, InvoiceKind.PENALTY)
+LINKED_METHODS = (PaymentMethod.CARD, PaymentMethod.SEPA)
+
+
+class DocumentRefused(RuntimeError):
+    """A document that must not be written (its number already has a different one)."""
+
+
+@dataclass
+class IssuedDocuments:
+    stored: list[str] = field(default_factory=list)      # numbers whose document was stored now
+    mails: list[str] = field(default_factory=list)       # numbers whose mail was recorded now
+    refused: list[str] = field(default_factory=list)     # "number: why"
+    sample_seller: bool = False
+
+
+# --- the document of one invoice ------------------------------------------------------------------
+
+def _buyer(customer: Customer) -> Party:
+    lines = (customer.billing_address or "").split("\n") if customer.billing_address else []
+    country = "FR"
+    if lines and re.fullmatch(r"[A-Z]{2}", lines[-1]):
+        country = lines.pop()
+    postcode, city = "", ""
+    if lines:
+        match = re.fullmatch(r"(\S*\d\S*)\s+(.+)", lines[-1])
+        if match:
+            postcode, city = match.groups()
+            lines.pop()
+    siren = customer.siren if customer.siren and len(customer.siren) == 9 else (customer.siren or "")[:9] or None
+    return Party(name=customer.name, address_lines=tuple(lines), postcode=postcode, city=city, country=country,
+                 siren=siren, siret=customer.siren if customer.siren and len(customer.siren) == 14 else None,
+                 vat_number=customer.vat_number, email=customer.email)
+
+
+def _seller(seller: Seller) -> Party:
+    return Party(name=seller.legal_name, address_lines=tuple(seller.address_lines), postcode=seller.postcode,
+                 city=seller.city, country=seller.country, siren=seller.siren, siret=seller.siret,
+                 vat_number=seller.vat_number, email=seller.email, legal_form=seller.legal_form,
+                 share_capital=seller.share_capital, rcs=seller.rcs)
+
+
+_TERMS = {
+    "fr": {PaymentMethod.SEPA: "Payable par prélèvement SEPA à l'échéance.",
+           PaymentMethod.CARD: "Payable par carte bancaire à l'échéance.",
+           PaymentMethod.TRANSFER: "Payable par virement à l'échéance.",
+           PaymentMethod.TRANSFER_INSTALLMENTS: "Payable par virements échelonnés, selon l'échéancier convenu.",
+           PaymentMethod.OTHER: "Payable à l'échéance.",
+           "penalty": "Payable à réception, par virement."},
+    "en": {PaymentMethod.SEPA: "Paid by SEPA direct debit on the due date.",
+           PaymentMethod.CARD: "Paid by card on the due date.",
+           PaymentMethod.TRANSFER: "Payable by bank transfer by the due date.",
+           PaymentMethod.TRANSFER_INSTALLMENTS: "Payable by bank transfers in the agreed instalments.",
+           PaymentMethod.OTHER: "Payable by the due date.",
+           "penalty": "Payable on receipt, by bank transfer."},
+}
+
+
+def document_of(invoice: Invoice, customer: Customer, seller: Seller, terms: Terms) -> InvoiceDocument:
+    """The document of a finalised invoice, from the ledger's lines and totals as they are."""
+    if not invoice.number or not invoice.issued_on:
+        raise DocumentRefused(f"invoice {invoice.id} is not finalised: a draft has no document")
+    language = terms.invoice_language
+    period = None
+    if invoice.kind == InvoiceKind.MONTHLY:
+        first, following = month_bounds(invoice.month)
+        period = (first, following - timedelta(days=1))
+    method = "penalty" if invoice.kind == InvoiceKind.PENALTY else customer.payment_method
+    link = seller.payment_link(invoice.number, customer.customer_id, invoice.total_ttc) \
+        if customer.payment_method in LINKED_METHODS else None
+    return InvoiceDocument(
+        number=invoice.number, kind="penalty" if invoice.kind == InvoiceKind.PENALTY else "invoice",
+        issue_date=invoice.issued_on, due_date=invoice.due_on, service_period=period,
+        seller=_seller(seller), buyer=_buyer(customer), buyer_reference=customer.customer_id,
+        lines=tuple(DocumentLine(description=line.description, quantity=line.quantity, unit="C62",
+                                 unit_price=line.unit_price, vat_rate=line.vat_rate, amount_ht=line.amount_ht)
+                    for line in invoice.lines),
+        total_ht=invoice.total_ht, total_vat=invoice.total_vat, total_ttc=invoice.total_ttc,
+        iban=seller.iban, bic=seller.bic, payment_terms=_TERMS[language][method],
+        late_penalty_rate_text=f"{terms.late_penalty_rate * 100:.0f} %", recovery_indemnity=terms.late_indemnity,
+        payment_link=link, note=invoice.description if invoice.kind == InvoiceKind.PENALTY else None,
+        language=language, sample_seller=seller.sample)
+
+
+# --- storing and mailing ----------------------------------------------------------------------------
+
+def _store_once(storage: ObjectStorage, key: str, pdf: bytes, existing_sha: str | None) -> str:
+    """Put the document unless its key holds one already. The same number never gets two documents: one
+    found there is kept (a run killed between storing and recording it), and it must be the one the
+    ledger knows of, if it knows one."""
+    store = storage.store()
+    try:
+        with store.open(key) as handle:
+            kept = handle.read()
+    except MissingObject:
+        kept = None
+    if kept is not None:
+        sha = hashlib.sha256(kept).hexdigest()
+        if existing_sha and sha != existing_sha:
+            raise DocumentRefused(f"{key} holds a document the ledger does not know (sha256 {sha[:12]}); "
+                                  f"an issued invoice is never rendered again")
+        return sha
+    store.put_stream(key, io.BytesIO(pdf))
+    return hashlib.sha256(pdf).hexdigest()
+
+
+def _mail_text(invoice: Invoice, customer: Customer, link: str | None, language: str, sample: bool) -> tuple[str, str]:
+    amount = f"{invoice.total_ttc:,.2f}".replace(",", " ").replace(".", ",")
+    if language == "en":
+        subject = f"Invoice {invoice.number} – {invoice.total_ttc:.2f} EUR"
+        body = (f"Hello,\n\nPlease find attached invoice {invoice.number} of {invoice.issued_on:%d/%m/%Y} for "
+                f"{invoice.total_ttc:.2f} EUR incl. VAT, due on {invoice.due_on:%d/%m/%Y}.\n"
+                + (f"\nPay online: {link}\n" if link else "")
+                + "\nThe attached PDF is a Factur-X invoice: your accounting software can read it as it is.\n"
+                  "\nKind regards,\nCustomer service\n")
+    else:
+        subject = f"Facture {invoice.number} – {amount} € TTC"
+        body = (f"Bonjour,\n\nVeuillez trouver ci-joint la facture n° {invoice.number} du "
+                f"{invoice.issued_on:%d/%m/%Y}, d'un montant de {amount} € TTC, à régler au plus tard le "
+                f"{invoice.due_on:%d/%m/%Y}.\n"
+                + (f"\nPayer en ligne : {link}\n" if link else "")
+                + "\nLa facture jointe est au format Factur-X : votre logiciel comptable peut la lire telle "
+                  "quelle.\n\nCordialement,\nLe service client\n")
+    if sample:
+        body += ("\n-- SPECIMEN: these invoices use the sample seller details; fill in the seller block before "
+                 "sending real invoices. --\n")
+    return subject, body
+
+
+def _record_mail(session, invoice: Invoice, customer: Customer, seller: Seller, terms: Terms, sending: int,
+                 flow_run_id: str | None) -> Notice:
+    link = seller.payment_link(invoice.number, customer.customer_id, invoice.total_ttc) \
+        if customer.payment_method in LINKED_METHODS else None
+    subject, body = _mail_text(invoice, customer, link, terms.invoice_language, seller.sample)
+    notice = Notice(notice_key=keys.invoice_mail(invoice.number, sending), customer_id=customer.customer_id,
+                    kind="invoice", to=customer.email, subject=subject, body=body, status=NoticeStatus.PENDING,
+                    attempts=0, created_at=now(), flow_run_id=flow_run_id, attachment_key=invoice.document_key,
+                    invoice_id=invoice.id)
+    session.add(notice)
+    return notice
+
+
+def _issued(session, *, month: str | None, numbers: list[str] | None, customer_id: str | None):
+    query = (select(Invoice).options(selectinload(Invoice.lines))
+             .where(Invoice.number.is_not(None), Invoice.kind.in_(RENDERED_KINDS)).order_by(Invoice.number))
+    if month:
+        query = query.where(Invoice.month == month)
+    if numbers is not None:
+        query = query.where(Invoice.number.in_(numbers))
+    if customer_id:
+        query = query.where(Invoice.customer_id == customer_id)
+    return session.scalars(query).all()
+
+
+def issue_documents(seller: Seller, terms: Terms, storage: ObjectStorage, *, month: str | None = None,
+                    numbers: list[str] | None = None, actor: str, flow_run_id: str | None = None,
+                    engine=None) -> IssuedDocuments:
+    """Render, store and record the mail of every finalised invoice (of a month, or these numbers) that has
+    no document yet. A refused document is reported and the others go on."""
+    result = IssuedDocuments(sample_seller=seller.sample)
+    with session_scope(engine) as session:
+        todo = [(invoice.id, invoice.number) for invoice in
+                _issued(session, month=month, numbers=numbers, customer_id=None) if invoice.document_key is None]
+    for invoice_id, number in todo:
+        with session_scope(engine, write=True) as session:
+            invoice = session.get(Invoice, invoice_id)
+            if invoice.document_key is not None:  # another run did it meanwhile
+                continue
+            customer = session.get(Customer, invoice.customer_id)
+            key = keys.invoice_document(number, invoice.issued_on)
+            try:
+                sha = _store_once(storage, key, facturx_pdf(document_of(invoice, customer, seller, terms)), None)
+            except DocumentRefused as error:
+                result.refused.append(f"{number}: {error}")
+                continue
+            invoice.document_key, invoice.document_sha256 = key, sha
+            audit.record(session, "invoice_document_stored", customer_id=customer.customer_id, before=None,
+                         after={"number": number, "document": key, "sha256": sha,
+                                "keep_until": (invoice.issued_on + timedelta(days=366 * terms.invoice_retention_years)
+                                               ).isoformat()},
+                         actor=actor, flow_run_id=flow_run_id)
+            _record_mail(session, invoice, customer, seller, terms, 1, flow_run_id)
+            result.stored.append(number)
+            result.mails.append(number)
+    return result
+
+
+def resend(seller: Seller, terms: Terms, *, month: str, customer_id: str | None, actor: str,
+           flow_run_id: str | None = None, skip: set[str] = frozenset(), engine=None) -> list[str]:
+    """Record one more sending of the documents of a month's invoices (of one customer), except those in
+    `skip` (mailed a moment ago); returns the numbers."""
+    sent = []
+    with session_scope(engine, write=True) as session:
+        for invoice in _issued(session, month=month, numbers=None, customer_id=customer_id):
+            if invoice.document_key is None or invoice.number in skip:
+                continue
+            customer = session.get(Customer, invoice.customer_id)
+            sendings = session.scalar(select(func.count()).select_from(Notice).where(Notice.invoice_id == invoice.id))
+            _record_mail(session, invoice, customer, seller, terms, sendings + 1, flow_run_id)
+            audit.record(session, "invoice_resent", customer_id=customer.customer_id, before=None,
+                         after={"number": invoice.number, "sending": sendings + 1, "to": customer.email},
+                         actor=actor, flow_run_id=flow_run_id)
+            sent.append(invoice.number)
+    return sent
+
+
+def documents_table(storage: ObjectStorage, numbers: list[str] | None = None, *, month: str | None = None,
+                    engine=None) -> list[dict]:
+    """What the close's artifact shows: each invoice's document (a link finance and ops can click) and mail."""
+    from tasks.export import download_link
+
+    rows = []
+    with session_scope(engine) as session:
+        invoices = _issued(session, month=month, numbers=numbers, customer_id=None)
+        latest = {}
+        for invoice_id, status, error in session.execute(
+                select(Notice.invoice_id, Notice.status, Notice.last_error)
+                .where(Notice.invoice_id.in_([invoice.id for invoice in invoices])).order_by(Notice.id)):
+            latest[invoice_id] = status + (f" ({error})" if error and status != "sent" else "")
+        for invoice in invoices:
+            rows.append({"number": invoice.number, "customer": invoice.customer_id,
+                         "total_ttc": str(invoice.total_ttc), "mail": latest.get(invoice.id, "none"),
+                         "document": download_link(storage, invoice.document_key) if invoice.document_key else
+                         "not rendered"})
+    return rows
+
+
+issue_documents_task = task(issue_documents, name="issue-invoice-documents", cache_policy=NO_CACHE,
+                            persist_result=False, retries=1, retry_delay_seconds=10)
