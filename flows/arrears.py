@@ -20,6 +20,7 @@ from tasks.approval import pause_key, run_url, wait_for_decision
 from tasks.arrears import sweep_task
 from tasks.dispatch import deliver
 from tasks.invoice_documents import issue_documents_task
+from policy.vocabulary import InvoiceKind
 from tasks.deletion import approval_form, certificate_markdown, check_due, execute, mark_awaiting, pending_run, refuse
 from tasks.purge import plan_purge
 from tasks.runtime import Refusal, actor, business_date, check_date, flow_run_id, refusals_fail_quietly
@@ -60,11 +61,10 @@ def arrears_escalation(
     settings = load_run_settings("arrears-escalation")
     report = sweep_task(day, settings, dry_run=dry_run, actor=actor(), flow_run_id=flow_run_id())
     if not dry_run:  # the notices and access changes recorded with their stages (and any left by earlier runs)
-        numbers = [p["number"] for p in report.penalties if p["number"]]
-        if numbers:  # each penalty invoice's PDF, stored and mailed like the close's
-            issued = issue_documents_task(settings.seller, settings.terms, settings.storage, numbers=numbers,
-                                          actor=actor(), flow_run_id=flow_run_id())
-            report.failed += [f"invoice document {why}" for why in issued.refused]
+        # each penalty invoice's PDF, stored and mailed like the close's (and one a killed run left without)
+        issued = issue_documents_task(settings.seller, settings.terms, settings.storage, kinds=(InvoiceKind.PENALTY,),
+                                      actor=actor(), flow_run_id=flow_run_id())
+        report.failed += [f"invoice document {why}" for why in issued.refused]
         report.failed += deliver(settings)
     deletions = []
     for customer_id in report.deletions_due:

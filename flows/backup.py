@@ -8,6 +8,7 @@ is snapshotted too. The drill restores a sample into the sandbox and compares it
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from datetime import date
 from typing import Optional
 
@@ -19,8 +20,8 @@ import lifecycle_config
 from ledger.db import now
 from tasks.backups import (apply_retention, backup_chunk_task, backups_by_id, backups_to_verify, customers_to_back_up,
                            drill_outcomes, outcomes_of, settle_abandoned_backups, snapshot_ledger, verify_backup)
-from tasks.fanout import (BACKUP_SHARD, OBJECT_STORAGE, PLATFORM_DATABASE, VERIFY_SHARD, holding, run_shards, set_limits,
-                          shards, workers_can_take_shards)
+from tasks.fanout import (BACKUP_SHARD, OBJECT_STORAGE, PLATFORM_DATABASE, SANDBOX, VERIFY_SHARD, holding, run_shards,
+                          set_limits, shards, workers_can_take_shards)
 from policy.calendar import future_day_problem, today_paris
 from tasks.runtime import Refusal, business_date, check_date, flow_run_id, refusals_fail_quietly
 from tasks.settings import load_run_settings
@@ -71,6 +72,7 @@ def nightly_backup(
         print(f"{len(customers)} customers in {len(parts)} shards of {settings.terms.backup_shard_size}, "
               f"for the workers of the pool (at most {limits[PLATFORM_DATABASE]} on the platform database at once)")
         ended = run_shards(BACKUP_SHARD, [{"customer_ids": part, "as_of": day.isoformat()} for part in parts],
+                           key=flow_run_id(),
                            progress=lambda done, total: update_progress_artifact(progress, 100.0 * done / total))
         print("shards: " + ", ".join(f"{name} {state}" for name, state in ended.items()))
         outcomes = outcomes_of(customers, day)
@@ -147,7 +149,7 @@ def verify_backups(sample: int = 5) -> dict:
         set_limits(settings.terms)
         print(f"{len(chosen)} backups in {len(parts)} shards of {settings.terms.verify_shard_size}, "
               f"for the workers of the pool")
-        ended = run_shards(VERIFY_SHARD, [{"backup_ids": part} for part in parts])
+        ended = run_shards(VERIFY_SHARD, [{"backup_ids": part} for part in parts], key=flow_run_id())
         print("shards: " + ", ".join(f"{name} {state}" for name, state in ended.items()))
         results = drill_outcomes(chosen, since)
     else:
@@ -163,10 +165,13 @@ def verify_backups(sample: int = 5) -> dict:
     return {"verified": results}
 
 
-def _drill(backup_ids: list[str], settings) -> list[dict]:
+def _drill(backup_ids: list[str], settings, *, sandbox=nullcontext) -> list[dict]:
+    """Restore each backup into the sandbox and read it back; `sandbox` holds the sandbox meanwhile (shards
+    on several workers share that one database)."""
     results = []
     for backup in backups_by_id(backup_ids):
-        ok, detail = verify_backup(backup, lifecycle_config.sandbox_url(), settings.platform, settings.storage)
+        with sandbox():
+            ok, detail = verify_backup(backup, lifecycle_config.sandbox_url(), settings.platform, settings.storage)
         results.append({"backup": backup.backup_id, "customer": backup.customer_id, "ok": ok, "detail": detail})
     return results
 
@@ -181,7 +186,7 @@ def verify_shard(backup_ids: list[str]) -> dict:
     """
     settings = load_run_settings("verify-shard")
     with holding(OBJECT_STORAGE):
-        results = _drill(backup_ids, settings)
+        results = _drill(backup_ids, settings, sandbox=lambda: holding(SANDBOX))
     failed = [r for r in results if not r["ok"]]
     print(f"{len(results) - len(failed)} verified, {len(failed)} failed")
     return {"verified": len(results) - len(failed), "failed": len(failed)}

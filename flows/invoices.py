@@ -36,8 +36,9 @@ def send_invoices(month: str, customer_id: Optional[str] = None) -> dict:
     except ValueError as error:
         raise NothingToSend(f"--month: {error}") from None
     settings = load_run_settings("send-invoices")
-    # an invoice whose document a failed close never stored gets it now (and its first mail)
-    issued = issue_documents_task(settings.seller, settings.terms, settings.storage, month=month, actor=actor(),
+    # an invoice whose document a failed close never stored, or issued before documents existed, gets it now
+    issued = issue_documents_task(settings.seller, settings.terms, settings.storage, month=month,
+                                  customer_id=customer_id, include_earlier=True, actor=actor(),
                                   flow_run_id=flow_run_id())
     fresh = [number for number in issued.mails]
     sent = resend(settings.seller, settings.terms, month=month, customer_id=customer_id, actor=actor(),

@@ -43,7 +43,10 @@ def why_gone(lock: CustomerLock, *, stale_seconds: float, ttl_hours: float, hold
         return f"it has not beaten since {beat.isoformat(timespec='seconds')}"
     if lock.acquired_at < now() - timedelta(hours=ttl_hours):
         return f"it was taken more than {ttl_hours:g} hours ago"
-    if lock.flow_run_id and holder_gone is not None and holder_gone(lock.flow_run_id):
+    # a run Prefect says is over, and whose process missed its beats too: a run marked crashed while its
+    # process still lives (a lost-run automation fooled by late heartbeat events) keeps beating, and its lock
+    if lock.flow_run_id and holder_gone is not None and beat < now() - timedelta(seconds=3 * HEARTBEAT_SECONDS) \
+            and holder_gone(lock.flow_run_id):
         return f"its flow run {lock.flow_run_id} is no longer running"
     return None
 

@@ -93,7 +93,7 @@ def invoices(session: Session, month: str | None = None) -> list[dict[str, Any]]
             "total_vat": amount(invoice.total_vat),
             "total_ttc": amount(invoice.total_ttc),
             "balance": amount(balance(invoice.total_ttc, invoice.status, paid.get(invoice.id, Decimal("0.00")))),
-            "document": invoice.document_key,
+            "document": invoice.document_key or None,
             "mail_status": mails.get(invoice.id),
             "lines": [
                 {

@@ -373,6 +373,7 @@ def deploy() -> None:
     """Prepare a Prefect server of your own (PREFECT_API_URL) for the workers: the default blocks, the work
     pool, every deployment of prefect.yaml, the ops automations and the global concurrency limits."""
     import os
+    import time
 
     import lifecycle_config as config
     from lifecycle.server import answers, apply
@@ -382,8 +383,11 @@ def deploy() -> None:
     if not api_url:
         fail("PREFECT_API_URL is not set: `lifecycle deploy` prepares a server of your own (deploy/README.md); "
              "`lifecycle up` does it for the embedded one", 2)
-    if not answers(api_url):
-        fail(f"no Prefect server answers at {api_url}")
+    deadline = time.monotonic() + 120  # a server started a moment ago (deploy/) takes its time
+    while not answers(api_url):
+        if time.monotonic() > deadline:
+            fail(f"no Prefect server answers at {api_url} (waited 2 minutes)")
+        time.sleep(2)
     _ledger()
     try:
         apply({**os.environ, "LIFECYCLE_HOME": str(config.home())}, typer.echo)

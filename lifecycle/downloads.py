@@ -1,9 +1,10 @@
-"""A read-only HTTP server for finance's workbooks when storage is a local folder.
+"""A read-only HTTP server for finance's workbooks and the invoices' PDFs when storage is a local folder.
 
 The Prefect UI shows links as links; a `file://` link cannot be opened from a web page, so
-`lifecycle up` serves the folder's `exports/` over HTTP on loopback (S3 storage gets presigned
-URLs instead). Nothing but files under `exports/` is served, to GET and HEAD; `/exports/` lists
-the workbooks, newest first.
+`lifecycle up` serves the folder's `exports/` and `invoices/` over HTTP, on the address the UI
+listens on (loopback by default: they hold customers' data, with no login; S3 storage gets
+presigned URLs instead). Nothing else is served (no backup, no half-written `.partial`), to GET and
+HEAD; `/exports/` lists the workbooks, newest first.
 """
 
 from __future__ import annotations
@@ -53,7 +54,8 @@ def serve_exports(root: Path, host: str, port: int) -> ThreadingHTTPServer:
                 self._send(200, "text/html; charset=utf-8", listing(root), None, with_body)
                 return
             target = (root / relative).resolve()
-            if not relative.startswith(("exports/", "invoices/")) or root not in target.parents or not target.is_file():
+            if not relative.startswith(("exports/", "invoices/")) or relative.endswith(".partial") \
+                    or root not in target.parents or not target.is_file():
                 self.send_error(404, "no such export")
                 return
             self._send(200, mimetypes.guess_type(target.name)[0] or "application/octet-stream", target.read_bytes(),

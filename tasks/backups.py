@@ -80,6 +80,10 @@ def backup_customer(customer_id: str, day: date, platform: PlatformControl, stor
                          flow_run_id=flow_run_id, holder_gone=flow_run_gone) if hold_lock else nullcontext()
     try:
         with lock:
+            with session_scope(engine) as session:  # again, holding the lock: another run of its shard did it
+                existing = session.get(Backup, backup_id)
+                if existing is not None and existing.status == BackupStatus.GOOD:
+                    return BackupOutcome(customer_id, backup_id, "skipped", existing.rows or 0, existing.bytes or 0)
             record = write_backup(backup_id=backup_id, prefix=keys.backup_folder(customer_id, backup_id), tables=tables,
                                   source=source, where_of=_tenant_filter(platform, customer_id), storage=storage,
                                   customer_id=customer_id, kind=kind, tenant_column=platform.tenant_column,

@@ -24,7 +24,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import OperationalError
 
 from blocks.notifications import Notifications
-from blocks.storage import ObjectStorage
+from blocks.storage import MissingObject, ObjectStorage, StorageError
 from blocks.platform import PlatformControl, PlatformError
 from ledger.db import now, session_scope
 from ledger.models import Notice, PlatformEffect
@@ -69,6 +69,10 @@ def transient(error: BaseException) -> bool:
         return error.transient
     if isinstance(error, OperationalError):         # the platform database: down, busy, a serialization failure
         return True
+    if isinstance(error, StorageError):             # an attachment: a missing one is final, a storage hiccup is not
+        return not isinstance(error, MissingObject)
+    if type(error).__module__.startswith(("botocore", "urllib3")):  # S3 unreachable or slow
+        return not hasattr(error, "response")       # a ClientError is S3's answer (denied, no such key): final
     return isinstance(error, OSError)
 
 

@@ -22,6 +22,8 @@ VERIFY_SHARD = "verify-shard/verify-shard"
 #: the Prefect global concurrency limits a shard holds while it runs
 PLATFORM_DATABASE = "platform-database"
 OBJECT_STORAGE = "object-storage"
+#: the restore drill's sandbox is one database: one backup is restored and read back there at a time
+SANDBOX = "sandbox"
 
 #: a crashed shard (its worker or machine lost) is started again at most this many times
 RERUNS_OF_A_LOST_SHARD = 2
@@ -60,7 +62,8 @@ def set_limits(terms) -> dict[str, int]:
 
     from prefect.client.schemas.actions import DeploymentUpdate
 
-    limits = {PLATFORM_DATABASE: terms.platform_database_shards, OBJECT_STORAGE: terms.object_storage_shards}
+    limits = {PLATFORM_DATABASE: terms.platform_database_shards, OBJECT_STORAGE: terms.object_storage_shards,
+              SANDBOX: 1}
     with get_client(sync_client=True) as client:
         for name, limit in limits.items():
             client.upsert_global_concurrency_limit_by_name(name, limit)
@@ -83,35 +86,42 @@ def holding(*limits: str):
     a server's limits (none created) goes ahead, as Prefect does with an unknown limit."""
     from prefect.concurrency.sync import concurrency
 
-    with concurrency(list(limits), occupy=1, lease_duration=SLOT_LEASE_SECONDS, strict=False):
+    with concurrency(list(limits), occupy=1, lease_duration=SLOT_LEASE_SECONDS, strict=False,
+                     raise_on_lease_renewal_failure=True):
         yield
 
 
-def run_shards(deployment_name: str, parameters: list[dict], *, progress=None, poll_seconds: float = 2.0,
-               say=print) -> dict[str, str]:
+def run_shards(deployment_name: str, parameters: list[dict], *, progress=None, poll_seconds: float = 5.0,
+               say=print, key: str | None = None) -> dict[str, str]:
     """Start one shard run per parameter set and wait for them all. A shard that fails retries on its own
     (its flow's retries); one that crashed (its worker died) is started again, up to
-    RERUNS_OF_A_LOST_SHARD times. Returns each shard's last run name and final state name, in order."""
+    RERUNS_OF_A_LOST_SHARD times. Returns each shard's last run name and final state name, in order.
+    The wait asks the server once per poll for every unfinished run (not once per run: on a small
+    machine a poll per shard every 2 s cost the server half a core)."""
     from prefect import get_client
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
     from prefect.deployments import run_deployment
 
-    def start(params):
-        return run_deployment(deployment_name, parameters=params, timeout=0)
+    reruns = [0] * len(parameters)
 
-    runs = [start(params) for params in parameters]
-    reruns = [0] * len(runs)
+    def start(index: int):
+        # one run per shard and attempt: a retried parent finds the shard runs it started (Prefect's idempotency)
+        return run_deployment(deployment_name, parameters=parameters[index], timeout=0,
+                              idempotency_key=f"{key}:shard-{index + 1}:attempt-{reruns[index]}" if key else None)
+
+    runs = [start(index) for index in range(len(parameters))]
     ended: dict[int, str] = {}
     with get_client(sync_client=True) as client:
         while len(ended) < len(runs):
-            for index, run in enumerate(runs):
-                if index in ended:
-                    continue
-                state = client.read_flow_run(run.id).state
+            waiting = {runs[index].id: index for index in range(len(runs)) if index not in ended}
+            for run in client.read_flow_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=list(waiting))),
+                                             limit=len(waiting)):
+                index, state = waiting[run.id], run.state
                 if state is None or not state.is_final():
                     continue
                 if state.is_crashed() and reruns[index] < RERUNS_OF_A_LOST_SHARD:
                     reruns[index] += 1
-                    runs[index] = start(parameters[index])
+                    runs[index] = start(index)
                     say(f"shard {index + 1} ({run.name}) crashed ({state.message or 'its worker was lost'}): "
                         f"started again as {runs[index].name}, on any live worker")
                     continue

@@ -16,6 +16,9 @@ import io
 import re
 from dataclasses import dataclass, field
 from datetime import timedelta
+from decimal import Decimal
+
+from lxml import etree
 
 from prefect import task
 from prefect.cache_policies import NO_CACHE
@@ -30,7 +33,7 @@ from ledger.models import Customer, Invoice, Notice
 from policy.calendar import month_bounds
 from policy.terms import Terms
 from policy.vocabulary import InvoiceKind, NoticeStatus, PaymentMethod
-from reports.invoice_document import DocumentLine, InvoiceDocument, Party, facturx_pdf
+from reports.invoice_document import DocumentLine, InvoiceDocument, Party, check_facturx, facturx_pdf
 
 #: invoices that have a document: the ones this product issues (an imported one has its own elsewhere)
 RENDERED_KINDS = (InvoiceKind.MONTHLY, InvoiceKind.PENALTY)
@@ -119,24 +122,35 @@ def document_of(invoice: Invoice, customer: Customer, seller: Seller, terms: Ter
 
 # --- storing and mailing ----------------------------------------------------------------------------
 
-def _store_once(storage: ObjectStorage, key: str, pdf: bytes, existing_sha: str | None) -> str:
-    """Put the document unless its key holds one already. The same number never gets two documents: one
-    found there is kept (a run killed between storing and recording it), and it must be the one the
-    ledger knows of, if it knows one."""
+def _store_once(storage: ObjectStorage, key: str, pdf: bytes, invoice: Invoice) -> str:
+    """Put the document unless its key holds one already; returns the stored document's SHA-256. A number
+    never gets a second document: one found there is kept if it is this invoice's (a run killed between
+    storing it and recording it: the same number and totals in its Factur-X XML, or the hash the ledger
+    knows), and refused otherwise, left as it is for someone to look at."""
     store = storage.store()
     try:
         with store.open(key) as handle:
             kept = handle.read()
     except MissingObject:
-        kept = None
-    if kept is not None:
-        sha = hashlib.sha256(kept).hexdigest()
-        if existing_sha and sha != existing_sha:
-            raise DocumentRefused(f"{key} holds a document the ledger does not know (sha256 {sha[:12]}); "
-                                  f"an issued invoice is never rendered again")
+        store.put_stream(key, io.BytesIO(pdf))
+        return hashlib.sha256(pdf).hexdigest()
+    sha = hashlib.sha256(kept).hexdigest()
+    if invoice.document_sha256:
+        if sha != invoice.document_sha256:
+            raise DocumentRefused(f"{key} holds a document the ledger does not know (sha256 {sha[:12]}); an issued "
+                                  f"invoice is never rendered again")
         return sha
-    store.put_stream(key, io.BytesIO(pdf))
-    return hashlib.sha256(pdf).hexdigest()
+    try:
+        tree = etree.fromstring(check_facturx(kept))
+    except ValueError as error:
+        raise DocumentRefused(f"{key} holds something that is not a Factur-X invoice ({error}); an issued invoice "
+                              f"is never rendered again") from None
+    number = tree.findtext(".//{*}ExchangedDocument/{*}ID")
+    total = tree.findtext(".//{*}SpecifiedTradeSettlementHeaderMonetarySummation/{*}GrandTotalAmount")
+    if number != invoice.number or Decimal(total or "NaN") != abs(invoice.total_ttc):
+        raise DocumentRefused(f"{key} holds invoice {number} for {total} EUR, not {invoice.number} for "
+                              f"{invoice.total_ttc} EUR; an issued invoice is never rendered again")
+    return sha
 
 
 def _mail_text(invoice: Invoice, customer: Customer, link: str | None, language: str, sample: bool) -> tuple[str, str]:
@@ -175,9 +189,10 @@ def _record_mail(session, invoice: Invoice, customer: Customer, seller: Seller, 
     return notice
 
 
-def _issued(session, *, month: str | None, numbers: list[str] | None, customer_id: str | None):
+def _issued(session, *, month: str | None, numbers: list[str] | None, customer_id: str | None,
+            kinds=RENDERED_KINDS):
     query = (select(Invoice).options(selectinload(Invoice.lines))
-             .where(Invoice.number.is_not(None), Invoice.kind.in_(RENDERED_KINDS)).order_by(Invoice.number))
+             .where(Invoice.number.is_not(None), Invoice.kind.in_(kinds)).order_by(Invoice.number))
     if month:
         query = query.where(Invoice.month == month)
     if numbers is not None:
@@ -187,36 +202,50 @@ def _issued(session, *, month: str | None, numbers: list[str] | None, customer_i
     return session.scalars(query).all()
 
 
+#: `document_key` of the invoices issued before documents existed (migration 0005): never rendered nor
+#: mailed behind finance's back; `send-invoices` renders them when asked
+ISSUED_BEFORE_DOCUMENTS = ""
+
+
 def issue_documents(seller: Seller, terms: Terms, storage: ObjectStorage, *, month: str | None = None,
-                    numbers: list[str] | None = None, actor: str, flow_run_id: str | None = None,
+                    numbers: list[str] | None = None, customer_id: str | None = None, kinds=RENDERED_KINDS,
+                    include_earlier: bool = False, actor: str, flow_run_id: str | None = None,
                     engine=None) -> IssuedDocuments:
-    """Render, store and record the mail of every finalised invoice (of a month, or these numbers) that has
-    no document yet. A refused document is reported and the others go on."""
+    """Render, store and record the mail of every finalised invoice (of a month, these numbers, a customer)
+    that has no document yet (`include_earlier`: also those issued before documents existed). A refused
+    document is reported and the others go on."""
     result = IssuedDocuments(sample_seller=seller.sample)
+    wanted = (None, ISSUED_BEFORE_DOCUMENTS) if include_earlier else (None,)
     with session_scope(engine) as session:
-        todo = [(invoice.id, invoice.number) for invoice in
-                _issued(session, month=month, numbers=numbers, customer_id=None) if invoice.document_key is None]
-    for invoice_id, number in todo:
-        with session_scope(engine, write=True) as session:
+        todo = [invoice.id for invoice in _issued(session, month=month, numbers=numbers, customer_id=customer_id,
+                                                  kinds=kinds) if invoice.document_key in wanted]
+    for invoice_id in todo:
+        with session_scope(engine) as session:  # rendered outside any write transaction: it takes a while
             invoice = session.get(Invoice, invoice_id)
-            if invoice.document_key is not None:  # another run did it meanwhile
+            pdf = facturx_pdf(document_of(invoice, session.get(Customer, invoice.customer_id), seller, terms))
+        with session_scope(engine, write=True) as session:
+            # the row locked: a concurrent run (the close and send-invoices) waits here, then finds it done
+            invoice = session.get(Invoice, invoice_id, with_for_update=True)
+            if invoice.document_key not in wanted:
                 continue
             customer = session.get(Customer, invoice.customer_id)
-            key = keys.invoice_document(number, invoice.issued_on)
+            key = keys.invoice_document(invoice.number, invoice.issued_on)
             try:
-                sha = _store_once(storage, key, facturx_pdf(document_of(invoice, customer, seller, terms)), None)
+                sha = _store_once(storage, key, pdf, invoice)
             except DocumentRefused as error:
-                result.refused.append(f"{number}: {error}")
+                result.refused.append(f"{invoice.number}: {error}")
                 continue
             invoice.document_key, invoice.document_sha256 = key, sha
             audit.record(session, "invoice_document_stored", customer_id=customer.customer_id, before=None,
-                         after={"number": number, "document": key, "sha256": sha,
+                         after={"number": invoice.number, "document": key, "sha256": sha,
                                 "keep_until": (invoice.issued_on + timedelta(days=366 * terms.invoice_retention_years)
                                                ).isoformat()},
                          actor=actor, flow_run_id=flow_run_id)
-            _record_mail(session, invoice, customer, seller, terms, 1, flow_run_id)
-            result.stored.append(number)
-            result.mails.append(number)
+            result.stored.append(invoice.number)
+            mailed = session.scalar(select(func.count()).select_from(Notice).where(Notice.invoice_id == invoice.id))
+            if not mailed:
+                _record_mail(session, invoice, customer, seller, terms, 1, flow_run_id)
+                result.mails.append(invoice.number)
     return result
 
 
@@ -227,7 +256,7 @@ def resend(seller: Seller, terms: Terms, *, month: str, customer_id: str | None,
     sent = []
     with session_scope(engine, write=True) as session:
         for invoice in _issued(session, month=month, numbers=None, customer_id=customer_id):
-            if invoice.document_key is None or invoice.number in skip:
+            if not invoice.document_key or invoice.number in skip:
                 continue
             customer = session.get(Customer, invoice.customer_id)
             sendings = session.scalar(select(func.count()).select_from(Notice).where(Notice.invoice_id == invoice.id))

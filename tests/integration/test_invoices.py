@@ -140,29 +140,38 @@ def test_a_mail_server_that_is_down_leaves_the_mail_pending_and_never_blocks_the
 
 def test_an_issued_invoice_is_never_rendered_over(october, prefect_server):
     from blocks.settings import load_settings
-    from flows.monthly_close import DocumentsRefused, monthly_close
+    from flows.invoices import send_invoices
+    from flows.monthly_close import monthly_close
     from tasks.invoice_documents import issue_documents
 
     monthly_close(month="2026-10")
-    [acme] = [item for item in shown_invoices(october, "2026-10") if item["customer_id"] == "ACME"]
+    by_customer = {item["customer_id"]: item for item in shown_invoices(october, "2026-10")}
+    acme, beta = by_customer["ACME"], by_customer["BETA"]
     original = stored(acme["document"])
-    # someone's tool wrote another file under the number, and the ledger forgot its document
-    settings = load_settings()
-    settings.storage.store().put_stream(acme["document"], io.BytesIO(b"%PDF-1.4 not the invoice"))
-    with session_scope(october, write=True) as session:
-        invoice = session.scalars(select(Invoice).where(Invoice.number == acme["number"])).one()
-        sha, invoice.document_key = invoice.document_sha256, None
-    from tasks import invoice_documents
+    monthly_close(month="2026-10")                       # a second close and a re-send find the document
+    send_invoices(month="2026-10", customer_id="ACME")
+    assert stored(acme["document"]) == original
 
-    issued = issue_documents(settings.seller, settings.terms, settings.storage, numbers=[acme["number"]],
-                             actor="test")
-    # the stranger is kept, never overwritten, and the ledger takes it only if it is the one it knew
-    assert issued.stored == [acme["number"]] and issued.refused == []  # no sha known any more: kept as found
-    assert stored(acme["document"]) == b"%PDF-1.4 not the invoice"
-    assert sha is not None and original[:5] == b"%PDF-"
-    with pytest.raises(invoice_documents.DocumentRefused, match="never rendered again"):
-        invoice_documents._store_once(settings.storage, acme["document"], original, sha)
-    assert DocumentsRefused.__doc__
+    # a run killed after storing a document and before recording it: the next one finds it and keeps it
+    settings = load_settings()
+
+    def forget(number):
+        with session_scope(october, write=True) as session:
+            invoice = session.scalars(select(Invoice).where(Invoice.number == number)).one()
+            invoice.document_key = invoice.document_sha256 = None
+
+    forget(acme["number"])
+    again = issue_documents(settings.seller, settings.terms, settings.storage, numbers=[acme["number"]], actor="test")
+    assert (again.stored, again.refused, again.mails) == ([acme["number"]], [], [])  # mailed already: not again
+    assert stored(acme["document"]) == original
+    # a file under a number that is not that invoice (another invoice's PDF, or anything else) is refused
+    # and left as it is, never overwritten
+    settings.storage.store().put_stream(acme["document"], io.BytesIO(stored(beta["document"])))
+    forget(acme["number"])
+    refused = issue_documents(settings.seller, settings.terms, settings.storage, numbers=[acme["number"]], actor="t")
+    assert refused.stored == [] and f"holds invoice {beta['number']}" in refused.refused[0]
+    assert stored(acme["document"]) == stored(beta["document"])
+    assert [item["document"] for item in shown_invoices(october, "2026-10") if item["customer_id"] == "ACME"] == [None]
 
 
 def test_a_penalty_invoice_gets_its_document_with_no_vat_and_the_indemnity(prefect_server, home, ledger, tmp_path):

@@ -43,16 +43,38 @@ def counts(engine) -> dict[str, int]:
                 for table in Base.metadata.sorted_tables if table.name in present}
 
 
-def test_an_old_ledger_upgrades_with_every_row_and_then_refuses_unknown_values(first_schema_ledger, tmp_path):
-    from ledger.migrate import HEAD, upgrade
+def as_release_01_left_it(old, tmp_path) -> None:
+    """October closed, in a ledger of the first schema: the rows today's code writes, with the columns that
+    schema has (release 0.1 wrote the same facts; later columns did not exist)."""
+    from sqlalchemy import MetaData
+
+    from ledger.migrate import upgrade
     from policy.terms import Terms
     from tasks.monthly_close import draft, finalise
 
-    url, engine = first_schema_ledger
-    load_october(engine, tmp_path)
-    draft("2026-10", Terms(), actor="release-0.1", flow_run_id=None, engine=engine)
+    today = engine_for(f"sqlite:///{tmp_path / 'today.db'}")
+    upgrade(str(today.url))
+    load_october(today, tmp_path)
+    draft("2026-10", Terms(), actor="release-0.1", flow_run_id=None, engine=today)
     finalise("2026-10", __import__("datetime").date(2026, 11, 1), Terms(), actor="release-0.1", flow_run_id=None,
-             engine=engine)
+             engine=today)
+    schema = MetaData()
+    schema.reflect(old)
+    with today.connect() as source, old.begin() as target:
+        for table in schema.sorted_tables:
+            if table.name == "alembic_version":
+                continue
+            typed = Base.metadata.tables[table.name]  # read as today's model types them (booleans, dates)
+            rows = [dict(row._mapping) for row in source.execute(select(*(typed.c[c.name] for c in table.columns)))]
+            if rows:
+                target.execute(table.insert(), rows)
+
+
+def test_an_old_ledger_upgrades_with_every_row_and_then_refuses_unknown_values(first_schema_ledger, tmp_path):
+    from ledger.migrate import HEAD, upgrade
+
+    url, engine = first_schema_ledger
+    as_release_01_left_it(engine, tmp_path)
     before = counts(engine)
     assert before["invoices"] == 3 and before["interventions"] == 10
 
@@ -62,6 +84,9 @@ def test_an_old_ledger_upgrades_with_every_row_and_then_refuses_unknown_values(f
     with engine.connect() as connection:  # foreign keys still hold after SQLite rebuilt the tables
         if engine.dialect.name == "sqlite":
             assert connection.execute(text("PRAGMA foreign_key_check")).fetchall() == []
+    # the invoices issued before documents existed are marked so: no close mails them unasked
+    with engine.connect() as connection:
+        assert connection.execute(text("SELECT DISTINCT document_key FROM invoices")).scalars().all() == [""]
     with pytest.raises(IntegrityError, match="ck_invoices_status"):
         with engine.begin() as connection:
             connection.execute(update(Invoice).values(status="paid-ish"))

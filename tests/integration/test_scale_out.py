@@ -126,7 +126,7 @@ def test_a_night_on_two_workers_survives_a_lost_worker(topology, record_property
     assert made.returncode == 0, made.stderr
     deployed = _lifecycle(env, "deploy")                                      # lifecycle-deploy.service
     assert deployed.returncode == 0, deployed.stderr + deployed.stdout
-    assert "global concurrency limits (from the terms): platform-database 4, object-storage 6" in deployed.stdout
+    assert "global concurrency limits (from the terms): platform-database 4, object-storage 6, sandbox 1" in deployed.stdout
     script = ("from blocks.terms_block import PolicyTerms\nblock = PolicyTerms.load('lifecycle')\n"
               f"block.backup_shard_size = {SHARD}\nblock.save('lifecycle', overwrite=True)\n")
     subprocess.run([sys.executable, "-c", script], env=env, check=True, timeout=120)

@@ -403,7 +403,7 @@ def test_the_nightly_backup_is_spread_over_shard_runs_that_any_worker_takes(up_s
     assert sorted(b["customer_id"] for b in nightly) == sorted(c["customer_id"] for c in customers)
     assert {b["status"] for b in nightly} == {"good"}                       # each customer once, all good
     limits = {limit["name"]: limit["limit"] for limit in up_server.post("/v2/concurrency_limits/filter")}
-    assert limits == {"platform-database": 4, "object-storage": 6}          # from the terms, in the UI
+    assert limits == {"platform-database": 4, "object-storage": 6, "sandbox": 1}  # from the terms, in the UI
 
 
 def test_the_restore_drill_is_spread_over_shard_runs_too(up_server):
