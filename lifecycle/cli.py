@@ -308,7 +308,8 @@ def _table(subject: str, records: list[dict]) -> None:
             record = {**record, "change": _change(record)}
         if record.get("id_problem"):
             record = {**record, "customer_id": f"{record['customer_id']} (UNSAFE ID: backups skip it)"}
-        table.add_row(*[_flat(record[column], column) for column in columns])
+        # one line per record: an address's line breaks read as ` / ` (the way its import cell may say it)
+        table.add_row(*[" / ".join(_flat(record[column], column).splitlines()) for column in columns])
     console.print(table)
     console.print(f"{len(records)} {subject}")
 

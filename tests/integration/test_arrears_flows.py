@@ -75,8 +75,10 @@ def pay(ledger, tmp_path, rows):
 
 
 def kinds(ledger, customer_id):
+    """The notices of the arrears ladder a customer received (its invoices' mails aside)."""
     with session_scope(ledger) as session:
-        return [n.kind for n in session.scalars(select(Notice).where(Notice.customer_id == customer_id).order_by(Notice.id))]
+        return [n.kind for n in session.scalars(select(Notice).where(Notice.customer_id == customer_id,
+                                                                     Notice.kind != "invoice").order_by(Notice.id))]
 
 
 def test_the_full_walk_up_to_the_deletion_notice_and_back_to_current_after_payment(debtors, ledger, tmp_path):
@@ -109,6 +111,8 @@ def test_the_full_walk_up_to_the_deletion_notice_and_back_to_current_after_payme
         history = [(c.stage, c.effective_on) for c in session.scalars(
             select(StageChange).where(StageChange.customer_id == "OWE").order_by(StageChange.id))]
         penalty_invoice = session.scalar(select(Invoice).where(Invoice.kind == "penalty"))
+        [mail] = session.scalars(select(Notice).where(Notice.invoice_id == penalty_invoice.id)).all()
+        assert (mail.kind, mail.status, mail.attachment_key) == ("invoice", "sent", penalty_invoice.document_key)
         assert (penalty_invoice.total_ht, penalty_invoice.total_vat, penalty_invoice.total_ttc) == (
             Decimal("52.00"), Decimal("0.00"), Decimal("52.00"))
         assert [(l.category, l.amount_ht, l.vat_rate) for l in penalty_invoice.lines] == [
@@ -300,13 +304,16 @@ def test_with_smtp_down_the_stage_is_recorded_with_its_notice_pending_and_the_ne
         assert "ConnectionRefusedError" in pending.last_error
         assert effects_of(ledger, "OWE") == [("arrears:admin_disabled", "applied", 1, "")]
         shown = [n for n in json.loads(cli("show", "notices", "--format", "json")) if n["customer_id"] == "OWE"]
-        assert [(n["status"], n["attempts"]) for n in shown] == [("pending", 1)]
+        # the stage's notice, and the mail of the penalty invoice issued the same day: both wait
+        assert sorted((n["kind"], n["status"], n["attempts"]) for n in shown) == [
+            ("admin_disabled", "pending", 1), ("invoice", "pending", 1)]
 
         with smtp_server() as (port, received):       # the mail server is back: the next run sends it, once
             Notifications(smtp_host="127.0.0.1", smtp_port=port, security="none").save("lifecycle", overwrite=True)
             run("2026-02-28")
             run("2026-02-28")
-        assert [mail["to"] for mail in received] == [["owe@example.com"]]
+        notices = [mail for mail in received if mail["message"]["X-Lifecycle-Notice"].startswith("arrears:")]
+        assert [mail["to"] for mail in notices] == [["owe@example.com"]]
         sent = notice_of(ledger, "OWE", "admin_disabled")
         assert (sent.status, sent.attempts, sent.transport, sent.last_error) == ("sent", 2, "smtp", None)
     finally:
@@ -361,7 +368,8 @@ def test_a_notice_pending_less_than_the_terms_allow_is_said_and_alerts_only_once
         assert [t["to"] for t in result["transitions"] if t["customer_id"] == "OWE"] == ["admin_disabled"]
         assert notice_of(ledger, "OWE", "admin_disabled").status == "pending"
         with session_scope(ledger, write=True) as session:  # a day and more later, still down
-            notice = session.scalars(select(Notice).where(Notice.customer_id == "OWE")).one()
+            notice = session.scalars(select(Notice).where(Notice.customer_id == "OWE",
+                                                          Notice.kind == "admin_disabled")).one()
             notice.created_at = notice.created_at - timedelta(hours=25)
         with pytest.raises(SweepIncomplete, match=r"notice .*OWE.* pending"):
             run("2026-02-28")
