@@ -14,9 +14,12 @@ from pathlib import Path
 
 #: How long a temporary Prefect server may take to start on a small machine.
 PREFECT_STARTUP_TIMEOUT = "120"
-#: seconds between a running flow's heartbeats (Prefect's smallest; its default is 180): a lost worker's
-#: runs are marked crashed after three missed beats (automations.yaml, lifecycle-lost-run)
-HEARTBEAT_SECONDS = "30"
+#: seconds between a running flow's heartbeats when the environment does not say (Prefect's default): a
+#: lost worker's runs are marked crashed after three missed beats (automations.yaml, lifecycle-lost-run).
+#: deploy/'s PostgreSQL-backed servers use 30 s (Prefect's smallest); the embedded SQLite server of
+#: `lifecycle up` keeps 180 s: every beat is an event its triggers service writes, and SQLite under that
+#: load answers "database is locked", which Prefect's in-memory messaging redelivers as duplicate alerts
+HEARTBEAT_SECONDS = "180"
 
 
 def home() -> Path:

@@ -127,6 +127,10 @@ def test_a_night_on_two_workers_survives_a_lost_worker(topology, record_property
     deployed = _lifecycle(env, "deploy")                                      # lifecycle-deploy.service
     assert deployed.returncode == 0, deployed.stderr + deployed.stdout
     assert "global concurrency limits (from the terms): platform-database 4, object-storage 6, sandbox 1" in deployed.stdout
+    # three missed heartbeats of 30 s, as deploy/ has it, would be 90 s: 60 s (two) keeps the suite shorter
+    from lifecycle import alerts
+
+    alerts.apply_to(up.api, windows={"lifecycle-lost-run": timedelta(seconds=60)})
     script = ("from blocks.terms_block import PolicyTerms\nblock = PolicyTerms.load('lifecycle')\n"
               f"block.backup_shard_size = {SHARD}\nblock.save('lifecycle', overwrite=True)\n")
     subprocess.run([sys.executable, "-c", script], env=env, check=True, timeout=120)

@@ -250,6 +250,25 @@ def test_the_close_cannot_be_approved_or_refused_by_accident(up_server, ops_inbo
     assert f"interventions priced: {drafted['after']['interventions']} of the month" in close["data"]
     assert drafted["after"]["interventions"] > 0
 
+    # every invoice of the demo's close: a Factur-X PDF (the factur-x package's checks) whose XML says the
+    # ledger's totals, mailed to its customer with that very file attached (SPECIMEN: the sample seller)
+    from lxml import etree
+
+    from reports.invoice_document import check_facturx
+
+    issued = [i for i in json.loads(up_server.lifecycle("show", "invoices", "--format", "json").stdout)
+              if i["month"] == month and i["kind"] == "monthly"]
+    mailed = {mail["message"]["X-Lifecycle-Notice"]: mail["message"] for mail in ops_inbox["mails"]}
+    assert issued
+    for invoice in issued:
+        pdf = (up_server.home / "objects" / invoice["document"]).read_bytes()
+        xml = etree.fromstring(check_facturx(pdf))
+        assert (xml.findtext(".//{*}TaxBasisTotalAmount"), xml.findtext(".//{*}TaxTotalAmount"),
+                xml.findtext(".//{*}GrandTotalAmount")) == (invoice["total_ht"], invoice["total_vat"],
+                                                            invoice["total_ttc"]), invoice["number"]
+        [attachment] = mailed[f"invoice:{invoice['number']}:1"].iter_attachments()
+        assert attachment.get_content() == pdf and invoice["mail_status"] == "sent"
+
 
 def test_a_due_deletion_waits_for_its_form_and_ops_hear_of_it(up_server, ops_inbox):
     # C004 has owed since the spring: a sweep 40 days ago gave its deletion notice, today's finds it due
