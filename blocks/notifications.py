@@ -15,6 +15,8 @@ import json
 import re
 import smtplib
 import ssl
+import threading
+import time
 import uuid
 from datetime import datetime, timezone
 from email.message import EmailMessage
@@ -26,6 +28,25 @@ from prefect.blocks.abstract import NotificationBlock, NotificationError
 from pydantic import Field, SecretStr
 
 import lifecycle_config
+
+
+#: alerts sent by this process lately (the Prefect server's), by subject and body, and when
+_RECENT: dict[str, float] = {}
+_RECENT_LOCK = threading.Lock()
+RECENT_SECONDS = 3600.0
+
+
+def _said_recently(subject: str, body: str) -> bool:
+    """Whether this alert went out within RECENT_SECONDS; records it if not."""
+    key = hashlib.sha256(f"{subject}\n{body}".encode()).hexdigest()
+    now = time.monotonic()
+    with _RECENT_LOCK:
+        for old in [k for k, at in _RECENT.items() if now - at > RECENT_SECONDS]:
+            del _RECENT[old]
+        if key in _RECENT:
+            return True
+        _RECENT[key] = now
+        return False
 
 
 class Notifications(NotificationBlock):
@@ -90,10 +111,16 @@ class Notifications(NotificationBlock):
         return "smtp", f"{self.smtp_host}:{self.smtp_port}"
 
     async def notify(self, body: str, subject: str | None = None) -> None:
-        """An ops alert, as a Prefect automation sends it: see `alert_ops`."""
+        """An ops alert, as a Prefect automation sends it: see `alert_ops`. The same alert (subject and body:
+        they name the run and the event's time) is sent once: a server whose database was busy may run an
+        automation's action twice for one event (Prefect redelivers), and ops would get it twice."""
         import anyio
 
-        await anyio.to_thread.run_sync(self.alert_ops, subject or "lifecycle alert", body)
+        subject = subject or "lifecycle alert"
+        if _said_recently(subject, body):
+            self.logger.info("ops alert %r already sent for this event: not again", subject)
+            return
+        await anyio.to_thread.run_sync(self.alert_ops, subject, body)
 
     def alert_ops(self, subject: str, body: str) -> list[str]:
         """Send an alert to the ops address and the ops webhook; returns where it went. Each channel

@@ -99,7 +99,9 @@ def automation_for(alert: Alert, deployments: dict, block_document_id, *, window
                                posture=Posture.Proactive, threshold=1, within=window)
     if alert.action == "crash":
         action = ChangeFlowRunState(state=StateType.CRASHED, name="Crashed",
-                                    message="its heartbeats stopped: the worker or machine running it was lost")
+                                    message=f"{alert.description.split(' (')[0].rstrip('.')}: the worker or machine "
+                                            f"running it was lost" if alert.after != ["prefect.flow-run.heartbeat"]
+                                    else "its heartbeats stopped: the worker or machine running it was lost")
     else:
         action = SendNotification(block_document_id=block_document_id, subject=alert.subject, body=alert.body)
     return AutomationCore(name=alert.name, description=alert.description, trigger=trigger, tags=["lifecycle"],

@@ -10,7 +10,8 @@ from lifecycle.alerts import read_alerts, window_until
 def test_the_repository_file_names_the_four_alerts_of_the_issue_and_the_lost_run_repair():
     alerts = {alert.name: alert for alert in read_alerts()}
     assert set(alerts) == {"lifecycle-run-failed", "nightly-backup-not-done-by-0600",
-                           "monthly-close-awaiting-approval", "data-deletion-awaiting-approval", "lifecycle-lost-run"}
+                           "monthly-close-awaiting-approval", "data-deletion-awaiting-approval", "lifecycle-lost-run",
+                           "lifecycle-lost-before-start"}
     lost = alerts["lifecycle-lost-run"]
     assert (lost.action, lost.after, lost.within_heartbeats) == ("crash", ["prefect.flow-run.heartbeat"], 3)
     # a run waiting for a human sends no heartbeat: it must not be taken for a lost one
