@@ -97,7 +97,7 @@ def nightly_backup(
 
 def _back_up(customers: list[str], day: date, settings, progress=None) -> list:
     """Back up these customers here, in chunks on a few threads (one task per chunk, not per customer)."""
-    chunks = [customers[start:start + CHUNK] for start in range(0, len(customers), CHUNK)]
+    chunks = shards(customers, CHUNK)
     futures = [backup_chunk_task.submit(chunk, day, settings.platform, settings.storage, settings.terms,
                                         flow_run_id=flow_run_id()) for chunk in chunks]
     outcomes = []

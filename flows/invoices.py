@@ -40,10 +40,9 @@ def send_invoices(month: str, customer_id: Optional[str] = None) -> dict:
     issued = issue_documents_task(settings.seller, settings.terms, settings.storage, month=month,
                                   customer_id=customer_id, include_earlier=True, actor=actor(),
                                   flow_run_id=flow_run_id())
-    fresh = [number for number in issued.mails]
     sent = resend(settings.seller, settings.terms, month=month, customer_id=customer_id, actor=actor(),
-                  flow_run_id=flow_run_id(), skip=set(fresh))
-    sent = sorted(sent + fresh)
+                  flow_run_id=flow_run_id(), skip=set(issued.mails))
+    sent = sorted(sent + issued.mails)
     if not sent:
         raise NothingToSend(f"no issued invoice for {month}" + (f" and customer {customer_id}" if customer_id else ""))
     undone = deliver(settings)

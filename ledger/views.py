@@ -63,12 +63,14 @@ def customers(session: Session, month: str | None = None) -> list[dict[str, Any]
     ]
 
 
-def _mail_status(session: Session, invoice_ids: list[int]) -> dict[int, str]:
-    """Each invoice's latest mail (the one that carries its document): `pending`, `sent` or `failed`."""
-    latest: dict[int, str] = {}
-    for invoice_id, status in session.execute(select(Notice.invoice_id, Notice.status)
-                                              .where(Notice.invoice_id.in_(invoice_ids)).order_by(Notice.id)):
-        latest[invoice_id] = status
+def latest_mails(session: Session, invoice_ids: list[int]) -> dict[int, tuple[str, str | None]]:
+    """Each invoice's latest mail (the one that carries its document): its status (`pending`, `sent` or
+    `failed`) and its last error."""
+    latest: dict[int, tuple[str, str | None]] = {}
+    for invoice_id, status, error in session.execute(
+            select(Notice.invoice_id, Notice.status, Notice.last_error)
+            .where(Notice.invoice_id.in_(invoice_ids)).order_by(Notice.id)):
+        latest[invoice_id] = (status, error)
     return latest
 
 
@@ -79,7 +81,7 @@ def invoices(session: Session, month: str | None = None) -> list[dict[str, Any]]
         query = query.where(Invoice.month == month)
     rows = session.scalars(query).all()
     paid = paid_by_invoice(session, [invoice.id for invoice in rows]) if rows else {}
-    mails = _mail_status(session, [invoice.id for invoice in rows]) if rows else {}
+    mails = latest_mails(session, [invoice.id for invoice in rows]) if rows else {}
     return [
         {
             "number": invoice.number if invoice.kind != InvoiceKind.IMPORTED else invoice.external_id,
@@ -94,7 +96,7 @@ def invoices(session: Session, month: str | None = None) -> list[dict[str, Any]]
             "total_ttc": amount(invoice.total_ttc),
             "balance": amount(balance(invoice.total_ttc, invoice.status, paid.get(invoice.id, Decimal("0.00")))),
             "document": invoice.document_key or None,
-            "mail_status": mails.get(invoice.id),
+            "mail_status": mails[invoice.id][0] if invoice.id in mails else None,
             "lines": [
                 {
                     "description": line.description,

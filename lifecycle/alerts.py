@@ -49,6 +49,8 @@ def read_alerts(path: Path = FILE) -> list[Alert]:
             raise ValueError(f"{path.name}: {alert.name}: `action` is `alert` or `crash`, not {alert.action!r}")
         if alert.action == "alert" and not (alert.subject and alert.body):
             raise ValueError(f"{path.name}: {alert.name} needs a `subject` and a `body`")
+        if alert.action == "crash" and not alert.body:
+            raise ValueError(f"{path.name}: {alert.name} needs a `body`: the crashed state's message")
     return alerts
 
 
@@ -98,10 +100,7 @@ def automation_for(alert: Alert, deployments: dict, block_document_id, *, window
                                after=set(alert.after), expect=set(alert.expect), for_each={"prefect.resource.id"},
                                posture=Posture.Proactive, threshold=1, within=window)
     if alert.action == "crash":
-        action = ChangeFlowRunState(state=StateType.CRASHED, name="Crashed",
-                                    message=f"{alert.description.split(' (')[0].rstrip('.')}: the worker or machine "
-                                            f"running it was lost" if alert.after != ["prefect.flow-run.heartbeat"]
-                                    else "its heartbeats stopped: the worker or machine running it was lost")
+        action = ChangeFlowRunState(state=StateType.CRASHED, name="Crashed", message=alert.body)
     else:
         action = SendNotification(block_document_id=block_document_id, subject=alert.subject, body=alert.body)
     return AutomationCore(name=alert.name, description=alert.description, trigger=trigger, tags=["lifecycle"],

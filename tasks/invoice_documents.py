@@ -30,6 +30,7 @@ from blocks.storage import MissingObject, ObjectStorage
 from ledger import audit, keys
 from ledger.db import now, session_scope
 from ledger.models import Customer, Invoice, Notice
+from ledger.views import latest_mails
 from policy.calendar import month_bounds
 from policy.terms import Terms
 from policy.vocabulary import InvoiceKind, NoticeStatus, PaymentMethod
@@ -65,9 +66,9 @@ def _buyer(customer: Customer) -> Party:
         if match:
             postcode, city = match.groups()
             lines.pop()
-    siren = customer.siren if customer.siren and len(customer.siren) == 9 else (customer.siren or "")[:9] or None
     return Party(name=customer.name, address_lines=tuple(lines), postcode=postcode, city=city, country=country,
-                 siren=siren, siret=customer.siren if customer.siren and len(customer.siren) == 14 else None,
+                 siren=customer.siren[:9] if customer.siren else None,  # a SIRET begins with its SIREN
+                 siret=customer.siren if customer.siren and len(customer.siren) == 14 else None,
                  vat_number=customer.vat_number, email=customer.email)
 
 
@@ -276,14 +277,12 @@ def documents_table(storage: ObjectStorage, numbers: list[str] | None = None, *,
     rows = []
     with session_scope(engine) as session:
         invoices = _issued(session, month=month, numbers=numbers, customer_id=None)
-        latest = {}
-        for invoice_id, status, error in session.execute(
-                select(Notice.invoice_id, Notice.status, Notice.last_error)
-                .where(Notice.invoice_id.in_([invoice.id for invoice in invoices])).order_by(Notice.id)):
-            latest[invoice_id] = status + (f" ({error})" if error and status != "sent" else "")
+        latest = latest_mails(session, [invoice.id for invoice in invoices])
         for invoice in invoices:
+            status, error = latest.get(invoice.id, ("none", None))
             rows.append({"number": invoice.number, "customer": invoice.customer_id,
-                         "total_ttc": str(invoice.total_ttc), "mail": latest.get(invoice.id, "none"),
+                         "total_ttc": str(invoice.total_ttc),
+                         "mail": status + (f" ({error})" if error and status != "sent" else ""),
                          "document": download_link(storage, invoice.document_key) if invoice.document_key else
                          "not rendered"})
     return rows
