@@ -38,6 +38,11 @@ DAY = [
     ("restore", ["run", "restore", "--customer", "C002", "--target", "in_place", "--requested-by", "ops",
                  "--ticket", "T-42"]),
 ]
+# On PostgreSQL the ledger's transactions, row locks and lock table behave differently from SQLite's;
+# the steps below are where a killed run leaves a transaction half-way or a row lock held (the SQLite
+# day crosses every failpoint; this keeps the suite inside its 20 minutes).
+POSTGRESQL_POINTS = {"backup.before-manifest", "close.drafted", "close.finalised", "arrears.customer-recorded",
+                     "dispatch.effect-applied", "standby.step-recorded", "restore.safety-taken"}
 VOLATILE = ("flow_run_id", "attempts", "last_error", "location", "download")
 
 
@@ -184,8 +189,11 @@ def test_a_run_killed_at_any_step_and_run_again_ends_as_the_uninterrupted_day(da
     assert {"purge.platform-deleted", "purge.object-deleted", "dispatch.notice-sent"} <= set(crossed["arrears"])
 
     cases = 0
+    on_postgresql = day.admin is not None
     for command, args in DAY:
         for point in crossed[command]:
+            if on_postgresql and point not in POSTGRESQL_POINTS:
+                continue
             day.put_back(command)
             killed = day.lifecycle(*args, failpoint=point)
             assert killed.returncode == -signal.SIGKILL, (command, point, killed.returncode, killed.stderr[-2000:])
@@ -199,7 +207,7 @@ def test_a_run_killed_at_any_step_and_run_again_ends_as_the_uninterrupted_day(da
             cases += 1
     record_property("tell", f"crash-anywhere ({day.ledger_url.split(':')[0]}): {cases} failpoints crossed, killed "
                             f"and recovered: " + json.dumps(crossed))
-    assert cases >= 8
+    assert cases >= (len(POSTGRESQL_POINTS) if on_postgresql else 8)
 
 
 def _difference(left: dict, right: dict) -> dict:

@@ -221,7 +221,7 @@ def test_the_close_cannot_be_approved_or_refused_by_accident(up_server, ops_inbo
     assert up_server.get(f"/flow_runs/{run['id']}")["state"]["name"] == "Suspended"
 
     # waiting too long alerts ops (the window is seconds here, 24 h in automations.yaml)
-    [alert] = mails_since(ops_inbox, mails, "awaits approval for more than 24 h")
+    [alert] = mails_since(ops_inbox, mails, "awaits approval for more than 24 h", timeout=180)
     assert alert["to"] == ["ops@vendor.example"] and run["id"] in alert["message"].get_content()
 
     # a refusal with its reason: nothing issued, the CLI says who and why
