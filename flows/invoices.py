@@ -24,12 +24,13 @@ class NothingToSend(Refusal):
 
 @flow(name="send-invoices", log_prints=True, persist_result=True, result_serializer="json")
 @refusals_fail_quietly
-def send_invoices(month: str, customer_id: Optional[str] = None) -> dict:
+def send_invoices(month: str, customer_id: Optional[str] = None, new_only: bool = False) -> dict:
     """Mail the invoices of a month again (of one customer), each with its stored Factur-X PDF.
 
     Args:
-        month: the month billed, YYYY-MM.
+        month: the month billed, YYYY-MM (a credit note's: the month it was issued).
         customer_id: only this customer's invoices.
+        new_only: only the documents never sent (credit notes just imported): render, store and mail them once.
     """
     try:
         parse_month(month)
@@ -38,16 +39,19 @@ def send_invoices(month: str, customer_id: Optional[str] = None) -> dict:
     settings = load_run_settings("send-invoices")
     # an invoice whose document a failed close never stored, or issued before documents existed, gets it now
     issued = issue_documents_task(settings.seller, settings.terms, settings.storage, month=month,
-                                  customer_id=customer_id, include_earlier=True, actor=actor(),
+                                  customer_id=customer_id, include_earlier=not new_only, actor=actor(),
                                   flow_run_id=flow_run_id())
-    sent = resend(settings.seller, settings.terms, month=month, customer_id=customer_id, actor=actor(),
-                  flow_run_id=flow_run_id(), skip=set(issued.mails))
+    sent = [] if new_only else resend(settings.seller, settings.terms, month=month, customer_id=customer_id,
+                                      actor=actor(), flow_run_id=flow_run_id(), skip=set(issued.mails))
     sent = sorted(sent + issued.mails)
+    if not sent and new_only:
+        print(f"{month}: no document waits to be sent")
+        return {"month": month, "sent": [], "pending": []}
     if not sent:
         raise NothingToSend(f"no issued invoice for {month}" + (f" and customer {customer_id}" if customer_id else ""))
     undone = deliver(settings)
     rows = documents_table(settings.storage, sent)
     create_table_artifact(rows, key="send-invoices", description=f"Invoices of {month} sent again")
-    print(f"{month}: {len(sent)} invoice(s) sent again" + (f" to {customer_id}" if customer_id else "")
+    print(f"{month}: {len(sent)} invoice(s) sent" + ("" if new_only else " again") + (f" to {customer_id}" if customer_id else "")
           + (f"; {len(undone)} not sent yet (pending)" if undone else ""))
     return {"month": month, "sent": sent, "pending": undone}

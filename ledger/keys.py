@@ -28,6 +28,29 @@ def imported_invoice(external_id: str) -> str:
     return f"imported:{external_id}"
 
 
+def credit_note(request: str) -> str:
+    """A credit note per request: the flow run that issued it, or the imported row's `credit_note_id`."""
+    return f"credit-note:{request}"
+
+
+# --- settlements that are not payments (`payments.payment_id`) and the customer's credit ----------
+# `~` is outside the grammar of imported ids (policy.ids): these never collide with a payment file's ids
+
+def credit_note_settlement(number: str) -> str:
+    return f"~credit-note:{number}"
+
+
+def credit_settlement(number: str) -> str:
+    """The customer's credit applied to invoice `number` at its close."""
+    return f"~credit:{number}"
+
+
+def credit_movement(kind: str, reference: str) -> str:
+    """`customer_credits.movement_key`: an overpayment per payment, a credit note per number, an application
+    per invoice, a refund per refund id."""
+    return f"{kind}:{reference}"
+
+
 # --- effects of a rule: a notice (`notices.notice_key`) and the platform switch that goes with it --
 
 def stage_entered(customer_id: str, stage: str, effective_on: date) -> str:

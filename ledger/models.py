@@ -32,8 +32,8 @@ from sqlalchemy.types import TypeDecorator
 from policy.arrears import Stage
 from policy.categories import CATEGORIES
 from policy.standby import StandbyReason
-from policy.vocabulary import (BackupKind, BackupStatus, BillingCycle, CloseStatus, DeletionStatus, EffectStatus,
-                               InterventionSource, NoticeStatus,
+from policy.vocabulary import (BackupKind, BackupStatus, BillingCycle, CloseStatus, CreditMovement, DeletionStatus,
+                               EffectStatus, InterventionSource, NoticeStatus, SettlementKind,
                                InvoiceKind, InvoiceStatus, NoticeTransport, PaymentMethod, RestoreStatus, RestoreTarget,
                                StandbySource, StandbyStatus)
 
@@ -119,8 +119,9 @@ class Customer(Base):
 
 
 class Invoice(Base):
-    """A monthly, penalty or imported invoice. `invoice_key` makes each one exist once:
-    `monthly:<customer>:<YYYY-MM>`, `penalty:<invoice id>`, `imported:<external id>`."""
+    """A monthly, penalty, imported invoice or a credit note. `invoice_key` makes each one exist once:
+    `monthly:<customer>:<YYYY-MM>`, `penalty:<invoice id>`, `imported:<external id>`,
+    `credit-note:<request>`."""
 
     __tablename__ = "invoices"
     __table_args__ = (one_of("kind", InvoiceKind), one_of("status", InvoiceStatus))
@@ -146,11 +147,12 @@ class Invoice(Base):
     flow_run_id: Mapped[Optional[str]] = mapped_column(String(64))
     document_key: Mapped[Optional[str]] = mapped_column(Text)  # its Factur-X PDF in object storage, once rendered
     document_sha256: Mapped[Optional[str]] = mapped_column(String(64))
+    credits_id: Mapped[Optional[int]] = mapped_column(ForeignKey("invoices.id"), index=True)  # a credit note's invoice
 
     lines: Mapped[list["InvoiceLine"]] = relationship(
         back_populates="invoice", order_by="InvoiceLine.position", cascade="all, delete-orphan"
     )
-    payments: Mapped[list["Payment"]] = relationship(back_populates="invoice")
+    payments: Mapped[list["Payment"]] = relationship(back_populates="invoice", foreign_keys="Payment.invoice_id")
 
 
 class InvoiceLine(Base):
@@ -183,15 +185,45 @@ class InvoiceSequence(Base):
 
 
 class Payment(Base):
+    """What settles an invoice: a customer's payment (its full amount, even beyond the balance: the
+    excess is a customer credit), a credit note, or a customer credit applied at a close. Settlements
+    that are not payments have ids outside the grammar of imported ids (`~credit-note:<number>`)."""
+
     __tablename__ = "payments"
+    __table_args__ = (one_of("kind", SettlementKind),)
 
     payment_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     invoice_id: Mapped[int] = mapped_column(ForeignKey("invoices.id"), index=True)
     paid_on: Mapped[date]
     amount: Mapped[Decimal]
     created_at: Mapped[datetime]
+    kind: Mapped[str] = mapped_column(String(16), default=SettlementKind.PAYMENT, server_default="payment")
+    credit_note_id: Mapped[Optional[int]] = mapped_column(ForeignKey("invoices.id"))
 
-    invoice: Mapped[Invoice] = relationship(back_populates="payments")
+    invoice: Mapped[Invoice] = relationship(back_populates="payments", foreign_keys=[invoice_id])
+
+
+class CustomerCredit(Base):
+    """One movement of the money the vendor owes a customer; the credit is their sum. `movement_key`
+    makes each exist once (`overpayment:<payment>`, `credit-note:<number>`, `applied:<number>`,
+    `refund:<refund id>`)."""
+
+    __tablename__ = "customer_credits"
+    __table_args__ = (one_of("kind", CreditMovement),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    movement_key: Mapped[str] = mapped_column(String(160), unique=True)
+    customer_id: Mapped[str] = mapped_column(ForeignKey("customers.customer_id"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    amount: Mapped[Decimal]                # + owed to the customer, - used or paid back
+    on: Mapped[date]
+    payment_id: Mapped[Optional[str]] = mapped_column(ForeignKey("payments.payment_id"))
+    invoice_id: Mapped[Optional[int]] = mapped_column(ForeignKey("invoices.id"))   # the credit note, or the invoice it settled
+    refund_id: Mapped[Optional[str]] = mapped_column(String(64), unique=True)
+    reference: Mapped[Optional[str]] = mapped_column(String(120))                  # the refund's bank reference
+    created_at: Mapped[datetime]
+    actor: Mapped[str] = mapped_column(String(120))
+    flow_run_id: Mapped[Optional[str]] = mapped_column(String(64))
 
 
 class Intervention(Base):

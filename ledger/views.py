@@ -40,7 +40,10 @@ def _in_month(instant: datetime, month: str | None) -> bool:
 
 
 def customers(session: Session, month: str | None = None) -> list[dict[str, Any]]:
+    from ledger.credits import credit_of
+
     on_standby = active_standby_customers(session)
+    credits = credit_of(session)
     return [
         {
             "customer_id": customer.customer_id,
@@ -57,6 +60,8 @@ def customers(session: Session, month: str | None = None) -> list[dict[str, Any]
             "payment_method": customer.payment_method,
             "billing_cycle": customer.billing_cycle,
             "dunning_exempt": customer.dunning_exempt,
+            "credit": amount(credits.get(customer.customer_id, Decimal("0.00"))),  # what the vendor owes it
+            "cancellation": None,
             "id_problem": id_problem(customer.customer_id),  # an unsafe id an older release let in, else None
         }
         for customer in session.scalars(select(Customer).order_by(Customer.customer_id))
@@ -82,6 +87,8 @@ def invoices(session: Session, month: str | None = None) -> list[dict[str, Any]]
     rows = session.scalars(query).all()
     paid = paid_by_invoice(session, [invoice.id for invoice in rows]) if rows else {}
     mails = latest_mails(session, [invoice.id for invoice in rows]) if rows else {}
+    credited = {invoice.id: invoice_label(invoice) for invoice in session.scalars(
+        select(Invoice).where(Invoice.id.in_({row.credits_id for row in rows if row.credits_id})))}
     return [
         {
             "number": invoice.number if invoice.kind != InvoiceKind.IMPORTED else invoice.external_id,
@@ -97,6 +104,7 @@ def invoices(session: Session, month: str | None = None) -> list[dict[str, Any]]
             "balance": amount(balance(invoice.total_ttc, invoice.status, paid.get(invoice.id, Decimal("0.00")))),
             "document": invoice.document_key or None,
             "mail_status": mails[invoice.id][0] if invoice.id in mails else None,
+            "credits": credited.get(invoice.credits_id),  # a credit note's invoice
             "lines": [
                 {
                     "description": line.description,

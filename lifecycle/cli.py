@@ -100,6 +100,8 @@ class ImportKind(str, Enum):
     payments = "payments"
     interventions = "interventions"
     standby = "standby"
+    credit_notes = "credit-notes"
+    refunds = "refunds"
 
 
 @app.command("import")
@@ -139,7 +141,33 @@ def import_(kind: ImportKind, file: Path) -> None:
     progress.stop()
     typer.echo(result.summary())
     for line in result.notes:
-        typer.echo(f"  updated {line}")
+        typer.echo(f"  {line}")
+    if kind == ImportKind.credit_notes and result.inserted:
+        _send_new_credit_notes(engine)
+
+
+def _send_new_credit_notes(engine) -> None:
+    """Credit notes just imported reach their customers as `run credit-note`'s do: rendered, stored, mailed."""
+    from sqlalchemy import select
+
+    from ledger.db import session_scope
+    from ledger.models import Invoice
+    from policy.vocabulary import InvoiceKind
+
+    with session_scope(engine) as session:
+        months = sorted(set(session.scalars(select(Invoice.month).where(Invoice.kind == InvoiceKind.CREDIT_NOTE,
+                                                                        Invoice.document_key.is_(None)))))
+
+    def call(**parameters):
+        from flows.invoices import send_invoices
+
+        return send_invoices(**parameters)
+
+    for month in months:
+        result = _run("send-invoices/send-invoices", {"month": month, "customer_id": None, "new_only": True}, call)
+        if result:
+            typer.echo(f"  {month}: credit note document(s) sent: {', '.join(result['sent']) or 'none'}"
+                       + (f"; pending: {', '.join(result['pending'])}" if result["pending"] else ""))
 
 
 def _stderr_console():
@@ -273,9 +301,9 @@ def _change(record: dict) -> str:
 #: the columns a table shows (JSON and CSV show every field)
 TABLE_COLUMNS = {
     "customers": ["customer_id", "name", "stage", "standby", "admin_enabled", "platform_enabled",
-                  "operations_enabled", "deletion_status", "deletion_due_on"],
+                  "operations_enabled", "deletion_status", "deletion_due_on", "credit"],
     "invoices": ["number", "customer_id", "month", "kind", "status", "issued_on", "due_on", "total_ht",
-                 "total_ttc", "balance", "mail_status", "document"],
+                 "total_ttc", "balance", "credits", "mail_status", "document"],
     "interventions": ["intervention_id", "customer_id", "started_at", "minutes", "category", "free_minutes",
                       "billed_minutes", "amount_ht", "invoice_number"],
     "notices": ["customer_id", "kind", "status", "attempts", "sent_at", "to", "subject", "last_error"],
@@ -756,6 +784,7 @@ def run_verify_backups(sample: int = typer.Option(5, "--sample", help="How many 
 def run_send_invoices(
     month: str = typer.Option(..., "--month", help="The month billed (YYYY-MM)."),
     customer: Optional[str] = typer.Option(None, "--customer", help="Only this customer's invoices."),
+    new_only: bool = typer.Option(False, "--new-only", help="Only documents never sent yet (credit notes imported)."),
 ) -> None:
     """Mail a month's invoices again, each with its stored Factur-X PDF (never rendered again)."""
     from policy.calendar import parse_month
@@ -772,12 +801,76 @@ def run_send_invoices(
 
         return send_invoices(**parameters)
 
-    result = _run("send-invoices/send-invoices", {"month": month, "customer_id": customer}, call)
+    result = _run("send-invoices/send-invoices", {"month": month, "customer_id": customer, "new_only": new_only}, call)
     if result is None:
         return
-    typer.echo(f"{month}: {len(result['sent'])} invoice(s) sent again: {', '.join(result['sent'])}")
+    typer.echo(f"{month}: {len(result['sent'])} invoice(s) sent{'' if new_only else ' again'}: "
+               f"{', '.join(result['sent']) or 'none'}")
     for waiting in result["pending"]:
         typer.echo(f"  pending: {waiting}")
+
+
+@run_app.command("credit-note")
+def run_credit_note(
+    invoice: str = typer.Option(..., "--invoice", help="The number of the invoice to credit (or an imported id)."),
+    amount: Optional[str] = typer.Option(None, "--amount", help="EUR TTC to credit, e.g. 120.00."),
+    lines: Optional[str] = typer.Option(None, "--lines", help="Lines to credit whole, by position: 1,3."),
+    reason: str = typer.Option(..., "--reason", help="Why (printed on the credit note)."),
+    requested_by: str = typer.Option(..., "--requested-by", help="Who asks (audit)."),
+) -> None:
+    """Credit an issued invoice (partly or wholly): a numbered credit note, mailed with its Factur-X PDF."""
+    if (amount is None) == (lines is None):
+        fail("say what to credit: either --amount EUR_TTC or --lines N[,N...]", 2)
+    positions = None
+    if lines is not None:
+        try:
+            positions = [int(part) for part in lines.split(",")]
+        except ValueError:
+            fail(f"--lines {lines!r}: line positions separated by commas, like 1,3", 2)
+    if not reason.strip():
+        fail("--reason: a credit note says why it is issued", 2)
+
+    def call(**parameters):
+        from flows.corrections import issue_credit_note
+
+        return issue_credit_note(**parameters)
+
+    result = _run("credit-note/credit-note", {"invoice": invoice, "reason": reason, "requested_by": requested_by,
+                                              "amount_ttc": amount, "lines": positions}, call)
+    if result is None:
+        return
+    if not result["created"]:
+        typer.echo(f"credit note {result['number']} was issued already by this run; nothing changed")
+        return
+    typer.echo(f"credit note {result['number']} on {result['credits']} ({result['customer_id']}): "
+               f"{result['total_ttc']} EUR TTC; invoice balance now {result['balance']} EUR"
+               + (f"; {result['to_credit']} EUR to the customer's credit" if result["to_credit"] != "0.00" else ""))
+    for waiting in result["pending"]:
+        typer.echo(f"  pending: {waiting}")
+
+
+@run_app.command("refund")
+def run_refund(
+    customer: str = typer.Option(..., "--customer", help="Whose credit is paid back."),
+    amount: str = typer.Option(..., "--amount", help="EUR paid back, e.g. 150.00."),
+    reference: str = typer.Option(..., "--reference", help="The bank transfer's reference (also the refund's id)."),
+) -> None:
+    """Record a refund of a customer's credit (an overpayment, a credit note beyond its invoice's balance)."""
+    _known_customer(customer)
+
+    def call(**parameters):
+        from flows.corrections import refund
+
+        return refund(**parameters)
+
+    result = _run("refund/refund", {"customer_id": customer, "amount": amount, "reference": reference}, call)
+    if result is None:
+        return
+    if not result["created"]:
+        typer.echo(f"refund {result['refund_id']} was recorded already; credit left {result['credit_left']} EUR")
+        return
+    typer.echo(f"refund {result['refund_id']} to {result['customer_id']}: {result['amount']} EUR; "
+               f"credit left {result['credit_left']} EUR")
 
 
 class Target(str, Enum):

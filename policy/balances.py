@@ -19,8 +19,9 @@ from policy.vocabulary import InvoiceKind, InvoiceStatus
 NOT_OWED = (InvoiceStatus.DRAFT, InvoiceStatus.DISPUTED, InvoiceStatus.WRITTEN_OFF, InvoiceStatus.VOID)
 #: statuses that leave nothing to pay at all
 NOTHING_LEFT = (InvoiceStatus.VOID, InvoiceStatus.WRITTEN_OFF)
-#: kinds of invoice that never drive the escalation (a penalty bears no penalty and anchors nothing)
-NEVER_ANCHOR = (InvoiceKind.PENALTY,)
+#: kinds of invoice that never drive the escalation (a penalty bears no penalty and anchors nothing; a
+#: credit note asks for nothing)
+NEVER_ANCHOR = (InvoiceKind.PENALTY, InvoiceKind.CREDIT_NOTE)
 
 
 def paid(payments: Iterable[tuple[date, Decimal]], on: date | None = None) -> Decimal:
@@ -29,8 +30,9 @@ def paid(payments: Iterable[tuple[date, Decimal]], on: date | None = None) -> De
 
 
 def balance(total_ttc: Decimal, status: str, paid_amount: Decimal) -> Decimal:
-    """What is left to pay on an invoice."""
-    return Decimal("0.00") if status in NOTHING_LEFT else total_ttc - paid_amount
+    """What is left to pay on an invoice (`paid_amount`: everything that settled it, payments and credit
+    notes). Never below zero: what was paid beyond is the customer's credit, counted there once."""
+    return Decimal("0.00") if status in NOTHING_LEFT else max(total_ttc - paid_amount, Decimal("0.00"))
 
 
 def counts_for_arrears(kind: str, status: str) -> bool:

@@ -68,6 +68,11 @@ class Terms(BaseModel):
         "fr", description="Language of the invoice documents and of the mails that carry them: French (what a French "
         "accountant expects) or English.",
     )
+    apply_credit_at_close: bool = Field(
+        True, description="A customer's credit (an overpayment, a credit note beyond what was left to pay) settles its "
+        "next invoice at the close, unless finance refunds it first; off: credit waits for a refund. Seed 003: 'if "
+        "you pay accidentally twice, we will refund your extra payment'.",
+    )
     invoice_retention_years: int = Field(
         10, ge=10, description="Years an invoice document is kept, never re-rendered nor deleted (French commercial "
         "law: 10 years, Code de commerce L123-22).",

@@ -15,6 +15,7 @@ class InvoiceKind(StrEnum):
     MONTHLY = "monthly"
     PENALTY = "penalty"
     IMPORTED = "imported"
+    CREDIT_NOTE = "credit_note"   # negative totals; `credits_id` names the invoice it credits
 
 
 class InvoiceStatus(StrEnum):
@@ -24,6 +25,21 @@ class InvoiceStatus(StrEnum):
     DISPUTED = "disputed"
     WRITTEN_OFF = "written_off"
     VOID = "void"
+
+
+class SettlementKind(StrEnum):
+    """What settles an invoice (a row of `payments`)."""
+    PAYMENT = "payment"           # the customer paid
+    CREDIT_NOTE = "credit_note"   # a credit note lowered what was left to pay
+    CREDIT = "credit"             # the customer's credit, applied at a close
+
+
+class CreditMovement(StrEnum):
+    """A movement of the money the vendor owes a customer (`customer_credits`)."""
+    OVERPAYMENT = "overpayment"   # paid beyond an invoice's balance (+)
+    CREDIT_NOTE = "credit_note"   # a credit note beyond what was left to pay on its invoice (+)
+    APPLIED = "applied"           # applied to an invoice at a close (-)
+    REFUND = "refund"             # paid back (-)
 
 
 class CloseStatus(StrEnum):

@@ -106,6 +106,9 @@ class InvoiceDocument:
     note: str | None = None
     language: str = "fr"                       # "fr" (default) or "en"
     sample_seller: bool = False                # True: a visible "SPECIMEN" band on every page
+    # TTC already settled before issue (a customer credit applied: an earlier overpayment or credit
+    # note); 0 <= prepaid <= total_ttc, always 0 on a credit note. The amount due is total_ttc - prepaid.
+    prepaid: Decimal = Decimal("0.00")
 
 
 # --- wording ---------------------------------------------------------------------------------------
@@ -121,7 +124,8 @@ LABELS = {
         "col_desc": "Désignation", "col_qty": "Qté", "col_price": "Prix unitaire HT", "col_vat": "TVA",
         "col_amount": "Montant HT", "total_ht": "Total HT", "vat_row": "TVA {rate}",
         "vat_row_o": "TVA (hors champ)", "basis": "base", "vat_row_e": "TVA (exonération)",
-        "total_ttc": "Total TTC", "net": "Net à payer", "net_credit": "Montant de l'avoir",
+        "total_ttc": "Total TTC", "prepaid": "Déjà réglé (crédit imputé)", "net": "Net à payer",
+        "net_credit": "Montant de l'avoir",
         "payment": "Règlement", "transfer": "Règlement par virement : IBAN {iban} BIC {bic}",
         "reference": "Merci d'indiquer le numéro {number} en référence du virement.",
         "pay_online": "Payer en ligne : {link}",
@@ -151,7 +155,8 @@ LABELS = {
         "col_desc": "Description", "col_qty": "Qty", "col_price": "Unit price excl. VAT", "col_vat": "VAT",
         "col_amount": "Amount excl. VAT", "total_ht": "Total excl. VAT", "vat_row": "VAT {rate}",
         "vat_row_o": "VAT (out of scope)", "basis": "basis", "vat_row_e": "VAT (exempt)",
-        "total_ttc": "Total incl. VAT", "net": "Amount due", "net_credit": "Amount credited",
+        "total_ttc": "Total incl. VAT", "prepaid": "Already settled (credit applied)", "net": "Amount due",
+        "net_credit": "Amount credited",
         "payment": "Payment", "transfer": "Payment by bank transfer: IBAN {iban} BIC {bic}",
         "reference": "Please quote {number} as the transfer reference.",
         "pay_online": "Pay online: {link}",
@@ -284,7 +289,7 @@ def _check(doc: InvoiceDocument) -> list[tuple[str, Decimal, Decimal, Decimal]]:
             raise ValueError(f"{where}: SIRET {party.siret!r} of {party.name!r} is not 14 digits")
         if len(party.country) != 2 or not party.country.isalpha() or not party.country.isupper():
             raise ValueError(f"{where}: country {party.country!r} of {party.name!r} is not ISO 3166-1 alpha-2")
-    amounts = [doc.total_ht, doc.total_vat, doc.total_ttc, doc.recovery_indemnity]
+    amounts = [doc.total_ht, doc.total_vat, doc.total_ttc, doc.recovery_indemnity, doc.prepaid]
     amounts += [line.amount_ht for line in doc.lines]
     if any(amount != cents(amount) for amount in amounts):
         raise ValueError(f"{where}: an amount has more than 2 decimals")
@@ -299,6 +304,12 @@ def _check(doc: InvoiceDocument) -> list[tuple[str, Decimal, Decimal, Decimal]]:
         raise ValueError(f"{where}: its lines add up to {lines_ht} HT, not to its total_ht {doc.total_ht}")
     if doc.total_ht + doc.total_vat != doc.total_ttc:
         raise ValueError(f"{where}: total_ht {doc.total_ht} + total_vat {doc.total_vat} != total_ttc {doc.total_ttc}")
+    # a credit applied settles part of what is owed: never a negative amount due, never on a credit
+    # note (which owes nothing; BT-113 would be read as money already refunded)
+    if doc.prepaid and doc.kind == "credit_note":
+        raise ValueError(f"{where}: a credit note has nothing already settled (prepaid {doc.prepaid})")
+    if doc.prepaid and not 0 < doc.prepaid <= doc.total_ttc:
+        raise ValueError(f"{where}: prepaid {doc.prepaid} is not between 0 and its total_ttc {doc.total_ttc}")
     categories = {row[0] for row in rows}
     if "O" in categories and len(categories) > 1:
         # EN 16931 BR-O-11/12: a document outside the scope of VAT holds nothing else
@@ -472,7 +483,9 @@ def cii_xml(doc: InvoiceDocument) -> bytes:
     _sub(summation, "TaxBasisTotalAmount", _amount(doc.total_ht * sign))
     _sub(summation, "TaxTotalAmount", _amount(doc.total_vat * sign), currencyID="EUR")
     _sub(summation, "GrandTotalAmount", _amount(doc.total_ttc * sign))
-    _sub(summation, "DuePayableAmount", _amount(doc.total_ttc * sign))
+    if doc.prepaid:  # BT-113; BR-CO-16: due = grand total - prepaid (no rounding amount here)
+        _sub(summation, "TotalPrepaidAmount", _amount(doc.prepaid))
+    _sub(summation, "DuePayableAmount", _amount((doc.total_ttc - doc.prepaid) * sign))
     if doc.kind == "credit_note":
         _sub(_sub(settlement, "InvoiceReferencedDocument"), "IssuerAssignedID", doc.credited_number)
     return etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)
@@ -700,14 +713,17 @@ def render_pdf(doc: InvoiceDocument) -> bytes:
         if len(rows) > 1:  # several rates: the HT basis of each is a mandatory mention (CGI 242 nonies A)
             label += f" ({words['basis']} {_money(basis * sign, lang)})"
         totals.append([label, _money(tax * sign, lang)])
+    ttc_row = len(totals)
     totals.append([words["total_ttc"], _money(doc.total_ttc * sign, lang)])
-    totals.append([words["net_credit" if is_credit else "net"], _money(doc.total_ttc * sign, lang)])
+    if doc.prepaid:  # a credit applied before issue: shown deducted, the net is what remains to pay
+        totals.append([words["prepaid"], _money(-doc.prepaid, lang)])
+    totals.append([words["net_credit" if is_credit else "net"], _money((doc.total_ttc - doc.prepaid) * sign, lang)])
     total_rows = [[_p(_x(label), body), _p(amount, cell_right)] for label, amount in totals[:-1]]
     total_rows.append([_p(f"<b>{_x(totals[-1][0])}</b>", _style("net", 10, color=colors.white)),
                        _p(f"<b>{totals[-1][1]}</b>", _style("net_amount", 10, color=colors.white, align=TA_RIGHT))])
     summary = Table(total_rows, colWidths=[58 * mm, 34 * mm], hAlign="RIGHT")
     summary.setStyle(_table_style([
-        ("LINEABOVE", (0, len(totals) - 2), (-1, len(totals) - 2), 0.6, RULE),
+        ("LINEABOVE", (0, ttc_row), (-1, ttc_row), 0.6, RULE),
         ("BACKGROUND", (0, -1), (-1, -1), ACCENT), ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
         ("TOPPADDING", (0, 0), (-1, -1), 3), ("BOTTOMPADDING", (0, 0), (-1, -1), 3),
         ("TOPPADDING", (0, -1), (-1, -1), 5), ("BOTTOMPADDING", (0, -1), (-1, -1), 6)]))

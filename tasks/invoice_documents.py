@@ -28,8 +28,10 @@ from sqlalchemy.orm import selectinload
 from blocks.seller import Seller
 from blocks.storage import MissingObject, ObjectStorage
 from ledger import audit, keys
+from ledger.credits import prepaid_of
 from ledger.db import now, session_scope
 from ledger.models import Customer, Invoice, Notice
+from ledger.queries import invoice_label
 from ledger.views import latest_mails
 from policy.calendar import month_bounds
 from policy.terms import Terms
@@ -37,7 +39,7 @@ from policy.vocabulary import InvoiceKind, NoticeStatus, PaymentMethod
 from reports.invoice_document import DocumentLine, InvoiceDocument, Party, check_facturx, facturx_pdf
 
 #: invoices that have a document: the ones this product issues (an imported one has its own elsewhere)
-RENDERED_KINDS = (InvoiceKind.MONTHLY, InvoiceKind.PENALTY)
+RENDERED_KINDS = (InvoiceKind.MONTHLY, InvoiceKind.PENALTY, InvoiceKind.CREDIT_NOTE)
 LINKED_METHODS = (PaymentMethod.CARD, PaymentMethod.SEPA)
 
 
@@ -85,18 +87,24 @@ _TERMS = {
            PaymentMethod.TRANSFER: "Payable par virement à l'échéance.",
            PaymentMethod.TRANSFER_INSTALLMENTS: "Payable par virements échelonnés, selon l'échéancier convenu.",
            PaymentMethod.OTHER: "Payable à l'échéance.",
-           "penalty": "Payable à réception, par virement."},
+           "penalty": "Payable à réception, par virement.",
+           "credit_note": "Avoir imputé sur le solde de la facture créditée ; tout excédent vous est remboursé "
+                          "ou déduit de votre prochaine facture."},
     "en": {PaymentMethod.SEPA: "Paid by SEPA direct debit on the due date.",
            PaymentMethod.CARD: "Paid by card on the due date.",
            PaymentMethod.TRANSFER: "Payable by bank transfer by the due date.",
            PaymentMethod.TRANSFER_INSTALLMENTS: "Payable by bank transfers in the agreed instalments.",
            PaymentMethod.OTHER: "Payable by the due date.",
-           "penalty": "Payable on receipt, by bank transfer."},
+           "penalty": "Payable on receipt, by bank transfer.",
+           "credit_note": "Set against the balance of the credited invoice; any excess is refunded to you or "
+                          "deducted from your next invoice."},
 }
 
 
-def document_of(invoice: Invoice, customer: Customer, seller: Seller, terms: Terms) -> InvoiceDocument:
-    """The document of a finalised invoice, from the ledger's lines and totals as they are."""
+def document_of(invoice: Invoice, customer: Customer, seller: Seller, terms: Terms, *,
+                credited_number: str | None = None, prepaid: Decimal = Decimal("0.00")) -> InvoiceDocument:
+    """The document of a finalised invoice, from the ledger's lines and totals as they are (a credit note
+    names the invoice it credits; `prepaid`: the customer's credit applied to it at its close)."""
     if not invoice.number or not invoice.issued_on:
         raise DocumentRefused(f"invoice {invoice.id} is not finalised: a draft has no document")
     language = terms.invoice_language
@@ -104,11 +112,13 @@ def document_of(invoice: Invoice, customer: Customer, seller: Seller, terms: Ter
     if invoice.kind == InvoiceKind.MONTHLY:
         first, following = month_bounds(invoice.month)
         period = (first, following - timedelta(days=1))
-    method = "penalty" if invoice.kind == InvoiceKind.PENALTY else customer.payment_method
-    link = seller.payment_link(invoice.number, customer.customer_id, invoice.total_ttc) \
-        if customer.payment_method in LINKED_METHODS else None
+    method = invoice.kind if invoice.kind in (InvoiceKind.PENALTY, InvoiceKind.CREDIT_NOTE) else customer.payment_method
+    link = seller.payment_link(invoice.number, customer.customer_id, invoice.total_ttc - prepaid) \
+        if customer.payment_method in LINKED_METHODS and invoice.kind != InvoiceKind.CREDIT_NOTE \
+        and invoice.total_ttc > prepaid else None
+    kind = {InvoiceKind.PENALTY: "penalty", InvoiceKind.CREDIT_NOTE: "credit_note"}.get(invoice.kind, "invoice")
     return InvoiceDocument(
-        number=invoice.number, kind="penalty" if invoice.kind == InvoiceKind.PENALTY else "invoice",
+        number=invoice.number, kind=kind, credited_number=credited_number, prepaid=prepaid,
         issue_date=invoice.issued_on, due_date=invoice.due_on, service_period=period,
         seller=_seller(seller), buyer=_buyer(customer), buyer_reference=customer.customer_id,
         lines=tuple(DocumentLine(description=line.description, quantity=line.quantity, unit="C62",
@@ -117,8 +127,15 @@ def document_of(invoice: Invoice, customer: Customer, seller: Seller, terms: Ter
         total_ht=invoice.total_ht, total_vat=invoice.total_vat, total_ttc=invoice.total_ttc,
         iban=seller.iban, bic=seller.bic, payment_terms=_TERMS[language][method],
         late_penalty_rate_text=f"{terms.late_penalty_rate * 100:.0f} %", recovery_indemnity=terms.late_indemnity,
-        payment_link=link, note=invoice.description if invoice.kind == InvoiceKind.PENALTY else None,
+        payment_link=link, note=invoice.description if invoice.kind in (InvoiceKind.PENALTY, InvoiceKind.CREDIT_NOTE) else None,
         language=language, sample_seller=seller.sample)
+
+
+def _document(session, invoice: Invoice, seller: Seller, terms: Terms) -> InvoiceDocument:
+    credited = session.get(Invoice, invoice.credits_id) if invoice.credits_id else None
+    return document_of(invoice, session.get(Customer, invoice.customer_id), seller, terms,
+                       credited_number=invoice_label(credited) if credited else None,
+                       prepaid=prepaid_of(session, invoice.id))
 
 
 # --- storing and mailing ----------------------------------------------------------------------------
@@ -154,9 +171,12 @@ def _store_once(storage: ObjectStorage, key: str, pdf: bytes, invoice: Invoice) 
     return sha
 
 
-def _mail_text(invoice: Invoice, customer: Customer, link: str | None, language: str, sample: bool) -> tuple[str, str]:
+def _mail_text(invoice: Invoice, customer: Customer, link: str | None, language: str, sample: bool,
+               credited: str | None = None, prepaid: Decimal = Decimal("0.00")) -> tuple[str, str]:
     amount = f"{invoice.total_ttc:,.2f}".replace(",", " ").replace(".", ",")
-    if language == "en":
+    if invoice.kind == InvoiceKind.CREDIT_NOTE:
+        subject, body = _credit_note_mail(invoice, credited, language)
+    elif language == "en":
         subject = f"Invoice {invoice.number} – {invoice.total_ttc:.2f} EUR"
         body = (f"Hello,\n\nPlease find attached invoice {invoice.number} of {invoice.issued_on:%d/%m/%Y} for "
                 f"{invoice.total_ttc:.2f} EUR incl. VAT, due on {invoice.due_on:%d/%m/%Y}.\n"
@@ -171,17 +191,44 @@ def _mail_text(invoice: Invoice, customer: Customer, link: str | None, language:
                 + (f"\nPayer en ligne : {link}\n" if link else "")
                 + "\nLa facture jointe est au format Factur-X : votre logiciel comptable peut la lire telle "
                   "quelle.\n\nCordialement,\nLe service client\n")
+    if prepaid and invoice.kind != InvoiceKind.CREDIT_NOTE:
+        due = invoice.total_ttc - prepaid
+        body += (f"\nYour credit of {prepaid:.2f} EUR is applied to it: {due:.2f} EUR remain to pay.\n" if language == "en"
+                 else f"\nVotre crédit de {_fr(prepaid)} € y est imputé : reste à payer {_fr(due)} €.\n")
     if sample:
         body += ("\n-- SPECIMEN: these invoices use the sample seller details; fill in the seller block before "
                  "sending real invoices. --\n")
     return subject, body
 
 
+def _fr(amount: Decimal) -> str:
+    return f"{amount:,.2f}".replace(",", " ").replace(".", ",")
+
+
+def _credit_note_mail(invoice: Invoice, credited: str | None, language: str) -> tuple[str, str]:
+    amount = -invoice.total_ttc
+    if language == "en":
+        return (f"Credit note {invoice.number} – {amount:.2f} EUR",
+                f"Hello,\n\nPlease find attached credit note {invoice.number} of {invoice.issued_on:%d/%m/%Y} for "
+                f"{amount:.2f} EUR incl. VAT, on invoice {credited}: {invoice.description}.\nIt is set against that "
+                f"invoice's balance; any excess is refunded to you or deducted from your next invoice.\n"
+                f"\nKind regards,\nCustomer service\n")
+    french = _fr(amount)
+    return (f"Avoir {invoice.number} – {french} € TTC",
+            f"Bonjour,\n\nVeuillez trouver ci-joint l'avoir n° {invoice.number} du {invoice.issued_on:%d/%m/%Y}, "
+            f"d'un montant de {french} € TTC, sur la facture n° {credited} : {invoice.description}.\nIl est imputé "
+            f"sur le solde de cette facture ; tout excédent vous est remboursé ou déduit de votre prochaine "
+            f"facture.\n\nCordialement,\nLe service client\n")
+
+
 def _record_mail(session, invoice: Invoice, customer: Customer, seller: Seller, terms: Terms, sending: int,
                  flow_run_id: str | None) -> Notice:
-    link = seller.payment_link(invoice.number, customer.customer_id, invoice.total_ttc) \
-        if customer.payment_method in LINKED_METHODS else None
-    subject, body = _mail_text(invoice, customer, link, terms.invoice_language, seller.sample)
+    prepaid = prepaid_of(session, invoice.id)
+    link = seller.payment_link(invoice.number, customer.customer_id, invoice.total_ttc - prepaid) \
+        if customer.payment_method in LINKED_METHODS and invoice.total_ttc > prepaid else None
+    credited = session.get(Invoice, invoice.credits_id) if invoice.credits_id else None
+    subject, body = _mail_text(invoice, customer, link, terms.invoice_language, seller.sample,
+                               invoice_label(credited) if credited else None, prepaid)
     notice = Notice(notice_key=keys.invoice_mail(invoice.number, sending), customer_id=customer.customer_id,
                     kind="invoice", to=customer.email, subject=subject, body=body, status=NoticeStatus.PENDING,
                     attempts=0, created_at=now(), flow_run_id=flow_run_id, attachment_key=invoice.document_key,
@@ -223,7 +270,7 @@ def issue_documents(seller: Seller, terms: Terms, storage: ObjectStorage, *, mon
     for invoice_id in todo:
         with session_scope(engine) as session:  # rendered outside any write transaction: it takes a while
             invoice = session.get(Invoice, invoice_id)
-            pdf = facturx_pdf(document_of(invoice, session.get(Customer, invoice.customer_id), seller, terms))
+            pdf = facturx_pdf(_document(session, invoice, seller, terms))
         with session_scope(engine, write=True) as session:
             # the row locked: a concurrent run (the close and send-invoices) waits here, then finds it done
             invoice = session.get(Invoice, invoice_id, with_for_update=True)

@@ -20,6 +20,7 @@ from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from ledger import audit, keys
+from ledger.credits import apply_credits
 from ledger.db import insert_if_missing, now, session_scope
 from ledger.models import (Customer, Intervention, Invoice, InvoiceLine, MonthlyClose, QuotaPeriod, StageChange,
                            StandbyPeriod)
@@ -52,6 +53,7 @@ class CloseReport:
     interventions: int = 0
     late_interventions: int = 0
     issued_on: date | None = None
+    credits_applied: dict[str, Decimal] = field(default_factory=dict)  # invoice number -> customer credit applied
 
     @property
     def total_ht(self) -> Decimal:
@@ -76,6 +78,8 @@ class CloseReport:
                 f"- interventions priced: {self.interventions} of the month, {self.late_interventions} late ones "
                 f"from closed months\n"
                 + (f"- issued on {self.issued_on}\n" if self.issued_on else "")
+                + (f"- customers' credit applied: **{sum(self.credits_applied.values())} EUR** on "
+                   f"{len(self.credits_applied)} invoice(s)\n" if self.credits_applied else "")
                 + "\n## Largest invoices\n\n| number | customer | name | HT | VAT | TTC |\n|---|---|---|---:|---:|---:|\n"
                 + (rows or "| | | no invoice | | | |"))
 
@@ -347,12 +351,15 @@ def finalise(month: str, issued_on: date, terms: Terms, *, actor: str, flow_run_
         for start in range(0, len(rows), 5000):
             session.execute(update(Invoice), rows[start:start + 5000])
         close.status, close.finished_at = CloseStatus.FINALISED, stamp
+        applied = apply_credits(session, list(drafts), issued_on, actor=actor, flow_run_id=flow_run_id) \
+            if terms.apply_credit_at_close else None
         audit.record(session, "close_finalised", customer_id=None, before={"status": CloseStatus.DRAFTED}, actor=actor,
                      flow_run_id=flow_run_id, after={"month": month, "issued_on": issued_on,
                                                      "numbers": [numbers[0], numbers[-1]] if numbers else [],
                                                      "approval": approval or "auto"})
         report = _report(session, month, CloseStatus.FINALISED)
         report.issued_on = issued_on
+        report.credits_applied = applied.invoices if applied else {}
         return report
 
 

@@ -77,7 +77,7 @@ def check(session: Session, rows: list[Row], problems: Problems, terms: Terms, a
                              before={name: old for name, (old, _) in values.items()},
                              after={name: new for name, (_, new) in values.items()}, actor=actor)
                 result.updated += 1
-                result.notes.append(f"{current.customer_id}: {describe_change(values)}")
+                result.notes.append(f"updated {current.customer_id}: {describe_change(values)}")
             else:
                 result.unchanged += 1
 

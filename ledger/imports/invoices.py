@@ -1,5 +1,9 @@
 """The invoices file: history, so a changed row is refused, except an unpaid invoice's status (a
-dispute or a write-off comes after the invoice; re-importing its row is how ops record it)."""
+dispute or a write-off comes after the invoice; re-importing its row is how ops record it).
+
+An invoice the product issued is disputed the same way: a row whose `invoice_id` is its number, with
+its customer, dates and amount HT as issued, and the new status (`disputed`, `written_off`, or `open`
+again). It is never voided: an issued invoice is corrected by a credit note."""
 
 from __future__ import annotations
 
@@ -24,11 +28,19 @@ def check(session: Session, rows: list[Row], problems: Problems, terms: Terms, a
     customers = require_customers(session, rows, problems)
     existing = by_key(session, Invoice, Invoice.external_id,
                       [row.values["invoice_id"] for row in rows if row.values.get("invoice_id")])
+    issued = {number: invoice for number, invoice in by_key(
+        session, Invoice, Invoice.number,
+        [row.values["invoice_id"] for row in rows if row.values.get("invoice_id") not in (None, *existing)]).items()
+        if invoice.kind in (InvoiceKind.MONTHLY, InvoiceKind.PENALTY)}
     new_rows, status_changes = [], []
     for row in rows:
         values = row.values
         if values.get("issued_on") and values.get("due_on") and values["due_on"] < values["issued_on"]:
             problems.add(row.number, "due_on", f"due {values['due_on']} before it was issued ({values['issued_on']})")
+        product = issued.get(values.get("invoice_id"))
+        if product is not None:
+            _product_status(row, product, problems, result, status_changes)
+            continue
         stored = existing.get(values.get("invoice_id"))
         if stored is None:
             new_rows.append(row)
@@ -78,10 +90,32 @@ def check(session: Session, rows: list[Row], problems: Problems, terms: Terms, a
             audit.record(session, "invoices_imported", customer_id=None, before=None, actor=actor,
                          after={"file": result.file, "invoices": [row.values["invoice_id"] for row in new_rows]})
         for invoice, status in status_changes:
+            label = invoice.external_id or invoice.number
             audit.record(session, "invoice_status_changed", customer_id=invoice.customer_id, actor=actor,
-                         before={"invoice": invoice.external_id, "status": invoice.status},
-                         after={"invoice": invoice.external_id, "status": status, "file": result.file})
+                         before={"invoice": label, "status": invoice.status},
+                         after={"invoice": label, "status": status, "file": result.file})
             invoice.status = status
         result.updated += len(status_changes)
 
     return write
+
+
+def _product_status(row: Row, invoice: Invoice, problems: Problems, result: ImportResult, changes: list) -> None:
+    """A row naming an invoice the product issued: only its status may change, and never to `void`."""
+    values = row.values
+    comparable = {"customer_id": invoice.customer_id, "issued_on": invoice.issued_on, "due_on": invoice.due_on,
+                  "amount_ht": invoice.total_ht}
+    given = {name: value for name, value in values.items() if name in comparable or name == "invoice_id"}
+    if not history_row(Row(row.number, given), comparable, problems, "invoice_id", "invoice"):
+        return
+    wanted = values.get("status") or InvoiceStatus.OPEN
+    current = InvoiceStatus.OPEN if invoice.status == InvoiceStatus.PAID else invoice.status
+    if wanted == current:
+        result.unchanged += 1
+    elif wanted == InvoiceStatus.VOID:
+        problems.add(row.number, "status", f"{values['invoice_id']!r} was issued by this product: correct it with a "
+                                           f"credit note (lifecycle run credit-note), never void it")
+    elif invoice.status == InvoiceStatus.PAID:
+        problems.add(row.number, "status", f"{values['invoice_id']!r} is paid: its status cannot become {wanted!r}")
+    else:
+        changes.append((invoice, wanted))

@@ -1,5 +1,6 @@
-"""The payments file: each payment of an imported invoice or an issued number, never beyond what the
-invoice asks."""
+"""The payments file: each payment of an imported invoice or an issued number. A payment beyond what
+is left to pay (or a second payment of a paid invoice) is kept whole, as the bank saw it; the excess
+becomes the customer's credit, which finance applies at the next close or refunds (seed 003)."""
 
 from __future__ import annotations
 
@@ -14,8 +15,11 @@ from ledger.imports.rows import ImportResult, Problems, Row, by_key, complete, d
 from ledger.imports.schemas import SCHEMAS
 from ledger.models import Invoice, Payment
 from ledger.queries import paid_by_invoice
+from policy.balances import balance
+from policy.corrections import settle
 from policy.terms import Terms
-from policy.vocabulary import InvoiceStatus
+from policy.vocabulary import InvoiceKind, InvoiceStatus
+from ledger.credits import record_overpayment
 
 
 def _find_invoices(session: Session, references: set[str]) -> dict[str, Invoice]:
@@ -49,32 +53,37 @@ def check(session: Session, rows: list[Row], problems: Problems, terms: Terms, a
             continue
         if invoice is None or not complete(row, SCHEMAS["payments"]):
             continue
-        if invoice.status in (InvoiceStatus.DRAFT, InvoiceStatus.VOID):
-            problems.add(row.number, "invoice_id", f"invoice {values['invoice_id']!r} is {invoice.status}: it cannot be paid")
+        if invoice.status in (InvoiceStatus.DRAFT, InvoiceStatus.VOID) or invoice.kind == InvoiceKind.CREDIT_NOTE:
+            what = "a credit note" if invoice.kind == InvoiceKind.CREDIT_NOTE else invoice.status
+            problems.add(row.number, "invoice_id", f"invoice {values['invoice_id']!r} is {what}: it cannot be paid")
+            continue
+        if values["amount"] <= 0:
+            problems.add(row.number, "amount", f"{values['amount']}: a payment is a positive amount")
             continue
         already = paid.get(invoice.id, Decimal("0.00"))
-        if already + values["amount"] > invoice.total_ttc:
-            problems.add(row.number, "amount",
-                         f"{values['amount']} would overpay invoice {values['invoice_id']!r} "
-                         f"(total {invoice.total_ttc} TTC, already paid {already})")
-            continue
+        left = balance(invoice.total_ttc, invoice.status, already)
         paid[invoice.id] = already + values["amount"]
-        new_rows.append((row, invoice))
+        new_rows.append((row, invoice, settle(values["amount"], left).to_credit))
 
     def write() -> None:
         stamp = now()
-        settled = []
-        for row, invoice in new_rows:
-            session.add(Payment(payment_id=row.values["payment_id"], invoice_id=invoice.id,
-                                paid_on=row.values["paid_on"], amount=row.values["amount"], created_at=stamp))
-        for invoice in {invoice.id: invoice for _, invoice in new_rows}.values():
+        settled, overpaid = [], {}
+        for row, invoice, excess in new_rows:
+            payment = Payment(payment_id=row.values["payment_id"], invoice_id=invoice.id, paid_on=row.values["paid_on"],
+                              amount=row.values["amount"], created_at=stamp)
+            session.add(payment)
+            if excess > 0:
+                session.flush()
+                record_overpayment(session, payment, invoice.customer_id, excess, actor=actor)
+                overpaid[payment.payment_id] = excess
+        for invoice in {invoice.id: invoice for _, invoice, _ in new_rows}.values():
             if invoice.status == InvoiceStatus.OPEN and paid[invoice.id] >= invoice.total_ttc:
                 invoice.status = InvoiceStatus.PAID
                 settled.append(invoice.external_id or invoice.number)
         result.inserted += len(new_rows)
         if new_rows:
             audit.record(session, "payments_imported", customer_id=None, before=None, actor=actor,
-                         after={"file": result.file, "payments": [row.values["payment_id"] for row, _ in new_rows],
-                                "invoices_settled": settled})
+                         after={"file": result.file, "payments": [row.values["payment_id"] for row, _, _ in new_rows],
+                                "invoices_settled": settled, "overpaid": overpaid})
 
     return write

@@ -55,6 +55,14 @@ def schemas(terms: Terms) -> dict[str, tuple[Column, ...]]:
             Column("customer_id", identifier), Column("reason", choice(*REASONS)), Column("start_on", day),
             Column("end_on", day, False),
         ),
+        "credit-notes": (
+            Column("credit_note_id", identifier), Column("invoice_number", identifier),
+            Column("amount_ttc", positive_money), Column("reason", text(500)), Column("issued_on", day),
+        ),
+        "refunds": (
+            Column("refund_id", identifier), Column("customer_id", identifier), Column("amount", positive_money),
+            Column("refunded_on", day), Column("reference", text(120)),
+        ),
     }
 
 

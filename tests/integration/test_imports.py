@@ -7,6 +7,7 @@ from decimal import Decimal
 
 import pytest
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from ledger import views
 from ledger.db import session_scope
@@ -143,20 +144,25 @@ def test_invoices_and_payments_settle_to_the_cent(ledger, customers_file, tmp_pa
     assert import_file("payments", payments, engine=ledger).unchanged == 2
 
 
-def test_overpayment_unknown_invoice_and_changed_history_are_refused(ledger, customers_file, tmp_path):
+def test_an_unknown_invoice_and_changed_history_are_refused_and_an_overpayment_becomes_credit(ledger, customers_file,
+                                                                                              tmp_path):
     import_file("customers", customers_file, engine=ledger)
     invoices = _invoices(tmp_path, [["F-1", "ACME", "2026-09-01", "2026-10-01", "100.00", "", "", ""]])
     import_file("invoices", invoices, engine=ledger)
-    payments = write_csv(tmp_path / "payments.csv", ["payment_id", "invoice_id", "paid_on", "amount"], [
-        ["P-1", "F-1", "2026-09-15", "100.00"], ["P-2", "F-1", "2026-09-16", "20.01"], ["P-3", "F-404", "2026-09-16", "1"],
-    ])
+    rows = [["P-1", "F-1", "2026-09-15", "120.00"], ["P-2", "F-1", "2026-09-16", "20.01"],
+            ["P-3", "F-404", "2026-09-16", "1"]]
+    payments = write_csv(tmp_path / "payments.csv", ["payment_id", "invoice_id", "paid_on", "amount"], rows)
     with pytest.raises(ImportRejected) as rejected:
         import_file("payments", payments, engine=ledger)
-    assert rejected.value.errors == [
-        "payments.csv:3:amount: 20.01 would overpay invoice 'F-1' (total 120.00 TTC, already paid 100.00)",
-        "payments.csv:4:invoice_id: no invoice 'F-404' (an imported id or an issued number)",
-    ]
+    assert rejected.value.errors == ["payments.csv:4:invoice_id: no invoice 'F-404' (an imported id or an issued number)"]
     assert count(ledger, Payment) == 0
+    # without the bad row: the 20.01 paid beyond the 120.00 TTC is kept whole and becomes ACME's credit
+    import_file("payments", write_csv(tmp_path / "payments.csv", ["payment_id", "invoice_id", "paid_on", "amount"],
+                                      rows[:2]), engine=ledger)
+    with Session(ledger) as session:
+        [invoice] = views.invoices(session)
+        [customer] = [c for c in views.customers(session) if c["customer_id"] == "ACME"]
+    assert (invoice["status"], invoice["balance"], customer["credit"]) == ("paid", "0.00", "20.01")
     changed = _invoices(tmp_path, [["F-1", "ACME", "2026-09-01", "2026-10-01", "100.01", "", "", ""]])
     with pytest.raises(ImportRejected) as rejected:
         import_file("invoices", changed, engine=ledger)

@@ -70,6 +70,8 @@ ENGLISH = dataclasses.replace(
            DocumentLine("Support beyond the allowance: 2 h 15", D("2.25"), "HUR", D("120.0000"), D("0.20"),
                         D("270.00"))),
     total_ht=D("760.00"), total_vat=D("152.00"), total_ttc=D("912.00"), note="Thank you for your business.")
+# a customer credit (an earlier overpayment) applied before issue: 1 404,80 € TTC, 200,00 € already settled
+PREPAID = dataclasses.replace(MONTHLY, number="2026-000125", prepaid=D("200.00"))
 
 #: per document: the money strings its first page must show, to the cent
 EXPECTED = {
@@ -77,6 +79,7 @@ EXPECTED = {
     "penalty": (PENALTY, "FACTURE", ["140,48 €", "180,48 €", "0,00 €", "40,00 €"]),
     "credit": (CREDIT, "AVOIR", ["250,00 €", "50,00 €", "300,00 €", "40,00 €"]),
     "english": (ENGLISH, "INVOICE", ["€760.00", "€152.00", "€912.00", "€40.00"]),
+    "prepaid": (PREPAID, "FACTURE", ["1 170,67 €", "234,13 €", "1 404,80 €", "-200,00 €", "1 204,80 €"]),
 }
 
 
@@ -102,9 +105,13 @@ def test_the_factur_x_pdf_embeds_an_en16931_xml_with_the_ledgers_totals(rendered
     summation = tree.find(f".//{RAM}SpecifiedTradeSettlementHeaderMonetarySummation")
     amounts = {child.tag.removeprefix(RAM): D(child.text) for child in summation}
     sign = _sign(doc)
-    assert amounts == {"LineTotalAmount": doc.total_ht * sign, "TaxBasisTotalAmount": doc.total_ht * sign,
-                       "TaxTotalAmount": doc.total_vat * sign, "GrandTotalAmount": doc.total_ttc * sign,
-                       "DuePayableAmount": doc.total_ttc * sign}
+    expected = {"LineTotalAmount": doc.total_ht * sign, "TaxBasisTotalAmount": doc.total_ht * sign,
+                "TaxTotalAmount": doc.total_vat * sign, "GrandTotalAmount": doc.total_ttc * sign,
+                "DuePayableAmount": (doc.total_ttc - doc.prepaid) * sign}
+    if doc.prepaid:
+        expected["TotalPrepaidAmount"] = doc.prepaid
+    assert amounts == expected
+    assert list(amounts)[-1] == "DuePayableAmount"  # the XSD's order: ..., GrandTotal, TotalPrepaid, DuePayable
     assert all(amount >= 0 for amount in amounts.values())
     assert summation.find(f"{RAM}TaxTotalAmount").get("currencyID") == "EUR"
     assert tree.findtext(f".//{RSM}ExchangedDocument/{RAM}ID") == doc.number
@@ -177,6 +184,41 @@ def test_an_english_invoice(rendered):
                      "Service period from 1 November 2026 to 30 November 2026"]:
         assert expected in text, expected
     assert PdfReader(io.BytesIO(rendered["english"])).trailer["/Root"]["/Lang"] == "en-GB"
+
+
+def test_a_credit_applied_before_issue_is_deducted_from_the_amount_due(rendered):
+    summation = etree.fromstring(cii_xml(PREPAID)).find(f".//{RAM}SpecifiedTradeSettlementHeaderMonetarySummation")
+    assert summation.findtext(f"{RAM}GrandTotalAmount") == "1404.80"
+    assert summation.findtext(f"{RAM}TotalPrepaidAmount") == "200.00"
+    assert summation.findtext(f"{RAM}DuePayableAmount") == "1204.80"
+    text = page_text(rendered["prepaid"])
+    assert "Total TTC 1 404,80 € Déjà réglé (crédit imputé) -200,00 € Net à payer 1 204,80 €" in text
+    assert "Règlement par virement : IBAN" in text and "Payable à 30 jours" in text
+    # without a credit, no prepaid amount is written nor printed
+    assert etree.fromstring(cii_xml(MONTHLY)).find(f".//{RAM}TotalPrepaidAmount") is None
+    assert "Déjà réglé" not in page_text(rendered["monthly"])
+
+
+def test_a_fully_settled_invoice_has_nothing_left_to_pay():
+    doc = dataclasses.replace(MONTHLY, prepaid=D("1404.80"))
+    pdf = facturx_pdf(doc)
+    summation = etree.fromstring(check_facturx(pdf)).find(f".//{RAM}SpecifiedTradeSettlementHeaderMonetarySummation")
+    assert summation.findtext(f"{RAM}TotalPrepaidAmount") == "1404.80"
+    assert summation.findtext(f"{RAM}DuePayableAmount") == "0.00"
+    assert "Déjà réglé (crédit imputé) -1 404,80 € Net à payer 0,00 €" in page_text(pdf)
+    english = dataclasses.replace(ENGLISH, prepaid=D("12.00"))
+    assert "Already settled (credit applied) -€12.00 Amount due €900.00" in page_text(render_pdf(english))
+
+
+def test_a_prepaid_amount_on_a_credit_note_or_beyond_the_total_is_refused():
+    with pytest.raises(ValueError, match="credit note"):
+        cii_xml(dataclasses.replace(CREDIT, prepaid=D("10.00")))
+    for prepaid in (D("1404.81"), D("-0.01")):
+        for render in (cii_xml, render_pdf):
+            with pytest.raises(ValueError, match="prepaid"):
+                render(dataclasses.replace(MONTHLY, prepaid=prepaid))
+    with pytest.raises(ValueError, match="2 decimals"):
+        cii_xml(dataclasses.replace(MONTHLY, prepaid=D("10.005")))
 
 
 @pytest.mark.parametrize("name", EXPECTED)
@@ -292,9 +334,11 @@ def en16931_schematron():
         yield processor, processor.new_xslt30_processor().compile_stylesheet(stylesheet_file=str(stylesheet))
 
 
-@pytest.mark.parametrize("name", [*EXPECTED, "exempt_and_discount"])
+@pytest.mark.parametrize("name", [*EXPECTED, "exempt_and_discount", "fully_settled"])
 def test_the_xml_passes_the_en16931_schematron(en16931_schematron, name):
-    if name == "exempt_and_discount":
+    if name == "fully_settled":  # BR-CO-16 with nothing left due
+        doc = dataclasses.replace(MONTHLY, prepaid=MONTHLY.total_ttc)
+    elif name == "exempt_and_discount":
         lines = MONTHLY.lines + (DocumentLine("Débours refacturés", D("1"), "C62", D("35.00"), D("0"), D("35.00")),
                                  DocumentLine("Remise commerciale", D("1"), "C62", D("-10.00"), D("0.20"), D("-10.00")))
         doc = dataclasses.replace(MONTHLY, lines=lines, total_ht=D("1195.67"), total_vat=D("232.13"),

@@ -1,0 +1,102 @@
+"""Corrections: a credit note on an issued invoice, a refund of a customer's credit.
+
+An issued invoice never changes; finance corrects it with a credit note, which the customer receives
+like an invoice (a Factur-X PDF, type 381, by mail). A customer who paid twice is refunded (seed 003:
+"if you pay accidentally twice, we will refund your extra payment"): the refund is recorded with the
+bank's reference, and never exceeds what the vendor owes.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal, InvalidOperation
+from typing import Optional
+
+from prefect import flow
+from prefect.artifacts import create_markdown_artifact, create_table_artifact
+
+from ledger.credits import issue_credit_note_now, record_refund_now
+from policy.calendar import today_paris
+from policy.corrections import CorrectionRefused
+from policy.ids import id_problem
+from tasks.dispatch import deliver
+from tasks.invoice_documents import documents_table, issue_documents_task
+from tasks.runtime import Refusal, actor, flow_run_id, refusals_fail_quietly
+from tasks.settings import load_run_settings
+
+
+class CorrectionNotMade(Refusal):
+    """The correction was refused as asked; nothing was written."""
+
+
+def _money(text: str, what: str) -> Decimal:
+    from policy.money import parse_amount
+
+    try:
+        return parse_amount(text)
+    except (ValueError, InvalidOperation) as error:
+        raise CorrectionNotMade(f"{what} {text!r}: {error}") from None
+
+
+@flow(name="credit-note", log_prints=True, persist_result=True, result_serializer="json")
+@refusals_fail_quietly
+def issue_credit_note(invoice: str, reason: str, requested_by: str, amount_ttc: Optional[str] = None,
+                      lines: Optional[list[int]] = None) -> dict:
+    """Credit an issued invoice, partly or wholly: a credit note numbered in the invoice series, mailed with
+    its Factur-X PDF; it lowers the invoice's balance, and what was paid beyond becomes the customer's credit.
+
+    Args:
+        invoice: the number of the invoice to credit (or an imported invoice's id).
+        reason: why (printed on the credit note).
+        requested_by: who asks (kept in the audit log).
+        amount_ttc: an amount TTC in EUR to credit, e.g. 120.00 (or give `lines`).
+        lines: the invoice's lines to credit whole, by position as `show invoices` lists them (or give `amount_ttc`).
+    """
+    amount = _money(amount_ttc, "--amount") if amount_ttc not in (None, "") else None
+    settings = load_run_settings("credit-note")
+    run_id = flow_run_id()
+    try:
+        made = issue_credit_note_now(invoice, request=run_id or f"cli:{invoice}:{reason}", reason=reason,
+                                     requested_by=requested_by, positions=lines or None, amount=amount,
+                                     actor=actor(), flow_run_id=run_id)
+    except CorrectionRefused as refused:
+        raise CorrectionNotMade(f"credit note on {invoice}: {refused}") from None
+    print(made.sentence())
+    issue_documents_task(settings.seller, settings.terms, settings.storage, numbers=[made.number], actor=actor(),
+                         flow_run_id=run_id)
+    pending = deliver(settings, [made.customer_id])
+    create_table_artifact(documents_table(settings.storage, [made.number]), key="credit-note",
+                          description=f"Credit note {made.number} on invoice {made.credits}: {reason}")
+    return {"number": made.number, "credits": made.credits, "customer_id": made.customer_id,
+            "total_ttc": str(made.total_ttc), "to_invoice": str(made.to_invoice), "to_credit": str(made.to_credit),
+            "balance": str(made.balance), "created": made.created, "pending": pending}
+
+
+@flow(name="refund", log_prints=True, persist_result=True, result_serializer="json")
+@refusals_fail_quietly
+def refund(customer_id: str, amount: str, reference: str, refunded_on: Optional[date] = None) -> dict:
+    """Record money paid back to a customer out of its credit (an overpayment, a credit note beyond what was
+    left to pay); never more than the credit.
+
+    Args:
+        customer_id: whose credit.
+        amount: EUR paid back, e.g. 150.00.
+        reference: the bank transfer's reference; it is also the refund's id, so recording it twice is harmless.
+        refunded_on: the day the money left (default today).
+    """
+    problem = id_problem(reference)
+    if problem:
+        raise CorrectionNotMade(f"--reference {reference!r}: {problem}")
+    value = _money(amount, "--amount")
+    load_run_settings("refund")
+    try:
+        done = record_refund_now(customer_id, value, refund_id=reference, reference=reference,
+                                 refunded_on=refunded_on or today_paris(), actor=actor(), flow_run_id=flow_run_id())
+    except CorrectionRefused as refused:
+        raise CorrectionNotMade(str(refused)) from None
+    print(done.sentence())
+    create_markdown_artifact(f"# Refund {done.refund_id}\n\n- customer: **{done.customer_id}**\n- amount: "
+                             f"**{done.amount} EUR**\n- credit left: **{done.credit_left} EUR**\n",
+                             key="refund", description=f"Refund {done.refund_id} to {done.customer_id}")
+    return {"refund_id": done.refund_id, "customer_id": done.customer_id, "amount": str(done.amount),
+            "credit_left": str(done.credit_left), "created": done.created}

@@ -1,0 +1,265 @@
+"""Credit notes, the customer's credit, refunds: the ledger's side of correcting what was issued.
+
+One use case per function, each in one transaction, each keyed so a re-run does nothing twice:
+a credit note by its request (`credit-note:<request>`), a refund by its id, an overpayment by its
+payment, an application by the invoice it settles. Settling is one move wherever money comes from
+(a payment, a credit note, the customer's credit): a row of `payments` for what goes onto the
+invoice's balance, a `customer_credits` movement for the rest. The rules are in policy/corrections.py.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, selectinload
+
+from ledger import audit, keys
+from ledger.db import now, session_scope
+from ledger.models import Customer, CustomerCredit, Invoice, InvoiceLine, Payment
+from ledger.numbering import issue_date, next_numbers
+from ledger.queries import invoice_label, paid_by_invoice
+from policy.balances import NOTHING_LEFT, balance
+from policy.calendar import month_key, today_paris
+from policy.corrections import CorrectionRefused, credit_note, settle
+from policy.invoicing import Line
+from policy.vocabulary import CreditMovement, InvoiceKind, InvoiceStatus, SettlementKind
+
+ZERO = Decimal("0.00")
+
+
+def credit_of(session: Session, customer_ids: list[str] | None = None) -> dict[str, Decimal]:
+    """What the vendor owes each customer (only customers with movements appear)."""
+    query = select(CustomerCredit.customer_id, func.sum(CustomerCredit.amount)).group_by(CustomerCredit.customer_id)
+    if customer_ids is not None:
+        query = query.where(CustomerCredit.customer_id.in_(customer_ids))
+    return {customer_id: Decimal(total).quantize(Decimal("0.01")) for customer_id, total in session.execute(query)}
+
+
+def settle_invoice(session: Session, invoice: Invoice, amount: Decimal, *, kind: str, payment_id: str, on: date,
+                   credit_note_id: int | None = None) -> Decimal:
+    """Put `amount` onto an invoice's balance (a row of `payments`); an open invoice left with nothing to
+    pay is `paid`. Returns what is left to pay."""
+    stamp = now()
+    session.add(Payment(payment_id=payment_id, invoice_id=invoice.id, paid_on=on, amount=amount, created_at=stamp,
+                        kind=kind, credit_note_id=credit_note_id))
+    session.flush()
+    left = balance(invoice.total_ttc, invoice.status, paid_by_invoice(session, [invoice.id]).get(invoice.id, ZERO))
+    if invoice.status == InvoiceStatus.OPEN and left <= ZERO:
+        invoice.status = InvoiceStatus.PAID
+    return left
+
+
+def add_credit(session: Session, customer_id: str, kind: str, amount: Decimal, key: str, on: date, *, actor: str,
+               flow_run_id: str | None, payment_id: str | None = None, invoice_id: int | None = None,
+               refund_id: str | None = None, reference: str | None = None) -> CustomerCredit:
+    movement = CustomerCredit(movement_key=key, customer_id=customer_id, kind=kind, amount=amount, on=on,
+                              payment_id=payment_id, invoice_id=invoice_id, refund_id=refund_id, reference=reference,
+                              created_at=now(), actor=actor, flow_run_id=flow_run_id)
+    session.add(movement)
+    return movement
+
+
+# --- credit notes ------------------------------------------------------------------------------
+
+
+@dataclass
+class CreditNoteResult:
+    number: str
+    credits: str                 # the credited invoice's number (or imported id)
+    customer_id: str
+    total_ttc: Decimal           # negative, as the ledger carries it
+    to_invoice: Decimal          # what it took off the credited invoice's balance
+    to_credit: Decimal           # what became the customer's credit
+    balance: Decimal             # the credited invoice's balance afterwards
+    created: bool = True         # False: the same request had issued it already
+
+    def sentence(self) -> str:
+        if not self.created:
+            return f"credit note {self.number} on invoice {self.credits} was issued already; nothing changed"
+        credit = f"; {self.to_credit} EUR became {self.customer_id}'s credit" if self.to_credit else ""
+        return (f"credit note {self.number} on invoice {self.credits} ({self.customer_id}): {-self.total_ttc} EUR TTC; "
+                f"the invoice's balance is {self.balance} EUR{credit}")
+
+
+def _invoice_by_reference(session: Session, reference: str) -> Invoice | None:
+    query = select(Invoice).options(selectinload(Invoice.lines))
+    return (session.scalar(query.where(Invoice.number == reference, Invoice.kind != InvoiceKind.CREDIT_NOTE))
+            or session.scalar(query.where(Invoice.external_id == reference, Invoice.kind == InvoiceKind.IMPORTED)))
+
+
+def credited_so_far(session: Session, invoice_id: int) -> Decimal:
+    """The positive TTC that credit notes took off an invoice already."""
+    total = session.scalar(select(func.sum(Invoice.total_ttc)).where(Invoice.credits_id == invoice_id,
+                                                                      Invoice.kind == InvoiceKind.CREDIT_NOTE))
+    return -Decimal(total or 0).quantize(Decimal("0.01"))
+
+
+def issue_credit_note(session: Session, reference: str, *, request: str, reason: str, requested_by: str,
+                      positions: list[int] | None = None, amount: Decimal | None = None, wanted_on: date | None = None,
+                      actor: str, flow_run_id: str | None) -> CreditNoteResult:
+    """Issue a credit note on the invoice `reference` (a number, or an imported invoice's id), numbered in the
+    invoice series: French practice allows either, and one series keeps one gapless, chronological count of
+    every document that moves a customer's account. `request` keys it (a flow run, or an imported row's id)."""
+    key = keys.credit_note(request)
+    done = session.scalar(select(Invoice).where(Invoice.invoice_key == key))
+    if done is not None:
+        credited = session.get(Invoice, done.credits_id)
+        return CreditNoteResult(done.number, invoice_label(credited), done.customer_id, done.total_ttc, ZERO, ZERO,
+                                _balance(session, credited), created=False)
+    invoice = _invoice_by_reference(session, reference)
+    if invoice is None:
+        raise CorrectionRefused(f"no issued invoice has the number (or imported id) {reference!r}", "invoice")
+    if invoice.status == InvoiceStatus.DRAFT:
+        raise CorrectionRefused(f"invoice {reference} is a draft: refuse the close instead of crediting it", "invoice")
+    if invoice.status in NOTHING_LEFT:
+        raise CorrectionRefused(f"invoice {reference} is {invoice.status}: it asks for nothing, so nothing is credited",
+                                "invoice")
+    if not requested_by.strip():
+        raise CorrectionRefused("--requested-by: say who asks for the credit note", "requested_by")
+    lines = [Line(line.description, line.category, line.quantity, line.unit_price, line.amount_ht, line.vat_rate,
+                  line.service_month) for line in invoice.lines]
+    if not lines:  # an imported invoice known by its total only
+        lines = [Line(invoice.description or "Imported invoice", "imported", Decimal(1), invoice.total_ht,
+                      invoice.total_ht, _rate(invoice))]
+    made, sums = credit_note(lines, invoice.total_ttc, credited_so_far(session, invoice.id), positions=positions,
+                             amount=amount, reason=reason)
+    issued_on = issue_date(session, wanted_on or today_paris())
+    [number] = next_numbers(session, issued_on, 1)
+    stamp = now()
+    note = Invoice(invoice_key=key, number=number, customer_id=invoice.customer_id, kind=InvoiceKind.CREDIT_NOTE,
+                   month=month_key(issued_on), status=InvoiceStatus.PAID, issued_on=issued_on, due_on=None,
+                   total_ht=sums.ht, total_vat=sums.vat, total_ttc=sums.ttc, description=reason.strip(),
+                   credits_id=invoice.id, created_at=stamp, finalised_at=stamp, flow_run_id=flow_run_id)
+    note.lines = [InvoiceLine(position=position, description=line.description, category=line.category,
+                              service_month=line.service_month, quantity=line.quantity, unit_price=line.unit_price,
+                              amount_ht=line.amount_ht, vat_rate=line.vat_rate)
+                  for position, line in enumerate(made, start=1)]
+    session.add(note)
+    session.flush()
+    split = settle(-sums.ttc, _balance(session, invoice))
+    left = _balance(session, invoice)
+    if split.to_invoice:
+        left = settle_invoice(session, invoice, split.to_invoice, kind=SettlementKind.CREDIT_NOTE,
+                              payment_id=keys.credit_note_settlement(number), on=issued_on, credit_note_id=note.id)
+    if split.to_credit:
+        add_credit(session, invoice.customer_id, CreditMovement.CREDIT_NOTE, split.to_credit,
+                   keys.credit_movement("credit-note", number), issued_on, actor=actor, flow_run_id=flow_run_id,
+                   invoice_id=note.id)
+    label = invoice_label(invoice)
+    audit.record(session, "credit_note_issued", customer_id=invoice.customer_id, before={"balance": left + split.to_invoice},
+                 actor=actor, flow_run_id=flow_run_id,
+                 after={"number": number, "credits": label, "total_ttc": sums.ttc, "reason": reason.strip(),
+                        "requested_by": requested_by.strip(), "lines": positions, "amount": amount,
+                        "to_invoice": split.to_invoice, "to_credit": split.to_credit, "balance": left})
+    return CreditNoteResult(number, label, invoice.customer_id, sums.ttc, split.to_invoice, split.to_credit, left)
+
+
+def _rate(invoice: Invoice) -> Decimal:
+    return (invoice.total_vat / invoice.total_ht).quantize(Decimal("0.0001")) if invoice.total_ht else Decimal("0")
+
+
+def _balance(session: Session, invoice: Invoice) -> Decimal:
+    return max(balance(invoice.total_ttc, invoice.status,
+                       paid_by_invoice(session, [invoice.id]).get(invoice.id, ZERO)), ZERO)
+
+
+# --- overpayments, refunds, credit applied at a close -------------------------------------------
+
+
+def record_overpayment(session: Session, payment: Payment, customer_id: str, excess: Decimal, *, actor: str,
+                       flow_run_id: str | None = None) -> None:
+    """The part of a payment beyond its invoice's balance: money the vendor owes the customer."""
+    add_credit(session, customer_id, CreditMovement.OVERPAYMENT, excess,
+               keys.credit_movement("overpayment", payment.payment_id), payment.paid_on, actor=actor,
+               flow_run_id=flow_run_id, payment_id=payment.payment_id, invoice_id=payment.invoice_id)
+
+
+@dataclass
+class RefundResult:
+    refund_id: str
+    customer_id: str
+    amount: Decimal
+    credit_left: Decimal
+    created: bool = True
+
+    def sentence(self) -> str:
+        if not self.created:
+            return f"refund {self.refund_id} was recorded already; {self.customer_id}'s credit is {self.credit_left} EUR"
+        return (f"refund {self.refund_id} to {self.customer_id}: {self.amount} EUR recorded; "
+                f"credit left {self.credit_left} EUR")
+
+
+def record_refund(session: Session, customer_id: str, amount: Decimal, *, refund_id: str, reference: str,
+                  refunded_on: date, actor: str, flow_run_id: str | None) -> RefundResult:
+    """Money paid back to a customer, never more than its credit (the customer row is locked meanwhile)."""
+    customer = session.get(Customer, customer_id, with_for_update=True)
+    if customer is None:
+        raise CorrectionRefused(f"no customer {customer_id!r}", "customer")
+    done = session.scalar(select(CustomerCredit).where(CustomerCredit.refund_id == refund_id))
+    if done is not None:
+        if done.customer_id != customer_id or -done.amount != amount:
+            raise CorrectionRefused(f"refund {refund_id} was recorded already for {done.customer_id}, "
+                                    f"{-done.amount} EUR: a refund id names one refund", "refund")
+        return RefundResult(refund_id, customer_id, amount, credit_of(session, [customer_id]).get(customer_id, ZERO),
+                            created=False)
+    if amount <= ZERO:
+        raise CorrectionRefused(f"{amount}: a refund is a positive amount")
+    credit = credit_of(session, [customer_id]).get(customer_id, ZERO)
+    if amount > credit:
+        raise CorrectionRefused(f"{amount} EUR: {customer_id}'s credit is {credit} EUR; a refund never exceeds it")
+    add_credit(session, customer_id, CreditMovement.REFUND, -amount, keys.credit_movement("refund", refund_id),
+               refunded_on, actor=actor, flow_run_id=flow_run_id, refund_id=refund_id, reference=reference)
+    audit.record(session, "refund_recorded", customer_id=customer_id, before={"credit": credit}, actor=actor,
+                 flow_run_id=flow_run_id, after={"refund_id": refund_id, "amount": amount, "reference": reference,
+                                                 "refunded_on": refunded_on, "credit": credit - amount})
+    return RefundResult(refund_id, customer_id, amount, credit - amount)
+
+
+@dataclass
+class Applied:
+    invoices: dict[str, Decimal] = field(default_factory=dict)   # number -> credit applied
+
+
+def apply_credits(session: Session, invoice_ids: list[int], on: date, *, actor: str, flow_run_id: str | None) -> Applied:
+    """At a close: each customer's credit settles its new invoice, as far as it goes (seed 003's double
+    payment is given back this way unless finance refunds it before the close)."""
+    applied = Applied()
+    invoices = session.scalars(select(Invoice).where(Invoice.id.in_(invoice_ids)).order_by(Invoice.number)).all()
+    credits = credit_of(session, sorted({invoice.customer_id for invoice in invoices}))
+    for invoice in invoices:
+        credit = credits.get(invoice.customer_id, ZERO)
+        split = settle(credit, _balance(session, invoice))
+        if split.to_invoice <= ZERO:
+            continue
+        settle_invoice(session, invoice, split.to_invoice, kind=SettlementKind.CREDIT,
+                       payment_id=keys.credit_settlement(invoice.number), on=on)
+        add_credit(session, invoice.customer_id, CreditMovement.APPLIED, -split.to_invoice,
+                   keys.credit_movement("applied", invoice.number), on, actor=actor, flow_run_id=flow_run_id,
+                   invoice_id=invoice.id)
+        credits[invoice.customer_id] = credit - split.to_invoice
+        applied.invoices[invoice.number] = split.to_invoice
+    if applied.invoices:
+        audit.record(session, "credits_applied", customer_id=None, before=None, actor=actor, flow_run_id=flow_run_id,
+                     after={"on": on, "invoices": applied.invoices})
+    return applied
+
+
+def prepaid_of(session: Session, invoice_id: int) -> Decimal:
+    """The customer's credit applied to an invoice when it was issued (printed as already settled)."""
+    total = session.scalar(select(func.sum(Payment.amount)).where(Payment.invoice_id == invoice_id,
+                                                                   Payment.kind == SettlementKind.CREDIT))
+    return Decimal(total or 0).quantize(Decimal("0.01"))
+
+
+def issue_credit_note_now(reference: str, **kwargs) -> CreditNoteResult:
+    """`issue_credit_note` in its own transaction."""
+    with session_scope(write=True) as session:
+        return issue_credit_note(session, reference, **kwargs)
+
+
+def record_refund_now(customer_id: str, amount: Decimal, **kwargs) -> RefundResult:
+    with session_scope(write=True) as session:
+        return record_refund(session, customer_id, amount, **kwargs)

@@ -1,0 +1,59 @@
+"""The credit-notes file: finance's corrections in a batch, each issued as `run credit-note` issues one.
+
+A row is a request keyed by its `credit_note_id`: imported again, the same row finds its credit note
+and changes nothing; a changed row is an error (a credit note is history). Rows are issued in file
+order, each against what the rows above it left to credit, inside the import's one transaction: one
+refused row (past what is left, an unknown invoice) writes nothing at all. `issued_on` is the date
+wanted; numbering stays chronological, so a date before the last number issued takes that number's
+day (the credit note says the day it really got its number). The documents go out with
+`lifecycle run send-invoices --month` of the month they are issued in, or the next close.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ledger import keys
+from ledger.credits import issue_credit_note
+from ledger.imports.rows import ImportResult, Problems, Row, complete, duplicates
+from ledger.imports.schemas import SCHEMAS
+from ledger.models import Invoice
+from ledger.queries import invoice_label
+from policy.corrections import CorrectionRefused
+from policy.terms import Terms
+
+
+def check(session: Session, rows: list[Row], problems: Problems, terms: Terms, actor: str,
+          result: ImportResult) -> Callable[[], None]:
+    duplicates(rows, lambda row: row.values.get("credit_note_id"), "credit_note_id", problems)
+    for row in rows:
+        values = row.values
+        if not complete(row, SCHEMAS["credit-notes"]):
+            continue
+        done = session.scalar(select(Invoice).where(Invoice.invoice_key == keys.credit_note(values["credit_note_id"])))
+        if done is not None:
+            credited = session.get(Invoice, done.credits_id)
+            if invoice_label(credited) != values["invoice_number"] or -done.total_ttc != values["amount_ttc"] \
+                    or done.description != values["reason"]:
+                problems.add(row.number, "credit_note_id", f"{values['credit_note_id']!r} was already imported as "
+                             f"credit note {done.number} ({-done.total_ttc} TTC on {invoice_label(credited)}): "
+                             f"a credit note is history; correct it with another one")
+            else:
+                result.unchanged += 1
+            continue
+        try:
+            with session.begin_nested():
+                made = issue_credit_note(session, values["invoice_number"], request=values["credit_note_id"],
+                                         reason=values["reason"], requested_by=actor, amount=values["amount_ttc"],
+                                         wanted_on=values["issued_on"], actor=actor, flow_run_id=None)
+        except CorrectionRefused as refused:
+            column = {"invoice": "invoice_number", "reason": "reason"}.get(refused.about, "amount_ttc")
+            problems.add(row.number, column, str(refused))
+            continue
+        result.inserted += 1
+        result.notes.append(made.sentence())
+
+    return lambda: None

@@ -1,0 +1,116 @@
+"""Corrections of issued invoices: what a credit note holds, and where its money goes.
+
+An issued invoice never changes (gapless numbers, ten years of retention): a correction is a credit
+note, a document of its own that names the invoice it credits and carries negative amounts. Finance
+credits either whole lines of the invoice (`--lines`: the same lines, negated) or an amount TTC
+(`--amount`: one line at the invoice's VAT rate, whose HT is chosen so that HT + VAT is exactly the
+amount asked; VAT rounded to the cent makes about one amount in six unreachable at 20 %, and
+finance is told the two nearest that are). Together, the credit notes of an invoice never credit more than its total.
+
+A credit note first lowers what is left to pay on its invoice; what the customer had already paid
+beyond that becomes the customer's credit, which finance applies at the next close or refunds
+(seed 003: "if you pay accidentally twice, we will refund your extra payment").
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from policy.invoicing import NO_VAT, Line, Totals, totals
+from policy.money import CENT, cents
+
+ZERO = Decimal("0.00")
+
+
+class CorrectionRefused(ValueError):
+    """A correction that cannot be made as asked; the message says why, in one line, and `about` names
+    what was wrong (`invoice`, `amount`, `lines`, `reason`, `customer`): an import points at that column."""
+
+    def __init__(self, message: str, about: str = "amount"):
+        super().__init__(message)
+        self.about = about
+
+
+@dataclass(frozen=True)
+class Split:
+    """Where money that settles goes: onto the invoice's balance, and the rest to the customer's credit."""
+
+    to_invoice: Decimal
+    to_credit: Decimal
+
+
+def settle(amount: Decimal, balance: Decimal) -> Split:
+    """`amount` (>= 0) settles at most what is left to pay (`balance`, never below zero); the rest is credit."""
+    to_invoice = min(amount, max(balance, ZERO))
+    return Split(to_invoice, amount - to_invoice)
+
+
+def left_to_credit(total_ttc: Decimal, credited_ttc: Decimal) -> Decimal:
+    """What later credit notes may still credit on an invoice of `total_ttc` already credited `credited_ttc`
+    (a positive sum of the earlier credit notes' totals)."""
+    return max(total_ttc - credited_ttc, ZERO)
+
+
+def _percent(rate: Decimal) -> str:
+    return format((rate * 100).normalize(), "f")
+
+
+def vat_rate_of(lines: list[Line]) -> Decimal:
+    """The one VAT rate an amount credit uses: the rate of the invoice's taxed lines (0 when none is taxed)."""
+    rates = {line.vat_rate for line in lines if line.category not in NO_VAT}
+    if len(rates) > 1:
+        listed = ", ".join(f"{_percent(rate)} %" for rate in sorted(rates))
+        raise CorrectionRefused(f"the invoice has lines at several VAT rates ({listed}): credit whole lines (--lines)",
+                                "invoice")
+    return rates.pop() if rates else Decimal("0")
+
+
+def amount_line(amount_ttc: Decimal, rate: Decimal, description: str) -> Line:
+    """One negative line at `rate` whose HT plus its VAT (rounded half-up, as every invoice) is `amount_ttc`."""
+    if amount_ttc <= ZERO or amount_ttc != cents(amount_ttc):
+        raise CorrectionRefused(f"{amount_ttc}: a credit is a positive amount in cents")
+    guess = cents(amount_ttc / (1 + rate))
+    for ht in (guess, guess - CENT, guess + CENT):
+        if ht + cents(ht * rate) == amount_ttc:
+            return Line(description, "correction", Decimal(1), -ht, -ht, rate)
+    # VAT rounded to the cent skips some amounts (at 20 %, HT 0.02 and 0.03 make 0.02 and 0.04 TTC)
+    below = next(ht + cents(ht * rate) for ht in (guess, guess - CENT, guess - 2 * CENT) if ht + cents(ht * rate) < amount_ttc)
+    above = next(ht + cents(ht * rate) for ht in (guess, guess + CENT, guess + 2 * CENT) if ht + cents(ht * rate) > amount_ttc)
+    raise CorrectionRefused(f"at {_percent(rate)} % VAT rounded to the cent, no amount HT makes exactly {amount_ttc} "
+                            f"TTC: credit {below} or {above} TTC")
+
+
+def credited_lines(lines: list[Line], positions: list[int]) -> list[Line]:
+    """Whole lines of the invoice (1-based positions as `show invoices` lists them), negated."""
+    if not positions:
+        raise CorrectionRefused("--lines: name at least one line", "lines")
+    if len(set(positions)) != len(positions):
+        raise CorrectionRefused(f"--lines: a line is named twice ({','.join(map(str, positions))})", "lines")
+    outside = [position for position in positions if not 1 <= position <= len(lines)]
+    if outside:
+        raise CorrectionRefused(f"--lines: the invoice has lines 1 to {len(lines)}, not {outside[0]}", "lines")
+    return [Line(f"Credit: {line.description}", line.category, line.quantity, -line.unit_price, -line.amount_ht,
+                 line.vat_rate, line.service_month)
+            for line in (lines[position - 1] for position in positions)]
+
+
+def credit_note(lines: list[Line], total_ttc: Decimal, credited_ttc: Decimal, *, positions: list[int] | None = None,
+                amount: Decimal | None = None, reason: str) -> tuple[list[Line], Totals]:
+    """The lines and totals (negative) of a credit note on an invoice, refused past what is left to credit."""
+    if (positions is None) == (amount is None):
+        raise CorrectionRefused("say what to credit: either --lines or --amount", "lines")
+    if not reason.strip():
+        raise CorrectionRefused("--reason: a credit note says why it is issued", "reason")
+    left = left_to_credit(total_ttc, credited_ttc)
+    if left == ZERO:
+        raise CorrectionRefused(f"nothing is left to credit: the invoice's {total_ttc} TTC are credited already")
+    if amount is not None:
+        made = [amount_line(amount, vat_rate_of(lines), f"Credit: {reason.strip()}")]
+    else:
+        made = credited_lines(lines, positions or [])
+    sums = totals(made)
+    if -sums.ttc > left:
+        raise CorrectionRefused(f"this credit note would credit {-sums.ttc} TTC; only {left} TTC are left to credit "
+                                f"(invoice {total_ttc}, credited already {credited_ttc})")
+    return made, sums
