@@ -74,6 +74,11 @@ def standby_notice(kind: str, period_id: int) -> str:
     return f"{kind}:{period_id}"
 
 
+def cancellation_notice(step: str, cancellation_id: int) -> str:
+    """A cancellation's notices (received, withdrawn, effective, statement) and its access switch (`off`)."""
+    return f"cancellation:{cancellation_id}:{step}"
+
+
 def invoice_mail(number: str, sending: int) -> str:
     """The mail carrying an invoice's document: the first at issue, the next ones each a re-send."""
     return f"invoice:{number}:{sending}"

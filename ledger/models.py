@@ -32,7 +32,7 @@ from sqlalchemy.types import TypeDecorator
 from policy.arrears import Stage
 from policy.categories import CATEGORIES
 from policy.standby import StandbyReason
-from policy.vocabulary import (BackupKind, BackupStatus, BillingCycle, CloseStatus, CreditMovement, DeletionStatus,
+from policy.vocabulary import (BackupKind, BackupStatus, BillingCycle, CancellationStatus, CloseStatus, CreditMovement, DeletionStatus,
                                EffectStatus, InterventionSource, NoticeStatus, SettlementKind,
                                InvoiceKind, InvoiceStatus, NoticeTransport, PaymentMethod, RestoreStatus, RestoreTarget,
                                StandbySource, StandbyStatus)
@@ -114,6 +114,7 @@ class Customer(Base):
     admin_enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     platform_enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     operations_enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    cancelled_on: Mapped[Optional[date]]   # the day its cancellation took effect: nothing runs for it after
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
 
@@ -153,6 +154,27 @@ class Invoice(Base):
         back_populates="invoice", order_by="InvoiceLine.position", cascade="all, delete-orphan"
     )
     payments: Mapped[list["Payment"]] = relationship(back_populates="invoice", foreign_keys="Payment.invoice_id")
+
+
+class Cancellation(Base):
+    """A customer's cancellation, from the registered letter's receipt to its balance statement. At most one
+    is `received` at a time per customer (checked under the customer's row lock)."""
+
+    __tablename__ = "cancellations"
+    __table_args__ = (UniqueConstraint("customer_id", "received_on"), one_of("status", CancellationStatus))
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    customer_id: Mapped[str] = mapped_column(ForeignKey("customers.customer_id"), index=True)
+    received_on: Mapped[date]
+    effective_on: Mapped[date]
+    status: Mapped[str] = mapped_column(String(16), default=CancellationStatus.RECEIVED)
+    requested_by: Mapped[str] = mapped_column(String(120))
+    created_at: Mapped[datetime]
+    withdrawn_at: Mapped[Optional[datetime]]
+    effective_at: Mapped[Optional[datetime]]
+    closed_at: Mapped[Optional[datetime]]
+    final_backup_id: Mapped[Optional[str]] = mapped_column(String(80))
+    flow_run_id: Mapped[Optional[str]] = mapped_column(String(64))
 
 
 class InvoiceLine(Base):

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from ledger.models import Customer, Intervention, Invoice, Payment, StandbyPeriod
 from policy.balances import balance, counts_for_arrears
 from policy.ids import id_problem
-from policy.vocabulary import StandbyStatus
+from policy.vocabulary import SettlementKind, StandbyStatus
 
 def paid_by_invoice(session: Session, invoice_ids: list[int] | None = None) -> dict[int, Decimal]:
     query = select(Payment.invoice_id, func.sum(Payment.amount)).group_by(Payment.invoice_id)
@@ -36,9 +36,12 @@ def unsafe_ids(session: Session) -> list[tuple[str, str, str]]:
     """Ids in the ledger outside the one grammar (written by an older release that did not check them):
     (what, id, why). Backups skip such a customer; `db upgrade` and `show customers` say so."""
     found = []
-    for what, column in (("customer", Customer.customer_id), ("invoice", Invoice.external_id),
-                         ("payment", Payment.payment_id), ("intervention", Intervention.intervention_id)):
-        for value in session.scalars(select(column).where(column.is_not(None))):
+    for what, column, only in (("customer", Customer.customer_id, None), ("invoice", Invoice.external_id, None),
+                               ("payment", Payment.payment_id, Payment.kind == SettlementKind.PAYMENT),
+                               ("intervention", Intervention.intervention_id, None)):
+        # settlements that are not payments carry ids of their own (ledger.keys), never from outside
+        query = select(column).where(column.is_not(None))
+        for value in session.scalars(query if only is None else query.where(only)):
             problem = id_problem(value)
             if problem:
                 found.append((what, value, problem))

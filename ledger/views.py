@@ -40,10 +40,12 @@ def _in_month(instant: datetime, month: str | None) -> bool:
 
 
 def customers(session: Session, month: str | None = None) -> list[dict[str, Any]]:
+    from ledger.cancellations import shown
     from ledger.credits import credit_of
 
     on_standby = active_standby_customers(session)
     credits = credit_of(session)
+    cancellations = shown(session)
     return [
         {
             "customer_id": customer.customer_id,
@@ -61,7 +63,7 @@ def customers(session: Session, month: str | None = None) -> list[dict[str, Any]
             "billing_cycle": customer.billing_cycle,
             "dunning_exempt": customer.dunning_exempt,
             "credit": amount(credits.get(customer.customer_id, Decimal("0.00"))),  # what the vendor owes it
-            "cancellation": None,
+            "cancellation": cancellations.get(customer.customer_id),
             "id_problem": id_problem(customer.customer_id),  # an unsafe id an older release let in, else None
         }
         for customer in session.scalars(select(Customer).order_by(Customer.customer_id))

@@ -687,6 +687,70 @@ def run_arrears(
         typer.echo(f"  deletion: {line}")
 
 
+@run_app.command("cancel")
+def run_cancel(
+    customer: str = typer.Option(..., "--customer", help="Who cancels."),
+    received_on: Optional[str] = typer.Option(None, "--received-on",
+                                              help="The day the registered letter was received (YYYY-MM-DD)."),
+    effective_on: Optional[str] = typer.Option(None, "--effective-on",
+                                               help="Last day of service; default the earliest the terms allow."),
+    withdraw: bool = typer.Option(False, "--withdraw", help="Withdraw the customer's cancellation instead."),
+    requested_by: str = typer.Option("ops", "--requested-by", help="Who records it (audit)."),
+) -> None:
+    """Record a cancellation letter (acknowledged with the effective date and the balance), or withdraw one."""
+    if withdraw and (received_on or effective_on):
+        fail("--withdraw takes no --received-on or --effective-on", 2)
+    if not withdraw and not received_on:
+        fail("--received-on: the day the registered letter was received (or --withdraw)", 2)
+    received = _parse_day(received_on, "--received-on") if received_on else None
+    effective = _parse_day(effective_on, "--effective-on") if effective_on else None
+    from policy.calendar import today_paris
+
+    if received and received > today_paris():
+        fail(f"--received-on {received} is after today: a letter is recorded once it is received", 2)
+    _known_customer(customer)
+
+    def call(**parameters):
+        from flows.cancellation import cancellation_request
+
+        return cancellation_request(**parameters)
+
+    result = _run("cancellation-request/cancellation-request",
+                  {"customer_id": customer, "received_on": received, "effective_on": effective,
+                   "withdraw_it": withdraw, "requested_by": requested_by}, call)
+    if result is None:
+        return
+    typer.echo(f"{customer}: cancellation {result['sentence']}"
+               + (f"; balance today {result['balance']} EUR (sent to the customer)" if result["balance"] else ""))
+    for waiting in result["pending"]:
+        typer.echo(f"  pending: {waiting}")
+
+
+@run_app.command("cancellations")
+def run_cancellations(
+    as_of: Optional[str] = typer.Option(None, "--as-of", help="Business day (YYYY-MM-DD); default today in Paris."),
+    force: bool = FORCE,
+    reason: Optional[str] = REASON,
+) -> None:
+    """The morning's cancellations: services whose last day is over end; final balances go out."""
+    day = _parse_day(as_of, "--as-of")
+    force_reason = _force_reason(force, reason)
+    _future_day(day, "--as-of", force=force)
+
+    def call(**parameters):
+        from flows.cancellation import cancellations
+
+        return cancellations(**parameters)
+
+    result = _run("cancellations/cancellations", {"as_of": day, "force_reason": force_reason}, call)
+    if result is None:
+        return
+    typer.echo(f"{result['day']}: {len(result['steps'])} step(s)")
+    for step in result["steps"]:
+        typer.echo(f"  {step['customer']}: {step['detail']}" + (f"; final backup {step['final backup']}"
+                                                                 if step["final backup"] else ""))
+
+
 def _out_target(out: Path, force: bool) -> Path:
     """Where --out puts the workbook: a path ending in / or without .xlsx is a folder (made when missing);
     an existing file is never overwritten without --force. Checked before the export runs."""

@@ -61,11 +61,18 @@ def _month_name(month: str) -> str:
     return date(year, number, 1).strftime("%B %Y")
 
 
-def subscription_lines(customer: Subscriber, month: str, standby: int, terms: Terms) -> list[Line]:
+def subscription_lines(customer: Subscriber, month: str, standby: int, terms: Terms,
+                       service: int | None = None) -> list[Line]:
     """Monthly customers: fee x (D - S/2) / D. Annual customers: 12 x fee in the month their contract
-    year starts, and their standby days come back as a negative line (seed 001: standby is 50 %)."""
+    year starts, and their standby days come back as a negative line (seed 001: standby is 50 %).
+    `service`: the days of the month a cancelled customer is still served (policy.cancellation); a monthly
+    customer pays fee x (days served - S/2) / D, nobody pays for a month after its service ended."""
     year, number = parse_month(month)
     days = days_in_month(year, number)
+    if service == 0:
+        return []
+    served = days if service is None else service
+    standby = min(standby, served)
     discount_share = 1 - terms.standby_price_factor
     start = customer.contract_start
     if start is not None and (year, number) < (start.year, start.month):
@@ -83,8 +90,10 @@ def subscription_lines(customer: Subscriber, month: str, standby: int, terms: Te
             lines.append(Line(f"Standby {name}: {standby} of {days} days at {int(terms.standby_price_factor * 100)} %",
                               "subscription", Decimal(standby), cents(refund / standby), refund, rate, month))
         return lines
-    amount = cents(customer.monthly_fee * (days - standby * discount_share) / days)
+    amount = cents(customer.monthly_fee * (served - standby * discount_share) / days)
     description = f"Subscription {name}"
+    if served < days:
+        description += f" (service ended on day {served} of {days}: cancellation)"
     if standby:
         description += f" ({standby} of {days} days on standby at {int(terms.standby_price_factor * 100)} %)"
     return [Line(description, "subscription", Decimal(1), amount, amount, rate, month)]
@@ -131,8 +140,8 @@ def surcharge_line(method: str, lines: list[Line], rate: Decimal, terms: Terms) 
 
 
 def monthly_lines(customer: Subscriber, month: str, standby: int, billed: dict[str, list[Allocation]],
-                  terms: Terms) -> list[Line]:
-    lines = subscription_lines(customer, month, standby, terms)
+                  terms: Terms, service: int | None = None) -> list[Line]:
+    lines = subscription_lines(customer, month, standby, terms, service)
     lines += intervention_lines(billed, month, customer.vat_rate, terms)
     if not lines:
         return []

@@ -73,6 +73,21 @@ class Terms(BaseModel):
         "next invoice at the close, unless finance refunds it first; off: credit waits for a refund. Seed 003: 'if "
         "you pay accidentally twice, we will refund your extra payment'.",
     )
+    cancellation_notice_days: int = Field(
+        30, ge=0, le=366, description="Days of notice from the receipt of the registered letter before a cancellation "
+        "may take effect. Seed 001: 'Send your request by registered letter with acknowledgment of receipt'; the "
+        "length is 'according to the terms of your contract' (30 days here: set your contract's).",
+    )
+    cancellation_ends: Literal["end_of_period", "notice_end"] = Field(
+        "end_of_period", description="When a cancellation takes effect once its notice has run: at the end of that "
+        "billing period (the month; an annual contract's year) or on the notice's last day (the subscription is "
+        "then prorated). Seed 001: 'according to the terms of your contract'.",
+    )
+    cancellation_data_retention_days: int = Field(
+        90, ge=0, le=3650, description="Days a cancelled customer's data and backups are kept after the cancellation "
+        "took effect; then its deletion follows the arrears' notice and approval. Seeds 000/001 keep data only while "
+        "the contract runs; 90 days leave room for a late restore request.",
+    )
     invoice_retention_years: int = Field(
         10, ge=10, description="Years an invoice document is kept, never re-rendered nor deleted (French commercial "
         "law: 10 years, Code de commerce L123-22).",

@@ -42,6 +42,13 @@ class CreditMovement(StrEnum):
     REFUND = "refund"             # paid back (-)
 
 
+class CancellationStatus(StrEnum):
+    RECEIVED = "received"     # the letter arrived; the account runs until the effective date
+    WITHDRAWN = "withdrawn"   # the customer changed its mind before the effective date
+    EFFECTIVE = "effective"   # the platform is off, the final backup kept; the final close is to come
+    CLOSED = "closed"         # the final close is issued and the balance statement sent
+
+
 class CloseStatus(StrEnum):
     DRAFTING = "drafting"
     DRAFTED = "drafted"

@@ -92,6 +92,7 @@ class Standing:
     deletion_due_on: date | None
     anchor: date | None        # due date of the oldest invoice unpaid at the end of the day
     penalty_pending: bool      # an invoice unpaid at the end of its due date and not penalised yet
+    cancelled: bool = False    # its cancellation took effect: its deletion follows the cancellation's clock
 
 
 #: a balance below half a cent is a paid invoice (SQLite sums amounts as binary floats)
@@ -120,16 +121,17 @@ def _standings(session, day: date) -> list[Standing]:
              .having(or_(anchor_on.is_not(None), pending == 1))
              .subquery())
     query = (select(Customer.customer_id, Customer.stage, Customer.dunning_exempt, Customer.deletion_status,
-                    Customer.deletion_due_on, owing.c.anchor, owing.c.pending)
+                    Customer.deletion_due_on, owing.c.anchor, owing.c.pending, Customer.cancelled_on)
              .outerjoin(owing, owing.c.customer_id == Customer.customer_id)
              .where(or_(owing.c.customer_id.is_not(None), Customer.stage != Stage.CURRENT.value,
                         Customer.deletion_status.is_not(None)))
              .order_by(Customer.customer_id))
     standings = []
-    for customer_id, stage, exempt, status, due_on, anchor_on, pending in session.execute(query):
+    for customer_id, stage, exempt, status, due_on, anchor_on, pending, cancelled_on in session.execute(query):
         if anchor_on is not None and not isinstance(anchor_on, date):  # SQLite's MIN() returns the stored text
             anchor_on = date.fromisoformat(anchor_on)
-        standings.append(Standing(customer_id, stage, bool(exempt), status, due_on, anchor_on, bool(pending)))
+        standings.append(Standing(customer_id, stage, bool(exempt), status, due_on, anchor_on, bool(pending),
+                                  cancelled_on is not None))
     return standings
 
 
@@ -143,6 +145,8 @@ def _has_work(standing: Standing, day: date, settings: Settings, rules) -> bool:
         return True
     if transitions(Stage(standing.stage), standing.anchor, day, rules, exempt=exempt):
         return True
+    if standing.cancelled:
+        return deletion_due(standing.deletion_status, standing.deletion_due_on, day)
     if deletion_eligible(standing.anchor, standing.stage, exempt, day, settings.terms) != bool(standing.deletion_status):
         return True
     return deletion_due(standing.deletion_status, standing.deletion_due_on, day)
@@ -243,6 +247,10 @@ def _issue_penalty(session, customer, invoice, penalty, day, terms, actor, flow_
 def _deletion_schedule(session, settings, customer, anchor_on, overdue, day, report, *, dry_run, actor, flow_run_id):
     """Notice first, then (30 days on and no earlier than anchor + 6 months) a deletion that waits for approval."""
     terms = settings.terms
+    if customer.cancelled_on is not None:  # announced when the cancellation took effect (tasks/cancellations.py)
+        if deletion_due(customer.deletion_status, customer.deletion_due_on, day):
+            report.deletions_due.append(customer.customer_id)
+        return
     if not deletion_eligible(anchor_on, customer.stage, customer.dunning_exempt, day, terms):
         if customer.deletion_status:
             before = {"deletion_status": customer.deletion_status, "deletion_due_on": customer.deletion_due_on}

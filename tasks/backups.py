@@ -461,11 +461,13 @@ def outcomes_of(customer_ids: list[str], day: date, engine=None) -> list[BackupO
 
 
 def customers_to_back_up(customer_id: str | None = None, engine=None) -> list[str]:
-    """Every customer whose data was not deleted (or just the one asked for), in id order."""
+    """Every customer whose data was not deleted nor cancelled (or just the one asked for), in id order."""
     with session_scope(engine) as session:
         query = select(Customer.customer_id).where(Customer.stage != "data_deleted").order_by(Customer.customer_id)
         if customer_id:
             query = query.where(Customer.customer_id == customer_id)
+        else:  # a cancelled customer's platform is off: its final backup is kept as it is, untouched by retention
+            query = query.where(Customer.cancelled_on.is_(None))
         return list(session.scalars(query))
 
 

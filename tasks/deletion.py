@@ -46,23 +46,34 @@ def check_due(customer_id: str, day: date, settings: Settings, engine=None) -> D
         if customer.deletion_due_on is None or day < customer.deletion_due_on:
             return Due(False, f"the deletion is not due before {customer.deletion_due_on}")
         invoices = [owed for _, owed in _facts(session, [customer_id]).get(customer_id, [])]
+        if customer.cancelled_on is not None:
+            days = settings.terms.cancellation_data_retention_days
+            return Due(True, f"cancelled: service ended on {customer.cancelled_on}, data kept {days} days, notice "
+                             f"given, due since {customer.deletion_due_on}", overdue_balance(invoices, day),
+                       customer.cancelled_on, _last_backup(session, customer_id))
         anchor_on = anchor(invoices, day)
         if customer.dunning_exempt or implied_stage(anchor_on, day, ladder(settings.terms)) is not Stage.DATA_DELETED:
             return Due(False, "the facts no longer lead to a deletion (paid, exempt or re-anchored)")
         owed = overdue_balance(invoices, day)
-        last = session.scalars(select(Backup).where(Backup.customer_id == customer_id, Backup.status == BackupStatus.GOOD)
-                               .order_by(Backup.created_at.desc())).first()
-        last_backup = f"{last.backup_id} ({last.created_at:%Y-%m-%d %H:%M} UTC)" if last else None
+        last_backup = _last_backup(session, customer_id)
     return Due(True, f"anchor {anchor_on}: {settings.terms.data_deleted_after_months} months overdue, notice given, "
                      f"due since {customer.deletion_due_on}", owed, anchor_on, last_backup)
+
+
+def _last_backup(session, customer_id: str) -> str | None:
+    last = session.scalars(select(Backup).where(Backup.customer_id == customer_id, Backup.status == BackupStatus.GOOD)
+                           .order_by(Backup.created_at.desc())).first()
+    return f"{last.backup_id} ({last.created_at:%Y-%m-%d %H:%M} UTC)" if last else None
 
 
 def approval_form(due: Due, plan, customer_id: str) -> str:
     """What ops read above the approve/refuse form before a customer's data is deleted for good."""
     rows = "\n".join(f"- {table}: {count} row(s)" for table, count in plan.tables.items()) or "- no data table"
     return (f"## Delete all of {customer_id}'s platform data?\n\n"
-            f"**Overdue balance {due.owed} EUR TTC**, unpaid since {due.anchor}; {due.why}.\n\n"
-            f"Platform rows to be purged:\n\n{rows}\n\n"
+            + (f"The customer **cancelled**; {due.why}. Overdue balance {due.owed} EUR TTC.\n\n"
+               if due.why.startswith("cancelled") else
+               f"**Overdue balance {due.owed} EUR TTC**, unpaid since {due.anchor}; {due.why}.\n\n")
+            + f"Platform rows to be purged:\n\n{rows}\n\n"
             f"Backups deleted with it: {len(plan.backups)} ({len(plan.objects)} objects); the latest good one is "
             f"{due.last_backup or 'none'}.\n\n"
             "This cannot be undone. Invoices, payments and the audit trail are kept. Refusing keeps everything "

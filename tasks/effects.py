@@ -30,9 +30,12 @@ def record_switch(
     actor: str,
     flow_run_id: str | None,
 ) -> Flags:
-    """Record all three flags that the customer's stage and standby imply, and the access change that
+    """Record all three flags that the customer's stage and standby imply (all off once it is cancelled),
+    and the access change that
     will apply them to the platform (pending until the dispatcher applies it, by `key`)."""
     flags = flags_for(customer.stage, on_standby)
+    if customer.cancelled_on is not None:  # a cancelled account stays off, whatever its arrears or standby
+        flags = Flags(False, False, False)
     before = {"admin_enabled": customer.admin_enabled, "platform_enabled": customer.platform_enabled,
               "operations_enabled": customer.operations_enabled}
     if session.scalar(select(PlatformEffect.id).where(PlatformEffect.effect_key == key)) is None:

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from ledger import audit, keys
 from ledger.credits import apply_credits
 from ledger.db import insert_if_missing, now, session_scope
-from ledger.models import (Customer, Intervention, Invoice, InvoiceLine, MonthlyClose, QuotaPeriod, StageChange,
+from ledger.models import (Cancellation, Customer, Intervention, Invoice, InvoiceLine, MonthlyClose, QuotaPeriod, StageChange,
                            StandbyPeriod)
 from ledger.numbering import issue_date, next_numbers
 from ledger.terms_copies import terms_document
@@ -31,7 +31,8 @@ from policy.categories import Charge, charge_of, charged
 from policy.invoicing import Subscriber, monthly_lines, totals
 from policy.quota import Allocation, Work, allocate, included_minutes, standby_days
 from policy.terms import Terms
-from policy.vocabulary import CloseStatus, InvoiceKind, InvoiceStatus, StandbyStatus
+from policy.cancellation import service_days
+from policy.vocabulary import CancellationStatus, CloseStatus, InvoiceKind, InvoiceStatus, StandbyStatus
 
 
 @dataclass
@@ -150,6 +151,12 @@ def _deleted_before(session: Session, first: date) -> set[str]:
                                                                      StageChange.effective_on < first)))
 
 
+def _service_ends(session: Session) -> dict[str, date]:
+    """Each customer's last day of service under a cancellation that was not withdrawn."""
+    return dict(session.execute(select(Cancellation.customer_id, Cancellation.effective_on)
+                                .where(Cancellation.status != CancellationStatus.WITHDRAWN)).all())
+
+
 def draft(month: str, terms: Terms, *, actor: str, flow_run_id: str | None, engine=None) -> CloseReport:
     """Price the month (and late work of closed months) and draft one invoice per customer, in one
     transaction. A draft of another run is discarded and done again; this run's own draft is kept."""
@@ -188,6 +195,7 @@ class _MonthBook:
     pending: dict[str, dict[str, list[Work]]]          # customer -> month -> unpriced work (own and late)
     quota: dict[tuple[str, str], QuotaPeriod]          # the closed months' quotas that late work draws on
     late_standby: dict[str, dict[str, list[tuple[date, date]]]]
+    ends: dict[str, date]                              # the last day of service of customers who cancelled
     session: Session
     stamp: datetime = field(default_factory=now)
     quota_rows: list[dict] = field(default_factory=list)
@@ -218,7 +226,7 @@ class _MonthBook:
                    deleted=_deleted_before(session, first), standby=_standby_by_customer(session, first, after),
                    pending=pending, quota=quota,
                    late_standby={m: _standby_by_customer(session, *month_bounds(m)) for m in late_months},
-                   session=session)
+                   ends=_service_ends(session), session=session)
 
     def billable_customers(self) -> list[Customer]:
         return [customer for customer_id, customer in self.customers.items() if customer_id not in self.deleted]
@@ -231,7 +239,8 @@ class _MonthBook:
         billed.update(self._late_months(customer.customer_id, base))
         subscriber = Subscriber(customer.monthly_fee, customer.payment_method, customer.billing_cycle,
                                 customer.contract_start, customer.vat_rate)
-        lines = monthly_lines(subscriber, self.month, days_off, billed, self.terms)
+        lines = monthly_lines(subscriber, self.month, days_off, billed, self.terms,
+                              service_days(self.month, self.ends.get(customer.customer_id)))
         total = totals(lines)
         invoice_index = None
         if lines and total.ht != 0:

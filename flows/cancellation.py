@@ -1,0 +1,142 @@
+"""Cancellation: the registered letter, the last day of service, the final balance.
+
+Seed 001: "Send your request by registered letter with acknowledgment of receipt ... Once the request
+is received, a balance of any account will be communicated to you according to the terms of your
+contract." Ops record the letter (the `cancellation-request` form, or `lifecycle run cancel`); the
+customer gets an acknowledgment with its effective date and balance. Each morning `cancellations`
+ends the service of those whose last day is over (access off, a final backup kept, the deletion
+announced after the retention of the terms) and, once the final close has billed the last month,
+sends the balance statement. The deletion itself follows arrears' notice-and-approval path.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Optional
+
+from prefect import flow
+from prefect.artifacts import create_table_artifact
+
+from ledger import keys
+from ledger.cancellations import (CancellationRefused, close, due_for_statement, due_to_take_effect, on_standby,
+                                  receive, take_effect, withdraw)
+from ledger.db import session_scope
+from ledger.models import Cancellation
+from policy.calendar import future_day_problem, today_paris
+from policy.cancellation import NOTICES
+from tasks.dispatch import deliver
+from tasks.effects import record_notice, record_switch
+from tasks.runtime import Refusal, actor, business_date, check_date, flow_run_id, refusals_fail_quietly
+from tasks.settings import load_run_settings
+
+
+class CancellationNotRecorded(Refusal):
+    """The request was refused as asked; nothing changed."""
+
+
+def _notify(session, customer, step: str, cancellation_id: int, settings, **facts) -> None:
+    subject, body = NOTICES[step].render(settings.terms, name=customer.name, contact=settings.notifications.support_phone,
+                                         **facts)
+    record_notice(session, customer, kind=NOTICES[step].kind, key=keys.cancellation_notice(step, cancellation_id),
+                  subject=subject, body=body, flow_run_id=flow_run_id())
+
+
+@flow(name="cancellation-request", log_prints=True, persist_result=True, result_serializer="json")
+@refusals_fail_quietly
+def cancellation_request(customer_id: str, received_on: Optional[date] = None, effective_on: Optional[date] = None,
+                         withdraw_it: bool = False, requested_by: str = "ops") -> dict:
+    """Record a customer's cancellation letter (or withdraw its cancellation before it takes effect).
+
+    Args:
+        customer_id: who cancels.
+        received_on: the day the registered letter was received (default today).
+        effective_on: the last day of service asked for; empty means the earliest the contract's terms allow.
+        withdraw_it: withdraw the customer's cancellation instead (only before its effective date).
+        requested_by: who records it (audit).
+    """
+    settings = load_run_settings("cancellation-request")
+    day = received_on or today_paris()
+    try:
+        with session_scope(write=True) as session:
+            if withdraw_it:
+                step, customer = withdraw(session, customer_id, today_paris(), requested_by=requested_by,
+                                          actor=actor(), flow_run_id=flow_run_id())
+                cancellation = _id(session, customer_id, step.received_on)
+                _notify(session, customer, "withdrawn", cancellation, settings, received_on=step.received_on)
+            else:
+                step, customer, new = receive(session, customer_id, day, effective_on, settings.terms,
+                                              requested_by=requested_by, actor=actor(), flow_run_id=flow_run_id())
+                if new:
+                    _notify(session, customer, "received", _id(session, customer_id, day), settings,
+                            received_on=step.received_on, effective_on=step.effective_on,
+                            statement=step.statement.text())
+    except CancellationRefused as refused:
+        raise CancellationNotRecorded(f"{customer_id}: {refused}") from None
+    pending = deliver(settings, [customer_id])
+    print(f"{customer_id}: cancellation {step.sentence}"
+          + (f"; balance on {step.statement.day}: {step.statement.total} EUR" if step.statement else ""))
+    return {"customer_id": customer_id, "received_on": step.received_on.isoformat(),
+            "effective_on": step.effective_on.isoformat(), "status": step.status, "sentence": step.sentence,
+            "balance": str(step.statement.total) if step.statement else None, "pending": pending}
+
+
+def _id(session, customer_id: str, received_on: date) -> int:
+    from sqlalchemy import select
+
+    return session.scalar(select(Cancellation.id).where(Cancellation.customer_id == customer_id,
+                                                        Cancellation.received_on == received_on))
+
+
+@flow(name="cancellations", log_prints=True, persist_result=True, result_serializer="json")
+@refusals_fail_quietly
+def cancellations(as_of: Optional[date] = None, force_reason: Optional[str] = None) -> dict:
+    """The morning's cancellations: end the service of those whose last day is over (access off, a final
+    backup kept, the deletion announced), and send the final balance once the last month is closed.
+
+    Args:
+        as_of: the business day; empty means the Paris date of the run's scheduled time.
+        force_reason: work for a day after today anyway, and say why (kept in the audit log).
+    """
+    from tasks.backups import backup_customer
+
+    day = business_date(as_of)
+    check_date(future_day_problem(day, today_paris(), "the cancellations day"), force_reason=force_reason,
+               what="cancellations")
+    settings = load_run_settings("cancellations")
+    rows = []
+    with session_scope() as session:
+        ending = due_to_take_effect(session, day)
+    for cancellation_id in ending:
+        with session_scope(write=True) as session:
+            done = take_effect(session, cancellation_id, day, settings.terms, actor=actor(), flow_run_id=flow_run_id())
+            if done is None:
+                continue
+            step, customer = done
+            record_switch(session, customer, on_standby=on_standby(session, customer.customer_id),
+                          reason="cancellation", key=keys.cancellation_notice("off", cancellation_id), actor=actor(),
+                          flow_run_id=flow_run_id())
+            _notify(session, customer, "effective", cancellation_id, settings, effective_on=step.effective_on,
+                    deletion_due_on=customer.deletion_due_on)
+        deliver(settings, [step.customer_id])      # access off before the last picture of the data
+        backup = backup_customer(step.customer_id, day, settings.platform, settings.storage, flow_run_id=flow_run_id())
+        with session_scope(write=True) as session:
+            session.get(Cancellation, cancellation_id).final_backup_id = backup.backup_id
+        rows.append({"customer": step.customer_id, "step": "effective", "detail": step.sentence,
+                     "final backup": f"{backup.backup_id} ({backup.status})"})
+    with session_scope() as session:
+        closing = due_for_statement(session)
+    for cancellation_id in closing:
+        with session_scope(write=True) as session:
+            done = close(session, cancellation_id, day, actor=actor(), flow_run_id=flow_run_id())
+            if done is None:
+                continue
+            step, customer = done
+            _notify(session, customer, "statement", cancellation_id, settings, balance=step.statement.total,
+                    statement=step.statement.text())
+        rows.append({"customer": step.customer_id, "step": "closed", "detail": step.sentence, "final backup": ""})
+    pending = deliver(settings)
+    create_table_artifact(rows or [{"customer": None, "step": "nothing to do", "detail": "", "final backup": ""}],
+                          key="cancellations", description=f"Cancellations on {day}")
+    print(f"{day}: {sum(1 for row in rows if row['step'] == 'effective')} service(s) ended, "
+          f"{sum(1 for row in rows if row['step'] == 'closed')} final statement(s) sent")
+    return {"day": day.isoformat(), "steps": rows, "pending": pending}

@@ -1,0 +1,197 @@
+"""A customer's cancellation, step by step, each step one transaction under the customer's row lock.
+
+Received (the registered letter): the effective date from the terms, an acknowledgment with the
+account's balance that day (seed 001: "once the request is received, a balance of any account will be
+communicated to you"). Withdrawn: only before the effective date. Effective (the day after the last
+day of service): access off for good, the deletion announced for after the retention in the terms.
+Closed: once the final close has billed the last month, the balance statement, sent and kept. The
+rules are in policy/cancellation.py; notices go out through the outbox like every other.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+from decimal import Decimal
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ledger import audit
+from ledger.credits import credit_of
+from ledger.db import now
+from ledger.models import Cancellation, Customer, Invoice, MonthlyClose, Payment
+from ledger.queries import active_standby_customers, invoice_label
+from policy.balances import NOTHING_LEFT, paid
+from policy.calendar import month_key
+from policy.cancellation import Statement, StatementLine, earliest_effective, effective_problem
+from policy.terms import Terms
+from policy.vocabulary import CancellationStatus, CloseStatus, DeletionStatus, InvoiceKind, InvoiceStatus
+
+
+class CancellationRefused(ValueError):
+    """A cancellation step that cannot be taken as asked; the message says why, in one line."""
+
+
+@dataclass
+class Step:
+    customer_id: str
+    received_on: date
+    effective_on: date
+    status: str
+    sentence: str
+    statement: Statement | None = None
+
+
+def statement_of(session: Session, customer_id: str, day: date) -> Statement:
+    """The account on `day`: each invoice with something left to pay, and the customer's credit."""
+    settled: dict[int, list[tuple[date, Decimal]]] = {}
+    for invoice_id, paid_on, amount in session.execute(
+            select(Payment.invoice_id, Payment.paid_on, Payment.amount).join(Invoice, Invoice.id == Payment.invoice_id)
+            .where(Invoice.customer_id == customer_id)):
+        settled.setdefault(invoice_id, []).append((paid_on, amount))
+    lines = []
+    for invoice in session.scalars(select(Invoice).where(
+            Invoice.customer_id == customer_id, Invoice.status.not_in((InvoiceStatus.DRAFT, *NOTHING_LEFT)),
+            Invoice.kind != InvoiceKind.CREDIT_NOTE, Invoice.issued_on <= day).order_by(Invoice.issued_on, Invoice.id)):
+        left = invoice.total_ttc - paid(settled.get(invoice.id, []), day)
+        if left > 0:
+            disputed = " (disputed)" if invoice.status == InvoiceStatus.DISPUTED else ""
+            lines.append(StatementLine(f"Invoice {invoice_label(invoice)} of {invoice.issued_on}, due "
+                                       f"{invoice.due_on}{disputed}", left))
+    credit = credit_of(session, [customer_id]).get(customer_id, Decimal("0.00"))
+    if credit:
+        lines.append(StatementLine("Your credit (overpayments and credit notes not yet refunded)", -credit))
+    return Statement(day, tuple(lines))
+
+
+def _current(session: Session, customer_id: str) -> Cancellation | None:
+    return session.scalar(select(Cancellation).where(Cancellation.customer_id == customer_id,
+                                                     Cancellation.status != CancellationStatus.WITHDRAWN)
+                          .order_by(Cancellation.received_on.desc()))
+
+
+def receive(session: Session, customer_id: str, received_on: date, effective_on: date | None, terms: Terms, *,
+            requested_by: str, actor: str, flow_run_id: str | None) -> tuple[Step, Customer, bool]:
+    """Record the letter; returns the step, the customer and whether it was new (a repeat is harmless)."""
+    customer = session.get(Customer, customer_id, with_for_update=True)
+    if customer is None:
+        raise CancellationRefused(f"no customer {customer_id!r}")
+    earliest = earliest_effective(received_on, customer.billing_cycle, customer.contract_start, terms)
+    existing = _current(session, customer_id)
+    if existing is not None:
+        if existing.received_on == received_on and effective_on in (None, existing.effective_on):
+            return _step(existing, "recorded already"), customer, False
+        raise CancellationRefused(f"{customer_id} has a cancellation already (received {existing.received_on}, "
+                                  f"{existing.status}, effective {existing.effective_on}); withdraw it first")
+    if customer.stage == "data_deleted":
+        raise CancellationRefused(f"{customer_id}'s data was deleted after arrears: there is no service to cancel")
+    problem = effective_problem(effective_on, earliest, received_on)
+    if problem:
+        raise CancellationRefused(problem)
+    cancellation = Cancellation(customer_id=customer_id, received_on=received_on, effective_on=effective_on or earliest,
+                                status=CancellationStatus.RECEIVED, requested_by=requested_by, created_at=now(),
+                                flow_run_id=flow_run_id)
+    session.add(cancellation)
+    session.flush()
+    audit.record(session, "cancellation_received", customer_id=customer_id, before=None, actor=actor,
+                 flow_run_id=flow_run_id, after={"received_on": received_on, "effective_on": cancellation.effective_on,
+                                                 "earliest": earliest, "requested_by": requested_by})
+    step = _step(cancellation, f"received on {received_on}, effective on {cancellation.effective_on} "
+                               f"(last day of service)")
+    step.statement = statement_of(session, customer_id, received_on)
+    return step, customer, True
+
+
+def withdraw(session: Session, customer_id: str, day: date, *, requested_by: str, actor: str,
+             flow_run_id: str | None) -> tuple[Step, Customer]:
+    customer = session.get(Customer, customer_id, with_for_update=True)
+    if customer is None:
+        raise CancellationRefused(f"no customer {customer_id!r}")
+    existing = _current(session, customer_id)
+    if existing is None:
+        raise CancellationRefused(f"{customer_id} has no cancellation to withdraw")
+    if existing.status != CancellationStatus.RECEIVED or day > existing.effective_on:
+        raise CancellationRefused(f"{customer_id}'s cancellation took effect on {existing.effective_on}: it can no "
+                                  f"longer be withdrawn (a new contract is needed)")
+    existing.status, existing.withdrawn_at = CancellationStatus.WITHDRAWN, now()
+    audit.record(session, "cancellation_withdrawn", customer_id=customer_id, actor=actor, flow_run_id=flow_run_id,
+                 before={"status": CancellationStatus.RECEIVED, "effective_on": existing.effective_on},
+                 after={"status": CancellationStatus.WITHDRAWN, "requested_by": requested_by, "on": day})
+    return _step(existing, f"withdrawn on {day}: the service goes on"), customer
+
+
+def due_to_take_effect(session: Session, day: date) -> list[int]:
+    """Cancellations whose last day of service is over."""
+    return list(session.scalars(select(Cancellation.id).where(Cancellation.status == CancellationStatus.RECEIVED,
+                                                              Cancellation.effective_on < day)
+                                .order_by(Cancellation.effective_on, Cancellation.id)))
+
+
+def take_effect(session: Session, cancellation_id: int, day: date, terms: Terms, *, actor: str,
+                flow_run_id: str | None) -> tuple[Step, Customer] | None:
+    """The service is over: the customer is marked cancelled (every access switch now turns it off) and its
+    deletion is announced for after the retention. None when another run did it first."""
+    cancellation = session.get(Cancellation, cancellation_id)
+    customer = session.get(Customer, cancellation.customer_id, with_for_update=True)
+    session.refresh(cancellation)
+    if cancellation.status != CancellationStatus.RECEIVED:
+        return None
+    cancellation.status, cancellation.effective_at = CancellationStatus.EFFECTIVE, now()
+    customer.cancelled_on = cancellation.effective_on
+    if customer.stage != "data_deleted":
+        customer.deletion_status = DeletionStatus.NOTICE_SENT
+        customer.deletion_due_on = cancellation.effective_on + timedelta(days=terms.cancellation_data_retention_days)
+        customer.deletion_flow_run_id = None
+    audit.record(session, "cancellation_effective", customer_id=customer.customer_id, actor=actor,
+                 flow_run_id=flow_run_id, before={"status": CancellationStatus.RECEIVED},
+                 after={"status": CancellationStatus.EFFECTIVE, "last_day": cancellation.effective_on,
+                        "deletion_due_on": customer.deletion_due_on})
+    return _step(cancellation, f"took effect after {cancellation.effective_on}: access off, data kept until "
+                               f"{customer.deletion_due_on}"), customer
+
+
+def on_standby(session: Session, customer_id: str) -> bool:
+    return customer_id in active_standby_customers(session)
+
+
+def due_for_statement(session: Session) -> list[int]:
+    """Effective cancellations whose last month has been closed (the final invoice is issued)."""
+    closed = set(session.scalars(select(MonthlyClose.month).where(MonthlyClose.status == CloseStatus.FINALISED)))
+    return [cancellation.id for cancellation in session.scalars(
+        select(Cancellation).where(Cancellation.status == CancellationStatus.EFFECTIVE).order_by(Cancellation.id))
+        if month_key(cancellation.effective_on) in closed]
+
+
+def close(session: Session, cancellation_id: int, day: date, *, actor: str,
+          flow_run_id: str | None) -> tuple[Step, Customer] | None:
+    """The final statement is due: every open invoice, the credit, the amount due or to refund."""
+    cancellation = session.get(Cancellation, cancellation_id)
+    customer = session.get(Customer, cancellation.customer_id, with_for_update=True)
+    session.refresh(cancellation)
+    if cancellation.status != CancellationStatus.EFFECTIVE:
+        return None
+    cancellation.status, cancellation.closed_at = CancellationStatus.CLOSED, now()
+    statement = statement_of(session, customer.customer_id, day)
+    audit.record(session, "cancellation_closed", customer_id=customer.customer_id, actor=actor,
+                 flow_run_id=flow_run_id, before={"status": CancellationStatus.EFFECTIVE},
+                 after={"status": CancellationStatus.CLOSED, "balance": statement.total,
+                        "lines": [(line.label, line.amount) for line in statement.lines]})
+    step = _step(cancellation, f"closed on {day}: balance {statement.total} EUR ({statement.sentence()})")
+    step.statement = statement
+    return step, customer
+
+
+def shown(session: Session) -> dict[str, dict]:
+    """`show customers`' `cancellation`: each customer's latest one."""
+    latest: dict[str, dict] = {}
+    for cancellation in session.scalars(select(Cancellation).order_by(Cancellation.received_on, Cancellation.id)):
+        latest[cancellation.customer_id] = {"received_on": cancellation.received_on.isoformat(),
+                                            "effective_on": cancellation.effective_on.isoformat(),
+                                            "status": cancellation.status}
+    return latest
+
+
+def _step(cancellation: Cancellation, sentence: str) -> Step:
+    return Step(cancellation.customer_id, cancellation.received_on, cancellation.effective_on, cancellation.status,
+                sentence)

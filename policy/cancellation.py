@@ -1,0 +1,118 @@
+"""A customer's cancellation: when it takes effect, what its last month bills, what its statement says.
+
+Seed 001 ("Cancel my subscription"): the request comes by registered letter with acknowledgment of
+receipt; "once the request is received, a balance of any account will be communicated to you according
+to the terms of your contract". The contract's numbers are terms: a notice from the day the letter
+is received, then the end of the billing period (a month, an annual contract's year) or the notice's
+last day. `effective_on` is the last day of service: the subscription is billed up to it, the
+platform goes off after it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+from decimal import Decimal
+
+from policy.calendar import add_months, days_in_month, month_bounds
+from policy.terms import Terms
+from policy.vocabulary import BillingCycle
+
+
+def _contract_year_end(start: date, after: date) -> date:
+    """The last day of the contract year (years counted from `start`) that contains `after`."""
+    years = max(after.year - start.year - 1, 0)
+    while add_months(start, 12 * (years + 1)) <= after:
+        years += 1
+    return add_months(start, 12 * (years + 1)) - timedelta(days=1)
+
+
+def earliest_effective(received_on: date, billing_cycle: str, contract_start: date | None, terms: Terms) -> date:
+    """The first day a cancellation received on `received_on` may take effect (its last day of service)."""
+    notice_end = received_on + timedelta(days=terms.cancellation_notice_days)
+    if terms.cancellation_ends == "notice_end":
+        return notice_end
+    if billing_cycle == BillingCycle.ANNUAL and contract_start is not None:
+        return _contract_year_end(contract_start, notice_end)
+    first, following = month_bounds(f"{notice_end.year:04d}-{notice_end.month:02d}")
+    return following - timedelta(days=1)
+
+
+def effective_problem(wanted: date | None, earliest: date, received_on: date) -> str | None:
+    """Why a requested effective date cannot be used (None when it can, or when none was asked)."""
+    if wanted is None:
+        return None
+    if wanted < received_on:
+        return f"--effective-on {wanted} is before the letter was received ({received_on})"
+    if wanted < earliest:
+        return (f"--effective-on {wanted} is before the earliest day the terms allow ({earliest}: "
+                f"{received_on} plus the notice, to the end of the period)")
+    return None
+
+
+def service_days(month: str, ends_on: date | None) -> int | None:
+    """How many days of `month` a customer whose service ends on `ends_on` is billed for (None: the whole
+    month, no cancellation touches it; 0: the service ended before the month)."""
+    first, following = month_bounds(month)
+    if ends_on is None or ends_on >= following - timedelta(days=1):
+        return None
+    if ends_on < first:
+        return 0
+    return (ends_on - first).days + 1
+
+
+@dataclass(frozen=True)
+class StatementLine:
+    label: str           # "Invoice 2026-000123 of 2026-11-01, due 2026-12-01"
+    amount: Decimal      # what is left to pay on it (positive), or a credit (negative)
+
+
+@dataclass(frozen=True)
+class Statement:
+    """A customer's account on a day: what it owes, what it is owed, and the difference."""
+
+    day: date
+    lines: tuple[StatementLine, ...]
+
+    @property
+    def total(self) -> Decimal:
+        return sum((line.amount for line in self.lines), Decimal("0.00"))
+
+    def sentence(self) -> str:
+        if self.total > 0:
+            return f"{self.total} EUR remain to pay"
+        if self.total < 0:
+            return f"{-self.total} EUR are owed to you and will be refunded"
+        return "nothing is owed on either side"
+
+    def text(self) -> str:
+        rows = "\n".join(f"  - {line.label}: {line.amount} EUR" for line in self.lines) or "  - no open item"
+        return f"Your account on {self.day}:\n{rows}\nBalance: {self.total} EUR ({self.sentence()}).\n"
+
+
+# --- what the customer is told at each step (declarative, like the arrears ladder's notices) -------------
+
+from policy.notices import NoticeTemplate  # noqa: E402
+
+NOTICES = {
+    "received": NoticeTemplate(
+        "cancellation_received", "Your cancellation is received: service until {effective_on}",
+        "Dear {name},\n\nWe received your registered letter of cancellation on {received_on}. Following the terms "
+        "of your contract, your service runs until {effective_on} included; your platform is switched off after "
+        "that day, and your last invoice bills the service up to it.\n\n{statement}\nIf you change your mind, "
+        "tell us before {effective_on}: the cancellation is then withdrawn and nothing changes.\n"),
+    "withdrawn": NoticeTemplate(
+        "cancellation_withdrawn", "Your cancellation is withdrawn",
+        "Dear {name},\n\nAs you asked, your cancellation received on {received_on} is withdrawn: your service "
+        "goes on as before.\n"),
+    "effective": NoticeTemplate(
+        "cancellation_effective", "Your service has ended on {effective_on}",
+        "Dear {name},\n\nYour cancellation took effect: your service ended on {effective_on} and your platform is "
+        "switched off. A last backup of your data is kept until {deletion_due_on}; your data is then deleted "
+        "(you will be told before). Your invoices are kept 10 years. Your final balance follows with your last "
+        "invoice.\n"),
+    "statement": NoticeTemplate(
+        "cancellation_statement", "Your final balance: {balance} EUR",
+        "Dear {name},\n\nHere is the final balance of your account, now that your last invoice is issued.\n\n"
+        "{statement}\nContact {contact} for any question.\n"),
+}

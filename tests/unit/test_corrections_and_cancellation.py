@@ -1,0 +1,95 @@
+"""The rules of corrections and cancellations, without a server: where money goes, what a credit note
+holds, when a cancellation takes effect, what its last month bills."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+import pytest
+
+from policy.cancellation import earliest_effective, effective_problem, service_days
+from policy.corrections import CorrectionRefused, amount_line, credit_note, credited_lines, settle, Split, vat_rate_of
+from policy.invoicing import Line, Subscriber, subscription_lines, totals
+from policy.money import cents
+from policy.terms import Terms
+
+D = Decimal
+LINES = [Line("Subscription October 2026", "subscription", D(1), D("500.00"), D("500.00"), D("0.20")),
+         Line("Assistance", "assistance", D("1.5"), D("120.00"), D("180.00"), D("0.20"))]
+
+
+def test_money_settles_the_balance_first_and_the_rest_is_credit():
+    assert settle(D("100.00"), D("60.00")) == Split(D("60.00"), D("40.00"))
+    assert settle(D("100.00"), D("0.00")) == Split(D("0.00"), D("100.00"))
+    assert settle(D("30.00"), D("60.00")) == Split(D("30.00"), D("0.00"))
+
+
+@pytest.mark.parametrize("rate", [D("0.20"), D("0.10"), D("0.055"), D("0.021"), D("0")])
+def test_an_amount_credit_is_exact_to_the_cent_or_refused_with_two_amounts_that_are(rate):
+    for cents_asked in range(1, 3000):
+        asked = D(cents_asked) / 100
+        try:
+            line = amount_line(asked, rate, "x")
+        except CorrectionRefused as refused:
+            below, above = (D(word) for word in str(refused).split("credit ")[1].split(" TTC")[0].split(" or "))
+            assert below < asked < above
+            for nearest in (below, above):
+                made = amount_line(nearest, rate, "x")
+                assert -totals([made]).ttc == nearest
+            continue
+        assert -totals([line]).ttc == asked and line.amount_ht < 0 and line.unit_price == line.amount_ht
+
+
+def test_whole_lines_are_negated_and_named_once_each():
+    made = credited_lines(LINES, [2])
+    assert [(line.quantity, line.unit_price, line.amount_ht) for line in made] == [(D("1.5"), D("-120.00"), D("-180.00"))]
+    for positions, why in (([], "at least one"), ([2, 2], "named twice"), ([3], "lines 1 to 2, not 3")):
+        with pytest.raises(CorrectionRefused, match=why):
+            credited_lines(LINES, positions)
+
+
+def test_a_credit_note_never_credits_more_than_is_left():
+    lines, sums = credit_note(LINES, D("816.00"), D("0.00"), positions=[1, 2], reason="cancelled")
+    assert (sums.ht, sums.vat, sums.ttc) == (D("-680.00"), D("-136.00"), D("-816.00"))
+    with pytest.raises(CorrectionRefused, match="only 716.00 TTC are left"):
+        credit_note(LINES, D("816.00"), D("100.00"), positions=[1, 2], reason="cancelled")
+    with pytest.raises(CorrectionRefused, match="nothing is left to credit"):
+        credit_note(LINES, D("816.00"), D("816.00"), amount=D("1.00"), reason="more")
+    with pytest.raises(CorrectionRefused, match="says why"):
+        credit_note(LINES, D("816.00"), D("0.00"), amount=D("1.20"), reason="  ")
+    mixed = LINES + [Line("Food", "assistance", D(1), D("10.00"), D("10.00"), D("0.055"))]
+    with pytest.raises(CorrectionRefused, match="several VAT rates"):
+        vat_rate_of(mixed)
+
+
+@pytest.mark.parametrize("received, cycle, start, expected", [
+    (date(2026, 11, 10), "monthly", None, date(2026, 12, 31)),     # 10 Dec, to the end of December
+    (date(2026, 12, 15), "monthly", None, date(2027, 1, 31)),      # across the year
+    (date(2026, 1, 31), "monthly", None, date(2026, 3, 31)),       # 2 March: end of March
+    (date(2026, 11, 10), "annual", date(2026, 3, 1), date(2027, 2, 28)),   # the contract year ends 28 Feb
+    (date(2027, 2, 10), "annual", date(2026, 3, 15), date(2027, 3, 14)),   # notice ends 12 March, 2 days before
+    (date(2027, 2, 20), "annual", date(2026, 3, 15), date(2028, 3, 14)),   # notice ends 22 March: the next year
+])
+def test_a_cancellation_takes_effect_at_the_end_of_the_period_its_notice_reaches(received, cycle, start, expected):
+    assert earliest_effective(received, cycle, start, Terms()) == expected
+
+
+def test_the_notice_end_rule_and_the_dates_a_customer_may_ask_for():
+    terms = Terms(cancellation_ends="notice_end", cancellation_notice_days=45)
+    assert earliest_effective(date(2026, 11, 10), "monthly", None, terms) == date(2026, 12, 25)
+    assert effective_problem(None, date(2026, 12, 25), date(2026, 11, 10)) is None
+    assert effective_problem(date(2027, 1, 31), date(2026, 12, 25), date(2026, 11, 10)) is None
+    assert "before the earliest day" in effective_problem(date(2026, 12, 24), date(2026, 12, 25), date(2026, 11, 10))
+    assert "before the letter" in effective_problem(date(2026, 11, 9), date(2026, 11, 9), date(2026, 11, 10))
+
+
+def test_the_last_month_bills_the_days_served_and_nothing_after():
+    subscriber = Subscriber(D("300.00"), "sepa", "monthly", None, D("0.20"))
+    assert service_days("2026-10", date(2026, 10, 10)) == 10
+    assert service_days("2026-10", date(2026, 10, 31)) is None and service_days("2026-11", date(2026, 10, 31)) == 0
+    [line] = subscription_lines(subscriber, "2026-10", 0, Terms(), service=10)
+    assert line.amount_ht == cents(D("300.00") * 10 / 31) == D("96.77")
+    [half] = subscription_lines(subscriber, "2026-10", 20, Terms(), service=10)   # on standby the 10 days served
+    assert half.amount_ht == cents(D("300.00") * 5 / 31)
+    assert subscription_lines(subscriber, "2026-11", 0, Terms(), service=0) == []
