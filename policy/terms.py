@@ -68,6 +68,10 @@ class Terms(BaseModel):
         "fr", description="Language of the invoice documents and of the mails that carry them: French (what a French "
         "accountant expects) or English.",
     )
+    workbook_language: Literal["fr", "en"] = Field(
+        "fr", description="Language of the column headers and sheet names of finance's monthly workbook (the About "
+        "sheet keeps the code names for scripts): French by default, English as an option.",
+    )
     apply_credit_at_close: bool = Field(
         True, description="A customer's credit (an overpayment, a credit note beyond what was left to pay) settles its "
         "next invoice at the close, unless finance refunds it first; off: credit waits for a refund. Seed 003: 'if "
