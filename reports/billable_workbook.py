@@ -2,10 +2,14 @@
 
 It is what finance reconciles against the accounts, so its numbers are the ledger's to the cent, and
 nothing that comes from data is ever a formula (a customer named `=HYPERLINK(...)` stays a name):
-amounts are written as exact decimals with a EUR format, the Summary carries its grand total twice
-(as formulas a spreadsheet recomputes, and as static values) and a check cell that is zero when
-they agree. Rows stream from the ledger, so memory stays flat for 200,000 interventions, and the
-fingerprint of what the workbook says (not its bytes) tells whether a new version is needed.
+amounts are written as exact decimals with a EUR format. A finance person reads it without a guide:
+headers and sheet names in the terms' language (French by default, English as an option), every
+amount recomputable from its row (minutes x the hourly rate applied + the fixed fee), one Total row
+of formulas per sheet and, on the Summary, one check cell (the Total TTC formula minus the ledger's
+total) that is zero. Scripts read the code names: each column's identity is its code (the SUMMARY,
+INTERVENTIONS... lists), and the About sheet maps every header to its code and holds the ledger's totals.
+Rows stream from the ledger, so memory stays flat for 200,000 interventions, and the fingerprint of
+what the workbook says (not its bytes) tells whether a new version is needed.
 """
 
 from __future__ import annotations
@@ -13,7 +17,6 @@ from __future__ import annotations
 import hashlib
 import zipfile
 from dataclasses import dataclass, field
-from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, Iterable
@@ -30,19 +33,137 @@ HEADER_FONT = Font(bold=True, color="FFFFFF")
 HEADER_FILL = PatternFill("solid", fgColor="305496")
 TOTAL_FONT = Font(bold=True)
 
-SUMMARY = [("customer_id", 14, None), ("name", 34, None), ("included_minutes", 12, None), ("used_minutes", 12, None),
-           ("over_minutes", 12, None), ("subscription", 14, EUR), ("overage", 13, EUR), ("always_billed", 14, EUR),
-           ("surcharge", 12, EUR), ("penalties", 12, EUR), ("invoices", 28, None), ("total_ht", 14, EUR),
+LANGUAGES = ("fr", "en")
+
+# each sheet's columns: (code name, width, number format); the code is the column's identity, the header
+# is its label in the workbook's language (LABELS)
+SUMMARY = [("customer_id", 14, None), ("name", 34, None), ("included_minutes", 12, None), ("used_minutes", 13, None),
+           ("over_minutes", 13, None), ("subscription", 14, EUR), ("overage", 14, EUR), ("always_billed", 15, EUR),
+           ("surcharge", 14, EUR), ("penalties", 14, EUR), ("invoices", 28, None), ("total_ht", 14, EUR),
            ("total_vat", 13, EUR), ("total_ttc", 14, EUR)]
 INTERVENTIONS = [("started_at", 17, MOMENT), ("service_month", 10, None), ("customer_id", 14, None),
                  ("customer_name", 30, None), ("ticket", 12, None), ("engineer", 14, None), ("category", 20, None),
-                 ("minutes", 9, None), ("free_minutes", 9, None), ("billed_minutes", 9, None),
-                 ("hourly_rate", 11, EUR), ("amount_ht", 13, EUR), ("invoice", 14, None)]
-INVOICES = [("number", 14, None), ("customer_id", 14, None), ("customer_name", 30, None), ("kind", 10, None),
-            ("month", 9, None), ("status", 10, None), ("issued_on", 12, DAY), ("due_on", 12, DAY),
-            ("total_ht", 14, EUR), ("total_vat", 13, EUR), ("total_ttc", 14, EUR), ("document", 34, None)]
-#: Summary columns whose grand total is both a formula and a value (the check cell compares them)
+                 ("minutes", 10, None), ("free_minutes", 11, None), ("billed_minutes", 10, None),
+                 ("hourly_rate", 13, EUR), ("fee", 12, EUR), ("amount_ht", 13, EUR), ("invoice", 14, None)]
+INVOICES = [("number", 14, None), ("customer_id", 14, None), ("customer_name", 30, None), ("kind", 18, None),
+            ("month", 10, None), ("status", 12, None), ("issued_on", 12, DAY), ("due_on", 12, DAY),
+            ("total_ht", 14, EUR), ("total_vat", 13, EUR), ("total_ttc", 14, EUR), ("balance", 14, EUR),
+            ("document", 34, None)]
+CREDIT_NOTES = [("number", 14, None), ("customer_id", 14, None), ("customer_name", 30, None), ("credits", 14, None),
+                ("issued_on", 12, DAY), ("reason", 40, None), ("total_ht", 14, EUR), ("total_vat", 13, EUR),
+                ("total_ttc", 14, EUR), ("document", 34, None)]
+CREDITS = [("on", 12, DAY), ("customer_id", 14, None), ("customer_name", 30, None), ("kind", 28, None),
+           ("amount", 14, EUR), ("reference", 28, None)]
+
+#: code -> (French, English) header
+LABELS: dict[str, tuple[str, str]] = {
+    "customer_id": ("Client", "Customer"),
+    "name": ("Raison sociale", "Company name"),
+    "customer_name": ("Raison sociale", "Company name"),
+    "included_minutes": ("Minutes incluses", "Included minutes"),
+    "used_minutes": ("Minutes consommées", "Minutes used"),
+    "over_minutes": ("Minutes au-delà du forfait", "Minutes beyond the plan"),
+    "subscription": ("Abonnement HT", "Subscription excl. VAT"),
+    "overage": ("Dépassement HT", "Overage excl. VAT"),
+    "always_billed": ("Prestations facturées HT", "Billed services excl. VAT"),
+    "surcharge": ("Frais de paiement HT", "Payment fees excl. VAT"),
+    "penalties": ("Pénalités et indemnités", "Penalties and indemnities"),
+    "invoices": ("Factures", "Invoices"),
+    "total_ht": ("Total HT", "Total excl. VAT"),
+    "total_vat": ("TVA", "VAT"),
+    "total_ttc": ("Total TTC", "Total incl. VAT"),
+    "started_at": ("Date et heure", "Date and time"),
+    "service_month": ("Mois de service", "Service month"),
+    "ticket": ("Ticket", "Ticket"),
+    "engineer": ("Intervenant", "Engineer"),
+    "category": ("Catégorie", "Category"),
+    "minutes": ("Durée (min)", "Duration (min)"),
+    "free_minutes": ("Minutes gratuites (forfait)", "Free minutes (plan)"),
+    "billed_minutes": ("Minutes facturées", "Billed minutes"),
+    "hourly_rate": ("Taux horaire HT appliqué", "Hourly rate applied excl. VAT"),
+    "fee": ("Forfait HT", "Fixed fee excl. VAT"),
+    "amount_ht": ("Montant HT", "Amount excl. VAT"),
+    "invoice": ("Facture", "Invoice"),
+    "number": ("Numéro", "Number"),
+    "kind": ("Type", "Type"),
+    "month": ("Mois facturé", "Month billed"),
+    "status": ("Statut", "Status"),
+    "issued_on": ("Émise le", "Issued on"),
+    "due_on": ("Échéance", "Due on"),
+    "balance": ("Reste à payer", "Left to pay"),
+    "document": ("Document (PDF)", "Document (PDF)"),
+    "credits": ("Facture créditée", "Credited invoice"),
+    "reason": ("Motif", "Reason"),
+    "on": ("Date", "Date"),
+    "amount": ("Montant (+ dû au client, − utilisé)", "Amount (+ owed to the customer, − used)"),
+    "reference": ("Référence", "Reference"),
+}
+
+#: sheet code -> (French, English) name, in the workbook's order; the first five are the data sheets
+SHEETS: dict[str, tuple[str, str]] = {
+    "summary": ("Synthèse", "Summary"),
+    "interventions": ("Interventions", "Interventions"),
+    "invoices": ("Factures", "Invoices"),
+    "credit_notes": ("Avoirs", "Credit notes"),
+    "credits": ("Crédits clients", "Customer credits"),
+    "about": ("À propos", "About"),
+}
+COLUMNS = {"summary": SUMMARY, "interventions": INTERVENTIONS, "invoices": INVOICES, "credit_notes": CREDIT_NOTES,
+           "credits": CREDITS}
+
+#: the ledger's words in a column, as a finance person says them (sheet code -> column code -> word -> labels)
+VALUES: dict[str, dict[str, dict[str, tuple[str, str]]]] = {
+    "invoices": {
+        "kind": {"monthly": ("Mensuelle", "Monthly"), "penalty": ("Pénalités de retard", "Late-payment penalties"),
+                 "imported": ("Importée", "Imported"), "credit_note": ("Avoir", "Credit note")},
+        "status": {"draft": ("Brouillon", "Draft"), "open": ("À payer", "Open"), "paid": ("Payée", "Paid"),
+                   "disputed": ("Contestée", "Disputed"), "written_off": ("Passée en perte", "Written off"),
+                   "void": ("Annulée", "Void")},
+    },
+    "credits": {
+        "kind": {"overpayment": ("Trop-perçu", "Overpayment"),
+                 "credit_note": ("Avoir au-delà du solde", "Credit note beyond the balance"),
+                 "applied": ("Imputé sur facture", "Applied to an invoice"), "refund": ("Remboursement", "Refund")},
+    },
+}
+
+#: our own words: (French, English)
+WORDS = {
+    "total": ("Total", "Total"),
+    "check": ("Écart avec le grand livre (doit être 0,00)", "Difference with the ledger (must be 0.00)"),
+    "summary.empty": ("Aucune intervention facturable ni facture pour {month}.",
+                      "No billable intervention or invoice for {month}."),
+    "interventions.empty": ("Aucune intervention n'a été valorisée par la clôture de {month}.",
+                            "No intervention was priced in the {month} close."),
+    "invoices.empty": ("Aucune facture pour {month}.", "No invoice for {month}."),
+    "credit_notes.empty": ("Aucun avoir émis en {month}.", "No credit note issued in {month}."),
+    "credits.empty": ("Aucun mouvement de crédit client en {month}.", "No customer credit movement in {month}."),
+}
+
+#: minute counts a Total row adds up (besides the EUR columns)
+COUNTS = ("included_minutes", "used_minutes", "over_minutes", "minutes", "free_minutes", "billed_minutes")
+#: EUR columns a total of would mean nothing
+NOT_SUMMED = ("hourly_rate",)
+#: Summary columns whose grand total is a formula on the sheet and the ledger's value on About
 TOTALLED = [name for name, _, style in SUMMARY if style == EUR] + ["included_minutes", "used_minutes", "over_minutes"]
+
+
+def summed(columns) -> list[str]:
+    """The columns a sheet's Total row adds up."""
+    return [name for name, _, style in columns
+            if (style == EUR and name not in NOT_SUMMED) or name in COUNTS]
+
+
+def label(code: str, language: str) -> str:
+    return LABELS[code][LANGUAGES.index(language)]
+
+
+def sheet_name(code: str, language: str) -> str:
+    return SHEETS[code][LANGUAGES.index(language)]
+
+
+def word(key: str, language: str, **values) -> str:
+    return WORDS[key][LANGUAGES.index(language)].format(**values)
 
 
 @dataclass
@@ -54,15 +175,16 @@ class Written:
     interventions: int = 0
 
 
-#: the parts of the saved workbook that hold Summary, Interventions and Invoices, in sheet order
-DATA_SHEETS = ("xl/worksheets/sheet1.xml", "xl/worksheets/sheet2.xml", "xl/worksheets/sheet3.xml")
+#: the parts of the saved workbook that hold the five data sheets (Summary, Interventions, Invoices, Credit
+#: notes, Customer credits), in sheet order
+DATA_SHEETS = tuple(f"xl/worksheets/sheet{index}.xml" for index in range(1, 6))
 
 
 def _fingerprint(path: Path, about: list[tuple[str, Any]]) -> str:
-    """What the workbook says, without when it was made: the XML of the three data sheets (openpyxl
-    writes the same bytes for the same rows; the zip around them carries timestamps) and the About
-    sheet's values except the generation time and flow run. Hashing the written parts costs a
-    fraction of hashing every row as it is written."""
+    """What the workbook says, without when it was made: the XML of the data sheets (openpyxl writes the
+    same bytes for the same rows; the zip around them carries timestamps) and the About sheet's values
+    except the generation time and flow run. Hashing the written parts costs a fraction of hashing every
+    row as it is written."""
     digest = hashlib.sha256()
     with zipfile.ZipFile(path) as archive:
         for name in DATA_SHEETS:
@@ -73,22 +195,15 @@ def _fingerprint(path: Path, about: list[tuple[str, Any]]) -> str:
     return digest.hexdigest()
 
 
-def _plain(value: Any) -> Any:
-    if isinstance(value, Decimal):
-        return format(value, "f")
-    if isinstance(value, (date, datetime)):
-        return value.isoformat()
-    return value
-
-
-def _sheet(workbook: Workbook, title: str, columns) -> Any:
-    sheet = workbook.create_sheet(title)
+def _sheet(workbook: Workbook, code: str, language: str) -> Any:
+    columns = COLUMNS[code]
+    sheet = workbook.create_sheet(sheet_name(code, language))
     for index, (_, width, _) in enumerate(columns, start=1):
         sheet.column_dimensions[get_column_letter(index)].width = width
     sheet.freeze_panes = "A2"
     header = []
     for name, _, _ in columns:
-        cell = WriteOnlyCell(sheet, value=name)
+        cell = WriteOnlyCell(sheet, value=label(name, language))
         cell.font, cell.fill = HEADER_FONT, HEADER_FILL
         cell.alignment = Alignment(wrap_text=True, vertical="top")
         header.append(cell)
@@ -119,7 +234,7 @@ class _RowWriter:
 
     def append(self, values: list[Any], font: Font | None = None) -> None:
         """Append a row. Data is never a formula: text that begins with `=` is written as text (openpyxl
-        would write it as a formula); the totals rows (`font`) are ours and keep their formulas."""
+        would write it as a formula); the Total rows (`font`) are ours and keep their formulas."""
         if font is not None:
             row = []
             for value, template in zip(values, self.templates):
@@ -149,79 +264,127 @@ def as_text(sheet, value: str) -> WriteOnlyCell:
     return cell
 
 
-def write_workbook(path: Path, *, month: str, summary: list[dict], interventions: Iterable[dict],
-                   invoices: list[dict], about: list[tuple[str, Any]]) -> Written:
-    """Write the four sheets. `interventions` yields rows in the INTERVENTIONS column order (lists, the hot
-    path: 200,000 rows and more) and may be a generator, consumed once."""
+def _total_row(writer: _RowWriter, columns, first: int, last: int, language: str) -> int:
+    """A blank row, then the Total row: a SUM formula over rows first..last for each summed column (0 when
+    there is no row). Returns the Total row's number."""
+    names = [name for name, _, _ in columns]
+    adds = set(summed(columns))
+    values: list[Any] = []
+    for index, name in enumerate(names, start=1):
+        letter = get_column_letter(index)
+        if index == 1:
+            values.append(word("total", language))
+        elif name in adds:
+            values.append(f"=SUM({letter}{first}:{letter}{last})" if last >= first else 0)
+        else:
+            values.append(None)
+    writer.sheet.append([])
+    writer.append(values, font=TOTAL_FONT)
+    return last + 2
+
+
+def _table(workbook: Workbook, code: str, records: list[dict], month: str, language: str,
+           totals: list[tuple[str, Any]]) -> int:
+    """A small sheet of `records` (dicts by code), its ledger words translated, then its Total row; a
+    sentence instead when there is nothing. The ledger's sums go to `totals` (for About)."""
+    columns = COLUMNS[code]
+    sheet = _sheet(workbook, code, language)
+    writer = _RowWriter(sheet, columns)
+    names = [name for name, _, _ in columns]
+    which = LANGUAGES.index(language)
+    words = {name: {value: labels[which] for value, labels in table.items()}
+             for name, table in VALUES.get(code, {}).items()}
+    adds = summed(columns)
+    sums = {name: Decimal("0.00") for name in adds}
+    for record in records:
+        values = []
+        for name in names:
+            value = record[name]
+            if name in words:
+                value = words[name].get(value, value)
+            values.append(value)
+        writer.append(values)
+        for name in adds:
+            sums[name] += record[name] or 0
+    sheet.auto_filter.ref = f"A1:{get_column_letter(len(columns))}{len(records) + 1}"
+    if records:
+        _total_row(writer, columns, 2, len(records) + 1, language)
+    else:
+        sheet.append([word(f"{code}.empty", language, month=month)])
+    totals += [(f"total.{code}.{name}", sums[name]) for name in adds]
+    return len(records)
+
+
+def write_workbook(path: Path, *, month: str, summary: list[dict], interventions: Iterable[list],
+                   invoices: list[dict], about: list[tuple[str, Any]], credit_notes: list[dict] | None = None,
+                   credits: list[dict] | None = None, language: str = "fr") -> Written:
+    """Write the six sheets, in `language` ("fr" or "en"). `interventions` yields rows in the INTERVENTIONS
+    column order (lists, the hot path: 200,000 rows and more) and may be a generator, consumed once; the
+    other sheets take dicts by code name."""
+    if language not in LANGUAGES:
+        raise ValueError(f"workbook language {language!r}: one of {', '.join(LANGUAGES)}")
+    credit_notes, credits = credit_notes or [], credits or []
     workbook = Workbook(write_only=True)
 
-    # Summary: one row per customer, then the grand total as formulas, as values, and the check cell
-    sheet = _sheet(workbook, "Summary", SUMMARY)
+    # Summary: one row per customer, the Total row (formulas), and the check cell against the ledger's total
+    sheet = _sheet(workbook, "summary", language)
     writer = _RowWriter(sheet, SUMMARY)
     names = [name for name, _, _ in SUMMARY]
-    totals = {name: Decimal("0") if name not in ("included_minutes", "used_minutes", "over_minutes") else 0
-              for name in TOTALLED}
+    totals = {name: Decimal("0.00") if name not in COUNTS else 0 for name in TOTALLED}
     for record in summary:
-        values = [record[name] for name in names]
-        writer.append(values)
+        writer.append([record[name] for name in names])
         for name in TOTALLED:
             totals[name] += record[name]
     last = len(summary) + 1
     sheet.auto_filter.ref = f"A1:{get_column_letter(len(SUMMARY))}{last}"
-    formula_row, value_row = last + 2, last + 3
-    formulas, statics = [], []
-    for index, name in enumerate(names, start=1):
-        letter = get_column_letter(index)
-        if index == 1:
-            formulas.append("Total (formulas)")
-            statics.append("Total (values)")
-        elif name in TOTALLED:
-            formulas.append(f"=SUM({letter}2:{letter}{max(last, 2)})" if summary else 0)
-            statics.append(totals[name])
-        else:
-            formulas.append(None)
-            statics.append(None)
     if not summary:
-        writer.append([f"No billable intervention or invoice for {month}."] + [None] * (len(names) - 1))
-    else:
-        sheet.append([])
-    writer.append(formulas, font=TOTAL_FONT)
-    writer.append(statics, font=TOTAL_FONT)
-    check = "+".join(f"ABS({get_column_letter(names.index(name) + 1)}{formula_row}-"
-                     f"{get_column_letter(names.index(name) + 1)}{value_row})" for name in TOTALLED)
-    check_cell = WriteOnlyCell(sheet, value=f"=ROUND({check},2)")
-    check_cell.font = TOTAL_FONT
-    label = WriteOnlyCell(sheet, value="Check (0 when formulas and values agree)")
-    label.font = TOTAL_FONT
-    sheet.append([label, check_cell])
+        writer.append([word("summary.empty", language, month=month)] + [None] * (len(names) - 1))
+    total_row = _total_row(writer, SUMMARY, 2, last, language) + (0 if summary else 1)
+    ttc = names.index("total_ttc")
+    ledger_ttc = totals["total_ttc"]
+    check_cell = WriteOnlyCell(sheet, value=f"=ROUND({get_column_letter(ttc + 1)}{total_row}"
+                                            f"{'-' if ledger_ttc >= 0 else '+'}{format(abs(ledger_ttc), 'f')},2)")
+    check_cell.font, check_cell.number_format = TOTAL_FONT, EUR
+    check_label = WriteOnlyCell(sheet, value=word("check", language))
+    check_label.font = TOTAL_FONT
+    sheet.append([check_label] + [None] * (ttc - 1) + [check_cell])
 
     # Interventions: streamed
-    sheet = _sheet(workbook, "Interventions", INTERVENTIONS)
+    sheet = _sheet(workbook, "interventions", language)
     writer = _RowWriter(sheet, INTERVENTIONS)
     count = 0
     for values in interventions:
         writer.append(values)
         count += 1
-    if count == 0:
-        sheet.append([f"No intervention was priced in the {month} close."])
     sheet.auto_filter.ref = f"A1:{get_column_letter(len(INTERVENTIONS))}{count + 1}"
+    if count:
+        _total_row(writer, INTERVENTIONS, 2, count + 1, language)
+    else:
+        sheet.append([word("interventions.empty", language, month=month)])
 
-    sheet = _sheet(workbook, "Invoices", INVOICES)
-    writer = _RowWriter(sheet, INVOICES)
-    names = [name for name, _, _ in INVOICES]
-    for record in invoices:
-        values = [record[name] for name in names]
-        writer.append(values)
-    if not invoices:
-        sheet.append([f"No invoice for {month}."])
-    sheet.auto_filter.ref = f"A1:{get_column_letter(len(INVOICES))}{len(invoices) + 1}"
+    sheet_totals: list[tuple[str, Any]] = []
+    rows = len(summary) + count
+    rows += _table(workbook, "invoices", invoices, month, language, sheet_totals)
+    rows += _table(workbook, "credit_notes", credit_notes, month, language, sheet_totals)
+    rows += _table(workbook, "credits", credits, month, language, sheet_totals)
 
-    sheet = workbook.create_sheet("About")
-    sheet.column_dimensions["A"].width = 34
+    # About: the run's and the terms' values, then what scripts need: the language, each sheet's name and each
+    # header's code name, and the ledger's totals (the Summary's as total.<code>)
+    about = list(about) + [("language", language)]
+    about += [(f"sheet.{code}", sheet_name(code, language)) for code in SHEETS]
+    about += [(f"column.{sheet_name(code, language)}.{label(name, language)}", name)
+              for code, columns in COLUMNS.items() for name, _, _ in columns]
+    about += [(f"total.{name}", totals[name]) for name in TOTALLED] + sheet_totals
+    sheet = workbook.create_sheet(sheet_name("about", language))
+    sheet.column_dimensions["A"].width = 52
     sheet.column_dimensions["B"].width = 60
     for key, value in about:
-        sheet.append([key, as_text(sheet, value) if isinstance(value, str) and value[:1] == "=" else value])
+        if isinstance(value, str) and value[:1] == "=":
+            value = as_text(sheet, value)
+        elif key.startswith("total.") and isinstance(value, Decimal):
+            value = WriteOnlyCell(sheet, value=value)
+            value.number_format = EUR
+        sheet.append([key, value])
 
     workbook.save(path)
-    return Written(path, _fingerprint(path, about), len(summary) + count + len(invoices),
-                   {name: totals[name] for name in TOTALLED}, count)
+    return Written(path, _fingerprint(path, about), rows, {name: totals[name] for name in TOTALLED}, count)

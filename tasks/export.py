@@ -1,8 +1,10 @@
 """The month's billable-interventions workbook: gathered from the ledger, written, kept in object storage.
 
 DESIGN "Exports": the workbook of month M holds M's monthly invoices (with the late lines they carry)
-and the penalty invoices issued in M; it is refused while M has drafts; an export whose content is
-unchanged writes no new version, and a changed one never overwrites the previous (a version suffix).
+and the penalty invoices issued in M, with the credit notes issued in M and the movements of the customers'
+credit dated in M beside them; it is refused while M has drafts; an export whose content is unchanged
+writes no new version, and a changed one never overwrites the previous (a version suffix). Its language
+is the close's terms' `workbook_language` (a close stored before the setting existed: French).
 """
 
 from __future__ import annotations
@@ -21,9 +23,12 @@ from sqlalchemy import func, or_, select
 import lifecycle_config
 from blocks.storage import ObjectStorage
 from ledger.db import now, session_scope
-from ledger.models import Customer, Export, Intervention, Invoice, InvoiceLine, MonthlyClose, QuotaPeriod
-from policy.calendar import PARIS, parse_month
-from policy.categories import CATEGORIES, Charge
+from ledger.models import (Customer, CustomerCredit, Export, Intervention, Invoice, InvoiceLine, MonthlyClose,
+                           QuotaPeriod)
+from ledger.queries import invoice_label, paid_by_invoice
+from policy.balances import balance
+from policy.calendar import PARIS, month_bounds, parse_month
+from policy.categories import CATEGORIES, Charge, fixed_fee
 from policy.quota import hourly_rate
 from policy.terms import Terms
 from policy.vocabulary import InvoiceKind, InvoiceStatus
@@ -94,6 +99,7 @@ def _summary(session, month: str, names: dict[str, str]) -> tuple[list[dict], li
                 .join(Invoice, Invoice.id == InvoiceLine.invoice_id).where(_invoices_of(month))
                 .group_by(InvoiceLine.invoice_id, InvoiceLine.category)):
             sums[invoice_id].append((category, Decimal(amount).quantize(Decimal("0.01"))))
+    paid = paid_by_invoice(session, [invoice.id for invoice in invoices]) if invoices else {}
     invoice_rows = []
     for invoice in invoices:
         record = row(invoice.customer_id)
@@ -107,7 +113,9 @@ def _summary(session, month: str, names: dict[str, str]) -> tuple[list[dict], li
                              "customer_name": names.get(invoice.customer_id, ""), "kind": invoice.kind,
                              "month": invoice.month, "status": invoice.status, "issued_on": invoice.issued_on,
                              "due_on": invoice.due_on, "total_ht": invoice.total_ht, "total_vat": invoice.total_vat,
-                             "total_ttc": invoice.total_ttc, "document": invoice.document_key or ""})
+                             "total_ttc": invoice.total_ttc,
+                             "balance": balance(invoice.total_ttc, invoice.status, paid.get(invoice.id, ZERO)),
+                             "document": invoice.document_key or ""})
     summary = []
     for customer_id in sorted(rows):
         record = rows[customer_id]
@@ -116,12 +124,50 @@ def _summary(session, month: str, names: dict[str, str]) -> tuple[list[dict], li
     return summary, invoice_rows
 
 
+def _credit_notes(session, month: str, names: dict[str, str]) -> list[dict]:
+    """The credit notes issued in the month, their totals negative as the ledger holds them."""
+    notes = session.scalars(select(Invoice).where(Invoice.kind == InvoiceKind.CREDIT_NOTE, Invoice.month == month)
+                            .order_by(Invoice.number)).all()
+    credited = _labels(session, {note.credits_id for note in notes})
+    return [{"number": note.number, "customer_id": note.customer_id, "customer_name": names.get(note.customer_id, ""),
+             "credits": credited.get(note.credits_id, ""), "issued_on": note.issued_on,
+             "reason": note.description or "", "total_ht": note.total_ht, "total_vat": note.total_vat,
+             "total_ttc": note.total_ttc, "document": note.document_key or ""} for note in notes]
+
+
+def _labels(session, invoice_ids: set[int | None]) -> dict[int, str]:
+    """Each invoice's label (its number, or an imported invoice's id)."""
+    ids = sorted(invoice_id for invoice_id in invoice_ids if invoice_id is not None)
+    if not ids:
+        return {}
+    invoices = session.scalars(select(Invoice).where(Invoice.id.in_(ids)))
+    return {invoice.id: invoice_label(invoice) for invoice in invoices}
+
+
+def _credit_movements(session, month: str, names: dict[str, str]) -> list[dict]:
+    """The movements of the customers' credit dated in the month (+ owed to the customer, - used or paid
+    back), each with what finance looks up: the refund's bank reference, else the payment, else the invoice."""
+    first, following = month_bounds(month)
+    movements = session.scalars(select(CustomerCredit).where(CustomerCredit.on >= first, CustomerCredit.on < following)
+                                .order_by(CustomerCredit.on, CustomerCredit.id)).all()
+    labels = _labels(session, {movement.invoice_id for movement in movements})
+    return [{"on": movement.on, "customer_id": movement.customer_id,
+             "customer_name": names.get(movement.customer_id, ""), "kind": movement.kind, "amount": movement.amount,
+             "reference": movement.reference or movement.payment_id or labels.get(movement.invoice_id, "")}
+            for movement in movements]
+
+
 def _interventions(engine, month: str, names: dict[str, str], terms: Terms) -> Iterator[list]:
     """The interventions the month's close priced, oldest first, streamed in batches.
 
     Core rows read by position, not ORM rows by name: this loop runs once per intervention
-    (200,000 in a large month) and was a tenth of the export's time."""
+    (200,000 in a large month) and was a tenth of the export's time.
+
+    Each row recomputes from itself: amount_ht = billed_minutes / 60 x the hourly rate applied (after the
+    urgent discount; shown only where minutes were billed) + the category's fixed fee (shown where it was
+    charged), to the cent (policy.quota.price)."""
     rates = {name: hourly_rate(name, terms) for name, row in CATEGORIES.items() if row.charge is not Charge.FREE}
+    fees = {name: fee for name in CATEGORIES if (fee := fixed_fee(name, terms))}
     query = (select(Intervention.started_at, Intervention.month, Intervention.customer_id, Intervention.ticket,
                     Intervention.engineer, Intervention.category, Intervention.minutes, Intervention.free_minutes,
                     Intervention.billed_minutes, Intervention.amount_ht,
@@ -129,15 +175,15 @@ def _interventions(engine, month: str, names: dict[str, str], terms: Terms) -> I
              .outerjoin(Invoice, Invoice.id == Intervention.invoice_id)
              .where(Intervention.close_month == month)
              .order_by(Intervention.started_at, Intervention.intervention_id))
-    name_of, rate_of = names.get, rates.get
+    name_of, rate_of, fee_of = names.get, rates.get, fees.get
     with session_scope(engine) as session:
         rows = session.connection().execution_options(stream_results=True, yield_per=5000).execute(query)
         # in the Interventions sheet's column order (reports.billable_workbook.INTERVENTIONS)
         for started_at, service_month, customer_id, ticket, engineer, category, minutes, free, billed, amount, \
                 invoice in rows:
             yield [started_at.astimezone(PARIS).replace(tzinfo=None), service_month, customer_id,
-                   name_of(customer_id, ""), ticket, engineer, category, minutes, free, billed, rate_of(category),
-                   amount, invoice]
+                   name_of(customer_id, ""), ticket, engineer, category, minutes, free, billed,
+                   rate_of(category) if billed else None, fee_of(category) if amount else None, amount, invoice]
 
 
 def export_month(month: str, storage: ObjectStorage, fallback_terms: Terms, *, flow_run_id: str | None,
@@ -152,6 +198,8 @@ def export_month(month: str, storage: ObjectStorage, fallback_terms: Terms, *, f
         terms = Terms(**close.terms) if close is not None else fallback_terms
         names = dict(session.execute(select(Customer.customer_id, Customer.name)).all())
         summary, invoices = _summary(session, month, names)
+        credit_notes = _credit_notes(session, month, names)
+        credits = _credit_movements(session, month, names)
         close_status = close.status if close is not None else "not closed"
     about = [("month", month), ("generated_at", datetime.now(PARIS).replace(tzinfo=None, microsecond=0)),
              ("close", close_status), ("flow_run_id", flow_run_id),
@@ -165,7 +213,8 @@ def export_month(month: str, storage: ObjectStorage, fallback_terms: Terms, *, f
         path = Path(folder) / file_name(month, 1)
         written = write_workbook(path, month=month, summary=summary,
                                  interventions=_interventions(engine, month, names, terms), invoices=invoices,
-                                 about=about)
+                                 credit_notes=credit_notes, credits=credits, about=about,
+                                 language=terms.workbook_language)
         with session_scope(engine, write=True) as session:
             same = session.scalar(select(Export).where(Export.month == month, Export.fingerprint == written.fingerprint))
             if same is not None:

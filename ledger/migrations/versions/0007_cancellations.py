@@ -36,7 +36,7 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(["customer_id"], ["customers.customer_id"],
                                 name=op.f("fk_cancellations_customer_id_customers")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_cancellations")),
-        sa.UniqueConstraint("customer_id", "received_on", name=op.f("uq_cancellations_customer_id")),
+        sa.UniqueConstraint("customer_id", "received_on", name=op.f("uq_cancellations_customer_id_received_on")),
     )
     op.create_index(op.f("ix_cancellations_customer_id"), "cancellations", ["customer_id"])
     with op.batch_alter_table("customers") as batch:
