@@ -35,7 +35,7 @@ from policy.standby import StandbyReason
 from policy.vocabulary import (BackupKind, BackupStatus, BillingCycle, CancellationStatus, CloseStatus, CreditMovement, DeletionStatus,
                                EffectStatus, InterventionSource, NoticeStatus, SettlementKind,
                                InvoiceKind, InvoiceStatus, NoticeTransport, PaymentMethod, RestoreStatus, RestoreTarget,
-                               StandbySource, StandbyStatus)
+                               Severity, StandbySource, StandbyStatus, TicketChannel, TicketSource, TicketType)
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -270,6 +270,34 @@ class Intervention(Base):
     invoice_id: Mapped[Optional[int]] = mapped_column(ForeignKey("invoices.id"), index=True)
     close_month: Mapped[Optional[str]] = mapped_column(String(7), index=True)  # the close that priced it
     created_at: Mapped[datetime]
+
+
+class Ticket(Base):
+    """A support request from the helpdesk (imported or pushed by its webhook), with the moments that stop
+    the clocks of the service commitments. Its credentials, when a customer gave some, are kept only as a
+    Fernet token (the key is in a Prefect Secret block) and purged within a day of its close."""
+
+    __tablename__ = "tickets"
+    __table_args__ = (one_of("type", TicketType), one_of("channel", TicketChannel), one_of("severity", Severity),
+                      one_of("source", TicketSource), CheckConstraint("level IN (1, 2)", name="level"))
+
+    ticket_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    customer_id: Mapped[str] = mapped_column(ForeignKey("customers.customer_id"), index=True)
+    received_at: Mapped[datetime]
+    type: Mapped[str] = mapped_column(String(32))
+    channel: Mapped[Optional[str]] = mapped_column(String(16))
+    severity: Mapped[Optional[str]] = mapped_column(String(16))
+    level: Mapped[Optional[int]]
+    first_response_at: Mapped[Optional[datetime]]
+    workaround_at: Mapped[Optional[datetime]]
+    resolved_at: Mapped[Optional[datetime]]
+    closed_at: Mapped[Optional[datetime]] = mapped_column(UtcDateTime(), index=True)
+    customization_delivered_on: Mapped[Optional[date]]
+    credentials_token: Mapped[Optional[str]] = mapped_column(Text)       # Fernet token, never the secret
+    credentials_purged_at: Mapped[Optional[datetime]]
+    source: Mapped[str] = mapped_column(String(16), default=TicketSource.IMPORT)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
 
 
 class QuotaPeriod(Base):

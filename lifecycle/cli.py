@@ -102,6 +102,7 @@ class ImportKind(str, Enum):
     standby = "standby"
     credit_notes = "credit-notes"
     refunds = "refunds"
+    tickets = "tickets"
 
 
 @app.command("import")

@@ -133,3 +133,33 @@ class NoticeTransport(StrEnum):
     SMTP = "smtp"
     OUTBOX = "outbox"
     DRY_RUN = "dry-run"
+
+
+class TicketType(StrEnum):
+    BLOCKING_BUG = "blocking_bug"
+    BUG = "bug"
+    EVOLUTION = "evolution"
+    NEW_FEATURE = "new_feature"
+    QUESTION = "question"
+    ASSISTANCE = "assistance"
+    CUSTOMIZATION = "customization"
+    OTHER = "other"
+
+
+class TicketChannel(StrEnum):
+    MAIL = "mail"
+    FORM = "form"
+    PHONE = "phone"
+    CHAT = "chat"
+
+
+class Severity(StrEnum):
+    CRITICAL = "critical"
+    MAJOR = "major"
+    MINOR = "minor"
+
+
+class TicketSource(StrEnum):
+    IMPORT = "import"
+    WEBHOOK = "webhook"
+    DEMO = "demo"

@@ -17,16 +17,16 @@ from pathlib import Path
 from typing import Callable
 
 from ledger.db import session_scope
-from ledger.imports import credit_notes, customers, interventions, invoices, payments, refunds, standby
+from ledger.imports import credit_notes, customers, interventions, invoices, payments, refunds, standby, tickets
 from ledger.imports.rows import ImportRejected, ImportResult, Problems, parse_sheet
 from ledger.imports.schemas import schemas
 from ledger.readers import Limits, read_sheet
 from policy.terms import Terms
 
-KINDS = ("customers", "invoices", "payments", "interventions", "standby", "credit-notes", "refunds")
+KINDS = ("customers", "invoices", "payments", "interventions", "standby", "credit-notes", "refunds", "tickets")
 HANDLERS = {"customers": customers.check, "invoices": invoices.check, "payments": payments.check,
             "interventions": interventions.check, "standby": standby.check, "credit-notes": credit_notes.check,
-            "refunds": refunds.check}
+            "refunds": refunds.check, "tickets": tickets.check}
 
 __all__ = ["KINDS", "ImportRejected", "ImportResult", "import_file"]
 

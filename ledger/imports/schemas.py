@@ -10,7 +10,7 @@ from ledger.imports.cells import (address, boolean, choice, day, email, identifi
 from policy.categories import CATEGORIES
 from policy.standby import REASONS
 from policy.terms import Terms
-from policy.vocabulary import BillingCycle, InvoiceStatus, PaymentMethod
+from policy.vocabulary import BillingCycle, InvoiceStatus, PaymentMethod, Severity, TicketChannel, TicketType
 
 PAYMENT_METHODS = tuple(PaymentMethod)
 MINUTES_IN_A_MONTH = 31 * 24 * 60
@@ -58,6 +58,14 @@ def schemas(terms: Terms) -> dict[str, tuple[Column, ...]]:
         "credit-notes": (
             Column("credit_note_id", identifier), Column("invoice_number", identifier),
             Column("amount_ttc", positive_money), Column("reason", text(500)), Column("issued_on", day),
+        ),
+        "tickets": (
+            Column("ticket_id", identifier), Column("customer_id", identifier), Column("received_at", instant),
+            Column("type", choice(*TicketType)), Column("channel", choice(*TicketChannel), False),
+            Column("severity", choice(*Severity), False), Column("level", whole(1, 2), False),
+            Column("first_response_at", instant, False), Column("workaround_at", instant, False),
+            Column("resolved_at", instant, False), Column("closed_at", instant, False),
+            Column("customization_delivered_on", day, False), Column("credentials", text(4000), False),
         ),
         "refunds": (
             Column("refund_id", identifier), Column("customer_id", identifier), Column("amount", positive_money),
