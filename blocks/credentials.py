@@ -12,7 +12,7 @@ from __future__ import annotations
 KEY_BLOCK = "ticket-credentials-key"
 
 
-class KeyUnavailable(Exception):
+class KeyUnavailable(ValueError):
     """The Prefect server holding the key does not answer."""
 
 
@@ -44,3 +44,17 @@ def seal(secret: str, fernet) -> str:
 
 def unseal(token: str, fernet) -> str:
     return fernet.decrypt(token.encode("ascii")).decode("utf-8")
+
+
+def sealer():
+    """A function sealing one secret, that reaches the key block only when first called (an import without
+    credentials never needs the server)."""
+    fernet = None
+
+    def seal_one(secret: str) -> str:
+        nonlocal fernet
+        if fernet is None:
+            fernet = cipher()
+        return seal(secret, fernet)
+
+    return seal_one

@@ -19,7 +19,8 @@ from tasks.settings import load_run_settings
 
 @flow(name="billable-export", log_prints=True, persist_result=True, result_serializer="json")
 def billable_export(month: Optional[str] = None) -> dict:
-    """Write the month's billable-interventions workbook (Summary, Interventions, Invoices, About) to object
+    """Write the month's billable-interventions workbook (Synthèse, Interventions, Factures, Avoirs,
+    Crédits clients, À propos; in English with `workbook_language: en`) to object
     storage under exports/YYYY/MM/, as a new version only when its content changed.
 
     Args:

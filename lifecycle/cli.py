@@ -129,8 +129,10 @@ def import_(kind: ImportKind, file: Path) -> None:
             progress.advance(task_id, count)
 
     try:
+        from blocks.credentials import sealer
+
         result = import_file(kind.value, file, engine=engine, terms=_ledger_terms(engine), progress=advance,
-                             on_total=on_total)
+                             on_total=on_total, sealer=sealer() if kind == ImportKind.tickets else None)
     except ImportRejected as rejected:
         progress.stop()
         for line in rejected.errors:

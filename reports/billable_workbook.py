@@ -15,6 +15,7 @@ what the workbook says (not its bytes) tells whether a new version is needed.
 from __future__ import annotations
 
 import hashlib
+import textwrap
 import zipfile
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -25,6 +26,7 @@ from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
+from openpyxl.worksheet.properties import PageSetupProperties
 
 EUR = '#,##0.00 "€";-#,##0.00 "€"'
 DAY = "yyyy-mm-dd"
@@ -41,7 +43,7 @@ SUMMARY = [("customer_id", 14, None), ("name", 34, None), ("included_minutes", 1
            ("over_minutes", 13, None), ("subscription", 14, EUR), ("overage", 14, EUR), ("always_billed", 15, EUR),
            ("surcharge", 14, EUR), ("penalties", 14, EUR), ("invoices", 28, None), ("total_ht", 14, EUR),
            ("total_vat", 13, EUR), ("total_ttc", 14, EUR)]
-INTERVENTIONS = [("started_at", 17, MOMENT), ("service_month", 10, None), ("customer_id", 14, None),
+INTERVENTIONS = [("started_at", 18, MOMENT), ("service_month", 10, None), ("customer_id", 14, None),
                  ("customer_name", 30, None), ("ticket", 12, None), ("engineer", 14, None), ("category", 20, None),
                  ("minutes", 10, None), ("free_minutes", 11, None), ("billed_minutes", 10, None),
                  ("hourly_rate", 13, EUR), ("fee", 12, EUR), ("amount_ht", 13, EUR), ("invoice", 14, None)]
@@ -53,7 +55,7 @@ CREDIT_NOTES = [("number", 14, None), ("customer_id", 14, None), ("customer_name
                 ("issued_on", 12, DAY), ("reason", 40, None), ("total_ht", 14, EUR), ("total_vat", 13, EUR),
                 ("total_ttc", 14, EUR), ("document", 34, None)]
 CREDITS = [("on", 12, DAY), ("customer_id", 14, None), ("customer_name", 30, None), ("kind", 28, None),
-           ("amount", 14, EUR), ("reference", 28, None)]
+           ("amount", 18, EUR), ("reference", 28, None)]
 
 #: code -> (French, English) header
 LABELS: dict[str, tuple[str, str]] = {
@@ -196,11 +198,18 @@ def _fingerprint(path: Path, about: list[tuple[str, Any]]) -> str:
 
 
 def _sheet(workbook: Workbook, code: str, language: str) -> Any:
+    """A data sheet and its header row: the labels wrapped in a row tall enough to show them whole, frozen,
+    and printed landscape, one page wide."""
     columns = COLUMNS[code]
     sheet = workbook.create_sheet(sheet_name(code, language))
     for index, (_, width, _) in enumerate(columns, start=1):
         sheet.column_dimensions[get_column_letter(index)].width = width
     sheet.freeze_panes = "A2"
+    lines = max(len(textwrap.wrap(label(name, language), max(width - 3, 4))) for name, width, _ in columns)
+    sheet.row_dimensions[1].height = 15 * lines + 3
+    sheet.page_setup.orientation = "landscape"
+    sheet.page_setup.fitToWidth, sheet.page_setup.fitToHeight = 1, 0
+    sheet.sheet_properties.pageSetUpPr = PageSetupProperties(fitToPage=True)
     header = []
     for name, _, _ in columns:
         cell = WriteOnlyCell(sheet, value=label(name, language))
@@ -215,15 +224,15 @@ class _RowWriter:
     """Appends rows with each column's number format.
 
     A write-only sheet serialises a row as soon as it is appended, so one styled cell per column is
-    reused for every row instead of a new cell object per value (the export's hot path). Dates and
-    times need no explicit style: openpyxl gives them a date format itself.
+    reused for every row instead of a new cell object per value (the export's hot path). Dates need no
+    explicit style (openpyxl gives them DAY itself); times do, or they show seconds and overflow the column.
     """
 
     def __init__(self, sheet, columns):
         self.sheet = sheet
         self.templates = []
         for _, _, style in columns:
-            if style in (None, DAY, MOMENT):
+            if style in (None, DAY):
                 self.templates.append(None)
             else:
                 cell = WriteOnlyCell(sheet)

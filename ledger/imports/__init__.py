@@ -40,6 +40,7 @@ def import_file(
     actor: str = "cli:import",
     progress: Callable[[int], None] | None = None,
     on_total: Callable[[int], None] | None = None,
+    sealer: Callable[[str], str] | None = None,
 ) -> ImportResult:
     """Check the whole file, then write it in one transaction; `ImportRejected` lists every error."""
     if kind not in HANDLERS:
@@ -57,7 +58,8 @@ def import_file(
     if problems and not rows:
         raise ImportRejected(problems.lines())
     with session_scope(engine, write=True) as session:
-        write = HANDLERS[kind](session, rows, problems, terms, actor, result)
+        extra = {"sealer": sealer} if kind == "tickets" else {}   # a ticket's credentials, sealed by the caller
+        write = HANDLERS[kind](session, rows, problems, terms, actor, result, **extra)
         if problems:
             raise ImportRejected(problems.lines())
         write()

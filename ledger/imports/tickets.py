@@ -3,9 +3,10 @@
 A ticket's identity (customer, arrival, type, channel, severity, level) is history: a changed value is
 refused. Its later moments (first response, workaround, resolution, close, a customization's delivery)
 come as the ticket lives: re-importing its row sets or moves them, and the audit log says what changed.
-A blank cell never erases. Credentials a customer gave with the request are sealed with the key of the
-Prefect Secret block (blocks/credentials.py) before they reach the ledger, never for a ticket that is
-closed already, and never written to an error, a note or the audit log.
+A blank cell never erases. Credentials a customer gave with the request are sealed by the `sealer` the caller
+passes (the CLI's uses the key of a Prefect Secret block, blocks/credentials.py: the ledger never
+imports Prefect) before they reach the ledger, never for a ticket that is closed already, and never
+written to an error, a note or the audit log; without a sealer a file with credentials is refused.
 """
 
 from __future__ import annotations
@@ -25,13 +26,13 @@ LATER = ("first_response_at", "workaround_at", "resolved_at", "closed_at", "cust
 ORDER = ("first_response_at", "workaround_at", "resolved_at", "closed_at")   # none before its arrival
 
 
-def check(session, rows: list[Row], problems: Problems, terms: Terms, actor: str,
-          result: ImportResult) -> Callable[[], None]:
+def check(session, rows: list[Row], problems: Problems, terms: Terms, actor: str, result: ImportResult,
+          sealer: Callable[[str], str] | None = None) -> Callable[[], None]:
     duplicates(rows, lambda row: row.values.get("ticket_id"), "ticket_id", problems)
     require_customers(session, rows, problems)
     existing = by_key(session, Ticket, Ticket.ticket_id, [row.values["ticket_id"] for row in rows
                                                           if row.values.get("ticket_id")])
-    fernet, new, changes, sealed = None, [], [], {}
+    new, changes, sealed = [], [], {}
     for row in rows:
         values = row.values
         if not complete(row, SCHEMAS["tickets"]):
@@ -58,17 +59,14 @@ def check(session, rows: list[Row], problems: Problems, terms: Terms, actor: str
             if closed is not None:
                 result.notes.append(f"{values['ticket_id']}: closed: its credentials were not stored")
                 continue
-            if fernet is None:
-                from blocks.credentials import KeyUnavailable, cipher
-
-                try:
-                    fernet = cipher()
-                except KeyUnavailable as error:
-                    problems.add(row.number, "credentials", str(error))
-                    continue
-            from blocks.credentials import seal
-
-            sealed[values["ticket_id"]] = seal(values["credentials"], fernet)
+            if sealer is None:
+                problems.add(row.number, "credentials", "credentials are sealed with the key of the Prefect server: "
+                                                        "import this file with `lifecycle import tickets`")
+                continue
+            try:
+                sealed[values["ticket_id"]] = sealer(values["credentials"])
+            except ValueError as error:  # the key cannot be reached: said without the secret
+                problems.add(row.number, "credentials", str(error))
 
     def write() -> None:
         stamp = now()

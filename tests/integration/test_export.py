@@ -1,4 +1,6 @@
-"""Finance's workbook: LibreOffice recalculates it to the ledger's totals, to the cent.
+"""Finance's workbook: LibreOffice recalculates it to the ledger's totals, to the cent, and a finance person
+reads it without a guide (French headers by default, every amount recomputable from its row, one Total row
+and one check cell, the month's credit notes and credit movements); scripts find the code names on About.
 
 LibreOffice (Debian's libreoffice-calc) is part of the test environment: `tests/install.sh` installs
 it, and these tests fail, never skip, when it is missing.
@@ -12,7 +14,8 @@ import subprocess
 import urllib.request
 import zipfile
 from datetime import datetime
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
+from itertools import takewhile
 from pathlib import Path
 
 import httpx
@@ -24,6 +27,8 @@ from blocks.storage import ObjectStorage
 from ledger.db import session_scope
 from ledger.imports import import_file
 from ledger.models import Export, Invoice
+from policy.terms import Terms
+from reports.billable_workbook import MOMENT
 from tests.support.builders import CUSTOMER_HEADER, customer, write_csv
 from tests.support.ports import free_port
 from tests.support.scenarios import HEADER, load_october
@@ -64,57 +69,164 @@ def rows(sheet):
     return values[0], values[1:]
 
 
+def about_of(workbook) -> dict:
+    """The About sheet (the last one) as scripts read it: key -> value."""
+    return {row[0]: row[1] for row in workbook.worksheets[-1].iter_rows(values_only=True) if row[0]}
+
+
+def table(workbook, code: str) -> tuple[list[str], list[tuple]]:
+    """A data sheet's column code names (from its headers, through the About sheet) and its rows."""
+    about = about_of(workbook)
+    name = about[f"sheet.{code}"]
+    header, body = rows(workbook[name])
+    return [about[f"column.{name}.{label}"] for label in header], body
+
+
+def records(workbook, code: str) -> list[dict]:
+    """A data sheet's data rows by code name: the rows above the blank one (then come the Total row and,
+    on the Summary, the check cell)."""
+    codes, body = table(workbook, code)
+    return [dict(zip(codes, row)) for row in takewhile(any, body)]
+
+
+def total_row(workbook, code: str) -> dict:
+    codes, body = table(workbook, code)
+    [total] = [row for row in body if row[0] == "Total"]
+    return dict(zip(codes, total))
+
+
+def cents(value) -> Decimal:
+    return round(Decimal(str(value)), 2)
+
+
+def corrections_in_october(ledger, tmp_path):
+    """Before the October close: ACME pays an old invoice twice (the excess is credit), is refunded part of
+    it, and the invoice is credited by a credit note although it was paid (all of it becomes credit)."""
+    from datetime import date
+
+    from ledger.credits import issue_credit_note_now, record_refund_now
+
+    import_file("invoices", write_csv(tmp_path / "old.csv", ["invoice_id", "customer_id", "issued_on", "due_on",
+                                                              "amount_ht", "vat_rate"],
+                                      [["OLD-1", "ACME", "2026-09-15", "2026-10-15", "100.00", "0.20"]]), engine=ledger)
+    import_file("payments", write_csv(tmp_path / "p.csv", ["payment_id", "invoice_id", "paid_on", "amount"],
+                                      [["PAY-1", "OLD-1", "2026-10-06", "120.00"],
+                                       ["PAY-2", "OLD-1", "2026-10-07", "120.00"]]), engine=ledger)
+    record_refund_now("ACME", Decimal("50.00"), refund_id="R-1", reference="VIR-1", refunded_on=date(2026, 10, 8),
+                      actor="test", flow_run_id=None)
+    note = issue_credit_note_now("OLD-1", request="goodwill", reason="=Goodwill for the outage",
+                                 requested_by="claire.finance", amount=Decimal("24.00"), wanted_on=date(2026, 10, 20),
+                                 actor="test", flow_run_id=None)
+    return note.number
+
+
 def test_the_close_writes_a_workbook_libreoffice_recalculates_to_the_ledger(october, tmp_path):
     from flows.monthly_close import monthly_close
+    from tasks.export import export_month
 
+    note = corrections_in_october(october, tmp_path)
     monthly_close(month="2026-10")
     with session_scope(october) as session:
         export = session.scalars(select(Export)).one()
     assert export.key == "exports/2026/10/2026-10_billable-interventions.xlsx"
     original = fetch(export.key, tmp_path / "2026-10_billable-interventions.xlsx")
     computed = load_workbook(recalculate(original, tmp_path / "recalc"), data_only=True)
-    assert computed.sheetnames == ["Summary", "Interventions", "Invoices", "About"]
+    # French by default, headers a finance person reads; the About sheet names each header's code
+    assert computed.sheetnames == ["Synthèse", "Interventions", "Factures", "Avoirs", "Crédits clients", "À propos"]
+    header, body = rows(computed["Synthèse"])
+    assert header[:2] == ("Client", "Raison sociale") and header[-3:] == ("Total HT", "TVA", "Total TTC")
+    about = about_of(computed)
+    assert about["language"] == "fr" and about["column.Synthèse.Total TTC"] == "total_ttc"
+    assert about["column.Interventions.Taux horaire HT appliqué"] == "hourly_rate"
+    assert about["month"] == "2026-10" and about["included_minutes"] == 120 and about["close"] == "finalised"
 
-    header, body = rows(computed["Summary"])
-    column = {name: index for index, name in enumerate(header)}
-    formulas = next(r for r in body if r[0] == "Total (formulas)")
-    statics = next(r for r in body if r[0] == "Total (values)")
-    check = next(r for r in body if r[0] and str(r[0]).startswith("Check"))
+    # one Total row, recalculated by LibreOffice: the ledger's totals to the cent, in every column
     ht, vat, ttc = ledger_totals(october, "2026-10")
     assert (ht, vat, ttc) == (Decimal("1403.87"), Decimal("259.03"), Decimal("1662.90"))
+    customers = records(computed, "summary")
+    total = total_row(computed, "summary")
+    assert [r for r in body if r[0] in ("Total (formulas)", "Total (values)")] == []
     for name, expected in (("total_ht", ht), ("total_vat", vat), ("total_ttc", ttc)):
-        assert round(Decimal(str(formulas[column[name]])), 2) == expected
-        assert round(Decimal(str(statics[column[name]])), 2) == expected
-    assert check[1] == 0
-    customers = [r for r in body if r[0] in ("ACME", "BETA", "GAMMA")]
-    acme = next(r for r in customers if r[0] == "ACME")
-    assert acme[column["name"]] == "Société Générale d'Épargne"  # accents survive
-    assert (acme[column["included_minutes"]], acme[column["used_minutes"]], acme[column["over_minutes"]]) == (120, 120, 30)
+        assert cents(total[name]) == expected == cents(about[f"total.{name}"])
+    money = ("subscription", "overage", "always_billed", "surcharge", "penalties")
+    for name in money + ("included_minutes", "used_minutes", "over_minutes"):
+        assert cents(total[name]) == sum(cents(r[name]) for r in customers) == cents(about[f"total.{name}"])
+    assert sum(cents(total[name]) for name in money) == ht
+    # and one check cell, with a plain label, that is zero
+    [check] = [r for r in body if r[0] == "Écart avec le grand livre (doit être 0,00)"]
+    assert check[header.index("Total TTC")] == 0
+    acme = next(r for r in customers if r["customer_id"] == "ACME")
+    assert acme["name"] == "Société Générale d'Épargne"  # accents survive
+    assert (acme["included_minutes"], acme["used_minutes"], acme["over_minutes"]) == (120, 120, 30)
+
+    # every intervention recomputes from its row: billed minutes x the rate applied + the fixed fee
+    interventions = records(computed, "interventions")
+    assert len(interventions) == 9
+    for row in interventions:
+        fee = Decimal(str(row["fee"])) if row["fee"] is not None else Decimal("0")
+        if row["billed_minutes"]:
+            rate = Decimal(str(row["hourly_rate"]))
+            assert cents(row["amount_ht"]) == (Decimal(row["billed_minutes"]) / 60 * rate + fee).quantize(
+                Decimal("0.01"), rounding=ROUND_HALF_UP), row
+        else:
+            assert row["hourly_rate"] is None, row  # a free row shows no rate
+            assert cents(row["amount_ht"]) == fee, row
+    # A6: 20 minutes of data recovery, billed by the half hour, plus its fee
+    [recovery] = [r for r in interventions if r["category"] == "data_recovery"]
+    assert (recovery["billed_minutes"], cents(recovery["hourly_rate"]), cents(recovery["fee"]),
+            cents(recovery["amount_ht"])) == (30, Decimal("120.00"), Decimal("250.00"), Decimal("310.00"))
+    assert all(r["fee"] is None for r in interventions if r["category"] != "data_recovery")
+    [urgent] = [r for r in interventions if r["category"] == "feature_urgent"]
+    assert cents(urgent["hourly_rate"]) == Decimal("60.00")  # the rate after the urgent discount
+    assert {r["category"] for r in interventions if r["hourly_rate"] is None} >= {"question", "bug_fix"}
 
     # the Summary's intervention amounts are the Interventions sheet's, its invoice totals the Invoices sheet's
-    i_header, interventions = rows(computed["Interventions"])
-    amount = i_header.index("amount_ht")
-    intervention_total = sum(Decimal(str(r[amount])) for r in interventions if r[amount] is not None)
-    summary_interventions = sum(Decimal(str(r[column["overage"]])) + Decimal(str(r[column["always_billed"]]))
-                                for r in customers)
-    assert intervention_total == summary_interventions == Decimal("535.00")  # ACME 400 + BETA 105 + GAMMA 30
-    v_header, invoices = rows(computed["Invoices"])
-    assert sum(Decimal(str(r[v_header.index("total_ttc")])) for r in invoices) == ttc
-    assert {r[0] for r in invoices} == {r[column["invoices"]] for r in customers}
-    # each invoice's document, as the customer received it
-    assert {r[v_header.index("document")] for r in invoices} == {f"invoices/{r[6]:%Y/%m}/{r[0]}.pdf" for r in invoices}
+    intervention_total = cents(total_row(computed, "interventions")["amount_ht"])
+    assert intervention_total == sum(cents(r["amount_ht"]) for r in interventions)
+    assert intervention_total == cents(total["overage"]) + cents(total["always_billed"]) == Decimal("535.00")
+    invoices = records(computed, "invoices")
+    assert cents(total_row(computed, "invoices")["total_ttc"]) == sum(cents(r["total_ttc"]) for r in invoices) == ttc
+    assert {r["number"] for r in invoices} == {r["invoices"] for r in customers if r["invoices"]}
+    assert {r["kind"] for r in invoices} == {"Mensuelle"} and {r["status"] for r in invoices} == {"À payer"}
+    # each invoice's document, as the customer received it, and what is left to pay on it: ACME's
+    # credit (120.00 overpaid - 50.00 refunded + 24.00 credited) was applied to its October invoice
+    assert {r["document"] for r in invoices} == {f"invoices/{r['issued_on']:%Y/%m}/{r['number']}.pdf"
+                                                 for r in invoices}
+    for row in invoices:
+        applied = Decimal("94.00") if row["customer_id"] == "ACME" else Decimal("0.00")
+        assert cents(row["balance"]) == cents(row["total_ttc"]) - applied, row
+
+    # the credit note issued in October, negative as in the ledger, and the credit movements dated in October
+    [credit_note] = records(computed, "credit_notes")
+    assert (credit_note["number"], credit_note["customer_id"], credit_note["credits"], credit_note["reason"]) == (
+        note, "ACME", "OLD-1", "=Goodwill for the outage")  # a reason that looks like a formula stays text
+    assert [cents(credit_note[name]) for name in ("total_ht", "total_vat", "total_ttc")] == [
+        Decimal("-20.00"), Decimal("-4.00"), Decimal("-24.00")]
+    assert cents(total_row(computed, "credit_notes")["total_ttc"]) == Decimal("-24.00")
+    movements = records(computed, "credits")
+    assert [(r["on"].date().isoformat(), r["customer_id"], r["kind"], cents(r["amount"]), r["reference"])
+            for r in movements] == [
+        ("2026-10-07", "ACME", "Trop-perçu", Decimal("120.00"), "PAY-2"),
+        ("2026-10-08", "ACME", "Remboursement", Decimal("-50.00"), "VIR-1"),
+        ("2026-10-20", "ACME", "Avoir au-delà du solde", Decimal("24.00"), note)]
+    assert cents(total_row(computed, "credits")["amount"]) == Decimal("94.00")
+    # the credit applied at the close is a movement of the month the October invoices were issued
+    [acme_invoice] = [r for r in invoices if r["customer_id"] == "ACME"]
+    issued = f"{acme_invoice['issued_on']:%Y-%m}"
+    later = export_month(issued, ObjectStorage(), Terms(), flow_run_id=None)
+    next_month = load_workbook(fetch(later.key, tmp_path / "later.xlsx"))
+    assert [(r["kind"], cents(r["amount"]), r["reference"]) for r in records(next_month, "credits")
+            if r["kind"] == "Imputé sur facture"] == [("Imputé sur facture", Decimal("-94.00"), acme_invoice["number"])]
 
     # formats: amounts are numbers in EUR, dates are dates, frozen headers, filters, readable widths
     raw = load_workbook(original)
-    summary, intervention_sheet, invoice_sheet = raw["Summary"], raw["Interventions"], raw["Invoices"]
+    summary, intervention_sheet, invoice_sheet = raw["Synthèse"], raw["Interventions"], raw["Factures"]
     assert summary["L2"].data_type == "n" and "€" in summary["L2"].number_format
     assert isinstance(invoice_sheet["G2"].value, datetime) and invoice_sheet["G2"].number_format == "yyyy-mm-dd"
-    assert isinstance(intervention_sheet["A2"].value, datetime)
-    for sheet in (summary, intervention_sheet, invoice_sheet):
+    assert isinstance(intervention_sheet["A2"].value, datetime) and intervention_sheet["A2"].number_format == MOMENT
+    for sheet in raw.worksheets[:5]:
         assert sheet.freeze_panes == "A2" and sheet.auto_filter.ref
         assert sheet.column_dimensions["B"].width >= 10
-    about = dict(r for r in raw["About"].iter_rows(values_only=True))
-    assert about["month"] == "2026-10" and about["included_minutes"] == 120 and about["close"] == "finalised"
 
 
 def test_unchanged_content_writes_nothing_and_changed_content_is_a_new_version(october, tmp_path):
@@ -148,14 +260,34 @@ def test_an_export_is_refused_while_the_month_has_drafts(october):
         assert session.scalar(select(func.count()).select_from(Export)) == 0
 
 
-def test_an_empty_month_gives_a_workbook_that_says_so(october, tmp_path):
+def test_an_empty_month_gives_a_workbook_that_says_so_in_the_terms_language(october, tmp_path):
     from flows.exports import billable_export
+    from tasks.export import export_month
 
     result = billable_export(month="2026-07")
     workbook = load_workbook(fetch(result["key"], tmp_path / "empty.xlsx"))
-    assert any("No billable intervention or invoice for 2026-07." == r[0]
-               for r in workbook["Summary"].iter_rows(values_only=True))
+    assert any("Aucune intervention facturable ni facture pour 2026-07." == r[0]
+               for r in workbook["Synthèse"].iter_rows(values_only=True))
+    assert workbook["Factures"]["A2"].value == "Aucune facture pour 2026-07."
+    assert workbook["Avoirs"]["A2"].value == "Aucun avoir émis en 2026-07."
+
+    # in English when the terms say so: sheet names, headers, sentences, the check cell's label; the About
+    # sheet keeps the code names
+    english = export_month("2026-07", ObjectStorage(), Terms(workbook_language="en"), flow_run_id=None)
+    assert english.new and english.version == 2
+    workbook = load_workbook(fetch(english.key, tmp_path / "empty-en.xlsx"))
+    assert workbook.sheetnames == ["Summary", "Interventions", "Invoices", "Credit notes", "Customer credits", "About"]
+    summary = list(workbook["Summary"].iter_rows(values_only=True))
+    assert summary[0][:2] == ("Customer", "Company name") and summary[0][-1] == "Total incl. VAT"
+    assert summary[1][0] == "No billable intervention or invoice for 2026-07."
+    assert summary[-1][0] == "Difference with the ledger (must be 0.00)"
+    assert summary[-1][-1] == "=ROUND(N4-0.00,2)"
     assert workbook["Invoices"]["A2"].value == "No invoice for 2026-07."
+    assert workbook["Customer credits"]["A1"].value == "Date"
+    assert workbook["Customer credits"]["A2"].value == "No customer credit movement in 2026-07."
+    about = about_of(workbook)
+    assert about["column.Summary.Total incl. VAT"] == "total_ttc" and about["column.Invoices.Left to pay"] == "balance"
+    assert about["total.total_ttc"] == 0 and about["language"] == "en"
 
 
 def test_the_link_artifact_downloads_the_workbook_in_the_embedded_default(october, prefect_server, monkeypatch, home):
@@ -211,8 +343,6 @@ def test_no_formula_ever_comes_from_data(prefect_server, home, ledger, tmp_path)
                 # the only formulas are ours: the Summary's SUM totals and its ROUND check
                 assert all(f.startswith(("SUM(", "ROUND(")) for f in formulas), (name, formulas)
     computed = load_workbook(recalculate(original, tmp_path / "recalc"), data_only=True)
-    header, body = rows(computed["Summary"])
-    names = {r[header.index("customer_id")]: r[header.index("name")] for r in body if r[0] and str(r[0]).startswith("X")}
+    names = {r["customer_id"]: r["name"] for r in records(computed, "summary") if str(r["customer_id"]).startswith("X")}
     assert names == {f"X{index}": payload for index, payload in enumerate(PAYLOADS)}
-    i_header, interventions = rows(computed["Interventions"])
-    assert sorted(r[i_header.index("engineer")] for r in interventions) == sorted(PAYLOADS)
+    assert sorted(r["engineer"] for r in records(computed, "interventions")) == sorted(PAYLOADS)
