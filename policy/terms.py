@@ -8,12 +8,15 @@ cite the seeds: 000 Particeep FR 2020, 001 Particeep EN 2019, 002 ProConcept, 00
 
 from __future__ import annotations
 
+from datetime import date, time
 from decimal import Decimal
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+import holidays
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from policy.categories import BILLED_CATEGORIES
+from policy.commitments import Commitment, default_commitments, unique_names
 
 Money = Annotated[Decimal, Field(ge=0, max_digits=12, decimal_places=2)]
 Rate = Annotated[Decimal, Field(ge=0, le=1, max_digits=6, decimal_places=4)]
@@ -213,6 +216,78 @@ class Terms(BaseModel):
         10_000, ge=1, description="Most minutes one intervention row may carry (a week of work is 2,400); more is "
         "a typo or an attack, refused at import.",
     )
+
+    # Service commitments (seeds 000/001 update frequency, 003 mail replies, 004 milestones, 002 levels)
+    working_hours_start: time = Field(
+        time(9, 0), description="Opening of the support's working day, Paris wall-clock time: a clock that "
+        "starts outside working time starts at this hour on the next working day. Seed 003: 'CRMJetty traite les "
+        "e-mails du week-end le lundi suivant ... au début de la semaine' (its hours: 'Du lundi au vendredi de "
+        "10h00 à 18h00'); DESIGN: 09:00-18:00 Europe/Paris.",
+    )
+    working_hours_end: time = Field(
+        time(18, 0), description="Closing of the support's working day, Paris wall-clock time (18:00 itself is "
+        "outside working time); a working day is end - start long, on the DST change days too. Seed 003: 'Du "
+        "lundi au vendredi de 10h00 à 18h00'.",
+    )
+    working_weekdays: list[Annotated[int, Field(ge=1, le=7)]] = Field(
+        default_factory=lambda: [1, 2, 3, 4, 5], min_length=1, description="Working days of the week, ISO "
+        "numbers (1 = Monday ... 7 = Sunday). Seed 003: 'Du lundi au vendredi'; seed 000's '15 jours ouvrés' "
+        "count these days only.",
+    )
+    public_holidays_subdivision: str | None = Field(
+        None, description="French public holidays are not working days (the `holidays` package's France: 1 Jan, "
+        "Easter Monday, 1 and 8 May, Ascension, Whit Monday, 14 July, 15 Aug, 1 and 11 Nov, 25 Dec). Empty: "
+        "metropolitan France; a subdivision code (e.g. '57' Moselle) adds its own. Seed 000: 'jours ouvrés'.",
+    )
+    extra_closed_days: list[date] = Field(
+        default_factory=list, description="Further days the support does not work (a bridge day, the vendor's "
+        "closing), on top of weekends and public holidays. Seed 000: 'jours ouvrés'.",
+    )
+    extra_working_days: list[date] = Field(
+        default_factory=list, description="Days worked although a weekend day or a public holiday (e.g. Whit "
+        "Monday worked as the 'journée de solidarité'); they win over every other rule. Seed 000: 'jours ouvrés'.",
+    )
+    commitment_at_risk_share: Rate = Field(
+        Decimal("0.80"), description="A running clock is at risk once more than this share of its allowance is "
+        "used (less than 1 - share left; working time for working-time clocks); at exactly the share it is still "
+        "on track. DESIGN 'Service commitments': at risk with less than 20 % of the allowance left.",
+    )
+    commitments: list[Commitment] = Field(
+        default_factory=default_commitments, description="The clocks a ticket runs against, one row each: the "
+        "ticket types (blocking_bug, bug, evolution, new_feature, question, assistance, customization, other), "
+        "channels and levels it applies to, what starts it (received_at), what stops it (the earliest of "
+        "first_response_at, workaround_at, resolved_at; closing the ticket stops every clock), its limit "
+        "(amount and unit: working_hours, working_days at the same time of day, working_days_close at 18:00 of "
+        "the Nth working day after the start day, calendar_days, calendar_months), milestones by severity, "
+        "and its seed. Defaults: first response within 2 working days (003 '48 heures'), a blocking bug's "
+        "workaround or fix within 1 working day, 4 working hours when critical (000 'immédiatement', 004 "
+        "'solution de contournement'), bugs and evolutions delivered by 18:00 of the 15th working day (000 "
+        "'15 jours ouvrés'), new features not before one month (000 'au minimum dans un délai d'un mois').",
+    )
+
+    @field_validator("commitments")
+    @classmethod
+    def _commitment_names_are_unique(cls, commitments: list[Commitment]) -> list[Commitment]:
+        return unique_names(commitments)
+
+    @field_validator("public_holidays_subdivision")
+    @classmethod
+    def _subdivision_is_french(cls, subdivision: str | None) -> str | None:
+        if subdivision in (None, ""):
+            return None
+        if subdivision not in holidays.France.subdivisions:
+            raise ValueError(f"not a subdivision of France in the holidays package: {subdivision!r} (one of "
+                             f"{', '.join(holidays.France.subdivisions)})")
+        return subdivision
+
+    @model_validator(mode="after")
+    def _working_hours_make_a_day(self) -> Terms:
+        if not self.working_hours_start < self.working_hours_end:
+            raise ValueError(f"working hours must start before they end: {self.working_hours_start} to "
+                             f"{self.working_hours_end}")
+        if len(set(self.working_weekdays)) != len(self.working_weekdays):
+            raise ValueError(f"a working weekday is repeated: {self.working_weekdays}")
+        return self
 
     def rate_for(self, category: str) -> Decimal:
         return self.hourly_rates.get(category, Decimal("120.00"))
