@@ -79,6 +79,11 @@ def cancellation_notice(step: str, cancellation_id: int) -> str:
     return f"cancellation:{cancellation_id}:{step}"
 
 
+def ticket_alert(ticket_id: str, clock: str, state: str) -> str:
+    """An ops alert on a ticket's clock: once per ticket, clock and state."""
+    return f"ticket:{ticket_id}:{clock}:{state}"
+
+
 def invoice_mail(number: str, sending: int) -> str:
     """The mail carrying an invoice's document: the first at issue, the next ones each a re-send."""
     return f"invoice:{number}:{sending}"

@@ -300,6 +300,24 @@ class Ticket(Base):
     updated_at: Mapped[datetime]
 
 
+class TicketAlert(Base):
+    """An ops alert that a ticket's clock is at risk or breached: one per ticket, clock and state
+    (`alert_key`), recorded before it is sent and sent again by the next run until it went."""
+
+    __tablename__ = "ticket_alerts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    alert_key: Mapped[str] = mapped_column(String(160), unique=True)
+    ticket_id: Mapped[str] = mapped_column(ForeignKey("tickets.ticket_id"))
+    clock: Mapped[str] = mapped_column(String(40))
+    state: Mapped[str] = mapped_column(String(16))
+    due_at: Mapped[datetime]
+    created_at: Mapped[datetime]
+    sent_at: Mapped[Optional[datetime]]
+    last_error: Mapped[Optional[str]] = mapped_column(Text)
+    flow_run_id: Mapped[Optional[str]] = mapped_column(String(64))
+
+
 class QuotaPeriod(Base):
     """A customer's support quota for one month: what was included, used and billed beyond."""
 

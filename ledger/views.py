@@ -230,6 +230,61 @@ def terms(session: Session, month: str | None = None) -> list[dict[str, Any]]:
     ]
 
 
+def ticket_clocks(ticket, terms, at: datetime):
+    """The commitments' clocks of a ledger ticket as of `at` (policy.commitments)."""
+    from policy.commitments import Ticket as Clocked, clocks_under
+
+    return clocks_under(terms, Clocked(type=ticket.type, received_at=ticket.received_at, severity=ticket.severity,
+                                       level=ticket.level, channel=ticket.channel,
+                                       first_response_at=ticket.first_response_at, workaround_at=ticket.workaround_at,
+                                       resolved_at=ticket.resolved_at, closed_at=ticket.closed_at), at)
+
+
+def _utc(instant: datetime) -> str:
+    from datetime import timezone
+
+    return instant.astimezone(timezone.utc).isoformat()
+
+
+def tickets(session: Session, month: str | None = None) -> list[dict[str, Any]]:
+    """Tickets with their commitments' due times and state now (the worst of their clocks; `met` or `missed`
+    once every clock stopped), with the terms the latest run used. Never the credentials: whether there are."""
+    from datetime import timezone
+
+    from ledger.models import Ticket
+    from ledger.terms_copies import latest_copy
+    from policy.commitments import ticket_state
+    from policy.terms import Terms
+
+    copy = latest_copy(session)
+    terms = Terms(**copy.terms) if copy is not None else Terms()
+    at = datetime.now(timezone.utc)
+    rows = []
+    for ticket in session.scalars(select(Ticket).order_by(Ticket.received_at, Ticket.ticket_id)):
+        if not _in_month(ticket.received_at, month) and not (ticket.closed_at and _in_month(ticket.closed_at, month)):
+            continue
+        clocks = {clock.name: clock for clock in ticket_clocks(ticket, terms, at)}
+        delivery = next((clocks[name] for name in ("delivery", "blocking_workaround", "new_feature") if name in clocks),
+                        None)
+        state = ticket_state(clocks.values())
+        rows.append({
+            "ticket_id": ticket.ticket_id,
+            "customer_id": ticket.customer_id,
+            "type": ticket.type,
+            "severity": ticket.severity,
+            "level": ticket.level,
+            "channel": ticket.channel,
+            "received_at": iso(ticket.received_at),
+            "response_due_at": _utc(clocks["first_response"].due_at) if "first_response" in clocks else None,
+            "delivery_due_at": _utc(delivery.due_at) if delivery else None,
+            "state": state.value if state else None,
+            "clocks": {name: clock.state.value for name, clock in clocks.items()},
+            "closed_at": iso(ticket.closed_at),
+            "has_credentials": ticket.credentials_token is not None,
+        })
+    return rows
+
+
 SUBJECTS: dict[str, Callable[[Session, str | None], list[dict[str, Any]]]] = {
     "customers": customers,
     "invoices": invoices,
@@ -238,4 +293,5 @@ SUBJECTS: dict[str, Callable[[Session, str | None], list[dict[str, Any]]]] = {
     "notices": notices,
     "terms": terms,
     "audit": audit,
+    "tickets": tickets,
 }

@@ -11,7 +11,7 @@ import csv
 import io
 import json
 import sys
-from datetime import date
+from datetime import date, datetime
 from enum import Enum
 from pathlib import Path
 from typing import Optional
@@ -202,6 +202,7 @@ class Subject(str, Enum):
     notices = "notices"
     terms = "terms"
     audit = "audit"
+    tickets = "tickets"
 
 
 class Format(str, Enum):
@@ -234,7 +235,8 @@ def show(
 
 
 #: fields that hold an instant: JSON keeps them in UTC, the table and CSV show them in Europe/Paris
-INSTANTS = {"at", "sent_at", "created_at", "verified_at", "started_at", "deleted_at"}
+INSTANTS = {"at", "sent_at", "created_at", "verified_at", "started_at", "deleted_at", "received_at", "response_due_at",
+            "delivery_due_at", "closed_at"}
 
 
 def _paris(text: str) -> str:
@@ -311,6 +313,8 @@ TABLE_COLUMNS = {
                       "billed_minutes", "amount_ht", "invoice_number"],
     "notices": ["customer_id", "kind", "status", "attempts", "sent_at", "to", "subject", "last_error"],
     "terms": ["term", "value"],
+    "tickets": ["ticket_id", "customer_id", "type", "severity", "received_at", "response_due_at", "delivery_due_at",
+                "state", "closed_at", "has_credentials"],
     "audit": ["at", "customer_id", "action", "change", "actor"],
 }
 #: columns cut to one line with an ellipsis (the full value is in --format json)
@@ -688,6 +692,35 @@ def run_arrears(
         typer.echo(f"  deletion notice: {line}")
     for line in result["deletions"]:
         typer.echo(f"  deletion: {line}")
+
+
+@run_app.command("commitments")
+def run_commitments(
+    as_of: Optional[str] = typer.Option(None, "--as-of", help="The moment to look from, YYYY-MM-DDTHH:MM "
+                                                              "(Europe/Paris); default now."),
+) -> None:
+    """The service commitments now: open tickets at risk or breached (ops alerted once each), and closed
+    tickets' credentials deleted."""
+    moment = None
+    if as_of:
+        try:
+            moment = datetime.fromisoformat(as_of)
+        except ValueError:
+            fail(f"--as-of is not a moment (YYYY-MM-DDTHH:MM): {as_of!r}", 2)
+
+    def call(**parameters):
+        from flows.commitments import commitments
+
+        return commitments(**parameters)
+
+    result = _run("commitments/commitments", {"as_of": moment}, call)
+    if result is None:
+        return
+    typer.echo(f"{result['open']} open ticket(s): {result['breached']} breached, {result['at_risk']} at risk; "
+               f"{result['alerts']} alert(s); credentials deleted for {len(result['purged'])} closed ticket(s)")
+    for row in result["tickets"]:
+        if row["state"] in ("breached", "at_risk"):
+            typer.echo(f"  {row['state']:9} {row['ticket']} {row['customer']}: {row['clock']} due {row['next due (Paris)']}")
 
 
 @run_app.command("cancel")

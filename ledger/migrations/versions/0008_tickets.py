@@ -1,6 +1,7 @@
 """Tickets: the helpdesk's support requests, whose moments stop the clocks of the service commitments
 (seeds 000, 001, 003, 004), with a customer's credentials kept only as a Fernet token until the
-ticket is closed.
+ticket is closed; `ticket_alerts` makes each at-risk or breached alert go to ops once per ticket,
+clock and state.
 
 Revision ID: 0008_tickets
 Revises: 0007_cancellations
@@ -45,9 +46,26 @@ def upgrade() -> None:
     )
     op.create_index(op.f("ix_tickets_customer_id"), "tickets", ["customer_id"])
     op.create_index(op.f("ix_tickets_closed_at"), "tickets", ["closed_at"])
+    op.create_table(
+        "ticket_alerts",
+        sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
+        sa.Column("alert_key", sa.String(length=160), nullable=False),
+        sa.Column("ticket_id", sa.String(length=64), nullable=False),
+        sa.Column("clock", sa.String(length=40), nullable=False),
+        sa.Column("state", sa.String(length=16), nullable=False),
+        sa.Column("due_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("sent_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("last_error", sa.Text(), nullable=True),
+        sa.Column("flow_run_id", sa.String(length=64), nullable=True),
+        sa.ForeignKeyConstraint(["ticket_id"], ["tickets.ticket_id"], name=op.f("fk_ticket_alerts_ticket_id_tickets")),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_ticket_alerts")),
+        sa.UniqueConstraint("alert_key", name=op.f("uq_ticket_alerts_alert_key")),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("ticket_alerts")
     op.drop_index(op.f("ix_tickets_closed_at"), table_name="tickets")
     op.drop_index(op.f("ix_tickets_customer_id"), table_name="tickets")
     op.drop_table("tickets")

@@ -1,0 +1,107 @@
+"""The morning's look at the service commitments: every open ticket's clocks, the alerts they call for,
+and the credentials of closed tickets purged.
+
+Each alert is recorded (once per ticket, clock and state: `ticket_alerts.alert_key`) before it is
+sent, so a run that dies between the two sends it with the next run, and two runs never send it twice.
+A closed ticket's credentials are deleted (the token set to NULL; seed 003: "deleted completely once
+the request is closed") and the purge is audited without the secret.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ledger import audit, keys
+from ledger.db import insert_if_missing, now
+from ledger.models import Customer, Ticket, TicketAlert
+from ledger.views import ticket_clocks
+from policy.calendar import PARIS
+from policy.commitments import ClockState, ticket_state
+from policy.terms import Terms
+
+ALERTED = (ClockState.AT_RISK, ClockState.BREACHED)
+#: the order ops read: what is lost first, then what is at risk, then the rest
+ORDER = {ClockState.BREACHED: 0, ClockState.AT_RISK: 1, ClockState.ON_TRACK: 2, ClockState.MISSED: 3,
+         ClockState.MET: 4}
+
+
+@dataclass
+class Morning:
+    at: datetime
+    rows: list[dict] = field(default_factory=list)         # one per open ticket, worst first
+    alerts: list[int] = field(default_factory=list)        # ticket_alerts ids to send
+    purged: list[str] = field(default_factory=list)
+
+    def count(self, state: ClockState) -> int:
+        return sum(1 for row in self.rows if row["state"] == state.value)
+
+
+def look(session: Session, terms: Terms, at: datetime, *, flow_run_id: str | None) -> Morning:
+    """Every open ticket's clocks as of `at`; the alerts due are recorded (not sent)."""
+    morning = Morning(at)
+    names = dict(session.execute(select(Customer.customer_id, Customer.name)).all())
+    for ticket in session.scalars(select(Ticket).where(Ticket.closed_at.is_(None), Ticket.received_at <= at)
+                                  .order_by(Ticket.received_at, Ticket.ticket_id)):
+        clocks = ticket_clocks(ticket, terms, at)
+        state = ticket_state(clocks)
+        if state is None:
+            continue
+        for clock in clocks:
+            if clock.state in ALERTED and not clock.informational:
+                insert_if_missing(session, TicketAlert, alert_key=keys.ticket_alert(ticket.ticket_id, clock.name,
+                                                                                   clock.state.value),
+                                  ticket_id=ticket.ticket_id, clock=clock.name, state=clock.state.value,
+                                  due_at=clock.due_at, created_at=now(), flow_run_id=flow_run_id)
+        running = [clock for clock in clocks if clock.stopped_at is None and not clock.informational]
+        nearest = min(running, key=lambda clock: clock.due_at) if running else None
+        morning.rows.append({
+            "ticket": ticket.ticket_id, "customer": f"{ticket.customer_id} {names.get(ticket.customer_id, '')}".strip(),
+            "type": ticket.type, "severity": ticket.severity or "", "state": state.value,
+            "next due (Paris)": f"{nearest.due_at:%Y-%m-%d %H:%M}" if nearest else "",
+            "clock": nearest.name if nearest else "",
+            "clocks": ", ".join(f"{clock.name} {clock.state.value}" for clock in clocks),
+        })
+    morning.rows.sort(key=lambda row: (ORDER[ClockState(row["state"])], row["next due (Paris)"], row["ticket"]))
+    morning.alerts = list(session.scalars(select(TicketAlert.id).where(TicketAlert.sent_at.is_(None))
+                                          .order_by(TicketAlert.id)))
+    return morning
+
+
+def alert_text(session: Session, alert_id: int) -> tuple[str, str]:
+    alert = session.get(TicketAlert, alert_id)
+    ticket = session.get(Ticket, alert.ticket_id)
+    customer = session.get(Customer, ticket.customer_id)
+    word = "BREACHED" if alert.state == ClockState.BREACHED else "at risk"
+    due, received = alert.due_at.astimezone(PARIS), ticket.received_at.astimezone(PARIS)
+    subject = f"[lifecycle] ticket {ticket.ticket_id} {word}: {alert.clock} due {due:%Y-%m-%d %H:%M} (Paris)"
+    body = (f"Ticket {ticket.ticket_id} of {customer.customer_id} ({customer.name}), a {ticket.type}"
+            f"{' (' + ticket.severity + ')' if ticket.severity else ''} received {received:%Y-%m-%d %H:%M} "
+            f"(Paris): its {alert.clock} clock is {alert.state}, due {due:%Y-%m-%d %H:%M} (Paris).\n"
+            f"lifecycle show tickets lists every open ticket with its due times; the commitments run's artifact "
+            f"shows them breached and at risk first.\n")
+    return subject, body
+
+
+def mark_sent(session: Session, alert_id: int, error: str | None) -> None:
+    alert = session.get(TicketAlert, alert_id)
+    if error is None:
+        alert.sent_at, alert.last_error = now(), None
+    else:
+        alert.last_error = error
+
+
+def purge_credentials(session: Session, at: datetime, *, actor: str, flow_run_id: str | None) -> list[str]:
+    """Delete the credentials of every ticket closed by `at`; one audit entry each, without the secret."""
+    purged = []
+    for ticket in session.scalars(select(Ticket).where(Ticket.credentials_token.is_not(None),
+                                                       Ticket.closed_at.is_not(None), Ticket.closed_at <= at)
+                                  .with_for_update()):
+        ticket.credentials_token, ticket.credentials_purged_at = None, now()
+        audit.record(session, "ticket_credentials_purged", customer_id=ticket.customer_id, before=None, actor=actor,
+                     flow_run_id=flow_run_id, after={"ticket": ticket.ticket_id, "closed_at": ticket.closed_at})
+        purged.append(ticket.ticket_id)
+    return purged
