@@ -26,7 +26,7 @@ from tests.support.up import processes_of
 pytestmark = [pytest.mark.prefect, pytest.mark.xdist_group("lifecycle-up")]
 
 SCHEDULED = {"nightly-backup", "verify-backups", "standby-expiry", "arrears-escalation", "monthly-close",
-             "billable-export", "cancellations"}
+             "billable-export", "cancellations", "commitments"}
 
 
 def last_month() -> str:
@@ -351,7 +351,8 @@ def test_the_run_button_completes_every_deployment_that_needs_no_parameter(up_se
                      if not d["parameter_openapi_schema"].get("required")]
     assert set(needs_nothing) == SCHEDULED
     # the daily ones side by side, as the worker takes them; then the close, and the export it feeds
-    for batch in (["nightly-backup", "verify-backups", "standby-expiry", "arrears-escalation", "cancellations"],
+    for batch in (["nightly-backup", "verify-backups", "standby-expiry", "arrears-escalation", "cancellations",
+                   "commitments"],
                   ["monthly-close"],
                   ["billable-export"]):
         started = {name: up_server.run_button(name) for name in batch}
