@@ -28,6 +28,7 @@ class Work:
     started_at: datetime  # an instant (time-zone aware)
     minutes: int
     category: str
+    beyond_support: bool = False  # on a customization more than a month after its delivery: never from the quota
 
 
 @dataclass(frozen=True)
@@ -92,6 +93,15 @@ def chronological(work: Work) -> tuple[datetime, bytes]:
     return work.started_at, work.intervention_id.encode("utf-8")
 
 
+def beyond_support(started_at: datetime, delivered_on: date | None) -> bool:
+    """Seed 003: support on a customization lasts one month after its delivery. An intervention on it that
+    starts (Paris day) more than one calendar month after `delivered_on` is billed even where the quota
+    would cover it; on the day one month after, it is still within."""
+    from policy.calendar import add_months, paris_date
+
+    return delivered_on is not None and paris_date(started_at) > add_months(delivered_on, 1)
+
+
 def allocate(interventions: list[Work], available: int, terms: Terms) -> list[Allocation]:
     """Share `available` quota minutes among the interventions, in chronological order.
 
@@ -105,7 +115,7 @@ def allocate(interventions: list[Work], available: int, terms: Terms) -> list[Al
         if charge is Charge.FREE:
             allocations.append(Allocation(work.intervention_id, work.category, work.minutes, 0, Decimal("0.00"), 0))
             continue
-        drawn = min(available, work.minutes) if charge is Charge.QUOTA else 0
+        drawn = min(available, work.minutes) if charge is Charge.QUOTA and not work.beyond_support else 0
         available -= drawn
         billed = round_up(work.minutes - drawn, increment)
         amount = price(work.category, billed, terms) if billed or fixed_fee(work.category, terms) else Decimal("0.00")

@@ -10,6 +10,8 @@ total) that is zero. Scripts read the code names: each column's identity is its 
 INTERVENTIONS... lists), and the About sheet maps every header to its code and holds the ledger's totals.
 Rows stream from the ledger, so memory stays flat for 200,000 interventions, and the fingerprint of
 what the workbook says (not its bytes) tells whether a new version is needed.
+The Commitments sheet is the service side of the month: the clocks of every ticket closed in it, met or
+missed, and the month's rate per request type and severity (DESIGN "Service commitments").
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from openpyxl.worksheet.properties import PageSetupProperties
 EUR = '#,##0.00 "€";-#,##0.00 "€"'
 DAY = "yyyy-mm-dd"
 MOMENT = "yyyy-mm-dd hh:mm"
+PERCENT = "0.0%"
 HEADER_FONT = Font(bold=True, color="FFFFFF")
 HEADER_FILL = PatternFill("solid", fgColor="305496")
 TOTAL_FONT = Font(bold=True)
@@ -56,6 +59,14 @@ CREDIT_NOTES = [("number", 14, None), ("customer_id", 14, None), ("customer_name
                 ("total_ttc", 14, EUR), ("document", 34, None)]
 CREDITS = [("on", 12, DAY), ("customer_id", 14, None), ("customer_name", 30, None), ("kind", 28, None),
            ("amount", 18, EUR), ("reference", 28, None)]
+#: one row per clock of each ticket closed in the month (times in Paris wall-clock time)
+COMMITMENTS = [("ticket_id", 22, None), ("customer_id", 16, None), ("customer_name", 30, None), ("type", 24, None),
+               ("severity", 12, None), ("level", 10, None), ("received_at", 18, MOMENT), ("closed_at", 18, MOMENT),
+               ("clock", 34, None), ("due_at", 18, MOMENT), ("stopped_at", 18, MOMENT), ("result", 24, None)]
+#: the small table below it, in its first columns: the month's rate per request type and severity; `rate`
+#: is a formula of ours over the row's met and missed cells (widths are COMMITMENTS')
+RATES = [("type", None, None), ("severity", None, None), ("clocks", None, None), ("met", None, None),
+         ("missed", None, None), ("rate", None, PERCENT)]
 
 #: code -> (French, English) header
 LABELS: dict[str, tuple[str, str]] = {
@@ -99,19 +110,36 @@ LABELS: dict[str, tuple[str, str]] = {
     "on": ("Date", "Date"),
     "amount": ("Montant (+ dû au client, − utilisé)", "Amount (+ owed to the customer, − used)"),
     "reference": ("Référence", "Reference"),
+    "ticket_id": ("Ticket", "Ticket"),
+    "type": ("Type de demande", "Request type"),
+    "severity": ("Sévérité", "Severity"),
+    "level": ("Niveau", "Level"),
+    "received_at": ("Reçu le", "Received at"),
+    "closed_at": ("Clos le", "Closed at"),
+    "clock": ("Engagement", "Commitment"),
+    "due_at": ("Échéance", "Due at"),
+    "stopped_at": ("Horloge arrêtée le", "Clock stopped at"),
+    "result": ("Résultat", "Result"),
+    "clocks": ("Engagements comptés", "Clocks counted"),
+    "met": ("Tenus", "Met"),
+    "missed": ("Manqués", "Missed"),
+    "rate": ("Taux de respect", "Rate met"),
 }
 
-#: sheet code -> (French, English) name, in the workbook's order; the first five are the data sheets
+#: sheet code -> (French, English) name, in the workbook's order; all but About are the data sheets
 SHEETS: dict[str, tuple[str, str]] = {
     "summary": ("Synthèse", "Summary"),
     "interventions": ("Interventions", "Interventions"),
     "invoices": ("Factures", "Invoices"),
     "credit_notes": ("Avoirs", "Credit notes"),
     "credits": ("Crédits clients", "Customer credits"),
+    "commitments": ("Engagements", "Commitments"),
     "about": ("À propos", "About"),
 }
 COLUMNS = {"summary": SUMMARY, "interventions": INTERVENTIONS, "invoices": INVOICES, "credit_notes": CREDIT_NOTES,
-           "credits": CREDITS}
+           "credits": CREDITS, "commitments": COMMITMENTS}
+#: the second table of a sheet, below its first: its headers are mapped on About too
+SECOND_TABLES = {"commitments": RATES}
 
 #: the ledger's words in a column, as a finance person says them (sheet code -> column code -> word -> labels)
 VALUES: dict[str, dict[str, dict[str, tuple[str, str]]]] = {
@@ -127,6 +155,23 @@ VALUES: dict[str, dict[str, dict[str, tuple[str, str]]]] = {
                  "credit_note": ("Avoir au-delà du solde", "Credit note beyond the balance"),
                  "applied": ("Imputé sur facture", "Applied to an invoice"), "refund": ("Remboursement", "Refund")},
     },
+    # the product's own vocabulary (policy.vocabulary, the terms' commitment names); a word without a label
+    # (a commitment the terms added) is shown as it is
+    "commitments": {
+        "type": {"blocking_bug": ("Bug bloquant", "Blocking bug"), "bug": ("Bug non bloquant", "Non-blocking bug"),
+                 "evolution": ("Évolution", "Evolution"), "new_feature": ("Nouvelle fonctionnalité", "New feature"),
+                 "question": ("Question", "Question"), "assistance": ("Assistance", "Assistance"),
+                 "customization": ("Personnalisation", "Customization"), "other": ("Autre", "Other")},
+        "severity": {"critical": ("Critique", "Critical"), "major": ("Majeure", "Major"),
+                     "minor": ("Mineure", "Minor")},
+        "clock": {"first_response": ("Première réponse", "First response"),
+                  "blocking_workaround": ("Contournement (bug bloquant)", "Workaround (blocking bug)"),
+                  "delivery": ("Livraison", "Delivery"),
+                  "new_feature": ("Nouvelle fonctionnalité (information)", "New feature (information)")},
+        # a closed ticket's clocks have stopped: met or missed, or information for a floor
+        "result": {"met": ("Tenu", "Met"), "missed": ("Manqué", "Missed"),
+                   "information": ("Information", "Information")},
+    },
 }
 
 #: our own words: (French, English)
@@ -140,6 +185,12 @@ WORDS = {
     "invoices.empty": ("Aucune facture pour {month}.", "No invoice for {month}."),
     "credit_notes.empty": ("Aucun avoir émis en {month}.", "No credit note issued in {month}."),
     "credits.empty": ("Aucun mouvement de crédit client en {month}.", "No customer credit movement in {month}."),
+    "commitments.empty": ("Aucun ticket clos en {month}.", "No ticket closed in {month}."),
+    "commitments.rates": ("Taux de respect des engagements en {month} par type de demande et sévérité : "
+                          "tenus ÷ (tenus + manqués), hors engagements pour information",
+                          "Commitments met in {month} by request type and severity: "
+                          "met ÷ (met + missed), informational clocks left out"),
+    "commitments.no_severity": ("(non renseignée)", "(not set)"),
 }
 
 #: minute counts a Total row adds up (besides the EUR columns)
@@ -177,9 +228,9 @@ class Written:
     interventions: int = 0
 
 
-#: the parts of the saved workbook that hold the five data sheets (Summary, Interventions, Invoices, Credit
-#: notes, Customer credits), in sheet order
-DATA_SHEETS = tuple(f"xl/worksheets/sheet{index}.xml" for index in range(1, 6))
+#: the parts of the saved workbook that hold the data sheets (Summary, Interventions, Invoices, Credit notes,
+#: Customer credits, Commitments: every sheet but About, the last), in sheet order
+DATA_SHEETS = tuple(f"xl/worksheets/sheet{index}.xml" for index in range(1, len(SHEETS)))
 
 
 def _fingerprint(path: Path, about: list[tuple[str, Any]]) -> str:
@@ -210,14 +261,19 @@ def _sheet(workbook: Workbook, code: str, language: str) -> Any:
     sheet.page_setup.orientation = "landscape"
     sheet.page_setup.fitToWidth, sheet.page_setup.fitToHeight = 1, 0
     sheet.sheet_properties.pageSetUpPr = PageSetupProperties(fitToPage=True)
+    sheet.append(_header(sheet, [name for name, _, _ in columns], language))
+    return sheet
+
+
+def _header(sheet, names: list[str], language: str) -> list[WriteOnlyCell]:
+    """A header row's cells: the columns' labels, white on blue, wrapped."""
     header = []
-    for name, _, _ in columns:
+    for name in names:
         cell = WriteOnlyCell(sheet, value=label(name, language))
         cell.font, cell.fill = HEADER_FONT, HEADER_FILL
         cell.alignment = Alignment(wrap_text=True, vertical="top")
         header.append(cell)
-    sheet.append(header)
-    return sheet
+    return header
 
 
 class _RowWriter:
@@ -324,15 +380,81 @@ def _table(workbook: Workbook, code: str, records: list[dict], month: str, langu
     return len(records)
 
 
+def _rate(row: int) -> str:
+    """The rate of a row of the RATES table: met / (met + missed), blank when neither (our formula)."""
+    return f'=IF(D{row}+E{row}=0,"",D{row}/(D{row}+E{row}))'
+
+
+def _commitments(workbook: Workbook, records: list[dict], month: str, language: str) -> int:
+    """The Commitments sheet: one row per clock of each ticket closed in the month (dicts by COMMITMENTS code,
+    `result` a clock state, or `information` for an informational clock), its words translated; after a
+    blank row, the month's rate per request type and severity over the clocks that are not informational,
+    with a Total row. A sentence instead when no ticket was closed. Returns the number of clock rows."""
+    sheet = _sheet(workbook, "commitments", language)
+    writer = _RowWriter(sheet, COMMITMENTS)
+    names = [name for name, _, _ in COMMITMENTS]
+    which = LANGUAGES.index(language)
+    words = {name: {value: labels[which] for value, labels in table.items()}
+             for name, table in VALUES["commitments"].items()}
+    counts: dict[tuple[str, str | None], list[int]] = {}  # (type, severity) -> [clocks, met, missed]
+    for record in records:
+        writer.append([words[name].get(record[name], record[name]) if name in words else record[name]
+                       for name in names])
+        if record["result"] != "information":
+            count = counts.setdefault((record["type"], record["severity"]), [0, 0, 0])
+            count[0] += 1
+            count[1] += record["result"] == "met"
+            count[2] += record["result"] == "missed"
+    sheet.auto_filter.ref = f"A1:{get_column_letter(len(COMMITMENTS))}{len(records) + 1}"
+    if not records:
+        sheet.append([word("commitments.empty", language, month=month)])
+        return 0
+    if not counts:  # only informational clocks: no rate to give
+        return len(records)
+
+    # the rates: a title, a header, one row per (type, severity) in the vocabulary's order, a Total row
+    row = len(records) + 1
+    sheet.append([])
+    title = WriteOnlyCell(sheet, value=word("commitments.rates", language, month=month))
+    title.font = TOTAL_FONT
+    sheet.append([title])
+    row += 3
+    codes = [name for name, _, _ in RATES]
+    widths = [width for _, width, _ in COMMITMENTS[:len(RATES)]]
+    lines = max(len(textwrap.wrap(label(name, language), max(width - 3, 4))) for name, width in zip(codes, widths))
+    sheet.row_dimensions[row].height = 15 * lines + 3
+    sheet.append(_header(sheet, codes, language))
+    types, severities = list(VALUES["commitments"]["type"]), list(VALUES["commitments"]["severity"])
+
+    def order(key: tuple[str, str | None]) -> tuple:
+        type_, severity = key
+        return (types.index(type_) if type_ in types else len(types), type_,
+                severities.index(severity) if severity in severities else len(severities), severity or "")
+
+    rates = _RowWriter(sheet, RATES)
+    first = row + 1
+    for type_, severity in sorted(counts, key=order):
+        row += 1
+        clocks, met, missed = counts[(type_, severity)]
+        shown = words["severity"].get(severity, severity) if severity else word("commitments.no_severity", language)
+        rates.append([words["type"].get(type_, type_), shown, clocks, met, missed, _rate(row)])
+    sheet.append([])
+    row += 2
+    rates.append([word("total", language), None, f"=SUM(C{first}:C{row - 2})", f"=SUM(D{first}:D{row - 2})",
+                  f"=SUM(E{first}:E{row - 2})", _rate(row)], font=TOTAL_FONT)
+    return len(records)
+
+
 def write_workbook(path: Path, *, month: str, summary: list[dict], interventions: Iterable[list],
                    invoices: list[dict], about: list[tuple[str, Any]], credit_notes: list[dict] | None = None,
-                   credits: list[dict] | None = None, language: str = "fr") -> Written:
-    """Write the six sheets, in `language` ("fr" or "en"). `interventions` yields rows in the INTERVENTIONS
+                   credits: list[dict] | None = None, commitments: list[dict] | None = None,
+                   language: str = "fr") -> Written:
+    """Write the seven sheets, in `language` ("fr" or "en"). `interventions` yields rows in the INTERVENTIONS
     column order (lists, the hot path: 200,000 rows and more) and may be a generator, consumed once; the
     other sheets take dicts by code name."""
     if language not in LANGUAGES:
         raise ValueError(f"workbook language {language!r}: one of {', '.join(LANGUAGES)}")
-    credit_notes, credits = credit_notes or [], credits or []
+    credit_notes, credits, commitments = credit_notes or [], credits or [], commitments or []
     workbook = Workbook(write_only=True)
 
     # Summary: one row per customer, the Total row (formulas), and the check cell against the ledger's total
@@ -376,13 +498,19 @@ def write_workbook(path: Path, *, month: str, summary: list[dict], interventions
     rows += _table(workbook, "invoices", invoices, month, language, sheet_totals)
     rows += _table(workbook, "credit_notes", credit_notes, month, language, sheet_totals)
     rows += _table(workbook, "credits", credits, month, language, sheet_totals)
+    rows += _commitments(workbook, commitments, month, language)
 
     # About: the run's and the terms' values, then what scripts need: the language, each sheet's name and each
     # header's code name, and the ledger's totals (the Summary's as total.<code>)
     about = list(about) + [("language", language)]
     about += [(f"sheet.{code}", sheet_name(code, language)) for code in SHEETS]
-    about += [(f"column.{sheet_name(code, language)}.{label(name, language)}", name)
-              for code, columns in COLUMNS.items() for name, _, _ in columns]
+    mapped: dict[str, str] = {}  # a header both tables of a sheet have is one code
+    for code, columns in COLUMNS.items():
+        for name, _, _ in columns + SECOND_TABLES.get(code, []):
+            key = f"column.{sheet_name(code, language)}.{label(name, language)}"
+            if mapped.setdefault(key, name) != name:
+                raise ValueError(f"{key} names two columns: {mapped[key]} and {name}")
+    about += list(mapped.items())
     about += [(f"total.{name}", totals[name]) for name in TOTALLED] + sheet_totals
     sheet = workbook.create_sheet(sheet_name("about", language))
     sheet.column_dimensions["A"].width = 52

@@ -2,7 +2,8 @@
 
 DESIGN "Exports": the workbook of month M holds M's monthly invoices (with the late lines they carry)
 and the penalty invoices issued in M, with the credit notes issued in M and the movements of the customers'
-credit dated in M beside them; it is refused while M has drafts; an export whose content is unchanged
+credit dated in M beside them, and the service commitments of the tickets closed in M (their clocks as of
+the close, under the close's terms); it is refused while M has drafts; an export whose content is unchanged
 writes no new version, and a changed one never overwrites the previous (a version suffix). Its language
 is the close's terms' `workbook_language` (a close stored before the setting existed: French).
 """
@@ -11,7 +12,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, time
 from decimal import Decimal
 from pathlib import Path
 from typing import Iterator
@@ -24,11 +25,12 @@ import lifecycle_config
 from blocks.storage import ObjectStorage
 from ledger.db import now, session_scope
 from ledger.models import (Customer, CustomerCredit, Export, Intervention, Invoice, InvoiceLine, MonthlyClose,
-                           QuotaPeriod)
+                           QuotaPeriod, Ticket)
 from ledger.queries import invoice_label, paid_by_invoice
 from policy.balances import balance
 from policy.calendar import PARIS, month_bounds, parse_month
 from policy.categories import CATEGORIES, Charge, fixed_fee
+from policy.commitments import Ticket as ClockTicket, clocks_under
 from policy.quota import hourly_rate
 from policy.terms import Terms
 from policy.vocabulary import InvoiceKind, InvoiceStatus
@@ -157,6 +159,52 @@ def _credit_movements(session, month: str, names: dict[str, str]) -> list[dict]:
             for movement in movements]
 
 
+def _naive_paris(instant: datetime | None) -> datetime | None:
+    """An instant as Excel holds a time: Paris wall-clock time, without a zone."""
+    return instant.astimezone(PARIS).replace(tzinfo=None) if instant is not None else None
+
+
+def _commitments(session, month: str, names: dict[str, str], terms: Terms) -> list[dict]:
+    """One row per clock of each ticket closed in the month (the Paris calendar month of `closed_at`), in
+    the order of the close then the ticket id (as text, byte by byte, whatever the database's collation).
+    Each clock is evaluated as of the ticket's close, under `terms` (the close's): a moment recorded after
+    the close (a reply sent once the ticket was closed) was not known then, so every clock has stopped, at
+    its own stop or at the close, and is met or missed; `result` is that state, or `information` for an
+    informational clock.
+
+    Only the columns the clocks and the sheet need are read: a ticket's credentials (its token) never
+    leave the ledger."""
+    first, following = month_bounds(month)
+    start, end = (datetime.combine(day, time(0), tzinfo=PARIS) for day in (first, following))
+    tickets = session.execute(
+        select(Ticket.ticket_id, Ticket.customer_id, Ticket.type, Ticket.channel, Ticket.severity, Ticket.level,
+               Ticket.received_at, Ticket.first_response_at, Ticket.workaround_at, Ticket.resolved_at,
+               Ticket.closed_at)
+        .where(Ticket.closed_at >= start, Ticket.closed_at < end)).all()
+    records = []
+    for ticket in sorted(tickets, key=lambda ticket: (ticket.closed_at, ticket.ticket_id.encode())):
+        closed = ticket.closed_at
+
+        def known(moment: datetime | None) -> datetime | None:
+            return moment if moment is not None and moment <= closed else None
+
+        clocks = clocks_under(terms, ClockTicket(
+            type=ticket.type, received_at=ticket.received_at, severity=ticket.severity, level=ticket.level,
+            channel=ticket.channel, first_response_at=known(ticket.first_response_at),
+            workaround_at=known(ticket.workaround_at), resolved_at=known(ticket.resolved_at), closed_at=closed),
+            closed)
+        for clock in clocks:
+            records.append({"ticket_id": ticket.ticket_id, "customer_id": ticket.customer_id,
+                            "customer_name": names.get(ticket.customer_id, ""), "type": ticket.type,
+                            "severity": ticket.severity, "level": ticket.level,
+                            "received_at": _naive_paris(ticket.received_at),
+                            "closed_at": _naive_paris(ticket.closed_at),
+                            "clock": clock.name, "due_at": _naive_paris(clock.due_at),
+                            "stopped_at": _naive_paris(clock.stopped_at),
+                            "result": "information" if clock.informational else str(clock.state)})
+    return records
+
+
 def _interventions(engine, month: str, names: dict[str, str], terms: Terms) -> Iterator[list]:
     """The interventions the month's close priced, oldest first, streamed in batches.
 
@@ -200,6 +248,7 @@ def export_month(month: str, storage: ObjectStorage, fallback_terms: Terms, *, f
         summary, invoices = _summary(session, month, names)
         credit_notes = _credit_notes(session, month, names)
         credits = _credit_movements(session, month, names)
+        commitments = _commitments(session, month, names, terms)
         close_status = close.status if close is not None else "not closed"
     about = [("month", month), ("generated_at", datetime.now(PARIS).replace(tzinfo=None, microsecond=0)),
              ("close", close_status), ("flow_run_id", flow_run_id),
@@ -209,11 +258,15 @@ def export_month(month: str, storage: ObjectStorage, fallback_terms: Terms, *, f
              ("other_payment_fee", terms.other_payment_fee), ("late_penalty_rate", terms.late_penalty_rate),
              ("late_indemnity", terms.late_indemnity)]
     about += [(f"hourly_rate.{name}", rate) for name, rate in sorted(terms.hourly_rates.items())]
+    # the limits the Commitments sheet's due times come from
+    about += [(f"commitment.{row.name}", "; ".join(
+        [row.limit.describe()] + [f"{severity}: {limit.describe()}" for severity, limit in row.by_severity.items()]
+        + (["information"] if row.informational else []))) for row in terms.commitments]
     with scratch_folder() as folder:
         path = Path(folder) / file_name(month, 1)
         written = write_workbook(path, month=month, summary=summary,
                                  interventions=_interventions(engine, month, names, terms), invoices=invoices,
-                                 credit_notes=credit_notes, credits=credits, about=about,
+                                 credit_notes=credit_notes, credits=credits, commitments=commitments, about=about,
                                  language=terms.workbook_language)
         with session_scope(engine, write=True) as session:
             same = session.scalar(select(Export).where(Export.month == month, Export.fingerprint == written.fingerprint))

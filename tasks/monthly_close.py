@@ -22,14 +22,14 @@ from sqlalchemy.orm import Session
 from ledger import audit, keys
 from ledger.credits import apply_credits
 from ledger.db import insert_if_missing, now, session_scope
-from ledger.models import (Cancellation, Customer, Intervention, Invoice, InvoiceLine, MonthlyClose, QuotaPeriod, StageChange,
-                           StandbyPeriod)
+from ledger.models import (Cancellation, Customer, Intervention, Invoice, InvoiceLine, MonthlyClose, QuotaPeriod,
+                           StageChange, StandbyPeriod, Ticket)
 from ledger.numbering import issue_date, next_numbers
 from ledger.terms_copies import terms_document
 from policy.calendar import add_months, month_bounds, month_key
 from policy.categories import Charge, charge_of, charged
 from policy.invoicing import Subscriber, monthly_lines, totals
-from policy.quota import Allocation, Work, allocate, included_minutes, standby_days
+from policy.quota import Allocation, Work, allocate, beyond_support, included_minutes, standby_days
 from policy.terms import Terms
 from policy.cancellation import service_days
 from policy.vocabulary import CancellationStatus, CloseStatus, InvoiceKind, InvoiceStatus, StandbyStatus
@@ -212,12 +212,14 @@ class _MonthBook:
         pending: dict[str, dict[str, list[Work]]] = defaultdict(lambda: defaultdict(list))
         for row in session.execute(
             select(Intervention.intervention_id, Intervention.customer_id, Intervention.month, Intervention.started_at,
-                   Intervention.minutes, Intervention.category)
+                   Intervention.minutes, Intervention.category, Ticket.customization_delivered_on)
+            .outerjoin(Ticket, (Ticket.ticket_id == Intervention.ticket) & (Ticket.customer_id == Intervention.customer_id))
             .where(Intervention.free_minutes.is_(None), Intervention.month <= month)
         ):
             if row.month == month or row.month in closed_months:
-                pending[row.customer_id][row.month].append(Work(row.intervention_id, row.started_at, row.minutes,
-                                                                row.category))
+                pending[row.customer_id][row.month].append(Work(
+                    row.intervention_id, row.started_at, row.minutes, row.category,
+                    beyond_support(row.started_at, row.customization_delivered_on)))
         late_months = sorted({m for months in pending.values() for m in months if m != month})
         quota = {(p.customer_id, p.month): p for p in session.scalars(
             select(QuotaPeriod).where(QuotaPeriod.month.in_(late_months)))} if late_months else {}

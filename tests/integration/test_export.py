@@ -1,6 +1,7 @@
 """Finance's workbook: LibreOffice recalculates it to the ledger's totals, to the cent, and a finance person
 reads it without a guide (French headers by default, every amount recomputable from its row, one Total row
-and one check cell, the month's credit notes and credit movements); scripts find the code names on About.
+and one check cell, the month's credit notes and credit movements, the service commitments of the tickets
+closed in the month with their rate); scripts find the code names on About.
 
 LibreOffice (Debian's libreoffice-calc) is part of the test environment: `tests/install.sh` installs
 it, and these tests fail, never skip, when it is missing.
@@ -13,7 +14,7 @@ import shutil
 import subprocess
 import urllib.request
 import zipfile
-from datetime import datetime
+from datetime import datetime, timezone
 from decimal import ROUND_HALF_UP, Decimal
 from itertools import takewhile
 from pathlib import Path
@@ -26,7 +27,8 @@ from sqlalchemy import func, select
 from blocks.storage import ObjectStorage
 from ledger.db import session_scope
 from ledger.imports import import_file
-from ledger.models import Export, Invoice
+from ledger.models import Export, Invoice, Ticket
+from policy.calendar import PARIS
 from policy.terms import Terms
 from reports.billable_workbook import MOMENT
 from tests.support.builders import CUSTOMER_HEADER, customer, write_csv
@@ -132,7 +134,8 @@ def test_the_close_writes_a_workbook_libreoffice_recalculates_to_the_ledger(octo
     original = fetch(export.key, tmp_path / "2026-10_billable-interventions.xlsx")
     computed = load_workbook(recalculate(original, tmp_path / "recalc"), data_only=True)
     # French by default, headers a finance person reads; the About sheet names each header's code
-    assert computed.sheetnames == ["Synthèse", "Interventions", "Factures", "Avoirs", "Crédits clients", "À propos"]
+    assert computed.sheetnames == ["Synthèse", "Interventions", "Factures", "Avoirs", "Crédits clients", "Engagements",
+                                   "À propos"]
     header, body = rows(computed["Synthèse"])
     assert header[:2] == ("Client", "Raison sociale") and header[-3:] == ("Total HT", "TVA", "Total TTC")
     about = about_of(computed)
@@ -224,9 +227,175 @@ def test_the_close_writes_a_workbook_libreoffice_recalculates_to_the_ledger(octo
     assert summary["L2"].data_type == "n" and "€" in summary["L2"].number_format
     assert isinstance(invoice_sheet["G2"].value, datetime) and invoice_sheet["G2"].number_format == "yyyy-mm-dd"
     assert isinstance(intervention_sheet["A2"].value, datetime) and intervention_sheet["A2"].number_format == MOMENT
-    for sheet in raw.worksheets[:5]:
+    for sheet in raw.worksheets[:6]:
         assert sheet.freeze_panes == "A2" and sheet.auto_filter.ref
         assert sheet.column_dimensions["B"].width >= 10
+
+
+def paris(day: str, at: str) -> datetime:
+    """A Paris wall-clock time in October-November 2026, as the aware instant the ledger stores."""
+    return datetime.fromisoformat(f"{day}T{at}").replace(tzinfo=PARIS)
+
+
+SECRET = "gAAAA-secret-token"
+
+
+def tickets_in_october(ledger) -> None:
+    """Tickets written straight into the ledger (as the tickets import leaves them). Due times worked out by
+    hand from DESIGN "Service commitments" (working time Monday-Friday 09:00-18:00 Paris; no French public
+    holiday in October 2026; 1 November is a Sunday):
+
+    T-MET    question, Friday 2 Oct 17:00: first response due 2 working days later at the same time, Tuesday
+             6 Oct 17:00 (DESIGN's own example); answered Monday 5 Oct 10:00 -> met.
+    T-MISSED assistance, Saturday 10 Oct 11:00: the clock starts at the next opening, Monday 12 Oct 09:00,
+             due Wednesday 14 Oct 09:00 (DESIGN: "on Saturday, Wednesday 09:00"); answered 09:30 -> missed.
+             It carries credentials (a Fernet token) that must never reach the workbook.
+    T-LATE   bug (major, level 2), Thursday 1 Oct 10:00: first response due Monday 5 Oct 10:00 (Friday is
+             working day 1, Monday 2), answered the same morning -> met. Delivery due at 18:00 of the 15th
+             working day after 1 Oct: 2 Oct (1), 5-9 (2-6), 12-16 (7-11), 19-22 (12-15) -> Thursday 22 Oct
+             18:00; resolved Friday 23 Oct 10:00 -> missed. Closed Monday 26 Oct, after the DST change.
+    T-BLOCK  blocking bug (critical), Tuesday 20 Oct 16:00: first response due Thursday 22 Oct 16:00, answered
+             16:30 -> met. Workaround within 4 working hours: 16:00-18:00 then Wednesday 09:00-11:00 ->
+             due Wednesday 21 Oct 11:00; worked around 10:30 -> met.
+    T-REPLY  question, Monday 12 Oct 10:00, closed at 12:00 and answered the next day: as of the close the
+             reply was not there, the clock stopped at the close, before its due (Wednesday 14 Oct 10:00) -> met.
+    T-FEAT   new feature, Monday 5 Oct 10:00: first response due Wednesday 7 Oct 10:00, answered at 11:00 ->
+             met; the feature's month is for information (due 5 Nov 10:00). Closed Saturday 31 Oct 23:30
+             Paris: still October.
+    Not in October: T-EDGE closed 1 Nov 00:30 Paris (31 Oct 23:30 UTC), T-NOV closed 2 Nov, T-OPEN not closed.
+    """
+    stamp = datetime.now(timezone.utc)
+    rows = [
+        dict(ticket_id="T-MET", customer_id="ACME", type="question", channel="mail",
+             received_at=paris("2026-10-02", "17:00"), first_response_at=paris("2026-10-05", "10:00"),
+             closed_at=paris("2026-10-06", "12:00")),
+        dict(ticket_id="T-MISSED", customer_id="BETA", type="assistance", channel="form",
+             received_at=paris("2026-10-10", "11:00"), first_response_at=paris("2026-10-14", "09:30"),
+             closed_at=paris("2026-10-15", "10:00"), credentials_token=SECRET),
+        dict(ticket_id="T-LATE", customer_id="ACME", type="bug", severity="major", level=2, channel="mail",
+             received_at=paris("2026-10-01", "10:00"), first_response_at=paris("2026-10-01", "11:00"),
+             resolved_at=paris("2026-10-23", "10:00"), closed_at=paris("2026-10-26", "09:00")),
+        dict(ticket_id="T-BLOCK", customer_id="BETA", type="blocking_bug", severity="critical", level=1,
+             channel="phone", received_at=paris("2026-10-20", "16:00"), first_response_at=paris("2026-10-20", "16:30"),
+             workaround_at=paris("2026-10-21", "10:30"), closed_at=paris("2026-10-21", "15:00")),
+        dict(ticket_id="T-REPLY", customer_id="GAMMA", type="question", channel="mail",
+             received_at=paris("2026-10-12", "10:00"), first_response_at=paris("2026-10-13", "09:00"),
+             closed_at=paris("2026-10-12", "12:00")),
+        dict(ticket_id="T-FEAT", customer_id="ACME", type="new_feature", channel="mail",
+             received_at=paris("2026-10-05", "10:00"), first_response_at=paris("2026-10-05", "11:00"),
+             resolved_at=paris("2026-10-30", "10:00"), closed_at=paris("2026-10-31", "23:30")),
+        dict(ticket_id="T-EDGE", customer_id="ACME", type="question", channel="mail",
+             received_at=paris("2026-10-30", "10:00"), closed_at=paris("2026-11-01", "00:30")),
+        dict(ticket_id="T-NOV", customer_id="BETA", type="question", channel="mail",
+             received_at=paris("2026-10-28", "10:00"), first_response_at=paris("2026-10-30", "11:00"),
+             closed_at=paris("2026-11-02", "10:00")),
+        dict(ticket_id="T-OPEN", customer_id="ACME", type="bug", severity="minor", channel="mail",
+             received_at=paris("2026-10-05", "10:00"), credentials_token=SECRET),
+    ]
+    with session_scope(ledger, write=True) as session:
+        session.add_all(Ticket(**row, source="import", created_at=stamp, updated_at=stamp) for row in rows)
+
+
+def rate_table(workbook) -> tuple[list[dict], dict]:
+    """The Commitments sheet's second table (below the clocks, its header mapped on About): its rows by code
+    name, and its Total row."""
+    about = about_of(workbook)
+    name = about["sheet.commitments"]
+    body = list(workbook[name].iter_rows(values_only=True))[1:]
+    [start] = [index for index, row in enumerate(body) if about.get(f"column.{name}.{row[0]}") == "type"]
+    codes = [about[f"column.{name}.{cell}"] for cell in body[start] if cell is not None]
+    rates = [dict(zip(codes, row)) for row in takewhile(any, body[start + 1:])]
+    [total] = [dict(zip(codes, row)) for row in body[start + 1:] if row[0] == "Total"]
+    return rates, total
+
+
+def every_value(path: Path) -> list:
+    return [value for sheet in load_workbook(path).worksheets for row in sheet.iter_rows(values_only=True)
+            for value in row if value is not None]
+
+
+def test_the_commitments_sheet_gives_each_closed_tickets_clocks_and_the_months_rate(october, tmp_path):
+    from flows.monthly_close import monthly_close
+    from tasks.export import export_month
+
+    tickets_in_october(october)
+    monthly_close(month="2026-10")
+    with session_scope(october) as session:
+        export = session.scalars(select(Export)).one()
+    original = fetch(export.key, tmp_path / "2026-10_billable-interventions.xlsx")
+    computed = load_workbook(recalculate(original, tmp_path / "recalc"), data_only=True)
+    about = about_of(computed)
+    assert computed.sheetnames[5] == about["sheet.commitments"] == "Engagements"
+    assert about["column.Engagements.Engagement"] == "clock" and about["column.Engagements.Taux de respect"] == "rate"
+    assert about["commitment.blocking_workaround"] == "1 working days; critical: 4 working hours"
+
+    # one row per clock of each ticket closed in the Paris month, in the order of the close, times in Paris
+    clocks = records(computed, "commitments")
+    at = datetime.fromisoformat
+    assert [(r["ticket_id"], r["clock"], r["due_at"], r["stopped_at"], r["result"]) for r in clocks] == [
+        ("T-MET", "Première réponse", at("2026-10-06 17:00"), at("2026-10-05 10:00"), "Tenu"),
+        ("T-REPLY", "Première réponse", at("2026-10-14 10:00"), at("2026-10-12 12:00"), "Tenu"),
+        ("T-MISSED", "Première réponse", at("2026-10-14 09:00"), at("2026-10-14 09:30"), "Manqué"),
+        ("T-BLOCK", "Première réponse", at("2026-10-22 16:00"), at("2026-10-20 16:30"), "Tenu"),
+        ("T-BLOCK", "Contournement (bug bloquant)", at("2026-10-21 11:00"), at("2026-10-21 10:30"), "Tenu"),
+        ("T-LATE", "Première réponse", at("2026-10-05 10:00"), at("2026-10-01 11:00"), "Tenu"),
+        ("T-LATE", "Livraison", at("2026-10-22 18:00"), at("2026-10-23 10:00"), "Manqué"),
+        ("T-FEAT", "Première réponse", at("2026-10-07 10:00"), at("2026-10-05 11:00"), "Tenu"),
+        ("T-FEAT", "Nouvelle fonctionnalité (information)", at("2026-11-05 10:00"), at("2026-10-30 10:00"),
+         "Information")]
+    [late] = [r for r in clocks if r["clock"] == "Livraison"]
+    assert (late["customer_id"], late["customer_name"], late["type"], late["severity"], late["level"],
+            late["received_at"], late["closed_at"]) == ("ACME", "Société Générale d'Épargne", "Bug non bloquant",
+                                                        "Majeure", 2, at("2026-10-01 10:00"), at("2026-10-26 09:00"))
+    assert [r["closed_at"] for r in clocks if r["ticket_id"] == "T-FEAT"] == [at("2026-10-31 23:30")] * 2
+
+    # the month's rate per request type and severity, recalculated by LibreOffice: met / (met + missed)
+    rates, total = rate_table(computed)
+    assert [(r["type"], r["severity"], r["clocks"], r["met"], r["missed"]) for r in rates] == [
+        ("Bug bloquant", "Critique", 2, 2, 0), ("Bug non bloquant", "Majeure", 2, 1, 1),
+        ("Nouvelle fonctionnalité", "(non renseignée)", 1, 1, 0), ("Question", "(non renseignée)", 2, 2, 0),
+        ("Assistance", "(non renseignée)", 1, 0, 1)]
+    for row in rates + [total]:
+        assert round(row["rate"] * 100) == round(row["met"] / (row["met"] + row["missed"]) * 100), row
+    assert [round(r["rate"] * 100) for r in rates] == [100, 50, 100, 100, 0]
+    assert (total["clocks"], total["met"], total["missed"], round(total["rate"] * 100)) == (8, 6, 2, 75)
+
+    # the rate is a formula over its row, shown as a percentage; every other formula is a Total's SUM
+    raw = load_workbook(original)
+    sheet = raw["Engagements"]
+    assert sheet.freeze_panes == "A2" and sheet.auto_filter.ref == "A1:L10"
+    assert sheet["G2"].number_format == MOMENT and isinstance(sheet["G2"].value, datetime)
+    formulas = [cell for row in sheet.iter_rows() for cell in row if cell.data_type == "f"]
+    assert {cell.column_letter for cell in formulas} == {"C", "D", "E", "F"}
+    assert all(cell.value.startswith("=SUM(") for cell in formulas if cell.column_letter != "F")
+    rate_cells = [cell for cell in formulas if cell.column_letter == "F"]
+    assert len(rate_cells) == 6 and all("%" in cell.number_format for cell in rate_cells)
+    assert rate_cells[0].value == f'=IF(D{rate_cells[0].row}+E{rate_cells[0].row}=0,"",' \
+                                  f'D{rate_cells[0].row}/(D{rate_cells[0].row}+E{rate_cells[0].row}))'
+
+    # tickets closed outside the month are absent, and credentials reach no cell and no part of the file
+    shown = {r["ticket_id"] for r in clocks}
+    assert not shown & {"T-EDGE", "T-NOV", "T-OPEN"}
+    for path in (original, tmp_path / "recalc" / original.name):
+        assert not [value for value in every_value(path) if SECRET in str(value) or "gAAAA" in str(value)]
+        with zipfile.ZipFile(path) as archive:
+            assert not [name for name in archive.namelist() if b"gAAAA" in archive.read(name)]
+
+    # in English when the terms say so: November (no close, the fallback terms) has the tickets closed then
+    english = export_month("2026-11", ObjectStorage(), Terms(workbook_language="en"), flow_run_id=None)
+    workbook = load_workbook(fetch(english.key, tmp_path / "november.xlsx"))
+    assert workbook.sheetnames[5] == "Commitments"
+    assert [cell.value for cell in workbook["Commitments"][1]][:4] == ["Ticket", "Customer", "Company name",
+                                                                       "Request type"]
+    # T-EDGE: Friday 30 Oct 10:00, due Tuesday 3 Nov 10:00, closed unanswered on Sunday 1 Nov -> met at the
+    # close; T-NOV: Wednesday 28 Oct 10:00, due Friday 30 Oct 10:00, answered 11:00 -> missed
+    assert [(r["ticket_id"], r["clock"], r["due_at"], r["result"]) for r in records(workbook, "commitments")] == [
+        ("T-EDGE", "First response", at("2026-11-03 10:00"), "Met"),
+        ("T-NOV", "First response", at("2026-10-30 10:00"), "Missed")]
+    rates, total = rate_table(workbook)
+    assert [(r["type"], r["severity"], r["clocks"], r["met"], r["missed"]) for r in rates] == [
+        ("Question", "(not set)", 2, 1, 1)]
+    assert total["type"] == "Total" and str(total["rate"]).startswith("=IF(")
 
 
 def test_unchanged_content_writes_nothing_and_changed_content_is_a_new_version(october, tmp_path):
@@ -270,13 +439,15 @@ def test_an_empty_month_gives_a_workbook_that_says_so_in_the_terms_language(octo
                for r in workbook["Synthèse"].iter_rows(values_only=True))
     assert workbook["Factures"]["A2"].value == "Aucune facture pour 2026-07."
     assert workbook["Avoirs"]["A2"].value == "Aucun avoir émis en 2026-07."
+    assert workbook["Engagements"]["A2"].value == "Aucun ticket clos en 2026-07."
 
     # in English when the terms say so: sheet names, headers, sentences, the check cell's label; the About
     # sheet keeps the code names
     english = export_month("2026-07", ObjectStorage(), Terms(workbook_language="en"), flow_run_id=None)
     assert english.new and english.version == 2
     workbook = load_workbook(fetch(english.key, tmp_path / "empty-en.xlsx"))
-    assert workbook.sheetnames == ["Summary", "Interventions", "Invoices", "Credit notes", "Customer credits", "About"]
+    assert workbook.sheetnames == ["Summary", "Interventions", "Invoices", "Credit notes", "Customer credits",
+                                   "Commitments", "About"]
     summary = list(workbook["Summary"].iter_rows(values_only=True))
     assert summary[0][:2] == ("Customer", "Company name") and summary[0][-1] == "Total incl. VAT"
     assert summary[1][0] == "No billable intervention or invoice for 2026-07."
@@ -285,6 +456,8 @@ def test_an_empty_month_gives_a_workbook_that_says_so_in_the_terms_language(octo
     assert workbook["Invoices"]["A2"].value == "No invoice for 2026-07."
     assert workbook["Customer credits"]["A1"].value == "Date"
     assert workbook["Customer credits"]["A2"].value == "No customer credit movement in 2026-07."
+    assert workbook["Commitments"]["A2"].value == "No ticket closed in 2026-07."
+    assert [row for row in workbook["Commitments"].iter_rows(values_only=True) if any(row)][2:] == []  # no rates
     about = about_of(workbook)
     assert about["column.Summary.Total incl. VAT"] == "total_ttc" and about["column.Invoices.Left to pay"] == "balance"
     assert about["total.total_ttc"] == 0 and about["language"] == "en"
