@@ -438,11 +438,12 @@ def _microseconds(span: timedelta) -> int:
 
 
 def stop_of(commitment: Commitment, ticket: Ticket) -> datetime | None:
-    """The earliest of the commitment's stop moments on the ticket, else its closing, else None."""
+    """The earliest of the commitment's stop moments on the ticket, else its closing, else None; a closed
+    ticket's clocks stop at the latest at its close (a reply recorded afterwards does not reopen them)."""
     moments = [getattr(ticket, name) for name in commitment.stopped_by if getattr(ticket, name) is not None]
-    if moments:
-        return min(moments, key=_instant)
-    return ticket.closed_at
+    if ticket.closed_at is not None:
+        moments.append(ticket.closed_at)
+    return min(moments, key=_instant) if moments else None
 
 
 def clock_for(commitment: Commitment, ticket: Ticket, now: datetime, calendar: WorkingCalendar,
