@@ -48,6 +48,10 @@ CATEGORY_WEIGHTS = {"bug_fix": 10, "question": 12, "feature_roadmap": 2, "assist
                     "data_recovery": 1, "customization": 2, "training": 2, "license_installation": 1,
                     "company_copy": 1, "third_party_conflict": 1, "feature_specific": 1, "feature_urgent": 1}
 HISTORY_MONTHS = 9
+#: the helpdesk's ticket type behind each intervention category (the demo's tickets)
+TICKET_TYPES = {"bug_fix": "bug", "question": "question", "feature_roadmap": "new_feature", "assistance": "assistance",
+                "customization": "customization", "feature_urgent": "evolution", "feature_specific": "evolution",
+                "third_party_conflict": "blocking_bug", "data_recovery": "blocking_bug"}
 
 
 def platform_tables(metadata: MetaData, tenant_column: str = "tenant_id") -> dict[str, Table]:
@@ -86,6 +90,26 @@ STREETS = ["rue de Rivoli", "avenue des Champs-Élysées", "boulevard Haussmann"
            "quai des Chartrons", "cours Mirabeau", "place Bellecour", "rue Sainte-Catherine"]
 CITIES = ["75001 Paris", "75008 Paris", "69002 Lyon", "13100 Aix-en-Provence", "33000 Bordeaux", "59000 Lille",
           "44000 Nantes", "31000 Toulouse"]
+
+
+def _at_risk_arrivals(today: date, count: int) -> list[datetime]:
+    """Arrival times whose first response is at risk now (or at 08:00 on `today` when it is not today):
+    the latest half-hours before now whose clock has less than the at-risk margin left."""
+    from policy.calendar import today_paris
+    from policy.commitments import ClockState, Ticket, clocks_under
+    from policy.terms import Terms
+
+    terms = Terms()
+    now = datetime.now(PARIS) if today == today_paris() else datetime.combine(today, time(8), PARIS)
+    found, moment = [], now.replace(minute=0 if now.minute < 30 else 30, second=0, microsecond=0)
+    for _ in range(400):
+        moment -= timedelta(minutes=30)
+        clocks = clocks_under(terms, Ticket(type="question", received_at=moment, channel="mail"), now)
+        if clocks and clocks[0].state == ClockState.AT_RISK:
+            found.append(moment)
+            if len(found) == count:
+                break
+    return found
 
 
 def _company_numbers(rng: random.Random) -> tuple[str, str]:
@@ -189,6 +213,36 @@ def create(*, customers: int = 50, seed: int = 7, today: date) -> str:
     _write_csv(folder / "interventions.csv", ["intervention_id", "customer_id", "started_at", "minutes", "category",
                                               "ticket", "engineer", "description"], intervention_rows)
 
+    # --- tickets: one per intervention, answered and closed in the past; the last days' still open, a few
+    # unanswered (at risk or breached by now) -------------------------------------------------------------
+    ticket_rows = []
+    now = datetime.combine(today, time(8), PARIS)
+    for row in intervention_rows:
+        started = datetime.fromisoformat(row[2]).replace(tzinfo=PARIS)
+        received = started - timedelta(hours=rng.choice([2, 5, 20, 26, 50]))
+        kind = TICKET_TYPES.get(row[4], "assistance")
+        severity = rng.choice(["critical", "major", "minor"]) if kind in ("bug", "blocking_bug") else ""
+        age = (now - received).days
+        if age > 12 or rng.random() < 0.5:           # answered; closed unless it is recent
+            answered = received + timedelta(hours=rng.choice([1, 3, 8, 30, 70]))
+            resolved = started + timedelta(hours=rng.choice([1, 4, 48, 200]))
+            closed = resolved + timedelta(hours=2)
+            done = [answered, resolved if resolved < now else None, closed if closed < now and age > 12 else None]
+        else:                                        # waiting for its first answer
+            done = [None, None, None]
+        delivered = (received + timedelta(days=3)).date().isoformat() if kind == "customization" else ""
+        ticket_rows.append([row[5], row[1], received.replace(tzinfo=None).isoformat(timespec="minutes"), kind,
+                            rng.choice(["mail", "form", "phone"]), severity, rng.choice([1, 1, 2])]
+                           + [moment.replace(tzinfo=None).isoformat(timespec="minutes") if moment else ""
+                              for moment in done] + [delivered])
+    for index, received in enumerate(_at_risk_arrivals(today, 6)):  # due within the next working hours
+        ticket_rows.append([f"HD-RISK-{index + 1}", ids[(index * 7) % len(ids)],
+                            received.replace(tzinfo=None).isoformat(timespec="minutes"), "question", "mail", "", 1,
+                            "", "", "", ""])
+    _write_csv(folder / "tickets.csv", ["ticket_id", "customer_id", "received_at", "type", "channel", "severity",
+                                        "level", "first_response_at", "resolved_at", "closed_at",
+                                        "customization_delivered_on"], ticket_rows)
+
     # --- standby: one customer asleep since three weeks, one planned ----------------------------
     sleeper = role(8) or next(customer_id for customer_id in ids if customer_id not in arrears)
     standby_start = today - timedelta(days=20)
@@ -199,7 +253,7 @@ def create(*, customers: int = 50, seed: int = 7, today: date) -> str:
     _write_csv(folder / "standby.csv", ["customer_id", "reason", "start_on", "end_on"], standby_rows)
 
     results = [import_file(kind, folder / f"{kind}.csv", engine=engine, actor="demo")
-               for kind in ("customers", "invoices", "payments", "interventions", "standby")]
+               for kind in ("customers", "invoices", "payments", "interventions", "standby", "tickets")]
 
     platform_summary = _create_platform(rng, ids, [row[1] for row in customer_rows], sleeper)
 

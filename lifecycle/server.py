@@ -99,6 +99,21 @@ def _serve_downloads(storage_url: str, host: str, port: int, echo) -> str | None
     return f"http://{host}:{port}"
 
 
+def _serve_helpdesk(host: str, port: int, echo) -> None:
+    """The helpdesk's signed webhook (lifecycle/helpdesk.py), and where its secret is."""
+    from blocks.credentials import cipher
+    from lifecycle.helpdesk import PATH, SECRET_BLOCK, serve_helpdesk, webhook_secret
+
+    try:
+        cipher()  # the key that seals ticket credentials exists before the first ticket arrives
+        serve_helpdesk(host, port, webhook_secret())
+    except OSError as error:
+        echo(f"  note: the helpdesk webhook is not served ({error})")
+        return
+    echo(f"helpdesk webhook: POST http://{host}:{port}{PATH}, signed with the Secret block {SECRET_BLOCK} "
+         f"(UI > Blocks)")
+
+
 def apply(env: dict[str, str], echo, *, serve_downloads: tuple[str, int] | None = None) -> str | None:
     """What a server needs before a worker can run anything: the default blocks (only those missing;
     edits made in the UI stay), the work pool, the deployments of prefect.yaml, the ops automations and
@@ -194,6 +209,7 @@ def up(*, host: str, port: int, echo, workers: int = 1) -> int:
         downloads = apply(env, echo, serve_downloads=(host, port + 1))
         if downloads:
             env["LIFECYCLE_DOWNLOAD_URL"] = downloads
+        _serve_helpdesk(host, port + 2, echo)
         config.server_file().write_text(json.dumps({"api_url": api_url, "pid": os.getpid(), "downloads": downloads,
                                                     "config": config.snapshot()}))
 

@@ -14,13 +14,13 @@ One module per file kind checks its rows against the ledger and returns the writ
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 from ledger.db import session_scope
 from ledger.imports import credit_notes, customers, interventions, invoices, payments, refunds, standby, tickets
 from ledger.imports.rows import ImportRejected, ImportResult, Problems, parse_sheet
 from ledger.imports.schemas import schemas
-from ledger.readers import Limits, read_sheet
+from ledger.readers import Limits, Sheet, read_sheet
 from policy.terms import Terms
 
 KINDS = ("customers", "invoices", "payments", "interventions", "standby", "credit-notes", "refunds", "tickets")
@@ -28,7 +28,7 @@ HANDLERS = {"customers": customers.check, "invoices": invoices.check, "payments"
             "interventions": interventions.check, "standby": standby.check, "credit-notes": credit_notes.check,
             "refunds": refunds.check, "tickets": tickets.check}
 
-__all__ = ["KINDS", "ImportRejected", "ImportResult", "import_file"]
+__all__ = ["KINDS", "ImportRejected", "ImportResult", "import_file", "import_records"]
 
 
 def import_file(
@@ -48,13 +48,47 @@ def import_file(
     path = Path(path)
     terms = terms or Terms()
     sheet = read_sheet(path, Limits.of(terms))
+    return _import_sheet(kind, sheet, path.name, terms=terms, engine=engine, actor=actor, progress=progress,
+                         on_total=on_total, sealer=sealer)
+
+
+def import_records(kind: str, records: list[dict[str, Any]], *, label: str, terms: Terms | None = None, engine=None,
+                   actor: str, sealer: Callable[[str], str] | None = None) -> ImportResult:
+    """The same checks and write as `import_file`, for records that came another way (a helpdesk's webhook):
+    record N is row N + 1 of an imaginary file named `label`, so errors read like a file's."""
+    if kind not in HANDLERS:
+        raise ValueError(f"unknown import {kind!r}; expected one of {', '.join(KINDS)}")
+    terms = terms or Terms()
+    if len(records) > terms.import_max_rows:
+        raise ImportRejected([f"{label}: more than {terms.import_max_rows:,} records (import_max_rows)"])
+    header = list(dict.fromkeys(str(name).strip().lower()[:100] for record in records for name in record))
+    rows, oversized = [], []
+    for number, record in enumerate(records, start=2):
+        cells = {}
+        for name, value in record.items():
+            key = str(name).strip().lower()[:100]
+            value = value.strip() or None if isinstance(value, str) else value
+            if isinstance(value, (dict, list)):
+                value = str(value)
+            if isinstance(value, str) and len(value) > terms.import_max_cell_chars:
+                oversized.append((number, key))
+                value = None
+            cells[key] = value
+        rows.append((number, cells))
+    return _import_sheet(kind, Sheet(header=header, rows=rows, oversized=oversized), label, terms=terms,
+                         engine=engine, actor=actor, sealer=sealer)
+
+
+def _import_sheet(kind: str, sheet: Sheet, name: str, *, terms: Terms, engine, actor: str,
+                  progress: Callable[[int], None] | None = None, on_total: Callable[[int], None] | None = None,
+                  sealer: Callable[[str], str] | None = None) -> ImportResult:
     if on_total:
         on_total(len(sheet.rows))
-    problems = Problems(path.name)
+    problems = Problems(name)
     for number, column in sheet.oversized:
         problems.add(number, column, f"longer than {terms.import_max_cell_chars} characters (import_max_cell_chars)")
     rows = parse_sheet(sheet, schemas(terms)[kind], problems, progress)
-    result = ImportResult(kind=kind, file=path.name, rows=len(rows))
+    result = ImportResult(kind=kind, file=name, rows=len(rows))
     if problems and not rows:
         raise ImportRejected(problems.lines())
     with session_scope(engine, write=True) as session:

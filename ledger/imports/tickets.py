@@ -76,7 +76,8 @@ def check(session, rows: list[Row], problems: Problems, terms: Terms, actor: str
                                received_at=values["received_at"], type=values["type"], channel=values.get("channel"),
                                severity=values.get("severity"), level=values.get("level"),
                                **{name: values.get(name) for name in LATER},
-                               credentials_token=sealed.get(values["ticket_id"]), source=TicketSource.IMPORT,
+                               credentials_token=sealed.get(values["ticket_id"]),
+                               source=TicketSource.WEBHOOK if actor.startswith("webhook") else TicketSource.IMPORT,
                                created_at=stamp, updated_at=stamp))
         for ticket, moved in changes:
             for name, (_, value) in moved.items():

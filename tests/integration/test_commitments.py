@@ -184,3 +184,40 @@ def test_support_on_a_customization_ends_a_month_after_its_delivery(prefect_serv
             for i in ("IN-1", "IN-2", "IN-3")] == [(30, 0, "0.00"), (0, 30, "60.00"), (30, 0, "0.00")]
     [invoice] = [item for item in shown_invoices(ledger, "2026-10") if item["customer_id"] == "ACME"]
     assert (invoice["total_ht"], invoice["total_vat"], invoice["total_ttc"]) == ("60.00", "12.00", "72.00")
+
+
+def test_a_helpdesk_pushes_tickets_through_its_signed_webhook(helpdesk):
+    import httpx
+
+    from lifecycle.helpdesk import PATH, serve_helpdesk, signature
+    from tests.support.ports import free_port
+
+    secret, port = b"the-shared-secret", free_port()
+    server = serve_helpdesk("127.0.0.1", port, secret)
+    url = f"http://127.0.0.1:{port}{PATH}"
+
+    def post(payload: bytes, signed: str | None):
+        headers = {"Content-Type": "application/json"} | ({"X-Lifecycle-Signature": signed} if signed else {})
+        return httpx.post(url, content=payload, headers=headers, timeout=30)
+
+    try:
+        body = (b'{"ticket_id": "HD-9", "customer_id": "ACME", "received_at": "2026-11-18T09:30", '
+                b'"type": "bug", "severity": "major", "credentials": "' + SECRET.encode() + b'"}')
+        assert post(body, None).status_code == 401
+        assert post(body, signature(b"another secret", body)).status_code == 401
+        answer = post(body, signature(secret, body))
+        assert answer.status_code == 200 and answer.json()["inserted"] == 1, answer.text
+        bad = b'[{"ticket_id": "HD-10", "customer_id": "NOBODY", "received_at": "2026-11-18T09:30", "type": "bug"}]'
+        refused = post(bad, signature(secret, bad))
+        assert refused.status_code == 422
+        assert refused.json()["errors"] == ["helpdesk:2:customer_id: unknown customer 'NOBODY' (import customers first)"]
+        later = b'{"ticket_id": "HD-9", "customer_id": "ACME", "received_at": "2026-11-18T09:30", "type": "bug", ' \
+                b'"first_response_at": "2026-11-18T10:00"}'
+        assert post(later, signature(secret, later)).json()["updated"] == 1
+    finally:
+        server.shutdown()
+    with session_scope(helpdesk) as session:
+        ticket = session.get(Ticket, "HD-9")
+        assert (ticket.source, ticket.severity) == ("webhook", "major") and ticket.first_response_at is not None
+        assert ticket.credentials_token and SECRET not in ticket.credentials_token
+        assert session.get(Ticket, "HD-10") is None

@@ -1,0 +1,105 @@
+"""The helpdesk's webhook: a helpdesk pushes its tickets as they change, signed like every webhook here.
+
+`POST /helpdesk/tickets` with a JSON object (one ticket) or a list of them, the columns of the tickets
+import (INTERFACES.md), and `X-Lifecycle-Signature: sha256=<hex HMAC-SHA256 of the body>` with the
+secret of the Prefect Secret block `helpdesk-webhook-secret` (made by `lifecycle up` when missing: copy
+it into the helpdesk). The records go through the tickets import's own checks and write, all or
+nothing: 200 with what changed, 422 with one line per error (`helpdesk:row:column: reason`, record N
+being row N+1), 401 for a bad signature, 413 past the import's byte bound. It listens on the UI's
+address (loopback by default), like the downloads.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+SECRET_BLOCK = "helpdesk-webhook-secret"
+PATH = "/helpdesk/tickets"
+
+
+def webhook_secret() -> bytes:
+    """The signing secret, made once (a random 32-byte hex string) and kept in the Prefect Secret block."""
+    import secrets
+
+    from prefect.blocks.system import Secret
+
+    try:
+        return Secret.load(SECRET_BLOCK).get().encode()
+    except ValueError:
+        value = secrets.token_hex(32)
+        Secret(value=value).save(SECRET_BLOCK, overwrite=False)
+        return value.encode()
+
+
+def signature(secret: bytes, body: bytes) -> str:
+    return "sha256=" + hmac.new(secret, body, hashlib.sha256).hexdigest()
+
+
+def receive(body: bytes, signed: str | None, secret: bytes, *, max_bytes: int, sealer, engine=None) -> tuple[int, dict]:
+    """What the webhook answers to one request: (HTTP status, JSON body)."""
+    from ledger.imports import ImportRejected, import_records
+    from ledger.terms_copies import latest_copy
+    from ledger.db import session_scope
+    from policy.terms import Terms
+
+    if len(body) > max_bytes:
+        return 413, {"error": f"{len(body):,} bytes, more than the {max_bytes:,} an import may have"}
+    if not signed or not hmac.compare_digest(signed, signature(secret, body)):
+        return 401, {"error": "bad or missing X-Lifecycle-Signature (sha256=<HMAC-SHA256 of the body>)"}
+    try:
+        payload = json.loads(body)
+    except (ValueError, UnicodeDecodeError) as error:
+        return 400, {"error": f"not JSON: {error}"}
+    records = payload if isinstance(payload, list) else [payload]
+    if not records or not all(isinstance(record, dict) for record in records):
+        return 400, {"error": "expected a ticket object or a list of them"}
+    with session_scope(engine) as session:
+        copy = latest_copy(session)
+        terms = Terms(**copy.terms) if copy is not None else Terms()
+    try:
+        result = import_records("tickets", records, label="helpdesk", terms=terms, engine=engine,
+                                actor="webhook:helpdesk", sealer=sealer)
+    except ImportRejected as rejected:
+        return 422, {"errors": rejected.errors}
+    return 200, {"inserted": result.inserted, "updated": result.updated, "unchanged": result.unchanged,
+                 "notes": result.notes}
+
+
+def serve_helpdesk(host: str, port: int, secret: bytes, *, max_bytes: int = 20_000_000) -> ThreadingHTTPServer:
+    from blocks.credentials import sealer
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):
+            if self.path.split("?")[0] != PATH:
+                self._answer(404, {"error": f"POST {PATH}"})
+                return
+            length = int(self.headers.get("Content-Length") or 0)
+            if length > max_bytes:
+                self._answer(413, {"error": f"{length:,} bytes, more than the {max_bytes:,} an import may have"})
+                return
+            body = self.rfile.read(length)
+            try:
+                status, answer = receive(body, self.headers.get("X-Lifecycle-Signature"), secret,
+                                         max_bytes=max_bytes, sealer=sealer())
+            except Exception as error:  # noqa: BLE001 - one line, never the body (it may hold credentials)
+                status, answer = 500, {"error": f"{type(error).__name__}: the tickets were not recorded"}
+            self._answer(status, answer)
+
+        def _answer(self, status: int, answer: dict) -> None:
+            data = json.dumps(answer).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, *args):  # a request line is enough noise; bodies are never logged
+            pass
+
+    server = ThreadingHTTPServer((host, port), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True, name="helpdesk").start()
+    return server
