@@ -194,6 +194,8 @@ def test_a_run_killed_at_any_step_and_run_again_ends_as_the_uninterrupted_day(da
         for point in crossed[command]:
             if on_postgresql and point not in POSTGRESQL_POINTS:
                 continue
+            if command == "restore" and point.startswith("backup."):
+                continue  # the safety backup is the backup's own code, crossed by the backup's cases above
             day.put_back(command)
             killed = day.lifecycle(*args, failpoint=point)
             assert killed.returncode == -signal.SIGKILL, (command, point, killed.returncode, killed.stderr[-2000:])
