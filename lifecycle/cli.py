@@ -458,6 +458,40 @@ def worker(
     os.execve(command[0], command, env)
 
 
+@app.command("helpdesk-webhook")
+def helpdesk_webhook(
+    host: str = typer.Option("127.0.0.1", help="Address to listen on (put TLS in front of it)."),
+    port: int = typer.Option(4202, help="Port to listen on."),
+) -> None:
+    """Serve the helpdesk's signed webhook (POST /helpdesk/tickets) for the server of PREFECT_API_URL, until
+    stopped: what `lifecycle up` serves on its own port + 2, for a server of your own (deploy/)."""
+    import time
+
+    import lifecycle_config as config
+    from lifecycle.server import answers, choose_server
+
+    config.prepare_prefect_environment()
+    api_url, _ = choose_server()
+    if not api_url or not answers(api_url):
+        fail("no Prefect server holds the webhook's secret: set PREFECT_API_URL (or run `lifecycle up`)")
+    _ledger()
+    from blocks.credentials import cipher
+    from lifecycle.helpdesk import PATH, SECRET_BLOCK, serve_helpdesk, webhook_secret
+
+    cipher()
+    try:
+        serve_helpdesk(host, port, webhook_secret())
+    except OSError as error:
+        fail(f"cannot listen on {host}:{port}: {error}")
+    note(f"helpdesk webhook: POST http://{host}:{port}{PATH}, signed with the Secret block {SECRET_BLOCK}; "
+         f"Ctrl-C stops it")
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        pass
+
+
 # --- run ---------------------------------------------------------------------------------------
 
 
