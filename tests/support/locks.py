@@ -66,6 +66,9 @@ class WaitWatch:
                     waiting = observer.execute(text(
                         "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
                         "AND wait_event_type = 'Lock'")).scalar()
+                    # pg_stat_activity is a snapshot held for the whole transaction: end it, or every later
+                    # look sees the first one (CI failed here when the first look came before the wait began)
+                    observer.rollback()
                     if waiting:
                         return
                     time.sleep(0.05)
