@@ -19,7 +19,7 @@ from prefect.artifacts import create_table_artifact
 
 from ledger import keys
 from ledger.cancellations import (CancellationRefused, close, due_for_statement, due_to_take_effect, on_standby,
-                                  receive, take_effect, withdraw)
+                                  receive, take_effect, withdraw, without_final_backup)
 from ledger.db import session_scope
 from ledger.models import Cancellation
 from policy.calendar import future_day_problem, today_paris
@@ -54,8 +54,10 @@ def cancellation_request(customer_id: str, received_on: Optional[date] = None, e
         withdraw_it: withdraw the customer's cancellation instead (only before its effective date).
         requested_by: who records it (audit).
     """
-    settings = load_run_settings("cancellation-request")
     day = received_on or today_paris()
+    if day > today_paris():
+        raise CancellationNotRecorded(f"{customer_id}: received_on {day} is after today: a letter is recorded once received")
+    settings = load_run_settings("cancellation-request")
     try:
         with session_scope(write=True) as session:
             if withdraw_it:
@@ -117,12 +119,22 @@ def cancellations(as_of: Optional[date] = None, force_reason: Optional[str] = No
                           flow_run_id=flow_run_id())
             _notify(session, customer, "effective", cancellation_id, settings, effective_on=step.effective_on,
                     deletion_due_on=customer.deletion_due_on)
-        deliver(settings, [step.customer_id])      # access off before the last picture of the data
-        backup = backup_customer(step.customer_id, day, settings.platform, settings.storage, flow_run_id=flow_run_id())
-        with session_scope(write=True) as session:
-            session.get(Cancellation, cancellation_id).final_backup_id = backup.backup_id
-        rows.append({"customer": step.customer_id, "step": "effective", "detail": step.sentence,
-                     "final backup": f"{backup.backup_id} ({backup.status})"})
+        rows.append({"customer": step.customer_id, "step": "effective", "detail": step.sentence, "final backup": ""})
+    # the last picture of each cancelled customer's data, taken after its access went off; retried by the next
+    # run until it is good (a killed run, a failed backup)
+    deliver(settings)
+    with session_scope() as session:
+        missing = without_final_backup(session)
+    for cancellation_id, customer_id in missing:
+        backup = backup_customer(customer_id, day, settings.platform, settings.storage, flow_run_id=flow_run_id())
+        if backup.status == "good" or backup.status == "skipped":
+            with session_scope(write=True) as session:
+                session.get(Cancellation, cancellation_id).final_backup_id = backup.backup_id
+        row = next((row for row in rows if row["customer"] == customer_id and row["step"] == "effective"), None)
+        if row is None:
+            row = {"customer": customer_id, "step": "final backup", "detail": "taken again", "final backup": ""}
+            rows.append(row)
+        row["final backup"] = f"{backup.backup_id} ({backup.status})"
     with session_scope() as session:
         closing = due_for_statement(session)
     for cancellation_id in closing:

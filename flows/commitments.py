@@ -14,7 +14,7 @@ from typing import Optional
 from prefect import flow
 from prefect.artifacts import create_table_artifact
 
-from ledger.commitments import alert_text, look, mark_sent, purge_credentials
+from ledger.commitments import alert_text, claim, look, mark_sent, purge_credentials
 from ledger.db import session_scope
 from policy.calendar import PARIS
 from policy.commitments import ClockState
@@ -48,15 +48,17 @@ def commitments(as_of: Optional[datetime] = None) -> dict:
         morning.purged = purge_credentials(session, at, actor=actor(), flow_run_id=flow_run_id())
     problems = []
     for alert_id in morning.alerts:
-        with session_scope() as session:
-            subject, body = alert_text(session, alert_id)
-        try:
-            settings.notifications.alert_ops(subject, body)
-            error = None
-        except Exception as failure:  # noqa: BLE001 - kept, and tried again by the next run
-            error = f"{type(failure).__name__}: {failure}"
-            problems.append(f"{subject}: {error}")
+        # sent under its row's lock, and only if no other run sent it meanwhile: two runs at once never send twice
         with session_scope(write=True) as session:
+            if not claim(session, alert_id):
+                continue
+            subject, body = alert_text(session, alert_id)
+            try:
+                settings.notifications.alert_ops(subject, body)
+                error = None
+            except Exception as failure:  # noqa: BLE001 - kept, and tried again by the next run
+                error = f"{type(failure).__name__}: {failure}"
+                problems.append(f"{subject}: {error}")
             mark_sent(session, alert_id, error)
     create_table_artifact(morning.rows or [{"ticket": None, "state": "no open ticket"}], key="commitments",
                           description=f"Open tickets as of {at.astimezone(PARIS):%Y-%m-%d %H:%M} (Paris): breached and "

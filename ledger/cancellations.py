@@ -89,6 +89,12 @@ def receive(session: Session, customer_id: str, received_on: date, effective_on:
     problem = effective_problem(effective_on, earliest, received_on)
     if problem:
         raise CancellationRefused(problem)
+    last_day = effective_on or earliest
+    closed = session.get(MonthlyClose, month_key(last_day))
+    if closed is not None and closed.status == CloseStatus.FINALISED:
+        raise CancellationRefused(f"the last day {last_day} falls in {month_key(last_day)}, which is closed and billed "
+                                  f"in full: choose a later last day (--effective-on), or credit the days not served "
+                                  f"with a credit note after it")
     cancellation = Cancellation(customer_id=customer_id, received_on=received_on, effective_on=effective_on or earliest,
                                 status=CancellationStatus.RECEIVED, requested_by=requested_by, created_at=now(),
                                 flow_run_id=flow_run_id)
@@ -149,6 +155,21 @@ def take_effect(session: Session, cancellation_id: int, day: date, terms: Terms,
                         "deletion_due_on": customer.deletion_due_on})
     return _step(cancellation, f"took effect after {cancellation.effective_on}: access off, data kept until "
                                f"{customer.deletion_due_on}"), customer
+
+
+def without_final_backup(session: Session) -> list[tuple[int, str]]:
+    """Cancellations in effect whose final backup is missing or not good (a killed run, a failed backup)."""
+    from ledger.models import Backup
+    from policy.vocabulary import BackupStatus
+
+    found = []
+    for cancellation in session.scalars(select(Cancellation).where(
+            Cancellation.status.in_((CancellationStatus.EFFECTIVE, CancellationStatus.CLOSED))).order_by(Cancellation.id)):
+        backup = session.get(Backup, cancellation.final_backup_id) if cancellation.final_backup_id else None
+        customer = session.get(Customer, cancellation.customer_id)
+        if (backup is None or backup.status != BackupStatus.GOOD) and customer.stage != "data_deleted":
+            found.append((cancellation.id, cancellation.customer_id))
+    return found
 
 
 def on_standby(session: Session, customer_id: str) -> bool:

@@ -2,7 +2,8 @@
 and the credentials of closed tickets purged.
 
 Each alert is recorded (once per ticket, clock and state: `ticket_alerts.alert_key`) before it is
-sent, so a run that dies between the two sends it with the next run, and two runs never send it twice.
+sent, so a run that dies between the two sends it with the next run; it is sent under its row's lock
+and only while unsent, so two runs at once never send it twice.
 A closed ticket's credentials are deleted (the token set to NULL; seed 003: "deleted completely once
 the request is closed") and the purge is audited without the secret.
 """
@@ -84,6 +85,13 @@ def alert_text(session: Session, alert_id: int) -> tuple[str, str]:
             f"lifecycle show tickets lists every open ticket with its due times; the commitments run's artifact "
             f"shows them breached and at risk first.\n")
     return subject, body
+
+
+def claim(session: Session, alert_id: int) -> bool:
+    """Lock the alert's row; True when it is still to send."""
+    alert = session.scalar(select(TicketAlert).where(TicketAlert.id == alert_id).with_for_update()
+                           .execution_options(populate_existing=True))
+    return alert is not None and alert.sent_at is None
 
 
 def mark_sent(session: Session, alert_id: int, error: str | None) -> None:

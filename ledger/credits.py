@@ -119,6 +119,9 @@ def issue_credit_note(session: Session, reference: str, *, request: str, reason:
                                 "invoice")
     if not requested_by.strip():
         raise CorrectionRefused("--requested-by: say who asks for the credit note", "requested_by")
+    # the credited invoice locked first: two credit notes at once never both find it uncredited
+    session.execute(select(Invoice.id).where(Invoice.id == invoice.id).with_for_update())
+    session.refresh(invoice)
     lines = [Line(line.description, line.category, line.quantity, line.unit_price, line.amount_ht, line.vat_rate,
                   line.service_month) for line in invoice.lines]
     if not lines:  # an imported invoice known by its total only
@@ -228,7 +231,13 @@ def apply_credits(session: Session, invoice_ids: list[int], on: date, *, actor: 
     payment is given back this way unless finance refunds it before the close)."""
     applied = Applied()
     invoices = session.scalars(select(Invoice).where(Invoice.id.in_(invoice_ids)).order_by(Invoice.number)).all()
-    credits = credit_of(session, sorted({invoice.customer_id for invoice in invoices}))
+    customers = sorted({invoice.customer_id for invoice in invoices})
+    holders = set(session.scalars(select(CustomerCredit.customer_id).where(CustomerCredit.customer_id.in_(customers))))
+    # the customers with credit locked (in id order), as a refund locks its customer: never both spend it
+    if holders:
+        session.execute(select(Customer.customer_id).where(Customer.customer_id.in_(sorted(holders)))
+                        .order_by(Customer.customer_id).with_for_update())
+    credits = credit_of(session, sorted(holders))
     for invoice in invoices:
         credit = credits.get(invoice.customer_id, ZERO)
         split = settle(credit, _balance(session, invoice))

@@ -73,11 +73,23 @@ def serve_helpdesk(host: str, port: int, secret: bytes, *, max_bytes: int = 20_0
     from blocks.credentials import sealer
 
     class Handler(BaseHTTPRequestHandler):
+        timeout = 10  # seconds a connection may stay idle or trickle its body: no slow client holds a thread
+
         def do_POST(self):
             if self.path.split("?")[0] != PATH:
                 self._answer(404, {"error": f"POST {PATH}"})
                 return
-            length = int(self.headers.get("Content-Length") or 0)
+            raw = self.headers.get("Content-Length")
+            if raw is None:
+                self._answer(411, {"error": "Content-Length is required"})
+                return
+            try:
+                length = int(raw)
+            except ValueError:
+                length = -1
+            if length < 0:
+                self._answer(400, {"error": "Content-Length is not a byte count"})
+                return
             if length > max_bytes:
                 self._answer(413, {"error": f"{length:,} bytes, more than the {max_bytes:,} an import may have"})
                 return

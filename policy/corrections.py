@@ -5,7 +5,9 @@ note, a document of its own that names the invoice it credits and carries negati
 credits either whole lines of the invoice (`--lines`: the same lines, negated) or an amount TTC
 (`--amount`: one line at the invoice's VAT rate, whose HT is chosen so that HT + VAT is exactly the
 amount asked; VAT rounded to the cent makes about one amount in six unreachable at 20 %, and
-finance is told the two nearest that are). Together, the credit notes of an invoice never credit more than its total.
+finance is told the two nearest that are). Together, the credit notes of an invoice never credit more
+than its total, but for a cent per VAT rate on the note that completes it (each document rounds its
+own VAT: two lines of 10.03 HT make 24.07 TTC together, 12.04 each).
 
 A credit note first lowers what is left to pay on its invoice; what the customer had already paid
 beyond that becomes the customer's credit, which finance applies at the next close or refunds
@@ -110,7 +112,10 @@ def credit_note(lines: list[Line], total_ttc: Decimal, credited_ttc: Decimal, *,
     else:
         made = credited_lines(lines, positions or [])
     sums = totals(made)
-    if -sums.ttc > left:
+    # VAT is rounded per document: notes crediting an invoice line by line can add up to a cent per rate more
+    # than it; the note that completes it may pass what is left by that much (the cent becomes credit)
+    rounding = CENT * len({line.vat_rate for line in made})
+    if -sums.ttc > left + rounding:
         raise CorrectionRefused(f"this credit note would credit {-sums.ttc} TTC; only {left} TTC are left to credit "
                                 f"(invoice {total_ttc}, credited already {credited_ttc})")
     return made, sums

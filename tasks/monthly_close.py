@@ -236,7 +236,11 @@ class _MonthBook:
     def bill(self, customer: Customer) -> None:
         """Price the customer's work against its quotas and draft its invoice when there is something to bill."""
         base = customer.included_minutes if customer.included_minutes is not None else self.terms.included_minutes
-        days_off = standby_days(self.standby.get(customer.customer_id, []), self.month)
+        periods = self.standby.get(customer.customer_id, [])
+        ends = self.ends.get(customer.customer_id)
+        if ends is not None:  # standby after the last day of service is no service at half price
+            periods = [(start, min(end, ends + timedelta(days=1))) for start, end in periods if start <= ends]
+        days_off = standby_days(periods, self.month)
         billed = {self.month: self._own_month(customer.customer_id, base, days_off)}
         billed.update(self._late_months(customer.customer_id, base))
         subscriber = Subscriber(customer.monthly_fee, customer.payment_method, customer.billing_cycle,

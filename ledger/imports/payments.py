@@ -7,6 +7,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Callable
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ledger import audit
@@ -23,9 +24,17 @@ from ledger.credits import record_overpayment
 
 
 def _find_invoices(session: Session, references: set[str]) -> dict[str, Invoice]:
+    """The invoices paid, locked (in id order) for the import's transaction: what is left to pay on each,
+    hence the excess that becomes credit, cannot change under it (a credit note issued meanwhile)."""
     found = by_key(session, Invoice, Invoice.external_id, sorted(references))
     missing = references - set(found)
     found.update(by_key(session, Invoice, Invoice.number, sorted(missing)))
+    ids = sorted(invoice.id for invoice in found.values())
+    for start in range(0, len(ids), 500):
+        session.execute(select(Invoice.id).where(Invoice.id.in_(ids[start:start + 500])).order_by(Invoice.id)
+                        .with_for_update())
+    for invoice in found.values():
+        session.refresh(invoice)
     return found
 
 

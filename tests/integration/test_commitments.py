@@ -187,6 +187,8 @@ def test_support_on_a_customization_ends_a_month_after_its_delivery(prefect_serv
 
 
 def test_a_helpdesk_pushes_tickets_through_its_signed_webhook(helpdesk):
+    import socket
+
     import httpx
 
     from lifecycle.helpdesk import PATH, serve_helpdesk, signature
@@ -211,6 +213,10 @@ def test_a_helpdesk_pushes_tickets_through_its_signed_webhook(helpdesk):
         refused = post(bad, signature(secret, bad))
         assert refused.status_code == 422
         assert refused.json()["errors"] == ["helpdesk:2:customer_id: unknown customer 'NOBODY' (import customers first)"]
+        for length in ("-1", "many"):                      # a lying Content-Length is refused at once
+            with socket.create_connection(("127.0.0.1", port), timeout=15) as raw:
+                raw.sendall(f"POST {PATH} HTTP/1.1\r\nHost: x\r\nContent-Length: {length}\r\n\r\n".encode())
+                assert raw.recv(200).split()[1] == b"400"
         later = b'{"ticket_id": "HD-9", "customer_id": "ACME", "received_at": "2026-11-18T09:30", "type": "bug", ' \
                 b'"first_response_at": "2026-11-18T10:00"}'
         assert post(later, signature(secret, later)).json()["updated"] == 1

@@ -93,3 +93,17 @@ def test_the_last_month_bills_the_days_served_and_nothing_after():
     [half] = subscription_lines(subscriber, "2026-10", 20, Terms(), service=10)   # on standby the 10 days served
     assert half.amount_ht == cents(D("300.00") * 5 / 31)
     assert subscription_lines(subscriber, "2026-11", 0, Terms(), service=0) == []
+
+
+def test_an_invoice_credited_line_by_line_can_be_credited_wholly_despite_vat_rounding():
+    lines = [Line("A", "assistance", D(1), D("10.03"), D("10.03"), D("0.20")),
+             Line("B", "assistance", D(1), D("10.03"), D("10.03"), D("0.20"))]
+    assert totals(lines).ttc == D("24.07")                       # 20.06 HT + 4.01 VAT
+    _, first = credit_note(lines, D("24.07"), D("0.00"), positions=[1], reason="A not done")
+    assert first.ttc == D("-12.04")                               # 10.03 + 2.01
+    _, second = credit_note(lines, D("24.07"), D("12.04"), positions=[2], reason="B not done")
+    assert second.ttc == D("-12.04")                              # a cent past the 12.03 left: its own rounding
+    with pytest.raises(CorrectionRefused, match="nothing is left"):
+        credit_note(lines, D("24.07"), D("24.08"), amount=D("0.01"), reason="more")
+    with pytest.raises(CorrectionRefused, match="only 12.03 TTC are left"):
+        credit_note(lines, D("24.07"), D("12.04"), amount=D("12.05"), reason="two cents past")
