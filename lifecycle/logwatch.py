@@ -27,9 +27,10 @@ RETRIED_LOCK = ("note: SQLite was busy and Prefect will try again (known SQLite 
 
 def _retried_lock(error: str, exception: str) -> bool:
     """Prefect's server found its own SQLite database busy: its event consumers put the event back and
-    its heartbeats come again, and a state change it could not validate is answered 503, which Prefect's
-    clients try again: nothing is lost (PrefectHQ/prefect#18934)."""
-    return error.startswith(("prefect.server.", "prefect.server:")) and "database is locked" in exception
+    its heartbeats come again, a state change it could not validate is answered 503, which Prefect's
+    clients try again, and its background tasks (`docket`, e.g. marking work queues ready from the
+    workers' polls) run again: nothing is lost (PrefectHQ/prefect#18934)."""
+    return error.startswith(("prefect.server.", "prefect.server:", "docket.")) and "database is locked" in exception
 
 
 class ErrorLines:

@@ -20,6 +20,11 @@ PREFECT_STARTUP_TIMEOUT = "120"
 #: `lifecycle up` keeps 180 s: every beat is an event its triggers service writes, and SQLite under that
 #: load answers "database is locked", which Prefect's in-memory messaging redelivers as duplicate alerts
 HEARTBEAT_SECONDS = "180"
+#: upcoming runs Prefect's scheduler keeps per deployment (Prefect's default is 100: a hundred days of each
+#: daily deployment). Two weeks is what ops look ahead at, and each `prefect deploy` of `lifecycle up`
+#: rewrites them in one transaction: with 100 per daily deployment the embedded SQLite server held its
+#: write lock long enough for its own background tasks to give up ("database is locked" in CI)
+SCHEDULER_MAX_RUNS = "14"
 
 
 def home() -> Path:
@@ -102,3 +107,4 @@ def prepare_prefect_environment() -> None:
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", PREFECT_STARTUP_TIMEOUT)
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     os.environ.setdefault("PREFECT_FLOWS_HEARTBEAT_FREQUENCY", HEARTBEAT_SECONDS)
+    os.environ.setdefault("PREFECT_SERVER_SERVICES_SCHEDULER_MAX_RUNS", SCHEDULER_MAX_RUNS)

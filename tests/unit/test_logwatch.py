@@ -104,3 +104,20 @@ def test_a_state_validation_on_a_busy_sqlite_is_a_note_but_other_errors_of_that_
     assert feed(ErrorLines(Clock()), other) == ["prefect.server: Encountered error during state validation",
                                                 "sqlalchemy.exc.OperationalError: (sqlite3.OperationalError) no such "
                                                 "column: flow_run.state_id"]
+
+
+# a background task of the server (Prefect's docket) that waited a minute for a busy SQLite: run again
+DOCKET = """04:24:31.210 | ERROR   | docket.dependencies - ↩ [ 60223ms] mark_work_queues_ready(polled_work_queue_ids=..., ready_work_queue_ids=...){mark_work_queues_ready:work_pool:41817a93}
+Traceback (most recent call last):
+  File "/site-packages/sqlalchemy/engine/base.py", line 1967, in _exec_single_context
+sqlalchemy.exc.OperationalError: (sqlite3.OperationalError) database is locked
+[SQL: UPDATE work_queue SET status=:status]
+04:24:31.300 | INFO    | prefect.server - next
+"""
+
+
+def test_a_server_background_task_on_a_busy_sqlite_is_a_note_and_its_other_errors_are_not():
+    shown = feed(ErrorLines(Clock()), DOCKET)
+    assert len(shown) == 1 and shown[0].startswith("note: SQLite was busy")
+    other = DOCKET.replace("database is locked", "disk I/O error")
+    assert feed(ErrorLines(Clock()), other)[1] == "sqlalchemy.exc.OperationalError: (sqlite3.OperationalError) disk I/O error"
