@@ -63,13 +63,12 @@ def cancellation_request(customer_id: str, received_on: Optional[date] = None, e
             if withdraw_it:
                 step, customer = withdraw(session, customer_id, today_paris(), requested_by=requested_by,
                                           actor=actor(), flow_run_id=flow_run_id())
-                cancellation = _id(session, customer_id, step.received_on)
-                _notify(session, customer, "withdrawn", cancellation, settings, received_on=step.received_on)
+                _notify(session, customer, "withdrawn", step.cancellation_id, settings, received_on=step.received_on)
             else:
                 step, customer, new = receive(session, customer_id, day, effective_on, settings.terms,
                                               requested_by=requested_by, actor=actor(), flow_run_id=flow_run_id())
                 if new:
-                    _notify(session, customer, "received", _id(session, customer_id, day), settings,
+                    _notify(session, customer, "received", step.cancellation_id, settings,
                             received_on=step.received_on, effective_on=step.effective_on,
                             statement=step.statement.text())
     except CancellationRefused as refused:
@@ -80,13 +79,6 @@ def cancellation_request(customer_id: str, received_on: Optional[date] = None, e
     return {"customer_id": customer_id, "received_on": step.received_on.isoformat(),
             "effective_on": step.effective_on.isoformat(), "status": step.status, "sentence": step.sentence,
             "balance": str(step.statement.total) if step.statement else None, "pending": pending}
-
-
-def _id(session, customer_id: str, received_on: date) -> int:
-    from sqlalchemy import select
-
-    return session.scalar(select(Cancellation.id).where(Cancellation.customer_id == customer_id,
-                                                        Cancellation.received_on == received_on))
 
 
 @flow(name="cancellations", log_prints=True, persist_result=True, result_serializer="json")

@@ -39,7 +39,10 @@ def commitments(as_of: Optional[datetime] = None) -> dict:
     Args:
         as_of: the moment to look from (Europe/Paris when it has no offset); empty means now.
     """
-    at = (as_of if as_of is None or as_of.tzinfo else as_of.replace(tzinfo=PARIS)) or datetime.now(timezone.utc)
+    if as_of is None:
+        at = datetime.now(timezone.utc)
+    else:
+        at = as_of if as_of.tzinfo else as_of.replace(tzinfo=PARIS)
     if at > datetime.now(timezone.utc):
         raise MomentRefused(f"--as-of {at.isoformat()} is ahead of now: clocks are read as they stand")
     settings = load_run_settings("commitments")

@@ -35,6 +35,7 @@ class CancellationRefused(ValueError):
 
 @dataclass
 class Step:
+    cancellation_id: int
     customer_id: str
     received_on: date
     effective_on: date
@@ -127,6 +128,15 @@ def withdraw(session: Session, customer_id: str, day: date, *, requested_by: str
     return _step(existing, f"withdrawn on {day}: the service goes on"), customer
 
 
+def _locked_in(session: Session, cancellation_id: int, status: str) -> tuple[Cancellation, Customer] | None:
+    """The cancellation and its customer, the customer's row locked, while the cancellation is still at
+    `status` (read again under the lock: None when another run moved it on first)."""
+    cancellation = session.get(Cancellation, cancellation_id)
+    customer = session.get(Customer, cancellation.customer_id, with_for_update=True)
+    session.refresh(cancellation)
+    return (cancellation, customer) if cancellation.status == status else None
+
+
 def due_to_take_effect(session: Session, day: date) -> list[int]:
     """Cancellations whose last day of service is over."""
     return list(session.scalars(select(Cancellation.id).where(Cancellation.status == CancellationStatus.RECEIVED,
@@ -138,11 +148,10 @@ def take_effect(session: Session, cancellation_id: int, day: date, terms: Terms,
                 flow_run_id: str | None) -> tuple[Step, Customer] | None:
     """The service is over: the customer is marked cancelled (every access switch now turns it off) and its
     deletion is announced for after the retention. None when another run did it first."""
-    cancellation = session.get(Cancellation, cancellation_id)
-    customer = session.get(Customer, cancellation.customer_id, with_for_update=True)
-    session.refresh(cancellation)
-    if cancellation.status != CancellationStatus.RECEIVED:
+    found = _locked_in(session, cancellation_id, CancellationStatus.RECEIVED)
+    if found is None:
         return None
+    cancellation, customer = found
     cancellation.status, cancellation.effective_at = CancellationStatus.EFFECTIVE, now()
     customer.cancelled_on = cancellation.effective_on
     if customer.stage != "data_deleted":
@@ -187,11 +196,10 @@ def due_for_statement(session: Session) -> list[int]:
 def close(session: Session, cancellation_id: int, day: date, *, actor: str,
           flow_run_id: str | None) -> tuple[Step, Customer] | None:
     """The final statement is due: every open invoice, the credit, the amount due or to refund."""
-    cancellation = session.get(Cancellation, cancellation_id)
-    customer = session.get(Customer, cancellation.customer_id, with_for_update=True)
-    session.refresh(cancellation)
-    if cancellation.status != CancellationStatus.EFFECTIVE:
+    found = _locked_in(session, cancellation_id, CancellationStatus.EFFECTIVE)
+    if found is None:
         return None
+    cancellation, customer = found
     cancellation.status, cancellation.closed_at = CancellationStatus.CLOSED, now()
     statement = statement_of(session, customer.customer_id, day)
     audit.record(session, "cancellation_closed", customer_id=customer.customer_id, actor=actor,
@@ -214,5 +222,5 @@ def shown(session: Session) -> dict[str, dict]:
 
 
 def _step(cancellation: Cancellation, sentence: str) -> Step:
-    return Step(cancellation.customer_id, cancellation.received_on, cancellation.effective_on, cancellation.status,
+    return Step(cancellation.id, cancellation.customer_id, cancellation.received_on, cancellation.effective_on, cancellation.status,
                 sentence)

@@ -46,7 +46,7 @@ def settle_invoice(session: Session, invoice: Invoice, amount: Decimal, *, kind:
     session.add(Payment(payment_id=payment_id, invoice_id=invoice.id, paid_on=on, amount=amount, created_at=stamp,
                         kind=kind, credit_note_id=credit_note_id))
     session.flush()
-    left = balance(invoice.total_ttc, invoice.status, paid_by_invoice(session, [invoice.id]).get(invoice.id, ZERO))
+    left = _balance(session, invoice)
     if invoice.status == InvoiceStatus.OPEN and left <= ZERO:
         invoice.status = InvoiceStatus.PAID
     return left
@@ -142,8 +142,8 @@ def issue_credit_note(session: Session, reference: str, *, request: str, reason:
                   for position, line in enumerate(made, start=1)]
     session.add(note)
     session.flush()
-    split = settle(-sums.ttc, _balance(session, invoice))
     left = _balance(session, invoice)
+    split = settle(-sums.ttc, left)
     if split.to_invoice:
         left = settle_invoice(session, invoice, split.to_invoice, kind=SettlementKind.CREDIT_NOTE,
                               payment_id=keys.credit_note_settlement(number), on=issued_on, credit_note_id=note.id)
@@ -165,8 +165,7 @@ def _rate(invoice: Invoice) -> Decimal:
 
 
 def _balance(session: Session, invoice: Invoice) -> Decimal:
-    return max(balance(invoice.total_ttc, invoice.status,
-                       paid_by_invoice(session, [invoice.id]).get(invoice.id, ZERO)), ZERO)
+    return balance(invoice.total_ttc, invoice.status, paid_by_invoice(session, [invoice.id]).get(invoice.id, ZERO))
 
 
 # --- overpayments, refunds, credit applied at a close -------------------------------------------

@@ -30,6 +30,12 @@ def remember_terms(session: Session, terms: Terms, source: str) -> TermsCopy:
     return copy
 
 
+def latest_terms(session: Session) -> Terms:
+    """The terms the most recent run used, else the defaults: what work done without a Prefect server applies."""
+    copy = latest_copy(session)
+    return Terms(**copy.terms) if copy is not None else Terms()
+
+
 def latest_copy(session: Session) -> TermsCopy | None:
     """The terms the most recent run used: what commands that run without a Prefect server apply and show."""
     return session.scalars(select(TermsCopy).order_by(TermsCopy.last_used_at.desc(), TermsCopy.id.desc())).first()

@@ -252,12 +252,10 @@ def tickets(session: Session, month: str | None = None) -> list[dict[str, Any]]:
     from datetime import timezone
 
     from ledger.models import Ticket
-    from ledger.terms_copies import latest_copy
+    from ledger.terms_copies import latest_terms
     from policy.commitments import ticket_state
-    from policy.terms import Terms
 
-    copy = latest_copy(session)
-    terms = Terms(**copy.terms) if copy is not None else Terms()
+    terms = latest_terms(session)
     at = datetime.now(timezone.utc)
     rows = []
     for ticket in session.scalars(select(Ticket).order_by(Ticket.received_at, Ticket.ticket_id)):

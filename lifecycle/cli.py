@@ -183,12 +183,10 @@ def _ledger_terms(engine):
     """The terms the latest run used (a copy of the PolicyTerms block), else the defaults: imports
     check the same numbers the flows apply, without asking a Prefect server."""
     from ledger.db import session_scope
-    from ledger.terms_copies import latest_copy
-    from policy.terms import Terms
+    from ledger.terms_copies import latest_terms
 
     with session_scope(engine) as session:
-        copy = latest_copy(session)
-    return Terms(**copy.terms) if copy else Terms()
+        return latest_terms(session)
 
 
 # --- show --------------------------------------------------------------------------------------

@@ -41,10 +41,9 @@ def signature(secret: bytes, body: bytes) -> str:
 
 def receive(body: bytes, signed: str | None, secret: bytes, *, max_bytes: int, sealer, engine=None) -> tuple[int, dict]:
     """What the webhook answers to one request: (HTTP status, JSON body)."""
-    from ledger.imports import ImportRejected, import_records
-    from ledger.terms_copies import latest_copy
     from ledger.db import session_scope
-    from policy.terms import Terms
+    from ledger.imports import ImportRejected, import_records
+    from ledger.terms_copies import latest_terms
 
     if len(body) > max_bytes:
         return 413, {"error": f"{len(body):,} bytes, more than the {max_bytes:,} an import may have"}
@@ -58,8 +57,7 @@ def receive(body: bytes, signed: str | None, secret: bytes, *, max_bytes: int, s
     if not records or not all(isinstance(record, dict) for record in records):
         return 400, {"error": "expected a ticket object or a list of them"}
     with session_scope(engine) as session:
-        copy = latest_copy(session)
-        terms = Terms(**copy.terms) if copy is not None else Terms()
+        terms = latest_terms(session)
     try:
         result = import_records("tickets", records, label="helpdesk", terms=terms, engine=engine,
                                 actor="webhook:helpdesk", sealer=sealer)

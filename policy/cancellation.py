@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 
-from policy.calendar import add_months, days_in_month, month_bounds
+from policy.calendar import add_months, month_bounds
 from policy.terms import Terms
 from policy.vocabulary import BillingCycle
 

@@ -21,6 +21,7 @@ from decimal import Decimal
 
 from policy.invoicing import NO_VAT, Line, Totals, totals
 from policy.money import CENT, cents
+from policy.notices import percent
 
 ZERO = Decimal("0.00")
 
@@ -54,15 +55,11 @@ def left_to_credit(total_ttc: Decimal, credited_ttc: Decimal) -> Decimal:
     return max(total_ttc - credited_ttc, ZERO)
 
 
-def _percent(rate: Decimal) -> str:
-    return format((rate * 100).normalize(), "f")
-
-
 def vat_rate_of(lines: list[Line]) -> Decimal:
     """The one VAT rate an amount credit uses: the rate of the invoice's taxed lines (0 when none is taxed)."""
     rates = {line.vat_rate for line in lines if line.category not in NO_VAT}
     if len(rates) > 1:
-        listed = ", ".join(f"{_percent(rate)} %" for rate in sorted(rates))
+        listed = ", ".join(percent(rate) for rate in sorted(rates))
         raise CorrectionRefused(f"the invoice has lines at several VAT rates ({listed}): credit whole lines (--lines)",
                                 "invoice")
     return rates.pop() if rates else Decimal("0")
@@ -79,7 +76,7 @@ def amount_line(amount_ttc: Decimal, rate: Decimal, description: str) -> Line:
     # VAT rounded to the cent skips some amounts (at 20 %, HT 0.02 and 0.03 make 0.02 and 0.04 TTC)
     below = next(ht + cents(ht * rate) for ht in (guess, guess - CENT, guess - 2 * CENT) if ht + cents(ht * rate) < amount_ttc)
     above = next(ht + cents(ht * rate) for ht in (guess, guess + CENT, guess + 2 * CENT) if ht + cents(ht * rate) > amount_ttc)
-    raise CorrectionRefused(f"at {_percent(rate)} % VAT rounded to the cent, no amount HT makes exactly {amount_ttc} "
+    raise CorrectionRefused(f"at {percent(rate)} VAT rounded to the cent, no amount HT makes exactly {amount_ttc} "
                             f"TTC: credit {below} or {above} TTC")
 
 

@@ -173,7 +173,7 @@ def _store_once(storage: ObjectStorage, key: str, pdf: bytes, invoice: Invoice) 
 
 def _mail_text(invoice: Invoice, customer: Customer, link: str | None, language: str, sample: bool,
                credited: str | None = None, prepaid: Decimal = Decimal("0.00")) -> tuple[str, str]:
-    amount = f"{invoice.total_ttc:,.2f}".replace(",", " ").replace(".", ",")
+    amount = _fr(invoice.total_ttc)
     if invoice.kind == InvoiceKind.CREDIT_NOTE:
         subject, body = _credit_note_mail(invoice, credited, language)
     elif language == "en":
