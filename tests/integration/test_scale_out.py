@@ -55,12 +55,17 @@ def _descendants(root: int) -> list[int]:
 
 
 def _lose_machine(worker: subprocess.Popen) -> None:
-    """SIGKILL a worker and every process it started, at once: no handler, no `finally`, no last word."""
-    for pid in [*_descendants(worker.pid), worker.pid]:
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
+    """SIGKILL a worker and every process it started, at once: no handler, no `finally`, no last word.
+
+    All are frozen (SIGSTOP) before any is killed: killed one after the other, the worker once saw its run's
+    process die and reported the crash itself, which a lost machine never does (CI, once)."""
+    victims = [*_descendants(worker.pid), worker.pid]
+    for sig in (signal.SIGSTOP, signal.SIGKILL):
+        for pid in victims:
+            try:
+                os.kill(pid, sig)
+            except ProcessLookupError:
+                pass
     worker.wait(timeout=30)
 
 
