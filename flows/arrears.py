@@ -83,11 +83,13 @@ def arrears_escalation(
                           key="arrears-transitions", description=f"Stage changes on {day}")
     print(f"{day}{' (dry run)' if dry_run else ''}: {len(report.transitions)} stage change(s), "
           f"{len(report.penalties)} penalty invoice(s), {len(report.deletion_notices)} deletion notice(s), "
-          f"{len(deletions)} deletion(s) due")
+          f"{len(deletions)} deletion(s) due"
+          + (f", {len(report.left_alone)} customer(s) left as a later sweep recorded them" if report.left_alone else ""))
     if report.failed:
         raise SweepIncomplete("; ".join(report.failed))
     return {"day": day.isoformat(), "dry_run": dry_run, "transitions": report.transitions,
-            "penalties": report.penalties, "deletion_notices": report.deletion_notices, "deletions": deletions}
+            "penalties": report.penalties, "deletion_notices": report.deletion_notices, "deletions": deletions,
+            "left_alone": report.left_alone}
 
 
 def _request_deletion(customer_id: str, day: date) -> str:

@@ -40,6 +40,7 @@ class ArrearsReport:
     penalties: list[dict] = field(default_factory=list)
     deletion_notices: list[str] = field(default_factory=list)
     deletions_due: list[str] = field(default_factory=list)
+    left_alone: list[str] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)
 
     def markdown(self) -> str:
@@ -54,6 +55,8 @@ class ArrearsReport:
                  "## Deletion notices\n\n" + ("\n".join(f"- {line}" for line in self.deletion_notices) or "_none_"),
                  "## Deletions due (each waits for its approval in its own run)\n\n"
                  + ("\n".join(f"- {line}" for line in self.deletions_due) or "_none_")]
+        if self.left_alone:
+            lines.append("## Left as a later sweep recorded them\n\n" + "\n".join(f"- {line}" for line in self.left_alone))
         if self.failed:
             lines.append("## Failed (tried again on the next run)\n\n" + "\n".join(f"- {line}" for line in self.failed))
         return "\n\n".join(lines)
@@ -175,6 +178,13 @@ def _process(session, customer_id: str, day: date, settings: Settings, report: A
     terms = settings.terms
     customer = session.get(Customer, customer_id, with_for_update=True)
     if customer.stage == Stage.DATA_DELETED.value:
+        return
+    # a catch-up sweep for a missed day, run after a later day's: the stages already recorded saw more
+    # (payments and time), so this day's view would only rewrite them backwards (platform back on,
+    # then the same stage again with the same key)
+    latest = session.scalar(select(func.max(StageChange.effective_on)).where(StageChange.customer_id == customer_id))
+    if latest is not None and latest > day:
+        report.left_alone.append(f"{customer_id}: its stages are recorded up to {latest}, after {day}")
         return
     rows = _facts(session, [customer_id]).get(customer_id, [])
     for invoice_id, owed in rows:

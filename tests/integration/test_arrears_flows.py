@@ -377,3 +377,21 @@ def test_a_notice_pending_less_than_the_terms_allow_is_said_and_alerts_only_once
     finally:
         Notifications.delete("lifecycle")
         PolicyTerms.delete("lifecycle")
+
+
+def test_a_catch_up_sweep_for_a_missed_day_never_rewrites_a_later_sweeps_stages(debtors, ledger):
+    # ops sweep a day the schedule missed after a later day's sweep already ran: as of that earlier day
+    # OWE was still current, but switching its platform back on and escalating it again tomorrow with
+    # the same key is what a user must never see
+    assert [t["to"] for t in run("2026-03-31")["transitions"] if t["customer_id"] == "OWE"] == [
+        "admin_disabled", "platform_disabled"]
+    catch_up = run("2026-02-15")
+    assert [t for t in catch_up["transitions"] if t["customer_id"] == "OWE"] == []
+    assert catch_up["left_alone"] == ["OWE: its stages are recorded up to 2026-03-31, after 2026-02-15"]
+    assert flags(debtors, "OWE") == (False, False, False)
+    assert run("2026-04-01")["transitions"] == []
+    with session_scope(ledger) as session:
+        assert [(c.stage, c.effective_on) for c in session.scalars(
+            select(StageChange).where(StageChange.customer_id == "OWE").order_by(StageChange.id))] == [
+            ("admin_disabled", date(2026, 2, 28)), ("platform_disabled", date(2026, 3, 31))]
+    assert kinds(ledger, "OWE") == ["admin_disabled", "platform_disabled"]
