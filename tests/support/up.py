@@ -13,6 +13,7 @@ import subprocess
 import sys
 import threading
 import time
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import httpx
@@ -48,7 +49,21 @@ class Up:
         if not self._ready.wait(timeout):
             self.process.kill()
             raise AssertionError("lifecycle up did not become ready:\n" + "\n".join(self.lines[first:]))
+        self._hold_the_schedules_during_the_session()
         return self.lines[first:]
+
+    def _hold_the_schedules_during_the_session(self, hours: float = 2) -> None:
+        """Cancel the scheduled runs that would fire while the suite runs: at 06:30 Paris the real arrears
+        sweep would run today under a test that sweeps 40 days ago then today, and each test here drives
+        the days it needs itself. The runs stay (cancelled), so the scheduler does not create them again;
+        later ones stay scheduled, and one test forces one of them due to see the worker take it."""
+        soon = (datetime.now(timezone.utc) + timedelta(hours=hours)).isoformat()
+        for run in self.post("/flow_runs/filter", {"flow_runs": {"state": {"type": {"any_": ["SCHEDULED"]}},
+                                                                 "expected_start_time": {"before_": soon}},
+                                                   "limit": 200}):
+            if run["auto_scheduled"]:
+                self.post(f"/flow_runs/{run['id']}/set_state", {"state": {
+                    "type": "CANCELLED", "name": "Cancelled", "message": "held by the test session"}, "force": True})
 
     def _read(self, process: subprocess.Popen) -> None:
         for line in process.stdout:
