@@ -97,6 +97,14 @@ def credited_so_far(session: Session, invoice_id: int) -> Decimal:
     return -Decimal(total or 0).quantize(Decimal("0.01"))
 
 
+def credited_positions(session: Session, invoice_id: int) -> frozenset[int]:
+    """The lines of an invoice that earlier credit notes credited whole."""
+    return frozenset(session.scalars(
+        select(InvoiceLine.credited_position).join(Invoice, Invoice.id == InvoiceLine.invoice_id)
+        .where(Invoice.credits_id == invoice_id, Invoice.kind == InvoiceKind.CREDIT_NOTE,
+               InvoiceLine.credited_position.is_not(None))))
+
+
 def issue_credit_note(session: Session, reference: str, *, request: str, reason: str, requested_by: str,
                       positions: list[int] | None = None, amount: Decimal | None = None, wanted_on: date | None = None,
                       actor: str, flow_run_id: str | None) -> CreditNoteResult:
@@ -128,7 +136,7 @@ def issue_credit_note(session: Session, reference: str, *, request: str, reason:
         lines = [Line(invoice.description or "Imported invoice", "imported", Decimal(1), invoice.total_ht,
                       invoice.total_ht, _rate(invoice))]
     made, sums = credit_note(lines, invoice.total_ttc, credited_so_far(session, invoice.id), positions=positions,
-                             amount=amount, reason=reason)
+                             amount=amount, reason=reason, credited=credited_positions(session, invoice.id))
     issued_on = issue_date(session, wanted_on or today_paris())
     [number] = next_numbers(session, issued_on, 1)
     stamp = now()
@@ -138,7 +146,8 @@ def issue_credit_note(session: Session, reference: str, *, request: str, reason:
                    credits_id=invoice.id, created_at=stamp, finalised_at=stamp, flow_run_id=flow_run_id)
     note.lines = [InvoiceLine(position=position, description=line.description, category=line.category,
                               service_month=line.service_month, quantity=line.quantity, unit_price=line.unit_price,
-                              amount_ht=line.amount_ht, vat_rate=line.vat_rate)
+                              amount_ht=line.amount_ht, vat_rate=line.vat_rate,
+                              credited_position=positions[position - 1] if positions else None)
                   for position, line in enumerate(made, start=1)]
     session.add(note)
     session.flush()

@@ -191,6 +191,7 @@ class InvoiceLine(Base):
     unit_price: Mapped[Decimal] = mapped_column(Numeric(14, 4))
     amount_ht: Mapped[Decimal]
     vat_rate: Mapped[Decimal] = mapped_column(RATE)
+    credited_position: Mapped[Optional[int]]  # on a credit note: the line of its invoice this one credits whole
 
     invoice: Mapped[Invoice] = relationship(back_populates="lines")
 

@@ -80,8 +80,9 @@ def amount_line(amount_ttc: Decimal, rate: Decimal, description: str) -> Line:
                             f"TTC: credit {below} or {above} TTC")
 
 
-def credited_lines(lines: list[Line], positions: list[int]) -> list[Line]:
-    """Whole lines of the invoice (1-based positions as `show invoices` lists them), negated."""
+def credited_lines(lines: list[Line], positions: list[int], credited: frozenset[int] = frozenset()) -> list[Line]:
+    """Whole lines of the invoice (1-based positions as `show invoices` lists them), negated; a line an
+    earlier note credited whole (`credited`) is refused: crediting it again would credit money never billed."""
     if not positions:
         raise CorrectionRefused("--lines: name at least one line", "lines")
     if len(set(positions)) != len(positions):
@@ -89,14 +90,20 @@ def credited_lines(lines: list[Line], positions: list[int]) -> list[Line]:
     outside = [position for position in positions if not 1 <= position <= len(lines)]
     if outside:
         raise CorrectionRefused(f"--lines: the invoice has lines 1 to {len(lines)}, not {outside[0]}", "lines")
+    again = sorted(set(positions) & credited)
+    if again:
+        raise CorrectionRefused(f"--lines: line {again[0]} was credited by an earlier credit note already", "lines")
     return [Line(f"Credit: {line.description}", line.category, line.quantity, -line.unit_price, -line.amount_ht,
                  line.vat_rate, line.service_month)
             for line in (lines[position - 1] for position in positions)]
 
 
 def credit_note(lines: list[Line], total_ttc: Decimal, credited_ttc: Decimal, *, positions: list[int] | None = None,
-                amount: Decimal | None = None, reason: str) -> tuple[list[Line], Totals]:
-    """The lines and totals (negative) of a credit note on an invoice, refused past what is left to credit."""
+                amount: Decimal | None = None, reason: str, credited: frozenset[int] = frozenset()
+                ) -> tuple[list[Line], Totals]:
+    """The lines and totals (negative) of a credit note on an invoice, refused past what is left to credit
+    and on lines credited whole already (`credited`: their positions); with `positions`, the lines come
+    in their order."""
     if (positions is None) == (amount is None):
         raise CorrectionRefused("say what to credit: either --lines or --amount", "lines")
     if not reason.strip():
@@ -107,7 +114,7 @@ def credit_note(lines: list[Line], total_ttc: Decimal, credited_ttc: Decimal, *,
     if amount is not None:
         made = [amount_line(amount, vat_rate_of(lines), f"Credit: {reason.strip()}")]
     else:
-        made = credited_lines(lines, positions or [])
+        made = credited_lines(lines, positions or [], credited)
     sums = totals(made)
     # VAT is rounded per document: notes crediting an invoice line by line can add up to a cent per rate more
     # than it; the note that completes it may pass what is left by that much (the cent becomes credit)

@@ -89,6 +89,10 @@ def test_an_invoice_credited_partly_then_wholly_reaches_the_customer_to_the_cent
     assert (shown["total_ht"], shown["total_vat"], shown["total_ttc"]) == ("-400.00", "-80.00", "-480.00")
     assert [line["amount_ht"] for line in shown["lines"]] == ["-60.00", "-310.00", "-30.00"]
     assert by_number(october)[acme["number"]]["balance"] == "500.00"
+    # line 3 (372.00 TTC) fits in what is left, but it was credited whole already: never twice
+    again = issue_credit_note(invoice=acme["number"], lines=[3], reason="Work not done", requested_by="claire.finance",
+                              return_state=True)
+    assert again.is_failed() and "line 3 was credited by an earlier credit note already" in again.message
     wholly = issue_credit_note(invoice=acme["number"], amount_ttc="500.00", reason="Subscription waived",
                                requested_by="claire.finance")
     assert (wholly["balance"], wholly["to_credit"]) == ("0.00", "0.00")

@@ -47,6 +47,9 @@ def test_whole_lines_are_negated_and_named_once_each():
     for positions, why in (([], "at least one"), ([2, 2], "named twice"), ([3], "lines 1 to 2, not 3")):
         with pytest.raises(CorrectionRefused, match=why):
             credited_lines(LINES, positions)
+    with pytest.raises(CorrectionRefused, match="line 2 was credited by an earlier credit note already"):
+        credited_lines(LINES, [1, 2], frozenset({2}))
+    assert len(credited_lines(LINES, [1], frozenset({2}))) == 1
 
 
 def test_a_credit_note_never_credits_more_than_is_left():
