@@ -196,7 +196,8 @@ def up(*, host: str, port: int, echo, workers: int = 1) -> int:
             watcher = LogWatcher(server_log_path, server_log.tell(), echo)
             watcher.start()
             children.append(subprocess.Popen(
-                [sys.executable, "-m", "prefect", "server", "start", "--host", host, "--port", str(port)],
+                [sys.executable, "-m", "lifecycle.prefect_server", "server", "start", "--host", host,
+                 "--port", str(port)],
                 # the UI must call this server's API (Prefect would point it at port 4200 whatever --port
                 # says), and alert links must lead to this UI
                 env={**env, "PREFECT_UI_URL": ui, "PREFECT_SERVER_UI_API_URL": api_url}, stdout=server_log,
