@@ -41,7 +41,7 @@ def _money(text: str, what: str) -> Decimal:
 @flow(name="credit-note", log_prints=True, persist_result=True, result_serializer="json")
 @refusals_fail_quietly
 def issue_credit_note(invoice: str, reason: str, requested_by: str, amount_ttc: Optional[str] = None,
-                      lines: Optional[list[int]] = None) -> dict:
+                      lines: Optional[list[int]] = None, again: bool = False) -> dict:
     """Credit an issued invoice, partly or wholly: a credit note numbered in the invoice series, mailed with
     its Factur-X PDF; it lowers the invoice's balance, and what was paid beyond becomes the customer's credit.
 
@@ -51,6 +51,7 @@ def issue_credit_note(invoice: str, reason: str, requested_by: str, amount_ttc: 
         requested_by: who asks (kept in the audit log).
         amount_ttc: an amount TTC in EUR to credit, e.g. 120.00 (or give `lines`).
         lines: the invoice's lines to credit whole, by position as `show invoices` lists them (or give `amount_ttc`).
+        again: issue it although a credit note of this amount and reason is on the invoice already (a second on purpose).
     """
     amount = _money(amount_ttc, "--amount") if amount_ttc not in (None, "") else None
     settings = load_run_settings("credit-note")
@@ -58,7 +59,7 @@ def issue_credit_note(invoice: str, reason: str, requested_by: str, amount_ttc: 
     try:
         made = issue_credit_note_now(invoice, request=run_id or f"cli:{invoice}:{reason}", reason=reason,
                                      requested_by=requested_by, positions=lines or None, amount=amount,
-                                     actor=actor(), flow_run_id=run_id)
+                                     again=again, actor=actor(), flow_run_id=run_id)
     except CorrectionRefused as refused:
         raise CorrectionNotMade(f"credit note on {invoice}: {refused}") from None
     print(made.sentence())

@@ -107,10 +107,12 @@ def credited_positions(session: Session, invoice_id: int) -> frozenset[int]:
 
 def issue_credit_note(session: Session, reference: str, *, request: str, reason: str, requested_by: str,
                       positions: list[int] | None = None, amount: Decimal | None = None, wanted_on: date | None = None,
-                      actor: str, flow_run_id: str | None) -> CreditNoteResult:
+                      again: bool = False, actor: str, flow_run_id: str | None) -> CreditNoteResult:
     """Issue a credit note on the invoice `reference` (a number, or an imported invoice's id), numbered in the
     invoice series: French practice allows either, and one series keeps one gapless, chronological count of
-    every document that moves a customer's account. `request` keys it (a flow run, or an imported row's id)."""
+    every document that moves a customer's account. `request` keys it (a flow run, or an imported row's id).
+    A run started again after one that was killed once it had issued its note is a new request: an amount
+    credited already on the invoice for the same reason is refused unless `again` says it is meant."""
     key = keys.credit_note(request)
     done = session.scalar(select(Invoice).where(Invoice.invoice_key == key))
     if done is not None:
@@ -135,6 +137,13 @@ def issue_credit_note(session: Session, reference: str, *, request: str, reason:
     if not lines:  # an imported invoice known by its total only
         lines = [Line(invoice.description or "Imported invoice", "imported", Decimal(1), invoice.total_ht,
                       invoice.total_ht, _rate(invoice))]
+    if amount is not None and not again:
+        for twin in session.scalars(select(Invoice).where(Invoice.credits_id == invoice.id,
+                                                          Invoice.kind == InvoiceKind.CREDIT_NOTE)):
+            if -twin.total_ttc == amount and twin.description == reason.strip():
+                raise CorrectionRefused(f"credit note {twin.number} of {twin.issued_on} credited {amount} TTC on "
+                                        f"invoice {reference} for the same reason already: to issue another, "
+                                        f"say --again")
     made, sums = credit_note(lines, invoice.total_ttc, credited_so_far(session, invoice.id), positions=positions,
                              amount=amount, reason=reason, credited=credited_positions(session, invoice.id))
     issued_on = issue_date(session, wanted_on or today_paris())

@@ -949,6 +949,7 @@ def run_credit_note(
     lines: Optional[str] = typer.Option(None, "--lines", help="Lines to credit whole, by position: 1,3."),
     reason: str = typer.Option(..., "--reason", help="Why (printed on the credit note)."),
     requested_by: str = typer.Option(..., "--requested-by", help="Who asks (audit)."),
+    again: bool = typer.Option(False, "--again", help="Issue it although a note of this amount and reason exists."),
 ) -> None:
     """Credit an issued invoice (partly or wholly): a numbered credit note, mailed with its Factur-X PDF."""
     if (amount is None) == (lines is None):
@@ -968,7 +969,7 @@ def run_credit_note(
         return issue_credit_note(**parameters)
 
     result = _run("credit-note/credit-note", {"invoice": invoice, "reason": reason, "requested_by": requested_by,
-                                              "amount_ttc": amount, "lines": positions}, call)
+                                              "amount_ttc": amount, "lines": positions, "again": again}, call)
     if result is None:
         return
     if not result["created"]:

@@ -46,9 +46,11 @@ def check(session: Session, rows: list[Row], problems: Problems, terms: Terms, a
             continue
         try:
             with session.begin_nested():
+                # each row has its id: two notes alike on one invoice are two rows on purpose
                 made = issue_credit_note(session, values["invoice_number"], request=values["credit_note_id"],
-                                         reason=values["reason"], requested_by=actor, amount=values["amount_ttc"],
-                                         wanted_on=values["issued_on"], actor=actor, flow_run_id=None)
+                                         again=True, reason=values["reason"], requested_by=actor,
+                                         amount=values["amount_ttc"], wanted_on=values["issued_on"], actor=actor,
+                                         flow_run_id=None)
         except CorrectionRefused as refused:
             column = {"invoice": "invoice_number", "reason": "reason"}.get(refused.about, "amount_ttc")
             problems.add(row.number, column, str(refused))

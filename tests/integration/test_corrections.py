@@ -106,6 +106,22 @@ def test_an_invoice_credited_partly_then_wholly_reaches_the_customer_to_the_cent
     assert {entry.after["requested_by"] for entry in audited} == {"claire.finance"}
 
 
+def test_a_credit_note_asked_again_is_refused_unless_meant(october):
+    # finance's first run was killed once its note was issued, and finance runs the same command again
+    from flows.corrections import issue_credit_note
+
+    acme = invoice_of(october, "ACME")
+    first = issue_credit_note(invoice=acme["number"], amount_ttc="50.00", reason="Goodwill", requested_by="claire")
+    twice = issue_credit_note(invoice=acme["number"], amount_ttc="50.00", reason="Goodwill", requested_by="claire",
+                              return_state=True)
+    assert twice.is_failed() and (f"credit note {first['number']} of " in twice.message
+                                  and "credited 50.00 TTC" in twice.message and "say --again" in twice.message)
+    meant = issue_credit_note(invoice=acme["number"], amount_ttc="50.00", reason="Goodwill", requested_by="claire",
+                              again=True)
+    assert int(meant["number"][-6:]) == int(first["number"][-6:]) + 1         # the refusal numbered nothing
+    assert by_number(october)[acme["number"]]["balance"] == "980.00"          # 1080.00 - 2 x 50.00
+
+
 def test_a_double_payment_is_partly_refunded_and_the_rest_settles_the_next_invoice(october, mailbox, tmp_path):
     from flows.corrections import refund
     from flows.monthly_close import monthly_close
