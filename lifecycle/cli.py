@@ -724,6 +724,8 @@ def run_arrears(
         typer.echo(f"  deletion notice: {line}")
     for line in result["deletions"]:
         typer.echo(f"  deletion: {line}")
+    for line in result.get("left_alone", []):  # a catch-up for a day before a later sweep
+        typer.echo(f"  left as a later sweep recorded it: {line}")
 
 
 @run_app.command("commitments")
