@@ -111,6 +111,7 @@ class Customer(Base):
     deletion_status: Mapped[Optional[str]] = mapped_column(String(32))
     deletion_due_on: Mapped[Optional[date]]
     deletion_flow_run_id: Mapped[Optional[str]] = mapped_column(String(64))  # the run waiting for approval
+    arrears_swept_on: Mapped[Optional[date]]  # the day of the last sweep that looked at it (a catch-up leaves it)
     admin_enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     platform_enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     operations_enabled: Mapped[bool] = mapped_column(Boolean, default=True)

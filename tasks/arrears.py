@@ -179,13 +179,17 @@ def _process(session, customer_id: str, day: date, settings: Settings, report: A
     customer = session.get(Customer, customer_id, with_for_update=True)
     if customer.stage == Stage.DATA_DELETED.value:
         return
-    # a catch-up sweep for a missed day, run after a later day's: the stages already recorded saw more
-    # (payments and time), so this day's view would only rewrite them backwards (platform back on,
-    # then the same stage again with the same key)
+    # a catch-up sweep for a missed day, run after a later day's: what that sweep recorded saw more
+    # (payments and time), so this day's view would only rewrite it backwards (platform back on, then
+    # the same stage again with the same key; a deletion notice cancelled, then given again)
     latest = session.scalar(select(func.max(StageChange.effective_on)).where(StageChange.customer_id == customer_id))
-    if latest is not None and latest > day:
+    if customer.arrears_swept_on is not None and customer.arrears_swept_on > day:
+        report.left_alone.append(f"{customer_id}: swept already for {customer.arrears_swept_on}, after {day}")
+        return
+    if latest is not None and latest > day:  # a ledger from before the sweep day was kept
         report.left_alone.append(f"{customer_id}: its stages are recorded up to {latest}, after {day}")
         return
+    customer.arrears_swept_on = day
     rows = _facts(session, [customer_id]).get(customer_id, [])
     for invoice_id, owed in rows:
         penalty = penalty_for(owed, day, terms, customer.dunning_exempt)

@@ -387,11 +387,17 @@ def test_a_catch_up_sweep_for_a_missed_day_never_rewrites_a_later_sweeps_stages(
         "admin_disabled", "platform_disabled"]
     catch_up = run("2026-02-15")
     assert [t for t in catch_up["transitions"] if t["customer_id"] == "OWE"] == []
-    assert catch_up["left_alone"] == ["OWE: its stages are recorded up to 2026-03-31, after 2026-02-15"]
+    assert catch_up["left_alone"] == ["OWE: swept already for 2026-03-31, after 2026-02-15"]
     assert flags(debtors, "OWE") == (False, False, False)
     assert run("2026-04-01")["transitions"] == []
     with session_scope(ledger) as session:
         assert [(c.stage, c.effective_on) for c in session.scalars(
             select(StageChange).where(StageChange.customer_id == "OWE").order_by(StageChange.id))] == [
             ("admin_disabled", date(2026, 2, 28)), ("platform_disabled", date(2026, 3, 31))]
-    assert kinds(ledger, "OWE") == ["admin_disabled", "platform_disabled"]
+
+    # the same for a deletion notice: as of 20 June none was due yet, but the 1 July sweep gave it
+    assert run("2026-07-01")["deletion_notices"] == ["OWE: deletion on or after 2026-07-31"]
+    assert run("2026-06-20")["left_alone"] == ["OWE: swept already for 2026-07-01, after 2026-06-20"]
+    assert state(ledger, "OWE") == ("platform_disabled", "notice_sent", date(2026, 7, 31))
+    assert run("2026-07-02")["deletion_notices"] == []
+    assert kinds(ledger, "OWE") == ["admin_disabled", "platform_disabled", "deletion_notice"]
