@@ -59,7 +59,8 @@ def arrears_escalation(
         check_date(future_day_problem(day, today_paris(), "the arrears day"), force_reason=force_reason,
                    what="arrears-escalation")
     settings = load_run_settings("arrears-escalation")
-    report = sweep_task(day, settings, dry_run=dry_run, actor=actor(), flow_run_id=flow_run_id())
+    report = sweep_task(day, settings, dry_run=dry_run, actor=actor(), flow_run_id=flow_run_id(),
+                        forced_reason=force_reason if day > today_paris() else None)
     if not dry_run:  # the notices and access changes recorded with their stages (and any left by earlier runs)
         # each penalty invoice's PDF, stored and mailed like the close's (and one a killed run left without)
         issued = issue_documents_task(settings.seller, settings.terms, settings.storage, kinds=(InvoiceKind.PENALTY,),
@@ -84,12 +85,12 @@ def arrears_escalation(
     print(f"{day}{' (dry run)' if dry_run else ''}: {len(report.transitions)} stage change(s), "
           f"{len(report.penalties)} penalty invoice(s), {len(report.deletion_notices)} deletion notice(s), "
           f"{len(deletions)} deletion(s) due"
-          + (f", {len(report.left_alone)} customer(s) left as a later sweep recorded them" if report.left_alone else ""))
+          + (f"; {report.superseded()}" if report.superseded_by else ""))
     if report.failed:
         raise SweepIncomplete("; ".join(report.failed))
     return {"day": day.isoformat(), "dry_run": dry_run, "transitions": report.transitions,
             "penalties": report.penalties, "deletion_notices": report.deletion_notices, "deletions": deletions,
-            "left_alone": report.left_alone}
+            "superseded_by": report.superseded_by.isoformat() if report.superseded_by else None}
 
 
 def _request_deletion(customer_id: str, day: date) -> str:

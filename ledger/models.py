@@ -111,7 +111,6 @@ class Customer(Base):
     deletion_status: Mapped[Optional[str]] = mapped_column(String(32))
     deletion_due_on: Mapped[Optional[date]]
     deletion_flow_run_id: Mapped[Optional[str]] = mapped_column(String(64))  # the run waiting for approval
-    arrears_swept_on: Mapped[Optional[date]]  # the day of the last sweep that looked at it (a catch-up leaves it)
     admin_enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     platform_enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     operations_enabled: Mapped[bool] = mapped_column(Boolean, default=True)
@@ -379,6 +378,17 @@ class StandbyPeriod(Base):
     started_at: Mapped[Optional[datetime]]
     ended_at: Mapped[Optional[datetime]]
     created_at: Mapped[datetime]
+
+
+class ArrearsSweep(Base):
+    """A business day the arrears sweep ran for: a sweep for an earlier day changes nothing after it."""
+
+    __tablename__ = "arrears_sweeps"
+
+    day: Mapped[date] = mapped_column(primary_key=True)
+    first_run_at: Mapped[datetime]
+    forced_reason: Mapped[Optional[str]] = mapped_column(Text)  # a day ahead of its date, swept on purpose
+    flow_run_id: Mapped[Optional[str]] = mapped_column(String(64))
 
 
 class StageChange(Base):

@@ -16,12 +16,13 @@ from decimal import Decimal
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 from sqlalchemy import Numeric, and_, case, func, literal, or_, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
 
 from blocks.settings import Settings
 from ledger import audit, keys
 from ledger.db import now, rehearsal, session_scope
-from ledger.models import Customer, Invoice, InvoiceLine, Payment, StageChange
+from ledger.models import ArrearsSweep, Customer, Invoice, InvoiceLine, Payment, StageChange
 from ledger.numbering import issue_date, next_numbers
 from ledger.queries import active_standby_customers, invoice_label
 from policy.arrears import (ROWS, Owed, Stage, anchor, deletion_due, deletion_due_on, deletion_eligible, deletion_plan,
@@ -40,8 +41,12 @@ class ArrearsReport:
     penalties: list[dict] = field(default_factory=list)
     deletion_notices: list[str] = field(default_factory=list)
     deletions_due: list[str] = field(default_factory=list)
-    left_alone: list[str] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)
+    superseded_by: date | None = None  # a later day swept already: this earlier one changes nothing
+
+    def superseded(self) -> str:
+        return (f"the sweep for {self.superseded_by} ran already and did all an earlier day could, with more facts "
+                f"(payments, time): nothing changed for {self.day}")
 
     def markdown(self) -> str:
         rows = "\n".join(f"| {t['customer_id']} | {t['from']} | {t['to']} | {t['effective_on']} | {t['anchor']} |"
@@ -55,8 +60,8 @@ class ArrearsReport:
                  "## Deletion notices\n\n" + ("\n".join(f"- {line}" for line in self.deletion_notices) or "_none_"),
                  "## Deletions due (each waits for its approval in its own run)\n\n"
                  + ("\n".join(f"- {line}" for line in self.deletions_due) or "_none_")]
-        if self.left_alone:
-            lines.append("## Left as a later sweep recorded them\n\n" + "\n".join(f"- {line}" for line in self.left_alone))
+        if self.superseded_by:
+            lines.insert(1, f"**Nothing to do:** {self.superseded()}.")
         if self.failed:
             lines.append("## Failed (tried again on the next run)\n\n" + "\n".join(f"- {line}" for line in self.failed))
         return "\n\n".join(lines)
@@ -156,11 +161,16 @@ def _has_work(standing: Standing, day: date, settings: Settings, rules) -> bool:
 
 
 def sweep(day: date, settings: Settings, *, dry_run: bool, actor: str, flow_run_id: str | None,
-          engine=None) -> ArrearsReport:
+          engine=None, forced_reason: str | None = None) -> ArrearsReport:
     report = ArrearsReport(day, dry_run)
     rules = ladder(settings.terms)
     with session_scope(engine) as session:
+        report.superseded_by = _later_sweep(session, day)
+        if report.superseded_by:
+            return report
         customers = [standing for standing in _standings(session, day) if _has_work(standing, day, settings, rules)]
+    if not dry_run:
+        _record_sweep(day, forced_reason, flow_run_id, engine)
     scope = (lambda: rehearsal(engine)) if dry_run else (lambda: session_scope(engine, write=True))
     for customer in customers:
         try:
@@ -173,23 +183,35 @@ def sweep(day: date, settings: Settings, *, dry_run: bool, actor: str, flow_run_
     return report
 
 
+def _later_sweep(session, day: date) -> date | None:
+    """The latest day swept, when it is after `day` (a catch-up for a missed day run after it)."""
+    latest = session.scalar(select(func.max(ArrearsSweep.day)))
+    if isinstance(latest, str):  # SQLite's MAX() returns the stored text
+        latest = date.fromisoformat(latest)
+    return latest if latest is not None and latest > day else None
+
+
+def _record_sweep(day: date, forced_reason: str | None, flow_run_id: str | None, engine) -> None:
+    """Recorded before any customer is looked at, so a catch-up started meanwhile stops at each customer."""
+    try:
+        with session_scope(engine, write=True) as session:
+            if session.get(ArrearsSweep, day) is None:
+                session.add(ArrearsSweep(day=day, first_run_at=now(), forced_reason=forced_reason,
+                                         flow_run_id=flow_run_id))
+    except IntegrityError:  # a sweep of the same day at once recorded it first
+        pass
+
+
 def _process(session, customer_id: str, day: date, settings: Settings, report: ArrearsReport, *, dry_run: bool,
              actor: str, flow_run_id: str | None) -> None:
     terms = settings.terms
     customer = session.get(Customer, customer_id, with_for_update=True)
     if customer.stage == Stage.DATA_DELETED.value:
         return
-    # a catch-up sweep for a missed day, run after a later day's: what that sweep recorded saw more
-    # (payments and time), so this day's view would only rewrite it backwards (platform back on, then
-    # the same stage again with the same key; a deletion notice cancelled, then given again)
-    latest = session.scalar(select(func.max(StageChange.effective_on)).where(StageChange.customer_id == customer_id))
-    if customer.arrears_swept_on is not None and customer.arrears_swept_on > day:
-        report.left_alone.append(f"{customer_id}: swept already for {customer.arrears_swept_on}, after {day}")
+    later = _later_sweep(session, day)  # a later day's sweep started since this one began: it decides
+    if later:
+        report.superseded_by = later
         return
-    if latest is not None and latest > day:  # a ledger from before the sweep day was kept
-        report.left_alone.append(f"{customer_id}: its stages are recorded up to {latest}, after {day}")
-        return
-    customer.arrears_swept_on = day
     rows = _facts(session, [customer_id]).get(customer_id, [])
     for invoice_id, owed in rows:
         penalty = penalty_for(owed, day, terms, customer.dunning_exempt)

@@ -379,16 +379,19 @@ def test_a_notice_pending_less_than_the_terms_allow_is_said_and_alerts_only_once
         PolicyTerms.delete("lifecycle")
 
 
-def test_a_catch_up_sweep_for_a_missed_day_never_rewrites_a_later_sweeps_stages(debtors, ledger):
-    # ops sweep a day the schedule missed after a later day's sweep already ran: as of that earlier day
-    # OWE was still current, but switching its platform back on and escalating it again tomorrow with
-    # the same key is what a user must never see
+def test_a_catch_up_sweep_for_a_missed_day_never_rewrites_what_a_later_sweep_recorded(debtors, ledger, tmp_path):
+    # ops sweep a day the schedule missed after a later day's sweep already ran: as of that earlier day OWE
+    # was still current and LATE (paid since) was a month late; switching OWE's platform back on, LATE's
+    # admin area off, and recording OWE's stages again tomorrow is what a user must never see
+    import_file("invoices", write_csv(tmp_path / "late.csv", INVOICES, [
+        ["L1", "LATE", "2026-01-01", "2026-01-31", "100.00", "", "", ""]]), engine=ledger)
+    pay(ledger, tmp_path, [["PL", "L1", "2026-03-01", "120.00"]])
     assert [t["to"] for t in run("2026-03-31")["transitions"] if t["customer_id"] == "OWE"] == [
         "admin_disabled", "platform_disabled"]
-    catch_up = run("2026-02-15")
-    assert [t for t in catch_up["transitions"] if t["customer_id"] == "OWE"] == []
-    assert catch_up["left_alone"] == ["OWE: swept already for 2026-03-31, after 2026-02-15"]
-    assert flags(debtors, "OWE") == (False, False, False)
+    catch_up = run("2026-02-28")
+    assert (catch_up["superseded_by"], catch_up["transitions"], catch_up["penalties"]) == ("2026-03-31", [], [])
+    assert flags(debtors, "OWE") == (False, False, False) and flags(debtors, "LATE") == (True, True, True)
+    assert kinds(ledger, "LATE") == []
     assert run("2026-04-01")["transitions"] == []
     with session_scope(ledger) as session:
         assert [(c.stage, c.effective_on) for c in session.scalars(
@@ -397,7 +400,7 @@ def test_a_catch_up_sweep_for_a_missed_day_never_rewrites_a_later_sweeps_stages(
 
     # the same for a deletion notice: as of 20 June none was due yet, but the 1 July sweep gave it
     assert run("2026-07-01")["deletion_notices"] == ["OWE: deletion on or after 2026-07-31"]
-    assert run("2026-06-20")["left_alone"] == ["OWE: swept already for 2026-07-01, after 2026-06-20"]
+    assert run("2026-06-20")["superseded_by"] == "2026-07-01"
     assert state(ledger, "OWE") == ("platform_disabled", "notice_sent", date(2026, 7, 31))
     assert run("2026-07-02")["deletion_notices"] == []
     assert kinds(ledger, "OWE") == ["admin_disabled", "platform_disabled", "deletion_notice"]
