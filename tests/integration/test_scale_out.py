@@ -175,7 +175,9 @@ def test_a_night_on_two_workers_survives_a_lost_worker(topology, record_property
     start_worker("machine-a", "--limit", "2")
     parent = up.run_button("nightly-backup", {"as_of": night.isoformat()})
     up.wait(parent, until={"RUNNING", "COMPLETED", "FAILED", "CRASHED"}, timeout=180)
-    start_worker("machine-b", LIFECYCLE_FAILPOINT_PAUSE="backup.manifest-written=0.5")
+    # two runs at a time each, as machines sized for their share: unbounded, machine-b once polled first and
+    # took all eight shards, leaving machine-a none to finish before the loss (CI saw the night end untested)
+    start_worker("machine-b", "--limit", "2", LIFECYCLE_FAILPOINT_PAUSE="backup.manifest-written=0.5")
 
     # machine-b is lost in the middle of a shard (some of its customers backed up, not all), once
     # machine-a has done some of the night too
