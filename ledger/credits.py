@@ -90,19 +90,12 @@ def _invoice_by_reference(session: Session, reference: str) -> Invoice | None:
             or session.scalar(query.where(Invoice.external_id == reference, Invoice.kind == InvoiceKind.IMPORTED)))
 
 
-def credited_so_far(session: Session, invoice_id: int) -> Decimal:
-    """The positive TTC that credit notes took off an invoice already."""
-    total = session.scalar(select(func.sum(Invoice.total_ttc)).where(Invoice.credits_id == invoice_id,
-                                                                      Invoice.kind == InvoiceKind.CREDIT_NOTE))
-    return -Decimal(total or 0).quantize(Decimal("0.01"))
-
-
-def credited_positions(session: Session, invoice_id: int) -> frozenset[int]:
-    """The lines of an invoice that earlier credit notes credited whole."""
-    return frozenset(session.scalars(
-        select(InvoiceLine.credited_position).join(Invoice, Invoice.id == InvoiceLine.invoice_id)
-        .where(Invoice.credits_id == invoice_id, Invoice.kind == InvoiceKind.CREDIT_NOTE,
-               InvoiceLine.credited_position.is_not(None))))
+def _earlier_notes(session: Session, invoice_id: int) -> list[Invoice]:
+    """The credit notes already issued on an invoice, with their lines: what they credited in all, which
+    lines they credited whole, and whether one is the twin of a note asked again."""
+    return session.scalars(select(Invoice).options(selectinload(Invoice.lines))
+                           .where(Invoice.credits_id == invoice_id, Invoice.kind == InvoiceKind.CREDIT_NOTE)
+                           .order_by(Invoice.id)).all()
 
 
 def issue_credit_note(session: Session, reference: str, *, request: str, reason: str, requested_by: str,
@@ -137,15 +130,18 @@ def issue_credit_note(session: Session, reference: str, *, request: str, reason:
     if not lines:  # an imported invoice known by its total only
         lines = [Line(invoice.description or "Imported invoice", "imported", Decimal(1), invoice.total_ht,
                       invoice.total_ht, _rate(invoice))]
+    earlier = _earlier_notes(session, invoice.id)
     if amount is not None and not again:
-        for twin in session.scalars(select(Invoice).where(Invoice.credits_id == invoice.id,
-                                                          Invoice.kind == InvoiceKind.CREDIT_NOTE)):
+        for twin in earlier:
             if -twin.total_ttc == amount and twin.description == reason.strip():
                 raise CorrectionRefused(f"credit note {twin.number} of {twin.issued_on} credited {amount} TTC on "
                                         f"invoice {reference} for the same reason already: to issue another, "
                                         f"say --again")
-    made, sums = credit_note(lines, invoice.total_ttc, credited_so_far(session, invoice.id), positions=positions,
-                             amount=amount, reason=reason, credited=credited_positions(session, invoice.id))
+    credited_ttc = -sum((note.total_ttc for note in earlier), ZERO)
+    whole = frozenset(line.credited_position for note in earlier for line in note.lines
+                      if line.credited_position is not None)
+    made, sums = credit_note(lines, invoice.total_ttc, credited_ttc, positions=positions, amount=amount,
+                             reason=reason, credited=whole)
     issued_on = issue_date(session, wanted_on or today_paris())
     [number] = next_numbers(session, issued_on, 1)
     stamp = now()

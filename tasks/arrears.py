@@ -185,9 +185,7 @@ def sweep(day: date, settings: Settings, *, dry_run: bool, actor: str, flow_run_
 
 def _later_sweep(session, day: date) -> date | None:
     """The latest day swept, when it is after `day` (a catch-up for a missed day run after it)."""
-    latest = session.scalar(select(func.max(ArrearsSweep.day)))
-    if isinstance(latest, str):  # SQLite's MAX() returns the stored text
-        latest = date.fromisoformat(latest)
+    latest = session.scalar(select(ArrearsSweep.day).order_by(ArrearsSweep.day.desc()).limit(1))
     return latest if latest is not None and latest > day else None
 
 
