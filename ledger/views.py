@@ -5,7 +5,7 @@ Amounts are strings with two decimals, dates ISO 8601, so JSON, CSV and the tabl
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timezone
 from decimal import Decimal
 from typing import Any, Callable
 
@@ -31,6 +31,9 @@ def rate(value: Decimal) -> str:
 
 
 def iso(value: date | datetime | None) -> str | None:
+    """A date, or an instant in UTC (JSON keeps UTC; a due time computed in Paris time is turned to it)."""
+    if isinstance(value, datetime) and value.tzinfo is not None:
+        value = value.astimezone(timezone.utc)
     return None if value is None else value.isoformat()
 
 
@@ -240,17 +243,9 @@ def ticket_clocks(ticket, terms, at: datetime):
                                        resolved_at=ticket.resolved_at, closed_at=ticket.closed_at), at)
 
 
-def _utc(instant: datetime) -> str:
-    from datetime import timezone
-
-    return instant.astimezone(timezone.utc).isoformat()
-
-
 def tickets(session: Session, month: str | None = None) -> list[dict[str, Any]]:
     """Tickets with their commitments' due times and state now (the worst of their clocks; `met` or `missed`
     once every clock stopped), with the terms the latest run used. Never the credentials: whether there are."""
-    from datetime import timezone
-
     from ledger.models import Ticket
     from ledger.terms_copies import latest_terms
     from policy.commitments import ticket_state
@@ -273,8 +268,8 @@ def tickets(session: Session, month: str | None = None) -> list[dict[str, Any]]:
             "level": ticket.level,
             "channel": ticket.channel,
             "received_at": iso(ticket.received_at),
-            "response_due_at": _utc(clocks["first_response"].due_at) if "first_response" in clocks else None,
-            "delivery_due_at": _utc(delivery.due_at) if delivery else None,
+            "response_due_at": iso(clocks["first_response"].due_at) if "first_response" in clocks else None,
+            "delivery_due_at": iso(delivery.due_at) if delivery else None,
             "state": state.value if state else None,
             "clocks": {name: clock.state.value for name, clock in clocks.items()},
             "closed_at": iso(ticket.closed_at),
