@@ -473,16 +473,12 @@ def helpdesk_webhook(
     if not api_url or not answers(api_url):
         fail("no Prefect server holds the webhook's secret: set PREFECT_API_URL (or run `lifecycle up`)")
     _ledger()
-    from blocks.credentials import cipher
-    from lifecycle.helpdesk import PATH, SECRET_BLOCK, serve_helpdesk, webhook_secret
+    from lifecycle.helpdesk import start_webhook
 
-    cipher()
     try:
-        serve_helpdesk(host, port, webhook_secret())
+        note(f"{start_webhook(host, port)}; Ctrl-C stops it")
     except OSError as error:
         fail(f"cannot listen on {host}:{port}: {error}")
-    note(f"helpdesk webhook: POST http://{host}:{port}{PATH}, signed with the Secret block {SECRET_BLOCK}; "
-         f"Ctrl-C stops it")
     try:
         while True:
             time.sleep(3600)

@@ -113,3 +113,13 @@ def serve_helpdesk(host: str, port: int, secret: bytes, *, max_bytes: int = 20_0
     server = ThreadingHTTPServer((host, port), Handler)
     threading.Thread(target=server.serve_forever, daemon=True, name="helpdesk").start()
     return server
+
+
+def start_webhook(host: str, port: int) -> str:
+    """Serve the webhook with the server's secret, the key that seals ticket credentials made first (before
+    the first ticket arrives); returns the line that tells ops where it is. OSError: the port is taken."""
+    from blocks.credentials import cipher
+
+    cipher()
+    serve_helpdesk(host, port, webhook_secret())
+    return f"helpdesk webhook: POST http://{host}:{port}{PATH}, signed with the Secret block {SECRET_BLOCK}"

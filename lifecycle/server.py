@@ -101,17 +101,12 @@ def _serve_downloads(storage_url: str, host: str, port: int, echo) -> str | None
 
 def _serve_helpdesk(host: str, port: int, echo) -> None:
     """The helpdesk's signed webhook (lifecycle/helpdesk.py), and where its secret is."""
-    from blocks.credentials import cipher
-    from lifecycle.helpdesk import PATH, SECRET_BLOCK, serve_helpdesk, webhook_secret
+    from lifecycle.helpdesk import start_webhook
 
     try:
-        cipher()  # the key that seals ticket credentials exists before the first ticket arrives
-        serve_helpdesk(host, port, webhook_secret())
+        echo(f"{start_webhook(host, port)} (UI > Blocks)")
     except OSError as error:
         echo(f"  note: the helpdesk webhook is not served ({error})")
-        return
-    echo(f"helpdesk webhook: POST http://{host}:{port}{PATH}, signed with the Secret block {SECRET_BLOCK} "
-         f"(UI > Blocks)")
 
 
 def apply(env: dict[str, str], echo, *, serve_downloads: tuple[str, int] | None = None) -> str | None:
