@@ -90,7 +90,8 @@ def arrears_escalation(
         raise SweepIncomplete("; ".join(report.failed))
     return {"day": day.isoformat(), "dry_run": dry_run, "transitions": report.transitions,
             "penalties": report.penalties, "deletion_notices": report.deletion_notices, "deletions": deletions,
-            "superseded_by": report.superseded_by.isoformat() if report.superseded_by else None}
+            "superseded_by": report.superseded_by.isoformat() if report.superseded_by else None,
+            "superseded": report.superseded() if report.superseded_by else None}
 
 
 def _request_deletion(customer_id: str, day: date) -> str:

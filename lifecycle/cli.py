@@ -720,9 +720,8 @@ def run_arrears(
         typer.echo(f"  deletion notice: {line}")
     for line in result["deletions"]:
         typer.echo(f"  deletion: {line}")
-    if result.get("superseded_by"):  # a catch-up for a day before a later sweep
-        typer.echo(f"  the sweep for {result['superseded_by']} ran already and did all an earlier day could, with "
-                   f"more facts (payments, time): nothing changed")
+    if result.get("superseded"):  # a catch-up for a day before a later sweep
+        typer.echo(f"  {result['superseded']}")
 
 
 @run_app.command("commitments")
