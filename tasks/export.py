@@ -27,10 +27,10 @@ from ledger.db import now, session_scope
 from ledger.models import (Customer, CustomerCredit, Export, Intervention, Invoice, InvoiceLine, MonthlyClose,
                            QuotaPeriod, Ticket)
 from ledger.queries import invoice_label, paid_by_invoice
+from ledger.views import ticket_clocks
 from policy.balances import balance
 from policy.calendar import PARIS, month_bounds, parse_month
 from policy.categories import CATEGORIES, Charge, fixed_fee
-from policy.commitments import Ticket as ClockTicket, clocks_under
 from policy.quota import hourly_rate
 from policy.terms import Terms
 from policy.vocabulary import InvoiceKind, InvoiceStatus
@@ -183,17 +183,7 @@ def _commitments(session, month: str, names: dict[str, str], terms: Terms) -> li
         .where(Ticket.closed_at >= start, Ticket.closed_at < end)).all()
     records = []
     for ticket in sorted(tickets, key=lambda ticket: (ticket.closed_at, ticket.ticket_id.encode())):
-        closed = ticket.closed_at
-
-        def known(moment: datetime | None) -> datetime | None:
-            return moment if moment is not None and moment <= closed else None
-
-        clocks = clocks_under(terms, ClockTicket(
-            type=ticket.type, received_at=ticket.received_at, severity=ticket.severity, level=ticket.level,
-            channel=ticket.channel, first_response_at=known(ticket.first_response_at),
-            workaround_at=known(ticket.workaround_at), resolved_at=known(ticket.resolved_at), closed_at=closed),
-            closed)
-        for clock in clocks:
+        for clock in ticket_clocks(ticket, terms, ticket.closed_at, known_until=ticket.closed_at):
             records.append({"ticket_id": ticket.ticket_id, "customer_id": ticket.customer_id,
                             "customer_name": names.get(ticket.customer_id, ""), "type": ticket.type,
                             "severity": ticket.severity, "level": ticket.level,
