@@ -25,6 +25,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
@@ -102,6 +103,8 @@ class Customer(Base):
     vat_rate: Mapped[Decimal] = mapped_column(RATE)
     included_minutes: Mapped[Optional[int]]
     dunning_exempt: Mapped[bool] = mapped_column(Boolean, default=False)
+    language: Mapped[Optional[str]] = mapped_column(String(2))  # fr | en; None: the terms' invoice_language
+    subscription_start: Mapped[Optional[date]]  # no subscription day before it is billed; None: no bound
     # what its invoices say of it (French law: the buyer's address; a company's SIREN and VAT number)
     billing_address: Mapped[Optional[str]] = mapped_column(Text)
     siren: Mapped[Optional[str]] = mapped_column(String(14))
@@ -149,6 +152,10 @@ class Invoice(Base):
     document_key: Mapped[Optional[str]] = mapped_column(Text)  # its Factur-X PDF in object storage, once rendered
     document_sha256: Mapped[Optional[str]] = mapped_column(String(64))
     credits_id: Mapped[Optional[int]] = mapped_column(ForeignKey("invoices.id"), index=True)  # a credit note's invoice
+    # the subscription service period it billed (inclusive): the customer's billed-through day comes from these
+    period_start: Mapped[Optional[date]]
+    period_end: Mapped[Optional[date]]
+    bills_subscription: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     lines: Mapped[list["InvoiceLine"]] = relationship(
         back_populates="invoice", order_by="InvoiceLine.position", cascade="all, delete-orphan"
