@@ -1,6 +1,6 @@
 """The repository documents itself: nothing it holds points outside it, and every link in its docs lands.
 
-A clone has no `../shared/` folder beside it: the specification that once lived there is now docs/
+A clone has no folder of specifications beside it: what once lived outside the repository is now docs/
 (the policy, the CLI, the file formats, the runbook). A reference to a file a clone lacks sends a
 reader, or a test, nowhere; so does a relative link to a page that was moved or renamed, or to a
 heading that no longer exists. Both are checked here, on the files git tracks (or, outside a git
