@@ -140,7 +140,7 @@ class PlatformControl(Block):
 
 def tenant_tables(engine: Engine, tenant_column: str = "tenant_id", tenant_table: str = "tenants") -> list[Table]:
     """The customer-data tables of a platform-shaped database, found by reflection: every table with a
-    tenant column but the tenants table itself (INTERFACES.md), parents before children (the order
+    tenant column but the tenants table itself (docs/reference/configuration.md), parents before children (the order
     to restore; reverse it to delete)."""
     metadata = MetaData()
     metadata.reflect(bind=engine)

@@ -3,7 +3,7 @@
 `lifecycle up` registers the block types and saves a default document of each (named `lifecycle`)
 without overwriting what ops edited in the UI. A run loads them; when a block was never saved (a
 bare server, a test) it falls back to defaults, and variables set explicitly override a field for
-that run (INTERFACES.md "Configuration").
+that run (docs/reference/configuration.md).
 """
 
 from __future__ import annotations

@@ -21,7 +21,7 @@ def paid_by_invoice(session: Session, invoice_ids: list[int] | None = None) -> d
 
 
 def overdue_invoices(session: Session, customer_id: str, day: date) -> list[Invoice]:
-    """Non-penalty invoices owed and past due on `day`: what "in arrears" means (DESIGN "Standby")."""
+    """Non-penalty invoices owed and past due on `day`: what "in arrears" means (docs/reference/policy.md "Standby")."""
     invoices = session.scalars(
         select(Invoice).where(Invoice.customer_id == customer_id, Invoice.due_on < day)
         .order_by(Invoice.due_on, Invoice.id)

@@ -1,4 +1,4 @@
-"""What `lifecycle show` prints: one list of plain records per subject, fields as INTERFACES.md lists.
+"""What `lifecycle show` prints: one list of plain records per subject, fields as docs/reference/cli.md lists.
 
 Amounts are strings with two decimals, dates ISO 8601, so JSON, CSV and the table agree to the cent.
 """

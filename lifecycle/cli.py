@@ -1,4 +1,4 @@
-"""`lifecycle`: the command line of INTERFACES.md.
+"""`lifecycle`: the command line of docs/reference/cli.md.
 
 `import`, `show`, `demo` and `db` touch only the ledger (and the demo platform) and never import
 Prefect, so they answer in a second or two; `run` and `up` need Prefect and load it on demand.
@@ -415,7 +415,7 @@ def deploy() -> None:
     config.prepare_prefect_environment()
     api_url = os.environ.get("PREFECT_API_URL")
     if not api_url:
-        fail("PREFECT_API_URL is not set: `lifecycle deploy` prepares a server of your own (deploy/README.md); "
+        fail("PREFECT_API_URL is not set: `lifecycle deploy` prepares a server of your own (docs/how-to/postgresql-and-s3.md); "
              "`lifecycle up` does it for the embedded one", 2)
     deadline = time.monotonic() + 120  # a server started a moment ago (deploy/) takes its time
     while not answers(api_url):

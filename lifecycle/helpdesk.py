@@ -1,7 +1,7 @@
 """The helpdesk's webhook: a helpdesk pushes its tickets as they change, signed like every webhook here.
 
 `POST /helpdesk/tickets` with a JSON object (one ticket) or a list of them, the columns of the tickets
-import (INTERFACES.md), and `X-Lifecycle-Signature: sha256=<hex HMAC-SHA256 of the body>` with the
+import (docs/reference/import-formats.md), and `X-Lifecycle-Signature: sha256=<hex HMAC-SHA256 of the body>` with the
 secret of the Prefect Secret block `helpdesk-webhook-secret` (made by `lifecycle up` when missing: copy
 it into the helpdesk). The records go through the tickets import's own checks and write, all or
 nothing: 200 with what changed, 422 with one line per error (`helpdesk:row:column: reason`, record N

@@ -1,6 +1,6 @@
 """Finding the Prefect server a command should use, and running the embedded one (`lifecycle up`).
 
-INTERFACES.md: `PREFECT_API_URL` when set; otherwise the server `lifecycle up` started for this
+docs/reference/cli.md: `PREFECT_API_URL` when set; otherwise the server `lifecycle up` started for this
 `LIFECYCLE_HOME`, when it answers; otherwise a temporary one, with a note on stderr. `up` runs the
 server, applies the deployments of prefect.yaml, registers the blocks and runs a worker; Ctrl-C
 stops all of them, and everything they keep lives under `LIFECYCLE_HOME`, so a restart loses nothing.

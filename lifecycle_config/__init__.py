@@ -83,7 +83,7 @@ def download_base() -> str | None:
 
 def snapshot() -> dict[str, str]:
     """The settings a run depends on: `lifecycle up` records them, so that a command can tell whether
-    the worker would run with the same ones (INTERFACES.md "Which Prefect server a command uses")."""
+    the worker would run with the same ones (docs/reference/cli.md, "Which Prefect server")."""
     return {"LIFECYCLE_HOME": str(home()), "LIFECYCLE_DATABASE_URL": database_url(),
             "LIFECYCLE_PLATFORM_URL": platform_url(), "LIFECYCLE_SANDBOX_URL": sandbox_url(),
             "LIFECYCLE_STORAGE_URL": storage_url()}

@@ -1,6 +1,6 @@
 """What is owed: one rule for an invoice's balance and for which invoices anyone is asked to pay.
 
-DESIGN "Arrears": disputed and written-off invoices never escalate and penalties never anchor; a
+docs/reference/policy.md "Arrears": disputed and written-off invoices never escalate and penalties never anchor; a
 void or written-off invoice has nothing left to pay. `show`, the arrears sweep, the standby rules
 and the imports all ask here, so the rule is written once. The sweep's single SQL statement
 (tasks/arrears.py) applies the same rule for speed and is checked against it

@@ -12,7 +12,7 @@ PARIS = ZoneInfo("Europe/Paris")
 def add_months(day: date, months: int) -> date:
     """`day` moved by whole calendar months, clipped to the month's end (31 Jan + 1 = 28/29 Feb).
 
-    DESIGN "Arrears": months are added to the original date, never step by step, so 31 Jan + 2
+    docs/reference/policy.md "Arrears": months are added to the original date, never step by step, so 31 Jan + 2
     months is 31 Mar, not 28 Mar.
     """
     index = day.year * 12 + (day.month - 1) + months
@@ -61,7 +61,7 @@ class NonexistentLocalTime(ValueError):
 def paris_instant(local: datetime) -> datetime:
     """A Paris wall-clock time as a UTC instant.
 
-    DESIGN "Interventions": an ambiguous time (the October change) is its first occurrence; one that
+    docs/reference/policy.md "Precise rules of the quota": an ambiguous time (the October change) is its first occurrence; one that
     does not exist (the March change) is an error, never silently shifted.
     """
     if local.tzinfo is not None:

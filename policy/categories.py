@@ -1,4 +1,4 @@
-"""Intervention categories and how each is charged, as data (DESIGN "Support quota").
+"""Intervention categories and how each is charged, as data (docs/reference/policy.md "Support quota and categories").
 
 One table, read by the quota engine, the invoice lines, the workbook and the importer alike, so
 that adding a category (or a fee) is a one-line change with its source beside it.

@@ -13,7 +13,7 @@ Each promise is a `Commitment` row (like the arrears ladder's rows): which ticke
 starts its clock, what stops it, and its limit. The rows are a field of `Terms` (edited in the
 `PolicyTerms` block); this module evaluates them. No I/O.
 
-Conventions (DESIGN "Service commitments"):
+Conventions (docs/reference/policy.md "Service commitments"):
 - Working time is Paris wall-clock time: [opens, closes) (default 09:00-18:00) on working days
   (Monday-Friday by default) that are not French public holidays (`holidays.France`). A working day is
   9 hours on the DST change days too, whatever the UTC offset does.
@@ -107,7 +107,7 @@ class Commitment(BaseModel):
 
 
 def default_commitments() -> list[Commitment]:
-    """The promises of the seeds, read as DESIGN "Service commitments" reads them."""
+    """The promises of the seeds, read as docs/reference/policy.md "Service commitments" reads them."""
     return [
         Commitment(
             name="first_response", ticket_types=list(TicketType), stopped_by=["first_response_at"],

@@ -1,4 +1,4 @@
-"""The one grammar of ids (INTERFACES.md "Ids"), for every id that comes from outside and every one we make.
+"""The one grammar of ids (docs/reference/import-formats.md "Ids"), for every id that comes from outside and every one we make.
 
 Ids become storage keys, folder names, file names and mail headers. An id of 1-64 characters of
 `A-Z a-z 0-9 . _ -`, not starting with `.` or `-`, can be none of `.`, `..`, a path, a key prefix

@@ -1,4 +1,4 @@
-"""A customer's monthly invoice, line by line (DESIGN "Monthly close", "Payment methods", "Precise rules").
+"""A customer's monthly invoice, line by line (docs/reference/policy.md "Invoices", "Payment methods").
 
 Rounding, documented once: every line amount is rounded half-up to the cent when it is made
 (subscription, each intervention, surcharge); VAT is computed once per rate per invoice on the sum

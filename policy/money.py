@@ -1,4 +1,4 @@
-"""Money: `Decimal` euros, rounded half-up to the cent, once, where DESIGN says."""
+"""Money: `Decimal` euros, rounded half-up to the cent, once, where docs/reference/policy.md says."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The monthly support quota: who pays for which minutes (DESIGN "Support quota" and "Precise rules").
+"""The monthly support quota: who pays for which minutes (docs/reference/policy.md "Support quota and categories").
 
 Seed 000: "une assistance et une intervention gratuite sur vos plateformes dans une limite de 2h
 par mois. Toute autre demande d'assistance sera soumise à facturation". Quota categories draw on
@@ -83,7 +83,7 @@ def price(category: str, billed_minutes: int, terms: Terms) -> Decimal:
 
 
 def recovery_minutes(seconds: float) -> int:
-    """DESIGN "Backups": a restore on request bills max(1, ceil(seconds / 60)) minutes; its category's fixed
+    """docs/reference/policy.md "Backups, restores and drills": a restore on request bills max(1, ceil(seconds / 60)) minutes; its category's fixed
     fee comes on top at the close."""
     return max(1, math.ceil(seconds / 60))
 

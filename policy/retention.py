@@ -1,4 +1,4 @@
-"""Which backups to keep (DESIGN "Backups"): the newest good backup of each of the last 7 days,
+"""Which backups to keep (docs/reference/policy.md "Backups, restores and drills"): the newest good backup of each of the last 7 days,
 5 ISO weeks and 12 months, and never a customer's latest good backup. Everything else can go."""
 
 from __future__ import annotations

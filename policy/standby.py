@@ -2,7 +2,7 @@
 
 Seed 001 "Put my platform to sleep": during standby no operation can be launched, the platform
 stays reachable and the administrator can log in; it cannot exceed 3 months; accepted for three
-reasons only. DESIGN adds: refused while the customer is in arrears; a period covers
+reasons only. docs/reference/policy.md adds: refused while the customer is in arrears; a period covers
 [start_on, end_on); a notice goes out before it ends.
 """
 

@@ -189,7 +189,7 @@ class Terms(BaseModel):
         "worker and machine (the Prefect global concurrency limit `object-storage`).",
     )
 
-    # Imports: bounds that keep a hostile or careless file from reaching past them (INTERFACES.md "Bounds")
+    # Imports: bounds that keep a hostile or careless file from reaching past them (docs/reference/import-formats.md "Bounds")
     import_max_bytes: int = Field(
         50_000_000, ge=1, description="Largest import file accepted, in bytes; a larger one is refused before it "
         "is read.",
@@ -222,7 +222,7 @@ class Terms(BaseModel):
         time(9, 0), description="Opening of the support's working day, Paris wall-clock time: a clock that "
         "starts outside working time starts at this hour on the next working day. Seed 003: 'CRMJetty traite les "
         "e-mails du week-end le lundi suivant ... au début de la semaine' (its hours: 'Du lundi au vendredi de "
-        "10h00 à 18h00'); DESIGN: 09:00-18:00 Europe/Paris.",
+        "10h00 à 18h00'); the product's working day: 09:00-18:00 Europe/Paris.",
     )
     working_hours_end: time = Field(
         time(18, 0), description="Closing of the support's working day, Paris wall-clock time (18:00 itself is "
@@ -250,7 +250,7 @@ class Terms(BaseModel):
     commitment_at_risk_share: Rate = Field(
         Decimal("0.80"), description="A running clock is at risk once more than this share of its allowance is "
         "used (less than 1 - share left; working time for working-time clocks); at exactly the share it is still "
-        "on track. DESIGN 'Service commitments': at risk with less than 20 % of the allowance left.",
+        "on track. docs/reference/policy.md 'Service commitments': at risk with less than 20 % of the allowance left.",
     )
     commitments: list[Commitment] = Field(
         default_factory=default_commitments, description="The clocks a ticket runs against, one row each: the "

@@ -11,7 +11,7 @@ INTERVENTIONS... lists), and the About sheet maps every header to its code and h
 Rows stream from the ledger, so memory stays flat for 200,000 interventions, and the fingerprint of
 what the workbook says (not its bytes) tells whether a new version is needed.
 The Commitments sheet is the service side of the month: the clocks of every ticket closed in it, met or
-missed, and the month's rate per request type and severity (DESIGN "Service commitments").
+missed, and the month's rate per request type and severity (docs/reference/policy.md "Service commitments").
 """
 
 from __future__ import annotations

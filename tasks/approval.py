@@ -1,4 +1,4 @@
-"""Human approvals: a flow run waits with a form in the Prefect UI (INTERFACES.md "Approvals").
+"""Human approvals: a flow run waits with a form in the Prefect UI (docs/how-to/approve-a-close.md).
 
 The form cannot decide by accident: `approve` has no default and shows as a list with nothing
 chosen (a toggle would submit `false` untouched), the reviewer must be named, a refusal must say

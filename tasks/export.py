@@ -1,6 +1,6 @@
 """The month's billable-interventions workbook: gathered from the ledger, written, kept in object storage.
 
-DESIGN "Exports": the workbook of month M holds M's monthly invoices (with the late lines they carry)
+docs/reference/policy.md "Exports": the workbook of month M holds M's monthly invoices (with the late lines they carry)
 and the penalty invoices issued in M, with the credit notes issued in M and the movements of the customers'
 credit dated in M beside them, and the service commitments of the tickets closed in M (their clocks as of
 the close, under the close's terms); it is refused while M has drafts; an export whose content is unchanged

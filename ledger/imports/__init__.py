@@ -1,4 +1,4 @@
-"""Imports of the files of INTERFACES.md: all or nothing.
+"""Imports of the files of docs/reference/import-formats.md: all or nothing.
 
 A file is read whole, every cell checked (types, enums, references, duplicates, the seed's rules),
 compared with what the ledger already holds, and only then written in one transaction. A bad file

@@ -1,4 +1,4 @@
-"""The columns of each import file of INTERFACES.md: name, parser, and whether it is required."""
+"""The columns of each import file of docs/reference/import-formats.md: name, parser, and whether it is required."""
 
 from __future__ import annotations
 

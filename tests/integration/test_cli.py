@@ -29,7 +29,7 @@ def test_db_upgrade_is_idempotent(home):
 def test_a_rejected_file_prints_every_error_and_exits_non_zero(home, tmp_path):
     bad = write_csv(tmp_path / "customers.csv", CUSTOMER_HEADER, [customer("A", fee="abc"), customer("B", method="transfer")])
     result = lifecycle("import", "customers", str(bad), check=False)
-    assert result.returncode == 2  # the user's mistake (INTERFACES: exit 2)
+    assert result.returncode == 2  # the user's mistake (docs/reference/cli.md: exit 2)
     lines = result.stderr.strip().splitlines()
     assert lines[0] == "customers.csv:2:monthly_fee: not a number: 'abc'"
     assert lines[1].startswith("customers.csv:3:payment_method: a subscription paid by transfer")

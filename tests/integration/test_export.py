@@ -242,13 +242,13 @@ SECRET = "gAAAA-secret-token"
 
 def tickets_in_october(ledger) -> None:
     """Tickets written straight into the ledger (as the tickets import leaves them). Due times worked out by
-    hand from DESIGN "Service commitments" (working time Monday-Friday 09:00-18:00 Paris; no French public
+    hand from docs/reference/policy.md "Service commitments" (working time Monday-Friday 09:00-18:00 Paris; no French public
     holiday in October 2026; 1 November is a Sunday):
 
     T-MET    question, Friday 2 Oct 17:00: first response due 2 working days later at the same time, Tuesday
-             6 Oct 17:00 (DESIGN's own example); answered Monday 5 Oct 10:00 -> met.
+             6 Oct 17:00 (the policy's own example); answered Monday 5 Oct 10:00 -> met.
     T-MISSED assistance, Saturday 10 Oct 11:00: the clock starts at the next opening, Monday 12 Oct 09:00,
-             due Wednesday 14 Oct 09:00 (DESIGN: "on Saturday, Wednesday 09:00"); answered 09:30 -> missed.
+             due Wednesday 14 Oct 09:00 (the policy: "on Saturday, Wednesday 09:00"); answered 09:30 -> missed.
              It carries credentials (a Fernet token) that must never reach the workbook.
     T-LATE   bug (major, level 2), Thursday 1 Oct 10:00: first response due Monday 5 Oct 10:00 (Friday is
              working day 1, Monday 2), answered the same morning -> met. Delivery due at 18:00 of the 15th

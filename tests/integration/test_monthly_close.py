@@ -1,4 +1,4 @@
-"""The monthly close on real flow runs, against invoices computed by hand from DESIGN.md, to the cent."""
+"""The monthly close on real flow runs, against invoices computed by hand from docs/reference/policy.md, to the cent."""
 
 from __future__ import annotations
 

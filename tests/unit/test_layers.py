@@ -1,4 +1,4 @@
-"""The one-way layers of DESIGN.md, as import-linter contracts in pyproject.toml: a module that imports
+"""The one-way layers of docs/explanation/architecture.md, as import-linter contracts in pyproject.toml: a module that imports
 upward (the CLI from a block, Prefect from the ledger, anything from policy) fails here."""
 
 import subprocess

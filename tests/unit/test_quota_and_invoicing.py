@@ -1,4 +1,4 @@
-"""The close's arithmetic, checked by hand and by properties (DESIGN "Precise rules")."""
+"""The close's arithmetic, checked by hand and by properties (docs/reference/policy.md "Precise rules of the quota")."""
 
 from __future__ import annotations
 
