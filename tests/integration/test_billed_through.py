@@ -214,3 +214,39 @@ def test_show_invoices_filters_by_service_month_and_by_issue_month(history):
     assert "period_start" in table[0] and "period_end" in table[0]
     refused = lifecycle("show", "customers", "--issued-in", "2026-11", check=False)
     assert refused.returncode == 2 and "only invoices" in refused.stderr
+
+
+def test_a_ledger_from_before_gets_the_periods_its_invoices_billed(history, ledger_url):
+    """Migration 0012: invoices written before periods existed get the ones they billed, once."""
+    from alembic import command
+    from sqlalchemy import update
+
+    from ledger.migrate import _config, upgrade
+    from ledger.models import Invoice
+
+    close(history, "2026-10", date(2026, 11, 1))
+    with history.begin() as connection:   # as a ledger of 0011 holds them: no period, month = issue month
+        connection.execute(update(Invoice).values(period_start=None, period_end=None, bills_subscription=False))
+        for invoice_id, issued_on in connection.execute(select(Invoice.id, Invoice.issued_on)
+                                                        .where(Invoice.kind == "imported")).all():
+            connection.execute(update(Invoice).where(Invoice.id == invoice_id).values(month=f"{issued_on:%Y-%m}"))
+        connection.execute(update(Customer).values(subscription_start=None))
+    history.dispose()
+    command.stamp(_config(ledger_url), "0011_moving_in")
+    upgrade(ledger_url)
+    with session_scope(history) as session:
+        shown = {(item["customer_id"], item["kind"]): item for item in views.invoices(session)
+                 if item["number"] not in ("INV-P-1", "INV-R-1")}
+        starts = dict(session.execute(select(Customer.customer_id, Customer.subscription_start)).all())
+    period = lambda key: (shown[key]["month"], shown[key]["period_start"], shown[key]["period_end"])  # noqa: E731
+    assert period(("WHOLE", "imported")) == ("2026-10", "2026-10-01", "2026-10-31")
+    assert period(("FRESH", "imported")) == ("2026-09", "2026-09-01", "2026-09-30")
+    assert period(("YEARLY", "imported")) == ("2026-10", "2026-10-01", "2027-09-30")
+    assert period(("FRESH", "monthly")) == ("2026-10", "2026-10-01", "2026-10-31")
+    assert period(("NEWYEAR", "monthly")) == ("2026-10", "2026-10-01", "2027-09-30")
+    assert period(("WHOLE", "monthly")) == ("2026-10", None, None)      # it billed interventions only
+    assert (starts["WHOLE"], starts["FRESH"], starts["LATE"]) == (date(2026, 10, 1), date(2026, 9, 1),
+                                                                  date(2026, 10, 20))
+    # and the next close bills November once
+    _, november = close(history, "2026-11", date(2026, 12, 1))
+    assert monthly(history, "2026-11")["WHOLE"]["total_ht"] == "490.00"
