@@ -250,3 +250,43 @@ def test_a_ledger_from_before_gets_the_periods_its_invoices_billed(history, ledg
     # and the next close bills November once
     _, november = close(history, "2026-11", date(2026, 12, 1))
     assert monthly(history, "2026-11")["WHOLE"]["total_ht"] == "490.00"
+
+
+@pytest.mark.prefect
+def test_the_close_run_counts_and_names_what_it_did_not_bill_again(history, prefect_server):
+    """The flow as `lifecycle run monthly-close` runs it: its result counts the customers skipped, and the
+    drafts artifact finance reads names, per customer, the invoice that billed the month already."""
+    import httpx
+
+    from flows.monthly_close import monthly_close
+
+    result = monthly_close(month="2026-10", force_reason="a month of the test's own history, whatever today is")
+    assert (result["status"], result["invoices"], result["total_ht"]) == ("finalised", 7, "1614.65")
+    assert (result["subscription_already_billed"], result["subscription_partly_billed"]) == (4, 2)
+    assert result["subscription_not_started"] == 0
+    [drafts] = httpx.post(f"{prefect_server}/artifacts/filter", json={
+        "artifacts": {"key": {"any_": ["monthly-close-drafts"]}}, "sort": "CREATED_DESC", "limit": 1}).json()
+    assert "## Subscription already billed (not billed again)" in drafts["data"]
+    assert "| WHOLE | Client WHOLE | 2026-10-31 | INV-W-202610 | 31 of 31 |" in drafts["data"]
+
+
+def test_the_demos_history_is_never_billed_again(home, ledger):
+    """A demo made on 22 November 2026 imported the subscriptions through September (`INV-C002-202609`,
+    ...), so closing September bills none of them again; October, which its history left to the next
+    close, bills every monthly customer's subscription once."""
+    lifecycle("demo", "--customers", "12", "--as-of", "2026-11-22")
+    with session_scope(ledger) as session:
+        annual = {customer_id for customer_id, cycle in session.execute(
+            select(Customer.customer_id, Customer.billing_cycle)) if cycle == "annual"}
+    september, _ = close(ledger, "2026-09", date(2026, 11, 22))
+    assert not [line for invoice in monthly(ledger, "2026-09").values() for line in invoice["lines"]
+                if line["category"] == "subscription" and line["amount_ht"] != "0.00"
+                and invoice["customer_id"] not in annual]
+    assert september.skipped >= 12 - len(annual)
+    [c002] = [item for item in september.already_billed if item.customer_id == "C002"]
+    assert c002.sentence() == "subscription billed through 2026-09-30 by INV-C002-202609 (nothing left to bill)"
+    close(ledger, "2026-10", date(2026, 11, 22))
+    october = monthly(ledger, "2026-10")
+    billed = {customer_id for customer_id, invoice in october.items()
+              if any(line["category"] == "subscription" for line in invoice["lines"])}
+    assert billed >= {f"C{number:03d}" for number in range(1, 13)} - annual
