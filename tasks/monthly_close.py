@@ -98,12 +98,11 @@ class CloseReport:
         return "; ".join(parts)
 
     def _already_billed_markdown(self, limit: int | None = None) -> str:
+        """One line per customer: `- C002 Name: subscription billed through 2026-10-31 by INV-C002-202610 (...)`."""
         items = self.already_billed if limit is None else self.already_billed[:limit]
-        rows = "\n".join(f"| {item.customer_id} | {item.name} | {item.through.isoformat()} | {item.invoice} | "
-                         f"{item.days} of {item.of_days} |" for item in items)
-        more = f"\n\n…and {len(self.already_billed) - len(items)} more" if len(items) < len(self.already_billed) else ""
-        return ("| customer | name | billed through | by invoice | days billed before |\n|---|---|---|---|---:|\n"
-                + rows + more)
+        lines = "\n".join(f"- {item.customer_id} {item.name}: {item.sentence()}" for item in items)
+        more = len(self.already_billed) - len(items)
+        return lines + (f"\n- …and {more} more (the drafts artifact lists them all)" if more else "")
 
     @property
     def total_ht(self) -> Decimal:
