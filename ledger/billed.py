@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from typing import Iterable
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from ledger.models import Customer, Invoice
-from policy.billed_through import BilledPeriod, latest, subscription_start
+from policy.billed_through import BilledPeriod, subscription_start
 from policy.vocabulary import InvoiceKind, InvoiceStatus
 
 #: invoices that bill nothing: a draft is not issued yet, a void one was cancelled
@@ -26,31 +26,38 @@ def chunks(ids: list[str]) -> list[list[str]]:
     return [ids[start:start + CHUNK] for start in range(0, len(ids), CHUNK)]
 
 
-def _periods(session: Session, *, imported_only: bool = False, except_close: str | None = None,
-             customer_ids: Iterable[str] | None = None):
-    query = (select(Invoice.customer_id, Invoice.period_start, Invoice.period_end, Invoice.kind, Invoice.number,
-                    Invoice.external_id)
-             .where(Invoice.bills_subscription.is_(True), Invoice.period_end.is_not(None),
-                    Invoice.status.not_in(NOT_BILLED))
-             .order_by(Invoice.customer_id, Invoice.period_end, Invoice.id))
+def _billing(*, imported_only: bool = False, except_close: str | None = None) -> list:
+    """The conditions of an invoice that billed a subscription period (and counts for the question asked)."""
+    conditions = [Invoice.bills_subscription.is_(True), Invoice.period_end.is_not(None),
+                  Invoice.status.not_in(NOT_BILLED)]
     if imported_only:
-        query = query.where(Invoice.kind == InvoiceKind.IMPORTED)
+        conditions.append(Invoice.kind == InvoiceKind.IMPORTED)
     if except_close is not None:
-        query = query.where((Invoice.close_month.is_(None)) | (Invoice.close_month != except_close))
-    batches = [query] if customer_ids is None else [query.where(Invoice.customer_id.in_(chunk))
-                                                   for chunk in chunks(sorted(set(customer_ids)))]
-    for batch in batches:
-        for row in session.execute(batch):
-            label = row.external_id if row.kind == InvoiceKind.IMPORTED else (row.number or "a draft")
-            yield row.customer_id, BilledPeriod(row.period_start, row.period_end, label)
+        conditions.append(Invoice.close_month.is_(None) | (Invoice.close_month != except_close))
+    return conditions
+
+
+def _period(row) -> BilledPeriod:
+    label = row.external_id if row.kind == InvoiceKind.IMPORTED else (row.number or "a draft")
+    return BilledPeriod(row.period_start, row.period_end, label)
+
+
+COLUMNS = (Invoice.customer_id, Invoice.period_start, Invoice.period_end, Invoice.kind, Invoice.number,
+           Invoice.external_id)
 
 
 def billed_through(session: Session, *, except_close: str | None = None) -> dict[str, BilledPeriod]:
     """Each customer's latest billed subscription period, by any invoice issued (not drafted, not void),
-    leaving out the invoices of the close of `except_close` (a close never counts its own drafts)."""
+    leaving out the invoices of the close of `except_close` (a close never counts its own drafts). Only
+    the latest period of each customer is read (a ledger holds years of monthly invoices)."""
+    conditions = _billing(except_close=except_close)
+    ends = (select(Invoice.customer_id, func.max(Invoice.period_end).label("end")).where(*conditions)
+            .group_by(Invoice.customer_id).subquery())
     found: dict[str, BilledPeriod] = {}
-    for customer_id, period in _periods(session, except_close=except_close):
-        found[customer_id] = latest([found[customer_id], period]) if customer_id in found else period
+    for row in session.execute(select(*COLUMNS).join(ends, (Invoice.customer_id == ends.c.customer_id)
+                                                     & (Invoice.period_end == ends.c.end))
+                               .where(*conditions).order_by(Invoice.customer_id, Invoice.id)):
+        found.setdefault(row.customer_id, _period(row))   # on a tie, the first invoice recorded
     return found
 
 
@@ -62,8 +69,10 @@ def refresh_subscription_starts(session: Session, customer_ids: Iterable[str]) -
         return
     session.flush()
     imported: dict[str, list[BilledPeriod]] = {}
-    for customer_id, period in _periods(session, imported_only=True, customer_ids=ids):
-        imported.setdefault(customer_id, []).append(period)
+    for chunk in chunks(ids):
+        for row in session.execute(select(*COLUMNS).where(*_billing(imported_only=True),
+                                                          Invoice.customer_id.in_(chunk))):
+            imported.setdefault(row.customer_id, []).append(_period(row))
     for chunk in chunks(ids):
         for customer in session.scalars(select(Customer).where(Customer.customer_id.in_(chunk))):
             start = subscription_start(customer.contract_start, imported.get(customer.customer_id, []))
