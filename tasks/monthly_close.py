@@ -143,7 +143,7 @@ class CloseReport:
         link = f"\n\nEvery draft, line by line: [the drafts artifact]({drafts_link})" if drafts_link else ""
         billed = ""
         if self.already_billed or self.not_started:
-            billed = (f"**Not billed again**: {self.subscription_summary()}.\n\n"
+            billed = (f"**Already billed before this close**: {self.subscription_summary()}.\n\n"
                       + (self._already_billed_markdown(limit=20) + "\n\n" if self.already_billed else ""))
         return (f"## Close of {self.month}: {len(self.invoices)} draft invoice(s)\n\n"
                 f"**HT {self.total_ht} EUR, VAT {self.total_vat} EUR, TTC {self.total_ttc} EUR**; "
