@@ -5,6 +5,11 @@ Each step is one transaction, so a run killed half-way leaves either nothing or 
 never a finalised invoice without its lines. The `monthly_closes` row is the close's lock and its
 memory: a finalised month is never drafted again, and drafts left by an interrupted or refused run
 are discarded and recomputed. Work is batched per month, not per customer.
+
+A subscription is billed only for the days of the month after the customer's billed-through day and on
+or after its start (policy.billed_through, read by ledger.billed): a month an imported invoice billed is
+never billed again. The report says, per customer, which invoice billed it already, counted from the
+ledger like everything else it says.
 """
 
 from __future__ import annotations
