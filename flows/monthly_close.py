@@ -60,6 +60,8 @@ def monthly_close(
         return _result(drafted)
     drafts = create_markdown_artifact(drafted.markdown(f"Draft invoices for {month}"), key="monthly-close-drafts",
                                       description=f"Drafts of the {month} close, before approval")
+    if drafted.subscription_summary():
+        print(f"{month}: {drafted.subscription_summary()}")
 
     approval = None
     if approve == "ui":
@@ -119,4 +121,8 @@ def send_documents(month: str, settings, run_id: str | None) -> None:
 def _result(report) -> dict:
     return {"month": report.month, "status": report.status, "invoices": len(report.invoices),
             "total_ht": str(report.total_ht), "total_vat": str(report.total_vat), "total_ttc": str(report.total_ttc),
-            "issued_on": report.issued_on.isoformat() if report.issued_on else None}
+            "issued_on": report.issued_on.isoformat() if report.issued_on else None,
+            # customers whose subscription for the month an earlier invoice billed (not billed again), and why
+            "subscription_already_billed": report.skipped,
+            "subscription_partly_billed": len(report.already_billed) - report.skipped,
+            "subscription_not_started": report.not_started, "not_billed_again": report.subscription_summary()}

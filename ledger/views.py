@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session, selectinload
 from ledger.models import AuditEntry, Backup, Customer, Intervention, Invoice, Notice
 from ledger.queries import active_standby_customers, invoice_label, paid_by_invoice
 from policy.balances import balance
-from policy.calendar import month_key, paris_date, parse_month
+from policy.calendar import month_bounds, month_key, paris_date, parse_month
 from policy.ids import id_problem
 from policy.vocabulary import InvoiceKind, InvoiceStatus
 
@@ -84,11 +84,16 @@ def latest_mails(session: Session, invoice_ids: list[int]) -> dict[int, tuple[st
     return latest
 
 
-def invoices(session: Session, month: str | None = None) -> list[dict[str, Any]]:
+def invoices(session: Session, month: str | None = None, *, issued_in: str | None = None) -> list[dict[str, Any]]:
+    """Invoices of a service month (`month`: the month billed; an imported invoice's is the month its
+    period starts) and/or issued in a month (`issued_in`, by `issued_on`: drafts have none)."""
     query = select(Invoice).options(selectinload(Invoice.lines)).order_by(Invoice.month, Invoice.number, Invoice.id)
     if month:
         parse_month(month)
         query = query.where(Invoice.month == month)
+    if issued_in:
+        first, after = month_bounds(issued_in)
+        query = query.where(Invoice.issued_on >= first, Invoice.issued_on < after)
     rows = session.scalars(query).all()
     paid = paid_by_invoice(session, [invoice.id for invoice in rows]) if rows else {}
     mails = latest_mails(session, [invoice.id for invoice in rows]) if rows else {}
@@ -99,6 +104,8 @@ def invoices(session: Session, month: str | None = None) -> list[dict[str, Any]]
             "number": invoice.number if invoice.kind != InvoiceKind.IMPORTED else invoice.external_id,
             "customer_id": invoice.customer_id,
             "month": invoice.month,
+            "period_start": iso(invoice.period_start),   # the subscription service period it billed
+            "period_end": iso(invoice.period_end),
             "kind": invoice.kind,
             "status": invoice.status,
             "issued_on": iso(invoice.issued_on),

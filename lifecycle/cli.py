@@ -212,7 +212,8 @@ class Format(str, Enum):
 @app.command()
 def show(
     subject: Subject,
-    month: Optional[str] = typer.Option(None, help="Only this month (YYYY-MM)."),
+    month: Optional[str] = typer.Option(None, help="Only this month (YYYY-MM); for invoices, the service month billed."),
+    issued_in: Optional[str] = typer.Option(None, "--issued-in", help="Invoices only: those issued in this month (YYYY-MM)."),
     format: Format = typer.Option(Format.table, "--format", help="table, json or csv."),
 ) -> None:
     """Print what the ledger holds: customers, invoices, interventions, backups, notices, terms, audit."""
@@ -221,9 +222,16 @@ def show(
 
     if month:
         _check_month(month)
+    if issued_in:
+        if subject is not Subject.invoices:
+            fail("--issued-in: only invoices have an issue date (lifecycle show invoices --issued-in YYYY-MM)", 2)
+        _check_month(issued_in, "--issued-in")
     engine = _ledger()
     with session_scope(engine) as session:
-        records = views.SUBJECTS[subject.value](session, month)
+        if issued_in:
+            records = views.invoices(session, month, issued_in=issued_in)
+        else:
+            records = views.SUBJECTS[subject.value](session, month)
     if format is Format.json:
         typer.echo(json.dumps(records, ensure_ascii=False, indent=2))
     elif format is Format.csv:
@@ -305,7 +313,7 @@ def _change(record: dict) -> str:
 TABLE_COLUMNS = {
     "customers": ["customer_id", "name", "stage", "standby", "admin_enabled", "platform_enabled",
                   "operations_enabled", "deletion_status", "deletion_due_on", "credit"],
-    "invoices": ["number", "customer_id", "month", "kind", "status", "issued_on", "due_on", "total_ht",
+    "invoices": ["number", "customer_id", "month", "period_start", "period_end", "kind", "status", "issued_on", "due_on", "total_ht",
                  "total_ttc", "balance", "credits", "mail_status", "document"],
     "interventions": ["intervention_id", "customer_id", "started_at", "minutes", "category", "free_minutes",
                       "billed_minutes", "amount_ht", "invoice_number"],
@@ -504,13 +512,13 @@ def _prefect_ready() -> None:
         note(f"note: {sentence}")
 
 
-def _check_month(month: str) -> None:
+def _check_month(month: str, option: str | None = None) -> None:
     from policy.calendar import parse_month
 
     try:
         parse_month(month)
     except ValueError as error:
-        fail(str(error), 2)
+        fail(f"{option}: {error}" if option else str(error), 2)
 
 
 def _parse_day(text: Optional[str], option: str) -> Optional[date]:
@@ -680,8 +688,13 @@ def run_monthly_close(
     if result["status"] == "already_finalised":
         typer.echo(f"{month} was already closed: nothing changed ({result['invoices']} invoice(s))")
         return
-    typer.echo(f"{month} closed: {result['invoices']} invoice(s) issued on {result['issued_on']}, "
-               f"{result['total_ht']} EUR HT, {result['total_vat']} EUR VAT, {result['total_ttc']} EUR TTC")
+    if result["invoices"]:
+        typer.echo(f"{month} closed: {result['invoices']} invoice(s) issued on {result['issued_on']}, "
+                   f"{result['total_ht']} EUR HT, {result['total_vat']} EUR VAT, {result['total_ttc']} EUR TTC")
+    else:
+        typer.echo(f"{month} closed: nothing to bill, no invoice issued")
+    if result.get("not_billed_again"):
+        typer.echo(f"  {result['not_billed_again']}")
 
 
 @run_app.command("arrears")

@@ -177,8 +177,11 @@ def create(*, customers: int = 50, seed: int = 7, today: date) -> str:
             amount = fee * 12 if start is not None else fee
             invoice_id = f"INV-{customer_id}-{month_start:%Y%m}"
             status = "disputed" if (customer_id == role(5) and back == 2) else "open"
+            # the service period it billed: the month (issued the 1st after it), or the contract year
+            period_end = add_months(month_start, 12 if start is not None else 1) - timedelta(days=1)
             invoice_rows.append([invoice_id, customer_id, issued.isoformat(), (issued + timedelta(days=30)).isoformat(),
-                                 f"{amount:.2f}", "0.20", f"Subscription {month_start:%B %Y}", status])
+                                 f"{amount:.2f}", "0.20", f"Subscription {month_start:%B %Y}", status,
+                                 month_start.isoformat(), period_end.isoformat()])
             if status == "disputed" or back <= arrears.get(customer_id, 0):
                 if customer_id == role(2) and back == 4:  # a partial payment moves nothing
                     payment_rows.append([f"PAY-{invoice_id}-1", invoice_id, (issued + timedelta(days=20)).isoformat(),
@@ -189,7 +192,7 @@ def create(*, customers: int = 50, seed: int = 7, today: date) -> str:
                 payment_rows.append([f"PAY-{invoice_id}", invoice_id, paid_on.isoformat(),
                                      f"{amount + vat_of(amount, Decimal('0.20')):.2f}"])
     _write_csv(folder / "invoices.csv", ["invoice_id", "customer_id", "issued_on", "due_on", "amount_ht", "vat_rate",
-                                         "description", "status"], invoice_rows)
+                                         "description", "status", "period_start", "period_end"], invoice_rows)
     _write_csv(folder / "payments.csv", ["payment_id", "invoice_id", "paid_on", "amount"], payment_rows)
 
     # --- interventions: a few a month per customer, current month included ---------------------

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
+from typing import Iterable
 
+from policy.billed_through import BilledPeriod, Unbilled, contract_year, month_unbilled, unbilled
 from policy.calendar import days_in_month, parse_month
 from policy.categories import CATEGORIES, Charge, charge_of, fixed_fee
 from policy.money import cents
@@ -42,6 +44,11 @@ class Subscriber:
     billing_cycle: str  # monthly | annual
     contract_start: date | None
     vat_rate: Decimal
+    subscription_start: date | None = None   # the first day it may be billed; None: its contract_start
+
+    @property
+    def start(self) -> date | None:
+        return self.subscription_start or self.contract_start
 
 
 def subscription_problems(payment_method: str, billing_cycle: str, contract_start: date | None,
@@ -61,42 +68,109 @@ def _month_name(month: str) -> str:
     return date(year, number, 1).strftime("%B %Y")
 
 
-def subscription_lines(customer: Subscriber, month: str, standby: int, terms: Terms,
-                       service: int | None = None) -> list[Line]:
-    """Monthly customers: fee x (D - S/2) / D. Annual customers: 12 x fee in the month their contract
-    year starts, and their standby days come back as a negative line (seed 001: standby is 50 %).
-    `service`: the days of the month a cancelled customer is still served (policy.cancellation); a monthly
-    customer pays fee x (days served - S/2) / D, nobody pays for a month after its service ended."""
+def subscription_description(kind: str, month: str, *, days: int = 0, of_days: int = 0, standby: int = 0,
+                             standby_percent: int = 50, first: date | None = None, served: int | None = None) -> str:
+    """Every text of a subscription line, in one place (the words a customer reads on its invoice).
+
+    kind `month`: a monthly subscription (`days` of `of_days` billed from `first` when not the whole month,
+    `served` days when a cancellation ended it, `standby` days at `standby_percent`); `year`: an annual
+    one (`days` of `of_days` from `first` when part of the year was billed before); `standby`: an annual
+    customer's standby days given back."""
+    name = _month_name(month)
+    if kind == "year":
+        text = f"Annual subscription from {name}"
+        if days != of_days and first is not None:
+            text += f" (from {first.isoformat()}: {days} of {of_days} days not billed before)"
+        return text
+    if kind == "standby":
+        return f"Standby {name}: {standby} of {of_days} days at {standby_percent} %"
+    text = f"Subscription {name}"
+    if served is not None:
+        text += f" (service ended on day {served} of {of_days}: cancellation)"
+    elif days != of_days and first is not None:
+        text += f" (from {first.isoformat()}: {days} of {of_days} days)"
+    if standby:
+        text += f" ({standby} of {of_days} days on standby at {standby_percent} %)"
+    return text
+
+
+@dataclass(frozen=True)
+class SubscriptionCharge:
+    """What a close bills of a customer's subscription for a month: its lines, the service period they bill
+    (the invoice records it, so the customer is billed through its end), and what was left aside."""
+
+    lines: list[Line]
+    period: tuple[date, date] | None
+    unbilled: Unbilled | None   # None: a month its cycle does not bill (an annual customer's other months)
+
+
+def subscription_charge(customer: Subscriber, month: str, terms: Terms, *, standby: Iterable[date] = (),
+                        billed: BilledPeriod | None = None, last_service_day: date | None = None,
+                        standby_count: int | None = None) -> SubscriptionCharge:
+    """DESIGN "Billed through": a month bills only its days after the billed-through day and on or after
+    the customer's start: fee x (U - S/2) / D, with U those days, S the standby days among them, D the days
+    of the month (U = 0: no line). Annual customers: 12 x fee in the month their contract year starts, for
+    the days of that year not billed before (all of them: exactly 12 x fee; none: no line), and their
+    standby days given back as a negative line.
+
+    `standby`: the days of the month on standby; `standby_count` instead, for a caller that only counts
+    them (they are then taken among the billed days, as many as there are)."""
     year, number = parse_month(month)
     days = days_in_month(year, number)
-    if service == 0:
-        return []
-    served = days if service is None else service
-    standby = min(standby, served)
+    first_day = date(year, number, 1)
+    start = customer.start
+    percent = int(terms.standby_price_factor * 100)
     discount_share = 1 - terms.standby_price_factor
-    start = customer.contract_start
-    if start is not None and (year, number) < (start.year, start.month):
-        return []
     rate = customer.vat_rate
-    name = _month_name(month)
+    if last_service_day is not None and last_service_day < first_day:
+        return SubscriptionCharge([], None, None)   # nobody pays for a month after its service ended
     if customer.billing_cycle == BillingCycle.ANNUAL:
-        lines = []
-        if start is not None and number == start.month:
-            fee = customer.monthly_fee
-            lines.append(Line(f"Annual subscription from {name}", "subscription", Decimal(12), fee,
-                              cents(fee * 12), rate, month))
-        if standby:
-            refund = -cents(customer.monthly_fee * standby * discount_share / days)
-            lines.append(Line(f"Standby {name}: {standby} of {days} days at {int(terms.standby_price_factor * 100)} %",
-                              "subscription", Decimal(standby), cents(refund / standby), refund, rate, month))
-        return lines
-    amount = cents(customer.monthly_fee * (served - standby * discount_share) / days)
-    description = f"Subscription {name}"
-    if served < days:
-        description += f" (service ended on day {served} of {days}: cancellation)"
-    if standby:
-        description += f" ({standby} of {days} days on standby at {int(terms.standby_price_factor * 100)} %)"
-    return [Line(description, "subscription", Decimal(1), amount, amount, rate, month)]
+        contract = customer.contract_start
+        if contract is not None and (year, number) < (contract.year, contract.month):
+            return SubscriptionCharge([], None, None)
+        lines, period, coverage = [], None, None
+        if contract is not None and number == contract.month:
+            year_first, year_last = contract_year(month)
+            coverage = unbilled(year_first, year_last, start=start, billed=billed)
+            if coverage.days:
+                fee = customer.monthly_fee
+                amount = fee * 12 if coverage.whole else cents(fee * 12 * coverage.days / coverage.span_days)
+                text = subscription_description("year", month, days=coverage.days, of_days=coverage.span_days,
+                                                first=coverage.first)
+                quantity = Decimal(12) if coverage.whole else Decimal(1)
+                lines.append(Line(text, "subscription", quantity, fee if coverage.whole else amount, cents(amount),
+                                  rate, month))
+                period = (coverage.first, coverage.last)
+        served_days = days if last_service_day is None else min(days, (last_service_day - first_day).days + 1)
+        off = standby_count if standby_count is not None else len({d for d in standby if d.year == year and d.month == number})
+        off = min(off, served_days)
+        if off:
+            refund = -cents(customer.monthly_fee * off * discount_share / days)
+            lines.append(Line(subscription_description("standby", month, standby=off, of_days=days,
+                                                       standby_percent=percent),
+                              "subscription", Decimal(off), cents(refund / off), refund, rate, month))
+        return SubscriptionCharge(lines, period, coverage)
+    coverage = month_unbilled(month, start=start, billed=billed, standby=standby, last_service_day=last_service_day)
+    if not coverage.days:
+        return SubscriptionCharge([], None, coverage)
+    off = coverage.standby if standby_count is None else min(standby_count, coverage.days)
+    amount = cents(customer.monthly_fee * (coverage.days - off * discount_share) / days)
+    served = None
+    if last_service_day is not None and last_service_day < coverage.first.replace(day=days):
+        served = (last_service_day - first_day).days + 1
+    text = subscription_description("month", month, days=coverage.days, of_days=days, standby=off,
+                                    standby_percent=percent, first=coverage.first, served=served)
+    return SubscriptionCharge([Line(text, "subscription", Decimal(1), amount, amount, rate, month)],
+                              (coverage.first, coverage.last), coverage)
+
+
+def subscription_lines(customer: Subscriber, month: str, standby: int, terms: Terms,
+                       service: int | None = None) -> list[Line]:
+    """The subscription lines of a month with nothing billed before: `standby` days counted, `service`
+    the days a cancelled customer is still served (policy.cancellation; 0: none)."""
+    year, number = parse_month(month)
+    last_service_day = None if service is None else date(year, number, 1) + timedelta(days=service - 1)
+    return subscription_charge(customer, month, terms, standby_count=standby, last_service_day=last_service_day).lines
 
 
 def intervention_lines(billed: dict[str, list[Allocation]], month: str, rate: Decimal, terms: Terms) -> list[Line]:
@@ -140,8 +214,10 @@ def surcharge_line(method: str, lines: list[Line], rate: Decimal, terms: Terms) 
 
 
 def monthly_lines(customer: Subscriber, month: str, standby: int, billed: dict[str, list[Allocation]],
-                  terms: Terms, service: int | None = None) -> list[Line]:
-    lines = subscription_lines(customer, month, standby, terms, service)
+                  terms: Terms, service: int | None = None, subscription: list[Line] | None = None) -> list[Line]:
+    """A month's lines: the subscription (`subscription` when the caller priced it already, against what
+    was billed before), the interventions, and the surcharge on them all."""
+    lines = subscription_lines(customer, month, standby, terms, service) if subscription is None else list(subscription)
     lines += intervention_lines(billed, month, customer.vat_rate, terms)
     if not lines:
         return []

@@ -41,8 +41,8 @@ class Allocation:
     drawn: int  # quota minutes this intervention used
 
 
-def standby_days(periods: list[tuple[date, date]], month: str) -> int:
-    """Days of the month covered by standby; a period covers [start_on, end_on)."""
+def standby_dates(periods: list[tuple[date, date]], month: str) -> set[date]:
+    """The days of the month covered by standby; a period covers [start_on, end_on)."""
     first, after = month_bounds(month)
     covered = set()
     for start_on, end_on in periods:
@@ -50,7 +50,12 @@ def standby_days(periods: list[tuple[date, date]], month: str) -> int:
         while day < min(end_on, after):
             covered.add(day)
             day += timedelta(days=1)
-    return len(covered)
+    return covered
+
+
+def standby_days(periods: list[tuple[date, date]], month: str) -> int:
+    """How many days of the month are covered by standby."""
+    return len(standby_dates(periods, month))
 
 
 def included_minutes(base: int, month: str, standby: int) -> int:

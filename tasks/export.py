@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import datetime, time
+from datetime import datetime, time, timezone
 from decimal import Decimal
 from pathlib import Path
 from typing import Iterator
@@ -164,6 +164,9 @@ def _naive_paris(instant: datetime | None) -> datetime | None:
     return instant.astimezone(PARIS).replace(tzinfo=None) if instant is not None else None
 
 
+EARLIEST = datetime(1, 1, 2, tzinfo=timezone.utc)
+
+
 def _commitments(session, month: str, names: dict[str, str], terms: Terms) -> list[dict]:
     """One row per clock of each ticket closed in the month (the Paris calendar month of `closed_at`), in
     the order of the close then the ticket id (as text, byte by byte, whatever the database's collation).
@@ -175,7 +178,8 @@ def _commitments(session, month: str, names: dict[str, str], terms: Terms) -> li
     Only the columns the clocks and the sheet need are read: a ticket's credentials (its token) never
     leave the ledger."""
     first, following = month_bounds(month)
-    start, end = (datetime.combine(day, time(0), tzinfo=PARIS) for day in (first, following))
+    # bounded to what UTC can hold: Paris midnight of 1 January of year 1 is in year 0 in UTC
+    start, end = (max(datetime.combine(day, time(0), tzinfo=PARIS), EARLIEST) for day in (first, following))
     tickets = session.execute(
         select(Ticket.ticket_id, Ticket.customer_id, Ticket.type, Ticket.channel, Ticket.severity, Ticket.level,
                Ticket.received_at, Ticket.first_response_at, Ticket.workaround_at, Ticket.resolved_at,

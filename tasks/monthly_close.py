@@ -5,6 +5,11 @@ Each step is one transaction, so a run killed half-way leaves either nothing or 
 never a finalised invoice without its lines. The `monthly_closes` row is the close's lock and its
 memory: a finalised month is never drafted again, and drafts left by an interrupted or refused run
 are discarded and recomputed. Work is batched per month, not per customer.
+
+A subscription is billed only for the days of the month after the customer's billed-through day and on
+or after its start (policy.billed_through, read by ledger.billed): a month an imported invoice billed is
+never billed again. The report says, per customer, which invoice billed it already, counted from the
+ledger like everything else it says.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from ledger import audit, keys
+from ledger.billed import billed_through
 from ledger.credits import apply_credits
 from ledger.db import insert_if_missing, now, session_scope
 from ledger.models import (Cancellation, Customer, Intervention, Invoice, InvoiceLine, MonthlyClose, QuotaPeriod,
@@ -28,10 +34,10 @@ from ledger.numbering import issue_date, next_numbers
 from ledger.terms_copies import terms_document
 from policy.calendar import add_months, month_bounds, month_key
 from policy.categories import Charge, charge_of, charged
-from policy.invoicing import Subscriber, monthly_lines, totals
-from policy.quota import Allocation, Work, allocate, beyond_support, included_minutes, standby_days
+from policy.billed_through import BilledPeriod
+from policy.invoicing import Subscriber, monthly_lines, subscription_charge, totals
+from policy.quota import Allocation, Work, allocate, beyond_support, included_minutes, standby_dates, standby_days
 from policy.terms import Terms
-from policy.cancellation import service_days
 from policy.vocabulary import CancellationStatus, CloseStatus, InvoiceKind, InvoiceStatus, StandbyStatus
 
 
@@ -47,6 +53,27 @@ class InvoiceSummary:
 
 
 @dataclass
+class AlreadyBilled:
+    """A customer whose subscription for the close's month (an annual one's: its contract year) an earlier
+    invoice billed, wholly or in part: the close bills only the rest."""
+
+    customer_id: str
+    name: str
+    through: date        # its billed-through day
+    invoice: str         # the invoice that billed it through that day (an imported id or a number)
+    days: int            # days of the month (year) billed before
+    of_days: int
+
+    @property
+    def whole(self) -> bool:
+        return self.days >= self.of_days
+
+    def sentence(self) -> str:
+        rest = "nothing left to bill" if self.whole else f"{self.days} of {self.of_days} days billed before"
+        return f"subscription billed through {self.through.isoformat()} by {self.invoice} ({rest})"
+
+
+@dataclass
 class CloseReport:
     month: str
     status: str  # drafted | finalised | already_finalised | discarded
@@ -55,6 +82,32 @@ class CloseReport:
     late_interventions: int = 0
     issued_on: date | None = None
     credits_applied: dict[str, Decimal] = field(default_factory=dict)  # invoice number -> customer credit applied
+    already_billed: list[AlreadyBilled] = field(default_factory=list)
+    not_started: int = 0   # customers whose subscription starts after the month: none of its days is billed
+
+    @property
+    def skipped(self) -> int:
+        """Customers whose subscription for the month was not billed because an invoice billed it already."""
+        return sum(1 for item in self.already_billed if item.whole)
+
+    def subscription_summary(self) -> str:
+        """One sentence on what the close did not bill, and why (empty when it billed every subscription)."""
+        parts = []
+        if self.already_billed:
+            partly = len(self.already_billed) - self.skipped
+            parts.append(f"subscription already billed for {self.skipped} customer(s), not billed again"
+                         + (f"; {partly} partly billed, the rest billed" if partly else ""))
+        if self.not_started:
+            parts.append(f"{self.not_started} customer(s) not started by {self.month}: no subscription day "
+                         f"before a customer's start is billed")
+        return "; ".join(parts)
+
+    def _already_billed_markdown(self, limit: int | None = None) -> str:
+        """One line per customer: `- C002 Name: subscription billed through 2026-10-31 by INV-C002-202610 (...)`."""
+        items = self.already_billed if limit is None else self.already_billed[:limit]
+        lines = "\n".join(f"- {item.customer_id} {item.name}: {item.sentence()}" for item in items)
+        more = len(self.already_billed) - len(items)
+        return lines + (f"\n- …and {more} more (the drafts artifact lists them all)" if more else "")
 
     @property
     def total_ht(self) -> Decimal:
@@ -81,8 +134,11 @@ class CloseReport:
                 + (f"- issued on {self.issued_on}\n" if self.issued_on else "")
                 + (f"- customers' credit applied: **{sum(self.credits_applied.values())} EUR** on "
                    f"{len(self.credits_applied)} invoice(s)\n" if self.credits_applied else "")
+                + (f"- {self.subscription_summary()}\n" if self.subscription_summary() else "")
                 + "\n## Largest invoices\n\n| number | customer | name | HT | VAT | TTC |\n|---|---|---|---:|---:|---:|\n"
-                + (rows or "| | | no invoice | | | |"))
+                + (rows or "| | | no invoice | | | |")
+                + (f"\n\n## Subscription already billed (not billed again)\n\n{self._already_billed_markdown()}"
+                   if self.already_billed else ""))
 
     def approval_form(self, drafts_link: str | None) -> str:
         """What finance reads above the approve/refuse form: the month, the totals, the largest drafts."""
@@ -90,9 +146,14 @@ class CloseReport:
         lines = "\n".join(f"- {item.customer_id} {item.name}: {item.total_ht} HT, {item.total_ttc} EUR TTC"
                           for item in largest) or "- no invoice"
         link = f"\n\nEvery draft, line by line: [the drafts artifact]({drafts_link})" if drafts_link else ""
+        billed = ""
+        if self.already_billed or self.not_started:
+            billed = (f"**Already billed before this close**: {self.subscription_summary()}.\n\n"
+                      + (self._already_billed_markdown(limit=20) + "\n\n" if self.already_billed else ""))
         return (f"## Close of {self.month}: {len(self.invoices)} draft invoice(s)\n\n"
                 f"**HT {self.total_ht} EUR, VAT {self.total_vat} EUR, TTC {self.total_ttc} EUR**; "
                 f"{self.interventions} intervention(s) of the month and {self.late_interventions} late one(s) priced.\n\n"
+                f"{billed}"
                 f"The five largest:\n\n{lines}{link}\n\n"
                 "Approving numbers and issues them; refusing discards every draft "
                 "and needs a comment.")
@@ -196,6 +257,7 @@ class _MonthBook:
     quota: dict[tuple[str, str], QuotaPeriod]          # the closed months' quotas that late work draws on
     late_standby: dict[str, dict[str, list[tuple[date, date]]]]
     ends: dict[str, date]                              # the last day of service of customers who cancelled
+    billed_through: dict[str, BilledPeriod]            # each customer's latest subscription period billed
     session: Session
     stamp: datetime = field(default_factory=now)
     quota_rows: list[dict] = field(default_factory=list)
@@ -228,7 +290,8 @@ class _MonthBook:
                    deleted=_deleted_before(session, first), standby=_standby_by_customer(session, first, after),
                    pending=pending, quota=quota,
                    late_standby={m: _standby_by_customer(session, *month_bounds(m)) for m in late_months},
-                   ends=_service_ends(session), session=session)
+                   ends=_service_ends(session), billed_through=billed_through(session, except_close=month),
+                   session=session)
 
     def billable_customers(self) -> list[Customer]:
         return [customer for customer_id, customer in self.customers.items() if customer_id not in self.deleted]
@@ -240,18 +303,20 @@ class _MonthBook:
         ends = self.ends.get(customer.customer_id)
         if ends is not None:  # standby after the last day of service is no service at half price
             periods = [(start, min(end, ends + timedelta(days=1))) for start, end in periods if start <= ends]
-        days_off = standby_days(periods, self.month)
+        off = standby_dates(periods, self.month)
+        days_off = len(off)
         billed = {self.month: self._own_month(customer.customer_id, base, days_off)}
         billed.update(self._late_months(customer.customer_id, base))
-        subscriber = Subscriber(customer.monthly_fee, customer.payment_method, customer.billing_cycle,
-                                customer.contract_start, customer.vat_rate)
-        lines = monthly_lines(subscriber, self.month, days_off, billed, self.terms,
-                              service_days(self.month, self.ends.get(customer.customer_id)))
+        # the subscription: only the days after its billed-through day and on or after its start
+        charge = subscription_charge(_subscriber(customer), self.month, self.terms, standby=off,
+                                     billed=self.billed_through.get(customer.customer_id), last_service_day=ends)
+        lines = monthly_lines(_subscriber(customer), self.month, days_off, billed, self.terms,
+                              subscription=charge.lines)
         total = totals(lines)
         invoice_index = None
         if lines and total.ht != 0:
             invoice_index = len(self.invoices)
-            self.invoices.append((customer, lines, total))
+            self.invoices.append((customer, lines, total, charge.period))
         self.priced += [(item, invoice_index) for allocations in billed.values() for item in allocations]
 
     def _own_month(self, customer_id: str, base: int, days_off: int) -> list[Allocation]:
@@ -298,6 +363,33 @@ class _MonthBook:
             session.execute(update(Intervention), rows[start:start + 5000])
 
 
+def _subscriber(customer: Customer) -> Subscriber:
+    return Subscriber(customer.monthly_fee, customer.payment_method, customer.billing_cycle, customer.contract_start,
+                      customer.vat_rate, customer.subscription_start)
+
+
+def _already_billed(session: Session, month: str) -> tuple[list[AlreadyBilled], int]:
+    """Which customers' subscription for `month` earlier invoices billed (the close's own left aside), and
+    how many customers had not started by then; read from the ledger, so drafts and finals say the same."""
+    first, after = month_bounds(month)
+    through = billed_through(session, except_close=month)
+    terms = Terms()
+    found, not_started = [], 0
+    for customer in session.scalars(select(Customer).where(Customer.customer_id.not_in(
+            select(StageChange.customer_id).where(StageChange.stage == "data_deleted",
+                                                  StageChange.effective_on < first))).order_by(Customer.customer_id)):
+        subscriber = _subscriber(customer)
+        if subscriber.start is not None and subscriber.start >= after:
+            not_started += 1
+            continue
+        unbilled = subscription_charge(subscriber, month, terms, billed=through.get(customer.customer_id)).unbilled
+        if unbilled is not None and unbilled.billed is not None and unbilled.already_billed:
+            found.append(AlreadyBilled(customer.customer_id, customer.name, unbilled.billed.end,
+                                       unbilled.billed.invoice, unbilled.already_billed,
+                                       unbilled.span_days - unbilled.before_start))
+    return found, not_started
+
+
 def _over(works: list[Work], allocations: list[Allocation]) -> int:
     minutes = {work.intervention_id: work.minutes for work in works}
     return sum(minutes[item.intervention_id] - item.drawn for item in allocations
@@ -311,13 +403,16 @@ def _insert_invoices(session: Session, month: str, invoices, flow_run_id, stamp)
         insert(Invoice).returning(Invoice.id, sort_by_parameter_order=True),
         [{"invoice_key": keys.monthly_invoice(customer.customer_id, month), "customer_id": customer.customer_id,
           "kind": InvoiceKind.MONTHLY, "month": month, "status": InvoiceStatus.DRAFT, "total_ht": total.ht, "total_vat": total.vat,
-          "total_ttc": total.ttc, "close_month": month, "created_at": stamp, "flow_run_id": flow_run_id}
-         for customer, _, total in invoices],
+          "total_ttc": total.ttc, "close_month": month, "created_at": stamp, "flow_run_id": flow_run_id,
+          # the subscription days it bills: the customer is billed through the last of them
+          "period_start": period[0] if period else None, "period_end": period[1] if period else None,
+          "bills_subscription": period is not None}
+         for customer, _, total, period in invoices],
     ))
     line_rows = [{"invoice_id": invoice_id, "position": position, "description": line.description,
                   "category": line.category, "service_month": line.service_month, "quantity": line.quantity,
                   "unit_price": line.unit_price, "amount_ht": line.amount_ht, "vat_rate": line.vat_rate}
-                 for invoice_id, (_, lines, _) in zip(ids, invoices) for position, line in enumerate(lines, start=1)]
+                 for invoice_id, (_, lines, _, _) in zip(ids, invoices) for position, line in enumerate(lines, start=1)]
     for start in range(0, len(line_rows), 5000):
         session.execute(insert(InvoiceLine), line_rows[start:start + 5000])
     return ids
@@ -327,6 +422,7 @@ def _report(session: Session, month: str, status: str) -> CloseReport:
     """What the close of `month` holds now: its invoices, and the interventions it priced (those of the
     month, and late ones of closed months), counted from the ledger so a draft and its final agree."""
     report = CloseReport(month, status)
+    report.already_billed, report.not_started = _already_billed(session, month)
     for priced_month, count in session.execute(
         select(Intervention.month, func.count()).where(Intervention.close_month == month).group_by(Intervention.month)
     ):

@@ -8,6 +8,7 @@ from typing import Any, Callable
 from sqlalchemy.orm import Session
 
 from ledger import audit
+from ledger.billed import refresh_subscription_starts
 from ledger.db import now
 from ledger.imports.rows import ImportResult, Problems, Row, complete, customers_known, describe_change, duplicates
 from ledger.imports.schemas import SCHEMAS
@@ -80,5 +81,8 @@ def check(session: Session, rows: list[Row], problems: Problems, terms: Terms, a
                 result.notes.append(f"updated {current.customer_id}: {describe_change(values)}")
             else:
                 result.unchanged += 1
+        # the start follows contract_start, else the imported history (ledger.billed)
+        refresh_subscription_starts(session, [row.values["customer_id"] for action, row, _, _ in plans
+                                              if action != "same"])
 
     return write

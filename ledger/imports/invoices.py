@@ -1,6 +1,14 @@
 """The invoices file: history, so a changed row is refused, except an unpaid invoice's status (a
 dispute or a write-off comes after the invoice; re-importing its row is how ops record it).
 
+Each imported invoice bills the subscription for a service period (`period_start`..`period_end`,
+inclusive), unless its `subscription` column says `false`; without a period, a monthly customer's
+invoice covers the calendar month before `issued_on` and an annual one the twelve months from its month
+(policy.billed_through.default_period). The period is stored with the invoice, so the customer's
+billed-through day is read, never guessed, and its `month` is the service month (the month the period
+starts). An invoice that bills no subscription and gives no period has none, and keeps its issue month.
+Ledgers imported before got their default periods from migration 0012.
+
 An invoice the product issued is disputed the same way: a row whose `invoice_id` is its number, with
 its customer, dates and amount HT as issued, and the new status (`disputed`, `written_off`, or `open`
 again). It is never voided: an issued invoice is corrected by a credit note."""
@@ -13,9 +21,11 @@ from typing import Callable
 from sqlalchemy.orm import Session
 
 from ledger import audit, keys
+from ledger.billed import refresh_subscription_starts
 from ledger.db import now
 from ledger.imports.rows import ImportResult, Problems, Row, by_key, duplicates, history_row, require_customers
 from ledger.models import Invoice, InvoiceLine
+from policy.billed_through import default_period, period_problems
 from policy.calendar import month_key
 from policy.money import vat_of
 from policy.terms import Terms
@@ -37,6 +47,9 @@ def check(session: Session, rows: list[Row], problems: Problems, terms: Terms, a
         values = row.values
         if values.get("issued_on") and values.get("due_on") and values["due_on"] < values["issued_on"]:
             problems.add(row.number, "due_on", f"due {values['due_on']} before it was issued ({values['issued_on']})")
+        for column, reason in period_problems(values.get("period_start"), values.get("period_end"),
+                                              values.get("issued_on")):
+            problems.add(row.number, column, reason)
         product = issued.get(values.get("invoice_id"))
         if product is not None:
             _product_status(row, product, problems, result, status_changes)
@@ -49,8 +62,18 @@ def check(session: Session, rows: list[Row], problems: Problems, terms: Terms, a
         comparable = {"customer_id": stored.customer_id, "issued_on": stored.issued_on, "due_on": stored.due_on,
                       "amount_ht": stored.total_ht, "vat_rate": line.vat_rate if line else None,
                       "description": stored.description,
-                      "status": InvoiceStatus.OPEN if stored.status == InvoiceStatus.PAID else stored.status}
+                      "status": InvoiceStatus.OPEN if stored.status == InvoiceStatus.PAID else stored.status,
+                      "period_start": stored.period_start, "period_end": stored.period_end,
+                      "subscription": stored.bills_subscription}
         given = dict(values)
+        if any(name in given for name in ("period_start", "period_end", "subscription")) \
+                and stored.customer_id in customers:  # an empty cell means the default, as at the first import
+            given["subscription"], given["period_start"], given["period_end"] = _service(
+                values, customers[stored.customer_id].billing_cycle)
+            if not any(name in values for name in ("period_start", "period_end")):
+                del given["period_start"], given["period_end"]
+            if "subscription" not in values:
+                del given["subscription"]
         if given.get("status") is None:
             given["status"] = InvoiceStatus.OPEN
         if given.get("vat_rate") is None and stored.customer_id in customers:
@@ -72,12 +95,15 @@ def check(session: Session, rows: list[Row], problems: Problems, terms: Terms, a
             customer = customers[values["customer_id"]]
             vat_rate = values.get("vat_rate") if values.get("vat_rate") is not None else customer.vat_rate
             vat = vat_of(values["amount_ht"], vat_rate)
+            bills, period_start, period_end = _service(values, customer.billing_cycle)
             invoice = Invoice(
                 invoice_key=keys.imported_invoice(values["invoice_id"]), external_id=values["invoice_id"],
-                customer_id=customer.customer_id, kind=InvoiceKind.IMPORTED, month=month_key(values["issued_on"]),
+                customer_id=customer.customer_id, kind=InvoiceKind.IMPORTED,
+                month=month_key(period_start or values["issued_on"]),
                 status=values.get("status") or InvoiceStatus.OPEN, issued_on=values["issued_on"], due_on=values["due_on"],
                 total_ht=values["amount_ht"], total_vat=vat, total_ttc=values["amount_ht"] + vat,
                 description=values.get("description"), created_at=stamp, finalised_at=stamp,
+                period_start=period_start, period_end=period_end, bills_subscription=bills,
             )
             invoice.lines.append(InvoiceLine(
                 position=1, description=values.get("description") or f"Imported invoice {values['invoice_id']}",
@@ -86,6 +112,7 @@ def check(session: Session, rows: list[Row], problems: Problems, terms: Terms, a
             ))
             session.add(invoice)
         result.inserted += len(new_rows)
+        refresh_subscription_starts(session, {row.values["customer_id"] for row in new_rows})
         if new_rows:
             audit.record(session, "invoices_imported", customer_id=None, before=None, actor=actor,
                          after={"file": result.file, "invoices": [row.values["invoice_id"] for row in new_rows]})
@@ -98,6 +125,19 @@ def check(session: Session, rows: list[Row], problems: Problems, terms: Terms, a
         result.updated += len(status_changes)
 
     return write
+
+
+def _service(values: dict, billing_cycle: str):
+    """(bills the subscription, period start, period end) of a row: the period given, else the default
+    one of the customer's cycle; an invoice that bills no subscription has no period unless it gives one
+    (and then keeps its issue month as its month)."""
+    bills = values.get("subscription")
+    bills = True if bills is None else bills
+    if values.get("period_start") is not None and values.get("period_end") is not None:
+        return bills, values["period_start"], values["period_end"]
+    if not bills or values.get("issued_on") is None:
+        return bills, None, None
+    return True, *default_period(values["issued_on"], billing_cycle)
 
 
 def _product_status(row: Row, invoice: Invoice, problems: Problems, result: ImportResult, changes: list) -> None:

@@ -40,6 +40,8 @@ def schemas(terms: Terms) -> dict[str, tuple[Column, ...]]:
             Column("invoice_id", identifier), Column("customer_id", identifier), Column("issued_on", day),
             Column("due_on", day), Column("amount_ht", positive_money), Column("vat_rate", rate, False),
             Column("description", text(500), False), Column("status", choice(*INVOICE_STATUSES), False),
+            Column("period_start", day, False), Column("period_end", day, False),
+            Column("subscription", boolean, False),
         ),
         "payments": (
             Column("payment_id", identifier), Column("invoice_id", identifier), Column("paid_on", day),

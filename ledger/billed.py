@@ -1,0 +1,80 @@
+"""What each customer's subscription was billed through, and where it starts, as the ledger holds them.
+
+The service periods are columns of the invoices (`period_start`, `period_end`, `bills_subscription`):
+an imported invoice gets its period at import (given, or its default), the product's monthly invoice the
+days its close billed. Migration 0012 gave the invoices from before their periods, so a null period here
+means an invoice that billed no subscription. The rules (what a close may bill) are policy.billed_through.
+"""
+
+from __future__ import annotations
+
+from typing import Iterable
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from ledger.models import Customer, Invoice
+from policy.billed_through import BilledPeriod, subscription_start
+from policy.vocabulary import InvoiceKind, InvoiceStatus
+
+#: invoices that bill nothing: a draft is not issued yet, a void one was cancelled
+NOT_BILLED = (InvoiceStatus.DRAFT, InvoiceStatus.VOID)
+CHUNK = 900   # ids per IN (...): SQLite's bound on parameters
+
+
+def chunks(ids: list[str]) -> list[list[str]]:
+    return [ids[start:start + CHUNK] for start in range(0, len(ids), CHUNK)]
+
+
+def _billing(*, imported_only: bool = False, except_close: str | None = None) -> list:
+    """The conditions of an invoice that billed a subscription period (and counts for the question asked)."""
+    conditions = [Invoice.bills_subscription.is_(True), Invoice.period_end.is_not(None),
+                  Invoice.status.not_in(NOT_BILLED)]
+    if imported_only:
+        conditions.append(Invoice.kind == InvoiceKind.IMPORTED)
+    if except_close is not None:
+        conditions.append(Invoice.close_month.is_(None) | (Invoice.close_month != except_close))
+    return conditions
+
+
+def _period(row) -> BilledPeriod:
+    label = row.external_id if row.kind == InvoiceKind.IMPORTED else (row.number or "a draft")
+    return BilledPeriod(row.period_start, row.period_end, label)
+
+
+COLUMNS = (Invoice.customer_id, Invoice.period_start, Invoice.period_end, Invoice.kind, Invoice.number,
+           Invoice.external_id)
+
+
+def billed_through(session: Session, *, except_close: str | None = None) -> dict[str, BilledPeriod]:
+    """Each customer's latest billed subscription period, by any invoice issued (not drafted, not void),
+    leaving out the invoices of the close of `except_close` (a close never counts its own drafts). Only
+    the latest period of each customer is read (a ledger holds years of monthly invoices)."""
+    conditions = _billing(except_close=except_close)
+    ends = (select(Invoice.customer_id, func.max(Invoice.period_end).label("end")).where(*conditions)
+            .group_by(Invoice.customer_id).subquery())
+    found: dict[str, BilledPeriod] = {}
+    for row in session.execute(select(*COLUMNS).join(ends, (Invoice.customer_id == ends.c.customer_id)
+                                                     & (Invoice.period_end == ends.c.end))
+                               .where(*conditions).order_by(Invoice.customer_id, Invoice.id)):
+        found.setdefault(row.customer_id, _period(row))   # on a tie, the first invoice recorded
+    return found
+
+
+def refresh_subscription_starts(session: Session, customer_ids: Iterable[str]) -> None:
+    """Each customer's `subscription_start`: its `contract_start`, else the first day of its earliest
+    imported subscription invoice's period (earlier as earlier history is imported)."""
+    ids = sorted(set(customer_ids))
+    if not ids:
+        return
+    session.flush()
+    imported: dict[str, list[BilledPeriod]] = {}
+    for chunk in chunks(ids):
+        for row in session.execute(select(*COLUMNS).where(*_billing(imported_only=True),
+                                                          Invoice.customer_id.in_(chunk))):
+            imported.setdefault(row.customer_id, []).append(_period(row))
+    for chunk in chunks(ids):
+        for customer in session.scalars(select(Customer).where(Customer.customer_id.in_(chunk))):
+            start = subscription_start(customer.contract_start, imported.get(customer.customer_id, []))
+            if customer.subscription_start != start:
+                customer.subscription_start = start

@@ -1,0 +1,293 @@
+"""Imported history is never billed a second time (DESIGN "Billed through"), on SQLite and PostgreSQL.
+
+Every amount below is computed by hand in the comments, from DESIGN's rule: a close of month M bills
+fee x (U - S/2) / D for the U days of M after the billed-through day and on or after the start (S the
+standby days among them, D the days of M), and what no invoice holds yet (interventions, surcharges).
+The close runs as its flow's tasks do (draft, then finalise on a fixed issue day): nothing here
+depends on today.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+
+import pytest
+from sqlalchemy import select
+
+from ledger import views
+from ledger.db import session_scope
+from ledger.imports import ImportRejected, import_file
+from ledger.models import Customer
+from policy.terms import Terms
+from tasks.monthly_close import draft, finalise
+from tests.integration.test_cli import lifecycle
+from tests.support.builders import CUSTOMER_HEADER, customer, write_csv
+
+INVOICE_HEADER = ["invoice_id", "customer_id", "issued_on", "due_on", "amount_ht", "period_start", "period_end",
+                  "subscription"]
+TERMS = Terms()
+
+# WHOLE      sepa 490: INV-W-202610 (no period: issued 1 Nov, it billed October). 150 min of assistance in
+#            October: 120 free, 30 billed -> 60.00. Invoice: 60.00 HT, 12.00 VAT, 72.00 TTC; no subscription line.
+# CARD       card 300: INV-C-202610 billed October. 140 min: 20 billed -> 30 min -> 60.00; card 2 % = 1.20.
+#            61.20 HT, 12.24 VAT, 73.44 TTC.
+# QUIET      sepa 200: INV-Q-202610 billed October, no work: no invoice at all.
+# PARTLY     sepa 620: INV-P-1 billed 16 Sep..15 Oct: 16..31 Oct left, 16 of 31 days: 620 x 16 / 31 = 320.00.
+#            320.00 HT, 64.00 VAT, 384.00 TTC; the invoice records 2026-10-16..2026-10-31.
+# RESTING    sepa 310: INV-R-1 billed 21 Sep..20 Oct; standby from 15 Oct: 21..31 Oct left (U = 11), all on
+#            standby (S = 11): 310 x (11 - 5.5) / 31 = 55.00. 55.00 HT, 11.00 VAT, 66.00 TTC.
+# FRESH      sepa 400: INV-F-202609 billed September only: October whole, 400.00 HT, 80.00 VAT, 480.00 TTC.
+# LATE       card 300, contract from 20 Oct, no history: 20..31 Oct, 12 of 31 days: 300 x 12 / 31 = 116.129 -> 116.13;
+#            card 2 % = 2.3226 -> 2.32; 118.45 HT, VAT 23.69, TTC 142.14.
+# YEARLY     transfer, annual from 1 Oct 2026, 100/month: INV-Y-2026 (issued 1 Oct, no period: Oct 2026..Sep 2027)
+#            billed the year: nothing in October.
+# NEWYEAR    transfer, annual from 1 Oct 2026, 50/month, no history: 12 x 50 = 600.00, 120.00 VAT, 720.00 TTC.
+OCTOBER = {
+    "WHOLE": ("60.00", "12.00", "72.00", [("assistance", "60.00")]),
+    "CARD": ("61.20", "12.24", "73.44", [("assistance", "60.00"), ("surcharge", "1.20")]),
+    "PARTLY": ("320.00", "64.00", "384.00", [("subscription", "320.00")]),
+    "RESTING": ("55.00", "11.00", "66.00", [("subscription", "55.00")]),
+    "FRESH": ("400.00", "80.00", "480.00", [("subscription", "400.00")]),
+    "LATE": ("118.45", "23.69", "142.14", [("subscription", "116.13"), ("surcharge", "2.32")]),
+    "NEWYEAR": ("600.00", "120.00", "720.00", [("subscription", "600.00")]),
+}
+
+
+def load_history(ledger, tmp_path):
+    import_file("customers", write_csv(tmp_path / "c.csv", CUSTOMER_HEADER, [
+        customer("WHOLE", fee="490.00"), customer("CARD", fee="300.00", method="card"),
+        customer("QUIET", fee="200.00"), customer("PARTLY", fee="620.00"), customer("RESTING", fee="310.00"),
+        customer("FRESH", fee="400.00"), customer("LATE", fee="300.00", method="card", start="2026-10-20"),
+        customer("YEARLY", fee="100.00", method="transfer", cycle="annual", start="2026-10-01"),
+        customer("NEWYEAR", fee="50.00", method="transfer", cycle="annual", start="2026-10-01"),
+    ]), engine=ledger)
+    import_file("invoices", write_csv(tmp_path / "i.csv", INVOICE_HEADER, [
+        ["INV-W-202610", "WHOLE", "2026-11-01", "2026-12-01", "490.00", "", "", ""],
+        ["INV-C-202610", "CARD", "2026-11-01", "2026-12-01", "300.00", "", "", ""],
+        ["INV-Q-202610", "QUIET", "2026-11-01", "2026-12-01", "200.00", "", "", "true"],
+        ["INV-P-1", "PARTLY", "2026-09-16", "2026-10-16", "620.00", "2026-09-16", "2026-10-15", ""],
+        ["INV-R-1", "RESTING", "2026-09-21", "2026-10-21", "310.00", "2026-09-21", "2026-10-20", ""],
+        ["INV-F-202609", "FRESH", "2026-10-01", "2026-10-31", "400.00", "", "", ""],
+        ["INV-Y-2026", "YEARLY", "2026-10-01", "2026-10-31", "1200.00", "", "", ""],
+    ]), engine=ledger)
+    import_file("standby", write_csv(tmp_path / "s.csv", ["customer_id", "reason", "start_on", "end_on"],
+                                     [["RESTING", "temporary_inactivity", "2026-10-15", "2027-01-15"]]), engine=ledger)
+    import_file("interventions", write_csv(tmp_path / "w.csv", ["intervention_id", "customer_id", "started_at",
+                                                                "minutes", "category"], [
+        ["W1", "WHOLE", "2026-10-06T10:00", "150", "assistance"],
+        ["C1", "CARD", "2026-10-07T10:00", "140", "assistance"],
+    ]), engine=ledger)
+    return ledger
+
+
+@pytest.fixture
+def history(home, ledger, tmp_path):
+    return load_history(ledger, tmp_path)
+
+
+def close(ledger, month: str, issued_on: date):
+    drafted = draft(month, TERMS, actor="test", flow_run_id=None, engine=ledger)
+    return drafted, finalise(month, issued_on, TERMS, actor="test", flow_run_id=None, engine=ledger)
+
+
+def monthly(ledger, month):
+    with session_scope(ledger) as session:
+        return {item["customer_id"]: item for item in views.invoices(session, month) if item["kind"] == "monthly"}
+
+
+def test_a_month_wholly_partly_or_not_billed_by_imported_invoices_bills_only_the_rest_to_the_cent(history):
+    drafted, closed = close(history, "2026-10", date(2026, 11, 1))
+    found = monthly(history, "2026-10")
+    assert set(found) == set(OCTOBER)          # QUIET and YEARLY: everything was billed already, no invoice
+    for customer_id, (ht, vat, ttc, lines) in OCTOBER.items():
+        invoice = found[customer_id]
+        assert (invoice["total_ht"], invoice["total_vat"], invoice["total_ttc"]) == (ht, vat, ttc), customer_id
+        assert [(line["category"], line["amount_ht"]) for line in invoice["lines"]] == lines, customer_id
+    assert (found["PARTLY"]["period_start"], found["PARTLY"]["period_end"]) == ("2026-10-16", "2026-10-31")
+    assert (found["LATE"]["period_start"], found["LATE"]["period_end"]) == ("2026-10-20", "2026-10-31")
+    assert (found["NEWYEAR"]["period_start"], found["NEWYEAR"]["period_end"]) == ("2026-10-01", "2027-09-30")
+    assert (found["WHOLE"]["period_start"], found["WHOLE"]["period_end"]) == (None, None)   # no subscription billed
+    assert "from 2026-10-16: 16 of 31 days" in found["PARTLY"]["lines"][0]["description"]
+
+    # what finance reads: per customer what was billed already and by which invoice, and how many were skipped
+    for report in (drafted, closed):
+        assert report.skipped == 4                       # WHOLE, CARD, QUIET, YEARLY
+        assert {item.customer_id for item in report.already_billed} == {"WHOLE", "CARD", "QUIET", "YEARLY",
+                                                                        "PARTLY", "RESTING"}
+    form = drafted.approval_form(None)
+    assert ("- WHOLE Client WHOLE: subscription billed through 2026-10-31 by INV-W-202610 (nothing left to bill)"
+            in form)
+    assert "- PARTLY Client PARTLY: subscription billed through 2026-10-15 by INV-P-1 (15 of 31 days billed before)" in form
+    assert "- YEARLY Client YEARLY: subscription billed through 2027-09-30 by INV-Y-2026 (nothing left to bill)" in form
+    assert "subscription already billed for 4 customer(s), not billed again; 2 partly billed" in form
+    assert "INV-W-202610" in drafted.markdown("Draft invoices for 2026-10")
+    [whole] = [item for item in drafted.already_billed if item.customer_id == "WHOLE"]
+    assert whole.sentence() == "subscription billed through 2026-10-31 by INV-W-202610 (nothing left to bill)"
+
+    # November: October's imported and own invoices bill nobody's November; each monthly customer pays it whole
+    _, november = close(history, "2026-11", date(2026, 12, 1))
+    found = monthly(history, "2026-11")
+    assert {customer_id: invoice["total_ht"] for customer_id, invoice in found.items()} == {
+        "WHOLE": "490.00", "CARD": "306.00", "QUIET": "200.00", "PARTLY": "620.00", "RESTING": "155.00",
+        "FRESH": "400.00", "LATE": "306.00"}   # CARD, LATE: 300 + 2 % = 306.00; RESTING: all 30 days at half, 155.00
+    assert november.already_billed == [] and november.skipped == 0
+
+
+def test_rerunning_a_close_changes_nothing(history):
+    close(history, "2026-10", date(2026, 11, 1))
+    with session_scope(history) as session:
+        before = views.invoices(session)
+    again, _ = close(history, "2026-10", date(2026, 11, 2))
+    assert again.status == "already_finalised"
+    with session_scope(history) as session:
+        assert views.invoices(session) == before
+
+
+def test_no_day_before_a_customers_start_is_ever_billed(history):
+    drafted, closed = close(history, "0001-01", date(2026, 11, 1))
+    assert closed.invoices == [] and drafted.invoices == []
+    assert closed.not_started == 9
+    assert "9 customer(s) not started by 0001-01" in closed.subscription_summary()
+    # September: only the customers whose history starts then (PARTLY from the 16th, RESTING from the 21st,
+    # FRESH: its imported invoice billed September); LATE, the annual ones, WHOLE, CARD, QUIET start later
+    drafted, _ = close(history, "2026-09", date(2026, 10, 1))
+    assert drafted.invoices == [] and drafted.skipped == 3 and drafted.not_started == 6
+
+
+def test_an_imported_invoice_records_its_service_period_and_the_customers_start(history, tmp_path):
+    with session_scope(history) as session:
+        shown = {item["number"]: item for item in views.invoices(session) if item["kind"] == "imported"}
+        starts = dict(session.execute(select(Customer.customer_id, Customer.subscription_start)).all())
+    assert (shown["INV-W-202610"]["month"], shown["INV-W-202610"]["period_start"],
+            shown["INV-W-202610"]["period_end"]) == ("2026-10", "2026-10-01", "2026-10-31")
+    assert (shown["INV-Y-2026"]["month"], shown["INV-Y-2026"]["period_end"]) == ("2026-10", "2027-09-30")
+    assert (shown["INV-P-1"]["month"], shown["INV-P-1"]["period_start"]) == ("2026-09", "2026-09-16")
+    assert starts["WHOLE"] == date(2026, 10, 1) and starts["LATE"] == date(2026, 10, 20)
+    assert starts["YEARLY"] == date(2026, 10, 1)
+
+    # the same rows again: nothing changes; an earlier invoice moves the start back; a fee only (no subscription)
+    # keeps its issue month and no period
+    assert import_file("invoices", tmp_path / "i.csv", engine=history).unchanged == 7
+    import_file("invoices", write_csv(tmp_path / "more.csv", INVOICE_HEADER, [
+        ["INV-W-202608", "WHOLE", "2026-09-01", "2026-10-01", "490.00", "", "", ""],
+        ["FEE-W-1", "WHOLE", "2026-09-12", "2026-10-12", "35.00", "", "", "false"],
+    ]), engine=history)
+    with session_scope(history) as session:
+        assert session.get(Customer, "WHOLE").subscription_start == date(2026, 8, 1)
+        [fee] = [item for item in views.invoices(session) if item["number"] == "FEE-W-1"]
+    assert (fee["month"], fee["period_start"], fee["period_end"]) == ("2026-09", None, None)
+
+
+def test_a_bad_or_changed_period_is_refused_at_its_row_and_column(history, tmp_path):
+    bad = write_csv(tmp_path / "bad.csv", INVOICE_HEADER, [
+        ["X-1", "WHOLE", "2026-11-01", "2026-12-01", "10.00", "2026-10-01", "", ""],
+        ["X-2", "WHOLE", "2026-11-01", "2026-12-01", "10.00", "2026-10-31", "2026-10-01", ""],
+        ["X-3", "WHOLE", "2026-11-01", "2026-12-01", "10.00", "2026-01-01", "2027-03-31", ""],
+        ["X-4", "WHOLE", "2026-11-01", "2026-12-01", "10.00", "0001-01-01", "0001-01-31", ""],
+        ["X-5", "WHOLE", "2026-11-01", "2026-12-01", "10.00", "", "", "maybe"],
+    ])
+    with pytest.raises(ImportRejected) as rejected:
+        import_file("invoices", bad, engine=history)
+    assert [line.split(": ")[0] for line in rejected.value.errors] == [
+        "bad.csv:2:period_end", "bad.csv:3:period_end", "bad.csv:4:period_end", "bad.csv:5:period_start",
+        "bad.csv:6:subscription"]
+    changed = write_csv(tmp_path / "changed.csv", INVOICE_HEADER, [
+        ["INV-W-202610", "WHOLE", "2026-11-01", "2026-12-01", "490.00", "2026-10-01", "2026-10-15", ""]])
+    with pytest.raises(ImportRejected) as rejected:
+        import_file("invoices", changed, engine=history)
+    assert rejected.value.errors == ["changed.csv:2:period_end: 'INV-W-202610' was already imported with "
+                                     "'2026-10-31'; a changed invoice row cannot be re-imported (now '2026-10-15')"]
+
+
+def test_show_invoices_filters_by_service_month_and_by_issue_month(history):
+    close(history, "2026-10", date(2026, 11, 1))
+    october = json.loads(lifecycle("show", "invoices", "--month", "2026-10", "--format", "json").stdout)
+    issued = json.loads(lifecycle("show", "invoices", "--issued-in", "2026-11", "--format", "json").stdout)
+    whole = lambda records: sorted(item["number"] for item in records if item["customer_id"] == "WHOLE")  # noqa: E731
+    own = monthly(history, "2026-10")["WHOLE"]["number"]
+    assert whole(october) == sorted(["INV-W-202610", own])   # both bill October's service
+    assert whole(issued) == sorted(["INV-W-202610", own])    # both issued on 1 November
+    assert all(item["month"] == "2026-10" for item in october)
+    assert all(item["issued_on"].startswith("2026-11") for item in issued)
+    assert "INV-F-202609" not in {item["number"] for item in october + issued}
+    table = lifecycle("show", "invoices", "--month", "2026-10").stdout.splitlines()
+    assert "period_start" in table[0] and "period_end" in table[0]
+    refused = lifecycle("show", "customers", "--issued-in", "2026-11", check=False)
+    assert refused.returncode == 2 and "only invoices" in refused.stderr
+
+
+def test_a_ledger_from_before_gets_the_periods_its_invoices_billed(history, ledger_url):
+    """Migration 0012: invoices written before periods existed get the ones they billed, once."""
+    from alembic import command
+    from sqlalchemy import update
+
+    from ledger.migrate import _config, upgrade
+    from ledger.models import Invoice
+
+    close(history, "2026-10", date(2026, 11, 1))
+    with history.begin() as connection:   # as a ledger of 0011 holds them: no period, month = issue month
+        connection.execute(update(Invoice).values(period_start=None, period_end=None, bills_subscription=False))
+        for invoice_id, issued_on in connection.execute(select(Invoice.id, Invoice.issued_on)
+                                                        .where(Invoice.kind == "imported")).all():
+            connection.execute(update(Invoice).where(Invoice.id == invoice_id).values(month=f"{issued_on:%Y-%m}"))
+        connection.execute(update(Customer).values(subscription_start=None))
+    history.dispose()
+    command.stamp(_config(ledger_url), "0011_moving_in")
+    upgrade(ledger_url)
+    with session_scope(history) as session:
+        shown = {(item["customer_id"], item["kind"]): item for item in views.invoices(session)
+                 if item["number"] not in ("INV-P-1", "INV-R-1")}
+        starts = dict(session.execute(select(Customer.customer_id, Customer.subscription_start)).all())
+    period = lambda key: (shown[key]["month"], shown[key]["period_start"], shown[key]["period_end"])  # noqa: E731
+    assert period(("WHOLE", "imported")) == ("2026-10", "2026-10-01", "2026-10-31")
+    assert period(("FRESH", "imported")) == ("2026-09", "2026-09-01", "2026-09-30")
+    assert period(("YEARLY", "imported")) == ("2026-10", "2026-10-01", "2027-09-30")
+    assert period(("FRESH", "monthly")) == ("2026-10", "2026-10-01", "2026-10-31")
+    assert period(("NEWYEAR", "monthly")) == ("2026-10", "2026-10-01", "2027-09-30")
+    assert period(("WHOLE", "monthly")) == ("2026-10", None, None)      # it billed interventions only
+    assert (starts["WHOLE"], starts["FRESH"], starts["LATE"]) == (date(2026, 10, 1), date(2026, 9, 1),
+                                                                  date(2026, 10, 20))
+    # and the next close bills November once
+    _, november = close(history, "2026-11", date(2026, 12, 1))
+    assert monthly(history, "2026-11")["WHOLE"]["total_ht"] == "490.00"
+
+
+@pytest.mark.prefect
+def test_the_close_run_counts_and_names_what_it_did_not_bill_again(history, prefect_server):
+    """The flow as `lifecycle run monthly-close` runs it: its result counts the customers skipped, and the
+    drafts artifact finance reads names, per customer, the invoice that billed the month already."""
+    import httpx
+
+    from flows.monthly_close import monthly_close
+
+    result = monthly_close(month="2026-10", force_reason="a month of the test's own history, whatever today is")
+    assert (result["status"], result["invoices"], result["total_ht"]) == ("finalised", 7, "1614.65")
+    assert (result["subscription_already_billed"], result["subscription_partly_billed"]) == (4, 2)
+    assert result["subscription_not_started"] == 0
+    [drafts] = httpx.post(f"{prefect_server}/artifacts/filter", json={
+        "artifacts": {"key": {"any_": ["monthly-close-drafts"]}}, "sort": "CREATED_DESC", "limit": 1}).json()
+    assert "## Subscription already billed (not billed again)" in drafts["data"]
+    assert "- WHOLE Client WHOLE: subscription billed through 2026-10-31 by INV-W-202610" in drafts["data"]
+
+
+def test_the_demos_history_is_never_billed_again(home, ledger):
+    """A demo made on 22 November 2026 imported the subscriptions through September (`INV-C002-202609`,
+    ...), so closing September bills none of them again; October, which its history left to the next
+    close, bills every monthly customer's subscription once."""
+    lifecycle("demo", "--customers", "12", "--as-of", "2026-11-22")
+    with session_scope(ledger) as session:
+        annual = {customer_id for customer_id, cycle in session.execute(
+            select(Customer.customer_id, Customer.billing_cycle)) if cycle == "annual"}
+    september, _ = close(ledger, "2026-09", date(2026, 11, 22))
+    assert not [line for invoice in monthly(ledger, "2026-09").values() for line in invoice["lines"]
+                if line["category"] == "subscription" and line["amount_ht"] != "0.00"
+                and invoice["customer_id"] not in annual]
+    assert september.skipped >= 12 - len(annual)
+    [c002] = [item for item in september.already_billed if item.customer_id == "C002"]
+    assert c002.sentence() == "subscription billed through 2026-09-30 by INV-C002-202609 (nothing left to bill)"
+    close(ledger, "2026-10", date(2026, 11, 22))
+    october = monthly(ledger, "2026-10")
+    billed = {customer_id for customer_id, invoice in october.items()
+              if any(line["category"] == "subscription" for line in invoice["lines"])}
+    assert billed >= {f"C{number:03d}" for number in range(1, 13)} - annual

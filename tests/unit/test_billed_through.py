@@ -1,0 +1,113 @@
+"""Billed through, and a customer's start (DESIGN "Billed through"): amounts computed by hand here."""
+
+from datetime import date, timedelta
+from decimal import Decimal as D
+
+from policy.billed_through import BilledPeriod, default_period, latest, period_problems, subscription_start
+from policy.invoicing import Subscriber, subscription_charge
+from policy.terms import Terms
+
+TERMS = Terms()
+MONTHLY = Subscriber(D("490.00"), "sepa", "monthly", None, D("0.20"))
+
+
+def days(first: date, last: date) -> list[date]:
+    return [first + timedelta(days=n) for n in range((last - first).days + 1)]
+
+
+def test_an_imported_invoice_without_a_period_covers_the_month_before_or_the_year_from_its_month():
+    assert default_period(date(2026, 11, 1), "monthly") == (date(2026, 10, 1), date(2026, 10, 31))
+    assert default_period(date(2026, 3, 15), "monthly") == (date(2026, 2, 1), date(2026, 2, 28))
+    assert default_period(date(2026, 11, 1), "annual") == (date(2026, 11, 1), date(2027, 10, 31))
+
+
+def test_a_period_is_both_or_neither_ordered_at_most_thirteen_months_and_near_its_issue():
+    assert period_problems(None, None, date(2026, 11, 1)) == []
+    assert period_problems(date(2026, 10, 1), date(2026, 10, 31), date(2026, 11, 1)) == []
+    assert period_problems(date(2026, 10, 16), date(2027, 11, 15), date(2026, 10, 1)) == []   # 13 months
+    assert [c for c, _ in period_problems(date(2026, 10, 1), None, None)] == ["period_end"]
+    assert [c for c, _ in period_problems(None, date(2026, 10, 1), None)] == ["period_start"]
+    assert [c for c, _ in period_problems(date(2026, 10, 2), date(2026, 10, 1), None)] == ["period_end"]
+    assert [c for c, _ in period_problems(date(2026, 10, 1), date(2027, 11, 1), None)] == ["period_end"]
+    assert [c for c, _ in period_problems(date(1, 1, 1), date(1, 1, 31), date(2026, 11, 1))] == ["period_start"]
+
+
+def test_billed_through_is_the_latest_end_and_the_start_the_contract_or_the_earliest_period():
+    october = BilledPeriod(date(2026, 10, 1), date(2026, 10, 31), "INV-C002-202610")
+    september = BilledPeriod(date(2026, 9, 1), date(2026, 9, 30), "INV-C002-202609")
+    assert latest([september, october]) == october and latest([]) is None
+    assert subscription_start(None, [october, september]) == date(2026, 9, 1)
+    assert subscription_start(date(2026, 9, 15), [october, september]) == date(2026, 9, 15)
+    assert subscription_start(None, []) is None
+
+
+def test_a_month_wholly_billed_bills_no_subscription_and_says_by_which_invoice():
+    october = BilledPeriod(date(2026, 10, 1), date(2026, 10, 31), "INV-C002-202610")
+    charge = subscription_charge(MONTHLY, "2026-10", TERMS, billed=october)
+    assert charge.lines == [] and charge.period is None
+    assert charge.unbilled.billed == october and charge.unbilled.already_billed == 31
+
+
+def test_a_month_not_billed_bills_the_whole_fee_and_records_the_month_as_its_period():
+    october = BilledPeriod(date(2026, 10, 1), date(2026, 10, 31), "INV-C002-202610")
+    charge = subscription_charge(MONTHLY, "2026-11", TERMS, billed=october)
+    assert [line.amount_ht for line in charge.lines] == [D("490.00")]
+    assert charge.period == (date(2026, 11, 1), date(2026, 11, 30))
+    assert charge.lines[0].description == "Subscription November 2026"
+
+
+def test_a_month_partly_billed_bills_the_rest_prorated_to_the_day():
+    # imported through 15 November: 16..30 November left, 15 of 30 days: 490 x 15 / 30 = 245.00
+    billed = BilledPeriod(date(2026, 10, 16), date(2026, 11, 15), "INV-X")
+    charge = subscription_charge(MONTHLY, "2026-11", TERMS, billed=billed)
+    assert [line.amount_ht for line in charge.lines] == [D("245.00")]
+    assert charge.period == (date(2026, 11, 16), date(2026, 11, 30))
+    assert charge.unbilled.already_billed == 15
+    assert "from 2026-11-16: 15 of 30 days" in charge.lines[0].description
+    # 20 of 31 October days left (12..31): 490 x 20 / 31 = 316.1290... -> 316.13
+    billed = BilledPeriod(date(2026, 9, 12), date(2026, 10, 11), "INV-Y")
+    [line] = subscription_charge(MONTHLY, "2026-10", TERMS, billed=billed).lines
+    assert line.amount_ht == D("316.13")
+
+
+def test_standby_days_count_only_among_the_days_billed():
+    # billed through 15 November; standby from 10 to 19 November: 4 of its days (16..19) are billed now
+    billed = BilledPeriod(date(2026, 10, 16), date(2026, 11, 15), "INV-X")
+    standby = days(date(2026, 11, 10), date(2026, 11, 19))
+    [line] = subscription_charge(MONTHLY, "2026-11", TERMS, billed=billed, standby=standby).lines
+    # 490 x (15 - 4/2) / 30 = 490 x 13 / 30 = 212.3333.. -> 212.33
+    assert line.amount_ht == D("212.33")
+    assert "4 of 30 days on standby at 50 %" in line.description
+
+
+def test_a_subscription_starting_mid_month_bills_from_its_start_and_nothing_before():
+    starts = Subscriber(D("300.00"), "card", "monthly", date(2026, 11, 20), D("0.20"))
+    charge = subscription_charge(starts, "2026-11", TERMS)
+    # 20..30 November: 11 of 30 days: 300 x 11 / 30 = 110.00
+    assert [line.amount_ht for line in charge.lines] == [D("110.00")]
+    assert charge.period == (date(2026, 11, 20), date(2026, 11, 30))
+    assert subscription_charge(starts, "2026-10", TERMS).lines == []
+    before = subscription_charge(starts, "0001-01", TERMS)
+    assert before.lines == [] and before.unbilled.before_start == 31
+    # an imported history sets the start when there is no contract_start
+    imported = Subscriber(D("300.00"), "sepa", "monthly", None, D("0.20"), subscription_start=date(2026, 5, 1))
+    assert subscription_charge(imported, "0001-01", TERMS).lines == []
+    assert [line.amount_ht for line in subscription_charge(imported, "2026-05", TERMS).lines] == [D("300.00")]
+
+
+def test_an_annual_year_already_billed_is_not_billed_again_and_a_year_partly_billed_bills_the_rest():
+    annual = Subscriber(D("100.00"), "transfer", "annual", date(2026, 3, 1), D("0.20"))
+    [line] = subscription_charge(annual, "2027-03", TERMS).lines
+    assert line.amount_ht == D("1200.00")
+    assert subscription_charge(annual, "2027-03", TERMS).period == (date(2027, 3, 1), date(2028, 2, 29))
+    imported_year = BilledPeriod(date(2027, 3, 1), date(2028, 2, 29), "INV-A-2027")
+    charge = subscription_charge(annual, "2027-03", TERMS, billed=imported_year)
+    assert charge.lines == [] and charge.unbilled.billed == imported_year
+    # billed through 31 May 2027: June 2027..February 2028 left, 274 of 366 days: 1200 x 274 / 366 = 898.3606.. -> 898.36
+    through_may = BilledPeriod(date(2026, 6, 1), date(2027, 5, 31), "INV-A-OLD")
+    [line] = subscription_charge(annual, "2027-03", TERMS, billed=through_may).lines
+    assert line.amount_ht == D("898.36")
+    # standby days of an annual customer still come back, billed before or not
+    [refund] = subscription_charge(annual, "2027-04", TERMS, billed=imported_year,
+                                   standby=days(date(2027, 4, 1), date(2027, 4, 10))).lines
+    assert refund.amount_ht == D("-16.67")   # 100 x 10 x 0.5 / 30 = 16.666.. -> 16.67
