@@ -23,7 +23,8 @@ from tasks.invoice_documents import issue_documents_task
 from policy.vocabulary import InvoiceKind
 from tasks.deletion import approval_form, certificate_markdown, check_due, execute, mark_awaiting, pending_run, refuse
 from tasks.purge import plan_purge
-from tasks.runtime import Refusal, actor, business_date, check_date, flow_run_id, refusals_fail_quietly
+from tasks.runtime import (Refusal, actor, business_date, check_date, flow_run_id, installation_tags,
+                           refusals_fail_quietly)
 from tasks.settings import load_run_settings
 
 DELETION_DEPLOYMENT = "data-deletion/data-deletion"
@@ -101,9 +102,10 @@ def _request_deletion(customer_id: str, day: date) -> str:
     waiting = pending_run(customer_id)
     if waiting and _still_waiting(waiting):
         return f"waiting for approval in {run_url(waiting)}"
+    tags = installation_tags()  # the worker refuses it unless it serves this ledger
     try:
         run = run_deployment(DELETION_DEPLOYMENT, parameters={"customer_id": customer_id, "as_of": day.isoformat()},
-                             timeout=0, as_subflow=False)
+                             timeout=0, as_subflow=False, tags=tags)
     except Exception as error:  # no such deployment: a bare server, not `lifecycle up`
         mark_awaiting(customer_id, None, actor())
         return (f"awaiting approval ({type(error).__name__}: the data-deletion deployment is not available); approve "

@@ -112,6 +112,7 @@ def _back_up(customers: list[str], day: date, settings, progress=None) -> list:
 
 @flow(name="backup-shard", log_prints=True, task_runner=ThreadPoolTaskRunner(max_workers=4), retries=1,
       retry_delay_seconds=30, persist_result=True, result_serializer="json")
+@refusals_fail_quietly
 def backup_shard(customer_ids: list[str], as_of: date) -> dict:
     """One shard of a night's backups, for any worker of the pool: `nightly-backup` starts one per shard.
     A shard run again (its retry, or a rerun) skips the customers already backed up that night.
@@ -132,6 +133,7 @@ def backup_shard(customer_ids: list[str], as_of: date) -> dict:
 
 
 @flow(name="verify-backups", log_prints=True, persist_result=True, result_serializer="json")
+@refusals_fail_quietly
 def verify_backups(sample: int = 5) -> dict:
     """The weekly restore drill: restore a sample of recent backups into the sandbox and compare row
     counts and hashes with their manifests. Backups never verified, or verified longest ago, go first.
@@ -178,6 +180,7 @@ def _drill(backup_ids: list[str], settings, *, sandbox=nullcontext) -> list[dict
 
 @flow(name="verify-shard", log_prints=True, retries=1, retry_delay_seconds=30, persist_result=True,
       result_serializer="json")
+@refusals_fail_quietly
 def verify_shard(backup_ids: list[str]) -> dict:
     """One shard of the restore drill, for any worker of the pool: `verify-backups` starts one per shard.
 

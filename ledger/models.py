@@ -387,6 +387,18 @@ class StandbyPeriod(Base):
     created_at: Mapped[datetime]
 
 
+class Installation(Base):
+    """This ledger's identity (one row): every run carries it, and a run meant for another ledger is refused
+    (lifecycle_config/installation.py). `only_row` keeps it one row even when two first uses race."""
+
+    __tablename__ = "installation"
+    __table_args__ = (CheckConstraint("only_row", name="only_row"),)
+
+    only_row: Mapped[bool] = mapped_column(Boolean, primary_key=True, default=True)
+    id: Mapped[str] = mapped_column(String(36), unique=True)
+    created_at: Mapped[datetime]
+
+
 class ArrearsSweep(Base):
     """A business day the arrears sweep ran for: a sweep for an earlier day changes nothing after it."""
 

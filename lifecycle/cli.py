@@ -128,6 +128,8 @@ def import_(kind: ImportKind, file: Path) -> None:
         if task_id is not None:
             progress.advance(task_id, count)
 
+    if kind == ImportKind.tickets:
+        _refuse_explicit_server()  # the credentials are sealed with the key block of the server
     try:
         from blocks.credentials import sealer
 
@@ -396,6 +398,7 @@ def up(
     from policy.calendar import today_paris
 
     _ledger()
+    _refuse_explicit_server()
     if demo_data:
         try:
             typer.echo(demo_module.create(customers=50, seed=7, today=today_paris()))
@@ -431,6 +434,7 @@ def deploy() -> None:
             fail(f"no Prefect server answers at {api_url} (waited 2 minutes)")
         time.sleep(2)
     _ledger()
+    _refuse_another_installations_server(api_url)
     try:
         apply({**os.environ, "LIFECYCLE_HOME": str(config.home())}, typer.echo)
     except RuntimeError as error:
@@ -455,6 +459,9 @@ def worker(
     api_url, _ = choose_server()
     if not api_url or not answers(api_url):
         fail("no Prefect server to work for: set PREFECT_API_URL (or run `lifecycle up` for this LIFECYCLE_HOME)")
+    _ledger()
+    os.environ["PREFECT_API_URL"] = api_url
+    _refuse_another_installations_server(api_url)
     env = {**os.environ, "PREFECT_API_URL": api_url, "LIFECYCLE_HOME": str(config.home())}
     command = worker_command(name or f"lifecycle-{socket.gethostname()}") + (["--limit", str(limit)] if limit else [])
     note(f"worker {name or command[-1]} on the pool lifecycle of {api_url} (heartbeat every "
@@ -471,6 +478,7 @@ def helpdesk_webhook(
 ) -> None:
     """Serve the helpdesk's signed webhook (POST /helpdesk/tickets) for the server of PREFECT_API_URL, until
     stopped: what `lifecycle up` serves on its own port + 2, for a server of your own (deploy/)."""
+    import os
     import time
 
     import lifecycle_config as config
@@ -481,6 +489,8 @@ def helpdesk_webhook(
     if not api_url or not answers(api_url):
         fail("no Prefect server holds the webhook's secret: set PREFECT_API_URL (or run `lifecycle up`)")
     _ledger()
+    os.environ["PREFECT_API_URL"] = api_url
+    _refuse_another_installations_server(api_url)
     from lifecycle.helpdesk import start_webhook
 
     try:
@@ -507,9 +517,33 @@ def _prefect_ready() -> None:
     config.prepare_prefect_environment()
     url, sentence = choose_server()
     if url:
-        os.environ["PREFECT_API_URL"] = url
+        os.environ["PREFECT_API_URL"] = url  # before the check imports Prefect, which reads it once
+        _refuse_another_installations_server(url)
     else:
         note(f"note: {sentence}")
+
+
+def _refuse_explicit_server() -> None:
+    """The check below for commands that use PREFECT_API_URL only when it is set (and answers)."""
+    import os
+
+    import lifecycle_config as config
+    from lifecycle.server import answers
+
+    api_url = os.environ.get("PREFECT_API_URL")
+    if api_url and answers(api_url):
+        config.prepare_prefect_environment()
+        _refuse_another_installations_server(api_url)
+
+
+def _refuse_another_installations_server(api_url: str) -> None:
+    """One line, exit 2, when the server at `api_url` serves another installation's ledger: its worker would
+    act on that ledger, and its blocks (terms, seller, secrets, storage, mail) are that installation's."""
+    from lifecycle.server import another_installations_server
+
+    problem = another_installations_server(api_url)
+    if problem:
+        fail(problem, 2)
 
 
 def _check_month(month: str, option: str | None = None) -> None:

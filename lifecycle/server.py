@@ -136,6 +136,8 @@ def apply(env: dict[str, str], echo, *, serve_downloads: tuple[str, int] | None 
     if deployed.returncode != 0:
         raise RuntimeError(f"`prefect deploy --all` failed; see {logs / 'deploy.log'}")
 
+    echo(f"registering installation {register_installation()} (every run of these deployments carries it)")
+
     from lifecycle import alerts
     from tasks.fanout import set_limits
 
@@ -145,6 +147,47 @@ def apply(env: dict[str, str], echo, *, serve_downloads: tuple[str, int] | None 
     limits = set_limits(settings.terms)
     echo("global concurrency limits (from the terms): " + ", ".join(f"{name} {limit}" for name, limit in limits.items()))
     return downloads
+
+
+def another_installations_server(api_url: str) -> str | None:
+    """Why a command of this ledger must not use the server at `api_url` (None: it may): the server
+    registered another installation, so its worker would act on that one's ledger and its blocks are that
+    one's. A server that cannot say (unreachable, never registered) is left to the command's own errors."""
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    from ledger.installation import installation_id
+    from lifecycle_config.installation import foreign_server
+    from tasks.runtime import registered_installation
+
+    try:
+        with temporary_settings({PREFECT_API_URL: api_url}):
+            registered = registered_installation()
+    except Exception:  # noqa: BLE001 - no answer is no evidence; the command says what is wrong with the server
+        return None
+    return foreign_server(registered, installation_id(), api_url=api_url, home=str(config.home()))
+
+
+def register_installation() -> str:
+    """Record on this server the installation it serves (this ledger's identity) and tag every deployment
+    of the work pool with it, so every run the server starts (UI, schedules) carries it; returns the id."""
+    from prefect import get_client
+    from prefect.client.schemas.actions import DeploymentUpdate, VariableCreate, VariableUpdate
+    from prefect.client.schemas.filters import WorkPoolFilter, WorkPoolFilterName
+
+    from ledger.installation import installation_id
+    from lifecycle_config.installation import VARIABLE, with_tag
+
+    own = installation_id()
+    with get_client(sync_client=True) as client:
+        if client.read_variable_by_name(VARIABLE) is None:
+            client.create_variable(VariableCreate(name=VARIABLE, value=own))
+        else:
+            client.update_variable(VariableUpdate(name=VARIABLE, value=own))
+        for deployment in client.read_deployments(work_pool_filter=WorkPoolFilter(name=WorkPoolFilterName(any_=[WORK_POOL]))):
+            tags = with_tag(deployment.tags, own)
+            if sorted(tags) != sorted(deployment.tags):
+                client.update_deployment(deployment.id, DeploymentUpdate(tags=tags))
+    return own
 
 
 def worker_command(name: str) -> list[str]:

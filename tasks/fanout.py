@@ -102,11 +102,14 @@ def run_shards(deployment_name: str, parameters: list[dict], *, progress=None, p
     from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
     from prefect.deployments import run_deployment
 
+    from tasks.runtime import installation_tags
+
     reruns = [0] * len(parameters)
+    tags = installation_tags()  # a worker serving another ledger refuses them
 
     def start(index: int):
         # one run per shard and attempt: a retried parent finds the shard runs it started (Prefect's idempotency)
-        return run_deployment(deployment_name, parameters=parameters[index], timeout=0,
+        return run_deployment(deployment_name, parameters=parameters[index], timeout=0, tags=tags,
                               idempotency_key=f"{key}:shard-{index + 1}:attempt-{reruns[index]}" if key else None)
 
     runs = [start(index) for index in range(len(parameters))]

@@ -29,13 +29,16 @@ class DateRefused(Refusal, ValueError):
 
 def refusals_fail_quietly(flow_function):
     """Under @flow: a Refusal ends the run in a Failed state named "Refused" carrying the reason, instead of
-    an exception Prefect logs with its traceback; callers (the CLI in process) still get the Refusal."""
+    an exception Prefect logs with its traceback; callers (the CLI in process) still get the Refusal. Every
+    flow starts here, so this is where a run meant for another installation's ledger is refused, before
+    the flow reads or writes anything."""
 
     @functools.wraps(flow_function)
     def run(*args, **kwargs):
         from prefect.states import Failed
 
         try:
+            refuse_another_installations_run()
             return flow_function(*args, **kwargs)
         except Refusal as refusal:
             print(f"refused: {refusal}")
@@ -46,6 +49,47 @@ def refusals_fail_quietly(flow_function):
     del run.__wrapped__
     run.__signature__ = inspect.signature(flow_function, eval_str=True)
     return run
+
+
+def registered_installation() -> str | None:
+    """The installation the Prefect server of this process says it serves (set by `lifecycle up`/`deploy`)."""
+    from prefect import get_client
+
+    from lifecycle_config.installation import VARIABLE
+
+    with get_client(sync_client=True) as client:
+        variable = client.read_variable_by_name(VARIABLE)
+    return str(variable.value) if variable is not None and variable.value else None
+
+
+def installation_tags() -> list[str]:
+    """What a run started from here carries (`run_deployment`): the identity of this process's ledger, so a
+    worker serving another ledger refuses it."""
+    from ledger.installation import installation_id
+    from lifecycle_config.installation import tag
+
+    return [tag(installation_id())]
+
+
+def refuse_another_installations_run() -> None:
+    """Refuse a run meant for another ledger than this process's: the installations its tags name (the
+    deployment's, its starter's) or, for a deployment run with none (a deployment applied before
+    identities existed), the one its server registered. A run without any (in process) is this ledger's."""
+    from prefect.runtime import deployment, flow_run
+
+    import lifecycle_config
+    from ledger.installation import installation_id
+    from lifecycle_config.installation import claimed, foreign_run
+
+    claims = claimed(flow_run.tags)
+    if not claims and deployment.id:
+        registered = registered_installation()
+        claims = {registered} if registered else set()
+    if not claims:
+        return
+    problem = foreign_run(claims, installation_id(), home=str(lifecycle_config.home()))
+    if problem:
+        raise Refusal(problem)
 
 
 def flow_run_id() -> str | None:

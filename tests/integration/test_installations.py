@@ -1,0 +1,122 @@
+"""Two installations side by side: one never acts on the other's data.
+
+home1 is the session's `lifecycle up --demo`; home2 is a second LIFECYCLE_HOME with its own ledger (and the
+same demo customer ids, as two vendors' numbering may well coincide). home2's commands pointed at home1's
+server refuse in one line; a run carrying home2's identity on home1's server is refused by home1's worker
+before it touches anything; home1's ledger, outbox, objects and platform are unchanged afterwards.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import sqlite3
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from lifecycle_config.installation import TAG_PREFIX, tag
+from policy.calendar import add_months, month_key, today_paris
+from tests.support.up import clean_env
+
+pytestmark = [pytest.mark.prefect, pytest.mark.xdist_group("lifecycle-up")]
+
+
+def lifecycle(home: Path, *args: str, timeout: float = 300, **env: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "lifecycle.cli", *args], env=clean_env(home, **env),
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def installation_of(home: Path) -> str:
+    with sqlite3.connect(home / "ledger.db") as ledger:
+        return ledger.execute("SELECT id FROM installation").fetchone()[0]
+
+
+def files_of(folder: Path) -> dict[str, str]:
+    return {str(path.relative_to(folder)): hashlib.sha256(path.read_bytes()).hexdigest()
+            for path in sorted(folder.rglob("*")) if path.is_file()}
+
+
+def state_of(home: Path) -> dict:
+    """What a user of home1 would look at: every table of its ledger (row counts, the audit trail's last
+    entry, the invoices), its outbox, its objects and the platform's tenants."""
+    with sqlite3.connect(home / "ledger.db") as ledger:
+        tables = [name for (name,) in ledger.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+        counts = {name: ledger.execute(f'SELECT count(*) FROM "{name}"').fetchone()[0] for name in tables}
+        last_audit = ledger.execute("SELECT max(id) FROM audit_log").fetchone()[0]
+        invoices = ledger.execute("SELECT number, customer_id, status FROM invoices ORDER BY number").fetchall()
+    with sqlite3.connect(home / "platform.db") as platform:
+        tenants = platform.execute("SELECT * FROM tenants ORDER BY tenant_id").fetchall()
+    return {"counts": counts, "last_audit": last_audit, "invoices": invoices, "outbox": files_of(home / "outbox"),
+            "objects": files_of(home / "objects"), "tenants": tenants}
+
+
+@pytest.fixture(scope="module")
+def home2(tmp_path_factory) -> Path:
+    """A second installation on this machine: its own ledger (its own identity) and demo data, no server."""
+    home = tmp_path_factory.mktemp("home2") / "home"
+    created = lifecycle(home, "demo")
+    assert created.returncode == 0, created.stderr
+    return home
+
+
+def test_every_installation_has_its_own_identity_and_its_server_says_which(up_server, home2):
+    home1_id, home2_id = installation_of(up_server.home), installation_of(home2)
+    assert home1_id != home2_id
+    assert lifecycle(home2, "db", "upgrade").returncode == 0 and installation_of(home2) == home2_id  # kept
+    assert up_server.get("/variables/name/lifecycle_installation")["value"] == home1_id
+    for name, deployment in up_server.deployments().items():
+        assert [value for value in deployment["tags"] if value.startswith(TAG_PREFIX)] == [tag(home1_id)], name
+
+
+def test_a_command_of_one_installation_refuses_the_server_of_another(up_server, home2):
+    home1_id, home2_id = installation_of(up_server.home), installation_of(home2)
+    before = state_of(up_server.home)
+    month = month_key(add_months(today_paris().replace(day=1), -1))
+    for command in (["run", "monthly-close", "--month", month], ["run", "arrears"], ["worker"],
+                    ["helpdesk-webhook", "--port", "1"], ["deploy"]):
+        refused = lifecycle(home2, *command, timeout=120, PREFECT_API_URL=up_server.api)
+        assert refused.returncode == 2, (command, refused.stderr)
+        [line] = refused.stderr.strip().splitlines()
+        assert line.startswith(f"lifecycle: the Prefect server at {up_server.api} serves installation {home1_id}, "
+                               f"not this ledger's {home2_id}"), line
+        assert "point PREFECT_API_URL at this installation's own server" in line
+    assert state_of(up_server.home) == before
+    # home1's own commands still go to its worker
+    assert "on the worker" in up_server.lifecycle("run", "standby-expiry").stderr
+
+
+def test_a_run_carrying_another_installations_identity_is_refused_by_the_worker(up_server, home2):
+    home1_id, home2_id = installation_of(up_server.home), installation_of(home2)
+    month = month_key(add_months(today_paris().replace(day=1), -1))
+    before = state_of(up_server.home)
+    # as home2's CLI would have dispatched it: its own identity on the run, home1's from the deployment
+    run_id = up_server.run_button("monthly-close", {"month": month, "approve": "auto"}, tags=[tag(home2_id)])
+    run = up_server.wait(run_id)
+    assert run["state"]["type"] == "FAILED" and run["state"]["name"] == "Refused", run["state"]
+    message = run["state"]["message"]
+    assert "\n" not in message and home2_id in message and home1_id in message and "nothing was done" in message
+    assert state_of(up_server.home) == before
+
+
+def test_a_deletion_started_by_another_installations_run_is_refused_by_the_worker(up_server, home2):
+    """home2's sweep in process, pointed at home1's server, starts a data deletion with `run_deployment` (the
+    way the arrears sweep does): home1's worker refuses it, and home1's customer keeps its data."""
+    home2_id = installation_of(home2)
+    before = state_of(up_server.home)
+    known = {run["id"] for run in up_server.runs_of("data-deletion")}
+    script = textwrap.dedent("""
+        from flows.arrears import _request_deletion
+        from policy.calendar import today_paris
+        print(_request_deletion("C004", today_paris()))
+    """)
+    started = subprocess.run([sys.executable, "-c", script], env=clean_env(home2, PREFECT_API_URL=up_server.api),
+                             capture_output=True, text=True, timeout=120)
+    assert started.returncode == 0 and "awaiting approval in http" in started.stdout, started.stderr
+    [run_id] = [run["id"] for run in up_server.runs_of("data-deletion") if run["id"] not in known]
+    run = up_server.wait(run_id)
+    assert run["state"]["name"] == "Refused" and home2_id in run["state"]["message"], run["state"]
+    assert set(run["tags"]) >= {tag(home2_id), tag(installation_of(up_server.home))}
+    assert state_of(up_server.home) == before
