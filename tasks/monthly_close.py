@@ -244,7 +244,7 @@ class _MonthBook:
         billed = {self.month: self._own_month(customer.customer_id, base, days_off)}
         billed.update(self._late_months(customer.customer_id, base))
         subscriber = Subscriber(customer.monthly_fee, customer.payment_method, customer.billing_cycle,
-                                customer.contract_start, customer.vat_rate)
+                                customer.contract_start, customer.vat_rate, customer.language)
         lines = monthly_lines(subscriber, self.month, days_off, billed, self.terms,
                               service_days(self.month, self.ends.get(customer.customer_id)))
         total = totals(lines)
