@@ -15,9 +15,14 @@ Amounts, dates and percentages are Babel's, for the language's locale (`1 490,00
 no-break space (U+00A0): the invoice's embedded font (Vera) has no glyph for U+202F, and a customer
 reads one kind of space everywhere.
 
-After changing a customer text: `pybabel extract -F babel.cfg -o policy/locales/messages.pot .`,
-`pybabel update -i policy/locales/messages.pot -d policy/locales`, translate the new French entries
-(the English msgstr repeats the msgid), then `pybabel compile -d policy/locales`.
+After changing a customer text, from the repository's root:
+
+    pybabel extract -F babel.cfg --no-default-keywords -k say -k say_n:1,2 -k N_
+        --no-location --sort-output -o policy/locales/messages.pot .   (one command)
+    pybabel update -i policy/locales/messages.pot -d policy/locales --no-fuzzy-matching
+
+then translate the new entries of both .po files (the English msgstr repeats the msgid; the tests
+refuse an empty one) and `pybabel compile -d policy/locales` (the .mo are committed).
 """
 
 from __future__ import annotations

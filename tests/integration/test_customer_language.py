@@ -14,6 +14,7 @@ import pytest
 from lxml import etree
 from sqlalchemy import select
 
+from ledger import views
 from ledger.db import session_scope
 from ledger.imports import import_file
 from ledger.models import AuditEntry, Customer, Invoice
@@ -70,8 +71,8 @@ def test_a_french_and_an_english_customer_get_their_invoice_and_its_mail_in_thei
         ["T1", "TEA", "2026-10-02T09:00", "60", "customization"],
         ["T2", "TEA", "2026-10-03T09:00", "60", "customization"],
     ]), engine=ledger)
-    with session_scope(ledger) as session:
-        assert {c.customer_id: c.language for c in session.scalars(select(Customer))} == {
+    with session_scope(ledger) as session:  # as `lifecycle show customers` shows them
+        assert {c["customer_id"]: c["language"] for c in views.customers(session)} == {
             "VIN": "fr", "TEA": "en", "OLD": None}
 
     monthly_close(month="2026-10")
