@@ -118,6 +118,27 @@ def test_a_french_and_an_english_customer_get_their_invoice_and_its_mail_in_thei
     assert "for €2,117.52 incl. VAT" in tea_body and "Pay online" in tea_body
     assert "Bonjour" not in tea_body and "Kind regards" not in vin_body
 
+    # a credit note on each: its line, its document and its mail in the customer's language
+    from flows.corrections import issue_credit_note
+
+    notes_made = {invoice["customer_id"]: issue_credit_note(invoice=invoice["number"], amount_ttc="120.00",
+                                                            reason="Goodwill", requested_by="claire.finance")
+                  for invoice in (vin, tea)}
+    credit_notes = {item["number"]: item for item in shown_invoices(ledger) if item["kind"] == "credit_note"}
+    vin_note, tea_note = (credit_notes[notes_made[customer_id]["number"]] for customer_id in ("VIN", "TEA"))
+    assert [line["description"] for line in vin_note["lines"]] == ["Avoir : Goodwill"]
+    assert [line["description"] for line in tea_note["lines"]] == ["Credit: Goodwill"]
+    vin_note_pdf, tea_note_pdf = stored(vin_note["document"]), stored(tea_note["document"])
+    assert designations(vin_note_pdf) == ["Avoir : Goodwill"] and designations(tea_note_pdf) == ["Credit: Goodwill"]
+    assert "AVOIR" in page_text(vin_note_pdf) and f"Avoir sur la facture N° {vin['number']}" in page_text(vin_note_pdf)
+    assert "CREDIT NOTE" in page_text(tea_note_pdf) and f"Credit note for invoice No. {tea['number']}" in \
+        page_text(tea_note_pdf)
+    mails = outbox(home)
+    assert mails["vin@example.com"][-1]["Subject"] == f"Avoir {vin_note['number']} – 120,00{NBSP}€ TTC"
+    assert mails["tea@example.com"][-1]["Subject"] == f"Credit note {tea_note['number']} – €120.00 incl. VAT"
+    assert f"sur la facture n° {vin['number']} : Goodwill." in plain(mails["vin@example.com"][-1])
+    assert f"on invoice {tea['number']}: Goodwill." in plain(mails["tea@example.com"][-1])
+
     # TEA moves to French: audited like any change, and its issued invoice stays as it was issued
     import_file("customers", write_csv(tmp_path / "c2.csv", WITH_LANGUAGE, [
         customer("TEA", name="Tea Merchants Ltd", fee="1490.00", method="card") + ["fr"]]), engine=ledger)
