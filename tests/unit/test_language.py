@@ -130,3 +130,39 @@ def test_plurals_follow_each_languages_rule():
     assert [french.say_n("{count} month", "{count} months", n) for n in (0, 1, 2)] == ["0 mois", "1 mois", "2 mois"]
     assert [english.say_n("{count} day", "{count} days", n) for n in (0, 1, 2)] == ["0 days", "1 day", "2 days"]
     assert french.say_n("{count} day", "{count} days", 30) == "30 jours"
+
+
+def test_every_category_and_fee_an_invoice_line_can_name_has_its_words():
+    from policy.categories import CATEGORIES
+    from policy.invoicing import CATEGORY_WORDS, FEE_WORDS
+    from policy.standby import REASON_WORDS, REASONS
+
+    assert set(CATEGORY_WORDS) == set(CATEGORIES)
+    assert {row.fee_name for row in CATEGORIES.values() if row.fee_name} <= set(FEE_WORDS)
+    assert set(REASON_WORDS) == set(REASONS)
+    assert speak("fr").say(CATEGORY_WORDS["customization"]) == "Personnalisation"
+
+
+def test_invoice_lines_are_drafted_in_the_customers_language_or_the_terms():
+    from policy.invoicing import Subscriber, intervention_text, subscription_lines, subscription_text
+    from policy.terms import Terms
+
+    terms = Terms()
+    french, english = speak("fr"), speak("en")
+    english_customer = Subscriber(Decimal("300.00"), "sepa", "monthly", None, Decimal("0.20"), "en")
+    before_languages = Subscriber(Decimal("300.00"), "sepa", "monthly", None, Decimal("0.20"))   # None: the terms'
+    assert subscription_lines(english_customer, "2026-10", 0, terms)[0].description == "Subscription October 2026"
+    assert subscription_lines(before_languages, "2026-10", 0, terms)[0].description == "Abonnement octobre 2026"
+    assert subscription_lines(before_languages, "2026-10", 0, Terms(invoice_language="en"))[0].description == \
+        "Subscription October 2026"
+    assert subscription_text(french, "2026-10", terms, served=10, standby=4) == (
+        f"Abonnement octobre 2026 (fin du service au jour 10 sur 31 : résiliation) (4 jours sur 31 en veille "
+        f"à 50{NBSP}%)")
+    assert subscription_text(english, "2026-10", terms, served=10, standby=4) == (
+        "Subscription October 2026 (service ended on day 10 of 31: cancellation) (4 of 31 days on standby at 50%)")
+    assert subscription_text(french, "2027-03", terms, annual=True) == "Abonnement annuel, période commençant en mars 2027"
+    assert intervention_text(french, "data_recovery", 1, 90, "2026-09", "2026-10", terms) == (
+        f"Récupération de données : 1 intervention, 90 min facturées, plus frais de récupération de 250,00{NBSP}€ "
+        f"par intervention (en retard : septembre 2026)")
+    assert intervention_text(english, "assistance", 3, 30, "2026-10", "2026-10", terms) == (
+        "Assistance: 3 interventions, 30 min billed beyond the monthly quota")
