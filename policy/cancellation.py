@@ -129,7 +129,7 @@ NOTICES = {
         "cancellation_effective", N_("Your service has ended on {effective_on}"),
         N_("Dear {name},\n\nYour cancellation took effect: your service ended on {effective_on} and your platform is "
         "switched off. A last backup of your data is kept until {deletion_due_on}; your data is then deleted "
-        "(you will be told before). Your invoices are kept 10 years. Your final balance follows with your last "
+        "(you will be told before). Your invoices are kept {invoice_retention}. Your final balance follows with your last "
         "invoice.\n")),
     "statement": NoticeTemplate(
         "cancellation_statement", N_("Your final balance: {balance}"),

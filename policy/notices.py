@@ -65,6 +65,7 @@ def terms_in_words(terms: Terms, words: Language) -> dict[str, str]:
         "standby_price": words.percent(terms.standby_price_factor),
         "standby_max": months(terms.standby_max_months, words),
         "standby_warning_days": days(terms.standby_expiry_notice_days, words),
+        "invoice_retention": words.say_n("{count} year", "{count} years", terms.invoice_retention_years),
     }
 
 

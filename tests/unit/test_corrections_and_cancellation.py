@@ -139,3 +139,13 @@ def test_the_balance_statement_reads_in_the_customers_language():
     subject, body = NOTICES["statement"].render(Terms(), "fr", name="ACME", balance=statement.total,
                                                 statement=statement.text("fr"), contact="01 23 45 67 89")
     assert subject == f"Votre solde définitif : 1{nbsp}480,00{nbsp}€" and body.startswith("Bonjour ACME,")
+
+
+def test_the_end_of_service_notice_says_how_long_invoices_are_kept_as_the_terms_say():
+    from policy.cancellation import NOTICES
+
+    facts = dict(name="ACME", effective_on=date(2026, 11, 30), deletion_due_on=date(2026, 12, 30))
+    _, french = NOTICES["effective"].render(Terms(), "fr", **facts)
+    assert "le 30 novembre 2026" in french and "Vos factures sont conservées 10 ans." in french
+    _, english = NOTICES["effective"].render(Terms(invoice_retention_years=11), "en", **facts)
+    assert "until December 30, 2026" in english and "Your invoices are kept 11 years." in english
