@@ -24,6 +24,7 @@ from ledger.db import session_scope
 from ledger.models import Cancellation
 from policy.calendar import future_day_problem, today_paris
 from policy.cancellation import NOTICES
+from policy.language import language_of
 from tasks.dispatch import deliver
 from tasks.effects import record_notice, record_switch
 from tasks.runtime import Refusal, actor, business_date, check_date, flow_run_id, refusals_fail_quietly
@@ -35,8 +36,11 @@ class CancellationNotRecorded(Refusal):
 
 
 def _notify(session, customer, step: str, cancellation_id: int, settings, **facts) -> None:
-    subject, body = NOTICES[step].render(settings.terms, name=customer.name, contact=settings.notifications.support_phone,
-                                         **facts)
+    language = language_of(customer.language, settings.terms.invoice_language)
+    if "statement" in facts:
+        facts["statement"] = facts["statement"].text(language)
+    subject, body = NOTICES[step].render(settings.terms, language, name=customer.name,
+                                         contact=settings.notifications.support_phone, **facts)
     record_notice(session, customer, kind=NOTICES[step].kind, key=keys.cancellation_notice(step, cancellation_id),
                   subject=subject, body=body, flow_run_id=flow_run_id())
 
@@ -70,7 +74,7 @@ def cancellation_request(customer_id: str, received_on: Optional[date] = None, e
                 if new:
                     _notify(session, customer, "received", step.cancellation_id, settings,
                             received_on=step.received_on, effective_on=step.effective_on,
-                            statement=step.statement.text())
+                            statement=step.statement)
     except CancellationRefused as refused:
         raise CancellationNotRecorded(f"{customer_id}: {refused}") from None
     pending = deliver(settings, [customer_id])
@@ -136,7 +140,7 @@ def cancellations(as_of: Optional[date] = None, force_reason: Optional[str] = No
                 continue
             step, customer = done
             _notify(session, customer, "statement", cancellation_id, settings, balance=step.statement.total,
-                    statement=step.statement.text())
+                    statement=step.statement)
         rows.append({"customer": step.customer_id, "step": "closed", "detail": step.sentence, "final backup": ""})
     pending = deliver(settings)
     create_table_artifact(rows or [{"customer": None, "step": "nothing to do", "detail": "", "final backup": ""}],

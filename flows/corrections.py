@@ -58,6 +58,7 @@ def issue_credit_note(invoice: str, reason: str, requested_by: str, amount_ttc: 
     run_id = flow_run_id()
     try:
         made = issue_credit_note_now(invoice, request=run_id or f"cli:{invoice}:{reason}", reason=reason,
+                                     invoice_language=settings.terms.invoice_language,
                                      requested_by=requested_by, positions=lines or None, amount=amount,
                                      again=again, actor=actor(), flow_run_id=run_id)
     except CorrectionRefused as refused:

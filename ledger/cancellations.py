@@ -25,8 +25,11 @@ from ledger.queries import active_standby_customers, invoice_label
 from policy.balances import NOTHING_LEFT, paid
 from policy.calendar import month_key
 from policy.cancellation import Statement, StatementLine, earliest_effective, effective_problem
+from policy.language import speak
 from policy.terms import Terms
 from policy.vocabulary import CancellationStatus, CloseStatus, DeletionStatus, InvoiceKind, InvoiceStatus
+
+OPS = speak("en")  # the audit trail and the run's own sentences are for ops, in English
 
 
 class CancellationRefused(ValueError):
@@ -57,12 +60,11 @@ def statement_of(session: Session, customer_id: str, day: date) -> Statement:
             Invoice.kind != InvoiceKind.CREDIT_NOTE, Invoice.issued_on <= day).order_by(Invoice.issued_on, Invoice.id)):
         left = invoice.total_ttc - paid(settled.get(invoice.id, []), day)
         if left > 0:
-            disputed = " (disputed)" if invoice.status == InvoiceStatus.DISPUTED else ""
-            lines.append(StatementLine(f"Invoice {invoice_label(invoice)} of {invoice.issued_on}, due "
-                                       f"{invoice.due_on}{disputed}", left))
+            lines.append(StatementLine(left, invoice_label(invoice), invoice.issued_on, invoice.due_on,
+                                       invoice.status == InvoiceStatus.DISPUTED))
     credit = credit_of(session, [customer_id]).get(customer_id, Decimal("0.00"))
     if credit:
-        lines.append(StatementLine("Your credit (overpayments and credit notes not yet refunded)", -credit))
+        lines.append(StatementLine(-credit))
     return Statement(day, tuple(lines))
 
 
@@ -205,8 +207,8 @@ def close(session: Session, cancellation_id: int, day: date, *, actor: str,
     audit.record(session, "cancellation_closed", customer_id=customer.customer_id, actor=actor,
                  flow_run_id=flow_run_id, before={"status": CancellationStatus.EFFECTIVE},
                  after={"status": CancellationStatus.CLOSED, "balance": statement.total,
-                        "lines": [(line.label, line.amount) for line in statement.lines]})
-    step = _step(cancellation, f"closed on {day}: balance {statement.total} EUR ({statement.sentence()})")
+                        "lines": [(line.label(OPS), line.amount) for line in statement.lines]})
+    step = _step(cancellation, f"closed on {day}: balance {statement.total} EUR ({statement.sentence(OPS)})")
     step.statement = statement
     return step, customer
 

@@ -25,6 +25,8 @@ from policy.balances import NOTHING_LEFT, balance
 from policy.calendar import month_key, today_paris
 from policy.corrections import CorrectionRefused, credit_note, settle
 from policy.invoicing import Line
+from policy.language import language_of, speak
+from policy.terms import Terms
 from policy.vocabulary import CreditMovement, InvoiceKind, InvoiceStatus, SettlementKind
 
 ZERO = Decimal("0.00")
@@ -100,7 +102,8 @@ def _earlier_notes(session: Session, invoice_id: int) -> list[Invoice]:
 
 def issue_credit_note(session: Session, reference: str, *, request: str, reason: str, requested_by: str,
                       positions: list[int] | None = None, amount: Decimal | None = None, wanted_on: date | None = None,
-                      again: bool = False, actor: str, flow_run_id: str | None) -> CreditNoteResult:
+                      again: bool = False, actor: str, flow_run_id: str | None,
+                      invoice_language: str = Terms().invoice_language) -> CreditNoteResult:
     """Issue a credit note on the invoice `reference` (a number, or an imported invoice's id), numbered in the
     invoice series: French practice allows either, and one series keeps one gapless, chronological count of
     every document that moves a customer's account. `request` keys it (a flow run, or an imported row's id).
@@ -127,8 +130,10 @@ def issue_credit_note(session: Session, reference: str, *, request: str, reason:
     session.refresh(invoice)
     lines = [Line(line.description, line.category, line.quantity, line.unit_price, line.amount_ht, line.vat_rate,
                   line.service_month) for line in invoice.lines]
+    language = language_of(session.get(Customer, invoice.customer_id).language, invoice_language)
     if not lines:  # an imported invoice known by its total only
-        lines = [Line(invoice.description or "Imported invoice", "imported", Decimal(1), invoice.total_ht,
+        lines = [Line(invoice.description or speak(language).say("Imported invoice"), "imported", Decimal(1),
+                      invoice.total_ht,
                       invoice.total_ht, _rate(invoice))]
     earlier = _earlier_notes(session, invoice.id)
     if amount is not None and not again:
@@ -141,7 +146,7 @@ def issue_credit_note(session: Session, reference: str, *, request: str, reason:
     whole = frozenset(line.credited_position for note in earlier for line in note.lines
                       if line.credited_position is not None)
     made, sums = credit_note(lines, invoice.total_ttc, credited_ttc, positions=positions, amount=amount,
-                             reason=reason, credited=whole)
+                             reason=reason, credited=whole, language=language)
     issued_on = issue_date(session, wanted_on or today_paris())
     [number] = next_numbers(session, issued_on, 1)
     stamp = now()

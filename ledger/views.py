@@ -65,6 +65,7 @@ def customers(session: Session, month: str | None = None) -> list[dict[str, Any]
             "payment_method": customer.payment_method,
             "billing_cycle": customer.billing_cycle,
             "dunning_exempt": customer.dunning_exempt,
+            "language": customer.language,  # fr | en; None: the terms' invoice_language
             "credit": amount(credits.get(customer.customer_id, Decimal("0.00"))),  # what the vendor owes it
             "cancellation": cancellations.get(customer.customer_id),
             "id_problem": id_problem(customer.customer_id),  # an unsafe id an older release let in, else None

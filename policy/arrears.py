@@ -22,7 +22,8 @@ from policy.access import Flags
 from policy.balances import counts_for_arrears, paid
 from policy.calendar import add_months
 from policy.money import cents
-from policy.notices import NoticeTemplate
+from policy.language import speak
+from policy.notices import N_, NoticeTemplate
 from policy.standby import STANDBY_STATES
 from policy.terms import Terms
 from policy.vocabulary import DeletionStatus
@@ -49,29 +50,29 @@ class StageRow:
 
 STAGES: tuple[StageRow, ...] = (
     StageRow(Stage.CURRENT, None, Flags(True, True, True), NoticeTemplate(
-        "access_restored", "Your access is restored",
-        "Hello {name},\n\nThank you for your payment: your platform and administrator area are fully available "
-        "again from {on}.\n")),
+        "access_restored", N_("Your access is restored"),
+        N_("Hello {name},\n\nThank you for your payment: your platform and administrator area are fully available "
+        "again from {on}.\n"))),
     StageRow(Stage.ADMIN_DISABLED, "admin_disabled_after_months", Flags(False, True, True), NoticeTemplate(
-        "admin_disabled", "Payment overdue: your administrator area is deactivated",
-        "Hello {name},\n\nYour invoice due on {anchor} is still unpaid. As announced in our terms ({admin_after} "
+        "admin_disabled", N_("Payment overdue: your administrator area is deactivated"),
+        N_("Hello {name},\n\nYour invoice due on {anchor} is still unpaid. As announced in our terms ({admin_after} "
         "of delay), access to your administrator area is deactivated from {on}. Your platform stays online.\n\n"
-        "To restore access, please settle {owed}; to regularize your situation, contact us on {contact}.\n")),
+        "To restore access, please settle {owed}; to regularize your situation, contact us on {contact}.\n"))),
     StageRow(Stage.PLATFORM_DISABLED, "platform_disabled_after_months", Flags(False, False, False), NoticeTemplate(
-        "platform_disabled", "Payment overdue: your platform is deactivated",
-        "Hello {name},\n\nYour invoice due on {anchor} is still unpaid. As announced in our terms "
+        "platform_disabled", N_("Payment overdue: your platform is deactivated"),
+        N_("Hello {name},\n\nYour invoice due on {anchor} is still unpaid. As announced in our terms "
         "({platform_after} of delay), your whole platform is deactivated from {on}. No data is lost.\n\n"
         "After {deletion_after} of delay your data will be deleted. Please settle {owed}; to regularize your "
-        "situation, contact us on {contact}.\n")),
+        "situation, contact us on {contact}.\n"))),
     StageRow(Stage.DATA_DELETED, "data_deleted_after_months", Flags(False, False, False), NoticeTemplate(
-        "data_deleted", "Your platform's data has been deleted",
-        "Hello {name},\n\nAs announced, your platform's data and its backups were deleted on {on} after "
-        "{deletion_after} of unpaid invoices. Your invoices remain available on request.\n"),
+        "data_deleted", N_("Your platform's data has been deleted"),
+        N_("Hello {name},\n\nAs announced, your platform's data and its backups were deleted on {on} after "
+        "{deletion_after} of unpaid invoices. Your invoices remain available on request.\n")),
         warning=NoticeTemplate(
-            "deletion_notice", "Your platform's data will be deleted on {due}",
-            "Hello {name},\n\nYour invoice due on {anchor} is unpaid for close to {deletion_after}. As announced "
+            "deletion_notice", N_("Your platform's data will be deleted on {due}"),
+            N_("Hello {name},\n\nYour invoice due on {anchor} has been unpaid for {unpaid_for}. As announced "
             "in our terms, your platform's data and all its backups will be deleted on or after {due} unless the "
-            "overdue amount ({owed}) is settled before then: contact us on {contact}. Invoices are kept.\n")),
+            "overdue amount ({owed}) is settled before then: contact us on {contact}. Invoices are kept.\n"))),
 )
 
 ROWS = {row.stage: row for row in STAGES}
@@ -195,6 +196,16 @@ def deletion_due_on(plan: DeletionPlan, noticed_on: date, terms: Terms) -> date:
     return max(plan.earliest, noticed_on + timedelta(days=terms.deletion_notice_days))
 
 
+def unpaid_for(anchor_on: date, day: date) -> tuple[int, int]:
+    """How long an invoice due on `anchor_on` has been unpaid on `day`, as (whole months, days beyond
+    them): a notice says what is true ("6 months and 6 days"), not a rounded "close to 6 months"."""
+    months = (day.year - anchor_on.year) * 12 + day.month - anchor_on.month
+    if months > 0 and add_months(anchor_on, months) > day:
+        months -= 1
+    months = max(months, 0)
+    return months, (day - add_months(anchor_on, months)).days
+
+
 def deletion_eligible(anchor_on: date | None, stage: Stage | str, exempt: bool, day: date, terms: Terms) -> bool:
     """Whether a deletion should be announced (or stay announced): platform off, not exempt, and the
     notice day (anchor + 6 months - 30 days) has come. When it stops being true the deletion is cancelled."""
@@ -224,3 +235,20 @@ def penalty_for(invoice: Owed, day: date, terms: Terms, exempt: bool) -> Penalty
     if base <= 0:
         return None
     return Penalty(invoice.ref, base, cents(base * terms.late_penalty_rate), terms.late_indemnity)
+
+
+@dataclass(frozen=True)
+class PenaltyTexts:
+    description: str     # the penalty invoice's own description (its note)
+    penalty: str         # line 1
+    indemnity: str       # line 2
+
+
+def penalty_texts(penalty: Penalty, label: str, due_on: date, terms: Terms, language: str) -> PenaltyTexts:
+    """What a penalty invoice says, in the customer's language (stored with it when it is issued)."""
+    words = speak(language)
+    return PenaltyTexts(
+        words.say("Late payment of invoice {number}", number=label),
+        words.say("Late payment penalty: {rate} of {base} incl. VAT unpaid on {due_on} (invoice {number})",
+                  rate=words.percent(terms.late_penalty_rate), base=penalty.base, due_on=due_on, number=label),
+        words.say("Fixed compensation for recovery costs"))

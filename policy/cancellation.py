@@ -15,6 +15,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 from policy.calendar import add_months, month_bounds
+from policy.language import Language, speak
 from policy.terms import Terms
 from policy.vocabulary import BillingCycle
 
@@ -63,8 +64,23 @@ def service_days(month: str, ends_on: date | None) -> int | None:
 
 @dataclass(frozen=True)
 class StatementLine:
-    label: str           # "Invoice 2026-000123 of 2026-11-01, due 2026-12-01"
-    amount: Decimal      # what is left to pay on it (positive), or a credit (negative)
+    """An open invoice (its number, issue and due dates; disputed or not), or the customer's credit
+    (`invoice` None), with what is left on it: positive owed, negative a credit."""
+
+    amount: Decimal
+    invoice: str | None = None
+    issued_on: date | None = None
+    due_on: date | None = None
+    disputed: bool = False
+
+    def label(self, words: Language) -> str:
+        if self.invoice is None:
+            return words.say("Your credit (overpayments and credit notes not yet refunded)")
+        if self.disputed:
+            return words.say("Invoice {number} of {issued_on}, due {due_on} (disputed)", number=self.invoice,
+                             issued_on=self.issued_on, due_on=self.due_on)
+        return words.say("Invoice {number} of {issued_on}, due {due_on}", number=self.invoice,
+                         issued_on=self.issued_on, due_on=self.due_on)
 
 
 @dataclass(frozen=True)
@@ -78,41 +94,45 @@ class Statement:
     def total(self) -> Decimal:
         return sum((line.amount for line in self.lines), Decimal("0.00"))
 
-    def sentence(self) -> str:
+    def sentence(self, words: Language) -> str:
         if self.total > 0:
-            return f"{self.total} EUR remain to pay"
+            return words.say("{amount} remain to pay", amount=self.total)
         if self.total < 0:
-            return f"{-self.total} EUR are owed to you and will be refunded"
-        return "nothing is owed on either side"
+            return words.say("{amount} are owed to you and will be refunded", amount=-self.total)
+        return words.say("nothing is owed on either side")
 
-    def text(self) -> str:
-        rows = "\n".join(f"  - {line.label}: {line.amount} EUR" for line in self.lines) or "  - no open item"
-        return f"Your account on {self.day}:\n{rows}\nBalance: {self.total} EUR ({self.sentence()}).\n"
+    def text(self, language: str) -> str:
+        """The statement as the customer reads it, in `language`."""
+        words = speak(language)
+        rows = "\n".join(words.say("  - {label}: {amount}", label=line.label(words), amount=line.amount)
+                         for line in self.lines) or words.say("  - no open item")
+        return words.say("Your account on {day}:\n{rows}\nBalance: {total} ({sentence}).\n", day=self.day,
+                         rows=rows, total=self.total, sentence=self.sentence(words))
 
 
 # --- what the customer is told at each step (declarative, like the arrears ladder's notices) -------------
 
-from policy.notices import NoticeTemplate  # noqa: E402
+from policy.notices import N_, NoticeTemplate  # noqa: E402
 
 NOTICES = {
     "received": NoticeTemplate(
-        "cancellation_received", "Your cancellation is received: service until {effective_on}",
-        "Dear {name},\n\nWe received your registered letter of cancellation on {received_on}. Following the terms "
+        "cancellation_received", N_("Your cancellation is received: service until {effective_on}"),
+        N_("Dear {name},\n\nWe received your registered letter of cancellation on {received_on}. Following the terms "
         "of your contract, your service runs until {effective_on} included; your platform is switched off after "
         "that day, and your last invoice bills the service up to it.\n\n{statement}\nIf you change your mind, "
-        "tell us before {effective_on}: the cancellation is then withdrawn and nothing changes.\n"),
+        "tell us before {effective_on}: the cancellation is then withdrawn and nothing changes.\n")),
     "withdrawn": NoticeTemplate(
-        "cancellation_withdrawn", "Your cancellation is withdrawn",
-        "Dear {name},\n\nAs you asked, your cancellation received on {received_on} is withdrawn: your service "
-        "goes on as before.\n"),
+        "cancellation_withdrawn", N_("Your cancellation is withdrawn"),
+        N_("Dear {name},\n\nAs you asked, your cancellation received on {received_on} is withdrawn: your service "
+        "goes on as before.\n")),
     "effective": NoticeTemplate(
-        "cancellation_effective", "Your service has ended on {effective_on}",
-        "Dear {name},\n\nYour cancellation took effect: your service ended on {effective_on} and your platform is "
+        "cancellation_effective", N_("Your service has ended on {effective_on}"),
+        N_("Dear {name},\n\nYour cancellation took effect: your service ended on {effective_on} and your platform is "
         "switched off. A last backup of your data is kept until {deletion_due_on}; your data is then deleted "
-        "(you will be told before). Your invoices are kept 10 years. Your final balance follows with your last "
-        "invoice.\n"),
+        "(you will be told before). Your invoices are kept {invoice_retention}. Your final balance follows with your last "
+        "invoice.\n")),
     "statement": NoticeTemplate(
-        "cancellation_statement", "Your final balance: {balance} EUR",
-        "Dear {name},\n\nHere is the final balance of your account, now that your last invoice is issued.\n\n"
-        "{statement}\nContact {contact} for any question.\n"),
+        "cancellation_statement", N_("Your final balance: {balance}"),
+        N_("Dear {name},\n\nHere is the final balance of your account, now that your last invoice is issued.\n\n"
+        "{statement}\nContact {contact} for any question.\n")),
 }

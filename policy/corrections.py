@@ -21,6 +21,7 @@ from decimal import Decimal
 
 from policy.invoicing import NO_VAT, Line, Totals, totals
 from policy.money import CENT, cents
+from policy.language import speak
 from policy.notices import percent
 
 ZERO = Decimal("0.00")
@@ -98,12 +99,19 @@ def credited_lines(lines: list[Line], positions: list[int], credited: frozenset[
             for line in (lines[position - 1] for position in positions)]
 
 
+def credit_note_text(reason: str, language: str) -> str:
+    """The text of a credit note's line made from an amount, in the customer's language (the reason is
+    finance's own words)."""
+    return speak(language).say("Credit: {reason}", reason=reason.strip())
+
+
 def credit_note(lines: list[Line], total_ttc: Decimal, credited_ttc: Decimal, *, positions: list[int] | None = None,
-                amount: Decimal | None = None, reason: str, credited: frozenset[int] = frozenset()
-                ) -> tuple[list[Line], Totals]:
+                amount: Decimal | None = None, reason: str, credited: frozenset[int] = frozenset(),
+                language: str = "fr") -> tuple[list[Line], Totals]:
     """The lines and totals (negative) of a credit note on an invoice, refused past what is left to credit
     and on lines credited whole already (`credited`: their positions); with `positions`, the lines come
-    in their order."""
+    in their order (with their texts as the invoice had them). `language`: the customer's, for the line
+    an amount makes."""
     if (positions is None) == (amount is None):
         raise CorrectionRefused("say what to credit: either --lines or --amount", "lines")
     if not reason.strip():
@@ -112,7 +120,7 @@ def credit_note(lines: list[Line], total_ttc: Decimal, credited_ttc: Decimal, *,
     if left == ZERO:
         raise CorrectionRefused(f"nothing is left to credit: the invoice's {total_ttc} TTC are credited already")
     if amount is not None:
-        made = [amount_line(amount, vat_rate_of(lines), f"Credit: {reason.strip()}")]
+        made = [amount_line(amount, vat_rate_of(lines), credit_note_text(reason, language))]
     else:
         made = credited_lines(lines, positions or [], credited)
     sums = totals(made)

@@ -16,6 +16,7 @@ from typing import Iterable
 from policy.billed_through import BilledPeriod, Unbilled, contract_year, month_unbilled, unbilled
 from policy.calendar import days_in_month, parse_month
 from policy.categories import CATEGORIES, Charge, charge_of, fixed_fee
+from policy.language import Language, N_, language_of, speak
 from policy.money import cents
 from policy.quota import Allocation, hourly_rate
 from policy.terms import Terms
@@ -45,10 +46,31 @@ class Subscriber:
     contract_start: date | None
     vat_rate: Decimal
     subscription_start: date | None = None   # the first day it may be billed; None: its contract_start
+    language: str | None = None  # fr | en: the customer's; None: the terms' invoice_language
 
     @property
     def start(self) -> date | None:
         return self.subscription_start or self.contract_start
+
+    def words(self, terms: Terms) -> Language:
+        """The language the customer's invoice lines are drafted in (stored so: a later change of
+        language does not rewrite an issued invoice)."""
+        return speak(language_of(self.language, terms.invoice_language))
+
+
+#: a category as an invoice line names it
+CATEGORY_WORDS = {
+    "bug_fix": N_("Bug fix"), "question": N_("Question"), "feature_roadmap": N_("Feature roadmap"),
+    "assistance": N_("Assistance"), "data_modification": N_("Data modification"),
+    "operation_support": N_("Operation support"), "data_extraction": N_("Data extraction"),
+    "reporting": N_("Reporting"), "user_error": N_("User error"), "data_recovery": N_("Data recovery"),
+    "customization": N_("Customization"), "training": N_("Training"),
+    "license_installation": N_("License installation"), "company_copy": N_("Company copy"),
+    "third_party_conflict": N_("Third party conflict"), "feature_specific": N_("Feature specific"),
+    "feature_urgent": N_("Feature urgent"),
+}
+#: a fixed fee (policy.categories' `fee_name`) as an invoice line names it
+FEE_WORDS = {"recovery fee": N_("recovery fee")}
 
 
 def subscription_problems(payment_method: str, billing_cycle: str, contract_start: date | None,
@@ -63,35 +85,8 @@ def subscription_problems(payment_method: str, billing_cycle: str, contract_star
     return problems
 
 
-def _month_name(month: str) -> str:
-    year, number = parse_month(month)
-    return date(year, number, 1).strftime("%B %Y")
-
-
-def subscription_description(kind: str, month: str, *, days: int = 0, of_days: int = 0, standby: int = 0,
-                             standby_percent: int = 50, first: date | None = None, served: int | None = None) -> str:
-    """Every text of a subscription line, in one place (the words a customer reads on its invoice).
-
-    kind `month`: a monthly subscription (`days` of `of_days` billed from `first` when not the whole month,
-    `served` days when a cancellation ended it, `standby` days at `standby_percent`); `year`: an annual
-    one (`days` of `of_days` from `first` when part of the year was billed before); `standby`: an annual
-    customer's standby days given back."""
-    name = _month_name(month)
-    if kind == "year":
-        text = f"Annual subscription from {name}"
-        if days != of_days and first is not None:
-            text += f" (from {first.isoformat()}: {days} of {of_days} days not billed before)"
-        return text
-    if kind == "standby":
-        return f"Standby {name}: {standby} of {of_days} days at {standby_percent} %"
-    text = f"Subscription {name}"
-    if served is not None:
-        text += f" (service ended on day {served} of {of_days}: cancellation)"
-    elif days != of_days and first is not None:
-        text += f" (from {first.isoformat()}: {days} of {of_days} days)"
-    if standby:
-        text += f" ({standby} of {of_days} days on standby at {standby_percent} %)"
-    return text
+def _month_name(month: str, words: Language) -> str:
+    return words.month(*parse_month(month))
 
 
 @dataclass(frozen=True)
@@ -119,7 +114,7 @@ def subscription_charge(customer: Subscriber, month: str, terms: Terms, *, stand
     days = days_in_month(year, number)
     first_day = date(year, number, 1)
     start = customer.start
-    percent = int(terms.standby_price_factor * 100)
+    words = customer.words(terms)
     discount_share = 1 - terms.standby_price_factor
     rate = customer.vat_rate
     if last_service_day is not None and last_service_day < first_day:
@@ -135,8 +130,8 @@ def subscription_charge(customer: Subscriber, month: str, terms: Terms, *, stand
             if coverage.days:
                 fee = customer.monthly_fee
                 amount = fee * 12 if coverage.whole else cents(fee * 12 * coverage.days / coverage.span_days)
-                text = subscription_description("year", month, days=coverage.days, of_days=coverage.span_days,
-                                                first=coverage.first)
+                text = subscription_text(words, month, terms, annual=True, days=coverage.days,
+                                         of_days=coverage.span_days, first=coverage.first)
                 quantity = Decimal(12) if coverage.whole else Decimal(1)
                 lines.append(Line(text, "subscription", quantity, fee if coverage.whole else amount, cents(amount),
                                   rate, month))
@@ -146,8 +141,7 @@ def subscription_charge(customer: Subscriber, month: str, terms: Terms, *, stand
         off = min(off, served_days)
         if off:
             refund = -cents(customer.monthly_fee * off * discount_share / days)
-            lines.append(Line(subscription_description("standby", month, standby=off, of_days=days,
-                                                       standby_percent=percent),
+            lines.append(Line(subscription_text(words, month, terms, annual_standby=off),
                               "subscription", Decimal(off), cents(refund / off), refund, rate, month))
         return SubscriptionCharge(lines, period, coverage)
     coverage = month_unbilled(month, start=start, billed=billed, standby=standby, last_service_day=last_service_day)
@@ -158,8 +152,8 @@ def subscription_charge(customer: Subscriber, month: str, terms: Terms, *, stand
     served = None
     if last_service_day is not None and last_service_day < coverage.first.replace(day=days):
         served = (last_service_day - first_day).days + 1
-    text = subscription_description("month", month, days=coverage.days, of_days=days, standby=off,
-                                    standby_percent=percent, first=coverage.first, served=served)
+    text = subscription_text(words, month, terms, served=served, standby=off, days=coverage.days, of_days=days,
+                             first=coverage.first)
     return SubscriptionCharge([Line(text, "subscription", Decimal(1), amount, amount, rate, month)],
                               (coverage.first, coverage.last), coverage)
 
@@ -173,8 +167,46 @@ def subscription_lines(customer: Subscriber, month: str, standby: int, terms: Te
     return subscription_charge(customer, month, terms, standby_count=standby, last_service_day=last_service_day).lines
 
 
-def intervention_lines(billed: dict[str, list[Allocation]], month: str, rate: Decimal, terms: Terms) -> list[Line]:
-    """One line per category and service month; a month other than the invoice's is named (late work)."""
+def subscription_text(words: Language, month: str, terms: Terms, *, annual: bool = False, annual_standby: int = 0,
+                      served: int | None = None, standby: int = 0, days: int | None = None,
+                      of_days: int | None = None, first: date | None = None) -> str:
+    """Every text of a subscription line, in the customer's language (one place for all of them).
+
+    `days` of `of_days` billed from `first`: a month (or an annual contract's year) of which part was billed
+    before, or that starts after its first day; `served`: the days a cancellation left; `standby`: the days
+    on standby at the terms' price factor; `annual_standby`: an annual customer's standby days given back."""
+    year, number = parse_month(month)
+    month_days = days_in_month(year, number)
+    name = _month_name(month, words)
+    factor = words.percent(terms.standby_price_factor)
+    partly = days is not None and of_days is not None and days != of_days and first is not None
+    if annual:
+        description = words.say("Annual subscription from {month}", month=name)
+        if partly:
+            description = words.say("{description} (from {first}: {days} of {of_days} days not billed before)",
+                                    description=description, first=first, days=days, of_days=of_days)
+        return description
+    if annual_standby:
+        return words.say("Standby {month}: {standby} of {days} days at {rate}", month=name, standby=annual_standby,
+                         days=month_days, rate=factor)
+    description = words.say("Subscription {month}", month=name)
+    if served is not None and served < month_days:
+        description = words.say("{description} (service ended on day {served} of {days}: cancellation)",
+                                description=description, served=served, days=month_days)
+    elif partly:
+        description = words.say("{description} (from {first}: {days} of {of_days} days)",
+                                description=description, first=first, days=days, of_days=of_days)
+    if standby:
+        description = words.say("{description} ({standby} of {days} days on standby at {rate})",
+                                description=description, standby=standby, days=month_days, rate=factor)
+    return description
+
+
+def intervention_lines(billed: dict[str, list[Allocation]], month: str, rate: Decimal, terms: Terms,
+                       words: Language | None = None) -> list[Line]:
+    """One line per category and service month; a month other than the invoice's is named (late work).
+    `words`: the customer's language (default: the terms' invoice_language)."""
+    words = words or speak(terms.invoice_language)
     lines = []
     for service_month in sorted(billed):
         by_category: dict[str, list[Allocation]] = defaultdict(list)
@@ -184,33 +216,54 @@ def intervention_lines(billed: dict[str, list[Allocation]], month: str, rate: De
         for category in sorted(by_category):
             items = by_category[category]
             minutes = sum(item.billed_minutes for item in items)
-            text = f"{category.replace('_', ' ').capitalize()}: {len(items)} intervention(s), {minutes} min billed"
-            if charge_of(category) is Charge.QUOTA:
-                text += " beyond the monthly quota"
-            fee = fixed_fee(category, terms)
-            if fee:
-                text += f", with the {fee} EUR {CATEGORIES[category].fee_name} each"
-            if service_month != month:
-                text += f" (late, {_month_name(service_month)})"
+            text = intervention_text(words, category, len(items), minutes, service_month, month, terms)
             lines.append(Line(text, category, (Decimal(minutes) / 60).quantize(Decimal("0.0001")), hourly_rate(category, terms),
                               sum((item.amount_ht for item in items), Decimal("0.00")), rate, service_month))
     return lines
 
 
-def surcharge_line(method: str, lines: list[Line], rate: Decimal, terms: Terms) -> Line | None:
+def intervention_text(words: Language, category: str, count: int, minutes: int, service_month: str, month: str,
+                      terms: Terms) -> str:
+    """An intervention line's text, in the customer's language."""
+    text = words.say_n("{category}: {count} intervention, {minutes} min billed",
+                       "{category}: {count} interventions, {minutes} min billed", count,
+                       category=words.say(CATEGORY_WORDS[category]), minutes=minutes)
+    if charge_of(category) is Charge.QUOTA:
+        text = words.say("{text} beyond the monthly quota", text=text)
+    fee = fixed_fee(category, terms)
+    if fee:
+        text = words.say("{text}, with the {fee} {fee_name} each", text=text, fee=fee,
+                         fee_name=words.say(FEE_WORDS[CATEGORIES[category].fee_name]))
+    if service_month != month:
+        text = words.say("{text} (late, {month})", text=text, month=_month_name(service_month, words))
+    return text
+
+
+def surcharge_line(method: str, lines: list[Line], rate: Decimal, terms: Terms,
+                   words: Language | None = None) -> Line | None:
     """Seed 001: card +2 % of the invoice; transfer in instalments and other means 20 EUR HT; SEPA free."""
+    words = words or speak(terms.invoice_language)
     base = sum((line.amount_ht for line in lines), Decimal("0.00"))
     if method == PaymentMethod.CARD and terms.card_surcharge_enabled and base > 0:
         amount = cents(base * terms.card_surcharge_rate)
-        return Line(f"Card payment fee ({terms.card_surcharge_rate * 100:.0f} % of {base} EUR)", "surcharge",
-                    Decimal(1), amount, amount, rate)
+        return Line(surcharge_text(words, method, terms, base), "surcharge", Decimal(1), amount, amount, rate)
     if method == PaymentMethod.TRANSFER_INSTALLMENTS and terms.installment_fee_enabled:
-        return Line("Instalment transfer processing fee", "surcharge", Decimal(1), terms.installment_fee,
+        return Line(surcharge_text(words, method, terms, base), "surcharge", Decimal(1), terms.installment_fee,
                     terms.installment_fee, rate)
     if method == PaymentMethod.OTHER and terms.other_payment_fee_enabled:
-        return Line("Payment processing fee (other means of payment)", "surcharge", Decimal(1), terms.other_payment_fee,
+        return Line(surcharge_text(words, method, terms, base), "surcharge", Decimal(1), terms.other_payment_fee,
                     terms.other_payment_fee, rate)
     return None
+
+
+def surcharge_text(words: Language, method: str, terms: Terms, base: Decimal) -> str:
+    """A payment surcharge line's text, in the customer's language."""
+    if method == PaymentMethod.CARD:
+        return words.say("Card payment fee ({rate} of {base})", rate=words.percent(terms.card_surcharge_rate),
+                         base=base)
+    if method == PaymentMethod.TRANSFER_INSTALLMENTS:
+        return words.say("Instalment transfer processing fee")
+    return words.say("Payment processing fee (other means of payment)")
 
 
 def monthly_lines(customer: Subscriber, month: str, standby: int, billed: dict[str, list[Allocation]],
@@ -218,10 +271,10 @@ def monthly_lines(customer: Subscriber, month: str, standby: int, billed: dict[s
     """A month's lines: the subscription (`subscription` when the caller priced it already, against what
     was billed before), the interventions, and the surcharge on them all."""
     lines = subscription_lines(customer, month, standby, terms, service) if subscription is None else list(subscription)
-    lines += intervention_lines(billed, month, customer.vat_rate, terms)
+    lines += intervention_lines(billed, month, customer.vat_rate, terms, customer.words(terms))
     if not lines:
         return []
-    surcharge = surcharge_line(customer.payment_method, lines, customer.vat_rate, terms)
+    surcharge = surcharge_line(customer.payment_method, lines, customer.vat_rate, terms, customer.words(terms))
     return lines + ([surcharge] if surcharge else [])
 
 

@@ -13,7 +13,7 @@ from datetime import date, timedelta
 from enum import StrEnum
 
 from policy.calendar import add_months
-from policy.notices import NoticeTemplate
+from policy.notices import N_, NoticeTemplate
 from policy.vocabulary import StandbyStatus
 
 
@@ -24,6 +24,10 @@ class StandbyReason(StrEnum):
 
 
 REASONS = tuple(reason.value for reason in StandbyReason)
+#: a reason as the customer reads it (its notice names it)
+REASON_WORDS = {StandbyReason.TEMPORARY_INACTIVITY: N_("temporary inactivity"),
+                StandbyReason.AWAITING_APPROVAL: N_("awaiting approval"),
+                StandbyReason.THIRD_PARTY_INTEGRATION: N_("third-party integration")}
 
 
 @dataclass(frozen=True)
@@ -39,23 +43,23 @@ class StandbyState:
 STANDBY_STATES: dict[str, StandbyState] = {state.status: state for state in (
     StandbyState("scheduled", True, None),
     StandbyState("active", False, NoticeTemplate(
-        "standby_started", "Your platform is on standby until {end_on}",
-        "Hello {name},\n\nAs requested, your platform is on standby from {start_on} until {end_on} (reason: "
+        "standby_started", N_("Your platform is on standby until {end_on}"),
+        N_("Hello {name},\n\nAs requested, your platform is on standby from {start_on} until {end_on} (reason: "
         "{reason}).\n\nDuring standby your platform stays online at its address, your administrators can log "
         "in and your data is kept, but no operation can be launched. Your licence is billed at {standby_price} of "
-        "your subscription for these days.\n\nFull service resumes on {end_on}.\n")),
+        "your subscription for these days.\n\nFull service resumes on {end_on}.\n"))),
     StandbyState("ended", True, NoticeTemplate(
-        "standby_ended", "Your platform is back to full service",
-        "Hello {name},\n\nYour platform's standby ended on {end_on}: operations can be launched again and "
-        "your subscription is billed at its full price from today.\n")),
+        "standby_ended", N_("Your platform is back to full service"),
+        N_("Hello {name},\n\nYour platform's standby ended on {end_on}: operations can be launched again and "
+        "your subscription is billed at its full price from today.\n"))),
     StandbyState("cancelled", True, None),
 )}
 
 #: the warning before a standby ends, `standby_expiry_notice_days` ahead
 STANDBY_ENDING = NoticeTemplate(
-    "standby_ending", "Your platform's standby ends on {end_on}",
-    "Hello {name},\n\nYour platform's standby ends on {end_on}, in {standby_warning_days} at most. From that day "
-    "operations can be launched again and your subscription is billed at its full price.\n")
+    "standby_ending", N_("Your platform's standby ends on {end_on}"),
+    N_("Hello {name},\n\nYour platform's standby ends on {end_on}, in {standby_warning_days} at most. From that day "
+    "operations can be launched again and your subscription is billed at its full price.\n"))
 
 
 @dataclass(frozen=True)

@@ -47,6 +47,7 @@ from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen import canvas as rl_canvas
 from reportlab.platypus import KeepTogether, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
+from policy.language import N_, speak
 from policy.money import CENT, cents, vat_of
 
 KINDS = ("invoice", "penalty", "credit_note")
@@ -113,83 +114,60 @@ class InvoiceDocument:
 
 # --- wording ---------------------------------------------------------------------------------------
 
-LABELS = {
-    "fr": {
-        "invoice": "FACTURE", "credit_note": "AVOIR", "number": "N°", "issued": "Date d'émission",
-        "due": "Date d'échéance", "period": "Période de service du {start} au {end}",
-        "credits": "Avoir sur la facture N° {number}",
-        "penalty_subtitle": "Pénalités de retard et indemnité forfaitaire pour frais de recouvrement",
-        "billed_to": "Facturé à", "customer_ref": "Référence client", "vat_id": "N° TVA intracommunautaire",
-        "capital": "au capital de", "operation": "Nature de l'opération : prestations de services",
-        "col_desc": "Désignation", "col_qty": "Qté", "col_price": "Prix unitaire HT", "col_vat": "TVA",
-        "col_amount": "Montant HT", "total_ht": "Total HT", "vat_row": "TVA {rate}",
-        "vat_row_o": "TVA (hors champ)", "basis": "base", "vat_row_e": "TVA (exonération)",
-        "total_ttc": "Total TTC", "prepaid": "Déjà réglé (crédit imputé)", "net": "Net à payer",
-        "net_credit": "Montant de l'avoir",
-        "payment": "Règlement", "transfer": "Règlement par virement : IBAN {iban} BIC {bic}",
-        "reference": "Merci d'indiquer le numéro {number} en référence du virement.",
-        "pay_online": "Payer en ligne : {link}",
-        "penalties": ("En cas de retard de paiement, des pénalités de retard au taux de {rate} sont exigibles, "
-                      "ainsi qu'une indemnité forfaitaire pour frais de recouvrement de {indemnity} "
-                      "(articles L441-10 et D441-5 du Code de commerce)."),
-        "indemnity_note": ("Indemnité forfaitaire pour frais de recouvrement en cas de retard de paiement : "
-                           "{indemnity} (article D441-5 du Code de commerce)."),
-        "no_discount": "Pas d'escompte pour paiement anticipé.",
-        "exempt_e": "Exonération de TVA",
-        "exempt_o": "Non soumis à la TVA",
-        "mention_e": "Lignes à 0 % : exonération de TVA.",
-        "mention_o": ("Pénalités de retard et indemnité forfaitaire pour frais de recouvrement : "
-                      "hors du champ d'application de la TVA."),
-        "specimen": "SPECIMEN — vendeur d'exemple, à remplacer dans les réglages (bloc seller)",
-        "units": {"HUR": "h", "MON": "mois", "DAY": "j", "C62": ""},
-        "months": ("janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août", "septembre",
-                   "octobre", "novembre", "décembre"),
-    },
-    "en": {
-        "invoice": "INVOICE", "credit_note": "CREDIT NOTE", "number": "No.", "issued": "Issue date",
-        "due": "Due date", "period": "Service period from {start} to {end}",
-        "credits": "Credit note for invoice No. {number}",
-        "penalty_subtitle": "Late-payment penalties and fixed indemnity for recovery costs",
-        "billed_to": "Billed to", "customer_ref": "Customer reference", "vat_id": "EU VAT number",
-        "capital": "with a share capital of", "operation": "Nature of the transaction: supply of services",
-        "col_desc": "Description", "col_qty": "Qty", "col_price": "Unit price excl. VAT", "col_vat": "VAT",
-        "col_amount": "Amount excl. VAT", "total_ht": "Total excl. VAT", "vat_row": "VAT {rate}",
-        "vat_row_o": "VAT (out of scope)", "basis": "basis", "vat_row_e": "VAT (exempt)",
-        "total_ttc": "Total incl. VAT", "prepaid": "Already settled (credit applied)", "net": "Amount due",
-        "net_credit": "Amount credited",
-        "payment": "Payment", "transfer": "Payment by bank transfer: IBAN {iban} BIC {bic}",
-        "reference": "Please quote {number} as the transfer reference.",
-        "pay_online": "Pay online: {link}",
-        "penalties": ("In case of late payment, late-payment penalties at the rate of {rate} are due, as well "
-                      "as a fixed indemnity for recovery costs of {indemnity} (articles L441-10 and D441-5 "
-                      "of the French Commercial Code)."),
-        "indemnity_note": ("Fixed indemnity for recovery costs in case of late payment: {indemnity} "
-                           "(article D441-5 of the French Commercial Code)."),
-        "no_discount": "No discount for early payment.",
-        "exempt_e": "Exempt from VAT",
-        "exempt_o": "Not subject to VAT",
-        "mention_e": "Lines at 0%: exempt from VAT.",
-        "mention_o": "Late-payment penalties and the fixed recovery indemnity are outside the scope of VAT.",
-        "specimen": "SPECIMEN — sample seller, to be replaced in the settings (seller block)",
-        "units": {"HUR": "h", "MON": "month", "DAY": "day", "C62": ""},
-        "months": ("January", "February", "March", "April", "May", "June", "July", "August", "September",
-                   "October", "November", "December"),
-    },
+#: every label of the document, written in English; the customer's catalogue translates it
+#: (policy.language: no label goes out untranslated)
+LABEL_MESSAGES = {
+    "invoice": N_("INVOICE"), "credit_note": N_("CREDIT NOTE"), "number": N_("No."), "issued": N_("Issue date"),
+    "due": N_("Due date"), "period": N_("Service period from {start} to {end}"),
+    "credits": N_("Credit note for invoice No. {number}"),
+    "penalty_subtitle": N_("Late-payment penalties and fixed indemnity for recovery costs"),
+    "billed_to": N_("Billed to"), "customer_ref": N_("Customer reference"), "vat_id": N_("EU VAT number"),
+    "capital": N_("with a share capital of"), "operation": N_("Nature of the transaction: supply of services"),
+    "col_desc": N_("Description"), "col_qty": N_("Qty"), "col_price": N_("Unit price excl. VAT"),
+    "col_vat": N_("VAT"), "col_amount": N_("Amount excl. VAT"), "total_ht": N_("Total excl. VAT"),
+    "vat_row": N_("VAT {rate}"), "vat_row_o": N_("VAT (out of scope)"), "basis": N_("basis"),
+    "vat_row_e": N_("VAT (exempt)"), "total_ttc": N_("Total incl. VAT"),
+    "prepaid": N_("Already settled (credit applied)"), "net": N_("Amount due"), "net_credit": N_("Amount credited"),
+    "payment": N_("Payment"), "transfer": N_("Payment by bank transfer: IBAN {iban} BIC {bic}"),
+    "reference": N_("Please quote {number} as the transfer reference."),
+    "pay_online": N_("Pay online: {link}"),
+    "penalties": N_("In case of late payment, late-payment penalties at the rate of {rate} are due, as well "
+                    "as a fixed indemnity for recovery costs of {indemnity} (articles L441-10 and D441-5 "
+                    "of the French Commercial Code)."),
+    "indemnity_note": N_("Fixed indemnity for recovery costs in case of late payment: {indemnity} "
+                         "(article D441-5 of the French Commercial Code)."),
+    "no_discount": N_("No discount for early payment."),
+    "exempt_e": N_("Exempt from VAT"),
+    "exempt_o": N_("Not subject to VAT"),
+    "mention_e": N_("Lines at 0%: exempt from VAT."),
+    "mention_o": N_("Late-payment penalties and the fixed recovery indemnity are outside the scope of VAT."),
+    "specimen": N_("SPECIMEN — sample seller, to be replaced in the settings (seller block)"),
+    "colon": N_("{label}:"),   # "Issue date:" / "Date d'émission :"
+    "hour": N_("h"),
 }
-COUNTRIES = {"FR": ("France", "France"), "BE": ("Belgique", "Belgium"), "CH": ("Suisse", "Switzerland"),
-             "LU": ("Luxembourg", "Luxembourg"), "DE": ("Allemagne", "Germany"), "ES": ("Espagne", "Spain"),
-             "IT": ("Italie", "Italy"), "GB": ("Royaume-Uni", "United Kingdom"), "US": ("États-Unis", "United States")}
+
+
+@functools.cache
+def _labels(language: str) -> dict[str, str]:
+    words = speak(language)
+    labels = {key: words.template(message) for key, message in LABEL_MESSAGES.items()}
+    labels["sep"] = labels["colon"].format(label="")
+    return labels
+
+
+class _Labels:
+    """`LABELS[language][key]`: the document's labels in a language, from its catalogue."""
+
+    def __getitem__(self, language: str) -> dict[str, str]:
+        return _labels(language)
+
+
+LABELS = _Labels()
 
 
 def _money(amount: Decimal, language: str, places: int = 2) -> str:
     """`1 234,50 €` (no-break spaces) in French, `€1,234.50` in English; `places` for unit prices."""
-    text = f"{abs(amount).quantize(Decimal(1).scaleb(-places)):f}"
-    whole, _, fraction = text.partition(".")
-    groups = [whole[max(0, end - 3):end] for end in range(len(whole), 0, -3)][::-1]
-    sign = "-" if amount < 0 else ""
-    if language == "en":
-        return f"{sign}€{','.join(groups)}.{fraction}"
-    return f"{sign}{NBSP.join(groups)},{fraction}{NBSP}€"
+    return speak(language).money(amount, places)
 
 
 def _unit_price(amount: Decimal, language: str) -> str:
@@ -199,27 +177,32 @@ def _unit_price(amount: Decimal, language: str) -> str:
 
 
 def _number(value: Decimal, language: str) -> str:
-    text = f"{value.normalize():f}" if value != 0 else "0"
-    return text.replace(".", ",") if language == "fr" else text
+    return speak(language).number(value.normalize() if value != 0 else Decimal(0))
 
 
 def _percent(rate: Decimal, language: str) -> str:
-    figure = _number(rate * 100, language)
-    return f"{figure}{NBSP}%" if language == "fr" else f"{figure}%"
+    return speak(language).percent(rate)
 
 
 def _quantity(line: DocumentLine, language: str) -> str:
-    unit = LABELS[language]["units"].get(line.unit, line.unit)
-    if language == "en" and unit in ("month", "day") and abs(line.quantity) != 1:
-        unit += "s"
+    words = speak(language)
     figure = _number(line.quantity, language)
-    return f"{figure}{NBSP}{unit}" if unit else figure
+    count = 1 if abs(line.quantity) == 1 else 2
+    if line.unit == "HUR":
+        return f"{figure}{NBSP}{LABELS[language]['hour']}"
+    if line.unit == "MON":
+        return words.say_n("{figure} month", "{figure} months", count, figure=figure).replace(" ", NBSP)
+    if line.unit == "DAY":
+        return words.say_n("{figure} day", "{figure} days", count, figure=figure).replace(" ", NBSP)
+    return figure if line.unit == "C62" else f"{figure}{NBSP}{line.unit}"
 
 
 def _date(day: date, language: str) -> str:
-    if language == "fr":
-        return day.strftime("%d/%m/%Y")
-    return f"{day.day} {LABELS['en']['months'][day.month - 1]} {day.year}"
+    return speak(language).short_date(day)
+
+
+def _country(code: str, language: str) -> str:
+    return speak(language).locale.territories.get(code, code)
 
 
 def _grouped_iban(iban: str) -> str:
@@ -536,8 +519,7 @@ def _address(party: Party, language: str) -> list[str]:
     lines = [_x(line) for line in party.address_lines if line.strip()]
     lines.append(_x(f"{party.postcode} {party.city}".strip()))
     if party.country != "FR":
-        names = COUNTRIES.get(party.country)
-        lines.append(_x(names[0 if language == "fr" else 1] if names else party.country))
+        lines.append(_x(_country(party.country, language)))
     return lines
 
 
@@ -546,12 +528,13 @@ def _seller_lines(seller: Party, language: str) -> list[str]:
     legal_form = _legal_form(seller, language)
     lines = [_x(legal_form)] if legal_form else []
     lines += _address(seller, language)
-    ids = [f"SIREN : {seller.siren}" if language == "fr" else f"SIREN: {seller.siren}"]
+    sep = words["sep"]
+    ids = [f"SIREN{sep} {seller.siren}"]
     if seller.siret:
-        ids.append(f"SIRET : {seller.siret}" if language == "fr" else f"SIRET: {seller.siret}")
+        ids.append(f"SIRET{sep} {seller.siret}")
     lines.append(_x(" · ".join(ids)))
     if seller.vat_number:
-        lines.append(_x(f"{words['vat_id']}{' :' if language == 'fr' else ':'} {seller.vat_number}"))
+        lines.append(_x(f"{words['vat_id']}{sep} {seller.vat_number}"))
     if seller.rcs:
         lines.append(_x(seller.rcs))
     if seller.email:
@@ -563,7 +546,7 @@ def _footer_parts(seller: Party, language: str) -> list[str]:
     parts = [part for part in (seller.name, _legal_form(seller, language), seller.rcs) if part]
     parts.append(f"SIRET {seller.siret}" if seller.siret else f"SIREN {seller.siren}")
     if seller.vat_number:
-        parts.append(f"{'TVA' if language == 'fr' else 'VAT'} {seller.vat_number}")
+        parts.append(f"{LABELS[language]['col_vat']} {seller.vat_number}")
     return parts
 
 
@@ -654,7 +637,7 @@ def render_pdf(doc: InvoiceDocument) -> bytes:
     is_credit = doc.kind == "credit_note"
     identity = [_p(words["credit_note" if is_credit else "invoice"], _style("title", 22, True, ACCENT, TA_RIGHT, 26)),
                 _p(f"<b>{words['number']} {_x(doc.number)}</b>", _style("number", 11, align=TA_RIGHT, space_after=4))]
-    sep = " :" if lang == "fr" else ":"
+    sep = words["sep"]
     identity.append(_p(f"{words['issued']}{sep} {_date(doc.issue_date, lang)}", right))
     if doc.due_date:
         identity.append(_p(f"<b>{words['due']}{sep} {_date(doc.due_date, lang)}</b>", right))

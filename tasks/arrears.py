@@ -26,9 +26,11 @@ from ledger.models import ArrearsSweep, Customer, Invoice, InvoiceLine, Payment,
 from ledger.numbering import issue_date, next_numbers
 from ledger.queries import active_standby_customers, invoice_label
 from policy.arrears import (ROWS, Owed, Stage, anchor, deletion_due, deletion_due_on, deletion_eligible, deletion_plan,
-                            ladder, overdue_balance, penalty_for, transitions)
+                            ladder, overdue_balance, penalty_for, penalty_texts, transitions, unpaid_for)
 from policy.balances import NEVER_ANCHOR, NOT_OWED
 from policy.calendar import month_key
+from policy.language import language_of, speak
+from policy.notices import duration
 from policy.vocabulary import DeletionStatus, InvoiceKind, InvoiceStatus
 from tasks.effects import record_notice, record_switch
 from lifecycle_config.failpoints import failpoint
@@ -243,8 +245,10 @@ def _process(session, customer_id: str, day: date, settings: Settings, report: A
 
 def _notify(session, settings, customer, notice, key, *, anchor, on, owed, flow_run_id, due=None):
     """Record a notice of the ladder, in the words of the terms the run uses (the dispatcher sends it)."""
-    subject, body = notice.render(settings.terms, name=customer.name, anchor=anchor, on=on, owed=f"{owed} EUR",
-                                  due=due, contact=settings.notifications.support_phone)
+    language = language_of(customer.language, settings.terms.invoice_language)
+    elapsed = duration(*unpaid_for(anchor, on), speak(language)) if anchor else None
+    subject, body = notice.render(settings.terms, language, name=customer.name, anchor=anchor, on=on, owed=owed,
+                                  due=due, unpaid_for=elapsed, contact=settings.notifications.support_phone)
     return record_notice(session, customer, kind=notice.kind, key=key, subject=subject, body=body,
                          flow_run_id=flow_run_id)
 
@@ -255,18 +259,19 @@ def _issue_penalty(session, customer, invoice, penalty, day, terms, actor, flow_
     stamp = now()
     label = invoice_label(invoice)
     total = penalty.penalty + penalty.indemnity
+    texts = penalty_texts(penalty, label, invoice.due_on, terms,
+                          language_of(customer.language, terms.invoice_language))
     record = Invoice(invoice_key=keys.penalty_invoice(invoice.id), number=number, customer_id=customer.customer_id,
                      kind=InvoiceKind.PENALTY, month=month_key(issued_on), status=InvoiceStatus.OPEN, issued_on=issued_on,
                      due_on=issued_on + timedelta(days=terms.payment_terms_days), total_ht=total,
                      total_vat=Decimal("0.00"), total_ttc=total, penalty_for_id=invoice.id,
-                     description=f"Late payment of invoice {label}", created_at=stamp, finalised_at=stamp,
+                     description=texts.description, created_at=stamp, finalised_at=stamp,
                      flow_run_id=flow_run_id)
     record.lines = [
-        InvoiceLine(position=1, description=f"Late payment penalty: {terms.late_penalty_rate * 100:.0f} % of "
-                                            f"{penalty.base} EUR TTC unpaid on {invoice.due_on} (invoice {label})",
+        InvoiceLine(position=1, description=texts.penalty,
                     category="penalty", quantity=Decimal(1), unit_price=penalty.penalty, amount_ht=penalty.penalty,
                     vat_rate=Decimal("0")),
-        InvoiceLine(position=2, description="Fixed compensation for recovery costs", category="indemnity",
+        InvoiceLine(position=2, description=texts.indemnity, category="indemnity",
                     quantity=Decimal(1), unit_price=penalty.indemnity, amount_ht=penalty.indemnity,
                     vat_rate=Decimal("0")),
     ]

@@ -9,7 +9,7 @@ CLI with `--approve-deletion`), and a certificate says what was deleted, when, a
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timezone
 from decimal import Decimal
 
 from sqlalchemy import select
@@ -19,6 +19,8 @@ from ledger import audit, keys
 from ledger.db import now, session_scope
 from ledger.models import Backup, Customer, DeletionCertificate, StageChange
 from policy.arrears import ROWS, Stage, anchor, implied_stage, ladder, overdue_balance
+from policy.calendar import PARIS
+from policy.language import language_of
 from policy.vocabulary import BackupStatus, DeletionStatus
 from tasks.arrears import _facts
 from tasks.effects import record_notice, record_switch
@@ -63,7 +65,10 @@ def check_due(customer_id: str, day: date, settings: Settings, engine=None) -> D
 def _last_backup(session, customer_id: str) -> str | None:
     last = session.scalars(select(Backup).where(Backup.customer_id == customer_id, Backup.status == BackupStatus.GOOD)
                            .order_by(Backup.created_at.desc())).first()
-    return f"{last.backup_id} ({last.created_at:%Y-%m-%d %H:%M} UTC)" if last else None
+    if last is None:
+        return None
+    stamp = last.created_at if last.created_at.tzinfo else last.created_at.replace(tzinfo=timezone.utc)
+    return f"{last.backup_id} ({stamp.astimezone(PARIS):%Y-%m-%d %H:%M} Europe/Paris)"
 
 
 def approval_form(due: Due, plan, customer_id: str) -> str:
@@ -125,7 +130,8 @@ def execute(customer_id: str, day: date, settings: Settings, approval: dict, *, 
                             "platform_rows": deleted["platform_rows"], "backups": len(deleted["backups"]),
                             "objects": len(deleted["objects"])}, actor=actor, flow_run_id=flow_run_id)
         notice = ROWS[Stage.DATA_DELETED].notice
-        subject, body = notice.render(settings.terms, name=customer.name, on=day,
+        subject, body = notice.render(settings.terms, language_of(customer.language, settings.terms.invoice_language),
+                                      name=customer.name, on=day,
                                       contact=settings.notifications.support_phone)
         record_notice(session, customer, kind=notice.kind, key=keys.data_deleted_notice(customer_id),
                     subject=subject, body=body, flow_run_id=flow_run_id)

@@ -34,6 +34,7 @@ from ledger.models import Customer, Invoice, Notice
 from ledger.queries import invoice_label
 from ledger.views import latest_mails
 from policy.calendar import month_bounds
+from policy.language import Language, N_, language_of, speak
 from policy.terms import Terms
 from policy.vocabulary import InvoiceKind, NoticeStatus, PaymentMethod
 from reports.invoice_document import DocumentLine, InvoiceDocument, Party, check_facturx, facturx_pdf
@@ -81,24 +82,22 @@ def _seller(seller: Seller) -> Party:
                  share_capital=seller.share_capital, rcs=seller.rcs)
 
 
-_TERMS = {
-    "fr": {PaymentMethod.SEPA: "Payable par prélèvement SEPA à l'échéance.",
-           PaymentMethod.CARD: "Payable par carte bancaire à l'échéance.",
-           PaymentMethod.TRANSFER: "Payable par virement à l'échéance.",
-           PaymentMethod.TRANSFER_INSTALLMENTS: "Payable par virements échelonnés, selon l'échéancier convenu.",
-           PaymentMethod.OTHER: "Payable à l'échéance.",
-           "penalty": "Payable à réception, par virement.",
-           "credit_note": "Avoir imputé sur le solde de la facture créditée ; tout excédent vous est remboursé "
-                          "ou déduit de votre prochaine facture."},
-    "en": {PaymentMethod.SEPA: "Paid by SEPA direct debit on the due date.",
-           PaymentMethod.CARD: "Paid by card on the due date.",
-           PaymentMethod.TRANSFER: "Payable by bank transfer by the due date.",
-           PaymentMethod.TRANSFER_INSTALLMENTS: "Payable by bank transfers in the agreed instalments.",
-           PaymentMethod.OTHER: "Payable by the due date.",
-           "penalty": "Payable on receipt, by bank transfer.",
-           "credit_note": "Set against the balance of the credited invoice; any excess is refunded to you or "
-                          "deducted from your next invoice."},
+#: what the document says of its payment, per payment method (and for a penalty, a credit note)
+PAYMENT_TERMS = {
+    PaymentMethod.SEPA: N_("Paid by SEPA direct debit on the due date."),
+    PaymentMethod.CARD: N_("Paid by card on the due date."),
+    PaymentMethod.TRANSFER: N_("Payable by bank transfer by the due date."),
+    PaymentMethod.TRANSFER_INSTALLMENTS: N_("Payable by bank transfers in the agreed instalments."),
+    PaymentMethod.OTHER: N_("Payable by the due date."),
+    "penalty": N_("Payable on receipt, by bank transfer."),
+    "credit_note": N_("Set against the balance of the credited invoice; any excess is refunded to you or "
+                      "deducted from your next invoice."),
 }
+
+
+def customer_language(customer: Customer, terms: Terms) -> str:
+    """The language the customer reads its invoices and mails in."""
+    return language_of(customer.language, terms.invoice_language)
 
 
 def document_of(invoice: Invoice, customer: Customer, seller: Seller, terms: Terms, *,
@@ -107,7 +106,8 @@ def document_of(invoice: Invoice, customer: Customer, seller: Seller, terms: Ter
     names the invoice it credits; `prepaid`: the customer's credit applied to it at its close)."""
     if not invoice.number or not invoice.issued_on:
         raise DocumentRefused(f"invoice {invoice.id} is not finalised: a draft has no document")
-    language = terms.invoice_language
+    language = customer_language(customer, terms)
+    words = speak(language)
     period = None
     if invoice.kind == InvoiceKind.MONTHLY:
         first, following = month_bounds(invoice.month)
@@ -125,8 +125,8 @@ def document_of(invoice: Invoice, customer: Customer, seller: Seller, terms: Ter
                                  unit_price=line.unit_price, vat_rate=line.vat_rate, amount_ht=line.amount_ht)
                     for line in invoice.lines),
         total_ht=invoice.total_ht, total_vat=invoice.total_vat, total_ttc=invoice.total_ttc,
-        iban=seller.iban, bic=seller.bic, payment_terms=_TERMS[language][method],
-        late_penalty_rate_text=f"{terms.late_penalty_rate * 100:.0f} %", recovery_indemnity=terms.late_indemnity,
+        iban=seller.iban, bic=seller.bic, payment_terms=words.say(PAYMENT_TERMS[method]),
+        late_penalty_rate_text=words.percent(terms.late_penalty_rate), recovery_indemnity=terms.late_indemnity,
         payment_link=link, note=invoice.description if invoice.kind in (InvoiceKind.PENALTY, InvoiceKind.CREDIT_NOTE) else None,
         language=language, sample_seller=seller.sample)
 
@@ -173,52 +173,40 @@ def _store_once(storage: ObjectStorage, key: str, pdf: bytes, invoice: Invoice) 
 
 def _mail_text(invoice: Invoice, customer: Customer, link: str | None, language: str, sample: bool,
                credited: str | None = None, prepaid: Decimal = Decimal("0.00")) -> tuple[str, str]:
-    amount = _fr(invoice.total_ttc)
+    """The mail that carries a document: subject, body and footer in the customer's language."""
+    words = speak(language)
     if invoice.kind == InvoiceKind.CREDIT_NOTE:
-        subject, body = _credit_note_mail(invoice, credited, language)
-    elif language == "en":
-        subject = f"Invoice {invoice.number} – {invoice.total_ttc:.2f} EUR"
-        body = (f"Hello,\n\nPlease find attached invoice {invoice.number} of {invoice.issued_on:%d/%m/%Y} for "
-                f"{invoice.total_ttc:.2f} EUR incl. VAT, due on {invoice.due_on:%d/%m/%Y}.\n"
-                + (f"\nPay online: {link}\n" if link else "")
-                + "\nThe attached PDF is a Factur-X invoice: your accounting software can read it as it is.\n"
-                  "\nKind regards,\nCustomer service\n")
+        subject, body = _credit_note_mail(invoice, credited, words)
     else:
-        subject = f"Facture {invoice.number} – {amount} € TTC"
-        body = (f"Bonjour,\n\nVeuillez trouver ci-joint la facture n° {invoice.number} du "
-                f"{invoice.issued_on:%d/%m/%Y}, d'un montant de {amount} € TTC, à régler au plus tard le "
-                f"{invoice.due_on:%d/%m/%Y}.\n"
-                + (f"\nPayer en ligne : {link}\n" if link else "")
-                + "\nLa facture jointe est au format Factur-X : votre logiciel comptable peut la lire telle "
-                  "quelle.\n\nCordialement,\nLe service client\n")
-    if prepaid and invoice.kind != InvoiceKind.CREDIT_NOTE:
-        due = invoice.total_ttc - prepaid
-        body += (f"\nYour credit of {prepaid:.2f} EUR is applied to it: {due:.2f} EUR remain to pay.\n" if language == "en"
-                 else f"\nVotre crédit de {_fr(prepaid)} € y est imputé : reste à payer {_fr(due)} €.\n")
+        subject, body = _invoice_mail(invoice, link, prepaid, words)
+    body += words.say("\nKind regards,\nCustomer service\n")
     if sample:
-        body += ("\n-- SPECIMEN: these invoices use the sample seller details; fill in the seller block before "
-                 "sending real invoices. --\n")
+        body += words.say("\n-- SPECIMEN: these invoices use the sample seller details; fill in the seller block "
+                          "before sending real invoices. --\n")
     return subject, body
 
 
-def _fr(amount: Decimal) -> str:
-    return f"{amount:,.2f}".replace(",", " ").replace(".", ",")
+def _invoice_mail(invoice: Invoice, link: str | None, prepaid: Decimal, words: Language) -> tuple[str, str]:
+    subject = words.say("Invoice {number} – {amount} incl. VAT", number=invoice.number, amount=invoice.total_ttc)
+    body = words.say("Hello,\n\nPlease find attached invoice {number} of {issued_on} for {amount} incl. VAT, due "
+                     "on {due_on}.\n", number=invoice.number, issued_on=invoice.issued_on, amount=invoice.total_ttc,
+                     due_on=invoice.due_on)
+    if link:
+        body += words.say("\nPay online: {link}\n", link=link)
+    if prepaid:
+        body += words.say("\nYour credit of {prepaid} is applied to it: {due} remain to pay.\n", prepaid=prepaid,
+                          due=invoice.total_ttc - prepaid)
+    body += words.say("\nThe attached PDF is a Factur-X invoice: your accounting software can read it as it is.\n")
+    return subject, body
 
 
-def _credit_note_mail(invoice: Invoice, credited: str | None, language: str) -> tuple[str, str]:
+def _credit_note_mail(invoice: Invoice, credited: str | None, words: Language) -> tuple[str, str]:
     amount = -invoice.total_ttc
-    if language == "en":
-        return (f"Credit note {invoice.number} – {amount:.2f} EUR",
-                f"Hello,\n\nPlease find attached credit note {invoice.number} of {invoice.issued_on:%d/%m/%Y} for "
-                f"{amount:.2f} EUR incl. VAT, on invoice {credited}: {invoice.description}.\nIt is set against that "
-                f"invoice's balance; any excess is refunded to you or deducted from your next invoice.\n"
-                f"\nKind regards,\nCustomer service\n")
-    french = _fr(amount)
-    return (f"Avoir {invoice.number} – {french} € TTC",
-            f"Bonjour,\n\nVeuillez trouver ci-joint l'avoir n° {invoice.number} du {invoice.issued_on:%d/%m/%Y}, "
-            f"d'un montant de {french} € TTC, sur la facture n° {credited} : {invoice.description}.\nIl est imputé "
-            f"sur le solde de cette facture ; tout excédent vous est remboursé ou déduit de votre prochaine "
-            f"facture.\n\nCordialement,\nLe service client\n")
+    return (words.say("Credit note {number} – {amount} incl. VAT", number=invoice.number, amount=amount),
+            words.say("Hello,\n\nPlease find attached credit note {number} of {issued_on} for {amount} incl. VAT, "
+                      "on invoice {credited}: {reason}.\nIt is set against that invoice's balance; any excess is "
+                      "refunded to you or deducted from your next invoice.\n", number=invoice.number,
+                      issued_on=invoice.issued_on, amount=amount, credited=credited, reason=invoice.description))
 
 
 def _record_mail(session, invoice: Invoice, customer: Customer, seller: Seller, terms: Terms, sending: int,
@@ -227,7 +215,7 @@ def _record_mail(session, invoice: Invoice, customer: Customer, seller: Seller, 
     link = seller.payment_link(invoice.number, customer.customer_id, invoice.total_ttc - prepaid) \
         if customer.payment_method in LINKED_METHODS and invoice.total_ttc > prepaid else None
     credited = session.get(Invoice, invoice.credits_id) if invoice.credits_id else None
-    subject, body = _mail_text(invoice, customer, link, terms.invoice_language, seller.sample,
+    subject, body = _mail_text(invoice, customer, link, customer_language(customer, terms), seller.sample,
                                invoice_label(credited) if credited else None, prepaid)
     notice = Notice(notice_key=keys.invoice_mail(invoice.number, sending), customer_id=customer.customer_id,
                     kind="invoice", to=customer.email, subject=subject, body=body, status=NoticeStatus.PENDING,

@@ -365,7 +365,7 @@ class _MonthBook:
 
 def _subscriber(customer: Customer) -> Subscriber:
     return Subscriber(customer.monthly_fee, customer.payment_method, customer.billing_cycle, customer.contract_start,
-                      customer.vat_rate, customer.subscription_start)
+                      customer.vat_rate, customer.subscription_start, customer.language)
 
 
 def _already_billed(session: Session, month: str) -> tuple[list[AlreadyBilled], int]:

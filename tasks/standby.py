@@ -19,8 +19,9 @@ from ledger import audit, keys
 from ledger.db import now, session_scope
 from ledger.models import Customer, Notice, StandbyPeriod
 from ledger.queries import invoice_label, overdue_invoices
+from policy.language import language_of, speak
 from policy.notices import NoticeTemplate
-from policy.standby import STANDBY_ENDING, STANDBY_STATES, Period, SweepStep, default_end, refusals, sweep
+from policy.standby import REASON_WORDS, STANDBY_ENDING, STANDBY_STATES, Period, SweepStep, default_end, refusals, sweep
 from policy.vocabulary import StandbySource, StandbyStatus
 from tasks.effects import record_notice, record_switch
 from lifecycle_config.failpoints import failpoint
@@ -47,8 +48,10 @@ class StandbyReport:
 
 
 def _notify(session, settings: Settings, customer: Customer, period: StandbyPeriod, notice: NoticeTemplate, flow_run_id):
-    subject, body = notice.render(settings.terms, name=customer.name, start_on=period.start_on.isoformat(),
-                                  end_on=period.end_on.isoformat(), reason=period.reason.replace("_", " "))
+    language = language_of(customer.language, settings.terms.invoice_language)
+    reason = speak(language).say(REASON_WORDS[period.reason]) if period.reason in REASON_WORDS else period.reason
+    subject, body = notice.render(settings.terms, language, name=customer.name, start_on=period.start_on,
+                                  end_on=period.end_on, reason=reason)
     return record_notice(session, customer, kind=notice.kind, key=keys.standby_notice(notice.kind, period.id),
                        subject=subject, body=body, flow_run_id=flow_run_id)
 

@@ -50,7 +50,7 @@ def check(session: Session, rows: list[Row], problems: Problems, terms: Terms, a
                 made = issue_credit_note(session, values["invoice_number"], request=values["credit_note_id"],
                                          again=True, reason=values["reason"], requested_by=actor,
                                          amount=values["amount_ttc"], wanted_on=values["issued_on"], actor=actor,
-                                         flow_run_id=None)
+                                         flow_run_id=None, invoice_language=terms.invoice_language)
         except CorrectionRefused as refused:
             column = {"invoice": "invoice_number", "reason": "reason"}.get(refused.about, "amount_ttc")
             problems.add(row.number, column, str(refused))

@@ -19,7 +19,8 @@ from policy.vocabulary import BillingCycle
 
 
 CUSTOMER_FIELDS = ("name", "email", "monthly_fee", "payment_method", "billing_cycle", "contract_start",
-                   "vat_rate", "included_minutes", "dunning_exempt", "billing_address", "siren", "vat_number")
+                   "vat_rate", "included_minutes", "dunning_exempt", "billing_address", "siren", "vat_number",
+                   "language")
 
 
 def _customer_values(row: Row, current: Customer | None, terms: Terms) -> dict[str, Any]:
@@ -27,7 +28,7 @@ def _customer_values(row: Row, current: Customer | None, terms: Terms) -> dict[s
     file keeps what the ledger has."""
     defaults = {"billing_cycle": BillingCycle.MONTHLY, "contract_start": None, "vat_rate": terms.vat_rate,
                 "included_minutes": None, "dunning_exempt": False, "billing_address": None, "siren": None,
-                "vat_number": None}
+                "vat_number": None, "language": None}  # language None: the terms' invoice_language
     values = {}
     for name in CUSTOMER_FIELDS:
         if name in row.values:

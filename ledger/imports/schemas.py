@@ -8,6 +8,7 @@ from typing import Any, Callable
 from ledger.imports.cells import (address, boolean, choice, day, email, identifier, instant, money, positive_money, rate,
                                   siren, text, vat_number, whole)
 from policy.categories import CATEGORIES
+from policy.language import LANGUAGES
 from policy.standby import REASONS
 from policy.terms import Terms
 from policy.vocabulary import BillingCycle, InvoiceStatus, PaymentMethod, Severity, TicketChannel, TicketType
@@ -35,6 +36,7 @@ def schemas(terms: Terms) -> dict[str, tuple[Column, ...]]:
             Column("vat_rate", rate, False), Column("included_minutes", whole(0, MINUTES_IN_A_MONTH), False),
             Column("dunning_exempt", boolean, False), Column("billing_address", address, False),
             Column("siren", siren, False), Column("vat_number", vat_number, False),
+            Column("language", choice(*LANGUAGES), False),  # empty: the terms' invoice_language
         ),
         "invoices": (
             Column("invoice_id", identifier), Column("customer_id", identifier), Column("issued_on", day),

@@ -108,7 +108,7 @@ def test_a_month_wholly_partly_or_not_billed_by_imported_invoices_bills_only_the
     assert (found["LATE"]["period_start"], found["LATE"]["period_end"]) == ("2026-10-20", "2026-10-31")
     assert (found["NEWYEAR"]["period_start"], found["NEWYEAR"]["period_end"]) == ("2026-10-01", "2027-09-30")
     assert (found["WHOLE"]["period_start"], found["WHOLE"]["period_end"]) == (None, None)   # no subscription billed
-    assert "from 2026-10-16: 16 of 31 days" in found["PARTLY"]["lines"][0]["description"]
+    assert "à partir du 16 octobre 2026 : 16 jours sur 31" in found["PARTLY"]["lines"][0]["description"]
 
     # what finance reads: per customer what was billed already and by which invoice, and how many were skipped
     for report in (drafted, closed):

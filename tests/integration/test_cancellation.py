@@ -18,11 +18,16 @@ from ledger.db import session_scope
 from ledger.imports import import_file
 from ledger.models import Backup, DeletionCertificate
 from policy.calendar import days_in_month, month_key, today_paris
+from policy.language import speak
 from policy.money import cents
 from tests.integration.test_invoices import mailbox, shown_invoices  # noqa: F401 (fixture)
 from tests.support.builders import CUSTOMER_HEADER, customer, platform, write_csv
 
 pytestmark = pytest.mark.prefect
+
+
+FRENCH = speak("fr")
+NBSP = "\u00a0"
 
 
 def first_of_month_before(day: date, months: int) -> date:
@@ -83,7 +88,9 @@ def test_a_cancellation_from_its_letter_to_the_deletion_of_the_data(prefect_serv
     assert (ack["effective_on"], ack["status"], ack["balance"]) == (last_day.isoformat(), "received", "300.00")
     [letter] = mails_to(mailbox, "leaving@example.com")
     body = letter.get_body(("plain",)).get_content()
-    assert last_day.isoformat() in letter["Subject"] and "OLD-7" in body and "Balance: 300.00 EUR" in body
+    # LEAVING reads French (the terms' invoice_language): French dates and amounts
+    assert letter["Subject"] == f"Votre résiliation est reçue : service jusqu'au {FRENCH.date(last_day)}"
+    assert "OLD-7" in body and f"Solde : 300,00{NBSP}€ (reste à payer 300,00{NBSP}€)" in body
     assert customer_row(ledger, "LEAVING")["cancellation"] == {"received_on": received.isoformat(),
                                                               "effective_on": last_day.isoformat(),
                                                               "status": "received"}
@@ -103,7 +110,8 @@ def test_a_cancellation_from_its_letter_to_the_deletion_of_the_data(prefect_serv
                                            "WHERE tenant_id = 'STAYING'")).one())
     leaving = customer_row(ledger, "LEAVING")
     assert (leaving["platform_enabled"], leaving["deletion_status"]) == (False, "notice_sent")
-    assert any("Your service has ended" in message["Subject"] for message in mails_to(mailbox, "leaving@example.com"))
+    assert f"Votre service a pris fin le {FRENCH.date(last_day)}" in [
+        message["Subject"] for message in mails_to(mailbox, "leaving@example.com")]
 
     # the final close: the subscription up to the last day, the work of the month beyond the quota
     monthly_close(month=last_month)
@@ -126,9 +134,10 @@ def test_a_cancellation_from_its_letter_to_the_deletion_of_the_data(prefect_serv
     due = Decimal("300.00") + Decimal(final["total_ttc"])
     assert f"balance {due} EUR" in closed["detail"]
     [statement] = [message for message in mails_to(mailbox, "leaving@example.com")
-                   if "final balance" in message["Subject"]]
+                   if "solde définitif" in message["Subject"]]
     text_of = statement.get_body(("plain",)).get_content()
-    assert f"{due} EUR" in statement["Subject"] and "OLD-7" in text_of and final["number"] in text_of
+    assert statement["Subject"] == f"Votre solde définitif : {FRENCH.money(due)}"
+    assert "OLD-7" in text_of and final["number"] in text_of
     assert customer_row(ledger, "LEAVING")["cancellation"]["status"] == "closed"
     assert cancellations(as_of=today)["steps"] == []                       # each step once
 

@@ -385,6 +385,7 @@ def test_the_commitments_sheet_gives_each_closed_tickets_clocks_and_the_months_r
     english = export_month("2026-11", ObjectStorage(), Terms(workbook_language="en"), flow_run_id=None)
     workbook = load_workbook(fetch(english.key, tmp_path / "november.xlsx"))
     assert workbook.sheetnames[5] == "Commitments"
+    assert workbook.sheetnames[-1] == "About" and about_of(workbook)["language"] == "en"  # workbook_language
     assert [cell.value for cell in workbook["Commitments"][1]][:4] == ["Ticket", "Customer", "Company name",
                                                                        "Request type"]
     # T-EDGE: Friday 30 Oct 10:00, due Tuesday 3 Nov 10:00, closed unanswered on Sunday 1 Nov -> met at the

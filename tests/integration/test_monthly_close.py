@@ -88,7 +88,9 @@ def test_a_late_intervention_is_billed_on_the_next_invoice_naming_its_month(octo
     acme = invoices(october, "2026-11")["ACME"]
     # November: A5 (60 min) is free within November's quota; A7 finds October's quota spent -> 30 min billed
     assert [(l["category"], l["amount_ht"]) for l in acme["lines"]] == [("subscription", "500.00"), ("assistance", "60.00")]
-    assert "(late, October 2026)" in acme["lines"][1]["description"]
+    # ACME reads French (the terms' invoice_language): the late work's month is named in French
+    assert acme["lines"][1]["description"] == ("Assistance : 1 intervention, 30 min facturées au-delà du forfait "
+                                               "mensuel (en retard : octobre 2026)")
     assert (acme["total_ht"], acme["total_vat"], acme["total_ttc"]) == ("560.00", "112.00", "672.00")
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import email
+import email.policy
 import os
 from contextlib import contextmanager
 from datetime import date, timedelta
@@ -14,6 +16,7 @@ from ledger.db import session_scope
 from ledger.imports import import_file
 from ledger.models import AuditEntry, Customer, Notice, StandbyPeriod
 from policy.calendar import today_paris
+from policy.language import speak
 from tests.support.builders import CUSTOMER_HEADER, customer, platform, write_csv
 from tests.support.prefect_api import run_at_once
 from tests.support.servers import Webhook, smtp_server
@@ -74,7 +77,10 @@ def test_a_request_for_today_switches_operations_off_and_tells_the_customer(worl
     assert actions[-3:] == [("standby_requested", str(run_id)), ("access_switched", str(run_id)),
                             ("standby_started", str(run_id))]
     eml = list((home / "outbox").glob("*.eml"))
-    assert len(eml) == 1 and "no operation can be launched" in eml[0].read_text()
+    assert len(eml) == 1  # ACME reads French (the terms' invoice_language)
+    message = email.message_from_bytes(eml[0].read_bytes(), policy=email.policy.default)
+    assert message["Subject"] == f"Votre plateforme est en veille jusqu'au {speak('fr').date(date.fromisoformat(result['end_on']))}"
+    assert "aucune opération ne peut être lancée" in message.get_body(("plain",)).get_content()
     artifacts = httpx.post(f"{prefect_server}/artifacts/filter",  # what the UI shows for the run
                            json={"flow_runs": {"id": {"any_": [str(run_id)]}}, "limit": 50}).json()
     [artifact] = [item for item in artifacts if item["key"] == "standby-request"]
@@ -151,7 +157,7 @@ def test_webhook_mode_and_smtp_come_from_the_blocks_ops_edit(world, ledger):
             for call in hook.calls] == [("BETA", True, True, False)]
     assert flags(world, "BETA") == (True, True, True)  # the database was not touched in webhook mode
     [mail] = received
-    assert mail["to"] == ["beta@example.com"] and "standby" in mail["message"]["Subject"]
+    assert mail["to"] == ["beta@example.com"] and "Votre plateforme est en veille" in mail["message"]["Subject"]
     with session_scope(ledger) as session:
         assert session.scalars(select(Notice)).one().transport == "smtp"
 

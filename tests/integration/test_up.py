@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import re
 import sqlite3
 from pathlib import Path
 import time
@@ -318,6 +319,7 @@ def test_a_failed_run_alerts_ops_by_mail_and_webhook(up_server, ops_inbox):
     [mail] = mails_since(ops_inbox, mails, "restore-backup: run")
     body = mail["message"].get_content()
     assert "failed" in mail["message"]["Subject"] and "corrupted or truncated" in body
+    assert re.search(r"ended Failed at \d{4}-\d\d-\d\d \d\d:\d\d:\d\d \(Europe/Paris\)\.", body), body  # not UTC
     assert f"/runs/flow-run/{run_id}" in body and mail["to"] == ["ops@vendor.example"]
     deadline = time.monotonic() + 60
     while len(ops_inbox["webhook"].calls) == calls and time.monotonic() < deadline:

@@ -8,7 +8,7 @@ def test_the_same_alert_twice_is_sent_once_and_another_one_is_sent(tmp_path):
     from blocks.notifications import Notifications
 
     block = Notifications(outbox_dir=str(tmp_path))
-    failed = "The run brave-fox of nightly-backup ended Failed at 2026-11-24 01:30:02 UTC."
+    failed = "The run brave-fox of nightly-backup ended Failed at 2026-11-24 02:30:02 (Europe/Paris)."
     asyncio.run(block.notify(failed, "[lifecycle] nightly-backup: run brave-fox failed"))
     asyncio.run(block.notify(failed, "[lifecycle] nightly-backup: run brave-fox failed"))
     asyncio.run(block.notify(failed.replace("brave-fox", "calm-owl"), "[lifecycle] nightly-backup: run calm-owl failed"))

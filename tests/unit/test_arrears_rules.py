@@ -102,16 +102,47 @@ def test_each_stage_is_one_row_with_its_threshold_access_and_notice():
 def test_notices_follow_the_terms_ops_set():
     from policy.arrears import ROWS
 
-    facts = dict(name="ACME", anchor="2026-01-31", on="2026-03-31", owed="120.00 EUR", due="2026-09-30",
-                 contact="01 23 45 67 89")
-    _, body = ROWS[Stage.PLATFORM_DISABLED].notice.render(TERMS, **facts)
+    facts = dict(name="ACME", anchor=date(2026, 1, 31), on=date(2026, 3, 31), owed=Decimal("1120.00"),
+                 due=date(2026, 9, 30), unpaid_for="8 months", contact="01 23 45 67 89")
+    _, body = ROWS[Stage.PLATFORM_DISABLED].notice.render(TERMS, "en", **facts)
     assert "(2 months of delay)" in body and "After 6 months of delay" in body and "01 23 45 67 89" in body
+    assert "settle €1,120.00" in body and "due on January 31, 2026" in body
     strict = Terms(admin_disabled_after_months=2, platform_disabled_after_months=3, data_deleted_after_months=9)
-    _, body = ROWS[Stage.PLATFORM_DISABLED].notice.render(strict, **facts)
+    _, body = ROWS[Stage.PLATFORM_DISABLED].notice.render(strict, "en", **facts)
     assert "(3 months of delay)" in body and "After 9 months of delay" in body
-    _, body = ROWS[Stage.ADMIN_DISABLED].notice.render(strict, **facts)
+    _, body = ROWS[Stage.ADMIN_DISABLED].notice.render(strict, "en", **facts)
     assert "(2 months of delay)" in body
-    subject, body = ROWS[Stage.DATA_DELETED].warning.render(strict, **facts)
-    assert subject == "Your platform's data will be deleted on 2026-09-30" and "close to 9 months" in body
+    subject, body = ROWS[Stage.DATA_DELETED].warning.render(strict, "en", **facts)
+    assert subject == "Your platform's data will be deleted on September 30, 2026" and "unpaid for 8 months" in body
     with pytest.raises(KeyError):  # a placeholder nobody fills is a bug, never a notice with a hole
-        ROWS[Stage.ADMIN_DISABLED].notice.render(TERMS, name="ACME")
+        ROWS[Stage.ADMIN_DISABLED].notice.render(TERMS, "en", name="ACME")
+
+
+def test_a_french_customer_reads_the_notices_in_french_with_french_amounts_and_dates():
+    from policy.arrears import ROWS
+
+    facts = dict(name="ACME", anchor=date(2026, 1, 31), on=date(2026, 3, 31), owed=Decimal("1120.00"),
+                 due=date(2026, 9, 30), unpaid_for="8 mois", contact="01 23 45 67 89")
+    subject, body = ROWS[Stage.PLATFORM_DISABLED].notice.render(TERMS, "fr", **facts)
+    assert subject == "Retard de paiement : votre plateforme est désactivée"
+    assert "Votre facture échue le 31 janvier 2026 est toujours impayée" in body
+    assert "(2 mois de retard)" in body and "Après 6 mois de retard" in body and "régler 1\u00a0120,00\u00a0€" in body
+    subject, body = ROWS[Stage.DATA_DELETED].warning.render(TERMS, "fr", **facts)
+    assert subject == "Les données de votre plateforme seront supprimées le 30 septembre 2026"
+    assert "impayée depuis 8 mois" in body
+
+
+def test_the_deletion_notice_says_how_long_the_invoice_is_really_unpaid():
+    """Sent late (6 months and 6 days after the due date), it says so, never "close to 6 months"."""
+    from policy.arrears import unpaid_for
+    from policy.language import speak
+    from policy.notices import duration
+
+    assert unpaid_for(date(2026, 1, 31), date(2026, 7, 6)) == (5, 6)      # 31 Jan + 5 months = 30 Jun (clipped)
+    assert unpaid_for(date(2026, 1, 15), date(2026, 7, 21)) == (6, 6)
+    assert unpaid_for(date(2026, 1, 15), date(2026, 7, 15)) == (6, 0)
+    assert unpaid_for(date(2026, 6, 15), date(2026, 7, 14)) == (0, 29)
+    english, french = speak("en"), speak("fr")
+    assert duration(6, 6, english) == "6 months and 6 days" and duration(6, 6, french) == "6 mois et 6 jours"
+    assert duration(6, 0, english) == "6 months" and duration(1, 1, english) == "1 month and 1 day"
+    assert duration(0, 12, french) == "12 jours" and duration(1, 1, french) == "1 mois et 1 jour"

@@ -53,7 +53,7 @@ def test_a_month_not_billed_bills_the_whole_fee_and_records_the_month_as_its_per
     charge = subscription_charge(MONTHLY, "2026-11", TERMS, billed=october)
     assert [line.amount_ht for line in charge.lines] == [D("490.00")]
     assert charge.period == (date(2026, 11, 1), date(2026, 11, 30))
-    assert charge.lines[0].description == "Subscription November 2026"
+    assert charge.lines[0].description == "Abonnement novembre 2026"   # the terms' language: French
 
 
 def test_a_month_partly_billed_bills_the_rest_prorated_to_the_day():
@@ -63,7 +63,7 @@ def test_a_month_partly_billed_bills_the_rest_prorated_to_the_day():
     assert [line.amount_ht for line in charge.lines] == [D("245.00")]
     assert charge.period == (date(2026, 11, 16), date(2026, 11, 30))
     assert charge.unbilled.already_billed == 15
-    assert "from 2026-11-16: 15 of 30 days" in charge.lines[0].description
+    assert "à partir du 16 novembre 2026 : 15 jours sur 30" in charge.lines[0].description
     # 20 of 31 October days left (12..31): 490 x 20 / 31 = 316.1290... -> 316.13
     billed = BilledPeriod(date(2026, 9, 12), date(2026, 10, 11), "INV-Y")
     [line] = subscription_charge(MONTHLY, "2026-10", TERMS, billed=billed).lines
@@ -77,7 +77,7 @@ def test_standby_days_count_only_among_the_days_billed():
     [line] = subscription_charge(MONTHLY, "2026-11", TERMS, billed=billed, standby=standby).lines
     # 490 x (15 - 4/2) / 30 = 490 x 13 / 30 = 212.3333.. -> 212.33
     assert line.amount_ht == D("212.33")
-    assert "4 of 30 days on standby at 50 %" in line.description
+    assert "4 jours sur 30 en veille à 50\u00a0%" in line.description
 
 
 def test_a_subscription_starting_mid_month_bills_from_its_start_and_nothing_before():

@@ -110,3 +110,42 @@ def test_an_invoice_credited_line_by_line_can_be_credited_wholly_despite_vat_rou
         credit_note(lines, D("24.07"), D("24.08"), amount=D("0.01"), reason="more")
     with pytest.raises(CorrectionRefused, match="only 12.03 TTC are left"):
         credit_note(lines, D("24.07"), D("12.04"), amount=D("12.05"), reason="two cents past")
+
+
+def test_the_balance_statement_reads_in_the_customers_language():
+    from policy.cancellation import NOTICES, Statement, StatementLine
+
+    statement = Statement(date(2026, 11, 30), (
+        StatementLine(D("300.00"), "OLD-7", date(2026, 9, 1), date(2026, 10, 1)),
+        StatementLine(D("1200.00"), "2026-000042", date(2026, 11, 1), date(2026, 12, 1), disputed=True),
+        StatementLine(D("-20.00"))))
+    nbsp = "\u00a0"
+    assert statement.text("fr") == (
+        "Votre compte au 30 novembre 2026 :\n"
+        f"  - Facture OLD-7 du 1 septembre 2026, échue le 1 octobre 2026 : 300,00{nbsp}€\n"
+        f"  - Facture 2026-000042 du 1 novembre 2026, échue le 1 décembre 2026 (contestée) : 1{nbsp}200,00{nbsp}€\n"
+        f"  - Votre crédit (trop-perçus et avoirs pas encore remboursés) : -20,00{nbsp}€\n"
+        f"Solde : 1{nbsp}480,00{nbsp}€ (reste à payer 1{nbsp}480,00{nbsp}€).\n")
+    assert statement.text("en") == (
+        "Your account on November 30, 2026:\n"
+        "  - Invoice OLD-7 of September 1, 2026, due October 1, 2026: €300.00\n"
+        "  - Invoice 2026-000042 of November 1, 2026, due December 1, 2026 (disputed): €1,200.00\n"
+        "  - Your credit (overpayments and credit notes not yet refunded): -€20.00\n"
+        "Balance: €1,480.00 (€1,480.00 remain to pay).\n")
+    refund = Statement(date(2026, 11, 30), (StatementLine(D("-20.00")),))
+    assert "(20,00\u00a0€ vous sont dus et vous seront remboursés)" in refund.text("fr")
+    assert Statement(date(2026, 11, 30), ()).text("en").endswith("  - no open item\nBalance: €0.00 (nothing is owed on "
+                                                                 "either side).\n")
+    subject, body = NOTICES["statement"].render(Terms(), "fr", name="ACME", balance=statement.total,
+                                                statement=statement.text("fr"), contact="01 23 45 67 89")
+    assert subject == f"Votre solde définitif : 1{nbsp}480,00{nbsp}€" and body.startswith("Bonjour ACME,")
+
+
+def test_the_end_of_service_notice_says_how_long_invoices_are_kept_as_the_terms_say():
+    from policy.cancellation import NOTICES
+
+    facts = dict(name="ACME", effective_on=date(2026, 11, 30), deletion_due_on=date(2026, 12, 30))
+    _, french = NOTICES["effective"].render(Terms(), "fr", **facts)
+    assert "le 30 novembre 2026" in french and "Vos factures sont conservées 10 ans." in french
+    _, english = NOTICES["effective"].render(Terms(invoice_retention_years=11), "en", **facts)
+    assert "until December 30, 2026" in english and "Your invoices are kept 11 years." in english

@@ -90,8 +90,17 @@ def test_standby_states_say_what_runs_and_what_the_customer_is_told():
     assert not STANDBY_STATES["active"].operations and STANDBY_STATES["ended"].operations
     assert [state.notice.kind for state in STANDBY_STATES.values() if state.notice] == ["standby_started",
                                                                                         "standby_ended"]
-    facts = dict(name="ACME", start_on="2026-03-02", end_on="2026-06-02", reason="temporary inactivity")
-    _, body = STANDBY_STATES["active"].notice.render(Terms(standby_price_factor=Decimal("0.40")), **facts)
-    assert "billed at 40 % of your subscription" in body
-    _, body = STANDBY_ENDING.render(Terms(standby_expiry_notice_days=21), **facts)
+    from datetime import date
+
+    facts = dict(name="ACME", start_on=date(2026, 3, 2), end_on=date(2026, 6, 2), reason="temporary inactivity")
+    _, body = STANDBY_STATES["active"].notice.render(Terms(standby_price_factor=Decimal("0.40")), "en", **facts)
+    assert "billed at 40% of your subscription" in body and "from March 2, 2026 until June 2, 2026" in body
+    _, body = STANDBY_ENDING.render(Terms(standby_expiry_notice_days=21), "en", **facts)
     assert "in 21 days at most" in body
+    # the same notices to a French customer, with French dates and percentages
+    subject, body = STANDBY_STATES["active"].notice.render(Terms(standby_price_factor=Decimal("0.40")), "fr",
+                                                           **{**facts, "reason": "inactivité temporaire"})
+    assert subject == "Votre plateforme est en veille jusqu'au 2 juin 2026"
+    assert "facturée à 40\u00a0% de votre abonnement" in body and "du 2 mars 2026 au 2 juin 2026" in body
+    _, body = STANDBY_ENDING.render(Terms(standby_expiry_notice_days=21), "fr", **facts)
+    assert "dans 21 jours au plus" in body
