@@ -15,6 +15,7 @@ from datetime import date, datetime, timezone
 
 from ledger import audit
 from ledger.db import session_scope
+from lifecycle_config.conditions import Unavailable
 from policy.calendar import paris_date, today_paris
 
 
@@ -29,7 +30,9 @@ class DateRefused(Refusal, ValueError):
 
 def refusals_fail_quietly(flow_function):
     """Under @flow: a Refusal ends the run in a Failed state named "Refused" carrying the reason, instead of
-    an exception Prefect logs with its traceback; callers (the CLI in process) still get the Refusal."""
+    an exception Prefect logs with its traceback; callers (the CLI in process) still get the Refusal.
+    A condition of the world (`Unavailable`: a store down, a disk full) ends it Failed with its one line as
+    the state's message (what the ops alert quotes), again without a traceback."""
 
     @functools.wraps(flow_function)
     def run(*args, **kwargs):
@@ -40,6 +43,9 @@ def refusals_fail_quietly(flow_function):
         except Refusal as refusal:
             print(f"refused: {refusal}")
             return Failed(name="Refused", message=str(refusal), data=refusal)
+        except Unavailable as condition:  # the world, not a bug: one line, which the ops alert carries
+            print(str(condition))
+            return Failed(message=str(condition), data=condition)
 
     # Prefect reads the parameters' types from the signature: give it the flow's, with its annotations
     # resolved in the flow's own module (this wrapper's module knows none of its types)
