@@ -752,9 +752,12 @@ def run_commitments(
         return
     typer.echo(f"{result['open']} open ticket(s): {result['breached']} breached, {result['at_risk']} at risk; "
                f"{result['alerts']} alert(s); credentials deleted for {len(result['purged'])} closed ticket(s)")
+    from policy.vocabulary import in_words
+
     for row in result["tickets"]:
         if row["state"] in ("breached", "at_risk"):
-            typer.echo(f"  {row['state']:9} {row['ticket']} {row['customer']}: {row['clock']} due {row['next due (Paris)']}")
+            typer.echo(f"  {in_words(row['state']):9} {row['ticket']} {row['customer']}: {in_words(row['clock'])} "
+                       f"due {row['next due (Paris)']}")
 
 
 @run_app.command("cancel")
@@ -1075,7 +1078,9 @@ def run_restore(
                                                     "target": target.value, "map_columns": map_columns}, call)
     if result is None:
         return
-    typer.echo(f"restored {result['backup_id']} into {result['target']}: "
+    from policy.vocabulary import restored_where
+
+    typer.echo(f"restored {result['backup_id']} {restored_where(result['target'])}: "
                + ", ".join(f"{name} {count}" for name, count in result["rows"].items()))
     typer.echo(f"billed as intervention {result['intervention_id']} ({result['minutes']} min + recovery fee)")
 

@@ -29,7 +29,8 @@ from policy.categories import RECOVERY
 from policy.quota import recovery_minutes
 from policy.retention import Kept, keep
 from policy.terms import Terms
-from policy.vocabulary import BackupKind, BackupStatus, InterventionSource, RestoreStatus, RestoreTarget
+from policy.vocabulary import (BackupKind, BackupStatus, InterventionSource, RestoreStatus, RestoreTarget,
+                               in_words, restored_where)
 from tasks.backup_archive import (CorruptBackup, Timer, dump_rows, fetch_verified, load_rows, read_manifest,
                                   write_backup)
 from tasks.backup_schema import SchemaDrift, describe, drift, parse_renames, tables_from
@@ -154,7 +155,7 @@ def choose_backup(customer_id: str, backup_id: str | None, engine=None) -> Backu
             if backup is None or backup.customer_id != customer_id:
                 raise RestoreRefused(f"no backup {backup_id!r} of customer {customer_id!r}")
             if backup.status != BackupStatus.GOOD:
-                raise RestoreRefused(f"backup {backup_id} is {backup.status}, not a good backup")
+                raise RestoreRefused(f"backup {backup_id} is {in_words(backup.status)}, not a good backup")
             return backup
         backup = session.scalars(select(Backup).where(Backup.customer_id == customer_id, Backup.status == BackupStatus.GOOD,
                                                       Backup.kind.in_((BackupKind.TENANT, BackupKind.SAFETY)))
@@ -270,7 +271,7 @@ def restore_customer(customer_id: str, backup_id: str | None, target: str, reque
     except SchemaDrift as error:
         raise RestoreRefused(str(error)) from None
     if renames and target != RestoreTarget.IN_PLACE:
-        raise RestoreRefused("--map-columns is for in_place restores: the sandbox is built from the backup's own "
+        raise RestoreRefused("--map-columns is for restores in place (--target in_place): the sandbox is built from the backup's own "
                              "tables")
     with session_scope(engine) as session:
         done = session.scalar(select(RestoreJob).where(RestoreJob.request_key == request_key,
@@ -334,7 +335,7 @@ def restore_customer(customer_id: str, backup_id: str | None, target: str, reque
         session.add(Intervention(intervention_id=intervention_id, customer_id=customer_id, started_at=timer.started,
                                  month=month_key(paris_date(timer.started)), minutes=minutes, category=RECOVERY,
                                  ticket=ticket, engineer=requested_by, source=InterventionSource.RESTORE,
-                                 description=f"Restore of backup {backup.backup_id} into {target} "
+                                 description=f"Restore of backup {backup.backup_id} {restored_where(target)} "
                                              f"({seconds:.1f} s)", created_at=now()))
         session.flush()
         job.status, job.finished_at, job.seconds = RestoreStatus.DONE, now(), Decimal(f"{seconds:.3f}")

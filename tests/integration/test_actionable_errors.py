@@ -162,3 +162,25 @@ def test_export_refuses_a_target_already_there_before_any_run(prefect_server, ho
                        PREFECT_API_URL=prefect_server)
     assert forced.returncode == 0, forced.stderr
     assert (folder / "2026-10_billable-interventions.xlsx").read_bytes()[:2] == b"PK"
+
+
+def test_a_restore_says_where_it_went_in_words(prefect_server, home, ledger, tmp_path):
+    from flows.backup import nightly_backup
+
+    shop(ledger, tmp_path, 1)
+    nightly_backup(as_of=NIGHT, snapshot_ledger_too=False)
+    said = {}
+    for target in ("sandbox", "in_place"):
+        result = lifecycle("run", "restore", "--customer", "C001", "--backup", "C001-20261120", "--target", target,
+                           "--requested-by", "alice", "--ticket", "T-7", PREFECT_API_URL=prefect_server)
+        assert result.returncode == 0, result.stderr
+        said[target] = result.stdout.splitlines()[0]
+    assert said["sandbox"].startswith("restored C001-20261120 into the sandbox: ")
+    assert said["in_place"].startswith("restored C001-20261120 in place: ")
+    assert "in_place" not in said["in_place"]
+    from ledger.models import Intervention
+
+    with session_scope(ledger) as session:
+        descriptions = sorted(i.description for i in session.scalars(select(Intervention)))
+    assert descriptions[0].startswith("Restore of backup C001-20261120 in place (")
+    assert descriptions[1].startswith("Restore of backup C001-20261120 into the sandbox (")
