@@ -231,6 +231,9 @@ def test_the_close_cannot_be_approved_or_refused_by_accident(up_server, ops_inbo
                                         "comment": "the October rates are wrong"})["status"] == "ACCEPT"
     out, err = waiting.communicate(timeout=240)
     assert waiting.returncode == 2 and "refused by claire.finance (the October rates are wrong)" in err
+    # the run that resumed with the answer says the answer, not the wait again
+    assert err.count("waiting for finance to approve") == 1 and err.count("Suspending flow run") == 1, err
+    assert "finance refused by claire.finance (the October rates are wrong)" in err
     assert not [i for i in json.loads(up_server.lifecycle("show", "invoices", "--format", "json").stdout)
                 if i["month"] == month and i["kind"] == "monthly"]
 
@@ -241,6 +244,8 @@ def test_the_close_cannot_be_approved_or_refused_by_accident(up_server, ops_inbo
     assert up_server.resume(run["id"], {"approve": True, "reviewer": "claire.finance"})["status"] == "ACCEPT"
     out, err = waiting.communicate(timeout=240)
     assert waiting.returncode == 0, err
+    assert err.count("waiting for finance to approve") == 1 and err.count("Suspending flow run") == 1, err
+    assert "finance approved by claire.finance" in err
     assert out.startswith(f"{month} closed: ") and "invoice(s) issued on" in out
     audit = json.loads(up_server.lifecycle("show", "audit", "--format", "json").stdout)
     [final] = [entry for entry in audit if entry["action"] == "close_finalised"]
