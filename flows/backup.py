@@ -171,6 +171,7 @@ def backup_shard(customer_ids: list[str], as_of: date) -> dict:
 
 
 @flow(name="verify-backups", log_prints=True, persist_result=True, result_serializer="json")
+@refusals_fail_quietly
 def verify_backups(sample: int = 5) -> dict:
     """The weekly restore drill: restore a sample of recent backups into the sandbox and compare row
     counts and hashes with their manifests. Backups never verified, or verified longest ago, go first.

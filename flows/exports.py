@@ -13,11 +13,12 @@ from prefect.artifacts import create_link_artifact, create_markdown_artifact, cr
 
 from tasks.export import download_link, export_task
 from tasks.monthly_close import previous_month
-from tasks.runtime import business_date, flow_run_id
+from tasks.runtime import business_date, flow_run_id, refusals_fail_quietly
 from tasks.settings import load_run_settings
 
 
 @flow(name="billable-export", log_prints=True, persist_result=True, result_serializer="json")
+@refusals_fail_quietly
 def billable_export(month: Optional[str] = None) -> dict:
     """Write the month's billable-interventions workbook (Synthèse, Interventions, Factures, Avoirs,
     Crédits clients, À propos; in English with `workbook_language: en`) to object

@@ -15,7 +15,7 @@ from datetime import date, datetime, timezone
 
 from ledger import audit
 from ledger.db import session_scope
-from lifecycle_config.conditions import Unavailable
+from lifecycle_config.conditions import is_world_condition, one_line
 from policy.calendar import paris_date, today_paris
 
 
@@ -31,8 +31,9 @@ class DateRefused(Refusal, ValueError):
 def refusals_fail_quietly(flow_function):
     """Under @flow: a Refusal ends the run in a Failed state named "Refused" carrying the reason, instead of
     an exception Prefect logs with its traceback; callers (the CLI in process) still get the Refusal.
-    A condition of the world (`Unavailable`: a store down, a disk full) ends it Failed with its one line as
-    the state's message (what the ops alert quotes), again without a traceback."""
+    A condition of the world (lifecycle_config.conditions: a store down, a disk full, a refused permission)
+    ends it Failed with its one line as the state's message (what the ops alert quotes), again without a
+    traceback; anything else is a bug and keeps its traceback."""
 
     @functools.wraps(flow_function)
     def run(*args, **kwargs):
@@ -43,9 +44,11 @@ def refusals_fail_quietly(flow_function):
         except Refusal as refusal:
             print(f"refused: {refusal}")
             return Failed(name="Refused", message=str(refusal), data=refusal)
-        except Unavailable as condition:  # the world, not a bug: one line, which the ops alert carries
-            print(str(condition))
-            return Failed(message=str(condition), data=condition)
+        except Exception as error:
+            if not is_world_condition(error):
+                raise  # a bug: Prefect logs it with its traceback
+            print(one_line(error))  # the world, not a bug: one line, which the ops alert carries
+            return Failed(message=one_line(error), data=error)
 
     # Prefect reads the parameters' types from the signature: give it the flow's, with its annotations
     # resolved in the flow's own module (this wrapper's module knows none of its types)
