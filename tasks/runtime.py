@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import logging
 from datetime import date, datetime, timezone
 
 from ledger import audit
@@ -26,6 +27,21 @@ class Refusal(Exception):
 
 class DateRefused(Refusal, ValueError):
     """A business date or month that lies ahead: refused unless a reason is given."""
+
+
+class _WorldInOneLine(logging.Filter):
+    """A run's log record of a condition of the world (Prefect's "Task run failed with exception: ...") keeps
+    its one line and drops the traceback: ops read what and where, and a traceback stays the mark of a bug."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if isinstance(record.exc_info, tuple) else None
+        if error is not None and is_world_condition(error):
+            record.exc_info, record.exc_text = None, None
+        return True
+
+
+for _logger in ("prefect.task_runs", "prefect.flow_runs"):
+    logging.getLogger(_logger).addFilter(_WorldInOneLine())
 
 
 def refusals_fail_quietly(flow_function):

@@ -118,11 +118,17 @@ def test_a_read_only_storage_folder_is_one_line_naming_it(prefect_server, home, 
     with read_only(tmp_path / "objects") as folder:
         monkeypatch.setenv("LIFECYCLE_STORAGE_URL", f"file://{folder}")
         result = lifecycle("run", "backup", "--as-of", NIGHT.isoformat(), PREFECT_API_URL=prefect_server)
+        export = lifecycle("run", "export", "--month", "2026-10", PREFECT_API_URL=prefect_server)
     said = result.stdout + result.stderr
     assert result.returncode == 1 and "Traceback" not in said, said
     last = result.stderr.strip().splitlines()[-1]
     assert last.startswith(f"lifecycle: object storage folder {folder} cannot be written ("), last
     assert "3 of 3 customer(s) not backed up" in last, last
+    # the export's task meets it too: its log says the one line, without a traceback
+    said = export.stdout + export.stderr
+    assert export.returncode == 1 and "Traceback" not in said, said
+    assert export.stderr.strip().splitlines()[-1].startswith(f"lifecycle: object storage folder {folder} cannot be "
+                                                             f"written ("), said
 
 
 def test_a_world_condition_outside_any_flow_is_one_line_exit_1(home, ledger, tmp_path):
