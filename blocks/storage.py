@@ -178,19 +178,20 @@ class S3Store:
         return f"s3://{self.bucket}" + (f"/{self.prefix}" if self.prefix else "") + f" at {at}"
 
     def probe(self) -> None:
-        """One cheap call (HEAD of the bucket): a store that is down, a missing bucket or refused credentials
-        raise StoreUnavailable within seconds, before any customer is tried."""
+        """One cheap call (HEAD of the bucket): a store that is down or a bucket that does not exist raise
+        StoreUnavailable within seconds, before any customer is tried. Any other answer proves nothing (a key
+        may write objects without the right to list the bucket): the writes themselves will tell."""
         from botocore.exceptions import ClientError
 
         try:
             self.client.head_bucket(Bucket=self.bucket)
         except Exception as error:  # noqa: BLE001 - translated when it describes the store
-            if isinstance(error, ClientError) and str(error.response.get("Error", {}).get("Code")) in ("404", "NotFound"):
+            code = str(error.response.get("Error", {}).get("Code")) if isinstance(error, ClientError) else None
+            if code in ("404", "NotFound"):
                 raise StoreUnavailable(f"object storage {self.describe()}: the bucket does not exist") from None
-            unavailable = _s3_unavailable(error, self.describe())
-            if unavailable is None:
-                raise
-            raise unavailable from None
+            unavailable = None if code else _s3_unavailable(error, self.describe())
+            if unavailable is not None:
+                raise unavailable from None
 
     def put_stream(self, key: str, stream: BinaryIO) -> int:
         from boto3.s3.transfer import TransferConfig

@@ -190,3 +190,22 @@ def test_a_restore_says_where_it_went_in_words(prefect_server, home, ledger, tmp
         descriptions = sorted(i.description for i in session.scalars(select(Intervention)))
     assert descriptions[0].startswith("Restore of backup C001-20261120 in place (")
     assert descriptions[1].startswith("Restore of backup C001-20261120 into the sandbox (")
+
+
+def test_the_probe_tells_a_store_that_answers_from_one_that_cannot_be_used():
+    import boto3
+
+    from blocks.storage import ObjectStorage, StoreUnavailable
+    from tests.support.servers import s3_server
+
+    with s3_server() as endpoint:
+        boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="t",
+                     aws_secret_access_key="t").create_bucket(Bucket="nightly")
+        keys = {"endpoint_url": endpoint, "region": "us-east-1", "access_key_id": "t", "secret_access_key": SECRET}
+        ObjectStorage(url="s3://nightly/lifecycle", **keys).store().probe()  # answers: nothing raised
+        with pytest.raises(StoreUnavailable, match=r"s3://elsewhere at http://127\.0\.0\.1:\d+: the bucket does not "):
+            ObjectStorage(url="s3://elsewhere", **keys).store().probe()
+    started = time.monotonic()
+    with pytest.raises(StoreUnavailable, match="cannot be reached") as down:  # the same server, stopped
+        ObjectStorage(url="s3://nightly/lifecycle", **keys).store().probe()
+    assert time.monotonic() - started < 10 and SECRET not in str(down.value)
