@@ -4,13 +4,10 @@ says what was not done; never a traceback (only a bug prints one)."""
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 import time
-from contextlib import contextmanager
 from datetime import date
-from pathlib import Path
 
 import httpx
 import pytest
@@ -20,6 +17,7 @@ from ledger.db import session_scope
 from ledger.imports import import_file
 from ledger.models import Backup, Export
 from tests.support.builders import CUSTOMER_HEADER, customer, platform, write_csv
+from tests.support.folders import read_only
 from tests.support.ports import free_port
 
 pytestmark = pytest.mark.prefect
@@ -93,24 +91,6 @@ def test_a_store_that_goes_away_mid_night_stops_the_chunk_at_its_first_customer(
     with session_scope(ledger) as session:
         assert session.scalar(select(func.count()).select_from(Backup).where(Backup.status == "failed")) == 20
         assert session.scalar(select(func.count()).select_from(Backup).where(Backup.status != "failed")) == 0
-
-
-@contextmanager
-def read_only(folder: Path):
-    """A folder nobody may write, root included (the tests may run as root, whom modes do not stop)."""
-    folder.mkdir(parents=True, exist_ok=True)
-    folder.chmod(0o555)
-    immutable = os.geteuid() == 0
-    if immutable:
-        if not shutil.which("chattr") or subprocess.run(["chattr", "+i", str(folder)]).returncode != 0:
-            folder.chmod(0o755)
-            pytest.skip("running as root without chattr: no folder is read-only here")
-    try:
-        yield folder
-    finally:
-        if immutable:
-            subprocess.run(["chattr", "-i", str(folder)])
-        folder.chmod(0o755)
 
 
 def test_a_read_only_storage_folder_is_one_line_naming_it(prefect_server, home, ledger, tmp_path, monkeypatch):

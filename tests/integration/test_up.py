@@ -337,6 +337,22 @@ def test_a_failed_run_alerts_ops_by_mail_and_webhook(up_server, ops_inbox):
     assert (state["type"], state["name"]) == ("FAILED", "Refused") and "unknown customer 'NOBODY'" in state["message"]
 
 
+def test_a_store_that_cannot_be_written_fails_the_night_at_once_and_the_alert_says_what_where_and_how_many(
+        up_server, ops_inbox):
+    from tests.support.folders import read_only
+
+    mails = len(ops_inbox["mails"])
+    with read_only(up_server.home / "objects") as objects:
+        run_id = up_server.run_button("nightly-backup", {"customer_id": "C001", "snapshot_ledger_too": False})
+        state = up_server.wait(run_id)["state"]
+    said = f"object storage folder {objects} cannot be written ("
+    assert state["type"] == "FAILED" and state["message"].startswith(said), state
+    assert "1 of 1 customer(s) not backed up on " in state["message"]
+    [mail] = mails_since(ops_inbox, mails, "nightly-backup: run")
+    body = mail["message"].get_content()
+    assert said in body and "1 of 1 customer(s) not backed up" in body and "Traceback" not in body
+
+
 def test_a_nightly_backup_not_done_by_its_deadline_alerts_ops(up_server, ops_inbox, short_alert_windows):
     # a night when no worker takes the run: its queue is paused, so it goes Late and never completes
     pool = "lifecycle"
