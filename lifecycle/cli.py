@@ -829,7 +829,7 @@ def _out_target(out: Path, force: bool, month: str) -> Path:
     an existing file is never overwritten without --force. Checked before the export runs (a run of
     minutes that ends refusing its own copy helps nobody): the folder must be writable, and must not hold
     a workbook of that month under a name the export could give it."""
-    if str(out).endswith(("/", "\\")) or out.suffix.lower() != ".xlsx":
+    if str(out).endswith(("/", "\\")) or out.suffix.lower() != ".xlsx" or out.is_dir():
         if out.exists() and not out.is_dir():
             fail(f"--out {out}: a file, not a folder (give a folder, or a path ending in .xlsx)", 2)
         _writable(out)
@@ -839,8 +839,6 @@ def _out_target(out: Path, force: bool, month: str) -> Path:
                 fail(f"--out {out}: {present[0]} is already there, and this export may be written under that "
                      f"name; add --force to overwrite it, or give another folder", 2)
         return out
-    if out.is_dir():
-        return _out_target(Path(f"{out}/"), force, month)
     if out.exists() and not force:
         fail(f"--out {out}: the file exists; add --force to overwrite it", 2)
     _writable(out.parent)
