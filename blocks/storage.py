@@ -18,6 +18,12 @@ from prefect.blocks.core import Block
 from pydantic import Field, SecretStr
 
 import lifecycle_config
+from lifecycle_config.conditions import Unavailable
+
+#: S3 calls fail within seconds when the endpoint is down: a short connect timeout, one retry
+CONNECT_SECONDS = 3
+READ_SECONDS = 60
+ATTEMPTS = 2
 
 
 class StorageError(RuntimeError):
@@ -26,6 +32,38 @@ class StorageError(RuntimeError):
 
 class MissingObject(StorageError):
     """The storage answered, and the object is not there (not: the storage could not be reached)."""
+
+
+class StoreUnavailable(StorageError, Unavailable):
+    """The store cannot be used at all just now: its endpoint is down or refuses, its bucket is missing or
+    refuses these credentials, its folder is read-only or full. Nothing about any one object; the message
+    names the store (endpoint and bucket, or folder), never a credential."""
+
+
+def _s3_unavailable(error: BaseException, where: str) -> StoreUnavailable | None:
+    """The StoreUnavailable a botocore error means, or None when it is about one object."""
+    from botocore.exceptions import (ClientError, ConnectionClosedError, ConnectTimeoutError,
+                                     EndpointConnectionError, NoCredentialsError, ReadTimeoutError)
+
+    if isinstance(error, EndpointConnectionError):
+        return StoreUnavailable(f"object storage {where} cannot be reached (connection refused or no route)")
+    if isinstance(error, (ConnectTimeoutError, ReadTimeoutError)):
+        return StoreUnavailable(f"object storage {where} cannot be reached (timed out)")
+    if isinstance(error, ConnectionClosedError):
+        return StoreUnavailable(f"object storage {where} closed the connection")
+    if isinstance(error, NoCredentialsError):
+        return StoreUnavailable(f"object storage {where}: no credentials (set the block's keys or AWS_* variables)")
+    if isinstance(error, ClientError):
+        code = str(error.response.get("Error", {}).get("Code"))
+        if code in ("NoSuchBucket",):
+            return StoreUnavailable(f"object storage {where}: the bucket does not exist")
+        if code in ("AccessDenied", "403", "InvalidAccessKeyId", "SignatureDoesNotMatch", "AllAccessDisabled"):
+            return StoreUnavailable(f"object storage {where} refuses these credentials ({code})")
+    return None
+
+
+def _folder_unavailable(error: OSError, root: Path) -> StoreUnavailable:
+    return StoreUnavailable(f"object storage folder {root} cannot be written ({error.strerror or error})")
 
 
 @dataclass(frozen=True)
@@ -53,15 +91,38 @@ class FolderStore:
             raise StorageError(f"key escapes the storage folder: {key!r}")
         return path
 
+    def describe(self) -> str:
+        return f"folder {self.root}"
+
+    def probe(self) -> None:
+        """Write and remove a small file: a read-only, full or forbidden folder raises StoreUnavailable."""
+        probe = self.root / f".probe-{os.getpid()}"
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            with probe.open("wb") as handle:
+                handle.write(b"lifecycle probe\n")
+                handle.flush()
+                os.fsync(handle.fileno())
+            probe.unlink()
+        except OSError as error:
+            raise _folder_unavailable(error, self.root) from None
+
     def put_stream(self, key: str, stream: BinaryIO) -> int:
         path = self._path(key)
-        path.parent.mkdir(parents=True, exist_ok=True)
         partial = path.with_name(path.name + ".partial")
-        with partial.open("wb") as handle:
-            shutil.copyfileobj(stream, handle, 1 << 20)
-            handle.flush()
-            os.fsync(handle.fileno())
-        partial.replace(path)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with partial.open("wb") as handle:
+                shutil.copyfileobj(stream, handle, 1 << 20)
+                handle.flush()
+                os.fsync(handle.fileno())
+            partial.replace(path)
+        except OSError as error:
+            try:
+                partial.unlink(missing_ok=True)  # no half object left behind, where the folder allows it
+            except OSError:
+                pass
+            raise _folder_unavailable(error, self.root) from None
         return path.stat().st_size
 
     def open(self, key: str) -> BinaryIO:
@@ -109,14 +170,44 @@ class S3Store:
     def _key(self, key: str) -> str:
         return f"{self.prefix}/{key}" if self.prefix else key
 
+    def describe(self) -> str:
+        """s3://bucket/prefix at its endpoint (scheme, host and port only: never a credential)."""
+        endpoint = urlparse(self.client.meta.endpoint_url or "")
+        host = endpoint.hostname or "AWS"
+        at = f"{endpoint.scheme}://{host}" + (f":{endpoint.port}" if endpoint.port else "") if endpoint.scheme else host
+        return f"s3://{self.bucket}" + (f"/{self.prefix}" if self.prefix else "") + f" at {at}"
+
+    def probe(self) -> None:
+        """One cheap call (HEAD of the bucket): a store that is down or a bucket that does not exist raise
+        StoreUnavailable within seconds, before any customer is tried. Any other answer proves nothing (a key
+        may write objects without the right to list the bucket): the writes themselves will tell."""
+        from botocore.exceptions import ClientError
+
+        try:
+            self.client.head_bucket(Bucket=self.bucket)
+        except Exception as error:  # noqa: BLE001 - translated when it describes the store
+            code = str(error.response.get("Error", {}).get("Code")) if isinstance(error, ClientError) else None
+            if code in ("404", "NotFound"):
+                raise StoreUnavailable(f"object storage {self.describe()}: the bucket does not exist") from None
+            unavailable = None if code else _s3_unavailable(error, self.describe())
+            if unavailable is not None:
+                raise unavailable from None
+
     def put_stream(self, key: str, stream: BinaryIO) -> int:
         from boto3.s3.transfer import TransferConfig
 
         config = TransferConfig(multipart_threshold=self.chunk_bytes, multipart_chunksize=self.chunk_bytes,
                                 max_concurrency=4, use_threads=True)
         counter = _CountingReader(stream)
-        self.client.upload_fileobj(counter, self.bucket, self._key(key), ExtraArgs=dict(self.extra_args),
-                                   Config=config)
+        try:
+            self.client.upload_fileobj(counter, self.bucket, self._key(key), ExtraArgs=dict(self.extra_args),
+                                       Config=config)
+        except Exception as error:  # noqa: BLE001 - translated when it describes the store
+            unavailable = _s3_unavailable(getattr(error, "__cause__", None) or error, self.describe()) \
+                or _s3_unavailable(error, self.describe())
+            if unavailable is None:
+                raise
+            raise unavailable from None
         return counter.count
 
     def open(self, key: str) -> BinaryIO:
@@ -128,7 +219,15 @@ class S3Store:
             code = error.response["Error"].get("Code")
             if code in ("NoSuchKey", "404", "NotFound"):
                 raise MissingObject(f"no object {key!r}: {code}") from None
+            unavailable = _s3_unavailable(error, self.describe())
+            if unavailable is not None:
+                raise unavailable from None
             raise StorageError(f"cannot read {key!r}: {code}") from None
+        except Exception as error:  # noqa: BLE001 - translated when it describes the store
+            unavailable = _s3_unavailable(error, self.describe())
+            if unavailable is None:
+                raise
+            raise unavailable from None
 
     def exists(self, key: str) -> bool:
         from botocore.exceptions import ClientError
@@ -213,7 +312,8 @@ class ObjectStorage(Block):
                 region_name=self.region or None,
                 aws_access_key_id=self.access_key_id or None,
                 aws_secret_access_key=self.secret_access_key.get_secret_value() if self.secret_access_key else None,
-                config=Config(retries={"max_attempts": 5, "mode": "standard"}),
+                config=Config(connect_timeout=CONNECT_SECONDS, read_timeout=READ_SECONDS,
+                              retries={"total_max_attempts": ATTEMPTS, "mode": "standard"}),
             )
             extra: dict[str, str] = {}
             if self.server_side_encryption != "none":

@@ -16,7 +16,7 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.exceptions import FlowPauseTimeout
 
 from policy.calendar import future_day_problem, today_paris
-from tasks.approval import pause_key, run_url, wait_for_decision
+from tasks.approval import answered, decided, pause_key, run_url, wait_for_decision
 from tasks.arrears import sweep_task
 from tasks.dispatch import deliver
 from tasks.invoice_documents import issue_documents_task
@@ -162,13 +162,16 @@ def delete_customer_data(
     if approved_by:
         approval = {"reviewer": approved_by, "comment": comment}
     else:
-        mark_awaiting(customer_id, run_id, actor())
-        print(f"waiting for approval to delete {customer_id}'s data: {run_url(run_id)}")
-        try:
-            decision = wait_for_decision(approval_form(due, plan, customer_id), key=pause_key("delete", customer_id),
-                                         timeout_hours=approval_timeout_hours)
-        except FlowPauseTimeout as error:
-            raise DeletionRefused(f"{customer_id}: no approval in time; nothing was deleted") from error
+        decision = answered(pause_key("delete", customer_id))  # this run resumed with the answer
+        if decision is None:
+            mark_awaiting(customer_id, run_id, actor())
+            print(f"waiting for approval to delete {customer_id}'s data: {run_url(run_id)}")
+            try:
+                decision = wait_for_decision(approval_form(due, plan, customer_id),
+                                             key=pause_key("delete", customer_id), timeout_hours=approval_timeout_hours)
+            except FlowPauseTimeout as error:
+                raise DeletionRefused(f"{customer_id}: no approval in time; nothing was deleted") from error
+        print(decided(decision, f"the deletion of {customer_id}'s data"))
         if not decision.approve:
             refuse(customer_id, decision.reviewer, decision.comment, actor=actor(), flow_run_id=run_id)
             raise DeletionRefused(f"{customer_id}: deletion refused by {decision.reviewer} ({decision.comment}); "

@@ -18,8 +18,10 @@ from prefect.artifacts import create_markdown_artifact, create_progress_artifact
 from prefect.task_runners import ThreadPoolTaskRunner
 import lifecycle_config
 from ledger.db import now
+from blocks.storage import StoreUnavailable
 from tasks.backups import (apply_retention, backup_chunk_task, backups_by_id, backups_to_verify, customers_to_back_up,
-                           drill_outcomes, outcomes_of, settle_abandoned_backups, snapshot_ledger, verify_backup)
+                           drill_outcomes, mark_not_backed_up, outcomes_of, settle_abandoned_backups, snapshot_ledger,
+                           verify_backup)
 from tasks.fanout import (BACKUP_SHARD, OBJECT_STORAGE, PLATFORM_DATABASE, SANDBOX, VERIFY_SHARD, holding, run_shards,
                           set_limits, shards, workers_can_take_shards)
 from policy.calendar import future_day_problem, today_paris
@@ -66,8 +68,12 @@ def nightly_backup(
         raise BackupRefused(f"no customer {customer_id!r} to back up (unknown, or its data was deleted)")
     progress = create_progress_artifact(0.0, key="nightly-backup-progress", description=f"Backups of {day}")
     parts = shards(customers, settings.terms.backup_shard_size)
-    elsewhere = workers_can_take_shards() if len(parts) > 1 else "one shard"
-    if elsewhere is None:  # every worker of the pool takes shards; each is a run of its own, retried on its own
+    down = _store_down(settings.storage)
+    elsewhere = workers_can_take_shards() if len(parts) > 1 and down is None else "one shard"
+    if down is not None:  # one cheap call said so: no customer waits for its own connection to fail
+        outcomes = mark_not_backed_up(customers, day, down, flow_run_id=flow_run_id())
+        update_progress_artifact(progress, 100.0)
+    elif elsewhere is None:  # every worker of the pool takes shards; each is a run of its own, retried on its own
         limits = set_limits(settings.terms)
         print(f"{len(customers)} customers in {len(parts)} shards of {settings.terms.backup_shard_size}, "
               f"for the workers of the pool (at most {limits[PLATFORM_DATABASE]} on the platform database at once)")
@@ -78,21 +84,45 @@ def nightly_backup(
         outcomes = outcomes_of(customers, day)
     else:
         outcomes = _back_up(customers, day, settings, progress)
+    down = down or next((o.error for o in outcomes if o.store_down), None)
     ledger_line = None
-    if snapshot_ledger_too and not customer_id:
-        snapshot = snapshot_ledger(day, settings.storage, flow_run_id=flow_run_id())
-        apply_retention(None, day, settings.terms, settings.storage)
-        ledger_line = f"{snapshot.backup_id}: {snapshot.rows} rows, {snapshot.bytes} bytes"
+    if snapshot_ledger_too and not customer_id and down is None:
+        try:
+            snapshot = snapshot_ledger(day, settings.storage, flow_run_id=flow_run_id())
+            apply_retention(None, day, settings.terms, settings.storage)
+            ledger_line = f"{snapshot.backup_id}: {snapshot.rows} rows, {snapshot.bytes} bytes"
+        except StoreUnavailable as error:  # the store went away after the customers
+            down = str(error)
     failed = [o for o in outcomes if o.status == "failed"]
     create_table_artifact([{"customer": o.customer_id, "backup": o.backup_id, "status": o.status, "rows": o.rows,
                             "bytes": o.bytes, "error": o.error or ""} for o in outcomes] or [{"customer": "none"}],
                           key="nightly-backup", description=f"Backups of {day}")
     good = sum(1 for o in outcomes if o.status == "good")
+    if down is not None:  # one line, the run's failure message: what ops read in the alert
+        snapshot_words = "; no ledger snapshot" if snapshot_ledger_too and not customer_id else ""
+        raise StoreUnavailable(f"{down}: {len(failed)} of {len(outcomes)} customer(s) not backed up on {day}"
+                               + (f" ({good} backed up)" if good else "") + snapshot_words)
     print(f"{day}: {good} backed up, {sum(1 for o in outcomes if o.status == 'skipped')} already done, "
           f"{len(failed)} failed" + (f"; ledger snapshot {ledger_line}" if ledger_line else ""))
     if failed:
-        raise BackupsFailed("; ".join(f"{o.customer_id}: {o.error}" for o in failed))
+        raise BackupsFailed(_failures(failed))
     return {"day": day.isoformat(), "backups": [o.__dict__ for o in outcomes], "ledger_snapshot": ledger_line}
+
+
+def _store_down(storage) -> str | None:
+    """Why the store cannot be used at all (one cheap call), or None when it answers."""
+    try:
+        storage.store().probe()
+    except StoreUnavailable as down:
+        return str(down)
+    return None
+
+
+def _failures(failed: list, shown: int = 10) -> str:
+    """The run's failure message: how many, then the first few customers with their reasons."""
+    head = "; ".join(f"{o.customer_id}: {o.error}" for o in failed[:shown])
+    return f"{len(failed)} customer(s) not backed up: {head}" + (f"; and {len(failed) - shown} more (see the "
+                                                               f"nightly-backup artifact)" if len(failed) > shown else "")
 
 
 def _back_up(customers: list[str], day: date, settings, progress=None) -> list:
@@ -122,13 +152,21 @@ def backup_shard(customer_ids: list[str], as_of: date) -> dict:
         as_of: the backup day.
     """
     settings = load_run_settings("backup-shard")
+    down = _store_down(settings.storage)
+    if down is not None:
+        outcomes = mark_not_backed_up(customer_ids, as_of, down, flow_run_id=flow_run_id())
+        raise StoreUnavailable(f"{down}: {len(outcomes)} customer(s) of this shard not backed up on {as_of}")
     with holding(PLATFORM_DATABASE, OBJECT_STORAGE):
         outcomes = _back_up(customer_ids, as_of, settings)
+    down = next((o.error for o in outcomes if o.store_down), None)
     failed = [o for o in outcomes if o.status == "failed"]
+    if down is not None:
+        raise StoreUnavailable(f"{down}: {len(failed)} of {len(outcomes)} customer(s) of this shard not backed up "
+                               f"on {as_of}")
     print(f"{as_of}: {sum(1 for o in outcomes if o.status == 'good')} backed up, "
           f"{sum(1 for o in outcomes if o.status == 'skipped')} already done, {len(failed)} failed")
     if failed:
-        raise BackupsFailed("; ".join(f"{o.customer_id}: {o.error}" for o in failed))
+        raise BackupsFailed(_failures(failed))
     return {"day": as_of.isoformat(), "customers": len(customer_ids), "failed": len(failed)}
 
 

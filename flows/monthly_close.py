@@ -15,7 +15,7 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.exceptions import FlowPauseTimeout
 
 from flows.exports import billable_export
-from tasks.approval import artifact_url, pause_key, run_url, wait_for_decision
+from tasks.approval import answered, artifact_url, decided, pause_key, run_url, wait_for_decision
 from tasks.dispatch import deliver
 from tasks.invoice_documents import documents_table, issue_documents_task
 from tasks.monthly_close import discard_task, draft_task, finalise_task, previous_month
@@ -65,19 +65,21 @@ def monthly_close(
 
     approval = None
     if approve == "ui":
-        print(f"waiting for finance to approve the {len(drafted.invoices)} draft invoice(s) of {month}: "
-              f"{run_url(run_id)}")
-        try:
-            decision = wait_for_decision(drafted.approval_form(artifact_url(drafts)), key=pause_key("approve", month),
-                                         timeout_hours=approval_timeout_hours)
-        except FlowPauseTimeout as error:  # nobody answered in time: keep nothing
-            discard_task(month, why=f"no approval: {error}", actor=actor(), flow_run_id=run_id)
-            raise CloseRefused(f"{month}: no approval in time; the drafts were discarded") from error
+        decision = answered(pause_key("approve", month))  # this run resumed with finance's answer
+        if decision is None:
+            print(f"waiting for finance to approve the {len(drafted.invoices)} draft invoice(s) of {month}: "
+                  f"{run_url(run_id)}")
+            try:
+                decision = wait_for_decision(drafted.approval_form(artifact_url(drafts)),
+                                             key=pause_key("approve", month), timeout_hours=approval_timeout_hours)
+            except FlowPauseTimeout as error:  # nobody answered in time: keep nothing
+                discard_task(month, why=f"no approval: {error}", actor=actor(), flow_run_id=run_id)
+                raise CloseRefused(f"{month}: no approval in time; the drafts were discarded") from error
+        print(decided(decision, "finance"))
         if not decision.approve:
             discard_task(month, why=f"refused by {decision.reviewer}: {decision.comment}", actor=actor(),
                          flow_run_id=run_id)
             raise CloseRefused(f"{month}: refused by {decision.reviewer} ({decision.comment}); nothing was issued")
-        print(f"approved by {decision.reviewer}" + (f": {decision.comment}" if decision.comment else ""))
         approval = {"reviewer": decision.reviewer, "comment": decision.comment}
 
     closed = finalise_task(month, day, settings.terms, actor=actor(), flow_run_id=run_id, approval=approval)

@@ -18,6 +18,7 @@ from prefect.artifacts import create_markdown_artifact
 import lifecycle_config
 from tasks.backups import restore_customer
 from tasks.runtime import actor, flow_run_id, refusals_fail_quietly
+from policy.vocabulary import restored_where
 from tasks.settings import load_run_settings
 
 
@@ -49,14 +50,14 @@ def restore_backup(
                                flow_run_id=run_id, actor=actor(), map_columns=map_columns)
     rows = "\n".join(f"| {name} | {count} |" for name, count in outcome.rows.items()) or "| (already done) | |"
     create_markdown_artifact(
-        f"# Restore of {customer_id}\n\n- backup: {outcome.backup_id}\n- target: {outcome.target}\n"
+        f"# Restore of {customer_id}\n\n- backup: {outcome.backup_id}\n- restored {restored_where(outcome.target)}\n"
         + (f"- safety backup first: {outcome.safety_backup_id}\n" if outcome.safety_backup_id else "")
         + f"- duration: {outcome.seconds:.1f} s, billed {outcome.minutes} min + the recovery fee "
           f"(intervention {outcome.intervention_id}, next monthly close)\n"
         + ("- this flow run had already restored it: nothing more was billed\n" if outcome.repeated else "")
         + f"\n| table | rows restored |\n|---|---:|\n{rows}", key="restore-backup",
         description=f"Restore of {customer_id}")
-    print(f"{customer_id}: restored {outcome.backup_id} into {outcome.target} in {outcome.seconds:.1f} s; "
+    print(f"{customer_id}: restored {outcome.backup_id} {restored_where(outcome.target)} in {outcome.seconds:.1f} s; "
           f"billed as {outcome.intervention_id}")
     return {"customer_id": customer_id, "backup_id": outcome.backup_id, "target": outcome.target,
             "rows": outcome.rows, "intervention_id": outcome.intervention_id, "minutes": outcome.minutes,

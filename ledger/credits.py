@@ -27,7 +27,7 @@ from policy.corrections import CorrectionRefused, credit_note, settle
 from policy.invoicing import Line
 from policy.language import language_of, speak
 from policy.terms import Terms
-from policy.vocabulary import CreditMovement, InvoiceKind, InvoiceStatus, SettlementKind
+from policy.vocabulary import CreditMovement, InvoiceKind, InvoiceStatus, SettlementKind, in_words
 
 ZERO = Decimal("0.00")
 
@@ -121,7 +121,7 @@ def issue_credit_note(session: Session, reference: str, *, request: str, reason:
     if invoice.status == InvoiceStatus.DRAFT:
         raise CorrectionRefused(f"invoice {reference} is a draft: refuse the close instead of crediting it", "invoice")
     if invoice.status in NOTHING_LEFT:
-        raise CorrectionRefused(f"invoice {reference} is {invoice.status}: it asks for nothing, so nothing is credited",
+        raise CorrectionRefused(f"invoice {reference} is {in_words(invoice.status)}: it asks for nothing, so nothing is credited",
                                 "invoice")
     if not requested_by.strip():
         raise CorrectionRefused("--requested-by: say who asks for the credit note", "requested_by")

@@ -18,10 +18,12 @@ from typing import Optional
 
 import typer
 
-app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
+from lifecycle.help_format import ReadableHelp
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False, cls=ReadableHelp,
                   help="Run a SaaS vendor's support policy: quota, billing, arrears, standby, backups, exports.")
-db_app = typer.Typer(no_args_is_help=True, help="The ledger's schema.")
-run_app = typer.Typer(no_args_is_help=True, help="Run a flow now and wait for it: on the worker of `lifecycle up` when it runs, else in this process.")
+db_app = typer.Typer(no_args_is_help=True, cls=ReadableHelp, help="The ledger's schema.")
+run_app = typer.Typer(no_args_is_help=True, cls=ReadableHelp, help="Run a flow now and wait for it: on the worker of `lifecycle up` when it runs, else in this process.")
 app.add_typer(db_app, name="db")
 app.add_typer(run_app, name="run")
 
@@ -587,7 +589,9 @@ def _run(deployment: str, parameters: dict, call):
     except Refusal as refusal:
         fail(str(refusal), 2)
     except Exception as error:  # the flow's own failure, already recorded in Prefect
-        fail(f"{type(error).__name__}: {error}")
+        from lifecycle_config.conditions import is_world_condition, one_line
+
+        fail(one_line(error) if is_world_condition(error) else f"{type(error).__name__}: {error}")
 
 
 def _known_customer(customer_id: str, *, data_kept: bool = False) -> None:
@@ -795,9 +799,12 @@ def run_commitments(
         return
     typer.echo(f"{result['open']} open ticket(s): {result['breached']} breached, {result['at_risk']} at risk; "
                f"{result['alerts']} alert(s); credentials deleted for {len(result['purged'])} closed ticket(s)")
+    from policy.vocabulary import in_words
+
     for row in result["tickets"]:
         if row["state"] in ("breached", "at_risk"):
-            typer.echo(f"  {row['state']:9} {row['ticket']} {row['customer']}: {row['clock']} due {row['next due (Paris)']}")
+            typer.echo(f"  {in_words(row['state']):9} {row['ticket']} {row['customer']}: {in_words(row['clock'])} "
+                       f"due {row['next due (Paris)']}")
 
 
 @run_app.command("cancel")
@@ -864,20 +871,54 @@ def run_cancellations(
                                                                  if step["final backup"] else ""))
 
 
-def _out_target(out: Path, force: bool) -> Path:
+def _out_target(out: Path, force: bool, month: str) -> Path:
     """Where --out puts the workbook: a path ending in / or without .xlsx is a folder (made when missing);
-    an existing file is never overwritten without --force. Checked before the export runs."""
-    if str(out).endswith(("/", "\\")) or out.suffix.lower() != ".xlsx":
+    an existing file is never overwritten without --force. Checked before the export runs (a run of
+    minutes that ends refusing its own copy helps nobody): the folder must be writable, and must not hold
+    a workbook of that month under a name the export could give it."""
+    if str(out).endswith(("/", "\\")) or out.suffix.lower() != ".xlsx" or out.is_dir():
         if out.exists() and not out.is_dir():
             fail(f"--out {out}: a file, not a folder (give a folder, or a path ending in .xlsx)", 2)
-        out.mkdir(parents=True, exist_ok=True)
-        return out
-    if out.is_dir():
+        _writable(out)
+        if not force:
+            present = [name for name in _export_names(month) if (out / name).exists()]
+            if present:
+                fail(f"--out {out}: {present[0]} is already there, and this export may be written under that "
+                     f"name; add --force to overwrite it, or give another folder", 2)
         return out
     if out.exists() and not force:
         fail(f"--out {out}: the file exists; add --force to overwrite it", 2)
-    out.parent.mkdir(parents=True, exist_ok=True)
+    _writable(out.parent)
     return out
+
+
+def _writable(folder: Path) -> None:
+    """The folder exists (made when missing) and a file can be written in it: one line, exit 2, if not."""
+    import os
+    import tempfile
+
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".lifecycle-probe-"):
+            pass
+    except OSError as error:
+        fail(f"--out {folder}: cannot write there ({error.strerror or error})", 2)
+    if not os.access(folder, os.W_OK):
+        fail(f"--out {folder}: cannot write there (permission denied)", 2)
+
+
+def _export_names(month: str) -> list[str]:
+    """The file names an export of `month` can have: each version stored so far (the ledger unchanged since)
+    and the next one."""
+    from sqlalchemy import func, select
+
+    from ledger.db import session_scope
+    from ledger.models import Export
+    from tasks.export import file_name
+
+    with session_scope(_ledger()) as session:
+        latest = session.scalar(select(func.max(Export.version)).where(Export.month == month)) or 0
+    return [file_name(month, version) for version in range(1, latest + 2)]
 
 
 @run_app.command("export")
@@ -889,7 +930,7 @@ def run_export(
 ) -> None:
     """Write finance's billable-interventions workbook for a month; prints where it is."""
     _check_month(month)
-    out = _out_target(out, force) if out is not None else None
+    out = _out_target(out, force, month) if out is not None else None
 
     def call(**parameters):
         from flows.exports import billable_export
@@ -1082,7 +1123,9 @@ def run_restore(
                                                     "target": target.value, "map_columns": map_columns}, call)
     if result is None:
         return
-    typer.echo(f"restored {result['backup_id']} into {result['target']}: "
+    from policy.vocabulary import restored_where
+
+    typer.echo(f"restored {result['backup_id']} {restored_where(result['target'])}: "
                + ", ".join(f"{name} {count}" for name, count in result["rows"].items()))
     typer.echo(f"billed as intervention {result['intervention_id']} ({result['minutes']} min + recovery fee)")
 
@@ -1123,12 +1166,19 @@ def _users_mistake(error: BaseException) -> bool:
 
 
 def main() -> None:
-    """Every known mistake is one line and exit 2; only a bug prints a traceback, and says it is one."""
+    """Every known mistake is one line and exit 2; a condition of the world (a store or server that cannot be
+    reached, a full disk, a refused permission) one line and exit 1; only a bug prints a traceback, and says
+    it is one."""
+    from lifecycle_config.conditions import Unavailable, is_world_condition, one_line
+
     try:
         app()
     except KeyboardInterrupt:
         sys.exit(130)
-    except Exception as error:  # noqa: BLE001 - the last word: a user's mistake or a bug
+    except Exception as error:  # noqa: BLE001 - the last word: a user's mistake, the world, or a bug
+        if isinstance(error, Unavailable) or (is_world_condition(error) and not _users_mistake(error)):
+            typer.echo(f"lifecycle: {one_line(error)}", err=True)
+            sys.exit(1)
         if _users_mistake(error):
             first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
             typer.echo(f"lifecycle: {first}", err=True)

@@ -123,6 +123,16 @@ class RestoreTarget(StrEnum):
     IN_PLACE = "in_place"
 
 
+def restored_where(target: str) -> str:
+    """Where a restore went, in words (the value `in_place` is for machines): "in place", "into the sandbox"."""
+    return "in place" if target == RestoreTarget.IN_PLACE else "into the sandbox"
+
+
+def in_words(value: object) -> str:
+    """A value of the vocabulary as a person reads it: `at_risk` -> "at risk", `data_deleted` -> "data deleted"."""
+    return str(value).replace("_", " ")
+
+
 class RestoreStatus(StrEnum):
     RUNNING = "running"
     DONE = "done"

@@ -29,6 +29,7 @@ from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.properties import PageSetupProperties
+from openpyxl.worksheet.worksheet import Worksheet
 
 EUR = '#,##0.00 "€";-#,##0.00 "€"'
 DAY = "yyyy-mm-dd"
@@ -74,7 +75,7 @@ LABELS: dict[str, tuple[str, str]] = {
     "name": ("Raison sociale", "Company name"),
     "customer_name": ("Raison sociale", "Company name"),
     "included_minutes": ("Minutes incluses", "Included minutes"),
-    "used_minutes": ("Minutes consommées", "Minutes used"),
+    "used_minutes": ("Minutes du forfait utilisées", "Quota minutes drawn"),  # drawn from the included minutes
     "over_minutes": ("Minutes au-delà du forfait", "Minutes beyond the plan"),
     "subscription": ("Abonnement HT", "Subscription excl. VAT"),
     "overage": ("Dépassement HT", "Overage excl. VAT"),
@@ -250,7 +251,7 @@ def _fingerprint(path: Path, about: list[tuple[str, Any]]) -> str:
 
 def _sheet(workbook: Workbook, code: str, language: str) -> Any:
     """A data sheet and its header row: the labels wrapped in a row tall enough to show them whole, frozen,
-    and printed landscape, one page wide."""
+    and repeated on every printed page; printed on A4, one page wide (landscape when wide)."""
     columns = COLUMNS[code]
     sheet = workbook.create_sheet(sheet_name(code, language))
     for index, (_, width, _) in enumerate(columns, start=1):
@@ -258,11 +259,24 @@ def _sheet(workbook: Workbook, code: str, language: str) -> Any:
     sheet.freeze_panes = "A2"
     lines = max(len(textwrap.wrap(label(name, language), max(width - 3, 4))) for name, width, _ in columns)
     sheet.row_dimensions[1].height = 15 * lines + 3
-    sheet.page_setup.orientation = "landscape"
-    sheet.page_setup.fitToWidth, sheet.page_setup.fitToHeight = 1, 0
-    sheet.sheet_properties.pageSetUpPr = PageSetupProperties(fitToPage=True)
+    _print_setup(sheet, sum(width for _, width, _ in columns))
+    sheet.print_title_rows = "1:1"  # the header on every printed page
     sheet.append(_header(sheet, [name for name, _, _ in columns], language))
     return sheet
+
+
+#: the widest sheet (in column width units, characters of the default font) an A4 page holds upright at a
+#: readable scale; a wider one prints landscape
+PORTRAIT_WIDTH = 100
+
+
+def _print_setup(sheet, width: float) -> None:
+    """As finance prints: A4, every column on one page width (as many pages down as the rows need),
+    landscape when the columns are wider than a portrait page."""
+    sheet.page_setup.paperSize = Worksheet.PAPERSIZE_A4
+    sheet.page_setup.orientation = "landscape" if width > PORTRAIT_WIDTH else "portrait"
+    sheet.page_setup.fitToWidth, sheet.page_setup.fitToHeight = 1, 0
+    sheet.sheet_properties.pageSetUpPr = PageSetupProperties(fitToPage=True)
 
 
 def _header(sheet, names: list[str], language: str) -> list[WriteOnlyCell]:
@@ -515,6 +529,7 @@ def write_workbook(path: Path, *, month: str, summary: list[dict], interventions
     sheet = workbook.create_sheet(sheet_name("about", language))
     sheet.column_dimensions["A"].width = 52
     sheet.column_dimensions["B"].width = 60
+    _print_setup(sheet, 52 + 60)
     for key, value in about:
         if isinstance(value, str) and value[:1] == "=":
             value = as_text(sheet, value)

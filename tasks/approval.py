@@ -46,6 +46,28 @@ class Approval(RunInput):
         return self
 
 
+def answered(key: str) -> Approval | None:
+    """The answer already given to this run's form `key`, else None. A suspended deployment run starts again
+    from the top once answered: it reads its answer here instead of saying again that it waits (and having
+    Prefect log "Suspending flow run" once more) before it acts on it."""
+    from prefect.context import FlowRunContext
+    from prefect.input.actions import read_flow_run_input
+    from prefect.input.run_input import keyset_from_base_key
+
+    context = FlowRunContext.get()
+    if context is None or context.flow_run is None:
+        return None
+    value = read_flow_run_input(keyset_from_base_key(f"suspended-{key}")["response"], flow_run_id=context.flow_run.id)
+    return Approval(**value) if value else None
+
+
+def decided(decision: Approval, who: str) -> str:
+    """The log line of an answer: "finance approved by Alice: fine", "finance refused by Bob (why)"."""
+    if decision.approve:
+        return f"{who} approved by {decision.reviewer}" + (f": {decision.comment}" if decision.comment else "")
+    return f"{who} refused by {decision.reviewer} ({decision.comment})"
+
+
 def wait_for_decision(description: str, *, key: str, timeout_hours: float) -> Approval:
     """Show the form with `description` (markdown) and wait for the answer; raises FlowPauseTimeout
     when nobody answers in time (a suspended run is failed by the server instead)."""

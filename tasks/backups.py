@@ -17,7 +17,7 @@ from prefect.cache_policies import NO_CACHE
 from sqlalchemy import MetaData, Table, inspect, select, true
 
 from blocks.platform import PlatformControl
-from blocks.storage import ObjectStorage
+from blocks.storage import ObjectStorage, StoreUnavailable
 from ledger import audit, keys
 from ledger.db import now, session_scope
 from lifecycle_config.databases import engine_for
@@ -29,7 +29,8 @@ from policy.categories import RECOVERY
 from policy.quota import recovery_minutes
 from policy.retention import Kept, keep
 from policy.terms import Terms
-from policy.vocabulary import BackupKind, BackupStatus, InterventionSource, RestoreStatus, RestoreTarget
+from policy.vocabulary import (BackupKind, BackupStatus, InterventionSource, RestoreStatus, RestoreTarget,
+                               in_words, restored_where)
 from tasks.backup_archive import (CorruptBackup, Timer, dump_rows, fetch_verified, load_rows, read_manifest,
                                   write_backup)
 from tasks.backup_schema import SchemaDrift, describe, drift, parse_renames, tables_from
@@ -59,6 +60,7 @@ class BackupOutcome:
     rows: int = 0
     bytes: int = 0
     error: str | None = None
+    store_down: bool = False  # failed because the store could not be used at all (not this customer's fault)
 
 
 def backup_customer(customer_id: str, day: date, platform: PlatformControl, storage: ObjectStorage, *,
@@ -88,9 +90,40 @@ def backup_customer(customer_id: str, day: date, platform: PlatformControl, stor
                                   source=source, where_of=_tenant_filter(platform, customer_id), storage=storage,
                                   customer_id=customer_id, kind=kind, tenant_column=platform.tenant_column,
                                   flow_run_id=flow_run_id, engine=engine)
+    except StoreUnavailable as down:  # the store, not this customer: the caller stops the night
+        return BackupOutcome(customer_id, backup_id, "failed", error=str(down), store_down=True)
     except Exception as error:  # reported per customer; the run fails at the end
         return BackupOutcome(customer_id, backup_id, "failed", error=f"{type(error).__name__}: {error}")
     return BackupOutcome(customer_id, backup_id, "good", record.rows or 0, record.bytes or 0)
+
+
+def mark_not_backed_up(customer_ids: list[str], day: date, reason: str, *, flow_run_id: str | None,
+                       engine=None) -> list[BackupOutcome]:
+    """Once the store is known unusable, the customers not yet tried are recorded as not backed up that night,
+    in one transaction (no object written, no manifest): `show backups` and the ledger say so at once,
+    instead of each customer waiting for its own connection to fail. A backup already good stays good."""
+    outcomes = []
+    with session_scope(engine, write=True) as session:
+        ids = {customer_id: keys.nightly_backup(customer_id, day) for customer_id in customer_ids
+               if not id_problem(customer_id)}
+        found = {b.backup_id: b for b in session.scalars(select(Backup).where(Backup.backup_id.in_(list(ids.values()))))}
+        for customer_id in customer_ids:
+            backup_id = ids.get(customer_id)
+            if backup_id is None:
+                outcomes.append(BackupOutcome(customer_id, "", "failed", error="not backed up: its id is unsafe"))
+                continue
+            record = found.get(backup_id)
+            if record is not None and record.status == BackupStatus.GOOD:
+                outcomes.append(BackupOutcome(customer_id, backup_id, "skipped", record.rows or 0, record.bytes or 0))
+                continue
+            if record is None:
+                record = Backup(backup_id=backup_id, customer_id=customer_id, kind=BackupKind.TENANT, created_at=now())
+                session.add(record)
+            record.status, record.error, record.flow_run_id = BackupStatus.FAILED, f"not backed up: {reason}"[:2000], \
+                flow_run_id
+            record.manifest = record.manifest_key = None
+            outcomes.append(BackupOutcome(customer_id, backup_id, "failed", error=reason, store_down=True))
+    return outcomes
 
 
 def apply_retention(customer_id: str | None, day: date, terms: Terms, storage: ObjectStorage, engine=None) -> list[str]:
@@ -122,7 +155,7 @@ def choose_backup(customer_id: str, backup_id: str | None, engine=None) -> Backu
             if backup is None or backup.customer_id != customer_id:
                 raise RestoreRefused(f"no backup {backup_id!r} of customer {customer_id!r}")
             if backup.status != BackupStatus.GOOD:
-                raise RestoreRefused(f"backup {backup_id} is {backup.status}, not a good backup")
+                raise RestoreRefused(f"backup {backup_id} is {in_words(backup.status)}, not a good backup")
             return backup
         backup = session.scalars(select(Backup).where(Backup.customer_id == customer_id, Backup.status == BackupStatus.GOOD,
                                                       Backup.kind.in_((BackupKind.TENANT, BackupKind.SAFETY)))
@@ -238,7 +271,7 @@ def restore_customer(customer_id: str, backup_id: str | None, target: str, reque
     except SchemaDrift as error:
         raise RestoreRefused(str(error)) from None
     if renames and target != RestoreTarget.IN_PLACE:
-        raise RestoreRefused("--map-columns is for in_place restores: the sandbox is built from the backup's own "
+        raise RestoreRefused("--map-columns is for restores in place (--target in_place): the sandbox is built from the backup's own "
                              "tables")
     with session_scope(engine) as session:
         done = session.scalar(select(RestoreJob).where(RestoreJob.request_key == request_key,
@@ -302,7 +335,7 @@ def restore_customer(customer_id: str, backup_id: str | None, target: str, reque
         session.add(Intervention(intervention_id=intervention_id, customer_id=customer_id, started_at=timer.started,
                                  month=month_key(paris_date(timer.started)), minutes=minutes, category=RECOVERY,
                                  ticket=ticket, engineer=requested_by, source=InterventionSource.RESTORE,
-                                 description=f"Restore of backup {backup.backup_id} into {target} "
+                                 description=f"Restore of backup {backup.backup_id} {restored_where(target)} "
                                              f"({seconds:.1f} s)", created_at=now()))
         session.flush()
         job.status, job.finished_at, job.seconds = RestoreStatus.DONE, now(), Decimal(f"{seconds:.3f}")
@@ -433,12 +466,15 @@ def backup_chunk(customer_ids: list[str], day: date, platform: PlatformControl, 
     """Back up a chunk of customers one after the other, then apply their retention (one task per chunk)."""
     tables = platform.tenant_tables()
     outcomes = []
-    for customer_id in customer_ids:
+    for position, customer_id in enumerate(customer_ids):
         outcome = backup_customer(customer_id, day, platform, storage, tables=tables, flow_run_id=flow_run_id,
                                   engine=engine)
+        outcomes.append(outcome)
+        if outcome.store_down:  # the store went away: the rest of the chunk would only wait for the same error
+            return outcomes + mark_not_backed_up(customer_ids[position + 1:], day, outcome.error,
+                                                 flow_run_id=flow_run_id, engine=engine)
         if outcome.status != "failed":
             apply_retention(customer_id, day, terms, storage, engine)
-        outcomes.append(outcome)
     return outcomes
 
 

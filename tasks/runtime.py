@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import functools
 import inspect
+import logging
 from datetime import date, datetime, timezone
 
 from ledger import audit
 from ledger.db import session_scope
+from lifecycle_config.conditions import is_world_condition, one_line
 from policy.calendar import paris_date, today_paris
 
 
@@ -27,11 +29,28 @@ class DateRefused(Refusal, ValueError):
     """A business date or month that lies ahead: refused unless a reason is given."""
 
 
+class _WorldInOneLine(logging.Filter):
+    """A run's log record of a condition of the world (Prefect's "Task run failed with exception: ...") keeps
+    its one line and drops the traceback: ops read what and where, and a traceback stays the mark of a bug."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if isinstance(record.exc_info, tuple) else None
+        if error is not None and is_world_condition(error):
+            record.exc_info, record.exc_text = None, None
+        return True
+
+
+for _logger in ("prefect.task_runs", "prefect.flow_runs"):
+    logging.getLogger(_logger).addFilter(_WorldInOneLine())
+
+
 def refusals_fail_quietly(flow_function):
     """Under @flow: a Refusal ends the run in a Failed state named "Refused" carrying the reason, instead of
     an exception Prefect logs with its traceback; callers (the CLI in process) still get the Refusal. Every
     flow starts here, so this is where a run meant for another installation's ledger is refused, before
-    the flow reads or writes anything."""
+    the flow reads or writes anything. A condition of the world (lifecycle_config.conditions: a store down,
+    a disk full, a refused permission) ends it Failed with its one line as the state's message (what the ops
+    alert quotes), again without a traceback; anything else is a bug and keeps its traceback."""
 
     @functools.wraps(flow_function)
     def run(*args, **kwargs):
@@ -43,6 +62,11 @@ def refusals_fail_quietly(flow_function):
         except Refusal as refusal:
             print(f"refused: {refusal}")
             return Failed(name="Refused", message=str(refusal), data=refusal)
+        except Exception as error:
+            if not is_world_condition(error):
+                raise  # a bug: Prefect logs it with its traceback
+            print(one_line(error))  # the world, not a bug: one line, which the ops alert carries
+            return Failed(message=one_line(error), data=error)
 
     # Prefect reads the parameters' types from the signature: give it the flow's, with its annotations
     # resolved in the flow's own module (this wrapper's module knows none of its types)

@@ -22,7 +22,7 @@ from ledger.queries import invoice_label, overdue_invoices
 from policy.language import language_of, speak
 from policy.notices import NoticeTemplate
 from policy.standby import REASON_WORDS, STANDBY_ENDING, STANDBY_STATES, Period, SweepStep, default_end, refusals, sweep
-from policy.vocabulary import StandbySource, StandbyStatus
+from policy.vocabulary import StandbySource, StandbyStatus, in_words
 from tasks.effects import record_notice, record_switch
 from lifecycle_config.failpoints import failpoint
 
@@ -72,7 +72,7 @@ def _start(session, settings: Settings, period: StandbyPeriod, actor: str, flow_
                  after={"status": StandbyStatus.ACTIVE, "start_on": period.start_on, "end_on": period.end_on,
                         "reason": period.reason}, actor=actor, flow_run_id=flow_run_id)
     _notify(session, settings, customer, period, STANDBY_STATES["active"].notice, flow_run_id)
-    return f"{customer.customer_id}: {period.start_on} to {period.end_on} ({period.reason})"
+    return f"{customer.customer_id}: {period.start_on} to {period.end_on} ({in_words(period.reason)})"
 
 
 def _end(session, settings: Settings, period: StandbyPeriod, actor: str, flow_run_id) -> str:

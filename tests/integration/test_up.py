@@ -232,6 +232,9 @@ def test_the_close_cannot_be_approved_or_refused_by_accident(up_server, ops_inbo
                                         "comment": "the October rates are wrong"})["status"] == "ACCEPT"
     out, err = waiting.communicate(timeout=240)
     assert waiting.returncode == 2 and "refused by claire.finance (the October rates are wrong)" in err
+    # the run that resumed with the answer says the answer, not the wait again
+    assert err.count("waiting for finance to approve") == 1 and err.count("Suspending flow run") == 1, err
+    assert "finance refused by claire.finance (the October rates are wrong)" in err
     assert not [i for i in json.loads(up_server.lifecycle("show", "invoices", "--format", "json").stdout)
                 if i["month"] == month and i["kind"] == "monthly"]
 
@@ -242,6 +245,8 @@ def test_the_close_cannot_be_approved_or_refused_by_accident(up_server, ops_inbo
     assert up_server.resume(run["id"], {"approve": True, "reviewer": "claire.finance"})["status"] == "ACCEPT"
     out, err = waiting.communicate(timeout=240)
     assert waiting.returncode == 0, err
+    assert err.count("waiting for finance to approve") == 1 and err.count("Suspending flow run") == 1, err
+    assert "finance approved by claire.finance" in err
     assert out.startswith(f"{month} closed: ") and "invoice(s) issued on" in out
     audit = json.loads(up_server.lifecycle("show", "audit", "--format", "json").stdout)
     [final] = [entry for entry in audit if entry["action"] == "close_finalised"]
@@ -332,6 +337,22 @@ def test_a_failed_run_alerts_ops_by_mail_and_webhook(up_server, ops_inbox):
                                                       "ticket": "T-10"})
     state = up_server.wait(refused)["state"]
     assert (state["type"], state["name"]) == ("FAILED", "Refused") and "unknown customer 'NOBODY'" in state["message"]
+
+
+def test_a_store_that_cannot_be_written_fails_the_night_at_once_and_the_alert_says_what_where_and_how_many(
+        up_server, ops_inbox):
+    from tests.support.folders import read_only
+
+    mails = len(ops_inbox["mails"])
+    with read_only(up_server.home / "objects") as objects:
+        run_id = up_server.run_button("nightly-backup", {"customer_id": "C001", "snapshot_ledger_too": False})
+        state = up_server.wait(run_id)["state"]
+    said = f"object storage folder {objects} cannot be written ("
+    assert state["type"] == "FAILED" and state["message"].startswith(said), state
+    assert "1 of 1 customer(s) not backed up on " in state["message"]
+    [mail] = mails_since(ops_inbox, mails, "nightly-backup: run")
+    body = mail["message"].get_content()
+    assert said in body and "1 of 1 customer(s) not backed up" in body and "Traceback" not in body
 
 
 def test_a_nightly_backup_not_done_by_its_deadline_alerts_ops(up_server, ops_inbox, short_alert_windows):

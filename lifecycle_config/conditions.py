@@ -1,0 +1,42 @@
+"""Conditions of the world: what stops a command that is neither the user's mistake nor a bug.
+
+A store that cannot be reached, a full disk, a folder that may not be written: the person running
+the command can act on it (start the server, free space, fix a permission), so it is said in one
+line naming what and where, never with a traceback. Every layer may raise it; the CLI and the
+flows (tasks.runtime.refusals_fail_quietly) turn it into that one line.
+"""
+
+from __future__ import annotations
+
+import errno
+
+#: the errors of a file operation that describe the machine, not the program
+WORLD_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM, errno.EIO, errno.ENOENT,
+                errno.ENOTDIR, errno.EISDIR, errno.EEXIST, errno.ECONNREFUSED, errno.ECONNRESET, errno.ETIMEDOUT,
+                errno.EHOSTUNREACH, errno.ENETUNREACH, errno.EPIPE}
+
+
+class Unavailable(RuntimeError):
+    """Something the run needs cannot be used just now (down, unreachable, full, read-only); the message
+    says what and where in one line, and never holds a credential."""
+
+
+def is_world_condition(error: BaseException) -> bool:
+    """Whether an error describes the world (network, disk, permissions, a missing file) rather than a bug."""
+    if isinstance(error, Unavailable):
+        return True
+    if isinstance(error, (ConnectionError, TimeoutError)):
+        return True
+    if isinstance(error, OSError) and error.errno in WORLD_ERRNOS:
+        return True
+    names = {kind.__name__ for kind in type(error).__mro__}
+    # the network as other libraries name it (botocore, urllib3, httpx, psycopg), without importing them
+    return bool(names & {"EndpointConnectionError", "ConnectTimeoutError", "ReadTimeoutError", "ConnectionClosedError",
+                         "NewConnectionError", "MaxRetryError", "ConnectError", "ConnectTimeout", "ReadTimeout",
+                         "RemoteProtocolError", "NetworkError"})
+
+
+def one_line(error: BaseException) -> str:
+    """The error's own first line (its type's name when it says nothing)."""
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__

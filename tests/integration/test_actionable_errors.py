@@ -1,0 +1,191 @@
+"""Conditions of the world as a user meets them: one line naming what and where, quickly, and a ledger that
+says what was not done; never a traceback (only a bug prints one)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from datetime import date
+
+import httpx
+import pytest
+from sqlalchemy import func, select
+
+from ledger.db import session_scope
+from ledger.imports import import_file
+from ledger.models import Backup, Export
+from tests.support.builders import CUSTOMER_HEADER, customer, platform, write_csv
+from tests.support.folders import read_only
+from tests.support.ports import free_port
+
+pytestmark = pytest.mark.prefect
+
+NIGHT = date(2026, 11, 20)
+SECRET = "do-not-print-this-secret"
+
+
+def lifecycle(*args: str, **env: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "lifecycle.cli", *args], capture_output=True, text=True,
+                          env={**os.environ, **env}, timeout=240)
+
+
+def shop(ledger, tmp_path, count: int) -> list[str]:
+    ids = [f"C{n:03d}" for n in range(1, count + 1)]
+    import_file("customers", write_csv(tmp_path / "c.csv", CUSTOMER_HEADER, [customer(i) for i in ids]), engine=ledger)
+    platform(os.environ["LIFECYCLE_PLATFORM_URL"], ids)
+    return ids
+
+
+def last_run_message(api: str, flow_name: str) -> str:
+    """The failure message of the latest run of a flow: what the failed-run alert quotes (automations.yaml)."""
+    runs = httpx.post(f"{api}/flow_runs/filter", json={"flows": {"name": {"any_": [flow_name]}},
+                                                       "sort": "EXPECTED_START_TIME_DESC", "limit": 1}).json()
+    return runs[0]["state"]["message"]
+
+
+def test_an_unreachable_object_store_is_one_line_within_seconds_and_the_ledger_says_who_was_not_backed_up(
+        prefect_server, home, ledger, tmp_path, monkeypatch):
+    ids = shop(ledger, tmp_path, 30)
+    port = free_port()  # nothing listens there: the store is down
+    for key, value in {"AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}", "AWS_ACCESS_KEY_ID": "ops",
+                       "AWS_SECRET_ACCESS_KEY": SECRET, "AWS_DEFAULT_REGION": "us-east-1",
+                       "LIFECYCLE_STORAGE_URL": "s3://nightly/lifecycle"}.items():
+        monkeypatch.setenv(key, value)
+    started = time.monotonic()
+    result = lifecycle("run", "backup", "--as-of", NIGHT.isoformat(), PREFECT_API_URL=prefect_server)
+    seconds = time.monotonic() - started
+    said = result.stdout + result.stderr
+    assert result.returncode == 1, said
+    assert "Traceback" not in said and SECRET not in said, said
+    last = result.stderr.strip().splitlines()[-1]
+    where = f"object storage s3://nightly/lifecycle at http://127.0.0.1:{port} cannot be reached"
+    assert last.startswith(f"lifecycle: {where}") and "30 of 30 customer(s) not backed up on 2026-11-20" in last, last
+    assert "no ledger snapshot" in last
+    assert seconds < 60, seconds  # the Prefect start-up included; no customer waits on its own connection
+    assert last_run_message(prefect_server, "nightly-backup") == last.removeprefix("lifecycle: ")
+    with session_scope(ledger) as session:
+        backups = session.scalars(select(Backup).where(Backup.kind == "tenant")).all()
+        assert sorted(b.customer_id for b in backups) == ids
+        assert {(b.status, b.manifest, b.manifest_key) for b in backups} == {("failed", None, None)}
+        assert all(b.error.startswith(f"not backed up: {where}") for b in backups)
+
+
+def test_a_store_that_goes_away_mid_night_stops_the_chunk_at_its_first_customer(prefect_server, home, ledger,
+                                                                               tmp_path):
+    from blocks.platform import PlatformControl
+    from blocks.storage import ObjectStorage
+    from policy.terms import Terms
+    from tasks.backups import backup_chunk
+
+    ids = shop(ledger, tmp_path, 20)
+    port = free_port()
+    storage = ObjectStorage(url="s3://nightly", endpoint_url=f"http://127.0.0.1:{port}", region="us-east-1",
+                            access_key_id="ops", secret_access_key=SECRET)
+    started = time.monotonic()
+    outcomes = backup_chunk(ids, NIGHT, PlatformControl(), storage, Terms(), flow_run_id=None)
+    assert time.monotonic() - started < 20
+    assert [o.status for o in outcomes] == ["failed"] * 20 and all(o.store_down for o in outcomes)
+    assert all(f"at http://127.0.0.1:{port} cannot be reached" in o.error for o in outcomes)
+    with session_scope(ledger) as session:
+        assert session.scalar(select(func.count()).select_from(Backup).where(Backup.status == "failed")) == 20
+        assert session.scalar(select(func.count()).select_from(Backup).where(Backup.status != "failed")) == 0
+
+
+def test_a_read_only_storage_folder_is_one_line_naming_it(prefect_server, home, ledger, tmp_path, monkeypatch):
+    shop(ledger, tmp_path, 3)
+    with read_only(tmp_path / "objects") as folder:
+        monkeypatch.setenv("LIFECYCLE_STORAGE_URL", f"file://{folder}")
+        result = lifecycle("run", "backup", "--as-of", NIGHT.isoformat(), PREFECT_API_URL=prefect_server)
+        export = lifecycle("run", "export", "--month", "2026-10", PREFECT_API_URL=prefect_server)
+    said = result.stdout + result.stderr
+    assert result.returncode == 1 and "Traceback" not in said, said
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith(f"lifecycle: object storage folder {folder} cannot be written ("), last
+    assert "3 of 3 customer(s) not backed up" in last, last
+    # the export's task meets it too: its log says the one line, without a traceback
+    said = export.stdout + export.stderr
+    assert export.returncode == 1 and "Traceback" not in said, said
+    assert export.stderr.strip().splitlines()[-1].startswith(f"lifecycle: object storage folder {folder} cannot be "
+                                                             f"written ("), said
+
+
+def test_a_world_condition_outside_any_flow_is_one_line_exit_1(home, ledger, tmp_path):
+    """A ledger on a database server that does not answer: the condition, not a traceback."""
+    result = lifecycle("show", "customers",
+                       LIFECYCLE_DATABASE_URL=f"postgresql+psycopg://postgres@127.0.0.1:{free_port()}/nothing")
+    said = result.stdout + result.stderr
+    assert result.returncode in (1, 2) and "Traceback" not in said and len(result.stderr.strip().splitlines()) == 1, said
+
+
+def test_export_refuses_a_target_already_there_before_any_run(prefect_server, home, ledger, tmp_path):
+    from tests.support.scenarios import load_october
+
+    load_october(ledger, tmp_path)
+    folder = tmp_path / "finance"
+    folder.mkdir()
+    (folder / "2026-10_billable-interventions.xlsx").write_bytes(b"finance's own copy")
+    started = time.monotonic()
+    refused = lifecycle("run", "export", "--month", "2026-10", "--out", str(folder), PREFECT_API_URL=prefect_server)
+    assert refused.returncode == 2, refused.stderr
+    assert refused.stderr.strip().splitlines() == [
+        f"lifecycle: --out {folder}: 2026-10_billable-interventions.xlsx is already there, and this export may be "
+        f"written under that name; add --force to overwrite it, or give another folder"]
+    assert time.monotonic() - started < 30
+    with session_scope(ledger) as session:  # no run started: no export was written anywhere
+        assert session.scalar(select(func.count()).select_from(Export)) == 0
+    assert (folder / "2026-10_billable-interventions.xlsx").read_bytes() == b"finance's own copy"
+
+    with read_only(tmp_path / "locked") as locked:
+        refused = lifecycle("run", "export", "--month", "2026-10", "--out", f"{locked}/", PREFECT_API_URL=prefect_server)
+    assert refused.returncode == 2 and refused.stderr.startswith(f"lifecycle: --out {locked}: cannot write there ("), \
+        refused.stderr
+    with session_scope(ledger) as session:
+        assert session.scalar(select(func.count()).select_from(Export)) == 0
+
+    forced = lifecycle("run", "export", "--month", "2026-10", "--out", str(folder), "--force",
+                       PREFECT_API_URL=prefect_server)
+    assert forced.returncode == 0, forced.stderr
+    assert (folder / "2026-10_billable-interventions.xlsx").read_bytes()[:2] == b"PK"
+
+
+def test_a_restore_says_where_it_went_in_words(prefect_server, home, ledger, tmp_path):
+    from flows.backup import nightly_backup
+
+    shop(ledger, tmp_path, 1)
+    nightly_backup(as_of=NIGHT, snapshot_ledger_too=False)
+    said = {}
+    for target in ("sandbox", "in_place"):
+        result = lifecycle("run", "restore", "--customer", "C001", "--backup", "C001-20261120", "--target", target,
+                           "--requested-by", "alice", "--ticket", "T-7", PREFECT_API_URL=prefect_server)
+        assert result.returncode == 0, result.stderr
+        said[target] = result.stdout.splitlines()[0]
+    assert said["sandbox"].startswith("restored C001-20261120 into the sandbox: ")
+    assert said["in_place"].startswith("restored C001-20261120 in place: ")
+    assert "in_place" not in said["in_place"]
+    from ledger.models import Intervention
+
+    with session_scope(ledger) as session:
+        descriptions = sorted(i.description for i in session.scalars(select(Intervention)))
+    assert descriptions[0].startswith("Restore of backup C001-20261120 in place (")
+    assert descriptions[1].startswith("Restore of backup C001-20261120 into the sandbox (")
+
+
+def test_the_probe_tells_a_store_that_answers_from_one_that_cannot_be_used():
+    import boto3
+
+    from blocks.storage import ObjectStorage, StoreUnavailable
+    from tests.support.servers import s3_server
+
+    with s3_server() as endpoint:
+        boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="t",
+                     aws_secret_access_key="t").create_bucket(Bucket="nightly")
+        keys = {"endpoint_url": endpoint, "region": "us-east-1", "access_key_id": "t", "secret_access_key": SECRET}
+        ObjectStorage(url="s3://nightly/lifecycle", **keys).store().probe()  # answers: nothing raised
+        with pytest.raises(StoreUnavailable, match=r"s3://elsewhere at http://127\.0\.0\.1:\d+: the bucket does not "):
+            ObjectStorage(url="s3://elsewhere", **keys).store().probe()
+    started = time.monotonic()
+    with pytest.raises(StoreUnavailable, match="cannot be reached") as down:  # the same server, stopped
+        ObjectStorage(url="s3://nightly/lifecycle", **keys).store().probe()
+    assert time.monotonic() - started < 10 and SECRET not in str(down.value)
