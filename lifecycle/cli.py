@@ -1068,7 +1068,7 @@ def _require_up_server(what: str) -> None:
 #: what a user's mistake raises when it reaches here (a path, an id, a busy customer, a database URL)
 USER_ERRORS = {"BadId", "CustomerBusy", "UnreadableFile", "StorageError", "Refusal", "DateRefused", "OperationalError",
                "ArgumentError", "NoSuchModuleError", "FileNotFoundError", "IsADirectoryError", "NotADirectoryError",
-               "PermissionError", "FileExistsError"}
+               "PermissionError", "FileExistsError", "MalformedToday"}
 
 
 def _users_mistake(error: BaseException) -> bool:
@@ -1078,6 +1078,9 @@ def _users_mistake(error: BaseException) -> bool:
 def main() -> None:
     """Every known mistake is one line and exit 2; only a bug prints a traceback, and says it is one."""
     try:
+        from lifecycle_config import clock
+
+        clock.check()  # a malformed LIFECYCLE_TODAY stops every command before it starts
         app()
     except KeyboardInterrupt:
         sys.exit(130)

@@ -95,12 +95,14 @@ CITIES = ["75001 Paris", "75008 Paris", "69002 Lyon", "13100 Aix-en-Provence", "
 def _at_risk_arrivals(today: date, count: int) -> list[datetime]:
     """Arrival times whose first response is at risk now (or at 08:00 on `today` when it is not today):
     the latest half-hours before now whose clock has less than the at-risk margin left."""
-    from policy.calendar import today_paris
+    from lifecycle_config import clock
     from policy.commitments import ClockState, Ticket, clocks_under
     from policy.terms import Terms
 
     terms = Terms()
-    now = datetime.now(PARIS) if today == today_paris() else datetime.combine(today, time(8), PARIS)
+    now = clock.now().astimezone(PARIS)
+    if now.date() != today:
+        now = datetime.combine(today, time(8), PARIS)
     found, moment = [], now.replace(minute=0 if now.minute < 30 else 30, second=0, microsecond=0)
     for _ in range(400):
         moment -= timedelta(minutes=30)
