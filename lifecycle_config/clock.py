@@ -50,8 +50,11 @@ def moved(instant: datetime) -> datetime:
     real_today = datetime.now(timezone.utc).astimezone(PARIS).date()
     local = instant.astimezone(PARIS)
     # wall-clock arithmetic: 10:00 stays 10:00 across a DST change; a time the spring change skips
-    # (02:30) reads as the same instant's later name (03:30), never a day off
-    shifted = datetime.combine(local.date() + (day - real_today), local.time(), PARIS).replace(fold=local.fold)
+    # (02:30) reads as 03:30 that day, never a day off, whichever of its two names the real one was
+    naive = datetime.combine(local.date() + (day - real_today), local.time())
+    shifted = naive.replace(tzinfo=PARIS, fold=local.fold)
+    if shifted.astimezone(timezone.utc).astimezone(PARIS).replace(tzinfo=None) != naive:
+        shifted = naive.replace(tzinfo=PARIS, fold=0)
     return shifted.astimezone(timezone.utc)
 
 
