@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import functools
 import inspect
-from datetime import date, datetime, timezone
+from datetime import date, timezone
 
 from ledger import audit
 from ledger.db import session_scope
