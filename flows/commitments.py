@@ -8,7 +8,7 @@ risk first, alerts them once per ticket and state, and deletes the credentials o
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Optional
 
 from prefect import flow
@@ -16,6 +16,7 @@ from prefect.artifacts import create_table_artifact
 
 from ledger.commitments import alert_text, claim, look, mark_sent, purge_credentials
 from ledger.db import session_scope
+from lifecycle_config import clock
 from policy.calendar import PARIS
 from policy.commitments import ClockState
 from tasks.runtime import Refusal, actor, flow_run_id, refusals_fail_quietly
@@ -40,10 +41,10 @@ def commitments(as_of: Optional[datetime] = None) -> dict:
         as_of: the moment to look from (Europe/Paris when it has no offset); empty means now.
     """
     if as_of is None:
-        at = datetime.now(timezone.utc)
+        at = clock.now()
     else:
         at = as_of if as_of.tzinfo else as_of.replace(tzinfo=PARIS)
-    if at > datetime.now(timezone.utc):
+    if at > clock.now():
         raise MomentRefused(f"--as-of {at.isoformat()} is ahead of now: clocks are read as they stand")
     settings = load_run_settings("commitments")
     with session_scope(write=True) as session:

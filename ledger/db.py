@@ -69,6 +69,8 @@ def insert_if_missing(session: Session, model, **values) -> None:
 
 
 def now() -> datetime:
+    """When a record is written (created_at, audit entries, locks' heartbeats): the machine's real clock,
+    never LIFECYCLE_TODAY (lifecycle_config.clock), since locks compare it with live processes."""
     return datetime.now(timezone.utc)
 
 

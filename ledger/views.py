@@ -12,6 +12,7 @@ from typing import Any, Callable
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
+from lifecycle_config import clock
 from ledger.models import AuditEntry, Backup, Customer, Intervention, Invoice, Notice
 from ledger.queries import active_standby_customers, invoice_label, paid_by_invoice
 from policy.balances import balance
@@ -264,7 +265,7 @@ def tickets(session: Session, month: str | None = None) -> list[dict[str, Any]]:
     from policy.commitments import ticket_state
 
     terms = latest_terms(session)
-    at = datetime.now(timezone.utc)
+    at = clock.now()
     rows = []
     for ticket in session.scalars(select(Ticket).order_by(Ticket.received_at, Ticket.ticket_id)):
         if not _in_month(ticket.received_at, month) and not (ticket.closed_at and _in_month(ticket.closed_at, month)):

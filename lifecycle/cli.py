@@ -1158,7 +1158,7 @@ def _require_up_server(what: str) -> None:
 #: what a user's mistake raises when it reaches here (a path, an id, a busy customer, a database URL)
 USER_ERRORS = {"BadId", "CustomerBusy", "UnreadableFile", "StorageError", "Refusal", "DateRefused", "OperationalError",
                "ArgumentError", "NoSuchModuleError", "FileNotFoundError", "IsADirectoryError", "NotADirectoryError",
-               "PermissionError", "FileExistsError"}
+               "PermissionError", "FileExistsError", "MalformedToday"}
 
 
 def _users_mistake(error: BaseException) -> bool:
@@ -1172,6 +1172,9 @@ def main() -> None:
     from lifecycle_config.conditions import Unavailable, is_world_condition, one_line
 
     try:
+        from lifecycle_config import clock
+
+        clock.check()  # a malformed LIFECYCLE_TODAY stops every command before it starts
         app()
     except KeyboardInterrupt:
         sys.exit(130)

@@ -95,12 +95,14 @@ CITIES = ["75001 Paris", "75008 Paris", "69002 Lyon", "13100 Aix-en-Provence", "
 def _at_risk_arrivals(today: date, count: int) -> list[datetime]:
     """Arrival times whose first response is at risk now (or at 08:00 on `today` when it is not today):
     the latest half-hours before now whose clock has less than the at-risk margin left."""
-    from policy.calendar import today_paris
+    from lifecycle_config import clock
     from policy.commitments import ClockState, Ticket, clocks_under
     from policy.terms import Terms
 
     terms = Terms()
-    now = datetime.now(PARIS) if today == today_paris() else datetime.combine(today, time(8), PARIS)
+    now = clock.now().astimezone(PARIS)
+    if now.date() != today:
+        now = datetime.combine(today, time(8), PARIS)
     found, moment = [], now.replace(minute=0 if now.minute < 30 else 30, second=0, microsecond=0)
     for _ in range(400):
         moment -= timedelta(minutes=30)
@@ -163,9 +165,14 @@ def create(*, customers: int = 50, seed: int = 7, today: date) -> str:
         """The customer that plays a part in the story, when the demo is big enough to have it."""
         return ids[index] if index < len(ids) else None
 
-    # customer -> months left unpaid (newest first): about 1, 2 and 6+ months late, and one just overdue
+    # customer -> months left unpaid (newest first): about 1, 2 and 6+ months late, and one just overdue.
+    # The 6+ one owes its whole history: its oldest invoice (the month nine months back, issued on the 1st
+    # of the next) fell due by the 3rd of the month seven months back, so its deletion is due (anchor + 6
+    # months) by the 3rd of last month, at least 18 days before today - 10 days, and may be announced 30
+    # days before that: on every calendar day, a sweep 40 days ago gives the notice and today's finds the
+    # deletion due (tests/integration/test_up.py). Eight months were not enough early in a month.
     arrears = {customer_id: months for customer_id, months in
-               ((role(1), 3), (role(2), 4), (role(3), 8), (role(6), 2)) if customer_id}
+               ((role(1), 3), (role(2), 4), (role(3), HISTORY_MONTHS), (role(6), 2)) if customer_id}
     invoice_rows, payment_rows = [], []
     for customer_id in ids:
         fee, start = fees[customer_id]

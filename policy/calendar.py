@@ -6,6 +6,8 @@ import calendar
 from datetime import date, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
+from lifecycle_config import clock
+
 PARIS = ZoneInfo("Europe/Paris")
 
 
@@ -74,7 +76,10 @@ def paris_instant(local: datetime) -> datetime:
 
 
 def today_paris(now: datetime | None = None) -> date:
-    return paris_date(now or datetime.now(timezone.utc))
+    """The Paris day of `now`; without an instant, of the product's one clock (lifecycle_config.clock:
+    the machine's, or the day LIFECYCLE_TODAY names). The rules themselves always take their day as an
+    argument: this is for the callers that ask what day it is."""
+    return paris_date(now or clock.now())
 
 
 def future_day_problem(day: date, today: date, what: str) -> str | None:

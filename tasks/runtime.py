@@ -12,10 +12,11 @@ from __future__ import annotations
 import functools
 import inspect
 import logging
-from datetime import date, datetime, timezone
+from datetime import date, timezone
 
 from ledger import audit
 from ledger.db import session_scope
+from lifecycle_config import clock
 from lifecycle_config.conditions import is_world_condition, one_line
 from policy.calendar import paris_date, today_paris
 
@@ -132,16 +133,17 @@ def actor(default: str = "flow") -> str:
 
 def business_date(as_of: date | None) -> date:
     """`as_of`, else the Paris day of the run's scheduled time: a late run does its own day's work. A
-    scheduled run started ahead of its time (moved to now in the UI) works for today, never ahead."""
+    scheduled run started ahead of its time (moved to now in the UI) works for today, never ahead. Both
+    instants are read on the product's clock (a LIFECYCLE_TODAY moves the scheduled time by as many days)."""
     if as_of is not None:
         return as_of
     from prefect.runtime import flow_run
 
-    now = datetime.now(timezone.utc)
+    now = clock.now()
     scheduled = flow_run.scheduled_start_time
     if scheduled is not None:
         scheduled = scheduled if scheduled.tzinfo else scheduled.replace(tzinfo=timezone.utc)
-        return paris_date(min(scheduled, now))
+        return paris_date(min(clock.moved(scheduled), now))
     return paris_date(now)
 
 

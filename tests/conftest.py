@@ -13,6 +13,17 @@ os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
 
 
+def pytest_collection_modifyitems(config, items):
+    """Every unit test runs on each calendar day .ci/run sets under faketime (`-m dates`): the rules of
+    months, DST and leap days are there, and the whole tier takes seconds."""
+    import pytest
+
+    unit = os.sep + os.path.join("tests", "unit") + os.sep
+    for item in items:
+        if unit in str(item.path):
+            item.add_marker(pytest.mark.dates)
+
+
 def pytest_terminal_summary(terminalreporter):
     """What a test asked to tell on the terminal (`record_property("tell", ...)`), also from xdist workers
     (here, in the root conftest: the xdist controller loads only this one)."""

@@ -1,12 +1,16 @@
 #!/usr/bin/env bash
-# Everything the test suite needs on a fresh machine: the project with its dev extras, and
-# LibreOffice (Debian's libreoffice-calc), which recalculates the finance workbook as a user's
-# spreadsheet would. PostgreSQL is the machine's own (127.0.0.1:5432).
+# Everything the test suite needs on a fresh machine: the project with its dev extras, LibreOffice
+# (Debian's libreoffice-calc), which recalculates the finance workbook as a user's spreadsheet would, and
+# faketime, with which .ci/run sets the machine's clock to the calendar days the date-sensitive tests must
+# pass on. PostgreSQL is the machine's own (127.0.0.1:5432).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-if ! command -v soffice >/dev/null 2>&1; then
-    echo "installing LibreOffice Calc (about 90 s)..." >&2
+missing=()
+command -v soffice >/dev/null 2>&1 || missing+=(libreoffice-calc)
+command -v faketime >/dev/null 2>&1 || missing+=(faketime)
+if [ ${#missing[@]} -gt 0 ]; then
+    echo "installing ${missing[*]} (LibreOffice Calc takes about 90 s)..." >&2
     apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libreoffice-calc --no-install-recommends >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" --no-install-recommends >/dev/null
 fi
 pip install -q -e '.[dev]'

@@ -57,6 +57,7 @@ def terms_block(prefect_server):
     PolicyTerms.delete("lifecycle")
 
 
+@pytest.mark.dates  # built from today: .ci/run runs it on each listed day
 def test_a_cancellation_from_its_letter_to_the_deletion_of_the_data(prefect_server, home, ledger, tmp_path, mailbox,
                                                                      terms_block):
     from flows.arrears import arrears_escalation

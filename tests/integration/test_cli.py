@@ -6,7 +6,9 @@ import json
 import os
 import subprocess
 import sys
+from datetime import date, timedelta
 
+import pytest
 
 from tests.support.builders import CUSTOMER_HEADER, customer, write_csv
 
@@ -80,6 +82,36 @@ def test_ledger_commands_never_load_prefect(home, tmp_path):
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=dict(os.environ))
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]"
+
+
+def deletion_of_c004(day: date) -> tuple[date, date]:
+    """On a demo made for `day`: when C004's deletion may first be announced and when it is due if announced 40
+    days before `day` (DESIGN "Arrears"), from the invoices the demo left unpaid."""
+    from policy.arrears import deletion_due_on, deletion_plan
+    from policy.terms import Terms
+
+    invoices = json.loads(lifecycle("show", "invoices", "--format", "json").stdout)
+    unpaid = [i for i in invoices if i["customer_id"] == "C004" and i["status"] == "open" and i["balance"] == i["total_ttc"]]
+    anchor = min(date.fromisoformat(i["due_on"]) for i in unpaid)
+    plan = deletion_plan(anchor, Terms())
+    return plan.notice_on, deletion_due_on(plan, day - timedelta(days=40), Terms())
+
+
+# "today" is the day it runs on (.ci/run runs it on each listed day); the others, days eight months of
+# unpaid history fell short on
+@pytest.mark.parametrize("day", [pytest.param("today", marks=pytest.mark.dates), "2026-12-06", "2027-03-01",
+                                 "2028-03-10"])
+def test_the_demo_made_on_any_day_has_a_deletion_announced_40_days_ago_and_due_that_day(home, day):
+    """What `lifecycle up --demo`'s story needs on every calendar day (tests/integration/test_up.py sweeps 40
+    days ago, then today): the demo's history is month-granular, its 6+-months debtor must not be."""
+    if day == "today":
+        from policy.calendar import today_paris
+
+        day = today_paris().isoformat()
+    lifecycle("demo", "--customers", "5", "--as-of", day)
+    notice_on, due_on = deletion_of_c004(date.fromisoformat(day))
+    assert notice_on <= date.fromisoformat(day) - timedelta(days=40) and due_on <= date.fromisoformat(day), (
+        notice_on, due_on)
 
 
 def test_demo_creates_customers_in_arrears_and_one_on_standby(home):

@@ -157,6 +157,7 @@ def test_a_double_payment_is_partly_refunded_and_the_rest_settles_the_next_invoi
     assert "crédit imputé" in page_text(stored(november["document"]))
 
 
+@pytest.mark.dates  # built from today: .ci/run runs it on each listed day
 def test_a_credit_note_or_a_dispute_lifts_the_arrears_stage_it_caused(prefect_server, home, ledger, tmp_path):
     from flows.arrears import arrears_escalation
     from flows.corrections import issue_credit_note

@@ -56,6 +56,7 @@ def snapshot(ledger):
         return {name: view(session, None) for name, view in views.SUBJECTS.items() if name not in ("terms", "audit")}
 
 
+@pytest.mark.dates  # built from today: .ci/run runs it on each listed day
 def test_the_close_bills_to_the_cent_and_a_second_run_changes_nothing(october):
     from flows.monthly_close import monthly_close
 

@@ -58,6 +58,7 @@ def saved_block(block, name="lifecycle"):
         type(block).delete(name)
 
 
+@pytest.mark.dates  # built from today: .ci/run runs it on each listed day
 def test_a_request_for_today_switches_operations_off_and_tells_the_customer(world, ledger, home, prefect_server):
     from flows.standby import request_standby
 
@@ -99,6 +100,7 @@ def test_a_request_in_arrears_is_refused_with_its_reason_and_changes_nothing(wor
         assert "in arrears" in refusal.after["refusals"][0]
 
 
+@pytest.mark.dates  # built from today: .ci/run runs it on each listed day
 def test_a_second_request_while_on_standby_and_a_too_long_one_are_refused(world):
     from flows.standby import StandbyRefused, request_standby
 

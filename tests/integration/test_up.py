@@ -387,11 +387,20 @@ def test_the_run_button_completes_every_deployment_that_needs_no_parameter(up_se
 
 
 def test_the_workbooks_are_listed_newest_first_and_answer_head(up_server):
+    # two workbooks of its own, of months of the demo's history no other test exports: the older month last
+    keys = []
+    for back in (3, 4):
+        month = month_key(add_months(today_paris().replace(day=1), -back))
+        done = up_server.lifecycle("run", "export", "--month", month)
+        assert done.returncode == 0, done.stderr
+        keys.append(done.stdout.split(" in ", 1)[0].strip())
+        time.sleep(1.1)  # distinct modification times, whatever the file system's resolution
     base = f"http://127.0.0.1:{up_server.port + 1}"
     page = httpx.get(f"{base}/exports/", timeout=10)
     assert page.status_code == 200 and "text/html" in page.headers["content-type"]
     links = [part.split('"')[0] for part in page.text.split('href="/')[1:]]
     assert links and all(link.startswith("exports/") for link in links)
+    assert links.index(keys[1]) < links.index(keys[0]), (keys, links)  # the one written last comes first
     stamps = [(up_server.home / "objects" / link).stat().st_mtime for link in links]
     assert stamps == sorted(stamps, reverse=True)
     head = httpx.head(f"{base}/{links[0]}", timeout=10)

@@ -23,9 +23,11 @@ RETRIED = {429, 502, 503}
 
 
 def clean_env(home: Path, **extra: str) -> dict[str, str]:
-    """The environment of a user's shell: this home, no Prefect server chosen, no variable of the test's."""
+    """The environment of a user's shell: this home, no Prefect server chosen, no variable of the test's;
+    but the session's day (LIFECYCLE_TODAY, when set), so that the product and the test agree on today."""
     env = {key: value for key, value in os.environ.items()
-           if not key.startswith(("LIFECYCLE_", "PREFECT_API_URL", "PREFECT_HOME", "PREFECT_UI_URL"))}
+           if not key.startswith(("LIFECYCLE_", "PREFECT_API_URL", "PREFECT_HOME", "PREFECT_UI_URL"))
+           or key == "LIFECYCLE_TODAY"}
     env.update({"LIFECYCLE_HOME": str(home), "PREFECT_LOGGING_LEVEL": "INFO"}, **extra)
     return env
 
