@@ -77,6 +77,10 @@ def parse_sheet(sheet: Sheet, columns: tuple[Column, ...], problems: Problems,
                 progress: Callable[[int], None] | None, window: DateWindow | None = None) -> list[Row]:
     """Each cell parsed by its column; every date within `window` (a fact of the past no later than today)."""
     known = {column.name for column in columns}
+    if not known & set(sheet.header):  # another file altogether (a text file, a link's target): echo none of it
+        problems.add(1, "-", f"the header names none of this file's columns (expected {', '.join(sorted(known))}): "
+                             f"is it the right file?")
+        return []
     first_at: dict[str, int] = {}
     for position, name in enumerate(sheet.header, start=1):
         if name and name in first_at:  # read whole, the last would silently win (amount,amount)

@@ -67,6 +67,11 @@ def test_a_symlink_is_refused_without_echoing_its_target(ledger, tmp_path):
     assert "a symbolic link" in str(refused.value) and "root:x" not in str(refused.value)
     result = lifecycle("import", "customers", str(link))
     assert "a symbolic link" in one_line_refusal(result) and "root:x" not in result.stderr + result.stdout
+    copy = tmp_path / "copy.csv"  # a regular copy of another file altogether: refused without echoing its lines
+    copy.write_text(secret.read_text())
+    with pytest.raises(ImportRejected) as rejected:
+        import_file("customers", copy, engine=ledger)
+    assert [line for line in rejected.value.errors if "root" in line] == []
     assert ledger_state(ledger) == before
 
 
