@@ -268,6 +268,22 @@ def test_dates_and_months_of_commands_are_refused_in_one_line_naming_the_window(
     assert ledger_state(with_credit) == before
 
 
+@pytest.mark.prefect
+def test_a_cancellation_from_the_ui_with_a_date_outside_the_window_is_refused(prefect_server, with_credit):
+    from datetime import date
+
+    from flows.cancellation import cancellation_request
+
+    before = ledger_state(with_credit)
+    for received, effective in ((date(1, 1, 1), None), (date(2026, 11, 2), date(9999, 12, 31))):
+        state = cancellation_request(customer_id="C1", received_on=received, effective_on=effective,
+                                     return_state=True)
+        assert state.is_failed() and "a date here lies from 2000-01-01 (earliest_date)" in state.message, state.message
+    after = ledger_state(with_credit)
+    del before["terms_copies"], after["terms_copies"]  # each run keeps the terms it read; nothing else is written
+    assert after == before
+
+
 # --- control characters at every entry, and stored text printed literally -----------------------------------
 
 
