@@ -238,6 +238,18 @@ def test_show_tickets_never_crashes_on_extreme_dates_stored_by_an_older_release(
     states = {row["ticket_id"]: row["state"] for row in json.loads(lifecycle("show", "tickets", "--format",
                                                                              "json").stdout)}
     assert set(states) == {"T-FAR", "T-OLD"}
+    # the morning's look at open tickets (run commitments) goes on past them too
+    from ledger.commitments import look
+    from policy.terms import Terms
+
+    with session_scope(with_credit, write=True) as session:
+        session.execute(insert(Ticket).values(ticket_id="T-STOP", customer_id="C1", type="bug", source="import",
+                                              received_at=datetime(2026, 10, 5, 8, 0, tzinfo=timezone.utc),
+                                              first_response_at=datetime(9999, 12, 31, 22, 59, tzinfo=timezone.utc),
+                                              created_at=stamp, updated_at=stamp))
+    with session_scope(with_credit, write=True) as session:
+        morning = look(session, Terms(), datetime.now(timezone.utc), flow_run_id=None)
+    assert "T-OLD" in {row["ticket"] for row in morning.rows}
 
 
 def test_dates_and_months_of_commands_are_refused_in_one_line_naming_the_window(with_credit):
