@@ -366,10 +366,7 @@ def demo(
     from lifecycle import demo as demo_data
     from policy.calendar import today_paris
 
-    try:
-        day = date.fromisoformat(as_of) if as_of else today_paris()
-    except ValueError:
-        fail(f"--as-of is not a date (YYYY-MM-DD): {as_of!r}", 2)
+    day = _parse_day(as_of, "--as-of") if as_of else today_paris()  # within the window: 0001-01-01 is a typo
     _ledger()
     try:
         summary = demo_data.create(customers=customers, seed=seed, today=day)

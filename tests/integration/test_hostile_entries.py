@@ -272,6 +272,7 @@ def test_dates_and_months_of_commands_are_refused_in_one_line_naming_the_window(
         (("run", "standby-request", "--customer", "C1", "--reason", "temporary_inactivity", "--end-on", "9999-12-31"),
          "--end-on 9999-12-31 is too far ahead"),
         (("run", "commitments", "--as-of", "0001-01-01T00:00"), "--as-of 0001-01-01T00:00:00 is before 2000-01-01"),
+        (("demo", "--customers", "2", "--as-of", "0001-01-01"), "--as-of 0001-01-01 is before 2000-01-01"),
     ]
     before = ledger_state(with_credit)
     for args, says in cases:
