@@ -23,6 +23,7 @@ from ledger.cancellations import (CancellationRefused, close, due_for_statement,
 from ledger.db import session_scope
 from ledger.models import Cancellation
 from policy.calendar import future_day_problem, today_paris
+from policy.window import DateWindow
 from policy.cancellation import NOTICES
 from policy.language import language_of
 from tasks.dispatch import deliver
@@ -62,6 +63,11 @@ def cancellation_request(customer_id: str, received_on: Optional[date] = None, e
     if day > today_paris():
         raise CancellationNotRecorded(f"{customer_id}: received_on {day} is after today: a letter is recorded once received")
     settings = load_run_settings("cancellation-request")
+    window = DateWindow.of(settings.terms)  # the UI's form too: 0001-01-01 would cut access with no notice
+    for name, value in (("received_on", received_on), ("effective_on", effective_on)):
+        problem = window.problem(value) if value else None
+        if problem:
+            raise CancellationNotRecorded(f"{customer_id}: {name} {problem}")
     try:
         with session_scope(write=True) as session:
             if withdraw_it:

@@ -228,6 +228,13 @@ def record_refund(session: Session, customer_id: str, amount: Decimal, *, refund
                             created=False)
     if amount <= ZERO:
         raise CorrectionRefused(f"{amount}: a refund is a positive amount")
+    # one bank transfer is one refund: under the customer's lock (above), no other refund of this customer
+    # can take the reference between this look and the write
+    used = session.scalar(select(CustomerCredit.refund_id).where(CustomerCredit.customer_id == customer_id,
+                                                                CustomerCredit.reference == reference).limit(1))
+    if used is not None:
+        raise CorrectionRefused(f"bank reference {reference!r} is already refund {used}'s for {customer_id}: one "
+                                f"bank transfer is one refund", "reference")
     credit = credit_of(session, [customer_id]).get(customer_id, ZERO)
     if amount > credit:
         raise CorrectionRefused(f"{amount} EUR: {customer_id}'s credit is {credit} EUR; a refund never exceeds it")

@@ -9,6 +9,9 @@ the terms: its size and an .xlsx's unzipped size and compression ratio are check
 from __future__ import annotations
 
 import csv
+import io
+import os
+import stat
 import zipfile
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -36,6 +39,11 @@ class Limits:
                    terms.import_max_xlsx_ratio, terms.import_max_cell_chars)
 
 
+class Formula(str):
+    """An .xlsx cell that holds a formula (its text, `=SUM(B2:B9)`): formulas are not evaluated here, so
+    the import tells the user to type the value rather than read a cached result or nothing."""
+
+
 @dataclass
 class Sheet:
     header: list[str]
@@ -44,8 +52,8 @@ class Sheet:
 
 
 def _cell(value: Any) -> Any:
-    if value is None:
-        return None
+    if value is None or isinstance(value, Formula):
+        return value
     if isinstance(value, str):
         value = value.strip()
         return value or None
@@ -56,7 +64,7 @@ def _csv_rows(path: Path, limits: Limits) -> Iterator[list[Any]]:
     csv.field_size_limit(max(limits.max_bytes, 1024))  # a long cell is told at its row and column, below
     line = 0
     try:
-        with path.open(newline="", encoding="utf-8-sig") as handle:
+        with io.TextIOWrapper(_open_regular(path), newline="", encoding="utf-8-sig") as handle:
             reader = csv.reader(handle)
             for values in reader:
                 line = reader.line_num
@@ -71,7 +79,7 @@ def _csv_rows(path: Path, limits: Limits) -> Iterator[list[Any]]:
 def _check_xlsx(path: Path, size: int, limits: Limits) -> None:
     """Refuse an .xlsx that would unzip past the bounds, before any of it is decompressed."""
     try:
-        with zipfile.ZipFile(path) as archive:
+        with _open_regular(path) as handle, zipfile.ZipFile(handle) as archive:
             members = archive.infolist()
     except (zipfile.BadZipFile, OSError) as error:
         raise UnreadableFile(f"{path.name}: not a readable XLSX workbook ({error})") from None
@@ -87,24 +95,62 @@ def _check_xlsx(path: Path, size: int, limits: Limits) -> None:
 def _xlsx_rows(path: Path) -> Iterator[list[Any]]:
     from openpyxl import load_workbook
 
+    handle = _open_regular(path)
     try:
-        workbook = load_workbook(path, read_only=True, data_only=True)
+        workbook = load_workbook(handle, read_only=True, data_only=False)  # formulas as formulas, to refuse them
     except Exception as error:  # openpyxl raises many kinds for a bad file
+        handle.close()
         raise UnreadableFile(f"{path.name}: not a readable XLSX workbook ({error})") from None
     try:
         sheet = workbook.worksheets[0]
-        for row in sheet.iter_rows(values_only=True):
-            yield list(row)
+        for row in sheet.iter_rows():
+            yield [Formula(cell.value) if getattr(cell, "data_type", None) == "f" else cell.value for cell in row]
     finally:
         workbook.close()
+        handle.close()
+
+
+def _regular_file_problem(path: Path) -> str | None:
+    """Why `path` is not read: only a regular file is, never followed through a link nor opened when it is a
+    FIFO, a device or a socket (a link would echo its target's first line, a FIFO block forever)."""
+    try:
+        found = os.lstat(path)
+    except FileNotFoundError:
+        return f"{path}: no such file"
+    except OSError as error:
+        return f"{path}: cannot be read ({error.strerror})"
+    if stat.S_ISLNK(found.st_mode):
+        return f"{path}: a symbolic link; import the file itself, not a link to it (nothing was read)"
+    if stat.S_ISDIR(found.st_mode):
+        return f"{path}: is a folder, not a file"
+    if not stat.S_ISREG(found.st_mode):
+        kind = ("a FIFO (named pipe)" if stat.S_ISFIFO(found.st_mode)
+                else "a device" if stat.S_ISCHR(found.st_mode) or stat.S_ISBLK(found.st_mode)
+                else "a socket" if stat.S_ISSOCK(found.st_mode) else "a special file")
+        return f"{path}: {kind}, not a regular file; import a file saved on disk (nothing was read)"
+    return None
+
+
+def _open_regular(path: Path) -> io.BufferedReader:
+    """The file opened for reading only if it is still a regular file, not a link (checked on the open
+    descriptor: a file swapped for a link or a FIFO after the first check is not read either)."""
+    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+    try:
+        descriptor = os.open(path, flags)
+    except OSError as error:
+        raise UnreadableFile(_regular_file_problem(path) or f"{path}: cannot be read ({error.strerror})") from None
+    if not stat.S_ISREG(os.fstat(descriptor).st_mode):
+        os.close(descriptor)
+        raise UnreadableFile(f"{path}: not a regular file; import a file saved on disk (nothing was read)")
+    os.set_blocking(descriptor, True)
+    return os.fdopen(descriptor, "rb")
 
 
 def read_sheet(path: Path, limits: Limits | None = None) -> Sheet:
     limits = limits or Limits.of(Terms())
-    if path.is_dir():
-        raise UnreadableFile(f"{path}: is a folder, not a file")
-    if not path.exists():
-        raise UnreadableFile(f"{path}: no such file")
+    problem = _regular_file_problem(path)
+    if problem:
+        raise UnreadableFile(problem)
     size = path.stat().st_size
     if size > limits.max_bytes:
         raise UnreadableFile(f"{path.name}: {size:,} bytes, more than the {limits.max_bytes:,} an import may have "

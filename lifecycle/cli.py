@@ -110,6 +110,7 @@ class ImportKind(str, Enum):
 @app.command("import")
 def import_(kind: ImportKind, file: Path) -> None:
     """Import a .csv or .xlsx file; a bad file is rejected whole with every error, and nothing is written."""
+    from rich.markup import escape
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
     from ledger.imports import ImportRejected, import_file
@@ -124,7 +125,7 @@ def import_(kind: ImportKind, file: Path) -> None:
         nonlocal task_id
         if total >= 2000:
             progress.start()
-            task_id = progress.add_task(file.name, total=total)
+            task_id = progress.add_task(escape(file.name), total=total)  # a name is text, never markup
 
     def advance(count: int) -> None:
         if task_id is not None:
@@ -261,7 +262,10 @@ def _paris(text: str) -> str:
         return text
     if instant.tzinfo is None:
         return text
-    return instant.astimezone(PARIS).isoformat(timespec="seconds")
+    try:
+        return instant.astimezone(PARIS).isoformat(timespec="seconds")
+    except OverflowError:  # a date stored by an older release at the calendar's edge: shown as stored
+        return text
 
 
 def _flat(value, field: str = "") -> str:
@@ -334,6 +338,7 @@ ONE_LINE = {"change", "subject", "name", "description", "last_error"}
 def _table(subject: str, records: list[dict]) -> None:
     from rich.console import Console
     from rich.table import Table
+    from rich.text import Text
 
     console = Console(width=None if sys.stdout.isatty() else 200)
     if not records:
@@ -342,7 +347,7 @@ def _table(subject: str, records: list[dict]) -> None:
     table = Table(show_lines=False, header_style="bold", box=None)
     columns = TABLE_COLUMNS.get(subject) or [key for key in records[0] if key != "lines"]
     if subject == "terms":
-        console.print(f"terms: {records[0]['source']}")
+        console.print(Text(f"terms: {records[0]['source']}"))
     for column in columns:
         if column in ONE_LINE:
             table.add_column(column.replace("_enabled", ""), overflow="ellipsis", no_wrap=True, max_width=90)
@@ -353,8 +358,9 @@ def _table(subject: str, records: list[dict]) -> None:
             record = {**record, "change": _change(record)}
         if record.get("id_problem"):
             record = {**record, "customer_id": f"{record['customer_id']} (UNSAFE ID: backups skip it)"}
-        # one line per record: an address's line breaks read as ` / ` (the way its import cell may say it)
-        table.add_row(*[" / ".join(_flat(record[column], column).splitlines()) for column in columns])
+        # one line per record: an address's line breaks read as ` / ` (the way its import cell may say it);
+        # stored text prints as it is, never as Rich markup (a name `[/bold] x` or `[link=...]`)
+        table.add_row(*[Text(" / ".join(_flat(record[column], column).splitlines())) for column in columns])
     console.print(table)
     console.print(f"{len(records)} {subject}")
 
@@ -372,10 +378,7 @@ def demo(
     from lifecycle import demo as demo_data
     from policy.calendar import today_paris
 
-    try:
-        day = date.fromisoformat(as_of) if as_of else today_paris()
-    except ValueError:
-        fail(f"--as-of is not a date (YYYY-MM-DD): {as_of!r}", 2)
+    day = _parse_day(as_of, "--as-of") if as_of else today_paris()  # within the window: 0001-01-01 is a typo
     _ledger()
     try:
         summary = demo_data.create(customers=customers, seed=seed, today=day)
@@ -548,22 +551,38 @@ def _refuse_another_installations_server(api_url: str) -> None:
         fail(problem, 2)
 
 
-def _check_month(month: str, option: str | None = None) -> None:
+def _window():
+    """The plausible window of a date given here (policy.window), from the terms the ledger keeps."""
+    from policy.window import DateWindow
+
+    return DateWindow.of(_ledger_terms(_ledger()))
+
+
+def _check_month(month: str, option: str = "--month") -> None:
+    """A month of the form YYYY-MM within the window (9999-12, 0000-01: one line, exit 2, never a traceback)."""
     from policy.calendar import parse_month
 
     try:
         parse_month(month)
     except ValueError as error:
-        fail(f"{option}: {error}" if option else str(error), 2)
+        fail(str(error) if option == "--month" else f"{option}: {error}", 2)
+    problem = _window().month_problem(month)
+    if problem:
+        fail(f"{option}: {problem}", 2)
 
 
-def _parse_day(text: Optional[str], option: str) -> Optional[date]:
+def _parse_day(text: Optional[str], option: str, *, past_only: bool = False) -> Optional[date]:
+    """A day given as an option, within the window (no later than today for a fact of the past)."""
     if text is None:
         return None
     try:
-        return date.fromisoformat(text)
+        day = date.fromisoformat(text)
     except ValueError:
         fail(f"{option} is not a date (YYYY-MM-DD): {text!r}", 2)
+    problem = _window().problem(day, past_only=past_only)
+    if problem:
+        fail(f"{option} {problem}", 2)
+    return day
 
 
 def _run(deployment: str, parameters: dict, call):
@@ -788,6 +807,9 @@ def run_commitments(
             moment = datetime.fromisoformat(as_of)
         except ValueError:
             fail(f"--as-of is not a moment (YYYY-MM-DDTHH:MM): {as_of!r}", 2)
+        problem = _window().problem(moment)
+        if problem:
+            fail(f"--as-of {problem}", 2)
 
     def call(**parameters):
         from flows.commitments import commitments
@@ -1005,12 +1027,7 @@ def run_send_invoices(
     new_only: bool = typer.Option(False, "--new-only", help="Only documents never sent yet (credit notes imported)."),
 ) -> None:
     """Mail a month's invoices again, each with its stored Factur-X PDF (never rendered again)."""
-    from policy.calendar import parse_month
-
-    try:
-        parse_month(month)
-    except ValueError as error:
-        fail(f"--month: {error}", 2)
+    _check_month(month)
     if customer:
         _known_customer(customer)
 
@@ -1165,12 +1182,32 @@ def _users_mistake(error: BaseException) -> bool:
     return any(kind.__name__ in USER_ERRORS for kind in type(error).__mro__)
 
 
+def _argument_problem(arguments: list[str]) -> Optional[str]:
+    """Why an argument is refused before any command runs: a control character or a line break in a text
+    the ledger would keep (a --reason, a --requested-by, a --reference), print or mail."""
+    from policy.text import control_problem
+
+    for position, argument in enumerate(arguments):
+        problem = control_problem(argument)
+        if problem:
+            option, _, _ = argument.partition("=")
+            if not (argument.startswith("--") and "=" in argument):
+                previous = arguments[position - 1] if position else ""
+                option = previous if previous.startswith("-") else f"argument {position + 1}"
+            return f"{option}: {problem}"
+    return None
+
+
 def main() -> None:
     """Every known mistake is one line and exit 2; a condition of the world (a store or server that cannot be
     reached, a full disk, a refused permission) one line and exit 1; only a bug prints a traceback, and says
     it is one."""
     from lifecycle_config.conditions import Unavailable, is_world_condition, one_line
 
+    problem = _argument_problem(sys.argv[1:])
+    if problem:
+        typer.echo(f"lifecycle: {problem}", err=True)
+        sys.exit(2)
     try:
         from lifecycle_config import clock
 

@@ -237,10 +237,12 @@ def create(*, customers: int = 50, seed: int = 7, today: date) -> str:
             answered = received + timedelta(hours=rng.choice([1, 3, 8, 30, 70]))
             resolved = started + timedelta(hours=rng.choice([1, 4, 48, 200]))
             closed = resolved + timedelta(hours=2)
-            done = [answered, resolved if resolved < now else None, closed if closed < now and age > 12 else None]
+            done = [answered if answered < now else None,   # no moment of the future: the import refuses it
+                    resolved if resolved < now else None, closed if closed < now and age > 12 else None]
         else:                                        # waiting for its first answer
             done = [None, None, None]
-        delivered = (received + timedelta(days=3)).date().isoformat() if kind == "customization" else ""
+        delivery = (received + timedelta(days=3)).date()
+        delivered = delivery.isoformat() if kind == "customization" and delivery <= today else ""
         ticket_rows.append([row[5], row[1], received.replace(tzinfo=None).isoformat(timespec="minutes"), kind,
                             rng.choice(["mail", "form", "phone"]), severity, rng.choice([1, 1, 2])]
                            + [moment.replace(tzinfo=None).isoformat(timespec="minutes") if moment else ""

@@ -23,6 +23,7 @@ from policy.invoicing import NO_VAT, Line, Totals, totals
 from policy.money import CENT, cents
 from policy.language import speak
 from policy.notices import percent
+from policy.text import control_problem
 
 ZERO = Decimal("0.00")
 
@@ -116,6 +117,9 @@ def credit_note(lines: list[Line], total_ttc: Decimal, credited_ttc: Decimal, *,
         raise CorrectionRefused("say what to credit: either --lines or --amount", "lines")
     if not reason.strip():
         raise CorrectionRefused("--reason: a credit note says why it is issued", "reason")
+    problem = control_problem(reason.strip())
+    if problem:  # printed on the credit note and its mail: one line of plain text
+        raise CorrectionRefused(f"--reason {problem}", "reason")
     left = left_to_credit(total_ttc, credited_ttc)
     if left == ZERO:
         raise CorrectionRefused(f"nothing is left to credit: the invoice's {total_ttc} TTC are credited already")

@@ -212,6 +212,17 @@ class Terms(BaseModel):
         0, ge=0, description="How long a notice or an access change may stay pending (its mail server or the "
         "platform down; each run tries it again) before the run that finds it fails, which alerts ops. 0: at once.",
     )
+    earliest_date: date = Field(
+        date(2000, 1, 1), description="Earliest date a file, the helpdesk or a command may give (a payment, a "
+        "ticket, a month to close or export, a letter received): older is a typo (0001-01-01) that would bill, "
+        "cut or delete on a day nobody meant. It does not depend on when a customer was imported: a vendor "
+        "closes past months for customers it imports today.",
+    )
+    horizon_days: int = Field(
+        400, ge=1, le=3660, description="Days after today a date that may lie ahead (a due date, a standby's end, "
+        "a contract's start, a month to close with --force) may reach; further is a typo (9999-12-31). Facts "
+        "that cannot lie ahead (a payment, a refund, a ticket's moments) are refused after today.",
+    )
     intervention_max_minutes: int = Field(
         10_000, ge=1, description="Most minutes one intervention row may carry (a week of work is 2,400); more is "
         "a typo or an attack, refused at import.",

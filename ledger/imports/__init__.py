@@ -22,6 +22,7 @@ from ledger.imports.rows import ImportRejected, ImportResult, Problems, parse_sh
 from ledger.imports.schemas import schemas
 from ledger.readers import Limits, Sheet, read_sheet
 from policy.terms import Terms
+from policy.window import DateWindow
 
 KINDS = ("customers", "invoices", "payments", "interventions", "standby", "credit-notes", "refunds", "tickets")
 HANDLERS = {"customers": customers.check, "invoices": invoices.check, "payments": payments.check,
@@ -62,6 +63,11 @@ def import_records(kind: str, records: list[dict[str, Any]], *, label: str, term
     if len(records) > terms.import_max_rows:
         raise ImportRejected([f"{label}: more than {terms.import_max_rows:,} records (import_max_rows)"])
     header = list(dict.fromkeys(str(name).strip().lower()[:100] for record in records for name in record))
+    repeated = set()  # `Amount` and `amount` in one record: told as a repeated column, never last-wins
+    for record in records:
+        names = [str(name).strip().lower()[:100] for name in record]
+        repeated.update(name for name in names if names.count(name) > 1)
+    header += sorted(repeated)
     rows, oversized = [], []
     for number, record in enumerate(records, start=2):
         cells = {}
@@ -87,7 +93,7 @@ def _import_sheet(kind: str, sheet: Sheet, name: str, *, terms: Terms, engine, a
     problems = Problems(name)
     for number, column in sheet.oversized:
         problems.add(number, column, f"longer than {terms.import_max_cell_chars} characters (import_max_cell_chars)")
-    rows = parse_sheet(sheet, schemas(terms)[kind], problems, progress)
+    rows = parse_sheet(sheet, schemas(terms)[kind], problems, progress, window=DateWindow.of(terms))
     result = ImportResult(kind=kind, file=name, rows=len(rows))
     if problems and not rows:
         raise ImportRejected(problems.lines())

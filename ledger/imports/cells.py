@@ -10,14 +10,19 @@ from typing import Any, Callable
 from ledger.readers import as_text
 from policy.calendar import NonexistentLocalTime, paris_instant
 from policy.ids import id_problem
+from policy.text import control_problem
 from policy.money import parse_amount
 
 
-def text(max_length: int) -> Callable[[Any], str]:
+def text(max_length: int, *, lines: bool = False) -> Callable[[Any], str]:
+    """Text of at most `max_length` characters, without control characters; one line unless `lines`."""
     def parse(value: Any) -> str:
         result = as_text(value)
         if len(result) > max_length:
             raise ValueError(f"longer than {max_length} characters")
+        problem = control_problem(result, lines=lines)
+        if problem:
+            raise ValueError(problem)
         return result
 
     return parse
@@ -37,7 +42,7 @@ def email(value: Any) -> str:
     result = as_text(value)
     local, at, domain = result.partition("@")
     if (not local or not at or "@" in domain or "." not in domain.strip(".") or len(result) > 254
-            or any(char.isspace() or ord(char) < 32 or char in "<>,;\"" for char in result)):
+            or any(char.isspace() or not char.isprintable() or char in "<>,;\"" for char in result)):
         raise ValueError(f"not an email address: {result!r}")
     return result
 
@@ -72,7 +77,7 @@ def address(value: Any) -> str:
     lines = [line.strip() for line in re.split(r"\r?\n| / ", as_text(value)) if line.strip()]
     if not 2 <= len(lines) <= 6 or any(len(line) > 100 for line in lines):
         raise ValueError("an address is 2 to 6 lines of at most 100 characters (street, then postcode and city)")
-    if any(ord(char) < 32 for line in lines for char in line):
+    if any(control_problem(line) for line in lines):
         raise ValueError("an address holds no control character")
     return "\n".join(lines)
 
@@ -119,6 +124,15 @@ def whole(minimum: int, maximum: int | None = None) -> Callable[[Any], int]:
     return parse
 
 
+class DateOutOfRange(ValueError):
+    """A date too extreme to compute with at all (0001-01-01 in Paris is in year 0 in UTC); the import says
+    which window dates lie in (policy.window), as it does for any date outside it."""
+
+    def __init__(self, local: datetime):
+        super().__init__(f"{local.isoformat()} lies outside the dates accepted here")
+        self.local = local
+
+
 def day(value: Any) -> date:
     if isinstance(value, datetime):
         if value.time() != datetime.min.time():
@@ -148,6 +162,8 @@ def instant(value: Any) -> datetime:
         return paris_instant(local)
     except NonexistentLocalTime as error:
         raise ValueError(str(error)) from None
+    except OverflowError:  # year 1 or 9999 moved across time zones: told with the window, never a traceback
+        raise DateOutOfRange(local) from None
 
 
 BOOLEANS = {"true": True, "false": False, "yes": True, "no": False, "1": True, "0": False,

@@ -4,17 +4,23 @@ checks against what the ledger already holds (duplicates, known customers, uncha
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any, Callable, Iterable
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ledger import audit
+from ledger.imports.cells import DateOutOfRange
 from ledger.imports.schemas import Column
 from ledger.models import Customer
-from ledger.readers import Sheet
+from ledger.readers import Formula, Sheet, as_text
+from policy.window import DateWindow
 
 CHUNK = 900
+#: columns that record a fact of the past: a payment, a refund, a ticket's moments cannot lie after today
+PAST_ONLY = frozenset({"paid_on", "refunded_on", "received_at", "first_response_at", "workaround_at", "resolved_at",
+                       "closed_at", "customization_delivered_on"})
 
 
 class ImportRejected(Exception):
@@ -44,6 +50,7 @@ class ImportResult:
 class Row:
     number: int
     values: dict[str, Any]  # parsed; a column absent from the file is absent here
+    repeated: bool = False  # its key is on a row above: told once, as repeated, and otherwise left aside
 
 
 class Problems:
@@ -61,12 +68,28 @@ class Problems:
         return [line for _, _, line in sorted(self.items)]
 
 
+def _shown(name: str) -> str:
+    """A column name as a line may print it: one from a hostile file never drives the terminal."""
+    return name if name.isprintable() else repr(name)
+
+
 def parse_sheet(sheet: Sheet, columns: tuple[Column, ...], problems: Problems,
-                progress: Callable[[int], None] | None) -> list[Row]:
+                progress: Callable[[int], None] | None, window: DateWindow | None = None) -> list[Row]:
+    """Each cell parsed by its column; every date within `window` (a fact of the past no later than today)."""
     known = {column.name for column in columns}
-    for name in sheet.header:
+    if not known & set(sheet.header):  # another file altogether (a text file, a link's target): echo none of it
+        problems.add(1, "-", f"the header names none of this file's columns (expected {', '.join(sorted(known))}): "
+                             f"is it the right file?")
+        return []
+    first_at: dict[str, int] = {}
+    for position, name in enumerate(sheet.header, start=1):
+        if name and name in first_at:  # read whole, the last would silently win (amount,amount)
+            problems.add(1, _shown(name), f"the column is repeated in the header (columns {first_at[name]} and "
+                                          f"{position}): each column appears once")
+        elif name:
+            first_at[name] = position
         if name and name not in known:
-            problems.add(1, name, f"unknown column (expected {', '.join(sorted(known))})")
+            problems.add(1, _shown(name), f"unknown column (expected {', '.join(sorted(known))})")
     present = set(sheet.header)
     for column in columns:
         if column.required and column.name not in present:
@@ -85,16 +108,32 @@ def parse_sheet(sheet: Sheet, columns: tuple[Column, ...], problems: Problems,
             raw = record.get(column.name)
             if (number, column.name) in oversized:
                 continue  # already reported as too long
+            if isinstance(raw, Formula):
+                problems.add(number, column.name, f"formulas are not read: type the value (the cell holds {raw[:60]})")
+                continue
             if raw is None:
                 if column.required:
                     problems.add(number, column.name, "required value is empty")
                 else:
                     values[column.name] = None
                 continue
+            past_only = column.name in PAST_ONLY
             try:
-                values[column.name] = column.parse(raw)
+                value = column.parse(raw)
+            except DateOutOfRange as error:
+                problems.add(number, column.name, window.problem(error.local.date(), past_only=past_only,
+                                                                 shown=as_text(raw)) or str(error)
+                             if window else str(error))
+                continue
             except ValueError as error:
                 problems.add(number, column.name, str(error))
+                continue
+            if window is not None and isinstance(value, date):
+                problem = window.problem(value, past_only=past_only, shown=as_text(raw))
+                if problem:
+                    problems.add(number, column.name, problem)
+                    continue
+            values[column.name] = value
         rows.append(Row(number, values))
         if progress and done % 1000 == 0:
             progress(1000)
@@ -104,16 +143,25 @@ def parse_sheet(sheet: Sheet, columns: tuple[Column, ...], problems: Problems,
 
 
 def complete(row: Row, columns: tuple[Column, ...]) -> bool:
-    return all(column.name in row.values and (row.values[column.name] is not None or not column.required)
-               for column in columns if column.required)
+    """Every required value parsed, and not a row whose key repeats one above (reported as repeated)."""
+    return not row.repeated and all(
+        column.name in row.values and (row.values[column.name] is not None or not column.required)
+        for column in columns if column.required)
 
 
 def duplicates(rows: list[Row], key: Callable[[Row], Any], column: str, problems: Problems) -> None:
+    """A key on two rows of one file: the later row is told once, as repeated (not also as already imported:
+    it is marked and `complete` leaves it aside). A key not parsed (its own error said why) repeats nothing."""
     seen: dict[Any, int] = {}
     for row in rows:
         value = key(row)
+        if value is None or (isinstance(value, tuple) and None in value):
+            continue
         if value in seen:
-            problems.add(row.number, column, f"duplicate key {value!r} (also on row {seen[value]})")
+            shown = ", ".join(str(audit.plain(part)) for part in value) if isinstance(value, tuple) else str(value)
+            problems.add(row.number, column, f"{shown!r} is repeated in this file at row {seen[value]}: "
+                                             f"a key appears once")
+            row.repeated = True
         else:
             seen[value] = row.number
 

@@ -53,7 +53,7 @@ def schemas(terms: Terms) -> dict[str, tuple[Column, ...]]:
             Column("intervention_id", identifier), Column("customer_id", identifier), Column("started_at", instant),
             Column("minutes", whole(1, terms.intervention_max_minutes)), Column("category", choice(*CATEGORIES)),
             Column("ticket", identifier, False), Column("engineer", text(120), False),
-            Column("description", text(2000), False),
+            Column("description", text(2000, lines=True), False),
         ),
         "standby": (
             Column("customer_id", identifier), Column("reason", choice(*REASONS)), Column("start_on", day),
@@ -69,7 +69,7 @@ def schemas(terms: Terms) -> dict[str, tuple[Column, ...]]:
             Column("severity", choice(*Severity), False), Column("level", whole(1, 2), False),
             Column("first_response_at", instant, False), Column("workaround_at", instant, False),
             Column("resolved_at", instant, False), Column("closed_at", instant, False),
-            Column("customization_delivered_on", day, False), Column("credentials", text(4000), False),
+            Column("customization_delivered_on", day, False), Column("credentials", text(4000, lines=True), False),
         ),
         "refunds": (
             Column("refund_id", identifier), Column("customer_id", identifier), Column("amount", positive_money),

@@ -191,7 +191,7 @@ def test_a_bad_or_changed_period_is_refused_at_its_row_and_column(history, tmp_p
         import_file("invoices", bad, engine=history)
     assert [line.split(": ")[0] for line in rejected.value.errors] == [
         "bad.csv:2:period_end", "bad.csv:3:period_end", "bad.csv:4:period_end", "bad.csv:5:period_start",
-        "bad.csv:6:subscription"]
+        "bad.csv:5:period_end", "bad.csv:6:subscription"]   # year 1 lies outside the dates' window, each cell
     changed = write_csv(tmp_path / "changed.csv", INVOICE_HEADER, [
         ["INV-W-202610", "WHOLE", "2026-11-01", "2026-12-01", "490.00", "2026-10-01", "2026-10-15", ""]])
     with pytest.raises(ImportRejected) as rejected:

@@ -101,14 +101,15 @@ def deletion_of_c004(day: date) -> tuple[date, date]:
 # unpaid history fell short on
 @pytest.mark.parametrize("day", [pytest.param("today", marks=pytest.mark.dates), "2026-12-06", "2027-03-01",
                                  "2028-03-10"])
-def test_the_demo_made_on_any_day_has_a_deletion_announced_40_days_ago_and_due_that_day(home, day):
+def test_the_demo_made_on_any_day_has_a_deletion_announced_40_days_ago_and_due_that_day(home, day, monkeypatch):
     """What `lifecycle up --demo`'s story needs on every calendar day (tests/integration/test_up.py sweeps 40
     days ago, then today): the demo's history is month-granular, its 6+-months debtor must not be."""
     if day == "today":
         from policy.calendar import today_paris
 
         day = today_paris().isoformat()
-    lifecycle("demo", "--customers", "5", "--as-of", day)
+    monkeypatch.setenv("LIFECYCLE_TODAY", day)   # made on that day (a day ahead is no `--as-of`: out of its window)
+    lifecycle("demo", "--customers", "5")
     notice_on, due_on = deletion_of_c004(date.fromisoformat(day))
     assert notice_on <= date.fromisoformat(day) - timedelta(days=40) and due_on <= date.fromisoformat(day), (
         notice_on, due_on)

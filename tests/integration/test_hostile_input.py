@@ -23,6 +23,17 @@ CORPUS = Path(__file__).resolve().parents[1] / "corpus"
 CASES = sorted(CORPUS.glob("*.csv"))
 
 
+def _xlsx_can_hold(case: Path) -> bool:
+    """Whether a spreadsheet could save the case's cells: an .xlsx holds no C0 control character but tab and
+    line breaks (openpyxl refuses them as Excel does), so those cases are CSV only."""
+    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+
+    return not ILLEGAL_CHARACTERS_RE.search(case.read_text(encoding="utf-8"))
+
+
+FORMS = [(case, form) for case in CASES for form in ("csv", "xlsx") if form == "csv" or _xlsx_can_hold(case)]
+
+
 def ledger_state(engine) -> dict:
     """Every row of every table: compared whole before and after a refused import."""
     with session_scope(engine) as session:
@@ -41,8 +52,7 @@ def as_xlsx(source: Path, target: Path) -> Path:
     return target
 
 
-@pytest.mark.parametrize("form", ["csv", "xlsx"])
-@pytest.mark.parametrize("case", CASES, ids=[case.name.split(".")[0] for case in CASES])
+@pytest.mark.parametrize(("case", "form"), FORMS, ids=[f"{case.name.split('.')[0]}-{form}" for case, form in FORMS])
 def test_each_bad_file_is_refused_with_its_line_and_nothing_is_written(case, form, ledger, tmp_path):
     import_file("customers", write_csv(tmp_path / "known.csv", CUSTOMER_HEADER, [customer("C1")]), engine=ledger)
     before = ledger_state(ledger)
@@ -50,7 +60,7 @@ def test_each_bad_file_is_refused_with_its_line_and_nothing_is_written(case, for
     path = case if form == "csv" else as_xlsx(case, tmp_path / case.with_suffix(".xlsx").name)
     with pytest.raises(ImportRejected) as rejected:
         import_file(kind, path, engine=ledger)
-    expected = [f"{path.name}:{line}" for line in case.with_suffix(".expected").read_text().splitlines()]
+    expected = [f"{path.name}:{line}" for line in case.with_suffix(".expected").read_text(encoding="utf-8").splitlines()]
     assert rejected.value.errors == expected
     assert ledger_state(ledger) == before
 

@@ -23,6 +23,7 @@ from blocks.storage import ObjectStorage
 from ledger.imports import ImportRejected, import_file
 from ledger.readers import UnreadableFile
 from lifecycle_config.databases import engine_for
+from policy.calendar import today_paris
 from policy.terms import Terms
 from tests.integration.test_hostile_input import ledger_state
 from tests.support.builders import CUSTOMER_HEADER, platform, write_csv
@@ -124,3 +125,95 @@ def test_an_id_outside_the_grammar_refuses_the_whole_file(sqlite_template, bad, 
         ledger.dispose()
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+
+
+# --- round three: control characters, dates outside the window, repeated columns (both databases) -------------
+
+#: every control character and line break a one-line value refuses (C0, DEL, C1, Unicode's line separators);
+#: NUL is among them (Python's csv reads it as a character since 3.11)
+CONTROLS = st.sampled_from([chr(code) for code in [*range(32), *range(0x7F, 0xA0)]] + ["\u2028", "\u2029"])
+PLAIN = st.text(st.characters(blacklist_categories=("Cs", "Cc", "Zl", "Zp")), max_size=20)
+REFUSED = settings(max_examples=25, deadline=None, derandomize=True,
+                   suppress_health_check=[HealthCheck.function_scoped_fixture])
+
+
+def _known(ledger, folder: Path) -> None:
+    import_file("customers", write_csv(folder / "known.csv", CUSTOMER_HEADER,
+                                       [["C1", "Known", "c1@example.com", "1.00", "sepa", "", "", "", "", ""]]),
+                engine=ledger)
+
+
+@REFUSED
+@given(before=PLAIN, control=CONTROLS, after=PLAIN)
+def test_a_control_character_anywhere_in_a_one_line_text_refuses_its_row(ledger, tmp_path, before, control, after):
+    """Whatever surrounds it (spaces a cell loses at its ends aside), the name is refused at its cell, on both
+    databases, and nothing is written: it would break the invoice documents and the workbook later."""
+    _known(ledger, tmp_path)
+    state = ledger_state(ledger)
+    name = f"N{before}{control}{after}N"
+    path = write_csv(tmp_path / "customers.csv", CUSTOMER_HEADER, [["C2", name, "c2@example.com", "1.00", "sepa",
+                                                                     "", "", "", "", ""]])
+    try:
+        import_file("customers", path, engine=ledger)
+    except ImportRejected as rejected:
+        assert rejected.errors[0].startswith("customers.csv:2:name: holds "), rejected.errors
+    else:
+        raise AssertionError(f"{name!r} was accepted as a name")
+    assert ledger_state(ledger) == state
+
+
+OUTSIDE = st.one_of(st.dates(max_value=date(1999, 12, 31)), st.dates(min_value=today_paris() + timedelta(days=401)))
+
+
+@REFUSED
+@given(day=OUTSIDE, hour=st.integers(0, 23), column=st.sampled_from(["received_at", "resolved_at", "closed_at"]))
+def test_a_ticket_moment_outside_the_window_is_refused_at_its_cell_never_a_traceback(ledger, tmp_path, day, hour,
+                                                                                      column):
+    _known(ledger, tmp_path)
+    state = ledger_state(ledger)
+    moment = f"{day.isoformat()}T{hour:02d}:00"
+    values = {"ticket_id": "T1", "customer_id": "C1", "type": "bug", "received_at": "2026-10-05T10:00", column: moment}
+    path = write_csv(tmp_path / "tickets.csv", list(values), [list(values.values())])
+    try:
+        import_file("tickets", path, engine=ledger)
+    except ImportRejected as rejected:
+        assert rejected.errors == [f"tickets.csv:2:{column}: {moment} is "
+                                   + ("before 2000-01-01: " if day.year < 2000 else "after today: it cannot lie ahead; ")
+                                   + "a date here lies from 2000-01-01 (earliest_date) to today"], rejected.errors
+    else:
+        raise AssertionError(f"{moment} was accepted")
+    assert ledger_state(ledger) == state
+
+
+@REFUSED
+@given(day=OUTSIDE, column=st.sampled_from(["contract_start"]))
+def test_a_customer_date_outside_the_window_is_refused_naming_it(ledger, tmp_path, day, column):
+    state = ledger_state(ledger)
+    path = write_csv(tmp_path / "customers.csv", CUSTOMER_HEADER,
+                     [["C2", "Two", "c2@example.com", "1.00", "sepa", "", day.isoformat(), "", "", ""]])
+    try:
+        import_file("customers", path, engine=ledger)
+    except ImportRejected as rejected:
+        [line] = rejected.errors
+        assert line.startswith(f"customers.csv:2:{column}: {day.isoformat()} is ") and line.endswith(
+            "a date here lies from 2000-01-01 (earliest_date) to 400 days after today (horizon_days)"), line
+    else:
+        raise AssertionError(f"{day} was accepted")
+    assert ledger_state(ledger) == state
+
+
+@REFUSED
+@given(order=st.permutations(CUSTOMER_HEADER[:5]), repeated=st.sampled_from(CUSTOMER_HEADER[:5]),
+       spelled=st.sampled_from([str.lower, str.upper, str.title, lambda name: f" {name} "]))
+def test_a_column_repeated_in_the_header_refuses_the_file_at_row_1(ledger, tmp_path, order, repeated, spelled):
+    state = ledger_state(ledger)
+    header = [*order, spelled(repeated)]
+    path = write_csv(tmp_path / "customers.csv", header, [["C2", "Two", "c2@example.com", "1.00", "sepa", "x"]])
+    try:
+        import_file("customers", path, engine=ledger)
+    except ImportRejected as rejected:
+        assert rejected.errors == [f"customers.csv:1:{repeated}: the column is repeated in the header (columns "
+                                   f"{order.index(repeated) + 1} and 6): each column appears once"], rejected.errors
+    else:
+        raise AssertionError(f"{header} was accepted")
+    assert ledger_state(ledger) == state

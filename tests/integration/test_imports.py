@@ -89,7 +89,7 @@ def test_a_bad_file_lists_every_error_and_writes_nothing(ledger, customers_file,
     assert any(line.startswith("bad.csv:5:payment_method: a subscription paid by transfer must be paid at once") for line in errors)
     for column in ("name", "email", "monthly_fee", "billing_cycle", "vat_rate", "included_minutes", "dunning_exempt"):
         assert any(line.startswith(f"bad.csv:6:{column}: ") for line in errors), column
-    assert "bad.csv:7:customer_id: duplicate key 'NEW1' (also on row 2)" in errors
+    assert "bad.csv:7:customer_id: 'NEW1' is repeated in this file at row 2: a key appears once" in errors
     assert "bad.csv:8:contract_start: an annual contract needs the day its year starts" in errors
     assert errors == sorted(errors, key=lambda line: int(line.split(":")[1]))
     assert snapshot(ledger) == before  # not even NEW1, which was fine

@@ -61,6 +61,10 @@ def test_a_credit_note_never_credits_more_than_is_left():
         credit_note(LINES, D("816.00"), D("816.00"), amount=D("1.00"), reason="more")
     with pytest.raises(CorrectionRefused, match="says why"):
         credit_note(LINES, D("816.00"), D("0.00"), amount=D("1.20"), reason="  ")
+    for reason in ("Good\x00will", "Good\nwill", "Good\x1b[2Jwill"):  # printed on the document and its mail
+        with pytest.raises(CorrectionRefused) as refused:
+            credit_note(LINES, D("816.00"), D("0.00"), amount=D("1.20"), reason=reason)
+        assert refused.value.about == "reason"
     mixed = LINES + [Line("Food", "assistance", D(1), D("10.00"), D("10.00"), D("0.055"))]
     with pytest.raises(CorrectionRefused, match="several VAT rates"):
         vat_rate_of(mixed)

@@ -1,0 +1,377 @@
+"""Hostile and careless input at every entry, round three: files that are not files, formulas, a key repeated
+within one file, one bank reference for several refunds, dates outside the terms' window and in the future,
+control characters in commands and the helpdesk's webhook, and stored text printed as it is. On SQLite and
+PostgreSQL; the cases that fit one small file each are in tests/corpus (test_hostile_input.py)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from openpyxl import Workbook
+from sqlalchemy import func, insert, select
+
+from ledger.db import now, session_scope
+from ledger.imports import ImportRejected, import_file, import_records
+from ledger.models import CustomerCredit, Invoice, Ticket
+from ledger.readers import UnreadableFile
+from policy.calendar import today_paris
+from tests.integration.test_hostile_input import ledger_state
+from tests.support.builders import CUSTOMER_HEADER, customer, write_csv
+
+REFUNDS = ["refund_id", "customer_id", "amount", "refunded_on", "reference"]
+CREDIT_NOTES = ["credit_note_id", "invoice_number", "amount_ttc", "reason", "issued_on"]
+WINDOW = "a date here lies from 2000-01-01 (earliest_date) to 400 days after today (horizon_days)"
+
+
+def lifecycle(*args: str, **env: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "lifecycle.cli", *args], capture_output=True, text=True,
+                          env={**os.environ, **env}, timeout=180)
+
+
+def one_line_refusal(result: subprocess.CompletedProcess) -> str:
+    lines = result.stderr.strip().splitlines()
+    assert result.returncode == 2 and len(lines) == 1 and lines[0].startswith("lifecycle: "), result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
+    return lines[0]
+
+
+@pytest.fixture
+def with_credit(ledger, tmp_path):
+    """C1 with an imported invoice INV-1 (120.00 TTC) paid twice: 120.00 of credit to refund."""
+    import_file("customers", write_csv(tmp_path / "c.csv", CUSTOMER_HEADER, [customer("C1")]), engine=ledger)
+    import_file("invoices", write_csv(tmp_path / "i.csv", ["invoice_id", "customer_id", "issued_on", "due_on",
+                                                          "amount_ht", "vat_rate"],
+                                      [["INV-1", "C1", "2026-10-01", "2026-10-31", "100.00", "0.20"]]), engine=ledger)
+    import_file("payments", write_csv(tmp_path / "p.csv", ["payment_id", "invoice_id", "paid_on", "amount"],
+                                      [["P1", "INV-1", "2026-10-05", "120.00"], ["P2", "INV-1", "2026-10-06", "120.00"]]),
+                engine=ledger)
+    return ledger
+
+
+# --- files that are not regular files ----------------------------------------------------------------
+
+
+def test_a_symlink_is_refused_without_echoing_its_target(ledger, tmp_path):
+    secret = tmp_path / "secret.txt"
+    secret.write_text("root:x:0:0:root:/root:/bin/bash\n")
+    link = tmp_path / "customers.csv"
+    link.symlink_to(secret)
+    before = ledger_state(ledger)
+    with pytest.raises(UnreadableFile) as refused:
+        import_file("customers", link, engine=ledger)
+    assert "a symbolic link" in str(refused.value) and "root:x" not in str(refused.value)
+    result = lifecycle("import", "customers", str(link))
+    assert "a symbolic link" in one_line_refusal(result) and "root:x" not in result.stderr + result.stdout
+    copy = tmp_path / "copy.csv"  # a regular copy of another file altogether: refused without echoing its lines
+    copy.write_text(secret.read_text())
+    with pytest.raises(ImportRejected) as rejected:
+        import_file("customers", copy, engine=ledger)
+    assert [line for line in rejected.value.errors if "root" in line] == []
+    assert ledger_state(ledger) == before
+
+
+def test_a_fifo_is_refused_at_once_instead_of_hanging(ledger, tmp_path):
+    fifo = tmp_path / "customers.csv"
+    os.mkfifo(fifo)
+    with pytest.raises(UnreadableFile, match="a FIFO"):
+        import_file("customers", fifo, engine=ledger)
+    for name in ("customers.xlsx", "customers.tsv"):
+        os.mkfifo(tmp_path / name)
+        with pytest.raises(UnreadableFile, match="not a regular file"):
+            import_file("customers", tmp_path / name, engine=ledger)
+    assert "a FIFO (named pipe), not a regular file" in one_line_refusal(lifecycle("import", "customers", str(fifo)))
+    with pytest.raises(UnreadableFile, match="a device"):
+        import_file("customers", "/dev/zero", engine=ledger)
+
+
+# --- a formula in a workbook ---------------------------------------------------------------------------
+
+
+def test_a_formula_cell_says_formulas_are_not_read(ledger, tmp_path):
+    workbook = Workbook()
+    sheet = workbook.active
+    sheet.append(CUSTOMER_HEADER)
+    sheet.append(customer("C2", fee="=100*9"))
+    sheet.append(customer("C3", name="=HYPERLINK(\"http://x\",\"y\")"))
+    path = tmp_path / "customers.xlsx"
+    workbook.save(path)
+    with pytest.raises(ImportRejected) as rejected:
+        import_file("customers", path, engine=ledger)
+    assert rejected.value.errors == [
+        "customers.xlsx:2:monthly_fee: formulas are not read: type the value (the cell holds =100*9)",
+        "customers.xlsx:3:name: formulas are not read: type the value (the cell holds =HYPERLINK(\"http://x\",\"y\"))",
+    ]
+
+
+# --- a key repeated within one file ---------------------------------------------------------------------
+
+
+def test_a_repeated_credit_note_id_is_told_as_repeated_not_as_already_imported(with_credit, tmp_path):
+    rows = [["CN-1", "INV-1", "10.00", "Goodwill", "2026-11-02"], ["CN-1", "INV-1", "20.00", "Goodwill", "2026-11-02"]]
+    with pytest.raises(ImportRejected) as rejected:
+        import_file("credit-notes", write_csv(tmp_path / "cn.csv", CREDIT_NOTES, rows), engine=with_credit)
+    assert rejected.value.errors == ["cn.csv:3:credit_note_id: 'CN-1' is repeated in this file at row 2: a key "
+                                     "appears once"]
+    with session_scope(with_credit) as session:
+        assert session.scalar(select(func.count()).select_from(Invoice).where(Invoice.kind == "credit_note")) == 0
+
+
+def test_a_repeated_refund_or_payment_id_is_told_once(with_credit, tmp_path):
+    rows = [["R1", "C1", "10.00", "2026-11-02", "VIR-1"], ["R1", "C1", "10.00", "2026-11-02", "VIR-1"]]
+    with pytest.raises(ImportRejected) as rejected:
+        import_file("refunds", write_csv(tmp_path / "r.csv", REFUNDS, rows), engine=with_credit)
+    assert rejected.value.errors == ["r.csv:3:refund_id: 'R1' is repeated in this file at row 2: a key appears once"]
+
+
+# --- one bank reference, one refund -------------------------------------------------------------------------
+
+
+def test_one_bank_reference_is_one_refund_across_rows_and_files(with_credit, tmp_path):
+    from ledger.credits import record_refund
+    from policy.corrections import CorrectionRefused
+
+    rows = [["R1", "C1", "10.00", "2026-11-02", "VIR-1"], ["R2", "C1", "10.00", "2026-11-02", "VIR-1"],
+            ["R3", "C1", "10.00", "2026-11-02", "VIR-2"]]
+    before = ledger_state(with_credit)
+    with pytest.raises(ImportRejected) as rejected:
+        import_file("refunds", write_csv(tmp_path / "r.csv", REFUNDS, rows), engine=with_credit)
+    assert rejected.value.errors == ["r.csv:3:reference: bank reference 'VIR-1' is already refund R1's for C1: one "
+                                     "bank transfer is one refund"]
+    assert ledger_state(with_credit) == before
+    del rows[1]
+    assert import_file("refunds", write_csv(tmp_path / "r.csv", REFUNDS, rows), engine=with_credit).inserted == 2
+    later = [["R4", "C1", "10.00", "2026-11-03", "VIR-2"]]
+    with pytest.raises(ImportRejected) as rejected:
+        import_file("refunds", write_csv(tmp_path / "r2.csv", REFUNDS, later), engine=with_credit)
+    assert rejected.value.errors == ["r2.csv:2:reference: bank reference 'VIR-2' is already refund R3's for C1: one "
+                                     "bank transfer is one refund"]
+    # the command names the refund by its reference: one already used by an imported refund is refused
+    with session_scope(with_credit, write=True) as session, pytest.raises(CorrectionRefused) as refused:
+        record_refund(session, "C1", __import__("decimal").Decimal("10.00"), refund_id="VIR-1", reference="VIR-1",
+                      refunded_on=today_paris(), actor="test", flow_run_id=None)
+    assert refused.value.about == "reference" and "already refund R1's" in str(refused.value)
+    with session_scope(with_credit) as session:
+        assert session.scalar(select(func.count()).select_from(CustomerCredit)
+                              .where(CustomerCredit.kind == "refund")) == 2
+
+
+@pytest.mark.prefect
+def test_the_refund_command_refuses_a_used_reference_in_one_line(prefect_server, with_credit, tmp_path):
+    import_file("refunds", write_csv(tmp_path / "r.csv", REFUNDS, [["R1", "C1", "10.00", "2026-11-02", "VIR-1"]]),
+                engine=with_credit)
+    env = {"PREFECT_API_URL": prefect_server}
+    refused = lifecycle("run", "refund", "--customer", "C1", "--amount", "10.00", "--reference", "VIR-1", **env)
+    assert "bank reference 'VIR-1' is already refund R1's for C1" in one_line_refusal(refused)
+    done = lifecycle("run", "refund", "--customer", "C1", "--amount", "10.00", "--reference", "VIR-9", **env)
+    assert done.returncode == 0, done.stderr
+    again = lifecycle("run", "refund", "--customer", "C1", "--amount", "10.00", "--reference", "VIR-9", **env)
+    assert again.returncode == 0 and "was recorded already" in again.stdout
+
+
+# --- dates: the window, and facts that cannot lie ahead -------------------------------------------------------
+
+
+def test_facts_of_the_past_are_refused_after_today_and_accepted_today(with_credit, tmp_path):
+    today, tomorrow = today_paris(), today_paris() + timedelta(days=1)
+    payments = ["payment_id", "invoice_id", "paid_on", "amount"]
+    with pytest.raises(ImportRejected) as rejected:
+        import_file("payments", write_csv(tmp_path / "p.csv", payments, [["P3", "INV-1", tomorrow.isoformat(), "1.00"]]),
+                    engine=with_credit)
+    assert rejected.value.errors == [f"p.csv:2:paid_on: {tomorrow} is after today: it cannot lie ahead; a date here "
+                                     f"lies from 2000-01-01 (earliest_date) to today"]
+    assert import_file("payments", write_csv(tmp_path / "p.csv", payments, [["P3", "INV-1", today.isoformat(), "1.00"]]),
+                       engine=with_credit).inserted == 1
+    tickets = ["ticket_id", "customer_id", "received_at", "type", "first_response_at"]
+    rows = [["T1", "C1", "2026-10-05T10:00", "bug", f"{tomorrow}T09:00"], ["T2", "C1", f"{tomorrow}T00:00", "bug", ""]]
+    with pytest.raises(ImportRejected) as rejected:
+        import_file("tickets", write_csv(tmp_path / "t.csv", tickets, rows), engine=with_credit)
+    assert rejected.value.errors == [
+        f"t.csv:2:first_response_at: {tomorrow}T09:00 is after today: it cannot lie ahead; a date here lies from "
+        f"2000-01-01 (earliest_date) to today",
+        f"t.csv:3:received_at: {tomorrow}T00:00 is after today: it cannot lie ahead; a date here lies from "
+        f"2000-01-01 (earliest_date) to today"]
+    rows = [["T1", "C1", f"{today}T00:00", "bug", ""]]
+    assert import_file("tickets", write_csv(tmp_path / "t.csv", tickets, rows), engine=with_credit).inserted == 1
+
+
+def test_the_window_does_not_depend_on_when_a_customer_was_imported(with_credit, tmp_path):
+    """A vendor moving in closes past months for customers it imports today: 2001 is as good as last month."""
+    rows = [["INV-2001", "C1", "2001-03-01", "2001-03-31", "10.00", "0.20"]]
+    result = import_file("invoices", write_csv(tmp_path / "i.csv", ["invoice_id", "customer_id", "issued_on", "due_on",
+                                                                   "amount_ht", "vat_rate"], rows), engine=with_credit)
+    assert result.inserted == 1
+
+
+def test_the_window_comes_from_the_terms(with_credit, tmp_path):
+    from policy.terms import Terms
+
+    terms = Terms(earliest_date="2026-01-01", horizon_days=10)
+    far = (today_paris() + timedelta(days=11)).isoformat()
+    rows = [["C1", "temporary_inactivity", "2025-12-31", None], ["C1", "temporary_inactivity", "2026-02-01", far]]
+    with pytest.raises(ImportRejected) as rejected:
+        import_file("standby", write_csv(tmp_path / "s.csv", ["customer_id", "reason", "start_on", "end_on"], rows),
+                    engine=with_credit, terms=terms)
+    window = "a date here lies from 2026-01-01 (earliest_date) to 10 days after today (horizon_days)"
+    assert rejected.value.errors == [f"s.csv:2:start_on: 2025-12-31 is before 2026-01-01: {window}",
+                                     f"s.csv:3:end_on: {far} is too far ahead: {window}"]
+
+
+def test_show_tickets_never_crashes_on_extreme_dates_stored_by_an_older_release(with_credit):
+    stamp = now()
+    with session_scope(with_credit, write=True) as session:
+        for ticket_id, at in (("T-FAR", datetime(9999, 12, 31, 22, 59, tzinfo=timezone.utc)),
+                              ("T-OLD", datetime(1, 1, 1, 0, 0, tzinfo=timezone.utc))):
+            session.execute(insert(Ticket).values(ticket_id=ticket_id, customer_id="C1", received_at=at, type="bug",
+                                                  severity="critical", source="import", created_at=stamp,
+                                                  updated_at=stamp))
+    for args in (("show", "tickets"), ("show", "tickets", "--format", "json"), ("show", "tickets", "--format", "csv"),
+                 ("show", "tickets", "--month", "2026-10")):
+        shown = lifecycle(*args)
+        assert shown.returncode == 0, (args, shown.stderr)
+        assert "Traceback" not in shown.stderr
+    assert "T-FAR" in lifecycle("show", "tickets").stdout
+    states = {row["ticket_id"]: row["state"] for row in json.loads(lifecycle("show", "tickets", "--format",
+                                                                             "json").stdout)}
+    assert set(states) == {"T-FAR", "T-OLD"}
+    # the morning's look at open tickets (run commitments) goes on past them too
+    from ledger.commitments import look
+    from policy.terms import Terms
+
+    with session_scope(with_credit, write=True) as session:
+        session.execute(insert(Ticket).values(ticket_id="T-STOP", customer_id="C1", type="bug", source="import",
+                                              received_at=datetime(2026, 10, 5, 8, 0, tzinfo=timezone.utc),
+                                              first_response_at=datetime(9999, 12, 31, 22, 59, tzinfo=timezone.utc),
+                                              created_at=stamp, updated_at=stamp))
+    with session_scope(with_credit, write=True) as session:
+        morning = look(session, Terms(), datetime.now(timezone.utc), flow_run_id=None)
+    assert "T-OLD" in {row["ticket"] for row in morning.rows}
+
+
+def test_dates_and_months_of_commands_are_refused_in_one_line_naming_the_window(with_credit):
+    cases = [
+        (("run", "export", "--month", "9999-12"), "--month: the month 9999-12 is too far ahead: a month here lies from "
+                                                   "2000-01 (earliest_date) to 400 days after today (horizon_days)"),
+        (("run", "export", "--month", "0000-01"), "--month: the month 0000-01 is before 2000-01"),
+        (("run", "export", "--month", "0001-01"), "--month: the month 0001-01 is before 2000-01"),
+        (("run", "monthly-close", "--month", "0001-01"), "the month 0001-01 is before 2000-01"),
+        (("run", "monthly-close", "--month", "9999-12", "--force", "--reason", "x"), "the month 9999-12 is too far"),
+        (("run", "send-invoices", "--month", "0001-01"), "the month 0001-01 is before 2000-01"),
+        (("show", "invoices", "--month", "9999-12"), "the month 9999-12 is too far ahead"),
+        (("run", "cancel", "--customer", "C1", "--received-on", "0001-01-01"),
+         f"--received-on 0001-01-01 is before 2000-01-01: {WINDOW}"),
+        (("run", "cancel", "--customer", "C1", "--received-on", "2026-11-02", "--effective-on", "9999-12-31"),
+         f"--effective-on 9999-12-31 is too far ahead: {WINDOW}"),
+        (("run", "arrears", "--as-of", "0001-01-01"), "--as-of 0001-01-01 is before 2000-01-01"),
+        (("run", "arrears", "--as-of", "9999-12-31", "--dry-run"), "--as-of 9999-12-31 is too far ahead"),
+        (("run", "backup", "--as-of", "1999-12-31"), "--as-of 1999-12-31 is before 2000-01-01"),
+        (("run", "standby-request", "--customer", "C1", "--reason", "temporary_inactivity", "--end-on", "9999-12-31"),
+         "--end-on 9999-12-31 is too far ahead"),
+        (("run", "commitments", "--as-of", "0001-01-01T00:00"), "--as-of 0001-01-01T00:00:00 is before 2000-01-01"),
+        (("demo", "--customers", "2", "--as-of", "0001-01-01"), "--as-of 0001-01-01 is before 2000-01-01"),
+    ]
+    before = ledger_state(with_credit)
+    for args, says in cases:
+        line = one_line_refusal(lifecycle(*args))
+        assert says in line, (args, line)
+    assert ledger_state(with_credit) == before
+
+
+@pytest.mark.prefect
+def test_a_cancellation_from_the_ui_with_a_date_outside_the_window_is_refused(prefect_server, with_credit):
+    from datetime import date
+
+    from flows.cancellation import cancellation_request
+
+    before = ledger_state(with_credit)
+    for received, effective in ((date(1, 1, 1), None), (date(2026, 11, 2), date(9999, 12, 31))):
+        state = cancellation_request(customer_id="C1", received_on=received, effective_on=effective,
+                                     return_state=True)
+        assert state.is_failed() and "a date here lies from 2000-01-01 (earliest_date)" in state.message, state.message
+    after = ledger_state(with_credit)
+    del before["terms_copies"], after["terms_copies"]  # each run keeps the terms it read; nothing else is written
+    assert after == before
+
+
+# --- control characters at every entry, and stored text printed literally -----------------------------------
+
+
+def test_control_characters_in_a_commands_text_are_refused_in_one_line(with_credit):
+    cases = [
+        (("run", "credit-note", "--invoice", "INV-1", "--amount", "1.00", "--reason", "Good\x01will",
+          "--requested-by", "ann"), "--reason: holds the control character U+0001"),
+        (("run", "credit-note", "--invoice", "INV-1", "--amount", "1.00", "--reason", "Goodwill",
+          "--requested-by", "ann\x1b[2J"), "--requested-by: holds the control character U+001B"),
+        (("run", "refund", "--customer", "C1", "--amount", "1.00", "--reference=VIR\n1"),
+         "--reference: holds a line break (U+000A"),
+        (("run", "cancel", "--customer", "C1", "--received-on", "2026-11-02", "--requested-by", "ops\u2028x"),
+         "--requested-by: holds a line break (U+2028"),
+        (("run", "restore", "--customer", "C1", "--requested-by", "ann", "--ticket", "T\x9b1"),
+         "--ticket: holds the control character U+009B"),
+    ]
+    before = ledger_state(with_credit)
+    for args, says in cases:
+        line = one_line_refusal(lifecycle(*args))
+        assert says in line, (args, line)
+    assert ledger_state(with_credit) == before
+
+
+def test_stored_text_is_printed_as_it_is_never_as_markup(ledger, tmp_path):
+    names = {"M1": "[/bold] x", "M2": "[link=http://evil.example]click[/link]", "M3": "[red]alert[/red] \\[y]"}
+    import_file("customers", write_csv(tmp_path / "c.csv", CUSTOMER_HEADER,
+                                       [customer(key, name=name) for key, name in names.items()]), engine=ledger)
+    renamed = {key: f"{name} v2" for key, name in names.items()}
+    import_file("customers", write_csv(tmp_path / "c2.csv", CUSTOMER_HEADER,
+                                       [customer(key, name=name) for key, name in renamed.items()]), engine=ledger)
+    shown = lifecycle("show", "customers")
+    assert shown.returncode == 0, shown.stderr
+    for name in renamed.values():
+        assert name in shown.stdout
+    assert "\x1b]8;" not in shown.stdout  # no terminal hyperlink
+    audit = lifecycle("show", "audit")
+    assert audit.returncode == 0, audit.stderr
+    assert "[/bold] x v2" in audit.stdout and "[link=http://evil.example]click[/link]" in audit.stdout
+
+
+def test_the_webhook_refuses_control_characters_and_dates_outside_the_window_with_422(with_credit):
+    from lifecycle.helpdesk import receive, signature
+
+    secret = b"s" * 32
+
+    def post(records) -> tuple[int, dict]:
+        body = json.dumps(records).encode()
+        return receive(body, signature(secret, body), secret, max_bytes=1_000_000, sealer=lambda text: text,
+                       engine=with_credit)
+
+    before = ledger_state(with_credit)
+    status, answer = post({"ticket_id": "T1", "customer_id": "C1", "received_at": "0001-01-01T00:00", "type": "bug"})
+    assert status == 422 and answer["errors"] == [
+        "helpdesk:2:received_at: 0001-01-01T00:00 is before 2000-01-01: a date here lies from 2000-01-01 "
+        "(earliest_date) to today"]
+    status, answer = post({"ticket_id": "T1", "customer_id": "C1", "received_at": "9999-12-31T23:59", "type": "bug"})
+    assert status == 422 and "is after today" in answer["errors"][0]
+    status, answer = post({"ticket_id": "T1", "customer_id": "C1", "received_at": "2026-10-05T10:00", "type": "bug",
+                           "credentials": "user\x00root"})
+    assert status == 422 and answer["errors"] == ["helpdesk:2:credentials: holds the control character U+0000 (at "
+                                                  "character 5): type the text without it"]
+    status, answer = post({"ticket_id": "T1", "customer_id": "C1", "received_at": "2026-10-05T10:00", "type": "bug",
+                           "Type": "question"})
+    assert status == 422 and answer["errors"] == ["helpdesk:1:type: the column is repeated in the header (columns 4 "
+                                                  "and 5): each column appears once"]
+    assert ledger_state(with_credit) == before
+    status, answer = post({"ticket_id": "T1", "customer_id": "C1", "received_at": "2026-10-05T10:00", "type": "bug",
+                           "credentials": "host: db\nuser: root\tpassword: x"})
+    assert status == 200 and answer["inserted"] == 1, answer
+
+
+def test_import_records_refuse_what_files_refuse(with_credit):
+    with pytest.raises(ImportRejected) as rejected:
+        import_records("refunds", [{"refund_id": "R1", "customer_id": "C1", "amount": "1.00",
+                                    "refunded_on": "2026-11-02", "reference": "VIR\x1b1"}],
+                       label="api", engine=with_credit, actor="test")
+    assert rejected.value.errors == ["api:2:reference: holds the control character U+001B (at character 4): type "
+                                     "the text without it"]

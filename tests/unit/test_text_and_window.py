@@ -1,0 +1,67 @@
+"""The two rules every entry applies to what comes from outside: text without control characters
+(policy.text) and dates within the terms' window (policy.window), tested without a server."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timezone
+
+import pytest
+
+from policy.terms import Terms
+from policy.text import control_problem
+from policy.window import DateWindow
+
+TODAY = date(2026, 11, 23)
+WINDOW = DateWindow.of(Terms(), TODAY)
+
+
+@pytest.mark.parametrize("char", ["\x00", "\x01", "\x08", "\x1b", "\x7f", "\x80", "\x9b", "\x9f"])
+def test_a_control_character_is_refused_in_any_text(char):
+    assert "control character" in control_problem(f"a{char}b")
+    assert "control character" in control_problem(f"a{char}b", lines=True)
+
+
+@pytest.mark.parametrize("char", ["\n", "\r", "\v", "\f", "\x85", "\u2028", "\u2029", "\x1e"])
+def test_a_line_break_is_refused_in_a_one_line_value(char):
+    assert "line break" in control_problem(f"a{char}b")
+
+
+def test_a_multi_line_value_keeps_its_lines_and_tabs_and_any_text_keeps_its_letters():
+    assert control_problem("host: db\r\nuser:\troot", lines=True) is None
+    assert control_problem("a\tb") is not None  # a one-line value holds no tab either
+    assert control_problem("Société Générale d'Épargne — 日本 [/bold] =1+2 \u200b") is None
+
+
+def test_the_window_runs_from_the_earliest_date_to_the_horizon():
+    assert WINDOW.latest == date(2027, 12, 28)
+    assert WINDOW.problem(date(2000, 1, 1)) is None and WINDOW.problem(date(2027, 12, 28)) is None
+    assert WINDOW.problem(date(1999, 12, 31)).startswith("1999-12-31 is before 2000-01-01: a date here lies from "
+                                                         "2000-01-01 (earliest_date) to 400 days after today")
+    assert "too far ahead" in WINDOW.problem(date(2027, 12, 29))
+    assert "too far ahead" in WINDOW.problem(date.max) and "before" in WINDOW.problem(date.min)
+
+
+def test_a_fact_of_the_past_lies_no_later_than_today_by_its_paris_day():
+    assert WINDOW.problem(TODAY, past_only=True) is None
+    assert "is after today" in WINDOW.problem(date(2026, 11, 24), past_only=True)
+    late_evening = datetime(2026, 11, 23, 22, 30, tzinfo=timezone.utc)   # 23:30 in Paris: still today
+    assert WINDOW.problem(late_evening, past_only=True) is None
+    after_midnight = datetime(2026, 11, 23, 23, 30, tzinfo=timezone.utc)  # 00:30 on the 24th in Paris
+    assert "is after today" in WINDOW.problem(after_midnight, past_only=True, shown="2026-11-24T00:30")
+    assert WINDOW.problem(datetime(9999, 12, 31, 23, 59, tzinfo=timezone.utc), past_only=True)
+
+
+def test_a_month_is_in_the_window_when_it_overlaps_it():
+    assert WINDOW.month_problem("2000-01") is None and WINDOW.month_problem("2027-12") is None
+    for month in ("0000-01", "0001-01", "1999-12"):
+        assert "is before 2000-01" in WINDOW.month_problem(month)
+    for month in ("2028-01", "9999-12"):
+        assert "too far ahead" in WINDOW.month_problem(month)
+
+
+def test_the_window_is_the_terms_and_the_same_for_every_customer():
+    narrow = DateWindow.of(Terms(earliest_date=date(2026, 1, 1), horizon_days=10), TODAY)
+    assert (narrow.earliest, narrow.latest) == (date(2026, 1, 1), date(2026, 12, 3))
+    assert DateWindow.of(Terms(), date(9999, 12, 1)).latest == date.max  # a test clock at the edge stays valid
+    with pytest.raises(ValueError):
+        Terms(horizon_days=0)
