@@ -18,7 +18,7 @@ from prefect.blocks.core import Block
 from pydantic import Field, SecretStr
 
 import lifecycle_config
-from lifecycle_config.conditions import Unavailable
+from lifecycle_config.conditions import WORLD_ERRNOS, Unavailable
 
 #: S3 calls fail within seconds when the endpoint is down: a short connect timeout, one retry
 CONNECT_SECONDS = 3
@@ -122,6 +122,8 @@ class FolderStore:
                 partial.unlink(missing_ok=True)  # no half object left behind, where the folder allows it
             except OSError:
                 pass
+            if error.errno not in WORLD_ERRNOS:
+                raise   # a name too long, a key the program built wrong: a bug, with its traceback
             raise _folder_unavailable(error, self.root) from None
         return path.stat().st_size
 

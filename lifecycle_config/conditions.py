@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import errno
 
-#: the errors of a file operation that describe the machine, not the program
-WORLD_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM, errno.EIO, errno.ENOENT,
-                errno.ENOTDIR, errno.EISDIR, errno.EEXIST, errno.ECONNREFUSED, errno.ECONNRESET, errno.ETIMEDOUT,
-                errno.EHOSTUNREACH, errno.ENETUNREACH, errno.EPIPE}
+#: the errors of a file operation that describe the machine, not the program. A missing file, a folder where a
+#: file was expected or a name already taken are not among them: where a user named the path, the code that
+#: opens it says so itself (a user's mistake); anywhere else (a catalogue the package lost, a path the program
+#: built wrong) it is a bug, and keeps its traceback
+WORLD_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM, errno.EIO,
+                errno.ECONNREFUSED, errno.ECONNRESET, errno.ETIMEDOUT, errno.EHOSTUNREACH, errno.ENETUNREACH,
+                errno.EPIPE}
 
 
 class Unavailable(RuntimeError):

@@ -130,7 +130,10 @@ def month_unbilled(month: str, **facts) -> Unbilled:
     return unbilled(first, after - timedelta(days=1), **facts)
 
 
-def contract_year(month: str) -> tuple[date, date]:
-    """The year an annual customer is billed for in the month its contract year starts."""
-    first, _ = month_bounds(month)
-    return first, add_months(first, 12) - timedelta(days=1)
+def contract_year(month: str, contract_start: date) -> tuple[date, date]:
+    """The year an annual customer is billed for in the month its contract year starts: from the contract's
+    own day in that month (a contract of 15 March runs 15 March to 14 March, as its cancellation counts it;
+    the 31st in a shorter month is its last day) for twelve months."""
+    first, after = month_bounds(month)
+    year_first = min(first.replace(day=1) + timedelta(days=contract_start.day - 1), after - timedelta(days=1))
+    return year_first, add_months(year_first, 12) - timedelta(days=1)

@@ -125,8 +125,8 @@ def subscription_charge(customer: Subscriber, month: str, terms: Terms, *, stand
             return SubscriptionCharge([], None, None)
         lines, period, coverage = [], None, None
         if contract is not None and number == contract.month:
-            year_first, year_last = contract_year(month)
-            coverage = unbilled(year_first, year_last, start=start, billed=billed)
+            year_first, year_last = contract_year(month, contract)
+            coverage = unbilled(year_first, year_last, start=start, billed=billed, last_service_day=last_service_day)
             if coverage.days:
                 fee = customer.monthly_fee
                 amount = fee * 12 if coverage.whole else cents(fee * 12 * coverage.days / coverage.span_days)
@@ -137,7 +137,8 @@ def subscription_charge(customer: Subscriber, month: str, terms: Terms, *, stand
                                   rate, month))
                 period = (coverage.first, coverage.last)
         served_days = days if last_service_day is None else min(days, (last_service_day - first_day).days + 1)
-        off = standby_count if standby_count is not None else len({d for d in standby if d.year == year and d.month == number})
+        off = standby_count if standby_count is not None else len(
+            {d for d in standby if (d.year, d.month) == (year, number) and (start is None or d >= start)})
         off = min(off, served_days)
         if off:
             refund = -cents(customer.monthly_fee * off * discount_share / days)

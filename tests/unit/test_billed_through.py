@@ -111,3 +111,23 @@ def test_an_annual_year_already_billed_is_not_billed_again_and_a_year_partly_bil
     [refund] = subscription_charge(annual, "2027-04", TERMS, billed=imported_year,
                                    standby=days(date(2027, 4, 1), date(2027, 4, 10))).lines
     assert refund.amount_ht == D("-16.67")   # 100 x 10 x 0.5 / 30 = 16.666.. -> 16.67
+
+
+def test_an_annual_contract_from_mid_month_bills_its_whole_year_from_that_day_and_not_past_its_last_day():
+    mid_march = Subscriber(D("100.00"), "transfer", "annual", date(2026, 3, 15), D("0.20"))
+    # the contract year runs 15 March to 14 March, as its cancellation counts it: the whole year, 12 x fee
+    charge = subscription_charge(mid_march, "2026-03", TERMS)
+    assert [line.amount_ht for line in charge.lines] == [D("1200.00")]
+    assert charge.period == (date(2026, 3, 15), date(2027, 3, 14))
+    # the next year is billed in March 2027 from the 15th, nothing of the year before a second time
+    billed = BilledPeriod(*charge.period, "2026-000001")
+    assert subscription_charge(mid_march, "2027-03", TERMS, billed=billed).period == (date(2027, 3, 15),
+                                                                                      date(2028, 3, 14))
+    # cancelled with its last day at the end of the first year: the March 2027 close bills no new year
+    ended = subscription_charge(mid_march, "2027-03", TERMS, billed=billed, last_service_day=date(2027, 3, 14))
+    assert ended.lines == [] and ended.period is None
+    # a last day ten days into a new year bills those ten days: 1200 x 10 / 366 = 32.786.. -> 32.79
+    [line] = subscription_charge(mid_march, "2027-03", TERMS, billed=billed, last_service_day=date(2027, 3, 24)).lines
+    assert line.amount_ht == D("32.79")
+    # standby days before the start were never billed: none comes back
+    assert subscription_charge(mid_march, "2026-03", TERMS, standby=days(date(2026, 3, 1), date(2026, 3, 2))).lines[1:] == []

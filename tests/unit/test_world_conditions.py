@@ -15,7 +15,7 @@ from lifecycle_config.conditions import Unavailable, is_world_condition, one_lin
     OSError(errno.ENOSPC, "No space left on device"),
     OSError(errno.EROFS, "Read-only file system"),
     PermissionError(errno.EACCES, "Permission denied"),
-    FileNotFoundError(errno.ENOENT, "No such file or directory"),
+    OSError(errno.EIO, "Input/output error"),
     Unavailable("object storage s3://nightly at http://127.0.0.1:9 cannot be reached"),
 ], ids=lambda error: type(error).__name__)
 def test_the_world(error):
@@ -30,7 +30,12 @@ def test_the_network_as_botocore_names_it():
 
 
 @pytest.mark.parametrize("error", [ValueError("bad"), KeyError("x"), AttributeError("y"), TypeError("z"),
-                                   ZeroDivisionError(), OSError("no errno")], ids=lambda error: type(error).__name__)
+                                   ZeroDivisionError(), OSError("no errno"),
+                                   # a file the program itself needs and lost (a catalogue, a template): a bug
+                                   FileNotFoundError(errno.ENOENT, "No such file or directory"),
+                                   IsADirectoryError(errno.EISDIR, "Is a directory"),
+                                   OSError(errno.ENAMETOOLONG, "File name too long")],
+                          ids=lambda error: f"{type(error).__name__}-{getattr(error, 'errno', None)}")
 def test_a_bug_is_not(error):
     assert not is_world_condition(error)
 

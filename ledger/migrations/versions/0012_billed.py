@@ -10,7 +10,7 @@ an imported invoice marked `subscription=false`) and no reader has to guess:
   calendar month before `issued_on`, an annual one's the twelve months from its month), bills the
   subscription, and its `month` becomes that period's first month (the service month);
 - a product monthly invoice with a positive `subscription` line billed its month (monthly customers) or
-  the contract year from its month (annual customers);
+  the contract year from the contract's own day in its month (annual customers);
 - each customer's `subscription_start` is its `contract_start`, else the first day of its earliest
   imported invoice's period.
 
@@ -70,7 +70,10 @@ def upgrade() -> None:
                             .where(invoices.c.kind == "monthly", invoices.c.period_start.is_(None),
                                    invoices.c.id.in_(billed))):
         first = date(int(row.month[:4]), int(row.month[5:7]), 1)
-        months = 12 if cycles.get(row.customer_id, ("monthly", None))[0] == "annual" else 1
+        cycle, contract = cycles.get(row.customer_id, ("monthly", None))
+        months = 12 if cycle == "annual" else 1
+        if cycle == "annual" and contract is not None:   # its contract year, from the contract's own day
+            first = min(first + timedelta(days=contract.day - 1), _add_months(first, 1) - timedelta(days=1))
         own.append({"key": row.id, "start": first, "end": _add_months(first, months) - timedelta(days=1)})
     if own:
         bind.execute(sa.update(invoices).where(invoices.c.id == sa.bindparam("key")).values(
