@@ -145,3 +145,10 @@ def invoice_document(number: str, issued_on: date) -> str:
 
 def ledger_snapshot_folder(backup_id: str) -> str:
     return f"ledger-snapshots/{checked_id(backup_id, 'backup id')}/"
+
+
+def workbook_file(month: str, version: int) -> str:
+    """A month's finance workbook: its first version plain, later ones `_vN` (the file a user downloads or
+    copies with `run export --out`; the CLI checks it before any run, without importing Prefect)."""
+    suffix = "" if version == 1 else f"_v{version}"
+    return f"{month}_billable-interventions{suffix}.xlsx"

@@ -934,13 +934,14 @@ def _export_names(month: str) -> list[str]:
     and the next one."""
     from sqlalchemy import func, select
 
+    from ledger import keys
     from ledger.db import session_scope
     from ledger.models import Export
-    from tasks.export import file_name
 
+    # not tasks.export: importing Prefect here, before the run picks its server, would make it a temporary one
     with session_scope(_ledger()) as session:
         latest = session.scalar(select(func.max(Export.version)).where(Export.month == month)) or 0
-    return [file_name(month, version) for version in range(1, latest + 2)]
+    return [keys.workbook_file(month, version) for version in range(1, latest + 2)]
 
 
 @run_app.command("export")

@@ -23,6 +23,7 @@ from sqlalchemy import func, or_, select
 
 import lifecycle_config
 from blocks.storage import ObjectStorage
+from ledger import keys
 from ledger.db import now, session_scope
 from ledger.models import (Customer, CustomerCredit, Export, Intervention, Invoice, InvoiceLine, MonthlyClose,
                            QuotaPeriod, Ticket)
@@ -58,9 +59,7 @@ class ExportResult:
     interventions: int = 0
 
 
-def file_name(month: str, version: int) -> str:
-    suffix = "" if version == 1 else f"_v{version}"
-    return f"{month}_billable-interventions{suffix}.xlsx"
+file_name = keys.workbook_file
 
 
 def object_key(month: str, version: int) -> str:

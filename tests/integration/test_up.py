@@ -386,7 +386,7 @@ def test_the_run_button_completes_every_deployment_that_needs_no_parameter(up_se
             assert run["state"]["type"] == "COMPLETED", (name, run["state"])
 
 
-def test_the_workbooks_are_listed_newest_first_and_answer_head(up_server):
+def test_the_workbooks_are_listed_newest_first_and_answer_head(up_server, tmp_path):
     # two workbooks of its own, of months of the demo's history no other test exports: the older month last
     keys = []
     for back in (3, 4):
@@ -406,6 +406,12 @@ def test_the_workbooks_are_listed_newest_first_and_answer_head(up_server):
     head = httpx.head(f"{base}/{links[0]}", timeout=10)
     assert head.status_code == 200 and int(head.headers["content-length"]) > 0 and head.content == b""
     assert httpx.get(f"{base}/exports/../ledger.db", timeout=10).status_code == 404
+    # a copy with --out runs on the worker too: its check of the target before the run loads no Prefect (which
+    # would have bound the command to a temporary server of its own)
+    copy = up_server.lifecycle("run", "export", "--month", month, "--out", f"{tmp_path}/")
+    said = copy.stdout + copy.stderr
+    assert copy.returncode == 0 and "on the worker" in said and "temporary server" not in said, said
+    assert (tmp_path / keys[1].rsplit("/", 1)[-1]).stat().st_size > 0
 
 
 def test_show_prints_paris_times_and_one_line_per_audit_entry(up_server):
