@@ -28,6 +28,7 @@ from policy.cancellation import NOTICES
 from policy.language import language_of
 from tasks.dispatch import deliver
 from tasks.effects import record_notice, record_switch
+from tasks.invoice_documents import issue_documents
 from tasks.runtime import Refusal, actor, business_date, check_date, flow_run_id, refusals_fail_quietly
 from tasks.settings import load_run_settings
 
@@ -122,6 +123,11 @@ def cancellations(as_of: Optional[date] = None, force_reason: Optional[str] = No
             _notify(session, customer, "effective", cancellation_id, settings, effective_on=step.effective_on,
                     deletion_due_on=customer.deletion_due_on)
         rows.append({"customer": step.customer_id, "step": "effective", "detail": step.sentence, "final backup": ""})
+        if step.credit_notes:   # the days billed after the last day, given back: documents and mails like any note
+            issued = issue_documents(settings.seller, settings.terms, settings.storage, numbers=step.credit_notes,
+                                     actor=actor(), flow_run_id=flow_run_id())
+            for refused in issued.refused:
+                print(f"credit note document not stored: {refused}")
     # the last picture of each cancelled customer's data, taken after its access went off; retried by the next
     # run until it is good (a killed run, a failed backup)
     deliver(settings)

@@ -8,6 +8,7 @@ them gapless numbers. A month already closed is never billed twice.
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Literal, Optional
 
 from prefect import flow
@@ -92,6 +93,8 @@ def monthly_close(
           "due_on": item.due_on.isoformat() if item.due_on else None} for item in closed.invoices],
         key="monthly-close-invoices", description=f"Invoices issued for {month}")
     print(f"{month}: {len(closed.invoices)} invoice(s), {closed.total_ttc} EUR TTC, issued {closed.issued_on}")
+    if closed.credit_notes:
+        print(f"{month}: {closed.credit_notes_sentence()}")
     send_documents(month, settings, run_id)
     billable_export(month)
     return _result(closed)
@@ -127,4 +130,6 @@ def _result(report) -> dict:
             # customers whose subscription for the month an earlier invoice billed (not billed again), and why
             "subscription_already_billed": report.skipped,
             "subscription_partly_billed": len(report.already_billed) - report.skipped,
-            "subscription_not_started": report.not_started, "not_billed_again": report.subscription_summary()}
+            "subscription_not_started": report.not_started, "not_billed_again": report.subscription_summary(),
+            "credit_notes": len(report.credit_notes),
+            "credited_ttc": str(-sum((item.total_ttc for item in report.credit_notes), Decimal("0.00")))}

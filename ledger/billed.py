@@ -78,3 +78,21 @@ def refresh_subscription_starts(session: Session, customer_ids: Iterable[str]) -
             start = subscription_start(customer.contract_start, imported.get(customer.customer_id, []))
             if customer.subscription_start != start:
                 customer.subscription_start = start
+
+
+def covering(session: Session, customer_id: str, first, last) -> Invoice | None:
+    """The issued invoice whose subscription period reaches furthest among those that billed any day of
+    `first`..`last` (an annual customer's year): what a credit note giving those days back credits."""
+    return session.scalar(select(Invoice).where(*_billing(), Invoice.kind != InvoiceKind.CREDIT_NOTE,
+                                                Invoice.customer_id == customer_id, Invoice.period_start <= last,
+                                                Invoice.period_end >= first)
+                          .order_by(Invoice.period_end.desc(), Invoice.id).limit(1))
+
+
+def billed_after(session: Session, customer_id: str, last_day) -> list[Invoice]:
+    """The customer's issued invoices that billed subscription days after `last_day` (a cancellation's last
+    day of service), oldest first."""
+    return list(session.scalars(select(Invoice).where(*_billing(), Invoice.kind != InvoiceKind.CREDIT_NOTE,
+                                                      Invoice.customer_id == customer_id,
+                                                      Invoice.period_end > last_day)
+                                .order_by(Invoice.period_start, Invoice.id)))

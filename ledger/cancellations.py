@@ -10,22 +10,26 @@ rules are in policy/cancellation.py; notices go out through the outbox like ever
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from ledger import audit
-from ledger.credits import credit_of
+from ledger import audit, keys
+from ledger.billed import billed_after
+from ledger.credits import CreditNoteResult, credit_of, issue_given_back
 from ledger.db import now
 from ledger.models import Cancellation, Customer, Invoice, MonthlyClose, Payment
 from ledger.queries import active_standby_customers, invoice_label
 from policy.balances import NOTHING_LEFT, paid
 from policy.calendar import month_key
-from policy.cancellation import Statement, StatementLine, earliest_effective, effective_problem
-from policy.language import speak
+from policy.cancellation import (Statement, StatementLine, earliest_effective, effective_problem, unserved,
+                                 unserved_text)
+from policy.corrections import amount_line
+from policy.invoicing import Line, totals
+from policy.language import language_of, speak
 from policy.terms import Terms
 from policy.vocabulary import CancellationStatus, CloseStatus, DeletionStatus, InvoiceKind, InvoiceStatus
 
@@ -45,6 +49,7 @@ class Step:
     status: str
     sentence: str
     statement: Statement | None = None
+    credit_notes: list[str] = field(default_factory=list)   # numbers issued when it took effect
 
 
 def statement_of(session: Session, customer_id: str, day: date) -> Statement:
@@ -92,12 +97,8 @@ def receive(session: Session, customer_id: str, received_on: date, effective_on:
     problem = effective_problem(effective_on, earliest, received_on)
     if problem:
         raise CancellationRefused(problem)
-    last_day = effective_on or earliest
-    closed = session.get(MonthlyClose, month_key(last_day))
-    if closed is not None and closed.status == CloseStatus.FINALISED:
-        raise CancellationRefused(f"the last day {last_day} falls in {month_key(last_day)}, which is closed and billed "
-                                  f"in full: choose a later last day (--effective-on), or credit the days not served "
-                                  f"with a credit note after it")
+    # a last day in a month already closed (a letter recorded late) is the contract's: the days billed after
+    # it are given back by credit notes when the cancellation takes effect (give_back_unserved)
     cancellation = Cancellation(customer_id=customer_id, received_on=received_on, effective_on=effective_on or earliest,
                                 status=CancellationStatus.RECEIVED, requested_by=requested_by, created_at=now(),
                                 flow_run_id=flow_run_id)
@@ -160,12 +161,61 @@ def take_effect(session: Session, cancellation_id: int, day: date, terms: Terms,
         customer.deletion_status = DeletionStatus.NOTICE_SENT
         customer.deletion_due_on = cancellation.effective_on + timedelta(days=terms.cancellation_data_retention_days)
         customer.deletion_flow_run_id = None
+    notes = give_back_unserved(session, cancellation, customer, day, terms, actor=actor, flow_run_id=flow_run_id)
     audit.record(session, "cancellation_effective", customer_id=customer.customer_id, actor=actor,
                  flow_run_id=flow_run_id, before={"status": CancellationStatus.RECEIVED},
                  after={"status": CancellationStatus.EFFECTIVE, "last_day": cancellation.effective_on,
-                        "deletion_due_on": customer.deletion_due_on})
-    return _step(cancellation, f"took effect after {cancellation.effective_on}: access off, data kept until "
-                               f"{customer.deletion_due_on}"), customer
+                        "deletion_due_on": customer.deletion_due_on,
+                        "credit_notes": [note.number for note in notes]})
+    given = "".join(f"; credit note {note.number}: {-note.total_ttc} EUR TTC of invoice {note.credits} billed after "
+                    f"the last day given back" for note in notes)
+    step = _step(cancellation, f"took effect after {cancellation.effective_on}: access off, data kept until "
+                               f"{customer.deletion_due_on}{given}")
+    step.credit_notes = [note.number for note in notes]
+    return step, customer
+
+
+def give_back_unserved(session: Session, cancellation: Cancellation, customer: Customer, day: date, terms: Terms, *,
+                       actor: str, flow_run_id: str | None) -> list[CreditNoteResult]:
+    """Every subscription day an issued invoice billed after the last day of service (a letter recorded late,
+    months closed meanwhile, a year billed in advance) given back pro rata by a credit note on that invoice,
+    in the customer's language: it settles what is left to pay on it (the arrears ladder no longer chases it),
+    the rest becomes the customer's credit. One note per invoice, keyed by the cancellation: never twice."""
+    words = speak(language_of(customer.language, terms.invoice_language))
+    last_day = cancellation.effective_on
+    notes = []
+    for invoice in billed_after(session, customer.customer_id, last_day):
+        if invoice.status in NOTHING_LEFT:
+            continue
+        lines = list(invoice.lines)
+        own = [line for line in lines if line.category == "subscription"]
+        if own:
+            base, rate = sum((line.amount_ht for line in own), Decimal("0.00")), own[0].vat_rate
+        elif invoice.kind == InvoiceKind.IMPORTED:   # an imported invoice billed its period as a whole
+            base = invoice.total_ht
+            rate = lines[0].vat_rate if lines else (invoice.total_vat / invoice.total_ht).quantize(Decimal("0.0001"))
+        else:
+            continue
+        given = unserved(invoice.period_start, invoice.period_end, base, last_day)
+        if given is None:
+            continue
+        text = unserved_text(words, last_day, given.first, invoice.period_end, given.days, given.of_days)
+        line = Line(text, "subscription", Decimal(1), -given.amount_ht, -given.amount_ht, rate,
+                    month_key(given.first))
+        credited = -sum((note.total_ttc for note in session.scalars(
+            select(Invoice).where(Invoice.credits_id == invoice.id, Invoice.kind == InvoiceKind.CREDIT_NOTE))),
+            Decimal("0.00"))
+        left = invoice.total_ttc - credited
+        if left <= 0:
+            continue
+        if -totals([line]).ttc > left:   # earlier credit notes gave part of it back already: never more than billed
+            line = amount_line(left, rate, text)
+            line = Line(text, "subscription", line.quantity, line.unit_price, line.amount_ht, rate,
+                        month_key(given.first))
+        notes.append(issue_given_back(session, invoice, [line], key=keys.credit_note(
+            f"cancellation:{cancellation.id}:{invoice.id}"), reason=text, on=day, actor=actor,
+            flow_run_id=flow_run_id))
+    return notes
 
 
 def without_final_backup(session: Session) -> list[tuple[int, str]]:

@@ -24,7 +24,7 @@ from ledger.queries import invoice_label, paid_by_invoice
 from policy.balances import NOTHING_LEFT, balance
 from policy.calendar import month_key, today_paris
 from policy.corrections import CorrectionRefused, credit_note, settle
-from policy.invoicing import Line
+from policy.invoicing import Line, totals
 from policy.language import language_of, speak
 from policy.terms import Terms
 from policy.vocabulary import CreditMovement, InvoiceKind, InvoiceStatus, SettlementKind, in_words
@@ -161,21 +161,67 @@ def issue_credit_note(session: Session, reference: str, *, request: str, reason:
                   for position, line in enumerate(made, start=1)]
     session.add(note)
     session.flush()
-    left = _balance(session, invoice)
-    split = settle(-sums.ttc, left)
-    if split.to_invoice:
-        left = settle_invoice(session, invoice, split.to_invoice, kind=SettlementKind.CREDIT_NOTE,
-                              payment_id=keys.credit_note_settlement(number), on=issued_on, credit_note_id=note.id)
-    if split.to_credit:
-        add_credit(session, invoice.customer_id, CreditMovement.CREDIT_NOTE, split.to_credit,
-                   keys.credit_movement("credit-note", number), issued_on, actor=actor, flow_run_id=flow_run_id,
-                   invoice_id=note.id)
+    split, left = settle_credit_note(session, note, invoice, actor=actor, flow_run_id=flow_run_id)
     label = invoice_label(invoice)
     audit.record(session, "credit_note_issued", customer_id=invoice.customer_id, before={"balance": left + split.to_invoice},
                  actor=actor, flow_run_id=flow_run_id,
                  after={"number": number, "credits": label, "total_ttc": sums.ttc, "reason": reason.strip(),
                         "requested_by": requested_by.strip(), "lines": positions, "amount": amount,
                         "to_invoice": split.to_invoice, "to_credit": split.to_credit, "balance": left})
+    return CreditNoteResult(number, label, invoice.customer_id, sums.ttc, split.to_invoice, split.to_credit, left)
+
+
+def settle_credit_note(session: Session, note: Invoice, invoice: Invoice, *, actor: str,
+                       flow_run_id: str | None):
+    """Where an issued credit note's money goes: first off what is left to pay on the invoice it credits (the
+    arrears ladder no longer chases that part), the rest to the customer's credit (applied at the next close,
+    or refunded). Returns the split and the invoice's balance afterwards."""
+    left = _balance(session, invoice)
+    split = settle(-note.total_ttc, left)
+    if split.to_invoice:
+        left = settle_invoice(session, invoice, split.to_invoice, kind=SettlementKind.CREDIT_NOTE,
+                              payment_id=keys.credit_note_settlement(note.number), on=note.issued_on,
+                              credit_note_id=note.id)
+    if split.to_credit:
+        add_credit(session, invoice.customer_id, CreditMovement.CREDIT_NOTE, split.to_credit,
+                   keys.credit_movement("credit-note", note.number), note.issued_on, actor=actor,
+                   flow_run_id=flow_run_id, invoice_id=note.id)
+    return split, left
+
+
+def issue_given_back(session: Session, invoice: Invoice, lines: list[Line], *, key: str, reason: str, on: date,
+                     month: str | None = None, actor: str, flow_run_id: str | None) -> CreditNoteResult:
+    """A credit note the product issues itself (days a cancellation did not serve), with its own lines
+    (negative), numbered now in the invoice series, on `invoice`; settled like any credit note. Keyed:
+    the same `key` issues nothing twice."""
+    done = session.scalar(select(Invoice).where(Invoice.invoice_key == key))
+    if done is not None:
+        return CreditNoteResult(done.number, invoice_label(invoice), done.customer_id, done.total_ttc, ZERO, ZERO,
+                                _balance(session, invoice), created=False)
+    sums = totals(lines)
+    if sums.ttc >= 0:
+        raise ValueError(f"{key}: a credit note gives money back (its total is below zero, not {sums.ttc})")
+    session.execute(select(Invoice.id).where(Invoice.id == invoice.id).with_for_update())
+    issued_on = issue_date(session, on)
+    [number] = next_numbers(session, issued_on, 1)
+    stamp = now()
+    note = Invoice(invoice_key=key, number=number, customer_id=invoice.customer_id, kind=InvoiceKind.CREDIT_NOTE,
+                   month=month or month_key(issued_on), status=InvoiceStatus.PAID, issued_on=issued_on, due_on=None,
+                   total_ht=sums.ht, total_vat=sums.vat, total_ttc=sums.ttc, description=reason,
+                   credits_id=invoice.id, created_at=stamp, finalised_at=stamp, flow_run_id=flow_run_id)
+    note.lines = [InvoiceLine(position=position, description=line.description, category=line.category,
+                              service_month=line.service_month, quantity=line.quantity, unit_price=line.unit_price,
+                              amount_ht=line.amount_ht, vat_rate=line.vat_rate)
+                  for position, line in enumerate(lines, start=1)]
+    session.add(note)
+    session.flush()
+    split, left = settle_credit_note(session, note, invoice, actor=actor, flow_run_id=flow_run_id)
+    label = invoice_label(invoice)
+    audit.record(session, "credit_note_issued", customer_id=invoice.customer_id,
+                 before={"balance": left + split.to_invoice}, actor=actor, flow_run_id=flow_run_id,
+                 after={"number": number, "credits": label, "total_ttc": sums.ttc, "reason": reason,
+                        "requested_by": "the product", "to_invoice": split.to_invoice, "to_credit": split.to_credit,
+                        "balance": left})
     return CreditNoteResult(number, label, invoice.customer_id, sums.ttc, split.to_invoice, split.to_credit, left)
 
 

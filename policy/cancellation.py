@@ -16,6 +16,7 @@ from decimal import Decimal
 
 from policy.calendar import add_months, month_bounds
 from policy.language import Language, speak
+from policy.money import cents
 from policy.terms import Terms
 from policy.vocabulary import BillingCycle
 
@@ -60,6 +61,36 @@ def service_days(month: str, ends_on: date | None) -> int | None:
     if ends_on < first:
         return 0
     return (ends_on - first).days + 1
+
+
+@dataclass(frozen=True)
+class Unserved:
+    """What an invoice billed of a subscription after the last day of service: `days` of its period's
+    `of_days`, and the part of its subscription amount (HT) they cost, given back by a credit note."""
+
+    first: date
+    days: int
+    of_days: int
+    amount_ht: Decimal
+
+
+def unserved(period_start: date, period_end: date, subscription_ht: Decimal, last_day: date) -> Unserved | None:
+    """The days of a billed period after `last_day`, priced pro rata of what the period billed:
+    amount x days / days of the period, half-up to the cent (None: nothing billed after the last day)."""
+    if period_end <= last_day or subscription_ht <= 0:
+        return None
+    first = max(period_start, last_day + timedelta(days=1))
+    of_days = (period_end - period_start).days + 1
+    days = (period_end - first).days + 1
+    amount = subscription_ht if days == of_days else cents(subscription_ht * days / of_days)
+    return Unserved(first, days, of_days, amount)
+
+
+def unserved_text(words: Language, last_day: date, first: date, last: date, days: int, of_days: int) -> str:
+    """The credit note's line (and reason) for the days billed after the last day of service."""
+    return words.say("Subscription not served after the last day of service {last_day} (cancellation): "
+                     "{first} to {last}, {days} of {of_days} days billed", last_day=last_day, first=first,
+                     last=last, days=days, of_days=of_days)
 
 
 @dataclass(frozen=True)

@@ -295,3 +295,49 @@ def totals(lines: list[Line]) -> Totals:
             by_rate[line.vat_rate] += line.amount_ht
     vat = sum((cents(amount * rate) for rate, amount in by_rate.items()), Decimal("0.00"))
     return Totals(ht, vat, ht + vat)
+
+
+# --- money owed to a customer is a credit note, never an invoice ------------------------------------------
+
+
+class NegativeInvoice(ValueError):
+    """An invoice (a commercial invoice, type 380) whose total is negative: money owed to the customer is
+    a credit note (type 381) and a credit, never an invoice. Raised where invoices are written, as a guard."""
+
+
+def negative_invoice_problem(kind: str, total_ttc: Decimal, who: str) -> str | None:
+    """Why a document of `kind` with `total_ttc` must not be issued as an invoice (None: it may)."""
+    if kind != "credit_note" and total_ttc < 0:
+        return (f"{who}: an invoice of {total_ttc} EUR TTC is money owed to the customer; it is issued as a "
+                f"credit note, never as an invoice")
+    return None
+
+
+def refuse_negative(kind: str, total_ttc: Decimal, who: str) -> None:
+    problem = negative_invoice_problem(kind, total_ttc, who)
+    if problem:
+        raise NegativeInvoice(problem)
+
+
+@dataclass(frozen=True)
+class MonthDocuments:
+    """What a close issues to a customer for a month: an invoice's lines (positive total, or none), and the
+    lines given back by a credit note (negative, or none): DESIGN "Invoices", no invoice below zero."""
+
+    invoice: list[Line]
+    credit: list[Line]
+
+
+def month_documents(customer: Subscriber, month: str, subscription: list[Line], billed: dict[str, list[Allocation]],
+                    terms: Terms, *, creditable: bool = True) -> MonthDocuments:
+    """The month's lines, netted on one invoice when their total is not below zero (an annual customer's
+    standby days given back beside its work); otherwise the days given back (the negative subscription
+    lines) go on a credit note and the rest (work, its surcharge) on an invoice of its own. `creditable`:
+    there is an invoice that billed those days; without one nothing was paid for them, nothing is given back."""
+    lines = monthly_lines(customer, month, 0, billed, terms, subscription=subscription)
+    if totals(lines).ht >= 0:
+        return MonthDocuments(lines, [])
+    given_back = [line for line in subscription if line.amount_ht < 0]
+    rest = monthly_lines(customer, month, 0, billed, terms,
+                         subscription=[line for line in subscription if line.amount_ht >= 0])
+    return MonthDocuments(rest, given_back if creditable else [])

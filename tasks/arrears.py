@@ -29,6 +29,7 @@ from policy.arrears import (ROWS, Owed, Stage, anchor, deletion_due, deletion_du
                             ladder, overdue_balance, penalty_for, penalty_texts, transitions, unpaid_for)
 from policy.balances import NEVER_ANCHOR, NOT_OWED
 from policy.calendar import month_key
+from policy.invoicing import refuse_negative
 from policy.language import language_of, speak
 from policy.notices import duration
 from policy.vocabulary import DeletionStatus, InvoiceKind, InvoiceStatus
@@ -259,6 +260,7 @@ def _issue_penalty(session, customer, invoice, penalty, day, terms, actor, flow_
     stamp = now()
     label = invoice_label(invoice)
     total = penalty.penalty + penalty.indemnity
+    refuse_negative(InvoiceKind.PENALTY, total, f"{customer.customer_id}'s penalty on {invoice_label(invoice)}")
     texts = penalty_texts(penalty, label, invoice.due_on, terms,
                           language_of(customer.language, terms.invoice_language))
     record = Invoice(invoice_key=keys.penalty_invoice(invoice.id), number=number, customer_id=customer.customer_id,

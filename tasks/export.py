@@ -127,7 +127,8 @@ def _summary(session, month: str, names: dict[str, str]) -> tuple[list[dict], li
 
 def _credit_notes(session, month: str, names: dict[str, str]) -> list[dict]:
     """The credit notes issued in the month, their totals negative as the ledger holds them."""
-    notes = session.scalars(select(Invoice).where(Invoice.kind == InvoiceKind.CREDIT_NOTE, Invoice.month == month)
+    notes = session.scalars(select(Invoice).where(Invoice.kind == InvoiceKind.CREDIT_NOTE, Invoice.month == month,
+                                                  Invoice.number.is_not(None))
                             .order_by(Invoice.number)).all()
     credited = _labels(session, {note.credits_id for note in notes})
     return [{"number": note.number, "customer_id": note.customer_id, "customer_name": names.get(note.customer_id, ""),

@@ -25,8 +25,8 @@ from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from ledger import audit, keys
-from ledger.billed import billed_through
-from ledger.credits import apply_credits
+from ledger.billed import billed_through, covering
+from ledger.credits import apply_credits, settle_credit_note
 from ledger.db import insert_if_missing, now, session_scope
 from ledger.models import (Cancellation, Customer, Intervention, Invoice, InvoiceLine, MonthlyClose, QuotaPeriod,
                            StageChange, StandbyPeriod, Ticket)
@@ -35,7 +35,8 @@ from ledger.terms_copies import terms_document
 from policy.calendar import add_months, month_bounds, month_key
 from policy.categories import Charge, charge_of, charged
 from policy.billed_through import BilledPeriod
-from policy.invoicing import Subscriber, monthly_lines, subscription_charge, totals
+from policy.invoicing import Subscriber, month_documents, refuse_negative, subscription_charge, totals
+from ledger.queries import invoice_label
 from policy.quota import Allocation, Work, allocate, beyond_support, included_minutes, standby_dates, standby_days
 from policy.terms import Terms
 from policy.vocabulary import CancellationStatus, CloseStatus, InvoiceKind, InvoiceStatus, StandbyStatus
@@ -83,6 +84,8 @@ class CloseReport:
     issued_on: date | None = None
     credits_applied: dict[str, Decimal] = field(default_factory=dict)  # invoice number -> customer credit applied
     already_billed: list[AlreadyBilled] = field(default_factory=list)
+    # money the month owes customers (an annual customer's standby beyond its work): credit notes, not invoices
+    credit_notes: list[InvoiceSummary] = field(default_factory=list)
     not_started: int = 0   # customers whose subscription starts after the month: none of its days is billed
 
     @property
@@ -101,6 +104,12 @@ class CloseReport:
             parts.append(f"{self.not_started} customer(s) not started by {self.month}: no subscription day "
                          f"before a customer's start is billed")
         return "; ".join(parts)
+
+    def credit_notes_sentence(self) -> str:
+        """The credit notes of the close: money owed to customers is never an invoice below zero."""
+        listed = ", ".join(f"{item.customer_id} {-item.total_ttc} EUR" for item in self.credit_notes)
+        return (f"{len(self.credit_notes)} credit note(s), {-sum((item.total_ttc for item in self.credit_notes), Decimal('0.00'))} "
+                f"EUR TTC given back (standby days of annual subscriptions): {listed}")
 
     def _already_billed_markdown(self, limit: int | None = None) -> str:
         """One line per customer: `- C002 Name: subscription billed through 2026-10-31 by INV-C002-202610 (...)`."""
@@ -135,6 +144,7 @@ class CloseReport:
                 + (f"- customers' credit applied: **{sum(self.credits_applied.values())} EUR** on "
                    f"{len(self.credits_applied)} invoice(s)\n" if self.credits_applied else "")
                 + (f"- {self.subscription_summary()}\n" if self.subscription_summary() else "")
+                + (f"- {self.credit_notes_sentence()}\n" if self.credit_notes else "")
                 + "\n## Largest invoices\n\n| number | customer | name | HT | VAT | TTC |\n|---|---|---|---:|---:|---:|\n"
                 + (rows or "| | | no invoice | | | |")
                 + (f"\n\n## Subscription already billed (not billed again)\n\n{self._already_billed_markdown()}"
@@ -154,7 +164,8 @@ class CloseReport:
                 f"**HT {self.total_ht} EUR, VAT {self.total_vat} EUR, TTC {self.total_ttc} EUR**; "
                 f"{self.interventions} intervention(s) of the month and {self.late_interventions} late one(s) priced.\n\n"
                 f"{billed}"
-                f"The five largest:\n\n{lines}{link}\n\n"
+                + (f"**Credit notes**: {self.credit_notes_sentence()}.\n\n" if self.credit_notes else "")
+                + f"The five largest:\n\n{lines}{link}\n\n"
                 "Approving numbers and issues them; refusing discards every draft "
                 "and needs a comment.")
 
@@ -167,7 +178,8 @@ def _lock_close(session: Session, month: str, terms: Terms, flow_run_id: str | N
 
 def _discard(session: Session, month: str) -> int:
     """Undo a close's drafts: its invoices, its pricing of interventions, its quota periods."""
-    drafts = select(Invoice.id).where(Invoice.close_month == month, Invoice.kind == InvoiceKind.MONTHLY,
+    drafts = select(Invoice.id).where(Invoice.close_month == month,
+                                      Invoice.kind.in_((InvoiceKind.MONTHLY, InvoiceKind.CREDIT_NOTE)),
                                       Invoice.status == InvoiceStatus.DRAFT)
     draft_ids = list(session.scalars(drafts))
     session.execute(update(Intervention).where(Intervention.close_month == month).values(
@@ -263,6 +275,7 @@ class _MonthBook:
     quota_rows: list[dict] = field(default_factory=list)
     priced: list[tuple[Allocation, int | None]] = field(default_factory=list)
     invoices: list[tuple[Customer, list, object]] = field(default_factory=list)
+    credit_notes: list[tuple[Customer, list, object, Invoice]] = field(default_factory=list)
     count: int = 0
     late: int = 0
 
@@ -310,13 +323,24 @@ class _MonthBook:
         # the subscription: only the days after its billed-through day and on or after its start
         charge = subscription_charge(_subscriber(customer), self.month, self.terms, standby=off,
                                      billed=self.billed_through.get(customer.customer_id), last_service_day=ends)
-        lines = monthly_lines(_subscriber(customer), self.month, days_off, billed, self.terms,
-                              subscription=charge.lines)
+        # money owed to the customer (an annual customer's standby days beyond its work) is a credit note on the
+        # invoice that billed those days, never an invoice below zero
+        credited = None
+        if any(line.amount_ht < 0 for line in charge.lines):
+            first, after = month_bounds(self.month)
+            days = sorted(off) or [first]
+            credited = covering(self.session, customer.customer_id, days[0], days[-1])
+        documents = month_documents(_subscriber(customer), self.month, charge.lines, billed, self.terms,
+                                    creditable=credited is not None)
+        lines = documents.invoice
         total = totals(lines)
         invoice_index = None
         if lines and total.ht != 0:
+            refuse_negative(InvoiceKind.MONTHLY, total.ttc, f"{customer.customer_id}'s invoice for {self.month}")
             invoice_index = len(self.invoices)
             self.invoices.append((customer, lines, total, charge.period))
+        if documents.credit:
+            self.credit_notes.append((customer, documents.credit, totals(documents.credit), credited))
         self.priced += [(item, invoice_index) for allocations in billed.values() for item in allocations]
 
     def _own_month(self, customer_id: str, base: int, days_off: int) -> list[Allocation]:
@@ -355,6 +379,7 @@ class _MonthBook:
         if self.quota_rows:
             session.execute(insert(QuotaPeriod), self.quota_rows)
         ids = _insert_invoices(session, self.month, self.invoices, flow_run_id, self.stamp)
+        _insert_credit_notes(session, self.month, self.credit_notes, flow_run_id, self.stamp)
         rows = [{"intervention_id": item.intervention_id, "free_minutes": item.free_minutes,
                  "billed_minutes": item.billed_minutes, "amount_ht": item.amount_ht, "close_month": self.month,
                  "invoice_id": ids[index] if index is not None and item.amount_ht else None}
@@ -396,9 +421,27 @@ def _over(works: list[Work], allocations: list[Allocation]) -> int:
                if charge_of(item.category) is Charge.QUOTA)
 
 
+def _insert_credit_notes(session: Session, month: str, notes, flow_run_id, stamp) -> None:
+    """The close's credit notes, drafted beside its invoices: numbered, dated and settled when it finalises."""
+    for customer, lines, total, credited in notes:
+        note = Invoice(invoice_key=keys.credit_note(f"close:{customer.customer_id}:{month}"),
+                       customer_id=customer.customer_id, kind=InvoiceKind.CREDIT_NOTE, month=month,
+                       status=InvoiceStatus.DRAFT, total_ht=total.ht, total_vat=total.vat, total_ttc=total.ttc,
+                       description="; ".join(line.description for line in lines), credits_id=credited.id,
+                       close_month=month, created_at=stamp, flow_run_id=flow_run_id)
+        note.lines = [InvoiceLine(position=position, description=line.description, category=line.category,
+                                  service_month=line.service_month, quantity=line.quantity,
+                                  unit_price=line.unit_price, amount_ht=line.amount_ht, vat_rate=line.vat_rate)
+                      for position, line in enumerate(lines, start=1)]
+        session.add(note)
+    session.flush()
+
+
 def _insert_invoices(session: Session, month: str, invoices, flow_run_id, stamp) -> list[int]:
     if not invoices:
         return []
+    for customer, _, total, _ in invoices:   # the guard: no invoice below zero is ever written
+        refuse_negative(InvoiceKind.MONTHLY, total.ttc, f"{customer.customer_id}'s invoice for {month}")
     ids = list(session.scalars(
         insert(Invoice).returning(Invoice.id, sort_by_parameter_order=True),
         [{"invoice_key": keys.monthly_invoice(customer.customer_id, month), "customer_id": customer.customer_id,
@@ -432,10 +475,12 @@ def _report(session: Session, month: str, status: str) -> CloseReport:
             report.late_interventions += count
     for invoice, name in session.execute(
         select(Invoice, Customer.name).join(Customer, Customer.customer_id == Invoice.customer_id)
-        .where(Invoice.close_month == month, Invoice.kind == InvoiceKind.MONTHLY).order_by(Invoice.number, Invoice.customer_id)
+        .where(Invoice.close_month == month, Invoice.kind.in_((InvoiceKind.MONTHLY, InvoiceKind.CREDIT_NOTE)))
+        .order_by(Invoice.number, Invoice.customer_id)
     ):
-        report.invoices.append(InvoiceSummary(invoice.customer_id, name, invoice.total_ht, invoice.total_vat,
-                                              invoice.total_ttc, invoice.number, invoice.due_on))
+        summary = InvoiceSummary(invoice.customer_id, name, invoice.total_ht, invoice.total_vat, invoice.total_ttc,
+                                 invoice.number, invoice.due_on)
+        (report.credit_notes if invoice.kind == InvoiceKind.CREDIT_NOTE else report.invoices).append(summary)
         report.issued_on = invoice.issued_on
     return report
 
@@ -449,20 +494,37 @@ def finalise(month: str, issued_on: date, terms: Terms, *, actor: str, flow_run_
             raise ValueError(f"{month} has no drafts to finalise")
         if close.status == CloseStatus.FINALISED:
             return _report(session, month, "already_finalised")
-        drafts = session.execute(
-            select(Invoice.id).where(Invoice.close_month == month, Invoice.kind == InvoiceKind.MONTHLY, Invoice.status == InvoiceStatus.DRAFT)
-            .order_by(Invoice.customer_id)
-        ).scalars().all()
+        found = session.execute(
+            select(Invoice.id, Invoice.kind, Invoice.total_ttc, Invoice.customer_id)
+            .where(Invoice.close_month == month, Invoice.kind.in_((InvoiceKind.MONTHLY, InvoiceKind.CREDIT_NOTE)),
+                   Invoice.status == InvoiceStatus.DRAFT)
+            .order_by(Invoice.customer_id, Invoice.kind.desc())   # a customer's invoice, then its credit note
+        ).all()
+        for row in found:   # the guard: a draft below zero is never numbered as an invoice
+            refuse_negative(row.kind, row.total_ttc, f"{row.customer_id}'s invoice for {month}")
+        drafts = [row.id for row in found]
+        notes = [row.id for row in found if row.kind == InvoiceKind.CREDIT_NOTE]
         issued_on = issue_date(session, issued_on)
         numbers = next_numbers(session, issued_on, len(drafts))
         due_on = issued_on + timedelta(days=terms.payment_terms_days)
         stamp = now()
-        rows = [{"id": invoice_id, "number": number, "status": InvoiceStatus.OPEN, "issued_on": issued_on, "due_on": due_on,
-                 "finalised_at": stamp} for invoice_id, number in zip(drafts, numbers)]
+        rows = [{"id": row.id, "number": number, "issued_on": issued_on, "finalised_at": stamp,
+                 **({"status": InvoiceStatus.PAID, "due_on": None} if row.kind == InvoiceKind.CREDIT_NOTE
+                    else {"status": InvoiceStatus.OPEN, "due_on": due_on})} for row, number in zip(found, numbers)]
         for start in range(0, len(rows), 5000):
             session.execute(update(Invoice), rows[start:start + 5000])
         close.status, close.finished_at = CloseStatus.FINALISED, stamp
-        applied = apply_credits(session, list(drafts), issued_on, actor=actor, flow_run_id=flow_run_id) \
+        for note_id in notes:   # each credit note's money: off its invoice's balance, the rest the customer's credit
+            note = session.get(Invoice, note_id, populate_existing=True)
+            credited = session.get(Invoice, note.credits_id, with_for_update=True)
+            split, left = settle_credit_note(session, note, credited, actor=actor, flow_run_id=flow_run_id)
+            audit.record(session, "credit_note_issued", customer_id=note.customer_id, before={
+                "balance": left + split.to_invoice}, actor=actor, flow_run_id=flow_run_id, after={
+                "number": note.number, "credits": invoice_label(credited), "total_ttc": note.total_ttc,
+                "reason": note.description, "requested_by": f"the close of {month}", "to_invoice": split.to_invoice,
+                "to_credit": split.to_credit, "balance": left})
+        invoices = [row.id for row in found if row.kind == InvoiceKind.MONTHLY]
+        applied = apply_credits(session, invoices, issued_on, actor=actor, flow_run_id=flow_run_id) \
             if terms.apply_credit_at_close else None
         audit.record(session, "close_finalised", customer_id=None, before={"status": CloseStatus.DRAFTED}, actor=actor,
                      flow_run_id=flow_run_id, after={"month": month, "issued_on": issued_on,

@@ -153,3 +153,64 @@ def test_the_end_of_service_notice_says_how_long_invoices_are_kept_as_the_terms_
     assert "le 30 novembre 2026" in french and "Vos factures sont conservées 10 ans." in french
     _, english = NOTICES["effective"].render(Terms(invoice_retention_years=11), "en", **facts)
     assert "until December 30, 2026" in english and "Your invoices are kept 11 years." in english
+
+
+# --- money owed to a customer: a credit note, never an invoice below zero (issue 24) --------------------------
+
+from policy.cancellation import unserved  # noqa: E402
+from policy.invoicing import month_documents, negative_invoice_problem, refuse_negative, NegativeInvoice, \
+    subscription_charge  # noqa: E402
+from policy.quota import Allocation  # noqa: E402
+
+
+def test_an_invoice_below_zero_is_refused_and_a_credit_note_is_not():
+    assert negative_invoice_problem("monthly", Decimal("0.00"), "x") is None
+    assert negative_invoice_problem("credit_note", Decimal("-352.80"), "x") is None
+    for kind in ("monthly", "penalty", "imported"):
+        with pytest.raises(NegativeInvoice, match="x: an invoice of -0.01 EUR TTC .* credit note, never as an invoice"):
+            refuse_negative(kind, Decimal("-0.01"), "x")
+
+
+ANNUAL = Subscriber(Decimal("588.00"), "transfer", "annual", date(2026, 1, 1), Decimal("0.20"), language="en")
+FEBRUARY = [date(2026, 2, day) for day in range(1, 29)]
+
+
+def work(amount: str) -> dict[str, list[Allocation]]:
+    minutes = int(Decimal(amount) / 2)   # 120.00 an hour: 2.00 a minute
+    return {"2026-02": [Allocation("W", "assistance", 0, minutes, Decimal(amount), 0)]}
+
+
+def test_an_annual_standby_month_beyond_its_work_is_a_credit_note_and_an_invoice_of_the_work_alone():
+    charge = subscription_charge(ANNUAL, "2026-02", Terms(), standby=FEBRUARY)
+    assert [line.amount_ht for line in charge.lines] == [Decimal("-294.00")]     # 588 x 28 x 50 % / 28
+    alone = month_documents(ANNUAL, "2026-02", charge.lines, {}, Terms())
+    assert (alone.invoice, [line.amount_ht for line in alone.credit]) == ([], [Decimal("-294.00")])
+    small = month_documents(ANNUAL, "2026-02", charge.lines, work("120.00"), Terms())
+    assert [line.amount_ht for line in small.invoice] == [Decimal("120.00")]
+    assert [line.amount_ht for line in small.credit] == [Decimal("-294.00")]
+    netted = month_documents(ANNUAL, "2026-02", charge.lines, work("480.00"), Terms())
+    assert [line.amount_ht for line in netted.invoice] == [Decimal("-294.00"), Decimal("480.00")]
+    assert netted.credit == [] and totals(netted.invoice).ttc == Decimal("223.20")
+    # nothing billed those days (no invoice to credit): nothing is given back
+    assert month_documents(ANNUAL, "2026-02", charge.lines, {}, Terms(), creditable=False).credit == []
+
+
+def test_card_surcharge_is_on_the_invoice_of_the_work_not_on_the_days_given_back():
+    card = Subscriber(Decimal("588.00"), "card", "annual", date(2026, 1, 1), Decimal("0.20"), language="en")
+    charge = subscription_charge(card, "2026-02", Terms(), standby=FEBRUARY)
+    split = month_documents(card, "2026-02", charge.lines, work("120.00"), Terms())
+    assert [(line.category, line.amount_ht) for line in split.invoice] == [("assistance", Decimal("120.00")),
+                                                                           ("surcharge", Decimal("2.40"))]
+
+
+def test_days_billed_after_the_last_day_of_service_are_given_back_pro_rata():
+    october = (date(2026, 10, 1), date(2026, 10, 31))
+    assert unserved(*october, Decimal("300.00"), date(2026, 10, 31)) is None      # served to its end
+    assert unserved(*october, Decimal("300.00"), date(2026, 11, 15)) is None      # before the last day
+    whole = unserved(*october, Decimal("300.00"), date(2026, 9, 30))
+    assert (whole.first, whole.days, whole.of_days, whole.amount_ht) == (date(2026, 10, 1), 31, 31, Decimal("300.00"))
+    part = unserved(*october, Decimal("300.00"), date(2026, 10, 1))
+    assert (part.first, part.days, part.amount_ht) == (date(2026, 10, 2), 30, Decimal("290.32"))   # 300 x 30 / 31
+    year = unserved(date(2026, 3, 15), date(2027, 3, 14), Decimal("1200.00"), date(2026, 9, 14))
+    assert (year.days, year.of_days, year.amount_ht) == (181, 365, Decimal("595.07"))    # 1200 x 181 / 365 = 595.068
+    assert unserved(*october, Decimal("0.00"), date(2026, 9, 30)) is None           # nothing billed, nothing back
