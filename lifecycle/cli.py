@@ -748,8 +748,11 @@ def run_monthly_close(
     if result["invoices"]:
         typer.echo(f"{month} closed: {result['invoices']} invoice(s) issued on {result['issued_on']}, "
                    f"{result['total_ht']} EUR HT, {result['total_vat']} EUR VAT, {result['total_ttc']} EUR TTC")
-    else:
+    elif not result.get("credit_notes"):
         typer.echo(f"{month} closed: nothing to bill, no invoice issued")
+    if result.get("credit_notes"):   # money owed to customers: credit notes, never invoices below zero
+        typer.echo(f"{month} closed: {result['credit_notes']} credit note(s) issued on {result['issued_on']}, "
+                   f"{result['credited_ttc']} EUR TTC given back (standby days of annual subscriptions)")
     if result.get("not_billed_again"):
         typer.echo(f"  {result['not_billed_again']}")
 
