@@ -199,12 +199,18 @@ def give_back_unserved(session: Session, cancellation: Cancellation, customer: C
         given = unserved(invoice.period_start, invoice.period_end, base, last_day)
         if given is None:
             continue
+        earlier = session.scalars(select(Invoice).where(Invoice.credits_id == invoice.id,
+                                                        Invoice.kind == InvoiceKind.CREDIT_NOTE,
+                                                        Invoice.number.is_not(None))).all()
+        # standby days of months after the last day, given back already (an annual customer's close): not twice
+        back = -sum((line.amount_ht for note in earlier for line in note.lines if line.category == "subscription"
+                     and line.service_month and line.service_month > month_key(last_day)), Decimal("0.00"))
+        amount = given.amount_ht - back
+        if amount <= 0:
+            continue
         text = unserved_text(words, last_day, given.first, invoice.period_end, given.days, given.of_days)
-        line = Line(text, "subscription", Decimal(1), -given.amount_ht, -given.amount_ht, rate,
-                    month_key(given.first))
-        credited = -sum((note.total_ttc for note in session.scalars(
-            select(Invoice).where(Invoice.credits_id == invoice.id, Invoice.kind == InvoiceKind.CREDIT_NOTE))),
-            Decimal("0.00"))
+        line = Line(text, "subscription", Decimal(1), -amount, -amount, rate, month_key(given.first))
+        credited = -sum((note.total_ttc for note in earlier), Decimal("0.00"))
         left = invoice.total_ttc - credited
         if left <= 0:
             continue

@@ -260,3 +260,26 @@ def test_a_cancellation_whose_last_day_lies_before_billed_months_gives_them_back
     # the next close bills neither of them anything
     close(ledger, "2026-12", date(2027, 1, 1))
     assert set(by_kind(ledger, "2026-12", "monthly")) == {"STAYER"}
+
+
+def test_a_late_cancellation_of_an_annual_year_gives_back_its_unserved_days_less_the_standby_given_back(annual):
+    # ANNUAL's year (7056.00 HT, 8467.20 TTC) was given back February's standby (294.00 HT) by the close; a letter
+    # received on 1 January 2026 under terms ending on the notice's last day ends the service on 31 January.
+    # Unserved: 1 February to 31 December, 334 of 365 days: 7056 x 334 / 365 = 6456.723... -> 6456.72 HT, less the
+    # 294.00 given back already for February: 6162.72 HT, 1232.54 VAT (1232.544), 7395.26 TTC. January's invoice
+    # then asks 8467.20 - 352.80 - 7395.26 = 719.14 (its 31 days, at 365ths of the year).
+    close(annual, "2026-02", date(2026, 3, 1))
+    january = by_kind(annual, "2026-01", "monthly")["ANNUAL"]
+    with session_scope(annual, write=True) as session:
+        step, _, _ = receive(session, "ANNUAL", date(2026, 1, 1), None, Terms(cancellation_ends="notice_end"),
+                             requested_by="ops", actor="test", flow_run_id=None)
+        assert step.effective_on == date(2026, 1, 31)
+    with session_scope(annual, write=True) as session:
+        step, _ = take_effect(session, step.cancellation_id, date(2026, 3, 5), TERMS, actor="test", flow_run_id=None)
+    [number] = step.credit_notes
+    note = documents(annual)[number]
+    assert (note["credits"], note["total_ht"], note["total_vat"], note["total_ttc"]) == (
+        january["number"], "-6162.72", "-1232.54", "-7395.26")
+    assert "du 1 février 2026 au 31 décembre 2026, 334 jours facturés sur 365" in note["lines"][0]["description"]
+    assert by_kind(annual, "2026-01", "monthly")["ANNUAL"]["balance"] == "719.14"
+    no_invoice_below_zero(annual)
