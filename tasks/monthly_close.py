@@ -31,12 +31,12 @@ from ledger.db import insert_if_missing, now, session_scope
 from ledger.models import (Cancellation, Customer, Intervention, Invoice, InvoiceLine, MonthlyClose, QuotaPeriod,
                            StageChange, StandbyPeriod, Ticket)
 from ledger.numbering import issue_date, next_numbers
+from ledger.queries import invoice_label
 from ledger.terms_copies import terms_document
 from policy.calendar import add_months, month_bounds, month_key
 from policy.categories import Charge, charge_of, charged
 from policy.billed_through import BilledPeriod
 from policy.invoicing import Subscriber, month_documents, refuse_negative, subscription_charge, totals
-from ledger.queries import invoice_label
 from policy.quota import Allocation, Work, allocate, beyond_support, included_minutes, standby_dates, standby_days
 from policy.terms import Terms
 from policy.vocabulary import CancellationStatus, CloseStatus, InvoiceKind, InvoiceStatus, StandbyStatus
@@ -327,8 +327,7 @@ class _MonthBook:
         # invoice that billed those days, never an invoice below zero
         credited = None
         if any(line.amount_ht < 0 for line in charge.lines):
-            first, after = month_bounds(self.month)
-            days = sorted(off) or [first]
+            days = sorted(off) or [month_bounds(self.month)[0]]
             credited = covering(self.session, customer.customer_id, days[0], days[-1])
         documents = month_documents(_subscriber(customer), self.month, charge.lines, billed, self.terms,
                                     creditable=credited is not None)
