@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete
 from sqlalchemy.orm import Session
 
 from ledger.models import WebhookReceipt
@@ -19,10 +19,6 @@ from policy.signing import WINDOW_SECONDS
 
 class AlreadySeen(ValueError):
     """The same signed request was taken before."""
-
-
-def seen(session: Session, signature: str) -> bool:
-    return session.scalar(select(WebhookReceipt.signature).where(WebhookReceipt.signature == signature)) is not None
 
 
 def take(session: Session, endpoint: str, signature: str, signed_at: datetime, now: datetime) -> None:
