@@ -10,7 +10,6 @@ signed like the platform webhook, when one is set.
 from __future__ import annotations
 
 import hashlib
-import hmac
 import json
 import re
 import smtplib
@@ -28,6 +27,8 @@ from prefect.blocks.abstract import NotificationBlock, NotificationError
 from pydantic import Field, SecretStr
 
 import lifecycle_config
+from lifecycle_config import clock
+from policy.signing import signed_headers
 
 
 #: alerts sent by this process lately (the Prefect server's), by subject and body, and when
@@ -139,7 +140,7 @@ class Notifications(NotificationBlock):
                                  separators=(",", ":"), sort_keys=True).encode()
             secret = self.ops_webhook_secret.get_secret_value().encode() if self.ops_webhook_secret else b""
             headers = {"Content-Type": "application/json",
-                       "X-Lifecycle-Signature": "sha256=" + hmac.new(secret, payload, hashlib.sha256).hexdigest()}
+                       **signed_headers(secret, payload, int(clock.now().timestamp()))}
             try:
                 response = httpx.post(self.ops_webhook_url, content=payload, headers=headers,
                                       timeout=self.timeout_seconds)

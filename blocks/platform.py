@@ -8,8 +8,6 @@ is harmless.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import time
 from typing import Literal, Optional
@@ -20,8 +18,10 @@ from sqlalchemy import MetaData, Table, delete, func, select, text
 from sqlalchemy.engine import Engine
 
 import lifecycle_config
+from lifecycle_config import clock
 from lifecycle_config.databases import engine_for
 from policy.access import Flags
+from policy.signing import signed_headers
 
 
 class PlatformError(RuntimeError):
@@ -117,13 +117,13 @@ class PlatformControl(Block):
         body = json.dumps({"tenant_id": tenant_id, **flags.as_dict(), "reason": reason,
                            "idempotency_key": idempotency_key}, separators=(",", ":"), sort_keys=True).encode()
         secret = self.webhook_secret.get_secret_value().encode() if self.webhook_secret else b""
-        signature = hmac.new(secret, body, hashlib.sha256).hexdigest()
-        headers = {"Content-Type": "application/json", "X-Lifecycle-Signature": f"sha256={signature}",
-                   "Idempotency-Key": idempotency_key}
         problem = ""
         for attempt in range(self.retries + 1):
             if attempt:
                 time.sleep(min(2 ** (attempt - 1), 10) * 0.5)
+            # signed when sent (each attempt anew): a receiver refuses a request signed long ago or seen before
+            headers = {"Content-Type": "application/json", "Idempotency-Key": idempotency_key,
+                       **signed_headers(secret, body, int(clock.now().timestamp()))}
             try:
                 response = httpx.post(self.webhook_url, content=body, headers=headers, timeout=self.timeout_seconds)
             except httpx.HTTPError as error:

@@ -397,6 +397,20 @@ class Installation(Base):
     only_row: Mapped[bool] = mapped_column(Boolean, primary_key=True, default=True)
     id: Mapped[str] = mapped_column(String(36), unique=True)
     created_at: Mapped[datetime]
+    #: the fingerprint of the key that seals ticket credentials (lifecycle_config/keyfile.py): every process
+    #: that seals for this ledger must hold that key, so none seals with a key of its own
+    credentials_key_id: Mapped[Optional[str]] = mapped_column(String(64))
+
+
+class WebhookReceipt(Base):
+    """A served webhook's request taken (its timestamped signature), kept while a replay of it would still
+    be fresh: the same request seen again is refused, whichever server process receives it."""
+
+    __tablename__ = "webhook_receipts"
+
+    signature: Mapped[str] = mapped_column(String(80), primary_key=True)
+    endpoint: Mapped[str] = mapped_column(String(40))
+    expires_at: Mapped[datetime] = mapped_column(index=True)
 
 
 class ArrearsSweep(Base):

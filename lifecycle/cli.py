@@ -131,13 +131,11 @@ def import_(kind: ImportKind, file: Path) -> None:
         if task_id is not None:
             progress.advance(task_id, count)
 
-    if kind == ImportKind.tickets:
-        _refuse_explicit_server()  # the credentials are sealed with the key block of the server
     try:
-        from blocks.credentials import sealer
+        from ledger.sealing import sealer  # the installation's key file: no Prefect, never the user's profile
 
         result = import_file(kind.value, file, engine=engine, terms=_ledger_terms(engine), progress=advance,
-                             on_total=on_total, sealer=sealer() if kind == ImportKind.tickets else None)
+                             on_total=on_total, sealer=sealer(engine) if kind == ImportKind.tickets else None)
     except ImportRejected as rejected:
         progress.stop()
         for line in rejected.errors:
@@ -496,12 +494,18 @@ def helpdesk_webhook(
     _ledger()
     os.environ["PREFECT_API_URL"] = api_url
     _refuse_another_installations_server(api_url)
+    from ledger.sealing import KeyUnavailable
     from lifecycle.helpdesk import start_webhook
 
     try:
-        note(f"{start_webhook(host, port)}; Ctrl-C stops it")
+        first, *notes = start_webhook(host, port, report=note)
     except OSError as error:
         fail(f"cannot listen on {host}:{port}: {error}")
+    except KeyUnavailable as error:
+        fail(str(error))
+    note(f"{first}; Ctrl-C stops it")
+    for line in notes:
+        note(line)
     try:
         while True:
             time.sleep(3600)

@@ -13,10 +13,11 @@ import html
 import mimetypes
 import threading
 from datetime import datetime, timezone
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import quote, unquote, urlparse
 
+from lifecycle.http_limits import BoundedHandler
 from policy.calendar import PARIS
 
 
@@ -47,7 +48,7 @@ def listing(root: Path) -> bytes:
 def serve_exports(root: Path, host: str, port: int) -> ThreadingHTTPServer:
     root = root.resolve()
 
-    class Handler(BaseHTTPRequestHandler):
+    class Handler(BoundedHandler):  # a request read within its time: no slow client keeps a thread
         def _answer(self, with_body: bool) -> None:
             relative = unquote(urlparse(self.path).path).lstrip("/")
             if relative.rstrip("/") == "exports":
@@ -81,5 +82,6 @@ def serve_exports(root: Path, host: str, port: int) -> ThreadingHTTPServer:
             pass
 
     server = ThreadingHTTPServer((host, port), Handler)
+    server.daemon_threads = True
     threading.Thread(target=server.serve_forever, daemon=True, name="exports").start()
     return server

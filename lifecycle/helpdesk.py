@@ -1,24 +1,39 @@
 """The helpdesk's webhook: a helpdesk pushes its tickets as they change, signed like every webhook here.
 
 `POST /helpdesk/tickets` with a JSON object (one ticket) or a list of them, the columns of the tickets
-import (docs/reference/import-formats.md), and `X-Lifecycle-Signature: sha256=<hex HMAC-SHA256 of the body>` with the
-secret of the Prefect Secret block `helpdesk-webhook-secret` (made by `lifecycle up` when missing: copy
-it into the helpdesk). The records go through the tickets import's own checks and write, all or
-nothing: 200 with what changed, 422 with one line per error (`helpdesk:row:column: reason`, record N
-being row N+1), 401 for a bad signature, 413 past the import's byte bound. It listens on the UI's
-address (loopback by default), like the downloads.
+import (docs/reference/import-formats.md), signed with the secret of the Prefect Secret block
+`helpdesk-webhook-secret` (made by `lifecycle up` when missing: copy it into the helpdesk) as
+policy/signing.py says: `X-Lifecycle-Timestamp: <Unix seconds>` and `X-Lifecycle-Signature-T:
+sha256=<hex HMAC-SHA256 of "<timestamp>.<body>">`. The records go through the tickets import's own
+checks and write, all or nothing: 200 with what changed, 422 with one line per error
+(`helpdesk:row:column: reason`, record N being row N+1). Refused, in one line (and logged once): 401 a
+bad or missing signature, or a moment more than 5 minutes from the product's clock; 409 a request taken
+already (the ledger keeps each taken signature while it is fresh); 400 not JSON, or nested deeper than
+a ticket is; 408 a request not received within its time; 411/413 no or too large a Content-Length. It
+listens on the UI's address (loopback by default), like the downloads.
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
+import logging
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import Callable, Mapping
+from datetime import datetime, timezone
+from http.server import ThreadingHTTPServer
+
+from lifecycle.http_limits import BoundedHandler
+from policy.signing import SIGNATURE_T, TIMESTAMP, Refused, body_signature, check, signed_headers
 
 SECRET_BLOCK = "helpdesk-webhook-secret"
 PATH = "/helpdesk/tickets"
+#: how deep a request's JSON may nest: a list of tickets of plain values is 2; a value holding a list 3
+MAX_DEPTH = 8
+#: the bytes a request may have (a push carries a few tickets; a whole history goes through `lifecycle import`)
+MAX_BYTES = 1_000_000
+#: seconds a request may take to arrive, from its first byte to its last
+READ_SECONDS = 30.0
+log = logging.getLogger("lifecycle.helpdesk")
 
 
 def webhook_secret() -> bytes:
@@ -36,43 +51,92 @@ def webhook_secret() -> bytes:
 
 
 def signature(secret: bytes, body: bytes) -> str:
-    return "sha256=" + hmac.new(secret, body, hashlib.sha256).hexdigest()
+    """The body-only signature of older helpdesk set-ups (no longer enough: see `headers`)."""
+    return body_signature(secret, body)
 
 
-def receive(body: bytes, signed: str | None, secret: bytes, *, max_bytes: int, sealer, engine=None) -> tuple[int, dict]:
-    """What the webhook answers to one request: (HTTP status, JSON body)."""
+def headers(secret: bytes, body: bytes, *, at: datetime | None = None) -> dict[str, str]:
+    """The headers that sign `body` for this webhook, at `at` (the product's clock by default): what a
+    helpdesk, a test or a demo sends."""
+    from lifecycle_config import clock
+
+    return {"Content-Type": "application/json", **signed_headers(secret, body, int((at or clock.now()).timestamp()))}
+
+
+def _depth(value) -> int:
+    """How deep lists and objects nest in a parsed JSON value (without recursion)."""
+    deepest, pending = 0, [(value, 1)]
+    while pending:
+        item, depth = pending.pop()
+        if isinstance(item, (list, dict)):
+            deepest = max(deepest, depth)
+            if depth <= MAX_DEPTH:
+                pending.extend((child, depth + 1) for child in (item.values() if isinstance(item, dict) else item))
+    return deepest
+
+
+def parse(body: bytes):
+    """The request's JSON, or Refused(400) in one line: not JSON, or nested deeper than a ticket is."""
+    try:
+        payload = json.loads(body)
+    except RecursionError:
+        raise Refused(400, f"JSON nested deeper than {MAX_DEPTH} levels: send a ticket object or a list of them") \
+            from None
+    except (ValueError, UnicodeDecodeError) as error:
+        raise Refused(400, f"not JSON: {str(error).splitlines()[0][:200]}") from None
+    if _depth(payload) > MAX_DEPTH:
+        raise Refused(400, f"JSON nested deeper than {MAX_DEPTH} levels: send a ticket object or a list of them")
+    return payload
+
+
+def receive(body: bytes, signed: Mapping[str, str], secret: bytes, *, max_bytes: int = MAX_BYTES, sealer=None,
+            engine=None) -> tuple[int, dict]:
+    """What the webhook answers to one request (its body and headers): (HTTP status, JSON body). Credentials
+    are sealed by `sealer`, by default with the installation's key (ledger/sealing.py)."""
     from ledger.db import session_scope
     from ledger.imports import ImportRejected, import_records
     from ledger.terms_copies import latest_terms
+    from ledger.webhooks import AlreadySeen, take
+    from lifecycle_config import clock
 
     if len(body) > max_bytes:
-        return 413, {"error": f"{len(body):,} bytes, more than the {max_bytes:,} an import may have"}
-    if not signed or not hmac.compare_digest(signed, signature(secret, body)):
-        return 401, {"error": "bad or missing X-Lifecycle-Signature (sha256=<HMAC-SHA256 of the body>)"}
+        return 413, {"error": f"{len(body):,} bytes, more than the {max_bytes:,} a request may have"}
+    now = clock.now()
     try:
-        payload = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as error:
-        return 400, {"error": f"not JSON: {error}"}
+        moment = check(secret, body, signed.get(TIMESTAMP), signed.get(SIGNATURE_T), now.timestamp())
+        payload = parse(body)
+    except Refused as refused:
+        return refused.status, {"error": str(refused)}
     records = payload if isinstance(payload, list) else [payload]
     if not records or not all(isinstance(record, dict) for record in records):
         return 400, {"error": "expected a ticket object or a list of them"}
     with session_scope(engine) as session:
         terms = latest_terms(session)
+    if sealer is None:
+        from ledger.sealing import sealer as installation_sealer
+
+        sealer = installation_sealer(engine)
+    taken = signed.get(SIGNATURE_T).strip()
+    signed_at = datetime.fromtimestamp(moment, timezone.utc)
     try:
         result = import_records("tickets", records, label="helpdesk", terms=terms, engine=engine,
-                                actor="webhook:helpdesk", sealer=sealer)
+                                actor="webhook:helpdesk", sealer=sealer,
+                                also=lambda session: take(session, "helpdesk", taken, signed_at, now))
     except ImportRejected as rejected:
         return 422, {"errors": rejected.errors}
+    except AlreadySeen as seen:
+        return 409, {"error": str(seen)}
     return 200, {"inserted": result.inserted, "updated": result.updated, "unchanged": result.unchanged,
                  "notes": result.notes}
 
 
-def serve_helpdesk(host: str, port: int, secret: bytes, *, max_bytes: int = 20_000_000) -> ThreadingHTTPServer:
-    from blocks.credentials import sealer
+def serve_helpdesk(host: str, port: int, secret: bytes, *, max_bytes: int = MAX_BYTES,
+                   read_seconds: float = READ_SECONDS, report: Callable[[str], None] | None = None,
+                   engine=None) -> ThreadingHTTPServer:
+    """Serve the webhook on a thread; each refusal is told once to `report` (the log by default)."""
+    report = report or log.warning
 
-    class Handler(BaseHTTPRequestHandler):
-        timeout = 10  # seconds a connection may stay idle or trickle its body: no slow client holds a thread
-
+    class Handler(BoundedHandler):
         def do_POST(self):
             if self.path.split("?")[0] != PATH:
                 self._answer(404, {"error": f"POST {PATH}"})
@@ -89,37 +153,59 @@ def serve_helpdesk(host: str, port: int, secret: bytes, *, max_bytes: int = 20_0
                 self._answer(400, {"error": "Content-Length is not a byte count"})
                 return
             if length > max_bytes:
-                self._answer(413, {"error": f"{length:,} bytes, more than the {max_bytes:,} an import may have"})
+                self._answer(413, {"error": f"{length:,} bytes, more than the {max_bytes:,} a request may have"})
                 return
-            body = self.rfile.read(length)
+            body = self.rfile.read(length)  # TooSlow past read_seconds: answered 408 (http_limits)
+            if len(body) < length:
+                self._answer(400, {"error": f"the body ended after {len(body):,} of its {length:,} bytes"})
+                return
             try:
-                status, answer = receive(body, self.headers.get("X-Lifecycle-Signature"), secret,
-                                         max_bytes=max_bytes, sealer=sealer())
+                status, answer = receive(body, self.headers, secret, max_bytes=max_bytes, engine=engine)
             except Exception as error:  # noqa: BLE001 - one line, never the body (it may hold credentials)
-                status, answer = 500, {"error": f"{type(error).__name__}: the tickets were not recorded"}
+                from lifecycle_config.conditions import is_world_condition, one_line
+
+                reason = one_line(error) if is_world_condition(error) else type(error).__name__
+                status, answer = 500, {"error": f"{reason}: the tickets were not recorded"}
             self._answer(status, answer)
 
         def _answer(self, status: int, answer: dict) -> None:
+            if status >= 400:
+                self.refused(status, answer.get("error") or f"{len(answer.get('errors', []))} error(s) in the tickets")
             data = json.dumps(answer).encode()
             self.send_response(status)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(data)))
+            self.send_header("Connection", "close")
             self.end_headers()
             self.wfile.write(data)
+
+        def refused(self, status: int, reason: str) -> None:
+            report(f"helpdesk webhook: refused {status} from {self.client_address[0]}: {reason}")
 
         def log_message(self, *args):  # a request line is enough noise; bodies are never logged
             pass
 
+    Handler.read_seconds = read_seconds
     server = ThreadingHTTPServer((host, port), Handler)
+    server.daemon_threads = True
     threading.Thread(target=server.serve_forever, daemon=True, name="helpdesk").start()
     return server
 
 
-def start_webhook(host: str, port: int) -> str:
-    """Serve the webhook with the server's secret, the key that seals ticket credentials made first (before
-    the first ticket arrives); returns the line that tells ops where it is. OSError: the port is taken."""
-    from blocks.credentials import cipher
+def start_webhook(host: str, port: int, report: Callable[[str], None] | None = None) -> list[str]:
+    """Serve the webhook with the server's secret, once the installation's credentials key is usable (a key
+    an older release kept in a Prefect Secret block adopted first); returns the lines that tell ops where
+    it is. OSError: the port is taken; ledger.sealing.KeyUnavailable: the key file is not this ledger's."""
+    from blocks.credentials import legacy_key
+    from ledger.sealing import adopt, cipher
 
+    lines = []
+    old = legacy_key()
+    if old is not None:
+        said = adopt(old)
+        if said:
+            lines.append(f"  note: {said}")
     cipher()
-    serve_helpdesk(host, port, webhook_secret())
-    return f"helpdesk webhook: POST http://{host}:{port}{PATH}, signed with the Secret block {SECRET_BLOCK}"
+    serve_helpdesk(host, port, webhook_secret(), report=report)
+    return [f"helpdesk webhook: POST http://{host}:{port}{PATH}, signed with the Secret block {SECRET_BLOCK} "
+            f"(headers {TIMESTAMP} and {SIGNATURE_T})", *lines]

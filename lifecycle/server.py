@@ -103,10 +103,16 @@ def _serve_helpdesk(host: str, port: int, echo) -> None:
     """The helpdesk's signed webhook (lifecycle/helpdesk.py), and where its secret is."""
     from lifecycle.helpdesk import start_webhook
 
+    from ledger.sealing import KeyUnavailable
+
     try:
-        echo(f"{start_webhook(host, port)} (UI > Blocks)")
-    except OSError as error:
+        first, *notes = start_webhook(host, port, report=echo)
+    except (OSError, KeyUnavailable) as error:
         echo(f"  note: the helpdesk webhook is not served ({error})")
+        return
+    echo(f"{first} (UI > Blocks)")
+    for line in notes:
+        echo(line)
 
 
 def apply(env: dict[str, str], echo, *, serve_downloads: tuple[str, int] | None = None) -> str | None:

@@ -276,7 +276,7 @@ def read_manifest(storage: ObjectStorage, backup: Backup) -> dict:
             stored = json.loads(handle.read())
     except MissingObject as error:
         raise CorruptBackup(f"backup {backup.backup_id}: its manifest is gone ({error})") from None
-    except json.JSONDecodeError as error:
+    except (json.JSONDecodeError, RecursionError) as error:  # a manifest nested past reason is damaged too
         raise CorruptBackup(f"backup {backup.backup_id}: its manifest is damaged ({error})") from None
     except Exception as error:  # noqa: BLE001 - the storage, not the backup
         raise BackupUnreadable(f"backup {backup.backup_id}: its manifest cannot be read now "

@@ -16,6 +16,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Callable
 
+from sqlalchemy.orm import Session
+
 from ledger.db import session_scope
 from ledger.imports import credit_notes, customers, interventions, invoices, payments, refunds, standby, tickets
 from ledger.imports.rows import ImportRejected, ImportResult, Problems, parse_sheet
@@ -54,9 +56,11 @@ def import_file(
 
 
 def import_records(kind: str, records: list[dict[str, Any]], *, label: str, terms: Terms | None = None, engine=None,
-                   actor: str, sealer: Callable[[str], str] | None = None) -> ImportResult:
+                   actor: str, sealer: Callable[[str], str] | None = None,
+                   also: Callable[[Session], None] | None = None) -> ImportResult:
     """The same checks and write as `import_file`, for records that came another way (a helpdesk's webhook):
-    record N is row N + 1 of an imaginary file named `label`, so errors read like a file's."""
+    record N is row N + 1 of an imaginary file named `label`, so errors read like a file's. `also` runs in
+    the transaction that writes them (a webhook's request recorded as taken): it raises, nothing is written."""
     if kind not in HANDLERS:
         raise ValueError(f"unknown import {kind!r}; expected one of {', '.join(KINDS)}")
     terms = terms or Terms()
@@ -82,12 +86,13 @@ def import_records(kind: str, records: list[dict[str, Any]], *, label: str, term
             cells[key] = value
         rows.append((number, cells))
     return _import_sheet(kind, Sheet(header=header, rows=rows, oversized=oversized), label, terms=terms,
-                         engine=engine, actor=actor, sealer=sealer)
+                         engine=engine, actor=actor, sealer=sealer, also=also)
 
 
 def _import_sheet(kind: str, sheet: Sheet, name: str, *, terms: Terms, engine, actor: str,
                   progress: Callable[[int], None] | None = None, on_total: Callable[[int], None] | None = None,
-                  sealer: Callable[[str], str] | None = None) -> ImportResult:
+                  sealer: Callable[[str], str] | None = None,
+                  also: Callable[[Session], None] | None = None) -> ImportResult:
     if on_total:
         on_total(len(sheet.rows))
     problems = Problems(name)
@@ -102,5 +107,7 @@ def _import_sheet(kind: str, sheet: Sheet, name: str, *, terms: Terms, engine, a
         write = HANDLERS[kind](session, rows, problems, terms, actor, result, **extra)
         if problems:
             raise ImportRejected(problems.lines())
+        if also is not None:
+            also(session)
         write()
     return result

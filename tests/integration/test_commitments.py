@@ -34,7 +34,7 @@ def tickets_file(tmp_path, rows, name="t.csv"):
 
 @pytest.fixture
 def helpdesk(prefect_server, home, ledger, tmp_path):
-    from blocks.credentials import sealer
+    from ledger.sealing import sealer
 
     import_file("customers", write_csv(tmp_path / "c.csv", CUSTOMER_HEADER, [customer("ACME"), customer("BETA")]),
                 engine=ledger)
@@ -88,7 +88,7 @@ def test_the_morning_run_shows_breached_and_at_risk_tickets_first_and_alerts_ops
 
 
 def test_a_tickets_identity_is_history_and_its_later_moments_move_with_an_audit(helpdesk, tmp_path):
-    from blocks.credentials import sealer
+    from ledger.sealing import sealer
 
     changed = tickets_file(tmp_path, [["T-LATE", "ACME", "2026-11-13T17:59", "blocking_bug", "mail", "major", "1"]],
                            "changed.csv")
@@ -123,7 +123,7 @@ def test_credentials_are_sealed_purged_at_close_and_never_found_anywhere(helpdes
     # the ticket is closed, and the helpdesk sends the credentials again with it: not stored
     again = tickets_file(tmp_path, [["T-DONE", "BETA", "2026-11-10T09:30", "assistance", "phone", "", "1",
                                      "2026-11-10T11:00", "2026-11-10T15:00", "2026-11-10T16:00", "", SECRET]], "c.csv")
-    from blocks.credentials import sealer
+    from ledger.sealing import sealer
 
     result = import_file("tickets", again, engine=helpdesk, sealer=sealer())
     assert result.notes == ["T-DONE: closed: its credentials were not stored"]
@@ -191,26 +191,26 @@ def test_a_helpdesk_pushes_tickets_through_its_signed_webhook(helpdesk):
 
     import httpx
 
-    from lifecycle.helpdesk import PATH, serve_helpdesk, signature
+    from lifecycle.helpdesk import PATH, headers, serve_helpdesk, signature
     from tests.support.ports import free_port
 
     secret, port = b"the-shared-secret", free_port()
     server = serve_helpdesk("127.0.0.1", port, secret)
     url = f"http://127.0.0.1:{port}{PATH}"
 
-    def post(payload: bytes, signed: str | None):
-        headers = {"Content-Type": "application/json"} | ({"X-Lifecycle-Signature": signed} if signed else {})
-        return httpx.post(url, content=payload, headers=headers, timeout=30)
+    def post(payload: bytes, signed: dict | None):
+        return httpx.post(url, content=payload, headers=signed or {"Content-Type": "application/json"}, timeout=30)
 
     try:
         body = (b'{"ticket_id": "HD-9", "customer_id": "ACME", "received_at": "2026-11-18T09:30", '
                 b'"type": "bug", "severity": "major", "credentials": "' + SECRET.encode() + b'"}')
         assert post(body, None).status_code == 401
-        assert post(body, signature(b"another secret", body)).status_code == 401
-        answer = post(body, signature(secret, body))
+        assert post(body, {"X-Lifecycle-Signature": signature(secret, body)}).status_code == 401  # no moment
+        assert post(body, headers(b"another secret", body)).status_code == 401
+        answer = post(body, headers(secret, body))
         assert answer.status_code == 200 and answer.json()["inserted"] == 1, answer.text
         bad = b'[{"ticket_id": "HD-10", "customer_id": "NOBODY", "received_at": "2026-11-18T09:30", "type": "bug"}]'
-        refused = post(bad, signature(secret, bad))
+        refused = post(bad, headers(secret, bad))
         assert refused.status_code == 422
         assert refused.json()["errors"] == ["helpdesk:2:customer_id: unknown customer 'NOBODY' (import customers first)"]
         for length in ("-1", "many"):                      # a lying Content-Length is refused at once
@@ -219,7 +219,7 @@ def test_a_helpdesk_pushes_tickets_through_its_signed_webhook(helpdesk):
                 assert raw.recv(200).split()[1] == b"400"
         later = b'{"ticket_id": "HD-9", "customer_id": "ACME", "received_at": "2026-11-18T09:30", "type": "bug", ' \
                 b'"first_response_at": "2026-11-18T10:00"}'
-        assert post(later, signature(secret, later)).json()["updated"] == 1
+        assert post(later, headers(secret, later)).json()["updated"] == 1
     finally:
         server.shutdown()
     with session_scope(helpdesk) as session:

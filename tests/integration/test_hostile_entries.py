@@ -338,13 +338,13 @@ def test_stored_text_is_printed_as_it_is_never_as_markup(ledger, tmp_path):
 
 
 def test_the_webhook_refuses_control_characters_and_dates_outside_the_window_with_422(with_credit):
-    from lifecycle.helpdesk import receive, signature
+    from lifecycle.helpdesk import headers, receive
 
     secret = b"s" * 32
 
     def post(records) -> tuple[int, dict]:
         body = json.dumps(records).encode()
-        return receive(body, signature(secret, body), secret, max_bytes=1_000_000, sealer=lambda text: text,
+        return receive(body, headers(secret, body), secret, max_bytes=1_000_000, sealer=lambda text: text,
                        engine=with_credit)
 
     before = ledger_state(with_credit)

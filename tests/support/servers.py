@@ -6,9 +6,12 @@ import hashlib
 import hmac
 import json
 import threading
+import time
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+from lifecycle_config import clock
+from policy.signing import SIGNATURE_T, TIMESTAMP, Refused, check
 from tests.support.ports import free_port
 
 
@@ -27,7 +30,8 @@ def s3_server():
 
 
 class Webhook:
-    """The customer platform's endpoint: checks the signature, records calls, fails on demand."""
+    """The customer platform's endpoint: checks both signatures (the body's, and the timestamped one that is
+    fresh and never seen before), records calls, fails on demand."""
 
     def __init__(self, secret: str, fail_first: int = 0, always_fail: bool = False):
         self.secret = secret.encode()
@@ -35,6 +39,7 @@ class Webhook:
         self.always_fail = always_fail
         self.calls: list[dict] = []
         self.rejected: list[str] = []
+        self.seen: set[str] = set()
         self.attempts = 0
 
     @contextmanager
@@ -46,12 +51,26 @@ class Webhook:
                 body = self.rfile.read(int(self.headers["Content-Length"]))
                 hook.attempts += 1
                 expected = "sha256=" + hmac.new(hook.secret, body, hashlib.sha256).hexdigest()
+                stale = None
+                # the timestamped signature a receiver checks to refuse replays (policy/signing.py), fresh by the
+                # product's clock (the sender's may be a `lifecycle up` whose LIFECYCLE_TODAY a test did not move)
+                for now in (clock.now().timestamp(), time.time()):
+                    try:
+                        check(hook.secret, body, self.headers.get(TIMESTAMP), self.headers.get(SIGNATURE_T), now)
+                        stale = "replayed" if self.headers[SIGNATURE_T] in hook.seen else None
+                        break
+                    except Refused as refused:
+                        stale = str(refused)
                 if not hmac.compare_digest(self.headers.get("X-Lifecycle-Signature", ""), expected):
                     hook.rejected.append("bad signature")
+                    self.send_response(401)
+                elif stale:
+                    hook.rejected.append(stale)
                     self.send_response(401)
                 elif hook.always_fail or hook.attempts <= hook.fail_first:
                     self.send_response(503)
                 else:
+                    hook.seen.add(self.headers[SIGNATURE_T])
                     hook.calls.append(json.loads(body))
                     self.send_response(204)
                 self.end_headers()
