@@ -1143,6 +1143,8 @@ def run_restore(
         return
     from policy.vocabulary import restored_where
 
+    for gone in result.get("gone") or []:
+        typer.echo(f"backup {gone} is gone from storage (now marked gone): restored the next good backup instead")
     typer.echo(f"restored {result['backup_id']} {restored_where(result['target'])}: "
                + ", ".join(f"{name} {count}" for name, count in result["rows"].items()))
     typer.echo(f"billed as intervention {result['intervention_id']} ({result['minutes']} min + recovery fee)")
@@ -1158,6 +1160,9 @@ def _known_backup(customer_id: str, backup_id: str) -> None:
         found = (backup.customer_id, backup.status) if backup is not None else None
     if found is None or found[0] != customer_id:
         fail(f"no backup {backup_id!r} of customer {customer_id!r} (lifecycle show backups lists them)", 2)
+    if found[1] == BackupStatus.GONE:
+        fail(f"backup {backup_id} is gone from storage (its objects were deleted): choose another (or none, for the "
+             f"latest good one)", 2)
     if found[1] != BackupStatus.GOOD:
         fail(f"backup {backup_id} is {found[1]}, not a good backup: choose another (or none, for the latest good one)", 2)
 
