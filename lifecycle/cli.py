@@ -963,7 +963,9 @@ def run_export(
     result = _run("billable-export/billable-export", {"month": month}, call)
     if result is None:
         return
-    typer.echo(f"{result['key']} in {result['storage']}" + ("" if result["new"] else " (unchanged: no new version)"))
+    typer.echo(f"{result['key']} in {result['storage']}" + (
+        "" if result["new"] else " (unchanged: no new version; its file was missing from storage and was written again)"
+        if result.get("rewritten") else " (unchanged: no new version)"))
     typer.echo(f"download: {result['link']}")
     if out is not None:
         from blocks.storage import ObjectStorage
