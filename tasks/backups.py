@@ -542,10 +542,14 @@ def restore_ledger_snapshot(backup_id: str, target_url: str, storage: ObjectStor
     with target.connect() as connection:
         if connection.scalar(select(func.count()).select_from(Customer.__table__)):
             raise ValueError("the target ledger is not empty: restore a snapshot only into a new database")
-    manifest = read_manifest(storage, backup)
-    with scratch_folder() as folder:
-        paths = fetch_verified(storage, manifest, Path(folder))
-        return load_rows(target, list(Base.metadata.sorted_tables), paths, manifest, lambda table: true())
+    try:
+        manifest = read_manifest(storage, backup)
+        with scratch_folder() as folder:
+            paths = fetch_verified(storage, manifest, Path(folder))
+            return load_rows(target, list(Base.metadata.sorted_tables), paths, manifest, lambda table: true())
+    except BackupGone as error:  # as a customer's backup: missing is `gone`, never chosen again
+        mark_gone(backup_id, str(error), actor="restore-snapshot", flow_run_id=None, engine=engine)
+        raise BackupGone(f"{error}: it is now marked gone; choose another snapshot (lifecycle show backups)") from None
 
 
 def backup_chunk(customer_ids: list[str], day: date, platform: PlatformControl, storage: ObjectStorage, terms: Terms,

@@ -263,3 +263,17 @@ def test_a_restore_killed_holding_its_backup_does_not_hold_it_for_ever(shop, led
         assert session.scalar(select(func.count()).select_from(CustomerLock)) == 0
         taken = session.scalars(select(AuditEntry).where(AuditEntry.action == "lock_taken_over")).one()
         assert taken.before["holder"] == "restore:ticket-9" and "is dead" in taken.after["because"]
+
+
+def test_a_ledger_snapshot_missing_from_storage_is_gone_too(shop, ledger, tmp_path):
+    from tasks.backup_archive import BackupGone
+    from tasks.backups import restore_ledger_snapshot, snapshot_ledger
+
+    snapshot = snapshot_ledger(DAY, ObjectStorage(), flow_run_id=None, engine=ledger)
+    ObjectStorage().store().delete(snapshot.manifest_key)
+    with pytest.raises(BackupGone) as refused:
+        restore_ledger_snapshot(snapshot.backup_id, f"sqlite:///{tmp_path / 'restored.db'}", ObjectStorage(),
+                                engine=ledger)
+    assert str(refused.value).startswith(f"backup {snapshot.backup_id} is gone from storage (its manifest: no object ")
+    assert str(refused.value).endswith(": it is now marked gone; choose another snapshot (lifecycle show backups)")
+    assert _backup(ledger, snapshot.backup_id).status == "gone"
