@@ -37,9 +37,15 @@ def billable_export(month: Optional[str] = None) -> dict:
                for row in result.summary[:100]]
     create_table_artifact(preview or [{"customer_id": "", "name": f"nothing billable in {month}"}],
                           key="billable-export-summary", description=f"Summary of {month} (first 100 customers)")
-    if not result.new:
+    if result.rewritten:
+        create_markdown_artifact(f"The {month} workbook is unchanged since version {result.version}, but its file was "
+                                 f"missing from storage: it was written again under the same name.",
+                                 key="billable-export-note")
+    elif not result.new:
         create_markdown_artifact(f"The {month} workbook is unchanged since version {result.version}: "
                                  f"no new file was written.", key="billable-export-note")
-    print(f"{month}: {result.key} ({'new version' if result.new else 'unchanged'}, {result.rows} rows) {link}")
+    state = "new version" if result.new else ("unchanged, missing from storage: written again" if result.rewritten
+                                              else "unchanged")
+    print(f"{month}: {result.key} ({state}, {result.rows} rows) {link}")
     return {"month": month, "key": result.key, "version": result.version, "new": result.new, "link": link,
-            "storage": settings.storage.resolved_url(), "rows": result.rows}
+            "storage": settings.storage.resolved_url(), "rows": result.rows, "rewritten": result.rewritten}

@@ -6,6 +6,9 @@ checks that the platform's tables still have the backup's shape (any drift refus
 safety backup, then replaces the customer's rows in one transaction. Every object is checked against
 its manifest before anything is written.
 Running the same flow run again bills nothing more; two requests are two billed jobs.
+The backup is chosen holding the customer's lock, so no retention deletes it under the restore; one
+found missing from storage is marked `gone`, and the next good one is restored in its place (said
+in one line), unless the request named the backup: then it is refused.
 """
 
 from __future__ import annotations
@@ -51,6 +54,8 @@ def restore_backup(
     rows = "\n".join(f"| {name} | {count} |" for name, count in outcome.rows.items()) or "| (already done) | |"
     create_markdown_artifact(
         f"# Restore of {customer_id}\n\n- backup: {outcome.backup_id}\n- restored {restored_where(outcome.target)}\n"
+        + "".join(f"- chosen first: {gone}, gone from storage (now marked gone): the next good backup was "
+                  f"restored instead\n" for gone in outcome.gone)
         + (f"- safety backup first: {outcome.safety_backup_id}\n" if outcome.safety_backup_id else "")
         + f"- duration: {outcome.seconds:.1f} s, billed {outcome.minutes} min + the recovery fee "
           f"(intervention {outcome.intervention_id}, next monthly close)\n"
@@ -61,4 +66,4 @@ def restore_backup(
           f"billed as {outcome.intervention_id}")
     return {"customer_id": customer_id, "backup_id": outcome.backup_id, "target": outcome.target,
             "rows": outcome.rows, "intervention_id": outcome.intervention_id, "minutes": outcome.minutes,
-            "repeated": outcome.repeated, "safety_backup_id": outcome.safety_backup_id}
+            "repeated": outcome.repeated, "safety_backup_id": outcome.safety_backup_id, "gone": outcome.gone}

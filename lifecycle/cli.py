@@ -970,7 +970,9 @@ def run_export(
     result = _run("billable-export/billable-export", {"month": month}, call)
     if result is None:
         return
-    typer.echo(f"{result['key']} in {result['storage']}" + ("" if result["new"] else " (unchanged: no new version)"))
+    typer.echo(f"{result['key']} in {result['storage']}" + (
+        "" if result["new"] else " (unchanged: no new version; its file was missing from storage and was written again)"
+        if result.get("rewritten") else " (unchanged: no new version)"))
     typer.echo(f"download: {result['link']}")
     if out is not None:
         from blocks.storage import ObjectStorage
@@ -1150,6 +1152,8 @@ def run_restore(
         return
     from policy.vocabulary import restored_where
 
+    for gone in result.get("gone") or []:
+        typer.echo(f"backup {gone} is gone from storage (now marked gone): restored the next good backup instead")
     typer.echo(f"restored {result['backup_id']} {restored_where(result['target'])}: "
                + ", ".join(f"{name} {count}" for name, count in result["rows"].items()))
     typer.echo(f"billed as intervention {result['intervention_id']} ({result['minutes']} min + recovery fee)")
@@ -1165,6 +1169,9 @@ def _known_backup(customer_id: str, backup_id: str) -> None:
         found = (backup.customer_id, backup.status) if backup is not None else None
     if found is None or found[0] != customer_id:
         fail(f"no backup {backup_id!r} of customer {customer_id!r} (lifecycle show backups lists them)", 2)
+    if found[1] == BackupStatus.GONE:
+        fail(f"backup {backup_id} is gone from storage (its objects were deleted): choose another (or none, for the "
+             f"latest good one)", 2)
     if found[1] != BackupStatus.GOOD:
         fail(f"backup {backup_id} is {found[1]}, not a good backup: choose another (or none, for the latest good one)", 2)
 

@@ -1,5 +1,8 @@
 """Which backups to keep (docs/reference/policy.md "Backups, restores and drills"): the newest good backup of each of the last 7 days,
-5 ISO weeks and 12 months, and never a customer's latest good backup. Everything else can go."""
+5 ISO weeks and 12 months, and never a customer's latest good backup. Everything else can go.
+
+A retention judges the backups up to its own day: one made after it (a backup run `--as-of` a past day,
+beside the nightly ones of the days since) is kept whole, never deleted as if it were older."""
 
 from __future__ import annotations
 
@@ -28,6 +31,9 @@ def keep(backups: list[Kept], today: date, *, days: int, weeks: int, months: int
     seen_days, seen_weeks, seen_months = set(), set(), set()
     for backup in good:  # newest first: the first seen in a bucket is the one kept
         day = paris_date(backup.created_at)
+        if day > today:  # after the day this retention is for: not its to judge
+            kept.add(backup.backup_id)
+            continue
         if first_day <= day <= today and day not in seen_days:
             seen_days.add(day)
             kept.add(backup.backup_id)

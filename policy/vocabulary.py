@@ -104,6 +104,8 @@ class BackupStatus(StrEnum):
     FAILED = "failed"
     DELETED = "deleted"
     CORRUPT = "corrupt"   # found damaged by a drill or a restore: never restored, never counted as kept
+    GONE = "gone"         # its objects are missing from storage (deleted outside retention): never restored,
+    #                       never counted as kept; the customer's next nightly backup is taken afresh
 
 
 class NoticeStatus(StrEnum):

@@ -41,7 +41,12 @@ COMPRESS_LEVEL = 6
 
 
 class CorruptBackup(RuntimeError):
-    """An object is missing or does not match its manifest: nothing was written, and the backup is corrupt."""
+    """An object does not match its manifest: nothing was written, and the backup is corrupt."""
+
+
+class BackupGone(RuntimeError):
+    """An object of the backup (or its manifest) is missing from storage: deleted, not damaged. Nothing was
+    written, and the backup is `gone`."""
 
 
 class BackupUnreadable(RuntimeError):
@@ -211,7 +216,7 @@ def fetch_verified(storage: ObjectStorage, manifest: dict, folder: Path) -> dict
                     size += len(chunk)
                     target.write(chunk)
         except MissingObject as error:
-            raise CorruptBackup(f"backup {manifest['backup_id']}: {error}; nothing was restored") from None
+            raise BackupGone(f"backup {manifest['backup_id']} is gone from storage ({error})") from None
         except Exception as error:  # noqa: BLE001 - the storage, not the backup: try again later
             raise BackupUnreadable(f"backup {manifest['backup_id']}: cannot read {copy['key']} now "
                                    f"({type(error).__name__}: {error}); nothing was restored") from None
@@ -275,7 +280,7 @@ def read_manifest(storage: ObjectStorage, backup: Backup) -> dict:
         with storage.store().open(backup.manifest_key) as handle:
             stored = json.loads(handle.read())
     except MissingObject as error:
-        raise CorruptBackup(f"backup {backup.backup_id}: its manifest is gone ({error})") from None
+        raise BackupGone(f"backup {backup.backup_id} is gone from storage (its manifest: {error})") from None
     except (json.JSONDecodeError, RecursionError) as error:  # a manifest nested past reason is damaged too
         raise CorruptBackup(f"backup {backup.backup_id}: its manifest is damaged ({error})") from None
     except Exception as error:  # noqa: BLE001 - the storage, not the backup

@@ -1,13 +1,17 @@
 """What the backup flows do per customer: back up, restore, verify, apply retention; and snapshot the ledger.
 
 Every operation on a customer's data holds that customer's lock (`ledger.locks`), so a backup, a
-restore and a purge of one customer never overlap; the second waits, then gives up clearly.
+restore, a drill, a retention and a purge of one customer never overlap; the second waits, then gives
+up clearly. A restore chooses its backup holding the lock, and retention deletes only holding it, so
+retention never deletes the backup a running restore or drill reads. The lock, not a mark on the
+backup, is the hold: a holder killed with -9 leaves a lock that is taken over (ledger.locks), never a
+backup held for ever.
 """
 
 from __future__ import annotations
 
 from contextlib import nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
@@ -21,7 +25,7 @@ from blocks.storage import ObjectStorage, StoreUnavailable
 from ledger import audit, keys
 from ledger.db import now, session_scope
 from lifecycle_config.databases import engine_for
-from ledger.locks import STALE_SECONDS, customer_lock, why_gone
+from ledger.locks import STALE_SECONDS, CustomerBusy, customer_lock, why_gone
 from ledger.models import Backup, Base, Customer, CustomerLock, Intervention, RestoreJob
 from policy.calendar import month_key, paris_date
 from policy.ids import id_problem
@@ -31,7 +35,7 @@ from policy.retention import Kept, keep
 from policy.terms import Terms
 from policy.vocabulary import (BackupKind, BackupStatus, InterventionSource, RestoreStatus, RestoreTarget,
                                in_words, restored_where)
-from tasks.backup_archive import (CorruptBackup, Timer, dump_rows, fetch_verified, load_rows, read_manifest,
+from tasks.backup_archive import (BackupGone, CorruptBackup, Timer, dump_rows, fetch_verified, load_rows, read_manifest,
                                   write_backup)
 from tasks.backup_schema import SchemaDrift, describe, drift, parse_renames, tables_from
 from tasks.runtime import Refusal, flow_run_gone
@@ -126,10 +130,33 @@ def mark_not_backed_up(customer_ids: list[str], day: date, reason: str, *, flow_
     return outcomes
 
 
-def apply_retention(customer_id: str | None, day: date, terms: Terms, storage: ObjectStorage, engine=None) -> list[str]:
-    """Delete the backups retention does not keep (objects and all their versions); returns their ids."""
+#: how long a retention waits for a customer's lock before leaving that customer's retention to the next night
+RETENTION_WAIT_SECONDS = 60.0
+
+
+def apply_retention(customer_id: str | None, day: date, terms: Terms, storage: ObjectStorage, engine=None, *,
+                    flow_run_id: str | None = None, wait_seconds: float = RETENTION_WAIT_SECONDS) -> list[str]:
+    """Delete the backups retention does not keep (objects and all their versions); returns their ids.
+
+    A customer's retention holds the customer's lock, as a restore and a drill do while they read a
+    backup: it never deletes what a running job holds. A customer busy past `wait_seconds` keeps its
+    backups until the next night's retention (nothing is lost by waiting)."""
+    if customer_id is None:
+        return _apply_retention(None, day, terms, storage, engine)
+    holder = keys.lock_holder("retention", flow_run_id or day.isoformat())
+    try:
+        with customer_lock(customer_id, holder, wait_seconds=wait_seconds, engine=engine, flow_run_id=flow_run_id,
+                           holder_gone=flow_run_gone):
+            return _apply_retention(customer_id, day, terms, storage, engine)
+    except CustomerBusy as busy:
+        print(f"retention of {customer_id} left to the next night: {busy}")
+        return []
+
+
+def _apply_retention(customer_id: str | None, day: date, terms: Terms, storage: ObjectStorage, engine=None) -> list[str]:
     with session_scope(engine) as session:
-        query = select(Backup).where(Backup.status.in_((BackupStatus.GOOD, BackupStatus.FAILED, BackupStatus.CORRUPT)))
+        query = select(Backup).where(Backup.status.in_((BackupStatus.GOOD, BackupStatus.FAILED, BackupStatus.CORRUPT,
+                                                        BackupStatus.GONE)))
         query = query.where(Backup.customer_id == customer_id) if customer_id else query.where(Backup.kind == BackupKind.LEDGER)
         backups = session.scalars(query).all()
         kept = keep([Kept(b.backup_id, b.created_at, b.status == BackupStatus.GOOD) for b in backups], day,
@@ -154,6 +181,9 @@ def choose_backup(customer_id: str, backup_id: str | None, engine=None) -> Backu
             backup = session.get(Backup, backup_id)
             if backup is None or backup.customer_id != customer_id:
                 raise RestoreRefused(f"no backup {backup_id!r} of customer {customer_id!r}")
+            if backup.status == BackupStatus.GONE:
+                raise RestoreRefused(f"backup {backup_id} is gone from storage (its objects were deleted), nothing was "
+                                     f"restored: choose another, or none for the latest good one")
             if backup.status != BackupStatus.GOOD:
                 raise RestoreRefused(f"backup {backup_id} is {in_words(backup.status)}, not a good backup")
             return backup
@@ -256,6 +286,7 @@ class RestoreOutcome:
     intervention_id: str
     repeated: bool = False
     safety_backup_id: str | None = None
+    gone: list[str] = field(default_factory=list)  # chosen first, found gone from storage: restored another instead
 
 
 def restore_customer(customer_id: str, backup_id: str | None, target: str, requested_by: str, ticket: str, *,
@@ -285,27 +316,52 @@ def restore_customer(customer_id: str, backup_id: str | None, target: str, reque
             raise RestoreRefused(f"unknown customer {customer_id!r}")
         if customer.stage == "data_deleted":
             raise RestoreRefused(f"customer {customer_id}'s data was deleted after arrears: nothing may be restored")
-    backup = choose_backup(customer_id, backup_id, engine)
     timer = Timer()
-    with session_scope(engine, write=True) as session:
-        job = session.scalar(select(RestoreJob).where(RestoreJob.request_key == request_key))
-        if job is None:
-            job = RestoreJob(request_key=request_key, customer_id=customer_id, backup_id=backup.backup_id,
-                             target=target, requested_by=requested_by, ticket=ticket, started_at=timer.started)
-            session.add(job)
-            session.flush()
-        job.status, job.error, job.started_at = RestoreStatus.RUNNING, None, timer.started
-        job_id = job.id
+    job_id = None
     safety_id = None
+    gone: list[str] = []
+    backup = None
     try:
+        # the backup is chosen holding the customer's lock, and read under it: a retention (which deletes only
+        # holding it) cannot delete it between the choice and the read
         with customer_lock(customer_id, keys.lock_holder("restore", request_key), engine=engine,
                            flow_run_id=flow_run_id, holder_gone=flow_run_gone), \
                 scratch_folder() as folder:
+            backup = choose_backup(customer_id, backup_id, engine)
+            with session_scope(engine, write=True) as session:
+                job = session.scalar(select(RestoreJob).where(RestoreJob.request_key == request_key))
+                if job is None:
+                    job = RestoreJob(request_key=request_key, customer_id=customer_id, backup_id=backup.backup_id,
+                                     target=target, requested_by=requested_by, ticket=ticket, started_at=timer.started)
+                    session.add(job)
+                    session.flush()
+                job.status, job.error, job.started_at, job.backup_id = (RestoreStatus.RUNNING, None, timer.started,
+                                                                        backup.backup_id)
+                job_id = job.id
+            failpoint("restore.chosen")
             _settle_abandoned_restores(customer_id, job_id, engine)  # we hold the lock: any other running one died
             in_place = target == RestoreTarget.IN_PLACE
             # a bad backup, or a platform whose tables changed, is refused here, before any write
-            fetched = _fetch(backup, platform, storage, Path(folder), in_place=in_place, renames=renames,
-                             target_url=platform.platform_url() if in_place else sandbox_url)
+            while True:
+                try:
+                    fetched = _fetch(backup, platform, storage, Path(folder), in_place=in_place, renames=renames,
+                                     target_url=platform.platform_url() if in_place else sandbox_url)
+                    break
+                except BackupGone as missing:
+                    mark_gone(backup.backup_id, str(missing), actor=actor, flow_run_id=flow_run_id, engine=engine)
+                    gone.append(backup.backup_id)
+                    if backup_id:  # the one asked for: never another in its place
+                        raise RestoreRefused(f"{missing}, nothing was restored: it is now marked gone; choose "
+                                             f"another backup, or none for the latest good one") from None
+                    try:
+                        backup = choose_backup(customer_id, None, engine)  # the next good one, older
+                    except RestoreRefused:
+                        raise RestoreRefused(f"{missing}, nothing was restored: it is now marked gone, and customer "
+                                             f"{customer_id} has no other good backup") from None
+                    print(f"{missing}: it is now marked gone; restoring the next good backup, {backup.backup_id}, "
+                          f"instead")
+                    with session_scope(engine, write=True) as session:
+                        session.get(RestoreJob, job_id).backup_id = backup.backup_id
             if in_place:
                 safety_id = keys.safety_backup(customer_id, timer.started, job_id)
                 safety = backup_customer(customer_id, paris_date(timer.started), platform, storage, kind=BackupKind.SAFETY,
@@ -318,9 +374,11 @@ def restore_customer(customer_id: str, backup_id: str | None, target: str, reque
             else:
                 rows = _load(backup, fetched, sandbox_url)
     except Exception as error:
-        with session_scope(engine, write=True) as session:
-            job = session.get(RestoreJob, job_id)
-            job.status, job.error, job.finished_at = RestoreStatus.FAILED, f"{type(error).__name__}: {error}"[:2000], now()
+        if job_id is not None:
+            with session_scope(engine, write=True) as session:
+                job = session.get(RestoreJob, job_id)
+                job.status, job.error, job.finished_at = (RestoreStatus.FAILED, f"{type(error).__name__}: {error}"[:2000],
+                                                          now())
         if isinstance(error, CorruptBackup):
             mark_corrupt(backup.backup_id, str(error), actor=actor, flow_run_id=flow_run_id, engine=engine)
             raise CorruptBackup(f"{error}; backup {backup.backup_id} is now marked corrupt and will not be chosen "
@@ -344,26 +402,27 @@ def restore_customer(customer_id: str, backup_id: str | None, target: str, reque
                      flow_run_id=flow_run_id, after={"backup": backup.backup_id, "target": target, "rows": rows,
                                                      "ticket": ticket, "requested_by": requested_by,
                                                      "billed_minutes": minutes, "safety_backup": safety_id,
-                                                     **({"map_columns": renames} if renames else {})})
+                                                     **({"map_columns": renames} if renames else {}),
+                                                     **({"instead_of_gone": gone} if gone else {})})
     return RestoreOutcome(job_id, backup.backup_id, target, rows, seconds, minutes, intervention_id,
-                          safety_backup_id=safety_id)
+                          safety_backup_id=safety_id, gone=gone)
 
 
 def verify_backup(backup: Backup, sandbox_url: str, platform: PlatformControl, storage: ObjectStorage,
                   engine=None) -> tuple[bool, str]:
-    """A restore drill: restore into the sandbox, read back, compare counts and hashes with the manifest."""
+    """A restore drill: restore into the sandbox, read back, compare counts and hashes with the manifest.
+    It holds the customer's lock while it reads the backup, so a retention never deletes it mid-drill."""
     try:
-        _, loaded = restore_into(backup, sandbox_url, platform, storage)
-        tables = {table.name: table for table in loaded}
-        tenant_column = backup.manifest["tenant_column"]
-        with scratch_folder() as folder, engine_for(sandbox_url).connect() as connection:
-            for copy in backup.manifest["tables"]:
-                path = Path(folder) / f"{copy['name']}.check.gz"
-                table = tables[copy["name"]]
-                rows, digest = dump_rows(connection, table, table.c[tenant_column] == backup.customer_id, path)
-                if (rows, digest) != (copy["rows"], copy["sha256"]):
-                    raise CorruptBackup(f"{copy['name']}: {rows} rows read back, {copy['rows']} in the manifest; "
-                                        f"hash {'matches' if digest == copy['sha256'] else 'differs'}")
+        with customer_lock(backup.customer_id, keys.lock_holder("drill", backup.backup_id), engine=engine,
+                           holder_gone=flow_run_gone):
+            with session_scope(engine) as session:
+                status = session.get(Backup, backup.backup_id).status
+            if status != BackupStatus.GOOD:  # between the choice and the lock: retention deleted it, a restore
+                return False, f"not verified: it is now {in_words(status)}"  # found it gone
+            _verify(backup, sandbox_url, platform, storage)
+    except BackupGone as error:  # deleted from storage, not damaged: never restored, replaced tonight
+        mark_gone(backup.backup_id, str(error), actor="restore-drill", flow_run_id=backup.flow_run_id, engine=engine)
+        return False, f"BackupGone: {error} (now marked gone; the next nightly backup takes a fresh one)"
     except CorruptBackup as error:  # the backup itself is damaged: never restored, replaced tonight
         mark_corrupt(backup.backup_id, str(error), actor="restore-drill", flow_run_id=backup.flow_run_id, engine=engine)
         return False, f"CorruptBackup: {error} (now marked corrupt; the next nightly backup takes a fresh one)"
@@ -378,6 +437,20 @@ def verify_backup(backup: Backup, sandbox_url: str, platform: PlatformControl, s
     return True, "rows and hashes match the manifest"
 
 
+def _verify(backup: Backup, sandbox_url: str, platform: PlatformControl, storage: ObjectStorage) -> None:
+    _, loaded = restore_into(backup, sandbox_url, platform, storage)
+    tables = {table.name: table for table in loaded}
+    tenant_column = backup.manifest["tenant_column"]
+    with scratch_folder() as folder, engine_for(sandbox_url).connect() as connection:
+        for copy in backup.manifest["tables"]:
+            path = Path(folder) / f"{copy['name']}.check.gz"
+            table = tables[copy["name"]]
+            rows, digest = dump_rows(connection, table, table.c[tenant_column] == backup.customer_id, path)
+            if (rows, digest) != (copy["rows"], copy["sha256"]):
+                raise CorruptBackup(f"{copy['name']}: {rows} rows read back, {copy['rows']} in the manifest; "
+                                    f"hash {'matches' if digest == copy['sha256'] else 'differs'}")
+
+
 def mark_corrupt(backup_id: str, reason: str, *, actor: str, flow_run_id: str | None, engine=None) -> None:
     """A backup found damaged is `corrupt`: no restore chooses it, retention never counts it as kept, and the
     customer's next nightly backup is taken afresh."""
@@ -389,6 +462,20 @@ def mark_corrupt(backup_id: str, reason: str, *, actor: str, flow_run_id: str | 
         record.status, record.error = BackupStatus.CORRUPT, reason[:2000]
         audit.record(session, "backup_corrupt", customer_id=record.customer_id, before={"status": before},
                      after={"status": BackupStatus.CORRUPT, "backup": backup_id, "reason": reason[:500]}, actor=actor,
+                     flow_run_id=flow_run_id)
+
+
+def mark_gone(backup_id: str, reason: str, *, actor: str, flow_run_id: str | None, engine=None) -> None:
+    """A backup whose objects are missing from storage is `gone` (deleted, not damaged): no restore chooses
+    it, retention never counts it as kept, and the customer's next nightly backup is taken afresh."""
+    with session_scope(engine, write=True) as session:
+        record = session.get(Backup, backup_id)
+        if record is None or record.status in (BackupStatus.GONE, BackupStatus.DELETED):
+            return
+        before = record.status
+        record.status, record.error = BackupStatus.GONE, reason[:2000]
+        audit.record(session, "backup_gone", customer_id=record.customer_id, before={"status": before},
+                     after={"status": BackupStatus.GONE, "backup": backup_id, "reason": reason[:500]}, actor=actor,
                      flow_run_id=flow_run_id)
 
 
@@ -455,10 +542,14 @@ def restore_ledger_snapshot(backup_id: str, target_url: str, storage: ObjectStor
     with target.connect() as connection:
         if connection.scalar(select(func.count()).select_from(Customer.__table__)):
             raise ValueError("the target ledger is not empty: restore a snapshot only into a new database")
-    manifest = read_manifest(storage, backup)
-    with scratch_folder() as folder:
-        paths = fetch_verified(storage, manifest, Path(folder))
-        return load_rows(target, list(Base.metadata.sorted_tables), paths, manifest, lambda table: true())
+    try:
+        manifest = read_manifest(storage, backup)
+        with scratch_folder() as folder:
+            paths = fetch_verified(storage, manifest, Path(folder))
+            return load_rows(target, list(Base.metadata.sorted_tables), paths, manifest, lambda table: true())
+    except BackupGone as error:  # as a customer's backup: missing is `gone`, never chosen again
+        mark_gone(backup_id, str(error), actor="restore-snapshot", flow_run_id=None, engine=engine)
+        raise BackupGone(f"{error}: it is now marked gone; choose another snapshot (lifecycle show backups)") from None
 
 
 def backup_chunk(customer_ids: list[str], day: date, platform: PlatformControl, storage: ObjectStorage, terms: Terms,
@@ -474,7 +565,7 @@ def backup_chunk(customer_ids: list[str], day: date, platform: PlatformControl, 
             return outcomes + mark_not_backed_up(customer_ids[position + 1:], day, outcome.error,
                                                  flow_run_id=flow_run_id, engine=engine)
         if outcome.status != "failed":
-            apply_retention(customer_id, day, terms, storage, engine)
+            apply_retention(customer_id, day, terms, storage, engine, flow_run_id=flow_run_id)
     return outcomes
 
 

@@ -4,7 +4,8 @@ docs/reference/policy.md "Exports": the workbook of month M holds M's monthly in
 and the penalty invoices issued in M, with the credit notes issued in M and the movements of the customers'
 credit dated in M beside them, and the service commitments of the tickets closed in M (their clocks as of
 the close, under the close's terms); it is refused while M has drafts; an export whose content is unchanged
-writes no new version, and a changed one never overwrites the previous (a version suffix). Its language
+writes no new version (but its file is written again when it is missing from storage: deleted by someone,
+a lost bucket), and a changed one never overwrites the previous (a version suffix). Its language
 is the close's terms' `workbook_language` (a close stored before the setting existed: French).
 """
 
@@ -23,7 +24,7 @@ from sqlalchemy import func, or_, select
 
 import lifecycle_config
 from blocks.storage import ObjectStorage
-from ledger import keys
+from ledger import audit, keys
 from ledger.db import now, session_scope
 from ledger.models import (Customer, CustomerCredit, Export, Intervention, Invoice, InvoiceLine, MonthlyClose,
                            QuotaPeriod, Ticket)
@@ -57,6 +58,7 @@ class ExportResult:
     summary: list[dict]
     totals: dict
     interventions: int = 0
+    rewritten: bool = False  # unchanged, but its file was missing from storage and is written again
 
 
 file_name = keys.workbook_file
@@ -265,8 +267,19 @@ def export_month(month: str, storage: ObjectStorage, fallback_terms: Terms, *, f
         with session_scope(engine, write=True) as session:
             same = session.scalar(select(Export).where(Export.month == month, Export.fingerprint == written.fingerprint))
             if same is not None:
+                store = storage.store()
+                if store.exists(same.key):
+                    return ExportResult(month, same.key, same.version, False, same.rows, same.fingerprint, summary,
+                                        written.totals, written.interventions)
+                # the ledger knows this content, but its file is gone from storage (deleted by someone): a
+                # dead link and a failing --out until it is written again, under the same key and version
+                with path.open("rb") as handle:
+                    same.bytes = store.put_stream(same.key, handle)
+                audit.record(session, "export_rewritten", customer_id=None, actor="billable-export",
+                             flow_run_id=flow_run_id, before={"key": same.key, "missing": True},
+                             after={"key": same.key, "version": same.version, "bytes": same.bytes})
                 return ExportResult(month, same.key, same.version, False, same.rows, same.fingerprint, summary,
-                                    written.totals, written.interventions)
+                                    written.totals, written.interventions, rewritten=True)
             version = (session.scalar(select(func.max(Export.version)).where(Export.month == month)) or 0) + 1
             key = object_key(month, version)
             with path.open("rb") as handle:

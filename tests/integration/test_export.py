@@ -520,3 +520,71 @@ def test_no_formula_ever_comes_from_data(prefect_server, home, ledger, tmp_path)
     names = {r["customer_id"]: r["name"] for r in records(computed, "summary") if str(r["customer_id"]).startswith("X")}
     assert names == {f"X{index}": payload for index, payload in enumerate(PAYLOADS)}
     assert sorted(r["engineer"] for r in records(computed, "interventions")) == sorted(PAYLOADS)
+
+
+@pytest.fixture(params=["folder", "s3"])
+def export_store(request, monkeypatch):
+    """Where workbooks go: the home's folder, or a bucket on an S3 server over HTTP."""
+    if request.param == "s3":
+        import uuid
+
+        import boto3
+
+        from tests.support.servers import s3_server
+
+        with s3_server() as endpoint:
+            bucket = f"exports-{uuid.uuid4().hex[:8]}"
+            boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="test",
+                         aws_secret_access_key="test").create_bucket(Bucket=bucket)
+            for key, value in {"AWS_ENDPOINT_URL": endpoint, "AWS_ACCESS_KEY_ID": "test",
+                               "AWS_SECRET_ACCESS_KEY": "test", "AWS_DEFAULT_REGION": "us-east-1",
+                               "LIFECYCLE_STORAGE_URL": f"s3://{bucket}/lifecycle"}.items():
+                monkeypatch.setenv(key, value)
+            yield request.param
+    else:
+        yield request.param
+
+
+def test_a_workbook_deleted_from_storage_is_written_again_and_out_copies_it(october, export_store, prefect_server,
+                                                                             tmp_path):
+    """Someone deleted the stored workbook: the next export of the unchanged month writes it again under its
+    name (same version), so the link is live again and --out copies it."""
+    import subprocess
+    import sys
+
+    from ledger.models import AuditEntry
+
+    def lifecycle(*args):
+        return subprocess.run([sys.executable, "-m", "lifecycle.cli", *args], capture_output=True, text=True,
+                              timeout=300, env={**__import__("os").environ, "PREFECT_API_URL": prefect_server})
+
+    key = "exports/2026/10/2026-10_billable-interventions.xlsx"
+    first = lifecycle("run", "export", "--month", "2026-10")
+    assert first.returncode == 0, first.stderr
+    store = ObjectStorage().store()
+    with store.open(key) as stored:
+        original = stored.read()
+    store.delete(key)                                        # by hand, in the bucket or the folder
+    assert not store.exists(key)
+
+    folder = tmp_path / "finance"
+    again = lifecycle("run", "export", "--month", "2026-10", "--out", str(folder))
+    assert again.returncode == 0, again.stderr
+    assert again.stdout.splitlines()[0].endswith(
+        "(unchanged: no new version; its file was missing from storage and was written again)")
+    assert store.exists(key)
+    copied = folder / "2026-10_billable-interventions.xlsx"
+    assert copied.read_bytes()[:2] == b"PK" and abs(len(copied.read_bytes()) - len(original)) < 200
+    with store.open(key) as stored:
+        assert stored.read() == copied.read_bytes()
+    assert load_workbook(copied).sheetnames == load_workbook(fetch(key, tmp_path / "check.xlsx")).sheetnames
+    with session_scope(october) as session:
+        [export] = session.scalars(select(Export)).all()    # still one version: the content did not change
+        assert (export.version, export.key, export.bytes) == (1, key, len(copied.read_bytes()))
+        entry = session.scalars(select(AuditEntry).where(AuditEntry.action == "export_rewritten")).one()
+        assert entry.after["key"] == key
+
+    # present again: the next export is plainly unchanged, and writes nothing
+    third = lifecycle("run", "export", "--month", "2026-10")
+    assert third.returncode == 0, third.stderr
+    assert third.stdout.splitlines()[0].endswith("(unchanged: no new version)")

@@ -39,3 +39,13 @@ def test_kept_backups_are_good_and_the_newest_good_is_always_among_them(items, d
     assert kept <= {b.backup_id for b in good}
     if good:
         assert max(good, key=lambda b: b.created_at).backup_id in kept
+
+
+def test_a_retention_as_of_a_past_day_keeps_every_backup_made_after_that_day():
+    """`run backup --as-of` a past day applies retention as of that day: the nightly backups of the days since
+    are not its to judge (it used to delete all of them but the newest, beside a restore reading one)."""
+    backups = nightly(date(2026, 11, 1), 30)                        # 1 to 30 November
+    kept = keep(backups, date(2026, 11, 10), days=7, weeks=5, months=12)
+    assert {f"b{n}" for n in range(10, 30)} <= kept                 # 11 November onwards, every one
+    assert {f"b{n}" for n in range(3, 10)} <= kept                  # the 7 days up to the 10th
+    assert "b1" not in kept and "b2" not in kept                    # older, and not the newest of their week
