@@ -54,6 +54,17 @@ def rehearsal(engine: Engine | None = None) -> Iterator[Session]:
                 session.rollback()
 
 
+def one_at_a_time(session: Session, name: str) -> None:
+    """Let one transaction at a time past this point for `name`, until it commits or rolls back.
+
+    For a "look, then write the next version" step that has no row to lock yet (two closes of one
+    month writing its workbook together both saw no version and the second died on the unique key).
+    SQLite's write transaction is one at a time already; PostgreSQL takes an advisory lock.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:name, 0))"), {"name": name})
+
+
 def insert_if_missing(session: Session, model, **values) -> None:
     """Insert a keyed row unless it exists, without failing when another transaction inserts it first.
 

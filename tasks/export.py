@@ -25,7 +25,7 @@ from sqlalchemy import func, or_, select
 import lifecycle_config
 from blocks.storage import ObjectStorage
 from ledger import audit, keys
-from ledger.db import now, session_scope
+from ledger.db import now, one_at_a_time, session_scope
 from ledger.models import (Customer, CustomerCredit, Export, Intervention, Invoice, InvoiceLine, MonthlyClose,
                            QuotaPeriod, Ticket)
 from ledger.queries import invoice_label, paid_by_invoice
@@ -265,6 +265,7 @@ def export_month(month: str, storage: ObjectStorage, fallback_terms: Terms, *, f
                                  credit_notes=credit_notes, credits=credits, commitments=commitments, about=about,
                                  language=terms.workbook_language)
         with session_scope(engine, write=True) as session:
+            one_at_a_time(session, f"export:{month}")
             same = session.scalar(select(Export).where(Export.month == month, Export.fingerprint == written.fingerprint))
             if same is not None:
                 store = storage.store()

@@ -588,3 +588,40 @@ def test_a_workbook_deleted_from_storage_is_written_again_and_out_copies_it(octo
     third = lifecycle("run", "export", "--month", "2026-10")
     assert third.returncode == 0, third.stderr
     assert third.stdout.splitlines()[0].endswith("(unchanged: no new version)")
+
+
+def test_two_exports_of_a_month_at_once_write_one_version_the_second_waits_for_the_first(october):
+    """CI once saw two closes of a month write its workbook together: both found no version yet and the
+    second died on the ledger's unique key. The second now waits for the first and finds its version."""
+    from flows.monthly_close import monthly_close
+    from ledger.db import one_at_a_time
+    from tasks.export import export_month
+    from tests.support.locks import WaitWatch, joined, run_in_thread
+
+    monthly_close(month="2026-10")
+    with session_scope(october) as session:
+        session.query(Export).delete()
+    outcome = {}
+    with WaitWatch(october) as watch:
+        def second():
+            watch.enter(None)
+            try:
+                outcome["result"] = export_month("2026-10", ObjectStorage(), Terms(), flow_run_id=None, engine=october)
+            except Exception as error:  # shown by the assertion below
+                outcome["error"] = error
+
+        with session_scope(october, write=True) as session:
+            one_at_a_time(session, "export:2026-10")
+            if october.dialect.name == "postgresql":  # SQLite's writer lock is taken at BEGIN instead
+                waiting = run_in_thread(second)
+                watch.assert_waiting(session)
+                assert not outcome, outcome
+        if october.dialect.name != "postgresql":
+            waiting = run_in_thread(second)
+        first = export_month("2026-10", ObjectStorage(), Terms(), flow_run_id=None, engine=october)
+        joined(waiting)
+    assert "error" not in outcome, outcome.get("error")
+    assert sorted([first.new, outcome["result"].new]) == [False, True]
+    assert first.version == outcome["result"].version == 1
+    with session_scope(october) as session:
+        assert session.scalar(select(func.count()).select_from(Export).where(Export.month == "2026-10")) == 1
