@@ -507,20 +507,20 @@ def test_a_lost_worker_is_started_again_its_run_crashed_and_the_close_waiting_fo
     month = last_month()
     known = {run["id"] for run in up_server.runs_of("monthly-close")}
     first = up_server.popen("run", "monthly-close", "--month", month)
-    # the close is caught once it is Running: its process is held (SIGSTOP) between looks at its state
-    deadline, run = time.monotonic() + 180, None
-    while True:
-        assert time.monotonic() < deadline and first.poll() is None, "the close was never caught running"
+    # the close is caught once it is Running: its process is held (SIGSTOP) from the moment it appears, and
+    # let go a tenth of a second at a time between looks at its state
+    deadline, pids = time.monotonic() + 180, []
+    while not pids:
+        assert time.monotonic() < deadline and first.poll() is None, "the close never started"
         fresh = [r for r in up_server.runs_of("monthly-close") if r["id"] not in known]
         pids = processes_of(fresh[0]["id"]) if fresh else []
-        if pids:
-            signal_all(pids, signal.SIGSTOP)
-            run = up_server.get(f"/flow_runs/{fresh[0]['id']}")
-            if run["state"]["type"] == "RUNNING":
-                break
-            assert run["state"]["type"] == "PENDING", run["state"]
-            signal_all(pids, signal.SIGCONT)
-        time.sleep(0.2)
+        time.sleep(0.05)
+    signal_all(pids, signal.SIGSTOP)
+    while (run := up_server.get(f"/flow_runs/{fresh[0]['id']}"))["state"]["type"] != "RUNNING":
+        assert time.monotonic() < deadline and run["state"]["type"] == "PENDING", run["state"]
+        signal_all(pids, signal.SIGCONT)
+        time.sleep(0.1)
+        signal_all(pids, signal.SIGSTOP)
 
     # a second close waits for the slot the first holds, and its terminal says for what
     second = up_server.popen("run", "monthly-close", "--month", month)
