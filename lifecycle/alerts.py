@@ -122,12 +122,36 @@ def apply(windows: dict[str, timedelta] | None = None, path: Path = FILE) -> lis
         for alert in read_alerts(path):
             automation = automation_for(alert, deployments, block._block_document_id,
                                         window=windows.get(alert.name))
-            for old in client.read_automations_by_name(alert.name):
-                client.delete_automation(old.id)
-            client.create_automation(automation)
+            existing = client.read_automations_by_name(alert.name)
+            if len(existing) == 1 and same(existing[0], automation):
+                # kept, not made again: a proactive trigger's open windows (a run whose heartbeats stopped
+                # while `up` was down) belong to the automation; a new one would never see them close
+                pass
+            else:
+                for old in existing:
+                    client.delete_automation(old.id)
+                client.create_automation(automation)
             window = "" if alert.when else f" (window {_words(automation.trigger.within)})"
             done.append(f"{alert.name}: {alert.description}{window}")
     return done
+
+
+def same(stored, wanted) -> bool:
+    """Whether the server's automation says what `wanted` says (trigger, actions, description, enabled)."""
+    def without_ids(value):  # a trigger's id is made anew with each model
+        if isinstance(value, dict):
+            return {key: without_ids(item) for key, item in value.items() if key != "id"}
+        if isinstance(value, list):  # sets (expect, after, for_each) come in any order
+            items = [without_ids(item) for item in value]
+            return sorted(items) if all(isinstance(item, str) for item in items) else items
+        return value
+
+    def core(automation) -> dict:
+        return without_ids(automation.model_dump(mode="json", include={
+            "name", "description", "enabled", "trigger", "actions", "actions_on_trigger", "actions_on_resolve",
+            "tags"}))
+
+    return core(stored) == core(wanted)
 
 
 def _words(window: timedelta) -> str:

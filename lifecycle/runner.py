@@ -92,6 +92,76 @@ def _print_log(log, task_name: str | None) -> None:
     print(f"{stamp} {level:<7} {where}{log.message}", file=sys.stderr, flush=True)
 
 
+#: a run not started after this long is waiting for something: the terminal says what
+QUIET_SECONDS = 10.0
+#: and says it again, with how long, this often while it lasts
+REMIND_SECONDS = 300.0
+
+
+class Waiting:
+    """Says once what a run that has not started waits for, again when that changes, and every
+    REMIND_SECONDS while it lasts: a wait is never silent."""
+
+    def __init__(self, echo, *, quiet: float = QUIET_SECONDS, remind: float = REMIND_SECONDS, clock=time.monotonic):
+        self.echo, self.quiet, self.remind, self.clock = echo, quiet, remind, clock
+        self.started = clock()
+        self.last_check = self.said_at = None
+        self.said: str | None = None
+
+    def check(self, kind: str, reason) -> None:
+        now = self.clock()
+        if kind not in ("SCHEDULED", "PENDING"):
+            self.started, self.said = now, None
+            return
+        if now - self.started < self.quiet or (self.last_check is not None and now - self.last_check < self.quiet):
+            return
+        self.last_check = now
+        try:
+            why = reason()
+        except Exception as error:  # noqa: BLE001 - the server busy: say so rather than nothing
+            why = f"waiting for the run to start (the server did not say why: {type(error).__name__})"
+        if why != self.said or now - self.said_at >= self.remind:
+            waited = int(now - self.started)
+            self.echo(why + (f" (for {waited // 60} min {waited % 60:02d} s)" if why == self.said else ""))
+            self.said, self.said_at = why, now
+
+
+def waiting_for(client, run, state) -> str:
+    """What a run that has not started waits for, in one line: a slot of its deployment's concurrency limit
+    (and which runs hold it, since when), a worker of its pool (none online), or the worker starting it."""
+    from prefect.client.schemas.filters import (FlowRunFilter, FlowRunFilterDeploymentId, FlowRunFilterState,
+                                                FlowRunFilterStateType)
+    from prefect.client.schemas.objects import StateType
+
+    from policy.calendar import PARIS
+
+    deployment = client.read_deployment(run.deployment_id)
+    if state is not None and state.name == "AwaitingConcurrencySlot":
+        holders = [other for other in client.read_flow_runs(
+            flow_run_filter=FlowRunFilter(deployment_id=FlowRunFilterDeploymentId(any_=[deployment.id]),
+                                          state=FlowRunFilterState(type=FlowRunFilterStateType(
+                                              any_=[StateType.RUNNING, StateType.PENDING, StateType.CANCELLING]))),
+            limit=10)
+            if other.id != run.id]
+        limit = deployment.global_concurrency_limit.limit if deployment.global_concurrency_limit else None
+        at_most = f" (at most {limit} at once)" if limit else ""
+        if not holders:
+            return f"waiting for a concurrency slot of {deployment.name}{at_most}"
+        held = ", ".join(f"{other.name} ({other.state_name} since "
+                         f"{other.state.timestamp.astimezone(PARIS):%Y-%m-%d %H:%M})" for other in holders)
+        return (f"waiting for a concurrency slot of {deployment.name}{at_most} held by run {held}; a run whose "
+                f"worker was lost is marked crashed within minutes and frees it")
+    pool_name = run.work_pool_name or deployment.work_pool_name or WORK_POOL
+    online = [worker for worker in client.read_workers_for_work_pool(pool_name)
+              if getattr(worker.status, "value", worker.status) == "ONLINE"]
+    if not online:
+        return (f"waiting for a worker to pick it up (no worker online for pool {pool_name}: is `lifecycle up` "
+                f"running?)")
+    if state is not None and state.type == StateType.PENDING:
+        return f"waiting for the worker to start it (taken by a worker of pool {pool_name})"
+    return f"waiting for a worker of pool {pool_name} to pick it up ({len(online)} online)"
+
+
 def run_and_follow(target: Route, parameters: dict, *, echo, poll_seconds: float = 1.0):
     """Create a run of the deployment, print its logs until it ends, return its result (None when
     the result cannot be read here); raise RunFailed when it did not complete."""
@@ -130,11 +200,13 @@ def run_and_follow(target: Route, parameters: dict, *, echo, poll_seconds: float
                     since = log.timestamp
 
         told_waiting = False
+        waiting = Waiting(echo)
         try:
             while True:
                 state = client.read_flow_run(run.id).state
                 print_new_logs()
                 kind = state.type.value if state else "PENDING"
+                waiting.check(kind, lambda: waiting_for(client, run, state))
                 if kind == "PAUSED" and not told_waiting:
                     echo(f"waiting for a decision in the UI: {url}")
                 told_waiting = kind == "PAUSED"

@@ -4,6 +4,8 @@ docs/reference/cli.md: `PREFECT_API_URL` when set; otherwise the server `lifecyc
 `LIFECYCLE_HOME`, when it answers; otherwise a temporary one, with a note on stderr. `up` runs the
 server, applies the deployments of prefect.yaml, registers the blocks and runs a worker; Ctrl-C
 stops all of them, and everything they keep lives under `LIFECYCLE_HOME`, so a restart loses nothing.
+A worker that dies is started again (the server stays up), and the runs it took whose process is gone
+are marked crashed at once, which frees their concurrency slots (`crash_lost_runs`).
 """
 
 from __future__ import annotations
@@ -203,6 +205,97 @@ def worker_command(name: str) -> list[str]:
             "--name", name]
 
 
+#: Prefect's lease storage on disk (under PREFECT_HOME), for the embedded server
+LEASE_STORAGE = "prefect.server.concurrency.lease_storage.filesystem"
+#: the states of a run whose process should be alive somewhere
+LIVE_STATES = ["RUNNING", "PENDING", "CANCELLING"]
+#: a worker lost more often than this within a minute cannot start: `up` stops and says so
+WORKER_RESTARTS_A_MINUTE = 3
+#: how much of a worker's log is searched for the runs it took (the end: the latest runs)
+LOG_TAIL = 16 * 1024 * 1024
+
+
+def _how(returncode: int) -> str:
+    if returncode < 0:
+        try:
+            return f"killed by {signal.Signals(-returncode).name}"
+        except ValueError:
+            return f"killed by signal {-returncode}"
+    return f"exit code {returncode}"
+
+
+def worker_logs(logs: Path) -> list[tuple[Path, int]]:
+    """Every worker log of this home, read from the start (or from LOG_TAIL before its end)."""
+    return [(path, 0) for path in sorted(logs.glob("worker*.log"))]
+
+
+def run_process_alive(flow_run_id: str) -> bool | None:
+    """Whether a process of this machine runs the flow run (the worker starts each with its id in the
+    environment); None when this machine cannot tell (no /proc)."""
+    proc = Path("/proc")
+    if not proc.is_dir():
+        return None
+    marker = f"PREFECT__FLOW_RUN_ID={flow_run_id}".encode()
+    for entry in proc.iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            if marker in (entry / "environ").read_bytes():
+                return True
+        except OSError:
+            continue
+    return False
+
+
+def crash_lost_runs(logs: list[tuple[Path, int]]) -> list[str]:
+    """Mark crashed every run a worker of this `up` took (its id is in the worker's log from the offset on)
+    that is still running, pending or cancelling on the server but whose process is gone from this machine:
+    its worker was lost with it. Its concurrency slot is freed with the crash (Prefect releases a
+    deployment's slot when a run leaves Running). A run whose process still lives (its worker died, not the
+    run) is left to finish. Returns one sentence per run crashed; the server's errors are left to the caller's
+    next poll (a lost run is then caught by the heartbeat automation)."""
+    from prefect import get_client
+    from prefect.client.schemas.filters import (FlowRunFilter, FlowRunFilterState, FlowRunFilterStateType,
+                                                WorkPoolFilter, WorkPoolFilterName)
+    from prefect.client.schemas.objects import StateType
+    from prefect.states import Crashed
+
+    from policy.calendar import PARIS
+
+    texts = []
+    for path, offset in logs:
+        try:
+            with path.open("rb") as log:
+                log.seek(max(offset, log.seek(0, 2) - LOG_TAIL))
+                texts.append(log.read().decode(errors="replace"))
+        except OSError:
+            continue
+    taken = "\n".join(texts)
+    if not taken:
+        return []
+    said = []
+    try:
+        with get_client(sync_client=True) as client:
+            runs = client.read_flow_runs(
+                flow_run_filter=FlowRunFilter(state=FlowRunFilterState(type=FlowRunFilterStateType(
+                    any_=[StateType(kind) for kind in LIVE_STATES]))),
+                work_pool_filter=WorkPoolFilter(name=WorkPoolFilterName(any_=[WORK_POOL])), limit=200)
+            for run in runs:
+                if str(run.id) not in taken or run_process_alive(str(run.id)) is not False:
+                    continue
+                since = run.state.timestamp.astimezone(PARIS).strftime("%Y-%m-%d %H:%M") if run.state else "?"
+                client.set_flow_run_state(run.id, Crashed(message=LOST_RUN_MESSAGE), force=True)
+                said.append(f"run {run.name} ({run.state_name} since {since}) marked crashed: its process is gone")
+    except Exception as error:  # noqa: BLE001 - the server busy or gone: the heartbeat automation catches it later
+        said.append(f"note: could not check the runs of the lost worker ({type(error).__name__}: {error}); "
+                    f"a lost run is marked crashed once its heartbeats stop")
+    return said
+
+
+#: the crashed state's message of a run whose worker `up` saw die (as the run's page shows it)
+LOST_RUN_MESSAGE = "its process is gone: the worker running it was lost"
+
+
 #: how long `up` waits for the scheduler to create the upcoming runs of every scheduled deployment
 SCHEDULER_TIMEOUT = 120.0
 
@@ -244,7 +337,13 @@ def up(*, host: str, port: int, echo, workers: int = 1) -> int:
                  "--port", str(port)],
                 # the UI must call this server's API (Prefect would point it at port 4200 whatever --port
                 # says), and alert links must lead to this UI
-                env={**env, "PREFECT_UI_URL": ui, "PREFECT_SERVER_UI_API_URL": api_url}, stdout=server_log,
+                env={**env, "PREFECT_UI_URL": ui, "PREFECT_SERVER_UI_API_URL": api_url,
+                     # the leases of concurrency slots outlive a restart of the server, so a slot held by a
+                     # run lost meanwhile is still freed when its lease runs out (Prefect keeps them in
+                     # memory by default: lost at a restart, the slot stayed taken for good)
+                     "PREFECT_SERVER_CONCURRENCY_LEASE_STORAGE": env.get(
+                         "PREFECT_SERVER_CONCURRENCY_LEASE_STORAGE", LEASE_STORAGE)},
+                stdout=server_log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
             ))
@@ -258,12 +357,26 @@ def up(*, host: str, port: int, echo, workers: int = 1) -> int:
         config.server_file().write_text(json.dumps({"api_url": api_url, "pid": os.getpid(), "downloads": downloads,
                                                     "config": config.snapshot()}))
 
+        # runs a worker of an earlier `up` left running or pending, whose process is gone (the machine
+        # rebooted, `up` was killed with its workers): crashed now rather than after the heartbeat window
+        for line in crash_lost_runs(worker_logs(logs)):
+            echo(line)
         echo(f"starting {'a worker' if workers == 1 else f'{workers} workers'} on the work pool {WORK_POOL}")
-        for number in range(1, workers + 1):  # several: the nightly backup's shards spread over them
-            worker_log = (logs / ("worker.log" if number == 1 else f"worker-{number}.log")).open("ab")
-            children.append(subprocess.Popen(worker_command(f"lifecycle-{socket.gethostname()}-{number}"),
-                                             env=env, cwd=PROJECT_ROOT, stdout=worker_log, stderr=subprocess.STDOUT,
-                                             start_new_session=True))
+        workers_by_name: dict[str, subprocess.Popen] = {}
+        log_offsets: dict[str, int] = {}
+
+        def start_worker(number: int) -> None:  # several: the nightly backup's shards spread over them
+            path = logs / ("worker.log" if number == 1 else f"worker-{number}.log")
+            name = f"lifecycle-{socket.gethostname()}-{number}"
+            with path.open("ab") as worker_log:
+                log_offsets[name] = worker_log.tell()
+                workers_by_name[name] = subprocess.Popen(worker_command(name), env=env, cwd=PROJECT_ROOT,
+                                                         stdout=worker_log, stderr=subprocess.STDOUT,
+                                                         start_new_session=True)
+            children.append(workers_by_name[name])
+
+        for number in range(1, workers + 1):
+            start_worker(number)
 
         from lifecycle.schedules import NoUpcomingRuns, paris, wait_for_upcoming_runs
 
@@ -279,7 +392,23 @@ def up(*, host: str, port: int, echo, workers: int = 1) -> int:
         for name, when in upcoming.items():
             echo(f"  {name:<{width}}  {paris(when)}")
         echo(f"ready: the UI is at {ui} (deployments, runs, blocks); logs in {logs}. Ctrl-C stops everything.")
+        losses: dict[str, list[float]] = {}
         while True:
+            for number, (name, worker) in enumerate(list(workers_by_name.items()), start=1):
+                if worker.poll() is None:
+                    continue
+                # a lost worker is started again; the server, the scheduler and the webhook stay up
+                children.remove(worker)
+                path = logs / ("worker.log" if number == 1 else f"worker-{number}.log")
+                losses[name] = [when for when in losses.get(name, []) if when > time.monotonic() - 60]
+                losses[name].append(time.monotonic())
+                if len(losses[name]) > WORKER_RESTARTS_A_MINUTE:  # it cannot start: restarting it would only spin
+                    raise RuntimeError(f"the worker {name} keeps exiting ({_how(worker.returncode)}, "
+                                       f"{len(losses[name])} times in a minute); see {path}")
+                crashed = crash_lost_runs([(path, log_offsets[name])])
+                start_worker(number)
+                echo(f"worker {name} lost ({_how(worker.returncode)}): restarted"
+                     + (f"; {'; '.join(crashed)}" if crashed else ""))
             for child in children:
                 if child.poll() is not None:
                     raise RuntimeError(f"{' '.join(child.args[2:5])} exited with code {child.returncode}; see {logs}")

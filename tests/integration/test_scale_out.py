@@ -88,7 +88,8 @@ def topology(pg_admin, tmp_path):
                         PREFECT_FLOWS_HEARTBEAT_FREQUENCY="30", PREFECT_SERVER_ANALYTICS_ENABLED="false",
                         PREFECT_HOME=str(tmp_path / "prefect"), PREFECT_WORKER_QUERY_SECONDS="3")
         server_env = {**env, "PREFECT_API_DATABASE_CONNECTION_URL": prefect_db.replace("+psycopg", "+asyncpg"),
-                      "PREFECT_SERVER_API_HOST": "127.0.0.1", "PREFECT_SERVER_API_PORT": str(port)}
+                      "PREFECT_SERVER_API_HOST": "127.0.0.1", "PREFECT_SERVER_API_PORT": str(port),
+                      "PREFECT_SERVER_CONCURRENCY_LEASE_STORAGE": "prefect.server.concurrency.lease_storage.filesystem"}
         # lifecycle-server.service
         processes.append(subprocess.Popen([sys.executable, "-m", "prefect", "server", "start"], env=server_env,
                                           stdout=(home / "logs" / "server.log").open("wb"), stderr=subprocess.STDOUT,

@@ -1,5 +1,5 @@
 """The embedded default as a user meets it: `lifecycle up --demo` with its real scheduler, worker and
-automations; shell runs on its worker; approval forms; ops alerts; Ctrl-C and a restart.
+automations; shell runs on its worker; approval forms; ops alerts; a lost worker; Ctrl-C and a restart.
 
 The tests share one `lifecycle up` (the session's `up_server`) and run in file order, each leaving
 the ledger as the next one expects, as a day of operations would.
@@ -10,7 +10,9 @@ from __future__ import annotations
 import itertools
 import json
 import re
+import signal
 import sqlite3
+import threading
 from pathlib import Path
 import time
 from datetime import datetime, timedelta, timezone
@@ -22,7 +24,7 @@ import yaml
 from lifecycle import alerts
 from lifecycle.logwatch import ErrorLines
 from policy.calendar import PARIS, add_months, month_key, today_paris
-from tests.support.up import processes_of
+from tests.support.up import command_line, descendants, parent_of, processes_of, signal_all
 
 pytestmark = [pytest.mark.prefect, pytest.mark.xdist_group("lifecycle-up")]
 
@@ -489,6 +491,78 @@ def test_the_restore_drill_is_spread_over_shard_runs_too(up_server):
     assert len(verified) == 6
 
 
+# --- a lost worker ----------------------------------------------------------------------------------
+
+
+def _worker_of(up_server) -> int:
+    [worker] = [pid for pid in descendants(up_server.process.pid)
+                if "worker start" in command_line(pid) and parent_of(pid) == up_server.process.pid]
+    return worker
+
+
+def test_a_lost_worker_is_started_again_its_run_crashed_and_the_close_waiting_for_its_slot_runs(up_server):
+    """kill -9 of the worker (and of the run it was running: a machine lost) in the middle of a close, while
+    another close waits for the deployment's one slot: the server stays up, `up` starts a worker again and
+    says so, the lost run is Crashed within a minute and frees its slot, and the waiting close runs."""
+    month = last_month()
+    known = {run["id"] for run in up_server.runs_of("monthly-close")}
+    first = up_server.popen("run", "monthly-close", "--month", month)
+    # the close is caught once it is Running: its process is held (SIGSTOP) from the moment it appears, and
+    # let go a tenth of a second at a time between looks at its state
+    deadline, pids = time.monotonic() + 180, []
+    while not pids:
+        assert time.monotonic() < deadline and first.poll() is None, "the close never started"
+        fresh = [r for r in up_server.runs_of("monthly-close") if r["id"] not in known]
+        pids = processes_of(fresh[0]["id"]) if fresh else []
+        time.sleep(0.05)
+    signal_all(pids, signal.SIGSTOP)
+    while (run := up_server.get(f"/flow_runs/{fresh[0]['id']}"))["state"]["type"] != "RUNNING":
+        assert time.monotonic() < deadline and run["state"]["type"] == "PENDING", run["state"]
+        signal_all(pids, signal.SIGCONT)
+        time.sleep(0.1)
+        signal_all(pids, signal.SIGSTOP)
+
+    # a second close waits for the slot the first holds, and its terminal says for what
+    second = up_server.popen("run", "monthly-close", "--month", month)
+    told: list[str] = []
+    threading.Thread(target=lambda: told.extend(second.stderr), daemon=True).start()
+    deadline = time.monotonic() + 120
+    while not any("waiting for a concurrency slot" in line for line in told):
+        assert time.monotonic() < deadline and second.poll() is None, "".join(told)
+        time.sleep(1)
+    assert (f"waiting for a concurrency slot of monthly-close (at most 1 at once) held by run {run['name']} "
+            f"(Running since ") in "".join(told), told
+
+    worker = _worker_of(up_server)
+    signal_all([*descendants(worker), worker], signal.SIGSTOP, signal.SIGKILL)
+    lost_at = time.monotonic()
+
+    # the server, the scheduler and the webhook stay up; the terminal says the worker was started again
+    for _ in range(5):
+        assert httpx.get(f"{up_server.api}/health", timeout=5).status_code == 200
+        time.sleep(1)
+    deadline = time.monotonic() + 60
+    while not [line for line in up_server.lines if " lost (" in line]:
+        assert time.monotonic() < deadline, "\n".join(up_server.lines[-20:])
+        time.sleep(1)
+    [said] = [line for line in up_server.lines if " lost (" in line]
+    assert said.startswith("worker lifecycle-") and "lost (killed by SIGKILL): restarted" in said, said
+    assert f"run {run['name']} (Running since " in said and "marked crashed: its process is gone" in said, said
+    assert up_server.process.poll() is None
+    assert _worker_of(up_server) != worker
+
+    # the lost run is Crashed within the bound (here at once: `up` saw its worker die)
+    crashed = up_server.wait(run["id"], timeout=120)
+    assert crashed["state"]["type"] == "CRASHED" and "was lost" in crashed["state"]["message"], crashed["state"]
+    assert time.monotonic() - lost_at < 120
+    out, err = first.communicate(timeout=60)
+    assert first.returncode == 1 and "the worker running it was lost" in err.strip().splitlines()[-1], err
+
+    # the close that waited for its slot gets it and completes, on the new worker
+    assert second.wait(timeout=300) == 0, "".join(told)
+    assert second.stdout.read().startswith(f"{month} ")
+
+
 # --- Ctrl-C and a restart --------------------------------------------------------------------------
 
 
@@ -498,6 +572,7 @@ def test_ctrl_c_stops_everything_and_a_restart_keeps_what_was_there(up_server):
     runs_before = {run["id"] for run in up_server.post("/flow_runs/filter", {
         "limit": 200, "flow_runs": {"state": {"type": {"not_any_": ["SCHEDULED"]}}}})}
     deployments_before = set(up_server.deployments())
+    automations_before = {a["name"]: a["id"] for a in up_server.post("/automations/filter")}
     assert up_server.stop() == 0
     with pytest.raises(httpx.HTTPError):
         httpx.get(f"{up_server.api}/health", timeout=2)
@@ -510,6 +585,9 @@ def test_ctrl_c_stops_everything_and_a_restart_keeps_what_was_there(up_server):
     kept = up_server.post("/flow_runs/filter", {"flow_runs": {"id": {"any_": sorted(runs_before)}}, "limit": 200})
     assert {run["id"] for run in kept} == runs_before
     assert set(up_server.deployments()) == deployments_before
+    # the automations are kept, not made again: a run whose heartbeats stopped while `up` was down is still
+    # caught by the lost-run automation's open window
+    assert {a["name"]: a["id"] for a in up_server.post("/automations/filter")} == automations_before
     block = up_server.post("/block_documents/filter", {"include_secrets": False})
     notifications = [b for b in block if b["block_type"]["slug"] == "lifecycle-notifications"]
     assert notifications[0]["data"]["ops_email"] == "ops@vendor.example"  # as ops edited it

@@ -170,3 +170,43 @@ def processes_of(flow_run_id: str) -> list[int]:
         if f"PREFECT__FLOW_RUN_ID={flow_run_id}".encode() in environ:
             found.append(int(proc.name))
     return found
+
+
+def parent_of(pid: int) -> int | None:
+    try:
+        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def descendants(root: int) -> list[int]:
+    children: dict[int, list[int]] = {}
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit():
+            parent = parent_of(int(proc.name))
+            if parent is not None:
+                children.setdefault(parent, []).append(int(proc.name))
+    found, todo = [], [root]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
+
+
+def command_line(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return ""
+
+
+def signal_all(pids: list[int], *signals: int) -> None:
+    """Send each signal to every process, in turn (SIGSTOP then SIGKILL: all frozen before any dies, so
+    none sees another die and has a last word, as when a machine is lost)."""
+    for sig in signals:
+        for pid in pids:
+            try:
+                os.kill(pid, sig)
+            except ProcessLookupError:
+                pass
