@@ -117,8 +117,14 @@ class Language:
         return _spaces(format_percent(rate, locale=self.locale, decimal_quantization=False))
 
     def date(self, day: date) -> str:
-        """`1 novembre 2026` / `November 1, 2026`."""
-        return format_date(day, "long", locale=self.locale)
+        """`1er novembre 2026`, `2 novembre 2026` / `November 1, 2026`.
+
+        French writes the first of a month as an ordinal (« le 1er février »), which CLDR's long format
+        does not: a letter that says « 1 février » reads as machine-made."""
+        text = format_date(day, "long", locale=self.locale)
+        if self.code == "fr" and day.day == 1:
+            text = "1er" + text[1:]
+        return text
 
     def short_date(self, day: date) -> str:
         """`01/11/2026` / `1 November 2026`: an invoice's dates."""

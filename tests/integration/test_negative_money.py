@@ -231,7 +231,7 @@ def test_a_cancellation_whose_last_day_lies_before_billed_months_gives_them_back
         (october["MIDWAY"]["number"], "-290.32", "-58.06", "-348.38"),
         (november["MIDWAY"]["number"], "-300.00", "-60.00", "-360.00")]
     assert notes["MIDWAY"][0]["lines"][0]["description"] == (
-        "Abonnement non servi après le dernier jour de service, le 1 octobre 2026 (résiliation) : "
+        "Abonnement non servi après le dernier jour de service, le 1er octobre 2026 (résiliation) : "
         "du 2 octobre 2026 au 31 octobre 2026, 30 jours facturés sur 31")
 
     # the money: October paid -> the customer's credit; November open -> settled, no longer owed nor chased
@@ -280,6 +280,6 @@ def test_a_late_cancellation_of_an_annual_year_gives_back_its_unserved_days_less
     note = documents(annual)[number]
     assert (note["credits"], note["total_ht"], note["total_vat"], note["total_ttc"]) == (
         january["number"], "-6162.72", "-1232.54", "-7395.26")
-    assert "du 1 février 2026 au 31 décembre 2026, 334 jours facturés sur 365" in note["lines"][0]["description"]
+    assert "du 1er février 2026 au 31 décembre 2026, 334 jours facturés sur 365" in note["lines"][0]["description"]
     assert by_kind(annual, "2026-01", "monthly")["ANNUAL"]["balance"] == "719.14"
     no_invoice_below_zero(annual)

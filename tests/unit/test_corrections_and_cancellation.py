@@ -126,8 +126,8 @@ def test_the_balance_statement_reads_in_the_customers_language():
     nbsp = "\u00a0"
     assert statement.text("fr") == (
         "Votre compte au 30 novembre 2026 :\n"
-        f"  - Facture OLD-7 du 1 septembre 2026, échue le 1 octobre 2026 : 300,00{nbsp}€\n"
-        f"  - Facture 2026-000042 du 1 novembre 2026, échue le 1 décembre 2026 (contestée) : 1{nbsp}200,00{nbsp}€\n"
+        f"  - Facture OLD-7 du 1er septembre 2026, échue le 1er octobre 2026 : 300,00{nbsp}€\n"
+        f"  - Facture 2026-000042 du 1er novembre 2026, échue le 1er décembre 2026 (contestée) : 1{nbsp}200,00{nbsp}€\n"
         f"  - Votre crédit (trop-perçus et avoirs pas encore remboursés) : -20,00{nbsp}€\n"
         f"Solde : 1{nbsp}480,00{nbsp}€ (reste à payer 1{nbsp}480,00{nbsp}€).\n")
     assert statement.text("en") == (

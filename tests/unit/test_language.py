@@ -116,7 +116,8 @@ def test_amounts_dates_and_percentages_are_the_locales():
     assert french.money(Decimal("130.6667"), 4) == f"130,6667{NBSP}€" and english.money(Decimal("130.5"), 4) == "€130.50"
     assert french.percent(Decimal("0.02")) == f"2{NBSP}%" and english.percent(Decimal("0.02")) == "2%"
     assert french.percent(Decimal("0.105")) == f"10,5{NBSP}%"
-    assert french.date(date(2026, 11, 1)) == "1 novembre 2026" and english.date(date(2026, 11, 1)) == "November 1, 2026"
+    assert french.date(date(2026, 11, 1)) == "1er novembre 2026" and english.date(date(2026, 11, 1)) == "November 1, 2026"
+    assert french.date(date(2026, 11, 2)) == "2 novembre 2026" and french.date(date(2026, 11, 21)) == "21 novembre 2026"
     assert french.month(2026, 2) == "février 2026" and english.month(2026, 2) == "February 2026"
     assert french.say("Subscription {month}", month=french.month(2026, 11)) == "Abonnement novembre 2026"
     assert french.say("Invoice {number} – {amount} incl. VAT", number="2026-000001", amount=Decimal("1788")) \
