@@ -12,12 +12,14 @@ from __future__ import annotations
 import functools
 import inspect
 import logging
+import os
 from datetime import date, timezone
 
 from ledger import audit
 from ledger.db import session_scope
 from lifecycle_config import clock
 from lifecycle_config.conditions import is_world_condition, one_line
+from lifecycle_config.streams import outlive_the_reader
 from policy.calendar import paris_date, today_paris
 
 
@@ -43,6 +45,11 @@ class _WorldInOneLine(logging.Filter):
 
 for _logger in ("prefect.task_runs", "prefect.flow_runs"):
     logging.getLogger(_logger).addFilter(_WorldInOneLine())
+
+if os.environ.get("PREFECT__FLOW_RUN_ID"):
+    # a run a worker started (the flow's module is loaded before the run begins): the worker's death must
+    # not crash it at its next console line (lifecycle_config.streams). Runs in process keep their console.
+    outlive_the_reader()
 
 
 def refusals_fail_quietly(flow_function):

@@ -563,6 +563,47 @@ def test_a_lost_worker_is_started_again_its_run_crashed_and_the_close_waiting_fo
     assert second.stdout.read().startswith(f"{month} ")
 
 
+def _a_worker(up_server) -> int | None:
+    try:
+        return _worker_of(up_server)
+    except ValueError:  # none yet (or the old one not yet reaped)
+        return None
+
+
+def test_a_run_outlives_its_worker_and_completes(up_server):
+    """kill -9 of the worker alone: the run it started lives on (its process is not the worker's), and its next
+    console line meets the pipe the worker read. It must finish its work, not crash between two steps (seen:
+    a close crashed by Rich's SystemExit on the broken pipe, its invoices issued and its mails half sent)."""
+    known = {run["id"] for run in up_server.runs_of("standby-expiry")}
+    started = up_server.popen("run", "standby-expiry")
+    deadline, pids = time.monotonic() + 180, []
+    while not pids:
+        assert time.monotonic() < deadline and started.poll() is None, "the run never started"
+        fresh = [r for r in up_server.runs_of("standby-expiry") if r["id"] not in known]
+        pids = processes_of(fresh[0]["id"]) if fresh else []
+        time.sleep(0.05)
+    signal_all(pids, signal.SIGSTOP)
+    while (run := up_server.get(f"/flow_runs/{fresh[0]['id']}"))["state"]["type"] != "RUNNING":
+        assert time.monotonic() < deadline and run["state"]["type"] == "PENDING", run["state"]
+        signal_all(pids, signal.SIGCONT)
+        time.sleep(0.1)
+        signal_all(pids, signal.SIGSTOP)
+
+    worker = _worker_of(up_server)
+    signal_all([worker], signal.SIGKILL)  # the worker only: the run's process stays, held
+    deadline = time.monotonic() + 60
+    while _a_worker(up_server) in (None, worker):
+        assert time.monotonic() < deadline, "\n".join(up_server.lines[-20:])
+        time.sleep(1)
+    signal_all(pids, signal.SIGCONT)  # its next line goes to a pipe nobody reads any more
+
+    done = up_server.wait(run["id"], timeout=180)
+    assert done["state"]["type"] == "COMPLETED", done["state"]
+    assert started.wait(timeout=120) == 0
+    said = [line for line in up_server.lines if " lost (" in line]
+    assert said and not any(run["name"] in line for line in said), said  # not taken for a lost run
+
+
 # --- Ctrl-C and a restart --------------------------------------------------------------------------
 
 
