@@ -142,7 +142,7 @@ def issue_credit_note(session: Session, reference: str, *, request: str, reason:
         for twin in earlier:
             if -twin.total_ttc == amount and twin.description == reason.strip():
                 raise CorrectionRefused(f"credit note {twin.number} already credits {amount} TTC on invoice "
-                                        f"{reference} for the same reason ({where_it_stands(session, twin)}); "
+                                        f"{reference} for the same reason ({where_it_stands(session, twin)}): "
                                         f"to issue another, say --again")
     credited_ttc = -sum((note.total_ttc for note in earlier), ZERO)
     whole = frozenset(line.credited_position for note in earlier for line in note.lines
