@@ -62,7 +62,8 @@ def arrears_escalation(
     settings = load_run_settings("arrears-escalation")
     # the daily sweep of documents: every invoice or credit note an earlier run (of any flow) left unrendered
     # or unsent is finished here at the latest; what still cannot be finished fails the run, so ops hear of it
-    leftovers = None if dry_run else finish_documents(settings, actor=actor(), flow_run_id=flow_run_id())
+    leftovers = None if dry_run else finish_documents(settings, actor=actor(), flow_run_id=flow_run_id(),
+                                                      deliver_now=False)  # their mails go with the outbox below
     report = sweep_task(day, settings, dry_run=dry_run, actor=actor(), flow_run_id=flow_run_id(),
                         forced_reason=force_reason if day > today_paris() else None)
     if not dry_run:  # the notices and access changes recorded with their stages (and any left by earlier runs)
@@ -70,9 +71,9 @@ def arrears_escalation(
         issued = issue_documents_task(settings.seller, settings.terms, settings.storage, kinds=(InvoiceKind.PENALTY,),
                                       actor=actor(), flow_run_id=flow_run_id())
         report.failed += [f"invoice document {why}" for why in issued.refused]
-        if leftovers.waiting:
-            report.failed.append(leftovers.sentence())
         report.failed += deliver(settings)
+        if leftovers.conclude().problems:  # a document still not stored (a mail waits its alert time, above)
+            report.failed.append(leftovers.sentence())
     deletions = []
     for customer_id in report.deletions_due:
         if dry_run:

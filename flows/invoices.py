@@ -45,13 +45,15 @@ def send_invoices(month: str, customer_id: Optional[str] = None, new_only: bool 
                                       actor=actor(), flow_run_id=flow_run_id(), skip=set(issued.mails))
     sent = sorted(sent + issued.mails)
     # then those of any other month that earlier runs left unrendered or unsent (this month's are done above)
-    finish_documents(settings, actor=actor(), flow_run_id=flow_run_id(), skip=set(sent))
+    leftovers = finish_documents(settings, actor=actor(), flow_run_id=flow_run_id(), skip=set(sent),
+                                 deliver_now=not sent)  # else their mails go with this run's, below
     if not sent and new_only:
         print(f"{month}: no document waits to be sent")
         return {"month": month, "sent": [], "pending": []}
     if not sent:
         raise NothingToSend(f"no issued invoice for {month}" + (f" and customer {customer_id}" if customer_id else ""))
     undone = deliver(settings)
+    leftovers.conclude()
     rows = documents_table(settings.storage, sent)
     create_table_artifact(rows, key="send-invoices", description=f"Invoices of {month} sent again")
     print(f"{month}: {len(sent)} invoice(s) sent" + ("" if new_only else " again") + (f" to {customer_id}" if customer_id else "")

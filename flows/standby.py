@@ -79,9 +79,11 @@ def standby_expiry(as_of: Optional[date] = None, force_reason: Optional[str] = N
     check_date(future_day_problem(day, today_paris(), "the standby day"), force_reason=force_reason,
                what="standby-expiry")
     settings = load_run_settings("standby-expiry")
-    finish_documents(settings, actor=actor(), flow_run_id=flow_run_id())  # documents earlier runs left unsent
+    # documents earlier runs left unrendered; their mails go with the outbox below
+    leftovers = finish_documents(settings, actor=actor(), flow_run_id=flow_run_id(), deliver_now=False)
     report = sweep_standby_task(day, settings, actor=actor(), flow_run_id=flow_run_id())
     report.failed += deliver(settings)
+    leftovers.conclude()
     create_markdown_artifact(report.markdown(), key="standby-expiry", description=f"Standby sweep for {day}")
     print(f"{day}: {len(report.started)} started, {len(report.ended)} ended, {len(report.noticed)} warned, "
           f"{len(report.failed)} failed")

@@ -346,29 +346,41 @@ def standing(number: str, engine=None) -> str:
 
 @dataclass
 class Finished:
+    before: dict[str, str] = field(default_factory=dict)  # what was unfinished when the run began: number -> customer
     finished: list[str] = field(default_factory=list)   # numbers rendered, stored and mailed now
     waiting: list[str] = field(default_factory=list)    # still unfinished after this run
     problems: list[str] = field(default_factory=list)   # why (storage unavailable, a refused document, mail)
+
+    def conclude(self) -> Finished:
+        """Once their mails were dispatched: which are finished, which still wait (said in the run's log)."""
+        if self.before:
+            after = unfinished()
+            self.finished = sorted(number for number in self.before if number not in after)
+            self.waiting = sorted(number for number in self.before if number in after)
+            print(self.sentence())
+        return self
 
     def sentence(self) -> str:
         said = f"{len(self.finished)} document(s) an earlier run left unrendered or unsent finished"
         said += f" ({', '.join(self.finished)})" if self.finished else ""
         if self.waiting:
-            said += (f"; {len(self.waiting)} still waiting ({', '.join(self.waiting)}), finished by the next run: "
-                     + "; ".join(self.problems))
+            said += (f"; {len(self.waiting)} still waiting ({', '.join(self.waiting)}), finished by the next run"
+                     + (": " + "; ".join(self.problems) if self.problems else ""))
         return said
 
 
-def finish_documents(settings, *, actor: str, flow_run_id: str | None, skip: set[str] = frozenset()) -> Finished:
+def finish_documents(settings, *, actor: str, flow_run_id: str | None, skip: set[str] = frozenset(),
+                     deliver_now: bool = True) -> Finished:
     """In a flow that issues documents (and the daily arrears sweep): render, store and mail every document
     an earlier run left unfinished, whatever its month or kind (except `skip`: the calling run's own). A
     storage or mail server that is still down leaves them for the next run and is said, never fails the
-    calling flow (its own work is done)."""
+    calling flow (its own work is done). A flow that dispatches the whole outbox itself afterwards says
+    `deliver_now=False` (each mail is tried once per run) and calls `conclude()` after its dispatch."""
     from lifecycle_config.conditions import is_world_condition, one_line
     from tasks.dispatch import deliver
 
-    result = Finished()
     before = {number: customer for number, customer in unfinished().items() if number not in skip}
+    result = Finished(before=before)
     if not before:
         return result
     try:
@@ -379,12 +391,10 @@ def finish_documents(settings, *, actor: str, flow_run_id: str | None, skip: set
         if not is_world_condition(error):
             raise
         result.problems.append(one_line(error))
+    if not deliver_now:
+        return result
     result.problems += deliver(settings, sorted(set(before.values())))
-    after = unfinished()
-    result.finished = sorted(number for number in before if number not in after)
-    result.waiting = sorted(number for number in before if number in after)
-    print(result.sentence())
-    return result
+    return result.conclude()
 
 
 issue_documents_task = task(issue_documents, name="issue-invoice-documents", cache_policy=NO_CACHE,
