@@ -19,7 +19,7 @@ from policy.calendar import future_day_problem, today_paris
 from tasks.approval import answered, decided, pause_key, run_url, wait_for_decision
 from tasks.arrears import sweep_task
 from tasks.dispatch import deliver
-from tasks.invoice_documents import issue_documents_task
+from tasks.invoice_documents import finish_documents, issue_documents_task
 from policy.vocabulary import InvoiceKind
 from tasks.deletion import approval_form, certificate_markdown, check_due, execute, mark_awaiting, pending_run, refuse
 from tasks.purge import plan_purge
@@ -60,6 +60,10 @@ def arrears_escalation(
         check_date(future_day_problem(day, today_paris(), "the arrears day"), force_reason=force_reason,
                    what="arrears-escalation")
     settings = load_run_settings("arrears-escalation")
+    # the daily sweep of documents: every invoice or credit note an earlier run (of any flow) left unrendered
+    # or unsent is finished here at the latest; what still cannot be finished fails the run, so ops hear of it
+    leftovers = None if dry_run else finish_documents(settings, actor=actor(), flow_run_id=flow_run_id(),
+                                                      deliver_now=False)  # their mails go with the outbox below
     report = sweep_task(day, settings, dry_run=dry_run, actor=actor(), flow_run_id=flow_run_id(),
                         forced_reason=force_reason if day > today_paris() else None)
     if not dry_run:  # the notices and access changes recorded with their stages (and any left by earlier runs)
@@ -68,6 +72,8 @@ def arrears_escalation(
                                       actor=actor(), flow_run_id=flow_run_id())
         report.failed += [f"invoice document {why}" for why in issued.refused]
         report.failed += deliver(settings)
+        if leftovers.conclude().problems:  # a document still not stored (a mail waits its alert time, above)
+            report.failed.append(leftovers.sentence())
     deletions = []
     for customer_id in report.deletions_due:
         if dry_run:
@@ -80,7 +86,9 @@ def arrears_escalation(
         else:
             deletions.append(f"{customer_id}: {_request_deletion(customer_id, day)}")
     report.deletions_due = deletions
-    create_markdown_artifact(report.markdown(), key="arrears-escalation", description=f"Arrears for {day}")
+    create_markdown_artifact(report.markdown() + (f"\n\n## Documents left by earlier runs\n\n{leftovers.sentence()}\n"
+                                                  if leftovers and (leftovers.finished or leftovers.waiting) else ""),
+                             key="arrears-escalation", description=f"Arrears for {day}")
     create_table_artifact(report.transitions or [{"customer_id": None, "from": None, "to": "no change"}],
                           key="arrears-transitions", description=f"Stage changes on {day}")
     print(f"{day}{' (dry run)' if dry_run else ''}: {len(report.transitions)} stage change(s), "

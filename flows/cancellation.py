@@ -27,6 +27,7 @@ from policy.window import DateWindow
 from policy.cancellation import NOTICES
 from policy.language import language_of
 from tasks.dispatch import deliver
+from tasks.invoice_documents import finish_documents
 from tasks.effects import record_notice, record_switch
 from tasks.invoice_documents import issue_documents
 from tasks.runtime import Refusal, actor, business_date, check_date, flow_run_id, refusals_fail_quietly
@@ -64,6 +65,7 @@ def cancellation_request(customer_id: str, received_on: Optional[date] = None, e
     if day > today_paris():
         raise CancellationNotRecorded(f"{customer_id}: received_on {day} is after today: a letter is recorded once received")
     settings = load_run_settings("cancellation-request")
+    finish_documents(settings, actor=actor(), flow_run_id=flow_run_id())  # documents earlier runs left unsent
     window = DateWindow.of(settings.terms)  # the UI's form too: 0001-01-01 would cut access with no notice
     for name, value in (("received_on", received_on), ("effective_on", effective_on)):
         problem = window.problem(value) if value else None
@@ -108,6 +110,7 @@ def cancellations(as_of: Optional[date] = None, force_reason: Optional[str] = No
     check_date(future_day_problem(day, today_paris(), "the cancellations day"), force_reason=force_reason,
                what="cancellations")
     settings = load_run_settings("cancellations")
+    finish_documents(settings, actor=actor(), flow_run_id=flow_run_id())  # documents earlier runs left unsent
     rows = []
     with session_scope() as session:
         ending = due_to_take_effect(session, day)

@@ -20,7 +20,9 @@ from policy.calendar import today_paris
 from policy.corrections import CorrectionRefused
 from policy.ids import id_problem
 from tasks.dispatch import deliver
-from tasks.invoice_documents import documents_table, issue_documents_task
+from lifecycle_config.conditions import Unavailable, is_world_condition, one_line
+from lifecycle_config.failpoints import failpoint
+from tasks.invoice_documents import documents_table, finish_documents, issue_documents_task, standing
 from tasks.runtime import Refusal, actor, flow_run_id, refusals_fail_quietly
 from tasks.settings import load_run_settings
 
@@ -56,6 +58,9 @@ def issue_credit_note(invoice: str, reason: str, requested_by: str, amount_ttc: 
     amount = _money(amount_ttc, "--amount") if amount_ttc not in (None, "") else None
     settings = load_run_settings("credit-note")
     run_id = flow_run_id()
+    # what an earlier run left unrendered or unsent (a run killed after its write, storage read-only) first:
+    # a credit note asked again then finds its twin finished, and the refusal says so
+    finish_documents(settings, actor=actor(), flow_run_id=run_id)
     try:
         made = issue_credit_note_now(invoice, request=run_id or f"cli:{invoice}:{reason}", reason=reason,
                                      invoice_language=settings.terms.invoice_language,
@@ -64,8 +69,15 @@ def issue_credit_note(invoice: str, reason: str, requested_by: str, amount_ttc: 
     except CorrectionRefused as refused:
         raise CorrectionNotMade(f"credit note on {invoice}: {refused}") from None
     print(made.sentence())
-    issue_documents_task(settings.seller, settings.terms, settings.storage, numbers=[made.number], actor=actor(),
-                         flow_run_id=run_id)
+    failpoint("credit-note.issued")
+    try:
+        issue_documents_task(settings.seller, settings.terms, settings.storage, numbers=[made.number],
+                             actor=actor(), flow_run_id=run_id)
+    except Exception as error:  # noqa: BLE001 - the world's conditions said with the note's own state
+        if not is_world_condition(error):
+            raise
+        raise Unavailable(f"credit note {made.number} on invoice {made.credits} is issued, but its document could not "
+                          f"be stored ({one_line(error)}): {standing(made.number)}") from None
     pending = deliver(settings, [made.customer_id])
     create_table_artifact(documents_table(settings.storage, [made.number]), key="credit-note",
                           description=f"Credit note {made.number} on invoice {made.credits}: {reason}")

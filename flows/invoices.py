@@ -12,7 +12,7 @@ from prefect import flow
 from prefect.artifacts import create_table_artifact
 
 from tasks.dispatch import deliver
-from tasks.invoice_documents import documents_table, issue_documents_task, resend
+from tasks.invoice_documents import documents_table, finish_documents, issue_documents_task, resend
 from tasks.runtime import Refusal, actor, flow_run_id, refusals_fail_quietly
 from tasks.settings import load_run_settings
 from policy.calendar import parse_month
@@ -44,12 +44,16 @@ def send_invoices(month: str, customer_id: Optional[str] = None, new_only: bool 
     sent = [] if new_only else resend(settings.seller, settings.terms, month=month, customer_id=customer_id,
                                       actor=actor(), flow_run_id=flow_run_id(), skip=set(issued.mails))
     sent = sorted(sent + issued.mails)
+    # then those of any other month that earlier runs left unrendered or unsent (this month's are done above)
+    leftovers = finish_documents(settings, actor=actor(), flow_run_id=flow_run_id(), skip=set(sent),
+                                 deliver_now=not sent)  # else their mails go with this run's, below
     if not sent and new_only:
         print(f"{month}: no document waits to be sent")
         return {"month": month, "sent": [], "pending": []}
     if not sent:
         raise NothingToSend(f"no issued invoice for {month}" + (f" and customer {customer_id}" if customer_id else ""))
     undone = deliver(settings)
+    leftovers.conclude()
     rows = documents_table(settings.storage, sent)
     create_table_artifact(rows, key="send-invoices", description=f"Invoices of {month} sent again")
     print(f"{month}: {len(sent)} invoice(s) sent" + ("" if new_only else " again") + (f" to {customer_id}" if customer_id else "")

@@ -18,7 +18,7 @@ from prefect.exceptions import FlowPauseTimeout
 from flows.exports import billable_export
 from tasks.approval import answered, artifact_url, decided, pause_key, run_url, wait_for_decision
 from tasks.dispatch import deliver
-from tasks.invoice_documents import documents_table, issue_documents_task
+from tasks.invoice_documents import documents_table, finish_documents, issue_documents_task
 from tasks.monthly_close import discard_task, draft_task, finalise_task, previous_month
 from tasks.runtime import Refusal, actor, business_date, check_date, flow_run_id, refusals_fail_quietly
 from tasks.settings import load_run_settings
@@ -52,6 +52,7 @@ def monthly_close(
                what=f"monthly-close {month}")
     settings = load_run_settings("monthly-close")
     run_id = flow_run_id()
+    finish_documents(settings, actor=actor(), flow_run_id=run_id)  # what earlier runs (of any flow) left unsent
     drafted = draft_task(month, settings.terms, actor=actor(), flow_run_id=run_id)
     failpoint("close.drafted")
     if drafted.status == "already_finalised":

@@ -18,6 +18,7 @@ from tasks.runtime import Refusal, actor, business_date, check_date, flow_run_id
 from tasks.settings import load_run_settings
 from tasks.standby import request_task, sweep_standby_task
 from tasks.dispatch import deliver
+from tasks.invoice_documents import finish_documents
 
 
 class StandbyRefused(Refusal):
@@ -48,6 +49,7 @@ def request_standby(
     """
     day = business_date(None)
     settings = load_run_settings("standby-request")
+    finish_documents(settings, actor=actor(), flow_run_id=flow_run_id())  # documents earlier runs left unsent
     outcome = request_task(customer_id, StandbyReason(reason).value, start_on, end_on, requested_by, day, settings,
                            actor=actor(), flow_run_id=flow_run_id())
     create_markdown_artifact(outcome.markdown(), key="standby-request", description="What the standby request did")
@@ -77,8 +79,11 @@ def standby_expiry(as_of: Optional[date] = None, force_reason: Optional[str] = N
     check_date(future_day_problem(day, today_paris(), "the standby day"), force_reason=force_reason,
                what="standby-expiry")
     settings = load_run_settings("standby-expiry")
+    # documents earlier runs left unrendered; their mails go with the outbox below
+    leftovers = finish_documents(settings, actor=actor(), flow_run_id=flow_run_id(), deliver_now=False)
     report = sweep_standby_task(day, settings, actor=actor(), flow_run_id=flow_run_id())
     report.failed += deliver(settings)
+    leftovers.conclude()
     create_markdown_artifact(report.markdown(), key="standby-expiry", description=f"Standby sweep for {day}")
     print(f"{day}: {len(report.started)} started, {len(report.ended)} ended, {len(report.noticed)} warned, "
           f"{len(report.failed)} failed")

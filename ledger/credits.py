@@ -19,8 +19,8 @@ from sqlalchemy.orm import Session, selectinload
 from ledger import audit, keys
 from ledger.db import now, session_scope
 from ledger.models import Customer, CustomerCredit, Invoice, InvoiceLine, Payment
-from ledger.numbering import issue_date, next_numbers
-from ledger.queries import invoice_label, paid_by_invoice
+from ledger.numbering import Corrects, OutOfOrder, next_numbers
+from ledger.queries import invoice_label, paid_by_invoice, where_it_stands
 from policy.balances import NOTHING_LEFT, balance
 from policy.calendar import month_key, today_paris
 from policy.corrections import CorrectionRefused, credit_note, settle
@@ -77,10 +77,12 @@ class CreditNoteResult:
     to_credit: Decimal           # what became the customer's credit
     balance: Decimal             # the credited invoice's balance afterwards
     created: bool = True         # False: the same request had issued it already
+    stands: str = ""             # where its document and mail stand, when it was issued already
 
     def sentence(self) -> str:
         if not self.created:
-            return f"credit note {self.number} on invoice {self.credits} was issued already; nothing changed"
+            return (f"credit note {self.number} for this request on invoice {self.credits} already exists"
+                    + (f" ({self.stands})" if self.stands else "") + "; nothing changed")
         credit = f"; {self.to_credit} EUR became {self.customer_id}'s credit" if self.to_credit else ""
         return (f"credit note {self.number} on invoice {self.credits} ({self.customer_id}): {-self.total_ttc} EUR TTC; "
                 f"the invoice's balance is {self.balance} EUR{credit}")
@@ -114,7 +116,7 @@ def issue_credit_note(session: Session, reference: str, *, request: str, reason:
     if done is not None:
         credited = session.get(Invoice, done.credits_id)
         return CreditNoteResult(done.number, invoice_label(credited), done.customer_id, done.total_ttc, ZERO, ZERO,
-                                _balance(session, credited), created=False)
+                                _balance(session, credited), created=False, stands=where_it_stands(session, done))
     invoice = _invoice_by_reference(session, reference)
     if invoice is None:
         raise CorrectionRefused(f"no issued invoice has the number (or imported id) {reference!r}", "invoice")
@@ -139,16 +141,23 @@ def issue_credit_note(session: Session, reference: str, *, request: str, reason:
     if amount is not None and not again:
         for twin in earlier:
             if -twin.total_ttc == amount and twin.description == reason.strip():
-                raise CorrectionRefused(f"credit note {twin.number} of {twin.issued_on} credited {amount} TTC on "
-                                        f"invoice {reference} for the same reason already: to issue another, "
-                                        f"say --again")
+                raise CorrectionRefused(f"credit note {twin.number} already credits {amount} TTC on invoice "
+                                        f"{reference} for the same reason ({where_it_stands(session, twin)}): "
+                                        f"to issue another, say --again")
     credited_ttc = -sum((note.total_ttc for note in earlier), ZERO)
     whole = frozenset(line.credited_position for note in earlier for line in note.lines
                       if line.credited_position is not None)
     made, sums = credit_note(lines, invoice.total_ttc, credited_ttc, positions=positions, amount=amount,
                              reason=reason, credited=whole, language=language)
-    issued_on = issue_date(session, wanted_on or today_paris())
-    [number] = next_numbers(session, issued_on, 1)
+    # the day asked (an import row's `issued_on`), never after today; refused, not moved, when it lies
+    # before the credited invoice or before the latest number of any year: the person who chose it decides
+    today = today_paris()
+    issued_on = min(wanted_on or today, today)
+    try:
+        [number] = next_numbers(session, issued_on, 1, corrects=Corrects(invoice_label(invoice), invoice.issued_on),
+                                said=None if wanted_on else f"today ({today})")
+    except OutOfOrder as refused:
+        raise CorrectionRefused(str(refused), "issued_on") from None
     stamp = now()
     note = Invoice(invoice_key=key, number=number, customer_id=invoice.customer_id, kind=InvoiceKind.CREDIT_NOTE,
                    month=month_key(issued_on), status=InvoiceStatus.PAID, issued_on=issued_on, due_on=None,

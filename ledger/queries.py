@@ -56,3 +56,26 @@ def active_standby_customers(session: Session) -> set[str]:
     return set(session.scalars(select(StandbyPeriod.customer_id).where(StandbyPeriod.status == StandbyStatus.ACTIVE)))
 
 
+
+
+def where_it_stands(session: Session, invoice: Invoice) -> str:
+    """Where an issued document stands, in words a user acts on: its issue day, whether its Factur-X PDF
+    is stored and its mail sent, and, while it is not, what will finish it."""
+    from ledger.models import Notice
+
+    said = f"issued {invoice.issued_on}"
+    if not invoice.document_key:
+        state = "document not rendered yet"
+    else:
+        mail = session.execute(select(Notice.status, Notice.sent_at, Notice.last_error)
+                               .where(Notice.invoice_id == invoice.id).order_by(Notice.id.desc()).limit(1)).first()
+        if mail is None or mail.status == "pending":
+            state = "document stored, not mailed yet" + (f" (last try: {mail.last_error.splitlines()[0]})"
+                                                         if mail is not None and mail.last_error else "")
+        elif mail.status == "failed":
+            return (f"{said}, its mail failed ({(mail.last_error or '').splitlines()[0] if mail.last_error else 'refused'}): "
+                    f"correct the customer's address, then `lifecycle run send-invoices --month {invoice.month}`")
+        else:
+            return f"{said}, mailed {mail.sent_at:%Y-%m-%d}" if mail.sent_at else f"{said}, mailed"
+    return (f"{said}, {state}; it will be sent by the next run that issues documents (or the daily arrears sweep), "
+            f"or by `lifecycle run send-invoices --month {invoice.month} --new-only`")

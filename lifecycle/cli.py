@@ -148,8 +148,8 @@ def import_(kind: ImportKind, file: Path) -> None:
     typer.echo(result.summary())
     for line in result.notes:
         typer.echo(f"  {line}")
-    if kind == ImportKind.credit_notes and result.inserted:
-        _send_new_credit_notes(engine)
+    if kind == ImportKind.credit_notes and (result.inserted or result.unchanged):
+        _send_new_credit_notes(engine)  # those of this file, and any an earlier import left unsent
 
 
 def _send_new_credit_notes(engine) -> None:

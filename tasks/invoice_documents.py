@@ -31,7 +31,7 @@ from ledger import audit, keys
 from ledger.credits import prepaid_of
 from ledger.db import now, session_scope
 from ledger.models import Customer, Invoice, Notice
-from ledger.queries import invoice_label
+from ledger.queries import invoice_label, where_it_stands
 from ledger.views import latest_mails
 from policy.calendar import month_bounds
 from policy.language import Language, N_, language_of, speak
@@ -321,6 +321,80 @@ def documents_table(storage: ObjectStorage, numbers: list[str] | None = None, *,
                          "document": download_link(storage, invoice.document_key) if invoice.document_key else
                          "not rendered"})
     return rows
+
+
+# --- documents an earlier run left unfinished --------------------------------------------------------
+
+
+def unfinished(engine=None) -> dict[str, str]:
+    """The issued documents not finished yet, number -> customer: no PDF stored (a run killed after the
+    ledger's write, storage read-only or down), or a mail still pending (the mail server down, a run
+    killed before its dispatch). Those issued before documents existed are not among them."""
+    with session_scope(engine) as session:
+        unrendered = session.execute(select(Invoice.number, Invoice.customer_id).where(
+            Invoice.number.is_not(None), Invoice.kind.in_(RENDERED_KINDS), Invoice.document_key.is_(None)))
+        unsent = session.execute(select(Invoice.number, Invoice.customer_id).join(Notice, Notice.invoice_id == Invoice.id)
+                                 .where(Notice.status == NoticeStatus.PENDING))
+        return {number: customer_id for number, customer_id in [*unrendered, *unsent]}
+
+
+def standing(number: str, engine=None) -> str:
+    """Where the issued document `number` stands (ledger.queries.where_it_stands)."""
+    with session_scope(engine) as session:
+        return where_it_stands(session, session.scalar(select(Invoice).where(Invoice.number == number)))
+
+
+@dataclass
+class Finished:
+    before: dict[str, str] = field(default_factory=dict)  # what was unfinished when the run began: number -> customer
+    finished: list[str] = field(default_factory=list)   # numbers rendered, stored and mailed now
+    waiting: list[str] = field(default_factory=list)    # still unfinished after this run
+    problems: list[str] = field(default_factory=list)   # why (storage unavailable, a refused document, mail)
+
+    def conclude(self) -> Finished:
+        """Once their mails were dispatched: which are finished, which still wait (said in the run's log)."""
+        if self.before:
+            after = unfinished()
+            self.finished = sorted(number for number in self.before if number not in after)
+            self.waiting = sorted(number for number in self.before if number in after)
+            print(self.sentence())
+        return self
+
+    def sentence(self) -> str:
+        said = f"{len(self.finished)} document(s) an earlier run left unrendered or unsent finished"
+        said += f" ({', '.join(self.finished)})" if self.finished else ""
+        if self.waiting:
+            said += (f"; {len(self.waiting)} still waiting ({', '.join(self.waiting)}), finished by the next run"
+                     + (": " + "; ".join(self.problems) if self.problems else ""))
+        return said
+
+
+def finish_documents(settings, *, actor: str, flow_run_id: str | None, skip: set[str] = frozenset(),
+                     deliver_now: bool = True) -> Finished:
+    """In a flow that issues documents (and the daily arrears sweep): render, store and mail every document
+    an earlier run left unfinished, whatever its month or kind (except `skip`: the calling run's own). A
+    storage or mail server that is still down leaves them for the next run and is said, never fails the
+    calling flow (its own work is done). A flow that dispatches the whole outbox itself afterwards says
+    `deliver_now=False` (each mail is tried once per run) and calls `conclude()` after its dispatch."""
+    from lifecycle_config.conditions import is_world_condition, one_line
+    from tasks.dispatch import deliver
+
+    before = {number: customer for number, customer in unfinished().items() if number not in skip}
+    result = Finished(before=before)
+    if not before:
+        return result
+    try:
+        issued = issue_documents(settings.seller, settings.terms, settings.storage, numbers=sorted(before),
+                                 actor=actor, flow_run_id=flow_run_id)
+        result.problems += issued.refused
+    except Exception as error:  # noqa: BLE001 - only the world's conditions are kept for the next run
+        if not is_world_condition(error):
+            raise
+        result.problems.append(one_line(error))
+    if not deliver_now:
+        return result
+    result.problems += deliver(settings, sorted(set(before.values())))
+    return result.conclude()
 
 
 issue_documents_task = task(issue_documents, name="issue-invoice-documents", cache_policy=NO_CACHE,

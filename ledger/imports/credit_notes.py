@@ -4,9 +4,12 @@ A row is a request keyed by its `credit_note_id`: imported again, the same row f
 and changes nothing; a changed row is an error (a credit note is history). Rows are issued in file
 order, each against what the rows above it left to credit, inside the import's one transaction: one
 refused row (past what is left, an unknown invoice) writes nothing at all. `issued_on` is the date
-wanted; numbering stays chronological, so a date before the last number issued takes that number's
-day (the credit note says the day it really got its number). The documents go out with
-`lifecycle run send-invoices --month` of the month they are issued in, or the next close.
+the credit note carries (a date after today is today). Numbering is chronological in every year, so a
+row dated before the invoice it credits, or before the latest date already numbered in any year
+(rows above it included), is refused at its row, naming the date and the limit: a credit note dated
+2020-01-01 would open a 2020 series years after 2026's. The documents are rendered and mailed right
+after the import (`lifecycle import` starts `run send-invoices --new-only`), and any the import could
+not finish by the next run that issues documents or by the daily arrears sweep.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from ledger.credits import issue_credit_note
 from ledger.imports.rows import ImportResult, Problems, Row, complete, duplicates
 from ledger.imports.schemas import SCHEMAS
 from ledger.models import Invoice
-from ledger.queries import invoice_label
+from ledger.queries import invoice_label, where_it_stands
 from policy.corrections import CorrectionRefused
 from policy.terms import Terms
 
@@ -43,6 +46,8 @@ def check(session: Session, rows: list[Row], problems: Problems, terms: Terms, a
                              f"a credit note is history; correct it with another one")
             else:
                 result.unchanged += 1
+                result.notes.append(f"{values['credit_note_id']}: credit note {done.number} already exists "
+                                    f"({where_it_stands(session, done)})")
             continue
         try:
             with session.begin_nested():
@@ -52,7 +57,8 @@ def check(session: Session, rows: list[Row], problems: Problems, terms: Terms, a
                                          amount=values["amount_ttc"], wanted_on=values["issued_on"], actor=actor,
                                          flow_run_id=None, invoice_language=terms.invoice_language)
         except CorrectionRefused as refused:
-            column = {"invoice": "invoice_number", "reason": "reason"}.get(refused.about, "amount_ttc")
+            column = {"invoice": "invoice_number", "reason": "reason", "issued_on": "issued_on"}.get(refused.about,
+                                                                                                 "amount_ttc")
             problems.add(row.number, column, str(refused))
             continue
         result.inserted += 1

@@ -114,8 +114,12 @@ def test_a_credit_note_asked_again_is_refused_unless_meant(october):
     first = issue_credit_note(invoice=acme["number"], amount_ttc="50.00", reason="Goodwill", requested_by="claire")
     twice = issue_credit_note(invoice=acme["number"], amount_ttc="50.00", reason="Goodwill", requested_by="claire",
                               return_state=True)
-    assert twice.is_failed() and (f"credit note {first['number']} of " in twice.message
-                                  and "credited 50.00 TTC" in twice.message and "say --again" in twice.message)
+    # it says the note exists, and where it stands (its document went out with the first run)
+    issued_on = by_number(october)[first["number"]]["issued_on"]
+    assert twice.is_failed() and twice.message.startswith(
+        f"credit note on {acme['number']}: credit note {first['number']} already credits 50.00 TTC on invoice "
+        f"{acme['number']} for the same reason (issued {issued_on}, mailed "), twice.message
+    assert twice.message.endswith("): to issue another, say --again"), twice.message
     meant = issue_credit_note(invoice=acme["number"], amount_ttc="50.00", reason="Goodwill", requested_by="claire",
                               again=True)
     assert int(meant["number"][-6:]) == int(first["number"][-6:]) + 1         # the refusal numbered nothing
@@ -218,9 +222,10 @@ def test_a_product_invoice_is_disputed_by_its_number_and_never_voided(october, t
 def test_credit_notes_and_refunds_import_all_or_nothing(october, tmp_path):
     acme, beta = invoice_of(october, "ACME"), invoice_of(october, "BETA")
     header = ["credit_note_id", "invoice_number", "amount_ttc", "reason", "issued_on"]
-    rows = [["CN-1", acme["number"], "1000.00", "Goodwill", "2026-11-24"],
-            ["CN-2", acme["number"], "80.02", "More goodwill", "2026-11-24"],   # 0.02 past what CN-1 left
-            ["CN-3", beta["number"], "24.66", "Standby error", "2026-11-24"]]
+    on = acme["issued_on"]  # the close's day: a credit note is never dated before the invoice it credits
+    rows = [["CN-1", acme["number"], "1000.00", "Goodwill", on],
+            ["CN-2", acme["number"], "80.02", "More goodwill", on],   # 0.02 past what CN-1 left
+            ["CN-3", beta["number"], "24.66", "Standby error", on]]
     with pytest.raises(ImportRejected) as rejected:
         import_file("credit-notes", write_csv(tmp_path / "cn.csv", header, rows), engine=october)
     assert rejected.value.errors == [f"cn.csv:3:amount_ttc: this credit note would credit 80.02 TTC; only 80.00 TTC "
