@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session, selectinload
 from ledger import audit, keys
 from ledger.db import now, session_scope
 from ledger.models import Customer, CustomerCredit, Invoice, InvoiceLine, Payment
-from ledger.numbering import Corrects, OutOfOrder, next_numbers
+from ledger.numbering import Corrects, OutOfOrder, issue_date, next_numbers
 from ledger.queries import invoice_label, paid_by_invoice, where_it_stands
 from policy.balances import NOTHING_LEFT, balance
 from policy.calendar import month_key, today_paris
@@ -149,10 +149,14 @@ def issue_credit_note(session: Session, reference: str, *, request: str, reason:
                       if line.credited_position is not None)
     made, sums = credit_note(lines, invoice.total_ttc, credited_ttc, positions=positions, amount=amount,
                              reason=reason, credited=whole, language=language)
-    # the day asked (an import row's `issued_on`), never after today; refused, not moved, when it lies
-    # before the credited invoice or before the latest number of any year: the person who chose it decides
+    # the day asked (an import row's `issued_on`); refused, not moved, when it lies after today (a document
+    # is dated the day it is made or earlier), before the credited invoice or before the latest number of
+    # any year: the person who chose it decides
     today = today_paris()
-    issued_on = min(wanted_on or today, today)
+    if wanted_on is not None and wanted_on > today:
+        raise CorrectionRefused(f"{wanted_on} is after today ({today}): a credit note is dated the day it is "
+                                f"issued or earlier; import the row on or after that day", "issued_on")
+    issued_on = wanted_on or today
     try:
         [number] = next_numbers(session, issued_on, 1, corrects=Corrects(invoice_label(invoice), invoice.issued_on),
                                 said=None if wanted_on else f"today ({today})")
@@ -211,8 +215,8 @@ def issue_given_back(session: Session, invoice: Invoice, lines: list[Line], *, k
     if sums.ttc >= 0:
         raise ValueError(f"{key}: a credit note gives money back (its total is below zero, not {sums.ttc})")
     session.execute(select(Invoice.id).where(Invoice.id == invoice.id).with_for_update())
-    issued_on = issue_date(session, on)
-    [number] = next_numbers(session, issued_on, 1)
+    issued_on = issue_date(session, on, not_before=invoice.issued_on)  # the product chose it: moved, not refused
+    [number] = next_numbers(session, issued_on, 1, corrects=Corrects(invoice_label(invoice), invoice.issued_on))
     stamp = now()
     note = Invoice(invoice_key=key, number=number, customer_id=invoice.customer_id, kind=InvoiceKind.CREDIT_NOTE,
                    month=month or month_key(issued_on), status=InvoiceStatus.PAID, issued_on=issued_on, due_on=None,

@@ -4,7 +4,7 @@ A row is a request keyed by its `credit_note_id`: imported again, the same row f
 and changes nothing; a changed row is an error (a credit note is history). Rows are issued in file
 order, each against what the rows above it left to credit, inside the import's one transaction: one
 refused row (past what is left, an unknown invoice) writes nothing at all. `issued_on` is the date
-the credit note carries (a date after today is today). Numbering is chronological in every year, so a
+the credit note carries (a date after today is refused at its row). Numbering is chronological in every year, so a
 row dated before the invoice it credits, or before the latest date already numbered in any year
 (rows above it included), is refused at its row, naming the date and the limit: a credit note dated
 2020-01-01 would open a 2020 series years after 2026's. The documents are rendered and mailed right

@@ -145,3 +145,13 @@ def test_the_credit_note_command_refuses_in_one_line_a_day_before_the_latest_num
                                          f"the day number 2027-000001 was issued: {RULE}")
     with session_scope(invoiced) as session:
         assert session.scalar(select(func.count()).select_from(Invoice).where(Invoice.kind == "credit_note")) == 1
+
+
+def test_a_credit_note_dated_after_today_is_refused_at_its_row_not_moved_to_today(invoiced, tmp_path):
+    """A date typed by a person is theirs: one after today (2027-01-20 here) is refused, never quietly changed."""
+    with pytest.raises(ImportRejected) as rejected:
+        credit(invoiced, tmp_path, ("CN-1", "2027-01-21"))
+    assert rejected.value.errors == ["cn.csv:2:issued_on: 2027-01-21 is after today (2027-01-20): a credit note is "
+                                     "dated the day it is issued or earlier; import the row on or after that day"]
+    assert notes(invoiced) == [] and years(invoiced) == {}
+    assert credit(invoiced, tmp_path, ("CN-1", "2027-01-20")).inserted == 1     # today is fine
