@@ -76,7 +76,8 @@ def cancellation_request(customer_id: str, received_on: Optional[date] = None, e
                 _notify(session, customer, "withdrawn", step.cancellation_id, settings, received_on=step.received_on)
             else:
                 step, customer, new = receive(session, customer_id, day, effective_on, settings.terms,
-                                              requested_by=requested_by, actor=actor(), flow_run_id=flow_run_id())
+                                              requested_by=requested_by, actor=actor(), flow_run_id=flow_run_id(),
+                                              today=today_paris())
                 if new:
                     _notify(session, customer, "received", step.cancellation_id, settings,
                             received_on=step.received_on, effective_on=step.effective_on,
