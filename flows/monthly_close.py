@@ -8,6 +8,7 @@ them gapless numbers. A month already closed is never billed twice.
 
 from __future__ import annotations
 
+from lifecycle_config.conditions import Reported
 from typing import Literal, Optional
 
 from prefect import flow
@@ -97,7 +98,7 @@ def monthly_close(
     return _result(closed)
 
 
-class DocumentsRefused(Exception):
+class DocumentsRefused(Reported):
     """An invoice document could not be stored (its number already has another one); the artifact says which."""
 
 

@@ -45,6 +45,20 @@ for _logger in ("prefect.task_runs", "prefect.flow_runs"):
     logging.getLogger(_logger).addFilter(_WorldInOneLine())
 
 
+def log_bug(what: str, error: BaseException) -> None:
+    """One customer's failure that a sweep reports and goes past: when it is a bug (not a condition of the
+    world), the run's log keeps its traceback here, where it happened; the run's one-line failure names it."""
+    if is_world_condition(error):
+        return
+    try:
+        from prefect import get_run_logger
+
+        logger = get_run_logger()
+    except Exception:  # noqa: BLE001 - outside a run (a test calling the task's function)
+        logger = logging.getLogger(__name__)
+    logger.error("%s: a bug, not a condition of the world", what, exc_info=(type(error), error, error.__traceback__))
+
+
 def refusals_fail_quietly(flow_function):
     """Under @flow: a Refusal ends the run in a Failed state named "Refused" carrying the reason, instead of
     an exception Prefect logs with its traceback; callers (the CLI in process) still get the Refusal. Every
