@@ -45,10 +45,17 @@ for _logger in ("prefect.task_runs", "prefect.flow_runs"):
     logging.getLogger(_logger).addFilter(_WorldInOneLine())
 
 
+#: what a sweep meets on one customer that is no bug: a rule's refusal, a customer another run holds, the
+#: platform's or the store's answer, a damaged backup, an id an older release let in
+NOT_BUGS = {"Refusal", "CustomerBusy", "PlatformError", "StorageError", "DocumentRefused", "CorruptBackup",
+            "BackupUnreadable", "SchemaDrift", "BadId", "KeyUnavailable", "CancellationRefused"}
+
+
 def log_bug(what: str, error: BaseException) -> None:
-    """One customer's failure that a sweep reports and goes past: when it is a bug (not a condition of the
-    world), the run's log keeps its traceback here, where it happened; the run's one-line failure names it."""
-    if is_world_condition(error):
+    """One customer's failure that a sweep reports and goes past: when it is a bug (neither a condition of the
+    world nor a known refusal), the run's log keeps its traceback here, where it happened; the run's one-line
+    failure names it."""
+    if is_world_condition(error) or any(kind.__name__ in NOT_BUGS for kind in type(error).__mro__):
         return
     try:
         from prefect import get_run_logger

@@ -109,3 +109,12 @@ def test_a_database_that_cannot_be_used_is_one_line_naming_it(tmp_path):
     assert str(down.value).startswith("the database postgresql+psycopg://someone:***@127.0.0.1:9/nothing cannot be "
                                       "used (") and "secret" not in str(down.value)
     assert str(down.value).endswith("): start its server, or correct its URL") and is_world_condition(down.value)
+
+
+def test_a_refusal_met_on_one_customer_is_no_bug(caplog):
+    from ledger.locks import CustomerBusy
+    from tasks.runtime import Refusal, log_bug
+
+    log_bug("C001", CustomerBusy("C001 is busy: another run holds it"))
+    log_bug("C002", Refusal("refused"))
+    assert caplog.records == []
