@@ -83,7 +83,8 @@ def cancellation_request(customer_id: str, received_on: Optional[date] = None, e
                             received_on=step.received_on, effective_on=step.effective_on,
                             statement=step.statement)
     except CancellationRefused as refused:
-        raise CancellationNotRecorded(f"{customer_id}: {refused}") from None
+        said = str(refused)  # named once: most reasons start with the customer already
+        raise CancellationNotRecorded(said if said.startswith(customer_id) else f"{customer_id}: {said}") from None
     pending = deliver(settings, [customer_id])
     print(f"{customer_id}: cancellation {step.sentence}"
           + (f"; balance on {step.statement.day}: {step.statement.total} EUR" if step.statement else ""))
