@@ -46,9 +46,10 @@ def _s3_unavailable(error: BaseException, where: str) -> StoreUnavailable | None
                                      EndpointConnectionError, NoCredentialsError, ReadTimeoutError)
 
     if isinstance(error, EndpointConnectionError):
-        return StoreUnavailable(f"object storage {where} cannot be reached (connection refused or no route)")
+        return StoreUnavailable(f"object storage {where} cannot be reached (connection refused or no route; start "
+                                f"it, or correct the storage block's endpoint)")
     if isinstance(error, (ConnectTimeoutError, ReadTimeoutError)):
-        return StoreUnavailable(f"object storage {where} cannot be reached (timed out)")
+        return StoreUnavailable(f"object storage {where} cannot be reached (timed out; check it runs and answers)")
     if isinstance(error, ConnectionClosedError):
         return StoreUnavailable(f"object storage {where} closed the connection")
     if isinstance(error, NoCredentialsError):
@@ -63,7 +64,8 @@ def _s3_unavailable(error: BaseException, where: str) -> StoreUnavailable | None
 
 
 def _folder_unavailable(error: OSError, root: Path) -> StoreUnavailable:
-    return StoreUnavailable(f"object storage folder {root} cannot be written ({error.strerror or error})")
+    return StoreUnavailable(f"object storage folder {root} cannot be written ({error.strerror or error}; let this "
+                            f"user write there and free space, or set another folder in the storage block)")
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ payments on the day, so a payment brings access back at the next run.
 
 from __future__ import annotations
 
+from lifecycle_config.conditions import Reported
 from datetime import date
 from typing import Optional
 
@@ -30,7 +31,7 @@ from tasks.settings import load_run_settings
 DELETION_DEPLOYMENT = "data-deletion/data-deletion"
 
 
-class SweepIncomplete(Exception):
+class SweepIncomplete(Reported):
     """Some customers could not be handled; they are tried again on the next run."""
 
 

@@ -8,6 +8,7 @@ is snapshotted too. The drill restores a sample into the sandbox and compares it
 
 from __future__ import annotations
 
+from lifecycle_config.conditions import Reported
 from contextlib import nullcontext
 from datetime import date
 from typing import Optional
@@ -35,7 +36,7 @@ class BackupRefused(Refusal):
     """Nothing to back up as asked."""
 
 
-class BackupsFailed(Exception):
+class BackupsFailed(Reported):
     """Some backups or drills failed; the artifact names them."""
 
 

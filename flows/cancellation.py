@@ -79,13 +79,15 @@ def cancellation_request(customer_id: str, received_on: Optional[date] = None, e
                 _notify(session, customer, "withdrawn", step.cancellation_id, settings, received_on=step.received_on)
             else:
                 step, customer, new = receive(session, customer_id, day, effective_on, settings.terms,
-                                              requested_by=requested_by, actor=actor(), flow_run_id=flow_run_id())
+                                              requested_by=requested_by, actor=actor(), flow_run_id=flow_run_id(),
+                                              today=today_paris())
                 if new:
                     _notify(session, customer, "received", step.cancellation_id, settings,
                             received_on=step.received_on, effective_on=step.effective_on,
                             statement=step.statement)
     except CancellationRefused as refused:
-        raise CancellationNotRecorded(f"{customer_id}: {refused}") from None
+        said = str(refused)  # named once: most reasons start with the customer already
+        raise CancellationNotRecorded(said if said.startswith(customer_id) else f"{customer_id}: {said}") from None
     pending = deliver(settings, [customer_id])
     print(f"{customer_id}: cancellation {step.sentence}"
           + (f"; balance on {step.statement.day}: {step.statement.total} EUR" if step.statement else ""))

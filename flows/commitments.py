@@ -8,6 +8,7 @@ risk first, alerts them once per ticket and state, and deletes the credentials o
 
 from __future__ import annotations
 
+from lifecycle_config.conditions import Reported
 from datetime import datetime
 from typing import Optional
 
@@ -23,7 +24,7 @@ from tasks.runtime import Refusal, actor, flow_run_id, refusals_fail_quietly
 from tasks.settings import load_run_settings
 
 
-class AlertsNotSent(Exception):
+class AlertsNotSent(Reported):
     """Some alerts could not be sent; they stay recorded and go with the next run."""
 
 

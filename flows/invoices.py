@@ -57,5 +57,5 @@ def send_invoices(month: str, customer_id: Optional[str] = None, new_only: bool 
     rows = documents_table(settings.storage, sent)
     create_table_artifact(rows, key="send-invoices", description=f"Invoices of {month} sent again")
     print(f"{month}: {len(sent)} invoice(s) sent" + ("" if new_only else " again") + (f" to {customer_id}" if customer_id else "")
-          + (f"; {len(undone)} not sent yet (pending)" if undone else ""))
+          + (f"; not sent yet: {'; '.join(undone)}" if undone else ""))
     return {"month": month, "sent": sent, "pending": undone}

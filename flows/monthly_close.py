@@ -23,6 +23,7 @@ from tasks.monthly_close import discard_task, draft_task, finalise_task, previou
 from tasks.runtime import Refusal, actor, business_date, check_date, flow_run_id, refusals_fail_quietly
 from tasks.settings import load_run_settings
 from policy.calendar import today_paris, unfinished_month_problem
+from lifecycle_config.conditions import Reported
 from lifecycle_config.failpoints import failpoint
 
 
@@ -101,7 +102,7 @@ def monthly_close(
     return _result(closed)
 
 
-class DocumentsRefused(Exception):
+class DocumentsRefused(Reported):
     """An invoice document could not be stored (its number already has another one); the artifact says which."""
 
 

@@ -6,6 +6,7 @@ starts the periods whose day has come and ends those that are over, with a notic
 
 from __future__ import annotations
 
+from lifecycle_config.conditions import Reported
 from datetime import date
 from typing import Optional
 
@@ -25,7 +26,7 @@ class StandbyRefused(Refusal):
     """The request breaks a rule; the message lists every reason."""
 
 
-class SweepIncomplete(Exception):
+class SweepIncomplete(Reported):
     """Some periods could not be switched; they are tried again on the next run."""
 
 

@@ -80,8 +80,10 @@ def _current(session: Session, customer_id: str) -> Cancellation | None:
 
 
 def receive(session: Session, customer_id: str, received_on: date, effective_on: date | None, terms: Terms, *,
-            requested_by: str, actor: str, flow_run_id: str | None) -> tuple[Step, Customer, bool]:
-    """Record the letter; returns the step, the customer and whether it was new (a repeat is harmless)."""
+            requested_by: str, actor: str, flow_run_id: str | None,
+            today: date | None = None) -> tuple[Step, Customer, bool]:
+    """Record the letter; returns the step, the customer and whether it was new (a repeat is harmless). A letter
+    while another cancellation stands is refused, saying whether that one may still be withdrawn (`today`)."""
     customer = session.get(Customer, customer_id, with_for_update=True)
     if customer is None:
         raise CancellationRefused(f"no customer {customer_id!r}")
@@ -91,7 +93,9 @@ def receive(session: Session, customer_id: str, received_on: date, effective_on:
         if existing.received_on == received_on and effective_on in (None, existing.effective_on):
             return _step(existing, "recorded already"), customer, False
         raise CancellationRefused(f"{customer_id} has a cancellation already (received {existing.received_on}, "
-                                  f"{existing.status}, effective {existing.effective_on}); withdraw it first")
+                                  f"last day {existing.effective_on}): "
+                                  + (_not_withdrawable(existing, customer, today or received_on)
+                                     or f"withdraw it first (lifecycle run cancel --customer {customer_id} --withdraw)"))
     if customer.stage == "data_deleted":
         raise CancellationRefused(f"{customer_id}'s data was deleted after arrears: there is no service to cancel")
     problem = effective_problem(effective_on, earliest, received_on)
@@ -113,6 +117,25 @@ def receive(session: Session, customer_id: str, received_on: date, effective_on:
     return step, customer, True
 
 
+def _not_withdrawable(cancellation: Cancellation, customer: Customer, day: date) -> str | None:
+    """Why this cancellation can no longer be withdrawn on `day`, in words true of where it stands (None while
+    it can: received, and its last day not over)."""
+    if cancellation.status == CancellationStatus.RECEIVED and day <= cancellation.effective_on:
+        return None
+    again = f"serving {customer.customer_id} again needs a new contract"
+    if customer.stage == "data_deleted":
+        return f"it took effect and {customer.customer_id}'s data is deleted: it cannot be withdrawn any more; {again}"
+    if cancellation.status == CancellationStatus.RECEIVED:
+        return (f"its last day is over: it cannot be withdrawn any more (the morning's cancellations run ends the "
+                f"service); {again}")
+    where = {DeletionStatus.AWAITING_APPROVAL: "its data deletion awaits approval",
+             DeletionStatus.REFUSED: "its data deletion was refused and the data is kept",
+             DeletionStatus.NOTICE_SENT: f"its data is kept until {customer.deletion_due_on}"}.get(
+        customer.deletion_status, "its service is over")
+    ended = "its final invoice is issued" if cancellation.status == CancellationStatus.CLOSED else "access is off"
+    return f"it took effect ({ended}; {where}): it cannot be withdrawn any more; {again}"
+
+
 def withdraw(session: Session, customer_id: str, day: date, *, requested_by: str, actor: str,
              flow_run_id: str | None) -> tuple[Step, Customer]:
     customer = session.get(Customer, customer_id, with_for_update=True)
@@ -121,9 +144,10 @@ def withdraw(session: Session, customer_id: str, day: date, *, requested_by: str
     existing = _current(session, customer_id)
     if existing is None:
         raise CancellationRefused(f"{customer_id} has no cancellation to withdraw")
-    if existing.status != CancellationStatus.RECEIVED or day > existing.effective_on:
-        raise CancellationRefused(f"{customer_id}'s cancellation took effect on {existing.effective_on}: it can no "
-                                  f"longer be withdrawn (a new contract is needed)")
+    problem = _not_withdrawable(existing, customer, day)
+    if problem:
+        raise CancellationRefused(f"{customer_id}'s cancellation (received {existing.received_on}, last day "
+                                  f"{existing.effective_on}): {problem}")
     existing.status, existing.withdrawn_at = CancellationStatus.WITHDRAWN, now()
     audit.record(session, "cancellation_withdrawn", customer_id=customer_id, actor=actor, flow_run_id=flow_run_id,
                  before={"status": CancellationStatus.RECEIVED, "effective_on": existing.effective_on},

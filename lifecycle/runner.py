@@ -81,10 +81,15 @@ REFUSAL_TRACEBACK = re.compile(r"^Engine execution exited with unexpected except
                                re.S)
 
 
+#: the engine's last word on a run that failed on a condition of the world, its traceback dropped
+#: (tasks.runtime): the run's one line, printed last, says what and where
+ENGINE_EXIT = "Engine execution exited with unexpected exception"
+
+
 def _print_log(log, task_name: str | None) -> None:
     from policy.calendar import PARIS
 
-    if PLUMBING.match(log.message) or REFUSAL_TRACEBACK.match(log.message.rstrip()):
+    if PLUMBING.match(log.message) or REFUSAL_TRACEBACK.match(log.message.rstrip()) or log.message == ENGINE_EXIT:
         return
     stamp = log.timestamp.astimezone(timezone.utc).astimezone(PARIS).strftime("%H:%M:%S")
     level = {10: "DEBUG", 20: "INFO", 30: "WARNING", 40: "ERROR", 50: "CRITICAL"}.get(log.level, str(log.level))

@@ -24,9 +24,18 @@ class Unavailable(RuntimeError):
     says what and where in one line, and never holds a credential."""
 
 
+class Reported(Exception):
+    """A run's account of what it left undone, each thing with its reason (a mail server down, a refused
+    recipient, a platform that does not answer), kept in the ledger and tried again by the next run. Its
+    message is the whole story: like a condition of the world it is said in one line, without the traceback
+    that would only show the line raising it. A bug met on the way (one customer's) is logged with its own
+    traceback where it is caught (tasks.runtime.log_bug)."""
+
+
 def is_world_condition(error: BaseException) -> bool:
-    """Whether an error describes the world (network, disk, permissions, a missing file) rather than a bug."""
-    if isinstance(error, Unavailable):
+    """Whether an error describes the world (network, disk, permissions, a missing file) rather than a bug,
+    or is a run's report of what the world left undone (Reported)."""
+    if isinstance(error, (Unavailable, Reported)):
         return True
     if isinstance(error, (ConnectionError, TimeoutError)):
         return True

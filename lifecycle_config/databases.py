@@ -16,7 +16,61 @@ from pathlib import Path
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine, make_url
 
+from lifecycle_config.conditions import Unavailable, one_line
+
 BUSY_TIMEOUT_MS = 30_000
+
+#: what SQLite says when its file, its folder or its disk cannot be used (not a lock, not a bad statement)
+SQLITE_WORLD = ("unable to open database file", "disk i/o error", "database or disk is full",
+                "attempt to write a readonly database", "authorization denied")
+
+
+class DatabaseUnavailable(Unavailable):
+    """A database that cannot be reached or used now: its server down, its address wrong, its disk full."""
+
+
+def _unusable(context) -> bool:
+    """Whether a database error says the database cannot be used at all (not a statement's own fault)."""
+    if context.is_disconnect:
+        return True
+    original = context.original_exception
+    if context.dialect.name == "sqlite":
+        return type(original).__name__ == "OperationalError" and str(original).lower().startswith(SQLITE_WORLD)
+    # psycopg raises its base OperationalError (not a subclass: a deadlock, a lock, a cancelled query) when
+    # no connection can be made
+    return context.connection is None and type(original).__name__ == "OperationalError"
+
+
+def _name(url) -> tuple[str, str]:
+    """How the user knows this database (the ledger, the platform...) and what to correct if its address is wrong."""
+    import lifecycle_config
+
+    known = {"LIFECYCLE_DATABASE_URL": ("the ledger", lifecycle_config.database_url),
+             "LIFECYCLE_PLATFORM_URL": ("the platform database", lifecycle_config.platform_url),
+             "LIFECYCLE_SANDBOX_URL": ("the sandbox database", lifecycle_config.sandbox_url)}
+    for variable, (name, configured) in known.items():
+        try:
+            if make_url(normalise_url(configured())) == url:
+                return name, variable
+        except Exception:  # noqa: BLE001 - a configuration that does not parse names no database
+            continue
+    return "the database", "its URL"
+
+
+def _said_in_one_line(engine: Engine) -> None:
+    """A database that cannot be used raises DatabaseUnavailable: one line naming which database, where, why
+    and what to do, never a traceback (lifecycle_config.conditions)."""
+
+    @event.listens_for(engine, "handle_error")
+    def _unavailable(context):
+        if context.is_pre_ping or not _unusable(context):
+            return None
+        name, variable = _name(engine.url)
+        where = engine.url.render_as_string(hide_password=True)
+        remedy = "free its disk or let it be written" if context.dialect.name == "sqlite" else "start its server"
+        raise DatabaseUnavailable(f"{name} {where} cannot be used ({one_line(context.original_exception)}): "
+                                  f"{remedy}, or correct {variable}") \
+            from context.sqlalchemy_exception
 
 
 def normalise_url(url: str) -> str:
@@ -49,11 +103,21 @@ def make_engine(url: str) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+            folder = Path(parsed.database).parent
+            try:
+                folder.mkdir(parents=True, exist_ok=True)
+            except OSError as error:
+                name, variable = _name(parsed)
+                raise DatabaseUnavailable(f"{name} {parsed.render_as_string(hide_password=True)} cannot be used (its "
+                                          f"folder {folder} cannot be made: {error.strerror}): let it be written, or "
+                                          f"correct {variable}") from error
         engine = create_engine(url, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000})
         _sqlite_setup(engine)
+        _said_in_one_line(engine)
         return engine
-    return create_engine(url, pool_pre_ping=True)
+    engine = create_engine(url, pool_pre_ping=True)
+    _said_in_one_line(engine)
+    return engine
 
 
 @lru_cache(maxsize=16)

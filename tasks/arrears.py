@@ -34,7 +34,9 @@ from policy.language import language_of, speak
 from policy.notices import duration
 from policy.vocabulary import DeletionStatus, InvoiceKind, InvoiceStatus
 from tasks.effects import record_notice, record_switch
+from lifecycle_config.conditions import one_line
 from lifecycle_config.failpoints import failpoint
+from tasks.runtime import log_bug
 
 @dataclass
 class ArrearsReport:
@@ -181,7 +183,8 @@ def sweep(day: date, settings: Settings, *, dry_run: bool, actor: str, flow_run_
                 _process(session, customer.customer_id, day, settings, report, dry_run=dry_run, actor=actor,
                          flow_run_id=flow_run_id)
         except Exception as error:  # one customer's failure must not stop the sweep
-            report.failed.append(f"{customer.customer_id}: {type(error).__name__}: {error}")
+            report.failed.append(f"{customer.customer_id}: {type(error).__name__}: {one_line(error)}")
+            log_bug(customer.customer_id, error)
         failpoint("arrears.customer-recorded")
     return report
 

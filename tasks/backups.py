@@ -38,7 +38,8 @@ from policy.vocabulary import (BackupKind, BackupStatus, InterventionSource, Res
 from tasks.backup_archive import (BackupGone, CorruptBackup, Timer, dump_rows, fetch_verified, load_rows, read_manifest,
                                   write_backup)
 from tasks.backup_schema import SchemaDrift, describe, drift, parse_renames, tables_from
-from tasks.runtime import Refusal, flow_run_gone
+from lifecycle_config.conditions import one_line
+from tasks.runtime import Refusal, flow_run_gone, log_bug
 from lifecycle_config.scratch import scratch_folder
 from lifecycle_config.failpoints import failpoint
 
@@ -97,7 +98,8 @@ def backup_customer(customer_id: str, day: date, platform: PlatformControl, stor
     except StoreUnavailable as down:  # the store, not this customer: the caller stops the night
         return BackupOutcome(customer_id, backup_id, "failed", error=str(down), store_down=True)
     except Exception as error:  # reported per customer; the run fails at the end
-        return BackupOutcome(customer_id, backup_id, "failed", error=f"{type(error).__name__}: {error}")
+        log_bug(f"backup {backup_id}", error)
+        return BackupOutcome(customer_id, backup_id, "failed", error=f"{type(error).__name__}: {one_line(error)}")
     return BackupOutcome(customer_id, backup_id, "good", record.rows or 0, record.bytes or 0)
 
 

@@ -29,6 +29,7 @@ from blocks.platform import PlatformControl, PlatformError
 from ledger.db import now, session_scope
 from ledger.models import Notice, PlatformEffect
 from policy.access import Flags
+from lifecycle_config.conditions import Unavailable, is_world_condition, one_line
 from lifecycle_config.failpoints import failpoint
 from lifecycle_config.scratch import holder_dead, this_process
 from policy.vocabulary import EffectStatus, NoticeStatus
@@ -40,22 +41,59 @@ CLAIM_SECONDS = 300
 
 
 @dataclass
+class Undone:
+    """One notice or access change left undone: what (`notice K to C`), why, since when, and whether it waits."""
+    what: str
+    why: str
+    since: datetime
+    pending: bool   # transient: tried again by the next run; else failed for good (ops must act)
+    where: str = ""  # the server it could not reach, said once for all of its group
+
+
+@dataclass
 class Dispatched:
     sent: list[str] = field(default_factory=list)
     applied: list[str] = field(default_factory=list)
-    pending: list[tuple[str, datetime]] = field(default_factory=list)  # transient: tried again; since when
-    failed: list[str] = field(default_factory=list)    # permanent: ops must act
+    left: list[Undone] = field(default_factory=list)   # pending (tried again) or failed (ops must act)
 
     def undone(self, alert_after_hours: float = 0) -> list[str]:
         """What makes the run fail (and ops hear of it): every refusal, and what has been pending longer
-        than `alert_after_hours` (the terms' `outbox_alert_after_hours`)."""
+        than `alert_after_hours` (the terms' `outbox_alert_after_hours`); one line per reason, however many
+        notices share it (a mail server down is said once, not once per notice)."""
         limit = now() - timedelta(hours=alert_after_hours)
-        return [what for what, since in self.pending if since <= limit] + self.failed
+        return _grouped([u for u in self.left if u.pending and u.since <= limit]) + \
+            _grouped([u for u in self.left if not u.pending])
 
     def waiting(self, alert_after_hours: float = 0) -> list[str]:
         """Pending for less than `alert_after_hours`: said, tried again by the next run, not yet an alert."""
         limit = now() - timedelta(hours=alert_after_hours)
-        return [what for what, since in self.pending if since > limit]
+        return _grouped([u for u in self.left if u.pending and u.since > limit])
+
+
+#: the subjects named in a line; the others are counted
+NAMED = 3
+
+
+def _grouped(left: list[Undone]) -> list[str]:
+    """One line per reason and kind of thing, in the order first met, however many share it. A server that
+    does not answer comes first, with what to do: `the mail server H:P (notifications block) does not answer
+    (why): 19 notice(s) pending, will be tried again by the next run (notice A to X, ... and 16 more); start
+    it, or correct its address`."""
+    groups: dict[tuple, list[Undone]] = {}
+    for undone in left:
+        groups.setdefault((undone.what.split(" ", 1)[0], undone.why, undone.pending, undone.where), []).append(undone)
+    lines = []
+    for (kind, why, pending, where), members in groups.items():
+        names = ", ".join(u.what for u in members[:NAMED])
+        if len(members) > NAMED:
+            names += f" and {len(members) - NAMED} more"
+        if where:
+            things = f"{len(members)} notice(s)" if kind == "notice" else f"{len(members)} access change(s)"
+            lines.append(f"{where} does not answer ({why}): {things} pending, will be tried again by the next "
+                         f"run ({names}); start it, or correct its address")
+        else:
+            lines.append(f"{names}: {'pending, will be tried again' if pending else 'failed'} ({why})")
+    return lines
 
 
 def transient(error: BaseException) -> bool:
@@ -73,7 +111,7 @@ def transient(error: BaseException) -> bool:
         return not isinstance(error, MissingObject)
     if type(error).__module__.startswith(("botocore", "urllib3")):  # S3 unreachable or slow
         return not hasattr(error, "response")       # a ClientError is S3's answer (denied, no such key): final
-    return isinstance(error, OSError)
+    return isinstance(error, OSError) or is_world_condition(error)  # a database down (lifecycle_config.databases)
 
 
 def _claim(model, row_id: int) -> bool:
@@ -148,7 +186,7 @@ def dispatch(notifications: Notifications, platform: PlatformControl, customer_i
                                                      "transport": transport, "location": location,
                                                      "last_error": None})
         _tell(result, outcome, result.sent, f"notice {notice.notice_key} to {notice.customer_id}", error,
-              notice.created_at)
+              notice.created_at, _mail_server(notifications))
     with session_scope() as session:
         effects = session.execute(select(PlatformEffect).where(PlatformEffect.status == EffectStatus.PENDING,
                                                                *_of(PlatformEffect, customer_ids))
@@ -164,22 +202,39 @@ def dispatch(notifications: Notifications, platform: PlatformControl, customer_i
         outcome = _settle(PlatformEffect, effect.id, error, {"status": EffectStatus.APPLIED, "applied_at": now(),
                                                              "last_error": None})
         _tell(result, outcome, result.applied, f"access of {effect.customer_id} ({effect.reason})", error,
-              effect.created_at)
+              effect.created_at, _platform(platform))
     return result
+
+
+def _mail_server(notifications: Notifications) -> str:
+    return f"the mail server {notifications.smtp_host}:{notifications.smtp_port} (notifications block)" \
+        if notifications.smtp_host else ""
+
+
+def _platform(platform: PlatformControl) -> str:
+    if platform.mode == "webhook":
+        from urllib.parse import urlsplit
+
+        address = urlsplit(platform.webhook_url or "")
+        port = f":{address.port}" if address.port else ""
+        return f"the platform's webhook at {address.hostname}{port} (platform block)"
+    return "the platform database (platform block)"
 
 
 def _of(model, customer_ids):
     return [model.customer_id.in_(customer_ids)] if customer_ids is not None else []
 
 
-def _tell(result: Dispatched, outcome: str, done: list, what: str, error, since: datetime | None) -> None:
+def _tell(result: Dispatched, outcome: str, done: list, what: str, error, since: datetime | None,
+          where: str = "") -> None:
     if outcome == "done":
         done.append(what)
-    elif outcome == "pending":
-        result.pending.append((f"{what}: pending, will be tried again ({type(error).__name__}: {error})",
-                               since or now()))
-    else:
-        result.failed.append(f"{what}: failed ({type(error).__name__}: {error})")
+        return
+    # the server sending or applying it did not answer (a store or a database that cannot be used names itself)
+    unreachable = outcome == "pending" and (is_world_condition(error) or isinstance(error, PlatformError)) \
+        and not isinstance(error, (StorageError, Unavailable))
+    result.left.append(Undone(what, f"{type(error).__name__}: {one_line(error)}", since or now(), outcome == "pending",
+                              where if unreachable else ""))
 
 
 def deliver(settings, customer_ids: list[str] | None = None) -> list[str]:

@@ -52,6 +52,27 @@ if os.environ.get("PREFECT__FLOW_RUN_ID"):
     outlive_the_reader()
 
 
+#: what a sweep meets on one customer that is no bug: a rule's refusal, a customer another run holds, the
+#: platform's or the store's answer, a damaged backup, an id an older release let in
+NOT_BUGS = {"Refusal", "CustomerBusy", "PlatformError", "StorageError", "DocumentRefused", "CorruptBackup",
+            "BackupUnreadable", "SchemaDrift", "BadId", "KeyUnavailable", "CancellationRefused"}
+
+
+def log_bug(what: str, error: BaseException) -> None:
+    """One customer's failure that a sweep reports and goes past: when it is a bug (neither a condition of the
+    world nor a known refusal), the run's log keeps its traceback here, where it happened; the run's one-line
+    failure names it."""
+    if is_world_condition(error) or any(kind.__name__ in NOT_BUGS for kind in type(error).__mro__):
+        return
+    try:
+        from prefect import get_run_logger
+
+        logger = get_run_logger()
+    except Exception:  # noqa: BLE001 - outside a run (a test calling the task's function)
+        logger = logging.getLogger(__name__)
+    logger.error("%s: a bug, not a condition of the world", what, exc_info=(type(error), error, error.__traceback__))
+
+
 def refusals_fail_quietly(flow_function):
     """Under @flow: a Refusal ends the run in a Failed state named "Refused" carrying the reason, instead of
     an exception Prefect logs with its traceback; callers (the CLI in process) still get the Refusal. Every

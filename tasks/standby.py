@@ -24,7 +24,9 @@ from policy.notices import NoticeTemplate
 from policy.standby import REASON_WORDS, STANDBY_ENDING, STANDBY_STATES, Period, SweepStep, default_end, refusals, sweep
 from policy.vocabulary import StandbySource, StandbyStatus, in_words
 from tasks.effects import record_notice, record_switch
+from lifecycle_config.conditions import one_line
 from lifecycle_config.failpoints import failpoint
+from tasks.runtime import log_bug
 
 @dataclass
 class StandbyReport:
@@ -125,7 +127,8 @@ def _apply(step: SweepStep, day: date, settings: Settings, report: StandbyReport
                 if _notify(session, settings, customer, period, STANDBY_ENDING, flow_run_id) is not None:
                     report.noticed.append(f"{customer.customer_id}: ends {period.end_on}")
     except Exception as error:  # one customer's failure must not stop the sweep
-        report.failed.append(f"standby {step.period_id} ({step.action}): {error}")
+        report.failed.append(f"standby {step.period_id} ({step.action}): {one_line(error)}")
+        log_bug(f"standby {step.period_id} ({step.action})", error)
 
 
 @dataclass

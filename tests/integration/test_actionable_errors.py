@@ -3,7 +3,10 @@ says what was not done; never a traceback (only a bug prints one)."""
 
 from __future__ import annotations
 
+import contextlib
 import os
+import re
+import shutil
 import subprocess
 import sys
 import time
@@ -111,12 +114,150 @@ def test_a_read_only_storage_folder_is_one_line_naming_it(prefect_server, home, 
                                                              f"written ("), said
 
 
-def test_a_world_condition_outside_any_flow_is_one_line_exit_1(home, ledger, tmp_path):
-    """A ledger on a database server that does not answer: the condition, not a traceback."""
-    result = lifecycle("show", "customers",
-                       LIFECYCLE_DATABASE_URL=f"postgresql+psycopg://postgres@127.0.0.1:{free_port()}/nothing")
+def run_log(api: str, flow_name: str) -> str:
+    """Every line the latest run of a flow logged, as its page in the UI shows them."""
+    runs = httpx.post(f"{api}/flow_runs/filter", json={"flows": {"name": {"any_": [flow_name]}},
+                                                       "sort": "EXPECTED_START_TIME_DESC", "limit": 1}).json()
+    deadline = time.monotonic() + 20
+    while True:  # logs are shipped in batches: wait for the run's last word
+        logs = httpx.post(f"{api}/logs/filter", json={"logs": {"flow_run_id": {"any_": [runs[0]["id"]]}},
+                                                      "sort": "TIMESTAMP_ASC", "limit": 200}).json()
+        text = "\n".join(log["message"] for log in logs)
+        if "Finished in state" in text or time.monotonic() > deadline:
+            return text
+
+
+def told_in_one_line(result: subprocess.CompletedProcess, api: str | None = None, flow_name: str = "") -> str:
+    """The command's last line, once it is clear that neither it nor the run's log holds a traceback (run with
+    PREFECT_LOGGING_LEVEL=INFO, a user's default, so that the log holds the run's every line)."""
     said = result.stdout + result.stderr
-    assert result.returncode in (1, 2) and "Traceback" not in said and len(result.stderr.strip().splitlines()) == 1, said
+    assert result.returncode == 1 and "Traceback" not in said, said
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith("lifecycle: "), said
+    if api is not None:  # the run's own log (what ops read in the UI) says it, without a traceback
+        log = run_log(api, flow_name)
+        assert "Traceback" not in log and last.removeprefix("lifecycle: ") in log, log
+    return last.removeprefix("lifecycle: ")
+
+
+def test_a_mail_server_down_is_one_line_naming_it_in_the_command_and_the_runs_log(prefect_server, home, ledger,
+                                                                                  tmp_path):
+    """The arrears sweep with SMTP down: the stage and its mails are recorded, and the run says once that the
+    mail server does not answer and how many mails wait (not a 4 KB traceback, not one reason per mail)."""
+    from blocks.notifications import Notifications
+
+    import_file("customers", write_csv(tmp_path / "c.csv", CUSTOMER_HEADER, [customer("OWE", fee="100.00")]),
+                engine=ledger)
+    import_file("invoices", write_csv(tmp_path / "i.csv", ["invoice_id", "customer_id", "issued_on", "due_on",
+                                                           "amount_ht"], [["F1", "OWE", "2026-01-01", "2026-01-31",
+                                                                           "100.00"]]), engine=ledger)
+    platform(os.environ["LIFECYCLE_PLATFORM_URL"], ["OWE"])
+    port = free_port()  # nothing listens there: the mail server is down
+    Notifications(smtp_host="127.0.0.1", smtp_port=port, security="none").save("lifecycle", overwrite=True)
+    try:
+        result = lifecycle("run", "arrears", "--as-of", "2026-02-28", PREFECT_API_URL=prefect_server,
+                           LIFECYCLE_TODAY="2026-03-02", PREFECT_LOGGING_LEVEL="INFO")
+    finally:
+        Notifications.delete("lifecycle")
+    assert told_in_one_line(result, prefect_server, "arrears-escalation") == (
+        f"the mail server 127.0.0.1:{port} (notifications block) does not answer (ConnectionRefusedError: [Errno 111] "
+        f"Connection refused): 2 notice(s) pending, will be tried again by the next run (notice "
+        f"arrears:OWE:admin_disabled:2026-02-28 to OWE, notice invoice:2026-000001:1 to OWE); start it, or correct "
+        f"its address")
+    with session_scope(ledger) as session:
+        from ledger.models import Notice
+
+        assert sorted(session.scalars(select(Notice.status))) == ["pending", "pending"]
+
+
+@pytest.fixture
+def stopped_s3():
+    """The endpoint of a moto S3 server that held the bucket and was stopped."""
+    import boto3
+
+    from tests.support.servers import s3_server
+
+    with s3_server() as endpoint:
+        boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="ops",
+                     aws_secret_access_key=SECRET).create_bucket(Bucket="nightly")
+    return endpoint
+
+
+@pytest.mark.parametrize("store", ["read-only folder", "stopped S3"])
+def test_a_store_that_cannot_be_used_stops_the_close_in_one_line_naming_it_and_what_to_do(
+        store, prefect_server, home, ledger, tmp_path, monkeypatch, request):
+    from tests.support.scenarios import load_october
+
+    load_october(ledger, tmp_path)
+    platform(os.environ["LIFECYCLE_PLATFORM_URL"], ["ACME", "BETA", "GAMMA", "DELTA", "EPS"])
+    if store == "stopped S3":
+        endpoint = request.getfixturevalue("stopped_s3")
+        for key, value in {"AWS_ENDPOINT_URL": endpoint, "AWS_ACCESS_KEY_ID": "ops", "AWS_SECRET_ACCESS_KEY": SECRET,
+                           "AWS_DEFAULT_REGION": "us-east-1", "LIFECYCLE_STORAGE_URL": "s3://nightly/lifecycle"}.items():
+            monkeypatch.setenv(key, value)
+        result = lifecycle("run", "monthly-close", "--month", "2026-10", PREFECT_API_URL=prefect_server,
+                           LIFECYCLE_TODAY="2026-11-20", PREFECT_LOGGING_LEVEL="INFO")
+        expected = (f"object storage s3://nightly/lifecycle at {endpoint} cannot be reached (connection refused or no "
+                    f"route; start it, or correct the storage block's endpoint)")
+    else:
+        with read_only(tmp_path / "objects") as folder:
+            monkeypatch.setenv("LIFECYCLE_STORAGE_URL", f"file://{folder}")
+            result = lifecycle("run", "monthly-close", "--month", "2026-10", PREFECT_API_URL=prefect_server,
+                               LIFECYCLE_TODAY="2026-11-20", PREFECT_LOGGING_LEVEL="INFO")
+        expected = re.compile(rf"object storage folder {re.escape(str(folder))} cannot be written \((Operation not "
+                              rf"permitted|Permission denied); let this user write there and free space, or set "
+                              rf"another folder in the storage block\)")
+    line = told_in_one_line(result, prefect_server, "monthly-close")
+    assert line == expected if isinstance(expected, str) else expected.fullmatch(line), line
+    assert SECRET not in result.stdout + result.stderr
+
+
+def test_a_ledger_that_cannot_be_used_is_one_line_naming_it_exit_1(home, ledger, ledger_url, tmp_path):
+    """PostgreSQL down (a port nobody listens on), or a SQLite ledger whose folder cannot be written: every
+    command says which database, why, and what to correct, in one line; no run starts."""
+    if ledger_url.startswith("sqlite"):
+        locked = tmp_path / "locked"
+        locked.mkdir()
+        shutil.copy(ledger_url.removeprefix("sqlite:///"), locked / "ledger.db")
+        down_url, shown = f"sqlite:///{locked}/ledger.db", f"sqlite:///{locked}/ledger.db"
+        why, remedy = "unable to open database file", "free its disk or let it be written"
+    else:
+        port = free_port()
+        down_url = f"postgresql://postgres:{SECRET}@127.0.0.1:{port}/nothing"
+        shown = f"postgresql+psycopg://postgres:***@127.0.0.1:{port}/nothing"
+        why = (f'connection failed: connection to server at "127.0.0.1", port {port} failed: Connection refused')
+        remedy = "start its server"
+        locked = None
+    file = write_csv(tmp_path / "c.csv", CUSTOMER_HEADER, [customer("NEW")])
+    commands = [("show", "customers"), ("import", "customers", str(file)), ("run", "arrears", "--as-of", "2026-02-28")]
+    with (read_only(locked) if locked else contextlib.nullcontext()):
+        results = [lifecycle(*command, LIFECYCLE_DATABASE_URL=down_url, LIFECYCLE_TODAY="2026-03-02")
+                   for command in commands]
+    for command, result in zip(commands, results):
+        said = result.stdout + result.stderr
+        assert result.returncode == 1 and "Traceback" not in said and SECRET not in said, (command, said)
+        assert result.stderr.strip().splitlines() == [
+            f"lifecycle: the ledger {shown} cannot be used ({why}): {remedy}, or correct LIFECYCLE_DATABASE_URL"], said
+
+
+def test_a_run_whose_ledger_goes_away_fails_in_one_line_without_a_traceback_in_its_log(prefect_server, home, ledger,
+                                                                                       monkeypatch):
+    """A run already on its way (a worker's, a schedule's) when its ledger cannot be reached: Failed with the one
+    line as its message (what the ops alert quotes), and no traceback in its log."""
+    from flows.arrears import arrears_escalation
+    from lifecycle_config.databases import DatabaseUnavailable
+
+    port = free_port()
+    monkeypatch.setenv("LIFECYCLE_DATABASE_URL", f"postgresql://postgres@127.0.0.1:{port}/nothing")
+    with pytest.raises(DatabaseUnavailable, match=rf"^the ledger postgresql\+psycopg://postgres@127\.0\.0\.1:{port}"
+                                                  rf"/nothing cannot be used \(connection failed: .*\): start its "
+                                                  rf"server, or correct LIFECYCLE_DATABASE_URL$") as down:
+        arrears_escalation(as_of=date(2026, 2, 28))
+    runs = httpx.post(f"{prefect_server}/flow_runs/filter", json={
+        "flows": {"name": {"any_": ["arrears-escalation"]}}, "sort": "EXPECTED_START_TIME_DESC", "limit": 1}).json()
+    assert runs[0]["state"]["type"] == "FAILED" and runs[0]["state"]["message"] == str(down.value)
+    log = run_log(prefect_server, "arrears-escalation")
+    assert str(down.value) in log and "Traceback" not in log, log
 
 
 def test_export_refuses_a_target_already_there_before_any_run(prefect_server, home, ledger, tmp_path):

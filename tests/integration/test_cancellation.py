@@ -155,3 +155,58 @@ def test_a_cancellation_from_its_letter_to_the_deletion_of_the_data(prefect_serv
         assert {backup.status for backup in session.scalars(select(Backup).where(Backup.customer_id == "LEAVING"))} \
             == {"deleted"}
     assert [item["number"] for item in shown_invoices(ledger) if item["customer_id"] == "LEAVING"] == kept  # kept
+
+
+def test_a_second_letter_or_a_withdrawal_says_what_is_true_of_the_cancellation_where_it_stands(ledger, tmp_path):
+    """"Withdraw it first" only while it can be withdrawn; once it took effect (or its data is deleted) the
+    refusal says it cannot be withdrawn any more and what serving the customer again needs."""
+    from ledger.cancellations import CancellationRefused, receive, take_effect, withdraw
+    from ledger.models import Cancellation, Customer
+    from policy.terms import Terms
+
+    import_file("customers", write_csv(tmp_path / "c.csv", CUSTOMER_HEADER, [customer("LEAVING", start="2026-01-01")]),
+                engine=ledger)
+    letter, later = date(2026, 5, 4), date(2026, 5, 20)
+    who = {"requested_by": "ops", "actor": "test", "flow_run_id": None}
+
+    def second_letter(today: date) -> str:
+        with pytest.raises(CancellationRefused) as refused, session_scope(ledger, write=True) as session:
+            receive(session, "LEAVING", later, None, Terms(), today=today, **who)
+        return str(refused.value)
+
+    def withdrawal(today: date) -> str:
+        with pytest.raises(CancellationRefused) as refused, session_scope(ledger, write=True) as session:
+            withdraw(session, "LEAVING", today, requested_by="ops", actor="test", flow_run_id=None)
+        return str(refused.value)
+
+    with session_scope(ledger, write=True) as session:
+        step, _, new = receive(session, "LEAVING", letter, None, Terms(), today=letter, **who)
+    assert new
+    last_day = step.effective_on
+    standing = f"LEAVING has a cancellation already (received 2026-05-04, last day {last_day}): "
+    assert second_letter(later) == standing + "withdraw it first (lifecycle run cancel --customer LEAVING --withdraw)"
+    # its last day is over, the morning's run has not ended the service yet: no longer withdrawable
+    after = last_day + timedelta(days=1)
+    again = "serving LEAVING again needs a new contract"
+    over = f"its last day is over: it cannot be withdrawn any more (the morning's cancellations run ends the service); {again}"
+    assert second_letter(after) == standing + over
+    assert withdrawal(after) == f"LEAVING's cancellation (received 2026-05-04, last day {last_day}): {over}"
+
+    with session_scope(ledger, write=True) as session:
+        cancellation_id = session.scalars(select(Cancellation.id)).one()
+        take_effect(session, cancellation_id, after, Terms(cancellation_data_retention_days=30), actor="test",
+                    flow_run_id=None)
+    kept = last_day + timedelta(days=30)
+    effective = f"it took effect (access is off; its data is kept until {kept}): it cannot be withdrawn any more; {again}"
+    assert second_letter(after) == standing + effective
+    assert withdrawal(after) == f"LEAVING's cancellation (received 2026-05-04, last day {last_day}): {effective}"
+    with session_scope(ledger, write=True) as session:
+        session.get(Customer, "LEAVING").deletion_status = "awaiting_approval"
+    assert second_letter(after).endswith("it took effect (access is off; its data deletion awaits approval): it "
+                                         f"cannot be withdrawn any more; {again}")
+    with session_scope(ledger, write=True) as session:
+        session.get(Customer, "LEAVING").stage = "data_deleted"
+    assert second_letter(after) == standing + f"it took effect and LEAVING's data is deleted: it cannot be withdrawn " \
+                                              f"any more; {again}"
+    with session_scope(ledger) as session:  # nothing of this changed the cancellation
+        assert session.scalars(select(Cancellation.status)).all() == ["effective"]

@@ -128,6 +128,87 @@ def test_a_repeated_refund_or_payment_id_is_told_once(with_credit, tmp_path):
     assert rejected.value.errors == ["r.csv:3:refund_id: 'R1' is repeated in this file at row 2: a key appears once"]
 
 
+# --- the same classes in every kind of import ---------------------------------------------------------------
+
+#: each kind's columns and one row C1 and INV-1 (with_credit) make valid, keyed by the row's id; standby is keyed
+#: by its customer and day, so its id column is the customer's
+EVERY_KIND = {
+    "customers": (CUSTOMER_HEADER, lambda key: [*customer(key)[:2], "c@example.com", *customer(key)[3:]]),
+    "invoices": (["invoice_id", "customer_id", "issued_on", "due_on", "amount_ht"],
+                 lambda key: [key, "C1", "2026-10-01", "2026-10-31", "10.00"]),
+    "payments": (["payment_id", "invoice_id", "paid_on", "amount"], lambda key: [key, "INV-1", "2026-10-07", "1.00"]),
+    "interventions": (["intervention_id", "customer_id", "started_at", "minutes", "category"],
+                      lambda key: [key, "C1", "2026-10-02T09:00", "15", "assistance"]),
+    "standby": (["customer_id", "reason", "start_on", "end_on"],
+                lambda key: [key, "temporary_inactivity", "2026-10-20", "2026-11-20"]),
+    "credit-notes": (CREDIT_NOTES, lambda key: [key, "INV-1", "1.00", "Goodwill", "2026-11-02"]),
+    "refunds": (REFUNDS, lambda key: [key, "C1", "1.00", "2026-11-02", f"VIR-{key}"]),
+    "tickets": (["ticket_id", "customer_id", "received_at", "type", "channel", "level"],
+                lambda key: [key, "C1", "2026-10-02T09:00", "evolution", "phone", "2"]),
+}
+
+
+def test_every_kind_of_import_covers_every_kind():
+    from ledger.imports import KINDS
+
+    assert sorted(EVERY_KIND) == sorted(KINDS)
+
+
+@pytest.mark.parametrize("kind", sorted(EVERY_KIND))
+def test_every_kind_refuses_a_symlink_a_fifo_and_a_device_before_reading(kind, with_credit, tmp_path):
+    secret = tmp_path / "secret.txt"
+    secret.write_text("root:x:0:0:root:/root:/bin/bash\n")
+    (tmp_path / "link.csv").symlink_to(secret)
+    os.mkfifo(tmp_path / "pipe.csv")
+    before = ledger_state(with_credit)
+    for path, what in ((tmp_path / "link.csv", "a symbolic link"), (tmp_path / "pipe.csv", "a FIFO"),
+                       ("/dev/zero", "a device")):
+        with pytest.raises(UnreadableFile, match=what) as refused:
+            import_file(kind, path, engine=with_credit)  # a FIFO nobody writes to would hang a reader
+        assert "root:x" not in str(refused.value)
+    assert ledger_state(with_credit) == before
+
+
+@pytest.mark.parametrize("kind", sorted(EVERY_KIND))
+def test_every_kind_says_a_formula_is_not_read_in_its_key_and_in_another_cell(kind, with_credit, tmp_path):
+    header, row = EVERY_KIND[kind]
+    workbook = Workbook()
+    sheet = workbook.active
+    sheet.append(header)
+    sheet.append(['="K"&"1"', *row("K1")[1:]])
+    other = row("K2" if kind != "standby" else "C1")
+    other[2] = "=1+1"
+    sheet.append(other)
+    workbook.save(tmp_path / "file.xlsx")
+    with pytest.raises(ImportRejected) as rejected:
+        import_file(kind, tmp_path / "file.xlsx", engine=with_credit)
+    assert rejected.value.errors == [
+        f'file.xlsx:2:{header[0]}: formulas are not read: type the value (the cell holds ="K"&"1")',
+        f"file.xlsx:3:{header[2]}: formulas are not read: type the value (the cell holds =1+1)"]
+
+
+@pytest.mark.parametrize("kind", sorted(EVERY_KIND))
+def test_every_kind_tells_a_repeated_key_as_repeated_and_an_invalid_id_once(kind, with_credit, tmp_path):
+    header, row = EVERY_KIND[kind]
+    key = "C1" if kind == "standby" else "K1"
+    repeated = [row(key), row(key)]
+    if kind == "refunds":  # one reference per refund: the second row's own, so only its id is repeated
+        repeated[1][-1] = "VIR-other"
+    before = ledger_state(with_credit)
+    with pytest.raises(ImportRejected) as rejected:
+        import_file(kind, write_csv(tmp_path / "repeated.csv", header, repeated), engine=with_credit)
+    told = f"'{key}, 2026-10-20'" if kind == "standby" else f"'{key}'"
+    column = "start_on" if kind == "standby" else header[0]
+    assert rejected.value.errors == [f"repeated.csv:3:{column}: {told} is repeated in this file at row 2: a key "
+                                     f"appears once"]
+    with pytest.raises(ImportRejected) as rejected:  # an invalid id, twice: said at its cells, no "duplicate key None"
+        import_file(kind, write_csv(tmp_path / "bad.csv", header, [row("bad id!"), row("bad id!")]), engine=with_credit)
+    assert [error.split(": ", 1)[0] for error in rejected.value.errors] == [f"bad.csv:2:{header[0]}",
+                                                                           f"bad.csv:3:{header[0]}"]
+    assert all("not an id" in error and "None" not in error for error in rejected.value.errors), rejected.value.errors
+    assert ledger_state(with_credit) == before
+
+
 # --- one bank reference, one refund -------------------------------------------------------------------------
 
 

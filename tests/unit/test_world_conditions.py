@@ -43,3 +43,78 @@ def test_a_bug_is_not(error):
 def test_one_line_is_the_first_line_or_the_type():
     assert one_line(Unavailable("store down\nmore detail")) == "store down"
     assert one_line(TimeoutError()) == "TimeoutError"
+
+
+def test_a_runs_account_of_what_the_world_left_undone_is_said_in_one_line():
+    from flows.arrears import SweepIncomplete
+    from flows.backup import BackupsFailed
+    from flows.commitments import AlertsNotSent
+    from flows.standby import SweepIncomplete as StandbyIncomplete
+
+    for report in (SweepIncomplete, StandbyIncomplete, BackupsFailed, AlertsNotSent):
+        assert is_world_condition(report("the mail server 127.0.0.1:25 (notifications block) does not answer"))
+
+
+def _record(error: BaseException):
+    import logging
+
+    try:
+        raise error
+    except BaseException as raised:  # noqa: BLE001 - a record as Prefect's engine makes it
+        return logging.LogRecord("prefect.flow_runs", logging.ERROR, __file__, 1, "Encountered exception during "
+                                 "execution: %r", (raised,), exc_info=(type(raised), raised, raised.__traceback__))
+
+
+def test_the_runs_log_keeps_a_bugs_traceback_and_drops_the_worlds():
+    import logging
+
+    import tasks.runtime  # noqa: F401 - installs the filter on Prefect's run loggers
+
+    logger = logging.getLogger("prefect.flow_runs")
+    world = _record(Unavailable("the ledger postgresql+psycopg://u@127.0.0.1:9/x cannot be used (refused): start "
+                                "its server, or correct LIFECYCLE_DATABASE_URL"))
+    bug = _record(KeyError("x"))
+    assert logger.filter(world) and logger.filter(bug)  # both are logged...
+    assert world.exc_info is None                         # ...the world's in one line
+    assert "Traceback" in logging.Formatter().format(bug)  # a bug with its traceback
+    assert "Traceback" not in logging.Formatter().format(world)
+
+
+def test_a_bug_met_on_one_customer_is_logged_with_its_traceback_where_it_happened(caplog):
+    from tasks.runtime import log_bug
+
+    try:
+        {}["missing"]
+    except KeyError as error:
+        log_bug("C001", error)
+    log_bug("C002", Unavailable("object storage folder /x cannot be written (Permission denied)"))
+    [record] = caplog.records
+    assert record.getMessage() == "C001: a bug, not a condition of the world" and record.exc_info[0] is KeyError
+
+
+def test_a_database_that_cannot_be_used_is_one_line_naming_it(tmp_path):
+    from sqlalchemy import text
+
+    from lifecycle_config.databases import DatabaseUnavailable, make_engine
+
+    folder = tmp_path / "missing-parent" / "ledger.db"
+    (tmp_path / "missing-parent").write_text("a file where the folder should be")
+    with pytest.raises(DatabaseUnavailable, match=r"^the database sqlite:///.*/missing-parent/ledger\.db cannot be used "
+                                                  r"\(its folder .* cannot be made: .*\): let it be written, or "
+                                                  r"correct its URL$"):
+        make_engine(f"sqlite:///{folder}")
+    engine = make_engine("postgresql://someone:secret@127.0.0.1:9/nothing")
+    with pytest.raises(DatabaseUnavailable) as down, engine.connect() as connection:
+        connection.execute(text("SELECT 1"))
+    assert str(down.value).startswith("the database postgresql+psycopg://someone:***@127.0.0.1:9/nothing cannot be "
+                                      "used (") and "secret" not in str(down.value)
+    assert str(down.value).endswith("): start its server, or correct its URL") and is_world_condition(down.value)
+
+
+def test_a_refusal_met_on_one_customer_is_no_bug(caplog):
+    from ledger.locks import CustomerBusy
+    from tasks.runtime import Refusal, log_bug
+
+    log_bug("C001", CustomerBusy("C001 is busy: another run holds it"))
+    log_bug("C002", Refusal("refused"))
+    assert caplog.records == []
