@@ -404,3 +404,23 @@ def test_a_monthly_customers_late_cancellation_mid_standby_month_gives_back_each
     # 81.29 TTC), 300 x 14 / 31 = 135.48 HT (LATESTBY: 261.29 - 98.71 = 162.58 TTC)
     march = by_kind(ledger, "2026-03", "monthly")
     assert (march["EARLYSTBY"]["balance"], march["LATESTBY"]["balance"]) == ("81.29", "162.58")
+
+
+def test_a_cancellation_known_at_the_standby_months_close_but_in_effect_after_it_takes_off_nothing_twice(annual):
+    # the letter (last day 14 February) is recorded before February's close, which gives back the standby of 1..14
+    # February only: 588 x 14 x 50 % / 28 = 147.00 HT (176.40 TTC); the cancellation takes effect after the close.
+    # None of that standby lies after the last day: the whole 15 February..31 December comes back, 320 of 365 days,
+    # 6186.08 HT, 1237.22 VAT (1237.216), 7423.30 TTC. January is left with 8467.20 - 176.40 - 7423.30 = 867.50:
+    # the same as when the close gave back all February and the letter came after it (each day once either way).
+    with session_scope(annual, write=True) as session:
+        step, _, _ = receive(session, "ANNUAL", date(2026, 1, 1), date(2026, 2, 14),
+                             Terms(cancellation_ends="notice_end"), requested_by="ops", actor="test", flow_run_id=None)
+    close(annual, "2026-02", date(2026, 3, 1))
+    standby = by_kind(annual, "2026-02", "credit_note")["ANNUAL"]
+    assert (standby["total_ht"], standby["total_ttc"]) == ("-147.00", "-176.40")
+    with session_scope(annual, write=True) as session:
+        step, _ = take_effect(session, step.cancellation_id, date(2026, 3, 5), TERMS, actor="test", flow_run_id=None)
+    [note] = [documents(annual)[number] for number in step.credit_notes]
+    assert (note["total_ht"], note["total_vat"], note["total_ttc"]) == ("-6186.08", "-1237.22", "-7423.30")
+    assert by_kind(annual, "2026-01", "monthly")["ANNUAL"]["balance"] == "867.50"
+    no_invoice_below_zero(annual)
