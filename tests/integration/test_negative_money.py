@@ -287,11 +287,13 @@ def test_a_late_cancellation_of_an_annual_year_gives_back_its_unserved_days_less
 
 # --- each day given back once: standby credit and cancellation credit (issue: the half given back twice) ------
 
-def cancel_late(ledger, customer_id: str, received_on: date, last_day: date, day: date) -> list[dict]:
+def cancel_late(ledger, customer_id: str, received_on: date, last_day: date, day: date,
+                notice_days: int = 30) -> list[dict]:
     """A letter recorded after the months it ends were closed, under terms ending on the notice's last day;
     the cancellation takes effect on `day`. Returns its credit notes as `show invoices` lists them."""
+    terms = Terms(cancellation_ends="notice_end", cancellation_notice_days=notice_days)
     with session_scope(ledger, write=True) as session:
-        step, _, _ = receive(session, customer_id, received_on, last_day, Terms(cancellation_ends="notice_end"),
+        step, _, _ = receive(session, customer_id, received_on, last_day, terms,
                              requested_by="ops", actor="test", flow_run_id=None)
         assert step.effective_on == last_day
     with session_scope(ledger, write=True) as session:
@@ -332,13 +334,18 @@ def test_a_late_cancellation_mid_standby_month_gives_back_the_standby_days_after
 #             2027, 7200.00 HT); March 2027 its second (15 March 2027 to 14 March 2028, 366 days: 7200.00) with
 #             March 2027 on standby, all 31 days, netted on it: 600 x 31 x 50 % / 31 = 300.00, the invoice 6900.00
 #             HT, 8280.00 TTC. The standby month straddles the two contract years.
+# FIRSTYEAR   a contract from 15 March 2026 at 600.00, on standby from its first day to 31 March (17 days of a
+#             31-day month): March 2026 bills the year, 7200.00, less 600 x 17 x 50 % / 31 = 164.516... -> 164.52
+#             netted on it: 7035.48 HT, 8442.58 TTC (1407.096 VAT -> 1407.10).
 @pytest.fixture
 def standby_edges(home, ledger, tmp_path):
     import_file("customers", write_csv(tmp_path / "c.csv", CUSTOMER_HEADER, [
         customer("BEFORESTBY", fee="588.00", method="transfer", cycle="annual", start="2026-01-01"),
-        customer("ANNIV", fee="600.00", method="transfer", cycle="annual", start="2026-03-15")]), engine=ledger)
+        customer("ANNIV", fee="600.00", method="transfer", cycle="annual", start="2026-03-15"),
+        customer("FIRSTYEAR", fee="600.00", method="transfer", cycle="annual", start="2026-03-15")]), engine=ledger)
     import_file("standby", write_csv(tmp_path / "s.csv", ["customer_id", "reason", "start_on", "end_on"], [
         ["BEFORESTBY", "temporary_inactivity", "2026-02-15", "2026-03-01"],
+        ["FIRSTYEAR", "temporary_inactivity", "2026-03-15", "2026-04-01"],
         ["ANNIV", "temporary_inactivity", "2027-03-01", "2027-04-01"]]), engine=ledger)
     for month, issued in (("2026-01", date(2026, 2, 1)), ("2026-02", date(2026, 3, 1)), ("2026-03", date(2026, 4, 1)),
                           ("2027-03", date(2027, 4, 1))):
@@ -375,6 +382,26 @@ def test_a_standby_month_across_a_contract_anniversary_is_given_back_by_day_on_t
     assert "du 29 mars 2027 au 14 mars 2028, 352 jours facturés sur 366" in note["lines"][0]["description"]
     assert by_kind(ledger, "2027-03", "monthly")["ANNIV"]["balance"] == "5.33"     # 8280.00 - 8274.67
     assert by_kind(ledger, "2026-03", "monthly")["ANNIV"]["balance"] == "8640.00"  # the first year, untouched
+
+
+def test_a_contracts_first_partial_month_on_standby_gives_back_the_standby_days_after_the_last_day_once(standby_edges):
+    ledger = standby_edges
+    first = by_kind(ledger, "2026-03", "monthly")["FIRSTYEAR"]
+    assert (first["total_ht"], first["total_ttc"]) == ("7035.48", "8442.58")
+    # last day 20 March 2026 (4 days' notice from 16 March): unserved 21 March 2026 to 14 March 2027, 359 of 365
+    # days: 7200 x 359 / 365 = 7081.643... -> 7081.64 (the year's line; the standby netted on it is given back
+    # apart). Of the line's 17 standby days, 21..31 March lie after the last day: 164.52 x 11 / 17 = 106.454... ->
+    # 106.45 comes off: 6975.19 HT, 1395.04 VAT (1395.038), 8370.23 TTC. The invoice keeps 72.35 TTC: 6 days of
+    # the year, 7200 x 6 / 365 = 118.36, less their standby half, 164.52 x 6 / 17 = 58.07: 60.29 HT (72.35 TTC).
+    # The second year, billed by March 2027's close (7200.00 HT, no standby), is given back whole.
+    second = by_kind(ledger, "2027-03", "monthly")["FIRSTYEAR"]
+    note, whole = cancel_late(ledger, "FIRSTYEAR", date(2026, 3, 16), date(2026, 3, 20), date(2027, 4, 5),
+                              notice_days=4)
+    assert (note["credits"], note["total_ht"], note["total_vat"], note["total_ttc"]) == (
+        first["number"], "-6975.19", "-1395.04", "-8370.23")
+    assert (whole["credits"], whole["total_ht"], whole["total_ttc"]) == (second["number"], "-7200.00", "-8640.00")
+    assert "du 21 mars 2026 au 14 mars 2027, 359 jours facturés sur 365" in note["lines"][0]["description"]
+    assert by_kind(ledger, "2026-03", "monthly")["FIRSTYEAR"]["balance"] == "72.35"
 
 
 # Monthly customers at 300.00 (sepa, 20 % VAT), March 2026 closed (31 days), the last day of service 14 March
