@@ -21,17 +21,17 @@ from ledger import audit, keys
 from ledger.billed import billed_after
 from ledger.credits import CreditNoteResult, credit_of, issue_given_back
 from ledger.db import now
-from ledger.models import Cancellation, Customer, Invoice, MonthlyClose, Payment
+from ledger.models import Cancellation, Customer, Invoice, InvoiceLine, MonthlyClose, Payment, StandbyPeriod
 from ledger.queries import active_standby_customers, invoice_label
 from policy.balances import NOTHING_LEFT, paid
 from policy.calendar import month_key
-from policy.cancellation import (Statement, StatementLine, earliest_effective, effective_problem, unserved,
-                                 unserved_text)
+from policy.cancellation import (StandbyGiven, Statement, StatementLine, earliest_effective, effective_problem,
+                                 standby_given_after, unserved, unserved_text)
 from policy.corrections import amount_line
 from policy.invoicing import Line, totals
 from policy.language import language_of, speak
 from policy.terms import Terms
-from policy.vocabulary import CancellationStatus, CloseStatus, DeletionStatus, InvoiceKind, InvoiceStatus
+from policy.vocabulary import BillingCycle, CancellationStatus, CloseStatus, DeletionStatus, InvoiceKind, InvoiceStatus, StandbyStatus
 
 OPS = speak("en")  # the audit trail and the run's own sentences are for ops, in English
 
@@ -207,12 +207,21 @@ def give_back_unserved(session: Session, cancellation: Cancellation, customer: C
     the rest becomes the customer's credit. One note per invoice, keyed by the cancellation: never twice."""
     words = speak(language_of(customer.language, terms.invoice_language))
     last_day = cancellation.effective_on
+    invoices = [invoice for invoice in billed_after(session, customer.customer_id, last_day)
+                if invoice.status not in NOTHING_LEFT]
+    if not invoices:
+        return []
+    # the standby days of the billed periods, and of the whole month of the last day (what its close counted)
+    standby = standby_days_between(session, customer.customer_id,
+                                   min(last_day, *(invoice.period_start for invoice in invoices)).replace(day=1),
+                                   max(invoice.period_end for invoice in invoices))
+    given_back = standby_given(session, customer.customer_id)
     notes = []
-    for invoice in billed_after(session, customer.customer_id, last_day):
-        if invoice.status in NOTHING_LEFT:
-            continue
+    for invoice in invoices:
         lines = list(invoice.lines)
-        own = [line for line in lines if line.category == "subscription"]
+        # the lines that billed the period: an annual customer's standby netted on its year's invoice is a
+        # negative line given back apart (standby_given), not a part of what the year billed
+        own = [line for line in lines if line.category == "subscription" and line.amount_ht > 0]
         if own:
             base, rate = sum((line.amount_ht for line in own), Decimal("0.00")), own[0].vat_rate
         elif invoice.kind == InvoiceKind.IMPORTED:   # an imported invoice billed its period as a whole
@@ -220,15 +229,20 @@ def give_back_unserved(session: Session, cancellation: Cancellation, customer: C
             rate = lines[0].vat_rate if lines else (invoice.total_vat / invoice.total_ht).quantize(Decimal("0.0001"))
         else:
             continue
-        given = unserved(invoice.period_start, invoice.period_end, base, last_day)
+        # a monthly customer's month was billed with its standby days at the standby price: given back as billed
+        priced_standby = (invoice.kind == InvoiceKind.MONTHLY and customer.billing_cycle != BillingCycle.ANNUAL
+                          and month_key(invoice.period_start) == month_key(invoice.period_end))
+        given = unserved(invoice.period_start, invoice.period_end, base, last_day, standby=standby,
+                         standby_price_factor=terms.standby_price_factor if priced_standby else None)
         if given is None:
             continue
         earlier = session.scalars(select(Invoice).where(Invoice.credits_id == invoice.id,
                                                         Invoice.kind == InvoiceKind.CREDIT_NOTE,
                                                         Invoice.number.is_not(None))).all()
-        # standby days of months after the last day, given back already (an annual customer's close): not twice
-        back = -sum((line.amount_ht for note in earlier for line in note.lines if line.category == "subscription"
-                     and line.service_month and line.service_month > month_key(last_day)), Decimal("0.00"))
+        # an annual customer's standby days after the last day, their half given back already by a close: the
+        # cancellation gives those days back whole, so that half comes off, day by day (never twice)
+        back = standby_given_after(given_back, standby, last_day, given.first, invoice.period_end,
+                                   customer.subscription_start)
         amount = given.amount_ht - back
         if amount <= 0:
             continue
@@ -246,6 +260,34 @@ def give_back_unserved(session: Session, cancellation: Cancellation, customer: C
             f"cancellation:{cancellation.id}:{invoice.id}"), reason=text, on=day, actor=actor,
             flow_run_id=flow_run_id))
     return notes
+
+
+def standby_days_between(session: Session, customer_id: str, first: date, last: date) -> set[date]:
+    """The customer's standby days in `first`..`last` (periods cover [start_on, end_on), as a close counts them)."""
+    days: set[date] = set()
+    for start_on, end_on in session.execute(select(StandbyPeriod.start_on, StandbyPeriod.end_on).where(
+            StandbyPeriod.customer_id == customer_id, StandbyPeriod.status != StandbyStatus.CANCELLED,
+            StandbyPeriod.start_on <= last, StandbyPeriod.end_on > first)):
+        day = max(start_on, first)
+        while day < end_on and day <= last:
+            days.add(day)
+            day += timedelta(days=1)
+    return days
+
+
+def standby_given(session: Session, customer_id: str) -> list[StandbyGiven]:
+    """An annual customer's standby days given back by its closes: the lines of the closes' credit notes, and
+    the negative subscription lines netted on its monthly invoices (issued, not void)."""
+    rows = session.execute(
+        select(InvoiceLine.service_month, InvoiceLine.quantity, InvoiceLine.amount_ht)
+        .join(Invoice, Invoice.id == InvoiceLine.invoice_id)
+        .where(Invoice.customer_id == customer_id, InvoiceLine.category == "subscription", InvoiceLine.amount_ht < 0,
+               InvoiceLine.service_month.is_not(None),
+               or_((Invoice.kind == InvoiceKind.CREDIT_NOTE) & Invoice.number.is_not(None)
+                   & Invoice.invoice_key.startswith(keys.CLOSE_CREDIT_NOTE, autoescape=True),
+                   (Invoice.kind == InvoiceKind.MONTHLY) & Invoice.status.not_in((InvoiceStatus.DRAFT,
+                                                                                  InvoiceStatus.VOID)))))
+    return [StandbyGiven(month, int(quantity), -amount) for month, quantity, amount in rows]
 
 
 def without_final_backup(session: Session) -> list[tuple[int, str]]:

@@ -33,6 +33,14 @@ def credit_note(request: str) -> str:
     return f"credit-note:{request}"
 
 
+CLOSE_CREDIT_NOTE = credit_note("close:")
+
+
+def close_credit_note(customer_id: str, month: str) -> str:
+    """The credit note a close issues (an annual customer's standby days beyond its work)."""
+    return f"{CLOSE_CREDIT_NOTE}{customer_id}:{month}"
+
+
 # --- settlements that are not payments (`payments.payment_id`) and the customer's credit ----------
 # `~` is outside the grammar of imported ids (policy.ids): these never collide with a payment file's ids
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
+from typing import Iterable
 
 from policy.calendar import add_months, month_bounds
 from policy.language import Language, speak
@@ -74,16 +75,65 @@ class Unserved:
     amount_ht: Decimal
 
 
-def unserved(period_start: date, period_end: date, subscription_ht: Decimal, last_day: date) -> Unserved | None:
+def unserved(period_start: date, period_end: date, subscription_ht: Decimal, last_day: date, *,
+             standby: Iterable[date] = (), standby_price_factor: Decimal | None = None) -> Unserved | None:
     """The days of a billed period after `last_day`, priced pro rata of what the period billed:
-    amount x days / days of the period, half-up to the cent (None: nothing billed after the last day)."""
+    amount x days / days of the period, half-up to the cent (None: nothing billed after the last day).
+
+    A period priced with its standby days at `standby_price_factor` (a monthly customer's month: fee x
+    (U - S/2) / D) gives back each day at what it was billed: a day weighs 1, a standby day (`standby`, its
+    dates) the factor, and the days after the last day their weight's share of the amount. An unweighted
+    pro rata would give back a standby day's half twice when the standby lies after the last day (and too
+    little when it lies before)."""
     if period_end <= last_day or subscription_ht <= 0:
         return None
     first = max(period_start, last_day + timedelta(days=1))
     of_days = (period_end - period_start).days + 1
     days = (period_end - first).days + 1
-    amount = subscription_ht if days == of_days else cents(subscription_ht * days / of_days)
-    return Unserved(first, days, of_days, amount)
+    if days == of_days:
+        return Unserved(first, days, of_days, subscription_ht)
+    weight, weight_after = Decimal(of_days), Decimal(days)
+    if standby_price_factor is not None:
+        share = 1 - Decimal(standby_price_factor)
+        off = {day for day in standby if period_start <= day <= period_end}
+        weight -= len(off) * share
+        weight_after -= sum(1 for day in off if day >= first) * share
+    return Unserved(first, days, of_days, cents(subscription_ht * weight_after / weight))
+
+
+@dataclass(frozen=True)
+class StandbyGiven:
+    """An annual customer's standby days of `month` given back by a close (a credit note's line, or a negative
+    line netted on its invoice): `days` standby days, `amount_ht` (positive) given back for them."""
+
+    month: str
+    days: int
+    amount_ht: Decimal
+
+
+def standby_given_after(given: Iterable[StandbyGiven], standby: Iterable[date], last_day: date, first: date,
+                        last: date, start: date | None = None) -> Decimal:
+    """What the closes gave back of standby days after `last_day` that lie in `first`..`last` (a billed
+    period): a cancellation gives those days back whole, so their standby half, given back already, comes
+    off what it gives back, by day. A month's line is shared among its days pro rata: amount x days after the
+    last day in the period / days of the line, half-up to the cent.
+
+    `standby`: the standby dates (of the whole month of the last day at least); `start`: the customer's, before
+    which no day was counted. A line counts its month's standby days from `start`, and only those up to the
+    last day when its close knew of the cancellation: its days after the last day are those beyond the
+    standby days up to it."""
+    days = {day for day in standby if start is None or day >= start}
+    total = Decimal("0.00")
+    for line in given:
+        if line.days <= 0 or line.amount_ht <= 0:
+            continue
+        month_first, following = month_bounds(line.month)
+        month = [day for day in days if month_first <= day < following]
+        beyond = line.days - sum(1 for day in month if day <= last_day)
+        after = min(beyond, sum(1 for day in month if day > last_day and first <= day <= last))
+        if after > 0:
+            total += line.amount_ht if after == line.days else cents(line.amount_ht * after / line.days)
+    return total
 
 
 def unserved_text(words: Language, last_day: date, first: date, last: date, days: int, of_days: int) -> str:

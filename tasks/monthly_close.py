@@ -423,7 +423,7 @@ def _over(works: list[Work], allocations: list[Allocation]) -> int:
 def _insert_credit_notes(session: Session, month: str, notes, flow_run_id, stamp) -> None:
     """The close's credit notes, drafted beside its invoices: numbered, dated and settled when it finalises."""
     for customer, lines, total, credited in notes:
-        note = Invoice(invoice_key=keys.credit_note(f"close:{customer.customer_id}:{month}"),
+        note = Invoice(invoice_key=keys.close_credit_note(customer.customer_id, month),
                        customer_id=customer.customer_id, kind=InvoiceKind.CREDIT_NOTE, month=month,
                        status=InvoiceStatus.DRAFT, total_ht=total.ht, total_vat=total.vat, total_ttc=total.ttc,
                        description="; ".join(line.description for line in lines), credits_id=credited.id,

@@ -283,3 +283,171 @@ def test_a_late_cancellation_of_an_annual_year_gives_back_its_unserved_days_less
     assert "du 1er février 2026 au 31 décembre 2026, 334 jours facturés sur 365" in note["lines"][0]["description"]
     assert by_kind(annual, "2026-01", "monthly")["ANNUAL"]["balance"] == "719.14"
     no_invoice_below_zero(annual)
+
+
+# --- each day given back once: standby credit and cancellation credit (issue: the half given back twice) ------
+
+def cancel_late(ledger, customer_id: str, received_on: date, last_day: date, day: date,
+                notice_days: int = 30) -> list[dict]:
+    """A letter recorded after the months it ends were closed, under terms ending on the notice's last day;
+    the cancellation takes effect on `day`. Returns its credit notes as `show invoices` lists them."""
+    terms = Terms(cancellation_ends="notice_end", cancellation_notice_days=notice_days)
+    with session_scope(ledger, write=True) as session:
+        step, _, _ = receive(session, customer_id, received_on, last_day, terms,
+                             requested_by="ops", actor="test", flow_run_id=None)
+        assert step.effective_on == last_day
+    with session_scope(ledger, write=True) as session:
+        step, _ = take_effect(session, step.cancellation_id, day, TERMS, actor="test", flow_run_id=None)
+    found = documents(ledger)
+    no_invoice_below_zero(ledger)
+    return [found[number] for number in step.credit_notes]
+
+
+def test_a_late_cancellation_mid_standby_month_gives_back_the_standby_days_after_it_once(annual):
+    # February's standby was given back by the close: 294.00 HT for 28 days (10.50 a day), by a credit note on
+    # January's year (ANNUAL) or netted on February's invoice (ANNUALNET: 480.00 - 294.00). The last day of
+    # service is 14 February. Unserved: 15 February to 31 December, 320 of 365 days: 7056 x 320 / 365 =
+    # 6186.082... -> 6186.08 HT; its days 15..28 February had their half given back already: 294 x 14 / 28 =
+    # 147.00, which comes off: 6039.08 HT, 1207.82 VAT (1207.816), 7246.90 TTC. Not 6186.08 (7423.30 TTC): the
+    # half of 15..28 February given back twice.
+    close(annual, "2026-02", date(2026, 3, 1))
+    january = by_kind(annual, "2026-01", "monthly")
+    for name in ("ANNUAL", "ANNUALNET"):
+        [note] = cancel_late(annual, name, date(2026, 1, 1), date(2026, 2, 14), date(2026, 3, 5))
+        assert (note["credits"], note["total_ht"], note["total_vat"], note["total_ttc"]) == (
+            january[name]["number"], "-6039.08", "-1207.82", "-7246.90"), name
+        assert "du 15 février 2026 au 31 décembre 2026, 320 jours facturés sur 365" in note["lines"][0]["description"]
+    # what the customer keeps paying: 1 January to 14 February (45 of 365 days: 869.92 HT) less the half of
+    # 1..14 February (147.00): 722.92 HT, 867.50 TTC. ANNUAL: 8467.20 - 352.80 - 7246.90 = 867.50 left on January.
+    # ANNUALNET: its half of February came off February's invoice (223.20 TTC with its work): January keeps
+    # 8467.20 - 7246.90 = 1220.30, i.e. 867.50 + the 352.80 given back on February's invoice.
+    january = by_kind(annual, "2026-01", "monthly")
+    assert (january["ANNUAL"]["balance"], january["ANNUALNET"]["balance"]) == ("867.50", "1220.30")
+    assert by_kind(annual, "2026-02", "monthly")["ANNUALNET"]["balance"] == "223.20"
+
+
+# Annual customers from 1 January 2026 at 588.00 (transfer, 20 % VAT), January closed (7056.00 HT, 8467.20 TTC).
+# BEFORESTBY  standby from 15 February to 1 March (14 of 28 days): February's close gives back 588 x 14 x 50 % / 28 =
+#             147.00 HT by a credit note on January. Its last day of service, recorded late, is 10 February: before
+#             the standby starts, in the same month.
+# ANNIV       a contract from 15 March 2026 at 600.00: March 2026 bills its first year (15 March 2026 to 14 March
+#             2027, 7200.00 HT); March 2027 its second (15 March 2027 to 14 March 2028, 366 days: 7200.00) with
+#             March 2027 on standby, all 31 days, netted on it: 600 x 31 x 50 % / 31 = 300.00, the invoice 6900.00
+#             HT, 8280.00 TTC. The standby month straddles the two contract years.
+# FIRSTYEAR   a contract from 15 March 2026 at 600.00, on standby from its first day to 31 March (17 days of a
+#             31-day month): March 2026 bills the year, 7200.00, less 600 x 17 x 50 % / 31 = 164.516... -> 164.52
+#             netted on it: 7035.48 HT, 8442.58 TTC (1407.096 VAT -> 1407.10).
+@pytest.fixture
+def standby_edges(home, ledger, tmp_path):
+    import_file("customers", write_csv(tmp_path / "c.csv", CUSTOMER_HEADER, [
+        customer("BEFORESTBY", fee="588.00", method="transfer", cycle="annual", start="2026-01-01"),
+        customer("ANNIV", fee="600.00", method="transfer", cycle="annual", start="2026-03-15"),
+        customer("FIRSTYEAR", fee="600.00", method="transfer", cycle="annual", start="2026-03-15")]), engine=ledger)
+    import_file("standby", write_csv(tmp_path / "s.csv", ["customer_id", "reason", "start_on", "end_on"], [
+        ["BEFORESTBY", "temporary_inactivity", "2026-02-15", "2026-03-01"],
+        ["FIRSTYEAR", "temporary_inactivity", "2026-03-15", "2026-04-01"],
+        ["ANNIV", "temporary_inactivity", "2027-03-01", "2027-04-01"]]), engine=ledger)
+    for month, issued in (("2026-01", date(2026, 2, 1)), ("2026-02", date(2026, 3, 1)), ("2026-03", date(2026, 4, 1)),
+                          ("2027-03", date(2027, 4, 1))):
+        close(ledger, month, issued)
+    return ledger
+
+
+def test_a_last_day_before_a_standby_starts_in_its_month_takes_off_all_that_standby(standby_edges):
+    ledger = standby_edges
+    [standby] = by_kind(ledger, "2026-02", "credit_note").values()
+    assert (standby["customer_id"], standby["total_ht"]) == ("BEFORESTBY", "-147.00")
+    # unserved: 11 February to 31 December, 324 of 365 days: 7056 x 324 / 365 = 6263.408... -> 6263.41 HT; all 14
+    # standby days lie after the last day: their 147.00 comes off: 6116.41 HT, 1223.28 VAT (1223.282), 7339.69 TTC
+    [note] = cancel_late(ledger, "BEFORESTBY", date(2026, 1, 11), date(2026, 2, 10), date(2026, 3, 5))
+    assert (note["total_ht"], note["total_vat"], note["total_ttc"]) == ("-6116.41", "-1223.28", "-7339.69")
+    # January keeps 8467.20 - 176.40 (the standby's note) - 7339.69 = 951.11 TTC: its 41 days served, 7056 x 41 /
+    # 365 = 792.59 HT (951.11 TTC), none of them on standby
+    assert by_kind(ledger, "2026-01", "monthly")["BEFORESTBY"]["balance"] == "951.11"
+
+
+def test_a_standby_month_across_a_contract_anniversary_is_given_back_by_day_on_the_year_it_belongs_to(standby_edges):
+    ledger = standby_edges
+    second = by_kind(ledger, "2027-03", "monthly")["ANNIV"]
+    assert [(line["category"], line["amount_ht"]) for line in second["lines"]] == [
+        ("subscription", "7200.00"), ("subscription", "-300.00")]
+    assert second["total_ttc"] == "8280.00"
+    # last day 28 March 2027: the first year (to 14 March) is served. The second year billed 7200.00 for its days
+    # (the -300.00 is March's standby, given back apart): unserved 29 March 2027 to 14 March 2028, 352 of 366
+    # days: 7200 x 352 / 366 = 6924.590... -> 6924.59; of March's 31 standby days only 29..31 lie after the last
+    # day: 300 x 3 / 31 = 29.03 comes off: 6895.56 HT, 1379.11 VAT (1379.112), 8274.67 TTC.
+    [note] = cancel_late(ledger, "ANNIV", date(2027, 2, 26), date(2027, 3, 28), date(2027, 4, 5))
+    assert (note["credits"], note["total_ht"], note["total_vat"], note["total_ttc"]) == (
+        second["number"], "-6895.56", "-1379.11", "-8274.67")
+    assert "du 29 mars 2027 au 14 mars 2028, 352 jours facturés sur 366" in note["lines"][0]["description"]
+    assert by_kind(ledger, "2027-03", "monthly")["ANNIV"]["balance"] == "5.33"     # 8280.00 - 8274.67
+    assert by_kind(ledger, "2026-03", "monthly")["ANNIV"]["balance"] == "8640.00"  # the first year, untouched
+
+
+def test_a_contracts_first_partial_month_on_standby_gives_back_the_standby_days_after_the_last_day_once(standby_edges):
+    ledger = standby_edges
+    first = by_kind(ledger, "2026-03", "monthly")["FIRSTYEAR"]
+    assert (first["total_ht"], first["total_ttc"]) == ("7035.48", "8442.58")
+    # last day 20 March 2026 (4 days' notice from 16 March): unserved 21 March 2026 to 14 March 2027, 359 of 365
+    # days: 7200 x 359 / 365 = 7081.643... -> 7081.64 (the year's line; the standby netted on it is given back
+    # apart). Of the line's 17 standby days, 21..31 March lie after the last day: 164.52 x 11 / 17 = 106.454... ->
+    # 106.45 comes off: 6975.19 HT, 1395.04 VAT (1395.038), 8370.23 TTC. The invoice keeps 72.35 TTC: 6 days of
+    # the year, 7200 x 6 / 365 = 118.36, less their standby half, 164.52 x 6 / 17 = 58.07: 60.29 HT (72.35 TTC).
+    # The second year, billed by March 2027's close (7200.00 HT, no standby), is given back whole.
+    second = by_kind(ledger, "2027-03", "monthly")["FIRSTYEAR"]
+    note, whole = cancel_late(ledger, "FIRSTYEAR", date(2026, 3, 16), date(2026, 3, 20), date(2027, 4, 5),
+                              notice_days=4)
+    assert (note["credits"], note["total_ht"], note["total_vat"], note["total_ttc"]) == (
+        first["number"], "-6975.19", "-1395.04", "-8370.23")
+    assert (whole["credits"], whole["total_ht"], whole["total_ttc"]) == (second["number"], "-7200.00", "-8640.00")
+    assert "du 21 mars 2026 au 14 mars 2027, 359 jours facturés sur 365" in note["lines"][0]["description"]
+    assert by_kind(ledger, "2026-03", "monthly")["FIRSTYEAR"]["balance"] == "72.35"
+
+
+# Monthly customers at 300.00 (sepa, 20 % VAT), March 2026 closed (31 days), the last day of service 14 March
+# recorded late. Each day of March is billed 300 / 31, a standby day half of it.
+# EARLYSTBY   standby 1..14 March (14 days): 300 x (31 - 7) / 31 = 232.258... -> 232.26 HT. The 17 days after the
+#             last day were billed whole: 300 x 17 / 31 = 164.516... -> 164.52 HT given back (232.26 x 17 / 24);
+#             a plain pro rata (232.26 x 17 / 31 = 127.37) would keep 37.15 of days not served.
+# LATESTBY    standby 15..31 March (17 days, after the last day): 300 x (31 - 8.5) / 31 = 217.741... -> 217.74 HT.
+#             The 17 days after were billed at half: 300 x 8.5 / 31 = 82.258... -> 82.26 HT given back
+#             (217.74 x 8.5 / 22.5); a plain pro rata (119.41) would give their half back a second time.
+def test_a_monthly_customers_late_cancellation_mid_standby_month_gives_back_each_day_as_billed(home, ledger, tmp_path):
+    import_file("customers", write_csv(tmp_path / "c.csv", CUSTOMER_HEADER, [
+        customer(name, fee="300.00", start="2026-01-01") for name in ("EARLYSTBY", "LATESTBY")]), engine=ledger)
+    import_file("standby", write_csv(tmp_path / "s.csv", ["customer_id", "reason", "start_on", "end_on"], [
+        ["EARLYSTBY", "temporary_inactivity", "2026-03-01", "2026-03-15"],
+        ["LATESTBY", "temporary_inactivity", "2026-03-15", "2026-04-01"]]), engine=ledger)
+    close(ledger, "2026-03", date(2026, 4, 1))
+    march = by_kind(ledger, "2026-03", "monthly")
+    assert (march["EARLYSTBY"]["total_ht"], march["LATESTBY"]["total_ht"]) == ("232.26", "217.74")
+    given = {}
+    for name in ("EARLYSTBY", "LATESTBY"):
+        [note] = cancel_late(ledger, name, date(2026, 2, 12), date(2026, 3, 14), date(2026, 4, 5))
+        assert note["credits"] == march[name]["number"]
+        given[name] = (note["total_ht"], note["total_vat"], note["total_ttc"])
+    assert given == {"EARLYSTBY": ("-164.52", "-32.90", "-197.42"), "LATESTBY": ("-82.26", "-16.45", "-98.71")}
+    # what is left to pay is March 1..14 as served: 300 x (14 - 7) / 31 = 67.74 HT (EARLYSTBY: 278.71 - 197.42 =
+    # 81.29 TTC), 300 x 14 / 31 = 135.48 HT (LATESTBY: 261.29 - 98.71 = 162.58 TTC)
+    march = by_kind(ledger, "2026-03", "monthly")
+    assert (march["EARLYSTBY"]["balance"], march["LATESTBY"]["balance"]) == ("81.29", "162.58")
+
+
+def test_a_cancellation_known_at_the_standby_months_close_but_in_effect_after_it_takes_off_nothing_twice(annual):
+    # the letter (last day 14 February) is recorded before February's close, which gives back the standby of 1..14
+    # February only: 588 x 14 x 50 % / 28 = 147.00 HT (176.40 TTC); the cancellation takes effect after the close.
+    # None of that standby lies after the last day: the whole 15 February..31 December comes back, 320 of 365 days,
+    # 6186.08 HT, 1237.22 VAT (1237.216), 7423.30 TTC. January is left with 8467.20 - 176.40 - 7423.30 = 867.50:
+    # the same as when the close gave back all February and the letter came after it (each day once either way).
+    with session_scope(annual, write=True) as session:
+        step, _, _ = receive(session, "ANNUAL", date(2026, 1, 1), date(2026, 2, 14),
+                             Terms(cancellation_ends="notice_end"), requested_by="ops", actor="test", flow_run_id=None)
+    close(annual, "2026-02", date(2026, 3, 1))
+    standby = by_kind(annual, "2026-02", "credit_note")["ANNUAL"]
+    assert (standby["total_ht"], standby["total_ttc"]) == ("-147.00", "-176.40")
+    with session_scope(annual, write=True) as session:
+        step, _ = take_effect(session, step.cancellation_id, date(2026, 3, 5), TERMS, actor="test", flow_run_id=None)
+    [note] = [documents(annual)[number] for number in step.credit_notes]
+    assert (note["total_ht"], note["total_vat"], note["total_ttc"]) == ("-6186.08", "-1237.22", "-7423.30")
+    assert by_kind(annual, "2026-01", "monthly")["ANNUAL"]["balance"] == "867.50"
+    no_invoice_below_zero(annual)

@@ -214,3 +214,68 @@ def test_days_billed_after_the_last_day_of_service_are_given_back_pro_rata():
     year = unserved(date(2026, 3, 15), date(2027, 3, 14), Decimal("1200.00"), date(2026, 9, 14))
     assert (year.days, year.of_days, year.amount_ht) == (181, 365, Decimal("595.07"))    # 1200 x 181 / 365 = 595.068
     assert unserved(*october, Decimal("0.00"), date(2026, 9, 30)) is None           # nothing billed, nothing back
+
+
+from policy.cancellation import StandbyGiven, standby_given_after  # noqa: E402
+
+
+def days_of(first: date, last: date) -> set[date]:
+    from datetime import timedelta
+    return {first + timedelta(days=n) for n in range((last - first).days + 1)}
+
+
+def test_a_month_billed_with_standby_gives_back_each_day_after_the_last_day_at_what_it_was_billed():
+    march = (date(2026, 3, 1), date(2026, 3, 31))
+    factor = Decimal("0.5")
+    # standby before the last day: 300 x (31 - 7) / 31 = 232.26 billed; the 17 whole days after: 300 x 17 / 31
+    early = unserved(*march, Decimal("232.26"), date(2026, 3, 14), standby=days_of(date(2026, 3, 1), date(2026, 3, 14)),
+                     standby_price_factor=factor)
+    assert (early.first, early.days, early.of_days, early.amount_ht) == (date(2026, 3, 15), 17, 31, Decimal("164.52"))
+    # standby after it: 217.74 billed; the 17 days after at half: 300 x 8.5 / 31 = 82.26, never their half twice
+    late = unserved(*march, Decimal("217.74"), date(2026, 3, 14), standby=days_of(date(2026, 3, 15), date(2026, 3, 31)),
+                    standby_price_factor=factor)
+    assert late.amount_ht == Decimal("82.26")
+    # standby days outside the period weigh nothing; without a factor (a year billed whole) the pro rata is plain
+    assert unserved(*march, Decimal("300.00"), date(2026, 3, 14), standby=days_of(date(2026, 4, 1), date(2026, 4, 9)),
+                    standby_price_factor=factor).amount_ht == Decimal("164.52")
+    assert unserved(*march, Decimal("217.74"), date(2026, 3, 14),
+                    standby=days_of(date(2026, 3, 15), date(2026, 3, 31))).amount_ht == Decimal("119.41")
+    # a whole period after the last day is given back whole, whatever its standby
+    assert unserved(*march, Decimal("217.74"), date(2026, 2, 28), standby=days_of(date(2026, 3, 15), date(2026, 3, 31)),
+                    standby_price_factor=factor).amount_ht == Decimal("217.74")
+
+
+FEBRUARY_WHOLE = StandbyGiven("2026-02", 28, Decimal("294.00"))
+YEAR = (date(2026, 1, 1), date(2026, 12, 31))
+
+
+def test_the_standby_given_back_for_days_after_the_last_day_comes_off_by_day():
+    february = days_of(date(2026, 2, 1), date(2026, 2, 28))
+    # last day mid-month: 15..28 February, 294 x 14 / 28
+    assert standby_given_after([FEBRUARY_WHOLE], february, date(2026, 2, 14), date(2026, 2, 15), YEAR[1]) == Decimal("147.00")
+    # last day before the month, or after it
+    assert standby_given_after([FEBRUARY_WHOLE], february, date(2026, 1, 31), date(2026, 2, 1), YEAR[1]) == Decimal("294.00")
+    assert standby_given_after([FEBRUARY_WHOLE], february, date(2026, 2, 28), date(2026, 3, 1), YEAR[1]) == Decimal("0.00")
+    # a last day before the standby starts in its month: all of it
+    later = days_of(date(2026, 2, 15), date(2026, 2, 28))
+    assert standby_given_after([StandbyGiven("2026-02", 14, Decimal("147.00"))], later, date(2026, 2, 10),
+                               date(2026, 2, 11), YEAR[1]) == Decimal("147.00")
+    # a month across two billed periods (a contract's anniversary on 15 March): only the days in the period asked
+    march = days_of(date(2027, 3, 1), date(2027, 3, 31))
+    line = StandbyGiven("2027-03", 31, Decimal("300.00"))
+    assert standby_given_after([line], march, date(2027, 3, 28), date(2027, 3, 29), date(2028, 3, 14)) == Decimal("29.03")
+    assert standby_given_after([line], march, date(2027, 3, 10), date(2027, 3, 11), date(2027, 3, 14)) == Decimal("38.71")
+    # 300 x 4 / 31 = 38.709...
+
+
+def test_a_standby_line_drawn_up_knowing_the_last_day_has_no_day_after_it():
+    february = days_of(date(2026, 2, 1), date(2026, 2, 28))
+    # the close knew the service ended on 14 February: it gave back 1..14 only (147.00); nothing of it comes off
+    known = StandbyGiven("2026-02", 14, Decimal("147.00"))
+    assert standby_given_after([known], february, date(2026, 2, 14), date(2026, 2, 15), YEAR[1]) == Decimal("0.00")
+    # days before the customer's start were not counted by the close: they are no days of its line
+    line = StandbyGiven("2026-02", 18, Decimal("189.00"))   # from 11 February: 588 x 18 x 50 % / 28
+    assert standby_given_after([line], february, date(2026, 2, 14), date(2026, 2, 15), YEAR[1],
+                               start=date(2026, 2, 11)) == Decimal("147.00")
+    # (without the start, 1..10 February would be taken for days of the line: 4 days after, 42.00, too little)
+    assert standby_given_after([line], february, date(2026, 2, 14), date(2026, 2, 15), YEAR[1]) == Decimal("42.00")
