@@ -233,6 +233,7 @@ def test_a_ledger_from_before_gets_the_periods_its_invoices_billed(history, ledg
             connection.execute(update(Invoice).where(Invoice.id == invoice_id).values(month=f"{issued_on:%Y-%m}"))
         connection.execute(update(Customer).values(subscription_start=None))
         connection.execute(text("DROP TABLE installation"))   # a ledger of 0011 had no identity yet (0013)
+        connection.execute(text("DROP TABLE webhook_receipts"))   # nor the webhook's receipts (0014)
     history.dispose()
     command.stamp(_config(ledger_url), "0011_moving_in")
     upgrade(ledger_url)
