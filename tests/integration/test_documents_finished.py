@@ -56,7 +56,8 @@ def test_a_credit_note_left_unstored_by_a_read_only_storage_is_mailed_by_the_nex
         # one line: the note is issued (the ledger keeps it: the money is credited), its document waits
         assert state.is_failed() and state.message == (
             f"credit note {number} on invoice {acme['number']} is issued, but its document could not be stored "
-            f"(object storage folder {folder} cannot be written (Operation not permitted)): {stands}"), state.message
+            f"(object storage folder {folder} cannot be written (Operation not permitted; let this user write there "
+            f"and free space, or set another folder in the storage block)): {stands}"), state.message
         assert note_state(october, number) == (None, []) and not mails_about(mailbox, number)
         # the same command again, storage still read-only: it says the note exists and where it stands
         again = issue_credit_note(invoice=acme["number"], amount_ttc="100.00", reason="Goodwill",
