@@ -49,13 +49,18 @@ def send_invoices(month: str, customer_id: Optional[str] = None, new_only: bool 
                                  deliver_now=not sent)  # else their mails go with this run's, below
     if not sent and new_only:
         print(f"{month}: no document waits to be sent")
-        return {"month": month, "sent": [], "pending": []}
+        return {"month": month, "sent": [], "waiting": [], "pending": []}
     if not sent:
         raise NothingToSend(f"no issued invoice for {month}" + (f" and customer {customer_id}" if customer_id else ""))
     undone = deliver(settings)
     leftovers.conclude()
     rows = documents_table(settings.storage, sent)
-    create_table_artifact(rows, key="send-invoices", description=f"Invoices of {month} sent again")
-    print(f"{month}: {len(sent)} invoice(s) sent" + ("" if new_only else " again") + (f" to {customer_id}" if customer_id else "")
-          + (f"; not sent yet: {'; '.join(undone)}" if undone else ""))
-    return {"month": month, "sent": sent, "pending": undone}
+    create_table_artifact(rows, key="send-invoices", description=f"Invoices of {month} mailed again")
+    # what the mail server took is sent; a mail it did not take (down, a refused recipient) waits in the
+    # ledger for the next run: said as such, never as sent
+    went = [row["number"] for row in rows if row["mail"] == "sent"]
+    waiting = [row["number"] for row in rows if row["mail"] != "sent"]
+    print(f"{month}: {len(went)} invoice(s) sent" + ("" if new_only else " again") + (f" to {customer_id}" if customer_id else "")
+          + (f"; {len(waiting)} not sent yet, pending: {', '.join(waiting)}" if waiting else "")
+          + (f"; {'; '.join(undone)}" if undone else ""))
+    return {"month": month, "sent": went, "waiting": waiting, "pending": undone}

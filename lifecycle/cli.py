@@ -173,6 +173,7 @@ def _send_new_credit_notes(engine) -> None:
         result = _run("send-invoices/send-invoices", {"month": month, "customer_id": None, "new_only": True}, call)
         if result:
             typer.echo(f"  {month}: credit note document(s) sent: {', '.join(result['sent']) or 'none'}"
+                       + (f"; not sent yet: {', '.join(result['waiting'])}" if result.get("waiting") else "")
                        + (f"; pending: {', '.join(result['pending'])}" if result["pending"] else ""))
 
 
@@ -1051,6 +1052,8 @@ def run_send_invoices(
         return
     typer.echo(f"{month}: {len(result['sent'])} invoice(s) sent{'' if new_only else ' again'}: "
                f"{', '.join(result['sent']) or 'none'}")
+    if result.get("waiting"):  # queued, not taken by the mail server: the next run tries again
+        typer.echo(f"{month}: {len(result['waiting'])} invoice(s) not sent yet, pending: {', '.join(result['waiting'])}")
     for waiting in result["pending"]:
         typer.echo(f"  pending: {waiting}")
 
@@ -1198,18 +1201,33 @@ def _users_mistake(error: BaseException) -> bool:
 
 
 def _argument_problem(arguments: list[str]) -> Optional[str]:
-    """Why an argument is refused before any command runs: a control character or a line break in a text
-    the ledger would keep (a --reason, a --requested-by, a --reference), print or mail."""
+    """Why an argument is refused before any command runs: bytes that are not UTF-8 (Python hands them over
+    as lone surrogates, which no ledger, mail or file could hold), a control character or a line break in a
+    text the ledger would keep (a --reason, a --requested-by, a --reference), print or mail. Every command,
+    every argument: the option is named, the command never starts."""
     from policy.text import control_problem
 
     for position, argument in enumerate(arguments):
-        problem = control_problem(argument)
+        option, equals, value = argument.partition("=")
+        joined = argument.startswith("--") and equals  # --option=value: the value's characters are counted
+        problem = _not_utf8(value if joined else argument) or control_problem(value if joined else argument)
         if problem:
-            option, _, _ = argument.partition("=")
-            if not (argument.startswith("--") and "=" in argument):
+            if not joined:
                 previous = arguments[position - 1] if position else ""
                 option = previous if previous.startswith("-") else f"argument {position + 1}"
+            # an option's name is shown as typed, its stray bytes as \xNN
+            option = option.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
             return f"{option}: {problem}"
+    return None
+
+
+def _not_utf8(argument: str) -> Optional[str]:
+    """Why an argument's bytes are refused: some are not UTF-8 (the terminal's or the script's encoding is
+    another), named by position and value."""
+    for position, char in enumerate(argument, start=1):
+        if 0xD800 <= ord(char) <= 0xDFFF:
+            shown = f"byte \\x{ord(char) - 0xDC00:02x}" if 0xDC80 <= ord(char) <= 0xDCFF else f"U+{ord(char):04X}"
+            return f"is not valid UTF-8 (the {shown} at character {position}): type the text in UTF-8"
     return None
 
 

@@ -10,6 +10,7 @@ deployment, no worker, or this command's own `LIFECYCLE_*` configuration differs
 
 from __future__ import annotations
 
+import os
 import re
 import sys
 import time
@@ -48,7 +49,10 @@ def configuration_differs() -> str | None:
     if not recorded:
         return None
     mine = config.snapshot()
-    changed = [name for name in sorted(mine) if recorded.get(name) != mine[name]]
+    # a name `lifecycle up` did not record (a variable it ran without, or an older release's record) differs
+    # only when this command sets it
+    changed = [name for name in sorted(set(recorded) | set(mine))
+               if (recorded[name] != mine.get(name, "") if name in recorded else os.environ.get(name))]
     return ", ".join(changed) or None
 
 
@@ -76,20 +80,16 @@ PLUMBING = re.compile(r"^(Running \d+ deployment pull step|Executing deployment 
                       r"|All deployment steps completed)")
 
 
-#: the engine's traceback of a run that was refused (the asker's mistake, already told in one line)
-REFUSAL_TRACEBACK = re.compile(r"^Engine execution exited with unexpected exception.*\n[\w.]*Refused: [^\n]*\Z",
-                               re.S)
-
-
-#: the engine's last word on a run that failed on a condition of the world, its traceback dropped
-#: (tasks.runtime): the run's one line, printed last, says what and where
+#: the engine's last word on a run that was refused or failed on a condition of the world, its traceback
+#: dropped on the worker (tasks.runtime recognises a refusal by its class, Refusal): the run's one line,
+#: printed last, says what and where
 ENGINE_EXIT = "Engine execution exited with unexpected exception"
 
 
 def _print_log(log, task_name: str | None) -> None:
     from policy.calendar import PARIS
 
-    if PLUMBING.match(log.message) or REFUSAL_TRACEBACK.match(log.message.rstrip()) or log.message == ENGINE_EXIT:
+    if PLUMBING.match(log.message) or log.message.rstrip() == ENGINE_EXIT:
         return
     stamp = log.timestamp.astimezone(timezone.utc).astimezone(PARIS).strftime("%H:%M:%S")
     level = {10: "DEBUG", 20: "INFO", 30: "WARNING", 40: "ERROR", 50: "CRITICAL"}.get(log.level, str(log.level))

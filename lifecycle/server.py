@@ -354,8 +354,10 @@ def up(*, host: str, port: int, echo, workers: int = 1) -> int:
         if downloads:
             env["LIFECYCLE_DOWNLOAD_URL"] = downloads
         _serve_helpdesk(host, port + 2, echo)
+        # what the workers run with: their links lead to the downloads served here
+        recorded = {**config.snapshot(), "LIFECYCLE_DOWNLOAD_URL": env.get("LIFECYCLE_DOWNLOAD_URL", "")}
         config.server_file().write_text(json.dumps({"api_url": api_url, "pid": os.getpid(), "downloads": downloads,
-                                                    "config": config.snapshot()}))
+                                                    "config": recorded}))
 
         # runs a worker of an earlier `up` left running or pending, whose process is gone (the machine
         # rebooted, `up` was killed with its workers): crashed now rather than after the heartbeat window

@@ -81,12 +81,27 @@ def download_base() -> str | None:
     return recorded.get("downloads")
 
 
+#: the settings read from the environment that change what a run does, besides the URLs and the home: the
+#: day it believes it is (clock), the key unsealing ticket credentials (keyfile), where workbook links lead,
+#: and the tests' failpoints. Any other LIFECYCLE_* variable set is compared as it is, so none goes unseen.
+RUN_VARIABLES = ("LIFECYCLE_TODAY", "LIFECYCLE_CREDENTIALS_KEY_FILE", "LIFECYCLE_DOWNLOAD_URL", "LIFECYCLE_FAILPOINT",
+                 "LIFECYCLE_FAILPOINT_LOG", "LIFECYCLE_FAILPOINT_PAUSE")
+
+
 def snapshot() -> dict[str, str]:
     """The settings a run depends on: `lifecycle up` records them, so that a command can tell whether
-    the worker would run with the same ones (docs/reference/cli.md, "Which Prefect server")."""
-    return {"LIFECYCLE_HOME": str(home()), "LIFECYCLE_DATABASE_URL": database_url(),
-            "LIFECYCLE_PLATFORM_URL": platform_url(), "LIFECYCLE_SANDBOX_URL": sandbox_url(),
-            "LIFECYCLE_STORAGE_URL": storage_url()}
+    the worker would run with the same ones (docs/reference/cli.md, "Which Prefect server"). Every
+    `LIFECYCLE_*` variable counts: those with a default as this process resolves them, the others as set
+    ("" when unset)."""
+    from lifecycle_config.keyfile import key_file
+
+    values = {name: value for name, value in os.environ.items() if name.startswith("LIFECYCLE_")}
+    values.update({name: os.environ.get(name, "").strip() for name in RUN_VARIABLES})
+    values.update({"LIFECYCLE_HOME": str(home()), "LIFECYCLE_DATABASE_URL": database_url(),
+                   "LIFECYCLE_PLATFORM_URL": platform_url(), "LIFECYCLE_SANDBOX_URL": sandbox_url(),
+                   "LIFECYCLE_STORAGE_URL": storage_url(), "LIFECYCLE_CREDENTIALS_KEY_FILE": str(key_file()),
+                   "LIFECYCLE_DOWNLOAD_URL": download_base() or ""})
+    return values
 
 
 def overridden(variable: str) -> str | None:

@@ -33,12 +33,14 @@ class DateRefused(Refusal, ValueError):
 
 
 class _WorldInOneLine(logging.Filter):
-    """A run's log record of a condition of the world (Prefect's "Task run failed with exception: ...") keeps
-    its one line and drops the traceback: ops read what and where, and a traceback stays the mark of a bug."""
+    """A run's log record of a refusal or a condition of the world (Prefect's "Task run failed with exception:
+    ...", the engine's "Engine execution exited with unexpected exception" of a run on a worker) keeps its one
+    line and drops the traceback: the asker reads the reason, ops read what and where, and a traceback stays
+    the mark of a bug. A refusal is recognised by its class (Refusal), whatever its name."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         error = record.exc_info[1] if isinstance(record.exc_info, tuple) else None
-        if error is not None and is_world_condition(error):
+        if error is not None and (isinstance(error, Refusal) or is_world_condition(error)):
             record.exc_info, record.exc_text = None, None
         return True
 

@@ -132,11 +132,15 @@ def test_a_mail_server_that_is_down_leaves_the_mail_pending_and_never_blocks_the
             again = send_invoices(month="2026-10", customer_id="BETA")  # a customer lost the mail
             assert len(again["sent"]) == 1 and len(received) == len(EXPECTED) + 1
             assert received[-1]["to"] == ["beta@example.com"]
+        # the mail server down again: the mail is queued, not sent, and the run says so
+        pending = send_invoices(month="2026-10", customer_id="BETA")
+        beta = [item["number"] for item in shown_invoices(october, "2026-10") if item["customer_id"] == "BETA"]
+        assert (pending["sent"], pending["waiting"]) == ([], beta)
     finally:
         Notifications.delete("lifecycle")
     with session_scope(october) as session:
         assert session.scalars(select(AuditEntry.action).where(AuditEntry.action == "invoice_resent")).all() == \
-            ["invoice_resent"]
+            ["invoice_resent"] * 2
 
 
 def test_an_issued_invoice_is_never_rendered_over(october, prefect_server):

@@ -181,6 +181,17 @@ def test_days_ahead_and_unfinished_months_are_refused_unless_forced_with_a_reaso
     assert override["actor"] == "flow:standby-expiry" and override["flow_run_id"]
 
 
+def test_a_request_the_flow_refuses_on_the_worker_is_one_line(up_server):
+    """The flow itself refuses (not the CLI beforehand): the run ends Refused on the worker, and the terminal
+    shows its reason alone, without the engine's traceback, whatever the refusal's class is called."""
+    refused = up_server.lifecycle("run", "refund", "--customer", "C001", "--amount", "999999.00",
+                                  "--reference", "PROBE-F4")
+    assert refused.returncode == 2 and "on the worker: http://127.0.0.1" in refused.stderr, refused.stderr
+    assert "Traceback" not in refused.stderr and "Engine execution" not in refused.stderr, refused.stderr
+    assert refused.stderr.strip().splitlines()[-1].startswith("lifecycle: "), refused.stderr
+    assert sum(line.startswith("lifecycle: ") for line in refused.stderr.splitlines()) == 1, refused.stderr
+
+
 # --- approvals -------------------------------------------------------------------------------------
 
 

@@ -126,3 +126,31 @@ def test_a_refusal_met_on_one_customer_is_no_bug(caplog):
     log_bug("C001", CustomerBusy("C001 is busy: another run holds it"))
     log_bug("C002", Refusal("refused"))
     assert caplog.records == []
+
+
+@pytest.mark.parametrize("refusal", ["flows.corrections:CorrectionNotMade", "flows.cancellation:CancellationNotRecorded",
+                                     "flows.standby:StandbyRefused", "tasks.backups:RestoreRefused"])
+def test_a_refusal_of_any_name_is_one_line_in_the_runs_log_and_the_engines_last_word(refusal):
+    """On a worker, Prefect's engine logs a run's exception with its traceback ("Engine execution exited with
+    unexpected exception"), and `lifecycle run` prints that log: a refusal is known by its class, whatever
+    it is called, and keeps one line there as the terminal does."""
+    import importlib
+    import logging
+
+    from lifecycle import runner
+    from tasks.runtime import Refusal
+
+    module, name = refusal.split(":")
+    kind = getattr(importlib.import_module(module), name)
+    assert issubclass(kind, Refusal)
+    logger = logging.getLogger("prefect.flow_runs")
+    try:
+        raise kind("credit note on 2026-000011: 99999.00 is more than what is left to credit (10.00)")
+    except Refusal:
+        record = logging.LogRecord("prefect.flow_runs", logging.ERROR, __file__, 1, runner.ENGINE_EXIT, (),
+                                   exc_info=True)
+        import sys
+
+        record.exc_info = sys.exc_info()
+    assert logger.filter(record)
+    assert logging.Formatter().format(record) == runner.ENGINE_EXIT  # what the runner leaves off the terminal

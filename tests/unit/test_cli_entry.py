@@ -1,0 +1,92 @@
+"""What every `lifecycle` command checks before it starts: arguments a ledger could hold, and whether a
+run may go to the worker of `lifecycle up` (the same settings) or must run here."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+
+@pytest.mark.parametrize("args, option", [
+    (["run", "standby-request", "--customer", "C020", "--reason", "temporary_inactivity",
+      "--requested-by", "x\udcffy"], "--requested-by"),
+    (["run", "restore", "--ticket", "\udcff\udcfe"], "--ticket"),
+    (["show", "customers", "--format=\udcfe"], "--format"),
+    (["import", "customers", "f\udcff.csv"], "argument 3"),
+    (["run", "refund", "--customer", "C020", "--amount", "5", "--reference", "Z\udce9"], "--reference"),
+], ids=["requested-by", "ticket", "format=", "positional", "reference"])
+def test_bytes_that_are_not_utf8_are_one_line_naming_the_option_exit_2_for_every_command(args, option, tmp_path):
+    """A shell hands bytes (a Latin-1 terminal, $'\\xff'); Python passes those that are not UTF-8 on as lone
+    surrogates, which nothing can store, print or mail: refused before any command starts."""
+    argv = [os.fsencode(argument) for argument in args]  # the bytes the shell passes
+    result = subprocess.run([sys.executable.encode(), b"-m", b"lifecycle.cli", *argv], capture_output=True,
+                            env={**os.environ, "LIFECYCLE_HOME": str(tmp_path / "home")}, timeout=60)
+    err = result.stderr.decode("utf-8", "backslashreplace")
+    assert result.returncode == 2, err
+    assert err.startswith(f"lifecycle: {option}: is not valid UTF-8 (the byte \\x") and err.count("\n") == 1, err
+    assert "Traceback" not in err and not (tmp_path / "home" / "ledger.db").exists()  # nothing started
+
+
+@pytest.fixture
+def up_recorded(tmp_path, monkeypatch):
+    """A home whose `lifecycle up` recorded the settings its worker runs with (a clean shell's)."""
+    import lifecycle_config as config
+
+    for name in list(os.environ):
+        if name.startswith("LIFECYCLE_"):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("LIFECYCLE_HOME", str(tmp_path / "home"))
+    config.home().mkdir(parents=True)
+
+    def record(**variables):
+        with monkeypatch.context() as during_up:
+            for name, value in variables.items():
+                during_up.setenv(name, value)
+            config.server_file().write_text(json.dumps({"api_url": "http://127.0.0.1:9/api", "pid": 0,
+                                                        "config": config.snapshot()}))
+    record()
+    return record
+
+
+@pytest.mark.parametrize("name, value", [
+    ("LIFECYCLE_TODAY", "2027-01-05"),
+    ("LIFECYCLE_CREDENTIALS_KEY_FILE", "/srv/keys/credentials.key"),
+    ("LIFECYCLE_STORAGE_URL", "file:///srv/objects"),
+    ("LIFECYCLE_DOWNLOAD_URL", "https://files.example/"),
+    ("LIFECYCLE_FAILPOINT", "close.drafted"),
+    ("LIFECYCLE_SOMETHING_NEW", "1"),
+])
+def test_any_lifecycle_setting_of_this_command_only_makes_it_run_here(up_recorded, monkeypatch, name, value):
+    from lifecycle import runner
+
+    assert runner.configuration_differs() is None  # the same shell: the worker's run is this command's
+    monkeypatch.setenv(name, value)
+    assert runner.configuration_differs() == name
+
+
+def test_a_setting_the_worker_runs_with_and_this_command_lacks_differs_too(up_recorded, monkeypatch):
+    """`lifecycle up` started with LIFECYCLE_TODAY set (a rehearsal): a command on the real calendar must not
+    run on the worker's day."""
+    from lifecycle import runner
+
+    up_recorded(LIFECYCLE_TODAY="2026-12-20")
+    assert runner.configuration_differs() == "LIFECYCLE_TODAY"
+    monkeypatch.setenv("LIFECYCLE_TODAY", "2026-12-20")
+    assert runner.configuration_differs() is None
+
+
+def test_an_older_record_without_a_setting_differs_only_when_this_command_sets_it(up_recorded, monkeypatch):
+    import lifecycle_config as config
+    from lifecycle import runner
+
+    recorded = json.loads(config.server_file().read_text())
+    for name in ("LIFECYCLE_TODAY", "LIFECYCLE_CREDENTIALS_KEY_FILE", "LIFECYCLE_DOWNLOAD_URL"):
+        del recorded["config"][name]
+    config.server_file().write_text(json.dumps(recorded))
+    assert runner.configuration_differs() is None
+    monkeypatch.setenv("LIFECYCLE_CREDENTIALS_KEY_FILE", "/srv/keys/credentials.key")
+    assert runner.configuration_differs() == "LIFECYCLE_CREDENTIALS_KEY_FILE"
