@@ -25,7 +25,8 @@ from ledger.models import Cancellation, Customer, Invoice, InvoiceLine, MonthlyC
 from ledger.queries import active_standby_customers, invoice_label
 from policy.balances import NOTHING_LEFT, paid
 from policy.calendar import month_key
-from policy.cancellation import (StandbyGiven, Statement, StatementLine, earliest_effective, effective_problem,
+from policy.cancellation import (StandbyGiven, Statement, StatementLine, data_deletion_due, earliest_effective,
+                                 effective_problem,
                                  standby_given_after, unserved, unserved_text)
 from policy.corrections import amount_line
 from policy.invoicing import Line, totals
@@ -183,7 +184,7 @@ def take_effect(session: Session, cancellation_id: int, day: date, terms: Terms,
     customer.cancelled_on = cancellation.effective_on
     if customer.stage != "data_deleted":
         customer.deletion_status = DeletionStatus.NOTICE_SENT
-        customer.deletion_due_on = cancellation.effective_on + timedelta(days=terms.cancellation_data_retention_days)
+        customer.deletion_due_on = data_deletion_due(cancellation.effective_on, day, terms)
         customer.deletion_flow_run_id = None
     notes = give_back_unserved(session, cancellation, customer, day, terms, actor=actor, flow_run_id=flow_run_id)
     audit.record(session, "cancellation_effective", customer_id=customer.customer_id, actor=actor,
