@@ -118,7 +118,8 @@ def cancellations(as_of: Optional[date] = None, force_reason: Optional[str] = No
         ending = due_to_take_effect(session, day)
     for cancellation_id in ending:
         with session_scope(write=True) as session:
-            done = take_effect(session, cancellation_id, day, settings.terms, actor=actor(), flow_run_id=flow_run_id())
+            done = take_effect(session, cancellation_id, day, settings.terms, actor=actor(), flow_run_id=flow_run_id(),
+                               today=today_paris())  # the mail goes out today, whatever day it works for
             if done is None:
                 continue
             step, customer = done

@@ -25,7 +25,8 @@ from ledger.models import Cancellation, Customer, Invoice, InvoiceLine, MonthlyC
 from ledger.queries import active_standby_customers, invoice_label
 from policy.balances import NOTHING_LEFT, paid
 from policy.calendar import month_key
-from policy.cancellation import (StandbyGiven, Statement, StatementLine, earliest_effective, effective_problem,
+from policy.cancellation import (StandbyGiven, Statement, StatementLine, data_deletion_due, earliest_effective,
+                                 effective_problem,
                                  standby_given_after, unserved, unserved_text)
 from policy.corrections import amount_line
 from policy.invoicing import Line, totals
@@ -172,9 +173,12 @@ def due_to_take_effect(session: Session, day: date) -> list[int]:
 
 
 def take_effect(session: Session, cancellation_id: int, day: date, terms: Terms, *, actor: str,
-                flow_run_id: str | None) -> tuple[Step, Customer] | None:
+                flow_run_id: str | None, today: date | None = None) -> tuple[Step, Customer] | None:
     """The service is over: the customer is marked cancelled (every access switch now turns it off) and its
-    deletion is announced for after the retention. None when another run did it first."""
+    deletion is announced for after the retention. None when another run did it first.
+
+    `today`: the day the run really applies it (access off, the mail sent), when that is after `day` (a run
+    `--as-of` a past day, a scheduled run started late): the retention and the notice count from then."""
     found = _locked_in(session, cancellation_id, CancellationStatus.RECEIVED)
     if found is None:
         return None
@@ -183,7 +187,7 @@ def take_effect(session: Session, cancellation_id: int, day: date, terms: Terms,
     customer.cancelled_on = cancellation.effective_on
     if customer.stage != "data_deleted":
         customer.deletion_status = DeletionStatus.NOTICE_SENT
-        customer.deletion_due_on = cancellation.effective_on + timedelta(days=terms.cancellation_data_retention_days)
+        customer.deletion_due_on = data_deletion_due(cancellation.effective_on, max(day, today or day), terms)
         customer.deletion_flow_run_id = None
     notes = give_back_unserved(session, cancellation, customer, day, terms, actor=actor, flow_run_id=flow_run_id)
     audit.record(session, "cancellation_effective", customer_id=customer.customer_id, actor=actor,

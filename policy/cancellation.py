@@ -53,6 +53,21 @@ def effective_problem(wanted: date | None, earliest: date, received_on: date) ->
     return None
 
 
+def data_deletion_due(last_day: date, applied_on: date, terms: Terms) -> date:
+    """The first day a cancelled customer's data may be deleted, for a cancellation whose last day of service
+    is `last_day` and which the product applies (access off, the deletion announced by the mail of that day)
+    on `applied_on`.
+
+    The retention (`cancellation_data_retention_days`) counts from the last day the customer really had its
+    platform: the last day of service, or, when the product applies the cancellation later (a letter recorded
+    late, a missed morning), the day before it does. The mail of `applied_on` is the deletion notice, so the
+    deletion is never due before it has run its full `deletion_notice_days` either (a retention shorter than
+    the notice, or none)."""
+    kept_from = max(last_day, applied_on - timedelta(days=1))
+    return max(kept_from + timedelta(days=terms.cancellation_data_retention_days),
+               applied_on + timedelta(days=terms.deletion_notice_days))
+
+
 def service_days(month: str, ends_on: date | None) -> int | None:
     """How many days of `month` a customer whose service ends on `ends_on` is billed for (None: the whole
     month, no cancellation touches it; 0: the service ended before the month)."""
@@ -209,8 +224,8 @@ NOTICES = {
     "effective": NoticeTemplate(
         "cancellation_effective", N_("Your service has ended on {effective_on}"),
         N_("Dear {name},\n\nYour cancellation took effect: your service ended on {effective_on} and your platform is "
-        "switched off. A last backup of your data is kept until {deletion_due_on}; your data is then deleted "
-        "(you will be told before). Your invoices are kept {invoice_retention}. Your final balance follows with your last "
+        "switched off. A last backup of your data is kept until {deletion_due_on}; your data and its backups are "
+        "deleted on or after that day (this message is the notice of that deletion). Your invoices are kept {invoice_retention}. Your final balance follows with your last "
         "invoice.\n")),
     "statement": NoticeTemplate(
         "cancellation_statement", N_("Your final balance: {balance}"),

@@ -92,7 +92,9 @@ class Terms(BaseModel):
     )
     cancellation_data_retention_days: int = Field(
         90, ge=0, le=3650, description="Days a cancelled customer's data and backups are kept after the cancellation "
-        "took effect; then its deletion follows the arrears' notice and approval. Seeds 000/001 keep data only while "
+        "took effect (counted from the last day of service, or from the day before the product applied the "
+        "cancellation when it was recorded late); the mail of that day announces the deletion, which is never due "
+        "before `deletion_notice_days` after it, and waits for an approval like the arrears' deletion. Seeds 000/001 keep data only while "
         "the contract runs; 90 days leave room for a late restore request.",
     )
     invoice_retention_years: int = Field(

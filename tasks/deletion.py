@@ -49,9 +49,8 @@ def check_due(customer_id: str, day: date, settings: Settings, engine=None) -> D
             return Due(False, f"the deletion is not due before {customer.deletion_due_on}")
         invoices = [owed for _, owed in _facts(session, [customer_id]).get(customer_id, [])]
         if customer.cancelled_on is not None:
-            days = settings.terms.cancellation_data_retention_days
-            return Due(True, f"cancelled: service ended on {customer.cancelled_on}, data kept {days} days, notice "
-                             f"given, due since {customer.deletion_due_on}", overdue_balance(invoices, day),
+            return Due(True, f"cancelled: service ended on {customer.cancelled_on}, data kept and the deletion "
+                             f"announced, due since {customer.deletion_due_on}", overdue_balance(invoices, day),
                        customer.cancelled_on, _last_backup(session, customer_id))
         anchor_on = anchor(invoices, day)
         if customer.dunning_exempt or implied_stage(anchor_on, day, ladder(settings.terms)) is not Stage.DATA_DELETED:

@@ -59,7 +59,7 @@ def terms_block(prefect_server):
 
 @pytest.mark.dates  # built from today: .ci/run runs it on each listed day
 def test_a_cancellation_from_its_letter_to_the_deletion_of_the_data(prefect_server, home, ledger, tmp_path, mailbox,
-                                                                     terms_block):
+                                                                     terms_block, monkeypatch):
     from flows.arrears import arrears_escalation
     from flows.cancellation import cancellation_request, cancellations
     from flows.monthly_close import monthly_close
@@ -141,7 +141,13 @@ def test_a_cancellation_from_its_letter_to_the_deletion_of_the_data(prefect_serv
     assert customer_row(ledger, "LEAVING")["cancellation"]["status"] == "closed"
     assert cancellations(as_of=today)["steps"] == []                       # each step once
 
-    # the deletion (data kept 0 days here) follows arrears' path: it waits, then is approved
+    # the deletion (data kept 0 days here) follows arrears' path once the notice of the mail that ended the
+    # service has run its 30 days: not before; then it waits, then is approved
+    early = arrears_escalation(as_of=today, force_reason=None)
+    assert not any(line.startswith("LEAVING") for line in early["deletions"])
+    assert customer_row(ledger, "LEAVING")["deletion_due_on"] == (today + timedelta(days=30)).isoformat()
+    today += timedelta(days=30)
+    monkeypatch.setenv("LIFECYCLE_TODAY", today.isoformat())   # 30 days on (a forced sweep never deletes ahead)
     waiting = arrears_escalation(as_of=today, force_reason=None)
     assert any(line.startswith("LEAVING: awaiting approval") for line in waiting["deletions"])
     with tenants.connect() as connection:  # access stays off even though arrears re-computes the flags
@@ -196,7 +202,7 @@ def test_a_second_letter_or_a_withdrawal_says_what_is_true_of_the_cancellation_w
         cancellation_id = session.scalars(select(Cancellation.id)).one()
         take_effect(session, cancellation_id, after, Terms(cancellation_data_retention_days=30), actor="test",
                     flow_run_id=None)
-    kept = last_day + timedelta(days=30)
+    kept = last_day + timedelta(days=31)   # 30 days kept from the last day, but never less than 30 days' notice
     effective = f"it took effect (access is off; its data is kept until {kept}): it cannot be withdrawn any more; {again}"
     assert second_letter(after) == standing + effective
     assert withdrawal(after) == f"LEAVING's cancellation (received 2026-05-04, last day {last_day}): {effective}"

@@ -102,6 +102,34 @@ def test_the_last_month_bills_the_days_served_and_nothing_after():
     assert subscription_lines(subscriber, "2026-11", 0, Terms(), service=0) == []
 
 
+def test_the_data_is_kept_its_full_retention_from_when_the_customer_lost_access_and_never_without_notice():
+    from datetime import timedelta
+
+    from policy.cancellation import data_deletion_due
+
+    terms = Terms()   # 90 days kept, 30 days' notice
+    last_day = date(2026, 7, 31)
+    # applied the morning after the last day: 90 days from the last day of service
+    assert data_deletion_due(last_day, date(2026, 8, 1), terms) == date(2026, 10, 29)
+    # a letter recorded months late (probe F3): applied on 6 December, kept 90 days from the day before,
+    # never a deletion already due (last day + 90 was 29 October)
+    assert data_deletion_due(last_day, date(2026, 12, 6), terms) == date(2026, 12, 5) + timedelta(days=90)
+    # a morning missed: the customer kept its platform one more day, and its data one more day too
+    assert data_deletion_due(last_day, date(2026, 8, 2), terms) == date(2026, 10, 30)
+    # a retention shorter than the notice (or none): the mail of the day is the notice, its full 30 days run
+    assert data_deletion_due(last_day, date(2026, 8, 1), Terms(cancellation_data_retention_days=0)) == date(2026, 8, 31)
+    assert data_deletion_due(last_day, date(2026, 12, 6), Terms(cancellation_data_retention_days=10,
+                                                                deletion_notice_days=45)) == date(2027, 1, 20)
+    # whatever the day it is applied, never before the retention from the last day nor the notice from the mail
+    for late in range(0, 400, 7):
+        applied = last_day + timedelta(days=1 + late)
+        for kept, notice in ((0, 1), (10, 30), (90, 30), (365, 60)):
+            rules = Terms(cancellation_data_retention_days=kept, deletion_notice_days=notice)
+            due = data_deletion_due(last_day, applied, rules)
+            assert due >= applied + timedelta(days=notice)
+            assert due >= applied - timedelta(days=1) + timedelta(days=kept)
+
+
 def test_an_invoice_credited_line_by_line_can_be_credited_wholly_despite_vat_rounding():
     lines = [Line("A", "assistance", D(1), D("10.03"), D("10.03"), D("0.20")),
              Line("B", "assistance", D(1), D("10.03"), D("10.03"), D("0.20"))]
@@ -153,6 +181,10 @@ def test_the_end_of_service_notice_says_how_long_invoices_are_kept_as_the_terms_
     assert "le 30 novembre 2026" in french and "Vos factures sont conservées 10 ans." in french
     _, english = NOTICES["effective"].render(Terms(invoice_retention_years=11), "en", **facts)
     assert "until December 30, 2026" in english and "Your invoices are kept 11 years." in english
+    # the mail is the deletion's notice: it promises no other one, and says what is deleted from that day
+    assert "jusqu'au 30 décembre 2026 ; vos données et leurs sauvegardes sont supprimées à partir de ce jour (ce " \
+           "message est le préavis de cette suppression)" in french
+    assert "told before" not in english and "deleted on or after that day" in english
 
 
 # --- money owed to a customer: a credit note, never an invoice below zero (issue 24) --------------------------

@@ -1,0 +1,84 @@
+"""A cancellation recorded late (probe F3, issue 24): a letter received in June, recorded in December, has its
+last day of service (31 July) months behind it when the product ends the service. Its data retention counted
+from that last day made the deletion due at once (29 October, already past), with no notice period, and the
+mail of 6 December promised a notice that could not come. The retention counts from the day the customer
+lost its platform, the mail of that day is the deletion's notice with a true date, and the arrears sweep does
+not find the deletion due before it. Driven through the CLI on a demo, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import json
+from datetime import date, timedelta
+from email import policy
+from email.parser import BytesParser
+from pathlib import Path
+
+import pytest
+
+from policy.language import speak
+from tests.integration.test_hostile_entries import lifecycle
+
+pytestmark = pytest.mark.prefect
+
+TODAY = date(2026, 12, 6)
+
+
+def run(*args: str, **env: str) -> str:
+    result = lifecycle(*args, **env)
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+def c012(**env: str) -> dict:
+    [row] = [row for row in json.loads(run("show", "customers", "--format", "json", **env))
+             if row["customer_id"] == "C012"]
+    return row
+
+
+def test_a_cancellation_recorded_months_late_keeps_the_data_its_full_retention_and_announces_a_true_date(
+        prefect_server, home, monkeypatch):
+    monkeypatch.setenv("LIFECYCLE_TODAY", TODAY.isoformat())
+    monkeypatch.setenv("PREFECT_API_URL", prefect_server)
+    run("demo", "--customers", "12")
+
+    recorded = run("run", "cancel", "--customer", "C012", "--received-on", "2026-06-10", "--requested-by", "ops")
+    assert "2026-07-31" in recorded                            # 30 days' notice, to the end of the month
+    ended = run("run", "cancellations")
+    # the service ends today, the day the product applies it: kept 90 days from yesterday, its last day of access
+    kept = TODAY - timedelta(days=1) + timedelta(days=90)
+    assert kept == date(2027, 3, 5)
+    assert f"data kept until {kept}" in ended
+    shown = c012()
+    assert (shown["platform_enabled"], shown["deletion_status"], shown["deletion_due_on"]) == (
+        False, "notice_sent", kept.isoformat())
+
+    # the mail of the day says the last day of service and the true day of the deletion, and is its notice
+    [notice] = [notice for notice in json.loads(run("show", "notices", "--format", "json"))
+                if notice["customer_id"] == "C012" and notice["kind"] == "cancellation_effective"]
+    mail = BytesParser(policy=policy.default).parsebytes(Path(notice["location"]).read_bytes())
+    body = " ".join(mail.get_body(("plain",)).get_content().split())
+    assert mail["Subject"] == f"Votre service a pris fin le {speak('fr').date(date(2026, 7, 31))}"
+    assert "votre service a pris fin le 31 juillet 2026" in body.replace("\u00a0", " ")
+    assert ("conservée jusqu'au 5 mars 2027 ; vos données et leurs sauvegardes sont supprimées à partir de ce jour "
+            "(ce message est le préavis de cette suppression)") in body.replace("\u00a0", " ")
+    assert "29 octobre" not in body and "prévenu avant" not in body
+
+    # the same for a run `--as-of` the morning after the last day, made today (a missed morning run by hand):
+    # the mail goes out today, so the retention and the notice count from today too
+    customers = json.loads(run("show", "customers", "--format", "json"))
+    other = next(row["customer_id"] for row in customers if row["customer_id"] in ("C005", "C006", "C008", "C010", "C011")
+                 and row["billing_cycle"] == "monthly")   # a monthly customer, not in the demo's arrears
+    assert "2026-07-31" in run("run", "cancel", "--customer", other, "--received-on", "2026-06-10",
+                               "--requested-by", "ops")
+    run("run", "cancellations", "--as-of", "2026-08-01")
+    [row] = [row for row in json.loads(run("show", "customers", "--format", "json")) if row["customer_id"] == other]
+    assert (row["deletion_status"], row["deletion_due_on"]) == ("notice_sent", kept.isoformat())
+
+    # the arrears sweep of today (and of the day before it is due) does not find the deletion due
+    for day in (TODAY, kept - timedelta(days=1)):
+        swept = run("run", "arrears", "--dry-run", LIFECYCLE_TODAY=day.isoformat())
+        assert "C012" not in swept and other not in swept, swept
+    assert c012()["deletion_status"] == "notice_sent"
+    # on the day it is due, it waits for its approval like any deletion
+    due = run("run", "arrears", "--dry-run", LIFECYCLE_TODAY=kept.isoformat())
+    assert "C012: would wait for approval" in due and f"{other}: would wait for approval" in due, due
