@@ -1136,6 +1136,15 @@ def run_restore(
                                     "table.old=new[,...] (audited); without it any schema change refuses."),
 ) -> None:
     """Restore a customer's backup; billed as a data_recovery intervention at the next close."""
+    from policy.ids import id_problem
+    from policy.text import text_problem
+
+    problem = id_problem(ticket)  # the intervention's ticket, as the interventions import's `ticket` column
+    if problem:
+        fail(f"--ticket {ticket!r}: {problem}", 2)
+    problem = text_problem(requested_by, 120)  # the intervention's engineer, as that import's `engineer`
+    if problem:
+        fail(f"--requested-by {problem}", 2)
     _known_customer(customer, data_kept=True)
     if backup:
         _known_backup(customer, backup)
