@@ -563,6 +563,18 @@ def test_a_restores_ticket_is_an_id_and_its_requester_a_name(with_credit):
     line = one_line_refusal(lifecycle("run", "restore", "--customer", "C1", "--requested-by", "x" * 121,
                                       "--ticket", "T-1"))
     assert "--requested-by is longer than 120 characters" in line
+    # every name and reason a command keeps follows the import's text cell of its column
+    cases = [(("run", "credit-note", "--invoice", "INV-1", "--amount", "1.00", "--reason", "r" * 501,
+               "--requested-by", "ann"), "--reason is longer than 500 characters"),
+             (("run", "credit-note", "--invoice", "INV-1", "--amount", "1.00", "--reason", "Goodwill",
+               "--requested-by", " "), "--requested-by is empty"),
+             (("run", "cancel", "--customer", "C1", "--received-on", "2026-11-02", "--requested-by", "o" * 121),
+              "--requested-by is longer than 120 characters"),
+             (("run", "standby-request", "--customer", "C1", "--reason", "temporary_inactivity", "--requested-by", ""),
+              "--requested-by is empty")]
+    for args, says in cases:
+        line = one_line_refusal(lifecycle(*args))
+        assert says in line, (args, line)
     assert ledger_state(with_credit) == before
     # the same rules where the flow runs (a run started from the UI never passed the command)
     from tasks.backups import RestoreRefused, restore_customer
