@@ -248,6 +248,9 @@ def test_the_refund_command_refuses_a_used_reference_in_one_line(prefect_server,
     env = {"PREFECT_API_URL": prefect_server}
     refused = lifecycle("run", "refund", "--customer", "C1", "--amount", "10.00", "--reference", "VIR-1", **env)
     assert "bank reference 'VIR-1' is already refund R1's for C1" in one_line_refusal(refused)
+    refused = lifecycle("run", "refund", "--customer", "C1", "--amount", "10.00", "--reference", "vir_1", **env)
+    assert ("bank reference 'vir_1' is already refund R1's for C1 (refunded on 2026-11-02 as 'VIR-1'; references "
+            "are compared without case, spaces, dashes and punctuation)") in one_line_refusal(refused)
     done = lifecycle("run", "refund", "--customer", "C1", "--amount", "10.00", "--reference", "VIR-9", **env)
     assert done.returncode == 0, done.stderr
     again = lifecycle("run", "refund", "--customer", "C1", "--amount", "10.00", "--reference", "VIR-9", **env)
