@@ -23,7 +23,7 @@ from ledger.numbering import Corrects, OutOfOrder, issue_date, next_numbers
 from ledger.queries import invoice_label, paid_by_invoice, where_it_stands
 from policy.balances import NOTHING_LEFT, balance
 from policy.calendar import month_key, today_paris
-from policy.corrections import CorrectionRefused, credit_note, settle
+from policy.corrections import CorrectionRefused, credit_note, reference_key, settle
 from policy.invoicing import Line, totals
 from policy.language import language_of, speak
 from policy.terms import Terms
@@ -288,12 +288,21 @@ def record_refund(session: Session, customer_id: str, amount: Decimal, *, refund
     if amount <= ZERO:
         raise CorrectionRefused(f"{amount}: a refund is a positive amount")
     # one bank transfer is one refund: under the customer's lock (above), no other refund of this customer
-    # can take the reference between this look and the write
-    used = session.scalar(select(CustomerCredit.refund_id).where(CustomerCredit.customer_id == customer_id,
-                                                                CustomerCredit.reference == reference).limit(1))
-    if used is not None:
-        raise CorrectionRefused(f"bank reference {reference!r} is already refund {used}'s for {customer_id}: one "
-                                f"bank transfer is one refund", "reference")
+    # can take the reference between this look and the write; references are compared by their normalised
+    # form (policy.corrections.reference_key): `bank-77` and `BANK 77` are the transfer `BANK-77` was
+    key = reference_key(reference)
+    if not key:
+        raise CorrectionRefused(f"bank reference {reference!r} holds only spaces and punctuation", "reference")
+    earlier = session.execute(select(CustomerCredit.refund_id, CustomerCredit.reference, CustomerCredit.on)
+                              .where(CustomerCredit.customer_id == customer_id, CustomerCredit.refund_id.is_not(None),
+                                     CustomerCredit.reference.is_not(None))
+                              .order_by(CustomerCredit.on, CustomerCredit.id)).all()
+    for used, used_reference, used_on in earlier:
+        if reference_key(used_reference) == key:
+            written = "" if used_reference == reference else (f" as {used_reference!r}; references are compared "
+                                                              f"without case, spaces, dashes and punctuation")
+            raise CorrectionRefused(f"bank reference {reference!r} is already refund {used}'s for {customer_id} "
+                                    f"(refunded on {used_on}{written}): one bank transfer is one refund", "reference")
     credit = credit_of(session, [customer_id]).get(customer_id, ZERO)
     if amount > credit:
         raise CorrectionRefused(f"{amount} EUR: {customer_id}'s credit is {credit} EUR; a refund never exceeds it")

@@ -101,10 +101,14 @@ def _xlsx_rows(path: Path) -> Iterator[list[Any]]:
     except Exception as error:  # openpyxl raises many kinds for a bad file
         handle.close()
         raise UnreadableFile(f"{path.name}: not a readable XLSX workbook ({error})") from None
+    number = 0
     try:
         sheet = workbook.worksheets[0]
-        for row in sheet.iter_rows():
+        for number, row in enumerate(sheet.iter_rows(), start=1):
             yield [Formula(cell.value) if getattr(cell, "data_type", None) == "f" else cell.value for cell in row]
+    except ValueError as error:  # a number cell whose value is not a number (<v>NaN</v>): openpyxl cannot cast it
+        raise UnreadableFile(f"{path.name}:{number + 1}: a cell marked as a number holds something that is not "
+                             f"a number ({error}); type the value again and save the workbook") from None
     finally:
         workbook.close()
         handle.close()
@@ -168,7 +172,9 @@ def read_sheet(path: Path, limits: Limits | None = None) -> Sheet:
     oversized: list[tuple[int, str]] = []
     for number, values in enumerate(raw, start=1):
         if header is None:
-            header = [str(value).strip().lower()[:100] if value is not None else "" for value in values]
+            # a BOM before the first name (a CSV's is dropped as it is decoded) is no part of the name
+            header = [str(value).strip().lstrip("\ufeff").strip().lower()[:100] if value is not None else ""
+                      for value in values]
             while header and header[-1] == "":
                 header.pop()
             continue

@@ -698,6 +698,7 @@ def run_standby_request(
 
     if reason not in REASONS:
         fail(f"--reason must be one of {', '.join(REASONS)}", 2)
+    _text_option("--requested-by", requested_by, 120)
     start, end = _parse_day(start_on, "--start-on"), _parse_day(end_on, "--end-on")
     _known_customer(customer)
 
@@ -852,6 +853,7 @@ def run_cancel(
         fail("--withdraw takes no --received-on or --effective-on", 2)
     if not withdraw and not received_on:
         fail("--received-on: the day the registered letter was received (or --withdraw)", 2)
+    _text_option("--requested-by", requested_by, 120)
     received = _parse_day(received_on, "--received-on") if received_on else None
     effective = _parse_day(effective_on, "--effective-on") if effective_on else None
     from policy.calendar import today_paris
@@ -1070,6 +1072,8 @@ def run_credit_note(
     """Credit an issued invoice (partly or wholly): a numbered credit note, mailed with its Factur-X PDF."""
     if (amount is None) == (lines is None):
         fail("say what to credit: either --amount EUR_TTC or --lines N[,N...]", 2)
+    _text_option("--reason", reason, 500)  # as the credit-notes file's `reason`
+    _text_option("--requested-by", requested_by, 120)
     positions = None
     if lines is not None:
         try:
@@ -1139,6 +1143,12 @@ def run_restore(
                                     "table.old=new[,...] (audited); without it any schema change refuses."),
 ) -> None:
     """Restore a customer's backup; billed as a data_recovery intervention at the next close."""
+    from policy.ids import id_problem
+
+    problem = id_problem(ticket)  # the intervention's ticket, as the interventions import's `ticket` column
+    if problem:
+        fail(f"--ticket {ticket!r}: {problem}", 2)
+    _text_option("--requested-by", requested_by, 120)  # the intervention's engineer, as that import's `engineer`
     _known_customer(customer, data_kept=True)
     if backup:
         _known_backup(customer, backup)
@@ -1160,6 +1170,17 @@ def run_restore(
     typer.echo(f"restored {result['backup_id']} {restored_where(result['target'])}: "
                + ", ".join(f"{name} {count}" for name, count in result["rows"].items()))
     typer.echo(f"billed as intervention {result['intervention_id']} ({result['minutes']} min + recovery fee)")
+
+
+def _text_option(option: str, value: str, max_length: int) -> None:
+    """A name or a reason given to a command follows an import's text cell: not empty, at most `max_length`
+    characters (the ledger's column), no control or invisible character; it may begin like a formula (it
+    stays text wherever it is shown)."""
+    from policy.text import text_problem
+
+    problem = text_problem(value, max_length)
+    if problem:
+        fail(f"{option} {problem}", 2)
 
 
 def _known_backup(customer_id: str, backup_id: str) -> None:

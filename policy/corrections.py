@@ -16,6 +16,7 @@ beyond that becomes the customer's credit, which finance applies at the next clo
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -49,6 +50,14 @@ def settle(amount: Decimal, balance: Decimal) -> Split:
     """`amount` (>= 0) settles at most what is left to pay (`balance`, never below zero); the rest is credit."""
     to_invoice = min(amount, max(balance, ZERO))
     return Split(to_invoice, amount - to_invoice)
+
+
+def reference_key(reference: str) -> str:
+    """The form under which two bank references are one transfer: NFKC (a full-width or a ligature letter is
+    the plain one), case folded, without spaces, dashes or other punctuation. `BANK-77`, `bank-77`,
+    `BANK 77` and `BANK\u201177` (a non-breaking hyphen) are one reference, `BANK77`."""
+    folded = unicodedata.normalize("NFKC", reference).casefold()
+    return "".join(char for char in folded if not unicodedata.category(char).startswith(("Z", "P", "C")))
 
 
 def left_to_credit(total_ttc: Decimal, credited_ttc: Decimal) -> Decimal:

@@ -29,6 +29,7 @@ from ledger.locks import STALE_SECONDS, CustomerBusy, customer_lock, why_gone
 from ledger.models import Backup, Base, Customer, CustomerLock, Intervention, RestoreJob
 from policy.calendar import month_key, paris_date
 from policy.ids import id_problem
+from policy.text import text_problem
 from policy.categories import RECOVERY
 from policy.quota import recovery_minutes
 from policy.retention import Kept, keep
@@ -299,6 +300,13 @@ def restore_customer(customer_id: str, backup_id: str | None, target: str, reque
     by default the flow run's). `map_columns` ("table.old=new,...") names columns renamed since the
     backup, for an in-place restore that ops really mean; it is audited."""
     request_key = request_key or keys.restore_request(flow_run_id)
+    # the ticket is an id (the interventions import's `ticket` column), the requester a name (its `engineer`)
+    problem = id_problem(ticket)
+    if problem:
+        raise RestoreRefused(f"--ticket {ticket!r}: {problem}")
+    problem = text_problem(requested_by, 120)
+    if problem:
+        raise RestoreRefused(f"--requested-by {problem}")
     try:
         renames = parse_renames(map_columns)
     except SchemaDrift as error:

@@ -77,8 +77,10 @@ def address(value: Any) -> str:
     lines = [line.strip() for line in re.split(r"\r?\n| / ", as_text(value)) if line.strip()]
     if not 2 <= len(lines) <= 6 or any(len(line) > 100 for line in lines):
         raise ValueError("an address is 2 to 6 lines of at most 100 characters (street, then postcode and city)")
-    if any(control_problem(line) for line in lines):
-        raise ValueError("an address holds no control character")
+    for number, line in enumerate(lines, start=1):
+        problem = control_problem(line)
+        if problem:
+            raise ValueError(f"an address holds no control or invisible character: its line {number} {problem}")
     return "\n".join(lines)
 
 

@@ -3,6 +3,7 @@ checks against what the ledger already holds (duplicates, known customers, uncha
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, Callable, Iterable
@@ -21,6 +22,10 @@ CHUNK = 900
 #: columns that record a fact of the past: a payment, a refund, a ticket's moments cannot lie after today
 PAST_ONLY = frozenset({"paid_on", "refunded_on", "received_at", "first_response_at", "workaround_at", "resolved_at",
                        "closed_at", "customization_delivered_on"})
+
+
+#: the header's problems listed one by one; past them, one line says how many more there are
+HEADER_PROBLEMS_SHOWN = 20
 
 
 class ImportRejected(Exception):
@@ -82,14 +87,23 @@ def parse_sheet(sheet: Sheet, columns: tuple[Column, ...], problems: Problems,
                              f"is it the right file?")
         return []
     first_at: dict[str, int] = {}
+    header_problems = 0
     for position, name in enumerate(sheet.header, start=1):
+        found = []
         if name and name in first_at:  # read whole, the last would silently win (amount,amount)
-            problems.add(1, _shown(name), f"the column is repeated in the header (columns {first_at[name]} and "
-                                          f"{position}): each column appears once")
+            found.append((_shown(name), f"the column is repeated in the header (columns {first_at[name]} and "
+                                             f"{position}): each column appears once"))
         elif name:
             first_at[name] = position
         if name and name not in known:
-            problems.add(1, _shown(name), f"unknown column (expected {', '.join(sorted(known))})")
+            found.append((_shown(name), f"unknown column (expected {', '.join(sorted(known))})"))
+        for column, reason in found:
+            header_problems += 1
+            if header_problems <= HEADER_PROBLEMS_SHOWN:
+                problems.add(1, column, reason)
+    if header_problems > HEADER_PROBLEMS_SHOWN:  # a header of thousands of columns is not listed whole
+        problems.add(1, "-", f"and {header_problems - HEADER_PROBLEMS_SHOWN:,} more problem(s) in the header "
+                             f"({header_problems:,} in all, the first {HEADER_PROBLEMS_SHOWN} listed above)")
     present = set(sheet.header)
     for column in columns:
         if column.required and column.name not in present:
@@ -116,6 +130,9 @@ def parse_sheet(sheet: Sheet, columns: tuple[Column, ...], problems: Problems,
                     problems.add(number, column.name, "required value is empty")
                 else:
                     values[column.name] = None
+                continue
+            if isinstance(raw, float) and not math.isfinite(raw):  # an .xlsx number cell of 1E999 is infinite
+                problems.add(number, column.name, f"not a number (the cell holds {raw})")
                 continue
             past_only = column.name in PAST_ONLY
             try:

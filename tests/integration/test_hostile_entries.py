@@ -221,7 +221,7 @@ def test_one_bank_reference_is_one_refund_across_rows_and_files(with_credit, tmp
     before = ledger_state(with_credit)
     with pytest.raises(ImportRejected) as rejected:
         import_file("refunds", write_csv(tmp_path / "r.csv", REFUNDS, rows), engine=with_credit)
-    assert rejected.value.errors == ["r.csv:3:reference: bank reference 'VIR-1' is already refund R1's for C1: one "
+    assert rejected.value.errors == ["r.csv:3:reference: bank reference 'VIR-1' is already refund R1's for C1 (refunded on 2026-11-02): one "
                                      "bank transfer is one refund"]
     assert ledger_state(with_credit) == before
     del rows[1]
@@ -229,7 +229,7 @@ def test_one_bank_reference_is_one_refund_across_rows_and_files(with_credit, tmp
     later = [["R4", "C1", "10.00", "2026-11-03", "VIR-2"]]
     with pytest.raises(ImportRejected) as rejected:
         import_file("refunds", write_csv(tmp_path / "r2.csv", REFUNDS, later), engine=with_credit)
-    assert rejected.value.errors == ["r2.csv:2:reference: bank reference 'VIR-2' is already refund R3's for C1: one "
+    assert rejected.value.errors == ["r2.csv:2:reference: bank reference 'VIR-2' is already refund R3's for C1 (refunded on 2026-11-02): one "
                                      "bank transfer is one refund"]
     # the command names the refund by its reference: one already used by an imported refund is refused
     with session_scope(with_credit, write=True) as session, pytest.raises(CorrectionRefused) as refused:
@@ -248,6 +248,9 @@ def test_the_refund_command_refuses_a_used_reference_in_one_line(prefect_server,
     env = {"PREFECT_API_URL": prefect_server}
     refused = lifecycle("run", "refund", "--customer", "C1", "--amount", "10.00", "--reference", "VIR-1", **env)
     assert "bank reference 'VIR-1' is already refund R1's for C1" in one_line_refusal(refused)
+    refused = lifecycle("run", "refund", "--customer", "C1", "--amount", "10.00", "--reference", "vir_1", **env)
+    assert ("bank reference 'vir_1' is already refund R1's for C1 (refunded on 2026-11-02 as 'VIR-1'; references "
+            "are compared without case, spaces, dashes and punctuation)") in one_line_refusal(refused)
     done = lifecycle("run", "refund", "--customer", "C1", "--amount", "10.00", "--reference", "VIR-9", **env)
     assert done.returncode == 0, done.stderr
     again = lifecycle("run", "refund", "--customer", "C1", "--amount", "10.00", "--reference", "VIR-9", **env)
@@ -456,3 +459,188 @@ def test_import_records_refuse_what_files_refuse(with_credit):
                        label="api", engine=with_credit, actor="test")
     assert rejected.value.errors == ["api:2:reference: holds the control character U+001B (at character 4): type "
                                      "the text without it"]
+
+
+# --- round four: invisible characters, variants of one bank reference, hostile headers and numbers ------------
+
+
+def test_variants_of_one_bank_reference_are_one_refund_across_the_command_and_imports(with_credit, tmp_path):
+    from decimal import Decimal
+
+    from ledger.credits import record_refund
+    from policy.corrections import CorrectionRefused
+
+    with session_scope(with_credit, write=True) as session:  # the command records the refund by its reference
+        record_refund(session, "C1", Decimal("10.00"), refund_id="BANK-77", reference="BANK-77",
+                      refunded_on=today_paris(), actor="test", flow_run_id=None)
+    before = ledger_state(with_credit)
+    variants = ["bank-77", "BANK 77", "BANK\u201177", "ＢＡＮＫ－７７", "Bank.77"]
+    rows = [[f"R{n}", "C1", "1.00", "2026-11-02", variant] for n, variant in enumerate(variants, start=1)]
+    with pytest.raises(ImportRejected) as rejected:
+        import_file("refunds", write_csv(tmp_path / "r.csv", REFUNDS, rows), engine=with_credit)
+    on = today_paris().isoformat()
+    assert rejected.value.errors == [
+        f"r.csv:{n}:reference: bank reference {variant!r} is already refund BANK-77's for C1 (refunded on {on} as "
+        f"'BANK-77'; references are compared without case, spaces, dashes and punctuation): one bank transfer is "
+        f"one refund" for n, variant in enumerate(variants, start=2)]
+    assert ledger_state(with_credit) == before
+    # within one file, and from the command after an import
+    rows = [["R1", "C1", "1.00", "2026-11-02", "VIR 5"], ["R2", "C1", "1.00", "2026-11-02", "vir-5"]]
+    with pytest.raises(ImportRejected) as rejected:
+        import_file("refunds", write_csv(tmp_path / "r2.csv", REFUNDS, rows), engine=with_credit)
+    assert rejected.value.errors == [
+        "r2.csv:3:reference: bank reference 'vir-5' is already refund R1's for C1 (refunded on 2026-11-02 as "
+        "'VIR 5'; references are compared without case, spaces, dashes and punctuation): one bank transfer is "
+        "one refund"]
+    assert import_file("refunds", write_csv(tmp_path / "r3.csv", REFUNDS, rows[:1]), engine=with_credit).inserted == 1
+    with session_scope(with_credit, write=True) as session, pytest.raises(CorrectionRefused) as refused:
+        record_refund(session, "C1", Decimal("1.00"), refund_id="VIR5", reference="VIR5", refunded_on=today_paris(),
+                      actor="test", flow_run_id=None)
+    assert refused.value.about == "reference" and "is already refund R1's for C1" in str(refused.value)
+    with session_scope(with_credit, write=True) as session, pytest.raises(CorrectionRefused, match="only spaces"):
+        record_refund(session, "C1", Decimal("1.00"), refund_id="R9", reference="- -", refunded_on=today_paris(),
+                      actor="test", flow_run_id=None)
+    # the same reference for another customer is another transfer
+    import_file("customers", write_csv(tmp_path / "c.csv", CUSTOMER_HEADER, [customer("C2")]), engine=with_credit)
+    with session_scope(with_credit, write=True) as session, pytest.raises(CorrectionRefused) as refused:
+        record_refund(session, "C2", Decimal("1.00"), refund_id="R10", reference="bank-77", refunded_on=today_paris(),
+                      actor="test", flow_run_id=None)
+    assert "C2's credit is 0.00 EUR" in str(refused.value)  # refused for its credit, not for C1's reference
+
+
+BIDI = "Evil\u202egnp.exe"
+
+
+def test_bidi_controls_and_invisible_characters_are_refused_at_every_entry(with_credit, tmp_path):
+    before = ledger_state(with_credit)
+    files = {
+        "customers": (CUSTOMER_HEADER + ["billing_address"],
+                      [customer("C7", name=BIDI) + ["1 rue A / 75001 Paris"],
+                       customer("C8") + ["1 rue\u2066 A / 75001 Paris"]]),
+        "invoices": (["invoice_id", "customer_id", "issued_on", "due_on", "amount_ht", "description"],
+                     [["INV-7", "C1", "2026-10-01", "2026-10-31", "10.00", "Support\u200f"]]),
+        "interventions": (["intervention_id", "customer_id", "started_at", "minutes", "category", "engineer",
+                           "description"],
+                          [["I7", "C1", "2026-10-02T09:00", "15", "assistance", "ann\u061c", "fixed\nthe\u200bjob"]]),
+        "credit-notes": (CREDIT_NOTES, [["CN7", "INV-1", "1.00", "Good\u202awill", "2026-11-02"]]),
+        "refunds": (REFUNDS, [["R7", "C1", "1.00", "2026-11-02", "VIR\ufeff7"]]),
+    }
+    told = {}
+    for kind, (header, rows) in files.items():
+        with pytest.raises(ImportRejected) as rejected:
+            import_file(kind, write_csv(tmp_path / f"{kind}.csv", header, rows), engine=with_credit)
+        told[kind] = rejected.value.errors
+    assert told["customers"] == [
+        "customers.csv:2:name: holds the invisible character U+202E (at character 5; it reorders or hides text): "
+        "type the text without it",
+        "customers.csv:3:billing_address: an address holds no control or invisible character: its line 1 holds the "
+        "invisible character U+2066 (at character 6; it reorders or hides text): type the text without it"]
+    assert told["invoices"] == ["invoices.csv:2:description: holds the invisible character U+200F (at character 8; "
+                                "it reorders or hides text): type the text without it"]
+    assert [error.split(": ", 1)[0] for error in told["interventions"]] == ["interventions.csv:2:engineer",
+                                                                            "interventions.csv:2:description"]
+    assert all("invisible character" in error for error in told["interventions"]), told
+    assert "U+202A" in told["credit-notes"][0] and "U+FEFF" in told["refunds"][0]
+    cases = [
+        (("run", "credit-note", "--invoice", "INV-1", "--amount", "1.00", "--reason", "Good\u2067will",
+          "--requested-by", "ann"), "--reason: holds the invisible character U+2067"),
+        (("run", "cancel", "--customer", "C1", "--received-on", "2026-11-02", "--requested-by", "ops\u200e"),
+         "--requested-by: holds the invisible character U+200E"),
+        (("run", "refund", "--customer", "C1", "--amount", "1.00", "--reference", "VIR\u202d1"),
+         "--reference: holds the invisible character U+202D"),
+    ]
+    for args, says in cases:
+        line = one_line_refusal(lifecycle(*args))
+        assert says in line, (args, line)
+    assert ledger_state(with_credit) == before
+
+
+def test_a_restores_ticket_is_an_id_and_its_requester_a_name(with_credit):
+    cases = [("../../x", "--ticket '../../x': not an id"), ("=1+1", "--ticket '=1+1': not an id"),
+             ("-rf", "--ticket '-rf': not an id")]
+    before = ledger_state(with_credit)
+    for ticket, says in cases:
+        line = one_line_refusal(lifecycle("run", "restore", "--customer", "C1", "--requested-by", "ann",
+                                          f"--ticket={ticket}"))
+        assert says in line, line
+    line = one_line_refusal(lifecycle("run", "restore", "--customer", "C1", "--requested-by", "x" * 121,
+                                      "--ticket", "T-1"))
+    assert "--requested-by is longer than 120 characters" in line
+    # every name and reason a command keeps follows the import's text cell of its column
+    cases = [(("run", "credit-note", "--invoice", "INV-1", "--amount", "1.00", "--reason", "r" * 501,
+               "--requested-by", "ann"), "--reason is longer than 500 characters"),
+             (("run", "credit-note", "--invoice", "INV-1", "--amount", "1.00", "--reason", "Goodwill",
+               "--requested-by", " "), "--requested-by is empty"),
+             (("run", "cancel", "--customer", "C1", "--received-on", "2026-11-02", "--requested-by", "o" * 121),
+              "--requested-by is longer than 120 characters"),
+             (("run", "standby-request", "--customer", "C1", "--reason", "temporary_inactivity", "--requested-by", ""),
+              "--requested-by is empty")]
+    for args, says in cases:
+        line = one_line_refusal(lifecycle(*args))
+        assert says in line, (args, line)
+    assert ledger_state(with_credit) == before
+    # the same rules where the flow runs (a run started from the UI never passed the command)
+    from tasks.backups import RestoreRefused, restore_customer
+
+    for ticket, requested_by in (("../../x", "ann"), ("T-1", " "), ("T-1", "ann\u202e")):
+        with pytest.raises(RestoreRefused):
+            restore_customer("C1", None, "sandbox", requested_by, ticket, platform=None, storage=None, sandbox_url="",
+                             flow_run_id=None, actor="test", request_key="r", engine=with_credit)
+
+
+@pytest.mark.parametrize("kind", sorted(EVERY_KIND))
+def test_every_kind_lists_a_header_of_thousands_of_bad_columns_in_a_few_lines(kind, with_credit, tmp_path):
+    header, row = EVERY_KIND[kind]
+    wide = header + [f"junk{n}" for n in range(5000)] + [header[1]]
+    with pytest.raises(ImportRejected) as rejected:
+        import_file(kind, write_csv(tmp_path / "wide.csv", wide, [row("K1" if kind != "standby" else "C1")]),
+                    engine=with_credit)
+    errors = rejected.value.errors
+    assert len(errors) == 21, errors[-3:]
+    assert errors[0].startswith("wide.csv:1:junk0: unknown column (expected ")
+    assert errors[-1] == ("wide.csv:1:-: and 4,981 more problem(s) in the header (5,001 in all, the first 20 listed "
+                          "above)")
+
+
+def _xlsx_with_cell(path, header, row, column, xml_value):
+    """A workbook whose `column` cell of row 2 is the number cell `<v>xml_value</v>`, as a writer other than
+    Excel may leave it."""
+    import zipfile
+
+    workbook = Workbook()
+    workbook.active.append(header)
+    cells = list(row)
+    cells[column] = 12345.0
+    workbook.active.append(cells)
+    plain = path.with_suffix(".plain.xlsx")
+    workbook.save(plain)
+    with zipfile.ZipFile(plain) as source, zipfile.ZipFile(path, "w") as target:
+        for item in source.infolist():
+            data = source.read(item.filename)
+            if item.filename == "xl/worksheets/sheet1.xml":
+                assert data.count(b"<v>12345</v>") == 1
+                data = data.replace(b"<v>12345</v>", f"<v>{xml_value}</v>".encode())
+            target.writestr(item, data)
+    return path
+
+
+def test_a_number_cell_that_is_not_a_number_says_so(with_credit, tmp_path):
+    header = CUSTOMER_HEADER
+    path = _xlsx_with_cell(tmp_path / "inf.xlsx", header, customer("C5"), 3, "1E999")
+    with pytest.raises(ImportRejected) as rejected:
+        import_file("customers", path, engine=with_credit)
+    assert rejected.value.errors == ["inf.xlsx:2:monthly_fee: not a number (the cell holds inf)"]
+    path = _xlsx_with_cell(tmp_path / "nan.xlsx", header, customer("C5"), 3, "NaN")
+    with pytest.raises(UnreadableFile) as refused:
+        import_file("customers", path, engine=with_credit)
+    assert str(refused.value).startswith("nan.xlsx:2: a cell marked as a number holds something that is not a number")
+    line = one_line_refusal(lifecycle("import", "customers", str(path)))
+    assert "nan.xlsx:2: a cell marked as a number" in line
+
+
+def test_a_bom_before_a_workbooks_first_column_is_dropped_as_in_a_csv(with_credit, tmp_path):
+    workbook = Workbook()
+    workbook.active.append(["\ufeff" + CUSTOMER_HEADER[0], *CUSTOMER_HEADER[1:]])
+    workbook.active.append(customer("C6"))
+    workbook.save(tmp_path / "bom.xlsx")
+    assert import_file("customers", tmp_path / "bom.xlsx", engine=with_credit).inserted == 1

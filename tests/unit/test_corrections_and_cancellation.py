@@ -311,3 +311,13 @@ def test_a_standby_line_drawn_up_knowing_the_last_day_has_no_day_after_it():
                                start=date(2026, 2, 11)) == Decimal("147.00")
     # (without the start, 1..10 February would be taken for days of the line: 4 days after, 42.00, too little)
     assert standby_given_after([line], february, date(2026, 2, 14), date(2026, 2, 15), YEAR[1]) == Decimal("42.00")
+
+
+def test_variants_of_one_bank_reference_have_one_normalised_form():
+    from policy.corrections import reference_key
+
+    variants = ["BANK-77", "bank-77", "BANK 77", "BANK\u201177", "Bank_77", "ＢＡＮＫ－７７", " bank.77 ", "BANK\u00a077"]
+    assert {reference_key(variant) for variant in variants} == {"bank77"}
+    assert reference_key("BANK-78") != reference_key("BANK-77")
+    assert reference_key("Straße 1") == reference_key("STRASSE-1")  # case folded, not only lowered
+    assert reference_key("- / -") == ""

@@ -29,7 +29,27 @@ def test_a_line_break_is_refused_in_a_one_line_value(char):
 def test_a_multi_line_value_keeps_its_lines_and_tabs_and_any_text_keeps_its_letters():
     assert control_problem("host: db\r\nuser:\troot", lines=True) is None
     assert control_problem("a\tb") is not None  # a one-line value holds no tab either
-    assert control_problem("Société Générale d'Épargne — 日本 [/bold] =1+2 \u200b") is None
+    assert control_problem("Société Générale d'Épargne — 日本 [/bold] =1+2") is None
+    # ZWNJ and ZWJ join letters (Persian, Indic scripts) and emoji: they reorder and hide nothing
+    assert control_problem("می\u200cخواهم 👩\u200d💻") is None
+
+
+@pytest.mark.parametrize("char", ["\u202a", "\u202b", "\u202c", "\u202d", "\u202e", "\u2066", "\u2067", "\u2068",
+                                  "\u2069", "\u200e", "\u200f", "\u061c", "\u200b", "\u2060", "\ufeff"])
+def test_a_bidi_control_or_an_invisible_space_is_refused_in_any_text(char):
+    for lines in (False, True):
+        problem = control_problem(f"Evil{char}gnp.exe", lines=lines)
+        assert problem == (f"holds the invisible character U+{ord(char):04X} (at character 5; it reorders or hides "
+                           f"text): type the text without it")
+
+
+def test_a_text_is_one_line_of_at_most_its_length_and_may_begin_like_a_formula():
+    from policy.text import text_problem
+
+    assert text_problem('=HYPERLINK("http://x","y")', 120) is None  # text, as an import's cell: exports keep it text
+    assert text_problem("  ", 120) == "is empty"
+    assert text_problem("x" * 121, 120) == "is longer than 120 characters"
+    assert text_problem("ann\u202e", 120).startswith("holds the invisible character U+202E")
 
 
 def test_the_window_runs_from_the_earliest_date_to_the_horizon():
