@@ -18,6 +18,10 @@ from zoneinfo import ZoneInfo
 VARIABLE = "LIFECYCLE_TODAY"
 PARIS = ZoneInfo("Europe/Paris")
 _DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
+#: the days LIFECYCLE_TODAY may name: a business day of this product (no terms allow an earlier earliest_date),
+#: not one that overflows date arithmetic (0001-01-01, 9999-12-31) or dates documents centuries ahead
+EARLIEST = date(2000, 1, 1)
+LATEST = date(2099, 12, 31)
 
 
 class MalformedToday(ValueError):
@@ -32,10 +36,14 @@ def set_day() -> date | None:
     try:
         if not _DAY.fullmatch(raw):
             raise ValueError
-        return date.fromisoformat(raw)
+        day = date.fromisoformat(raw)
     except ValueError:
         raise MalformedToday(f"{VARIABLE}={raw!r} is not a day (YYYY-MM-DD); unset it to use the machine's "
                              f"clock") from None
+    if not EARLIEST <= day <= LATEST:
+        raise MalformedToday(f"{VARIABLE}={raw!r} is not a plausible day: it lies from {EARLIEST} to {LATEST}; "
+                             f"unset it to use the machine's clock")
+    return day
 
 
 def moved(instant: datetime) -> datetime:
@@ -73,4 +81,4 @@ def check() -> None:
     set_day()
 
 
-__all__ = ["MalformedToday", "VARIABLE", "check", "moved", "now", "today", "set_day"]
+__all__ = ["EARLIEST", "LATEST", "MalformedToday", "VARIABLE", "check", "moved", "now", "today", "set_day"]

@@ -117,7 +117,7 @@ def parse_sheet(sheet: Sheet, columns: tuple[Column, ...], problems: Problems,
                 else:
                     values[column.name] = None
                 continue
-            past_only = column.name in PAST_ONLY
+            past_only = column.name in PAST_ONLY or column.past
             try:
                 value = column.parse(raw)
             except DateOutOfRange as error:
