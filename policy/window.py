@@ -42,9 +42,11 @@ class DateWindow:
     def horizon(self) -> int:
         return (self.latest - self.today).days
 
-    def problem(self, value: date | datetime, *, past_only: bool = False, shown: str | None = None) -> str | None:
+    def problem(self, value: date | datetime, *, past_only: bool = False, shown: str | None = None,
+                to_the_minute: bool = False) -> str | None:
         """Why `value` is refused, naming the window; None when it lies in it. An instant counts by its
-        Paris day; `shown` is how the user wrote it (a cell, an option)."""
+        Paris day, or (`to_the_minute`, with the window's `now`) by the instant itself: work that has not
+        started yet is no fact; `shown` is how the user wrote it (a cell, an option)."""
         day = value
         if isinstance(value, datetime):
             try:
@@ -57,8 +59,8 @@ class DateWindow:
         if past_only and day > self.today:
             return f"{shown} is after today: it cannot lie ahead; a date here lies " \
                    f"{self.describe(past_only=True)}"
-        if past_only and isinstance(value, datetime) and value.tzinfo is not None and self.now is not None \
-                and value > self.now:
+        if past_only and to_the_minute and isinstance(value, datetime) and value.tzinfo is not None \
+                and self.now is not None and value > self.now:
             return f"{shown} is later than now: it cannot lie ahead (work not yet done is not a fact); an " \
                    f"instant here lies {self.describe(past_only=True)}, no later than now"
         if day > self.latest:

@@ -39,13 +39,14 @@ class NumberingRefused(Refusal, ValueError):
 
 
 class _WorldInOneLine(logging.Filter):
-    """A run's log record of a condition of the world (Prefect's "Task run failed with exception: ...") keeps
-    its one line and drops the traceback: ops read what and where, and a traceback stays the mark of a bug."""
+    """A run's log record of a condition of the world (Prefect's "Task run failed with exception: ...") or of a
+    refusal keeps its one line and drops the traceback: ops read what and where, and a traceback stays the mark
+    of a bug."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         error = record.exc_info[1] if isinstance(record.exc_info, tuple) else None
-        if error is not None and is_world_condition(error):
-            record.exc_info, record.exc_text = None, None
+        if error is not None and (is_world_condition(error) or isinstance(error, (Refusal, OutOfOrder))):
+            record.exc_info, record.exc_text = None, None  # a refusal met in a task: its one line, no traceback
         return True
 
 

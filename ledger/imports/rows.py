@@ -129,7 +129,7 @@ def parse_sheet(sheet: Sheet, columns: tuple[Column, ...], problems: Problems,
                 problems.add(number, column.name, str(error))
                 continue
             if window is not None and isinstance(value, date):
-                problem = window.problem(value, past_only=past_only, shown=as_text(raw))
+                problem = window.problem(value, past_only=past_only, shown=as_text(raw), to_the_minute=column.past)
                 if problem:
                     problems.add(number, column.name, problem)
                     continue
