@@ -4,7 +4,8 @@ Every "what day / what time is it" of the business (the day a run works for, the
 bill, the demo's history, a ticket's clocks) reads `now()` or `today()` here, so that one variable moves
 them all together: a test, a rehearsal or a demo can be set on any calendar day without touching the
 machine's clock. `LIFECYCLE_TODAY=YYYY-MM-DD` keeps the current Paris time of day on that day (the
-clock still ticks); unset or empty, the real clock is read. Record timestamps (created_at, locks'
+clock still ticks); unset or empty, the real clock is read. A day outside 2000-01-01..2099-12-31 is
+refused like a malformed one (0001-01-01 or 9999-12-31 overflow date arithmetic and bill centuries). Record timestamps (created_at, locks'
 heartbeats, measurements) stay on the real clock: they say when something happened on this machine.
 """
 
