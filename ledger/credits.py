@@ -215,7 +215,12 @@ def issue_given_back(session: Session, invoice: Invoice, lines: list[Line], *, k
     if sums.ttc >= 0:
         raise ValueError(f"{key}: a credit note gives money back (its total is below zero, not {sums.ttc})")
     session.execute(select(Invoice.id).where(Invoice.id == invoice.id).with_for_update())
-    issued_on = issue_date(session, on, not_before=invoice.issued_on)  # the product chose it: moved, not refused
+    # the product chose it: moved forward, not refused, up to today (refused past it: a clock set back)
+    try:
+        issued_on = issue_date(session, on, corrects=Corrects(invoice_label(invoice), invoice.issued_on))
+    except OutOfOrder as refused:
+        raise OutOfOrder(f"{invoice.customer_id}: the credit note giving back days of {invoice_label(invoice)} "
+                         f"not issued: {refused}") from None
     [number] = next_numbers(session, issued_on, 1, corrects=Corrects(invoice_label(invoice), invoice.issued_on))
     stamp = now()
     note = Invoice(invoice_key=key, number=number, customer_id=invoice.customer_id, kind=InvoiceKind.CREDIT_NOTE,

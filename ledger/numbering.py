@@ -9,7 +9,9 @@ numbered in any year (a 2020 date after 2026 numbers would open a 2020 series si
 2026 date after 2027 numbers would do the same at the year's turn), nor before the document it
 corrects (a credit note's invoice, a penalty's). `next_numbers` is the one place a number is given,
 and it refuses such a date whoever asks; the paths that choose their own date (the close, the
-arrears sweep) take `issue_date`, which moves it forward instead; the paths where a person chose it
+arrears sweep, a cancellation's credit note) take `issue_date`, which moves it forward instead, up to
+today and never past it (a document is never dated after the day it is issued: with the clock set back
+before the latest number, they are refused like `run credit-note`); the paths where a person chose it
 (an import row, a CLI option) check `chronology_problem` first and say it in their own words.
 """
 
@@ -84,14 +86,22 @@ def chronology_problem(session: Session, issued_on: date, corrects: Corrects | N
     return max(limits, key=lambda limit: limit[0])[1] if limits else None
 
 
-def issue_date(session: Session, wanted: date, today: date | None = None, *, not_before: date | None = None) -> date:
+def issue_date(session: Session, wanted: date, today: date | None = None, *,
+               corrects: Corrects | None = None) -> date:
     """The issue date to use when the product chooses it: `wanted`, never after today (Paris), whatever
-    day a forced run works for (no invoice is dated after the day it is issued); moved forward to the
-    latest date already numbered in any year, and to `not_before` (the document it follows from)."""
-    wanted = min(wanted, today or today_paris())
+    day a forced run works for; moved forward to the latest date already numbered in any year, and to the
+    day of the document it follows from (`corrects`), but never past today: no document is dated after the
+    day it is issued. When those lie after today (a clock set back), refused (`OutOfOrder`) in the words
+    `run credit-note` uses: "today (D) is before ..."."""
+    today = today or today_paris()
+    wanted = min(wanted, today)
     _lock_all(session)
     latest = latest_issued(session)
-    return max([wanted] + ([latest.on] if latest else []) + ([not_before] if not_before else []))
+    on = max([wanted] + ([latest.on] if latest else [])
+             + ([corrects.issued_on] if corrects and corrects.issued_on else []))
+    if on > today:
+        raise OutOfOrder(chronology_problem(session, today, corrects, said=f"today ({today})"))
+    return on
 
 
 def next_numbers(session: Session, issued_on: date, count: int, *, corrects: Corrects | None = None,

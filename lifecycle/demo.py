@@ -206,6 +206,10 @@ def create(*, customers: int = 50, seed: int = 7, today: date) -> str:
     categories, weights = list(CATEGORY_WEIGHTS), list(CATEGORY_WEIGHTS.values())
     intervention_rows = []
     number = 0
+    from lifecycle_config import clock
+
+    # work not yet started is no fact (the import refuses a start later than now): today's stop a minute ago
+    before_now = clock.now().astimezone(PARIS).replace(tzinfo=None, second=0, microsecond=0) - timedelta(minutes=1)
     for back in range(HISTORY_MONTHS - 1, -1, -1):
         month_start = _month_start(today, back)
         month_end = min(add_months(month_start, 1) - timedelta(days=1), today)
@@ -213,7 +217,8 @@ def create(*, customers: int = 50, seed: int = 7, today: date) -> str:
             for _ in range(rng.choice([0, 1, 2, 2, 3, 4, 6])):
                 number += 1
                 day = month_start + timedelta(days=rng.randint(0, (month_end - month_start).days))
-                moment = datetime.combine(day, time(rng.randint(8, 19), rng.choice([0, 10, 15, 30, 45, 50])))
+                moment = min(datetime.combine(day, time(rng.randint(8, 19), rng.choice([0, 10, 15, 30, 45, 50]))),
+                             before_now)
                 category = rng.choices(categories, weights)[0]
                 intervention_rows.append([
                     f"T{number:05d}", customer_id, moment.isoformat(timespec="minutes"),

@@ -4,7 +4,8 @@ Every "what day / what time is it" of the business (the day a run works for, the
 bill, the demo's history, a ticket's clocks) reads `now()` or `today()` here, so that one variable moves
 them all together: a test, a rehearsal or a demo can be set on any calendar day without touching the
 machine's clock. `LIFECYCLE_TODAY=YYYY-MM-DD` keeps the current Paris time of day on that day (the
-clock still ticks); unset or empty, the real clock is read. Record timestamps (created_at, locks'
+clock still ticks); unset or empty, the real clock is read. A day outside 2000-01-01..2099-12-31 is
+refused like a malformed one (0001-01-01 or 9999-12-31 overflow date arithmetic and bill centuries). Record timestamps (created_at, locks'
 heartbeats, measurements) stay on the real clock: they say when something happened on this machine.
 """
 
@@ -18,6 +19,10 @@ from zoneinfo import ZoneInfo
 VARIABLE = "LIFECYCLE_TODAY"
 PARIS = ZoneInfo("Europe/Paris")
 _DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
+#: the days LIFECYCLE_TODAY may name: a business day of this product (no terms allow an earlier earliest_date),
+#: not one that overflows date arithmetic (0001-01-01, 9999-12-31) or dates documents centuries ahead
+EARLIEST = date(2000, 1, 1)
+LATEST = date(2099, 12, 31)
 
 
 class MalformedToday(ValueError):
@@ -32,10 +37,14 @@ def set_day() -> date | None:
     try:
         if not _DAY.fullmatch(raw):
             raise ValueError
-        return date.fromisoformat(raw)
+        day = date.fromisoformat(raw)
     except ValueError:
         raise MalformedToday(f"{VARIABLE}={raw!r} is not a day (YYYY-MM-DD); unset it to use the machine's "
                              f"clock") from None
+    if not EARLIEST <= day <= LATEST:
+        raise MalformedToday(f"{VARIABLE}={raw!r} is not a plausible day: it lies from {EARLIEST} to {LATEST}; "
+                             f"unset it to use the machine's clock")
+    return day
 
 
 def moved(instant: datetime) -> datetime:
@@ -73,4 +82,4 @@ def check() -> None:
     set_day()
 
 
-__all__ = ["MalformedToday", "VARIABLE", "check", "moved", "now", "today", "set_day"]
+__all__ = ["EARLIEST", "LATEST", "MalformedToday", "VARIABLE", "check", "moved", "now", "today", "set_day"]

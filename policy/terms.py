@@ -223,7 +223,8 @@ class Terms(BaseModel):
     horizon_days: int = Field(
         400, ge=1, le=3660, description="Days after today a date that may lie ahead (a due date, a standby's end, "
         "a contract's start, a month to close with --force) may reach; further is a typo (9999-12-31). Facts "
-        "that cannot lie ahead (a payment, a refund, a ticket's moments) are refused after today.",
+        "that cannot lie ahead (a payment, a refund, a ticket's moments, an imported invoice's issue date, an "
+        "intervention's start) are refused after today.",
     )
     intervention_max_minutes: int = Field(
         10_000, ge=1, description="Most minutes one intervention row may carry (a week of work is 2,400); more is "

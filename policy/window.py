@@ -21,15 +21,16 @@ class DateWindow:
     earliest: date
     today: date
     latest: date
+    now: datetime | None = None  # the current instant (aware): an instant of the past lies no later than it
 
     @classmethod
-    def of(cls, terms: Terms, today: date | None = None) -> DateWindow:
-        today = today or today_paris()
+    def of(cls, terms: Terms, today: date | None = None, now: datetime | None = None) -> DateWindow:
+        today = today or today_paris(now)
         try:
             latest = today + timedelta(days=terms.horizon_days)
         except OverflowError:  # a today near year 9999 (a test clock) keeps the window valid
             latest = date.max
-        return cls(terms.earliest_date, today, latest)
+        return cls(terms.earliest_date, today, latest, now)
 
     def describe(self, *, past_only: bool = False) -> str:
         """The window in words that do not change with the day (an error line a test can hold)."""
@@ -41,9 +42,11 @@ class DateWindow:
     def horizon(self) -> int:
         return (self.latest - self.today).days
 
-    def problem(self, value: date | datetime, *, past_only: bool = False, shown: str | None = None) -> str | None:
+    def problem(self, value: date | datetime, *, past_only: bool = False, shown: str | None = None,
+                to_the_minute: bool = False) -> str | None:
         """Why `value` is refused, naming the window; None when it lies in it. An instant counts by its
-        Paris day; `shown` is how the user wrote it (a cell, an option)."""
+        Paris day, or (`to_the_minute`, with the window's `now`) by the instant itself: work that has not
+        started yet is no fact; `shown` is how the user wrote it (a cell, an option)."""
         day = value
         if isinstance(value, datetime):
             try:
@@ -56,6 +59,10 @@ class DateWindow:
         if past_only and day > self.today:
             return f"{shown} is after today: it cannot lie ahead; a date here lies " \
                    f"{self.describe(past_only=True)}"
+        if past_only and to_the_minute and isinstance(value, datetime) and value.tzinfo is not None \
+                and self.now is not None and value > self.now:
+            return f"{shown} is later than now: it cannot lie ahead (work not yet done is not a fact); an " \
+                   f"instant here lies {self.describe(past_only=True)}, no later than now"
         if day > self.latest:
             return f"{shown} is too far ahead: a date here lies {self.describe()}"
         return None

@@ -23,7 +23,7 @@ from blocks.settings import Settings
 from ledger import audit, keys
 from ledger.db import now, rehearsal, session_scope
 from ledger.models import ArrearsSweep, Customer, Invoice, InvoiceLine, Payment, StageChange
-from ledger.numbering import Corrects, issue_date, next_numbers
+from ledger.numbering import Corrects, OutOfOrder, issue_date, next_numbers
 from ledger.queries import active_standby_customers, invoice_label
 from policy.arrears import (ROWS, Owed, Stage, anchor, deletion_due, deletion_due_on, deletion_eligible, deletion_plan,
                             ladder, overdue_balance, penalty_for, penalty_texts, transitions, unpaid_for)
@@ -259,7 +259,10 @@ def _notify(session, settings, customer, notice, key, *, anchor, on, owed, flow_
 
 def _issue_penalty(session, customer, invoice, penalty, day, terms, actor, flow_run_id, dry_run) -> dict:
     label = invoice_label(invoice)
-    issued_on = issue_date(session, day, not_before=invoice.issued_on)
+    try:
+        issued_on = issue_date(session, day, corrects=Corrects(label, invoice.issued_on))
+    except OutOfOrder as refused:  # a clock set back: never dated after the day it is issued
+        raise OutOfOrder(f"penalty on {label} not issued: {refused}") from None
     [number] = next_numbers(session, issued_on, 1, corrects=Corrects(label, invoice.issued_on))
     stamp = now()
     total = penalty.penalty + penalty.indemnity

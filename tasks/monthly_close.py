@@ -30,7 +30,7 @@ from ledger.credits import apply_credits, settle_credit_note
 from ledger.db import insert_if_missing, now, session_scope
 from ledger.models import (Cancellation, Customer, Intervention, Invoice, InvoiceLine, MonthlyClose, QuotaPeriod,
                            StageChange, StandbyPeriod, Ticket)
-from ledger.numbering import issue_date, next_numbers
+from ledger.numbering import OutOfOrder, issue_date, next_numbers
 from ledger.queries import invoice_label
 from ledger.terms_copies import terms_document
 from policy.calendar import add_months, month_bounds, month_key
@@ -503,7 +503,10 @@ def finalise(month: str, issued_on: date, terms: Terms, *, actor: str, flow_run_
             refuse_negative(row.kind, row.total_ttc, f"{row.customer_id}'s invoice for {month}")
         drafts = [row.id for row in found]
         notes = [row.id for row in found if row.kind == InvoiceKind.CREDIT_NOTE]
-        issued_on = issue_date(session, issued_on)
+        try:
+            issued_on = issue_date(session, issued_on)
+        except OutOfOrder as refused:  # a clock set back: the drafts wait, nothing is numbered
+            raise OutOfOrder(f"{month} not finalised (its drafts are kept): {refused}") from None
         numbers = next_numbers(session, issued_on, len(drafts))
         due_on = issued_on + timedelta(days=terms.payment_terms_days)
         stamp = now()

@@ -23,6 +23,7 @@ from ledger.imports import credit_notes, customers, interventions, invoices, pay
 from ledger.imports.rows import ImportRejected, ImportResult, Problems, parse_sheet
 from ledger.imports.schemas import schemas
 from ledger.readers import Limits, Sheet, read_sheet
+from lifecycle_config import clock
 from policy.terms import Terms
 from policy.window import DateWindow
 
@@ -98,7 +99,7 @@ def _import_sheet(kind: str, sheet: Sheet, name: str, *, terms: Terms, engine, a
     problems = Problems(name)
     for number, column in sheet.oversized:
         problems.add(number, column, f"longer than {terms.import_max_cell_chars} characters (import_max_cell_chars)")
-    rows = parse_sheet(sheet, schemas(terms)[kind], problems, progress, window=DateWindow.of(terms))
+    rows = parse_sheet(sheet, schemas(terms)[kind], problems, progress, window=DateWindow.of(terms, now=clock.now()))
     result = ImportResult(kind=kind, file=name, rows=len(rows))
     if problems and not rows:
         raise ImportRejected(problems.lines())

@@ -6,7 +6,8 @@ order, each against what the rows above it left to credit, inside the import's o
 refused row (past what is left, an unknown invoice) writes nothing at all. `issued_on` is the date
 the credit note carries (a date after today is refused at its row). Numbering is chronological in every year, so a
 row dated before the invoice it credits, or before the latest date already numbered in any year
-(rows above it included), is refused at its row, naming the date and the limit: a credit note dated
+(rows above it included: then the row above and its date are named), is refused at its row, naming the
+date and the limit: a credit note dated
 2020-01-01 would open a 2020 series years after 2026's. The documents are rendered and mailed right
 after the import (`lifecycle import` starts `run send-invoices --new-only`), and any the import could
 not finish by the next run that issues documents or by the daily arrears sweep.
@@ -14,6 +15,7 @@ not finish by the next run that issues documents or by the daily arrears sweep.
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Callable
 
 from sqlalchemy import select
@@ -32,6 +34,9 @@ from policy.terms import Terms
 def check(session: Session, rows: list[Row], problems: Problems, terms: Terms, actor: str,
           result: ImportResult) -> Callable[[], None]:
     duplicates(rows, lambda row: row.values.get("credit_note_id"), "credit_note_id", problems)
+    # the numbers the rows above were given here: kept only if the whole file is, so a refusal they cause
+    # names the row and its date, never a number that will not be issued
+    numbered: dict[str, tuple[int, date]] = {}
     for row in rows:
         values = row.values
         if not complete(row, SCHEMAS["credit-notes"]):
@@ -59,9 +64,17 @@ def check(session: Session, rows: list[Row], problems: Problems, terms: Terms, a
         except CorrectionRefused as refused:
             column = {"invoice": "invoice_number", "reason": "reason", "issued_on": "issued_on"}.get(refused.about,
                                                                                                  "amount_ttc")
-            problems.add(row.number, column, str(refused))
+            problems.add(row.number, column, _rows_above(str(refused), numbered))
             continue
+        numbered[made.number] = (row.number, values["issued_on"])
         result.inserted += 1
         result.notes.append(made.sentence())
 
     return lambda: None
+
+
+def _rows_above(said: str, numbered: dict[str, tuple[int, date]]) -> str:
+    """A chronology refusal whose limit is a row above in the same file: that row and its date, not its number."""
+    for number, (line, on) in numbered.items():
+        said = said.replace(f"{on}, the day number {number} was issued", f"{on}, the date of row {line} above")
+    return said

@@ -134,7 +134,7 @@ def parse_sheet(sheet: Sheet, columns: tuple[Column, ...], problems: Problems,
             if isinstance(raw, float) and not math.isfinite(raw):  # an .xlsx number cell of 1E999 is infinite
                 problems.add(number, column.name, f"not a number (the cell holds {raw})")
                 continue
-            past_only = column.name in PAST_ONLY
+            past_only = column.name in PAST_ONLY or column.past
             try:
                 value = column.parse(raw)
             except DateOutOfRange as error:
@@ -146,7 +146,7 @@ def parse_sheet(sheet: Sheet, columns: tuple[Column, ...], problems: Problems,
                 problems.add(number, column.name, str(error))
                 continue
             if window is not None and isinstance(value, date):
-                problem = window.problem(value, past_only=past_only, shown=as_text(raw))
+                problem = window.problem(value, past_only=past_only, shown=as_text(raw), to_the_minute=column.past)
                 if problem:
                     problems.add(number, column.name, problem)
                     continue

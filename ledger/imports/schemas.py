@@ -24,6 +24,7 @@ class Column:
     name: str
     parse: Callable[[Any], Any]
     required: bool = True
+    past: bool = False  # a fact of the past (an invoice issued, work done): no later than today (an instant: now)
 
 
 def schemas(terms: Terms) -> dict[str, tuple[Column, ...]]:
@@ -39,7 +40,7 @@ def schemas(terms: Terms) -> dict[str, tuple[Column, ...]]:
             Column("language", choice(*LANGUAGES), False),  # empty: the terms' invoice_language
         ),
         "invoices": (
-            Column("invoice_id", identifier), Column("customer_id", identifier), Column("issued_on", day),
+            Column("invoice_id", identifier), Column("customer_id", identifier), Column("issued_on", day, past=True),
             Column("due_on", day), Column("amount_ht", positive_money), Column("vat_rate", rate, False),
             Column("description", text(500), False), Column("status", choice(*INVOICE_STATUSES), False),
             Column("period_start", day, False), Column("period_end", day, False),
@@ -50,7 +51,7 @@ def schemas(terms: Terms) -> dict[str, tuple[Column, ...]]:
             Column("amount", positive_money),
         ),
         "interventions": (
-            Column("intervention_id", identifier), Column("customer_id", identifier), Column("started_at", instant),
+            Column("intervention_id", identifier), Column("customer_id", identifier), Column("started_at", instant, past=True),
             Column("minutes", whole(1, terms.intervention_max_minutes)), Column("category", choice(*CATEGORIES)),
             Column("ticket", identifier, False), Column("engineer", text(120), False),
             Column("description", text(2000, lines=True), False),

@@ -283,6 +283,43 @@ def test_facts_of_the_past_are_refused_after_today_and_accepted_today(with_credi
     assert import_file("tickets", write_csv(tmp_path / "t.csv", tickets, rows), engine=with_credit).inserted == 1
 
 
+def test_history_that_cannot_lie_ahead_is_refused_at_its_row(with_credit, tmp_path):
+    """An imported invoice dated after today once stood in for months of subscription billing (the close saw the
+    month billed); an intervention that has not started yet is not work done. Both refused at their row; today
+    is fine. A due date, an invoice's period, a contract's start may lie ahead (within the horizon)."""
+    today, tomorrow = today_paris(), today_paris() + timedelta(days=1)
+    invoices = ["invoice_id", "customer_id", "issued_on", "due_on", "amount_ht", "period_start", "period_end"]
+    with pytest.raises(ImportRejected) as rejected:
+        import_file("invoices", write_csv(tmp_path / "i.csv", invoices, [
+            ["ZI6", "C1", tomorrow.isoformat(), (tomorrow + timedelta(days=30)).isoformat(), "10.00", "", ""]]),
+                    engine=with_credit)
+    assert rejected.value.errors == [f"i.csv:2:issued_on: {tomorrow} is after today: it cannot lie ahead; a date here "
+                                     f"lies from 2000-01-01 (earliest_date) to today"]
+    assert import_file("invoices", write_csv(tmp_path / "i.csv", invoices, [
+        ["ZI6", "C1", today.isoformat(), (today + timedelta(days=30)).isoformat(), "10.00", today.isoformat(),
+         (today + timedelta(days=30)).isoformat()]]), engine=with_credit).inserted == 1
+    interventions = ["intervention_id", "customer_id", "started_at", "minutes", "category"]
+    with pytest.raises(ImportRejected) as rejected:
+        import_file("interventions", write_csv(tmp_path / "w.csv", interventions, [
+            ["W1", "C1", f"{tomorrow}T09:00", "30", "assistance"]]), engine=with_credit)
+    assert rejected.value.errors == [f"w.csv:2:started_at: {tomorrow}T09:00 is after today: it cannot lie ahead; a "
+                                     f"date here lies from 2000-01-01 (earliest_date) to today"]
+    assert import_file("interventions", write_csv(tmp_path / "w.csv", interventions, [
+        ["W1", "C1", f"{today}T00:00", "30", "assistance"]]), engine=with_credit).inserted == 1
+
+
+def test_a_today_outside_a_plausible_window_is_refused_in_one_line(with_credit):
+    """LIFECYCLE_TODAY=9999-12-31 or 0001-01-01 once ran every command on that day (overflows, a millennium of
+    billing): refused before anything starts, naming the window; a plausible day works."""
+    before = ledger_state(with_credit)
+    for day in ("9999-12-31", "0001-01-01", "1999-12-31", "2100-01-01"):
+        line = one_line_refusal(lifecycle("show", "customers", LIFECYCLE_TODAY=day))
+        assert line == (f"lifecycle: LIFECYCLE_TODAY='{day}' is not a plausible day: it lies from 2000-01-01 to "
+                        f"2099-12-31; unset it to use the machine's clock"), line
+    assert ledger_state(with_credit) == before
+    assert lifecycle("show", "customers", LIFECYCLE_TODAY="2000-01-01").returncode == 0
+
+
 def test_the_window_does_not_depend_on_when_a_customer_was_imported(with_credit, tmp_path):
     """A vendor moving in closes past months for customers it imports today: 2001 is as good as last month."""
     rows = [["INV-2001", "C1", "2001-03-01", "2001-03-31", "10.00", "0.20"]]

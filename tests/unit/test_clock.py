@@ -70,6 +70,21 @@ def test_a_malformed_day_is_refused_by_name(monkeypatch, raw):
         today_paris()
 
 
+@pytest.mark.parametrize("raw", ["0001-01-01", "1999-12-31", "2100-01-01", "9999-12-31"])
+def test_a_day_outside_the_plausible_window_is_refused_naming_it(monkeypatch, raw):
+    monkeypatch.setenv("LIFECYCLE_TODAY", raw)
+    with pytest.raises(clock.MalformedToday) as refused:
+        clock.today()
+    assert str(refused.value) == (f"LIFECYCLE_TODAY='{raw}' is not a plausible day: it lies from 2000-01-01 to "
+                                  f"2099-12-31; unset it to use the machine's clock")
+
+
+@pytest.mark.parametrize("raw", ["2000-01-01", "2099-12-31"])
+def test_the_window_s_edges_are_days(monkeypatch, raw):
+    monkeypatch.setenv("LIFECYCLE_TODAY", raw)
+    assert clock.today() == date.fromisoformat(raw)
+
+
 def test_the_cli_says_so_in_one_line():
     env = {"PATH": "/usr/bin:/bin", "LIFECYCLE_TODAY": "06/12/2026", "PYTHONPATH": str(ROOT)}
     result = subprocess.run([sys.executable, "-m", "lifecycle.cli", "show", "customers"], cwd=ROOT, env=env,

@@ -85,3 +85,21 @@ def test_the_window_is_the_terms_and_the_same_for_every_customer():
     assert DateWindow.of(Terms(), date(9999, 12, 1)).latest == date.max  # a test clock at the edge stays valid
     with pytest.raises(ValueError):
         Terms(horizon_days=0)
+
+
+def test_an_instant_of_the_past_lies_no_later_than_now_when_now_is_known():
+    """An intervention started this afternoon is not work done this morning: later than now is refused too."""
+    now = datetime(2026, 12, 6, 10, 0, tzinfo=timezone.utc)   # 11:00 in Paris
+    window = DateWindow.of(Terms(), now=now)
+    assert window.today == date(2026, 12, 6)
+    assert window.problem(now, past_only=True, to_the_minute=True) is None
+    assert window.problem(datetime(2026, 12, 6, 9, 59, tzinfo=timezone.utc), past_only=True, to_the_minute=True) \
+        is None
+    assert window.problem(datetime(2026, 12, 6, 10, 1, tzinfo=timezone.utc), past_only=True, shown="2026-12-06T11:01",
+                          to_the_minute=True) \
+        == ("2026-12-06T11:01 is later than now: it cannot lie ahead (work not yet done is not a fact); an instant "
+            "here lies from 2000-01-01 (earliest_date) to today, no later than now")
+    # a day, a date that may lie ahead, or a fact held to its day (a ticket's moments) is not held to the minute
+    assert window.problem(date(2026, 12, 6), past_only=True, to_the_minute=True) is None
+    assert window.problem(datetime(2026, 12, 6, 10, 1, tzinfo=timezone.utc), to_the_minute=True) is None
+    assert window.problem(datetime(2026, 12, 6, 10, 1, tzinfo=timezone.utc), past_only=True) is None
