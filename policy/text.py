@@ -2,20 +2,37 @@
 stores and prints it: without control characters. NUL breaks the invoice documents (lxml) and the
 workbook (openpyxl) long after the import that let it in; ESC and the C1 codes drive a terminal; a line
 break inside a one-line value (a name, a reason, a bank reference) forges lines in mails and logs. An
-invisible format character is refused the same way: a bidi control (U+202E) shows "Evil\u202egnp.exe" as
-"Evilexe.png" in the terminal, the PDF, the mail and the workbook; a zero-width space or a BOM inside a name
-makes two names that look the same differ."""
+invisible character is refused the same way, by its Unicode category rather than from a list: a bidi control
+(U+202E) shows "Evil\u202egnp.exe" as "Evilexe.png" in the terminal, the PDF, the mail and the workbook; a
+zero-width space, a tag character or a Hangul filler inside a name makes two names that look the same differ."""
 
 from __future__ import annotations
 
+import unicodedata
+
 #: line breaks: a one-line value holds none of them (Unicode's too: str.splitlines splits on them)
 LINE_BREAKS = frozenset("\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029")
-#: invisible format characters: the bidi controls (embeddings and overrides U+202A-U+202E, isolates
-#: U+2066-U+2069, marks U+200E, U+200F, U+061C) and the invisible spaces (U+200B zero width space, U+2060 word
-#: joiner, U+FEFF a BOM inside text). ZWNJ and ZWJ (U+200C, U+200D) stay: Persian, Indic scripts and emoji
-#: sequences need them, and they reorder nothing.
-INVISIBLE = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f\u061c"
-                      "\u200b\u2060\ufeff")
+#: ZWNJ and ZWJ (U+200C, U+200D) are format characters that stay: Persian, Indic scripts and emoji sequences
+#: need them, and they reorder nothing
+JOINERS = frozenset("\u200c\u200d")
+#: invisible characters outside the format category: the Hangul fillers (letters that show nothing), the
+#: combining grapheme joiner U+034F (a mark that shows nothing) and the object replacement character U+FFFC
+#: (a placeholder for something that is not there)
+BLANKS = frozenset("\u115f\u1160\u3164\uffa0\u034f\ufffc")
+
+
+def invisible(char: str) -> bool:
+    """Whether `char` is refused as invisible: every format character (Unicode category Cf: the bidi controls,
+    the zero-width space, the soft hyphen, the word joiner and the invisible operators, a BOM inside text, the
+    tag characters, the interlinear annotations, the Mongolian vowel separator, ...) but ZWNJ and ZWJ, and the
+    `BLANKS`. Variation selectors (Mn: an emoji's text or colour form) are kept."""
+    return char in BLANKS or (unicodedata.category(char) == "Cf" and char not in JOINERS)
+
+
+def character_name(char: str) -> str:
+    """`U+202E RIGHT-TO-LEFT OVERRIDE`: a character as a message names it."""
+    name = unicodedata.name(char, "")
+    return f"U+{ord(char):04X} {name}" if name else f"U+{ord(char):04X}"
 
 
 def control_problem(value: str, *, lines: bool = False) -> str | None:
@@ -31,9 +48,9 @@ def control_problem(value: str, *, lines: bool = False) -> str | None:
             return f"holds a line break (U+{code:04X} at character {position}): this value is one line"
         if code < 32 or 0x7F <= code <= 0x9F:
             return f"holds the control character U+{code:04X} (at character {position}): type the text without it"
-        if char in INVISIBLE:
-            return (f"holds the invisible character U+{code:04X} (at character {position}; it reorders or hides "
-                    f"text): type the text without it")
+        if invisible(char):
+            return (f"holds the invisible character {character_name(char)} (at character {position}; it reorders "
+                    f"or hides text): type the text without it")
     return None
 
 

@@ -10,7 +10,7 @@ from typing import Any, Callable
 from ledger.readers import as_text
 from policy.calendar import NonexistentLocalTime, paris_instant
 from policy.ids import id_problem
-from policy.text import control_problem
+from policy.text import control_problem, invisible
 from policy.money import parse_amount
 
 
@@ -38,11 +38,12 @@ def identifier(value: Any) -> str:
 
 
 def email(value: Any) -> str:
-    """One address, as a mail header takes it: no space, no line break, one @, a dotted domain."""
+    """One address, as a mail header takes it: no space, no line break, no invisible character (a Hangul
+    filler is printable but shows nothing), one @, a dotted domain."""
     result = as_text(value)
     local, at, domain = result.partition("@")
     if (not local or not at or "@" in domain or "." not in domain.strip(".") or len(result) > 254
-            or any(char.isspace() or not char.isprintable() or char in "<>,;\"" for char in result)):
+            or any(char.isspace() or not char.isprintable() or invisible(char) or char in "<>,;\"" for char in result)):
         raise ValueError(f"not an email address: {result!r}")
     return result
 

@@ -568,12 +568,13 @@ def test_bidi_controls_and_invisible_characters_are_refused_at_every_entry(with_
             import_file(kind, write_csv(tmp_path / f"{kind}.csv", header, rows), engine=with_credit)
         told[kind] = rejected.value.errors
     assert told["customers"] == [
-        "customers.csv:2:name: holds the invisible character U+202E (at character 5; it reorders or hides text): "
-        "type the text without it",
+        "customers.csv:2:name: holds the invisible character U+202E RIGHT-TO-LEFT OVERRIDE (at character 5; it reorders "
+        "or hides text): type the text without it",
         "customers.csv:3:billing_address: an address holds no control or invisible character: its line 1 holds the "
-        "invisible character U+2066 (at character 6; it reorders or hides text): type the text without it"]
-    assert told["invoices"] == ["invoices.csv:2:description: holds the invisible character U+200F (at character 8; "
-                                "it reorders or hides text): type the text without it"]
+        "invisible character U+2066 LEFT-TO-RIGHT ISOLATE (at character 6; it reorders or hides text): type the text "
+        "without it"]
+    assert told["invoices"] == ["invoices.csv:2:description: holds the invisible character U+200F RIGHT-TO-LEFT MARK "
+                                "(at character 8; it reorders or hides text): type the text without it"]
     assert [error.split(": ", 1)[0] for error in told["interventions"]] == ["interventions.csv:2:engineer",
                                                                             "interventions.csv:2:description"]
     assert all("invisible character" in error for error in told["interventions"]), told
@@ -585,6 +586,10 @@ def test_bidi_controls_and_invisible_characters_are_refused_at_every_entry(with_
          "--requested-by: holds the invisible character U+200E"),
         (("run", "refund", "--customer", "C1", "--amount", "1.00", "--reference", "VIR\u202d1"),
          "--reference: holds the invisible character U+202D"),
+        (("run", "refund", "--customer", "C1", "--amount", "1.00", "--reference", "VIR\U000e00411"),
+         "--reference: holds the invisible character U+E0041 TAG LATIN CAPITAL LETTER A (at character 4"),
+        (("run", "cancel", "--customer", "C1", "--received-on", "2026-11-02", "--requested-by", "\u3164"),
+         "--requested-by: holds the invisible character U+3164 HANGUL FILLER"),
     ]
     for args, says in cases:
         line = one_line_refusal(lifecycle(*args))
