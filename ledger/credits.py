@@ -297,7 +297,7 @@ def record_refund(session: Session, customer_id: str, amount: Decimal, *, refund
     # form (policy.corrections.reference_key): `bank-77` and `BANK 77` are the transfer `BANK-77` was
     key = reference_key(reference)
     if not key:
-        raise CorrectionRefused(f"bank reference {reference!r} holds only spaces and punctuation", "reference")
+        raise CorrectionRefused(f"bank reference {reference!r} holds only spaces, punctuation and symbols", "reference")
     earlier = session.execute(select(CustomerCredit.refund_id, CustomerCredit.reference, CustomerCredit.on)
                               .where(CustomerCredit.customer_id == customer_id, CustomerCredit.refund_id.is_not(None),
                                      CustomerCredit.reference.is_not(None))
@@ -305,7 +305,7 @@ def record_refund(session: Session, customer_id: str, amount: Decimal, *, refund
     for used, used_reference, used_on in earlier:
         if reference_key(used_reference) == key:
             written = "" if used_reference == reference else (f" as {used_reference!r}; references are compared "
-                                                              f"without case, spaces, dashes and punctuation")
+                                                              f"without case, accents, spaces, dashes, punctuation and symbols")
             raise CorrectionRefused(f"bank reference {reference!r} is already refund {used}'s for {customer_id} "
                                     f"(refunded on {used_on}{written}): one bank transfer is one refund", "reference")
     credit = credit_of(session, [customer_id]).get(customer_id, ZERO)

@@ -52,12 +52,21 @@ def settle(amount: Decimal, balance: Decimal) -> Split:
     return Split(to_invoice, amount - to_invoice)
 
 
+#: what a bank does not tell apart in a reference: separators (Z), punctuation with every dash (P), controls
+#: and format characters (C), math and modifier symbols (Sm: + | ~ < U+2212 minus; Sk: ^ ` U+02D7 modifier
+#: minus) and combining marks (Mn, Me: an accent, an underline U+0332)
+IGNORED_IN_REFERENCES = ("Z", "P", "C", "Sm", "Sk", "Mn", "Me")
+
+
 def reference_key(reference: str) -> str:
-    """The form under which two bank references are one transfer: NFKC (a full-width or a ligature letter is
-    the plain one), case folded, without spaces, dashes or other punctuation. `BANK-77`, `bank-77`,
-    `BANK 77` and `BANK\u201177` (a non-breaking hyphen) are one reference, `BANK77`."""
-    folded = unicodedata.normalize("NFKC", reference).casefold()
-    return "".join(char for char in folded if not unicodedata.category(char).startswith(("Z", "P", "C")))
+    """The form under which two bank references are one transfer: NFKD (a full-width or a ligature letter is
+    the plain one, an accent comes apart from its letter), case folded, without what `IGNORED_IN_REFERENCES`
+    names, every decimal digit as its ASCII one (U+0667 ARABIC-INDIC DIGIT SEVEN is 7). `BANK-77`, `bank-77`,
+    `BANK 77`, `BANK\u201177` (a non-breaking hyphen), `BANK\u221277` (a minus sign), `BANK+77` and
+    `BANK-\u0667\u0667` are one reference, `bank77`."""
+    folded = unicodedata.normalize("NFKD", unicodedata.normalize("NFKD", reference).casefold())
+    return "".join(str(unicodedata.decimal(char)) if unicodedata.decimal(char, None) is not None else char
+                   for char in folded if not unicodedata.category(char).startswith(IGNORED_IN_REFERENCES))
 
 
 def left_to_credit(total_ttc: Decimal, credited_ttc: Decimal) -> Decimal:

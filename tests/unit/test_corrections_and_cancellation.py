@@ -321,3 +321,31 @@ def test_variants_of_one_bank_reference_have_one_normalised_form():
     assert reference_key("BANK-78") != reference_key("BANK-77")
     assert reference_key("Straße 1") == reference_key("STRASSE-1")  # case folded, not only lowered
     assert reference_key("- / -") == ""
+
+
+@pytest.mark.parametrize("variant", [
+    "BANK\u221277",          # U+2212 MINUS SIGN (Sm)
+    "BANK\u02d777",          # U+02D7 MODIFIER LETTER MINUS SIGN (Sk)
+    "BANK\u204377",          # U+2043 HYPHEN BULLET
+    "BANK\u201077", "BANK\u201177", "BANK\u201277", "BANK\u201377", "BANK\u201477", "BANK\u201577",  # dashes
+    "BANK\ufe6377", "BANK\uff0d77",                                                  # small, full-width hyphen-minus
+    "BANK-7\u03327",         # U+0332 COMBINING LOW LINE (Mn)
+    "BANK-7\u20dd7",         # U+20DD COMBINING ENCLOSING CIRCLE (Me)
+    "BANK-\u0667\u0667",     # Arabic-Indic digits seven
+    "BANK-\u06f7\u06f7", "BANK-\u096d\u096d",  # Persian and Devanagari digits seven
+    "BANK+77", "BANK|77", "BANK~77", "BANK^77", "BANK<77", "BANK=77", "BANK`77",  # math and modifier symbols
+    "B\u0301ANK 77",          # an accent on a letter
+])
+def test_a_bank_does_not_tell_apart_dashes_symbols_marks_or_the_script_of_digits(variant):
+    from policy.corrections import reference_key
+
+    assert reference_key(variant) == reference_key("BANK-77") == "bank77"
+
+
+def test_a_reference_keeps_its_letters_digits_and_what_a_bank_tells_apart():
+    from policy.corrections import reference_key
+
+    assert reference_key("BANK-\u0667\u0668") != reference_key("BANK-77")
+    assert reference_key("Café-1") == reference_key("CAFE 1") == "cafe1"
+    assert reference_key("VIR€5") != reference_key("VIR5")  # a currency sign is no dash (Sc is kept)
+    assert reference_key("+ | ~ ^ \u2212") == ""            # only symbols: nothing a bank reads
