@@ -35,6 +35,11 @@ class SweepIncomplete(Reported):
     """Some customers could not be handled; they are tried again on the next run."""
 
 
+class SweepRefused(Refusal):
+    """Some customers' work was refused by a rule (a penalty that would be dated after the day it is issued,
+    the clock set back): the run ends Refused with each reason; they are tried again on the next run."""
+
+
 class DeletionRefused(Refusal):
     """Ops refused the deletion in the form (or did not answer in time); nothing was deleted."""
 
@@ -96,8 +101,10 @@ def arrears_escalation(
           f"{len(report.penalties)} penalty invoice(s), {len(report.deletion_notices)} deletion notice(s), "
           f"{len(deletions)} deletion(s) due"
           + (f"; {report.superseded()}" if report.superseded_by else ""))
-    if report.failed:
-        raise SweepIncomplete("; ".join(report.failed))
+    if report.failed:  # a failure of the world or a bug outweighs a refusal: both are told
+        raise SweepIncomplete("; ".join(report.failed + report.refused))
+    if report.refused:
+        raise SweepRefused("; ".join(report.refused))
     return {"day": day.isoformat(), "dry_run": dry_run, "transitions": report.transitions,
             "penalties": report.penalties, "deletion_notices": report.deletion_notices, "deletions": deletions,
             "superseded_by": report.superseded_by.isoformat() if report.superseded_by else None,

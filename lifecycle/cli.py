@@ -140,7 +140,7 @@ def import_(kind: ImportKind, file: Path) -> None:
         progress.stop()
         for line in rejected.errors:
             typer.echo(line, err=True)
-        fail(f"{file.name} rejected: {len(rejected.errors)} error(s); nothing was written", 2)
+        fail(f"{file.name} rejected: {rejected.total:,} error(s); nothing was written", 2)
     except UnreadableFile as error:
         progress.stop()
         fail(str(error), 2)

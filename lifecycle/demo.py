@@ -231,7 +231,9 @@ def create(*, customers: int = 50, seed: int = 7, today: date) -> str:
     # --- tickets: one per intervention, answered and closed in the past; the last days' still open, a few
     # unanswered (at risk or breached by now) -------------------------------------------------------------
     ticket_rows = []
-    now = datetime.combine(today, time(8), PARIS)
+    # a pretend 08:00, or a minute ago when the demo runs earlier than that (00:30): the import refuses a
+    # ticket's moment later than now, to the minute, as it does an intervention's start
+    now = min(datetime.combine(today, time(8), PARIS), before_now.replace(tzinfo=PARIS))
     for row in intervention_rows:
         started = datetime.fromisoformat(row[2]).replace(tzinfo=PARIS)
         received = started - timedelta(hours=rng.choice([2, 5, 20, 26, 50]))

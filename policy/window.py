@@ -61,7 +61,7 @@ class DateWindow:
                    f"{self.describe(past_only=True)}"
         if past_only and to_the_minute and isinstance(value, datetime) and value.tzinfo is not None \
                 and self.now is not None and value > self.now:
-            return f"{shown} is later than now: it cannot lie ahead (work not yet done is not a fact); an " \
+            return f"{shown} is later than now: it cannot lie ahead (what has not happened yet is not a fact); an " \
                    f"instant here lies {self.describe(past_only=True)}, no later than now"
         if day > self.latest:
             return f"{shown} is too far ahead: a date here lies {self.describe()}"

@@ -36,7 +36,7 @@ from policy.vocabulary import DeletionStatus, InvoiceKind, InvoiceStatus
 from tasks.effects import record_notice, record_switch
 from lifecycle_config.conditions import one_line
 from lifecycle_config.failpoints import failpoint
-from tasks.runtime import log_bug
+from tasks.runtime import Refusal, log_bug
 
 @dataclass
 class ArrearsReport:
@@ -47,6 +47,7 @@ class ArrearsReport:
     deletion_notices: list[str] = field(default_factory=list)
     deletions_due: list[str] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)
+    refused: list[str] = field(default_factory=list)  # a rule refused (a number dated after today): not a bug
     superseded_by: date | None = None  # a later day swept already: this earlier one changes nothing
 
     def superseded(self) -> str:
@@ -67,6 +68,9 @@ class ArrearsReport:
                  + ("\n".join(f"- {line}" for line in self.deletions_due) or "_none_")]
         if self.superseded_by:
             lines.insert(1, f"**Nothing to do:** {self.superseded()}.")
+        if self.refused:
+            lines.append("## Refused (tried again on the next run)\n\n"
+                         + "\n".join(f"- {line}" for line in self.refused))
         if self.failed:
             lines.append("## Failed (tried again on the next run)\n\n" + "\n".join(f"- {line}" for line in self.failed))
         return "\n\n".join(lines)
@@ -182,6 +186,8 @@ def sweep(day: date, settings: Settings, *, dry_run: bool, actor: str, flow_run_
             with scope() as session:
                 _process(session, customer.customer_id, day, settings, report, dry_run=dry_run, actor=actor,
                          flow_run_id=flow_run_id)
+        except (Refusal, OutOfOrder) as refused:  # a rule's refusal (a clock set back): its reason, no class
+            report.refused.append(f"{customer.customer_id}: {one_line(refused)}")
         except Exception as error:  # one customer's failure must not stop the sweep
             report.failed.append(f"{customer.customer_id}: {type(error).__name__}: {one_line(error)}")
             log_bug(customer.customer_id, error)

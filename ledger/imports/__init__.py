@@ -102,12 +102,12 @@ def _import_sheet(kind: str, sheet: Sheet, name: str, *, terms: Terms, engine, a
     rows = parse_sheet(sheet, schemas(terms)[kind], problems, progress, window=DateWindow.of(terms, now=clock.now()))
     result = ImportResult(kind=kind, file=name, rows=len(rows))
     if problems and not rows:
-        raise ImportRejected(problems.lines())
+        raise problems.rejected()
     with session_scope(engine, write=True) as session:
         extra = {"sealer": sealer} if kind == "tickets" else {}   # a ticket's credentials, sealed by the caller
         write = HANDLERS[kind](session, rows, problems, terms, actor, result, **extra)
         if problems:
-            raise ImportRejected(problems.lines())
+            raise problems.rejected()
         if also is not None:
             also(session)
         write()

@@ -26,11 +26,15 @@ PAST_ONLY = frozenset({"paid_on", "refunded_on", "received_at", "first_response_
 
 #: the header's problems listed one by one; past them, one line says how many more there are
 HEADER_PROBLEMS_SHOWN = 20
+#: an import's problems listed one by one; past them, one line says how many more there are, in how many rows
+PROBLEMS_SHOWN = 100
 
 
 class ImportRejected(Exception):
-    def __init__(self, errors: list[str]):
-        super().__init__(f"{len(errors)} error(s)")
+    def __init__(self, errors: list[str], total: int | None = None):
+        """`errors` as listed (capped); `total` counts them all (the listed lines, when not capped)."""
+        self.total = len(errors) if total is None else total
+        super().__init__(f"{self.total} error(s)")
         self.errors = errors
 
 
@@ -69,8 +73,21 @@ class Problems:
     def __bool__(self) -> bool:
         return bool(self.items)
 
+    def rejected(self) -> ImportRejected:
+        return ImportRejected(self.lines(), total=len(self.items))
+
     def lines(self) -> list[str]:
-        return [line for _, _, line in sorted(self.items)]
+        """The problems in row order; past the first `PROBLEMS_SHOWN`, one line counts the rest (a file of
+        20,000 bad rows is not printed whole: fixing the first ones usually fixes the kind)."""
+        ordered = sorted(self.items)
+        shown = [line for _, _, line in ordered[:PROBLEMS_SHOWN]]
+        rest = ordered[PROBLEMS_SHOWN:]
+        if rest:
+            rows = len({row for row, _, _ in rest})
+            shown.append(f"{self.file}: and {len(rest):,} more problem(s) in {rows:,} row(s) "
+                         f"({len(ordered):,} in all, the first {PROBLEMS_SHOWN} listed above); "
+                         f"fix these and import again")
+        return shown
 
 
 def _shown(name: str) -> str:

@@ -65,11 +65,13 @@ def schemas(terms: Terms) -> dict[str, tuple[Column, ...]]:
             Column("amount_ttc", positive_money), Column("reason", text(500)), Column("issued_on", day),
         ),
         "tickets": (
-            Column("ticket_id", identifier), Column("customer_id", identifier), Column("received_at", instant),
+            # a ticket's moments happened: none later than now, to the minute (as an intervention's start)
+            Column("ticket_id", identifier), Column("customer_id", identifier),
+            Column("received_at", instant, past=True),
             Column("type", choice(*TicketType)), Column("channel", choice(*TicketChannel), False),
             Column("severity", choice(*Severity), False), Column("level", whole(1, 2), False),
-            Column("first_response_at", instant, False), Column("workaround_at", instant, False),
-            Column("resolved_at", instant, False), Column("closed_at", instant, False),
+            Column("first_response_at", instant, False, past=True), Column("workaround_at", instant, False, past=True),
+            Column("resolved_at", instant, False, past=True), Column("closed_at", instant, False, past=True),
             Column("customization_delivered_on", day, False), Column("credentials", text(4000, lines=True), False),
         ),
         "refunds": (

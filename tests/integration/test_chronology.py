@@ -226,12 +226,14 @@ def test_a_credit_note_dated_after_today_is_refused_at_its_row_not_moved_to_toda
 def test_with_the_clock_set_back_the_arrears_sweep_issues_no_penalty_dated_ahead(prefect_server, invoiced, tmp_path):
     """INV-1 (due 2026-10-31) is overdue; 2027-000001 was issued on 2027-01-20. A sweep whose today is 2027-01-15
     once dated the penalty 2027-01-20, after its own today: now the customer's sweep is refused in one line and
-    tried again; on 2027-01-20 the penalty is issued, dated that day."""
+    tried again, the run ending Refused (exit 2, as the close's or a credit note's refusal); on 2027-01-20 the
+    penalty is issued, dated that day."""
     credit(invoiced, tmp_path, ("CN-1", "2027-01-20"))
     env = {"PREFECT_API_URL": prefect_server, "LIFECYCLE_TODAY": "2027-01-15"}
     swept = lifecycle("run", "arrears", **env)
-    assert "Traceback" not in swept.stderr + swept.stdout
-    assert ("C1: OutOfOrder: penalty on INV-1 not issued: today (2027-01-15) is before 2027-01-20, the day number "
+    assert "Traceback" not in swept.stderr + swept.stdout and "OutOfOrder" not in swept.stderr + swept.stdout
+    assert swept.returncode == 2, swept.stderr
+    assert ("C1: penalty on INV-1 not issued: today (2027-01-15) is before 2027-01-20, the day number "
             f"2027-000001 was issued: {RULE}") in swept.stderr, swept.stderr
     with session_scope(invoiced) as session:
         assert session.scalars(select(Invoice.issued_on).where(Invoice.kind == "penalty")).all() == []

@@ -687,3 +687,71 @@ def test_a_bom_before_a_workbooks_first_column_is_dropped_as_in_a_csv(with_credi
     workbook.active.append(customer("C6"))
     workbook.save(tmp_path / "bom.xlsx")
     assert import_file("customers", tmp_path / "bom.xlsx", engine=with_credit).inserted == 1
+
+
+# --- a ticket's moments happened: none later than now, to the minute --------------------------------------------
+
+TICKET_MOMENTS = ("received_at", "first_response_at", "workaround_at", "resolved_at", "closed_at")
+
+
+def test_a_ticket_moment_later_than_now_is_refused_at_its_cell_in_the_file_and_the_webhook(with_credit, tmp_path):
+    """A ticket "received" this evening, or answered in an hour, is no fact yet: each of its moments is refused
+    at its cell like an intervention's start (to the minute, not only to the day), by the file and by the
+    helpdesk's webhook alike; nothing is written. A moment a minute ago is fine."""
+    from lifecycle_config import clock
+    from policy.calendar import PARIS
+
+    local_now = clock.now().astimezone(PARIS).replace(tzinfo=None, second=0, microsecond=0)
+    ahead = (local_now + timedelta(minutes=2)).isoformat(timespec="minutes")
+    before = ledger_state(with_credit)
+    received = (local_now - timedelta(minutes=1)).isoformat(timespec="minutes")
+    for column in TICKET_MOMENTS:
+        values = {"ticket_id": "T1", "customer_id": "C1", "received_at": received, "type": "bug"} | {column: ahead}
+        with pytest.raises(ImportRejected) as rejected:
+            import_file("tickets", write_csv(tmp_path / "t.csv", list(values), [list(values.values())]),
+                        engine=with_credit)
+        [error] = rejected.value.errors
+        # later than now (or, a minute before midnight, after today): refused either way, at its cell
+        assert error.startswith(f"t.csv:2:{column}: {ahead} is ") and "it cannot lie ahead" in error, error
+        with pytest.raises(ImportRejected) as rejected:
+            import_records("tickets", [values], label="helpdesk", engine=with_credit, actor="test")
+        assert rejected.value.errors == [error.replace("t.csv:", "helpdesk:", 1)]
+    assert ledger_state(with_credit) == before
+    done = {"ticket_id": "T1", "customer_id": "C1", "type": "bug"} | {column: received for column in TICKET_MOMENTS}
+    assert import_file("tickets", write_csv(tmp_path / "t.csv", list(done), [list(done.values())]),
+                       engine=with_credit).inserted == 1
+
+
+# --- a file of thousands of bad rows is listed in a few lines --------------------------------------------------
+
+
+def test_twenty_thousand_bad_refund_rows_are_listed_in_a_hundred_lines_and_nothing_is_written(with_credit, tmp_path):
+    """Each row has three problems (amount, day, reference): 60,000 lines once; now the first 100 and one line
+    counting the rest, by rows; the command says the whole count; nothing is written."""
+    before = ledger_state(with_credit)
+    rows = [[f"R{n}", "C1", "-1", "2026-13-45", ""] for n in range(20_000)]
+    path = write_csv(tmp_path / "r.csv", REFUNDS, rows)
+    with pytest.raises(ImportRejected) as rejected:
+        import_file("refunds", path, engine=with_credit)
+    errors = rejected.value.errors
+    assert len(errors) == 101 and rejected.value.total == 60_000
+    assert errors[0].startswith("r.csv:2:amount: ") and errors[99].startswith("r.csv:35:amount: ")
+    assert errors[100] == ("r.csv: and 59,900 more problem(s) in 19,967 row(s) (60,000 in all, the first 100 listed "
+                           "above); fix these and import again")
+    assert ledger_state(with_credit) == before
+
+
+@pytest.mark.parametrize("kind", sorted(EVERY_KIND))
+def test_every_kind_lists_the_first_hundred_row_problems_then_counts_the_rest(kind, with_credit, tmp_path):
+    """150 rows each with a cell too many: 100 listed, one line for the rest; all or nothing as before."""
+    header, row = EVERY_KIND[kind]
+    before = ledger_state(with_credit)
+    rows = [row(f"K{n}" if kind != "standby" else "C1") + ["extra"] for n in range(150)]
+    with pytest.raises(ImportRejected) as rejected:
+        import_file(kind, write_csv(tmp_path / "k.csv", header, rows), engine=with_credit)
+    errors = rejected.value.errors
+    assert len(errors) == 101 and rejected.value.total >= 150, errors[-1]
+    assert errors[0] == "k.csv:2:-: the row has more cells than the header has columns"
+    assert errors[-1].startswith("k.csv: and ") and errors[-1].endswith(
+        f"({rejected.value.total:,} in all, the first 100 listed above); fix these and import again"), errors[-1]
+    assert ledger_state(with_credit) == before

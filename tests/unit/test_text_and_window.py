@@ -129,7 +129,7 @@ def test_an_instant_of_the_past_lies_no_later_than_now_when_now_is_known():
         is None
     assert window.problem(datetime(2026, 12, 6, 10, 1, tzinfo=timezone.utc), past_only=True, shown="2026-12-06T11:01",
                           to_the_minute=True) \
-        == ("2026-12-06T11:01 is later than now: it cannot lie ahead (work not yet done is not a fact); an instant "
+        == ("2026-12-06T11:01 is later than now: it cannot lie ahead (what has not happened yet is not a fact); an instant "
             "here lies from 2000-01-01 (earliest_date) to today, no later than now")
     # a day, a date that may lie ahead, or a fact held to its day (a ticket's moments) is not held to the minute
     assert window.problem(date(2026, 12, 6), past_only=True, to_the_minute=True) is None
