@@ -14,7 +14,6 @@ import sys
 import time
 from collections import Counter
 from datetime import timedelta
-from pathlib import Path
 
 import boto3
 import httpx
@@ -24,7 +23,7 @@ from sqlalchemy import select
 from tests.integration.conftest import create_pg_database, drop_pg_database
 from tests.support.ports import free_port
 from tests.support.servers import s3_server
-from tests.support.up import Up, clean_env, processes_of
+from tests.support.up import Up, clean_env, descendants, parent_of, processes_of
 
 pytestmark = [pytest.mark.prefect, pytest.mark.xdist_group("scale-out")]
 
@@ -32,34 +31,12 @@ CUSTOMERS = 200
 SHARD = 25
 
 
-def _parent_of(pid: int) -> int | None:
-    try:
-        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
-    except (OSError, ValueError, IndexError):
-        return None
-
-
-def _descendants(root: int) -> list[int]:
-    children: dict[int, list[int]] = {}
-    for proc in Path("/proc").iterdir():
-        if proc.name.isdigit():
-            parent = _parent_of(int(proc.name))
-            if parent is not None:
-                children.setdefault(parent, []).append(int(proc.name))
-    found, todo = [], [root]
-    while todo:
-        for child in children.get(todo.pop(), []):
-            found.append(child)
-            todo.append(child)
-    return found
-
-
 def _lose_machine(worker: subprocess.Popen) -> None:
     """SIGKILL a worker and every process it started, at once: no handler, no `finally`, no last word.
 
     All are frozen (SIGSTOP) before any is killed: killed one after the other, the worker once saw its run's
     process die and reported the crash itself, which a lost machine never does (CI, once)."""
-    victims = [*_descendants(worker.pid), worker.pid]
+    victims = [*descendants(worker.pid), worker.pid]
     for sig in (signal.SIGSTOP, signal.SIGKILL):
         for pid in victims:
             try:
@@ -168,7 +145,7 @@ def test_a_night_on_two_workers_survives_a_lost_worker(topology, record_property
                                                                       Backup.status == "good")).all()), len(ids)
 
     def on(worker: str, run: dict) -> bool:
-        return any(_parent_of(pid) == workers[worker].pid for pid in processes_of(run["id"]))
+        return any(parent_of(pid) == workers[worker].pid for pid in processes_of(run["id"]))
 
     # machine-a runs the night's run and one shard at a time; machine-b, the slower machine (half a
     # second more per customer), joins once the night has started and takes the other shards
