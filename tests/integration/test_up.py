@@ -511,19 +511,14 @@ def _worker_of(up_server) -> int:
     return worker
 
 
-def test_a_lost_worker_is_started_again_its_run_crashed_and_the_close_waiting_for_its_slot_runs(up_server):
-    """kill -9 of the worker (and of the run it was running: a machine lost) in the middle of a close, while
-    another close waits for the deployment's one slot: the server stays up, `up` starts a worker again and
-    says so, the lost run is Crashed within a minute and frees its slot, and the waiting close runs."""
-    month = last_month()
-    known = {run["id"] for run in up_server.runs_of("monthly-close")}
-    first = up_server.popen("run", "monthly-close", "--month", month)
-    # the close is caught once it is Running: its process is held (SIGSTOP) from the moment it appears, and
-    # let go a tenth of a second at a time between looks at its state
+def held_once_running(up_server, deployment: str, known: set, cli) -> tuple[dict, list[int]]:
+    """The new run of `deployment` (not in `known`) that `cli` started, caught once it is Running: its process
+    is held (SIGSTOP) from the moment it appears, and let go a tenth of a second at a time between looks at its
+    state. Its run (as the API gives it) and its held processes."""
     deadline, pids = time.monotonic() + 180, []
     while not pids:
-        assert time.monotonic() < deadline and first.poll() is None, "the close never started"
-        fresh = [r for r in up_server.runs_of("monthly-close") if r["id"] not in known]
+        assert time.monotonic() < deadline and cli.poll() is None, f"the {deployment} run never started"
+        fresh = [r for r in up_server.runs_of(deployment) if r["id"] not in known]
         pids = processes_of(fresh[0]["id"]) if fresh else []
         time.sleep(0.05)
     signal_all(pids, signal.SIGSTOP)
@@ -532,6 +527,17 @@ def test_a_lost_worker_is_started_again_its_run_crashed_and_the_close_waiting_fo
         signal_all(pids, signal.SIGCONT)
         time.sleep(0.1)
         signal_all(pids, signal.SIGSTOP)
+    return run, pids
+
+
+def test_a_lost_worker_is_started_again_its_run_crashed_and_the_close_waiting_for_its_slot_runs(up_server):
+    """kill -9 of the worker (and of the run it was running: a machine lost) in the middle of a close, while
+    another close waits for the deployment's one slot: the server stays up, `up` starts a worker again and
+    says so, the lost run is Crashed within a minute and frees its slot, and the waiting close runs."""
+    month = last_month()
+    known = {run["id"] for run in up_server.runs_of("monthly-close")}
+    first = up_server.popen("run", "monthly-close", "--month", month)
+    run, _ = held_once_running(up_server, "monthly-close", known, first)
 
     # a second close waits for the slot the first holds, and its terminal says for what
     second = up_server.popen("run", "monthly-close", "--month", month)
@@ -587,18 +593,7 @@ def test_a_run_outlives_its_worker_and_completes(up_server):
     a close crashed by Rich's SystemExit on the broken pipe, its invoices issued and its mails half sent)."""
     known = {run["id"] for run in up_server.runs_of("standby-expiry")}
     started = up_server.popen("run", "standby-expiry")
-    deadline, pids = time.monotonic() + 180, []
-    while not pids:
-        assert time.monotonic() < deadline and started.poll() is None, "the run never started"
-        fresh = [r for r in up_server.runs_of("standby-expiry") if r["id"] not in known]
-        pids = processes_of(fresh[0]["id"]) if fresh else []
-        time.sleep(0.05)
-    signal_all(pids, signal.SIGSTOP)
-    while (run := up_server.get(f"/flow_runs/{fresh[0]['id']}"))["state"]["type"] != "RUNNING":
-        assert time.monotonic() < deadline and run["state"]["type"] == "PENDING", run["state"]
-        signal_all(pids, signal.SIGCONT)
-        time.sleep(0.1)
-        signal_all(pids, signal.SIGSTOP)
+    run, pids = held_once_running(up_server, "standby-expiry", known, started)
 
     worker = _worker_of(up_server)
     signal_all([worker], signal.SIGKILL)  # the worker only: the run's process stays, held
