@@ -464,28 +464,29 @@ def _verify(backup: Backup, sandbox_url: str, platform: PlatformControl, storage
 def mark_corrupt(backup_id: str, reason: str, *, actor: str, flow_run_id: str | None, engine=None) -> None:
     """A backup found damaged is `corrupt`: no restore chooses it, retention never counts it as kept, and the
     customer's next nightly backup is taken afresh."""
-    with session_scope(engine, write=True) as session:
-        record = session.get(Backup, backup_id)
-        if record is None or record.status == BackupStatus.CORRUPT:
-            return
-        before = record.status
-        record.status, record.error = BackupStatus.CORRUPT, reason[:2000]
-        audit.record(session, "backup_corrupt", customer_id=record.customer_id, before={"status": before},
-                     after={"status": BackupStatus.CORRUPT, "backup": backup_id, "reason": reason[:500]}, actor=actor,
-                     flow_run_id=flow_run_id)
+    _mark(backup_id, BackupStatus.CORRUPT, reason, unless=(BackupStatus.CORRUPT,), actor=actor,
+          flow_run_id=flow_run_id, engine=engine)
 
 
 def mark_gone(backup_id: str, reason: str, *, actor: str, flow_run_id: str | None, engine=None) -> None:
     """A backup whose objects are missing from storage is `gone` (deleted, not damaged): no restore chooses
     it, retention never counts it as kept, and the customer's next nightly backup is taken afresh."""
+    _mark(backup_id, BackupStatus.GONE, reason, unless=(BackupStatus.GONE, BackupStatus.DELETED), actor=actor,
+          flow_run_id=flow_run_id, engine=engine)
+
+
+def _mark(backup_id: str, status: BackupStatus, reason: str, *, unless: tuple, actor: str,
+          flow_run_id: str | None, engine) -> None:
+    """Set a backup's status and its reason, with its audit entry `backup_<status>`; nothing when it is gone
+    from the ledger or already in one of the statuses `unless` names."""
     with session_scope(engine, write=True) as session:
         record = session.get(Backup, backup_id)
-        if record is None or record.status in (BackupStatus.GONE, BackupStatus.DELETED):
+        if record is None or record.status in unless:
             return
         before = record.status
-        record.status, record.error = BackupStatus.GONE, reason[:2000]
-        audit.record(session, "backup_gone", customer_id=record.customer_id, before={"status": before},
-                     after={"status": BackupStatus.GONE, "backup": backup_id, "reason": reason[:500]}, actor=actor,
+        record.status, record.error = status, reason[:2000]
+        audit.record(session, f"backup_{status.value}", customer_id=record.customer_id, before={"status": before},
+                     after={"status": status, "backup": backup_id, "reason": reason[:500]}, actor=actor,
                      flow_run_id=flow_run_id)
 
 
