@@ -25,6 +25,17 @@ RETRIED_LOCK = ("note: SQLite was busy and Prefect will try again (known SQLite 
                 "server, harmless; PostgreSQL has none: see README)")
 
 
+CLIENT_LEFT = ("note: a client (a worker, a browser tab) closed its event stream while the server answered it "
+               "(Starlette logs the disconnect as an error; nothing is lost)")
+
+
+def _client_left(error: str, exception: str) -> bool:
+    """A websocket client of the server (the worker's event and log streams, the UI) went away, typically as
+    `lifecycle up` stops: uvicorn logs "Exception in ASGI application" with Starlette's WebSocketDisconnect,
+    though the ASGI spec asks servers not to log a client's disconnect as an error (django/asgiref#431)."""
+    return error.startswith("uvicorn.error") and exception.startswith("starlette.websockets.WebSocketDisconnect")
+
+
 def _retried_lock(error: str, exception: str) -> bool:
     """Prefect's server found its own SQLite database busy: its event consumers put the event back and
     its heartbeats come again, a state change it could not validate is answered 503, which Prefect's
@@ -77,6 +88,8 @@ class ErrorLines:
         self.error, self.exceptions, self.mode = None, [], "idle"
         if error and _retried_lock(error, " ".join(exceptions)):
             return self._show(RETRIED_LOCK)
+        if error and exceptions and _client_left(error, exceptions[-1]):
+            return self._show(CLIENT_LEFT)
         return (self._show(error) if error else []) + (self._show(exceptions[-1]) if exceptions else [])
 
     def _show(self, message: str) -> list[str]:

@@ -16,17 +16,23 @@ LINE_BREAKS = frozenset("\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029")
 #: need them, and they reorder nothing
 JOINERS = frozenset("\u200c\u200d")
 #: invisible characters outside the format category: the Hangul fillers (letters that show nothing), the
-#: combining grapheme joiner U+034F (a mark that shows nothing) and the object replacement character U+FFFC
-#: (a placeholder for something that is not there)
-BLANKS = frozenset("\u115f\u1160\u3164\uffa0\u034f\ufffc")
+#: combining grapheme joiner U+034F (a mark that shows nothing), the braille blank U+2800 (a symbol that shows
+#: nothing, a favourite for names that look empty) and the object replacement character U+FFFC (a placeholder
+#: for something that is not there)
+BLANKS = frozenset("\u115f\u1160\u3164\uffa0\u034f\u2800\ufffc")
+#: categories refused whole: format characters (Cf, but the joiners), private-use characters (Co: each font
+#: draws them as it likes, or as nothing) and code points Unicode has not assigned (Cn, the noncharacters
+#: U+FFFE and U+FFFF among them: no font draws them, and a later Unicode may give them any meaning)
+REFUSED_CATEGORIES = frozenset({"Cf", "Co", "Cn"})
 
 
 def invisible(char: str) -> bool:
-    """Whether `char` is refused as invisible: every format character (Unicode category Cf: the bidi controls,
-    the zero-width space, the soft hyphen, the word joiner and the invisible operators, a BOM inside text, the
-    tag characters, the interlinear annotations, the Mongolian vowel separator, ...) but ZWNJ and ZWJ, and the
-    `BLANKS`. Variation selectors (Mn: an emoji's text or colour form) are kept."""
-    return char in BLANKS or (unicodedata.category(char) == "Cf" and char not in JOINERS)
+    """Whether `char` is refused as invisible or unprintable: every format character (Unicode category Cf: the
+    bidi controls, the zero-width space, the soft hyphen, the word joiner and the invisible operators, a BOM
+    inside text, the tag characters, the interlinear annotations, the Mongolian vowel separator, ...) but ZWNJ
+    and ZWJ, every private-use and unassigned code point, and the `BLANKS`. Variation selectors (Mn: an
+    emoji's text or colour form) are kept."""
+    return char in BLANKS or (unicodedata.category(char) in REFUSED_CATEGORIES and char not in JOINERS)
 
 
 def character_name(char: str) -> str:
@@ -48,6 +54,9 @@ def control_problem(value: str, *, lines: bool = False) -> str | None:
             return f"holds a line break (U+{code:04X} at character {position}): this value is one line"
         if code < 32 or 0x7F <= code <= 0x9F:
             return f"holds the control character U+{code:04X} (at character {position}): type the text without it"
+        if invisible(char) and unicodedata.category(char) in ("Co", "Cn"):
+            return (f"holds the unprintable character {character_name(char)} (at character {position}; private-use "
+                    f"or unassigned: no two fonts show it alike): type the text without it")
         if invisible(char):
             return (f"holds the invisible character {character_name(char)} (at character {position}; it reorders "
                     f"or hides text): type the text without it")

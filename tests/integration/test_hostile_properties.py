@@ -24,13 +24,18 @@ from ledger.imports import ImportRejected, import_file
 from ledger.readers import UnreadableFile
 from lifecycle_config.databases import engine_for
 from policy.calendar import today_paris
+from policy.text import BLANKS
 from policy.terms import Terms
 from tests.integration.test_hostile_input import ledger_state
 from tests.support.builders import CUSTOMER_HEADER, platform, write_csv
 
 IDS = st.from_regex(r"[A-Za-z0-9_][A-Za-z0-9._-]{0,30}", fullmatch=True)
 FORMULAISH = st.sampled_from(["=1+2", "+1", "-1+2", "@SUM(1)", '=HYPERLINK("http://x","y")', "=cmd|'/C calc'!A0"])
-NAMES = st.one_of(FORMULAISH, st.text(st.characters(blacklist_categories=("Cs", "Cc")), min_size=1, max_size=40)
+#: a character the grammar of a name allows: no control, line break, format, private-use or unassigned character
+#: and none of the letters that show nothing (policy/text.py refuses those at the row)
+PRINTABLE = st.characters(blacklist_categories=("Cs", "Cc", "Cf", "Co", "Cn", "Zl", "Zp"),
+                          blacklist_characters="".join(BLANKS))
+NAMES = st.one_of(FORMULAISH, st.text(PRINTABLE, min_size=1, max_size=40)
                   .filter(lambda name: name.strip() != ""))
 FEES = st.decimals(min_value=Decimal("0"), max_value=Decimal("99999.99"), places=2)
 CUSTOMERS = st.lists(st.tuples(IDS, NAMES, FEES), min_size=1, max_size=4, unique_by=lambda item: item[0])

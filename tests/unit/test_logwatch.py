@@ -121,3 +121,24 @@ def test_a_server_background_task_on_a_busy_sqlite_is_a_note_and_its_other_error
     assert len(shown) == 1 and shown[0].startswith("note: SQLite was busy")
     other = DOCKET.replace("database is locked", "disk I/O error")
     assert feed(ErrorLines(Clock()), other)[1] == "sqlalchemy.exc.OperationalError: (sqlite3.OperationalError) disk I/O error"
+
+
+CLIENT_LEFT = """\
+09:12:01.004 | ERROR   | uvicorn.error - Exception in ASGI application
+Traceback (most recent call last):
+  File "/site-packages/uvicorn/protocols/websockets/websockets_impl.py", line 244, in run_asgi
+    result = await self.app(self.scope, self.asgi_receive, self.asgi_send)
+  File "/site-packages/starlette/websockets.py", line 80, in _raise_on_disconnect
+    raise WebSocketDisconnect(message["code"], message.get("reason"))
+starlette.websockets.WebSocketDisconnect
+09:12:01.210 | INFO    | prefect.server - Stopping
+"""
+
+
+def test_a_websocket_client_that_left_is_a_note_and_other_asgi_errors_are_not():
+    assert feed(ErrorLines(Clock()), CLIENT_LEFT) == [
+        "note: a client (a worker, a browser tab) closed its event stream while the server answered it "
+        "(Starlette logs the disconnect as an error; nothing is lost)"]
+    other = CLIENT_LEFT.replace("starlette.websockets.WebSocketDisconnect", "KeyError: 'flow_run_id'")
+    assert feed(ErrorLines(Clock()), other) == ["uvicorn.error: Exception in ASGI application",
+                                                "KeyError: 'flow_run_id'"]

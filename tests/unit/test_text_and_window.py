@@ -42,7 +42,20 @@ INVISIBLE = (["\u202a", "\u202b", "\u202c", "\u202d", "\u202e", "\u2066", "\u206
               "\u00ad", "\U0001bca0", "\U0001bca1", "\U0001bca2", "\U0001bca3"]
              + [chr(code) for code in range(0x1D173, 0x1D17B)]
              # letters, a mark and a symbol that show nothing: the Hangul fillers, the grapheme joiner, U+FFFC
-             + ["\u115f", "\u1160", "\u3164", "\uffa0", "\u034f", "\ufffc"])
+             + ["\u115f", "\u1160", "\u3164", "\uffa0", "\u034f", "\ufffc",
+                # and the braille blank, a symbol that shows nothing (a third probe)
+                "\u2800"])
+
+#: private-use and unassigned code points (a third probe: U+E000 inside a name showed nothing, or a logo)
+UNPRINTABLE = ["\ue000", "\uf8ff", "\U000f0000", "\U0010fffd", "\ufffe", "\uffff", "\u0378", "\U0010ffff"]
+
+
+@pytest.mark.parametrize("char", UNPRINTABLE, ids=[f"U+{ord(char):04X}" for char in UNPRINTABLE])
+def test_a_private_use_or_unassigned_character_is_refused_naming_it(char):
+    for lines in (False, True):
+        assert control_problem(f"Evil{char}gnp.exe", lines=lines) == (
+            f"holds the unprintable character U+{ord(char):04X} (at character 5; private-use or unassigned: no two "
+            f"fonts show it alike): type the text without it")
 
 
 @pytest.mark.parametrize("char", INVISIBLE, ids=[f"U+{ord(char):04X}" for char in INVISIBLE])
