@@ -31,13 +31,14 @@ from policy.cancellation import (StandbyGiven, Statement, StatementLine, data_de
 from policy.corrections import amount_line
 from policy.invoicing import Line, totals
 from policy.language import language_of, speak
+from policy.refusals import Refusal
 from policy.terms import Terms
 from policy.vocabulary import BillingCycle, CancellationStatus, CloseStatus, DeletionStatus, InvoiceKind, InvoiceStatus, StandbyStatus
 
 OPS = speak("en")  # the audit trail and the run's own sentences are for ops, in English
 
 
-class CancellationRefused(ValueError):
+class CancellationRefused(Refusal, ValueError):
     """A cancellation step that cannot be taken as asked; the message says why, in one line."""
 
 

@@ -25,13 +25,14 @@ from ledger import audit
 from ledger.db import now, session_scope
 from ledger.models import CustomerLock
 from lifecycle_config.scratch import holder_dead
+from policy.refusals import Refusal
 
 HEARTBEAT_SECONDS = 10.0
 STALE_SECONDS = 180.0
 
 
-class CustomerBusy(RuntimeError):
-    pass
+class CustomerBusy(Refusal, RuntimeError):
+    """Another run holds this customer (a backup, a restore, a deletion): try again once it ends."""
 
 
 def why_gone(lock: CustomerLock, *, stale_seconds: float, ttl_hours: float, holder_gone=None) -> str | None:

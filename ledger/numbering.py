@@ -26,9 +26,10 @@ from sqlalchemy.orm import Session
 from ledger.db import insert_if_missing
 from ledger.models import InvoiceSequence
 from policy.calendar import today_paris
+from policy.refusals import Refusal
 
 
-class OutOfOrder(ValueError):
+class OutOfOrder(Refusal, ValueError):
     """A number asked for a date before one already numbered, or before the document it corrects."""
 
 

@@ -18,10 +18,11 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any, Iterator
 
+from policy.refusals import Refusal
 from policy.terms import Terms
 
 
-class UnreadableFile(Exception):
+class UnreadableFile(Refusal):
     """The file cannot be read at all (missing, a folder, wrong format, bad encoding, past a bound)."""
 
 

@@ -18,13 +18,14 @@ from ledger.installation import installation_id
 from ledger.models import Installation
 from lifecycle_config import keyfile
 from lifecycle_config.conditions import Unavailable
+from policy.refusals import Refusal
 
 
 class KeyUnavailable(Unavailable):
     """The installation's key cannot be used here: missing, or not the one the ledger names."""
 
 
-class NotSealedHere(ValueError):
+class NotSealedHere(Refusal, ValueError):
     """A token that this installation's key did not seal (another installation's, or damaged)."""
 
 

@@ -24,12 +24,13 @@ from policy.invoicing import NO_VAT, Line, Totals, totals
 from policy.money import CENT, cents
 from policy.language import speak
 from policy.notices import percent
+from policy.refusals import Refusal
 from policy.text import control_problem
 
 ZERO = Decimal("0.00")
 
 
-class CorrectionRefused(ValueError):
+class CorrectionRefused(Refusal, ValueError):
     """A correction that cannot be made as asked; the message says why, in one line, and `about` names
     what was wrong (`invoice`, `amount`, `lines`, `reason`, `customer`): an import points at that column."""
 

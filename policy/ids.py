@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import re
 
+from policy.refusals import Refusal
+
 RULE = "1-64 characters of A-Z a-z 0-9 . _ -, not starting with . or -"
 _ID = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]{0,63}")
 
 
-class BadId(ValueError):
+class BadId(Refusal, ValueError):
     """An id outside the grammar, where it was about to become a key, a path or a header."""
 
 

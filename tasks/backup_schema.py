@@ -17,6 +17,8 @@ import inspect
 
 from sqlalchemy import Column, MetaData, Table, types
 
+from policy.refusals import Refusal
+
 #: the generic types a schema names, and the parameters that make two of them differ
 GENERIC = {kind.__name__: kind for kind in (
     types.Integer, types.BigInteger, types.SmallInteger, types.String, types.Text, types.Unicode, types.UnicodeText,
@@ -25,7 +27,7 @@ GENERIC = {kind.__name__: kind for kind in (
 PARAMETERS = ("length", "precision", "scale", "timezone")
 
 
-class SchemaDrift(ValueError):
+class SchemaDrift(Refusal, ValueError):
     """The live tables differ from the backup's: restoring in place would lose data."""
 
 

@@ -34,6 +34,7 @@ from policy.balances import balance
 from policy.calendar import PARIS, month_bounds, parse_month
 from policy.categories import CATEGORIES, Charge, fixed_fee
 from policy.quota import hourly_rate
+from policy.refusals import Refusal
 from policy.terms import Terms
 from policy.vocabulary import InvoiceKind, InvoiceStatus
 from reports.billable_workbook import write_workbook
@@ -43,8 +44,8 @@ from lifecycle_config.failpoints import failpoint
 ZERO = Decimal("0.00")
 
 
-class ExportRefused(Exception):
-    pass
+class ExportRefused(Refusal):
+    """An export that cannot be written as asked (its target, its month)."""
 
 
 @dataclass

@@ -22,11 +22,7 @@ from lifecycle_config import clock
 from lifecycle_config.conditions import is_world_condition, one_line
 from lifecycle_config.streams import outlive_the_reader
 from policy.calendar import paris_date, today_paris
-
-
-class Refusal(Exception):
-    """A request a rule refuses (a day ahead, an unknown customer, a standby in arrears): the person
-    who asked made a mistake or asked too much. The run fails with the reason, not a traceback."""
+from policy.refusals import Refusal  # noqa: F401 - the family every task's refusal derives from
 
 
 class DateRefused(Refusal, ValueError):

@@ -16,6 +16,7 @@ from ledger.imports.cells import DateOutOfRange
 from ledger.imports.schemas import Column
 from ledger.models import Customer
 from ledger.readers import Formula, Sheet, as_text
+from policy.refusals import Refusal
 from policy.window import DateWindow
 
 CHUNK = 900
@@ -30,7 +31,7 @@ HEADER_PROBLEMS_SHOWN = 20
 PROBLEMS_SHOWN = 100
 
 
-class ImportRejected(Exception):
+class ImportRejected(Refusal):
     def __init__(self, errors: list[str], total: int | None = None):
         """`errors` as listed (capped); `total` counts them all (the listed lines, when not capped)."""
         self.total = len(errors) if total is None else total
