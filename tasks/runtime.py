@@ -17,7 +17,6 @@ from datetime import date, timezone
 
 from ledger import audit
 from ledger.db import session_scope
-from ledger.numbering import OutOfOrder
 from lifecycle_config import clock
 from lifecycle_config.conditions import is_world_condition, one_line
 from lifecycle_config.streams import outlive_the_reader
@@ -29,11 +28,6 @@ class DateRefused(Refusal, ValueError):
     """A business date or month that lies ahead: refused unless a reason is given."""
 
 
-class NumberingRefused(Refusal, ValueError):
-    """A document the product would date itself cannot be numbered (ledger.numbering.OutOfOrder): with the
-    clock set back before the latest number, it would be dated after the day it is issued."""
-
-
 class _WorldInOneLine(logging.Filter):
     """A run's log record of a refusal or a condition of the world (Prefect's "Task run failed with exception:
     ...", the engine's "Engine execution exited with unexpected exception" of a run on a worker) keeps its one
@@ -42,7 +36,7 @@ class _WorldInOneLine(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         error = record.exc_info[1] if isinstance(record.exc_info, tuple) else None
-        if error is not None and (isinstance(error, (Refusal, OutOfOrder)) or is_world_condition(error)):
+        if error is not None and (isinstance(error, Refusal) or is_world_condition(error)):
             record.exc_info, record.exc_text = None, None
         return True
 
@@ -92,9 +86,7 @@ def refusals_fail_quietly(flow_function):
         try:
             refuse_another_installations_run()
             return flow_function(*args, **kwargs)
-        except (Refusal, OutOfOrder) as refusal:
-            if not isinstance(refusal, Refusal):  # a number the ledger refuses: the run's refusal, one line
-                refusal = NumberingRefused(str(refusal))
+        except Refusal as refusal:  # a number the ledger refuses (OutOfOrder) among them
             print(f"refused: {refusal}")
             return Failed(name="Refused", message=str(refusal), data=refusal)
         except Exception as error:
