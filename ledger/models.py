@@ -28,8 +28,8 @@ from sqlalchemy import (
     false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
-from sqlalchemy.types import TypeDecorator
 
+from ledger.column_types import UtcDateTime, Vocabulary
 from policy.arrears import Stage
 from policy.categories import CATEGORIES
 from policy.standby import StandbyReason
@@ -45,27 +45,6 @@ NAMING = {
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
-
-class UtcDateTime(TypeDecorator):
-    """An instant stored in UTC and always read back time-zone aware, on SQLite as on PostgreSQL."""
-
-    impl = DateTime(timezone=True)
-    cache_ok = True
-
-    def process_bind_param(self, value, dialect):
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError("instants must carry a time zone")
-        return value.astimezone(timezone.utc)
-
-    def process_result_value(self, value, dialect):
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            return value.replace(tzinfo=timezone.utc)
-        return value.astimezone(timezone.utc)
-
 
 def one_of(column: str, values) -> CheckConstraint:
     """The column holds one of `values` (an enumeration of policy) or NULL; named ck_<table>_<column>."""
@@ -97,8 +76,8 @@ class Customer(Base):
     name: Mapped[str] = mapped_column(String(200))
     email: Mapped[str] = mapped_column(String(254))
     monthly_fee: Mapped[Decimal]
-    payment_method: Mapped[str] = mapped_column(String(32))
-    billing_cycle: Mapped[str] = mapped_column(String(16), default=BillingCycle.MONTHLY)
+    payment_method: Mapped[PaymentMethod] = mapped_column(Vocabulary(PaymentMethod, 32))
+    billing_cycle: Mapped[BillingCycle] = mapped_column(Vocabulary(BillingCycle, 16), default=BillingCycle.MONTHLY)
     contract_start: Mapped[Optional[date]]
     vat_rate: Mapped[Decimal] = mapped_column(RATE)
     included_minutes: Mapped[Optional[int]]
@@ -110,8 +89,8 @@ class Customer(Base):
     siren: Mapped[Optional[str]] = mapped_column(String(14))
     vat_number: Mapped[Optional[str]] = mapped_column(String(20))
     # what the flows decided, kept here so `show` never needs the platform database
-    stage: Mapped[str] = mapped_column(String(32), default="current")
-    deletion_status: Mapped[Optional[str]] = mapped_column(String(32))
+    stage: Mapped[Stage] = mapped_column(Vocabulary(Stage, 32), default=Stage.CURRENT)
+    deletion_status: Mapped[Optional[DeletionStatus]] = mapped_column(Vocabulary(DeletionStatus, 32))
     deletion_due_on: Mapped[Optional[date]]
     deletion_flow_run_id: Mapped[Optional[str]] = mapped_column(String(64))  # the run waiting for approval
     admin_enabled: Mapped[bool] = mapped_column(Boolean, default=True)
@@ -135,9 +114,9 @@ class Invoice(Base):
     number: Mapped[Optional[str]] = mapped_column(String(16), unique=True)
     external_id: Mapped[Optional[str]] = mapped_column(String(64), unique=True)
     customer_id: Mapped[str] = mapped_column(ForeignKey("customers.customer_id"), index=True)
-    kind: Mapped[str] = mapped_column(String(16))  # monthly | penalty | imported
+    kind: Mapped[InvoiceKind] = mapped_column(Vocabulary(InvoiceKind, 16))
     month: Mapped[str] = mapped_column(String(7), index=True)
-    status: Mapped[str] = mapped_column(String(16), default=InvoiceStatus.DRAFT)
+    status: Mapped[InvoiceStatus] = mapped_column(Vocabulary(InvoiceStatus, 16), default=InvoiceStatus.DRAFT)
     issued_on: Mapped[Optional[date]]
     due_on: Mapped[Optional[date]]
     total_ht: Mapped[Decimal] = mapped_column(MONEY, default=Decimal("0.00"))
@@ -174,7 +153,7 @@ class Cancellation(Base):
     customer_id: Mapped[str] = mapped_column(ForeignKey("customers.customer_id"), index=True)
     received_on: Mapped[date]
     effective_on: Mapped[date]
-    status: Mapped[str] = mapped_column(String(16), default=CancellationStatus.RECEIVED)
+    status: Mapped[CancellationStatus] = mapped_column(Vocabulary(CancellationStatus, 16), default=CancellationStatus.RECEIVED)
     requested_by: Mapped[str] = mapped_column(String(120))
     created_at: Mapped[datetime]
     withdrawn_at: Mapped[Optional[datetime]]
@@ -227,7 +206,8 @@ class Payment(Base):
     paid_on: Mapped[date]
     amount: Mapped[Decimal]
     created_at: Mapped[datetime]
-    kind: Mapped[str] = mapped_column(String(16), default=SettlementKind.PAYMENT, server_default="payment")
+    kind: Mapped[SettlementKind] = mapped_column(Vocabulary(SettlementKind, 16), default=SettlementKind.PAYMENT,
+                                                server_default="payment")
     credit_note_id: Mapped[Optional[int]] = mapped_column(ForeignKey("invoices.id"))
 
     invoice: Mapped[Invoice] = relationship(back_populates="payments", foreign_keys=[invoice_id])
@@ -244,7 +224,7 @@ class CustomerCredit(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     movement_key: Mapped[str] = mapped_column(String(160), unique=True)
     customer_id: Mapped[str] = mapped_column(ForeignKey("customers.customer_id"), index=True)
-    kind: Mapped[str] = mapped_column(String(16))
+    kind: Mapped[CreditMovement] = mapped_column(Vocabulary(CreditMovement, 16))
     amount: Mapped[Decimal]                # + owed to the customer, - used or paid back
     on: Mapped[date]
     payment_id: Mapped[Optional[str]] = mapped_column(ForeignKey("payments.payment_id"))
@@ -270,7 +250,7 @@ class Intervention(Base):
     ticket: Mapped[Optional[str]] = mapped_column(String(64))
     engineer: Mapped[Optional[str]] = mapped_column(String(120))
     description: Mapped[Optional[str]] = mapped_column(Text)
-    source: Mapped[str] = mapped_column(String(16), default=InterventionSource.IMPORT)
+    source: Mapped[InterventionSource] = mapped_column(Vocabulary(InterventionSource, 16), default=InterventionSource.IMPORT)
     # set by the monthly close
     free_minutes: Mapped[Optional[int]]
     billed_minutes: Mapped[Optional[int]]
@@ -292,9 +272,9 @@ class Ticket(Base):
     ticket_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     customer_id: Mapped[str] = mapped_column(ForeignKey("customers.customer_id"), index=True)
     received_at: Mapped[datetime]
-    type: Mapped[str] = mapped_column(String(32))
-    channel: Mapped[Optional[str]] = mapped_column(String(16))
-    severity: Mapped[Optional[str]] = mapped_column(String(16))
+    type: Mapped[TicketType] = mapped_column(Vocabulary(TicketType, 32))
+    channel: Mapped[Optional[TicketChannel]] = mapped_column(Vocabulary(TicketChannel, 16))
+    severity: Mapped[Optional[Severity]] = mapped_column(Vocabulary(Severity, 16))
     level: Mapped[Optional[int]]
     first_response_at: Mapped[Optional[datetime]]
     workaround_at: Mapped[Optional[datetime]]
@@ -303,7 +283,7 @@ class Ticket(Base):
     customization_delivered_on: Mapped[Optional[date]]
     credentials_token: Mapped[Optional[str]] = mapped_column(Text)       # Fernet token, never the secret
     credentials_purged_at: Mapped[Optional[datetime]]
-    source: Mapped[str] = mapped_column(String(16), default=TicketSource.IMPORT)
+    source: Mapped[TicketSource] = mapped_column(Vocabulary(TicketSource, 16), default=TicketSource.IMPORT)
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
 
@@ -349,7 +329,7 @@ class MonthlyClose(Base):
     __table_args__ = (one_of("status", CloseStatus),)
 
     month: Mapped[str] = mapped_column(String(7), primary_key=True)
-    status: Mapped[str] = mapped_column(String(16))  # drafted | finalised
+    status: Mapped[CloseStatus] = mapped_column(Vocabulary(CloseStatus, 16))
     terms: Mapped[dict[str, Any]]
     started_at: Mapped[datetime]
     finished_at: Mapped[Optional[datetime]]
@@ -376,12 +356,12 @@ class StandbyPeriod(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     customer_id: Mapped[str] = mapped_column(ForeignKey("customers.customer_id"), index=True)
-    reason: Mapped[str] = mapped_column(String(32))
+    reason: Mapped[StandbyReason] = mapped_column(Vocabulary(StandbyReason, 32))
     start_on: Mapped[date]
     end_on: Mapped[date]
-    status: Mapped[str] = mapped_column(String(16), default=StandbyStatus.SCHEDULED)
+    status: Mapped[StandbyStatus] = mapped_column(Vocabulary(StandbyStatus, 16), default=StandbyStatus.SCHEDULED)
     requested_by: Mapped[Optional[str]] = mapped_column(String(120))
-    source: Mapped[str] = mapped_column(String(16), default=StandbySource.IMPORT)
+    source: Mapped[StandbySource] = mapped_column(Vocabulary(StandbySource, 16), default=StandbySource.IMPORT)
     started_at: Mapped[Optional[datetime]]
     ended_at: Mapped[Optional[datetime]]
     created_at: Mapped[datetime]
@@ -433,8 +413,8 @@ class StageChange(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     customer_id: Mapped[str] = mapped_column(ForeignKey("customers.customer_id"), index=True)
-    previous_stage: Mapped[str] = mapped_column(String(32))
-    stage: Mapped[str] = mapped_column(String(32))
+    previous_stage: Mapped[Stage] = mapped_column(Vocabulary(Stage, 32))
+    stage: Mapped[Stage] = mapped_column(Vocabulary(Stage, 32))
     effective_on: Mapped[date]
     anchor_due_on: Mapped[Optional[date]]
     recorded_at: Mapped[datetime]
@@ -450,9 +430,9 @@ class Backup(Base):
 
     backup_id: Mapped[str] = mapped_column(String(80), primary_key=True)
     customer_id: Mapped[Optional[str]] = mapped_column(String(64), index=True)
-    kind: Mapped[str] = mapped_column(String(16), default=BackupKind.TENANT)
+    kind: Mapped[BackupKind] = mapped_column(Vocabulary(BackupKind, 16), default=BackupKind.TENANT)
     created_at: Mapped[datetime]
-    status: Mapped[str] = mapped_column(String(16), default=BackupStatus.RUNNING)
+    status: Mapped[BackupStatus] = mapped_column(Vocabulary(BackupStatus, 16), default=BackupStatus.RUNNING)
     rows: Mapped[Optional[int]] = mapped_column(BigInteger)
     bytes: Mapped[Optional[int]] = mapped_column(BigInteger)
     schema_fingerprint: Mapped[Optional[str]] = mapped_column(String(64))
@@ -474,10 +454,10 @@ class RestoreJob(Base):
     request_key: Mapped[str] = mapped_column(String(120), unique=True)
     customer_id: Mapped[str] = mapped_column(ForeignKey("customers.customer_id"), index=True)
     backup_id: Mapped[str] = mapped_column(ForeignKey("backups.backup_id"))
-    target: Mapped[str] = mapped_column(String(16))  # sandbox | in_place
+    target: Mapped[RestoreTarget] = mapped_column(Vocabulary(RestoreTarget, 16))
     requested_by: Mapped[str] = mapped_column(String(120))
     ticket: Mapped[str] = mapped_column(String(64))
-    status: Mapped[str] = mapped_column(String(16), default=RestoreStatus.RUNNING)
+    status: Mapped[RestoreStatus] = mapped_column(Vocabulary(RestoreStatus, 16), default=RestoreStatus.RUNNING)
     started_at: Mapped[datetime]
     finished_at: Mapped[Optional[datetime]]
     seconds: Mapped[Optional[Decimal]] = mapped_column(Numeric(12, 3))
@@ -515,10 +495,11 @@ class Notice(Base):
     to: Mapped[str] = mapped_column(String(254))
     subject: Mapped[str] = mapped_column(Text)
     body: Mapped[str] = mapped_column(Text)
-    transport: Mapped[Optional[str]] = mapped_column(String(16))  # smtp | outbox | dry-run, once sent
+    transport: Mapped[Optional[NoticeTransport]] = mapped_column(Vocabulary(NoticeTransport, 16))  # once sent
     location: Mapped[Optional[str]] = mapped_column(Text)
     flow_run_id: Mapped[Optional[str]] = mapped_column(String(64))
-    status: Mapped[str] = mapped_column(String(16), default=NoticeStatus.SENT, server_default="sent")
+    status: Mapped[NoticeStatus] = mapped_column(Vocabulary(NoticeStatus, 16), default=NoticeStatus.SENT,
+                                              server_default="sent")
     attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="1")
     last_error: Mapped[Optional[str]] = mapped_column(Text)
     created_at: Mapped[Optional[datetime]]
@@ -541,7 +522,7 @@ class PlatformEffect(Base):
     platform_enabled: Mapped[bool] = mapped_column(Boolean)
     operations_enabled: Mapped[bool] = mapped_column(Boolean)
     reason: Mapped[str] = mapped_column(Text)
-    status: Mapped[str] = mapped_column(String(16), default=EffectStatus.PENDING)
+    status: Mapped[EffectStatus] = mapped_column(Vocabulary(EffectStatus, 16), default=EffectStatus.PENDING)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[Optional[str]] = mapped_column(Text)
     created_at: Mapped[datetime]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 from sqlalchemy import func, inspect, select, text, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, StatementError
 
 from ledger.models import Base, Invoice
 from lifecycle_config.databases import engine_for
@@ -87,6 +87,9 @@ def test_an_old_ledger_upgrades_with_every_row_and_then_refuses_unknown_values(f
     # the invoices issued before documents existed are marked so: no close mails them unasked
     with engine.connect() as connection:
         assert connection.execute(text("SELECT DISTINCT document_key FROM invoices")).scalars().all() == [""]
-    with pytest.raises(IntegrityError, match="ck_invoices_status"):
+    with pytest.raises(IntegrityError, match="ck_invoices_status"):  # the database itself, whoever writes
+        with engine.begin() as connection:
+            connection.execute(text("UPDATE invoices SET status = 'paid-ish'"))
+    with pytest.raises(StatementError, match="'paid-ish' is not a valid InvoiceStatus"):  # and the ledger's code
         with engine.begin() as connection:
             connection.execute(update(Invoice).values(status="paid-ish"))
