@@ -66,15 +66,38 @@ def _csv_rows(path: Path, limits: Limits) -> Iterator[list[Any]]:
     line = 0
     try:
         with io.TextIOWrapper(_open_regular(path), newline="", encoding="utf-8-sig") as handle:
-            reader = csv.reader(handle)
+            # strict: a quote never closed is told where its row begins, not read as the rest of the file in
+            # one cell (whose row would then lack its required values)
+            reader = csv.reader(handle, strict=True)
             for values in reader:
                 line = reader.line_num
                 yield values
     except UnicodeDecodeError as error:
-        raise UnreadableFile(f"{path.name}: not UTF-8 text ({error.reason} at byte {error.start})") from None
+        raise UnreadableFile(f"{path.name}: not UTF-8 text ({error.reason} at byte {error.start}{_utf16(path)}); "
+                             f"save it as CSV UTF-8") from None
     except csv.Error as error:
-        raise UnreadableFile(f"{path.name}:{line + 1}: not readable as CSV ({error}; a cell has at most "
-                             f"{limits.max_cell_chars} characters)") from None
+        raise UnreadableFile(f"{path.name}:{line + 1}: not readable as CSV ({error}; {_csv_hint(error, limits)})") from None
+
+
+def _csv_hint(error: csv.Error, limits: Limits) -> str:
+    """What a CSV error most likely means, for the person who saved the file."""
+    text = str(error)
+    if "unexpected end of data" in text:
+        return "a cell that opens a quote never closes it"
+    if "expected after" in text:
+        return 'a quoted cell goes on after its closing quote: quote the whole cell, and double a quote inside it ("")'
+    return f"a cell has at most {limits.max_cell_chars} characters"
+
+
+def _utf16(path: Path) -> str:
+    """`; it is UTF-16` when the file starts like UTF-16 text (a byte-order mark, or ASCII with NUL bytes
+    between), which spreadsheets save as "Unicode text"."""
+    with _open_regular(path) as handle:
+        start = handle.read(64)
+    half = len(start) // 4  # ASCII as UTF-16: a NUL every other byte, after (LE) or before (BE) each letter
+    if start[:2] in (b"\xff\xfe", b"\xfe\xff") or (half and max(start[1::2].count(0), start[::2].count(0)) >= half):
+        return "; it is UTF-16"
+    return ""
 
 
 def _check_xlsx(path: Path, size: int, limits: Limits) -> None:
