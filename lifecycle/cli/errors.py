@@ -11,7 +11,13 @@ would turn a store that is down into a refusal in every run.
 Errors that are neither, and stay so on purpose: a damaged or missing backup (tasks.backup_archive), a
 stored document that differs from the ledger's (tasks.invoice_documents.DocumentRefused), the platform's
 answer (blocks.platform.PlatformError). They are not the asker's mistake, so not exit 2; a run reports
-them in one line per customer (tasks.runtime.log_bug knows them), and the command exits 1.
+them in one line per customer (tasks.runtime.known_outcomes), and the command exits 1. Nor are these,
+which never reach the command line as they are: a webhook request refused or seen before
+(policy.signing.Refused, ledger.webhooks.AlreadySeen: an HTTP answer with its status, to the sender), a
+cell's date out of range or a wall-clock time DST skips (ledger.imports.cells.DateOutOfRange,
+policy.calendar.NonexistentLocalTime: the import turns them into its row's error), a run that failed
+(lifecycle.runner.RunFailed, which carries whether it was refused), and the guards whose meeting is a bug
+(policy.invoicing.NegativeInvoice, policy.language.MissingMessage).
 """
 
 from __future__ import annotations
