@@ -20,6 +20,7 @@ from lifecycle.cli.serve import require_up_server
 
 FORCE = typer.Option(False, "--force", help="Run for a day after today (or a month not ended) anyway.")
 REASON = typer.Option(None, "--reason", help="Why --force: kept in the audit log.")
+AS_OF = typer.Option(None, "--as-of", help="Business day (YYYY-MM-DD); default today in Paris.")
 
 
 def standby_expiry(
@@ -75,7 +76,7 @@ def monthly_close(
 
 
 def arrears(
-    as_of: Optional[str] = typer.Option(None, "--as-of", help="Business day (YYYY-MM-DD); default today in Paris."),
+    as_of: Optional[str] = AS_OF,
     approve_deletion: bool = typer.Option(False, "--approve-deletion",
                                           help="Approve the deletions that are due; without it a deletion waits."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Report what would happen; change nothing."),
@@ -132,7 +133,7 @@ def cancel(
 
 
 def cancellations(
-    as_of: Optional[str] = typer.Option(None, "--as-of", help="Business day (YYYY-MM-DD); default today in Paris."),
+    as_of: Optional[str] = AS_OF,
     force: bool = FORCE,
     reason: Optional[str] = REASON,
 ) -> dict:

@@ -80,15 +80,10 @@ def worker(
     import socket
 
     import lifecycle_config as config
-    from lifecycle.server import PROJECT_ROOT, answers, choose_server, worker_command
+    from lifecycle.server import PROJECT_ROOT, worker_command
 
-    config.prepare_prefect_environment()
-    api_url, _ = choose_server()
-    if not api_url or not answers(api_url):
-        fail("no Prefect server to work for: set PREFECT_API_URL (or run `lifecycle up` for this LIFECYCLE_HOME)")
-    ledger()
-    os.environ["PREFECT_API_URL"] = api_url
-    refuse_another_installations_server(api_url)
+    api_url = _server_to_serve("no Prefect server to work for: set PREFECT_API_URL (or run `lifecycle up` for this "
+                               "LIFECYCLE_HOME)")
     env = {**os.environ, "PREFECT_API_URL": api_url, "LIFECYCLE_HOME": str(config.home())}
     command = worker_command(name or f"lifecycle-{socket.gethostname()}") + (["--limit", str(limit)] if limit else [])
     note(f"worker {name or command[-1]} on the pool lifecycle of {api_url} (heartbeat every "
@@ -104,19 +99,9 @@ def helpdesk_webhook(
 ) -> None:
     """Serve the helpdesk's signed webhook (POST /helpdesk/tickets) for the server of PREFECT_API_URL, until
     stopped: what `lifecycle up` serves on its own port + 2, for a server of your own (deploy/)."""
-    import os
     import time
 
-    import lifecycle_config as config
-    from lifecycle.server import answers, choose_server
-
-    config.prepare_prefect_environment()
-    api_url, _ = choose_server()
-    if not api_url or not answers(api_url):
-        fail("no Prefect server holds the webhook's secret: set PREFECT_API_URL (or run `lifecycle up`)")
-    ledger()
-    os.environ["PREFECT_API_URL"] = api_url
-    refuse_another_installations_server(api_url)
+    _server_to_serve("no Prefect server holds the webhook's secret: set PREFECT_API_URL (or run `lifecycle up`)")
     from ledger.sealing import KeyUnavailable
     from lifecycle.helpdesk import start_webhook
 
@@ -153,6 +138,25 @@ def prefect_ready() -> None:
         refuse_another_installations_server(url)
     else:
         note(f"note: {sentence}")
+
+
+def _server_to_serve(none_answers: str) -> str:
+    """The Prefect server a machine added to an installation serves (PREFECT_API_URL, or that of `lifecycle
+    up`), made this process's; `none_answers` ends the command when there is none. Refused when it serves
+    another installation's ledger."""
+    import os
+
+    import lifecycle_config as config
+    from lifecycle.server import answers, choose_server
+
+    config.prepare_prefect_environment()
+    api_url, _ = choose_server()
+    if not api_url or not answers(api_url):
+        fail(none_answers)
+    ledger()
+    os.environ["PREFECT_API_URL"] = api_url
+    refuse_another_installations_server(api_url)
+    return api_url
 
 
 def refuse_explicit_server() -> None:
