@@ -55,8 +55,8 @@ def known_outcomes() -> tuple[type[BaseException], ...]:
     asker's mistake) nor a condition of the world (lifecycle_config.conditions): the platform's or the store's
     answer, a backup damaged, deleted or unreadable just now, a stored document that differs from the
     ledger's. Each stays its own class on purpose: none is the asker's to fix, so none exits 2 as a Refusal
-    does (lifecycle.cli.errors says why, for the command line). Imported here, when a failure is met: their
-    modules import this one."""
+    does (lifecycle.cli.errors says why, for the command line). Imported when a failure is met: they bring
+    the invoice document's and the backup format's modules, which most runs never load."""
     from blocks.platform import PlatformError
     from blocks.storage import StorageError
     from tasks.backup_archive import BackupGone, BackupUnreadable, CorruptBackup
