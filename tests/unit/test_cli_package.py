@@ -3,10 +3,13 @@ ledger never load Prefect, and an error is told by its class."""
 
 from __future__ import annotations
 
+import ast
 import errno
+import inspect
 import os
 import subprocess
 import sys
+import textwrap
 from pathlib import Path
 
 import pytest
@@ -41,6 +44,30 @@ def test_a_rows_flow_is_its_deployments_entrypoint(name):
     assert deployments()[deployment] == f"{module.replace('.', '/')}.py:{function}"
     flow = command.flow_function()
     assert flow.name == flow_name
+    # what the command's ask gives the flow is what the flow takes: each name a parameter, none missing
+    taken = inspect.signature(flow.fn).parameters
+    given = returned_keys(command.ask)
+    assert given <= set(taken), given - set(taken)
+    assert {name for name, parameter in taken.items() if parameter.default is inspect.Parameter.empty} <= given
+
+
+def returned_keys(function) -> set[str]:
+    """The names of the parameters an ask returns, read from its `return {...}` (a `**other(...)` in it
+    counts the other function's)."""
+    module = sys.modules[function.__module__]
+    tree = ast.parse(textwrap.dedent(inspect.getsource(function)))
+    assigned = {node.targets[0].id: node.value for node in ast.walk(tree) if isinstance(node, ast.Assign)
+                and isinstance(node.targets[0], ast.Name)}
+    keys = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Return) and isinstance(node.value, ast.Dict):
+            for key, value in zip(node.value.keys, node.value.values):
+                if key is None:  # **other(...), or **name where name = other(...)
+                    call = assigned[value.id] if isinstance(value, ast.Name) else value
+                    keys |= returned_keys(getattr(module, call.func.id))
+                else:
+                    keys.add(key.value)
+    return keys
 
 
 def test_no_module_of_the_cli_is_over_400_lines():
