@@ -25,10 +25,11 @@ from ledger.imports import import_file
 from ledger.models import Customer, StandbyPeriod
 from policy.calendar import PARIS, add_months
 from policy.money import vat_of
+from policy.refusals import Refusal
 
 
-class DemoExists(Exception):
-    pass
+class DemoExists(Refusal):
+    """A demo asked for where one (or a ledger of real data) is already: kept as it is."""
 
 
 COMPANIES = [

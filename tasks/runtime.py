@@ -21,7 +21,7 @@ from lifecycle_config import clock
 from lifecycle_config.conditions import is_world_condition, one_line
 from lifecycle_config.streams import outlive_the_reader
 from policy.calendar import paris_date, today_paris
-from policy.refusals import Refusal  # noqa: F401 - the family every task's refusal derives from
+from policy.refusals import Refusal  # the family every task's refusal derives from (tasks import it from here)
 
 
 class DateRefused(Refusal, ValueError):
@@ -50,17 +50,26 @@ if os.environ.get("PREFECT__FLOW_RUN_ID"):
     outlive_the_reader()
 
 
-#: what a sweep meets on one customer that is no bug: a rule's refusal, a customer another run holds, the
-#: platform's or the store's answer, a damaged backup, an id an older release let in
-NOT_BUGS = {"Refusal", "CustomerBusy", "PlatformError", "StorageError", "DocumentRefused", "CorruptBackup",
-            "BackupUnreadable", "SchemaDrift", "BadId", "KeyUnavailable", "CancellationRefused", "OutOfOrder"}
+def known_outcomes() -> tuple[type[BaseException], ...]:
+    """What a sweep meets on one customer that is no bug, though neither a refusal (policy.refusals: the
+    asker's mistake) nor a condition of the world (lifecycle_config.conditions): the platform's or the store's
+    answer, a backup damaged, deleted or unreadable just now, a stored document that differs from the
+    ledger's. Each stays its own class on purpose: none is the asker's to fix, so none exits 2 as a Refusal
+    does (lifecycle.cli.errors says why, for the command line). Imported when a failure is met: they bring
+    the invoice document's and the backup format's modules, which most runs never load."""
+    from blocks.platform import PlatformError
+    from blocks.storage import StorageError
+    from tasks.backup_archive import BackupGone, BackupUnreadable, CorruptBackup
+    from tasks.invoice_documents import DocumentRefused
+
+    return PlatformError, StorageError, BackupGone, BackupUnreadable, CorruptBackup, DocumentRefused
 
 
 def log_bug(what: str, error: BaseException) -> None:
     """One customer's failure that a sweep reports and goes past: when it is a bug (neither a condition of the
-    world nor a known refusal), the run's log keeps its traceback here, where it happened; the run's one-line
-    failure names it."""
-    if is_world_condition(error) or any(kind.__name__ in NOT_BUGS for kind in type(error).__mro__):
+    world, a refusal nor a known outcome), the run's log keeps its traceback here, where it happened; the
+    run's one-line failure names it."""
+    if is_world_condition(error) or isinstance(error, (Refusal, *known_outcomes())):
         return
     try:
         from prefect import get_run_logger

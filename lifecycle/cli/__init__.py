@@ -1,0 +1,65 @@
+"""`lifecycle`: the command line of docs/reference/cli.md.
+
+`import`, `show`, `demo` and `db` touch only the ledger (and the demo platform) and never import
+Prefect, so they answer in a second or two; `run` and `up` need Prefect and load it on demand.
+Every command exits 0 on success and non-zero with a one-line reason on stderr otherwise.
+
+One module per command group: db, imports (`import`), show, demo, serve (`up`, `deploy`, `worker`,
+`helpdesk-webhook`) and run (its table RUNS, with run_options, run_printers and run_checks); common holds
+what they share, errors how an uncaught error is told. This module puts them together in the order
+`lifecycle --help` lists them, and `main` is the entry point (`lifecycle`, `python -m lifecycle.cli`).
+"""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from lifecycle.cli import db, demo, imports, run, serve, show
+from lifecycle.help_format import ReadableHelp
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False, cls=ReadableHelp,
+                  help="Run a SaaS vendor's support policy: quota, billing, arrears, standby, backups, exports.")
+app.add_typer(db.db_app, name="db")
+app.add_typer(run.run_app, name="run")
+app.command("import")(imports.import_)
+app.command()(show.show)
+app.command()(demo.demo)
+app.command()(serve.up)
+app.command()(serve.deploy)
+app.command()(serve.worker)
+app.command("helpdesk-webhook")(serve.helpdesk_webhook)
+
+
+def main() -> None:
+    """Every known mistake is one line and exit 2; a condition of the world (a store or server that cannot be
+    reached, a full disk, a refused permission) one line and exit 1; only a bug prints a traceback, and says
+    it is one."""
+    from lifecycle.cli.errors import argument_problem, users_mistake
+    from lifecycle_config.conditions import Unavailable, is_world_condition, one_line
+
+    problem = argument_problem(sys.argv[1:])
+    if problem:
+        typer.echo(f"lifecycle: {problem}", err=True)
+        sys.exit(2)
+    try:
+        from lifecycle_config import clock
+
+        clock.check()  # a malformed LIFECYCLE_TODAY stops every command before it starts
+        app()
+    except KeyboardInterrupt:
+        sys.exit(130)
+    except Exception as error:  # noqa: BLE001 - the last word: a user's mistake, the world, or a bug
+        if isinstance(error, Unavailable) or (is_world_condition(error) and not users_mistake(error)):
+            typer.echo(f"lifecycle: {one_line(error)}", err=True)
+            sys.exit(1)
+        if users_mistake(error):
+            typer.echo(f"lifecycle: {one_line(error)}", err=True)
+            sys.exit(2)
+        import traceback
+
+        traceback.print_exc()
+        typer.echo(f"lifecycle: this is a bug, not something you did wrong ({type(error).__name__}); please report "
+                   f"it with the traceback above", err=True)
+        sys.exit(1)

@@ -1,0 +1,74 @@
+"""What every command group of the CLI shares: how it says a refusal and a note, the ledger it works on,
+and the checks of a month or a day given as an option. No Prefect here."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Optional
+
+import typer
+
+
+def fail(message: str, code: int = 1):
+    """One line on stderr, `lifecycle: ...`, and the command ends with `code` (2: the user's to fix)."""
+    typer.echo(f"lifecycle: {message}", err=True)
+    raise typer.Exit(code)
+
+
+def note(message: str) -> None:
+    typer.echo(message, err=True)
+
+
+def ledger():
+    """The ledger engine, migrated to the newest schema if it is missing or old."""
+    import lifecycle_config as config
+    from ledger.db import ledger_engine
+    from ledger.migrate import ensure_current
+
+    engine = ledger_engine()
+    ensure_current(engine, config.database_url())
+    return engine
+
+
+def ledger_terms(engine):
+    """The terms the latest run used (a copy of the PolicyTerms block), else the defaults: imports
+    check the same numbers the flows apply, without asking a Prefect server."""
+    from ledger.db import session_scope
+    from ledger.terms_copies import latest_terms
+
+    with session_scope(engine) as session:
+        return latest_terms(session)
+
+
+def window():
+    """The plausible window of a date given here (policy.window), from the terms the ledger keeps."""
+    from policy.window import DateWindow
+
+    return DateWindow.of(ledger_terms(ledger()))
+
+
+def check_month(month: str, option: str = "--month") -> None:
+    """A month of the form YYYY-MM within the window (9999-12, 0000-01: one line, exit 2, never a traceback)."""
+    from policy.calendar import parse_month
+
+    try:
+        parse_month(month)
+    except ValueError as error:
+        fail(str(error) if option == "--month" else f"{option}: {error}", 2)
+    problem = window().month_problem(month)
+    if problem:
+        fail(f"{option}: {problem}", 2)
+
+
+def parse_day(text: Optional[str], option: str, *, past_only: bool = False) -> Optional[date]:
+    """A day given as an option, within the window (no later than today for a fact of the past)."""
+    if text is None:
+        return None
+    try:
+        day = date.fromisoformat(text)
+    except ValueError:
+        fail(f"{option} is not a date (YYYY-MM-DD): {text!r}", 2)
+    problem = window().problem(day, past_only=past_only)
+    if problem:
+        fail(f"{option} {problem}", 2)
+    return day

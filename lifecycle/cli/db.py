@@ -1,0 +1,52 @@
+"""`lifecycle db`: the ledger's schema, and a ledger snapshot restored into a new database. No Prefect."""
+
+from __future__ import annotations
+
+import typer
+
+from lifecycle.cli.common import fail, ledger, note
+from lifecycle.help_format import ReadableHelp
+
+db_app = typer.Typer(no_args_is_help=True, cls=ReadableHelp, help="The ledger's schema.")
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Create the ledger or migrate it to the newest schema."""
+    import lifecycle_config as config
+    from ledger.migrate import upgrade
+
+    before, after = upgrade(config.database_url())
+    typer.echo(f"ledger at {after}" + (" (already current)" if before == after else f" (was {before or 'empty'})"))
+    _warn_unsafe_ids()
+
+
+def _warn_unsafe_ids() -> None:
+    """Ids an older release let in that could reach past their place: said once per id, on stderr."""
+    from ledger.db import session_scope
+    from ledger.queries import unsafe_ids
+
+    with session_scope(ledger()) as session:
+        found = unsafe_ids(session)
+    for what, value, problem in found:
+        note(f"warning: {what} {value!r} has an unsafe id ({problem}); "
+             + ("backups skip this customer until it has a new id" if what == "customer" else "kept as it is"))
+
+
+@db_app.command("restore-snapshot")
+def db_restore_snapshot(
+    backup_id: str = typer.Argument(..., help="A ledger snapshot id (lifecycle show backups: kind ledger)."),
+    to: str = typer.Option(..., "--to", help="SQLAlchemy URL of a new, empty ledger database."),
+) -> None:
+    """Restore a snapshot of the ledger (taken by the nightly backup) into a new database."""
+    from blocks.storage import ObjectStorage
+    from tasks.backups import restore_ledger_snapshot
+
+    engine = ledger()
+    try:
+        loaded = restore_ledger_snapshot(backup_id, to, ObjectStorage(), engine=engine)
+    except ValueError as error:  # no such snapshot, a target that is not empty: the user's to fix
+        fail(str(error), 2)
+    except Exception as error:  # noqa: BLE001 - one line for the user
+        fail(f"{type(error).__name__}: {error}")
+    typer.echo(f"restored {sum(loaded.values())} rows in {len(loaded)} tables into {to}")

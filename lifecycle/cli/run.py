@@ -1,0 +1,118 @@
+"""`lifecycle run COMMAND`: a flow run now, followed until it ends.
+
+RUNS is the one table of the run commands: each row names the command, the deployment it runs as (on the
+worker of `lifecycle up`, when one serves it), the flow function it runs in this process otherwise (as
+`module:function`, prefect.yaml's entrypoint with dots; imported only then, so the CLI starts without
+Prefect), what it asks (its options, checked, turned into the flow's parameters: run_options) and what it
+prints of the result (run_printers). Adding a run command is one row, one `ask` and one printer; the
+tests check every row against prefect.yaml.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib
+from dataclasses import dataclass
+from datetime import date
+from typing import Callable
+
+import typer
+
+from lifecycle.cli import run_options as ask
+from lifecycle.cli import run_printers as show
+from lifecycle.cli.common import fail, ledger, note
+from lifecycle.cli.serve import prefect_ready
+from lifecycle.help_format import ReadableHelp
+
+
+@dataclass(frozen=True)
+class RunCommand:
+    name: str                              # lifecycle run NAME
+    deployment: str                        # FLOW-NAME/DEPLOYMENT-NAME, as prefect.yaml and the server know it
+    flow: str                              # the flow function, module:function, run here when no worker serves it
+    ask: Callable[..., dict]               # the command's options (signature and help) -> the flow's parameters
+    show: Callable[[dict, dict], None]     # prints the flow's result, given the command's options
+
+    def flow_function(self) -> Callable[..., dict]:
+        module, _, function = self.flow.partition(":")
+        return getattr(importlib.import_module(module), function)
+
+
+RUNS = (
+    RunCommand("standby-expiry", "standby-expiry/standby-expiry", "flows.standby:standby_expiry",
+               ask.standby_expiry, show.standby_expiry),
+    RunCommand("standby-request", "standby-request/standby-request", "flows.standby:request_standby",
+               ask.standby_request, show.standby_request),
+    RunCommand("monthly-close", "monthly-close/monthly-close", "flows.monthly_close:monthly_close",
+               ask.monthly_close, show.monthly_close),
+    RunCommand("arrears", "arrears-escalation/arrears-escalation", "flows.arrears:arrears_escalation",
+               ask.arrears, show.arrears),
+    RunCommand("commitments", "commitments/commitments", "flows.commitments:commitments",
+               ask.commitments, show.commitments),
+    RunCommand("cancel", "cancellation-request/cancellation-request", "flows.cancellation:cancellation_request",
+               ask.cancel, show.cancel),
+    RunCommand("cancellations", "cancellations/cancellations", "flows.cancellation:cancellations",
+               ask.cancellations, show.cancellations),
+    RunCommand("export", "billable-export/billable-export", "flows.exports:billable_export",
+               ask.export, show.export),
+    RunCommand("backup", "nightly-backup/nightly-backup", "flows.backup:nightly_backup",
+               ask.backup, show.backup),
+    RunCommand("verify-backups", "verify-backups/verify-backups", "flows.backup:verify_backups",
+               ask.verify_backups, show.verify_backups),
+    RunCommand("send-invoices", "send-invoices/send-invoices", "flows.invoices:send_invoices",
+               ask.send_invoices, show.send_invoices),
+    RunCommand("credit-note", "credit-note/credit-note", "flows.corrections:issue_credit_note",
+               ask.credit_note, show.credit_note),
+    RunCommand("refund", "refund/refund", "flows.corrections:refund",
+               ask.refund, show.refund),
+    RunCommand("restore", "restore-backup/restore-backup", "flows.restore:restore_backup",
+               ask.restore, show.restore),
+)
+RUN_COMMANDS = {command.name: command for command in RUNS}
+
+
+def run_flow(command: RunCommand, parameters: dict):
+    """Run a command's flow: as a run of its deployment on the worker of `lifecycle up` (followed here) when
+    there is one, else in this process. A refused request exits 2 with its reason, a failed run 1."""
+    ledger()
+    prefect_ready()
+    from lifecycle import runner
+    from policy.refusals import Refusal
+
+    target = runner.route(command.deployment)
+    if target.deployment_id:
+        wanted = {name: value.isoformat() if isinstance(value, date) else value
+                  for name, value in parameters.items() if value is not None}
+        try:
+            return runner.run_and_follow(target, wanted, echo=note)
+        except runner.RunFailed as error:
+            fail(str(error), 2 if error.refused else 1)
+    if target.note:
+        note(f"note: {target.note}")
+    try:
+        return command.flow_function()(**parameters)
+    except Refusal as refusal:
+        fail(str(refusal), 2)
+    except Exception as error:  # the flow's own failure, already recorded in Prefect
+        from lifecycle_config.conditions import is_world_condition, one_line
+
+        fail(one_line(error) if is_world_condition(error) else f"{type(error).__name__}: {error}")
+
+
+def _typer_command(command: RunCommand):
+    """The command as typer sees it: `ask`'s signature and docstring; it asks, runs, then prints."""
+
+    @functools.wraps(command.ask)
+    def typed(**options):
+        result = run_flow(command, command.ask(**options))
+        if result is not None:
+            command.show(result, options)
+
+    return typed
+
+
+run_app = typer.Typer(no_args_is_help=True, cls=ReadableHelp,
+                      help="Run a flow now and wait for it: on the worker of `lifecycle up` when it runs, else in "
+                           "this process.")
+for _command in RUNS:
+    run_app.command(_command.name)(_typer_command(_command))

@@ -1,0 +1,129 @@
+"""The checks a `lifecycle run` command makes before any run starts: a customer or a backup the ledger
+knows, a day not ahead without --force, a text an import would take, a place to copy a workbook to. Each
+refusal is one line and exit 2."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+from typing import Optional
+
+from lifecycle.cli.common import fail, ledger
+
+
+def known_customer(customer_id: str, *, data_kept: bool = False) -> None:
+    """A command about a customer starts only for a customer the ledger knows (and, for work on its data,
+    whose data was not deleted): a typo is one line, exit 2, before any run starts."""
+    from ledger.db import session_scope
+    from ledger.models import Customer
+    from policy.arrears import Stage
+
+    with session_scope(ledger()) as session:
+        customer = session.get(Customer, customer_id)
+        stage = customer.stage if customer is not None else None
+    if customer is None:
+        fail(f"unknown customer {customer_id!r} (lifecycle show customers lists them)", 2)
+    if data_kept and stage == Stage.DATA_DELETED:
+        fail(f"customer {customer_id}'s data was deleted after arrears: there is nothing to work on", 2)
+
+
+def future_day(day: Optional[date], what: str, *, dry_run: Optional[bool] = None, force: bool = False) -> None:
+    """A business day after today is refused before anything starts, unless it is a dry run or forced
+    (`dry_run` is None for the commands that have none)."""
+    from policy.calendar import future_day_problem, today_paris
+
+    problem = future_day_problem(day, today_paris(), what) if day else None
+    if problem and not dry_run and not force:
+        hint = "use --dry-run to see what it would do, or --force --reason TEXT" if dry_run is not None \
+            else "use --force --reason TEXT to run it anyway"
+        fail(f"{problem}: refused (a typo?); {hint}", 2)
+
+
+def force_reason(force: bool, reason: Optional[str]) -> Optional[str]:
+    if force and not (reason or "").strip():
+        fail("--force needs --reason TEXT: the audit log keeps why", 2)
+    if reason and not force:
+        fail("--reason goes with --force", 2)
+    return reason.strip() if force else None
+
+
+
+def text_option(option: str, value: str, max_length: int) -> None:
+    """A name or a reason given to a command follows an import's text cell: not empty, at most `max_length`
+    characters (the ledger's column), no control or invisible character; it may begin like a formula (it
+    stays text wherever it is shown)."""
+    from policy.text import text_problem
+
+    problem = text_problem(value, max_length)
+    if problem:
+        fail(f"{option} {problem}", 2)
+
+
+def known_backup(customer_id: str, backup_id: str) -> None:
+    from ledger.db import session_scope
+    from ledger.models import Backup
+    from policy.vocabulary import BackupStatus
+
+    with session_scope(ledger()) as session:
+        backup = session.get(Backup, backup_id)
+        found = (backup.customer_id, backup.status) if backup is not None else None
+    if found is None or found[0] != customer_id:
+        fail(f"no backup {backup_id!r} of customer {customer_id!r} (lifecycle show backups lists them)", 2)
+    if found[1] == BackupStatus.GONE:
+        fail(f"backup {backup_id} is gone from storage (its objects were deleted): choose another (or none, for the "
+             f"latest good one)", 2)
+    if found[1] != BackupStatus.GOOD:
+        fail(f"backup {backup_id} is {found[1]}, not a good backup: choose another (or none, for the latest good one)", 2)
+
+
+
+def out_target(out: Path, force: bool, month: str) -> Path:
+    """Where --out puts the workbook: a path ending in / or without .xlsx is a folder (made when missing);
+    an existing file is never overwritten without --force. Checked before the export runs (a run of
+    minutes that ends refusing its own copy helps nobody): the folder must be writable, and must not hold
+    a workbook of that month under a name the export could give it."""
+    if str(out).endswith(("/", "\\")) or out.suffix.lower() != ".xlsx" or out.is_dir():
+        if out.exists() and not out.is_dir():
+            fail(f"--out {out}: a file, not a folder (give a folder, or a path ending in .xlsx)", 2)
+        writable(out)
+        if not force:
+            present = [name for name in export_names(month) if (out / name).exists()]
+            if present:
+                fail(f"--out {out}: {present[0]} is already there, and this export may be written under that "
+                     f"name; add --force to overwrite it, or give another folder", 2)
+        return out
+    if out.exists() and not force:
+        fail(f"--out {out}: the file exists; add --force to overwrite it", 2)
+    writable(out.parent)
+    return out
+
+
+def writable(folder: Path) -> None:
+    """The folder exists (made when missing) and a file can be written in it: one line, exit 2, if not."""
+    import os
+    import tempfile
+
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".lifecycle-probe-"):
+            pass
+    except OSError as error:
+        fail(f"--out {folder}: cannot write there ({error.strerror or error})", 2)
+    if not os.access(folder, os.W_OK):
+        fail(f"--out {folder}: cannot write there (permission denied)", 2)
+
+
+def export_names(month: str) -> list[str]:
+    """The file names an export of `month` can have: each version stored so far (the ledger unchanged since)
+    and the next one."""
+    from sqlalchemy import func, select
+
+    from ledger import keys
+    from ledger.db import session_scope
+    from ledger.models import Export
+
+    # not tasks.export: importing Prefect here, before the run picks its server, would make it a temporary one
+    with session_scope(ledger()) as session:
+        latest = session.scalar(select(func.max(Export.version)).where(Export.month == month)) or 0
+    return [keys.workbook_file(month, version) for version in range(1, latest + 2)]
+

@@ -1,0 +1,194 @@
+"""The commands that run Prefect: `lifecycle up` (the embedded default), `deploy` (a server of your own),
+`worker` and `helpdesk-webhook` (a machine added to it); and the checks every command that talks to a
+Prefect server makes first (the right server, serving this installation's ledger)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from lifecycle.cli.common import fail, ledger, note
+
+
+def up(
+    demo_data: bool = typer.Option(False, "--demo", help="Create the demo data first (when there is none)."),
+    port: int = typer.Option(4200, help="Port of the Prefect server and UI."),
+    host: str = typer.Option("127.0.0.1", help="Address the Prefect server listens on."),
+    workers: int = typer.Option(1, "--workers", min=1, max=32,
+                                help="How many workers to start on the pool (the nightly backup's shards spread "
+                                     "over them)."),
+) -> None:
+    """Run the embedded default: Prefect server and UI, every deployment with its schedule, a worker."""
+    import lifecycle_config as config
+    from lifecycle import demo as demo_module
+    from lifecycle.server import up as run_up
+    from policy.calendar import today_paris
+
+    ledger()
+    refuse_explicit_server()
+    if demo_data:
+        try:
+            typer.echo(demo_module.create(customers=50, seed=7, today=today_paris()))
+        except demo_module.DemoExists as error:
+            typer.echo(f"{error}; keeping it")
+    elif not Path(config.platform_url().removeprefix("sqlite:///")).exists() and config.platform_url().startswith("sqlite"):
+        note("note: no platform database yet; `lifecycle up --demo` or `lifecycle demo` creates the demo one")
+    try:
+        code = run_up(host=host, port=port, echo=typer.echo, workers=workers)
+    except RuntimeError as error:
+        fail(str(error))
+    raise typer.Exit(code)
+
+
+def deploy() -> None:
+    """Prepare a Prefect server of your own (PREFECT_API_URL) for the workers: the default blocks, the work
+    pool, every deployment of prefect.yaml, the ops automations and the global concurrency limits."""
+    import os
+    import time
+
+    import lifecycle_config as config
+    from lifecycle.server import answers, apply
+
+    config.prepare_prefect_environment()
+    api_url = os.environ.get("PREFECT_API_URL")
+    if not api_url:
+        fail("PREFECT_API_URL is not set: `lifecycle deploy` prepares a server of your own (docs/how-to/postgresql-and-s3.md); "
+             "`lifecycle up` does it for the embedded one", 2)
+    deadline = time.monotonic() + 120  # a server started a moment ago (deploy/) takes its time
+    while not answers(api_url):
+        if time.monotonic() > deadline:
+            fail(f"no Prefect server answers at {api_url} (waited 2 minutes)")
+        time.sleep(2)
+    ledger()
+    refuse_another_installations_server(api_url)
+    try:
+        apply({**os.environ, "LIFECYCLE_HOME": str(config.home())}, typer.echo)
+    except RuntimeError as error:
+        fail(str(error))
+    typer.echo(f"deployed to {api_url}: start workers with `lifecycle worker` on each machine")
+
+
+def worker(
+    name: Optional[str] = typer.Option(None, help="The worker's name in the UI; default lifecycle-<host>."),
+    limit: Optional[int] = typer.Option(None, min=1, help="Most runs at once on this worker (default: no limit)."),
+) -> None:
+    """Run one worker of the `lifecycle` pool here, for the server of PREFECT_API_URL (or of `lifecycle
+    up`), until stopped: the way to add a machine (deploy/)."""
+    import os
+    import socket
+
+    import lifecycle_config as config
+    from lifecycle.server import PROJECT_ROOT, worker_command
+
+    api_url = _server_to_serve("no Prefect server to work for: set PREFECT_API_URL (or run `lifecycle up` for this "
+                               "LIFECYCLE_HOME)")
+    env = {**os.environ, "PREFECT_API_URL": api_url, "LIFECYCLE_HOME": str(config.home())}
+    command = worker_command(name or f"lifecycle-{socket.gethostname()}") + (["--limit", str(limit)] if limit else [])
+    note(f"worker {name or command[-1]} on the pool lifecycle of {api_url} (heartbeat every "
+         f"{config.heartbeat_seconds()} s)")
+    # exec: a service manager's signals reach the worker itself
+    os.chdir(PROJECT_ROOT)
+    os.execve(command[0], command, env)
+
+
+def helpdesk_webhook(
+    host: str = typer.Option("127.0.0.1", help="Address to listen on (put TLS in front of it)."),
+    port: int = typer.Option(4202, help="Port to listen on."),
+) -> None:
+    """Serve the helpdesk's signed webhook (POST /helpdesk/tickets) for the server of PREFECT_API_URL, until
+    stopped: what `lifecycle up` serves on its own port + 2, for a server of your own (deploy/)."""
+    import time
+
+    _server_to_serve("no Prefect server holds the webhook's secret: set PREFECT_API_URL (or run `lifecycle up`)")
+    from ledger.sealing import KeyUnavailable
+    from lifecycle.helpdesk import start_webhook
+
+    try:
+        first, *notes = start_webhook(host, port, report=note)
+    except OSError as error:
+        fail(f"cannot listen on {host}:{port}: {error}")
+    except KeyUnavailable as error:
+        fail(str(error))
+    note(f"{first}; Ctrl-C stops it")
+    for line in notes:
+        note(line)
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        pass
+
+
+# --- the server a command talks to ---------------------------------------------------------------
+
+
+def prefect_ready() -> None:
+    """Point this process at the right Prefect server before Prefect is imported."""
+    import os
+
+    import lifecycle_config as config
+    from lifecycle.server import choose_server
+
+    config.prepare_prefect_environment()
+    url, sentence = choose_server()
+    if url:
+        os.environ["PREFECT_API_URL"] = url  # before the check imports Prefect, which reads it once
+        refuse_another_installations_server(url)
+    else:
+        note(f"note: {sentence}")
+
+
+def _server_to_serve(none_answers: str) -> str:
+    """The Prefect server a machine added to an installation serves (PREFECT_API_URL, or that of `lifecycle
+    up`), made this process's; `none_answers` ends the command when there is none. Refused when it serves
+    another installation's ledger."""
+    import os
+
+    import lifecycle_config as config
+    from lifecycle.server import answers, choose_server
+
+    config.prepare_prefect_environment()
+    api_url, _ = choose_server()
+    if not api_url or not answers(api_url):
+        fail(none_answers)
+    ledger()
+    os.environ["PREFECT_API_URL"] = api_url
+    refuse_another_installations_server(api_url)
+    return api_url
+
+
+def refuse_explicit_server() -> None:
+    """The check below for commands that use PREFECT_API_URL only when it is set (and answers)."""
+    import os
+
+    import lifecycle_config as config
+    from lifecycle.server import answers
+
+    api_url = os.environ.get("PREFECT_API_URL")
+    if api_url and answers(api_url):
+        config.prepare_prefect_environment()
+        refuse_another_installations_server(api_url)
+
+
+def refuse_another_installations_server(api_url: str) -> None:
+    """One line, exit 2, when the server at `api_url` serves another installation's ledger: its worker would
+    act on that ledger, and its blocks (terms, seller, secrets, storage, mail) are that installation's."""
+    from lifecycle.server import another_installations_server
+
+    problem = another_installations_server(api_url)
+    if problem:
+        fail(problem, 2)
+
+
+def require_up_server(what: str) -> None:
+    """Approvals are given in the UI of the server `lifecycle up` runs: without it nobody could answer."""
+    import os
+
+    from lifecycle.server import running_server
+
+    if not (os.environ.get("PREFECT_API_URL") or running_server()):
+        fail(f"{what} needs the Prefect server of `lifecycle up` (the approval is given in its UI); "
+             f"start it first, or use --approve auto")
+

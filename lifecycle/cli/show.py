@@ -1,0 +1,181 @@
+"""`lifecycle show SUBJECT`: what the ledger holds, as a table, JSON or CSV. No Prefect."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import sys
+from enum import Enum
+from typing import Optional
+
+import typer
+
+from lifecycle.cli.common import check_month, fail, ledger
+
+
+class Subject(str, Enum):
+    customers = "customers"
+    invoices = "invoices"
+    interventions = "interventions"
+    backups = "backups"
+    notices = "notices"
+    terms = "terms"
+    audit = "audit"
+    tickets = "tickets"
+
+
+class Format(str, Enum):
+    table = "table"
+    json = "json"
+    csv = "csv"
+
+
+def show(
+    subject: Subject,
+    month: Optional[str] = typer.Option(None, help="Only this month (YYYY-MM); for invoices, the service month billed."),
+    issued_in: Optional[str] = typer.Option(None, "--issued-in", help="Invoices only: those issued in this month (YYYY-MM)."),
+    format: Format = typer.Option(Format.table, "--format", help="table, json or csv."),
+) -> None:
+    """Print what the ledger holds: customers, invoices, interventions, backups, notices, terms, audit."""
+    from ledger import views
+    from ledger.db import session_scope
+
+    if month:
+        check_month(month)
+    if issued_in:
+        if subject is not Subject.invoices:
+            fail("--issued-in: only invoices have an issue date (lifecycle show invoices --issued-in YYYY-MM)", 2)
+        check_month(issued_in, "--issued-in")
+    engine = ledger()
+    with session_scope(engine) as session:
+        if issued_in:
+            records = views.invoices(session, month, issued_in=issued_in)
+        else:
+            records = views.SUBJECTS[subject.value](session, month)
+    if format is Format.json:
+        typer.echo(json.dumps(records, ensure_ascii=False, indent=2))
+    elif format is Format.csv:
+        typer.echo(_csv(records), nl=False)
+    else:
+        _table(subject.value, records)
+
+
+#: fields that hold an instant: JSON keeps them in UTC, the table and CSV show them in Europe/Paris
+INSTANTS = {"at", "sent_at", "created_at", "verified_at", "started_at", "deleted_at", "received_at", "response_due_at",
+            "delivery_due_at", "closed_at"}
+
+
+def _paris(text: str) -> str:
+    """An ISO instant in UTC as Paris wall-clock time with its offset: 2026-11-23T18:06:22+01:00."""
+    from datetime import datetime
+
+    from policy.calendar import PARIS
+
+    try:
+        instant = datetime.fromisoformat(text)
+    except ValueError:
+        return text
+    if instant.tzinfo is None:
+        return text
+    try:
+        return instant.astimezone(PARIS).isoformat(timespec="seconds")
+    except OverflowError:  # a date stored by an older release at the calendar's edge: shown as stored
+        return text
+
+
+def _flat(value, field: str = "") -> str:
+    if value is None:
+        return ""
+    if isinstance(value, (dict, list)):
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    if field in INSTANTS and isinstance(value, str):
+        return _paris(value)
+    return str(value).lower() if isinstance(value, bool) else str(value)
+
+
+#: how a cell a spreadsheet would read as a formula begins (OWASP, "CSV injection")
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _inert(text: str) -> str:
+    """A CSV cell no spreadsheet evaluates: text that begins like a formula gets a leading quote
+    (OWASP's advice); numbers stay numbers, so -12.50 is still an amount."""
+    if text.startswith(FORMULA_STARTS):
+        try:
+            float(text)
+        except ValueError:
+            return "'" + text
+    return text
+
+
+def _csv(records: list[dict]) -> str:
+    buffer = io.StringIO()
+    if records:
+        writer = csv.DictWriter(buffer, fieldnames=list(records[0]), lineterminator="\n")
+        writer.writeheader()
+        for record in records:
+            writer.writerow({key: _inert(_flat(value, key)) for key, value in record.items()})
+    return buffer.getvalue()
+
+
+def _change(record: dict) -> str:
+    """An audit entry's change on one line: `stage: current -> admin_disabled, effective_on=2026-11-01`."""
+    before, after = record.get("before") or {}, record.get("after") or {}
+    parts = []
+    for key, value in after.items():
+        shown = _flat(value)
+        if key in before and before[key] != value:
+            parts.append(f"{key}: {_flat(before[key])} -> {shown}")
+        else:
+            parts.append(f"{key}={shown}")
+    parts += [f"{key}: {_flat(value)} -> (none)" for key, value in before.items() if key not in after]
+    return ", ".join(parts)
+
+
+#: the columns a table shows (JSON and CSV show every field)
+TABLE_COLUMNS = {
+    "customers": ["customer_id", "name", "stage", "standby", "admin_enabled", "platform_enabled",
+                  "operations_enabled", "deletion_status", "deletion_due_on", "credit"],
+    "invoices": ["number", "customer_id", "month", "period_start", "period_end", "kind", "status", "issued_on", "due_on", "total_ht",
+                 "total_ttc", "balance", "credits", "mail_status", "document"],
+    "interventions": ["intervention_id", "customer_id", "started_at", "minutes", "category", "free_minutes",
+                      "billed_minutes", "amount_ht", "invoice_number"],
+    "notices": ["customer_id", "kind", "status", "attempts", "sent_at", "to", "subject", "last_error"],
+    "terms": ["term", "value"],
+    "tickets": ["ticket_id", "customer_id", "type", "severity", "received_at", "response_due_at", "delivery_due_at",
+                "state", "closed_at", "has_credentials"],
+    "audit": ["at", "customer_id", "action", "change", "actor"],
+}
+#: columns cut to one line with an ellipsis (the full value is in --format json)
+ONE_LINE = {"change", "subject", "name", "description", "last_error"}
+
+
+def _table(subject: str, records: list[dict]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
+    console = Console(width=None if sys.stdout.isatty() else 200)
+    if not records:
+        console.print(f"no {subject}")
+        return
+    table = Table(show_lines=False, header_style="bold", box=None)
+    columns = TABLE_COLUMNS.get(subject) or [key for key in records[0] if key != "lines"]
+    if subject == "terms":
+        console.print(Text(f"terms: {records[0]['source']}"))
+    for column in columns:
+        if column in ONE_LINE:
+            table.add_column(column.replace("_enabled", ""), overflow="ellipsis", no_wrap=True, max_width=90)
+        else:
+            table.add_column(column.replace("_enabled", ""), overflow="fold")
+    for record in records:
+        if subject == "audit":
+            record = {**record, "change": _change(record)}
+        if record.get("id_problem"):
+            record = {**record, "customer_id": f"{record['customer_id']} (UNSAFE ID: backups skip it)"}
+        # one line per record: an address's line breaks read as ` / ` (the way its import cell may say it);
+        # stored text prints as it is, never as Rich markup (a name `[/bold] x` or `[link=...]`)
+        table.add_row(*[Text(" / ".join(_flat(record[column], column).splitlines())) for column in columns])
+    console.print(table)
+    console.print(f"{len(records)} {subject}")
