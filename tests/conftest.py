@@ -12,6 +12,14 @@ os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
 
+# Property tests judge what the product answers, not how fast a loaded CI machine generates examples or
+# runs one: no deadline, and no "too slow" health check (both failed the fast tier under load, 2026-12-06)
+from hypothesis import HealthCheck, settings  # noqa: E402
+
+settings.register_profile("lifecycle", deadline=None,
+                          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+settings.load_profile("lifecycle")
+
 
 def pytest_collection_modifyitems(config, items):
     """Every unit test runs on each calendar day .ci/run sets under faketime (`-m dates`): the rules of
