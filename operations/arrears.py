@@ -3,7 +3,10 @@
 Facts are loaded in bulk; only customers with something owed, a stage or a pending deletion are
 looked at, each in its own short transaction with its row locked, so two sweeps at once do each
 thing once and one failing platform call never undoes the others. The deletion itself runs in
-`tasks.deletion`, in a flow run of its own.
+`operations.deletion`, in a flow run of its own.
+
+Plain Python: `sweep` opens its own transactions and returns an `ArrearsReport`; a customer's failure that
+is a bug goes to `on_bug` (the Prefect task in tasks/arrears.py gives the run's logger, here it is Python's).
 """
 
 from __future__ import annotations
@@ -13,8 +16,6 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
 
-from prefect import task
-from prefect.cache_policies import NO_CACHE
 from sqlalchemy import Numeric, and_, case, func, literal, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
@@ -33,10 +34,11 @@ from policy.invoicing import refuse_negative
 from policy.language import language_of, speak
 from policy.notices import duration
 from policy.vocabulary import DeletionStatus, InvoiceKind, InvoiceStatus
-from tasks.effects import record_notice, record_switch
+from operations.bugs import BugLog, log_to_python
+from operations.effects import record_notice, record_switch
 from lifecycle_config.conditions import one_line
 from lifecycle_config.failpoints import failpoint
-from tasks.runtime import Refusal, log_bug
+from policy.refusals import Refusal
 
 @dataclass
 class ArrearsReport:
@@ -170,7 +172,9 @@ def _has_work(standing: Standing, day: date, settings: Settings, rules) -> bool:
 
 
 def sweep(day: date, settings: Settings, *, dry_run: bool, actor: str, flow_run_id: str | None,
-          engine=None, forced_reason: str | None = None) -> ArrearsReport:
+          engine=None, forced_reason: str | None = None, on_bug: BugLog = log_to_python) -> ArrearsReport:
+    """Every customer whose day changes something: penalties, stage changes with their access changes and
+    notices, deletion notices; each customer in its own transaction (a rolled-back one in a dry run)."""
     report = ArrearsReport(day, dry_run)
     rules = ladder(settings.terms)
     with session_scope(engine) as session:
@@ -190,7 +194,7 @@ def sweep(day: date, settings: Settings, *, dry_run: bool, actor: str, flow_run_
             report.refused.append(f"{customer.customer_id}: {one_line(refused)}")
         except Exception as error:  # one customer's failure must not stop the sweep
             report.failed.append(f"{customer.customer_id}: {type(error).__name__}: {one_line(error)}")
-            log_bug(customer.customer_id, error)
+            on_bug(customer.customer_id, error)
         failpoint("arrears.customer-recorded")
     return report
 
@@ -324,6 +328,3 @@ def _deletion_schedule(session, settings, customer, anchor_on, overdue, day, rep
         report.deletion_notices.append(f"{customer.customer_id}: deletion on or after {customer.deletion_due_on}")
     if deletion_due(customer.deletion_status, customer.deletion_due_on, day):
         report.deletions_due.append(customer.customer_id)
-
-
-sweep_task = task(sweep, name="arrears-sweep", cache_policy=NO_CACHE, persist_result=False)
