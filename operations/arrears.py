@@ -26,8 +26,8 @@ from ledger.db import now, rehearsal, session_scope
 from ledger.models import ArrearsSweep, Customer, Invoice, InvoiceLine, Payment, StageChange
 from ledger.numbering import Corrects, OutOfOrder, issue_date, next_numbers
 from ledger.queries import active_standby_customers, invoice_label
-from policy.arrears import (ROWS, Owed, Stage, anchor, deletion_due, deletion_due_on, deletion_eligible, deletion_plan,
-                            ladder, overdue_balance, penalty_for, penalty_texts, transitions, unpaid_for)
+from policy.arrears import (Owed, Stage, anchor, deletion_due, deletion_due_on, deletion_eligible, deletion_plan,
+                            ladder, overdue_balance, penalty_for, penalty_texts, state, transitions, unpaid_for)
 from policy.balances import NEVER_ANCHOR, NOT_OWED
 from policy.calendar import month_key
 from policy.invoicing import refuse_negative
@@ -247,7 +247,7 @@ def _process(session, customer_id: str, day: date, settings: Settings, report: A
         audit.record(session, "stage_changed", customer_id=customer_id, before={"stage": step.previous.value},
                      after={"stage": step.stage.value, "effective_on": step.effective_on, "anchor": anchor_on},
                      actor=actor, flow_run_id=flow_run_id)
-        _notify(session, settings, customer, ROWS[step.stage].notice,
+        _notify(session, settings, customer, state(step.stage).notice,
                 keys.stage_entered(customer_id, step.stage, step.effective_on),
                 anchor=anchor_on, on=step.effective_on, owed=overdue, flow_run_id=flow_run_id)
         report.transitions.append({"customer_id": customer_id, "from": step.previous.value, "to": step.stage.value,
@@ -320,7 +320,7 @@ def _deletion_schedule(session, settings, customer, anchor_on, overdue, day, rep
         plan = deletion_plan(anchor_on, terms)
         customer.deletion_status = DeletionStatus.NOTICE_SENT
         customer.deletion_due_on = deletion_due_on(plan, day, terms)
-        _notify(session, settings, customer, ROWS[Stage.DATA_DELETED].warning,
+        _notify(session, settings, customer, state(Stage.DATA_DELETED).warning,
                 keys.deletion_warning(customer.customer_id, anchor_on),
                 anchor=anchor_on, on=day, owed=overdue, due=customer.deletion_due_on, flow_run_id=flow_run_id)
         audit.record(session, "deletion_notice_sent", customer_id=customer.customer_id, before=None, actor=actor,

@@ -29,7 +29,7 @@ from ledger import audit, keys
 from ledger.db import now, session_scope
 from ledger.locks import customer_lock
 from ledger.models import Backup, Customer, DeletionCertificate, StageChange
-from policy.arrears import ROWS, Stage, anchor, implied_stage, ladder, overdue_balance
+from policy.arrears import Stage, anchor, implied_stage, ladder, overdue_balance, state
 from policy.calendar import PARIS
 from policy.language import language_of
 from policy.vocabulary import BackupStatus, DeletionStatus
@@ -139,7 +139,7 @@ def execute(customer_id: str, day: date, settings: Settings, approval: dict, *, 
                      after={"stage": "data_deleted", "approved_by": approval["reviewer"],
                             "platform_rows": deleted["platform_rows"], "backups": len(deleted["backups"]),
                             "objects": len(deleted["objects"])}, actor=actor, flow_run_id=flow_run_id)
-        notice = ROWS[Stage.DATA_DELETED].notice
+        notice = state(Stage.DATA_DELETED).notice
         subject, body = notice.render(settings.terms, language_of(customer.language, settings.terms.invoice_language),
                                       name=customer.name, on=day,
                                       contact=settings.notifications.support_phone)
