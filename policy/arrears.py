@@ -13,6 +13,7 @@ one step that is not automatic: it needs a notice, a waiting time and an approva
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from decimal import Decimal
@@ -126,7 +127,7 @@ class Ladder:
                   Stage.DATA_DELETED: terms.data_deleted_after_months}
         return cls(tuple(Rung(item, months[item.stage]) for item in STATES[1:]))
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[Rung]:
         return iter(self.rungs)
 
 
