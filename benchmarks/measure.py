@@ -51,7 +51,7 @@ def _settings(args):
 @op("close")
 def close(args, engine):
     from ledger.models import Invoice
-    from tasks.monthly_close import draft, finalise
+    from operations.close import draft, finalise
 
     settings = _settings(args)
     if args.variant == "ours":
@@ -234,7 +234,7 @@ def export(args, engine):
 @op("arrears")
 def arrears(args, engine):
     if args.variant in ("ours", "ours-next-day"):
-        from tasks.arrears import sweep
+        from operations.arrears import sweep
 
         settings = _settings(args)
         if args.variant == "ours-next-day":
@@ -363,10 +363,10 @@ def restore(args, engine):
 #: what each side imports (before the clock starts, and nothing more, so peak memory is its own)
 OURS = ("blocks.settings",)
 MODULES = {
-    ("close", "ours"): OURS + ("tasks.monthly_close",), ("close", "pandas"): ("numpy", "pandas", "policy.categories"),
+    ("close", "ours"): OURS + ("operations.close",), ("close", "pandas"): ("numpy", "pandas", "policy.categories"),
     ("export", "ours"): OURS + ("tasks.export",), ("export", "openpyxl"): ("openpyxl",),
     ("export", "xlsxwriter"): ("xlsxwriter",),
-    ("arrears", "ours"): OURS + ("tasks.arrears",), ("arrears", "ours-next-day"): OURS + ("tasks.arrears",),
+    ("arrears", "ours"): OURS + ("operations.arrears",), ("arrears", "ours-next-day"): OURS + ("operations.arrears",),
     ("arrears", "sql"): ("policy.calendar",),
     ("backup", "ours"): OURS + ("tasks.backups",), ("backup", "boto3"): ("boto3",),
     ("restore", "ours"): OURS + ("tasks.backups",), ("restore", "bulk"): ("boto3", "lifecycle.demo"),

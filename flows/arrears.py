@@ -22,8 +22,8 @@ from tasks.arrears import sweep_task
 from tasks.dispatch import deliver
 from tasks.invoice_documents import finish_documents, issue_documents_task
 from policy.vocabulary import InvoiceKind
-from tasks.deletion import approval_form, certificate_markdown, check_due, execute, mark_awaiting, pending_run, refuse
-from tasks.purge import plan_purge
+from operations.deletion import (approval_form, certificate_markdown, check_due, execute, mark_awaiting, pending_run,
+                                 plan_purge, refuse)
 from tasks.runtime import (Refusal, actor, business_date, check_date, flow_run_id, installation_tags,
                            refusals_fail_quietly)
 from tasks.settings import load_run_settings

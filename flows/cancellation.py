@@ -28,7 +28,7 @@ from policy.cancellation import NOTICES
 from policy.language import language_of
 from tasks.dispatch import deliver
 from tasks.invoice_documents import finish_documents
-from tasks.effects import record_notice, record_switch
+from operations.effects import record_notice, record_switch
 from tasks.invoice_documents import issue_documents
 from tasks.runtime import Refusal, actor, business_date, check_date, flow_run_id, refusals_fail_quietly
 from tasks.settings import load_run_settings

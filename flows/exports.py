@@ -12,7 +12,7 @@ from prefect import flow
 from prefect.artifacts import create_link_artifact, create_markdown_artifact, create_table_artifact
 
 from tasks.export import download_link, export_task
-from tasks.monthly_close import previous_month
+from operations.close import previous_month
 from tasks.runtime import business_date, flow_run_id, refusals_fail_quietly
 from tasks.settings import load_run_settings
 

@@ -8,7 +8,6 @@ them gapless numbers. A month already closed is never billed twice.
 
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import Literal, Optional
 
 from prefect import flow
@@ -19,7 +18,8 @@ from flows.exports import billable_export
 from tasks.approval import answered, artifact_url, decided, pause_key, run_url, wait_for_decision
 from tasks.dispatch import deliver
 from tasks.invoice_documents import documents_table, finish_documents, issue_documents_task
-from tasks.monthly_close import discard_task, draft_task, finalise_task, previous_month
+from operations.close import previous_month
+from tasks.monthly_close import discard_task, draft_task, finalise_task
 from tasks.runtime import Refusal, actor, business_date, check_date, flow_run_id, refusals_fail_quietly
 from tasks.settings import load_run_settings
 from policy.calendar import today_paris, unfinished_month_problem
@@ -60,7 +60,7 @@ def monthly_close(
         print(f"{month} was already closed: nothing changed")
         send_documents(month, settings, run_id)  # what a failed run may have left unrendered or unsent
         billable_export(month)  # finishes an export a failed run may have missed; unchanged writes nothing
-        return _result(drafted)
+        return drafted.summary()
     drafts = create_markdown_artifact(drafted.markdown(f"Draft invoices for {month}"), key="monthly-close-drafts",
                                       description=f"Drafts of the {month} close, before approval")
     if drafted.subscription_summary():
@@ -99,7 +99,7 @@ def monthly_close(
         print(f"{month}: {closed.credit_notes_sentence()}")
     send_documents(month, settings, run_id)
     billable_export(month)
-    return _result(closed)
+    return closed.summary()
 
 
 class DocumentsRefused(Reported):
@@ -123,15 +123,3 @@ def send_documents(month: str, settings, run_id: str | None) -> None:
           f"{sum(1 for row in rows if row['mail'] == 'sent')} of {len(rows)} sent")
     if issued.refused:
         raise DocumentsRefused("; ".join(issued.refused))
-
-
-def _result(report) -> dict:
-    return {"month": report.month, "status": report.status, "invoices": len(report.invoices),
-            "total_ht": str(report.total_ht), "total_vat": str(report.total_vat), "total_ttc": str(report.total_ttc),
-            "issued_on": report.issued_on.isoformat() if report.issued_on else None,
-            # customers whose subscription for the month an earlier invoice billed (not billed again), and why
-            "subscription_already_billed": report.skipped,
-            "subscription_partly_billed": len(report.already_billed) - report.skipped,
-            "subscription_not_started": report.not_started, "not_billed_again": report.subscription_summary(),
-            "credit_notes": len(report.credit_notes),
-            "credited_ttc": str(-sum((item.total_ttc for item in report.credit_notes), Decimal("0.00")))}

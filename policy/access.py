@@ -1,7 +1,7 @@
 """What a customer may reach on the platform: three flags, always written together.
 
 Flags are never toggled one by one: every flow that switches access computes all three from the
-arrears stage and the standby state (`policy.arrears.flags_for`, from the ladder's rows) and
+arrears stage and the standby state (`policy.arrears.flags_for`, from the ladder's states) and
 writes them together, so two flows cannot leave a half-switched platform.
 """
 

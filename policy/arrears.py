@@ -13,6 +13,7 @@ one step that is not automatic: it needs a notice, a waiting time and an approva
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from decimal import Decimal
@@ -36,35 +37,45 @@ class Stage(StrEnum):
     DATA_DELETED = "data_deleted"
 
 
+class Entry(StrEnum):
+    """How a customer enters a state: the engine moves them there on the day its threshold comes, or only a
+    person's approval does (the deletion: announced ahead, then approved; the engine stops below it)."""
+
+    AUTOMATIC = "automatic"
+    APPROVED = "approved"
+
+
 @dataclass(frozen=True)
-class StageRow:
-    """One rung of the ladder (Kill Bill's overdue state): when it applies, what the customer may
-    still reach, and what they are told on entering it (and, for the deletion, ahead of it)."""
+class OverdueState:
+    """One state of the ladder (Kill Bill's overdue state): its effect (what the customer may still reach),
+    what they are told on entering it (and, for a state entered on approval, ahead of it), and how it is
+    entered. Its condition, the months after the anchor, is the terms' (`Ladder.of`)."""
 
     stage: Stage
-    after: str | None     # the Terms field: months after the anchor before the stage applies
     access: Flags         # operations are off anyway while on standby
-    notice: NoticeTemplate | None
+    notice: NoticeTemplate
     warning: NoticeTemplate | None = None
+    entry: Entry = Entry.AUTOMATIC
 
 
-STAGES: tuple[StageRow, ...] = (
-    StageRow(Stage.CURRENT, None, Flags(True, True, True), NoticeTemplate(
+#: the ladder's states, lowest first: the first is the clear one (no threshold), each other has one in the terms
+STATES: tuple[OverdueState, ...] = (
+    OverdueState(Stage.CURRENT, Flags(True, True, True), NoticeTemplate(
         "access_restored", N_("Your access is restored"),
         N_("Hello {name},\n\nThank you for your payment: your platform and administrator area are fully available "
         "again from {on}.\n"))),
-    StageRow(Stage.ADMIN_DISABLED, "admin_disabled_after_months", Flags(False, True, True), NoticeTemplate(
+    OverdueState(Stage.ADMIN_DISABLED, Flags(False, True, True), NoticeTemplate(
         "admin_disabled", N_("Payment overdue: your administrator area is deactivated"),
         N_("Hello {name},\n\nYour invoice due on {anchor} is still unpaid. As announced in our terms ({admin_after} "
         "of delay), access to your administrator area is deactivated from {on}. Your platform stays online.\n\n"
         "To restore access, please settle {owed}; to regularize your situation, contact us on {contact}.\n"))),
-    StageRow(Stage.PLATFORM_DISABLED, "platform_disabled_after_months", Flags(False, False, False), NoticeTemplate(
+    OverdueState(Stage.PLATFORM_DISABLED, Flags(False, False, False), NoticeTemplate(
         "platform_disabled", N_("Payment overdue: your platform is deactivated"),
         N_("Hello {name},\n\nYour invoice due on {anchor} is still unpaid. As announced in our terms "
         "({platform_after} of delay), your whole platform is deactivated from {on}. No data is lost.\n\n"
         "After {deletion_after} of delay your data will be deleted. Please settle {owed}; to regularize your "
         "situation, contact us on {contact}.\n"))),
-    StageRow(Stage.DATA_DELETED, "data_deleted_after_months", Flags(False, False, False), NoticeTemplate(
+    OverdueState(Stage.DATA_DELETED, Flags(False, False, False), NoticeTemplate(
         "data_deleted", N_("Your platform's data has been deleted"),
         N_("Hello {name},\n\nAs announced, your platform's data and its backups were deleted on {on} after "
         "{deletion_after} of unpaid invoices. Your invoices remain available on request.\n")),
@@ -72,30 +83,62 @@ STAGES: tuple[StageRow, ...] = (
             "deletion_notice", N_("Your platform's data will be deleted on {due}"),
             N_("Hello {name},\n\nYour invoice due on {anchor} has been unpaid for {unpaid_for}. As announced "
             "in our terms, your platform's data and all its backups will be deleted on or after {due} unless the "
-            "overdue amount ({owed}) is settled before then: contact us on {contact}. Invoices are kept.\n"))),
+            "overdue amount ({owed}) is settled before then: contact us on {contact}. Invoices are kept.\n")),
+        entry=Entry.APPROVED),
 )
 
-ROWS = {row.stage: row for row in STAGES}
-RANK = {row.stage: rank for rank, row in enumerate(STAGES)}
+_STATE = {state.stage: state for state in STATES}
+RANK = {state.stage: rank for rank, state in enumerate(STATES)}
+
+
+def state(stage: Stage | str) -> OverdueState:
+    """The ladder's state of a stage: its access, its notices."""
+    return _STATE[Stage(stage)]
 
 
 @dataclass(frozen=True)
-class StageRule:
-    """A rung with its threshold taken from the terms."""
+class Rung:
+    """A state above the clear one with its condition: it applies once `months` have passed since the anchor
+    (the due date of the oldest unpaid invoice), clipped to the month's end (Kill Bill's
+    timeSinceEarliestUnpaidInvoiceEqualsOrExceeds)."""
 
-    stage: Stage
+    state: OverdueState
     months: int
-    row: StageRow
+
+    @property
+    def stage(self) -> Stage:
+        return self.state.stage
+
+    def applies_on(self, anchor_on: date) -> date:
+        return add_months(anchor_on, self.months)
 
 
-def ladder(terms: Terms) -> tuple[StageRule, ...]:
+@dataclass(frozen=True)
+class Ladder:
+    """The escalation with the terms' thresholds: the rungs above `current`, lowest first."""
+
+    rungs: tuple[Rung, ...]
+
+    @classmethod
+    def of(cls, terms: Terms) -> Ladder:
+        """The terms' months for each state above the clear one (seed 001: 1, 2 and 6)."""
+        months = {Stage.ADMIN_DISABLED: terms.admin_disabled_after_months,
+                  Stage.PLATFORM_DISABLED: terms.platform_disabled_after_months,
+                  Stage.DATA_DELETED: terms.data_deleted_after_months}
+        return cls(tuple(Rung(item, months[item.stage]) for item in STATES[1:]))
+
+    def __iter__(self) -> Iterator[Rung]:
+        return iter(self.rungs)
+
+
+def ladder(terms: Terms) -> Ladder:
     """The escalation with the terms' thresholds: the rungs above `current`, in order."""
-    return tuple(StageRule(row.stage, getattr(terms, row.after), row) for row in STAGES if row.after)
+    return Ladder.of(terms)
 
 
 def flags_for(stage: Stage | str, on_standby: bool) -> Flags:
-    """What the customer may reach: the stage's row, with operations off while on standby."""
-    access = ROWS[Stage(stage)].access
+    """What the customer may reach: the stage's state, with operations off while on standby."""
+    access = state(stage).access
     if on_standby:
         return replace(access, operations_enabled=access.operations_enabled and STANDBY_STATES["active"].operations)
     return access
@@ -137,14 +180,14 @@ def overdue_balance(invoices: list[Owed], day: date) -> Decimal:
     return sum((invoice.balance_on(day) for invoice in overdue(invoices, day)), Decimal("0.00"))
 
 
-def implied_stage(anchor_on: date | None, day: date, rules: tuple[StageRule, ...]) -> Stage:
+def implied_stage(anchor_on: date | None, day: date, rules: Ladder) -> Stage:
     """The highest stage whose threshold (anchor + months, clipped to the month's end) has come."""
     stage = Stage.CURRENT
     if anchor_on is None:
         return stage
-    for rule in rules:
-        if add_months(anchor_on, rule.months) <= day:
-            stage = rule.stage
+    for rung in rules:
+        if rung.applies_on(anchor_on) <= day:
+            stage = rung.stage
     return stage
 
 
@@ -155,28 +198,29 @@ class Transition:
     effective_on: date
 
 
-def transitions(current: Stage, anchor_on: date | None, day: date, rules: tuple[StageRule, ...],
+def transitions(current: Stage, anchor_on: date | None, day: date, rules: Ladder,
                 exempt: bool = False) -> list[Transition]:
     """Every stage change the facts imply today, in order.
 
     Going up, each stage passed is recorded on the day it applied; going down (a payment moved or
     cleared the anchor) the customer lands directly on the stage the new anchor implies, today.
-    `data_deleted` is never reached here (only a purge, after its notice and approval, gets there)
-    and never left.
+    A state entered on approval (`data_deleted`) is never reached here (only a purge, after its notice
+    and approval, gets there): the customer stops on the highest automatic state below it, and a state
+    entered on approval is never left.
     """
     current = Stage(current)
-    if current is Stage.DATA_DELETED:
+    if state(current).entry is Entry.APPROVED:
         return []
     target = Stage.CURRENT if exempt else implied_stage(anchor_on, day, rules)
-    if target is Stage.DATA_DELETED:
-        target = Stage.PLATFORM_DISABLED
+    automatic = [rung.stage for rung in rules if rung.state.entry is Entry.AUTOMATIC and RANK[rung.stage] <= RANK[target]]
+    target = automatic[-1] if automatic else Stage.CURRENT
     if RANK[target] < RANK[current]:
         return [Transition(current, target, day)]
     steps, previous = [], current
-    for rule in rules:
-        if RANK[previous] < RANK[rule.stage] <= RANK[target]:
-            steps.append(Transition(previous, rule.stage, add_months(anchor_on, rule.months)))
-            previous = rule.stage
+    for rung in rules:
+        if RANK[previous] < RANK[rung.stage] <= RANK[target]:
+            steps.append(Transition(previous, rung.stage, rung.applies_on(anchor_on)))
+            previous = rung.stage
     return steps
 
 

@@ -3,7 +3,7 @@
 docs/reference/policy.md "Arrears": disputed and written-off invoices never escalate and penalties never anchor; a
 void or written-off invoice has nothing left to pay. `show`, the arrears sweep, the standby rules
 and the imports all ask here, so the rule is written once. The sweep's single SQL statement
-(tasks/arrears.py) applies the same rule for speed and is checked against it
+(operations/arrears.py) applies the same rule for speed and is checked against it
 (tests/integration/test_arrears_standings.py).
 """
 

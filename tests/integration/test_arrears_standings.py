@@ -15,7 +15,7 @@ from ledger.db import session_scope
 from ledger.models import Customer, Invoice, Payment
 from policy.arrears import anchor, penalty_for
 from policy.terms import Terms
-from tasks.arrears import _facts, _standings
+from operations.arrears import _facts, _standings
 
 STAMP = datetime(2026, 1, 1, tzinfo=timezone.utc)
 

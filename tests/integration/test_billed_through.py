@@ -20,7 +20,7 @@ from ledger.db import session_scope
 from ledger.imports import ImportRejected, import_file
 from ledger.models import Customer
 from policy.terms import Terms
-from tasks.monthly_close import draft, finalise
+from operations.close import draft, finalise
 from tests.integration.test_cli import lifecycle
 from tests.support.builders import CUSTOMER_HEADER, customer, write_csv
 

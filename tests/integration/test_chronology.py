@@ -125,7 +125,7 @@ def test_with_the_clock_set_back_the_close_is_refused_and_keeps_its_drafts(invoi
     it is refused in one line, numbers nothing, and finalises on the day the clock is right again."""
     from ledger.numbering import OutOfOrder
     from policy.terms import Terms
-    from tasks.monthly_close import draft, finalise
+    from operations.close import draft, finalise
 
     credit(invoiced, tmp_path, ("CN-1", "2027-01-20"))
     monkeypatch.setenv("LIFECYCLE_TODAY", "2027-01-10")
@@ -151,7 +151,7 @@ def test_with_the_clock_set_back_a_cancellations_credit_note_is_refused_not_date
     from ledger.cancellations import receive, take_effect
     from ledger.numbering import OutOfOrder
     from policy.terms import Terms
-    from tasks.monthly_close import draft, finalise
+    from operations.close import draft, finalise
 
     draft("2026-12", Terms(), actor="test", flow_run_id=None, engine=invoiced)
     finalise("2026-12", date(2027, 1, 1), Terms(), actor="test", flow_run_id=None, engine=invoiced)  # 2027-000001

@@ -421,7 +421,7 @@ def test_an_export_is_refused_while_the_month_has_drafts(october):
     from ledger.db import session_scope as scope
     from policy.terms import Terms
     from tasks.export import ExportRefused, export_month
-    from tasks.monthly_close import draft
+    from operations.close import draft
 
     draft("2026-10", Terms(), actor="test", flow_run_id=None)
     with pytest.raises(ExportRefused, match="2026-10 has 3 draft invoice"):

@@ -50,7 +50,7 @@ def as_release_01_left_it(old, tmp_path) -> None:
 
     from ledger.migrate import upgrade
     from policy.terms import Terms
-    from tasks.monthly_close import draft, finalise
+    from operations.close import draft, finalise
 
     today = engine_for(f"sqlite:///{tmp_path / 'today.db'}")
     upgrade(str(today.url))

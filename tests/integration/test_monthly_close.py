@@ -164,7 +164,7 @@ def while_held(engine, first, second):
 def test_a_close_that_starts_while_another_holds_the_month_waits_and_then_redrafts(october):
     """The race CI once hit: the second close must wait for the first one's transaction, not die on its key."""
     from policy.terms import Terms
-    from tasks.monthly_close import _lock_close, draft
+    from operations.close import _lock_close, draft
 
     terms = Terms()
     _, report = while_held(october, lambda session: _lock_close(session, "2026-10", terms, "first"),
@@ -220,7 +220,7 @@ def test_a_resumed_close_keeps_the_drafts_its_own_run_showed_and_another_run_red
     """A suspended close starts again from the top once finance answers: its drafting step must find
     the drafts finance approved, not price them again (new interventions may have come meanwhile)."""
     from policy.terms import Terms
-    from tasks.monthly_close import draft
+    from operations.close import draft
 
     first = draft("2026-10", Terms(), actor="test", flow_run_id="run-1", engine=october)
     shown = invoices(october, "2026-10")

@@ -27,7 +27,7 @@ from policy.invoicing import NegativeInvoice
 from policy.terms import Terms
 from reports.invoice_document import check_facturx
 from tasks.invoice_documents import issue_documents
-from tasks.monthly_close import _insert_invoices, draft, finalise
+from operations.close import _insert_invoices, draft, finalise
 from tests.support.builders import CUSTOMER_HEADER, customer, write_csv
 
 TERMS = Terms()
@@ -160,7 +160,7 @@ def test_an_annual_customers_standby_gives_back_by_credit_note_never_a_negative_
 
 
 def test_a_refused_close_discards_its_credit_notes_and_a_negative_invoice_is_never_written(annual):
-    from tasks.monthly_close import discard
+    from operations.close import discard
 
     drafted = draft("2026-02", TERMS, actor="test", flow_run_id=None, engine=annual)
     assert len(drafted.credit_notes) == 3 and all(item.number is None for item in drafted.credit_notes)

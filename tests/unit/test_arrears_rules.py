@@ -85,49 +85,73 @@ def test_applying_the_transitions_lands_on_the_implied_stage_capped_before_delet
     assert all(s.effective_on <= day for s in steps)
 
 
-def test_each_stage_is_one_row_with_its_threshold_access_and_notice():
-    from policy.arrears import ROWS, STAGES
+def test_each_stage_is_one_state_with_its_threshold_access_and_notice():
+    from policy.arrears import STATES, Entry, state
     from policy.access import Flags
 
-    assert [row.stage for row in STAGES] == list(Stage)
+    assert [item.stage for item in STATES] == list(Stage)
     assert [(rule.stage, rule.months) for rule in RULES] == [
         (Stage.ADMIN_DISABLED, 1), (Stage.PLATFORM_DISABLED, 2), (Stage.DATA_DELETED, 6)]
-    assert ROWS[Stage.ADMIN_DISABLED].access == Flags(False, True, True)
-    assert ROWS[Stage.PLATFORM_DISABLED].access == Flags(False, False, False)
-    assert [row.notice.kind for row in STAGES] == ["access_restored", "admin_disabled", "platform_disabled",
-                                                   "data_deleted"]
-    assert ROWS[Stage.DATA_DELETED].warning.kind == "deletion_notice"
+    assert state(Stage.ADMIN_DISABLED).access == Flags(False, True, True)
+    assert state(Stage.PLATFORM_DISABLED).access == Flags(False, False, False)
+    assert [item.notice.kind for item in STATES] == ["access_restored", "admin_disabled", "platform_disabled",
+                                                     "data_deleted"]
+    assert state(Stage.DATA_DELETED).warning.kind == "deletion_notice"
+    assert [item.entry for item in STATES] == [Entry.AUTOMATIC] * 3 + [Entry.APPROVED]
+
+
+def test_the_engine_reads_the_thresholds_of_the_terms_ops_set():
+    strict = ladder(Terms(admin_disabled_after_months=2, platform_disabled_after_months=3, data_deleted_after_months=9))
+    assert [(rule.stage, rule.months) for rule in strict] == [
+        (Stage.ADMIN_DISABLED, 2), (Stage.PLATFORM_DISABLED, 3), (Stage.DATA_DELETED, 9)]
+    anchor_on = date(2026, 1, 31)
+    assert implied_stage(anchor_on, date(2026, 3, 30), strict) is Stage.CURRENT       # 1 month: nothing yet
+    assert [(s.stage, s.effective_on) for s in transitions(Stage.CURRENT, anchor_on, date(2026, 11, 2), strict)] == [
+        (Stage.ADMIN_DISABLED, date(2026, 3, 31)), (Stage.PLATFORM_DISABLED, date(2026, 4, 30))]
+    assert implied_stage(anchor_on, date(2026, 10, 31), strict) is Stage.DATA_DELETED  # implied, never entered here
+
+
+def test_a_state_entered_on_approval_stops_the_engine_below_it_wherever_it_stands():
+    from dataclasses import replace
+
+    from policy.arrears import Entry, Ladder
+
+    # the same ladder, with the platform's switch-off made a person's decision: the engine stops at the admin area
+    rungs = tuple(replace(rung, state=replace(rung.state, entry=Entry.APPROVED))
+                  if rung.stage is Stage.PLATFORM_DISABLED else rung for rung in RULES)
+    steps = transitions(Stage.CURRENT, date(2026, 1, 31), date(2026, 9, 1), Ladder(rungs))
+    assert [s.stage for s in steps] == [Stage.ADMIN_DISABLED]
 
 
 def test_notices_follow_the_terms_ops_set():
-    from policy.arrears import ROWS
+    from policy.arrears import state
 
     facts = dict(name="ACME", anchor=date(2026, 1, 31), on=date(2026, 3, 31), owed=Decimal("1120.00"),
                  due=date(2026, 9, 30), unpaid_for="8 months", contact="01 23 45 67 89")
-    _, body = ROWS[Stage.PLATFORM_DISABLED].notice.render(TERMS, "en", **facts)
+    _, body = state(Stage.PLATFORM_DISABLED).notice.render(TERMS, "en", **facts)
     assert "(2 months of delay)" in body and "After 6 months of delay" in body and "01 23 45 67 89" in body
     assert "settle €1,120.00" in body and "due on January 31, 2026" in body
     strict = Terms(admin_disabled_after_months=2, platform_disabled_after_months=3, data_deleted_after_months=9)
-    _, body = ROWS[Stage.PLATFORM_DISABLED].notice.render(strict, "en", **facts)
+    _, body = state(Stage.PLATFORM_DISABLED).notice.render(strict, "en", **facts)
     assert "(3 months of delay)" in body and "After 9 months of delay" in body
-    _, body = ROWS[Stage.ADMIN_DISABLED].notice.render(strict, "en", **facts)
+    _, body = state(Stage.ADMIN_DISABLED).notice.render(strict, "en", **facts)
     assert "(2 months of delay)" in body
-    subject, body = ROWS[Stage.DATA_DELETED].warning.render(strict, "en", **facts)
+    subject, body = state(Stage.DATA_DELETED).warning.render(strict, "en", **facts)
     assert subject == "Your platform's data will be deleted on September 30, 2026" and "unpaid for 8 months" in body
     with pytest.raises(KeyError):  # a placeholder nobody fills is a bug, never a notice with a hole
-        ROWS[Stage.ADMIN_DISABLED].notice.render(TERMS, "en", name="ACME")
+        state(Stage.ADMIN_DISABLED).notice.render(TERMS, "en", name="ACME")
 
 
 def test_a_french_customer_reads_the_notices_in_french_with_french_amounts_and_dates():
-    from policy.arrears import ROWS
+    from policy.arrears import state
 
     facts = dict(name="ACME", anchor=date(2026, 1, 31), on=date(2026, 3, 31), owed=Decimal("1120.00"),
                  due=date(2026, 9, 30), unpaid_for="8 mois", contact="01 23 45 67 89")
-    subject, body = ROWS[Stage.PLATFORM_DISABLED].notice.render(TERMS, "fr", **facts)
+    subject, body = state(Stage.PLATFORM_DISABLED).notice.render(TERMS, "fr", **facts)
     assert subject == "Retard de paiement : votre plateforme est désactivée"
     assert "Votre facture échue le 31 janvier 2026 est toujours impayée" in body
     assert "(2 mois de retard)" in body and "Après 6 mois de retard" in body and "régler 1\u00a0120,00\u00a0€" in body
-    subject, body = ROWS[Stage.DATA_DELETED].warning.render(TERMS, "fr", **facts)
+    subject, body = state(Stage.DATA_DELETED).warning.render(TERMS, "fr", **facts)
     assert subject == "Les données de votre plateforme seront supprimées le 30 septembre 2026"
     assert "impayée depuis 8 mois" in body
 

@@ -4,27 +4,38 @@ Seed 001: "After 6 months your data is deleted." It is the one step that cannot 
 never happens by surprise: the customer had a notice at least 30 days before, the facts are
 checked again on the day (a payment in the meantime stops it), ops approve it in the UI (or the
 CLI with `--approve-deletion`), and a certificate says what was deleted, when, and who approved.
+
+The purge (below) deletes the customer's platform data and every backup of it, all versions, and says what
+went. The tenants row stays (with every flag off) and so do invoices, payments and the audit trail:
+accounting records are kept for ten years. It takes the customer's lock, so no backup or restore of the
+same customer runs meanwhile.
+
+Plain Python, each step its own transaction; the data-deletion flow (flows/arrears.py) calls them in order:
+`check_due`, `plan_purge` (shown for approval), `mark_awaiting` or `refuse`, then `execute` and its certificate.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, timezone
 from decimal import Decimal
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
+from blocks.platform import PlatformControl
 from blocks.settings import Settings
+from blocks.storage import ObjectStorage
 from ledger import audit, keys
 from ledger.db import now, session_scope
+from ledger.locks import customer_lock
 from ledger.models import Backup, Customer, DeletionCertificate, StageChange
-from policy.arrears import ROWS, Stage, anchor, implied_stage, ladder, overdue_balance
+from policy.arrears import Stage, anchor, implied_stage, ladder, overdue_balance, state
 from policy.calendar import PARIS
 from policy.language import language_of
 from policy.vocabulary import BackupStatus, DeletionStatus
-from tasks.arrears import _facts
-from tasks.effects import record_notice, record_switch
-from tasks.purge import purge_customer
+from lifecycle_config.failpoints import failpoint
+from operations.arrears import _facts
+from operations.effects import record_notice, record_switch
 
 
 @dataclass
@@ -128,7 +139,7 @@ def execute(customer_id: str, day: date, settings: Settings, approval: dict, *, 
                      after={"stage": "data_deleted", "approved_by": approval["reviewer"],
                             "platform_rows": deleted["platform_rows"], "backups": len(deleted["backups"]),
                             "objects": len(deleted["objects"])}, actor=actor, flow_run_id=flow_run_id)
-        notice = ROWS[Stage.DATA_DELETED].notice
+        notice = state(Stage.DATA_DELETED).notice
         subject, body = notice.render(settings.terms, language_of(customer.language, settings.terms.invoice_language),
                                       name=customer.name, on=day,
                                       contact=settings.notifications.support_phone)
@@ -151,3 +162,48 @@ def certificate_markdown(certificate: dict) -> str:
 def pending_run(customer_id: str, engine=None) -> str | None:
     with session_scope(engine) as session:
         return session.scalar(select(Customer.deletion_flow_run_id).where(Customer.customer_id == customer_id))
+
+
+# --- the purge: the customer's platform data and every backup of it, all versions ------------------------
+
+@dataclass
+class PurgePlan:
+    customer_id: str
+    tables: dict[str, int] = field(default_factory=dict)       # table -> rows of the customer
+    backups: list[str] = field(default_factory=list)            # backup ids in the ledger
+    objects: list[str] = field(default_factory=list)            # object keys in storage
+
+    def markdown(self, title: str) -> str:
+        rows = "\n".join(f"| {name} | {count} |" for name, count in self.tables.items()) or "| (no data table) | 0 |"
+        backups = "\n".join(f"- {backup_id}" for backup_id in self.backups) or "_none_"
+        return (f"# {title}\n\n**Customer {self.customer_id}**\n\n## Platform data\n\n| table | rows |\n|---|---:|\n"
+                f"{rows}\n\n## Backups ({len(self.backups)}, {len(self.objects)} objects)\n\n{backups}\n\n"
+                "Invoices, payments and the audit trail are kept (10-year legal retention).")
+
+
+def plan_purge(customer_id: str, platform: PlatformControl, storage: ObjectStorage, engine=None) -> PurgePlan:
+    plan = PurgePlan(customer_id, platform.row_counts(customer_id))
+    with session_scope(engine) as session:
+        plan.backups = list(session.scalars(select(Backup.backup_id).where(Backup.customer_id == customer_id,
+                                                                           Backup.status != BackupStatus.DELETED)))
+    plan.objects = [item.key for item in storage.store().list(keys.customer_backups(customer_id))]
+    return plan
+
+
+def purge_customer(customer_id: str, platform: PlatformControl, storage: ObjectStorage, *, holder: str,
+                   engine=None) -> dict:
+    """Delete everything of the customer's data; returns what was deleted (rows per table, object versions)."""
+    with customer_lock(customer_id, holder, engine=engine):
+        rows = platform.delete_rows(customer_id)
+        failpoint("purge.platform-deleted")
+        store = storage.store()
+        objects = []
+        for item in store.list(keys.customer_backups(customer_id)):
+            objects += store.delete(item.key)
+            failpoint("purge.object-deleted")
+        with session_scope(engine, write=True) as session:
+            backups = list(session.scalars(select(Backup.backup_id).where(Backup.customer_id == customer_id,
+                                                                          Backup.status != BackupStatus.DELETED)))
+            session.execute(update(Backup).where(Backup.backup_id.in_(backups)).values(status=BackupStatus.DELETED,
+                                                                                         deleted_at=now()))
+    return {"platform_rows": rows, "backups": backups, "objects": objects}

@@ -1,0 +1,435 @@
+"""The monthly close: price the month's support time against the quota, draft one invoice per customer,
+then finalise the drafts with gapless numbers.
+
+Each step is one transaction, so a run killed half-way leaves either nothing or complete drafts, and
+never a finalised invoice without its lines. The `monthly_closes` row is the close's lock and its
+memory: a finalised month is never drafted again, and drafts left by an interrupted or refused run
+are discarded and recomputed. Work is batched per month, not per customer.
+
+A subscription is billed only for the days of the month after the customer's billed-through day and on
+or after its start (policy.billed_through, read by ledger.billed): a month an imported invoice billed is
+never billed again. The report says, per customer, which invoice billed it already, counted from the
+ledger like everything else it says.
+
+Plain Python over the ledger and the rules: `draft`, `finalise` and `discard` each open their own
+transaction and return a `CloseReport` (operations/close_report.py; `discard` the number of drafts removed).
+The Prefect tasks wrapping them are in tasks/monthly_close.py, the flow in flows/monthly_close.py.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+
+from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy.orm import Session
+
+from ledger import audit, keys
+from ledger.billed import billed_through, covering
+from ledger.credits import apply_credits, settle_credit_note
+from ledger.db import insert_if_missing, now, session_scope
+from ledger.models import (Cancellation, Customer, Intervention, Invoice, InvoiceLine, MonthlyClose, QuotaPeriod,
+                           StageChange, StandbyPeriod, Ticket)
+from ledger.numbering import OutOfOrder, issue_date, next_numbers
+from ledger.queries import invoice_label
+from ledger.terms_copies import terms_document
+from policy.calendar import add_months, month_bounds, month_key
+from policy.categories import Charge, charge_of, charged
+from policy.billed_through import BilledPeriod
+from policy.invoicing import Subscriber, month_documents, refuse_negative, subscription_charge, totals
+from policy.quota import Allocation, Work, allocate, beyond_support, included_minutes, standby_dates, standby_days
+from policy.terms import Terms
+from policy.refusals import Refusal
+from policy.vocabulary import CancellationStatus, CloseStatus, InvoiceKind, InvoiceStatus, StandbyStatus
+from operations.close_report import AlreadyBilled, CloseReport, InvoiceSummary
+
+
+class NothingToFinalise(Refusal, ValueError):
+    """Finalising a month that was never drafted: there is nothing to number."""
+
+
+def _lock_close(session: Session, month: str, terms: Terms, flow_run_id: str | None) -> MonthlyClose:
+    insert_if_missing(session, MonthlyClose, month=month, status=CloseStatus.DRAFTING, terms=terms_document(terms),
+                      started_at=now(), flow_run_id=flow_run_id)
+    return session.get(MonthlyClose, month, with_for_update=True, populate_existing=True)
+
+
+def _discard(session: Session, month: str) -> int:
+    """Undo a close's drafts: its invoices, its pricing of interventions, its quota periods."""
+    drafts = select(Invoice.id).where(Invoice.close_month == month,
+                                      Invoice.kind.in_((InvoiceKind.MONTHLY, InvoiceKind.CREDIT_NOTE)),
+                                      Invoice.status == InvoiceStatus.DRAFT)
+    draft_ids = list(session.scalars(drafts))
+    session.execute(update(Intervention).where(Intervention.close_month == month).values(
+        free_minutes=None, billed_minutes=None, amount_ht=None, invoice_id=None, close_month=None))
+    if draft_ids:
+        session.execute(delete(InvoiceLine).where(InvoiceLine.invoice_id.in_(draft_ids)))
+        session.execute(delete(Invoice).where(Invoice.id.in_(draft_ids)))
+    session.execute(delete(QuotaPeriod).where(QuotaPeriod.month == month))
+    _recount_quota(session)
+    return len(draft_ids)
+
+
+def _recount_quota(session: Session) -> None:
+    """Every quota period's used and over minutes, recomputed from the interventions priced against it."""
+    quota_categories = charged(Charge.QUOTA)
+    usage = {
+        (customer_id, month): (int(used or 0), int(over or 0))
+        for customer_id, month, used, over in session.execute(
+            select(Intervention.customer_id, Intervention.month, func.sum(Intervention.free_minutes),
+                   func.sum(Intervention.minutes - Intervention.free_minutes))
+            .where(Intervention.category.in_(quota_categories), Intervention.free_minutes.is_not(None))
+            .group_by(Intervention.customer_id, Intervention.month)
+        )
+    }
+    for period in session.scalars(select(QuotaPeriod)):
+        period.used_minutes, period.over_minutes = usage.get((period.customer_id, period.month), (0, 0))
+
+
+def _standby_by_customer(session: Session, first: date, after: date) -> dict[str, list[tuple[date, date]]]:
+    periods: dict[str, list[tuple[date, date]]] = defaultdict(list)
+    for customer_id, start_on, end_on in session.execute(
+        select(StandbyPeriod.customer_id, StandbyPeriod.start_on, StandbyPeriod.end_on)
+        .where(StandbyPeriod.status != StandbyStatus.CANCELLED, StandbyPeriod.start_on < after, StandbyPeriod.end_on > first)
+    ):
+        periods[customer_id].append((start_on, end_on))
+    return periods
+
+
+def _deleted_before(session: Session, first: date) -> set[str]:
+    """Customers whose data was deleted before the month began: nothing is billed after `data_deleted`."""
+    return set(session.scalars(select(StageChange.customer_id).where(StageChange.stage == "data_deleted",
+                                                                     StageChange.effective_on < first)))
+
+
+def _service_ends(session: Session) -> dict[str, date]:
+    """Each customer's last day of service under a cancellation that was not withdrawn."""
+    return dict(session.execute(select(Cancellation.customer_id, Cancellation.effective_on)
+                                .where(Cancellation.status != CancellationStatus.WITHDRAWN)).all())
+
+
+def draft(month: str, terms: Terms, *, actor: str, flow_run_id: str | None, engine=None) -> CloseReport:
+    """Price the month (and late work of closed months) and draft one invoice per customer, in one
+    transaction. A draft of another run is discarded and done again; this run's own draft is kept."""
+    with session_scope(engine, write=True) as session:
+        close = _lock_close(session, month, terms, flow_run_id)
+        if close.status == CloseStatus.FINALISED:
+            return _report(session, month, "already_finalised")
+        if close.status == CloseStatus.DRAFTED and flow_run_id is not None and close.flow_run_id == flow_run_id:
+            # the same run again: a suspended close resumed after approval keeps the drafts it showed
+            return _report(session, month, CloseStatus.DRAFTED)
+        if close.status in (CloseStatus.DRAFTED, CloseStatus.DRAFTING):
+            _discard(session, month)
+        close.status, close.terms, close.flow_run_id = CloseStatus.DRAFTING, terms_document(terms), flow_run_id
+        close.started_at = now()
+
+        book = _MonthBook.read(session, month, terms)
+        for customer in book.billable_customers():
+            book.bill(customer)
+        book.write(session, flow_run_id)
+        close.status = CloseStatus.DRAFTED
+        audit.record(session, "close_drafted", customer_id=None, before=None, actor=actor, flow_run_id=flow_run_id,
+                     after={"month": month, "invoices": len(book.invoices), "interventions": book.count,
+                            "late": book.late})
+        return _report(session, month, CloseStatus.DRAFTED)
+
+
+@dataclass
+class _MonthBook:
+    """What the close of a month reads once, and what it decides customer by customer before one write."""
+
+    month: str
+    terms: Terms
+    customers: dict[str, Customer]
+    deleted: set[str]                                  # data deleted before the month: nothing billed
+    standby: dict[str, list[tuple[date, date]]]
+    pending: dict[str, dict[str, list[Work]]]          # customer -> month -> unpriced work (own and late)
+    quota: dict[tuple[str, str], QuotaPeriod]          # the closed months' quotas that late work draws on
+    late_standby: dict[str, dict[str, list[tuple[date, date]]]]
+    ends: dict[str, date]                              # the last day of service of customers who cancelled
+    billed_through: dict[str, BilledPeriod]            # each customer's latest subscription period billed
+    session: Session
+    stamp: datetime = field(default_factory=now)
+    quota_rows: list[dict] = field(default_factory=list)
+    priced: list[tuple[Allocation, int | None]] = field(default_factory=list)
+    invoices: list[tuple[Customer, list, object]] = field(default_factory=list)
+    credit_notes: list[tuple[Customer, list, object, Invoice]] = field(default_factory=list)
+    count: int = 0
+    late: int = 0
+
+    @classmethod
+    def read(cls, session: Session, month: str, terms: Terms) -> _MonthBook:
+        first, after = month_bounds(month)
+        closed_months = set(session.scalars(select(MonthlyClose.month)
+                                            .where(MonthlyClose.status == CloseStatus.FINALISED)))
+        pending: dict[str, dict[str, list[Work]]] = defaultdict(lambda: defaultdict(list))
+        for row in session.execute(
+            select(Intervention.intervention_id, Intervention.customer_id, Intervention.month, Intervention.started_at,
+                   Intervention.minutes, Intervention.category, Ticket.customization_delivered_on)
+            .outerjoin(Ticket, (Ticket.ticket_id == Intervention.ticket) & (Ticket.customer_id == Intervention.customer_id))
+            .where(Intervention.free_minutes.is_(None), Intervention.month <= month)
+        ):
+            if row.month == month or row.month in closed_months:
+                pending[row.customer_id][row.month].append(Work(
+                    row.intervention_id, row.started_at, row.minutes, row.category,
+                    beyond_support(row.started_at, row.customization_delivered_on)))
+        late_months = sorted({m for months in pending.values() for m in months if m != month})
+        quota = {(p.customer_id, p.month): p for p in session.scalars(
+            select(QuotaPeriod).where(QuotaPeriod.month.in_(late_months)))} if late_months else {}
+        return cls(month, terms,
+                   customers={c.customer_id: c for c in session.scalars(select(Customer).order_by(Customer.customer_id))},
+                   deleted=_deleted_before(session, first), standby=_standby_by_customer(session, first, after),
+                   pending=pending, quota=quota,
+                   late_standby={m: _standby_by_customer(session, *month_bounds(m)) for m in late_months},
+                   ends=_service_ends(session), billed_through=billed_through(session, except_close=month),
+                   session=session)
+
+    def billable_customers(self) -> list[Customer]:
+        return [customer for customer_id, customer in self.customers.items() if customer_id not in self.deleted]
+
+    def bill(self, customer: Customer) -> None:
+        """Price the customer's work against its quotas and draft its invoice when there is something to bill."""
+        base = customer.included_minutes if customer.included_minutes is not None else self.terms.included_minutes
+        periods = self.standby.get(customer.customer_id, [])
+        ends = self.ends.get(customer.customer_id)
+        if ends is not None:  # standby after the last day of service is no service at half price
+            periods = [(start, min(end, ends + timedelta(days=1))) for start, end in periods if start <= ends]
+        off = standby_dates(periods, self.month)
+        days_off = len(off)
+        billed = {self.month: self._own_month(customer.customer_id, base, days_off)}
+        billed.update(self._late_months(customer.customer_id, base))
+        # the subscription: only the days after its billed-through day and on or after its start
+        charge = subscription_charge(_subscriber(customer), self.month, self.terms, standby=off,
+                                     billed=self.billed_through.get(customer.customer_id), last_service_day=ends)
+        # money owed to the customer (an annual customer's standby days beyond its work) is a credit note on the
+        # invoice that billed those days, never an invoice below zero
+        credited = None
+        if any(line.amount_ht < 0 for line in charge.lines):
+            days = sorted(off) or [month_bounds(self.month)[0]]
+            credited = covering(self.session, customer.customer_id, days[0], days[-1])
+        documents = month_documents(_subscriber(customer), self.month, charge.lines, billed, self.terms,
+                                    creditable=credited is not None)
+        lines = documents.invoice
+        total = totals(lines)
+        invoice_index = None
+        if lines and total.ht != 0:
+            refuse_negative(InvoiceKind.MONTHLY, total.ttc, f"{customer.customer_id}'s invoice for {self.month}")
+            invoice_index = len(self.invoices)
+            self.invoices.append((customer, lines, total, charge.period))
+        if documents.credit:
+            self.credit_notes.append((customer, documents.credit, totals(documents.credit), credited))
+        self.priced += [(item, invoice_index) for allocations in billed.values() for item in allocations]
+
+    def _own_month(self, customer_id: str, base: int, days_off: int) -> list[Allocation]:
+        works = self.pending[customer_id].get(self.month, [])
+        included = included_minutes(base, self.month, days_off)
+        own = allocate(works, included, self.terms)
+        self.count += len(own)
+        self.quota_rows.append({"customer_id": customer_id, "month": self.month, "included_minutes": included,
+                                "used_minutes": sum(item.drawn for item in own), "over_minutes": _over(works, own),
+                                "standby_days": days_off, "closed_at": self.stamp})
+        return own
+
+    def _late_months(self, customer_id: str, base: int) -> dict[str, list[Allocation]]:
+        """Work that arrived after its month was closed: what that month's quota had left, nothing moved."""
+        billed = {}
+        for late_month, works in sorted(self.pending[customer_id].items()):
+            if late_month == self.month:
+                continue
+            period = self.quota.get((customer_id, late_month))
+            if period is None:
+                late_days = standby_days(self.late_standby[late_month].get(customer_id, []), late_month)
+                period = QuotaPeriod(customer_id=customer_id, month=late_month, standby_days=late_days,
+                                     included_minutes=included_minutes(base, late_month, late_days),
+                                     used_minutes=0, over_minutes=0, closed_at=self.stamp)
+                self.session.add(period)
+                self.quota[(customer_id, late_month)] = period
+            extra = allocate(works, period.included_minutes - period.used_minutes, self.terms)
+            period.used_minutes += sum(item.drawn for item in extra)
+            period.over_minutes += _over(works, extra)
+            billed[late_month] = extra
+            self.late += len(extra)
+        return billed
+
+    def write(self, session: Session, flow_run_id: str | None) -> None:
+        """The month's quotas, the drafts with their lines, and each intervention's price, in bulk."""
+        if self.quota_rows:
+            session.execute(insert(QuotaPeriod), self.quota_rows)
+        ids = _insert_invoices(session, self.month, self.invoices, flow_run_id, self.stamp)
+        _insert_credit_notes(session, self.month, self.credit_notes, flow_run_id, self.stamp)
+        rows = [{"intervention_id": item.intervention_id, "free_minutes": item.free_minutes,
+                 "billed_minutes": item.billed_minutes, "amount_ht": item.amount_ht, "close_month": self.month,
+                 "invoice_id": ids[index] if index is not None and item.amount_ht else None}
+                for item, index in self.priced]
+        for start in range(0, len(rows), 5000):
+            session.execute(update(Intervention), rows[start:start + 5000])
+
+
+def _subscriber(customer: Customer) -> Subscriber:
+    return Subscriber(customer.monthly_fee, customer.payment_method, customer.billing_cycle, customer.contract_start,
+                      customer.vat_rate, customer.subscription_start, customer.language)
+
+
+def _already_billed(session: Session, month: str) -> tuple[list[AlreadyBilled], int]:
+    """Which customers' subscription for `month` earlier invoices billed (the close's own left aside), and
+    how many customers had not started by then; read from the ledger, so drafts and finals say the same."""
+    first, after = month_bounds(month)
+    through = billed_through(session, except_close=month)
+    terms = Terms()
+    found, not_started = [], 0
+    for customer in session.scalars(select(Customer).where(Customer.customer_id.not_in(
+            select(StageChange.customer_id).where(StageChange.stage == "data_deleted",
+                                                  StageChange.effective_on < first))).order_by(Customer.customer_id)):
+        subscriber = _subscriber(customer)
+        if subscriber.start is not None and subscriber.start >= after:
+            not_started += 1
+            continue
+        unbilled = subscription_charge(subscriber, month, terms, billed=through.get(customer.customer_id)).unbilled
+        if unbilled is not None and unbilled.billed is not None and unbilled.already_billed:
+            found.append(AlreadyBilled(customer.customer_id, customer.name, unbilled.billed.end,
+                                       unbilled.billed.invoice, unbilled.already_billed,
+                                       unbilled.span_days - unbilled.before_start))
+    return found, not_started
+
+
+def _over(works: list[Work], allocations: list[Allocation]) -> int:
+    minutes = {work.intervention_id: work.minutes for work in works}
+    return sum(minutes[item.intervention_id] - item.drawn for item in allocations
+               if charge_of(item.category) is Charge.QUOTA)
+
+
+def _insert_credit_notes(session: Session, month: str, notes, flow_run_id, stamp) -> None:
+    """The close's credit notes, drafted beside its invoices: numbered, dated and settled when it finalises."""
+    for customer, lines, total, credited in notes:
+        note = Invoice(invoice_key=keys.close_credit_note(customer.customer_id, month),
+                       customer_id=customer.customer_id, kind=InvoiceKind.CREDIT_NOTE, month=month,
+                       status=InvoiceStatus.DRAFT, total_ht=total.ht, total_vat=total.vat, total_ttc=total.ttc,
+                       description="; ".join(line.description for line in lines), credits_id=credited.id,
+                       close_month=month, created_at=stamp, flow_run_id=flow_run_id)
+        note.lines = [InvoiceLine(position=position, description=line.description, category=line.category,
+                                  service_month=line.service_month, quantity=line.quantity,
+                                  unit_price=line.unit_price, amount_ht=line.amount_ht, vat_rate=line.vat_rate)
+                      for position, line in enumerate(lines, start=1)]
+        session.add(note)
+    session.flush()
+
+
+def _insert_invoices(session: Session, month: str, invoices, flow_run_id, stamp) -> list[int]:
+    if not invoices:
+        return []
+    for customer, _, total, _ in invoices:   # the guard: no invoice below zero is ever written
+        refuse_negative(InvoiceKind.MONTHLY, total.ttc, f"{customer.customer_id}'s invoice for {month}")
+    ids = list(session.scalars(
+        insert(Invoice).returning(Invoice.id, sort_by_parameter_order=True),
+        [{"invoice_key": keys.monthly_invoice(customer.customer_id, month), "customer_id": customer.customer_id,
+          "kind": InvoiceKind.MONTHLY, "month": month, "status": InvoiceStatus.DRAFT, "total_ht": total.ht, "total_vat": total.vat,
+          "total_ttc": total.ttc, "close_month": month, "created_at": stamp, "flow_run_id": flow_run_id,
+          # the subscription days it bills: the customer is billed through the last of them
+          "period_start": period[0] if period else None, "period_end": period[1] if period else None,
+          "bills_subscription": period is not None}
+         for customer, _, total, period in invoices],
+    ))
+    line_rows = [{"invoice_id": invoice_id, "position": position, "description": line.description,
+                  "category": line.category, "service_month": line.service_month, "quantity": line.quantity,
+                  "unit_price": line.unit_price, "amount_ht": line.amount_ht, "vat_rate": line.vat_rate}
+                 for invoice_id, (_, lines, _, _) in zip(ids, invoices) for position, line in enumerate(lines, start=1)]
+    for start in range(0, len(line_rows), 5000):
+        session.execute(insert(InvoiceLine), line_rows[start:start + 5000])
+    return ids
+
+
+def _report(session: Session, month: str, status: str) -> CloseReport:
+    """What the close of `month` holds now: its invoices, and the interventions it priced (those of the
+    month, and late ones of closed months), counted from the ledger so a draft and its final agree."""
+    report = CloseReport(month, status)
+    report.already_billed, report.not_started = _already_billed(session, month)
+    for priced_month, count in session.execute(
+        select(Intervention.month, func.count()).where(Intervention.close_month == month).group_by(Intervention.month)
+    ):
+        if priced_month == month:
+            report.interventions = count
+        else:
+            report.late_interventions += count
+    for invoice, name in session.execute(
+        select(Invoice, Customer.name).join(Customer, Customer.customer_id == Invoice.customer_id)
+        .where(Invoice.close_month == month, Invoice.kind.in_((InvoiceKind.MONTHLY, InvoiceKind.CREDIT_NOTE)))
+        .order_by(Invoice.number, Invoice.customer_id)
+    ):
+        summary = InvoiceSummary(invoice.customer_id, name, invoice.total_ht, invoice.total_vat, invoice.total_ttc,
+                                 invoice.number, invoice.due_on)
+        (report.credit_notes if invoice.kind == InvoiceKind.CREDIT_NOTE else report.invoices).append(summary)
+        report.issued_on = invoice.issued_on
+    return report
+
+
+def finalise(month: str, issued_on: date, terms: Terms, *, actor: str, flow_run_id: str | None,
+             approval: dict | None = None, engine=None) -> CloseReport:
+    """Number the drafts of the month (gapless, in customer order), date them and make them due."""
+    with session_scope(engine, write=True) as session:
+        close = session.get(MonthlyClose, month, with_for_update=True)
+        if close is None:
+            raise NothingToFinalise(f"{month} has no drafts to finalise")
+        if close.status == CloseStatus.FINALISED:
+            return _report(session, month, "already_finalised")
+        found = session.execute(
+            select(Invoice.id, Invoice.kind, Invoice.total_ttc, Invoice.customer_id)
+            .where(Invoice.close_month == month, Invoice.kind.in_((InvoiceKind.MONTHLY, InvoiceKind.CREDIT_NOTE)),
+                   Invoice.status == InvoiceStatus.DRAFT)
+            .order_by(Invoice.customer_id, Invoice.kind.desc())   # a customer's invoice, then its credit note
+        ).all()
+        for row in found:   # the guard: a draft below zero is never numbered as an invoice
+            refuse_negative(row.kind, row.total_ttc, f"{row.customer_id}'s invoice for {month}")
+        drafts = [row.id for row in found]
+        notes = [row.id for row in found if row.kind == InvoiceKind.CREDIT_NOTE]
+        try:
+            issued_on = issue_date(session, issued_on)
+        except OutOfOrder as refused:  # a clock set back: the drafts wait, nothing is numbered
+            raise OutOfOrder(f"{month} not finalised (its drafts are kept): {refused}") from None
+        numbers = next_numbers(session, issued_on, len(drafts))
+        due_on = issued_on + timedelta(days=terms.payment_terms_days)
+        stamp = now()
+        rows = [{"id": row.id, "number": number, "issued_on": issued_on, "finalised_at": stamp,
+                 **({"status": InvoiceStatus.PAID, "due_on": None} if row.kind == InvoiceKind.CREDIT_NOTE
+                    else {"status": InvoiceStatus.OPEN, "due_on": due_on})} for row, number in zip(found, numbers)]
+        for start in range(0, len(rows), 5000):
+            session.execute(update(Invoice), rows[start:start + 5000])
+        close.status, close.finished_at = CloseStatus.FINALISED, stamp
+        for note_id in notes:   # each credit note's money: off its invoice's balance, the rest the customer's credit
+            note = session.get(Invoice, note_id, populate_existing=True)
+            credited = session.get(Invoice, note.credits_id, with_for_update=True)
+            split, left = settle_credit_note(session, note, credited, actor=actor, flow_run_id=flow_run_id)
+            audit.record(session, "credit_note_issued", customer_id=note.customer_id, before={
+                "balance": left + split.to_invoice}, actor=actor, flow_run_id=flow_run_id, after={
+                "number": note.number, "credits": invoice_label(credited), "total_ttc": note.total_ttc,
+                "reason": note.description, "requested_by": f"the close of {month}", "to_invoice": split.to_invoice,
+                "to_credit": split.to_credit, "balance": left})
+        invoices = [row.id for row in found if row.kind == InvoiceKind.MONTHLY]
+        applied = apply_credits(session, invoices, issued_on, actor=actor, flow_run_id=flow_run_id) \
+            if terms.apply_credit_at_close else None
+        audit.record(session, "close_finalised", customer_id=None, before={"status": CloseStatus.DRAFTED}, actor=actor,
+                     flow_run_id=flow_run_id, after={"month": month, "issued_on": issued_on,
+                                                     "numbers": [numbers[0], numbers[-1]] if numbers else [],
+                                                     "approval": approval or "auto"})
+        report = _report(session, month, CloseStatus.FINALISED)
+        report.issued_on = issued_on
+        report.credits_applied = applied.invoices if applied else {}
+        return report
+
+
+def discard(month: str, *, why: str, actor: str, flow_run_id: str | None, engine=None) -> int:
+    """Leave everything as it was before the close: used when finance refuses the drafts."""
+    with session_scope(engine, write=True) as session:
+        close = session.get(MonthlyClose, month, with_for_update=True)
+        if close is None or close.status == CloseStatus.FINALISED:
+            return 0
+        removed = _discard(session, month)
+        session.delete(close)
+        audit.record(session, "close_discarded", customer_id=None, before={"status": close.status}, after={
+            "month": month, "why": why, "drafts_removed": removed}, actor=actor, flow_run_id=flow_run_id)
+        return removed
+
+
+def previous_month(day: date) -> str:
+    return month_key(add_months(day.replace(day=1), -1))

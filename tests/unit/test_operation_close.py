@@ -1,0 +1,58 @@
+"""The monthly close as an operation (operations/close.py), on a SQLite ledger, without Prefect: October's
+invoices drafted and numbered to the cent, a refused close leaves nothing, and a month never drafted is refused."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import func, select
+
+from ledger.db import session_scope
+from ledger.models import Intervention, Invoice
+from operations.close import NothingToFinalise, discard, draft, finalise
+from policy.refusals import Refusal
+from policy.terms import Terms
+from tests.support.scenarios import EXPECTED, load_october
+from tests.support.sqlite_ledger import sqlite_ledger
+
+
+@pytest.fixture
+def october(tmp_path, monkeypatch):
+    return load_october(sqlite_ledger(tmp_path, monkeypatch, "2026-11-02"), tmp_path)
+
+
+def test_the_close_drafts_then_numbers_october_to_the_cent(october):
+    drafted = draft("2026-10", Terms(), actor="test", flow_run_id=None, engine=october)
+    assert drafted.status == "drafted"
+    assert {item.customer_id: (str(item.total_ht), str(item.total_vat), str(item.total_ttc), item.number)
+            for item in drafted.invoices} == {customer: (*totals[:3], None) for customer, totals in EXPECTED.items()}
+    assert (drafted.interventions, drafted.late_interventions) == (9, 0)   # A5 is November's
+
+    closed = finalise("2026-10", date(2026, 11, 2), Terms(), actor="test", flow_run_id=None, engine=october)
+    assert closed.status == "finalised" and closed.issued_on == date(2026, 11, 2)
+    assert [item.customer_id for item in closed.invoices] == ["ACME", "BETA", "GAMMA"]   # numbered in customer order
+    assert all(item.number and item.due_on == date(2026, 12, 2) for item in closed.invoices)
+    assert len({item.number for item in closed.invoices}) == 3
+    assert closed.summary() | {"issued_on": None} == {
+        "month": "2026-10", "status": "finalised", "invoices": 3, "total_ht": "1403.87", "total_vat": "259.03",
+        "total_ttc": "1662.90", "issued_on": None, "subscription_already_billed": 0, "subscription_partly_billed": 0,
+        "subscription_not_started": 0, "not_billed_again": "", "credit_notes": 0, "credited_ttc": "0.00"}
+    # a second close of a finalised month changes nothing
+    assert draft("2026-10", Terms(), actor="test", flow_run_id=None, engine=october).status == "already_finalised"
+
+
+def test_a_discarded_close_leaves_the_ledger_as_it_was(october):
+    draft("2026-10", Terms(), actor="test", flow_run_id=None, engine=october)
+    assert discard("2026-10", why="refused by finance", actor="test", flow_run_id=None, engine=october) == 3
+    with session_scope(october) as session:
+        assert session.scalar(select(func.count()).select_from(Invoice)) == 0
+        assert session.scalar(select(func.count()).where(Intervention.free_minutes.is_not(None))) == 0
+
+
+def test_a_month_never_drafted_is_refused_in_one_line(october):
+    with pytest.raises(NothingToFinalise) as refused:
+        finalise("2026-09", date(2026, 11, 2), Terms(), actor="test", flow_run_id=None, engine=october)
+    assert isinstance(refused.value, Refusal)
+    assert refused.value.one_line() == "2026-09 has no drafts to finalise"

@@ -1,0 +1,82 @@
+"""The data deletion as an operation (operations/deletion.py), on a SQLite ledger, without Prefect: six months
+overdue and announced, a customer's platform rows and backups are purged and certified; before its day, the
+deletion is refused with the day it becomes due."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import select, text
+
+from blocks.notifications import Notifications
+from blocks.platform import PlatformControl
+from blocks.seller import Seller
+from blocks.settings import Settings
+from blocks.storage import ObjectStorage
+from ledger.db import session_scope
+from ledger.imports import import_file
+from ledger.models import Customer, DeletionCertificate, Notice
+from operations.arrears import sweep
+from operations.deletion import check_due, execute, plan_purge
+from policy.terms import Terms
+from tests.support.builders import CUSTOMER_HEADER, customer, platform, write_csv
+from tests.support.sqlite_ledger import sqlite_ledger
+
+
+@pytest.fixture
+def announced(tmp_path, monkeypatch):
+    """ACME has owed 1188.00 EUR TTC since 2026-10-01; the sweep of 2027-03-02 announced the deletion for
+    2027-04-01 (anchor + 6 months, 30 days after the notice)."""
+    ledger = sqlite_ledger(tmp_path, monkeypatch, "2027-03-02")
+    engine = platform(f"sqlite:///{tmp_path / 'home' / 'platform.db'}", ["ACME", "BETA"])
+    with engine.begin() as connection:   # two users of ACME's platform, one of another customer's
+        connection.execute(text("INSERT INTO users (tenant_id, email) VALUES ('ACME', 'a@acme.fr'), "
+                                "('ACME', 'b@acme.fr'), ('BETA', 'c@beta.fr')"))
+    import_file("customers", write_csv(tmp_path / "c.csv", CUSTOMER_HEADER, [customer("ACME")]), engine=ledger)
+    import_file("invoices", write_csv(tmp_path / "i.csv", ["invoice_id", "customer_id", "issued_on", "due_on",
+                                                            "amount_ht", "vat_rate", "description", "status"],
+                                      [["F-1", "ACME", "2026-09-01", "2026-10-01", "990.00", "", "Septembre", ""]]),
+                engine=ledger)
+    report = sweep(date(2027, 3, 2), _settings(tmp_path), dry_run=False, actor="test", flow_run_id=None,
+                   engine=ledger)
+    assert report.deletion_notices == ["ACME: deletion on or after 2027-04-01"]
+    return ledger
+
+
+def _settings(tmp_path) -> Settings:
+    return Settings(Terms(), ObjectStorage(url=(tmp_path / "store").as_uri()), PlatformControl(), Notifications(),
+                    Seller())
+
+
+def test_an_announced_deletion_on_its_day_purges_certifies_and_tells_the_customer(announced, tmp_path, monkeypatch):
+    monkeypatch.setenv("LIFECYCLE_TODAY", "2027-04-01")
+    settings = _settings(tmp_path)
+    due = check_due("ACME", date(2027, 4, 1), settings, engine=announced)
+    assert (due.due, due.owed, due.anchor) == (True, Decimal("1188.00"), date(2026, 10, 1))
+    plan = plan_purge("ACME", settings.platform, settings.storage, engine=announced)
+    assert (plan.customer_id, plan.backups, plan.objects) == ("ACME", [], [])
+    assert plan.tables == {"users": 2, "operations": 0, "documents": 0}
+    certificate = execute("ACME", date(2027, 4, 1), settings, {"reviewer": "ops@example.com", "comment": "6 months"},
+                          actor="test", flow_run_id=None, engine=announced)
+    assert certificate["platform_rows"] == {"users": 2, "operations": 0, "documents": 0}
+    assert (certificate["customer_id"], certificate["approved_by"], certificate["backups"]) == (
+        "ACME", "ops@example.com", [])
+    with session_scope(announced) as session:
+        acme = session.get(Customer, "ACME")
+        assert (acme.stage, acme.admin_enabled, acme.platform_enabled, acme.operations_enabled) == (
+            "data_deleted", False, False, False)
+        assert acme.deletion_status is None
+        assert session.scalar(select(DeletionCertificate.approved_by)) == "ops@example.com"
+        assert "data_deleted" in set(session.scalars(select(Notice.kind)))
+    assert PlatformControl().row_counts("BETA") == {"users": 1, "operations": 0, "documents": 0}  # others' kept
+    # done once: the deletion is not due again
+    assert check_due("ACME", date(2027, 4, 2), settings, engine=announced).why == "the data was already deleted"
+
+
+def test_a_deletion_before_its_day_is_refused_with_the_day_it_becomes_due(announced, tmp_path):
+    due = check_due("ACME", date(2027, 3, 31), _settings(tmp_path), engine=announced)
+    assert (due.due, due.why) == (False, "the deletion is not due before 2027-04-01")
+    with session_scope(announced) as session:
+        assert session.get(Customer, "ACME").stage == "platform_disabled"
