@@ -255,6 +255,7 @@ def test_a_ledger_from_before_gets_the_periods_its_invoices_billed(history, ledg
     from alembic import command
     from sqlalchemy import update
 
+    from ledger.id_indexes import INDEXES
     from ledger.migrate import _config, upgrade
     from ledger.models import Invoice
 
@@ -267,6 +268,8 @@ def test_a_ledger_from_before_gets_the_periods_its_invoices_billed(history, ledg
         connection.execute(update(Customer).values(subscription_start=None))
         connection.execute(text("DROP TABLE installation"))   # a ledger of 0011 had no identity yet (0013)
         connection.execute(text("DROP TABLE webhook_receipts"))   # nor the webhook's receipts (0014)
+        for index in INDEXES:                                        # nor lower(id) indexed (0016)
+            connection.execute(text(f"DROP INDEX {index.name}"))
     history.dispose()
     command.stamp(_config(ledger_url), "0011_moving_in")
     upgrade(ledger_url)
