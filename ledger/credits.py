@@ -94,6 +94,18 @@ def _invoice_by_reference(session: Session, reference: str) -> Invoice | None:
             or session.scalar(query.where(Invoice.external_id == reference, Invoice.kind == InvoiceKind.IMPORTED)))
 
 
+def _spelled_otherwise(session: Session, reference: str) -> str:
+    """`: the ledger has 'F2026-0001' (...)` when an invoice is numbered or imported as `reference` in another
+    case: ids are compared exactly, and the refusal names the one meant."""
+    lowered = reference.lower()
+    for column, kind in ((Invoice.number, Invoice.kind != InvoiceKind.CREDIT_NOTE),
+                         (Invoice.external_id, Invoice.kind == InvoiceKind.IMPORTED)):
+        found = session.scalar(select(column).where(func.lower(column) == lowered, kind).limit(1))
+        if found is not None:
+            return f": the ledger has {found!r} (ids are compared exactly: write {found!r})"
+    return ""
+
+
 def _earlier_notes(session: Session, invoice_id: int) -> list[Invoice]:
     """The credit notes already issued on an invoice, with their lines: what they credited in all, which
     lines they credited whole, and whether one is the twin of a note asked again."""
@@ -104,13 +116,14 @@ def _earlier_notes(session: Session, invoice_id: int) -> list[Invoice]:
 
 def issue_credit_note(session: Session, reference: str, *, request: str, reason: str, requested_by: str,
                       positions: list[int] | None = None, amount: Decimal | None = None, wanted_on: date | None = None,
-                      again: bool = False, actor: str, flow_run_id: str | None,
+                      again: bool = False, again_said: str = "say --again", actor: str, flow_run_id: str | None,
                       invoice_language: str = Terms().invoice_language) -> CreditNoteResult:
     """Issue a credit note on the invoice `reference` (a number, or an imported invoice's id), numbered in the
     invoice series: French practice allows either, and one series keeps one gapless, chronological count of
     every document that moves a customer's account. `request` keys it (a flow run, or an imported row's id).
     A run started again after one that was killed once it had issued its note is a new request: an amount
-    credited already on the invoice for the same reason is refused unless `again` says it is meant."""
+    credited already on the invoice for the same reason is refused unless `again` says it is meant (the
+    refusal tells how: `again_said`, the command's --again or an import row's column)."""
     key = keys.credit_note(request)
     done = session.scalar(select(Invoice).where(Invoice.invoice_key == key))
     if done is not None:
@@ -119,7 +132,8 @@ def issue_credit_note(session: Session, reference: str, *, request: str, reason:
                                 _balance(session, credited), created=False, stands=where_it_stands(session, done))
     invoice = _invoice_by_reference(session, reference)
     if invoice is None:
-        raise CorrectionRefused(f"no issued invoice has the number (or imported id) {reference!r}", "invoice")
+        raise CorrectionRefused(f"no issued invoice has the number (or imported id) {reference!r}"
+                                + _spelled_otherwise(session, reference), "invoice")
     if invoice.status == InvoiceStatus.DRAFT:
         raise CorrectionRefused(f"invoice {reference} is a draft: refuse the close instead of crediting it", "invoice")
     if invoice.status in NOTHING_LEFT:
@@ -143,7 +157,7 @@ def issue_credit_note(session: Session, reference: str, *, request: str, reason:
             if -twin.total_ttc == amount and twin.description == reason.strip():
                 raise CorrectionRefused(f"credit note {twin.number} already credits {amount} TTC on invoice "
                                         f"{reference} for the same reason ({where_it_stands(session, twin)}): "
-                                        f"to issue another, say --again")
+                                        f"to issue another, {again_said}", "again")
     credited_ttc = -sum((note.total_ttc for note in earlier), ZERO)
     whole = frozenset(line.credited_position for note in earlier for line in note.lines
                       if line.credited_position is not None)

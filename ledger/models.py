@@ -575,3 +575,6 @@ class AuditEntry(Base):
     after: Mapped[Optional[dict[str, Any]]]
     actor: Mapped[str] = mapped_column(String(120))
     flow_run_id: Mapped[Optional[str]] = mapped_column(String(64))
+
+
+from ledger import id_indexes  # noqa: E402,F401  (lower(id) indexed: ids are unique ignoring case, migration 0016)

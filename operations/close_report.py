@@ -40,6 +40,19 @@ class AlreadyBilled:
         return f"subscription billed through {self.through.isoformat()} by {self.invoice} ({rest})"
 
 
+#: the customers a sentence of the close names with the invoice that billed them (the artifact lists them all)
+NAMED = 5
+
+
+def _by_which(items: list[AlreadyBilled]) -> str:
+    """` (C002 by INV-C002-202610, ...)`: which invoice billed each customer's month already, the first few."""
+    if not items:
+        return ""
+    named = ", ".join(f"{item.customer_id} by {item.invoice}" for item in items[:NAMED])
+    more = len(items) - NAMED
+    return f" ({named}{f', and {more} more' if more > 0 else ''})"
+
+
 @dataclass
 class CloseReport:
     month: str
@@ -63,9 +76,11 @@ class CloseReport:
         """One sentence on what the close did not bill, and why (empty when it billed every subscription)."""
         parts = []
         if self.already_billed:
-            partly = len(self.already_billed) - self.skipped
-            parts.append(f"subscription already billed for {self.skipped} customer(s), not billed again"
-                         + (f"; {partly} partly billed, the rest billed" if partly else ""))
+            whole = [item for item in self.already_billed if item.whole]
+            partly = [item for item in self.already_billed if not item.whole]
+            parts.append(f"subscription already billed for {len(whole)} customer(s), not billed again"
+                         + _by_which(whole)
+                         + (f"; {len(partly)} partly billed, the rest billed{_by_which(partly)}" if partly else ""))
         if self.not_started:
             parts.append(f"{self.not_started} customer(s) not started by {self.month}: no subscription day "
                          f"before a customer's start is billed")

@@ -64,6 +64,41 @@ def period_problems(start: date | None, end: date | None, issued_on: date | None
     return []
 
 
+def cycle_last_day(start: date, billing_cycle: str) -> date:
+    """The last day of one billing cycle from `start`: a month (16 Sep to 15 Oct, 1 Oct to 31 Oct) or a year
+    (an annual contract's year from its anniversary, as `contract_year`). A start with no same day in the
+    month it ends in (31 January) runs to that month's last day (28 February)."""
+    months = 12 if billing_cycle == BillingCycle.ANNUAL else 1
+    after = add_months(start, months)
+    if after.day != start.day:   # clipped to the month's end: the cycle runs through that last day
+        after += timedelta(days=1)
+    return after - timedelta(days=1)
+
+
+def latest_start(issued_on: date) -> date:
+    """The latest first day of the period an invoice issued on `issued_on` may bill: the product bills a month
+    at its close (after it) and an annual year in the month it starts; another system billing in advance bills
+    the next month at most, so a period starts by the last day of the month after the issue month."""
+    return add_months(issued_on.replace(day=1), 2) - timedelta(days=1)
+
+
+def cycle_problems(start: date, end: date, issued_on: date, billing_cycle: str) -> list[tuple[str, str]]:
+    """What is wrong with the period of an imported invoice that bills a customer's subscription, beyond
+    `period_problems`: it bills one cycle of that customer at most (a monthly customer's invoice for a year
+    would leave eleven months unbilled by every close), and starts no later than `latest_start` (a period
+    months after the invoice would stop the closes in between)."""
+    cycle = "annual" if billing_cycle == BillingCycle.ANNUAL else "monthly"
+    last = cycle_last_day(start, billing_cycle)
+    if end > last:
+        return [("period_end", f"the period {start} to {end} is longer than one billing cycle of this {cycle} "
+                               f"customer: a period from {start} ends by {last} at the latest")]
+    if start > latest_start(issued_on):
+        return [("period_start", f"the period starts {start}, past the month after the invoice's issue "
+                                 f"({issued_on}): an invoice bills ahead one month at most, so its period starts "
+                                 f"by {latest_start(issued_on)} at the latest")]
+    return []
+
+
 def latest(periods: Iterable[BilledPeriod]) -> BilledPeriod | None:
     """The period that bills the customer through the latest day (the first one named, on a tie)."""
     found = None

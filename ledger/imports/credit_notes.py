@@ -23,7 +23,8 @@ from sqlalchemy.orm import Session
 
 from ledger import keys
 from ledger.credits import issue_credit_note
-from ledger.imports.rows import ImportResult, Problems, Row, complete, duplicates
+from ledger.imports.rows import (ImportResult, Problems, Row, by_key, by_key_ignoring_case, clash_reason, complete,
+                                 duplicates)
 from ledger.imports.schemas import SCHEMAS
 from ledger.models import Invoice
 from ledger.queries import invoice_label, where_it_stands
@@ -34,6 +35,7 @@ from policy.terms import Terms
 def check(session: Session, rows: list[Row], problems: Problems, terms: Terms, actor: str,
           result: ImportResult) -> Callable[[], None]:
     duplicates(rows, lambda row: row.values.get("credit_note_id"), "credit_note_id", problems)
+    _case_clashes(session, rows, problems)
     # the numbers the rows above were given here: kept only if the whole file is, so a refusal they cause
     # names the row and its date, never a number that will not be issued
     numbered: dict[str, tuple[int, date]] = {}
@@ -56,9 +58,11 @@ def check(session: Session, rows: list[Row], problems: Problems, terms: Terms, a
             continue
         try:
             with session.begin_nested():
-                # each row has its id: two notes alike on one invoice are two rows on purpose
+                # a note alike (same invoice, amount and reason) to one issued, or to a row above, is a row typed
+                # twice under two ids unless its `again` says it is meant, as `run credit-note --again`
                 made = issue_credit_note(session, values["invoice_number"], request=values["credit_note_id"],
-                                         again=True, reason=values["reason"], requested_by=actor,
+                                         again=bool(values.get("again")), again_said="give the row again=true",
+                                         reason=values["reason"], requested_by=actor,
                                          amount=values["amount_ttc"], wanted_on=values["issued_on"], actor=actor,
                                          flow_run_id=None, invoice_language=terms.invoice_language)
         except CorrectionRefused as refused:
@@ -71,6 +75,18 @@ def check(session: Session, rows: list[Row], problems: Problems, terms: Terms, a
         result.notes.append(made.sentence())
 
     return lambda: None
+
+
+def _case_clashes(session: Session, rows: list[Row], problems: Problems) -> None:
+    """A `credit_note_id` the ledger holds in another case (`C020` when `c020` was imported): refused at its
+    row, as every id of every import (ledger.imports.rows.case_clashes); the same id re-imported stays a no-op."""
+    ids = {keys.credit_note(row.values["credit_note_id"]): row for row in rows
+           if row.values.get("credit_note_id") and not row.repeated}
+    exact = by_key(session, Invoice, Invoice.invoice_key, sorted(ids))
+    for key, stored in by_key_ignoring_case(session, Invoice.invoice_key, sorted(ids), exact).items():
+        row, stored_id = ids[key], stored.removeprefix(keys.credit_note(""))
+        problems.add(row.number, "credit_note_id", clash_reason(row.values["credit_note_id"], stored_id))
+        row.repeated = True
 
 
 def _rows_above(said: str, numbered: dict[str, tuple[int, date]]) -> str:

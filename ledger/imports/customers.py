@@ -10,7 +10,8 @@ from sqlalchemy.orm import Session
 from ledger import audit
 from ledger.billed import refresh_subscription_starts
 from ledger.db import now
-from ledger.imports.rows import ImportResult, Problems, Row, complete, customers_known, describe_change, duplicates
+from ledger.imports.rows import (ImportResult, Problems, Row, case_clashes, complete, customers_known, describe_change,
+                                 duplicates)
 from ledger.imports.schemas import SCHEMAS
 from ledger.models import Customer
 from policy.invoicing import subscription_problems
@@ -45,6 +46,7 @@ def check(session: Session, rows: list[Row], problems: Problems, terms: Terms, a
           result: ImportResult) -> Callable[[], None]:
     duplicates(rows, lambda row: row.values.get("customer_id"), "customer_id", problems)
     existing = customers_known(session, {row.values["customer_id"] for row in rows if row.values.get("customer_id")})
+    case_clashes(session, rows, "customer_id", Customer.customer_id, existing, problems)
     plans: list[tuple[str, Row, Customer | None, dict[str, Any]]] = []
     for row in rows:
         if not complete(row, SCHEMAS["customers"]):

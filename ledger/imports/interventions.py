@@ -9,7 +9,8 @@ from sqlalchemy.orm import Session
 
 from ledger import audit
 from ledger.db import now
-from ledger.imports.rows import ImportResult, Problems, Row, by_key, duplicates, history_row, require_customers
+from ledger.imports.rows import (ImportResult, Problems, Row, by_key, case_clashes, duplicates, history_row,
+                                 require_customers)
 from ledger.models import Intervention
 from policy.calendar import month_key, paris_date
 from policy.terms import Terms
@@ -22,8 +23,11 @@ def check(session: Session, rows: list[Row], problems: Problems, terms: Terms, a
     require_customers(session, rows, problems)
     existing = by_key(session, Intervention, Intervention.intervention_id,
                       [row.values["intervention_id"] for row in rows if row.values.get("intervention_id")])
+    clashed = case_clashes(session, rows, "intervention_id", Intervention.intervention_id, existing, problems)
     new_rows = []
     for row in rows:
+        if row.number in clashed:
+            continue
         stored = existing.get(row.values.get("intervention_id"))
         if stored is None:
             new_rows.append(row)

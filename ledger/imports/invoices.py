@@ -23,9 +23,10 @@ from sqlalchemy.orm import Session
 from ledger import audit, keys
 from ledger.billed import refresh_subscription_starts
 from ledger.db import now
-from ledger.imports.rows import ImportResult, Problems, Row, by_key, duplicates, history_row, require_customers
+from ledger.imports.rows import (ImportResult, Problems, Row, by_key, case_clashes, duplicates, history_row,
+                                 require_customers)
 from ledger.models import Invoice, InvoiceLine
-from policy.billed_through import default_period, period_problems
+from policy.billed_through import cycle_problems, default_period, period_problems
 from policy.calendar import month_key
 from policy.money import vat_of
 from policy.terms import Terms
@@ -42,13 +43,18 @@ def check(session: Session, rows: list[Row], problems: Problems, terms: Terms, a
         session, Invoice, Invoice.number,
         [row.values["invoice_id"] for row in rows if row.values.get("invoice_id") not in (None, *existing)]).items()
         if invoice.kind in (InvoiceKind.MONTHLY, InvoiceKind.PENALTY)}
+    # an id the ledger holds in another case, as an imported id or as a number the product issued
+    clashed = case_clashes(session, rows, "invoice_id", Invoice.external_id, existing, problems)
+    clashed |= case_clashes(session, rows, "invoice_id", Invoice.number, {*existing, *issued}, problems)
     new_rows, status_changes = [], []
     for row in rows:
         values = row.values
+        if row.number in clashed:
+            continue
         if values.get("issued_on") and values.get("due_on") and values["due_on"] < values["issued_on"]:
             problems.add(row.number, "due_on", f"due {values['due_on']} before it was issued ({values['issued_on']})")
-        for column, reason in period_problems(values.get("period_start"), values.get("period_end"),
-                                              values.get("issued_on")):
+        told = period_problems(values.get("period_start"), values.get("period_end"), values.get("issued_on"))
+        for column, reason in told:
             problems.add(row.number, column, reason)
         product = issued.get(values.get("invoice_id"))
         if product is not None:
@@ -56,6 +62,8 @@ def check(session: Session, rows: list[Row], problems: Problems, terms: Terms, a
             continue
         stored = existing.get(values.get("invoice_id"))
         if stored is None:
+            if not told:
+                _cycle(row, customers, problems)
             new_rows.append(row)
             continue
         line = stored.lines[0] if stored.lines else None
@@ -138,6 +146,20 @@ def _service(values: dict, billing_cycle: str):
     if not bills or values.get("issued_on") is None:
         return bills, None, None
     return True, *default_period(values["issued_on"], billing_cycle)
+
+
+def _cycle(row: Row, customers: dict, problems: Problems) -> None:
+    """A new row's subscription period (given, and found sound by `period_problems`) checked against its
+    customer's billing cycle and its issue date (policy.billed_through.cycle_problems): the billed-through day
+    it sets must not stop the customer's billing past what one invoice bills. An invoice imported before keeps
+    its period (a re-import compares it, unchanged)."""
+    values = row.values
+    start, end, issued_on = values.get("period_start"), values.get("period_end"), values.get("issued_on")
+    customer = customers.get(values.get("customer_id"))
+    if values.get("subscription") is False or customer is None or None in (start, end, issued_on):
+        return
+    for column, reason in cycle_problems(start, end, issued_on, customer.billing_cycle):
+        problems.add(row.number, column, reason)
 
 
 def _product_status(row: Row, invoice: Invoice, problems: Problems, result: ImportResult, changes: list) -> None:

@@ -12,7 +12,8 @@ from sqlalchemy.orm import Session
 
 from ledger import audit
 from ledger.db import now
-from ledger.imports.rows import ImportResult, Problems, Row, by_key, complete, duplicates, history_row
+from ledger.imports.rows import (ImportResult, Problems, Row, by_key, by_key_ignoring_case, case_clashes, complete,
+                                 duplicates, history_row, unknown_reference)
 from ledger.imports.schemas import SCHEMAS
 from ledger.models import Invoice, Payment
 from ledger.queries import paid_by_invoice
@@ -44,13 +45,21 @@ def check(session: Session, rows: list[Row], problems: Problems, terms: Terms, a
     invoices = _find_invoices(session, {row.values["invoice_id"] for row in rows if row.values.get("invoice_id")})
     existing = by_key(session, Payment, Payment.payment_id,
                       [row.values["payment_id"] for row in rows if row.values.get("payment_id")])
+    clashed = case_clashes(session, rows, "payment_id", Payment.payment_id, existing, problems)
     paid = paid_by_invoice(session, [invoice.id for invoice in invoices.values()])
+    unknown = {row.values["invoice_id"] for row in rows if row.values.get("invoice_id") not in (None, *invoices)}
+    spelled = {**by_key_ignoring_case(session, Invoice.number, unknown),
+               **by_key_ignoring_case(session, Invoice.external_id, unknown)}
     new_rows = []
     for row in rows:
         values = row.values
         invoice = invoices.get(values.get("invoice_id"))
         if values.get("invoice_id") and invoice is None:
-            problems.add(row.number, "invoice_id", f"no invoice {values['invoice_id']!r} (an imported id or an issued number)")
+            given = values["invoice_id"]
+            problems.add(row.number, "invoice_id", unknown_reference("no invoice", given, spelled.get(given),
+                                                                     "an imported id or an issued number"))
+            continue
+        if row.number in clashed:
             continue
         stored = existing.get(values.get("payment_id"))
         if stored is not None:

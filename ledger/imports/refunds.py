@@ -12,7 +12,8 @@ from typing import Callable
 from sqlalchemy.orm import Session
 
 from ledger.credits import record_refund
-from ledger.imports.rows import ImportResult, Problems, Row, by_key, complete, duplicates, require_customers
+from ledger.imports.rows import (ImportResult, Problems, Row, by_key, case_clashes, complete, duplicates,
+                                 require_customers)
 from ledger.imports.schemas import SCHEMAS
 from ledger.models import CustomerCredit
 from policy.corrections import CorrectionRefused
@@ -25,6 +26,7 @@ def check(session: Session, rows: list[Row], problems: Problems, terms: Terms, a
     known = require_customers(session, rows, problems)
     existing = by_key(session, CustomerCredit, CustomerCredit.refund_id,
                       [row.values["refund_id"] for row in rows if row.values.get("refund_id")])
+    case_clashes(session, rows, "refund_id", CustomerCredit.refund_id, existing, problems)
     for row in rows:
         values = row.values
         if not complete(row, SCHEMAS["refunds"]) or values["customer_id"] not in known:

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, Callable, Iterable
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from ledger import audit
@@ -184,21 +184,42 @@ def complete(row: Row, columns: tuple[Column, ...]) -> bool:
         for column in columns if column.required)
 
 
+def folded(value: Any) -> Any:
+    """A key as ids compare: ignoring case (ids are ASCII, policy.ids), so `c020` and `C020` are one id; a
+    key of several parts (a standby's customer and day) folds each text part."""
+    if isinstance(value, str):
+        return value.lower()
+    if isinstance(value, tuple):
+        return tuple(folded(part) for part in value)
+    return value
+
+
+def _key_text(value: Any) -> str:
+    return ", ".join(str(audit.plain(part)) for part in value) if isinstance(value, tuple) else str(value)
+
+
 def duplicates(rows: list[Row], key: Callable[[Row], Any], column: str, problems: Problems) -> None:
-    """A key on two rows of one file: the later row is told once, as repeated (not also as already imported:
-    it is marked and `complete` leaves it aside). A key not parsed (its own error said why) repeats nothing."""
-    seen: dict[Any, int] = {}
+    """A key on two rows of one file, or two keys equal ignoring case (`c020` below `C020`: on a filesystem
+    that ignores case they are one folder, and to a person one id): the later row is told once, as repeated
+    (not also as already imported: it is marked and `complete` leaves it aside). A key not parsed (its own
+    error said why) repeats nothing."""
+    seen: dict[Any, tuple[int, Any]] = {}
     for row in rows:
         value = key(row)
         if value is None or (isinstance(value, tuple) and None in value):
             continue
-        if value in seen:
-            shown = ", ".join(str(audit.plain(part)) for part in value) if isinstance(value, tuple) else str(value)
-            problems.add(row.number, column, f"{shown!r} is repeated in this file at row {seen[value]}: "
+        first = seen.get(folded(value))
+        if first is None:
+            seen[folded(value)] = (row.number, value)
+            continue
+        number, earlier = first
+        if earlier == value:
+            problems.add(row.number, column, f"{_key_text(value)!r} is repeated in this file at row {number}: "
                                              f"a key appears once")
-            row.repeated = True
         else:
-            seen[value] = row.number
+            problems.add(row.number, column, f"{_key_text(value)!r} is {_key_text(earlier)!r} of row {number} in "
+                                             f"another case: ids are unique ignoring case")
+        row.repeated = True
 
 
 def by_key(session: Session, model, column, keys: Iterable[Any]) -> dict[Any, Any]:
@@ -215,6 +236,48 @@ def customers_known(session: Session, ids: set[str]) -> dict[str, Customer]:
     return by_key(session, Customer, Customer.customer_id, sorted(ids))
 
 
+def by_key_ignoring_case(session: Session, column, keys: Iterable[str], known: Iterable[str] = ()) -> dict[str, str]:
+    """Each of `keys` not among `known` (the ledger's exact matches) that the ledger holds in another case,
+    with the ledger's spelling: `{"c020": "C020"}`. Read through the index on lower(column) (migration 0016)."""
+    known = set(known)
+    wanted = sorted({key.lower() for key in keys if key and key not in known})
+    spelled: dict[str, str] = {}
+    for start in range(0, len(wanted), CHUNK):
+        for stored in session.scalars(select(column).where(func.lower(column).in_(wanted[start:start + CHUNK]))):
+            spelled.setdefault(stored.lower(), stored)
+    return {key: spelled[key.lower()] for key in keys
+            if key and key not in known and key.lower() in spelled and spelled[key.lower()] != key}
+
+
+def case_clashes(session: Session, rows: list[Row], column: str, model_column, known: Iterable[str],
+                 problems: Problems) -> set[int]:
+    """The rows whose id (in `column`) the ledger holds in another case: refused at the row, naming the id it
+    holds (an exact re-import stays a no-op). Their numbers, so the kind's own check leaves them aside."""
+    ids = [row.values[column] for row in rows if isinstance(row.values.get(column), str) and not row.repeated]
+    clashes = by_key_ignoring_case(session, model_column, ids, known)
+    refused = set()
+    for row in rows:
+        stored = clashes.get(row.values.get(column)) if not row.repeated else None
+        if stored is not None:
+            problems.add(row.number, column, clash_reason(row.values[column], stored))
+            row.repeated = True
+            refused.add(row.number)
+    return refused
+
+
+def clash_reason(given: str, stored: str) -> str:
+    return (f"{given!r} already exists as {stored!r}: ids are unique ignoring case (write {stored!r} for that "
+            f"one, another id for a new one)")
+
+
+def unknown_reference(said: str, given: str, spelled: str | None, hint: str) -> str:
+    """Why a reference names nothing (`said`: "unknown customer"): the id in another case when the ledger
+    holds one (ids are compared exactly), else `hint` (what to import first)."""
+    if spelled is not None:
+        return f"{said} {given!r}: the ledger has {spelled!r} (ids are compared exactly: write {spelled!r})"
+    return f"{said} {given!r} ({hint})"
+
+
 def describe_change(changes: dict[str, tuple[Any, Any]]) -> str:
     return "; ".join(f"{name} was {audit.plain(old)!r}, now {audit.plain(new)!r}"
                      for name, (old, new) in changes.items())
@@ -223,10 +286,12 @@ def describe_change(changes: dict[str, tuple[Any, Any]]) -> str:
 def require_customers(session: Session, rows: list[Row], problems: Problems) -> dict[str, Customer]:
     wanted = {row.values["customer_id"] for row in rows if row.values.get("customer_id")}
     known = customers_known(session, wanted)
+    spelled = by_key_ignoring_case(session, Customer.customer_id, wanted, known)
     for row in rows:
         customer_id = row.values.get("customer_id")
         if customer_id and customer_id not in known:
-            problems.add(row.number, "customer_id", f"unknown customer {customer_id!r} (import customers first)")
+            problems.add(row.number, "customer_id", unknown_reference("unknown customer", customer_id, spelled.get(customer_id),
+                                                                      "import customers first"))
     return known
 
 

@@ -63,6 +63,7 @@ def schemas(terms: Terms) -> dict[str, tuple[Column, ...]]:
         "credit-notes": (
             Column("credit_note_id", identifier), Column("invoice_number", identifier),
             Column("amount_ttc", positive_money), Column("reason", text(500)), Column("issued_on", day),
+            Column("again", boolean, False),  # true: alike to a note already issued (invoice, amount, reason) on purpose
         ),
         "tickets": (
             # a ticket's moments happened: none later than now, to the minute (as an intervention's start)

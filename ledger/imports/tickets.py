@@ -15,7 +15,8 @@ from typing import Callable
 
 from ledger import audit
 from ledger.db import now
-from ledger.imports.rows import ImportResult, Problems, Row, by_key, complete, duplicates, require_customers
+from ledger.imports.rows import (ImportResult, Problems, Row, by_key, case_clashes, complete, duplicates,
+                                 require_customers)
 from ledger.imports.schemas import SCHEMAS
 from ledger.models import Ticket
 from policy.terms import Terms
@@ -32,6 +33,7 @@ def check(session, rows: list[Row], problems: Problems, terms: Terms, actor: str
     require_customers(session, rows, problems)
     existing = by_key(session, Ticket, Ticket.ticket_id, [row.values["ticket_id"] for row in rows
                                                           if row.values.get("ticket_id")])
+    case_clashes(session, rows, "ticket_id", Ticket.ticket_id, existing, problems)
     new, changes, sealed = [], [], {}
     for row in rows:
         values = row.values

@@ -120,7 +120,12 @@ def test_a_month_wholly_partly_or_not_billed_by_imported_invoices_bills_only_the
             in form)
     assert "- PARTLY Client PARTLY: subscription billed through 2026-10-15 by INV-P-1 (15 of 31 days billed before)" in form
     assert "- YEARLY Client YEARLY: subscription billed through 2027-09-30 by INV-Y-2026 (nothing left to bill)" in form
-    assert "subscription already billed for 4 customer(s), not billed again; 2 partly billed" in form
+    # the sentence of the close's log and result names the invoice that billed each customer's month already
+    said = ("subscription already billed for 4 customer(s), not billed again (CARD by INV-C-202610, QUIET by "
+            "INV-Q-202610, WHOLE by INV-W-202610, YEARLY by INV-Y-2026); 2 partly billed, the rest billed "
+            "(PARTLY by INV-P-1, RESTING by INV-R-1)")
+    assert drafted.subscription_summary() == closed.subscription_summary() == said
+    assert said in form
     assert "INV-W-202610" in drafted.markdown("Draft invoices for 2026-10")
     [whole] = [item for item in drafted.already_billed if item.customer_id == "WHOLE"]
     assert whole.sentence() == "subscription billed through 2026-10-31 by INV-W-202610 (nothing left to bill)"
@@ -200,6 +205,34 @@ def test_a_bad_or_changed_period_is_refused_at_its_row_and_column(history, tmp_p
                                      "'2026-10-31'; a changed invoice row cannot be re-imported (now '2026-10-15')"]
 
 
+def test_a_period_past_one_cycle_or_far_after_its_issue_is_refused_and_never_stops_the_billing(history, tmp_path):
+    """A monthly customer's invoice for a year, or for a month long after its issue, would be the
+    customer's billed-through day and stop every close in between: refused at its row, naming what is
+    allowed. Billed ahead by a month, or an annual customer's year, is what invoices do: imported."""
+    bad = write_csv(tmp_path / "long.csv", INVOICE_HEADER, [
+        ["Y-1", "WHOLE", "2026-10-01", "2026-10-31", "490.00", "2026-11-01", "2027-10-31", ""],
+        ["Y-2", "WHOLE", "2026-11-01", "2026-12-01", "490.00", "2027-03-01", "2027-03-31", "true"],
+        ["Y-3", "YEARLY", "2026-10-01", "2026-10-31", "1200.00", "2026-10-01", "2027-10-01", ""],
+        ["Y-4", "FRESH", "2026-10-25", "2026-11-25", "400.00", "2026-11-01", "2026-11-30", ""],
+    ])
+    with pytest.raises(ImportRejected) as rejected:
+        import_file("invoices", bad, engine=history)
+    assert rejected.value.errors == [
+        "long.csv:2:period_end: the period 2026-11-01 to 2027-10-31 is longer than one billing cycle of this monthly "
+        "customer: a period from 2026-11-01 ends by 2026-11-30 at the latest",
+        "long.csv:3:period_start: the period starts 2027-03-01, past the month after the invoice's issue (2026-11-01): "
+        "an invoice bills ahead one month at most, so its period starts by 2026-12-31 at the latest",
+        "long.csv:4:period_end: the period 2026-10-01 to 2027-10-01 is longer than one billing cycle of this annual "
+        "customer: a period from 2026-10-01 ends by 2027-09-30 at the latest"]
+    with session_scope(history) as session:
+        assert not [item for item in views.invoices(session) if item["number"].startswith("Y-")]
+    # a fee (no subscription) is not a cycle's invoice; November billed ahead on 25 October is
+    fine = write_csv(tmp_path / "fine.csv", INVOICE_HEADER, [
+        ["Y-4", "FRESH", "2026-10-25", "2026-11-25", "400.00", "2026-11-01", "2026-11-30", ""],
+        ["Y-5", "WHOLE", "2026-10-01", "2026-10-31", "90.00", "2026-11-01", "2027-10-31", "false"]])
+    assert import_file("invoices", fine, engine=history).inserted == 2
+
+
 def test_show_invoices_filters_by_service_month_and_by_issue_month(history):
     close(history, "2026-10", date(2026, 11, 1))
     october = json.loads(lifecycle("show", "invoices", "--month", "2026-10", "--format", "json").stdout)
@@ -222,6 +255,7 @@ def test_a_ledger_from_before_gets_the_periods_its_invoices_billed(history, ledg
     from alembic import command
     from sqlalchemy import update
 
+    from ledger.id_indexes import INDEXES
     from ledger.migrate import _config, upgrade
     from ledger.models import Invoice
 
@@ -234,6 +268,8 @@ def test_a_ledger_from_before_gets_the_periods_its_invoices_billed(history, ledg
         connection.execute(update(Customer).values(subscription_start=None))
         connection.execute(text("DROP TABLE installation"))   # a ledger of 0011 had no identity yet (0013)
         connection.execute(text("DROP TABLE webhook_receipts"))   # nor the webhook's receipts (0014)
+        for index in INDEXES:                                        # nor lower(id) indexed (0016)
+            connection.execute(text(f"DROP INDEX {index.name}"))
     history.dispose()
     command.stamp(_config(ledger_url), "0011_moving_in")
     upgrade(ledger_url)
@@ -266,6 +302,7 @@ def test_the_close_run_counts_and_names_what_it_did_not_bill_again(history, pref
     result = monthly_close(month="2026-10", force_reason="a month of the test's own history, whatever today is")
     assert (result["status"], result["invoices"], result["total_ht"]) == ("finalised", 7, "1614.65")
     assert (result["subscription_already_billed"], result["subscription_partly_billed"]) == (4, 2)
+    assert "WHOLE by INV-W-202610" in result["not_billed_again"]    # what `lifecycle run monthly-close` prints
     assert result["subscription_not_started"] == 0
     [drafts] = httpx.post(f"{prefect_server}/artifacts/filter", json={
         "artifacts": {"key": {"any_": ["monthly-close-drafts"]}}, "sort": "CREATED_DESC", "limit": 1}).json()

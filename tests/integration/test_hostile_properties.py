@@ -38,7 +38,8 @@ PRINTABLE = st.characters(blacklist_categories=("Cs", "Cc", "Cf", "Co", "Cn", "Z
 NAMES = st.one_of(FORMULAISH, st.text(PRINTABLE, min_size=1, max_size=40)
                   .filter(lambda name: name.strip() != ""))
 FEES = st.decimals(min_value=Decimal("0"), max_value=Decimal("99999.99"), places=2)
-CUSTOMERS = st.lists(st.tuples(IDS, NAMES, FEES), min_size=1, max_size=4, unique_by=lambda item: item[0])
+CUSTOMERS = st.lists(st.tuples(IDS, NAMES, FEES), min_size=1, max_size=4,
+                     unique_by=lambda item: item[0].lower())   # ids are unique ignoring case
 WORK = st.lists(st.tuples(st.integers(0, 30), st.integers(0, 23), st.integers(1, 600),
                           st.sampled_from(["assistance", "data_recovery", "bug_fix", "training", "feature_urgent"]),
                           NAMES), max_size=6)

@@ -3,7 +3,8 @@
 from datetime import date, timedelta
 from decimal import Decimal as D
 
-from policy.billed_through import BilledPeriod, default_period, latest, period_problems, subscription_start
+from policy.billed_through import (BilledPeriod, cycle_last_day, cycle_problems, default_period, latest, latest_start,
+                                   period_problems, subscription_start)
 from policy.invoicing import Subscriber, subscription_charge
 from policy.terms import Terms
 
@@ -30,6 +31,39 @@ def test_a_period_is_both_or_neither_ordered_at_most_thirteen_months_and_near_it
     assert [c for c, _ in period_problems(date(2026, 10, 2), date(2026, 10, 1), None)] == ["period_end"]
     assert [c for c, _ in period_problems(date(2026, 10, 1), date(2027, 11, 1), None)] == ["period_end"]
     assert [c for c, _ in period_problems(date(1, 1, 1), date(1, 1, 31), date(2026, 11, 1))] == ["period_start"]
+
+
+def test_a_subscription_period_is_one_cycle_of_its_customer_at_most():
+    """A monthly customer's invoice bills a month (from any day: an old system billing on the 16th), an annual
+    one's a year: a monthly customer's invoice for a year would stand in for eleven closes."""
+    assert cycle_last_day(date(2026, 10, 1), "monthly") == date(2026, 10, 31)
+    assert cycle_last_day(date(2026, 9, 16), "monthly") == date(2026, 10, 15)
+    assert cycle_last_day(date(2026, 1, 31), "monthly") == date(2026, 2, 28)     # no 31 February: its last day
+    assert cycle_last_day(date(2026, 1, 30), "monthly") == date(2026, 2, 28)
+    assert cycle_last_day(date(2026, 10, 15), "annual") == date(2027, 10, 14)
+    assert cycle_last_day(date(2028, 2, 29), "annual") == date(2029, 2, 28)
+    issued = date(2026, 10, 1)
+    assert cycle_problems(date(2026, 9, 16), date(2026, 10, 15), issued, "monthly") == []
+    assert cycle_problems(date(2026, 10, 20), date(2026, 10, 31), issued, "monthly") == []   # a first month, prorated
+    assert cycle_problems(date(2026, 10, 1), date(2027, 9, 30), issued, "annual") == []
+    assert cycle_problems(date(2026, 11, 1), date(2027, 10, 31), issued, "monthly") == [
+        ("period_end", "the period 2026-11-01 to 2027-10-31 is longer than one billing cycle of this monthly "
+                       "customer: a period from 2026-11-01 ends by 2026-11-30 at the latest")]
+    assert cycle_problems(date(2026, 10, 1), date(2026, 11, 1), issued, "monthly")[0][0] == "period_end"  # a day over
+    assert cycle_problems(date(2026, 10, 1), date(2027, 10, 1), issued, "annual")[0][0] == "period_end"
+
+
+def test_a_subscription_period_starts_by_the_end_of_the_month_after_its_issue():
+    """The product bills a month after it and a year in the month it starts; billed in advance, an invoice
+    bills the next month at most: a period starting months after its issue would stop the closes between."""
+    assert latest_start(date(2026, 10, 1)) == latest_start(date(2026, 10, 31)) == date(2026, 11, 30)
+    assert latest_start(date(2026, 12, 31)) == date(2027, 1, 31)
+    assert cycle_problems(date(2026, 11, 1), date(2026, 11, 30), date(2026, 10, 25), "monthly") == []
+    assert cycle_problems(date(2026, 11, 30), date(2027, 11, 29), date(2026, 10, 25), "annual") == []
+    assert cycle_problems(date(2027, 3, 1), date(2027, 3, 31), date(2026, 11, 1), "monthly") == [
+        ("period_start", "the period starts 2027-03-01, past the month after the invoice's issue (2026-11-01): "
+                         "an invoice bills ahead one month at most, so its period starts by 2026-12-31 at the latest")]
+    assert cycle_problems(date(2026, 12, 1), date(2027, 11, 30), date(2026, 10, 31), "annual")[0][0] == "period_start"
 
 
 def test_billed_through_is_the_latest_end_and_the_start_the_contract_or_the_earliest_period():
