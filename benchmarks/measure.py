@@ -277,7 +277,7 @@ def backup(args, engine):
     if args.variant == "ours":
         from blocks.platform import PlatformControl
         from blocks.storage import ObjectStorage
-        from tasks.backups import backup_customer
+        from operations.backup import backup_customer
 
         outcome = backup_customer("BIG", DAY, PlatformControl(database_url=args.platform),
                                   ObjectStorage(url=args.storage), engine=engine)
@@ -321,7 +321,7 @@ def restore(args, engine):
     if args.variant == "ours":
         from blocks.platform import PlatformControl
         from blocks.storage import ObjectStorage
-        from tasks.backups import restore_customer
+        from operations.restore import restore_customer
 
         outcome = restore_customer("BIG", f"BIG-{DAY:%Y%m%d}", "sandbox", "bench", "BENCH", request_key=f"bench-{time.time()}",
                                    platform=PlatformControl(database_url=args.platform), storage=ObjectStorage(url=args.storage),
@@ -368,13 +368,13 @@ MODULES = {
     ("export", "xlsxwriter"): ("xlsxwriter",),
     ("arrears", "ours"): OURS + ("operations.arrears",), ("arrears", "ours-next-day"): OURS + ("operations.arrears",),
     ("arrears", "sql"): ("policy.calendar",),
-    ("backup", "ours"): OURS + ("tasks.backups",), ("backup", "boto3"): ("boto3",),
-    ("restore", "ours"): OURS + ("tasks.backups",), ("restore", "bulk"): ("boto3", "lifecycle.demo"),
+    ("backup", "ours"): OURS + ("operations.backup",), ("backup", "boto3"): ("boto3",),
+    ("restore", "ours"): OURS + ("operations.restore",), ("restore", "bulk"): ("boto3", "lifecycle.demo"),
 }
 
 
 def _canonical(value):
-    """The backup format's encoding of a value (see tasks/backup_archive.py), written out again for the baseline."""
+    """The backup format's encoding of a value (see operations/backup_archive.py), written out again for the baseline."""
     import base64
 
     if isinstance(value, Decimal):

@@ -8,7 +8,6 @@ is snapshotted too. The drill restores a sample into the sandbox and compares it
 
 from __future__ import annotations
 
-from lifecycle_config.conditions import Reported
 from contextlib import nullcontext
 from datetime import date
 from typing import Optional
@@ -17,23 +16,21 @@ from prefect import flow
 from prefect.artifacts import create_markdown_artifact, create_progress_artifact, create_table_artifact, \
     update_progress_artifact
 from prefect.task_runners import ThreadPoolTaskRunner
+
 import lifecycle_config
-from ledger.db import now
 from blocks.storage import StoreUnavailable
-from tasks.backups import (apply_retention, backup_chunk_task, backups_by_id, backups_to_verify, customers_to_back_up,
-                           drill_outcomes, mark_not_backed_up, outcomes_of, settle_abandoned_backups, snapshot_ledger,
-                           verify_backup)
+from lifecycle_config.conditions import Reported
+from operations.backup import (customers_to_back_up, failures, finish_night, mark_not_backed_up, outcomes_of,
+                               settle_abandoned_backups, store_down)
+from operations.drill import drill_outcomes, plan_drill
+from policy.calendar import future_day_problem, today_paris
+from tasks.backups import backup_chunk_task, drill
 from tasks.fanout import (BACKUP_SHARD, OBJECT_STORAGE, PLATFORM_DATABASE, SANDBOX, VERIFY_SHARD, holding, run_shards,
                           set_limits, shards, workers_can_take_shards)
-from policy.calendar import future_day_problem, today_paris
-from tasks.runtime import Refusal, business_date, check_date, flow_run_id, refusals_fail_quietly
+from tasks.runtime import business_date, check_date, flow_run_id, refusals_fail_quietly
 from tasks.settings import load_run_settings
 
 CHUNK = 50
-
-
-class BackupRefused(Refusal):
-    """Nothing to back up as asked."""
 
 
 class BackupsFailed(Reported):
@@ -64,12 +61,10 @@ def nightly_backup(
     abandoned = settle_abandoned_backups()  # left `running` by a run that was killed
     if abandoned:
         print(f"{len(abandoned)} backup(s) left running by a run that stopped are now failed: {', '.join(abandoned)}")
-    customers = customers_to_back_up(customer_id)
-    if customer_id and not customers:
-        raise BackupRefused(f"no customer {customer_id!r} to back up (unknown, or its data was deleted)")
+    customers = customers_to_back_up(customer_id)  # refuses a customer unknown or deleted
     progress = create_progress_artifact(0.0, key="nightly-backup-progress", description=f"Backups of {day}")
     parts = shards(customers, settings.terms.backup_shard_size)
-    down = _store_down(settings.storage)
+    down = store_down(settings.storage)
     elsewhere = workers_can_take_shards() if len(parts) > 1 and down is None else "one shard"
     if down is not None:  # one cheap call said so: no customer waits for its own connection to fail
         outcomes = mark_not_backed_up(customers, day, down, flow_run_id=flow_run_id())
@@ -85,45 +80,17 @@ def nightly_backup(
         outcomes = outcomes_of(customers, day)
     else:
         outcomes = _back_up(customers, day, settings, progress)
-    down = down or next((o.error for o in outcomes if o.store_down), None)
-    ledger_line = None
-    if snapshot_ledger_too and not customer_id and down is None:
-        try:
-            snapshot = snapshot_ledger(day, settings.storage, flow_run_id=flow_run_id())
-            apply_retention(None, day, settings.terms, settings.storage)
-            ledger_line = f"{snapshot.backup_id}: {snapshot.rows} rows, {snapshot.bytes} bytes"
-        except StoreUnavailable as error:  # the store went away after the customers
-            down = str(error)
-    failed = [o for o in outcomes if o.status == "failed"]
+    night = finish_night(day, outcomes, settings.storage, settings.terms, down=down, flow_run_id=flow_run_id(),
+                         snapshot_ledger_too=snapshot_ledger_too and not customer_id)
     create_table_artifact([{"customer": o.customer_id, "backup": o.backup_id, "status": o.status, "rows": o.rows,
-                            "bytes": o.bytes, "error": o.error or ""} for o in outcomes] or [{"customer": "none"}],
+                            "bytes": o.bytes, "error": o.error or ""} for o in night.outcomes] or [{"customer": "none"}],
                           key="nightly-backup", description=f"Backups of {day}")
-    good = sum(1 for o in outcomes if o.status == "good")
-    if down is not None:  # one line, the run's failure message: what ops read in the alert
-        snapshot_words = "; no ledger snapshot" if snapshot_ledger_too and not customer_id else ""
-        raise StoreUnavailable(f"{down}: {len(failed)} of {len(outcomes)} customer(s) not backed up on {day}"
-                               + (f" ({good} backed up)" if good else "") + snapshot_words)
-    print(f"{day}: {good} backed up, {sum(1 for o in outcomes if o.status == 'skipped')} already done, "
-          f"{len(failed)} failed" + (f"; ledger snapshot {ledger_line}" if ledger_line else ""))
-    if failed:
-        raise BackupsFailed(_failures(failed))
-    return {"day": day.isoformat(), "backups": [o.__dict__ for o in outcomes], "ledger_snapshot": ledger_line}
-
-
-def _store_down(storage) -> str | None:
-    """Why the store cannot be used at all (one cheap call), or None when it answers."""
-    try:
-        storage.store().probe()
-    except StoreUnavailable as down:
-        return str(down)
-    return None
-
-
-def _failures(failed: list, shown: int = 10) -> str:
-    """The run's failure message: how many, then the first few customers with their reasons."""
-    head = "; ".join(f"{o.customer_id}: {o.error}" for o in failed[:shown])
-    return f"{len(failed)} customer(s) not backed up: {head}" + (f"; and {len(failed) - shown} more (see the "
-                                                               f"nightly-backup artifact)" if len(failed) > shown else "")
+    if night.store_down is not None:  # one line, the run's failure message: what ops read in the alert
+        raise StoreUnavailable(night.store_down_message())
+    print(night.line())
+    if night.failed:
+        raise BackupsFailed(night.failures())
+    return night.summary()
 
 
 def _back_up(customers: list[str], day: date, settings, progress=None) -> list:
@@ -153,7 +120,7 @@ def backup_shard(customer_ids: list[str], as_of: date) -> dict:
         as_of: the backup day.
     """
     settings = load_run_settings("backup-shard")
-    down = _store_down(settings.storage)
+    down = store_down(settings.storage)
     if down is not None:
         outcomes = mark_not_backed_up(customer_ids, as_of, down, flow_run_id=flow_run_id())
         raise StoreUnavailable(f"{down}: {len(outcomes)} customer(s) of this shard not backed up on {as_of}")
@@ -167,7 +134,7 @@ def backup_shard(customer_ids: list[str], as_of: date) -> dict:
     print(f"{as_of}: {sum(1 for o in outcomes if o.status == 'good')} backed up, "
           f"{sum(1 for o in outcomes if o.status == 'skipped')} already done, {len(failed)} failed")
     if failed:
-        raise BackupsFailed(_failures(failed))
+        raise BackupsFailed(failures(failed))
     return {"day": as_of.isoformat(), "customers": len(customer_ids), "failed": len(failed)}
 
 
@@ -182,8 +149,8 @@ def verify_backups(sample: int = 5) -> dict:
         sample: how many customers' latest backups to verify.
     """
     settings = load_run_settings("verify-backups")
-    since = now()
-    chosen = [backup.backup_id for backup in backups_to_verify(sample)]
+    plan = plan_drill(sample)
+    chosen = list(plan.backup_ids)
     parts = shards(chosen, settings.terms.verify_shard_size)
     elsewhere = workers_can_take_shards(VERIFY_SHARD) if len(parts) > 1 else "one shard"
     if elsewhere is None:
@@ -192,7 +159,7 @@ def verify_backups(sample: int = 5) -> dict:
               f"for the workers of the pool")
         ended = run_shards(VERIFY_SHARD, [{"backup_ids": part} for part in parts], key=flow_run_id())
         print("shards: " + ", ".join(f"{name} {state}" for name, state in ended.items()))
-        results = drill_outcomes(chosen, since)
+        results = [result.row() for result in drill_outcomes(chosen, plan.since)]
     else:
         results = _drill(chosen, settings)
     failed = [r for r in results if not r["ok"]]
@@ -209,12 +176,8 @@ def verify_backups(sample: int = 5) -> dict:
 def _drill(backup_ids: list[str], settings, *, sandbox=nullcontext) -> list[dict]:
     """Restore each backup into the sandbox and read it back; `sandbox` holds the sandbox meanwhile (shards
     on several workers share that one database)."""
-    results = []
-    for backup in backups_by_id(backup_ids):
-        with sandbox():
-            ok, detail = verify_backup(backup, lifecycle_config.sandbox_url(), settings.platform, settings.storage)
-        results.append({"backup": backup.backup_id, "customer": backup.customer_id, "ok": ok, "detail": detail})
-    return results
+    return [result.row() for result in drill(backup_ids, lifecycle_config.sandbox_url(), settings.platform,
+                                             settings.storage, sandbox=sandbox)]
 
 
 @flow(name="verify-shard", log_prints=True, retries=1, retry_delay_seconds=30, persist_result=True,

@@ -64,6 +64,4 @@ def restore_backup(
         description=f"Restore of {customer_id}")
     print(f"{customer_id}: restored {outcome.backup_id} {restored_where(outcome.target)} in {outcome.seconds:.1f} s; "
           f"billed as {outcome.intervention_id}")
-    return {"customer_id": customer_id, "backup_id": outcome.backup_id, "target": outcome.target,
-            "rows": outcome.rows, "intervention_id": outcome.intervention_id, "minutes": outcome.minutes,
-            "repeated": outcome.repeated, "safety_backup_id": outcome.safety_backup_id, "gone": outcome.gone}
+    return outcome.summary(customer_id)

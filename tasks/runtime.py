@@ -59,7 +59,7 @@ def known_outcomes() -> tuple[type[BaseException], ...]:
     the invoice document's and the backup format's modules, which most runs never load."""
     from blocks.platform import PlatformError
     from blocks.storage import StorageError
-    from tasks.backup_archive import BackupGone, BackupUnreadable, CorruptBackup
+    from operations.backup_archive import BackupGone, BackupUnreadable, CorruptBackup
     from tasks.invoice_documents import DocumentRefused
 
     return PlatformError, StorageError, BackupGone, BackupUnreadable, CorruptBackup, DocumentRefused

@@ -40,7 +40,7 @@ def db_restore_snapshot(
 ) -> None:
     """Restore a snapshot of the ledger (taken by the nightly backup) into a new database."""
     from blocks.storage import ObjectStorage
-    from tasks.backups import restore_ledger_snapshot
+    from operations.restore import restore_ledger_snapshot
 
     engine = ledger()
     try:

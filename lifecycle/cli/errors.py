@@ -8,7 +8,7 @@ leaf that imports nothing of the project. Our own StorageError is here too rathe
 base of StoreUnavailable (a condition of the world, lifecycle_config.conditions), and a Refusal there
 would turn a store that is down into a refusal in every run.
 
-Errors that are neither, and stay so on purpose: a damaged or missing backup (tasks.backup_archive), a
+Errors that are neither, and stay so on purpose: a damaged or missing backup (operations.backup_archive), a
 stored document that differs from the ledger's (tasks.invoice_documents.DocumentRefused), the platform's
 answer (blocks.platform.PlatformError). They are not the asker's mistake, so not exit 2; a run reports
 them in one line per customer (tasks.runtime.known_outcomes), and the command exits 1. Nor are these,

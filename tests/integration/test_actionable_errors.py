@@ -80,7 +80,7 @@ def test_a_store_that_goes_away_mid_night_stops_the_chunk_at_its_first_customer(
     from blocks.platform import PlatformControl
     from blocks.storage import ObjectStorage
     from policy.terms import Terms
-    from tasks.backups import backup_chunk
+    from operations.backup import backup_chunk
 
     ids = shop(ledger, tmp_path, 20)
     port = free_port()

@@ -60,7 +60,7 @@ def shop(request, home, ledger, tmp_path, monkeypatch):
 
 def backed_up(customer_id: str, day: date, ledger) -> str:
     """A good backup of the customer for `day`, recorded as made that night (01:00 UTC), whatever today is."""
-    from tasks.backups import backup_customer
+    from operations.backup import backup_customer
 
     outcome = backup_customer(customer_id, day, PlatformControl(), ObjectStorage(), engine=ledger)
     assert outcome.status == "good", outcome.error
@@ -70,7 +70,7 @@ def backed_up(customer_id: str, day: date, ledger) -> str:
 
 
 def restore(customer_id: str, backup_id: str | None, target: str, key: str, home, ledger):
-    from tasks.backups import restore_customer
+    from operations.restore import restore_customer
 
     return restore_customer(customer_id, backup_id, target, "alice", "T-1", request_key=key,
                             platform=PlatformControl(), storage=ObjectStorage(),
@@ -113,7 +113,7 @@ def audit_actions(ledger) -> list[str]:
 def test_retention_waits_for_a_running_restore_of_the_backup_it_would_delete(shop, ledger, home, monkeypatch):
     """The restore asked for an old backup that retention does not keep: retention, started while the restore
     holds it, waits for the restore to finish; the restore reads it whole, and nothing is marked corrupt."""
-    from tasks.backups import apply_retention
+    from operations.backup import apply_retention
 
     old = backed_up("ACME", date(2025, 1, 1), ledger)        # outside 7 days, 5 weeks and 12 months of DAY
     backed_up("ACME", DAY, ledger)
@@ -144,7 +144,7 @@ def test_a_backup_as_of_a_past_day_beside_an_in_place_restore_deletes_nothing_th
     """The case of the report: `run backup --as-of` a past day (its backup, then its retention) running beside
     an in-place restore of the same customer. The restore keeps the backup it chose, and retention as of
     that past day deletes no backup made after it."""
-    from tasks.backups import backup_chunk
+    from operations.backup import backup_chunk
 
     backed_up("ACME", date(2026, 11, 18), ledger)
     chosen = backed_up("ACME", date(2026, 11, 25), ledger)
@@ -169,7 +169,9 @@ def test_a_backup_as_of_a_past_day_beside_an_in_place_restore_deletes_nothing_th
 
 
 def test_a_backup_missing_from_storage_is_gone_and_the_restore_takes_the_next_good_one(shop, ledger, home):
-    from tasks.backups import RestoreRefused, backup_customer, verify_backup
+    from operations.backup import backup_customer
+    from operations.drill import verify_backup
+    from operations.restore import RestoreRefused
 
     older = backed_up("ACME", DAY, ledger)
     newer = backed_up("ACME", date(2026, 11, 21), ledger)
@@ -239,7 +241,7 @@ def _backup(ledger, backup_id: str) -> Backup:
 def test_a_restore_killed_holding_its_backup_does_not_hold_it_for_ever(shop, ledger, home):
     """kill -9 of a restore after it chose its backup: its hold is the customer's lock, which the next taker
     takes over at once (its process is dead), so retention is not blocked for the night."""
-    from tasks.backups import apply_retention
+    from operations.backup import apply_retention
 
     old = backed_up("ACME", date(2025, 1, 1), ledger)
     backed_up("ACME", DAY, ledger)
@@ -266,8 +268,9 @@ def test_a_restore_killed_holding_its_backup_does_not_hold_it_for_ever(shop, led
 
 
 def test_a_ledger_snapshot_missing_from_storage_is_gone_too(shop, ledger, tmp_path):
-    from tasks.backup_archive import BackupGone
-    from tasks.backups import restore_ledger_snapshot, snapshot_ledger
+    from operations.backup_archive import BackupGone
+    from operations.backup import snapshot_ledger
+    from operations.restore import restore_ledger_snapshot
 
     snapshot = snapshot_ledger(DAY, ObjectStorage(), flow_run_id=None, engine=ledger)
     ObjectStorage().store().delete(snapshot.manifest_key)

@@ -100,7 +100,7 @@ def test_backup_then_restore_to_the_sandbox_gives_identical_rows_and_bills_once(
         assert (billed.category, billed.source, billed.ticket, billed.engineer) == ("data_recovery", "restore", "T-1", "alice")
         assert billed.minutes >= 1
     # the same flow run again bills nothing more; a second request is a second billed job
-    from tasks.backups import restore_customer
+    from operations.restore import restore_customer
 
     again = restore_customer("ACME", None, "sandbox", "alice", "T-1",
                              request_key=f"flow-run:{state.state_details.flow_run_id}",
@@ -136,7 +136,7 @@ def test_an_in_place_restore_over_a_changed_schema_is_refused_unless_ops_name_th
     from flows.backup import nightly_backup, verify_backups
     from flows.restore import restore_backup
     from ledger.models import AuditEntry
-    from tasks.backups import RestoreRefused
+    from operations.restore import RestoreRefused
 
     nightly_backup(as_of=date(2026, 11, 20), snapshot_ledger_too=False)
     with shop.begin() as connection:  # the platform renames a column, and the customer's data moves on
@@ -180,8 +180,8 @@ def test_an_in_place_restore_over_a_changed_schema_is_refused_unless_ops_name_th
 def test_a_corrupted_or_truncated_backup_is_refused_marked_corrupt_and_replaced(shop, ledger, home):
     from flows.backup import nightly_backup
     from flows.restore import restore_backup
-    from tasks.backup_archive import CorruptBackup
-    from tasks.backups import RestoreRefused
+    from operations.backup_archive import CorruptBackup
+    from operations.restore import RestoreRefused
 
     nightly_backup(as_of=date(2026, 11, 20), snapshot_ledger_too=False)
     store = ObjectStorage().store()
@@ -288,7 +288,7 @@ def cutting_proxy(target_port: int, cut_after: int):
 
 def test_a_connection_cut_mid_upload_leaves_no_backup_marked_good(prefect_server, home, ledger, tmp_path, s3_endpoint,
                                                                   monkeypatch):
-    from tasks.backups import backup_customer
+    from operations.backup import backup_customer
 
     import_file("customers", write_csv(tmp_path / "c.csv", CUSTOMER_HEADER, [customer("ACME")]), engine=ledger)
     engine = platform(os.environ["LIFECYCLE_PLATFORM_URL"], ["ACME"])
@@ -351,7 +351,7 @@ def test_a_backup_killed_mid_way_leaves_no_stuck_lock_no_running_row_and_no_temp
 
     from flows.backup import nightly_backup
     from ledger.models import AuditEntry, CustomerLock
-    from tasks.backups import settle_abandoned_backups
+    from operations.backup import settle_abandoned_backups
 
     killed = subprocess.run([sys.executable, "-m", "lifecycle.cli", "run", "backup", "--customer", "ACME",
                              "--as-of", "2026-11-20"], capture_output=True, text=True, timeout=300,
@@ -380,7 +380,7 @@ def test_a_backup_killed_mid_way_leaves_no_stuck_lock_no_running_row_and_no_temp
 
 def test_the_ledger_snapshot_restores_into_a_new_database(shop, ledger, tmp_path):
     from flows.backup import nightly_backup
-    from tasks.backups import restore_ledger_snapshot
+    from operations.restore import restore_ledger_snapshot
 
     result = nightly_backup(as_of=date(2026, 11, 20))
     snapshot_id = result["ledger_snapshot"].split(":")[0]

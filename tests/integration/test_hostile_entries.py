@@ -360,7 +360,7 @@ def test_show_tickets_never_crashes_on_extreme_dates_stored_by_an_older_release(
                                                                              "json").stdout)}
     assert set(states) == {"T-FAR", "T-OLD"}
     # the morning's look at open tickets (run commitments) goes on past them too
-    from ledger.commitments import look
+    from operations.commitments import look
     from policy.terms import Terms
 
     with session_scope(with_credit, write=True) as session:
@@ -623,7 +623,7 @@ def test_a_restores_ticket_is_an_id_and_its_requester_a_name(with_credit):
         assert says in line, (args, line)
     assert ledger_state(with_credit) == before
     # the same rules where the flow runs (a run started from the UI never passed the command)
-    from tasks.backups import RestoreRefused, restore_customer
+    from operations.restore import RestoreRefused, restore_customer
 
     for ticket, requested_by in (("../../x", "ann"), ("T-1", " "), ("T-1", "ann\u202e")):
         with pytest.raises(RestoreRefused):

@@ -143,7 +143,7 @@ def test_an_unsafe_id_already_in_the_ledger_is_flagged_and_never_becomes_a_key(h
     from ledger.db import now
     from ledger.models import Customer
     from policy.terms import Terms
-    from tasks.backups import backup_chunk
+    from operations.backup import backup_chunk
     from tests.support.builders import platform
 
     import_file("customers", write_csv(tmp_path / "c.csv", CUSTOMER_HEADER, [customer("C002")]), engine=ledger)

@@ -52,7 +52,8 @@ SLOW = settings(max_examples=6, deadline=None, derandomize=True,
 @SLOW
 @given(customers=CUSTOMERS, work=WORK)
 def test_anything_within_the_grammar_goes_through_and_stays_in_its_place(sqlite_template, customers, work):
-    from tasks.backups import backup_chunk, restore_customer
+    from operations.backup import backup_chunk
+    from operations.restore import restore_customer
     from tasks.export import export_month
     from operations.close import draft, finalise
 

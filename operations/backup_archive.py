@@ -1,4 +1,4 @@
-"""The backup archive: how a backup of some tables is written to object storage and read back.
+"""The backup archive: what goes in a backup of some tables, and how it is read back and checked.
 
 Format (manifest `format` = "jsonl.gz/v1"): one gzip object per tenant table holding the customer's
 rows as canonical JSON lines (keys sorted, separators "," and ":", UTF-8, decimals as strings,
@@ -8,6 +8,10 @@ before anything is read back. The manifest is written last: a backup is good onl
 
 Rows stream from the database (server-side cursors on PostgreSQL) through gzip into a temporary
 file and up to storage in parts, so memory stays flat whatever the customer's size.
+
+This module knows the format, not the store nor the ledger: it hands finished files to
+`operations.backup_objects.BackupObjects` (how objects are stored), and the backup and restore
+operations record in the ledger what it wrote. It is a part of those operations, not one itself.
 """
 
 from __future__ import annotations
@@ -15,7 +19,6 @@ from __future__ import annotations
 import base64
 import gzip
 import hashlib
-import io
 import json
 import time
 from dataclasses import dataclass, field
@@ -27,13 +30,11 @@ from typing import Any, Iterator
 from sqlalchemy import Table, delete, insert, select, types
 from sqlalchemy.engine import Engine
 
-from blocks.storage import MissingObject, ObjectStorage
-from ledger.db import now, session_scope
-from tasks.backup_schema import describe
-from ledger.models import Backup
-from policy.vocabulary import BackupStatus
+from blocks.storage import MissingObject
 from lifecycle_config.failpoints import failpoint
 from lifecycle_config.scratch import scratch_folder
+from operations.backup_objects import BackupObjects
+from operations.backup_schema import describe
 
 FORMAT = "jsonl.gz/v1"
 BATCH = 5000
@@ -89,15 +90,7 @@ class TableCopy:
     key: str
     columns: list[str]
     primary_key: list[str]
-    schema: list[dict]    # each column's generic type, nullability, default (tasks/backup_schema.py)
-
-
-def _file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        while chunk := handle.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
+    schema: list[dict]    # each column's generic type, nullability, default (operations/backup_schema.py)
 
 
 def dump_rows(connection, table: Table, where, path: Path) -> tuple[int, str]:
@@ -116,29 +109,11 @@ def dump_rows(connection, table: Table, where, path: Path) -> tuple[int, str]:
     return count, digest.hexdigest()
 
 
-def write_backup(
-    *,
-    backup_id: str,
-    prefix: str,
-    tables: list[Table],
-    source: Engine,
-    where_of,
-    storage: ObjectStorage,
-    customer_id: str | None,
-    kind: str,
-    tenant_column: str | None,
-    flow_run_id: str | None,
-    engine=None,
-) -> Backup:
-    """Back up `tables` (rows selected by `where_of(table)`) under `prefix`; good only once the manifest is written."""
-    store = storage.store()
-    started = now()
-    with session_scope(engine, write=True) as session:
-        record = session.get(Backup, backup_id)
-        if record is None:
-            record = Backup(backup_id=backup_id, customer_id=customer_id, kind=kind, created_at=started)
-            session.add(record)
-        record.status, record.error, record.created_at, record.flow_run_id = BackupStatus.RUNNING, None, started, flow_run_id
+def write_archive(objects: BackupObjects, *, prefix: str, tables: list[Table], source: Engine, where_of,
+                  header: dict) -> dict:
+    """Write `tables` (rows selected by `where_of(table)`, read in one snapshot of `source`) under `prefix`,
+    then the manifest (`header` and the tables' copies), last; returns the manifest. On any failure the
+    objects already written are deleted (best effort) and the error goes on: there is no manifest."""
     copies: list[TableCopy] = []
     uploaded: list[str] = []
     try:
@@ -148,41 +123,30 @@ def write_backup(
                     path = Path(folder) / f"{table.name}.jsonl.gz"
                     rows, content = dump_rows(connection, table, where_of(table), path)
                     key = f"{prefix}{table.name}.jsonl.gz"
-                    with path.open("rb") as handle:
-                        size = store.put_stream(key, handle)
+                    size, object_sha256 = objects.put_file(key, path)
                     uploaded.append(key)
                     failpoint("backup.table-uploaded")
-                    copies.append(TableCopy(table.name, rows, size, content, _file_sha256(path), key,
+                    copies.append(TableCopy(table.name, rows, size, content, object_sha256, key,
                                             [c.name for c in table.columns], [c.name for c in primary_key(table)],
                                             describe(table)))
                     path.unlink()
-        manifest = {
-            "format": FORMAT, "backup_id": backup_id, "customer_id": customer_id, "kind": kind,
-            "created_at": started.isoformat(), "tenant_column": tenant_column,
-            "schema_fingerprint": schema_fingerprint(tables),
-            "tables": [copy.__dict__ for copy in copies],
-        }
-        manifest_key = f"{prefix}manifest.json"
+        manifest = {"format": FORMAT, **header, "schema_fingerprint": schema_fingerprint(tables),
+                    "tables": [copy.__dict__ for copy in copies]}
         failpoint("backup.before-manifest")
-        store.put_stream(manifest_key, io.BytesIO(json.dumps(manifest, indent=1, sort_keys=True).encode()))
+        objects.put_bytes(manifest_key(prefix), json.dumps(manifest, indent=1, sort_keys=True).encode())
         failpoint("backup.manifest-written")
-    except Exception as error:
-        with session_scope(engine, write=True) as session:
-            record = session.get(Backup, backup_id)
-            record.status, record.error = BackupStatus.FAILED, f"{type(error).__name__}: {error}"[:2000]
+    except Exception:
         for key in uploaded:
             try:
-                store.delete(key)
+                objects.delete(key)
             except Exception:  # noqa: BLE001 - best effort; retention removes leftovers
                 pass
         raise
-    with session_scope(engine, write=True) as session:
-        record = session.get(Backup, backup_id)
-        record.status, record.manifest, record.manifest_key = BackupStatus.GOOD, manifest, manifest_key
-        record.rows = sum(copy.rows for copy in copies)
-        record.bytes = sum(copy.bytes for copy in copies)
-        record.schema_fingerprint = manifest["schema_fingerprint"]
-        return record
+    return manifest
+
+
+def manifest_key(prefix: str) -> str:
+    return f"{prefix}manifest.json"
 
 
 def _converter(column_type):
@@ -202,28 +166,22 @@ def _converter(column_type):
     return None
 
 
-def fetch_verified(storage: ObjectStorage, manifest: dict, folder: Path) -> dict[str, Path]:
+def fetch_verified(objects: BackupObjects, manifest: dict, folder: Path) -> dict[str, Path]:
     """Download every object and check its size and SHA-256 against the manifest, before any write."""
-    store = storage.store()
     paths = {}
     for copy in manifest["tables"]:
-        path = folder / f"{copy['name']}.jsonl.gz"
-        digest, size = hashlib.sha256(), 0
         try:
-            with store.open(copy["key"]) as source, path.open("wb") as target:
-                while chunk := source.read(1 << 20):
-                    digest.update(chunk)
-                    size += len(chunk)
-                    target.write(chunk)
+            fetched = objects.fetch(copy["key"], folder / f"{copy['name']}.jsonl.gz")
         except MissingObject as error:
             raise BackupGone(f"backup {manifest['backup_id']} is gone from storage ({error})") from None
         except Exception as error:  # noqa: BLE001 - the storage, not the backup: try again later
             raise BackupUnreadable(f"backup {manifest['backup_id']}: cannot read {copy['key']} now "
                                    f"({type(error).__name__}: {error}); nothing was restored") from None
-        if size != copy["bytes"] or digest.hexdigest() != copy["object_sha256"]:
+        if fetched.size != copy["bytes"] or fetched.sha256 != copy["object_sha256"]:
             raise CorruptBackup(f"backup {manifest['backup_id']}: {copy['key']} is corrupted or truncated "
-                                f"({size} bytes, expected {copy['bytes']}; checksum mismatch); nothing was restored")
-        paths[copy["name"]] = path
+                                f"({fetched.size} bytes, expected {copy['bytes']}; checksum mismatch); nothing was "
+                                f"restored")
+        paths[copy["name"]] = fetched.path
     return paths
 
 
@@ -274,20 +232,19 @@ def load_rows(target: Engine, tables: list[Table], paths: dict[str, Path], manif
     return loaded
 
 
-def read_manifest(storage: ObjectStorage, backup: Backup) -> dict:
-    """The stored manifest, which must be the one the ledger recorded when the backup was made."""
+def read_manifest(objects: BackupObjects, backup_id: str, key: str, recorded: dict | None) -> dict:
+    """The stored manifest, which must be the one the ledger recorded (`recorded`) when the backup was made."""
     try:
-        with storage.store().open(backup.manifest_key) as handle:
-            stored = json.loads(handle.read())
+        stored = json.loads(objects.read_bytes(key))
     except MissingObject as error:
-        raise BackupGone(f"backup {backup.backup_id} is gone from storage (its manifest: {error})") from None
+        raise BackupGone(f"backup {backup_id} is gone from storage (its manifest: {error})") from None
     except (json.JSONDecodeError, RecursionError) as error:  # a manifest nested past reason is damaged too
-        raise CorruptBackup(f"backup {backup.backup_id}: its manifest is damaged ({error})") from None
+        raise CorruptBackup(f"backup {backup_id}: its manifest is damaged ({error})") from None
     except Exception as error:  # noqa: BLE001 - the storage, not the backup
-        raise BackupUnreadable(f"backup {backup.backup_id}: its manifest cannot be read now "
+        raise BackupUnreadable(f"backup {backup_id}: its manifest cannot be read now "
                                f"({type(error).__name__}: {error})") from None
-    if stored != backup.manifest:
-        raise CorruptBackup(f"backup {backup.backup_id}: the stored manifest differs from the ledger's copy")
+    if stored != recorded:
+        raise CorruptBackup(f"backup {backup_id}: the stored manifest differs from the ledger's copy")
     return stored
 
 
@@ -298,7 +255,3 @@ class Timer:
 
     def seconds(self) -> float:
         return time.monotonic() - self.clock_start
-
-
-def day_stamp(day: date) -> str:
-    return f"{day:%Y%m%d}"

@@ -1,5 +1,6 @@
-"""The morning's look at the service commitments: every open ticket's clocks, the alerts they call for,
-and the credentials of closed tickets purged.
+"""The service commitments, each morning: every open ticket's clocks, the alerts they call for (sent to
+ops), and the credentials of closed tickets purged. The clocks are rules of the terms
+(policy/commitments.py); `run_commitments` is the whole morning, in plain Python.
 
 Each alert is recorded (once per ticket, clock and state: `ticket_alerts.alert_key`) before it is
 sent, so a run that dies between the two sends it with the next run; it is sent under its row's lock
@@ -16,18 +17,25 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from blocks.notifications import Notifications
 from ledger import audit, keys
-from ledger.db import insert_if_missing, now
+from ledger.db import insert_if_missing, now, session_scope
+from lifecycle_config import clock
 from ledger.models import Customer, Ticket, TicketAlert
 from ledger.views import ticket_clocks
 from policy.calendar import PARIS
 from policy.commitments import ClockState, ticket_state
+from policy.refusals import Refusal
 from policy.terms import Terms
 
 ALERTED = (ClockState.AT_RISK, ClockState.BREACHED)
 #: the order ops read: what is lost first, then what is at risk, then the rest
 ORDER = {ClockState.BREACHED: 0, ClockState.AT_RISK: 1, ClockState.ON_TRACK: 2, ClockState.MISSED: 3,
          ClockState.MET: 4}
+
+
+class MomentRefused(Refusal):
+    """An `as_of` ahead of now."""
 
 
 @dataclass
@@ -39,6 +47,69 @@ class Morning:
 
     def count(self, state: ClockState) -> int:
         return sum(1 for row in self.rows if row["state"] == state.value)
+
+
+@dataclass(frozen=True)
+class Commitments:
+    """What a morning's look found and did: the open tickets (worst first), the alerts due and those that
+    could not be sent (`problems`: they stay recorded and go with the next run), the credentials purged."""
+
+    at: datetime
+    tickets: tuple[dict, ...]
+    alerts: int                  # alerts due this morning (sent, or tried)
+    problems: tuple[str, ...]    # "<subject>: <error>" of each alert not sent
+    purged: tuple[str, ...]
+
+    def count(self, state: ClockState) -> int:
+        return sum(1 for row in self.tickets if row["state"] == state.value)
+
+    def line(self) -> str:
+        return (f"{self.at.astimezone(PARIS):%Y-%m-%d %H:%M}: {len(self.tickets)} open ticket(s), "
+                f"{self.count(ClockState.BREACHED)} breached, {self.count(ClockState.AT_RISK)} at risk; "
+                f"{self.alerts - len(self.problems)} alert(s) sent; {len(self.purged)} closed ticket(s)' "
+                f"credentials deleted")
+
+    def summary(self) -> dict:
+        """The commitments flow's result."""
+        return {"at": self.at.isoformat(), "open": len(self.tickets), "breached": self.count(ClockState.BREACHED),
+                "at_risk": self.count(ClockState.AT_RISK), "alerts": self.alerts, "purged": list(self.purged),
+                "tickets": list(self.tickets)}
+
+
+def moment(as_of: datetime | None) -> datetime:
+    """The moment to look from: `as_of` (Europe/Paris when it has no offset) or now; one ahead of now is
+    refused, since clocks are read as they stand."""
+    if as_of is None:
+        return clock.now()
+    at = as_of if as_of.tzinfo else as_of.replace(tzinfo=PARIS)
+    if at > clock.now():
+        raise MomentRefused(f"--as-of {at.isoformat()} is ahead of now: clocks are read as they stand")
+    return at
+
+
+def run_commitments(as_of: datetime | None, terms: Terms, notifications: Notifications, *, actor: str,
+                    flow_run_id: str | None, engine=None) -> Commitments:
+    """The morning: every open ticket's clocks as of `as_of` (now when empty), the alerts due recorded then
+    sent to ops (once per ticket, clock and state), and closed tickets' credentials deleted."""
+    at = moment(as_of)
+    with session_scope(engine, write=True) as session:
+        morning = look(session, terms, at, flow_run_id=flow_run_id)
+        morning.purged = purge_credentials(session, at, actor=actor, flow_run_id=flow_run_id)
+    problems = []
+    for alert_id in morning.alerts:
+        # sent under its row's lock, and only if no other run sent it meanwhile: two runs at once never send twice
+        with session_scope(engine, write=True) as session:
+            if not claim(session, alert_id):
+                continue
+            subject, body = alert_text(session, alert_id)
+            try:
+                notifications.alert_ops(subject, body)
+                error = None
+            except Exception as failure:  # noqa: BLE001 - kept, and tried again by the next run
+                error = f"{type(failure).__name__}: {failure}"
+                problems.append(f"{subject}: {error}")
+            mark_sent(session, alert_id, error)
+    return Commitments(at, tuple(morning.rows), len(morning.alerts), tuple(problems), tuple(morning.purged))
 
 
 def look(session: Session, terms: Terms, at: datetime, *, flow_run_id: str | None) -> Morning:

@@ -1,0 +1,337 @@
+"""A restore of a customer's backup on request, billed as a `data_recovery` intervention, and the restore of
+a ledger snapshot into a new ledger.
+
+Into the sandbox by default, whose tables are built from the backup's own schema; in place, the
+platform's tables must still have the backup's shape (any drift refuses, listed), a safety backup is
+taken, then the customer's rows are replaced in one transaction. Every object is checked against its
+manifest before anything is written. The backup is chosen holding the customer's lock, so no retention
+deletes it under the restore; one found missing from storage is marked `gone` and the next good one is
+restored in its place, unless the request named it. The same request (`request_key`) bills once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+
+from sqlalchemy import MetaData, Table, func, inspect, select, true
+
+from blocks.platform import PlatformControl
+from blocks.storage import ObjectStorage
+from ledger import audit, keys
+from ledger.db import now, session_scope
+from ledger.locks import customer_lock
+from ledger.models import Backup, Base, Customer, Intervention, RestoreJob
+from lifecycle_config.databases import engine_for
+from lifecycle_config.failpoints import failpoint
+from lifecycle_config.scratch import scratch_folder
+from operations.backup import abandon, backup_customer, mark_corrupt, mark_gone
+from operations.backup_archive import BackupGone, CorruptBackup, Timer, fetch_verified, load_rows, read_manifest
+from operations.backup_objects import BackupObjects
+from operations.bugs import BugLog, log_to_python
+from operations.backup_schema import SchemaDrift, describe, drift, parse_renames, tables_from
+from policy.calendar import month_key, paris_date
+from policy.categories import RECOVERY
+from policy.ids import id_problem
+from policy.quota import recovery_minutes
+from policy.refusals import Refusal
+from policy.text import text_problem
+from policy.vocabulary import (BackupKind, BackupStatus, InterventionSource, RestoreStatus, RestoreTarget, in_words,
+                               restored_where)
+
+
+class RestoreRefused(Refusal, ValueError):
+    """No such customer or backup, or nothing may be restored: nothing was done, nothing billed."""
+
+
+@dataclass(frozen=True)
+class RestoreOutcome:
+    """What a restore did: which backup went where, the rows per table, and what was billed."""
+
+    job_id: int
+    backup_id: str
+    target: str
+    rows: dict[str, int]
+    seconds: float
+    minutes: int
+    intervention_id: str
+    repeated: bool = False               # this request had already restored it: nothing more billed
+    safety_backup_id: str | None = None
+    gone: list[str] = field(default_factory=list)  # chosen first, found gone from storage: restored another instead
+
+    def summary(self, customer_id: str) -> dict:
+        """The restore-backup flow's result."""
+        return {"customer_id": customer_id, "backup_id": self.backup_id, "target": self.target, "rows": self.rows,
+                "intervention_id": self.intervention_id, "minutes": self.minutes, "repeated": self.repeated,
+                "safety_backup_id": self.safety_backup_id, "gone": self.gone}
+
+
+def choose_backup(customer_id: str, backup_id: str | None, engine=None) -> Backup:
+    with session_scope(engine) as session:
+        if backup_id:
+            backup = session.get(Backup, backup_id)
+            if backup is None or backup.customer_id != customer_id:
+                raise RestoreRefused(f"no backup {backup_id!r} of customer {customer_id!r}")
+            if backup.status == BackupStatus.GONE:
+                raise RestoreRefused(f"backup {backup_id} is gone from storage (its objects were deleted), nothing was "
+                                     f"restored: choose another, or none for the latest good one")
+            if backup.status != BackupStatus.GOOD:
+                raise RestoreRefused(f"backup {backup_id} is {in_words(backup.status)}, not a good backup")
+            return backup
+        backup = session.scalars(select(Backup).where(Backup.customer_id == customer_id, Backup.status == BackupStatus.GOOD,
+                                                      Backup.kind.in_((BackupKind.TENANT, BackupKind.SAFETY)))
+                                 .order_by(Backup.created_at.desc())).first()
+        if backup is None:
+            raise RestoreRefused(f"customer {customer_id!r} has no good backup to restore")
+        return backup
+
+
+def _live_tables(source_tables: list[Table]) -> list[Table]:
+    """The platform's tables, bound to a metadata of their own."""
+    metadata = MetaData()
+    return [table.to_metadata(metadata) for table in source_tables]
+
+
+def _shape(table: Table) -> list[tuple[str, str]]:
+    return [(entry["name"], entry["type"]) for entry in describe(table)]
+
+
+def _sandbox_tables(target, manifest: dict, platform: PlatformControl) -> list[Table]:
+    """The backup's tables in the sandbox, (re)created from the backup's own schema so a drill never
+    depends on the live one; a manifest that kept only column names falls back to the live tables."""
+    tables = tables_from(manifest)
+    if tables is None:
+        tables = _live_tables(platform.tenant_tables())
+        # the sandbox may be another database engine than the platform: generic types, no server defaults
+        for table in tables:
+            for column in table.columns:
+                column.server_default = None
+                try:
+                    column.type = column.type.as_generic()
+                except NotImplementedError:
+                    pass
+    existing = inspect(target)
+    for table in tables:
+        if existing.has_table(table.name):
+            sandbox = Table(table.name, MetaData(), autoload_with=target)
+            if _shape(sandbox) != _shape(table):  # left by a backup of another shape: the sandbox is scratch
+                sandbox.drop(target)
+        table.create(target, checkfirst=True)
+    return tables
+
+
+@dataclass
+class Checked:
+    """What a restore checked before it writes: the manifest, the verified local objects, the tables."""
+    manifest: dict
+    paths: dict[str, Path]
+    tables: list[Table]
+
+
+def _check(backup: Backup, platform: PlatformControl, storage: ObjectStorage, folder: Path, *, target_url: str,
+           in_place: bool, renames: dict[str, dict[str, str]] | None = None) -> Checked:
+    """Everything a restore checks before it writes: the manifest is the ledger's; in place, the live
+    tables still have the backup's shape (any drift refuses, listed); every object is there whole."""
+    objects = BackupObjects(storage, customer_id=backup.customer_id)
+    manifest = read_manifest(objects, backup.backup_id, backup.manifest_key, backup.manifest)
+    target = engine_for(target_url)
+    if in_place:
+        live = platform.tenant_tables()
+        differences = drift(manifest, live, renames)
+        if differences:
+            raise RestoreRefused(f"backup {backup.backup_id} cannot be restored in place, the platform's tables "
+                                 f"changed since it was made (nothing was changed or billed): "
+                                 + "; ".join(differences)
+                                 + ". Restore into the sandbox, or name renamed columns with --map-columns "
+                                   "table.old=new")
+        tables = _live_tables(live)
+    else:
+        tables = None
+    paths = fetch_verified(objects, manifest, folder)
+    return Checked(manifest, paths, tables if tables is not None else _sandbox_tables(target, manifest, platform))
+
+
+def _load(backup: Backup, checked: Checked, target_url: str,
+          renames: dict[str, dict[str, str]] | None = None) -> dict[str, int]:
+    tenant_column = checked.manifest["tenant_column"]
+    return load_rows(engine_for(target_url), checked.tables, checked.paths, checked.manifest,
+                     lambda table: table.c[tenant_column] == backup.customer_id, renames)
+
+
+def restore_into(backup: Backup, target_url: str, platform: PlatformControl, storage: ObjectStorage, *,
+                 in_place: bool = False) -> tuple[dict[str, int], list[Table]]:
+    """Verify every object of the backup, then replace the customer's rows on the target in one transaction;
+    returns the rows loaded per table, and the tables they went into."""
+    with scratch_folder() as folder:
+        checked = _check(backup, platform, storage, Path(folder), target_url=target_url, in_place=in_place)
+        return _load(backup, checked, target_url), checked.tables
+
+
+def _refuse_request(ticket: str, requested_by: str, target: str, map_columns: str | None) -> dict:
+    """The request's own mistakes, before anything is read; returns the column renames it names."""
+    # the ticket is an id (the interventions import's `ticket` column), the requester a name (its `engineer`)
+    problem = id_problem(ticket)
+    if problem:
+        raise RestoreRefused(f"--ticket {ticket!r}: {problem}")
+    problem = text_problem(requested_by, 120)
+    if problem:
+        raise RestoreRefused(f"--requested-by {problem}")
+    try:
+        renames = parse_renames(map_columns)
+    except SchemaDrift as error:
+        raise RestoreRefused(str(error)) from None
+    if renames and target != RestoreTarget.IN_PLACE:
+        raise RestoreRefused("--map-columns is for restores in place (--target in_place): the sandbox is built from the backup's own "
+                             "tables")
+    return renames
+
+
+def restore_customer(customer_id: str, backup_id: str | None, target: str, requested_by: str, ticket: str, *,
+                     platform: PlatformControl, storage: ObjectStorage, sandbox_url: str, flow_run_id: str | None,
+                     actor: str, request_key: str | None = None, map_columns: str | None = None,
+                     engine=None, holder_gone=None, log_bug: BugLog = log_to_python) -> RestoreOutcome:
+    """A restore on request: billed as a `data_recovery` intervention once per request (`request_key`,
+    by default the flow run's). `map_columns` ("table.old=new,...") names columns renamed since the
+    backup, for an in-place restore that ops really mean; it is audited."""
+    request_key = request_key or keys.restore_request(flow_run_id)
+    renames = _refuse_request(ticket, requested_by, target, map_columns)
+    with session_scope(engine) as session:
+        done = session.scalar(select(RestoreJob).where(RestoreJob.request_key == request_key,
+                                                       RestoreJob.status == RestoreStatus.DONE))
+        if done is not None:
+            return RestoreOutcome(done.id, done.backup_id, done.target, {}, float(done.seconds or 0),
+                                  recovery_minutes(float(done.seconds or 0)), done.intervention_id, repeated=True,
+                                  safety_backup_id=done.safety_backup_id)
+        customer = session.get(Customer, customer_id)
+        if customer is None:
+            raise RestoreRefused(f"unknown customer {customer_id!r}")
+        if customer.stage == "data_deleted":
+            raise RestoreRefused(f"customer {customer_id}'s data was deleted after arrears: nothing may be restored")
+    timer = Timer()
+    job_id = None
+    safety_id = None
+    gone: list[str] = []
+    backup = None
+    try:
+        # the backup is chosen holding the customer's lock, and read under it: a retention (which deletes only
+        # holding it) cannot delete it between the choice and the read
+        with customer_lock(customer_id, keys.lock_holder("restore", request_key), engine=engine,
+                           flow_run_id=flow_run_id, holder_gone=holder_gone), \
+                scratch_folder() as folder:
+            backup = choose_backup(customer_id, backup_id, engine)
+            with session_scope(engine, write=True) as session:
+                job = session.scalar(select(RestoreJob).where(RestoreJob.request_key == request_key))
+                if job is None:
+                    job = RestoreJob(request_key=request_key, customer_id=customer_id, backup_id=backup.backup_id,
+                                     target=target, requested_by=requested_by, ticket=ticket, started_at=timer.started)
+                    session.add(job)
+                    session.flush()
+                job.status, job.error, job.started_at, job.backup_id = (RestoreStatus.RUNNING, None, timer.started,
+                                                                        backup.backup_id)
+                job_id = job.id
+            failpoint("restore.chosen")
+            _settle_abandoned_restores(customer_id, job_id, engine)  # we hold the lock: any other running one died
+            in_place = target == RestoreTarget.IN_PLACE
+            # a bad backup, or a platform whose tables changed, is refused here, before any write
+            while True:
+                try:
+                    checked = _check(backup, platform, storage, Path(folder), in_place=in_place, renames=renames,
+                                     target_url=platform.platform_url() if in_place else sandbox_url)
+                    break
+                except BackupGone as missing:
+                    mark_gone(backup.backup_id, str(missing), actor=actor, flow_run_id=flow_run_id, engine=engine)
+                    gone.append(backup.backup_id)
+                    if backup_id:  # the one asked for: never another in its place
+                        raise RestoreRefused(f"{missing}, nothing was restored: it is now marked gone; choose "
+                                             f"another backup, or none for the latest good one") from None
+                    try:
+                        backup = choose_backup(customer_id, None, engine)  # the next good one, older
+                    except RestoreRefused:
+                        raise RestoreRefused(f"{missing}, nothing was restored: it is now marked gone, and customer "
+                                             f"{customer_id} has no other good backup") from None
+                    print(f"{missing}: it is now marked gone; restoring the next good backup, {backup.backup_id}, "
+                          f"instead")
+                    with session_scope(engine, write=True) as session:
+                        session.get(RestoreJob, job_id).backup_id = backup.backup_id
+            if in_place:
+                safety_id = keys.safety_backup(customer_id, timer.started, job_id)
+                safety = backup_customer(customer_id, paris_date(timer.started), platform, storage, kind=BackupKind.SAFETY,
+                                         backup_id=safety_id, flow_run_id=flow_run_id, hold_lock=False,
+                                         engine=engine, log_bug=log_bug)
+                if safety.status != "good":
+                    raise RuntimeError(f"the safety backup failed, nothing was restored: {safety.error}")
+                failpoint("restore.safety-taken")
+                rows = _load(backup, checked, platform.platform_url(), renames)
+            else:
+                rows = _load(backup, checked, sandbox_url)
+    except Exception as error:
+        if job_id is not None:
+            with session_scope(engine, write=True) as session:
+                job = session.get(RestoreJob, job_id)
+                job.status, job.error, job.finished_at = (RestoreStatus.FAILED, f"{type(error).__name__}: {error}"[:2000],
+                                                          now())
+        if isinstance(error, CorruptBackup):
+            mark_corrupt(backup.backup_id, str(error), actor=actor, flow_run_id=flow_run_id, engine=engine)
+            raise CorruptBackup(f"{error}; backup {backup.backup_id} is now marked corrupt and will not be chosen "
+                                f"again") from None
+        raise
+    failpoint("restore.loaded")
+    seconds = timer.seconds()
+    minutes = recovery_minutes(seconds)
+    intervention_id = keys.restore_intervention(job_id)
+    with session_scope(engine, write=True) as session:
+        job = session.get(RestoreJob, job_id)
+        session.add(Intervention(intervention_id=intervention_id, customer_id=customer_id, started_at=timer.started,
+                                 month=month_key(paris_date(timer.started)), minutes=minutes, category=RECOVERY,
+                                 ticket=ticket, engineer=requested_by, source=InterventionSource.RESTORE,
+                                 description=f"Restore of backup {backup.backup_id} {restored_where(target)} "
+                                             f"({seconds:.1f} s)", created_at=now()))
+        session.flush()
+        job.status, job.finished_at, job.seconds = RestoreStatus.DONE, now(), Decimal(f"{seconds:.3f}")
+        job.intervention_id, job.safety_backup_id = intervention_id, safety_id
+        audit.record(session, "backup_restored", customer_id=customer_id, before=None, actor=actor,
+                     flow_run_id=flow_run_id, after={"backup": backup.backup_id, "target": target, "rows": rows,
+                                                     "ticket": ticket, "requested_by": requested_by,
+                                                     "billed_minutes": minutes, "safety_backup": safety_id,
+                                                     **({"map_columns": renames} if renames else {}),
+                                                     **({"instead_of_gone": gone} if gone else {})})
+    return RestoreOutcome(job_id, backup.backup_id, target, rows, seconds, minutes, intervention_id,
+                          safety_backup_id=safety_id, gone=gone)
+
+
+def _settle_abandoned_restores(customer_id: str, current_job: int, engine=None) -> None:
+    """Called holding the customer's lock: any other restore or backup of it still `running` has died."""
+    with session_scope(engine, write=True) as session:
+        for job in session.scalars(select(RestoreJob).where(RestoreJob.customer_id == customer_id,
+                                                            RestoreJob.status == RestoreStatus.RUNNING,
+                                                            RestoreJob.id != current_job)):
+            job.status, job.finished_at = RestoreStatus.FAILED, now()
+            job.error = "abandoned: its run stopped before it finished (nothing was billed for it)"
+        for backup in session.scalars(select(Backup).where(Backup.customer_id == customer_id,
+                                                           Backup.status == BackupStatus.RUNNING)):
+            abandon(backup)
+
+
+def restore_ledger_snapshot(backup_id: str, target_url: str, storage: ObjectStorage, engine=None) -> dict[str, int]:
+    """Load a ledger snapshot into an empty ledger at `target_url` (see the README)."""
+    from ledger.migrate import upgrade
+
+    with session_scope(engine) as session:
+        backup = session.get(Backup, backup_id)
+    if backup is None or backup.kind != BackupKind.LEDGER or backup.status != BackupStatus.GOOD:
+        raise ValueError(f"no good ledger snapshot {backup_id!r}")
+    upgrade(target_url)
+    target = engine_for(target_url)
+    with target.connect() as connection:
+        if connection.scalar(select(func.count()).select_from(Customer.__table__)):
+            raise ValueError("the target ledger is not empty: restore a snapshot only into a new database")
+    try:
+        objects = BackupObjects(storage)
+        manifest = read_manifest(objects, backup.backup_id, backup.manifest_key, backup.manifest)
+        with scratch_folder() as folder:
+            paths = fetch_verified(objects, manifest, Path(folder))
+            return load_rows(target, list(Base.metadata.sorted_tables), paths, manifest, lambda table: true())
+    except BackupGone as error:  # as a customer's backup: missing is `gone`, never chosen again
+        mark_gone(backup_id, str(error), actor="restore-snapshot", flow_run_id=None, engine=engine)
+        raise BackupGone(f"{error}: it is now marked gone; choose another snapshot (lifecycle show backups)") from None

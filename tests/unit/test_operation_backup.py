@@ -1,0 +1,70 @@
+"""The nightly backup as an operation (operations/backup.py), on a SQLite ledger and a folder store, without
+Prefect: every customer backed up with its manifest, the ledger snapshotted, a second night skips; a customer
+unknown is refused; a store that cannot be written fails the night in one line, with nothing half written."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+
+import pytest
+
+from blocks.storage import ObjectStorage
+from ledger import keys
+from ledger.db import session_scope
+from ledger.models import Backup
+from operations.backup import BackupRefused, back_up_night
+from policy.refusals import Refusal
+from policy.terms import Terms
+from tests.support.backup_shop import USERS, backup_shop
+
+DAY = date(2026, 11, 20)
+
+
+@pytest.fixture
+def shop(tmp_path, monkeypatch):
+    return backup_shop(tmp_path, monkeypatch, DAY.isoformat())
+
+
+def test_a_night_backs_up_every_customer_and_the_ledger_then_skips_what_is_done(shop):
+    night = back_up_night(DAY, shop.platform, shop.storage, Terms(), engine=shop.ledger)
+    summary = night.summary()
+    assert [(b["customer_id"], b["backup_id"], b["status"], b["rows"]) for b in summary["backups"]] == [
+        ("ACME", "ACME-20261120", "good", USERS["ACME"] + 1), ("BETA", "BETA-20261120", "good", USERS["BETA"] + 1)]
+    assert summary["ledger_snapshot"].startswith("ledger-20261120")
+    assert night.store_down is None and night.failed == []
+    assert night.line().startswith("2026-11-20: 2 backed up, 0 already done, 0 failed; ledger snapshot ledger-")
+    # what is in storage: the manifest (written last) names every table object, with its rows
+    manifest_path = shop.objects / keys.backup_folder("ACME", "ACME-20261120") / "manifest.json"
+    manifest = json.loads(manifest_path.read_text())
+    assert {t["name"]: t["rows"] for t in manifest["tables"]} == {"users": USERS["ACME"], "operations": 1,
+                                                                  "documents": 0}
+    assert all((shop.objects / t["key"]).is_file() for t in manifest["tables"])
+    with session_scope(shop.ledger) as session:
+        acme = session.get(Backup, "ACME-20261120")
+        assert (acme.status, acme.manifest) == ("good", manifest)
+
+    again = back_up_night(DAY, shop.platform, shop.storage, Terms(), engine=shop.ledger, snapshot_ledger_too=False)
+    assert [o.status for o in again.outcomes] == ["skipped", "skipped"] and again.ledger_snapshot is None
+
+
+def test_an_unknown_customer_is_refused_and_nothing_is_written(shop):
+    with pytest.raises(BackupRefused) as refused:
+        back_up_night(DAY, shop.platform, shop.storage, Terms(), customer_id="NOPE", engine=shop.ledger)
+    assert isinstance(refused.value, Refusal)
+    assert str(refused.value) == "no customer 'NOPE' to back up (unknown, or its data was deleted)"
+    assert not shop.objects.exists()
+
+
+def test_a_store_that_cannot_be_written_fails_the_night_in_one_line(shop, tmp_path):
+    blocked = tmp_path / "not-a-folder"
+    blocked.write_text("a file where the store's folder should be")
+    night = back_up_night(DAY, shop.platform, ObjectStorage(url=blocked.as_uri()), Terms(), engine=shop.ledger)
+    assert [(o.customer_id, o.status, o.store_down) for o in night.outcomes] == [("ACME", "failed", True),
+                                                                                ("BETA", "failed", True)]
+    assert night.ledger_snapshot is None
+    message = night.store_down_message()
+    assert message.startswith(f"object storage folder {blocked} cannot be written (")
+    assert message.endswith(": 2 of 2 customer(s) not backed up on 2026-11-20; no ledger snapshot")
+    with session_scope(shop.ledger) as session:
+        assert session.get(Backup, "ACME-20261120").status == "failed"

@@ -1,0 +1,44 @@
+"""The restore drill as an operation (operations/drill.py), on a SQLite ledger and a folder store, without
+Prefect: a good backup is verified in the sandbox, and one whose object was damaged is found and marked
+corrupt, so no restore chooses it."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from ledger.db import session_scope
+from ledger.models import Backup
+from operations.backup import backup_customer
+from operations.drill import drill, plan_drill
+from tests.support.backup_shop import backup_shop
+
+DAY = date(2026, 11, 20)
+
+
+@pytest.fixture
+def shop(tmp_path, monkeypatch):
+    shop = backup_shop(tmp_path, monkeypatch, DAY.isoformat())
+    for customer_id in ("ACME", "BETA"):
+        assert backup_customer(customer_id, DAY, shop.platform, shop.storage, engine=shop.ledger).status == "good"
+    return shop
+
+
+def test_the_drill_verifies_good_backups_and_marks_a_damaged_one_corrupt(shop):
+    plan = plan_drill(5, engine=shop.ledger)
+    assert sorted(plan.backup_ids) == ["ACME-20261120", "BETA-20261120"]
+    with session_scope(shop.ledger) as session:
+        key = session.get(Backup, "BETA-20261120").manifest["tables"][0]["key"]
+    (shop.objects / key).write_bytes(b"damaged")
+    results = {r.backup: r for r in drill(sorted(plan.backup_ids), shop.sandbox_url, shop.platform, shop.storage,
+                                          engine=shop.ledger)}
+    assert results["ACME-20261120"].row() == {"backup": "ACME-20261120", "customer": "ACME", "ok": True,
+                                              "detail": "rows and hashes match the manifest"}
+    assert not results["BETA-20261120"].ok
+    assert results["BETA-20261120"].detail.startswith("CorruptBackup: backup BETA-20261120: ")
+    assert results["BETA-20261120"].detail.endswith("(now marked corrupt; the next nightly backup takes a fresh one)")
+    with session_scope(shop.ledger) as session:
+        assert session.get(Backup, "ACME-20261120").verified_at is not None
+        assert session.get(Backup, "BETA-20261120").status == "corrupt"
+    assert plan_drill(5, engine=shop.ledger).backup_ids == ("ACME-20261120",)   # the corrupt one is never drilled

@@ -1,0 +1,89 @@
+"""A restore on request as an operation (operations/restore.py), on a SQLite ledger and a folder store,
+without Prefect: the customer's rows come back identical in the sandbox and the restore is billed once as a
+data recovery; an unknown customer or backup is refused with nothing billed; a damaged object refuses the
+restore before any write and marks the backup corrupt."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+from sqlalchemy import MetaData, func, select
+
+from ledger.db import session_scope
+from ledger.models import Backup, Intervention, RestoreJob
+from lifecycle_config.databases import engine_for
+from operations.backup import backup_customer
+from operations.backup_archive import CorruptBackup
+from operations.restore import RestoreRefused, restore_customer
+from policy.refusals import Refusal
+from tests.support.backup_shop import backup_shop
+
+DAY = date(2026, 11, 20)
+
+
+@pytest.fixture
+def shop(tmp_path, monkeypatch):
+    shop = backup_shop(tmp_path, monkeypatch, DAY.isoformat())
+    assert backup_customer("ACME", DAY, shop.platform, shop.storage, engine=shop.ledger).status == "good"
+    return shop
+
+
+def rows_of(engine, tenant: str) -> dict[str, list[tuple]]:
+    metadata = MetaData()
+    metadata.reflect(bind=engine, only=["users", "operations", "documents"])
+    with engine.connect() as connection:
+        return {name: [tuple(row) for row in connection.execute(select(table).where(table.c.tenant_id == tenant)
+                                                                .order_by(table.c.id))]
+                for name, table in metadata.tables.items()}
+
+
+def restore(shop, customer_id="ACME", backup_id=None, key="request-1"):
+    return restore_customer(customer_id, backup_id, "sandbox", "alice", "T-1", platform=shop.platform,
+                            storage=shop.storage, sandbox_url=shop.sandbox_url, flow_run_id=None, actor="test",
+                            request_key=key, engine=shop.ledger)
+
+
+def test_a_restore_to_the_sandbox_gives_identical_rows_and_bills_once(shop):
+    outcome = restore(shop)
+    assert (outcome.backup_id, outcome.target, outcome.rows) == ("ACME-20261120", "sandbox",
+                                                                 {"users": 30, "operations": 1, "documents": 0})
+    assert rows_of(engine_for(shop.sandbox_url), "ACME") == rows_of(shop.platform_engine, "ACME")
+    summary = outcome.summary("ACME")
+    assert (summary["intervention_id"], summary["repeated"], summary["gone"]) == (outcome.intervention_id, False, [])
+    with session_scope(shop.ledger) as session:
+        billed = session.get(Intervention, outcome.intervention_id)
+        assert (billed.category, billed.source, billed.ticket, billed.engineer) == ("data_recovery", "restore", "T-1",
+                                                                                    "alice")
+        assert billed.minutes == outcome.minutes >= 1
+    again = restore(shop)                                        # the same request: nothing more billed
+    assert again.repeated and again.intervention_id == outcome.intervention_id
+    with session_scope(shop.ledger) as session:
+        assert session.scalar(select(func.count()).select_from(Intervention)) == 1
+
+
+@pytest.mark.parametrize("customer_id, backup_id, reason", [
+    ("NOPE", None, "unknown customer 'NOPE'"),
+    ("BETA", None, "customer 'BETA' has no good backup to restore"),
+    ("ACME", "ACME-20250101", "no backup 'ACME-20250101' of customer 'ACME'"),
+])
+def test_what_cannot_be_restored_is_refused_and_nothing_is_billed(shop, customer_id, backup_id, reason):
+    with pytest.raises(RestoreRefused) as refused:
+        restore(shop, customer_id, backup_id)
+    assert isinstance(refused.value, Refusal) and str(refused.value) == reason
+    with session_scope(shop.ledger) as session:
+        assert session.scalar(select(func.count()).select_from(Intervention)) == 0
+
+
+def test_a_damaged_object_refuses_before_any_write_and_marks_the_backup_corrupt(shop):
+    with session_scope(shop.ledger) as session:
+        key = session.get(Backup, "ACME-20261120").manifest["tables"][0]["key"]
+    (shop.objects / key).write_bytes(b"not the backup")
+    with pytest.raises(CorruptBackup) as corrupt:
+        restore(shop)
+    assert "is corrupted or truncated" in str(corrupt.value)
+    assert str(corrupt.value).endswith("backup ACME-20261120 is now marked corrupt and will not be chosen again")
+    with session_scope(shop.ledger) as session:
+        assert session.get(Backup, "ACME-20261120").status == "corrupt"
+        assert session.scalars(select(RestoreJob.status)).all() == ["failed"]
+        assert session.scalar(select(func.count()).select_from(Intervention)) == 0
