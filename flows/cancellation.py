@@ -5,8 +5,9 @@ is received, a balance of any account will be communicated to you according to t
 contract." Ops record the letter (the `cancellation-request` form, or `lifecycle run cancel`); the
 customer gets an acknowledgment with its effective date and balance. Each morning `cancellations`
 ends the service of those whose last day is over (access off, a final backup kept, the deletion
-announced after the retention of the terms) and, once the final close has billed the last month,
-sends the balance statement. The deletion itself follows arrears' notice-and-approval path.
+announced after the retention of the terms) and, once the last month is billed for good (its close, or
+an imported invoice before the product's first close), sends the balance statement. The deletion itself
+follows arrears' notice-and-approval path.
 """
 
 from __future__ import annotations

@@ -4,8 +4,8 @@ Received (the registered letter): the effective date from the terms, an acknowle
 account's balance that day (seed 001: "once the request is received, a balance of any account will be
 communicated to you"). Withdrawn: only before the effective date. Effective (the day after the last
 day of service): access off for good, the deletion announced for after the retention in the terms.
-Closed: once the final close has billed the last month, the balance statement, sent and kept. The
-rules are in policy/cancellation.py; notices go out through the outbox like every other.
+Closed: once the last month is billed for good (its close, or history imported), the balance statement,
+sent and kept. The rules are in policy/cancellation.py; notices go out through the outbox like every other.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from ledger import audit, keys
-from ledger.billed import billed_after
+from ledger.billed import billed_after, billed_through_days
 from ledger.credits import CreditNoteResult, credit_of, issue_given_back
 from ledger.db import now
 from ledger.models import Cancellation, Customer, Invoice, InvoiceLine, MonthlyClose, Payment, StandbyPeriod
@@ -26,7 +26,7 @@ from ledger.queries import active_standby_customers, invoice_label
 from policy.balances import NOTHING_LEFT, paid
 from policy.calendar import month_key
 from policy.cancellation import (StandbyGiven, Statement, StatementLine, data_deletion_due, earliest_effective,
-                                 effective_problem,
+                                 effective_problem, last_month_billed,
                                  standby_given_after, unserved, unserved_text)
 from policy.corrections import amount_line
 from policy.invoicing import Line, totals
@@ -315,11 +315,16 @@ def on_standby(session: Session, customer_id: str) -> bool:
 
 
 def due_for_statement(session: Session) -> list[int]:
-    """Effective cancellations whose last month has been closed (the final invoice is issued)."""
+    """Effective cancellations whose last month is billed for good (policy.cancellation.last_month_billed): its
+    close is finalised (the final invoice is issued), or the product will never close it (an imported invoice
+    billed it, and the product's closes began after it)."""
     closed = set(session.scalars(select(MonthlyClose.month).where(MonthlyClose.status == CloseStatus.FINALISED)))
-    return [cancellation.id for cancellation in session.scalars(
-        select(Cancellation).where(Cancellation.status == CancellationStatus.EFFECTIVE).order_by(Cancellation.id))
-        if month_key(cancellation.effective_on) in closed]
+    effective = session.scalars(select(Cancellation).where(Cancellation.status == CancellationStatus.EFFECTIVE)
+                                .order_by(Cancellation.id)).all()
+    through = billed_through_days(session, [cancellation.customer_id for cancellation in effective
+                                            if month_key(cancellation.effective_on) not in closed])
+    return [cancellation.id for cancellation in effective
+            if last_month_billed(cancellation.effective_on, closed, through.get(cancellation.customer_id))]
 
 
 def close(session: Session, cancellation_id: int, day: date, *, actor: str,
