@@ -33,7 +33,7 @@ from policy.invoicing import refuse_negative
 from policy.language import language_of, speak
 from policy.notices import duration
 from policy.vocabulary import DeletionStatus, InvoiceKind, InvoiceStatus
-from tasks.effects import record_notice, record_switch
+from operations.effects import record_notice, record_switch
 from lifecycle_config.conditions import one_line
 from lifecycle_config.failpoints import failpoint
 from tasks.runtime import Refusal, log_bug

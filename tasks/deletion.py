@@ -23,7 +23,7 @@ from policy.calendar import PARIS
 from policy.language import language_of
 from policy.vocabulary import BackupStatus, DeletionStatus
 from tasks.arrears import _facts
-from tasks.effects import record_notice, record_switch
+from operations.effects import record_notice, record_switch
 from tasks.purge import purge_customer
 
 

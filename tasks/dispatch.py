@@ -1,6 +1,6 @@
 """The outbox's dispatcher: sends the pending notices, then applies the pending access changes.
 
-The sweeps record a stage, its access change and its notice in one transaction (tasks.effects);
+The sweeps record a stage, its access change and its notice in one transaction (operations.effects);
 nothing leaves the ledger there. This runs after them, and again at every later run: each notice
 and each effect is claimed by a conditional update (two dispatchers never both take one), tried a
 few times with backoff on a transient error (connection refused or reset, time-out, HTTP 5xx/429),

@@ -23,7 +23,7 @@ from policy.language import language_of, speak
 from policy.notices import NoticeTemplate
 from policy.standby import REASON_WORDS, STANDBY_ENDING, STANDBY_STATES, Period, SweepStep, default_end, refusals, sweep
 from policy.vocabulary import StandbySource, StandbyStatus, in_words
-from tasks.effects import record_notice, record_switch
+from operations.effects import record_notice, record_switch
 from lifecycle_config.conditions import one_line
 from lifecycle_config.failpoints import failpoint
 from tasks.runtime import log_bug
