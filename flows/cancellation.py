@@ -18,9 +18,9 @@ from typing import Optional
 from prefect import flow
 from prefect.artifacts import create_table_artifact
 
-from operations.cancellation import final_backups_missing
+from operations.cancellation import final_backups_missing, record_letter
 from policy.calendar import future_day_problem, today_paris
-from tasks.cancellation import end_services_task, keep_final_backup_task, record_letter_task, send_statements_task
+from tasks.cancellation import end_services_task, keep_final_backup_task, send_statements_task
 from tasks.dispatch import deliver
 from tasks.invoice_documents import finish_documents, issue_documents
 from tasks.runtime import actor, business_date, check_date, flow_run_id, refusals_fail_quietly
@@ -42,8 +42,9 @@ def cancellation_request(customer_id: str, received_on: Optional[date] = None, e
     """
     settings = load_run_settings("cancellation-request")
     finish_documents(settings, actor=actor(), flow_run_id=flow_run_id())  # documents earlier runs left unsent
-    step = record_letter_task(customer_id, received_on, effective_on, settings, withdraw_it=withdraw_it,
-                              requested_by=requested_by, actor=actor(), flow_run_id=flow_run_id())
+    # called, not a task run: a refusal is the run's one line (a task run's would add Prefect's own)
+    step = record_letter(customer_id, received_on, effective_on, settings, withdraw_it=withdraw_it,
+                         requested_by=requested_by, actor=actor(), flow_run_id=flow_run_id())
     pending = deliver(settings, [customer_id])
     print(f"{customer_id}: cancellation {step.sentence}"
           + (f"; balance on {step.statement.day}: {step.statement.total} EUR" if step.statement else ""))

@@ -16,7 +16,7 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
 from lifecycle_config.conditions import Unavailable, is_world_condition, one_line
 from lifecycle_config.failpoints import failpoint
-from tasks.corrections import credit_note_task, refund_task
+from operations.corrections import issue_credit_note as credit_note, record_refund
 from tasks.dispatch import deliver
 from tasks.invoice_documents import documents_table, finish_documents, issue_documents_task, standing
 from tasks.runtime import actor, flow_run_id, refusals_fail_quietly
@@ -43,8 +43,9 @@ def issue_credit_note(invoice: str, reason: str, requested_by: str, amount_ttc: 
     # what an earlier run left unrendered or unsent (a run killed after its write, storage read-only) first:
     # a credit note asked again then finds its twin finished, and the refusal says so
     finish_documents(settings, actor=actor(), flow_run_id=run_id)
-    made = credit_note_task(invoice, reason, requested_by, amount_ttc=amount_ttc, lines=lines, again=again,
-                            invoice_language=settings.terms.invoice_language, actor=actor(), flow_run_id=run_id)
+    # called, not a task run: a refusal is the run's one line (a task run's would add Prefect's own)
+    made = credit_note(invoice, reason, requested_by, amount_ttc=amount_ttc, lines=lines, again=again,
+                       invoice_language=settings.terms.invoice_language, actor=actor(), flow_run_id=run_id)
     print(made.sentence())
     failpoint("credit-note.issued")
     try:
@@ -74,7 +75,7 @@ def refund(customer_id: str, amount: str, reference: str, refunded_on: Optional[
         refunded_on: the day the money left (default today).
     """
     load_run_settings("refund")
-    done = refund_task(customer_id, amount, reference, refunded_on, actor=actor(), flow_run_id=flow_run_id())
+    done = record_refund(customer_id, amount, reference, refunded_on, actor=actor(), flow_run_id=flow_run_id())
     print(done.sentence())
     create_markdown_artifact(f"# Refund {done.refund_id}\n\n- customer: **{done.customer_id}**\n- amount: "
                              f"**{done.amount} EUR**\n- credit left: **{done.credit_left} EUR**\n",
