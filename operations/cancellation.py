@@ -29,6 +29,7 @@ from ledger.credits import CreditNoteResult, credit_of, issue_given_back
 from ledger.db import now, session_scope
 from ledger.models import Cancellation, Customer, Invoice, InvoiceLine, MonthlyClose, Payment, StandbyPeriod
 from ledger.queries import active_standby_customers, invoice_label
+from operations.effects import record_notice, record_switch
 from policy.balances import NOTHING_LEFT, paid
 from policy.calendar import month_key, today_paris
 from policy.cancellation import (NOTICES, StandbyGiven, Statement, StatementLine, data_deletion_due, earliest_effective,
@@ -40,7 +41,6 @@ from policy.language import language_of, speak
 from policy.refusals import Refusal
 from policy.terms import Terms
 from policy.window import DateWindow
-from operations.effects import record_notice, record_switch
 from policy.vocabulary import BillingCycle, CancellationStatus, CloseStatus, DeletionStatus, InvoiceKind, InvoiceStatus, StandbyStatus
 
 OPS = speak("en")  # the audit trail and the run's own sentences are for ops, in English
