@@ -9,35 +9,18 @@ bank's reference, and never exceeds what the vendor owes.
 from __future__ import annotations
 
 from datetime import date
-from decimal import Decimal, InvalidOperation
 from typing import Optional
 
 from prefect import flow
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
-from ledger.credits import issue_credit_note_now, record_refund_now
-from policy.calendar import today_paris
-from policy.corrections import CorrectionRefused
-from policy.ids import id_problem
-from tasks.dispatch import deliver
 from lifecycle_config.conditions import Unavailable, is_world_condition, one_line
 from lifecycle_config.failpoints import failpoint
+from operations.corrections import issue_credit_note as credit_note, record_refund
+from tasks.dispatch import deliver
 from tasks.invoice_documents import documents_table, finish_documents, issue_documents_task, standing
-from tasks.runtime import Refusal, actor, flow_run_id, refusals_fail_quietly
+from tasks.runtime import actor, flow_run_id, refusals_fail_quietly
 from tasks.settings import load_run_settings
-
-
-class CorrectionNotMade(Refusal):
-    """The correction was refused as asked; nothing was written."""
-
-
-def _money(text: str, what: str) -> Decimal:
-    from policy.money import parse_amount
-
-    try:
-        return parse_amount(text)
-    except (ValueError, InvalidOperation) as error:
-        raise CorrectionNotMade(f"{what} {text!r}: {error}") from None
 
 
 @flow(name="credit-note", log_prints=True, persist_result=True, result_serializer="json")
@@ -55,19 +38,14 @@ def issue_credit_note(invoice: str, reason: str, requested_by: str, amount_ttc: 
         lines: the invoice's lines to credit whole, by position as `show invoices` lists them (or give `amount_ttc`).
         again: issue it although a credit note of this amount and reason is on the invoice already (a second on purpose).
     """
-    amount = _money(amount_ttc, "--amount") if amount_ttc not in (None, "") else None
     settings = load_run_settings("credit-note")
     run_id = flow_run_id()
     # what an earlier run left unrendered or unsent (a run killed after its write, storage read-only) first:
     # a credit note asked again then finds its twin finished, and the refusal says so
     finish_documents(settings, actor=actor(), flow_run_id=run_id)
-    try:
-        made = issue_credit_note_now(invoice, request=run_id or f"cli:{invoice}:{reason}", reason=reason,
-                                     invoice_language=settings.terms.invoice_language,
-                                     requested_by=requested_by, positions=lines or None, amount=amount,
-                                     again=again, actor=actor(), flow_run_id=run_id)
-    except CorrectionRefused as refused:
-        raise CorrectionNotMade(f"credit note on {invoice}: {refused}") from None
+    # called, not a task run: a refusal is the run's one line (a task run's would add Prefect's own)
+    made = credit_note(invoice, reason, requested_by, amount_ttc=amount_ttc, lines=lines, again=again,
+                       invoice_language=settings.terms.invoice_language, actor=actor(), flow_run_id=run_id)
     print(made.sentence())
     failpoint("credit-note.issued")
     try:
@@ -81,9 +59,7 @@ def issue_credit_note(invoice: str, reason: str, requested_by: str, amount_ttc: 
     pending = deliver(settings, [made.customer_id])
     create_table_artifact(documents_table(settings.storage, [made.number]), key="credit-note",
                           description=f"Credit note {made.number} on invoice {made.credits}: {reason}")
-    return {"number": made.number, "credits": made.credits, "customer_id": made.customer_id,
-            "total_ttc": str(made.total_ttc), "to_invoice": str(made.to_invoice), "to_credit": str(made.to_credit),
-            "balance": str(made.balance), "created": made.created, "pending": pending}
+    return {**made.summary(), "pending": pending}
 
 
 @flow(name="refund", log_prints=True, persist_result=True, result_serializer="json")
@@ -98,19 +74,10 @@ def refund(customer_id: str, amount: str, reference: str, refunded_on: Optional[
         reference: the bank transfer's reference; it is also the refund's id, so recording it twice is harmless.
         refunded_on: the day the money left (default today).
     """
-    problem = id_problem(reference)
-    if problem:
-        raise CorrectionNotMade(f"--reference {reference!r}: {problem}")
-    value = _money(amount, "--amount")
     load_run_settings("refund")
-    try:
-        done = record_refund_now(customer_id, value, refund_id=reference, reference=reference,
-                                 refunded_on=refunded_on or today_paris(), actor=actor(), flow_run_id=flow_run_id())
-    except CorrectionRefused as refused:
-        raise CorrectionNotMade(str(refused)) from None
+    done = record_refund(customer_id, amount, reference, refunded_on, actor=actor(), flow_run_id=flow_run_id())
     print(done.sentence())
     create_markdown_artifact(f"# Refund {done.refund_id}\n\n- customer: **{done.customer_id}**\n- amount: "
                              f"**{done.amount} EUR**\n- credit left: **{done.credit_left} EUR**\n",
                              key="refund", description=f"Refund {done.refund_id} to {done.customer_id}")
-    return {"refund_id": done.refund_id, "customer_id": done.customer_id, "amount": str(done.amount),
-            "credit_left": str(done.credit_left), "created": done.created}
+    return done.summary()

@@ -8,6 +8,7 @@ means an invoice that billed no subscription. The rules (what a close may bill) 
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Iterable
 
 from sqlalchemy import func, select
@@ -58,6 +59,17 @@ def billed_through(session: Session, *, except_close: str | None = None) -> dict
                                                      & (Invoice.period_end == ends.c.end))
                                .where(*conditions).order_by(Invoice.customer_id, Invoice.id)):
         found.setdefault(row.customer_id, _period(row))   # on a tie, the first invoice recorded
+    return found
+
+
+def billed_through_days(session: Session, customer_ids: Iterable[str]) -> dict[str, date]:
+    """The last day each of these customers' subscription is billed through (only those billed at all)."""
+    found = {}
+    for chunk in chunks(sorted(set(customer_ids))):
+        for customer_id, day in session.execute(select(Invoice.customer_id, func.max(Invoice.period_end))
+                                                .where(*_billing(), Invoice.customer_id.in_(chunk))
+                                                .group_by(Invoice.customer_id)):
+            found[customer_id] = day
     return found
 
 

@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
 from ledger import audit, keys
-from ledger.db import now, session_scope
+from ledger.db import now
 from ledger.models import Customer, CustomerCredit, Invoice, InvoiceLine, Payment
 from ledger.numbering import Corrects, OutOfOrder, issue_date, next_numbers
 from ledger.queries import invoice_label, paid_by_invoice, where_it_stands
@@ -67,7 +67,7 @@ def add_credit(session: Session, customer_id: str, kind: str, amount: Decimal, k
 # --- credit notes ------------------------------------------------------------------------------
 
 
-@dataclass
+@dataclass(frozen=True)
 class CreditNoteResult:
     number: str
     credits: str                 # the credited invoice's number (or imported id)
@@ -86,6 +86,12 @@ class CreditNoteResult:
         credit = f"; {self.to_credit} EUR became {self.customer_id}'s credit" if self.to_credit else ""
         return (f"credit note {self.number} on invoice {self.credits} ({self.customer_id}): {-self.total_ttc} EUR TTC; "
                 f"the invoice's balance is {self.balance} EUR{credit}")
+
+    def summary(self) -> dict:
+        """What the `credit-note` run returns (the CLI reads it)."""
+        return {"number": self.number, "credits": self.credits, "customer_id": self.customer_id,
+                "total_ttc": str(self.total_ttc), "to_invoice": str(self.to_invoice), "to_credit": str(self.to_credit),
+                "balance": str(self.balance), "created": self.created}
 
 
 def _invoice_by_reference(session: Session, reference: str) -> Invoice | None:
@@ -276,7 +282,7 @@ def record_overpayment(session: Session, payment: Payment, customer_id: str, exc
                flow_run_id=flow_run_id, payment_id=payment.payment_id, invoice_id=payment.invoice_id)
 
 
-@dataclass
+@dataclass(frozen=True)
 class RefundResult:
     refund_id: str
     customer_id: str
@@ -289,6 +295,11 @@ class RefundResult:
             return f"refund {self.refund_id} was recorded already; {self.customer_id}'s credit is {self.credit_left} EUR"
         return (f"refund {self.refund_id} to {self.customer_id}: {self.amount} EUR recorded; "
                 f"credit left {self.credit_left} EUR")
+
+    def summary(self) -> dict:
+        """What the `refund` run returns (the CLI reads it)."""
+        return {"refund_id": self.refund_id, "customer_id": self.customer_id, "amount": str(self.amount),
+                "credit_left": str(self.credit_left), "created": self.created}
 
 
 def record_refund(session: Session, customer_id: str, amount: Decimal, *, refund_id: str, reference: str,
@@ -373,14 +384,3 @@ def prepaid_of(session: Session, invoice_id: int) -> Decimal:
     total = session.scalar(select(func.sum(Payment.amount)).where(Payment.invoice_id == invoice_id,
                                                                    Payment.kind == SettlementKind.CREDIT))
     return Decimal(total or 0).quantize(Decimal("0.01"))
-
-
-def issue_credit_note_now(reference: str, **kwargs) -> CreditNoteResult:
-    """`issue_credit_note` in its own transaction."""
-    with session_scope(write=True) as session:
-        return issue_credit_note(session, reference, **kwargs)
-
-
-def record_refund_now(customer_id: str, amount: Decimal, **kwargs) -> RefundResult:
-    with session_scope(write=True) as session:
-        return record_refund(session, customer_id, amount, **kwargs)

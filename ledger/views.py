@@ -13,7 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from lifecycle_config import clock
-from ledger.models import AuditEntry, Backup, Customer, Intervention, Invoice, Notice
+from ledger.models import AuditEntry, Backup, Cancellation, Customer, Intervention, Invoice, Notice
 from ledger.queries import active_standby_customers, invoice_label, paid_by_invoice
 from policy.balances import balance
 from policy.calendar import month_bounds, month_key, paris_date, parse_month
@@ -48,13 +48,22 @@ def _in_month(instant: datetime, month: str | None) -> bool:
         return False
 
 
+def _cancellations(session: Session) -> dict[str, dict]:
+    """`show customers`' `cancellation`: each customer's latest one."""
+    latest: dict[str, dict] = {}
+    for cancellation in session.scalars(select(Cancellation).order_by(Cancellation.received_on, Cancellation.id)):
+        latest[cancellation.customer_id] = {"received_on": cancellation.received_on.isoformat(),
+                                            "effective_on": cancellation.effective_on.isoformat(),
+                                            "status": cancellation.status}
+    return latest
+
+
 def customers(session: Session, month: str | None = None) -> list[dict[str, Any]]:
-    from ledger.cancellations import shown
     from ledger.credits import credit_of
 
     on_standby = active_standby_customers(session)
     credits = credit_of(session)
-    cancellations = shown(session)
+    cancellations = _cancellations(session)
     return [
         {
             "customer_id": customer.customer_id,

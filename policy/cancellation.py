@@ -15,7 +15,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import Iterable
 
-from policy.calendar import add_months, month_bounds
+from policy.calendar import add_months, month_bounds, month_key
 from policy.language import Language, speak
 from policy.money import cents
 from policy.terms import Terms
@@ -77,6 +77,22 @@ def service_days(month: str, ends_on: date | None) -> int | None:
     if ends_on < first:
         return 0
     return (ends_on - first).days + 1
+
+
+def last_month_billed(last_day: date, closed: Iterable[str], billed_through: date | None) -> bool:
+    """Whether a cancellation's last month is billed for good, so its final statement may go out.
+
+    `closed`: the months the product's closes finalised; `billed_through`: the last day the customer's
+    subscription is billed through (by any issued invoice, imported or the product's own). The month of the
+    last day is billed once its close is finalised, or when the product will never close it: the customer was
+    billed through the last day already and the product's first close is of a later month (a vendor that moved
+    in with its history: that month was its old system's, billed by an imported invoice). While no close is
+    finalised yet, the first close decides."""
+    month = month_key(last_day)
+    months = set(closed)
+    if month in months:
+        return True
+    return billed_through is not None and billed_through >= last_day and bool(months) and min(months) > month
 
 
 @dataclass(frozen=True)

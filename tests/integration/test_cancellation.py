@@ -166,7 +166,7 @@ def test_a_cancellation_from_its_letter_to_the_deletion_of_the_data(prefect_serv
 def test_a_second_letter_or_a_withdrawal_says_what_is_true_of_the_cancellation_where_it_stands(ledger, tmp_path):
     """"Withdraw it first" only while it can be withdrawn; once it took effect (or its data is deleted) the
     refusal says it cannot be withdrawn any more and what serving the customer again needs."""
-    from ledger.cancellations import CancellationRefused, receive, take_effect, withdraw
+    from operations.cancellation import CancellationRefused, receive, take_effect, withdraw
     from ledger.models import Cancellation, Customer
     from policy.terms import Terms
 

@@ -148,7 +148,7 @@ def test_with_the_clock_set_back_a_cancellations_credit_note_is_refused_not_date
                                                                                        monkeypatch):
     """The days a late cancellation gives back are a credit note the product dates itself: with today before the
     latest number it is refused (the cancellation waits), never dated after the day it is issued."""
-    from ledger.cancellations import receive, take_effect
+    from operations.cancellation import receive, take_effect
     from ledger.numbering import OutOfOrder
     from policy.terms import Terms
     from operations.close import draft, finalise

@@ -106,7 +106,7 @@ def corrections_in_october(ledger, tmp_path):
     it, and the invoice is credited by a credit note although it was paid (all of it becomes credit)."""
     from datetime import date
 
-    from ledger.credits import issue_credit_note_now, record_refund_now
+    from operations.corrections import issue_credit_note, record_refund
 
     import_file("invoices", write_csv(tmp_path / "old.csv", ["invoice_id", "customer_id", "issued_on", "due_on",
                                                               "amount_ht", "vat_rate"],
@@ -114,11 +114,9 @@ def corrections_in_october(ledger, tmp_path):
     import_file("payments", write_csv(tmp_path / "p.csv", ["payment_id", "invoice_id", "paid_on", "amount"],
                                       [["PAY-1", "OLD-1", "2026-10-06", "120.00"],
                                        ["PAY-2", "OLD-1", "2026-10-07", "120.00"]]), engine=ledger)
-    record_refund_now("ACME", Decimal("50.00"), refund_id="R-1", reference="VIR-1", refunded_on=date(2026, 10, 8),
-                      actor="test", flow_run_id=None)
-    note = issue_credit_note_now("OLD-1", request="goodwill", reason="=Goodwill for the outage",
-                                 requested_by="claire.finance", amount=Decimal("24.00"), wanted_on=date(2026, 10, 20),
-                                 actor="test", flow_run_id=None)
+    record_refund("ACME", "50.00", "VIR-1", date(2026, 10, 8), actor="test", flow_run_id=None)
+    note = issue_credit_note("OLD-1", "=Goodwill for the outage", "claire.finance", amount_ttc="24.00",
+                             wanted_on=date(2026, 10, 20), request="goodwill", actor="test", flow_run_id=None)
     return note.number
 
 

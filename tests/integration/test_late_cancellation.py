@@ -82,3 +82,36 @@ def test_a_cancellation_recorded_months_late_keeps_the_data_its_full_retention_a
     # on the day it is due, it waits for its approval like any deletion
     due = run("run", "arrears", "--dry-run", LIFECYCLE_TODAY=kept.isoformat())
     assert "C012: would wait for approval" in due and f"{other}: would wait for approval" in due, due
+
+
+def test_a_late_cancellation_whose_last_month_an_imported_invoice_billed_gets_its_final_statement(
+        prefect_server, home, monkeypatch):
+    """Probe N1: the vendor moved in with its history (C012's July billed by an imported invoice) and the
+    product's closes began in November: July's close will never come, so the statement the mail of the day
+    promises («Votre solde définitif suivra avec votre dernière facture») goes out when the service ends."""
+    monkeypatch.setenv("LIFECYCLE_TODAY", TODAY.isoformat())
+    monkeypatch.setenv("PREFECT_API_URL", prefect_server)
+    run("demo", "--customers", "12")
+    run("run", "monthly-close", "--month", "2026-11")
+    run("run", "cancel", "--customer", "C012", "--received-on", "2026-06-10", "--requested-by", "ops")
+    imported = [row for row in json.loads(run("show", "invoices", "--month", "2026-07", "--format", "json"))
+                if row["customer_id"] == "C012"]
+    assert [row["kind"] for row in imported] == ["imported"]
+
+    ended = run("run", "cancellations")
+    assert "C012: took effect after 2026-07-31" in ended and "C012: closed on 2026-12-06" in ended, ended
+    assert c012()["cancellation"]["status"] == "closed"
+    [notice] = [notice for notice in json.loads(run("show", "notices", "--format", "json"))
+                if notice["customer_id"] == "C012" and notice["kind"] == "cancellation_statement"]
+    mail = BytesParser(policy=policy.default).parsebytes(Path(notice["location"]).read_bytes())
+    body = " ".join(mail.get_body(("plain",)).get_content().split()).replace("\u00a0", " ").replace("\u202f", " ")
+    # the imported August to October and the product's November, given back by credit notes: the customer's
+    # credit, to refund, is the whole balance
+    assert c012()["credit"] == "3564.00"
+    assert mail["Subject"].replace("\u202f", " ").replace("\u00a0", " ") == "Votre solde définitif : -3 564,00 €"
+    assert ("Voici le solde définitif de votre compte, maintenant que votre dernière facture est émise. Votre compte "
+            "au 6 décembre 2026 : - Votre crédit (trop-perçus et avoirs pas encore remboursés) : -3 564,00 € "
+            "Solde : -3 564,00 €") in body, body
+    # a second morning sends nothing more
+    again = run("run", "cancellations", LIFECYCLE_TODAY=(TODAY + timedelta(days=1)).isoformat())
+    assert "C012" not in again, again

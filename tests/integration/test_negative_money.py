@@ -19,7 +19,7 @@ from sqlalchemy import select
 from blocks.seller import Seller
 from blocks.storage import ObjectStorage
 from ledger import views
-from ledger.cancellations import receive, statement_of, take_effect
+from operations.cancellation import receive, statement_of, take_effect
 from ledger.db import session_scope
 from ledger.imports import import_file
 from ledger.models import Invoice, Notice

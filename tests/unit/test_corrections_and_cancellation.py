@@ -349,3 +349,21 @@ def test_a_reference_keeps_its_letters_digits_and_what_a_bank_tells_apart():
     assert reference_key("Café-1") == reference_key("CAFE 1") == "cafe1"
     assert reference_key("VIR€5") != reference_key("VIR5")  # a currency sign is no dash (Sc is kept)
     assert reference_key("+ | ~ ^ \u2212") == ""            # only symbols: nothing a bank reads
+
+
+def test_a_last_month_is_billed_when_closed_or_when_the_product_will_never_close_it():
+    from policy.cancellation import last_month_billed
+
+    last_day = date(2026, 7, 31)
+    # the product's close of July is finalised: the final invoice is issued
+    assert last_month_billed(last_day, {"2026-07"}, None)
+    # a vendor that moved in: July billed by an imported invoice, the product's closes began in November
+    assert last_month_billed(last_day, {"2026-11"}, date(2026, 10, 31))
+    assert last_month_billed(last_day, {"2026-11", "2026-12"}, last_day)
+    # no close yet: the first one decides whether July is the product's
+    assert not last_month_billed(last_day, set(), date(2026, 10, 31))
+    # the product closes months before July: July's close is still to come (its work, its surcharge)
+    assert not last_month_billed(last_day, {"2026-06", "2026-11"}, date(2026, 10, 31))
+    # the days up to the last day are not all billed: July's close bills them
+    assert not last_month_billed(last_day, {"2026-11"}, date(2026, 7, 15))
+    assert not last_month_billed(last_day, {"2026-11"}, None)

@@ -128,7 +128,7 @@ def test_a_refusal_met_on_one_customer_is_no_bug(caplog):
     assert caplog.records == []
 
 
-@pytest.mark.parametrize("refusal", ["flows.corrections:CorrectionNotMade", "flows.cancellation:CancellationNotRecorded",
+@pytest.mark.parametrize("refusal", ["operations.corrections:CorrectionNotMade", "operations.cancellation:CancellationNotRecorded",
                                      "flows.standby:StandbyRefused", "operations.restore:RestoreRefused"])
 def test_a_refusal_of_any_name_is_one_line_in_the_runs_log_and_the_engines_last_word(refusal):
     """On a worker, Prefect's engine logs a run's exception with its traceback ("Engine execution exited with

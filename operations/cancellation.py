@@ -1,38 +1,46 @@
-"""A customer's cancellation, step by step, each step one transaction under the customer's row lock.
+"""A customer's cancellation, the whole of it: the letter, its withdrawal, the end of the service, the final statement.
 
 Received (the registered letter): the effective date from the terms, an acknowledgment with the
 account's balance that day (seed 001: "once the request is received, a balance of any account will be
 communicated to you"). Withdrawn: only before the effective date. Effective (the day after the last
 day of service): access off for good, the deletion announced for after the retention in the terms.
-Closed: once the final close has billed the last month, the balance statement, sent and kept. The
-rules are in policy/cancellation.py; notices go out through the outbox like every other.
+Closed: once the last month is billed for good (its close, or history imported), the balance statement,
+sent and kept. Each step is one transaction under the customer's row lock, its notice recorded with it;
+the rules are in policy/cancellation.py; notices go out through the outbox like every other.
+
+A run uses `record_letter` (the `cancellation-request` flow), then each morning `end_services`,
+`final_backups_missing`/`keep_final_backup` and `send_statements` (the `cancellations` flow); the step
+functions under them (`receive`, `withdraw`, `take_effect`, `close`) take the caller's session.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
+from blocks.settings import Settings
 from ledger import audit, keys
-from ledger.billed import billed_after
+from ledger.billed import billed_after, billed_through_days
 from ledger.credits import CreditNoteResult, credit_of, issue_given_back
-from ledger.db import now
+from ledger.db import now, session_scope
 from ledger.models import Cancellation, Customer, Invoice, InvoiceLine, MonthlyClose, Payment, StandbyPeriod
 from ledger.queries import active_standby_customers, invoice_label
+from operations.effects import record_notice, record_switch
 from policy.balances import NOTHING_LEFT, paid
-from policy.calendar import month_key
-from policy.cancellation import (StandbyGiven, Statement, StatementLine, data_deletion_due, earliest_effective,
-                                 effective_problem,
+from policy.calendar import month_key, today_paris
+from policy.cancellation import (NOTICES, StandbyGiven, Statement, StatementLine, data_deletion_due, earliest_effective,
+                                 effective_problem, last_month_billed,
                                  standby_given_after, unserved, unserved_text)
 from policy.corrections import amount_line
 from policy.invoicing import Line, totals
 from policy.language import language_of, speak
 from policy.refusals import Refusal
 from policy.terms import Terms
+from policy.window import DateWindow
 from policy.vocabulary import BillingCycle, CancellationStatus, CloseStatus, DeletionStatus, InvoiceKind, InvoiceStatus, StandbyStatus
 
 OPS = speak("en")  # the audit trail and the run's own sentences are for ops, in English
@@ -42,8 +50,11 @@ class CancellationRefused(Refusal, ValueError):
     """A cancellation step that cannot be taken as asked; the message says why, in one line."""
 
 
-@dataclass
+@dataclass(frozen=True)
 class Step:
+    """One step of a cancellation as a run took it (received, withdrawn, effective, closed): the run's line
+    (`sentence`), the balance told the customer, the credit notes issued when it took effect."""
+
     cancellation_id: int
     customer_id: str
     received_on: date
@@ -51,7 +62,7 @@ class Step:
     status: str
     sentence: str
     statement: Statement | None = None
-    credit_notes: list[str] = field(default_factory=list)   # numbers issued when it took effect
+    credit_notes: tuple[str, ...] = ()   # numbers issued when it took effect
 
 
 def statement_of(session: Session, customer_id: str, day: date) -> Statement:
@@ -114,8 +125,7 @@ def receive(session: Session, customer_id: str, received_on: date, effective_on:
                  flow_run_id=flow_run_id, after={"received_on": received_on, "effective_on": cancellation.effective_on,
                                                  "earliest": earliest, "requested_by": requested_by})
     step = _step(cancellation, f"received on {received_on}, effective on {cancellation.effective_on} "
-                               f"(last day of service)")
-    step.statement = statement_of(session, customer_id, received_on)
+                               f"(last day of service)", statement=statement_of(session, customer_id, received_on))
     return step, customer, True
 
 
@@ -199,8 +209,7 @@ def take_effect(session: Session, cancellation_id: int, day: date, terms: Terms,
     given = "".join(f"; credit note {note.number}: {-note.total_ttc} EUR TTC of invoice {note.credits} billed after "
                     f"the last day given back" for note in notes)
     step = _step(cancellation, f"took effect after {cancellation.effective_on}: access off, data kept until "
-                               f"{customer.deletion_due_on}{given}")
-    step.credit_notes = [note.number for note in notes]
+                               f"{customer.deletion_due_on}{given}", credit_notes=tuple(note.number for note in notes))
     return step, customer
 
 
@@ -315,11 +324,16 @@ def on_standby(session: Session, customer_id: str) -> bool:
 
 
 def due_for_statement(session: Session) -> list[int]:
-    """Effective cancellations whose last month has been closed (the final invoice is issued)."""
+    """Effective cancellations whose last month is billed for good (policy.cancellation.last_month_billed): its
+    close is finalised (the final invoice is issued), or the product will never close it (an imported invoice
+    billed it, and the product's closes began after it)."""
     closed = set(session.scalars(select(MonthlyClose.month).where(MonthlyClose.status == CloseStatus.FINALISED)))
-    return [cancellation.id for cancellation in session.scalars(
-        select(Cancellation).where(Cancellation.status == CancellationStatus.EFFECTIVE).order_by(Cancellation.id))
-        if month_key(cancellation.effective_on) in closed]
+    effective = session.scalars(select(Cancellation).where(Cancellation.status == CancellationStatus.EFFECTIVE)
+                                .order_by(Cancellation.id)).all()
+    through = billed_through_days(session, [cancellation.customer_id for cancellation in effective
+                                            if month_key(cancellation.effective_on) not in closed])
+    return [cancellation.id for cancellation in effective
+            if last_month_billed(cancellation.effective_on, closed, through.get(cancellation.customer_id))]
 
 
 def close(session: Session, cancellation_id: int, day: date, *, actor: str,
@@ -335,21 +349,120 @@ def close(session: Session, cancellation_id: int, day: date, *, actor: str,
                  flow_run_id=flow_run_id, before={"status": CancellationStatus.EFFECTIVE},
                  after={"status": CancellationStatus.CLOSED, "balance": statement.total,
                         "lines": [(line.label(OPS), line.amount) for line in statement.lines]})
-    step = _step(cancellation, f"closed on {day}: balance {statement.total} EUR ({statement.sentence(OPS)})")
-    step.statement = statement
+    step = _step(cancellation, f"closed on {day}: balance {statement.total} EUR ({statement.sentence(OPS)})",
+                 statement=statement)
     return step, customer
 
 
-def shown(session: Session) -> dict[str, dict]:
-    """`show customers`' `cancellation`: each customer's latest one."""
-    latest: dict[str, dict] = {}
-    for cancellation in session.scalars(select(Cancellation).order_by(Cancellation.received_on, Cancellation.id)):
-        latest[cancellation.customer_id] = {"received_on": cancellation.received_on.isoformat(),
-                                            "effective_on": cancellation.effective_on.isoformat(),
-                                            "status": cancellation.status}
-    return latest
+def _step(cancellation: Cancellation, sentence: str, **more) -> Step:
+    return Step(cancellation.id, cancellation.customer_id, cancellation.received_on, cancellation.effective_on,
+                cancellation.status, sentence, **more)
 
 
-def _step(cancellation: Cancellation, sentence: str) -> Step:
-    return Step(cancellation.id, cancellation.customer_id, cancellation.received_on, cancellation.effective_on, cancellation.status,
-                sentence)
+# --- the operation as a run does it: each step in its own transaction, its notice recorded with it -------
+
+
+class CancellationNotRecorded(Refusal):
+    """The request was refused as asked; nothing changed."""
+
+
+def _notify(session: Session, customer: Customer, step: str, cancellation_id: int, settings: Settings,
+            flow_run_id: str | None, **facts) -> None:
+    language = language_of(customer.language, settings.terms.invoice_language)
+    if "statement" in facts:
+        facts["statement"] = facts["statement"].text(language)
+    subject, body = NOTICES[step].render(settings.terms, language, name=customer.name,
+                                         contact=settings.notifications.support_phone, **facts)
+    record_notice(session, customer, kind=NOTICES[step].kind, key=keys.cancellation_notice(step, cancellation_id),
+                  subject=subject, body=body, flow_run_id=flow_run_id)
+
+
+def record_letter(customer_id: str, received_on: date | None, effective_on: date | None, settings: Settings, *,
+                  withdraw_it: bool = False, requested_by: str, actor: str, flow_run_id: str | None,
+                  today: date | None = None) -> Step:
+    """Record a customer's letter (received on `received_on`, default today), or withdraw its cancellation
+    (`withdraw_it`), with the customer's notice, in one transaction. A letter recorded again is harmless (no
+    second notice); what cannot be done as asked is a CancellationNotRecorded naming the customer."""
+    today = today or today_paris()
+    day = received_on or today
+    if day > today:
+        raise CancellationNotRecorded(f"{customer_id}: received_on {day} is after today: a letter is recorded once "
+                                      f"received")
+    window = DateWindow.of(settings.terms)  # the UI's form too: 0001-01-01 would cut access with no notice
+    for name, value in (("received_on", received_on), ("effective_on", effective_on)):
+        problem = window.problem(value) if value else None
+        if problem:
+            raise CancellationNotRecorded(f"{customer_id}: {name} {problem}")
+    try:
+        with session_scope(write=True) as session:
+            if withdraw_it:
+                step, customer = withdraw(session, customer_id, today, requested_by=requested_by, actor=actor,
+                                          flow_run_id=flow_run_id)
+                _notify(session, customer, "withdrawn", step.cancellation_id, settings, flow_run_id,
+                        received_on=step.received_on)
+            else:
+                step, customer, new = receive(session, customer_id, day, effective_on, settings.terms,
+                                              requested_by=requested_by, actor=actor, flow_run_id=flow_run_id,
+                                              today=today)
+                if new:
+                    _notify(session, customer, "received", step.cancellation_id, settings, flow_run_id,
+                            received_on=step.received_on, effective_on=step.effective_on, statement=step.statement)
+    except CancellationRefused as refused:
+        said = str(refused)  # named once: most reasons start with the customer already
+        raise CancellationNotRecorded(said if said.startswith(customer_id) else f"{customer_id}: {said}") from None
+    return step
+
+
+def end_services(day: date, settings: Settings, *, actor: str, flow_run_id: str | None,
+                 today: date | None = None) -> list[Step]:
+    """The cancellations whose last day is over before `day` take effect, each in its own transaction with its
+    access switched off and its mail recorded (sent by the dispatcher); `today` is the day the mail goes out,
+    whatever day the run works for. The steps name the credit notes that gave back days billed after the last
+    day (their documents are the caller's to issue)."""
+    with session_scope() as session:
+        ending = due_to_take_effect(session, day)
+    steps = []
+    for cancellation_id in ending:
+        with session_scope(write=True) as session:
+            done = take_effect(session, cancellation_id, day, settings.terms, actor=actor, flow_run_id=flow_run_id,
+                               today=today or today_paris())
+            if done is None:   # another run did it first
+                continue
+            step, customer = done
+            record_switch(session, customer, on_standby=on_standby(session, customer.customer_id),
+                          reason="cancellation", key=keys.cancellation_notice("off", cancellation_id), actor=actor,
+                          flow_run_id=flow_run_id)
+            _notify(session, customer, "effective", cancellation_id, settings, flow_run_id,
+                    effective_on=step.effective_on, deletion_due_on=customer.deletion_due_on)
+        steps.append(step)
+    return steps
+
+
+def final_backups_missing() -> list[tuple[int, str]]:
+    """(cancellation, customer) of each cancellation in effect whose final backup is missing or not good."""
+    with session_scope() as session:
+        return without_final_backup(session)
+
+
+def keep_final_backup(cancellation_id: int, backup_id: str) -> None:
+    """Name a good backup the cancellation's final one (nightly retention leaves it alone)."""
+    with session_scope(write=True) as session:
+        session.get(Cancellation, cancellation_id).final_backup_id = backup_id
+
+
+def send_statements(day: date, settings: Settings, *, actor: str, flow_run_id: str | None) -> list[Step]:
+    """The final statement of each cancellation in effect whose last month is billed for good, each closed in
+    its own transaction with its mail recorded."""
+    with session_scope() as session:
+        closing = due_for_statement(session)
+    steps = []
+    for cancellation_id in closing:
+        with session_scope(write=True) as session:
+            done = close(session, cancellation_id, day, actor=actor, flow_run_id=flow_run_id)
+            if done is None:
+                continue
+            step, customer = done
+            _notify(session, customer, "statement", cancellation_id, settings, flow_run_id,
+                    balance=step.statement.total, statement=step.statement)
+        steps.append(step)
+    return steps
