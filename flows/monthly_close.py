@@ -65,6 +65,8 @@ def monthly_close(
                                       description=f"Drafts of the {month} close, before approval")
     if drafted.subscription_summary():
         print(f"{month}: {drafted.subscription_summary()}")
+    for line in drafted.not_billed:  # one customer left out; every other one is billed
+        print(f"not billed: {line}")
 
     approval = None
     if approve == "ui":

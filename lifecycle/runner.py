@@ -38,22 +38,21 @@ class Route:
     note: str | None            # why not a deployment run, when the user should know
 
 
-def configuration_differs() -> str | None:
-    """Which of this command's settings differ from those `lifecycle up` runs its worker with."""
+def configuration_differs(served: dict | None = None) -> str | None:
+    """Which of this command's settings differ from those the server's worker runs with: as the server
+    records them (`served`, written by `lifecycle up`/`deploy`), else as `lifecycle up` wrote them in this
+    home's server.json."""
     import json
 
-    try:
-        recorded = json.loads(config.server_file().read_text()).get("config")
-    except (OSError, ValueError):
-        return None
+    from lifecycle_config.installation import configuration_differences
+
+    recorded = (served or {}).get("config")
     if not recorded:
-        return None
-    mine = config.snapshot()
-    # a name `lifecycle up` did not record (a variable it ran without, or an older release's record) differs
-    # only when this command sets it
-    changed = [name for name in sorted(set(recorded) | set(mine))
-               if (recorded[name] != mine.get(name, "") if name in recorded else os.environ.get(name))]
-    return ", ".join(changed) or None
+        try:
+            recorded = json.loads(config.server_file().read_text()).get("config")
+        except (OSError, ValueError):
+            return None
+    return ", ".join(configuration_differences(recorded, config.snapshot(), os.environ.get)) or None
 
 
 def route(deployment: str) -> Route:
@@ -61,13 +60,19 @@ def route(deployment: str) -> Route:
     from prefect import get_client
     from prefect.client.schemas.objects import WorkPoolStatus
 
+    from tasks.runtime import served_record
+
     try:
         with get_client(sync_client=True) as client:
             found = client.read_deployment_by_name(deployment)
             pool = client.read_work_pool(found.work_pool_name or WORK_POOL)
     except Exception:  # noqa: BLE001 - no such deployment (a bare or temporary server): the old way
         return Route(None, None)
-    differs = configuration_differs()
+    try:
+        served = served_record()
+    except Exception:  # noqa: BLE001 - the server busy: this home's own record, if any
+        served = None
+    differs = configuration_differs(served)
     if differs:
         return Route(None, f"this command's {differs} differ from the server's: running it here, not on the worker")
     if pool.status != WorkPoolStatus.READY:

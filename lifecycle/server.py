@@ -35,10 +35,15 @@ def answers(api_url: str, timeout: float = 1.5) -> bool:
 
 
 def running_server() -> str | None:
-    """The API URL of the server `lifecycle up` runs for this home, if it answers."""
+    """The API URL of the server `lifecycle up` runs for this home, if it answers. A server.json that
+    `lifecycle up` wrote for another home (a home copied with it, `cp -r`) names that home's server: not this
+    one's."""
     try:
         recorded = json.loads(config.server_file().read_text())
     except (OSError, ValueError):
+        return None
+    written_for = (recorded.get("config") or {}).get("LIFECYCLE_HOME")
+    if written_for and written_for != str(config.home()):
         return None
     url = recorded.get("api_url")
     return url if url and answers(url) else None
@@ -159,43 +164,62 @@ def apply(env: dict[str, str], echo, *, serve_downloads: tuple[str, int] | None 
 
 def another_installations_server(api_url: str) -> str | None:
     """Why a command of this ledger must not use the server at `api_url` (None: it may): the server
-    registered another installation, so its worker would act on that one's ledger and its blocks are that
-    one's. A server that cannot say (unreachable, never registered) is left to the command's own errors."""
+    registered another installation, or its worker serves this installation's ledger at another location (a
+    copy of the home, or its original: the identity alone cannot tell them apart), so its worker would act on
+    that ledger and its blocks are that one's. A server that cannot say (unreachable, never registered) is
+    left to the command's own errors."""
     from prefect.settings import PREFECT_API_URL, temporary_settings
 
     from ledger.installation import installation_id
-    from lifecycle_config.installation import foreign_server
-    from tasks.runtime import registered_installation
+    from lifecycle_config.installation import foreign_server, ledger_location, served_elsewhere
+    from tasks.runtime import registered_installation, served_record
 
     try:
         with temporary_settings({PREFECT_API_URL: api_url}):
             registered = registered_installation()
+            served = served_record()
     except Exception:  # noqa: BLE001 - no answer is no evidence; the command says what is wrong with the server
         return None
-    return foreign_server(registered, installation_id(), api_url=api_url, home=str(config.home()))
+    home = str(config.home())
+    return (foreign_server(registered, installation_id(), api_url=api_url, home=home)
+            or served_elsewhere(served, ledger_location(config.database_url()), api_url=api_url, home=home))
 
 
-def register_installation() -> str:
-    """Record on this server the installation it serves (this ledger's identity) and tag every deployment
-    of the work pool with it, so every run the server starts (UI, schedules) carries it; returns the id."""
+def register_installation(snapshot: dict[str, str] | None = None) -> str:
+    """Record on this server the installation it serves (this ledger's identity), where that ledger is and
+    the configuration its worker runs with (`snapshot`, this process's by default), and tag every deployment
+    of the work pool with the identity and the location, so every run the server starts (UI, schedules)
+    carries them; returns the id."""
     from prefect import get_client
-    from prefect.client.schemas.actions import DeploymentUpdate, VariableCreate, VariableUpdate
+    from prefect.client.schemas.actions import DeploymentUpdate
     from prefect.client.schemas.filters import WorkPoolFilter, WorkPoolFilterName
 
     from ledger.installation import installation_id
-    from lifecycle_config.installation import VARIABLE, with_tag
+    from lifecycle_config.installation import (SERVED_VARIABLE, VARIABLE, ledger_location, recorded_config,
+                                               with_location, with_tag)
 
-    own = installation_id()
+    own, location = installation_id(), ledger_location(config.database_url())
+    served = {"installation": own, "ledger": location,
+              "config": recorded_config(snapshot if snapshot is not None else config.snapshot())}
+    if len(json.dumps(served)) > 4800:  # a Prefect Variable holds 5000 characters: the location matters most
+        served["config"] = None
     with get_client(sync_client=True) as client:
-        if client.read_variable_by_name(VARIABLE) is None:
-            client.create_variable(VariableCreate(name=VARIABLE, value=own))
-        else:
-            client.update_variable(VariableUpdate(name=VARIABLE, value=own))
+        _set_variable(client, VARIABLE, own)
+        _set_variable(client, SERVED_VARIABLE, served)
         for deployment in client.read_deployments(work_pool_filter=WorkPoolFilter(name=WorkPoolFilterName(any_=[WORK_POOL]))):
-            tags = with_tag(deployment.tags, own)
+            tags = with_location(with_tag(deployment.tags, own), location)
             if sorted(tags) != sorted(deployment.tags):
                 client.update_deployment(deployment.id, DeploymentUpdate(tags=tags))
     return own
+
+
+def _set_variable(client, name: str, value) -> None:
+    from prefect.client.schemas.actions import VariableCreate, VariableUpdate
+
+    if client.read_variable_by_name(name) is None:
+        client.create_variable(VariableCreate(name=name, value=value))
+    else:
+        client.update_variable(VariableUpdate(name=name, value=value))
 
 
 def worker_command(name: str) -> list[str]:
@@ -356,6 +380,7 @@ def up(*, host: str, port: int, echo, workers: int = 1) -> int:
         _serve_helpdesk(host, port + 2, echo)
         # what the workers run with: their links lead to the downloads served here
         recorded = {**config.snapshot(), "LIFECYCLE_DOWNLOAD_URL": env.get("LIFECYCLE_DOWNLOAD_URL", "")}
+        register_installation(recorded)  # the server records it too: a command of a copied home has no server.json
         config.server_file().write_text(json.dumps({"api_url": api_url, "pid": os.getpid(), "downloads": downloads,
                                                     "config": recorded}))
 

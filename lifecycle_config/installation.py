@@ -57,3 +57,89 @@ def foreign_server(registered: str | None, own: str, *, api_url: str, home: str)
     return (f"the Prefect server at {api_url} serves installation {registered}, not this ledger's {own} "
             f"(LIFECYCLE_HOME {home}): nothing was done; point PREFECT_API_URL at this installation's own server "
             f"(or unset it and run `lifecycle up` here), or use the LIFECYCLE_HOME and ledger that server serves")
+
+
+# --- where the ledger is, and the configuration a worker runs with ------------------------------------------
+#
+# A copy of a home (`cp -r`, a rehearsal copy, a snapshot restored elsewhere) keeps its ledger's identity:
+# the identity alone cannot tell the original from its copy. So a server also records *where* the ledger
+# its worker serves is (LOCATION_VARIABLE, with the configuration that worker runs with), every run carries
+# the location of the ledger it was meant for (LOCATION_PREFIX), and both rules above apply to it as well.
+
+#: the tag of a run (and of a deployment) meant for the ledger at one location: LOCATION_PREFIX + location
+LOCATION_PREFIX = "lifecycle-ledger:"
+#: the Prefect Variable in which a server records what its worker serves: {"installation", "ledger", "config"}
+SERVED_VARIABLE = "lifecycle_served"
+
+
+def without_password(url: str) -> str:
+    """`url` with any password in it replaced by ***: what may be shown, recorded on a server or compared."""
+    import re
+
+    return re.sub(r"(://[^/@:]*):[^/@]*@", r"\1:***@", url)
+
+
+def ledger_location(database_url: str) -> str:
+    """Where a ledger is, the same however it is written: a SQLite file by its resolved path, any other
+    database by its URL without the password."""
+    from pathlib import Path
+
+    if database_url.startswith("sqlite:///"):
+        path = database_url[len("sqlite:///"):].split("?", 1)[0]
+        if path and path != ":memory:":
+            return f"sqlite:///{Path(path).expanduser().resolve()}"
+    return without_password(database_url)
+
+
+def location_tag(location: str) -> str:
+    return f"{LOCATION_PREFIX}{location}"
+
+
+def claimed_locations(tags: Iterable[str] | None) -> set[str]:
+    """The ledger locations a run's (or a deployment's) tags name."""
+    return {value[len(LOCATION_PREFIX):] for value in (tags or ()) if value.startswith(LOCATION_PREFIX)}
+
+
+def with_location(tags: Iterable[str] | None, location: str) -> list[str]:
+    """`tags` naming the ledger at `location` and no other one."""
+    return [value for value in (tags or ()) if not value.startswith(LOCATION_PREFIX)] + [location_tag(location)]
+
+
+def foreign_location(claims: Iterable[str], own: str, *, home: str) -> str | None:
+    """Why a run meant for the ledgers at `claims` must not run on the ledger at `own` (None: it may): the
+    same installation's copy (or original) elsewhere is another ledger."""
+    others = sorted(set(claims) - {own})
+    if not others:
+        return None
+    return (f"this run is meant for the ledger at {', '.join(others)}, but this worker's ledger is at {own} "
+            f"(LIFECYCLE_HOME {home}): nothing was done; a copy of an installation has its own server "
+            f"(`lifecycle up` with its own LIFECYCLE_HOME)")
+
+
+def recorded_config(snapshot: dict[str, str]) -> dict[str, str]:
+    """A configuration snapshot as a server may show it: no password in any value."""
+    return {name: without_password(value) for name, value in snapshot.items()}
+
+
+def served_elsewhere(served: dict | None, own_location: str, *, api_url: str, home: str) -> str | None:
+    """Why a command whose ledger is at `own_location` must not use the server at `api_url`, whose worker
+    serves the ledger `served` records (None: it may; a server that records nothing cannot say)."""
+    theirs = (served or {}).get("ledger")
+    if not theirs or theirs == own_location:
+        return None
+    return (f"the Prefect server at {api_url} serves the ledger at {theirs}, not this command's at {own_location} "
+            f"(LIFECYCLE_HOME {home}; the same installation {served.get('installation')}: a copy of it, or its "
+            f"original): nothing was done; run `lifecycle up` for this LIFECYCLE_HOME (or unset PREFECT_API_URL), "
+            f"or use the LIFECYCLE_HOME and ledger that server serves")
+
+
+def configuration_differences(recorded: dict[str, str] | None, mine: dict[str, str], set_here) -> list[str]:
+    """The names of the settings of `mine` that differ from the `recorded` ones a worker runs with. A name
+    not recorded (a variable the worker runs without, or an older release's record) differs only when this
+    command sets it (`set_here(name)`). Passwords are not compared (a server never records them)."""
+    if not recorded:
+        return []
+    mine = recorded_config(mine)
+    recorded = recorded_config(recorded)
+    return [name for name in sorted(set(recorded) | set(mine))
+            if (recorded[name] != mine.get(name, "") if name in recorded else set_here(name))]

@@ -24,6 +24,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.orm import Session
 
 from ledger import audit, keys
@@ -38,7 +39,8 @@ from ledger.terms_copies import terms_document
 from policy.calendar import add_months, month_bounds, month_key
 from policy.categories import Charge, charge_of, charged
 from policy.billed_through import BilledPeriod
-from policy.invoicing import Subscriber, month_documents, refuse_negative, subscription_charge, totals
+from policy.invoicing import (DocumentTooLarge, Subscriber, month_documents, refuse_negative, refuse_too_large,
+                              subscription_charge, totals)
 from policy.quota import Allocation, Work, allocate, beyond_support, included_minutes, standby_dates, standby_days
 from policy.terms import Terms
 from policy.refusals import Refusal
@@ -126,14 +128,16 @@ def draft(month: str, terms: Terms, *, actor: str, flow_run_id: str | None, engi
         close.started_at = now()
 
         book = _MonthBook.read(session, month, terms)
-        for customer in book.billable_customers():
-            book.bill(customer)
+        # one customer whose documents cannot be written never blocks the others' close
+        not_billed = [line for line in map(book.bill_alone, book.billable_customers()) if line]
         book.write(session, flow_run_id)
         close.status = CloseStatus.DRAFTED
         audit.record(session, "close_drafted", customer_id=None, before=None, actor=actor, flow_run_id=flow_run_id,
                      after={"month": month, "invoices": len(book.invoices), "interventions": book.count,
-                            "late": book.late})
-        return _report(session, month, CloseStatus.DRAFTED)
+                            "late": book.late, **({"not_billed": not_billed} if not_billed else {})})
+        report = _report(session, month, CloseStatus.DRAFTED)
+        report.not_billed = not_billed
+        return report
 
 
 @dataclass
@@ -189,6 +193,27 @@ class _MonthBook:
     def billable_customers(self) -> list[Customer]:
         return [customer for customer_id, customer in self.customers.items() if customer_id not in self.deleted]
 
+    def bill_alone(self, customer: Customer) -> str | None:
+        """bill(customer); when its documents cannot be written (DocumentTooLarge), nothing of it is kept (its
+        work stays unpriced, billed by a later close once corrected) and the one line saying why is returned."""
+        mark = (len(self.quota_rows), len(self.invoices), len(self.credit_notes), len(self.priced), self.count, self.late)
+        kept = {key: (period.used_minutes, period.over_minutes) for key, period in self.quota.items()
+                if key[0] == customer.customer_id}
+        try:
+            self.bill(customer)
+        except DocumentTooLarge as refused:
+            for items, length in zip((self.quota_rows, self.invoices, self.credit_notes, self.priced), mark):
+                del items[length:]
+            self.count, self.late = mark[4], mark[5]
+            for key in [key for key in self.quota if key[0] == customer.customer_id]:
+                if key in kept:
+                    self.quota[key].used_minutes, self.quota[key].over_minutes = kept[key]
+                else:  # a late month's quota made by this bill
+                    period = self.quota.pop(key)
+                    (self.session.delete if sa_inspect(period).persistent else self.session.expunge)(period)
+            return str(refused)
+        return None
+
     def bill(self, customer: Customer) -> None:
         """Price the customer's work against its quotas and draft its invoice when there is something to bill."""
         base = customer.included_minutes if customer.included_minutes is not None else self.terms.included_minutes
@@ -214,8 +239,11 @@ class _MonthBook:
         lines = documents.invoice
         total = totals(lines)
         invoice_index = None
+        if documents.credit:  # before anything of the customer is kept: bill_alone
+            refuse_too_large(documents.credit, totals(documents.credit), f"{customer.customer_id}'s credit note")
         if lines and total.ht != 0:
             refuse_negative(InvoiceKind.MONTHLY, total.ttc, f"{customer.customer_id}'s invoice for {self.month}")
+            refuse_too_large(lines, total, f"{customer.customer_id}'s invoice for {self.month}")
             invoice_index = len(self.invoices)
             self.invoices.append((customer, lines, total, charge.period))
         if documents.credit:

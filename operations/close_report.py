@@ -66,6 +66,7 @@ class CloseReport:
     # money the month owes customers (an annual customer's standby beyond its work): credit notes, not invoices
     credit_notes: list[InvoiceSummary] = field(default_factory=list)
     not_started: int = 0   # customers whose subscription starts after the month: none of its days is billed
+    not_billed: list[str] = field(default_factory=list)  # customers left out by this draft, one line each
 
     @property
     def skipped(self) -> int:

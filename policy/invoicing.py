@@ -19,6 +19,7 @@ from policy.categories import CATEGORIES, Charge, charge_of, fixed_fee
 from policy.language import Language, N_, language_of, speak
 from policy.money import cents
 from policy.quota import Allocation, hourly_rate
+from policy.refusals import Refusal
 from policy.terms import Terms
 from policy.vocabulary import BillingCycle, PaymentMethod
 
@@ -284,6 +285,50 @@ class Totals:
     ht: Decimal
     vat: Decimal
     ttc: Decimal
+
+
+# --- what the ledger can hold ----------------------------------------------------------------------------
+#
+# The ledger keeps amounts as Numeric(14, 2) (at most 999,999,999,999.99), a line's unit price as
+# Numeric(14, 4) (at most 9,999,999,999.9999) and its quantity as Numeric(12, 4). The largest invoice a
+# close computes from a monthly fee F is an annual customer's: 12 x F for the year (its unit price F, or
+# up to 12 x F for a year billed in part), a payment surcharge of at most 100 % of it (card_surcharge_rate
+# <= 1) plus the flat payment fees, then VAT of at most 100 % (a rate <= 1): 48 x F + 4 x the fees. With F at
+# most FEE_BOUND (8 integer digits), 12 x F < 1.2e9 fits a unit price and 48 x F < 4.8e9 leaves more than
+# 995e9 for the work of the month (minutes x hourly rates), data recoveries and late penalties. Work is
+# bounded per row, not per month: a customer's invoice that would still not fit is refused for that
+# customer alone (ledger_fit_problem), and the close bills every other customer.
+
+FEE_INTEGER_DIGITS = 8
+FEE_BOUND = Decimal("99999999.99")
+MONEY_LIMIT = Decimal("999999999999.99")
+UNIT_PRICE_LIMIT = Decimal("9999999999.9999")
+QUANTITY_LIMIT = Decimal("99999999.9999")
+
+
+class DocumentTooLarge(Refusal):
+    """A customer's invoice or credit note whose figures the ledger's columns cannot hold: a close leaves
+    that customer out, in one line, and bills the others."""
+
+
+def refuse_too_large(lines: list["Line"], total: "Totals", who: str) -> None:
+    problem = ledger_fit_problem(lines, total, who)
+    if problem:
+        raise DocumentTooLarge(problem)
+
+
+def ledger_fit_problem(lines: list["Line"], total: "Totals", who: str) -> str | None:
+    """Why a document's figures do not fit the ledger's columns (None: they do), in one line."""
+    too_large = [(line.amount_ht, MONEY_LIMIT, "a line's amount") for line in lines]
+    too_large += [(line.unit_price, UNIT_PRICE_LIMIT, "a unit price") for line in lines]
+    too_large += [(line.quantity, QUANTITY_LIMIT, "a quantity") for line in lines]
+    too_large += [(total.ht, MONEY_LIMIT, "its total HT"), (total.vat, MONEY_LIMIT, "its VAT"),
+                  (total.ttc, MONEY_LIMIT, "its total TTC")]
+    for value, limit, what in too_large:
+        if abs(value) > limit:
+            return (f"{who}: {what} of {value} is more than the ledger keeps ({limit}): not billed; check the "
+                    f"customer's fee, rates and minutes")
+    return None
 
 
 def totals(lines: list[Line]) -> Totals:

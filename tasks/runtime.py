@@ -122,32 +122,50 @@ def registered_installation() -> str | None:
     return str(variable.value) if variable is not None and variable.value else None
 
 
-def installation_tags() -> list[str]:
-    """What a run started from here carries (`run_deployment`): the identity of this process's ledger, so a
-    worker serving another ledger refuses it."""
-    from ledger.installation import installation_id
-    from lifecycle_config.installation import tag
+def served_record() -> dict | None:
+    """What the Prefect server of this process records its worker serves (`lifecycle up`/`deploy`): the
+    installation, where its ledger is, the configuration it runs with; None when it records nothing."""
+    from prefect import get_client
 
-    return [tag(installation_id())]
+    from lifecycle_config.installation import SERVED_VARIABLE
+
+    with get_client(sync_client=True) as client:
+        variable = client.read_variable_by_name(SERVED_VARIABLE)
+    value = variable.value if variable is not None else None
+    return value if isinstance(value, dict) else None
+
+
+def installation_tags() -> list[str]:
+    """What a run started from here carries (`run_deployment`): the identity of this process's ledger and
+    where it is, so a worker serving another ledger (or this one's copy elsewhere) refuses it."""
+    import lifecycle_config
+    from ledger.installation import installation_id
+    from lifecycle_config.installation import ledger_location, location_tag, tag
+
+    return [tag(installation_id()), location_tag(ledger_location(lifecycle_config.database_url()))]
 
 
 def refuse_another_installations_run() -> None:
     """Refuse a run meant for another ledger than this process's: the installations its tags name (the
     deployment's, its starter's) or, for a deployment run with none (a deployment applied before
-    identities existed), the one its server registered. A run without any (in process) is this ledger's."""
+    identities existed), the one its server registered; and the ledger locations its tags name (a copy of
+    this installation elsewhere shares its identity, not its place). A run without any (in process) is this
+    ledger's."""
     from prefect.runtime import deployment, flow_run
 
     import lifecycle_config
     from ledger.installation import installation_id
-    from lifecycle_config.installation import claimed, foreign_run
+    from lifecycle_config.installation import (claimed, claimed_locations, foreign_location, foreign_run,
+                                               ledger_location)
 
+    home = str(lifecycle_config.home())
     claims = claimed(flow_run.tags)
     if not claims and deployment.id:
         registered = registered_installation()
         claims = {registered} if registered else set()
-    if not claims:
-        return
-    problem = foreign_run(claims, installation_id(), home=str(lifecycle_config.home()))
+    # another installation first (the identity says most); then this installation's copy, or original, elsewhere
+    problem = (foreign_run(claims, installation_id(), home=home) if claims else None) or foreign_location(
+        claimed_locations(flow_run.tags), ledger_location(lifecycle_config.database_url()), home=home)
     if problem:
         raise Refusal(problem)
 

@@ -92,6 +92,24 @@ def money(value: Any) -> Decimal:
     return amount
 
 
+def monthly_fee(value: Any) -> Decimal:
+    """A customer's monthly fee: an amount of at most FEE_INTEGER_DIGITS integer digits, so that the largest
+    invoice a close can compute from it fits the ledger (policy.invoicing.FEE_BOUND says why)."""
+    from policy.invoicing import FEE_BOUND, FEE_INTEGER_DIGITS
+
+    text = as_text(value)
+    try:
+        amount = parse_amount(text, integer_digits=FEE_INTEGER_DIGITS)
+    except ValueError as error:
+        if "digits before the decimal point" in str(error):
+            raise ValueError(f"a monthly fee is at most {FEE_BOUND} EUR (the largest invoice billed from it must fit "
+                             f"the ledger): {text!r} is more") from None
+        raise
+    if amount < 0:
+        raise ValueError(f"must not be negative: {text}")
+    return amount
+
+
 def positive_money(value: Any) -> Decimal:
     amount = money(value)
     if amount == 0:

@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from ledger.imports.cells import (address, boolean, choice, day, email, identifier, instant, money, positive_money, rate,
+from ledger.imports.cells import (address, boolean, choice, day, email, identifier, instant, money, monthly_fee,
+                                  positive_money, rate,
                                   siren, text, vat_number, whole)
 from policy.categories import CATEGORIES
 from policy.language import LANGUAGES
@@ -32,7 +33,7 @@ def schemas(terms: Terms) -> dict[str, tuple[Column, ...]]:
     return {
         "customers": (
             Column("customer_id", identifier), Column("name", text(200)), Column("email", email),
-            Column("monthly_fee", money), Column("payment_method", choice(*PAYMENT_METHODS)),
+            Column("monthly_fee", monthly_fee), Column("payment_method", choice(*PAYMENT_METHODS)),
             Column("billing_cycle", choice(*BillingCycle), False), Column("contract_start", day, False),
             Column("vat_rate", rate, False), Column("included_minutes", whole(0, MINUTES_IN_A_MONTH), False),
             Column("dunning_exempt", boolean, False), Column("billing_address", address, False),

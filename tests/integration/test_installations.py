@@ -120,3 +120,65 @@ def test_a_deletion_started_by_another_installations_run_is_refused_by_the_worke
     assert run["state"]["name"] == "Refused" and home2_id in run["state"]["message"], run["state"]
     assert set(run["tags"]) >= {tag(home2_id), tag(installation_of(up_server.home))}
     assert state_of(up_server.home) == before
+
+
+# --- a copy of home1 (`cp -r` while its server runs): the same identity, another ledger ------------------------
+
+def ledger_at(home: Path) -> str:
+    return f"sqlite:///{(home / 'ledger.db').resolve()}"
+
+
+@pytest.fixture(scope="module")
+def copied_home(up_server, tmp_path_factory) -> Path:
+    """home1 copied as a rehearsal or staging copy would be: its ledger (so its installation id), its
+    server.json, its Prefect folder, its outbox."""
+    import shutil
+
+    home = tmp_path_factory.mktemp("copy") / "home"
+    shutil.copytree(up_server.home, home, ignore=shutil.ignore_patterns("*.sock"), symlinks=True)
+    return home
+
+
+def test_home1s_server_records_where_the_ledger_its_worker_serves_is(up_server):
+    served = up_server.get("/variables/name/lifecycle_served")["value"]
+    assert served["installation"] == installation_of(up_server.home)
+    assert served["ledger"] == ledger_at(up_server.home)
+    assert served["config"]["LIFECYCLE_HOME"] == str(up_server.home.resolve())
+    for name, deployment in up_server.deployments().items():
+        assert f"lifecycle-ledger:{ledger_at(up_server.home)}" in deployment["tags"], name
+
+
+@pytest.mark.parametrize("extra", [{}, {"LIFECYCLE_TODAY": "2026-12-07"}], ids=["same-settings", "another-today"])
+def test_a_copied_home_pointed_at_the_originals_server_is_refused_in_one_line(up_server, copied_home, extra):
+    assert installation_of(copied_home) == installation_of(up_server.home)  # a copy: its identity alone cannot tell
+    month = month_key(add_months(today_paris().replace(day=1), -1))
+    before, copy_before = state_of(up_server.home), state_of(copied_home)
+    for command in (["run", "monthly-close", "--month", month], ["run", "standby-expiry"], ["worker"]):
+        refused = lifecycle(copied_home, *command, timeout=120, PREFECT_API_URL=up_server.api, **extra)
+        assert refused.returncode == 2, (command, refused.stderr)
+        [line] = refused.stderr.strip().splitlines()
+        assert line.startswith(f"lifecycle: the Prefect server at {up_server.api} serves the ledger at "
+                               f"{ledger_at(up_server.home)}, not this command's at {ledger_at(copied_home)}"), line
+        assert "nothing was done" in line and "on the worker" not in refused.stderr
+    assert state_of(up_server.home) == before and state_of(copied_home) == copy_before
+
+
+def test_a_copied_homes_server_json_does_not_lead_it_to_the_originals_server(up_server, copied_home):
+    assert (copied_home / "server.json").exists()  # copied along, naming home1's running server
+    without_server = lifecycle(copied_home, "worker", timeout=120)
+    assert without_server.returncode == 1, without_server.stderr
+    assert "no Prefect server to work for" in without_server.stderr
+
+
+def test_a_run_meant_for_a_copy_is_refused_by_the_originals_worker(up_server, copied_home):
+    """As a copy's CLI of an older release would dispatch it: the same identity, the copy's ledger location."""
+    month = month_key(add_months(today_paris().replace(day=1), -1))
+    before = state_of(up_server.home)
+    run_id = up_server.run_button("monthly-close", {"month": month, "approve": "auto"},
+                                  tags=[tag(installation_of(copied_home)), f"lifecycle-ledger:{ledger_at(copied_home)}"])
+    run = up_server.wait(run_id)
+    assert run["state"]["type"] == "FAILED" and run["state"]["name"] == "Refused", run["state"]
+    message = run["state"]["message"]
+    assert "\n" not in message and ledger_at(copied_home) in message and ledger_at(up_server.home) in message
+    assert "nothing was done" in message
+    assert state_of(up_server.home) == before

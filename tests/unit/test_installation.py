@@ -45,3 +45,57 @@ def test_a_server_registered_by_another_installation_is_refused_naming_both_and_
 def test_a_server_of_this_installation_or_of_none_is_used():
     assert foreign_server(HOME2, HOME2, api_url="http://x/api", home="/h") is None
     assert foreign_server(None, HOME2, api_url="http://x/api", home="/h") is None  # a temporary server
+
+
+# --- a copy of an installation: the same identity, another ledger -------------------------------------------
+
+from lifecycle_config.installation import (  # noqa: E402
+    LOCATION_PREFIX, claimed_locations, configuration_differences, foreign_location, ledger_location, location_tag,
+    served_elsewhere, with_location, without_password)
+
+ORIGINAL = "sqlite:////srv/hA/ledger.db"
+COPY = "sqlite:////srv/hC/ledger.db"
+
+
+def test_a_ledger_is_placed_by_its_resolved_file_or_its_url_without_the_password(tmp_path):
+    (tmp_path / "real").mkdir()
+    (tmp_path / "link").symlink_to(tmp_path / "real")
+    assert ledger_location(f"sqlite:///{tmp_path}/link/../real/ledger.db") == f"sqlite:///{tmp_path}/real/ledger.db"
+    assert ledger_location(f"sqlite:///{tmp_path}/link/ledger.db") == f"sqlite:///{tmp_path}/real/ledger.db"
+    assert ledger_location("postgresql+psycopg://lifecycle:s3cret@db:5432/ledger") == \
+        "postgresql+psycopg://lifecycle:***@db:5432/ledger"
+    assert without_password("s3://AKIA:very-secret@bucket/objects") == "s3://AKIA:***@bucket/objects"
+    assert without_password("file:///srv/hA/objects") == "file:///srv/hA/objects"
+
+
+def test_a_run_meant_for_a_copy_of_this_ledger_is_refused_naming_both_places():
+    assert location_tag(ORIGINAL) == f"{LOCATION_PREFIX}{ORIGINAL}"
+    tags = with_location(["billing", tag(HOME1), location_tag(COPY)], ORIGINAL)
+    assert claimed_locations(tags) == {ORIGINAL} and claimed(tags) == {HOME1}
+    assert foreign_location({ORIGINAL}, ORIGINAL, home="/srv/hA") is None
+    assert foreign_location(set(), ORIGINAL, home="/srv/hA") is None  # an older release's run: the identity rules
+    problem = foreign_location({COPY}, ORIGINAL, home="/srv/hA")
+    assert problem is not None and "\n" not in problem
+    assert COPY in problem and ORIGINAL in problem and "nothing was done" in problem
+
+
+def test_a_server_whose_worker_serves_a_copy_or_the_original_is_refused_naming_both_places():
+    served = {"installation": HOME1, "ledger": ORIGINAL, "config": {}}
+    assert served_elsewhere(served, ORIGINAL, api_url="http://127.0.0.1:4300/api", home="/srv/hA") is None
+    assert served_elsewhere(None, COPY, api_url="http://127.0.0.1:4300/api", home="/srv/hC") is None  # says nothing
+    problem = served_elsewhere(served, COPY, api_url="http://127.0.0.1:4300/api", home="/srv/hC")
+    assert problem is not None and "\n" not in problem
+    assert ORIGINAL in problem and COPY in problem and HOME1 in problem and "http://127.0.0.1:4300/api" in problem
+    assert "nothing was done" in problem and "lifecycle up" in problem
+
+
+def test_the_configuration_a_worker_runs_with_is_compared_without_passwords():
+    recorded = {"LIFECYCLE_TODAY": "", "LIFECYCLE_DATABASE_URL": "postgresql://u:***@db/ledger"}
+    mine = {"LIFECYCLE_TODAY": "", "LIFECYCLE_DATABASE_URL": "postgresql://u:pw@db/ledger"}
+    assert configuration_differences(recorded, mine, lambda name: None) == []
+    assert configuration_differences(recorded, {**mine, "LIFECYCLE_TODAY": "2026-12-07"}, lambda name: None) == \
+        ["LIFECYCLE_TODAY"]
+    # a variable the worker runs without differs only when this command sets it
+    assert configuration_differences(recorded, {**mine, "LIFECYCLE_X": ""}, lambda name: None) == []
+    assert configuration_differences(recorded, {**mine, "LIFECYCLE_X": "1"}, lambda name: "1") == ["LIFECYCLE_X"]
+    assert configuration_differences(None, mine, lambda name: "1") == []
