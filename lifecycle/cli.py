@@ -580,10 +580,12 @@ def _parse_day(text: Optional[str], option: str, *, past_only: bool = False) -> 
     """A day given as an option, within the window (no later than today for a fact of the past)."""
     if text is None:
         return None
+    from policy.calendar import parse_day
+
     try:
-        day = date.fromisoformat(text)
-    except ValueError:
-        fail(f"{option} is not a date (YYYY-MM-DD): {text!r}", 2)
+        day = parse_day(text)  # digits 0-9 only: the shared parser says why another script's are refused
+    except ValueError as error:
+        fail(f"{option} is {error}", 2)
     problem = _window().problem(day, past_only=past_only)
     if problem:
         fail(f"{option} {problem}", 2)
@@ -812,10 +814,12 @@ def run_commitments(
     tickets' credentials deleted."""
     moment = None
     if as_of:
+        from policy.calendar import parse_moment
+
         try:
-            moment = datetime.fromisoformat(as_of)
-        except ValueError:
-            fail(f"--as-of is not a moment (YYYY-MM-DDTHH:MM): {as_of!r}", 2)
+            moment = parse_moment(as_of)
+        except ValueError as error:
+            fail(f"--as-of is {error}", 2)
         problem = _window().problem(moment)
         if problem:
             fail(f"--as-of {problem}", 2)
@@ -1076,10 +1080,12 @@ def run_credit_note(
     _text_option("--requested-by", requested_by, 120)
     positions = None
     if lines is not None:
+        from policy.digits import parse_whole
+
         try:
-            positions = [int(part) for part in lines.split(",")]
-        except ValueError:
-            fail(f"--lines {lines!r}: line positions separated by commas, like 1,3", 2)
+            positions = [parse_whole(part) for part in lines.split(",")]  # 0-9 only, as every number given here
+        except ValueError as error:
+            fail(f"--lines {lines!r}: line positions separated by commas, like 1,3 ({error})", 2)
     if not reason.strip():
         fail("--reason: a credit note says why it is issued", 2)
 

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import calendar
+import re
 from datetime import date, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 from lifecycle_config import clock
+from policy.digits import digits_problem
 
 PARIS = ZoneInfo("Europe/Paris")
 
@@ -31,16 +33,44 @@ def month_key(day: date) -> str:
     return f"{day.year:04d}-{day.month:02d}"
 
 
+_MONTH = re.compile(r"([0-9]{4})-([0-9]{2})")
+_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
 def parse_month(text: str) -> tuple[int, int]:
-    """'YYYY-MM' to (year, month), with a reason when it is not one."""
+    """'YYYY-MM' to (year, month), with a reason when it is not one: digits 0-9 only (`٢٠٢٦-١١` would be
+    read as November 2026 by int() but is another text, so another month to the ledger), no space."""
+    problem = digits_problem(text)
+    if problem:
+        raise ValueError(f"not a month (YYYY-MM): {problem}")
+    match = _MONTH.fullmatch(text)
+    if match is None or not 1 <= int(match.group(2)) <= 12:
+        raise ValueError(f"not a month (YYYY-MM): {text!r}")
+    return int(match.group(1)), int(match.group(2))
+
+
+def parse_day(text: str) -> date:
+    """'YYYY-MM-DD' to a date, with a reason when it is not one (digits 0-9 only, no other ISO form)."""
+    problem = digits_problem(text)
+    if problem:
+        raise ValueError(f"not a date (YYYY-MM-DD): {problem}")
     try:
-        year_text, month_text = text.split("-")
-        year, month = int(year_text), int(month_text)
-        if len(year_text) != 4 or len(month_text) != 2 or not 1 <= month <= 12:
+        if not _DAY.fullmatch(text):
             raise ValueError
+        return date.fromisoformat(text)
     except ValueError:
-        raise ValueError(f"not a month (YYYY-MM): {text!r}") from None
-    return year, month
+        raise ValueError(f"not a date (YYYY-MM-DD): {text!r}") from None
+
+
+def parse_moment(text: str, form: str = "YYYY-MM-DDTHH:MM") -> datetime:
+    """An ISO 8601 date-time (datetime.fromisoformat's forms), written with digits 0-9 only."""
+    problem = digits_problem(text)
+    if problem:
+        raise ValueError(f"not a moment ({form}): {problem}")
+    try:
+        return datetime.fromisoformat(text)
+    except ValueError:
+        raise ValueError(f"not a moment ({form}): {text!r}") from None
 
 
 def month_bounds(text: str) -> tuple[date, date]:
