@@ -140,7 +140,9 @@ def cancellations(as_of: Optional[date] = None, force_reason: Optional[str] = No
     with session_scope() as session:
         missing = without_final_backup(session)
     for cancellation_id, customer_id in missing:
-        backup = backup_customer(customer_id, day, settings.platform, settings.storage, flow_run_id=flow_run_id())
+        # labelled today, whatever day the run works for: a backup's id names the day its data was taken
+        backup = backup_customer(customer_id, today_paris(), settings.platform, settings.storage,
+                                 flow_run_id=flow_run_id())
         if backup.status == "good" or backup.status == "skipped":
             with session_scope(write=True) as session:
                 session.get(Cancellation, cancellation_id).final_backup_id = backup.backup_id

@@ -1001,9 +1001,13 @@ def run_backup(
     reason: Optional[str] = REASON,
 ) -> None:
     """Back up every customer's platform data (or one), apply retention, snapshot the ledger."""
+    from policy.calendar import taken_day_problem, today_paris
+
     day = _parse_day(as_of, "--as-of")
     force_reason = _force_reason(force, reason)
-    _future_day(day, "--as-of", force=force)
+    problem = taken_day_problem(day, today_paris(), "--as-of") if day else None  # a backup's id names today
+    if problem and not force:
+        fail(f"{problem}: refused (a typo?); use --force --reason TEXT to run it anyway", 2)
     if customer:
         _known_customer(customer, data_kept=True)
 

@@ -120,6 +120,19 @@ def future_day_problem(day: date, today: date, what: str) -> str | None:
     return None
 
 
+def taken_day_problem(day: date, today: date, what: str) -> str | None:
+    """Why a copy of data must not be labelled `day` on `today`: it holds the data of the moment it is taken,
+    so a day ahead dates it in the future and a day behind names older data than it holds (a restore of
+    `C001-20251210` would bring back today's data under last year's name, and retention would count it as
+    old). Only today is right; anything else is a typo until someone says otherwise."""
+    if day > today:
+        return f"{what} {day} is after today ({today})"
+    if day < today:
+        return f"{what} {day} is before today ({today}): a backup holds the data of the moment it is taken, " \
+               f"so its id names today"
+    return None
+
+
 def unfinished_month_problem(month: str, today: date) -> str | None:
     """Why a month cannot be closed on `today`: it has not ended, so its interventions are not all in."""
     first, after = month_bounds(month)
