@@ -187,6 +187,8 @@ def test_a_users_mistake_is_one_line_and_exit_2_never_a_traceback(home, ledger, 
          "unknown customer 'NOBODY'"),
         (("run", "backup", "--customer", "NOBODY"), "unknown customer 'NOBODY'"),
         (("run", "export", "--month", "2026-13"), "not a month (YYYY-MM)"),
+        (("run", "backup", "--as-of", "2024-02-29"), "--as-of 2024-02-29 is before today ("),  # an id names its day
+        (("run", "backup", "--as-of", "2025-12-10", "--customer", "C1"), "a backup holds the data of the moment"),
     ]
     for args, says in cases:
         result = lifecycle(*args)
