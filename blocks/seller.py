@@ -32,9 +32,9 @@ class Seller(Block):
     postcode: str = Field("75002", description="Postcode.")
     city: str = Field("Paris", description="City.")
     country: str = Field("FR", description="ISO 3166 country code.", pattern="^[A-Z]{2}$")
-    siren: str = Field("123456789", description="SIREN (9 digits).", pattern=r"^\d{9}$")
+    siren: str = Field("123456789", description="SIREN (9 digits).", pattern=r"^[0-9]{9}$")
     siret: Optional[str] = Field("12345678900012", description="SIRET of the issuing establishment (14 digits).",
-                                 pattern=r"^\d{14}$")
+                                 pattern=r"^[0-9]{14}$")
     vat_number: str = Field("FR32123456789", description="Intra-community VAT number.")
     rcs: Optional[str] = Field("RCS Paris 123 456 789", description="Trade register entry, as printed.")
     email: str = Field("facturation@example.com", description="Contact address for invoices; the From of invoice "

@@ -23,11 +23,11 @@ from lifecycle_config.conditions import Reported
 from operations.backup import (customers_to_back_up, failures, finish_night, mark_not_backed_up, outcomes_of,
                                settle_abandoned_backups, store_down)
 from operations.drill import drill_outcomes, plan_drill
-from policy.calendar import future_day_problem, today_paris
+from policy.calendar import taken_day_problem, today_paris
 from tasks.backups import backup_chunk_task, drill
 from tasks.fanout import (BACKUP_SHARD, OBJECT_STORAGE, PLATFORM_DATABASE, SANDBOX, VERIFY_SHARD, holding, run_shards,
                           set_limits, shards, workers_can_take_shards)
-from tasks.runtime import business_date, check_date, flow_run_id, refusals_fail_quietly
+from tasks.runtime import check_date, flow_run_id, refusals_fail_quietly
 from tasks.settings import load_run_settings
 
 CHUNK = 50
@@ -49,13 +49,14 @@ def nightly_backup(
     """Back up every customer not deleted (or one), apply retention, and snapshot the ledger.
 
     Args:
-        as_of: the backup day; empty means the Paris date of the run's scheduled time. One backup per customer and day.
+        as_of: the backup day, today (Paris) unless forced: a backup's id names the day its data was taken. One
+            backup per customer and day.
         customer_id: back up only this customer.
         snapshot_ledger_too: also take a consistent snapshot of the ledger (the accounting record).
-        force_reason: back up under a day after today anyway, and say why (kept in the audit log).
+        force_reason: back up under another day than today anyway, and say why (kept in the audit log).
     """
-    day = business_date(as_of)
-    check_date(future_day_problem(day, today_paris(), "the backup day"), force_reason=force_reason,
+    day = as_of if as_of is not None else today_paris()  # the data is taken now: even a late run's backup is today's
+    check_date(taken_day_problem(day, today_paris(), "the backup day"), force_reason=force_reason,
                what="nightly-backup")
     settings = load_run_settings("nightly-backup")
     abandoned = settle_abandoned_backups()  # left `running` by a run that was killed

@@ -145,10 +145,7 @@ def serve_helpdesk(host: str, port: int, secret: bytes, *, max_bytes: int = MAX_
             if raw is None:
                 self._answer(411, {"error": "Content-Length is required"})
                 return
-            try:
-                length = int(raw)
-            except ValueError:
-                length = -1
+            length = int(raw) if raw.isascii() and raw.isdigit() else -1  # int() also reads other digits, spaces
             if length < 0:
                 self._answer(400, {"error": "Content-Length is not a byte count"})
                 return

@@ -18,7 +18,8 @@ from zoneinfo import ZoneInfo
 
 VARIABLE = "LIFECYCLE_TODAY"
 PARIS = ZoneInfo("Europe/Paris")
-_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
+#: digits 0-9 only (`\d` also matches other scripts' digits: LIFECYCLE_TODAY=٢٠٢٦-١١-٠١ is no day of ours)
+_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 #: the days LIFECYCLE_TODAY may name: a business day of this product (no terms allow an earlier earliest_date),
 #: not one that overflows date arithmetic (0001-01-01, 9999-12-31) or dates documents centuries ahead
 EARLIEST = date(2000, 1, 1)
@@ -39,8 +40,8 @@ def set_day() -> date | None:
             raise ValueError
         day = date.fromisoformat(raw)
     except ValueError:
-        raise MalformedToday(f"{VARIABLE}={raw!r} is not a day (YYYY-MM-DD); unset it to use the machine's "
-                             f"clock") from None
+        form = "YYYY-MM-DD" if raw.isascii() else "YYYY-MM-DD, write digits 0-9"
+        raise MalformedToday(f"{VARIABLE}={raw!r} is not a day ({form}); unset it to use the machine's clock") from None
     if not EARLIEST <= day <= LATEST:
         raise MalformedToday(f"{VARIABLE}={raw!r} is not a plausible day: it lies from {EARLIEST} to {LATEST}; "
                              f"unset it to use the machine's clock")

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import calendar
+import re
 from datetime import date, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 from lifecycle_config import clock
+from policy.digits import digits_problem
 
 PARIS = ZoneInfo("Europe/Paris")
 
@@ -31,16 +33,44 @@ def month_key(day: date) -> str:
     return f"{day.year:04d}-{day.month:02d}"
 
 
+_MONTH = re.compile(r"([0-9]{4})-([0-9]{2})")
+_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
 def parse_month(text: str) -> tuple[int, int]:
-    """'YYYY-MM' to (year, month), with a reason when it is not one."""
+    """'YYYY-MM' to (year, month), with a reason when it is not one: digits 0-9 only (`٢٠٢٦-١١` would be
+    read as November 2026 by int() but is another text, so another month to the ledger), no space."""
+    problem = digits_problem(text)
+    if problem:
+        raise ValueError(f"not a month (YYYY-MM): {problem}")
+    match = _MONTH.fullmatch(text)
+    if match is None or not 1 <= int(match.group(2)) <= 12:
+        raise ValueError(f"not a month (YYYY-MM): {text!r}")
+    return int(match.group(1)), int(match.group(2))
+
+
+def parse_day(text: str) -> date:
+    """'YYYY-MM-DD' to a date, with a reason when it is not one (digits 0-9 only, no other ISO form)."""
+    problem = digits_problem(text)
+    if problem:
+        raise ValueError(f"not a date (YYYY-MM-DD): {problem}")
     try:
-        year_text, month_text = text.split("-")
-        year, month = int(year_text), int(month_text)
-        if len(year_text) != 4 or len(month_text) != 2 or not 1 <= month <= 12:
+        if not _DAY.fullmatch(text):
             raise ValueError
+        return date.fromisoformat(text)
     except ValueError:
-        raise ValueError(f"not a month (YYYY-MM): {text!r}") from None
-    return year, month
+        raise ValueError(f"not a date (YYYY-MM-DD): {text!r}") from None
+
+
+def parse_moment(text: str, form: str = "YYYY-MM-DDTHH:MM") -> datetime:
+    """An ISO 8601 date-time (datetime.fromisoformat's forms), written with digits 0-9 only."""
+    problem = digits_problem(text)
+    if problem:
+        raise ValueError(f"not a moment ({form}): {problem}")
+    try:
+        return datetime.fromisoformat(text)
+    except ValueError:
+        raise ValueError(f"not a moment ({form}): {text!r}") from None
 
 
 def month_bounds(text: str) -> tuple[date, date]:
@@ -87,6 +117,19 @@ def future_day_problem(day: date, today: date, what: str) -> str | None:
     someone says otherwise (it would switch access, bill and date invoices ahead of time)."""
     if day > today:
         return f"{what} {day} is after today ({today})"
+    return None
+
+
+def taken_day_problem(day: date, today: date, what: str) -> str | None:
+    """Why a copy of data must not be labelled `day` on `today`: it holds the data of the moment it is taken,
+    so a day ahead dates it in the future and a day behind names older data than it holds (a restore of
+    `C001-20251210` would bring back today's data under last year's name, and retention would count it as
+    old). Only today is right; anything else is a typo until someone says otherwise."""
+    if day > today:
+        return f"{what} {day} is after today ({today})"
+    if day < today:
+        return f"{what} {day} is before today ({today}): a backup holds the data of the moment it is taken, " \
+               f"so its id names today"
     return None
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
+from policy.digits import digits_problem
+
 CENT = Decimal("0.01")
 
 
@@ -12,7 +14,8 @@ def cents(amount: Decimal) -> Decimal:
     return amount.quantize(CENT, rounding=ROUND_HALF_UP)
 
 
-_PLAIN = re.compile(r"[+-]?(\d+)(?:[.,](\d+))?")
+#: digits 0-9 only: `\d` and Decimal() also take other scripts' digits (`٣.00`, `１００.00`)
+_PLAIN = re.compile(r"[+-]?([0-9]+)(?:[.,]([0-9]+))?")
 
 
 def parse_amount(text: str, *, places: int = 2, integer_digits: int = 12) -> Decimal:
@@ -20,6 +23,9 @@ def parse_amount(text: str, *, places: int = 2, integer_digits: int = 12) -> Dec
     separator, at most `integer_digits` before the separator and `places` after it (the ledger keeps
     Numeric(14, 2): 12 and 2). Anything else is refused with the reason, never rounded or overflowed."""
     cleaned = text.strip()
+    problem = digits_problem(cleaned)
+    if problem:
+        raise ValueError(f"not a plain decimal: {problem}")
     match = _PLAIN.fullmatch(cleaned)
     if match is None:
         if _looks_numeric(cleaned):

@@ -9,6 +9,7 @@ from typing import Any, Callable
 
 from ledger.readers import as_text
 from policy.calendar import NonexistentLocalTime, paris_instant
+from policy.digits import digits_problem
 from policy.ids import id_problem
 from policy.text import control_problem, invisible
 from policy.money import parse_amount
@@ -53,7 +54,10 @@ def siren(value: Any) -> str:
     from stdnum.fr import siren as siren_number, siret as siret_number
 
     result = "".join(as_text(value).split())
-    if not result.isdigit() or len(result) not in (9, 14):
+    problem = digits_problem(result)
+    if problem:
+        raise ValueError(f"not a SIREN (9 digits) or SIRET (14 digits): {problem}")
+    if not (result.isascii() and result.isdigit()) or len(result) not in (9, 14):
         raise ValueError(f"not a SIREN (9 digits) or SIRET (14 digits): {result!r}")
     if not (siren_number if len(result) == 9 else siret_number).is_valid(result):
         raise ValueError(f"{result} is not a valid {'SIREN' if len(result) == 9 else 'SIRET'} (its check digit is wrong)")
@@ -65,6 +69,9 @@ def vat_number(value: Any) -> str:
     from stdnum.eu import vat
 
     result = "".join(as_text(value).split()).upper()
+    problem = digits_problem(result)
+    if problem:
+        raise ValueError(f"not a valid EU VAT number: {problem}")
     if not vat.is_valid(result):
         raise ValueError(f"not a valid EU VAT number: {result!r}")
     return result
@@ -131,6 +138,9 @@ def whole(minimum: int, maximum: int | None = None) -> Callable[[Any], int]:
         if isinstance(value, float) and value.is_integer():
             value = int(value)
         raw = as_text(value).strip()
+        problem = digits_problem(raw)
+        if problem:
+            raise ValueError(problem)
         if not raw.isascii() or not raw.lstrip("+-").isdigit() or len(raw.lstrip("+-")) > 18:
             if maximum is not None and raw.lstrip("+-").isdigit():
                 raise ValueError(f"must be at most {maximum}, not {raw}")
@@ -161,10 +171,14 @@ def day(value: Any) -> date:
         return value.date()
     if isinstance(value, date):
         return value
+    raw = as_text(value)
+    problem = digits_problem(raw)
+    if problem:
+        raise ValueError(f"not a date (YYYY-MM-DD): {problem}")
     try:
-        return date.fromisoformat(as_text(value))
+        return date.fromisoformat(raw)  # Python's reads 0-9 only (other digits are refused above, with the reason)
     except ValueError:
-        raise ValueError(f"not a date (YYYY-MM-DD): {as_text(value)!r}") from None
+        raise ValueError(f"not a date (YYYY-MM-DD): {raw!r}") from None
 
 
 def instant(value: Any) -> datetime:
@@ -175,6 +189,9 @@ def instant(value: Any) -> datetime:
         local = datetime(value.year, value.month, value.day)
     else:
         raw = as_text(value)
+        problem = digits_problem(raw)
+        if problem:
+            raise ValueError(f"not an ISO 8601 date-time: {problem}")
         try:
             local = datetime.fromisoformat(raw.replace("Z", "+00:00") if raw.endswith("Z") else raw)
         except ValueError:

@@ -64,10 +64,12 @@ def parse_day(text: Optional[str], option: str, *, past_only: bool = False) -> O
     """A day given as an option, within the window (no later than today for a fact of the past)."""
     if text is None:
         return None
+    from policy.calendar import parse_day as parse_iso_day
+
     try:
-        day = date.fromisoformat(text)
-    except ValueError:
-        fail(f"{option} is not a date (YYYY-MM-DD): {text!r}", 2)
+        day = parse_iso_day(text)  # digits 0-9 only: the shared parser says why another script's are refused
+    except ValueError as error:
+        fail(f"{option} is {error}", 2)
     problem = window().problem(day, past_only=past_only)
     if problem:
         fail(f"{option} {problem}", 2)

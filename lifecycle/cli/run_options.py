@@ -6,7 +6,6 @@ the command with one line and exit 2 when an option is refused. It starts nothin
 
 from __future__ import annotations
 
-from datetime import datetime
 from enum import Enum
 from pathlib import Path
 from typing import Optional
@@ -96,10 +95,12 @@ def commitments(
     tickets' credentials deleted."""
     moment = None
     if as_of:
+        from policy.calendar import parse_moment
+
         try:
-            moment = datetime.fromisoformat(as_of)
-        except ValueError:
-            fail(f"--as-of is not a moment (YYYY-MM-DDTHH:MM): {as_of!r}", 2)
+            moment = parse_moment(as_of)
+        except ValueError as error:
+            fail(f"--as-of is {error}", 2)
         problem = window().problem(moment)
         if problem:
             fail(f"--as-of {problem}", 2)
@@ -161,7 +162,13 @@ def backup(
     reason: Optional[str] = REASON,
 ) -> dict:
     """Back up every customer's platform data (or one), apply retention, snapshot the ledger."""
-    asked = _sweep_day(as_of, force, reason)
+    from policy.calendar import taken_day_problem, today_paris
+
+    day = parse_day(as_of, "--as-of")
+    asked = {"as_of": day, "force_reason": checked_reason(force, reason)}
+    problem = taken_day_problem(day, today_paris(), "--as-of") if day else None  # a backup's id names today
+    if problem and not force:
+        fail(f"{problem}: refused (a typo?); use --force --reason TEXT to run it anyway", 2)
     if customer:
         known_customer(customer, data_kept=True)
     return {**asked, "customer_id": customer}
@@ -199,10 +206,12 @@ def credit_note(
     text_option("--requested-by", requested_by, 120)
     positions = None
     if lines is not None:
+        from policy.digits import parse_whole
+
         try:
-            positions = [int(part) for part in lines.split(",")]
-        except ValueError:
-            fail(f"--lines {lines!r}: line positions separated by commas, like 1,3", 2)
+            positions = [parse_whole(part) for part in lines.split(",")]  # 0-9 only, as every number given here
+        except ValueError as error:
+            fail(f"--lines {lines!r}: line positions separated by commas, like 1,3 ({error})", 2)
     if not reason.strip():
         fail("--reason: a credit note says why it is issued", 2)
     return {"invoice": invoice, "reason": reason, "requested_by": requested_by, "amount_ttc": amount,

@@ -162,13 +162,13 @@ def _check(doc: InvoiceDocument) -> list[VatRow]:
         raise ValueError(f"{where}: a document needs at least one line")
     if doc.kind == "credit_note" and not doc.credited_number:
         raise ValueError(f"{where}: a credit note names the invoice it credits (credited_number)")
-    seller = doc.seller
-    if not (seller.siren and seller.siren.isdigit() and len(seller.siren) == 9):
+    seller = doc.seller  # digits 0-9: str.isdigit() alone also takes Arabic-Indic or full-width ones
+    if not (seller.siren and seller.siren.isascii() and seller.siren.isdigit() and len(seller.siren) == 9):
         raise ValueError(f"{where}: the seller's SIREN must be 9 digits, not {seller.siren!r}")
     for party in (seller, doc.buyer):
-        if party.siren is not None and not (party.siren.isdigit() and len(party.siren) == 9):
+        if party.siren is not None and not (party.siren.isascii() and party.siren.isdigit() and len(party.siren) == 9):
             raise ValueError(f"{where}: SIREN {party.siren!r} of {party.name!r} is not 9 digits")
-        if party.siret is not None and not (party.siret.isdigit() and len(party.siret) == 14):
+        if party.siret is not None and not (party.siret.isascii() and party.siret.isdigit() and len(party.siret) == 14):
             raise ValueError(f"{where}: SIRET {party.siret!r} of {party.name!r} is not 14 digits")
         if len(party.country) != 2 or not party.country.isalpha() or not party.country.isupper():
             raise ValueError(f"{where}: country {party.country!r} of {party.name!r} is not ISO 3166-1 alpha-2")

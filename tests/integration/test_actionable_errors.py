@@ -57,7 +57,8 @@ def test_an_unreachable_object_store_is_one_line_within_seconds_and_the_ledger_s
                        "LIFECYCLE_STORAGE_URL": "s3://nightly/lifecycle"}.items():
         monkeypatch.setenv(key, value)
     started = time.monotonic()
-    result = lifecycle("run", "backup", "--as-of", NIGHT.isoformat(), PREFECT_API_URL=prefect_server)
+    result = lifecycle("run", "backup", "--as-of", NIGHT.isoformat(), PREFECT_API_URL=prefect_server,
+                       LIFECYCLE_TODAY=NIGHT.isoformat())
     seconds = time.monotonic() - started
     said = result.stdout + result.stderr
     assert result.returncode == 1, said
@@ -100,7 +101,8 @@ def test_a_read_only_storage_folder_is_one_line_naming_it(prefect_server, home, 
     shop(ledger, tmp_path, 3)
     with read_only(tmp_path / "objects") as folder:
         monkeypatch.setenv("LIFECYCLE_STORAGE_URL", f"file://{folder}")
-        result = lifecycle("run", "backup", "--as-of", NIGHT.isoformat(), PREFECT_API_URL=prefect_server)
+        result = lifecycle("run", "backup", "--as-of", NIGHT.isoformat(), PREFECT_API_URL=prefect_server,
+                           LIFECYCLE_TODAY=NIGHT.isoformat())
         export = lifecycle("run", "export", "--month", "2026-10", PREFECT_API_URL=prefect_server)
     said = result.stdout + result.stderr
     assert result.returncode == 1 and "Traceback" not in said, said
@@ -291,10 +293,11 @@ def test_export_refuses_a_target_already_there_before_any_run(prefect_server, ho
     assert (folder / "2026-10_billable-interventions.xlsx").read_bytes()[:2] == b"PK"
 
 
-def test_a_restore_says_where_it_went_in_words(prefect_server, home, ledger, tmp_path):
+def test_a_restore_says_where_it_went_in_words(prefect_server, home, ledger, tmp_path, monkeypatch):
     from flows.backup import nightly_backup
 
     shop(ledger, tmp_path, 1)
+    monkeypatch.setenv("LIFECYCLE_TODAY", NIGHT.isoformat())  # a backup is taken on the day its id names
     nightly_backup(as_of=NIGHT, snapshot_ledger_too=False)
     said = {}
     for target in ("sandbox", "in_place"):

@@ -19,7 +19,7 @@ from blocks.storage import ObjectStorage
 from ledger.db import session_scope
 from ledger.imports import import_file
 from ledger.locks import CustomerBusy, customer_lock
-from ledger.models import Backup, Intervention, RestoreJob
+from ledger.models import AuditEntry, Backup, Intervention, RestoreJob
 from lifecycle_config.databases import engine_for
 from tests.integration.conftest import create_pg_database, drop_pg_database
 from tests.support.builders import CUSTOMER_HEADER, customer, platform, write_csv
@@ -51,6 +51,7 @@ def shop(request, prefect_server, home, ledger, tmp_path, monkeypatch):
                            "AWS_DEFAULT_REGION": "us-east-1", "LIFECYCLE_STORAGE_URL": f"s3://{bucket}/lifecycle"}.items():
             monkeypatch.setenv(key, value)
     monkeypatch.setenv("LIFECYCLE_PLATFORM_URL", platform_url)
+    monkeypatch.setenv("LIFECYCLE_TODAY", "2026-11-20")  # the night of the backups below: an id names its day
     import_file("customers", write_csv(tmp_path / "c.csv", CUSTOMER_HEADER, [customer("ACME"), customer("BETA")]),
                 engine=ledger)
     engine = platform(platform_url, ["ACME", "BETA"])
@@ -110,6 +111,29 @@ def test_backup_then_restore_to_the_sandbox_gives_identical_rows_and_bills_once(
     restore_backup(customer_id="ACME", requested_by="bob", ticket="T-2")
     with session_scope(ledger) as session:
         assert session.scalar(select(func.count()).select_from(Intervention).where(Intervention.source == "restore")) == 2
+
+
+def test_a_backup_is_labelled_today_another_day_only_forced_with_a_reason(shop, ledger):
+    """A backup holds the data of the moment it is taken: `--as-of 2024-02-29` would have labelled today's data
+    ACME-20240229 (and a restore of it brought back today's data under an old name); a day ahead or behind is
+    refused unless forced with a reason, which the audit log keeps."""
+    from flows.backup import nightly_backup
+    from tasks.runtime import DateRefused
+
+    for day in (date(2024, 2, 29), date(2026, 11, 19), date(2026, 11, 21)):
+        with pytest.raises(DateRefused, match=f"the backup day {day} is (before|after) today \\(2026-11-20\\)"):
+            nightly_backup(as_of=day, snapshot_ledger_too=False)
+    with session_scope(ledger) as session:
+        assert session.scalar(select(func.count()).select_from(Backup)) == 0
+    today = nightly_backup(snapshot_ledger_too=False)  # no day given: today's, the day its data is taken
+    assert sorted(b["backup_id"] for b in today["backups"]) == ["ACME-20261120", "BETA-20261120"]
+    forced = nightly_backup(as_of=date(2025, 12, 10), force_reason="rehearsal of the December restore",
+                            snapshot_ledger_too=False)
+    assert sorted(b["backup_id"] for b in forced["backups"]) == ["ACME-20251210", "BETA-20251210"]
+    with session_scope(ledger) as session:
+        [override] = session.scalars(select(AuditEntry).where(AuditEntry.action == "date_check_overridden")).all()
+        assert override.after["reason"] == "rehearsal of the December restore"
+        assert override.after["problem"].startswith("the backup day 2025-12-10 is before today (2026-11-20)")
 
 
 def test_an_in_place_restore_takes_a_safety_backup_and_touches_only_that_customer(shop, ledger):
@@ -177,7 +201,7 @@ def test_an_in_place_restore_over_a_changed_schema_is_refused_unless_ops_name_th
                        map_columns="operations.name=headline")
 
 
-def test_a_corrupted_or_truncated_backup_is_refused_marked_corrupt_and_replaced(shop, ledger, home):
+def test_a_corrupted_or_truncated_backup_is_refused_marked_corrupt_and_replaced(shop, ledger, home, monkeypatch):
     from flows.backup import nightly_backup
     from flows.restore import restore_backup
     from operations.backup_archive import CorruptBackup
@@ -202,6 +226,7 @@ def test_a_corrupted_or_truncated_backup_is_refused_marked_corrupt_and_replaced(
     # the next night takes a fresh backup; one byte flipped in it is caught by its checksum
     with shop.begin() as connection:
         connection.execute(text("INSERT INTO users (tenant_id, email) VALUES ('ACME', 'back@acme.example')"))
+    monkeypatch.setenv("LIFECYCLE_TODAY", "2026-11-21")
     nightly_backup(as_of=date(2026, 11, 21), snapshot_ledger_too=False)
     key = "backups/ACME/ACME-20261121/users.jsonl.gz"
     with store.open(key) as handle:

@@ -139,7 +139,7 @@ def test_credentials_are_sealed_purged_at_close_and_never_found_anywhere(helpdes
     # everything a user or an attacker can read: the ledger as `show` prints it, an export, a backup with
     # its ledger snapshot, the mails, the runs' logs and artifacts
     billable_export(month="2026-11")
-    nightly_backup(as_of=MORNING.date())
+    nightly_backup()  # today's: a backup's id names the day its data was taken
     with session_scope(helpdesk) as session:
         shown = repr([views.SUBJECTS[name](session, None) for name in views.SUBJECTS])
     assert SECRET not in shown and "Tr0ub4dor" not in shown

@@ -52,7 +52,7 @@ class Day:
     def __init__(self, folder: Path, ledger_url: str, prefect_api: str, admin=None):
         self.folder, self.ledger_url, self.admin = folder, ledger_url, admin
         self.env = {**os.environ, "LIFECYCLE_HOME": str(folder / "home"), "LIFECYCLE_DATABASE_URL": ledger_url,
-                    "PREFECT_API_URL": prefect_api}
+                    "PREFECT_API_URL": prefect_api, "LIFECYCLE_TODAY": TODAY}  # the day of operations below
         for name in ("LIFECYCLE_PLATFORM_URL", "LIFECYCLE_STORAGE_URL", "LIFECYCLE_SANDBOX_URL", "LIFECYCLE_FAILPOINT"):
             self.env.pop(name, None)
 

@@ -187,12 +187,41 @@ def test_a_users_mistake_is_one_line_and_exit_2_never_a_traceback(home, ledger, 
          "unknown customer 'NOBODY'"),
         (("run", "backup", "--customer", "NOBODY"), "unknown customer 'NOBODY'"),
         (("run", "export", "--month", "2026-13"), "not a month (YYYY-MM)"),
+        (("run", "backup", "--as-of", "2024-02-29"), "--as-of 2024-02-29 is before today ("),  # an id names its day
+        (("run", "backup", "--as-of", "2025-12-10", "--customer", "C1"), "a backup holds the data of the moment"),
     ]
     for args, says in cases:
         result = lifecycle(*args)
         lines = result.stderr.strip().splitlines()
         assert result.returncode == 2 and len(lines) == 1 and lines[0].startswith("lifecycle: "), (args, result.stderr)
         assert says in lines[0], (args, lines)
+
+
+def test_a_number_in_other_digits_than_0_9_is_refused_before_any_work(home, ledger, tmp_path):
+    """int() reads ٢٠٢٦-١١ as November 2026, but the ledger would have stored another month (and billed
+    November's fees twice): each option that takes a number says "write digits 0-9", in one line, exit 2."""
+    import_file("customers", write_csv(tmp_path / "c.csv", CUSTOMER_HEADER, [customer("C1")]), engine=ledger)
+    cases = [
+        (("run", "monthly-close", "--month", "٢٠٢٦-١١"), "not a month (YYYY-MM): write digits 0-9: '٢٠٢٦-١١' holds"),
+        (("run", "monthly-close", "--month", "२०२६-११"), "write digits 0-9: '२०२६-११' holds '२' (devanagari digit two)"),
+        (("show", "invoices", "--month", "2026-1 "), "not a month (YYYY-MM): '2026-1 '"),
+        (("show", "invoices", "--issued-in", "２０２６-11"), "--issued-in: not a month (YYYY-MM): write digits 0-9"),
+        (("run", "export", "--month", "2026-1١"), "write digits 0-9"),
+        (("run", "standby-expiry", "--as-of", "٢٠٢٦-١١-٠١"), "--as-of is not a date (YYYY-MM-DD): write digits 0-9"),
+        (("run", "backup", "--as-of", "2026-11-0١"), "--as-of is not a date (YYYY-MM-DD): write digits 0-9"),
+        (("run", "backup", "--as-of", "20261101"), "--as-of is not a date (YYYY-MM-DD): '20261101'"),
+        (("run", "commitments", "--as-of", "2026-11-01T1٠:00"), "--as-of is not a moment (YYYY-MM-DDTHH:MM): write "
+                                                               "digits 0-9"),
+        (("run", "credit-note", "--invoice", "F-1", "--lines", "١", "--reason", "x", "--requested-by", "a"),
+         "--lines '١': line positions separated by commas, like 1,3 (write digits 0-9"),
+    ]
+    for args, says in cases:
+        result = lifecycle(*args)
+        lines = result.stderr.strip().splitlines()
+        assert result.returncode == 2 and len(lines) == 1 and lines[0].startswith("lifecycle: "), (args, result.stderr)
+        assert says in lines[0], (args, lines)
+    today = lifecycle("show", "customers", LIFECYCLE_TODAY="٢٠٢٦-١٢-٠٦")
+    assert today.returncode == 2 and "is not a day (YYYY-MM-DD, write digits 0-9)" in today.stderr, today.stderr
 
 
 def test_out_makes_its_folder_and_never_overwrites_a_file_unasked(prefect_server, home, ledger, tmp_path):

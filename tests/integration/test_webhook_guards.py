@@ -78,6 +78,19 @@ def test_a_replayed_request_is_refused_and_never_moves_a_ticket_back(webhook, le
     assert logged == [f"helpdesk webhook: refused 409 from 127.0.0.1: {replayed.json()['error']}"]
 
 
+def test_a_moment_in_other_digits_is_refused_at_its_field_and_nothing_is_written(webhook, ledger):
+    """JSON's own numbers are 0-9, but its strings are not: a moment written ٢٠٢٦ is refused with the reason."""
+    url, _ = webhook
+    body = ticket("٢٠٢٦-11-17T10:00")
+    answer = post(url, body, headers(SECRET, body))
+    assert answer.status_code == 422, answer.text
+    [error] = answer.json()["errors"]
+    assert "first_response_at: not an ISO 8601 date-time: write digits 0-9: '٢٠٢٦-11-17T10:00' holds '٢' " \
+           "(arabic-indic digit two)" in error, error
+    with session_scope(ledger) as session:
+        assert session.get(Ticket, "HD-1") is None
+
+
 def test_a_request_signed_too_long_ago_or_ahead_or_only_by_its_body_is_refused_in_one_line(webhook, ledger):
     url, logged = webhook
     body = ticket("2026-11-17T10:00")

@@ -72,3 +72,17 @@ def test_a_month_can_be_closed_once_it_has_ended(month, today, problem):
     assert (found is None) == (problem is None)
     if problem:
         assert problem in found and f"the month {month} has not ended" in found
+
+
+def test_a_backup_day_is_today_only():
+    """A backup holds the data of the moment it is taken: a day behind names today's data as older, a day
+    ahead dates it in the future; both are refused with the reason (forcing is the flow's to allow)."""
+    from policy.calendar import taken_day_problem
+
+    today = date(2026, 12, 6)
+    assert taken_day_problem(today, today, "the backup day") is None
+    assert taken_day_problem(date(2026, 12, 7), today, "the backup day") == \
+        "the backup day 2026-12-07 is after today (2026-12-06)"
+    assert taken_day_problem(date(2024, 2, 29), today, "--as-of") == (
+        "--as-of 2024-02-29 is before today (2026-12-06): a backup holds the data of the moment it is taken, so its "
+        "id names today")

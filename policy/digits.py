@@ -1,0 +1,47 @@
+"""Numbers from outside (a file's cell, the helpdesk, a command's option, LIFECYCLE_TODAY) are written with the
+digits 0-9 and nothing else.
+
+Python reads other scripts' digits as numbers: `int("٣٠")` is 30, `Decimal("１００")` is 100, and the
+regular expression `\\d` matches Arabic-Indic, Devanagari or full-width digits. A month written `٢٠٢٦-١١`
+was thus read as November 2026 but stored as another text than `2026-11`, and closed a second time. Every
+parse of digits the product does from outside goes through here (or a pattern of `[0-9]`), and a number
+written in other digits is refused with the reason, never read as something else.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+ASCII_DIGITS = frozenset("0123456789")
+#: a whole number: ASCII digits only, an optional sign (Python's int() also takes other scripts' digits,
+#: spaces around and underscores between)
+_WHOLE = re.compile(r"[+-]?[0-9]+")
+
+
+def other_digits(text: str) -> list[str]:
+    """The characters of `text` that are digits or numbers but not 0-9 (`٣`, `３`, `²`, `Ⅻ`), in order, once each."""
+    found: list[str] = []
+    for char in text:
+        if char not in ASCII_DIGITS and (char.isdigit() or char.isnumeric()) and char not in found:
+            found.append(char)
+    return found
+
+
+def digits_problem(text: str) -> str | None:
+    """Why `text` is refused as a number written in other digits than 0-9; None when it holds none."""
+    found = other_digits(text)
+    if not found:
+        return None
+    char = found[0]
+    return f"write digits 0-9: {text!r} holds {char!r} ({unicodedata.name(char, f'U+{ord(char):04X}').lower()})"
+
+
+def parse_whole(text: str) -> int:
+    """A whole number written with 0-9 (an optional sign); ValueError with the reason otherwise."""
+    problem = digits_problem(text)
+    if problem:
+        raise ValueError(problem)
+    if not _WHOLE.fullmatch(text):
+        raise ValueError(f"not a whole number: {text!r}")
+    return int(text)
