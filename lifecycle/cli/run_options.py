@@ -165,13 +165,13 @@ def backup(
     from policy.calendar import taken_day_problem, today_paris
 
     day = parse_day(as_of, "--as-of")
-    asked = {"as_of": day, "force_reason": checked_reason(force, reason)}
+    force_reason = checked_reason(force, reason)
     problem = taken_day_problem(day, today_paris(), "--as-of") if day else None  # a backup's id names today
     if problem and not force:
         fail(f"{problem}: refused (a typo?); use --force --reason TEXT to run it anyway", 2)
     if customer:
         known_customer(customer, data_kept=True)
-    return {**asked, "customer_id": customer}
+    return {"as_of": day, "force_reason": force_reason, "customer_id": customer}
 
 
 def verify_backups(sample: int = typer.Option(5, "--sample", help="How many customers' latest backups.")) -> dict:
