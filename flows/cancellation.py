@@ -21,10 +21,11 @@ from ledger import keys
 from ledger.cancellations import (CancellationRefused, close, due_for_statement, due_to_take_effect, on_standby,
                                   receive, take_effect, withdraw, without_final_backup)
 from ledger.db import session_scope
-from ledger.models import Cancellation
+from ledger.models import Cancellation, Customer
 from policy.calendar import future_day_problem, today_paris
 from policy.window import DateWindow
-from policy.cancellation import NOTICES
+from policy.cancellation import NOTICES, earliest_effective
+from policy.chronology import before_start_problem, late_letter_problem
 from policy.language import language_of
 from tasks.dispatch import deliver
 from tasks.invoice_documents import finish_documents
@@ -51,7 +52,8 @@ def _notify(session, customer, step: str, cancellation_id: int, settings, **fact
 @flow(name="cancellation-request", log_prints=True, persist_result=True, result_serializer="json")
 @refusals_fail_quietly
 def cancellation_request(customer_id: str, received_on: Optional[date] = None, effective_on: Optional[date] = None,
-                         withdraw_it: bool = False, requested_by: str = "ops") -> dict:
+                         withdraw_it: bool = False, requested_by: str = "ops",
+                         force_reason: Optional[str] = None) -> dict:
     """Record a customer's cancellation letter (or withdraw its cancellation before it takes effect).
 
     Args:
@@ -60,6 +62,7 @@ def cancellation_request(customer_id: str, received_on: Optional[date] = None, e
         effective_on: the last day of service asked for; empty means the earliest the contract's terms allow.
         withdraw_it: withdraw the customer's cancellation instead (only before its effective date).
         requested_by: who records it (audit).
+        force_reason: record a letter received more than a year ago anyway, and say why (kept in the audit log).
     """
     day = received_on or today_paris()
     if day > today_paris():
@@ -71,6 +74,8 @@ def cancellation_request(customer_id: str, received_on: Optional[date] = None, e
         problem = window.problem(value) if value else None
         if problem:
             raise CancellationNotRecorded(f"{customer_id}: {name} {problem}")
+    if not withdraw_it:
+        _received_in_time(customer_id, day, settings.terms, force_reason)
     try:
         with session_scope(write=True) as session:
             if withdraw_it:
@@ -94,6 +99,21 @@ def cancellation_request(customer_id: str, received_on: Optional[date] = None, e
     return {"customer_id": customer_id, "received_on": step.received_on.isoformat(),
             "effective_on": step.effective_on.isoformat(), "status": step.status, "sentence": step.sentence,
             "balance": str(step.statement.total) if step.statement else None, "pending": pending}
+
+
+def _received_in_time(customer_id: str, day: date, terms, force_reason: Optional[str]) -> None:
+    """A letter is never received before the customer's start; one received more than a year ago needs a
+    reason (policy.chronology): its last day would credit back every invoice since."""
+    with session_scope() as session:
+        customer = session.get(Customer, customer_id)
+        if customer is None:
+            return  # receive() says so
+        problem = before_start_problem(day, customer.subscription_start, "received_on")
+        if problem:
+            raise CancellationNotRecorded(f"{customer_id}: {problem}")
+        last_day = earliest_effective(day, customer.billing_cycle, customer.contract_start, terms)
+    check_date(late_letter_problem(day, today_paris(), last_day), force_reason=force_reason,
+               what="cancellation-request")
 
 
 @flow(name="cancellations", log_prints=True, persist_result=True, result_serializer="json")

@@ -847,8 +847,11 @@ def run_cancel(
                                                help="Last day of service; default the earliest the terms allow."),
     withdraw: bool = typer.Option(False, "--withdraw", help="Withdraw the customer's cancellation instead."),
     requested_by: str = typer.Option("ops", "--requested-by", help="Who records it (audit)."),
+    force: bool = typer.Option(False, "--force", help="Record a letter received more than a year ago anyway."),
+    reason: Optional[str] = REASON,
 ) -> None:
     """Record a cancellation letter (acknowledged with the effective date and the balance), or withdraw one."""
+    force_reason = _force_reason(force, reason)
     if withdraw and (received_on or effective_on):
         fail("--withdraw takes no --received-on or --effective-on", 2)
     if not withdraw and not received_on:
@@ -869,7 +872,7 @@ def run_cancel(
 
     result = _run("cancellation-request/cancellation-request",
                   {"customer_id": customer, "received_on": received, "effective_on": effective,
-                   "withdraw_it": withdraw, "requested_by": requested_by}, call)
+                   "withdraw_it": withdraw, "requested_by": requested_by, "force_reason": force_reason}, call)
     if result is None:
         return
     typer.echo(f"{customer}: cancellation {result['sentence']}"
