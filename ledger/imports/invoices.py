@@ -27,6 +27,7 @@ from ledger.imports.rows import ImportResult, Problems, Row, by_key, duplicates,
 from ledger.models import Invoice, InvoiceLine
 from policy.billed_through import default_period, period_problems
 from policy.calendar import month_key
+from policy.chronology import before_start_problem
 from policy.money import vat_of
 from policy.terms import Terms
 from policy.vocabulary import InvoiceKind, InvoiceStatus
@@ -56,6 +57,7 @@ def check(session: Session, rows: list[Row], problems: Problems, terms: Terms, a
             continue
         stored = existing.get(values.get("invoice_id"))
         if stored is None:
+            _after_contract_start(row, customers.get(values.get("customer_id")), problems)
             new_rows.append(row)
             continue
         line = stored.lines[0] if stored.lines else None
@@ -138,6 +140,18 @@ def _service(values: dict, billing_cycle: str):
     if not bills or values.get("issued_on") is None:
         return bills, None, None
     return True, *default_period(values["issued_on"], billing_cycle)
+
+
+def _after_contract_start(row: Row, customer, problems: Problems) -> None:
+    """A new invoice bills no subscription day before the customer's contract_start (policy.chronology)."""
+    if customer is None or customer.contract_start is None or row.values.get("issued_on") is None:
+        return
+    bills, period_start, _ = _service(row.values, customer.billing_cycle)
+    if bills and period_start is not None:
+        column = "period_start" if row.values.get("period_start") is not None else "issued_on"
+        problem = before_start_problem(period_start, customer.contract_start, "the service period starting")
+        if problem:
+            problems.add(row.number, column, problem)
 
 
 def _product_status(row: Row, invoice: Invoice, problems: Problems, result: ImportResult, changes: list) -> None:
