@@ -1,244 +1,149 @@
-"""Numbering stays chronological across years (issue 24): no document is dated before the latest date already
-numbered in any year, nor before the document it corrects, whatever path asks for the number (a credit-notes
-import row, `run credit-note`, the close, the arrears sweep). A credit-notes row dated 2020-01-01 once made
-credit note 2020-000001, six years before the invoice it credited, and mailed it. On SQLite and PostgreSQL."""
+"""A fact dated before what it depends on is refused at its row (or in one line), on SQLite and PostgreSQL, and
+nothing is written: a payment before its invoice was issued (it would wipe the late penalty), a refund before
+the credit it pays back, support time, a ticket, a standby, a subscription period or a cancellation letter
+before the customer's start; a letter received more than a year ago needs a reason. An imported standby is
+refused to a customer in arrears in the request's own words: a standby is never a way round a suspension."""
 
 from __future__ import annotations
 
 from datetime import date
+from decimal import Decimal
 
 import pytest
 from sqlalchemy import func, select
 
 from ledger.db import session_scope
 from ledger.imports import ImportRejected, import_file
-from ledger.models import Invoice, InvoiceSequence
-from tests.integration.test_hostile_entries import CREDIT_NOTES, lifecycle, one_line_refusal
+from ledger.models import AuditEntry, Cancellation, CustomerCredit, StandbyPeriod
+from tests.integration.test_hostile_input import ledger_state
 from tests.support.builders import CUSTOMER_HEADER, customer, write_csv
-from tests.support.locks import WaitWatch, joined, run_in_thread
 
-RULE = "numbering is chronological, so no document is dated before the latest one numbered (in any year)"
+INVOICES = ["invoice_id", "customer_id", "issued_on", "due_on", "amount_ht", "vat_rate"]
+PAYMENTS = ["payment_id", "invoice_id", "paid_on", "amount"]
+REFUNDS = ["refund_id", "customer_id", "amount", "refunded_on", "reference"]
+STANDBY = ["customer_id", "reason", "start_on", "end_on"]
+START = "before the customer's start (2026-03-01): no fact of a customer lies before it"
 
 
 @pytest.fixture
-def invoiced(ledger, tmp_path, monkeypatch):
-    """C1 with an imported invoice INV-1 of 2026-10-01 (1200.00 TTC, open); today is 2027-01-20."""
-    monkeypatch.setenv("LIFECYCLE_TODAY", "2027-01-20")
-    import_file("customers", write_csv(tmp_path / "c.csv", CUSTOMER_HEADER, [customer("C1")]), engine=ledger)
-    import_file("invoices", write_csv(tmp_path / "i.csv", ["invoice_id", "customer_id", "issued_on", "due_on",
-                                                          "amount_ht", "vat_rate"],
-                                      [["INV-1", "C1", "2026-10-01", "2026-10-31", "1000.00", "0.20"]]), engine=ledger)
+def history(ledger, tmp_path, monkeypatch):
+    """Today 2026-12-06. LATE (monthly, no contract_start) starts with its first imported period, March 2026,
+    and owes INV-L-03 (issued 2026-04-01, due 2026-05-01, 1188.00 TTC); KEPT (contract_start 2026-03-01) paid
+    INV-K-03 twice, the second time on 2026-12-06: 1188.00 of credit from that day."""
+    monkeypatch.setenv("LIFECYCLE_TODAY", "2026-12-06")
+    import_file("customers", write_csv(tmp_path / "c.csv", CUSTOMER_HEADER,
+                                       [customer("LATE", fee="990.00"),
+                                        customer("KEPT", fee="990.00", start="2026-03-01")]), engine=ledger)
+    import_file("invoices", write_csv(tmp_path / "i.csv", INVOICES, [
+        ["INV-L-03", "LATE", "2026-04-01", "2026-05-01", "990.00", "0.20"],
+        ["INV-K-03", "KEPT", "2026-04-01", "2026-05-01", "990.00", "0.20"]]), engine=ledger)
+    import_file("payments", write_csv(tmp_path / "p.csv", PAYMENTS, [
+        ["PK1", "INV-K-03", "2026-04-20", "1188.00"], ["PK2", "INV-K-03", "2026-12-06", "1188.00"]]), engine=ledger)
     return ledger
 
 
-def notes(ledger) -> list[tuple[str, date]]:
-    with session_scope(ledger) as session:
-        return [(number, on) for number, on in session.execute(
-            select(Invoice.number, Invoice.issued_on).where(Invoice.kind == "credit_note").order_by(Invoice.number))]
-
-
-def years(ledger) -> dict[int, tuple[int, date | None]]:
-    with session_scope(ledger) as session:
-        return {row.year: (row.last_number, row.last_issued_on) for row in session.scalars(select(InvoiceSequence))}
-
-
-def credit(ledger, tmp_path, *rows: tuple[str, str]):
-    """Import credit notes of 10.00 on INV-1: (id, issued_on) each."""
-    lines = [[note_id, "INV-1", "10.00", f"Goodwill {note_id}", on] for note_id, on in rows]
-    return import_file("credit-notes", write_csv(tmp_path / "cn.csv", CREDIT_NOTES, lines), engine=ledger)
-
-
-def test_a_credit_note_dated_years_before_the_latest_number_is_refused_at_its_row(invoiced, tmp_path):
-    assert credit(invoiced, tmp_path, ("CN-1", "2026-11-02")).inserted == 1
+def refused(kind: str, path, ledger) -> list[str]:
+    before = ledger_state(ledger)
     with pytest.raises(ImportRejected) as rejected:
-        credit(invoiced, tmp_path, ("CN-2", "2020-01-01"))
-    assert rejected.value.errors == [f"cn.csv:2:issued_on: 2020-01-01 is before 2026-11-02, the day number 2026-000001 "
-                                     f"was issued: {RULE}"]
-    assert notes(invoiced) == [("2026-000001", date(2026, 11, 2))]
-    assert set(years(invoiced)) == {2026}          # no 2020 series opened, not even empty
+        import_file(kind, path, engine=ledger)
+    assert ledger_state(ledger) == before
+    return rejected.value.errors
 
 
-def test_at_the_year_boundary_a_date_of_the_old_year_after_the_new_years_numbers_is_refused(invoiced, tmp_path):
-    assert credit(invoiced, tmp_path, ("CN-1", "2027-01-05")).inserted == 1
-    with pytest.raises(ImportRejected) as rejected:
-        credit(invoiced, tmp_path, ("CN-2", "2026-12-30"))
-    assert rejected.value.errors == [f"cn.csv:2:issued_on: 2026-12-30 is before 2027-01-05, the day number 2027-000001 "
-                                     f"was issued: {RULE}"]
-    # the same day, or later, is accepted: chronological is not strictly increasing
-    assert credit(invoiced, tmp_path, ("CN-3", "2027-01-05"), ("CN-4", "2027-01-06")).inserted == 2
-    assert notes(invoiced) == [("2027-000001", date(2027, 1, 5)), ("2027-000002", date(2027, 1, 5)),
-                               ("2027-000003", date(2027, 1, 6))]
-    assert set(years(invoiced)) == {2027}
+def test_a_payment_before_its_invoice_was_issued_is_refused_at_its_row(history, tmp_path):
+    rows = [["PQ", "INV-L-03", "2000-01-01", "588.00"], ["PR", "INV-L-03", "2026-03-31", "1.00"]]
+    assert refused("payments", write_csv(tmp_path / "pay.csv", PAYMENTS, rows), history) == [
+        "pay.csv:2:paid_on: paid on 2000-01-01, before invoice INV-L-03 was issued (2026-04-01): a payment is never "
+        "dated before its invoice",
+        "pay.csv:3:paid_on: paid on 2026-03-31, before invoice INV-L-03 was issued (2026-04-01): a payment is never "
+        "dated before its invoice"]
+    # on the day it was issued, it stands
+    import_file("payments", write_csv(tmp_path / "ok.csv", PAYMENTS, [["PS", "INV-L-03", "2026-04-01", "1.00"]]),
+                engine=history)
 
 
-def test_a_credit_note_is_never_dated_before_the_invoice_it_credits(invoiced, tmp_path):
-    with pytest.raises(ImportRejected) as rejected:
-        credit(invoiced, tmp_path, ("CN-1", "2026-09-15"))
-    assert rejected.value.errors == ["cn.csv:2:issued_on: 2026-09-15 is before 2026-10-01, the day invoice INV-1 it "
-                                     "corrects was issued: a document is never dated before the one it corrects"]
-    assert notes(invoiced) == [] and years(invoiced) == {}
-    assert credit(invoiced, tmp_path, ("CN-1", "2026-10-01")).inserted == 1     # its own day is fine
+def test_a_refund_before_the_credit_it_pays_back_is_refused_at_its_row(history, tmp_path):
+    rows = [["R1", "KEPT", "1188.00", "2000-01-01", "VIR-1"]]
+    assert refused("refunds", write_csv(tmp_path / "r.csv", REFUNDS, rows), history) == [
+        "r.csv:2:refunded_on: refunded on 2000-01-01, when the customer's credit was 0.00 EUR (less than 1188.00 "
+        "EUR); it had it from 2026-12-06: a refund is never dated before the credit it pays back"]
+    import_file("refunds", write_csv(tmp_path / "ok.csv", REFUNDS, [["R1", "KEPT", "1188.00", "2026-12-06", "VIR-1"]]),
+                engine=history)
+    with session_scope(history) as session:
+        assert session.scalar(select(func.sum(CustomerCredit.amount)).where(
+            CustomerCredit.customer_id == "KEPT")) == Decimal("0.00")
 
 
-def test_rows_of_one_file_out_of_order_refuse_the_later_row_and_write_nothing(invoiced, tmp_path):
-    with pytest.raises(ImportRejected) as rejected:
-        credit(invoiced, tmp_path, ("CN-1", "2026-11-10"), ("CN-2", "2026-11-05"), ("CN-3", "2026-11-12"))
-    # the limit is the row above, whose number is never issued (the file writes nothing): named by its row
-    assert rejected.value.errors == [f"cn.csv:3:issued_on: 2026-11-05 is before 2026-11-10, the date of row 2 above: "
-                                     f"{RULE}"]
-    assert notes(invoiced) == [] and years(invoiced) == {}
+def test_the_refund_command_refuses_a_refund_before_the_credit(history):
+    from ledger.credits import record_refund
+    from policy.corrections import CorrectionRefused
+
+    with session_scope(history, write=True) as session, pytest.raises(CorrectionRefused) as said:
+        record_refund(session, "KEPT", Decimal("1188.00"), refund_id="R9", reference="VIR-9",
+                      refunded_on=date(2026, 12, 5), actor="test", flow_run_id=None)
+    assert str(said.value).startswith("refunded on 2026-12-05, when the customer's credit was 0.00 EUR")
 
 
-def test_no_path_gets_a_number_out_of_order_and_the_product_chosen_dates_move_forward_up_to_today(invoiced, tmp_path):
-    """The one place numbers are given refuses for every path (a future one included); the close, the arrears
-    sweep and a cancellation's credit notes, which choose their own day, move it to the latest day numbered, into
-    the new year if it is there, but never past today: no document is dated after the day it is issued."""
-    from ledger.numbering import Corrects, OutOfOrder, issue_date, next_numbers
-
-    credit(invoiced, tmp_path, ("CN-1", "2027-01-05"))
-    with session_scope(invoiced, write=True) as session:
-        with pytest.raises(OutOfOrder, match="2026-12-31 is before 2027-01-05, the day number 2027-000001"):
-            next_numbers(session, date(2026, 12, 31), 3)
-        with pytest.raises(OutOfOrder, match="the day invoice F-9 it corrects was issued"):
-            next_numbers(session, date(2027, 1, 6), 1, corrects=Corrects("F-9", date(2027, 1, 7)))
-        # a close of December issued on 2026-12-31 after 2027's first number: dated and numbered in 2027
-        on = issue_date(session, date(2026, 12, 31), today=date(2027, 1, 20))
-        assert on == date(2027, 1, 5) and next_numbers(session, on, 2) == ["2027-000002", "2027-000003"]
-        # a penalty follows its invoice: never dated before it
-        assert issue_date(session, date(2027, 1, 6), today=date(2027, 1, 20),
-                          corrects=Corrects("F-9", date(2027, 1, 9))) == date(2027, 1, 9)
-        # moving forward to today is fine; past today is refused, in the words `run credit-note` uses
-        assert issue_date(session, date(2027, 1, 1), today=date(2027, 1, 5)) == date(2027, 1, 5)
-        with pytest.raises(OutOfOrder) as refused:
-            issue_date(session, date(2027, 1, 4), today=date(2027, 1, 4))
-        assert str(refused.value) == f"today (2027-01-04) is before 2027-01-05, the day number 2027-000003 was " \
-                                     f"issued: {RULE}"
-        with pytest.raises(OutOfOrder) as refused:
-            issue_date(session, date(2027, 1, 8), today=date(2027, 1, 8), corrects=Corrects("F-9", date(2027, 1, 9)))
-        assert str(refused.value) == "today (2027-01-08) is before 2027-01-09, the day invoice F-9 it corrects was " \
-                                     "issued: a document is never dated before the one it corrects"
-    assert set(years(invoiced)) == {2027}
+def test_facts_before_the_customers_start_are_refused_at_their_rows(history, tmp_path):
+    assert refused("standby", write_csv(tmp_path / "s.csv", STANDBY, [
+        ["KEPT", "temporary_inactivity", "2000-01-01", "2000-02-01"]]), history) == [
+        f"s.csv:2:start_on: start_on 2000-01-01 is {START} (if it started earlier, give its contract_start in the "
+        f"customers file)"]
+    errors = refused("interventions", write_csv(tmp_path / "w.csv", [
+        "intervention_id", "customer_id", "started_at", "minutes", "category"], [
+        ["W1", "LATE", "2024-02-29T10:00", "30", "assistance"], ["W2", "LATE", "2026-03-01T10:00", "30", "assistance"]]),
+        history)
+    assert errors == [f"w.csv:2:started_at: started_at 2024-02-29 is {START} (if it started earlier, give its "
+                      f"contract_start in the customers file)"]
+    errors = refused("tickets", write_csv(tmp_path / "t.csv", ["ticket_id", "customer_id", "received_at", "type"], [
+        ["T1", "KEPT", "2026-02-28T10:00", "question"]]), history)
+    assert errors == [f"t.csv:2:received_at: received_at 2026-02-28 is {START} (if it started earlier, give its "
+                      f"contract_start in the customers file)"]
+    # an invoice billing a month before the contract's start (its default period: the month before its issue)
+    errors = refused("invoices", write_csv(tmp_path / "i.csv", INVOICES, [
+        ["INV-K-02", "KEPT", "2026-03-01", "2026-03-31", "990.00", "0.20"]]), history)
+    assert errors == ["i.csv:2:issued_on: the service period starting 2026-02-01 is before the customer's start "
+                      "(2026-03-01): no fact of a customer lies before it (if it started earlier, give its "
+                      "contract_start in the customers file)"]
 
 
-def test_with_the_clock_set_back_the_close_is_refused_and_keeps_its_drafts(invoiced, tmp_path, monkeypatch):
-    """Today moved back before the latest number: the close would have dated its invoices ahead of its own today;
-    it is refused in one line, numbers nothing, and finalises on the day the clock is right again."""
-    from ledger.numbering import OutOfOrder
-    from policy.terms import Terms
-    from tasks.monthly_close import draft, finalise
-
-    credit(invoiced, tmp_path, ("CN-1", "2027-01-20"))
-    monkeypatch.setenv("LIFECYCLE_TODAY", "2027-01-10")
-    draft("2026-12", Terms(), actor="test", flow_run_id=None, engine=invoiced)
-    with pytest.raises(OutOfOrder) as refused:
-        finalise("2026-12", date(2027, 1, 1), Terms(), actor="test", flow_run_id=None, engine=invoiced)
-    assert str(refused.value) == ("2026-12 not finalised (its drafts are kept): today (2027-01-10) is before "
-                                  f"2027-01-20, the day number 2027-000001 was issued: {RULE}")
-    with session_scope(invoiced) as session:
-        monthly = session.execute(select(Invoice.number, Invoice.status).where(Invoice.kind == "monthly")).all()
-    assert monthly == [(None, "draft")]
-    assert years(invoiced) == {2027: (1, date(2027, 1, 20))}
-    monkeypatch.setenv("LIFECYCLE_TODAY", "2027-01-20")
-    closed = finalise("2026-12", date(2027, 1, 1), Terms(), actor="test", flow_run_id=None, engine=invoiced)
-    assert closed.issued_on == date(2027, 1, 20)
-    assert years(invoiced) == {2027: (2, date(2027, 1, 20))}
-
-
-def test_with_the_clock_set_back_a_cancellations_credit_note_is_refused_not_dated_ahead(invoiced, tmp_path,
-                                                                                       monkeypatch):
-    """The days a late cancellation gives back are a credit note the product dates itself: with today before the
-    latest number it is refused (the cancellation waits), never dated after the day it is issued."""
-    from ledger.cancellations import receive, take_effect
-    from ledger.numbering import OutOfOrder
-    from policy.terms import Terms
-    from tasks.monthly_close import draft, finalise
-
-    draft("2026-12", Terms(), actor="test", flow_run_id=None, engine=invoiced)
-    finalise("2026-12", date(2027, 1, 1), Terms(), actor="test", flow_run_id=None, engine=invoiced)  # 2027-000001
-    credit(invoiced, tmp_path, ("CN-1", "2027-01-20"))                                               # 2027-000002
-    with session_scope(invoiced, write=True) as session:
-        step, _, _ = receive(session, "C1", date(2026, 10, 20), None, Terms(), requested_by="ops", actor="test",
-                             flow_run_id=None)
-    cancellation_id = step.cancellation_id
-    monkeypatch.setenv("LIFECYCLE_TODAY", "2027-01-15")
-    with pytest.raises(OutOfOrder) as refused:
-        with session_scope(invoiced, write=True) as session:
-            take_effect(session, cancellation_id, date(2027, 1, 15), Terms(), actor="test", flow_run_id=None)
-    assert str(refused.value).startswith("C1: the credit note giving back days of 2027-000001 not issued: today "
-                                         "(2027-01-15) is before 2027-01-20, the day number 2027-000002 was issued")
-    assert years(invoiced) == {2027: (2, date(2027, 1, 20))} and len(notes(invoiced)) == 1
-    monkeypatch.setenv("LIFECYCLE_TODAY", "2027-01-20")
-    with session_scope(invoiced, write=True) as session:
-        done, _ = take_effect(session, cancellation_id, date(2027, 1, 20), Terms(), actor="test", flow_run_id=None)
-    assert [on for number, on in notes(invoiced) if number in done.credit_notes] == [date(2027, 1, 20)]
-
-
-def test_a_number_of_the_old_year_waits_for_the_new_years_and_is_then_refused(invoiced, tmp_path):
-    """Two finalisations at once in two years: the later date's transaction holds every year's sequence, so the
-    earlier date cannot slip in before it commits, and is then refused instead of numbered out of order."""
-    from ledger.numbering import OutOfOrder, next_numbers
-
-    credit(invoiced, tmp_path, ("CN-1", "2026-11-02"))      # 2026's sequence exists
-    outcome = {}
-    with WaitWatch(invoiced) as watch:
-        def other():
-            try:
-                with session_scope(invoiced, write=True) as session:
-                    watch.enter(session)
-                    outcome["result"] = next_numbers(session, date(2026, 12, 31), 1)
-            except OutOfOrder as error:
-                outcome["error"] = str(error)
-
-        with session_scope(invoiced, write=True) as session:
-            assert next_numbers(session, date(2027, 1, 2), 1) == ["2027-000001"]
-            waiting = run_in_thread(other)
-            watch.assert_waiting(session)
-            assert outcome == {}
-        joined(waiting)
-    assert outcome == {"error": f"2026-12-31 is before 2027-01-02, the day number 2027-000001 was issued: {RULE}"}
-    assert years(invoiced) == {2026: (1, date(2026, 11, 2)), 2027: (1, date(2027, 1, 2))}
+def test_an_imported_standby_is_refused_in_arrears_in_the_requests_words(history, tmp_path):
+    assert refused("standby", write_csv(tmp_path / "s.csv", STANDBY, [
+        ["LATE", "temporary_inactivity", "2026-12-01", "2027-02-28"]]), history) == [
+        "s.csv:2:customer_id: LATE: standby refused while the customer is in arrears: overdue invoice(s) INV-L-03"]
+    # a period over already is history: imported as it was; a customer not in arrears plans one
+    import_file("standby", write_csv(tmp_path / "ok.csv", STANDBY, [
+        ["LATE", "awaiting_approval", "2026-04-01", "2026-05-01"],
+        ["KEPT", "temporary_inactivity", "2026-12-10", "2027-02-28"]]), engine=history)
+    with session_scope(history) as session:
+        assert sorted(session.execute(select(StandbyPeriod.customer_id, StandbyPeriod.start_on))) == [
+            ("KEPT", date(2026, 12, 10)), ("LATE", date(2026, 4, 1))]
 
 
 @pytest.mark.prefect
-def test_the_credit_note_command_refuses_in_one_line_a_day_before_the_latest_number(prefect_server, invoiced,
-                                                                                     tmp_path):
-    credit(invoiced, tmp_path, ("CN-1", "2027-01-05"))
-    env = {"PREFECT_API_URL": prefect_server, "LIFECYCLE_TODAY": "2027-01-04"}  # a clock set back a day
-    refused = lifecycle("run", "credit-note", "--invoice", "INV-1", "--amount", "10.00", "--reason", "Goodwill",
-                        "--requested-by", "claire", **env)
-    assert one_line_refusal(refused) == (f"lifecycle: credit note on INV-1: today (2027-01-04) is before 2027-01-05, "
-                                         f"the day number 2027-000001 was issued: {RULE}")
-    with session_scope(invoiced) as session:
-        assert session.scalar(select(func.count()).select_from(Invoice).where(Invoice.kind == "credit_note")) == 1
+def test_a_cancellation_letter_before_the_start_is_refused_and_one_of_long_ago_needs_a_reason(
+        prefect_server, history, tmp_path):
+    from flows.cancellation import cancellation_request
 
-
-def test_a_credit_note_dated_after_today_is_refused_at_its_row_not_moved_to_today(invoiced, tmp_path):
-    """A date typed by a person is theirs: one after today (2027-01-20 here) is refused, never quietly changed."""
-    with pytest.raises(ImportRejected) as rejected:
-        credit(invoiced, tmp_path, ("CN-1", "2027-01-21"))
-    assert rejected.value.errors == ["cn.csv:2:issued_on: 2027-01-21 is after today (2027-01-20): a credit note is "
-                                     "dated the day it is issued or earlier; import the row on or after that day"]
-    assert notes(invoiced) == [] and years(invoiced) == {}
-    assert credit(invoiced, tmp_path, ("CN-1", "2027-01-20")).inserted == 1     # today is fine
-
-
-@pytest.mark.prefect
-def test_with_the_clock_set_back_the_arrears_sweep_issues_no_penalty_dated_ahead(prefect_server, invoiced, tmp_path):
-    """INV-1 (due 2026-10-31) is overdue; 2027-000001 was issued on 2027-01-20. A sweep whose today is 2027-01-15
-    once dated the penalty 2027-01-20, after its own today: now the customer's sweep is refused in one line and
-    tried again, the run ending Refused (exit 2, as the close's or a credit note's refusal); on 2027-01-20 the
-    penalty is issued, dated that day."""
-    credit(invoiced, tmp_path, ("CN-1", "2027-01-20"))
-    env = {"PREFECT_API_URL": prefect_server, "LIFECYCLE_TODAY": "2027-01-15"}
-    swept = lifecycle("run", "arrears", **env)
-    assert "Traceback" not in swept.stderr + swept.stdout and "OutOfOrder" not in swept.stderr + swept.stdout
-    assert swept.returncode == 2, swept.stderr
-    assert ("C1: penalty on INV-1 not issued: today (2027-01-15) is before 2027-01-20, the day number "
-            f"2027-000001 was issued: {RULE}") in swept.stderr, swept.stderr
-    with session_scope(invoiced) as session:
-        assert session.scalars(select(Invoice.issued_on).where(Invoice.kind == "penalty")).all() == []
-    swept = lifecycle("run", "arrears", **{**env, "LIFECYCLE_TODAY": "2027-01-20"})
-    assert "penalty on INV-1 not issued" not in swept.stderr + swept.stdout
-    with session_scope(invoiced) as session:
-        assert session.execute(select(Invoice.number, Invoice.issued_on).where(Invoice.kind == "penalty")).all() \
-            == [("2027-000002", date(2027, 1, 20))]
+    import_file("customers", write_csv(tmp_path / "old.csv", CUSTOMER_HEADER,
+                                       [customer("OLD", fee="990.00", start="2024-01-01")]), engine=history)
+    before = ledger_state(history)
+    state = cancellation_request(customer_id="LATE", received_on=date(2000, 1, 1), return_state=True)
+    assert state.is_failed() and state.message == (
+        f"LATE: received_on 2000-01-01 is {START} (if it started earlier, give its contract_start in the customers "
+        f"file)")
+    state = cancellation_request(customer_id="OLD", received_on=date(2025, 6, 1), return_state=True)
+    assert state.is_failed() and state.message.startswith(
+        "--received-on 2025-06-01 is 553 days ago (more than 366): its last day of service would be 2025-07-31, and "
+        "every invoice billed after it would be credited back: refused (a typo?)")
+    after = ledger_state(history)
+    del before["terms_copies"], after["terms_copies"]   # each run keeps the terms it read; nothing else is written
+    assert after == before
+    done = cancellation_request(customer_id="OLD", received_on=date(2025, 6, 1),
+                                force_reason="letter found in the archive")
+    assert (done["received_on"], done["effective_on"]) == ("2025-06-01", "2025-07-31")
+    with session_scope(history) as session:
+        assert session.scalar(select(Cancellation.effective_on).where(Cancellation.customer_id == "OLD")) == \
+            date(2025, 7, 31)
+        [override] = session.scalars(select(AuditEntry).where(AuditEntry.action == "date_check_overridden")).all()
+        assert override.after["reason"] == "letter found in the archive"
