@@ -18,7 +18,7 @@ from typing import Optional
 from prefect import flow
 from prefect.artifacts import create_table_artifact
 
-from operations.cancellation import final_backups_missing, record_letter
+from operations.cancellation import final_backups_missing, late_letter, record_letter
 from policy.calendar import future_day_problem, today_paris
 from tasks.cancellation import end_services_task, keep_final_backup_task, send_statements_task
 from tasks.dispatch import deliver
@@ -30,7 +30,8 @@ from tasks.settings import load_run_settings
 @flow(name="cancellation-request", log_prints=True, persist_result=True, result_serializer="json")
 @refusals_fail_quietly
 def cancellation_request(customer_id: str, received_on: Optional[date] = None, effective_on: Optional[date] = None,
-                         withdraw_it: bool = False, requested_by: str = "ops") -> dict:
+                         withdraw_it: bool = False, requested_by: str = "ops",
+                         force_reason: Optional[str] = None) -> dict:
     """Record a customer's cancellation letter (or withdraw its cancellation before it takes effect).
 
     Args:
@@ -39,8 +40,12 @@ def cancellation_request(customer_id: str, received_on: Optional[date] = None, e
         effective_on: the last day of service asked for; empty means the earliest the contract's terms allow.
         withdraw_it: withdraw the customer's cancellation instead (only before its effective date).
         requested_by: who records it (audit).
+        force_reason: record a letter received more than a year ago anyway, and say why (kept in the audit log).
     """
     settings = load_run_settings("cancellation-request")
+    if not withdraw_it:  # never before the customer's start; more than a year ago only with a reason
+        check_date(late_letter(customer_id, received_on or today_paris(), settings.terms),
+                   force_reason=force_reason, what="cancellation-request")
     finish_documents(settings, actor=actor(), flow_run_id=flow_run_id())  # documents earlier runs left unsent
     # called, not a task run: a refusal is the run's one line (a task run's would add Prefect's own)
     step = record_letter(customer_id, received_on, effective_on, settings, withdraw_it=withdraw_it,

@@ -23,6 +23,7 @@ from ledger.numbering import Corrects, OutOfOrder, issue_date, next_numbers
 from ledger.queries import invoice_label, paid_by_invoice, where_it_stands
 from policy.balances import NOTHING_LEFT, balance
 from policy.calendar import month_key, today_paris
+from policy.chronology import refund_before_credit_problem
 from policy.corrections import CorrectionRefused, credit_note, reference_key, settle
 from policy.invoicing import Line, totals
 from policy.language import language_of, speak
@@ -336,6 +337,10 @@ def record_refund(session: Session, customer_id: str, amount: Decimal, *, refund
     credit = credit_of(session, [customer_id]).get(customer_id, ZERO)
     if amount > credit:
         raise CorrectionRefused(f"{amount} EUR: {customer_id}'s credit is {credit} EUR; a refund never exceeds it")
+    early = refund_before_credit_problem(refunded_on, amount, session.execute(
+        select(CustomerCredit.on, CustomerCredit.amount).where(CustomerCredit.customer_id == customer_id)).all())
+    if early:
+        raise CorrectionRefused(early, "refunded_on")
     add_credit(session, customer_id, CreditMovement.REFUND, -amount, keys.credit_movement("refund", refund_id),
                refunded_on, actor=actor, flow_run_id=flow_run_id, refund_id=refund_id, reference=reference)
     audit.record(session, "refund_recorded", customer_id=customer_id, before={"credit": credit}, actor=actor,

@@ -32,6 +32,7 @@ from ledger.queries import active_standby_customers, invoice_label
 from operations.effects import record_notice, record_switch
 from policy.balances import NOTHING_LEFT, paid
 from policy.calendar import month_key, today_paris
+from policy.chronology import before_start_problem, late_letter_problem
 from policy.cancellation import (NOTICES, StandbyGiven, Statement, StatementLine, data_deletion_due, earliest_effective,
                                  effective_problem, last_month_billed,
                                  standby_given_after, unserved, unserved_text)
@@ -375,6 +376,21 @@ def _notify(session: Session, customer: Customer, step: str, cancellation_id: in
                                          contact=settings.notifications.support_phone, **facts)
     record_notice(session, customer, kind=NOTICES[step].kind, key=keys.cancellation_notice(step, cancellation_id),
                   subject=subject, body=body, flow_run_id=flow_run_id)
+
+
+def late_letter(customer_id: str, received_on: date, terms: Terms, *, today: date | None = None) -> str | None:
+    """A letter is never received before the customer's start (refused: CancellationNotRecorded); one received
+    more than a year ago is returned as a problem the caller refuses unless a reason is given
+    (policy.chronology): its last day would credit back every invoice since."""
+    with session_scope() as session:
+        customer = session.get(Customer, customer_id)
+        if customer is None:
+            return None  # receive() says so
+        problem = before_start_problem(received_on, customer.subscription_start, "received_on")
+        if problem:
+            raise CancellationNotRecorded(f"{customer_id}: {problem}")
+        last_day = earliest_effective(received_on, customer.billing_cycle, customer.contract_start, terms)
+    return late_letter_problem(received_on, today or today_paris(), last_day)
 
 
 def record_letter(customer_id: str, received_on: date | None, effective_on: date | None, settings: Settings, *,

@@ -21,6 +21,7 @@ from ledger import audit, keys
 from ledger.db import now, session_scope
 from ledger.models import Customer, Notice, StandbyPeriod
 from ledger.queries import invoice_label, overdue_invoices
+from policy.chronology import before_start_problem
 from policy.language import language_of, speak
 from policy.notices import NoticeTemplate
 from policy.standby import REASON_WORDS, STANDBY_ENDING, STANDBY_STATES, Period, SweepStep, default_end, refusals, sweep
@@ -183,6 +184,9 @@ def request(
         )
         if start_on < day:
             problems.append(f"start_on {start_on} is in the past (today is {day})")
+        early = before_start_problem(start_on, customer.subscription_start, "start_on")
+        if early:
+            problems.append(early)
         if problems:
             audit.record(session, "standby_refused", customer_id=customer_id, before=None,
                          after={"reason": reason, "start_on": start_on, "end_on": end_on, "requested_by": requested_by,

@@ -100,6 +100,16 @@ def overlapping(start_on: date, end_on: date, others: list[Period]) -> Period | 
     return None
 
 
+def arrears_refusal(overdue_invoices: list[str], stage: str) -> str | None:
+    """Why a customer in arrears (overdue invoices, or access restricted by the ladder) gets no standby: a
+    standby is never a way round a suspension. The same words for a request and an imported row."""
+    if overdue_invoices:
+        return "refused while the customer is in arrears: overdue invoice(s) " + ", ".join(overdue_invoices)
+    if stage != "current":
+        return f"refused while access is restricted (arrears stage {stage})"
+    return None
+
+
 def refusals(
     reason: str,
     start_on: date,
@@ -112,12 +122,9 @@ def refusals(
 ) -> list[str]:
     """Every reason to refuse a standby request; empty means it is accepted."""
     problems = period_problems(reason, start_on, end_on, max_months)
-    if overdue_invoices:
-        problems.append(
-            "refused while the customer is in arrears: overdue invoice(s) " + ", ".join(overdue_invoices)
-        )
-    if stage != "current" and not overdue_invoices:
-        problems.append(f"refused while access is restricted (arrears stage {stage})")
+    refused = arrears_refusal(overdue_invoices, stage)
+    if refused:
+        problems.append(refused)
     clash = overlapping(start_on, end_on, existing)
     if clash is not None:
         word = "already on standby" if clash.status == StandbyStatus.ACTIVE else "another standby is planned"

@@ -13,6 +13,7 @@ from ledger.imports.rows import (ImportResult, Problems, Row, by_key, case_clash
                                  require_customers)
 from ledger.models import Intervention
 from policy.calendar import month_key, paris_date
+from policy.chronology import before_start_problem
 from policy.terms import Terms
 from policy.vocabulary import InterventionSource
 
@@ -20,7 +21,14 @@ from policy.vocabulary import InterventionSource
 def check(session: Session, rows: list[Row], problems: Problems, terms: Terms, actor: str,
           result: ImportResult) -> Callable[[], None]:
     duplicates(rows, lambda row: row.values.get("intervention_id"), "intervention_id", problems)
-    require_customers(session, rows, problems)
+    customers = require_customers(session, rows, problems)
+    for row in rows:  # support time is never given before the customer's start
+        customer = customers.get(row.values.get("customer_id"))
+        if customer is not None and row.values.get("started_at") is not None:
+            problem = before_start_problem(paris_date(row.values["started_at"]), customer.subscription_start,
+                                           "started_at")
+            if problem:
+                problems.add(row.number, "started_at", problem)
     existing = by_key(session, Intervention, Intervention.intervention_id,
                       [row.values["intervention_id"] for row in rows if row.values.get("intervention_id")])
     clashed = case_clashes(session, rows, "intervention_id", Intervention.intervention_id, existing, problems)

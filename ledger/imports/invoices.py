@@ -28,6 +28,7 @@ from ledger.imports.rows import (ImportResult, Problems, Row, by_key, case_clash
 from ledger.models import Invoice, InvoiceLine
 from policy.billed_through import cycle_problems, default_period, period_problems
 from policy.calendar import month_key
+from policy.chronology import before_start_problem
 from policy.money import vat_of
 from policy.terms import Terms
 from policy.vocabulary import InvoiceKind, InvoiceStatus
@@ -64,6 +65,7 @@ def check(session: Session, rows: list[Row], problems: Problems, terms: Terms, a
         if stored is None:
             if not told:
                 _cycle(row, customers, problems)
+            _after_contract_start(row, customers.get(values.get("customer_id")), problems)
             new_rows.append(row)
             continue
         line = stored.lines[0] if stored.lines else None
@@ -160,6 +162,18 @@ def _cycle(row: Row, customers: dict, problems: Problems) -> None:
         return
     for column, reason in cycle_problems(start, end, issued_on, customer.billing_cycle):
         problems.add(row.number, column, reason)
+
+
+def _after_contract_start(row: Row, customer, problems: Problems) -> None:
+    """A new invoice bills no subscription day before the customer's contract_start (policy.chronology)."""
+    if customer is None or customer.contract_start is None or row.values.get("issued_on") is None:
+        return
+    bills, period_start, _ = _service(row.values, customer.billing_cycle)
+    if bills and period_start is not None:
+        column = "period_start" if row.values.get("period_start") is not None else "issued_on"
+        problem = before_start_problem(period_start, customer.contract_start, "the service period starting")
+        if problem:
+            problems.add(row.number, column, problem)
 
 
 def _product_status(row: Row, invoice: Invoice, problems: Problems, result: ImportResult, changes: list) -> None:

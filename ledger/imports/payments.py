@@ -18,6 +18,7 @@ from ledger.imports.schemas import SCHEMAS
 from ledger.models import Invoice, Payment
 from ledger.queries import paid_by_invoice
 from policy.balances import balance
+from policy.chronology import paid_before_issued_problem
 from policy.corrections import settle
 from policy.terms import Terms
 from policy.vocabulary import InvoiceKind, InvoiceStatus
@@ -77,6 +78,10 @@ def check(session: Session, rows: list[Row], problems: Problems, terms: Terms, a
             continue
         if values["amount"] <= 0:
             problems.add(row.number, "amount", f"{values['amount']}: a payment is a positive amount")
+            continue
+        early = paid_before_issued_problem(values["paid_on"], invoice.issued_on, values["invoice_id"])
+        if early:
+            problems.add(row.number, "paid_on", early)
             continue
         already = paid.get(invoice.id, Decimal("0.00"))
         left = balance(invoice.total_ttc, invoice.status, already)

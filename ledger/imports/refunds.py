@@ -47,7 +47,7 @@ def check(session: Session, rows: list[Row], problems: Problems, terms: Terms, a
                                      reference=values["reference"], refunded_on=values["refunded_on"], actor=actor,
                                      flow_run_id=None)
         except CorrectionRefused as refused:
-            column = {"customer": "customer_id", "reference": "reference"}.get(refused.about, "amount")
+            column = {"customer": "customer_id", "reference": "reference", "refunded_on": "refunded_on"}.get(refused.about, "amount")
             problems.add(row.number, column, str(refused))
             continue
         result.inserted += 1

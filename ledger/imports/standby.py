@@ -12,7 +12,11 @@ from ledger.db import now
 from ledger.imports.rows import CHUNK, ImportResult, Problems, Row, complete, duplicates, history_row, require_customers
 from ledger.imports.schemas import SCHEMAS
 from ledger.models import StandbyPeriod
-from policy.standby import Period, default_end, overlapping, period_problems
+from ledger.queries import invoice_label, overdue_invoices
+from ledger.models import Customer
+from policy.calendar import today_paris
+from policy.chronology import before_start_problem
+from policy.standby import Period, arrears_refusal, default_end, overlapping, period_problems
 from policy.terms import Terms
 from policy.vocabulary import StandbySource, StandbyStatus
 
@@ -20,7 +24,8 @@ from policy.vocabulary import StandbySource, StandbyStatus
 def check(session: Session, rows: list[Row], problems: Problems, terms: Terms, actor: str,
           result: ImportResult) -> Callable[[], None]:
     duplicates(rows, lambda row: (row.values.get("customer_id"), row.values.get("start_on")), "start_on", problems)
-    require_customers(session, rows, problems)
+    customers = require_customers(session, rows, problems)
+    today = today_paris()
     customer_ids = {row.values["customer_id"] for row in rows if row.values.get("customer_id")}
     stored_periods: dict[str, list[StandbyPeriod]] = {}
     for start in range(0, len(customer_ids), CHUNK):
@@ -43,6 +48,9 @@ def check(session: Session, rows: list[Row], problems: Problems, terms: Terms, a
             continue
         for problem in period_problems(values["reason"], values["start_on"], end_on, terms.standby_max_months):
             problems.add(row.number, "end_on", problem)
+        customer = customers.get(values["customer_id"])
+        if customer is not None:
+            _anchored(session, row, customer, end_on, today, problems)
         others = [Period(period.start_on, period.end_on, period.status)
                   for period in stored_periods.get(values["customer_id"], [])] + planned.get(values["customer_id"], [])
         clash = overlapping(values["start_on"], end_on, others)
@@ -65,3 +73,17 @@ def check(session: Session, rows: list[Row], problems: Problems, terms: Terms, a
         result.inserted += len(new_rows)
 
     return write
+
+
+def _anchored(session: Session, row: Row, customer: Customer, end_on, today, problems: Problems) -> None:
+    """A period never starts before the customer's start; one not over yet is refused while the customer is in
+    arrears, by the rule and in the words of a request (`run standby-request`): never a way round a suspension.
+    A period over already is history, imported as it was."""
+    problem = before_start_problem(row.values["start_on"], customer.subscription_start, "start_on")
+    if problem:
+        problems.add(row.number, "start_on", problem)
+    if end_on > today:
+        overdue = [invoice_label(invoice) for invoice in overdue_invoices(session, customer.customer_id, today)]
+        refused = arrears_refusal(overdue, customer.stage)
+        if refused:
+            problems.add(row.number, "customer_id", f"{customer.customer_id}: standby {refused}")

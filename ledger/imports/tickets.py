@@ -19,6 +19,8 @@ from ledger.imports.rows import (ImportResult, Problems, Row, by_key, case_clash
                                  require_customers)
 from ledger.imports.schemas import SCHEMAS
 from ledger.models import Ticket
+from policy.calendar import paris_date
+from policy.chronology import before_start_problem
 from policy.terms import Terms
 from policy.vocabulary import TicketSource
 
@@ -30,7 +32,7 @@ ORDER = ("first_response_at", "workaround_at", "resolved_at", "closed_at")   # n
 def check(session, rows: list[Row], problems: Problems, terms: Terms, actor: str, result: ImportResult,
           sealer: Callable[[str], str] | None = None) -> Callable[[], None]:
     duplicates(rows, lambda row: row.values.get("ticket_id"), "ticket_id", problems)
-    require_customers(session, rows, problems)
+    customers = require_customers(session, rows, problems)
     existing = by_key(session, Ticket, Ticket.ticket_id, [row.values["ticket_id"] for row in rows
                                                           if row.values.get("ticket_id")])
     case_clashes(session, rows, "ticket_id", Ticket.ticket_id, existing, problems)
@@ -39,6 +41,11 @@ def check(session, rows: list[Row], problems: Problems, terms: Terms, actor: str
         values = row.values
         if not complete(row, SCHEMAS["tickets"]):
             continue
+        customer = customers.get(values["customer_id"])
+        arrived = paris_date(values["received_at"]) if values["received_at"].tzinfo else values["received_at"].date()
+        early = before_start_problem(arrived, customer.subscription_start, "received_at") if customer else None
+        if early:
+            problems.add(row.number, "received_at", early)
         for name in ORDER:
             if values.get(name) is not None and values[name] < values["received_at"]:
                 problems.add(row.number, name, f"{values[name].isoformat()} is before the ticket arrived "

@@ -115,10 +115,13 @@ def cancel(
                                                help="Last day of service; default the earliest the terms allow."),
     withdraw: bool = typer.Option(False, "--withdraw", help="Withdraw the customer's cancellation instead."),
     requested_by: str = typer.Option("ops", "--requested-by", help="Who records it (audit)."),
+    force: bool = typer.Option(False, "--force", help="Record a letter received more than a year ago anyway."),
+    reason: Optional[str] = REASON,
 ) -> dict:
     """Record a cancellation letter (acknowledged with the effective date and the balance), or withdraw one."""
     from policy.calendar import today_paris
 
+    force_reason = checked_reason(force, reason)
     if withdraw and (received_on or effective_on):
         fail("--withdraw takes no --received-on or --effective-on", 2)
     if not withdraw and not received_on:
@@ -130,7 +133,7 @@ def cancel(
         fail(f"--received-on {received} is after today: a letter is recorded once it is received", 2)
     known_customer(customer)
     return {"customer_id": customer, "received_on": received, "effective_on": effective, "withdraw_it": withdraw,
-            "requested_by": requested_by}
+            "requested_by": requested_by, "force_reason": force_reason}
 
 
 def cancellations(

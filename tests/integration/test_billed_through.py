@@ -71,6 +71,9 @@ def load_history(ledger, tmp_path):
         ["INV-F-202609", "FRESH", "2026-10-01", "2026-10-31", "400.00", "", "", ""],
         ["INV-Y-2026", "YEARLY", "2026-10-01", "2026-10-31", "1200.00", "", "", ""],
     ]), engine=ledger)
+    # RESTING paid INV-R-1: a standby still running is never imported for a customer in arrears
+    import_file("payments", write_csv(tmp_path / "p.csv", ["payment_id", "invoice_id", "paid_on", "amount"],
+                                      [["PAY-R-1", "INV-R-1", "2026-10-20", "372.00"]]), engine=ledger)
     import_file("standby", write_csv(tmp_path / "s.csv", ["customer_id", "reason", "start_on", "end_on"],
                                      [["RESTING", "temporary_inactivity", "2026-10-15", "2027-01-15"]]), engine=ledger)
     import_file("interventions", write_csv(tmp_path / "w.csv", ["intervention_id", "customer_id", "started_at",

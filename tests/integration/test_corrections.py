@@ -132,7 +132,8 @@ def test_a_double_payment_is_partly_refunded_and_the_rest_settles_the_next_invoi
 
     beta = invoice_of(october, "BETA")            # 424.66 TTC
     payments = write_csv(tmp_path / "p.csv", ["payment_id", "invoice_id", "paid_on", "amount"],
-                         [["PAY-1", beta["number"], "2026-11-25", "424.66"], ["PAY-2", beta["number"], "2026-11-26", "424.66"]])
+                         [["PAY-1", beta["number"], beta["issued_on"], "424.66"],    # never before its issue
+                          ["PAY-2", beta["number"], beta["issued_on"], "424.66"]])
     import_file("payments", payments, engine=october)
     assert customer_row(october, "BETA")["credit"] == "424.66"
     assert by_number(october)[beta["number"]]["balance"] == "0.00"
@@ -243,10 +244,11 @@ def test_credit_notes_and_refunds_import_all_or_nothing(october, tmp_path):
 
     # ACME pays the 1080.00 it was first asked: the credit notes settled the invoice already, so all is credit
     import_file("payments", write_csv(tmp_path / "p.csv", ["payment_id", "invoice_id", "paid_on", "amount"],
-                                      [["P-1", acme["number"], "2026-11-25", "1080.00"]]), engine=october)
+                                      [["P-1", acme["number"], acme["issued_on"], "1080.00"]]), engine=october)
     assert customer_row(october, "ACME")["credit"] == "1080.00"
     refunds = ["refund_id", "customer_id", "amount", "refunded_on", "reference"]
-    rows = [["R-1", "ACME", "1000.00", "2026-11-26", "VIR 2026-11 A"], ["R-2", "ACME", "100.00", "2026-11-26", "VIR B"]]
+    paid_on = acme["issued_on"]   # the credit exists from that payment's day: no refund before it
+    rows = [["R-1", "ACME", "1000.00", paid_on, "VIR 2026-11 A"], ["R-2", "ACME", "100.00", paid_on, "VIR B"]]
     with pytest.raises(ImportRejected) as rejected:
         import_file("refunds", write_csv(tmp_path / "r.csv", refunds, rows), engine=october)
     assert rejected.value.errors == ["r.csv:3:amount: 100.00 EUR: ACME's credit is 80.00 EUR; a refund never exceeds it"]

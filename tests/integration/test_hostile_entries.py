@@ -333,7 +333,7 @@ def test_the_window_comes_from_the_terms(with_credit, tmp_path):
 
     terms = Terms(earliest_date="2026-01-01", horizon_days=10)
     far = (today_paris() + timedelta(days=11)).isoformat()
-    rows = [["C1", "temporary_inactivity", "2025-12-31", None], ["C1", "temporary_inactivity", "2026-02-01", far]]
+    rows = [["C1", "temporary_inactivity", "2025-12-31", None], ["C1", "temporary_inactivity", "2026-10-01", far]]
     with pytest.raises(ImportRejected) as rejected:
         import_file("standby", write_csv(tmp_path / "s.csv", ["customer_id", "reason", "start_on", "end_on"], rows),
                     engine=with_credit, terms=terms)
