@@ -53,14 +53,15 @@ def monthly_close(
                what=f"monthly-close {month}")
     settings = load_run_settings("monthly-close")
     run_id = flow_run_id()
-    finish_documents(settings, actor=actor(), flow_run_id=run_id)  # what earlier runs (of any flow) left unsent
+    finished = finish_documents(settings, actor=actor(), flow_run_id=run_id)  # what earlier runs left unsent
     drafted = draft_task(month, settings.terms, actor=actor(), flow_run_id=run_id)
     failpoint("close.drafted")
     if drafted.status == "already_finalised":
-        print(f"{month} was already closed: nothing changed")
+        print(f"{month} was already closed: nothing billed again")
         send_documents(month, settings, run_id)  # what a failed run may have left unrendered or unsent
         billable_export(month)  # finishes an export a failed run may have missed; unchanged writes nothing
-        return drafted.summary()
+        # a run killed while sending: what this one finished is said, not "nothing changed"
+        return {**drafted.summary(), "documents_finished": len(finished.finished)}
     drafts = create_markdown_artifact(drafted.markdown(f"Draft invoices for {month}"), key="monthly-close-drafts",
                                       description=f"Drafts of the {month} close, before approval")
     if drafted.subscription_summary():

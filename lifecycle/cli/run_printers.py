@@ -29,7 +29,10 @@ def standby_request(result: dict, options: dict) -> None:
 def monthly_close(result: dict, options: dict) -> None:
     month = options["month"]
     if result["status"] == "already_finalised":
-        typer.echo(f"{month} was already closed: nothing changed ({result['invoices']} invoice(s))")
+        finished = result.get("documents_finished") or 0
+        typer.echo(f"{month} was already closed: nothing billed again ({result['invoices']} invoice(s))"
+                   + (f"; {finished} document(s) an earlier run left unrendered or unsent are finished now"
+                      if finished else ""))
         return
     if result["invoices"]:
         typer.echo(f"{month} closed: {result['invoices']} invoice(s) issued on {result['issued_on']}, "

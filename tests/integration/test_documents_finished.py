@@ -116,3 +116,28 @@ def _latest_markdown(key: str) -> str:
         [artifact] = client.read_artifacts(artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=[key])),
                                            sort="CREATED_DESC", limit=1)
     return artifact.data
+
+
+def test_a_close_killed_before_its_documents_is_finished_by_the_next_run_which_says_so(prefect_server, home, ledger,
+                                                                                       mailbox, tmp_path):
+    """SIGKILL right after the close's finalisation (invoices numbered, no document, no mail): the same command
+    again bills nothing twice and says what it finished, instead of "nothing changed"."""
+    from tests.support.scenarios import load_october
+
+    load_october(ledger, tmp_path)
+    command = [sys.executable, "-m", "lifecycle.cli", "run", "monthly-close", "--month", "2026-10"]
+    env = {**os.environ, "PREFECT_API_URL": prefect_server}
+    killed = subprocess.run(command, env={**env, "LIFECYCLE_FAILPOINT": "close.finalised"}, capture_output=True,
+                            text=True, timeout=300)
+    assert killed.returncode != 0, killed.stdout + killed.stderr
+    numbers = [item["number"] for item in shown_invoices(ledger, "2026-10")]
+    assert numbers and all(note_state(ledger, number) == (None, []) for number in numbers)
+
+    again = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert (f"2026-10 was already closed: nothing billed again ({len(numbers)} invoice(s)); {len(numbers)} "
+            f"document(s) an earlier run left unrendered or unsent are finished now") in again.stdout
+    assert [item["number"] for item in shown_invoices(ledger, "2026-10")] == numbers
+    for number in numbers:
+        key, mails = note_state(ledger, number)
+        assert key and mails == ["sent"] and len(mails_about(mailbox, number)) == 1
