@@ -1,0 +1,63 @@
+"""Each import as an operation (ledger.imports.import_file), on a SQLite ledger, without Prefect: a vendor's
+history goes in kind by kind, a second import of the same files changes nothing, and a file with one bad row
+writes nothing at all and names the row and the column."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import func, select
+
+from ledger.db import session_scope
+from ledger.imports import ImportRejected, import_file
+from ledger.models import (Customer, CustomerCredit, Intervention, Invoice, Payment, StandbyPeriod, Ticket)
+from tests.support.builders import CUSTOMER_HEADER, customer, write_csv
+from tests.support.sqlite_ledger import sqlite_ledger
+
+FILES = [
+    ("customers", CUSTOMER_HEADER, [customer("ACME", start="2026-01-01"), customer("BETA", start="2026-01-01")]),
+    ("invoices", ["invoice_id", "customer_id", "issued_on", "due_on", "amount_ht", "vat_rate", "description", "status"],
+     [["F-1", "ACME", "2026-10-01", "2026-10-31", "500.00", "0.20", "Septembre", ""]]),
+    ("payments", ["payment_id", "invoice_id", "paid_on", "amount"], [["P-1", "F-1", "2026-10-15", "700.00"]]),
+    ("interventions", ["intervention_id", "customer_id", "started_at", "minutes", "category"],
+     [["W-1", "ACME", "2026-10-05T10:00", "90", "assistance"]]),
+    ("tickets", ["ticket_id", "customer_id", "received_at", "type"], [["T-1", "BETA", "2026-10-06T09:00", "bug"]]),
+    ("standby", ["customer_id", "reason", "start_on", "end_on"],
+     [["BETA", "temporary_inactivity", "2026-12-01", "2027-01-31"]]),
+    ("refunds", ["refund_id", "customer_id", "amount", "refunded_on", "reference"],
+     [["R-1", "ACME", "50.00", "2026-10-20", "VIR 2026-10-20"]]),
+]
+
+
+def counts(ledger) -> dict[str, object]:
+    with session_scope(ledger) as session:
+        return {model.__tablename__: session.scalar(select(func.count()).select_from(model))
+                for model in (Customer, Invoice, Payment, Intervention, Ticket, StandbyPeriod, CustomerCredit)}
+
+
+@pytest.fixture
+def ledger(tmp_path, monkeypatch):
+    return sqlite_ledger(tmp_path, monkeypatch, "2026-11-02")
+
+
+def test_a_vendors_history_goes_in_kind_by_kind_and_again_changes_nothing(ledger, tmp_path):
+    paths = [(kind, write_csv(tmp_path / f"{kind}.csv", header, rows)) for kind, header, rows in FILES]
+    for (kind, path), (_, _, rows) in zip(paths, FILES):
+        assert import_file(kind, path, engine=ledger).inserted == len(rows), kind
+    after = counts(ledger)
+    assert after == {"customers": 2, "invoices": 1, "payments": 1, "interventions": 1, "tickets": 1,
+                     "standby_periods": 1, "customer_credits": 2}  # the overpayment of 100.00, the refund of it
+    with session_scope(ledger) as session:
+        assert session.scalar(select(func.sum(CustomerCredit.amount))) == Decimal("50.00")  # 100.00 over, 50.00 back
+    for kind, path in paths:
+        assert import_file(kind, path, engine=ledger).inserted == 0
+    assert counts(ledger) == after
+
+
+def test_one_bad_row_writes_nothing_and_names_its_row_and_column(ledger, tmp_path):
+    rows = [customer("ACME"), customer("BETA", fee="12.345")]
+    with pytest.raises(ImportRejected) as rejected:
+        import_file("customers", write_csv(tmp_path / "customers.csv", CUSTOMER_HEADER, rows), engine=ledger)
+    assert [line.split(": ")[0] for line in rejected.value.errors] == ["customers.csv:3:monthly_fee"]
+    assert counts(ledger)["customers"] == 0
