@@ -35,6 +35,11 @@ def month_key(day: date) -> str:
 
 _MONTH = re.compile(r"([0-9]{4})-([0-9]{2})")
 _DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+#: the ISO 8601 moments the product reads: a day, or a day and a time to the minute, second or microsecond,
+#: with an offset (Z, +HH:MM or +HHMM) or without one; no week dates, no ordinal dates, no basic 20261101 form,
+#: no offset with seconds
+_MOMENT = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}([T ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,6})?)?"
+                     r"(Z|[+-][0-9]{2}(:?[0-9]{2})?)?)?")
 
 
 def parse_month(text: str) -> tuple[int, int]:
@@ -62,15 +67,19 @@ def parse_day(text: str) -> date:
         raise ValueError(f"not a date (YYYY-MM-DD): {text!r}") from None
 
 
-def parse_moment(text: str, form: str = "YYYY-MM-DDTHH:MM") -> datetime:
-    """An ISO 8601 date-time (datetime.fromisoformat's forms), written with digits 0-9 only."""
+def parse_moment(text: str, form: str = "YYYY-MM-DDTHH:MM", *, what: str | None = None) -> datetime:
+    """An ISO 8601 date-time in its extended form (`_MOMENT`), written with digits 0-9 only; `what` names it in
+    the refusal (default: a moment in `form`)."""
+    label = what or f"a moment ({form})"
     problem = digits_problem(text)
     if problem:
-        raise ValueError(f"not a moment ({form}): {problem}")
+        raise ValueError(f"not {label}: {problem}")
     try:
-        return datetime.fromisoformat(text)
+        if not _MOMENT.fullmatch(text):
+            raise ValueError
+        return datetime.fromisoformat(text[:-1] + "+00:00" if text.endswith("Z") else text)
     except ValueError:
-        raise ValueError(f"not a moment ({form}): {text!r}") from None
+        raise ValueError(f"not {label}: {text!r}") from None
 
 
 def month_bounds(text: str) -> tuple[date, date]:

@@ -8,7 +8,7 @@ from decimal import Decimal
 from typing import Any, Callable
 
 from ledger.readers import as_text
-from policy.calendar import NonexistentLocalTime, paris_instant
+from policy.calendar import NonexistentLocalTime, paris_instant, parse_day, parse_moment
 from policy.digits import digits_problem
 from policy.ids import id_problem
 from policy.text import control_problem, invisible
@@ -171,14 +171,7 @@ def day(value: Any) -> date:
         return value.date()
     if isinstance(value, date):
         return value
-    raw = as_text(value)
-    problem = digits_problem(raw)
-    if problem:
-        raise ValueError(f"not a date (YYYY-MM-DD): {problem}")
-    try:
-        return date.fromisoformat(raw)  # Python's reads 0-9 only (other digits are refused above, with the reason)
-    except ValueError:
-        raise ValueError(f"not a date (YYYY-MM-DD): {raw!r}") from None
+    return parse_day(as_text(value))  # YYYY-MM-DD in digits 0-9, nothing else ISO 8601 allows (20261101, 2026-W01-1)
 
 
 def instant(value: Any) -> datetime:
@@ -188,14 +181,7 @@ def instant(value: Any) -> datetime:
     elif isinstance(value, date):
         local = datetime(value.year, value.month, value.day)
     else:
-        raw = as_text(value)
-        problem = digits_problem(raw)
-        if problem:
-            raise ValueError(f"not an ISO 8601 date-time: {problem}")
-        try:
-            local = datetime.fromisoformat(raw.replace("Z", "+00:00") if raw.endswith("Z") else raw)
-        except ValueError:
-            raise ValueError(f"not an ISO 8601 date-time: {raw!r}") from None
+        local = parse_moment(as_text(value), what="an ISO 8601 date-time")
     try:
         return paris_instant(local)
     except NonexistentLocalTime as error:

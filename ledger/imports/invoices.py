@@ -15,6 +15,7 @@ again). It is never voided: an issued invoice is corrected by a credit note."""
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 from typing import Callable
 
@@ -29,9 +30,15 @@ from ledger.models import Invoice, InvoiceLine
 from policy.billed_through import cycle_problems, default_period, period_problems
 from policy.calendar import month_key
 from policy.chronology import before_start_problem
+from policy.invoicing import UNIT_PRICE_LIMIT
 from policy.money import vat_of
 from policy.terms import Terms
 from policy.vocabulary import InvoiceKind, InvoiceStatus
+
+
+#: the product's own invoice and credit-note numbers (ledger.numbering): an imported id of this form would name a
+#: document the product numbers later, and payments and credit notes would find the wrong one
+PRODUCT_NUMBER = re.compile(r"[0-9]{4}-[0-9]{6}")
 
 
 def check(session: Session, rows: list[Row], problems: Problems, terms: Terms, actor: str,
@@ -62,10 +69,16 @@ def check(session: Session, rows: list[Row], problems: Problems, terms: Terms, a
             _product_status(row, product, problems, result, status_changes)
             continue
         stored = existing.get(values.get("invoice_id"))
+        if stored is None and PRODUCT_NUMBER.fullmatch(values.get("invoice_id") or ""):
+            problems.add(row.number, "invoice_id", f"{values['invoice_id']!r} has the form of the product's own numbers "
+                         f"(YYYY-NNNNNN) and no document the product issued has it: a number names one document, "
+                         f"so give the old system's invoice another id (a prefix, e.g. OLD-{values['invoice_id']})")
+            continue
         if stored is None:
             if not told:
                 _cycle(row, customers, problems)
             _after_contract_start(row, customers.get(values.get("customer_id")), problems)
+            _fits_the_ledger(row, customers.get(values.get("customer_id")), problems)
             new_rows.append(row)
             continue
         line = stored.lines[0] if stored.lines else None
@@ -162,6 +175,15 @@ def _cycle(row: Row, customers: dict, problems: Problems) -> None:
         return
     for column, reason in cycle_problems(start, end, issued_on, customer.billing_cycle):
         problems.add(row.number, column, reason)
+
+
+def _fits_the_ledger(row: Row, customer, problems: Problems) -> None:
+    """A new invoice's figures fit the ledger's columns: its one line's unit price (Numeric(14,4), 10 integer
+    digits) holds its amount; beyond it PostgreSQL refused the whole file with a database error, and SQLite kept
+    a figure no document can hold. Within it, its total with VAT (a rate of at most 1) fits Numeric(14,2)."""
+    amount = row.values.get("amount_ht")
+    if amount is not None and abs(amount) > UNIT_PRICE_LIMIT:
+        problems.add(row.number, "amount_ht", f"{amount} is more than an invoice line keeps ({UNIT_PRICE_LIMIT})")
 
 
 def _after_contract_start(row: Row, customer, problems: Problems) -> None:

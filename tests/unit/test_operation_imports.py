@@ -61,3 +61,37 @@ def test_one_bad_row_writes_nothing_and_names_its_row_and_column(ledger, tmp_pat
         import_file("customers", write_csv(tmp_path / "customers.csv", CUSTOMER_HEADER, rows), engine=ledger)
     assert [line.split(": ")[0] for line in rejected.value.errors] == ["customers.csv:3:monthly_fee"]
     assert counts(ledger)["customers"] == 0
+
+
+INVOICE_HEADER = ["invoice_id", "customer_id", "issued_on", "due_on", "amount_ht", "vat_rate", "description", "status"]
+
+
+def test_an_invoice_never_takes_a_number_of_the_products_series_nor_outgrows_the_ledger(ledger, tmp_path):
+    """An imported id 2026-000002 would name, once the product numbers it, two documents: a payment of one
+    paid the other (a fifth probe). A figure past the ledger's columns is refused at its cell, not by the
+    database."""
+    import_file("customers", write_csv(tmp_path / "c.csv", CUSTOMER_HEADER, [customer("ACME", start="2026-01-01")]),
+                engine=ledger)
+    rows = [["2026-000002", "ACME", "2026-10-01", "2026-10-31", "10.00", "0.20", "", ""],
+            ["BIG1", "ACME", "2026-10-01", "2026-10-31", "999999999999.99", "1", "", ""],
+            ["FITS", "ACME", "2026-10-01", "2026-10-31", "9999999999.99", "1", "", ""]]
+    with pytest.raises(ImportRejected) as rejected:
+        import_file("invoices", write_csv(tmp_path / "i.csv", INVOICE_HEADER, rows), engine=ledger)
+    assert rejected.value.errors == [
+        "i.csv:2:invoice_id: '2026-000002' has the form of the product's own numbers (YYYY-NNNNNN) and no document "
+        "the product issued has it: a number names one document, so give the old system's invoice another id (a "
+        "prefix, e.g. OLD-2026-000002)",
+        "i.csv:3:amount_ht: 999999999999.99 is more than an invoice line keeps (9999999999.9999)"]
+    assert counts(ledger)["invoices"] == 0
+
+
+@pytest.mark.parametrize("column, value", [("issued_on", "20261001"), ("issued_on", "2026-W40-4"),
+                                           ("due_on", "2026-300")])
+def test_a_date_is_written_yyyy_mm_dd_and_in_no_other_iso_form(ledger, tmp_path, column, value):
+    import_file("customers", write_csv(tmp_path / "c.csv", CUSTOMER_HEADER, [customer("ACME", start="2026-01-01")]),
+                engine=ledger)
+    row = dict(zip(INVOICE_HEADER, ["F-1", "ACME", "2026-10-01", "2026-10-31", "10.00", "0.20", "", ""]))
+    row[column] = value
+    with pytest.raises(ImportRejected) as rejected:
+        import_file("invoices", write_csv(tmp_path / "i.csv", INVOICE_HEADER, [list(row.values())]), engine=ledger)
+    assert rejected.value.errors == [f"i.csv:2:{column}: not a date (YYYY-MM-DD): {value!r}"]
