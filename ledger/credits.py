@@ -316,6 +316,12 @@ def record_refund(session: Session, customer_id: str, amount: Decimal, *, refund
                                     f"{-done.amount} EUR: a refund id names one refund", "refund")
         return RefundResult(refund_id, customer_id, amount, credit_of(session, [customer_id]).get(customer_id, ZERO),
                             created=False)
+    # ids are unique ignoring case, as the refunds import has them (index of migration 0016): `rf-a` is `RF-A`
+    other = session.scalar(select(CustomerCredit.refund_id)
+                           .where(func.lower(CustomerCredit.refund_id) == refund_id.lower()).limit(1))
+    if other is not None:
+        raise CorrectionRefused(f"{refund_id!r} already exists as {other!r}: ids are unique ignoring case (write "
+                                f"{other!r} for that one, another id for a new one)", "refund")
     if amount <= ZERO:
         raise CorrectionRefused(f"{amount}: a refund is a positive amount")
     # one bank transfer is one refund: under the customer's lock (above), no other refund of this customer

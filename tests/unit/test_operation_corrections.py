@@ -66,3 +66,15 @@ def test_a_refund_beyond_the_credit_and_a_credit_note_beyond_the_invoice_are_ref
     assert _credit(paid) == Decimal("24.00")
     with session_scope(paid) as session:
         assert session.scalar(select(func.count()).select_from(Invoice).where(Invoice.kind == "credit_note")) == 1
+
+
+def test_a_refund_id_in_another_case_is_refused_as_the_import_refuses_it(paid):
+    """`run refund --reference vir-1` beside VIR-1 recorded a second refund (a fifth probe): ids are unique
+    ignoring case everywhere, the command's as the import's."""
+    issue_credit_note("OLD-1", "Goodwill", "claire.finance", amount_ttc="24.00", actor="test", flow_run_id="run-1")
+    record_refund("ACME", "10.00", "VIR-1", date(2026, 11, 2), actor="test", flow_run_id=None)
+    with pytest.raises(CorrectionNotMade) as refused:
+        record_refund("ACME", "5.00", "vir-1", date(2026, 11, 2), actor="test", flow_run_id=None)
+    assert str(refused.value) == ("'vir-1' already exists as 'VIR-1': ids are unique ignoring case (write 'VIR-1' "
+                                  "for that one, another id for a new one)")
+    assert _credit(paid) == Decimal("14.00")
