@@ -108,3 +108,24 @@ def billed_after(session: Session, customer_id: str, last_day) -> list[Invoice]:
                                                       Invoice.customer_id == customer_id,
                                                       Invoice.period_end > last_day)
                                 .order_by(Invoice.period_start, Invoice.id)))
+
+
+def earliest_fact(session: Session, customer_id: str) -> tuple[str, date] | None:
+    """The customer's earliest dated fact the ledger holds, named (`service period of invoice X`, `support time
+    W-1`, `ticket T-1`) with its Paris day: a contract_start moved after it would put history before the start."""
+    from ledger.models import Intervention, Ticket
+    from policy.calendar import paris_date
+
+    found = []
+    invoice = session.execute(select(Invoice.number, Invoice.external_id, Invoice.period_start)
+                              .where(Invoice.customer_id == customer_id, Invoice.period_start.is_not(None))
+                              .order_by(Invoice.period_start).limit(1)).first()
+    if invoice is not None:
+        found.append((f"service period of invoice {invoice.external_id or invoice.number}", invoice.period_start))
+    for model, moment, key, what in ((Intervention, Intervention.started_at, Intervention.intervention_id,
+                                      "support time"), (Ticket, Ticket.received_at, Ticket.ticket_id, "ticket")):
+        row = session.execute(select(key, moment).where(model.customer_id == customer_id)
+                              .order_by(moment).limit(1)).first()
+        if row is not None:
+            found.append((f"{what} {row[0]}", paris_date(row[1])))
+    return min(found, key=lambda item: item[1]) if found else None

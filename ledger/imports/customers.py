@@ -8,7 +8,7 @@ from typing import Any, Callable
 from sqlalchemy.orm import Session
 
 from ledger import audit
-from ledger.billed import refresh_subscription_starts
+from ledger.billed import earliest_fact, refresh_subscription_starts
 from ledger.db import now
 from ledger.imports.rows import (ImportResult, Problems, Row, case_clashes, complete, customers_known, describe_change,
                                  duplicates)
@@ -62,6 +62,11 @@ def check(session: Session, rows: list[Row], problems: Problems, terms: Terms, a
             continue
         changes = {name: (getattr(current, name), values[name]) for name in CUSTOMER_FIELDS
                    if getattr(current, name) != values[name]}
+        if "contract_start" in changes and values["contract_start"] is not None:
+            earliest = earliest_fact(session, customer_id)
+            if earliest is not None and values["contract_start"] > earliest[1]:
+                problems.add(row.number, "contract_start", f"{values['contract_start']} is after {customer_id}'s "
+                             f"{earliest[0]} ({earliest[1]}): no fact of a customer lies before its start")
         plans.append(("update" if changes else "same", row, current, changes))
 
     def write() -> None:

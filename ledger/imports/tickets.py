@@ -46,6 +46,10 @@ def check(session, rows: list[Row], problems: Problems, terms: Terms, actor: str
         early = before_start_problem(arrived, customer.subscription_start, "received_at") if customer else None
         if early:
             problems.add(row.number, "received_at", early)
+        delivered = values.get("customization_delivered_on")
+        if delivered is not None and delivered < arrived:  # it makes support after it billable: never backdated
+            problems.add(row.number, "customization_delivered_on", f"{delivered} is before the ticket arrived "
+                                                                   f"({arrived}): a customization is delivered after it")
         for name in ORDER:
             if values.get(name) is not None and values[name] < values["received_at"]:
                 problems.add(row.number, name, f"{values[name].isoformat()} is before the ticket arrived "

@@ -95,3 +95,28 @@ def test_a_date_is_written_yyyy_mm_dd_and_in_no_other_iso_form(ledger, tmp_path,
     with pytest.raises(ImportRejected) as rejected:
         import_file("invoices", write_csv(tmp_path / "i.csv", INVOICE_HEADER, [list(row.values())]), engine=ledger)
     assert rejected.value.errors == [f"i.csv:2:{column}: not a date (YYYY-MM-DD): {value!r}"]
+
+
+def test_a_start_moved_after_the_history_and_a_backdated_delivery_are_refused(ledger, tmp_path):
+    """A customer re-imported with a contract_start after its own history put that history before its start (a
+    later cancellation letter was then refused as 'before the start'); a customization delivered before its
+    ticket arrived made the support after it billable (a fifth probe)."""
+    for kind, header, rows in FILES[:4]:
+        import_file(kind, write_csv(tmp_path / f"{kind}.csv", header, rows), engine=ledger)
+    later = [customer("ACME", start="2026-10-10"), customer("BETA", start="2026-01-01")]
+    with pytest.raises(ImportRejected) as rejected:
+        import_file("customers", write_csv(tmp_path / "again.csv", CUSTOMER_HEADER, later), engine=ledger)
+    [told] = rejected.value.errors
+    assert told.startswith("again.csv:2:contract_start: 2026-10-10 is after ACME's ") and told.endswith(
+        ": no fact of a customer lies before its start")
+    earlier = [customer("ACME", start="2026-02-01"), customer("BETA", start="2026-01-01")]
+    assert import_file("customers", write_csv(tmp_path / "again.csv", CUSTOMER_HEADER, earlier),
+                       engine=ledger).updated == 1
+
+    header = ["ticket_id", "customer_id", "received_at", "type", "customization_delivered_on"]
+    with pytest.raises(ImportRejected) as rejected:
+        import_file("tickets", write_csv(tmp_path / "t.csv", header,
+                                         [["TC1", "BETA", "2026-10-06T09:00", "customization", "2026-10-01"]]),
+                    engine=ledger)
+    assert rejected.value.errors == ["t.csv:2:customization_delivered_on: 2026-10-01 is before the ticket arrived "
+                                     "(2026-10-06): a customization is delivered after it"]
