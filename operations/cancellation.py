@@ -378,10 +378,21 @@ def _notify(session: Session, customer: Customer, step: str, cancellation_id: in
                   subject=subject, body=body, flow_run_id=flow_run_id)
 
 
+def _within_the_window(customer_id: str, terms: Terms, **days: date | None) -> None:
+    """The letter's days lie in the plausible window (policy.window): the UI's form too, where 0001-01-01 would
+    cut access with no notice."""
+    window = DateWindow.of(terms)
+    for name, value in days.items():
+        problem = window.problem(value) if value else None
+        if problem:
+            raise CancellationNotRecorded(f"{customer_id}: {name} {problem}")
+
+
 def late_letter(customer_id: str, received_on: date, terms: Terms, *, today: date | None = None) -> str | None:
     """A letter is never received before the customer's start (refused: CancellationNotRecorded); one received
     more than a year ago is returned as a problem the caller refuses unless a reason is given
     (policy.chronology): its last day would credit back every invoice since."""
+    _within_the_window(customer_id, terms, received_on=received_on)  # its own words first: 0001-01-01
     with session_scope() as session:
         customer = session.get(Customer, customer_id)
         if customer is None:
@@ -404,11 +415,7 @@ def record_letter(customer_id: str, received_on: date | None, effective_on: date
     if day > today:
         raise CancellationNotRecorded(f"{customer_id}: received_on {day} is after today: a letter is recorded once "
                                       f"received")
-    window = DateWindow.of(settings.terms)  # the UI's form too: 0001-01-01 would cut access with no notice
-    for name, value in (("received_on", received_on), ("effective_on", effective_on)):
-        problem = window.problem(value) if value else None
-        if problem:
-            raise CancellationNotRecorded(f"{customer_id}: {name} {problem}")
+    _within_the_window(customer_id, settings.terms, received_on=received_on, effective_on=effective_on)
     try:
         with session_scope(write=True) as session:
             if withdraw_it:
