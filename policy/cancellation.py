@@ -216,7 +216,9 @@ class Statement:
     def text(self, language: str) -> str:
         """The statement as the customer reads it, in `language`."""
         words = speak(language)
-        rows = "\n".join(words.say("  - {label}: {amount}", label=line.label(words), amount=line.amount)
+        # the credit is shown as what it is, an amount in the customer's favour (its sign is the balance's)
+        rows = "\n".join(words.say("  - {label}: {amount}", label=line.label(words),
+                                    amount=-line.amount if line.invoice is None else line.amount)
                          for line in self.lines) or words.say("  - no open item")
         return words.say("Your account on {day}:\n{rows}\nBalance: {total} ({sentence}).\n", day=self.day,
                          rows=rows, total=self.total, sentence=self.sentence(words))

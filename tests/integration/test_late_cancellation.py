@@ -110,7 +110,7 @@ def test_a_late_cancellation_whose_last_month_an_imported_invoice_billed_gets_it
     assert c012()["credit"] == "3564.00"
     assert mail["Subject"].replace("\u202f", " ").replace("\u00a0", " ") == "Votre solde définitif : -3 564,00 €"
     assert ("Voici le solde définitif de votre compte, maintenant que votre dernière facture est émise. Votre compte "
-            "au 6 décembre 2026 : - Votre crédit (trop-perçus et avoirs pas encore remboursés) : -3 564,00 € "
+            "au 6 décembre 2026 : - Votre crédit (trop-perçus et avoirs pas encore remboursés) : 3 564,00 € "
             "Solde : -3 564,00 €") in body, body
     # a second morning sends nothing more
     again = run("run", "cancellations", LIFECYCLE_TODAY=(TODAY + timedelta(days=1)).isoformat())

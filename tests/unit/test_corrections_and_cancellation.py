@@ -156,13 +156,13 @@ def test_the_balance_statement_reads_in_the_customers_language():
         "Votre compte au 30 novembre 2026 :\n"
         f"  - Facture OLD-7 du 1er septembre 2026, échue le 1er octobre 2026 : 300,00{nbsp}€\n"
         f"  - Facture 2026-000042 du 1er novembre 2026, échue le 1er décembre 2026 (contestée) : 1{nbsp}200,00{nbsp}€\n"
-        f"  - Votre crédit (trop-perçus et avoirs pas encore remboursés) : -20,00{nbsp}€\n"
+        f"  - Votre crédit (trop-perçus et avoirs pas encore remboursés) : 20,00{nbsp}€\n"
         f"Solde : 1{nbsp}480,00{nbsp}€ (reste à payer 1{nbsp}480,00{nbsp}€).\n")
     assert statement.text("en") == (
         "Your account on November 30, 2026:\n"
         "  - Invoice OLD-7 of September 1, 2026, due October 1, 2026: €300.00\n"
         "  - Invoice 2026-000042 of November 1, 2026, due December 1, 2026 (disputed): €1,200.00\n"
-        "  - Your credit (overpayments and credit notes not yet refunded): -€20.00\n"
+        "  - Your credit (overpayments and credit notes not yet refunded): €20.00\n"
         "Balance: €1,480.00 (€1,480.00 remain to pay).\n")
     refund = Statement(date(2026, 11, 30), (StatementLine(D("-20.00")),))
     assert "(20,00\u00a0€ vous sont dus et vous seront remboursés)" in refund.text("fr")
