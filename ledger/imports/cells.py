@@ -141,8 +141,9 @@ def whole(minimum: int, maximum: int | None = None) -> Callable[[Any], int]:
         problem = digits_problem(raw)
         if problem:
             raise ValueError(problem)
-        if not raw.isascii() or not raw.lstrip("+-").isdigit() or len(raw.lstrip("+-")) > 18:
-            if maximum is not None and raw.lstrip("+-").isdigit():
+        digits = raw[1:] if raw[:1] in "+-" else raw   # one sign at most: `+-30` is no number
+        if not raw.isascii() or not digits.isdigit() or len(digits) > 18:
+            if maximum is not None and digits.isdigit():
                 raise ValueError(f"must be at most {maximum}, not {raw}")
             raise ValueError(f"not a whole number: {as_text(value)!r}")
         result = int(raw)

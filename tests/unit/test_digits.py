@@ -116,3 +116,13 @@ def test_lifecycle_today_in_other_digits_is_refused(monkeypatch, raw):
         clock.today()
     assert str(refused.value) == (f"LIFECYCLE_TODAY={raw!r} is not a day (YYYY-MM-DD, write digits 0-9); unset it "
                                   f"to use the machine's clock")
+
+
+@pytest.mark.parametrize("raw", ["+-30", "--30", "-+30", "1_0", "3 0"])
+def test_a_whole_number_cell_with_two_signs_or_separators_is_not_a_number(raw):
+    """`+-30` reached Python's own int() message (a fifth probe): one sign at most, digits 0-9 only."""
+    from ledger.imports.cells import whole
+
+    with pytest.raises(ValueError) as refused:
+        whole(0, 10000)(raw)
+    assert str(refused.value) == f"not a whole number: {raw!r}"
