@@ -64,6 +64,9 @@ def _cell(value: Any) -> Any:
 def _csv_rows(path: Path, limits: Limits) -> Iterator[list[Any]]:
     csv.field_size_limit(max(limits.max_bytes, 1024))  # a long cell is told at its row and column, below
     line = 0
+    wide = _wide(path)
+    if wide:  # ASCII in UTF-16 or UTF-32 without a BOM is valid UTF-8, NULs between its letters
+        raise UnreadableFile(f"{path.name}: not UTF-8 text (it is {wide}); save it as CSV UTF-8")
     try:
         with io.TextIOWrapper(_open_regular(path), newline="", encoding="utf-8-sig") as handle:
             # strict: a quote never closed is told where its row begins, not read as the rest of the file in
@@ -73,8 +76,8 @@ def _csv_rows(path: Path, limits: Limits) -> Iterator[list[Any]]:
                 line = reader.line_num
                 yield values
     except UnicodeDecodeError as error:
-        raise UnreadableFile(f"{path.name}: not UTF-8 text ({error.reason} at byte {error.start}{_utf16(path)}); "
-                             f"save it as CSV UTF-8") from None
+        raise UnreadableFile(f"{path.name}: not UTF-8 text ({error.reason} at byte {error.start}); save it as CSV "
+                             f"UTF-8") from None
     except csv.Error as error:
         raise UnreadableFile(f"{path.name}:{line + 1}: not readable as CSV ({error}; {_csv_hint(error, limits)})") from None
 
@@ -89,15 +92,22 @@ def _csv_hint(error: csv.Error, limits: Limits) -> str:
     return f"a cell has at most {limits.max_cell_chars} characters"
 
 
-def _utf16(path: Path) -> str:
-    """`; it is UTF-16` when the file starts like UTF-16 text (a byte-order mark, or ASCII with NUL bytes
-    between), which spreadsheets save as "Unicode text"."""
+def _wide(path: Path) -> str | None:
+    """`UTF-32` or `UTF-16` when the file starts like one (a byte-order mark, or NUL bytes around most of its
+    first characters), else None."""
     with _open_regular(path) as handle:
         start = handle.read(64)
-    half = len(start) // 4  # ASCII as UTF-16: a NUL every other byte, after (LE) or before (BE) each letter
-    if start[:2] in (b"\xff\xfe", b"\xfe\xff") or (half and max(start[1::2].count(0), start[::2].count(0)) >= half):
-        return "; it is UTF-16"
-    return ""
+    if start[:4] in (b"\xff\xfe\x00\x00", b"\x00\x00\xfe\xff"):
+        return "UTF-32"
+    if start[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        return "UTF-16"
+    quarter = len(start) // 4
+    if quarter and sum(1 for index in range(0, len(start) - 3, 4) if start[index:index + 4].count(0) == 3) >= quarter // 2:
+        return "UTF-32"
+    half = len(start) // 2
+    if half and max(start[1::2].count(0), start[::2].count(0)) >= half // 2:
+        return "UTF-16"
+    return None
 
 
 def _check_xlsx(path: Path, size: int, limits: Limits) -> None:
