@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
+from enum import Enum
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -16,6 +17,8 @@ def plain(value: Any) -> Any:
     """A value as JSON can hold it: dates ISO, money as strings with its cents."""
     if isinstance(value, Decimal):
         return format(value, "f")
+    if isinstance(value, Enum):  # a word of the vocabulary (ledger.column_types.Vocabulary): its word
+        return value.value
     if isinstance(value, (date, datetime)):
         return value.isoformat()
     if isinstance(value, dict):

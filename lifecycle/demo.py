@@ -221,6 +221,9 @@ def create(*, customers: int = 50, seed: int = 7, today: date) -> str:
                 moment = min(datetime.combine(day, time(rng.randint(8, 19), rng.choice([0, 10, 15, 30, 45, 50]))),
                              before_now)
                 category = rng.choices(categories, weights)[0]
+                start = fees[customer_id][1]
+                if start is not None and day < start:
+                    continue  # no work before an annual customer's start (the draws above keep the others' data)
                 intervention_rows.append([
                     f"T{number:05d}", customer_id, moment.isoformat(timespec="minutes"),
                     rng.choice([10, 15, 20, 30, 45, 60, 75, 90, 120]), category, f"HD-{40000 + number}",
@@ -238,6 +241,9 @@ def create(*, customers: int = 50, seed: int = 7, today: date) -> str:
     for row in intervention_rows:
         started = datetime.fromisoformat(row[2]).replace(tzinfo=PARIS)
         received = started - timedelta(hours=rng.choice([2, 5, 20, 26, 50]))
+        start = fees[row[1]][1]
+        if start is not None:  # never before the customer's start (an import refuses it)
+            received = max(received, datetime.combine(start, time(0), PARIS))
         kind = TICKET_TYPES.get(row[4], "assistance")
         severity = rng.choice(["critical", "major", "minor"]) if kind in ("bug", "blocking_bug") else ""
         age = (now - received).days

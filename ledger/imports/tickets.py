@@ -11,6 +11,7 @@ written to an error, a note or the audit log; without a sealer a file with crede
 
 from __future__ import annotations
 
+from enum import Enum
 from typing import Callable
 
 from ledger import audit
@@ -117,4 +118,7 @@ def check(session, rows: list[Row], problems: Problems, terms: Terms, actor: str
 
 
 def _shown(value) -> str:
+    """A stored value as a line quotes it: a day or moment in ISO, a word of the vocabulary as its word."""
+    if isinstance(value, Enum):
+        value = value.value
     return repr(value.isoformat() if hasattr(value, "isoformat") else value)

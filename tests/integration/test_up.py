@@ -463,7 +463,9 @@ def test_the_nightly_backup_is_spread_over_shard_runs_that_any_worker_takes(up_s
     known = {run["id"] for run in up_server.runs_of("backup-shard")}
     _shard_size(up_server, 20)
     try:
-        parent = up_server.wait(up_server.run_button("nightly-backup", {"as_of": yesterday}), timeout=600)
+        # a night of its own, apart from the day's other backups: another day than today is forced, with its reason
+        parent = up_server.wait(up_server.run_button("nightly-backup", {"as_of": yesterday, "force_reason":
+                                                                        "a night of the shards test"}), timeout=600)
     finally:
         _shard_size(up_server, 500)
     assert parent["state"]["type"] == "COMPLETED", parent["state"]
