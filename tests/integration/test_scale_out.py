@@ -151,7 +151,8 @@ def test_a_night_on_two_workers_survives_a_lost_worker(topology, record_property
     # second more per customer), joins once the night has started and takes the other shards
     workers: dict[str, subprocess.Popen] = {}
     start_worker("machine-a", "--limit", "2")
-    parent = up.run_button("nightly-backup", {"as_of": night.isoformat()})
+    # a night of its own, apart from the day's other backups: another day than today is forced, with its reason
+    parent = up.run_button("nightly-backup", {"as_of": night.isoformat(), "force_reason": "a night of the scale-out test"})
     up.wait(parent, until={"RUNNING", "COMPLETED", "FAILED", "CRASHED"}, timeout=180)
     # two runs at a time each, as machines sized for their share: unbounded, machine-b once polled first and
     # took all eight shards, leaving machine-a none to finish before the loss (CI saw the night end untested)
