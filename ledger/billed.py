@@ -14,8 +14,9 @@ from typing import Iterable
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from ledger.models import Customer, Invoice
+from ledger.models import Customer, Intervention, Invoice, Ticket
 from policy.billed_through import BilledPeriod, subscription_start
+from policy.calendar import paris_date
 from policy.vocabulary import InvoiceKind, InvoiceStatus
 
 #: invoices that bill nothing: a draft is not issued yet, a void one was cancelled
@@ -113,9 +114,6 @@ def billed_after(session: Session, customer_id: str, last_day) -> list[Invoice]:
 def earliest_fact(session: Session, customer_id: str) -> tuple[str, date] | None:
     """The customer's earliest dated fact the ledger holds, named (`service period of invoice X`, `support time
     W-1`, `ticket T-1`) with its Paris day: a contract_start moved after it would put history before the start."""
-    from ledger.models import Intervention, Ticket
-    from policy.calendar import paris_date
-
     found = []
     invoice = session.execute(select(Invoice.number, Invoice.external_id, Invoice.period_start)
                               .where(Invoice.customer_id == customer_id, Invoice.period_start.is_not(None))

@@ -54,32 +54,30 @@ def parse_month(text: str) -> tuple[int, int]:
     return int(match.group(1)), int(match.group(2))
 
 
-def parse_day(text: str) -> date:
-    """'YYYY-MM-DD' to a date, with a reason when it is not one (digits 0-9 only, no other ISO form)."""
+def _iso(text: str, form: re.Pattern, read, label: str):
+    """`text` read by `read` once it is written in digits 0-9 and in `form` (one ISO 8601 form, not the others
+    Python's fromisoformat also takes); ValueError `not <label>: <why>` otherwise."""
     problem = digits_problem(text)
     if problem:
-        raise ValueError(f"not a date (YYYY-MM-DD): {problem}")
+        raise ValueError(f"not {label}: {problem}")
     try:
-        if not _DAY.fullmatch(text):
+        if not form.fullmatch(text):
             raise ValueError
-        return date.fromisoformat(text)
+        return read(text)
     except ValueError:
-        raise ValueError(f"not a date (YYYY-MM-DD): {text!r}") from None
+        raise ValueError(f"not {label}: {text!r}") from None
+
+
+def parse_day(text: str) -> date:
+    """'YYYY-MM-DD' to a date, with a reason when it is not one (digits 0-9 only, no other ISO form)."""
+    return _iso(text, _DAY, date.fromisoformat, "a date (YYYY-MM-DD)")
 
 
 def parse_moment(text: str, form: str = "YYYY-MM-DDTHH:MM", *, what: str | None = None) -> datetime:
     """An ISO 8601 date-time in its extended form (`_MOMENT`), written with digits 0-9 only; `what` names it in
     the refusal (default: a moment in `form`)."""
-    label = what or f"a moment ({form})"
-    problem = digits_problem(text)
-    if problem:
-        raise ValueError(f"not {label}: {problem}")
-    try:
-        if not _MOMENT.fullmatch(text):
-            raise ValueError
-        return datetime.fromisoformat(text[:-1] + "+00:00" if text.endswith("Z") else text)
-    except ValueError:
-        raise ValueError(f"not {label}: {text!r}") from None
+    return _iso(text, _MOMENT, lambda text: datetime.fromisoformat(text[:-1] + "+00:00" if text.endswith("Z")
+                                                                   else text), what or f"a moment ({form})")
 
 
 def month_bounds(text: str) -> tuple[date, date]:

@@ -78,7 +78,7 @@ def check(session: Session, rows: list[Row], problems: Problems, terms: Terms, a
             if not told:
                 _cycle(row, customers, problems)
             _after_contract_start(row, customers.get(values.get("customer_id")), problems)
-            _fits_the_ledger(row, customers.get(values.get("customer_id")), problems)
+            _fits_the_ledger(row, problems)
             new_rows.append(row)
             continue
         line = stored.lines[0] if stored.lines else None
@@ -177,7 +177,7 @@ def _cycle(row: Row, customers: dict, problems: Problems) -> None:
         problems.add(row.number, column, reason)
 
 
-def _fits_the_ledger(row: Row, customer, problems: Problems) -> None:
+def _fits_the_ledger(row: Row, problems: Problems) -> None:
     """A new invoice's figures fit the ledger's columns: its one line's unit price (Numeric(14,4), 10 integer
     digits) holds its amount; beyond it PostgreSQL refused the whole file with a database error, and SQLite kept
     a figure no document can hold. Within it, its total with VAT (a rate of at most 1) fits Numeric(14,2)."""
