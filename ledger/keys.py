@@ -92,6 +92,11 @@ def ticket_alert(ticket_id: str, clock: str, state: str) -> str:
     return f"ticket:{ticket_id}:{clock}:{state}"
 
 
+def ticket_warning(ticket_id: str, clock: str, offset_minutes: int) -> str:
+    """A warning before a ticket's clock is due: once per ticket, clock and offset (in working minutes)."""
+    return f"ticket:{ticket_id}:{clock}:warning:{offset_minutes}"
+
+
 def invoice_mail(number: str, sending: int) -> str:
     """The mail carrying an invoice's document: the first at issue, the next ones each a re-send."""
     return f"invoice:{number}:{sending}"

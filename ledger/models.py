@@ -289,8 +289,11 @@ class Ticket(Base):
 
 
 class TicketAlert(Base):
-    """An ops alert that a ticket's clock is at risk or breached: one per ticket, clock and state
-    (`alert_key`), recorded before it is sent and sent again by the next run until it went."""
+    """An ops alert on a ticket's clock: a warning before its due time (once per ticket, clock and offset,
+    `offset_minutes`) or its breach (once per ticket, clock and state; older ledgers also hold `at_risk`
+    alerts), under `alert_key`. Recorded before it is sent, held until `deliver_after` (the next opening of
+    the working calendar when computed outside service hours; NULL: at once), and sent again by the next
+    run until it went."""
 
     __tablename__ = "ticket_alerts"
 
@@ -304,6 +307,9 @@ class TicketAlert(Base):
     sent_at: Mapped[Optional[datetime]]
     last_error: Mapped[Optional[str]] = mapped_column(Text)
     flow_run_id: Mapped[Optional[str]] = mapped_column(String(64))
+    offset_minutes: Mapped[Optional[int]]
+    computed_at: Mapped[Optional[datetime]]
+    deliver_after: Mapped[Optional[datetime]]
 
 
 class QuotaPeriod(Base):

@@ -276,7 +276,8 @@ def tickets(session: Session, month: str | None = None) -> list[dict[str, Any]]:
     once every clock stopped), with the terms the latest run used. Never the credentials: whether there are."""
     from ledger.models import Ticket
     from ledger.terms_copies import latest_terms
-    from policy.commitments import ticket_state
+    from policy.commitments import WorkingCalendar, ticket_state
+    from policy.warnings import next_warning_at
 
     terms = latest_terms(session)
     at = clock.now()
@@ -301,6 +302,8 @@ def tickets(session: Session, month: str | None = None) -> list[dict[str, Any]]:
             "received_at": iso(ticket.received_at),
             "response_due_at": iso(clocks["first_response"].due_at) if clocks and "first_response" in clocks else None,
             "delivery_due_at": iso(delivery.due_at) if delivery else None,
+            "next_warning_at": iso(next_warning_at(clocks.values(), terms.warnings, at, WorkingCalendar.of(terms)))
+            if clocks else None,
             "state": state.value if state else ("dates_out_of_range" if clocks is None else None),
             "clocks": {name: clock.state.value for name, clock in (clocks or {}).items()},
             "closed_at": iso(ticket.closed_at),

@@ -1,10 +1,13 @@
-"""The service commitments, each morning: every open ticket's clocks, the alerts they call for (sent to
-ops), and the credentials of closed tickets purged. The clocks are rules of the terms
-(policy/commitments.py); `run_commitments` is the whole morning, in plain Python.
+"""The service commitments, every quarter of an hour: every open ticket's clocks, the alerts they call for
+(sent to ops), and the credentials of closed tickets purged. The clocks are rules of the terms
+(policy/commitments.py), the warnings and service hours too (policy/warnings.py); `run_commitments` is the
+whole run, in plain Python, at the run's moment (`as_of`, else the product's clock), never the wall clock.
 
-Each alert is recorded (once per ticket, clock and state: `ticket_alerts.alert_key`) before it is
-sent, so a run that dies between the two sends it with the next run; it is sent under its row's lock
-and only while unsent, so two runs at once never send it twice.
+Each alert is recorded (a warning once per ticket, clock and offset; a breach once per ticket and clock:
+`ticket_alerts.alert_key`) before it is sent, so a run that dies between the two sends it with the next
+run; it is sent under its row's lock and only while unsent, so two runs at once never send it twice. An
+alert computed outside service hours is held (`deliver_after`, the next opening) and sent by the first
+run at or after it; a blocking bug's goes at once.
 A closed ticket's credentials are deleted (the token set to NULL; seed 003: "deleted completely once
 the request is closed") and the purge is audited without the secret.
 """
@@ -24,11 +27,13 @@ from lifecycle_config import clock
 from ledger.models import Customer, Ticket, TicketAlert
 from ledger.views import ticket_clocks
 from policy.calendar import PARIS
-from policy.commitments import ClockState, ticket_state
+from policy.commitments import ClockState, WorkingCalendar, ticket_state
+from policy.warnings import delivery_moment, due_warning, next_warning_at
 from policy.refusals import Refusal
 from policy.terms import Terms
 
-ALERTED = (ClockState.AT_RISK, ClockState.BREACHED)
+#: the state alerted as such; before it, the terms' warnings (at risk is shown, no longer alerted)
+ALERTED = (ClockState.BREACHED,)
 #: the order ops read: what is lost first, then what is at risk, then the rest
 ORDER = {ClockState.BREACHED: 0, ClockState.AT_RISK: 1, ClockState.ON_TRACK: 2, ClockState.MISSED: 3,
          ClockState.MET: 4}
@@ -43,6 +48,7 @@ class Morning:
     at: datetime
     rows: list[dict] = field(default_factory=list)         # one per open ticket, worst first
     alerts: list[int] = field(default_factory=list)        # ticket_alerts ids to send
+    held: list[datetime] = field(default_factory=list)     # deliver_after of each alert held for later
     purged: list[str] = field(default_factory=list)
 
     def count(self, state: ClockState) -> int:
@@ -56,9 +62,10 @@ class Commitments:
 
     at: datetime
     tickets: tuple[dict, ...]
-    alerts: int                  # alerts due this morning (sent, or tried)
+    alerts: int                  # alerts due this run (sent, or tried)
     problems: tuple[str, ...]    # "<subject>: <error>" of each alert not sent
     purged: tuple[str, ...]
+    held: tuple[datetime, ...] = ()  # when each alert held for service hours may go (deliver_after)
 
     def count(self, state: ClockState) -> int:
         return sum(1 for row in self.tickets if row["state"] == state.value)
@@ -66,13 +73,19 @@ class Commitments:
     def line(self) -> str:
         return (f"{self.at.astimezone(PARIS):%Y-%m-%d %H:%M}: {len(self.tickets)} open ticket(s), "
                 f"{self.count(ClockState.BREACHED)} breached, {self.count(ClockState.AT_RISK)} at risk; "
-                f"{self.alerts - len(self.problems)} alert(s) sent; {len(self.purged)} closed ticket(s)' "
-                f"credentials deleted")
+                f"{self.alerts - len(self.problems)} alert(s) sent{self._held()}; {len(self.purged)} closed "
+                f"ticket(s)' credentials deleted")
+
+    def _held(self) -> str:
+        if not self.held:
+            return ""
+        return f", {len(self.held)} held until {min(self.held).astimezone(PARIS):%Y-%m-%d %H:%M} (service hours)"
 
     def summary(self) -> dict:
         """The commitments flow's result."""
         return {"at": self.at.isoformat(), "open": len(self.tickets), "breached": self.count(ClockState.BREACHED),
-                "at_risk": self.count(ClockState.AT_RISK), "alerts": self.alerts, "purged": list(self.purged),
+                "at_risk": self.count(ClockState.AT_RISK), "alerts": self.alerts, "held": len(self.held),
+                "purged": list(self.purged),
                 "tickets": list(self.tickets)}
 
 
@@ -109,12 +122,16 @@ def run_commitments(as_of: datetime | None, terms: Terms, notifications: Notific
                 error = f"{type(failure).__name__}: {failure}"
                 problems.append(f"{subject}: {error}")
             mark_sent(session, alert_id, error)
-    return Commitments(at, tuple(morning.rows), len(morning.alerts), tuple(problems), tuple(morning.purged))
+    return Commitments(at, tuple(morning.rows), len(morning.alerts), tuple(problems), tuple(morning.purged),
+                       tuple(morning.held))
 
 
 def look(session: Session, terms: Terms, at: datetime, *, flow_run_id: str | None) -> Morning:
-    """Every open ticket's clocks as of `at`; the alerts due are recorded (not sent)."""
+    """Every open ticket's clocks as of `at`; the alerts due are recorded (not sent): the tightest warning
+    whose moment came, each breach; each held until the next opening when `at` is outside service hours
+    (a blocking bug's not). The alerts to send are those unsent whose moment to go has come by `at`."""
     morning = Morning(at)
+    calendar = WorkingCalendar.of(terms)
     names = dict(session.execute(select(Customer.customer_id, Customer.name)).all())
     for ticket in session.scalars(select(Ticket).where(Ticket.closed_at.is_(None), Ticket.received_at <= at)
                                   .order_by(Ticket.received_at, Ticket.ticket_id)):
@@ -122,24 +139,38 @@ def look(session: Session, terms: Terms, at: datetime, *, flow_run_id: str | Non
         state = ticket_state(clocks)
         if state is None:
             continue
+        goes = delivery_moment(at, ticket.type, calendar)
+        record = dict(ticket_id=ticket.ticket_id, created_at=now(), computed_at=at, deliver_after=goes,
+                      flow_run_id=flow_run_id)
         for clock in clocks:
             if clock.state in ALERTED and not clock.informational:
                 insert_if_missing(session, TicketAlert, alert_key=keys.ticket_alert(ticket.ticket_id, clock.name,
                                                                                    clock.state.value),
-                                  ticket_id=ticket.ticket_id, clock=clock.name, state=clock.state.value,
-                                  due_at=clock.due_at, created_at=now(), flow_run_id=flow_run_id)
+                                  clock=clock.name, state=clock.state.value, due_at=clock.due_at, **record)
+            warning = due_warning(clock, terms.warnings, at, calendar)
+            if warning is not None:
+                offset, _ = warning
+                insert_if_missing(session, TicketAlert, alert_key=keys.ticket_warning(ticket.ticket_id, clock.name,
+                                                                                     offset.minutes),
+                                  clock=clock.name, state="warning", offset_minutes=offset.minutes,
+                                  due_at=clock.due_at, **record)
         running = [clock for clock in clocks if clock.stopped_at is None and not clock.informational]
         nearest = min(running, key=lambda clock: clock.due_at) if running else None
+        warn = next_warning_at(clocks, terms.warnings, at, calendar)
         morning.rows.append({
             "ticket": ticket.ticket_id, "customer": f"{ticket.customer_id} {names.get(ticket.customer_id, '')}".strip(),
             "type": ticket.type, "severity": ticket.severity or "", "state": state.value,
             "next due (Paris)": f"{nearest.due_at:%Y-%m-%d %H:%M}" if nearest else "",
             "clock": nearest.name if nearest else "",
+            "next warning (Paris)": f"{warn:%Y-%m-%d %H:%M}" if warn else "",
             "clocks": ", ".join(f"{clock.name} {clock.state.value}" for clock in clocks),
         })
     morning.rows.sort(key=lambda row: (ORDER[ClockState(row["state"])], row["next due (Paris)"], row["ticket"]))
-    morning.alerts = list(session.scalars(select(TicketAlert.id).where(TicketAlert.sent_at.is_(None))
-                                          .order_by(TicketAlert.id)))
+    session.flush()
+    unsent = session.execute(select(TicketAlert.id, TicketAlert.deliver_after).where(TicketAlert.sent_at.is_(None))
+                             .order_by(TicketAlert.id)).all()
+    morning.alerts = [alert_id for alert_id, goes in unsent if goes is None or goes <= at]
+    morning.held = [goes for _, goes in unsent if goes is not None and goes > at]
     return morning
 
 
@@ -147,15 +178,33 @@ def alert_text(session: Session, alert_id: int) -> tuple[str, str]:
     alert = session.get(TicketAlert, alert_id)
     ticket = session.get(Ticket, alert.ticket_id)
     customer = session.get(Customer, ticket.customer_id)
-    word = "BREACHED" if alert.state == ClockState.BREACHED else "at risk"
     due, received = alert.due_at.astimezone(PARIS), ticket.received_at.astimezone(PARIS)
-    subject = f"[lifecycle] ticket {ticket.ticket_id} {word}: {alert.clock} due {due:%Y-%m-%d %H:%M} (Paris)"
-    body = (f"Ticket {ticket.ticket_id} of {customer.customer_id} ({customer.name}), a {ticket.type}"
-            f"{' (' + ticket.severity + ')' if ticket.severity else ''} received {received:%Y-%m-%d %H:%M} "
-            f"(Paris): its {alert.clock} clock is {alert.state}, due {due:%Y-%m-%d %H:%M} (Paris).\n"
+    kind = f"a {ticket.type}{' (' + ticket.severity + ')' if ticket.severity else ''}"
+    if alert.state == "warning":
+        left = _working_time(alert.offset_minutes)
+        subject = (f"[lifecycle] ticket {ticket.ticket_id} due in {left}: {alert.clock} due {due:%Y-%m-%d %H:%M} "
+                   f"(Paris)")
+        said = f"its {alert.clock} clock is due {due:%Y-%m-%d %H:%M} (Paris), in {left} or less"
+    else:
+        word = "BREACHED" if alert.state == ClockState.BREACHED else "at risk"
+        subject = f"[lifecycle] ticket {ticket.ticket_id} {word}: {alert.clock} due {due:%Y-%m-%d %H:%M} (Paris)"
+        said = f"its {alert.clock} clock is {alert.state}, due {due:%Y-%m-%d %H:%M} (Paris)"
+    held = ""
+    if alert.computed_at is not None and alert.deliver_after is not None and alert.deliver_after > alert.computed_at:
+        held = (f"Computed {alert.computed_at.astimezone(PARIS):%Y-%m-%d %H:%M} (Paris), outside service hours: held "
+                f"until the opening, {alert.deliver_after.astimezone(PARIS):%Y-%m-%d %H:%M} (Paris).\n")
+    body = (f"Ticket {ticket.ticket_id} of {customer.customer_id} ({customer.name}), {kind} received "
+            f"{received:%Y-%m-%d %H:%M} (Paris): {said}.\n{held}"
             f"lifecycle show tickets lists every open ticket with its due times; the commitments run's artifact "
             f"shows them breached and at risk first.\n")
     return subject, body
+
+
+def _working_time(minutes: int) -> str:
+    hours, rest = divmod(minutes, 60)
+    if rest:
+        return f"{minutes} working minute{'s' if minutes > 1 else ''}"
+    return f"{hours} working hour{'s' if hours > 1 else ''}"
 
 
 def claim(session: Session, alert_id: int) -> bool:

@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from policy.categories import BILLED_CATEGORIES
 from policy.commitments import Commitment, default_commitments, unique_names
+from policy.warnings import Offset, default_warnings, distinct_offsets
 
 Money = Annotated[Decimal, Field(ge=0, max_digits=12, decimal_places=2)]
 Rate = Annotated[Decimal, Field(ge=0, le=1, max_digits=6, decimal_places=4)]
@@ -279,10 +280,24 @@ class Terms(BaseModel):
         "'15 jours ouvrés'), new features not before one month (000 'au minimum dans un délai d'un mois').",
     )
 
+    warnings: list[Offset] = Field(
+        default_factory=default_warnings, max_length=10, description="Warnings before each due time, in working "
+        "time (amount and unit: working_hours or working_minutes): ops are alerted once per ticket, clock and "
+        "offset when that much working time is left, the tightest passed offset only; an offset not shorter than "
+        "a clock's allowance is skipped. Alerts computed outside working hours wait for the next opening, a "
+        "blocking bug's go at once. Default: 4 and 1 working hours before (seed 004: 'Les jalons de traitement "
+        "de l'incident sont fonction de la sévérité de l'anomalie'; ops act before a milestone is missed).",
+    )
+
     @field_validator("commitments")
     @classmethod
     def _commitment_names_are_unique(cls, commitments: list[Commitment]) -> list[Commitment]:
         return unique_names(commitments)
+
+    @field_validator("warnings")
+    @classmethod
+    def _warning_offsets_are_distinct(cls, warnings: list[Offset]) -> list[Offset]:
+        return distinct_offsets(warnings)
 
     @field_validator("public_holidays_subdivision")
     @classmethod

@@ -61,20 +61,29 @@ def test_the_morning_shows_the_worst_first_alerts_ops_once_and_purges_closed_cre
     morning = run_commitments(MORNING, Terms(), notifications, actor="test", flow_run_id=None, engine=helpdesk)
     assert [(row["ticket"], row["state"], row["next due (Paris)"]) for row in morning.tickets] == [
         ("T-LATE", "breached", "2026-11-17 17:59"), ("T-RISK", "at_risk", "2026-11-18 09:00")]
+    # 08:00 is before the opening (09:00): the breach and the 1-hour warning are recorded, held until then
     assert morning.summary() | {"tickets": None} == {
-        "at": "2026-11-18T08:00:00+01:00", "open": 2, "breached": 1, "at_risk": 1, "alerts": 2, "purged": ["T-DONE"],
-        "tickets": None}
-    assert morning.line() == ("2026-11-18 08:00: 2 open ticket(s), 1 breached, 1 at risk; 2 alert(s) sent; "
-                              "1 closed ticket(s)' credentials deleted")
+        "at": "2026-11-18T08:00:00+01:00", "open": 2, "breached": 1, "at_risk": 1, "alerts": 0, "held": 2,
+        "purged": ["T-DONE"], "tickets": None}
+    assert morning.line() == ("2026-11-18 08:00: 2 open ticket(s), 1 breached, 1 at risk; 0 alert(s) sent, 2 held "
+                              "until 2026-11-18 09:00 (service hours); 1 closed ticket(s)' credentials deleted")
+    assert not outbox.exists()
+    with session_scope(helpdesk) as session:
+        assert session.scalar(select(Ticket.credentials_token).where(Ticket.ticket_id == "T-DONE")) is None
+    opening = run_commitments(MORNING + timedelta(hours=1), Terms(), notifications, actor="test", flow_run_id=None,
+                              engine=helpdesk)
+    assert (opening.alerts, opening.held, opening.purged) == (2, (), ())
     mails = [message_from_bytes(mail.read_bytes(), policy=default) for mail in outbox.glob("*.eml")]
     assert sorted((mail["To"], mail["Subject"]) for mail in mails) == [
         ("ops@example.com", "[lifecycle] ticket T-LATE BREACHED: first_response due 2026-11-17 17:59 (Paris)"),
-        ("ops@example.com", "[lifecycle] ticket T-RISK at risk: first_response due 2026-11-18 09:00 (Paris)")]
-    with session_scope(helpdesk) as session:
-        assert session.scalar(select(Ticket.credentials_token).where(Ticket.ticket_id == "T-DONE")) is None
-    again = run_commitments(MORNING + timedelta(minutes=30), Terms(), notifications, actor="test", flow_run_id=None,
+        ("ops@example.com", "[lifecycle] ticket T-RISK due in 1 working hour: first_response due 2026-11-18 09:00 "
+                            "(Paris)")]
+    held = next(mail for mail in mails if "T-LATE" in mail["Subject"]).get_content()
+    assert ("Computed 2026-11-18 08:00 (Paris), outside service hours: held until the opening, 2026-11-18 09:00 "
+            "(Paris).") in held
+    again = run_commitments(MORNING + timedelta(minutes=70), Terms(), notifications, actor="test", flow_run_id=None,
                             engine=helpdesk)
-    assert (again.alerts, again.purged, len(list(outbox.glob("*.eml")))) == (0, (), 2)
+    assert (again.alerts, again.purged, len(list(outbox.glob("*.eml")))) == (1, (), 3)  # T-RISK breached at 09:10
 
 
 def test_a_moment_ahead_of_now_is_refused(helpdesk, tmp_path):
