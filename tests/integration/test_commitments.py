@@ -1,6 +1,6 @@
 """Service commitments as ops and finance meet them, on SQLite and PostgreSQL: tickets imported (their
-identity is history, their later moments move, audited), the morning run's breached and at-risk
-tickets with one alert each at SMTP, credentials sealed then purged at close and never found in a log,
+identity is history, their later moments move, audited), the run's breached and at-risk tickets with one
+alert each at SMTP in service hours, credentials sealed then purged at close and never found in a log,
 an artifact, the audit, an export, a backup or a mail; and the customization support window billed to
 the cent on both sides of its boundary."""
 
@@ -54,7 +54,8 @@ def helpdesk(prefect_server, home, ledger, tmp_path):
     return ledger
 
 
-def test_the_morning_run_shows_breached_and_at_risk_tickets_first_and_alerts_ops_once(helpdesk, mailbox, tmp_path):
+def test_the_run_shows_breached_and_at_risk_tickets_first_and_alerts_ops_once_in_service_hours(helpdesk, mailbox,
+                                                                                                   tmp_path):
     from blocks.notifications import Notifications
     from flows.commitments import commitments
 
@@ -66,18 +67,23 @@ def test_the_morning_run_shows_breached_and_at_risk_tickets_first_and_alerts_ops
         ("T-LATE", "breached"), ("T-RISK", "at_risk"), ("T-FINE", "on_track"), ("T-DONE", "met")]
     assert [row["next due (Paris)"] for row in result["tickets"]][:3] == [
         "2026-11-17 17:59", "2026-11-18 09:00", "2026-11-20 09:00"]
-    alerts = sorted(mail["message"]["Subject"] for mail in mailbox if mail["to"] == ["ops@example.com"])
+    # 08:00 is before the opening: T-LATE's breach and T-RISK's 1-hour warning (Tuesday 17:00) are held
+    assert (result["alerts"], result["held"]) == (0, 2)
+    assert [mail for mail in mailbox if mail["to"] == ["ops@example.com"]] == []
+    # the opening's run sends them, once; a clock that breaches later alerts once more
+    opening = commitments(as_of=datetime(2026, 11, 18, 9, 0, tzinfo=PARIS))
+    assert (opening["alerts"], opening["held"]) == (2, 0)
+    alerts = sorted(mail["message"]["Subject"].lstrip() for mail in mailbox if mail["to"] == ["ops@example.com"])
     assert alerts == ["[lifecycle] ticket T-LATE BREACHED: first_response due 2026-11-17 17:59 (Paris)",
-                      "[lifecycle] ticket T-RISK at risk: first_response due 2026-11-18 09:00 (Paris)"]
-    # the next morning's run says the same and alerts no one again; a state that worsens alerts once more
-    again = commitments(as_of=datetime(2026, 11, 18, 8, 30, tzinfo=PARIS))
+                      "[lifecycle] ticket T-RISK due in 1 working hour: first_response due 2026-11-18 09:00 (Paris)"]
+    again = commitments(as_of=datetime(2026, 11, 18, 9, 0, tzinfo=PARIS))  # the same moment again: nothing
     assert again["alerts"] == 0
     later = commitments(as_of=datetime(2026, 11, 18, 9, 30, tzinfo=PARIS))
     assert [(row["ticket"], row["state"]) for row in later["tickets"]][:2] == [("T-LATE", "breached"),
                                                                                 ("T-RISK", "breached")]
-    assert sorted(mail["message"]["Subject"] for mail in mailbox if mail["to"] == ["ops@example.com"])[1:] == [
+    assert sorted(mail["message"]["Subject"].lstrip() for mail in mailbox if mail["to"] == ["ops@example.com"])[1:] == [
         "[lifecycle] ticket T-RISK BREACHED: first_response due 2026-11-18 09:00 (Paris)",
-        "[lifecycle] ticket T-RISK at risk: first_response due 2026-11-18 09:00 (Paris)"]
+        "[lifecycle] ticket T-RISK due in 1 working hour: first_response due 2026-11-18 09:00 (Paris)"]
     # `show tickets`: the due times a user reads
     with session_scope(helpdesk) as session:
         shown = {row["ticket_id"]: row for row in views.tickets(session)}

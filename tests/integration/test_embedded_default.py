@@ -8,6 +8,8 @@ from pathlib import Path
 
 import yaml
 
+from tests.support.up import first_time_of_day
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -25,8 +27,7 @@ def test_prefect_yaml_lists_existing_flows_with_paris_schedules():
         assert flow.description, f"{deployment['name']}: the UI shows the flow's docstring"
         for schedule in deployment.get("schedules", []):
             assert schedule["timezone"] == "Europe/Paris"
-            minute, hour = schedule["cron"].split()[:2]
-            assert f"{int(hour):02d}:{int(minute):02d} Europe/Paris" in deployment["description"]
+            assert f"{first_time_of_day(schedule['cron'])} Europe/Paris" in deployment["description"]
         assert deployment["work_pool"]["name"] == "lifecycle"
         assert deployment.get("concurrency_limit"), deployment["name"]
         names.add(deployment["name"])

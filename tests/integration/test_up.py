@@ -24,7 +24,7 @@ import yaml
 from lifecycle import alerts
 from lifecycle.logwatch import ErrorLines
 from policy.calendar import PARIS, add_months, month_key, today_paris
-from tests.support.up import command_line, descendants, parent_of, processes_of, signal_all
+from tests.support.up import command_line, descendants, first_time_of_day, parent_of, processes_of, signal_all
 
 pytestmark = [pytest.mark.prefect, pytest.mark.xdist_group("lifecycle-up")]
 
@@ -75,8 +75,7 @@ def test_up_is_ready_only_once_every_schedule_has_its_upcoming_runs(up_server):
         [schedule] = deployments[name]["schedules"]
         assert schedule["schedule"]["timezone"] == "Europe/Paris" and schedule["active"]
         # the UI's schedule column shows no time zone: the description says it
-        minute, hour = schedule["schedule"]["cron"].split()[:2]
-        assert f"{int(hour):02d}:{int(minute):02d} Europe/Paris" in deployments[name]["description"]
+        assert f"{first_time_of_day(schedule['schedule']['cron'])} Europe/Paris" in deployments[name]["description"]
         # what the terminal printed is the first upcoming run, in Paris time (the scheduler's runs, whatever
         # became of them since: the session holds those due while it runs)
         first = min(datetime.fromisoformat(run["expected_start_time"]) for run in up_server.runs_of(name)

@@ -210,3 +210,14 @@ def signal_all(pids: list[int], *signals: int) -> None:
                 os.kill(pid, sig)
             except ProcessLookupError:
                 pass
+
+
+def first_time_of_day(cron: str) -> str:
+    """A cron's first run of the day, "HH:MM", from its minute and hour fields' first value ("*/15 8-18" is
+    08:00): a deployment's description names it with its time zone, since the UI's schedule column does not."""
+    def first(field: str) -> int:
+        head = field.split(",")[0].split("/")[0].split("-")[0]
+        return 0 if head == "*" else int(head)
+
+    minute, hour = cron.split()[:2]
+    return f"{first(hour):02d}:{first(minute):02d}"
