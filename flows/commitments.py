@@ -1,10 +1,12 @@
-"""The service commitments, each morning: which promises are at risk, which are broken.
+"""The service commitments, every quarter of an hour on working days: which promises are at risk, which
+are broken.
 
 The seeds promise times (a blocking bug "immediately", bugs and evolutions "within 15 working days",
 mail answered "within 48 hours", weekend mail on Monday: 000, 001, 003, 004); the clocks are rules of
-the terms (policy/commitments.py). Each morning this run shows ops every open ticket, breached and at
-risk first, alerts them once per ticket and state, and deletes the credentials of closed tickets
-(operations/commitments.py does it; this flow shows it).
+the terms (policy/commitments.py), the warnings and service hours too (policy/warnings.py). Each run
+shows ops every open ticket, breached and at risk first, warns them before each due time and alerts
+them at a breach (once each; outside service hours held until the opening, a blocking bug at once),
+and deletes the credentials of closed tickets (operations/commitments.py does it; this flow shows it).
 """
 
 from __future__ import annotations
@@ -29,8 +31,9 @@ class AlertsNotSent(Reported):
 @flow(name="commitments", log_prints=True, persist_result=True, result_serializer="json")
 @refusals_fail_quietly
 def commitments(as_of: Optional[datetime] = None) -> dict:
-    """Every open ticket's commitments as of now: due times, on track / at risk / breached, an alert to ops
-    when a ticket becomes at risk or breached (once per ticket and state); closed tickets' credentials deleted.
+    """Every open ticket's commitments as of now: due times, on track / at risk / breached; ops warned 4 and 1
+    working hours before each due time and alerted at a breach (once each), alerts computed outside service
+    hours held until the next opening but a blocking bug's; closed tickets' credentials deleted.
 
     Args:
         as_of: the moment to look from (Europe/Paris when it has no offset); empty means now.

@@ -85,6 +85,7 @@ class Commitments:
         """The commitments flow's result."""
         return {"at": self.at.isoformat(), "open": len(self.tickets), "breached": self.count(ClockState.BREACHED),
                 "at_risk": self.count(ClockState.AT_RISK), "alerts": self.alerts, "held": len(self.held),
+                "held_until": min(self.held).astimezone(PARIS).isoformat() if self.held else None,
                 "purged": list(self.purged),
                 "tickets": list(self.tickets)}
 

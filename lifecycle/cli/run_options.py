@@ -91,8 +91,9 @@ def commitments(
     as_of: Optional[str] = typer.Option(None, "--as-of", help="The moment to look from, YYYY-MM-DDTHH:MM "
                                                               "(Europe/Paris); default now."),
 ) -> dict:
-    """The service commitments now: open tickets at risk or breached (ops alerted once each), and closed
-    tickets' credentials deleted."""
+    """The service commitments now: open tickets at risk or breached; ops warned before each due time and
+    alerted at a breach (once each, held until the opening outside service hours but for a blocking bug);
+    closed tickets' credentials deleted."""
     moment = None
     if as_of:
         from policy.calendar import parse_moment

@@ -68,11 +68,19 @@ def commitments(result: dict, options: dict) -> None:
     from policy.vocabulary import in_words
 
     typer.echo(f"{result['open']} open ticket(s): {result['breached']} breached, {result['at_risk']} at risk; "
-               f"{result['alerts']} alert(s); credentials deleted for {len(result['purged'])} closed ticket(s)")
+               f"{result['alerts']} alert(s){_held(result)}; credentials deleted for {len(result['purged'])} closed "
+               f"ticket(s)")
     for row in result["tickets"]:
         if row["state"] in ("breached", "at_risk"):
             typer.echo(f"  {in_words(row['state']):9} {row['ticket']} {row['customer']}: {in_words(row['clock'])} "
                        f"due {row['next due (Paris)']}")
+
+
+def _held(result: dict) -> str:
+    """Alerts computed outside service hours wait for the opening: how many, until when (Paris)."""
+    if not result.get("held"):
+        return ""
+    return f", {result['held']} held until {result['held_until'][:16].replace('T', ' ')} (opening)"
 
 
 def cancel(result: dict, options: dict) -> None:

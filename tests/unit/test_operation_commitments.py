@@ -64,7 +64,7 @@ def test_the_morning_shows_the_worst_first_alerts_ops_once_and_purges_closed_cre
     # 08:00 is before the opening (09:00): the breach and the 1-hour warning are recorded, held until then
     assert morning.summary() | {"tickets": None} == {
         "at": "2026-11-18T08:00:00+01:00", "open": 2, "breached": 1, "at_risk": 1, "alerts": 0, "held": 2,
-        "purged": ["T-DONE"], "tickets": None}
+        "held_until": "2026-11-18T09:00:00+01:00", "purged": ["T-DONE"], "tickets": None}
     assert morning.line() == ("2026-11-18 08:00: 2 open ticket(s), 1 breached, 1 at risk; 0 alert(s) sent, 2 held "
                               "until 2026-11-18 09:00 (service hours); 1 closed ticket(s)' credentials deleted")
     assert not outbox.exists()
