@@ -136,3 +136,23 @@ def test_show_tickets_gives_the_next_warning(desk, ledger):
     with session_scope(ledger) as session:
         [row] = views.tickets(session)
     assert row["next_warning_at"] == "2026-12-01T13:00:00+00:00"  # 14:00 Paris
+
+
+def test_a_run_on_a_public_holiday_holds_all_but_a_blocking_bugs_alerts(desk):
+    # Wednesday 11 Nov 2026 is Armistice Day: the cron still runs (a weekday); the working calendar holds
+    desk.tickets(
+        # Monday 9 Nov 10:00: first response due Thursday 12 Nov 10:00 (Tuesday, then Thursday); 4 working
+        # hours before: Tuesday 15:00 (3 h) and Thursday 09:00-10:00 (1 h); 1 before: Thursday 09:00
+        ["T-HOLD", "ACME", "2026-11-09T10:00", "question", "mail"],
+        # Monday 9 Nov 16:00: a blocking bug's workaround due Tuesday 10 Nov 16:00, breached on the holiday
+        ["T-BLOCK", "BETA", "2026-11-09T16:00", "blocking_bug", "phone", "major"],
+    )
+    holiday = desk.run(paris(2026, 11, 11, 10, 0))
+    assert (holiday.alerts, [moment.astimezone(PARIS) for moment in holiday.held]) == (1, [paris(2026, 11, 12, 9, 0)])
+    assert desk.subjects() == ["[lifecycle] ticket T-BLOCK BREACHED: blocking_workaround due 2026-11-10 16:00 (Paris)"]
+    assert desk.run(paris(2026, 11, 11, 18, 45)).alerts == 0
+    # Thursday's opening: the held 4-hour warning goes, and the 1-hour one whose moment it is
+    assert desk.run(paris(2026, 11, 12, 9, 0)).alerts == 2
+    assert sorted(desk.subjects()[1:]) == [
+        "[lifecycle] ticket T-HOLD due in 1 working hour: first_response due 2026-11-12 10:00 (Paris)",
+        "[lifecycle] ticket T-HOLD due in 4 working hours: first_response due 2026-11-12 10:00 (Paris)"]
