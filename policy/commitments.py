@@ -352,6 +352,7 @@ class Clock:
     started_at: datetime      # Paris: the arrival moved to the next working moment for working-time clocks
     allowed: timedelta        # working time for working units, elapsed time for calendar units
     informational: bool = False
+    paused: timedelta = timedelta(0)   # working time the clock stood still (policy.pauses): due_at moved by it
 
 
 def applies(commitment: Commitment, ticket: Ticket) -> bool:
@@ -469,10 +470,14 @@ def ticket_clocks(ticket: Ticket, now: datetime, *, commitments: Iterable[Commit
     return [clock for clock in clocks if clock is not None]
 
 
-def clocks_under(terms: Terms, ticket: Ticket, now: datetime) -> list[Clock]:
-    """Every clock of the ticket as of `now`, with the terms' commitments, calendar and threshold."""
-    return ticket_clocks(ticket, now, commitments=terms.commitments, calendar=WorkingCalendar.of(terms),
-                         threshold=terms.commitment_at_risk_share)
+def clocks_under(terms: Terms, ticket: Ticket, now: datetime, *, events: Iterable = (), pause_history=None,
+                 tier: str | None = None) -> list[Clock]:
+    """Every clock of the ticket as of `now`, with the terms' commitments (the tier's set when the customer has
+    one), calendar and threshold; the ticket's status history (`events`) pauses and restarts them
+    (policy.pauses)."""
+    from policy.pauses import timed_clocks
+
+    return timed_clocks(terms, ticket, now, events=events, pause_history=pause_history, tier=tier)
 
 
 def worst(states: Iterable[ClockState | str]) -> ClockState | None:
