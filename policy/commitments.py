@@ -449,18 +449,11 @@ def stop_of(commitment: Commitment, ticket: Ticket) -> datetime | None:
 
 def clock_for(commitment: Commitment, ticket: Ticket, now: datetime, calendar: WorkingCalendar,
               threshold: Decimal | float | str) -> Clock | None:
-    """The commitment's clock on the ticket as of `now`, or None when it does not apply."""
-    if not applies(commitment, ticket):
-        return None
-    limit = limit_for(commitment, ticket.severity)
-    start = clock_start(limit, ticket.received_at, calendar)
-    due = deadline(limit, ticket.received_at, calendar)
-    allowed = allowance(limit, start, due, calendar)
-    stopped = stop_of(commitment, ticket)
-    state = clock_state(None if commitment.informational else due, stopped, now, allowed, threshold,
-                        calendar if limit.unit in WORKING_UNITS else None)
-    return Clock(commitment.name, due, stopped.astimezone(PARIS) if stopped is not None else None, state, start,
-                 allowed, commitment.informational)
+    """The commitment's clock on the ticket as of `now`, or None when it does not apply (a ticket without a
+    status history: policy.pauses computes both)."""
+    from policy.pauses import timed_clock
+
+    return timed_clock(commitment, ticket, now, calendar, threshold, [], [])
 
 
 def ticket_clocks(ticket: Ticket, now: datetime, *, commitments: Iterable[Commitment], calendar: WorkingCalendar,
