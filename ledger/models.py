@@ -83,6 +83,7 @@ class Customer(Base):
     included_minutes: Mapped[Optional[int]]
     dunning_exempt: Mapped[bool] = mapped_column(Boolean, default=False)
     language: Mapped[Optional[str]] = mapped_column(String(2))  # fr | en; None: the terms' invoice_language
+    commitment_tier: Mapped[Optional[str]] = mapped_column(String(32))  # a tier of the terms; None: the default set
     subscription_start: Mapped[Optional[date]]  # no subscription day before it is billed; None: no bound
     # what its invoices say of it (French law: the buyer's address; a company's SIREN and VAT number)
     billing_address: Mapped[Optional[str]] = mapped_column(Text)
@@ -584,3 +585,6 @@ class AuditEntry(Base):
 
 
 from ledger import id_indexes  # noqa: E402,F401  (lower(id) indexed: ids are unique ignoring case, migration 0016)
+
+
+from ledger.ticket_history import PauseRuleChange, TicketEvent  # noqa: E402,F401 - their tables are the ledger's too

@@ -81,6 +81,7 @@ def customers(session: Session, month: str | None = None) -> list[dict[str, Any]
             "billing_cycle": customer.billing_cycle,
             "dunning_exempt": customer.dunning_exempt,
             "language": customer.language,  # fr | en; None: the terms' invoice_language
+            "commitment_tier": customer.commitment_tier,  # None: the terms' default commitments
             "credit": amount(credits.get(customer.customer_id, Decimal("0.00"))),  # what the vendor owes it
             "cancellation": cancellations.get(customer.customer_id),
             "id_problem": id_problem(customer.customer_id),  # an unsafe id an older release let in, else None
@@ -256,9 +257,12 @@ def terms(session: Session, month: str | None = None) -> list[dict[str, Any]]:
     ]
 
 
-def ticket_clocks(ticket, terms, at: datetime, *, known_until: datetime | None = None):
-    """The commitments' clocks of a ledger ticket (or a row with its columns) as of `at` (policy.commitments);
-    with `known_until`, a moment recorded after it was not known then and is left out."""
+def ticket_clocks(ticket, terms, at: datetime, *, known_until: datetime | None = None, events=(), pause_history=None,
+                  tier: str | None = None):
+    """The commitments' clocks of a ledger ticket (or a row with its columns) as of `at` (policy.commitments), paused
+    and restarted by its `events` under the pause rule's history, with its customer's `tier` (policy.pauses; the
+    keyword arguments `ledger.ticket_history.clock_facts(...).of(ticket)` gives); with `known_until`, a moment
+    recorded after it was not known then and is left out."""
     from policy.commitments import Ticket as Clocked, clocks_under
 
     def known(moment: datetime | None) -> datetime | None:
@@ -268,25 +272,31 @@ def ticket_clocks(ticket, terms, at: datetime, *, known_until: datetime | None =
                                        level=ticket.level, channel=ticket.channel,
                                        first_response_at=known(ticket.first_response_at),
                                        workaround_at=known(ticket.workaround_at),
-                                       resolved_at=known(ticket.resolved_at), closed_at=known(ticket.closed_at)), at)
+                                       resolved_at=known(ticket.resolved_at), closed_at=known(ticket.closed_at)), at,
+                        events=[event for event in events if known(event.at) is not None],
+                        pause_history=pause_history, tier=tier)
 
 
 def tickets(session: Session, month: str | None = None) -> list[dict[str, Any]]:
     """Tickets with their commitments' due times and state now (the worst of their clocks; `met` or `missed`
-    once every clock stopped), with the terms the latest run used. Never the credentials: whether there are."""
+    once every clock stopped), the working minutes their clocks stood still and their customer's tier, with the
+    terms the latest run used. Never the credentials: whether there are."""
     from ledger.models import Ticket
     from ledger.terms_copies import latest_terms
     from policy.commitments import WorkingCalendar, ticket_state
     from policy.warnings import next_warning_at
+    from ledger.ticket_history import clock_facts
+    from policy.pauses import paused_minutes
 
     terms = latest_terms(session)
+    facts = clock_facts(session)
     at = clock.now()
     rows = []
     for ticket in session.scalars(select(Ticket).order_by(Ticket.received_at, Ticket.ticket_id)):
         if not _in_month(ticket.received_at, month) and not (ticket.closed_at and _in_month(ticket.closed_at, month)):
             continue
         try:
-            clocks = {clock.name: clock for clock in ticket_clocks(ticket, terms, at)}
+            clocks = {clock.name: clock for clock in ticket_clocks(ticket, terms, at, **facts.of(ticket))}
         except (OverflowError, ValueError):  # a due time past year 9999 (dates an older release let in)
             clocks = None
         delivery = next((clocks[name] for name in ("delivery", "blocking_workaround", "new_feature") if name in clocks),
@@ -306,6 +316,8 @@ def tickets(session: Session, month: str | None = None) -> list[dict[str, Any]]:
             if clocks else None,
             "state": state.value if state else ("dates_out_of_range" if clocks is None else None),
             "clocks": {name: clock.state.value for name, clock in (clocks or {}).items()},
+            "paused_minutes": paused_minutes((clocks or {}).values()),
+            "tier": facts.tiers.get(ticket.customer_id),
             "closed_at": iso(ticket.closed_at),
             "has_credentials": ticket.credentials_token is not None,
         })

@@ -1,7 +1,9 @@
 """The helpdesk's webhook: a helpdesk pushes its tickets as they change, signed like every webhook here.
 
 `POST /helpdesk/tickets` with a JSON object (one ticket) or a list of them, the columns of the tickets
-import (docs/reference/import-formats.md), signed with the secret of the Prefect Secret block
+import (docs/reference/import-formats.md), or `{"tickets": [...], "events": [...]}` (either or both; the events
+are rows of the ticket-events import, recorded after the request's tickets; their errors read
+`helpdesk-events:row:column: reason`), signed with the secret of the Prefect Secret block
 `helpdesk-webhook-secret` (made by `lifecycle up` when missing: copy it into the helpdesk) as
 policy/signing.py says: `X-Lifecycle-Timestamp: <Unix seconds>` and `X-Lifecycle-Signature-T:
 sha256=<hex HMAC-SHA256 of "<timestamp>.<body>">`. The records go through the tickets import's own
@@ -94,7 +96,7 @@ def receive(body: bytes, signed: Mapping[str, str], secret: bytes, *, max_bytes:
     """What the webhook answers to one request (its body and headers): (HTTP status, JSON body). Credentials
     are sealed by `sealer`, by default with the installation's key (ledger/sealing.py)."""
     from ledger.db import session_scope
-    from ledger.imports import ImportRejected, import_records
+    from ledger.imports import ImportRejected, import_batches
     from ledger.terms_copies import latest_terms
     from ledger.webhooks import AlreadySeen, take
     from lifecycle_config import clock
@@ -107,9 +109,9 @@ def receive(body: bytes, signed: Mapping[str, str], secret: bytes, *, max_bytes:
         payload = parse(body)
     except Refused as refused:
         return refused.status, {"error": str(refused)}
-    records = payload if isinstance(payload, list) else [payload]
-    if not records or not all(isinstance(record, dict) for record in records):
-        return 400, {"error": "expected a ticket object or a list of them"}
+    batches = _batches(payload)
+    if batches is None:
+        return 400, {"error": "expected a ticket object, a list of them, or {\"tickets\": [...], \"events\": [...]}"}
     with session_scope(engine) as session:
         terms = latest_terms(session)
     if sealer is None:
@@ -119,15 +121,37 @@ def receive(body: bytes, signed: Mapping[str, str], secret: bytes, *, max_bytes:
     taken = signed.get(SIGNATURE_T).strip()
     signed_at = datetime.fromtimestamp(moment, timezone.utc)
     try:
-        result = import_records("tickets", records, label="helpdesk", terms=terms, engine=engine,
-                                actor="webhook:helpdesk", sealer=sealer,
-                                also=lambda session: take(session, "helpdesk", taken, signed_at, now))
+        results = import_batches(batches, terms=terms, engine=engine, actor="webhook:helpdesk", sealer=sealer,
+                                 also=lambda session: take(session, "helpdesk", taken, signed_at, now))
     except ImportRejected as rejected:
         return 422, {"errors": rejected.errors}
     except AlreadySeen as seen:
         return 409, {"error": str(seen)}
-    return 200, {"inserted": result.inserted, "updated": result.updated, "unchanged": result.unchanged,
-                 "notes": result.notes}
+    answer = {"inserted": 0, "updated": 0, "unchanged": 0, "notes": []}
+    for result in results:
+        answer = {"inserted": answer["inserted"] + result.inserted, "updated": answer["updated"] + result.updated,
+                  "unchanged": answer["unchanged"] + result.unchanged, "notes": answer["notes"] + result.notes}
+        if len(results) > 1 or result.kind == "ticket-events":
+            answer[result.kind] = {"inserted": result.inserted, "updated": result.updated,
+                                   "unchanged": result.unchanged}
+    return 200, answer
+
+
+def _batches(payload) -> list[tuple[str, str, list]] | None:
+    """What a request carries, as `(kind, label, records)` in the order they are written: a ticket object or
+    a list of them; or `{"tickets": [...], "events": [...]}` (either or both: the tickets first, so events may
+    name a ticket of the same request). None: neither."""
+    if isinstance(payload, dict) and payload and set(payload) <= {"tickets", "events"}:
+        batches = [(kind, label, payload[key]) for key, kind, label in
+                   (("tickets", "tickets", "helpdesk"), ("events", "ticket-events", "helpdesk-events")) if key in payload]
+        if all(isinstance(records, list) and records and all(isinstance(record, dict) for record in records)
+               for _, _, records in batches):
+            return batches
+        return None
+    records = payload if isinstance(payload, list) else [payload]
+    if not records or not all(isinstance(record, dict) for record in records):
+        return None
+    return [("tickets", "helpdesk", records)]
 
 
 def serve_helpdesk(host: str, port: int, secret: bytes, *, max_bytes: int = MAX_BYTES,

@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import exists, or_, select
 from sqlalchemy.orm import Session
 
 from blocks.notifications import Notifications
@@ -25,12 +25,15 @@ from ledger import audit, keys
 from ledger.db import insert_if_missing, now, session_scope
 from lifecycle_config import clock
 from ledger.models import Customer, Ticket, TicketAlert
+from ledger.ticket_history import TicketEvent, clock_facts, remember_pause_rule
 from ledger.views import ticket_clocks
 from policy.calendar import PARIS
 from policy.commitments import ClockState, WorkingCalendar, ticket_state
 from policy.warnings import delivery_moment, due_warning, next_warning_at
+from policy.pauses import reopened_at
 from policy.refusals import Refusal
 from policy.terms import Terms
+from policy.vocabulary import TicketStatus
 
 #: the state alerted as such; before it, the terms' warnings (at risk is shown, no longer alerted)
 ALERTED = (ClockState.BREACHED,)
@@ -107,6 +110,8 @@ def run_commitments(as_of: datetime | None, terms: Terms, notifications: Notific
     sent to ops (once per ticket, clock and state), and closed tickets' credentials deleted."""
     at = moment(as_of)
     with session_scope(engine, write=True) as session:
+        # a changed pause rule applies from this run's moment on: time already paused stays paused
+        remember_pause_rule(session, terms, at, recorded_at=now(), flow_run_id=flow_run_id)
         morning = look(session, terms, at, flow_run_id=flow_run_id)
         morning.purged = purge_credentials(session, at, actor=actor, flow_run_id=flow_run_id)
     problems = []
@@ -134,9 +139,19 @@ def look(session: Session, terms: Terms, at: datetime, *, flow_run_id: str | Non
     morning = Morning(at)
     calendar = WorkingCalendar.of(terms)
     names = dict(session.execute(select(Customer.customer_id, Customer.name)).all())
-    for ticket in session.scalars(select(Ticket).where(Ticket.closed_at.is_(None), Ticket.received_at <= at)
-                                  .order_by(Ticket.received_at, Ticket.ticket_id)):
-        clocks = ticket_clocks(ticket, terms, at)
+    # open: never closed, or reopened since its close (known by `at`)
+    reopened = select(TicketEvent.id).where(TicketEvent.ticket_id == Ticket.ticket_id, TicketEvent.at <= at,
+                                            TicketEvent.status == TicketStatus.REOPENED,
+                                            TicketEvent.at > Ticket.closed_at)
+    candidates = list(session.scalars(select(Ticket).where(or_(Ticket.closed_at.is_(None), exists(reopened)),
+                                                           Ticket.received_at <= at)
+                                      .order_by(Ticket.received_at, Ticket.ticket_id)))
+    facts = clock_facts(session, [ticket.ticket_id for ticket in candidates])
+    for ticket in candidates:
+        if ticket.closed_at is not None and not reopened_at(ticket.closed_at, facts.events.get(ticket.ticket_id, ()),
+                                                            at):
+            continue  # closed again after its reopening
+        clocks = ticket_clocks(ticket, terms, at, **facts.of(ticket))
         state = ticket_state(clocks)
         if state is None:
             continue

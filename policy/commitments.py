@@ -352,6 +352,7 @@ class Clock:
     started_at: datetime      # Paris: the arrival moved to the next working moment for working-time clocks
     allowed: timedelta        # working time for working units, elapsed time for calendar units
     informational: bool = False
+    paused: timedelta = timedelta(0)   # working time the clock stood still (policy.pauses): due_at moved by it
 
 
 def applies(commitment: Commitment, ticket: Ticket) -> bool:
@@ -448,18 +449,11 @@ def stop_of(commitment: Commitment, ticket: Ticket) -> datetime | None:
 
 def clock_for(commitment: Commitment, ticket: Ticket, now: datetime, calendar: WorkingCalendar,
               threshold: Decimal | float | str) -> Clock | None:
-    """The commitment's clock on the ticket as of `now`, or None when it does not apply."""
-    if not applies(commitment, ticket):
-        return None
-    limit = limit_for(commitment, ticket.severity)
-    start = clock_start(limit, ticket.received_at, calendar)
-    due = deadline(limit, ticket.received_at, calendar)
-    allowed = allowance(limit, start, due, calendar)
-    stopped = stop_of(commitment, ticket)
-    state = clock_state(None if commitment.informational else due, stopped, now, allowed, threshold,
-                        calendar if limit.unit in WORKING_UNITS else None)
-    return Clock(commitment.name, due, stopped.astimezone(PARIS) if stopped is not None else None, state, start,
-                 allowed, commitment.informational)
+    """The commitment's clock on the ticket as of `now`, or None when it does not apply (a ticket without a
+    status history: policy.pauses computes both)."""
+    from policy.pauses import timed_clock
+
+    return timed_clock(commitment, ticket, now, calendar, threshold, [], [])
 
 
 def ticket_clocks(ticket: Ticket, now: datetime, *, commitments: Iterable[Commitment], calendar: WorkingCalendar,
@@ -469,10 +463,14 @@ def ticket_clocks(ticket: Ticket, now: datetime, *, commitments: Iterable[Commit
     return [clock for clock in clocks if clock is not None]
 
 
-def clocks_under(terms: Terms, ticket: Ticket, now: datetime) -> list[Clock]:
-    """Every clock of the ticket as of `now`, with the terms' commitments, calendar and threshold."""
-    return ticket_clocks(ticket, now, commitments=terms.commitments, calendar=WorkingCalendar.of(terms),
-                         threshold=terms.commitment_at_risk_share)
+def clocks_under(terms: Terms, ticket: Ticket, now: datetime, *, events: Iterable = (), pause_history=None,
+                 tier: str | None = None) -> list[Clock]:
+    """Every clock of the ticket as of `now`, with the terms' commitments (the tier's set when the customer has
+    one), calendar and threshold; the ticket's status history (`events`) pauses and restarts them
+    (policy.pauses)."""
+    from policy.pauses import timed_clocks
+
+    return timed_clocks(terms, ticket, now, events=events, pause_history=pause_history, tier=tier)
 
 
 def worst(states: Iterable[ClockState | str]) -> ClockState | None:

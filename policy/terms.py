@@ -18,6 +18,9 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from policy.categories import BILLED_CATEGORIES
 from policy.commitments import Commitment, default_commitments, unique_names
 from policy.warnings import Offset, default_warnings, distinct_offsets
+from policy.pauses import PauseRule, default_pause_on, unique_clocks
+
+TierName = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,31}$")]
 
 Money = Annotated[Decimal, Field(ge=0, max_digits=12, decimal_places=2)]
 Rate = Annotated[Decimal, Field(ge=0, le=1, max_digits=6, decimal_places=4)]
@@ -288,6 +291,20 @@ class Terms(BaseModel):
         "blocking bug's go at once. Default: 4 and 1 working hours before (seed 004: 'Les jalons de traitement "
         "de l'incident sont fonction de la sévérité de l'anomalie'; ops act before a milestone is missed).",
     )
+    pause_on: list[PauseRule] = Field(
+        default_factory=default_pause_on, description="Which clocks stand still on which ticket statuses (open, "
+        "waiting_customer, in_progress), one row per clock with its seed or stated reason: the due time moves by "
+        "exactly the working time the clock stood still. A change applies from the moment the commitments run "
+        "first sees it (time already paused stays paused); a row naming a clock no commitment set has pauses nothing. Defaults: the first response and the delivery wait "
+        "while the ticket is waiting_customer (003 asks the customer for what it needs to resolve: the time "
+        "spent waiting for it is the customer's); a blocking bug's workaround never waits (000 'immédiatement').",
+    )
+    tiers: dict[TierName, list[Commitment]] = Field(
+        default_factory=dict, description="Named commitment sets for customers whose contract promises other "
+        "times (a customer's `commitment_tier`), each a whole set of rows like `commitments`; a customer without "
+        "a tier (or with one the terms no longer have) runs against `commitments`. E.g. premium: a first response "
+        "within 4 working_hours. None by default: the seeds promise one set to every customer.",
+    )
 
     @field_validator("commitments")
     @classmethod
@@ -298,6 +315,20 @@ class Terms(BaseModel):
     @classmethod
     def _warning_offsets_are_distinct(cls, warnings: list[Offset]) -> list[Offset]:
         return distinct_offsets(warnings)
+
+    @field_validator("tiers")
+    @classmethod
+    def _tier_names_are_unique(cls, tiers: dict[str, list[Commitment]]) -> dict[str, list[Commitment]]:
+        for name, commitments in tiers.items():
+            if not commitments:
+                raise ValueError(f"tier {name!r} has no commitment")
+            unique_names(commitments)
+        return tiers
+
+    @field_validator("pause_on")
+    @classmethod
+    def _one_rule_a_clock(cls, rules: list[PauseRule]) -> list[PauseRule]:
+        return unique_clocks(rules)
 
     @field_validator("public_holidays_subdivision")
     @classmethod

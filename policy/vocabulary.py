@@ -175,3 +175,13 @@ class TicketSource(StrEnum):
     IMPORT = "import"
     WEBHOOK = "webhook"
     DEMO = "demo"
+
+
+class TicketStatus(StrEnum):
+    """A ticket's status in the helpdesk, as its history records it (`ticket_events`)."""
+    OPEN = "open"
+    WAITING_CUSTOMER = "waiting_customer"
+    IN_PROGRESS = "in_progress"
+    RESOLVED = "resolved"
+    CLOSED = "closed"
+    REOPENED = "reopened"

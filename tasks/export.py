@@ -29,6 +29,7 @@ from ledger.db import now, one_at_a_time, session_scope
 from ledger.models import (Customer, CustomerCredit, Export, Intervention, Invoice, InvoiceLine, MonthlyClose,
                            QuotaPeriod, Ticket)
 from ledger.queries import invoice_label, paid_by_invoice
+from ledger.ticket_history import clock_facts
 from ledger.views import ticket_clocks
 from policy.balances import balance
 from policy.calendar import PARIS, month_bounds, parse_month
@@ -189,8 +190,9 @@ def _commitments(session, month: str, names: dict[str, str], terms: Terms) -> li
                Ticket.closed_at)
         .where(Ticket.closed_at >= start, Ticket.closed_at < end)).all()
     records = []
+    facts = clock_facts(session, [ticket.ticket_id for ticket in tickets])  # their pauses and customers' tiers
     for ticket in sorted(tickets, key=lambda ticket: (ticket.closed_at, ticket.ticket_id.encode())):
-        for clock in ticket_clocks(ticket, terms, ticket.closed_at, known_until=ticket.closed_at):
+        for clock in ticket_clocks(ticket, terms, ticket.closed_at, known_until=ticket.closed_at, **facts.of(ticket)):
             records.append({"ticket_id": ticket.ticket_id, "customer_id": ticket.customer_id,
                             "customer_name": names.get(ticket.customer_id, ""), "type": ticket.type,
                             "severity": ticket.severity, "level": ticket.level,

@@ -19,7 +19,8 @@ from typing import Any, Callable
 from sqlalchemy.orm import Session
 
 from ledger.db import session_scope
-from ledger.imports import credit_notes, customers, interventions, invoices, payments, refunds, standby, tickets
+from ledger.imports import (credit_notes, customers, interventions, invoices, payments, refunds, standby, ticket_events,
+                            tickets)
 from ledger.imports.rows import ImportRejected, ImportResult, Problems, parse_sheet
 from ledger.imports.schemas import schemas
 from ledger.readers import Limits, Sheet, read_sheet
@@ -27,12 +28,13 @@ from lifecycle_config import clock
 from policy.terms import Terms
 from policy.window import DateWindow
 
-KINDS = ("customers", "invoices", "payments", "interventions", "standby", "credit-notes", "refunds", "tickets")
+KINDS = ("customers", "invoices", "payments", "interventions", "standby", "credit-notes", "refunds", "tickets",
+         "ticket-events")
 HANDLERS = {"customers": customers.check, "invoices": invoices.check, "payments": payments.check,
             "interventions": interventions.check, "standby": standby.check, "credit-notes": credit_notes.check,
-            "refunds": refunds.check, "tickets": tickets.check}
+            "refunds": refunds.check, "tickets": tickets.check, "ticket-events": ticket_events.check}
 
-__all__ = ["KINDS", "ImportRejected", "ImportResult", "import_file", "import_records"]
+__all__ = ["KINDS", "ImportRejected", "ImportResult", "import_batches", "import_file", "import_records"]
 
 
 def import_file(
@@ -65,6 +67,35 @@ def import_records(kind: str, records: list[dict[str, Any]], *, label: str, term
     if kind not in HANDLERS:
         raise ValueError(f"unknown import {kind!r}; expected one of {', '.join(KINDS)}")
     terms = terms or Terms()
+    return _import_sheet(kind, _records_sheet(records, label, terms), label, terms=terms, engine=engine, actor=actor,
+                         sealer=sealer, also=also)
+
+
+def import_batches(batches: list[tuple[str, str, list[dict[str, Any]]]], *, terms: Terms | None = None, engine=None,
+                   actor: str, sealer: Callable[[str], str] | None = None,
+                   also: Callable[[Session], None] | None = None) -> list[ImportResult]:
+    """Several `(kind, label, records)` in one transaction, in order (a helpdesk's tickets, then their events):
+    each kind is checked against what the ones before it wrote, and the first kind with errors rejects the
+    whole (ImportRejected, its lines named by its label); `also` runs last in the transaction."""
+    terms = terms or Terms()
+    for kind, _, _ in batches:
+        if kind not in HANDLERS:
+            raise ValueError(f"unknown import {kind!r}; expected one of {', '.join(KINDS)}")
+    sheets = [(kind, label, _records_sheet(records, label, terms)) for kind, label, records in batches]
+    results = []
+    with session_scope(engine, write=True) as session:
+        for kind, label, sheet in sheets:
+            write, result = _checked(session, kind, sheet, label, terms=terms, actor=actor, sealer=sealer)
+            write()
+            session.flush()
+            results.append(result)
+        if also is not None:
+            also(session)
+    return results
+
+
+def _records_sheet(records: list[dict[str, Any]], label: str, terms: Terms) -> Sheet:
+    """Records as the rows of an imaginary file: record N is row N + 1."""
     if len(records) > terms.import_max_rows:
         raise ImportRejected([f"{label}: more than {terms.import_max_rows:,} records (import_max_rows)"])
     header = list(dict.fromkeys(str(name).strip().lower()[:100] for record in records for name in record))
@@ -86,8 +117,25 @@ def import_records(kind: str, records: list[dict[str, Any]], *, label: str, term
                 value = None
             cells[key] = value
         rows.append((number, cells))
-    return _import_sheet(kind, Sheet(header=header, rows=rows, oversized=oversized), label, terms=terms,
-                         engine=engine, actor=actor, sealer=sealer, also=also)
+    return Sheet(header=header, rows=rows, oversized=oversized)
+
+
+def _checked(session: Session, kind: str, sheet: Sheet, name: str, *, terms: Terms, actor: str,
+             progress: Callable[[int], None] | None = None,
+             sealer: Callable[[str], str] | None = None) -> tuple[Callable[[], None], ImportResult]:
+    """The sheet parsed and checked against the ledger: the write to do and its result, or ImportRejected."""
+    problems = Problems(name)
+    for number, column in sheet.oversized:
+        problems.add(number, column, f"longer than {terms.import_max_cell_chars} characters (import_max_cell_chars)")
+    rows = parse_sheet(sheet, schemas(terms)[kind], problems, progress, window=DateWindow.of(terms, now=clock.now()))
+    result = ImportResult(kind=kind, file=name, rows=len(rows))
+    if problems and not rows:
+        raise problems.rejected()
+    extra = {"sealer": sealer} if kind == "tickets" else {}   # a ticket's credentials, sealed by the caller
+    write = HANDLERS[kind](session, rows, problems, terms, actor, result, **extra)
+    if problems:
+        raise problems.rejected()
+    return write, result
 
 
 def _import_sheet(kind: str, sheet: Sheet, name: str, *, terms: Terms, engine, actor: str,
@@ -96,18 +144,9 @@ def _import_sheet(kind: str, sheet: Sheet, name: str, *, terms: Terms, engine, a
                   also: Callable[[Session], None] | None = None) -> ImportResult:
     if on_total:
         on_total(len(sheet.rows))
-    problems = Problems(name)
-    for number, column in sheet.oversized:
-        problems.add(number, column, f"longer than {terms.import_max_cell_chars} characters (import_max_cell_chars)")
-    rows = parse_sheet(sheet, schemas(terms)[kind], problems, progress, window=DateWindow.of(terms, now=clock.now()))
-    result = ImportResult(kind=kind, file=name, rows=len(rows))
-    if problems and not rows:
-        raise problems.rejected()
     with session_scope(engine, write=True) as session:
-        extra = {"sealer": sealer} if kind == "tickets" else {}   # a ticket's credentials, sealed by the caller
-        write = HANDLERS[kind](session, rows, problems, terms, actor, result, **extra)
-        if problems:
-            raise problems.rejected()
+        write, result = _checked(session, kind, sheet, name, terms=terms, actor=actor, progress=progress,
+                                 sealer=sealer)
         if also is not None:
             also(session)
         write()

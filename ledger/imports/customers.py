@@ -21,7 +21,7 @@ from policy.vocabulary import BillingCycle
 
 CUSTOMER_FIELDS = ("name", "email", "monthly_fee", "payment_method", "billing_cycle", "contract_start",
                    "vat_rate", "included_minutes", "dunning_exempt", "billing_address", "siren", "vat_number",
-                   "language")
+                   "language", "commitment_tier")
 
 
 def _customer_values(row: Row, current: Customer | None, terms: Terms) -> dict[str, Any]:
@@ -29,7 +29,7 @@ def _customer_values(row: Row, current: Customer | None, terms: Terms) -> dict[s
     file keeps what the ledger has."""
     defaults = {"billing_cycle": BillingCycle.MONTHLY, "contract_start": None, "vat_rate": terms.vat_rate,
                 "included_minutes": None, "dunning_exempt": False, "billing_address": None, "siren": None,
-                "vat_number": None, "language": None}  # language None: the terms' invoice_language
+                "vat_number": None, "language": None, "commitment_tier": None}  # language None: the terms' invoice_language
     values = {}
     for name in CUSTOMER_FIELDS:
         if name in row.values:
@@ -54,6 +54,10 @@ def check(session: Session, rows: list[Row], problems: Problems, terms: Terms, a
         customer_id = row.values["customer_id"]
         current = existing.get(customer_id)
         values = _customer_values(row, current, terms)
+        tier = values["commitment_tier"]
+        if tier is not None and tier not in terms.tiers and (current is None or tier != current.commitment_tier):
+            problems.add(row.number, "commitment_tier", f"unknown tier {tier!r}: the terms' tiers are "
+                         f"{', '.join(sorted(terms.tiers)) or 'none'} (add it to the terms' tiers first)")
         for column, reason in subscription_problems(values["payment_method"], values["billing_cycle"],
                                                     values["contract_start"], terms):
             problems.add(row.number, column, reason)

@@ -12,7 +12,8 @@ from policy.categories import CATEGORIES
 from policy.language import LANGUAGES
 from policy.standby import REASONS
 from policy.terms import Terms
-from policy.vocabulary import BillingCycle, InvoiceStatus, PaymentMethod, Severity, TicketChannel, TicketType
+from policy.vocabulary import (BillingCycle, InvoiceStatus, PaymentMethod, Severity, TicketChannel, TicketStatus,
+                               TicketType)
 
 PAYMENT_METHODS = tuple(PaymentMethod)
 MINUTES_IN_A_MONTH = 31 * 24 * 60
@@ -39,6 +40,7 @@ def schemas(terms: Terms) -> dict[str, tuple[Column, ...]]:
             Column("dunning_exempt", boolean, False), Column("billing_address", address, False),
             Column("siren", siren, False), Column("vat_number", vat_number, False),
             Column("language", choice(*LANGUAGES), False),  # empty: the terms' invoice_language
+            Column("commitment_tier", identifier, False),  # a tier of the terms (checked by the import); empty: none
         ),
         "invoices": (
             Column("invoice_id", identifier), Column("customer_id", identifier), Column("issued_on", day, past=True),
@@ -75,6 +77,10 @@ def schemas(terms: Terms) -> dict[str, tuple[Column, ...]]:
             Column("first_response_at", instant, False, past=True), Column("workaround_at", instant, False, past=True),
             Column("resolved_at", instant, False, past=True), Column("closed_at", instant, False, past=True),
             Column("customization_delivered_on", day, False), Column("credentials", text(4000, lines=True), False),
+        ),
+        "ticket-events": (
+            # a status a ticket took: it happened, so no later than now (as a ticket's moments)
+            Column("ticket_id", identifier), Column("at", instant, past=True), Column("status", choice(*TicketStatus)),
         ),
         "refunds": (
             Column("refund_id", identifier), Column("customer_id", identifier), Column("amount", positive_money),

@@ -20,6 +20,7 @@ class ImportKind(str, Enum):
     credit_notes = "credit-notes"
     refunds = "refunds"
     tickets = "tickets"
+    ticket_events = "ticket-events"
 
 
 def import_(kind: ImportKind, file: Path) -> None:

@@ -144,7 +144,7 @@ TABLE_COLUMNS = {
     "notices": ["customer_id", "kind", "status", "attempts", "sent_at", "to", "subject", "last_error"],
     "terms": ["term", "value"],
     "tickets": ["ticket_id", "customer_id", "type", "severity", "received_at", "response_due_at", "delivery_due_at",
-                "next_warning_at", "state", "closed_at", "has_credentials"],
+                "next_warning_at", "state", "paused_minutes", "tier", "closed_at", "has_credentials"],
     "audit": ["at", "customer_id", "action", "change", "actor"],
 }
 #: columns cut to one line with an ellipsis (the full value is in --format json)

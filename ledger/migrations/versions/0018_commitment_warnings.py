@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0018_commitment_warnings"
-down_revision = "0016_ids_nocase"
+down_revision = "0017_ticket_events"
 branch_labels = None
 depends_on = None
 
