@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from policy.categories import BILLED_CATEGORIES
 from policy.commitments import Commitment, default_commitments, unique_names
+from policy.service_credits import ServiceCredits
 
 Money = Annotated[Decimal, Field(ge=0, max_digits=12, decimal_places=2)]
 Rate = Annotated[Decimal, Field(ge=0, le=1, max_digits=6, decimal_places=4)]
@@ -277,6 +278,14 @@ class Terms(BaseModel):
         "workaround or fix within 1 working day, 4 working hours when critical (000 'immédiatement', 004 "
         "'solution de contournement'), bugs and evolutions delivered by 18:00 of the 15th working day (000 "
         "'15 jours ouvrés'), new features not before one month (000 'au minimum dans un délai d'un mois').",
+    )
+
+    service_credits: ServiceCredits = Field(
+        default_factory=ServiceCredits, description="Missed commitments pay back (off by default): a clock not "
+        "stopped by its due time gives back a share of that month's subscription (the customer's monthly fee), per "
+        "clock and severity (`rates`, the first matching row), at most `monthly_cap` of the fee per customer and "
+        "month; the month's close applies them as their own invoice lines, each citing its ticket, and a credit "
+        "larger than the invoice becomes a credit note. No seed grants them: a vendor's commercial choice.",
     )
 
     @field_validator("commitments")
