@@ -256,19 +256,26 @@ def terms(session: Session, month: str | None = None) -> list[dict[str, Any]]:
     ]
 
 
-def ticket_clocks(ticket, terms, at: datetime, *, known_until: datetime | None = None):
-    """The commitments' clocks of a ledger ticket (or a row with its columns) as of `at` (policy.commitments);
-    with `known_until`, a moment recorded after it was not known then and is left out."""
-    from policy.commitments import Ticket as Clocked, clocks_under
+def clocked_ticket(ticket, *, known_until: datetime | None = None):
+    """A ledger ticket (or a row with its columns) as the clocks see it (policy.commitments.Ticket); with
+    `known_until`, a moment recorded after it was not known then and is left out."""
+    from policy.commitments import Ticket as Clocked
 
     def known(moment: datetime | None) -> datetime | None:
         return moment if moment is None or known_until is None or moment <= known_until else None
 
-    return clocks_under(terms, Clocked(type=ticket.type, received_at=ticket.received_at, severity=ticket.severity,
-                                       level=ticket.level, channel=ticket.channel,
-                                       first_response_at=known(ticket.first_response_at),
-                                       workaround_at=known(ticket.workaround_at),
-                                       resolved_at=known(ticket.resolved_at), closed_at=known(ticket.closed_at)), at)
+    return Clocked(type=ticket.type, received_at=ticket.received_at, severity=ticket.severity, level=ticket.level,
+                   channel=ticket.channel, first_response_at=known(ticket.first_response_at),
+                   workaround_at=known(ticket.workaround_at), resolved_at=known(ticket.resolved_at),
+                   closed_at=known(ticket.closed_at))
+
+
+def ticket_clocks(ticket, terms, at: datetime, *, known_until: datetime | None = None):
+    """The commitments' clocks of a ledger ticket (or a row with its columns) as of `at` (policy.commitments);
+    with `known_until`, a moment recorded after it was not known then and is left out."""
+    from policy.commitments import clocks_under
+
+    return clocks_under(terms, clocked_ticket(ticket, known_until=known_until), at)
 
 
 def tickets(session: Session, month: str | None = None) -> list[dict[str, Any]]:

@@ -484,3 +484,9 @@ def worst(states: Iterable[ClockState | str]) -> ClockState | None:
 def ticket_state(clocks: Iterable[Clock]) -> ClockState | None:
     """A ticket's overall state: the worst of its clocks (None for a ticket no commitment applies to)."""
     return worst(clock.state for clock in clocks)
+
+
+def paused_working_time(ticket: Ticket) -> timedelta:
+    """The working time the ticket's clocks were paused (waiting for the customer). Tickets carry no status
+    history yet: nothing is paused, timedelta(0). The one place a pause is counted (metrics, due times)."""
+    return timedelta(0)
