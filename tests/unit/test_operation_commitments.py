@@ -63,7 +63,13 @@ def test_the_morning_shows_the_worst_first_alerts_ops_once_and_purges_closed_cre
         ("T-LATE", "breached", "2026-11-17 17:59"), ("T-RISK", "at_risk", "2026-11-18 09:00")]
     assert morning.summary() | {"tickets": None} == {
         "at": "2026-11-18T08:00:00+01:00", "open": 2, "breached": 1, "at_risk": 1, "alerts": 2, "purged": ["T-DONE"],
-        "tickets": None}
+        "tickets": None, "metrics": morning.summary()["metrics"]}
+    # the month so far in figures (the run's second artifact): T-DONE, received Tuesday 10 Nov 09:30, answered
+    # at 11:00 (1.5 working hours), resolved at 15:00 (5.5), its one clock met; nothing is paused yet
+    assert morning.summary()["metrics"] == [{
+        "month": "2026-11", "customer_id": "BETA", "type": "assistance", "severity": None, "tickets": 1, "met": 1,
+        "missed": 0, "median_response": "1.50", "p90_response": "1.50", "median_resolution": "5.50",
+        "p90_resolution": "5.50", "paused_hours": "0.00", "rate": "100.0 %"}]
     assert morning.line() == ("2026-11-18 08:00: 2 open ticket(s), 1 breached, 1 at risk; 2 alert(s) sent; "
                               "1 closed ticket(s)' credentials deleted")
     mails = [message_from_bytes(mail.read_bytes(), policy=default) for mail in outbox.glob("*.eml")]
