@@ -361,7 +361,7 @@ def test_the_commitments_sheet_gives_each_closed_tickets_clocks_and_the_months_r
     # the rate is a formula over its row, shown as a percentage; every other formula is a Total's SUM
     raw = load_workbook(original)
     sheet = raw["Engagements"]
-    assert sheet.freeze_panes == "A2" and sheet.auto_filter.ref == "A1:L10"
+    assert sheet.freeze_panes == "A2" and sheet.auto_filter.ref == "A1:M10"
     assert sheet["G2"].number_format == MOMENT and isinstance(sheet["G2"].value, datetime)
     formulas = [cell for row in sheet.iter_rows() for cell in row if cell.data_type == "f"]
     assert {cell.column_letter for cell in formulas} == {"C", "D", "E", "F"}
