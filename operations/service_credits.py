@@ -147,6 +147,7 @@ def by_ticket(session: Session, ticket_ids) -> dict[tuple[str, str], Decimal]:
     ids = list(ticket_ids)
     if not ids:
         return {}
-    return {(ticket_id, clock): Decimal(amount).quantize(Decimal("0.01")) for ticket_id, clock, amount in session.execute(
-        select(ServiceCredit.ticket_id, ServiceCredit.clock, func.sum(ServiceCredit.amount))
-        .where(ServiceCredit.ticket_id.in_(ids)).group_by(ServiceCredit.ticket_id, ServiceCredit.clock))}
+    found = session.execute(select(ServiceCredit.ticket_id, ServiceCredit.clock, func.sum(ServiceCredit.amount))
+                            .where(ServiceCredit.ticket_id.in_(ids))
+                            .group_by(ServiceCredit.ticket_id, ServiceCredit.clock))
+    return {(ticket_id, clock): Decimal(amount).quantize(Decimal("0.01")) for ticket_id, clock, amount in found}

@@ -82,8 +82,9 @@ def _summary(session, month: str, names: dict[str, str]) -> tuple[list[dict], li
     kind_of = {}
     for name, row in CATEGORIES.items():
         kind_of[name] = "overage" if row.charge is Charge.QUOTA else "always_billed"
-    kind_of.update({"subscription": "subscription", "surcharge": "surcharge", "penalty": "penalties",
-                    "indemnity": "penalties"})
+    # a service credit gives back part of the subscription: the Summary's subscription is net of it
+    kind_of.update({"subscription": "subscription", "service_credit": "subscription", "surcharge": "surcharge",
+                    "penalty": "penalties", "indemnity": "penalties"})
     rows: dict[str, dict] = {}
 
     def row(customer_id: str) -> dict:
