@@ -44,6 +44,10 @@ def commitments(as_of: Optional[datetime] = None) -> dict:
     create_table_artifact(list(morning.tickets) or [{"ticket": None, "state": "no open ticket"}], key="commitments",
                           description=f"Open tickets as of {morning.at.astimezone(PARIS):%Y-%m-%d %H:%M} (Paris): "
                                       f"breached and at risk first")
+    create_table_artifact(list(morning.metrics) or [{"month": None, "tickets": 0}], key="commitment-metrics",
+                          description=f"The month so far as of {morning.at.astimezone(PARIS):%Y-%m-%d %H:%M} (Paris), "
+                                      f"tickets closed in it, per customer, type and severity: working hours to "
+                                      f"first response and to resolution (median, 90th percentile), time paused")
     print(morning.line())
     if morning.problems:
         raise AlertsNotSent("; ".join(morning.problems))

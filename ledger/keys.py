@@ -20,6 +20,11 @@ def monthly_invoice(customer_id: str, month: str) -> str:
     return f"monthly:{customer_id}:{month}"
 
 
+def service_credit(customer_id: str, month: str, ticket_id: str, clock: str, close_month: str) -> str:
+    """What the close of `close_month` applied for a clock missed in `month` (`service_credits.credit_key`)."""
+    return f"service-credit:{customer_id}:{month}:{ticket_id}:{clock}:{close_month}"
+
+
 def penalty_invoice(invoice_id: int) -> str:
     return f"penalty:{invoice_id}"
 

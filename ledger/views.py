@@ -257,22 +257,32 @@ def terms(session: Session, month: str | None = None) -> list[dict[str, Any]]:
     ]
 
 
+def clocked_ticket(ticket, *, known_until: datetime | None = None):
+    """A ledger ticket (or a row with its columns) as the clocks see it (policy.commitments.Ticket); with
+    `known_until`, a moment recorded after it was not known then and is left out."""
+    from policy.commitments import Ticket as Clocked
+
+    def known(moment: datetime | None) -> datetime | None:
+        return moment if moment is None or known_until is None or moment <= known_until else None
+
+    return Clocked(type=ticket.type, received_at=ticket.received_at, severity=ticket.severity, level=ticket.level,
+                   channel=ticket.channel, first_response_at=known(ticket.first_response_at),
+                   workaround_at=known(ticket.workaround_at), resolved_at=known(ticket.resolved_at),
+                   closed_at=known(ticket.closed_at))
+
+
 def ticket_clocks(ticket, terms, at: datetime, *, known_until: datetime | None = None, events=(), pause_history=None,
                   tier: str | None = None):
     """The commitments' clocks of a ledger ticket (or a row with its columns) as of `at` (policy.commitments), paused
     and restarted by its `events` under the pause rule's history, with its customer's `tier` (policy.pauses; the
     keyword arguments `ledger.ticket_history.clock_facts(...).of(ticket)` gives); with `known_until`, a moment
     recorded after it was not known then and is left out."""
-    from policy.commitments import Ticket as Clocked, clocks_under
+    from policy.commitments import clocks_under
 
-    def known(moment: datetime | None) -> datetime | None:
+    def known(moment):
         return moment if moment is None or known_until is None or moment <= known_until else None
 
-    return clocks_under(terms, Clocked(type=ticket.type, received_at=ticket.received_at, severity=ticket.severity,
-                                       level=ticket.level, channel=ticket.channel,
-                                       first_response_at=known(ticket.first_response_at),
-                                       workaround_at=known(ticket.workaround_at),
-                                       resolved_at=known(ticket.resolved_at), closed_at=known(ticket.closed_at)), at,
+    return clocks_under(terms, clocked_ticket(ticket, known_until=known_until), at,
                         events=[event for event in events if known(event.at) is not None],
                         pause_history=pause_history, tier=tier)
 

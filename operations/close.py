@@ -32,7 +32,7 @@ from ledger.billed import billed_through, covering
 from ledger.credits import apply_credits, settle_credit_note
 from ledger.db import insert_if_missing, now, session_scope
 from ledger.models import (Cancellation, Customer, Intervention, Invoice, InvoiceLine, MonthlyClose, QuotaPeriod,
-                           StageChange, StandbyPeriod, Ticket)
+                           ServiceCredit, StageChange, StandbyPeriod, Ticket)
 from ledger.numbering import OutOfOrder, issue_date, next_numbers
 from ledger.queries import invoice_label
 from ledger.terms_copies import terms_document
@@ -45,6 +45,7 @@ from policy.quota import Allocation, Work, allocate, beyond_support, included_mi
 from policy.terms import Terms
 from policy.refusals import Refusal
 from policy.vocabulary import CancellationStatus, CloseStatus, InvoiceKind, InvoiceStatus, StandbyStatus
+from operations import service_credits
 from operations.close_report import AlreadyBilled, CloseReport, InvoiceSummary
 
 
@@ -66,6 +67,7 @@ def _discard(session: Session, month: str) -> int:
     draft_ids = list(session.scalars(drafts))
     session.execute(update(Intervention).where(Intervention.close_month == month).values(
         free_minutes=None, billed_minutes=None, amount_ht=None, invoice_id=None, close_month=None))
+    session.execute(delete(ServiceCredit).where(ServiceCredit.close_month == month))
     if draft_ids:
         session.execute(delete(InvoiceLine).where(InvoiceLine.invoice_id.in_(draft_ids)))
         session.execute(delete(Invoice).where(Invoice.id.in_(draft_ids)))
@@ -128,6 +130,7 @@ def draft(month: str, terms: Terms, *, actor: str, flow_run_id: str | None, engi
         close.started_at = now()
 
         book = _MonthBook.read(session, month, terms)
+        book.read_credits()
         # one customer whose documents cannot be written never blocks the others' close
         not_billed = [line for line in map(book.bill_alone, book.billable_customers()) if line]
         book.write(session, flow_run_id)
@@ -160,6 +163,8 @@ class _MonthBook:
     priced: list[tuple[Allocation, int | None]] = field(default_factory=list)
     invoices: list[tuple[Customer, list, object]] = field(default_factory=list)
     credit_notes: list[tuple[Customer, list, object, Invoice]] = field(default_factory=list)
+    service: dict[str, list[service_credits.Pending]] = field(default_factory=dict)   # customer -> credits due
+    applied: list[tuple[str, int, list[service_credits.Pending]]] = field(default_factory=list)  # document kind
     count: int = 0
     late: int = 0
 
@@ -190,21 +195,28 @@ class _MonthBook:
                    ends=_service_ends(session), billed_through=billed_through(session, except_close=month),
                    session=session)
 
+    def read_credits(self) -> None:
+        """The service credits due (policy.service_credits), read once the customers are known."""
+        self.service = service_credits.pending_credits(self.session, self.month, self.terms, self.customers,
+                                                       _subscriber)
+
     def billable_customers(self) -> list[Customer]:
         return [customer for customer_id, customer in self.customers.items() if customer_id not in self.deleted]
 
     def bill_alone(self, customer: Customer) -> str | None:
         """bill(customer); when its documents cannot be written (DocumentTooLarge), nothing of it is kept (its
         work stays unpriced, billed by a later close once corrected) and the one line saying why is returned."""
-        mark = (len(self.quota_rows), len(self.invoices), len(self.credit_notes), len(self.priced), self.count, self.late)
+        mark = (len(self.quota_rows), len(self.invoices), len(self.credit_notes), len(self.priced), len(self.applied),
+                self.count, self.late)
         kept = {key: (period.used_minutes, period.over_minutes) for key, period in self.quota.items()
                 if key[0] == customer.customer_id}
         try:
             self.bill(customer)
         except DocumentTooLarge as refused:
-            for items, length in zip((self.quota_rows, self.invoices, self.credit_notes, self.priced), mark):
+            for items, length in zip((self.quota_rows, self.invoices, self.credit_notes, self.priced, self.applied),
+                                     mark):
                 del items[length:]
-            self.count, self.late = mark[4], mark[5]
+            self.count, self.late = mark[5], mark[6]
             for key in [key for key in self.quota if key[0] == customer.customer_id]:
                 if key in kept:
                     self.quota[key].used_minutes, self.quota[key].over_minutes = kept[key]
@@ -234,8 +246,14 @@ class _MonthBook:
         if any(line.amount_ht < 0 for line in charge.lines):
             days = sorted(off) or [month_bounds(self.month)[0]]
             credited = covering(self.session, customer.customer_id, days[0], days[-1])
+        pending = self.service.get(customer.customer_id, [])
+        if credited is None and any(item.amount > 0 for item in pending):
+            # a service credit beyond the invoice credits the latest invoice that billed the customer's subscription
+            last = month_bounds(max(item.month for item in pending))[1] - timedelta(days=1)
+            credited = covering(self.session, customer.customer_id, date(1, 1, 1), last) \
+                or covering(self.session, customer.customer_id, date(1, 1, 1), date(9999, 12, 31))
         documents = month_documents(_subscriber(customer), self.month, charge.lines, billed, self.terms,
-                                    creditable=credited is not None)
+                                    creditable=credited is not None, credits=[item.line for item in pending])
         lines = documents.invoice
         total = totals(lines)
         invoice_index = None
@@ -246,9 +264,17 @@ class _MonthBook:
             refuse_too_large(lines, total, f"{customer.customer_id}'s invoice for {self.month}")
             invoice_index = len(self.invoices)
             self.invoices.append((customer, lines, total, charge.period))
+            self._carried("invoice", invoice_index, pending, lines)
         if documents.credit:
+            self._carried("credit_note", len(self.credit_notes), pending, documents.credit)
             self.credit_notes.append((customer, documents.credit, totals(documents.credit), credited))
         self.priced += [(item, invoice_index) for allocations in billed.values() for item in allocations]
+
+    def _carried(self, kind: str, index: int, pending: list[service_credits.Pending], lines: list) -> None:
+        """The service credits a document carries (a credit it does not carry is due again at the next close)."""
+        carried = [item for item in pending if any(line is item.line for line in lines)]
+        if carried:
+            self.applied.append((kind, index, carried))
 
     def _own_month(self, customer_id: str, base: int, days_off: int) -> list[Allocation]:
         works = self.pending[customer_id].get(self.month, [])
@@ -286,7 +312,14 @@ class _MonthBook:
         if self.quota_rows:
             session.execute(insert(QuotaPeriod), self.quota_rows)
         ids = _insert_invoices(session, self.month, self.invoices, flow_run_id, self.stamp)
-        _insert_credit_notes(session, self.month, self.credit_notes, flow_run_id, self.stamp)
+        note_ids = _insert_credit_notes(session, self.month, self.credit_notes, flow_run_id, self.stamp)
+        credit_rows = []
+        for kind, index, carried in self.applied:
+            customer = (self.invoices if kind == "invoice" else self.credit_notes)[index][0]
+            credit_rows += service_credits.rows(customer.customer_id, self.month, carried,
+                                                (ids if kind == "invoice" else note_ids)[index])
+        if credit_rows:
+            session.execute(insert(ServiceCredit), credit_rows)
         rows = [{"intervention_id": item.intervention_id, "free_minutes": item.free_minutes,
                  "billed_minutes": item.billed_minutes, "amount_ht": item.amount_ht, "close_month": self.month,
                  "invoice_id": ids[index] if index is not None and item.amount_ht else None}
@@ -328,8 +361,9 @@ def _over(works: list[Work], allocations: list[Allocation]) -> int:
                if charge_of(item.category) is Charge.QUOTA)
 
 
-def _insert_credit_notes(session: Session, month: str, notes, flow_run_id, stamp) -> None:
+def _insert_credit_notes(session: Session, month: str, notes, flow_run_id, stamp) -> list[int]:
     """The close's credit notes, drafted beside its invoices: numbered, dated and settled when it finalises."""
+    made = []
     for customer, lines, total, credited in notes:
         note = Invoice(invoice_key=keys.close_credit_note(customer.customer_id, month),
                        customer_id=customer.customer_id, kind=InvoiceKind.CREDIT_NOTE, month=month,
@@ -341,7 +375,9 @@ def _insert_credit_notes(session: Session, month: str, notes, flow_run_id, stamp
                                   unit_price=line.unit_price, amount_ht=line.amount_ht, vat_rate=line.vat_rate)
                       for position, line in enumerate(lines, start=1)]
         session.add(note)
+        made.append(note)
     session.flush()
+    return [note.id for note in made]
 
 
 def _insert_invoices(session: Session, month: str, invoices, flow_run_id, stamp) -> list[int]:

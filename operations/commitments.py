@@ -15,7 +15,8 @@ the request is closed") and the purge is audited without the secret.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, time
+from decimal import Decimal
 
 from sqlalchemy import exists, or_, select
 from sqlalchemy.orm import Session
@@ -26,8 +27,9 @@ from ledger.db import insert_if_missing, now, session_scope
 from lifecycle_config import clock
 from ledger.models import Customer, Ticket, TicketAlert
 from ledger.ticket_history import TicketEvent, clock_facts, remember_pause_rule
-from ledger.views import ticket_clocks
-from policy.calendar import PARIS
+from ledger.views import clocked_ticket, ticket_clocks
+from policy.calendar import PARIS, month_bounds, month_key, paris_date
+from policy.commitment_metrics import measure, metrics
 from policy.commitments import ClockState, WorkingCalendar, ticket_state
 from policy.warnings import delivery_moment, due_warning, next_warning_at
 from policy.pauses import reopened_at
@@ -69,6 +71,7 @@ class Commitments:
     problems: tuple[str, ...]    # "<subject>: <error>" of each alert not sent
     purged: tuple[str, ...]
     held: tuple[datetime, ...] = ()  # when each alert held for service hours may go (deliver_after)
+    metrics: tuple[dict, ...] = ()   # the month so far, per customer, type and severity (month_metrics)
 
     def count(self, state: ClockState) -> int:
         return sum(1 for row in self.tickets if row["state"] == state.value)
@@ -90,7 +93,7 @@ class Commitments:
                 "at_risk": self.count(ClockState.AT_RISK), "alerts": self.alerts, "held": len(self.held),
                 "held_until": min(self.held).astimezone(PARIS).isoformat() if self.held else None,
                 "purged": list(self.purged),
-                "tickets": list(self.tickets)}
+                "tickets": list(self.tickets), "metrics": list(self.metrics)}
 
 
 def moment(as_of: datetime | None) -> datetime:
@@ -114,6 +117,7 @@ def run_commitments(as_of: datetime | None, terms: Terms, notifications: Notific
         remember_pause_rule(session, terms, at, recorded_at=now(), flow_run_id=flow_run_id)
         morning = look(session, terms, at, flow_run_id=flow_run_id)
         morning.purged = purge_credentials(session, at, actor=actor, flow_run_id=flow_run_id)
+        figures = month_metrics(session, terms, at)
     problems = []
     for alert_id in morning.alerts:
         # sent under its row's lock, and only if no other run sent it meanwhile: two runs at once never send twice
@@ -129,7 +133,36 @@ def run_commitments(as_of: datetime | None, terms: Terms, notifications: Notific
                 problems.append(f"{subject}: {error}")
             mark_sent(session, alert_id, error)
     return Commitments(at, tuple(morning.rows), len(morning.alerts), tuple(problems), tuple(morning.purged),
-                       tuple(morning.held))
+                       tuple(morning.held), tuple(figures))
+
+
+def _shown(value) -> str | int | None:
+    """A figure as the artifact shows it: hours to the hundredth, a rate in percent (the workbook's formats)."""
+    if isinstance(value, Decimal):
+        return f"{value:.2f}"
+    return value
+
+
+def month_metrics(session: Session, terms: Terms, at: datetime) -> list[dict]:
+    """The month of `at` so far (Paris): the tickets closed in it by `at`, measured as the workbook measures
+    them (policy.commitment_metrics, clocks as of each ticket's close), per customer, type and severity."""
+    month = month_key(paris_date(at))
+    start = datetime.combine(month_bounds(month)[0], time(0), tzinfo=PARIS)
+    calendar = WorkingCalendar.of(terms)
+    measured = []
+    closed = list(session.scalars(select(Ticket).where(Ticket.closed_at >= start, Ticket.closed_at <= at)))
+    facts = clock_facts(session, [ticket.ticket_id for ticket in closed])  # their pauses and customers' tiers
+    for ticket in closed:
+        clocked = clocked_ticket(ticket, known_until=ticket.closed_at)
+        measured.append(measure(ticket.ticket_id, ticket.customer_id, clocked,
+                                ticket_clocks(ticket, terms, ticket.closed_at, known_until=ticket.closed_at,
+                                              **facts.of(ticket)), calendar))
+    rows = []
+    for row in metrics(measured):
+        rate = row.pop("rate")
+        rows.append({"month": month, **{name: _shown(value) for name, value in row.items()},
+                     "rate": f"{rate * 100:.1f} %" if rate is not None else ""})
+    return rows
 
 
 def look(session: Session, terms: Terms, at: datetime, *, flow_run_id: str | None) -> Morning:

@@ -374,15 +374,20 @@ class MonthDocuments:
 
 
 def month_documents(customer: Subscriber, month: str, subscription: list[Line], billed: dict[str, list[Allocation]],
-                    terms: Terms, *, creditable: bool = True) -> MonthDocuments:
+                    terms: Terms, *, creditable: bool = True, credits: list[Line] = ()) -> MonthDocuments:
     """The month's lines, netted on one invoice when their total is not below zero (an annual customer's
-    standby days given back beside its work); otherwise the days given back (the negative subscription
-    lines) go on a credit note and the rest (work, its surcharge) on an invoice of its own. `creditable`:
-    there is an invoice that billed those days; without one nothing was paid for them, nothing is given back."""
+    standby days given back beside its work, service credits beside the subscription); otherwise what is
+    given back (the negative subscription lines, the service credits) goes on a credit note and the rest
+    (work, its surcharge, a correction taking a credit back) on an invoice of its own. `creditable`: there is
+    an invoice to credit; without one nothing was paid, nothing is given back. The payment surcharge is
+    computed on what is billed, before the credits (policy.service_credits)."""
     lines = monthly_lines(customer, month, 0, billed, terms, subscription=subscription)
+    if lines or credits:
+        lines = lines + list(credits)
     if totals(lines).ht >= 0:
         return MonthDocuments(lines, [])
-    given_back = [line for line in subscription if line.amount_ht < 0]
+    given_back = [line for line in subscription if line.amount_ht < 0] + [line for line in credits if line.amount_ht < 0]
     rest = monthly_lines(customer, month, 0, billed, terms,
                          subscription=[line for line in subscription if line.amount_ht >= 0])
+    rest += [line for line in credits if line.amount_ht >= 0]
     return MonthDocuments(rest, given_back if creditable else [])

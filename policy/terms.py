@@ -21,6 +21,7 @@ from policy.warnings import Offset, default_warnings, distinct_offsets
 from policy.pauses import PauseRule, default_pause_on, unique_clocks
 
 TierName = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,31}$")]
+from policy.service_credits import ServiceCredits
 
 Money = Annotated[Decimal, Field(ge=0, max_digits=12, decimal_places=2)]
 Rate = Annotated[Decimal, Field(ge=0, le=1, max_digits=6, decimal_places=4)]
@@ -304,6 +305,13 @@ class Terms(BaseModel):
         "times (a customer's `commitment_tier`), each a whole set of rows like `commitments`; a customer without "
         "a tier (or with one the terms no longer have) runs against `commitments`. E.g. premium: a first response "
         "within 4 working_hours. None by default: the seeds promise one set to every customer.",
+    )
+    service_credits: ServiceCredits = Field(
+        default_factory=ServiceCredits, description="Missed commitments pay back (off by default): a clock not "
+        "stopped by its due time gives back a share of that month's subscription (the customer's monthly fee), per "
+        "clock and severity (`rates`, the first matching row), at most `monthly_cap` of the fee per customer and "
+        "month; the month's close applies them as their own invoice lines, each citing its ticket, and a credit "
+        "larger than the invoice becomes a credit note. No seed grants them: a vendor's commercial choice.",
     )
 
     @field_validator("commitments")

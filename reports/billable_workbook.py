@@ -63,11 +63,24 @@ CREDITS = [("on", 12, DAY), ("customer_id", 14, None), ("customer_name", 30, Non
 #: one row per clock of each ticket closed in the month (times in Paris wall-clock time)
 COMMITMENTS = [("ticket_id", 22, None), ("customer_id", 16, None), ("customer_name", 30, None), ("type", 24, None),
                ("severity", 12, None), ("level", 10, None), ("received_at", 18, MOMENT), ("closed_at", 18, MOMENT),
-               ("clock", 34, None), ("due_at", 18, MOMENT), ("stopped_at", 18, MOMENT), ("result", 24, None)]
+               ("clock", 34, None), ("due_at", 18, MOMENT), ("stopped_at", 18, MOMENT), ("result", 24, None),
+               ("service_credit", 16, EUR)]
 #: the small table below it, in its first columns: the month's rate per request type and severity; `rate`
 #: is a formula of ours over the row's met and missed cells (widths are COMMITMENTS')
 RATES = [("type", None, None), ("severity", None, None), ("clocks", None, None), ("met", None, None),
          ("missed", None, None), ("rate", None, PERCENT)]
+
+HOURS = "0.00"
+#: the Commitment metrics sheet: one row per ticket closed in the month (policy.commitment_metrics), grouped by
+#: customer, type and severity so that each group's cells are one range; then the figures per group, formulas
+#: of ours over those ranges (MEDIAN and PERCENTILE over the hours, SUM over the counts)
+MEASURED = [("ticket_id", 22, None), ("customer_id", 16, None), ("type", 24, None), ("severity", 12, None),
+            ("met", 10, None), ("missed", 10, None), ("response_hours", 16, HOURS), ("resolution_hours", 16, HOURS),
+            ("paused_hours", 16, HOURS)]
+METRICS = [("customer_id", None, None), ("type", None, None), ("severity", None, None), ("tickets", 10, None),
+           ("met", None, None), ("missed", None, None), ("rate", 12, PERCENT), ("median_response", 18, HOURS),
+           ("p90_response", 18, HOURS), ("median_resolution", 18, HOURS), ("p90_resolution", 18, HOURS),
+           ("paused_hours", None, HOURS)]
 
 #: code -> (French, English) header
 LABELS: dict[str, tuple[str, str]] = {
@@ -125,6 +138,15 @@ LABELS: dict[str, tuple[str, str]] = {
     "met": ("Tenus", "Met"),
     "missed": ("Manqués", "Missed"),
     "rate": ("Taux de respect", "Rate met"),
+    "service_credit": ("Crédit de service HT", "Service credit excl. VAT"),
+    "response_hours": ("Première réponse (heures ouvrées)", "First response (working hours)"),
+    "resolution_hours": ("Résolution (heures ouvrées)", "Resolution (working hours)"),
+    "paused_hours": ("En pause (heures ouvrées)", "Paused (working hours)"),
+    "tickets": ("Tickets", "Tickets"),
+    "median_response": ("Première réponse : médiane (h ouvrées)", "First response: median (working h)"),
+    "p90_response": ("Première réponse : 90e centile (h ouvrées)", "First response: 90th percentile (working h)"),
+    "median_resolution": ("Résolution : médiane (h ouvrées)", "Resolution: median (working h)"),
+    "p90_resolution": ("Résolution : 90e centile (h ouvrées)", "Resolution: 90th percentile (working h)"),
 }
 
 #: sheet code -> (French, English) name, in the workbook's order; all but About are the data sheets
@@ -135,12 +157,13 @@ SHEETS: dict[str, tuple[str, str]] = {
     "credit_notes": ("Avoirs", "Credit notes"),
     "credits": ("Crédits clients", "Customer credits"),
     "commitments": ("Engagements", "Commitments"),
+    "metrics": ("Mesures des engagements", "Commitment metrics"),
     "about": ("À propos", "About"),
 }
 COLUMNS = {"summary": SUMMARY, "interventions": INTERVENTIONS, "invoices": INVOICES, "credit_notes": CREDIT_NOTES,
-           "credits": CREDITS, "commitments": COMMITMENTS}
+           "credits": CREDITS, "commitments": COMMITMENTS, "metrics": MEASURED}
 #: the second table of a sheet, below its first: its headers are mapped on About too
-SECOND_TABLES = {"commitments": RATES}
+SECOND_TABLES = {"commitments": RATES, "metrics": METRICS}
 
 #: the ledger's words in a column, as a finance person says them (sheet code -> column code -> word -> labels)
 VALUES: dict[str, dict[str, dict[str, tuple[str, str]]]] = {
@@ -192,6 +215,11 @@ WORDS = {
                           "Commitments met in {month} by request type and severity: "
                           "met ÷ (met + missed), informational clocks left out"),
     "commitments.no_severity": ("(non renseignée)", "(not set)"),
+    "metrics.empty": ("Aucun ticket clos en {month}.", "No ticket closed in {month}."),
+    "metrics.title": ("Mesures de {month} par client, type de demande et sévérité, en heures ouvrées depuis la "
+                      "réception (temps en pause déduit) ; médianes et 90e centiles sur les tickets qui ont le moment",
+                      "{month} in figures by customer, request type and severity, in working hours from arrival "
+                      "(time paused deducted); medians and 90th percentiles over the tickets that have the moment"),
 }
 
 #: minute counts a Total row adds up (besides the EUR columns)
@@ -254,7 +282,12 @@ def _sheet(workbook: Workbook, code: str, language: str) -> Any:
     and repeated on every printed page; printed on A4, one page wide (landscape when wide)."""
     columns = COLUMNS[code]
     sheet = workbook.create_sheet(sheet_name(code, language))
-    for index, (_, width, _) in enumerate(columns, start=1):
+    widths = [width for _, width, _ in columns]
+    for index, (_, width, _) in enumerate(SECOND_TABLES.get(code, [])):
+        if width is not None:
+            widths += [8] * (index + 1 - len(widths))
+            widths[index] = max(widths[index], width)
+    for index, width in enumerate(widths, start=1):
         sheet.column_dimensions[get_column_letter(index)].width = width
     sheet.freeze_panes = "A2"
     lines = max(len(textwrap.wrap(label(name, language), max(width - 3, 4))) for name, width, _ in columns)
@@ -394,75 +427,10 @@ def _table(workbook: Workbook, code: str, records: list[dict], month: str, langu
     return len(records)
 
 
-def _rate(row: int) -> str:
-    """The rate of a row of the RATES table: met / (met + missed), blank when neither (our formula)."""
-    return f'=IF(D{row}+E{row}=0,"",D{row}/(D{row}+E{row}))'
-
-
-def _commitments(workbook: Workbook, records: list[dict], month: str, language: str) -> int:
-    """The Commitments sheet: one row per clock of each ticket closed in the month (dicts by COMMITMENTS code,
-    `result` a clock state, or `information` for an informational clock), its words translated; after a
-    blank row, the month's rate per request type and severity over the clocks that are not informational,
-    with a Total row. A sentence instead when no ticket was closed. Returns the number of clock rows."""
-    sheet = _sheet(workbook, "commitments", language)
-    writer = _RowWriter(sheet, COMMITMENTS)
-    names = [name for name, _, _ in COMMITMENTS]
-    which = LANGUAGES.index(language)
-    words = {name: {value: labels[which] for value, labels in table.items()}
-             for name, table in VALUES["commitments"].items()}
-    counts: dict[tuple[str, str | None], list[int]] = {}  # (type, severity) -> [clocks, met, missed]
-    for record in records:
-        writer.append([words[name].get(record[name], record[name]) if name in words else record[name]
-                       for name in names])
-        if record["result"] != "information":
-            count = counts.setdefault((record["type"], record["severity"]), [0, 0, 0])
-            count[0] += 1
-            count[1] += record["result"] == "met"
-            count[2] += record["result"] == "missed"
-    sheet.auto_filter.ref = f"A1:{get_column_letter(len(COMMITMENTS))}{len(records) + 1}"
-    if not records:
-        sheet.append([word("commitments.empty", language, month=month)])
-        return 0
-    if not counts:  # only informational clocks: no rate to give
-        return len(records)
-
-    # the rates: a title, a header, one row per (type, severity) in the vocabulary's order, a Total row
-    row = len(records) + 1
-    sheet.append([])
-    title = WriteOnlyCell(sheet, value=word("commitments.rates", language, month=month))
-    title.font = TOTAL_FONT
-    sheet.append([title])
-    row += 3
-    codes = [name for name, _, _ in RATES]
-    widths = [width for _, width, _ in COMMITMENTS[:len(RATES)]]
-    lines = max(len(textwrap.wrap(label(name, language), max(width - 3, 4))) for name, width in zip(codes, widths))
-    sheet.row_dimensions[row].height = 15 * lines + 3
-    sheet.append(_header(sheet, codes, language))
-    types, severities = list(VALUES["commitments"]["type"]), list(VALUES["commitments"]["severity"])
-
-    def order(key: tuple[str, str | None]) -> tuple:
-        type_, severity = key
-        return (types.index(type_) if type_ in types else len(types), type_,
-                severities.index(severity) if severity in severities else len(severities), severity or "")
-
-    rates = _RowWriter(sheet, RATES)
-    first = row + 1
-    for type_, severity in sorted(counts, key=order):
-        row += 1
-        clocks, met, missed = counts[(type_, severity)]
-        shown = words["severity"].get(severity, severity) if severity else word("commitments.no_severity", language)
-        rates.append([words["type"].get(type_, type_), shown, clocks, met, missed, _rate(row)])
-    sheet.append([])
-    row += 2
-    rates.append([word("total", language), None, f"=SUM(C{first}:C{row - 2})", f"=SUM(D{first}:D{row - 2})",
-                  f"=SUM(E{first}:E{row - 2})", _rate(row)], font=TOTAL_FONT)
-    return len(records)
-
-
 def write_workbook(path: Path, *, month: str, summary: list[dict], interventions: Iterable[list],
                    invoices: list[dict], about: list[tuple[str, Any]], credit_notes: list[dict] | None = None,
                    credits: list[dict] | None = None, commitments: list[dict] | None = None,
-                   language: str = "fr") -> Written:
+                   measured: list[dict] | None = None, language: str = "fr") -> Written:
     """Write the seven sheets, in `language` ("fr" or "en"). `interventions` yields rows in the INTERVENTIONS
     column order (lists, the hot path: 200,000 rows and more) and may be a generator, consumed once; the
     other sheets take dicts by code name."""
@@ -512,7 +480,11 @@ def write_workbook(path: Path, *, month: str, summary: list[dict], interventions
     rows += _table(workbook, "invoices", invoices, month, language, sheet_totals)
     rows += _table(workbook, "credit_notes", credit_notes, month, language, sheet_totals)
     rows += _table(workbook, "credits", credits, month, language, sheet_totals)
-    rows += _commitments(workbook, commitments, month, language)
+    # the service side's two sheets are written by their own module (it builds on this one's helpers)
+    from reports.workbook_commitments import commitments_sheet, metrics_sheet
+
+    rows += commitments_sheet(workbook, commitments, month, language)
+    rows += metrics_sheet(workbook, measured or [], month, language)
 
     # About: the run's and the terms' values, then what scripts need: the language, each sheet's name and each
     # header's code name, and the ledger's totals (the Summary's as total.<code>)

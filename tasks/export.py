@@ -30,7 +30,10 @@ from ledger.models import (Customer, CustomerCredit, Export, Intervention, Invoi
                            QuotaPeriod, Ticket)
 from ledger.queries import invoice_label, paid_by_invoice
 from ledger.ticket_history import clock_facts
-from ledger.views import ticket_clocks
+from ledger.views import clocked_ticket, ticket_clocks
+from operations.service_credits import by_ticket
+from policy.commitment_metrics import Measured, measure, ordered
+from policy.commitments import WorkingCalendar
 from policy.balances import balance
 from policy.calendar import PARIS, month_bounds, parse_month
 from policy.categories import CATEGORIES, Charge, fixed_fee
@@ -80,8 +83,9 @@ def _summary(session, month: str, names: dict[str, str]) -> tuple[list[dict], li
     kind_of = {}
     for name, row in CATEGORIES.items():
         kind_of[name] = "overage" if row.charge is Charge.QUOTA else "always_billed"
-    kind_of.update({"subscription": "subscription", "surcharge": "surcharge", "penalty": "penalties",
-                    "indemnity": "penalties"})
+    # a service credit gives back part of the subscription: the Summary's subscription is net of it
+    kind_of.update({"subscription": "subscription", "service_credit": "subscription", "surcharge": "surcharge",
+                    "penalty": "penalties", "indemnity": "penalties"})
     rows: dict[str, dict] = {}
 
     def row(customer_id: str) -> dict:
@@ -171,13 +175,14 @@ def _naive_paris(instant: datetime | None) -> datetime | None:
 EARLIEST = datetime(1, 1, 2, tzinfo=timezone.utc)
 
 
-def _commitments(session, month: str, names: dict[str, str], terms: Terms) -> list[dict]:
+def _commitments(session, month: str, names: dict[str, str], terms: Terms) -> tuple[list[dict], list[Measured]]:
     """One row per clock of each ticket closed in the month (the Paris calendar month of `closed_at`), in
     the order of the close then the ticket id (as text, byte by byte, whatever the database's collation).
     Each clock is evaluated as of the ticket's close, under `terms` (the close's): a moment recorded after
     the close (a reply sent once the ticket was closed) was not known then, so every clock has stopped, at
     its own stop or at the close, and is met or missed; `result` is that state, or `information` for an
-    informational clock.
+    informational clock; `service_credit` what the closes gave back for that clock (operations/service_credits.py,
+    corrections netted). With them, each ticket measured once (policy.commitment_metrics), grouped.
 
     Only the columns the clocks and the sheet need are read: a ticket's credentials (its token) never
     leave the ledger."""
@@ -189,10 +194,15 @@ def _commitments(session, month: str, names: dict[str, str], terms: Terms) -> li
                Ticket.received_at, Ticket.first_response_at, Ticket.workaround_at, Ticket.resolved_at,
                Ticket.closed_at)
         .where(Ticket.closed_at >= start, Ticket.closed_at < end)).all()
-    records = []
+    records, measured = [], []
+    calendar = WorkingCalendar.of(terms)
+    credited = by_ticket(session, {ticket.ticket_id for ticket in tickets})
     facts = clock_facts(session, [ticket.ticket_id for ticket in tickets])  # their pauses and customers' tiers
     for ticket in sorted(tickets, key=lambda ticket: (ticket.closed_at, ticket.ticket_id.encode())):
-        for clock in ticket_clocks(ticket, terms, ticket.closed_at, known_until=ticket.closed_at, **facts.of(ticket)):
+        clocked = clocked_ticket(ticket, known_until=ticket.closed_at)
+        clocks = ticket_clocks(ticket, terms, ticket.closed_at, known_until=ticket.closed_at, **facts.of(ticket))
+        measured.append(measure(ticket.ticket_id, ticket.customer_id, clocked, clocks, calendar))
+        for clock in clocks:
             records.append({"ticket_id": ticket.ticket_id, "customer_id": ticket.customer_id,
                             "customer_name": names.get(ticket.customer_id, ""), "type": ticket.type,
                             "severity": ticket.severity, "level": ticket.level,
@@ -200,8 +210,9 @@ def _commitments(session, month: str, names: dict[str, str], terms: Terms) -> li
                             "closed_at": _naive_paris(ticket.closed_at),
                             "clock": clock.name, "due_at": _naive_paris(clock.due_at),
                             "stopped_at": _naive_paris(clock.stopped_at),
-                            "result": "information" if clock.informational else str(clock.state)})
-    return records
+                            "result": "information" if clock.informational else str(clock.state),
+                            "service_credit": credited.get((ticket.ticket_id, clock.name))})
+    return records, ordered(measured)
 
 
 def _interventions(engine, month: str, names: dict[str, str], terms: Terms) -> Iterator[list]:
@@ -247,7 +258,7 @@ def export_month(month: str, storage: ObjectStorage, fallback_terms: Terms, *, f
         summary, invoices = _summary(session, month, names)
         credit_notes = _credit_notes(session, month, names)
         credits = _credit_movements(session, month, names)
-        commitments = _commitments(session, month, names, terms)
+        commitments, measured = _commitments(session, month, names, terms)
         close_status = close.status if close is not None else "not closed"
     about = [("month", month), ("generated_at", datetime.now(PARIS).replace(tzinfo=None, microsecond=0)),
              ("close", close_status), ("flow_run_id", flow_run_id),
@@ -265,7 +276,8 @@ def export_month(month: str, storage: ObjectStorage, fallback_terms: Terms, *, f
         path = Path(folder) / file_name(month, 1)
         written = write_workbook(path, month=month, summary=summary,
                                  interventions=_interventions(engine, month, names, terms), invoices=invoices,
-                                 credit_notes=credit_notes, credits=credits, commitments=commitments, about=about,
+                                 credit_notes=credit_notes, credits=credits, commitments=commitments,
+                                 measured=[vars(item) for item in measured], about=about,
                                  language=terms.workbook_language)
         with session_scope(engine, write=True) as session:
             one_at_a_time(session, f"export:{month}")

@@ -133,7 +133,7 @@ def test_the_close_writes_a_workbook_libreoffice_recalculates_to_the_ledger(octo
     computed = load_workbook(recalculate(original, tmp_path / "recalc"), data_only=True)
     # French by default, headers a finance person reads; the About sheet names each header's code
     assert computed.sheetnames == ["Synthèse", "Interventions", "Factures", "Avoirs", "Crédits clients", "Engagements",
-                                   "À propos"]
+                                   "Mesures des engagements", "À propos"]
     header, body = rows(computed["Synthèse"])
     assert header[:2] == ("Client", "Raison sociale") and header[-3:] == ("Total HT", "TVA", "Total TTC")
     about = about_of(computed)
@@ -225,7 +225,7 @@ def test_the_close_writes_a_workbook_libreoffice_recalculates_to_the_ledger(octo
     assert summary["L2"].data_type == "n" and "€" in summary["L2"].number_format
     assert isinstance(invoice_sheet["G2"].value, datetime) and invoice_sheet["G2"].number_format == "yyyy-mm-dd"
     assert isinstance(intervention_sheet["A2"].value, datetime) and intervention_sheet["A2"].number_format == MOMENT
-    for sheet in raw.worksheets[:6]:
+    for sheet in raw.worksheets[:7]:
         assert sheet.freeze_panes == "A2" and sheet.auto_filter.ref
         assert sheet.column_dimensions["B"].width >= 10
 
@@ -361,7 +361,7 @@ def test_the_commitments_sheet_gives_each_closed_tickets_clocks_and_the_months_r
     # the rate is a formula over its row, shown as a percentage; every other formula is a Total's SUM
     raw = load_workbook(original)
     sheet = raw["Engagements"]
-    assert sheet.freeze_panes == "A2" and sheet.auto_filter.ref == "A1:L10"
+    assert sheet.freeze_panes == "A2" and sheet.auto_filter.ref == "A1:M10"
     assert sheet["G2"].number_format == MOMENT and isinstance(sheet["G2"].value, datetime)
     formulas = [cell for row in sheet.iter_rows() for cell in row if cell.data_type == "f"]
     assert {cell.column_letter for cell in formulas} == {"C", "D", "E", "F"}
@@ -446,7 +446,7 @@ def test_an_empty_month_gives_a_workbook_that_says_so_in_the_terms_language(octo
     assert english.new and english.version == 2
     workbook = load_workbook(fetch(english.key, tmp_path / "empty-en.xlsx"))
     assert workbook.sheetnames == ["Summary", "Interventions", "Invoices", "Credit notes", "Customer credits",
-                                   "Commitments", "About"]
+                                   "Commitments", "Commitment metrics", "About"]
     summary = list(workbook["Summary"].iter_rows(values_only=True))
     assert summary[0][:2] == ("Customer", "Company name") and summary[0][-1] == "Total incl. VAT"
     assert summary[1][0] == "No billable intervention or invoice for 2026-07."
@@ -456,6 +456,7 @@ def test_an_empty_month_gives_a_workbook_that_says_so_in_the_terms_language(octo
     assert workbook["Customer credits"]["A1"].value == "Date"
     assert workbook["Customer credits"]["A2"].value == "No customer credit movement in 2026-07."
     assert workbook["Commitments"]["A2"].value == "No ticket closed in 2026-07."
+    assert workbook["Commitment metrics"]["A2"].value == "No ticket closed in 2026-07."
     assert [row for row in workbook["Commitments"].iter_rows(values_only=True) if any(row)][2:] == []  # no rates
     about = about_of(workbook)
     assert about["column.Summary.Total incl. VAT"] == "total_ttc" and about["column.Invoices.Left to pay"] == "balance"

@@ -64,7 +64,8 @@ def test_the_morning_shows_the_worst_first_alerts_ops_once_and_purges_closed_cre
     # 08:00 is before the opening (09:00): the breach and the 1-hour warning are recorded, held until then
     assert morning.summary() | {"tickets": None} == {
         "at": "2026-11-18T08:00:00+01:00", "open": 2, "breached": 1, "at_risk": 1, "alerts": 0, "held": 2,
-        "held_until": "2026-11-18T09:00:00+01:00", "purged": ["T-DONE"], "tickets": None}
+        "held_until": "2026-11-18T09:00:00+01:00", "purged": ["T-DONE"], "tickets": None,
+        "metrics": morning.summary()["metrics"]}
     assert morning.line() == ("2026-11-18 08:00: 2 open ticket(s), 1 breached, 1 at risk; 0 alert(s) sent, 2 held "
                               "until 2026-11-18 09:00 (service hours); 1 closed ticket(s)' credentials deleted")
     assert not outbox.exists()
@@ -73,6 +74,12 @@ def test_the_morning_shows_the_worst_first_alerts_ops_once_and_purges_closed_cre
     opening = run_commitments(MORNING + timedelta(hours=1), Terms(), notifications, actor="test", flow_run_id=None,
                               engine=helpdesk)
     assert (opening.alerts, opening.held, opening.purged) == (2, (), ())
+    # the month so far in figures (the run's second artifact): T-DONE, received Tuesday 10 Nov 09:30, answered
+    # at 11:00 (1.5 working hours), resolved at 15:00 (5.5), its one clock met; nothing is paused yet
+    assert morning.summary()["metrics"] == [{
+        "month": "2026-11", "customer_id": "BETA", "type": "assistance", "severity": None, "tickets": 1, "met": 1,
+        "missed": 0, "median_response": "1.50", "p90_response": "1.50", "median_resolution": "5.50",
+        "p90_resolution": "5.50", "paused_hours": "0.00", "rate": "100.0 %"}]
     mails = [message_from_bytes(mail.read_bytes(), policy=default) for mail in outbox.glob("*.eml")]
     assert sorted((mail["To"], mail["Subject"]) for mail in mails) == [
         ("ops@example.com", "[lifecycle] ticket T-LATE BREACHED: first_response due 2026-11-17 17:59 (Paris)"),
