@@ -97,6 +97,13 @@ def nightly_backup(
     return night.summary()
 
 
+def _check_ids(name: str, ids: list[str]) -> None:
+    """A shard's ids, typed in its form, are ids (policy.ids) and at least one, as the CLI's would be."""
+    bad = next((f"{value!r}: {id_problem(value)}" for value in ids if id_problem(value)), None)
+    if bad or not ids:
+        raise Refusal(f"{name} {bad or 'is empty: a shard works on at least one'}")
+
+
 def _back_up(customers: list[str], day: date, settings, progress=None) -> list:
     """Back up these customers here, in chunks on a few threads (one task per chunk, not per customer)."""
     chunks = shards(customers, CHUNK)
@@ -128,10 +135,7 @@ def backup_shard(customer_ids: list[str], as_of: date, force_reason: Optional[st
     """
     settings = load_run_settings("backup-shard")
     check_window(settings.terms, as_of=as_of)
-    bad = next((f"{customer_id!r}: {id_problem(customer_id)}" for customer_id in customer_ids
-                if id_problem(customer_id)), None)
-    if bad or not customer_ids:
-        raise Refusal(f"customer_ids {bad or 'is empty: a shard backs up at least one customer'}")
+    _check_ids("customer_ids", customer_ids)
     check_date(taken_day_problem(as_of, today_paris(), "the backup day"), force_reason=force_reason,
                what="backup-shard")
     down = store_down(settings.storage)
@@ -162,6 +166,8 @@ def verify_backups(sample: int = 5) -> dict:
     Args:
         sample: how many customers' latest backups to verify.
     """
+    if not 1 <= sample <= 100_000:  # as --sample: a sample of -3 took all but the last 3
+        raise Refusal(f"sample: {sample} is out of range: a whole number from 1 to 100000")
     settings = load_run_settings("verify-backups")
     plan = plan_drill(sample)
     chosen = list(plan.backup_ids)
@@ -204,6 +210,7 @@ def verify_shard(backup_ids: list[str]) -> dict:
         backup_ids: the backups of this shard.
     """
     settings = load_run_settings("verify-shard")
+    _check_ids("backup_ids", backup_ids)
     with holding(OBJECT_STORAGE):
         results = _drill(backup_ids, settings, sandbox=lambda: holding(SANDBOX))
     failed = [r for r in results if not r["ok"]]

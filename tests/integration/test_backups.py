@@ -159,6 +159,12 @@ def test_a_shard_started_by_hand_checks_its_day_as_the_command_does_and_a_refusa
             backup_shard(customer_ids=["ACME"], as_of=day, force_reason=reason)
     with pytest.raises(Refusal, match="customer_ids '../ACME': not an id"):
         backup_shard(customer_ids=["../ACME"], as_of=date(2026, 11, 20))
+    from flows.backup import verify_backups, verify_shard
+
+    with pytest.raises(Refusal, match="backup_ids '../x': not an id"):  # its sibling, the drill's shard
+        verify_shard(backup_ids=["../x"])
+    with pytest.raises(Refusal, match="sample: -3 is out of range: a whole number from 1 to 100000"):
+        verify_backups(sample=-3)
     with session_scope(ledger) as session:
         assert session.scalar(select(func.count()).select_from(Backup)) == 0
     forced = backup_shard(customer_ids=["ACME", "BETA"], as_of=date(2026, 11, 19), force_reason="the night's own day")
