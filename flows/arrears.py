@@ -24,7 +24,7 @@ from tasks.invoice_documents import finish_documents, issue_documents_task
 from policy.vocabulary import InvoiceKind
 from operations.deletion import (approval_form, certificate_markdown, check_due, execute, mark_awaiting, pending_run,
                                  plan_purge, refuse)
-from tasks.runtime import (Refusal, actor, business_date, check_date, flow_run_id, installation_tags,
+from tasks.runtime import (Refusal, actor, business_date, check_date, check_window, flow_run_id, installation_tags,
                            refusals_fail_quietly)
 from tasks.settings import load_run_settings
 
@@ -62,10 +62,11 @@ def arrears_escalation(
         force_reason: sweep a day after today anyway, and say why (kept in the audit log); a dry run needs none.
     """
     day = business_date(as_of)
+    settings = load_run_settings("arrears-escalation")
+    check_window(settings.terms, as_of=day)  # forced, or a dry run, or not: as --as-of
     if not dry_run:
         check_date(future_day_problem(day, today_paris(), "the arrears day"), force_reason=force_reason,
                    what="arrears-escalation")
-    settings = load_run_settings("arrears-escalation")
     # the daily sweep of documents: every invoice or credit note an earlier run (of any flow) left unrendered
     # or unsent is finished here at the latest; what still cannot be finished fails the run, so ops hear of it
     leftovers = None if dry_run else finish_documents(settings, actor=actor(), flow_run_id=flow_run_id(),
@@ -167,6 +168,7 @@ def delete_customer_data(
     if day > today_paris():
         raise DeletionRefused(f"{customer_id}: a deletion never runs for a day ahead of today ({day}); nothing was deleted")
     settings = load_run_settings("data-deletion")
+    check_window(settings.terms, as_of=day)
     run_id = flow_run_id()
     due = check_due(customer_id, day, settings)
     if not due.due:

@@ -27,7 +27,8 @@ from policy.calendar import taken_day_problem, today_paris
 from tasks.backups import backup_chunk_task, drill
 from tasks.fanout import (BACKUP_SHARD, OBJECT_STORAGE, PLATFORM_DATABASE, SANDBOX, VERIFY_SHARD, holding, run_shards,
                           set_limits, shards, workers_can_take_shards)
-from tasks.runtime import check_date, flow_run_id, refusals_fail_quietly
+from policy.ids import id_problem
+from tasks.runtime import Refusal, check_date, check_window, flow_run_id, refusals_fail_quietly
 from tasks.settings import load_run_settings
 
 CHUNK = 50
@@ -56,9 +57,10 @@ def nightly_backup(
         force_reason: back up under another day than today anyway, and say why (kept in the audit log).
     """
     day = as_of if as_of is not None else today_paris()  # the data is taken now: even a late run's backup is today's
+    settings = load_run_settings("nightly-backup")
+    check_window(settings.terms, as_of=day)  # forced or not, a day outside the window is a typo
     check_date(taken_day_problem(day, today_paris(), "the backup day"), force_reason=force_reason,
                what="nightly-backup")
-    settings = load_run_settings("nightly-backup")
     abandoned = settle_abandoned_backups()  # left `running` by a run that was killed
     if abandoned:
         print(f"{len(abandoned)} backup(s) left running by a run that stopped are now failed: {', '.join(abandoned)}")
@@ -74,7 +76,8 @@ def nightly_backup(
         limits = set_limits(settings.terms)
         print(f"{len(customers)} customers in {len(parts)} shards of {settings.terms.backup_shard_size}, "
               f"for the workers of the pool (at most {limits[PLATFORM_DATABASE]} on the platform database at once)")
-        ended = run_shards(BACKUP_SHARD, [{"customer_ids": part, "as_of": day.isoformat()} for part in parts],
+        ended = run_shards(BACKUP_SHARD, [{"customer_ids": part, "as_of": day.isoformat(), "force_reason": force_reason}
+                                          for part in parts],
                            key=flow_run_id(),
                            progress=lambda done, total: update_progress_artifact(progress, 100.0 * done / total))
         print("shards: " + ", ".join(f"{name} {state}" for name, state in ended.items()))
@@ -92,6 +95,13 @@ def nightly_backup(
     if night.failed:
         raise BackupsFailed(night.failures())
     return night.summary()
+
+
+def _check_ids(name: str, ids: list[str]) -> None:
+    """A shard's ids, typed in its form, are ids (policy.ids) and at least one, as the CLI's would be."""
+    bad = next((f"{value!r}: {id_problem(value)}" for value in ids if id_problem(value)), None)
+    if bad or not ids:
+        raise Refusal(f"{name} {bad or 'is empty: a shard works on at least one'}")
 
 
 def _back_up(customers: list[str], day: date, settings, progress=None) -> list:
@@ -112,15 +122,22 @@ def _back_up(customers: list[str], day: date, settings, progress=None) -> list:
 @flow(name="backup-shard", log_prints=True, task_runner=ThreadPoolTaskRunner(max_workers=4), retries=1,
       retry_delay_seconds=30, persist_result=True, result_serializer="json")
 @refusals_fail_quietly
-def backup_shard(customer_ids: list[str], as_of: date) -> dict:
+def backup_shard(customer_ids: list[str], as_of: date, force_reason: Optional[str] = None) -> dict:
     """One shard of a night's backups, for any worker of the pool: `nightly-backup` starts one per shard.
-    A shard run again (its retry, or a rerun) skips the customers already backed up that night.
+    A shard run again (its retry, or a rerun) skips the customers already backed up that night. Started by
+    hand (the form), it checks its day as `lifecycle run backup --as-of` does: a refusal is final, never
+    retried (tasks.runtime.refusal_is_final).
 
     Args:
         customer_ids: the customers of this shard.
-        as_of: the backup day.
+        as_of: the backup day: today (Paris) unless forced.
+        force_reason: back up under another day than today anyway, and say why (the night passes its own).
     """
     settings = load_run_settings("backup-shard")
+    check_window(settings.terms, as_of=as_of)
+    _check_ids("customer_ids", customer_ids)
+    check_date(taken_day_problem(as_of, today_paris(), "the backup day"), force_reason=force_reason,
+               what="backup-shard")
     down = store_down(settings.storage)
     if down is not None:
         outcomes = mark_not_backed_up(customer_ids, as_of, down, flow_run_id=flow_run_id())
@@ -149,6 +166,8 @@ def verify_backups(sample: int = 5) -> dict:
     Args:
         sample: how many customers' latest backups to verify.
     """
+    if not 1 <= sample <= 100_000:  # as --sample: a sample of -3 took all but the last 3
+        raise Refusal(f"sample: {sample} is out of range: a whole number from 1 to 100000")
     settings = load_run_settings("verify-backups")
     plan = plan_drill(sample)
     chosen = list(plan.backup_ids)
@@ -191,6 +210,7 @@ def verify_shard(backup_ids: list[str]) -> dict:
         backup_ids: the backups of this shard.
     """
     settings = load_run_settings("verify-shard")
+    _check_ids("backup_ids", backup_ids)
     with holding(OBJECT_STORAGE):
         results = _drill(backup_ids, settings, sandbox=lambda: holding(SANDBOX))
     failed = [r for r in results if not r["ok"]]

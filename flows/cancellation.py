@@ -23,7 +23,7 @@ from policy.calendar import future_day_problem, today_paris
 from tasks.cancellation import end_services_task, keep_final_backup_task, send_statements_task
 from tasks.dispatch import deliver
 from tasks.invoice_documents import finish_documents, issue_documents
-from tasks.runtime import actor, business_date, check_date, flow_run_id, refusals_fail_quietly
+from tasks.runtime import actor, business_date, check_date, check_window, flow_run_id, refusals_fail_quietly
 from tasks.settings import load_run_settings
 
 
@@ -71,9 +71,10 @@ def cancellations(as_of: Optional[date] = None, force_reason: Optional[str] = No
     from tasks.backups import backup_customer
 
     day = business_date(as_of)
+    settings = load_run_settings("cancellations")
+    check_window(settings.terms, as_of=day)  # forced or not, as --as-of
     check_date(future_day_problem(day, today_paris(), "the cancellations day"), force_reason=force_reason,
                what="cancellations")
-    settings = load_run_settings("cancellations")
     finish_documents(settings, actor=actor(), flow_run_id=flow_run_id())  # documents earlier runs left unsent
     rows = []
     # the mail goes out today, whatever day the run works for

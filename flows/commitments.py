@@ -20,7 +20,7 @@ from prefect.artifacts import create_table_artifact
 from lifecycle_config.conditions import Reported
 from operations.commitments import moment, run_commitments
 from policy.calendar import PARIS
-from tasks.runtime import actor, flow_run_id, refusals_fail_quietly
+from tasks.runtime import actor, check_window, flow_run_id, refusals_fail_quietly
 from tasks.settings import load_run_settings
 
 
@@ -40,6 +40,7 @@ def commitments(as_of: Optional[datetime] = None) -> dict:
     """
     at = moment(as_of)  # refused when ahead of now, before anything is read
     settings = load_run_settings("commitments")
+    check_window(settings.terms, as_of=at)  # as --as-of: 0001-01-01T00:00 is no moment to look from
     morning = run_commitments(at, settings.terms, settings.notifications, actor=actor(), flow_run_id=flow_run_id())
     create_table_artifact(list(morning.tickets) or [{"ticket": None, "state": "no open ticket"}], key="commitments",
                           description=f"Open tickets as of {morning.at.astimezone(PARIS):%Y-%m-%d %H:%M} (Paris): "

@@ -19,7 +19,7 @@ from lifecycle_config.failpoints import failpoint
 from operations.corrections import issue_credit_note as credit_note, record_refund
 from tasks.dispatch import deliver
 from tasks.invoice_documents import documents_table, finish_documents, issue_documents_task, standing
-from tasks.runtime import actor, flow_run_id, refusals_fail_quietly
+from tasks.runtime import actor, check_window, flow_run_id, refusals_fail_quietly
 from tasks.settings import load_run_settings
 
 
@@ -74,7 +74,8 @@ def refund(customer_id: str, amount: str, reference: str, refunded_on: Optional[
         reference: the bank transfer's reference; it is also the refund's id, so recording it twice is harmless.
         refunded_on: the day the money left (default today).
     """
-    load_run_settings("refund")
+    settings = load_run_settings("refund")
+    check_window(settings.terms, past_only=True, refunded_on=refunded_on)  # money that left lies no later than today
     done = record_refund(customer_id, amount, reference, refunded_on, actor=actor(), flow_run_id=flow_run_id())
     print(done.sentence())
     create_markdown_artifact(f"# Refund {done.refund_id}\n\n- customer: **{done.customer_id}**\n- amount: "

@@ -13,7 +13,7 @@ from prefect.artifacts import create_link_artifact, create_markdown_artifact, cr
 
 from tasks.export import download_link, export_task
 from operations.close import previous_month
-from tasks.runtime import business_date, flow_run_id, refusals_fail_quietly
+from tasks.runtime import business_date, check_month_window, flow_run_id, refusals_fail_quietly
 from tasks.settings import load_run_settings
 
 
@@ -29,6 +29,7 @@ def billable_export(month: Optional[str] = None) -> dict:
     """
     month = month or previous_month(business_date(None))
     settings = load_run_settings("billable-export")
+    check_month_window(settings.terms, month)  # as --month: 9999-12 or 0000-01 is one line, never a traceback
     result = export_task(month, settings.storage, settings.terms, flow_run_id=flow_run_id())
     link = download_link(settings.storage, result.key)
     create_link_artifact(link, link_text=result.key.rsplit("/", 1)[-1], key="billable-export",

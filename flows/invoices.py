@@ -13,7 +13,7 @@ from prefect.artifacts import create_table_artifact
 
 from tasks.dispatch import deliver
 from tasks.invoice_documents import documents_table, finish_documents, issue_documents_task, resend
-from tasks.runtime import Refusal, actor, flow_run_id, refusals_fail_quietly
+from tasks.runtime import Refusal, actor, check_month_window, flow_run_id, refusals_fail_quietly
 from tasks.settings import load_run_settings
 from policy.calendar import parse_month
 
@@ -37,6 +37,7 @@ def send_invoices(month: str, customer_id: Optional[str] = None, new_only: bool 
     except ValueError as error:
         raise NothingToSend(f"--month: {error}") from None
     settings = load_run_settings("send-invoices")
+    check_month_window(settings.terms, month)  # as --month
     # an invoice whose document a failed close never stored, or issued before documents existed, gets it now
     issued = issue_documents_task(settings.seller, settings.terms, settings.storage, month=month,
                                   customer_id=customer_id, include_earlier=not new_only, actor=actor(),

@@ -20,7 +20,8 @@ from tasks.dispatch import deliver
 from tasks.invoice_documents import documents_table, finish_documents, issue_documents_task
 from operations.close import previous_month
 from tasks.monthly_close import discard_task, draft_task, finalise_task
-from tasks.runtime import Refusal, actor, business_date, check_date, flow_run_id, refusals_fail_quietly
+from tasks.runtime import (Refusal, actor, business_date, check_date, check_month_window, flow_run_id,
+                           refusals_fail_quietly)
 from tasks.settings import load_run_settings
 from policy.calendar import today_paris, unfinished_month_problem
 from lifecycle_config.conditions import Reported
@@ -49,9 +50,10 @@ def monthly_close(
     """
     day = business_date(None)
     month = month or previous_month(day)
+    settings = load_run_settings("monthly-close")
+    check_month_window(settings.terms, month)  # forced or not, as --month: 0001-01 or 9999-12 is a typo
     check_date(unfinished_month_problem(month, today_paris()), force_reason=force_reason,
                what=f"monthly-close {month}")
-    settings = load_run_settings("monthly-close")
     run_id = flow_run_id()
     finished = finish_documents(settings, actor=actor(), flow_run_id=run_id)  # what earlier runs left unsent
     drafted = draft_task(month, settings.terms, actor=actor(), flow_run_id=run_id)

@@ -15,7 +15,7 @@ from prefect.artifacts import create_markdown_artifact
 
 from policy.calendar import future_day_problem, today_paris
 from policy.standby import StandbyReason
-from tasks.runtime import Refusal, actor, business_date, check_date, flow_run_id, refusals_fail_quietly
+from tasks.runtime import Refusal, actor, business_date, check_date, check_window, flow_run_id, refusals_fail_quietly
 from tasks.settings import load_run_settings
 from tasks.standby import request_task, sweep_standby_task
 from tasks.dispatch import deliver
@@ -50,6 +50,7 @@ def request_standby(
     """
     day = business_date(None)
     settings = load_run_settings("standby-request")
+    check_window(settings.terms, start_on=start_on, end_on=end_on)  # as --start-on and --end-on
     finish_documents(settings, actor=actor(), flow_run_id=flow_run_id())  # documents earlier runs left unsent
     outcome = request_task(customer_id, StandbyReason(reason).value, start_on, end_on, requested_by, day, settings,
                            actor=actor(), flow_run_id=flow_run_id())
@@ -77,9 +78,10 @@ def standby_expiry(as_of: Optional[date] = None, force_reason: Optional[str] = N
         force_reason: sweep a day after today anyway, and say why (kept in the audit log).
     """
     day = business_date(as_of)
+    settings = load_run_settings("standby-expiry")
+    check_window(settings.terms, as_of=day)  # forced or not, as --as-of
     check_date(future_day_problem(day, today_paris(), "the standby day"), force_reason=force_reason,
                what="standby-expiry")
-    settings = load_run_settings("standby-expiry")
     # documents earlier runs left unrendered; their mails go with the outbox below
     leftovers = finish_documents(settings, actor=actor(), flow_run_id=flow_run_id(), deliver_now=False)
     report = sweep_standby_task(day, settings, actor=actor(), flow_run_id=flow_run_id())

@@ -97,6 +97,7 @@ def refusals_fail_quietly(flow_function):
             return flow_function(*args, **kwargs)
         except Refusal as refusal:  # a number the ledger refuses (OutOfOrder) among them
             print(f"refused: {refusal}")
+            refusal_is_final()
             return Failed(name="Refused", message=str(refusal), data=refusal)
         except Exception as error:
             if not is_world_condition(error):
@@ -109,6 +110,28 @@ def refusals_fail_quietly(flow_function):
     del run.__wrapped__
     run.__signature__ = inspect.signature(flow_function, eval_str=True)
     return run
+
+
+def refusal_is_final() -> None:
+    """A refused run is not retried: the same parameters would be refused again. Prefect's server retries a
+    flow run on any move from Running to Failed while its policy has retries left (RetryFailedFlows, in
+    prefect.server.orchestration.core_policy: a Failed state the flow returns included, and flows take no
+    retry condition); a refused shard (`backup-shard`, `verify-shard`: retries=1) was thus run again 30 s
+    later, and an in-process caller saw its run unfinished. So the run's own policy is told, before its
+    Failed state is proposed, that no retry is left: the refusal is its last word."""
+    from uuid import UUID
+
+    from prefect import get_client
+    from prefect.runtime import flow_run
+
+    run_id = flow_run.id
+    if not run_id:
+        return
+    with get_client(sync_client=True) as client:
+        run = client.read_flow_run(UUID(str(run_id)))
+        policy = run.empirical_policy
+        if policy.retries:
+            client.update_flow_run(run.id, empirical_policy=policy.model_copy(update={"retries": 0}))
 
 
 def registered_installation() -> str | None:
@@ -213,6 +236,35 @@ def check_date(problem: str | None, *, force_reason: str | None, what: str, engi
         audit.record(session, "date_check_overridden", customer_id=None, before=None,
                      after={"run": what, "problem": problem, "reason": reason, "today": today_paris()},
                      actor=actor(), flow_run_id=flow_run_id())
+
+
+def check_window(terms, *, past_only: bool = False, **named) -> None:
+    """The dates a run was given (a deployment's form, typed in the UI) lie in the window a command's options
+    do (policy.window: earliest_date to horizon_days after today, from the terms), whatever else the run
+    allows with a reason: a date outside it is a typo or an attack, never forced. `named` maps each
+    parameter's name to its value (None: not given); `past_only` for facts of the past (no later than
+    today). One line naming the parameter and the window, as the CLI's `--as-of ...` line."""
+    from policy.window import DateWindow
+
+    window = DateWindow.of(terms)
+    for name, value in named.items():
+        problem = window.problem(value, past_only=past_only) if value is not None else None
+        if problem:
+            raise DateRefused(f"{name} {problem}")
+
+
+def check_month_window(terms, month: str, name: str = "month") -> None:
+    """A month given to a run: of the form YYYY-MM (digits 0-9) and overlapping the window, as `--month` is."""
+    from policy.calendar import parse_month
+    from policy.window import DateWindow
+
+    try:
+        parse_month(month)
+    except ValueError as error:
+        raise DateRefused(f"{name}: {error}") from None
+    problem = DateWindow.of(terms).month_problem(month)
+    if problem:
+        raise DateRefused(f"{name}: {problem}")
 
 
 def flow_run_gone(flow_run_id: str) -> bool:

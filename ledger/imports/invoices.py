@@ -69,10 +69,8 @@ def check(session: Session, rows: list[Row], problems: Problems, terms: Terms, a
             _product_status(row, product, problems, result, status_changes)
             continue
         stored = existing.get(values.get("invoice_id"))
-        if stored is None and PRODUCT_NUMBER.fullmatch(values.get("invoice_id") or ""):
-            problems.add(row.number, "invoice_id", f"{values['invoice_id']!r} has the form of the product's own numbers "
-                         f"(YYYY-NNNNNN) and no document the product issued has it: a number names one document, "
-                         f"so give the old system's invoice another id (a prefix, e.g. OLD-{values['invoice_id']})")
+        if stored is None and product_number_problem(values.get("invoice_id") or ""):
+            problems.add(row.number, "invoice_id", product_number_problem(values["invoice_id"]))
             continue
         if stored is None:
             if not told:
@@ -175,6 +173,16 @@ def _cycle(row: Row, customers: dict, problems: Problems) -> None:
         return
     for column, reason in cycle_problems(start, end, issued_on, customer.billing_cycle):
         problems.add(row.number, column, reason)
+
+
+def product_number_problem(invoice_id: str) -> str | None:
+    """Why an imported invoice may not have this id: it has the form of the product's own numbers, and the
+    import is given it for no document the product issued (the caller knows that)."""
+    if not PRODUCT_NUMBER.fullmatch(invoice_id):
+        return None
+    return (f"{invoice_id!r} has the form of the product's own numbers (YYYY-NNNNNN) and no document the product "
+            f"issued has it: a number names one document, so give the old system's invoice another id (a prefix, "
+            f"e.g. OLD-{invoice_id})")
 
 
 def _fits_the_ledger(row: Row, problems: Problems) -> None:

@@ -74,3 +74,32 @@ def parse_day(text: Optional[str], option: str, *, past_only: bool = False) -> O
     if problem:
         fail(f"{option} {problem}", 2)
     return day
+
+
+def whole_number(option: str, *, minimum: Optional[int] = None, maximum: Optional[int] = None):
+    """The parser of an integer option (`typer.Option(..., parser=whole_number("--sample", minimum=1))`): the
+    digits 0-9 with an optional sign, as every number from outside (policy.digits), within its bounds;
+    anything else one line and exit 2. Typer's int took `1_0` as 10 and Arabic-Indic or full-width digits as
+    numbers, and told a mistake in a box of several lines."""
+    if minimum is not None and maximum is not None:
+        bounds = f"from {minimum} to {maximum}"
+    elif minimum is not None:
+        bounds = f"at least {minimum}"
+    else:
+        bounds = f"at most {maximum}"
+
+    def parse(value):
+        if isinstance(value, int):  # the option's default
+            return value
+        from policy.digits import parse_whole
+
+        try:
+            number = parse_whole(value)
+        except ValueError as error:
+            fail(f"{option}: {error}", 2)
+        if (minimum is not None and number < minimum) or (maximum is not None and number > maximum):
+            fail(f"{option}: {number} is out of range: a whole number {bounds}", 2)
+        return number
+
+    parse.__name__ = "INTEGER"  # how --help names the value
+    return parse

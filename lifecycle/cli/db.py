@@ -1,4 +1,5 @@
-"""`lifecycle db`: the ledger's schema, and a ledger snapshot restored into a new database. No Prefect."""
+"""`lifecycle db`: the ledger's schema, what it holds that today's import rules refuse, and a ledger snapshot
+restored into a new database. No Prefect."""
 
 from __future__ import annotations
 
@@ -19,6 +20,34 @@ def db_upgrade() -> None:
     before, after = upgrade(config.database_url())
     typer.echo(f"ledger at {after}" + (" (already current)" if before == after else f" (was {before or 'empty'})"))
     _warn_unsafe_ids()
+    flags = _flags()
+    typer.echo(f"ledger checked: {_counted(flags)} that today's import rules would refuse; `lifecycle db check` lists "
+               f"them" if flags else "ledger checked: nothing to flag")
+
+
+@db_app.command("check")
+def db_check() -> None:
+    """List the stored rows today's import rules would refuse (data an older release let in), one line each:
+    table, id, rule. Exit 1 if any, 0 if none. Changes nothing."""
+    flags = _flags()
+    for flag in flags:
+        typer.echo(flag.line())
+    if flags:
+        fail(f"ledger checked: {_counted(flags)} that today's import rules would refuse (correct them and import "
+             f"them again: docs/how-to/moving-in-from-an-older-release.md)", 1)
+    typer.echo("ledger checked: nothing to flag")
+
+
+def _counted(flags: list) -> str:
+    return f"{len(flags)} problem(s) in {len({(flag.table, flag.id) for flag in flags})} stored row(s)"
+
+
+def _flags() -> list:
+    from ledger.db import session_scope
+    from ledger.stored_check import stored_problems
+
+    with session_scope(ledger()) as session:
+        return stored_problems(session)
 
 
 def _warn_unsafe_ids() -> None:

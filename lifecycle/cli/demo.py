@@ -6,12 +6,14 @@ from typing import Optional
 
 import typer
 
-from lifecycle.cli.common import fail, ledger, parse_day
+from lifecycle.cli.common import fail, ledger, parse_day, whole_number
 
 
 def demo(
-    customers: int = typer.Option(50, help="How many demo customers."),
-    seed: int = typer.Option(7, help="Random seed: the same seed gives the same data."),
+    customers: int = typer.Option(50, parser=whole_number("--customers", minimum=1, maximum=100_000),
+                                  help="How many demo customers."),
+    seed: int = typer.Option(7, parser=whole_number("--seed", minimum=0, maximum=2**63 - 1),
+                             help="Random seed: the same seed gives the same data."),
     as_of: Optional[str] = typer.Option(None, "--as-of", help="The demo's today (YYYY-MM-DD); default today in Paris."),
 ) -> None:
     """Create the demo platform database and demo ledger in LIFECYCLE_HOME."""

@@ -12,7 +12,7 @@ from typing import Optional
 
 import typer
 
-from lifecycle.cli.common import check_month, fail, parse_day, window
+from lifecycle.cli.common import check_month, fail, parse_day, whole_number, window
 from lifecycle.cli.run_checks import (force_reason as checked_reason, future_day, known_backup, known_customer,
                                       out_target, text_option)
 from lifecycle.cli.serve import require_up_server
@@ -178,7 +178,8 @@ def backup(
     return {"as_of": day, "force_reason": force_reason, "customer_id": customer}
 
 
-def verify_backups(sample: int = typer.Option(5, "--sample", help="How many customers' latest backups.")) -> dict:
+def verify_backups(sample: int = typer.Option(5, "--sample", parser=whole_number("--sample", minimum=1, maximum=100_000),
+                                              help="How many customers' latest backups.")) -> dict:
     """The restore drill: restore a sample into the sandbox and compare with the manifests."""
     return {"sample": sample}
 

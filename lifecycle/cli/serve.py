@@ -9,14 +9,15 @@ from typing import Optional
 
 import typer
 
-from lifecycle.cli.common import fail, ledger, note
+from lifecycle.cli.common import fail, ledger, note, whole_number
 
 
 def up(
     demo_data: bool = typer.Option(False, "--demo", help="Create the demo data first (when there is none)."),
-    port: int = typer.Option(4200, help="Port of the Prefect server and UI."),
+    port: int = typer.Option(4200, parser=whole_number("--port", minimum=1, maximum=65533),
+                             help="Port of the Prefect server and UI (the webhook takes port + 2)."),
     host: str = typer.Option("127.0.0.1", help="Address the Prefect server listens on."),
-    workers: int = typer.Option(1, "--workers", min=1, max=32,
+    workers: int = typer.Option(1, "--workers", parser=whole_number("--workers", minimum=1, maximum=32),
                                 help="How many workers to start on the pool (the nightly backup's shards spread "
                                      "over them)."),
 ) -> None:
@@ -72,7 +73,7 @@ def deploy() -> None:
 
 def worker(
     name: Optional[str] = typer.Option(None, help="The worker's name in the UI; default lifecycle-<host>."),
-    limit: Optional[int] = typer.Option(None, min=1, help="Most runs at once on this worker (default: no limit)."),
+    limit: Optional[int] = typer.Option(None, parser=whole_number("--limit", minimum=1, maximum=10_000), help="Most runs at once on this worker (default: no limit)."),
 ) -> None:
     """Run one worker of the `lifecycle` pool here, for the server of PREFECT_API_URL (or of `lifecycle
     up`), until stopped: the way to add a machine (deploy/)."""
@@ -95,7 +96,7 @@ def worker(
 
 def helpdesk_webhook(
     host: str = typer.Option("127.0.0.1", help="Address to listen on (put TLS in front of it)."),
-    port: int = typer.Option(4202, help="Port to listen on."),
+    port: int = typer.Option(4202, parser=whole_number("--port", minimum=1, maximum=65535), help="Port to listen on."),
 ) -> None:
     """Serve the helpdesk's signed webhook (POST /helpdesk/tickets) for the server of PREFECT_API_URL, until
     stopped: what `lifecycle up` serves on its own port + 2, for a server of your own (deploy/)."""

@@ -136,6 +136,45 @@ def test_a_backup_is_labelled_today_another_day_only_forced_with_a_reason(shop, 
         assert override.after["problem"].startswith("the backup day 2025-12-10 is before today (2026-11-20)")
 
 
+def test_a_shard_started_by_hand_checks_its_day_as_the_command_does_and_a_refusal_is_never_retried(shop, ledger):
+    """`backup-shard` run from the UI's form: a day after today without a reason, a day before earliest_date even
+    with one, or an id that is none is refused in one line, at once and for good: Prefect retries a flow run
+    on any Failed while retries are left (the shard has one, 30 s later), and an in-process caller then met
+    an unfinished run. The night's own forced day, passed with its reason, backs up."""
+    from prefect import get_client
+
+    from flows.backup import backup_shard
+    from tasks.runtime import Refusal
+
+    refused = {(date(2026, 11, 21), None): "the backup day 2026-11-21 is after today (2026-11-20)",
+               (date(1999, 12, 31), "rehearsal"): "as_of 1999-12-31 is before 2000-01-01: a date here lies from "
+                                                   "2000-01-01 (earliest_date) to 400 days after today (horizon_days)"}
+    for (day, reason), line in refused.items():
+        state = backup_shard(customer_ids=["ACME"], as_of=day, force_reason=reason, return_state=True)
+        assert state.is_failed() and state.name == "Refused" and line in state.message
+        with get_client(sync_client=True) as client:
+            run = client.read_flow_run(state.state_details.flow_run_id)
+        assert run.run_count == 1 and run.state.is_final() and run.state.name == "Refused"  # not AwaitingRetry
+        with pytest.raises(Refusal, match="before 2000-01-01|after today"):
+            backup_shard(customer_ids=["ACME"], as_of=day, force_reason=reason)
+    with pytest.raises(Refusal, match="customer_ids '../ACME': not an id"):
+        backup_shard(customer_ids=["../ACME"], as_of=date(2026, 11, 20))
+    from flows.backup import verify_backups, verify_shard
+
+    with pytest.raises(Refusal, match="backup_ids '../x': not an id"):  # its sibling, the drill's shard
+        verify_shard(backup_ids=["../x"])
+    with pytest.raises(Refusal, match="sample: -3 is out of range: a whole number from 1 to 100000"):
+        verify_backups(sample=-3)
+    with session_scope(ledger) as session:
+        assert session.scalar(select(func.count()).select_from(Backup)) == 0
+    forced = backup_shard(customer_ids=["ACME", "BETA"], as_of=date(2026, 11, 19), force_reason="the night's own day")
+    assert forced == {"day": "2026-11-19", "customers": 2, "failed": 0}
+    with session_scope(ledger) as session:
+        assert sorted(session.scalars(select(Backup.backup_id))) == ["ACME-20261119", "BETA-20261119"]
+        [override] = session.scalars(select(AuditEntry).where(AuditEntry.action == "date_check_overridden")).all()
+        assert override.after["reason"] == "the night's own day" and override.after["run"] == "backup-shard"
+
+
 def test_an_in_place_restore_takes_a_safety_backup_and_touches_only_that_customer(shop, ledger):
     from flows.backup import nightly_backup
     from flows.restore import restore_backup
