@@ -194,7 +194,7 @@ def export(args, engine):
     out = Path(args.home) / "export"
     out.mkdir(parents=True, exist_ok=True)
     if args.variant == "ours":
-        from tasks.export import export_month
+        from operations.export import export_month
 
         settings = _settings(args)
         result = export_month(MONTH, settings.storage, settings.terms, flow_run_id=None, engine=engine)
@@ -364,7 +364,7 @@ def restore(args, engine):
 OURS = ("blocks.settings",)
 MODULES = {
     ("close", "ours"): OURS + ("operations.close",), ("close", "pandas"): ("numpy", "pandas", "policy.categories"),
-    ("export", "ours"): OURS + ("tasks.export",), ("export", "openpyxl"): ("openpyxl",),
+    ("export", "ours"): OURS + ("operations.export",), ("export", "openpyxl"): ("openpyxl",),
     ("export", "xlsxwriter"): ("xlsxwriter",),
     ("arrears", "ours"): OURS + ("operations.arrears",), ("arrears", "ours-next-day"): OURS + ("operations.arrears",),
     ("arrears", "sql"): ("policy.calendar",),

@@ -22,7 +22,8 @@ from operations.cancellation import final_backups_missing, late_letter, record_l
 from policy.calendar import future_day_problem, today_paris
 from tasks.cancellation import end_services_task, keep_final_backup_task, send_statements_task
 from tasks.dispatch import deliver
-from tasks.invoice_documents import finish_documents, issue_documents
+from operations.invoice_documents import issue_documents
+from tasks.invoice_documents import finish_documents
 from tasks.runtime import actor, business_date, check_date, flow_run_id, refusals_fail_quietly
 from tasks.settings import load_run_settings
 

@@ -18,7 +18,8 @@ from lifecycle_config.conditions import Unavailable, is_world_condition, one_lin
 from lifecycle_config.failpoints import failpoint
 from operations.corrections import issue_credit_note as credit_note, record_refund
 from tasks.dispatch import deliver
-from tasks.invoice_documents import documents_table, finish_documents, issue_documents_task, standing
+from operations.invoice_documents import documents_table, standing
+from tasks.invoice_documents import finish_documents, issue_documents_task
 from tasks.runtime import actor, flow_run_id, refusals_fail_quietly
 from tasks.settings import load_run_settings
 

@@ -17,7 +17,8 @@ from prefect.exceptions import FlowPauseTimeout
 from flows.exports import billable_export
 from tasks.approval import answered, artifact_url, decided, pause_key, run_url, wait_for_decision
 from tasks.dispatch import deliver
-from tasks.invoice_documents import documents_table, finish_documents, issue_documents_task
+from operations.invoice_documents import documents_table
+from tasks.invoice_documents import finish_documents, issue_documents_task
 from operations.close import previous_month
 from tasks.monthly_close import discard_task, draft_task, finalise_task
 from tasks.runtime import Refusal, actor, business_date, check_date, flow_run_id, refusals_fail_quietly

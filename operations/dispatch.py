@@ -18,8 +18,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 import httpx
-from prefect import task
-from prefect.cache_policies import NO_CACHE
 from sqlalchemy import select, update
 from sqlalchemy.exc import OperationalError
 
@@ -237,14 +235,13 @@ def _tell(result: Dispatched, outcome: str, done: list, what: str, error, since:
                               where if unreachable else ""))
 
 
-def deliver(settings, customer_ids: list[str] | None = None) -> list[str]:
-    """In a flow: send and apply what is pending (of these customers, or of all), say what still waits,
-    and return what must fail the run (`Dispatched.undone` with the terms' `outbox_alert_after_hours`)."""
-    outbox = dispatch_task(settings.notifications, settings.platform, customer_ids, settings.storage)
+def deliver(settings, customer_ids: list[str] | None = None, *, send=dispatch) -> list[str]:
+    """Send and apply what is pending (of these customers, or of all) with `send` (`dispatch`, or in a run its
+    task, tasks.dispatch), say what still waits, and return what must fail the run (`Dispatched.undone` with
+    the terms' `outbox_alert_after_hours`)."""
+    outbox = send(settings.notifications, settings.platform, customer_ids, settings.storage)
     hours = settings.terms.outbox_alert_after_hours
     for what in outbox.waiting(hours):
         print(f"still pending (an alert after {hours:g} h): {what}")
     return outbox.undone(hours)
 
-
-dispatch_task = task(dispatch, name="dispatch-outbox", cache_policy=NO_CACHE, persist_result=False)

@@ -16,10 +16,8 @@ from dataclasses import dataclass
 from datetime import datetime, time, timezone
 from decimal import Decimal
 from pathlib import Path
-from typing import Iterator
+from typing import ClassVar, Iterator
 
-from prefect import task
-from prefect.cache_policies import NO_CACHE
 from sqlalchemy import func, or_, select
 
 import lifecycle_config
@@ -30,6 +28,7 @@ from ledger.models import (Customer, CustomerCredit, Export, Intervention, Invoi
                            QuotaPeriod, Ticket)
 from ledger.queries import invoice_label, paid_by_invoice
 from ledger.views import ticket_clocks
+from operations.results import RunResult
 from policy.balances import balance
 from policy.calendar import PARIS, month_bounds, parse_month
 from policy.categories import CATEGORIES, Charge, fixed_fee
@@ -48,6 +47,24 @@ class ExportRefused(Refusal):
     """An export that cannot be written as asked (its target, its month)."""
 
 
+@dataclass(frozen=True)
+class Exported(RunResult):
+    """The billable-export run's result: where the workbook is, and whether this run wrote it."""
+    flow: ClassVar[str] = "billable-export"
+    month: str
+    key: str
+    version: int
+    new: bool          # a new version; else the content was unchanged
+    link: str          # what finance clicks (download_link)
+    storage: str       # the object storage's URL, where `--out` copies it from
+    rows: int
+    rewritten: bool    # unchanged, but its file was missing from storage and was written again
+
+    def state(self) -> str:
+        return "new version" if self.new else ("unchanged, missing from storage: written again" if self.rewritten
+                                               else "unchanged")
+
+
 @dataclass
 class ExportResult:
     month: str
@@ -56,10 +73,14 @@ class ExportResult:
     new: bool
     rows: int
     fingerprint: str
-    summary: list[dict]
+    customers: list[dict]  # the Summary sheet's rows, one a customer
     totals: dict
     interventions: int = 0
     rewritten: bool = False  # unchanged, but its file was missing from storage and is written again
+
+    def exported(self, link: str, storage: str) -> Exported:
+        """The billable-export run's result, given the workbook's link and the storage's URL."""
+        return Exported(self.month, self.key, self.version, self.new, link, storage, self.rows, self.rewritten)
 
 
 file_name = keys.workbook_file
@@ -300,5 +321,3 @@ def download_link(storage: ObjectStorage, key: str) -> str:
         return f"{base.rstrip('/')}/{key}"
     return storage.store().link(key)
 
-
-export_task = task(export_month, name="write-workbook", cache_policy=NO_CACHE, persist_result=False)

@@ -20,8 +20,6 @@ from decimal import Decimal
 
 from lxml import etree
 
-from prefect import task
-from prefect.cache_policies import NO_CACHE
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
@@ -307,7 +305,7 @@ def resend(seller: Seller, terms: Terms, *, month: str, customer_id: str | None,
 def documents_table(storage: ObjectStorage, numbers: list[str] | None = None, *, month: str | None = None,
                     engine=None) -> list[dict]:
     """What the close's artifact shows: each invoice's document (a link finance and ops can click) and mail."""
-    from tasks.export import download_link
+    from operations.export import download_link
 
     rows = []
     with session_scope(engine) as session:
@@ -370,14 +368,17 @@ class Finished:
 
 
 def finish_documents(settings, *, actor: str, flow_run_id: str | None, skip: set[str] = frozenset(),
-                     deliver_now: bool = True) -> Finished:
+                     deliver_now: bool = True, deliver=None) -> Finished:
     """In a flow that issues documents (and the daily arrears sweep): render, store and mail every document
     an earlier run left unfinished, whatever its month or kind (except `skip`: the calling run's own). A
     storage or mail server that is still down leaves them for the next run and is said, never fails the
     calling flow (its own work is done). A flow that dispatches the whole outbox itself afterwards says
-    `deliver_now=False` (each mail is tried once per run) and calls `conclude()` after its dispatch."""
+    `deliver_now=False` (each mail is tried once per run) and calls `conclude()` after its dispatch.
+    `deliver`: how the mails go (operations.dispatch.deliver; in a run, tasks.dispatch.deliver, its task)."""
     from lifecycle_config.conditions import is_world_condition, one_line
-    from tasks.dispatch import deliver
+    from operations.dispatch import deliver as deliver_here
+
+    deliver = deliver or deliver_here
 
     before = {number: customer for number, customer in unfinished().items() if number not in skip}
     result = Finished(before=before)
@@ -396,6 +397,3 @@ def finish_documents(settings, *, actor: str, flow_run_id: str | None, skip: set
     result.problems += deliver(settings, sorted(set(before.values())))
     return result.conclude()
 
-
-issue_documents_task = task(issue_documents, name="issue-invoice-documents", cache_policy=NO_CACHE,
-                            persist_result=False, retries=1, retry_delay_seconds=10)

@@ -150,7 +150,7 @@ def test_every_refusal_and_every_foreign_kind_in_the_table_exists():
 
 def test_what_a_sweep_meets_that_is_no_bug_is_known_by_class():
     from blocks.storage import StoreUnavailable
-    from tasks.invoice_documents import DocumentRefused
+    from operations.invoice_documents import DocumentRefused
     from tasks.runtime import known_outcomes
 
     assert DocumentRefused in known_outcomes() and issubclass(StoreUnavailable, known_outcomes())
