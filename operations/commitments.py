@@ -13,11 +13,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import ClassVar
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from blocks.notifications import Notifications
+from operations.results import RunResult
 from ledger import audit, keys
 from ledger.db import insert_if_missing, now, session_scope
 from lifecycle_config import clock
@@ -70,10 +72,9 @@ class Commitments:
                 f"credentials deleted")
 
     def summary(self) -> dict:
-        """The commitments flow's result."""
-        return {"at": self.at.isoformat(), "open": len(self.tickets), "breached": self.count(ClockState.BREACHED),
-                "at_risk": self.count(ClockState.AT_RISK), "alerts": self.alerts, "purged": list(self.purged),
-                "tickets": list(self.tickets)}
+        """The commitments flow's result (Looked, which the command line reads)."""
+        return Looked(self.at, len(self.tickets), self.count(ClockState.BREACHED), self.count(ClockState.AT_RISK),
+                      self.alerts, list(self.purged), list(self.tickets)).summary()
 
 
 def moment(as_of: datetime | None) -> datetime:
@@ -184,3 +185,16 @@ def purge_credentials(session: Session, at: datetime, *, actor: str, flow_run_id
                      flow_run_id=flow_run_id, after={"ticket": ticket.ticket_id, "closed_at": ticket.closed_at})
         purged.append(ticket.ticket_id)
     return purged
+
+
+@dataclass(frozen=True)
+class Looked(RunResult):
+    """The commitments run's result: the open tickets (worst first), the alerts, the credentials purged."""
+    flow: ClassVar[str] = "commitments"
+    at: datetime
+    open: int
+    breached: int
+    at_risk: int
+    alerts: int
+    purged: list[str]
+    tickets: list[dict]              # ticket, customer, type, severity, state, next due (Paris), clock, clocks

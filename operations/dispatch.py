@@ -112,18 +112,23 @@ def transient(error: BaseException) -> bool:
     return isinstance(error, OSError) or is_world_condition(error)  # a database down (lifecycle_config.databases)
 
 
+#: the outbox's two tables, each with its words for a row waiting and a row refused for good
+PENDING = {Notice: NoticeStatus.PENDING, PlatformEffect: EffectStatus.PENDING}
+FAILED = {Notice: NoticeStatus.FAILED, PlatformEffect: EffectStatus.FAILED}
+
+
 def _claim(model, row_id: int) -> bool:
     """Take the row for this process, unless another live dispatcher holds a recent claim on it: a claim
     of a process that died (same machine), or older than CLAIM_SECONDS, is taken over."""
     with session_scope(write=True) as session:
         row = session.get(model, row_id)
-        if row is None or row.status != "pending":
+        if row is None or row.status != PENDING[model]:
             return False
         recent = row.claimed_at is not None and row.claimed_at > now() - timedelta(seconds=CLAIM_SECONDS)
         if recent and not holder_dead(row.claimed_by):
             return False
         same_claim = model.claimed_at.is_(None) if row.claimed_at is None else model.claimed_at == row.claimed_at
-        claimed = session.execute(update(model).where(model.id == row_id, model.status == "pending", same_claim)
+        claimed = session.execute(update(model).where(model.id == row_id, model.status == PENDING[model], same_claim)
                                   .values(claimed_at=now(), claimed_by=this_process()))
         return claimed.rowcount == 1
 
@@ -150,7 +155,7 @@ def _settle(model, row_id: int, error: BaseException | None, done: dict) -> str:
             return "done"
         row.last_error = f"{type(error).__name__}: {error}"[:2000]
         if not transient(error):
-            row.status = "failed"
+            row.status = FAILED[model]
             return "failed"
         return "pending"
 

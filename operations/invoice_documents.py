@@ -315,7 +315,7 @@ def documents_table(storage: ObjectStorage, numbers: list[str] | None = None, *,
             status, error = latest.get(invoice.id, ("none", None))
             rows.append({"number": invoice.number, "customer": invoice.customer_id,
                          "total_ttc": str(invoice.total_ttc),
-                         "mail": status + (f" ({error})" if error and status != "sent" else ""),
+                         "mail": status + (f" ({error})" if error and status != NoticeStatus.SENT else ""),
                          "document": download_link(storage, invoice.document_key) if invoice.document_key else
                          "not rendered"})
     return rows

@@ -13,6 +13,7 @@ import types
 import typing
 from datetime import date, datetime
 from decimal import Decimal
+from enum import StrEnum
 from typing import Any, ClassVar, TypeVar
 
 Result = TypeVar("Result", bound="RunResult")
@@ -22,14 +23,14 @@ _FROM_TEXT: dict[type, Any] = {Decimal: Decimal, datetime: datetime.fromisoforma
 
 
 def _plain(value: Any) -> Any:
+    """A field's value as the summary holds it: an amount or a day as text; the rest (lists, dicts of JSON
+    values) as it is, for Prefect to store as before."""
     if isinstance(value, Decimal):
         return str(value)
     if isinstance(value, (date, datetime)):
         return value.isoformat()
-    if isinstance(value, (list, tuple)):
-        return [_plain(item) for item in value]
-    if isinstance(value, dict):
-        return {key: _plain(item) for key, item in value.items()}
+    if isinstance(value, tuple):
+        return list(value)
     return value
 
 
@@ -40,6 +41,8 @@ def _typed(kind: Any, value: Any) -> Any:
     for option in options:
         if option in _FROM_TEXT and isinstance(value, str):
             return _FROM_TEXT[option](value)
+        if isinstance(option, type) and issubclass(option, StrEnum):   # a word of policy.vocabulary
+            return option(value)
     return value
 
 
@@ -55,12 +58,16 @@ class RunResult:
 
     @classmethod
     def from_summary(cls: type[Result], summary: dict) -> Result:
-        """The result rebuilt from what the flow returned (in process, or from the server)."""
+        """The result rebuilt from what the flow returned (in process, or from the server); a field with a
+        default may be left out."""
         hints = typing.get_type_hints(cls)
-        names = [field.name for field in dataclasses.fields(cls)]
-        unknown, missing = sorted(set(summary) - set(names)), [name for name in names if name not in summary]
+        fields = dataclasses.fields(cls)
+        names = [field.name for field in fields]
+        unknown = sorted(set(summary) - set(names))
+        missing = [field.name for field in fields if field.name not in summary
+                   and field.default is dataclasses.MISSING and field.default_factory is dataclasses.MISSING]
         if unknown or missing:
             raise ValueError(f"the {cls.flow or cls.__name__} run's result does not match {cls.__name__}: "
                              + "; ".join(([f"unknown {', '.join(unknown)}"] if unknown else [])
                                          + ([f"missing {', '.join(missing)}"] if missing else [])))
-        return cls(**{name: _typed(hints[name], summary[name]) for name in names})
+        return cls(**{name: _typed(hints[name], summary[name]) for name in names if name in summary})

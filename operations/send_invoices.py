@@ -16,6 +16,7 @@ from operations import dispatch, invoice_documents
 from operations.results import RunResult
 from policy.calendar import parse_month
 from policy.refusals import Refusal
+from policy.vocabulary import NoticeStatus
 
 
 class NothingToSend(Refusal):
@@ -79,6 +80,7 @@ def send_invoices(settings, *, month: str, customer_id: str | None = None, new_o
     undone = deliver(settings)
     leftovers.conclude()
     rows = invoice_documents.documents_table(settings.storage, sent)
-    return Sending(SentInvoices(month, sent=[row["number"] for row in rows if row["mail"] == "sent"],
-                                waiting=[row["number"] for row in rows if row["mail"] != "sent"], pending=undone),
+    return Sending(SentInvoices(month, sent=[row["number"] for row in rows if row["mail"] == NoticeStatus.SENT],
+                                waiting=[row["number"] for row in rows if row["mail"] != NoticeStatus.SENT],
+                                pending=undone),
                    rows)

@@ -31,6 +31,8 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.properties import PageSetupProperties
 from openpyxl.worksheet.worksheet import Worksheet
 
+from policy.commitments import ClockState
+
 EUR = '#,##0.00 "€";-#,##0.00 "€"'
 DAY = "yyyy-mm-dd"
 MOMENT = "yyyy-mm-dd hh:mm"
@@ -417,8 +419,8 @@ def _commitments(workbook: Workbook, records: list[dict], month: str, language: 
         if record["result"] != "information":
             count = counts.setdefault((record["type"], record["severity"]), [0, 0, 0])
             count[0] += 1
-            count[1] += record["result"] == "met"
-            count[2] += record["result"] == "missed"
+            count[1] += record["result"] == ClockState.MET
+            count[2] += record["result"] == ClockState.MISSED
     sheet.auto_filter.ref = f"A1:{get_column_letter(len(COMMITMENTS))}{len(records) + 1}"
     if not records:
         sheet.append([word("commitments.empty", language, month=month)])

@@ -49,6 +49,11 @@ def test_a_rows_flow_is_its_deployments_entrypoint(name):
     given = returned_keys(command.ask)
     assert given <= set(taken), given - set(taken)
     assert {name for name, parameter in taken.items() if parameter.default is inspect.Parameter.empty} <= given
+    # the printer reads the result typed: the row's type is a run result, the one of this flow
+    from operations.results import RunResult
+
+    result = command.result_type()
+    assert issubclass(result, RunResult) and result.flow == flow_name
 
 
 def returned_keys(function) -> set[str]:
