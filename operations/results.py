@@ -41,7 +41,8 @@ def _typed(kind: Any, value: Any) -> Any:
     for option in options:
         if option in _FROM_TEXT and isinstance(value, str):
             return _FROM_TEXT[option](value)
-        if isinstance(option, type) and issubclass(option, StrEnum):   # a word of policy.vocabulary
+        if typing.get_origin(option) is None and isinstance(option, type) and issubclass(option, StrEnum):
+            # a word of policy.vocabulary
             return option(value)
     return value
 

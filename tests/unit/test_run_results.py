@@ -11,6 +11,7 @@ import pytest
 
 from operations.close_report import Closed
 from operations.corrections import CreditNoted
+from policy.vocabulary import CloseOutcome
 
 
 def test_a_result_goes_to_json_values_and_comes_back_typed():
@@ -19,6 +20,7 @@ def test_a_result_goes_to_json_values_and_comes_back_typed():
     summary = closed.summary()
     assert (summary["total_ttc"], summary["issued_on"], summary["documents_finished"]) == ("1662.90", "2026-11-02", 0)
     assert Closed.from_summary(summary) == closed
+    assert Closed.from_summary(summary).status is CloseOutcome.FINALISED   # a word of the vocabulary, typed
     del summary["documents_finished"]   # as a run that closed the month returns it
     assert Closed.from_summary(summary).documents_finished == 0
 
