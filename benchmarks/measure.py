@@ -52,6 +52,7 @@ def _settings(args):
 def close(args, engine):
     from ledger.models import Invoice
     from operations.close import draft, finalise
+    from policy.vocabulary import InvoiceKind
 
     settings = _settings(args)
     if args.variant == "ours":
@@ -60,7 +61,7 @@ def close(args, engine):
     else:
         _close_baseline(engine)
     with engine.connect() as connection:
-        return str(connection.scalar(select(func.sum(Invoice.total_ttc)).where(Invoice.kind == "monthly")))
+        return str(connection.scalar(select(func.sum(Invoice.total_ttc)).where(Invoice.kind == InvoiceKind.MONTHLY)))
 
 
 def _half_up(numerator, denominator):
@@ -194,7 +195,7 @@ def export(args, engine):
     out = Path(args.home) / "export"
     out.mkdir(parents=True, exist_ok=True)
     if args.variant == "ours":
-        from tasks.export import export_month
+        from operations.export import export_month
 
         settings = _settings(args)
         result = export_month(MONTH, settings.storage, settings.terms, flow_run_id=None, engine=engine)
@@ -246,9 +247,10 @@ def arrears(args, engine):
         else:
             sweep(ARREARS_DAY, settings, dry_run=False, actor="bench", flow_run_id=None, engine=engine)
         from ledger.models import Customer
+        from policy.vocabulary import Stage
 
         with engine.connect() as connection:
-            return f"{connection.scalar(select(func.count()).where(Customer.stage != 'current'))} not current"
+            return f"{connection.scalar(select(func.count()).where(Customer.stage != Stage.CURRENT))} not current"
     from policy.calendar import add_months
 
     query = text(
@@ -278,10 +280,11 @@ def backup(args, engine):
         from blocks.platform import PlatformControl
         from blocks.storage import ObjectStorage
         from operations.backup import backup_customer
+        from policy.vocabulary import BackupOutcomeStatus
 
         outcome = backup_customer("BIG", DAY, PlatformControl(database_url=args.platform),
                                   ObjectStorage(url=args.storage), engine=engine)
-        if outcome.status != "good":
+        if outcome.status != BackupOutcomeStatus.GOOD:
             raise RuntimeError(outcome.error)
         from ledger.db import session_scope
         from ledger.models import Backup
@@ -364,7 +367,7 @@ def restore(args, engine):
 OURS = ("blocks.settings",)
 MODULES = {
     ("close", "ours"): OURS + ("operations.close",), ("close", "pandas"): ("numpy", "pandas", "policy.categories"),
-    ("export", "ours"): OURS + ("tasks.export",), ("export", "openpyxl"): ("openpyxl",),
+    ("export", "ours"): OURS + ("operations.export",), ("export", "openpyxl"): ("openpyxl",),
     ("export", "xlsxwriter"): ("xlsxwriter",),
     ("arrears", "ours"): OURS + ("operations.arrears",), ("arrears", "ours-next-day"): OURS + ("operations.arrears",),
     ("arrears", "sql"): ("policy.calendar",),

@@ -106,10 +106,7 @@ def arrears_escalation(
         raise SweepIncomplete("; ".join(report.failed + report.refused))
     if report.refused:
         raise SweepRefused("; ".join(report.refused))
-    return {"day": day.isoformat(), "dry_run": dry_run, "transitions": report.transitions,
-            "penalties": report.penalties, "deletion_notices": report.deletion_notices, "deletions": deletions,
-            "superseded_by": report.superseded_by.isoformat() if report.superseded_by else None,
-            "superseded": report.superseded() if report.superseded_by else None}
+    return report.result(deletions).summary()
 
 
 def _request_deletion(customer_id: str, day: date) -> str:

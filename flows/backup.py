@@ -22,8 +22,9 @@ from blocks.storage import StoreUnavailable
 from lifecycle_config.conditions import Reported
 from operations.backup import (customers_to_back_up, failures, finish_night, mark_not_backed_up, outcomes_of,
                                settle_abandoned_backups, store_down)
-from operations.drill import drill_outcomes, plan_drill
+from operations.drill import Drilled, drill_outcomes, plan_drill
 from policy.calendar import taken_day_problem, today_paris
+from policy.vocabulary import BackupOutcomeStatus
 from tasks.backups import backup_chunk_task, drill
 from tasks.fanout import (BACKUP_SHARD, OBJECT_STORAGE, PLATFORM_DATABASE, SANDBOX, VERIFY_SHARD, holding, run_shards,
                           set_limits, shards, workers_can_take_shards)
@@ -145,12 +146,12 @@ def backup_shard(customer_ids: list[str], as_of: date, force_reason: Optional[st
     with holding(PLATFORM_DATABASE, OBJECT_STORAGE):
         outcomes = _back_up(customer_ids, as_of, settings)
     down = next((o.error for o in outcomes if o.store_down), None)
-    failed = [o for o in outcomes if o.status == "failed"]
+    failed = [o for o in outcomes if o.status == BackupOutcomeStatus.FAILED]
     if down is not None:
         raise StoreUnavailable(f"{down}: {len(failed)} of {len(outcomes)} customer(s) of this shard not backed up "
                                f"on {as_of}")
-    print(f"{as_of}: {sum(1 for o in outcomes if o.status == 'good')} backed up, "
-          f"{sum(1 for o in outcomes if o.status == 'skipped')} already done, {len(failed)} failed")
+    print(f"{as_of}: {sum(1 for o in outcomes if o.status == BackupOutcomeStatus.GOOD)} backed up, "
+          f"{sum(1 for o in outcomes if o.status == BackupOutcomeStatus.SKIPPED)} already done, {len(failed)} failed")
     if failed:
         raise BackupsFailed(failures(failed))
     return {"day": as_of.isoformat(), "customers": len(customer_ids), "failed": len(failed)}
@@ -190,7 +191,7 @@ def verify_backups(sample: int = 5) -> dict:
     print(f"{len(results) - len(failed)} verified, {len(failed)} failed")
     if failed:
         raise BackupsFailed("; ".join(f"{r['backup']}: {r['detail']}" for r in failed))
-    return {"verified": results}
+    return Drilled(results).summary()
 
 
 def _drill(backup_ids: list[str], settings, *, sandbox=nullcontext) -> list[dict]:

@@ -18,11 +18,13 @@ from typing import Optional
 from prefect import flow
 from prefect.artifacts import create_table_artifact
 
-from operations.cancellation import final_backups_missing, late_letter, record_letter
+from operations.cancellation import CancellationsDone, LetterRecorded, final_backups_missing, late_letter, record_letter
 from policy.calendar import future_day_problem, today_paris
+from policy.vocabulary import BackupOutcomeStatus
 from tasks.cancellation import end_services_task, keep_final_backup_task, send_statements_task
 from tasks.dispatch import deliver
-from tasks.invoice_documents import finish_documents, issue_documents
+from operations.invoice_documents import issue_documents
+from tasks.invoice_documents import finish_documents
 from tasks.runtime import actor, business_date, check_date, check_window, flow_run_id, refusals_fail_quietly
 from tasks.settings import load_run_settings
 
@@ -53,9 +55,8 @@ def cancellation_request(customer_id: str, received_on: Optional[date] = None, e
     pending = deliver(settings, [customer_id])
     print(f"{customer_id}: cancellation {step.sentence}"
           + (f"; balance on {step.statement.day}: {step.statement.total} EUR" if step.statement else ""))
-    return {"customer_id": customer_id, "received_on": step.received_on.isoformat(),
-            "effective_on": step.effective_on.isoformat(), "status": step.status, "sentence": step.sentence,
-            "balance": str(step.statement.total) if step.statement else None, "pending": pending}
+    return LetterRecorded(customer_id, step.received_on, step.effective_on, step.status, step.sentence,
+                          step.statement.total if step.statement else None, pending).summary()
 
 
 @flow(name="cancellations", log_prints=True, persist_result=True, result_serializer="json")
@@ -92,7 +93,7 @@ def cancellations(as_of: Optional[date] = None, force_reason: Optional[str] = No
         # labelled today, whatever day the run works for: a backup's id names the day its data was taken
         backup = backup_customer(customer_id, today_paris(), settings.platform, settings.storage,
                                  flow_run_id=flow_run_id())
-        if backup.status == "good" or backup.status == "skipped":
+        if backup.status in (BackupOutcomeStatus.GOOD, BackupOutcomeStatus.SKIPPED):
             keep_final_backup_task(cancellation_id, backup.backup_id)
         row = next((row for row in rows if row["customer"] == customer_id and row["step"] == "effective"), None)
         if row is None:
@@ -106,4 +107,4 @@ def cancellations(as_of: Optional[date] = None, force_reason: Optional[str] = No
                           key="cancellations", description=f"Cancellations on {day}")
     print(f"{day}: {sum(1 for row in rows if row['step'] == 'effective')} service(s) ended, "
           f"{sum(1 for row in rows if row['step'] == 'closed')} final statement(s) sent")
-    return {"day": day.isoformat(), "steps": rows, "pending": pending}
+    return CancellationsDone(day, rows, pending).summary()

@@ -16,9 +16,10 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
 from lifecycle_config.conditions import Unavailable, is_world_condition, one_line
 from lifecycle_config.failpoints import failpoint
-from operations.corrections import issue_credit_note as credit_note, record_refund
+from operations.corrections import CreditNoted, Refunded, issue_credit_note as credit_note, record_refund
 from tasks.dispatch import deliver
-from tasks.invoice_documents import documents_table, finish_documents, issue_documents_task, standing
+from operations.invoice_documents import documents_table, standing
+from tasks.invoice_documents import finish_documents, issue_documents_task
 from tasks.runtime import actor, check_window, flow_run_id, refusals_fail_quietly
 from tasks.settings import load_run_settings
 
@@ -59,7 +60,8 @@ def issue_credit_note(invoice: str, reason: str, requested_by: str, amount_ttc: 
     pending = deliver(settings, [made.customer_id])
     create_table_artifact(documents_table(settings.storage, [made.number]), key="credit-note",
                           description=f"Credit note {made.number} on invoice {made.credits}: {reason}")
-    return {**made.summary(), "pending": pending}
+    return CreditNoted(made.number, made.credits, made.customer_id, made.total_ttc, made.to_invoice, made.to_credit,
+                       made.balance, made.created, pending).summary()
 
 
 @flow(name="refund", log_prints=True, persist_result=True, result_serializer="json")
@@ -81,4 +83,4 @@ def refund(customer_id: str, amount: str, reference: str, refunded_on: Optional[
     create_markdown_artifact(f"# Refund {done.refund_id}\n\n- customer: **{done.customer_id}**\n- amount: "
                              f"**{done.amount} EUR**\n- credit left: **{done.credit_left} EUR**\n",
                              key="refund", description=f"Refund {done.refund_id} to {done.customer_id}")
-    return done.summary()
+    return Refunded(done.refund_id, done.customer_id, done.amount, done.credit_left, done.created).summary()

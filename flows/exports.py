@@ -11,7 +11,8 @@ from typing import Optional
 from prefect import flow
 from prefect.artifacts import create_link_artifact, create_markdown_artifact, create_table_artifact
 
-from tasks.export import download_link, export_task
+from operations.export import download_link
+from tasks.export import export_task
 from operations.close import previous_month
 from tasks.runtime import business_date, check_month_window, flow_run_id, refusals_fail_quietly
 from tasks.settings import load_run_settings
@@ -35,7 +36,7 @@ def billable_export(month: Optional[str] = None) -> dict:
     create_link_artifact(link, link_text=result.key.rsplit("/", 1)[-1], key="billable-export",
                          description=f"Billable interventions {month}" + ("" if result.new else " (unchanged)"))
     preview = [{key: (str(value) if value is not None else "") for key, value in row.items()}
-               for row in result.summary[:100]]
+               for row in result.customers[:100]]
     create_table_artifact(preview or [{"customer_id": "", "name": f"nothing billable in {month}"}],
                           key="billable-export-summary", description=f"Summary of {month} (first 100 customers)")
     if result.rewritten:
@@ -45,8 +46,6 @@ def billable_export(month: Optional[str] = None) -> dict:
     elif not result.new:
         create_markdown_artifact(f"The {month} workbook is unchanged since version {result.version}: "
                                  f"no new file was written.", key="billable-export-note")
-    state = "new version" if result.new else ("unchanged, missing from storage: written again" if result.rewritten
-                                              else "unchanged")
-    print(f"{month}: {result.key} ({state}, {result.rows} rows) {link}")
-    return {"month": month, "key": result.key, "version": result.version, "new": result.new, "link": link,
-            "storage": settings.storage.resolved_url(), "rows": result.rows, "rewritten": result.rewritten}
+    done = result.exported(link, settings.storage.resolved_url())
+    print(f"{month}: {result.key} ({done.state()}, {result.rows} rows) {link}")
+    return done.summary()

@@ -17,13 +17,15 @@ from prefect.exceptions import FlowPauseTimeout
 from flows.exports import billable_export
 from tasks.approval import answered, artifact_url, decided, pause_key, run_url, wait_for_decision
 from tasks.dispatch import deliver
-from tasks.invoice_documents import documents_table, finish_documents, issue_documents_task
+from operations.invoice_documents import documents_table
+from tasks.invoice_documents import finish_documents, issue_documents_task
 from operations.close import previous_month
 from tasks.monthly_close import discard_task, draft_task, finalise_task
 from tasks.runtime import (Refusal, actor, business_date, check_date, check_month_window, flow_run_id,
                            refusals_fail_quietly)
 from tasks.settings import load_run_settings
 from policy.calendar import today_paris, unfinished_month_problem
+from policy.vocabulary import CloseOutcome, NoticeStatus
 from lifecycle_config.conditions import Reported
 from lifecycle_config.failpoints import failpoint
 
@@ -58,7 +60,7 @@ def monthly_close(
     finished = finish_documents(settings, actor=actor(), flow_run_id=run_id)  # what earlier runs left unsent
     drafted = draft_task(month, settings.terms, actor=actor(), flow_run_id=run_id)
     failpoint("close.drafted")
-    if drafted.status == "already_finalised":
+    if drafted.status == CloseOutcome.ALREADY_FINALISED:
         print(f"{month} was already closed: nothing billed again")
         send_documents(month, settings, run_id)  # what a failed run may have left unrendered or unsent
         billable_export(month)  # finishes an export a failed run may have missed; unchanged writes nothing
@@ -125,6 +127,6 @@ def send_documents(month: str, settings, run_id: str | None) -> None:
     create_table_artifact(rows or [{"number": "none"}], key="monthly-close-documents",
                           description=f"The {month} invoices as customers receive them: PDF (Factur-X) and mail")
     print(f"{month}: {len(issued.stored)} invoice document(s) stored, {len(issued.mails)} mail(s) recorded; "
-          f"{sum(1 for row in rows if row['mail'] == 'sent')} of {len(rows)} sent")
+          f"{sum(1 for row in rows if row['mail'] == NoticeStatus.SENT)} of {len(rows)} sent")
     if issued.refused:
         raise DocumentsRefused("; ".join(issued.refused))

@@ -17,6 +17,7 @@ from policy.calendar import future_day_problem, today_paris
 from policy.standby import StandbyReason
 from tasks.runtime import Refusal, actor, business_date, check_date, check_window, flow_run_id, refusals_fail_quietly
 from tasks.settings import load_run_settings
+from operations.standby import StandbyAsked, StandbySwept
 from tasks.standby import request_task, sweep_standby_task
 from tasks.dispatch import deliver
 from tasks.invoice_documents import finish_documents
@@ -62,8 +63,7 @@ def request_standby(
         raise SweepIncomplete(f"standby of {customer_id} recorded; not all of it reached the platform or the "
                               f"customer yet (the daily sweep tries again): " + "; ".join(undone))
     print(f"standby for {customer_id}: {outcome.start_on} to {outcome.end_on}, started={outcome.started}")
-    return {"customer_id": customer_id, "start_on": outcome.start_on.isoformat(), "end_on": outcome.end_on.isoformat(),
-            "started": outcome.started}
+    return StandbyAsked(customer_id, outcome.start_on, outcome.end_on, outcome.started).summary()
 
 
 @flow(name="standby-expiry", log_prints=True, persist_result=True, result_serializer="json")
@@ -92,4 +92,4 @@ def standby_expiry(as_of: Optional[date] = None, force_reason: Optional[str] = N
           f"{len(report.failed)} failed")
     if report.failed:
         raise SweepIncomplete("; ".join(report.failed))
-    return {"day": day.isoformat(), "started": report.started, "ended": report.ended, "noticed": report.noticed}
+    return StandbySwept(day, report.started, report.ended, report.noticed).summary()

@@ -507,7 +507,7 @@ class CustomerLock(Base):
 
 class Notice(Base):
     """A message to a customer. `notice_key` makes each notice go out once. It is recorded `pending` in the
-    transaction of its cause and sent afterwards by the dispatcher (tasks.dispatch)."""
+    transaction of its cause and sent afterwards by the dispatcher (operations.dispatch)."""
 
     __tablename__ = "notices"
     __table_args__ = (one_of("transport", NoticeTransport), one_of("status", NoticeStatus))

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from ledger.models import Customer, Intervention, Invoice, Payment, StandbyPeriod
 from policy.balances import balance, counts_for_arrears
 from policy.ids import id_problem
-from policy.vocabulary import SettlementKind, StandbyStatus
+from policy.vocabulary import NoticeStatus, SettlementKind, StandbyStatus
 
 def paid_by_invoice(session: Session, invoice_ids: list[int] | None = None) -> dict[int, Decimal]:
     query = select(Payment.invoice_id, func.sum(Payment.amount)).group_by(Payment.invoice_id)
@@ -69,10 +69,10 @@ def where_it_stands(session: Session, invoice: Invoice) -> str:
     else:
         mail = session.execute(select(Notice.status, Notice.sent_at, Notice.last_error)
                                .where(Notice.invoice_id == invoice.id).order_by(Notice.id.desc()).limit(1)).first()
-        if mail is None or mail.status == "pending":
+        if mail is None or mail.status == NoticeStatus.PENDING:
             state = "document stored, not mailed yet" + (f" (last try: {mail.last_error.splitlines()[0]})"
                                                          if mail is not None and mail.last_error else "")
-        elif mail.status == "failed":
+        elif mail.status == NoticeStatus.FAILED:
             return (f"{said}, its mail failed ({(mail.last_error or '').splitlines()[0] if mail.last_error else 'refused'}): "
                     f"correct the customer's address, then `lifecycle run send-invoices --month {invoice.month}`")
         else:

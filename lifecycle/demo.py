@@ -26,6 +26,7 @@ from ledger.models import Customer, StandbyPeriod
 from policy.calendar import PARIS, add_months
 from policy.money import vat_of
 from policy.refusals import Refusal
+from policy.vocabulary import InvoiceStatus, PaymentMethod, TicketType
 
 
 class DemoExists(Refusal):
@@ -148,7 +149,7 @@ def create(*, customers: int = 50, seed: int = 7, today: date) -> str:
         company = COMPANIES[index % len(COMPANIES)] + ("" if index < len(COMPANIES) else f" {index // len(COMPANIES) + 1}")
         fee = Decimal(rng.choice([290, 390, 490, 690, 990, 1490, 1990]))
         method = rng.choices(["sepa", "card", "transfer_installments", "other", "transfer"], [50, 22, 12, 6, 10])[0]
-        cycle, start = ("annual", _month_start(today, rng.randint(2, 11))) if method == "transfer" else ("monthly", None)
+        cycle, start = ("annual", _month_start(today, rng.randint(2, 11))) if method == PaymentMethod.TRANSFER else ("monthly", None)
         slug = "".join(ch for ch in company.lower() if ch.isascii() and ch.isalnum())[:20]
         siren, vat = _company_numbers(identity)
         address = f"{identity.randint(1, 120)} {identity.choice(STREETS)}\n{identity.choice(CITIES)}"
@@ -190,7 +191,7 @@ def create(*, customers: int = 50, seed: int = 7, today: date) -> str:
             invoice_rows.append([invoice_id, customer_id, issued.isoformat(), (issued + timedelta(days=30)).isoformat(),
                                  f"{amount:.2f}", "0.20", f"Subscription {month_start:%B %Y}", status,
                                  month_start.isoformat(), period_end.isoformat()])
-            if status == "disputed" or back <= arrears.get(customer_id, 0):
+            if status == InvoiceStatus.DISPUTED or back <= arrears.get(customer_id, 0):
                 if customer_id == role(2) and back == 4:  # a partial payment moves nothing
                     payment_rows.append([f"PAY-{invoice_id}-1", invoice_id, (issued + timedelta(days=20)).isoformat(),
                                          f"{(amount + vat_of(amount, Decimal('0.20'))) / 2:.2f}"])
@@ -245,7 +246,7 @@ def create(*, customers: int = 50, seed: int = 7, today: date) -> str:
         if start is not None:  # never before the customer's start (an import refuses it)
             received = max(received, datetime.combine(start, time(0), PARIS))
         kind = TICKET_TYPES.get(row[4], "assistance")
-        severity = rng.choice(["critical", "major", "minor"]) if kind in ("bug", "blocking_bug") else ""
+        severity = rng.choice(["critical", "major", "minor"]) if kind in (TicketType.BUG, TicketType.BLOCKING_BUG) else ""
         age = (now - received).days
         if age > 12 or rng.random() < 0.5:           # answered; closed unless it is recent
             answered = received + timedelta(hours=rng.choice([1, 3, 8, 30, 70]))
@@ -256,7 +257,7 @@ def create(*, customers: int = 50, seed: int = 7, today: date) -> str:
         else:                                        # waiting for its first answer
             done = [None, None, None]
         delivery = (received + timedelta(days=3)).date()
-        delivered = delivery.isoformat() if kind == "customization" and delivery <= today else ""
+        delivered = delivery.isoformat() if kind == TicketType.CUSTOMIZATION and delivery <= today else ""
         ticket_rows.append([row[5], row[1], received.replace(tzinfo=None).isoformat(timespec="minutes"), kind,
                             rng.choice(["mail", "form", "phone"]), severity, rng.choice([1, 1, 2])]
                            + [moment.replace(tzinfo=None).isoformat(timespec="minutes") if moment else ""

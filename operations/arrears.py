@@ -15,6 +15,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
+from typing import ClassVar
 
 from sqlalchemy import Numeric, and_, case, func, literal, or_, select
 from sqlalchemy.exc import IntegrityError
@@ -36,6 +37,7 @@ from policy.notices import duration
 from policy.vocabulary import DeletionStatus, InvoiceKind, InvoiceStatus
 from operations.bugs import BugLog, log_to_python
 from operations.effects import record_notice, record_switch
+from operations.results import RunResult
 from lifecycle_config.conditions import one_line
 from lifecycle_config.failpoints import failpoint
 from policy.refusals import Refusal
@@ -51,6 +53,11 @@ class ArrearsReport:
     failed: list[str] = field(default_factory=list)
     refused: list[str] = field(default_factory=list)  # a rule refused (a number dated after today): not a bug
     superseded_by: date | None = None  # a later day swept already: this earlier one changes nothing
+
+    def result(self, deletions: list[str]) -> ArrearsSwept:
+        """The arrears-escalation run's result, with the deletions it found due (`deletions`)."""
+        return ArrearsSwept(self.day, self.dry_run, self.transitions, self.penalties, self.deletion_notices, deletions,
+                            self.superseded_by, self.superseded() if self.superseded_by else None)
 
     def superseded(self) -> str:
         return (f"the sweep for {self.superseded_by} ran already and did all an earlier day could, with more facts "
@@ -328,3 +335,17 @@ def _deletion_schedule(session, settings, customer, anchor_on, overdue, day, rep
         report.deletion_notices.append(f"{customer.customer_id}: deletion on or after {customer.deletion_due_on}")
     if deletion_due(customer.deletion_status, customer.deletion_due_on, day):
         report.deletions_due.append(customer.customer_id)
+
+
+@dataclass(frozen=True)
+class ArrearsSwept(RunResult):
+    """The arrears-escalation run's result: stage changes, penalty invoices, deletion notices and deletions due."""
+    flow: ClassVar[str] = "arrears-escalation"
+    day: date
+    dry_run: bool
+    transitions: list[dict]          # customer_id, from, to, effective_on, anchor
+    penalties: list[dict]            # number, customer_id, invoice, base, penalty, indemnity
+    deletion_notices: list[str]
+    deletions: list[str]
+    superseded_by: date | None       # a later day swept already: this earlier one changed nothing
+    superseded: str | None           # that, in a sentence

@@ -19,6 +19,7 @@ from __future__ import annotations
 from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
+from typing import ClassVar
 
 from sqlalchemy import select, true
 from sqlalchemy.engine import Engine
@@ -33,12 +34,13 @@ from lifecycle_config.conditions import one_line
 from operations.backup_archive import manifest_key, write_archive
 from operations.backup_objects import BackupObjects
 from operations.bugs import BugLog, log_to_python
+from operations.results import RunResult
 from policy.calendar import paris_date
 from policy.ids import id_problem
 from policy.refusals import Refusal
 from policy.retention import Kept, keep
 from policy.terms import Terms
-from policy.vocabulary import BackupKind, BackupStatus
+from policy.vocabulary import BackupKind, BackupOutcomeStatus, BackupStatus, Stage
 
 #: a ledger snapshot still `running` after this long was left by a run that died
 LEDGER_SNAPSHOT_HOURS = 2
@@ -56,7 +58,7 @@ class BackupOutcome:
 
     customer_id: str
     backup_id: str
-    status: str  # good | skipped | failed
+    status: BackupOutcomeStatus
     rows: int = 0
     bytes: int = 0
     error: str | None = None
@@ -76,19 +78,19 @@ class Night:
 
     @property
     def failed(self) -> list[BackupOutcome]:
-        return [o for o in self.outcomes if o.status == "failed"]
+        return [o for o in self.outcomes if o.status == BackupOutcomeStatus.FAILED]
 
-    def count(self, status: str) -> int:
+    def count(self, status: BackupOutcomeStatus) -> int:
         return sum(1 for o in self.outcomes if o.status == status)
 
     def line(self) -> str:
-        return (f"{self.day}: {self.count('good')} backed up, {self.count('skipped')} already done, "
+        return (f"{self.day}: {self.count(BackupOutcomeStatus.GOOD)} backed up, {self.count(BackupOutcomeStatus.SKIPPED)} already done, "
                 f"{len(self.failed)} failed" + (f"; ledger snapshot {self.ledger_snapshot}" if self.ledger_snapshot
                                                  else ""))
 
     def store_down_message(self) -> str:
         """One line, the run's failure message when the store was down: what ops read in the alert."""
-        good = self.count("good")
+        good = self.count(BackupOutcomeStatus.GOOD)
         return (f"{self.store_down}: {len(self.failed)} of {len(self.outcomes)} customer(s) not backed up on "
                 f"{self.day}" + (f" ({good} backed up)" if good else "")
                 + ("; no ledger snapshot" if self.snapshot_asked else ""))
@@ -98,9 +100,8 @@ class Night:
         return failures(self.failed, shown)
 
     def summary(self) -> dict:
-        """The nightly-backup flow's result."""
-        return {"day": self.day.isoformat(), "backups": [o.__dict__ for o in self.outcomes],
-                "ledger_snapshot": self.ledger_snapshot}
+        """The nightly-backup flow's result (NightDone, which the command line reads)."""
+        return NightDone(self.day, [o.__dict__ for o in self.outcomes], self.ledger_snapshot).summary()
 
 
 def failures(failed: list[BackupOutcome], shown: int = 10) -> str:
@@ -122,7 +123,7 @@ def customers_to_back_up(customer_id: str | None = None, engine=None) -> list[st
     """Every customer whose data was not deleted nor cancelled (or just the one asked for), in id order;
     the one asked for unknown or deleted is refused."""
     with session_scope(engine) as session:
-        query = select(Customer.customer_id).where(Customer.stage != "data_deleted").order_by(Customer.customer_id)
+        query = select(Customer.customer_id).where(Customer.stage != Stage.DATA_DELETED).order_by(Customer.customer_id)
         if customer_id:
             query = query.where(Customer.customer_id == customer_id)
         else:  # a cancelled customer's platform is off: its final backup is kept as it is, untouched by retention
@@ -175,13 +176,13 @@ def backup_customer(customer_id: str, day: date, platform: PlatformControl, stor
     """Back up one customer; `hold_lock=False` when the caller already holds the customer's lock."""
     problem = id_problem(customer_id)
     if problem:  # an id that could reach past its folder is never turned into a key
-        return BackupOutcome(customer_id, "", "failed", error=f"not backed up, nothing written: its id is unsafe "
+        return BackupOutcome(customer_id, "", BackupOutcomeStatus.FAILED, error=f"not backed up, nothing written: its id is unsafe "
                                                                 f"({problem}); give the customer a new id")
     backup_id = backup_id or keys.nightly_backup(customer_id, day)
     with session_scope(engine) as session:
         existing = session.get(Backup, backup_id)
         if existing is not None and existing.status == BackupStatus.GOOD:
-            return BackupOutcome(customer_id, backup_id, "skipped", existing.rows or 0, existing.bytes or 0)
+            return BackupOutcome(customer_id, backup_id, BackupOutcomeStatus.SKIPPED, existing.rows or 0, existing.bytes or 0)
     source = platform.engine()
     tables = tables if tables is not None else platform.tenant_tables()
     lock = customer_lock(customer_id, keys.lock_holder(f"{kind}-backup", flow_run_id or backup_id), engine=engine,
@@ -191,17 +192,17 @@ def backup_customer(customer_id: str, day: date, platform: PlatformControl, stor
             with session_scope(engine) as session:  # again, holding the lock: another run of its shard did it
                 existing = session.get(Backup, backup_id)
                 if existing is not None and existing.status == BackupStatus.GOOD:
-                    return BackupOutcome(customer_id, backup_id, "skipped", existing.rows or 0, existing.bytes or 0)
+                    return BackupOutcome(customer_id, backup_id, BackupOutcomeStatus.SKIPPED, existing.rows or 0, existing.bytes or 0)
             record = write_backup(backup_id=backup_id, prefix=keys.backup_folder(customer_id, backup_id), tables=tables,
                                   source=source, where_of=_tenant_filter(platform, customer_id), storage=storage,
                                   customer_id=customer_id, kind=kind, tenant_column=platform.tenant_column,
                                   flow_run_id=flow_run_id, engine=engine)
     except StoreUnavailable as down:  # the store, not this customer: the caller stops the night
-        return BackupOutcome(customer_id, backup_id, "failed", error=str(down), store_down=True)
+        return BackupOutcome(customer_id, backup_id, BackupOutcomeStatus.FAILED, error=str(down), store_down=True)
     except Exception as error:  # reported per customer; the run fails at the end
         log_bug(f"backup {backup_id}", error)
-        return BackupOutcome(customer_id, backup_id, "failed", error=f"{type(error).__name__}: {one_line(error)}")
-    return BackupOutcome(customer_id, backup_id, "good", record.rows or 0, record.bytes or 0)
+        return BackupOutcome(customer_id, backup_id, BackupOutcomeStatus.FAILED, error=f"{type(error).__name__}: {one_line(error)}")
+    return BackupOutcome(customer_id, backup_id, BackupOutcomeStatus.GOOD, record.rows or 0, record.bytes or 0)
 
 
 def mark_not_backed_up(customer_ids: list[str], day: date, reason: str, *, flow_run_id: str | None,
@@ -217,11 +218,11 @@ def mark_not_backed_up(customer_ids: list[str], day: date, reason: str, *, flow_
         for customer_id in customer_ids:
             backup_id = ids.get(customer_id)
             if backup_id is None:
-                outcomes.append(BackupOutcome(customer_id, "", "failed", error="not backed up: its id is unsafe"))
+                outcomes.append(BackupOutcome(customer_id, "", BackupOutcomeStatus.FAILED, error="not backed up: its id is unsafe"))
                 continue
             record = found.get(backup_id)
             if record is not None and record.status == BackupStatus.GOOD:
-                outcomes.append(BackupOutcome(customer_id, backup_id, "skipped", record.rows or 0, record.bytes or 0))
+                outcomes.append(BackupOutcome(customer_id, backup_id, BackupOutcomeStatus.SKIPPED, record.rows or 0, record.bytes or 0))
                 continue
             if record is None:
                 record = Backup(backup_id=backup_id, customer_id=customer_id, kind=BackupKind.TENANT, created_at=now())
@@ -229,7 +230,7 @@ def mark_not_backed_up(customer_ids: list[str], day: date, reason: str, *, flow_
             record.status, record.error, record.flow_run_id = BackupStatus.FAILED, f"not backed up: {reason}"[:2000], \
                 flow_run_id
             record.manifest = record.manifest_key = None
-            outcomes.append(BackupOutcome(customer_id, backup_id, "failed", error=reason, store_down=True))
+            outcomes.append(BackupOutcome(customer_id, backup_id, BackupOutcomeStatus.FAILED, error=reason, store_down=True))
     return outcomes
 
 
@@ -352,7 +353,7 @@ def backup_chunk(customer_ids: list[str], day: date, platform: PlatformControl, 
         if outcome.store_down:  # the store went away: the rest of the chunk would only wait for the same error
             return outcomes + mark_not_backed_up(customer_ids[position + 1:], day, outcome.error,
                                                  flow_run_id=flow_run_id, engine=engine)
-        if outcome.status != "failed":
+        if outcome.status != BackupOutcomeStatus.FAILED:
             apply_retention(customer_id, day, terms, storage, engine, flow_run_id=flow_run_id, holder_gone=holder_gone)
     return outcomes
 
@@ -366,12 +367,12 @@ def outcomes_of(customer_ids: list[str], day: date, engine=None) -> list[BackupO
     for customer_id in customer_ids:
         backup = found.get(customer_id)
         if backup is None:
-            outcomes.append(BackupOutcome(customer_id, keys.nightly_backup(customer_id, day), "failed",
+            outcomes.append(BackupOutcome(customer_id, keys.nightly_backup(customer_id, day), BackupOutcomeStatus.FAILED,
                                           error="no backup: its shard did not reach it"))
         elif backup.status == BackupStatus.GOOD:
-            outcomes.append(BackupOutcome(customer_id, backup.backup_id, "good", backup.rows or 0, backup.bytes or 0))
+            outcomes.append(BackupOutcome(customer_id, backup.backup_id, BackupOutcomeStatus.GOOD, backup.rows or 0, backup.bytes or 0))
         else:
-            outcomes.append(BackupOutcome(customer_id, backup.backup_id, "failed", error=backup.error or backup.status))
+            outcomes.append(BackupOutcome(customer_id, backup.backup_id, BackupOutcomeStatus.FAILED, error=backup.error or backup.status))
     return outcomes
 
 
@@ -405,3 +406,15 @@ def back_up_night(day: date, platform: PlatformControl, storage: ObjectStorage, 
                                 holder_gone=holder_gone, log_bug=log_bug)
     return finish_night(day, outcomes, storage, terms, down=down, snapshot_ledger_too=snapshot_ledger_too
                         and not customer_id, flow_run_id=flow_run_id, engine=engine)
+
+
+@dataclass(frozen=True)
+class NightDone(RunResult):
+    """The nightly-backup run's result: each customer's outcome (BackupOutcome's fields), the ledger snapshot."""
+    flow: ClassVar[str] = "nightly-backup"
+    day: date
+    backups: list[dict]
+    ledger_snapshot: str | None
+
+    def count(self, status: BackupOutcomeStatus) -> int:
+        return sum(1 for backup in self.backups if backup["status"] == status)

@@ -18,6 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
+from typing import ClassVar
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
@@ -30,6 +31,7 @@ from ledger.db import now, session_scope
 from ledger.models import Cancellation, Customer, Invoice, InvoiceLine, MonthlyClose, Payment, StandbyPeriod
 from ledger.queries import active_standby_customers, invoice_label
 from operations.effects import record_notice, record_switch
+from operations.results import RunResult
 from policy.balances import NOTHING_LEFT, paid
 from policy.calendar import month_key, today_paris
 from policy.chronology import before_start_problem, late_letter_problem
@@ -42,7 +44,7 @@ from policy.language import language_of, speak
 from policy.refusals import Refusal
 from policy.terms import Terms
 from policy.window import DateWindow
-from policy.vocabulary import BillingCycle, CancellationStatus, CloseStatus, DeletionStatus, InvoiceKind, InvoiceStatus, StandbyStatus
+from policy.vocabulary import BillingCycle, CancellationStatus, CloseStatus, DeletionStatus, InvoiceKind, InvoiceStatus, Stage, StandbyStatus
 
 OPS = speak("en")  # the audit trail and the run's own sentences are for ops, in English
 
@@ -110,7 +112,7 @@ def receive(session: Session, customer_id: str, received_on: date, effective_on:
                                   f"last day {existing.effective_on}): "
                                   + (_not_withdrawable(existing, customer, today or received_on)
                                      or f"withdraw it first (lifecycle run cancel --customer {customer_id} --withdraw)"))
-    if customer.stage == "data_deleted":
+    if customer.stage == Stage.DATA_DELETED:
         raise CancellationRefused(f"{customer_id}'s data was deleted after arrears: there is no service to cancel")
     problem = effective_problem(effective_on, earliest, received_on)
     if problem:
@@ -136,7 +138,7 @@ def _not_withdrawable(cancellation: Cancellation, customer: Customer, day: date)
     if cancellation.status == CancellationStatus.RECEIVED and day <= cancellation.effective_on:
         return None
     again = f"serving {customer.customer_id} again needs a new contract"
-    if customer.stage == "data_deleted":
+    if customer.stage == Stage.DATA_DELETED:
         return f"it took effect and {customer.customer_id}'s data is deleted: it cannot be withdrawn any more; {again}"
     if cancellation.status == CancellationStatus.RECEIVED:
         return (f"its last day is over: it cannot be withdrawn any more (the morning's cancellations run ends the "
@@ -197,7 +199,7 @@ def take_effect(session: Session, cancellation_id: int, day: date, terms: Terms,
     cancellation, customer = found
     cancellation.status, cancellation.effective_at = CancellationStatus.EFFECTIVE, now()
     customer.cancelled_on = cancellation.effective_on
-    if customer.stage != "data_deleted":
+    if customer.stage != Stage.DATA_DELETED:
         customer.deletion_status = DeletionStatus.NOTICE_SENT
         customer.deletion_due_on = data_deletion_due(cancellation.effective_on, max(day, today or day), terms)
         customer.deletion_flow_run_id = None
@@ -316,7 +318,7 @@ def without_final_backup(session: Session) -> list[tuple[int, str]]:
         .join(Customer, Customer.customer_id == Cancellation.customer_id)
         .outerjoin(Backup, Backup.backup_id == Cancellation.final_backup_id)
         .where(Cancellation.status.in_((CancellationStatus.EFFECTIVE, CancellationStatus.CLOSED)),
-               Customer.stage != "data_deleted", or_(Backup.backup_id.is_(None), Backup.status != BackupStatus.GOOD))
+               Customer.stage != Stage.DATA_DELETED, or_(Backup.backup_id.is_(None), Backup.status != BackupStatus.GOOD))
         .order_by(Cancellation.id))]
 
 
@@ -489,3 +491,25 @@ def send_statements(day: date, settings: Settings, *, actor: str, flow_run_id: s
                     balance=step.statement.total, statement=step.statement)
         steps.append(step)
     return steps
+
+
+@dataclass(frozen=True)
+class LetterRecorded(RunResult):
+    """The cancellation-request run's result: the letter's step, the balance told the customer."""
+    flow: ClassVar[str] = "cancellation-request"
+    customer_id: str
+    received_on: date
+    effective_on: date
+    status: CancellationStatus
+    sentence: str
+    balance: Decimal | None
+    pending: list[str]               # what the outbox left to the next run, one line a reason
+
+
+@dataclass(frozen=True)
+class CancellationsDone(RunResult):
+    """The cancellations run's result: each step taken (customer, step, detail, final backup)."""
+    flow: ClassVar[str] = "cancellations"
+    day: date
+    steps: list[dict]
+    pending: list[str]

@@ -44,7 +44,7 @@ from policy.invoicing import (DocumentTooLarge, Subscriber, month_documents, ref
 from policy.quota import Allocation, Work, allocate, beyond_support, included_minutes, standby_dates, standby_days
 from policy.terms import Terms
 from policy.refusals import Refusal
-from policy.vocabulary import CancellationStatus, CloseStatus, InvoiceKind, InvoiceStatus, StandbyStatus
+from policy.vocabulary import CancellationStatus, CloseOutcome, CloseStatus, InvoiceKind, InvoiceStatus, Stage, StandbyStatus
 from operations import service_credits
 from operations.close_report import AlreadyBilled, CloseReport, InvoiceSummary
 
@@ -104,7 +104,7 @@ def _standby_by_customer(session: Session, first: date, after: date) -> dict[str
 
 def _deleted_before(session: Session, first: date) -> set[str]:
     """Customers whose data was deleted before the month began: nothing is billed after `data_deleted`."""
-    return set(session.scalars(select(StageChange.customer_id).where(StageChange.stage == "data_deleted",
+    return set(session.scalars(select(StageChange.customer_id).where(StageChange.stage == Stage.DATA_DELETED,
                                                                      StageChange.effective_on < first)))
 
 
@@ -120,10 +120,10 @@ def draft(month: str, terms: Terms, *, actor: str, flow_run_id: str | None, engi
     with session_scope(engine, write=True) as session:
         close = _lock_close(session, month, terms, flow_run_id)
         if close.status == CloseStatus.FINALISED:
-            return _report(session, month, "already_finalised")
+            return _report(session, month, CloseOutcome.ALREADY_FINALISED)
         if close.status == CloseStatus.DRAFTED and flow_run_id is not None and close.flow_run_id == flow_run_id:
             # the same run again: a suspended close resumed after approval keeps the drafts it showed
-            return _report(session, month, CloseStatus.DRAFTED)
+            return _report(session, month, CloseOutcome.DRAFTED)
         if close.status in (CloseStatus.DRAFTED, CloseStatus.DRAFTING):
             _discard(session, month)
         close.status, close.terms, close.flow_run_id = CloseStatus.DRAFTING, terms_document(terms), flow_run_id
@@ -138,7 +138,7 @@ def draft(month: str, terms: Terms, *, actor: str, flow_run_id: str | None, engi
         audit.record(session, "close_drafted", customer_id=None, before=None, actor=actor, flow_run_id=flow_run_id,
                      after={"month": month, "invoices": len(book.invoices), "interventions": book.count,
                             "late": book.late, **({"not_billed": not_billed} if not_billed else {})})
-        report = _report(session, month, CloseStatus.DRAFTED)
+        report = _report(session, month, CloseOutcome.DRAFTED)
         report.not_billed = not_billed
         return report
 
@@ -341,7 +341,7 @@ def _already_billed(session: Session, month: str) -> tuple[list[AlreadyBilled], 
     terms = Terms()
     found, not_started = [], 0
     for customer in session.scalars(select(Customer).where(Customer.customer_id.not_in(
-            select(StageChange.customer_id).where(StageChange.stage == "data_deleted",
+            select(StageChange.customer_id).where(StageChange.stage == Stage.DATA_DELETED,
                                                   StageChange.effective_on < first))).order_by(Customer.customer_id)):
         subscriber = _subscriber(customer)
         if subscriber.start is not None and subscriber.start >= after:
@@ -404,7 +404,7 @@ def _insert_invoices(session: Session, month: str, invoices, flow_run_id, stamp)
     return ids
 
 
-def _report(session: Session, month: str, status: str) -> CloseReport:
+def _report(session: Session, month: str, status: CloseOutcome) -> CloseReport:
     """What the close of `month` holds now: its invoices, and the interventions it priced (those of the
     month, and late ones of closed months), counted from the ledger so a draft and its final agree."""
     report = CloseReport(month, status)
@@ -436,7 +436,7 @@ def finalise(month: str, issued_on: date, terms: Terms, *, actor: str, flow_run_
         if close is None:
             raise NothingToFinalise(f"{month} has no drafts to finalise")
         if close.status == CloseStatus.FINALISED:
-            return _report(session, month, "already_finalised")
+            return _report(session, month, CloseOutcome.ALREADY_FINALISED)
         found = session.execute(
             select(Invoice.id, Invoice.kind, Invoice.total_ttc, Invoice.customer_id)
             .where(Invoice.close_month == month, Invoice.kind.in_((InvoiceKind.MONTHLY, InvoiceKind.CREDIT_NOTE)),
@@ -476,7 +476,7 @@ def finalise(month: str, issued_on: date, terms: Terms, *, actor: str, flow_run_
                      flow_run_id=flow_run_id, after={"month": month, "issued_on": issued_on,
                                                      "numbers": [numbers[0], numbers[-1]] if numbers else [],
                                                      "approval": approval or "auto"})
-        report = _report(session, month, CloseStatus.FINALISED)
+        report = _report(session, month, CloseOutcome.FINALISED)
         report.issued_on = issued_on
         report.credits_applied = applied.invoices if applied else {}
         return report

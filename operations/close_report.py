@@ -6,6 +6,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
+from typing import ClassVar
+
+from operations.results import RunResult
+from policy.vocabulary import CloseOutcome
 
 
 @dataclass
@@ -56,7 +60,7 @@ def _by_which(items: list[AlreadyBilled]) -> str:
 @dataclass
 class CloseReport:
     month: str
-    status: str  # drafted | finalised | already_finalised | discarded
+    status: CloseOutcome
     invoices: list[InvoiceSummary] = field(default_factory=list)
     interventions: int = 0
     late_interventions: int = 0
@@ -133,16 +137,13 @@ class CloseReport:
                    if self.already_billed else ""))
 
     def summary(self) -> dict:
-        """What the monthly-close flow returns (the command line reads these keys)."""
-        return {"month": self.month, "status": self.status, "invoices": len(self.invoices),
-                "total_ht": str(self.total_ht), "total_vat": str(self.total_vat), "total_ttc": str(self.total_ttc),
-                "issued_on": self.issued_on.isoformat() if self.issued_on else None,
-                # customers whose subscription for the month an earlier invoice billed (not billed again), and why
-                "subscription_already_billed": self.skipped,
-                "subscription_partly_billed": len(self.already_billed) - self.skipped,
-                "subscription_not_started": self.not_started, "not_billed_again": self.subscription_summary(),
-                "credit_notes": len(self.credit_notes),
-                "credited_ttc": str(-sum((item.total_ttc for item in self.credit_notes), Decimal("0.00")))}
+        """What the monthly-close flow returns (Closed, which the command line reads)."""
+        return Closed(self.month, self.status, len(self.invoices), self.total_ht, self.total_vat, self.total_ttc,
+                      self.issued_on, subscription_already_billed=self.skipped,
+                      subscription_partly_billed=len(self.already_billed) - self.skipped,
+                      subscription_not_started=self.not_started, not_billed_again=self.subscription_summary(),
+                      credit_notes=len(self.credit_notes),
+                      credited_ttc=-sum((item.total_ttc for item in self.credit_notes), Decimal("0.00"))).summary()
 
     def approval_form(self, drafts_link: str | None) -> str:
         """What finance reads above the approve/refuse form: the month, the totals, the largest drafts."""
@@ -162,3 +163,24 @@ class CloseReport:
                 + f"The five largest:\n\n{lines}{link}\n\n"
                 "Approving numbers and issues them; refusing discards every draft "
                 "and needs a comment.")
+
+
+@dataclass(frozen=True)
+class Closed(RunResult):
+    """The monthly-close run's result: the month's invoices and credit notes, in totals."""
+    flow: ClassVar[str] = "monthly-close"
+    month: str
+    status: CloseOutcome
+    invoices: int
+    total_ht: Decimal
+    total_vat: Decimal
+    total_ttc: Decimal
+    issued_on: date | None
+    # customers whose subscription for the month an earlier invoice billed (not billed again), and why
+    subscription_already_billed: int
+    subscription_partly_billed: int
+    subscription_not_started: int
+    not_billed_again: str
+    credit_notes: int
+    credited_ttc: Decimal
+    documents_finished: int = 0      # a month closed already: the documents an earlier run left, finished now

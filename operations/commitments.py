@@ -17,11 +17,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, time
 from decimal import Decimal
+from typing import ClassVar
 
 from sqlalchemy import exists, or_, select
 from sqlalchemy.orm import Session
 
 from blocks.notifications import Notifications
+from operations.results import RunResult
 from ledger import audit, keys
 from ledger.db import insert_if_missing, now, session_scope
 from lifecycle_config import clock
@@ -88,12 +90,10 @@ class Commitments:
         return f", {len(self.held)} held until {min(self.held).astimezone(PARIS):%Y-%m-%d %H:%M} (service hours)"
 
     def summary(self) -> dict:
-        """The commitments flow's result."""
-        return {"at": self.at.isoformat(), "open": len(self.tickets), "breached": self.count(ClockState.BREACHED),
-                "at_risk": self.count(ClockState.AT_RISK), "alerts": self.alerts, "held": len(self.held),
-                "held_until": min(self.held).astimezone(PARIS).isoformat() if self.held else None,
-                "purged": list(self.purged),
-                "tickets": list(self.tickets), "metrics": list(self.metrics)}
+        """The commitments flow's result (Looked, which the command line reads)."""
+        return Looked(self.at, len(self.tickets), self.count(ClockState.BREACHED), self.count(ClockState.AT_RISK),
+                      self.alerts, list(self.purged), list(self.tickets), len(self.held),
+                      min(self.held).astimezone(PARIS) if self.held else None, list(self.metrics)).summary()
 
 
 def moment(as_of: datetime | None) -> datetime:
@@ -282,3 +282,19 @@ def purge_credentials(session: Session, at: datetime, *, actor: str, flow_run_id
                      flow_run_id=flow_run_id, after={"ticket": ticket.ticket_id, "closed_at": ticket.closed_at})
         purged.append(ticket.ticket_id)
     return purged
+
+
+@dataclass(frozen=True)
+class Looked(RunResult):
+    """The commitments run's result: the open tickets (worst first), the alerts, the credentials purged."""
+    flow: ClassVar[str] = "commitments"
+    at: datetime
+    open: int
+    breached: int
+    at_risk: int
+    alerts: int
+    purged: list[str]
+    tickets: list[dict]              # ticket, customer, type, severity, state, next due (Paris), clock, clocks
+    held: int = 0                    # alerts computed outside service hours, waiting for the opening
+    held_until: datetime | None = None  # the earliest opening they wait for (Paris)
+    metrics: list[dict] = field(default_factory=list)  # the month so far, per customer, type and severity

@@ -14,13 +14,16 @@ public function here is the whole of one command, in its own transaction, and re
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal, InvalidOperation
+from typing import ClassVar
 
 from ledger.credits import CreditNoteResult, RefundResult
 from ledger.credits import issue_credit_note as issue_in
 from ledger.credits import record_refund as record_in
 from ledger.db import session_scope
+from operations.results import RunResult
 from policy.calendar import today_paris
 from policy.corrections import CorrectionRefused
 from policy.ids import id_problem
@@ -74,3 +77,29 @@ def record_refund(customer_id: str, amount: str, reference: str, refunded_on: da
                              refunded_on=refunded_on or today_paris(), actor=actor, flow_run_id=flow_run_id)
     except CorrectionRefused as refused:
         raise CorrectionNotMade(str(refused)) from None
+
+
+@dataclass(frozen=True)
+class CreditNoted(RunResult):
+    """The credit-note run's result (CreditNoteResult.summary, and what the outbox left)."""
+    flow: ClassVar[str] = "credit-note"
+    number: str
+    credits: str
+    customer_id: str
+    total_ttc: Decimal
+    to_invoice: Decimal
+    to_credit: Decimal
+    balance: Decimal
+    created: bool                    # False: the same request had issued it already
+    pending: list[str]               # what the outbox left to the next run, one line a reason
+
+
+@dataclass(frozen=True)
+class Refunded(RunResult):
+    """The refund run's result (RefundResult.summary)."""
+    flow: ClassVar[str] = "refund"
+    refund_id: str
+    customer_id: str
+    amount: Decimal
+    credit_left: Decimal
+    created: bool

@@ -136,7 +136,7 @@ def execute(customer_id: str, day: date, settings: Settings, approval: dict, *, 
         session.add(DeletionCertificate(customer_id=customer_id, deleted_at=stamp, approved_by=approval["reviewer"],
                                         comment=approval.get("comment"), deleted=certificate, flow_run_id=flow_run_id))
         audit.record(session, "data_deleted", customer_id=customer_id, before={"stage": previous},
-                     after={"stage": "data_deleted", "approved_by": approval["reviewer"],
+                     after={"stage": Stage.DATA_DELETED, "approved_by": approval["reviewer"],
                             "platform_rows": deleted["platform_rows"], "backups": len(deleted["backups"]),
                             "objects": len(deleted["objects"])}, actor=actor, flow_run_id=flow_run_id)
         notice = state(Stage.DATA_DELETED).notice

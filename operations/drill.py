@@ -11,6 +11,7 @@ from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import ClassVar
 
 from sqlalchemy import select
 
@@ -25,6 +26,7 @@ from lifecycle_config.scratch import scratch_folder
 from operations.backup import mark_corrupt, mark_gone
 from operations.backup_archive import BackupGone, CorruptBackup, dump_rows
 from operations.restore import restore_into
+from operations.results import RunResult
 from policy.vocabulary import BackupKind, BackupStatus, in_words
 
 VERIFIED = "rows and hashes match the manifest"
@@ -137,3 +139,10 @@ def _verify(backup: Backup, sandbox_url: str, platform: PlatformControl, storage
             if (rows, digest) != (copy["rows"], copy["sha256"]):
                 raise CorruptBackup(f"{copy['name']}: {rows} rows read back, {copy['rows']} in the manifest; "
                                     f"hash {'matches' if digest == copy['sha256'] else 'differs'}")
+
+
+@dataclass(frozen=True)
+class Drilled(RunResult):
+    """The verify-backups run's result: each backup's drill (Verified.row)."""
+    flow: ClassVar[str] = "verify-backups"
+    verified: list[dict]

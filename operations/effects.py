@@ -2,7 +2,7 @@
 
 Both are only recorded here, in the caller's transaction with their cause (the customer's flags, a
 pending access change, a pending notice, the audit): the stage and its effects commit together or
-not at all, and nothing leaves the ledger before they are recorded. `tasks.dispatch` then sends
+not at all, and nothing leaves the ledger before they are recorded. `operations.dispatch` then sends
 and applies them, and tries again until they are done. A dry run records them in its rolled-back
 transaction only.
 """

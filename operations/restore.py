@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
+from typing import ClassVar
 
 from sqlalchemy import MetaData, Table, func, inspect, select, true
 
@@ -31,14 +32,15 @@ from operations.backup_archive import BackupGone, CorruptBackup, Timer, fetch_ve
 from operations.backup_objects import BackupObjects
 from operations.bugs import BugLog, log_to_python
 from operations.backup_schema import SchemaDrift, describe, drift, parse_renames, tables_from
+from operations.results import RunResult
 from policy.calendar import month_key, paris_date
 from policy.categories import RECOVERY
 from policy.ids import id_problem
 from policy.quota import recovery_minutes
 from policy.refusals import Refusal
 from policy.text import text_problem
-from policy.vocabulary import (BackupKind, BackupStatus, InterventionSource, RestoreStatus, RestoreTarget, in_words,
-                               restored_where)
+from policy.vocabulary import (BackupKind, BackupOutcomeStatus, BackupStatus, InterventionSource, RestoreStatus,
+                               RestoreTarget, Stage, in_words, restored_where)
 
 
 class RestoreRefused(Refusal, ValueError):
@@ -61,10 +63,9 @@ class RestoreOutcome:
     gone: list[str] = field(default_factory=list)  # chosen first, found gone from storage: restored another instead
 
     def summary(self, customer_id: str) -> dict:
-        """The restore-backup flow's result."""
-        return {"customer_id": customer_id, "backup_id": self.backup_id, "target": self.target, "rows": self.rows,
-                "intervention_id": self.intervention_id, "minutes": self.minutes, "repeated": self.repeated,
-                "safety_backup_id": self.safety_backup_id, "gone": self.gone}
+        """The restore-backup flow's result (Restored, which the command line reads)."""
+        return Restored(customer_id, self.backup_id, self.target, self.rows, self.intervention_id, self.minutes,
+                        self.repeated, self.safety_backup_id, self.gone).summary()
 
 
 def choose_backup(customer_id: str, backup_id: str | None, engine=None) -> Backup:
@@ -206,7 +207,7 @@ def restore_customer(customer_id: str, backup_id: str | None, target: str, reque
         customer = session.get(Customer, customer_id)
         if customer is None:
             raise RestoreRefused(f"unknown customer {customer_id!r}")
-        if customer.stage == "data_deleted":
+        if customer.stage == Stage.DATA_DELETED:
             raise RestoreRefused(f"customer {customer_id}'s data was deleted after arrears: nothing may be restored")
     timer = Timer()
     job_id = None
@@ -259,7 +260,7 @@ def restore_customer(customer_id: str, backup_id: str | None, target: str, reque
                 safety = backup_customer(customer_id, paris_date(timer.started), platform, storage, kind=BackupKind.SAFETY,
                                          backup_id=safety_id, flow_run_id=flow_run_id, hold_lock=False,
                                          engine=engine, log_bug=log_bug)
-                if safety.status != "good":
+                if safety.status != BackupOutcomeStatus.GOOD:
                     raise RuntimeError(f"the safety backup failed, nothing was restored: {safety.error}")
                 failpoint("restore.safety-taken")
                 rows = _load(backup, checked, platform.platform_url(), renames)
@@ -335,3 +336,18 @@ def restore_ledger_snapshot(backup_id: str, target_url: str, storage: ObjectStor
     except BackupGone as error:  # as a customer's backup: missing is `gone`, never chosen again
         mark_gone(backup_id, str(error), actor="restore-snapshot", flow_run_id=None, engine=engine)
         raise BackupGone(f"{error}: it is now marked gone; choose another snapshot (lifecycle show backups)") from None
+
+
+@dataclass(frozen=True)
+class Restored(RunResult):
+    """The restore-backup run's result: what was restored where, and the intervention that bills it."""
+    flow: ClassVar[str] = "restore-backup"
+    customer_id: str
+    backup_id: str
+    target: RestoreTarget
+    rows: dict[str, int]             # table -> rows restored
+    intervention_id: str
+    minutes: int
+    repeated: bool
+    safety_backup_id: str | None
+    gone: list[str]                  # chosen first, found gone from storage: another was restored instead

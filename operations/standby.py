@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date
+from typing import ClassVar
 
 from sqlalchemy import select
 
@@ -25,9 +26,10 @@ from policy.chronology import before_start_problem
 from policy.language import language_of, speak
 from policy.notices import NoticeTemplate
 from policy.standby import REASON_WORDS, STANDBY_ENDING, STANDBY_STATES, Period, SweepStep, default_end, refusals, sweep
-from policy.vocabulary import StandbySource, StandbyStatus, in_words
+from policy.vocabulary import Stage, StandbySource, StandbyStatus, in_words
 from operations.bugs import BugLog, log_to_python
 from operations.effects import record_notice, record_switch
+from operations.results import RunResult
 from lifecycle_config.conditions import one_line
 from lifecycle_config.failpoints import failpoint
 
@@ -63,7 +65,7 @@ def _notify(session, settings: Settings, customer: Customer, period: StandbyPeri
 
 def _start(session, settings: Settings, period: StandbyPeriod, actor: str, flow_run_id) -> str:
     customer = session.get(Customer, period.customer_id)
-    if customer.stage == "data_deleted":
+    if customer.stage == Stage.DATA_DELETED:
         period.status = StandbyStatus.CANCELLED
         audit.record(session, "standby_cancelled", customer_id=customer.customer_id,
                      before={"status": StandbyStatus.SCHEDULED}, after={"status": StandbyStatus.CANCELLED, "why": "customer data deleted"},
@@ -84,7 +86,7 @@ def _end(session, settings: Settings, period: StandbyPeriod, actor: str, flow_ru
     customer = session.get(Customer, period.customer_id)
     period.status = StandbyStatus.ENDED
     period.ended_at = now()
-    if customer.stage != "data_deleted":
+    if customer.stage != Stage.DATA_DELETED:
         record_switch(session, customer, on_standby=False, reason="standby_ended",
                       key=keys.standby_switch("end", period.id), actor=actor, flow_run_id=flow_run_id)
     audit.record(session, "standby_ended", customer_id=customer.customer_id, before={"status": StandbyStatus.ACTIVE},
@@ -204,3 +206,23 @@ def request(
             _start(session, settings, period, actor, flow_run_id)
             started = True
     return RequestOutcome(customer_id, True, [], start_on, end_on, started)
+
+
+@dataclass(frozen=True)
+class StandbySwept(RunResult):
+    """The standby-expiry run's result: the periods started and ended, the expiry notices recorded."""
+    flow: ClassVar[str] = "standby-expiry"
+    day: date
+    started: list[str]
+    ended: list[str]
+    noticed: list[str]
+
+
+@dataclass(frozen=True)
+class StandbyAsked(RunResult):
+    """The standby-request run's result: an accepted period, started today or scheduled."""
+    flow: ClassVar[str] = "standby-request"
+    customer_id: str
+    start_on: date
+    end_on: date
+    started: bool

@@ -27,14 +27,7 @@ from policy.language import speak
 from policy.notices import N_, NoticeTemplate
 from policy.standby import STANDBY_STATES
 from policy.terms import Terms
-from policy.vocabulary import DeletionStatus
-
-
-class Stage(StrEnum):
-    CURRENT = "current"
-    ADMIN_DISABLED = "admin_disabled"
-    PLATFORM_DISABLED = "platform_disabled"
-    DATA_DELETED = "data_deleted"
+from policy.vocabulary import DeletionStatus, Stage
 
 
 class Entry(StrEnum):

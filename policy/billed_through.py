@@ -6,7 +6,7 @@ through* the last day of the latest of those periods (billing systems call it th
 date"), and a close of month M bills only the days of M after it, and on or after the customer's start,
 so no subscription day is ever billed twice, nor before the customer started.
 
-Plain functions of dates: the close (tasks/monthly_close.py) reads the periods from the ledger and asks
+Plain functions of dates: the close (operations/close.py) reads the periods from the ledger and asks
 these what is left to bill.
 """
 

@@ -21,7 +21,7 @@ from policy.money import cents
 from policy.quota import Allocation, hourly_rate
 from policy.refusals import Refusal
 from policy.terms import Terms
-from policy.vocabulary import BillingCycle, PaymentMethod
+from policy.vocabulary import BillingCycle, InvoiceKind, PaymentMethod
 
 NO_VAT = ("penalty", "indemnity")
 
@@ -350,9 +350,9 @@ class NegativeInvoice(ValueError):
     a credit note (type 381) and a credit, never an invoice. Raised where invoices are written, as a guard."""
 
 
-def negative_invoice_problem(kind: str, total_ttc: Decimal, who: str) -> str | None:
+def negative_invoice_problem(kind: InvoiceKind, total_ttc: Decimal, who: str) -> str | None:
     """Why a document of `kind` with `total_ttc` must not be issued as an invoice (None: it may)."""
-    if kind != "credit_note" and total_ttc < 0:
+    if kind != InvoiceKind.CREDIT_NOTE and total_ttc < 0:
         return (f"{who}: an invoice of {total_ttc} EUR TTC is money owed to the customer; it is issued as a "
                 f"credit note, never as an invoice")
     return None

@@ -14,7 +14,7 @@ from enum import StrEnum
 
 from policy.calendar import add_months
 from policy.notices import N_, NoticeTemplate
-from policy.vocabulary import StandbyStatus
+from policy.vocabulary import Stage, StandbyStatus
 
 
 class StandbyReason(StrEnum):
@@ -105,7 +105,7 @@ def arrears_refusal(overdue_invoices: list[str], stage: str) -> str | None:
     standby is never a way round a suspension. The same words for a request and an imported row."""
     if overdue_invoices:
         return "refused while the customer is in arrears: overdue invoice(s) " + ", ".join(overdue_invoices)
-    if stage != "current":
+    if stage != Stage.CURRENT:
         return f"refused while access is restricted (arrears stage {stage})"
     return None
 

@@ -18,6 +18,14 @@ class InvoiceKind(StrEnum):
     CREDIT_NOTE = "credit_note"   # negative totals; `credits_id` names the invoice it credits
 
 
+class Stage(StrEnum):
+    """A customer's stage on the arrears ladder (policy/arrears.py)."""
+    CURRENT = "current"
+    ADMIN_DISABLED = "admin_disabled"
+    PLATFORM_DISABLED = "platform_disabled"
+    DATA_DELETED = "data_deleted"
+
+
 class InvoiceStatus(StrEnum):
     DRAFT = "draft"
     OPEN = "open"
@@ -53,6 +61,13 @@ class CloseStatus(StrEnum):
     DRAFTING = "drafting"
     DRAFTED = "drafted"
     FINALISED = "finalised"
+
+
+class CloseOutcome(StrEnum):
+    """What one run of the close did (its report's status)."""
+    DRAFTED = "drafted"
+    FINALISED = "finalised"
+    ALREADY_FINALISED = "already_finalised"   # the month was closed before: nothing billed again
 
 
 class PaymentMethod(StrEnum):
@@ -106,6 +121,13 @@ class BackupStatus(StrEnum):
     CORRUPT = "corrupt"   # found damaged by a drill or a restore: never restored, never counted as kept
     GONE = "gone"         # its objects are missing from storage (deleted outside retention): never restored,
     #                       never counted as kept; the customer's next nightly backup is taken afresh
+
+
+class BackupOutcomeStatus(StrEnum):
+    """One customer's backup in a night (operations.backup.BackupOutcome): taken, found done already, or not."""
+    GOOD = "good"
+    SKIPPED = "skipped"   # a good backup of that day was there already
+    FAILED = "failed"
 
 
 class NoticeStatus(StrEnum):

@@ -13,6 +13,7 @@ from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 
+from policy.commitments import ClockState
 from reports.billable_workbook import (COMMITMENTS, LANGUAGES, MEASURED, METRICS, RATES, TOTAL_FONT, VALUES,
                                        _header, _RowWriter, _sheet, as_text, label, word)
 
@@ -43,8 +44,8 @@ def commitments_sheet(workbook: Workbook, records: list[dict], month: str, langu
         if record["result"] != "information":
             count = counts.setdefault((record["type"], record["severity"]), [0, 0, 0])
             count[0] += 1
-            count[1] += record["result"] == "met"
-            count[2] += record["result"] == "missed"
+            count[1] += record["result"] == ClockState.MET
+            count[2] += record["result"] == ClockState.MISSED
     sheet.auto_filter.ref = f"A1:{get_column_letter(len(COMMITMENTS))}{len(records) + 1}"
     if not records:
         sheet.append([word("commitments.empty", language, month=month)])

@@ -60,7 +60,7 @@ def known_outcomes() -> tuple[type[BaseException], ...]:
     from blocks.platform import PlatformError
     from blocks.storage import StorageError
     from operations.backup_archive import BackupGone, BackupUnreadable, CorruptBackup
-    from tasks.invoice_documents import DocumentRefused
+    from operations.invoice_documents import DocumentRefused
 
     return PlatformError, StorageError, BackupGone, BackupUnreadable, CorruptBackup, DocumentRefused
 

@@ -9,7 +9,7 @@ base of StoreUnavailable (a condition of the world, lifecycle_config.conditions)
 would turn a store that is down into a refusal in every run.
 
 Errors that are neither, and stay so on purpose: a damaged or missing backup (operations.backup_archive), a
-stored document that differs from the ledger's (tasks.invoice_documents.DocumentRefused), the platform's
+stored document that differs from the ledger's (operations.invoice_documents.DocumentRefused), the platform's
 answer (blocks.platform.PlatformError). They are not the asker's mistake, so not exit 2; a run reports
 them in one line per customer (tasks.runtime.known_outcomes), and the command exits 1. Nor are these,
 which never reach the command line as they are: a webhook request refused or seen before

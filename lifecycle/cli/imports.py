@@ -79,12 +79,14 @@ def _send_new_credit_notes(engine) -> None:
     with session_scope(engine) as session:
         months = sorted(set(session.scalars(select(Invoice.month).where(Invoice.kind == InvoiceKind.CREDIT_NOTE,
                                                                         Invoice.document_key.is_(None)))))
+    command = RUN_COMMANDS["send-invoices"]
     for month in months:
-        result = run_flow(RUN_COMMANDS["send-invoices"], {"month": month, "customer_id": None, "new_only": True})
-        if result:
-            typer.echo(f"  {month}: credit note document(s) sent: {', '.join(result['sent']) or 'none'}"
-                       + (f"; not sent yet: {', '.join(result['waiting'])}" if result.get("waiting") else "")
-                       + (f"; pending: {', '.join(result['pending'])}" if result["pending"] else ""))
+        summary = run_flow(command, {"month": month, "customer_id": None, "new_only": True})
+        if summary:
+            result = command.result_type().from_summary(summary)
+            typer.echo(f"  {month}: credit note document(s) sent: {', '.join(result.sent) or 'none'}"
+                       + (f"; not sent yet: {', '.join(result.waiting)}" if result.waiting else "")
+                       + (f"; pending: {', '.join(result.pending)}" if result.pending else ""))
 
 
 def _stderr_console():

@@ -122,7 +122,7 @@ def export_names(month: str) -> list[str]:
     from ledger.db import session_scope
     from ledger.models import Export
 
-    # not tasks.export: importing Prefect here, before the run picks its server, would make it a temporary one
+    # the versions alone: operations.export would load the workbook writer, which a check before the run never needs
     with session_scope(ledger()) as session:
         latest = session.scalar(select(func.max(Export.version)).where(Export.month == month)) or 0
     return [keys.workbook_file(month, version) for version in range(1, latest + 2)]

@@ -1,7 +1,7 @@
 """A finalised invoice, penalty invoice or credit note as a Factur-X PDF (EN 16931 profile).
 
 The input is the ledger's document as plain frozen dataclasses (`InvoiceDocument`, built by
-tasks/invoice_documents.py); nothing here reads a database or talks to Prefect. One idea a module:
+operations/invoice_documents.py); nothing here reads a database or talks to Prefect. One idea a module:
 
 * `figures`: the document's model and its checks; `Figures.of(doc)` works out once what the XML and
   the page both read (the VAT breakdown, the sign amounts are shown with), and refuses in one line a

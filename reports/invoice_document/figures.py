@@ -2,7 +2,7 @@
 
 This module exists so that the XML and the printed page cannot disagree. The ledger's document comes
 in as plain frozen dataclasses (`InvoiceDocument`, its `Party`s and `DocumentLine`s, built by
-tasks/invoice_documents.py); `Figures.of` checks everything a Factur-X document needs that the
+operations/invoice_documents.py); `Figures.of` checks everything a Factur-X document needs that the
 dataclasses cannot say and works out, once, what both outputs read: the VAT breakdown, the sign the
 amounts are shown with, the VAT category of a rate. Nothing here reads a database or words anything.
 

@@ -122,7 +122,7 @@ def corrections_in_october(ledger, tmp_path):
 
 def test_the_close_writes_a_workbook_libreoffice_recalculates_to_the_ledger(october, tmp_path):
     from flows.monthly_close import monthly_close
-    from tasks.export import export_month
+    from operations.export import export_month
 
     note = corrections_in_october(october, tmp_path)
     monthly_close(month="2026-10")
@@ -314,7 +314,7 @@ def every_value(path: Path) -> list:
 
 def test_the_commitments_sheet_gives_each_closed_tickets_clocks_and_the_months_rate(october, tmp_path):
     from flows.monthly_close import monthly_close
-    from tasks.export import export_month
+    from operations.export import export_month
 
     tickets_in_october(october)
     monthly_close(month="2026-10")
@@ -418,7 +418,7 @@ def test_unchanged_content_writes_nothing_and_changed_content_is_a_new_version(o
 def test_an_export_is_refused_while_the_month_has_drafts(october):
     from ledger.db import session_scope as scope
     from policy.terms import Terms
-    from tasks.export import ExportRefused, export_month
+    from operations.export import ExportRefused, export_month
     from operations.close import draft
 
     draft("2026-10", Terms(), actor="test", flow_run_id=None)
@@ -430,7 +430,7 @@ def test_an_export_is_refused_while_the_month_has_drafts(october):
 
 def test_an_empty_month_gives_a_workbook_that_says_so_in_the_terms_language(october, tmp_path):
     from flows.exports import billable_export
-    from tasks.export import export_month
+    from operations.export import export_month
 
     result = billable_export(month="2026-07")
     workbook = load_workbook(fetch(result["key"], tmp_path / "empty.xlsx"))
@@ -594,7 +594,7 @@ def test_two_exports_of_a_month_at_once_write_one_version_the_second_waits_for_t
     second died on the ledger's unique key. The second now waits for the first and finds its version."""
     from flows.monthly_close import monthly_close
     from ledger.db import one_at_a_time
-    from tasks.export import export_month
+    from operations.export import export_month
     from tests.support.locks import WaitWatch, joined, run_in_thread
 
     monthly_close(month="2026-10")

@@ -54,7 +54,7 @@ SLOW = settings(max_examples=6, deadline=None, derandomize=True,
 def test_anything_within_the_grammar_goes_through_and_stays_in_its_place(sqlite_template, customers, work):
     from operations.backup import backup_chunk
     from operations.restore import restore_customer
-    from tasks.export import export_month
+    from operations.export import export_month
     from operations.close import draft, finalise
 
     folder = Path(tempfile.mkdtemp(prefix="property-"))

@@ -147,7 +147,7 @@ def test_an_issued_invoice_is_never_rendered_over(october, prefect_server):
     from blocks.settings import load_settings
     from flows.invoices import send_invoices
     from flows.monthly_close import monthly_close
-    from tasks.invoice_documents import issue_documents
+    from operations.invoice_documents import issue_documents
 
     monthly_close(month="2026-10")
     by_customer = {item["customer_id"]: item for item in shown_invoices(october, "2026-10")}

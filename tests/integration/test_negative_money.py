@@ -26,7 +26,7 @@ from ledger.models import Invoice, Notice
 from policy.invoicing import NegativeInvoice
 from policy.terms import Terms
 from reports.invoice_document import check_facturx
-from tasks.invoice_documents import issue_documents
+from operations.invoice_documents import issue_documents
 from operations.close import _insert_invoices, draft, finalise
 from tests.support.builders import CUSTOMER_HEADER, customer, write_csv
 

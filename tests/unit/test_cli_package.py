@@ -49,6 +49,11 @@ def test_a_rows_flow_is_its_deployments_entrypoint(name):
     given = returned_keys(command.ask)
     assert given <= set(taken), given - set(taken)
     assert {name for name, parameter in taken.items() if parameter.default is inspect.Parameter.empty} <= given
+    # the printer reads the result typed: the row's type is a run result, the one of this flow
+    from operations.results import RunResult
+
+    result = command.result_type()
+    assert issubclass(result, RunResult) and result.flow == flow_name
 
 
 def returned_keys(function) -> set[str]:
@@ -150,7 +155,7 @@ def test_every_refusal_and_every_foreign_kind_in_the_table_exists():
 
 def test_what_a_sweep_meets_that_is_no_bug_is_known_by_class():
     from blocks.storage import StoreUnavailable
-    from tasks.invoice_documents import DocumentRefused
+    from operations.invoice_documents import DocumentRefused
     from tasks.runtime import known_outcomes
 
     assert DocumentRefused in known_outcomes() and issubclass(StoreUnavailable, known_outcomes())

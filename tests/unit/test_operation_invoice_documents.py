@@ -1,0 +1,98 @@
+"""The invoice documents, the outbox and sending again as operations (operations/invoice_documents.py,
+dispatch.py, send_invoices.py), on a SQLite ledger, a storage folder and an outbox folder, without Prefect:
+October's three invoices stored as Factur-X PDFs and mailed with them, one sent again to its customer; a
+number whose stored file is not its document is refused, a mail whose PDF is gone fails in one line, and a
+month with no invoice is refused."""
+
+from __future__ import annotations
+
+import email
+from email import policy
+from datetime import date
+
+import pytest
+
+from blocks.notifications import Notifications
+from blocks.platform import PlatformControl
+from blocks.seller import Seller
+from blocks.settings import Settings
+from blocks.storage import ObjectStorage
+from operations.close import draft, finalise
+from operations.dispatch import dispatch
+from operations.invoice_documents import issue_documents
+from operations.send_invoices import NothingToSend, SentInvoices, send_invoices
+from policy.refusals import Refusal
+from policy.terms import Terms
+from tests.support.scenarios import load_october
+from tests.support.sqlite_ledger import sqlite_ledger
+
+
+@pytest.fixture
+def closed(tmp_path, monkeypatch):
+    """October closed: ACME, BETA and GAMMA's invoices numbered, no document yet."""
+    ledger = load_october(sqlite_ledger(tmp_path, monkeypatch, "2026-11-02"), tmp_path)
+    draft("2026-10", Terms(), actor="test", flow_run_id=None, engine=ledger)
+    report = finalise("2026-10", date(2026, 11, 2), Terms(), actor="test", flow_run_id=None, engine=ledger)
+    settings = Settings(Terms(), ObjectStorage(url=(tmp_path / "store").as_uri()), PlatformControl(),
+                        Notifications(outbox_dir=str(tmp_path / "outbox")), Seller())
+    return ledger, settings, {item.customer_id: item for item in report.invoices}
+
+
+def _mails(tmp_path):
+    return [email.message_from_bytes(path.read_bytes(), policy=policy.default) for path in sorted((tmp_path / "outbox").glob("*.eml"))]
+
+
+def test_october_s_invoices_are_stored_and_mailed_with_their_pdf_then_one_is_sent_again(closed, tmp_path):
+    ledger, settings, invoices = closed
+    issued = issue_documents(settings.seller, settings.terms, settings.storage, month="2026-10", actor="test",
+                             engine=ledger)
+    numbers = sorted(item.number for item in invoices.values())
+    assert (sorted(issued.stored), sorted(issued.mails), issued.refused) == (numbers, numbers, [])
+    for number in numbers:
+        assert (tmp_path / "store" / "invoices" / "2026" / "11" / f"{number}.pdf").read_bytes().startswith(b"%PDF")
+    outbox = dispatch(settings.notifications, settings.platform, storage=settings.storage)
+    assert (len(outbox.sent), outbox.left) == (3, [])
+    mails = _mails(tmp_path)
+    beta = next(mail for mail in mails if invoices["BETA"].number in mail["Subject"])
+    assert beta["Subject"] == f"Facture {invoices['BETA'].number} – 424,66\xa0€ TTC"   # BETA's 424.66 TTC, in French
+    assert [part.get_filename() for part in beta.walk() if part.get_filename()] == [f"{invoices['BETA'].number}.pdf"]
+
+    again = send_invoices(settings, month="2026-10", customer_id="BETA", actor="test")
+    assert again.result == SentInvoices("2026-10", sent=[invoices["BETA"].number], waiting=[], pending=[])
+    assert SentInvoices.from_summary(again.result.summary()) == again.result
+    assert len(_mails(tmp_path)) == 4
+
+
+def test_a_number_whose_stored_file_is_not_its_document_is_refused_and_the_others_go_on(closed, tmp_path):
+    ledger, settings, invoices = closed
+    acme = invoices["ACME"].number
+    squatter = tmp_path / "store" / "invoices" / "2026" / "11" / f"{acme}.pdf"
+    squatter.parent.mkdir(parents=True)
+    squatter.write_bytes(b"not a PDF")
+    issued = issue_documents(settings.seller, settings.terms, settings.storage, month="2026-10", actor="test",
+                             engine=ledger)
+    assert sorted(issued.stored) == sorted(item.number for name, item in invoices.items() if name != "ACME")
+    assert len(issued.refused) == 1 and issued.refused[0].startswith(
+        f"{acme}: invoices/2026/11/{acme}.pdf holds something that is not a Factur-X invoice")
+    assert squatter.read_bytes() == b"not a PDF"   # left as it is for someone to look at
+
+
+def test_a_mail_whose_pdf_is_gone_fails_in_one_line(closed, tmp_path):
+    ledger, settings, invoices = closed
+    issue_documents(settings.seller, settings.terms, settings.storage, month="2026-10", actor="test", engine=ledger)
+    gamma = invoices["GAMMA"].number
+    (tmp_path / "store" / "invoices" / "2026" / "11" / f"{gamma}.pdf").unlink()
+    outbox = dispatch(settings.notifications, settings.platform, storage=settings.storage)
+    assert len(outbox.sent) == 2
+    [line] = outbox.undone()
+    assert line.startswith(f"notice invoice:{gamma}") and ": failed (MissingObject" in line
+
+
+def test_a_month_with_no_invoice_and_no_month_at_all_are_refused(closed):
+    _, settings, _ = closed
+    with pytest.raises(NothingToSend) as refused:
+        send_invoices(settings, month="2026-09", actor="test")
+    assert isinstance(refused.value, Refusal)
+    assert refused.value.one_line() == "no issued invoice for 2026-09"
+    with pytest.raises(NothingToSend, match="^--month: "):
+        send_invoices(settings, month="2026-13", actor="test")
