@@ -152,7 +152,8 @@ def whole(minimum: int, maximum: int | None = None) -> Callable[[Any], int]:
         digits = raw[1:] if raw[:1] in "+-" else raw   # one sign at most: `+-30` is no number
         if not raw.isascii() or not digits.isdigit() or len(digits) > 18:
             if maximum is not None and digits.isdigit():
-                raise ValueError(f"must be at most {maximum}, not {raw}")
+                shown = raw if len(raw) <= 40 else f"{raw[:20]}… ({len(digits):,} digits)"
+                raise ValueError(f"must be at most {maximum}, not {shown}")
             raise ValueError(f"not a whole number: {as_text(value)!r}")
         problem = sign_or_zeros_problem(raw, negative=minimum < 0)  # the one rule: no `+5`, `-0`, `007`
         if problem:
