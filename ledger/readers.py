@@ -137,7 +137,12 @@ def _xlsx_rows(path: Path) -> Iterator[list[Any]]:
         raise UnreadableFile(f"{path.name}: not a readable XLSX workbook ({error})") from None
     number = 0
     try:
-        sheet = workbook.worksheets[0]
+        # the first sheet a spreadsheet shows: a hidden one (`hidden`, or `veryHidden` that only a macro shows)
+        # is never read, as the user who checked the file in Excel never saw it
+        visible = [sheet for sheet in workbook.worksheets if getattr(sheet, "sheet_state", "visible") == "visible"]
+        if not visible:
+            raise UnreadableFile(f"{path.name}: every sheet of the workbook is hidden: unhide the one to import")
+        sheet = visible[0]
         for number, row in enumerate(sheet.iter_rows(), start=1):
             yield [Formula(cell.value) if getattr(cell, "data_type", None) == "f" else cell.value for cell in row]
     except ValueError as error:  # a number cell whose value is not a number (<v>NaN</v>): openpyxl cannot cast it

@@ -10,8 +10,8 @@ sha256=<hex HMAC-SHA256 of "<timestamp>.<body>">`. The records go through the ti
 checks and write, all or nothing: 200 with what changed, 422 with one line per error
 (`helpdesk:row:column: reason`, record N being row N+1). Refused, in one line (and logged once): 401 a
 bad or missing signature, or a moment more than 5 minutes from the product's clock; 409 a request taken
-already (the ledger keeps each taken signature while it is fresh); 400 not JSON, or nested deeper than
-a ticket is; 408 a request not received within its time; 411/413 no or too large a Content-Length. It
+already (the ledger keeps each taken signature while it is fresh); 400 not JSON, a key twice in one
+object, nested deeper than a ticket is, a header it reads given twice, or a Transfer-Encoding; 408 a request not received within its time; 411/413 no or too large a Content-Length. It
 listens on the UI's address (loopback by default), like the downloads.
 """
 
@@ -25,7 +25,7 @@ from datetime import datetime, timezone
 from http.server import ThreadingHTTPServer
 
 from lifecycle.http_limits import BoundedHandler
-from policy.signing import SIGNATURE_T, TIMESTAMP, Refused, body_signature, check, signed_headers
+from policy.signing import SIGNATURE, SIGNATURE_T, TIMESTAMP, Refused, body_signature, check, signed_headers
 
 SECRET_BLOCK = "helpdesk-webhook-secret"
 PATH = "/helpdesk/tickets"
@@ -77,13 +77,36 @@ def _depth(value) -> int:
     return deepest
 
 
+class _RepeatedKey(ValueError):
+    """One JSON object names a key twice: JSON readers disagree on which one counts (Python keeps the last)."""
+
+
+def _object(pairs: list[tuple[str, object]]) -> dict:
+    result = dict(pairs)
+    if len(result) < len(pairs):
+        from collections import Counter
+
+        name, count = Counter(name for name, _ in pairs).most_common(1)[0]
+        raise _RepeatedKey(f"the key {name[:100]!r} appears {count} times in one object: send it once")
+    return result
+
+
+def _no_constant(name: str):
+    raise ValueError(f"{name} is not a JSON number")
+
+
 def parse(body: bytes):
-    """The request's JSON, or Refused(400) in one line: not JSON, or nested deeper than a ticket is."""
+    """The request's JSON, or Refused(400) in one line: not JSON (`NaN`, `Infinity` neither), a key twice in
+    one object, or nested deeper than a ticket is. A number stays the text it was written as (`5`, `1.0`,
+    `1e0`, 5001 digits), so that the columns read it as they read a file's cell: one rule for both."""
     try:
-        payload = json.loads(body)
+        payload = json.loads(body, object_pairs_hook=_object, parse_int=str, parse_float=str,
+                             parse_constant=_no_constant)
     except RecursionError:
         raise Refused(400, f"JSON nested deeper than {MAX_DEPTH} levels: send a ticket object or a list of them") \
             from None
+    except _RepeatedKey as repeated:
+        raise Refused(400, str(repeated)) from None
     except (ValueError, UnicodeDecodeError) as error:
         raise Refused(400, f"not JSON: {str(error).splitlines()[0][:200]}") from None
     if _depth(payload) > MAX_DEPTH:
@@ -164,6 +187,15 @@ def serve_helpdesk(host: str, port: int, secret: bytes, *, max_bytes: int = MAX_
         def do_POST(self):
             if self.path.split("?")[0] != PATH:
                 self._answer(404, {"error": f"POST {PATH}"})
+                return
+            for name in ("Content-Length", "Transfer-Encoding", TIMESTAMP, SIGNATURE_T, SIGNATURE):
+                count = len(self.headers.get_all(name) or [])
+                if count > 1:  # which one counts is each reader's guess (a proxy's may differ): none does
+                    self._answer(400, {"error": f"the header {name} is given {count} times: send it once"})
+                    return
+            if self.headers.get("Transfer-Encoding") is not None:  # with a Content-Length: request smuggling
+                self._answer(400, {"error": "Transfer-Encoding is not taken: send the body whole, with its "
+                                            "Content-Length"})
                 return
             raw = self.headers.get("Content-Length")
             if raw is None:

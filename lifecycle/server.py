@@ -10,6 +10,7 @@ are marked crashed at once, which frees their concurrency slots (`crash_lost_run
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import signal
@@ -324,6 +325,25 @@ LOST_RUN_MESSAGE = "its process is gone: the worker running it was lost"
 SCHEDULER_TIMEOUT = 120.0
 
 
+def taken_port(host: str, ports: list[tuple[int, str]]) -> str | None:
+    """Why `lifecycle up` cannot listen on one of `ports` (each with what needs it), in one line; None: all
+    free. Checked before anything starts, as the servers themselves would bind (SO_REUSEADDR: a port left
+    in TIME_WAIT by a previous run is free)."""
+    for port, what in ports:
+        if not 0 < port <= 65535:
+            return f"port {port} ({what}) is no TCP port: give a --port from 1 to 65533 (up uses N, N+1 and N+2)"
+        try:
+            family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
+            with socket.socket(family, socket.SOCK_STREAM) as probe:
+                probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                probe.bind((host, port))
+        except OSError as error:
+            reason = "is in use" if error.errno == errno.EADDRINUSE else f"cannot be used ({error.strerror or error})"
+            return (f"port {port} on {host} {reason}, and {what} needs it: stop what listens there, or choose "
+                    f"another --port (up uses N, N+1 and N+2)")
+    return None
+
+
 def up(*, host: str, port: int, echo, workers: int = 1) -> int:
     """Run the embedded default until Ctrl-C; returns the exit code."""
     from lifecycle.logwatch import LogWatcher
@@ -350,6 +370,11 @@ def up(*, host: str, port: int, echo, workers: int = 1) -> int:
             if answers(api_url):
                 raise RuntimeError(f"something already answers at {api_url}: is `lifecycle up` running already? "
                                    f"(or use --port)")
+        taken = taken_port(host, [*([(port, "the Prefect server and UI")] if own_server else []),
+                                  (port + 1, "the workbook downloads"), (port + 2, "the helpdesk webhook")])
+        if taken:
+            raise RuntimeError(taken)
+        if own_server:
             echo(f"starting the Prefect server at http://{host}:{port} (data in {config.prefect_home()})")
             server_log_path = logs / "server.log"
             server_log = server_log_path.open("ab")

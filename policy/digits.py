@@ -37,11 +37,34 @@ def digits_problem(text: str) -> str | None:
     return f"write digits 0-9: {text!r} holds {char!r} ({unicodedata.name(char, f'U+{ord(char):04X}').lower()})"
 
 
-def parse_whole(text: str) -> int:
-    """A whole number written with 0-9 (an optional sign); ValueError with the reason otherwise."""
+def parse_whole(text: str, *, negative: bool = False) -> int:
+    """A whole number written with 0-9 (a `-` only if `negative`, no leading zero); ValueError with the reason
+    otherwise."""
     problem = digits_problem(text)
     if problem:
         raise ValueError(problem)
     if not _WHOLE.fullmatch(text):
         raise ValueError(f"not a whole number: {text!r}")
+    problem = sign_or_zeros_problem(text, negative=negative)
+    if problem:
+        raise ValueError(problem)
     return int(text)
+
+
+def sign_or_zeros_problem(text: str, *, negative: bool = False) -> str | None:
+    """Why a number written with 0-9 is not plain: the one rule of every number read from outside (a file's
+    cell, the helpdesk, an option). No `+` (a sign says nothing a plain number does not), a `-` only where
+    a negative number means something (`negative`), and no `-0`; no leading zero (`0012.50`, `007`: a
+    spreadsheet's zero-padded code pasted in a number's column), one zero before the point being the only
+    one (`0.50`). None: plain."""
+    if text[:1] == "+":
+        return f"write the number without a sign: {text!r}"
+    body = text[1:] if text[:1] == "-" else text
+    if text[:1] == "-" and not negative:
+        return f"must not be negative: {text!r}"
+    if text[:1] == "-" and body.strip("0.,") == "":
+        return f"zero has no sign: {text!r}"
+    integer = re.split(r"[.,]", body, maxsplit=1)[0]
+    if len(integer) > 1 and integer.startswith("0"):
+        return f"write the number without leading zeros: {text!r}"
+    return None

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
-from policy.digits import digits_problem
+from policy.digits import digits_problem, sign_or_zeros_problem
 
 CENT = Decimal("0.01")
 
@@ -18,9 +18,9 @@ def cents(amount: Decimal) -> Decimal:
 _PLAIN = re.compile(r"[+-]?([0-9]+)(?:[.,]([0-9]+))?")
 
 
-def parse_amount(text: str, *, places: int = 2, integer_digits: int = 12) -> Decimal:
+def parse_amount(text: str, *, places: int = 2, integer_digits: int = 12, negative: bool = False) -> Decimal:
     """A plain decimal, with a dot or a French comma (`12.50`, `12,50`): no exponent, no thousands
-    separator, at most `integer_digits` before the separator and `places` after it (the ledger keeps
+    separator, no sign (a `-` where `negative`), no leading zero (policy.digits), at most `integer_digits` before the separator and `places` after it (the ledger keeps
     Numeric(14, 2): 12 and 2). Anything else is refused with the reason, never rounded or overflowed."""
     cleaned = text.strip()
     problem = digits_problem(cleaned)
@@ -31,6 +31,9 @@ def parse_amount(text: str, *, places: int = 2, integer_digits: int = 12) -> Dec
         if _looks_numeric(cleaned):
             raise ValueError(f"not a plain decimal (like 1234.50, no exponent or thousands separator): {text!r}")
         raise ValueError(f"not a number: {text!r}")
+    problem = sign_or_zeros_problem(cleaned, negative=negative)
+    if problem:
+        raise ValueError(problem)
     whole, fraction = match.group(1).lstrip("0") or "0", match.group(2) or ""
     if len(whole) > integer_digits:
         raise ValueError(f"{text!r} has more than {integer_digits} digits before the decimal point")

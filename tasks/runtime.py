@@ -28,16 +28,28 @@ class DateRefused(Refusal, ValueError):
     """A business date or month that lies ahead: refused unless a reason is given."""
 
 
+#: what Prefect's engine logs, at ERROR with the traceback, when a run on a worker ends Failed: the result of
+#: its Failed state is raised again at the end of the run (prefect.flow_engine.run_flow's error_logger)
+ENGINE_EXIT = "Engine execution exited with unexpected exception"
+
+
 class _WorldInOneLine(logging.Filter):
     """A run's log record of a refusal or a condition of the world (Prefect's "Task run failed with exception:
-    ...", the engine's "Engine execution exited with unexpected exception" of a run on a worker) keeps its one
-    line and drops the traceback: the asker reads the reason, ops read what and where, and a traceback stays
-    the mark of a bug. A refusal is recognised by its class (Refusal), whatever its name."""
+    ...") keeps its one line and drops the traceback: the asker reads the reason, ops read what and where,
+    and a traceback stays the mark of a bug. A refusal is recognised by its class (Refusal), whatever its
+    name. On a worker, the engine's ENGINE_EXIT after a run that refusals_fail_quietly ended Failed is no
+    crash: a refusal's is dropped (the run said `refused: ...`, and its state carries the line), a
+    condition of the world's says its one line instead."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         error = record.exc_info[1] if isinstance(record.exc_info, tuple) else None
-        if error is not None and (isinstance(error, Refusal) or is_world_condition(error)):
-            record.exc_info, record.exc_text = None, None
+        if error is None or not (isinstance(error, Refusal) or is_world_condition(error)):
+            return True
+        record.exc_info, record.exc_text = None, None
+        if record.msg == ENGINE_EXIT:
+            if isinstance(error, Refusal):
+                return False
+            record.msg, record.args = one_line(error), None
         return True
 
 

@@ -104,19 +104,23 @@ def _records_sheet(records: list[dict[str, Any]], label: str, terms: Terms) -> S
         names = [str(name).strip().lower()[:100] for name in record]
         repeated.update(name for name in names if names.count(name) > 1)
     header += sorted(repeated)
-    rows, oversized = [], []
+    rows, oversized, nested = [], [], Problems(label)
     for number, record in enumerate(records, start=2):
         cells = {}
         for name, value in record.items():
             key = str(name).strip().lower()[:100]
             value = value.strip() or None if isinstance(value, str) else value
-            if isinstance(value, (dict, list)):
-                value = str(value)
+            if isinstance(value, (dict, list)):  # a column holds one value: never an object's text, sealed or kept
+                nested.add(number, key, f"a JSON {'object' if isinstance(value, dict) else 'list'} is no value of a "
+                                        f"column: send text, a number, true/false or null")
+                continue
             if isinstance(value, str) and len(value) > terms.import_max_cell_chars:
                 oversized.append((number, key))
                 value = None
             cells[key] = value
         rows.append((number, cells))
+    if nested:
+        raise nested.rejected()
     return Sheet(header=header, rows=rows, oversized=oversized)
 
 

@@ -3,15 +3,16 @@ a user reads at `file:row:column`."""
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Callable
 
 from ledger.readers import as_text
 from policy.calendar import NonexistentLocalTime, paris_instant, parse_day, parse_moment
-from policy.digits import digits_problem
+from policy.digits import digits_problem, sign_or_zeros_problem
 from policy.ids import id_problem
-from policy.text import control_problem, invisible
+from policy.text import control_problem
 from policy.money import parse_amount
 
 
@@ -38,13 +39,20 @@ def identifier(value: Any) -> str:
     return result
 
 
+#: an address's local part: dot-separated runs of the characters RFC 5322 allows unquoted (`a.b+tag`)
+_LOCAL = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*")
+#: a domain name: two labels or more of letters, digits and inner hyphens, the last one no number (`ex.com`,
+#: `mail.xn--bcher-kva.example`); an address literal (`[127.0.0.1]`) is no customer's mailbox
+_DOMAIN = re.compile(r"(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+(?:[A-Za-z]{2,63}|xn--[A-Za-z0-9-]{1,59})")
+
+
 def email(value: Any) -> str:
-    """One address, as a mail header takes it: no space, no line break, no invisible character (a Hangul
-    filler is printable but shows nothing), one @, a dotted domain."""
+    """One address, as every mail server takes it: `local@domain` in ASCII (RFC 5321's dot-atom: no space,
+    no quote, no `..`, no leading or trailing dot; a domain name, never an address literal). The same rule
+    for every address the product reads; a name in another script is written as its IDNA form (xn--)."""
     result = as_text(value)
-    local, at, domain = result.partition("@")
-    if (not local or not at or "@" in domain or "." not in domain.strip(".") or len(result) > 254
-            or any(char.isspace() or not char.isprintable() or invisible(char) or char in "<>,;\"" for char in result)):
+    local, _, domain = result.rpartition("@")
+    if len(result) > 254 or len(local) > 64 or not _LOCAL.fullmatch(local) or not _DOMAIN.fullmatch(domain):
         raise ValueError(f"not an email address: {result!r}")
     return result
 
@@ -144,8 +152,12 @@ def whole(minimum: int, maximum: int | None = None) -> Callable[[Any], int]:
         digits = raw[1:] if raw[:1] in "+-" else raw   # one sign at most: `+-30` is no number
         if not raw.isascii() or not digits.isdigit() or len(digits) > 18:
             if maximum is not None and digits.isdigit():
-                raise ValueError(f"must be at most {maximum}, not {raw}")
+                shown = raw if len(raw) <= 40 else f"{raw[:20]}… ({len(digits):,} digits)"
+                raise ValueError(f"must be at most {maximum}, not {shown}")
             raise ValueError(f"not a whole number: {as_text(value)!r}")
+        problem = sign_or_zeros_problem(raw, negative=minimum < 0)  # the one rule: no `+5`, `-0`, `007`
+        if problem:
+            raise ValueError(problem)
         result = int(raw)
         if result < minimum:
             raise ValueError(f"must be at least {minimum}, not {result}")

@@ -94,7 +94,7 @@ def whole_number(option: str, *, minimum: Optional[int] = None, maximum: Optiona
         from policy.digits import parse_whole
 
         try:
-            number = parse_whole(value)
+            number = parse_whole(value, negative=True)  # the bounds below say what is allowed
         except ValueError as error:
             fail(f"{option}: {error}", 2)
         if (minimum is not None and number < minimum) or (maximum is not None and number > maximum):
@@ -103,3 +103,49 @@ def whole_number(option: str, *, minimum: Optional[int] = None, maximum: Optiona
 
     parse.__name__ = "INTEGER"  # how --help names the value
     return parse
+
+
+def not_a_file_problem(path) -> str | None:
+    """Why `path` cannot be a file the CLI writes (--out): a symbolic link (writing through it would overwrite
+    what it points to), or a FIFO, a device or a socket (writing would block for ever, or go elsewhere).
+    None: missing, or a regular file. The link itself is looked at, never followed."""
+    import os
+    import stat
+
+    try:
+        mode = os.lstat(path).st_mode
+    except FileNotFoundError:
+        return None
+    except OSError as error:
+        return f"cannot be read ({error.strerror or error})"
+    if stat.S_ISLNK(mode):
+        return "is a symbolic link: give the path of a regular file (a link is never written through)"
+    for test, kind in ((stat.S_ISFIFO, "a FIFO"), (stat.S_ISCHR, "a device"), (stat.S_ISBLK, "a device"),
+                       (stat.S_ISSOCK, "a socket"), (stat.S_ISDIR, "a folder")):
+        if test(mode):
+            return f"is {kind}, not a regular file"
+    return None
+
+
+def write_file(path, data: bytes) -> None:
+    """Write `data` as the file `path` whole: to a temporary file in its folder, then renamed over `path`
+    (a reader never meets half a file; a link or a FIFO put there meanwhile is replaced, never followed or
+    opened). The file gets the usual mode (0666 less the umask), as a plain write would give it."""
+    import os
+    import tempfile
+    from pathlib import Path
+
+    path = Path(path)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
+    try:
+        with os.fdopen(handle, "wb") as stream:
+            stream.write(data)
+            stream.flush()
+            os.fsync(stream.fileno())
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(temporary, 0o666 & ~umask)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise

@@ -8,7 +8,7 @@ from datetime import date
 from pathlib import Path
 from typing import Optional
 
-from lifecycle.cli.common import fail, ledger
+from lifecycle.cli.common import fail, ledger, not_a_file_problem
 
 
 def known_customer(customer_id: str, *, data_kept: bool = False) -> None:
@@ -86,12 +86,19 @@ def out_target(out: Path, force: bool, month: str) -> Path:
         if out.exists() and not out.is_dir():
             fail(f"--out {out}: a file, not a folder (give a folder, or a path ending in .xlsx)", 2)
         writable(out)
+        for name in export_names(month):  # a link or a FIFO under a name the export may take: never written
+            problem = not_a_file_problem(out / name)
+            if problem:
+                fail(f"--out {out}: {name} {problem}", 2)
         if not force:
             present = [name for name in export_names(month) if (out / name).exists()]
             if present:
                 fail(f"--out {out}: {present[0]} is already there, and this export may be written under that "
                      f"name; add --force to overwrite it, or give another folder", 2)
         return out
+    problem = not_a_file_problem(out)  # even with --force: a link would overwrite its target, a FIFO hang
+    if problem:
+        fail(f"--out {out} {problem}", 2)
     if out.exists() and not force:
         fail(f"--out {out}: the file exists; add --force to overwrite it", 2)
     writable(out.parent)

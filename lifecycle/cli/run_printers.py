@@ -115,7 +115,7 @@ def cancellations(result: CancellationsDone, options: dict) -> None:
 
 def export(result: Exported, options: dict) -> None:
     """Where the workbook is, and its copy where --out says (checked before the run: run_checks.out_target)."""
-    from lifecycle.cli.common import fail
+    from lifecycle.cli.common import fail, not_a_file_problem, write_file
 
     out, force = options["out"], options["force"]
     typer.echo(f"{result.key} in {result.storage}" + (
@@ -126,11 +126,14 @@ def export(result: Exported, options: dict) -> None:
         from blocks.storage import ObjectStorage
 
         target = out / result.key.rsplit("/", 1)[-1] if out.is_dir() else out
+        problem = not_a_file_problem(target)  # checked before the run too; put there since: still refused
+        if problem:
+            fail(f"{target} {problem} (the workbook is in storage: {result.key})", 2)
         if target.exists() and not force and target != out:
             fail(f"{target}: the file exists; add --force to overwrite it (the workbook is in storage: "
                  f"{result.key})", 2)
         with ObjectStorage(url=result.storage).store().open(result.key) as source:
-            target.write_bytes(source.read())
+            write_file(target, source.read())
         typer.echo(str(target.resolve()))
 
 

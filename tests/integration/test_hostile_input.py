@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import os
 import time
 import zipfile
 from pathlib import Path
@@ -244,6 +245,27 @@ def test_out_makes_its_folder_and_never_overwrites_a_file_unasked(prefect_server
     assert refused.returncode == 2 and "a file, not a folder" in refused.stderr and a_text_file.read_text() == "keep me"
     forced = lifecycle("run", "export", "--month", "2026-10", "--out", str(existing), "--force", **env)
     assert forced.returncode == 0 and existing.read_bytes()[:2] == b"PK"
+    # a link (to a file, or dangling) or a FIFO is never written, --force or not: one line before any run
+    victim = tmp_path / "victim.txt"
+    victim.write_text("keep me too")
+    (tmp_path / "w.xlsx").symlink_to(victim)
+    (tmp_path / "dangling.xlsx").symlink_to(tmp_path / "nowhere.txt")
+    os.mkfifo(tmp_path / "fifo.xlsx")
+    for name, reason in (("w.xlsx", "is a symbolic link: give the path of a regular file"),
+                         ("dangling.xlsx", "is a symbolic link: give the path of a regular file"),
+                         ("fifo.xlsx", "is a FIFO, not a regular file")):
+        refused = lifecycle("run", "export", "--month", "2026-10", "--out", str(tmp_path / name), "--force",
+                            **env)
+        assert refused.returncode == 2, refused.stderr
+        assert refused.stderr.startswith(f"lifecycle: --out {tmp_path / name} {reason}"), refused.stderr
+        assert len(refused.stderr.splitlines()) == 1
+    assert victim.read_text() == "keep me too" and not (tmp_path / "nowhere.txt").exists()
+    # in a folder, a link under the name the export takes is refused too
+    (folder / "2026-10_billable-interventions.xlsx").unlink()
+    (folder / "2026-10_billable-interventions.xlsx").symlink_to(victim)
+    refused = lifecycle("run", "export", "--month", "2026-10", "--out", f"{folder}/", "--force", **env)
+    assert refused.returncode == 2 and "2026-10_billable-interventions.xlsx is a symbolic link" in refused.stderr
+    assert victim.read_text() == "keep me too"
 
 
 def test_csv_output_neutralises_formulas_and_keeps_negative_amounts(home, ledger, tmp_path):

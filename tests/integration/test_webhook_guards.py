@@ -268,3 +268,87 @@ def test_the_downloads_answer_a_trickling_client_408_within_its_time(tmp_path, m
     finally:
         server.shutdown()
         server.server_close()
+
+
+# --- what a request may not leave to the reader's guess: a key or a header twice, a value of the wrong kind --
+
+
+def raw_post(port: int, head_lines: list[str], body: bytes) -> tuple[int, dict]:
+    """POST with exactly these header lines (httpx would merge or refuse some), over a raw socket."""
+    request = "".join(f"{line}\r\n" for line in [f"POST {PATH} HTTP/1.1", "Host: x", *head_lines]) + "\r\n"
+    with socket.create_connection(("127.0.0.1", port), timeout=20) as raw:
+        raw.sendall(request.encode() + body)
+        answer = b""
+        while chunk := raw.recv(4096):
+            answer += chunk
+    head, _, data = answer.partition(b"\r\n\r\n")
+    return int(head.split()[1]), json.loads(data)
+
+
+def test_a_key_twice_in_one_object_is_refused_naming_it_never_last_wins(webhook, ledger):
+    url, logged = webhook
+    body = (b'{"ticket_id": "W1", "ticket_id": "HD-1", "customer_id": "ACME", "received_at": "2026-11-17T09:30", '
+            b'"type": "bug"}')
+    answer = post(url, body, headers(SECRET, body))
+    assert answer.status_code == 400
+    assert answer.json() == {"error": "the key 'ticket_id' appears 2 times in one object: send it once"}
+    assert logged == [f"helpdesk webhook: refused 400 from 127.0.0.1: {answer.json()['error']}"]
+    with session_scope(ledger) as session:
+        assert session.scalar(select(func.count()).select_from(Ticket)) == 0
+
+
+def test_a_header_twice_or_a_transfer_encoding_is_a_400_and_nothing_is_written(webhook, ledger):
+    url, logged = webhook
+    port = int(url.split(":")[2].split("/")[0])
+    body = ticket("2026-11-17T10:00")
+    signed = headers(SECRET, body)
+    stamp, signature_t = signed["X-Lifecycle-Timestamp"], signed["X-Lifecycle-Signature-T"]
+    base = ["Content-Type: application/json", f"X-Lifecycle-Signature-T: {signature_t}"]
+    cases = {
+        "the header Content-Length is given 2 times: send it once":
+            [*base, f"X-Lifecycle-Timestamp: {stamp}", f"Content-Length: {len(body)}", f"Content-Length: {len(body) - 1}"],
+        "Transfer-Encoding is not taken: send the body whole, with its Content-Length":
+            [*base, f"X-Lifecycle-Timestamp: {stamp}", "Transfer-Encoding: chunked", f"Content-Length: {len(body)}"],
+        "the header X-Lifecycle-Timestamp is given 2 times: send it once":
+            [*base, f"X-Lifecycle-Timestamp: {stamp}", f"X-Lifecycle-Timestamp: {int(stamp) + 1}",
+             f"Content-Length: {len(body)}"],
+    }
+    for reason, lines in cases.items():
+        assert raw_post(port, lines, body) == (400, {"error": reason})
+    assert len(logged) == 3
+    with session_scope(ledger) as session:
+        assert session.get(Ticket, "HD-1") is None
+    # the same request, each header once: taken
+    assert raw_post(port, [*base, f"X-Lifecycle-Timestamp: {stamp}", f"Content-Length: {len(body)}"], body)[0] == 200
+
+
+@pytest.mark.parametrize(("field", "value", "reason"), [
+    ("credentials", '{"a": 1}', "a JSON object is no value of a column: send text, a number, true/false or null"),
+    ("credentials", '["a"]', "a JSON list is no value of a column: send text, a number, true/false or null"),
+    ("level", "1.0", "not a whole number: '1.0'"),
+    ("level", "1e0", "not a whole number: '1e0'"),
+    ("level", "+1", None),  # not JSON at all
+    ("level", "9" * 5001, "must be at most 2, not 99999999999999999999… (5,001 digits)"),
+])
+def test_a_value_is_read_as_the_tickets_file_reads_its_cell(webhook, ledger, field, value, reason):
+    url, _ = webhook
+    body = ('{"ticket_id": "HD-1", "customer_id": "ACME", "received_at": "2026-11-17T09:30", "type": "bug", '
+            f'"{field}": {value}}}').encode()
+    answer = post(url, body, headers(SECRET, body))
+    if reason is None:
+        assert answer.status_code == 400 and answer.json()["error"].startswith("not JSON: ")
+    else:
+        assert answer.status_code == 422, answer.text
+        assert answer.json() == {"errors": [f"helpdesk:2:{field}: {reason}"]}
+    assert "sys.set_int_max_str_digits" not in answer.text
+    with session_scope(ledger) as session:
+        assert session.get(Ticket, "HD-1") is None
+
+
+def test_nan_or_infinity_is_not_json(webhook, ledger):
+    url, _ = webhook
+    for constant in ("NaN", "Infinity", "-Infinity"):
+        body = ('{"ticket_id": "HD-1", "customer_id": "ACME", "received_at": "2026-11-17T09:30", "type": "bug", '
+                f'"level": {constant}}}').encode()
+        answer = post(url, body, headers(SECRET, body))
+        assert answer.status_code == 400 and answer.json() == {"error": f"not JSON: {constant} is not a JSON number"}

@@ -61,13 +61,15 @@ def test_an_integer_option_out_of_its_bounds_is_one_line_naming_them(option, typ
 
 
 def test_a_good_number_is_read_as_written(tmp_path, monkeypatch):
-    """`demo --customers 3 --seed +7` makes three customers, the same as seed 7 would."""
+    """`demo --customers 3 --seed 7` makes three customers; a sign is refused like in a file's cell."""
     monkeypatch.setenv("LIFECYCLE_HOME", str(tmp_path / "home"))
     monkeypatch.setenv("LIFECYCLE_DATABASE_URL", f"sqlite:///{tmp_path / 'home' / 'ledger.db'}")
     monkeypatch.setenv("LIFECYCLE_PLATFORM_URL", f"sqlite:///{tmp_path / 'home' / 'platform.db'}")
-    result = CliRunner().invoke(app, ["demo", "--customers", "3", "--seed", "+7", "--as-of", "2026-11-20"])
+    result = CliRunner().invoke(app, ["demo", "--customers", "3", "--seed", "7", "--as-of", "2026-11-20"])
     assert result.exit_code == 0, result.output
     assert "customers.csv: 3 row(s): 3 new" in result.output
+    signed = CliRunner().invoke(app, ["demo", "--customers", "3", "--seed", "+7", "--as-of", "2026-11-20"])
+    assert (signed.exit_code, signed.output.strip()) == (2, "lifecycle: --seed: write the number without a sign: '+7'")
 
 
 def test_no_integer_option_is_left_to_typers_int():

@@ -39,3 +39,38 @@ def test_quotes_inside_a_cell_and_doubled_quotes_still_read(tmp_path):
     path = tmp_path / "c.csv"
     path.write_bytes(b'a,b\nsay "hi",2\n"ok ""q""",3\n')
     assert [list(row.values()) for _, row in read_sheet(path).rows] == [['say "hi"', "2"], ['ok "q"', "3"]]
+
+
+def test_an_xlsx_is_read_from_its_first_visible_sheet_never_a_hidden_one(tmp_path):
+    """Excel shows the visible sheet; a hidden first sheet (an old version kept out of sight) is not imported."""
+    from openpyxl import Workbook
+
+    workbook = Workbook()
+    old = workbook.active
+    old.title = "Old"
+    old.append(["customer_id", "name"])
+    old.append(["OLD1", "Hidden Ltd"])
+    old.sheet_state = "hidden"
+    secret = workbook.create_sheet("Macro")
+    secret.append(["customer_id"])
+    secret.append(["OLD2"])
+    secret.sheet_state = "veryHidden"
+    shown = workbook.create_sheet("Now")
+    shown.append(["customer_id", "name"])
+    shown.append(["C1", "Shown SA"])
+    workbook.active = 2
+    workbook.save(tmp_path / "c.xlsx")
+    sheet = read_sheet(tmp_path / "c.xlsx")
+    assert [record for _, record in sheet.rows] == [{"customer_id": "C1", "name": "Shown SA"}]
+    # a workbook whose every sheet is hidden (Excel will not save one; a hand-edited file can be)
+    import zipfile
+
+    with zipfile.ZipFile(tmp_path / "c.xlsx") as source:
+        parts = {name: source.read(name) for name in source.namelist()}
+    parts["xl/workbook.xml"] = parts["xl/workbook.xml"].replace(b'state="visible"', b'state="hidden"')
+    with zipfile.ZipFile(tmp_path / "all-hidden.xlsx", "w") as target:
+        for name, data in parts.items():
+            target.writestr(name, data)
+    with pytest.raises(UnreadableFile) as refused:
+        read_sheet(tmp_path / "all-hidden.xlsx")
+    assert str(refused.value) == "all-hidden.xlsx: every sheet of the workbook is hidden: unhide the one to import"

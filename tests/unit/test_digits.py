@@ -95,7 +95,7 @@ def test_minutes_in_other_digits_are_refused_for_their_digits_not_their_size(tex
 
 def test_whole_numbers_of_ascii_digits_are_read():
     assert cells.whole(0, 10000)("30") == 30 and cells.whole(0, 10000)(30.0) == 30
-    assert parse_whole("3") == 3 and parse_whole("-2") == -2
+    assert parse_whole("3") == 3 and parse_whole("-2", negative=True) == -2
     for text in ("٣", "1_000", " 3", "3 ", "", "+"):
         with pytest.raises(ValueError):
             parse_whole(text)
@@ -126,3 +126,55 @@ def test_a_whole_number_cell_with_two_signs_or_separators_is_not_a_number(raw):
     with pytest.raises(ValueError) as refused:
         whole(0, 10000)(raw)
     assert str(refused.value) == f"not a whole number: {raw!r}"
+
+
+@pytest.mark.parametrize(("text", "reason"), [
+    ("+12.50", "write the number without a sign: '+12.50'"),
+    ("0012.50", "write the number without leading zeros: '0012.50'"),
+    ("00,50", "write the number without leading zeros: '00,50'"),
+    ("-3.00", "must not be negative: '-3.00'"),
+])
+def test_every_number_from_outside_is_plain_no_sign_no_leading_zero(text, reason):
+    """One rule for every import's numbers (amounts, rates, minutes) and the options' whole numbers."""
+    for read in (parse_amount, cells.money, cells.positive_money, cells.monthly_fee):
+        with pytest.raises(ValueError) as refused:
+            read(text)
+        assert str(refused.value) == reason
+    assert parse_amount("0.50") == Decimal("0.50") and parse_amount("0") == Decimal("0.00")
+    assert parse_amount("-3.00", negative=True) == Decimal("-3.00")
+
+
+@pytest.mark.parametrize(("text", "reason"), [
+    ("+5", "write the number without a sign: '+5'"), ("-0", "must not be negative: '-0'"),
+    ("007", "write the number without leading zeros: '007'"), ("-5", "must not be negative: '-5'"),
+])
+def test_whole_numbers_take_no_sign_and_no_leading_zero(text, reason):
+    with pytest.raises(ValueError) as refused:
+        cells.whole(0, 10000)(text)
+    assert str(refused.value) == reason
+    with pytest.raises(ValueError) as refused:
+        parse_whole(text)
+    assert str(refused.value) == reason
+    with pytest.raises(ValueError, match="zero has no sign"):
+        parse_whole("-0", negative=True)
+    assert cells.whole(0, 10000)("0") == 0 and parse_whole("0") == 0
+
+
+def test_a_rate_is_plain_too():
+    for text in ("+0.2", "00.20"):
+        with pytest.raises(ValueError):
+            cells.rate(text)
+    assert cells.rate("0.20") == Decimal("0.2000")
+
+
+@pytest.mark.parametrize("address", ["b@x..com", "a@[127.0.0.1]", "é@ex.com", "a..b@c.example", ".a@c.example",
+                                     "a@c", "a@-c.example", "a@c.123", "a@b@c.example", "a@c.example.", "a b@c.example",
+                                     "a@b.example\nBcc: x@y.example", "\"a\"@c.example"])
+def test_an_email_is_one_mailbox_every_server_takes(address):
+    with pytest.raises(ValueError, match="^not an email address: "):
+        cells.email(address)
+
+
+def test_plain_addresses_are_read():
+    for address in ("a@b.example", "first.last+tag@mail.example.com", "o'brien@ex.fr", "x@xn--bcher-kva.example"):
+        assert cells.email(address) == address

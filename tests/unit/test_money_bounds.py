@@ -31,7 +31,7 @@ def test_a_document_beyond_the_ledger_is_refused_in_one_line_naming_the_customer
                               "keeps (9999999999.9999): not billed") and "\n" not in message
 
 
-@pytest.mark.parametrize("cell", ["99999999.99", "99999999,99", "0", "0012.50"])
+@pytest.mark.parametrize("cell", ["99999999.99", "99999999,99", "0", "12.50"])
 def test_a_fee_up_to_the_bound_is_read(cell):
     assert monthly_fee(cell) == Decimal(cell.replace(",", "."))
 
