@@ -18,11 +18,11 @@ from flows.exports import billable_export
 from tasks.approval import answered, artifact_url, decided, pause_key, run_url, wait_for_decision
 from tasks.dispatch import deliver
 from tasks.invoice_documents import documents_table, finish_documents, issue_documents_task
-from operations.close import previous_month
+from operations.close import later_closed_month, previous_month
 from tasks.monthly_close import discard_task, draft_task, finalise_task
 from tasks.runtime import Refusal, actor, business_date, check_date, flow_run_id, refusals_fail_quietly
 from tasks.settings import load_run_settings
-from policy.calendar import today_paris, unfinished_month_problem
+from policy.calendar import closed_after_problem, today_paris, unfinished_month_problem
 from lifecycle_config.conditions import Reported
 from lifecycle_config.failpoints import failpoint
 
@@ -45,11 +45,15 @@ def monthly_close(
         month: the month to close, YYYY-MM; empty means the month before the run's scheduled day.
         approve: `auto` finalises at once; `ui` waits (suspended, holding no worker) for finance's answer in the UI.
         approval_timeout_hours: how long a `ui` approval may wait; then nothing is issued.
-        force_reason: close a month that has not ended yet anyway, and say why (kept in the audit log).
+        force_reason: close a month that has not ended yet, or one before a month already closed, anyway, and say
+            why (kept in the audit log).
     """
     day = business_date(None)
     month = month or previous_month(day)
     check_date(unfinished_month_problem(month, today_paris()), force_reason=force_reason,
+               what=f"monthly-close {month}")
+    # a month before the last closed one would bill its work after that month's invoices: only when meant
+    check_date(closed_after_problem(month, later_closed_month(month)), force_reason=force_reason,
                what=f"monthly-close {month}")
     settings = load_run_settings("monthly-close")
     run_id = flow_run_id()

@@ -146,3 +146,11 @@ def unfinished_month_problem(month: str, today: date) -> str | None:
     if after > today:
         return f"the month {month} has not ended (it ends on {after - timedelta(days=1)}; today is {today})"
     return None
+
+
+def closed_after_problem(month: str, later_closed: str | None) -> str | None:
+    """Why a month must not be closed now that a later month is (`later_closed`, the latest one): its work
+    would be billed after the later month's invoices, a catch-up nobody meant by a mistyped --month."""
+    if later_closed is None or later_closed <= month:
+        return None
+    return f"the month {month} comes before {later_closed}, which is already closed"

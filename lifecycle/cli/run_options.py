@@ -12,7 +12,7 @@ from typing import Optional
 
 import typer
 
-from lifecycle.cli.common import check_month, fail, parse_day, window
+from lifecycle.cli.common import check_month, fail, ledger, parse_day, window
 from lifecycle.cli.run_checks import (force_reason as checked_reason, future_day, known_backup, known_customer,
                                       out_target, text_option)
 from lifecycle.cli.serve import require_up_server
@@ -58,17 +58,22 @@ def monthly_close(
     month: str = typer.Option(..., "--month", help="The month to close (YYYY-MM)."),
     approve: Approve = typer.Option(Approve.auto, "--approve",
                                     help="auto finalises at once; ui waits for finance to approve in the UI."),
-    force: bool = FORCE,
+    force: bool = typer.Option(False, "--force", help="Close a month not ended, or one before a month already "
+                                                      "closed, anyway."),
     reason: Optional[str] = REASON,
 ) -> dict:
     """Close a month: price interventions against the quota, draft and finalise one invoice per customer."""
-    from policy.calendar import today_paris, unfinished_month_problem
+    from operations.close import later_closed_month
+    from policy.calendar import closed_after_problem, today_paris, unfinished_month_problem
 
     check_month(month)
     force_reason = checked_reason(force, reason)
     problem = unfinished_month_problem(month, today_paris())
     if problem and not force:
         fail(f"{problem}: refused; close it once it has ended, or use --force --reason TEXT", 2)
+    earlier = closed_after_problem(month, later_closed_month(month, ledger()))
+    if earlier and not force:
+        fail(f"{earlier}: refused (a typo?); to bill its work now anyway use --force --reason TEXT", 2)
     if approve is Approve.ui:
         require_up_server("--approve ui")
     return {"month": month, "approve": approve.value, "force_reason": force_reason}
