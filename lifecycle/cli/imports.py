@@ -32,6 +32,10 @@ def import_(kind: ImportKind, file: Path) -> None:
     from ledger.readers import UnreadableFile
 
     engine = ledger()
+    if kind == ImportKind.credit_notes:  # its notes are sent by a run: the server it would use is checked first
+        from lifecycle.cli.serve import refuse_server_before_writing
+
+        refuse_server_before_writing()
     progress = Progress(TextColumn("checking {task.description}"), BarColumn(), MofNCompleteColumn(),
                         TimeRemainingColumn(), transient=True, console=_stderr_console())
     task_id = None
@@ -80,7 +84,12 @@ def _send_new_credit_notes(engine) -> None:
         months = sorted(set(session.scalars(select(Invoice.month).where(Invoice.kind == InvoiceKind.CREDIT_NOTE,
                                                                         Invoice.document_key.is_(None)))))
     for month in months:
-        result = run_flow(RUN_COMMANDS["send-invoices"], {"month": month, "customer_id": None, "new_only": True})
+        try:
+            result = run_flow(RUN_COMMANDS["send-invoices"], {"month": month, "customer_id": None, "new_only": True})
+        except typer.Exit:  # the run's one line is said: what the ledger now holds, and how to finish, too
+            typer.echo(f"lifecycle: the credit notes of {month} are recorded but not sent yet; "
+                       f"`lifecycle run send-invoices --month {month} --new-only` sends them", err=True)
+            raise
         if result:
             typer.echo(f"  {month}: credit note document(s) sent: {', '.join(result['sent']) or 'none'}"
                        + (f"; not sent yet: {', '.join(result['waiting'])}" if result.get("waiting") else "")

@@ -158,7 +158,12 @@ def export(
     force: bool = typer.Option(False, "--force", help="Overwrite the file --out names."),
 ) -> dict:
     """Write finance's billable-interventions workbook for a month; prints where it is."""
+    from policy.calendar import today_paris, unbegun_month_problem
+
     check_month(month)
+    problem = unbegun_month_problem(month, today_paris())
+    if problem:
+        fail(f"{problem}: nothing to export", 2)
     if out is not None:
         out_target(out, force, month)
     return {"month": month}

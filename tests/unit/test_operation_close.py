@@ -84,3 +84,20 @@ def test_a_month_before_the_last_closed_one_is_refused_by_the_cli_before_any_run
                               "(a typo?); to bill its work now anyway use --force --reason TEXT\n")
     with session_scope(october) as session:  # nothing was drafted for September
         assert session.scalar(select(func.count()).select_from(Invoice).where(Invoice.month == "2026-09")) == 0
+
+
+def test_an_export_of_a_month_not_begun_is_refused_by_the_cli_before_any_run(october):
+    import os
+    import subprocess
+    import sys
+
+    result = subprocess.run([sys.executable, "-m", "lifecycle.cli", "run", "export", "--month", "2027-06"],
+                            capture_output=True, text=True, timeout=120,
+                            env={**os.environ, "PREFECT_API_URL": "http://127.0.0.1:9/api"})
+    assert result.returncode == 2
+    assert result.stderr == ("lifecycle: the month 2027-06 has not begun (it begins on 2027-06-01; today is "
+                             "2026-11-02): nothing to export\n")
+    # the month in progress is exported (work so far): only a month to come is a typo
+    from policy.calendar import unbegun_month_problem
+    assert unbegun_month_problem("2026-11", date(2026, 11, 2)) is None
+    assert unbegun_month_problem("2026-12", date(2026, 11, 30)) is not None
