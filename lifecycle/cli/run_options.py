@@ -13,8 +13,8 @@ from typing import Optional
 import typer
 
 from lifecycle.cli.common import check_month, fail, ledger, parse_day, window
-from lifecycle.cli.run_checks import (force_reason as checked_reason, future_day, known_backup, known_customer,
-                                      out_target, text_option)
+from lifecycle.cli.run_checks import (force_reason as checked_reason, future_day, id_option, known_backup,
+                                      known_customer, money_option, out_target, text_option)
 from lifecycle.cli.serve import require_up_server
 
 FORCE = typer.Option(False, "--force", help="Run for a day after today (or a month not ended) anyway.")
@@ -190,6 +190,8 @@ def backup(
 
 def verify_backups(sample: int = typer.Option(5, "--sample", help="How many customers' latest backups.")) -> dict:
     """The restore drill: restore a sample into the sandbox and compare with the manifests."""
+    if sample < 1:
+        fail(f"--sample {sample}: how many customers' backups to verify, at least 1", 2)
     return {"sample": sample}
 
 
@@ -216,6 +218,9 @@ def credit_note(
     """Credit an issued invoice (partly or wholly): a numbered credit note, mailed with its Factur-X PDF."""
     if (amount is None) == (lines is None):
         fail("say what to credit: either --amount EUR_TTC or --lines N[,N...]", 2)
+    id_option("--invoice", invoice)  # a number or an imported id, as the credit-notes file's `invoice_number`
+    if amount is not None:
+        money_option("--amount", amount)
     text_option("--reason", reason, 500)  # as the credit-notes file's `reason`
     text_option("--requested-by", requested_by, 120)
     positions = None
@@ -235,9 +240,12 @@ def credit_note(
 def refund(
     customer: str = typer.Option(..., "--customer", help="Whose credit is paid back."),
     amount: str = typer.Option(..., "--amount", help="EUR paid back, e.g. 150.00."),
-    reference: str = typer.Option(..., "--reference", help="The bank transfer's reference (also the refund's id)."),
+    reference: str = typer.Option(..., "--reference", help="The bank transfer's reference, also the refund's id: "
+                                                           "A-Z a-z 0-9 . _ - (VIR-2026-11-001 for 'VIR 2026 11 001')."),
 ) -> dict:
     """Record a refund of a customer's credit (an overpayment, a credit note beyond its invoice's balance)."""
+    money_option("--amount", amount)
+    id_option("--reference", reference)  # the refund's id too: as the refunds file's `refund_id`
     known_customer(customer)
     return {"customer_id": customer, "amount": amount, "reference": reference}
 
