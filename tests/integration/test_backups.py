@@ -422,7 +422,7 @@ def test_the_ledger_snapshot_restores_into_a_new_database(shop, ledger, tmp_path
     # no ledger table is created in it, no row loaded
     import sqlite3
 
-    live = tmp_path / "platform.db"
+    live = tmp_path / "another-live.db"
     with sqlite3.connect(live) as platform:
         platform.execute("CREATE TABLE tenants (tenant_id TEXT PRIMARY KEY, name TEXT)")
         platform.execute("INSERT INTO tenants VALUES ('ACME', 'Client ACME')")
