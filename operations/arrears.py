@@ -236,7 +236,7 @@ def _process(session, customer_id: str, day: date, settings: Settings, report: A
         penalty = penalty_for(owed, day, terms, customer.dunning_exempt)
         if penalty is not None and session.scalar(select(Invoice.id).where(Invoice.penalty_for_id == invoice_id)) is None:
             report.penalties.append(_issue_penalty(session, customer, session.get(Invoice, invoice_id), penalty, day,
-                                                   terms, actor, flow_run_id, dry_run))
+                                                   terms, actor, flow_run_id, dry_run, sent_on=sent_on))
     anchor_on = anchor([owed for _, owed in rows], day)
     overdue = overdue_balance([owed for _, owed in rows], day)
     rules = ladder(terms)
@@ -272,7 +272,10 @@ def _notify(session, settings, customer, notice, key, *, anchor, on, owed, flow_
                          flow_run_id=flow_run_id)
 
 
-def _issue_penalty(session, customer, invoice, penalty, day, terms, actor, flow_run_id, dry_run) -> dict:
+def _issue_penalty(session, customer, invoice, penalty, day, terms, actor, flow_run_id, dry_run, *,
+                   sent_on: date) -> dict:
+    """The penalty of `day`, dated that day at the latest; its payment term counts from the day it is sent
+    (`sent_on`): a catch-up for an earlier day never shortens it."""
     label = invoice_label(invoice)
     try:
         issued_on = issue_date(session, day, corrects=Corrects(label, invoice.issued_on))
@@ -286,7 +289,7 @@ def _issue_penalty(session, customer, invoice, penalty, day, terms, actor, flow_
                           language_of(customer.language, terms.invoice_language))
     record = Invoice(invoice_key=keys.penalty_invoice(invoice.id), number=number, customer_id=customer.customer_id,
                      kind=InvoiceKind.PENALTY, month=month_key(issued_on), status=InvoiceStatus.OPEN, issued_on=issued_on,
-                     due_on=issued_on + timedelta(days=terms.payment_terms_days), total_ht=total,
+                     due_on=max(issued_on, sent_on) + timedelta(days=terms.payment_terms_days), total_ht=total,
                      total_vat=Decimal("0.00"), total_ttc=total, penalty_for_id=invoice.id,
                      description=texts.description, created_at=stamp, finalised_at=stamp,
                      flow_run_id=flow_run_id)

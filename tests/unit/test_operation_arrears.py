@@ -105,3 +105,16 @@ def test_a_sweep_on_its_own_day_keeps_the_deletion_no_earlier_than_six_months_af
     report = sweep(date(2027, 3, 2), _settings(tmp_path), dry_run=False, actor="test", flow_run_id=None,
                    engine=overdue)
     assert report.deletion_notices == ["ACME: deletion on or after 2027-04-01"]
+
+
+def test_a_catch_up_sweep_gives_the_penalty_its_full_payment_term_from_the_day_it_is_sent(overdue, tmp_path,
+                                                                                           monkeypatch):
+    # the sweep of 2026-11-02 caught up on 2026-11-10: the penalty owed that day is dated 2026-11-02, and mailed
+    # on 2026-11-10 with its 30 days to pay from then
+    monkeypatch.setenv("LIFECYCLE_TODAY", "2026-11-10")
+    report = sweep(date(2026, 11, 2), _settings(tmp_path), dry_run=False, actor="test", flow_run_id=None,
+                   engine=overdue)
+    assert [(penalty["invoice"], penalty["penalty"]) for penalty in report.penalties] == [("F-1", "118.80")]
+    with session_scope(overdue) as session:
+        penalty = session.scalars(select(Invoice).where(Invoice.kind == "penalty")).one()
+        assert (penalty.issued_on, penalty.due_on) == (date(2026, 11, 2), date(2026, 12, 10))
