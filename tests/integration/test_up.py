@@ -293,9 +293,10 @@ def test_the_close_cannot_be_approved_or_refused_by_accident(up_server, ops_inbo
 
 
 def test_a_due_deletion_waits_for_its_form_and_ops_hear_of_it(up_server, ops_inbox):
-    # C004 has owed since the spring: a sweep 40 days ago gave its deletion notice, today's finds it due
+    # C004 has owed since the spring: the sweep run 40 days ago gave its deletion notice (its 30 days count from
+    # the day it was sent), today's finds it due
     forty_days_ago = (today_paris() - timedelta(days=40)).isoformat()
-    assert up_server.lifecycle("run", "arrears", "--as-of", forty_days_ago).returncode == 0
+    assert up_server.lifecycle("run", "arrears", LIFECYCLE_TODAY=forty_days_ago).returncode == 0
     customers = {c["customer_id"]: c for c in json.loads(up_server.lifecycle("show", "customers", "--format",
                                                                               "json").stdout)}
     assert customers["C004"]["deletion_status"] == "notice_sent"
