@@ -14,8 +14,9 @@ from prefect.artifacts import create_link_artifact, create_markdown_artifact, cr
 from operations.export import download_link
 from tasks.export import export_task
 from operations.close import previous_month
-from tasks.runtime import business_date, check_month_window, flow_run_id, refusals_fail_quietly
+from tasks.runtime import DateRefused, business_date, check_month_window, flow_run_id, refusals_fail_quietly
 from tasks.settings import load_run_settings
+from policy.calendar import today_paris, unbegun_month_problem
 
 
 @flow(name="billable-export", log_prints=True, persist_result=True, result_serializer="json")
@@ -29,6 +30,9 @@ def billable_export(month: Optional[str] = None) -> dict:
         month: the month, YYYY-MM; empty means the month before the run's scheduled day.
     """
     month = month or previous_month(business_date(None))
+    problem = unbegun_month_problem(month, today_paris())
+    if problem:  # a workbook of a month to come is empty: a typo, never a file for finance
+        raise DateRefused(f"{problem}: nothing to export")
     settings = load_run_settings("billable-export")
     check_month_window(settings.terms, month)  # as --month: 9999-12 or 0000-01 is one line, never a traceback
     result = export_task(month, settings.storage, settings.terms, flow_run_id=flow_run_id())

@@ -19,12 +19,12 @@ from tasks.approval import answered, artifact_url, decided, pause_key, run_url, 
 from tasks.dispatch import deliver
 from operations.invoice_documents import documents_table
 from tasks.invoice_documents import finish_documents, issue_documents_task
-from operations.close import previous_month
+from operations.close import later_closed_month, previous_month
 from tasks.monthly_close import discard_task, draft_task, finalise_task
 from tasks.runtime import (Refusal, actor, business_date, check_date, check_month_window, flow_run_id,
                            refusals_fail_quietly)
 from tasks.settings import load_run_settings
-from policy.calendar import today_paris, unfinished_month_problem
+from policy.calendar import closed_after_problem, today_paris, unfinished_month_problem
 from policy.vocabulary import CloseOutcome, NoticeStatus
 from lifecycle_config.conditions import Reported
 from lifecycle_config.failpoints import failpoint
@@ -48,13 +48,17 @@ def monthly_close(
         month: the month to close, YYYY-MM; empty means the month before the run's scheduled day.
         approve: `auto` finalises at once; `ui` waits (suspended, holding no worker) for finance's answer in the UI.
         approval_timeout_hours: how long a `ui` approval may wait; then nothing is issued.
-        force_reason: close a month that has not ended yet anyway, and say why (kept in the audit log).
+        force_reason: close a month that has not ended yet, or one before a month already closed, anyway, and say
+            why (kept in the audit log).
     """
     day = business_date(None)
     month = month or previous_month(day)
     settings = load_run_settings("monthly-close")
     check_month_window(settings.terms, month)  # forced or not, as --month: 0001-01 or 9999-12 is a typo
     check_date(unfinished_month_problem(month, today_paris()), force_reason=force_reason,
+               what=f"monthly-close {month}")
+    # a month before the last closed one would bill its work after that month's invoices: only when meant
+    check_date(closed_after_problem(month, later_closed_month(month)), force_reason=force_reason,
                what=f"monthly-close {month}")
     run_id = flow_run_id()
     finished = finish_documents(settings, actor=actor(), flow_run_id=run_id)  # what earlier runs left unsent

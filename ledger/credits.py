@@ -101,6 +101,17 @@ def _invoice_by_reference(session: Session, reference: str) -> Invoice | None:
             or session.scalar(query.where(Invoice.external_id == reference, Invoice.kind == InvoiceKind.IMPORTED)))
 
 
+def _credit_note_said(session: Session, reference: str) -> str | None:
+    """When `reference` numbers a credit note: said as such, with the invoice it credits (the one to name)."""
+    note = session.scalar(select(Invoice).where(Invoice.number == reference, Invoice.kind == InvoiceKind.CREDIT_NOTE))
+    if note is None:
+        return None
+    credited = session.get(Invoice, note.credits_id) if note.credits_id is not None else None
+    return (f"{reference} is a credit note, not an invoice" + (f" (it credits invoice {invoice_label(credited)})"
+                                                               if credited is not None else "")
+            + ": a credit note is never credited; name the invoice to correct")
+
+
 def _spelled_otherwise(session: Session, reference: str) -> str:
     """`: the ledger has 'F2026-0001' (...)` when an invoice is numbered or imported as `reference` in another
     case: ids are compared exactly, and the refusal names the one meant."""
@@ -139,7 +150,8 @@ def issue_credit_note(session: Session, reference: str, *, request: str, reason:
                                 _balance(session, credited), created=False, stands=where_it_stands(session, done))
     invoice = _invoice_by_reference(session, reference)
     if invoice is None:
-        raise CorrectionRefused(f"no issued invoice has the number (or imported id) {reference!r}"
+        raise CorrectionRefused(_credit_note_said(session, reference)
+                                or f"no issued invoice has the number (or imported id) {reference!r}"
                                 + _spelled_otherwise(session, reference), "invoice")
     if invoice.status == InvoiceStatus.DRAFT:
         raise CorrectionRefused(f"invoice {reference} is a draft: refuse the close instead of crediting it", "invoice")

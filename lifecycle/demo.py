@@ -171,7 +171,7 @@ def create(*, customers: int = 50, seed: int = 7, today: date) -> str:
     # The 6+ one owes its whole history: its oldest invoice (the month nine months back, issued on the 1st
     # of the next) fell due by the 3rd of the month seven months back, so its deletion is due (anchor + 6
     # months) by the 3rd of last month, at least 18 days before today - 10 days, and may be announced 30
-    # days before that: on every calendar day, a sweep 40 days ago gives the notice and today's finds the
+    # days before that: on every calendar day, the sweep run 40 days ago gives the notice and today's finds the
     # deletion due (tests/integration/test_up.py). Eight months were not enough early in a month.
     arrears = {customer_id: months for customer_id, months in
                ((role(1), 3), (role(2), 4), (role(3), HISTORY_MONTHS), (role(6), 2)) if customer_id}

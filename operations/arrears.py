@@ -30,7 +30,7 @@ from ledger.queries import active_standby_customers, invoice_label
 from policy.arrears import (Owed, Stage, anchor, deletion_due, deletion_due_on, deletion_eligible, deletion_plan,
                             ladder, overdue_balance, penalty_for, penalty_texts, state, transitions, unpaid_for)
 from policy.balances import NEVER_ANCHOR, NOT_OWED
-from policy.calendar import month_key
+from policy.calendar import month_key, today_paris
 from policy.invoicing import refuse_negative
 from policy.language import language_of, speak
 from policy.notices import duration
@@ -179,10 +179,15 @@ def _has_work(standing: Standing, day: date, settings: Settings, rules) -> bool:
 
 
 def sweep(day: date, settings: Settings, *, dry_run: bool, actor: str, flow_run_id: str | None,
-          engine=None, forced_reason: str | None = None, on_bug: BugLog = log_to_python) -> ArrearsReport:
+          engine=None, forced_reason: str | None = None, on_bug: BugLog = log_to_python,
+          today: date | None = None) -> ArrearsReport:
     """Every customer whose day changes something: penalties, stage changes with their access changes and
-    notices, deletion notices; each customer in its own transaction (a rolled-back one in a dry run)."""
+    notices, deletion notices; each customer in its own transaction (a rolled-back one in a dry run).
+
+    `today`: the day the notices really go out (default: the product's today). A catch-up for an earlier
+    `day` still gives a deletion notice its full `deletion_notice_days` from the day it is sent."""
     report = ArrearsReport(day, dry_run)
+    sent_on = max(day, today or today_paris())
     rules = ladder(settings.terms)
     with session_scope(engine) as session:
         report.superseded_by = _later_sweep(session, day)
@@ -196,7 +201,7 @@ def sweep(day: date, settings: Settings, *, dry_run: bool, actor: str, flow_run_
         try:
             with scope() as session:
                 _process(session, customer.customer_id, day, settings, report, dry_run=dry_run, actor=actor,
-                         flow_run_id=flow_run_id)
+                         flow_run_id=flow_run_id, sent_on=sent_on)
         except (Refusal, OutOfOrder) as refused:  # a rule's refusal (a clock set back): its reason, no class
             report.refused.append(f"{customer.customer_id}: {one_line(refused)}")
         except Exception as error:  # one customer's failure must not stop the sweep
@@ -224,7 +229,7 @@ def _record_sweep(day: date, forced_reason: str | None, flow_run_id: str | None,
 
 
 def _process(session, customer_id: str, day: date, settings: Settings, report: ArrearsReport, *, dry_run: bool,
-             actor: str, flow_run_id: str | None) -> None:
+             actor: str, flow_run_id: str | None, sent_on: date) -> None:
     terms = settings.terms
     customer = session.get(Customer, customer_id, with_for_update=True)
     if customer.stage == Stage.DATA_DELETED.value:
@@ -238,7 +243,7 @@ def _process(session, customer_id: str, day: date, settings: Settings, report: A
         penalty = penalty_for(owed, day, terms, customer.dunning_exempt)
         if penalty is not None and session.scalar(select(Invoice.id).where(Invoice.penalty_for_id == invoice_id)) is None:
             report.penalties.append(_issue_penalty(session, customer, session.get(Invoice, invoice_id), penalty, day,
-                                                   terms, actor, flow_run_id, dry_run))
+                                                   terms, actor, flow_run_id, dry_run, sent_on=sent_on))
     anchor_on = anchor([owed for _, owed in rows], day)
     overdue = overdue_balance([owed for _, owed in rows], day)
     rules = ladder(terms)
@@ -261,7 +266,7 @@ def _process(session, customer_id: str, day: date, settings: Settings, report: A
                                    "effective_on": step.effective_on.isoformat(),
                                    "anchor": anchor_on.isoformat() if anchor_on else None})
     _deletion_schedule(session, settings, customer, anchor_on, overdue, day, report, dry_run=dry_run, actor=actor,
-                       flow_run_id=flow_run_id)
+                       flow_run_id=flow_run_id, sent_on=sent_on)
 
 
 def _notify(session, settings, customer, notice, key, *, anchor, on, owed, flow_run_id, due=None):
@@ -274,7 +279,10 @@ def _notify(session, settings, customer, notice, key, *, anchor, on, owed, flow_
                          flow_run_id=flow_run_id)
 
 
-def _issue_penalty(session, customer, invoice, penalty, day, terms, actor, flow_run_id, dry_run) -> dict:
+def _issue_penalty(session, customer, invoice, penalty, day, terms, actor, flow_run_id, dry_run, *,
+                   sent_on: date) -> dict:
+    """The penalty of `day`, dated that day at the latest; its payment term counts from the day it is sent
+    (`sent_on`): a catch-up for an earlier day never shortens it."""
     label = invoice_label(invoice)
     try:
         issued_on = issue_date(session, day, corrects=Corrects(label, invoice.issued_on))
@@ -288,7 +296,7 @@ def _issue_penalty(session, customer, invoice, penalty, day, terms, actor, flow_
                           language_of(customer.language, terms.invoice_language))
     record = Invoice(invoice_key=keys.penalty_invoice(invoice.id), number=number, customer_id=customer.customer_id,
                      kind=InvoiceKind.PENALTY, month=month_key(issued_on), status=InvoiceStatus.OPEN, issued_on=issued_on,
-                     due_on=issued_on + timedelta(days=terms.payment_terms_days), total_ht=total,
+                     due_on=max(issued_on, sent_on) + timedelta(days=terms.payment_terms_days), total_ht=total,
                      total_vat=Decimal("0.00"), total_ttc=total, penalty_for_id=invoice.id,
                      description=texts.description, created_at=stamp, finalised_at=stamp,
                      flow_run_id=flow_run_id)
@@ -308,8 +316,10 @@ def _issue_penalty(session, customer, invoice, penalty, day, terms, actor, flow_
             "base": str(penalty.base), "penalty": str(penalty.penalty), "indemnity": str(penalty.indemnity)}
 
 
-def _deletion_schedule(session, settings, customer, anchor_on, overdue, day, report, *, dry_run, actor, flow_run_id):
-    """Notice first, then (30 days on and no earlier than anchor + 6 months) a deletion that waits for approval."""
+def _deletion_schedule(session, settings, customer, anchor_on, overdue, day, report, *, dry_run, actor, flow_run_id,
+                       sent_on: date):
+    """Notice first, then (30 days on and no earlier than anchor + 6 months) a deletion that waits for approval.
+    The 30 days count from `sent_on`, the day the notice goes out, never from an earlier day caught up."""
     terms = settings.terms
     if customer.cancelled_on is not None:  # announced when the cancellation took effect (tasks/cancellations.py)
         if deletion_due(customer.deletion_status, customer.deletion_due_on, day):
@@ -326,10 +336,10 @@ def _deletion_schedule(session, settings, customer, anchor_on, overdue, day, rep
     if customer.deletion_status is None:
         plan = deletion_plan(anchor_on, terms)
         customer.deletion_status = DeletionStatus.NOTICE_SENT
-        customer.deletion_due_on = deletion_due_on(plan, day, terms)
+        customer.deletion_due_on = deletion_due_on(plan, sent_on, terms)
         _notify(session, settings, customer, state(Stage.DATA_DELETED).warning,
                 keys.deletion_warning(customer.customer_id, anchor_on),
-                anchor=anchor_on, on=day, owed=overdue, due=customer.deletion_due_on, flow_run_id=flow_run_id)
+                anchor=anchor_on, on=sent_on, owed=overdue, due=customer.deletion_due_on, flow_run_id=flow_run_id)
         audit.record(session, "deletion_notice_sent", customer_id=customer.customer_id, before=None, actor=actor,
                      flow_run_id=flow_run_id, after={"deletion_due_on": customer.deletion_due_on, "anchor": anchor_on})
         report.deletion_notices.append(f"{customer.customer_id}: deletion on or after {customer.deletion_due_on}")

@@ -114,6 +114,16 @@ def _service_ends(session: Session) -> dict[str, date]:
                                 .where(Cancellation.status != CancellationStatus.WITHDRAWN)).all())
 
 
+def later_closed_month(month: str, engine=None) -> str | None:
+    """The latest closed month after `month`, when `month` itself is not closed (a closed month run again
+    bills nothing, so nothing needs deciding): None when no later month is closed."""
+    with session_scope(engine) as session:
+        closed = set(session.scalars(select(MonthlyClose.month).where(MonthlyClose.status == CloseStatus.FINALISED,
+                                                                      MonthlyClose.month >= month)))
+    later = max((other for other in closed if other > month), default=None)
+    return None if month in closed else later
+
+
 def draft(month: str, terms: Terms, *, actor: str, flow_run_id: str | None, engine=None) -> CloseReport:
     """Price the month (and late work of closed months) and draft one invoice per customer, in one
     transaction. A draft of another run is discarded and done again; this run's own draft is kept."""

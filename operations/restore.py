@@ -322,6 +322,7 @@ def restore_ledger_snapshot(backup_id: str, target_url: str, storage: ObjectStor
         backup = session.get(Backup, backup_id)
     if backup is None or backup.kind != BackupKind.LEDGER or backup.status != BackupStatus.GOOD:
         raise ValueError(f"no good ledger snapshot {backup_id!r}")
+    _refuse_target_in_use(target_url)
     upgrade(target_url)
     target = engine_for(target_url)
     with target.connect() as connection:
@@ -351,3 +352,25 @@ class Restored(RunResult):
     repeated: bool
     safety_backup_id: str | None
     gone: list[str]                  # chosen first, found gone from storage: another was restored instead
+
+
+def _refuse_target_in_use(target_url: str) -> None:
+    """A snapshot goes into a new, empty database only: one that has any table (a live ledger, the platform's
+    database, anything else) is refused before anything is created in it, and so is an in-memory SQLite
+    database, gone when the command ends."""
+    from sqlalchemy.engine import make_url
+
+    url = make_url(target_url)
+    if url.get_backend_name() == "sqlite" and (url.database or ":memory:") == ":memory:":
+        raise ValueError(f"{target_url} is an in-memory database, gone when this command ends: name a new database "
+                         f"file (sqlite:////path/to/new-ledger.db) or a new, empty server database")
+    target = engine_for(target_url)
+    try:
+        with target.connect() as connection:
+            tables = sorted(inspect(connection).get_table_names())
+    finally:
+        target.dispose()
+    if tables:
+        shown = ", ".join(tables[:3]) + (", ..." if len(tables) > 3 else "")
+        raise ValueError(f"the target database is not empty ({len(tables)} table(s): {shown}): restore a snapshot "
+                         f"only into a new, empty database; nothing was written")

@@ -146,3 +146,19 @@ def unfinished_month_problem(month: str, today: date) -> str | None:
     if after > today:
         return f"the month {month} has not ended (it ends on {after - timedelta(days=1)}; today is {today})"
     return None
+
+
+def unbegun_month_problem(month: str, today: date) -> str | None:
+    """Why a month has nothing to export on `today`: it has not begun (its workbook would be empty, a typo)."""
+    first, _ = month_bounds(month)
+    if first > today:
+        return f"the month {month} has not begun (it begins on {first}; today is {today})"
+    return None
+
+
+def closed_after_problem(month: str, later_closed: str | None) -> str | None:
+    """Why a month must not be closed now that a later month is (`later_closed`, the latest one): its work
+    would be billed after the later month's invoices, a catch-up nobody meant by a mistyped --month."""
+    if later_closed is None or later_closed <= month:
+        return None
+    return f"the month {month} comes before {later_closed}, which is already closed"

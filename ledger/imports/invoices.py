@@ -47,10 +47,11 @@ def check(session: Session, rows: list[Row], problems: Problems, terms: Terms, a
     customers = require_customers(session, rows, problems)
     existing = by_key(session, Invoice, Invoice.external_id,
                       [row.values["invoice_id"] for row in rows if row.values.get("invoice_id")])
-    issued = {number: invoice for number, invoice in by_key(
-        session, Invoice, Invoice.number,
-        [row.values["invoice_id"] for row in rows if row.values.get("invoice_id") not in (None, *existing)]).items()
-        if invoice.kind in (InvoiceKind.MONTHLY, InvoiceKind.PENALTY)}
+    numbered = by_key(session, Invoice, Invoice.number,
+                      [row.values["invoice_id"] for row in rows if row.values.get("invoice_id") not in (None, *existing)])
+    issued = {number: invoice for number, invoice in numbered.items()
+              if invoice.kind in (InvoiceKind.MONTHLY, InvoiceKind.PENALTY)}
+    credit_notes = {number for number, invoice in numbered.items() if invoice.kind == InvoiceKind.CREDIT_NOTE}
     # an id the ledger holds in another case, as an imported id or as a number the product issued
     clashed = case_clashes(session, rows, "invoice_id", Invoice.external_id, existing, problems)
     clashed |= case_clashes(session, rows, "invoice_id", Invoice.number, {*existing, *issued}, problems)
@@ -69,6 +70,10 @@ def check(session: Session, rows: list[Row], problems: Problems, terms: Terms, a
             _product_status(row, product, problems, result, status_changes)
             continue
         stored = existing.get(values.get("invoice_id"))
+        if stored is None and values.get("invoice_id") in credit_notes:
+            problems.add(row.number, "invoice_id", f"{values['invoice_id']!r} is a credit note the product issued, not "
+                         f"an invoice: its status is not imported (a credit note is settled when it is issued)")
+            continue
         if stored is None and product_number_problem(values.get("invoice_id") or ""):
             problems.add(row.number, "invoice_id", product_number_problem(values["invoice_id"]))
             continue

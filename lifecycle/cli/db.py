@@ -76,6 +76,8 @@ def db_restore_snapshot(
         loaded = restore_ledger_snapshot(backup_id, to, ObjectStorage(), engine=engine)
     except ValueError as error:  # no such snapshot, a target that is not empty: the user's to fix
         fail(str(error), 2)
-    except Exception as error:  # noqa: BLE001 - one line for the user
-        fail(f"{type(error).__name__}: {error}")
+    except Exception as error:  # noqa: BLE001 - one line for the user (a database's error: never its SQL)
+        from lifecycle_config.conditions import one_line
+
+        fail(f"{type(error).__name__}: {one_line(error)}")
     typer.echo(f"restored {sum(loaded.values())} rows in {len(loaded)} tables into {to}")

@@ -32,6 +32,10 @@ def import_(kind: ImportKind, file: Path) -> None:
     from ledger.readers import UnreadableFile
 
     engine = ledger()
+    if kind == ImportKind.credit_notes:  # its notes are sent by a run: the server it would use is checked first
+        from lifecycle.cli.serve import refuse_server_before_writing
+
+        refuse_server_before_writing()
     progress = Progress(TextColumn("checking {task.description}"), BarColumn(), MofNCompleteColumn(),
                         TimeRemainingColumn(), transient=True, console=_stderr_console())
     task_id = None
@@ -81,7 +85,12 @@ def _send_new_credit_notes(engine) -> None:
                                                                         Invoice.document_key.is_(None)))))
     command = RUN_COMMANDS["send-invoices"]
     for month in months:
-        summary = run_flow(command, {"month": month, "customer_id": None, "new_only": True})
+        try:
+            summary = run_flow(command, {"month": month, "customer_id": None, "new_only": True})
+        except typer.Exit:  # the run's one line is said: what the ledger now holds, and how to finish, too
+            typer.echo(f"lifecycle: the credit notes of {month} are recorded but not sent yet; "
+                       f"`lifecycle run send-invoices --month {month} --new-only` sends them", err=True)
+            raise
         if summary:
             result = command.result_type().from_summary(summary)
             typer.echo(f"  {month}: credit note document(s) sent: {', '.join(result.sent) or 'none'}"

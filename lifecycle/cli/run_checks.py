@@ -59,6 +59,30 @@ def text_option(option: str, value: str, max_length: int) -> None:
         fail(f"{option} {problem}", 2)
 
 
+def id_option(option: str, value: str) -> None:
+    """An id given to a command follows the id grammar, as an import's id column: one line, exit 2, before
+    any run starts (never a refusal from the worker after the run was dispatched)."""
+    from policy.ids import id_problem
+
+    problem = id_problem(value)
+    if problem:
+        fail(f"{option} {value!r}: {problem}", 2)
+
+
+def money_option(option: str, value: str) -> None:
+    """An amount in EUR as a file's money column takes it (`120.00`, `120,00`, at most 2 decimal places),
+    more than zero (a credit note or a refund moves money one way): checked before any run starts; the run
+    reads it again with the same rule."""
+    from policy.money import parse_amount
+
+    try:
+        amount = parse_amount(value)
+    except ValueError as error:
+        fail(f"{option} {value!r}: {error}", 2)
+    if amount <= 0:
+        fail(f"{option} {value!r}: must be greater than zero", 2)
+
+
 def known_backup(customer_id: str, backup_id: str) -> None:
     from ledger.db import session_scope
     from ledger.models import Backup

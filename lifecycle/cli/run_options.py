@@ -12,9 +12,9 @@ from typing import Optional
 
 import typer
 
-from lifecycle.cli.common import check_month, fail, parse_day, whole_number, window
-from lifecycle.cli.run_checks import (force_reason as checked_reason, future_day, known_backup, known_customer,
-                                      out_target, text_option)
+from lifecycle.cli.common import check_month, fail, ledger, parse_day, whole_number, window
+from lifecycle.cli.run_checks import (force_reason as checked_reason, future_day, id_option, known_backup,
+                                      known_customer, money_option, out_target, text_option)
 from lifecycle.cli.serve import require_up_server
 
 FORCE = typer.Option(False, "--force", help="Run for a day after today (or a month not ended) anyway.")
@@ -58,17 +58,22 @@ def monthly_close(
     month: str = typer.Option(..., "--month", help="The month to close (YYYY-MM)."),
     approve: Approve = typer.Option(Approve.auto, "--approve",
                                     help="auto finalises at once; ui waits for finance to approve in the UI."),
-    force: bool = FORCE,
+    force: bool = typer.Option(False, "--force", help="Close a month not ended, or one before a month already "
+                                                      "closed, anyway."),
     reason: Optional[str] = REASON,
 ) -> dict:
     """Close a month: price interventions against the quota, draft and finalise one invoice per customer."""
-    from policy.calendar import today_paris, unfinished_month_problem
+    from operations.close import later_closed_month
+    from policy.calendar import closed_after_problem, today_paris, unfinished_month_problem
 
     check_month(month)
     force_reason = checked_reason(force, reason)
     problem = unfinished_month_problem(month, today_paris())
     if problem and not force:
         fail(f"{problem}: refused; close it once it has ended, or use --force --reason TEXT", 2)
+    earlier = closed_after_problem(month, later_closed_month(month, ledger()))
+    if earlier and not force:
+        fail(f"{earlier}: refused (a typo?); to bill its work now anyway use --force --reason TEXT", 2)
     if approve is Approve.ui:
         require_up_server("--approve ui")
     return {"month": month, "approve": approve.value, "force_reason": force_reason}
@@ -153,7 +158,12 @@ def export(
     force: bool = typer.Option(False, "--force", help="Overwrite the file --out names."),
 ) -> dict:
     """Write finance's billable-interventions workbook for a month; prints where it is."""
+    from policy.calendar import today_paris, unbegun_month_problem
+
     check_month(month)
+    problem = unbegun_month_problem(month, today_paris())
+    if problem:
+        fail(f"{problem}: nothing to export", 2)
     if out is not None:
         out_target(out, force, month)
     return {"month": month}
@@ -207,6 +217,9 @@ def credit_note(
     """Credit an issued invoice (partly or wholly): a numbered credit note, mailed with its Factur-X PDF."""
     if (amount is None) == (lines is None):
         fail("say what to credit: either --amount EUR_TTC or --lines N[,N...]", 2)
+    id_option("--invoice", invoice)  # a number or an imported id, as the credit-notes file's `invoice_number`
+    if amount is not None:
+        money_option("--amount", amount)
     text_option("--reason", reason, 500)  # as the credit-notes file's `reason`
     text_option("--requested-by", requested_by, 120)
     positions = None
@@ -226,9 +239,12 @@ def credit_note(
 def refund(
     customer: str = typer.Option(..., "--customer", help="Whose credit is paid back."),
     amount: str = typer.Option(..., "--amount", help="EUR paid back, e.g. 150.00."),
-    reference: str = typer.Option(..., "--reference", help="The bank transfer's reference (also the refund's id)."),
+    reference: str = typer.Option(..., "--reference", help="The bank transfer's reference, also the refund's id: "
+                                                           "A-Z a-z 0-9 . _ - (VIR-2026-11-001 for 'VIR 2026 11 001')."),
 ) -> dict:
     """Record a refund of a customer's credit (an overpayment, a credit note beyond its invoice's balance)."""
+    money_option("--amount", amount)
+    id_option("--reference", reference)  # the refund's id too: as the refunds file's `refund_id`
     known_customer(customer)
     return {"customer_id": customer, "amount": amount, "reference": reference}
 

@@ -173,6 +173,22 @@ def refuse_explicit_server() -> None:
         refuse_another_installations_server(api_url)
 
 
+def refuse_server_before_writing() -> None:
+    """For a command that writes to the ledger and then starts a run (`import credit-notes` sends what it
+    recorded): the server that run would use (PREFECT_API_URL, else that of `lifecycle up`), when it answers,
+    is checked before anything is written, so a server of another installation leaves nothing half done."""
+    import os
+
+    import lifecycle_config as config
+    from lifecycle.server import answers, choose_server
+
+    config.prepare_prefect_environment()
+    api_url, _ = choose_server()
+    if api_url and answers(api_url):
+        os.environ["PREFECT_API_URL"] = api_url  # before the check imports Prefect, which reads it once
+        refuse_another_installations_server(api_url)
+
+
 def refuse_another_installations_server(api_url: str) -> None:
     """One line, exit 2, when the server at `api_url` serves another installation's ledger: its worker would
     act on that ledger, and its blocks (terms, seller, secrets, storage, mail) are that installation's."""

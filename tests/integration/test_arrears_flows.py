@@ -52,9 +52,21 @@ def debtors(prefect_server, home, ledger, tmp_path):
 
 
 def run(day, **options):
+    """The daily sweep as run on `day` (the product's today is that day, as the schedule's run is: a run
+    `--as-of` an earlier day is a catch-up, whose notices count their periods from the day they are sent)."""
     from flows.arrears import arrears_escalation
+    from policy.calendar import today_paris
 
-    return arrears_escalation(as_of=date.fromisoformat(day), **options)
+    before = os.environ.get("LIFECYCLE_TODAY")
+    if date.fromisoformat(day) <= today_paris():
+        os.environ["LIFECYCLE_TODAY"] = day
+    try:
+        return arrears_escalation(as_of=date.fromisoformat(day), **options)
+    finally:
+        if before is None:
+            os.environ.pop("LIFECYCLE_TODAY", None)
+        else:
+            os.environ["LIFECYCLE_TODAY"] = before
 
 
 def flags(engine, tenant):

@@ -457,3 +457,21 @@ def test_the_ledger_snapshot_restores_into_a_new_database(shop, ledger, tmp_path
             "Client ACME", "Client BETA"]
     with pytest.raises(ValueError, match="not empty"):
         restore_ledger_snapshot(snapshot_id, target, ObjectStorage(), engine=ledger)
+    # a live database of something else (the platform's tenants, no `customers` table) is refused as it is:
+    # no ledger table is created in it, no row loaded
+    import sqlite3
+
+    live = tmp_path / "another-live.db"
+    with sqlite3.connect(live) as platform:
+        platform.execute("CREATE TABLE tenants (tenant_id TEXT PRIMARY KEY, name TEXT)")
+        platform.execute("INSERT INTO tenants VALUES ('ACME', 'Client ACME')")
+    with pytest.raises(ValueError) as refused:
+        restore_ledger_snapshot(snapshot_id, f"sqlite:///{live}", ObjectStorage(), engine=ledger)
+    assert str(refused.value) == ("the target database is not empty (1 table(s): tenants): restore a snapshot only "
+                                  "into a new, empty database; nothing was written")
+    with sqlite3.connect(live) as platform:
+        assert platform.execute("SELECT name FROM sqlite_master WHERE type = 'table'").fetchall() == [("tenants",)]
+    # an in-memory database would vanish with the command: refused in one line, not a database error
+    for memory in ("sqlite://", "sqlite:///:memory:"):
+        with pytest.raises(ValueError, match="is an in-memory database, gone when this command ends"):
+            restore_ledger_snapshot(snapshot_id, memory, ObjectStorage(), engine=ledger)

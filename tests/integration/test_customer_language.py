@@ -165,7 +165,8 @@ def test_a_language_other_than_fr_or_en_is_refused_at_its_cell(home, ledger, tmp
         assert session.scalars(select(Customer)).all() == []
 
 
-def test_arrears_penalties_and_notices_reach_each_customer_in_its_language(prefect_server, home, ledger, tmp_path):
+def test_arrears_penalties_and_notices_reach_each_customer_in_its_language(prefect_server, home, ledger, tmp_path,
+                                                                            monkeypatch):
     from flows.arrears import arrears_escalation
 
     import_file("customers", write_csv(tmp_path / "c.csv", WITH_LANGUAGE, [
@@ -179,6 +180,7 @@ def test_arrears_penalties_and_notices_reach_each_customer_in_its_language(prefe
     ]), engine=ledger)
     platform(os.environ["LIFECYCLE_PLATFORM_URL"], ["DUFR", "DUEN"])
 
+    monkeypatch.setenv("LIFECYCLE_TODAY", "2026-02-01")  # the sweep as run that day
     arrears_escalation(as_of=date(2026, 2, 1))          # the day after the due date: a penalty invoice each
     with session_scope(ledger) as session:
         penalties = {invoice.customer_id: ([line.description for line in invoice.lines], invoice.description)
@@ -196,8 +198,10 @@ def test_arrears_penalties_and_notices_reach_each_customer_in_its_language(prefe
     assert "Pénalités de retard et indemnité forfaitaire" in page_text(documents["DUFR"])
     assert "Late-payment penalties and fixed indemnity" in page_text(documents["DUEN"])
 
+    monkeypatch.setenv("LIFECYCLE_TODAY", "2026-02-28")  # the sweep as run that day
     arrears_escalation(as_of=date(2026, 2, 28))         # 31 Jan + 1 month: the administrator area goes off
     # a late run, 6 months and 6 days after the due date: the platform stage and the deletion notice at once
+    monkeypatch.setenv("LIFECYCLE_TODAY", "2026-08-06")  # the sweep as run that day
     arrears_escalation(as_of=date(2026, 8, 6))
     mails = outbox(home)
     french = {message["Subject"]: plain(message) for message in mails["dufr@example.com"]}

@@ -463,6 +463,21 @@ def test_an_empty_month_gives_a_workbook_that_says_so_in_the_terms_language(octo
     assert about["total.total_ttc"] == 0 and about["language"] == "en"
 
 
+def test_a_month_not_begun_is_refused_by_the_deployment_and_writes_no_workbook(october):
+    from flows.exports import billable_export
+    from policy.calendar import add_months, month_key, today_paris
+
+    today = today_paris()
+    coming = month_key(add_months(today.replace(day=1), 1))
+    state = billable_export(month=coming, return_state=True)
+    assert state.is_failed() and state.name == "Refused"
+    assert state.message == (f"the month {coming} has not begun (it begins on {coming}-01; today is {today}): "
+                             f"nothing to export")
+    with session_scope(october) as session:
+        assert session.scalar(select(func.count()).select_from(Export)) == 0
+    assert list(ObjectStorage().store().list("exports/")) == []
+
+
 def test_the_link_artifact_downloads_the_workbook_in_the_embedded_default(october, prefect_server, monkeypatch, home):
     from flows.exports import billable_export
     from lifecycle.downloads import serve_exports

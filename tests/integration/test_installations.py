@@ -88,6 +88,25 @@ def test_a_command_of_one_installation_refuses_the_server_of_another(up_server, 
     assert "on the worker" in up_server.lifecycle("run", "standby-expiry").stderr
 
 
+def test_a_credit_notes_import_pointed_at_another_installations_server_writes_nothing(up_server, home2, tmp_path):
+    """The import sends its notes through a run: the server is checked before the note is numbered, so the
+    refusal's "nothing was done" is true (no note left numbered, unsent, in home2)."""
+    with sqlite3.connect(home2 / "ledger.db") as ledger:
+        invoice, issued_on = ledger.execute("SELECT external_id, issued_on FROM invoices WHERE external_id IS NOT NULL "
+                                            "AND total_ttc > 10 ORDER BY issued_on DESC LIMIT 1").fetchone()
+        before = ledger.execute("SELECT count(*) FROM invoices").fetchone()[0]
+    notes = tmp_path / "cn.csv"
+    notes.write_text(f"credit_note_id,invoice_number,amount_ttc,reason,issued_on\nX-CN-1,{invoice},10.00,Cross,"
+                     f"{today_paris()}\n")
+    refused = lifecycle(home2, "import", "credit-notes", str(notes), timeout=120, PREFECT_API_URL=up_server.api)
+    assert refused.returncode == 2, refused.stderr
+    [line] = refused.stderr.strip().splitlines()
+    assert line.startswith(f"lifecycle: the Prefect server at {up_server.api} serves installation ") and \
+        "nothing was done" in line, line
+    with sqlite3.connect(home2 / "ledger.db") as ledger:
+        assert ledger.execute("SELECT count(*) FROM invoices").fetchone()[0] == before
+
+
 def test_a_run_carrying_another_installations_identity_is_refused_by_the_worker(up_server, home2):
     home1_id, home2_id = installation_of(up_server.home), installation_of(home2)
     month = month_key(add_months(today_paris().replace(day=1), -1))

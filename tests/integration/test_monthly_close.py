@@ -77,6 +77,23 @@ def test_the_close_bills_to_the_cent_and_a_second_run_changes_nothing(october):
     assert snapshot(october) == before
 
 
+def test_the_deployment_closes_a_month_before_the_last_closed_one_only_with_a_reason(october):
+    from flows.monthly_close import monthly_close
+
+    monthly_close(month="2026-10")
+    before = snapshot(october)
+    state = monthly_close(month="2026-09", return_state=True)
+    assert state.is_failed() and state.name == "Refused"
+    assert state.message == ("the month 2026-09 comes before 2026-10, which is already closed: refused (a typo?); to "
+                             "run it anyway give --force with --reason (force_reason in the form)")
+    assert snapshot(october) == before  # nothing drafted, nothing numbered, nothing mailed
+    forced = monthly_close(month="2026-09", force_reason="September was never closed: closed late on purpose")
+    assert forced["status"] == "finalised"
+    with session_scope(october) as session:
+        [kept] = session.scalars(select(AuditEntry).where(AuditEntry.action == "date_check_overridden")).all()
+        assert kept.after["reason"] == "September was never closed: closed late on purpose"
+
+
 def test_a_late_intervention_is_billed_on_the_next_invoice_naming_its_month(october, tmp_path):
     from flows.monthly_close import monthly_close
 

@@ -15,7 +15,7 @@ import sqlite3
 import threading
 from pathlib import Path
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 
 import httpx
 import pytest
@@ -203,6 +203,20 @@ def short_alert_windows(up_server):
     alerts.apply_to(up_server.api)
 
 
+def test_the_sweep_of_40_days_ago_gave_the_long_debtor_its_deletion_notice(up_server):
+    """C004 has owed since the spring: the daily sweep as it ran 40 days ago (before today's close numbered
+    anything) sent its deletion notice; its 30 days count from that day, so the deletion is due by today.
+    A catch-up run today `--as-of` that day would give the notice 30 days from today instead."""
+    forty_days_ago = today_paris() - timedelta(days=40)
+    swept = up_server.lifecycle("run", "arrears", LIFECYCLE_TODAY=forty_days_ago.isoformat())
+    assert swept.returncode == 0, swept.stderr[-2000:]
+    customers = {c["customer_id"]: c for c in json.loads(up_server.lifecycle("show", "customers", "--format",
+                                                                              "json").stdout)}
+    assert customers["C004"]["deletion_status"] == "notice_sent"
+    assert date.fromisoformat(customers["C004"]["deletion_due_on"]) <= today_paris()
+    assert date.fromisoformat(customers["C004"]["deletion_due_on"]) >= forty_days_ago + timedelta(days=30)
+
+
 def test_the_close_cannot_be_approved_or_refused_by_accident(up_server, ops_inbox, short_alert_windows):
     month = last_month()
     known = {run["id"] for run in up_server.runs_of("monthly-close")}
@@ -293,9 +307,7 @@ def test_the_close_cannot_be_approved_or_refused_by_accident(up_server, ops_inbo
 
 
 def test_a_due_deletion_waits_for_its_form_and_ops_hear_of_it(up_server, ops_inbox):
-    # C004 has owed since the spring: a sweep 40 days ago gave its deletion notice, today's finds it due
-    forty_days_ago = (today_paris() - timedelta(days=40)).isoformat()
-    assert up_server.lifecycle("run", "arrears", "--as-of", forty_days_ago).returncode == 0
+    # C004's notice went out 40 days ago (test_the_sweep_of_40_days_ago_...): today's sweep finds the deletion due
     customers = {c["customer_id"]: c for c in json.loads(up_server.lifecycle("show", "customers", "--format",
                                                                               "json").stdout)}
     assert customers["C004"]["deletion_status"] == "notice_sent"

@@ -90,3 +90,29 @@ def test_an_older_record_without_a_setting_differs_only_when_this_command_sets_i
     assert runner.configuration_differs() is None
     monkeypatch.setenv("LIFECYCLE_CREDENTIALS_KEY_FILE", "/srv/keys/credentials.key")
     assert runner.configuration_differs() == "LIFECYCLE_CREDENTIALS_KEY_FILE"
+
+
+@pytest.mark.parametrize("args, says", [
+    (["run", "credit-note", "--invoice", "OLD-1", "--amount", "0.001", "--reason", "x", "--requested-by", "y"],
+     "--amount '0.001': '0.001' has more than 2 decimal places"),
+    (["run", "credit-note", "--invoice", "OLD-1", "--amount", "-5", "--reason", "x", "--requested-by", "y"],
+     "--amount '-5': must not be negative: '-5'"),
+    (["run", "credit-note", "--invoice", "OLD 1", "--amount", "5", "--reason", "x", "--requested-by", "y"],
+     "--invoice 'OLD 1': not an id (1-64 characters of A-Z a-z 0-9 . _ -, not starting with . or -): ' ' not allowed"),
+    (["run", "refund", "--customer", "ACME", "--amount", "5", "--reference", "vir 1"],
+     "--reference 'vir 1': not an id (1-64 characters of A-Z a-z 0-9 . _ -, not starting with . or -): ' ' not "
+     "allowed"),
+    (["run", "refund", "--customer", "ACME", "--amount", "1e3", "--reference", "VIR-1"],
+     "--amount '1e3': not a plain decimal (like 1234.50, no exponent or thousands separator): '1e3'"),
+    (["run", "refund", "--customer", "ACME", "--amount", "0,00", "--reference", "VIR-1"],
+     "--amount '0,00': must be greater than zero"),
+    (["run", "verify-backups", "--sample", "0"], "--sample: 0 is out of range: a whole number from 1 to 100000"),
+], ids=["credit-note-places", "credit-note-negative", "credit-note-invoice", "refund-reference", "refund-exponent",
+        "refund-zero", "sample"])
+def test_amounts_and_ids_are_checked_before_any_run_starts(args, says, tmp_path):
+    """Refused here, in one line, exit 2: no Prefect server is reached (the one named does not answer), no run is
+    dispatched to a worker that would only then refuse it."""
+    result = subprocess.run([sys.executable, "-m", "lifecycle.cli", *args], capture_output=True, text=True,
+                            env={**os.environ, "LIFECYCLE_HOME": str(tmp_path / "home"),
+                                 "PREFECT_API_URL": "http://127.0.0.1:9/api"}, timeout=60)
+    assert (result.returncode, result.stderr) == (2, f"lifecycle: {says}\n")

@@ -80,3 +80,41 @@ def test_a_penalty_dated_before_a_numbered_invoice_is_refused_and_nothing_is_iss
     with session_scope(overdue) as session:
         assert session.scalar(select(Invoice.id).where(Invoice.kind == "penalty")) is None
         assert session.get(Customer, "ACME").stage == "current"
+
+
+def test_a_catch_up_sweep_gives_the_deletion_notice_its_full_30_days_from_the_day_it_is_sent(overdue, tmp_path,
+                                                                                              monkeypatch):
+    # F-1 was due on 2026-10-01: the notice may go out from 2027-03-02 for a deletion no earlier than 2027-04-01.
+    # The sweep of 2027-03-05 was missed and is caught up on 2027-03-20: the notice mailed that day gives 30 days
+    monkeypatch.setenv("LIFECYCLE_TODAY", "2027-03-20")
+    report = sweep(date(2027, 3, 5), _settings(tmp_path), dry_run=False, actor="test", flow_run_id=None,
+                   engine=overdue)
+    assert (report.failed, report.refused) == ([], [])
+    assert report.deletion_notices == ["ACME: deletion on or after 2027-04-19"]
+    with session_scope(overdue) as session:
+        assert session.get(Customer, "ACME").deletion_due_on == date(2027, 4, 19)
+        [notice] = session.scalars(select(Notice).where(Notice.kind == "deletion_notice")).all()
+        # in the customer's words, French by default: the date mailed on 2027-03-20, and how long it is unpaid then
+        assert notice.subject == "Les données de votre plateforme seront supprimées le 19 avril 2027"
+        assert "impayée depuis 5 mois et 19 jours" in notice.body and "à partir du 19 avril 2027" in notice.body
+
+
+def test_a_sweep_on_its_own_day_keeps_the_deletion_no_earlier_than_six_months_after_the_due_date(overdue, tmp_path,
+                                                                                                 monkeypatch):
+    monkeypatch.setenv("LIFECYCLE_TODAY", "2027-03-02")
+    report = sweep(date(2027, 3, 2), _settings(tmp_path), dry_run=False, actor="test", flow_run_id=None,
+                   engine=overdue)
+    assert report.deletion_notices == ["ACME: deletion on or after 2027-04-01"]
+
+
+def test_a_catch_up_sweep_gives_the_penalty_its_full_payment_term_from_the_day_it_is_sent(overdue, tmp_path,
+                                                                                           monkeypatch):
+    # the sweep of 2026-11-02 caught up on 2026-11-10: the penalty owed that day is dated 2026-11-02, and mailed
+    # on 2026-11-10 with its 30 days to pay from then
+    monkeypatch.setenv("LIFECYCLE_TODAY", "2026-11-10")
+    report = sweep(date(2026, 11, 2), _settings(tmp_path), dry_run=False, actor="test", flow_run_id=None,
+                   engine=overdue)
+    assert [(penalty["invoice"], penalty["penalty"]) for penalty in report.penalties] == [("F-1", "118.80")]
+    with session_scope(overdue) as session:
+        penalty = session.scalars(select(Invoice).where(Invoice.kind == "penalty")).one()
+        assert (penalty.issued_on, penalty.due_on) == (date(2026, 11, 2), date(2026, 12, 10))

@@ -57,3 +57,48 @@ def test_a_month_never_drafted_is_refused_in_one_line(october):
         finalise("2026-09", date(2026, 11, 2), Terms(), actor="test", flow_run_id=None, engine=october)
     assert isinstance(refused.value, Refusal)
     assert refused.value.one_line() == "2026-09 has no drafts to finalise"
+
+
+def test_a_month_before_the_last_closed_one_is_refused_by_the_cli_before_any_run_unless_forced(october, tmp_path):
+    """October closed, September never was: `run monthly-close --month 2026-09` would bill September's work after
+    October's invoices, so it needs --force --reason; October itself run again bills nothing and is let through."""
+    import os
+    import subprocess
+    import sys
+
+    from operations.close import later_closed_month
+    from policy.calendar import closed_after_problem
+
+    draft("2026-10", Terms(), actor="test", flow_run_id=None, engine=october)
+    finalise("2026-10", date(2026, 11, 2), Terms(), actor="test", flow_run_id=None, engine=october)
+    assert (later_closed_month("2026-09", october), later_closed_month("2026-10", october),
+            later_closed_month("2026-11", october)) == ("2026-10", None, None)
+    assert closed_after_problem("2026-09", "2026-10") == "the month 2026-09 comes before 2026-10, which is already closed"
+
+    def run(*args):
+        return subprocess.run([sys.executable, "-m", "lifecycle.cli", "run", "monthly-close", *args],
+                              capture_output=True, text=True, env={**os.environ, "PREFECT_API_URL": "http://127.0.0.1:9/api"},
+                              timeout=120)
+    refused = run("--month", "2026-09")
+    assert refused.returncode == 2 and refused.stderr.count("\n") == 1, refused.stderr
+    assert refused.stderr == ("lifecycle: the month 2026-09 comes before 2026-10, which is already closed: refused "
+                              "(a typo?); to bill its work now anyway use --force --reason TEXT\n")
+    with session_scope(october) as session:  # nothing was drafted for September
+        assert session.scalar(select(func.count()).select_from(Invoice).where(Invoice.month == "2026-09")) == 0
+
+
+def test_an_export_of_a_month_not_begun_is_refused_by_the_cli_before_any_run(october):
+    import os
+    import subprocess
+    import sys
+
+    result = subprocess.run([sys.executable, "-m", "lifecycle.cli", "run", "export", "--month", "2027-06"],
+                            capture_output=True, text=True, timeout=120,
+                            env={**os.environ, "PREFECT_API_URL": "http://127.0.0.1:9/api"})
+    assert result.returncode == 2
+    assert result.stderr == ("lifecycle: the month 2027-06 has not begun (it begins on 2027-06-01; today is "
+                             "2026-11-02): nothing to export\n")
+    # the month in progress is exported (work so far): only a month to come is a typo
+    from policy.calendar import unbegun_month_problem
+    assert unbegun_month_problem("2026-11", date(2026, 11, 2)) is None
+    assert unbegun_month_problem("2026-12", date(2026, 11, 30)) is not None

@@ -78,3 +78,24 @@ def test_a_refund_id_in_another_case_is_refused_as_the_import_refuses_it(paid):
     assert str(refused.value) == ("'vir-1' already exists as 'VIR-1': ids are unique ignoring case (write 'VIR-1' "
                                   "for that one, another id for a new one)")
     assert _credit(paid) == Decimal("14.00")
+
+
+def test_a_credit_note_named_where_an_invoice_is_meant_is_said_to_be_one(paid, tmp_path):
+    """2026-000001 is a credit note: crediting it, or importing a status for it, says so and names the invoice."""
+    from ledger.imports import ImportRejected
+
+    issue_credit_note("OLD-1", "Goodwill", "claire.finance", amount_ttc="24.00", actor="test", flow_run_id="run-1")
+    with pytest.raises(CorrectionNotMade) as refused:
+        issue_credit_note("2026-000001", "Again", "claire.finance", amount_ttc="1.00", actor="test",
+                          flow_run_id="run-2")
+    assert str(refused.value) == ("credit note on 2026-000001: 2026-000001 is a credit note, not an invoice (it credits invoice OLD-1): a credit "
+                                  "note is never credited; name the invoice to correct")
+    with pytest.raises(ImportRejected) as rejected:
+        import_file("invoices", write_csv(tmp_path / "i2.csv", ["invoice_id", "customer_id", "issued_on", "due_on",
+                                                                 "amount_ht", "vat_rate", "status"],
+                                          [["2026-000001", "ACME", "2026-11-02", "2026-12-02", "20.00", "0.20",
+                                            "disputed"]]), engine=paid)
+    assert rejected.value.errors == ["i2.csv:2:invoice_id: '2026-000001' is a credit note the product issued, not an "
+                                     "invoice: its status is not imported (a credit note is settled when it is issued)"]
+    with session_scope(paid) as session:
+        assert session.scalar(select(func.count()).select_from(Invoice)) == 2  # OLD-1 and its one credit note
