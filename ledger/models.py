@@ -313,24 +313,6 @@ class TicketAlert(Base):
     deliver_after: Mapped[Optional[datetime]]
 
 
-class ServiceCredit(Base):
-    """A service credit a close applied for a missed clock (policy.service_credits): `amount` given back (a
-    correction's may be negative), once per miss and close (`credit_key`), on the document that carries it."""
-
-    __tablename__ = "service_credits"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    credit_key: Mapped[str] = mapped_column(String(400), unique=True)
-    customer_id: Mapped[str] = mapped_column(ForeignKey("customers.customer_id"), index=True)
-    month: Mapped[str] = mapped_column(String(7))          # the month the clock was missed in
-    ticket_id: Mapped[str] = mapped_column(String(64))
-    clock: Mapped[str] = mapped_column(String(64))
-    share: Mapped[Decimal] = mapped_column(RATE)
-    amount: Mapped[Decimal] = mapped_column(MONEY)
-    close_month: Mapped[str] = mapped_column(String(7), index=True)
-    invoice_id: Mapped[int] = mapped_column(ForeignKey("invoices.id"), index=True)
-
-
 class QuotaPeriod(Base):
     """A customer's support quota for one month: what was included, used and billed beyond."""
 
@@ -606,3 +588,4 @@ from ledger import id_indexes  # noqa: E402,F401  (lower(id) indexed: ids are un
 
 
 from ledger.ticket_history import PauseRuleChange, TicketEvent  # noqa: E402,F401 - their tables are the ledger's too
+from ledger.service_credits import ServiceCredit  # noqa: E402,F401 - a close's credits for missed clocks

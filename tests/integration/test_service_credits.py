@@ -49,8 +49,8 @@ from policy.calendar import PARIS
 from policy.service_credits import ServiceCredits
 from policy.terms import Terms
 from reports.invoice_document import check_facturx
-from tasks.export import export_month
-from tasks.invoice_documents import issue_documents
+from operations.export import export_month
+from operations.invoice_documents import issue_documents
 from tests.integration.test_export import about_of, recalculate, records
 from tests.support.builders import CUSTOMER_HEADER, customer, write_csv
 
