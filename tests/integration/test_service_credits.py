@@ -242,3 +242,16 @@ def test_the_workbook_shows_each_credit_beside_its_ticket_and_metrics_libreoffic
         2, "5.00", "7.40", "100.0 %")
     bug = next(row for row in ledger if row["type"] == "bug")
     assert (bug["met"], bug["missed"], bug["rate"], bug["median_resolution"]) == (1, 1, "50.0 %", "144.00")
+
+
+def test_a_clock_that_waited_for_the_customer_is_not_credited(credited, tmp_path):
+    # T-1 was answered an hour late (due Wednesday 14 October 10:00, answered 11:00) unless it waited: three
+    # working hours waiting for the customer on the Monday move its due time to 13:00, so it was met
+    import_file("ticket-events", write_csv(tmp_path / "e.csv", ["ticket_id", "at", "status"], [
+        ["T-1", "2026-10-12T11:00", "waiting_customer"], ["T-1", "2026-10-12T14:00", "in_progress"]]),
+        engine=credited)
+    close(credited, "2026-10", date(2026, 11, 2))
+    acme = documents(credited, "2026-10")[("ACME", "monthly")]
+    assert lines(acme) == [("Abonnement octobre 2026", Decimal("500.00")), (CREDIT_T2, Decimal("-25.00"))]
+    assert (acme.total_ht, acme.total_ttc) == (Decimal("475.00"), Decimal("570.00"))
+    assert [row.ticket_id for row in credits_applied(credited) if row.customer_id == "ACME"] == ["T-2"]
