@@ -50,6 +50,9 @@ def upgrade() -> None:
 def downgrade() -> None:
     with op.batch_alter_table("customers", schema=None) as batch_op:
         batch_op.drop_column("commitment_tier")
+    if op.get_bind().dialect.name == "sqlite":
+        # SQLite's batch mode copies the table, and an expression index is not reflected: 0016's is made again
+        op.execute("CREATE INDEX IF NOT EXISTS ix_customers_customer_id_nocase ON customers (lower(customer_id))")
     op.drop_index(op.f("ix_pause_rules_effective_at"), table_name="pause_rules")
     op.drop_table("pause_rules")
     op.drop_index(op.f("ix_ticket_events_ticket_id"), table_name="ticket_events")
