@@ -30,11 +30,11 @@ def billable_export(month: Optional[str] = None) -> dict:
         month: the month, YYYY-MM; empty means the month before the run's scheduled day.
     """
     month = month or previous_month(business_date(None))
+    settings = load_run_settings("billable-export")
+    check_month_window(settings.terms, month)  # as --month: 9999-12 or 0000-01 is one line, never a traceback
     problem = unbegun_month_problem(month, today_paris())
     if problem:  # a workbook of a month to come is empty: a typo, never a file for finance
         raise DateRefused(f"{problem}: nothing to export")
-    settings = load_run_settings("billable-export")
-    check_month_window(settings.terms, month)  # as --month: 9999-12 or 0000-01 is one line, never a traceback
     result = export_task(month, settings.storage, settings.terms, flow_run_id=flow_run_id())
     link = download_link(settings.storage, result.key)
     create_link_artifact(link, link_text=result.key.rsplit("/", 1)[-1], key="billable-export",
