@@ -185,8 +185,16 @@ def refuse_server_before_writing() -> None:
     config.prepare_prefect_environment()
     api_url, _ = choose_server()
     if api_url and answers(api_url):
+        before = os.environ.get("PREFECT_API_URL")
         os.environ["PREFECT_API_URL"] = api_url  # before the check imports Prefect, which reads it once
-        refuse_another_installations_server(api_url)
+        try:
+            refuse_another_installations_server(api_url)
+        finally:  # only for the check: the import then runs as it would have, and a caller in the same
+            # process (a test's CliRunner) keeps its own environment, not the server this command chose
+            if before is None:
+                os.environ.pop("PREFECT_API_URL", None)
+            else:
+                os.environ["PREFECT_API_URL"] = before
 
 
 def refuse_another_installations_server(api_url: str) -> None:
