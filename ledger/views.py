@@ -257,13 +257,18 @@ def terms(session: Session, month: str | None = None) -> list[dict[str, Any]]:
     ]
 
 
+def _known(moment: datetime | None, known_until: datetime | None) -> datetime | None:
+    """`moment`, unless it was recorded after `known_until` (then it was not known yet: None)."""
+    return moment if moment is None or known_until is None or moment <= known_until else None
+
+
 def clocked_ticket(ticket, *, known_until: datetime | None = None):
     """A ledger ticket (or a row with its columns) as the clocks see it (policy.commitments.Ticket); with
     `known_until`, a moment recorded after it was not known then and is left out."""
     from policy.commitments import Ticket as Clocked
 
     def known(moment: datetime | None) -> datetime | None:
-        return moment if moment is None or known_until is None or moment <= known_until else None
+        return _known(moment, known_until)
 
     return Clocked(type=ticket.type, received_at=ticket.received_at, severity=ticket.severity, level=ticket.level,
                    channel=ticket.channel, first_response_at=known(ticket.first_response_at),
@@ -279,11 +284,8 @@ def ticket_clocks(ticket, terms, at: datetime, *, known_until: datetime | None =
     recorded after it was not known then and is left out."""
     from policy.commitments import clocks_under
 
-    def known(moment):
-        return moment if moment is None or known_until is None or moment <= known_until else None
-
     return clocks_under(terms, clocked_ticket(ticket, known_until=known_until), at,
-                        events=[event for event in events if known(event.at) is not None],
+                        events=[event for event in events if _known(event.at, known_until) is not None],
                         pause_history=pause_history, tier=tier)
 
 
