@@ -67,16 +67,35 @@ def _prefect(*args: str, env: dict[str, str], **kwargs) -> subprocess.CompletedP
                           text=True, capture_output=True, **kwargs)
 
 
-def _wait_until_up(api_url: str, process: subprocess.Popen, timeout: float) -> None:
+def _wait_until_up(api_url: str, process: subprocess.Popen, timeout: float, prefect_home: str) -> None:
+    """Until the server `process` answers at `api_url`. Another server that takes the port between the check
+    that it was free and this one's start would answer too (this one then fails to bind): deploying into it
+    would register this installation on someone else's server, so the server that answers must keep its data
+    in `prefect_home`, or up stops with one line."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"the Prefect server exited with code {process.returncode}; see "
                                f"{config.home() / 'logs' / 'server.log'}")
         if answers(api_url, timeout=1):
-            return
+            home = _served_home(api_url)
+            if home is not None and Path(home).resolve() != Path(prefect_home).resolve():
+                raise RuntimeError(f"another Prefect server (its data in {home}) took {api_url} while this one was "
+                                   f"starting: stop it, or choose another --port")
+            if home is not None:
+                return
         time.sleep(0.5)
     raise RuntimeError(f"the Prefect server did not answer at {api_url} within {int(timeout)} s")
+
+
+def _served_home(api_url: str) -> str | None:
+    """The PREFECT_HOME of the server answering at `api_url` (None: it does not say yet)."""
+    try:
+        with urllib.request.urlopen(api_url.rstrip("/") + "/admin/settings", timeout=2) as response:
+            home = json.loads(response.read()).get("home")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return home if isinstance(home, str) else None
 
 
 def _stop(child: subprocess.Popen, grace: float = 20) -> None:
@@ -396,7 +415,8 @@ def up(*, host: str, port: int, echo, workers: int = 1) -> int:
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
             ))
-            _wait_until_up(api_url, children[-1], timeout=float(config.PREFECT_STARTUP_TIMEOUT))
+            _wait_until_up(api_url, children[-1], timeout=float(config.PREFECT_STARTUP_TIMEOUT),
+                           prefect_home=env.get("PREFECT_HOME") or str(config.prefect_home()))
         env["PREFECT_API_URL"] = api_url
         os.environ["PREFECT_API_URL"] = api_url
         downloads = apply(env, echo, serve_downloads=(host, port + 1))
