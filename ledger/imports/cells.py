@@ -9,7 +9,7 @@ from decimal import Decimal
 from typing import Any, Callable
 
 from ledger.readers import as_text
-from policy.calendar import NonexistentLocalTime, paris_instant, parse_day, parse_moment
+from policy.calendar import PARIS, NonexistentLocalTime, paris_instant, parse_day, parse_moment
 from policy.digits import digits_problem, sign_or_zeros_problem
 from policy.ids import id_problem
 from policy.text import control_problem
@@ -185,6 +185,18 @@ def day(value: Any) -> date:
     if isinstance(value, date):
         return value
     return parse_day(as_text(value))  # YYYY-MM-DD in digits 0-9, nothing else ISO 8601 allows (20261101, 2026-W01-1)
+
+
+def shown(value: Any) -> str:
+    """A value as an error line gives it back: a moment in Paris time, as the file is read (the ledger keeps it
+    in UTC, which nobody typed), a day in ISO, anything else as its text."""
+    if isinstance(value, datetime) and value.tzinfo is not None:
+        return value.astimezone(PARIS).isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return format(value, "f")
+    return str(getattr(value, "value", value))
 
 
 def instant(value: Any) -> datetime:

@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from typing import Any, Callable, Iterable
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from ledger import audit
-from ledger.imports.cells import DateOutOfRange
+from ledger.imports.cells import DateOutOfRange, shown
 from ledger.imports.schemas import Column
 from ledger.models import Customer
 from ledger.readers import Formula, Sheet, as_text
@@ -194,8 +194,13 @@ def folded(value: Any) -> Any:
     return value
 
 
+def _said(value: Any) -> Any:
+    """A stored value as a changed-row line quotes it: a moment in Paris time, anything else as audited."""
+    return shown(value) if isinstance(value, datetime) else audit.plain(value)
+
+
 def _key_text(value: Any) -> str:
-    return ", ".join(str(audit.plain(part)) for part in value) if isinstance(value, tuple) else str(value)
+    return ", ".join(shown(part) for part in value) if isinstance(value, tuple) else shown(value)
 
 
 def duplicates(rows: list[Row], key: Callable[[Row], Any], column: str, problems: Problems) -> None:
@@ -279,7 +284,7 @@ def unknown_reference(said: str, given: str, spelled: str | None, hint: str) -> 
 
 
 def describe_change(changes: dict[str, tuple[Any, Any]]) -> str:
-    return "; ".join(f"{name} was {audit.plain(old)!r}, now {audit.plain(new)!r}"
+    return "; ".join(f"{name} was {_said(old)!r}, now {_said(new)!r}"
                      for name, (old, new) in changes.items())
 
 
@@ -302,7 +307,7 @@ def history_row(row: Row, stored: dict[str, Any], problems: Problems, key_column
     if differences:
         for name, (old, new) in differences.items():
             problems.add(row.number, name, f"{row.values[key_column]!r} was already imported with "
-                                           f"{audit.plain(old)!r}; a changed {noun} row "
-                                           f"cannot be re-imported (now {audit.plain(new)!r})")
+                                           f"{_said(old)!r}; a changed {noun} row "
+                                           f"cannot be re-imported (now {_said(new)!r})")
         return False
     return True

@@ -14,6 +14,7 @@ from sqlalchemy import select, tuple_
 
 from ledger import audit
 from ledger.db import now
+from ledger.imports.cells import shown
 from ledger.imports.rows import (CHUNK, ImportResult, Problems, Row, by_key, by_key_ignoring_case, complete,
                                  duplicates, unknown_reference)
 from ledger.imports.schemas import SCHEMAS
@@ -52,8 +53,8 @@ def check(session, rows: list[Row], problems: Problems, terms: Terms, actor: str
                 "unknown ticket", values["ticket_id"], spelled.get(values["ticket_id"]), "import tickets first"))
             continue
         if values["at"] < ticket.received_at:
-            problems.add(row.number, "at", f"{values['at'].isoformat()} is before the ticket arrived "
-                                           f"({ticket.received_at.isoformat()})")
+            problems.add(row.number, "at", f"{shown(values['at'])} is before the ticket arrived "
+                                           f"({shown(ticket.received_at)})")
             continue
         if (values["ticket_id"], values["at"], str(values["status"])) not in stored:
             new.append(row)

@@ -11,11 +11,13 @@ written to an error, a note or the audit log; without a sealer a file with crede
 
 from __future__ import annotations
 
+from datetime import date
 from enum import Enum
 from typing import Callable
 
 from ledger import audit
 from ledger.db import now
+from ledger.imports.cells import shown
 from ledger.imports.rows import (ImportResult, Problems, Row, by_key, case_clashes, complete, duplicates,
                                  require_customers)
 from ledger.imports.schemas import SCHEMAS
@@ -53,8 +55,8 @@ def check(session, rows: list[Row], problems: Problems, terms: Terms, actor: str
                                                                    f"({arrived}): a customization is delivered after it")
         for name in ORDER:
             if values.get(name) is not None and values[name] < values["received_at"]:
-                problems.add(row.number, name, f"{values[name].isoformat()} is before the ticket arrived "
-                                               f"({values['received_at'].isoformat()})")
+                problems.add(row.number, name, f"{shown(values[name])} is before the ticket arrived "
+                                               f"({shown(values['received_at'])})")
         stored = existing.get(values["ticket_id"])
         if stored is not None:
             for name in IDENTITY:
@@ -119,6 +121,4 @@ def check(session, rows: list[Row], problems: Problems, terms: Terms, actor: str
 
 def _shown(value) -> str:
     """A stored value as a line quotes it: a day or moment in ISO, a word of the vocabulary as its word."""
-    if isinstance(value, Enum):
-        value = value.value
-    return repr(value.isoformat() if hasattr(value, "isoformat") else value)
+    return repr(shown(value) if isinstance(value, (Enum, date)) else value)

@@ -145,7 +145,16 @@ EVERY_KIND = {
     "refunds": (REFUNDS, lambda key: [key, "C1", "1.00", "2026-11-02", f"VIR-{key}"]),
     "tickets": (["ticket_id", "customer_id", "received_at", "type", "channel", "level"],
                 lambda key: [key, "C1", "2026-10-02T09:00", "evolution", "phone", "2"]),
+    # keyed by the whole row (ticket, moment, status); its ticket must be known (_with_ticket)
+    "ticket-events": (["ticket_id", "at", "status"], lambda key: [key, "2026-10-02T10:00", "waiting_customer"]),
 }
+
+
+def _with_ticket(kind, engine, tmp_path, key="K1"):
+    """An event is refused for an unknown ticket: the ticket-events rows of these tests are about ticket `key`."""
+    if kind == "ticket-events":
+        header, row = EVERY_KIND["tickets"]
+        import_file("tickets", write_csv(tmp_path / "ticket.csv", header, [row(key)]), engine=engine)
 
 
 def test_every_kind_of_import_covers_every_kind():
@@ -194,11 +203,13 @@ def test_every_kind_tells_a_repeated_key_as_repeated_and_an_invalid_id_once(kind
     repeated = [row(key), row(key)]
     if kind == "refunds":  # one reference per refund: the second row's own, so only its id is repeated
         repeated[1][-1] = "VIR-other"
+    _with_ticket(kind, with_credit, tmp_path, key)
     before = ledger_state(with_credit)
     with pytest.raises(ImportRejected) as rejected:
         import_file(kind, write_csv(tmp_path / "repeated.csv", header, repeated), engine=with_credit)
-    told = f"'{key}, 2026-10-20'" if kind == "standby" else f"'{key}'"
-    column = "start_on" if kind == "standby" else header[0]
+    told = {"standby": f"'{key}, 2026-10-20'",
+            "ticket-events": f"'{key}, 2026-10-02T10:00:00+02:00, waiting_customer'"}.get(kind, f"'{key}'")
+    column = {"standby": "start_on", "ticket-events": "at"}.get(kind, header[0])
     assert rejected.value.errors == [f"repeated.csv:3:{column}: {told} is repeated in this file at row 2: a key "
                                      f"appears once"]
     with pytest.raises(ImportRejected) as rejected:  # an invalid id, twice: said at its cells, no "duplicate key None"

@@ -120,15 +120,16 @@ def test_events_are_refused_at_their_row_and_nothing_is_written(helpdesk, tmp_pa
     errors = rejected.value.errors
     assert errors[0] == "bad.csv:3:ticket_id: unknown ticket 'T-NONE' (import tickets first)"
     assert errors[1].startswith("bad.csv:4:ticket_id: unknown ticket 't-wait'") and "'T-WAIT'" in errors[1]
-    assert errors[2] == ("bad.csv:5:at: 2026-05-06T07:00:00+00:00 is before the ticket arrived "
-                         "(2026-05-06T08:00:00+00:00)")
+    # moments said as the file gives them, in Paris time (the ledger keeps UTC, which nobody typed)
+    assert errors[2] == ("bad.csv:5:at: 2026-05-06T09:00:00+02:00 is before the ticket arrived "
+                         "(2026-05-06T10:00:00+02:00)")
     assert errors[3] == ("bad.csv:6:at: 2026-07-02T09:00 is after today: it cannot lie ahead; a date here lies from "
                          "2000-01-01 (earliest_date) to today")
     assert errors[4] == ("bad.csv:7:at: 1999-12-31T09:00 is before 2000-01-01: a date here lies from 2000-01-01 "
                          "(earliest_date) to today")
     assert errors[5] == ("bad.csv:8:status: must be one of open/waiting_customer/in_progress/resolved/closed/reopened, "
                          "not 'pending'")
-    assert errors[6] == ("bad.csv:9:at: 'T-WAIT, 2026-05-07T14:00:00+00:00, waiting_customer' is repeated in this "
+    assert errors[6] == ("bad.csv:9:at: 'T-WAIT, 2026-05-07T16:00:00+02:00, waiting_customer' is repeated in this "
                          "file at row 2: a key appears once")
     assert len(errors) == 7
     with session_scope(helpdesk) as session:
