@@ -79,7 +79,7 @@ def _wait_until_up(api_url: str, process: subprocess.Popen, timeout: float, pref
                                f"{config.home() / 'logs' / 'server.log'}")
         if answers(api_url, timeout=1):
             home = _served_home(api_url)
-            if home is not None and Path(home).resolve() != Path(prefect_home).resolve():
+            if home is not None and Path(home).expanduser().resolve() != Path(prefect_home).expanduser().resolve():
                 raise RuntimeError(f"another Prefect server (its data in {home}) took {api_url} while this one was "
                                    f"starting: stop it, or choose another --port")
             if home is not None:
