@@ -21,10 +21,12 @@ from datetime import datetime, timezone
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from pathlib import Path
-from typing import Optional
+from typing import Annotated, Optional
 
 from prefect.blocks.abstract import NotificationBlock, NotificationError
 from pydantic import Field, SecretStr
+
+from policy.text import plain
 
 import lifecycle_config
 from lifecycle_config import clock
@@ -57,7 +59,7 @@ class Notifications(NotificationBlock):
     _block_type_slug = "lifecycle-notifications"
     _description = "Where notices to customers go: an SMTP server, or an outbox folder of .eml files."
 
-    sender: str = Field("Support <support@example.com>", description="From address of every notice.")
+    sender: Annotated[str, plain(200)] = Field("Support <support@example.com>", description="From address of every notice.")
     smtp_host: Optional[str] = Field(None, description="SMTP server; empty means notices go to the outbox folder.")
     smtp_port: int = Field(587, description="SMTP port (587 with STARTTLS, 465 with SSL, 25 plain).")
     security: str = Field("starttls", description="starttls, ssl or none.", pattern="^(starttls|ssl|none)$")
@@ -65,9 +67,9 @@ class Notifications(NotificationBlock):
     password: Optional[SecretStr] = Field(None, description="SMTP password (kept secret).")
     outbox_dir: Optional[str] = Field(None, description="Folder for .eml files; default $LIFECYCLE_HOME/outbox.")
     timeout_seconds: int = Field(30, description="SMTP connection timeout.")
-    support_phone: str = Field("01 79 65 66 63", description="The number notices give customers to regularize "
+    support_phone: Annotated[str, plain(200)] = Field("01 79 65 66 63", description="The number notices give customers to regularize "
                                "their situation (seed 001: 'contact us on 01 79 65 66 63').")
-    ops_email: str = Field("Ops <ops@example.com>", description="Where ops alerts go (failed runs, a late "
+    ops_email: Annotated[str, plain(200)] = Field("Ops <ops@example.com>", description="Where ops alerts go (failed runs, a late "
                            "backup, approvals waiting): SMTP, or the outbox folder like notices.")
     ops_webhook_url: Optional[str] = Field(None, description="Also POST each ops alert here as JSON {subject, body, "
                                            "sent_at} (a chat or paging webhook); empty means mail only.")

@@ -9,10 +9,16 @@ each close say it is still in use until someone fills in the real one.
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Annotated, Optional
 
 from prefect.blocks.core import Block
 from pydantic import Field
+
+from policy.text import plain
+
+#: what the seller's details are as an invoice prints them: one line of text without control or invisible
+#: characters (a NUL breaks the Factur-X XML, a bidi control reorders the printed name)
+Line = Annotated[str, plain(200)]
 
 
 class Seller(Block):
@@ -25,24 +31,24 @@ class Seller(Block):
 
     sample: bool = Field(True, description="True while these are the shipped sample details: every invoice then "
                          "carries a SPECIMEN band. Set it to false once the real details are filled in.")
-    legal_name: str = Field("Exemple SaaS SAS", description="Legal name (raison sociale).")
-    legal_form: Optional[str] = Field("SAS", description="Legal form: SAS, SARL, SA...")
-    share_capital: Optional[str] = Field("10 000 €", description="Share capital, as printed (capital social).")
-    address_lines: list[str] = Field(["10 rue de l'Exemple"], description="Street address, one entry per line.")
-    postcode: str = Field("75002", description="Postcode.")
-    city: str = Field("Paris", description="City.")
+    legal_name: Line = Field("Exemple SaaS SAS", description="Legal name (raison sociale).")
+    legal_form: Optional[Line] = Field("SAS", description="Legal form: SAS, SARL, SA...")
+    share_capital: Optional[Line] = Field("10 000 €", description="Share capital, as printed (capital social).")
+    address_lines: list[Line] = Field(["10 rue de l'Exemple"], description="Street address, one entry per line.")
+    postcode: Line = Field("75002", description="Postcode.")
+    city: Line = Field("Paris", description="City.")
     country: str = Field("FR", description="ISO 3166 country code.", pattern="^[A-Z]{2}$")
     siren: str = Field("123456789", description="SIREN (9 digits).", pattern=r"^[0-9]{9}$")
     siret: Optional[str] = Field("12345678900012", description="SIRET of the issuing establishment (14 digits).",
                                  pattern=r"^[0-9]{14}$")
-    vat_number: str = Field("FR32123456789", description="Intra-community VAT number.")
-    rcs: Optional[str] = Field("RCS Paris 123 456 789", description="Trade register entry, as printed.")
-    email: str = Field("facturation@example.com", description="Contact address for invoices; the From of invoice "
+    vat_number: Line = Field("FR32123456789", description="Intra-community VAT number.")
+    rcs: Optional[Line] = Field("RCS Paris 123 456 789", description="Trade register entry, as printed.")
+    email: Line = Field("facturation@example.com", description="Contact address for invoices; the From of invoice "
                        "mails stays the notifications block's sender.")
-    iban: str = Field("FR76 3000 6000 0112 3456 7890 189", description="IBAN customers pay to (the sample is a "
+    iban: Line = Field("FR76 3000 6000 0112 3456 7890 189", description="IBAN customers pay to (the sample is a "
                       "test IBAN).")
-    bic: str = Field("AGRIFRPPXXX", description="BIC of that account.")
-    payment_link_template: Optional[str] = Field(
+    bic: Line = Field("AGRIFRPPXXX", description="BIC of that account.")
+    payment_link_template: Optional[Line] = Field(
         "https://pay.example.com/invoices/{number}?customer={customer_id}",
         description="Payment link for card and SEPA customers; {number}, {customer_id} and {amount} are replaced. "
         "Empty: no link.")

@@ -24,8 +24,8 @@ from tasks.invoice_documents import finish_documents, issue_documents_task
 from policy.vocabulary import InvoiceKind
 from operations.deletion import (approval_form, certificate_markdown, check_due, execute, mark_awaiting, pending_run,
                                  plan_purge, refuse)
-from tasks.runtime import (Refusal, actor, business_date, check_date, check_window, flow_run_id, installation_tags,
-                           refusals_fail_quietly)
+from tasks.runtime import (COMMENT_LENGTH, NAME_LENGTH, Refusal, actor, business_date, check_date, check_texts, check_window,
+                           flow_run_id, installation_tags, refusals_fail_quietly)
 from tasks.settings import load_run_settings
 
 DELETION_DEPLOYMENT = "data-deletion/data-deletion"
@@ -161,6 +161,8 @@ def delete_customer_data(
         comment: why, for the certificate.
         approval_timeout_hours: how long the form may wait; then nothing is deleted.
     """
+    # they go into the deletion certificate and the audit log
+    check_texts(approved_by=(approved_by, NAME_LENGTH), comment=(comment, COMMENT_LENGTH))
     day = business_date(as_of)
     if day > today_paris():
         raise DeletionRefused(f"{customer_id}: a deletion never runs for a day ahead of today ({day}); nothing was deleted")

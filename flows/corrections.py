@@ -20,7 +20,7 @@ from operations.corrections import CreditNoted, Refunded, issue_credit_note as c
 from tasks.dispatch import deliver
 from operations.invoice_documents import documents_table, standing
 from tasks.invoice_documents import finish_documents, issue_documents_task
-from tasks.runtime import actor, check_window, flow_run_id, refusals_fail_quietly
+from tasks.runtime import NAME_LENGTH, REASON_LENGTH, actor, check_texts, check_window, flow_run_id, refusals_fail_quietly
 from tasks.settings import load_run_settings
 
 
@@ -39,6 +39,8 @@ def issue_credit_note(invoice: str, reason: str, requested_by: str, amount_ttc: 
         lines: the invoice's lines to credit whole, by position as `show invoices` lists them (or give `amount_ttc`).
         again: issue it although a credit note of this amount and reason is on the invoice already (a second on purpose).
     """
+    # as --reason and --requested-by: the reason is printed on the credit note, who asks goes into the audit log
+    check_texts(reason=(reason, REASON_LENGTH), requested_by=(requested_by, NAME_LENGTH))
     settings = load_run_settings("credit-note")
     run_id = flow_run_id()
     # what an earlier run left unrendered or unsent (a run killed after its write, storage read-only) first:

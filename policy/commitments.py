@@ -41,12 +41,13 @@ from datetime import date, datetime, time, timedelta, timezone
 from decimal import Decimal
 from enum import StrEnum
 from functools import lru_cache
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 import holidays
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from policy.calendar import PARIS, add_months
+from policy.text import plain
 from policy.vocabulary import Severity, TicketChannel, TicketType
 
 if TYPE_CHECKING:  # the terms import this module for the rows' model
@@ -96,7 +97,7 @@ class Commitment(BaseModel):
     informational: bool = Field(
         False, description="A floor, not a deadline: the due date is shown, the clock is never at risk, "
         "breached nor missed.")
-    seed: str = Field(min_length=3, description="The seed clause the promise comes from.")
+    seed: Annotated[str, plain(500)] = Field(min_length=3, description="The seed clause the promise comes from.")
 
     @field_validator("ticket_types", "channels", "levels", "stopped_by")
     @classmethod

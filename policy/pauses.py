@@ -30,7 +30,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -38,6 +38,7 @@ from policy.calendar import PARIS
 from policy.commitments import (WORKING_UNITS, Clock, Commitment, Ticket, WorkingCalendar, add_working_hours,
                                 allowance, applies, clock_start, clock_state, deadline, limit_for,
                                 working_time_between)
+from policy.text import plain
 from policy.vocabulary import TicketStatus
 
 if TYPE_CHECKING:
@@ -56,7 +57,7 @@ class PauseRule(BaseModel):
     clock: str = Field(pattern=r"^[a-z][a-z0-9_]{0,63}$", description="The commitment's name (its clock).")
     statuses: list[Literal["open", "waiting_customer", "in_progress"]] = Field(
         min_length=1, description="The statuses on which the clock stands still.")
-    reason: str = Field(min_length=3, description="The seed clause or the stated reason for the pause.")
+    reason: Annotated[str, plain(500)] = Field(min_length=3, description="The seed clause or the stated reason for the pause.")
 
     @field_validator("statuses")
     @classmethod

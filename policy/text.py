@@ -72,3 +72,19 @@ def text_problem(value: str, max_length: int, *, lines: bool = False) -> str | N
     if len(value) > max_length:
         return f"is longer than {max_length} characters"
     return control_problem(value, lines=lines)
+
+
+def plain(max_length: int, *, lines: bool = False):
+    """A pydantic check of a setting typed in a block's form (the terms, the seller, the notifications): what
+    `text_problem` refuses at an import is refused there too, before it reaches an invoice, a mail or a log.
+    An empty value is left to the field's own rules (`min_length`, Optional)."""
+    from pydantic import AfterValidator
+
+    def check(value):
+        if isinstance(value, str) and value:
+            problem = text_problem(value, max_length, lines=lines)
+            if problem and problem != "is empty":
+                raise ValueError(problem)
+        return value
+
+    return AfterValidator(check)

@@ -16,7 +16,9 @@ import re
 from typing import Annotated
 
 from prefect.input import RunInput
-from pydantic import Field, WithJsonSchema, model_validator
+from pydantic import Field, ValidationError, WithJsonSchema, field_validator, model_validator
+
+from tasks.runtime import COMMENT_LENGTH, NAME_LENGTH, TextRefused
 
 #: the JSON schema rule the server enforces: a refusal carries a comment
 _REFUSAL_NEEDS_A_COMMENT = {
@@ -24,6 +26,14 @@ _REFUSAL_NEEDS_A_COMMENT = {
     "then": {"properties": {"comment": {"type": "string", "minLength": 1, "pattern": r"\S"}},
              "required": ["comment"]},
 }
+
+
+#: the characters a form's text never holds (policy.text refuses the same): C0 and C1 controls, DEL, and the
+#: invisible ones that reorder or hide text (zero-width, bidi controls and isolates, the BOM); a line break
+#: only in the comment. The server checks this pattern before it accepts an answer, the model says why.
+_HIDDEN = r"\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F\u00AD\u061C\u200B-\u200F\u2028-\u202E\u2060-\u206F\uFEFF"
+_ONE_LINE = "^[^" + _HIDDEN + r"\u0009\u000A\u000D]*[^" + _HIDDEN + r"\s][^" + _HIDDEN + r"\u0009\u000A\u000D]*$"
+_LINES = "^[^" + _HIDDEN + "]*$"
 
 
 class Approval(RunInput):
@@ -36,8 +46,23 @@ class Approval(RunInput):
         "enum": [True, False],
         "description": "Choose true to approve, false to refuse. Nothing is decided until you choose.",
     })]
-    reviewer: str = Field(..., min_length=1, pattern=r"\S", description="Your name: it goes into the audit log.")
-    comment: str = Field("", description="Why. Required when you refuse.")
+    reviewer: str = Field(..., min_length=1, max_length=NAME_LENGTH, json_schema_extra={"pattern": _ONE_LINE},
+                          description="Your name: it goes into the audit log.")
+    comment: str = Field("", max_length=COMMENT_LENGTH, json_schema_extra={"pattern": _LINES},
+                         description="Why. Required when you refuse.")
+
+    @field_validator("reviewer", "comment", mode="before")
+    @classmethod
+    def _plain_text(cls, value, info):
+        """What the schema's pattern refuses, said as every other entry says it (policy.text)."""
+        from policy.text import text_problem
+
+        if isinstance(value, str) and value:
+            limit = NAME_LENGTH if info.field_name == "reviewer" else COMMENT_LENGTH
+            problem = text_problem(value, limit, lines=info.field_name == "comment")
+            if problem and not (info.field_name == "comment" and problem == "is empty"):
+                raise ValueError(f"{info.field_name} {problem}")
+        return value
 
     @model_validator(mode="after")
     def _refusal_says_why(self):
@@ -58,7 +83,14 @@ def answered(key: str) -> Approval | None:
     if context is None or context.flow_run is None:
         return None
     value = read_flow_run_input(keyset_from_base_key(f"suspended-{key}")["response"], flow_run_id=context.flow_run.id)
-    return Approval(**value) if value else None
+    if not value:
+        return None
+    try:
+        return Approval(**value)
+    except ValidationError as error:  # a character the schema's pattern cannot name (a tag, a private-use one)
+        first = error.errors()[0]
+        raise TextRefused(f"the answer's {first['msg'].removeprefix('Value error, ')}: nothing was decided; "
+                          f"start the run again and answer in plain text") from None
 
 
 def decided(decision: Approval, who: str) -> str:

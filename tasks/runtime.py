@@ -28,6 +28,29 @@ class DateRefused(Refusal, ValueError):
     """A business date or month that lies ahead: refused unless a reason is given."""
 
 
+class TextRefused(Refusal, ValueError):
+    """A text a person typed into a run's form (who asks, why, a comment) that the audit log, a document or a
+    terminal must not receive: a control or invisible character, or longer than its bound."""
+
+
+#: the bounds of the texts of the forms, as the CLI's options have them (lifecycle/cli/run_options.py)
+NAME_LENGTH, REASON_LENGTH, COMMENT_LENGTH = 120, 500, 2000
+
+
+def check_texts(**named: tuple[str | None, int]) -> None:
+    """Each `name=(value, max_length)` typed in a form is a text of at most that length without control or
+    invisible characters (policy.text, as an import's cell and a CLI option); a comment may hold line breaks.
+    An empty value is left to the flow (some texts are optional). One line naming the parameter."""
+    from policy.text import text_problem
+
+    for name, (value, max_length) in named.items():
+        if value is None or value == "":
+            continue
+        problem = text_problem(value, max_length, lines=max_length >= COMMENT_LENGTH)
+        if problem and problem != "is empty":
+            raise TextRefused(f"{name} {problem}")
+
+
 #: what Prefect's engine logs, at ERROR with the traceback, when a run on a worker ends Failed: the result of
 #: its Failed state is raised again at the end of the run (prefect.flow_engine.run_flow's error_logger)
 ENGINE_EXIT = "Engine execution exited with unexpected exception"
@@ -238,6 +261,7 @@ def business_date(as_of: date | None) -> date:
 def check_date(problem: str | None, *, force_reason: str | None, what: str, engine=None) -> None:
     """Refuse a run whose date is ahead of today (`problem`), unless `force_reason` says why; an
     override is written to the audit log with its reason."""
+    check_texts(force_reason=(force_reason, REASON_LENGTH))
     if problem is None:
         return
     reason = (force_reason or "").strip()

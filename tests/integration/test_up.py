@@ -246,7 +246,12 @@ def test_the_close_cannot_be_approved_or_refused_by_accident(up_server, ops_inbo
     # Submit without choosing, with a blank reviewer, or refusing without a reason: refused by the server
     for answer, why in [({"reviewer": "claire.finance", "comment": ""}, "'approve' is a required property"),
                         ({"approve": True, "reviewer": "   "}, "reviewer"),
-                        ({"approve": False, "reviewer": "claire.finance", "comment": ""}, "comment")]:
+                        ({"approve": False, "reviewer": "claire.finance", "comment": ""}, "comment"),
+                        # what goes into the audit log is text a terminal and a log show as it is
+                        ({"approve": True, "reviewer": "claire\u202egnp.exe"}, "reviewer"),
+                        ({"approve": True, "reviewer": "claire\x1b[31m"}, "reviewer"),
+                        ({"approve": True, "reviewer": "c" * 121}, "reviewer"),
+                        ({"approve": False, "reviewer": "claire.finance", "comment": "rates\x00 wrong"}, "comment")]:
         response = up_server.resume(run["id"], answer)
         assert response["status"] == "REJECT" and why in response["details"]["reason"], (answer, response)
     assert up_server.get(f"/flow_runs/{run['id']}")["state"]["name"] == "Suspended"
