@@ -21,7 +21,6 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from decimal import Decimal
 
 from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy import inspect as sa_inspect

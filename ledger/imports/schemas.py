@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from ledger.imports.cells import (address, boolean, choice, day, email, identifier, instant, money, monthly_fee,
+from ledger.imports.cells import (address, boolean, choice, day, email, identifier, instant, monthly_fee,
                                   positive_money, rate,
                                   siren, text, vat_number, whole)
 from policy.categories import CATEGORIES

@@ -4,7 +4,6 @@ invoices drafted and numbered to the cent, a refused close leaves nothing, and a
 from __future__ import annotations
 
 from datetime import date
-from decimal import Decimal
 
 import pytest
 from sqlalchemy import func, select
