@@ -191,20 +191,20 @@ def look(session: Session, terms: Terms, at: datetime, *, flow_run_id: str | Non
         goes = delivery_moment(at, ticket.type, calendar)
         record = dict(ticket_id=ticket.ticket_id, created_at=now(), computed_at=at, deliver_after=goes,
                       flow_run_id=flow_run_id)
-        for clock in clocks:
-            if clock.state in ALERTED and not clock.informational:
-                insert_if_missing(session, TicketAlert, alert_key=keys.ticket_alert(ticket.ticket_id, clock.name,
-                                                                                   clock.state.value),
-                                  clock=clock.name, state=clock.state.value, due_at=clock.due_at, **record)
-            warning = due_warning(clock, terms.warnings, at, calendar)
+        for each in clocks:
+            if each.state in ALERTED and not each.informational:
+                insert_if_missing(session, TicketAlert, alert_key=keys.ticket_alert(ticket.ticket_id, each.name,
+                                                                                   each.state.value),
+                                  clock=each.name, state=each.state.value, due_at=each.due_at, **record)
+            warning = due_warning(each, terms.warnings, at, calendar)
             if warning is not None:
                 offset, _ = warning
-                insert_if_missing(session, TicketAlert, alert_key=keys.ticket_warning(ticket.ticket_id, clock.name,
+                insert_if_missing(session, TicketAlert, alert_key=keys.ticket_warning(ticket.ticket_id, each.name,
                                                                                      offset.minutes),
-                                  clock=clock.name, state="warning", offset_minutes=offset.minutes,
-                                  due_at=clock.due_at, **record)
-        running = [clock for clock in clocks if clock.stopped_at is None and not clock.informational]
-        nearest = min(running, key=lambda clock: clock.due_at) if running else None
+                                  clock=each.name, state="warning", offset_minutes=offset.minutes,
+                                  due_at=each.due_at, **record)
+        running = [each for each in clocks if each.stopped_at is None and not each.informational]
+        nearest = min(running, key=lambda each: each.due_at) if running else None
         warn = next_warning_at(clocks, terms.warnings, at, calendar)
         morning.rows.append({
             "ticket": ticket.ticket_id, "customer": f"{ticket.customer_id} {names.get(ticket.customer_id, '')}".strip(),
@@ -212,7 +212,7 @@ def look(session: Session, terms: Terms, at: datetime, *, flow_run_id: str | Non
             "next due (Paris)": f"{nearest.due_at:%Y-%m-%d %H:%M}" if nearest else "",
             "clock": nearest.name if nearest else "",
             "next warning (Paris)": f"{warn:%Y-%m-%d %H:%M}" if warn else "",
-            "clocks": ", ".join(f"{clock.name} {clock.state.value}" for clock in clocks),
+            "clocks": ", ".join(f"{each.name} {each.state.value}" for each in clocks),
         })
     morning.rows.sort(key=lambda row: (ORDER[ClockState(row["state"])], row["next due (Paris)"], row["ticket"]))
     session.flush()
