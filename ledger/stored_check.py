@@ -6,7 +6,8 @@ what an invoice can hold, a period longer than the rules allow, a control charac
 outside the terms' window. Nothing here changes a row: each stored row is read through the import's own
 rules (the columns' parsers of ledger.imports.schemas, the window of policy.window, the period rules of
 policy.billed_through and policy.standby, the case rule of ledger.imports.rows), and what they refuse is
-said on a line of its own for every rule a row breaks, for a person to correct (docs/how-to/moving-in-from-an-older-release.md).
+said on a line of its own for every rule a row breaks, for a person to correct
+(docs/how-to/moving-in-from-an-older-release.md).
 """
 
 from __future__ import annotations
