@@ -137,20 +137,88 @@ def _xlsx_rows(path: Path) -> Iterator[list[Any]]:
         raise UnreadableFile(f"{path.name}: not a readable XLSX workbook ({error})") from None
     number = 0
     try:
-        # the first sheet a spreadsheet shows: a hidden one (`hidden`, or `veryHidden` that only a macro shows)
-        # is never read, as the user who checked the file in Excel never saw it
+        # the one sheet a spreadsheet shows: a hidden one (`hidden`, or `veryHidden` that only a macro shows)
+        # is never read, as the user who checked the file in Excel never saw it; a second visible one is refused,
+        # as the user cannot tell which one would be imported
         visible = [sheet for sheet in workbook.worksheets if getattr(sheet, "sheet_state", "visible") == "visible"]
         if not visible:
             raise UnreadableFile(f"{path.name}: every sheet of the workbook is hidden: unhide the one to import")
+        if len(visible) > 1:
+            names = ", ".join(_title(sheet.title) for sheet in visible[:10]) + (", ..." if len(visible) > 10 else "")
+            raise UnreadableFile(f"{path.name}: the workbook has {len(visible)} visible sheets ({names}): keep the "
+                                 f"one to import visible (hide or delete the others); nothing was read")
         sheet = visible[0]
+        hidden_rows, hidden_columns = _hidden(sheet)
+        rows_seen: list[int] = []
+        columns_seen: set[int] = set()
         for number, row in enumerate(sheet.iter_rows(), start=1):
-            yield [Formula(cell.value) if getattr(cell, "data_type", None) == "f" else cell.value for cell in row]
+            values = [Formula(cell.value) if getattr(cell, "data_type", None) == "f" else cell.value for cell in row]
+            held = [index for index, value in enumerate(values, start=1) if _cell(value) is not None]
+            if held and number in hidden_rows:
+                rows_seen.append(number)
+            columns_seen.update(index for index in held if index in hidden_columns)
+            yield values
+        problem = _hidden_problem(rows_seen, sorted(columns_seen))
+        if problem:
+            raise UnreadableFile(f"{path.name}: {problem}; nothing was written")
     except ValueError as error:  # a number cell whose value is not a number (<v>NaN</v>): openpyxl cannot cast it
         raise UnreadableFile(f"{path.name}:{number + 1}: a cell marked as a number holds something that is not "
                              f"a number ({error}); type the value again and save the workbook") from None
     finally:
         workbook.close()
         handle.close()
+
+
+def _title(title: str) -> str:
+    """A sheet's name as a line shows it (a hand-edited workbook's may hold anything)."""
+    return title[:40] if title.isprintable() else repr(title[:40])
+
+
+def _hidden(sheet) -> tuple[set[int], set[int]]:
+    """The rows and columns a spreadsheet hides (`<row hidden="1">`, `<col hidden="1">`), read from the sheet's
+    XML, which read-only openpyxl does not tell: 1-based numbers."""
+    from openpyxl.xml.functions import iterparse
+
+    rows: set[int] = set()
+    columns: set[int] = set()
+    number = 0
+    with sheet._get_source() as source:
+        for _, element in iterparse(source):
+            tag = element.tag.rsplit("}", 1)[-1]
+            if tag == "col":
+                if element.get("hidden") in ("1", "true"):
+                    first, last = int(element.get("min", "1")), int(element.get("max", element.get("min", "1")))
+                    columns.update(range(first, min(last, 16384) + 1))
+            elif tag == "row":
+                given = element.get("r")
+                number = int(given) if given and given.isdigit() else number + 1
+                if element.get("hidden") in ("1", "true"):
+                    rows.add(number)
+                element.clear()
+    return rows, columns
+
+
+def _listed(numbers: list, most: int = 10) -> str:
+    shown = ", ".join(str(number) for number in numbers[:most])
+    return shown + (f" and {len(numbers) - most:,} more" if len(numbers) > most else "")
+
+
+def _hidden_problem(rows: list[int], columns: list[int]) -> str | None:
+    """Why a sheet is refused: rows or columns hidden that hold values (a person checking it cannot see what
+    would be imported)."""
+    from openpyxl.utils import get_column_letter
+
+    said = []
+    if rows:
+        said.append(f"row {rows[0]} is hidden: unhide it or delete it" if len(rows) == 1 else
+                    f"rows {_listed(rows)} are hidden: unhide them or delete them")
+    if columns:
+        letters = [get_column_letter(column) for column in columns]
+        said.append(f"column {letters[0]} is hidden and holds values: unhide it or delete it" if len(letters) == 1
+                    else f"columns {_listed(letters)} are hidden and hold values: unhide them or delete them")
+    if not said:
+        return None
+    return "; ".join(said) + " (a person checking the sheet cannot see what it would import)"
 
 
 def _regular_file_problem(path: Path) -> str | None:

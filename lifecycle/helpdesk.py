@@ -11,7 +11,8 @@ checks and write, all or nothing: 200 with what changed, 422 with one line per e
 (`helpdesk:row:column: reason`, record N being row N+1). Refused, in one line (and logged once): 401 a
 bad or missing signature, or a moment more than 5 minutes from the product's clock; 409 a request taken
 already (the ledger keeps each taken signature while it is fresh); 400 not JSON, a key twice in one
-object, nested deeper than a ticket is, a header it reads given twice, or a Transfer-Encoding; 408 a request not received within its time; 411/413 no or too large a Content-Length. It
+object, nested deeper than a ticket is, text that is not UTF-8 (bytes, or a surrogate escaped alone: named by
+its `helpdesk:row:field`), a key beside `tickets`/`events`, a header it reads given twice, or a Transfer-Encoding; 408 a request not received within its time; 411/413 no or too large a Content-Length. It
 listens on the UI's address (loopback by default), like the downloads.
 """
 
@@ -99,9 +100,9 @@ def parse(body: bytes):
     """The request's JSON, or Refused(400) in one line: not JSON (`NaN`, `Infinity` neither), a key twice in
     one object, or nested deeper than a ticket is. A number stays the text it was written as (`5`, `1.0`,
     `1e0`, 5001 digits), so that the columns read it as they read a file's cell: one rule for both."""
-    try:
-        payload = json.loads(body, object_pairs_hook=_object, parse_int=str, parse_float=str,
-                             parse_constant=_no_constant)
+    try:  # bytes that are not UTF-8 are kept as lone surrogates, told by `invalid_text` at their field
+        payload = json.loads(body.decode("utf-8", "surrogateescape"), object_pairs_hook=_object, parse_int=str,
+                             parse_float=str, parse_constant=_no_constant)
     except RecursionError:
         raise Refused(400, f"JSON nested deeper than {MAX_DEPTH} levels: send a ticket object or a list of them") \
             from None
@@ -132,9 +133,15 @@ def receive(body: bytes, signed: Mapping[str, str], secret: bytes, *, max_bytes:
         payload = parse(body)
     except Refused as refused:
         return refused.status, {"error": str(refused)}
-    batches = _batches(payload)
+    try:
+        batches = _batches(payload)
+    except Refused as refused:
+        return refused.status, {"error": str(refused)}
     if batches is None:
         return 400, {"error": "expected a ticket object, a list of them, or {\"tickets\": [...], \"events\": [...]}"}
+    invalid = invalid_text(batches)
+    if invalid:
+        return 400, {"error": invalid}
     with session_scope(engine) as session:
         terms = latest_terms(session)
     if sealer is None:
@@ -160,11 +167,52 @@ def receive(body: bytes, signed: Mapping[str, str], secret: bytes, *, max_bytes:
     return 200, answer
 
 
+def _safe(name: str) -> str:
+    """A key as a line quotes it: its invalid characters escaped, at most 100 characters."""
+    return "'" + name[:100].encode("utf-8", "backslashreplace").decode("utf-8") + "'"
+
+
+def invalid_text(batches: list[tuple[str, str, list]]) -> str | None:
+    """The first key or text of the records that no UTF-8 text holds (bytes that were not UTF-8, a surrogate
+    escaped alone, `"\\ud800"`): one line naming its row and field, as an import's error names its cell
+    (record N is row N + 1). None: all valid."""
+    from policy.text import utf8_problem
+
+    fix = "send the text in UTF-8"
+    for _, label, records in batches:
+        for number, record in enumerate(records, start=2):
+            for key, value in record.items():
+                problem = utf8_problem(key, fix)
+                if problem:
+                    return f"{label}:{number}:{_safe(key)}: the field's name {problem}"
+                pending = [value]
+                while pending:  # a nested value is refused at its column anyway: its text is never echoed
+                    item = pending.pop()
+                    if isinstance(item, dict):
+                        pending.extend([*item.keys(), *item.values()])
+                    elif isinstance(item, list):
+                        pending.extend(item)
+                    elif isinstance(item, str) and utf8_problem(item, fix):
+                        return f"{label}:{number}:{key if key.isprintable() else repr(key)}: {utf8_problem(item, fix)}"
+    return None
+
+
+#: the keys of a request carrying tickets and events (`{"tickets": [...], "events": [...]}`)
+BATCH_KEYS = ("tickets", "events")
+
+
 def _batches(payload) -> list[tuple[str, str, list]] | None:
     """What a request carries, as `(kind, label, records)` in the order they are written: a ticket object or
     a list of them; or `{"tickets": [...], "events": [...]}` (either or both: the tickets first, so events may
-    name a ticket of the same request). None: neither."""
-    if isinstance(payload, dict) and payload and set(payload) <= {"tickets", "events"}:
+    name a ticket of the same request). None: neither. Refused (400): an object with `tickets` or `events` and
+    other keys beside them (`evnts`, a ticket's column): read as a ticket it would drop the events unsaid."""
+    if isinstance(payload, dict) and set(payload) & set(BATCH_KEYS) and not set(payload) <= set(BATCH_KEYS):
+        unknown = [name for name in payload if name not in BATCH_KEYS]
+        shown = ", ".join(_safe(name) for name in unknown[:5]) + (f" and {len(unknown) - 5} more"
+                                                                  if len(unknown) > 5 else "")
+        raise Refused(400, f"unknown key{'s' if len(unknown) > 1 else ''} {shown} beside \"tickets\"/\"events\": "
+                           f"send {{\"tickets\": [...], \"events\": [...]}} (either or both) and nothing else")
+    if isinstance(payload, dict) and payload and set(payload) <= set(BATCH_KEYS):
         batches = [(kind, label, payload[key]) for key, kind, label in
                    (("tickets", "tickets", "helpdesk"), ("events", "ticket-events", "helpdesk-events")) if key in payload]
         if all(isinstance(records, list) and records and all(isinstance(record, dict) for record in records)

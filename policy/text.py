@@ -41,6 +41,17 @@ def character_name(char: str) -> str:
     return f"U+{ord(char):04X} {name}" if name else f"U+{ord(char):04X}"
 
 
+def utf8_problem(value: str, fix: str = "type the text in UTF-8") -> str | None:
+    """Why `value` cannot be stored, printed or mailed: it holds a lone surrogate (U+D800 to U+DFFF), which no
+    UTF-8 text has: bytes that were not UTF-8, read with `surrogateescape` (the byte named), or a surrogate
+    escaped alone in JSON (`"\\ud800"`). Named by position and value, with `fix`."""
+    for position, char in enumerate(value, start=1):
+        if 0xD800 <= ord(char) <= 0xDFFF:
+            shown = f"byte \\x{ord(char) - 0xDC00:02x}" if 0xDC80 <= ord(char) <= 0xDCFF else f"U+{ord(char):04X}"
+            return f"is not valid UTF-8 (the {shown} at character {position}): {fix}"
+    return None
+
+
 def control_problem(value: str, *, lines: bool = False) -> str | None:
     """Why `value` is refused: a control character (C0, DEL, C1), an invisible format character (a bidi
     control, a zero-width space) or, in a one-line value, a line break.

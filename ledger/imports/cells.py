@@ -16,15 +16,25 @@ from policy.text import control_problem
 from policy.money import parse_amount
 
 
+class CellRefused(ValueError):
+    """A cell that breaks several rules: the import says the first (one line per cell), `lifecycle db check`
+    every one (`reasons`)."""
+
+    def __init__(self, reasons: list[str]):
+        super().__init__(reasons[0])
+        self.reasons = reasons
+
+
 def text(max_length: int, *, lines: bool = False) -> Callable[[Any], str]:
     """Text of at most `max_length` characters, without control characters; one line unless `lines`."""
     def parse(value: Any) -> str:
         result = as_text(value)
-        if len(result) > max_length:
-            raise ValueError(f"longer than {max_length} characters")
+        reasons = [f"longer than {max_length} characters"] if len(result) > max_length else []
         problem = control_problem(result, lines=lines)
         if problem:
-            raise ValueError(problem)
+            reasons.append(problem)
+        if reasons:
+            raise CellRefused(reasons)
         return result
 
     return parse

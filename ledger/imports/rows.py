@@ -20,9 +20,6 @@ from policy.refusals import Refusal
 from policy.window import DateWindow
 
 CHUNK = 900
-#: columns that record a fact of the past: a payment, a refund, a ticket's moments cannot lie after today
-PAST_ONLY = frozenset({"paid_on", "refunded_on", "received_at", "first_response_at", "workaround_at", "resolved_at",
-                       "closed_at", "customization_delivered_on"})
 
 
 #: the header's problems listed one by one; past them, one line says how many more there are
@@ -152,7 +149,7 @@ def parse_sheet(sheet: Sheet, columns: tuple[Column, ...], problems: Problems,
             if isinstance(raw, float) and not math.isfinite(raw):  # an .xlsx number cell of 1E999 is infinite
                 problems.add(number, column.name, f"not a number (the cell holds {raw})")
                 continue
-            past_only = column.name in PAST_ONLY or column.past
+            past_only = column.past  # a fact of the past (schemas.Column): no later than today
             try:
                 value = column.parse(raw)
             except DateOutOfRange as error:

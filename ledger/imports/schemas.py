@@ -26,7 +26,9 @@ class Column:
     name: str
     parse: Callable[[Any], Any]
     required: bool = True
-    past: bool = False  # a fact of the past (an invoice issued, work done): no later than today (an instant: now)
+    #: a fact of the past (an invoice issued, a payment, work done): no later than today (an instant: now); the one
+    #: rule the import and `lifecycle db check` read
+    past: bool = False
 
 
 def schemas(terms: Terms) -> dict[str, tuple[Column, ...]]:
@@ -50,7 +52,7 @@ def schemas(terms: Terms) -> dict[str, tuple[Column, ...]]:
             Column("subscription", boolean, False),
         ),
         "payments": (
-            Column("payment_id", identifier), Column("invoice_id", identifier), Column("paid_on", day),
+            Column("payment_id", identifier), Column("invoice_id", identifier), Column("paid_on", day, past=True),
             Column("amount", positive_money),
         ),
         "interventions": (
@@ -76,7 +78,7 @@ def schemas(terms: Terms) -> dict[str, tuple[Column, ...]]:
             Column("severity", choice(*Severity), False), Column("level", whole(1, 2), False),
             Column("first_response_at", instant, False, past=True), Column("workaround_at", instant, False, past=True),
             Column("resolved_at", instant, False, past=True), Column("closed_at", instant, False, past=True),
-            Column("customization_delivered_on", day, False), Column("credentials", text(4000, lines=True), False),
+            Column("customization_delivered_on", day, False, past=True), Column("credentials", text(4000, lines=True), False),
         ),
         "ticket-events": (
             # a status a ticket took: it happened, so no later than now (as a ticket's moments)
@@ -84,7 +86,7 @@ def schemas(terms: Terms) -> dict[str, tuple[Column, ...]]:
         ),
         "refunds": (
             Column("refund_id", identifier), Column("customer_id", identifier), Column("amount", positive_money),
-            Column("refunded_on", day), Column("reference", text(120)),
+            Column("refunded_on", day, past=True), Column("reference", text(120)),
         ),
     }
 

@@ -84,8 +84,6 @@ def argument_problem(arguments: list[str]) -> Optional[str]:
 def _not_utf8(argument: str) -> Optional[str]:
     """Why an argument's bytes are refused: some are not UTF-8 (the terminal's or the script's encoding is
     another), named by position and value."""
-    for position, char in enumerate(argument, start=1):
-        if 0xD800 <= ord(char) <= 0xDFFF:
-            shown = f"byte \\x{ord(char) - 0xDC00:02x}" if 0xDC80 <= ord(char) <= 0xDCFF else f"U+{ord(char):04X}"
-            return f"is not valid UTF-8 (the {shown} at character {position}): type the text in UTF-8"
-    return None
+    from policy.text import utf8_problem
+
+    return utf8_problem(argument)

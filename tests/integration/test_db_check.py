@@ -25,7 +25,7 @@ def test_an_older_releases_rows_are_flagged_on_postgresql(home, ledger, tmp_path
     older_release_ledger(ledger, tmp_path)
     flagged = lifecycle("db", "check")
     assert flagged.returncode == 1 and flagged.stdout.splitlines() == EXPECTED, flagged.stderr
-    assert flagged.stderr.startswith("lifecycle: ledger checked: 7 problem(s) in 5 stored row(s)")
+    assert flagged.stderr.startswith("lifecycle: ledger checked: 13 problem(s) in 7 stored row(s)")
     upgraded = lifecycle("db", "upgrade")
     assert upgraded.returncode == 0
-    assert upgraded.stdout.splitlines()[-1].startswith("ledger checked: 7 problem(s) in 5 stored row(s)")
+    assert upgraded.stdout.splitlines()[-1].startswith("ledger checked: 13 problem(s) in 7 stored row(s)")

@@ -10,6 +10,7 @@ import os
 import subprocess
 import sys
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 import pytest
 from openpyxl import Workbook
@@ -766,3 +767,56 @@ def test_every_kind_lists_the_first_hundred_row_problems_then_counts_the_rest(ki
     assert errors[-1].startswith("k.csv: and ") and errors[-1].endswith(
         f"({rejected.value.total:,} in all, the first 100 listed above); fix these and import again"), errors[-1]
     assert ledger_state(with_credit) == before
+
+
+@pytest.mark.parametrize("kind", sorted(EVERY_KIND))
+def test_every_kind_refuses_a_workbook_with_hidden_rows_or_columns_or_two_visible_sheets(kind, with_credit, tmp_path):
+    """What a person checking the workbook cannot see is never imported: hidden rows, a hidden column that holds
+    values, or a second visible sheet (which one would be read?) refuse the file in one line; nothing is written.
+    An empty hidden column changes nothing."""
+    header, row = EVERY_KIND[kind]
+    rows = {"standby": [row("C1")],  # keyed by its customer and day: one row
+            "ticket-events": [["K1", "2026-10-02T10:00", "waiting_customer"], ["K1", "2026-10-02T11:00", "in_progress"]],
+            "credit-notes": [row("K1"), [*row("K2")[:3], "Another goodwill", *row("K2")[4:]]],  # not alike to K1
+            }.get(kind, [row("K1"), row("K2")])
+    _with_ticket(kind, with_credit, tmp_path, "K1")
+    beyond = chr(ord("A") + len(header))  # the first column past the header's
+
+    def workbook(name: str, hide, second: bool = False) -> Path:
+        book = Workbook()
+        sheet = book.active
+        sheet.title = "Import"
+        for values in (header, *rows):
+            sheet.append(values)
+        hide(sheet)
+        if second:
+            book.create_sheet("Old").append(header)
+        book.save(tmp_path / name)
+        return tmp_path / name
+
+    def rows_hidden(sheet):
+        for number in range(2, len(rows) + 2):
+            sheet.row_dimensions[number].hidden = True
+
+    def column_hidden(sheet):  # a value only there is out of sight
+        sheet.column_dimensions[beyond].hidden = True
+        sheet[f"{beyond}2"] = "hidden note"
+
+    said = "(a person checking the sheet cannot see what it would import); nothing was written"
+    expected = {
+        "rows.xlsx": f"rows.xlsx: rows 2, 3 are hidden: unhide them or delete them {said}" if len(rows) == 2 else
+                     f"rows.xlsx: row 2 is hidden: unhide it or delete it {said}",
+        "column.xlsx": f"column.xlsx: column {beyond} is hidden and holds values: unhide it or delete it {said}",
+        "sheets.xlsx": "sheets.xlsx: the workbook has 2 visible sheets (Import, Old): keep the one to import visible "
+                       "(hide or delete the others); nothing was read",
+    }
+    before = ledger_state(with_credit)
+    for name, hide, second in (("rows.xlsx", rows_hidden, False), ("column.xlsx", column_hidden, False),
+                               ("sheets.xlsx", lambda sheet: None, True)):
+        with pytest.raises(UnreadableFile) as refused:
+            import_file(kind, workbook(name, hide, second), engine=with_credit)
+        assert str(refused.value) == expected[name]
+    assert ledger_state(with_credit) == before
+    # an empty hidden column: the rows are all in sight, and imported
+    fine = workbook("fine.xlsx", lambda sheet: setattr(sheet.column_dimensions[beyond], "hidden", True))
+    assert import_file(kind, fine, engine=with_credit).rows == len(rows)

@@ -352,3 +352,53 @@ def test_nan_or_infinity_is_not_json(webhook, ledger):
                 f'"level": {constant}}}').encode()
         answer = post(url, body, headers(SECRET, body))
         assert answer.status_code == 400 and answer.json() == {"error": f"not JSON: {constant} is not a JSON number"}
+
+
+TICKET = '"customer_id": "ACME", "received_at": "2026-11-17T09:30", "type": "bug"'
+
+
+@pytest.mark.parametrize(("body", "error"), [
+    (('{"ticket_id": "HD-\\ud800", ' + TICKET + '}').encode(),
+     "helpdesk:2:ticket_id: is not valid UTF-8 (the U+D800 at character 4): send the text in UTF-8"),
+    (('[{"ticket_id": "HD-1", ' + TICKET + '}, {"ticket_id": "HD-2", "engineer": "\\udfff", ' + TICKET + '}]').encode(),
+     "helpdesk:3:engineer: is not valid UTF-8 (the U+DFFF at character 1): send the text in UTF-8"),
+    (b'{"ticket_id": "HD-\xff", ' + TICKET.encode() + b'}',
+     "helpdesk:2:ticket_id: is not valid UTF-8 (the byte \\xff at character 4): send the text in UTF-8"),
+    (('{"ticket_id": "HD-1", "\\ud800x": "1", ' + TICKET + '}').encode(),
+     "helpdesk:2:'\\ud800x': the field's name is not valid UTF-8 (the U+D800 at character 1): send the text in UTF-8"),
+    (('{"tickets": [{"ticket_id": "HD-1", ' + TICKET + '}], "events": [{"ticket_id": "HD-1", "at": '
+      '"2026-11-17T10:00", "status": "\\ud83d"}]}').encode(),
+     "helpdesk-events:2:status: is not valid UTF-8 (the U+D83D at character 1): send the text in UTF-8"),
+])
+def test_text_that_is_not_utf8_is_a_400_naming_its_row_and_field(webhook, ledger, body, error):
+    """A surrogate escaped alone in the JSON, or bytes that are not UTF-8: one line at its row and field, as
+    any invalid text, never a codec's words; logged once; nothing is written."""
+    url, logged = webhook
+    answer = post(url, body, headers(SECRET, body))
+    assert answer.status_code == 400 and answer.json() == {"error": error}
+    assert "codec" not in answer.text
+    assert logged == [f"helpdesk webhook: refused 400 from 127.0.0.1: {error}"]
+    with session_scope(ledger) as session:
+        assert session.scalar(select(func.count()).select_from(Ticket)) == 0
+
+
+@pytest.mark.parametrize(("body", "error"), [
+    ({"events": [{"ticket_id": "HD-1", "at": "2026-11-17T10:00", "status": "open"}], "evnts": []},
+     "unknown key 'evnts' beside \"tickets\"/\"events\": send {\"tickets\": [...], \"events\": [...]} (either or "
+     "both) and nothing else"),
+    ({"tickets": [], "foo": 1, "bar": None},
+     "unknown keys 'foo', 'bar' beside \"tickets\"/\"events\": send {\"tickets\": [...], \"events\": [...]} (either "
+     "or both) and nothing else"),
+])
+def test_a_key_beside_tickets_or_events_is_refused_naming_it(webhook, ledger, body, error):
+    url, logged = webhook
+    data = json.dumps(body).encode()
+    answer = post(url, data, headers(SECRET, data))
+    assert answer.status_code == 400 and answer.json() == {"error": error}
+    assert logged == [f"helpdesk webhook: refused 400 from 127.0.0.1: {error}"]
+    with session_scope(ledger) as session:
+        assert session.scalar(select(func.count()).select_from(Ticket)) == 0
+    # the single-ticket form, a plain ticket object, is still taken
+    single = json.dumps({"ticket_id": "HD-1", "customer_id": "ACME", "received_at": "2026-11-17T09:30",
+                         "type": "bug"}).encode()
+    assert post(url, single, headers(SECRET, single)).json()["inserted"] == 1
