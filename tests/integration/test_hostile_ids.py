@@ -14,7 +14,9 @@ from tests.integration.test_hostile_entries import CREDIT_NOTES, EVERY_KIND, wit
 from tests.integration.test_hostile_input import ledger_state
 from tests.support.builders import write_csv
 
-#: the id column of each kind keyed by an id (standby is keyed by its customer and day: it has none)
+#: the id column of each kind keyed by an id (standby is keyed by its customer and day, a ticket event by its
+#: ticket, moment and status: neither has one; a ticket id in another case in an event is refused as an unknown
+#: ticket naming the one meant, test_ticket_pauses)
 ID_COLUMN = {"customers": "customer_id", "invoices": "invoice_id", "payments": "payment_id",
              "interventions": "intervention_id", "credit-notes": "credit_note_id", "refunds": "refund_id",
              "tickets": "ticket_id"}
@@ -29,7 +31,7 @@ def refused(kind: str, ledger, path) -> list[str]:
 
 
 def test_every_kind_keyed_by_an_id_is_listed():
-    assert sorted(ID_COLUMN) == sorted(set(EVERY_KIND) - {"standby"})
+    assert sorted(ID_COLUMN) == sorted(set(EVERY_KIND) - {"standby", "ticket-events"})
 
 
 @pytest.mark.parametrize("kind", sorted(ID_COLUMN))
