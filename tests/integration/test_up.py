@@ -250,6 +250,7 @@ def test_the_close_cannot_be_approved_or_refused_by_accident(up_server, ops_inbo
                         # what goes into the audit log is text a terminal and a log show as it is
                         ({"approve": True, "reviewer": "claire\u202egnp.exe"}, "reviewer"),
                         ({"approve": True, "reviewer": "claire\x1b[31m"}, "reviewer"),
+                        ({"approve": True, "reviewer": "claire\U000E0041"}, "reviewer"),  # a tag character
                         ({"approve": True, "reviewer": "c" * 121}, "reviewer"),
                         ({"approve": False, "reviewer": "claire.finance", "comment": "rates\x00 wrong"}, "comment")]:
         response = up_server.resume(run["id"], answer)
