@@ -61,12 +61,13 @@ class Notifications(NotificationBlock):
 
     sender: Annotated[str, plain(200)] = Field("Support <support@example.com>", description="From address of every notice.")
     smtp_host: Optional[str] = Field(None, description="SMTP server; empty means notices go to the outbox folder.")
-    smtp_port: int = Field(587, description="SMTP port (587 with STARTTLS, 465 with SSL, 25 plain).")
+    smtp_port: int = Field(587, ge=1, le=65535, description="SMTP port (587 with STARTTLS, 465 with SSL, 25 plain): "
+                                                            "from 1 to 65535.")
     security: str = Field("starttls", description="starttls, ssl or none.", pattern="^(starttls|ssl|none)$")
     username: Optional[str] = Field(None, description="SMTP user, when the server wants one.")
     password: Optional[SecretStr] = Field(None, description="SMTP password (kept secret).")
     outbox_dir: Optional[str] = Field(None, description="Folder for .eml files; default $LIFECYCLE_HOME/outbox.")
-    timeout_seconds: int = Field(30, description="SMTP connection timeout.")
+    timeout_seconds: int = Field(30, ge=1, le=300, description="SMTP connection timeout, in seconds: from 1 to 300.")
     support_phone: Annotated[str, plain(200)] = Field("01 79 65 66 63", description="The number notices give customers to regularize "
                                "their situation (seed 001: 'contact us on 01 79 65 66 63').")
     ops_email: Annotated[str, plain(200)] = Field("Ops <ops@example.com>", description="Where ops alerts go (failed runs, a late "

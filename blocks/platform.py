@@ -47,8 +47,10 @@ class PlatformControl(Block):
     tenant_column: str = Field("tenant_id", description="The column that holds the customer id in every tenant table.")
     webhook_url: Optional[str] = Field(None, description="The platform's endpoint, for webhook mode.")
     webhook_secret: Optional[SecretStr] = Field(None, description="HMAC-SHA256 key signing each webhook body.")
-    timeout_seconds: float = Field(10, description="Webhook timeout per attempt.")
-    retries: int = Field(3, ge=0, description="Webhook retries after the first attempt (network errors and non-2xx).")
+    timeout_seconds: float = Field(10, ge=0.1, le=300, allow_inf_nan=False,
+                                   description="Webhook timeout per attempt, in seconds: from 0.1 to 300.")
+    retries: int = Field(3, ge=0, le=10, description="Webhook retries after the first attempt (network errors and "
+                                                     "non-2xx): from 0 to 10.")
 
     def platform_url(self) -> str:
         return lifecycle_config.overridden("LIFECYCLE_PLATFORM_URL") or self.database_url or lifecycle_config.platform_url()

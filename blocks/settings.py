@@ -11,11 +11,14 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
+from pydantic import ValidationError
+
 from blocks.notifications import Notifications
 from blocks.platform import PlatformControl
 from blocks.seller import Seller
 from blocks.terms_block import PolicyTerms
 from blocks.storage import ObjectStorage
+from policy.refusals import Refusal
 from policy.terms import Terms
 
 BLOCK_NAME = "lifecycle"
@@ -33,9 +36,25 @@ class Settings:
     seller: Seller
 
 
+class BlockInvalid(Refusal):
+    """A saved block whose field lies outside its bounds (edited in the UI or through the API): the run stops in
+    one line naming the block and the field, rather than work with the defaults or fail mid-way."""
+
+
+def invalid_block_line(block_type, name: str, error: ValidationError) -> str:
+    first = error.errors()[0]
+    field = ".".join(str(part) for part in first["loc"]) or "?"
+    return (f"the {block_type.get_block_type_slug()} block {name!r}: {field}: {first['msg']} (given "
+            f"{first.get('input')!r}): correct it in the UI (Blocks)")
+
+
 def _load(block_type, name: str):
     try:
         return block_type.load(name)
+    except RuntimeError as error:  # Prefect's "due to failed validation", from pydantic's error
+        if isinstance(error.__cause__, ValidationError):
+            raise BlockInvalid(invalid_block_line(block_type, name, error.__cause__)) from None
+        raise
     except ValueError:  # no such document
         log.info("no %s block named %r; using its defaults", block_type.get_block_type_slug(), name)
         return block_type()
@@ -59,6 +78,10 @@ def register_defaults(name: str = BLOCK_NAME) -> list[str]:
         block_type.register_type_and_schema()
         try:
             block_type.load(name)
+        except RuntimeError as error:  # ops' document, out of bounds: kept for them to correct (a run says which)
+            if isinstance(error.__cause__, ValidationError):
+                continue
+            raise
         except ValueError:
             block_type().save(name)
             saved.append(f"{block_type.get_block_type_slug()}/{name}")

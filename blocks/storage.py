@@ -296,7 +296,8 @@ class ObjectStorage(Block):
     server_side_encryption: Literal["none", "AES256", "aws:kms"] = Field(
         "none", description="S3 encryption at rest: none, AES256 (SSE-S3) or aws:kms.")
     kms_key_id: Optional[str] = Field(None, description="KMS key for aws:kms; empty means the bucket's default key.")
-    multipart_chunk_mb: int = Field(8, ge=5, description="Multipart part size for S3 uploads, in MB.")
+    multipart_chunk_mb: int = Field(8, ge=5, le=5120, description="Multipart part size for S3 uploads, in MB: from 5 "
+                                                                  "to 5120 (S3's bounds).")
 
     def resolved_url(self) -> str:
         return lifecycle_config.overridden("LIFECYCLE_STORAGE_URL") or self.url or lifecycle_config.storage_url()

@@ -20,8 +20,9 @@ from prefect.task_runners import ThreadPoolTaskRunner
 import lifecycle_config
 from blocks.storage import StoreUnavailable
 from lifecycle_config.conditions import Reported
-from operations.backup import (customers_to_back_up, failures, finish_night, mark_not_backed_up, outcomes_of,
-                               settle_abandoned_backups, store_down)
+from operations.backup import (BackupRefused, customers_to_back_up, failures, finish_night, mark_not_backed_up,
+                               outcomes_of, settle_abandoned_backups, store_down, unknown_backups_problem,
+                               unknown_customers_problem)
 from operations.drill import Drilled, drill_outcomes, plan_drill
 from policy.calendar import taken_day_problem, today_paris
 from policy.vocabulary import BackupOutcomeStatus
@@ -29,7 +30,7 @@ from tasks.backups import backup_chunk_task, drill
 from tasks.fanout import (BACKUP_SHARD, OBJECT_STORAGE, PLATFORM_DATABASE, SANDBOX, VERIFY_SHARD, holding, run_shards,
                           set_limits, shards, workers_can_take_shards)
 from policy.ids import id_problem
-from tasks.runtime import Refusal, check_date, check_window, flow_run_id, refusals_fail_quietly
+from tasks.runtime import Refusal, check_date, check_number, check_window, flow_run_id, refusals_fail_quietly
 from tasks.settings import load_run_settings
 
 CHUNK = 50
@@ -98,11 +99,15 @@ def nightly_backup(
     return night.summary()
 
 
-def _check_ids(name: str, ids: list[str]) -> None:
-    """A shard's ids, typed in its form, are ids (policy.ids) and at least one, as the CLI's would be."""
+def _check_ids(name: str, ids: list[str], unknown_problem) -> None:
+    """A shard's ids, typed in its form, are ids (policy.ids), at least one, each once, and name rows the ledger
+    holds spelled as stored (`unknown_problem`), as the CLI's would: refused before anything is written."""
     bad = next((f"{value!r}: {id_problem(value)}" for value in ids if id_problem(value)), None)
     if bad or not ids:
         raise Refusal(f"{name} {bad or 'is empty: a shard works on at least one'}")
+    problem = unknown_problem(ids)
+    if problem:
+        raise BackupRefused(problem)
 
 
 def _back_up(customers: list[str], day: date, settings, progress=None) -> list:
@@ -136,7 +141,7 @@ def backup_shard(customer_ids: list[str], as_of: date, force_reason: Optional[st
     """
     settings = load_run_settings("backup-shard")
     check_window(settings.terms, as_of=as_of)
-    _check_ids("customer_ids", customer_ids)
+    _check_ids("customer_ids", customer_ids, unknown_customers_problem)
     check_date(taken_day_problem(as_of, today_paris(), "the backup day"), force_reason=force_reason,
                what="backup-shard")
     down = store_down(settings.storage)
@@ -165,10 +170,10 @@ def verify_backups(sample: int = 5) -> dict:
     A large sample is split into shards for the workers of the pool, as the nightly backup is.
 
     Args:
-        sample: how many customers' latest backups to verify.
+        sample: how many customers' latest backups to verify, from 1 to 100000.
     """
-    if not 1 <= sample <= 100_000:  # as --sample: a sample of -3 took all but the last 3
-        raise Refusal(f"sample: {sample} is out of range: a whole number from 1 to 100000")
+    # as --sample: a sample of -3 took all but the last 3
+    check_number("sample", sample, 1, 100_000, what="a whole number from 1 to 100000")
     settings = load_run_settings("verify-backups")
     plan = plan_drill(sample)
     chosen = list(plan.backup_ids)
@@ -211,7 +216,7 @@ def verify_shard(backup_ids: list[str]) -> dict:
         backup_ids: the backups of this shard.
     """
     settings = load_run_settings("verify-shard")
-    _check_ids("backup_ids", backup_ids)
+    _check_ids("backup_ids", backup_ids, unknown_backups_problem)
     with holding(OBJECT_STORAGE):
         results = _drill(backup_ids, settings, sandbox=lambda: holding(SANDBOX))
     failed = [r for r in results if not r["ok"]]

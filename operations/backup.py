@@ -134,6 +134,38 @@ def customers_to_back_up(customer_id: str | None = None, engine=None) -> list[st
     return customers
 
 
+def unknown_ids_problem(name: str, ids: list[str], column, noun: str, hint: str, engine=None) -> str | None:
+    """Why a shard's ids typed in its form (customers, backups) do not all name rows of the ledger as stored:
+    the first unknown one, in the ledger's spelling when it holds it in another case (ids are compared
+    exactly, as an import's), or one given twice; None when all are known."""
+    from ledger.imports.rows import by_key_ignoring_case, unknown_reference
+
+    twice = next((value for position, value in enumerate(ids) if value in ids[:position]), None)
+    if twice is not None:
+        return f"{name}: {twice!r} is given twice: name each once"
+    with session_scope(engine) as session:
+        known = {found for start in range(0, len(ids), 500)
+                 for found in session.scalars(select(column).where(column.in_(ids[start:start + 500])))}
+        unknown = [value for value in ids if value not in known]
+        spelled = by_key_ignoring_case(session, column, unknown[:1]) if unknown else {}
+    if not unknown:
+        return None
+    return (f"{name}: {unknown_reference(f'unknown {noun}', unknown[0], spelled.get(unknown[0]), hint)}"
+            + (f" (and {len(unknown) - 1} more)" if len(unknown) > 1 else "") + "; nothing was done")
+
+
+def unknown_customers_problem(customer_ids: list[str], engine=None) -> str | None:
+    """A backup shard's customers, as its form gave them: customers of the ledger, spelled as stored."""
+    return unknown_ids_problem("customer_ids", customer_ids, Customer.customer_id, "customer",
+                               "lifecycle show customers lists them", engine)
+
+
+def unknown_backups_problem(backup_ids: list[str], engine=None) -> str | None:
+    """A drill shard's backups, as its form gave them: backups of the ledger, spelled as stored."""
+    return unknown_ids_problem("backup_ids", backup_ids, Backup.backup_id, "backup",
+                               "lifecycle show backups lists them", engine)
+
+
 def _tenant_filter(platform: PlatformControl, customer_id: str):
     return lambda table: table.c[platform.tenant_column] == customer_id
 

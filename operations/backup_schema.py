@@ -62,15 +62,34 @@ def _type_text(entry: dict) -> str:
     return f"{entry['type']}({details})" if details else entry["type"]
 
 
+#: the bounds of `--map-columns` (the form's `map_columns`): a handful of renames since a backup, never a script
+MAP_COLUMNS_LENGTH, MAP_COLUMNS_RENAMES, NAME_LENGTH = 2000, 50, 63
+
+
 def parse_renames(text: str | None) -> dict[str, dict[str, str]]:
-    """`operations.title=headline,notes.body=text` → {"operations": {"title": "headline"}, ...}."""
+    """`operations.title=headline,notes.body=text` → {"operations": {"title": "headline"}, ...}: at most
+    MAP_COLUMNS_LENGTH characters and MAP_COLUMNS_RENAMES renames, each column renamed once, each name at most
+    NAME_LENGTH characters (PostgreSQL's) without a control character."""
+    text = text or ""
+    if len(text) > MAP_COLUMNS_LENGTH:
+        raise SchemaDrift(f"--map-columns is {len(text)} characters long: at most {MAP_COLUMNS_LENGTH} (name the "
+                          f"columns renamed since the backup, table.old=new, separated by commas)")
+    parts = [piece.strip() for piece in text.split(",") if piece.strip()]
+    if len(parts) > MAP_COLUMNS_RENAMES:
+        raise SchemaDrift(f"--map-columns names {len(parts)} renames: at most {MAP_COLUMNS_RENAMES}")
     renames: dict[str, dict[str, str]] = {}
-    for part in filter(None, (piece.strip() for piece in (text or "").split(","))):
+    for part in parts:
         old, equals, new = part.partition("=")
-        table, dot, column = old.strip().partition(".")
-        if not (equals and dot and table and column and new.strip()) or "." in new:
+        table, dot, column = (name.strip() for name in old.partition("."))
+        new = new.strip()
+        if not (equals and dot and table and column and new) or "." in new or "=" in new:
             raise SchemaDrift(f"--map-columns {part!r}: write table.old_column=new_column")
-        renames.setdefault(table, {})[column] = new.strip()
+        if any(len(name) > NAME_LENGTH or not name.isprintable() for name in (table, column, new)):
+            raise SchemaDrift(f"--map-columns {part!r}: a table or column name is at most {NAME_LENGTH} characters, "
+                              f"without a control character")
+        if column in renames.get(table, {}):
+            raise SchemaDrift(f"--map-columns {table}.{column}: renamed twice; name it once")
+        renames.setdefault(table, {})[column] = new
     return renames
 
 
@@ -80,8 +99,10 @@ def drift(manifest: dict, live: list[Table], renames: dict[str, dict[str, str]] 
     renames = renames or {}
     live_by_name = {table.name: table for table in live}
     backed_up = {copy["name"]: copy for copy in manifest["tables"]}
-    differences = [f"table {name}: in the backup, missing on the platform" for name in backed_up
-                   if name not in live_by_name]
+    differences = [f"--map-columns {name}.{old}: the backup has no such table" for name, mapping in renames.items()
+                   if name not in backed_up for old in mapping]
+    differences += [f"table {name}: in the backup, missing on the platform" for name in backed_up
+                    if name not in live_by_name]
     differences += [f"table {name}: on the platform, not in the backup (its rows would be deleted)"
                     for name in live_by_name if name not in backed_up]
     for name, copy in backed_up.items():

@@ -30,7 +30,7 @@ from lifecycle_config import clock
 from ledger.models import Customer, Ticket, TicketAlert
 from ledger.ticket_history import TicketEvent, clock_facts, remember_pause_rule
 from ledger.views import clocked_ticket, ticket_clocks
-from policy.calendar import PARIS, month_bounds, month_key, paris_date
+from policy.calendar import PARIS, NonexistentLocalTime, month_bounds, month_key, offset_problem, paris_date, paris_instant
 from policy.commitment_metrics import measure, metrics
 from policy.commitments import ClockState, WorkingCalendar, ticket_state
 from policy.warnings import delivery_moment, due_warning, next_warning_at
@@ -101,6 +101,14 @@ def moment(as_of: datetime | None) -> datetime:
     refused, since clocks are read as they stand."""
     if as_of is None:
         return clock.now()
+    if as_of.tzinfo is None:
+        try:
+            paris_instant(as_of)  # a Paris time the spring change skips names no moment
+        except NonexistentLocalTime as error:
+            raise MomentRefused(f"as_of {error}") from None
+    problem = offset_problem(as_of)
+    if problem:
+        raise MomentRefused(f"as_of {as_of.isoformat()}: {problem}")
     at = as_of if as_of.tzinfo else as_of.replace(tzinfo=PARIS)
     if at > clock.now():
         raise MomentRefused(f"--as-of {at.isoformat()} is ahead of now: clocks are read as they stand")

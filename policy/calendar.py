@@ -42,6 +42,23 @@ _MOMENT = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}([T ][0-9]{2}:[0-9]{2}(:[0-9]{2
                      r"(Z|[+-][0-9]{2}(:?[0-9]{2})?)?)?")
 
 
+#: the form of `run commitments --as-of` and of its deployment's moment: a Paris wall-clock time to the minute
+_MINUTE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}")
+#: the offsets real places use: from UTC-12:00 (Baker Island) to UTC+14:00 (the Line Islands)
+OFFSETS = (timedelta(hours=-12), timedelta(hours=14))
+
+
+def offset_problem(at: datetime) -> str | None:
+    """Why the offset of `at` is none a place uses (-23:59 was read as a moment two days apart); None if it is
+    one, or if `at` has none."""
+    offset = at.utcoffset()
+    if offset is None or OFFSETS[0] <= offset <= OFFSETS[1]:
+        return None
+    minutes = int(abs(offset).total_seconds()) // 60
+    return (f"its offset {'-' if offset < timedelta(0) else '+'}{minutes // 60:02d}:{minutes % 60:02d} is none a "
+            f"place uses (from -12:00 to +14:00)")
+
+
 def parse_month(text: str) -> tuple[int, int]:
     """'YYYY-MM' to (year, month), with a reason when it is not one: digits 0-9 only (`٢٠٢٦-١١` would be
     read as November 2026 by int() but is another text, so another month to the ledger), no space."""
@@ -76,8 +93,22 @@ def parse_day(text: str) -> date:
 def parse_moment(text: str, form: str = "YYYY-MM-DDTHH:MM", *, what: str | None = None) -> datetime:
     """An ISO 8601 date-time in its extended form (`_MOMENT`), written with digits 0-9 only; `what` names it in
     the refusal (default: a moment in `form`)."""
-    return _iso(text, _MOMENT, lambda text: datetime.fromisoformat(text[:-1] + "+00:00" if text.endswith("Z")
-                                                                   else text), what or f"a moment ({form})")
+    label = what or f"a moment ({form})"
+    read = _iso(text, _MOMENT, lambda text: datetime.fromisoformat(text[:-1] + "+00:00" if text.endswith("Z")
+                                                                   else text), label)
+    problem = offset_problem(read)
+    if problem:
+        raise ValueError(f"not {label}: {text!r}: {problem}")
+    return read
+
+
+def parse_paris_minute(text: str) -> datetime:
+    """`YYYY-MM-DDTHH:MM`, a Paris wall-clock time (naive), as `run commitments --as-of` documents it: no bare
+    day, no offset, no seconds (ValueError `not a moment ...`); a time the spring DST change skips is refused
+    as an import refuses it (NonexistentLocalTime, paris_instant's words)."""
+    local = _iso(text, _MINUTE, datetime.fromisoformat, "a moment (YYYY-MM-DDTHH:MM, Europe/Paris)")
+    paris_instant(local)
+    return local
 
 
 def month_bounds(text: str) -> tuple[date, date]:

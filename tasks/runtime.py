@@ -51,6 +51,32 @@ def check_texts(**named: tuple[str | None, int]) -> None:
             raise TextRefused(f"{name} {problem}")
 
 
+class NumberRefused(Refusal, ValueError):
+    """A number typed into a run's form (how long to wait, how many) outside its bounds, or no number at all
+    (NaN, infinity): refused before anything else is read or written."""
+
+
+#: how long an approval form may wait, in hours: from one minute to 90 days (a pause of -1 h, NaN or infinity is
+#: no wait a person meant, and the server's timer takes none of them)
+APPROVAL_HOURS = (1 / 60, 90 * 24)
+
+
+def check_number(name: str, value, low: float, high: float, *, what: str) -> None:
+    """A number of a form lies from `low` to `high` (finite: NaN compares false with both); `what` says in words
+    which numbers are taken, for the one line of the refusal."""
+    import math
+
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) \
+            or not low <= value <= high:
+        raise NumberRefused(f"{name}: {value!r} is out of range: {what}")
+
+
+def check_approval_hours(value) -> None:
+    """`approval_timeout_hours` of a form that waits for a person's answer (APPROVAL_HOURS)."""
+    check_number("approval_timeout_hours", value, *APPROVAL_HOURS,
+                 what="a number of hours from 0.0167 (one minute) to 2160 (90 days)")
+
+
 #: what Prefect's engine logs, at ERROR with the traceback, when a run on a worker ends Failed: the result of
 #: its Failed state is raised again at the end of the run (prefect.flow_engine.run_flow's error_logger)
 ENGINE_EXIT = "Engine execution exited with unexpected exception"

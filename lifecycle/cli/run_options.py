@@ -101,10 +101,12 @@ def commitments(
     closed tickets' credentials deleted."""
     moment = None
     if as_of:
-        from policy.calendar import parse_moment
+        from policy.calendar import NonexistentLocalTime, parse_paris_minute
 
         try:
-            moment = parse_moment(as_of)
+            moment = parse_paris_minute(as_of)
+        except NonexistentLocalTime as error:  # as an import says it
+            fail(f"--as-of {error}", 2)
         except ValueError as error:
             fail(f"--as-of is {error}", 2)
         problem = window().problem(moment)

@@ -333,3 +333,32 @@ def test_the_probe_tells_a_store_that_answers_from_one_that_cannot_be_used():
     with pytest.raises(StoreUnavailable, match="cannot be reached") as down:  # the same server, stopped
         ObjectStorage(url="s3://nightly/lifecycle", **keys).store().probe()
     assert time.monotonic() - started < 10 and SECRET not in str(down.value)
+
+
+@pytest.mark.parametrize("field, value, said, stored", [
+    ("timeout_seconds", -1.0, "Input should be greater than or equal to 0.1", None),
+    # JSON has no NaN nor infinity: the server keeps null, refused as no number
+    ("timeout_seconds", float("nan"), "Input should be a finite number", "Input should be a valid number (given None)"),
+    ("timeout_seconds", float("inf"), "Input should be a finite number", "Input should be a valid number (given None)"),
+    ("retries", 10 ** 6, "Input should be less than or equal to 10", None),
+])
+def test_a_block_saved_out_of_its_bounds_stops_a_run_in_one_line_naming_the_field(prefect_server, home, ledger,
+                                                                                  field, value, said, stored):
+    """A PlatformControl document with a timeout of -1, NaN or infinity, or a million retries (written through
+    the API, around the UI's form) raised ValueError or OverflowError when a flag was applied; it was also taken
+    for "no document" and its defaults used silently. It is refused when loaded, in one line naming the field."""
+    from blocks.platform import PlatformControl
+    from blocks.settings import BlockInvalid, load_settings
+
+    block = PlatformControl()
+    object.__setattr__(block, field, value)  # as a document written through the API, not the form
+    block.save("lifecycle", overwrite=True)
+    try:
+        with pytest.raises(BlockInvalid) as refused:
+            load_settings()
+    finally:
+        PlatformControl.delete("lifecycle")
+    assert str(refused.value) == (f"the platform-control block 'lifecycle': {field}: "
+                                  f"{stored or f'{said} (given {value!r})'}: correct it in the UI (Blocks)")
+    with pytest.raises(ValueError, match=said):  # and the block itself, built with such a value
+        PlatformControl(**{field: value})

@@ -165,6 +165,23 @@ def test_a_shard_started_by_hand_checks_its_day_as_the_command_does_and_a_refusa
         verify_shard(backup_ids=["../x"])
     with pytest.raises(Refusal, match="sample: -3 is out of range: a whole number from 1 to 100000"):
         verify_backups(sample=-3)
+    # ids that name no customer, or one in another case, backed up NOPE-20261120 and c001 beside C001: refused
+    # as `run backup --customer` refuses them, before the day's check (which writes an override) and any backup
+    unknown = {("NOPE",): "customer_ids: unknown customer 'NOPE' (lifecycle show customers lists them); nothing was "
+                          "done",
+               ("ACME", "acme", "beta"): "customer_ids: unknown customer 'acme': the ledger has 'ACME' (ids are "
+                                         "compared exactly: write 'ACME') (and 1 more); nothing was done",
+               ("ACME", "BETA", "ACME"): "customer_ids: 'ACME' is given twice: name each once"}
+    for ids, line in unknown.items():
+        state = backup_shard(customer_ids=list(ids), as_of=date(2026, 11, 19), force_reason="rehearsal",
+                             return_state=True)
+        assert state.name == "Refused" and state.message == line
+    state = verify_shard(backup_ids=["ACME-20261119"], return_state=True)
+    assert state.name == "Refused" and state.message == ("backup_ids: unknown backup 'ACME-20261119' (lifecycle show "
+                                                         "backups lists them); nothing was done")
+    with session_scope(ledger) as session:
+        assert session.scalar(select(func.count()).select_from(AuditEntry).where(
+            AuditEntry.action == "date_check_overridden")) == 0
     with session_scope(ledger) as session:
         assert session.scalar(select(func.count()).select_from(Backup)) == 0
     forced = backup_shard(customer_ids=["ACME", "BETA"], as_of=date(2026, 11, 19), force_reason="the night's own day")

@@ -85,3 +85,27 @@ def test_a_form_refuses_a_date_outside_the_window_in_one_line_forced_or_not(shop
             AuditEntry.action == "date_check_overridden")) == 0
         for table in (Backup, Invoice, CustomerCredit, MonthlyClose, StandbyPeriod):
             assert session.scalar(select(func.count()).select_from(table)) == 0
+
+
+HOURS = "is out of range: a number of hours from 0.0167 (one minute) to 2160 (90 days)"
+
+
+@pytest.mark.parametrize("hours", [-1.0, float("nan"), float("inf"), 0.0, 2160.5])
+def test_a_form_refuses_an_approval_wait_outside_a_minute_to_90_days_in_one_line_before_anything(shop, hours):
+    """-1 failed at the pause with Python's "sleep length must be non-negative", NaN with a traceback, and
+    infinity waited for ever: each is refused, in one line naming the parameter and its bounds, for good
+    (the run's state is Refused), before the run reads or writes anything."""
+    from flows.arrears import delete_customer_data
+    from flows.monthly_close import monthly_close
+
+    def counts():
+        with session_scope(shop) as session:
+            return [session.scalar(select(func.count()).select_from(table)) for table in (AuditEntry, Invoice,
+                                                                                         MonthlyClose)]
+
+    before = counts()  # the import's own audit entry
+    for run in (lambda: monthly_close(month="2026-10", approve="ui", approval_timeout_hours=hours, return_state=True),
+                lambda: delete_customer_data("ACME", approval_timeout_hours=hours, return_state=True)):
+        state = run()
+        assert state.name == "Refused" and state.message == f"approval_timeout_hours: {hours!r} {HOURS}"
+    assert counts() == before

@@ -87,3 +87,39 @@ def test_a_damaged_object_refuses_before_any_write_and_marks_the_backup_corrupt(
         assert session.get(Backup, "ACME-20261120").status == "corrupt"
         assert session.scalars(select(RestoreJob.status)).all() == ["failed"]
         assert session.scalar(select(func.count()).select_from(Intervention)) == 0
+
+
+@pytest.mark.parametrize("map_columns, reason", [
+    ("a.b=c," * 20000, "--map-columns is 120000 characters long: at most 2000 (name the columns renamed since the "
+                       "backup, table.old=new, separated by commas)"),
+    (",".join(f"users.c{n}=d{n}" for n in range(51)), "--map-columns names 51 renames: at most 50"),
+    ("users.email=mail,users.email=address", "--map-columns users.email: renamed twice; name it once"),
+    ("users.email=" + "m" * 64, f"--map-columns 'users.email={'m' * 64}': a table or column name is at most 63 "
+                                f"characters, without a control character"),
+    ("users.email=ma\x1bil", "--map-columns 'users.email=ma\\x1bil': a table or column name is at most 63 characters, "
+                             "without a control character"),
+], ids=["too-long", "too-many", "twice", "long-name", "control-character"])
+def test_a_map_of_columns_out_of_bounds_is_refused_in_one_line_before_anything(shop, map_columns, reason):
+    with pytest.raises(RestoreRefused) as refused:
+        restore_customer("ACME", None, "in_place", "alice", "T-1", platform=shop.platform, storage=shop.storage,
+                         sandbox_url=shop.sandbox_url, flow_run_id=None, actor="test", request_key="request-1",
+                         engine=shop.ledger, map_columns=map_columns)
+    assert str(refused.value) == reason
+    with session_scope(shop.ledger) as session:
+        assert session.scalar(select(func.count()).select_from(RestoreJob)) == 0
+
+
+def test_a_map_of_columns_naming_a_table_the_backup_has_not_refuses_as_an_unknown_column_does(shop):
+    """`a.b=c` was taken without a word while `users.a=b` was refused: both are mistakes of the request."""
+    before = rows_of(shop.platform_engine, "ACME")
+    for map_columns in ("a.b=c", "users.a=b"):
+        with pytest.raises(RestoreRefused) as refused:
+            restore_customer("ACME", None, "in_place", "alice", "T-1", platform=shop.platform, storage=shop.storage,
+                             sandbox_url=shop.sandbox_url, flow_run_id=None, actor="test", request_key=map_columns,
+                             engine=shop.ledger, map_columns=map_columns)
+        table, _, column = map_columns.partition("=")[0].partition(".")
+        assert f"--map-columns {table}.{column}: the backup has no such {'table' if table == 'a' else 'column'}" \
+            in str(refused.value)
+    assert rows_of(shop.platform_engine, "ACME") == before
+    with session_scope(shop.ledger) as session:
+        assert session.scalar(select(func.count()).select_from(Intervention)) == 0
