@@ -33,6 +33,10 @@ class DemoExists(Refusal):
     """A demo asked for where one (or a ledger of real data) is already: kept as it is."""
 
 
+class DemoRefused(Refusal):
+    """A demo day whose history the imports would refuse: nothing is written."""
+
+
 COMPANIES = [
     "Crowdlending Émeraude", "Société Générale d'Épargne", "Financière du Louvre", "Bâtir Ensemble", "Énergie Citoyenne",
     "Les Toits Solaires", "Capital Mûrier", "Agrinov Coopérative", "Fonds Côte d'Azur", "Immo Partagé",
@@ -129,9 +133,27 @@ def _month_start(day: date, back: int) -> date:
     return add_months(day.replace(day=1), -back)
 
 
+def check_day(today: date) -> None:
+    """The demo's history goes through the imports' checks: a payment or a ticket cannot lie ahead of the
+    product's today, and no date lies before the terms' earliest_date. A day that would have them refuse a
+    file is refused here, before anything is written (a refused file used to leave the home half made)."""
+    from policy.calendar import today_paris
+    from policy.terms import Terms
+
+    real = today_paris()
+    if today > real:
+        raise DemoRefused(f"--as-of {today} lies ahead of today ({real}): the demo's history holds payments and "
+                          f"tickets, which cannot lie ahead; give a day up to {real}")
+    earliest = add_months(Terms().earliest_date, 12)  # the history and the annual contracts go 11 months back
+    if today < earliest:
+        raise DemoRefused(f"--as-of {today} is too early: the demo's history goes a year back and no date lies "
+                          f"before {Terms().earliest_date} (earliest_date); give a day from {earliest} to {real}")
+
+
 def create(*, customers: int = 50, seed: int = 7, today: date) -> str:
     if customers < 1:
         raise ValueError("the demo needs at least one customer")
+    check_day(today)
     rng = random.Random(seed)
     engine = ledger_engine()
     with session_scope(engine) as session:

@@ -130,3 +130,21 @@ def test_demo_creates_customers_in_arrears_and_one_on_standby(home):
     again = lifecycle("demo", check=False)
     assert again.returncode == 2 and "already has 12 customer(s)" in again.stderr
     assert (home / "demo" / "customers.csv").exists() and (home / "platform.db").exists()
+
+
+def test_a_demo_day_the_imports_would_refuse_is_refused_before_anything_is_written(home, monkeypatch):
+    """A day ahead of today would have payments and tickets from the future, a day in the year after
+    earliest_date history before it: said in one line naming the days that work, and the home stays usable
+    (it used to say "19 error(s)" and leave a half-made ledger that refused the next demo)."""
+    monkeypatch.setenv("LIFECYCLE_TODAY", "2026-12-06")
+    ahead = lifecycle("demo", "--customers", "3", "--as-of", "2027-12-31", check=False)
+    assert (ahead.returncode, ahead.stderr.strip()) == (2, (
+        "lifecycle: --as-of 2027-12-31 lies ahead of today (2026-12-06): the demo's history holds payments and "
+        "tickets, which cannot lie ahead; give a day up to 2026-12-06"))
+    early = lifecycle("demo", "--customers", "3", "--as-of", "2000-06-30", check=False)
+    assert (early.returncode, early.stderr.strip()) == (2, (
+        "lifecycle: --as-of 2000-06-30 is too early: the demo's history goes a year back and no date lies before "
+        "2000-01-01 (earliest_date); give a day from 2001-01-01 to 2026-12-06"))
+    assert not (home / "demo").exists() and not (home / "platform.db").exists()
+    made = lifecycle("demo", "--customers", "3", "--as-of", "2001-01-01")  # the earliest day it names works
+    assert "demo created in" in made.stdout and "customers.csv: 3 row(s): 3 new" in made.stdout
