@@ -38,12 +38,12 @@ class Terms(BaseModel):
 
     # Support quota
     included_minutes: int = Field(
-        120, ge=0,
+        120, ge=0, le=100_000,
         description="Free intervention minutes per customer and calendar month; unused minutes do not "
         "roll over. Seed 000: 'une intervention gratuite sur vos plateformes dans une limite de 2h par mois'.",
     )
     billing_increment_minutes: int = Field(
-        15, ge=1,
+        15, ge=1, le=1_440,
         description="Billed minutes are rounded up to this increment per intervention line. Seed 000/001: "
         "billed 'selon notre grille de services professionnels' (our grid bills quarter hours).",
     )
@@ -103,7 +103,7 @@ class Terms(BaseModel):
         "the contract runs; 90 days leave room for a late restore request.",
     )
     invoice_retention_years: int = Field(
-        10, ge=10, description="Years an invoice document is kept, never re-rendered nor deleted (French commercial "
+        10, ge=10, le=100, description="Years an invoice document is kept, never re-rendered nor deleted (French commercial "
         "law: 10 years, Code de commerce L123-22).",
     )
 
@@ -140,7 +140,7 @@ class Terms(BaseModel):
 
     # Standby (seed 001 'Put my platform to sleep')
     standby_max_months: int = Field(
-        3, ge=1,
+        3, ge=1, le=24,
         description="Longest standby, in calendar months. Seed 001: 'The standby procedure cannot exceed 3 months'.",
     )
     standby_price_factor: Rate = Field(
@@ -149,21 +149,21 @@ class Terms(BaseModel):
         "50% of the amount of your subscription'.",
     )
     standby_expiry_notice_days: int = Field(
-        14, ge=0, description="Days before a standby ends that the customer is told it will end.",
+        14, ge=0, le=365, description="Days before a standby ends that the customer is told it will end.",
     )
 
     # Arrears (seed 001 'Late payment of my subscription?')
     admin_disabled_after_months: int = Field(
-        1, ge=1, description="Seed 001: 'After 1 month of delay, access to your administrator area is deactivated'.",
+        1, ge=1, le=120, description="Seed 001: 'After 1 month of delay, access to your administrator area is deactivated'.",
     )
     platform_disabled_after_months: int = Field(
-        2, ge=1, description="Seed 001: 'After 2 months of delay, the complete platform is deactivated (data is not lost)'.",
+        2, ge=1, le=120, description="Seed 001: 'After 2 months of delay, the complete platform is deactivated (data is not lost)'.",
     )
     data_deleted_after_months: int = Field(
-        6, ge=1, description="Seed 001: 'After 6 months your data is deleted'.",
+        6, ge=1, le=120, description="Seed 001: 'After 6 months your data is deleted'.",
     )
     deletion_notice_days: int = Field(
-        30, ge=1, description="Days between the deletion notice and the earliest deletion (never without notice).",
+        30, ge=1, le=365, description="Days between the deletion notice and the earliest deletion (never without notice).",
     )
     late_penalty_rate: Rate = Field(
         Decimal("0.10"),
@@ -175,48 +175,48 @@ class Terms(BaseModel):
     )
 
     # Backups (seed 000/001 'Data recovery': 'Particeep performs regular data back-ups')
-    keep_daily_backups: int = Field(7, ge=1, description="Newest good backup of each of the last N days is kept.")
-    keep_weekly_backups: int = Field(5, ge=0, description="Newest good backup of each of the last N ISO weeks is kept.")
-    keep_monthly_backups: int = Field(12, ge=0, description="Newest good backup of each of the last N months is kept.")
+    keep_daily_backups: int = Field(7, ge=1, le=3_650, description="Newest good backup of each of the last N days is kept.")
+    keep_weekly_backups: int = Field(5, ge=0, le=520, description="Newest good backup of each of the last N ISO weeks is kept.")
+    keep_monthly_backups: int = Field(12, ge=0, le=1_200, description="Newest good backup of each of the last N months is kept.")
     backup_shard_size: int = Field(
-        500, ge=1, description="Customers per shard of the nightly backup: each shard is a run of `backup-shard` "
+        500, ge=1, le=100_000, description="Customers per shard of the nightly backup: each shard is a run of `backup-shard` "
         "that any worker of the pool may take (the shards run here when no worker serves the pool).",
     )
     verify_shard_size: int = Field(
-        25, ge=1, description="Backups per shard of the weekly restore drill (a run of `verify-shard` each, for any "
+        25, ge=1, le=100_000, description="Backups per shard of the weekly restore drill (a run of `verify-shard` each, for any "
         "worker of the pool).",
     )
     platform_database_shards: int = Field(
-        4, ge=1, description="Most shards reading the customers' platform database at once, across every worker "
+        4, ge=1, le=64, description="Most shards reading the customers' platform database at once, across every worker "
         "and machine (the Prefect global concurrency limit `platform-database`): backups must not slow the "
         "platform the customers are using.",
     )
     object_storage_shards: int = Field(
-        6, ge=1, description="Most shards writing to or reading from the object storage at once, across every "
+        6, ge=1, le=64, description="Most shards writing to or reading from the object storage at once, across every "
         "worker and machine (the Prefect global concurrency limit `object-storage`).",
     )
 
     # Imports: bounds that keep a hostile or careless file from reaching past them (docs/reference/import-formats.md "Bounds")
     import_max_bytes: int = Field(
-        50_000_000, ge=1, description="Largest import file accepted, in bytes; a larger one is refused before it "
+        50_000_000, ge=1, le=10_000_000_000, description="Largest import file accepted, in bytes; a larger one is refused before it "
         "is read.",
     )
     import_max_rows: int = Field(
-        1_000_000, ge=1, description="Most data rows an import file may have; more is refused whole.",
+        1_000_000, ge=1, le=100_000_000, description="Most data rows an import file may have; more is refused whole.",
     )
     import_max_xlsx_bytes: int = Field(
-        300_000_000, ge=1, description="Most bytes an .xlsx may unzip to (its sheets are compressed XML); checked "
+        300_000_000, ge=1, le=10_000_000_000, description="Most bytes an .xlsx may unzip to (its sheets are compressed XML); checked "
         "before it is parsed, so a zip bomb is refused at once.",
     )
     import_max_xlsx_ratio: int = Field(
-        100, ge=1, description="Highest compression ratio of an .xlsx (unzipped size / file size); real workbooks "
+        100, ge=1, le=1_000, description="Highest compression ratio of an .xlsx (unzipped size / file size); real workbooks "
         "stay far below it, zip bombs far above.",
     )
     import_max_cell_chars: int = Field(
-        10_000, ge=1, description="Longest cell an import file may hold, in characters.",
+        10_000, ge=1, le=1_000_000, description="Longest cell an import file may hold, in characters.",
     )
     outbox_alert_after_hours: float = Field(
-        0, ge=0, description="How long a notice or an access change may stay pending (its mail server or the "
+        0, ge=0, le=8_760, allow_inf_nan=False, description="How long a notice or an access change may stay pending (its mail server or the "
         "platform down; each run tries it again) before the run that finds it fails, which alerts ops. 0: at once.",
     )
     earliest_date: date = Field(
@@ -232,7 +232,7 @@ class Terms(BaseModel):
         "intervention's start) are refused after today.",
     )
     intervention_max_minutes: int = Field(
-        10_000, ge=1, description="Most minutes one intervention row may carry (a week of work is 2,400); more is "
+        10_000, ge=1, le=100_000, description="Most minutes one intervention row may carry (a week of work is 2,400); more is "
         "a typo or an attack, refused at import.",
     )
 
