@@ -69,7 +69,7 @@ def _name(url) -> tuple[str, str]:
     return "the database", "its URL"
 
 
-def _said_in_one_line(engine: Engine) -> None:
+def said_in_one_line(engine: Engine) -> None:
     """A database that cannot be used raises DatabaseUnavailable: one line naming which database, where, why
     and what to do, never a traceback (lifecycle_config.conditions)."""
 
@@ -130,10 +130,10 @@ def make_engine(url: str) -> Engine:
                                           f"correct {variable}") from error
         engine = create_engine(url, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000})
         _sqlite_setup(engine)
-        _said_in_one_line(engine)
+        said_in_one_line(engine)
         return engine
     engine = create_engine(url, pool_pre_ping=True)
-    _said_in_one_line(engine)
+    said_in_one_line(engine)
     return engine
 
 

@@ -177,7 +177,8 @@ def test_restore_snapshot_refuses_a_target_url_that_is_not_a_database(home, ledg
     assert said(result) == f"lifecycle: {line}"
 
 
-def test_restore_snapshot_into_a_full_disk_is_the_worlds_in_one_line(prefect_server, home, ledger, tmp_path):
+def test_restore_snapshot_into_a_full_disk_is_the_worlds_in_one_line(prefect_server, home, ledger, tmp_path,
+                                                                     monkeypatch):
     from datetime import date
 
     from flows.backup import nightly_backup
@@ -186,6 +187,7 @@ def test_restore_snapshot_into_a_full_disk_is_the_worlds_in_one_line(prefect_ser
 
     if not Path("/dev/full").exists():
         pytest.skip("this machine has no /dev/full")
+    monkeypatch.setenv("LIFECYCLE_TODAY", "2026-11-20")
     import_file("customers", write_csv(tmp_path / "c.csv", CUSTOMER_HEADER, [customer("ACME")]), engine=ledger)
     platform(os.environ["LIFECYCLE_PLATFORM_URL"], ["ACME"])
     snapshot_id = nightly_backup(as_of=date(2026, 11, 20))["ledger_snapshot"].split(":")[0]
