@@ -9,7 +9,7 @@ from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.pool import NullPool
 
 from ledger.db import current_revision
-from lifecycle_config.databases import BUSY_TIMEOUT_MS, engine_for, normalise_url
+from lifecycle_config.databases import BUSY_TIMEOUT_MS, engine_for, normalise_url, said_in_one_line
 
 HERE = Path(__file__).parent
 #: the newest migration; commands compare against it without importing Alembic (which is slow)
@@ -38,6 +38,7 @@ def _migration_engine(url: str) -> Engine:
         dbapi_connection.execute("PRAGMA foreign_keys = OFF")
         dbapi_connection.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
 
+    said_in_one_line(engine)  # a full disk, a ledger another process holds: one line, as on every engine
     return engine
 
 

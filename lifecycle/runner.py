@@ -42,16 +42,11 @@ def configuration_differs(served: dict | None = None) -> str | None:
     """Which of this command's settings differ from those the server's worker runs with: as the server
     records them (`served`, written by `lifecycle up`/`deploy`), else as `lifecycle up` wrote them in this
     home's server.json."""
-    import json
-
     from lifecycle_config.installation import configuration_differences
 
-    recorded = (served or {}).get("config")
+    recorded = (served or {}).get("config") or (config.server_record() or {}).get("config")
     if not recorded:
-        try:
-            recorded = json.loads(config.server_file().read_text()).get("config")
-        except (OSError, ValueError):
-            return None
+        return None
     return ", ".join(configuration_differences(recorded, config.snapshot(), os.environ.get)) or None
 
 

@@ -11,6 +11,7 @@ are marked crashed at once, which frees their concurrency slots (`crash_lost_run
 from __future__ import annotations
 
 import errno
+import http.client
 import json
 import os
 import signal
@@ -22,6 +23,7 @@ import urllib.request
 from pathlib import Path
 
 import lifecycle_config as config
+from lifecycle_config.conditions import Unavailable
 
 WORK_POOL = "lifecycle"
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -31,22 +33,54 @@ def answers(api_url: str, timeout: float = 1.5) -> bool:
     try:
         with urllib.request.urlopen(api_url.rstrip("/") + "/health", timeout=timeout) as response:
             return response.status == 200
-    except (OSError, ValueError):
+    except (OSError, ValueError, http.client.HTTPException):
         return False
+
+
+class ServerDown(Unavailable):
+    """The Prefect server PREFECT_API_URL names does not answer (stopped, or the URL is wrong)."""
+
+
+def explicit_server_answers(api_url: str) -> None:
+    """Raise ServerDown, one line naming the URL, unless the server PREFECT_API_URL names answers: checked
+    before a command relies on it, so that no command waits on it, or says something else (Prefect's own
+    "Failed to reach API"). A busy server gets a second chance a second later."""
+    for attempt in range(2):
+        if answers(api_url, timeout=5):
+            return
+        if not attempt:
+            time.sleep(1)
+    raise ServerDown(f"the Prefect server at {api_url} (PREFECT_API_URL) does not answer: start it, or correct "
+                     f"PREFECT_API_URL (unset, a command uses the server of `lifecycle up` for this LIFECYCLE_HOME, "
+                     f"or a temporary one)")
+
+
+def host_problem(host: str) -> str | None:
+    """Why `lifecycle up --host` cannot listen on `host` (None: it can): empty, or not an address of this
+    machine (a name that does not resolve, an address no interface holds). Said before anything starts."""
+    from lifecycle_config import escaped
+
+    if not host.strip():
+        return "--host is empty: give an address of this machine (127.0.0.1, the default; 0.0.0.0 for all of them)"
+    try:
+        family, kind, _, _, address = socket.getaddrinfo(host, 0, type=socket.SOCK_STREAM)[0]
+        with socket.socket(family, kind) as probe:
+            probe.bind(address)
+    except (OSError, UnicodeError) as error:
+        if isinstance(error, OSError) and not isinstance(error, socket.gaierror) \
+                and error.errno != errno.EADDRNOTAVAIL:
+            return None  # an address of this machine that cannot be bound just now: the port check says why
+        return (f"--host {escaped(host)} is not an address of this machine: give one of its addresses (127.0.0.1, the "
+                f"default; 0.0.0.0 for all of them)")
+    return None
 
 
 def running_server() -> str | None:
     """The API URL of the server `lifecycle up` runs for this home, if it answers. A server.json that
     `lifecycle up` wrote for another home (a home copied with it, `cp -r`) names that home's server: not this
     one's."""
-    try:
-        recorded = json.loads(config.server_file().read_text())
-    except (OSError, ValueError):
-        return None
-    written_for = (recorded.get("config") or {}).get("LIFECYCLE_HOME")
-    if written_for and written_for != str(config.home()):
-        return None
-    url = recorded.get("api_url")
+    recorded = config.server_record()  # None when written for another home
+    url = (recorded or {}).get("api_url")
     return url if url and answers(url) else None
 
 
@@ -54,6 +88,7 @@ def choose_server() -> tuple[str | None, str]:
     """(API URL or None for a temporary server, a sentence saying which)."""
     explicit = os.environ.get("PREFECT_API_URL")
     if explicit:
+        explicit_server_answers(explicit)
         return explicit, f"using PREFECT_API_URL {explicit}"
     url = running_server()
     if url:
@@ -495,8 +530,7 @@ def up(*, host: str, port: int, echo, workers: int = 1) -> int:
         if watcher is not None:
             watcher.stop()
         try:
-            recorded = json.loads(config.server_file().read_text())
-            if recorded.get("pid") == os.getpid():
+            if (config.server_record() or {}).get("pid") == os.getpid():
                 config.server_file().unlink()
-        except (OSError, ValueError):
+        except OSError:
             pass

@@ -27,8 +27,97 @@ HEARTBEAT_SECONDS = "180"
 SCHEDULER_MAX_RUNS = "14"
 
 
+class Misconfigured(ValueError):
+    """A LIFECYCLE_* variable set to something that cannot be used as it is (a path holding a control
+    character, a URL of a kind the product does not drive): the user's to fix, in one line naming the
+    variable, its value escaped, and what is accepted."""
+
+
+#: the variables that hold a path or a URL (one holding a path): read through `setting`, so that none of them
+#: ever reaches a terminal, a file name or a log with a control or invisible character in it
+PATH_VARIABLES = ("LIFECYCLE_HOME", "LIFECYCLE_DATABASE_URL", "LIFECYCLE_PLATFORM_URL", "LIFECYCLE_SANDBOX_URL",
+                  "LIFECYCLE_STORAGE_URL", "LIFECYCLE_CREDENTIALS_KEY_FILE", "LIFECYCLE_DOWNLOAD_URL",
+                  "LIFECYCLE_FAILPOINT_LOG")
+#: the database URLs, and what each may be
+DATABASE_VARIABLES = ("LIFECYCLE_DATABASE_URL", "LIFECYCLE_PLATFORM_URL", "LIFECYCLE_SANDBOX_URL")
+DATABASE_FORMS = "sqlite:///path/to/file.db or postgresql+psycopg://user@host/database (postgresql:// also)"
+STORAGE_FORMS = "file:///absolute/path or s3://bucket/prefix"
+
+
+def unprintable(value: str) -> str | None:
+    """The first character of `value` a terminal would act on or not show (a control character, an
+    invisible format character, a line or paragraph separator, a lone surrogate: bytes that are not UTF-8),
+    as U+XXXX; None when there is none. A leaf's own test: policy.text says the same of the ledger's texts."""
+    import unicodedata
+
+    for char in value:
+        if unicodedata.category(char) in ("Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"):
+            return f"U+{ord(char):04X}"
+    return None
+
+
+def setting(variable: str) -> str | None:
+    """The value of a LIFECYCLE_* variable that names a path or a URL, None when unset or empty; refused in
+    one line (Misconfigured, its value escaped) when it holds a character a terminal would act on or hide."""
+    raw = os.environ.get(variable)
+    if not raw:
+        return None
+    found = unprintable(raw)
+    if found:
+        raise Misconfigured(f"{variable}={escaped(raw)} holds the control or invisible character {found}: set it to "
+                            f"a path without it (or unset it)")
+    return raw
+
+
+def escaped(value: str) -> str:
+    """`value` quoted, every character a terminal would act on or hide written as an escape (\\x1b, \\u200b, a
+    byte that is not UTF-8 as \\xff), and the password of a URL (`scheme://user:password@host`) as ***."""
+    import re
+    import unicodedata
+
+    value = re.sub(r"(://[^/@:]*:)[^/]*@", r"\1***@", value)
+    shown = []
+    for char in value:
+        code = ord(char)
+        if 0xDC80 <= code <= 0xDCFF:  # a byte that is not UTF-8, as Python hands it over
+            shown.append(f"\\x{code - 0xDC00:02x}")
+        elif unicodedata.category(char) in ("Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"):
+            shown.append(f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}")
+        elif char in "'\\":
+            shown.append("\\" + char)
+        else:
+            shown.append(char)
+    return "'" + "".join(shown) + "'"
+
+
+def database_url_problem(url: str) -> str | None:
+    """Why `url` is not a database URL this product drives (None: it is one): a SQLite file or PostgreSQL
+    through psycopg 3, written so that SQLAlchemy parses it."""
+    from sqlalchemy.engine import make_url
+
+    try:
+        parsed = make_url(url)
+    except Exception:  # noqa: BLE001 - ArgumentError, or ValueError for a port that is not a number
+        return f"is not a database URL: write {DATABASE_FORMS}"
+    if parsed.drivername not in ("sqlite", "sqlite+pysqlite", "postgresql", "postgres", "postgresql+psycopg"):
+        return f"names the driver {parsed.drivername!r}, which this product does not drive: write {DATABASE_FORMS}"
+    if parsed.get_backend_name() == "sqlite" and not parsed.database:
+        return f"names no SQLite file: write {DATABASE_FORMS}"
+    return None
+
+
+def _database(variable: str, default: str) -> str:
+    raw = setting(variable)
+    if raw is None:
+        return _sqlite(default)
+    problem = database_url_problem(raw)
+    if problem:
+        raise Misconfigured(f"{variable}={escaped(raw)} {problem}")
+    return raw
+
+
 def home() -> Path:
-    raw = os.environ.get("LIFECYCLE_HOME")
+    raw = setting("LIFECYCLE_HOME")
     path = Path(raw) if raw else Path.cwd() / ".lifecycle"
     return path.expanduser().resolve()
 
@@ -38,19 +127,33 @@ def _sqlite(name: str) -> str:
 
 
 def database_url() -> str:
-    return os.environ.get("LIFECYCLE_DATABASE_URL") or _sqlite("ledger.db")
+    return _database("LIFECYCLE_DATABASE_URL", "ledger.db")
 
 
 def platform_url() -> str:
-    return os.environ.get("LIFECYCLE_PLATFORM_URL") or _sqlite("platform.db")
+    return _database("LIFECYCLE_PLATFORM_URL", "platform.db")
 
 
 def sandbox_url() -> str:
-    return os.environ.get("LIFECYCLE_SANDBOX_URL") or _sqlite("sandbox.db")
+    return _database("LIFECYCLE_SANDBOX_URL", "sandbox.db")
 
 
 def storage_url() -> str:
-    return os.environ.get("LIFECYCLE_STORAGE_URL") or f"file://{home() / 'objects'}"
+    raw = setting("LIFECYCLE_STORAGE_URL")
+    if raw is None:
+        return f"file://{home() / 'objects'}"
+    if not raw.startswith(("file:///", "s3://")) or raw in ("file:///", "s3://"):
+        raise Misconfigured(f"LIFECYCLE_STORAGE_URL={escaped(raw)} is not a storage URL: write {STORAGE_FORMS}")
+    return raw
+
+
+def check() -> None:
+    """Refuse, before any command starts, a LIFECYCLE_* path holding a control or invisible character, and a
+    database or storage URL this product cannot use (the CLI calls this first; each is checked again wherever
+    it is read, a flow run's included)."""
+    for variable in PATH_VARIABLES:
+        setting(variable)
+    database_url(), platform_url(), sandbox_url(), storage_url()
 
 
 def outbox_dir() -> Path:
@@ -66,15 +169,35 @@ def server_file() -> Path:
     return home() / "server.json"
 
 
-def download_base() -> str | None:
-    """Where the workbooks can be downloaded over HTTP: set by `lifecycle up` while it runs."""
-    explicit = os.environ.get("LIFECYCLE_DOWNLOAD_URL")
-    if explicit:
-        return explicit
+def server_record() -> dict | None:
+    """What `lifecycle up` wrote in this home's server.json (its API URL, pid, downloads, configuration), the
+    only way to read that file: None when there is none, or when it was written for another home. A home
+    copied with it (`cp -r h1 h1copy`) holds h1's server.json, naming h1's server, serving h1's workbooks:
+    nothing of it may lead this home's commands there (a record of an older release, which names no home,
+    is taken as this home's)."""
     import json
 
     try:
         recorded = json.loads(server_file().read_text())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(recorded, dict):
+        return None
+    written_for = (recorded.get("config") or {}).get("LIFECYCLE_HOME") if isinstance(recorded.get("config"), dict) \
+        else None
+    if written_for and written_for != str(home()):
+        return None
+    return recorded
+
+
+def download_base() -> str | None:
+    """Where the workbooks can be downloaded over HTTP: set by `lifecycle up` while it runs, for its own
+    home (its worker gets LIFECYCLE_DOWNLOAD_URL; the other commands of that home read its server.json)."""
+    explicit = setting("LIFECYCLE_DOWNLOAD_URL")
+    if explicit:
+        return explicit
+    recorded = server_record()
+    try:
         os.kill(int(recorded["pid"]), 0)
     except (OSError, ValueError, KeyError, TypeError):
         return None
@@ -106,6 +229,10 @@ def snapshot() -> dict[str, str]:
 
 def overridden(variable: str) -> str | None:
     """The value of a variable the user set explicitly, which wins over a block for one run."""
+    if variable in DATABASE_VARIABLES:
+        return _database(variable, "") if setting(variable) else None
+    if variable == "LIFECYCLE_STORAGE_URL":
+        return storage_url() if setting(variable) else None
     value = os.environ.get(variable)
     return value or None
 

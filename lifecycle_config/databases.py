@@ -29,6 +29,18 @@ class DatabaseUnavailable(Unavailable):
     """A database that cannot be reached or used now: its server down, its address wrong, its disk full."""
 
 
+class DatabaseBusy(DatabaseUnavailable):
+    """A SQLite database another process kept locked for longer than the busy timeout (another command or run
+    writing to it, a backup holding it): nothing is wrong with it, it is only busy."""
+
+
+def _busy(context) -> bool:
+    """Whether SQLite gave up waiting for another connection's lock (after BUSY_TIMEOUT_MS)."""
+    original = context.original_exception
+    return context.dialect.name == "sqlite" and type(original).__name__ == "OperationalError" \
+        and str(original).lower().startswith(("database is locked", "database table is locked"))
+
+
 def _unusable(context) -> bool:
     """Whether a database error says the database cannot be used at all (not a statement's own fault)."""
     if context.is_disconnect:
@@ -57,16 +69,21 @@ def _name(url) -> tuple[str, str]:
     return "the database", "its URL"
 
 
-def _said_in_one_line(engine: Engine) -> None:
+def said_in_one_line(engine: Engine) -> None:
     """A database that cannot be used raises DatabaseUnavailable: one line naming which database, where, why
     and what to do, never a traceback (lifecycle_config.conditions)."""
 
     @event.listens_for(engine, "handle_error")
     def _unavailable(context):
-        if context.is_pre_ping or not _unusable(context):
+        if context.is_pre_ping:
             return None
         name, variable = _name(engine.url)
         where = engine.url.render_as_string(hide_password=True)
+        if _busy(context):
+            raise DatabaseBusy(f"{name} {where} is busy: another lifecycle command or run holds it (waited "
+                               f"{BUSY_TIMEOUT_MS // 1000} s): try again once it has finished") from context.sqlalchemy_exception
+        if not _unusable(context):
+            return None
         remedy = "free its disk or let it be written" if context.dialect.name == "sqlite" else "start its server"
         raise DatabaseUnavailable(f"{name} {where} cannot be used ({one_line(context.original_exception)}): "
                                   f"{remedy}, or correct {variable}") \
@@ -113,10 +130,10 @@ def make_engine(url: str) -> Engine:
                                           f"correct {variable}") from error
         engine = create_engine(url, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000})
         _sqlite_setup(engine)
-        _said_in_one_line(engine)
+        said_in_one_line(engine)
         return engine
     engine = create_engine(url, pool_pre_ping=True)
-    _said_in_one_line(engine)
+    said_in_one_line(engine)
     return engine
 
 

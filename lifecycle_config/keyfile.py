@@ -19,9 +19,9 @@ VARIABLE = "LIFECYCLE_CREDENTIALS_KEY_FILE"
 
 
 def key_file() -> Path:
-    from lifecycle_config import home
+    from lifecycle_config import home, setting
 
-    explicit = os.environ.get(VARIABLE)
+    explicit = setting(VARIABLE)
     return Path(explicit).expanduser().resolve() if explicit else home() / "keys" / "credentials.key"
 
 

@@ -44,9 +44,11 @@ def main() -> None:
         typer.echo(f"lifecycle: {problem}", err=True)
         sys.exit(2)
     try:
+        import lifecycle_config
         from lifecycle_config import clock
 
         clock.check()  # a malformed LIFECYCLE_TODAY stops every command before it starts
+        lifecycle_config.check()  # and so does a LIFECYCLE_HOME (any path) holding a control character
         app()
     except KeyboardInterrupt:
         sys.exit(130)

@@ -69,15 +69,20 @@ def db_restore_snapshot(
 ) -> None:
     """Restore a snapshot of the ledger (taken by the nightly backup) into a new database."""
     from blocks.storage import ObjectStorage
+    from lifecycle_config import database_url_problem, escaped
+    from lifecycle_config.conditions import Unavailable, one_line
     from operations.restore import restore_ledger_snapshot
 
+    problem = database_url_problem(to)
+    if problem:
+        fail(f"--to {escaped(to)} {problem}", 2)
     engine = ledger()
     try:
         loaded = restore_ledger_snapshot(backup_id, to, ObjectStorage(), engine=engine)
     except ValueError as error:  # no such snapshot, a target that is not empty: the user's to fix
         fail(str(error), 2)
+    except Unavailable as error:  # the target's disk full, its server down: the world's, said as it is
+        fail(one_line(error))
     except Exception as error:  # noqa: BLE001 - one line for the user (a database's error: never its SQL)
-        from lifecycle_config.conditions import one_line
-
-        fail(f"{type(error).__name__}: {one_line(error)}")
+        fail(f"the snapshot {backup_id} could not be restored into --to {escaped(to)}: {one_line(error)}")
     typer.echo(f"restored {sum(loaded.values())} rows in {len(loaded)} tables into {to}")

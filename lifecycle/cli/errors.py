@@ -43,8 +43,10 @@ USERS_MISTAKES = (
     ("sqlalchemy.exc", "OperationalError"),
     ("sqlite3", "OperationalError"),
     ("psycopg", "OperationalError"),
-    # LIFECYCLE_TODAY set to something that is not a day (the leaf cannot know policy's Refusal)
+    # LIFECYCLE_TODAY set to something that is not a day, a LIFECYCLE_* path or URL that cannot be used as it
+    # is (the leaf cannot know policy's Refusal)
     ("lifecycle_config.clock", "MalformedToday"),
+    ("lifecycle_config", "Misconfigured"),
     # a storage URL or key that is not one (LIFECYCLE_STORAGE_URL)
     ("blocks.storage", "StorageError"),
 )

@@ -25,8 +25,12 @@ def up(
     import lifecycle_config as config
     from lifecycle import demo as demo_module
     from lifecycle.server import up as run_up
+    from lifecycle.server import host_problem
     from policy.calendar import today_paris
 
+    problem = host_problem(host)
+    if problem:
+        fail(problem, 2)
     ledger()
     refuse_explicit_server()
     if demo_data:
@@ -58,9 +62,13 @@ def deploy() -> None:
         fail("PREFECT_API_URL is not set: `lifecycle deploy` prepares a server of your own (docs/how-to/postgresql-and-s3.md); "
              "`lifecycle up` does it for the embedded one", 2)
     deadline = time.monotonic() + 120  # a server started a moment ago (deploy/) takes its time
+    if not answers(api_url):
+        note(f"waiting for the Prefect server at {api_url} (PREFECT_API_URL) to answer (up to 2 minutes: one started "
+             f"a moment ago takes its time)")
     while not answers(api_url):
         if time.monotonic() > deadline:
-            fail(f"no Prefect server answers at {api_url} (waited 2 minutes)")
+            fail(f"the Prefect server at {api_url} (PREFECT_API_URL) does not answer (waited 2 minutes): start it, or "
+                 f"correct PREFECT_API_URL")
         time.sleep(2)
     ledger()
     refuse_another_installations_server(api_url)

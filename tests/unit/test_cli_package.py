@@ -118,7 +118,9 @@ def test_the_ledgers_commands_never_load_prefect_even_to_refuse(tmp_path):
     assert said == ["END db 0", "END import 0", "END show 0", "END show 0", "END import 2", "END show 2",
                     "END demo 2", "END show 2", "END show 2", "PREFECT []"], result.stderr
     assert "Traceback" not in result.stderr
-    assert result.stderr.splitlines()[-2:] == ["lifecycle: Can't load plugin: sqlalchemy.dialects:nope",
+    assert result.stderr.splitlines()[-2:] == ["lifecycle: LIFECYCLE_DATABASE_URL='nope://x' names the driver 'nope', "
+                                               "which this product does not drive: write sqlite:///path/to/file.db or "
+                                               "postgresql+psycopg://user@host/database (postgresql:// also)",
                                                "lifecycle: LIFECYCLE_TODAY='someday' is not a day (YYYY-MM-DD); "
                                                "unset it to use the machine's clock"]
 

@@ -1,0 +1,222 @@
+"""Configuration and the environment as a user meets them: a setting that cannot be used, a server that does
+not answer, a ledger another process holds, a home copied with its server.json. One line each, naming the
+variable, option or URL and what to do; exit 2 for the user's mistake, 1 for the world's; never a traceback,
+never an exception's class name."""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.support.builders import CUSTOMER_HEADER, customer, write_csv
+from tests.support.ports import free_port
+
+DATABASE_FORMS = "sqlite:///path/to/file.db or postgresql+psycopg://user@host/database (postgresql:// also)"
+
+
+def lifecycle(*args: str, env: dict[str, str], timeout: float = 240) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "lifecycle.cli", *args], capture_output=True, text=True,
+                          env=env, timeout=timeout)
+
+
+def clean_env(home: Path, **extra: str) -> dict[str, str]:
+    """A shell with no LIFECYCLE_* or PREFECT_API_URL of the test's own, this home, and `extra`."""
+    env = {name: value for name, value in os.environ.items()
+           if not name.startswith("LIFECYCLE_") and name != "PREFECT_API_URL"}
+    return {**env, "LIFECYCLE_HOME": str(home), **extra}
+
+
+def said(result: subprocess.CompletedProcess) -> str:
+    """The one line a failed command says; a second line, a traceback or a class name fails the test."""
+    output = result.stdout + result.stderr
+    assert "Traceback" not in output and "Error:" not in output and "this is a bug" not in output, output
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, output
+    return lines[0]
+
+
+# --- 5. a path from the environment holding a control or invisible character ----------------------------------
+
+@pytest.mark.parametrize("variable, value, shown", [
+    ("LIFECYCLE_HOME", "{tmp}/x/\x1b]0;pwned\x07", "'{tmp}/x/\\x1b]0;pwned\\x07'"),
+    ("LIFECYCLE_HOME", "{tmp}/h\x1b[31m", "'{tmp}/h\\x1b[31m'"),
+    ("LIFECYCLE_HOME", "{tmp}/zero\u200bwidth", "'{tmp}/zero\\u200bwidth'"),
+    ("LIFECYCLE_CREDENTIALS_KEY_FILE", "{tmp}/keys/\u202ecredentials.key", "'{tmp}/keys/\\u202ecredentials.key'"),
+    ("LIFECYCLE_DATABASE_URL", "sqlite:///{tmp}/ledger\x07.db", "'sqlite:///{tmp}/ledger\\x07.db'"),
+], ids=["home-osc-title", "home-sgr", "home-zero-width", "key-file-bidi", "database-bel"])
+def test_a_path_from_the_environment_holding_a_control_character_is_refused_escaped(tmp_path, variable, value,
+                                                                                      shown):
+    value, shown = value.format(tmp=tmp_path), shown.format(tmp=tmp_path)
+    character = next(char for char in value if char in "\x1b\x07\u200b\u202e")
+    env = clean_env(tmp_path / "home", **{variable: value})
+    for command in (["show", "customers"], ["import", "customers", str(tmp_path / "c.csv")], ["db", "upgrade"]):
+        result = lifecycle(*command, env=env)
+        assert result.returncode == 2, result.stderr
+        assert said(result) == (f"lifecycle: {variable}={shown} holds the control or invisible character "
+                                f"U+{ord(character):04X}: set it to a path without it (or unset it)")
+        assert "\x1b" not in result.stderr and "\x07" not in result.stderr
+    assert sorted(path.name for path in tmp_path.iterdir()) == []  # no folder, no ledger made
+
+
+# --- 2. a database or storage URL of a kind the product does not drive ----------------------------------------
+
+@pytest.mark.parametrize("variable, value, problem", [
+    ("LIFECYCLE_DATABASE_URL", "mysql://x/y", f"names the driver 'mysql', which this product does not drive: "
+                                              f"write {DATABASE_FORMS}"),
+    ("LIFECYCLE_DATABASE_URL", "garbage", f"is not a database URL: write {DATABASE_FORMS}"),
+    ("LIFECYCLE_DATABASE_URL", "postgresql://ops:s3cret@db:port/ledger", f"is not a database URL: write {DATABASE_FORMS}"),
+    ("LIFECYCLE_DATABASE_URL", "sqlite://", f"names no SQLite file: write {DATABASE_FORMS}"),
+    ("LIFECYCLE_PLATFORM_URL", "mysql://ops:s3cret@x/y", f"names the driver 'mysql', which this product does not "
+                                                         f"drive: write {DATABASE_FORMS}"),
+    ("LIFECYCLE_PLATFORM_URL", "garbage", f"is not a database URL: write {DATABASE_FORMS}"),
+    ("LIFECYCLE_SANDBOX_URL", "oracle://x/y", f"names the driver 'oracle', which this product does not drive: "
+                                              f"write {DATABASE_FORMS}"),
+    ("LIFECYCLE_STORAGE_URL", "garbage", "is not a storage URL: write file:///absolute/path or s3://bucket/prefix"),
+    ("LIFECYCLE_STORAGE_URL", "ftp://x/y", "is not a storage URL: write file:///absolute/path or s3://bucket/prefix"),
+])
+def test_a_database_or_storage_url_that_cannot_be_used_is_refused_naming_its_variable(tmp_path, variable, value,
+                                                                                      problem):
+    env = clean_env(tmp_path / "home", **{variable: value})
+    shown = value.replace(":s3cret@", ":***@")
+    for command in (["show", "customers"], ["demo"], ["run", "standby-expiry"]):
+        result = lifecycle(*command, env=env)
+        assert result.returncode == 2, result.stderr
+        assert said(result) == f"lifecycle: {variable}='{shown}' {problem}"
+        assert "s3cret" not in result.stderr
+
+
+# --- 2. `lifecycle up --host` that is not an address of this machine -----------------------------------------
+
+@pytest.mark.parametrize("host, line", [
+    ("no such host", "--host 'no such host' is not an address of this machine: give one of its addresses "
+                     "(127.0.0.1, the default; 0.0.0.0 for all of them)"),
+    ("999.1.1.1", "--host '999.1.1.1' is not an address of this machine: give one of its addresses "
+                  "(127.0.0.1, the default; 0.0.0.0 for all of them)"),
+    ("192.0.2.1", "--host '192.0.2.1' is not an address of this machine: give one of its addresses "
+                  "(127.0.0.1, the default; 0.0.0.0 for all of them)"),  # TEST-NET-1: no machine holds it
+    ("", "--host is empty: give an address of this machine (127.0.0.1, the default; 0.0.0.0 for all of them)"),
+])
+def test_up_refuses_a_host_that_is_not_an_address_of_this_machine(tmp_path, host, line):
+    result = lifecycle("up", "--host", host, "--port", str(free_port()), env=clean_env(tmp_path / "home"),
+                       timeout=60)
+    assert result.returncode == 2, result.stderr
+    assert said(result) == f"lifecycle: {line}"
+    assert not (tmp_path / "home" / "prefect").exists()  # nothing started
+
+
+# --- 3. a Prefect server that does not answer ----------------------------------------------------------------
+
+def test_a_prefect_server_that_does_not_answer_is_named_at_once(home, ledger, tmp_path):
+    api = f"http://127.0.0.1:{free_port()}/api"  # nothing listens there
+    env = {**os.environ, "PREFECT_API_URL": api, "LIFECYCLE_TODAY": "2026-11-20"}
+    down = (f"lifecycle: the Prefect server at {api} (PREFECT_API_URL) does not answer: start it, or correct "
+            f"PREFECT_API_URL (unset, a command uses the server of `lifecycle up` for this LIFECYCLE_HOME, or a "
+            f"temporary one)")
+    for command in (["run", "standby-expiry"], ["run", "export", "--month", "2026-10"], ["worker"],
+                    ["helpdesk-webhook", "--port", str(free_port())]):
+        started = time.monotonic()
+        result = lifecycle(*command, env=env, timeout=120)
+        assert result.returncode == 1, (command, result.stderr)
+        assert said(result) == down, command
+        assert time.monotonic() - started < 30, command
+
+
+def test_deploy_says_at_once_that_it_waits_for_a_server_that_does_not_answer(home, ledger):
+    api = f"http://127.0.0.1:{free_port()}/api"
+    process = subprocess.Popen([sys.executable, "-m", "lifecycle.cli", "deploy"], stderr=subprocess.PIPE, text=True,
+                               env={**os.environ, "PREFECT_API_URL": api})
+    try:
+        started = time.monotonic()
+        first = process.stderr.readline()
+        assert time.monotonic() - started < 30
+        assert first.rstrip("\n") == (f"waiting for the Prefect server at {api} (PREFECT_API_URL) to answer (up to 2 "
+                                      f"minutes: one started a moment ago takes its time)")
+    finally:
+        process.kill()
+        process.wait()
+
+
+# --- 4. the ledger held by another process ----------------------------------------------------------------------
+
+def test_a_ledger_another_process_holds_is_said_busy_in_one_line(tmp_path):
+    """SQLite's own lock (PostgreSQL queues a writer behind another's row locks instead: no time-out to meet)."""
+    home = tmp_path / "home"
+    env = clean_env(home)
+    assert lifecycle("db", "upgrade", env=env).returncode == 0
+    rows = write_csv(tmp_path / "c.csv", CUSTOMER_HEADER, [customer("ACME")])
+    holder = sqlite3.connect(home / "ledger.db", isolation_level=None)
+    try:
+        holder.execute("BEGIN EXCLUSIVE")
+        result = lifecycle("import", "customers", str(rows), env=env, timeout=120)
+    finally:
+        holder.close()
+    assert result.returncode == 1, result.stderr
+    assert said(result) == (f"lifecycle: the ledger sqlite:///{home.resolve() / 'ledger.db'} is busy: another "
+                            f"lifecycle command or run holds it (waited 30 s): try again once it has finished")
+    assert lifecycle("show", "customers", env=env).stdout.strip() == "no customers"  # nothing was imported
+
+
+# --- 2. `db restore-snapshot --to` ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize("target, line", [
+    ("garbage", f"--to 'garbage' is not a database URL: write {DATABASE_FORMS}"),
+    ("mysql://x/y", f"--to 'mysql://x/y' names the driver 'mysql', which this product does not drive: write "
+                    f"{DATABASE_FORMS}"),
+    ("sqlite://", f"--to 'sqlite://' names no SQLite file: write {DATABASE_FORMS}"),
+])
+def test_restore_snapshot_refuses_a_target_url_that_is_not_a_database(home, ledger, target, line):
+    result = lifecycle("db", "restore-snapshot", "LEDGER-20261120", "--to", target, env=dict(os.environ))
+    assert result.returncode == 2, result.stderr
+    assert said(result) == f"lifecycle: {line}"
+
+
+def test_restore_snapshot_into_a_full_disk_is_the_worlds_in_one_line(prefect_server, home, ledger, tmp_path,
+                                                                     monkeypatch):
+    from datetime import date
+
+    from flows.backup import nightly_backup
+    from ledger.imports import import_file
+    from tests.support.builders import platform
+
+    if not Path("/dev/full").exists():
+        pytest.skip("this machine has no /dev/full")
+    monkeypatch.setenv("LIFECYCLE_TODAY", "2026-11-20")
+    import_file("customers", write_csv(tmp_path / "c.csv", CUSTOMER_HEADER, [customer("ACME")]), engine=ledger)
+    platform(os.environ["LIFECYCLE_PLATFORM_URL"], ["ACME"])
+    snapshot_id = nightly_backup(as_of=date(2026, 11, 20))["ledger_snapshot"].split(":")[0]
+    result = lifecycle("db", "restore-snapshot", snapshot_id, "--to", "sqlite:////dev/full", env=dict(os.environ))
+    assert result.returncode == 1, result.stderr
+    assert said(result) == ("lifecycle: the database sqlite:////dev/full cannot be used (database or disk is full): "
+                            "free its disk or let it be written, or correct its URL")
+
+
+# --- 1. a copy of a home, with the original's server.json ----------------------------------------------------------
+
+def test_a_server_json_written_for_another_home_supplies_no_download_link(prefect_server, home, ledger, tmp_path):
+    """`cp -r h1 h1copy` while h1's `lifecycle up` runs: h1copy/server.json names h1's live server and its
+    downloads. A command of the copy must link to its own workbook, never to h1's server."""
+    original = tmp_path / "h1"
+    downloads = f"http://127.0.0.1:{free_port()}"
+    record = {"api_url": f"{downloads}/api", "pid": os.getpid(), "downloads": downloads,  # a live process
+              "config": {"LIFECYCLE_HOME": str(original)}}
+    (home / "server.json").write_text(json.dumps(record))
+    env = {**os.environ, "PREFECT_API_URL": prefect_server, "LIFECYCLE_TODAY": "2026-11-20"}
+    key = "exports/2026/10/2026-10_billable-interventions.xlsx"
+
+    copied = lifecycle("run", "export", "--month", "2026-10", env=env)
+    assert copied.returncode == 0, copied.stderr
+    assert f"download: {(home / 'objects' / key).as_uri()}" in copied.stdout.splitlines(), copied.stdout
+    assert downloads not in copied.stdout + copied.stderr
+
+    # the same record written for this home is this home's server: its downloads are the link
+    (home / "server.json").write_text(json.dumps({**record, "config": {"LIFECYCLE_HOME": str(home.resolve())}}))
+    own = lifecycle("run", "export", "--month", "2026-10", env=env)
+    assert own.returncode == 0, own.stderr
+    assert f"download: {downloads}/{key}" in own.stdout.splitlines(), own.stdout
