@@ -44,11 +44,12 @@ class ServerDown(Unavailable):
 def explicit_server_answers(api_url: str) -> None:
     """Raise ServerDown, one line naming the URL, unless the server PREFECT_API_URL names answers: checked
     before a command relies on it, so that no command waits on it, or says something else (Prefect's own
-    "Failed to reach API"). A busy server gets a second chance a second later."""
-    for attempt in range(2):
-        if answers(api_url, timeout=5):
+    "Failed to reach API"). A server that is down refuses the connection at once; a busy one (a loaded CI
+    machine, a server at work on a close) gets 10 s per try and three tries."""
+    for attempt in range(3):
+        if answers(api_url, timeout=10):
             return
-        if not attempt:
+        if attempt < 2:
             time.sleep(1)
     raise ServerDown(f"the Prefect server at {api_url} (PREFECT_API_URL) does not answer: start it, or correct "
                      f"PREFECT_API_URL (unset, a command uses the server of `lifecycle up` for this LIFECYCLE_HOME, "
