@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 
 from policy.refusals import Refusal
+from policy.text import quoted
 
 RULE = "1-64 characters of A-Z a-z 0-9 . _ -, not starting with . or -"
 _ID = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]{0,63}")
@@ -40,5 +41,5 @@ def checked_id(value: str, what: str = "id") -> str:
     """`value` when it is an id; BadId otherwise. Every key, path or header made of an id goes through here."""
     problem = id_problem(value)
     if problem:
-        raise BadId(f"{what} {value!r}: {problem}")
+        raise BadId(f"{what} {quoted(value)}: {problem}")
     return value

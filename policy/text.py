@@ -35,6 +35,19 @@ def invisible(char: str) -> bool:
     return char in BLANKS or (unicodedata.category(char) in REFUSED_CATEGORIES and char not in JOINERS)
 
 
+#: how much of a user's value an error line gives back: enough to recognise it, never a screen of it
+SHOWN_CHARACTERS = 40
+
+
+def quoted(value: str, most: int = SHOWN_CHARACTERS) -> str:
+    """A user's value as one error line gives it back: quoted (its invisible characters escaped, as `repr`
+    does), cut after its first `most` characters with the length said (`'99999…' (100,000 characters)`), so
+    that a value pasted by mistake never fills the terminal, the log or the HTTP answer."""
+    if len(value) <= most:
+        return repr(value)
+    return f"{value[:most] + '…'!r} ({len(value):,} characters)"
+
+
 def character_name(char: str) -> str:
     """`U+202E RIGHT-TO-LEFT OVERRIDE`: a character as a message names it."""
     name = unicodedata.name(char, "")
