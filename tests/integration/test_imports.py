@@ -281,3 +281,19 @@ def test_a_large_file_reports_progress(ledger, customers_file, tmp_path):
     result = import_file("interventions", path, engine=ledger, progress=seen.append, on_total=totals.append)
     assert totals == [2500] and sum(seen) == 2500
     assert result.inserted == 2500 == count(ledger, Intervention)
+
+
+def test_an_xlsx_true_or_false_cell_is_a_value_only_of_a_yes_no_column(ledger, tmp_path):
+    """A TRUE cell is a yes/no value: `dunning_exempt` takes it, a name or an id refuses it at its cell (never
+    the text "True")."""
+    rows = [[*customer("B1")[:9], True], [False, *customer("B2")[1:]], ["B3", True, *customer("B3")[2:]]]
+    write_xlsx(tmp_path / "customers.xlsx", CUSTOMER_HEADER, rows)
+    with pytest.raises(ImportRejected) as rejected:
+        import_file("customers", tmp_path / "customers.xlsx", engine=ledger)
+    refusal = "a yes/no value ({}) where this column takes none: give its value as text or a number"
+    assert rejected.value.errors == [f"customers.xlsx:3:customer_id: {refusal.format('false')}",
+                                     f"customers.xlsx:4:name: {refusal.format('true')}"]
+    write_xlsx(tmp_path / "customers.xlsx", CUSTOMER_HEADER, rows[:1])
+    assert import_file("customers", tmp_path / "customers.xlsx", engine=ledger).inserted == 1
+    with session_scope(ledger) as session:
+        assert session.get(Customer, "B1").dunning_exempt is True
