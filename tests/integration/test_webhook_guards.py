@@ -333,6 +333,8 @@ def test_a_header_twice_or_a_transfer_encoding_is_a_400_and_nothing_is_written(w
     ("credentials", "true", "a yes/no value (true) where this column takes none: give its value as text or a number"),
     ("severity", "false", "a yes/no value (false) where this column takes none: give its value as text or a number"),
     ("customization_delivered_on", "false", "a yes/no value (false) where this column takes none: give its value as text or a number"),
+    ("credentials", '"\\u0301\\u0301"', "shows nothing: it holds only marks with no character to carry them (U+0301 "
+                                      "COMBINING ACUTE ACCENT): type the text itself"),
     ("first_response_at", "true", "a yes/no value (true) where this column takes none: give its value as text or a number"),
 ])
 def test_a_value_is_read_as_the_tickets_file_reads_its_cell(webhook, ledger, field, value, reason):

@@ -105,6 +105,9 @@ def test_an_older_record_without_a_setting_differs_only_when_this_command_sets_i
      "--reference '" + "r" * 40 + "…' (100,000 characters): an id has at most 64 characters, this one 100000"),
     (["run", "refund", "--customer", "c" * 100_000, "--amount", "5", "--reference", "VIR-1"],
      "unknown customer '" + "c" * 40 + "…' (100,000 characters) (lifecycle show customers lists them)"),
+    (["run", "credit-note", "--invoice", "OLD-1", "--amount", "5", "--reason", "\ufe0f", "--requested-by", "y"],
+     "--reason: shows nothing: it holds only marks with no character to carry them (U+FE0F VARIATION SELECTOR-16): "
+     "type the text itself"),
     (["run", "credit-note", "--invoice", "OLD-1", "--amount", "-5", "--reason", "x", "--requested-by", "y"],
      "--amount: must not be negative: '-5'"),
     (["run", "credit-note", "--invoice", "OLD 1", "--amount", "5", "--reason", "x", "--requested-by", "y"],
@@ -118,7 +121,7 @@ def test_an_older_record_without_a_setting_differs_only_when_this_command_sets_i
      "--amount '0,00': must be greater than zero"),
     (["run", "verify-backups", "--sample", "0"], "--sample: 0 is out of range: a whole number from 1 to 100000"),
 ], ids=["credit-note-places", "credit-note-thousand", "refund-thousand", "credit-note-long-amount",
-        "refund-long-reference", "refund-long-customer", "credit-note-negative", "credit-note-invoice", "refund-reference", "refund-exponent",
+        "refund-long-reference", "refund-long-customer", "credit-note-reason-shows-nothing", "credit-note-negative", "credit-note-invoice", "refund-reference", "refund-exponent",
         "refund-zero", "sample"])
 def test_amounts_and_ids_are_checked_before_any_run_starts(args, says, tmp_path):
     """Refused here, in one line, exit 2: no Prefect server is reached (the one named does not answer), no run is
