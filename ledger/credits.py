@@ -28,6 +28,7 @@ from policy.corrections import CorrectionRefused, credit_note, reference_key, se
 from policy.invoicing import Line, totals
 from policy.language import language_of, speak
 from policy.terms import Terms
+from policy.text import quoted
 from policy.vocabulary import CreditMovement, InvoiceKind, InvoiceStatus, SettlementKind, in_words
 
 ZERO = Decimal("0.00")
@@ -151,7 +152,7 @@ def issue_credit_note(session: Session, reference: str, *, request: str, reason:
     invoice = _invoice_by_reference(session, reference)
     if invoice is None:
         raise CorrectionRefused(_credit_note_said(session, reference)
-                                or f"no issued invoice has the number (or imported id) {reference!r}"
+                                or f"no issued invoice has the number (or imported id) {quoted(reference)}"
                                 + _spelled_otherwise(session, reference), "invoice")
     if invoice.status == InvoiceStatus.DRAFT:
         raise CorrectionRefused(f"invoice {reference} is a draft: refuse the close instead of crediting it", "invoice")
@@ -320,7 +321,7 @@ def record_refund(session: Session, customer_id: str, amount: Decimal, *, refund
     """Money paid back to a customer, never more than its credit (the customer row is locked meanwhile)."""
     customer = session.get(Customer, customer_id, with_for_update=True)
     if customer is None:
-        raise CorrectionRefused(f"no customer {customer_id!r}", "customer")
+        raise CorrectionRefused(f"no customer {quoted(customer_id)}", "customer")
     done = session.scalar(select(CustomerCredit).where(CustomerCredit.refund_id == refund_id))
     if done is not None:
         if done.customer_id != customer_id or -done.amount != amount:
@@ -341,7 +342,7 @@ def record_refund(session: Session, customer_id: str, amount: Decimal, *, refund
     # form (policy.corrections.reference_key): `bank-77` and `BANK 77` are the transfer `BANK-77` was
     key = reference_key(reference)
     if not key:
-        raise CorrectionRefused(f"bank reference {reference!r} holds only spaces, punctuation and symbols", "reference")
+        raise CorrectionRefused(f"bank reference {quoted(reference)} holds only spaces, punctuation and symbols", "reference")
     earlier = session.execute(select(CustomerCredit.refund_id, CustomerCredit.reference, CustomerCredit.on)
                               .where(CustomerCredit.customer_id == customer_id, CustomerCredit.refund_id.is_not(None),
                                      CustomerCredit.reference.is_not(None))
@@ -350,7 +351,7 @@ def record_refund(session: Session, customer_id: str, amount: Decimal, *, refund
         if reference_key(used_reference) == key:
             written = "" if used_reference == reference else (f" as {used_reference!r}; references are compared "
                                                               f"without case, accents, spaces, dashes, punctuation and symbols")
-            raise CorrectionRefused(f"bank reference {reference!r} is already refund {used}'s for {customer_id} "
+            raise CorrectionRefused(f"bank reference {quoted(reference)} is already refund {used}'s for {customer_id} "
                                     f"(refunded on {used_on}{written}): one bank transfer is one refund", "reference")
     credit = credit_of(session, [customer_id]).get(customer_id, ZERO)
     if amount > credit:

@@ -97,15 +97,17 @@ def _wide(path: Path) -> str | None:
     first characters), else None."""
     with _open_regular(path) as handle:
         start = handle.read(64)
+    if start[:3] == b"\xef\xbb\xbf":  # UTF-8's own BOM (a file of nothing else is an empty file)
+        return None
     if start[:4] in (b"\xff\xfe\x00\x00", b"\x00\x00\xfe\xff"):
         return "UTF-32"
     if start[:2] in (b"\xff\xfe", b"\xfe\xff"):
         return "UTF-16"
     quarter = len(start) // 4
-    if quarter and sum(1 for index in range(0, len(start) - 3, 4) if start[index:index + 4].count(0) == 3) >= quarter // 2:
+    if quarter and sum(1 for index in range(0, len(start) - 3, 4) if start[index:index + 4].count(0) == 3) >= max(1, quarter // 2):
         return "UTF-32"
     half = len(start) // 2
-    if half and max(start[1::2].count(0), start[::2].count(0)) >= half // 2:
+    if half and max(start[1::2].count(0), start[::2].count(0)) >= max(1, half // 2):  # a NUL at least: `a\n` is no UTF-16
         return "UTF-16"
     return None
 
@@ -304,7 +306,7 @@ def read_sheet(path: Path, limits: Limits | None = None) -> Sheet:
         if extra:
             record["\x00extra"] = extra
         rows.append((number, record))
-    if header is None:
+    if header is None or not (header or rows):  # nothing, a BOM or blank lines: no header to name either
         raise UnreadableFile(f"{path.name}: the file is empty (no header row)")
     return Sheet(header=header, rows=rows, oversized=oversized)
 

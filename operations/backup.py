@@ -40,6 +40,7 @@ from policy.ids import id_problem
 from policy.refusals import Refusal
 from policy.retention import Kept, keep
 from policy.terms import Terms
+from policy.text import quoted
 from policy.vocabulary import BackupKind, BackupOutcomeStatus, BackupStatus, Stage
 
 #: a ledger snapshot still `running` after this long was left by a run that died
@@ -130,7 +131,7 @@ def customers_to_back_up(customer_id: str | None = None, engine=None) -> list[st
             query = query.where(Customer.cancelled_on.is_(None))
         customers = list(session.scalars(query))
     if customer_id and not customers:
-        raise BackupRefused(f"no customer {customer_id!r} to back up (unknown, or its data was deleted)")
+        raise BackupRefused(f"no customer {quoted(customer_id)} to back up (unknown, or its data was deleted)")
     return customers
 
 

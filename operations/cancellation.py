@@ -43,6 +43,7 @@ from policy.invoicing import Line, totals
 from policy.language import language_of, speak
 from policy.refusals import Refusal
 from policy.terms import Terms
+from policy.text import quoted
 from policy.window import DateWindow
 from policy.vocabulary import BillingCycle, CancellationStatus, CloseStatus, DeletionStatus, InvoiceKind, InvoiceStatus, Stage, StandbyStatus
 
@@ -102,7 +103,7 @@ def receive(session: Session, customer_id: str, received_on: date, effective_on:
     while another cancellation stands is refused, saying whether that one may still be withdrawn (`today`)."""
     customer = session.get(Customer, customer_id, with_for_update=True)
     if customer is None:
-        raise CancellationRefused(f"no customer {customer_id!r}")
+        raise CancellationRefused(f"no customer {quoted(customer_id)}")
     earliest = earliest_effective(received_on, customer.billing_cycle, customer.contract_start, terms)
     existing = _current(session, customer_id)
     if existing is not None:
@@ -155,7 +156,7 @@ def withdraw(session: Session, customer_id: str, day: date, *, requested_by: str
              flow_run_id: str | None) -> tuple[Step, Customer]:
     customer = session.get(Customer, customer_id, with_for_update=True)
     if customer is None:
-        raise CancellationRefused(f"no customer {customer_id!r}")
+        raise CancellationRefused(f"no customer {quoted(customer_id)}")
     existing = _current(session, customer_id)
     if existing is None:
         raise CancellationRefused(f"{customer_id} has no cancellation to withdraw")

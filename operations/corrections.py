@@ -30,6 +30,7 @@ from policy.ids import id_problem
 from policy.money import parse_amount
 from policy.refusals import Refusal
 from policy.terms import Terms
+from policy.text import quoted
 
 
 class CorrectionNotMade(Refusal):
@@ -41,7 +42,7 @@ def amount_of(text: str, what: str) -> Decimal:
     try:
         return parse_amount(text)
     except (ValueError, InvalidOperation) as error:
-        raise CorrectionNotMade(f"{what} {text!r}: {error}") from None
+        raise CorrectionNotMade(f"{what}: {error}") from None  # the error quotes the text, cut short
 
 
 def issue_credit_note(invoice: str, reason: str, requested_by: str, *, amount_ttc: str | None = None,
@@ -69,7 +70,7 @@ def record_refund(customer_id: str, amount: str, reference: str, refunded_on: da
     transfer's `reference` is the refund's id, so recording it twice is harmless."""
     problem = id_problem(reference)
     if problem:
-        raise CorrectionNotMade(f"--reference {reference!r}: {problem}")
+        raise CorrectionNotMade(f"--reference {quoted(reference)}: {problem}")
     value = amount_of(amount, "--amount")
     try:
         with session_scope(write=True) as session:

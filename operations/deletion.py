@@ -32,6 +32,7 @@ from ledger.models import Backup, Customer, DeletionCertificate, StageChange
 from policy.arrears import Stage, anchor, implied_stage, ladder, overdue_balance, state
 from policy.calendar import PARIS
 from policy.language import language_of
+from policy.text import quoted
 from policy.vocabulary import BackupStatus, DeletionStatus
 from lifecycle_config.failpoints import failpoint
 from operations.arrears import _facts
@@ -51,7 +52,7 @@ def check_due(customer_id: str, day: date, settings: Settings, engine=None) -> D
     with session_scope(engine) as session:
         customer = session.get(Customer, customer_id)
         if customer is None:
-            return Due(False, f"unknown customer {customer_id!r}")
+            return Due(False, f"unknown customer {quoted(customer_id)}")
         if customer.stage == Stage.DATA_DELETED.value:
             return Due(False, "the data was already deleted")
         if customer.deletion_status not in (DeletionStatus.NOTICE_SENT, DeletionStatus.AWAITING_APPROVAL):

@@ -38,7 +38,7 @@ from policy.categories import RECOVERY
 from policy.ids import id_problem
 from policy.quota import recovery_minutes
 from policy.refusals import Refusal
-from policy.text import text_problem
+from policy.text import quoted, text_problem
 from policy.vocabulary import (BackupKind, BackupOutcomeStatus, BackupStatus, InterventionSource, RestoreStatus,
                                RestoreTarget, Stage, in_words, restored_where)
 
@@ -73,7 +73,7 @@ def choose_backup(customer_id: str, backup_id: str | None, engine=None) -> Backu
         if backup_id:
             backup = session.get(Backup, backup_id)
             if backup is None or backup.customer_id != customer_id:
-                raise RestoreRefused(f"no backup {backup_id!r} of customer {customer_id!r}")
+                raise RestoreRefused(f"no backup {quoted(backup_id)} of customer {quoted(customer_id)}")
             if backup.status == BackupStatus.GONE:
                 raise RestoreRefused(f"backup {backup_id} is gone from storage (its objects were deleted), nothing was "
                                      f"restored: choose another, or none for the latest good one")
@@ -84,7 +84,7 @@ def choose_backup(customer_id: str, backup_id: str | None, engine=None) -> Backu
                                                       Backup.kind.in_((BackupKind.TENANT, BackupKind.SAFETY)))
                                  .order_by(Backup.created_at.desc())).first()
         if backup is None:
-            raise RestoreRefused(f"customer {customer_id!r} has no good backup to restore")
+            raise RestoreRefused(f"customer {quoted(customer_id)} has no good backup to restore")
         return backup
 
 
@@ -206,7 +206,7 @@ def restore_customer(customer_id: str, backup_id: str | None, target: str, reque
                                   safety_backup_id=done.safety_backup_id)
         customer = session.get(Customer, customer_id)
         if customer is None:
-            raise RestoreRefused(f"unknown customer {customer_id!r}")
+            raise RestoreRefused(f"unknown customer {quoted(customer_id)}")
         if customer.stage == Stage.DATA_DELETED:
             raise RestoreRefused(f"customer {customer_id}'s data was deleted after arrears: nothing may be restored")
     timer = Timer()
@@ -321,7 +321,7 @@ def restore_ledger_snapshot(backup_id: str, target_url: str, storage: ObjectStor
     with session_scope(engine) as session:
         backup = session.get(Backup, backup_id)
     if backup is None or backup.kind != BackupKind.LEDGER or backup.status != BackupStatus.GOOD:
-        raise ValueError(f"no good ledger snapshot {backup_id!r}")
+        raise ValueError(f"no good ledger snapshot {quoted(backup_id)}")
     _refuse_target_in_use(target_url)
     upgrade(target_url)
     target = engine_for(target_url)

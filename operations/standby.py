@@ -26,6 +26,7 @@ from policy.chronology import before_start_problem
 from policy.language import language_of, speak
 from policy.notices import NoticeTemplate
 from policy.standby import REASON_WORDS, STANDBY_ENDING, STANDBY_STATES, Period, SweepStep, default_end, refusals, sweep
+from policy.text import quoted
 from policy.vocabulary import Stage, StandbySource, StandbyStatus, in_words
 from operations.bugs import BugLog, log_to_python
 from operations.effects import record_notice, record_switch
@@ -176,7 +177,7 @@ def request(
     with session_scope(engine, write=True) as session:
         customer = session.get(Customer, customer_id)
         if customer is None:
-            return RequestOutcome(customer_id, False, [f"unknown customer {customer_id!r}"])
+            return RequestOutcome(customer_id, False, [f"unknown customer {quoted(customer_id)}"])
         existing = session.scalars(select(StandbyPeriod).where(StandbyPeriod.customer_id == customer_id)).all()
         problems = refusals(
             reason, start_on, end_on, max_months=terms.standby_max_months,

@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 
 from lifecycle_config import clock
 from policy.digits import digits_problem
+from policy.text import quoted
 
 PARIS = ZoneInfo("Europe/Paris")
 
@@ -67,7 +68,7 @@ def parse_month(text: str) -> tuple[int, int]:
         raise ValueError(f"not a month (YYYY-MM): {problem}")
     match = _MONTH.fullmatch(text)
     if match is None or not 1 <= int(match.group(2)) <= 12:
-        raise ValueError(f"not a month (YYYY-MM): {text!r}")
+        raise ValueError(f"not a month (YYYY-MM): {quoted(text)}")
     return int(match.group(1)), int(match.group(2))
 
 
@@ -82,7 +83,7 @@ def _iso(text: str, form: re.Pattern, read, label: str):
             raise ValueError
         return read(text)
     except ValueError:
-        raise ValueError(f"not {label}: {text!r}") from None
+        raise ValueError(f"not {label}: {quoted(text)}") from None
 
 
 def parse_day(text: str) -> date:

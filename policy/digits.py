@@ -13,6 +13,8 @@ from __future__ import annotations
 import re
 import unicodedata
 
+from policy.text import quoted
+
 ASCII_DIGITS = frozenset("0123456789")
 #: a whole number: ASCII digits only, an optional sign (Python's int() also takes other scripts' digits,
 #: spaces around and underscores between)
@@ -34,7 +36,7 @@ def digits_problem(text: str) -> str | None:
     if not found:
         return None
     char = found[0]
-    return f"write digits 0-9: {text!r} holds {char!r} ({unicodedata.name(char, f'U+{ord(char):04X}').lower()})"
+    return f"write digits 0-9: {quoted(text)} holds {char!r} ({unicodedata.name(char, f'U+{ord(char):04X}').lower()})"
 
 
 def parse_whole(text: str, *, negative: bool = False) -> int:
@@ -44,7 +46,7 @@ def parse_whole(text: str, *, negative: bool = False) -> int:
     if problem:
         raise ValueError(problem)
     if not _WHOLE.fullmatch(text):
-        raise ValueError(f"not a whole number: {text!r}")
+        raise ValueError(f"not a whole number: {quoted(text)}")
     problem = sign_or_zeros_problem(text, negative=negative)
     if problem:
         raise ValueError(problem)
@@ -58,13 +60,13 @@ def sign_or_zeros_problem(text: str, *, negative: bool = False) -> str | None:
     spreadsheet's zero-padded code pasted in a number's column), one zero before the point being the only
     one (`0.50`). None: plain."""
     if text[:1] == "+":
-        return f"write the number without a sign: {text!r}"
+        return f"write the number without a sign: {quoted(text)}"
     body = text[1:] if text[:1] == "-" else text
     if text[:1] == "-" and not negative:
-        return f"must not be negative: {text!r}"
+        return f"must not be negative: {quoted(text)}"
     if text[:1] == "-" and body.strip("0.,") == "":
-        return f"zero has no sign: {text!r}"
+        return f"zero has no sign: {quoted(text)}"
     integer = re.split(r"[.,]", body, maxsplit=1)[0]
     if len(integer) > 1 and integer.startswith("0"):
-        return f"write the number without leading zeros: {text!r}"
+        return f"write the number without leading zeros: {quoted(text)}"
     return None

@@ -35,6 +35,19 @@ def invisible(char: str) -> bool:
     return char in BLANKS or (unicodedata.category(char) in REFUSED_CATEGORIES and char not in JOINERS)
 
 
+#: how much of a user's value an error line gives back: enough to recognise it, never a screen of it
+SHOWN_CHARACTERS = 40
+
+
+def quoted(value: str, most: int = SHOWN_CHARACTERS) -> str:
+    """A user's value as one error line gives it back: quoted (its invisible characters escaped, as `repr`
+    does), cut after its first `most` characters with the length said (`'99999…' (100,000 characters)`), so
+    that a value pasted by mistake never fills the terminal, the log or the HTTP answer."""
+    if len(value) <= most:
+        return repr(value)
+    return f"{value[:most] + '…'!r} ({len(value):,} characters)"
+
+
 def character_name(char: str) -> str:
     """`U+202E RIGHT-TO-LEFT OVERRIDE`: a character as a message names it."""
     name = unicodedata.name(char, "")
@@ -54,7 +67,8 @@ def utf8_problem(value: str, fix: str = "type the text in UTF-8") -> str | None:
 
 def control_problem(value: str, *, lines: bool = False) -> str | None:
     """Why `value` is refused: a control character (C0, DEL, C1), an invisible format character (a bidi
-    control, a zero-width space) or, in a one-line value, a line break.
+    control, a zero-width space) or, in a one-line value, a line break; or, not empty, it shows nothing
+    (only combining marks, variation selectors, joiners and spaces: `shows_nothing`).
     A multi-line value (`lines`: a description, credentials) may hold line breaks and tabs; a one-line one
     neither."""
     for position, char in enumerate(value, start=1):
@@ -71,7 +85,18 @@ def control_problem(value: str, *, lines: bool = False) -> str | None:
         if invisible(char):
             return (f"holds the invisible character {character_name(char)} (at character {position}; it reorders "
                     f"or hides text): type the text without it")
+    if value.strip() and all(shows_nothing(char) for char in value):
+        first = next(char for char in value if not char.isspace())
+        return (f"shows nothing: it holds only marks with no character to carry them ({character_name(first)}): "
+                f"type the text itself")
     return None
+
+
+def shows_nothing(char: str) -> bool:
+    """Whether `char` shows nothing on its own: a space, a combining mark (U+0301 COMBINING ACUTE ACCENT: it
+    accents the character before it), a variation selector (U+FE0F: it picks an emoji's form) or a joiner. A
+    text of nothing else looks empty wherever it is shown, so it is refused as an empty one."""
+    return char.isspace() or char in JOINERS or unicodedata.category(char) in ("Mn", "Me")
 
 
 def text_problem(value: str, max_length: int, *, lines: bool = False) -> str | None:

@@ -17,6 +17,7 @@ missed, and the month's rate per request type and severity (docs/reference/polic
 from __future__ import annotations
 
 import hashlib
+import re
 import textwrap
 import zipfile
 from dataclasses import dataclass, field
@@ -350,14 +351,15 @@ class _RowWriter:
         if font is not None:
             row = []
             for value, template in zip(values, self.templates):
-                cell = WriteOnlyCell(self.sheet, value=value)
+                # our formulas, and data: a text as typed (a cell of as_text is written as it is)
+                cell = WriteOnlyCell(self.sheet, value=value if str(value)[:1] == "=" else as_typed(value))
                 cell.font = font
                 if template is not None:
                     cell.number_format = template.number_format
                 row.append(cell)
             self.sheet.append(row)
             return
-        row = list(values)
+        row = [as_typed(value) for value in values]  # data: a text as typed, `_x001B_` too
         for index, template in self.styled:
             if row[index] is not None:
                 template.value = row[index]
@@ -365,15 +367,30 @@ class _RowWriter:
         for index in self.texts:
             value = row[index]
             if value.__class__ is str and value[:1] == "=":
-                row[index] = as_text(self.sheet, value)
+                cell = WriteOnlyCell(self.sheet, value=value)  # already as typed
+                cell.data_type = "s"
+                row[index] = cell
         self.sheet.append(row)
 
 
 def as_text(sheet, value: str) -> WriteOnlyCell:
     """A cell that shows `value` as typed, never evaluated (OWASP: formula injection)."""
-    cell = WriteOnlyCell(sheet, value=value)
+    cell = WriteOnlyCell(sheet, value=as_typed(value))
     cell.data_type = "s"
     return cell
+
+
+#: the `_` of `_xHHHH_`, OOXML's escape of a character XML cannot hold (`_x001B_` is ESC): Excel decodes it in
+#: every text of a workbook it opens, so a text that holds it literally (a name typed `evil_x001B_[2J`) showed
+#: another text. OOXML escapes that `_` itself as `_x005F_`; openpyxl writes text as it is given.
+_ESCAPE_LIKE = re.compile(r"_(?=[xX][0-9A-Fa-f]{4}_)")
+
+
+def as_typed(value: Any) -> Any:
+    """`value`, a text written so that Excel shows it as typed (its `_xHHHH_` kept literally); else as it is."""
+    if value.__class__ is str and ("_x" in value or "_X" in value):
+        return _ESCAPE_LIKE.sub("_x005F_", value)
+    return value
 
 
 def _total_row(writer: _RowWriter, columns, first: int, last: int, language: str) -> int:
@@ -505,6 +522,8 @@ def write_workbook(path: Path, *, month: str, summary: list[dict], interventions
     for key, value in about:
         if isinstance(value, str) and value[:1] == "=":
             value = as_text(sheet, value)
+        elif isinstance(value, str):
+            value = as_typed(value)
         elif key.startswith("total.") and isinstance(value, Decimal):
             value = WriteOnlyCell(sheet, value=value)
             value.number_format = EUR

@@ -12,7 +12,7 @@ from ledger.readers import as_text
 from policy.calendar import PARIS, NonexistentLocalTime, paris_instant, parse_day, parse_moment
 from policy.digits import digits_problem, sign_or_zeros_problem
 from policy.ids import id_problem
-from policy.text import control_problem
+from policy.text import control_problem, quoted
 from policy.money import parse_amount
 
 
@@ -63,7 +63,7 @@ def email(value: Any) -> str:
     result = as_text(value)
     local, _, domain = result.rpartition("@")
     if len(result) > 254 or len(local) > 64 or not _LOCAL.fullmatch(local) or not _DOMAIN.fullmatch(domain):
-        raise ValueError(f"not an email address: {result!r}")
+        raise ValueError(f"not an email address: {quoted(result)}")
     return result
 
 
@@ -76,7 +76,7 @@ def siren(value: Any) -> str:
     if problem:
         raise ValueError(f"not a SIREN (9 digits) or SIRET (14 digits): {problem}")
     if not (result.isascii() and result.isdigit()) or len(result) not in (9, 14):
-        raise ValueError(f"not a SIREN (9 digits) or SIRET (14 digits): {result!r}")
+        raise ValueError(f"not a SIREN (9 digits) or SIRET (14 digits): {quoted(result)}")
     if not (siren_number if len(result) == 9 else siret_number).is_valid(result):
         raise ValueError(f"{result} is not a valid {'SIREN' if len(result) == 9 else 'SIRET'} (its check digit is wrong)")
     return result
@@ -91,7 +91,7 @@ def vat_number(value: Any) -> str:
     if problem:
         raise ValueError(f"not a valid EU VAT number: {problem}")
     if not vat.is_valid(result):
-        raise ValueError(f"not a valid EU VAT number: {result!r}")
+        raise ValueError(f"not a valid EU VAT number: {quoted(result)}")
     return result
 
 
@@ -128,7 +128,7 @@ def monthly_fee(value: Any) -> Decimal:
     except ValueError as error:
         if "digits before the decimal point" in str(error):
             raise ValueError(f"a monthly fee is at most {FEE_BOUND} EUR (the largest invoice billed from it must fit "
-                             f"the ledger): {text!r} is more") from None
+                             f"the ledger): {quoted(text)} is more") from None
         raise
     if amount < 0:
         raise ValueError(f"must not be negative: {text}")
@@ -164,7 +164,7 @@ def whole(minimum: int, maximum: int | None = None) -> Callable[[Any], int]:
             if maximum is not None and digits.isdigit():
                 shown = raw if len(raw) <= 40 else f"{raw[:20]}… ({len(digits):,} digits)"
                 raise ValueError(f"must be at most {maximum}, not {shown}")
-            raise ValueError(f"not a whole number: {as_text(value)!r}")
+            raise ValueError(f"not a whole number: {quoted(as_text(value))}")
         problem = sign_or_zeros_problem(raw, negative=minimum < 0)  # the one rule: no `+5`, `-0`, `007`
         if problem:
             raise ValueError(problem)
@@ -234,7 +234,7 @@ def boolean(value: Any) -> bool:
         return value
     result = BOOLEANS.get(as_text(value).lower())
     if result is None:
-        raise ValueError(f"not a yes/no value (true/false): {as_text(value)!r}")
+        raise ValueError(f"not a yes/no value (true/false): {quoted(as_text(value))}")
     return result
 
 
@@ -242,7 +242,7 @@ def choice(*allowed: str) -> Callable[[Any], str]:
     def parse(value: Any) -> str:
         result = as_text(value).lower()
         if result not in allowed:
-            raise ValueError(f"must be one of {'/'.join(allowed)}, not {as_text(value)!r}")
+            raise ValueError(f"must be one of {'/'.join(allowed)}, not {quoted(as_text(value))}")
         return result
 
     return parse

@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from ledger import audit
-from ledger.imports.cells import DateOutOfRange, shown
+from ledger.imports.cells import DateOutOfRange, boolean, shown
 from ledger.imports.schemas import Column
 from ledger.models import Customer
 from ledger.readers import Formula, Sheet, as_text
@@ -148,6 +148,10 @@ def parse_sheet(sheet: Sheet, columns: tuple[Column, ...], problems: Problems,
                 continue
             if isinstance(raw, float) and not math.isfinite(raw):  # an .xlsx number cell of 1E999 is infinite
                 problems.add(number, column.name, f"not a number (the cell holds {raw})")
+                continue
+            if isinstance(raw, bool) and column.parse is not boolean:  # JSON's true, an .xlsx TRUE cell
+                problems.add(number, column.name, f"a yes/no value ({str(raw).lower()}) where this column takes "
+                                                  f"none: give its value as text or a number")
                 continue
             past_only = column.past  # a fact of the past (schemas.Column): no later than today
             try:

@@ -36,7 +36,7 @@ def main() -> None:
     """Every known mistake is one line and exit 2; a condition of the world (a store or server that cannot be
     reached, a full disk, a refused permission) one line and exit 1; only a bug prints a traceback, and says
     it is one."""
-    from lifecycle.cli.errors import argument_problem, users_mistake
+    from lifecycle.cli.errors import argument_problem, usage_line, users_mistake
     from lifecycle_config.conditions import Unavailable, is_world_condition, one_line
 
     problem = argument_problem(sys.argv[1:])
@@ -49,10 +49,21 @@ def main() -> None:
 
         clock.check()  # a malformed LIFECYCLE_TODAY stops every command before it starts
         lifecycle_config.check()  # and so does a LIFECYCLE_HOME (any path) holding a control character
-        app()
+        # not standalone: a mistake in the command line comes back here, to be said in one line (usage_line)
+        # rather than in typer's usage box, which echoes the value given whole
+        code = app(standalone_mode=False)
     except KeyboardInterrupt:
         sys.exit(130)
     except Exception as error:  # noqa: BLE001 - the last word: a user's mistake, the world, or a bug
+        said = usage_line(error)
+        if said is not None and type(error).__name__ == "NoArgsIsHelpError":  # `lifecycle run`: its help, printed
+            sys.exit(2)
+        if said is not None:
+            typer.echo(f"lifecycle: {said}", err=True)
+            sys.exit(2)
+        if isinstance(error, typer.Abort):  # a prompt answered with Ctrl-D
+            typer.echo("Aborted!", err=True)
+            sys.exit(1)
         if isinstance(error, Unavailable) or (is_world_condition(error) and not users_mistake(error)):
             typer.echo(f"lifecycle: {one_line(error)}", err=True)
             sys.exit(1)
@@ -65,3 +76,4 @@ def main() -> None:
         typer.echo(f"lifecycle: this is a bug, not something you did wrong ({type(error).__name__}); please report "
                    f"it with the traceback above", err=True)
         sys.exit(1)
+    sys.exit(code if isinstance(code, int) and not isinstance(code, bool) else 0)

@@ -22,6 +22,7 @@ policy.calendar.NonexistentLocalTime: the import turns them into its row's error
 
 from __future__ import annotations
 
+import re
 import sys
 from typing import Optional
 
@@ -89,3 +90,44 @@ def _not_utf8(argument: str) -> Optional[str]:
     from policy.text import utf8_problem
 
     return utf8_problem(argument)
+
+
+#: a quoted value in a message of typer or click (`'xml'`, `"it's"`), as `repr` writes it
+_QUOTED = re.compile(r"'(?:[^'\\]|\\.)*'" + r'|"(?:[^"\\]|\\.)*"')
+
+
+def usage_line(error: BaseException) -> Optional[str]:
+    """A mistake typer or click found in the command line (an unknown command or option, a value not among
+    an option's choices, a missing option) as one line: the command and the option named, the allowed values
+    listed, the value given back cut short (policy.text.quoted), where they print a usage box echoing it
+    whole. None: `error` is not such a mistake. (typer carries its own copy of click in recent releases:
+    its classes are told by name, from typer's own BadParameter, never by the installed click's.)"""
+    import typer
+
+    kinds = {kind.__name__: kind for kind in type.mro(typer.BadParameter)}
+    if "ClickException" not in kinds or not isinstance(error, kinds["ClickException"]):
+        return None
+    names, context = [], getattr(error, "ctx", None)
+    while context is not None and context.parent is not None:
+        names.insert(0, context.info_name)
+        context = context.parent
+    message = " ".join(error.format_message().split())
+    message = message.replace("Invalid value for ", "").replace(": Value error, ", " ").rstrip(".")
+    message = re.sub(r"^'([\w-]+)' ", r"\1 ", message)  # the option or argument named as typed: --format
+    message = _QUOTED.sub(lambda found: _shortened(found.group(0)), message)
+    # an unknown option is given back unquoted (`No such option: --xxxx...`): cut as well
+    message = re.sub(r"\S{81,}", lambda found: f"{found.group(0)[:40]}… ({len(found.group(0)):,} characters)", message)
+    command = " ".join(["lifecycle", *names])
+    return f"{' '.join(names) + ': ' if names else ''}{message} (`{command} --help` says what it takes)"
+
+
+def _shortened(literal: str) -> str:
+    import ast
+
+    from policy.text import quoted
+
+    try:
+        value = ast.literal_eval(literal)
+    except (ValueError, SyntaxError):
+        return literal
+    return quoted(value) if isinstance(value, str) else literal

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Optional
 
 from lifecycle.cli.common import fail, ledger, not_a_file_problem
+from policy.text import quoted
 
 
 def known_customer(customer_id: str, *, data_kept: bool = False) -> None:
@@ -22,7 +23,7 @@ def known_customer(customer_id: str, *, data_kept: bool = False) -> None:
         customer = session.get(Customer, customer_id)
         stage = customer.stage if customer is not None else None
     if customer is None:
-        fail(f"unknown customer {customer_id!r} (lifecycle show customers lists them)", 2)
+        fail(f"unknown customer {quoted(customer_id)} (lifecycle show customers lists them)", 2)
     if data_kept and stage == Stage.DATA_DELETED:
         fail(f"customer {customer_id}'s data was deleted after arrears: there is nothing to work on", 2)
 
@@ -66,7 +67,7 @@ def id_option(option: str, value: str) -> None:
 
     problem = id_problem(value)
     if problem:
-        fail(f"{option} {value!r}: {problem}", 2)
+        fail(f"{option} {quoted(value)}: {problem}", 2)
 
 
 def money_option(option: str, value: str) -> None:
@@ -78,9 +79,9 @@ def money_option(option: str, value: str) -> None:
     try:
         amount = parse_amount(value)
     except ValueError as error:
-        fail(f"{option} {value!r}: {error}", 2)
+        fail(f"{option}: {error}", 2)  # the error quotes the value
     if amount <= 0:
-        fail(f"{option} {value!r}: must be greater than zero", 2)
+        fail(f"{option} {quoted(value)}: must be greater than zero", 2)
 
 
 def known_backup(customer_id: str, backup_id: str) -> None:
@@ -92,7 +93,7 @@ def known_backup(customer_id: str, backup_id: str) -> None:
         backup = session.get(Backup, backup_id)
         found = (backup.customer_id, backup.status) if backup is not None else None
     if found is None or found[0] != customer_id:
-        fail(f"no backup {backup_id!r} of customer {customer_id!r} (lifecycle show backups lists them)", 2)
+        fail(f"no backup {quoted(backup_id)} of customer {quoted(customer_id)} (lifecycle show backups lists them)", 2)
     if found[1] == BackupStatus.GONE:
         fail(f"backup {backup_id} is gone from storage (its objects were deleted): choose another (or none, for the "
              f"latest good one)", 2)

@@ -16,6 +16,7 @@ from lifecycle.cli.common import check_month, fail, ledger, parse_day, whole_num
 from lifecycle.cli.run_checks import (force_reason as checked_reason, future_day, id_option, known_backup,
                                       known_customer, money_option, out_target, text_option)
 from lifecycle.cli.serve import require_up_server
+from policy.text import quoted
 
 FORCE = typer.Option(False, "--force", help="Run for a day after today (or a month not ended) anyway.")
 REASON = typer.Option(None, "--reason", help="Why --force: kept in the audit log.")
@@ -231,7 +232,7 @@ def credit_note(
         try:
             positions = [parse_whole(part) for part in lines.split(",")]  # 0-9 only, as every number given here
         except ValueError as error:
-            fail(f"--lines {lines!r}: line positions separated by commas, like 1,3 ({error})", 2)
+            fail(f"--lines {quoted(lines)}: line positions separated by commas, like 1,3 ({error})", 2)
     if not reason.strip():
         fail("--reason: a credit note says why it is issued", 2)
     return {"invoice": invoice, "reason": reason, "requested_by": requested_by, "amount_ttc": amount,
@@ -271,7 +272,7 @@ def restore(
 
     problem = id_problem(ticket)  # the intervention's ticket, as the interventions import's `ticket` column
     if problem:
-        fail(f"--ticket {ticket!r}: {problem}", 2)
+        fail(f"--ticket {quoted(ticket)}: {problem}", 2)
     text_option("--requested-by", requested_by, 120)  # the intervention's engineer, as that import's `engineer`
     known_customer(customer, data_kept=True)
     if backup:

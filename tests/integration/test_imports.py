@@ -116,6 +116,29 @@ def test_xlsx_and_csv_import_the_same_records(ledger, tmp_path):
     assert (again.inserted, again.updated, again.unchanged) == (0, 0, 2)
 
 
+def test_an_xlsx_number_cell_is_its_value_and_text_is_judged_by_its_digits(ledger, tmp_path):
+    """A number cell shown `1.000` or `12.500` (its format) holds 1 and 12.5: taken as they are. The same typed as
+    text is refused: `1.000` is a thousand as the US and Germany write it, never 1.00."""
+    from openpyxl import Workbook
+
+    workbook = Workbook()
+    sheet = workbook.active
+    sheet.append(CUSTOMER_HEADER)
+    for number, fee in enumerate((1.0, 12.5, 1000.0), start=1):
+        sheet.append([*customer(f"N{number}")[:3], fee, *customer(f"N{number}")[4:]])
+        sheet.cell(row=number + 1, column=4).number_format = "0.000"
+    workbook.save(tmp_path / "customers.xlsx")
+    assert import_file("customers", tmp_path / "customers.xlsx", engine=ledger).inserted == 3
+    with session_scope(ledger) as session:
+        fees = dict(session.execute(select(Customer.customer_id, Customer.monthly_fee).where(Customer.customer_id.like("N%"))).all())
+    assert fees == {"N1": Decimal("1.00"), "N2": Decimal("12.50"), "N3": Decimal("1000.00")}
+    write_xlsx(tmp_path / "typed.xlsx", CUSTOMER_HEADER, [customer("T1", fee="1.000"), customer("T2", fee="12,500")])
+    with pytest.raises(ImportRejected) as rejected:
+        import_file("customers", tmp_path / "typed.xlsx", engine=ledger)
+    assert rejected.value.errors == ["typed.xlsx:2:monthly_fee: '1.000' has more than 2 decimal places",
+                                     "typed.xlsx:3:monthly_fee: '12,500' has more than 2 decimal places"]
+
+
 def _invoices(tmp_path, rows):
     return write_csv(tmp_path / "invoices.csv", ["invoice_id", "customer_id", "issued_on", "due_on", "amount_ht",
                                                  "vat_rate", "description", "status"], rows)
@@ -258,3 +281,19 @@ def test_a_large_file_reports_progress(ledger, customers_file, tmp_path):
     result = import_file("interventions", path, engine=ledger, progress=seen.append, on_total=totals.append)
     assert totals == [2500] and sum(seen) == 2500
     assert result.inserted == 2500 == count(ledger, Intervention)
+
+
+def test_an_xlsx_true_or_false_cell_is_a_value_only_of_a_yes_no_column(ledger, tmp_path):
+    """A TRUE cell is a yes/no value: `dunning_exempt` takes it, a name or an id refuses it at its cell (never
+    the text "True")."""
+    rows = [[*customer("B1")[:9], True], [False, *customer("B2")[1:]], ["B3", True, *customer("B3")[2:]]]
+    write_xlsx(tmp_path / "customers.xlsx", CUSTOMER_HEADER, rows)
+    with pytest.raises(ImportRejected) as rejected:
+        import_file("customers", tmp_path / "customers.xlsx", engine=ledger)
+    refusal = "a yes/no value ({}) where this column takes none: give its value as text or a number"
+    assert rejected.value.errors == [f"customers.xlsx:3:customer_id: {refusal.format('false')}",
+                                     f"customers.xlsx:4:name: {refusal.format('true')}"]
+    write_xlsx(tmp_path / "customers.xlsx", CUSTOMER_HEADER, rows[:1])
+    assert import_file("customers", tmp_path / "customers.xlsx", engine=ledger).inserted == 1
+    with session_scope(ledger) as session:
+        assert session.get(Customer, "B1").dunning_exempt is True

@@ -329,6 +329,13 @@ def test_a_header_twice_or_a_transfer_encoding_is_a_400_and_nothing_is_written(w
     ("level", "1e0", "not a whole number: '1e0'"),
     ("level", "+1", None),  # not JSON at all
     ("level", "9" * 5001, "must be at most 2, not 99999999999999999999… (5,001 digits)"),
+    ("level", "true", "a yes/no value (true) where this column takes none: give its value as text or a number"),
+    ("credentials", "true", "a yes/no value (true) where this column takes none: give its value as text or a number"),
+    ("severity", "false", "a yes/no value (false) where this column takes none: give its value as text or a number"),
+    ("customization_delivered_on", "false", "a yes/no value (false) where this column takes none: give its value as text or a number"),
+    ("credentials", '"\\u0301\\u0301"', "shows nothing: it holds only marks with no character to carry them (U+0301 "
+                                      "COMBINING ACUTE ACCENT): type the text itself"),
+    ("first_response_at", "true", "a yes/no value (true) where this column takes none: give its value as text or a number"),
 ])
 def test_a_value_is_read_as_the_tickets_file_reads_its_cell(webhook, ledger, field, value, reason):
     url, _ = webhook
@@ -343,6 +350,18 @@ def test_a_value_is_read_as_the_tickets_file_reads_its_cell(webhook, ledger, fie
     assert "sys.set_int_max_str_digits" not in answer.text
     with session_scope(ledger) as session:
         assert session.get(Ticket, "HD-1") is None
+
+
+def test_a_json_boolean_is_no_id(webhook, ledger):
+    """`"ticket_id": true` once created a ticket `True`: a yes/no value is refused in every column not yes/no."""
+    url, _ = webhook
+    body = b'{"ticket_id": true, "customer_id": false, "received_at": "2026-11-17T09:30", "type": "bug"}'
+    answer = post(url, body, headers(SECRET, body))
+    refusal = "a yes/no value ({}) where this column takes none: give its value as text or a number"
+    assert (answer.status_code, answer.json()) == (422, {"errors": [f"helpdesk:2:ticket_id: {refusal.format('true')}",
+                                                                    f"helpdesk:2:customer_id: {refusal.format('false')}"]})
+    with session_scope(ledger) as session:
+        assert session.get(Ticket, "True") is None
 
 
 def test_nan_or_infinity_is_not_json(webhook, ledger):

@@ -94,20 +94,34 @@ def test_an_older_record_without_a_setting_differs_only_when_this_command_sets_i
 
 @pytest.mark.parametrize("args, says", [
     (["run", "credit-note", "--invoice", "OLD-1", "--amount", "0.001", "--reason", "x", "--requested-by", "y"],
-     "--amount '0.001': '0.001' has more than 2 decimal places"),
+     "--amount: '0.001' has more than 2 decimal places"),
+    (["run", "credit-note", "--invoice", "OLD-1", "--amount", "1.000", "--reason", "x", "--requested-by", "y"],
+     "--amount: '1.000' has more than 2 decimal places"),
+    (["run", "refund", "--customer", "ACME", "--amount", "2,500", "--reference", "VIR-1"],
+     "--amount: '2,500' has more than 2 decimal places"),
+    (["run", "credit-note", "--invoice", "OLD-1", "--amount", "9" * 100_000, "--reason", "x", "--requested-by", "y"],
+     "--amount: '" + "9" * 40 + "…' (100,000 characters) has more than 12 digits before the decimal point"),
+    (["run", "refund", "--customer", "ACME", "--amount", "5", "--reference", "r" * 100_000],
+     "--reference '" + "r" * 40 + "…' (100,000 characters): an id has at most 64 characters, this one 100000"),
+    (["run", "refund", "--customer", "c" * 100_000, "--amount", "5", "--reference", "VIR-1"],
+     "unknown customer '" + "c" * 40 + "…' (100,000 characters) (lifecycle show customers lists them)"),
+    (["run", "credit-note", "--invoice", "OLD-1", "--amount", "5", "--reason", "\ufe0f", "--requested-by", "y"],
+     "--reason: shows nothing: it holds only marks with no character to carry them (U+FE0F VARIATION SELECTOR-16): "
+     "type the text itself"),
     (["run", "credit-note", "--invoice", "OLD-1", "--amount", "-5", "--reason", "x", "--requested-by", "y"],
-     "--amount '-5': must not be negative: '-5'"),
+     "--amount: must not be negative: '-5'"),
     (["run", "credit-note", "--invoice", "OLD 1", "--amount", "5", "--reason", "x", "--requested-by", "y"],
      "--invoice 'OLD 1': not an id (1-64 characters of A-Z a-z 0-9 . _ -, not starting with . or -): ' ' not allowed"),
     (["run", "refund", "--customer", "ACME", "--amount", "5", "--reference", "vir 1"],
      "--reference 'vir 1': not an id (1-64 characters of A-Z a-z 0-9 . _ -, not starting with . or -): ' ' not "
      "allowed"),
     (["run", "refund", "--customer", "ACME", "--amount", "1e3", "--reference", "VIR-1"],
-     "--amount '1e3': not a plain decimal (like 1234.50, no exponent or thousands separator): '1e3'"),
+     "--amount: not a plain decimal (like 1234.50, no exponent or thousands separator): '1e3'"),
     (["run", "refund", "--customer", "ACME", "--amount", "0,00", "--reference", "VIR-1"],
      "--amount '0,00': must be greater than zero"),
     (["run", "verify-backups", "--sample", "0"], "--sample: 0 is out of range: a whole number from 1 to 100000"),
-], ids=["credit-note-places", "credit-note-negative", "credit-note-invoice", "refund-reference", "refund-exponent",
+], ids=["credit-note-places", "credit-note-thousand", "refund-thousand", "credit-note-long-amount",
+        "refund-long-reference", "refund-long-customer", "credit-note-reason-shows-nothing", "credit-note-negative", "credit-note-invoice", "refund-reference", "refund-exponent",
         "refund-zero", "sample"])
 def test_amounts_and_ids_are_checked_before_any_run_starts(args, says, tmp_path):
     """Refused here, in one line, exit 2: no Prefect server is reached (the one named does not answer), no run is
@@ -116,3 +130,34 @@ def test_amounts_and_ids_are_checked_before_any_run_starts(args, says, tmp_path)
                             env={**os.environ, "LIFECYCLE_HOME": str(tmp_path / "home"),
                                  "PREFECT_API_URL": "http://127.0.0.1:9/api"}, timeout=60)
     assert (result.returncode, result.stderr) == (2, f"lifecycle: {says}\n")
+
+
+@pytest.mark.parametrize("args, says", [
+    (["show", "customers", "--format", "xml"],
+     "show: --format 'xml' is not one of 'table', 'json', 'csv' (`lifecycle show --help` says what it takes)"),
+    (["show", "customers", "--format", "x" * 50_000],
+     "show: --format '" + "x" * 40 + "…' (50,000 characters) is not one of 'table', 'json', 'csv' "
+     "(`lifecycle show --help` says what it takes)"),
+    (["show", "bogus"],
+     "show: subject 'bogus' is not one of 'customers', 'invoices', 'interventions', 'backups', 'notices', 'terms', "
+     "'audit', 'tickets' (`lifecycle show --help` says what it takes)"),
+    (["show", "--" + "y" * 50_000],
+     "show: No such option: --" + "y" * 38 + "… (50,002 characters) (`lifecycle show --help` says what it takes)"),
+    (["run", "refund", "--customer", "ACME"],
+     "run refund: Missing option '--amount' (`lifecycle run refund --help` says what it takes)"),
+], ids=["choice", "long-choice", "subject", "long-option", "missing-option"])
+def test_a_mistake_in_the_command_line_is_one_line_naming_what_is_allowed(args, says, tmp_path):
+    """Not typer's usage box, which echoes the value whole across the terminal: one line, the value cut short."""
+    result = subprocess.run([sys.executable, "-m", "lifecycle.cli", *args], capture_output=True, text=True,
+                            env={**os.environ, "LIFECYCLE_HOME": str(tmp_path / "home")}, timeout=60)
+    assert (result.returncode, result.stdout, result.stderr) == (2, "", f"lifecycle: {says}\n")
+
+
+def test_help_and_a_group_without_its_command_still_show_their_help(tmp_path):
+    env = {**os.environ, "LIFECYCLE_HOME": str(tmp_path / "home")}
+    shown = subprocess.run([sys.executable, "-m", "lifecycle.cli", "show", "--help"], capture_output=True,
+                           text=True, env=env, timeout=60)
+    assert shown.returncode == 0 and "Usage:" in shown.stdout and shown.stderr == ""
+    bare = subprocess.run([sys.executable, "-m", "lifecycle.cli", "run"], capture_output=True, text=True, env=env,
+                          timeout=60)
+    assert bare.returncode == 2 and "Usage:" in bare.stdout and bare.stderr == ""

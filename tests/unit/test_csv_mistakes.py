@@ -35,6 +35,20 @@ def test_a_utf16_or_utf32_file_is_named_so_with_or_without_its_bom(tmp_path, enc
     assert told == f"c.csv: not UTF-8 text (it is {encoding[:6].upper()}); save it as CSV UTF-8"
 
 
+@pytest.mark.parametrize("content", [b"", b"\xef\xbb\xbf", b"\xef\xbb\xbf\n\n", b"\n", b"\xef\xbb\xbf\r\n"],
+                         ids=["nothing", "a-bom", "a-bom-and-blank-lines", "a-line-break", "a-bom-and-a-line-break"])
+def test_a_file_of_nothing_but_a_bom_or_a_line_break_is_empty(tmp_path, content):
+    """A file of UTF-8's BOM alone (3 bytes, no NUL) was told as UTF-16."""
+    assert refusal(tmp_path / "c.csv", content) == "c.csv: the file is empty (no header row)"
+
+
+@pytest.mark.parametrize("content", [b"a", b"a\n", b"ab\n"])
+def test_a_file_of_a_few_ascii_bytes_is_no_utf16(tmp_path, content):
+    path = tmp_path / "c.csv"
+    path.write_bytes(content)
+    assert read_sheet(path).header == ["a" if content != b"ab\n" else "ab"]
+
+
 def test_quotes_inside_a_cell_and_doubled_quotes_still_read(tmp_path):
     path = tmp_path / "c.csv"
     path.write_bytes(b'a,b\nsay "hi",2\n"ok ""q""",3\n')

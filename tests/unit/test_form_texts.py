@@ -46,6 +46,14 @@ def test_the_credit_note_form_refuses_a_reason_and_a_requester_past_their_bounds
         "requested_by holds the control character U+001B (at character 7): type the text without it")
 
 
+def test_a_form_refuses_a_text_that_shows_nothing():
+    from flows.standby import request_standby
+
+    assert _refused(request_standby, customer_id="C1", reason="temporary_inactivity", requested_by="\u0301\u0301") == (
+        "requested_by shows nothing: it holds only marks with no character to carry them (U+0301 COMBINING ACUTE "
+        "ACCENT): type the text itself")
+
+
 def test_the_deletion_form_refuses_an_approver_and_a_comment_that_would_forge_the_certificate():
     from flows.arrears import delete_customer_data
 

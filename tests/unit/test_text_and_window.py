@@ -88,6 +88,20 @@ def test_joiners_variation_selectors_and_the_letters_of_any_script_are_kept():
         assert control_problem(text, lines=True) is None, text
 
 
+@pytest.mark.parametrize(("text", "named"), [
+    ("\u0301\u0301", "U+0301 COMBINING ACUTE ACCENT"), ("\ufe0f", "U+FE0F VARIATION SELECTOR-16"),
+    (" \u20e3 ", "U+20E3 COMBINING ENCLOSING KEYCAP"), ("\u200d\u200c", "U+200D ZERO WIDTH JOINER"),
+], ids=["combining-marks", "variation-selector", "enclosing-mark", "joiners"])
+def test_a_text_that_shows_nothing_is_refused_as_an_empty_one(text, named):
+    """Marks with no character to carry them look like an empty name in every list, mail and document."""
+    from policy.text import text_problem
+
+    said = f"shows nothing: it holds only marks with no character to carry them ({named}): type the text itself"
+    assert control_problem(text) == said
+    assert control_problem(text, lines=True) == said
+    assert text_problem(text, 120) == said
+
+
 def test_a_text_is_one_line_of_at_most_its_length_and_may_begin_like_a_formula():
     from policy.text import text_problem
 
