@@ -2,9 +2,7 @@
 
 Ids become storage keys, folder names, file names and mail headers. An id of 1-64 characters of
 `A-Z a-z 0-9 . _ -`, not starting with `.` or `-`, can be none of `.`, `..`, a path, a key prefix
-of another id's folder, an option, or a header with a line break. Nor does it end with `.` (Windows and
-SMB storage drop a trailing dot: `C001.` would be `C001`'s folder) or name a Windows device (`CON`,
-`nul.txt`, `COM1`: DEVICE_NAMES), which no folder or file there can be. Imports refuse anything else at
+of another id's folder, an option, or a header with a line break. Imports refuse anything else at
 its `file:row:column`; everything that turns an id into a key, a path or a header checks it again
 with `checked_id`, so an id that reached the ledger some other way still cannot reach past its place.
 """
@@ -18,10 +16,6 @@ from policy.text import quoted
 
 RULE = "1-64 characters of A-Z a-z 0-9 . _ -, not starting with . or -"
 _ID = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]{0,63}")
-#: the names Windows keeps for its devices, in any case and with any extension (`nul.txt`, `Com1.csv`): on
-#: Windows or SMB storage a folder or file of that name cannot be made, or is the device
-DEVICE_NAMES = frozenset({"CON", "PRN", "AUX", "NUL", *(f"COM{digit}" for digit in range(10)),
-                          *(f"LPT{digit}" for digit in range(10))})
 
 
 class BadId(Refusal, ValueError):
@@ -40,12 +34,6 @@ def id_problem(value: str) -> str | None:
             shown = ", ".join(repr(char) for char in bad[:5])
             return f"not an id ({RULE}): {shown} not allowed"
         return f"not an id ({RULE}): it starts with {value[0]!r}"
-    if value.endswith("."):
-        return ("an id does not end with '.': Windows and SMB storage drop a trailing dot, so it would be the "
-                "folder of the id without it")
-    if value.split(".", 1)[0].upper() in DEVICE_NAMES:
-        return (f"{value.split('.', 1)[0]!r} is a device name on Windows (CON, PRN, AUX, NUL, COM0-COM9, LPT0-LPT9, "
-                f"with any extension): no folder or file of Windows or SMB storage can take it; choose another id")
     return None
 
 
