@@ -211,7 +211,7 @@ def test_a_number_in_other_digits_than_0_9_is_refused_before_any_work(home, ledg
         (("run", "standby-expiry", "--as-of", "٢٠٢٦-١١-٠١"), "--as-of is not a date (YYYY-MM-DD): write digits 0-9"),
         (("run", "backup", "--as-of", "2026-11-0١"), "--as-of is not a date (YYYY-MM-DD): write digits 0-9"),
         (("run", "backup", "--as-of", "20261101"), "--as-of is not a date (YYYY-MM-DD): '20261101'"),
-        (("run", "commitments", "--as-of", "2026-11-01T1٠:00"), "--as-of is not a moment (YYYY-MM-DDTHH:MM): write "
+        (("run", "commitments", "--as-of", "2026-11-01T1٠:00"), "--as-of is not a moment (YYYY-MM-DDTHH:MM, Europe/Paris): write "
                                                                "digits 0-9"),
         (("run", "credit-note", "--invoice", "F-1", "--lines", "١", "--reason", "x", "--requested-by", "a"),
          "--lines '١': line positions separated by commas, like 1,3 (write digits 0-9"),
