@@ -20,6 +20,9 @@ from urllib.parse import quote, unquote, urlparse
 from lifecycle.http_limits import BoundedHandler
 from policy.calendar import PARIS
 
+#: the only folders of the storage served: finance's workbooks and the invoices' PDFs
+SERVED = ("exports", "invoices")
+
 
 def workbooks(root: Path) -> list[Path]:
     """Every file under `root/exports`, newest first (by when it was written)."""
@@ -55,8 +58,11 @@ def serve_exports(root: Path, host: str, port: int) -> ThreadingHTTPServer:
                 self._send(200, "text/html; charset=utf-8", listing(root), None, with_body)
                 return
             target = (root / relative).resolve()
-            if not relative.startswith(("exports/", "invoices/")) or relative.endswith(".partial") \
-                    or root not in target.parents or not target.is_file():
+            # where the file really is, after `..` and symbolic links, decides: `exports/../backups/...`
+            # begins like an export and is a customer's backup
+            served = [(root / folder).resolve() for folder in SERVED]
+            if relative.endswith(".partial") or not any(folder in target.parents for folder in served) \
+                    or not target.is_file():
                 self.send_error(404, "no such export")
                 return
             self._send(200, mimetypes.guess_type(target.name)[0] or "application/octet-stream", target.read_bytes(),

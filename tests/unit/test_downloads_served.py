@@ -1,0 +1,56 @@
+"""The downloads server of `lifecycle up` serves finance's workbooks and the invoices' PDFs, and nothing else
+of the storage folder: not a customer's backup, not a ledger snapshot, however the path is written (`..`,
+its percent-encoded form, a symbolic link placed under exports/). A probe read every tenant's users and the
+ledger's installation row through `exports/../backups/...`."""
+
+from __future__ import annotations
+
+import http.client
+import os
+
+import pytest
+
+from lifecycle.downloads import serve_exports
+
+
+@pytest.fixture
+def storage(tmp_path):
+    root = tmp_path / "objects"
+    (root / "exports/2026/11").mkdir(parents=True)
+    (root / "exports/2026/11/2026-11_billable-interventions.xlsx").write_bytes(b"workbook")
+    (root / "invoices/2026").mkdir(parents=True)
+    (root / "invoices/2026/2026-000001.pdf").write_bytes(b"%PDF invoice")
+    (root / "backups/C001/C001-20261206").mkdir(parents=True)
+    (root / "backups/C001/C001-20261206/users.jsonl.gz").write_bytes(b"customer data")
+    (root / "ledger-snapshots/ledger-20261206").mkdir(parents=True)
+    (root / "ledger-snapshots/ledger-20261206/installation.jsonl.gz").write_bytes(b"ledger")
+    os.symlink(root / "backups/C001/C001-20261206/users.jsonl.gz", root / "exports/2026/11/linked.xlsx")
+    server = serve_exports(root, "127.0.0.1", 0)
+    yield server.server_address[1]
+    server.shutdown()
+
+
+def _get(port: int, path: str) -> tuple[int, bytes]:
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    connection.request("GET", path)  # sent as written: no client-side clean-up of `..`
+    response = connection.getresponse()
+    return response.status, response.read()
+
+
+def test_workbooks_and_invoices_are_served(storage):
+    assert _get(storage, "/exports/2026/11/2026-11_billable-interventions.xlsx") == (200, b"workbook")
+    assert _get(storage, "/invoices/2026/2026-000001.pdf") == (200, b"%PDF invoice")
+
+
+@pytest.mark.parametrize("path", [
+    "/exports/../backups/C001/C001-20261206/users.jsonl.gz",
+    "/exports/%2e%2e/backups/C001/C001-20261206/users.jsonl.gz",
+    "/invoices/../ledger-snapshots/ledger-20261206/installation.jsonl.gz",
+    "/exports/2026/../../backups/C001/C001-20261206/users.jsonl.gz",
+    "/exports/2026/11/linked.xlsx",                       # a link under exports/ to a backup
+    "/backups/C001/C001-20261206/users.jsonl.gz",
+    "/exports/../../../../etc/passwd",
+])
+def test_nothing_outside_exports_and_invoices_is_served_however_the_path_is_written(storage, path):
+    status, body = _get(storage, path)
+    assert status == 404 and b"customer data" not in body and b"ledger" not in body and b"root:" not in body
