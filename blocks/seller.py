@@ -12,13 +12,38 @@ from __future__ import annotations
 from typing import Annotated, Optional
 
 from prefect.blocks.core import Block
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from policy.text import plain
 
 #: what the seller's details are as an invoice prints them: one line of text without control or invisible
 #: characters (a NUL breaks the Factur-X XML, a bidi control reorders the printed name)
 Line = Annotated[str, plain(200)]
+
+
+#: what a payment link may name: the invoice, the customer, the amount to pay
+LINK_FIELDS = ("number", "customer_id", "amount")
+
+
+def link_template_problem(template: str) -> str | None:
+    """Why `template` is no payment link (None: it is one): an https:// address whose only replacement
+    fields are {number}, {customer_id} and {amount}, as written (no index, attribute, conversion or format:
+    `{0}`, `{number.__class__}`, `{amount:>99999999}` would fail, leak or bloat every invoice)."""
+    import string
+
+    if not template.startswith("https://"):
+        return "a payment link is an https:// address"
+    try:
+        fields = [(name, spec, conversion) for _, name, spec, conversion in string.Formatter().parse(template)
+                  if name is not None]
+    except ValueError as error:
+        return f"not a template of replacement fields ({error}): write {{number}}, {{customer_id}} or {{amount}}"
+    for name, spec, conversion in fields:
+        if name not in LINK_FIELDS or spec or conversion:
+            written = "{" + name + (f"!{conversion}" if conversion else "") + (f":{spec}" if spec else "") + "}"
+            return (f"{written[:40]!r} is not a field of a payment link: write {{number}}, {{customer_id}} or "
+                    f"{{amount}}, as they are")
+    return None
 
 
 class Seller(Block):
@@ -52,6 +77,16 @@ class Seller(Block):
         "https://pay.example.com/invoices/{number}?customer={customer_id}",
         description="Payment link for card and SEPA customers; {number}, {customer_id} and {amount} are replaced. "
         "Empty: no link.")
+
+    @field_validator("payment_link_template")
+    @classmethod
+    def _a_link_of_known_fields(cls, template: str | None) -> str | None:
+        """Checked when the block is saved or loaded, never half-way through a close (a template that
+        str.format cannot fill failed the documents after the invoices were numbered)."""
+        problem = link_template_problem(template) if template else None
+        if problem:
+            raise ValueError(problem)
+        return template
 
     def payment_link(self, number: str, customer_id: str, amount) -> str | None:
         if not self.payment_link_template:

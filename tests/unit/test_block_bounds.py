@@ -4,6 +4,8 @@ from the UI, or loaded: tests/integration/test_actionable_errors.py), never at t
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from pydantic import ValidationError
 
@@ -40,3 +42,27 @@ def test_the_defaults_and_the_bounds_themselves_are_taken():
     assert PlatformControl(timeout_seconds=300, retries=10).timeout_seconds == 300
     assert Notifications(smtp_port=65535, timeout_seconds=300).smtp_port == 65535
     assert ObjectStorage(multipart_chunk_mb=5120).multipart_chunk_mb == 5120
+
+
+@pytest.mark.parametrize("template, said", [
+    ("https://pay.example.com/{0}", "'{0}' is not a field of a payment link"),
+    ("https://pay.example.com/{", "not a template of replacement fields"),
+    ("https://pay.example.com/{amount:>99999999}", "'{amount:>99999999}' is not a field of a payment link"),
+    ("https://pay.example.com/{number.__class__}", "'{number.__class__}' is not a field of a payment link"),
+    ("https://pay.example.com/{number!r}", "'{number!r}' is not a field of a payment link"),
+    ("javascript:alert(1)//{number}", "a payment link is an https:// address"),
+])
+def test_a_payment_link_template_str_format_cannot_fill_is_refused_with_the_block(template, said):
+    """A template that saved fine failed every invoice document of a close after the invoices were numbered."""
+    from blocks.seller import Seller
+
+    with pytest.raises(ValidationError, match=re.escape(said)):
+        Seller(payment_link_template=template)
+
+
+def test_a_payment_link_names_the_invoice_the_customer_and_the_amount():
+    from blocks.seller import Seller
+
+    seller = Seller(payment_link_template="https://pay.example.com/{number}?customer={customer_id}&amount={amount}&x={{y}}")
+    assert seller.payment_link("2026-000001", "C001", "120.00") == (
+        "https://pay.example.com/2026-000001?customer=C001&amount=120.00&x={y}")
