@@ -34,17 +34,21 @@ def _refused_characters(lines: bool) -> str:
     """A regular-expression class of every assigned character policy.text refuses in a one-line text (`lines`
     False) or in a text of lines: built from the rule itself, so the form refuses what the model does (a list
     written by hand missed the tag characters, the Hangul fillers, private use...). Unassigned code points,
-    which no keyboard types, are left to the model (the run then ends Refused, saying so): with them the
-    class is 30 KB, and the server quotes the pattern in its answer. About a second, once per process, when
-    a form's schema is first built."""
+    which no keyboard types, and a text of combining marks alone are left to the model (the run then ends
+    Refused, saying so): with them the class is 30 KB, and the server quotes the pattern in its answer (now
+    about 400 characters). About a second, once per process, when a form's schema is first built."""
     import unicodedata
 
     from policy.text import control_problem
 
+    def refused_alone(char: str) -> bool:
+        # judged beside a letter: a combining mark is refused in a text of marks alone (the model says so),
+        # never after a letter, and the class is of what is refused wherever it stands
+        return control_problem("a" + char, lines=lines) is not None and unicodedata.category(char) != "Cn"
+
     ranges, start = [], None
     for code in range(0x110000 + 1):
-        refused = code <= 0x10FFFF and (0xD800 <= code <= 0xDFFF or (
-            control_problem(chr(code), lines=lines) is not None and unicodedata.category(chr(code)) != "Cn"))
+        refused = code <= 0x10FFFF and (0xD800 <= code <= 0xDFFF or refused_alone(chr(code)))
         if refused and start is None:
             start = code
         elif not refused and start is not None:
@@ -63,7 +67,8 @@ def _plain_text_patterns(schema: dict) -> None:
     character policy.text refuses, so a wrong answer is rejected while the form stays open."""
     schema.update(_REFUSAL_NEEDS_A_COMMENT)
     one_line, lines = _refused_characters(False), _refused_characters(True)
-    schema["properties"]["reviewer"]["pattern"] = f"^[^{one_line}]*[^{one_line}\\s][^{one_line}]*$"
+    # the class once (the server quotes the whole pattern when it rejects an answer): not blank, then none of them
+    schema["properties"]["reviewer"]["pattern"] = f"^(?!\\s*$)[^{one_line}]*$"
     schema["properties"]["comment"]["pattern"] = f"^[^{lines}]*$"
 
 
