@@ -31,6 +31,7 @@ from blocks.forms import (Text, absolute_path_problem, host_problem, http_url_pr
 
 import lifecycle_config
 from lifecycle_config import clock
+from lifecycle_config.conditions import Unavailable
 from policy.signing import signed_headers
 
 
@@ -51,6 +52,11 @@ def _said_recently(subject: str, body: str) -> bool:
             return True
         _RECENT[key] = now
         return False
+
+
+class OutboxUnwritable(Unavailable):
+    """The outbox folder cannot take a mail (read-only, full, forbidden): the notice waits, and the line says
+    what to do."""
 
 
 class Notifications(NotificationBlock):
@@ -98,9 +104,14 @@ class Notifications(NotificationBlock):
         message = self._message(to, subject, body, key, attachments)
         if not self.smtp_host:
             folder = Path(self.outbox_dir) if self.outbox_dir else lifecycle_config.outbox_dir()
-            folder.mkdir(parents=True, exist_ok=True)
             path = folder / (re.sub(r"[^A-Za-z0-9_.-]+", "_", key) + ".eml")
-            path.write_bytes(bytes(message))
+            try:
+                folder.mkdir(parents=True, exist_ok=True)
+                path.write_bytes(bytes(message))
+            except OSError as error:
+                raise OutboxUnwritable(f"the outbox folder {folder} cannot be written ({error.strerror or error}): "
+                                       f"let this user write there, or set outbox_dir in the notifications "
+                                       f"block") from None
             return "outbox", str(path)
         if self.security == "ssl":
             client = smtplib.SMTP_SSL(self.smtp_host, self.smtp_port, timeout=self.timeout_seconds,
