@@ -110,3 +110,14 @@ def test_a_policy_terms_text_is_given_back_cut_short():
     assert loc == ("public_holidays_subdivision",)
     assert said.startswith(f"not a subdivision of France in the holidays package: {'9' * 40 + '…'!r} (5,000 "
                            f"characters) (one of ")
+
+
+def test_a_saved_block_out_of_its_form_is_told_in_one_line_cut_short_without_a_password():
+    from blocks.settings import invalid_block_line
+
+    with pytest.raises(ValidationError) as refused:
+        PlatformControl(database_url="mysql://app:s3cret@db/" + "p" * 500)
+    line = invalid_block_line(PlatformControl, "lifecycle", refused.value)
+    assert "s3cret" not in line and "\n" not in line and len(line) < 400, line
+    assert line.startswith("the platform-control block 'lifecycle': database_url: 'mysql://app:***@db/") and \
+        line.endswith("characters)): correct it in the UI (Blocks)"), line
