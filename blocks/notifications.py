@@ -21,15 +21,17 @@ from datetime import datetime, timezone
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Optional
 
 from prefect.blocks.abstract import NotificationBlock, NotificationError
 from pydantic import Field, SecretStr
 
-from policy.text import plain
+from blocks.forms import (Text, absolute_path_problem, host_problem, http_url_problem,
+                          mail_address_problem)
 
 import lifecycle_config
 from lifecycle_config import clock
+from lifecycle_config.conditions import Unavailable
 from policy.signing import signed_headers
 
 
@@ -52,6 +54,11 @@ def _said_recently(subject: str, body: str) -> bool:
         return False
 
 
+class OutboxUnwritable(Unavailable):
+    """The outbox folder cannot take a mail (read-only, full, forbidden): the notice waits, and the line says
+    what to do."""
+
+
 class Notifications(NotificationBlock):
     """Customer notices and ops alerts: SMTP settings, or an outbox folder when no SMTP host is set."""
 
@@ -59,20 +66,20 @@ class Notifications(NotificationBlock):
     _block_type_slug = "lifecycle-notifications"
     _description = "Where notices to customers go: an SMTP server, or an outbox folder of .eml files."
 
-    sender: Annotated[str, plain(200)] = Field("Support <support@example.com>", description="From address of every notice.")
-    smtp_host: Optional[str] = Field(None, description="SMTP server; empty means notices go to the outbox folder.")
+    sender: Text(200, mail_address_problem) = Field("Support <support@example.com>", description="From address of every notice.")
+    smtp_host: Optional[Text(253, host_problem)] = Field(None, description="SMTP server; empty means notices go to the outbox folder.")
     smtp_port: int = Field(587, ge=1, le=65535, description="SMTP port (587 with STARTTLS, 465 with SSL, 25 plain): "
                                                             "from 1 to 65535.")
     security: str = Field("starttls", description="starttls, ssl or none.", pattern="^(starttls|ssl|none)$")
-    username: Optional[str] = Field(None, description="SMTP user, when the server wants one.")
+    username: Optional[Text(200)] = Field(None, description="SMTP user, when the server wants one.")
     password: Optional[SecretStr] = Field(None, description="SMTP password (kept secret).")
-    outbox_dir: Optional[str] = Field(None, description="Folder for .eml files; default $LIFECYCLE_HOME/outbox.")
+    outbox_dir: Optional[Text(1024, absolute_path_problem)] = Field(None, description="Folder for .eml files; default $LIFECYCLE_HOME/outbox.")
     timeout_seconds: int = Field(30, ge=1, le=300, description="SMTP connection timeout, in seconds: from 1 to 300.")
-    support_phone: Annotated[str, plain(200)] = Field("01 79 65 66 63", description="The number notices give customers to regularize "
+    support_phone: Text(200) = Field("01 79 65 66 63", description="The number notices give customers to regularize "
                                "their situation (seed 001: 'contact us on 01 79 65 66 63').")
-    ops_email: Annotated[str, plain(200)] = Field("Ops <ops@example.com>", description="Where ops alerts go (failed runs, a late "
+    ops_email: Text(200, mail_address_problem) = Field("Ops <ops@example.com>", description="Where ops alerts go (failed runs, a late "
                            "backup, approvals waiting): SMTP, or the outbox folder like notices.")
-    ops_webhook_url: Optional[str] = Field(None, description="Also POST each ops alert here as JSON {subject, body, "
+    ops_webhook_url: Optional[Text(2048, http_url_problem)] = Field(None, description="Also POST each ops alert here as JSON {subject, body, "
                                            "sent_at} (a chat or paging webhook); empty means mail only.")
     ops_webhook_secret: Optional[SecretStr] = Field(None, description="HMAC-SHA256 key: the alert carries "
                                                     "X-Lifecycle-Signature: sha256=<hex> of its body.")
@@ -97,9 +104,14 @@ class Notifications(NotificationBlock):
         message = self._message(to, subject, body, key, attachments)
         if not self.smtp_host:
             folder = Path(self.outbox_dir) if self.outbox_dir else lifecycle_config.outbox_dir()
-            folder.mkdir(parents=True, exist_ok=True)
             path = folder / (re.sub(r"[^A-Za-z0-9_.-]+", "_", key) + ".eml")
-            path.write_bytes(bytes(message))
+            try:
+                folder.mkdir(parents=True, exist_ok=True)
+                path.write_bytes(bytes(message))
+            except OSError as error:
+                raise OutboxUnwritable(f"the outbox folder {folder} cannot be written ({error.strerror or error}): "
+                                       f"let this user write there, or set outbox_dir in the notifications "
+                                       f"block") from None
             return "outbox", str(path)
         if self.security == "ssl":
             client = smtplib.SMTP_SSL(self.smtp_host, self.smtp_port, timeout=self.timeout_seconds,

@@ -20,6 +20,7 @@ from sqlalchemy.engine import Engine
 import lifecycle_config
 from lifecycle_config import clock
 from lifecycle_config.databases import engine_for
+from blocks.forms import Text, database_url_problem, http_url_problem, identifier_problem
 from policy.access import Flags
 from policy.signing import signed_headers
 
@@ -41,11 +42,11 @@ class PlatformControl(Block):
 
     mode: Literal["database", "webhook"] = Field("database", description="Write the flags in the platform "
                                                  "database, or POST them to the platform's webhook.")
-    database_url: Optional[str] = Field(None, description="Platform database (SQLAlchemy URL); empty means "
+    database_url: Optional[Text(2048, database_url_problem)] = Field(None, description="Platform database (SQLAlchemy URL); empty means "
                                         "LIFECYCLE_PLATFORM_URL or the embedded demo platform.")
-    tenant_table: str = Field("tenants", description="The table with one row per customer and the three flags.")
-    tenant_column: str = Field("tenant_id", description="The column that holds the customer id in every tenant table.")
-    webhook_url: Optional[str] = Field(None, description="The platform's endpoint, for webhook mode.")
+    tenant_table: Text(63, identifier_problem) = Field("tenants", description="The table with one row per customer and the three flags.")
+    tenant_column: Text(63, identifier_problem) = Field("tenant_id", description="The column that holds the customer id in every tenant table.")
+    webhook_url: Optional[Text(2048, http_url_problem)] = Field(None, description="The platform's endpoint, for webhook mode.")
     webhook_secret: Optional[SecretStr] = Field(None, description="HMAC-SHA256 key signing each webhook body.")
     timeout_seconds: float = Field(10, ge=0.1, le=300, allow_inf_nan=False,
                                    description="Webhook timeout per attempt, in seconds: from 0.1 to 300.")
@@ -140,7 +141,7 @@ class PlatformControl(Block):
                             transient=True)
 
 
-def tenant_tables(engine: Engine, tenant_column: str = "tenant_id", tenant_table: str = "tenants") -> list[Table]:
+def tenant_tables(engine: Engine, tenant_column: Text(63, identifier_problem) = "tenant_id", tenant_table: Text(63, identifier_problem) = "tenants") -> list[Table]:
     """The customer-data tables of a platform-shaped database, found by reflection: every table with a
     tenant column but the tenants table itself (docs/reference/configuration.md), parents before children (the order
     to restore; reverse it to delete)."""

@@ -14,6 +14,7 @@ from typing import Annotated, Optional
 from prefect.blocks.core import Block
 from pydantic import Field, field_validator
 
+from blocks.forms import Text, bic_problem, iban_problem, mail_address_problem, vat_number_problem
 from policy.text import plain
 
 #: what the seller's details are as an invoice prints them: one line of text without control or invisible
@@ -59,20 +60,21 @@ class Seller(Block):
     legal_name: Line = Field("Exemple SaaS SAS", description="Legal name (raison sociale).")
     legal_form: Optional[Line] = Field("SAS", description="Legal form: SAS, SARL, SA...")
     share_capital: Optional[Line] = Field("10 000 €", description="Share capital, as printed (capital social).")
-    address_lines: list[Line] = Field(["10 rue de l'Exemple"], description="Street address, one entry per line.")
+    address_lines: list[Line] = Field(["10 rue de l'Exemple"], max_length=5, description="Street address, one entry "
+                                      "per line: 5 lines at most.")
     postcode: Line = Field("75002", description="Postcode.")
     city: Line = Field("Paris", description="City.")
-    country: str = Field("FR", description="ISO 3166 country code.", pattern="^[A-Z]{2}$")
-    siren: str = Field("123456789", description="SIREN (9 digits).", pattern=r"^[0-9]{9}$")
-    siret: Optional[str] = Field("12345678900012", description="SIRET of the issuing establishment (14 digits).",
+    country: Line = Field("FR", description="ISO 3166 country code.", pattern="^[A-Z]{2}$")
+    siren: Line = Field("123456789", description="SIREN (9 digits).", pattern=r"^[0-9]{9}$")
+    siret: Optional[Line] = Field("12345678900012", description="SIRET of the issuing establishment (14 digits).",
                                  pattern=r"^[0-9]{14}$")
-    vat_number: Line = Field("FR32123456789", description="Intra-community VAT number.")
+    vat_number: Text(200, vat_number_problem) = Field("FR32123456789", description="Intra-community VAT number.")
     rcs: Optional[Line] = Field("RCS Paris 123 456 789", description="Trade register entry, as printed.")
-    email: Line = Field("facturation@example.com", description="Contact address for invoices; the From of invoice "
+    email: Text(200, mail_address_problem) = Field("facturation@example.com", description="Contact address for invoices; the From of invoice "
                        "mails stays the notifications block's sender.")
-    iban: Line = Field("FR76 3000 6000 0112 3456 7890 189", description="IBAN customers pay to (the sample is a "
+    iban: Text(200, iban_problem) = Field("FR76 3000 6000 0112 3456 7890 189", description="IBAN customers pay to (the sample is a "
                       "test IBAN).")
-    bic: Line = Field("AGRIFRPPXXX", description="BIC of that account.")
+    bic: Text(200, bic_problem) = Field("AGRIFRPPXXX", description="BIC of that account.")
     payment_link_template: Optional[Line] = Field(
         "https://pay.example.com/invoices/{number}?customer={customer_id}",
         description="Payment link for card and SEPA customers; {number}, {customer_id} and {amount} are replaced. "

@@ -42,10 +42,19 @@ class BlockInvalid(Refusal):
 
 
 def invalid_block_line(block_type, name: str, error: ValidationError) -> str:
+    """One line naming the block, the field and why; the value given back cut short (policy.text.quoted) and a
+    URL's password as *** (a database_url's): a text field's value may be long, or a secret."""
+    import re
+
+    from policy.text import quoted
+
     first = error.errors()[0]
     field = ".".join(str(part) for part in first["loc"]) or "?"
-    return (f"the {block_type.get_block_type_slug()} block {name!r}: {field}: {first['msg']} (given "
-            f"{first.get('input')!r}): correct it in the UI (Blocks)")
+    given = first.get("input")
+    shown = quoted(re.sub(r"(://[^/@:]*:)[^/]*@", r"\1***@", given)) if isinstance(given, str) else repr(given)[:60]
+    why = first["msg"].removeprefix("Value error, ")
+    return (f"the {block_type.get_block_type_slug()} block {name!r}: {field}: {why} (given {shown}): correct it in "
+            f"the UI (Blocks)")
 
 
 def _load(block_type, name: str):

@@ -18,6 +18,7 @@ from prefect.blocks.core import Block
 from pydantic import Field, SecretStr
 
 import lifecycle_config
+from blocks.forms import Text, http_url_problem, storage_url_problem
 from lifecycle_config.conditions import WORLD_ERRNOS, Unavailable
 
 #: S3 calls fail within seconds when the endpoint is down: a short connect timeout, one retry
@@ -287,15 +288,15 @@ class ObjectStorage(Block):
     _block_type_slug = "lifecycle-object-storage"
     _description = "Where backups, manifests and exports are kept: a local folder or an S3 bucket."
 
-    url: Optional[str] = Field(None, description="file:///abs/path or s3://bucket/prefix; empty means "
+    url: Optional[Text(2048, storage_url_problem)] = Field(None, description="file:///abs/path or s3://bucket/prefix; empty means "
                                "LIFECYCLE_STORAGE_URL or $LIFECYCLE_HOME/objects.")
-    endpoint_url: Optional[str] = Field(None, description="S3-compatible endpoint; empty means AWS_ENDPOINT_URL or AWS.")
-    region: Optional[str] = Field(None, description="S3 region; empty means the AWS defaults.")
-    access_key_id: Optional[str] = Field(None, description="Empty means the usual AWS credential chain.")
+    endpoint_url: Optional[Text(2048, http_url_problem)] = Field(None, description="S3-compatible endpoint; empty means AWS_ENDPOINT_URL or AWS.")
+    region: Optional[Text(64)] = Field(None, description="S3 region; empty means the AWS defaults.")
+    access_key_id: Optional[Text(128)] = Field(None, description="Empty means the usual AWS credential chain.")
     secret_access_key: Optional[SecretStr] = Field(None, description="Kept secret; never logged.")
     server_side_encryption: Literal["none", "AES256", "aws:kms"] = Field(
         "none", description="S3 encryption at rest: none, AES256 (SSE-S3) or aws:kms.")
-    kms_key_id: Optional[str] = Field(None, description="KMS key for aws:kms; empty means the bucket's default key.")
+    kms_key_id: Optional[Text(2048)] = Field(None, description="KMS key for aws:kms; empty means the bucket's default key.")
     multipart_chunk_mb: int = Field(8, ge=5, le=5120, description="Multipart part size for S3 uploads, in MB: from 5 "
                                                                   "to 5120 (S3's bounds).")
 

@@ -24,8 +24,8 @@ from tasks.invoice_documents import finish_documents, issue_documents_task
 from policy.vocabulary import InvoiceKind
 from operations.deletion import (approval_form, certificate_markdown, check_due, execute, mark_awaiting, pending_run,
                                  plan_purge, refuse)
-from tasks.runtime import (COMMENT_LENGTH, NAME_LENGTH, Refusal, actor, business_date, check_approval_hours, check_date,
-                           check_texts, check_window, flow_run_id, installation_tags, refusals_fail_quietly)
+from tasks.runtime import (check_ids, COMMENT_LENGTH, NAME_LENGTH, Refusal, actor, business_date, check_approval_hours,
+                           check_date, check_texts, check_window, flow_run_id, installation_tags, refusals_fail_quietly)
 from tasks.settings import load_run_settings
 
 DELETION_DEPLOYMENT = "data-deletion/data-deletion"
@@ -162,6 +162,7 @@ def delete_customer_data(
         approval_timeout_hours: how long the form may wait, from 0.0167 (one minute) to 2160 (90 days); then
             nothing is deleted.
     """
+    check_ids(customer_id=customer_id)  # as the CLI's options
     check_approval_hours(approval_timeout_hours)  # before anything: -1 or NaN failed at the pause, infinity waited forever
     # they go into the deletion certificate and the audit log
     check_texts(approved_by=(approved_by, NAME_LENGTH), comment=(comment, COMMENT_LENGTH))

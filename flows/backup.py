@@ -30,7 +30,7 @@ from tasks.backups import backup_chunk_task, drill
 from tasks.fanout import (BACKUP_SHARD, OBJECT_STORAGE, PLATFORM_DATABASE, SANDBOX, VERIFY_SHARD, holding, run_shards,
                           set_limits, shards, workers_can_take_shards)
 from policy.ids import id_problem
-from tasks.runtime import Refusal, check_date, check_number, check_window, flow_run_id, refusals_fail_quietly
+from tasks.runtime import check_ids, Refusal, check_date, check_number, check_window, flow_run_id, refusals_fail_quietly
 from tasks.settings import load_run_settings
 
 CHUNK = 50
@@ -58,6 +58,7 @@ def nightly_backup(
         snapshot_ledger_too: also take a consistent snapshot of the ledger (the accounting record).
         force_reason: back up under another day than today anyway, and say why (kept in the audit log).
     """
+    check_ids(customer_id=customer_id)  # as the CLI's options
     day = as_of if as_of is not None else today_paris()  # the data is taken now: even a late run's backup is today's
     settings = load_run_settings("nightly-backup")
     check_window(settings.terms, as_of=day)  # forced or not, a day outside the window is a typo

@@ -25,8 +25,8 @@ from tasks.cancellation import end_services_task, keep_final_backup_task, send_s
 from tasks.dispatch import deliver
 from operations.invoice_documents import issue_documents
 from tasks.invoice_documents import finish_documents
-from tasks.runtime import (NAME_LENGTH, REASON_LENGTH, actor, business_date, check_date, check_texts, check_window,
-                           flow_run_id, refusals_fail_quietly)
+from tasks.runtime import (check_ids, NAME_LENGTH, REASON_LENGTH, actor, business_date, check_date, check_texts,
+                           check_window, flow_run_id, refusals_fail_quietly)
 from tasks.settings import load_run_settings
 
 
@@ -45,6 +45,7 @@ def cancellation_request(customer_id: str, received_on: Optional[date] = None, e
         requested_by: who records it (audit).
         force_reason: record a letter received more than a year ago anyway, and say why (kept in the audit log).
     """
+    check_ids(customer_id=customer_id)  # as the CLI's options
     check_texts(requested_by=(requested_by, NAME_LENGTH), force_reason=(force_reason, REASON_LENGTH))
     settings = load_run_settings("cancellation-request")
     if not withdraw_it:  # never before the customer's start; more than a year ago only with a reason

@@ -20,7 +20,8 @@ from operations.corrections import CreditNoted, Refunded, issue_credit_note as c
 from tasks.dispatch import deliver
 from operations.invoice_documents import documents_table, standing
 from tasks.invoice_documents import finish_documents, issue_documents_task
-from tasks.runtime import NAME_LENGTH, REASON_LENGTH, actor, check_texts, check_window, flow_run_id, refusals_fail_quietly
+from tasks.runtime import (check_ids, NAME_LENGTH, REASON_LENGTH, actor, check_texts, check_window, flow_run_id,
+                           refusals_fail_quietly)
 from tasks.settings import load_run_settings
 
 
@@ -40,6 +41,7 @@ def issue_credit_note(invoice: str, reason: str, requested_by: str, amount_ttc: 
         again: issue it although a credit note of this amount and reason is on the invoice already (a second on purpose).
     """
     # as --reason and --requested-by: the reason is printed on the credit note, who asks goes into the audit log
+    check_ids(invoice=invoice)  # as the CLI's options
     check_texts(reason=(reason, REASON_LENGTH), requested_by=(requested_by, NAME_LENGTH))
     settings = load_run_settings("credit-note")
     run_id = flow_run_id()
@@ -78,6 +80,7 @@ def refund(customer_id: str, amount: str, reference: str, refunded_on: Optional[
         reference: the bank transfer's reference; it is also the refund's id, so recording it twice is harmless.
         refunded_on: the day the money left (default today).
     """
+    check_ids(customer_id=customer_id)  # as the CLI's options
     settings = load_run_settings("refund")
     check_window(settings.terms, past_only=True, refunded_on=refunded_on)  # money that left lies no later than today
     done = record_refund(customer_id, amount, reference, refunded_on, actor=actor(), flow_run_id=flow_run_id())

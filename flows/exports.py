@@ -14,7 +14,8 @@ from prefect.artifacts import create_link_artifact, create_markdown_artifact, cr
 from operations.export import download_link
 from tasks.export import export_task
 from operations.close import previous_month
-from tasks.runtime import DateRefused, business_date, check_month_window, flow_run_id, refusals_fail_quietly
+from tasks.runtime import (check_month_form, DateRefused, business_date, check_month_window, flow_run_id,
+                           refusals_fail_quietly)
 from tasks.settings import load_run_settings
 from policy.calendar import today_paris, unbegun_month_problem
 
@@ -29,6 +30,7 @@ def billable_export(month: Optional[str] = None) -> dict:
     Args:
         month: the month, YYYY-MM; empty means the month before the run's scheduled day.
     """
+    check_month_form(month)  # as the CLI's options
     month = month or previous_month(business_date(None))
     settings = load_run_settings("billable-export")
     check_month_window(settings.terms, month)  # as --month: 9999-12 or 0000-01 is one line, never a traceback

@@ -14,7 +14,7 @@ from prefect.artifacts import create_table_artifact
 from operations import send_invoices as sending
 from tasks.dispatch import deliver
 from tasks.invoice_documents import issue_documents_task
-from tasks.runtime import actor, check_month_window, flow_run_id, refusals_fail_quietly
+from tasks.runtime import check_ids, check_month_form, actor, check_month_window, flow_run_id, refusals_fail_quietly
 from tasks.settings import load_run_settings
 
 
@@ -28,7 +28,8 @@ def send_invoices(month: str, customer_id: Optional[str] = None, new_only: bool 
         customer_id: only this customer's invoices.
         new_only: only the documents never sent (credit notes just imported): render, store and mail them once.
     """
-    sending.check_month(month)
+    check_month_form(month)
+    check_ids(customer_id=customer_id)  # as the CLI's options
     settings = load_run_settings("send-invoices")
     check_month_window(settings.terms, month)  # as --month
     done = sending.send_invoices(settings, month=month, customer_id=customer_id, new_only=new_only, actor=actor(),

@@ -21,8 +21,8 @@ from operations.invoice_documents import documents_table
 from tasks.invoice_documents import finish_documents, issue_documents_task
 from operations.close import later_closed_month, previous_month
 from tasks.monthly_close import discard_task, draft_task, finalise_task
-from tasks.runtime import (Refusal, actor, business_date, check_approval_hours, check_date, check_month_window,
-                           flow_run_id, refusals_fail_quietly)
+from tasks.runtime import (check_month_form, Refusal, actor, business_date, check_approval_hours, check_date,
+                           check_month_window, flow_run_id, refusals_fail_quietly)
 from tasks.settings import load_run_settings
 from policy.calendar import closed_after_problem, today_paris, unfinished_month_problem
 from policy.vocabulary import CloseOutcome, NoticeStatus
@@ -52,6 +52,7 @@ def monthly_close(
         force_reason: close a month that has not ended yet, or one before a month already closed, anyway, and say
             why (kept in the audit log).
     """
+    check_month_form(month)  # as the CLI's options
     check_approval_hours(approval_timeout_hours)  # before anything: -1 or NaN failed at the pause, infinity waited forever
     day = business_date(None)
     month = month or previous_month(day)

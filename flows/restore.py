@@ -20,7 +20,7 @@ from prefect.artifacts import create_markdown_artifact
 
 import lifecycle_config
 from tasks.backups import restore_customer
-from tasks.runtime import actor, flow_run_id, refusals_fail_quietly
+from tasks.runtime import check_ids, actor, flow_run_id, refusals_fail_quietly
 from policy.vocabulary import restored_where
 from tasks.settings import load_run_settings
 
@@ -46,6 +46,7 @@ def restore_backup(
         map_columns: in place only, columns renamed on the platform since the backup, as
             `table.old=new,...`; without it any change of the platform's tables refuses the restore.
     """
+    check_ids(customer_id=customer_id, backup_id=backup_id, ticket=ticket)  # as the CLI's options
     settings = load_run_settings("restore-backup")
     run_id = flow_run_id()
     outcome = restore_customer(customer_id, backup_id, target, requested_by, ticket,

@@ -15,8 +15,8 @@ from prefect.artifacts import create_markdown_artifact
 
 from policy.calendar import future_day_problem, today_paris
 from policy.standby import StandbyReason
-from tasks.runtime import (NAME_LENGTH, Refusal, actor, business_date, check_date, check_texts, check_window, flow_run_id,
-                           refusals_fail_quietly)
+from tasks.runtime import (check_ids, NAME_LENGTH, Refusal, actor, business_date, check_date, check_texts, check_window,
+                           flow_run_id, refusals_fail_quietly)
 from tasks.settings import load_run_settings
 from operations.standby import StandbyAsked, StandbySwept
 from tasks.standby import request_task, sweep_standby_task
@@ -50,6 +50,7 @@ def request_standby(
         end_on: the day full service resumes; empty means start + 3 months, the longest allowed.
         requested_by: who asked, for the audit trail.
     """
+    check_ids(customer_id=customer_id)  # as the CLI's options
     check_texts(requested_by=(requested_by, NAME_LENGTH))  # as --requested-by: it goes into the audit log
     day = business_date(None)
     settings = load_run_settings("standby-request")

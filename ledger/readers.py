@@ -284,6 +284,7 @@ def read_sheet(path: Path, limits: Limits | None = None) -> Sheet:
             # a BOM before the first name (a CSV's is dropped as it is decoded) is no part of the name
             header = [str(value).strip().lstrip("\ufeff").strip().lower()[:100] if value is not None else ""
                       for value in values]
+            width = len(header)  # a value under a blank header cell is told by its column, not as one too many
             while header and header[-1] == "":
                 header.pop()
             continue
@@ -302,7 +303,11 @@ def read_sheet(path: Path, limits: Limits | None = None) -> Sheet:
                 oversized.append((number, name))
                 value = None
             record[name] = value
-        extra = [value for value in cells[len(header):] if value is not None]
+        blank = [index for index, value in enumerate(cells[:width], start=1) if value is not None
+                 and (index > len(header) or not header[index - 1])]
+        if blank:
+            record["\x00blank"] = blank
+        extra = [value for value in cells[max(width, len(header)):] if value is not None]
         if extra:
             record["\x00extra"] = extra
         rows.append((number, record))

@@ -142,9 +142,17 @@ def storage_url() -> str:
     raw = setting("LIFECYCLE_STORAGE_URL")
     if raw is None:
         return f"file://{home() / 'objects'}"
-    if not raw.startswith(("file:///", "s3://")) or raw in ("file:///", "s3://"):
-        raise Misconfigured(f"LIFECYCLE_STORAGE_URL={escaped(raw)} is not a storage URL: write {STORAGE_FORMS}")
+    problem = storage_url_problem(raw)
+    if problem:
+        raise Misconfigured(f"LIFECYCLE_STORAGE_URL={escaped(raw)} {problem}")
     return raw
+
+
+def storage_url_problem(url: str) -> str | None:
+    """Why `url` is not a storage URL this product drives (None: it is one): a folder or an S3 bucket."""
+    if not url.startswith(("file:///", "s3://")) or url in ("file:///", "s3://"):
+        return f"is not a storage URL: write {STORAGE_FORMS}"
+    return None
 
 
 def check() -> None:

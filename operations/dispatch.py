@@ -236,8 +236,9 @@ def _tell(result: Dispatched, outcome: str, done: list, what: str, error, since:
     # the server sending or applying it did not answer (a store or a database that cannot be used names itself)
     unreachable = outcome == "pending" and (is_world_condition(error) or isinstance(error, PlatformError)) \
         and not isinstance(error, (StorageError, Unavailable))
-    result.left.append(Undone(what, f"{type(error).__name__}: {one_line(error)}", since or now(), outcome == "pending",
-                              where if unreachable else ""))
+    # a condition the product names itself (an outbox folder read-only) says what to do: no class name
+    why = one_line(error) if isinstance(error, Unavailable) else f"{type(error).__name__}: {one_line(error)}"
+    result.left.append(Undone(what, why, since or now(), outcome == "pending", where if unreachable else ""))
 
 
 def deliver(settings, customer_ids: list[str] | None = None, *, send=dispatch) -> list[str]:

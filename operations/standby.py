@@ -25,9 +25,11 @@ from ledger.queries import invoice_label, overdue_invoices
 from policy.chronology import before_start_problem
 from policy.language import language_of, speak
 from policy.notices import NoticeTemplate
-from policy.standby import REASON_WORDS, STANDBY_ENDING, STANDBY_STATES, Period, SweepStep, default_end, refusals, sweep
+from policy.standby import (REASON_WORDS, STANDBY_ENDING, STANDBY_STATES, Period, SweepStep, default_end,
+                            default_end_problem, refusals, sweep)
 from policy.text import quoted
 from policy.vocabulary import Stage, StandbySource, StandbyStatus, in_words
+from policy.window import DateWindow
 from operations.bugs import BugLog, log_to_python
 from operations.effects import record_notice, record_switch
 from operations.results import RunResult
@@ -173,6 +175,8 @@ def request(
     """Record an accepted request (and start it when its day has come) or the refusal with its reasons."""
     terms = settings.terms
     start_on = start_on or day
+    beyond = None if end_on else default_end_problem(start_on, terms.standby_max_months,
+                                                     DateWindow.of(terms, today=day))
     end_on = end_on or default_end(start_on, terms.standby_max_months)
     with session_scope(engine, write=True) as session:
         customer = session.get(Customer, customer_id)
@@ -187,6 +191,8 @@ def request(
         )
         if start_on < day:
             problems.append(f"start_on {start_on} is in the past (today is {day})")
+        if beyond:
+            problems.append(f"end_on is {beyond}")
         early = before_start_problem(start_on, customer.subscription_start, "start_on")
         if early:
             problems.append(early)

@@ -75,6 +75,15 @@ def default_end(start_on: date, max_months: int) -> date:
     return add_months(start_on, max_months)
 
 
+def default_end_problem(start_on: date, max_months: int, window) -> str | None:
+    """Why the end a standby takes when none is given (start_on + `max_months`) is refused: past the window's
+    horizon, as an end written out would be (`window`: a policy.window.DateWindow). None: it lies within."""
+    end_on = default_end(start_on, max_months)
+    problem = window.problem(end_on, shown=f"the end it takes when none is given, {end_on} (start_on + "
+                                           f"standby_max_months),")
+    return f"empty: {problem}: write an end_on within it" if problem else None
+
+
 def period_problems(reason: str, start_on: date, end_on: date, max_months: int) -> list[str]:
     """What is wrong with a requested period on its own, in words for the requester."""
     problems = []

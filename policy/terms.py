@@ -19,6 +19,7 @@ from policy.categories import BILLED_CATEGORIES
 from policy.commitments import Commitment, default_commitments, unique_names
 from policy.warnings import Offset, default_warnings, distinct_offsets
 from policy.pauses import PauseRule, default_pause_on, unique_clocks
+from policy.text import quoted
 
 TierName = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,31}$")]
 from policy.service_credits import ServiceCredits
@@ -344,7 +345,7 @@ class Terms(BaseModel):
         if subdivision in (None, ""):
             return None
         if subdivision not in holidays.France.subdivisions:
-            raise ValueError(f"not a subdivision of France in the holidays package: {subdivision!r} (one of "
+            raise ValueError(f"not a subdivision of France in the holidays package: {quoted(subdivision)} (one of "
                              f"{', '.join(holidays.France.subdivisions)})")
         return subdivision
 

@@ -51,6 +51,40 @@ def check_texts(**named: tuple[str | None, int]) -> None:
             raise TextRefused(f"{name} {problem}")
 
 
+class IdRefused(Refusal, ValueError):
+    """An id typed into a run's form (a customer, an invoice, a backup, a ticket) that is no id of the grammar
+    the interface documents (policy.ids): refused at the run's start, as the CLI's option would be."""
+
+
+def check_ids(**named) -> None:
+    """Each `name=value` of a form is an id (policy.ids), or a list of ids; None (not given) is left to the
+    flow. One line naming the parameter by its form name, the value cut short (policy.text.quoted)."""
+    from policy.ids import id_problem
+    from policy.text import quoted
+
+    for name, value in named.items():
+        for one in value if isinstance(value, (list, tuple)) else [value]:
+            if one is None:
+                continue
+            problem = id_problem(one) if isinstance(one, str) else "an id is a text"
+            if problem:
+                shown = quoted(one) if isinstance(one, str) else repr(one)[:40]
+                raise IdRefused(f"{name} {shown}: {problem}")
+
+
+def check_month_form(month, name: str = "month") -> None:
+    """A month of a form is YYYY-MM (digits 0-9): refused at the run's start in one line naming the parameter,
+    the value cut short, before any setting is read (the window is `check_month_window`'s, once they are)."""
+    from policy.calendar import parse_month
+
+    if month is None:
+        return
+    try:
+        parse_month(month) if isinstance(month, str) else parse_month(repr(month)[:40])
+    except ValueError as error:
+        raise DateRefused(f"{name}: {error}") from None
+
+
 class NumberRefused(Refusal, ValueError):
     """A number typed into a run's form (how long to wait, how many) outside its bounds, or no number at all
     (NaN, infinity): refused before anything else is read or written."""

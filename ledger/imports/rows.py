@@ -130,6 +130,11 @@ def parse_sheet(sheet: Sheet, columns: tuple[Column, ...], problems: Problems,
     for done, (number, record) in enumerate(sheet.rows, start=1):
         if "\x00extra" in record:
             problems.add(number, "-", "the row has more cells than the header has columns")
+        for position in record.get("\x00blank", ()):
+            problems.add(number, f"column {position}", "this cell has a value but its column has no name in the "
+                                                       "header (row 1): name the column, or empty the cell")
+        if "" in record:  # a record's blank name (the helpdesk's `"": "critical"`): no column of the import
+            problems.add(number, "''", f"unknown column (expected {', '.join(sorted(known))})")
         values: dict[str, Any] = {}
         for column in columns:
             if column.name not in present:

@@ -16,8 +16,9 @@ from ledger.queries import invoice_label, overdue_invoices
 from ledger.models import Customer
 from policy.calendar import today_paris
 from policy.chronology import before_start_problem
-from policy.standby import Period, arrears_refusal, default_end, overlapping, period_problems
+from policy.standby import Period, arrears_refusal, default_end, default_end_problem, overlapping, period_problems
 from policy.terms import Terms
+from policy.window import DateWindow
 from policy.vocabulary import StandbySource, StandbyStatus
 
 
@@ -26,6 +27,7 @@ def check(session: Session, rows: list[Row], problems: Problems, terms: Terms, a
     duplicates(rows, lambda row: (row.values.get("customer_id"), row.values.get("start_on")), "start_on", problems)
     customers = require_customers(session, rows, problems)
     today = today_paris()
+    window = DateWindow.of(terms, today=today)
     customer_ids = {row.values["customer_id"] for row in rows if row.values.get("customer_id")}
     stored_periods: dict[str, list[StandbyPeriod]] = {}
     for start in range(0, len(customer_ids), CHUNK):
@@ -38,6 +40,11 @@ def check(session: Session, rows: list[Row], problems: Problems, terms: Terms, a
         values = row.values
         if not complete(row, SCHEMAS["standby"]):
             continue
+        if not values.get("end_on"):
+            problem = default_end_problem(values["start_on"], terms.standby_max_months, window)
+            if problem:
+                problems.add(row.number, "end_on", problem)
+                continue
         end_on = values.get("end_on") or default_end(values["start_on"], terms.standby_max_months)
         values["end_on"] = end_on
         same = next((period for period in stored_periods.get(values["customer_id"], [])

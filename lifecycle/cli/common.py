@@ -54,7 +54,7 @@ def check_month(month: str, option: str = "--month") -> None:
     try:
         parse_month(month)
     except ValueError as error:
-        fail(str(error) if option == "--month" else f"{option}: {error}", 2)
+        fail(f"{option}: {error}", 2)
     problem = window().month_problem(month)
     if problem:
         fail(f"{option}: {problem}", 2)

@@ -109,7 +109,9 @@ def out_target(out: Path, force: bool, month: str) -> Path:
     a workbook of that month under a name the export could give it."""
     if str(out).endswith(("/", "\\")) or out.suffix.lower() != ".xlsx" or out.is_dir():
         if out.exists() and not out.is_dir():
-            fail(f"--out {out}: a file, not a folder (give a folder, or a path ending in .xlsx)", 2)
+            what = ("a file, not a folder" if out.is_file()
+                    else "not a regular file nor a folder (a FIFO, a socket or a device)")
+            fail(f"--out {out}: {what} (give a folder, or a path ending in .xlsx)", 2)
         writable(out)
         for name in export_names(month):  # a link or a FIFO under a name the export may take: never written
             problem = not_a_file_problem(out / name)

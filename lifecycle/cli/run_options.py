@@ -230,7 +230,8 @@ def credit_note(
         from policy.digits import parse_whole
 
         try:
-            positions = [parse_whole(part) for part in lines.split(",")]  # 0-9 only, as every number given here
+            # 0-9 only, as every number given here; spaces around a number are the typist's, as in "1, 3"
+            positions = [parse_whole(part.strip(" ")) for part in lines.split(",")]
         except ValueError as error:
             fail(f"--lines {quoted(lines)}: line positions separated by commas, like 1,3 ({error})", 2)
     if not reason.strip():

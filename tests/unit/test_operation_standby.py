@@ -82,3 +82,31 @@ def test_a_customer_in_arrears_is_refused_with_the_overdue_invoice_named(custome
         assert session.scalar(select(StandbyPeriod.id)) is None
         assert session.scalar(select(AuditEntry.action).where(AuditEntry.customer_id == "BETA")
                               .order_by(AuditEntry.id.desc()).limit(1)) == "standby_refused"
+
+
+def test_the_end_a_standby_takes_when_none_is_given_keeps_to_the_horizon_as_a_written_one(customers, tmp_path):
+    """A start 60 days ahead took start + 3 months, past the 90 days' horizon that an end written out may not
+    pass: both are refused alike, naming end_on and the end it would take; nothing is recorded."""
+    from ledger.imports import ImportRejected
+
+    terms = Terms(horizon_days=90)
+    window = f"a date here lies from {terms.earliest_date} (earliest_date) to 90 days after today (horizon_days)"
+    with pytest.raises(ImportRejected) as rejected:
+        import_file("standby", write_csv(tmp_path / "s.csv", ["customer_id", "reason", "start_on", "end_on"],
+                                         [["ACME", "temporary_inactivity", "2027-01-01", ""]]),
+                    terms=terms, engine=customers)
+    assert rejected.value.errors == [
+        f"s.csv:2:end_on: empty: the end it takes when none is given, 2027-04-01 (start_on + standby_max_months), "
+        f"is too far ahead: {window}: write an end_on within it"]
+    settings = Settings(terms, ObjectStorage(url=(tmp_path / "store").as_uri()), PlatformControl(), Notifications(),
+                        Seller())
+    outcome = request("ACME", "temporary_inactivity", date(2027, 1, 1), None, "ops", date(2026, 11, 2), settings,
+                      actor="test", flow_run_id=None, engine=customers)
+    assert not outcome.accepted
+    assert outcome.reasons == [f"end_on is empty: the end it takes when none is given, 2027-04-01 (start_on + "
+                               f"standby_max_months), is too far ahead: {window}: write an end_on within it"]
+    with session_scope(customers) as session:
+        assert session.scalar(select(StandbyPeriod.id)) is None
+    accepted = request("ACME", "temporary_inactivity", date(2027, 1, 1), date(2027, 1, 31), "ops", date(2026, 11, 2),
+                       settings, actor="test", flow_run_id=None, engine=customers)
+    assert accepted.accepted and accepted.end_on == date(2027, 1, 31)
