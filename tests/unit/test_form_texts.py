@@ -116,3 +116,11 @@ def test_blocks_refuse_control_and_invisible_characters_in_what_documents_print(
         assert refused.value.errors()[0]["loc"] == tuple(int(part) if part.isdigit() else part
                                                          for part in field.split("."))
     assert Seller().legal_name and Notifications().support_phone and Terms().pause_on  # the defaults hold
+
+
+def test_the_forms_written_out_classes_are_the_ones_policy_text_gives():
+    """The classes are written out in tasks/approval.py (a second to compute, and Prefect saves a form's schema
+    after the run shows paused); a change of policy.text, or of Python's Unicode tables, must show here."""
+    from tasks.approval import REFUSED_IN_LINES, REFUSED_IN_ONE_LINE, _refused_characters
+
+    assert (REFUSED_IN_ONE_LINE, REFUSED_IN_LINES) == (_refused_characters(False), _refused_characters(True))
