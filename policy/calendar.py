@@ -108,7 +108,10 @@ def parse_paris_minute(text: str) -> datetime:
     day, no offset, no seconds (ValueError `not a moment ...`); a time the spring DST change skips is refused
     as an import refuses it (NonexistentLocalTime, paris_instant's words)."""
     local = _iso(text, _MINUTE, datetime.fromisoformat, "a moment (YYYY-MM-DDTHH:MM, Europe/Paris)")
-    paris_instant(local)
+    try:
+        paris_instant(local)
+    except OverflowError:  # year 1 or 9999 cannot cross time zones: the caller's window check says it
+        pass
     return local
 
 

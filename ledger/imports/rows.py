@@ -71,6 +71,12 @@ class Problems:
     def __bool__(self) -> bool:
         return bool(self.items)
 
+    def at(self, row: int, column: str) -> bool:
+        """Whether the cell (`row`, `column`) was told already (a value that did not parse is absent from the
+        row's values, as an empty one is None: a default must not stand in for it)."""
+        prefix = f"{self.file}:{row}:{column}: "
+        return any(said.startswith(prefix) for number, _, said in self.items if number == row)
+
     def rejected(self) -> ImportRejected:
         return ImportRejected(self.lines(), total=len(self.items))
 

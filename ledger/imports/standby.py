@@ -40,6 +40,8 @@ def check(session: Session, rows: list[Row], problems: Problems, terms: Terms, a
         values = row.values
         if not complete(row, SCHEMAS["standby"]):
             continue
+        if problems.at(row.number, "end_on"):
+            continue  # an end written wrong is told as written, not replaced by the default
         if not values.get("end_on"):
             problem = default_end_problem(values["start_on"], terms.standby_max_months, window)
             if problem:
