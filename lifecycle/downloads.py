@@ -57,12 +57,16 @@ def serve_exports(root: Path, host: str, port: int) -> ThreadingHTTPServer:
             if relative.rstrip("/") == "exports":
                 self._send(200, "text/html; charset=utf-8", listing(root), None, with_body)
                 return
-            target = (root / relative).resolve()
             # where the file really is, after `..` and symbolic links, decides: `exports/../backups/...`
             # begins like an export and is a customer's backup
             served = [(root / folder).resolve() for folder in SERVED]
-            if relative.endswith(".partial") or not any(folder in target.parents for folder in served) \
-                    or not target.is_file():
+            try:
+                target = (root / relative).resolve()
+                found = (not relative.endswith(".partial") and any(folder in target.parents for folder in served)
+                         and target.is_file())
+            except (ValueError, OSError):  # a NUL, a name longer than the filesystem takes: no export either
+                found = False
+            if not found:
                 self.send_error(404, "no such export")
                 return
             self._send(200, mimetypes.guess_type(target.name)[0] or "application/octet-stream", target.read_bytes(),

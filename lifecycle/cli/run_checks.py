@@ -106,7 +106,16 @@ def out_target(out: Path, force: bool, month: str) -> Path:
     """Where --out puts the workbook: a path ending in / or without .xlsx is a folder (made when missing);
     an existing file is never overwritten without --force. Checked before the export runs (a run of
     minutes that ends refusing its own copy helps nobody): the folder must be writable, and must not hold
-    a workbook of that month under a name the export could give it."""
+    a workbook of that month under a name the export could give it. A path the filesystem cannot even
+    look at (a name longer than it takes, a NUL) is said in one line, as the imports say it."""
+    try:
+        return _out_target(out, force, month)
+    except (OSError, ValueError) as error:
+        reason = getattr(error, "strerror", None) or str(error)
+        fail(f"--out {quoted(str(out))}: cannot be used ({reason})", 2)
+
+
+def _out_target(out: Path, force: bool, month: str) -> Path:
     if str(out).endswith(("/", "\\")) or out.suffix.lower() != ".xlsx" or out.is_dir():
         if out.exists() and not out.is_dir():
             what = ("a file, not a folder" if out.is_file()

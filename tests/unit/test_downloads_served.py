@@ -54,3 +54,11 @@ def test_workbooks_and_invoices_are_served(storage):
 def test_nothing_outside_exports_and_invoices_is_served_however_the_path_is_written(storage, path):
     status, body = _get(storage, path)
     assert status == 404 and b"customer data" not in body and b"ledger" not in body and b"root:" not in body
+
+
+@pytest.mark.parametrize("path", ["/exports/%00", "/exports/x%00.xlsx", "/exports/" + "a" * 5000,
+                                  "/invoices/" + "b/" * 3000])
+def test_a_path_no_filesystem_takes_is_no_export_and_no_traceback(storage, path, capfd):
+    """A NUL or a name longer than the filesystem takes printed a traceback per request on up's terminal."""
+    assert _get(storage, path)[0] == 404
+    assert "Traceback" not in capfd.readouterr().err

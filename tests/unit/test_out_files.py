@@ -58,3 +58,13 @@ def test_the_file_is_written_whole_and_a_link_put_there_is_replaced_never_follow
     os.umask(umask)
     assert stat.S_IMODE(target.stat().st_mode) == 0o666 & ~umask
     assert [path.name for path in tmp_path.iterdir() if path.name.endswith(".part")] == []
+
+
+@pytest.mark.parametrize("name", ["a" * 300 + "/x.xlsx", "a" * 300])
+def test_a_path_the_filesystem_cannot_look_at_is_one_line(tmp_path, capsys, name):
+    """A component longer than the filesystem takes printed a traceback and "this is a bug" (exit 1)."""
+    with pytest.raises((typer.Exit, SystemExit)) as stopped:
+        out_target(tmp_path / name, False, "2026-11")
+    assert getattr(stopped.value, "exit_code", getattr(stopped.value, "code", None)) == 2
+    said = capsys.readouterr().err.strip()
+    assert said.endswith("cannot be used (File name too long)") and len(said) < 160, said
