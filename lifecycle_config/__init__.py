@@ -161,6 +161,10 @@ def check() -> None:
     it is read, a flow run's included)."""
     for variable in PATH_VARIABLES:
         setting(variable)
+    given = setting("LIFECYCLE_HOME")
+    if given and Path(given).exists() and not Path(given).is_dir():  # "cannot make its folder: File exists"
+        raise Misconfigured(f"LIFECYCLE_HOME={escaped(given)[:300]} is a file, not a folder: set it to a folder (made "
+                            f"when missing)")
     database_url(), platform_url(), sandbox_url(), storage_url()
 
 

@@ -65,6 +65,17 @@ def test_a_path_from_the_environment_holding_a_control_character_is_refused_esca
     assert sorted(path.name for path in tmp_path.iterdir()) == []  # no folder, no ledger made
 
 
+def test_a_lifecycle_home_that_is_a_file_is_named_as_such(tmp_path):
+    """It said "the ledger ... cannot be used (its folder ... cannot be made: File exists): ... correct
+    LIFECYCLE_DATABASE_URL", exit 1: a variable never set, and the world blamed for a typo."""
+    (tmp_path / "afile").write_text("not a folder")
+    env = clean_env(tmp_path / "home", LIFECYCLE_HOME=str(tmp_path / "afile"))
+    for command in (["show", "customers"], ["demo", "--customers", "3"]):
+        result = lifecycle(*command, env=env)
+        assert (result.returncode, said(result)) == (2, f"lifecycle: LIFECYCLE_HOME='{tmp_path / 'afile'}' is a file, "
+                                                        f"not a folder: set it to a folder (made when missing)")
+
+
 # --- 2. a database or storage URL of a kind the product does not drive ----------------------------------------
 
 @pytest.mark.parametrize("variable, value, problem", [
