@@ -9,10 +9,8 @@ import ipaddress
 import re
 from typing import Annotated, Callable
 
-from pydantic import AfterValidator
-
 import lifecycle_config
-from policy.text import plain, quoted
+from policy.text import checked, plain, quoted
 
 #: a DNS host name: labels of letters, digits and hyphens (not at either end), 253 characters at most
 HOST = re.compile(r"^(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}"
@@ -26,19 +24,6 @@ BIC = re.compile(r"^[A-Z]{4}[A-Z]{2}[A-Z0-9]{2}([A-Z0-9]{3})?$")
 #: 13 letters or digits
 VAT = re.compile(r"^[A-Z]{2}[A-Z0-9]{2,13}$")
 IBAN = re.compile(r"^[A-Z]{2}[0-9]{2}[A-Z0-9]{11,30}$")
-
-
-def form(check: Callable[[str], str | None]):
-    """A pydantic check running `check` on a non-empty text: its problem, if any, is the field's error."""
-
-    def validate(value):
-        if isinstance(value, str) and value:
-            problem = check(value)
-            if problem:
-                raise ValueError(problem)
-        return value
-
-    return AfterValidator(validate)
 
 
 def http_url_problem(value: str) -> str | None:
@@ -144,4 +129,4 @@ def vat_number_problem(value: str) -> str | None:
 
 def Text(max_length: int, *checks: Callable[[str], str | None]):
     """A block's one-line text of at most `max_length` characters, of the forms `checks` say."""
-    return Annotated[(str, plain(max_length), *(form(check) for check in checks))]
+    return Annotated[(str, plain(max_length), *(checked(check) for check in checks))]

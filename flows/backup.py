@@ -29,8 +29,7 @@ from policy.vocabulary import BackupOutcomeStatus
 from tasks.backups import backup_chunk_task, drill
 from tasks.fanout import (BACKUP_SHARD, OBJECT_STORAGE, PLATFORM_DATABASE, SANDBOX, VERIFY_SHARD, holding, run_shards,
                           set_limits, shards, workers_can_take_shards)
-from policy.ids import id_problem
-from tasks.runtime import check_ids, Refusal, check_date, check_number, check_window, flow_run_id, refusals_fail_quietly
+from tasks.runtime import Refusal, check_date, check_ids, check_number, check_window, flow_run_id, refusals_fail_quietly
 from tasks.settings import load_run_settings
 
 CHUNK = 50
@@ -103,9 +102,9 @@ def nightly_backup(
 def _check_ids(name: str, ids: list[str], unknown_problem) -> None:
     """A shard's ids, typed in its form, are ids (policy.ids), at least one, each once, and name rows the ledger
     holds spelled as stored (`unknown_problem`), as the CLI's would: refused before anything is written."""
-    bad = next((f"{value!r}: {id_problem(value)}" for value in ids if id_problem(value)), None)
-    if bad or not ids:
-        raise Refusal(f"{name} {bad or 'is empty: a shard works on at least one'}")
+    check_ids(**{name: ids})  # each an id of the grammar, said cut short as every form's ids are
+    if not ids:
+        raise Refusal(f"{name} is empty: a shard works on at least one")
     problem = unknown_problem(ids)
     if problem:
         raise BackupRefused(problem)

@@ -110,17 +110,27 @@ def text_problem(value: str, max_length: int, *, lines: bool = False) -> str | N
     return control_problem(value, lines=lines)
 
 
-def plain(max_length: int, *, lines: bool = False):
-    """A pydantic check of a setting typed in a block's form (the terms, the seller, the notifications): what
-    `text_problem` refuses at an import is refused there too, before it reaches an invoice, a mail or a log.
-    An empty value is left to the field's own rules (`min_length`, Optional)."""
+def checked(check):
+    """A pydantic check running `check` on a non-empty text: its problem, if any, is the field's error (an
+    empty value is left to the field's own rules, `min_length` or Optional)."""
     from pydantic import AfterValidator
 
-    def check(value):
+    def validate(value):
         if isinstance(value, str) and value:
-            problem = text_problem(value, max_length, lines=lines)
-            if problem and problem != "is empty":
+            problem = check(value)
+            if problem:
                 raise ValueError(problem)
         return value
 
-    return AfterValidator(check)
+    return AfterValidator(validate)
+
+
+def plain(max_length: int, *, lines: bool = False):
+    """A pydantic check of a setting typed in a block's form (the terms, the seller, the notifications): what
+    `text_problem` refuses at an import is refused there too, before it reaches an invoice, a mail or a log."""
+
+    def problem(value: str) -> str | None:
+        said = text_problem(value, max_length, lines=lines)
+        return None if said == "is empty" else said  # blank: the field's own rules
+
+    return checked(problem)
