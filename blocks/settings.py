@@ -9,10 +9,11 @@ that run (docs/reference/configuration.md).
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from pydantic import ValidationError
 
+from blocks.einvoicing import EInvoicing
 from blocks.notifications import Notifications
 from blocks.platform import PlatformControl
 from blocks.seller import Seller
@@ -22,7 +23,7 @@ from policy.refusals import Refusal
 from policy.terms import Terms
 
 BLOCK_NAME = "lifecycle"
-BLOCK_TYPES = (PolicyTerms, ObjectStorage, PlatformControl, Notifications, Seller)
+BLOCK_TYPES = (PolicyTerms, ObjectStorage, PlatformControl, Notifications, Seller, EInvoicing)
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +35,7 @@ class Settings:
     platform: PlatformControl
     notifications: Notifications
     seller: Seller
+    einvoicing: EInvoicing = field(default_factory=EInvoicing)  # no platform set: documents are mailed
 
 
 class BlockInvalid(Refusal):
@@ -77,6 +79,7 @@ def load_settings(name: str = BLOCK_NAME) -> Settings:
         platform=_load(PlatformControl, name),
         notifications=_load(Notifications, name),
         seller=_load(Seller, name),
+        einvoicing=_load(EInvoicing, name),
     )
 
 

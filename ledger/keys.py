@@ -170,3 +170,25 @@ def workbook_file(month: str, version: int) -> str:
     copies with `run export --out`; the CLI checks it before any run, without importing Prefect)."""
     suffix = "" if version == 1 else f"_v{version}"
     return f"{month}_billable-interventions{suffix}.xlsx"
+
+
+# --- e-invoicing: the tracking ids of the flows deposited on the platform (`einvoice_flows.tracking_id`) ----
+
+def einvoice_document(number: str, deposit: int = 0) -> str:
+    """A document's flow: its number, then `<number>-r<k>` for its k-th new deposit after a rejection."""
+    return number if deposit == 0 else f"{number}-r{deposit}"
+
+
+def einvoice_cashed(number: str, payment_id: str) -> str:
+    """The 212 Encaissée status a payment of invoice `number` sends, once per payment."""
+    return f"{number}-212-{payment_id}"
+
+
+def einvoice_cashed_correction(number: str, refund_id: str) -> str:
+    """The correction of a 212 Encaissée that a refund of invoice `number` sends, once per refund."""
+    return f"{number}-212-refund-{refund_id}"
+
+
+def e_reporting(period: str, rule: str) -> str:
+    """A period's e-reporting of the transactions and payments outside domestic B2B (`rule`: B2BInt or B2C)."""
+    return f"e-reporting-{rule}-{period}"

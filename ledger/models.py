@@ -31,6 +31,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from ledger.column_types import UtcDateTime, Vocabulary
 from policy.arrears import Stage
 from policy.categories import CATEGORIES
+from policy.einvoicing import BuyerKind
 from policy.standby import StandbyReason
 from policy.vocabulary import (BackupKind, BackupStatus, BillingCycle, CancellationStatus, CloseStatus, CreditMovement, DeletionStatus,
                                EffectStatus, InterventionSource, NoticeStatus, SettlementKind,
@@ -69,7 +70,8 @@ class Base(DeclarativeBase):
 class Customer(Base):
     __tablename__ = "customers"
     __table_args__ = (one_of("payment_method", PaymentMethod), one_of("billing_cycle", BillingCycle),
-                      one_of("stage", Stage), one_of("deletion_status", DeletionStatus))
+                      one_of("stage", Stage), one_of("deletion_status", DeletionStatus),
+                      one_of("buyer_kind", BuyerKind))
 
     customer_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
@@ -88,6 +90,9 @@ class Customer(Base):
     billing_address: Mapped[Optional[str]] = mapped_column(Text)
     siren: Mapped[Optional[str]] = mapped_column(String(14))
     vat_number: Mapped[Optional[str]] = mapped_column(String(20))
+    # for the e-invoicing reform (policy.einvoicing): a French business's documents go through the platform
+    buyer_kind: Mapped[BuyerKind] = mapped_column(Vocabulary(BuyerKind, 20), default=BuyerKind.PRIVATE,
+                                                  server_default=BuyerKind.PRIVATE.value)
     # what the flows decided, kept here so `show` never needs the platform database
     stage: Mapped[Stage] = mapped_column(Vocabulary(Stage, 32), default=Stage.CURRENT)
     deletion_status: Mapped[Optional[DeletionStatus]] = mapped_column(Vocabulary(DeletionStatus, 32))
@@ -588,3 +593,4 @@ from ledger import id_indexes  # noqa: E402,F401  (lower(id) indexed: ids are un
 
 from ledger.ticket_history import PauseRuleChange, TicketEvent  # noqa: E402,F401 - their tables are the ledger's too
 from ledger.service_credits import ServiceCredit  # noqa: E402,F401 - a close's credits for missed clocks
+from ledger.einvoicing import EinvoiceFlow, EinvoiceStatus  # noqa: E402,F401 - what the e-invoicing platform knows

@@ -223,6 +223,10 @@ RUN_VARIABLES = ("LIFECYCLE_TODAY", "LIFECYCLE_CREDENTIALS_KEY_FILE", "LIFECYCLE
                  "LIFECYCLE_FAILPOINT_LOG", "LIFECYCLE_FAILPOINT_PAUSE")
 
 
+#: variables holding a secret: recorded and compared by their hash only
+SECRET_VARIABLES = ("LIFECYCLE_EINVOICING_TOKEN",)
+
+
 def snapshot() -> dict[str, str]:
     """The settings a run depends on: `lifecycle up` records them, so that a command can tell whether
     the worker would run with the same ones (docs/reference/cli.md, "Which Prefect server"). Every
@@ -230,8 +234,13 @@ def snapshot() -> dict[str, str]:
     ("" when unset)."""
     from lifecycle_config.keyfile import key_file
 
+    import hashlib
+
     values = {name: value for name, value in os.environ.items() if name.startswith("LIFECYCLE_")}
     values.update({name: os.environ.get(name, "").strip() for name in RUN_VARIABLES})
+    for name in SECRET_VARIABLES:  # compared by their hash: server.json never holds a secret
+        if values.get(name):
+            values[name] = "sha256:" + hashlib.sha256(values[name].encode()).hexdigest()
     values.update({"LIFECYCLE_HOME": str(home()), "LIFECYCLE_DATABASE_URL": database_url(),
                    "LIFECYCLE_PLATFORM_URL": platform_url(), "LIFECYCLE_SANDBOX_URL": sandbox_url(),
                    "LIFECYCLE_STORAGE_URL": storage_url(), "LIFECYCLE_CREDENTIALS_KEY_FILE": str(key_file()),

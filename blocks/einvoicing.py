@@ -1,0 +1,178 @@
+"""`EInvoicing`: the vendor's approved e-invoicing platform (PA), as this product speaks to it.
+
+The API is modelled on AFNOR XP Z12-013's flow service: a document (or a life-cycle message) is deposited as a
+flow, multipart `flowInfo` (JSON) + `file`, under a tracking id the platform keeps; the platform answers with its
+`flowId`, 409 with the same `flowId` for a tracking id it already has (so a deposit sent twice after a kill is
+one deposit), and gives each flow's statuses on `GET /v1/flows/{flowId}`. A vendor whose platform speaks
+otherwise maps it here, in one place. Without `base_url` (nor `LIFECYCLE_EINVOICING_URL`) nothing is deposited
+and documents are mailed as before.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal, Optional
+
+from prefect.blocks.core import Block
+from prefect.blocks.system import Secret
+from pydantic import Field
+
+import lifecycle_config
+from blocks.forms import Text, http_url_problem
+from lifecycle_config.conditions import Unavailable
+from policy.einvoicing import ProcessingRule, Syntax
+
+URL_VARIABLE = "LIFECYCLE_EINVOICING_URL"
+TOKEN_VARIABLE = "LIFECYCLE_EINVOICING_TOKEN"
+
+
+class PlatformUnreachable(Unavailable):
+    """The platform did not answer, or answered 5xx/429 after the retries: the flow stays pending for the next
+    run (a condition of the world, never a failed close)."""
+
+
+class DepositRefused(RuntimeError):
+    """The platform refused the deposit itself (4xx other than 409), with its reason: not retried."""
+
+    def __init__(self, reason: str, status: int):
+        super().__init__(reason)
+        self.reason, self.status = reason, status
+
+
+@dataclass(frozen=True)
+class Deposit:
+    flow_id: str
+    already_known: bool   # the platform had this tracking id already (409): a deposit of an earlier, killed run
+
+
+@dataclass(frozen=True)
+class PlatformStatus:
+    code: int
+    label: str | None
+    at: datetime
+    reason: str | None
+
+
+class EInvoicing(Block):
+    """Where issued invoices and credit notes of French business customers are deposited, and their life read."""
+
+    _block_type_name = "E-Invoicing"
+    _block_type_slug = "e-invoicing"
+    _logo_url = None
+    _description = ("The vendor's approved e-invoicing platform (PA): documents of French business customers are "
+                    "deposited there instead of mailed; statuses are read back.")
+
+    base_url: Optional[Text(2048, http_url_problem)] = Field(
+        None, description="The platform's API, e.g. https://pa.example.com/api (flows under {base_url}/v1/flows). "
+        "Empty: no platform, documents are mailed as before. LIFECYCLE_EINVOICING_URL overrides it for one run.")
+    token: Optional[Secret] = Field(None, description="A Secret block holding the platform's API token (sent as "
+                                    "Authorization: Bearer). LIFECYCLE_EINVOICING_TOKEN overrides it for one run.")
+    format: Literal["Factur-X", "UBL", "CII"] = Field("Factur-X", description="The format of the documents "
+                                                      "deposited.")
+    timeout_seconds: float = Field(20, ge=0.1, le=300, allow_inf_nan=False,
+                                   description="Timeout per request, in seconds: from 0.1 to 300.")
+    retries: int = Field(3, ge=0, le=10, description="Retries after the first attempt when the network or the "
+                         "platform fails (5xx, 429): from 0 to 10.")
+
+    # --- what a run uses ----------------------------------------------------------------------------------
+
+    def url(self) -> str | None:
+        """The platform's base URL for this run (the variable wins), None when no platform is set."""
+        explicit = lifecycle_config.setting(URL_VARIABLE)
+        if explicit:
+            problem = http_url_problem(explicit)
+            if problem:
+                raise lifecycle_config.Misconfigured(f"{URL_VARIABLE}={lifecycle_config.escaped(explicit)[:80]} "
+                                                     f"{problem}")
+            return explicit.rstrip("/")
+        return self.base_url.rstrip("/") if self.base_url else None
+
+    def configured(self) -> bool:
+        return self.url() is not None
+
+    def _token(self) -> str:
+        import os
+
+        explicit = os.environ.get(TOKEN_VARIABLE)
+        if explicit:
+            return explicit
+        return str(self.token.get()) if self.token is not None else ""
+
+    def _request(self, method: str, path: str, **options):
+        """One call with the retries: network errors, 5xx and 429 are tried again, then said as unreachable."""
+        import httpx
+
+        url = self.url()
+        if url is None:
+            raise PlatformUnreachable("no e-invoicing platform is set (the e-invoicing block's base_url)")
+        headers = {"Authorization": f"Bearer {self._token()}"}
+        last = ""
+        for attempt in range(self.retries + 1):
+            if attempt:
+                time.sleep(min(0.2 * 2 ** attempt, 5.0))
+            try:
+                response = httpx.request(method, url + path, headers=headers, timeout=self.timeout_seconds,
+                                         **options)
+            except httpx.HTTPError as error:
+                last = f"{type(error).__name__}: {error}"[:200]
+                continue
+            if response.status_code >= 500 or response.status_code == 429:
+                last = f"HTTP {response.status_code}"
+                continue
+            return response
+        raise PlatformUnreachable(f"the e-invoicing platform at {url} did not answer ({last}) after "
+                                  f"{self.retries + 1} attempt(s): what waits is sent by the next run")
+
+    def deposit(self, *, tracking_id: str, name: str, syntax: Syntax, rule: ProcessingRule,
+                content: bytes) -> Deposit:
+        """Deposit one flow; a tracking id the platform already has is that earlier deposit (409)."""
+        info = json.dumps({"trackingId": tracking_id, "name": name, "flowSyntax": str(syntax),
+                           "processingRule": str(rule)})
+        response = self._request("POST", "/v1/flows", files={
+            "flowInfo": (None, info, "application/json"),
+            "file": (name, content, "application/pdf" if name.endswith(".pdf") else "application/xml")})
+        body = _json(response)
+        if response.status_code in (200, 201, 202, 409) and isinstance(body.get("flowId"), (str, int)):
+            return Deposit(str(body["flowId"]), already_known=response.status_code == 409)
+        reason = body.get("reason") if isinstance(body.get("reason"), str) else response.text[:200]
+        raise DepositRefused(f"HTTP {response.status_code}: {reason or 'no reason given'}"[:500], response.status_code)
+
+    def statuses(self, flow_id: str) -> list[PlatformStatus]:
+        """The statuses the platform gives for a flow, oldest first."""
+        from urllib.parse import quote
+
+        response = self._request("GET", f"/v1/flows/{quote(flow_id, safe='')}")
+        if response.status_code != 200:
+            raise PlatformUnreachable(f"the e-invoicing platform answered HTTP {response.status_code} for flow "
+                                      f"{flow_id[:40]!r}")
+        return statuses_of(_json(response))
+
+
+def _json(response) -> dict:
+    try:
+        body = response.json()
+    except ValueError:
+        return {}
+    return body if isinstance(body, dict) else {}
+
+
+def statuses_of(body: dict) -> list[PlatformStatus]:
+    """The statuses of a flow as the platform writes them (`{"statuses": [{"code", "label", "at", "reason"}]}`),
+    oldest first; an entry that is not a status (no integer code, no ISO time with its offset) is left out."""
+    found = []
+    for entry in body.get("statuses") or []:
+        if not isinstance(entry, dict) or not isinstance(entry.get("code"), int) or isinstance(entry.get("code"), bool):
+            continue
+        try:
+            at = datetime.fromisoformat(str(entry.get("at")))
+        except ValueError:
+            continue
+        if at.tzinfo is None:
+            continue
+        label = entry.get("label") if isinstance(entry.get("label"), str) else None
+        reason = entry.get("reason") if isinstance(entry.get("reason"), str) else None
+        found.append(PlatformStatus(entry["code"], label and label[:80], at, reason and reason[:2000]))
+    return sorted(found, key=lambda status: status.at)
