@@ -1,0 +1,139 @@
+"""Depositing flows on the vendor's approved e-invoicing platform once, and keeping what it says of them.
+
+Every flow this product sends (a document, a status it owes such as 212 Encaissée, a period's e-reporting) goes
+through `deposit_once`: the flow is recorded PENDING under its tracking id (ledger.keys) in its own transaction,
+then sent, then recorded DEPOSITED with the platform's flowId. A run killed after sending finds it PENDING and
+sends it again; the platform answers 409 with the flowId it already gave, which is taken as the deposit: a
+document is never deposited twice. A network that refuses leaves it PENDING for the next run (said, never a
+failed run); a deposit the platform itself refuses (4xx) is kept REFUSED with its reason, for someone to look at.
+
+Statuses the platform gives (polled, or pushed to the webhook) are kept by `record_statuses`, each once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from typing import Callable
+
+from sqlalchemy import select
+
+from blocks.einvoicing import DepositRefused, EInvoicing, PlatformStatus, PlatformUnreachable
+from ledger import audit
+from ledger.db import now, session_scope
+from ledger.einvoicing import EinvoiceFlow, EinvoiceStatus
+from lifecycle_config.failpoints import failpoint
+from policy.einvoicing import FlowKind, FlowState, ProcessingRule, Syntax, label_of
+
+
+@dataclass
+class Deposited:
+    """What `deposit_once` did with one flow."""
+    tracking_id: str
+    state: FlowState
+    flow_id: str | None = None
+    reason: str | None = None      # why it was refused, or why it waits (the network)
+    already: bool = False          # it was deposited before (this run found it done, or the platform knew it)
+
+
+@dataclass
+class FlowSpec:
+    """A flow to deposit: its tracking id, what it carries, and how its content is made (called only when it is
+    actually sent, so nothing is rendered for a flow already deposited)."""
+    tracking_id: str
+    kind: FlowKind
+    syntax: Syntax
+    rule: ProcessingRule
+    name: str
+    content: Callable[[], bytes]
+    invoice_id: int | None = None
+    customer_id: str | None = None
+    deposit: int = 0
+    payment_id: str | None = None
+    period: str | None = None
+
+
+def _recorded(session, spec: FlowSpec, flow_run_id: str | None) -> EinvoiceFlow:
+    flow = session.scalar(select(EinvoiceFlow).where(EinvoiceFlow.tracking_id == spec.tracking_id))
+    if flow is None:
+        flow = EinvoiceFlow(tracking_id=spec.tracking_id, kind=spec.kind, invoice_id=spec.invoice_id,
+                            customer_id=spec.customer_id, deposit=spec.deposit, payment_id=spec.payment_id,
+                            period=spec.period, syntax=spec.syntax, processing_rule=spec.rule, name=spec.name,
+                            state=FlowState.PENDING, attempts=0, created_at=now(), flow_run_id=flow_run_id)
+        session.add(flow)
+        session.flush()
+    return flow
+
+
+def deposit_once(platform: EInvoicing, spec: FlowSpec, *, actor: str, flow_run_id: str | None = None,
+                 engine=None) -> Deposited:
+    """Deposit the flow `spec` unless it is deposited (or refused) already; see the module's docstring."""
+    with session_scope(engine, write=True) as session:
+        flow = _recorded(session, spec, flow_run_id)
+        if flow.state != FlowState.PENDING:
+            return Deposited(flow.tracking_id, flow.state, flow.flow_id, flow.reason, already=True)
+        flow.attempts += 1
+    failpoint("einvoicing.recorded")
+    content = spec.content()
+    try:
+        answer = platform.deposit(tracking_id=spec.tracking_id, name=spec.name, syntax=spec.syntax, rule=spec.rule,
+                                  content=content)
+    except PlatformUnreachable as error:
+        return Deposited(spec.tracking_id, FlowState.PENDING, reason=str(error))
+    except DepositRefused as error:
+        with session_scope(engine, write=True) as session:
+            flow = session.scalar(select(EinvoiceFlow).where(EinvoiceFlow.tracking_id == spec.tracking_id))
+            flow.state, flow.reason = FlowState.REFUSED, error.reason
+            audit.record(session, "einvoice_refused", customer_id=flow.customer_id, before=None,
+                         after={"tracking_id": flow.tracking_id, "reason": error.reason}, actor=actor,
+                         flow_run_id=flow_run_id)
+        return Deposited(spec.tracking_id, FlowState.REFUSED, reason=error.reason)
+    failpoint("einvoicing.sent")
+    with session_scope(engine, write=True) as session:
+        flow = session.scalar(select(EinvoiceFlow).where(EinvoiceFlow.tracking_id == spec.tracking_id))
+        flow.state, flow.flow_id, flow.deposited_at = FlowState.DEPOSITED, answer.flow_id, now()
+        flow.content_sha256 = hashlib.sha256(content).hexdigest()
+        audit.record(session, "einvoice_deposited", customer_id=flow.customer_id, before=None,
+                     after={"tracking_id": flow.tracking_id, "flow_id": answer.flow_id, "syntax": str(flow.syntax),
+                            "processing_rule": str(flow.processing_rule), "known_before": answer.already_known},
+                     actor=actor, flow_run_id=flow_run_id)
+    return Deposited(spec.tracking_id, FlowState.DEPOSITED, answer.flow_id, already=answer.already_known)
+
+
+def record_statuses(session, flow: EinvoiceFlow, statuses: list[PlatformStatus]) -> list[EinvoiceStatus]:
+    """Keep the statuses of `flow` not kept yet (a status is its code at its time); returns the new ones, oldest
+    first, unhandled: their effects (policy.einvoicing.effects_of) are applied once by whoever reads them next."""
+    known = {(code, at) for code, at in session.execute(
+        select(EinvoiceStatus.code, EinvoiceStatus.at).where(EinvoiceStatus.flow_pk == flow.id))}
+    new = []
+    for status in statuses:
+        if (status.code, status.at) in known:
+            continue
+        known.add((status.code, status.at))
+        row = EinvoiceStatus(flow_pk=flow.id, code=status.code, label=label_of(status.code, status.label),
+                             at=status.at, reason=status.reason, received_at=now(), handled=False)
+        session.add(row)
+        new.append(row)
+    session.flush()
+    return new
+
+
+def last_statuses(session, invoice_ids: list[int]) -> dict[int, EinvoiceStatus]:
+    """Each invoice's last status on the platform (the latest of all its documents' flows), by invoice id."""
+    if not invoice_ids:
+        return {}
+    rows = session.execute(select(EinvoiceFlow.invoice_id, EinvoiceStatus)
+                           .join(EinvoiceStatus, EinvoiceStatus.flow_pk == EinvoiceFlow.id)
+                           .where(EinvoiceFlow.invoice_id.in_(invoice_ids), EinvoiceFlow.kind == FlowKind.DOCUMENT)
+                           .order_by(EinvoiceStatus.at, EinvoiceStatus.id))
+    last: dict[int, EinvoiceStatus] = {}
+    for invoice_id, status in rows:
+        last[invoice_id] = status
+    return last
+
+
+@dataclass
+class Waiting:
+    """Flows the platform has not taken yet, and why (said by the run, retried by the next)."""
+    pending: list[str] = field(default_factory=list)
+    reasons: list[str] = field(default_factory=list)
