@@ -40,7 +40,7 @@ class Party:
     # seller-only legal mentions (None for the buyer)
     legal_form: str | None = None     # "SAS"
     share_capital: str | None = None  # "10 000 EUR"
-    rcs: str | None = None            # "RCS Paris 123 456 789"
+    rcs: str | None = None            # "RCS Paris 123 456 782"
 
 
 @dataclass(frozen=True)

@@ -64,6 +64,8 @@ def refusal(block, **fields) -> tuple[tuple, str]:
                                         "then 2 to 13 letters or digits"),
     (Seller, "vat_number", "FR33123456789", "'FR33123456789' is not a French VAT number: its key 33 does not match "
                                             "the SIREN 123456789 (it would be 32)"),
+    (Seller, "siren", "123456789", "123456789 is no SIREN: its check digit does not hold"),
+    (Seller, "siret", "12345678200011", "12345678200011 is no SIRET: its check digit does not hold"),
     (Seller, "email", "facturation", "'facturation' is not one mail address: write Name <user@example.com> or "
                                      "user@example.com"),
 ])

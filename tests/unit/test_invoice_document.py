@@ -23,8 +23,8 @@ RAM = "{urn:un:unece:uncefact:data:standard:ReusableAggregateBusinessInformation
 
 SELLER = Party(
     name="Atelier Nuage", address_lines=("12 rue de la Paix",), postcode="75002", city="Paris",
-    siren="123456789", siret="12345678900012", vat_number="FR32123456789", email="facturation@atelier-nuage.fr",
-    legal_form="SAS", share_capital="10 000 EUR", rcs="RCS Paris 123 456 789")
+    siren="123456782", siret="12345678200010", vat_number="FR11123456782", email="facturation@atelier-nuage.fr",
+    legal_form="SAS", share_capital="10 000 EUR", rcs="RCS Paris 123 456 782")
 BUYER = Party(
     name="Boulangerie Martin SARL", address_lines=("4 place du Marché", "Bâtiment B"), postcode="69002",
     city="Lyon", siren="987654321", vat_number="FR05987654321", email="compta@boulangerie-martin.fr")
@@ -132,7 +132,7 @@ def test_page_one_shows_what_french_law_asks(rendered, name):
     doc, title, money = EXPECTED[name]
     text = page_text(rendered[name])
     for expected in [doc.number, title, doc.seller.siren, "FR76 3000 6000 0112 3456 7890 189", "AGRIFRPPXXX",
-                     "L441-10", "D441-5", doc.buyer.name, doc.buyer_reference, "RCS Paris 123 456 789", *money]:
+                     "L441-10", "D441-5", doc.buyer.name, doc.buyer_reference, "RCS Paris 123 456 782", *money]:
         assert expected in text, expected
     if doc.payment_link:
         assert doc.payment_link in text
