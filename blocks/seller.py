@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Optional
 
 from prefect.blocks.core import Block
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from blocks.forms import Text, bic_problem, iban_problem, mail_address_problem, vat_number_problem
 from policy.einvoicing import siren_problem
@@ -20,6 +20,12 @@ from policy.einvoicing import siren_problem
 #: what the seller's details are as an invoice prints them: one line of text without control or invisible
 #: characters (a NUL breaks the Factur-X XML, a bidi control reorders the printed name)
 Line = Text(200)
+
+
+#: the identifiers an older release's sample carried (their keys did not hold) and the sample's today: a block
+#: saved as the sample by that release still loads, with the valid ones
+OLD_SAMPLE_IDS = {"siren": ("123456789", "123456782"), "siret": ("12345678900012", "12345678200010"),
+                  "vat_number": ("FR32123456789", "FR11123456782"), "rcs": ("RCS Paris 123 456 789", "RCS Paris 123 456 782")}
 
 
 #: what a payment link may name: the invoice, the customer, the amount to pay
@@ -85,6 +91,18 @@ class Seller(Block):
         "https://pay.example.com/invoices/{number}?customer={customer_id}",
         description="Payment link for card and SEPA customers; {number}, {customer_id} and {amount} are replaced. "
         "Empty: no link.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _older_sample(cls, data):
+        """A block still the sample, saved by a release whose sample SIREN had a wrong key, takes today's sample
+        identifiers instead of failing to load (a real seller's numbers are never touched: `sample` is off)."""
+        if isinstance(data, dict) and data.get("sample", True) and data.get("siren") == OLD_SAMPLE_IDS["siren"][0]:
+            data = dict(data)
+            for name, (old, new) in OLD_SAMPLE_IDS.items():
+                if data.get(name) == old:
+                    data[name] = new
+        return data
 
     def payment_link(self, number: str, customer_id: str, amount) -> str | None:
         if not self.payment_link_template:
