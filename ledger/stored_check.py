@@ -65,7 +65,7 @@ TABLES = (
       "payment_method": "payment_method", "billing_cycle": "billing_cycle",
       "contract_start": "contract_start", "vat_rate": "vat_rate", "included_minutes": "included_minutes",
       "billing_address": "billing_address", "siren": "siren", "vat_number": "vat_number",
-      "buyer_kind": "buyer_kind"}),
+      "buyer_kind": "buyer_kind", "delivery_address": "delivery_address"}),
     ("invoices", "invoices", Invoice, "external_id", Invoice.external_id.is_not(None),
      {"invoice_id": "external_id", "issued_on": "issued_on", "due_on": "due_on", "amount_ht": "total_ht",
       "description": "description", "period_start": "period_start", "period_end": "period_end"}),

@@ -58,7 +58,22 @@ class IssuedDocuments:
 # --- the document of one invoice ------------------------------------------------------------------
 
 def _buyer(customer: Customer) -> Party:
-    lines = (customer.billing_address or "").split("\n") if customer.billing_address else []
+    return _party_at(customer.name, customer.billing_address, siren=customer.siren[:9] if customer.siren else None,
+                     # a SIRET begins with its SIREN
+                     siret=customer.siren if customer.siren and len(customer.siren) == 14 else None,
+                     vat_number=customer.vat_number, email=customer.email)
+
+
+def _delivery(customer: Customer) -> Party | None:
+    """Where the customer's services are delivered, when its file gave another address than the billing one."""
+    if not customer.delivery_address or customer.delivery_address == customer.billing_address:
+        return None
+    return _party_at(customer.name, customer.delivery_address)
+
+
+def _party_at(name: str, address: str | None, **identifiers) -> Party:
+    """A party at an address as the customers import stores it: lines, `<postcode> <city>`, maybe a country."""
+    lines = address.split("\n") if address else []
     country = "FR"
     if lines and re.fullmatch(r"[A-Z]{2}", lines[-1]):
         country = lines.pop()
@@ -68,10 +83,8 @@ def _buyer(customer: Customer) -> Party:
         if match:
             postcode, city = match.groups()
             lines.pop()
-    return Party(name=customer.name, address_lines=tuple(lines), postcode=postcode, city=city, country=country,
-                 siren=customer.siren[:9] if customer.siren else None,  # a SIRET begins with its SIREN
-                 siret=customer.siren if customer.siren and len(customer.siren) == 14 else None,
-                 vat_number=customer.vat_number, email=customer.email)
+    return Party(name=name, address_lines=tuple(lines), postcode=postcode, city=city, country=country,
+                 **identifiers)
 
 
 def _seller(seller: Seller) -> Party:
@@ -131,7 +144,7 @@ def document_of(invoice: Invoice, customer: Customer, seller: Seller, terms: Ter
         late_penalty_rate_text=words.percent(terms.late_penalty_rate), recovery_indemnity=terms.late_indemnity,
         payment_link=link, note=invoice.description if invoice.kind in (InvoiceKind.PENALTY, InvoiceKind.CREDIT_NOTE) else None,
         language=language, sample_seller=seller.sample, vat_on_debits=seller.vat_on_debits,
-        credited_issue_date=credited_issue_date)
+        credited_issue_date=credited_issue_date, delivery=_delivery(customer))
 
 
 def _document(session, invoice: Invoice, seller: Seller, terms: Terms) -> InvoiceDocument:

@@ -22,7 +22,7 @@ from policy.vocabulary import BillingCycle
 
 CUSTOMER_FIELDS = ("name", "email", "monthly_fee", "payment_method", "billing_cycle", "contract_start",
                    "vat_rate", "included_minutes", "dunning_exempt", "billing_address", "siren", "vat_number",
-                   "language", "commitment_tier", "buyer_kind")
+                   "language", "commitment_tier", "buyer_kind", "delivery_address")
 
 
 def _customer_values(row: Row, current: Customer | None, terms: Terms) -> dict[str, Any]:
@@ -30,7 +30,8 @@ def _customer_values(row: Row, current: Customer | None, terms: Terms) -> dict[s
     file keeps what the ledger has."""
     defaults = {"billing_cycle": BillingCycle.MONTHLY, "contract_start": None, "vat_rate": terms.vat_rate,
                 "included_minutes": None, "dunning_exempt": False, "billing_address": None, "siren": None,
-                "vat_number": None, "language": None, "commitment_tier": None, "buyer_kind": None}  # language None: the terms' invoice_language
+                "vat_number": None, "language": None, "commitment_tier": None, "buyer_kind": None,
+                "delivery_address": None}  # language None: the terms' invoice_language
     values = {}
     for name in CUSTOMER_FIELDS:
         if name in row.values:

@@ -41,6 +41,7 @@ def schemas(terms: Terms) -> dict[str, tuple[Column, ...]]:
             Column("billing_cycle", choice(*BillingCycle), False), Column("contract_start", day, False),
             Column("vat_rate", rate, False), Column("included_minutes", whole(0, MINUTES_IN_A_MONTH), False),
             Column("dunning_exempt", boolean, False), Column("billing_address", address, False),
+            Column("delivery_address", address, False),  # printed when it is not the billing address
             Column("siren", siren, False), Column("vat_number", vat_number, False),
             Column("language", choice(*LANGUAGES), False),  # empty: the terms' invoice_language
             Column("commitment_tier", identifier, False),  # a tier of the terms (checked by the import); empty: none
