@@ -12,13 +12,20 @@ from __future__ import annotations
 from typing import Optional
 
 from prefect.blocks.core import Block
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from blocks.forms import Text, bic_problem, iban_problem, mail_address_problem, vat_number_problem
+from policy.einvoicing import siren_problem
 
 #: what the seller's details are as an invoice prints them: one line of text without control or invisible
 #: characters (a NUL breaks the Factur-X XML, a bidi control reorders the printed name)
 Line = Text(200)
+
+
+#: the identifiers an older release's sample carried (their keys did not hold) and the sample's today: a block
+#: saved as the sample by that release still loads, with the valid ones
+OLD_SAMPLE_IDS = {"siren": ("123456789", "123456782"), "siret": ("12345678900012", "12345678200010"),
+                  "vat_number": ("FR32123456789", "FR11123456782"), "rcs": ("RCS Paris 123 456 789", "RCS Paris 123 456 782")}
 
 
 #: what a payment link may name: the invoice, the customer, the amount to pay
@@ -64,11 +71,17 @@ class Seller(Block):
     postcode: Line = Field("75002", description="Postcode.")
     city: Line = Field("Paris", description="City.")
     country: Line = Field("FR", description="ISO 3166 country code.", pattern="^[A-Z]{2}$")
-    siren: Line = Field("123456789", description="SIREN (9 digits).", pattern=r"^[0-9]{9}$")
-    siret: Optional[Line] = Field("12345678900012", description="SIRET of the issuing establishment (14 digits).",
-                                 pattern=r"^[0-9]{14}$")
-    vat_number: Text(200, vat_number_problem) = Field("FR32123456789", description="Intra-community VAT number.")
-    rcs: Optional[Line] = Field("RCS Paris 123 456 789", description="Trade register entry, as printed.")
+    # the sample's numbers are fictitious but valid (their keys hold), so a specimen passes the French rules
+    siren: Text(200, siren_problem) = Field("123456782", description="SIREN (9 digits, its check digit holding).",
+                                            pattern=r"^[0-9]{9}$")
+    siret: Optional[Text(200, siren_problem)] = Field("12345678200010", description="SIRET of the issuing "
+                                                      "establishment (14 digits: the SIREN, then the establishment's "
+                                                      "5, its check digit holding).", pattern=r"^[0-9]{14}$")
+    vat_number: Text(200, vat_number_problem) = Field("FR11123456782", description="Intra-community VAT number.")
+    rcs: Optional[Line] = Field("RCS Paris 123 456 782", description="Trade register entry, as printed.")
+    vat_on_debits: bool = Field(False, description="The vendor opted for VAT on debits (option pour le paiement de "
+                                "la taxe d'après les débits): VAT is due when an invoice is issued, and every invoice "
+                                "says so. False: VAT on services is due on receipt of the payment.")
     email: Text(200, mail_address_problem) = Field("facturation@example.com", description="Contact address for invoices; the From of invoice "
                        "mails stays the notifications block's sender.")
     iban: Text(200, iban_problem) = Field("FR76 3000 6000 0112 3456 7890 189", description="IBAN customers pay to (the sample is a "
@@ -78,6 +91,18 @@ class Seller(Block):
         "https://pay.example.com/invoices/{number}?customer={customer_id}",
         description="Payment link for card and SEPA customers; {number}, {customer_id} and {amount} are replaced. "
         "Empty: no link.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _older_sample(cls, data):
+        """A block still the sample, saved by a release whose sample SIREN had a wrong key, takes today's sample
+        identifiers instead of failing to load (a real seller's numbers are never touched: `sample` is off)."""
+        if isinstance(data, dict) and data.get("sample", True) and data.get("siren") == OLD_SAMPLE_IDS["siren"][0]:
+            data = dict(data)
+            for name, (old, new) in OLD_SAMPLE_IDS.items():
+                if data.get(name) == old:
+                    data[name] = new
+        return data
 
     def payment_link(self, number: str, customer_id: str, amount) -> str | None:
         if not self.payment_link_template:

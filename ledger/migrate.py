@@ -13,7 +13,7 @@ from lifecycle_config.databases import BUSY_TIMEOUT_MS, engine_for, normalise_ur
 
 HERE = Path(__file__).parent
 #: the newest migration; commands compare against it without importing Alembic (which is slow)
-HEAD = "0020_einvoicing"
+HEAD = "0021_delivery_address"
 
 
 def _config(url: str):

@@ -88,6 +88,7 @@ class Customer(Base):
     subscription_start: Mapped[Optional[date]]  # no subscription day before it is billed; None: no bound
     # what its invoices say of it (French law: the buyer's address; a company's SIREN and VAT number)
     billing_address: Mapped[Optional[str]] = mapped_column(Text)
+    delivery_address: Mapped[Optional[str]] = mapped_column(Text)  # where services go, when not billed there
     siren: Mapped[Optional[str]] = mapped_column(String(14))
     vat_number: Mapped[Optional[str]] = mapped_column(String(20))
     # for the e-invoicing reform (policy.einvoicing): a French business's documents go through the platform

@@ -33,6 +33,7 @@ from lifecycle_config import clock
 from policy.billed_through import cycle_problems, period_problems
 from policy.calendar import paris_date
 from policy.chronology import paid_before_issued_problem
+from policy.einvoicing import buyer_kind_problem
 from policy.invoicing import UNIT_PRICE_LIMIT, subscription_problems
 from policy.standby import period_problems as standby_problems
 from policy.terms import Terms
@@ -63,7 +64,8 @@ TABLES = (
      {"customer_id": "customer_id", "name": "name", "email": "email", "monthly_fee": "monthly_fee",
       "payment_method": "payment_method", "billing_cycle": "billing_cycle",
       "contract_start": "contract_start", "vat_rate": "vat_rate", "included_minutes": "included_minutes",
-      "billing_address": "billing_address", "siren": "siren", "vat_number": "vat_number"}),
+      "billing_address": "billing_address", "siren": "siren", "vat_number": "vat_number",
+      "buyer_kind": "buyer_kind", "delivery_address": "delivery_address"}),
     ("invoices", "invoices", Invoice, "external_id", Invoice.external_id.is_not(None),
      {"invoice_id": "external_id", "issued_on": "issued_on", "due_on": "due_on", "amount_ht": "total_ht",
       "description": "description", "period_start": "period_start", "period_end": "period_end"}),
@@ -142,8 +144,10 @@ def _row_rules(session: Session, table: str, row, terms: Terms) -> list[str]:
     paid, a customer's credit before a refund, a standby beside another) are not read again: what they compared
     has moved since, by design (a later invoice, a correction), and the row was right when it came in."""
     if table == "customers":
-        return [f"{field}: {reason}" for field, reason in
-                subscription_problems(row.payment_method, row.billing_cycle, row.contract_start, terms)]
+        rules = [f"{field}: {reason}" for field, reason in
+                 subscription_problems(row.payment_method, row.billing_cycle, row.contract_start, terms)]
+        kind = buyer_kind_problem(row.buyer_kind, row.siren)
+        return rules + ([f"buyer_kind: {kind}"] if kind else [])
     if table == "invoices":
         rules = []
         if row.issued_on is not None and row.due_on is not None and row.due_on < row.issued_on:

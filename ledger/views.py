@@ -82,6 +82,7 @@ def customers(session: Session, month: str | None = None) -> list[dict[str, Any]
             "dunning_exempt": customer.dunning_exempt,
             "language": customer.language,  # fr | en; None: the terms' invoice_language
             "commitment_tier": customer.commitment_tier,  # None: the terms' default commitments
+            "buyer_kind": customer.buyer_kind,  # fr_business | foreign_business | private: the reform's routing
             "credit": amount(credits.get(customer.customer_id, Decimal("0.00"))),  # what the vendor owes it
             "cancellation": cancellations.get(customer.customer_id),
             "id_problem": id_problem(customer.customer_id),  # an unsafe id an older release let in, else None

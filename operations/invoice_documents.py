@@ -15,7 +15,7 @@ import hashlib
 import io
 import re
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import date, timedelta
 from decimal import Decimal
 
 from lxml import etree
@@ -36,6 +36,7 @@ from policy.language import Language, N_, language_of, speak
 from policy.terms import Terms
 from policy.vocabulary import InvoiceKind, NoticeStatus, PaymentMethod
 from reports.invoice_document import DocumentLine, InvoiceDocument, Party, check_facturx, facturx_pdf
+from reports.invoice_document.french_rules import french_rule_failures
 
 #: invoices that have a document: the ones this product issues (an imported one has its own elsewhere)
 RENDERED_KINDS = (InvoiceKind.MONTHLY, InvoiceKind.PENALTY, InvoiceKind.CREDIT_NOTE)
@@ -57,7 +58,22 @@ class IssuedDocuments:
 # --- the document of one invoice ------------------------------------------------------------------
 
 def _buyer(customer: Customer) -> Party:
-    lines = (customer.billing_address or "").split("\n") if customer.billing_address else []
+    return _party_at(customer.name, customer.billing_address, siren=customer.siren[:9] if customer.siren else None,
+                     # a SIRET begins with its SIREN
+                     siret=customer.siren if customer.siren and len(customer.siren) == 14 else None,
+                     vat_number=customer.vat_number, email=customer.email)
+
+
+def _delivery(customer: Customer) -> Party | None:
+    """Where the customer's services are delivered, when its file gave another address than the billing one."""
+    if not customer.delivery_address or customer.delivery_address == customer.billing_address:
+        return None
+    return _party_at(customer.name, customer.delivery_address)
+
+
+def _party_at(name: str, address: str | None, **identifiers) -> Party:
+    """A party at an address as the customers import stores it: lines, `<postcode> <city>`, maybe a country."""
+    lines = address.split("\n") if address else []
     country = "FR"
     if lines and re.fullmatch(r"[A-Z]{2}", lines[-1]):
         country = lines.pop()
@@ -67,10 +83,8 @@ def _buyer(customer: Customer) -> Party:
         if match:
             postcode, city = match.groups()
             lines.pop()
-    return Party(name=customer.name, address_lines=tuple(lines), postcode=postcode, city=city, country=country,
-                 siren=customer.siren[:9] if customer.siren else None,  # a SIRET begins with its SIREN
-                 siret=customer.siren if customer.siren and len(customer.siren) == 14 else None,
-                 vat_number=customer.vat_number, email=customer.email)
+    return Party(name=name, address_lines=tuple(lines), postcode=postcode, city=city, country=country,
+                 **identifiers)
 
 
 def _seller(seller: Seller) -> Party:
@@ -99,9 +113,12 @@ def customer_language(customer: Customer, terms: Terms) -> str:
 
 
 def document_of(invoice: Invoice, customer: Customer, seller: Seller, terms: Terms, *,
-                credited_number: str | None = None, prepaid: Decimal = Decimal("0.00")) -> InvoiceDocument:
+                credited_number: str | None = None, credited_issue_date: date | None = None,
+                prepaid: Decimal = Decimal("0.00")) -> InvoiceDocument:
     """The document of a finalised invoice, from the ledger's lines and totals as they are (a credit note
-    names the invoice it credits; `prepaid`: the customer's credit applied to it at its close)."""
+    names the invoice it credits, with its date; `prepaid`: the customer's credit applied to it at its close),
+    with the 2026 mentions: the seller's option for VAT on debits, the customer's delivery address when it is
+    not its billing address."""
     if not invoice.number or not invoice.issued_on:
         raise DocumentRefused(f"invoice {invoice.id} is not finalised: a draft has no document")
     language = customer_language(customer, terms)
@@ -126,13 +143,15 @@ def document_of(invoice: Invoice, customer: Customer, seller: Seller, terms: Ter
         iban=seller.iban, bic=seller.bic, payment_terms=words.say(PAYMENT_TERMS[method]),
         late_penalty_rate_text=words.percent(terms.late_penalty_rate), recovery_indemnity=terms.late_indemnity,
         payment_link=link, note=invoice.description if invoice.kind in (InvoiceKind.PENALTY, InvoiceKind.CREDIT_NOTE) else None,
-        language=language, sample_seller=seller.sample)
+        language=language, sample_seller=seller.sample, vat_on_debits=seller.vat_on_debits,
+        credited_issue_date=credited_issue_date, delivery=_delivery(customer))
 
 
 def _document(session, invoice: Invoice, seller: Seller, terms: Terms) -> InvoiceDocument:
     credited = session.get(Invoice, invoice.credits_id) if invoice.credits_id else None
     return document_of(invoice, session.get(Customer, invoice.customer_id), seller, terms,
                        credited_number=invoice_label(credited) if credited else None,
+                       credited_issue_date=credited.issued_on if credited else None,
                        prepaid=prepaid_of(session, invoice.id))
 
 
@@ -247,7 +266,10 @@ def issue_documents(seller: Seller, terms: Terms, storage: ObjectStorage, *, mon
                     engine=None) -> IssuedDocuments:
     """Render, store and record the mail of every finalised invoice (of a month, these numbers, a customer)
     that has no document yet (`include_earlier`: also those issued before documents existed). A refused
-    document is reported and the others go on."""
+    document is reported and the others go on. Before it is stored, each document is read back as the platform
+    and the buyer will read it (the Factur-X XSD) and checked against the French rules: one that breaks a rule is
+    neither stored nor mailed, is reported "number: BR-FR-xx: why" and stays unfinished, so the run after the
+    data are corrected issues it."""
     result = IssuedDocuments(sample_seller=seller.sample)
     wanted = (None, ISSUED_BEFORE_DOCUMENTS) if include_earlier else (None,)
     with session_scope(engine) as session:
@@ -257,6 +279,14 @@ def issue_documents(seller: Seller, terms: Terms, storage: ObjectStorage, *, mon
         with session_scope(engine) as session:  # rendered outside any write transaction: it takes a while
             invoice = session.get(Invoice, invoice_id)
             pdf = facturx_pdf(_document(session, invoice, seller, terms))
+            number, kind = invoice.number, session.get(Customer, invoice.customer_id).buyer_kind
+        try:
+            broken = french_rule_failures(check_facturx(pdf), kind, vat_on_debits=seller.vat_on_debits)
+        except ValueError as error:  # not valid against the EN 16931 XSD: nothing of ours should write that
+            broken = [f"EN 16931: {error}"]
+        if broken:
+            result.refused.append(f"{number}: {'; '.join(broken)}")
+            continue
         with session_scope(engine, write=True) as session:
             # the row locked: a concurrent run (the close and send-invoices) waits here, then finds it done
             invoice = session.get(Invoice, invoice_id, with_for_update=True)

@@ -30,7 +30,7 @@ class SentInvoices(RunResult):
     month: str
     sent: list[str]       # numbers the mail server took
     waiting: list[str]    # numbers whose mail waits for the next run
-    pending: list[str]    # what the outbox left undone, one line a reason
+    pending: list[str]    # what the outbox left undone, and the documents held (a rule broken), one line a reason
 
 
 @dataclass(frozen=True)
@@ -69,12 +69,16 @@ def send_invoices(settings, *, month: str, customer_id: str | None = None, new_o
                                                         customer_id=customer_id, actor=actor, flow_run_id=flow_run_id,
                                                         skip=set(issued.mails))
     sent = sorted(sent + issued.mails)
+    held = [f"not issued, held until corrected: {why}" for why in issued.refused]  # e.g. a French rule, named
     # then those of any other month that earlier runs left unrendered or unsent (this month's are done above)
-    leftovers = invoice_documents.finish_documents(settings, actor=actor, flow_run_id=flow_run_id, skip=set(sent),
+    tried = set(sent) | {why.split(": ", 1)[0] for why in issued.refused}  # a held one is not tried twice a run
+    leftovers = invoice_documents.finish_documents(settings, actor=actor, flow_run_id=flow_run_id, skip=tried,
                                                    deliver_now=not sent,  # else their mails go with this run's
                                                    deliver=deliver)
     if not sent and new_only:
-        return Sending(SentInvoices(month, [], [], []), [])
+        return Sending(SentInvoices(month, [], [], held), [])
+    if not sent and held:
+        raise NothingToSend(f"no invoice sent for {month}: " + "; ".join(held))
     if not sent:
         raise NothingToSend(f"no issued invoice for {month}" + (f" and customer {customer_id}" if customer_id else ""))
     undone = deliver(settings)
@@ -82,5 +86,5 @@ def send_invoices(settings, *, month: str, customer_id: str | None = None, new_o
     rows = invoice_documents.documents_table(settings.storage, sent)
     return Sending(SentInvoices(month, sent=[row["number"] for row in rows if row["mail"] == NoticeStatus.SENT],
                                 waiting=[row["number"] for row in rows if row["mail"] != NoticeStatus.SENT],
-                                pending=undone),
+                                pending=undone + held),
                    rows)

@@ -100,6 +100,20 @@ def buyer_kind_of(siren: str | None, vat_number: str | None) -> BuyerKind:
     return BuyerKind.PRIVATE
 
 
+def buyer_kind_problem(kind: BuyerKind, siren: str | None) -> str | None:
+    """Why a customer of this kind cannot carry this SIREN (None: it can). A French business's documents go
+    through the platform, which routes them by the buyer's SIREN: without one (or with a wrong one) they cannot
+    leave. A SIREN whose key is wrong is refused for every kind, where it is read (a wrong SIREN printed on an
+    invoice is wrong whoever the buyer is)."""
+    if kind == BuyerKind.FR_BUSINESS:
+        if not siren:
+            return "a fr_business customer needs its siren (its documents go through the platform, routed by it)"
+        problem = siren_problem(siren)
+        if problem:
+            return f"a fr_business customer needs a valid siren: {problem}"
+    return None
+
+
 # --- the life of a document on the platform ----------------------------------------------------------------
 
 class Effect(StrEnum):

@@ -14,6 +14,7 @@ from ledger.imports.rows import (ImportResult, Problems, Row, case_clashes, comp
                                  duplicates)
 from ledger.imports.schemas import SCHEMAS
 from ledger.models import Customer
+from policy.einvoicing import BuyerKind, buyer_kind_of, buyer_kind_problem
 from policy.invoicing import subscription_problems
 from policy.terms import Terms
 from policy.vocabulary import BillingCycle
@@ -21,7 +22,7 @@ from policy.vocabulary import BillingCycle
 
 CUSTOMER_FIELDS = ("name", "email", "monthly_fee", "payment_method", "billing_cycle", "contract_start",
                    "vat_rate", "included_minutes", "dunning_exempt", "billing_address", "siren", "vat_number",
-                   "language", "commitment_tier")
+                   "language", "commitment_tier", "buyer_kind", "delivery_address")
 
 
 def _customer_values(row: Row, current: Customer | None, terms: Terms) -> dict[str, Any]:
@@ -29,7 +30,8 @@ def _customer_values(row: Row, current: Customer | None, terms: Terms) -> dict[s
     file keeps what the ledger has."""
     defaults = {"billing_cycle": BillingCycle.MONTHLY, "contract_start": None, "vat_rate": terms.vat_rate,
                 "included_minutes": None, "dunning_exempt": False, "billing_address": None, "siren": None,
-                "vat_number": None, "language": None, "commitment_tier": None}  # language None: the terms' invoice_language
+                "vat_number": None, "language": None, "commitment_tier": None, "buyer_kind": None,
+                "delivery_address": None}  # language None: the terms' invoice_language
     values = {}
     for name in CUSTOMER_FIELDS:
         if name in row.values:
@@ -39,6 +41,9 @@ def _customer_values(row: Row, current: Customer | None, terms: Terms) -> dict[s
             values[name] = getattr(current, name)
         else:
             values[name] = defaults[name]
+    if values["buyer_kind"] is None:  # the reform's default: a SIREN, a foreign VAT number, else a private person
+        values["buyer_kind"] = buyer_kind_of(values["siren"], values["vat_number"])
+    values["buyer_kind"] = BuyerKind(values["buyer_kind"])
     return values
 
 
@@ -58,6 +63,9 @@ def check(session: Session, rows: list[Row], problems: Problems, terms: Terms, a
         if tier is not None and tier not in terms.tiers and (current is None or tier != current.commitment_tier):
             problems.add(row.number, "commitment_tier", f"unknown tier {tier!r}: the terms' tiers are "
                          f"{', '.join(sorted(terms.tiers)) or 'none'} (add it to the terms' tiers first)")
+        kind_problem = buyer_kind_problem(values["buyer_kind"], values["siren"])
+        if kind_problem and not (problems.at(row.number, "siren") or problems.at(row.number, "buyer_kind")):
+            problems.add(row.number, "buyer_kind" if "buyer_kind" in row.values else "siren", kind_problem)
         for column, reason in subscription_problems(values["payment_method"], values["billing_cycle"],
                                                     values["contract_start"], terms):
             problems.add(row.number, column, reason)

@@ -9,6 +9,7 @@ from ledger.imports.cells import (address, boolean, choice, day, email, identifi
                                   positive_money, rate,
                                   siren, text, vat_number, whole)
 from policy.categories import CATEGORIES
+from policy.einvoicing import BuyerKind
 from policy.language import LANGUAGES
 from policy.standby import REASONS
 from policy.terms import Terms
@@ -40,9 +41,12 @@ def schemas(terms: Terms) -> dict[str, tuple[Column, ...]]:
             Column("billing_cycle", choice(*BillingCycle), False), Column("contract_start", day, False),
             Column("vat_rate", rate, False), Column("included_minutes", whole(0, MINUTES_IN_A_MONTH), False),
             Column("dunning_exempt", boolean, False), Column("billing_address", address, False),
+            Column("delivery_address", address, False),  # printed when it is not the billing address
             Column("siren", siren, False), Column("vat_number", vat_number, False),
             Column("language", choice(*LANGUAGES), False),  # empty: the terms' invoice_language
             Column("commitment_tier", identifier, False),  # a tier of the terms (checked by the import); empty: none
+            # empty: policy.einvoicing.buyer_kind_of(siren, vat_number); a fr_business needs a valid siren
+            Column("buyer_kind", choice(*BuyerKind), False),
         ),
         "invoices": (
             Column("invoice_id", identifier), Column("customer_id", identifier), Column("issued_on", day, past=True),

@@ -136,7 +136,7 @@ def _change(record: dict) -> str:
 #: the columns a table shows (JSON and CSV show every field)
 TABLE_COLUMNS = {
     "customers": ["customer_id", "name", "stage", "standby", "admin_enabled", "platform_enabled",
-                  "operations_enabled", "deletion_status", "deletion_due_on", "credit"],
+                  "operations_enabled", "deletion_status", "deletion_due_on", "buyer_kind", "credit"],
     "invoices": ["number", "customer_id", "month", "period_start", "period_end", "kind", "status", "issued_on", "due_on", "total_ht",
                  "total_ttc", "balance", "credits", "mail_status", "document"],
     "interventions": ["intervention_id", "customer_id", "started_at", "minutes", "category", "free_minutes",

@@ -16,7 +16,7 @@ from decimal import Decimal
 from lxml import etree
 
 from policy.money import CENT, cents
-from reports.invoice_document.figures import Figures, InvoiceDocument, Party
+from reports.invoice_document.figures import BILLING_MODE, Figures, InvoiceDocument, Party
 from reports.invoice_document.wording import LABELS, legal_description, money, penalties
 
 GUIDELINE = "urn:cen.eu:en16931:2017"
@@ -25,6 +25,9 @@ RAM = "urn:un:unece:uncefact:data:standard:ReusableAggregateBusinessInformationE
 UDT = "urn:un:unece:uncefact:data:standard:UnqualifiedDataType:100"
 QDT = "urn:un:unece:uncefact:data:standard:QualifiedDataType:100"
 NSMAP = {"rsm": RSM, "qdt": QDT, "ram": RAM, "udt": UDT}
+#: BT-8, when the VAT falls due (UNTDID 2475 as CII writes it): on the invoice's date (the seller opted for VAT on
+#: debits) or when it is paid (services' default)
+VAT_DUE_ON_ISSUE, VAT_DUE_ON_PAYMENT = "5", "72"
 
 
 def _sub(parent: etree._Element, tag: str, text: str | None = None, **attributes: str) -> etree._Element:
@@ -52,16 +55,7 @@ def _rate_percent(rate: Decimal) -> str:
     return f"{(rate * 100).normalize():f}" if rate else "0"
 
 
-def _xml_party(parent: etree._Element, tag: str, party: Party, language: str, with_vat_id: bool) -> None:
-    node = _sub(parent, tag)
-    if party.siret:
-        _sub(node, "GlobalID", party.siret, schemeID="0009")  # ISO 6523 ICD 0009: SIRET
-    _sub(node, "Name", party.name)
-    description = legal_description(party, language)
-    if description:
-        _sub(node, "Description", description)  # BT-33, seller additional legal information
-    if party.siren:
-        _sub(_sub(node, "SpecifiedLegalOrganization"), "ID", party.siren, schemeID="0002")  # 0002: SIREN
+def _xml_address(node: etree._Element, party: Party) -> None:
     address = _sub(node, "PostalTradeAddress")
     if party.postcode.strip():  # empty elements are warned against (PEPPOL-EN16931-R008)
         _sub(address, "PostcodeCode", party.postcode)
@@ -73,6 +67,19 @@ def _xml_party(parent: etree._Element, tag: str, party: Party, language: str, wi
     if party.city.strip():
         _sub(address, "CityName", party.city)
     _sub(address, "CountryID", party.country)
+
+
+def _xml_party(parent: etree._Element, tag: str, party: Party, language: str, with_vat_id: bool) -> None:
+    node = _sub(parent, tag)
+    if party.siret:
+        _sub(node, "GlobalID", party.siret, schemeID="0009")  # ISO 6523 ICD 0009: SIRET
+    _sub(node, "Name", party.name)
+    description = legal_description(party, language)
+    if description:
+        _sub(node, "Description", description)  # BT-33, seller additional legal information
+    if party.siren:
+        _sub(_sub(node, "SpecifiedLegalOrganization"), "ID", party.siren, schemeID="0002")  # 0002: SIREN
+    _xml_address(node, party)
     if party.email:
         _sub(_sub(node, "URIUniversalCommunication"), "URIID", party.email, schemeID="EM")
     if with_vat_id and party.vat_number:
@@ -92,6 +99,8 @@ def write(figures: Figures) -> bytes:
     root = etree.Element(f"{{{RSM}}}CrossIndustryInvoice", nsmap=NSMAP)
 
     context = _sub(root, "rsm:ExchangedDocumentContext")
+    # BT-23, the French rules' "cadre de facturation" (BR-FR-08): services
+    _sub(_sub(context, "BusinessProcessSpecifiedDocumentContextParameter"), "ID", BILLING_MODE)
     _sub(_sub(context, "GuidelineSpecifiedDocumentContextParameter"), "ID", GUIDELINE)
 
     header = _sub(root, "rsm:ExchangedDocument")
@@ -139,7 +148,12 @@ def write(figures: Figures) -> bytes:
     _xml_party(agreement, "BuyerTradeParty", doc.buyer, doc.language, with_vat_ids)
     # BT-72, the date of supply: the last day of service, else the issue date (an empty element is
     # valid but warned against by the EN 16931 schematron)
-    delivery = _sub(_sub(transaction, "ApplicableHeaderTradeDelivery"), "ActualDeliverySupplyChainEvent")
+    delivering = _sub(transaction, "ApplicableHeaderTradeDelivery")
+    if doc.delivery is not None:  # BG-15, where the services are delivered, when not at the billing address
+        ship_to = _sub(delivering, "ShipToTradeParty")
+        _sub(ship_to, "Name", doc.delivery.name)
+        _xml_address(ship_to, doc.delivery)
+    delivery = _sub(delivering, "ActualDeliverySupplyChainEvent")
     _xml_date(delivery, "OccurrenceDateTime", doc.service_period[1] if doc.service_period else doc.issue_date)
 
     settlement = _sub(transaction, "ApplicableHeaderTradeSettlement")
@@ -159,7 +173,9 @@ def write(figures: Figures) -> bytes:
         _sub(tax, "CategoryCode", category)
         if category == "O":
             _sub(tax, "ExemptionReasonCode", "VATEX-EU-O")
-        else:
+        if category == "S":  # BT-8: the VAT charged falls due on issue (VAT on debits) or on payment
+            _sub(tax, "DueDateTypeCode", VAT_DUE_ON_ISSUE if doc.vat_on_debits else VAT_DUE_ON_PAYMENT)
+        if category != "O":
             _sub(tax, "RateApplicablePercent", _rate_percent(rate))
     if doc.service_period:
         period = _sub(settlement, "BillingSpecifiedPeriod")
@@ -179,5 +195,9 @@ def write(figures: Figures) -> bytes:
         _sub(summation, "TotalPrepaidAmount", _amount(doc.prepaid))
     _sub(summation, "DuePayableAmount", _amount(figures.due * sign))
     if doc.kind == "credit_note":
-        _sub(_sub(settlement, "InvoiceReferencedDocument"), "IssuerAssignedID", doc.credited_number)
+        credited = _sub(settlement, "InvoiceReferencedDocument")
+        _sub(credited, "IssuerAssignedID", doc.credited_number)
+        if doc.credited_issue_date:  # BT-26: the French rules want it with the number (BR-FR-CO-05)
+            _sub(_sub(credited, "FormattedIssueDateTime"), "qdt:DateTimeString",
+                 doc.credited_issue_date.strftime("%Y%m%d"), format="102")
     return etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)

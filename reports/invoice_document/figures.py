@@ -20,6 +20,9 @@ from decimal import Decimal
 from policy.money import cents, vat_of
 
 KINDS = ("invoice", "penalty", "credit_note")
+#: BT-23, the French "cadre de facturation" of every document this product issues: S1, an invoice of services
+#: (support, interventions, subscriptions; a penalty or a credit note follows the services it bears on)
+BILLING_MODE = "S1"
 LANGUAGES = ("fr", "en")
 
 #: (category, rate, basis, tax): one VAT rate of a document, in the ledger's sign
@@ -40,7 +43,7 @@ class Party:
     # seller-only legal mentions (None for the buyer)
     legal_form: str | None = None     # "SAS"
     share_capital: str | None = None  # "10 000 EUR"
-    rcs: str | None = None            # "RCS Paris 123 456 789"
+    rcs: str | None = None            # "RCS Paris 123 456 782"
 
 
 @dataclass(frozen=True)
@@ -80,6 +83,12 @@ class InvoiceDocument:
     # TTC already settled before issue (a customer credit applied: an earlier overpayment or credit
     # note); 0 <= prepaid <= total_ttc, always 0 on a credit note. The amount due is total_ttc - prepaid.
     prepaid: Decimal = Decimal("0.00")
+    # the 2026 mentions: the seller opted for VAT on debits (BT-8 "5": due on issue; else "72": on receipt, the
+    # default for services); the credited invoice's issue date (BT-26, a credit note); where the services are
+    # delivered when it is not the billing address (BG-15)
+    vat_on_debits: bool = False
+    credited_issue_date: date | None = None
+    delivery: Party | None = None
 
 
 def category(doc: InvoiceDocument, rate: Decimal) -> str:

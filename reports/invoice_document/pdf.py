@@ -217,6 +217,10 @@ def draw(figures: Figures) -> bytes:
         refs.append(_p(_x(words["period"].format(start=start, end=end)), body))
     if doc.kind != "penalty":  # a penalty is no supply: no nature of operation to state
         refs.append(_p(words["operation"], small))
+    if doc.delivery is not None:  # a 2026 mention: where the services are delivered, when not billed there
+        refs.append(Spacer(1, 3))
+        refs.append(_p(f"{words['delivered_at']}{sep}", _style("delivered", 8, True, MUTED, space_after=1)))
+        refs += [_p(line, small) for line in [_x(doc.delivery.name), *_address(doc.delivery, lang)]]
     else:
         refs.append(Spacer(1, 3))
         refs.append(_p(f"<b>{words['penalty_subtitle']}</b>", body))
@@ -280,6 +284,8 @@ def draw(figures: Figures) -> bytes:
         mentions.append(words["mention_o"])
     if "E" in figures.categories:
         mentions.append(words["mention_e"])
+    if doc.vat_on_debits and "S" in figures.categories:  # a 2026 mention, when the seller opted
+        mentions.append(words["vat_on_debits"])
     mentions.append(penalties(doc))
     mentions.append(words["no_discount"])
     mention_style = _style("mention", 7.5, color=MUTED, leading=9.5, space_after=2)

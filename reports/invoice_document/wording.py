@@ -41,6 +41,8 @@ LABEL_MESSAGES = {
     "indemnity_note": N_("Fixed indemnity for recovery costs in case of late payment: {indemnity} "
                          "(article D441-5 of the French Commercial Code)."),
     "no_discount": N_("No discount for early payment."),
+    "vat_on_debits": N_("Option for the payment of VAT on debits."),
+    "delivered_at": N_("Delivery address"),
     "exempt_e": N_("Exempt from VAT"),
     "exempt_o": N_("Not subject to VAT"),
     "mention_e": N_("Lines at 0%: exempt from VAT."),

@@ -89,7 +89,7 @@ def test_the_close_mails_each_customer_its_factur_x_invoice_with_the_ledgers_tot
                                    "GrandTotalAmount": ttc, "DuePayableAmount": ttc}
         text = page_text(pdf)
         for mention in (invoice["number"], "FACTURE", euros(ht), euros(vat), euros(ttc), "40,00 €", "L441-10",
-                        "SPECIMEN", "123456789", "FR76 3000 6000 0112 3456 7890 189"):
+                        "SPECIMEN", "123456782", "FR76 3000 6000 0112 3456 7890 189"):
             assert mention in text, (customer_id, mention)
     # the payment link for card and SEPA customers, not for instalments (GAMMA)
     assert "pay.example.com" in page_text(stored(issued["ACME"]["document"]))

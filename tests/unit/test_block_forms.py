@@ -64,6 +64,8 @@ def refusal(block, **fields) -> tuple[tuple, str]:
                                         "then 2 to 13 letters or digits"),
     (Seller, "vat_number", "FR33123456789", "'FR33123456789' is not a French VAT number: its key 33 does not match "
                                             "the SIREN 123456789 (it would be 32)"),
+    (Seller, "siren", "123456780", "123456780 is no SIREN: its check digit does not hold"),
+    (Seller, "siret", "12345678200011", "12345678200011 is no SIRET: its check digit does not hold"),
     (Seller, "email", "facturation", "'facturation' is not one mail address: write Name <user@example.com> or "
                                      "user@example.com"),
 ])
@@ -121,3 +123,12 @@ def test_a_saved_block_out_of_its_form_is_told_in_one_line_cut_short_without_a_p
     assert "s3cret" not in line and "\n" not in line and len(line) < 400, line
     assert line.startswith("the platform-control block 'lifecycle': database_url: 'mysql://app:***@db/") and \
         line.endswith("characters)): correct it in the UI (Blocks)"), line
+
+
+def test_a_seller_block_saved_as_an_older_releases_sample_loads_with_the_valid_sample_identifiers():
+    older = Seller(siren="123456789", siret="12345678900012", vat_number="FR32123456789", rcs="RCS Paris 123 456 789")
+    assert (older.siren, older.siret, older.vat_number, older.rcs) == ("123456782", "12345678200010", "FR11123456782",
+                                                                       "RCS Paris 123 456 782")
+    assert refusal(Seller, sample=False, siren="123456789") == (("siren",), "123456789 is no SIREN: its check digit "
+                                                                           "does not hold")
+    assert Seller().vat_on_debits is False

@@ -23,11 +23,11 @@ RAM = "{urn:un:unece:uncefact:data:standard:ReusableAggregateBusinessInformation
 
 SELLER = Party(
     name="Atelier Nuage", address_lines=("12 rue de la Paix",), postcode="75002", city="Paris",
-    siren="123456789", siret="12345678900012", vat_number="FR32123456789", email="facturation@atelier-nuage.fr",
-    legal_form="SAS", share_capital="10 000 EUR", rcs="RCS Paris 123 456 789")
+    siren="123456782", siret="12345678200010", vat_number="FR11123456782", email="facturation@atelier-nuage.fr",
+    legal_form="SAS", share_capital="10 000 EUR", rcs="RCS Paris 123 456 782")
 BUYER = Party(
     name="Boulangerie Martin SARL", address_lines=("4 place du Marché", "Bâtiment B"), postcode="69002",
-    city="Lyon", siren="987654321", vat_number="FR05987654321", email="compta@boulangerie-martin.fr")
+    city="Lyon", siren="732829320", vat_number="FR44732829320", email="compta@boulangerie-martin.fr")
 BUYER_BE = Party(name="Brasserie Lambic SRL", address_lines=("Rue Haute 21",), postcode="1000", city="Bruxelles",
                  country="BE", vat_number="BE0123456749")
 
@@ -59,7 +59,7 @@ PENALTY = dataclasses.replace(
 # the ledger carries the credit note negative; the document shows (and the XML writes) it positive
 CREDIT = dataclasses.replace(
     MONTHLY, number="2026-000141", kind="credit_note", issue_date=date(2026, 12, 5), due_date=None,
-    credited_number="2026-000123", payment_link=None, payment_terms="Montant déduit de votre prochaine facture.",
+    credited_number="2026-000123", credited_issue_date=date(2026, 12, 1), payment_link=None, payment_terms="Montant déduit de votre prochaine facture.",
     lines=(DocumentLine("Annulation : récupération de données (forfait)", D("1"), "C62", D("-250.00"), D("0.20"),
                         D("-250.00")),),
     total_ht=D("-250.00"), total_vat=D("-50.00"), total_ttc=D("-300.00"))
@@ -72,6 +72,9 @@ ENGLISH = dataclasses.replace(
     total_ht=D("760.00"), total_vat=D("152.00"), total_ttc=D("912.00"), note="Thank you for your business.")
 # a customer credit (an earlier overpayment) applied before issue: 1 404,80 € TTC, 200,00 € already settled
 PREPAID = dataclasses.replace(MONTHLY, number="2026-000125", prepaid=D("200.00"))
+# the seller opted for VAT on debits; the services are delivered at another site than the billing address
+SITE = Party(name="Boulangerie Martin, atelier", address_lines=("18 rue des Fours",), postcode="69007", city="Lyon")
+DEBITS = dataclasses.replace(MONTHLY, number="2026-000126", vat_on_debits=True, delivery=SITE)
 
 #: per document: the money strings its first page must show, to the cent
 EXPECTED = {
@@ -80,6 +83,7 @@ EXPECTED = {
     "credit": (CREDIT, "AVOIR", ["250,00 €", "50,00 €", "300,00 €", "40,00 €"]),
     "english": (ENGLISH, "INVOICE", ["€760.00", "€152.00", "€912.00", "€40.00"]),
     "prepaid": (PREPAID, "FACTURE", ["1 170,67 €", "234,13 €", "1 404,80 €", "-200,00 €", "1 204,80 €"]),
+    "debits": (DEBITS, "FACTURE", ["1 170,67 €", "234,13 €", "1 404,80 €"]),
 }
 
 
@@ -132,7 +136,7 @@ def test_page_one_shows_what_french_law_asks(rendered, name):
     doc, title, money = EXPECTED[name]
     text = page_text(rendered[name])
     for expected in [doc.number, title, doc.seller.siren, "FR76 3000 6000 0112 3456 7890 189", "AGRIFRPPXXX",
-                     "L441-10", "D441-5", doc.buyer.name, doc.buyer_reference, "RCS Paris 123 456 789", *money]:
+                     "L441-10", "D441-5", doc.buyer.name, doc.buyer_reference, "RCS Paris 123 456 782", *money]:
         assert expected in text, expected
     if doc.payment_link:
         assert doc.payment_link in text
@@ -152,8 +156,37 @@ def test_the_monthly_invoice_in_detail(rendered):
     assert "Période de service du 01/11/2026 au 30/11/2026" in text
     assert "Date d'échéance : 31/12/2026" in text and "Net à payer 1 404,80 €" in text
     assert "TVA 20 % 234,13 €" in text
-    assert "1,5 h" in text and "120,00 €" in text and "FR05987654321" in text and "987654321" in text
+    assert "1,5 h" in text and "120,00 €" in text and "FR44732829320" in text and "732829320" in text
     assert vat_breakdown(MONTHLY) == [("S", D("0.20"), D("1170.67"), D("234.13"))]
+
+
+def test_every_document_is_an_invoice_of_services_for_the_french_rules():
+    for doc, _, _ in EXPECTED.values():
+        tree = etree.fromstring(cii_xml(doc))
+        assert tree.findtext(f"{RSM}ExchangedDocumentContext/{RAM}BusinessProcessSpecifiedDocumentContextParameter/"
+                             f"{RAM}ID") == "S1", doc.number  # BT-23: the "cadre de facturation" of services
+
+
+def test_vat_on_receipt_by_default_and_on_debits_when_the_seller_opted(rendered):
+    def due_codes(doc):
+        return [node.text for node in etree.fromstring(cii_xml(doc)).iter(f"{RAM}DueDateTypeCode")]
+    assert due_codes(MONTHLY) == ["72"]  # BT-8: VAT on services falls due when paid
+    assert due_codes(DEBITS) == ["5"]    # on the invoice's date: the seller opted for VAT on debits
+    assert due_codes(PENALTY) == []      # no VAT at all
+    assert "Option pour le paiement de la taxe d'après les débits." in page_text(rendered["debits"])
+    assert "débits" not in page_text(rendered["monthly"])
+    english = dataclasses.replace(DEBITS, language="en")
+    assert "Option for the payment of VAT on debits." in page_text(facturx_pdf(english))
+
+
+def test_a_delivery_address_other_than_the_billing_one_is_printed_and_in_the_xml(rendered):
+    ship_to = etree.fromstring(cii_xml(DEBITS)).find(f".//{RAM}ApplicableHeaderTradeDelivery/{RAM}ShipToTradeParty")
+    assert ship_to.findtext(f"{RAM}Name") == "Boulangerie Martin, atelier"
+    assert ship_to.findtext(f"{RAM}PostalTradeAddress/{RAM}LineOne") == "18 rue des Fours"
+    assert "Adresse de livraison : Boulangerie Martin, atelier 18 rue des Fours 69007 Lyon" in page_text(
+        rendered["debits"])
+    assert etree.fromstring(cii_xml(MONTHLY)).find(f".//{RAM}ShipToTradeParty") is None
+    assert "livraison" not in page_text(rendered["monthly"])
 
 
 def test_a_penalty_invoice_is_outside_the_scope_of_vat(rendered):
@@ -170,6 +203,7 @@ def test_a_credit_note_is_type_381_referencing_the_credited_invoice(rendered):
     tree = etree.fromstring(cii_xml(CREDIT))
     assert tree.findtext(f".//{RSM}ExchangedDocument/{RAM}TypeCode") == "381"
     assert tree.findtext(f".//{RAM}InvoiceReferencedDocument/{RAM}IssuerAssignedID") == "2026-000123"
+    assert tree.findtext(f".//{RAM}InvoiceReferencedDocument/{RAM}FormattedIssueDateTime/") == "20261201"  # BT-26
     assert tree.findtext(f".//{RAM}ChargeAmount") == "250.00"
     assert tree.findtext(f".//{RAM}BilledQuantity") == "1"
     text = page_text(rendered["credit"])

@@ -96,3 +96,95 @@ def test_a_month_with_no_invoice_and_no_month_at_all_are_refused(closed):
     assert refused.value.one_line() == "no issued invoice for 2026-09"
     with pytest.raises(NothingToSend, match="^--month: "):
         send_invoices(settings, month="2026-13", actor="test")
+
+
+def test_a_document_that_breaks_a_french_rule_is_held_with_the_rule_named_then_issued_once_the_data_are_fixed(
+        closed, tmp_path):
+    from sqlalchemy import update
+
+    from ledger.db import session_scope
+    from ledger.imports import import_file
+    from ledger.models import Customer, Invoice
+    from tests.support.builders import write_csv
+
+    ledger, settings, invoices = closed
+    acme = invoices["ACME"].number
+    with session_scope(ledger) as session:  # a French business whose SIREN an older release let go missing
+        session.execute(update(Customer).where(Customer.customer_id == "ACME").values(buyer_kind="fr_business"))
+        row = session.get(Customer, "ACME")
+        fields = [row.customer_id, row.name, row.email, f"{row.monthly_fee:f}", row.payment_method.value]
+    issued = issue_documents(settings.seller, settings.terms, settings.storage, month="2026-10", actor="test",
+                             engine=ledger)
+    assert issued.refused == [f"{acme}: BR-FR-11: the buyer's SIREN (BT-47) is missing"]
+    assert acme not in issued.stored and acme not in issued.mails and len(issued.stored) == 2
+    assert not (tmp_path / "store" / "invoices" / "2026" / "11" / f"{acme}.pdf").exists()
+    with session_scope(ledger) as session:
+        assert session.query(Invoice).filter_by(number=acme).one().document_key is None  # unfinished: tried again
+
+    header = ["customer_id", "name", "email", "monthly_fee", "payment_method", "siren"]
+    import_file("customers", write_csv(tmp_path / "fix.csv", header, [fields + ["732829320"]]), engine=ledger)
+    again = issue_documents(settings.seller, settings.terms, settings.storage, month="2026-10", actor="test",
+                            engine=ledger)
+    assert (again.stored, again.mails, again.refused) == ([acme], [acme], [])
+    assert (tmp_path / "store" / "invoices" / "2026" / "11" / f"{acme}.pdf").read_bytes().startswith(b"%PDF")
+
+
+def test_send_invoices_says_which_rule_holds_a_document(closed, tmp_path):
+    from sqlalchemy import update
+
+    from ledger.db import session_scope
+    from ledger.models import Customer
+
+    ledger, settings, invoices = closed
+    with session_scope(ledger) as session:
+        session.execute(update(Customer).where(Customer.customer_id == "BETA").values(buyer_kind="fr_business"))
+    done = send_invoices(settings, month="2026-10", new_only=True, actor="test")
+    beta = invoices["BETA"].number
+    assert beta not in done.result.sent and len(done.result.sent) == 2
+    assert done.result.pending == [f"not issued, held until corrected: {beta}: BR-FR-11: the buyer's SIREN (BT-47) "
+                                   f"is missing"]
+    assert done.line(None, True).endswith(f"; not issued, held until corrected: {beta}: BR-FR-11: the buyer's SIREN "
+                                          f"(BT-47) is missing")
+
+
+def test_a_french_business_invoice_carries_the_2026_mentions_from_the_ledger(closed, tmp_path):
+    """ACME, a French business delivered at another site than its billing address, on a seller that opted for
+    VAT on debits: its stored invoice names its SIREN, S1, BT-8 '5' and the site, and says so on the page."""
+    from lxml import etree
+    from pypdf import PdfReader
+    import io
+
+    from ledger.db import session_scope
+    from ledger.imports import import_file
+    from ledger.models import Customer
+    from reports.invoice_document import check_facturx
+    from tests.support.builders import write_csv
+
+    ledger, settings, invoices = closed
+    with session_scope(ledger) as session:
+        row = session.get(Customer, "ACME")
+        fields = [row.customer_id, row.name, row.email, f"{row.monthly_fee:f}", row.payment_method.value]
+    header = ["customer_id", "name", "email", "monthly_fee", "payment_method", "siren", "billing_address",
+              "delivery_address", "buyer_kind"]
+    import_file("customers", write_csv(tmp_path / "acme.csv", header, [fields + [
+        "73282932000074", "1 rue du Siège / 75008 Paris", "Entrepôt Nord / 12 allée des Quais / 59000 Lille", ""]]),
+        engine=ledger)
+    with session_scope(ledger) as session:
+        assert session.get(Customer, "ACME").buyer_kind == "fr_business"  # the default a SIRET gives
+    seller = settings.seller.model_copy(update={"vat_on_debits": True})
+    issued = issue_documents(seller, settings.terms, settings.storage, month="2026-10", actor="test", engine=ledger)
+    acme = invoices["ACME"].number
+    assert acme in issued.stored and issued.refused == []
+    pdf = (tmp_path / "store" / "invoices" / "2026" / "11" / f"{acme}.pdf").read_bytes()
+    tree = etree.fromstring(check_facturx(pdf))
+    ram = "{urn:un:unece:uncefact:data:standard:ReusableAggregateBusinessInformationEntity:100}"
+    assert tree.findtext(f".//{ram}BusinessProcessSpecifiedDocumentContextParameter/{ram}ID") == "S1"
+    assert tree.findtext(f".//{ram}BuyerTradeParty/{ram}SpecifiedLegalOrganization/{ram}ID") == "732829320"
+    assert tree.findtext(f".//{ram}BuyerTradeParty/{ram}GlobalID") == "73282932000074"
+    assert tree.findtext(f".//{ram}ApplicableHeaderTradeSettlement/{ram}ApplicableTradeTax/{ram}DueDateTypeCode") == "5"
+    assert tree.findtext(f".//{ram}ShipToTradeParty/{ram}PostalTradeAddress/{ram}CityName") == "Lille"
+    text = " ".join(PdfReader(io.BytesIO(pdf)).pages[0].extract_text().replace("\xa0", " ").split())
+    for mention in ("SIREN : 732829320", "Nature de l'opération : prestations de services",
+                    f"Adresse de livraison : {fields[1]} Entrepôt Nord 12 allée des Quais 59000 Lille",
+                    "Option pour le paiement de la taxe d'après les débits."):
+        assert mention in text, mention
