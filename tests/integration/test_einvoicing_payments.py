@@ -198,3 +198,26 @@ def test_a_foreign_customers_month_goes_to_e_reporting_to_the_cent(issued, platf
     again = report_period(settings_for(platform), "2026-11-D1", actor="test", flow_run_id=None)
     assert again.line() == "e-reporting of 2026-11-D1: 0 report(s) sent, 2 sent before"
     assert len([flow for flow in platform.deposits() if flow.tracking_id.startswith("e-reporting")]) == 3
+
+
+@pytest.mark.prefect
+def test_lifecycle_run_e_reporting_sends_a_period_and_says_so(issued, platform, prefect_server):
+    env = {**os.environ, "PREFECT_API_URL": prefect_server, "LIFECYCLE_EINVOICING_URL": platform.url}
+
+    def run(*args):
+        return subprocess.run([sys.executable, "-m", "lifecycle.cli", "run", "e-reporting", *args],
+                              capture_output=True, text=True, env=env, timeout=300)
+
+    early = run("--period", "2026-11-D3")
+    assert early.returncode == 2 and early.stderr.strip().splitlines()[-1] == (
+        "lifecycle: --period 2026-11-D3 ends on 2026-11-30 (today is 2026-11-25): a period is reported once it has "
+        "ended")
+    first = run("--period", "2026-11-D1")
+    assert first.returncode == 0, first.stderr
+    lines = first.stdout.strip().splitlines()
+    assert lines[0] == "e-reporting of 2026-11-D1: 2 report(s) sent, 0 sent before"
+    gamma = platform.flow("e-reporting-B2BInt-2026-11-D1")
+    assert f"  2026-11-D1 B2BInt: 1 transaction(s) 158.24 EUR TTC, 0 payment(s) 0.00 EUR; flow {gamma.flow_id}" in lines
+    again = run("--period", "2026-11-D1")
+    assert again.stdout.strip().splitlines()[0] == "e-reporting of 2026-11-D1: 0 report(s) sent, 2 sent before"
+    assert len([flow for flow in platform.deposits() if flow.tracking_id.startswith("e-reporting")]) == 2
