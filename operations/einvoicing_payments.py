@@ -86,11 +86,12 @@ def _settled(session) -> set[str]:
                                                                      EinvoiceFlow.state != FlowState.PENDING)))
 
 
-def _cashed(seller, tracking_id: str, invoice: Invoice, customer: Customer, amount: Decimal, on: date) -> bytes:
-    return cashed_message(Cashed(
-        message_id=tracking_id, invoice_number=invoice.number, invoice_issued_on=invoice.issued_on,
-        seller_siren=seller.siren, seller_name=seller.legal_name, buyer_siren=customer.siren,
-        buyer_name=customer.name, amount=amount, cashed_on=on, made_at=now()))
+def _cashed(seller, tracking_id: str, invoice: Invoice, customer: Customer, amount: Decimal, on: date):
+    """How the 212's message is made when it is sent: its values read now, while the session is open."""
+    said = Cashed(message_id=tracking_id, invoice_number=invoice.number, invoice_issued_on=invoice.issued_on,
+                  seller_siren=seller.siren, seller_name=seller.legal_name, buyer_siren=customer.siren,
+                  buyer_name=customer.name, amount=amount, cashed_on=on, made_at=now())
+    return lambda: cashed_message(said)
 
 
 def _refunded_invoice(session, refund: CustomerCredit, on_platform: set[int]) -> Invoice | None:
@@ -122,7 +123,7 @@ def _cashed_specs(session, seller) -> tuple[list[tuple[FlowSpec, dict]], list[st
         tracking = keys.einvoice_cashed(invoice.number, payment.payment_id)
         if tracking in settled:
             continue
-        content = _content(seller, tracking, invoice, customer, payment.amount, payment.paid_on)
+        content = _cashed(seller, tracking, invoice, customer, payment.amount, payment.paid_on)
         specs.append((FlowSpec(tracking, FlowKind.STATUS, Syntax.CDAR, ProcessingRule.B2B, f"{tracking}.xml",
                                content, invoice_id=invoice.id, customer_id=customer.customer_id,
                                payment_id=payment.payment_id),
@@ -142,30 +143,12 @@ def _cashed_specs(session, seller) -> tuple[list[tuple[FlowSpec, dict]], list[st
         if tracking in settled:
             continue
         customer = session.get(Customer, refund.customer_id)
-        content = _content(seller, tracking, invoice, customer, refund.amount, refund.on)   # negative
+        content = _cashed(seller, tracking, invoice, customer, refund.amount, refund.on)   # negative
         specs.append((FlowSpec(tracking, FlowKind.STATUS, Syntax.CDAR, ProcessingRule.B2B, f"{tracking}.xml",
                                content, invoice_id=invoice.id, customer_id=customer.customer_id,
                                payment_id=refund.refund_id),
                       {"invoice": invoice.number, "amount": str(refund.amount), "on": refund.on.isoformat()}))
     return specs, unlinked
-
-
-def _content(seller, tracking, invoice, customer, amount, on):
-    # the values are read now, while the session is open; the message is made when it is sent
-    frozen = (tracking, _Frozen(invoice.number, invoice.issued_on), _Buyer(customer.siren, customer.name), amount, on)
-    return lambda: _cashed(seller, *frozen)
-
-
-@dataclass(frozen=True)
-class _Frozen:
-    number: str
-    issued_on: date
-
-
-@dataclass(frozen=True)
-class _Buyer:
-    siren: str | None
-    name: str
 
 
 def send_cashed(settings, *, actor: str, flow_run_id: str | None, engine=None) -> CashedSent:

@@ -11,13 +11,15 @@ The message follows the French CDV profile's structure (the MDT numbers are its 
 - `ExchangedDocument`: the message's id (MDT-4), when it was made (MDT-8), the sender (MDT-21, the seller: SE),
   the issuer (MDT-38..40, the seller by its SIREN, scheme 0002) and the recipient (MDT-57..59, the buyer by its
   SIREN, BY);
-- `AcknowledgementDocument` / `ReferenceReferencedDocument`: the invoice's number (MDT-87), its type (MDT-91:
+- `AcknowledgementDocument`: type 23 (MDT-77: a processing-phase status a trading party sends; 305 is the
+  platforms' transmission phase), and its `ReferenceReferencedDocument`: the invoice's number (MDT-87), its type (MDT-91:
   380 an invoice), its issue day (MDT-100), the status code and label (MDT-105, MDT-106: 212, Encaissée), the
   invoice's issuer (MDT-129: the seller's SIREN), and one `SpecifiedDocumentStatus` whose characteristic
   (MDG-43) carries the amount cashed (MDT-207 type MEN, MDT-215 with its currency) and the day it was cashed
   (MDT-219, format 102).
 Only the elements this product fills are written; the message is checked here as well-formed XML and read back
-by `read_cashed` (its test), not against the DGFiP's XSD, which the project does not ship.
+by `read_cashed` (its test), not against the XSD and schematron of the CDV profile, which the project does not
+ship (the amount's characteristic type MEN in particular is taken from the profile's description, unchecked).
 """
 
 from __future__ import annotations
@@ -91,7 +93,7 @@ def cashed_message(cashed: Cashed) -> bytes:
 
     acknowledgement = _e(root, RSM, "AcknowledgementDocument")
     _e(_e(acknowledgement, RAM, "MultipleReferencesIndicator"), UDT, "Indicator", "false")
-    _e(acknowledgement, RAM, "TypeCode", "305")   # an application status
+    _e(acknowledgement, RAM, "TypeCode", "23")    # a status of the processing phase, sent by a trading party
     _e(_e(acknowledgement, RAM, "IssueDateTime"), UDT, "DateTimeString", made, format="204")
     referenced = _e(acknowledgement, RAM, "ReferenceReferencedDocument")
     _e(referenced, RAM, "IssuerAssignedID", cashed.invoice_number)
