@@ -14,8 +14,8 @@ from typing import Optional
 from prefect import flow
 from prefect.artifacts import create_table_artifact
 
-from operations.einvoicing_payments import report_due, report_period
-from tasks.runtime import actor, flow_run_id, refusals_fail_quietly
+from operations.einvoicing_payments import checked_period, report_due, report_period
+from tasks.runtime import actor, check_month_window, flow_run_id, refusals_fail_quietly
 from tasks.settings import load_run_settings
 
 
@@ -28,7 +28,10 @@ def e_reporting(period: Optional[str] = None) -> dict:
         period: one period, YYYY-MM-D1, -D2, -D3 (a decade's transactions) or YYYY-MM (a month's payments);
             empty means every period ended in the last 45 days not sent yet.
     """
+    asked = checked_period(period) if period else None      # as --period: its form, before any setting is read
     settings = load_run_settings("e-reporting")
+    if asked is not None:
+        check_month_window(settings.terms, asked.name[:7], name="period")   # 0001-01 is a typo, not a period
     if period:
         done = report_period(settings, period, actor=actor(), flow_run_id=flow_run_id())
     else:

@@ -255,14 +255,19 @@ def ereports_of(session, seller, period: Period) -> dict[ProcessingRule, EReport
             if transactions[rule] or payments[rule]}
 
 
+def checked_period(period: str) -> Period:
+    """The period a run is asked for, or refused in one line saying the forms."""
+    try:
+        return period_named(period)
+    except ValueError as error:
+        raise PeriodRefused(f"--period {error}") from None
+
+
 def report_period(settings, period: str, *, actor: str, flow_run_id: str | None, engine=None) -> EReported:
     """Deposit the e-reporting of one period (`YYYY-MM-D1..D3`: transactions; `YYYY-MM`: payments), one flow per
     processing rule with something to report, each once. A period not ended yet is refused: its data are not
     all known, and a report is sent once."""
-    try:
-        asked = period_named(period)
-    except ValueError as error:
-        raise PeriodRefused(f"--period {error}") from None
+    asked = checked_period(period)
     today = today_paris()
     if asked.last >= today:
         raise PeriodRefused(f"--period {asked.name} ends on {asked.last} (today is {today}): a period is reported "

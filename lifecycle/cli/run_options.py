@@ -306,6 +306,7 @@ def e_reporting(
             asked = period_named(period)
         except ValueError as error:
             fail(f"--period {error}", 2)
+        check_month(asked.name[:7], "--period")
         today = today_paris()
         if asked.last >= today:
             fail(f"--period {asked.name} ends on {asked.last} (today is {today}): a period is reported once it has "

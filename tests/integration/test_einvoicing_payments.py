@@ -221,3 +221,19 @@ def test_lifecycle_run_e_reporting_sends_a_period_and_says_so(issued, platform, 
     again = run("--period", "2026-11-D1")
     assert again.stdout.strip().splitlines()[0] == "e-reporting of 2026-11-D1: 0 report(s) sent, 2 sent before"
     assert len([flow for flow in platform.deposits() if flow.tracking_id.startswith("e-reporting")]) == 2
+
+
+@pytest.mark.prefect
+@pytest.mark.parametrize("period, line", [
+    ("2026-10-D4", "--period '2026-10-D4' is no e-reporting period: write YYYY-MM-D1, YYYY-MM-D2, YYYY-MM-D3 (a "
+                   "decade's transactions) or YYYY-MM (a month's payments)"),
+    ("0001-01", "period: the month 0001-01 is before 2000-01"),
+])
+def test_the_deployments_form_refuses_what_is_no_period_in_one_line(issued, platform, prefect_server, period, line):
+    from flows.e_reporting import e_reporting
+    from policy.refusals import Refusal
+
+    with pytest.raises(Refusal) as refused:
+        e_reporting(period=period)
+    assert line in str(refused.value) and "\n" not in str(refused.value)
+    assert not [flow for flow in platform.deposits() if flow.tracking_id.startswith("e-reporting")]
