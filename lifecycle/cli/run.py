@@ -91,6 +91,9 @@ RUNS = (
     RunCommand("restore", "restore-backup/restore-backup", "flows.restore:restore_backup",
                ask.restore, "operations.restore:Restored",
                show.restore),
+    RunCommand("e-reporting", "e-reporting/e-reporting", "flows.e_reporting:e_reporting",
+               ask.e_reporting, "operations.einvoicing_payments:EReported",
+               show.e_reporting),
 )
 RUN_COMMANDS = {command.name: command for command in RUNS}
 

@@ -289,3 +289,28 @@ def _sweep_day(as_of: Optional[str], force: bool, reason: Optional[str], *, dry_
     force_reason = checked_reason(force, reason)
     future_day(day, "--as-of", dry_run=dry_run, force=force)
     return {"as_of": day, "force_reason": force_reason}
+
+
+def e_reporting(
+    period: Optional[str] = typer.Option(None, "--period", help="One period: YYYY-MM-D1, -D2 or -D3 (a decade's "
+                                         "transactions) or YYYY-MM (a month's payments); default every period "
+                                         "ended in the last 45 days not sent yet."),
+) -> dict:
+    """Send the e-reporting of foreign and private customers to the e-invoicing platform: each decade's invoices
+    and credit notes, each month's payments, once each."""
+    if period is not None:
+        from policy.calendar import today_paris
+        from policy.ereporting import period as period_named
+
+        try:
+            asked = period_named(period)
+        except ValueError as error:
+            fail(f"--period {error}", 2)
+        check_month(asked.name[:7], "--period")
+        today = today_paris()
+        if asked.last >= today:
+            fail(f"--period {asked.name} ends on {asked.last} (today is {today}): a period is reported once it has "
+                 f"ended", 2)
+        period = asked.name
+    return {"period": period}
+

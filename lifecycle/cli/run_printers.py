@@ -18,6 +18,7 @@ if TYPE_CHECKING:   # the types only: the modules load when the run has loaded t
     from operations.commitments import Looked
     from operations.corrections import CreditNoted, Refunded
     from operations.drill import Drilled
+    from operations.einvoicing_payments import EReported
     from operations.export import Exported
     from operations.restore import Restored
     from operations.send_invoices import SentInvoices
@@ -184,3 +185,16 @@ def restore(result: Restored, options: dict) -> None:
     typer.echo(f"restored {result.backup_id} {restored_where(result.target)}: "
                + ", ".join(f"{name} {count}" for name, count in result.rows.items()))
     typer.echo(f"billed as intervention {result.intervention_id} ({result.minutes} min + recovery fee)")
+
+
+def e_reporting(result: EReported, options: dict) -> None:
+    typer.echo(result.line())
+    for report in result.reports:
+        typer.echo(f"  {report['period']} {report['rule']}: {report['transactions']} transaction(s) "
+                   f"{report['total_ttc']} EUR TTC, {report['payments']} payment(s) {report['paid']} EUR; flow "
+                   f"{report['flow_id']}" + (" (sent before)" if report["already"] else ""))
+    for line in result.waiting:
+        typer.echo(f"  pending: {line}")
+    for line in result.refused:
+        typer.echo(f"  refused: {line}")
+
