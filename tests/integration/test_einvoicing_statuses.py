@@ -182,3 +182,105 @@ def test_show_invoices_gives_each_invoices_last_status(billed, home, platform):
     csv = CliRunner().invoke(app, ["show", "invoices", "--format", "csv"])
     paris = disputed.astimezone(PARIS).isoformat()
     assert f"207,En litige,{paris}" in csv.output  # Paris time, as every moment shown
+
+
+# --- the platform's pushes: POST /e-invoicing/statuses on the helpdesk webhook's port ----------------------
+
+HELPDESK_SECRET, PLATFORM_SECRET = b"the-helpdesk-secret", b"the-platform-secret"
+
+
+@pytest.fixture
+def pushes(billed, home, platform):
+    """The helpdesk webhook's server on loopback, taking the platform's pushes too; F-1 deposited. Yields (url,
+    the refusals it logged)."""
+    from lifecycle.einvoicing_webhook import PATH
+    from lifecycle.helpdesk import serve_helpdesk
+    from tests.support.ports import free_port
+
+    deposit(billed, platform, "F-1")
+    logged: list[str] = []
+    port = free_port()
+    server = serve_helpdesk("127.0.0.1", port, HELPDESK_SECRET, report=logged.append, engine=billed,
+                            einvoicing_secret=PLATFORM_SECRET)
+    try:
+        yield f"http://127.0.0.1:{port}{PATH}", logged
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def push(url: str, payload, secret: bytes = PLATFORM_SECRET, *, signed: bool = True, raw: bytes | None = None):
+    import httpx
+
+    from lifecycle.helpdesk import headers
+
+    body = raw if raw is not None else json.dumps(payload).encode()
+    sent = headers(secret, body) if signed else {"Content-Type": "application/json"}
+    return httpx.post(url, content=body, headers=sent, timeout=30), body, sent
+
+
+def refusal(at: str, reason: str = "Montant contesté") -> dict:
+    return {"code": 210, "label": "Refusée", "at": at, "reason": reason}
+
+
+def test_a_signed_push_is_kept_once_and_its_effects_applied_by_the_next_run(pushes, billed, home, platform):
+    url, logged = pushes
+    flow_id = platform.flow("F-1").flow_id
+    dispute = {"code": 207, "label": "En litige", "at": "2026-10-28T10:00:00+01:00", "reason": "Montant contesté"}
+    answer, body, sent = push(url, {"flowId": flow_id, "statuses": [dispute]})
+    assert (answer.status_code, answer.json()) == (200, {"recorded": 1, "known": 0})
+    import httpx
+
+    replayed = httpx.post(url, content=body, headers=sent, timeout=30)   # the same request again
+    assert replayed.status_code == 409 and "received already" in replayed.json()["error"]
+    # pushed again in a new request, by tracking id (the same moment, written in UTC): known already
+    again, _, _ = push(url, [{"trackingId": "F-1", "statuses": [{**dispute, "at": "2026-10-28T09:00:00Z"}]}])
+    assert (again.status_code, again.json()) == (200, {"recorded": 0, "known": 1})
+    # the platform gives it too: the poll keeps its 200 Déposée, not the dispute a second time
+    platform.add_status("F-1", 207, "En litige", at=datetime(2026, 10, 28, 9, 0, tzinfo=timezone.utc),
+                        reason="Montant contesté")
+    run = settings(home, platform)
+    assert poll_statuses(run, actor="test", flow_run_id=None, engine=billed).new == ["F-1 200 Déposée"]
+    applied = apply_effects(run, actor="test", flow_run_id=None, engine=billed)
+    assert (applied.held, applied.finance_alerts) == (
+        ["F-1 (207 En litige)"], ["e-invoicing: invoice F-1 of customer ACME in dispute (207 En litige)"])
+    [alert] = mails(home)
+    assert alert["To"] == "Ops <ops@example.com>"   # no finance address set: finance alerts go to ops
+    assert "Montant contesté" in alert.get_content()
+    assert logged == ["e-invoicing webhook: refused 409 from 127.0.0.1: " + replayed.json()["error"]]
+
+
+def test_a_push_unsigned_forged_malformed_or_for_an_unknown_flow_is_refused_in_one_line(pushes, billed, platform):
+    url, logged = pushes
+    good = {"trackingId": "F-1", "statuses": [refusal("2026-10-28T10:00:00+01:00")]}
+    unsigned, _, _ = push(url, good, signed=False)
+    assert unsigned.status_code == 401 and "X-Lifecycle-Timestamp" in unsigned.json()["error"]
+    forged, _, _ = push(url, good, HELPDESK_SECRET)      # the helpdesk's secret is not the platform's
+    assert forged.status_code == 401 and "bad X-Lifecycle-Signature-T" in forged.json()["error"]
+    unknown, _, _ = push(url, {"trackingId": "F-9", "statuses": good["statuses"]})
+    assert (unknown.status_code, unknown.json()["error"]) == (
+        404, "e-invoicing:2:trackingId: no flow 'F-9' was deposited by this product")
+    cases = {
+        "e-invoicing:2:statuses[0].code: expected XP Z12-012's status code, a number such as 213":
+            {"trackingId": "F-1", "statuses": [{"code": "210", "at": "2026-10-28T10:00:00+01:00"}]},
+        "e-invoicing:2:statuses[0].at: expected an ISO-8601 moment with its offset (2026-11-03T10:15:00+01:00)":
+            {"trackingId": "F-1", "statuses": [{"code": 210, "at": "2026-10-28T10:00:00"}]},
+        "e-invoicing:2: give the flow's flowId or its trackingId (one of them)": {"statuses": good["statuses"]},
+        "e-invoicing:3:statuses: expected a list of statuses [{\"code\", \"label\", \"at\", \"reason\"}]":
+            [good, {"trackingId": "F-1", "statuses": []}],
+    }
+    for error, payload in cases.items():
+        answer, _, _ = push(url, payload)
+        assert (answer.status_code, answer.json()["error"]) == (400, error)
+    hidden, _, _ = push(url, {"trackingId": "F-1", "statuses": [refusal("2026-10-28T10:00:00+01:00",
+                                                                         "payé \u202eesnopér")]})
+    assert hidden.status_code == 400
+    assert hidden.json()["error"].startswith("e-invoicing:2:statuses[0].reason: holds the invisible character "
+                                             "U+202E RIGHT-TO-LEFT OVERRIDE")
+    twice, _, _ = push(url, None, raw=b'{"trackingId": "F-1", "trackingId": "F-2", "statuses": []}')
+    assert twice.status_code == 400 and "appears 2 times" in twice.json()["error"]
+    with session_scope(billed) as session:   # nothing was kept: the refusal of F-1 was never recorded
+        from ledger.einvoicing import EinvoiceStatus
+
+        assert session.scalars(select(EinvoiceStatus.code)).all() == []
+    assert len(logged) == 3 + len(cases) + 2 and all("\n" not in line for line in logged)
