@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
 
 from blocks.einvoicing import PlatformUnreachable
@@ -107,15 +108,25 @@ def poll_statuses(settings, *, actor: str, flow_run_id: str | None, engine=None)
             if len(unreachable) >= 3 and not new:  # the platform is down: the next run reads them all
                 break
             continue
-        with session_scope(engine, write=True) as session:
-            flow = session.get(EinvoiceFlow, flow_pk)
-            kept = record_statuses(session, flow, statuses)
-            if kept:
-                audit.record(session, "einvoice_statuses_read", customer_id=flow.customer_id, before=None,
-                             after={"tracking_id": tracking_id, "statuses": [status.code for status in kept]},
-                             actor=actor, flow_run_id=flow_run_id)
-            new += [f"{tracking_id} {status.code} {status.label}" for status in kept]
+        for attempt in range(2):
+            try:
+                new += _keep(flow_pk, tracking_id, statuses, actor=actor, flow_run_id=flow_run_id, engine=engine)
+                break
+            except IntegrityError:  # the webhook kept one of them at the same moment: read again what is known
+                if attempt:
+                    raise
     return StatusesRead(len(flows), new, unreachable)
+
+
+def _keep(flow_pk: int, tracking_id: str, statuses, *, actor: str, flow_run_id: str | None, engine) -> list[str]:
+    with session_scope(engine, write=True) as session:
+        flow = session.get(EinvoiceFlow, flow_pk)
+        kept = record_statuses(session, flow, statuses)
+        if kept:
+            audit.record(session, "einvoice_statuses_read", customer_id=flow.customer_id, before=None,
+                         after={"tracking_id": tracking_id, "statuses": [status.code for status in kept]},
+                         actor=actor, flow_run_id=flow_run_id)
+        return [f"{tracking_id} {status.code} {status.label}" for status in kept]
 
 
 def shown_reason(reason: str | None) -> str:
