@@ -66,7 +66,7 @@ def _text(value, where: str, most: int, *, lines: bool = False) -> str:
     return value
 
 
-def statuses_of(payload) -> list[tuple[str, str, list]]:
+def pushed_statuses(payload) -> list[tuple[str, str, list]]:
     """What a push carries, as (`flowId` or `trackingId`, its value, [PlatformStatus]) per record; _Malformed
     in one line otherwise."""
     from blocks.einvoicing import PlatformStatus
@@ -142,7 +142,7 @@ def receive(body: bytes, signed: Mapping[str, str], secret: bytes, *, max_bytes:
         moment = check(secret, body, signed.get(TIMESTAMP), signed.get(SIGNATURE_T), now.timestamp())
         parse(body)  # the helpdesk's refusals: not JSON, a key twice, nested too deep, NaN
         payload = json.loads(body.decode("utf-8", "surrogateescape"))  # numbers as numbers: a code is one
-        pushed = statuses_of(payload)
+        pushed = pushed_statuses(payload)
     except Refused as refused:
         return refused.status, {"error": str(refused).replace("a ticket object or a list of them",
                                                               "a status push or a list of them")}

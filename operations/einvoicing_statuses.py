@@ -22,10 +22,10 @@ alert went out: two runs at once apply it once, and an alert that could not be s
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
 
@@ -102,7 +102,7 @@ def poll_statuses(settings, *, actor: str, flow_run_id: str | None, engine=None)
     new, unreachable = [], []
     for flow_pk, tracking_id, flow_id in flows:
         try:
-            statuses = platform.statuses(flow_id)
+            statuses = [_shown_label(status) for status in platform.statuses(flow_id)]
         except PlatformUnreachable as error:
             unreachable.append(f"{tracking_id}: {error}")
             if len(unreachable) >= 3 and not new:  # the platform is down: the next run reads them all
@@ -116,6 +116,14 @@ def poll_statuses(settings, *, actor: str, flow_run_id: str | None, engine=None)
                 if attempt:
                     raise
     return StatusesRead(len(flows), new, unreachable)
+
+
+def _shown_label(status):
+    """A status whose label (kept for a code XP Z12-012 does not list, and shown by `show invoices`) holds a control
+    or invisible character is kept with none: it shows as `status <code>`."""
+    if status.label and control_problem(status.label) is not None:
+        return replace(status, label=None)
+    return status
 
 
 def _keep(flow_pk: int, tracking_id: str, statuses, *, actor: str, flow_run_id: str | None, engine) -> list[str]:
@@ -239,7 +247,3 @@ def apply_effects(settings, *, actor: str, flow_run_id: str | None, engine=None)
                 status.handled = True
     return result
 
-
-def statuses_waiting(session) -> int:
-    """How many kept statuses wait for their effects (the webhook's pushes until the next run)."""
-    return session.scalar(select(func.count()).select_from(EinvoiceStatus).where(EinvoiceStatus.handled.is_(False)))

@@ -79,3 +79,20 @@ def test_a_document_is_asked_about_until_its_life_has_ended():
     assert all(ended(FlowKind.DOCUMENT, {200, code}) for code in (210, 212, 213, 220, 221, 501))
     # a status the vendor sent (212 Encaissée as CDAR): until the platform took it, or not
     assert not ended(FlowKind.STATUS, {200}) and ended(FlowKind.STATUS, {200, 202})
+
+
+def test_a_label_the_platform_gives_with_hidden_characters_is_kept_as_the_bare_code(tmp_path, monkeypatch, platform):
+    from ledger.einvoicing import EinvoiceStatus
+
+    ledger = sqlite_ledger(tmp_path, monkeypatch, "2026-11-02")
+    block = EInvoicing(base_url=platform.url, retries=0, timeout_seconds=5)
+    deposit_once(block, FlowSpec("E-1", FlowKind.E_REPORTING, Syntax.CDAR, ProcessingRule.B2C, "E-1.xml",
+                                 lambda: b"<x/>", period="2026-10"), actor="test", engine=ledger)
+    platform.add_status("E-1", 299, "Vu\u202e par l'administration")
+    platform.add_status("E-1", 298, "Transmise à l'administration")
+    settings = Settings(Terms(), ObjectStorage(url=(tmp_path / "store").as_uri()), PlatformControl(),
+                        Notifications(outbox_dir=str(tmp_path / "outbox")), Seller(), einvoicing=block)
+    poll_statuses(settings, actor="test", flow_run_id=None, engine=ledger)
+    with session_scope(ledger) as session:
+        assert sorted(session.scalars(select(EinvoiceStatus.label))) == [
+            "Déposée", "Transmise à l'administration", "status 299"]
