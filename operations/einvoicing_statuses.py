@@ -164,8 +164,8 @@ def _document_name(invoice: Invoice | None, flow: EinvoiceFlow) -> str:
 def _hold(session, invoice: Invoice, status: EinvoiceStatus, *, actor: str, flow_run_id: str | None) -> bool:
     """Take an open invoice out of the arrears escalation as a dispute does; False when it was not open (paid,
     disputed already, written off, void: nothing to stop)."""
-    if invoice.status != InvoiceStatus.OPEN:
-        return False
+    if invoice.status != InvoiceStatus.OPEN or invoice.kind == InvoiceKind.CREDIT_NOTE:
+        return False  # a credit note is owed by the vendor: no escalation to stop, and its credit stays counted
     label = invoice.number or invoice.external_id
     audit.record(session, "invoice_status_changed", customer_id=invoice.customer_id, actor=actor,
                  flow_run_id=flow_run_id, before={"invoice": label, "status": invoice.status},
@@ -198,6 +198,8 @@ def alert_text(flow: EinvoiceFlow, invoice: Invoice | None, status: EinvoiceStat
         return subject, f"{name} {what} ({said}, {_paris(status.at)}): {reason}"
     hold = ("its arrears escalation is stopped (status disputed), as for any dispute" if held else
             f"its status stays {invoice.status} (no arrears escalation to stop)")
+    if invoice.kind == InvoiceKind.CREDIT_NOTE:
+        hold = "a credit note has no arrears escalation: its status stays as it is"
     body = (f"{name} {what} on the e-invoicing platform ({said}, {_paris(status.at)}): {reason}. "
             f"{hold}; settle it with the customer (a credit note, or the invoice's status set back to open "
             f"through the invoices import once resolved)")
