@@ -79,6 +79,9 @@ class Notifications(NotificationBlock):
                                "their situation (seed 001: 'contact us on 01 79 65 66 63').")
     ops_email: Text(200, mail_address_problem) = Field("Ops <ops@example.com>", description="Where ops alerts go (failed runs, a late "
                            "backup, approvals waiting): SMTP, or the outbox folder like notices.")
+    finance_email: Optional[Text(200, mail_address_problem)] = Field(None, description="Where finance alerts go "
+                               "(an invoice refused or in dispute on the e-invoicing platform); empty means the ops "
+                               "address.")
     ops_webhook_url: Optional[Text(2048, http_url_problem)] = Field(None, description="Also POST each ops alert here as JSON {subject, body, "
                                            "sent_at} (a chat or paging webhook); empty means mail only.")
     ops_webhook_secret: Optional[SecretStr] = Field(None, description="HMAC-SHA256 key: the alert carries "
@@ -137,6 +140,13 @@ class Notifications(NotificationBlock):
             self.logger.info("ops alert %r already sent for this event: not again", subject)
             return
         await anyio.to_thread.run_sync(self.alert_ops, subject, body)
+
+    def alert_finance(self, subject: str, body: str) -> list[str]:
+        """Send an alert to finance (`finance_email`, the ops address when none is set), by mail only: what
+        finance must settle (an invoice the buyer refused) is no page for the on-call ops webhook."""
+        stamp = datetime.now(timezone.utc)
+        key = f"finance-alert-{stamp:%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}"
+        return [self.send(self.finance_email or self.ops_email, subject, body, key=key)[1]]
 
     def alert_ops(self, subject: str, body: str) -> list[str]:
         """Send an alert to the ops address and the ops webhook; returns where it went. Each channel

@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Optional
 
-from sqlalchemy import ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, Integer, String, Text, UniqueConstraint, select
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ledger.column_types import Vocabulary
@@ -63,3 +63,17 @@ class EinvoiceStatus(Base):
     reason: Mapped[Optional[str]] = mapped_column(Text)
     received_at: Mapped[datetime]
     handled: Mapped[bool] = mapped_column(default=False)            # its effects (alerts, arrears hold) were applied
+
+
+def last_statuses(session, invoice_ids: list[int]) -> dict[int, EinvoiceStatus]:
+    """Each invoice's last status on the platform (the latest of all its documents' flows), by invoice id."""
+    if not invoice_ids:
+        return {}
+    rows = session.execute(select(EinvoiceFlow.invoice_id, EinvoiceStatus)
+                           .join(EinvoiceStatus, EinvoiceStatus.flow_pk == EinvoiceFlow.id)
+                           .where(EinvoiceFlow.invoice_id.in_(invoice_ids), EinvoiceFlow.kind == FlowKind.DOCUMENT)
+                           .order_by(EinvoiceStatus.at, EinvoiceStatus.id))
+    last: dict[int, EinvoiceStatus] = {}
+    for invoice_id, status in rows:
+        last[invoice_id] = status
+    return last

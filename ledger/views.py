@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from lifecycle_config import clock
 from ledger.models import AuditEntry, Backup, Cancellation, Customer, Intervention, Invoice, Notice
+from ledger.einvoicing import last_statuses
 from ledger.queries import active_standby_customers, invoice_label, paid_by_invoice
 from policy.balances import balance
 from policy.calendar import month_bounds, month_key, paris_date, parse_month
@@ -115,6 +116,7 @@ def invoices(session: Session, month: str | None = None, *, issued_in: str | Non
     rows = session.scalars(query).all()
     paid = paid_by_invoice(session, [invoice.id for invoice in rows]) if rows else {}
     mails = latest_mails(session, [invoice.id for invoice in rows]) if rows else {}
+    platform = last_statuses(session, [invoice.id for invoice in rows]) if rows else {}
     credited = {invoice.id: invoice_label(invoice) for invoice in session.scalars(
         select(Invoice).where(Invoice.id.in_({row.credits_id for row in rows if row.credits_id})))}
     return [
@@ -135,6 +137,10 @@ def invoices(session: Session, month: str | None = None, *, issued_in: str | Non
             "document": invoice.document_key or None,
             "mail_status": mails[invoice.id][0] if invoice.id in mails else None,
             "credits": credited.get(invoice.credits_id),  # a credit note's invoice
+            # its last status on the e-invoicing platform (XP Z12-012's code), when it was deposited there
+            "einvoice_status": platform[invoice.id].code if invoice.id in platform else None,
+            "einvoice_status_label": platform[invoice.id].label if invoice.id in platform else None,
+            "einvoice_status_at": iso(platform[invoice.id].at) if invoice.id in platform else None,
             "lines": [
                 {
                     "description": line.description,

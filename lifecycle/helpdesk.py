@@ -227,14 +227,21 @@ def _batches(payload) -> list[tuple[str, str, list]] | None:
 
 def serve_helpdesk(host: str, port: int, secret: bytes, *, max_bytes: int = MAX_BYTES,
                    read_seconds: float = READ_SECONDS, report: Callable[[str], None] | None = None,
-                   engine=None) -> ThreadingHTTPServer:
-    """Serve the webhook on a thread; each refusal is told once to `report` (the log by default)."""
+                   engine=None, einvoicing_secret: bytes | None = None) -> ThreadingHTTPServer:
+    """Serve the webhook on a thread; each refusal is told once to `report` (the log by default). With
+    `einvoicing_secret`, the same server takes the e-invoicing platform's pushes (lifecycle/einvoicing_webhook.py)
+    under the same bounds, signed with that secret."""
+    from lifecycle import einvoicing_webhook
+
     report = report or log.warning
+    paths = [PATH, *([einvoicing_webhook.PATH] if einvoicing_secret is not None else [])]
 
     class Handler(BoundedHandler):
         def do_POST(self):
-            if self.path.split("?")[0] != PATH:
-                self._answer(404, {"error": f"POST {PATH}"})
+            self.endpoint = self.path.split("?")[0]
+            if self.endpoint not in paths:
+                self.endpoint = PATH
+                self._answer(404, {"error": f"POST {' or '.join(paths)}"})
                 return
             for name in ("Content-Length", "Transfer-Encoding", TIMESTAMP, SIGNATURE_T, SIGNATURE):
                 count = len(self.headers.get_all(name) or [])
@@ -260,13 +267,19 @@ def serve_helpdesk(host: str, port: int, secret: bytes, *, max_bytes: int = MAX_
             if len(body) < length:
                 self._answer(400, {"error": f"the body ended after {len(body):,} of its {length:,} bytes"})
                 return
+            pushes = self.endpoint == einvoicing_webhook.PATH
             try:
-                status, answer = receive(body, self.headers, secret, max_bytes=max_bytes, engine=engine)
+                if pushes:
+                    status, answer = einvoicing_webhook.receive(body, self.headers, einvoicing_secret,
+                                                                max_bytes=max_bytes, engine=engine)
+                else:
+                    status, answer = receive(body, self.headers, secret, max_bytes=max_bytes, engine=engine)
             except Exception as error:  # noqa: BLE001 - one line, never the body (it may hold credentials)
                 from lifecycle_config.conditions import is_world_condition, one_line
 
                 reason = one_line(error) if is_world_condition(error) else type(error).__name__
-                status, answer = 500, {"error": f"{reason}: the tickets were not recorded"}
+                status, answer = 500, {"error": f"{reason}: the {'statuses' if pushes else 'tickets'} were not "
+                                                f"recorded"}
             self._answer(status, answer)
 
         def _answer(self, status: int, answer: dict) -> None:
@@ -281,7 +294,8 @@ def serve_helpdesk(host: str, port: int, secret: bytes, *, max_bytes: int = MAX_
             self.wfile.write(data)
 
         def refused(self, status: int, reason: str) -> None:
-            report(f"helpdesk webhook: refused {status} from {self.client_address[0]}: {reason}")
+            which = "e-invoicing webhook" if getattr(self, "endpoint", PATH) != PATH else "helpdesk webhook"
+            report(f"{which}: refused {status} from {self.client_address[0]}: {reason}")
 
         def log_message(self, *args):  # a request line is enough noise; bodies are never logged
             pass
@@ -307,6 +321,10 @@ def start_webhook(host: str, port: int, report: Callable[[str], None] | None = N
         if said:
             lines.append(f"  note: {said}")
     cipher()
-    serve_helpdesk(host, port, webhook_secret(), report=report)
+    from lifecycle import einvoicing_webhook
+
+    serve_helpdesk(host, port, webhook_secret(), report=report, einvoicing_secret=einvoicing_webhook.webhook_secret())
     return [f"helpdesk webhook: POST http://{host}:{port}{PATH}, signed with the Secret block {SECRET_BLOCK} "
-            f"(headers {TIMESTAMP} and {SIGNATURE_T})", *lines]
+            f"(headers {TIMESTAMP} and {SIGNATURE_T})",
+            f"e-invoicing webhook: POST http://{host}:{port}{einvoicing_webhook.PATH}, signed with the Secret block "
+            f"{einvoicing_webhook.SECRET_BLOCK}", *lines]

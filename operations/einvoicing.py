@@ -21,7 +21,7 @@ from sqlalchemy import select
 from blocks.einvoicing import DepositRefused, EInvoicing, PlatformStatus, PlatformUnreachable
 from ledger import audit
 from ledger.db import now, session_scope
-from ledger.einvoicing import EinvoiceFlow, EinvoiceStatus
+from ledger.einvoicing import EinvoiceFlow, EinvoiceStatus, last_statuses  # noqa: F401 - one name for the operations
 from lifecycle_config.failpoints import failpoint
 from policy.einvoicing import FlowKind, FlowState, ProcessingRule, Syntax, label_of
 
@@ -116,20 +116,6 @@ def record_statuses(session, flow: EinvoiceFlow, statuses: list[PlatformStatus])
         new.append(row)
     session.flush()
     return new
-
-
-def last_statuses(session, invoice_ids: list[int]) -> dict[int, EinvoiceStatus]:
-    """Each invoice's last status on the platform (the latest of all its documents' flows), by invoice id."""
-    if not invoice_ids:
-        return {}
-    rows = session.execute(select(EinvoiceFlow.invoice_id, EinvoiceStatus)
-                           .join(EinvoiceStatus, EinvoiceStatus.flow_pk == EinvoiceFlow.id)
-                           .where(EinvoiceFlow.invoice_id.in_(invoice_ids), EinvoiceFlow.kind == FlowKind.DOCUMENT)
-                           .order_by(EinvoiceStatus.at, EinvoiceStatus.id))
-    last: dict[int, EinvoiceStatus] = {}
-    for invoice_id, status in rows:
-        last[invoice_id] = status
-    return last
 
 
 @dataclass

@@ -24,6 +24,7 @@ import lifecycle_config
 from blocks.storage import ObjectStorage
 from ledger import audit, keys
 from ledger.db import now, one_at_a_time, session_scope
+from ledger.einvoicing import last_statuses
 from ledger.models import (Customer, CustomerCredit, Export, Intervention, Invoice, InvoiceLine, MonthlyClose,
                            QuotaPeriod, Ticket)
 from ledger.queries import invoice_label, paid_by_invoice
@@ -130,6 +131,7 @@ def _summary(session, month: str, names: dict[str, str]) -> tuple[list[dict], li
                 .group_by(InvoiceLine.invoice_id, InvoiceLine.category)):
             sums[invoice_id].append((category, Decimal(amount).quantize(Decimal("0.01"))))
     paid = paid_by_invoice(session, [invoice.id for invoice in invoices]) if invoices else {}
+    platform = last_statuses(session, [invoice.id for invoice in invoices]) if invoices else {}
     invoice_rows = []
     for invoice in invoices:
         record = row(invoice.customer_id)
@@ -145,6 +147,8 @@ def _summary(session, month: str, names: dict[str, str]) -> tuple[list[dict], li
                              "due_on": invoice.due_on, "total_ht": invoice.total_ht, "total_vat": invoice.total_vat,
                              "total_ttc": invoice.total_ttc,
                              "balance": balance(invoice.total_ttc, invoice.status, paid.get(invoice.id, ZERO)),
+                             "einvoice_status": (f"{platform[invoice.id].code} {platform[invoice.id].label}"
+                                                 if invoice.id in platform else ""),
                              "document": invoice.document_key or ""})
     summary = []
     for customer_id in sorted(rows):

@@ -55,7 +55,7 @@ INTERVENTIONS = [("started_at", 18, MOMENT), ("service_month", 10, None), ("cust
 INVOICES = [("number", 14, None), ("customer_id", 14, None), ("customer_name", 30, None), ("kind", 18, None),
             ("month", 10, None), ("status", 12, None), ("issued_on", 12, DAY), ("due_on", 12, DAY),
             ("total_ht", 14, EUR), ("total_vat", 13, EUR), ("total_ttc", 14, EUR), ("balance", 14, EUR),
-            ("document", 34, None)]
+            ("einvoice_status", 24, None), ("document", 34, None)]
 CREDIT_NOTES = [("number", 14, None), ("customer_id", 14, None), ("customer_name", 30, None), ("credits", 14, None),
                 ("issued_on", 12, DAY), ("reason", 40, None), ("total_ht", 14, EUR), ("total_vat", 13, EUR),
                 ("total_ttc", 14, EUR), ("document", 34, None)]
@@ -119,6 +119,8 @@ LABELS: dict[str, tuple[str, str]] = {
     "issued_on": ("Émise le", "Issued on"),
     "due_on": ("Échéance", "Due on"),
     "balance": ("Reste à payer", "Left to pay"),
+    # the last status the e-invoicing platform gave the invoice (XP Z12-012's code and label: "213 Rejetée")
+    "einvoice_status": ("Statut plateforme (e-facture)", "E-invoicing platform status"),
     "document": ("Document (PDF)", "Document (PDF)"),
     "credits": ("Facture créditée", "Credited invoice"),
     "reason": ("Motif", "Reason"),

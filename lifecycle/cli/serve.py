@@ -106,8 +106,9 @@ def helpdesk_webhook(
     host: str = typer.Option("127.0.0.1", help="Address to listen on (put TLS in front of it)."),
     port: int = typer.Option(4202, parser=whole_number("--port", minimum=1, maximum=65535), help="Port to listen on."),
 ) -> None:
-    """Serve the helpdesk's signed webhook (POST /helpdesk/tickets) for the server of PREFECT_API_URL, until
-    stopped: what `lifecycle up` serves on its own port + 2, for a server of your own (deploy/)."""
+    """Serve the helpdesk's signed webhook (POST /helpdesk/tickets), and the e-invoicing platform's (POST
+    /e-invoicing/statuses), for the server of PREFECT_API_URL, until stopped: what `lifecycle up` serves on its
+    own port + 2, for a server of your own (deploy/)."""
     import time
 
     _server_to_serve("no Prefect server holds the webhook's secret: set PREFECT_API_URL (or run `lifecycle up`)")

@@ -63,7 +63,7 @@ def show(
 
 #: fields that hold an instant: JSON keeps them in UTC, the table and CSV show them in Europe/Paris
 INSTANTS = {"at", "sent_at", "created_at", "verified_at", "started_at", "deleted_at", "received_at", "response_due_at",
-            "delivery_due_at", "next_warning_at", "closed_at"}
+            "delivery_due_at", "next_warning_at", "closed_at", "einvoice_status_at"}
 
 
 def _paris(text: str) -> str:
@@ -138,7 +138,9 @@ TABLE_COLUMNS = {
     "customers": ["customer_id", "name", "stage", "standby", "admin_enabled", "platform_enabled",
                   "operations_enabled", "deletion_status", "deletion_due_on", "buyer_kind", "credit"],
     "invoices": ["number", "customer_id", "month", "period_start", "period_end", "kind", "status", "issued_on", "due_on", "total_ht",
-                 "total_ttc", "balance", "credits", "mail_status", "document"],
+                 "total_ttc", "balance", "credits", "mail_status", "einvoice_status", "einvoice_status_label",
+                 "einvoice_status_at",
+                 "document"],
     "interventions": ["intervention_id", "customer_id", "started_at", "minutes", "category", "free_minutes",
                       "billed_minutes", "amount_ht", "invoice_number"],
     "notices": ["customer_id", "kind", "status", "attempts", "sent_at", "to", "subject", "last_error"],
