@@ -90,6 +90,50 @@ def said_in_one_line(engine: Engine) -> None:
             from context.sqlalchemy_exception
 
 
+#: how every SQLite database file begins (its header string); an empty file is a database not yet written
+SQLITE_HEADER = b"SQLite format 3\x00"
+
+
+def sqlite_file_problem(path: str) -> str | None:
+    """Why the file a SQLite URL names cannot be a database (None: it can): a folder, a FIFO, a device or a
+    socket (SQLite said "disk I/O error" or "disk is full", blaming the world for a mistyped path; a FIFO
+    could block), a file that is not a SQLite database, or a path under a file (its folder cannot be made).
+    Looked at before SQLite opens it, so nothing is written; a path that cannot be looked at (a permission)
+    is left to the open, which says it. Links are followed: a link to a database file is a database file."""
+    import os
+    import stat
+
+    from lifecycle_config import escaped
+
+    folder = Path(path).parent
+    for parent in (folder, *folder.parents):
+        try:
+            mode = os.stat(parent).st_mode
+        except FileNotFoundError:
+            continue
+        except OSError:
+            return None
+        if not stat.S_ISDIR(mode):
+            return f"cannot be made: {escaped(str(parent))} is a file, not a folder"
+        break
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return None
+    for test, kind in ((stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a FIFO"), (stat.S_ISCHR, "a device"),
+                       (stat.S_ISBLK, "a device"), (stat.S_ISSOCK, "a socket")):
+        if test(mode):
+            return f"is {kind}, not a database file"
+    try:
+        with open(path, "rb") as stream:
+            header = stream.read(len(SQLITE_HEADER))
+    except OSError:
+        return None
+    if header and header != SQLITE_HEADER:
+        return "is a file that is not a SQLite database"
+    return None
+
+
 def normalise_url(url: str) -> str:
     """Accept plain `postgresql://` URLs and drive them with psycopg 3."""
     parsed = make_url(url)
@@ -120,6 +164,13 @@ def make_engine(url: str) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
+            problem = sqlite_file_problem(parsed.database)
+            if problem:  # the user's to correct (exit 2), before SQLite writes anything
+                from lifecycle_config import Misconfigured, escaped
+
+                name, variable = _name(parsed)
+                raise Misconfigured(f"{name} {escaped(parsed.render_as_string(hide_password=True))} {problem}: correct "
+                                    f"{variable}")
             folder = Path(parsed.database).parent
             try:
                 folder.mkdir(parents=True, exist_ok=True)

@@ -73,7 +73,7 @@ def db_restore_snapshot(
     from lifecycle_config.conditions import Unavailable, one_line
     from operations.restore import restore_ledger_snapshot
 
-    problem = database_url_problem(to)
+    problem = database_url_problem(to) or _target_file_problem(to)
     if problem:
         fail(f"--to {escaped(to)} {problem}", 2)
     engine = ledger()
@@ -86,3 +86,17 @@ def db_restore_snapshot(
     except Exception as error:  # noqa: BLE001 - one line for the user (a database's error: never its SQL)
         fail(f"the snapshot {backup_id} could not be restored into --to {escaped(to)}: {one_line(error)}")
     typer.echo(f"restored {sum(loaded.values())} rows in {len(loaded)} tables into {to}")
+
+
+def _target_file_problem(url: str) -> str | None:
+    """Why the SQLite file --to names cannot take a snapshot (a folder, a FIFO, a device, a file that is no
+    database, a path under a file), said before the ledger is even opened: SQLite told a device or a FIFO
+    as a full disk, exit 1, after the snapshot was fetched."""
+    from sqlalchemy.engine import make_url
+
+    from lifecycle_config.databases import sqlite_file_problem
+
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return None
+    return sqlite_file_problem(parsed.database)

@@ -188,6 +188,14 @@ def test_restore_snapshot_refuses_a_target_url_that_is_not_a_database(home, ledg
     assert said(result) == f"lifecycle: {line}"
 
 
+#: a SQLite file on a disk that is full: a 64 KiB tmpfs mounted in a mount namespace of the command's own
+#: (`unshare --mount`), so the mount ends with the command, whatever happens, and no other process sees it. Not
+#: /dev/full (a device: now refused as a path that is no database file, exit 2), not `ulimit -f` (SQLite says
+#: "disk I/O error" for EFBIG, not a full disk), not a loop device (a file and a device to clean up after a
+#: crash). It needs root (CAP_SYS_ADMIN), which CI has; elsewhere the test says it is skipped and why.
+ON_A_FULL_DISK = ("unshare", "--mount", "sh", "-c", 'mount -t tmpfs -o size=64k tmpfs "$0" && exec "$@"')
+
+
 def test_restore_snapshot_into_a_full_disk_is_the_worlds_in_one_line(prefect_server, home, ledger, tmp_path,
                                                                      monkeypatch):
     from datetime import date
@@ -196,16 +204,42 @@ def test_restore_snapshot_into_a_full_disk_is_the_worlds_in_one_line(prefect_ser
     from ledger.imports import import_file
     from tests.support.builders import platform
 
-    if not Path("/dev/full").exists():
-        pytest.skip("this machine has no /dev/full")
+    disk = tmp_path / "small-disk"
+    disk.mkdir()
+    tried = subprocess.run([*ON_A_FULL_DISK, str(disk), "true"], capture_output=True, text=True)
+    if tried.returncode != 0:
+        pytest.skip(f"a tmpfs cannot be mounted here (root is needed): {tried.stderr.strip()}")
     monkeypatch.setenv("LIFECYCLE_TODAY", "2026-11-20")
     import_file("customers", write_csv(tmp_path / "c.csv", CUSTOMER_HEADER, [customer("ACME")]), engine=ledger)
     platform(os.environ["LIFECYCLE_PLATFORM_URL"], ["ACME"])
     snapshot_id = nightly_backup(as_of=date(2026, 11, 20))["ledger_snapshot"].split(":")[0]
-    result = lifecycle("db", "restore-snapshot", snapshot_id, "--to", "sqlite:////dev/full", env=dict(os.environ))
+    target = f"sqlite:///{disk / 'restored.db'}"
+    result = subprocess.run([*ON_A_FULL_DISK, str(disk), sys.executable, "-m", "lifecycle.cli", "db",
+                             "restore-snapshot", snapshot_id, "--to", target], capture_output=True, text=True,
+                            env=dict(os.environ), timeout=240)
     assert result.returncode == 1, result.stderr
-    assert said(result) == ("lifecycle: the database sqlite:////dev/full cannot be used (database or disk is full): "
-                            "free its disk or let it be written, or correct its URL")
+    assert said(result) == (f"lifecycle: the database {target} cannot be used (database or disk is full): free its "
+                            f"disk or let it be written, or correct its URL")
+    assert list(disk.iterdir()) == []  # the small disk was the command's own: nothing of it is left here
+
+
+@pytest.mark.parametrize("kind", ["fifo", "folder", "device", "text file", "under a file"])
+def test_restore_snapshot_into_a_path_that_is_no_database_file_is_refused_before_anything(home, ledger, tmp_path,
+                                                                                          kind):
+    """A FIFO, a folder or a device was told as a full disk or a disk I/O error, exit 1: the path is the user's
+    to correct, exit 2, and nothing is read or written (the snapshot need not even exist)."""
+    paths = {"fifo": tmp_path / "fifo", "folder": tmp_path, "device": Path("/dev/null"),
+             "text file": tmp_path / "notes.txt", "under a file": tmp_path / "notes.txt" / "x.db"}
+    os.mkfifo(tmp_path / "fifo")
+    (tmp_path / "notes.txt").write_text("not a database")
+    lines = {"fifo": "is a FIFO, not a database file", "folder": "is a folder, not a database file",
+             "device": "is a device, not a database file", "text file": "is a file that is not a SQLite database",
+             "under a file": f"cannot be made: '{tmp_path / 'notes.txt'}' is a file, not a folder"}
+    target = f"sqlite:///{paths[kind]}"
+    result = lifecycle("db", "restore-snapshot", "LEDGER-20261120", "--to", target, env=dict(os.environ), timeout=60)
+    assert result.returncode == 2, result.stderr
+    assert said(result) == f"lifecycle: --to '{target}' {lines[kind]}"
+    assert (tmp_path / "notes.txt").read_text() == "not a database"
 
 
 # --- 1. a copy of a home, with the original's server.json ----------------------------------------------------------
