@@ -223,6 +223,32 @@ def test_restore_snapshot_into_a_full_disk_is_the_worlds_in_one_line(prefect_ser
     assert list(disk.iterdir()) == []  # the small disk was the command's own: nothing of it is left here
 
 
+def test_restore_snapshot_into_a_relative_sqlite_path_says_the_absolute_path_it_wrote(prefect_server, home, ledger,
+                                                                                     tmp_path, monkeypatch):
+    """`--to sqlite:///restored.db` is a file in the folder the command runs in: the success line said
+    `into sqlite:///restored.db`, which names no file once the reader is elsewhere."""
+    from datetime import date
+
+    from flows.backup import nightly_backup
+    from ledger.imports import import_file
+    from tests.support.builders import platform
+
+    monkeypatch.setenv("LIFECYCLE_TODAY", "2026-11-20")
+    import_file("customers", write_csv(tmp_path / "c.csv", CUSTOMER_HEADER, [customer("ACME")]), engine=ledger)
+    platform(os.environ["LIFECYCLE_PLATFORM_URL"], ["ACME"])
+    snapshot_id = nightly_backup(as_of=date(2026, 11, 20))["ledger_snapshot"].split(":")[0]
+    here = tmp_path / "here"
+    here.mkdir()
+    result = subprocess.run([sys.executable, "-m", "lifecycle.cli", "db", "restore-snapshot", snapshot_id, "--to",
+                             "sqlite:///restored.db"], capture_output=True, text=True, env=dict(os.environ),
+                            cwd=here, timeout=240)
+    assert result.returncode == 0, result.stderr
+    line = result.stdout.strip()
+    assert line.startswith("restored ") and line.endswith(f" tables into sqlite:///{here / 'restored.db'}"), line
+    with sqlite3.connect(here / "restored.db") as restored:
+        assert restored.execute("SELECT customer_id FROM customers").fetchall() == [("ACME",)]
+
+
 @pytest.mark.parametrize("kind", ["fifo", "folder", "device", "text file", "under a file"])
 def test_restore_snapshot_into_a_path_that_is_no_database_file_is_refused_before_anything(home, ledger, tmp_path,
                                                                                           kind):
