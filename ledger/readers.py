@@ -226,6 +226,11 @@ def _hidden_problem(rows: list[int], columns: list[int]) -> str | None:
 def _regular_file_problem(path: Path) -> str | None:
     """Why `path` is not read: only a regular file is, never followed through a link nor opened when it is a
     FIFO, a device or a socket (a link would echo its target's first line, a FIFO block forever)."""
+    from lifecycle_config import escaped, file_in_the_way
+
+    under = file_in_the_way(path)
+    if under is not None:  # it said "cannot be read (Not a directory)"
+        return f"{path}: no such file: {escaped(str(under))} is a file, not a folder"
     try:
         found = os.lstat(path)
     except FileNotFoundError:

@@ -90,6 +90,25 @@ def escaped(value: str) -> str:
     return "'" + "".join(shown) + "'"
 
 
+def file_in_the_way(path) -> Path | None:
+    """The file that stands where a folder of `path` should be (`/srv/notes.txt` for
+    `/srv/notes.txt/out/x.xlsx`), None when there is none: a path under a file can be neither read nor
+    made, and the system says only "Not a directory", which reads as if the path itself were the problem.
+    Every path the user names to be written (--out, --to, LIFECYCLE_HOME) or read (an import) is told
+    by it as `... is a file, not a folder`."""
+    import stat
+
+    for parent in Path(path).parents:
+        try:
+            mode = os.stat(parent).st_mode
+        except (FileNotFoundError, NotADirectoryError):  # missing, or itself under a file: look further up
+            continue
+        except OSError:  # a permission, a name too long: the caller's own error says it
+            return None
+        return None if stat.S_ISDIR(mode) else parent
+    return None
+
+
 def database_url_problem(url: str) -> str | None:
     """Why `url` is not a database URL this product drives (None: it is one): a SQLite file or PostgreSQL
     through psycopg 3, written so that SQLAlchemy parses it."""
@@ -162,6 +181,10 @@ def check() -> None:
     for variable in PATH_VARIABLES:
         setting(variable)
     given = setting("LIFECYCLE_HOME")
+    under = file_in_the_way(given) if given else None
+    if under is not None:  # it said "the ledger ... cannot be used (its folder ... cannot be made: Not a directory)"
+        raise Misconfigured(f"LIFECYCLE_HOME={escaped(given)} cannot be made: {escaped(str(under))} is a file, not a "
+                            f"folder: set it to a folder (made when missing)")
     if given and Path(given).exists() and not Path(given).is_dir():  # "cannot make its folder: File exists"
         raise Misconfigured(f"LIFECYCLE_HOME={escaped(given)[:300]} is a file, not a folder: set it to a folder (made "
                             f"when missing)")

@@ -63,7 +63,8 @@ def _name(url) -> tuple[str, str]:
     for variable, (name, configured) in known.items():
         try:
             if make_url(normalise_url(configured())) == url:
-                return name, variable
+                # unset, the variable is no one's to correct: its default lies in LIFECYCLE_HOME
+                return name, variable if lifecycle_config.setting(variable) else "LIFECYCLE_HOME"
         except Exception:  # noqa: BLE001 - a configuration that does not parse names no database
             continue
     return "the database", "its URL"
@@ -103,19 +104,11 @@ def sqlite_file_problem(path: str) -> str | None:
     import os
     import stat
 
-    from lifecycle_config import escaped
+    from lifecycle_config import escaped, file_in_the_way
 
-    folder = Path(path).parent
-    for parent in (folder, *folder.parents):
-        try:
-            mode = os.stat(parent).st_mode
-        except FileNotFoundError:
-            continue
-        except OSError:
-            return None
-        if not stat.S_ISDIR(mode):
-            return f"cannot be made: {escaped(str(parent))} is a file, not a folder"
-        break
+    under = file_in_the_way(path)
+    if under is not None:
+        return f"cannot be made: {escaped(str(under))} is a file, not a folder"
     try:
         mode = os.stat(path).st_mode
     except OSError:

@@ -19,9 +19,13 @@ VARIABLE = "LIFECYCLE_CREDENTIALS_KEY_FILE"
 
 
 def key_file() -> Path:
-    from lifecycle_config import home, setting
+    from lifecycle_config import Misconfigured, escaped, file_in_the_way, home, setting
 
     explicit = setting(VARIABLE)
+    under = file_in_the_way(explicit) if explicit else None
+    if under is not None:  # it said "[Errno 20] Not a directory: ..."
+        raise Misconfigured(f"{VARIABLE}={escaped(explicit)} cannot be made: {escaped(str(under))} is a file, not a "
+                            f"folder: set it to the path of the key file")
     return Path(explicit).expanduser().resolve() if explicit else home() / "keys" / "credentials.key"
 
 

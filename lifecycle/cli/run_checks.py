@@ -146,6 +146,11 @@ def writable(folder: Path) -> None:
     import os
     import tempfile
 
+    from lifecycle_config import escaped, file_in_the_way
+
+    under = file_in_the_way(folder / "x")  # the folder itself, or one above it
+    if under is not None:  # it said "cannot write there (Not a directory)"
+        fail(f"--out {folder}: cannot be made: {escaped(str(under))} is a file, not a folder", 2)
     try:
         folder.mkdir(parents=True, exist_ok=True)
         with tempfile.NamedTemporaryFile(dir=folder, prefix=".lifecycle-probe-"):
