@@ -78,8 +78,10 @@ def said_in_one_line(engine: Engine) -> None:
     def _unavailable(context):
         if context.is_pre_ping:
             return None
+        from lifecycle_config import escaped
+
         name, variable = _name(engine.url)
-        where = engine.url.render_as_string(hide_password=True)
+        where = escaped(engine.url.render_as_string(hide_password=True))  # a long LIFECYCLE_HOME or --to: cut
         if _busy(context):
             raise DatabaseBusy(f"{name} {where} is busy: another lifecycle command or run holds it (waited "
                                f"{BUSY_TIMEOUT_MS // 1000} s): try again once it has finished") from context.sqlalchemy_exception
@@ -169,8 +171,10 @@ def make_engine(url: str) -> Engine:
                 folder.mkdir(parents=True, exist_ok=True)
             except OSError as error:
                 name, variable = _name(parsed)
-                raise DatabaseUnavailable(f"{name} {parsed.render_as_string(hide_password=True)} cannot be used (its "
-                                          f"folder {folder} cannot be made: {error.strerror}): let it be written, or "
+                from lifecycle_config import escaped
+
+                raise DatabaseUnavailable(f"{name} {escaped(parsed.render_as_string(hide_password=True))} cannot be "
+                                          f"used (its folder {escaped(str(folder))} cannot be made: {error.strerror}): let it be written, or "
                                           f"correct {variable}") from error
         engine = create_engine(url, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000})
         _sqlite_setup(engine)

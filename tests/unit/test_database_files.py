@@ -16,18 +16,21 @@ from lifecycle_config.databases import sqlite_file_problem
 
 
 @pytest.fixture
-def paths(tmp_path) -> dict[str, Path]:
+def paths(tmp_path, monkeypatch) -> dict[str, Path]:
+    """Each kind of path, named relative to the folder the command runs in: a few characters, given back whole
+    (a long one is cut after 40 characters: test_long_values)."""
+    monkeypatch.chdir(tmp_path)
     os.mkfifo(tmp_path / "fifo")
     (tmp_path / "folder").mkdir()
     (tmp_path / "notes.txt").write_text("not a database")
     (tmp_path / "empty.db").write_bytes(b"")
-    return {"fifo": tmp_path / "fifo", "folder": tmp_path / "folder", "device": Path("/dev/full"),
-            "text file": tmp_path / "notes.txt", "under a file": tmp_path / "notes.txt" / "ledger.db"}
+    return {"fifo": Path("fifo"), "folder": Path("folder"), "device": Path("/dev/full"),
+            "text file": Path("notes.txt"), "under a file": Path("notes.txt/ledger.db")}
 
 
 PROBLEMS = {"fifo": "is a FIFO, not a database file", "folder": "is a folder, not a database file",
             "device": "is a device, not a database file", "text file": "is a file that is not a SQLite database",
-            "under a file": "cannot be made: '{tmp}/notes.txt' is a file, not a folder"}
+            "under a file": "cannot be made: 'notes.txt' is a file, not a folder"}
 
 
 @pytest.mark.parametrize("kind", list(PROBLEMS))
