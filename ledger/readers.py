@@ -265,7 +265,8 @@ def _open_regular(path: Path) -> io.BufferedReader:
     try:
         descriptor = os.open(path, flags)
     except OSError as error:
-        raise UnreadableFile(_regular_file_problem(path) or f"{_named(path)}: cannot be read ({error.strerror})") from None
+        raise UnreadableFile(_regular_file_problem(path)
+                             or f"{_named(path)}: cannot be read ({error.strerror})") from None
     if not stat.S_ISREG(os.fstat(descriptor).st_mode):
         os.close(descriptor)
         raise UnreadableFile(f"{_named(path)}: not a regular file; import a file saved on disk (nothing was read)")

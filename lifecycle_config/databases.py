@@ -174,7 +174,8 @@ def make_engine(url: str) -> Engine:
                 from lifecycle_config import escaped
 
                 raise DatabaseUnavailable(f"{name} {escaped(parsed.render_as_string(hide_password=True))} cannot be "
-                                          f"used (its folder {escaped(str(folder))} cannot be made: {error.strerror}): let it be written, or "
+                                          f"used (its folder {escaped(str(folder))} cannot be made: {error.strerror}): "
+                                          f"let it be written, or "
                                           f"correct {variable}") from error
         engine = create_engine(url, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000})
         _sqlite_setup(engine)

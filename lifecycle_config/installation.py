@@ -133,9 +133,9 @@ def served_elsewhere(served: dict | None, own_location: str, *, api_url: str, ho
         return None
     # the two ledgers' places are given whole: cut short, two homes that differ in their tails read the same
     return (f"the Prefect server at {escaped(api_url)} serves the ledger at {theirs}, not this command's at "
-            f"{own_location} (LIFECYCLE_HOME {home}; the same installation {served.get('installation')}: a copy of it, or its "
-            f"original): nothing was done; run `lifecycle up` for this LIFECYCLE_HOME (or unset PREFECT_API_URL), "
-            f"or use the LIFECYCLE_HOME and ledger that server serves")
+            f"{own_location} (LIFECYCLE_HOME {home}; the same installation {served.get('installation')}: a copy of it, "
+            f"or its original): nothing was done; run `lifecycle up` for this LIFECYCLE_HOME (or unset "
+            f"PREFECT_API_URL), or use the LIFECYCLE_HOME and ledger that server serves")
 
 
 def configuration_differences(recorded: dict[str, str] | None, mine: dict[str, str], set_here) -> list[str]:

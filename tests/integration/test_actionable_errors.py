@@ -287,8 +287,8 @@ def test_export_refuses_a_target_already_there_before_any_run(prefect_server, ho
 
     with read_only(tmp_path / "locked") as locked:
         refused = lifecycle("run", "export", "--month", "2026-10", "--out", f"{locked}/", PREFECT_API_URL=prefect_server)
-    assert refused.returncode == 2 and refused.stderr.startswith(f"lifecycle: --out {shown(locked)}: cannot write there ("), \
-        refused.stderr
+    assert refused.returncode == 2, refused.stderr
+    assert refused.stderr.startswith(f"lifecycle: --out {shown(locked)}: cannot write there ("), refused.stderr
     with session_scope(ledger) as session:
         assert session.scalar(select(func.count()).select_from(Export)) == 0
 

@@ -22,7 +22,8 @@ from tests.support.ports import free_port
 DATABASE_FORMS = "sqlite:///path/to/file.db or postgresql+psycopg://user@host/database (postgresql:// also)"
 
 
-def lifecycle(*args: str, env: dict[str, str], timeout: float = 240, cwd: Path | None = None) -> subprocess.CompletedProcess:
+def lifecycle(*args: str, env: dict[str, str], timeout: float = 240,
+              cwd: Path | None = None) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "lifecycle.cli", *args], capture_output=True, text=True,
                           env=env, timeout=timeout, cwd=cwd)
 
@@ -75,8 +76,9 @@ def test_a_lifecycle_home_that_is_a_file_is_named_as_such(tmp_path):
     env = clean_env(tmp_path / "home", LIFECYCLE_HOME=str(tmp_path / "afile"))
     for command in (["show", "customers"], ["demo", "--customers", "3"]):
         result = lifecycle(*command, env=env)
-        assert (result.returncode, said(result)) == (2, f"lifecycle: LIFECYCLE_HOME={escaped(str(tmp_path / 'afile'))} "
-                                                        f"is a file, not a folder: set it to a folder (made when missing)")
+        home = escaped(str(tmp_path / "afile"))
+        assert (result.returncode, said(result)) == (2, f"lifecycle: LIFECYCLE_HOME={home} is a file, not a folder: "
+                                                        f"set it to a folder (made when missing)")
 
 
 # --- 2. a database or storage URL of a kind the product does not drive ----------------------------------------
@@ -268,7 +270,8 @@ def test_restore_snapshot_into_a_path_that_is_no_database_file_is_refused_before
     target = f"sqlite:///{paths[kind]}"
     result = lifecycle("db", "restore-snapshot", "LEDGER-20261120", "--to", target, env=dict(os.environ), timeout=60)
     assert result.returncode == 2, result.stderr
-    assert said(result) == f"lifecycle: --to {escaped(target)} {lines[kind].format(notes=escaped(str(tmp_path / 'notes.txt')))}"
+    notes = escaped(str(tmp_path / "notes.txt"))
+    assert said(result) == f"lifecycle: --to {escaped(target)} {lines[kind].format(notes=notes)}"
     assert (tmp_path / "notes.txt").read_text() == "not a database"
 
 
