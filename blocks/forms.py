@@ -69,7 +69,7 @@ def identifier_problem(value: str) -> str | None:
 
 def database_url_problem(value: str) -> str | None:
     problem = lifecycle_config.database_url_problem(value)
-    return f"{lifecycle_config.escaped(value)[:60]} {problem}" if problem else None
+    return f"{lifecycle_config.escaped(value)} {problem}" if problem else None
 
 
 def storage_url_problem(value: str) -> str | None:

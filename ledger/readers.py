@@ -20,6 +20,7 @@ from typing import Any, Iterator
 
 from policy.refusals import Refusal
 from policy.terms import Terms
+from policy.text import SHOWN_CHARACTERS, quoted
 
 
 class UnreadableFile(Refusal):
@@ -223,24 +224,37 @@ def _hidden_problem(rows: list[int], columns: list[int]) -> str | None:
     return "; ".join(said) + " (a person checking the sheet cannot see what it would import)"
 
 
+def _named(path: Path) -> str:
+    """The file as a refusal names it: the path as given, cut short when long (policy.text.quoted; a path of
+    3,000 characters was given back whole). A file that was opened is named by its name alone."""
+    text = str(path)
+    return text if len(text) <= SHOWN_CHARACTERS else quoted(text)
+
+
 def _regular_file_problem(path: Path) -> str | None:
     """Why `path` is not read: only a regular file is, never followed through a link nor opened when it is a
     FIFO, a device or a socket (a link would echo its target's first line, a FIFO block forever)."""
+    from lifecycle_config import escaped, file_in_the_way
+
+    named = _named(path)
+    under = file_in_the_way(path)
+    if under is not None:  # it said "cannot be read (Not a directory)"
+        return f"{named}: no such file: {escaped(str(under))} is a file, not a folder"
     try:
         found = os.lstat(path)
     except FileNotFoundError:
-        return f"{path}: no such file"
+        return f"{named}: no such file"
     except OSError as error:
-        return f"{path}: cannot be read ({error.strerror})"
+        return f"{named}: cannot be read ({error.strerror})"
     if stat.S_ISLNK(found.st_mode):
-        return f"{path}: a symbolic link; import the file itself, not a link to it (nothing was read)"
+        return f"{named}: a symbolic link; import the file itself, not a link to it (nothing was read)"
     if stat.S_ISDIR(found.st_mode):
-        return f"{path}: is a folder, not a file"
+        return f"{named}: is a folder, not a file"
     if not stat.S_ISREG(found.st_mode):
         kind = ("a FIFO (named pipe)" if stat.S_ISFIFO(found.st_mode)
                 else "a device" if stat.S_ISCHR(found.st_mode) or stat.S_ISBLK(found.st_mode)
                 else "a socket" if stat.S_ISSOCK(found.st_mode) else "a special file")
-        return f"{path}: {kind}, not a regular file; import a file saved on disk (nothing was read)"
+        return f"{named}: {kind}, not a regular file; import a file saved on disk (nothing was read)"
     return None
 
 
@@ -251,10 +265,11 @@ def _open_regular(path: Path) -> io.BufferedReader:
     try:
         descriptor = os.open(path, flags)
     except OSError as error:
-        raise UnreadableFile(_regular_file_problem(path) or f"{path}: cannot be read ({error.strerror})") from None
+        raise UnreadableFile(_regular_file_problem(path)
+                             or f"{_named(path)}: cannot be read ({error.strerror})") from None
     if not stat.S_ISREG(os.fstat(descriptor).st_mode):
         os.close(descriptor)
-        raise UnreadableFile(f"{path}: not a regular file; import a file saved on disk (nothing was read)")
+        raise UnreadableFile(f"{_named(path)}: not a regular file; import a file saved on disk (nothing was read)")
     os.set_blocking(descriptor, True)
     return os.fdopen(descriptor, "rb")
 

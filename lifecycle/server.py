@@ -51,9 +51,9 @@ def explicit_server_answers(api_url: str) -> None:
             return
         if attempt < 2:
             time.sleep(1)
-    raise ServerDown(f"the Prefect server at {api_url} (PREFECT_API_URL) does not answer: start it, or correct "
-                     f"PREFECT_API_URL (unset, a command uses the server of `lifecycle up` for this LIFECYCLE_HOME, "
-                     f"or a temporary one)")
+    raise ServerDown(f"the Prefect server at {config.escaped(api_url)} (PREFECT_API_URL) does not answer: start it, "
+                     f"or correct PREFECT_API_URL (unset, a command uses the server of `lifecycle up` for this "
+                     f"LIFECYCLE_HOME, or a temporary one)")
 
 
 def host_problem(host: str) -> str | None:

@@ -69,13 +69,27 @@ def setting(variable: str) -> str | None:
     return raw
 
 
-def escaped(value: str) -> str:
+#: how many characters of a user's value an error line gives back (policy.text.SHOWN_CHARACTERS: the same cut)
+SHOWN_CHARACTERS = 40
+
+
+def escaped(value: str, most: int = SHOWN_CHARACTERS) -> str:
     """`value` quoted, every character a terminal would act on or hide written as an escape (\\x1b, \\u200b, a
-    byte that is not UTF-8 as \\xff), and the password of a URL (`scheme://user:password@host`) as ***."""
+    byte that is not UTF-8 as \\xff), and the password of a URL (`scheme://user:password@host`) as ***; cut
+    after its first `most` characters with the length said (`'/tmp/aaa…' (3,005 characters)`), as
+    policy.text.quoted cuts every value an error line gives back: a path or a URL pasted by mistake never fills
+    the terminal or the log."""
     import re
-    import unicodedata
 
     value = re.sub(r"(://[^/@:]*:)[^/]*@", r"\1***@", value)
+    if len(value) > most:
+        return f"{_escaped(value[:most] + '…')} ({len(value):,} characters)"
+    return _escaped(value)
+
+
+def _escaped(value: str) -> str:
+    import unicodedata
+
     shown = []
     for char in value:
         code = ord(char)
@@ -88,6 +102,25 @@ def escaped(value: str) -> str:
         else:
             shown.append(char)
     return "'" + "".join(shown) + "'"
+
+
+def file_in_the_way(path) -> Path | None:
+    """The file that stands where a folder of `path` should be (`/srv/notes.txt` for
+    `/srv/notes.txt/out/x.xlsx`), None when there is none: a path under a file can be neither read nor
+    made, and the system says only "Not a directory", which reads as if the path itself were the problem.
+    Every path the user names to be written (--out, --to, LIFECYCLE_HOME) or read (an import) is told
+    by it as `... is a file, not a folder`."""
+    import stat
+
+    for parent in Path(path).parents:
+        try:
+            mode = os.stat(parent).st_mode
+        except (FileNotFoundError, NotADirectoryError):  # missing, or itself under a file: look further up
+            continue
+        except OSError:  # a permission, a name too long: the caller's own error says it
+            return None
+        return None if stat.S_ISDIR(mode) else parent
+    return None
 
 
 def database_url_problem(url: str) -> str | None:
@@ -162,8 +195,20 @@ def check() -> None:
     for variable in PATH_VARIABLES:
         setting(variable)
     given = setting("LIFECYCLE_HOME")
+    try:
+        if given:
+            Path(given).stat()
+    except (FileNotFoundError, NotADirectoryError):
+        pass
+    except OSError as error:  # a name longer than the filesystem takes: it printed a traceback, "this is a bug"
+        raise Misconfigured(f"LIFECYCLE_HOME={escaped(given)} cannot be used ({error.strerror}): set it to a "
+                            f"folder (made when missing)") from None
+    under = file_in_the_way(given) if given else None
+    if under is not None:  # it said "the ledger ... cannot be used (its folder ... cannot be made: Not a directory)"
+        raise Misconfigured(f"LIFECYCLE_HOME={escaped(given)} cannot be made: {escaped(str(under))} is a file, not a "
+                            f"folder: set it to a folder (made when missing)")
     if given and Path(given).exists() and not Path(given).is_dir():  # "cannot make its folder: File exists"
-        raise Misconfigured(f"LIFECYCLE_HOME={escaped(given)[:300]} is a file, not a folder: set it to a folder (made "
+        raise Misconfigured(f"LIFECYCLE_HOME={escaped(given)} is a file, not a folder: set it to a folder (made "
                             f"when missing)")
     database_url(), platform_url(), sandbox_url(), storage_url()
 

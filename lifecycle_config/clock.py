@@ -40,8 +40,11 @@ def set_day() -> date | None:
             raise ValueError
         day = date.fromisoformat(raw)
     except ValueError:
+        from lifecycle_config import escaped
+
         form = "YYYY-MM-DD" if raw.isascii() else "YYYY-MM-DD, write digits 0-9"
-        raise MalformedToday(f"{VARIABLE}={raw!r} is not a day ({form}); unset it to use the machine's clock") from None
+        raise MalformedToday(f"{VARIABLE}={escaped(raw)} is not a day ({form}); unset it to use the machine's "
+                             f"clock") from None
     if not EARLIEST <= day <= LATEST:
         raise MalformedToday(f"{VARIABLE}={raw!r} is not a plausible day: it lies from {EARLIEST} to {LATEST}; "
                              f"unset it to use the machine's clock")

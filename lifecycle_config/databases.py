@@ -63,7 +63,8 @@ def _name(url) -> tuple[str, str]:
     for variable, (name, configured) in known.items():
         try:
             if make_url(normalise_url(configured())) == url:
-                return name, variable
+                # unset, the variable is no one's to correct: its default lies in LIFECYCLE_HOME
+                return name, variable if lifecycle_config.setting(variable) else "LIFECYCLE_HOME"
         except Exception:  # noqa: BLE001 - a configuration that does not parse names no database
             continue
     return "the database", "its URL"
@@ -77,8 +78,10 @@ def said_in_one_line(engine: Engine) -> None:
     def _unavailable(context):
         if context.is_pre_ping:
             return None
+        from lifecycle_config import escaped
+
         name, variable = _name(engine.url)
-        where = engine.url.render_as_string(hide_password=True)
+        where = escaped(engine.url.render_as_string(hide_password=True))  # a long LIFECYCLE_HOME or --to: cut
         if _busy(context):
             raise DatabaseBusy(f"{name} {where} is busy: another lifecycle command or run holds it (waited "
                                f"{BUSY_TIMEOUT_MS // 1000} s): try again once it has finished") from context.sqlalchemy_exception
@@ -88,6 +91,42 @@ def said_in_one_line(engine: Engine) -> None:
         raise DatabaseUnavailable(f"{name} {where} cannot be used ({one_line(context.original_exception)}): "
                                   f"{remedy}, or correct {variable}") \
             from context.sqlalchemy_exception
+
+
+#: how every SQLite database file begins (its header string); an empty file is a database not yet written
+SQLITE_HEADER = b"SQLite format 3\x00"
+
+
+def sqlite_file_problem(path: str) -> str | None:
+    """Why the file a SQLite URL names cannot be a database (None: it can): a folder, a FIFO, a device or a
+    socket (SQLite said "disk I/O error" or "disk is full", blaming the world for a mistyped path; a FIFO
+    could block), a file that is not a SQLite database, or a path under a file (its folder cannot be made).
+    Looked at before SQLite opens it, so nothing is written; a path that cannot be looked at (a permission)
+    is left to the open, which says it. Links are followed: a link to a database file is a database file."""
+    import os
+    import stat
+
+    from lifecycle_config import escaped, file_in_the_way
+
+    under = file_in_the_way(path)
+    if under is not None:
+        return f"cannot be made: {escaped(str(under))} is a file, not a folder"
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return None
+    for test, kind in ((stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a FIFO"), (stat.S_ISCHR, "a device"),
+                       (stat.S_ISBLK, "a device"), (stat.S_ISSOCK, "a socket")):
+        if test(mode):
+            return f"is {kind}, not a database file"
+    try:
+        with open(path, "rb") as stream:
+            header = stream.read(len(SQLITE_HEADER))
+    except OSError:
+        return None
+    if header and header != SQLITE_HEADER:
+        return "is a file that is not a SQLite database"
+    return None
 
 
 def normalise_url(url: str) -> str:
@@ -120,13 +159,23 @@ def make_engine(url: str) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
+            problem = sqlite_file_problem(parsed.database)
+            if problem:  # the user's to correct (exit 2), before SQLite writes anything
+                from lifecycle_config import Misconfigured, escaped
+
+                name, variable = _name(parsed)
+                raise Misconfigured(f"{name} {escaped(parsed.render_as_string(hide_password=True))} {problem}: correct "
+                                    f"{variable}")
             folder = Path(parsed.database).parent
             try:
                 folder.mkdir(parents=True, exist_ok=True)
             except OSError as error:
                 name, variable = _name(parsed)
-                raise DatabaseUnavailable(f"{name} {parsed.render_as_string(hide_password=True)} cannot be used (its "
-                                          f"folder {folder} cannot be made: {error.strerror}): let it be written, or "
+                from lifecycle_config import escaped
+
+                raise DatabaseUnavailable(f"{name} {escaped(parsed.render_as_string(hide_password=True))} cannot be "
+                                          f"used (its folder {escaped(str(folder))} cannot be made: {error.strerror}): "
+                                          f"let it be written, or "
                                           f"correct {variable}") from error
         engine = create_engine(url, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000})
         _sqlite_setup(engine)

@@ -52,9 +52,11 @@ def foreign_run(claims: Iterable[str], own: str, *, home: str) -> str | None:
 def foreign_server(registered: str | None, own: str, *, api_url: str, home: str) -> str | None:
     """Why a command of installation `own` must not use the server at `api_url`, which registered the
     installation `registered` (None: it may)."""
+    from lifecycle_config import escaped
+
     if registered is None or registered == own:
         return None
-    return (f"the Prefect server at {api_url} serves installation {registered}, not this ledger's {own} "
+    return (f"the Prefect server at {escaped(api_url)} serves installation {registered}, not this ledger's {own} "
             f"(LIFECYCLE_HOME {home}): nothing was done; point PREFECT_API_URL at this installation's own server "
             f"(or unset it and run `lifecycle up` here), or use the LIFECYCLE_HOME and ledger that server serves")
 
@@ -124,13 +126,16 @@ def recorded_config(snapshot: dict[str, str]) -> dict[str, str]:
 def served_elsewhere(served: dict | None, own_location: str, *, api_url: str, home: str) -> str | None:
     """Why a command whose ledger is at `own_location` must not use the server at `api_url`, whose worker
     serves the ledger `served` records (None: it may; a server that records nothing cannot say)."""
+    from lifecycle_config import escaped
+
     theirs = (served or {}).get("ledger")
     if not theirs or theirs == own_location:
         return None
-    return (f"the Prefect server at {api_url} serves the ledger at {theirs}, not this command's at {own_location} "
-            f"(LIFECYCLE_HOME {home}; the same installation {served.get('installation')}: a copy of it, or its "
-            f"original): nothing was done; run `lifecycle up` for this LIFECYCLE_HOME (or unset PREFECT_API_URL), "
-            f"or use the LIFECYCLE_HOME and ledger that server serves")
+    # the two ledgers' places are given whole: cut short, two homes that differ in their tails read the same
+    return (f"the Prefect server at {escaped(api_url)} serves the ledger at {theirs}, not this command's at "
+            f"{own_location} (LIFECYCLE_HOME {home}; the same installation {served.get('installation')}: a copy of it, "
+            f"or its original): nothing was done; run `lifecycle up` for this LIFECYCLE_HOME (or unset "
+            f"PREFECT_API_URL), or use the LIFECYCLE_HOME and ledger that server serves")
 
 
 def configuration_differences(recorded: dict[str, str] | None, mine: dict[str, str], set_here) -> list[str]:

@@ -19,9 +19,16 @@ VARIABLE = "LIFECYCLE_CREDENTIALS_KEY_FILE"
 
 
 def key_file() -> Path:
-    from lifecycle_config import home, setting
+    from lifecycle_config import Misconfigured, escaped, file_in_the_way, home, setting
 
     explicit = setting(VARIABLE)
+    under = file_in_the_way(explicit) if explicit else None
+    if under is not None:  # it said "[Errno 20] Not a directory: ..."
+        raise Misconfigured(f"{VARIABLE}={escaped(explicit)} cannot be made: {escaped(str(under))} is a file, not a "
+                            f"folder: set it to the path of the key file")
+    if explicit and Path(explicit).is_dir():  # it said "[Errno 21] Is a directory: ..." with the path whole
+        raise Misconfigured(f"{VARIABLE}={escaped(explicit)} is a folder, not a key file: set it to the path of the key "
+                            f"file")
     return Path(explicit).expanduser().resolve() if explicit else home() / "keys" / "credentials.key"
 
 

@@ -68,8 +68,13 @@ MAP_COLUMNS_LENGTH, MAP_COLUMNS_RENAMES, NAME_LENGTH = 2000, 50, 63
 
 def parse_renames(text: str | None) -> dict[str, dict[str, str]]:
     """`operations.title=headline,notes.body=text` → {"operations": {"title": "headline"}, ...}: at most
-    MAP_COLUMNS_LENGTH characters and MAP_COLUMNS_RENAMES renames, each column renamed once, each name at most
-    NAME_LENGTH characters (PostgreSQL's) without a control character."""
+    MAP_COLUMNS_LENGTH characters and MAP_COLUMNS_RENAMES renames, each column renamed once, each name an SQL
+    identifier (blocks.forms: a letter or _, then letters, digits or _, NAME_LENGTH characters at most, as
+    PostgreSQL keeps them). Checked by the CLI before any run starts and again by the run: text like
+    `t.a=b; DROP TABLE x` or a quoted name was taken as a rename and refused later as a changed schema."""
+    from blocks.forms import identifier_problem
+    from policy.text import quoted
+
     text = text or ""
     if len(text) > MAP_COLUMNS_LENGTH:
         raise SchemaDrift(f"--map-columns is {len(text)} characters long: at most {MAP_COLUMNS_LENGTH} (name the "
@@ -83,10 +88,11 @@ def parse_renames(text: str | None) -> dict[str, dict[str, str]]:
         table, dot, column = (name.strip() for name in old.partition("."))
         new = new.strip()
         if not (equals and dot and table and column and new) or "." in new or "=" in new:
-            raise SchemaDrift(f"--map-columns {part!r}: write table.old_column=new_column")
-        if any(len(name) > NAME_LENGTH or not name.isprintable() for name in (table, column, new)):
-            raise SchemaDrift(f"--map-columns {part!r}: a table or column name is at most {NAME_LENGTH} characters, "
-                              f"without a control character")
+            raise SchemaDrift(f"--map-columns {quoted(part)}: write table.old_column=new_column")
+        for name in (table, column, new):
+            problem = identifier_problem(name)
+            if problem:
+                raise SchemaDrift(f"--map-columns {quoted(part)}: {problem}")
         if column in renames.get(table, {}):
             raise SchemaDrift(f"--map-columns {table}.{column}: renamed twice; name it once")
         renames.setdefault(table, {})[column] = new

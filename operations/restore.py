@@ -174,7 +174,7 @@ def _refuse_request(ticket: str, requested_by: str, target: str, map_columns: st
     # the ticket is an id (the interventions import's `ticket` column), the requester a name (its `engineer`)
     problem = id_problem(ticket)
     if problem:
-        raise RestoreRefused(f"--ticket {ticket!r}: {problem}")
+        raise RestoreRefused(f"--ticket {quoted(ticket)}: {problem}")
     problem = text_problem(requested_by, 120)
     if problem:
         raise RestoreRefused(f"--requested-by {problem}")

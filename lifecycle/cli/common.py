@@ -112,12 +112,17 @@ def not_a_file_problem(path) -> str | None:
     import os
     import stat
 
+    from lifecycle_config import escaped, file_in_the_way
+
+    under = file_in_the_way(path)
+    if under is not None:  # it said "cannot be read (Not a directory)"
+        return f"cannot be made: {escaped(str(under))} is a file, not a folder"
     try:
         mode = os.lstat(path).st_mode
     except FileNotFoundError:
         return None
     except OSError as error:
-        return f"cannot be read ({error.strerror or error})"
+        return f"cannot be used ({error.strerror or error})"
     if stat.S_ISLNK(mode):
         return "is a symbolic link: give the path of a regular file (a link is never written through)"
     for test, kind in ((stat.S_ISFIFO, "a FIFO"), (stat.S_ISCHR, "a device"), (stat.S_ISBLK, "a device"),

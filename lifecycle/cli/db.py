@@ -73,9 +73,10 @@ def db_restore_snapshot(
     from lifecycle_config.conditions import Unavailable, one_line
     from operations.restore import restore_ledger_snapshot
 
-    problem = database_url_problem(to)
+    problem = database_url_problem(to) or _target_file_problem(to)
     if problem:
         fail(f"--to {escaped(to)} {problem}", 2)
+    to = _absolute(to)
     engine = ledger()
     try:
         loaded = restore_ledger_snapshot(backup_id, to, ObjectStorage(), engine=engine)
@@ -85,4 +86,40 @@ def db_restore_snapshot(
         fail(one_line(error))
     except Exception as error:  # noqa: BLE001 - one line for the user (a database's error: never its SQL)
         fail(f"the snapshot {backup_id} could not be restored into --to {escaped(to)}: {one_line(error)}")
-    typer.echo(f"restored {sum(loaded.values())} rows in {len(loaded)} tables into {to}")
+    typer.echo(f"restored {sum(loaded.values())} rows in {len(loaded)} tables into {_said(to)}")
+
+
+def _target_file_problem(url: str) -> str | None:
+    """Why the SQLite file --to names cannot take a snapshot (a folder, a FIFO, a device, a file that is no
+    database, a path under a file), said before the ledger is even opened: SQLite told a device or a FIFO
+    as a full disk, exit 1, after the snapshot was fetched."""
+    from sqlalchemy.engine import make_url
+
+    from lifecycle_config.databases import sqlite_file_problem
+
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return None
+    return sqlite_file_problem(parsed.database)
+
+
+def _absolute(url: str) -> str:
+    """A SQLite URL with its file's path made absolute (`sqlite:///new.db` from the folder the command runs
+    in): what the success line prints is where the snapshot was written, not a path the reader must resolve
+    against a folder they may have left. Other URLs as given."""
+    import os
+
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:") \
+            or os.path.isabs(parsed.database):
+        return url
+    return parsed.set(database=os.path.abspath(parsed.database)).render_as_string(hide_password=False)
+
+
+def _said(url: str) -> str:
+    """A database URL as a line prints it: its password as ***."""
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)

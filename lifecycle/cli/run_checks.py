@@ -112,7 +112,16 @@ def out_target(out: Path, force: bool, month: str) -> Path:
         return _out_target(out, force, month)
     except (OSError, ValueError) as error:
         reason = getattr(error, "strerror", None) or str(error)
-        fail(f"--out {quoted(str(out))}: cannot be used ({reason})", 2)
+        fail(f"--out {shown(out)}: cannot be used ({reason})", 2)
+
+
+def shown(path: Path) -> str:
+    """A path given as --out, as a refusal gives it back: whole when short, cut after 40 characters and quoted
+    when long (policy.text.quoted): a path of 3,000 characters was given back whole."""
+    from policy.text import SHOWN_CHARACTERS
+
+    text = str(path)
+    return text if len(text) <= SHOWN_CHARACTERS else quoted(text)
 
 
 def _out_target(out: Path, force: bool, month: str) -> Path:
@@ -120,23 +129,23 @@ def _out_target(out: Path, force: bool, month: str) -> Path:
         if out.exists() and not out.is_dir():
             what = ("a file, not a folder" if out.is_file()
                     else "not a regular file nor a folder (a FIFO, a socket or a device)")
-            fail(f"--out {out}: {what} (give a folder, or a path ending in .xlsx)", 2)
+            fail(f"--out {shown(out)}: {what} (give a folder, or a path ending in .xlsx)", 2)
         writable(out)
         for name in export_names(month):  # a link or a FIFO under a name the export may take: never written
             problem = not_a_file_problem(out / name)
             if problem:
-                fail(f"--out {out}: {name} {problem}", 2)
+                fail(f"--out {shown(out)}: {name} {problem}", 2)
         if not force:
             present = [name for name in export_names(month) if (out / name).exists()]
             if present:
-                fail(f"--out {out}: {present[0]} is already there, and this export may be written under that "
+                fail(f"--out {shown(out)}: {present[0]} is already there, and this export may be written under that "
                      f"name; add --force to overwrite it, or give another folder", 2)
         return out
     problem = not_a_file_problem(out)  # even with --force: a link would overwrite its target, a FIFO hang
     if problem:
-        fail(f"--out {out} {problem}", 2)
+        fail(f"--out {shown(out)} {problem}", 2)
     if out.exists() and not force:
-        fail(f"--out {out}: the file exists; add --force to overwrite it", 2)
+        fail(f"--out {shown(out)}: the file exists; add --force to overwrite it", 2)
     writable(out.parent)
     return out
 
@@ -146,14 +155,19 @@ def writable(folder: Path) -> None:
     import os
     import tempfile
 
+    from lifecycle_config import escaped, file_in_the_way
+
+    under = file_in_the_way(folder / "x")  # the folder itself, or one above it
+    if under is not None:  # it said "cannot write there (Not a directory)"
+        fail(f"--out {shown(folder)}: cannot be made: {escaped(str(under))} is a file, not a folder", 2)
     try:
         folder.mkdir(parents=True, exist_ok=True)
         with tempfile.NamedTemporaryFile(dir=folder, prefix=".lifecycle-probe-"):
             pass
     except OSError as error:
-        fail(f"--out {folder}: cannot write there ({error.strerror or error})", 2)
+        fail(f"--out {shown(folder)}: cannot write there ({error.strerror or error})", 2)
     if not os.access(folder, os.W_OK):
-        fail(f"--out {folder}: cannot write there (permission denied)", 2)
+        fail(f"--out {shown(folder)}: cannot write there (permission denied)", 2)
 
 
 def export_names(month: str) -> list[str]:

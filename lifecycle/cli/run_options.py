@@ -275,6 +275,16 @@ def restore(
     if problem:
         fail(f"--ticket {quoted(ticket)}: {problem}", 2)
     text_option("--requested-by", requested_by, 120)  # the intervention's engineer, as that import's `engineer`
+    if map_columns is not None:  # its form here, before a run (or a temporary server) starts; the run checks it again
+        from operations.backup_schema import SchemaDrift, parse_renames
+
+        try:
+            renames = parse_renames(map_columns)
+        except SchemaDrift as error:
+            fail(str(error), 2)
+        if renames and target is not Target.in_place:
+            fail("--map-columns is for restores in place (--target in_place): the sandbox is built from the backup's "
+                 "own tables", 2)
     known_customer(customer, data_kept=True)
     if backup:
         known_backup(customer, backup)

@@ -125,13 +125,14 @@ def export(result: Exported, options: dict) -> None:
     typer.echo(f"download: {result.link}")
     if out is not None:
         from blocks.storage import ObjectStorage
+        from lifecycle.cli.run_checks import shown
 
         target = out / result.key.rsplit("/", 1)[-1] if out.is_dir() else out
         problem = not_a_file_problem(target)  # checked before the run too; put there since: still refused
         if problem:
-            fail(f"{target} {problem} (the workbook is in storage: {result.key})", 2)
+            fail(f"{shown(target)} {problem} (the workbook is in storage: {result.key})", 2)
         if target.exists() and not force and target != out:
-            fail(f"{target}: the file exists; add --force to overwrite it (the workbook is in storage: "
+            fail(f"{shown(target)}: the file exists; add --force to overwrite it (the workbook is in storage: "
                  f"{result.key})", 2)
         with ObjectStorage(url=result.storage).store().open(result.key) as source:
             write_file(target, source.read())

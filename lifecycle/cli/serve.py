@@ -63,12 +63,12 @@ def deploy() -> None:
              "`lifecycle up` does it for the embedded one", 2)
     deadline = time.monotonic() + 120  # a server started a moment ago (deploy/) takes its time
     if not answers(api_url):
-        note(f"waiting for the Prefect server at {api_url} (PREFECT_API_URL) to answer (up to 2 minutes: one started "
-             f"a moment ago takes its time)")
+        note(f"waiting for the Prefect server at {config.escaped(api_url)} (PREFECT_API_URL) to answer (up to 2 "
+             f"minutes: one started a moment ago takes its time)")
     while not answers(api_url):
         if time.monotonic() > deadline:
-            fail(f"the Prefect server at {api_url} (PREFECT_API_URL) does not answer (waited 2 minutes): start it, or "
-                 f"correct PREFECT_API_URL")
+            fail(f"the Prefect server at {config.escaped(api_url)} (PREFECT_API_URL) does not answer (waited 2 "
+                 f"minutes): start it, or correct PREFECT_API_URL")
         time.sleep(2)
     ledger()
     refuse_another_installations_server(api_url)

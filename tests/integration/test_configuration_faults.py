@@ -15,15 +15,17 @@ from pathlib import Path
 
 import pytest
 
+from lifecycle_config import escaped
 from tests.support.builders import CUSTOMER_HEADER, customer, write_csv
 from tests.support.ports import free_port
 
 DATABASE_FORMS = "sqlite:///path/to/file.db or postgresql+psycopg://user@host/database (postgresql:// also)"
 
 
-def lifecycle(*args: str, env: dict[str, str], timeout: float = 240) -> subprocess.CompletedProcess:
+def lifecycle(*args: str, env: dict[str, str], timeout: float = 240,
+              cwd: Path | None = None) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "lifecycle.cli", *args], capture_output=True, text=True,
-                          env=env, timeout=timeout)
+                          env=env, timeout=timeout, cwd=cwd)
 
 
 def clean_env(home: Path, **extra: str) -> dict[str, str]:
@@ -53,11 +55,13 @@ def said(result: subprocess.CompletedProcess) -> str:
 ], ids=["home-osc-title", "home-sgr", "home-zero-width", "key-file-bidi", "database-bel"])
 def test_a_path_from_the_environment_holding_a_control_character_is_refused_escaped(tmp_path, variable, value,
                                                                                       shown):
-    value, shown = value.format(tmp=tmp_path), shown.format(tmp=tmp_path)
+    # paths relative to the folder the command runs in: a few characters, given back whole (escaped); a long one
+    # is cut after 40 characters (tests/unit/test_long_values.py)
+    value, shown = value.format(tmp="."), shown.format(tmp=".")
     character = next(char for char in value if char in "\x1b\x07\u200b\u202e")
     env = clean_env(tmp_path / "home", **{variable: value})
     for command in (["show", "customers"], ["import", "customers", str(tmp_path / "c.csv")], ["db", "upgrade"]):
-        result = lifecycle(*command, env=env)
+        result = lifecycle(*command, env=env, cwd=tmp_path)
         assert result.returncode == 2, result.stderr
         assert said(result) == (f"lifecycle: {variable}={shown} holds the control or invisible character "
                                 f"U+{ord(character):04X}: set it to a path without it (or unset it)")
@@ -72,8 +76,9 @@ def test_a_lifecycle_home_that_is_a_file_is_named_as_such(tmp_path):
     env = clean_env(tmp_path / "home", LIFECYCLE_HOME=str(tmp_path / "afile"))
     for command in (["show", "customers"], ["demo", "--customers", "3"]):
         result = lifecycle(*command, env=env)
-        assert (result.returncode, said(result)) == (2, f"lifecycle: LIFECYCLE_HOME='{tmp_path / 'afile'}' is a file, "
-                                                        f"not a folder: set it to a folder (made when missing)")
+        home = escaped(str(tmp_path / "afile"))
+        assert (result.returncode, said(result)) == (2, f"lifecycle: LIFECYCLE_HOME={home} is a file, not a folder: "
+                                                        f"set it to a folder (made when missing)")
 
 
 # --- 2. a database or storage URL of a kind the product does not drive ----------------------------------------
@@ -127,7 +132,7 @@ def test_up_refuses_a_host_that_is_not_an_address_of_this_machine(tmp_path, host
 def test_a_prefect_server_that_does_not_answer_is_named_at_once(home, ledger, tmp_path):
     api = f"http://127.0.0.1:{free_port()}/api"  # nothing listens there
     env = {**os.environ, "PREFECT_API_URL": api, "LIFECYCLE_TODAY": "2026-11-20"}
-    down = (f"lifecycle: the Prefect server at {api} (PREFECT_API_URL) does not answer: start it, or correct "
+    down = (f"lifecycle: the Prefect server at '{api}' (PREFECT_API_URL) does not answer: start it, or correct "
             f"PREFECT_API_URL (unset, a command uses the server of `lifecycle up` for this LIFECYCLE_HOME, or a "
             f"temporary one)")
     for command in (["run", "standby-expiry"], ["run", "export", "--month", "2026-10"], ["worker"],
@@ -147,7 +152,7 @@ def test_deploy_says_at_once_that_it_waits_for_a_server_that_does_not_answer(hom
         started = time.monotonic()
         first = process.stderr.readline()
         assert time.monotonic() - started < 30
-        assert first.rstrip("\n") == (f"waiting for the Prefect server at {api} (PREFECT_API_URL) to answer (up to 2 "
+        assert first.rstrip("\n") == (f"waiting for the Prefect server at '{api}' (PREFECT_API_URL) to answer (up to 2 "
                                       f"minutes: one started a moment ago takes its time)")
     finally:
         process.kill()
@@ -169,8 +174,9 @@ def test_a_ledger_another_process_holds_is_said_busy_in_one_line(tmp_path):
     finally:
         holder.close()
     assert result.returncode == 1, result.stderr
-    assert said(result) == (f"lifecycle: the ledger sqlite:///{home.resolve() / 'ledger.db'} is busy: another "
-                            f"lifecycle command or run holds it (waited 30 s): try again once it has finished")
+    ledger_url = escaped(f"sqlite:///{home.resolve() / 'ledger.db'}")  # given back cut after 40 characters
+    assert said(result) == (f"lifecycle: the ledger {ledger_url} is busy: another lifecycle command or run holds it "
+                            f"(waited 30 s): try again once it has finished")
     assert lifecycle("show", "customers", env=env).stdout.strip() == "no customers"  # nothing was imported
 
 
@@ -188,6 +194,14 @@ def test_restore_snapshot_refuses_a_target_url_that_is_not_a_database(home, ledg
     assert said(result) == f"lifecycle: {line}"
 
 
+#: a SQLite file on a disk that is full: a 64 KiB tmpfs mounted in a mount namespace of the command's own
+#: (`unshare --mount`), so the mount ends with the command, whatever happens, and no other process sees it. Not
+#: /dev/full (a device: now refused as a path that is no database file, exit 2), not `ulimit -f` (SQLite says
+#: "disk I/O error" for EFBIG, not a full disk), not a loop device (a file and a device to clean up after a
+#: crash). It needs root (CAP_SYS_ADMIN), which CI has; elsewhere the test says it is skipped and why.
+ON_A_FULL_DISK = ("unshare", "--mount", "sh", "-c", 'mount -t tmpfs -o size=64k tmpfs "$0" && exec "$@"')
+
+
 def test_restore_snapshot_into_a_full_disk_is_the_worlds_in_one_line(prefect_server, home, ledger, tmp_path,
                                                                      monkeypatch):
     from datetime import date
@@ -196,16 +210,69 @@ def test_restore_snapshot_into_a_full_disk_is_the_worlds_in_one_line(prefect_ser
     from ledger.imports import import_file
     from tests.support.builders import platform
 
-    if not Path("/dev/full").exists():
-        pytest.skip("this machine has no /dev/full")
+    disk = tmp_path / "small-disk"
+    disk.mkdir()
+    tried = subprocess.run([*ON_A_FULL_DISK, str(disk), "true"], capture_output=True, text=True)
+    if tried.returncode != 0:
+        pytest.skip(f"a tmpfs cannot be mounted here (root is needed): {tried.stderr.strip()}")
     monkeypatch.setenv("LIFECYCLE_TODAY", "2026-11-20")
     import_file("customers", write_csv(tmp_path / "c.csv", CUSTOMER_HEADER, [customer("ACME")]), engine=ledger)
     platform(os.environ["LIFECYCLE_PLATFORM_URL"], ["ACME"])
     snapshot_id = nightly_backup(as_of=date(2026, 11, 20))["ledger_snapshot"].split(":")[0]
-    result = lifecycle("db", "restore-snapshot", snapshot_id, "--to", "sqlite:////dev/full", env=dict(os.environ))
+    target = f"sqlite:///{disk / 'restored.db'}"
+    result = subprocess.run([*ON_A_FULL_DISK, str(disk), sys.executable, "-m", "lifecycle.cli", "db",
+                             "restore-snapshot", snapshot_id, "--to", target], capture_output=True, text=True,
+                            env=dict(os.environ), timeout=240)
     assert result.returncode == 1, result.stderr
-    assert said(result) == ("lifecycle: the database sqlite:////dev/full cannot be used (database or disk is full): "
-                            "free its disk or let it be written, or correct its URL")
+    assert said(result) == (f"lifecycle: the database {escaped(target)} cannot be used (database or disk is full): "
+                            f"free its disk or let it be written, or correct its URL")
+    assert list(disk.iterdir()) == []  # the small disk was the command's own: nothing of it is left here
+
+
+def test_restore_snapshot_into_a_relative_sqlite_path_says_the_absolute_path_it_wrote(prefect_server, home, ledger,
+                                                                                     tmp_path, monkeypatch):
+    """`--to sqlite:///restored.db` is a file in the folder the command runs in: the success line said
+    `into sqlite:///restored.db`, which names no file once the reader is elsewhere."""
+    from datetime import date
+
+    from flows.backup import nightly_backup
+    from ledger.imports import import_file
+    from tests.support.builders import platform
+
+    monkeypatch.setenv("LIFECYCLE_TODAY", "2026-11-20")
+    import_file("customers", write_csv(tmp_path / "c.csv", CUSTOMER_HEADER, [customer("ACME")]), engine=ledger)
+    platform(os.environ["LIFECYCLE_PLATFORM_URL"], ["ACME"])
+    snapshot_id = nightly_backup(as_of=date(2026, 11, 20))["ledger_snapshot"].split(":")[0]
+    here = tmp_path / "here"
+    here.mkdir()
+    result = subprocess.run([sys.executable, "-m", "lifecycle.cli", "db", "restore-snapshot", snapshot_id, "--to",
+                             "sqlite:///restored.db"], capture_output=True, text=True, env=dict(os.environ),
+                            cwd=here, timeout=240)
+    assert result.returncode == 0, result.stderr
+    line = result.stdout.strip()
+    assert line.startswith("restored ") and line.endswith(f" tables into sqlite:///{here / 'restored.db'}"), line
+    with sqlite3.connect(here / "restored.db") as restored:
+        assert restored.execute("SELECT customer_id FROM customers").fetchall() == [("ACME",)]
+
+
+@pytest.mark.parametrize("kind", ["fifo", "folder", "device", "text file", "under a file"])
+def test_restore_snapshot_into_a_path_that_is_no_database_file_is_refused_before_anything(home, ledger, tmp_path,
+                                                                                          kind):
+    """A FIFO, a folder or a device was told as a full disk or a disk I/O error, exit 1: the path is the user's
+    to correct, exit 2, and nothing is read or written (the snapshot need not even exist)."""
+    paths = {"fifo": tmp_path / "fifo", "folder": tmp_path, "device": Path("/dev/null"),
+             "text file": tmp_path / "notes.txt", "under a file": tmp_path / "notes.txt" / "x.db"}
+    os.mkfifo(tmp_path / "fifo")
+    (tmp_path / "notes.txt").write_text("not a database")
+    lines = {"fifo": "is a FIFO, not a database file", "folder": "is a folder, not a database file",
+             "device": "is a device, not a database file", "text file": "is a file that is not a SQLite database",
+             "under a file": "cannot be made: {notes} is a file, not a folder"}
+    target = f"sqlite:///{paths[kind]}"
+    result = lifecycle("db", "restore-snapshot", "LEDGER-20261120", "--to", target, env=dict(os.environ), timeout=60)
+    assert result.returncode == 2, result.stderr
+    notes = escaped(str(tmp_path / "notes.txt"))
+    assert said(result) == f"lifecycle: --to {escaped(target)} {lines[kind].format(notes=notes)}"
+    assert (tmp_path / "notes.txt").read_text() == "not a database"
 
 
 # --- 1. a copy of a home, with the original's server.json ----------------------------------------------------------

@@ -80,7 +80,7 @@ def test_a_command_of_one_installation_refuses_the_server_of_another(up_server, 
         refused = lifecycle(home2, *command, timeout=120, PREFECT_API_URL=up_server.api)
         assert refused.returncode == 2, (command, refused.stderr)
         [line] = refused.stderr.strip().splitlines()
-        assert line.startswith(f"lifecycle: the Prefect server at {up_server.api} serves installation {home1_id}, "
+        assert line.startswith(f"lifecycle: the Prefect server at '{up_server.api}' serves installation {home1_id}, "
                                f"not this ledger's {home2_id}"), line
         assert "point PREFECT_API_URL at this installation's own server" in line
     assert state_of(up_server.home) == before
@@ -101,7 +101,7 @@ def test_a_credit_notes_import_pointed_at_another_installations_server_writes_no
     refused = lifecycle(home2, "import", "credit-notes", str(notes), timeout=120, PREFECT_API_URL=up_server.api)
     assert refused.returncode == 2, refused.stderr
     [line] = refused.stderr.strip().splitlines()
-    assert line.startswith(f"lifecycle: the Prefect server at {up_server.api} serves installation ") and \
+    assert line.startswith(f"lifecycle: the Prefect server at '{up_server.api}' serves installation ") and \
         "nothing was done" in line, line
     with sqlite3.connect(home2 / "ledger.db") as ledger:
         assert ledger.execute("SELECT count(*) FROM invoices").fetchone()[0] == before
@@ -176,7 +176,7 @@ def test_a_copied_home_pointed_at_the_originals_server_is_refused_in_one_line(up
         refused = lifecycle(copied_home, *command, timeout=120, PREFECT_API_URL=up_server.api, **extra)
         assert refused.returncode == 2, (command, refused.stderr)
         [line] = refused.stderr.strip().splitlines()
-        assert line.startswith(f"lifecycle: the Prefect server at {up_server.api} serves the ledger at "
+        assert line.startswith(f"lifecycle: the Prefect server at '{up_server.api}' serves the ledger at "
                                f"{ledger_at(up_server.home)}, not this command's at {ledger_at(copied_home)}"), line
         assert "nothing was done" in line and "on the worker" not in refused.stderr
     assert state_of(up_server.home) == before and state_of(copied_home) == copy_before

@@ -89,16 +89,20 @@ def test_a_damaged_object_refuses_before_any_write_and_marks_the_backup_corrupt(
         assert session.scalar(select(func.count()).select_from(Intervention)) == 0
 
 
+NOT_AN_IDENTIFIER = "is not an SQL identifier: a letter or _ then letters, digits or _, 63 characters at most"
+
+
 @pytest.mark.parametrize("map_columns, reason", [
     ("a.b=c," * 20000, "--map-columns is 120000 characters long: at most 2000 (name the columns renamed since the "
                        "backup, table.old=new, separated by commas)"),
     (",".join(f"users.c{n}=d{n}" for n in range(51)), "--map-columns names 51 renames: at most 50"),
     ("users.email=mail,users.email=address", "--map-columns users.email: renamed twice; name it once"),
-    ("users.email=" + "m" * 64, f"--map-columns 'users.email={'m' * 64}': a table or column name is at most 63 "
-                                f"characters, without a control character"),
-    ("users.email=ma\x1bil", "--map-columns 'users.email=ma\\x1bil': a table or column name is at most 63 characters, "
-                             "without a control character"),
-], ids=["too-long", "too-many", "twice", "long-name", "control-character"])
+    ("users.email=" + "m" * 64, f"--map-columns 'users.email={'m' * 28}…' (76 characters): '{'m' * 40}…' (64 "
+                                f"characters) {NOT_AN_IDENTIFIER}"),
+    ("users.email=ma\x1bil", f"--map-columns 'users.email=ma\\x1bil': 'ma\\x1bil' {NOT_AN_IDENTIFIER}"),
+    ("users.email=b; DROP TABLE x", f"--map-columns 'users.email=b; DROP TABLE x': 'b; DROP TABLE x' "
+                                    f"{NOT_AN_IDENTIFIER}"),
+], ids=["too-long", "too-many", "twice", "long-name", "control-character", "sql"])
 def test_a_map_of_columns_out_of_bounds_is_refused_in_one_line_before_anything(shop, map_columns, reason):
     with pytest.raises(RestoreRefused) as refused:
         restore_customer("ACME", None, "in_place", "alice", "T-1", platform=shop.platform, storage=shop.storage,

@@ -105,17 +105,19 @@ def test_a_database_that_cannot_be_used_is_one_line_naming_it(tmp_path):
 
     from lifecycle_config.databases import DatabaseUnavailable, make_engine
 
+    from lifecycle_config import Misconfigured
+
     folder = tmp_path / "missing-parent" / "ledger.db"
     (tmp_path / "missing-parent").write_text("a file where the folder should be")
-    with pytest.raises(DatabaseUnavailable, match=r"^the database sqlite:///.*/missing-parent/ledger\.db cannot be used "
-                                                  r"\(its folder .* cannot be made: .*\): let it be written, or "
-                                                  r"correct its URL$"):
+    # a file where its folder should be is a path to correct (exit 2), not a condition of the world
+    with pytest.raises(Misconfigured, match=r"^the database 'sqlite:///.*' \(\d+ characters\) cannot be made: '.*' "
+                                            r"\(\d+ characters\) is a file, not a folder: correct its URL$"):
         make_engine(f"sqlite:///{folder}")
     engine = make_engine("postgresql://someone:secret@127.0.0.1:9/nothing")
     with pytest.raises(DatabaseUnavailable) as down, engine.connect() as connection:
         connection.execute(text("SELECT 1"))
-    assert str(down.value).startswith("the database postgresql+psycopg://someone:***@127.0.0.1:9/nothing cannot be "
-                                      "used (") and "secret" not in str(down.value)
+    assert str(down.value).startswith("the database 'postgresql+psycopg://someone:***@127.0.0…' (52 characters) "
+                                      "cannot be used (") and "secret" not in str(down.value)
     assert str(down.value).endswith("): start its server, or correct its URL") and is_world_condition(down.value)
 
 
