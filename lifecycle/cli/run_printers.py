@@ -18,6 +18,7 @@ if TYPE_CHECKING:   # the types only: the modules load when the run has loaded t
     from operations.commitments import Looked
     from operations.corrections import CreditNoted, Refunded
     from operations.drill import Drilled
+    from operations.einvoicing_documents import EinvoicingDone
     from operations.export import Exported
     from operations.restore import Restored
     from operations.send_invoices import SentInvoices
@@ -99,6 +100,19 @@ def _held(result: Looked) -> str:
     return f", {result.held} held until {result.held_until:%Y-%m-%d %H:%M} (opening)"
 
 
+def einvoicing(result: EinvoicingDone, options: dict) -> None:
+    if result.redeposited:
+        typer.echo(f"deposited again: {result.redeposited}")
+    typer.echo(f"{result.day}: {result.line()}")
+    for waiting in result.waiting:
+        typer.echo(f"  pending: {waiting}")
+    for refused in result.refused:
+        typer.echo(f"  refused by the platform: {refused}")
+    for row in result.attention:
+        typer.echo(f"  {row['number']} {row['customer']}: {row['status']} since {row['since']}"
+                   + (f" ({row['reason']})" if row["reason"] else ""))
+
+
 def cancel(result: LetterRecorded, options: dict) -> None:
     typer.echo(f"{options['customer']}: cancellation {result.sentence}"
                + (f"; balance today {result.balance} EUR (sent to the customer)" if result.balance is not None
@@ -151,8 +165,12 @@ def verify_backups(result: Drilled, options: dict) -> None:
 
 def send_invoices(result: SentInvoices, options: dict) -> None:
     month = options["month"]
-    typer.echo(f"{month}: {len(result.sent)} invoice(s) sent{'' if options['new_only'] else ' again'}: "
-               f"{', '.join(result.sent) or 'none'}")
+    if result.sent or not result.through_platform:
+        typer.echo(f"{month}: {len(result.sent)} invoice(s) sent{'' if options['new_only'] else ' again'}: "
+                   f"{', '.join(result.sent) or 'none'}")
+    if result.through_platform:  # French business customers' documents, once a platform is set: never mailed
+        typer.echo(f"{month}: {len(result.through_platform)} document(s) go through the e-invoicing platform, not "
+                   f"mailed: {', '.join(result.through_platform)}" + (f"; {result.deposit}" if result.deposit else ""))
     if result.waiting:  # queued, not taken by the mail server: the next run tries again
         typer.echo(f"{month}: {len(result.waiting)} invoice(s) not sent yet, pending: {', '.join(result.waiting)}")
     _pending(result.pending)
