@@ -14,9 +14,9 @@ from typing import Optional
 from prefect import flow
 from prefect.artifacts import create_table_artifact
 
+from operations import einvoicing_documents as documents
 from operations.einvoicing_documents import NOT_SET, EinvoicingDone, attention_rows
-from tasks.einvoicing import (apply_effects_task, deposit_documents_task, poll_statuses_task, redeposit_task,
-                              send_cashed_task)
+from tasks.einvoicing import apply_effects_task, deposit_documents_task, poll_statuses_task, send_cashed_task
 from tasks.runtime import actor, business_date, check_ids, check_window, flow_run_id, refusals_fail_quietly
 from tasks.settings import load_run_settings
 
@@ -38,8 +38,9 @@ def einvoicing(as_of: Optional[date] = None, redeposit: Optional[str] = None) ->
     if not settings.einvoicing.configured():
         print(NOT_SET)
         return EinvoicingDone(day, configured=False).summary()
-    # a corrected document first: refused in one line (its status does not allow it) before anything is done
-    again = redeposit_task(settings, redeposit, actor=actor(), flow_run_id=flow_run_id()) if redeposit else None
+    # a corrected document first: refused in one line (its status does not allow it) before anything is done;
+    # called, not a task run: a refusal is the run's one line (a task run's would add Prefect's own)
+    again = documents.redeposit(settings, redeposit, actor=actor(), flow_run_id=flow_run_id()) if redeposit else None
     deposited = deposit_documents_task(settings, actor=actor(), flow_run_id=flow_run_id())
     read = poll_statuses_task(settings, actor=actor(), flow_run_id=flow_run_id())
     applied = apply_effects_task(settings, actor=actor(), flow_run_id=flow_run_id())  # alerts ops on a rejection

@@ -26,7 +26,7 @@ from ledger import audit, keys
 from ledger.db import session_scope
 from ledger.einvoicing import EinvoiceFlow, EinvoiceStatus
 from ledger.models import Customer, Invoice, Notice
-from operations.einvoicing import Deposited, FlowSpec, deposit_once, last_statuses
+from operations.einvoicing import Deposited, FlowSpec, deposit_once
 from operations.invoice_documents import RENDERED_KINDS, _document
 from operations.results import RunResult
 from policy.einvoicing import (ROUTES, BuyerKind, Effect, FlowKind, FlowState, Syntax, effects_of, label_of,
@@ -49,6 +49,9 @@ class DocumentsDeposited:
     already: list[str] = field(default_factory=list)     # the platform had them (a run killed after sending)
     waiting: list[str] = field(default_factory=list)     # not taken (the network, storage): the next run tries
     refused: list[str] = field(default_factory=list)     # refused by the platform: kept, not tried again
+
+    def nothing_done(self) -> bool:
+        return not (self.deposited or self.already or self.waiting or self.refused)
 
     def line(self) -> str:
         """What a run (the e-invoicing run, or a close's hook) says of it."""
@@ -252,14 +255,24 @@ def attention_rows(*, engine=None) -> list[dict]:
                                     .order_by(EinvoiceFlow.tracking_id)):
             if flow.deposit == _latest_deposit(session, flow.invoice_id):
                 rows.append(_row(flow.tracking_id, flow.customer_id, "deposit refused", flow.created_at, flow.reason))
-        invoice_ids = list(session.scalars(select(EinvoiceFlow.invoice_id).where(
-            EinvoiceFlow.kind == FlowKind.DOCUMENT, EinvoiceFlow.invoice_id.is_not(None)).distinct()))
-        for invoice_id, status in sorted(last_statuses(session, invoice_ids).items()):
-            if needs_attention(status.code):
-                flow = session.get(EinvoiceFlow, status.flow_pk)
+        for flow in _latest_deposits(session):
+            status = _last_status(session, flow)   # a document deposited again is judged by its new deposit
+            if status is not None and needs_attention(status.code):
                 said = f"{status.code} {label_of(status.code, status.label)}"
                 rows.append(_row(flow.tracking_id, flow.customer_id, said, status.at, status.reason))
     return rows
+
+
+def _latest_deposits(session) -> list[EinvoiceFlow]:
+    """Each document's latest deposit, taken by the platform (its first, or its latest new deposit)."""
+    flows = session.scalars(select(EinvoiceFlow).where(EinvoiceFlow.kind == FlowKind.DOCUMENT,
+                                                       EinvoiceFlow.invoice_id.is_not(None))
+                            .order_by(EinvoiceFlow.invoice_id, EinvoiceFlow.deposit))
+    latest: dict[int, EinvoiceFlow] = {}
+    for flow in flows:
+        latest[flow.invoice_id] = flow
+    return [flow for flow in sorted(latest.values(), key=lambda flow: flow.tracking_id)
+            if flow.state == FlowState.DEPOSITED]
 
 
 def _latest_deposit(session, invoice_id: int | None) -> int:

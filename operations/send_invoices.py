@@ -99,7 +99,8 @@ def _deposit(settings, numbers: list[str], *, actor: str, flow_run_id: str | Non
     from operations.einvoicing_documents import deposit_documents
 
     try:
-        return deposit_documents(settings, actor=actor, flow_run_id=flow_run_id, numbers=numbers).line()
+        done = deposit_documents(settings, actor=actor, flow_run_id=flow_run_id, numbers=numbers)
+        return "deposited already" if done.nothing_done() else done.line()
     except Exception as error:  # noqa: BLE001 - only the world's conditions wait for the e-invoicing run
         if not is_world_condition(error):
             raise

@@ -10,8 +10,6 @@ from operations import einvoicing_documents, einvoicing_payments, einvoicing_sta
 
 deposit_documents_task = task(einvoicing_documents.deposit_documents, name="deposit-einvoice-documents",
                               cache_policy=NO_CACHE, persist_result=False)
-redeposit_task = task(einvoicing_documents.redeposit, name="redeposit-einvoice-document", cache_policy=NO_CACHE,
-                      persist_result=False)
 poll_statuses_task = task(einvoicing_statuses.poll_statuses, name="poll-einvoice-statuses", cache_policy=NO_CACHE,
                           persist_result=False)
 apply_effects_task = task(einvoicing_statuses.apply_effects, name="apply-einvoice-status-effects",
@@ -38,7 +36,7 @@ def deposit_issued(settings, numbers: list[str], *, actor: str, flow_run_id: str
             raise
         said = f"e-invoicing: documents not deposited now ({one_line(error)}): the e-invoicing run deposits them"
     else:
-        if not (done.deposited or done.already or done.waiting or done.refused):
+        if done.nothing_done():
             return None
         said = f"e-invoicing: {done.line()}"
     print(said)

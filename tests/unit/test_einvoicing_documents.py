@@ -247,3 +247,22 @@ def test_a_rejected_document_corrected_is_deposited_again_beside_the_original(cl
 
     with pytest.raises(RedepositRefused, match=f"{acme}-r1 is deposited and has no status yet"):
         redeposit(settings, acme, actor="finance", flow_run_id=None, engine=ledger)
+
+
+def test_the_artifact_lists_a_rejected_document_until_it_is_deposited_again(closed, platform):
+    from operations.einvoicing_documents import attention_rows
+
+    ledger, settings, numbers = closed
+    acme, beta = numbers["ACME"], numbers["BETA"]
+    platform.reject(beta, "BR-FR-12: the buyer's address lacks its postcode")
+    platform.fail_next(1)                                   # ACME's deposit (the first) waits: not deposited yet
+    _issue(settings, ledger)
+    deposit_documents(settings, actor="test", flow_run_id=None, engine=ledger)
+    _read_statuses(settings, ledger)
+    rows = attention_rows(engine=ledger)
+    assert [(row["number"], row["customer"], row["status"], row["reason"]) for row in rows] == [
+        (acme, "ACME", "not deposited yet", "1 attempt(s)"),
+        (beta, "BETA", "213 Rejetée", "BR-FR-12: the buyer's address lacks its postcode")]
+    redeposit(settings, beta, actor="finance", flow_run_id=None, engine=ledger)
+    deposit_documents(settings, actor="test", flow_run_id=None, engine=ledger)
+    assert attention_rows(engine=ledger) == []    # BETA judged by its new deposit, ACME deposited
