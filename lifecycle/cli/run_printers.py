@@ -60,6 +60,8 @@ def monthly_close(result: Closed, options: dict) -> None:
     if result.credit_notes:   # money owed to customers: credit notes, never invoices below zero
         typer.echo(f"{month} closed: {result.credit_notes} credit note(s) issued on {result.issued_on}, "
                    f"{result.credited_ttc} EUR TTC given back (standby days of annual subscriptions)")
+    if result.einvoicing:     # deposited on the platform, or pending for the e-invoicing run (never a failed close)
+        typer.echo(f"{month}: {result.einvoicing}")
     if result.not_billed_again:
         typer.echo(f"  {result.not_billed_again}")
 

@@ -65,9 +65,10 @@ def test_a_close_deposits_once_a_rejection_is_listed_corrected_and_deposited_aga
         for customer_id, siren in (("ACME", "552120222"), ("BETA", "732829320")):
             session.execute(update(Customer).where(Customer.customer_id == customer_id)
                             .values(siren=siren, buyer_kind=BuyerKind.FR_BUSINESS))
-    monthly_close(month="2026-10")
+    closed = monthly_close(month="2026-10")
     numbers = numbers_of(ledger)
     acme, beta = numbers["ACME"], numbers["BETA"]
+    assert closed["einvoicing"] == f"e-invoicing: 2 document(s) deposited on the e-invoicing platform ({acme}, {beta})"
     assert sorted(flow.tracking_id for flow in platform.deposits()) == sorted([acme, beta])
     assert mailed(ledger) == {"GAMMA"}                    # the private customer's invoice is mailed as before
 
@@ -104,6 +105,25 @@ def test_a_close_deposits_once_a_rejection_is_listed_corrected_and_deposited_aga
             == FlowState.DEPOSITED
     log = (tmp_path / "platform-flows.jsonl").read_text().splitlines()
     assert len(log) == 3 and f'"trackingId": "{beta}-r1"' in log[-1]
+
+
+def test_the_platform_down_never_fails_the_close_and_the_run_deposits_what_waits(prefect_server, home, ledger,
+                                                                                 tmp_path, platform, capsys):
+    from flows.monthly_close import monthly_close
+
+    load_october(ledger, tmp_path)
+    with session_scope(ledger, write=True) as session:
+        session.execute(update(Customer).where(Customer.customer_id == "ACME")
+                        .values(siren="552120222", buyer_kind=BuyerKind.FR_BUSINESS))
+    platform.fail_next(4)                                 # the first attempt and its 3 retries: 503 maintenance
+    closed = monthly_close(month="2026-10")
+    acme = numbers_of(ledger)["ACME"]
+    assert closed["status"] == "finalised" and closed["einvoicing"].startswith(
+        f"e-invoicing: 0 document(s) deposited on the e-invoicing platform; 1 pending, deposited by the next run: "
+        f"{acme}: the e-invoicing platform at {platform.url} did not answer (HTTP 503) after 4 attempt(s)")
+    assert platform.deposits() == [] and "ACME" not in mailed(ledger)
+    result, lines = run_einvoicing(capsys)
+    assert result.deposited == [acme] and [flow.tracking_id for flow in platform.deposits()] == [acme]
 
 
 def test_without_a_platform_the_run_says_documents_are_mailed(prefect_server, home, ledger, capsys, monkeypatch):
