@@ -20,6 +20,7 @@ from policy.calendar import future_day_problem, today_paris
 from tasks.approval import answered, decided, pause_key, run_url, wait_for_decision
 from tasks.arrears import sweep_task
 from tasks.dispatch import deliver
+from tasks.einvoicing import deposit_issued
 from tasks.invoice_documents import finish_documents, issue_documents_task
 from policy.vocabulary import InvoiceKind
 from operations.deletion import (approval_form, certificate_markdown, check_due, execute, mark_awaiting, pending_run,
@@ -76,7 +77,8 @@ def arrears_escalation(
     if not dry_run:  # the notices and access changes recorded with their stages (and any left by earlier runs)
         # each penalty invoice's PDF, stored and mailed like the close's (and one a killed run left without)
         issued = issue_documents_task(settings.seller, settings.terms, settings.storage, kinds=(InvoiceKind.PENALTY,),
-                                      actor=actor(), flow_run_id=flow_run_id())
+                                      actor=actor(), flow_run_id=flow_run_id(), platform=settings.einvoicing)
+        deposit_issued(settings, issued.through_platform, actor=actor(), flow_run_id=flow_run_id())
         report.failed += [f"invoice document {why}" for why in issued.refused]
         report.failed += deliver(settings)
         if leftovers.conclude().problems:  # a document still not stored (a mail waits its alert time, above)

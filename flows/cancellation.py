@@ -24,6 +24,7 @@ from policy.vocabulary import BackupOutcomeStatus
 from tasks.cancellation import end_services_task, keep_final_backup_task, send_statements_task
 from tasks.dispatch import deliver
 from operations.invoice_documents import issue_documents
+from tasks.einvoicing import deposit_issued
 from tasks.invoice_documents import finish_documents
 from tasks.runtime import (check_ids, NAME_LENGTH, REASON_LENGTH, actor, business_date, check_date, check_texts,
                            check_window, flow_run_id, refusals_fail_quietly)
@@ -86,7 +87,8 @@ def cancellations(as_of: Optional[date] = None, force_reason: Optional[str] = No
         rows.append({"customer": step.customer_id, "step": "effective", "detail": step.sentence, "final backup": ""})
         if step.credit_notes:   # the days billed after the last day, given back: documents and mails like any note
             issued = issue_documents(settings.seller, settings.terms, settings.storage, numbers=list(step.credit_notes),
-                                     actor=actor(), flow_run_id=flow_run_id())
+                                     actor=actor(), flow_run_id=flow_run_id(), platform=settings.einvoicing)
+            deposit_issued(settings, issued.through_platform, actor=actor(), flow_run_id=flow_run_id())
             for refused in issued.refused:
                 print(f"credit note document not stored: {refused}")
     # the last picture of each cancelled customer's data, taken after its access went off; retried by the next

@@ -19,6 +19,7 @@ from lifecycle_config.failpoints import failpoint
 from operations.corrections import CreditNoted, Refunded, issue_credit_note as credit_note, record_refund
 from tasks.dispatch import deliver
 from operations.invoice_documents import documents_table, standing
+from tasks.einvoicing import deposit_issued
 from tasks.invoice_documents import finish_documents, issue_documents_task
 from tasks.runtime import (check_ids, NAME_LENGTH, REASON_LENGTH, actor, check_texts, check_window, flow_run_id,
                            refusals_fail_quietly)
@@ -54,13 +55,14 @@ def issue_credit_note(invoice: str, reason: str, requested_by: str, amount_ttc: 
     print(made.sentence())
     failpoint("credit-note.issued")
     try:
-        issue_documents_task(settings.seller, settings.terms, settings.storage, numbers=[made.number],
-                             actor=actor(), flow_run_id=run_id)
+        issued = issue_documents_task(settings.seller, settings.terms, settings.storage, numbers=[made.number],
+                                      actor=actor(), flow_run_id=run_id, platform=settings.einvoicing)
     except Exception as error:  # noqa: BLE001 - the world's conditions said with the note's own state
         if not is_world_condition(error):
             raise
         raise Unavailable(f"credit note {made.number} on invoice {made.credits} is issued, but its document could not "
                           f"be stored ({one_line(error)}): {standing(made.number)}") from None
+    deposit_issued(settings, issued.through_platform, actor=actor(), flow_run_id=run_id)  # never fails the note
     pending = deliver(settings, [made.customer_id])
     create_table_artifact(documents_table(settings.storage, [made.number]), key="credit-note",
                           description=f"Credit note {made.number} on invoice {made.credits}: {reason}")

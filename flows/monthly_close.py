@@ -18,6 +18,7 @@ from flows.exports import billable_export
 from tasks.approval import answered, artifact_url, decided, pause_key, run_url, wait_for_decision
 from tasks.dispatch import deliver
 from operations.invoice_documents import documents_table
+from tasks.einvoicing import deposit_issued
 from tasks.invoice_documents import finish_documents, issue_documents_task
 from operations.close import later_closed_month, previous_month
 from tasks.monthly_close import discard_task, draft_task, finalise_task
@@ -111,20 +112,23 @@ def monthly_close(
     print(f"{month}: {len(closed.invoices)} invoice(s), {closed.total_ttc} EUR TTC, issued {closed.issued_on}")
     if closed.credit_notes:
         print(f"{month}: {closed.credit_notes_sentence()}")
-    send_documents(month, settings, run_id)
+    deposit = send_documents(month, settings, run_id)
     billable_export(month)
-    return closed.summary()
+    return {**closed.summary(), "einvoicing": deposit or ""}
 
 
 class DocumentsRefused(Reported):
     """An invoice document could not be stored (its number already has another one); the artifact says which."""
 
 
-def send_documents(month: str, settings, run_id: str | None) -> None:
+def send_documents(month: str, settings, run_id: str | None) -> str | None:
     """Each issued invoice's Factur-X PDF, stored and mailed to its customer. A mail that cannot go out
     now stays pending and goes with the next run: it never fails the close."""
     issued = issue_documents_task(settings.seller, settings.terms, settings.storage, month=month, actor=actor(),
-                                  flow_run_id=run_id)
+                                  flow_run_id=run_id, platform=settings.einvoicing)
+    # French business customers' documents go through the e-invoicing platform (when set): deposited now, or
+    # pending for the e-invoicing run when it is down (never a failed close)
+    deposit = deposit_issued(settings, issued.through_platform, actor=actor(), flow_run_id=run_id)
     if issued.sample_seller:
         print("note: the invoices carry the SAMPLE seller (a SPECIMEN band, a test IBAN): fill in the `seller` "
               "block in the UI (Blocks) before invoices go to customers")
@@ -137,3 +141,4 @@ def send_documents(month: str, settings, run_id: str | None) -> None:
           f"{sum(1 for row in rows if row['mail'] == NoticeStatus.SENT)} of {len(rows)} sent")
     if issued.refused:
         raise DocumentsRefused("; ".join(issued.refused))
+    return deposit

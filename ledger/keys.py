@@ -161,6 +161,12 @@ def invoice_document(number: str, issued_on: date) -> str:
     return f"invoices/{issued_on:%Y}/{issued_on:%m}/{checked_id(number, 'invoice number')}.pdf"
 
 
+def invoice_document_redeposit(number: str, issued_on: date, deposit: int) -> str:
+    """The document rendered again for its k-th new deposit after a rejection, next to the original (never over
+    it): `invoices/YYYY/MM/<number>-r<k>.pdf`."""
+    return invoice_document(number, issued_on).removesuffix(".pdf") + f"-r{deposit}.pdf"
+
+
 def ledger_snapshot_folder(backup_id: str) -> str:
     return f"ledger-snapshots/{checked_id(backup_id, 'backup id')}/"
 

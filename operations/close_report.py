@@ -184,3 +184,4 @@ class Closed(RunResult):
     credit_notes: int
     credited_ttc: Decimal
     documents_finished: int = 0      # a month closed already: the documents an earlier run left, finished now
+    einvoicing: str = ""             # the deposit of French business customers' documents on the e-invoicing platform

@@ -56,6 +56,12 @@ class StatusesRead:
     new: list[str] = field(default_factory=list)
     unreachable: list[str] = field(default_factory=list)
 
+    def line(self) -> str:
+        said = f"{len(self.new)} new status(es) read on {self.flows_read} flow(s)"
+        if self.unreachable:
+            said += f" ({len(self.unreachable)} not answered: read again by the next run)"
+        return said
+
 
 @dataclass(frozen=True)
 class EffectsApplied:
@@ -65,6 +71,14 @@ class EffectsApplied:
     finance_alerts: list[str] = field(default_factory=list)
     held: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+
+    def line(self) -> str:
+        said = f"{len(self.ops_alerts) + len(self.finance_alerts)} alert(s) sent"
+        if self.held:
+            said += f", {len(self.held)} invoice(s) out of the arrears escalation ({', '.join(self.held)})"
+        if self.problems:
+            said += f"; {len(self.problems)} alert(s) not sent yet: {'; '.join(self.problems)}"
+        return said
 
 
 def _alive(session) -> list[EinvoiceFlow]:

@@ -51,6 +51,7 @@ class DocumentRefused(RuntimeError):
 class IssuedDocuments:
     stored: list[str] = field(default_factory=list)      # numbers whose document was stored now
     mails: list[str] = field(default_factory=list)       # numbers whose mail was recorded now
+    through_platform: list[str] = field(default_factory=list)  # numbers not mailed: deposited on the e-invoicing platform
     refused: list[str] = field(default_factory=list)     # "number: why"
     sample_seller: bool = False
 
@@ -226,6 +227,14 @@ def _credit_note_mail(invoice: Invoice, credited: str | None, words: Language) -
                       issued_on=invoice.issued_on, amount=amount, credited=credited, reason=invoice.description))
 
 
+def through_platform(platform, customer: Customer) -> bool:
+    """A document of `customer` is deposited on the e-invoicing platform instead of mailed: a platform is set
+    (`platform`: the e-invoicing block) and the customer is a French business (policy.einvoicing)."""
+    from policy.einvoicing import BuyerKind, goes_through_platform
+
+    return platform is not None and goes_through_platform(BuyerKind(customer.buyer_kind)) and platform.configured()
+
+
 def _record_mail(session, invoice: Invoice, customer: Customer, seller: Seller, terms: Terms, sending: int,
                  flow_run_id: str | None) -> Notice:
     prepaid = prepaid_of(session, invoice.id)
@@ -263,13 +272,14 @@ ISSUED_BEFORE_DOCUMENTS = ""
 def issue_documents(seller: Seller, terms: Terms, storage: ObjectStorage, *, month: str | None = None,
                     numbers: list[str] | None = None, customer_id: str | None = None, kinds=RENDERED_KINDS,
                     include_earlier: bool = False, actor: str, flow_run_id: str | None = None,
-                    engine=None) -> IssuedDocuments:
+                    engine=None, platform=None) -> IssuedDocuments:
     """Render, store and record the mail of every finalised invoice (of a month, these numbers, a customer)
     that has no document yet (`include_earlier`: also those issued before documents existed). A refused
     document is reported and the others go on. Before it is stored, each document is read back as the platform
     and the buyer will read it (the Factur-X XSD) and checked against the French rules: one that breaks a rule is
     neither stored nor mailed, is reported "number: BR-FR-xx: why" and stays unfinished, so the run after the
-    data are corrected issues it."""
+    data are corrected issues it. `platform` (the e-invoicing block): a document of a customer whose documents go
+    through it is not mailed (operations.einvoicing_documents deposits it)."""
     result = IssuedDocuments(sample_seller=seller.sample)
     wanted = (None, ISSUED_BEFORE_DOCUMENTS) if include_earlier else (None,)
     with session_scope(engine) as session:
@@ -307,22 +317,30 @@ def issue_documents(seller: Seller, terms: Terms, storage: ObjectStorage, *, mon
                          actor=actor, flow_run_id=flow_run_id)
             result.stored.append(invoice.number)
             mailed = session.scalar(select(func.count()).select_from(Notice).where(Notice.invoice_id == invoice.id))
-            if not mailed:
+            if not mailed and through_platform(platform, customer):
+                result.through_platform.append(invoice.number)
+            elif not mailed:
                 _record_mail(session, invoice, customer, seller, terms, 1, flow_run_id)
                 result.mails.append(invoice.number)
     return result
 
 
 def resend(seller: Seller, terms: Terms, *, month: str, customer_id: str | None, actor: str,
-           flow_run_id: str | None = None, skip: set[str] = frozenset(), engine=None) -> list[str]:
+           flow_run_id: str | None = None, skip: set[str] = frozenset(), engine=None, platform=None,
+           deposited: list[str] | None = None) -> list[str]:
     """Record one more sending of the documents of a month's invoices (of one customer), except those in
-    `skip` (mailed a moment ago); returns the numbers."""
+    `skip` (mailed a moment ago); returns the numbers. Those whose customer's documents go through the
+    e-invoicing `platform` are not mailed: they are added to `deposited` instead."""
     sent = []
     with session_scope(engine, write=True) as session:
         for invoice in _issued(session, month=month, numbers=None, customer_id=customer_id):
             if not invoice.document_key or invoice.number in skip:
                 continue
             customer = session.get(Customer, invoice.customer_id)
+            if through_platform(platform, customer):
+                if deposited is not None:
+                    deposited.append(invoice.number)
+                continue
             sendings = session.scalar(select(func.count()).select_from(Notice).where(Notice.invoice_id == invoice.id))
             _record_mail(session, invoice, customer, seller, terms, sendings + 1, flow_run_id)
             audit.record(session, "invoice_resent", customer_id=customer.customer_id, before=None,
@@ -416,7 +434,7 @@ def finish_documents(settings, *, actor: str, flow_run_id: str | None, skip: set
         return result
     try:
         issued = issue_documents(settings.seller, settings.terms, settings.storage, numbers=sorted(before),
-                                 actor=actor, flow_run_id=flow_run_id)
+                                 actor=actor, flow_run_id=flow_run_id, platform=settings.einvoicing)
         result.problems += issued.refused
     except Exception as error:  # noqa: BLE001 - only the world's conditions are kept for the next run
         if not is_world_condition(error):

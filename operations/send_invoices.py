@@ -9,7 +9,7 @@ left unrendered or unsent are finished on the way. What the mail server took is 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import ClassVar
 
 from operations import dispatch, invoice_documents
@@ -31,6 +31,8 @@ class SentInvoices(RunResult):
     sent: list[str]       # numbers the mail server took
     waiting: list[str]    # numbers whose mail waits for the next run
     pending: list[str]    # what the outbox left undone, and the documents held (a rule broken), one line a reason
+    through_platform: list[str] = field(default_factory=list)  # not mailed: deposited on the e-invoicing platform
+    deposit: str = ""     # what the deposit of those not deposited yet did (operations.einvoicing_documents)
 
 
 @dataclass(frozen=True)
@@ -63,11 +65,15 @@ def send_invoices(settings, *, month: str, customer_id: str | None = None, new_o
     and mailed once), with `settings`' seller, terms, storage and outbox. `issue` and `deliver` are the
     operations' own, or in a run their tasks (tasks.invoice_documents, tasks.dispatch)."""
     check_month(month)
+    platform = settings.einvoicing
     issued = issue(settings.seller, settings.terms, settings.storage, month=month, customer_id=customer_id,
-                   include_earlier=not new_only, actor=actor, flow_run_id=flow_run_id)
+                   include_earlier=not new_only, actor=actor, flow_run_id=flow_run_id, platform=platform)
+    through = list(issued.through_platform)
     sent = [] if new_only else invoice_documents.resend(settings.seller, settings.terms, month=month,
                                                         customer_id=customer_id, actor=actor, flow_run_id=flow_run_id,
-                                                        skip=set(issued.mails))
+                                                        skip=set(issued.mails), platform=platform, deposited=through)
+    through = sorted(set(through))
+    deposit = _deposit(settings, through, actor=actor, flow_run_id=flow_run_id) if through else ""
     sent = sorted(sent + issued.mails)
     held = [f"not issued, held until corrected: {why}" for why in issued.refused]  # e.g. a French rule, named
     # then those of any other month that earlier runs left unrendered or unsent (this month's are done above)
@@ -75,8 +81,8 @@ def send_invoices(settings, *, month: str, customer_id: str | None = None, new_o
     leftovers = invoice_documents.finish_documents(settings, actor=actor, flow_run_id=flow_run_id, skip=tried,
                                                    deliver_now=not sent,  # else their mails go with this run's
                                                    deliver=deliver)
-    if not sent and new_only:
-        return Sending(SentInvoices(month, [], [], held), [])
+    if not sent and (new_only or through):
+        return Sending(SentInvoices(month, [], [], held, through, deposit), [])
     if not sent and held:
         raise NothingToSend(f"no invoice sent for {month}: " + "; ".join(held))
     if not sent:
@@ -86,5 +92,20 @@ def send_invoices(settings, *, month: str, customer_id: str | None = None, new_o
     rows = invoice_documents.documents_table(settings.storage, sent)
     return Sending(SentInvoices(month, sent=[row["number"] for row in rows if row["mail"] == NoticeStatus.SENT],
                                 waiting=[row["number"] for row in rows if row["mail"] != NoticeStatus.SENT],
-                                pending=undone + held),
+                                pending=undone + held, through_platform=through, deposit=deposit),
                    rows)
+
+
+def _deposit(settings, numbers: list[str], *, actor: str, flow_run_id: str | None) -> str:
+    """Documents that go through the e-invoicing platform are deposited (once: those deposited already are
+    left as they are), never mailed; the platform down leaves them for the e-invoicing run, said."""
+    from lifecycle_config.conditions import is_world_condition, one_line
+    from operations.einvoicing_documents import deposit_documents
+
+    try:
+        done = deposit_documents(settings, actor=actor, flow_run_id=flow_run_id, numbers=numbers)
+        return "deposited already" if done.nothing_done() else done.line()
+    except Exception as error:  # noqa: BLE001 - only the world's conditions wait for the e-invoicing run
+        if not is_world_condition(error):
+            raise
+        return f"not deposited now ({one_line(error)}): the e-invoicing run deposits them"

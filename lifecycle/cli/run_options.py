@@ -116,6 +116,19 @@ def commitments(
     return {"as_of": moment}
 
 
+def einvoicing(
+    as_of: Optional[str] = typer.Option(None, "--as-of", help="Business day (YYYY-MM-DD); default today in Paris."),
+    redeposit: Optional[str] = typer.Option(None, "--redeposit", help="The number of a rejected document (213, 221, "
+                                            "501) to deposit again, rendered from the corrected customer data."),
+) -> dict:
+    """The e-invoicing run: deposit the documents of French business customers not deposited yet on the approved
+    platform, read their statuses and act on them, send the 212 Encaissée statuses owed."""
+    day = parse_day(as_of, "--as-of")
+    if redeposit is not None:
+        id_option("--redeposit", redeposit)
+    return {"as_of": day, "redeposit": redeposit}
+
+
 def cancel(
     customer: str = typer.Option(..., "--customer", help="Who cancels."),
     received_on: Optional[str] = typer.Option(None, "--received-on",

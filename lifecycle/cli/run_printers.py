@@ -19,6 +19,7 @@ if TYPE_CHECKING:   # the types only: the modules load when the run has loaded t
     from operations.corrections import CreditNoted, Refunded
     from operations.drill import Drilled
     from operations.einvoicing_payments import EReported
+    from operations.einvoicing_documents import EinvoicingDone
     from operations.export import Exported
     from operations.restore import Restored
     from operations.send_invoices import SentInvoices
@@ -60,6 +61,8 @@ def monthly_close(result: Closed, options: dict) -> None:
     if result.credit_notes:   # money owed to customers: credit notes, never invoices below zero
         typer.echo(f"{month} closed: {result.credit_notes} credit note(s) issued on {result.issued_on}, "
                    f"{result.credited_ttc} EUR TTC given back (standby days of annual subscriptions)")
+    if result.einvoicing:     # deposited on the platform, or pending for the e-invoicing run (never a failed close)
+        typer.echo(f"{month}: {result.einvoicing}")
     if result.not_billed_again:
         typer.echo(f"  {result.not_billed_again}")
 
@@ -98,6 +101,19 @@ def _held(result: Looked) -> str:
     if not result.held:
         return ""
     return f", {result.held} held until {result.held_until:%Y-%m-%d %H:%M} (opening)"
+
+
+def einvoicing(result: EinvoicingDone, options: dict) -> None:
+    if result.redeposited:
+        typer.echo(f"deposited again: {result.redeposited}")
+    typer.echo(f"{result.day}: {result.line()}")
+    for waiting in result.waiting:
+        typer.echo(f"  pending: {waiting}")
+    for refused in result.refused:
+        typer.echo(f"  refused by the platform: {refused}")
+    for row in result.attention:
+        typer.echo(f"  {row['number']} {row['customer']}: {row['status']} since {row['since']}"
+                   + (f" ({row['reason']})" if row["reason"] else ""))
 
 
 def cancel(result: LetterRecorded, options: dict) -> None:
@@ -153,8 +169,12 @@ def verify_backups(result: Drilled, options: dict) -> None:
 
 def send_invoices(result: SentInvoices, options: dict) -> None:
     month = options["month"]
-    typer.echo(f"{month}: {len(result.sent)} invoice(s) sent{'' if options['new_only'] else ' again'}: "
-               f"{', '.join(result.sent) or 'none'}")
+    if result.sent or not result.through_platform:
+        typer.echo(f"{month}: {len(result.sent)} invoice(s) sent{'' if options['new_only'] else ' again'}: "
+                   f"{', '.join(result.sent) or 'none'}")
+    if result.through_platform:  # French business customers' documents, once a platform is set: never mailed
+        typer.echo(f"{month}: {len(result.through_platform)} document(s) go through the e-invoicing platform, not "
+                   f"mailed: {', '.join(result.through_platform)}" + (f"; {result.deposit}" if result.deposit else ""))
     if result.waiting:  # queued, not taken by the mail server: the next run tries again
         typer.echo(f"{month}: {len(result.waiting)} invoice(s) not sent yet, pending: {', '.join(result.waiting)}")
     _pending(result.pending)

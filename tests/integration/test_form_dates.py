@@ -30,6 +30,7 @@ def _runs():
     from flows.cancellation import cancellations
     from flows.commitments import commitments
     from flows.corrections import refund
+    from flows.einvoicing import einvoicing
     from flows.exports import billable_export
     from flows.invoices import send_invoices
     from flows.monthly_close import monthly_close
@@ -51,6 +52,8 @@ def _runs():
                           f"as_of 1999-01-01 is before 2000-01-01: a date here lies {WINDOW}"),
         "commitments": (lambda: commitments(as_of=datetime(1999, 12, 31, 23, 0)),
                         f"as_of 1999-12-31T23:00:00+01:00 is before 2000-01-01: a date here lies {WINDOW}"),
+        "e-invoicing": (lambda: einvoicing(as_of=date(1999, 12, 31)),
+                        f"as_of 1999-12-31 is before 2000-01-01: a date here lies {WINDOW}"),
         "monthly-close": (lambda: monthly_close(month="0001-01", force_reason=forced),
                           f"month: the month 0001-01 is before 2000-01: {MONTHS}"),
         "monthly-close (not a month)": (lambda: monthly_close(month="2026-13", force_reason=forced),

@@ -38,7 +38,7 @@ def test_the_close_drafts_then_numbers_october_to_the_cent(october):
         "month": "2026-10", "status": "finalised", "invoices": 3, "total_ht": "1403.87", "total_vat": "259.03",
         "total_ttc": "1662.90", "issued_on": None, "subscription_already_billed": 0, "subscription_partly_billed": 0,
         "subscription_not_started": 0, "not_billed_again": "", "credit_notes": 0, "credited_ttc": "0.00",
-        "documents_finished": 0}
+        "documents_finished": 0, "einvoicing": ""}
     # a second close of a finalised month changes nothing
     assert draft("2026-10", Terms(), actor="test", flow_run_id=None, engine=october).status == "already_finalised"
 

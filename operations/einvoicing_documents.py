@@ -1,0 +1,314 @@
+"""The documents this product issues, deposited on the vendor's approved e-invoicing platform (PA).
+
+Once the e-invoicing block names a platform, an issued invoice or credit note of a French business customer is
+no longer mailed (operations.invoice_documents records no mail for it): it is deposited here, once, through
+operations.einvoicing.deposit_once (recorded pending, sent, recorded deposited: a kill in between never deposits
+it twice). A document mailed before the platform was set is not deposited behind the customer's back: it was
+delivered. The platform down leaves the document pending, said, for the next run; a deposit the platform refuses
+is kept with its reason for someone to look at.
+
+A document the platform rejected (213 Rejetée, 221, 501: policy.einvoicing's REDEPOSIT_ALLOWED) is deposited again
+with `redeposit` once finance corrected the customer's data: rendered again from the ledger as it is now, stored
+next to the original (which is never written over) and deposited under the tracking id `<number>-r<k>`.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Callable, ClassVar, Optional
+
+from sqlalchemy import exists, func, select
+
+from blocks.storage import MissingObject, ObjectStorage
+from ledger import audit, keys
+from ledger.db import session_scope
+from ledger.einvoicing import EinvoiceFlow, EinvoiceStatus
+from ledger.models import Customer, Invoice, Notice
+from operations.einvoicing import Deposited, FlowSpec, deposit_once
+from operations.invoice_documents import RENDERED_KINDS, _document
+from operations.results import RunResult
+from policy.einvoicing import (ROUTES, BuyerKind, Effect, FlowKind, FlowState, Syntax, effects_of, label_of,
+                               needs_attention)
+from policy.refusals import Refusal
+from reports.invoice_document import check_facturx, facturx_pdf
+
+NOT_SET = "no e-invoicing platform is set: documents are mailed"
+
+
+class RedepositRefused(Refusal):
+    """A document that may not be deposited again (its last status does not allow it, no such document...)."""
+
+
+@dataclass
+class DocumentsDeposited:
+    """What one pass of `deposit_documents` did: numbers (tracking ids), and "number: why" lines."""
+    configured: bool = True
+    deposited: list[str] = field(default_factory=list)   # taken by the platform now
+    already: list[str] = field(default_factory=list)     # the platform had them (a run killed after sending)
+    waiting: list[str] = field(default_factory=list)     # not taken (the network, storage): the next run tries
+    refused: list[str] = field(default_factory=list)     # refused by the platform: kept, not tried again
+
+    def nothing_done(self) -> bool:
+        return not (self.deposited or self.already or self.waiting or self.refused)
+
+    def line(self) -> str:
+        """What a run (the e-invoicing run, or a close's hook) says of it."""
+        if not self.configured:
+            return NOT_SET
+        said = f"{len(self.deposited) + len(self.already)} document(s) deposited on the e-invoicing platform"
+        said += f" ({', '.join(self.deposited + self.already)})" if self.deposited or self.already else ""
+        if self.waiting:
+            said += f"; {len(self.waiting)} pending, deposited by the next run: {'; '.join(self.waiting)}"
+        if self.refused:
+            said += f"; {len(self.refused)} refused by the platform: {'; '.join(self.refused)}"
+        return said
+
+
+def _syntax(settings) -> Syntax:
+    return Syntax(settings.einvoicing.format)
+
+
+def _content(storage: ObjectStorage, key: str, syntax: Syntax) -> Callable[[], bytes]:
+    """The file deposited, read when it is sent: the stored Factur-X PDF as it is, or the CII XML it embeds."""
+
+    def read() -> bytes:
+        with storage.store().open(key) as handle:
+            pdf = handle.read()
+        return check_facturx(pdf) if syntax == Syntax.CII else pdf
+
+    return read
+
+
+def _file_name(key: str, syntax: Syntax) -> str:
+    name = key.rsplit("/", 1)[-1]
+    return name.removesuffix(".pdf") + ".xml" if syntax == Syntax.CII else name
+
+
+def _spec(invoice: Invoice, customer: Customer, key: str, syntax: Syntax, storage: ObjectStorage,
+          deposit: int = 0) -> FlowSpec:
+    return FlowSpec(tracking_id=keys.einvoice_document(invoice.number, deposit), kind=FlowKind.DOCUMENT,
+                    syntax=syntax, rule=ROUTES[BuyerKind(customer.buyer_kind)], name=_file_name(key, syntax),
+                    content=_content(storage, key, syntax), invoice_id=invoice.id, customer_id=customer.customer_id,
+                    deposit=deposit)
+
+
+def _first_deposit_settled(invoice_id):
+    """The document's first deposit was taken or refused (a pending one is still to send)."""
+    return exists().where(EinvoiceFlow.invoice_id == invoice_id, EinvoiceFlow.kind == FlowKind.DOCUMENT,
+                          EinvoiceFlow.deposit == 0, EinvoiceFlow.state != FlowState.PENDING)
+
+
+def _to_deposit(session, numbers: list[str] | None) -> list[Invoice]:
+    """Issued documents of customers whose documents go through the platform, stored, never mailed (a document
+    mailed before the platform was set was delivered), whose first deposit is not settled yet."""
+    query = (select(Invoice).join(Customer, Customer.customer_id == Invoice.customer_id)
+             .where(Invoice.number.is_not(None), Invoice.kind.in_(RENDERED_KINDS),
+                    Invoice.document_key.is_not(None), Invoice.document_key != "",
+                    Customer.buyer_kind == BuyerKind.FR_BUSINESS,
+                    ~exists().where(Notice.invoice_id == Invoice.id), ~_first_deposit_settled(Invoice.id))
+             .order_by(Invoice.number))
+    if numbers is not None:
+        query = query.where(Invoice.number.in_(numbers))
+    return list(session.scalars(query))
+
+
+def _pending_redeposits(session, numbers: list[str] | None) -> list[tuple[Invoice, int]]:
+    """New deposits a run recorded and did not finish (a kill, the network): (invoice, k)."""
+    query = (select(Invoice, EinvoiceFlow.deposit).join(EinvoiceFlow, EinvoiceFlow.invoice_id == Invoice.id)
+             .where(EinvoiceFlow.kind == FlowKind.DOCUMENT, EinvoiceFlow.deposit > 0,
+                    EinvoiceFlow.state == FlowState.PENDING).order_by(Invoice.number, EinvoiceFlow.deposit))
+    if numbers is not None:
+        query = query.where(Invoice.number.in_(numbers))
+    return [(invoice, deposit) for invoice, deposit in session.execute(query)]
+
+
+def _deposit_one(settings, spec: FlowSpec, result: DocumentsDeposited, *, actor: str, flow_run_id: str | None,
+                 engine=None) -> None:
+    from lifecycle_config.conditions import is_world_condition, one_line
+
+    try:
+        done = deposit_once(settings.einvoicing, spec, actor=actor, flow_run_id=flow_run_id, engine=engine)
+    except (MissingObject, ValueError) as error:  # its stored file gone or no Factur-X: said, tried again
+        result.waiting.append(f"{spec.tracking_id}: its stored document cannot be read ({one_line(error)})")
+        return
+    except Exception as error:  # noqa: BLE001 - storage down: the world's conditions wait for the next run
+        if not is_world_condition(error):
+            raise
+        result.waiting.append(f"{spec.tracking_id}: {one_line(error)}")
+        return
+    _tell(done, result)
+
+
+def _tell(done: Deposited, result: DocumentsDeposited) -> None:
+    if done.state == FlowState.DEPOSITED:
+        (result.already if done.already else result.deposited).append(done.tracking_id)
+    elif done.state == FlowState.REFUSED:
+        if not done.already:  # refused before: in the artifact, not said again by each run
+            result.refused.append(f"{done.tracking_id}: {done.reason}")
+    else:
+        result.waiting.append(f"{done.tracking_id}: {done.reason or 'not sent yet'}")
+
+
+def deposit_documents(settings, *, actor: str, flow_run_id: str | None, numbers: list[str] | None = None,
+                      engine=None) -> DocumentsDeposited:
+    """Deposit every issued document (of these `numbers`) that goes through the platform and is not deposited
+    yet, and finish the new deposits an earlier run left pending. Nothing without a platform set."""
+    if not settings.einvoicing.configured():
+        return DocumentsDeposited(configured=False)
+    syntax = _syntax(settings)
+    result = DocumentsDeposited()
+    with session_scope(engine) as session:
+        firsts = [(invoice, session.get(Customer, invoice.customer_id)) for invoice in _to_deposit(session, numbers)]
+        again = [(invoice, session.get(Customer, invoice.customer_id), deposit)
+                 for invoice, deposit in _pending_redeposits(session, numbers)]
+    for invoice, customer in firsts:
+        _deposit_one(settings, _spec(invoice, customer, invoice.document_key, syntax, settings.storage), result,
+                     actor=actor, flow_run_id=flow_run_id, engine=engine)
+    for invoice, customer, deposit in again:
+        key = keys.invoice_document_redeposit(invoice.number, invoice.issued_on, deposit)
+        _deposit_one(settings, _spec(invoice, customer, key, syntax, settings.storage, deposit), result,
+                     actor=actor, flow_run_id=flow_run_id, engine=engine)
+    return result
+
+
+# --- a rejected document, corrected and deposited again ---------------------------------------------------
+
+def _latest_flow(session, invoice_id: int) -> EinvoiceFlow | None:
+    return session.scalar(select(EinvoiceFlow).where(EinvoiceFlow.invoice_id == invoice_id,
+                                                     EinvoiceFlow.kind == FlowKind.DOCUMENT)
+                          .order_by(EinvoiceFlow.deposit.desc()).limit(1))
+
+
+def _last_status(session, flow: EinvoiceFlow) -> EinvoiceStatus | None:
+    return session.scalar(select(EinvoiceStatus).where(EinvoiceStatus.flow_pk == flow.id)
+                          .order_by(EinvoiceStatus.at.desc(), EinvoiceStatus.id.desc()).limit(1))
+
+
+def _why_not_again(flow: EinvoiceFlow | None, status: EinvoiceStatus | None, number: str) -> str | None:
+    """Why `number` may not be deposited again (None: it may): only a document whose latest deposit the platform
+    rejected (213 Rejetée, 221, 501) or refused outright."""
+    if flow is None:
+        return f"invoice {number} was never deposited on the e-invoicing platform: the e-invoicing run deposits it"
+    tracking = flow.tracking_id
+    if flow.state == FlowState.REFUSED:
+        return None
+    if flow.state == FlowState.PENDING:
+        return f"{tracking} is not deposited yet (pending): the e-invoicing run deposits it"
+    if status is None:
+        return f"{tracking} is deposited and has no status yet: only a rejected document (213, 221, 501) is " \
+               f"deposited again"
+    if Effect.REDEPOSIT_ALLOWED in effects_of(status.code):
+        return None
+    return f"{tracking}'s last status is {status.code} {status.label}: only a rejected document (213, 221, 501) " \
+           f"is deposited again"
+
+
+def redeposit(settings, number: str, *, actor: str, flow_run_id: str | None, engine=None) -> Deposited:
+    """Deposit the document `number` again after its rejection: rendered from the ledger's current data (finance
+    corrected them), stored as `<number>-r<k>.pdf` beside the original, deposited as `<number>-r<k>`, audited.
+    Refused in one line when no platform is set or its last status does not allow it."""
+    if not settings.einvoicing.configured():
+        raise RedepositRefused(f"--redeposit {number}: {NOT_SET}")
+    syntax = _syntax(settings)
+    with session_scope(engine) as session:
+        invoice = session.scalar(select(Invoice).where(Invoice.number == number, Invoice.kind.in_(RENDERED_KINDS)))
+        if invoice is None:
+            raise RedepositRefused(f"--redeposit {number}: no document issued under this number")
+        flow = _latest_flow(session, invoice.id)
+        problem = _why_not_again(flow, _last_status(session, flow) if flow else None, number)
+        if problem:
+            raise RedepositRefused(f"--redeposit {number}: {problem}")
+        deposit = flow.deposit + 1
+        customer = session.get(Customer, invoice.customer_id)
+        pdf = facturx_pdf(_document(session, invoice, settings.seller, settings.terms))
+    key = keys.invoice_document_redeposit(number, invoice.issued_on, deposit)
+    store = settings.storage.store()
+    try:
+        store.open(key).close()  # an earlier run killed after storing it: the same render, kept
+    except MissingObject:
+        store.put_stream(key, io.BytesIO(pdf))
+    with session_scope(engine, write=True) as session:
+        audit.record(session, "einvoice_redeposit", customer_id=customer.customer_id, before=None,
+                     after={"number": number, "tracking_id": keys.einvoice_document(number, deposit),
+                            "document": key, "previous": flow.tracking_id}, actor=actor, flow_run_id=flow_run_id)
+    return deposit_once(settings.einvoicing, _spec(invoice, customer, key, syntax, settings.storage, deposit),
+                        actor=actor, flow_run_id=flow_run_id, engine=engine)
+
+
+# --- what ops see ---------------------------------------------------------------------------------------------
+
+def attention_rows(*, engine=None) -> list[dict]:
+    """The run's artifact: documents not deposited yet, deposits refused, and documents whose last status needs
+    someone (213 Rejetée, 210 Refusée, 207 En litige...), each with number, customer, status, since, reason."""
+    rows: list[dict] = []
+    with session_scope(engine) as session:
+        for invoice in _to_deposit(session, None):
+            pending = session.scalar(select(EinvoiceFlow).where(EinvoiceFlow.invoice_id == invoice.id,
+                                                                 EinvoiceFlow.deposit == 0))
+            rows.append(_row(invoice.number, invoice.customer_id, "not deposited yet",
+                             pending.created_at if pending else invoice.issued_on,
+                             f"{pending.attempts} attempt(s)" if pending else None))
+        for flow in session.scalars(select(EinvoiceFlow).where(EinvoiceFlow.kind == FlowKind.DOCUMENT,
+                                                               EinvoiceFlow.state == FlowState.REFUSED)
+                                    .order_by(EinvoiceFlow.tracking_id)):
+            if flow.deposit == _latest_deposit(session, flow.invoice_id):
+                rows.append(_row(flow.tracking_id, flow.customer_id, "deposit refused", flow.created_at, flow.reason))
+        for flow in _latest_deposits(session):
+            status = _last_status(session, flow)   # a document deposited again is judged by its new deposit
+            if status is not None and needs_attention(status.code):
+                said = f"{status.code} {label_of(status.code, status.label)}"
+                rows.append(_row(flow.tracking_id, flow.customer_id, said, status.at, status.reason))
+    return rows
+
+
+def _latest_deposits(session) -> list[EinvoiceFlow]:
+    """Each document's latest deposit, taken by the platform (its first, or its latest new deposit)."""
+    flows = session.scalars(select(EinvoiceFlow).where(EinvoiceFlow.kind == FlowKind.DOCUMENT,
+                                                       EinvoiceFlow.invoice_id.is_not(None))
+                            .order_by(EinvoiceFlow.invoice_id, EinvoiceFlow.deposit))
+    latest: dict[int, EinvoiceFlow] = {}
+    for flow in flows:
+        latest[flow.invoice_id] = flow
+    return [flow for flow in sorted(latest.values(), key=lambda flow: flow.tracking_id)
+            if flow.state == FlowState.DEPOSITED]
+
+
+def _latest_deposit(session, invoice_id: int | None) -> int:
+    return session.scalar(select(func.max(EinvoiceFlow.deposit)).where(EinvoiceFlow.invoice_id == invoice_id,
+                                                                       EinvoiceFlow.kind == FlowKind.DOCUMENT)) or 0
+
+
+def _row(number: str, customer: str | None, status: str, since, reason: str | None) -> dict:
+    since_text = since.isoformat(timespec="minutes") if isinstance(since, datetime) else since.isoformat()
+    return {"number": number, "customer": customer, "status": status, "since": since_text, "reason": reason or ""}
+
+
+# --- the e-invoicing run's result -------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class EinvoicingDone(RunResult):
+    """The e-invoicing run's result: what it deposited, read, sent, and what needs someone (the artifact's rows)."""
+    flow: ClassVar[str] = "e-invoicing"
+    day: date
+    configured: bool
+    deposited: list[str] = field(default_factory=list)
+    waiting: list[str] = field(default_factory=list)
+    refused: list[str] = field(default_factory=list)
+    redeposited: Optional[str] = None
+    statuses: str = ""
+    effects: str = ""
+    cashed: str = ""
+    attention: list[dict] = field(default_factory=list)
+
+    def line(self) -> str:
+        if not self.configured:
+            return NOT_SET
+        return "; ".join(part for part in (
+            f"{len(self.deposited)} document(s) deposited" + (f" ({', '.join(self.deposited)})" if self.deposited
+                                                              else ""),
+            f"{len(self.waiting)} pending, deposited by the next run" if self.waiting else "",
+            f"{len(self.refused)} refused by the platform" if self.refused else "",
+            self.statuses, self.effects, self.cashed,
+            f"{len(self.attention)} document(s) need someone (the run's artifact)" if self.attention else "") if part)

@@ -1,0 +1,268 @@
+"""Documents deposited on the e-invoicing platform (operations/einvoicing_documents.py), on a SQLite ledger, a
+storage folder and the fake platform on loopback (a real HTTP server): October's invoices of the two French
+business customers are deposited once and not mailed, the private customer's is mailed as before; without a
+platform everything is mailed; the platform down leaves them pending for the next run; CII deposits the XML the
+PDF carries; a kill between sending and recording never deposits twice; a rejected document, its customer's data
+corrected, is deposited again as <number>-r1 beside the original."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from datetime import date
+from pathlib import Path
+
+import pytest
+from lxml import etree
+from sqlalchemy import select, update
+
+from blocks.einvoicing import TOKEN_VARIABLE, EInvoicing
+from blocks.notifications import Notifications
+from blocks.platform import PlatformControl
+from blocks.seller import Seller
+from blocks.settings import Settings
+from blocks.storage import ObjectStorage
+from ledger.db import session_scope
+from ledger.einvoicing import EinvoiceFlow
+from ledger.models import AuditEntry, Customer, Notice
+from operations.close import draft, finalise
+from operations.einvoicing import record_statuses
+from operations.einvoicing_documents import NOT_SET, RedepositRefused, deposit_documents, redeposit
+from operations.invoice_documents import issue_documents
+from operations.send_invoices import send_invoices
+from policy.einvoicing import BuyerKind, FlowState
+from policy.terms import Terms
+from reports.invoice_document import check_facturx
+from tests.support.fake_einvoicing import FakePlatform
+from tests.support.scenarios import load_october
+from tests.support.sqlite_ledger import sqlite_ledger
+
+ROOT = Path(__file__).resolve().parents[2]
+SIRENS = {"ACME": "552120222", "BETA": "732829320"}   # valid SIRENs (their Luhn key holds)
+
+
+@pytest.fixture
+def platform():
+    fake = FakePlatform()
+    with fake.running():
+        yield fake
+
+
+@pytest.fixture
+def closed(tmp_path, monkeypatch, platform):
+    """October closed and its documents issued with the platform set: ACME and BETA French businesses (as the
+    customers import makes a customer with a SIREN), GAMMA a private person."""
+    monkeypatch.setenv(TOKEN_VARIABLE, platform.token)
+    ledger = load_october(sqlite_ledger(tmp_path, monkeypatch, "2026-11-02"), tmp_path)
+    with session_scope(ledger, write=True) as session:
+        for customer_id, siren in SIRENS.items():
+            session.execute(update(Customer).where(Customer.customer_id == customer_id)
+                            .values(siren=siren, buyer_kind=BuyerKind.FR_BUSINESS))
+    draft("2026-10", Terms(), actor="test", flow_run_id=None, engine=ledger)
+    report = finalise("2026-10", date(2026, 11, 2), Terms(), actor="test", flow_run_id=None, engine=ledger)
+    settings = Settings(Terms(), ObjectStorage(url=(tmp_path / "store").as_uri()), PlatformControl(),
+                        Notifications(outbox_dir=str(tmp_path / "outbox")), Seller(),
+                        EInvoicing(base_url=platform.url, retries=0, timeout_seconds=5))
+    numbers = {item.customer_id: item.number for item in report.invoices}
+    return ledger, settings, numbers
+
+
+def _issue(settings, ledger):
+    return issue_documents(settings.seller, settings.terms, settings.storage, month="2026-10", actor="test",
+                           engine=ledger, platform=settings.einvoicing)
+
+
+def _mailed(ledger) -> set[str]:
+    with session_scope(ledger) as session:
+        return set(session.scalars(select(Notice.customer_id).where(Notice.kind == "invoice")))
+
+
+def _flows(ledger) -> dict[str, EinvoiceFlow]:
+    with session_scope(ledger) as session:
+        return {flow.tracking_id: flow for flow in session.scalars(select(EinvoiceFlow))}
+
+
+def test_french_businesses_documents_are_deposited_once_and_not_mailed_the_private_one_is_mailed(closed, platform,
+                                                                                                  tmp_path):
+    ledger, settings, numbers = closed
+    issued = _issue(settings, ledger)
+    assert sorted(issued.through_platform) == sorted([numbers["ACME"], numbers["BETA"]])
+    assert issued.mails == [numbers["GAMMA"]] and _mailed(ledger) == {"GAMMA"}
+
+    done = deposit_documents(settings, actor="test", flow_run_id=None, engine=ledger)
+    assert sorted(done.deposited) == sorted([numbers["ACME"], numbers["BETA"]])
+    assert (done.waiting, done.refused) == ([], [])
+    acme = platform.flow(numbers["ACME"])
+    stored = (tmp_path / "store" / "invoices" / "2026" / "11" / f"{numbers['ACME']}.pdf").read_bytes()
+    assert (acme.name, acme.syntax, acme.processing_rule, acme.content) == (
+        f"{numbers['ACME']}.pdf", "Factur-X", "B2B", stored)     # the stored PDF as it is
+    assert {flow.state for flow in _flows(ledger).values()} == {FlowState.DEPOSITED}
+
+    again = deposit_documents(settings, actor="test", flow_run_id=None, engine=ledger)
+    assert (again.deposited, again.already, again.waiting) == ([], [], [])
+    assert len(platform.deposits()) == 2   # each once
+
+
+def test_without_a_platform_every_document_is_mailed_as_before(closed, platform):
+    ledger, settings, numbers = closed
+    settings.einvoicing = EInvoicing()
+    issued = _issue(settings, ledger)
+    assert sorted(issued.mails) == sorted(numbers[name] for name in ("ACME", "BETA", "GAMMA"))
+    assert issued.through_platform == []
+    done = deposit_documents(settings, actor="test", flow_run_id=None, engine=ledger)
+    assert done.line() == NOT_SET == "no e-invoicing platform is set: documents are mailed"
+    assert platform.deposits() == []
+
+
+def test_a_document_mailed_before_the_platform_was_set_is_not_deposited(closed, platform):
+    ledger, settings, numbers = closed
+    platform_block, settings.einvoicing = settings.einvoicing, EInvoicing()
+    _issue(settings, ledger)                      # mailed: delivered
+    settings.einvoicing = platform_block
+    done = deposit_documents(settings, actor="test", flow_run_id=None, engine=ledger)
+    assert (done.deposited, platform.deposits()) == ([], [])
+
+
+def test_the_platform_down_leaves_them_pending_said_and_the_next_run_deposits_them(closed, platform):
+    ledger, settings, numbers = closed
+    _issue(settings, ledger)
+    platform.fail_next(2)
+    done = deposit_documents(settings, actor="test", flow_run_id=None, engine=ledger)
+    assert done.deposited == [] and len(done.waiting) == 2
+    assert "did not answer (HTTP 503) after 1 attempt(s): what waits is sent by the next run" in done.waiting[0]
+    assert "2 pending, deposited by the next run" in done.line()
+    assert {flow.state for flow in _flows(ledger).values()} == {FlowState.PENDING}
+    later = deposit_documents(settings, actor="test", flow_run_id=None, engine=ledger)
+    assert sorted(later.deposited) == sorted([numbers["ACME"], numbers["BETA"]])
+    assert len(platform.deposits()) == 2
+
+
+def test_a_deposit_the_platform_refuses_is_kept_with_its_reason_and_not_sent_again(closed, platform):
+    ledger, settings, numbers = closed
+    _issue(settings, ledger)
+    platform.refuse_deposits = "the buyer's SIREN is unknown to the directory"
+    done = deposit_documents(settings, actor="test", flow_run_id=None, engine=ledger)
+    assert sorted(done.refused) == sorted(f"{numbers[name]}: HTTP 400: the buyer's SIREN is unknown to the directory"
+                                          for name in ("ACME", "BETA"))
+    platform.refuse_deposits = None
+    assert deposit_documents(settings, actor="test", flow_run_id=None, engine=ledger).deposited == []
+    assert platform.deposits() == []
+
+
+def test_cii_deposits_the_xml_the_pdf_carries(closed, platform, tmp_path):
+    ledger, settings, numbers = closed
+    settings.einvoicing = settings.einvoicing.model_copy(update={"format": "CII"})
+    _issue(settings, ledger)
+    deposit_documents(settings, actor="test", flow_run_id=None, engine=ledger)
+    beta = platform.flow(numbers["BETA"])
+    stored = (tmp_path / "store" / "invoices" / "2026" / "11" / f"{numbers['BETA']}.pdf").read_bytes()
+    assert (beta.name, beta.syntax, beta.content) == (f"{numbers['BETA']}.xml", "CII", check_facturx(stored))
+    assert etree.fromstring(beta.content).findtext(".//{*}ExchangedDocument/{*}ID") == numbers["BETA"]
+
+
+def test_ubl_is_refused_in_the_block_in_one_line():
+    with pytest.raises(ValueError, match="UBL is not supported yet: choose Factur-X"):
+        EInvoicing(format="UBL")
+
+
+def test_send_invoices_says_a_french_business_s_documents_go_through_the_platform(closed, platform, tmp_path):
+    ledger, settings, numbers = closed
+    sending = send_invoices(settings, month="2026-10", customer_id="ACME", actor="test")
+    assert sending.result.sent == [] and sending.result.through_platform == [numbers["ACME"]]
+    assert sending.result.deposit == f"1 document(s) deposited on the e-invoicing platform ({numbers['ACME']})"
+    # GAMMA's document, left unrendered by the close, is finished on the way and mailed; ACME's and BETA's never
+    assert _mailed(ledger) == {"GAMMA"} and [flow.tracking_id for flow in platform.deposits()] == [numbers["ACME"]]
+    again = send_invoices(settings, month="2026-10", customer_id="ACME", actor="test")   # never mailed, never twice
+    assert again.result.through_platform == [numbers["ACME"]] and len(platform.deposits()) == 1
+
+
+@pytest.mark.parametrize("point", ["einvoicing.recorded", "einvoicing.sent"])
+def test_a_kill_between_sending_and_recording_never_deposits_twice(closed, platform, tmp_path, point):
+    ledger, settings, numbers = closed
+    _issue(settings, ledger)
+    script = textwrap.dedent(f"""
+        from blocks.einvoicing import EInvoicing
+        from blocks.notifications import Notifications
+        from blocks.platform import PlatformControl
+        from blocks.seller import Seller
+        from blocks.settings import Settings
+        from blocks.storage import ObjectStorage
+        from operations.einvoicing_documents import deposit_documents
+        from policy.terms import Terms
+        settings = Settings(Terms(), ObjectStorage(url={settings.storage.url!r}), PlatformControl(),
+                            Notifications(outbox_dir={str(tmp_path / 'outbox')!r}), Seller(),
+                            EInvoicing(base_url={platform.url!r}, retries=0))
+        deposit_documents(settings, actor="killed", flow_run_id=None)
+    """)
+    env = {**os.environ, "LIFECYCLE_FAILPOINT": point, "PYTHONPATH": str(ROOT)}
+    killed = subprocess.run([sys.executable, "-c", script], env=env, cwd=ROOT, capture_output=True, timeout=120)
+    assert killed.returncode == -9, killed.stderr.decode()[-2000:]
+    first = min(numbers["ACME"], numbers["BETA"])
+    assert _flows(ledger)[first].state == FlowState.PENDING          # recorded, its answer never recorded
+    assert len(platform.deposits()) == (1 if point == "einvoicing.sent" else 0)
+
+    done = deposit_documents(settings, actor="test", flow_run_id=None, engine=ledger)
+    assert sorted(done.deposited + done.already) == sorted([numbers["ACME"], numbers["BETA"]])
+    assert done.already == ([first] if point == "einvoicing.sent" else [])   # the platform's 409: that deposit
+    assert sorted(flow.tracking_id for flow in platform.deposits()) == sorted([numbers["ACME"], numbers["BETA"]])
+    assert {flow.state for flow in _flows(ledger).values()} == {FlowState.DEPOSITED}
+
+
+def _read_statuses(settings, ledger):
+    """The statuses as the platform gives them, kept (helper C's polling does this in a run)."""
+    with session_scope(ledger, write=True) as session:
+        for flow in session.scalars(select(EinvoiceFlow).where(EinvoiceFlow.state == FlowState.DEPOSITED)):
+            record_statuses(session, flow, settings.einvoicing.statuses(flow.flow_id))
+
+
+def test_a_rejected_document_corrected_is_deposited_again_beside_the_original(closed, platform, tmp_path):
+    ledger, settings, numbers = closed
+    acme, beta = numbers["ACME"], numbers["BETA"]
+    platform.reject(acme, "BR-FR-12: the buyer's address lacks its postcode")
+    _issue(settings, ledger)
+    deposit_documents(settings, actor="test", flow_run_id=None, engine=ledger)
+    _read_statuses(settings, ledger)
+
+    with pytest.raises(RedepositRefused) as refused:
+        redeposit(settings, beta, actor="finance", flow_run_id=None, engine=ledger)
+    assert refused.value.one_line() == (f"--redeposit {beta}: {beta}'s last status is 200 Déposée: only a rejected "
+                                        f"document (213, 221, 501) is deposited again")
+
+    with session_scope(ledger, write=True) as session:   # finance corrects the customer's address
+        session.execute(update(Customer).where(Customer.customer_id == "ACME")
+                        .values(billing_address="12 rue de la Paix\n75002 Paris\nFR"))
+    done = redeposit(settings, acme, actor="finance", flow_run_id=None, engine=ledger)
+    assert (done.tracking_id, done.state) == (f"{acme}-r1", FlowState.DEPOSITED)
+    folder = tmp_path / "store" / "invoices" / "2026" / "11"
+    original, corrected = (folder / f"{acme}.pdf").read_bytes(), (folder / f"{acme}-r1.pdf").read_bytes()
+    assert platform.flow(acme).content == original                 # the original is kept as it was
+    assert platform.flow(f"{acme}-r1").content == corrected != original
+    buyer = etree.fromstring(check_facturx(corrected)).find(".//{*}BuyerTradeParty/{*}PostalTradeAddress")
+    assert "75002" in etree.tostring(buyer).decode()                # rendered from the corrected data
+    with session_scope(ledger) as session:
+        [entry] = session.scalars(select(AuditEntry).where(AuditEntry.action == "einvoice_redeposit")).all()
+    assert (entry.actor, entry.after["tracking_id"], entry.after["previous"]) == ("finance", f"{acme}-r1", acme)
+
+    with pytest.raises(RedepositRefused, match=f"{acme}-r1 is deposited and has no status yet"):
+        redeposit(settings, acme, actor="finance", flow_run_id=None, engine=ledger)
+
+
+def test_the_artifact_lists_a_rejected_document_until_it_is_deposited_again(closed, platform):
+    from operations.einvoicing_documents import attention_rows
+
+    ledger, settings, numbers = closed
+    acme, beta = numbers["ACME"], numbers["BETA"]
+    platform.reject(beta, "BR-FR-12: the buyer's address lacks its postcode")
+    platform.fail_next(1)                                   # ACME's deposit (the first) waits: not deposited yet
+    _issue(settings, ledger)
+    deposit_documents(settings, actor="test", flow_run_id=None, engine=ledger)
+    _read_statuses(settings, ledger)
+    rows = attention_rows(engine=ledger)
+    assert [(row["number"], row["customer"], row["status"], row["reason"]) for row in rows] == [
+        (acme, "ACME", "not deposited yet", "1 attempt(s)"),
+        (beta, "BETA", "213 Rejetée", "BR-FR-12: the buyer's address lacks its postcode")]
+    redeposit(settings, beta, actor="finance", flow_run_id=None, engine=ledger)
+    deposit_documents(settings, actor="test", flow_run_id=None, engine=ledger)
+    assert attention_rows(engine=ledger) == []    # BETA judged by its new deposit, ACME deposited
