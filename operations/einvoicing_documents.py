@@ -31,6 +31,7 @@ from operations.invoice_documents import RENDERED_KINDS, _document
 from operations.results import RunResult
 from policy.einvoicing import (ROUTES, BuyerKind, Effect, FlowKind, FlowState, Syntax, effects_of, label_of,
                                needs_attention)
+from policy.calendar import PARIS
 from policy.refusals import Refusal
 from reports.invoice_document import check_facturx, facturx_pdf
 
@@ -281,7 +282,9 @@ def _latest_deposit(session, invoice_id: int | None) -> int:
 
 
 def _row(number: str, customer: str | None, status: str, since, reason: str | None) -> dict:
-    since_text = since.isoformat(timespec="minutes") if isinstance(since, datetime) else since.isoformat()
+    # a moment as ops read every other one, in Paris time (a day, for a document not deposited yet, as it is)
+    since_text = since.astimezone(PARIS).strftime("%Y-%m-%d %H:%M %Z") if isinstance(since, datetime) \
+        else since.isoformat()
     return {"number": number, "customer": customer, "status": status, "since": since_text, "reason": reason or ""}
 
 

@@ -29,7 +29,7 @@ from tests.support.up import command_line, descendants, first_time_of_day, paren
 pytestmark = [pytest.mark.prefect, pytest.mark.xdist_group("lifecycle-up")]
 
 SCHEDULED = {"nightly-backup", "verify-backups", "standby-expiry", "arrears-escalation", "monthly-close",
-             "billable-export", "cancellations", "commitments", "e-invoicing"}
+             "billable-export", "cancellations", "commitments", "e-invoicing", "e-reporting"}
 
 
 def last_month() -> str:
@@ -409,7 +409,7 @@ def test_the_run_button_completes_every_deployment_that_needs_no_parameter(up_se
     assert set(needs_nothing) == SCHEDULED
     # the daily ones side by side, as the worker takes them; then the close, and the export it feeds
     for batch in (["nightly-backup", "verify-backups", "standby-expiry", "arrears-escalation", "cancellations",
-                   "commitments", "e-invoicing"],
+                   "commitments", "e-invoicing", "e-reporting"],
                   ["monthly-close"],
                   ["billable-export"]):
         started = {name: up_server.run_button(name) for name in batch}
