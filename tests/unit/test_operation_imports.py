@@ -73,8 +73,8 @@ def test_an_invoice_never_takes_a_number_of_the_products_series_nor_outgrows_the
     import_file("customers", write_csv(tmp_path / "c.csv", CUSTOMER_HEADER, [customer("ACME", start="2026-01-01")]),
                 engine=ledger)
     rows = [["2026-000002", "ACME", "2026-10-01", "2026-10-31", "10.00", "0.20", "", ""],
-            ["BIG1", "ACME", "2026-10-01", "2026-10-31", "999999999999.99", "1", "", ""],
-            ["FITS", "ACME", "2026-10-01", "2026-10-31", "9999999999.99", "1", "", ""]]
+            ["BIG1", "ACME", "2026-10-01", "2026-10-31", "999999999999.99", "0.9999", "", ""],
+            ["FITS", "ACME", "2026-10-01", "2026-10-31", "9999999999.99", "0.9999", "", ""]]
     with pytest.raises(ImportRejected) as rejected:
         import_file("invoices", write_csv(tmp_path / "i.csv", INVOICE_HEADER, rows), engine=ledger)
     assert rejected.value.errors == [
