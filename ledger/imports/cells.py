@@ -42,7 +42,11 @@ def text(max_length: int, *, lines: bool = False) -> Callable[[Any], str]:
 
 
 def identifier(value: Any) -> str:
-    """An id of the one grammar (policy.ids): it becomes keys, paths and mail headers."""
+    """An id of the one grammar (policy.ids): it becomes keys, paths and mail headers. A spreadsheet's date cell
+    (an id the spreadsheet took for a date) is said to be one, with its value."""
+    if isinstance(value, (date, datetime)):
+        raise ValueError(f"not an id: the cell is a date ({as_text(value)}); format the column as text and type "
+                         f"the id again")
     result = as_text(value)
     problem = id_problem(result)
     if problem:

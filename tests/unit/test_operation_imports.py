@@ -120,3 +120,20 @@ def test_a_start_moved_after_the_history_and_a_backdated_delivery_are_refused(le
                     engine=ledger)
     assert rejected.value.errors == ["t.csv:2:customization_delivered_on: 2026-10-01 is before the ticket arrived "
                                      "(2026-10-06): a customization is delivered after it"]
+
+
+def test_a_date_cell_in_an_xlsx_id_column_is_said_to_be_a_date_with_its_value(ledger, tmp_path):
+    """A spreadsheet that took the id `2026-01-01` for a date: said so (with the value), not as `':' not allowed`."""
+    from datetime import datetime
+
+    from openpyxl import Workbook
+
+    workbook = Workbook()
+    workbook.active.append(["customer_id", "name", "email", "monthly_fee", "payment_method"])
+    workbook.active.append([datetime(2026, 1, 1), "Dated", "d@example.com", "10.00", "sepa"])
+    workbook.save(tmp_path / "c.xlsx")
+    with pytest.raises(ImportRejected) as rejected:
+        import_file("customers", tmp_path / "c.xlsx", engine=ledger)
+    assert rejected.value.errors == ["c.xlsx:2:customer_id: not an id: the cell is a date (2026-01-01T00:00:00); "
+                                     "format the column as text and type the id again"]
+    assert counts(ledger)["customers"] == 0
