@@ -19,7 +19,9 @@ from blocks.platform import PlatformControl
 from blocks.seller import Seller
 from blocks.terms_block import PolicyTerms
 from blocks.storage import ObjectStorage
+from policy.calendar import today_paris
 from policy.refusals import Refusal
+from policy.window import earliest_date_problem
 from policy.terms import Terms
 
 BLOCK_NAME = "lifecycle"
@@ -72,9 +74,15 @@ def _load(block_type, name: str):
 
 
 def load_settings(name: str = BLOCK_NAME) -> Settings:
-    terms_block = _load(PolicyTerms, name)
+    """The blocks as they are now. Terms that leave no date window (an earliest_date after today) are refused
+    here, naming the field, before any run uses them or the ledger keeps a copy of them (tasks.settings)."""
+    terms = _load(PolicyTerms, name).to_terms()
+    problem = earliest_date_problem(terms.earliest_date, today_paris())
+    if problem:
+        raise BlockInvalid(f"the {PolicyTerms.get_block_type_slug()} block {name!r}: earliest_date: {problem}: "
+                           f"correct it in the UI (Blocks)")
     return Settings(
-        terms=terms_block.to_terms(),
+        terms=terms,
         storage=_load(ObjectStorage, name),
         platform=_load(PlatformControl, name),
         notifications=_load(Notifications, name),

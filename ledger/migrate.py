@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
-from sqlalchemy import create_engine, event
+from sqlalchemy import create_engine, event, inspect
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.pool import NullPool
 
 from ledger.db import current_revision
 from lifecycle_config.databases import BUSY_TIMEOUT_MS, engine_for, normalise_url, said_in_one_line
+from lifecycle_config.installation import without_password
+from policy.refusals import Refusal
 
 HERE = Path(__file__).parent
 #: the newest migration; commands compare against it without importing Alembic (which is slow)
@@ -42,10 +45,38 @@ def _migration_engine(url: str) -> Engine:
     return engine
 
 
+class NotALedger(Refusal):
+    """A database that holds tables but no ledger version of ours (the customer platform's, another
+    application's): never made into a ledger, read or written as one."""
+
+
+def ours(revision: str) -> bool:
+    """Whether `revision` is one of the ledger's migrations (another application may use Alembic too)."""
+    return (HERE / "migrations" / "versions" / f"{revision}.py").is_file()
+
+
+def not_a_ledger_problem(engine: Engine, url: str) -> str | None:
+    """Why the database at `url` is no ledger (None: it is one, or it is empty and may become one)."""
+    revision = current_revision(engine)
+    if revision is not None and (ours(revision) or re.fullmatch(r"\d{4}_\w+", revision)):
+        return None  # a ledger (of a newer release, maybe: Alembic then says it does not know its version)
+    tables = sorted(inspect(engine).get_table_names())
+    if not tables:
+        return None
+    held = ", ".join(tables[:3]) + (f" and {len(tables) - 3} more" if len(tables) > 3 else "")
+    version = f"the version {revision!r} of no ledger" if revision is not None else "no ledger version"
+    return (f"{without_password(url)} is not a ledger: it holds the tables {held} and {version}; point "
+            f"LIFECYCLE_DATABASE_URL at the ledger or an empty database")
+
+
 def upgrade(url: str) -> tuple[str | None, str]:
-    """Bring the ledger at `url` to the newest schema; returns (before, after) revisions."""
+    """Bring the ledger at `url` to the newest schema; returns (before, after) revisions. A database that
+    holds tables but is no ledger is refused (NotALedger), never migrated into one."""
     from alembic import command
 
+    problem = not_a_ledger_problem(engine_for(url), url)
+    if problem:
+        raise NotALedger(problem)
     before = current_revision(engine_for(url))
     if before != HEAD:
         engine = _migration_engine(url)

@@ -109,7 +109,7 @@ def sealer(engine=None):
     that cannot be used is said only when a secret is to be sealed (an import without credentials needs none)."""
     try:
         fernet, problem = cipher(engine), None
-    except KeyUnavailable as error:
+    except (KeyUnavailable, keyfile.KeyFileDamaged) as error:
         fernet, problem = None, error
 
     def seal_one(secret: str) -> str:

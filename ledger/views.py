@@ -343,6 +343,9 @@ def tickets(session: Session, month: str | None = None) -> list[dict[str, Any]]:
     return rows
 
 
+#: the subjects that have no month: `--month` means nothing for them, and is refused rather than ignored
+MONTHLESS = ("customers", "terms")
+
 SUBJECTS: dict[str, Callable[[Session, str | None], list[dict[str, Any]]]] = {
     "customers": customers,
     "invoices": invoices,

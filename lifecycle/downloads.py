@@ -25,11 +25,15 @@ SERVED = ("exports", "invoices")
 
 
 def workbooks(root: Path) -> list[Path]:
-    """Every file under `root/exports`, newest first (by when it was written)."""
+    """Every file under `root/exports`, newest first (by when it was written). A symbolic link is skipped, and
+    so is anything that lies outside the folder once links are followed: the listing names only what is
+    served (a link `exports/pw.xlsx -> /etc/passwd` would show the target's size and time)."""
     folder = root / "exports"
     if not folder.is_dir():
         return []
-    files = [path for path in folder.rglob("*") if path.is_file() and not path.name.endswith(".partial")]
+    inside = folder.resolve()
+    files = [path for path in folder.rglob("*") if not path.is_symlink() and path.is_file()
+             and not path.name.endswith(".partial") and path.resolve().is_relative_to(inside)]
     return sorted(files, key=lambda path: (path.stat().st_mtime, path.as_posix()), reverse=True)
 
 

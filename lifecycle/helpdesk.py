@@ -275,9 +275,13 @@ def serve_helpdesk(host: str, port: int, secret: bytes, *, max_bytes: int = MAX_
                 else:
                     status, answer = receive(body, self.headers, secret, max_bytes=max_bytes, engine=engine)
             except Exception as error:  # noqa: BLE001 - one line, never the body (it may hold credentials)
+                from lifecycle_config import Misconfigured
                 from lifecycle_config.conditions import is_world_condition, one_line
 
-                reason = one_line(error) if is_world_condition(error) else type(error).__name__
+                # the world, or the installation's own setting (a damaged key file): its line names neither body nor
+                # secret; anything else only its type
+                said = is_world_condition(error) or isinstance(error, Misconfigured)
+                reason = one_line(error) if said else type(error).__name__
                 status, answer = 500, {"error": f"{reason}: the {'statuses' if pushes else 'tickets'} were not "
                                                 f"recorded"}
             self._answer(status, answer)

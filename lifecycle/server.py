@@ -11,6 +11,7 @@ are marked crashed at once, which frees their concurrency slots (`crash_lost_run
 from __future__ import annotations
 
 import errno
+import fcntl
 import http.client
 import json
 import os
@@ -399,8 +400,51 @@ def taken_port(host: str, ports: list[tuple[int, str]]) -> str | None:
     return None
 
 
+class HomeInUse(RuntimeError):
+    """Another `lifecycle up` runs for this home: a second one would run a second server on the same Prefect
+    database, a second scheduler and worker, and on its exit take the first one's server.json away."""
+
+
+def up_lock() -> Path:
+    """The file a running `lifecycle up` holds locked for its whole life, naming its process and UI."""
+    return config.home() / "up.lock"
+
+
+def refuse_a_home_in_use() -> None:
+    """Raise HomeInUse when a `lifecycle up` holds this home: checked before `up` touches anything (its
+    ledger, its demo data); `up` itself then holds the lock (hold_home)."""
+    hold_home(None).close()
+
+
+def hold_home(ui: str | None):
+    """Lock this home for one `lifecycle up` (an flock the kernel frees when the process ends, however it
+    ends), or raise HomeInUse naming the `up` that holds it. Returns the open file: the lock lasts while it
+    is open."""
+    path = up_lock()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle = path.open("a+")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.seek(0)
+        try:
+            holder = json.loads(handle.read() or "{}")
+        except ValueError:
+            holder = {}
+        handle.close()
+        raise HomeInUse(f"this LIFECYCLE_HOME ({config.home()}) is in use by `lifecycle up` (process "
+                        f"{holder.get('pid', '?')}, its UI at {holder.get('ui', '?')}): stop it first (Ctrl-C in its "
+                        f"terminal), or give this one another LIFECYCLE_HOME") from None
+    if ui is not None:  # None: only a look
+        handle.seek(0)
+        handle.truncate()
+        handle.write(json.dumps({"pid": os.getpid(), "ui": ui}))
+        handle.flush()
+    return handle
+
+
 def up(*, host: str, port: int, echo, workers: int = 1) -> int:
-    """Run the embedded default until Ctrl-C; returns the exit code."""
+    """Run the embedded default until Ctrl-C; returns the exit code. One `up` a home (hold_home)."""
     from lifecycle.logwatch import LogWatcher
 
     config.prepare_prefect_environment()
@@ -413,6 +457,7 @@ def up(*, host: str, port: int, echo, workers: int = 1) -> int:
     own_server = not os.environ.get("PREFECT_API_URL")
     api_url = os.environ.get("PREFECT_API_URL") or f"http://{host}:{port}/api"
     ui = api_url[:-4] if api_url.endswith("/api") else api_url
+    held = hold_home(ui)  # before anything starts or is written
 
     def stop(*_):
         raise KeyboardInterrupt
@@ -535,3 +580,4 @@ def up(*, host: str, port: int, echo, workers: int = 1) -> int:
                 config.server_file().unlink()
         except OSError:
             pass
+        held.close()

@@ -151,8 +151,11 @@ def _database(variable: str, default: str) -> str:
 
 def home() -> Path:
     raw = setting("LIFECYCLE_HOME")
-    path = Path(raw) if raw else Path.cwd() / ".lifecycle"
-    return path.expanduser().resolve()
+    path = (Path(raw) if raw else Path.cwd() / ".lifecycle").expanduser().resolve()
+    if path.parent == path:  # `/`: the ledger, the outbox and the objects would be spread over the filesystem's root
+        raise Misconfigured(f"LIFECYCLE_HOME={escaped(raw or '')[:300]} is the filesystem's root: set it to a folder "
+                            f"of its own (made when missing), e.g. /srv/lifecycle")
+    return path
 
 
 def _sqlite(name: str) -> str:

@@ -10,12 +10,37 @@ once, readable by its owner only; the ledger records which key it is (ledger/sea
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 import hmac
 import os
+import stat
 from pathlib import Path
 
+from lifecycle_config import Misconfigured
+
 VARIABLE = "LIFECYCLE_CREDENTIALS_KEY_FILE"
+
+
+class KeyFileDamaged(Misconfigured):
+    """The key file is there but cannot be used as it is (empty, not keys, a folder, unreadable, readable by
+    others): one line naming the file and what is wrong, nothing sealed or opened; never taken for "no key
+    file" (a new key would seal what the installation's key cannot open)."""
+
+
+def _named(path: Path) -> str:
+    """The file as its user set it: the variable when set, else the default path under LIFECYCLE_HOME."""
+    from lifecycle_config import setting
+
+    return f"{VARIABLE}={path}" if setting(VARIABLE) else f"the key file {path} ({VARIABLE} unset)"
+
+
+def _is_fernet_key(line: str) -> bool:
+    try:
+        return len(base64.urlsafe_b64decode(line.encode("ascii"))) == 32 and len(line) == 44
+    except (binascii.Error, ValueError, UnicodeEncodeError):
+        return False
 
 
 def key_file() -> Path:
@@ -33,12 +58,39 @@ def key_file() -> Path:
 
 
 def read_keys(path: Path) -> list[bytes]:
-    """The keys of the file, the sealing one first; [] when there is no file."""
+    """The keys of the file, the sealing one first; [] when there is no file. A file that is there but
+    cannot be used raises KeyFileDamaged: a folder, unreadable, readable by its group or others (as ssh
+    refuses a private key: `chmod 600`), empty, or a line that is not a Fernet key."""
     try:
-        text = path.read_text(encoding="ascii")
+        mode = path.stat().st_mode
     except FileNotFoundError:
         return []
-    return [line.strip().encode("ascii") for line in text.splitlines() if line.strip()]
+    except OSError as error:
+        raise KeyFileDamaged(f"{_named(path)} cannot be read ({error.strerror or error}); nothing was sealed") from None
+    if stat.S_ISDIR(mode):
+        raise KeyFileDamaged(f"{_named(path)} is a folder, not a key file: name the installation's key file; "
+                             f"nothing was sealed")
+    if mode & 0o077:
+        raise KeyFileDamaged(f"{_named(path)} is readable by others than its owner (mode {stat.S_IMODE(mode):o}): "
+                             f"`chmod 600 {path}`; nothing was sealed")
+    try:
+        text = path.read_bytes().decode("ascii")
+    except UnicodeDecodeError:
+        text = None
+    except OSError as error:
+        raise KeyFileDamaged(f"{_named(path)} cannot be read ({error.strerror or error}); nothing was sealed") from None
+    lines = [] if text is None else [(number, line.strip()) for number, line in enumerate(text.splitlines(), 1)
+                                     if line.strip()]
+    if text is not None and not lines:
+        raise KeyFileDamaged(f"{_named(path)} is empty: restore the installation's key file from its backup "
+                             f"(or, if it never sealed anything, remove the file: a new key is made); nothing was "
+                             f"sealed")
+    for number, line in lines if text is not None else [(1, "")]:
+        if not _is_fernet_key(line):
+            raise KeyFileDamaged(f"{_named(path)}: line {number} is not a key (one Fernet key a line: 44 characters "
+                                 f"of url-safe base64): restore the installation's key file from its backup; nothing "
+                                 f"was sealed")
+    return [line.encode("ascii") for _, line in lines]
 
 
 def create(path: Path, key: bytes) -> list[bytes]:

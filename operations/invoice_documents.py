@@ -275,7 +275,8 @@ def issue_documents(seller: Seller, terms: Terms, storage: ObjectStorage, *, mon
                     engine=None, platform=None) -> IssuedDocuments:
     """Render, store and record the mail of every finalised invoice (of a month, these numbers, a customer)
     that has no document yet (`include_earlier`: also those issued before documents existed). A refused
-    document is reported and the others go on. Before it is stored, each document is read back as the platform
+    document is reported and the others go on: one whose figures cannot be rendered (a VAT rate no document can
+    carry, stored by an older release) is reported "number (customer): why" too. Before it is stored, each document is read back as the platform
     and the buyer will read it (the Factur-X XSD) and checked against the French rules: one that breaks a rule is
     neither stored nor mailed, is reported "number: BR-FR-xx: why" and stays unfinished, so the run after the
     data are corrected issues it. `platform` (the e-invoicing block): a document of a customer whose documents go
@@ -288,8 +289,12 @@ def issue_documents(seller: Seller, terms: Terms, storage: ObjectStorage, *, mon
     for invoice_id in todo:
         with session_scope(engine) as session:  # rendered outside any write transaction: it takes a while
             invoice = session.get(Invoice, invoice_id)
-            pdf = facturx_pdf(_document(session, invoice, seller, terms))
             number, kind = invoice.number, session.get(Customer, invoice.customer_id).buyer_kind
+            try:
+                pdf = facturx_pdf(_document(session, invoice, seller, terms))
+            except ValueError as error:  # figures that cannot make a document: this one waits, the others go on
+                result.refused.append(f"{number} ({invoice.customer_id}): {error}")
+                continue
         try:
             broken = french_rule_failures(check_facturx(pdf), kind, vat_on_debits=seller.vat_on_debits)
         except ValueError as error:  # not valid against the EN 16931 XSD: nothing of ours should write that

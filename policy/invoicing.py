@@ -293,7 +293,7 @@ class Totals:
 # Numeric(14, 4) (at most 9,999,999,999.9999) and its quantity as Numeric(12, 4). The largest invoice a
 # close computes from a monthly fee F is an annual customer's: 12 x F for the year (its unit price F, or
 # up to 12 x F for a year billed in part), a payment surcharge of at most 100 % of it (card_surcharge_rate
-# <= 1) plus the flat payment fees, then VAT of at most 100 % (a rate <= 1): 48 x F + 4 x the fees. With F at
+# <= 1) plus the flat payment fees, then VAT below 100 % (policy.vat): under 48 x F + 4 x the fees. With F at
 # most FEE_BOUND (8 integer digits), 12 x F < 1.2e9 fits a unit price and 48 x F < 4.8e9 leaves more than
 # 995e9 for the work of the month (minutes x hourly rates), data recoveries and late penalties. Work is
 # bounded per row, not per month: a customer's invoice that would still not fit is refused for that

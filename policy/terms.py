@@ -20,6 +20,7 @@ from policy.commitments import Commitment, default_commitments, unique_names
 from policy.warnings import Offset, default_warnings, distinct_offsets
 from policy.pauses import PauseRule, default_pause_on, unique_clocks
 from policy.text import quoted
+from policy.vat import vat_rate_problem
 
 TierName = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,31}$")]
 from policy.service_credits import ServiceCredits
@@ -314,6 +315,14 @@ class Terms(BaseModel):
         "month; the month's close applies them as their own invoice lines, each citing its ticket, and a credit "
         "larger than the invoice becomes a credit note. No seed grants them: a vendor's commercial choice.",
     )
+
+    @field_validator("vat_rate")
+    @classmethod
+    def _vat_rate_is_a_vat_rate(cls, rate: Decimal) -> Decimal:
+        problem = vat_rate_problem(rate)
+        if problem:
+            raise ValueError(problem)
+        return rate
 
     @field_validator("commitments")
     @classmethod

@@ -16,6 +16,15 @@ from policy.calendar import paris_date, today_paris
 from policy.terms import Terms
 
 
+def earliest_date_problem(earliest: date, today: date) -> str | None:
+    """Why the terms' `earliest_date` leaves no window (None: it does): a first day after today would refuse
+    every date of the past, today's included, and blame each of them rather than itself."""
+    if earliest > today:
+        return (f"{earliest} lies after today ({today}): no date of the past would fit the window; set a day "
+                f"before it (default 2000-01-01)")
+    return None
+
+
 @dataclass(frozen=True)
 class DateWindow:
     earliest: date

@@ -14,8 +14,9 @@ from lifecycle_config.scratch import sweep_scratch
 # never persisted: the blocks carry secrets
 @task(name="load-settings", retries=2, retry_delay_seconds=2, cache_policy=NO_CACHE, persist_result=False)
 def load_run_settings(source: str) -> Settings:
-    """The blocks as they are now; the ledger keeps a copy of the terms this run uses. Each run starts by
-    sweeping the temporary folders of runs that were killed."""
+    """The blocks as they are now; the ledger keeps a copy of the terms this run uses, once load_settings
+    accepted them (a block refused there leaves the copy the imports and `show terms` read as it was). Each
+    run starts by sweeping the temporary folders of runs that were killed."""
     sweep_scratch()
     settings = load_settings()
     with session_scope(write=True) as session:

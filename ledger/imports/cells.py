@@ -14,6 +14,7 @@ from policy.digits import digits_problem, sign_or_zeros_problem
 from policy.ids import id_problem
 from policy.text import control_problem, quoted
 from policy.money import parse_amount
+from policy.vat import vat_rate_problem
 
 
 class CellRefused(ValueError):
@@ -41,7 +42,11 @@ def text(max_length: int, *, lines: bool = False) -> Callable[[Any], str]:
 
 
 def identifier(value: Any) -> str:
-    """An id of the one grammar (policy.ids): it becomes keys, paths and mail headers."""
+    """An id of the one grammar (policy.ids): it becomes keys, paths and mail headers. A spreadsheet's date cell
+    (an id the spreadsheet took for a date) is said to be one, with its value."""
+    if isinstance(value, (date, datetime)):
+        raise ValueError(f"not an id: the cell is a date ({as_text(value)}); format the column as text and type "
+                         f"the id again")
     result = as_text(value)
     problem = id_problem(result)
     if problem:
@@ -146,6 +151,15 @@ def rate(value: Any) -> Decimal:
     result = parse_amount(as_text(value), places=4)
     if not Decimal(0) <= result <= Decimal(1):
         raise ValueError(f"a rate is between 0 and 1 (0.20 for 20 %), not {as_text(value)}")
+    return result
+
+
+def vat_rate(value: Any) -> Decimal:
+    """A rate that is a VAT rate: below 1 (policy.vat)."""
+    result = rate(value)
+    problem = vat_rate_problem(result, as_text(value).strip())
+    if problem:
+        raise ValueError(problem)
     return result
 
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from ledger.imports.cells import (address, boolean, choice, day, email, identifier, instant, monthly_fee,
-                                  positive_money, rate,
+                                  positive_money, vat_rate,
                                   siren, text, vat_number, whole)
 from policy.categories import CATEGORIES
 from policy.einvoicing import BuyerKind
@@ -39,7 +39,7 @@ def schemas(terms: Terms) -> dict[str, tuple[Column, ...]]:
             Column("customer_id", identifier), Column("name", text(200)), Column("email", email),
             Column("monthly_fee", monthly_fee), Column("payment_method", choice(*PAYMENT_METHODS)),
             Column("billing_cycle", choice(*BillingCycle), False), Column("contract_start", day, False),
-            Column("vat_rate", rate, False), Column("included_minutes", whole(0, MINUTES_IN_A_MONTH), False),
+            Column("vat_rate", vat_rate, False), Column("included_minutes", whole(0, MINUTES_IN_A_MONTH), False),
             Column("dunning_exempt", boolean, False), Column("billing_address", address, False),
             Column("delivery_address", address, False),  # printed when it is not the billing address
             Column("siren", siren, False), Column("vat_number", vat_number, False),
@@ -50,7 +50,7 @@ def schemas(terms: Terms) -> dict[str, tuple[Column, ...]]:
         ),
         "invoices": (
             Column("invoice_id", identifier), Column("customer_id", identifier), Column("issued_on", day, past=True),
-            Column("due_on", day), Column("amount_ht", positive_money), Column("vat_rate", rate, False),
+            Column("due_on", day), Column("amount_ht", positive_money), Column("vat_rate", vat_rate, False),
             Column("description", text(500), False), Column("status", choice(*INVOICE_STATUSES), False),
             Column("period_start", day, False), Column("period_end", day, False),
             Column("subscription", boolean, False),

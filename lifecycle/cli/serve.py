@@ -24,6 +24,7 @@ def up(
     """Run the embedded default: Prefect server and UI, every deployment with its schedule, a worker."""
     import lifecycle_config as config
     from lifecycle import demo as demo_module
+    from lifecycle.server import HomeInUse, refuse_a_home_in_use
     from lifecycle.server import up as run_up
     from lifecycle.server import host_problem
     from policy.calendar import today_paris
@@ -31,6 +32,10 @@ def up(
     problem = host_problem(host)
     if problem:
         fail(problem, 2)
+    try:
+        refuse_a_home_in_use()
+    except HomeInUse as error:
+        fail(str(error), 2)
     ledger()
     refuse_explicit_server()
     if demo_data:
@@ -42,6 +47,8 @@ def up(
         note("note: no platform database yet; `lifecycle up --demo` or `lifecycle demo` creates the demo one")
     try:
         code = run_up(host=host, port=port, echo=typer.echo, workers=workers)
+    except HomeInUse as error:
+        fail(str(error), 2)
     except RuntimeError as error:
         fail(str(error))
     raise typer.Exit(code)

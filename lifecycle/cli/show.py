@@ -41,6 +41,9 @@ def show(
     from ledger import views
     from ledger.db import session_scope
 
+    if month and subject.value in views.MONTHLESS:
+        filtered = ", ".join(name for name in views.SUBJECTS if name not in views.MONTHLESS)
+        fail(f"--month: `show {subject.value}` lists them whatever the month; --month filters {filtered}", 2)
     if month:
         check_month(month)
     if issued_in:

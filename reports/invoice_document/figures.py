@@ -18,6 +18,7 @@ from datetime import date
 from decimal import Decimal
 
 from policy.money import cents, vat_of
+from policy.vat import vat_rate_problem
 
 KINDS = ("invoice", "penalty", "credit_note")
 #: BT-23, the French "cadre de facturation" of every document this product issues: S1, an invoice of services
@@ -108,8 +109,9 @@ def vat_breakdown(doc: InvoiceDocument) -> list[VatRow]:
     `doc.total_vat`: the document is then wrong, and is not corrected here."""
     bases: dict[Decimal, Decimal] = {}
     for line in doc.lines:
-        if line.vat_rate < 0 or line.vat_rate >= 1:
-            raise ValueError(f"line {line.description!r}: VAT rate {line.vat_rate} is not a rate in [0, 1)")
+        problem = vat_rate_problem(line.vat_rate)
+        if problem:
+            raise ValueError(f"line {line.description!r}: {problem}")
         bases[line.vat_rate] = bases.get(line.vat_rate, Decimal("0.00")) + line.amount_ht
     rows = [(category(doc, rate), rate, basis, vat_of(basis, rate))
             for rate, basis in sorted(bases.items(), key=lambda item: item[0], reverse=True)]

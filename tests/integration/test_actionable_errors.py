@@ -367,3 +367,35 @@ def test_a_block_saved_out_of_its_bounds_stops_a_run_in_one_line_naming_the_fiel
                                   f"{stored or f'{said} (given {value!r})'}: correct it in the UI (Blocks)")
     with pytest.raises(ValueError, match=said):  # and the block itself, built with such a value
         PlatformControl(**{field: value})
+
+
+def test_terms_whose_earliest_date_lies_after_today_are_refused_naming_the_field_and_never_kept(
+        prefect_server, home, ledger, monkeypatch):
+    """A policy-terms block with earliest_date a day after today refused every date of the past, blaming each
+    (`as_of ... is before 2027-06-01`), and the refused run recorded it as the terms of the latest run: imports
+    and `show terms` used it until another run completed. It is refused when loaded, naming the block's field,
+    and the ledger keeps the terms it had; the block corrected, the next run's terms are the ones kept."""
+    from datetime import date
+
+    from blocks.settings import BlockInvalid
+    from blocks.terms_block import PolicyTerms
+    from ledger.db import session_scope
+    from ledger.terms_copies import latest_copy, latest_terms
+    from tasks.settings import load_run_settings
+
+    monkeypatch.setenv("LIFECYCLE_TODAY", "2026-12-06")
+    PolicyTerms(earliest_date=date(2027, 6, 1)).save("lifecycle", overwrite=True)
+    try:
+        with pytest.raises(BlockInvalid) as refused:
+            load_run_settings.fn("arrears-escalation")
+        assert str(refused.value) == ("the policy-terms block 'lifecycle': earliest_date: 2027-06-01 lies after today "
+                                      "(2026-12-06): no date of the past would fit the window; set a day before it "
+                                      "(default 2000-01-01): correct it in the UI (Blocks)")
+        with session_scope(ledger) as session:
+            assert latest_copy(session) is None and latest_terms(session).earliest_date == date(2000, 1, 1)
+        PolicyTerms(earliest_date=date(2026, 1, 1)).save("lifecycle", overwrite=True)
+        assert load_run_settings.fn("arrears-escalation").terms.earliest_date == date(2026, 1, 1)
+        with session_scope(ledger) as session:
+            assert latest_terms(session).earliest_date == date(2026, 1, 1)
+    finally:
+        PolicyTerms.delete("lifecycle")

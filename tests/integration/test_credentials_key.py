@@ -112,8 +112,13 @@ def test_a_missing_key_file_is_said_in_one_line_never_replaced_by_a_new_key(shel
     # a file without credentials needs no key
     plain = shell("import", "tickets", str(tickets(tmp_path, "T-3", credentials="")))
     assert plain.returncode == 0, plain.stderr
-    # the key copied back: sealing works again, and what it sealed opens
+    # the key copied back readable by others (umask 022): refused as ssh refuses a private key, then chmod 600
     key_file.write_text(kept)
+    key_file.chmod(0o644)
+    loose = shell("import", "tickets", str(tickets(tmp_path, "T-2")))
+    assert loose.returncode == 2 and f"is readable by others than its owner (mode 644): `chmod 600 {key_file}`" \
+        in loose.stderr and token(ledger, "T-2") is None
+    key_file.chmod(0o600)
     assert shell("import", "tickets", str(tickets(tmp_path, "T-2"))).returncode == 0
     assert unseal(token(ledger, "T-2"), cipher(ledger)) == unseal(token(ledger, "T-1"), cipher(ledger)) == SECRET
 

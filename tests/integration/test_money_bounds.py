@@ -36,13 +36,14 @@ def test_a_fee_above_the_bound_is_refused_at_its_cell_and_the_bound_itself_is_bi
             customer("BIG", fee="999999999999.99", method="other")]), engine=ledger)
     [error] = refused.value.errors
     assert error.startswith("big.csv:2:monthly_fee: a monthly fee is at most 99999999.99 EUR"), error
-    # at the bound, annual, VAT 100 %: 12 x 99,999,999.99 = 1,199,999,999.88 HT, as much VAT, 2,399,999,999.76 TTC
+    # at the bound, annual, VAT 99.99 % (the largest VAT rate): 12 x 99,999,999.99 = 1,199,999,999.88 HT,
+    # 1,199,879,999.88 VAT, 2,399,879,999.76 TTC
     import_file("customers", write_csv(tmp_path / "c.csv", CUSTOMER_HEADER, [
-        customer("MAX", fee="99999999.99", method="transfer", cycle="annual", start="2026-01-01", vat="1"),
+        customer("MAX", fee="99999999.99", method="transfer", cycle="annual", start="2026-01-01", vat="0.9999"),
         customer("SMALL", fee="500.00")]), engine=ledger)
     draft("2026-01", TERMS, actor="test", flow_run_id=None, engine=ledger)
     finalise("2026-01", date(2026, 2, 1), TERMS, actor="test", flow_run_id=None, engine=ledger)
-    assert invoices_of(ledger, "2026-01") == {"MAX": ("1199999999.88", "1199999999.88", "2399999999.76"),
+    assert invoices_of(ledger, "2026-01") == {"MAX": ("1199999999.88", "1199879999.88", "2399879999.76"),
                                               "SMALL": ("500.00", "100.00", "600.00")}
 
 

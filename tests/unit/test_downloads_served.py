@@ -42,6 +42,16 @@ def test_workbooks_and_invoices_are_served(storage):
     assert _get(storage, "/invoices/2026/2026-000001.pdf") == (200, b"%PDF invoice")
 
 
+def test_the_listing_names_only_what_is_served_never_a_link_out_of_its_folder(storage, tmp_path):
+    """A link `exports/pw.xlsx -> /etc/passwd` was listed at /exports/ with its target's size and time."""
+    root = tmp_path / "objects"
+    os.symlink("/etc/passwd", root / "exports/pw.xlsx")
+    os.symlink(root / "backups", root / "exports/2026/linked-folder")   # a folder's link: nothing under it either
+    status, page = _get(storage, "/exports/")
+    assert status == 200 and b"2026-11_billable-interventions.xlsx" in page
+    assert b"pw.xlsx" not in page and b"linked.xlsx" not in page and b"users.jsonl.gz" not in page
+
+
 @pytest.mark.parametrize("path", [
     "/exports/../backups/C001/C001-20261206/users.jsonl.gz",
     "/exports/%2e%2e/backups/C001/C001-20261206/users.jsonl.gz",

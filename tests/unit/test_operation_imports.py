@@ -73,8 +73,8 @@ def test_an_invoice_never_takes_a_number_of_the_products_series_nor_outgrows_the
     import_file("customers", write_csv(tmp_path / "c.csv", CUSTOMER_HEADER, [customer("ACME", start="2026-01-01")]),
                 engine=ledger)
     rows = [["2026-000002", "ACME", "2026-10-01", "2026-10-31", "10.00", "0.20", "", ""],
-            ["BIG1", "ACME", "2026-10-01", "2026-10-31", "999999999999.99", "1", "", ""],
-            ["FITS", "ACME", "2026-10-01", "2026-10-31", "9999999999.99", "1", "", ""]]
+            ["BIG1", "ACME", "2026-10-01", "2026-10-31", "999999999999.99", "0.9999", "", ""],
+            ["FITS", "ACME", "2026-10-01", "2026-10-31", "9999999999.99", "0.9999", "", ""]]
     with pytest.raises(ImportRejected) as rejected:
         import_file("invoices", write_csv(tmp_path / "i.csv", INVOICE_HEADER, rows), engine=ledger)
     assert rejected.value.errors == [
@@ -120,3 +120,20 @@ def test_a_start_moved_after_the_history_and_a_backdated_delivery_are_refused(le
                     engine=ledger)
     assert rejected.value.errors == ["t.csv:2:customization_delivered_on: 2026-10-01 is before the ticket arrived "
                                      "(2026-10-06): a customization is delivered after it"]
+
+
+def test_a_date_cell_in_an_xlsx_id_column_is_said_to_be_a_date_with_its_value(ledger, tmp_path):
+    """A spreadsheet that took the id `2026-01-01` for a date: said so (with the value), not as `':' not allowed`."""
+    from datetime import datetime
+
+    from openpyxl import Workbook
+
+    workbook = Workbook()
+    workbook.active.append(["customer_id", "name", "email", "monthly_fee", "payment_method"])
+    workbook.active.append([datetime(2026, 1, 1), "Dated", "d@example.com", "10.00", "sepa"])
+    workbook.save(tmp_path / "c.xlsx")
+    with pytest.raises(ImportRejected) as rejected:
+        import_file("customers", tmp_path / "c.xlsx", engine=ledger)
+    assert rejected.value.errors == ["c.xlsx:2:customer_id: not an id: the cell is a date (2026-01-01T00:00:00); "
+                                     "format the column as text and type the id again"]
+    assert counts(ledger)["customers"] == 0

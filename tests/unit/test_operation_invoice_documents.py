@@ -188,3 +188,28 @@ def test_a_french_business_invoice_carries_the_2026_mentions_from_the_ledger(clo
                     f"Adresse de livraison : {fields[1]} Entrepôt Nord 12 allée des Quais 59000 Lille",
                     "Option pour le paiement de la taxe d'après les débits."):
         assert mention in text, mention
+
+
+def test_an_invoice_whose_vat_rate_no_document_carries_is_said_and_the_others_are_stored_and_mailed(closed, tmp_path):
+    """A customer's rate of 100 % an older release stored: that invoice is refused in one line naming it and its
+    customer; the others of the month are stored and mailed all the same."""
+    from decimal import Decimal
+
+    from sqlalchemy import update
+
+    from ledger.db import session_scope
+    from ledger.models import Invoice, InvoiceLine
+
+    ledger, settings, invoices = closed
+    beta = invoices["BETA"].number
+    with session_scope(ledger) as session:
+        invoice_id = session.query(Invoice).filter_by(number=beta).one().id
+        session.execute(update(InvoiceLine).where(InvoiceLine.invoice_id == invoice_id).values(vat_rate=Decimal(1)))
+    issued = issue_documents(settings.seller, settings.terms, settings.storage, month="2026-10", actor="test",
+                             engine=ledger)
+    others = sorted(item.number for name, item in invoices.items() if name != "BETA")
+    assert (sorted(issued.stored), sorted(issued.mails)) == (others, others)
+    assert len(issued.refused) == 1 and issued.refused[0].startswith(f"{beta} (BETA): line ")
+    assert "a VAT rate is from 0 to less than 1" in issued.refused[0] and "\n" not in issued.refused[0]
+    assert (len(dispatch(settings.notifications, settings.platform, storage=settings.storage).sent),
+            len(_mails(tmp_path))) == (2, 2)
