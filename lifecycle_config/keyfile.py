@@ -51,9 +51,7 @@ def key_file() -> Path:
     if under is not None:  # it said "[Errno 20] Not a directory: ..."
         raise Misconfigured(f"{VARIABLE}={escaped(explicit)} cannot be made: {escaped(str(under))} is a file, not a "
                             f"folder: set it to the path of the key file")
-    if explicit and Path(explicit).is_dir():  # it said "[Errno 21] Is a directory: ..." with the path whole
-        raise Misconfigured(f"{VARIABLE}={escaped(explicit)} is a folder, not a key file: set it to the path of the key "
-                            f"file")
+    # a folder given here is said where the file is read (read_keys: KeyFileDamaged), as the other damaged files
     return Path(explicit).expanduser().resolve() if explicit else home() / "keys" / "credentials.key"
 
 
