@@ -2,8 +2,9 @@
 storage folder and the fake platform on loopback (a real HTTP server): October's invoices of the two French
 business customers are deposited once and not mailed, the private customer's is mailed as before; without a
 platform everything is mailed; the platform down leaves them pending for the next run; CII deposits the XML the
-PDF carries, UBL the same document as UBL (held when its data changed since it was stored); a kill between sending and recording never deposits twice; a rejected document, its customer's data
-corrected, is deposited again as <number>-r1 beside the original."""
+PDF carries, UBL the same document as UBL (held when its data changed since it was stored); a kill between
+sending and recording never deposits twice; a rejected document, its customer's data corrected, is deposited again
+as <number>-r1 beside the original."""
 
 from __future__ import annotations
 
