@@ -38,6 +38,10 @@ from reports.invoice_document import check_facturx, cii_xml, facturx_pdf, ubl_xm
 NOT_SET = "no e-invoicing platform is set: documents are mailed"
 
 
+class ChangedSinceIssued(ValueError):
+    """A document asked for in UBL whose ledger data no longer write what its stored PDF says: held, said."""
+
+
 class RedepositRefused(Refusal):
     """A document that may not be deposited again (its last status does not allow it, no such document...)."""
 
@@ -90,13 +94,13 @@ def _ubl(settings, invoice_id: int, stored_cii: bytes, engine=None) -> bytes:
     """The UBL of the document as it was stored. UBL is written from the ledger's document (the same figures as the
     stored PDF's CII), so it is given only when that document still writes the very CII the stored PDF carries:
     the UBL then says what the issued document says. A document whose data changed since it was stored is held
-    (a ValueError, said as the deposit's reason) rather than deposited saying something else."""
+    (`ChangedSinceIssued`, said as the deposit's reason) rather than deposited saying something else."""
     with session_scope(engine) as session:
         doc = _document(session, session.get(Invoice, invoice_id), settings.seller, settings.terms)
     if cii_xml(doc) != stored_cii:
-        raise ValueError("its data (customer, seller or terms) changed since it was stored, so its UBL would not "
-                         "say what the issued document says: deposit it as Factur-X or CII (the e-invoicing "
-                         "block's format)")
+        raise ChangedSinceIssued("held: its data (customer, seller or terms) changed since it was issued, so its "
+                                 "UBL would not say what the issued document says: deposit it as Factur-X or CII "
+                                 "(the e-invoicing block's format)")
     return ubl_xml(doc)
 
 
@@ -149,6 +153,9 @@ def _deposit_one(settings, spec: FlowSpec, result: DocumentsDeposited, *, actor:
 
     try:
         done = deposit_once(settings.einvoicing, spec, actor=actor, flow_run_id=flow_run_id, engine=engine)
+    except ChangedSinceIssued as error:
+        result.waiting.append(f"{spec.tracking_id}: {error}")
+        return
     except (MissingObject, ValueError) as error:  # its stored file gone or no Factur-X: said, tried again
         result.waiting.append(f"{spec.tracking_id}: its stored document cannot be read ({one_line(error)})")
         return

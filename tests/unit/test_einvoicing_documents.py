@@ -195,9 +195,10 @@ def test_a_ubl_document_whose_data_changed_since_it_was_stored_is_held_with_why(
                         .values(billing_address="12 rue de la Paix\n75002 Paris\nFR"))
     done = deposit_documents(settings, actor="test", flow_run_id=None, engine=ledger)
     assert done.deposited == [numbers["BETA"]]
-    assert done.waiting == [f"{numbers['ACME']}: its stored document cannot be read (its data (customer, seller or "
-                            f"terms) changed since it was stored, so its UBL would not say what the issued document "
-                            f"says: deposit it as Factur-X or CII (the e-invoicing block's format))"]
+    assert done.waiting == [f"{numbers['ACME']}: held: its data (customer, seller or terms) changed since it was "
+                            f"issued, so its UBL would not say what the issued document says: deposit it as "
+                            f"Factur-X or CII (the e-invoicing block's format)"]
+    assert f"1 pending, deposited by the next run: {done.waiting[0]}" in done.line()
     assert [flow.tracking_id for flow in platform.deposits()] == [numbers["BETA"]]
 
 
