@@ -18,7 +18,7 @@ from typing import Literal, Optional
 
 from prefect.blocks.core import Block
 from prefect.blocks.system import Secret
-from pydantic import Field, field_validator
+from pydantic import Field
 
 import lifecycle_config
 from blocks.forms import Text, http_url_problem
@@ -71,18 +71,12 @@ class EInvoicing(Block):
     token: Optional[Secret] = Field(None, description="A Secret block holding the platform's API token (sent as "
                                     "Authorization: Bearer). LIFECYCLE_EINVOICING_TOKEN overrides it for one run.")
     format: Literal["Factur-X", "UBL", "CII"] = Field("Factur-X", description="The format of the documents "
-                                                      "deposited.")
+                                                      "deposited: Factur-X (the PDF with its XML), CII (that XML "
+                                                      "alone) or UBL (an OASIS UBL 2.1 Invoice or CreditNote).")
     timeout_seconds: float = Field(20, ge=0.1, le=300, allow_inf_nan=False,
                                    description="Timeout per request, in seconds: from 0.1 to 300.")
     retries: int = Field(3, ge=0, le=10, description="Retries after the first attempt when the network or the "
                          "platform fails (5xx, 429): from 0 to 10.")
-
-    @field_validator("format")
-    @classmethod
-    def _supported(cls, value: str) -> str:
-        if value == "UBL":  # the documents are rendered as Factur-X (CII inside); no UBL writer yet
-            raise ValueError("UBL is not supported yet: choose Factur-X (the PDF with its XML) or CII (the XML)")
-        return value
 
     # --- what a run uses ----------------------------------------------------------------------------------
 

@@ -21,7 +21,7 @@ from typing import Callable, ClassVar, Optional
 
 from sqlalchemy import exists, func, select
 
-from blocks.storage import MissingObject, ObjectStorage
+from blocks.storage import MissingObject
 from ledger import audit, keys
 from ledger.db import session_scope
 from ledger.einvoicing import EinvoiceFlow, EinvoiceStatus
@@ -33,9 +33,13 @@ from policy.einvoicing import (ROUTES, BuyerKind, Effect, FlowKind, FlowState, S
                                needs_attention)
 from policy.calendar import PARIS
 from policy.refusals import Refusal
-from reports.invoice_document import check_facturx, facturx_pdf
+from reports.invoice_document import check_facturx, cii_xml, facturx_pdf, ubl_xml
 
 NOT_SET = "no e-invoicing platform is set: documents are mailed"
+
+
+class ChangedSinceIssued(ValueError):
+    """A document asked for in UBL whose ledger data no longer write what its stored PDF says: held, said."""
 
 
 class RedepositRefused(Refusal):
@@ -71,28 +75,46 @@ def _syntax(settings) -> Syntax:
     return Syntax(settings.einvoicing.format)
 
 
-def _content(storage: ObjectStorage, key: str, syntax: Syntax) -> Callable[[], bytes]:
-    """The file deposited, read when it is sent: the stored Factur-X PDF as it is, or the CII XML it embeds."""
+def _content(settings, invoice_id: int, key: str, syntax: Syntax, engine=None) -> Callable[[], bytes]:
+    """The file deposited, read when it is sent: the stored Factur-X PDF as it is, the CII XML it embeds, or the
+    UBL of the same document."""
 
     def read() -> bytes:
-        with storage.store().open(key) as handle:
+        with settings.storage.store().open(key) as handle:
             pdf = handle.read()
-        return check_facturx(pdf) if syntax == Syntax.CII else pdf
+        if syntax == Syntax.FACTUR_X:
+            return pdf
+        cii = check_facturx(pdf)
+        return cii if syntax == Syntax.CII else _ubl(settings, invoice_id, cii, engine)
 
     return read
 
 
+def _ubl(settings, invoice_id: int, stored_cii: bytes, engine=None) -> bytes:
+    """The UBL of the document as it was stored. UBL is written from the ledger's document (the same figures as the
+    stored PDF's CII), so it is given only when that document still writes the very CII the stored PDF carries:
+    the UBL then says what the issued document says. A document whose data changed since it was stored is held
+    (`ChangedSinceIssued`, said as the deposit's reason) rather than deposited saying something else."""
+    with session_scope(engine) as session:
+        doc = _document(session, session.get(Invoice, invoice_id), settings.seller, settings.terms)
+    if cii_xml(doc) != stored_cii:
+        raise ChangedSinceIssued("held: its data (customer, seller or terms) changed since it was issued, so its "
+                                 "UBL would not say what the issued document says: deposit it as Factur-X or CII "
+                                 "(the e-invoicing block's format)")
+    return ubl_xml(doc)
+
+
 def _file_name(key: str, syntax: Syntax) -> str:
     name = key.rsplit("/", 1)[-1]
-    return name.removesuffix(".pdf") + ".xml" if syntax == Syntax.CII else name
+    return name if syntax == Syntax.FACTUR_X else name.removesuffix(".pdf") + ".xml"
 
 
-def _spec(invoice: Invoice, customer: Customer, key: str, syntax: Syntax, storage: ObjectStorage,
-          deposit: int = 0) -> FlowSpec:
+def _spec(invoice: Invoice, customer: Customer, key: str, syntax: Syntax, settings, deposit: int = 0,
+          engine=None) -> FlowSpec:
     return FlowSpec(tracking_id=keys.einvoice_document(invoice.number, deposit), kind=FlowKind.DOCUMENT,
                     syntax=syntax, rule=ROUTES[BuyerKind(customer.buyer_kind)], name=_file_name(key, syntax),
-                    content=_content(storage, key, syntax), invoice_id=invoice.id, customer_id=customer.customer_id,
-                    deposit=deposit)
+                    content=_content(settings, invoice.id, key, syntax, engine), invoice_id=invoice.id,
+                    customer_id=customer.customer_id, deposit=deposit)
 
 
 def _first_deposit_settled(invoice_id):
@@ -131,6 +153,9 @@ def _deposit_one(settings, spec: FlowSpec, result: DocumentsDeposited, *, actor:
 
     try:
         done = deposit_once(settings.einvoicing, spec, actor=actor, flow_run_id=flow_run_id, engine=engine)
+    except ChangedSinceIssued as error:
+        result.waiting.append(f"{spec.tracking_id}: {error}")
+        return
     except (MissingObject, ValueError) as error:  # its stored file gone or no Factur-X: said, tried again
         result.waiting.append(f"{spec.tracking_id}: its stored document cannot be read ({one_line(error)})")
         return
@@ -165,11 +190,11 @@ def deposit_documents(settings, *, actor: str, flow_run_id: str | None, numbers:
         again = [(invoice, session.get(Customer, invoice.customer_id), deposit)
                  for invoice, deposit in _pending_redeposits(session, numbers)]
     for invoice, customer in firsts:
-        _deposit_one(settings, _spec(invoice, customer, invoice.document_key, syntax, settings.storage), result,
+        _deposit_one(settings, _spec(invoice, customer, invoice.document_key, syntax, settings, engine=engine), result,
                      actor=actor, flow_run_id=flow_run_id, engine=engine)
     for invoice, customer, deposit in again:
         key = keys.invoice_document_redeposit(invoice.number, invoice.issued_on, deposit)
-        _deposit_one(settings, _spec(invoice, customer, key, syntax, settings.storage, deposit), result,
+        _deposit_one(settings, _spec(invoice, customer, key, syntax, settings, deposit, engine), result,
                      actor=actor, flow_run_id=flow_run_id, engine=engine)
     return result
 
@@ -234,7 +259,7 @@ def redeposit(settings, number: str, *, actor: str, flow_run_id: str | None, eng
         audit.record(session, "einvoice_redeposit", customer_id=customer.customer_id, before=None,
                      after={"number": number, "tracking_id": keys.einvoice_document(number, deposit),
                             "document": key, "previous": flow.tracking_id}, actor=actor, flow_run_id=flow_run_id)
-    return deposit_once(settings.einvoicing, _spec(invoice, customer, key, syntax, settings.storage, deposit),
+    return deposit_once(settings.einvoicing, _spec(invoice, customer, key, syntax, settings, deposit, engine),
                         actor=actor, flow_run_id=flow_run_id, engine=engine)
 
 

@@ -11,6 +11,7 @@ operations/invoice_documents.py); nothing here reads a database or talks to Pref
 * `cii`: `cii_xml`, the UN/CEFACT Cross Industry Invoice (D16B) that an accounting system reads;
 * `pdf`: `render_pdf`, the printed invoice (reportlab, A4, fonts embedded, the French mandatory
   mentions);
+* `ubl`: `ubl_xml`, the same document as an OASIS UBL 2.1 Invoice or CreditNote, for a platform set to UBL;
 * `pdfa`: `facturx_pdf`, both combined into one PDF/A-3 file, and `check_facturx`, which reads one back.
 """
 
@@ -19,7 +20,9 @@ from reports.invoice_document.figures import (KINDS, LANGUAGES, DocumentLine, Fi
                                               vat_breakdown)
 from reports.invoice_document.pdf import render_pdf
 from reports.invoice_document.pdfa import check_facturx, facturx_pdf
+from reports.invoice_document.ubl import ubl_xml
 from reports.invoice_document.wording import LABEL_MESSAGES, LABELS
 
 __all__ = ["GUIDELINE", "KINDS", "LABELS", "LABEL_MESSAGES", "LANGUAGES", "DocumentLine", "Figures", "InvoiceDocument",
-           "Party", "check_facturx", "cii_xml", "facturx_pdf", "render_pdf", "vat_breakdown"]
+           "Party", "check_facturx", "cii_xml", "facturx_pdf", "render_pdf", "ubl_xml",
+           "vat_breakdown"]

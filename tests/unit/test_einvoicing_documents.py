@@ -2,8 +2,9 @@
 storage folder and the fake platform on loopback (a real HTTP server): October's invoices of the two French
 business customers are deposited once and not mailed, the private customer's is mailed as before; without a
 platform everything is mailed; the platform down leaves them pending for the next run; CII deposits the XML the
-PDF carries; a kill between sending and recording never deposits twice; a rejected document, its customer's data
-corrected, is deposited again as <number>-r1 beside the original."""
+PDF carries, UBL the same document as UBL (held when its data changed since it was stored); a kill between
+sending and recording never deposits twice; a rejected document, its customer's data corrected, is deposited again
+as <number>-r1 beside the original."""
 
 from __future__ import annotations
 
@@ -162,9 +163,68 @@ def test_cii_deposits_the_xml_the_pdf_carries(closed, platform, tmp_path):
     assert etree.fromstring(beta.content).findtext(".//{*}ExchangedDocument/{*}ID") == numbers["BETA"]
 
 
-def test_ubl_is_refused_in_the_block_in_one_line():
-    with pytest.raises(ValueError, match="UBL is not supported yet: choose Factur-X"):
-        EInvoicing(format="UBL")
+def test_ubl_deposits_the_ubl_of_the_document_the_pdf_carries(closed, platform, tmp_path):
+    ledger, settings, numbers = closed
+    settings.einvoicing = settings.einvoicing.model_copy(update={"format": "UBL"})
+    _issue(settings, ledger)
+    done = deposit_documents(settings, actor="test", flow_run_id=None, engine=ledger)
+    assert sorted(done.deposited) == sorted([numbers["ACME"], numbers["BETA"]])
+    beta = platform.flow(numbers["BETA"])
+    assert (beta.name, beta.syntax, beta.processing_rule) == (f"{numbers['BETA']}.xml", "UBL", "B2B")
+    ubl = etree.fromstring(beta.content)
+    assert etree.QName(ubl).namespace == "urn:oasis:names:specification:ubl:schema:xsd:Invoice-2"
+    stored = (tmp_path / "store" / "invoices" / "2026" / "11" / f"{numbers['BETA']}.pdf").read_bytes()
+    cii = etree.fromstring(check_facturx(stored))
+    assert ubl.findtext("{*}ID") == numbers["BETA"] == cii.findtext(".//{*}ExchangedDocument/{*}ID")
+    assert ubl.findtext("{*}CustomizationID") == "urn:cen.eu:en16931:2017"
+    for ubl_total, cii_total in (("TaxExclusiveAmount", "TaxBasisTotalAmount"), ("TaxInclusiveAmount",
+                                                                                 "GrandTotalAmount"),
+                                 ("PayableAmount", "DuePayableAmount")):   # to the cent, as the issued document
+        assert ubl.findtext(f"{{*}}LegalMonetaryTotal/{{*}}{ubl_total}") == cii.findtext(
+            f".//{{*}}SpecifiedTradeSettlementHeaderMonetarySummation/{{*}}{cii_total}")
+    assert ubl.find("{*}AccountingCustomerParty//{*}PartyLegalEntity/{*}CompanyID").text == SIRENS["BETA"]
+    assert len(platform.deposits()) == 2
+
+
+def test_a_ubl_document_whose_data_changed_since_it_was_stored_is_held_with_why(closed, platform):
+    ledger, settings, numbers = closed
+    settings.einvoicing = settings.einvoicing.model_copy(update={"format": "UBL"})
+    _issue(settings, ledger)
+    with session_scope(ledger, write=True) as session:   # the customer's address changed after the close
+        session.execute(update(Customer).where(Customer.customer_id == "ACME")
+                        .values(billing_address="12 rue de la Paix\n75002 Paris\nFR"))
+    done = deposit_documents(settings, actor="test", flow_run_id=None, engine=ledger)
+    assert done.deposited == [numbers["BETA"]]
+    assert done.waiting == [f"{numbers['ACME']}: held: its data (customer, seller or terms) changed since it was "
+                            f"issued, so its UBL would not say what the issued document says: deposit it as "
+                            f"Factur-X or CII (the e-invoicing block's format)"]
+    assert f"1 pending, deposited by the next run: {done.waiting[0]}" in done.line()
+    assert [flow.tracking_id for flow in platform.deposits()] == [numbers["BETA"]]
+
+
+def test_a_rejected_ubl_document_corrected_is_deposited_again_as_ubl(closed, platform):
+    ledger, settings, numbers = closed
+    acme = numbers["ACME"]
+    settings.einvoicing = settings.einvoicing.model_copy(update={"format": "UBL"})
+    platform.reject(acme, "BR-FR-12: the buyer's address lacks its postcode")
+    _issue(settings, ledger)
+    deposit_documents(settings, actor="test", flow_run_id=None, engine=ledger)
+    _read_statuses(settings, ledger)
+    with session_scope(ledger, write=True) as session:   # finance corrects the customer's address
+        session.execute(update(Customer).where(Customer.customer_id == "ACME")
+                        .values(billing_address="12 rue de la Paix\n75002 Paris\nFR"))
+    done = redeposit(settings, acme, actor="finance", flow_run_id=None, engine=ledger)
+    assert (done.tracking_id, done.state) == (f"{acme}-r1", FlowState.DEPOSITED)
+    again = platform.flow(f"{acme}-r1")
+    assert (again.name, again.syntax) == (f"{acme}-r1.xml", "UBL")
+    address = etree.fromstring(again.content).find("{*}AccountingCustomerParty//{*}PostalAddress")
+    assert address.findtext("{*}PostalZone") == "75002"          # rendered from the corrected data
+
+
+def test_every_format_the_block_offers_is_accepted():
+    assert [EInvoicing(format=name).format for name in ("Factur-X", "UBL", "CII")] == ["Factur-X", "UBL", "CII"]
+    with pytest.raises(ValueError, match="Factur-X"):
+        EInvoicing(format="PDF")
 
 
 def test_send_invoices_says_a_french_business_s_documents_go_through_the_platform(closed, platform, tmp_path):
