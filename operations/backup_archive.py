@@ -181,8 +181,8 @@ def fetch_verified(objects: BackupObjects, manifest: dict, folder: Path) -> dict
         except MissingObject as error:
             raise BackupGone(f"backup {manifest['backup_id']} is gone from storage ({error})") from None
         except CorruptObject as error:
-            raise CorruptBackup(f"backup {manifest['backup_id']}: {error} (corrupted or truncated); nothing was "
-                                f"restored") from None
+            raise CorruptBackup(f"backup {manifest['backup_id']}: {copy['key']} is corrupted or truncated ({error}); "
+                                f"nothing was restored") from None
         except (KeyDestroyed, MasterKeyMissing) as error:
             raise type(error)(f"backup {manifest['backup_id']}: {error}; nothing was restored") from None
         except Exception as error:  # noqa: BLE001 - the storage, not the backup: try again later

@@ -116,27 +116,27 @@ def _open_sealed(reader: _Hashing, key: str, unwrap_key, target: BinaryIO) -> No
     """Decrypt an encrypted object from `reader` into `target`; CorruptObject when anything does not authenticate."""
     start = reader.exactly(len(MAGIC) + 1)
     if len(start) != len(MAGIC) + 1 or start[:len(MAGIC)] != MAGIC:
-        raise CorruptObject(f"{key} is not an encrypted backup object")
+        raise CorruptObject("not an encrypted backup object")
     key_id = reader.exactly(start[-1]).decode("ascii", "replace")
     header = _header(key_id)
     aead, index = AESGCM(unwrap_key(key_id)), 0
     while True:
         frame = reader.exactly(_FRAME.size)
         if len(frame) != _FRAME.size:
-            raise CorruptObject(f"{key} is truncated (no final chunk)")
+            raise CorruptObject("cut before its final chunk")
         length, final, nonce = _FRAME.unpack(frame)
         if length > CHUNK + 16 or final not in (0, 1):
-            raise CorruptObject(f"{key} is damaged (chunk {index})")
+            raise CorruptObject(f"chunk {index} is damaged")
         sealed = reader.exactly(length)
         try:
             target.write(aead.decrypt(nonce, sealed, _associated(header, key, index, bool(final))))
         except InvalidTag:
-            raise CorruptObject(f"{key} is damaged: chunk {index} fails its authentication") from None
+            raise CorruptObject(f"chunk {index} fails its authentication") from None
         index += 1
         if final:
             break
     if reader.read(1):
-        raise CorruptObject(f"{key} is damaged: bytes after its final chunk")
+        raise CorruptObject("bytes after its final chunk")
 
 
 @dataclass(frozen=True)
