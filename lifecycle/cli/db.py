@@ -66,8 +66,19 @@ def _warn_unsafe_ids() -> None:
 def db_restore_snapshot(
     backup_id: str = typer.Argument(..., help="A ledger snapshot id (lifecycle show backups: kind ledger)."),
     to: str = typer.Option(..., "--to", help="SQLAlchemy URL of a new, empty ledger database."),
+    master_key_file: str = typer.Option(None, "--master-key-file",
+                                        help="The master key's escrow copy (lifecycle keys export), when this "
+                                             "home's key is lost; LIFECYCLE_MASTER_KEY_FILE does the same."),
 ) -> None:
     """Restore a snapshot of the ledger (taken by the nightly backup) into a new database."""
+    import os
+
+    if master_key_file is not None:
+        from lifecycle_config.masterkey import VARIABLE
+
+        if not os.path.isfile(master_key_file):
+            fail(f"--master-key-file {master_key_file!r}: no such file", 2)
+        os.environ[VARIABLE] = os.path.abspath(master_key_file)
     from blocks.storage import ObjectStorage
     from lifecycle_config import database_url_problem, escaped
     from lifecycle_config.conditions import Unavailable, one_line
