@@ -82,6 +82,7 @@ def db_restore_snapshot(
     from blocks.storage import ObjectStorage
     from lifecycle_config import database_url_problem, escaped
     from lifecycle_config.conditions import Unavailable, one_line
+    from lifecycle_config.masterkey import MasterKeyMissing
     from operations.restore import restore_ledger_snapshot
 
     problem = database_url_problem(to)
@@ -91,6 +92,8 @@ def db_restore_snapshot(
     try:
         loaded = restore_ledger_snapshot(backup_id, to, ObjectStorage(), engine=engine)
     except ValueError as error:  # no such snapshot, a target that is not empty: the user's to fix
+        fail(str(error), 2)
+    except MasterKeyMissing as error:  # the home's master key lost, and no escrow copy given
         fail(str(error), 2)
     except Unavailable as error:  # the target's disk full, its server down: the world's, said as it is
         fail(one_line(error))
