@@ -128,6 +128,20 @@ def rotate_master(store: FolderStore | S3Store) -> tuple[str, int]:
         failpoint("keys.master-added")
     new, by_print = held[0], {masterkey.fingerprint(master): master for master in held}
     rewrapped = 0
+    while True:  # again until a pass finds none left: a key made meanwhile under the old master is caught too
+        done = _rewrap_pass(store, new, by_print, path)
+        rewrapped += done
+        if not done:
+            break
+    masterkey.write_keys(path, [new])
+    return masterkey.fingerprint(new), rewrapped
+
+
+def _rewrap_pass(store: FolderStore | S3Store, new: bytes, by_print: dict[str, bytes], path) -> int:
+    """Rewrap under `new` every key object wrapped by another master key; returns how many."""
+    import io
+
+    rewrapped = 0
     for item in store.list("keys/"):
         if not item.key.endswith(".json"):
             continue
@@ -141,10 +155,7 @@ def rotate_master(store: FolderStore | S3Store) -> tuple[str, int]:
                                              f"{path} does not hold; nothing more was rewrapped")
         data_key = aes_key_unwrap(old, base64.b64decode(record["wrapped"]))
         owner = None if record["owner"] == "installation" else record["owner"]
-        import io
-
         store.put_stream(item.key, io.BytesIO(_wrap(record["key_id"], owner, data_key, new, record["created_at"])))
         rewrapped += 1
         failpoint("keys.rewrapped")
-    masterkey.write_keys(path, [new])
-    return masterkey.fingerprint(new), rewrapped
+    return rewrapped
