@@ -315,7 +315,9 @@ def backup(args, engine):
                     digest.update(chunk)
                     handle.write(chunk)
             digests[name] = digest.hexdigest()
-            _bare_put(args.storage, f"baseline/BIG/{name}.jsonl.gz", path)
+            sealed = Path(folder) / f"{name}.sealed"
+            _bare_seal(path, sealed)
+            _bare_put(args.storage, f"baseline/BIG/{name}.jsonl.gz", sealed)
     return f"users sha256 {digests['users'][:16]}"
 
 
@@ -342,7 +344,9 @@ def restore(args, engine):
     with tempfile.TemporaryDirectory() as folder, target.begin() as connection:
         for name in ("users", "operations", "documents"):
             path = Path(folder) / f"{name}.jsonl.gz"
-            _bare_get(args.storage, f"backups/BIG/BIG-{DAY:%Y%m%d}/{name}.jsonl.gz", path)
+            sealed = Path(folder) / f"{name}.sealed"
+            _bare_get(args.storage, f"baseline/BIG/{name}.jsonl.gz", sealed)  # the bare backup's own objects
+            _bare_open(sealed, path)
             table = tables[name]
             dates = [c.name for c in table.columns if "DATE" in str(c.type).upper() or "TIME" in str(c.type).upper()]
             batch = []
@@ -371,8 +375,8 @@ MODULES = {
     ("export", "xlsxwriter"): ("xlsxwriter",),
     ("arrears", "ours"): OURS + ("operations.arrears",), ("arrears", "ours-next-day"): OURS + ("operations.arrears",),
     ("arrears", "sql"): ("policy.calendar",),
-    ("backup", "ours"): OURS + ("operations.backup",), ("backup", "boto3"): ("boto3",),
-    ("restore", "ours"): OURS + ("operations.restore",), ("restore", "bulk"): ("boto3", "lifecycle.demo"),
+    ("backup", "ours"): OURS + ("operations.backup",), ("backup", "boto3"): ("boto3", "cryptography.hazmat.primitives.ciphers.aead"),
+    ("restore", "ours"): OURS + ("operations.restore",), ("restore", "bulk"): ("boto3", "lifecycle.demo", "cryptography.hazmat.primitives.ciphers.aead"),
 }
 
 
@@ -406,6 +410,45 @@ def _bare_put(storage: str, key: str, path: Path) -> None:
     bucket, _, prefix = storage[len("s3://"):].partition("/")
     boto3.client("s3").upload_file(str(path), bucket, f"{prefix}/{key}" if prefix else key,
                                    Config=TransferConfig(multipart_threshold=8 << 20, multipart_chunksize=8 << 20))
+
+
+#: the bare side's data key: it encrypts as ours does (AES-256-GCM, 1 MiB chunks, index and final flag
+#: authenticated), without a key store
+_BARE_KEY = bytes(range(32))
+
+
+def _bare_seal(source: Path, target: Path) -> None:
+    import os
+    import struct
+
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+    aead, index = AESGCM(_BARE_KEY), 0
+    with source.open("rb") as plain, target.open("wb") as out:
+        chunk = plain.read(1 << 20)
+        while True:
+            following = plain.read(1 << 20) if chunk else b""
+            nonce = os.urandom(12)
+            sealed = aead.encrypt(nonce, chunk, struct.pack(">QB", index, not following))
+            out.write(struct.pack(">IB12s", len(sealed), not following, nonce) + sealed)
+            if not following:
+                return
+            chunk, index = following, index + 1
+
+
+def _bare_open(source: Path, target: Path) -> None:
+    import struct
+
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+    aead, index = AESGCM(_BARE_KEY), 0
+    with source.open("rb") as sealed, target.open("wb") as out:
+        while True:
+            length, final, nonce = struct.unpack(">IB12s", sealed.read(17))
+            out.write(aead.decrypt(nonce, sealed.read(length), struct.pack(">QB", index, final)))
+            if final:
+                return
+            index += 1
 
 
 def _bare_get(storage: str, key: str, path: Path) -> None:

@@ -156,6 +156,18 @@ def backup_folder(customer_id: str, backup_id: str) -> str:
     return f"{customer_backups(customer_id)}{checked_id(backup_id, 'backup id')}/"
 
 
+def data_keys_folder(customer_id: str | None) -> str:
+    """The key store's folder of one owner's data keys (wrapped by the master key): a customer's, or the
+    installation's own (ledger snapshots) when `customer_id` is None. Outside `backups/`: never in a backup."""
+    if customer_id is None:
+        return "keys/installation/"
+    return f"keys/customers/{checked_id(customer_id, 'customer id')}/"
+
+
+def data_key_object(customer_id: str | None, key_id: str) -> str:
+    return f"{data_keys_folder(customer_id)}{checked_id(key_id, 'key id')}.json"
+
+
 def invoice_document(number: str, issued_on: date) -> str:
     """An invoice's Factur-X PDF: `invoices/YYYY/MM/<number>.pdf`, by its issue date."""
     return f"invoices/{issued_on:%Y}/{issued_on:%m}/{checked_id(number, 'invoice number')}.pdf"

@@ -13,7 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from lifecycle_config import clock
-from ledger.models import AuditEntry, Backup, Cancellation, Customer, Intervention, Invoice, Notice
+from ledger.models import AuditEntry, Backup, Cancellation, Customer, DeletionCertificate, Intervention, Invoice, Notice
 from ledger.einvoicing import last_statuses
 from ledger.queries import active_standby_customers, invoice_label, paid_by_invoice
 from policy.balances import balance
@@ -183,8 +183,19 @@ def interventions(session: Session, month: str | None = None) -> list[dict[str, 
     ]
 
 
+def _backup_key(backup: Backup, shredded: set[str]) -> str:
+    """Which data key encrypts the backup (its manifest says), "shredded" once a deletion destroyed it;
+    "none" for a backup made before encryption (clear gzip) or never written."""
+    key_id = ((backup.manifest or {}).get("encryption") or {}).get("key_id")
+    if not key_id:
+        return "none"
+    return f"{key_id} (shredded)" if key_id in shredded else key_id
+
+
 def backups(session: Session, month: str | None = None) -> list[dict[str, Any]]:
     query = select(Backup).order_by(Backup.created_at, Backup.backup_id)
+    shredded = {entry.get("key_id") for certificate in session.scalars(select(DeletionCertificate))
+                for entry in (certificate.deleted or {}).get("keys_shredded") or []}
     return [
         {
             "backup_id": backup.backup_id,
@@ -195,6 +206,7 @@ def backups(session: Session, month: str | None = None) -> list[dict[str, Any]]:
             "rows": backup.rows,
             "bytes": backup.bytes,
             "verified_at": iso(backup.verified_at),
+            "key": _backup_key(backup, shredded),
         }
         for backup in session.scalars(query)
         if _in_month(backup.created_at, month)

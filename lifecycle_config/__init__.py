@@ -36,7 +36,7 @@ class Misconfigured(ValueError):
 #: the variables that hold a path or a URL (one holding a path): read through `setting`, so that none of them
 #: ever reaches a terminal, a file name or a log with a control or invisible character in it
 PATH_VARIABLES = ("LIFECYCLE_HOME", "LIFECYCLE_DATABASE_URL", "LIFECYCLE_PLATFORM_URL", "LIFECYCLE_SANDBOX_URL",
-                  "LIFECYCLE_STORAGE_URL", "LIFECYCLE_CREDENTIALS_KEY_FILE", "LIFECYCLE_DOWNLOAD_URL",
+                  "LIFECYCLE_STORAGE_URL", "LIFECYCLE_CREDENTIALS_KEY_FILE", "LIFECYCLE_MASTER_KEY_FILE", "LIFECYCLE_DOWNLOAD_URL",
                   "LIFECYCLE_FAILPOINT_LOG")
 #: the database URLs, and what each may be
 DATABASE_VARIABLES = ("LIFECYCLE_DATABASE_URL", "LIFECYCLE_PLATFORM_URL", "LIFECYCLE_SANDBOX_URL")

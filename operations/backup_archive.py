@@ -5,6 +5,9 @@ rows as canonical JSON lines (keys sorted, separators "," and ":", UTF-8, decima
 dates and times ISO 8601, bytes base64), ordered by primary key. A table's content hash is the
 SHA-256 of those uncompressed lines; the object's own SHA-256 catches corruption and truncation
 before anything is read back. The manifest is written last: a backup is good only once it exists.
+Every object is stored encrypted under a data key of its owner (operations/backup_objects.py); the
+manifest's `encryption` names the scheme and the key, and its object hashes are of the stored (encrypted)
+bytes. A manifest without `encryption` is of a backup made before: its objects are clear gzip.
 
 Rows stream from the database (server-side cursors on PostgreSQL) through gzip into a temporary
 file and up to storage in parts, so memory stays flat whatever the customer's size.
@@ -33,7 +36,9 @@ from sqlalchemy.engine import Engine
 from blocks.storage import MissingObject
 from lifecycle_config.failpoints import failpoint
 from lifecycle_config.scratch import scratch_folder
-from operations.backup_objects import BackupObjects
+from lifecycle_config.masterkey import MasterKeyMissing
+from operations.backup_keys import KeyDestroyed
+from operations.backup_objects import BackupObjects, CorruptObject
 from operations.backup_schema import describe
 
 FORMAT = "jsonl.gz/v1"
@@ -130,7 +135,7 @@ def write_archive(objects: BackupObjects, *, prefix: str, tables: list[Table], s
                                             [c.name for c in table.columns], [c.name for c in primary_key(table)],
                                             describe(table)))
                     path.unlink()
-        manifest = {"format": FORMAT, **header, "schema_fingerprint": schema_fingerprint(tables),
+        manifest = {"format": FORMAT, **header, "encryption": objects.encryption(), "schema_fingerprint": schema_fingerprint(tables),
                     "tables": [copy.__dict__ for copy in copies]}
         failpoint("backup.before-manifest")
         objects.put_bytes(manifest_key(prefix), json.dumps(manifest, indent=1, sort_keys=True).encode())
@@ -169,11 +174,17 @@ def _converter(column_type):
 def fetch_verified(objects: BackupObjects, manifest: dict, folder: Path) -> dict[str, Path]:
     """Download every object and check its size and SHA-256 against the manifest, before any write."""
     paths = {}
+    encrypted = bool(manifest.get("encryption"))  # a backup made before encryption: clear gzip objects
     for copy in manifest["tables"]:
         try:
-            fetched = objects.fetch(copy["key"], folder / f"{copy['name']}.jsonl.gz")
+            fetched = objects.fetch(copy["key"], folder / f"{copy['name']}.jsonl.gz", encrypted=encrypted)
         except MissingObject as error:
             raise BackupGone(f"backup {manifest['backup_id']} is gone from storage ({error})") from None
+        except CorruptObject as error:
+            raise CorruptBackup(f"backup {manifest['backup_id']}: {copy['key']} is corrupted or truncated ({error}); "
+                                f"nothing was restored") from None
+        except (KeyDestroyed, MasterKeyMissing) as error:
+            raise type(error)(f"backup {manifest['backup_id']}: {error}; nothing was restored") from None
         except Exception as error:  # noqa: BLE001 - the storage, not the backup: try again later
             raise BackupUnreadable(f"backup {manifest['backup_id']}: cannot read {copy['key']} now "
                                    f"({type(error).__name__}: {error}); nothing was restored") from None
@@ -238,8 +249,10 @@ def read_manifest(objects: BackupObjects, backup_id: str, key: str, recorded: di
         stored = json.loads(objects.read_bytes(key))
     except MissingObject as error:
         raise BackupGone(f"backup {backup_id} is gone from storage (its manifest: {error})") from None
-    except (json.JSONDecodeError, RecursionError) as error:  # a manifest nested past reason is damaged too
+    except (json.JSONDecodeError, RecursionError, CorruptObject) as error:  # nested past reason: damaged too
         raise CorruptBackup(f"backup {backup_id}: its manifest is damaged ({error})") from None
+    except (KeyDestroyed, MasterKeyMissing) as error:
+        raise type(error)(f"backup {backup_id}: {error}; nothing was restored") from None
     except Exception as error:  # noqa: BLE001 - the storage, not the backup
         raise BackupUnreadable(f"backup {backup_id}: its manifest cannot be read now "
                                f"({type(error).__name__}: {error})") from None

@@ -35,6 +35,7 @@ from policy.language import language_of
 from policy.text import quoted
 from policy.vocabulary import BackupStatus, DeletionStatus
 from lifecycle_config.failpoints import failpoint
+from operations import backup_keys
 from operations.arrears import _facts
 from operations.effects import record_notice, record_switch
 
@@ -139,7 +140,8 @@ def execute(customer_id: str, day: date, settings: Settings, approval: dict, *, 
         audit.record(session, "data_deleted", customer_id=customer_id, before={"stage": previous},
                      after={"stage": Stage.DATA_DELETED, "approved_by": approval["reviewer"],
                             "platform_rows": deleted["platform_rows"], "backups": len(deleted["backups"]),
-                            "objects": len(deleted["objects"])}, actor=actor, flow_run_id=flow_run_id)
+                            "objects": len(deleted["objects"]),
+                            "keys_shredded": [entry["key_id"] for entry in deleted["keys_shredded"]]}, actor=actor, flow_run_id=flow_run_id)
         notice = state(Stage.DATA_DELETED).notice
         subject, body = notice.render(settings.terms, language_of(customer.language, settings.terms.invoice_language),
                                       name=customer.name, on=day,
@@ -157,7 +159,19 @@ def certificate_markdown(certificate: dict) -> str:
             + f"\n- flow run: {certificate['flow_run_id']}\n\n## Platform rows deleted\n\n| table | rows |\n|---|---:|\n"
             f"{rows}\n\n## Backups deleted: {len(certificate['backups'])} ({len(certificate['objects'])} object versions)\n\n"
             + "\n".join(f"- {item}" for item in certificate["backups"])
+            + _shredded_markdown(certificate.get("keys_shredded"))
             + "\n\nKept: invoices, payments, the audit trail (10-year legal retention).")
+
+
+def _shredded_markdown(shredded: list[dict] | None) -> str:
+    """The certificate's proof that every copy of the backups is unreadable: the keys destroyed."""
+    if shredded is None:  # a certificate of a deletion made before backups were encrypted
+        return ""
+    lines = "\n".join(f"| {entry['key_id']} | {entry['destroyed_at'] or 'by an earlier attempt of this deletion'} | "
+                      f"{entry['objects_unreadable']} |" for entry in shredded) or "| (none: no encrypted backup) | | 0 |"
+    return ("\n\n## Data keys shredded\n\nEvery copy of these backups, wherever it is kept, is unreadable from the "
+            "moment its key was destroyed.\n\n| key | destroyed at | objects made unreadable |\n|---|---|---:|\n"
+            + lines)
 
 
 def pending_run(customer_id: str, engine=None) -> str | None:
@@ -193,13 +207,34 @@ def plan_purge(customer_id: str, platform: PlatformControl, storage: ObjectStora
 
 def purge_customer(customer_id: str, platform: PlatformControl, storage: ObjectStorage, *, holder: str,
                    engine=None) -> dict:
-    """Delete everything of the customer's data; returns what was deleted (rows per table, object versions)."""
+    """Delete everything of the customer's data; returns what was deleted (rows per table, object versions,
+    the data keys shredded).
+
+    The customer's data keys are destroyed first (every version of each key object): from that moment every
+    copy of its backups, wherever it sits, is unreadable; then the objects are removed as before. A run that
+    died after the keys went finds none left: the certificate still names every key the backups' manifests
+    used, without a time for those an earlier attempt destroyed."""
     with customer_lock(customer_id, holder, engine=engine):
         rows = platform.delete_rows(customer_id)
         failpoint("purge.platform-deleted")
         store = storage.store()
+        with session_scope(engine) as session:
+            used = {backup.backup_id: (backup.manifest or {}).get("encryption", {}).get("key_id")
+                    for backup in session.scalars(select(Backup).where(Backup.customer_id == customer_id))}
+        listed = store.list(keys.customer_backups(customer_id))
+        prefix = keys.customer_backups(customer_id)
+        per_key: dict[str, int] = {}
+        for item in listed:
+            key_id = used.get(item.key[len(prefix):].split("/", 1)[0])
+            if key_id:
+                per_key[key_id] = per_key.get(key_id, 0) + 1
+        shredded = {entry["key_id"]: entry for entry in backup_keys.shred(store, customer_id)}
+        for key_id in sorted({key_id for key_id in used.values() if key_id} - set(shredded)):
+            shredded[key_id] = {"key_id": key_id, "versions": 0, "destroyed_at": None}  # by an earlier attempt
+        for entry in shredded.values():
+            entry["objects_unreadable"] = per_key.get(entry["key_id"], 0)
         objects = []
-        for item in store.list(keys.customer_backups(customer_id)):
+        for item in listed:
             objects += store.delete(item.key)
             failpoint("purge.object-deleted")
         with session_scope(engine, write=True) as session:
@@ -207,4 +242,5 @@ def purge_customer(customer_id: str, platform: PlatformControl, storage: ObjectS
                                                                           Backup.status != BackupStatus.DELETED)))
             session.execute(update(Backup).where(Backup.backup_id.in_(backups)).values(status=BackupStatus.DELETED,
                                                                                          deleted_at=now()))
-    return {"platform_rows": rows, "backups": backups, "objects": objects}
+    return {"platform_rows": rows, "backups": backups, "objects": objects,
+            "keys_shredded": sorted(shredded.values(), key=lambda entry: entry["key_id"])}

@@ -23,7 +23,7 @@ from blocks.storage import ObjectStorage
 from ledger import audit, keys
 from ledger.db import now, session_scope
 from ledger.locks import customer_lock
-from ledger.models import Backup, Base, Customer, Intervention, RestoreJob
+from ledger.models import Backup, Base, Customer, DeletionCertificate, Intervention, RestoreJob
 from lifecycle_config.databases import engine_for
 from lifecycle_config.failpoints import failpoint
 from lifecycle_config.scratch import scratch_folder
@@ -66,6 +66,18 @@ class RestoreOutcome:
         """The restore-backup flow's result (Restored, which the command line reads)."""
         return Restored(customer_id, self.backup_id, self.target, self.rows, self.intervention_id, self.minutes,
                         self.repeated, self.safety_backup_id, self.gone).summary()
+
+
+def shredded_refusal(session, customer_id: str) -> str:
+    """Why nothing of a deleted customer may be restored, in one line: its data keys were shredded."""
+    certificate = session.scalars(select(DeletionCertificate).where(DeletionCertificate.customer_id == customer_id)
+                                  .order_by(DeletionCertificate.deleted_at.desc())).first()
+    shredded = (certificate.deleted or {}).get("keys_shredded") if certificate is not None else None
+    if not shredded:
+        return f"customer {customer_id}'s data was deleted: nothing may be restored"
+    return (f"customer {customer_id}'s data was deleted and its data keys shredded on "
+            f"{certificate.deleted_at:%Y-%m-%d} ({', '.join(entry['key_id'] for entry in shredded)}): its backups "
+            f"cannot be read, nothing may be restored")
 
 
 def choose_backup(customer_id: str, backup_id: str | None, engine=None) -> Backup:
@@ -208,7 +220,7 @@ def restore_customer(customer_id: str, backup_id: str | None, target: str, reque
         if customer is None:
             raise RestoreRefused(f"unknown customer {quoted(customer_id)}")
         if customer.stage == Stage.DATA_DELETED:
-            raise RestoreRefused(f"customer {customer_id}'s data was deleted after arrears: nothing may be restored")
+            raise RestoreRefused(shredded_refusal(session, customer_id))
     timer = Timer()
     job_id = None
     safety_id = None

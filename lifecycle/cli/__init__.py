@@ -4,7 +4,7 @@
 Prefect, so they answer in a second or two; `run` and `up` need Prefect and load it on demand.
 Every command exits 0 on success and non-zero with a one-line reason on stderr otherwise.
 
-One module per command group: db, imports (`import`), show, demo, serve (`up`, `deploy`, `worker`,
+One module per command group: db, keys, imports (`import`), show, demo, serve (`up`, `deploy`, `worker`,
 `helpdesk-webhook`) and run (its table RUNS, with run_options, run_printers and run_checks); common holds
 what they share, errors how an uncaught error is told. This module puts them together in the order
 `lifecycle --help` lists them, and `main` is the entry point (`lifecycle`, `python -m lifecycle.cli`).
@@ -16,12 +16,13 @@ import sys
 
 import typer
 
-from lifecycle.cli import db, demo, imports, run, serve, show
+from lifecycle.cli import db, demo, imports, keys, run, serve, show
 from lifecycle.help_format import ReadableHelp
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False, cls=ReadableHelp,
                   help="Run a SaaS vendor's support policy: quota, billing, arrears, standby, backups, exports.")
 app.add_typer(db.db_app, name="db")
+app.add_typer(keys.keys_app, name="keys")
 app.add_typer(run.run_app, name="run")
 app.command("import")(imports.import_)
 app.command()(show.show)

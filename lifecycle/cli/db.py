@@ -66,11 +66,23 @@ def _warn_unsafe_ids() -> None:
 def db_restore_snapshot(
     backup_id: str = typer.Argument(..., help="A ledger snapshot id (lifecycle show backups: kind ledger)."),
     to: str = typer.Option(..., "--to", help="SQLAlchemy URL of a new, empty ledger database."),
+    master_key_file: str = typer.Option(None, "--master-key-file",
+                                        help="The master key's escrow copy (lifecycle keys export), when this "
+                                             "home's key is lost; LIFECYCLE_MASTER_KEY_FILE does the same."),
 ) -> None:
     """Restore a snapshot of the ledger (taken by the nightly backup) into a new database."""
+    import os
+
+    if master_key_file is not None:
+        from lifecycle_config.masterkey import VARIABLE
+
+        if not os.path.isfile(master_key_file):
+            fail(f"--master-key-file {master_key_file!r}: no such file", 2)
+        os.environ[VARIABLE] = os.path.abspath(master_key_file)
     from blocks.storage import ObjectStorage
     from lifecycle_config import database_url_problem, escaped
     from lifecycle_config.conditions import Unavailable, one_line
+    from lifecycle_config.masterkey import MasterKeyMissing
     from operations.restore import restore_ledger_snapshot
 
     problem = database_url_problem(to) or _target_file_problem(to)
@@ -81,6 +93,8 @@ def db_restore_snapshot(
     try:
         loaded = restore_ledger_snapshot(backup_id, to, ObjectStorage(), engine=engine)
     except ValueError as error:  # no such snapshot, a target that is not empty: the user's to fix
+        fail(str(error), 2)
+    except MasterKeyMissing as error:  # the home's master key lost, and no escrow copy given
         fail(str(error), 2)
     except Unavailable as error:  # the target's disk full, its server down: the world's, said as it is
         fail(one_line(error))

@@ -44,3 +44,11 @@ def backup_shop(tmp_path: Path, monkeypatch, today: str) -> Shop:
     objects = tmp_path / "objects"
     return Shop(ledger, PlatformControl(), ObjectStorage(url=objects.as_uri()), objects,
                 f"sqlite:///{tmp_path / 'sandbox.db'}", engine)
+
+
+def stored_plain(storage: ObjectStorage, key: str, customer_id: str | None = None) -> bytes:
+    """An object of a backup as the product reads it back (decrypted under its owner's data key): what a test
+    checks of a manifest; the stored bytes themselves are ciphertext."""
+    from operations.backup_objects import BackupObjects
+
+    return BackupObjects(storage, customer_id=customer_id).read_bytes(key)

@@ -16,7 +16,7 @@ from ledger.models import Backup
 from operations.backup import BackupRefused, back_up_night
 from policy.refusals import Refusal
 from policy.terms import Terms
-from tests.support.backup_shop import USERS, backup_shop
+from tests.support.backup_shop import USERS, backup_shop, stored_plain
 
 DAY = date(2026, 11, 20)
 
@@ -35,8 +35,9 @@ def test_a_night_backs_up_every_customer_and_the_ledger_then_skips_what_is_done(
     assert night.store_down is None and night.failed == []
     assert night.line().startswith("2026-11-20: 2 backed up, 0 already done, 0 failed; ledger snapshot ledger-")
     # what is in storage: the manifest (written last) names every table object, with its rows
-    manifest_path = shop.objects / keys.backup_folder("ACME", "ACME-20261120") / "manifest.json"
-    manifest = json.loads(manifest_path.read_text())
+    manifest = json.loads(stored_plain(shop.storage, keys.backup_folder("ACME", "ACME-20261120") + "manifest.json",
+                                       "ACME"))
+    assert manifest["encryption"]["scheme"] == "aes-256-gcm-chunked/v1"
     assert {t["name"]: t["rows"] for t in manifest["tables"]} == {"users": USERS["ACME"], "operations": 1,
                                                                   "documents": 0}
     assert all((shop.objects / t["key"]).is_file() for t in manifest["tables"])

@@ -17,7 +17,7 @@ from blocks.settings import Settings
 from blocks.storage import ObjectStorage
 from ledger.db import session_scope
 from ledger.imports import import_file
-from ledger.models import Customer, DeletionCertificate, Notice
+from ledger.models import Backup, Customer, DeletionCertificate, Notice
 from operations.arrears import sweep
 from operations.deletion import check_due, execute, plan_purge
 from policy.terms import Terms
@@ -80,3 +80,36 @@ def test_a_deletion_before_its_day_is_refused_with_the_day_it_becomes_due(announ
     assert (due.due, due.why) == (False, "the deletion is not due before 2027-04-01")
     with session_scope(announced) as session:
         assert session.get(Customer, "ACME").stage == "platform_disabled"
+
+
+def test_a_deletion_shreds_the_customers_data_key_certifies_it_and_refuses_any_restore(announced, tmp_path, monkeypatch):
+    """ACME's backups were encrypted under its data key: the deletion destroys it, the certificate names it,
+    when, and how many objects it made unreadable; `show backups` says "shredded"; a restore says why not."""
+    from ledger import views
+    from operations.backup import backup_customer
+    from operations.deletion import certificate_markdown
+    from operations.restore import RestoreRefused, restore_customer
+
+    settings = _settings(tmp_path)
+    backup = backup_customer("ACME", date(2027, 3, 30), settings.platform, settings.storage, engine=announced)
+    assert backup.status == "good", backup.error
+    with session_scope(announced) as session:
+        key_id = session.get(Backup, backup.backup_id).manifest["encryption"]["key_id"]
+        assert [row["key"] for row in views.backups(session)] == [key_id]
+    monkeypatch.setenv("LIFECYCLE_TODAY", "2027-04-01")
+    certificate = execute("ACME", date(2027, 4, 1), settings, {"reviewer": "ops@example.com", "comment": "6 months"},
+                          actor="test", flow_run_id=None, engine=announced)
+    [shredded] = certificate["keys_shredded"]
+    assert (shredded["key_id"], shredded["versions"], shredded["objects_unreadable"]) == (key_id, 1, 4)
+    assert not (tmp_path / "store" / "keys" / "customers" / "ACME").exists() or not any(
+        (tmp_path / "store" / "keys" / "customers" / "ACME").iterdir())
+    text_ = certificate_markdown(certificate)
+    assert f"| {key_id} | {shredded['destroyed_at']} | 4 |" in text_ and "## Data keys shredded" in text_
+    with session_scope(announced) as session:
+        assert [row["key"] for row in views.backups(session)] == [f"{key_id} (shredded)"]
+    with pytest.raises(RestoreRefused) as refused:
+        restore_customer("ACME", None, "sandbox", "alice", "T-1", platform=settings.platform, storage=settings.storage,
+                         sandbox_url=f"sqlite:///{tmp_path / 'sandbox.db'}", flow_run_id=None, actor="test",
+                         engine=announced)
+    assert str(refused.value) == (f"customer ACME's data was deleted and its data keys shredded on {certificate['deleted_at'][:10]} "
+                                  f"({key_id}): its backups cannot be read, nothing may be restored")

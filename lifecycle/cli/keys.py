@@ -1,0 +1,92 @@
+"""`lifecycle keys`: the backups' keys. The master key's escrow copy for the vendor's safe, a new master
+key (every data key rewrapped, no backup re-encrypted) and a customer's new data key. No Prefect: they
+touch the key file and the storage's `keys/` only."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import typer
+
+from lifecycle.cli.common import fail
+from lifecycle.help_format import ReadableHelp
+
+keys_app = typer.Typer(no_args_is_help=True, cls=ReadableHelp,
+                       help="The backups' keys: escrow copy of the master key, rotations.")
+
+
+@keys_app.command("export")
+def keys_export(
+    out: Path = typer.Option(..., "--out", help="The escrow file to write (new: an existing file is never overwritten)."),
+) -> None:
+    """Write an escrow copy of the master key (readable by its owner only) for the vendor's safe: with it,
+    `--master-key-file` or LIFECYCLE_MASTER_KEY_FILE reads every backup when the home's key is lost."""
+    from lifecycle_config import masterkey
+
+    try:
+        held = masterkey.read_keys()
+    except masterkey.MasterKeyMissing as error:
+        fail(str(error), 2)
+    if not held:
+        fail(f"no master key at {masterkey.key_file()} yet (it is made by the first backup): nothing to export", 2)
+    if len(held) > 1:
+        fail("a master-key rotation is unfinished: run `lifecycle keys rotate-master` to finish it, then export", 2)
+    try:
+        descriptor = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        fail(f"--out {out} exists: choose a new file (an escrow copy is never overwritten)", 2)
+    except OSError as error:
+        fail(f"--out {out}: {error.strerror}", 2)
+    with os.fdopen(descriptor, "w", encoding="ascii") as handle:
+        handle.write(masterkey.encoded(held[0]).decode("ascii") + "\n")
+    typer.echo(f"master key {masterkey.fingerprint(held[0])} written to {out} (keep it in the vendor's safe)")
+
+
+@keys_app.command("rotate-master")
+def keys_rotate_master() -> None:
+    """A new master key: every data key is rewrapped under it, no backup is re-encrypted. Interrupted, it is
+    finished by running it again; the old key is dropped only once no data key needs it. Export the new
+    key afterwards (lifecycle keys export)."""
+    from blocks.storage import ObjectStorage
+    from lifecycle_config import masterkey
+    from operations.backup_keys import rotate_master
+
+    try:
+        fingerprint, rewrapped = rotate_master(ObjectStorage().store())
+    except masterkey.MasterKeyMissing as error:
+        fail(str(error), 2)
+    typer.echo(f"master key {fingerprint} now wraps every data key ({rewrapped} rewrapped); export it: "
+               f"lifecycle keys export --out FILE")
+
+
+@keys_app.command("rotate")
+def keys_rotate(
+    customer: str = typer.Option(..., "--customer", help="The customer whose new backups get a new data key."),
+) -> None:
+    """A new data key for a customer's new backups; its older backups stay readable under their own key until
+    retention deletes them."""
+    from blocks.storage import ObjectStorage
+    from ledger.db import session_scope
+    from ledger.models import Customer
+    from lifecycle.cli.common import ledger
+    from lifecycle_config import masterkey
+    from operations.backup_keys import create_key
+    from policy.ids import id_problem
+    from policy.text import quoted
+    from policy.vocabulary import Stage
+
+    problem = id_problem(customer)
+    if problem:
+        fail(f"--customer {quoted(customer)}: {problem}", 2)
+    with session_scope(ledger()) as session:
+        known = session.get(Customer, customer)
+        if known is None:
+            fail(f"--customer {quoted(customer)}: unknown customer (lifecycle show customers lists them)", 2)
+        if known.stage == Stage.DATA_DELETED:
+            fail(f"--customer {customer}: its data was deleted and its keys shredded: nothing to rotate", 2)
+    try:
+        made = create_key(ObjectStorage().store(), customer)
+    except masterkey.MasterKeyMissing as error:
+        fail(str(error), 2)
+    typer.echo(f"customer {customer}: new backups use data key {made.key_id}; older ones keep theirs")

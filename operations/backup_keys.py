@@ -1,0 +1,161 @@
+"""The key store of the backups: one data key per customer (and one of the installation, for the ledger's
+snapshots), kept wrapped by the installation's master key (lifecycle_config/masterkey.py) as objects
+under `keys/` of the storage, never in a backup nor a ledger snapshot.
+
+Why per customer: deleting a customer's data (the 6-month deletion, the end of a cancellation) destroys
+its data keys, and every copy of its backups, wherever it sits, becomes unreadable at once (shredding).
+Why wrapped: a leaked bucket holds only ciphertext and wrapped keys; the master key stays on the machine
+(and in the vendor's safe: `lifecycle keys export`).
+
+A key object is JSON: its id, owner, when made, which master key wrapped it (fingerprint) and the data key
+wrapped with AES key wrap (RFC 3394). Ids sort by creation: the newest key of an owner encrypts new
+backups; older ones stay to read the backups made under them (`lifecycle keys rotate --customer`).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+from cryptography.hazmat.primitives.keywrap import InvalidUnwrap, aes_key_unwrap, aes_key_wrap
+
+from blocks.storage import FolderStore, MissingObject, S3Store
+from ledger import keys
+from lifecycle_config import masterkey
+from lifecycle_config.failpoints import failpoint
+
+FORMAT = "wrapped-key/v1"
+
+
+class KeyDestroyed(RuntimeError):
+    """A backup's data key is not in the key store: shredded with the customer's data (or lost)."""
+
+
+@dataclass(frozen=True)
+class DataKey:
+    key_id: str
+    key: bytes
+
+
+def _new_id() -> str:
+    return f"dk-{datetime.now(timezone.utc):%Y%m%dT%H%M%S%f}-{secrets.token_hex(4)}"
+
+
+def _owner(customer_id: str | None) -> str:
+    return customer_id or "installation"
+
+
+def key_ids(store: FolderStore | S3Store, customer_id: str | None) -> list[str]:
+    """The owner's data keys in the store, oldest first."""
+    folder = keys.data_keys_folder(customer_id)
+    return sorted(item.key[len(folder):-len(".json")] for item in store.list(folder) if item.key.endswith(".json"))
+
+
+def _wrap(key_id: str, customer_id: str | None, data_key: bytes, master: bytes, created_at: str) -> bytes:
+    return json.dumps({"format": FORMAT, "key_id": key_id, "owner": _owner(customer_id), "created_at": created_at,
+                       "master": masterkey.fingerprint(master),
+                       "wrapped": base64.b64encode(aes_key_wrap(master, data_key)).decode()}, sort_keys=True).encode()
+
+
+def create_key(store: FolderStore | S3Store, customer_id: str | None) -> DataKey:
+    """A new data key for the owner, stored wrapped; it becomes the one new backups use."""
+    import io
+
+    master = masterkey.keys_for_use(create=True)[0]
+    data_key, key_id = secrets.token_bytes(32), _new_id()
+    store.put_stream(keys.data_key_object(customer_id, key_id),
+                     io.BytesIO(_wrap(key_id, customer_id, data_key, master, datetime.now(timezone.utc).isoformat())))
+    failpoint("keys.data-key-created")
+    return DataKey(key_id, data_key)
+
+
+def current_key(store: FolderStore | S3Store, customer_id: str | None) -> DataKey:
+    """The owner's newest data key, made on its first backup."""
+    ids = key_ids(store, customer_id)
+    if not ids:
+        return create_key(store, customer_id)
+    return DataKey(ids[-1], unwrap(store, customer_id, ids[-1]))
+
+
+def _record(store: FolderStore | S3Store, customer_id: str | None, key_id: str) -> dict:
+    try:
+        with store.open(keys.data_key_object(customer_id, key_id)) as handle:
+            return json.loads(handle.read())
+    except MissingObject:
+        raise KeyDestroyed(f"the data key {key_id} of {_owner(customer_id)} is not in the key store: it was destroyed "
+                           f"(shredded when the customer's data was deleted), so its backups cannot be read") from None
+
+
+def unwrap(store: FolderStore | S3Store, customer_id: str | None, key_id: str) -> bytes:
+    record = _record(store, customer_id, key_id)
+    masters = {masterkey.fingerprint(master): master for master in masterkey.keys_for_use(create=False)}
+    master = masters.get(record.get("master"))
+    if master is None:
+        raise masterkey.MasterKeyMissing(f"the data key {key_id} was wrapped by master key {record.get('master')}, "
+                                         f"which {masterkey.key_file()} does not hold: give the escrow copy of that key "
+                                         f"with --master-key-file or {masterkey.VARIABLE}")
+    try:
+        return aes_key_unwrap(master, base64.b64decode(record["wrapped"]))
+    except (InvalidUnwrap, ValueError, KeyError):
+        raise KeyDestroyed(f"the data key {key_id} of {_owner(customer_id)} is damaged in the key store") from None
+
+
+def shred(store: FolderStore | S3Store, customer_id: str) -> list[dict]:
+    """Destroy every data key of the customer (every version of each key object): every copy of its
+    backups becomes unreadable at once. Returns what was destroyed: key id, versions, when."""
+    destroyed = []
+    for key_id in key_ids(store, customer_id):
+        versions = store.delete(keys.data_key_object(customer_id, key_id))
+        destroyed.append({"key_id": key_id, "versions": len(versions),
+                          "destroyed_at": datetime.now(timezone.utc).isoformat(timespec="seconds")})
+        failpoint("keys.key-destroyed")
+    return destroyed
+
+
+def rotate_master(store: FolderStore | S3Store) -> tuple[str, int]:
+    """A new master key wraps every data key; no backup is re-encrypted. Crash-safe: the key file first holds
+    the new key followed by the old one(s), then each key object is rewritten under the new key, and only
+    when none is left under an old key does the file drop them. A run that died in the middle (the file
+    still holds two keys) is finished by the next one, with the same new key. Returns (fingerprint, rewrapped)."""
+    path = masterkey.key_file()
+    held = masterkey.keys_for_use(create=False)
+    if len(held) == 1:
+        held = [masterkey.new_key(), *held]
+        masterkey.write_keys(path, held)
+        failpoint("keys.master-added")
+    new, by_print = held[0], {masterkey.fingerprint(master): master for master in held}
+    rewrapped = 0
+    while True:  # again until a pass finds none left: a key made meanwhile under the old master is caught too
+        done = _rewrap_pass(store, new, by_print, path)
+        rewrapped += done
+        if not done:
+            break
+    masterkey.write_keys(path, [new])
+    return masterkey.fingerprint(new), rewrapped
+
+
+def _rewrap_pass(store: FolderStore | S3Store, new: bytes, by_print: dict[str, bytes], path) -> int:
+    """Rewrap under `new` every key object wrapped by another master key; returns how many."""
+    import io
+
+    rewrapped = 0
+    for item in store.list("keys/"):
+        if not item.key.endswith(".json"):
+            continue
+        with store.open(item.key) as handle:
+            record = json.loads(handle.read())
+        if record.get("master") == masterkey.fingerprint(new):
+            continue
+        old = by_print.get(record.get("master"))
+        if old is None:
+            raise masterkey.MasterKeyMissing(f"{item.key} is wrapped by master key {record.get('master')}, which "
+                                             f"{path} does not hold; nothing more was rewrapped")
+        data_key = aes_key_unwrap(old, base64.b64decode(record["wrapped"]))
+        owner = None if record["owner"] == "installation" else record["owner"]
+        store.put_stream(item.key, io.BytesIO(_wrap(record["key_id"], owner, data_key, new, record["created_at"])))
+        rewrapped += 1
+        failpoint("keys.rewrapped")
+    return rewrapped
