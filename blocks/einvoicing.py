@@ -136,10 +136,31 @@ class EInvoicing(Block):
             "flowInfo": (None, info, "application/json"),
             "file": (name, content, "application/pdf" if name.endswith(".pdf") else "application/xml")})
         body = _json(response)
-        if response.status_code in (200, 201, 202, 409) and isinstance(body.get("flowId"), (str, int)):
-            return Deposit(str(body["flowId"]), already_known=response.status_code == 409)
-        reason = body.get("reason") if isinstance(body.get("reason"), str) else response.text[:200]
-        raise DepositRefused(f"HTTP {response.status_code}: {reason or 'no reason given'}"[:500], response.status_code)
+        if 400 <= response.status_code < 500 and response.status_code != 409:
+            reason = body.get("reason") if isinstance(body.get("reason"), str) else response.text[:200]
+            raise DepositRefused(f"HTTP {response.status_code}: {reason or 'no reason given'}"[:500],
+                                 response.status_code)
+        # anything else is the platform taking it (2xx), knowing it (409) or an answer we cannot read: never a
+        # refusal, which would let `--redeposit` send the same document twice
+        flow_id = _flow_id(body.get("flowId"))
+        if response.status_code not in (200, 201, 202, 409) or flow_id is None:
+            raise _not_understood(tracking_id, f"HTTP {response.status_code}, "
+                                  + ("no usable flowId" if response.status_code in (200, 201, 202, 409)
+                                     else "neither taken nor refused"))
+        if response.status_code == 409:
+            self._confirm(tracking_id, flow_id)
+        return Deposit(flow_id, already_known=response.status_code == 409)
+
+    def _confirm(self, tracking_id: str, flow_id: str) -> None:
+        """A 409 names the flow the platform holds for this tracking id: ask that flow whose it is, so that a
+        flowId of another document is never taken as this one's deposit."""
+        from urllib.parse import quote
+
+        response = self._request("GET", f"/v1/flows/{quote(flow_id, safe='')}")
+        body = _json(response) if response.status_code == 200 else {}
+        if str(body.get("trackingId")) != tracking_id:
+            raise _not_understood(tracking_id, f"HTTP 409 names flow {flow_id[:40]!r}, which is not this "
+                                  f"document's")
 
     def statuses(self, flow_id: str) -> list[PlatformStatus]:
         """The statuses the platform gives for a flow, oldest first."""
@@ -150,6 +171,27 @@ class EInvoicing(Block):
             raise PlatformUnreachable(f"the e-invoicing platform answered HTTP {response.status_code} for flow "
                                       f"{flow_id[:40]!r}")
         return statuses_of(_json(response))
+
+
+#: the longest flowId taken (the ledger's column)
+MAX_FLOW_ID = 200
+
+
+def _flow_id(value) -> str | None:
+    """The platform's flowId as the ledger keeps it, or None when it is no plausible id: not text (nor a whole
+    number), empty, longer than MAX_FLOW_ID, or holding a control or invisible character."""
+    from policy.text import text_problem
+
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = str(value)
+    if not isinstance(value, str) or text_problem(value, MAX_FLOW_ID) is not None:
+        return None
+    return value
+
+
+def _not_understood(tracking_id: str, why: str) -> PlatformUnreachable:
+    return PlatformUnreachable(f"the platform's answer to deposit {tracking_id} was not understood ({why}): it "
+                               f"stays pending; ask the platform")
 
 
 def _json(response) -> dict:

@@ -90,6 +90,12 @@ def deposit_once(platform: EInvoicing, spec: FlowSpec, *, actor: str, flow_run_i
         return Deposited(spec.tracking_id, FlowState.REFUSED, reason=error.reason)
     failpoint("einvoicing.sent")
     with session_scope(engine, write=True) as session:
+        other = session.scalar(select(EinvoiceFlow.tracking_id).where(EinvoiceFlow.flow_id == answer.flow_id,
+                                                                      EinvoiceFlow.tracking_id != spec.tracking_id))
+        if other is not None:  # one flowId never stands for two documents: the platform is wrong about one
+            return Deposited(spec.tracking_id, FlowState.PENDING,
+                             reason=f"the platform gave flow {answer.flow_id[:40]!r} for {spec.tracking_id}, "
+                                    f"already {other}'s: it stays pending; ask the platform")
         flow = session.scalar(select(EinvoiceFlow).where(EinvoiceFlow.tracking_id == spec.tracking_id))
         flow.state, flow.flow_id, flow.deposited_at = FlowState.DEPOSITED, answer.flow_id, now()
         flow.content_sha256 = hashlib.sha256(content).hexdigest()

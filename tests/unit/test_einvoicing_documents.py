@@ -326,3 +326,57 @@ def test_the_artifact_lists_a_rejected_document_until_it_is_deposited_again(clos
     redeposit(settings, beta, actor="finance", flow_run_id=None, engine=ledger)
     deposit_documents(settings, actor="test", flow_run_id=None, engine=ledger)
     assert attention_rows(engine=ledger) == []    # BETA judged by its new deposit, ACME deposited
+
+
+@pytest.mark.parametrize("status, body", [
+    (201, {}),                                     # a flowId missing
+    (200, "<html>ok</html>"),                      # an HTML page
+    (201, {"flowId": "L" * 300}),                  # longer than the ledger's column
+    (201, {"flowId": "F1\x1b[2J\u202e"}),          # control and invisible characters
+    (201, {"flowId": True}),
+    (307, {"reason": "moved"}),                    # neither taken nor refused
+])
+def test_an_answer_without_a_usable_flow_id_leaves_the_document_pending_never_refused(closed, platform, status, body):
+    ledger, settings, numbers = closed
+    _issue(settings, ledger)
+    platform.lie(numbers["ACME"], status, body)
+    done = deposit_documents(settings, actor="test", flow_run_id=None, engine=ledger)
+    assert done.deposited == [numbers["BETA"]] and done.refused == []
+    assert len(done.waiting) == 1 and done.waiting[0].startswith(
+        f"{numbers['ACME']}: the platform's answer to deposit {numbers['ACME']} was not understood (HTTP {status}, ")
+    assert done.waiting[0].endswith("): it stays pending; ask the platform")
+    assert _flows(ledger)[numbers["ACME"]].state == FlowState.PENDING
+    with pytest.raises(RedepositRefused):      # pending: no second deposit of the same document
+        redeposit(settings, numbers["ACME"], actor="test", flow_run_id=None, engine=ledger)
+    del platform.lies[numbers["ACME"]]          # the platform answers again: its 409 gives the flow it holds
+    later = deposit_documents(settings, actor="test", flow_run_id=None, engine=ledger)
+    assert later.deposited == [numbers["ACME"]] or later.already == [numbers["ACME"]]
+    assert _flows(ledger)[numbers["ACME"]].flow_id == platform.flow(numbers["ACME"]).flow_id
+    assert len(platform.deposits()) == 2
+
+
+def test_a_409_naming_another_documents_flow_is_no_deposit(closed, platform):
+    ledger, settings, numbers = closed
+    _issue(settings, ledger)
+    first, second = sorted([numbers["ACME"], numbers["BETA"]])
+    deposit_documents(settings, actor="test", flow_run_id=None, engine=ledger, numbers=[first])
+    platform.lie(second, 409, {"flowId": platform.flow(first).flow_id}, store=False)
+    done = deposit_documents(settings, actor="test", flow_run_id=None, engine=ledger)
+    assert done.deposited == [] and done.refused == []
+    assert done.waiting == [f"{second}: the platform's answer to deposit {second} was not understood (HTTP 409 names "
+                            f"flow {platform.flow(first).flow_id!r}, which is not this document's): it stays pending; "
+                            f"ask the platform"]
+    assert _flows(ledger)[second].state == FlowState.PENDING and _flows(ledger)[second].flow_id is None
+
+
+def test_one_flow_id_never_stands_for_two_documents(closed, platform):
+    ledger, settings, numbers = closed
+    _issue(settings, ledger)
+    first, second = sorted([numbers["ACME"], numbers["BETA"]])
+    deposit_documents(settings, actor="test", flow_run_id=None, engine=ledger, numbers=[first])
+    platform.lie(second, 201, {"flowId": platform.flow(first).flow_id}, store=False)
+    done = deposit_documents(settings, actor="test", flow_run_id=None, engine=ledger)
+    assert done.deposited == []
+    assert done.waiting == [f"{second}: the platform gave flow {platform.flow(first).flow_id!r} for {second}, already "
+                            f"{first}'s: it stays pending; ask the platform"]
+    assert _flows(ledger)[second].state == FlowState.PENDING
