@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 from typing import Literal, Optional
 
 from prefect.blocks.core import Block
@@ -170,7 +170,11 @@ class EInvoicing(Block):
         if response.status_code != 200:
             raise PlatformUnreachable(f"the e-invoicing platform answered HTTP {response.status_code} for flow "
                                       f"{flow_id[:40]!r}")
-        return statuses_of(_json(response))
+        body = _json(response)
+        if not isinstance(body.get("statuses"), list):
+            raise PlatformUnreachable(f"the platform's answer for flow {flow_id[:40]!r} was not understood (no "
+                                      f"list of statuses): read again by the next run")
+        return statuses_of(body)
 
 
 #: the longest flowId taken (the ledger's column)
@@ -202,20 +206,69 @@ def _json(response) -> dict:
     return body if isinstance(body, dict) else {}
 
 
-def statuses_of(body: dict) -> list[PlatformStatus]:
+#: the earliest moment a status may have (no terms allow an earlier day: lifecycle_config.clock.EARLIEST)
+EARLIEST_STATUS = datetime(2000, 1, 1, tzinfo=timezone.utc)
+#: how far past now a platform's clock may be (its clock and ours differ a little, never by days)
+AHEAD = timedelta(days=1)
+
+
+class Statuses(list):
+    """The statuses of a flow, oldest first, with how many entries the platform gave that were not understood
+    (left out, counted: a poll says them)."""
+    not_understood: int = 0
+
+
+def status_problem(code, at: datetime | None) -> str | None:
+    """Why a status the platform gives (polled or pushed: one check for both) is not taken: its code is no
+    XP Z12-012 status code (a whole number 100..999, not a boolean), or its time has no offset or lies outside
+    2000-01-01 .. a day after now (the later of the product's clock and the machine's: a status is stamped by
+    the platform's real clock). None when it is taken."""
+    from lifecycle_config import clock
+
+    if isinstance(code, bool) or not isinstance(code, int) or not 100 <= code <= 999:
+        return "code: expected XP Z12-012's status code, a number such as 213"
+    if at is None or at.tzinfo is None:
+        return "at: expected an ISO-8601 moment with its offset (2026-11-03T10:15:00+01:00)"
+    latest = max(clock.now(), datetime.now(timezone.utc)) + AHEAD
+    try:
+        plausible = EARLIEST_STATUS <= at <= latest
+    except OverflowError:
+        plausible = False
+    if not plausible:
+        return f"at: {at.isoformat()[:40]} is before 2000-01-01 or more than a day ahead of now"
+    return None
+
+
+def stored_reason(reason: str, most: int = 2000) -> str:
+    """The platform's reason as the ledger keeps it (polled or pushed): one line (line breaks and tabs become
+    spaces, so that a reason never forges a line of a run's output), every other control or invisible character
+    written as its code (`\\u202e`), at most `most` characters."""
+    from policy.text import LINE_BREAKS, invisible
+
+    text = "".join(" " if char in LINE_BREAKS or char == "\t" else char for char in reason)
+    text = "".join(f"\\u{ord(char):04x}" if ord(char) < 32 or 0x7F <= ord(char) <= 0x9F or invisible(char)
+                   or 0xD800 <= ord(char) <= 0xDFFF else char for char in text)
+    return text[:most]
+
+
+def _moment(value) -> datetime | None:
+    try:
+        return datetime.fromisoformat(value) if isinstance(value, str) else None
+    except ValueError:
+        return None
+
+
+def statuses_of(body: dict) -> Statuses:
     """The statuses of a flow as the platform writes them (`{"statuses": [{"code", "label", "at", "reason"}]}`),
-    oldest first; an entry that is not a status (no integer code, no ISO time with its offset) is left out."""
-    found = []
+    oldest first; an entry that is not a status (`status_problem`) is left out and counted."""
+    found = Statuses()
     for entry in body.get("statuses") or []:
-        if not isinstance(entry, dict) or not isinstance(entry.get("code"), int) or isinstance(entry.get("code"), bool):
-            continue
-        try:
-            at = datetime.fromisoformat(str(entry.get("at")))
-        except ValueError:
-            continue
-        if at.tzinfo is None:
+        at = _moment(entry.get("at")) if isinstance(entry, dict) else None
+        if not isinstance(entry, dict) or status_problem(entry.get("code"), at) is not None:
+            found.not_understood += 1
             continue
         label = entry.get("label") if isinstance(entry.get("label"), str) else None
         reason = entry.get("reason") if isinstance(entry.get("reason"), str) else None
-        found.append(PlatformStatus(entry["code"], label and label[:80], at, reason and reason[:2000]))
-    return sorted(found, key=lambda status: status.at)
+        found.append(PlatformStatus(entry["code"], label and label[:80], at, reason and stored_reason(reason)))
+    found.sort(key=lambda status: status.at)
+    return found

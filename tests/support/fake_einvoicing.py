@@ -48,6 +48,7 @@ class FakePlatform:
         self.refuse_deposits: str | None = None           # a reason: every deposit answered 400
         self._fail, self._drop = 0, 0
         self.lies: dict[str, tuple[int, object, bool]] = {}   # trackingId -> (status, body, store the flow)
+        self.status_lies: dict[str, tuple[int, object]] = {}  # flowId -> (status, body) answered to its GET
         self.requests: list[tuple[str, str]] = []         # (method, path) of every request, in order
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
@@ -172,6 +173,8 @@ class FakePlatform:
                 if not self._gate():
                     return
                 flow_id = self.path.removeprefix("/v1/flows/")
+                if flow_id in platform.status_lies:
+                    return self._answer(*platform.status_lies[flow_id])
                 flow = platform.flows.get(flow_id)
                 if not self.path.startswith("/v1/flows/") or flow is None:
                     return self._answer(404, {"reason": "no such flow"})
