@@ -34,6 +34,11 @@ class PlatformUnreachable(Unavailable):
     run (a condition of the world, never a failed close)."""
 
 
+class PlatformSilent(PlatformUnreachable):
+    """The platform did not answer at all (the network, a time-out, 5xx/429) after the retries: asking it about
+    the next flow in the same run would wait as long again, so a run leaves the rest for the next run."""
+
+
 class DepositRefused(RuntimeError):
     """The platform refused the deposit itself (4xx other than 409), with its reason: not retried."""
 
@@ -124,7 +129,7 @@ class EInvoicing(Block):
                 last = f"HTTP {response.status_code}"
                 continue
             return response
-        raise PlatformUnreachable(f"the e-invoicing platform at {url} did not answer ({last}) after "
+        raise PlatformSilent(f"the e-invoicing platform at {url} did not answer ({last}) after "
                                   f"{self.retries + 1} attempt(s): what waits is sent by the next run")
 
     def deposit(self, *, tracking_id: str, name: str, syntax: Syntax, rule: ProcessingRule,

@@ -18,7 +18,7 @@ from typing import Callable
 
 from sqlalchemy import select
 
-from blocks.einvoicing import DepositRefused, EInvoicing, PlatformStatus, PlatformUnreachable
+from blocks.einvoicing import DepositRefused, EInvoicing, PlatformSilent, PlatformStatus, PlatformUnreachable
 from ledger import audit
 from ledger.db import now, session_scope
 from ledger.einvoicing import EinvoiceFlow, EinvoiceStatus, last_statuses  # noqa: F401 - one name for the operations
@@ -34,6 +34,7 @@ class Deposited:
     flow_id: str | None = None
     reason: str | None = None      # why it was refused, or why it waits (the network)
     already: bool = False          # it was deposited before (this run found it done, or the platform knew it)
+    silent: bool = False           # the platform did not answer at all: the run leaves the rest for the next run
 
 
 @dataclass
@@ -79,7 +80,8 @@ def deposit_once(platform: EInvoicing, spec: FlowSpec, *, actor: str, flow_run_i
         answer = platform.deposit(tracking_id=spec.tracking_id, name=spec.name, syntax=spec.syntax, rule=spec.rule,
                                   content=content)
     except PlatformUnreachable as error:
-        return Deposited(spec.tracking_id, FlowState.PENDING, reason=str(error))
+        return Deposited(spec.tracking_id, FlowState.PENDING, reason=str(error),
+                         silent=isinstance(error, PlatformSilent))
     except DepositRefused as error:
         with session_scope(engine, write=True) as session:
             flow = session.scalar(select(EinvoiceFlow).where(EinvoiceFlow.tracking_id == spec.tracking_id))

@@ -29,7 +29,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
 
-from blocks.einvoicing import PlatformUnreachable
+from blocks.einvoicing import PlatformSilent, PlatformUnreachable
 from ledger import audit
 from ledger.db import session_scope
 from ledger.einvoicing import EinvoiceFlow, EinvoiceStatus
@@ -117,14 +117,16 @@ def poll_statuses(settings, *, actor: str, flow_run_id: str | None, engine=None)
     with session_scope(engine) as session:
         flows = [(flow.id, flow.tracking_id, flow.flow_id) for flow in _alive(session)]
     new, unreachable, not_understood = [], [], 0
-    for flow_pk, tracking_id, flow_id in flows:
+    for index, (flow_pk, tracking_id, flow_id) in enumerate(flows):
         try:
             given = platform.statuses(flow_id)
             not_understood += getattr(given, "not_understood", 0)
             statuses = [_shown_label(status) for status in given]
         except PlatformUnreachable as error:
             unreachable.append(f"{tracking_id}: {error}")
-            if len(unreachable) >= 3 and not new:  # the platform is down: the next run reads them all
+            if isinstance(error, PlatformSilent):  # one request's time-outs per run: the next run reads the rest
+                left = [tracking for _, tracking, _ in flows[index + 1:]]
+                unreachable += [f"{tracking}: not asked, the platform did not answer" for tracking in left]
                 break
             continue
         for attempt in range(2):

@@ -190,3 +190,34 @@ class FakePlatform:
         finally:
             server.shutdown()
             server.server_close()
+
+
+@contextmanager
+def hanging_platform():
+    """A platform that accepts connections and never answers (a socket on loopback that reads nothing and says
+    nothing): yields (its URL, the list of connections it accepted)."""
+    import socket
+
+    listener = socket.create_server(("127.0.0.1", 0))
+    accepted: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        listener.settimeout(0.1)
+        while not stop.is_set():
+            try:
+                connection, _ = listener.accept()
+            except OSError:
+                continue
+            accepted.append(connection)
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}", accepted
+    finally:
+        stop.set()
+        thread.join()
+        for connection in accepted:
+            connection.close()
+        listener.close()

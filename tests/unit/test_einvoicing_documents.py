@@ -129,11 +129,12 @@ def test_a_document_mailed_before_the_platform_was_set_is_not_deposited(closed, 
 def test_the_platform_down_leaves_them_pending_said_and_the_next_run_deposits_them(closed, platform):
     ledger, settings, numbers = closed
     _issue(settings, ledger)
-    platform.fail_next(2)
+    platform.fail_next(1)
     done = deposit_documents(settings, actor="test", flow_run_id=None, engine=ledger)
-    assert done.deposited == [] and len(done.waiting) == 2
+    assert done.deposited == [] and len(done.waiting) == 1 and len(done.left) == 1   # the second never tried
     assert "did not answer (HTTP 503) after 1 attempt(s): what waits is sent by the next run" in done.waiting[0]
-    assert "2 pending, deposited by the next run" in done.line()
+    assert "1 pending, deposited by the next run" in done.line()
+    assert done.line().endswith("; the platform did not answer: 1 left pending for the next run")
     assert {flow.state for flow in _flows(ledger).values()} == {FlowState.PENDING}
     later = deposit_documents(settings, actor="test", flow_run_id=None, engine=ledger)
     assert sorted(later.deposited) == sorted([numbers["ACME"], numbers["BETA"]])
@@ -315,8 +316,9 @@ def test_the_artifact_lists_a_rejected_document_until_it_is_deposited_again(clos
     ledger, settings, numbers = closed
     acme, beta = numbers["ACME"], numbers["BETA"]
     platform.reject(beta, "BR-FR-12: the buyer's address lacks its postcode")
-    platform.fail_next(1)                                   # ACME's deposit (the first) waits: not deposited yet
     _issue(settings, ledger)
+    deposit_documents(settings, actor="test", flow_run_id=None, engine=ledger, numbers=[beta])
+    platform.fail_next(1)                                   # ACME's deposit waits: not deposited yet
     deposit_documents(settings, actor="test", flow_run_id=None, engine=ledger)
     _read_statuses(settings, ledger)
     rows = attention_rows(engine=ledger)
@@ -380,3 +382,42 @@ def test_one_flow_id_never_stands_for_two_documents(closed, platform):
     assert done.waiting == [f"{second}: the platform gave flow {platform.flow(first).flow_id!r} for {second}, already "
                             f"{first}'s: it stays pending; ask the platform"]
     assert _flows(ledger)[second].state == FlowState.PENDING
+
+
+def test_a_platform_that_never_answers_holds_a_run_for_one_requests_time_outs_not_one_per_document(closed):
+    import time
+
+    from operations.einvoicing_statuses import poll_statuses
+    from tests.support.fake_einvoicing import hanging_platform
+
+    ledger, settings, numbers = closed
+    _issue(settings, ledger)
+    first, second = sorted([numbers["ACME"], numbers["BETA"]])
+    with hanging_platform() as (url, accepted):
+        settings.einvoicing = EInvoicing(base_url=url, retries=1, timeout_seconds=0.3)
+        started = time.monotonic()
+        done = deposit_documents(settings, actor="test", flow_run_id=None, engine=ledger)
+        spent = time.monotonic() - started
+        assert len(accepted) == 2               # the first document's two attempts; the second never tried
+    assert spent < 0.3 * 2 + 0.4 + 1.5          # one request's time-outs and its back-off, not one per document
+    assert done.deposited == [] and done.left == [second]
+    assert done.line().endswith("1 pending, deposited by the next run: " + done.waiting[0]
+                                + "; the platform did not answer: 1 left pending for the next run")
+    assert "did not answer (ReadTimeout" in done.waiting[0]
+    assert {flow.state for flow in _flows(ledger).values()} == {FlowState.PENDING}
+
+
+def test_a_poll_stops_asking_once_the_platform_did_not_answer(closed, platform):
+    from operations.einvoicing_statuses import poll_statuses
+    from tests.support.fake_einvoicing import hanging_platform
+
+    ledger, settings, numbers = closed
+    _issue(settings, ledger)
+    deposit_documents(settings, actor="test", flow_run_id=None, engine=ledger)
+    first, second = sorted([numbers["ACME"], numbers["BETA"]])
+    with hanging_platform() as (url, accepted):
+        settings.einvoicing = EInvoicing(base_url=url, retries=0, timeout_seconds=0.3)
+        read = poll_statuses(settings, actor="test", flow_run_id=None, engine=ledger)
+        assert len(accepted) == 1
+    assert read.new == [] and read.unreachable[1] == f"{second}: not asked, the platform did not answer"
+    assert read.line() == "0 new status(es) read on 2 flow(s) (2 not answered: read again by the next run)"
