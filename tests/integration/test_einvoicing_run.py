@@ -131,3 +131,12 @@ def test_without_a_platform_the_run_says_documents_are_mailed(prefect_server, ho
     result, lines = run_einvoicing(capsys)
     assert not result.configured
     assert lines == [f"{result.day}: no e-invoicing platform is set: documents are mailed"]
+
+
+def test_a_redeposit_asked_without_a_platform_is_refused_not_ignored(prefect_server, home, ledger, monkeypatch):
+    from flows.einvoicing import einvoicing
+
+    monkeypatch.delenv("LIFECYCLE_EINVOICING_URL", raising=False)
+    state = einvoicing(redeposit="2026-000002", return_state=True)
+    assert state.is_failed() and state.message == ("--redeposit 2026-000002: no e-invoicing platform is set: "
+                                                   "documents are mailed, nothing was deposited again")
