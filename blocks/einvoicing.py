@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 from typing import Literal, Optional
 
 from prefect.blocks.core import Block
@@ -32,6 +32,11 @@ TOKEN_VARIABLE = "LIFECYCLE_EINVOICING_TOKEN"
 class PlatformUnreachable(Unavailable):
     """The platform did not answer, or answered 5xx/429 after the retries: the flow stays pending for the next
     run (a condition of the world, never a failed close)."""
+
+
+class PlatformSilent(PlatformUnreachable):
+    """The platform did not answer at all (the network, a time-out, 5xx/429) after the retries: asking it about
+    the next flow in the same run would wait as long again, so a run leaves the rest for the next run."""
 
 
 class DepositRefused(RuntimeError):
@@ -124,7 +129,7 @@ class EInvoicing(Block):
                 last = f"HTTP {response.status_code}"
                 continue
             return response
-        raise PlatformUnreachable(f"the e-invoicing platform at {url} did not answer ({last}) after "
+        raise PlatformSilent(f"the e-invoicing platform at {url} did not answer ({last}) after "
                                   f"{self.retries + 1} attempt(s): what waits is sent by the next run")
 
     def deposit(self, *, tracking_id: str, name: str, syntax: Syntax, rule: ProcessingRule,
@@ -136,10 +141,31 @@ class EInvoicing(Block):
             "flowInfo": (None, info, "application/json"),
             "file": (name, content, "application/pdf" if name.endswith(".pdf") else "application/xml")})
         body = _json(response)
-        if response.status_code in (200, 201, 202, 409) and isinstance(body.get("flowId"), (str, int)):
-            return Deposit(str(body["flowId"]), already_known=response.status_code == 409)
-        reason = body.get("reason") if isinstance(body.get("reason"), str) else response.text[:200]
-        raise DepositRefused(f"HTTP {response.status_code}: {reason or 'no reason given'}"[:500], response.status_code)
+        if 400 <= response.status_code < 500 and response.status_code != 409:
+            reason = body.get("reason") if isinstance(body.get("reason"), str) else response.text[:200]
+            raise DepositRefused(f"HTTP {response.status_code}: {reason or 'no reason given'}"[:500],
+                                 response.status_code)
+        # anything else is the platform taking it (2xx), knowing it (409) or an answer we cannot read: never a
+        # refusal, which would let `--redeposit` send the same document twice
+        flow_id = _flow_id(body.get("flowId"))
+        if response.status_code not in (200, 201, 202, 409) or flow_id is None:
+            raise _not_understood(tracking_id, f"HTTP {response.status_code}, "
+                                  + ("no usable flowId" if response.status_code in (200, 201, 202, 409)
+                                     else "neither taken nor refused"))
+        if response.status_code == 409:
+            self._confirm(tracking_id, flow_id)
+        return Deposit(flow_id, already_known=response.status_code == 409)
+
+    def _confirm(self, tracking_id: str, flow_id: str) -> None:
+        """A 409 names the flow the platform holds for this tracking id: ask that flow whose it is, so that a
+        flowId of another document is never taken as this one's deposit."""
+        from urllib.parse import quote
+
+        response = self._request("GET", f"/v1/flows/{quote(flow_id, safe='')}")
+        body = _json(response) if response.status_code == 200 else {}
+        if str(body.get("trackingId")) != tracking_id:
+            raise _not_understood(tracking_id, f"HTTP 409 names flow {flow_id[:40]!r}, which is not this "
+                                  f"document's")
 
     def statuses(self, flow_id: str) -> list[PlatformStatus]:
         """The statuses the platform gives for a flow, oldest first."""
@@ -149,7 +175,32 @@ class EInvoicing(Block):
         if response.status_code != 200:
             raise PlatformUnreachable(f"the e-invoicing platform answered HTTP {response.status_code} for flow "
                                       f"{flow_id[:40]!r}")
-        return statuses_of(_json(response))
+        body = _json(response)
+        if not isinstance(body.get("statuses"), list):
+            raise PlatformUnreachable(f"the platform's answer for flow {flow_id[:40]!r} was not understood (no "
+                                      f"list of statuses): read again by the next run")
+        return statuses_of(body)
+
+
+#: the longest flowId taken (the ledger's column)
+MAX_FLOW_ID = 200
+
+
+def _flow_id(value) -> str | None:
+    """The platform's flowId as the ledger keeps it, or None when it is no plausible id: not text (nor a whole
+    number), empty, longer than MAX_FLOW_ID, or holding a control or invisible character."""
+    from policy.text import text_problem
+
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = str(value)
+    if not isinstance(value, str) or text_problem(value, MAX_FLOW_ID) is not None:
+        return None
+    return value
+
+
+def _not_understood(tracking_id: str, why: str) -> PlatformUnreachable:
+    return PlatformUnreachable(f"the platform's answer to deposit {tracking_id} was not understood ({why}): it "
+                               f"stays pending; ask the platform")
 
 
 def _json(response) -> dict:
@@ -160,20 +211,69 @@ def _json(response) -> dict:
     return body if isinstance(body, dict) else {}
 
 
-def statuses_of(body: dict) -> list[PlatformStatus]:
+#: the earliest moment a status may have (no terms allow an earlier day: lifecycle_config.clock.EARLIEST)
+EARLIEST_STATUS = datetime(2000, 1, 1, tzinfo=timezone.utc)
+#: how far past now a platform's clock may be (its clock and ours differ a little, never by days)
+AHEAD = timedelta(days=1)
+
+
+class Statuses(list):
+    """The statuses of a flow, oldest first, with how many entries the platform gave that were not understood
+    (left out, counted: a poll says them)."""
+    not_understood: int = 0
+
+
+def status_problem(code, at: datetime | None) -> str | None:
+    """Why a status the platform gives (polled or pushed: one check for both) is not taken: its code is no
+    XP Z12-012 status code (a whole number 100..999, not a boolean), or its time has no offset or lies outside
+    2000-01-01 .. a day after now (the later of the product's clock and the machine's: a status is stamped by
+    the platform's real clock). None when it is taken."""
+    from lifecycle_config import clock
+
+    if isinstance(code, bool) or not isinstance(code, int) or not 100 <= code <= 999:
+        return "code: expected XP Z12-012's status code, a number such as 213"
+    if at is None or at.tzinfo is None:
+        return "at: expected an ISO-8601 moment with its offset (2026-11-03T10:15:00+01:00)"
+    latest = max(clock.now(), datetime.now(timezone.utc)) + AHEAD
+    try:
+        plausible = EARLIEST_STATUS <= at <= latest
+    except OverflowError:
+        plausible = False
+    if not plausible:
+        return f"at: {at.isoformat()[:40]} is before 2000-01-01 or more than a day ahead of now"
+    return None
+
+
+def stored_reason(reason: str, most: int = 2000) -> str:
+    """The platform's reason as the ledger keeps it (polled or pushed): one line (line breaks and tabs become
+    spaces, so that a reason never forges a line of a run's output), every other control or invisible character
+    written as its code (`\\u202e`), at most `most` characters."""
+    from policy.text import LINE_BREAKS, invisible
+
+    text = "".join(" " if char in LINE_BREAKS or char == "\t" else char for char in reason)
+    text = "".join(f"\\u{ord(char):04x}" if ord(char) < 32 or 0x7F <= ord(char) <= 0x9F or invisible(char)
+                   or 0xD800 <= ord(char) <= 0xDFFF else char for char in text)
+    return text[:most]
+
+
+def _moment(value) -> datetime | None:
+    try:
+        return datetime.fromisoformat(value) if isinstance(value, str) else None
+    except ValueError:
+        return None
+
+
+def statuses_of(body: dict) -> Statuses:
     """The statuses of a flow as the platform writes them (`{"statuses": [{"code", "label", "at", "reason"}]}`),
-    oldest first; an entry that is not a status (no integer code, no ISO time with its offset) is left out."""
-    found = []
+    oldest first; an entry that is not a status (`status_problem`) is left out and counted."""
+    found = Statuses()
     for entry in body.get("statuses") or []:
-        if not isinstance(entry, dict) or not isinstance(entry.get("code"), int) or isinstance(entry.get("code"), bool):
-            continue
-        try:
-            at = datetime.fromisoformat(str(entry.get("at")))
-        except ValueError:
-            continue
-        if at.tzinfo is None:
+        at = _moment(entry.get("at")) if isinstance(entry, dict) else None
+        if not isinstance(entry, dict) or status_problem(entry.get("code"), at) is not None:
+            found.not_understood += 1
             continue
         label = entry.get("label") if isinstance(entry.get("label"), str) else None
         reason = entry.get("reason") if isinstance(entry.get("reason"), str) else None
-        found.append(PlatformStatus(entry["code"], label and label[:80], at, reason and reason[:2000]))
-    return sorted(found, key=lambda status: status.at)
+        found.append(PlatformStatus(entry["code"], label and label[:80], at, reason and stored_reason(reason)))
+    found.sort(key=lambda status: status.at)
+    return found

@@ -36,6 +36,8 @@ def einvoicing(as_of: Optional[date] = None, redeposit: Optional[str] = None) ->
     settings = load_run_settings("e-invoicing")
     check_window(settings.terms, as_of=day)
     if not settings.einvoicing.configured():
+        if redeposit:  # asked for and not done: a refusal, never a run that ends well
+            raise documents.RedepositRefused(f"--redeposit {redeposit}: {NOT_SET}, nothing was deposited again")
         print(NOT_SET)
         return EinvoicingDone(day, configured=False).summary()
     # a corrected document first: refused in one line (its status does not allow it) before anything is done;
@@ -49,7 +51,8 @@ def einvoicing(as_of: Optional[date] = None, redeposit: Optional[str] = None) ->
     create_table_artifact(rows or [{"number": None, "status": "nothing waits"}], key="e-invoicing",
                           description=f"E-invoicing on {day}: documents not deposited yet, deposits refused, "
                                       f"rejected (213), refused by the buyer (210), in dispute (207)")
-    done = EinvoicingDone(day, True, deposited=deposited.deposited + deposited.already, waiting=deposited.waiting,
+    done = EinvoicingDone(day, True, deposited=deposited.deposited + deposited.already, waiting=deposited.waiting + [
+                              f"{left}: not tried, the platform did not answer" for left in deposited.left],
                           refused=deposited.refused,
                           redeposited=f"{again.tracking_id}: {again.state}" if again else None,
                           statuses=read.line(), effects=applied.line(), cashed=cashed.line(), attention=rows)

@@ -69,7 +69,7 @@ def _text(value, where: str, most: int, *, lines: bool = False) -> str:
 def pushed_statuses(payload) -> list[tuple[str, str, list]]:
     """What a push carries, as (`flowId` or `trackingId`, its value, [PlatformStatus]) per record; _Malformed
     in one line otherwise."""
-    from blocks.einvoicing import PlatformStatus
+    from blocks.einvoicing import PlatformStatus, status_problem, stored_reason
 
     records = payload if isinstance(payload, list) else [payload]
     if not records or not all(isinstance(record, dict) for record in records):
@@ -103,18 +103,16 @@ def pushed_statuses(payload) -> list[tuple[str, str, list]]:
             if extra:
                 raise _Malformed(f"{place}.{_text_of(extra[0])}: unknown field: code, label, at and reason are taken")
             code = entry.get("code")
-            if isinstance(code, bool) or not isinstance(code, int) or not 100 <= code <= 999:
-                raise _Malformed(f"{place}.code: expected XP Z12-012's status code, a number such as 213")
             label = _text(entry["label"], f"{place}.label", MAX_LABEL) if entry.get("label") is not None else None
-            at_text = _text(entry.get("at"), f"{place}.at", 64)
+            at_text = _text(entry.get("at"), f"{place}.at", 64) if entry.get("at") is not None else None
             try:
-                at = datetime.fromisoformat(at_text)
+                at = datetime.fromisoformat(at_text) if at_text is not None else None
             except ValueError:
                 at = None
-            if at is None or at.tzinfo is None:
-                raise _Malformed(f"{place}.at: expected an ISO-8601 moment with its offset "
-                                 f"(2026-11-03T10:15:00+01:00)")
-            reason = (_text(entry["reason"], f"{place}.reason", MAX_REASON, lines=True)
+            problem = status_problem(code, at)  # the poll's check: a status is taken alike, polled or pushed
+            if problem:
+                raise _Malformed(f"{place}.{problem}")
+            reason = (stored_reason(_text(entry["reason"], f"{place}.reason", MAX_REASON, lines=True))
                       if entry.get("reason") is not None else None)
             statuses.append(PlatformStatus(code, label, at, reason))
         count += len(statuses)

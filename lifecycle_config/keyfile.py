@@ -55,19 +55,31 @@ def key_file() -> Path:
     return Path(explicit).expanduser().resolve() if explicit else home() / "keys" / "credentials.key"
 
 
+#: the largest key file read: a key is a 45-byte line, and a rotation keeps a few hundred at most
+MAX_BYTES = 64 * 1024
+
+
 def read_keys(path: Path) -> list[bytes]:
     """The keys of the file, the sealing one first; [] when there is no file. A file that is there but
-    cannot be used raises KeyFileDamaged: a folder, unreadable, readable by its group or others (as ssh
+    cannot be used raises KeyFileDamaged: a folder, no regular file (a FIFO, a device: never opened), larger
+    than MAX_BYTES, unreadable, readable by its group or others (as ssh
     refuses a private key: `chmod 600`), empty, or a line that is not a Fernet key."""
     try:
-        mode = path.stat().st_mode
+        found = path.stat()
     except FileNotFoundError:
         return []
     except OSError as error:
         raise KeyFileDamaged(f"{_named(path)} cannot be read ({error.strerror or error}); nothing was sealed") from None
+    mode = found.st_mode
     if stat.S_ISDIR(mode):
         raise KeyFileDamaged(f"{_named(path)} is a folder, not a key file: name the installation's key file; "
                              f"nothing was sealed")
+    if not stat.S_ISREG(mode):  # a FIFO would hold the read for ever, a device give bytes without end
+        raise KeyFileDamaged(f"{_named(path)} is not a regular file (a pipe, a device or a socket): name the "
+                             f"installation's key file; nothing was sealed")
+    if found.st_size > MAX_BYTES:
+        raise KeyFileDamaged(f"{_named(path)} is larger than {MAX_BYTES:,} bytes, no key file: restore the "
+                             f"installation's key file from its backup; nothing was sealed")
     if mode & 0o077:
         raise KeyFileDamaged(f"{_named(path)} is readable by others than its owner (mode {stat.S_IMODE(mode):o}): "
                              f"`chmod 600 {path}`; nothing was sealed")

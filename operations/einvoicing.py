@@ -18,7 +18,7 @@ from typing import Callable
 
 from sqlalchemy import select
 
-from blocks.einvoicing import DepositRefused, EInvoicing, PlatformStatus, PlatformUnreachable
+from blocks.einvoicing import DepositRefused, EInvoicing, PlatformSilent, PlatformStatus, PlatformUnreachable
 from ledger import audit
 from ledger.db import now, session_scope
 from ledger.einvoicing import EinvoiceFlow, EinvoiceStatus, last_statuses  # noqa: F401 - one name for the operations
@@ -34,6 +34,7 @@ class Deposited:
     flow_id: str | None = None
     reason: str | None = None      # why it was refused, or why it waits (the network)
     already: bool = False          # it was deposited before (this run found it done, or the platform knew it)
+    silent: bool = False           # the platform did not answer at all: the run leaves the rest for the next run
 
 
 @dataclass
@@ -79,7 +80,8 @@ def deposit_once(platform: EInvoicing, spec: FlowSpec, *, actor: str, flow_run_i
         answer = platform.deposit(tracking_id=spec.tracking_id, name=spec.name, syntax=spec.syntax, rule=spec.rule,
                                   content=content)
     except PlatformUnreachable as error:
-        return Deposited(spec.tracking_id, FlowState.PENDING, reason=str(error))
+        return Deposited(spec.tracking_id, FlowState.PENDING, reason=str(error),
+                         silent=isinstance(error, PlatformSilent))
     except DepositRefused as error:
         with session_scope(engine, write=True) as session:
             flow = session.scalar(select(EinvoiceFlow).where(EinvoiceFlow.tracking_id == spec.tracking_id))
@@ -90,6 +92,12 @@ def deposit_once(platform: EInvoicing, spec: FlowSpec, *, actor: str, flow_run_i
         return Deposited(spec.tracking_id, FlowState.REFUSED, reason=error.reason)
     failpoint("einvoicing.sent")
     with session_scope(engine, write=True) as session:
+        other = session.scalar(select(EinvoiceFlow.tracking_id).where(EinvoiceFlow.flow_id == answer.flow_id,
+                                                                      EinvoiceFlow.tracking_id != spec.tracking_id))
+        if other is not None:  # one flowId never stands for two documents: the platform is wrong about one
+            return Deposited(spec.tracking_id, FlowState.PENDING,
+                             reason=f"the platform gave flow {answer.flow_id[:40]!r} for {spec.tracking_id}, "
+                                    f"already {other}'s: it stays pending; ask the platform")
         flow = session.scalar(select(EinvoiceFlow).where(EinvoiceFlow.tracking_id == spec.tracking_id))
         flow.state, flow.flow_id, flow.deposited_at = FlowState.DEPOSITED, answer.flow_id, now()
         flow.content_sha256 = hashlib.sha256(content).hexdigest()

@@ -54,9 +54,11 @@ class DocumentsDeposited:
     already: list[str] = field(default_factory=list)     # the platform had them (a run killed after sending)
     waiting: list[str] = field(default_factory=list)     # not taken (the network, storage): the next run tries
     refused: list[str] = field(default_factory=list)     # refused by the platform: kept, not tried again
+    silent: bool = False                                 # the platform did not answer: the rest are not tried
+    left: list[str] = field(default_factory=list)        # not tried, the platform silent: the next run tries
 
     def nothing_done(self) -> bool:
-        return not (self.deposited or self.already or self.waiting or self.refused)
+        return not (self.deposited or self.already or self.waiting or self.refused or self.left)
 
     def line(self) -> str:
         """What a run (the e-invoicing run, or a close's hook) says of it."""
@@ -68,6 +70,8 @@ class DocumentsDeposited:
             said += f"; {len(self.waiting)} pending, deposited by the next run: {'; '.join(self.waiting)}"
         if self.refused:
             said += f"; {len(self.refused)} refused by the platform: {'; '.join(self.refused)}"
+        if self.left:
+            said += f"; the platform did not answer: {len(self.left)} left pending for the next run"
         return said
 
 
@@ -175,6 +179,7 @@ def _tell(done: Deposited, result: DocumentsDeposited) -> None:
             result.refused.append(f"{done.tracking_id}: {done.reason}")
     else:
         result.waiting.append(f"{done.tracking_id}: {done.reason or 'not sent yet'}")
+        result.silent = result.silent or done.silent
 
 
 def deposit_documents(settings, *, actor: str, flow_run_id: str | None, numbers: list[str] | None = None,
@@ -190,10 +195,16 @@ def deposit_documents(settings, *, actor: str, flow_run_id: str | None, numbers:
         again = [(invoice, session.get(Customer, invoice.customer_id), deposit)
                  for invoice, deposit in _pending_redeposits(session, numbers)]
     for invoice, customer in firsts:
+        if result.silent:  # one request's time-outs per run, not one per document: the next run sends them
+            result.left.append(keys.einvoice_document(invoice.number, 0))
+            continue
         _deposit_one(settings, _spec(invoice, customer, invoice.document_key, syntax, settings, engine=engine), result,
                      actor=actor, flow_run_id=flow_run_id, engine=engine)
     for invoice, customer, deposit in again:
         key = keys.invoice_document_redeposit(invoice.number, invoice.issued_on, deposit)
+        if result.silent:
+            result.left.append(keys.einvoice_document(invoice.number, deposit))
+            continue
         _deposit_one(settings, _spec(invoice, customer, key, syntax, settings, deposit, engine), result,
                      actor=actor, flow_run_id=flow_run_id, engine=engine)
     return result

@@ -161,10 +161,19 @@ def send_cashed(settings, *, actor: str, flow_run_id: str | None, engine=None) -
     with session_scope(engine) as session:
         specs, unlinked = _cashed_specs(session, settings.seller)
     result = CashedSent(unlinked=unlinked)
+    silent = False
     for spec, said in specs:
+        if silent:  # one request's time-outs per run, not one per payment: the next run sends them
+            result.waiting.append(f"{spec.tracking_id}: {NOT_TRIED}")
+            continue
         done = deposit_once(settings.einvoicing, spec, actor=actor, flow_run_id=flow_run_id, engine=engine)
         _tell(result.sent, result.waiting, result.refused, done, said)
+        silent = done.silent
     return result
+
+
+#: what a run says of a flow it did not send because the platform did not answer for an earlier one
+NOT_TRIED = "not tried, the platform did not answer: sent by the next run"
 
 
 def _tell(sent: list, waiting: list, refused: list, done: Deposited, said: dict) -> None:
@@ -287,7 +296,7 @@ def _report(settings, periods: list[Period], *, actor, flow_run_id, engine) -> E
     names = [item.name for item in periods]
     if not settings.einvoicing.configured():
         return EReported(periods=names, skipped="no e-invoicing platform is set")
-    reports, waiting, refused = [], [], []
+    reports, waiting, refused, silent = [], [], [], False
     for item in periods:
         with session_scope(engine) as session:
             found = ereports_of(session, settings.seller, item)
@@ -299,6 +308,10 @@ def _report(settings, periods: list[Period], *, actor, flow_run_id, engine) -> E
                     "transactions": len(report.transactions), "payments": len(report.payments),
                     "total_ttc": str(sum((rate.total for line in report.transactions for rate in line.rates), ZERO)),
                     "paid": str(sum((line.amount for line in report.payments), ZERO))}
+            if silent:
+                waiting.append(f"{tracking}: {NOT_TRIED}")
+                continue
             done = deposit_once(settings.einvoicing, spec, actor=actor, flow_run_id=flow_run_id, engine=engine)
             _tell(reports, waiting, refused, done, said)
+            silent = done.silent
     return EReported(periods=names, reports=reports, waiting=waiting, refused=refused)

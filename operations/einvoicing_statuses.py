@@ -29,7 +29,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
 
-from blocks.einvoicing import PlatformUnreachable
+from blocks.einvoicing import PlatformSilent, PlatformUnreachable
 from ledger import audit
 from ledger.db import session_scope
 from ledger.einvoicing import EinvoiceFlow, EinvoiceStatus
@@ -55,9 +55,12 @@ class StatusesRead:
     flows_read: int = 0
     new: list[str] = field(default_factory=list)
     unreachable: list[str] = field(default_factory=list)
+    not_understood: int = 0        # statuses the platform gave that are no status (left out, never kept)
 
     def line(self) -> str:
         said = f"{len(self.new)} new status(es) read on {self.flows_read} flow(s)"
+        if self.not_understood:
+            said += f"; {self.not_understood} status(es) the platform gave were not understood"
         if self.unreachable:
             said += f" ({len(self.unreachable)} not answered: read again by the next run)"
         return said
@@ -113,13 +116,17 @@ def poll_statuses(settings, *, actor: str, flow_run_id: str | None, engine=None)
         return StatusesRead()
     with session_scope(engine) as session:
         flows = [(flow.id, flow.tracking_id, flow.flow_id) for flow in _alive(session)]
-    new, unreachable = [], []
-    for flow_pk, tracking_id, flow_id in flows:
+    new, unreachable, not_understood = [], [], 0
+    for index, (flow_pk, tracking_id, flow_id) in enumerate(flows):
         try:
-            statuses = [_shown_label(status) for status in platform.statuses(flow_id)]
+            given = platform.statuses(flow_id)
+            not_understood += getattr(given, "not_understood", 0)
+            statuses = [_shown_label(status) for status in given]
         except PlatformUnreachable as error:
             unreachable.append(f"{tracking_id}: {error}")
-            if len(unreachable) >= 3 and not new:  # the platform is down: the next run reads them all
+            if isinstance(error, PlatformSilent):  # one request's time-outs per run: the next run reads the rest
+                left = [tracking for _, tracking, _ in flows[index + 1:]]
+                unreachable += [f"{tracking}: not asked, the platform did not answer" for tracking in left]
                 break
             continue
         for attempt in range(2):
@@ -129,7 +136,7 @@ def poll_statuses(settings, *, actor: str, flow_run_id: str | None, engine=None)
             except IntegrityError:  # the webhook kept one of them at the same moment: read again what is known
                 if attempt:
                     raise
-    return StatusesRead(len(flows), new, unreachable)
+    return StatusesRead(len(flows), new, unreachable, not_understood)
 
 
 def _shown_label(status):

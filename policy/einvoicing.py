@@ -79,10 +79,13 @@ def luhn_valid(digits: str) -> bool:
 
 
 def siren_problem(value: str) -> str | None:
-    """Why `value` is no SIREN or SIRET (None: it is one): 9 or 14 ASCII digits whose Luhn key holds. (La Poste's
+    """Why `value` is no SIREN or SIRET (None: it is one): 9 or 14 ASCII digits whose Luhn key holds, not a SIREN
+    of zeros. (La Poste's
     establishments, whose SIRET follow another key, are no customers of a SaaS vendor's support desk.)"""
     if not (value.isascii() and value.isdigit() and len(value) in (9, 14)):
         return "a SIREN is 9 digits (a SIRET 14)"
+    if value[:9] == "000000000":  # its Luhn key holds, but INSEE gives no such number: routed to nobody
+        return f"{value} is no SIREN: no SIREN is all zeros"
     if not luhn_valid(value[:9]):
         return f"{value[:9]} is no SIREN: its check digit does not hold"
     if len(value) == 14 and not luhn_valid(value):

@@ -131,3 +131,33 @@ def test_without_a_platform_the_run_says_documents_are_mailed(prefect_server, ho
     result, lines = run_einvoicing(capsys)
     assert not result.configured
     assert lines == [f"{result.day}: no e-invoicing platform is set: documents are mailed"]
+
+
+def test_a_redeposit_asked_without_a_platform_is_refused_not_ignored(prefect_server, home, ledger, monkeypatch):
+    from flows.einvoicing import einvoicing
+
+    monkeypatch.delenv("LIFECYCLE_EINVOICING_URL", raising=False)
+    state = einvoicing(redeposit="2026-000002", return_state=True)
+    assert state.is_failed() and state.message == ("--redeposit 2026-000002: no e-invoicing platform is set: "
+                                                   "documents are mailed, nothing was deposited again")
+
+
+def test_a_flow_id_too_long_for_the_ledger_leaves_the_document_pending_and_the_close_goes_on(
+        prefect_server, home, ledger, tmp_path, platform, capsys):
+    from flows.monthly_close import monthly_close
+
+    load_october(ledger, tmp_path)
+    with session_scope(ledger, write=True) as session:
+        session.execute(update(Customer).where(Customer.customer_id == "ACME")
+                        .values(siren="552120222", buyer_kind=BuyerKind.FR_BUSINESS))
+    acme = "2026-000001"
+    platform.lie(acme, 201, {"flowId": "L" * 300 + acme})   # PostgreSQL's varchar(200) would refuse it
+    closed = monthly_close(month="2026-10")
+    assert numbers_of(ledger)["ACME"] == acme
+    assert closed["status"] == "finalised" and closed["einvoicing"] == (
+        f"e-invoicing: 0 document(s) deposited on the e-invoicing platform; 1 pending, deposited by the next run: "
+        f"{acme}: the platform's answer to deposit {acme} was not understood (HTTP 201, no usable flowId): it stays "
+        f"pending; ask the platform")
+    del platform.lies[acme]                                  # the next run: the platform's 409 names its flow
+    result, lines = run_einvoicing(capsys)
+    assert result.deposited == [acme] and [flow.tracking_id for flow in platform.deposits()] == [acme]

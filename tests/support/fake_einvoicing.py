@@ -4,7 +4,9 @@ It speaks the API this product speaks (blocks/einvoicing.py): `POST /v1/flows` (
 Bearer token), 201 with a new flowId, 409 with the known flowId for a tracking id it already has; `GET
 /v1/flows/{flowId}` with the flow's statuses. A test scripts its behaviour: `reject(tracking_id, reason)` gives a
 deposit 213 Rejetée, `add_status(...)` any status later, `refuse_deposits` answers 400, `fail_next(n)` answers
-503 n times, `drop_next(n)` closes the connection without answering. Every flow received is kept (`flows`), with
+503 n times, `drop_next(n)` closes the connection without answering; `lie(tracking_id, status, body)` answers
+that tracking id's deposit with this raw answer (a str body is sent as HTML) after storing the flow as usual, or
+without storing it (`store=False`): a platform that lies. Every flow received is kept (`flows`), with
 its file, and written to `log_path` as JSON lines when one is given: the platform's log of flows a user reads.
 """
 
@@ -45,6 +47,8 @@ class FakePlatform:
         self.rejections: dict[str, str] = {}              # trackingId -> reason: 213 on deposit
         self.refuse_deposits: str | None = None           # a reason: every deposit answered 400
         self._fail, self._drop = 0, 0
+        self.lies: dict[str, tuple[int, object, bool]] = {}   # trackingId -> (status, body, store the flow)
+        self.status_lies: dict[str, tuple[int, object]] = {}  # flowId -> (status, body) answered to its GET
         self.requests: list[tuple[str, str]] = []         # (method, path) of every request, in order
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
@@ -53,6 +57,9 @@ class FakePlatform:
     # --- scripting --------------------------------------------------------------------------------------
     def reject(self, tracking_id: str, reason: str) -> None:
         self.rejections[tracking_id] = reason
+
+    def lie(self, tracking_id: str, status: int, body, *, store: bool = True) -> None:
+        self.lies[tracking_id] = (status, body, store)
 
     def fail_next(self, count: int) -> None:
         self._fail = count
@@ -77,10 +84,15 @@ class FakePlatform:
         return [flow for flow in self.flows.values() if syntax is None or flow.syntax == syntax]
 
     # --- serving ----------------------------------------------------------------------------------------
-    def _deposit(self, info: dict, name: str, content: bytes) -> tuple[int, dict]:
+    def _deposit(self, info: dict, name: str, content: bytes, truthful: bool = False) -> tuple[int, dict]:
         tracking = str(info.get("trackingId") or "")
         if not tracking:
             return 400, {"reason": "trackingId is missing"}
+        if tracking in self.lies and not truthful:
+            status, body, store = self.lies[tracking]
+            if store and tracking not in self.by_tracking:
+                self._deposit(info, name, content, truthful=True)
+            return status, body
         with self._lock:
             if tracking in self.by_tracking:
                 return 409, {"flowId": self.by_tracking[tracking], "reason": "trackingId already deposited"}
@@ -111,10 +123,10 @@ class FakePlatform:
             def log_message(self, *args):
                 pass
 
-            def _answer(self, status: int, body: dict) -> None:
-                data = json.dumps(body).encode()
+            def _answer(self, status: int, body) -> None:
+                data = body.encode() if isinstance(body, str) else json.dumps(body).encode()
                 self.send_response(status)
-                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Type", "text/html" if isinstance(body, str) else "application/json")
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
                 self.wfile.write(data)
@@ -161,6 +173,8 @@ class FakePlatform:
                 if not self._gate():
                     return
                 flow_id = self.path.removeprefix("/v1/flows/")
+                if flow_id in platform.status_lies:
+                    return self._answer(*platform.status_lies[flow_id])
                 flow = platform.flows.get(flow_id)
                 if not self.path.startswith("/v1/flows/") or flow is None:
                     return self._answer(404, {"reason": "no such flow"})
@@ -176,3 +190,34 @@ class FakePlatform:
         finally:
             server.shutdown()
             server.server_close()
+
+
+@contextmanager
+def hanging_platform():
+    """A platform that accepts connections and never answers (a socket on loopback that reads nothing and says
+    nothing): yields (its URL, the list of connections it accepted)."""
+    import socket
+
+    listener = socket.create_server(("127.0.0.1", 0))
+    accepted: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        listener.settimeout(0.1)
+        while not stop.is_set():
+            try:
+                connection, _ = listener.accept()
+            except OSError:
+                continue
+            accepted.append(connection)
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}", accepted
+    finally:
+        stop.set()
+        thread.join()
+        for connection in accepted:
+            connection.close()
+        listener.close()

@@ -129,11 +129,12 @@ def test_a_document_mailed_before_the_platform_was_set_is_not_deposited(closed, 
 def test_the_platform_down_leaves_them_pending_said_and_the_next_run_deposits_them(closed, platform):
     ledger, settings, numbers = closed
     _issue(settings, ledger)
-    platform.fail_next(2)
+    platform.fail_next(1)
     done = deposit_documents(settings, actor="test", flow_run_id=None, engine=ledger)
-    assert done.deposited == [] and len(done.waiting) == 2
+    assert done.deposited == [] and len(done.waiting) == 1 and len(done.left) == 1   # the second never tried
     assert "did not answer (HTTP 503) after 1 attempt(s): what waits is sent by the next run" in done.waiting[0]
-    assert "2 pending, deposited by the next run" in done.line()
+    assert "1 pending, deposited by the next run" in done.line()
+    assert done.line().endswith("; the platform did not answer: 1 left pending for the next run")
     assert {flow.state for flow in _flows(ledger).values()} == {FlowState.PENDING}
     later = deposit_documents(settings, actor="test", flow_run_id=None, engine=ledger)
     assert sorted(later.deposited) == sorted([numbers["ACME"], numbers["BETA"]])
@@ -315,8 +316,9 @@ def test_the_artifact_lists_a_rejected_document_until_it_is_deposited_again(clos
     ledger, settings, numbers = closed
     acme, beta = numbers["ACME"], numbers["BETA"]
     platform.reject(beta, "BR-FR-12: the buyer's address lacks its postcode")
-    platform.fail_next(1)                                   # ACME's deposit (the first) waits: not deposited yet
     _issue(settings, ledger)
+    deposit_documents(settings, actor="test", flow_run_id=None, engine=ledger, numbers=[beta])
+    platform.fail_next(1)                                   # ACME's deposit waits: not deposited yet
     deposit_documents(settings, actor="test", flow_run_id=None, engine=ledger)
     _read_statuses(settings, ledger)
     rows = attention_rows(engine=ledger)
@@ -326,3 +328,96 @@ def test_the_artifact_lists_a_rejected_document_until_it_is_deposited_again(clos
     redeposit(settings, beta, actor="finance", flow_run_id=None, engine=ledger)
     deposit_documents(settings, actor="test", flow_run_id=None, engine=ledger)
     assert attention_rows(engine=ledger) == []    # BETA judged by its new deposit, ACME deposited
+
+
+@pytest.mark.parametrize("status, body", [
+    (201, {}),                                     # a flowId missing
+    (200, "<html>ok</html>"),                      # an HTML page
+    (201, {"flowId": "L" * 300}),                  # longer than the ledger's column
+    (201, {"flowId": "F1\x1b[2J\u202e"}),          # control and invisible characters
+    (201, {"flowId": True}),
+    (307, {"reason": "moved"}),                    # neither taken nor refused
+])
+def test_an_answer_without_a_usable_flow_id_leaves_the_document_pending_never_refused(closed, platform, status, body):
+    ledger, settings, numbers = closed
+    _issue(settings, ledger)
+    platform.lie(numbers["ACME"], status, body)
+    done = deposit_documents(settings, actor="test", flow_run_id=None, engine=ledger)
+    assert done.deposited == [numbers["BETA"]] and done.refused == []
+    assert len(done.waiting) == 1 and done.waiting[0].startswith(
+        f"{numbers['ACME']}: the platform's answer to deposit {numbers['ACME']} was not understood (HTTP {status}, ")
+    assert done.waiting[0].endswith("): it stays pending; ask the platform")
+    assert _flows(ledger)[numbers["ACME"]].state == FlowState.PENDING
+    with pytest.raises(RedepositRefused):      # pending: no second deposit of the same document
+        redeposit(settings, numbers["ACME"], actor="test", flow_run_id=None, engine=ledger)
+    del platform.lies[numbers["ACME"]]          # the platform answers again: its 409 gives the flow it holds
+    later = deposit_documents(settings, actor="test", flow_run_id=None, engine=ledger)
+    assert later.deposited == [numbers["ACME"]] or later.already == [numbers["ACME"]]
+    assert _flows(ledger)[numbers["ACME"]].flow_id == platform.flow(numbers["ACME"]).flow_id
+    assert len(platform.deposits()) == 2
+
+
+def test_a_409_naming_another_documents_flow_is_no_deposit(closed, platform):
+    ledger, settings, numbers = closed
+    _issue(settings, ledger)
+    first, second = sorted([numbers["ACME"], numbers["BETA"]])
+    deposit_documents(settings, actor="test", flow_run_id=None, engine=ledger, numbers=[first])
+    platform.lie(second, 409, {"flowId": platform.flow(first).flow_id}, store=False)
+    done = deposit_documents(settings, actor="test", flow_run_id=None, engine=ledger)
+    assert done.deposited == [] and done.refused == []
+    assert done.waiting == [f"{second}: the platform's answer to deposit {second} was not understood (HTTP 409 names "
+                            f"flow {platform.flow(first).flow_id!r}, which is not this document's): it stays pending; "
+                            f"ask the platform"]
+    assert _flows(ledger)[second].state == FlowState.PENDING and _flows(ledger)[second].flow_id is None
+
+
+def test_one_flow_id_never_stands_for_two_documents(closed, platform):
+    ledger, settings, numbers = closed
+    _issue(settings, ledger)
+    first, second = sorted([numbers["ACME"], numbers["BETA"]])
+    deposit_documents(settings, actor="test", flow_run_id=None, engine=ledger, numbers=[first])
+    platform.lie(second, 201, {"flowId": platform.flow(first).flow_id}, store=False)
+    done = deposit_documents(settings, actor="test", flow_run_id=None, engine=ledger)
+    assert done.deposited == []
+    assert done.waiting == [f"{second}: the platform gave flow {platform.flow(first).flow_id!r} for {second}, already "
+                            f"{first}'s: it stays pending; ask the platform"]
+    assert _flows(ledger)[second].state == FlowState.PENDING
+
+
+def test_a_platform_that_never_answers_holds_a_run_for_one_requests_time_outs_not_one_per_document(closed):
+    import time
+
+    from operations.einvoicing_statuses import poll_statuses
+    from tests.support.fake_einvoicing import hanging_platform
+
+    ledger, settings, numbers = closed
+    _issue(settings, ledger)
+    first, second = sorted([numbers["ACME"], numbers["BETA"]])
+    with hanging_platform() as (url, accepted):
+        settings.einvoicing = EInvoicing(base_url=url, retries=1, timeout_seconds=0.3)
+        started = time.monotonic()
+        done = deposit_documents(settings, actor="test", flow_run_id=None, engine=ledger)
+        spent = time.monotonic() - started
+        assert len(accepted) == 2               # the first document's two attempts; the second never tried
+    assert spent < 0.3 * 2 + 0.4 + 1.5          # one request's time-outs and its back-off, not one per document
+    assert done.deposited == [] and done.left == [second]
+    assert done.line().endswith("1 pending, deposited by the next run: " + done.waiting[0]
+                                + "; the platform did not answer: 1 left pending for the next run")
+    assert "did not answer (ReadTimeout" in done.waiting[0]
+    assert {flow.state for flow in _flows(ledger).values()} == {FlowState.PENDING}
+
+
+def test_a_poll_stops_asking_once_the_platform_did_not_answer(closed, platform):
+    from operations.einvoicing_statuses import poll_statuses
+    from tests.support.fake_einvoicing import hanging_platform
+
+    ledger, settings, numbers = closed
+    _issue(settings, ledger)
+    deposit_documents(settings, actor="test", flow_run_id=None, engine=ledger)
+    first, second = sorted([numbers["ACME"], numbers["BETA"]])
+    with hanging_platform() as (url, accepted):
+        settings.einvoicing = EInvoicing(base_url=url, retries=0, timeout_seconds=0.3)
+        read = poll_statuses(settings, actor="test", flow_run_id=None, engine=ledger)
+        assert len(accepted) == 1
+    assert read.new == [] and read.unreachable[1] == f"{second}: not asked, the platform did not answer"
+    assert read.line() == "0 new status(es) read on 2 flow(s) (2 not answered: read again by the next run)"

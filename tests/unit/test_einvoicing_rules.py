@@ -19,6 +19,8 @@ from tests.support.fake_einvoicing import FakePlatform
     ("12345678", "a SIREN is 9 digits (a SIRET 14)"),
     ("７３２８２９３２０", "a SIREN is 9 digits (a SIRET 14)"),  # fullwidth digits are no SIREN
     ("73282932O", "a SIREN is 9 digits (a SIRET 14)"),
+    ("000000000", "000000000 is no SIREN: no SIREN is all zeros"),            # its key holds: routed to nobody
+    ("00000000000000", "00000000000000 is no SIREN: no SIREN is all zeros"),
 ])
 def test_a_siren_is_nine_digits_whose_key_holds(value, problem):
     assert siren_problem(value) == problem

@@ -96,3 +96,76 @@ def test_a_label_the_platform_gives_with_hidden_characters_is_kept_as_the_bare_c
     with session_scope(ledger) as session:
         assert sorted(session.scalars(select(EinvoiceStatus.label))) == [
             "Déposée", "Transmise à l'administration", "status 299"]
+
+
+def _deposited(tmp_path, monkeypatch, platform):
+    """October closed, its first invoice deposited on the fake platform: (ledger, settings, its number)."""
+    ledger = load_october(sqlite_ledger(tmp_path, monkeypatch, "2026-11-02"), tmp_path)
+    draft("2026-10", Terms(), actor="test", flow_run_id=None, engine=ledger)
+    finalise("2026-10", date(2026, 11, 2), Terms(), actor="test", flow_run_id=None, engine=ledger)
+    with session_scope(ledger) as session:
+        first = session.scalars(select(Invoice).where(Invoice.close_month == "2026-10").order_by(Invoice.number)).first()
+    block = EInvoicing(base_url=platform.url, retries=0, timeout_seconds=5)
+    deposit_once(block, FlowSpec(first.number, FlowKind.DOCUMENT, Syntax.FACTUR_X, ProcessingRule.B2B,
+                                 f"{first.number}.pdf", lambda: b"%PDF-1.7", invoice_id=first.id,
+                                 customer_id=first.customer_id), actor="test", engine=ledger)
+    settings = Settings(Terms(), ObjectStorage(url=(tmp_path / "store").as_uri()), PlatformControl(),
+                        Notifications(outbox_dir=str(tmp_path / "outbox")), Seller(), einvoicing=block)
+    return ledger, settings, first.number
+
+
+def test_statuses_the_platform_gives_that_are_no_status_are_left_out_counted_and_the_others_kept(
+        tmp_path, monkeypatch, platform):
+    from ledger.einvoicing import EinvoiceStatus
+
+    ledger, settings, number = _deposited(tmp_path, monkeypatch, platform)
+    platform.flow(number).statuses += [
+        {"code": 205, "label": "x", "at": "0001-01-01T00:00:00+01:00"},     # before any business day
+        {"code": 210, "label": "x", "at": "9999-12-31T23:59:00+00:00"},     # would be the last status for ever
+        {"code": 2 ** 70, "label": "x", "at": "2026-11-02T11:00:00+00:00"},  # no integer of the ledger's size
+        {"code": -5, "label": "x", "at": "2026-11-02T11:00:00+00:00"},
+        {"code": True, "label": "x", "at": "2026-11-02T11:00:00+00:00"},
+        {"code": 213, "label": "Rejetée", "at": "2026-11-02T12:00:00+00:00",
+         "reason": "BR-FR-10\r\n  2026-000003 C003: forged \x1b[2J\u202eline\x00"}]
+    read = poll_statuses(settings, actor="test", flow_run_id=None, engine=ledger)
+    assert sorted(read.new) == [f"{number} 200 Déposée", f"{number} 213 Rejetée"]
+    assert read.not_understood == 5
+    assert read.line() == "2 new status(es) read on 1 flow(s); 5 status(es) the platform gave were not understood"
+    with session_scope(ledger) as session:
+        reason = session.scalar(select(EinvoiceStatus.reason).where(EinvoiceStatus.code == 213))
+    assert reason == "BR-FR-10    2026-000003 C003: forged \\u001b[2J\\u202eline\\u0000"   # one line, nothing raw
+
+
+def test_a_status_answer_that_is_no_statuses_object_is_said_not_read_as_none(tmp_path, monkeypatch, platform):
+    ledger, settings, number = _deposited(tmp_path, monkeypatch, platform)
+    platform.status_lies[platform.flow(number).flow_id] = (200, "<html>ok</html>")
+    read = poll_statuses(settings, actor="test", flow_run_id=None, engine=ledger)
+    assert read.new == [] and read.unreachable == [
+        f"{number}: the platform's answer for flow {platform.flow(number).flow_id!r} was not understood (no list "
+        f"of statuses): read again by the next run"]
+    assert read.line() == "0 new status(es) read on 1 flow(s) (1 not answered: read again by the next run)"
+
+
+@pytest.mark.parametrize("entry, said", [
+    ({"code": 205, "at": "0001-01-01T00:00:00+01:00"},
+     "e-invoicing:2:statuses[0].at: 0001-01-01T00:00:00+01:00 is before 2000-01-01 or more than a day ahead of now"),
+    ({"code": 210, "at": "9999-12-31T23:59:00+00:00"},
+     "e-invoicing:2:statuses[0].at: 9999-12-31T23:59:00+00:00 is before 2000-01-01 or more than a day ahead of now"),
+    ({"code": 2 ** 70, "at": "2026-11-02T11:00:00+00:00"},
+     "e-invoicing:2:statuses[0].code: expected XP Z12-012's status code, a number such as 213"),
+])
+def test_a_push_is_checked_as_a_poll_is(monkeypatch, entry, said):
+    from lifecycle.einvoicing_webhook import _Malformed, pushed_statuses
+
+    monkeypatch.setenv("LIFECYCLE_TODAY", "2026-11-02")
+    with pytest.raises(_Malformed) as refused:
+        pushed_statuses({"flowId": "F000001", "statuses": [entry]})
+    assert str(refused.value) == said
+
+
+def test_a_pushed_reason_is_kept_on_one_line_as_a_polled_one():
+    from lifecycle.einvoicing_webhook import pushed_statuses
+
+    [(_, _, [status])] = pushed_statuses({"flowId": "F1", "statuses": [
+        {"code": 213, "at": "2026-11-02T12:00:00+00:00", "reason": "BR-FR-10\r\n  forged\tline"}]})
+    assert status.reason == "BR-FR-10    forged line"
