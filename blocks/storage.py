@@ -7,6 +7,8 @@ care which one they have. Large objects stream in multipart uploads with bounded
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 import os
 import shutil
 from dataclasses import dataclass
@@ -238,32 +240,53 @@ class S3Store:
         from botocore.exceptions import ClientError
 
         try:
-            self.client.head_object(Bucket=self.bucket, Key=self._key(key))
+            with self._store_errors():
+                self.client.head_object(Bucket=self.bucket, Key=self._key(key))
             return True
-        except ClientError:
+        except ClientError as error:
+            unavailable = _s3_unavailable(error, self.describe())
+            if unavailable is not None:
+                raise unavailable from None
             return False
 
     def list(self, prefix: str = "") -> list[StoredObject]:
         found = []
         strip = len(self.prefix) + 1 if self.prefix else 0
-        paginator = self.client.get_paginator("list_objects_v2")
-        for page in paginator.paginate(Bucket=self.bucket, Prefix=self._key(prefix)):
-            for item in page.get("Contents", []):
-                found.append(StoredObject(item["Key"][strip:], item["Size"]))
+        with self._store_errors():
+            paginator = self.client.get_paginator("list_objects_v2")
+            for page in paginator.paginate(Bucket=self.bucket, Prefix=self._key(prefix)):
+                for item in page.get("Contents", []):
+                    found.append(StoredObject(item["Key"][strip:], item["Size"]))
         return sorted(found, key=lambda item: item.key)
 
     def delete(self, key: str) -> list[str]:
         """Delete the object and, in a versioned bucket, every version and delete marker of it."""
         full = self._key(key)
         deleted = []
-        paginator = self.client.get_paginator("list_object_versions")
-        for page in paginator.paginate(Bucket=self.bucket, Prefix=full):
-            for item in page.get("Versions", []) + page.get("DeleteMarkers", []):
-                if item["Key"] != full:
-                    continue
-                self.client.delete_object(Bucket=self.bucket, Key=full, VersionId=item["VersionId"])
-                deleted.append(f"{key}@{item['VersionId']}")
+        with self._store_errors():
+            paginator = self.client.get_paginator("list_object_versions")
+            for page in paginator.paginate(Bucket=self.bucket, Prefix=full):
+                for item in page.get("Versions", []) + page.get("DeleteMarkers", []):
+                    if item["Key"] != full:
+                        continue
+                    self.client.delete_object(Bucket=self.bucket, Key=full, VersionId=item["VersionId"])
+                    deleted.append(f"{key}@{item['VersionId']}")
         return deleted
+
+    @contextmanager
+    def _store_errors(self):
+        """An error that says the store itself cannot be used (down, unreachable, refused) as StoreUnavailable, in
+        every call that reaches the store (a listing of the key store met it raw, as a bug)."""
+        try:
+            yield
+        except StorageError:
+            raise
+        except Exception as error:  # noqa: BLE001 - translated when it describes the store
+            unavailable = _s3_unavailable(getattr(error, "__cause__", None) or error, self.describe()) \
+                or _s3_unavailable(error, self.describe())
+            if unavailable is None:
+                raise
+            raise unavailable from None
 
     def link(self, key: str, expires_seconds: int = 7 * 24 * 3600) -> str:
         return self.client.generate_presigned_url("get_object", Params={"Bucket": self.bucket, "Key": self._key(key)},
