@@ -141,9 +141,7 @@ TABLE_COLUMNS = {
     "customers": ["customer_id", "name", "stage", "standby", "admin_enabled", "platform_enabled",
                   "operations_enabled", "deletion_status", "deletion_due_on", "buyer_kind", "credit"],
     "invoices": ["number", "customer_id", "month", "period_start", "period_end", "kind", "status", "issued_on", "due_on", "total_ht",
-                 "total_ttc", "balance", "credits", "mail_status", "einvoice_status", "einvoice_status_label",
-                 "einvoice_status_at",
-                 "document"],
+                 "total_ttc", "balance", "credits", "mail_status", "einvoice", "document"],
     "interventions": ["intervention_id", "customer_id", "started_at", "minutes", "category", "free_minutes",
                       "billed_minutes", "amount_ht", "invoice_number"],
     "notices": ["customer_id", "kind", "status", "attempts", "sent_at", "to", "subject", "last_error"],
@@ -177,6 +175,11 @@ def _table(subject: str, records: list[dict]) -> None:
     for record in records:
         if subject == "audit":
             record = {**record, "change": _change(record)}
+        if subject == "invoices":  # the platform's last status in one column: its code and label (JSON and CSV
+            # give einvoice_status, einvoice_status_label and einvoice_status_at apart)
+            record = {**record, "einvoice": " ".join(str(record[key]) for key in ("einvoice_status",
+                                                                                  "einvoice_status_label")
+                                                     if record.get(key) not in (None, ""))}
         if record.get("id_problem"):
             record = {**record, "customer_id": f"{record['customer_id']} (UNSAFE ID: backups skip it)"}
         # one line per record: an address's line breaks read as ` / ` (the way its import cell may say it);

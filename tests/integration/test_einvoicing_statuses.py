@@ -182,6 +182,9 @@ def test_show_invoices_gives_each_invoices_last_status(billed, home, platform):
     csv = CliRunner().invoke(app, ["show", "invoices", "--format", "csv"])
     paris = disputed.astimezone(PARIS).isoformat()
     assert f"207,En litige,{paris}" in csv.output  # Paris time, as every moment shown
+    table = CliRunner().invoke(app, ["show", "invoices"]).output.splitlines()
+    assert "einvoice" in table[0] and "period_start" in table[0]    # one column, the header on one line
+    assert "207 En litige" in next(line for line in table if line.split()[:1] == ["F-1"])
 
 
 # --- the platform's pushes: POST /e-invoicing/statuses on the helpdesk webhook's port ----------------------
