@@ -169,7 +169,9 @@ def test_an_unsafe_id_already_in_the_ledger_is_flagged_and_never_becomes_a_key(h
     assert outcomes["C002"].status == "good"
     assert outcomes["C003/../C002"].status == "failed" and "its id is unsafe" in outcomes["C003/../C002"].error
     keys = [item.key for item in storage.store().list("")]
-    assert keys and all(key.startswith("backups/C002/C002-20261120/") for key in keys)
+    # C002's backup and its data key (backups are encrypted per customer); nothing of the unsafe id's
+    assert keys and all(key.startswith(("backups/C002/C002-20261120/", "keys/customers/C002/")) for key in keys)
+    assert any(key.startswith("keys/customers/C002/") for key in keys)
 
 
 # --- commands: one line, exit 2, for a user's mistake -------------------------------------------------
