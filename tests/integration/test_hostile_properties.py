@@ -89,9 +89,11 @@ def test_anything_within_the_grammar_goes_through_and_stays_in_its_place(sqlite_
         assert {outcome.status for outcome in outcomes} == {"good"}
         for item in storage.store().list(""):
             parts = item.key.split("/")
-            assert parts[0] in ("backups", "exports"), item.key
+            assert parts[0] in ("backups", "exports", "keys"), item.key
             if parts[0] == "backups":
                 assert parts[1] in ids and parts[2] == f"{parts[1]}-20261120", item.key
+            if parts[0] == "keys":  # each customer's data key in its own folder of the key store
+                assert parts[1] == "customers" and parts[2] in ids and len(parts) == 4, item.key
         restored = restore_customer(ids[0], None, "sandbox", "property", "T-1", platform=control, storage=storage,
                                     sandbox_url=f"sqlite:///{folder / 'sandbox.db'}", flow_run_id=None,
                                     actor="property", request_key="property", engine=ledger)
