@@ -34,17 +34,10 @@ MAX_ID, MAX_LABEL, MAX_REASON = 200, 80, 2000
 
 
 def webhook_secret() -> bytes:
-    """The platform's signing secret, made once (a random 32-byte hex string) and kept in its Secret block."""
-    import secrets
+    """The platform's signing secret, in its own Secret block (lifecycle.helpdesk.stored_secret)."""
+    from lifecycle.helpdesk import stored_secret
 
-    from prefect.blocks.system import Secret
-
-    try:
-        return Secret.load(SECRET_BLOCK).get().encode()
-    except ValueError:
-        value = secrets.token_hex(32)
-        Secret(value=value).save(SECRET_BLOCK, overwrite=False)
-        return value.encode()
+    return stored_secret(SECRET_BLOCK)
 
 
 class _Malformed(ValueError):

@@ -40,16 +40,22 @@ log = logging.getLogger("lifecycle.helpdesk")
 
 
 def webhook_secret() -> bytes:
-    """The signing secret, made once (a random 32-byte hex string) and kept in the Prefect Secret block."""
+    """The helpdesk's signing secret (`stored_secret`)."""
+    return stored_secret(SECRET_BLOCK)
+
+
+def stored_secret(block_name: str) -> bytes:
+    """A webhook's signing secret, made once (a random 32-byte hex string) and kept in the Prefect Secret block
+    `block_name`: the helpdesk's and the e-invoicing platform's each in its own."""
     import secrets
 
     from prefect.blocks.system import Secret
 
     try:
-        return Secret.load(SECRET_BLOCK).get().encode()
+        return Secret.load(block_name).get().encode()
     except ValueError:
         value = secrets.token_hex(32)
-        Secret(value=value).save(SECRET_BLOCK, overwrite=False)
+        Secret(value=value).save(block_name, overwrite=False)
         return value.encode()
 
 

@@ -13,7 +13,7 @@ Statuses the platform gives (polled, or pushed to the webhook) are kept by `reco
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable
 
 from sqlalchemy import select
@@ -124,10 +124,3 @@ def record_statuses(session, flow: EinvoiceFlow, statuses: list[PlatformStatus])
         new.append(row)
     session.flush()
     return new
-
-
-@dataclass
-class Waiting:
-    """Flows the platform has not taken yet, and why (said by the run, retried by the next)."""
-    pending: list[str] = field(default_factory=list)
-    reasons: list[str] = field(default_factory=list)
