@@ -15,6 +15,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -23,7 +24,6 @@ from blocks.storage import ObjectStorage
 from ledger.imports import ImportRejected, import_file
 from ledger.readers import UnreadableFile
 from lifecycle_config.databases import engine_for
-from policy.calendar import today_paris
 from policy.text import BLANKS
 from policy.terms import Terms
 from tests.integration.test_hostile_input import ledger_state
@@ -171,7 +171,15 @@ def test_a_control_character_anywhere_in_a_one_line_text_refuses_its_row(ledger,
     assert ledger_state(ledger) == state
 
 
-OUTSIDE = st.one_of(st.dates(max_value=date(1999, 12, 31)), st.dates(min_value=today_paris() + timedelta(days=401)))
+#: the product's day for the window tests: set, so that the dates drawn and the import agree on "today" even when the
+#: run crosses midnight in Paris (the import reads LIFECYCLE_TODAY; drawing from the machine's day once raced it)
+TODAY = date(2026, 12, 6)
+OUTSIDE = st.one_of(st.dates(max_value=date(1999, 12, 31)), st.dates(min_value=TODAY + timedelta(days=401)))
+
+
+@pytest.fixture(autouse=True)
+def _the_day(monkeypatch):
+    monkeypatch.setenv("LIFECYCLE_TODAY", TODAY.isoformat())
 
 
 @REFUSED
