@@ -29,11 +29,11 @@ class KeyFileDamaged(Misconfigured):
     file" (a new key would seal what the installation's key cannot open)."""
 
 
-def _named(path: Path) -> str:
+def _named(path: Path, variable: str = VARIABLE) -> str:
     """The file as its user set it: the variable when set, else the default path under LIFECYCLE_HOME."""
     from lifecycle_config import setting
 
-    return f"{VARIABLE}={path}" if setting(VARIABLE) else f"the key file {path} ({VARIABLE} unset)"
+    return f"{variable}={path}" if setting(variable) else f"the key file {path} ({variable} unset)"
 
 
 def _is_fernet_key(line: str) -> bool:
@@ -59,63 +59,66 @@ def key_file() -> Path:
 MAX_BYTES = 64 * 1024
 
 
-def read_keys(path: Path) -> list[bytes]:
+def read_keys(path: Path, *, variable: str = VARIABLE, undone: str = "nothing was sealed") -> list[bytes]:
     """The keys of the file, the sealing one first; [] when there is no file. A file that is there but
     cannot be used raises KeyFileDamaged: a folder, no regular file (a FIFO, a device: never opened), larger
     than MAX_BYTES, unreadable, readable by its group or others (as ssh
-    refuses a private key: `chmod 600`), empty, or a line that is not a Fernet key."""
+    refuses a private key: `chmod 600`), empty, or a line that is not a Fernet key. The error names the file
+    by `variable` and says `undone`: the master key file (lifecycle_config.masterkey) is read here too, and
+    its user must not be sent to the credentials key's variable."""
     try:
         found = path.stat()
     except FileNotFoundError:
         return []
     except OSError as error:
-        raise KeyFileDamaged(f"{_named(path)} cannot be read ({error.strerror or error}); nothing was sealed") from None
+        raise KeyFileDamaged(f"{_named(path, variable)} cannot be read ({error.strerror or error}); "
+                             f"{undone}") from None
     mode = found.st_mode
     if stat.S_ISDIR(mode):
-        raise KeyFileDamaged(f"{_named(path)} is a folder, not a key file: name the installation's key file; "
-                             f"nothing was sealed")
+        raise KeyFileDamaged(f"{_named(path, variable)} is a folder, not a key file: name the installation's key "
+                             f"file; {undone}")
     if not stat.S_ISREG(mode):  # a FIFO would hold the read for ever, a device give bytes without end
-        raise KeyFileDamaged(f"{_named(path)} is not a regular file (a pipe, a device or a socket): name the "
-                             f"installation's key file; nothing was sealed")
+        raise KeyFileDamaged(f"{_named(path, variable)} is not a regular file (a pipe, a device or a socket): "
+                             f"name the installation's key file; {undone}")
     if found.st_size > MAX_BYTES:
-        raise KeyFileDamaged(f"{_named(path)} is larger than {MAX_BYTES:,} bytes, no key file: restore the "
-                             f"installation's key file from its backup; nothing was sealed")
+        raise KeyFileDamaged(f"{_named(path, variable)} is larger than {MAX_BYTES:,} bytes, no key file: restore "
+                             f"the installation's key file from its backup; {undone}")
     if mode & 0o077:
-        raise KeyFileDamaged(f"{_named(path)} is readable by others than its owner (mode {stat.S_IMODE(mode):o}): "
-                             f"`chmod 600 {path}`; nothing was sealed")
+        raise KeyFileDamaged(f"{_named(path, variable)} is readable by others than its owner "
+                             f"(mode {stat.S_IMODE(mode):o}): `chmod 600 {path}`; {undone}")
     try:
         text = path.read_bytes().decode("ascii")
     except UnicodeDecodeError:
         text = None
     except OSError as error:
-        raise KeyFileDamaged(f"{_named(path)} cannot be read ({error.strerror or error}); nothing was sealed") from None
+        raise KeyFileDamaged(f"{_named(path, variable)} cannot be read ({error.strerror or error}); "
+                             f"{undone}") from None
     lines = [] if text is None else [(number, line.strip()) for number, line in enumerate(text.splitlines(), 1)
                                      if line.strip()]
     if text is not None and not lines:
-        raise KeyFileDamaged(f"{_named(path)} is empty: restore the installation's key file from its backup "
-                             f"(or, if it never sealed anything, remove the file: a new key is made); nothing was "
-                             f"sealed")
+        raise KeyFileDamaged(f"{_named(path, variable)} is empty: restore the installation's key file from its "
+                             f"backup (or, if it never sealed anything, remove the file: a new key is made); {undone}")
     for number, line in lines if text is not None else [(1, "")]:
         if not _is_fernet_key(line):
-            raise KeyFileDamaged(f"{_named(path)}: line {number} is not a key (one Fernet key a line: 44 characters "
-                                 f"of url-safe base64): restore the installation's key file from its backup; nothing "
-                                 f"was sealed")
+            raise KeyFileDamaged(f"{_named(path, variable)}: line {number} is not a key (one Fernet key a line: "
+                                 f"44 characters of url-safe base64): restore the installation's key file from its backup; "
+                                 f"{undone}")
     return [line.encode("ascii") for _, line in lines]
 
 
-def create(path: Path, key: bytes) -> list[bytes]:
+def create(path: Path, key: bytes, **naming: str) -> list[bytes]:
     """Write `key` as the file's only key unless the file exists (two first uses agree: the first one's);
     returns the file's keys."""
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     try:
         descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:
-        return read_keys(path)
+        return read_keys(path, **naming)
     with os.fdopen(descriptor, "w", encoding="ascii") as handle:
         handle.write(key.decode("ascii") + "\n")
         handle.flush()
         os.fsync(handle.fileno())
-    return read_keys(path)
+    return read_keys(path, **naming)
 
 
 def add(path: Path, key: bytes) -> None:

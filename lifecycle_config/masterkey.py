@@ -24,6 +24,9 @@ from pathlib import Path
 from lifecycle_config import keyfile
 
 VARIABLE = "LIFECYCLE_MASTER_KEY_FILE"
+#: how a damaged master key file is named and what it stopped (the credentials key file's words would send
+#: its user to LIFECYCLE_CREDENTIALS_KEY_FILE, another file)
+NAMING = {"variable": VARIABLE, "undone": "no data key was wrapped or unwrapped"}
 
 
 class MasterKeyMissing(RuntimeError):
@@ -41,7 +44,7 @@ def read_keys(path: Path | None = None) -> list[bytes]:
     """The raw 32-byte keys of the file, the wrapping one first; [] when there is no file."""
     path = path or key_file()
     keys = []
-    for line in keyfile.read_keys(path):
+    for line in keyfile.read_keys(path, **NAMING):
         try:
             raw = base64.b64decode(line, validate=True)
         except ValueError:
@@ -65,7 +68,7 @@ def keys_for_use(*, create: bool) -> list[bytes]:
     path = key_file()
     keys = read_keys(path)
     if not keys and create:
-        keyfile.create(path, encoded(new_key()))
+        keyfile.create(path, encoded(new_key()), **NAMING)
         keys = read_keys(path)
     if not keys:
         raise MasterKeyMissing(f"no master key at {path}: the backups' data keys cannot be unwrapped; give the "

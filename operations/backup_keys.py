@@ -60,11 +60,41 @@ def _wrap(key_id: str, customer_id: str | None, data_key: bytes, master: bytes, 
                        "wrapped": base64.b64encode(aes_key_wrap(master, data_key)).decode()}, sort_keys=True).encode()
 
 
+#: (store, master key fingerprint) pairs found to be this installation's in this process: checked once
+_OURS: set[tuple[str, str]] = set()
+
+
+def check_master_is_ours(store: FolderStore | S3Store, held: list[bytes]) -> None:
+    """Refuse a master key file that holds none of the keys wrapping the store's data keys: another
+    installation's key file (LIFECYCLE_MASTER_KEY_FILE copied from elsewhere), or an escrow copy from before a
+    rotation. Wrapping a new data key under it would make the customer's next backups unreadable with the
+    installation's own key (and a rotation would write a new key into that other file). A store with no data
+    key yet takes any key (the first backup makes the master key). Checked once a process for each key."""
+    prints = {masterkey.fingerprint(master) for master in held}
+    place = store.describe()
+    if any((place, found) in _OURS for found in prints):
+        return
+    for item in store.list("keys/"):
+        if not item.key.endswith(".json"):
+            continue
+        wrapping = _record_at(store, item.key).get("master")
+        if wrapping not in prints:
+            raise masterkey.MasterKeyMissing(
+                f"the data keys in {place} are wrapped by master key {str(wrapping)[:40]}, which "
+                f"{masterkey.key_file()} does not hold: that file is another installation's master key (or an old "
+                f"one); give this installation's with --master-key-file or {masterkey.VARIABLE}; nothing was "
+                f"changed")
+        _OURS.add((place, wrapping))
+        return
+
+
 def create_key(store: FolderStore | S3Store, customer_id: str | None) -> DataKey:
     """A new data key for the owner, stored wrapped; it becomes the one new backups use."""
     import io
 
-    master = masterkey.keys_for_use(create=True)[0]
+    held = masterkey.keys_for_use(create=True)
+    check_master_is_ours(store, held)
+    master = held[0]
     data_key, key_id = secrets.token_bytes(32), _new_id()
     store.put_stream(keys.data_key_object(customer_id, key_id),
                      io.BytesIO(_wrap(key_id, customer_id, data_key, master, datetime.now(timezone.utc).isoformat())))
@@ -80,10 +110,24 @@ def current_key(store: FolderStore | S3Store, customer_id: str | None) -> DataKe
     return DataKey(ids[-1], unwrap(store, customer_id, ids[-1]))
 
 
+def _record_at(store: FolderStore | S3Store, key: str) -> dict:
+    """A key object as stored; one that is no JSON object is damaged (KeyDestroyed), never taken for a damaged
+    backup: the backup itself is good, and a versioned store may still hold the key object's good version."""
+    with store.open(key) as handle:
+        data = handle.read()
+    try:
+        record = json.loads(data)
+    except (ValueError, RecursionError):
+        record = None
+    if not isinstance(record, dict):
+        raise KeyDestroyed(f"the key object {key} is damaged in the key store (not a key record): restore it from "
+                           f"the store's earlier version; the backups it opens are not damaged")
+    return record
+
+
 def _record(store: FolderStore | S3Store, customer_id: str | None, key_id: str) -> dict:
     try:
-        with store.open(keys.data_key_object(customer_id, key_id)) as handle:
-            return json.loads(handle.read())
+        return _record_at(store, keys.data_key_object(customer_id, key_id))
     except MissingObject:
         raise KeyDestroyed(f"the data key {key_id} of {_owner(customer_id)} is not in the key store: it was destroyed "
                            f"(shredded when the customer's data was deleted), so its backups cannot be read") from None
@@ -91,6 +135,9 @@ def _record(store: FolderStore | S3Store, customer_id: str | None, key_id: str) 
 
 def unwrap(store: FolderStore | S3Store, customer_id: str | None, key_id: str) -> bytes:
     record = _record(store, customer_id, key_id)
+    if not isinstance(record.get("master"), str) or not isinstance(record.get("wrapped"), str):
+        raise KeyDestroyed(f"the data key {key_id} of {_owner(customer_id)} is damaged in the key store (no master key "
+                           f"or wrapped key in its record)")
     masters = {masterkey.fingerprint(master): master for master in masterkey.keys_for_use(create=False)}
     master = masters.get(record.get("master"))
     if master is None:
@@ -99,7 +146,7 @@ def unwrap(store: FolderStore | S3Store, customer_id: str | None, key_id: str) -
                                          f"with --master-key-file or {masterkey.VARIABLE}")
     try:
         return aes_key_unwrap(master, base64.b64decode(record["wrapped"]))
-    except (InvalidUnwrap, ValueError, KeyError):
+    except (InvalidUnwrap, ValueError, KeyError, TypeError):
         raise KeyDestroyed(f"the data key {key_id} of {_owner(customer_id)} is damaged in the key store") from None
 
 
@@ -122,6 +169,7 @@ def rotate_master(store: FolderStore | S3Store) -> tuple[str, int]:
     still holds two keys) is finished by the next one, with the same new key. Returns (fingerprint, rewrapped)."""
     path = masterkey.key_file()
     held = masterkey.keys_for_use(create=False)
+    check_master_is_ours(store, held)  # before a new key is written into a file that is not ours
     if len(held) == 1:
         held = [masterkey.new_key(), *held]
         masterkey.write_keys(path, held)
@@ -145,8 +193,7 @@ def _rewrap_pass(store: FolderStore | S3Store, new: bytes, by_print: dict[str, b
     for item in store.list("keys/"):
         if not item.key.endswith(".json"):
             continue
-        with store.open(item.key) as handle:
-            record = json.loads(handle.read())
+        record = _record_at(store, item.key)
         if record.get("master") == masterkey.fingerprint(new):
             continue
         old = by_print.get(record.get("master"))

@@ -335,16 +335,18 @@ def restore_ledger_snapshot(backup_id: str, target_url: str, storage: ObjectStor
     if backup is None or backup.kind != BackupKind.LEDGER or backup.status != BackupStatus.GOOD:
         raise ValueError(f"no good ledger snapshot {quoted(backup_id)}")
     _refuse_target_in_use(target_url)
-    upgrade(target_url)
-    target = engine_for(target_url)
-    with target.connect() as connection:
-        if connection.scalar(select(func.count()).select_from(Customer.__table__)):
-            raise ValueError("the target ledger is not empty: restore a snapshot only into a new database")
     try:
         objects = BackupObjects(storage)
         manifest = read_manifest(objects, backup.backup_id, backup.manifest_key, backup.manifest)
         with scratch_folder() as folder:
+            # every object fetched and checked (its key unwrapped) before the target is made: a wrong master
+            # key file left an empty ledger there, which the next attempt with the right key refused as in use
             paths = fetch_verified(objects, manifest, Path(folder))
+            upgrade(target_url)
+            target = engine_for(target_url)
+            with target.connect() as connection:
+                if connection.scalar(select(func.count()).select_from(Customer.__table__)):
+                    raise ValueError("the target ledger is not empty: restore a snapshot only into a new database")
             return load_rows(target, list(Base.metadata.sorted_tables), paths, manifest, lambda table: true())
     except BackupGone as error:  # as a customer's backup: missing is `gone`, never chosen again
         mark_gone(backup_id, str(error), actor="restore-snapshot", flow_run_id=None, engine=engine)

@@ -149,15 +149,19 @@ def known_outcomes() -> tuple[type[BaseException], ...]:
     """What a sweep meets on one customer that is no bug, though neither a refusal (policy.refusals: the
     asker's mistake) nor a condition of the world (lifecycle_config.conditions): the platform's or the store's
     answer, a backup damaged, deleted or unreadable just now, a stored document that differs from the
-    ledger's. Each stays its own class on purpose: none is the asker's to fix, so none exits 2 as a Refusal
-    does (lifecycle.cli.errors says why, for the command line). Imported when a failure is met: they bring
-    the invoice document's and the backup format's modules, which most runs never load."""
+    ledger's, a backup's data key destroyed or damaged in the key store, or a master key file that does not
+    hold its wrapping key. Each stays its own class on purpose: none is the asker's to fix, so none exits 2
+    as a Refusal does (lifecycle.cli.errors says why, for the command line). Imported when a failure is met:
+    they bring the invoice document's and the backup format's modules, which most runs never load."""
     from blocks.platform import PlatformError
     from blocks.storage import StorageError
+    from lifecycle_config.masterkey import MasterKeyMissing
     from operations.backup_archive import BackupGone, BackupUnreadable, CorruptBackup
+    from operations.backup_keys import KeyDestroyed
     from operations.invoice_documents import DocumentRefused
 
-    return PlatformError, StorageError, BackupGone, BackupUnreadable, CorruptBackup, DocumentRefused
+    return (PlatformError, StorageError, BackupGone, BackupUnreadable, CorruptBackup, DocumentRefused, KeyDestroyed,
+            MasterKeyMissing)
 
 
 def log_bug(what: str, error: BaseException) -> None:
@@ -180,8 +184,9 @@ def refusals_fail_quietly(flow_function):
     an exception Prefect logs with its traceback; callers (the CLI in process) still get the Refusal. Every
     flow starts here, so this is where a run meant for another installation's ledger is refused, before
     the flow reads or writes anything. A condition of the world (lifecycle_config.conditions: a store down,
-    a disk full, a refused permission) ends it Failed with its one line as the state's message (what the ops
-    alert quotes), again without a traceback; anything else is a bug and keeps its traceback."""
+    a disk full, a refused permission) or a known outcome (`known_outcomes`: a backup damaged, a data key
+    destroyed) ends it Failed with its one line as the state's message (what the ops alert quotes), again
+    without a traceback; anything else is a bug and keeps its traceback."""
 
     @functools.wraps(flow_function)
     def run(*args, **kwargs):
@@ -195,9 +200,11 @@ def refusals_fail_quietly(flow_function):
             refusal_is_final()
             return Failed(name="Refused", message=str(refusal), data=refusal)
         except Exception as error:
-            if not is_world_condition(error):
+            if not is_world_condition(error) and not isinstance(error, known_outcomes()):
                 raise  # a bug: Prefect logs it with its traceback
-            print(one_line(error))  # the world, not a bug: one line, which the ops alert carries
+            # the world, or a known outcome (a backup damaged, a key destroyed): no bug, one line, which the
+            # ops alert carries
+            print(one_line(error))
             return Failed(message=one_line(error), data=error)
 
     # Prefect reads the parameters' types from the signature: give it the flow's, with its annotations

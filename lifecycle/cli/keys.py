@@ -50,12 +50,14 @@ def keys_rotate_master() -> None:
     key afterwards (lifecycle keys export)."""
     from blocks.storage import ObjectStorage
     from lifecycle_config import masterkey
-    from operations.backup_keys import rotate_master
+    from operations.backup_keys import KeyDestroyed, rotate_master
 
     try:
         fingerprint, rewrapped = rotate_master(ObjectStorage().store())
     except masterkey.MasterKeyMissing as error:
         fail(str(error), 2)
+    except KeyDestroyed as error:  # a key object damaged in the store: the store's to mend, said in one line
+        fail(str(error))
     typer.echo(f"master key {fingerprint} now wraps every data key ({rewrapped} rewrapped); export it: "
                f"lifecycle keys export --out FILE")
 
@@ -71,7 +73,7 @@ def keys_rotate(
     from ledger.models import Customer
     from lifecycle.cli.common import ledger
     from lifecycle_config import masterkey
-    from operations.backup_keys import create_key
+    from operations.backup_keys import KeyDestroyed, create_key
     from policy.ids import id_problem
     from policy.text import quoted
     from policy.vocabulary import Stage
@@ -89,4 +91,6 @@ def keys_rotate(
         made = create_key(ObjectStorage().store(), customer)
     except masterkey.MasterKeyMissing as error:
         fail(str(error), 2)
+    except KeyDestroyed as error:
+        fail(str(error))
     typer.echo(f"customer {customer}: new backups use data key {made.key_id}; older ones keep theirs")

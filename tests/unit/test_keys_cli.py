@@ -62,3 +62,55 @@ def test_a_customers_key_rotated_gives_its_next_backup_a_new_key(tmp_path, monke
     unknown = lifecycle("keys", "rotate", "--customer", "NOPE")
     assert (unknown.returncode, unknown.stderr.strip()) == (
         2, "lifecycle: --customer 'NOPE': unknown customer (lifecycle show customers lists them)")
+
+
+def test_another_installations_master_key_never_wraps_a_key_here_nor_is_rotated(tmp_path, monkeypatch):
+    """LIFECYCLE_MASTER_KEY_FILE naming another installation's key: `keys rotate` wrapped the customer's new data
+    key under it (the next backups unreadable with this installation's own key), and `rotate-master` wrote a
+    new key into that other installation's file before it failed."""
+    shop = backup_shop(tmp_path, monkeypatch, DAY.isoformat())
+    monkeypatch.setenv("LIFECYCLE_STORAGE_URL", shop.objects.as_uri())
+    assert backup_customer("ACME", DAY, shop.platform, shop.storage, engine=shop.ledger).status == "good"
+    keys_before = sorted(path.name for path in (shop.objects / "keys").rglob("*.json"))
+    other = tmp_path / "other-installation.key"
+    other.write_text("kVYR/eYsIgv3KlwSn70HHPe3OHNw8rMSc5HV1E16ivo=\n")
+    other.chmod(0o600)
+    monkeypatch.setenv("LIFECYCLE_MASTER_KEY_FILE", str(other))
+    for command in (("keys", "rotate", "--customer", "ACME"), ("keys", "rotate-master")):
+        refused = lifecycle(*command)
+        assert refused.returncode == 2 and len(refused.stderr.strip().splitlines()) == 1, refused.stderr
+        assert f"which {other} does not hold: that file is another installation's master key" in refused.stderr
+    assert other.read_text() == "kVYR/eYsIgv3KlwSn70HHPe3OHNw8rMSc5HV1E16ivo=\n"
+    assert sorted(path.name for path in (shop.objects / "keys").rglob("*.json")) == keys_before
+    monkeypatch.delenv("LIFECYCLE_MASTER_KEY_FILE")
+    assert lifecycle("keys", "rotate", "--customer", "ACME").returncode == 0  # its own key still works
+
+
+def test_a_damaged_master_key_file_is_named_by_its_own_variable(tmp_path, monkeypatch):
+    """The master key file's faults were said as the credentials key file's: "(LIFECYCLE_CREDENTIALS_KEY_FILE
+    unset) ...; nothing was sealed", sending the user to another file."""
+    backup_shop(tmp_path, monkeypatch, DAY.isoformat())
+    master = tmp_path / "home" / "keys" / "master.key"
+    master.parent.mkdir(parents=True, exist_ok=True)
+    master.write_text("kVYR/eYsIgv3KlwSn70HHPe3OHNw8rMSc5HV1E16ivo=\n")
+    master.chmod(0o644)
+    refused = lifecycle("keys", "export", "--out", str(tmp_path / "escrow.key"))
+    assert (refused.returncode, refused.stderr.strip()) == (
+        2, f"lifecycle: the key file {master} (LIFECYCLE_MASTER_KEY_FILE unset) is readable by others than its owner "
+           f"(mode 644): `chmod 600 {master}`; no data key was wrapped or unwrapped")
+
+
+def test_a_snapshot_restore_with_a_wrong_master_key_leaves_the_target_empty(tmp_path, monkeypatch):
+    """It said "nothing was restored" but had made the ledger's tables in --to: the same command with the
+    right key was then refused, the target "not empty"."""
+    shop = backup_shop(tmp_path, monkeypatch, DAY.isoformat())
+    monkeypatch.setenv("LIFECYCLE_STORAGE_URL", shop.objects.as_uri())
+    snapshot = snapshot_ledger(DAY, shop.storage, flow_run_id=None, engine=shop.ledger)
+    other = tmp_path / "other-installation.key"
+    other.write_text("kVYR/eYsIgv3KlwSn70HHPe3OHNw8rMSc5HV1E16ivo=\n")
+    other.chmod(0o600)
+    target = f"sqlite:///{tmp_path / 'new.db'}"
+    wrong = lifecycle("db", "restore-snapshot", snapshot.backup_id, "--to", target, "--master-key-file", str(other))
+    assert wrong.returncode == 2 and "nothing was restored" in wrong.stderr, wrong.stderr
+    right = lifecycle("db", "restore-snapshot", snapshot.backup_id, "--to", target)
+    assert right.returncode == 0 and right.stdout.startswith("restored "), right.stderr

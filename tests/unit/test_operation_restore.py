@@ -89,6 +89,23 @@ def test_a_damaged_object_refuses_before_any_write_and_marks_the_backup_corrupt(
         assert session.scalar(select(func.count()).select_from(Intervention)) == 0
 
 
+@pytest.mark.parametrize("damage", [b"[1", b"not json", b'{"format": "wrapped-key/v1", "wrapped": 5}'],
+                         ids=["truncated", "not-json", "wrapped-not-text"])
+def test_a_damaged_key_object_is_said_as_the_key_and_never_marks_the_backup_corrupt(shop, damage):
+    """The backup is good, only its data key's object in the key store was damaged (a versioned store keeps its
+    good version): it said "its manifest is damaged" and marked the backup corrupt, never chosen again."""
+    from operations.backup_keys import KeyDestroyed
+
+    (key_object,) = (shop.objects / "keys" / "customers" / "ACME").glob("*.json")
+    key_object.write_bytes(damage)
+    with pytest.raises(KeyDestroyed) as damaged:
+        restore(shop)
+    assert "is damaged in the key store" in str(damaged.value) and "manifest" not in str(damaged.value)
+    with session_scope(shop.ledger) as session:
+        assert session.get(Backup, "ACME-20261120").status == "good"
+        assert session.scalar(select(func.count()).select_from(Intervention)) == 0
+
+
 NOT_AN_IDENTIFIER = "is not an SQL identifier: a letter or _ then letters, digits or _, 63 characters at most"
 
 
