@@ -148,3 +148,25 @@ def configuration_differences(recorded: dict[str, str] | None, mine: dict[str, s
     recorded = recorded_config(recorded)
     return [name for name in sorted(set(recorded) | set(mine))
             if (recorded[name] != mine.get(name, "") if name in recorded else set_here(name))]
+
+
+# --- a home and the ledger it is pointed at --------------------------------------------------------------------
+#
+# A home that holds a ledger of its own (LIFECYCLE_HOME/ledger.db) belongs to that ledger's installation: its
+# blocks, keys, objects and outbox are that installation's. LIFECYCLE_DATABASE_URL pointing it at another
+# installation's ledger would read and write that ledger with this home's settings (its seller, its storage,
+# its master key): home B's CLI worked on A's ledger in process.
+
+
+def foreign_home(home_ledger: str | None, ledger: str, *, home: str, url: str, own_file: str) -> str | None:
+    """Why a command of the home `home`, whose own ledger file `own_file` is installation `home_ledger`, must
+    not use the ledger at `url`, installation `ledger` (None: it may; a home without a ledger of its own, or
+    one that cannot say, belongs to the ledger it is pointed at)."""
+    from lifecycle_config import escaped
+
+    if home_ledger is None or home_ledger == ledger:
+        return None
+    return (f"LIFECYCLE_DATABASE_URL={escaped(without_password(url))} is the ledger of installation {ledger}, but "
+            f"this LIFECYCLE_HOME ({escaped(home)}) holds the ledger of installation {home_ledger} "
+            f"({escaped(own_file)}): nothing was done; use the LIFECYCLE_HOME of that ledger (its settings, keys "
+            f"and storage are there), or move {escaped(own_file)} away if this home now keeps its ledger at that URL")

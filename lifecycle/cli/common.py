@@ -27,7 +27,33 @@ def ledger():
 
     engine = ledger_engine()
     ensure_current(engine, config.database_url())
+    problem = _another_installations_ledger(engine)
+    if problem:
+        fail(problem, 2)
     return engine
+
+
+def _another_installations_ledger(engine) -> Optional[str]:
+    """Why this home must not work on the ledger it is pointed at (lifecycle_config.installation.foreign_home):
+    the home holds a ledger of its own, of another installation. Its own ledger is only read, never made nor
+    migrated here; one that cannot be read says nothing."""
+    import sqlite3
+
+    import lifecycle_config as config
+    from ledger.installation import installation_id
+    from lifecycle_config.installation import foreign_home, ledger_location
+
+    own_file = config.home() / "ledger.db"
+    url = config.database_url()
+    if not own_file.is_file() or ledger_location(url) == ledger_location(f"sqlite:///{own_file}"):
+        return None
+    try:
+        with sqlite3.connect(f"{own_file.resolve().as_uri()}?mode=ro", uri=True) as own:
+            row = own.execute("SELECT id FROM installation").fetchone()
+    except sqlite3.Error:
+        return None
+    return foreign_home(row[0] if row else None, installation_id(engine), home=str(config.home()), url=url,
+                        own_file=str(own_file))
 
 
 def ledger_terms(engine):

@@ -298,3 +298,33 @@ def test_a_server_json_written_for_another_home_supplies_no_download_link(prefec
     own = lifecycle("run", "export", "--month", "2026-10", env=env)
     assert own.returncode == 0, own.stderr
     assert f"download: {downloads}/{key}" in own.stdout.splitlines(), own.stdout
+
+
+def test_a_home_with_a_ledger_of_its_own_pointed_at_another_installations_ledger_is_refused(home, ledger, ledger_url,
+                                                                                             tmp_path):
+    """Home B (its own ledger.db, its own identity) with LIFECYCLE_DATABASE_URL naming installation A's ledger read
+    and wrote A's ledger in process, with B's settings, keys and storage. Refused in one line, before any read or
+    write: A's ledger keeps its customers; B's own commands and A's own home work as before."""
+    from sqlalchemy import text
+
+    from ledger.installation import installation_id
+
+    a_env = {**clean_env(home), "LIFECYCLE_DATABASE_URL": ledger_url}
+    customers = write_csv(tmp_path / "customers.csv", CUSTOMER_HEADER, [customer("ACME")])
+    assert lifecycle("import", "customers", str(customers), env=a_env).returncode == 0
+    home_b = tmp_path / "home-b"
+    assert lifecycle("db", "upgrade", env=clean_env(home_b)).returncode == 0  # B's own ledger: another identity
+    b_on_a = {**clean_env(home_b), "LIFECYCLE_DATABASE_URL": ledger_url}
+    other = write_csv(tmp_path / "other.csv", CUSTOMER_HEADER, [customer("BETA")])
+    for command in (["show", "customers"], ["import", "customers", str(other)],
+                    ["run", "refund", "--customer", "ACME", "--amount", "1", "--reference", "R-1"]):
+        refused = lifecycle(*command, env=b_on_a)
+        assert refused.returncode == 2, (command, refused.stdout, refused.stderr)
+        line = said(refused)
+        assert f"is the ledger of installation {installation_id(ledger)}" in line, line
+        assert f"this LIFECYCLE_HOME ({escaped(str(home_b))}) holds the ledger of installation" in line, line
+        assert "nothing was done" in line, line
+    with ledger.connect() as connection:
+        assert connection.execute(text("SELECT customer_id FROM customers")).scalars().all() == ["ACME"]
+    assert lifecycle("show", "customers", env=clean_env(home_b)).returncode == 0
+    assert lifecycle("show", "customers", env=a_env).returncode == 0
