@@ -15,6 +15,7 @@ from typing import Optional
 from prefect import flow
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.exceptions import FlowPauseTimeout
+from prefect.states import Completed
 
 from policy.calendar import future_day_problem, today_paris
 from tasks.approval import answered, decided, pause_key, run_url, wait_for_decision
@@ -176,8 +177,12 @@ def delete_customer_data(
     run_id = flow_run_id()
     due = check_due(customer_id, day, settings)
     if not due.due:
+        if due.unknown:  # a typo in the form: the asker's mistake, refused as every unknown id is
+            raise DeletionRefused(f"{customer_id}: {due.why}; nothing was deleted")
+        # nothing to delete is no failure, but a run that only said "Completed" hid it: the state says why
         print(f"{customer_id}: not deleted: {due.why}")
-        return {"customer_id": customer_id, "deleted": False, "why": due.why}
+        return Completed(message=f"{customer_id}: not deleted: {due.why}",
+                         data={"customer_id": customer_id, "deleted": False, "why": due.why})
     plan = plan_purge(customer_id, settings.platform, settings.storage)
     create_markdown_artifact(plan.markdown(f"Deletion of {customer_id}: what will be deleted"), key="deletion-plan",
                              description=f"What deleting {customer_id} removes")

@@ -47,13 +47,14 @@ class Due:
     owed: Decimal = Decimal("0.00")        # the overdue balance (TTC) that leads to the deletion
     anchor: date | None = None
     last_backup: str | None = None         # the newest good backup, which the purge deletes too
+    unknown: bool = False                  # no such customer: the asker's mistake, not "nothing to delete"
 
 
 def check_due(customer_id: str, day: date, settings: Settings, engine=None) -> Due:
     with session_scope(engine) as session:
         customer = session.get(Customer, customer_id)
         if customer is None:
-            return Due(False, f"unknown customer {quoted(customer_id)}")
+            return Due(False, f"unknown customer {quoted(customer_id)}", unknown=True)
         if customer.stage == Stage.DATA_DELETED.value:
             return Due(False, "the data was already deleted")
         if customer.deletion_status not in (DeletionStatus.NOTICE_SENT, DeletionStatus.AWAITING_APPROVAL):

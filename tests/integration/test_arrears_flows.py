@@ -421,3 +421,23 @@ def test_a_catch_up_sweep_for_a_missed_day_never_rewrites_what_a_later_sweep_rec
     assert state(ledger, "OWE") == ("platform_disabled", "notice_sent", date(2026, 7, 31))
     assert run("2026-07-02")["deletion_notices"] == []
     assert kinds(ledger, "OWE") == ["admin_disabled", "platform_disabled", "deletion_notice"]
+
+
+def test_a_deletion_started_by_hand_with_nothing_to_delete_says_so_in_its_state(debtors, ledger, monkeypatch):
+    """A data-deletion run from the UI's form for a customer with no pending deletion ended a bare `Completed`:
+    its state now says there was nothing to delete (and the platform keeps the customer's data); an unknown
+    customer is the asker's typo, refused as every unknown id is."""
+    from flows.arrears import DeletionRefused, delete_customer_data
+
+    monkeypatch.setenv("LIFECYCLE_TODAY", "2026-11-20")
+    finished = delete_customer_data("LATE", approved_by="ops", return_state=True)
+    assert finished.is_completed() and finished.message == (
+        "LATE: not deleted: no deletion is pending (deletion status: none)"), finished
+    assert finished.result() == {"customer_id": "LATE", "deleted": False,
+                                 "why": "no deletion is pending (deletion status: none)"}
+    refused = delete_customer_data("NOPE", approved_by="ops", return_state=True)
+    assert refused.name == "Refused" and refused.message == "NOPE: unknown customer 'NOPE'; nothing was deleted"
+    with pytest.raises(DeletionRefused):
+        delete_customer_data("NOPE", approved_by="ops")
+    with debtors.connect() as connection:
+        assert connection.execute(text("SELECT count(*) FROM users WHERE tenant_id = 'LATE'")).scalar() == 1
