@@ -36,7 +36,13 @@ class PlatformUnreachable(Unavailable):
 
 class PlatformSilent(PlatformUnreachable):
     """The platform did not answer at all (the network, a time-out, 5xx/429) after the retries: asking it about
-    the next flow in the same run would wait as long again, so a run leaves the rest for the next run."""
+    the next flow in the same run would wait as long again, so a run leaves the rest for the next run.
+    `answered`: its last try got an HTTP status (5xx, 429): the platform is there, and what failed may be this
+    one flow only (a status poll goes on with the next flows for a while)."""
+
+    def __init__(self, message: str, answered: bool = False):
+        super().__init__(message)
+        self.answered = answered
 
 
 class DepositRefused(RuntimeError):
@@ -115,7 +121,7 @@ class EInvoicing(Block):
         if url is None:
             raise PlatformUnreachable("no e-invoicing platform is set (the e-invoicing block's base_url)")
         headers = {"Authorization": f"Bearer {self._token()}"}
-        last = ""
+        last, answered = "", False
         for attempt in range(self.retries + 1):
             if attempt:
                 time.sleep(min(0.2 * 2 ** attempt, 5.0))
@@ -123,14 +129,14 @@ class EInvoicing(Block):
                 response = httpx.request(method, url + path, headers=headers, timeout=self.timeout_seconds,
                                          **options)
             except httpx.HTTPError as error:
-                last = f"{type(error).__name__}: {error}"[:200]
+                last, answered = f"{type(error).__name__}: {error}"[:200], False
                 continue
             if response.status_code >= 500 or response.status_code == 429:
-                last = f"HTTP {response.status_code}"
+                last, answered = f"HTTP {response.status_code}", True
                 continue
             return response
         raise PlatformSilent(f"the e-invoicing platform at {url} did not answer ({last}) after "
-                                  f"{self.retries + 1} attempt(s): what waits is sent by the next run")
+                             f"{self.retries + 1} attempt(s): what waits is sent by the next run", answered)
 
     def deposit(self, *, tracking_id: str, name: str, syntax: Syntax, rule: ProcessingRule,
                 content: bytes) -> Deposit:
@@ -167,8 +173,10 @@ class EInvoicing(Block):
             raise _not_understood(tracking_id, f"HTTP 409 names flow {flow_id[:40]!r}, which is not this "
                                   f"document's")
 
-    def statuses(self, flow_id: str) -> list[PlatformStatus]:
-        """The statuses the platform gives for a flow, oldest first."""
+    def statuses(self, flow_id: str, tracking_id: str | None = None) -> list[PlatformStatus]:
+        """The statuses the platform gives for a flow, oldest first. An answer that names another flow (its
+        `flowId`, or a `trackingId` not this document's) is not understood: its statuses are another
+        document's, and a 210 there took this invoice out of the arrears escalation."""
         from urllib.parse import quote
 
         response = self._request("GET", f"/v1/flows/{quote(flow_id, safe='')}")
@@ -176,6 +184,12 @@ class EInvoicing(Block):
             raise PlatformUnreachable(f"the e-invoicing platform answered HTTP {response.status_code} for flow "
                                       f"{flow_id[:40]!r}")
         body = _json(response)
+        named = [str(body[key])[:40] for key, own in (("flowId", flow_id), ("trackingId", tracking_id))
+                 if own is not None and body.get(key) is not None and str(body.get(key)) != own]
+        if named:
+            raise PlatformUnreachable(f"the platform's answer for flow {flow_id[:40]!r} was not understood (it names "
+                                      f"{' and '.join(repr(name) for name in named)}, another flow): read again by "
+                                      f"the next run")
         if not isinstance(body.get("statuses"), list):
             raise PlatformUnreachable(f"the platform's answer for flow {flow_id[:40]!r} was not understood (no "
                                       f"list of statuses): read again by the next run")

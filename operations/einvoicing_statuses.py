@@ -108,6 +108,10 @@ def ended(kind: FlowKind, codes: set[int]) -> bool:
     return any(code != RECEIPT for code in codes)
 
 
+#: flows in a row whose status poll the platform answered with 5xx before a run stops asking about the rest
+FAILING_IN_A_ROW = 3
+
+
 def poll_statuses(settings, *, actor: str, flow_run_id: str | None, engine=None) -> StatusesRead:
     """Read the statuses of every deposited flow still alive and keep the new ones (their effects are applied
     by `apply_effects`). Without a platform set, nothing is read."""
@@ -116,15 +120,20 @@ def poll_statuses(settings, *, actor: str, flow_run_id: str | None, engine=None)
         return StatusesRead()
     with session_scope(engine) as session:
         flows = [(flow.id, flow.tracking_id, flow.flow_id) for flow in _alive(session)]
-    new, unreachable, not_understood = [], [], 0
+    new, unreachable, not_understood, failing = [], [], 0, 0
     for index, (flow_pk, tracking_id, flow_id) in enumerate(flows):
         try:
-            given = platform.statuses(flow_id)
+            given = platform.statuses(flow_id, tracking_id)
             not_understood += getattr(given, "not_understood", 0)
             statuses = [_shown_label(status) for status in given]
+            failing = 0
         except PlatformUnreachable as error:
             unreachable.append(f"{tracking_id}: {error}")
-            if isinstance(error, PlatformSilent):  # one request's time-outs per run: the next run reads the rest
+            failing += isinstance(error, PlatformSilent)
+            # one request's time-outs per run: the next run reads the rest. A platform that answers 5xx for one
+            # flow is asked about the next ones (a broken flow never hid every later document's statuses, run
+            # after run), until FAILING_IN_A_ROW flows in a row failed so: then it is down for all of them
+            if isinstance(error, PlatformSilent) and (not error.answered or failing >= FAILING_IN_A_ROW):
                 left = [tracking for _, tracking, _ in flows[index + 1:]]
                 unreachable += [f"{tracking}: not asked, the platform did not answer" for tracking in left]
                 break

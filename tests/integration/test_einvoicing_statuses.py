@@ -161,6 +161,36 @@ def test_a_platform_down_is_said_and_read_by_the_next_run(billed, home, platform
     assert poll_statuses(run, actor="test", flow_run_id=None, engine=billed).new == ["F-1 200 Déposée"]
 
 
+def test_one_flow_the_platform_fails_on_never_hides_the_statuses_of_the_others(billed, home, platform):
+    """A platform answering 500 for one flow, always, stopped every run's polling there: the flows after it were
+    never read again (their rejections and refusals unseen)."""
+    deposit(billed, platform, "F-1")
+    deposit(billed, platform, "F-2")
+    platform.status_lies[platform.by_tracking["F-1"]] = (500, {"reason": "internal error"})
+    platform.add_status("F-2", 213, "Rejetée", at=datetime(2026, 10, 20, 9, 30, tzinfo=timezone.utc),
+                        reason="BR-FR-12: the buyer's address lacks its postcode")
+    read = poll_statuses(settings(home, platform), actor="test", flow_run_id=None, engine=billed)
+    assert sorted(read.new) == ["F-2 200 Déposée", "F-2 213 Rejetée"]
+    assert len(read.unreachable) == 1 and read.unreachable[0].startswith("F-1: ")
+
+
+def test_a_poll_answered_with_another_flows_statuses_is_not_taken_for_this_one(billed, home, platform):
+    """The platform answered F-1's poll with a flow naming F-2 and a 210 Refusée: it was kept as F-1's, which left
+    the arrears escalation."""
+    deposit(billed, platform, "F-1")
+    deposit(billed, platform, "F-2")
+    refused = {"code": 210, "label": "Refusée", "at": "2026-10-20T09:30:00+00:00"}
+    for key, value in (("trackingId", "F-2"), ("flowId", platform.by_tracking["F-2"])):
+        platform.status_lies[platform.by_tracking["F-1"]] = (200, {key: value, "statuses": [refused]})
+        run = settings(home, platform)
+        read = poll_statuses(run, actor="test", flow_run_id=None, engine=billed)
+        assert not [line for line in read.new if line.startswith("F-1 ")], read.new
+        assert len(read.unreachable) == 1 and "another flow" in read.unreachable[0], read.unreachable
+        assert apply_effects(run, actor="test", flow_run_id=None, engine=billed).held == []
+    with session_scope(billed) as session:
+        assert session.scalar(select(Invoice.status).where(Invoice.external_id == "F-1")) == "open"
+
+
 def test_show_invoices_gives_each_invoices_last_status(billed, home, platform):
     from typer.testing import CliRunner
 
