@@ -126,7 +126,8 @@ class _WorldInOneLine(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         error = record.exc_info[1] if isinstance(record.exc_info, tuple) else None
-        if error is None or not (isinstance(error, Refusal) or is_world_condition(error)):
+        if error is None or not (isinstance(error, Refusal) or is_world_condition(error)
+                                 or isinstance(error, known_outcomes())):  # a known outcome: one line too
             return True
         record.exc_info, record.exc_text = None, None
         if record.msg == ENGINE_EXIT:

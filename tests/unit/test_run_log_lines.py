@@ -64,3 +64,20 @@ def test_a_bug_keeps_the_engines_line_and_its_traceback(run_log):
     logger, records = run_log
     engine_exit(logger, KeyError("customer"))
     assert [(record.getMessage(), record.exc_info[0]) for record in records] == [(ENGINE_EXIT, KeyError)]
+
+
+@pytest.mark.parametrize("error", [
+    "operations.backup_keys:KeyDestroyed", "operations.backup_archive:CorruptBackup",
+    "lifecycle_config.masterkey:MasterKeyMissing"])
+def test_a_known_outcome_of_a_restore_is_its_one_line(run_log, error):
+    """A backup whose data key was damaged in the key store (or a backup damaged, a master key missing) is no bug:
+    a restore on a worker printed "Engine execution exited with unexpected exception" and a traceback."""
+    import importlib
+
+    module, name = error.split(":")
+    outcome = getattr(importlib.import_module(module), name)("backup C010-20261207: the key object keys/x.json is "
+                                                              "damaged in the key store; nothing was restored")
+    logger, records = run_log
+    engine_exit(logger, outcome)
+    assert [(record.levelname, record.getMessage(), record.exc_info) for record in records] == [
+        ("ERROR", str(outcome), None)]
