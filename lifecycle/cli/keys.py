@@ -36,8 +36,17 @@ def keys_export(
         descriptor = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:
         fail(f"--out {out} exists: choose a new file (an escrow copy is never overwritten)", 2)
-    except OSError as error:
-        fail(f"--out {out}: {error.strerror}", 2)
+    except OSError as error:  # said as the other --out paths say it, never the system's bare words
+        from lifecycle_config import escaped, file_in_the_way
+
+        under = file_in_the_way(out)
+        if under is not None:
+            fail(f"--out {escaped(str(out))} cannot be made: {escaped(str(under))} is a file, not a folder", 2)
+        if isinstance(error, FileNotFoundError) and not Path(out).parent.is_dir():
+            fail(f"--out {escaped(str(out))}: its folder {escaped(str(Path(out).parent))} does not exist: make it "
+                 f"first, or name a file in a folder that exists", 2)
+        fail(f"--out {escaped(str(out))} cannot be written ({error.strerror}): name a new file in a folder you may "
+             f"write", 2)
     with os.fdopen(descriptor, "w", encoding="ascii") as handle:
         handle.write(masterkey.encoded(held[0]).decode("ascii") + "\n")
     typer.echo(f"master key {masterkey.fingerprint(held[0])} written to {out} (keep it in the vendor's safe)")

@@ -114,3 +114,21 @@ def test_a_snapshot_restore_with_a_wrong_master_key_leaves_the_target_empty(tmp_
     assert wrong.returncode == 2 and "nothing was restored" in wrong.stderr, wrong.stderr
     right = lifecycle("db", "restore-snapshot", snapshot.backup_id, "--to", target)
     assert right.returncode == 0 and right.stdout.startswith("restored "), right.stderr
+
+
+def test_an_escrow_path_that_cannot_be_made_is_said_as_every_out_says_it(tmp_path, monkeypatch):
+    """It gave the system's bare words: `--out .../x: No such file or directory`, `Not a directory`."""
+    shop = backup_shop(tmp_path, monkeypatch, DAY.isoformat())
+    monkeypatch.setenv("LIFECYCLE_STORAGE_URL", shop.objects.as_uri())
+    snapshot_ledger(DAY, shop.storage, flow_run_id=None, engine=shop.ledger)   # makes the master key
+    (tmp_path / "notes.txt").write_text("x")
+    from lifecycle_config import escaped
+
+    missing = lifecycle("keys", "export", "--out", str(tmp_path / "nowhere" / "escrow.key"))
+    assert (missing.returncode, missing.stderr.strip()) == (
+        2, f"lifecycle: --out {escaped(str(tmp_path / 'nowhere' / 'escrow.key'))}: its folder "
+           f"{escaped(str(tmp_path / 'nowhere'))} does not exist: make it first, or name a file in a folder that exists")
+    under = lifecycle("keys", "export", "--out", str(tmp_path / "notes.txt" / "escrow.key"))
+    assert (under.returncode, under.stderr.strip()) == (
+        2, f"lifecycle: --out {escaped(str(tmp_path / 'notes.txt' / 'escrow.key'))} cannot be made: "
+           f"{escaped(str(tmp_path / 'notes.txt'))} is a file, not a folder")
