@@ -132,7 +132,10 @@ def receive(body: bytes, signed: Mapping[str, str], secret: bytes, *, max_bytes:
     try:
         moment = check(secret, body, signed.get(TIMESTAMP), signed.get(SIGNATURE_T), now.timestamp())
         parse(body)  # the helpdesk's refusals: not JSON, a key twice, nested too deep, NaN
-        payload = json.loads(body.decode("utf-8", "surrogateescape"))  # numbers as numbers: a code is one
+        # numbers as numbers (a code is one); a whole number of more than 18 digits is none a status takes: it
+        # is refused at its field, never as "not JSON" with Python's advice on its digit limit
+        payload = json.loads(body.decode("utf-8", "surrogateescape"),
+                             parse_int=lambda text: int(text) if len(text.lstrip("-")) <= 18 else text)
         pushed = pushed_statuses(payload)
     except Refused as refused:
         return refused.status, {"error": str(refused).replace("a ticket object or a list of them",

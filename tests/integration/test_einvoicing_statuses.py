@@ -312,8 +312,13 @@ def test_a_push_unsigned_forged_malformed_or_for_an_unknown_flow_is_refused_in_o
                                              "U+202E RIGHT-TO-LEFT OVERRIDE")
     twice, _, _ = push(url, None, raw=b'{"trackingId": "F-1", "trackingId": "F-2", "statuses": []}')
     assert twice.status_code == 400 and "appears 2 times" in twice.json()["error"]
+    # a code of 5,000 digits was "not JSON: Exceeds the limit (4300 digits) ...; use sys.set_int_max_str_digits()"
+    huge, _, _ = push(url, None, raw=b'{"trackingId": "F-1", "statuses": [{"code": ' + b"9" * 5000
+                      + b', "at": "2026-10-28T10:00:00+01:00"}]}')
+    assert (huge.status_code, huge.json()["error"]) == (
+        400, "e-invoicing:2:statuses[0].code: expected XP Z12-012's status code, a number such as 213")
     with session_scope(billed) as session:   # nothing was kept: the refusal of F-1 was never recorded
         from ledger.einvoicing import EinvoiceStatus
 
         assert session.scalars(select(EinvoiceStatus.code)).all() == []
-    assert len(logged) == 3 + len(cases) + 2 and all("\n" not in line for line in logged)
+    assert len(logged) == 3 + len(cases) + 3 and all("\n" not in line for line in logged)
