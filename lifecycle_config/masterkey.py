@@ -22,12 +22,14 @@ import secrets
 from pathlib import Path
 
 from lifecycle_config import keyfile
+from lifecycle_config.conditions import Unavailable
 
 VARIABLE = "LIFECYCLE_MASTER_KEY_FILE"
 
 
-class MasterKeyMissing(RuntimeError):
-    """The master key file is not there (or holds no key): backups cannot be read nor written."""
+class MasterKeyMissing(Unavailable):
+    """The master key file is not there (or holds no key): backups cannot be read nor written. Said in one
+    line (never a traceback, in a run too) naming what gives it back: the escrow copy."""
 
 
 def key_file() -> Path:
