@@ -9,7 +9,7 @@ both, and the next `lifecycle keys rotate-master` finishes the same rotation.
 
 The file is made on first use (the first backup), readable by its owner only. Reading a backup never
 makes one: without the key that wrapped its data key, a backup is unreadable, and the error says so.
-A KMS key named by the storage block is not supported yet.
+A KMS key named by the storage block replaces the file for the data keys it wraps (blocks/master_kms.py).
 """
 
 from __future__ import annotations
