@@ -218,7 +218,7 @@ def evidence_markdown(results: list[dict], ran_by: str) -> str:
     """The drill's artifact: a summary table, then each backup's evidence, for an auditor to read."""
     failed = [r for r in results if not r["ok"]]
     lines = ["# Restore drill: evidence", "",
-             f"Run by {ran_by}. {len(results) - len(failed)} verified, {len(failed)} failed. Each backup was "
+             f"Run by: {ran_by}. {len(results) - len(failed)} verified, {len(failed)} failed. Each backup was "
              f"downloaded (every stored object's SHA-256 checked against its manifest), decrypted with its "
              f"customer's data key, restored into the sandbox and read back; the content SHA-256 recomputed from "
              f"the rows read back is compared with the manifest's. The same evidence is in the ledger's audit "
