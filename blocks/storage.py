@@ -81,6 +81,8 @@ class FolderStore:
     """Objects as files under one folder; writes land under a temporary name, then are renamed, so
     a reader never sees half an object."""
 
+    master_kms = None  # the KMS master key of its data keys (ObjectStorage.store), None: the key file
+
     def __init__(self, root: Path):
         self.root = root
 
@@ -167,6 +169,8 @@ class FolderStore:
 
 
 class S3Store:
+    master_kms = None  # as FolderStore's
+
     def __init__(self, bucket: str, prefix: str, client, extra_args: dict, chunk_bytes: int):
         self.bucket = bucket
         self.prefix = prefix.strip("/")
@@ -322,28 +326,50 @@ class ObjectStorage(Block):
     kms_key_id: Optional[Text(2048)] = Field(None, description="KMS key for aws:kms; empty means the bucket's default key.")
     multipart_chunk_mb: int = Field(8, ge=5, le=5120, description="Multipart part size for S3 uploads, in MB: from 5 "
                                                                   "to 5120 (S3's bounds).")
+    master_key_kms_id: Optional[Text(2048)] = Field(
+        None, description="A KMS key (id, ARN or alias) as the installation's master key, which wraps every backup's "
+                          "data key, on this block's endpoint and credentials; empty means LIFECYCLE_MASTER_KEY_KMS_ID, "
+                          "else the master key file.")
+
+    def master_kms(self):
+        """The KMS master key (blocks.master_kms.KmsMaster) when one is named, else None (the key file)."""
+        from blocks.master_kms import VARIABLE, KmsMaster
+
+        key_id = lifecycle_config.overridden(VARIABLE) or self.master_key_kms_id
+        if not key_id:
+            return None
+        return KmsMaster(self._client("kms"), key_id, self.endpoint_url or os.environ.get("AWS_ENDPOINT_URL"))
+
+    def _client(self, service: str):
+        import boto3
+        from botocore.config import Config
+
+        return boto3.client(
+            service,
+            endpoint_url=self.endpoint_url or None,
+            region_name=self.region or None,
+            aws_access_key_id=self.access_key_id or None,
+            aws_secret_access_key=self.secret_access_key.get_secret_value() if self.secret_access_key else None,
+            config=Config(connect_timeout=CONNECT_SECONDS, read_timeout=READ_SECONDS,
+                          retries={"total_max_attempts": ATTEMPTS, "mode": "standard"}),
+        )
 
     def resolved_url(self) -> str:
         return lifecycle_config.overridden("LIFECYCLE_STORAGE_URL") or self.url or lifecycle_config.storage_url()
 
     def store(self) -> FolderStore | S3Store:
+        """The store, knowing which master key wraps its data keys (`master_kms`: a KMS key, or None)."""
+        store = self._store()
+        store.master_kms = self.master_kms()
+        return store
+
+    def _store(self) -> FolderStore | S3Store:
         url = self.resolved_url()
         parsed = urlparse(url)
         if parsed.scheme == "file":
             return FolderStore(Path(unquote(parsed.path)))
         if parsed.scheme == "s3":
-            import boto3
-            from botocore.config import Config
-
-            client = boto3.client(
-                "s3",
-                endpoint_url=self.endpoint_url or None,
-                region_name=self.region or None,
-                aws_access_key_id=self.access_key_id or None,
-                aws_secret_access_key=self.secret_access_key.get_secret_value() if self.secret_access_key else None,
-                config=Config(connect_timeout=CONNECT_SECONDS, read_timeout=READ_SECONDS,
-                              retries={"total_max_attempts": ATTEMPTS, "mode": "standard"}),
-            )
+            client = self._client("s3")
             extra: dict[str, str] = {}
             if self.server_side_encryption != "none":
                 extra["ServerSideEncryption"] = self.server_side_encryption

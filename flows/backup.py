@@ -23,13 +23,14 @@ from lifecycle_config.conditions import Reported
 from operations.backup import (BackupRefused, customers_to_back_up, failures, finish_night, mark_not_backed_up,
                                outcomes_of, settle_abandoned_backups, store_down, unknown_backups_problem,
                                unknown_customers_problem)
-from operations.drill import Drilled, drill_outcomes, plan_drill
+from operations.drill import Drill, Drilled, drill_outcomes, evidence_markdown, plan_drill
 from policy.calendar import taken_day_problem, today_paris
 from policy.vocabulary import BackupOutcomeStatus
 from tasks.backups import backup_chunk_task, drill
 from tasks.fanout import (BACKUP_SHARD, OBJECT_STORAGE, PLATFORM_DATABASE, SANDBOX, VERIFY_SHARD, holding, run_shards,
                           set_limits, shards, workers_can_take_shards)
-from tasks.runtime import Refusal, check_date, check_ids, check_number, check_window, flow_run_id, refusals_fail_quietly
+from tasks.runtime import (Refusal, check_date, check_ids, check_number, check_texts, check_window, flow_run_id,
+                           refusals_fail_quietly, started_by)
 from tasks.settings import load_run_settings
 
 CHUNK = 50
@@ -175,6 +176,7 @@ def verify_backups(sample: int = 5) -> dict:
     # as --sample: a sample of -3 took all but the last 3
     check_number("sample", sample, 1, 100_000, what="a whole number from 1 to 100000")
     settings = load_run_settings("verify-backups")
+    ran_by = started_by()
     plan = plan_drill(sample)
     chosen = list(plan.backup_ids)
     parts = shards(chosen, settings.terms.verify_shard_size)
@@ -183,42 +185,46 @@ def verify_backups(sample: int = 5) -> dict:
         set_limits(settings.terms)
         print(f"{len(chosen)} backups in {len(parts)} shards of {settings.terms.verify_shard_size}, "
               f"for the workers of the pool")
-        ended = run_shards(VERIFY_SHARD, [{"backup_ids": part} for part in parts], key=flow_run_id())
+        ended = run_shards(VERIFY_SHARD, [{"backup_ids": part, "ran_by": ran_by} for part in parts],
+                           key=flow_run_id())
         print("shards: " + ", ".join(f"{name} {state}" for name, state in ended.items()))
         results = [result.row() for result in drill_outcomes(chosen, plan.since)]
     else:
-        results = _drill(chosen, settings)
+        results = _drill(chosen, settings, ran_by)
     failed = [r for r in results if not r["ok"]]
-    lines = "\n".join(f"| {r['backup']} | {r['customer']} | {'verified' if r['ok'] else '**FAILED**'} | {r['detail']} |"
-                      for r in results) or "| | | no backup to verify | |"
-    create_markdown_artifact("# Restore drill\n\n| backup | customer | result | detail |\n|---|---|---|---|\n" + lines,
-                             key="verify-backups", description="Restore drill results")
+    create_markdown_artifact(evidence_markdown(results, ran_by), key="verify-backups",
+                             description="Restore drill: the evidence of each backup drilled")
     print(f"{len(results) - len(failed)} verified, {len(failed)} failed")
     if failed:
         raise BackupsFailed("; ".join(f"{r['backup']}: {r['detail']}" for r in failed))
     return Drilled(results).summary()
 
 
-def _drill(backup_ids: list[str], settings, *, sandbox=nullcontext) -> list[dict]:
+def _drill(backup_ids: list[str], settings, ran_by: str, *, sandbox=nullcontext) -> list[dict]:
     """Restore each backup into the sandbox and read it back; `sandbox` holds the sandbox meanwhile (shards
-    on several workers share that one database)."""
-    return [result.row() for result in drill(backup_ids, lifecycle_config.sandbox_url(), settings.platform,
-                                             settings.storage, sandbox=sandbox)]
+    on several workers share that one database). `ran_by`: who started the drill, for its evidence."""
+    terms = settings.terms
+    run = Drill(lifecycle_config.sandbox_url(), ran_by, flow_run_id(),
+                (terms.keep_daily_backups, terms.keep_weekly_backups, terms.keep_monthly_backups))
+    return [result.row() for result in drill(backup_ids, run.sandbox_url, settings.platform, settings.storage,
+                                             sandbox=sandbox, run=run)]
 
 
 @flow(name="verify-shard", log_prints=True, retries=1, retry_delay_seconds=30, persist_result=True,
       result_serializer="json")
 @refusals_fail_quietly
-def verify_shard(backup_ids: list[str]) -> dict:
+def verify_shard(backup_ids: list[str], ran_by: Optional[str] = None) -> dict:
     """One shard of the restore drill, for any worker of the pool: `verify-backups` starts one per shard.
 
     Args:
         backup_ids: the backups of this shard.
+        ran_by: who started the drill (its evidence says so); this run's starter when not given.
     """
+    check_texts(ran_by=(ran_by, 120))
     settings = load_run_settings("verify-shard")
     _check_ids("backup_ids", backup_ids, unknown_backups_problem)
     with holding(OBJECT_STORAGE):
-        results = _drill(backup_ids, settings, sandbox=lambda: holding(SANDBOX))
+        results = _drill(backup_ids, settings, ran_by or started_by(), sandbox=lambda: holding(SANDBOX))
     failed = [r for r in results if not r["ok"]]
     print(f"{len(results) - len(failed)} verified, {len(failed)} failed")
     return {"verified": len(results) - len(failed), "failed": len(failed)}

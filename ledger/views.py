@@ -250,6 +250,31 @@ def audit(session: Session, month: str | None = None) -> list[dict[str, Any]]:
     ]
 
 
+def drills(session: Session, month: str | None = None) -> list[dict[str, Any]]:
+    """The restore drills' evidence, one backup drilled a line, from the audit log (operations/drill.py)."""
+    rows = session.scalars(select(AuditEntry).where(AuditEntry.action == "restore-drill")
+                           .order_by(AuditEntry.at, AuditEntry.id)).all()
+    return [
+        {
+            "at": (entry.after or {}).get("at") or iso(entry.at),
+            "customer_id": entry.customer_id,
+            "backup_id": (entry.after or {}).get("backup_id"),
+            "day": (entry.after or {}).get("day"),
+            "tier": (entry.after or {}).get("tier"),
+            "tables": ", ".join(f"{t['table']} {t['rows_read_back']}" for t in (entry.after or {}).get("tables") or []),
+            "data_key": (entry.after or {}).get("data_key"),
+            "sandbox": (entry.after or {}).get("sandbox"),
+            "outcome": (entry.after or {}).get("outcome"),
+            "detail": (entry.after or {}).get("detail"),
+            "ran_by": entry.actor,
+            "flow_run_id": entry.flow_run_id,
+            "evidence": entry.after,
+        }
+        for entry in rows
+        if _in_month(entry.at, month)
+    ]
+
+
 def terms(session: Session, month: str | None = None) -> list[dict[str, Any]]:
     """The terms the latest run used (from the ledger's copies), else the defaults."""
     from policy.terms import Terms
@@ -367,4 +392,5 @@ SUBJECTS: dict[str, Callable[[Session, str | None], list[dict[str, Any]]]] = {
     "terms": terms,
     "audit": audit,
     "tickets": tickets,
+    "drills": drills,
 }

@@ -175,12 +175,12 @@ def run_and_follow(target: Route, parameters: dict, *, echo, poll_seconds: float
     from prefect.client.schemas.sorting import LogSort
 
     from tasks.approval import run_url
-    from tasks.runtime import installation_tags
+    from tasks.runtime import STARTED_BY, installation_tags, login
 
     with get_client(sync_client=True) as client:
         # the run carries this ledger's identity: a worker serving another ledger refuses it
         run = client.create_flow_run_from_deployment(target.deployment_id, parameters=parameters,
-                                                     tags=installation_tags())
+                                                     tags=[*installation_tags(), STARTED_BY + login()])
         url = run_url(str(run.id))
         echo(f"run {run.name} of {client.read_deployment(target.deployment_id).name} on the worker: {url}")
         seen: set = set()

@@ -9,7 +9,7 @@ both, and the next `lifecycle keys rotate-master` finishes the same rotation.
 
 The file is made on first use (the first backup), readable by its owner only. Reading a backup never
 makes one: without the key that wrapped its data key, a backup is unreadable, and the error says so.
-A KMS key named by the storage block is not supported yet.
+A KMS key named by the storage block replaces the file for the data keys it wraps (blocks/master_kms.py).
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ import secrets
 from pathlib import Path
 
 from lifecycle_config import keyfile
+from lifecycle_config.conditions import Unavailable
 
 VARIABLE = "LIFECYCLE_MASTER_KEY_FILE"
 #: how a damaged master key file is named and what it stopped (the credentials key file's words would send
@@ -29,8 +30,9 @@ VARIABLE = "LIFECYCLE_MASTER_KEY_FILE"
 NAMING = {"variable": VARIABLE, "undone": "no data key was wrapped or unwrapped"}
 
 
-class MasterKeyMissing(RuntimeError):
-    """The master key file is not there (or holds no key): backups cannot be read nor written."""
+class MasterKeyMissing(Unavailable):
+    """The master key file is not there (or holds no key): backups cannot be read nor written. Said in one
+    line (never a traceback, in a run too) naming what gives it back: the escrow copy."""
 
 
 def key_file() -> Path:

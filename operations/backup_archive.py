@@ -238,7 +238,9 @@ def load_rows(target: Engine, tables: list[Table], paths: dict[str, Path], manif
                 connection.execute(insert(table), batch)
                 rows += len(batch)
             if rows != copy["rows"] or digest.hexdigest() != copy["sha256"]:
-                raise CorruptBackup(f"backup {manifest['backup_id']}: {table.name} does not match its manifest")
+                raise CorruptBackup(f"backup {manifest['backup_id']}: {table.name} does not match its manifest ({rows} "
+                                    f"rows read, {copy['rows']} in the manifest; content hash "
+                                    f"{'matches' if digest.hexdigest() == copy['sha256'] else 'differs'})")
             loaded[table.name] = rows
     return loaded
 

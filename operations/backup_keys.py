@@ -7,8 +7,9 @@ its data keys, and every copy of its backups, wherever it sits, becomes unreadab
 Why wrapped: a leaked bucket holds only ciphertext and wrapped keys; the master key stays on the machine
 (and in the vendor's safe: `lifecycle keys export`).
 
-A key object is JSON: its id, owner, when made, which master key wrapped it (fingerprint) and the data key
-wrapped with AES key wrap (RFC 3394). Ids sort by creation: the newest key of an owner encrypts new
+A key object is JSON: its id, owner, when made, which master key wrapped it (the key file's fingerprint, or
+`kms:<key id>` when the storage block names a KMS key: blocks/master_kms.py) and the data key wrapped with
+AES key wrap (RFC 3394), or by KMS Encrypt bound to the key's id and owner. Ids sort by creation: the newest key of an owner encrypts new
 backups; older ones stay to read the backups made under them (`lifecycle keys rotate --customer`).
 """
 
@@ -22,6 +23,7 @@ from datetime import datetime, timezone
 
 from cryptography.hazmat.primitives.keywrap import InvalidUnwrap, aes_key_unwrap, aes_key_wrap
 
+from blocks.master_kms import PREFIX as KMS, VARIABLE as KMS_VARIABLE
 from blocks.storage import FolderStore, MissingObject, S3Store
 from ledger import keys
 from lifecycle_config import masterkey
@@ -54,10 +56,28 @@ def key_ids(store: FolderStore | S3Store, customer_id: str | None) -> list[str]:
     return sorted(item.key[len(folder):-len(".json")] for item in store.list(folder) if item.key.endswith(".json"))
 
 
-def _wrap(key_id: str, customer_id: str | None, data_key: bytes, master: bytes, created_at: str) -> bytes:
+def _context(key_id: str, owner: str) -> dict[str, str]:
+    return {"lifecycle-data-key": key_id, "owner": owner}
+
+
+def _wrap(key_id: str, customer_id: str | None, data_key: bytes, master, created_at: str) -> bytes:
+    """The key object; `master` is the key file's key (bytes) or the KMS master key."""
+    if isinstance(master, bytes):
+        by, wrapped = masterkey.fingerprint(master), aes_key_wrap(master, data_key)
+    else:
+        by, wrapped = master.name, master.wrap(data_key, _context(key_id, _owner(customer_id)))
     return json.dumps({"format": FORMAT, "key_id": key_id, "owner": _owner(customer_id), "created_at": created_at,
-                       "master": masterkey.fingerprint(master),
-                       "wrapped": base64.b64encode(aes_key_wrap(master, data_key)).decode()}, sort_keys=True).encode()
+                       "master": by, "wrapped": base64.b64encode(wrapped).decode()}, sort_keys=True).encode()
+
+
+def _wrapping_master(store: FolderStore | S3Store):
+    """What wraps new data keys: the KMS key the storage names, else the key file's (made on first use), once it
+    is known to be this installation's (check_master_is_ours)."""
+    if store.master_kms is not None:
+        return store.master_kms
+    held = masterkey.keys_for_use(create=True)
+    check_master_is_ours(store, held)
+    return held[0]
 
 
 #: (store, master key fingerprint) pairs found to be this installation's in this process: checked once
@@ -78,6 +98,8 @@ def check_master_is_ours(store: FolderStore | S3Store, held: list[bytes]) -> Non
         if not item.key.endswith(".json"):
             continue
         wrapping = _record_at(store, item.key).get("master")
+        if str(wrapping).startswith(KMS):  # wrapped by the storage's KMS key, not by any key file: look further
+            continue
         if wrapping not in prints:
             raise masterkey.MasterKeyMissing(
                 f"the data keys in {place} are wrapped by master key {str(wrapping)[:40]}, which "
@@ -92,9 +114,7 @@ def create_key(store: FolderStore | S3Store, customer_id: str | None) -> DataKey
     """A new data key for the owner, stored wrapped; it becomes the one new backups use."""
     import io
 
-    held = masterkey.keys_for_use(create=True)
-    check_master_is_ours(store, held)
-    master = held[0]
+    master = _wrapping_master(store)
     data_key, key_id = secrets.token_bytes(32), _new_id()
     store.put_stream(keys.data_key_object(customer_id, key_id),
                      io.BytesIO(_wrap(key_id, customer_id, data_key, master, datetime.now(timezone.utc).isoformat())))
@@ -138,6 +158,8 @@ def unwrap(store: FolderStore | S3Store, customer_id: str | None, key_id: str) -
     if not isinstance(record.get("master"), str) or not isinstance(record.get("wrapped"), str):
         raise KeyDestroyed(f"the data key {key_id} of {_owner(customer_id)} is damaged in the key store (no master key "
                            f"or wrapped key in its record)")
+    if record["master"].startswith(KMS):
+        return _kms_unwrap(store, record)
     masters = {masterkey.fingerprint(master): master for master in masterkey.keys_for_use(create=False)}
     master = masters.get(record.get("master"))
     if master is None:
@@ -148,6 +170,17 @@ def unwrap(store: FolderStore | S3Store, customer_id: str | None, key_id: str) -
         return aes_key_unwrap(master, base64.b64decode(record["wrapped"]))
     except (InvalidUnwrap, ValueError, KeyError, TypeError):
         raise KeyDestroyed(f"the data key {key_id} of {_owner(customer_id)} is damaged in the key store") from None
+
+
+def _kms_unwrap(store: FolderStore | S3Store, record: dict) -> bytes:
+    """A data key a KMS key wrapped: KMS Decrypt on the storage's endpoint, under the key that wrapped it."""
+    wrapped_by = record["master"][len(KMS):]
+    if store.master_kms is None:
+        raise masterkey.MasterKeyMissing(f"the data key {record['key_id']} was wrapped by the KMS key {wrapped_by}, "
+                                         f"and no KMS key is named: set {KMS_VARIABLE} (or the storage block's "
+                                         f"master_key_kms_id) to read it")
+    return store.master_kms.unwrap(base64.b64decode(record["wrapped"]), _context(record["key_id"], record["owner"]),
+                                   wrapped_by)
 
 
 def shred(store: FolderStore | S3Store, customer_id: str) -> list[dict]:
@@ -166,7 +199,10 @@ def rotate_master(store: FolderStore | S3Store) -> tuple[str, int]:
     """A new master key wraps every data key; no backup is re-encrypted. Crash-safe: the key file first holds
     the new key followed by the old one(s), then each key object is rewritten under the new key, and only
     when none is left under an old key does the file drop them. A run that died in the middle (the file
-    still holds two keys) is finished by the next one, with the same new key. Returns (fingerprint, rewrapped)."""
+    still holds two keys) is finished by the next one, with the same new key. Returns (fingerprint, rewrapped).
+    With a KMS master key, see rotate_to_kms."""
+    if store.master_kms is not None:
+        return rotate_to_kms(store)
     path = masterkey.key_file()
     held = masterkey.keys_for_use(create=False)
     check_master_is_ours(store, held)  # before a new key is written into a file that is not ours
@@ -206,3 +242,28 @@ def _rewrap_pass(store: FolderStore | S3Store, new: bytes, by_print: dict[str, b
         rewrapped += 1
         failpoint("keys.rewrapped")
     return rewrapped
+
+
+def rotate_to_kms(store: FolderStore | S3Store) -> tuple[str, int]:
+    """With a KMS master key, rotation is KMS's (its automatic rotation keeps every wrapped key readable);
+    here, every data key not wrapped by the KMS key now named (by the key file, or by the KMS key named
+    before) is rewrapped under it, no backup re-encrypted. Rerun after a crash, it rewraps what is left.
+    Returns (`kms:<key id>`, rewrapped)."""
+    import io
+
+    master = store.master_kms
+    master.check()
+    rewrapped = 0
+    for item in store.list("keys/"):
+        if not item.key.endswith(".json"):
+            continue
+        with store.open(item.key) as handle:
+            record = json.loads(handle.read())
+        if record.get("master") == master.name:
+            continue
+        owner = None if record["owner"] == "installation" else record["owner"]
+        data_key = unwrap(store, owner, record["key_id"])
+        store.put_stream(item.key, io.BytesIO(_wrap(record["key_id"], owner, data_key, master, record["created_at"])))
+        rewrapped += 1
+        failpoint("keys.rewrapped")
+    return master.name, rewrapped

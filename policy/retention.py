@@ -46,3 +46,18 @@ def keep(backups: list[Kept], today: date, *, days: int, weeks: int, months: int
             seen_months.add(month)
             kept.add(backup.backup_id)
     return kept
+
+
+
+def tiers(backups: list[Kept], backup_id: str, today: date, *, days: int, weeks: int, months: int) -> list[str]:
+    """Why `backup_id` is kept today: `latest` (the customer's latest good backup) and each tier whose rule
+    alone keeps it (daily, weekly, monthly); what a drill's evidence says of the backup it restored."""
+    good = sorted((b for b in backups if b.good), key=lambda b: (b.created_at, b.backup_id), reverse=True)
+    found = ["latest"] if good and good[0].backup_id == backup_id else []
+    # a stand-in newer than `today` takes the "latest is always kept" rule and no tier's bucket
+    stand_in = Kept("", datetime.combine(today + timedelta(days=2), datetime.min.time()).astimezone(), True)
+    for name, limits in (("daily", (days, 0, 0)), ("weekly", (0, weeks, 0)), ("monthly", (0, 0, months))):
+        if any(limits) and backup_id in keep([stand_in, *good], today, days=limits[0], weeks=limits[1],
+                                             months=limits[2]):
+            found.append(name)
+    return found

@@ -43,6 +43,7 @@ def restore_customer(*args, **options) -> restore.RestoreOutcome:
 
 
 def drill(backup_ids: list[str], sandbox_url: str, platform: PlatformControl, storage: ObjectStorage, *,
-          sandbox) -> list[drills.Verified]:
+          sandbox, run: drills.Drill) -> list[drills.Verified]:
     """operations.drill.drill in a run."""
-    return drills.drill(backup_ids, sandbox_url, platform, storage, sandbox=sandbox, holder_gone=flow_run_gone)
+    return drills.drill(backup_ids, sandbox_url, platform, storage, sandbox=sandbox, holder_gone=flow_run_gone,
+                        run=run)

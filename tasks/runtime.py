@@ -310,6 +310,43 @@ def actor(default: str = "flow") -> str:
     return f"flow:{name}" if name else default
 
 
+STARTED_BY = "started-by:"  # the tag `lifecycle run` gives a deployment run: the login that started it
+
+
+def login() -> str:
+    """The user's login on this machine ("unknown" when the system has no name for it)."""
+    import getpass
+
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"
+
+
+def started_by() -> str:
+    """Who started this run, in words an auditor reads: the deployment's schedule, `lifecycle run` and its
+    user's login, or the Prefect UI/API (its user when the server knows one); in this process when no
+    deployment runs it (`lifecycle run` without a worker, or a test)."""
+    from uuid import UUID
+
+    from prefect.runtime import deployment, flow_run
+
+    if not flow_run.id or not deployment.id:
+        return f"lifecycle run by {login()} (in its own process)"
+    from prefect import get_client
+
+    with get_client(sync_client=True) as client:
+        run = client.read_flow_run(UUID(str(flow_run.id)))
+    starter = next((tag[len(STARTED_BY):] for tag in run.tags or () if tag.startswith(STARTED_BY)), None)
+    if run.auto_scheduled:
+        return f"the schedule of deployment {deployment.name}"
+    if starter:
+        return f"lifecycle run by {starter} (deployment {deployment.name})"
+    if run.created_by is not None and run.created_by.display_value:
+        return f"{run.created_by.display_value} ({run.created_by.type}, deployment {deployment.name})"
+    return f"the Prefect UI or API (deployment {deployment.name})"
+
+
 def business_date(as_of: date | None) -> date:
     """`as_of`, else the Paris day of the run's scheduled time: a late run does its own day's work. A
     scheduled run started ahead of its time (moved to now in the UI) works for today, never ahead. Both

@@ -21,9 +21,15 @@ def keys_export(
     out: Path = typer.Option(..., "--out", help="The escrow file to write (new: an existing file is never overwritten)."),
 ) -> None:
     """Write an escrow copy of the master key (readable by its owner only) for the vendor's safe: with it,
-    `--master-key-file` or LIFECYCLE_MASTER_KEY_FILE reads every backup when the home's key is lost."""
+    `--master-key-file` or LIFECYCLE_MASTER_KEY_FILE reads every backup when the home's key is lost. With a
+    KMS master key there is nothing to export: the key never leaves KMS."""
+    from blocks.storage import ObjectStorage
     from lifecycle_config import masterkey
 
+    kms = ObjectStorage().master_kms()
+    if kms is not None:
+        fail(f"the master key is the KMS key {kms.key_id}: its escrow is the KMS key's own (its key policy and "
+             f"deletion waiting period), it never leaves KMS; nothing was written to --out", 2)
     try:
         held = masterkey.read_keys()
     except masterkey.MasterKeyMissing as error:
@@ -56,17 +62,24 @@ def keys_export(
 def keys_rotate_master() -> None:
     """A new master key: every data key is rewrapped under it, no backup is re-encrypted. Interrupted, it is
     finished by running it again; the old key is dropped only once no data key needs it. Export the new
-    key afterwards (lifecycle keys export)."""
+    key afterwards (lifecycle keys export). With a KMS master key: every data key is rewrapped under the KMS
+    key now named (from the key file, or a KMS key named before)."""
     from blocks.storage import ObjectStorage
     from lifecycle_config import masterkey
     from operations.backup_keys import KeyDestroyed, rotate_master
 
+    store = ObjectStorage().store()
     try:
-        fingerprint, rewrapped = rotate_master(ObjectStorage().store())
+        fingerprint, rewrapped = rotate_master(store)
     except masterkey.MasterKeyMissing as error:
         fail(str(error), 2)
     except KeyDestroyed as error:  # a key object damaged in the store: the store's to mend, said in one line
         fail(str(error))
+    if store.master_kms is not None:
+        typer.echo(f"the KMS key {store.master_kms.key_id} wraps every data key ({rewrapped} rewrapped); KMS rotates "
+                   f"its own key material (enable automatic rotation on the key); to move to another KMS key, name "
+                   f"it (LIFECYCLE_MASTER_KEY_KMS_ID or the storage block's master_key_kms_id) and run this again")
+        return
     typer.echo(f"master key {fingerprint} now wraps every data key ({rewrapped} rewrapped); export it: "
                f"lifecycle keys export --out FILE")
 

@@ -103,13 +103,25 @@ RUN_COMMANDS = {command.name: command for command in RUNS}
 
 def run_flow(command: RunCommand, parameters: dict):
     """Run a command's flow: as a run of its deployment on the worker of `lifecycle up` (followed here) when
-    there is one, else in this process. A refused request exits 2 with its reason, a failed run 1."""
+    there is one, else in this process. A refused request exits 2 with its reason, a failed run 1. Given
+    the master key's escrow copy (--master-key-file), it runs in this process, which reads that file: a
+    worker elsewhere would not have it."""
     ledger()
     prefect_ready()
     from lifecycle import runner
+    from lifecycle_config import masterkey
     from policy.refusals import Refusal
 
+    parameters = dict(parameters)
+    escrow = parameters.pop(ask.MASTER_KEY_FILE, None)
+    if escrow:
+        import os
+
+        os.environ[masterkey.VARIABLE] = escrow
     target = runner.route(command.deployment)
+    if escrow and target.deployment_id:
+        note(f"note: runs in this process, which reads the master key file {escrow} (not on the worker)")
+        target = runner.Route(None, None)
     if target.deployment_id:
         wanted = {name: value.isoformat() if isinstance(value, date) else value
                   for name, value in parameters.items() if value is not None}
@@ -123,6 +135,8 @@ def run_flow(command: RunCommand, parameters: dict):
         return command.flow_function()(**parameters)
     except Refusal as refusal:
         fail(str(refusal), 2)
+    except masterkey.MasterKeyMissing as error:  # the home's master key lost: give its escrow copy
+        fail(str(error), 2)
     except Exception as error:  # the flow's own failure, already recorded in Prefect
         from lifecycle_config.conditions import is_world_condition, one_line
 

@@ -204,10 +204,30 @@ def backup(
     return {"as_of": day, "force_reason": force_reason, "customer_id": customer}
 
 
+MASTER_KEY_HELP = ("The master key's escrow copy (lifecycle keys export), when this home's key is lost: the run "
+                   "then runs in this process; LIFECYCLE_MASTER_KEY_FILE does the same.")
+
+
+def master_key_file_option(path: Optional[str]) -> dict:
+    """--master-key-file, checked: {MASTER_KEY_FILE: its absolute path} for run_flow (which reads it from
+    there, never a flow parameter), or nothing."""
+    import os
+
+    if path is None:
+        return {}
+    if not os.path.isfile(path):
+        fail(f"--master-key-file {path!r}: no such file", 2)
+    return {MASTER_KEY_FILE: os.path.abspath(path)}
+
+
+MASTER_KEY_FILE = "--master-key-file"  # the key run_flow takes out of the parameters: the run's, not the flow's
+
+
 def verify_backups(sample: int = typer.Option(5, "--sample", parser=whole_number("--sample", minimum=1, maximum=100_000),
-                                              help="How many customers' latest backups.")) -> dict:
+                                              help="How many customers' latest backups."),
+                   master_key_file: Optional[str] = typer.Option(None, "--master-key-file", help=MASTER_KEY_HELP)) -> dict:
     """The restore drill: restore a sample into the sandbox and compare with the manifests."""
-    return {"sample": sample}
+    return {"sample": sample, **master_key_file_option(master_key_file)}
 
 
 def send_invoices(
@@ -280,6 +300,7 @@ def restore(
     map_columns: Optional[str] = typer.Option(
         None, "--map-columns", help="in_place only: columns renamed on the platform since the backup, "
                                     "table.old=new[,...] (audited); without it any schema change refuses."),
+    master_key_file: Optional[str] = typer.Option(None, "--master-key-file", help=MASTER_KEY_HELP),
 ) -> dict:
     """Restore a customer's backup; billed as a data_recovery intervention at the next close."""
     from policy.ids import id_problem
@@ -302,7 +323,7 @@ def restore(
     if backup:
         known_backup(customer, backup)
     return {"customer_id": customer, "requested_by": requested_by, "ticket": ticket, "backup_id": backup,
-            "target": target.value, "map_columns": map_columns}
+            "target": target.value, "map_columns": map_columns, **master_key_file_option(master_key_file)}
 
 
 def _sweep_day(as_of: Optional[str], force: bool, reason: Optional[str], *, dry_run: Optional[bool] = None) -> dict:

@@ -165,6 +165,8 @@ def backup(result: NightDone, options: dict) -> None:
 def verify_backups(result: Drilled, options: dict) -> None:
     for line in result.verified:
         typer.echo(f"  {line['backup']}: {line['detail']}")
+    if result.verified:
+        typer.echo("  evidence (hashes, data keys, who, when): lifecycle show drills, and the run's artifact verify-backups")
 
 
 def send_invoices(result: SentInvoices, options: dict) -> None:

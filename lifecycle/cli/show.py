@@ -23,6 +23,7 @@ class Subject(str, Enum):
     terms = "terms"
     audit = "audit"
     tickets = "tickets"
+    drills = "drills"
 
 
 class Format(str, Enum):
@@ -37,7 +38,8 @@ def show(
     issued_in: Optional[str] = typer.Option(None, "--issued-in", help="Invoices only: those issued in this month (YYYY-MM)."),
     format: Format = typer.Option(Format.table, "--format", help="table, json or csv."),
 ) -> None:
-    """Print what the ledger holds: customers, invoices, interventions, backups, notices, terms, audit."""
+    """Print what the ledger holds: customers, invoices, interventions, backups, notices, terms, audit, tickets,
+    drills (the restore drills' evidence)."""
     from ledger import views
     from ledger.db import session_scope
 
@@ -149,6 +151,7 @@ TABLE_COLUMNS = {
     "tickets": ["ticket_id", "customer_id", "type", "severity", "received_at", "response_due_at", "delivery_due_at",
                 "next_warning_at", "state", "paused_minutes", "tier", "closed_at", "has_credentials"],
     "audit": ["at", "customer_id", "action", "change", "actor"],
+    "drills": ["at", "customer_id", "backup_id", "day", "tier", "tables", "data_key", "outcome", "ran_by"],
 }
 #: columns cut to one line with an ellipsis (the full value is in --format json)
 ONE_LINE = {"change", "subject", "name", "description", "last_error"}

@@ -282,3 +282,51 @@ def test_a_lost_master_key_is_replaced_by_its_escrow_copy(shop, ledger, home, tm
         missing.value)
     monkeypatch.setenv("LIFECYCLE_MASTER_KEY_FILE", str(escrow))
     assert restored_rows(acme, tmp_path, ledger) == 40
+
+
+@pytest.mark.prefect
+def test_a_vendor_who_lost_the_machine_restores_a_customer_with_the_escrow_file_only(shop, ledger, home, tmp_path,
+                                                                                     prefect_server):
+    """`keys export`, then the home's key is lost: `run restore --master-key-file` brings the customer's rows
+    back from the bucket; without it, one line naming the option."""
+    backed_up("ACME", DAY, ledger)
+    escrow = tmp_path / "safe.key"
+    done = subprocess.run([sys.executable, "-m", "lifecycle.cli", "keys", "export", "--out", str(escrow)],
+                          env=os.environ, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    (home / "keys" / "master.key").unlink()
+    with shop.begin() as connection:                                    # the customer's rows are lost too
+        connection.execute(text("DELETE FROM users WHERE tenant_id = 'ACME'"))
+    restore = [sys.executable, "-m", "lifecycle.cli", "run", "restore", "--customer", "ACME", "--target", "in_place",
+               "--requested-by", "alice", "--ticket", "T-1"]
+    without = subprocess.run(restore, env=os.environ, capture_output=True, text=True, timeout=300)
+    assert without.returncode == 2, without.stderr[-2000:]
+    [line] = [line for line in without.stderr.splitlines() if line.startswith("lifecycle: ")]
+    assert "--master-key-file" in line and "Traceback" not in without.stderr
+    with_it = subprocess.run([*restore, "--master-key-file", str(escrow)], env=os.environ, capture_output=True,
+                             text=True, timeout=300)
+    assert with_it.returncode == 0, with_it.stderr[-2000:]
+    with shop.connect() as connection:
+        assert connection.execute(text("SELECT count(*) FROM users WHERE tenant_id = 'ACME' AND full_name = :n"),
+                                  {"n": SECRET_NAME}).scalar() == 40
+    assert not (home / "keys" / "master.key").exists()                  # the escrow was read, never copied home
+    missing = subprocess.run([*restore, "--master-key-file", str(tmp_path / "nowhere.key")], env=os.environ,
+                             capture_output=True, text=True, timeout=120)
+    assert missing.returncode == 2
+    assert missing.stderr.strip() == f"lifecycle: --master-key-file {str(tmp_path / 'nowhere.key')!r}: no such file"
+
+
+def test_a_ledger_snapshot_is_under_the_installations_key_and_holds_no_customer_value_in_clear(shop, ledger):
+    """The ledger's snapshot is encrypted under the installation's (vendor's) data key, never a customer's:
+    no customer's name, address, IBAN-like value or amount of the ledger is readable in its objects."""
+    acme = backed_up("ACME", DAY, ledger)
+    made = snapshot_ledger(DAY, ObjectStorage(), flow_run_id=None, engine=ledger)
+    store = ObjectStorage().store()
+    assert made.manifest["encryption"]["key_id"] in key_ids(store, None)          # the installation's key
+    assert made.manifest["encryption"]["key_id"] not in key_ids(store, "ACME") + key_ids(store, "BETA")
+    assert acme.manifest["encryption"]["key_id"] in key_ids(store, "ACME")
+    objects = {key: data for key, data in every_object(store).items() if "/ledger-snapshots/" in f"/{key}"}
+    assert len(objects) >= 3
+    for key, data in objects.items():
+        for value in (b"Client ACME", b"acme@example.com", b"Client BETA", b"beta@example.com", b"500.00"):
+            assert value not in data, (key, value)

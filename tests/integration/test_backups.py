@@ -321,6 +321,57 @@ def test_the_restore_drill_verifies_good_backups_and_names_a_bad_one(shop, ledge
     assert {b["customer_id"]: b["status"] for b in again["backups"]} == {"ACME": "skipped", "BETA": "good"}
 
 
+def test_the_drill_leaves_evidence_an_auditor_can_read(shop, ledger, prefect_server):
+    """Each backup drilled: what was restored, the hashes before and after decryption, the data key, the
+    sandbox, who and when; in the audit log (`show drills`) and the run's artifact. A failed verification
+    says what differed."""
+    import httpx
+
+    from flows.backup import BackupsFailed, nightly_backup, verify_backups
+    from ledger import views
+
+    nightly_backup(as_of=date(2026, 11, 20), snapshot_ledger_too=False)
+    verify_backups(sample=5)
+    with session_scope(ledger) as session:
+        drilled = {row["backup_id"]: row for row in views.drills(session)}
+        manifest = session.get(Backup, "ACME-20261120").manifest
+    acme = drilled["ACME-20261120"]
+    assert (acme["customer_id"], acme["day"], acme["tier"], acme["outcome"]) == (
+        "ACME", "2026-11-20", "latest, daily, weekly, monthly", "verified")
+    assert acme["tables"] == "documents 0, operations 1, users 1200"
+    assert acme["data_key"] == manifest["encryption"]["key_id"] and acme["data_key"].startswith("dk-")
+    assert acme["ran_by"].startswith("lifecycle run by ") and acme["sandbox"].startswith("sqlite:///")
+    assert acme["at"].endswith("+01:00")                               # Paris time in November
+    for table in acme["evidence"]["tables"]:
+        copy = next(c for c in manifest["tables"] if c["name"] == table["table"])
+        assert table["object_sha256"] == copy["object_sha256"]
+        assert table["sha256_in_manifest"] == table["sha256_read_back"] == copy["sha256"]
+        assert table["rows_in_manifest"] == table["rows_read_back"] == copy["rows"] and table["equal"]
+    [artifact] = httpx.post(f"{prefect_server}/artifacts/filter", json={
+        "artifacts": {"key": {"any_": ["verify-backups"]}}, "sort": "CREATED_DESC", "limit": 1}).json()
+    users = next(t for t in acme["evidence"]["tables"] if t["table"] == "users")
+    assert "## ACME-20261120 (verified)" in artifact["data"]
+    assert f"- data key: {acme['data_key']}" in artifact["data"]
+    assert (f"| users | 1200 | 1200 | {users['object_sha256']} | {users['sha256_in_manifest']} | "
+            f"{users['sha256_read_back']} | yes |") in artifact["data"]
+
+    with session_scope(ledger, write=True) as session:          # the manifest now disagrees with BETA's users
+        backup = session.get(Backup, "BETA-20261120")
+        changed = json.loads(json.dumps(backup.manifest))
+        users_copy = next(c for c in changed["tables"] if c["name"] == "users")
+        users_copy["rows"] = 41
+        backup.manifest, backup.verified_at = changed, None
+    ObjectStorage().store().put_stream(backup.manifest_key, __import__("io").BytesIO(
+        json.dumps(changed, indent=1, sort_keys=True).encode()))           # its stored copy says the same
+    with pytest.raises(BackupsFailed, match="BETA-20261120"):
+        verify_backups(sample=5)
+    with session_scope(ledger) as session:
+        beta = [row for row in views.drills(session) if row["backup_id"] == "BETA-20261120"][-1]
+    assert beta["outcome"] == "FAILED"
+    # what differed: found while loading the decrypted rows, before any table was read back
+    assert "users does not match its manifest (40 rows read, 41 in the manifest; content hash matches)" in beta["detail"]
+
+
 @contextmanager
 def cutting_proxy(target_port: int, cut_after: int):
     """A TCP proxy to the S3 server that drops any connection once the client sent `cut_after` bytes."""

@@ -140,7 +140,7 @@ def test_amounts_and_ids_are_checked_before_any_run_starts(args, says, tmp_path)
      "(`lifecycle show --help` says what it takes)"),
     (["show", "bogus"],
      "show: subject 'bogus' is not one of 'customers', 'invoices', 'interventions', 'backups', 'notices', 'terms', "
-     "'audit', 'tickets' (`lifecycle show --help` says what it takes)"),
+     "'audit', 'tickets', 'drills' (`lifecycle show --help` says what it takes)"),
     (["show", "--" + "y" * 50_000],
      "show: No such option: --" + "y" * 38 + "… (50,002 characters) (`lifecycle show --help` says what it takes)"),
     (["run", "refund", "--customer", "ACME"],

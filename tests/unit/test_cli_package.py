@@ -70,6 +70,8 @@ def returned_keys(function) -> set[str]:
                 if key is None:  # **other(...), or **name where name = other(...)
                     call = assigned[value.id] if isinstance(value, ast.Name) else value
                     keys |= returned_keys(getattr(module, call.func.id))
+                elif isinstance(key, ast.Name):  # run_options.MASTER_KEY_FILE: the run's own, run_flow takes it
+                    continue                     # out; never a flow parameter
                 else:
                     keys.add(key.value)
     return keys

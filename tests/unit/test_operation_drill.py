@@ -33,8 +33,10 @@ def test_the_drill_verifies_good_backups_and_marks_a_damaged_one_corrupt(shop):
     (shop.objects / key).write_bytes(b"damaged")
     results = {r.backup: r for r in drill(sorted(plan.backup_ids), shop.sandbox_url, shop.platform, shop.storage,
                                           engine=shop.ledger)}
-    assert results["ACME-20261120"].row() == {"backup": "ACME-20261120", "customer": "ACME", "ok": True,
-                                              "detail": "rows and hashes match the manifest"}
+    row = results["ACME-20261120"].row()
+    assert {key: row[key] for key in ("backup", "customer", "ok", "detail")} == {
+        "backup": "ACME-20261120", "customer": "ACME", "ok": True, "detail": "rows and hashes match the manifest"}
+    assert row["evidence"]["outcome"] == "verified" and row["evidence"]["day"] == "2026-11-20"
     assert not results["BETA-20261120"].ok
     assert results["BETA-20261120"].detail.startswith("CorruptBackup: backup BETA-20261120: ")
     assert results["BETA-20261120"].detail.endswith("(now marked corrupt; the next nightly backup takes a fresh one)")

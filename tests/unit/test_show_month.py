@@ -16,7 +16,7 @@ def test_a_subject_without_a_month_refuses_month(tmp_path, monkeypatch, subject)
     result = CliRunner().invoke(app, ["show", subject, "--month", "2026-11"])
     assert (result.exit_code, result.stdout) == (2, "")
     assert result.stderr == (f"lifecycle: --month: `show {subject}` lists them whatever the month; --month filters "
-                             f"invoices, interventions, backups, notices, audit, tickets\n")
+                             f"invoices, interventions, backups, notices, audit, tickets, drills\n")
 
 
 def test_a_subject_with_a_month_still_takes_it(tmp_path, monkeypatch):
