@@ -3,8 +3,10 @@ the `lifecycle` script: the same one-line errors, exit codes, stdout and stderr,
 
 A new process costs 2-4 s of CPU on CI's machine (Python, typer, SQLAlchemy, cryptography imported again): the
 fast tier spent most of its time there. A test that judges what a command says and does uses this; a test that
-needs a process of its own (a kill, what a fresh process imports, Prefect's settings read at its import, a
-terminal's width) keeps `subprocess`.
+needs a process of its own (a kill, what a fresh process imports, a terminal's width) keeps `subprocess`.
+
+Prefect reads its settings once, when first imported: a command that reaches Prefect (`run`, `up`) is given the
+environment's PREFECT_API_URL as a temporary setting, the only Prefect setting these tests give a command.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ def lifecycle_in_process(*args: str, env: Mapping[str, str] | None = None) -> su
     from lifecycle.cli import main
 
     saved_env, saved_argv = dict(os.environ), sys.argv
+    settings = _prefect_api_url(args, os.environ if env is None else env)  # Prefect, if loaded here, with the process's env
     out, err = io.StringIO(), io.StringIO()
     code = 0
     try:
@@ -31,7 +34,7 @@ def lifecycle_in_process(*args: str, env: Mapping[str, str] | None = None) -> su
             os.environ.clear()
             os.environ.update(env)
         sys.argv = ["lifecycle", *args]
-        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        with settings, contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
             try:
                 main()
             except SystemExit as done:
@@ -43,3 +46,15 @@ def lifecycle_in_process(*args: str, env: Mapping[str, str] | None = None) -> su
         os.environ.update(saved_env)
         sys.argv = saved_argv
     return subprocess.CompletedProcess(["lifecycle", *args], code, out.getvalue(), err.getvalue())
+
+
+def _prefect_api_url(args: tuple[str, ...], env: Mapping[str, str]):
+    """The environment's PREFECT_API_URL as Prefect's setting for a command that loads Prefect; nothing else."""
+    if not args or args[0] not in ("run", "up", "deploy", "worker"):
+        return contextlib.nullcontext()
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    url = env.get("PREFECT_API_URL")
+    if url:
+        return temporary_settings(updates={PREFECT_API_URL: url})
+    return temporary_settings(restore_defaults={PREFECT_API_URL})
