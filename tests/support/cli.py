@@ -31,8 +31,7 @@ def lifecycle_in_process(*args: str, env: Mapping[str, str] | None = None) -> su
     code = 0
     try:
         if env is not None:
-            os.environ.clear()
-            os.environ.update(env)
+            _become(env)
         sys.argv = ["lifecycle", *args]
         with settings, contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
             try:
@@ -42,10 +41,18 @@ def lifecycle_in_process(*args: str, env: Mapping[str, str] | None = None) -> su
                 if isinstance(done.code, str):
                     err.write(done.code + "\n")
     finally:
-        os.environ.clear()
-        os.environ.update(saved_env)
+        _become(saved_env)
         sys.argv = saved_argv
     return subprocess.CompletedProcess(["lifecycle", *args], code, out.getvalue(), err.getvalue())
+
+
+def _become(env: Mapping[str, str]) -> None:
+    """os.environ made equal to `env`, variable by variable: never empty in between, for a thread reading it."""
+    for name in [name for name in os.environ if name not in env]:
+        del os.environ[name]
+    for name, value in env.items():
+        if os.environ.get(name) != value:
+            os.environ[name] = value
 
 
 def _prefect_api_url(args: tuple[str, ...], env: Mapping[str, str]):
@@ -58,3 +65,16 @@ def _prefect_api_url(args: tuple[str, ...], env: Mapping[str, str]):
     if url:
         return temporary_settings(updates={PREFECT_API_URL: url})
     return temporary_settings(restore_defaults={PREFECT_API_URL})
+
+
+#: the commands that touch only the ledger (and the demo platform) and never load Prefect (test_cli_package)
+LEDGER_COMMANDS = ("import", "show", "db", "keys", "demo")
+
+
+def lifecycle(*args: str, env: Mapping[str, str] | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
+    """`lifecycle ARGS`: a ledger's command in this process; a command that runs a flow (`run`, `up`...) in a
+    process of its own, as the user's shell starts it, against the Prefect server its environment names."""
+    if args and args[0] in LEDGER_COMMANDS:
+        return lifecycle_in_process(*args, env=env)
+    return subprocess.run([sys.executable, "-m", "lifecycle.cli", *args], capture_output=True, text=True,
+                          env=dict(os.environ if env is None else env), timeout=timeout)
