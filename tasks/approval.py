@@ -41,8 +41,9 @@ def _refused_characters(lines: bool) -> str:
 
     def refused_alone(char: str) -> bool:
         # judged beside a letter: a combining mark is refused in a text of marks alone (the model says so),
-        # never after a letter, and the class is of what is refused wherever it stands
-        return control_problem("a" + char, lines=lines) is not None and unicodedata.category(char) != "Cn"
+        # never after a letter, and the class is of what is refused wherever it stands; the unassigned code
+        # points (three quarters of them all) are left out first, without judging the text they would make
+        return unicodedata.category(char) != "Cn" and control_problem("a" + char, lines=lines) is not None
 
     ranges, start = [], None
     for code in range(0x110000 + 1):

@@ -12,11 +12,11 @@ import pytest
 
 from policy.text import quoted
 from tests.support.builders import CUSTOMER_HEADER, customer, write_csv
+from tests.support.cli import lifecycle as ledger_command
 
 
 def lifecycle(*args: str, check: bool = True) -> subprocess.CompletedProcess:
-    result = subprocess.run([sys.executable, "-m", "lifecycle.cli", *args], capture_output=True, text=True,
-                            env=dict(os.environ), timeout=120)
+    result = ledger_command(*args)
     if check:
         assert result.returncode == 0, result.stderr
     return result

@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -23,6 +22,7 @@ from ledger.readers import UnreadableFile
 from policy.calendar import today_paris
 from tests.integration.test_hostile_input import ledger_state
 from tests.support.builders import CUSTOMER_HEADER, customer, write_csv
+from tests.support.cli import lifecycle as command
 
 REFUNDS = ["refund_id", "customer_id", "amount", "refunded_on", "reference"]
 CREDIT_NOTES = ["credit_note_id", "invoice_number", "amount_ttc", "reason", "issued_on"]
@@ -30,8 +30,7 @@ WINDOW = "a date here lies from 2000-01-01 (earliest_date) to 400 days after tod
 
 
 def lifecycle(*args: str, **env: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "lifecycle.cli", *args], capture_output=True, text=True,
-                          env={**os.environ, **env}, timeout=180)
+    return command(*args, env={**os.environ, **env}, timeout=180)
 
 
 def one_line_refusal(result: subprocess.CompletedProcess) -> str:

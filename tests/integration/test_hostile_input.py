@@ -124,11 +124,10 @@ def test_a_folder_or_a_missing_file_is_one_reason(ledger, tmp_path):
 
 def lifecycle(*args: str, **env: str):
     import os
-    import subprocess
-    import sys
 
-    return subprocess.run([sys.executable, "-m", "lifecycle.cli", *args], capture_output=True, text=True,
-                          env={**os.environ, **env}, timeout=120)
+    from tests.support.cli import lifecycle as command
+
+    return command(*args, env={**os.environ, **env})
 
 
 def test_an_unsafe_id_already_in_the_ledger_is_flagged_and_never_becomes_a_key(home, ledger, tmp_path):

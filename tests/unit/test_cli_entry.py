@@ -10,6 +10,8 @@ import sys
 
 import pytest
 
+from tests.support.cli import lifecycle_in_process
+
 
 @pytest.mark.parametrize("args, option", [
     (["run", "standby-request", "--customer", "C020", "--reason", "temporary_inactivity",
@@ -126,9 +128,8 @@ def test_an_older_record_without_a_setting_differs_only_when_this_command_sets_i
 def test_amounts_and_ids_are_checked_before_any_run_starts(args, says, tmp_path):
     """Refused here, in one line, exit 2: no Prefect server is reached (the one named does not answer), no run is
     dispatched to a worker that would only then refuse it."""
-    result = subprocess.run([sys.executable, "-m", "lifecycle.cli", *args], capture_output=True, text=True,
-                            env={**os.environ, "LIFECYCLE_HOME": str(tmp_path / "home"),
-                                 "PREFECT_API_URL": "http://127.0.0.1:9/api"}, timeout=60)
+    result = lifecycle_in_process(*args, env={**os.environ, "LIFECYCLE_HOME": str(tmp_path / "home"),
+                                              "PREFECT_API_URL": "http://127.0.0.1:9/api"})
     assert (result.returncode, result.stderr) == (2, f"lifecycle: {says}\n")
 
 
@@ -148,8 +149,7 @@ def test_amounts_and_ids_are_checked_before_any_run_starts(args, says, tmp_path)
 ], ids=["choice", "long-choice", "subject", "long-option", "missing-option"])
 def test_a_mistake_in_the_command_line_is_one_line_naming_what_is_allowed(args, says, tmp_path):
     """Not typer's usage box, which echoes the value whole across the terminal: one line, the value cut short."""
-    result = subprocess.run([sys.executable, "-m", "lifecycle.cli", *args], capture_output=True, text=True,
-                            env={**os.environ, "LIFECYCLE_HOME": str(tmp_path / "home")}, timeout=60)
+    result = lifecycle_in_process(*args, env={**os.environ, "LIFECYCLE_HOME": str(tmp_path / "home")})
     assert (result.returncode, result.stdout, result.stderr) == (2, "", f"lifecycle: {says}\n")
 
 

@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 
 import pytest
+
+from tests.support.cli import lifecycle_in_process
 
 PAGES = [[], ["run"], ["db"], ["run", "export"], ["run", "backup"], ["run", "restore"], ["up"], ["import"], ["show"]]
 
 
 def help_of(args: list[str], columns: int) -> str:
-    result = subprocess.run([sys.executable, "-m", "lifecycle.cli", *args, "--help"], capture_output=True, text=True,
-                            env={**os.environ, "COLUMNS": str(columns), "TERM": "dumb"}, timeout=60)
+    result = lifecycle_in_process(*args, "--help", env={**os.environ, "COLUMNS": str(columns), "TERM": "dumb"})
     assert result.returncode == 0, result.stderr
     return result.stdout
 

@@ -4,22 +4,21 @@ one line, then restored with `--master-key-file`; a customer's key rotated gives
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 from datetime import date
 
 from ledger.db import session_scope
 from ledger.models import Backup
 from operations.backup import backup_customer, snapshot_ledger
 from tests.support.backup_shop import backup_shop
+from tests.support.cli import lifecycle_in_process
 
 DAY = date(2026, 11, 20)
 
 
 def lifecycle(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "lifecycle.cli", *args], env=os.environ, capture_output=True,
-                          text=True, timeout=120)
+    """The command as the user types it, run in this process (what it says and does, not a process's startup)."""
+    return lifecycle_in_process(*args)
 
 
 def test_escrow_then_a_snapshot_restored_with_it_when_the_homes_key_is_lost(tmp_path, monkeypatch):

@@ -11,15 +11,21 @@ import sys
 
 import pytest
 
+from tests.support.cli import lifecycle_in_process
+
 LONG = "b" * 3000
 #: what a cut value reads as: its first 40 characters, an ellipsis, and its length
 CUT = "…' ("
 
 
 def lifecycle(tmp_path, *args: str, **env: str) -> subprocess.CompletedProcess:
+    """The command in a process of its own when it reaches Prefect (`run`, `up`: Prefect reads its settings, the
+    API's URL among them, once, when first imported); the ledger's commands in this process (no Prefect there)."""
     clean = {name: value for name, value in os.environ.items()
              if not name.startswith("LIFECYCLE_") and name != "PREFECT_API_URL"}
     clean.update({"LIFECYCLE_HOME": str(tmp_path / "home"), "LIFECYCLE_TODAY": "2026-11-20", **env})
+    if args[0] not in ("run", "up"):
+        return lifecycle_in_process(*args, env=clean)
     return subprocess.run([sys.executable, "-m", "lifecycle.cli", *args], env=clean, capture_output=True, text=True,
                           timeout=120)
 

@@ -5,23 +5,22 @@ becomes a ledger. A LIFECYCLE_HOME that is the filesystem's root is refused in o
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import subprocess
-import sys
 
 import pytest
 
 from tests.support.builders import platform
+from tests.support.cli import lifecycle_in_process
 
 REFUSAL = ("lifecycle: sqlite:///{path} is not a ledger: it holds the tables {tables} and no ledger version; point "
            "LIFECYCLE_DATABASE_URL at the ledger or an empty database\n")
 
 
 def lifecycle(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
-    import os
-
-    return subprocess.run([sys.executable, "-m", "lifecycle.cli", *args], capture_output=True, text=True,
-                          env={**os.environ, "LIFECYCLE_TODAY": "2026-11-02", **env}, timeout=120)
+    """The command as the user types it, run in this process (what it says and does, not a process's startup)."""
+    return lifecycle_in_process(*args, env={**os.environ, "LIFECYCLE_TODAY": "2026-11-02", **env})
 
 
 def tables(path) -> list[str]:

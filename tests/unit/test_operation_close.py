@@ -13,6 +13,7 @@ from ledger.models import Intervention, Invoice
 from operations.close import NothingToFinalise, discard, draft, finalise
 from policy.refusals import Refusal
 from policy.terms import Terms
+from tests.support.cli import lifecycle_in_process
 from tests.support.scenarios import EXPECTED, load_october
 from tests.support.sqlite_ledger import sqlite_ledger
 
@@ -62,8 +63,6 @@ def test_a_month_before_the_last_closed_one_is_refused_by_the_cli_before_any_run
     """October closed, September never was: `run monthly-close --month 2026-09` would bill September's work after
     October's invoices, so it needs --force --reason; October itself run again bills nothing and is let through."""
     import os
-    import subprocess
-    import sys
 
     from operations.close import later_closed_month
     from policy.calendar import closed_after_problem
@@ -75,9 +74,8 @@ def test_a_month_before_the_last_closed_one_is_refused_by_the_cli_before_any_run
     assert closed_after_problem("2026-09", "2026-10") == "the month 2026-09 comes before 2026-10, which is already closed"
 
     def run(*args):
-        return subprocess.run([sys.executable, "-m", "lifecycle.cli", "run", "monthly-close", *args],
-                              capture_output=True, text=True, env={**os.environ, "PREFECT_API_URL": "http://127.0.0.1:9/api"},
-                              timeout=120)
+        return lifecycle_in_process("run", "monthly-close", *args,
+                                    env={**os.environ, "PREFECT_API_URL": "http://127.0.0.1:9/api"})
     refused = run("--month", "2026-09")
     assert refused.returncode == 2 and refused.stderr.count("\n") == 1, refused.stderr
     assert refused.stderr == ("lifecycle: the month 2026-09 comes before 2026-10, which is already closed: refused "
@@ -88,12 +86,9 @@ def test_a_month_before_the_last_closed_one_is_refused_by_the_cli_before_any_run
 
 def test_an_export_of_a_month_not_begun_is_refused_by_the_cli_before_any_run(october):
     import os
-    import subprocess
-    import sys
 
-    result = subprocess.run([sys.executable, "-m", "lifecycle.cli", "run", "export", "--month", "2027-06"],
-                            capture_output=True, text=True, timeout=120,
-                            env={**os.environ, "PREFECT_API_URL": "http://127.0.0.1:9/api"})
+    result = lifecycle_in_process("run", "export", "--month", "2027-06",
+                                  env={**os.environ, "PREFECT_API_URL": "http://127.0.0.1:9/api"})
     assert result.returncode == 2
     assert result.stderr == ("lifecycle: the month 2027-06 has not begun (it begins on 2027-06-01; today is "
                              "2026-11-02): nothing to export\n")
