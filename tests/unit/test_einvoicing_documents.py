@@ -385,9 +385,6 @@ def test_one_flow_id_never_stands_for_two_documents(closed, platform):
 
 
 def test_a_platform_that_never_answers_holds_a_run_for_one_requests_time_outs_not_one_per_document(closed):
-    import time
-
-    from operations.einvoicing_statuses import poll_statuses
     from tests.support.fake_einvoicing import hanging_platform
 
     ledger, settings, numbers = closed
@@ -395,11 +392,10 @@ def test_a_platform_that_never_answers_holds_a_run_for_one_requests_time_outs_no
     first, second = sorted([numbers["ACME"], numbers["BETA"]])
     with hanging_platform() as (url, accepted):
         settings.einvoicing = EInvoicing(base_url=url, retries=1, timeout_seconds=0.3)
-        started = time.monotonic()
         done = deposit_documents(settings, actor="test", flow_run_id=None, engine=ledger)
-        spent = time.monotonic() - started
-        assert len(accepted) == 2               # the first document's two attempts; the second never tried
-    assert spent < 0.3 * 2 + 0.4 + 1.5          # one request's time-outs and its back-off, not one per document
+        # the requests the platform received, not the seconds they took (a loaded machine stretches those): the
+        # first document's two attempts, and the second document never tried
+        assert len(accepted) == 2
     assert done.deposited == [] and done.left == [second]
     assert done.line().endswith("1 pending, deposited by the next run: " + done.waiting[0]
                                 + "; the platform did not answer: 1 left pending for the next run")
