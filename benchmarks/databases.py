@@ -16,7 +16,9 @@ from pathlib import Path
 
 from sqlalchemy import create_engine, text
 
-PG_ADMIN = os.environ.get("LIFECYCLE_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+#: the server: LIFECYCLE_BENCH_PG (as benchmarks/scale_out.py), else the test suite's LIFECYCLE_TEST_PG, else local
+PG_ADMIN = os.environ.get("LIFECYCLE_BENCH_PG") or os.environ.get("LIFECYCLE_TEST_PG") \
+    or "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 PREFIX = "lifecycle_bench_"
 
 
