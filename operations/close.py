@@ -409,8 +409,8 @@ def _insert_invoices(session: Session, month: str, invoices, flow_run_id, stamp)
                   "category": line.category, "service_month": line.service_month, "quantity": line.quantity,
                   "unit_price": line.unit_price, "amount_ht": line.amount_ht, "vat_rate": line.vat_rate}
                  for invoice_id, (_, lines, _, _) in zip(ids, invoices) for position, line in enumerate(lines, start=1)]
-    for start in range(0, len(line_rows), 5000):
-        session.execute(insert(InvoiceLine), line_rows[start:start + 5000])
+    for start in range(0, len(line_rows), 5000):   # Core, not the ORM's bulk path: no per-row bookkeeping
+        session.connection().execute(insert(InvoiceLine.__table__), line_rows[start:start + 5000])
     return ids
 
 
