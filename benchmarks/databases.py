@@ -9,6 +9,7 @@ the copies are dropped after each measurement, and `--drop` drops the generated 
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import sqlite3
@@ -84,11 +85,14 @@ def _checkpoint(url: str) -> None:
 
 
 class PostgresDatabases:
-    """Databases named lifecycle_bench_* on one PostgreSQL server, made and dropped by the harness."""
+    """Databases named lifecycle_bench_<folder>_* on one PostgreSQL server, made and dropped by the harness."""
 
     name = "postgresql"
 
-    def __init__(self, admin_url: str = PG_ADMIN):
+    def __init__(self, out: Path, admin_url: str = PG_ADMIN):
+        # the output folder names the run's databases, as it holds the SQLite files: two harnesses with
+        # their own folders (a test's and a user's) never share or drop each other's data
+        self.prefix = f"{PREFIX}{hashlib.sha256(str(out.resolve()).encode()).hexdigest()[:6]}_"
         self.admin_url = admin_url
         self.admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
         self.made: list[str] = []
@@ -107,7 +111,7 @@ class PostgresDatabases:
             connection.execute(text(statement))
 
     def source(self, label: str) -> tuple[str, bool]:
-        database = PREFIX + label.lower().replace("-", "_")
+        database = self.prefix + label.lower().replace("-", "_")
         if self._exists(database):
             return self._url(database), True
         partial = database + "_partial"   # a generation killed half-way is never mistaken for data
@@ -131,14 +135,14 @@ class PostgresDatabases:
         from lifecycle_config.databases import engine_for
 
         engine_for(source).dispose()
-        database = PREFIX + "work_" + name.lower().replace("-", "_")
+        database = self.prefix + "work_" + name.lower().replace("-", "_")
         self._execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
         self._execute(f'CREATE DATABASE "{database}" TEMPLATE "{source.rsplit("/", 1)[-1]}"')
         self.made.append(database)
         return self._url(database)
 
     def empty(self, work: Path, name: str) -> str:
-        database = PREFIX + "work_" + name.lower().replace("-", "_")
+        database = self.prefix + "work_" + name.lower().replace("-", "_")
         self._execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
         self._execute(f'CREATE DATABASE "{database}"')
         self.made.append(database)
@@ -156,7 +160,7 @@ class PostgresDatabases:
         if drop_sources:
             with self.admin.connect() as connection:
                 names = connection.scalars(text("SELECT datname FROM pg_database WHERE datname LIKE :p"),
-                                           {"p": PREFIX + "%"}).all()
+                                           {"p": self.prefix + "%"}).all()
             for database in names:
                 self._execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
         self.admin.dispose()
@@ -166,4 +170,4 @@ class PostgresDatabases:
 
 
 def store_for(database: str, out: Path):
-    return PostgresDatabases() if database == "postgresql" else SqliteFiles(out)
+    return PostgresDatabases(out) if database == "postgresql" else SqliteFiles(out)
