@@ -1,6 +1,9 @@
-"""`python -m benchmarks --scale S [M L E200K] [--ops ...] [--big-mb 1024] [--storage folder|s3] [--end-to-end]`
+"""`python -m benchmarks --scale S [M L XL E200K] [--database sqlite|postgresql] [--ops ...] [--big-mb 1024]
+[--storage folder|s3] [--end-to-end] [--drop]`
 
 With M or L, every operation runs, the large customer (1 GB) included; E200K is the export target's month.
+The close is measured against two baselines: pandas, and `sql`, the database pricing the month itself
+(its floor); the ratio column is to the floor.
 
 Times each operation of the product beside a bare baseline doing the same work, in the same run on
 the same machine, each in a fresh process on a fresh copy of the same data, and prints the ratio
@@ -22,31 +25,25 @@ import sys
 import time
 from pathlib import Path
 
+from benchmarks.databases import store_for
 from benchmarks.workload import SCALES
 
 ROOT = Path(__file__).resolve().parent
-VARIANTS = {"close": ["ours", "pandas"], "export": ["ours", "openpyxl", "xlsxwriter"],
+VARIANTS = {"close": ["ours", "pandas", "sql"], "export": ["ours", "openpyxl", "xlsxwriter"],
             "arrears": ["ours", "ours-next-day", "sql"], "backup": ["ours", "boto3"], "restore": ["ours", "bulk"]}
-TARGETS = {"close": ("pandas", 1.5), "export": ("openpyxl", 1.2), "arrears": ("sql", 1.5)}
+TARGETS = {"close": ("sql", 1.5), "export": ("openpyxl", 1.2), "arrears": ("sql", 1.5)}
 
 
-def _sqlite(path: Path) -> str:
-    return f"sqlite:///{path}"
-
-
-def prepare(out: Path, scale: str, seed: int) -> tuple[Path, Path]:
-    folder = out / f"sqlite-{scale}"
-    ledger, platform = folder / "ledger.db", folder / "platform.db"
-    if not (folder / "ready").exists():
-        shutil.rmtree(folder, ignore_errors=True)
-        folder.mkdir(parents=True)
+def prepare(store, label: str, call: str) -> str:
+    """The generated database `label` (made once by `call`, a workload function given its URL as `{url}`)."""
+    url, ready = store.source(label)
+    if not ready:
         started = time.perf_counter()
-        counts = _in_child(f"generate_ledger({_sqlite(ledger)!r}, SCALES[{scale!r}], {seed})")
-        counts.update(_in_child(f"generate_platform({_sqlite(platform)!r}, SCALES[{scale!r}].customers, {seed})"))
-        checkpoint(ledger, platform)
-        (folder / "ready").write_text(json.dumps(counts))
-        print(f"generated scale {scale} in {time.perf_counter() - started:.0f} s: {counts}", file=sys.stderr)
-    return ledger, platform
+        counts = _in_child(call.format(url=repr(url)))
+        store.done(label, url)
+        print(f"generated {label} on {store.name} in {time.perf_counter() - started:.0f} s: {counts}", file=sys.stderr)
+        url, _ = store.source(label)
+    return url
 
 
 def _in_child(call: str) -> dict:
@@ -58,30 +55,10 @@ def _in_child(call: str) -> dict:
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
-def checkpoint(*paths: Path) -> None:
-    """Fold the write-ahead log into the database file, so that copying the file copies everything."""
-    import sqlite3
-
-    from lifecycle_config.databases import engine_for
-
-    for path in paths:
-        engine_for(_sqlite(path)).dispose()
-        with sqlite3.connect(path) as connection:
-            connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-
-
-def fresh(source: Path, work: Path, name: str) -> Path:
-    target = work / name
-    for suffix in ("", "-wal", "-shm"):
-        Path(str(target) + suffix).unlink(missing_ok=True)
-    shutil.copy(source, target)
-    return target
-
-
-def measure(op: str, variant: str, *, ledger: Path, platform: Path, storage: str, home: Path, sandbox: str = "",
+def measure(op: str, variant: str, *, ledger: str, platform: str, storage: str, home: Path, sandbox: str = "",
             env: dict | None = None) -> dict:
-    command = [sys.executable, "-m", "benchmarks.measure", op, variant, "--ledger", _sqlite(ledger), "--platform",
-               _sqlite(platform), "--storage", storage, "--home", str(home), "--sandbox", sandbox]
+    command = [sys.executable, "-m", "benchmarks.measure", op, variant, "--ledger", ledger, "--platform",
+               platform, "--storage", storage, "--home", str(home), "--sandbox", sandbox]
     result = subprocess.run(command, capture_output=True, text=True, env=env or dict(os.environ))
     if result.returncode != 0:
         raise RuntimeError(f"{op}/{variant} failed:\n{result.stderr[-3000:]}")
@@ -144,6 +121,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--scale", nargs="+", default=["S"], choices=sorted(SCALES))
     parser.add_argument("--ops", nargs="+", default=sorted(VARIANTS), choices=sorted(VARIANTS))
+    parser.add_argument("--database", choices=["sqlite", "postgresql"], default="sqlite",
+                        help="where the ledger, platform and sandbox live (postgresql: LIFECYCLE_TEST_PG or "
+                             "127.0.0.1:5432, in databases lifecycle_bench_* of its own)")
+    parser.add_argument("--drop", action="store_true", help="drop the generated data at the end (else kept for the "
+                                                            "next run; the per-measurement copies are always dropped)")
     parser.add_argument("--big-mb", type=int, default=None,
                         help="size of the large customer for backup/restore (default 1024 with M or L, else 0)")
     parser.add_argument("--storage", choices=["folder", "s3"], default="folder")
@@ -154,6 +136,7 @@ def main() -> None:
     if args.big_mb is None:
         args.big_mb = 1024 if {"M", "L"} & set(args.scale) else 0
     args.out.mkdir(parents=True, exist_ok=True)
+    store = store_for(args.database, args.out)
     servers = []
     base_env = dict(os.environ)
     storage_url = None
@@ -169,20 +152,23 @@ def main() -> None:
     rows = []
     try:
         for scale in args.scale:
-            rows += run_scale(scale, args, base_env, storage_url, prefect_url)
+            rows += run_scale(store, scale, args, base_env, storage_url, prefect_url)
         if args.big_mb and ({"backup", "restore"} & set(args.ops)):
-            rows += run_big(args, base_env, storage_url)
+            rows += run_big(store, args, base_env, storage_url)
     finally:
         for server in servers:
             os.killpg(server.pid, signal.SIGTERM)
-    report(rows, args)
+        store.finish(args.drop)
+    report(rows, args, store)
 
 
-def run_scale(scale: str, args, env: dict, storage_url: str | None, prefect_url: str | None) -> list[dict]:
-    ledger, platform = prepare(args.out, scale, args.seed)
-    work = args.out / f"work-{scale}"
+def run_scale(store, scale: str, args, env: dict, storage_url: str | None, prefect_url: str | None) -> list[dict]:
+    ledger = prepare(store, f"{scale}-ledger", f"generate_ledger({{url}}, SCALES[{scale!r}], {args.seed})")
+    platform = prepare(store, f"{scale}-platform",
+                       f"generate_platform({{url}}, SCALES[{scale!r}].customers, {args.seed})")
+    work = args.out / f"work-{store.name}-{scale}"
     shutil.rmtree(work, ignore_errors=True)
-    work.mkdir()
+    work.mkdir(parents=True)
     storage = storage_url or f"file://{work / 'objects'}"
     rows = []
     closed = None
@@ -192,81 +178,88 @@ def run_scale(scale: str, args, env: dict, storage_url: str | None, prefect_url:
             source = ledger
             if op == "export":
                 if closed is None:
-                    closed = fresh(ledger, work, "closed.db")
+                    closed = store.copy(ledger, work, f"{scale}-closed")
                     measure("close", "ours", ledger=closed, platform=platform, storage=storage, home=work, env=env)
-                    checkpoint(closed)
                 source = closed
-            copy = fresh(source, work, f"{op}-{variant}.db")
-            platform_copy = fresh(platform, work, f"{op}-{variant}-platform.db")
-            results[variant] = measure(op, variant, ledger=copy, platform=platform_copy, storage=storage,
-                                       home=work / variant, env=env)
-            print(f"  {scale} {op:8s} {variant:14s} {results[variant]['seconds']:9.2f} s "
+            copy = store.copy(source, work, f"{op}-{variant}")
+            platform_copy = store.copy(platform, work, f"{op}-{variant}-platform")
+            try:
+                results[variant] = measure(op, variant, ledger=copy, platform=platform_copy, storage=storage,
+                                           home=work / variant, env=env)
+            finally:
+                store.drop(copy)
+                store.drop(platform_copy)
+            print(f"  {store.name} {scale} {op:8s} {variant:14s} {results[variant]['seconds']:9.2f} s "
                   f"{results[variant]['peak_mb']:8.0f} MB  check {results[variant]['check']}", file=sys.stderr)
         if prefect_url:
-            copy = fresh(source if op == "export" else ledger, work, f"{op}-e2e.db")
+            copy = store.copy(closed if op == "export" else ledger, work, f"{op}-e2e")
+            platform_copy = store.copy(platform, work, f"{op}-e2e-platform")
             e2e_env = {**env, "PREFECT_API_URL": prefect_url, "LIFECYCLE_HOME": str(work / "e2e"),
-                       "LIFECYCLE_DATABASE_URL": _sqlite(copy),
-                       "LIFECYCLE_PLATFORM_URL": _sqlite(fresh(platform, work, f"{op}-e2e-platform.db")),
+                       "LIFECYCLE_DATABASE_URL": copy, "LIFECYCLE_PLATFORM_URL": platform_copy,
                        "LIFECYCLE_STORAGE_URL": storage}
             command = {"close": ["monthly-close", "--month", "2026-10"], "export": ["export", "--month", "2026-10"],
                        "arrears": ["arrears", "--as-of", "2026-11-22"]}[op]
-            results["end-to-end"] = end_to_end(command, e2e_env)
+            try:
+                results["end-to-end"] = end_to_end(command, e2e_env)
+            finally:
+                store.drop(copy)
+                store.drop(platform_copy)
         rows.append({"scale": scale, "op": op, "results": results})
+    if closed is not None:
+        store.drop(closed)
     return rows
 
 
-def run_big(args, env: dict, storage_url: str | None) -> list[dict]:
-    folder = args.out / f"big-{args.big_mb}"
-    platform = folder / "platform.db"
-    if not (folder / "ready").exists():
-        shutil.rmtree(folder, ignore_errors=True)
-        folder.mkdir(parents=True)
-        started = time.perf_counter()
-        counts = _in_child(f"generate_platform({_sqlite(platform)!r}, 0, {args.seed}, big_mb={args.big_mb})")
-        checkpoint(platform)
-        (folder / "ready").write_text(json.dumps(counts))
-        print(f"generated the {args.big_mb} MB customer in {time.perf_counter() - started:.0f} s: {counts}",
-              file=sys.stderr)
-    work = args.out / "work-big"
+def run_big(store, args, env: dict, storage_url: str | None) -> list[dict]:
+    platform = prepare(store, f"big-{args.big_mb}", f"generate_platform({{url}}, 0, {args.seed}, big_mb={args.big_mb})")
+    work = args.out / f"work-{store.name}-big"
     shutil.rmtree(work, ignore_errors=True)
-    work.mkdir()
+    work.mkdir(parents=True)
     storage = storage_url or f"file://{work / 'objects'}"
-    ledger = work / "ledger.db"
+    ledger = store.empty(work, "big-ledger")
     from ledger.migrate import upgrade
 
-    upgrade(_sqlite(ledger))
+    upgrade(ledger)
     from sqlalchemy import text
 
     from lifecycle_config.databases import engine_for
 
-    with engine_for(_sqlite(ledger)).begin() as connection:
+    with engine_for(ledger).begin() as connection:
         connection.execute(text("INSERT INTO customers (customer_id, name, email, monthly_fee, payment_method, "
                                 "billing_cycle, vat_rate, dunning_exempt, stage, admin_enabled, platform_enabled, "
                                 "operations_enabled, created_at, updated_at) VALUES ('BIG', 'Big customer', "
-                                "'big@example.com', 990, 'sepa', 'monthly', 0.2, 0, 'current', 1, 1, 1, "
-                                "'2026-01-01', '2026-01-01')"))
+                                "'big@example.com', 990, 'sepa', 'monthly', 0.2, false, 'current', true, true, "
+                                "true, '2026-01-01', '2026-01-01')"))
+    engine_for(ledger).dispose()
     rows = []
     for op in ("backup", "restore"):
         if op not in args.ops:
             continue
         results = {}
         for variant in VARIANTS[op]:
-            sandbox = _sqlite(work / f"sandbox-{variant}.db")
-            results[variant] = measure(op, variant, ledger=ledger, platform=platform, storage=storage, home=work,
-                                       sandbox=sandbox, env=env)
-            print(f"  big {op:8s} {variant:14s} {results[variant]['seconds']:9.2f} s "
+            sandbox = store.empty(work, f"sandbox-{variant}")
+            try:
+                results[variant] = measure(op, variant, ledger=ledger, platform=platform, storage=storage, home=work,
+                                           sandbox=sandbox, env=env)
+            finally:
+                if op == "restore":
+                    store.drop(sandbox)
+            print(f"  {store.name} big {op:8s} {variant:14s} {results[variant]['seconds']:9.2f} s "
                   f"{results[variant]['peak_mb']:8.0f} MB  check {results[variant]['check']}", file=sys.stderr)
         rows.append({"scale": f"{args.big_mb} MB customer ({args.storage})", "op": op, "results": results})
+    store.drop(ledger)
     return rows
 
 
-def report(rows: list[dict], args) -> None:
-    machine = f"{host.machine()}, {os.cpu_count()} cores, Python {host.python_version()}"
-    lines = [f"machine: {machine}", "", "| scale | operation | variant | seconds | ratio to baseline | peak MB | check |",
+def report(rows: list[dict], args, store) -> None:
+    machine = f"{host.machine()}, {os.cpu_count()} cores, Python {host.python_version()}, load average " \
+              f"{os.getloadavg()[0]:.1f}"
+    lines = [f"## {store.name}", "", f"machine: {machine}; database: {store.describe()}; "
+             f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}", "", "| scale | operation | variant | seconds | ratio to baseline | peak MB | check |",
              "|---|---|---|---:|---:|---:|---|"]
     for row in rows:
         results = row["results"]
-        baseline_name = {"close": "pandas", "export": "openpyxl", "arrears": "sql", "backup": "boto3",
+        baseline_name = {"close": "sql", "export": "openpyxl", "arrears": "sql", "backup": "boto3",
                          "restore": "bulk"}[row["op"]]
         baseline = results.get(baseline_name)
         for variant, result in results.items():
@@ -280,7 +273,7 @@ def report(rows: list[dict], args) -> None:
         lines.append(f"restore / backup (ours): {restore['results']['ours']['seconds'] / backup['results']['ours']['seconds']:.2f}")
     text = "\n".join(lines)
     print(text)
-    (args.out / f"results-{'-'.join(args.scale)}.md").write_text(text + "\n")
+    (args.out / f"results-{store.name}-{'-'.join(args.scale)}.md").write_text(text + "\n")
 
 
 if __name__ == "__main__":

@@ -58,6 +58,8 @@ def close(args, engine):
     if args.variant == "ours":
         draft(MONTH, settings.terms, actor="bench", flow_run_id=None, engine=engine)
         finalise(MONTH, DAY, settings.terms, actor="bench", flow_run_id=None, engine=engine)
+    elif args.variant == "sql":
+        _close_in_sql(engine, settings.terms)
     else:
         _close_baseline(engine)
     with engine.connect() as connection:
@@ -155,6 +157,121 @@ def _close_baseline(engine):
         connection.execute(insert(InvoiceLine.__table__), lines)
         for start in range(0, len(updates), 20_000):
             connection.execute(statement, updates[start:start + 20_000])
+
+
+def _categories_values(terms) -> str:
+    """The category table as SQL VALUES: charge, hourly rate in cents, fixed fee in cents, and the
+    rate's factor as a fraction (the urgent-feature discount), read from policy so the floor prices as
+    the rules say (whole cents only: a rate with a fraction of a cent would need other arithmetic)."""
+    from policy.categories import CATEGORIES, Charge, fixed_fee
+
+    rows = []
+    for name, row in CATEGORIES.items():
+        rate, fee = terms.rate_for(name) * 100, fixed_fee(name, terms) * 100
+        factor = terms.feature_urgent_factor if row.charge is Charge.DISCOUNTED else Decimal(1)
+        numerator, denominator = factor.as_integer_ratio()
+        if rate != int(rate) or fee != int(fee):
+            raise ValueError(f"{name}: the SQL floor prices whole cents only")
+        rows.append(f"('{name}', '{row.charge.value}', {int(rate)}, {int(fee)}, {numerator}, {denominator})")
+    return "VALUES " + ", ".join(rows)
+
+
+def _close_in_sql(engine, terms):
+    """The floor: the same invoices priced by the database itself, in integer cents, in one transaction
+    (PostgreSQL's SUM of integers is a numeric: cast back, or its `/` stops being integer division).
+    A window sum gives each intervention the quota minutes used before it (chronological, then by id);
+    one INSERT ... SELECT writes the invoices, one the lines, one UPDATE ... FROM prices the interventions."""
+    from sqlalchemy import Date, bindparam
+
+    from ledger.column_types import UtcDateTime
+
+    pg = engine.dialect.name == "postgresql"
+    days = 31
+    first, after = "2026-10-01", "2026-11-01"
+    if pg:
+        standby_days = (f"LEAST(end_on, DATE '{after}') - GREATEST(start_on, DATE '{first}')")
+        number = "'2026-' || lpad(CAST(n AS text), 6, '0')"
+        by_id = 'i.intervention_id COLLATE "C"'
+    else:
+        standby_days = f"CAST(julianday(min(end_on, '{after}')) - julianday(max(start_on, '{first}')) AS INTEGER)"
+        number = "printf('2026-%06d', n)"
+        by_id = "i.intervention_id"
+    increment = terms.billing_increment_minutes
+    stamp = datetime(2026, 11, 1, tzinfo=timezone.utc)
+    factor = terms.standby_price_factor.as_integer_ratio()   # standby days billed at this share of the fee
+    card = terms.card_surcharge_rate.as_integer_ratio()
+    installments, other = int(terms.installment_fee * 100), int(terms.other_payment_fee * 100)
+    vat = Decimal("0.20").as_integer_ratio()
+    statements = [
+        "DROP TABLE IF EXISTS bench_priced", "DROP TABLE IF EXISTS bench_bill",
+        f"""CREATE TEMPORARY TABLE bench_priced AS
+        WITH cat(category, charge, rate, fee, fnum, fden) AS ({_categories_values(terms)}),
+        sb AS (SELECT customer_id, SUM({standby_days}) AS s FROM standby_periods
+               WHERE status <> 'cancelled' AND start_on < '{after}' AND end_on > '{first}' GROUP BY customer_id),
+        cu AS (SELECT c.customer_id, COALESCE(c.included_minutes, {terms.included_minutes}) * ({days} - COALESCE(sb.s, 0))
+                      / {days} AS included
+               FROM customers c LEFT JOIN sb ON sb.customer_id = c.customer_id),
+        w AS (SELECT i.intervention_id, i.customer_id, i.minutes, i.category, cat.charge, cat.rate, cat.fee, cat.fnum,
+                     cat.fden, cu.included - SUM(CASE WHEN cat.charge = 'quota' THEN i.minutes ELSE 0 END)
+                       OVER (PARTITION BY i.customer_id ORDER BY i.started_at, {by_id} ROWS UNBOUNDED PRECEDING)
+                       + CASE WHEN cat.charge = 'quota' THEN i.minutes ELSE 0 END AS left_before
+              FROM interventions i JOIN cat ON cat.category = i.category JOIN cu ON cu.customer_id = i.customer_id
+              WHERE i.month = '{MONTH}' AND i.free_minutes IS NULL),
+        d AS (SELECT w.*, CASE WHEN charge <> 'quota' OR left_before <= 0 THEN 0 WHEN left_before >= minutes THEN minutes
+                               ELSE left_before END AS drawn FROM w),
+        b AS (SELECT d.*, CASE WHEN charge = 'free' THEN 0
+                               ELSE (minutes - drawn + {increment - 1}) / {increment} * {increment} END AS billed FROM d)
+        SELECT intervention_id, customer_id, category, CASE WHEN charge = 'free' THEN minutes ELSE drawn END AS free_minutes,
+               billed, CASE WHEN charge = 'free' OR (billed = 0 AND fee = 0) THEN 0
+                            ELSE (2 * billed * rate * fnum + 60 * fden) / (120 * fden) + fee END AS cents
+        FROM b""",
+        f"""CREATE TEMPORARY TABLE bench_bill AS
+        WITH sb AS (SELECT customer_id, SUM({standby_days}) AS s FROM standby_periods
+                    WHERE status <> 'cancelled' AND start_on < '{after}' AND end_on > '{first}' GROUP BY customer_id),
+        wk AS (SELECT customer_id, CAST(SUM(cents) AS BIGINT) AS cents FROM bench_priced GROUP BY customer_id),
+        su AS (SELECT c.customer_id, c.payment_method,
+                      (2 * CAST(ROUND(c.monthly_fee * 100) AS INTEGER) * ({factor[1]} * {days} - ({factor[1]} - {factor[0]})
+                        * COALESCE(sb.s, 0)) + {factor[1]} * {days}) / (2 * {factor[1]} * {days}) AS sub,
+                      COALESCE(wk.cents, 0) AS work
+               FROM customers c LEFT JOIN sb ON sb.customer_id = c.customer_id LEFT JOIN wk ON wk.customer_id = c.customer_id),
+        sc AS (SELECT su.*, CASE WHEN payment_method = 'card' THEN (2 * (sub + work) * {card[0]} + {card[1]}) / (2 * {card[1]})
+                                 WHEN payment_method = 'transfer_installments' THEN {installments}
+                                 WHEN payment_method = 'other' THEN {other} ELSE 0 END AS surcharge
+               FROM su)
+        SELECT sc.*, sub + work + surcharge AS ht,
+               (2 * (sub + work + surcharge) * {vat[0]} + {vat[1]}) / (2 * {vat[1]}) AS vat,
+               ROW_NUMBER() OVER (ORDER BY customer_id) AS n
+        FROM sc""",
+        f"""INSERT INTO invoices (invoice_key, number, customer_id, kind, month, status, issued_on, due_on, total_ht,
+                                 total_vat, total_ttc, close_month, created_at, bills_subscription)
+        SELECT 'monthly:' || customer_id || ':' || '{MONTH}', {number}, customer_id, 'monthly', '{MONTH}', 'open', :issued,
+               :due, ht / 100.0, vat / 100.0, (ht + vat) / 100.0, '{MONTH}', :stamp, {'true' if pg else '1'}
+        FROM bench_bill ORDER BY customer_id""",
+        f"""INSERT INTO invoice_lines (invoice_id, position, description, category, quantity, unit_price, amount_ht,
+                                      vat_rate)
+        SELECT v.id, ROW_NUMBER() OVER (PARTITION BY v.id ORDER BY l.sort, l.category), l.category, l.category, 1,
+               l.cents / 100.0, l.cents / 100.0, 0.2
+        FROM (SELECT customer_id, 0 AS sort, 'subscription' AS category, sub AS cents FROM bench_bill
+              UNION ALL SELECT customer_id, 1, category, CAST(SUM(cents) AS BIGINT) FROM bench_priced GROUP BY customer_id, category
+                        HAVING SUM(cents) > 0
+              UNION ALL SELECT customer_id, 2, 'surcharge', surcharge FROM bench_bill WHERE surcharge > 0) l
+        JOIN invoices v ON v.invoice_key = 'monthly:' || l.customer_id || ':' || '{MONTH}'""",
+        f"""UPDATE interventions SET free_minutes = q.free_minutes, billed_minutes = q.billed, amount_ht = q.cents / 100.0,
+                                     invoice_id = q.invoice_id, close_month = '{MONTH}'
+        FROM (SELECT p.intervention_id, p.free_minutes, p.billed, p.cents,
+                     CASE WHEN p.cents > 0 THEN v.id END AS invoice_id
+              FROM bench_priced p JOIN invoices v ON v.invoice_key = 'monthly:' || p.customer_id || ':' || '{MONTH}') q
+        WHERE interventions.intervention_id = q.intervention_id""",
+        "DROP TABLE bench_priced", "DROP TABLE bench_bill",
+    ]
+    with engine.begin() as connection:
+        for statement in statements:
+            clause = text(statement)
+            if ":stamp" in statement:
+                clause = clause.bindparams(bindparam("stamp", stamp, type_=UtcDateTime()),
+                                           bindparam("issued", DAY, type_=Date()),
+                                           bindparam("due", date(2026, 12, 1), type_=Date()))
+            connection.execute(clause)
 
 
 # --- export -------------------------------------------------------------------------------------
@@ -371,6 +488,7 @@ def restore(args, engine):
 OURS = ("blocks.settings",)
 MODULES = {
     ("close", "ours"): OURS + ("operations.close",), ("close", "pandas"): ("numpy", "pandas", "policy.categories"),
+    ("close", "sql"): ("policy.categories", "policy.terms", "ledger.column_types"),
     ("export", "ours"): OURS + ("operations.export",), ("export", "openpyxl"): ("openpyxl",),
     ("export", "xlsxwriter"): ("xlsxwriter",),
     ("arrears", "ours"): OURS + ("operations.arrears",), ("arrears", "ours-next-day"): OURS + ("operations.arrears",),

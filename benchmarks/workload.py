@@ -1,7 +1,9 @@
 """Deterministic workloads: a ledger and a platform database at a given scale, from a seed.
 
 Scales (customers, interventions in the benchmark month): S 100 / 10,000; M 10,000 / 500,000;
-L 50,000 / 2,000,000; E200K 4,000 / 200,000 (the export target's month). Every customer has six
+L 50,000 / 2,000,000; XL 200,000 / 10,000,000; E200K 4,000 / 200,000 (the export target's month).
+Rows are generated and written a batch at a time, so memory stays bounded by the batch (20,000 rows)
+and the customer ids, whatever the scale (XL's 10 million interventions are never held at once). Every customer has six
 months of subscription invoices, mostly paid; about 8 % are in arrears at various depths, 1 % on
 standby. Platform data is a few KB per customer, plus optionally one large customer (`BIG`).
 Rows are written in bulk with SQLAlchemy Core, so the same code fills SQLite and PostgreSQL.
@@ -35,7 +37,7 @@ class Scale:
 
 
 SCALES = {"S": Scale(100, 10_000), "M": Scale(10_000, 500_000), "L": Scale(50_000, 2_000_000),
-          "E200K": Scale(4_000, 200_000)}
+          "XL": Scale(200_000, 10_000_000), "E200K": Scale(4_000, 200_000)}
 CATEGORIES = ["assistance"] * 30 + ["question"] * 15 + ["bug_fix"] * 10 + ["data_modification"] * 10 + \
              ["operation_support"] * 8 + ["reporting"] * 6 + ["data_extraction"] * 5 + ["user_error"] * 4 + \
              ["customization"] * 4 + ["training"] * 3 + ["data_recovery"] * 2 + ["feature_urgent"] * 2 + \
@@ -49,61 +51,81 @@ def _write(connection, table, rows):
 
 
 def generate_ledger(url: str, scale: Scale, seed: int = 42) -> dict:
+    """The ledger at `scale`, written a batch at a time in one transaction (the same rows, in the same order
+    of the random draws, whatever the batch)."""
     rng = random.Random(seed)
     upgrade(url)
     engine = engine_for(url)
     stamp = datetime(2026, 11, 1, tzinfo=timezone.utc)
     ids = [f"C{n:06d}" for n in range(1, scale.customers + 1)]
-    customers, invoices, lines, payments, standby = [], [], [], [], []
+    tables = [model.__table__ for model in (Customer, Invoice, InvoiceLine, Payment, StandbyPeriod)]
+    batches = {table: [] for table in tables}
+    counts = {"customers": 0, "invoices": 0, "payments": 0, "interventions": 0, "standby": 0}
     methods = ["sepa"] * 60 + ["card"] * 25 + ["transfer_installments"] * 10 + ["other"] * 5
+    customers, invoices, lines, payments, standby = (batches[table] for table in tables)
     invoice_id = 0
-    for index, customer_id in enumerate(ids):
-        fee = Decimal(rng.choice([190, 290, 490, 990, 1990]))
-        customers.append({"customer_id": customer_id, "name": f"Client {customer_id} Sàrl", "email":
-                          f"{customer_id.lower()}@example.com", "monthly_fee": fee, "payment_method": rng.choice(methods),
-                          "billing_cycle": "monthly", "vat_rate": Decimal("0.20"), "dunning_exempt": index % 97 == 0,
-                          "stage": "current", "admin_enabled": True, "platform_enabled": True,
-                          "operations_enabled": True, "created_at": stamp, "updated_at": stamp})
-        unpaid = rng.choice([1, 2, 3, 7]) if rng.random() < 0.08 else 0
-        for back in range(7, 1, -1):  # invoices for April..September, issued the 1st of the next month
-            month_start = add_months(date(2026, 10, 1), -back + 1)
-            issued = add_months(month_start, 1)
-            invoice_id += 1
-            vat = vat_of(fee, Decimal("0.20"))
-            invoices.append({"id": invoice_id, "invoice_key": f"imported:B{invoice_id}", "external_id": f"B{invoice_id}",
-                             "customer_id": customer_id, "kind": "imported", "month": month_key(issued),
-                             "status": "open", "issued_on": issued, "due_on": issued + timedelta(days=30),
-                             "total_ht": fee, "total_vat": vat, "total_ttc": fee + vat, "created_at": stamp,
-                             "finalised_at": stamp})
-            lines.append({"invoice_id": invoice_id, "position": 1, "description": "Subscription", "category": "imported",
-                          "quantity": Decimal(1), "unit_price": fee, "amount_ht": fee, "vat_rate": Decimal("0.20")})
-            if back - 1 >= unpaid:
-                payments.append({"payment_id": f"P{invoice_id}", "invoice_id": invoice_id,
-                                 "paid_on": issued + timedelta(days=rng.randint(1, 28)), "amount": fee + vat,
-                                 "created_at": stamp})
-                invoices[-1]["status"] = "paid"
-        if index % 100 == 50:
-            start = date(2026, 10, 1) + timedelta(days=rng.randint(0, 25))
-            standby.append({"customer_id": customer_id, "reason": "temporary_inactivity", "start_on": start,
-                            "end_on": add_months(start, 2), "status": "active", "source": "import",
-                            "created_at": stamp})
-    interventions = []
-    first = datetime(2026, 10, 1, tzinfo=PARIS).astimezone(timezone.utc)
-    for number in range(scale.interventions):
-        moment = first + timedelta(seconds=rng.randint(0, 30 * 86400))
-        interventions.append({"intervention_id": f"I{number:08d}", "customer_id": ids[rng.randrange(len(ids))],
-                              "started_at": moment, "month": MONTH, "minutes": rng.choice([5, 10, 15, 20, 30, 45, 60, 90]),
-                              "category": rng.choice(CATEGORIES), "ticket": f"HD-{number}", "engineer": "bench",
-                              "source": "import", "created_at": stamp})
     with engine.begin() as connection:
-        for model, rows in ((Customer, customers), (Invoice, invoices), (InvoiceLine, lines), (Payment, payments),
-                            (StandbyPeriod, standby), (Intervention, interventions)):
-            _write(connection, model.__table__, rows)
+        def flush() -> None:
+            for table, name in zip(tables, ("customers", "invoices", None, "payments", "standby")):
+                if name:
+                    counts[name] += len(batches[table])
+                _write(connection, table, batches[table])
+                batches[table].clear()
+
+        for index, customer_id in enumerate(ids):
+            fee = Decimal(rng.choice([190, 290, 490, 990, 1990]))
+            customers.append({"customer_id": customer_id, "name": f"Client {customer_id} Sàrl", "email":
+                              f"{customer_id.lower()}@example.com", "monthly_fee": fee,
+                              "payment_method": rng.choice(methods), "billing_cycle": "monthly",
+                              "vat_rate": Decimal("0.20"), "dunning_exempt": index % 97 == 0, "stage": "current",
+                              "admin_enabled": True, "platform_enabled": True, "operations_enabled": True,
+                              "created_at": stamp, "updated_at": stamp})
+            unpaid = rng.choice([1, 2, 3, 7]) if rng.random() < 0.08 else 0
+            for back in range(7, 1, -1):  # invoices for April..September, issued the 1st of the next month
+                month_start = add_months(date(2026, 10, 1), -back + 1)
+                issued = add_months(month_start, 1)
+                invoice_id += 1
+                vat = vat_of(fee, Decimal("0.20"))
+                invoices.append({"id": invoice_id, "invoice_key": f"imported:B{invoice_id}",
+                                 "external_id": f"B{invoice_id}", "customer_id": customer_id, "kind": "imported",
+                                 "month": month_key(issued), "status": "open", "issued_on": issued,
+                                 "due_on": issued + timedelta(days=30), "total_ht": fee, "total_vat": vat,
+                                 "total_ttc": fee + vat, "created_at": stamp, "finalised_at": stamp})
+                lines.append({"invoice_id": invoice_id, "position": 1, "description": "Subscription",
+                              "category": "imported", "quantity": Decimal(1), "unit_price": fee, "amount_ht": fee,
+                              "vat_rate": Decimal("0.20")})
+                if back - 1 >= unpaid:
+                    payments.append({"payment_id": f"P{invoice_id}", "invoice_id": invoice_id,
+                                     "paid_on": issued + timedelta(days=rng.randint(1, 28)), "amount": fee + vat,
+                                     "created_at": stamp})
+                    invoices[-1]["status"] = "paid"
+            if index % 100 == 50:
+                start = date(2026, 10, 1) + timedelta(days=rng.randint(0, 25))
+                standby.append({"customer_id": customer_id, "reason": "temporary_inactivity", "start_on": start,
+                                "end_on": add_months(start, 2), "status": "active", "source": "import",
+                                "created_at": stamp})
+            if len(invoices) >= BATCH:
+                flush()
+        flush()
+        interventions = []
+        first = datetime(2026, 10, 1, tzinfo=PARIS).astimezone(timezone.utc)
+        for number in range(scale.interventions):
+            moment = first + timedelta(seconds=rng.randint(0, 30 * 86400))
+            interventions.append({"intervention_id": f"I{number:08d}", "customer_id": ids[rng.randrange(len(ids))],
+                                  "started_at": moment, "month": MONTH,
+                                  "minutes": rng.choice([5, 10, 15, 20, 30, 45, 60, 90]),
+                                  "category": rng.choice(CATEGORIES), "ticket": f"HD-{number}", "engineer": "bench",
+                                  "source": "import", "created_at": stamp})
+            if len(interventions) >= BATCH:
+                _write(connection, Intervention.__table__, interventions)
+                counts["interventions"] += len(interventions)
+                interventions.clear()
+        _write(connection, Intervention.__table__, interventions)
+        counts["interventions"] += len(interventions)
     if engine.dialect.name == "postgresql":
         with engine.begin() as connection:
             connection.exec_driver_sql("SELECT setval('invoices_id_seq', (SELECT max(id) FROM invoices))")
-    return {"customers": len(customers), "invoices": len(invoices), "payments": len(payments),
-            "interventions": len(interventions), "standby": len(standby)}
+    return counts
 
 
 def generate_platform(url: str, customers: int, seed: int = 42, big_mb: int = 0) -> dict:

@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session
 
 from ledger import audit, keys
 from ledger.billed import billed_through, covering
+from ledger.bulk import update_by_key
 from ledger.credits import apply_credits, settle_credit_note
 from ledger.db import insert_if_missing, now, session_scope
 from ledger.models import (Cancellation, Customer, Intervention, Invoice, InvoiceLine, MonthlyClose, QuotaPeriod,
@@ -333,8 +334,8 @@ class _MonthBook:
                  "billed_minutes": item.billed_minutes, "amount_ht": item.amount_ht, "close_month": self.month,
                  "invoice_id": ids[index] if index is not None and item.amount_ht else None}
                 for item, index in self.priced]
-        for start in range(0, len(rows), 5000):
-            session.execute(update(Intervention), rows[start:start + 5000])
+        update_by_key(session, Intervention.__table__, "intervention_id", rows,
+                      ["free_minutes", "billed_minutes", "amount_ht", "close_month", "invoice_id"])
 
 
 def _subscriber(customer: Customer) -> Subscriber:
@@ -408,8 +409,8 @@ def _insert_invoices(session: Session, month: str, invoices, flow_run_id, stamp)
                   "category": line.category, "service_month": line.service_month, "quantity": line.quantity,
                   "unit_price": line.unit_price, "amount_ht": line.amount_ht, "vat_rate": line.vat_rate}
                  for invoice_id, (_, lines, _, _) in zip(ids, invoices) for position, line in enumerate(lines, start=1)]
-    for start in range(0, len(line_rows), 5000):
-        session.execute(insert(InvoiceLine), line_rows[start:start + 5000])
+    for start in range(0, len(line_rows), 5000):   # Core, not the ORM's bulk path: no per-row bookkeeping
+        session.connection().execute(insert(InvoiceLine.__table__), line_rows[start:start + 5000])
     return ids
 
 

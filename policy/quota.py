@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import lru_cache
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
-from policy.calendar import days_in_month, month_bounds
+from policy.calendar import add_months, days_in_month, month_bounds, paris_date
 from policy.categories import Charge, charge_of, fixed_fee
 from policy.money import cents
 from policy.terms import Terms
@@ -81,10 +82,18 @@ def hourly_rate(category: str, terms: Terms) -> Decimal:
 
 def price(category: str, billed_minutes: int, terms: Terms) -> Decimal:
     """amount_ht = billed/60 x rate (x the urgent factor), plus the category's fixed fee, half-up to the cent."""
-    amount = Decimal(billed_minutes) / 60 * terms.rate_for(category)
-    if charge_of(category) is Charge.DISCOUNTED:
-        amount *= terms.feature_urgent_factor
-    return cents(amount + fixed_fee(category, terms))
+    factor = terms.feature_urgent_factor if charge_of(category) is Charge.DISCOUNTED else None
+    return _priced(billed_minutes, terms.rate_for(category), factor, fixed_fee(category, terms))
+
+
+@lru_cache(maxsize=4096)
+def _priced(billed_minutes: int, rate: Decimal, factor: Decimal | None, fee: Decimal) -> Decimal:
+    """The arithmetic of `price`, remembered: a month's interventions have a few dozen distinct prices, and
+    the close prices each of its (up to millions of) interventions."""
+    amount = Decimal(billed_minutes) / 60 * rate
+    if factor is not None:
+        amount *= factor
+    return cents(amount + fee)
 
 
 def recovery_minutes(seconds: float) -> int:
@@ -102,8 +111,6 @@ def beyond_support(started_at: datetime, delivered_on: date | None) -> bool:
     """Seed 003: support on a customization lasts one month after its delivery. An intervention on it that
     starts (Paris day) more than one calendar month after `delivered_on` is billed even where the quota
     would cover it; on the day one month after, it is still within."""
-    from policy.calendar import add_months, paris_date
-
     return delivered_on is not None and paris_date(started_at) > add_months(delivered_on, 1)
 
 

@@ -1,0 +1,57 @@
+"""Many rows updated by their key in one statement: the new values go into a temporary table in bulk
+(multi-row INSERTs), then one `UPDATE ... FROM` applies them, on SQLite (3.33 or later) and PostgreSQL alike.
+
+An UPDATE per row, even batched by the driver, is a statement per row for the database to plan and run:
+the close prices every intervention of the month (10 million at the largest scale), and those updates were
+most of its time. The temporary table lives in the caller's transaction and connection: a crash or a
+rollback leaves nothing behind, and it is dropped before the transaction ends.
+"""
+
+from __future__ import annotations
+
+from uuid import uuid4
+
+from sqlalchemy import Column, MetaData, Table, text
+from sqlalchemy.orm import Session
+
+#: rows handed to the driver at once
+SLICE = 10_000
+
+
+def update_by_key(session: Session, table: Table, key: str, rows: list[dict], columns: list[str]) -> None:
+    """Set `columns` of `table` from `rows` (dicts with `key` and each of `columns`), matched on `key`."""
+    if not rows:
+        return
+    staging = Table(f"staging_{table.name}_{uuid4().hex[:8]}", MetaData(),
+                    *(Column(name, table.c[name].type) for name in [key, *columns]), prefixes=["TEMPORARY"])
+    connection = session.connection()
+    staging.create(connection)   # within the transaction: a rollback takes it away on both databases
+    _fill(connection, staging, [key, *columns], rows)
+    assignments = ", ".join(f"{name} = {staging.name}.{name}" for name in columns)
+    connection.execute(text(f"UPDATE {table.name} SET {assignments} FROM {staging.name} "
+                            f"WHERE {table.name}.{key} = {staging.name}.{key}"))
+    staging.drop(connection)
+
+
+def _fill(connection, staging: Table, names: list[str], rows: list[dict]) -> None:
+    """The rows into the temporary table by the driver's fastest path: COPY on PostgreSQL, one prepared
+    statement run over all rows on SQLite (SQLAlchemy's multi-row INSERTs stop at SQLite's parameter limit:
+    pages of about sixty rows). Values are bound as SQLAlchemy binds them (a Decimal as a float on SQLite,
+    which stores no decimals)."""
+    driver = connection.connection.driver_connection
+    if connection.dialect.name == "postgresql":
+        with driver.cursor() as cursor, cursor.copy(f"COPY {staging.name} ({', '.join(names)}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row([row[name] for name in names])
+        return
+    processors = [staging.c[name].type.bind_processor(connection.dialect) for name in names]
+    statement = f"INSERT INTO {staging.name} ({', '.join(names)}) VALUES ({', '.join('?' for _ in names)})"
+    cursor = driver.cursor()
+    try:
+        for start in range(0, len(rows), SLICE):
+            cursor.executemany(statement, [
+                tuple(value if process is None or value is None else process(value)
+                      for value, process in zip((row[name] for name in names), processors))
+                for row in rows[start:start + SLICE]])
+    finally:
+        cursor.close()
