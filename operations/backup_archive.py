@@ -9,8 +9,13 @@ Every object is stored encrypted under a data key of its owner (operations/backu
 manifest's `encryption` names the scheme and the key, and its object hashes are of the stored (encrypted)
 bytes. A manifest without `encryption` is of a backup made before: its objects are clear gzip.
 
-Rows stream from the database (server-side cursors on PostgreSQL) through gzip into a temporary
-file and up to storage in parts, so memory stays flat whatever the customer's size.
+Rows stream from the database (server-side cursors on PostgreSQL) up to storage in parts, so memory
+stays flat whatever the customer's size. A backup is two workers on one table at a time: this thread
+reads the rows and writes their canonical lines (Python, holding the GIL), another compresses, seals
+and uploads them (zlib, AES-GCM, hashing and the file or network writes release the GIL), the two
+joined by a queue of QUEUE_DEPTH chunks (one fetch of BATCH rows each): that queue, the frame being
+sealed and the store's own upload buffers are all the memory a table takes, whatever its size. A restore
+likewise parses the next batches (up to QUEUE_DEPTH) in another thread while this one inserts.
 
 This module knows the format, not the store nor the ledger: it hands finished files to
 `operations.backup_objects.BackupObjects` (how objects are stored), and the backup and restore
@@ -23,7 +28,11 @@ import base64
 import gzip
 import hashlib
 import json
+import queue
+import threading
 import time
+import zlib
+from contextlib import closing
 from dataclasses import dataclass, field
 from datetime import date, datetime, time as clock, timezone
 from decimal import Decimal
@@ -35,7 +44,6 @@ from sqlalchemy.engine import Engine
 
 from blocks.storage import MissingObject
 from lifecycle_config.failpoints import failpoint
-from lifecycle_config.scratch import scratch_folder
 from lifecycle_config.masterkey import MasterKeyMissing
 from operations.backup_keys import KeyDestroyed
 from operations.backup_objects import BackupObjects, CorruptObject
@@ -44,6 +52,8 @@ from operations.backup_schema import describe
 FORMAT = "jsonl.gz/v1"
 BATCH = 5000
 COMPRESS_LEVEL = 6
+#: chunks of canonical lines (one fetch of BATCH rows each) waiting between the row reader and the uploader
+QUEUE_DEPTH = 4
 
 
 class CorruptBackup(RuntimeError):
@@ -98,20 +108,113 @@ class TableCopy:
     schema: list[dict]    # each column's generic type, nullability, default (operations/backup_schema.py)
 
 
-def dump_rows(connection, table: Table, where, path: Path) -> tuple[int, str]:
-    """Stream the rows (ordered by primary key) into a gzip file; returns (rows, content sha256)."""
-    digest, count = hashlib.sha256(), 0
+def _chunks(connection, table: Table, where) -> Iterator[tuple[int, bytes]]:
+    """The rows (ordered by primary key) as chunks of canonical lines, one per fetch: (rows, lines)."""
     query = select(table).order_by(*primary_key(table))
     if where is not None:
         query = query.where(where)
     result = connection.execution_options(stream_results=True, yield_per=BATCH).execute(query)
+    for partition in result.mappings().partitions():
+        yield len(partition), b"".join(canonical_line(dict(row)) for row in partition)
+
+
+def dump_rows(connection, table: Table, where, path: Path) -> tuple[int, str]:
+    """Stream the rows (ordered by primary key) into a gzip file; returns (rows, content sha256)."""
+    digest, count = hashlib.sha256(), 0
     with gzip.open(path, "wb", compresslevel=COMPRESS_LEVEL) as handle:
-        for partition in result.mappings().partitions():
-            chunk = b"".join(canonical_line(dict(row)) for row in partition)
+        for rows, chunk in _chunks(connection, table, where):
             digest.update(chunk)
             handle.write(chunk)
-            count += len(partition)
+            count += rows
     return count, digest.hexdigest()
+
+
+class _Abandoned(OSError):
+    """The rows stopped coming (the reader failed): the object being stored is abandoned, not finished. An
+    OSError, so that the store removes what it had written of it, as for any failed write."""
+
+
+class _Compressing:
+    """A file-like reader of a table's gzip object, made from the chunks of canonical lines the row reader
+    hands it (`feed`, then `end`), compressed as they come; `read` runs in the uploading thread."""
+
+    _END = object()
+
+    def __init__(self):
+        self.chunks: queue.Queue = queue.Queue(maxsize=QUEUE_DEPTH)
+        self.compressor = zlib.compressobj(COMPRESS_LEVEL, zlib.DEFLATED, 31)  # 31: the gzip format
+        self.buffer, self.ended = bytearray(), False
+        self.failed: BaseException | None = None  # the uploader's error: the reader stops feeding
+
+    def feed(self, chunk) -> None:
+        """Hand a chunk over, waiting while the queue is full; the uploader's error if it has stopped."""
+        while True:
+            if self.failed is not None:
+                raise self.failed
+            try:
+                self.chunks.put(chunk, timeout=0.1)
+                return
+            except queue.Full:
+                continue
+
+    def end(self) -> None:
+        self.feed(self._END)
+
+    def abandon(self) -> None:
+        """The reader failed: the uploader stops at its next read (unless it has already stopped)."""
+        try:
+            self.feed(None)
+        except BaseException:  # noqa: BLE001 - the uploader has stopped on its own
+            pass
+
+    def read(self, size: int = -1) -> bytes:
+        while not self.ended and (size < 0 or len(self.buffer) < size):
+            chunk = self.chunks.get()
+            if chunk is None:
+                raise _Abandoned("the backup's rows stopped coming")
+            if chunk is self._END:
+                self.buffer += self.compressor.flush()
+                self.ended = True
+            else:
+                self.buffer += self.compressor.compress(chunk)
+        size = len(self.buffer) if size < 0 else min(size, len(self.buffer))
+        out = bytes(self.buffer[:size])
+        del self.buffer[:size]
+        return out
+
+
+def copy_table(objects: BackupObjects, key: str, connection, table: Table, where) -> tuple[int, str, int, str]:
+    """Store the rows of `table` (ordered by primary key) under `key` as one gzip object, this thread
+    reading while another compresses, seals and uploads; returns (rows, content sha256, stored size,
+    stored sha256). Whichever side fails, both stop and its error goes on; nothing of the object is kept."""
+    objects.writing_key()  # made here (on the owner's first backup), not in the uploading thread
+    lines = _Compressing()
+    stored: list = []
+
+    def upload() -> None:
+        try:
+            stored.append(objects.put_stream(key, lines))
+        except BaseException as error:  # noqa: BLE001 - handed to the reading thread, which raises it
+            lines.failed = error
+
+    uploader = threading.Thread(target=upload, name=f"backup-upload-{table.name}", daemon=True)
+    uploader.start()
+    digest, count = hashlib.sha256(), 0
+    try:
+        for rows, chunk in _chunks(connection, table, where):
+            digest.update(chunk)
+            lines.feed(chunk)
+            count += rows
+        lines.end()
+    except BaseException:
+        lines.abandon()
+        uploader.join()
+        raise
+    uploader.join()
+    if lines.failed is not None:
+        raise lines.failed
+    size, object_sha256 = stored[0]
+    return count, digest.hexdigest(), size, object_sha256
 
 
 def write_archive(objects: BackupObjects, *, prefix: str, tables: list[Table], source: Engine, where_of,
@@ -122,19 +225,16 @@ def write_archive(objects: BackupObjects, *, prefix: str, tables: list[Table], s
     copies: list[TableCopy] = []
     uploaded: list[str] = []
     try:
-        with scratch_folder() as folder, source.connect() as connection:
+        with source.connect() as connection:
             with connection.begin():  # one snapshot for every table of the backup
                 for table in tables:
-                    path = Path(folder) / f"{table.name}.jsonl.gz"
-                    rows, content = dump_rows(connection, table, where_of(table), path)
                     key = f"{prefix}{table.name}.jsonl.gz"
-                    size, object_sha256 = objects.put_file(key, path)
+                    rows, content, size, object_sha256 = copy_table(objects, key, connection, table, where_of(table))
                     uploaded.append(key)
                     failpoint("backup.table-uploaded")
                     copies.append(TableCopy(table.name, rows, size, content, object_sha256, key,
                                             [c.name for c in table.columns], [c.name for c in primary_key(table)],
                                             describe(table)))
-                    path.unlink()
         manifest = {"format": FORMAT, **header, "encryption": objects.encryption(), "schema_fingerprint": schema_fingerprint(tables),
                     "tables": [copy.__dict__ for copy in copies]}
         failpoint("backup.before-manifest")
@@ -218,6 +318,52 @@ def read_rows(path: Path, table: Table, digest, renames: dict[str, str] | None =
         yield batch
 
 
+class _Failed:
+    """What stopped the thread that reads ahead: raised again in the thread that inserts."""
+
+    def __init__(self, error: BaseException):
+        self.error = error
+
+
+def _ahead(batches: Iterator[list[dict]]) -> Iterator[list[dict]]:
+    """`batches`, read by another thread up to QUEUE_DEPTH batches ahead: it decompresses and parses the
+    lines (holding the GIL) while this thread's inserts wait on the database (which releases it). Its error
+    is raised here; when this thread stops early (an insert failed), it stops too."""
+    waiting: queue.Queue = queue.Queue(maxsize=QUEUE_DEPTH)
+    stop, end = threading.Event(), object()
+
+    def hand(item) -> bool:
+        while not stop.is_set():
+            try:
+                waiting.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def read() -> None:
+        try:
+            for batch in batches:
+                if not hand(batch):
+                    return
+            hand(end)
+        except BaseException as error:  # noqa: BLE001 - handed to the inserting thread, which raises it
+            hand(_Failed(error))
+        finally:
+            batches.close()
+
+    reader = threading.Thread(target=read, name="restore-read-ahead", daemon=True)
+    reader.start()
+    try:
+        while (item := waiting.get()) is not end:
+            if isinstance(item, _Failed):
+                raise item.error
+            yield item
+    finally:
+        stop.set()
+        reader.join()
+
+
 def load_rows(target: Engine, tables: list[Table], paths: dict[str, Path], manifest: dict, where_of,
               renames: dict[str, dict[str, str]] | None = None) -> dict[str, int]:
     """Replace the selected rows of every table with the backup's, in one transaction (parents first).
@@ -234,9 +380,10 @@ def load_rows(target: Engine, tables: list[Table], paths: dict[str, Path], manif
             if copy is None:
                 continue
             digest, rows = hashlib.sha256(), 0
-            for batch in read_rows(paths[table.name], table, digest, (renames or {}).get(table.name)):
-                connection.execute(insert(table), batch)
-                rows += len(batch)
+            with closing(_ahead(read_rows(paths[table.name], table, digest, (renames or {}).get(table.name)))) as batches:
+                for batch in batches:
+                    connection.execute(insert(table), batch)
+                    rows += len(batch)
             if rows != copy["rows"] or digest.hexdigest() != copy["sha256"]:
                 raise CorruptBackup(f"backup {manifest['backup_id']}: {table.name} does not match its manifest ({rows} "
                                     f"rows read, {copy['rows']} in the manifest; content hash "

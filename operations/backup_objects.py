@@ -176,8 +176,13 @@ class BackupObjects:
     def put_file(self, key: str, path: Path) -> tuple[int, str]:
         """Store a local file under `key`, encrypted; returns the stored object's size and SHA-256."""
         with path.open("rb") as handle:
-            sealing = _Sealing(handle, key, self.writing_key())
-            self.store.put_stream(key, sealing)
+            return self.put_stream(key, handle)
+
+    def put_stream(self, key: str, source: BinaryIO) -> tuple[int, str]:
+        """Store what `source` reads (to its end) under `key`, encrypted as it is read; returns the stored
+        object's size and SHA-256."""
+        sealing = _Sealing(source, key, self.writing_key())
+        self.store.put_stream(key, sealing)
         return sealing.size, sealing.digest.hexdigest()
 
     def put_bytes(self, key: str, data: bytes) -> None:

@@ -1,4 +1,4 @@
-"""Finance's monthly workbook of billable interventions, written with openpyxl in write-only mode.
+"""Finance's monthly workbook of billable interventions, written with XlsxWriter in constant-memory mode.
 
 It is what finance reconciles against the accounts, so its numbers are the ledger's to the cent, and
 nothing that comes from data is ever a formula (a customer named `=HYPERLINK(...)` stays a name):
@@ -8,8 +8,12 @@ amount recomputable from its row (minutes x the hourly rate applied + the fixed 
 of formulas per sheet and, on the Summary, one check cell (the Total TTC formula minus the ledger's
 total) that is zero. Scripts read the code names: each column's identity is its code (the SUMMARY,
 INTERVENTIONS... lists), and the About sheet maps every header to its code and holds the ledger's totals.
-Rows stream from the ledger, so memory stays flat for 200,000 interventions, and the fingerprint of
-what the workbook says (not its bytes) tells whether a new version is needed.
+Rows stream from the ledger and each row leaves memory once the next one begins, so memory stays flat for
+200,000 interventions, and the fingerprint of what the workbook says (not its bytes) tells whether a new
+version is needed.
+Why XlsxWriter and not openpyxl's write-only mode: the same workbook is written in about two thirds of the
+time (benchmarks/RESULTS.md "Export against bare openpyxl"), and each cell is written by its type (a text is
+never read as a formula, only a `Formula` of ours is one).
 The Commitments sheet is the service side of the month: the clocks of every ticket closed in it, met or
 missed, and the month's rate per request type and severity (docs/reference/policy.md "Service commitments").
 """
@@ -21,24 +25,23 @@ import re
 import textwrap
 import zipfile
 from dataclasses import dataclass, field
+from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, Iterable
 
-from openpyxl import Workbook
-from openpyxl.cell import WriteOnlyCell
-from openpyxl.styles import Alignment, Font, PatternFill
-from openpyxl.utils import get_column_letter
-from openpyxl.worksheet.properties import PageSetupProperties
-from openpyxl.worksheet.worksheet import Worksheet
+import xlsxwriter
+from xlsxwriter.utility import xl_col_to_name
+from xlsxwriter.worksheet import Worksheet
 
 EUR = '#,##0.00 "€";-#,##0.00 "€"'
 DAY = "yyyy-mm-dd"
 MOMENT = "yyyy-mm-dd hh:mm"
 PERCENT = "0.0%"
-HEADER_FONT = Font(bold=True, color="FFFFFF")
-HEADER_FILL = PatternFill("solid", fgColor="305496")
-TOTAL_FONT = Font(bold=True)
+DATETIME = "yyyy-mm-dd hh:mm:ss"  # a moment of the About sheet (the generation time)
+#: the header row: white bold labels on blue, wrapped, at the top of their cell
+HEADER = {"bold": True, "font_color": "#FFFFFF", "bg_color": "#305496", "pattern": 1, "text_wrap": True,
+          "valign": "top"}
 
 LANGUAGES = ("fr", "en")
 
@@ -266,7 +269,7 @@ DATA_SHEETS = tuple(f"xl/worksheets/sheet{index}.xml" for index in range(1, len(
 
 
 def _fingerprint(path: Path, about: list[tuple[str, Any]]) -> str:
-    """What the workbook says, without when it was made: the XML of the data sheets (openpyxl writes the
+    """What the workbook says, without when it was made: the XML of the data sheets (XlsxWriter writes the
     same bytes for the same rows; the zip around them carries timestamps) and the About sheet's values
     except the generation time and flow run. Hashing the written parts costs a fraction of hashing every
     row as it is written."""
@@ -280,112 +283,17 @@ def _fingerprint(path: Path, about: list[tuple[str, Any]]) -> str:
     return digest.hexdigest()
 
 
-def _sheet(workbook: Workbook, code: str, language: str) -> Any:
-    """A data sheet and its header row: the labels wrapped in a row tall enough to show them whole, frozen,
-    and repeated on every printed page; printed on A4, one page wide (landscape when wide)."""
-    columns = COLUMNS[code]
-    sheet = workbook.create_sheet(sheet_name(code, language))
-    widths = [width for _, width, _ in columns]
-    for index, (_, width, _) in enumerate(SECOND_TABLES.get(code, [])):
-        if width is not None:
-            widths += [8] * (index + 1 - len(widths))
-            widths[index] = max(widths[index], width)
-    for index, width in enumerate(widths, start=1):
-        sheet.column_dimensions[get_column_letter(index)].width = width
-    sheet.freeze_panes = "A2"
-    lines = max(len(textwrap.wrap(label(name, language), max(width - 3, 4))) for name, width, _ in columns)
-    sheet.row_dimensions[1].height = 15 * lines + 3
-    _print_setup(sheet, sum(width for _, width, _ in columns))
-    sheet.print_title_rows = "1:1"  # the header on every printed page
-    sheet.append(_header(sheet, [name for name, _, _ in columns], language))
-    return sheet
-
-
-#: the widest sheet (in column width units, characters of the default font) an A4 page holds upright at a
-#: readable scale; a wider one prints landscape
-PORTRAIT_WIDTH = 100
-
-
-def _print_setup(sheet, width: float) -> None:
-    """As finance prints: A4, every column on one page width (as many pages down as the rows need),
-    landscape when the columns are wider than a portrait page."""
-    sheet.page_setup.paperSize = Worksheet.PAPERSIZE_A4
-    sheet.page_setup.orientation = "landscape" if width > PORTRAIT_WIDTH else "portrait"
-    sheet.page_setup.fitToWidth, sheet.page_setup.fitToHeight = 1, 0
-    sheet.sheet_properties.pageSetUpPr = PageSetupProperties(fitToPage=True)
-
-
-def _header(sheet, names: list[str], language: str) -> list[WriteOnlyCell]:
-    """A header row's cells: the columns' labels, white on blue, wrapped."""
-    header = []
-    for name in names:
-        cell = WriteOnlyCell(sheet, value=label(name, language))
-        cell.font, cell.fill = HEADER_FONT, HEADER_FILL
-        cell.alignment = Alignment(wrap_text=True, vertical="top")
-        header.append(cell)
-    return header
-
-
-class _RowWriter:
-    """Appends rows with each column's number format.
-
-    A write-only sheet serialises a row as soon as it is appended, so one styled cell per column is
-    reused for every row instead of a new cell object per value (the export's hot path). Dates need no
-    explicit style (openpyxl gives them DAY itself); times do, or they show seconds and overflow the column.
-    """
-
-    def __init__(self, sheet, columns):
-        self.sheet = sheet
-        self.templates = []
-        for _, _, style in columns:
-            if style in (None, DAY):
-                self.templates.append(None)
-            else:
-                cell = WriteOnlyCell(sheet)
-                cell.number_format = style
-                self.templates.append(cell)
-        self.styled = [(index, cell) for index, cell in enumerate(self.templates) if cell is not None]
-        self.texts = [index for index, (_, _, style) in enumerate(columns) if style is None]
-
-    def append(self, values: list[Any], font: Font | None = None) -> None:
-        """Append a row. Data is never a formula: text that begins with `=` is written as text (openpyxl
-        would write it as a formula); the Total rows (`font`) are ours and keep their formulas."""
-        if font is not None:
-            row = []
-            for value, template in zip(values, self.templates):
-                # our formulas, and data: a text as typed (a cell of as_text is written as it is)
-                cell = WriteOnlyCell(self.sheet, value=value if str(value)[:1] == "=" else as_typed(value))
-                cell.font = font
-                if template is not None:
-                    cell.number_format = template.number_format
-                row.append(cell)
-            self.sheet.append(row)
-            return
-        row = [as_typed(value) for value in values]  # data: a text as typed, `_x001B_` too
-        for index, template in self.styled:
-            if row[index] is not None:
-                template.value = row[index]
-                row[index] = template
-        for index in self.texts:
-            value = row[index]
-            if value.__class__ is str and value[:1] == "=":
-                cell = WriteOnlyCell(self.sheet, value=value)  # already as typed
-                cell.data_type = "s"
-                row[index] = cell
-        self.sheet.append(row)
-
-
-def as_text(sheet, value: str) -> WriteOnlyCell:
-    """A cell that shows `value` as typed, never evaluated (OWASP: formula injection)."""
-    cell = WriteOnlyCell(sheet, value=as_typed(value))
-    cell.data_type = "s"
-    return cell
+class Formula(str):
+    """A formula of ours (a Total's SUM, a rate, the Summary's check): the only text written as a formula. A
+    text of the ledger is always written as text, whatever it begins with (OWASP: formula injection)."""
 
 
 #: the `_` of `_xHHHH_`, OOXML's escape of a character XML cannot hold (`_x001B_` is ESC): Excel decodes it in
 #: every text of a workbook it opens, so a text that holds it literally (a name typed `evil_x001B_[2J`) showed
-#: another text. OOXML escapes that `_` itself as `_x005F_`; openpyxl writes text as it is given.
+#: another text. OOXML escapes that `_` itself as `_x005F_`.
 _ESCAPE_LIKE = re.compile(r"_(?=[xX][0-9A-Fa-f]{4}_)")
+#: the control characters XML cannot hold, written as their `_xHHHH_` (tab and line feed stay as they are)
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f]")
 
 
 def as_typed(value: Any) -> Any:
@@ -395,31 +303,182 @@ def as_typed(value: Any) -> Any:
     return value
 
 
+class _Worksheet(Worksheet):
+    """XlsxWriter's worksheet, with our escape of a text's `_xHHHH_`: XlsxWriter escapes only the lower-case
+    `_x`, and runs two expressions over every text; ours escapes `_X` too (as_typed), and runs them only on a
+    text that holds `_x`, `_X` or a character that is not printable (the export's hot path: 200,000 rows).
+    XlsxWriter calls it on every text of a cell in constant-memory mode (3.x); test_workbook_escapes checks it."""
+
+    @staticmethod
+    def _escape_control_characters(data):
+        if data.__class__ is not str:
+            return data
+        data = as_typed(data)
+        if not data.isprintable():
+            data = _CONTROL.sub(lambda match: f"_x{ord(match.group()):04X}_", data)
+        if data[:3] == "<r>" and data[-4:] == "</r>":
+            # XlsxWriter would write such a text as raw rich-text XML: its `<` is written as its escape instead
+            data = "_x003C_" + data[1:]
+        return data
+
+
+class _Book:
+    """The XlsxWriter workbook and its formats: one Format per look, shared by every cell that has it."""
+
+    #: every text is written as text: XlsxWriter would otherwise write a text beginning with `=` as a formula,
+    #: a numeric text as a number and a URL as a link (write_string never does; these say it for write())
+    OPTIONS = {"constant_memory": True, "strings_to_formulas": False, "strings_to_numbers": False,
+               "strings_to_urls": False}
+
+    def __init__(self, path: Path):
+        self.workbook = xlsxwriter.Workbook(str(path), {**self.OPTIONS, "tmpdir": str(path.parent)})
+        self._formats: dict[tuple[str | None, bool], Any] = {}
+        self.header = self.workbook.add_format(HEADER)
+
+    def format(self, number_format: str | None, bold: bool = False):
+        """The Format of a number format (None: the default) in bold or not; None for a plain cell."""
+        key = (number_format, bold)
+        if key not in self._formats:
+            properties: dict[str, Any] = {"num_format": number_format} if number_format else {}
+            if bold:
+                properties["bold"] = True
+            self._formats[key] = self.workbook.add_format(properties) if properties else None
+        return self._formats[key]
+
+    def add_sheet(self, name: str) -> "_Sheet":
+        return _Sheet(self, self.workbook.add_worksheet(name, worksheet_class=_Worksheet))
+
+    def close(self) -> None:
+        self.workbook.close()
+
+
+class _Sheet:
+    """A worksheet written from top to bottom, one row after the other (constant-memory mode writes each row
+    to disk when the next one begins): `row` is the next row's index, from 0."""
+
+    def __init__(self, book: _Book, worksheet):
+        self.book, self.worksheet, self.row = book, worksheet, 0
+        self.day, self.moment = book.format(DAY), book.format(DATETIME)
+
+    def append(self, values: list[Any], formats: list[Any] | None = None) -> None:
+        """Write one row, each cell by its value's type, with its column's format; None leaves a cell empty."""
+        row, worksheet = self.row, self.worksheet
+        for column, value in enumerate(values):
+            if value is None:
+                continue
+            cell_format = formats[column] if formats else None
+            kind = value.__class__
+            if kind is str:
+                worksheet.write_string(row, column, value, cell_format)
+            elif kind is Formula:
+                # no result stored beside it (XlsxWriter's default is 0): LibreOffice then computes it on
+                # opening, as Excel does, instead of showing a 0 it takes for Excel's own result
+                worksheet.write_formula(row, column, value, cell_format, "")
+            elif kind is datetime:
+                worksheet.write_datetime(row, column, value, cell_format or self.moment)
+            elif kind is date:
+                worksheet.write_datetime(row, column, value, cell_format or self.day)
+            elif kind is bool:
+                worksheet.write_boolean(row, column, value, cell_format)
+            elif isinstance(value, (int, float, Decimal)):
+                worksheet.write_number(row, column, value, cell_format)
+            else:
+                worksheet.write_string(row, column, str(value), cell_format)
+        self.row += 1
+
+    def skip(self) -> None:
+        """A blank row."""
+        self.row += 1
+
+    def auto_filter(self, columns: int, rows: int) -> None:
+        """A filter on the header row over the first `rows` rows (the header's included)."""
+        self.worksheet.autofilter(0, 0, max(rows - 1, 0), columns - 1)
+
+
+def _sheet(book: _Book, code: str, language: str) -> _Sheet:
+    """A data sheet and its header row: the labels wrapped in a row tall enough to show them whole, frozen,
+    and repeated on every printed page; printed on A4, one page wide (landscape when wide)."""
+    columns = COLUMNS[code]
+    sheet = book.add_sheet(sheet_name(code, language))
+    widths = [width for _, width, _ in columns]
+    for index, (_, width, _) in enumerate(SECOND_TABLES.get(code, [])):
+        if width is not None:
+            widths += [8] * (index + 1 - len(widths))
+            widths[index] = max(widths[index], width)
+    for index, width in enumerate(widths):
+        sheet.worksheet.set_column(index, index, width)
+    sheet.worksheet.freeze_panes(1, 0)
+    lines = max(len(textwrap.wrap(label(name, language), max(width - 3, 4))) for name, width, _ in columns)
+    sheet.worksheet.set_row(0, 15 * lines + 3)
+    _print_setup(sheet, sum(width for _, width, _ in columns))
+    sheet.worksheet.repeat_rows(0)  # the header on every printed page
+    _header(sheet, [name for name, _, _ in columns], language)
+    return sheet
+
+
+#: the widest sheet (in column width units, characters of the default font) an A4 page holds upright at a
+#: readable scale; a wider one prints landscape
+PORTRAIT_WIDTH = 100
+A4 = 9  # the paper size code of OOXML's pageSetup
+
+
+def _print_setup(sheet: _Sheet, width: float) -> None:
+    """As finance prints: A4, every column on one page width (as many pages down as the rows need),
+    landscape when the columns are wider than a portrait page."""
+    sheet.worksheet.set_paper(A4)
+    if width > PORTRAIT_WIDTH:
+        sheet.worksheet.set_landscape()
+    else:
+        sheet.worksheet.set_portrait()
+    sheet.worksheet.fit_to_pages(1, 0)
+
+
+def _header(sheet: _Sheet, names: list[str], language: str) -> None:
+    """A header row: the columns' labels, white on blue, wrapped."""
+    sheet.append([label(name, language) for name in names], [sheet.book.header] * len(names))
+
+
+class _RowWriter:
+    """Appends rows with each column's number format (a Total row's in bold).
+
+    Dates without a format of their column get DAY, moments DATETIME: a number format of a date is what
+    makes a spreadsheet show a date."""
+
+    def __init__(self, sheet: _Sheet, columns):
+        self.sheet = sheet
+        self.formats = [sheet.book.format(style) for _, _, style in columns]
+        self.bold = [sheet.book.format(style, bold=True) for _, _, style in columns]
+
+    def append(self, values: list[Any], bold: bool = False) -> None:
+        """Append a row. A text is always text (`_xHHHH_` kept literally); only a Formula is a formula."""
+        self.sheet.append(values, self.bold if bold else self.formats)
+
+
 def _total_row(writer: _RowWriter, columns, first: int, last: int, language: str) -> int:
     """A blank row, then the Total row: a SUM formula over rows first..last for each summed column (0 when
     there is no row). Returns the Total row's number."""
     names = [name for name, _, _ in columns]
     adds = set(summed(columns))
     values: list[Any] = []
-    for index, name in enumerate(names, start=1):
-        letter = get_column_letter(index)
-        if index == 1:
+    for index, name in enumerate(names):
+        letter = xl_col_to_name(index)
+        if index == 0:
             values.append(word("total", language))
         elif name in adds:
-            values.append(f"=SUM({letter}{first}:{letter}{last})" if last >= first else 0)
+            values.append(Formula(f"=SUM({letter}{first}:{letter}{last})") if last >= first else 0)
         else:
             values.append(None)
-    writer.sheet.append([])
-    writer.append(values, font=TOTAL_FONT)
+    writer.sheet.skip()
+    writer.append(values, bold=True)
     return last + 2
 
 
-def _table(workbook: Workbook, code: str, records: list[dict], month: str, language: str,
+def _table(book: _Book, code: str, records: list[dict], month: str, language: str,
            totals: list[tuple[str, Any]]) -> int:
     """A small sheet of `records` (dicts by code), its ledger words translated, then its Total row; a
     sentence instead when there is nothing. The ledger's sums go to `totals` (for About)."""
     columns = COLUMNS[code]
-    sheet = _sheet(workbook, code, language)
+    sheet = _sheet(book, code, language)
     writer = _RowWriter(sheet, columns)
     names = [name for name, _, _ in columns]
     which = LANGUAGES.index(language)
@@ -437,7 +496,7 @@ def _table(workbook: Workbook, code: str, records: list[dict], month: str, langu
         writer.append(values)
         for name in adds:
             sums[name] += record[name] or 0
-    sheet.auto_filter.ref = f"A1:{get_column_letter(len(columns))}{len(records) + 1}"
+    sheet.auto_filter(len(columns), len(records) + 1)
     if records:
         _total_row(writer, columns, 2, len(records) + 1, language)
     else:
@@ -456,10 +515,10 @@ def write_workbook(path: Path, *, month: str, summary: list[dict], interventions
     if language not in LANGUAGES:
         raise ValueError(f"workbook language {language!r}: one of {', '.join(LANGUAGES)}")
     credit_notes, credits, commitments = credit_notes or [], credits or [], commitments or []
-    workbook = Workbook(write_only=True)
+    book = _Book(path)
 
     # Summary: one row per customer, the Total row (formulas), and the check cell against the ledger's total
-    sheet = _sheet(workbook, "summary", language)
+    sheet = _sheet(book, "summary", language)
     writer = _RowWriter(sheet, SUMMARY)
     names = [name for name, _, _ in SUMMARY]
     totals = {name: Decimal("0.00") if name not in COUNTS else 0 for name in TOTALLED}
@@ -468,27 +527,26 @@ def write_workbook(path: Path, *, month: str, summary: list[dict], interventions
         for name in TOTALLED:
             totals[name] += record[name]
     last = len(summary) + 1
-    sheet.auto_filter.ref = f"A1:{get_column_letter(len(SUMMARY))}{last}"
+    sheet.auto_filter(len(SUMMARY), last)
     if not summary:
         writer.append([word("summary.empty", language, month=month)] + [None] * (len(names) - 1))
     total_row = _total_row(writer, SUMMARY, 2, last, language) + (0 if summary else 1)
     ttc = names.index("total_ttc")
     ledger_ttc = totals["total_ttc"]
-    check_cell = WriteOnlyCell(sheet, value=f"=ROUND({get_column_letter(ttc + 1)}{total_row}"
-                                            f"{'-' if ledger_ttc >= 0 else '+'}{format(abs(ledger_ttc), 'f')},2)")
-    check_cell.font, check_cell.number_format = TOTAL_FONT, EUR
-    check_label = WriteOnlyCell(sheet, value=word("check", language))
-    check_label.font = TOTAL_FONT
-    sheet.append([check_label] + [None] * (ttc - 1) + [check_cell])
+    check = Formula(f"=ROUND({xl_col_to_name(ttc)}{total_row}"
+                    f"{'-' if ledger_ttc >= 0 else '+'}{format(abs(ledger_ttc), 'f')},2)")
+    bold = book.format(None, bold=True)
+    sheet.append([word("check", language)] + [None] * (ttc - 1) + [check],
+                 [bold] * ttc + [book.format(EUR, bold=True)])
 
     # Interventions: streamed
-    sheet = _sheet(workbook, "interventions", language)
+    sheet = _sheet(book, "interventions", language)
     writer = _RowWriter(sheet, INTERVENTIONS)
     count = 0
     for values in interventions:
         writer.append(values)
         count += 1
-    sheet.auto_filter.ref = f"A1:{get_column_letter(len(INTERVENTIONS))}{count + 1}"
+    sheet.auto_filter(len(INTERVENTIONS), count + 1)
     if count:
         _total_row(writer, INTERVENTIONS, 2, count + 1, language)
     else:
@@ -496,14 +554,14 @@ def write_workbook(path: Path, *, month: str, summary: list[dict], interventions
 
     sheet_totals: list[tuple[str, Any]] = []
     rows = len(summary) + count
-    rows += _table(workbook, "invoices", invoices, month, language, sheet_totals)
-    rows += _table(workbook, "credit_notes", credit_notes, month, language, sheet_totals)
-    rows += _table(workbook, "credits", credits, month, language, sheet_totals)
+    rows += _table(book, "invoices", invoices, month, language, sheet_totals)
+    rows += _table(book, "credit_notes", credit_notes, month, language, sheet_totals)
+    rows += _table(book, "credits", credits, month, language, sheet_totals)
     # the service side's two sheets are written by their own module (it builds on this one's helpers)
     from reports.workbook_commitments import commitments_sheet, metrics_sheet
 
-    rows += commitments_sheet(workbook, commitments, month, language)
-    rows += metrics_sheet(workbook, measured or [], month, language)
+    rows += commitments_sheet(book, commitments, month, language)
+    rows += metrics_sheet(book, measured or [], month, language)
 
     # About: the run's and the terms' values, then what scripts need: the language, each sheet's name and each
     # header's code name, and the ledger's totals (the Summary's as total.<code>)
@@ -517,19 +575,13 @@ def write_workbook(path: Path, *, month: str, summary: list[dict], interventions
                 raise ValueError(f"{key} names two columns: {mapped[key]} and {name}")
     about += list(mapped.items())
     about += [(f"total.{name}", totals[name]) for name in TOTALLED] + sheet_totals
-    sheet = workbook.create_sheet(sheet_name("about", language))
-    sheet.column_dimensions["A"].width = 52
-    sheet.column_dimensions["B"].width = 60
+    sheet = book.add_sheet(sheet_name("about", language))
+    sheet.worksheet.set_column(0, 0, 52)
+    sheet.worksheet.set_column(1, 1, 60)
     _print_setup(sheet, 52 + 60)
+    money = [None, book.format(EUR)]
     for key, value in about:
-        if isinstance(value, str) and value[:1] == "=":
-            value = as_text(sheet, value)
-        elif isinstance(value, str):
-            value = as_typed(value)
-        elif key.startswith("total.") and isinstance(value, Decimal):
-            value = WriteOnlyCell(sheet, value=value)
-            value.number_format = EUR
-        sheet.append([key, value])
+        sheet.append([key, value], money if key.startswith("total.") and isinstance(value, Decimal) else None)
 
-    workbook.save(path)
+    book.close()
     return Written(path, _fingerprint(path, about), rows, {name: totals[name] for name in TOTALLED}, count)

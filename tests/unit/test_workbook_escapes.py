@@ -50,3 +50,22 @@ def test_a_literal_escape_sequence_is_written_so_that_excel_shows_it_as_typed(tm
 def test_a_text_without_an_escape_sequence_is_written_as_it_is():
     for text in ["plain", "x0041_", "_x004_", "_xZZZZ_", "ACME_x", 12, None, Decimal("1.50")]:
         assert as_typed(text) == text
+
+
+def test_a_text_that_looks_like_a_formula_or_rich_text_xml_is_written_as_text(tmp_path):
+    """XlsxWriter writes a text framed by `<r>...</r>` as raw rich-text XML, and a text beginning with `=` as
+    a formula when asked to (write()): the workbook writes both as the texts they are."""
+    from openpyxl import load_workbook
+
+    typed = ["<r><t>pwned</t></r>", "=HYPERLINK(\"http://x\",\"y\")", "+1+2", "@SUM(A1)", "bell\x07ring"]
+    interventions = [[datetime(2026, 10, 2, 9), "2026-10", "C1", text, "T-1", "alice", "assistance", 30, 30, 0, None,
+                      None, Decimal("0.00"), None] for text in typed]
+    path = tmp_path / "2026-10.xlsx"
+    write_workbook(path, month="2026-10", summary=[], interventions=interventions, invoices=[],
+                   about=[("month", "2026-10")], language="en")
+    with zipfile.ZipFile(path) as archive:
+        xml = archive.read("xl/worksheets/sheet2.xml").decode()
+    assert "<r><t>pwned" not in xml and not re.findall(r"<f>(?!SUM\()", xml)
+    sheet = load_workbook(path)["Interventions"]
+    shown = [excel_decodes(sheet.cell(row, 4).value) for row in range(2, 2 + len(typed))]
+    assert shown == typed
