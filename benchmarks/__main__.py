@@ -7,8 +7,9 @@ The close is measured against two baselines: pandas, and `sql`, the database pri
 
 Times each operation of the product beside a bare baseline doing the same work, in the same run on
 the same machine, each in a fresh process on a fresh copy of the same data, and prints the ratio
-and the peak resident memory of each process. `--end-to-end` also times `lifecycle run ...` as a
-user runs it (Prefect import and orchestration included) against one Prefect server.
+and the peak resident memory of each process. `--end-to-end` also measures what running on the worker
+costs: `lifecycle run ...` against a warm `lifecycle up` (its deployments and worker) minus the same
+command run in process against the same server, median of three of each, for the export and arrears.
 """
 
 from __future__ import annotations
@@ -32,6 +33,8 @@ ROOT = Path(__file__).resolve().parent
 VARIANTS = {"close": ["ours", "pandas", "sql"], "export": ["ours", "openpyxl", "xlsxwriter"],
             "arrears": ["ours", "ours-next-day", "sql"], "backup": ["ours", "boto3"], "restore": ["ours", "bulk"]}
 TARGETS = {"close": ("sql", 1.5), "export": ("openpyxl", 1.2), "arrears": ("sql", 1.5)}
+#: seconds `lifecycle run` on the worker of a warm `lifecycle up` may add to the same command in process (median)
+RUN_OVERHEAD_TARGET = 3.0
 
 
 def prepare(store, label: str, call: str) -> str:
@@ -65,39 +68,105 @@ def measure(op: str, variant: str, *, ledger: str, platform: str, storage: str, 
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
-def end_to_end(args: list[str], env: dict) -> dict:
-    """`lifecycle run ...` as a user runs it; peak memory is that process's own (wait4)."""
+def timed_run(args: list[str], env: dict, *, in_process: bool) -> dict:
+    """`lifecycle run ...` as a user runs it, in a fresh process; peak memory is that process's own (wait4).
+    `in_process`: the command's own in-process way (what it does when no worker serves the deployment), the
+    rest of the command unchanged."""
+    code = ("import sys; from lifecycle import runner; "
+            + ("runner.route = lambda deployment: runner.Route(None, None); " if in_process else "")
+            + f"sys.argv = ['lifecycle', 'run', *{args!r}]; from lifecycle.cli import main; main()")
     started = time.perf_counter()
-    process = subprocess.Popen([sys.executable, "-m", "lifecycle.cli", "run", *args], env=env,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    process = subprocess.Popen([sys.executable, "-c", code], env=env, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.PIPE)
     _, status, usage = os.wait4(process.pid, 0)
     seconds = time.perf_counter() - started
+    said = process.stderr.read().decode()
     if os.waitstatus_to_exitcode(status) != 0:
-        raise RuntimeError(f"lifecycle run {' '.join(args)} failed: {process.stderr.read().decode()[-2000:]}")
+        raise RuntimeError(f"lifecycle run {' '.join(args)} failed: {said[-2000:]}")
+    if not in_process and " on the worker: " not in said:
+        raise RuntimeError(f"lifecycle run {' '.join(args)} did not run on the worker: {said[-2000:]}")
     return {"seconds": round(seconds, 3), "peak_mb": round(usage.ru_maxrss / 1024, 1)}
+
+
+def median_of(runs: list[dict]) -> dict:
+    ordered = sorted(runs, key=lambda run: run["seconds"])
+    return {**ordered[len(ordered) // 2], "runs": [run["seconds"] for run in runs]}
+
+
+#: the commands timed end to end (each run again gives the same work: the export rewrites the month's
+#: workbook, the sweep of a day already swept finds it done)
+END_TO_END = {"export": ["export", "--month", "2026-10"], "arrears": ["arrears", "--as-of", "2026-11-22"]}
+
+
+def start_up(env: dict, log: Path) -> tuple[subprocess.Popen, str]:
+    """`lifecycle up` on free ports, its deployments applied and its worker started ("ready")."""
+    while True:
+        port = free_port()
+        if all(_port_free(port + n) for n in (1, 2)):
+            break
+    with log.open("wb") as out:
+        process = subprocess.Popen([sys.executable, "-m", "lifecycle.cli", "up", "--port", str(port)], env=env,
+                                   stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    deadline = time.monotonic() + 900
+    while "ready:" not in log.read_text(errors="replace"):
+        if process.poll() is not None or time.monotonic() > deadline:
+            os.killpg(process.pid, signal.SIGTERM)
+            raise RuntimeError(f"lifecycle up did not get ready: {log.read_text(errors='replace')[-2000:]}")
+        time.sleep(1)
+    return process, f"http://127.0.0.1:{port}/api"
+
+
+def _port_free(port: int) -> bool:
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
+def end_to_end(store, scale: str, work: Path, closed: str, platform: str, storage: str, env: dict) -> list[dict]:
+    """The cost of running on the worker, per command: median of three `lifecycle run` against a warm `lifecycle
+    up` minus median of three of the same command in process (same ledger, same server), after one run of
+    each that warms the ledger's state (the first sweep of a day does that day's work, the next ones do not)."""
+    ledger_copy, platform_copy = store.copy(closed, work, f"{scale}-e2e"), store.copy(platform, work, f"{scale}-e2e-platform")
+    e2e_env = {**env, "LIFECYCLE_HOME": str(work / "e2e"), "LIFECYCLE_DATABASE_URL": ledger_copy,
+               "LIFECYCLE_PLATFORM_URL": platform_copy, "LIFECYCLE_STORAGE_URL": storage}
+    e2e_env.pop("PREFECT_API_URL", None)
+    up, _ = start_up(e2e_env, work / "up.log")
+    rows = []
+    try:
+        for op, command in END_TO_END.items():
+            timed_run(command, e2e_env, in_process=False)
+            timed_run(command, e2e_env, in_process=True)
+            worker, here = [], []
+            for _ in range(3):  # interleaved: a change of the machine's load weighs on both alike
+                worker.append(timed_run(command, e2e_env, in_process=False))
+                here.append(timed_run(command, e2e_env, in_process=True))
+            results = {"in-process": median_of(here), "on-worker": median_of(worker)}
+            overhead = results["on-worker"]["seconds"] - results["in-process"]["seconds"]
+            results["overhead"] = {"seconds": round(overhead, 3), "peak_mb": results["on-worker"]["peak_mb"],
+                                   "check": "met" if overhead <= RUN_OVERHEAD_TARGET else "NOT met"}
+            for variant in ("in-process", "on-worker"):
+                results[variant]["check"] = " ".join(f"{seconds:.2f}" for seconds in results[variant]["runs"])
+            print(f"  {scale} lifecycle run {op}: on the worker {results['on-worker']['runs']} s, in process "
+                  f"{results['in-process']['runs']} s: overhead (medians) {overhead:.2f} s", file=sys.stderr)
+            rows.append({"scale": scale, "op": f"run {op}", "results": results})
+    finally:
+        os.killpg(up.pid, signal.SIGTERM)
+        try:
+            up.wait(timeout=120)
+        except subprocess.TimeoutExpired:
+            os.killpg(up.pid, signal.SIGKILL)
+        store.drop(ledger_copy)
+        store.drop(platform_copy)
+    return rows
 
 
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
-
-
-def start_prefect(out: Path) -> tuple[subprocess.Popen, str]:
-    port = free_port()
-    env = {**os.environ, "PREFECT_HOME": str(out / "prefect"), "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
-    server = subprocess.Popen([sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1", "--port",
-                               str(port)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                              start_new_session=True)
-    url = f"http://127.0.0.1:{port}/api"
-    from lifecycle.server import answers
-
-    deadline = time.monotonic() + 180
-    while not answers(url):
-        if time.monotonic() > deadline:
-            raise RuntimeError("the benchmark's Prefect server did not start")
-        time.sleep(1)
-    return server, url
 
 
 def start_s3(out: Path) -> tuple[subprocess.Popen, dict]:
@@ -129,7 +198,8 @@ def main() -> None:
     parser.add_argument("--big-mb", type=int, default=None,
                         help="size of the large customer for backup/restore (default 1024 with M or L, else 0)")
     parser.add_argument("--storage", choices=["folder", "s3"], default="folder")
-    parser.add_argument("--end-to-end", action="store_true", help="also time `lifecycle run` (Prefect included)")
+    parser.add_argument("--end-to-end", action="store_true",
+                        help="also measure `lifecycle run` on the worker of a warm `lifecycle up` against in process")
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--out", type=Path, default=ROOT / "out")
     args = parser.parse_args()
@@ -145,14 +215,10 @@ def main() -> None:
         servers.append(server)
         base_env.update(s3_env)
         storage_url = "s3://bench/lifecycle"
-    prefect_url = None
-    if args.end_to_end:
-        server, prefect_url = start_prefect(args.out)
-        servers.append(server)
     rows = []
     try:
         for scale in args.scale:
-            rows += run_scale(store, scale, args, base_env, storage_url, prefect_url)
+            rows += run_scale(store, scale, args, base_env, storage_url)
         if args.big_mb and ({"backup", "restore"} & set(args.ops)):
             rows += run_big(store, args, base_env, storage_url)
     finally:
@@ -162,7 +228,7 @@ def main() -> None:
     report(rows, args, store)
 
 
-def run_scale(store, scale: str, args, env: dict, storage_url: str | None, prefect_url: str | None) -> list[dict]:
+def run_scale(store, scale: str, args, env: dict, storage_url: str | None) -> list[dict]:
     ledger = prepare(store, f"{scale}-ledger", f"generate_ledger({{url}}, SCALES[{scale!r}], {args.seed})")
     platform = prepare(store, f"{scale}-platform",
                        f"generate_platform({{url}}, SCALES[{scale!r}].customers, {args.seed})")
@@ -191,20 +257,12 @@ def run_scale(store, scale: str, args, env: dict, storage_url: str | None, prefe
                 store.drop(platform_copy)
             print(f"  {store.name} {scale} {op:8s} {variant:14s} {results[variant]['seconds']:9.2f} s "
                   f"{results[variant]['peak_mb']:8.0f} MB  check {results[variant]['check']}", file=sys.stderr)
-        if prefect_url:
-            copy = store.copy(closed if op == "export" else ledger, work, f"{op}-e2e")
-            platform_copy = store.copy(platform, work, f"{op}-e2e-platform")
-            e2e_env = {**env, "PREFECT_API_URL": prefect_url, "LIFECYCLE_HOME": str(work / "e2e"),
-                       "LIFECYCLE_DATABASE_URL": copy, "LIFECYCLE_PLATFORM_URL": platform_copy,
-                       "LIFECYCLE_STORAGE_URL": storage}
-            command = {"close": ["monthly-close", "--month", "2026-10"], "export": ["export", "--month", "2026-10"],
-                       "arrears": ["arrears", "--as-of", "2026-11-22"]}[op]
-            try:
-                results["end-to-end"] = end_to_end(command, e2e_env)
-            finally:
-                store.drop(copy)
-                store.drop(platform_copy)
         rows.append({"scale": scale, "op": op, "results": results})
+    if args.end_to_end:
+        if closed is None:
+            closed = store.copy(ledger, work, f"{scale}-closed")
+            measure("close", "ours", ledger=closed, platform=platform, storage=storage, home=work, env=env)
+        rows += end_to_end(store, scale, work, closed, platform, storage, env)
     if closed is not None:
         store.drop(closed)
     return rows
@@ -260,7 +318,7 @@ def report(rows: list[dict], args, store) -> None:
     for row in rows:
         results = row["results"]
         baseline_name = {"close": "sql", "export": "openpyxl", "arrears": "sql", "backup": "boto3",
-                         "restore": "bulk"}[row["op"]]
+                         "restore": "bulk"}.get(row["op"], "in-process")
         baseline = results.get(baseline_name)
         for variant, result in results.items():
             ratio = f"{result['seconds'] / baseline['seconds']:.2f}" if baseline and baseline["seconds"] else ""

@@ -1,6 +1,6 @@
 """`prefect server start` for the embedded server of `lifecycle up`, with one fault of Prefect's mended.
 
-Prefect 3.8.8's SQLite writer of events inserts each batch's new events with `insert().values(rows)`;
+Prefect's SQLite writer of events (3.8.8, and still 3.9.1) inserts each batch's new events with `insert().values(rows)`;
 when every event of a batch is stored already (a client that reconnects sends again the events it
 had not seen acknowledged), `rows` is empty, SQLAlchemy inserts one row of defaults, SQLite refuses
 it (`NOT NULL constraint failed: events.occurred`), and the persister retries the whole flush five

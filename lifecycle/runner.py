@@ -167,7 +167,16 @@ def waiting_for(client, run, state) -> str:
     return f"waiting for a worker of pool {pool_name} to pick it up ({len(online)} online)"
 
 
-def run_and_follow(target: Route, parameters: dict, *, echo, poll_seconds: float = 1.0):
+#: how often the run's state and its new logs are read while it runs
+POLL_SECONDS = 0.5
+#: how long, at most, the last logs of a run that ended may take to arrive: its process sends them in batches
+#: (PREFECT_LOGGING_TO_API_BATCH_INTERVAL) and as it exits; the engine's last word ends the wait sooner
+LAST_LOGS_SECONDS = 3.0
+#: the engine's last log line of every run it ends, whatever the state (a crashed process has none)
+LAST_WORD = "Finished in state"
+
+
+def run_and_follow(target: Route, parameters: dict, *, echo, poll_seconds: float = POLL_SECONDS):
     """Create a run of the deployment, print its logs until it ends, return its result (None when
     the result cannot be read here); raise RunFailed when it did not complete."""
     from prefect import get_client
@@ -194,8 +203,10 @@ def run_and_follow(target: Route, parameters: dict, *, echo, poll_seconds: float
                 task_names[task_run_id] = client.read_task_run(task_run_id).name
             return task_names[task_run_id]
 
-        def print_new_logs():
+        def print_new_logs() -> bool:
+            """Print the logs not printed yet; whether the run's last word was among them."""
             nonlocal since
+            last_word = False
             for log in client.read_logs(LogFilter(flow_run_id=LogFilterFlowRunId(any_=[run.id]),
                                                   timestamp=LogFilterTimestamp(after_=since)),
                                         sort=LogSort.TIMESTAMP_ASC, limit=200):
@@ -203,21 +214,26 @@ def run_and_follow(target: Route, parameters: dict, *, echo, poll_seconds: float
                     seen.add(log.id)
                     _print_log(log, task_name(log.task_run_id))
                     since = log.timestamp
+                    last_word = last_word or (log.task_run_id is None and log.message.startswith(LAST_WORD))
+            return last_word
 
         told_waiting = False
         waiting = Waiting(echo)
         try:
+            ended = False
             while True:
                 state = client.read_flow_run(run.id).state
-                print_new_logs()
+                ended = print_new_logs() or ended
                 kind = state.type.value if state else "PENDING"
                 waiting.check(kind, lambda: waiting_for(client, run, state))
                 if kind == "PAUSED" and not told_waiting:
                     echo(f"waiting for a decision in the UI: {url}")
                 told_waiting = kind == "PAUSED"
                 if kind in FINAL:
-                    time.sleep(2 * poll_seconds)  # logs are shipped in batches: take the last ones
-                    print_new_logs()
+                    deadline = time.monotonic() + LAST_LOGS_SECONDS
+                    while not ended and time.monotonic() < deadline:  # the last batch of logs is on its way
+                        time.sleep(poll_seconds / 2)
+                        ended = print_new_logs()
                     break
                 time.sleep(poll_seconds)
         except KeyboardInterrupt:

@@ -25,6 +25,12 @@ HEARTBEAT_SECONDS = "180"
 #: rewrites them in one transaction: with 100 per daily deployment the embedded SQLite server held its
 #: write lock long enough for its own background tasks to give up ("database is locked" in CI)
 SCHEDULER_MAX_RUNS = "14"
+#: seconds between a worker's asks for runs to start (Prefect's default, 10 s, is on average 5 s of waiting
+#: before `lifecycle run` or the UI's Run button starts anything); one small read a second per worker
+WORKER_QUERY_SECONDS = "1"
+#: seconds between a run's sends of its logs to the server (Prefect's default is 2 s): `lifecycle run` prints
+#: them as they come, and waits for the run's last ones after it ended
+LOGS_BATCH_SECONDS = "0.5"
 
 
 class Misconfigured(ValueError):
@@ -319,3 +325,5 @@ def prepare_prefect_environment() -> None:
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     os.environ.setdefault("PREFECT_FLOWS_HEARTBEAT_FREQUENCY", HEARTBEAT_SECONDS)
     os.environ.setdefault("PREFECT_SERVER_SERVICES_SCHEDULER_MAX_RUNS", SCHEDULER_MAX_RUNS)
+    os.environ.setdefault("PREFECT_WORKER_QUERY_SECONDS", WORKER_QUERY_SECONDS)
+    os.environ.setdefault("PREFECT_LOGGING_TO_API_BATCH_INTERVAL", LOGS_BATCH_SECONDS)

@@ -20,7 +20,7 @@ def write(tmp_path: Path, how: str) -> dict:
 
 def test_events_sent_again_are_skipped_instead_of_failing_the_whole_flush(tmp_path):
     bare = write(tmp_path, "bare")
-    # Prefect 3.8.8 alone: a batch of events stored already fails (the persister retries it five times,
+    # Prefect alone (3.8.8, still 3.9.1): a batch of events stored already fails (the persister retries it five times,
     # then drops it with whatever was new in it), and so does a batch that holds one event twice
     assert bare["first"] == "written"
     assert "NOT NULL constraint failed: events.occurred" in bare["sent_again"]

@@ -117,6 +117,7 @@ def test_a_shell_run_is_a_run_of_its_deployment_followed_here(up_server):
     assert done.returncode == 0, done.stderr
     assert "temporary" not in done.stderr and "on the worker: http://127.0.0.1" in done.stderr
     assert "Beginning flow run" in done.stderr           # the run's own log, followed on the terminal
+    assert done.stderr.rstrip().splitlines()[-1].endswith("Finished in state Completed()")  # to its last line
     assert done.stdout.startswith(f"{today_paris()}: ")  # the summary, from the run's result
     [new] = [run for run in up_server.runs_of("standby-expiry") if run["id"] not in before]
     assert new["state"]["type"] == "COMPLETED" and new["id"] in done.stderr
