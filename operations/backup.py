@@ -180,20 +180,18 @@ def write_backup(*, backup_id: str, prefix: str, tables: list, source: Engine, w
     given) would let it go as a daily backup (policy.retention.written_lock); retention extends it when the
     backup is promoted."""
     started = now()
-    objects = BackupObjects(storage, customer_id=customer_id)
-    mode = objects.store.immutability()
-    if mode is not None:
-        objects.retain_until = lock_instant(written_lock(paris_date(started),
-                                                         days=(terms or Terms()).keep_daily_backups))
     with session_scope(engine, write=True) as session:
         record = session.get(Backup, backup_id)
         if record is None:
             record = Backup(backup_id=backup_id, customer_id=customer_id, kind=kind, created_at=started)
             session.add(record)
         record.status, record.error, record.created_at, record.flow_run_id = BackupStatus.RUNNING, None, started, flow_run_id
-        if mode is not None:  # before any object: a run killed half-way leaves objects the ledger knows are locked
-            record.lock_mode, record.locked_until = mode, objects.retain_until
     try:
+        objects = BackupObjects(storage, customer_id=customer_id)
+        mode = objects.store.immutability()  # asked once; a store that is down says so here, with the backup failed
+        if mode is not None:
+            objects.retain_until = lock_instant(written_lock(paris_date(started),
+                                                             days=(terms or Terms()).keep_daily_backups))
         manifest = write_archive(objects, prefix=prefix, tables=tables,
                                  source=source, where_of=where_of,
                                  header={"backup_id": backup_id, "customer_id": customer_id, "kind": kind,
@@ -206,6 +204,8 @@ def write_backup(*, backup_id: str, prefix: str, tables: list, source: Engine, w
     with session_scope(engine, write=True) as session:
         record = session.get(Backup, backup_id)
         record.status, record.manifest, record.manifest_key = BackupStatus.GOOD, manifest, manifest_key(prefix)
+        if mode is not None:  # a failed one's locked objects say their lock when retention lets them go
+            record.lock_mode, record.locked_until = mode, objects.retain_until
         record.rows = sum(copy["rows"] for copy in manifest["tables"])
         record.bytes = sum(copy["bytes"] for copy in manifest["tables"])
         record.schema_fingerprint = manifest["schema_fingerprint"]
