@@ -12,6 +12,7 @@ from contextlib import contextmanager
 import os
 import shutil
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import BinaryIO, Literal, Optional
 from urllib.parse import unquote, urlparse
@@ -35,6 +36,15 @@ class StorageError(RuntimeError):
 
 class MissingObject(StorageError):
     """The storage answered, and the object is not there (not: the storage could not be reached)."""
+
+
+class StillLocked(StorageError):
+    """Some versions of an object are under an Object Lock retention the store enforces: they stay until
+    `until`; `deleted` lists the versions that did go (delete markers, versions whose lock passed)."""
+
+    def __init__(self, key: str, until: datetime, deleted: list[str]):
+        super().__init__(f"{key} is locked until {until.isoformat(timespec='seconds')}")
+        self.key, self.until, self.deleted = key, until, deleted
 
 
 class StoreUnavailable(StorageError, Unavailable):
@@ -69,6 +79,10 @@ def _s3_unavailable(error: BaseException, where: str) -> StoreUnavailable | None
 def _folder_unavailable(error: OSError, root: Path) -> StoreUnavailable:
     return StoreUnavailable(f"object storage folder {root} cannot be written ({error.strerror or error}; let this "
                             f"user write there and free space, or set another folder in the storage block)")
+
+
+def one_line_of(error: BaseException) -> str:
+    return (str(error).strip().splitlines() or [type(error).__name__])[0][:300]
 
 
 @dataclass(frozen=True)
@@ -114,7 +128,14 @@ class FolderStore:
         except OSError as error:
             raise _folder_unavailable(error, self.root) from None
 
-    def put_stream(self, key: str, stream: BinaryIO) -> int:
+    def immutability(self) -> str | None:
+        """A folder locks nothing (see S3Store.immutability)."""
+        return None
+
+    def extend_lock(self, key: str, until: datetime) -> int:
+        return 0
+
+    def put_stream(self, key: str, stream: BinaryIO, retain_until: datetime | None = None) -> int:
         path = self._path(key)
         partial = path.with_name(path.name + ".partial")
         try:
@@ -171,12 +192,83 @@ class FolderStore:
 class S3Store:
     master_kms = None  # as FolderStore's
 
-    def __init__(self, bucket: str, prefix: str, client, extra_args: dict, chunk_bytes: int):
+    def __init__(self, bucket: str, prefix: str, client, extra_args: dict, chunk_bytes: int,
+                 lock_mode: str = "governance"):
         self.bucket = bucket
         self.prefix = prefix.strip("/")
         self.client = client
         self.extra_args = extra_args
         self.chunk_bytes = chunk_bytes
+        self.lock_mode = lock_mode
+        self._immutability: tuple[str | None] | None = None  # asked once per store
+
+    def immutability(self) -> str | None:
+        """The Object Lock mode backups are written in (`governance` or `compliance`, as the block says) when
+        the bucket has Object Lock enabled, else None: asked once (get_object_lock_configuration)."""
+        if self._immutability is None:
+            from botocore.exceptions import ClientError
+
+            try:
+                with self._store_errors():
+                    answer = self.client.get_object_lock_configuration(Bucket=self.bucket)
+                enabled = answer.get("ObjectLockConfiguration", {}).get("ObjectLockEnabled") == "Enabled"
+            except ClientError as error:
+                if error.response.get("Error", {}).get("Code") not in ("ObjectLockConfigurationNotFoundError",
+                                                                       "NotImplemented", "MethodNotAllowed"):
+                    raise
+                enabled = False
+            self._immutability = (self.lock_mode if enabled else None,)
+        return self._immutability[0]
+
+    def default_retention(self) -> str | None:
+        """The bucket's own default retention, when it has one (it would lock the key store's objects too)."""
+        answer = self.client.get_object_lock_configuration(Bucket=self.bucket)
+        default = answer.get("ObjectLockConfiguration", {}).get("Rule", {}).get("DefaultRetention")
+        if not default:
+            return None
+        return f"{default.get('Mode', '?').lower()}, " + (f"{default['Days']} days" if "Days" in default
+                                                           else f"{default.get('Years')} years")
+
+    def _versions(self, full: str) -> list[dict]:
+        found = []
+        paginator = self.client.get_paginator("list_object_versions")
+        for page in paginator.paginate(Bucket=self.bucket, Prefix=full):
+            found += [item for item in page.get("Versions", []) + page.get("DeleteMarkers", []) if item["Key"] == full]
+        return found
+
+    def _retention(self, full: str, version_id: str) -> tuple[str, datetime] | None:
+        """The version's retention (mode, retain-until) as the store holds it, or None when it has none (a delete
+        marker, a version never locked). Read from the version's HEAD, which carries it for a caller allowed
+        s3:GetObjectRetention (moto's server fails GetObjectRetention of a version)."""
+        from botocore.exceptions import ClientError
+
+        try:
+            head = self.client.head_object(Bucket=self.bucket, Key=full, VersionId=version_id)
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") in ("404", "405", "NoSuchKey", "NoSuchVersion",
+                                                               "MethodNotAllowed", "NotFound"):
+                return None
+            raise
+        until = head.get("ObjectLockRetainUntilDate")
+        return (head.get("ObjectLockMode"), until.astimezone(timezone.utc)) if until else None
+
+    def extend_lock(self, key: str, until: datetime) -> int:
+        """Make every version of `key` stay locked until at least `until` (in its own mode, the block's for a
+        version without one); a version already locked as long or longer is left as it is: the product never
+        shortens a retention. Returns how many versions were extended."""
+        full, extended = self._key(key), 0
+        with self._store_errors():
+            for version in self._versions(full):
+                if "Size" not in version:  # a delete marker holds no data and takes no retention
+                    continue
+                current = self._retention(full, version["VersionId"])
+                if current is not None and current[1] >= until:
+                    continue
+                mode = current[0] if current is not None else self.lock_mode.upper()
+                self.client.put_object_retention(Bucket=self.bucket, Key=full, VersionId=version["VersionId"],
+                                                 Retention={"Mode": mode, "RetainUntilDate": until})
+                extended += 1
+        return extended
 
     def _key(self, key: str) -> str:
         return f"{self.prefix}/{key}" if self.prefix else key
@@ -204,15 +296,19 @@ class S3Store:
             if unavailable is not None:
                 raise unavailable from None
 
-    def put_stream(self, key: str, stream: BinaryIO) -> int:
+    def put_stream(self, key: str, stream: BinaryIO, retain_until: datetime | None = None) -> int:
+        """Store the stream under `key`; locked until `retain_until` in the block's mode when given and the bucket
+        has Object Lock (the key store's objects are written without it: they must stay deletable)."""
         from boto3.s3.transfer import TransferConfig
 
         config = TransferConfig(multipart_threshold=self.chunk_bytes, multipart_chunksize=self.chunk_bytes,
                                 max_concurrency=4, use_threads=True)
         counter = _CountingReader(stream)
         try:
-            self.client.upload_fileobj(counter, self.bucket, self._key(key), ExtraArgs=dict(self.extra_args),
-                                       Config=config)
+            extra = dict(self.extra_args)
+            if retain_until is not None and self.immutability():
+                extra.update(ObjectLockMode=self.lock_mode.upper(), ObjectLockRetainUntilDate=retain_until)
+            self.client.upload_fileobj(counter, self.bucket, self._key(key), ExtraArgs=extra, Config=config)
         except Exception as error:  # noqa: BLE001 - translated when it describes the store
             unavailable = _s3_unavailable(getattr(error, "__cause__", None) or error, self.describe()) \
                 or _s3_unavailable(error, self.describe())
@@ -264,17 +360,28 @@ class S3Store:
         return sorted(found, key=lambda item: item.key)
 
     def delete(self, key: str) -> list[str]:
-        """Delete the object and, in a versioned bucket, every version and delete marker of it."""
+        """Delete the object and, in a versioned bucket, every version and delete marker of it, each by its
+        VersionId (a delete without one only hides the data behind a marker). A version the store refuses to
+        delete because of its Object Lock is left (never with BypassGovernanceRetention): StillLocked says
+        until when, once every other version went."""
+        from botocore.exceptions import ClientError
+
         full = self._key(key)
-        deleted = []
+        deleted, locked = [], []
         with self._store_errors():
-            paginator = self.client.get_paginator("list_object_versions")
-            for page in paginator.paginate(Bucket=self.bucket, Prefix=full):
-                for item in page.get("Versions", []) + page.get("DeleteMarkers", []):
-                    if item["Key"] != full:
-                        continue
+            for item in self._versions(full):
+                try:
                     self.client.delete_object(Bucket=self.bucket, Key=full, VersionId=item["VersionId"])
-                    deleted.append(f"{key}@{item['VersionId']}")
+                except ClientError as error:
+                    retention = self._retention(full, item["VersionId"]) \
+                        if error.response.get("Error", {}).get("Code") == "AccessDenied" else None
+                    if retention is None or retention[1] <= datetime.now(timezone.utc):
+                        raise
+                    locked.append(retention[1])
+                    continue
+                deleted.append(f"{key}@{item['VersionId']}")
+        if locked:
+            raise StillLocked(key, max(locked), deleted)
         return deleted
 
     @contextmanager
@@ -324,6 +431,10 @@ class ObjectStorage(Block):
     server_side_encryption: Literal["none", "AES256", "aws:kms"] = Field(
         "none", description="S3 encryption at rest: none, AES256 (SSE-S3) or aws:kms.")
     kms_key_id: Optional[Text(2048)] = Field(None, description="KMS key for aws:kms; empty means the bucket's default key.")
+    object_lock_mode: Literal["governance", "compliance"] = Field(
+        "governance", description="On a bucket with Object Lock enabled, the mode backups are locked in: governance "
+        "(an account with s3:BypassGovernanceRetention can still remove them) or compliance (nobody can before the "
+        "retention schedule's expiry). Ignored by a folder and a bucket without Object Lock.")
     multipart_chunk_mb: int = Field(8, ge=5, le=5120, description="Multipart part size for S3 uploads, in MB: from 5 "
                                                                   "to 5120 (S3's bounds).")
     master_key_kms_id: Optional[Text(2048)] = Field(
@@ -354,6 +465,24 @@ class ObjectStorage(Block):
                           retries={"total_max_attempts": ATTEMPTS, "mode": "standard"}),
         )
 
+    def immutability_line(self) -> str:
+        """One line for `lifecycle up`: whether backups kept here are immutable, and how."""
+        try:
+            store = self.store()
+            where = f"s3://{store.bucket}" + (f"/{store.prefix}" if store.prefix else "") \
+                if isinstance(store, S3Store) else store.describe()
+            mode = store.immutability()
+            if mode is None:
+                return f"backups: {where} not immutable: " + ("a folder locks nothing" if isinstance(store, FolderStore)
+                                                              else "the bucket has no Object Lock")
+            default = store.default_retention()
+        except Exception as error:  # noqa: BLE001 - `up` goes on; the nightly backup will say what is wrong
+            return f"backups: immutability unknown, the store did not answer ({one_line_of(error)})"
+        return (f"backups: {where} immutable (Object Lock, {mode}, until the schedule's expiry)"
+                + (f"; note: the bucket's default retention ({default}) also locks the key store, so a "
+                   f"customer's data key cannot be shredded before it passes: remove that default rule"
+                   if default else ""))
+
     def resolved_url(self) -> str:
         return lifecycle_config.overridden("LIFECYCLE_STORAGE_URL") or self.url or lifecycle_config.storage_url()
 
@@ -375,5 +504,6 @@ class ObjectStorage(Block):
                 extra["ServerSideEncryption"] = self.server_side_encryption
                 if self.server_side_encryption == "aws:kms" and self.kms_key_id:
                     extra["SSEKMSKeyId"] = self.kms_key_id
-            return S3Store(parsed.netloc, parsed.path, client, extra, self.multipart_chunk_mb << 20)
+            return S3Store(parsed.netloc, parsed.path, client, extra, self.multipart_chunk_mb << 20,
+                           self.object_lock_mode)
         raise StorageError(f"storage URL must be file:///abs/path or s3://bucket/prefix, not {url!r}")

@@ -97,7 +97,7 @@ def cancellations(as_of: Optional[date] = None, force_reason: Optional[str] = No
     for cancellation_id, customer_id in final_backups_missing():
         # labelled today, whatever day the run works for: a backup's id names the day its data was taken
         backup = backup_customer(customer_id, today_paris(), settings.platform, settings.storage,
-                                 flow_run_id=flow_run_id())
+                                 flow_run_id=flow_run_id(), terms=settings.terms)
         if backup.status in (BackupOutcomeStatus.GOOD, BackupOutcomeStatus.SKIPPED):
             keep_final_backup_task(cancellation_id, backup.backup_id)
         row = next((row for row in rows if row["customer"] == customer_id and row["step"] == "effective"), None)

@@ -16,7 +16,7 @@ from policy.refusals import Refusal
 
 HERE = Path(__file__).parent
 #: the newest migration; commands compare against it without importing Alembic (which is slow)
-HEAD = "0021_delivery_address"
+HEAD = "0022_backup_locks"
 
 
 def _config(url: str):

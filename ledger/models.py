@@ -452,8 +452,10 @@ class Backup(Base):
     manifest: Mapped[Optional[dict[str, Any]]]
     verified_at: Mapped[Optional[datetime]]
     error: Mapped[Optional[str]] = mapped_column(Text)
-    deleted_at: Mapped[Optional[datetime]]
+    deleted_at: Mapped[Optional[datetime]]  # NULL on a `deleted` backup: its objects wait for their lock to pass
     flow_run_id: Mapped[Optional[str]] = mapped_column(String(64))
+    lock_mode: Mapped[Optional[str]] = mapped_column(String(16))  # governance or compliance; NULL: not locked
+    locked_until: Mapped[Optional[datetime]]
 
 
 class RestoreJob(Base):

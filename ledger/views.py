@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from lifecycle_config import clock
 from ledger.models import AuditEntry, Backup, Cancellation, Customer, DeletionCertificate, Intervention, Invoice, Notice
+from policy.vocabulary import BackupStatus
 from ledger.einvoicing import last_statuses
 from ledger.queries import active_standby_customers, invoice_label, paid_by_invoice
 from policy.balances import balance
@@ -192,6 +193,16 @@ def _backup_key(backup: Backup, shredded: set[str]) -> str:
     return f"{key_id} (shredded)" if key_id in shredded else key_id
 
 
+def _backup_lock(backup: Backup) -> str:
+    """The backup's Object Lock: mode and retain-until, or none; a deleted backup whose objects wait for it says so."""
+    if not backup.lock_mode or backup.locked_until is None:
+        return "none"
+    lock = f"{backup.lock_mode} until {iso(backup.locked_until)}"
+    if backup.status == BackupStatus.DELETED:
+        return f"{lock}, removed then" if backup.deleted_at is None else f"{lock} (objects removed)"
+    return lock
+
+
 def backups(session: Session, month: str | None = None) -> list[dict[str, Any]]:
     query = select(Backup).order_by(Backup.created_at, Backup.backup_id)
     shredded = {entry.get("key_id") for certificate in session.scalars(select(DeletionCertificate))
@@ -207,6 +218,7 @@ def backups(session: Session, month: str | None = None) -> list[dict[str, Any]]:
             "bytes": backup.bytes,
             "verified_at": iso(backup.verified_at),
             "key": _backup_key(backup, shredded),
+            "lock": _backup_lock(backup),
         }
         for backup in session.scalars(query)
         if _in_month(backup.created_at, month)

@@ -193,6 +193,7 @@ def apply(env: dict[str, str], echo, *, serve_downloads: tuple[str, int] | None 
     if settings.seller.sample:
         echo("  note: invoices carry the SAMPLE seller (SPECIMEN band, test IBAN) until the `seller` block is filled "
              "in (UI > Blocks > Seller, then `sample` off)")
+    echo(f"  {settings.storage.immutability_line()}")
     downloads = _serve_downloads(settings.storage.resolved_url(), *serve_downloads, echo) if serve_downloads else None
 
     echo(f"applying the deployments of {PROJECT_ROOT / 'prefect.yaml'}")

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from typing import ClassVar
 
-from sqlalchemy import select, true
+from sqlalchemy import and_, or_, select, true
 from sqlalchemy.engine import Engine
 
 from blocks.platform import PlatformControl
@@ -38,7 +38,7 @@ from operations.results import RunResult
 from policy.calendar import paris_date
 from policy.ids import id_problem
 from policy.refusals import Refusal
-from policy.retention import Kept, keep
+from policy.retention import Kept, keep, lock_instant, locked_until, written_lock
 from policy.terms import Terms
 from policy.text import quoted
 from policy.vocabulary import BackupKind, BackupOutcomeStatus, BackupStatus, Stage
@@ -173,9 +173,12 @@ def _tenant_filter(platform: PlatformControl, customer_id: str):
 
 def write_backup(*, backup_id: str, prefix: str, tables: list, source: Engine, where_of, storage: ObjectStorage,
                  customer_id: str | None, kind: str, tenant_column: str | None, flow_run_id: str | None,
-                 engine=None) -> Backup:
+                 terms: Terms | None = None, engine=None) -> Backup:
     """Back up `tables` (rows selected by `where_of(table)`) under `prefix`, recorded in the ledger: `running`,
-    then `good` once the manifest is written (with it), or `failed` with why."""
+    then `good` once the manifest is written (with it), or `failed` with why. On a store that locks (S3 Object
+    Lock), every object is written locked until the day the schedule of `terms` (the defaults when none is
+    given) would let it go as a daily backup (policy.retention.written_lock); retention extends it when the
+    backup is promoted."""
     started = now()
     with session_scope(engine, write=True) as session:
         record = session.get(Backup, backup_id)
@@ -184,7 +187,12 @@ def write_backup(*, backup_id: str, prefix: str, tables: list, source: Engine, w
             session.add(record)
         record.status, record.error, record.created_at, record.flow_run_id = BackupStatus.RUNNING, None, started, flow_run_id
     try:
-        manifest = write_archive(BackupObjects(storage, customer_id=customer_id), prefix=prefix, tables=tables,
+        objects = BackupObjects(storage, customer_id=customer_id)
+        mode = objects.store.immutability()  # asked once; a store that is down says so here, with the backup failed
+        if mode is not None:
+            objects.retain_until = lock_instant(written_lock(paris_date(started),
+                                                             days=(terms or Terms()).keep_daily_backups))
+        manifest = write_archive(objects, prefix=prefix, tables=tables,
                                  source=source, where_of=where_of,
                                  header={"backup_id": backup_id, "customer_id": customer_id, "kind": kind,
                                          "created_at": started.isoformat(), "tenant_column": tenant_column})
@@ -196,6 +204,8 @@ def write_backup(*, backup_id: str, prefix: str, tables: list, source: Engine, w
     with session_scope(engine, write=True) as session:
         record = session.get(Backup, backup_id)
         record.status, record.manifest, record.manifest_key = BackupStatus.GOOD, manifest, manifest_key(prefix)
+        if mode is not None:  # a failed one's locked objects say their lock when retention lets them go
+            record.lock_mode, record.locked_until = mode, objects.retain_until
         record.rows = sum(copy["rows"] for copy in manifest["tables"])
         record.bytes = sum(copy["bytes"] for copy in manifest["tables"])
         record.schema_fingerprint = manifest["schema_fingerprint"]
@@ -205,8 +215,9 @@ def write_backup(*, backup_id: str, prefix: str, tables: list, source: Engine, w
 def backup_customer(customer_id: str, day: date, platform: PlatformControl, storage: ObjectStorage, *,
                     tables: list | None = None, kind: str = BackupKind.TENANT, backup_id: str | None = None,
                     flow_run_id: str | None = None, hold_lock: bool = True, engine=None, holder_gone=None,
-                    log_bug: BugLog = log_to_python) -> BackupOutcome:
-    """Back up one customer; `hold_lock=False` when the caller already holds the customer's lock."""
+                    log_bug: BugLog = log_to_python, terms: Terms | None = None) -> BackupOutcome:
+    """Back up one customer; `hold_lock=False` when the caller already holds the customer's lock; `terms` (the
+    defaults when None) say how long its objects are locked where the store locks."""
     problem = id_problem(customer_id)
     if problem:  # an id that could reach past its folder is never turned into a key
         return BackupOutcome(customer_id, "", BackupOutcomeStatus.FAILED, error=f"not backed up, nothing written: its id is unsafe "
@@ -229,7 +240,7 @@ def backup_customer(customer_id: str, day: date, platform: PlatformControl, stor
             record = write_backup(backup_id=backup_id, prefix=keys.backup_folder(customer_id, backup_id), tables=tables,
                                   source=source, where_of=_tenant_filter(platform, customer_id), storage=storage,
                                   customer_id=customer_id, kind=kind, tenant_column=platform.tenant_column,
-                                  flow_run_id=flow_run_id, engine=engine)
+                                  flow_run_id=flow_run_id, terms=terms, engine=engine)
     except StoreUnavailable as down:  # the store, not this customer: the caller stops the night
         return BackupOutcome(customer_id, backup_id, BackupOutcomeStatus.FAILED, error=str(down), store_down=True)
     except Exception as error:  # reported per customer; the run fails at the end
@@ -288,23 +299,71 @@ def apply_retention(customer_id: str | None, day: date, terms: Terms, storage: O
 
 
 def _apply_retention(customer_id: str | None, day: date, terms: Terms, storage: ObjectStorage, engine=None) -> list[str]:
+    pending = and_(Backup.status == BackupStatus.DELETED, Backup.deleted_at.is_(None))  # let go, still locked
     with session_scope(engine) as session:
-        query = select(Backup).where(Backup.status.in_((BackupStatus.GOOD, BackupStatus.FAILED, BackupStatus.CORRUPT,
-                                                        BackupStatus.GONE)))
+        query = select(Backup).where(or_(Backup.status.in_((BackupStatus.GOOD, BackupStatus.FAILED, BackupStatus.CORRUPT,
+                                                            BackupStatus.GONE)), pending))
         query = query.where(Backup.customer_id == customer_id) if customer_id else query.where(Backup.kind == BackupKind.LEDGER)
         backups = session.scalars(query).all()
-        kept = keep([Kept(b.backup_id, b.created_at, b.status == BackupStatus.GOOD) for b in backups], day,
-                    days=terms.keep_daily_backups, weeks=terms.keep_weekly_backups, months=terms.keep_monthly_backups)
-        doomed = [(b.backup_id, b.manifest_key) for b in backups
+        listed = [Kept(b.backup_id, b.created_at, b.status == BackupStatus.GOOD) for b in backups]
+        tiers = {"days": terms.keep_daily_backups, "weeks": terms.keep_weekly_backups, "months": terms.keep_monthly_backups}
+        kept = keep(listed, day, **tiers)
+        doomed = [b.backup_id for b in backups
                   if b.backup_id not in kept and (b.status == BackupStatus.GOOD or paris_date(b.created_at) < day)]
+        locks = {b.backup_id: b.locked_until for b in backups if b.backup_id in kept and b.status == BackupStatus.GOOD}
     objects = BackupObjects(storage, customer_id=customer_id)
-    for backup_id, _ in doomed:
-        objects.delete_folder(keys.backup_folder(customer_id, backup_id) if customer_id
-                              else keys.ledger_snapshot_folder(backup_id))
+    folder = (lambda backup_id: keys.backup_folder(customer_id, backup_id)) if customer_id else keys.ledger_snapshot_folder
+    if objects.store.immutability() is not None:
+        _extend_locks(objects, folder, locks, locked_until(listed, day, **tiers), engine)
+    for backup_id in doomed:
+        _let_go(objects, folder(backup_id), backup_id, engine)
+    return doomed
+
+
+def _extend_locks(objects: BackupObjects, folder, locks: dict, due: dict[str, date], engine) -> None:
+    """Extend the lock of each kept backup the schedule promoted (policy.retention.locked_until), never
+    shortening one: every object first, then the ledger, so a run killed between them extends again."""
+    for backup_id, current in locks.items():
+        until = lock_instant(due[backup_id]) if backup_id in due else None
+        if until is None or (current is not None and current >= until):
+            continue
+        objects.extend_lock(folder(backup_id), until)
         with session_scope(engine, write=True) as session:
             record = session.get(Backup, backup_id)
-            record.status, record.deleted_at = BackupStatus.DELETED, now()
-    return [backup_id for backup_id, _ in doomed]
+            record.lock_mode, record.locked_until = objects.store.immutability(), until
+
+
+def _let_go(objects: BackupObjects, prefix: str, backup_id: str, engine) -> bool:
+    """Delete a backup's objects, every version, as far as their locks allow. Not restorable from now on
+    (`deleted`); `deleted_at` once nothing is left, else the longest lock is recorded and a later retention
+    (remove_unlocked, every night) removes the rest. True when nothing is left."""
+    left = objects.delete_folder(prefix)
+    with session_scope(engine, write=True) as session:
+        record = session.get(Backup, backup_id)
+        record.status = BackupStatus.DELETED
+        record.deleted_at = now() if left is None else None
+        if left is not None:
+            record.locked_until = max(record.locked_until or left, left)
+    if left is not None:
+        print(f"backup {backup_id}: its objects are locked until {left.isoformat(timespec='seconds')}; they are "
+              f"removed by the first retention after that")
+    return left is None
+
+
+def remove_unlocked(storage: ObjectStorage, engine=None) -> list[str]:
+    """The objects of backups let go while still locked (by retention, or a customer's purge), removed once
+    their lock has passed: the nightly backup runs it after the customers. The store, not the ledger, says
+    whether a lock has passed (it refuses the delete of a version still locked). Returns the backups now gone."""
+    with session_scope(engine) as session:
+        waiting = [(b.backup_id, b.customer_id, b.kind) for b in session.scalars(
+            select(Backup).where(Backup.status == BackupStatus.DELETED, Backup.deleted_at.is_(None)))]
+    gone = []
+    for backup_id, customer_id, kind in waiting:
+        objects = BackupObjects(storage, customer_id=customer_id)
+        prefix = keys.backup_folder(customer_id, backup_id) if customer_id else keys.ledger_snapshot_folder(backup_id)
+        if _let_go(objects, prefix, backup_id, engine):
+            gone.append(backup_id)
+    return gone
 
 
 def mark_corrupt(backup_id: str, reason: str, *, actor: str, flow_run_id: str | None, engine=None) -> None:
@@ -361,7 +420,8 @@ def settle_abandoned_backups(engine=None) -> list[str]:
     return settled
 
 
-def snapshot_ledger(day: date, storage: ObjectStorage, *, flow_run_id: str | None, engine=None) -> Backup:
+def snapshot_ledger(day: date, storage: ObjectStorage, *, flow_run_id: str | None, engine=None,
+                    terms: Terms | None = None) -> Backup:
     """A consistent copy of the ledger itself (the 10-year accounting record), in the same format."""
     from ledger.db import ledger_engine
 
@@ -370,7 +430,7 @@ def snapshot_ledger(day: date, storage: ObjectStorage, *, flow_run_id: str | Non
     return write_backup(backup_id=backup_id, prefix=keys.ledger_snapshot_folder(backup_id),
                         tables=list(Base.metadata.sorted_tables), source=source, where_of=lambda table: true(),
                         storage=storage, customer_id=None, kind=BackupKind.LEDGER, tenant_column=None,
-                        flow_run_id=flow_run_id, engine=engine)
+                        flow_run_id=flow_run_id, terms=terms, engine=engine)
 
 
 def backup_chunk(customer_ids: list[str], day: date, platform: PlatformControl, storage: ObjectStorage, terms: Terms,
@@ -381,7 +441,7 @@ def backup_chunk(customer_ids: list[str], day: date, platform: PlatformControl, 
     outcomes = []
     for position, customer_id in enumerate(customer_ids):
         outcome = backup_customer(customer_id, day, platform, storage, tables=tables, flow_run_id=flow_run_id,
-                                  engine=engine, holder_gone=holder_gone, log_bug=log_bug)
+                                  engine=engine, holder_gone=holder_gone, log_bug=log_bug, terms=terms)
         outcomes.append(outcome)
         if outcome.store_down:  # the store went away: the rest of the chunk would only wait for the same error
             return outcomes + mark_not_backed_up(customer_ids[position + 1:], day, outcome.error,
@@ -411,15 +471,21 @@ def outcomes_of(customer_ids: list[str], day: date, engine=None) -> list[BackupO
 
 def finish_night(day: date, outcomes: list[BackupOutcome], storage: ObjectStorage, terms: Terms, *,
                  down: str | None, snapshot_ledger_too: bool, flow_run_id: str | None, engine=None) -> Night:
-    """After the customers: the ledger's snapshot and its retention, when asked and the store still answers."""
+    """After the customers: the ledger's snapshot and its retention, when asked and the store still answers;
+    then the objects of backups let go while locked whose lock has passed (remove_unlocked)."""
     down = down or next((o.error for o in outcomes if o.store_down), None)
     line = None
     if snapshot_ledger_too and down is None:
         try:
-            snapshot = snapshot_ledger(day, storage, flow_run_id=flow_run_id, engine=engine)
+            snapshot = snapshot_ledger(day, storage, flow_run_id=flow_run_id, engine=engine, terms=terms)
             apply_retention(None, day, terms, storage, engine)
             line = f"{snapshot.backup_id}: {snapshot.rows} rows, {snapshot.bytes} bytes"
         except StoreUnavailable as error:  # the store went away after the customers
+            down = str(error)
+    if down is None:
+        try:
+            remove_unlocked(storage, engine)
+        except StoreUnavailable as error:
             down = str(error)
     return Night(day, tuple(outcomes), line, down, snapshot_asked=snapshot_ledger_too)
 

@@ -23,13 +23,15 @@ import io
 import os
 import struct
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import BinaryIO
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from blocks.storage import FolderStore, ObjectStorage, S3Store
+from blocks.storage import FolderStore, ObjectStorage, S3Store, StillLocked
+from lifecycle_config.failpoints import failpoint
 from operations.backup_keys import DataKey, current_key, unwrap
 
 #: what is read or hashed at once, and the plaintext of one encrypted frame
@@ -151,9 +153,11 @@ class Fetched:
 class BackupObjects:
     """The objects of backups in one store; keys are the archive's (ledger.keys names the folders)."""
 
-    def __init__(self, storage: ObjectStorage, *, customer_id: str | None = None):
+    def __init__(self, storage: ObjectStorage, *, customer_id: str | None = None,
+                 retain_until: datetime | None = None):
         self.store: FolderStore | S3Store = storage.store()
         self.customer_id = customer_id  # whose objects (None: the ledger's own snapshot)
+        self.retain_until = retain_until  # the Object Lock of what is written, where the store locks
         self._writing: DataKey | None = None
         self._keys: dict[str, bytes] = {}
 
@@ -182,11 +186,11 @@ class BackupObjects:
         """Store what `source` reads (to its end) under `key`, encrypted as it is read; returns the stored
         object's size and SHA-256."""
         sealing = _Sealing(source, key, self.writing_key())
-        self.store.put_stream(key, sealing)
+        self.store.put_stream(key, sealing, self.retain_until)
         return sealing.size, sealing.digest.hexdigest()
 
     def put_bytes(self, key: str, data: bytes) -> None:
-        self.store.put_stream(key, _Sealing(io.BytesIO(data), key, self.writing_key()))
+        self.store.put_stream(key, _Sealing(io.BytesIO(data), key, self.writing_key()), self.retain_until)
 
     def read_bytes(self, key: str) -> bytes:
         """A small object (a manifest) whole, decrypted when it is encrypted (a manifest written before
@@ -214,7 +218,21 @@ class BackupObjects:
     def delete(self, key: str) -> None:
         self.store.delete(key)
 
-    def delete_folder(self, prefix: str) -> None:
-        """Every object under a backup's folder, with all their versions."""
+    def delete_folder(self, prefix: str) -> datetime | None:
+        """Every object under a backup's folder, with all their versions, as far as their locks allow: returns
+        None when nothing is left, else until when the longest lock keeps what is."""
+        locked: datetime | None = None
         for item in self.store.list(prefix):
-            self.store.delete(item.key)
+            try:
+                self.store.delete(item.key)
+            except StillLocked as still:
+                locked = max(locked or still.until, still.until)
+        return locked
+
+    def extend_lock(self, prefix: str, until: datetime) -> int:
+        """Keep every object of a backup's folder locked until at least `until`; how many versions it extended."""
+        extended = 0
+        for item in self.store.list(prefix):
+            extended += self.store.extend_lock(item.key, until)
+            failpoint("lock.extended")
+        return extended

@@ -17,14 +17,14 @@ Plain Python, each step its own transaction; the data-deletion flow (flows/arrea
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, timezone
+from datetime import date, datetime, timezone
 from decimal import Decimal
 
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 
 from blocks.platform import PlatformControl
 from blocks.settings import Settings
-from blocks.storage import ObjectStorage
+from blocks.storage import ObjectStorage, StillLocked
 from ledger import audit, keys
 from ledger.db import now, session_scope
 from ledger.locks import customer_lock
@@ -161,6 +161,7 @@ def certificate_markdown(certificate: dict) -> str:
             f"{rows}\n\n## Backups deleted: {len(certificate['backups'])} ({len(certificate['objects'])} object versions)\n\n"
             + "\n".join(f"- {item}" for item in certificate["backups"])
             + _shredded_markdown(certificate.get("keys_shredded"))
+            + _locked_markdown(certificate.get("locked"))
             + "\n\nKept: invoices, payments, the audit trail (10-year legal retention).")
 
 
@@ -173,6 +174,18 @@ def _shredded_markdown(shredded: list[dict] | None) -> str:
     return ("\n\n## Data keys shredded\n\nEvery copy of these backups, wherever it is kept, is unreadable from the "
             "moment its key was destroyed.\n\n| key | destroyed at | objects made unreadable |\n|---|---|---:|\n"
             + lines)
+
+
+def _locked_markdown(locked: list[dict] | None) -> str:
+    """The copies the store's Object Lock keeps for a while: unreadable (their key is shredded), and removed as
+    soon as their lock allows."""
+    if not locked:
+        return ""
+    lines = "\n".join(f"| {entry['object']} | {entry['until']} |" for entry in locked)
+    return ("\n\n## Locked copies, removed when their lock expires\n\nThe store keeps these objects immutable until "
+            "the date shown (Object Lock); they are unreadable already (their key is shredded above) and the "
+            "nightly backup's retention removes every version of each once its lock has passed.\n\n"
+            "| object | locked until |\n|---|---|\n" + lines)
 
 
 def pending_run(customer_id: str, engine=None) -> str | None:
@@ -234,14 +247,35 @@ def purge_customer(customer_id: str, platform: PlatformControl, storage: ObjectS
             shredded[key_id] = {"key_id": key_id, "versions": 0, "destroyed_at": None}  # by an earlier attempt
         for entry in shredded.values():
             entry["objects_unreadable"] = per_key.get(entry["key_id"], 0)
-        objects = []
+        objects, locked = [], []
         for item in listed:
-            objects += store.delete(item.key)
+            try:
+                objects += store.delete(item.key)
+            except StillLocked as still:  # unreadable already (its key is gone); removed once its lock passes
+                objects += still.deleted
+                locked.append({"object": item.key, "until": still.until.isoformat(timespec="seconds")})
             failpoint("purge.object-deleted")
+        waiting = _locked_backups(locked, prefix)
         with session_scope(engine, write=True) as session:
             backups = list(session.scalars(select(Backup.backup_id).where(Backup.customer_id == customer_id,
-                                                                          Backup.status != BackupStatus.DELETED)))
-            session.execute(update(Backup).where(Backup.backup_id.in_(backups)).values(status=BackupStatus.DELETED,
-                                                                                         deleted_at=now()))
+                                                                          or_(Backup.status != BackupStatus.DELETED,
+                                                                              Backup.deleted_at.is_(None)))))
+            session.execute(update(Backup).where(Backup.backup_id.in_([b for b in backups if b not in waiting]))
+                            .values(status=BackupStatus.DELETED, deleted_at=now()))
+            for backup_id, until in waiting.items():  # `deleted`, its objects left to the nightly remove_unlocked
+                record = session.get(Backup, backup_id)
+                if record is not None:
+                    record.status, record.deleted_at = BackupStatus.DELETED, None
+                    record.locked_until = max(record.locked_until or until, until)
     return {"platform_rows": rows, "backups": backups, "objects": objects,
-            "keys_shredded": sorted(shredded.values(), key=lambda entry: entry["key_id"])}
+            "keys_shredded": sorted(shredded.values(), key=lambda entry: entry["key_id"]), "locked": locked}
+
+
+def _locked_backups(locked: list[dict], prefix: str) -> dict[str, datetime]:
+    """The backups some of whose objects stay locked, each with its longest lock."""
+    waiting: dict[str, datetime] = {}
+    for entry in locked:
+        backup_id = entry["object"][len(prefix):].split("/", 1)[0]
+        until = datetime.fromisoformat(entry["until"])
+        waiting[backup_id] = max(waiting.get(backup_id, until), until)
+    return waiting

@@ -7,9 +7,9 @@ beside the nightly ones of the days since) is kept whole, never deleted as if it
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta, timezone
 
-from policy.calendar import add_months, paris_date
+from policy.calendar import PARIS, add_months, paris_date
 
 
 @dataclass(frozen=True)
@@ -61,3 +61,43 @@ def tiers(backups: list[Kept], backup_id: str, today: date, *, days: int, weeks:
                                              months=limits[2]):
             found.append(name)
     return found
+
+
+# --- how long a backup stays immutable (Object Lock) -----------------------------------------------------
+
+def locked_until(backups: list[Kept], today: date, *, days: int, weeks: int, months: int) -> dict[str, date]:
+    """The first day the schedule may delete each good backup, as far as it is known `today`: the backup's
+    lock lasts until then, and is never shortened.
+
+    Written, a backup is a daily one: `keep` lets it go `days` days after its day. It is promoted once the
+    week (the month) it was made in is over and it is that week's (month's) newest good backup: its week's
+    (month's) tier lets it go `weeks` weeks after the week began (`months` months after the month began).
+    Before that, being today's newest backup of its week says nothing (tomorrow's may take its place), so
+    the lock waits for the bucket to close; the daily lock (7 days by default) covers the wait."""
+    good = sorted((b for b in backups if b.good and paris_date(b.created_at) <= today),
+                  key=lambda b: (b.created_at, b.backup_id), reverse=True)
+    until: dict[str, date] = {}
+    weeks_seen, months_seen = set(), set()
+    for backup in good:  # newest first: the first seen in a closed week or month is the one it keeps
+        day = paris_date(backup.created_at)
+        until[backup.backup_id] = day + timedelta(days=days)
+        week = day - timedelta(days=day.weekday())
+        if weeks and week + timedelta(weeks=1) <= today and week not in weeks_seen:
+            until[backup.backup_id] = max(until[backup.backup_id], week + timedelta(weeks=weeks))
+        weeks_seen.add(week)
+        month = day.replace(day=1)
+        if months and add_months(month, 1) <= today and month not in months_seen:
+            until[backup.backup_id] = max(until[backup.backup_id], add_months(month, months))
+        months_seen.add(month)
+    return until
+
+
+def written_lock(day: date, *, days: int) -> date:
+    """The lock of a backup made on `day` when it is written: its daily tier's (see `locked_until`)."""
+    return day + timedelta(days=days)
+
+
+def lock_instant(day: date) -> datetime:
+    """The instant a lock that lasts until `day` ends: the start of that day in Europe/Paris (retention of that
+    day runs after it, so the objects it lets go are free by then)."""
+    return datetime.combine(day, time(), PARIS).astimezone(timezone.utc)

@@ -3,7 +3,7 @@ from datetime import date, datetime, timedelta, timezone
 from hypothesis import given
 from hypothesis import strategies as st
 
-from policy.retention import Kept, keep
+from policy.retention import Kept, keep, lock_instant, locked_until
 
 
 def nightly(first: date, count: int, hour: int = 1):
@@ -49,3 +49,35 @@ def test_a_retention_as_of_a_past_day_keeps_every_backup_made_after_that_day():
     assert {f"b{n}" for n in range(10, 30)} <= kept                 # 11 November onwards, every one
     assert {f"b{n}" for n in range(3, 10)} <= kept                  # the 7 days up to the 10th
     assert "b1" not in kept and "b2" not in kept                    # older, and not the newest of their week
+
+
+def test_a_lock_lasts_until_the_schedule_lets_the_backup_go_and_is_promoted_only_once_its_week_or_month_is_over():
+    backups = nightly(date(2026, 10, 26), 40)  # Monday 2026-10-26 to Thursday 2026-12-03
+    tiers = {"days": 7, "weeks": 5, "months": 12}
+    until = locked_until(backups, date(2026, 12, 3), **tiers)
+    assert until["b37"] == date(2026, 12, 9)    # Wednesday 2026-12-02: a daily, its week still open
+    assert until["b34"] == date(2026, 12, 28)   # Sunday 2026-11-29, its week's newest: week 2026-11-23 + 5 weeks
+    assert until["b33"] == date(2026, 12, 5)    # Saturday of that week: a daily only
+    assert until["b35"] == date(2027, 11, 1)    # 2026-11-30, November's newest: 2026-11-01 + 12 months
+    assert until["b5"] == date(2027, 10, 1)     # Saturday 2026-10-31, October's newest (not its week's: Sunday is)
+
+
+def test_whatever_the_day_no_kept_backup_is_deleted_before_its_lock_would_allow():
+    """The lock never outlasts what `keep` keeps by a day: on `until`, the backup may go (or is still kept by
+    another rule), and before it `keep` keeps it, so retention never meets a lock it set itself."""
+    backups = nightly(date(2026, 1, 1), 120)
+    tiers = {"days": 7, "weeks": 5, "months": 12}
+    for today in (date(2026, 2, 10), date(2026, 3, 2), date(2026, 4, 30)):
+        until = locked_until(backups, today, **tiers)
+        later = today + timedelta(days=1)
+        while later < today + timedelta(days=60):
+            kept = keep([b for b in backups if b.created_at.date() <= today], later, **tiers)
+            for backup_id, day in until.items():
+                if later < day:
+                    assert backup_id in kept, (today, later, backup_id, day)
+            later += timedelta(days=1)
+
+
+def test_a_lock_ends_at_the_start_of_its_day_in_paris():
+    assert lock_instant(date(2026, 12, 14)) == datetime(2026, 12, 13, 23, tzinfo=timezone.utc)
+    assert lock_instant(date(2026, 7, 14)) == datetime(2026, 7, 13, 22, tzinfo=timezone.utc)
