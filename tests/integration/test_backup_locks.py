@@ -33,7 +33,7 @@ from ledger.models import Backup
 from ledger.views import backups as shown_backups
 from operations.backup import apply_retention, backup_customer, remove_unlocked
 from operations.deletion import certificate_markdown, purge_customer
-from policy.calendar import add_months, paris_date
+from policy.calendar import PARIS, add_months, paris_date
 from policy.retention import lock_instant
 from policy.terms import Terms
 from tests.support.builders import CUSTOMER_HEADER, customer, platform, write_csv
@@ -129,7 +129,7 @@ def test_a_backup_is_written_locked_until_its_daily_expiry_and_the_store_refuses
         client.delete_object(Bucket=name, Key=stored[0]["Key"], VersionId=stored[0]["VersionId"])
     assert refused.value.response["Error"]["Code"] == "AccessDenied"
     [row] = [row for row in shown_backups_of(ledger) if row["backup_id"] == "ACME-one"]
-    assert row["lock"] == f"governance until {until.isoformat()}"
+    assert row["lock"] == f"governance until {until.astimezone(PARIS).isoformat()}"  # 00:00 in Paris, as it reads
 
 
 def shown_backups_of(ledger) -> list[dict]:
