@@ -11,6 +11,9 @@ or after its start (policy.billed_through, read by ledger.billed): a month an im
 never billed again. The report says, per customer, which invoice billed it already, counted from the
 ledger like everything else it says.
 
+The month's own interventions are priced by the database, set-based (ledger/pricing.py, the formula from
+policy.quota); late work of closed months, rare, by policy.quota.allocate here.
+
 Plain Python over the ledger and the rules: `draft`, `finalise` and `discard` each open their own
 transaction and return a `CloseReport` (operations/close_report.py; `discard` the number of drafts removed).
 The Prefect tasks wrapping them are in tasks/monthly_close.py, the flow in flows/monthly_close.py.
