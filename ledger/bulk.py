@@ -26,14 +26,14 @@ def update_by_key(session: Session, table: Table, key: str, rows: list[dict], co
                     *(Column(name, table.c[name].type) for name in [key, *columns]), prefixes=["TEMPORARY"])
     connection = session.connection()
     staging.create(connection)   # within the transaction: a rollback takes it away on both databases
-    _fill(connection, staging, [key, *columns], rows)
+    fill(connection, staging, [key, *columns], rows)
     assignments = ", ".join(f"{name} = {staging.name}.{name}" for name in columns)
     connection.execute(text(f"UPDATE {table.name} SET {assignments} FROM {staging.name} "
                             f"WHERE {table.name}.{key} = {staging.name}.{key}"))
     staging.drop(connection)
 
 
-def _fill(connection, staging: Table, names: list[str], rows: list[dict]) -> None:
+def fill(connection, staging: Table, names: list[str], rows: list[dict]) -> None:
     """The rows into the temporary table by the driver's fastest path: COPY on PostgreSQL, one prepared
     statement run over all rows on SQLite (SQLAlchemy's multi-row INSERTs stop at SQLite's parameter limit:
     pages of about sixty rows). Values are bound as SQLAlchemy binds them (a Decimal as a float on SQLite,

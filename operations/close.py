@@ -11,6 +11,9 @@ or after its start (policy.billed_through, read by ledger.billed): a month an im
 never billed again. The report says, per customer, which invoice billed it already, counted from the
 ledger like everything else it says.
 
+The month's own interventions are priced by the database, set-based (ledger/pricing.py, the formula from
+policy.quota); late work of closed months, rare, by policy.quota.allocate here.
+
 Plain Python over the ledger and the rules: `draft`, `finalise` and `discard` each open their own
 transaction and return a `CloseReport` (operations/close_report.py; `discard` the number of drafts removed).
 The Prefect tasks wrapping them are in tasks/monthly_close.py, the flow in flows/monthly_close.py.
@@ -29,6 +32,7 @@ from sqlalchemy.orm import Session
 from ledger import audit, keys
 from ledger.billed import billed_through, covering
 from ledger.bulk import update_by_key
+from ledger.pricing import MonthPricing, attach_invoices, price_month, unprice
 from ledger.credits import apply_credits, settle_credit_note
 from ledger.db import insert_if_missing, now, session_scope
 from ledger.models import (Cancellation, Customer, Intervention, Invoice, InvoiceLine, MonthlyClose, QuotaPeriod,
@@ -39,7 +43,7 @@ from ledger.terms_copies import terms_document
 from policy.calendar import add_months, month_bounds, month_key
 from policy.categories import Charge, charge_of, charged
 from policy.billed_through import BilledPeriod
-from policy.invoicing import (DocumentTooLarge, Subscriber, month_documents, refuse_negative, refuse_too_large,
+from policy.invoicing import (CategoryWork, DocumentTooLarge, Subscriber, month_documents, refuse_negative, refuse_too_large,
                               subscription_charge, totals)
 from policy.quota import Allocation, Work, allocate, beyond_support, included_minutes, standby_dates, standby_days
 from policy.terms import Terms
@@ -141,6 +145,7 @@ def draft(month: str, terms: Terms, *, actor: str, flow_run_id: str | None, engi
 
         book = _MonthBook.read(session, month, terms)
         book.read_credits()
+        book.price_own_month()
         # one customer whose documents cannot be written never blocks the others' close
         not_billed = [line for line in map(book.bill_alone, book.billable_customers()) if line]
         book.write(session, flow_run_id)
@@ -162,7 +167,8 @@ class _MonthBook:
     customers: dict[str, Customer]
     deleted: set[str]                                  # data deleted before the month: nothing billed
     standby: dict[str, list[tuple[date, date]]]
-    pending: dict[str, dict[str, list[Work]]]          # customer -> month -> unpriced work (own and late)
+    pending: dict[str, dict[str, list[Work]]]          # customer -> closed month -> unpriced late work
+    beyond: set[str]                                   # the month's interventions beyond support (never quota)
     quota: dict[tuple[str, str], QuotaPeriod]          # the closed months' quotas that late work draws on
     late_standby: dict[str, dict[str, list[tuple[date, date]]]]
     ends: dict[str, date]                              # the last day of service of customers who cancelled
@@ -175,6 +181,8 @@ class _MonthBook:
     credit_notes: list[tuple[Customer, list, object, Invoice]] = field(default_factory=list)
     service: dict[str, list[service_credits.Pending]] = field(default_factory=dict)   # customer -> credits due
     applied: list[tuple[str, int, list[service_credits.Pending]]] = field(default_factory=list)  # document kind
+    own: MonthPricing | None = None                    # the month's work, priced by the database
+    refused: set[str] = field(default_factory=set)     # customers not billed: their work left unpriced
     count: int = 0
     late: int = 0
 
@@ -188,19 +196,25 @@ class _MonthBook:
             select(Intervention.intervention_id, Intervention.customer_id, Intervention.month, Intervention.started_at,
                    Intervention.minutes, Intervention.category, Ticket.customization_delivered_on)
             .outerjoin(Ticket, (Ticket.ticket_id == Intervention.ticket) & (Ticket.customer_id == Intervention.customer_id))
-            .where(Intervention.free_minutes.is_(None), Intervention.month <= month)
+            .where(Intervention.free_minutes.is_(None), Intervention.month < month)
         ):
-            if row.month == month or row.month in closed_months:
+            if row.month in closed_months:
                 pending[row.customer_id][row.month].append(Work(
                     row.intervention_id, row.started_at, row.minutes, row.category,
                     beyond_support(row.started_at, row.customization_delivered_on)))
+        beyond = {row.intervention_id for row in session.execute(
+            select(Intervention.intervention_id, Intervention.started_at, Ticket.customization_delivered_on)
+            .join(Ticket, (Ticket.ticket_id == Intervention.ticket) & (Ticket.customer_id == Intervention.customer_id))
+            .where(Intervention.free_minutes.is_(None), Intervention.month == month,
+                   Ticket.customization_delivered_on.is_not(None))
+        ) if beyond_support(row.started_at, row.customization_delivered_on)}
         late_months = sorted({m for months in pending.values() for m in months if m != month})
         quota = {(p.customer_id, p.month): p for p in session.scalars(
             select(QuotaPeriod).where(QuotaPeriod.month.in_(late_months)))} if late_months else {}
         return cls(month, terms,
                    customers={c.customer_id: c for c in session.scalars(select(Customer).order_by(Customer.customer_id))},
                    deleted=_deleted_before(session, first), standby=_standby_by_customer(session, first, after),
-                   pending=pending, quota=quota,
+                   pending=pending, beyond=beyond, quota=quota,
                    late_standby={m: _standby_by_customer(session, *month_bounds(m)) for m in late_months},
                    ends=_service_ends(session), billed_through=billed_through(session, except_close=month),
                    session=session)
@@ -209,6 +223,24 @@ class _MonthBook:
         """The service credits due (policy.service_credits), read once the customers are known."""
         self.service = service_credits.pending_credits(self.session, self.month, self.terms, self.customers,
                                                        _subscriber)
+
+    def price_own_month(self) -> None:
+        """The month's own work priced set-based by the database (ledger/pricing.py), each customer's quota
+        its included minutes for the days it was not on standby; late work is priced in `bill`."""
+        included = {customer.customer_id: included_minutes(self._base(customer), self.month, len(self._standby(customer)))
+                    for customer in self.billable_customers()}
+        self.own = price_month(self.session, self.month, included, self.beyond, self.terms)
+
+    def _base(self, customer: Customer) -> int:
+        return customer.included_minutes if customer.included_minutes is not None else self.terms.included_minutes
+
+    def _standby(self, customer: Customer) -> set[date]:
+        """The customer's days of the month on standby (none after its last day of service)."""
+        periods = self.standby.get(customer.customer_id, [])
+        ends = self.ends.get(customer.customer_id)
+        if ends is not None:  # standby after the last day of service is no service at half price
+            periods = [(start, min(end, ends + timedelta(days=1))) for start, end in periods if start <= ends]
+        return standby_dates(periods, self.month)
 
     def billable_customers(self) -> list[Customer]:
         return [customer for customer_id, customer in self.customers.items() if customer_id not in self.deleted]
@@ -227,6 +259,7 @@ class _MonthBook:
                                      mark):
                 del items[length:]
             self.count, self.late = mark[5], mark[6]
+            self.refused.add(customer.customer_id)
             for key in [key for key in self.quota if key[0] == customer.customer_id]:
                 if key in kept:
                     self.quota[key].used_minutes, self.quota[key].over_minutes = kept[key]
@@ -238,14 +271,11 @@ class _MonthBook:
 
     def bill(self, customer: Customer) -> None:
         """Price the customer's work against its quotas and draft its invoice when there is something to bill."""
-        base = customer.included_minutes if customer.included_minutes is not None else self.terms.included_minutes
-        periods = self.standby.get(customer.customer_id, [])
+        base = self._base(customer)
         ends = self.ends.get(customer.customer_id)
-        if ends is not None:  # standby after the last day of service is no service at half price
-            periods = [(start, min(end, ends + timedelta(days=1))) for start, end in periods if start <= ends]
-        off = standby_dates(periods, self.month)
+        off = self._standby(customer)
         days_off = len(off)
-        billed = {self.month: self._own_month(customer.customer_id, base, days_off)}
+        billed: dict[str, list] = {self.month: self._own_month(customer.customer_id, base, days_off)}
         billed.update(self._late_months(customer.customer_id, base))
         # the subscription: only the days after its billed-through day and on or after its start
         charge = subscription_charge(_subscriber(customer), self.month, self.terms, standby=off,
@@ -278,7 +308,8 @@ class _MonthBook:
         if documents.credit:
             self._carried("credit_note", len(self.credit_notes), pending, documents.credit)
             self.credit_notes.append((customer, documents.credit, totals(documents.credit), credited))
-        self.priced += [(item, invoice_index) for allocations in billed.values() for item in allocations]
+        self.priced += [(item, invoice_index) for service_month, allocations in billed.items()
+                        if service_month != self.month for item in allocations]   # the month's own: in SQL
 
     def _carried(self, kind: str, index: int, pending: list[service_credits.Pending], lines: list) -> None:
         """The service credits a document carries (a credit it does not carry is due again at the next close)."""
@@ -286,15 +317,15 @@ class _MonthBook:
         if carried:
             self.applied.append((kind, index, carried))
 
-    def _own_month(self, customer_id: str, base: int, days_off: int) -> list[Allocation]:
-        works = self.pending[customer_id].get(self.month, [])
-        included = included_minutes(base, self.month, days_off)
-        own = allocate(works, included, self.terms)
-        self.count += len(own)
-        self.quota_rows.append({"customer_id": customer_id, "month": self.month, "included_minutes": included,
-                                "used_minutes": sum(item.drawn for item in own), "over_minutes": _over(works, own),
+    def _own_month(self, customer_id: str, base: int, days_off: int) -> list[CategoryWork]:
+        """The month's quota row and work to invoice, as the database priced them (`price_own_month`)."""
+        self.count += self.own.count.get(customer_id, 0)
+        self.quota_rows.append({"customer_id": customer_id, "month": self.month,
+                                "included_minutes": included_minutes(base, self.month, days_off),
+                                "used_minutes": self.own.used.get(customer_id, 0),
+                                "over_minutes": self.own.over.get(customer_id, 0),
                                 "standby_days": days_off, "closed_at": self.stamp})
-        return own
+        return self.own.work.get(customer_id, [])
 
     def _late_months(self, customer_id: str, base: int) -> dict[str, list[Allocation]]:
         """Work that arrived after its month was closed: what that month's quota had left, nothing moved."""
@@ -336,6 +367,8 @@ class _MonthBook:
                 for item, index in self.priced]
         update_by_key(session, Intervention.__table__, "intervention_id", rows,
                       ["free_minutes", "billed_minutes", "amount_ht", "close_month", "invoice_id"])
+        unprice(session, self.month, self.refused)
+        attach_invoices(session, self.month)
 
 
 def _subscriber(customer: Customer) -> Subscriber:

@@ -204,23 +204,43 @@ def subscription_text(words: Language, month: str, terms: Terms, *, annual: bool
     return description
 
 
-def intervention_lines(billed: dict[str, list[Allocation]], month: str, rate: Decimal, terms: Terms,
-                       words: Language | None = None) -> list[Line]:
+@dataclass(frozen=True)
+class CategoryWork:
+    """A month's billed interventions of one category, summed: what an invoice line says of them. The close
+    has the database sum them (ledger/pricing.py); `category_work` sums priced allocations the same way."""
+
+    category: str
+    count: int
+    billed_minutes: int
+    amount_ht: Decimal
+
+
+def category_work(allocations: Iterable[Allocation]) -> list[CategoryWork]:
+    """The allocations that cost something, summed per category."""
+    by_category: dict[str, list[Allocation]] = defaultdict(list)
+    for allocation in allocations:
+        if allocation.amount_ht:
+            by_category[allocation.category].append(allocation)
+    return [CategoryWork(category, len(items), sum(item.billed_minutes for item in items),
+                         sum((item.amount_ht for item in items), Decimal("0.00")))
+            for category, items in by_category.items()]
+
+
+def intervention_lines(billed: dict[str, list[Allocation] | list[CategoryWork]], month: str, rate: Decimal,
+                       terms: Terms, words: Language | None = None) -> list[Line]:
     """One line per category and service month; a month other than the invoice's is named (late work).
+    `billed`: each service month's priced allocations, or their sums per category (CategoryWork).
     `words`: the customer's language (default: the terms' invoice_language)."""
     words = words or speak(terms.invoice_language)
     lines = []
     for service_month in sorted(billed):
-        by_category: dict[str, list[Allocation]] = defaultdict(list)
-        for allocation in billed[service_month]:
-            if allocation.amount_ht:
-                by_category[allocation.category].append(allocation)
-        for category in sorted(by_category):
-            items = by_category[category]
-            minutes = sum(item.billed_minutes for item in items)
-            text = intervention_text(words, category, len(items), minutes, service_month, month, terms)
-            lines.append(Line(text, category, (Decimal(minutes) / 60).quantize(Decimal("0.0001")), hourly_rate(category, terms),
-                              sum((item.amount_ht for item in items), Decimal("0.00")), rate, service_month))
+        items = billed[service_month]
+        works = items if all(isinstance(item, CategoryWork) for item in items) else category_work(items)
+        for work in sorted((work for work in works if work.amount_ht), key=lambda work: work.category):
+            minutes = work.billed_minutes
+            text = intervention_text(words, work.category, work.count, minutes, service_month, month, terms)
+            lines.append(Line(text, work.category, (Decimal(minutes) / 60).quantize(Decimal("0.0001")),
+                              hourly_rate(work.category, terms), work.amount_ht, rate, service_month))
     return lines
 
 

@@ -96,6 +96,37 @@ def _priced(billed_minutes: int, rate: Decimal, factor: Decimal | None, fee: Dec
     return cents(amount + fee)
 
 
+@dataclass(frozen=True)
+class CentsFormula:
+    """`price` in integer arithmetic, for a database that prices a month set-based (ledger/pricing.py):
+    amount in cents = (billed_minutes x per_minute + constant) // divisor, exactly `price` (half-up included)
+    for every billed_minutes >= 0. The rule stays here; the SQL only evaluates it."""
+
+    charge: Charge
+    per_minute: int
+    constant: int
+    divisor: int
+
+    def cents(self, billed_minutes: int) -> int:
+        if self.charge is Charge.FREE:
+            return 0
+        return (billed_minutes * self.per_minute + self.constant) // self.divisor
+
+
+def cents_formula(category: str, terms: Terms) -> CentsFormula:
+    """The category's `price` as exact integers: rate x factor / 60 x 100 = n/d cents a minute, the fee f/g
+    cents, so cents = floor(billed x n/d + f/g + 1/2) = (2ngb + 2fd + dg) // 2dg (no amount is negative).
+    A free category costs nothing; billed 0 with no fee costs nothing (as `allocate` says)."""
+    charge = charge_of(category)
+    if charge is Charge.FREE:
+        return CentsFormula(charge, 0, 0, 1)
+    rate = terms.rate_for(category) * (terms.feature_urgent_factor if charge is Charge.DISCOUNTED else 1)
+    n, d = (rate * 100).as_integer_ratio()
+    d *= 60
+    f, g = (fixed_fee(category, terms) * 100).as_integer_ratio()
+    return CentsFormula(charge, 2 * n * g, 2 * f * d + d * g, 2 * d * g)
+
+
 def recovery_minutes(seconds: float) -> int:
     """docs/reference/policy.md "Backups, restores and drills": a restore on request bills max(1, ceil(seconds / 60)) minutes; its category's fixed
     fee comes on top at the close."""

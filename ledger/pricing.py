@@ -1,0 +1,125 @@
+"""A month's interventions priced by the database, set-based, on SQLite and PostgreSQL alike.
+
+The close used to read every intervention of the month into Python, allocate the quota customer by customer
+and write each price back: at 500,000 interventions that was most of its time. Here one statement does what
+policy.quota.allocate does, with the rule's own parameters (policy.quota.cents_formula, the increment, the
+category table): a window sum in the quota's order (the instant, then the id byte by byte: SQLite's BINARY
+collation, PostgreSQL's "C") gives each intervention the quota minutes left before it, so drawn =
+min(minutes, max(0, left)); billed = minutes - drawn rounded up to the increment; the amount in integer cents.
+
+What the rules need and SQL cannot say cheaply comes in from the caller: each customer's included minutes
+(standby days, cancellations: policy) and the interventions beyond support (a Paris day against a delivery
+day: policy.quota.beyond_support). Everything lives in the caller's transaction; the staging tables are
+temporary and dropped before it ends.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from decimal import Decimal
+from uuid import uuid4
+
+from sqlalchemy import Column, Integer, MetaData, String, Table, text
+from sqlalchemy.orm import Session
+
+from ledger.bulk import fill
+from policy.categories import CATEGORIES
+from policy.invoicing import CategoryWork
+from policy.quota import cents_formula
+from policy.terms import Terms
+from policy.vocabulary import InvoiceKind, InvoiceStatus
+
+
+@dataclass
+class MonthPricing:
+    """What the pricing of a month says per customer: the quota used and exceeded, the work to invoice."""
+
+    used: dict[str, int]
+    over: dict[str, int]
+    work: dict[str, list[CategoryWork]]
+    count: dict[str, int]
+
+
+def price_month(session: Session, month: str, included: dict[str, int], beyond: set[str],
+                terms: Terms) -> MonthPricing:
+    """Price the unpriced interventions of `month` of the customers in `included` (their included minutes),
+    setting free_minutes, billed_minutes, amount_ht and close_month (`month`); invoice_id is the caller's."""
+    connection = session.connection()
+    tag = uuid4().hex[:8]
+    quota = Table(f"pricing_quota_{tag}", MetaData(), Column("customer_id", String(64)),
+                  Column("included", Integer), prefixes=["TEMPORARY"])
+    beyond_table = Table(f"pricing_beyond_{tag}", MetaData(), Column("intervention_id", String(64)),
+                         prefixes=["TEMPORARY"])
+    priced = f"pricing_priced_{tag}"
+    quota.create(connection)
+    beyond_table.create(connection)
+    fill(connection, quota, ["customer_id", "included"],
+          [{"customer_id": key, "included": value} for key, value in included.items()])
+    fill(connection, beyond_table, ["intervention_id"], [{"intervention_id": key} for key in beyond])
+    postgres = connection.dialect.name == "postgresql"
+    by_id = 'i.intervention_id COLLATE "C"' if postgres else "i.intervention_id"
+    increment = terms.billing_increment_minutes
+    formulas = ", ".join(
+        f"('{name}', '{formula.charge.value}', {formula.per_minute}, {formula.constant}, {formula.divisor})"
+        for name, formula in ((name, cents_formula(name, terms)) for name in CATEGORIES))
+    # the quota's minutes: a quota category's, unless beyond support (then billed, never drawn)
+    draws = "CASE WHEN c.charge = 'quota' AND b.intervention_id IS NULL THEN i.minutes ELSE 0 END"
+    connection.execute(text(f"""
+        CREATE TEMPORARY TABLE {priced} AS
+        WITH c(category, charge, per_minute, constant_part, divisor) AS (VALUES {formulas}),
+        w AS (SELECT i.intervention_id, i.customer_id, i.minutes, i.category, c.charge, c.per_minute,
+                     c.constant_part, c.divisor, {draws} AS draws,
+                     q.included - SUM({draws}) OVER (PARTITION BY i.customer_id ORDER BY i.started_at, {by_id}
+                                                     ROWS UNBOUNDED PRECEDING) + {draws} AS left_before
+              FROM interventions i JOIN c ON c.category = i.category
+                   JOIN {quota.name} q ON q.customer_id = i.customer_id
+                   LEFT JOIN {beyond_table.name} b ON b.intervention_id = i.intervention_id
+              WHERE i.month = :month AND i.free_minutes IS NULL),
+        d AS (SELECT w.*, CASE WHEN draws = 0 OR left_before <= 0 THEN 0 WHEN left_before >= minutes THEN minutes
+                               ELSE left_before END AS drawn FROM w),
+        b AS (SELECT d.*, CASE WHEN charge = 'free' THEN 0
+                               ELSE (minutes - drawn + {increment - 1}) / {increment} * {increment} END AS billed
+              FROM d)
+        SELECT intervention_id, customer_id, category, charge, minutes, drawn,
+               CASE WHEN charge = 'free' THEN minutes ELSE drawn END AS free_minutes, billed,
+               CASE WHEN charge = 'free' THEN 0 ELSE (billed * per_minute + constant_part) / divisor END AS cents
+        FROM b"""), {"month": month})
+    connection.execute(text(
+        f"UPDATE interventions SET free_minutes = p.free_minutes, billed_minutes = p.billed, "
+        f"amount_ht = {'CAST(p.cents AS NUMERIC) / 100' if postgres else 'p.cents / 100.0'}, close_month = :month "
+        f"FROM {priced} p WHERE interventions.intervention_id = p.intervention_id"), {"month": month})
+    pricing = MonthPricing({}, {}, defaultdict(list), {})
+    for customer_id, count, used, over in connection.execute(text(
+            f"SELECT customer_id, COUNT(*), CAST(SUM(CASE WHEN charge = 'quota' THEN drawn ELSE 0 END) AS BIGINT), "
+            f"CAST(SUM(CASE WHEN charge = 'quota' THEN minutes - drawn ELSE 0 END) AS BIGINT) "
+            f"FROM {priced} GROUP BY customer_id")):
+        pricing.count[customer_id], pricing.used[customer_id], pricing.over[customer_id] = count, used, over
+    for customer_id, category, count, minutes, cents in connection.execute(text(
+            f"SELECT customer_id, category, COUNT(*), CAST(SUM(billed) AS BIGINT), CAST(SUM(cents) AS BIGINT) "
+            f"FROM {priced} WHERE cents <> 0 GROUP BY customer_id, category")):
+        pricing.work[customer_id].append(CategoryWork(category, count, int(minutes), Decimal(int(cents)) / 100))
+    connection.execute(text(f"DROP TABLE {priced}"))
+    beyond_table.drop(connection)
+    quota.drop(connection)
+    return pricing
+
+
+def unprice(session: Session, month: str, customers: set[str]) -> None:
+    """Leave the month's work of `customers` unpriced again (a customer the close could not bill)."""
+    if not customers:
+        return
+    session.connection().execute(text(
+        "UPDATE interventions SET free_minutes = NULL, billed_minutes = NULL, amount_ht = NULL, close_month = NULL "
+        f"WHERE month = :month AND close_month = :month AND customer_id IN ({', '.join(':c%d' % n for n, _ in enumerate(customers))})"),
+        {"month": month, **{f"c{n}": customer for n, customer in enumerate(sorted(customers))}})
+
+
+def attach_invoices(session: Session, month: str) -> None:
+    """Each priced intervention of the month that costs something, to its customer's draft monthly invoice."""
+    session.connection().execute(text(
+        "UPDATE interventions SET invoice_id = v.id FROM invoices v "
+        "WHERE v.close_month = :month AND v.kind = :kind AND v.status = :status "
+        "AND v.customer_id = interventions.customer_id AND interventions.month = :month "
+        "AND interventions.close_month = :month AND interventions.amount_ht <> 0"),
+        {"month": month, "kind": InvoiceKind.MONTHLY.value, "status": InvoiceStatus.DRAFT.value})
