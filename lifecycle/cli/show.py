@@ -153,8 +153,11 @@ TABLE_COLUMNS = {
     "audit": ["at", "customer_id", "action", "change", "actor"],
     "drills": ["at", "customer_id", "backup_id", "day", "tier", "tables", "data_key", "outcome", "ran_by"],
 }
-#: columns cut to one line with an ellipsis (the full value is in --format json)
-ONE_LINE = {"change", "subject", "name", "description", "last_error"}
+#: columns cut to one line with an ellipsis (the full value is in --format json): free text and lists, which a
+#: narrow column would otherwise fold over several lines (an actor "lifecycle run by root (deployment ...)")
+ONE_LINE = {"change", "subject", "name", "description", "last_error", "actor", "ran_by", "tier", "tables"}
+#: the widest a one-line column may be, so that a table of them fits 200 characters without folding the others
+ONE_LINE_WIDTH = {"actor": 32, "ran_by": 24, "tier": 22, "tables": 28}
 
 
 def _table(subject: str, records: list[dict]) -> None:
@@ -172,7 +175,8 @@ def _table(subject: str, records: list[dict]) -> None:
         console.print(Text(f"terms: {records[0]['source']}"))
     for column in columns:
         if column in ONE_LINE:
-            table.add_column(column.replace("_enabled", ""), overflow="ellipsis", no_wrap=True, max_width=90)
+            table.add_column(column.replace("_enabled", ""), overflow="ellipsis", no_wrap=True,
+                             max_width=ONE_LINE_WIDTH.get(column, 90))
         else:
             table.add_column(column.replace("_enabled", ""), overflow="fold")
     for record in records:
