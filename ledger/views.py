@@ -18,7 +18,7 @@ from policy.vocabulary import BackupStatus
 from ledger.einvoicing import last_statuses
 from ledger.queries import active_standby_customers, invoice_label, paid_by_invoice
 from policy.balances import balance
-from policy.calendar import PARIS, month_bounds, month_key, paris_date, parse_month
+from policy.calendar import month_bounds, month_key, paris_date, parse_month
 from policy.ids import id_problem
 from policy.vocabulary import InvoiceKind, InvoiceStatus
 
@@ -195,11 +195,12 @@ def _backup_key(backup: Backup, shredded: set[str]) -> str:
 
 def _backup_lock(backup: Backup) -> str:
     """The backup's Object Lock: mode and retain-until, or none; a deleted backup whose objects wait for it says so.
-    The instant is written in Paris time, as the table shows `created_at`: a lock ends at 00:00 in Paris."""
+    The instant is in UTC, as every instant of a record (`show` writes it in Paris time in the table and CSV, where
+    a lock that ends at 00:00 in Paris reads as that day, not a day early)."""
     if not backup.lock_mode or backup.locked_until is None:
         return "none"
     until = backup.locked_until if backup.locked_until.tzinfo else backup.locked_until.replace(tzinfo=timezone.utc)
-    lock = f"{backup.lock_mode} until {until.astimezone(PARIS).isoformat()}"
+    lock = f"{backup.lock_mode} until {iso(until)}"
     if backup.status == BackupStatus.DELETED:
         return f"{lock}, removed then" if backup.deleted_at is None else f"{lock} (objects removed)"
     return lock

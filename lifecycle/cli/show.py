@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 import sys
 from enum import Enum
 from typing import Optional
@@ -89,6 +90,12 @@ def _paris(text: str) -> str:
         return text
 
 
+#: fields whose text holds an instant among words (`governance until 2026-12-13T23:00:00+00:00`): JSON keeps it in
+#: UTC, the table and CSV write that instant in Europe/Paris as they do the INSTANTS
+INSTANTS_IN_TEXT = {"lock"}
+_INSTANT = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:[+-]\d{2}:\d{2}|Z)")
+
+
 def _flat(value, field: str = "") -> str:
     if value is None:
         return ""
@@ -96,6 +103,8 @@ def _flat(value, field: str = "") -> str:
         return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
     if field in INSTANTS and isinstance(value, str):
         return _paris(value)
+    if field in INSTANTS_IN_TEXT and isinstance(value, str):
+        return _INSTANT.sub(lambda found: _paris(found.group(0)), value)
     return str(value).lower() if isinstance(value, bool) else str(value)
 
 

@@ -31,6 +31,7 @@ from ledger.db import session_scope
 from ledger.imports import import_file
 from ledger.models import Backup
 from ledger.views import backups as shown_backups
+from lifecycle.cli.show import _flat as show_text
 from operations.backup import apply_retention, backup_customer, remove_unlocked
 from operations.deletion import certificate_markdown, purge_customer
 from policy.calendar import PARIS, add_months, paris_date
@@ -129,7 +130,9 @@ def test_a_backup_is_written_locked_until_its_daily_expiry_and_the_store_refuses
         client.delete_object(Bucket=name, Key=stored[0]["Key"], VersionId=stored[0]["VersionId"])
     assert refused.value.response["Error"]["Code"] == "AccessDenied"
     [row] = [row for row in shown_backups_of(ledger) if row["backup_id"] == "ACME-one"]
-    assert row["lock"] == f"governance until {until.astimezone(PARIS).isoformat()}"  # 00:00 in Paris, as it reads
+    assert row["lock"] == f"governance until {until.astimezone(timezone.utc).isoformat()}"  # UTC, as every JSON instant
+    # the table and CSV write it in Paris time, where it ends at 00:00 (2026-12-13T23:00Z read as a day early)
+    assert show_text(row["lock"], "lock") == f"governance until {until.astimezone(PARIS).isoformat()}"
 
 
 def shown_backups_of(ledger) -> list[dict]:
