@@ -162,32 +162,31 @@ TABLE_COLUMNS = {
     "audit": ["at", "customer_id", "action", "change", "actor"],
     "drills": ["at", "customer_id", "backup_id", "day", "tier", "tables", "data_key", "outcome", "ran_by"],
 }
-#: columns cut to one line with an ellipsis (the full value is in --format json): free text and lists, which a
-#: narrow column would otherwise fold over several lines (an actor "lifecycle run by root (deployment ...)")
-ONE_LINE = {"change", "subject", "name", "description", "last_error", "actor", "ran_by", "tier", "tables"}
+#: one line per record in every table: no column ever folds. Free text and lists are cut with an ellipsis at their
+#: width (the full value is in --format json): a narrow column would otherwise fold them over several lines (an actor
+#: "lifecycle run by root (deployment ...)"); every other column (ids, dates, instants, amounts, states, a document's
+#: key) is written whole, and a table wider than 200 characters is written wider rather than folded
+ONE_LINE = {"change", "subject", "name", "description", "last_error", "actor", "ran_by", "tier", "tables", "value",
+            "einvoice", "to"}
 #: the widest a one-line column may be, so that a table of them fits 200 characters without folding the others
-ONE_LINE_WIDTH = {"actor": 32, "ran_by": 24, "tier": 22, "tables": 28}
+ONE_LINE_WIDTH = {"actor": 32, "ran_by": 24, "tier": 22, "tables": 28, "einvoice": 24, "to": 32,
+                  "value": 150}
+#: the widest a table is written when its output is no terminal, unless a record needs more
+TABLE_WIDTH = 200
 
 
 def _table(subject: str, records: list[dict]) -> None:
+    from rich.cells import cell_len
     from rich.console import Console
     from rich.table import Table
     from rich.text import Text
 
-    console = Console(width=None if sys.stdout.isatty() else 200)
     if not records:
-        console.print(f"no {subject}")
+        Console(width=None if sys.stdout.isatty() else TABLE_WIDTH).print(f"no {subject}")
         return
-    table = Table(show_lines=False, header_style="bold", box=None)
     columns = TABLE_COLUMNS.get(subject) or [key for key in records[0] if key != "lines"]
-    if subject == "terms":
-        console.print(Text(f"terms: {records[0]['source']}"))
-    for column in columns:
-        if column in ONE_LINE:
-            table.add_column(column.replace("_enabled", ""), overflow="ellipsis", no_wrap=True,
-                             max_width=ONE_LINE_WIDTH.get(column, 90))
-        else:
-            table.add_column(column.replace("_enabled", ""), overflow="fold")
+    headers = [column.replace("_enabled", "") for column in columns]
+    rows = []
     for record in records:
         if subject == "audit":
             record = {**record, "change": _change(record)}
@@ -198,8 +197,21 @@ def _table(subject: str, records: list[dict]) -> None:
                                                      if record.get(key) not in (None, ""))}
         if record.get("id_problem"):
             record = {**record, "customer_id": f"{record['customer_id']} (UNSAFE ID: backups skip it)"}
-        # one line per record: an address's line breaks read as ` / ` (the way its import cell may say it);
-        # stored text prints as it is, never as Rich markup (a name `[/bold] x` or `[link=...]`)
-        table.add_row(*[Text(" / ".join(_flat(record[column], column).splitlines())) for column in columns])
+        # one line per record: an address's line breaks read as ` / ` (the way its import cell may say it)
+        rows.append([" / ".join(_flat(record[column], column).splitlines()) for column in columns])
+    widths = []
+    for index, column in enumerate(columns):
+        width = max([cell_len(headers[index])] + [cell_len(row[index]) for row in rows])
+        widths.append(min(width, ONE_LINE_WIDTH.get(column, 90)) if column in ONE_LINE else width)
+    needed = sum(widths) + 2 * len(columns)  # a space each side of every cell
+    shown = Console().width if sys.stdout.isatty() else TABLE_WIDTH
+    console = Console(width=max(shown, needed))
+    if subject == "terms":
+        console.print(Text(f"terms: {records[0]['source']}"))
+    table = Table(show_lines=False, header_style="bold", box=None)
+    for header, column, width in zip(headers, columns, widths):
+        table.add_column(header, no_wrap=True, overflow="ellipsis", min_width=width, max_width=width)
+    for row in rows:  # stored text prints as it is, never as Rich markup (a name `[/bold] x` or `[link=...]`)
+        table.add_row(*[Text(cell) for cell in row])
     console.print(table)
     console.print(f"{len(records)} {subject}")

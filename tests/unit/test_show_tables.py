@@ -2,6 +2,9 @@
 
 - Every JSON instant is UTC, and so is the instant in a backup's `lock` (it was Paris time in JSON alone); the
   table and CSV write that instant in Paris time, as they do every other instant.
+- Every table prints one line per record (only `show audit` and `show drills` did): a ticket's five instants,
+  an invoice's document key, a long name or a terms' long value never fold a record over two lines at 200
+  characters; free text is cut with an ellipsis (the whole of it is in --format json), nothing else is cut.
 """
 
 from __future__ import annotations
@@ -11,11 +14,13 @@ import io
 import json
 from datetime import datetime, timezone
 
+import pytest
 from typer.testing import CliRunner
 
 from ledger.db import session_scope
 from ledger.models import Backup
 from lifecycle.cli import app
+from lifecycle.cli.show import TABLE_COLUMNS, _table
 from tests.support.sqlite_ledger import sqlite_ledger
 
 LOCKED_UNTIL = datetime(2026, 12, 13, 23, 0, tzinfo=timezone.utc)  # 00:00 in Paris on the 14th
@@ -49,3 +54,60 @@ def test_a_deleted_backup_waiting_for_its_lock_keeps_its_words_around_the_paris_
         session.get(Backup, "ACME-20261120").status = "deleted"
     result = CliRunner().invoke(app, ["show", "backups", "--format", "csv"])
     assert "governance until 2026-12-14T00:00:00+01:00, removed then" in result.stdout
+
+
+INSTANT = "2026-02-27T09:10:00+00:00"
+LONG = "A very long free text that a user typed, " * 6
+
+
+def record_of(subject: str) -> dict:
+    """A record of `subject` whose every column is as wide as it plausibly gets."""
+    values = {
+        "customer_id": "CUSTOMER-WITH-A-LONG-ID-0001", "number": "F-2026-000123", "ticket_id": "HD-400271",
+        "type": "blocking_workaround", "severity": "blocking", "state": "at_risk", "kind": "credit_note",
+        "status": "cancelled", "document": "invoices/2026-11/CUSTOMER-WITH-A-LONG-ID-0001/F-2026-000123.pdf",
+        "einvoice_status": "213", "einvoice_status_label": "Rejetée par la plateforme de réception " * 2,
+        "lock": "governance until 2026-12-13T23:00:00+00:00, removed then", "key": "dk-0123456789abcdef (shredded)",
+        "credits": "F-2026-000099", "term": "commitments.tiers.premium.first_response_minutes",
+        "value": json.dumps({"tiers": {"premium": LONG}}), "has_credentials": True, "paused_minutes": 123456,
+        "total_ht": "-123456.78", "total_ttc": "-148148.14", "balance": "-148148.14", "amount_ht": "123456.78",
+        "before": {"stage": "current"}, "after": {"stage": "admin_disabled", "note": LONG}, "tier": "premium, gold",
+        "action": "restore-drill", "source": "defaults", "id_problem": None,
+    }
+    record = {column: values.get(column, LONG if column in ("name", "subject", "description", "last_error", "actor",
+                                                             "ran_by", "tables", "to") else INSTANT)
+              for column in TABLE_COLUMNS.get(subject, [])}
+    if subject == "backups":
+        record = {key: values.get(key, INSTANT) for key in ("backup_id", "customer_id", "kind", "created_at",
+                                                             "status", "rows", "bytes", "verified_at", "key", "lock")}
+        record.update(backup_id="CUSTOMER-WITH-A-LONG-ID-0001-20261120", kind="tenant", rows=123456789,
+                      bytes=1234567890)
+    for key in ("before", "after", "einvoice_status", "einvoice_status_label", "source", "id_problem"):
+        record.setdefault(key, values[key])
+    return record
+
+
+@pytest.mark.parametrize("subject", [*TABLE_COLUMNS, "backups"])
+def test_every_table_prints_one_line_per_record(subject, capsys):
+    _table(subject, [record_of(subject), record_of(subject)])
+    lines = capsys.readouterr().out.splitlines()
+    if subject == "terms":
+        lines = lines[1:]  # the source's own line
+    assert len(lines) == 1 + 2 + 1, "\n".join(lines)  # the header, one line per record, the count
+    assert lines[-1] == f"2 {subject}"
+    assert "CUSTOMER-WITH-A-LONG-ID-0001" in lines[1] or subject == "terms"  # ids are written whole
+    if subject == "tickets":
+        assert lines[1].count("2026-02-27T10:10:00+01:00") == 5  # every instant whole, in Paris time
+
+
+def test_free_text_is_cut_with_an_ellipsis_and_the_rest_is_written_whole(capsys):
+    _table("invoices", [record_of("invoices")])
+    line = capsys.readouterr().out.splitlines()[1]
+    assert "invoices/2026-11/CUSTOMER-WITH-A-LONG-ID-0001/F-2026-000123.pdf" in line
+    assert "-148148.14" in line and "213 Rejetée" in line and "…" in line
+    assert "Rejetée par la plateforme de réception Rejetée" not in line
+
+
+def test_a_table_of_short_records_stays_within_200_characters(capsys):
+    _table("customers", [{column: "x" for column in TABLE_COLUMNS["customers"]}])
+    assert max(len(line) for line in capsys.readouterr().out.splitlines()) <= 200
