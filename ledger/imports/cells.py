@@ -12,7 +12,7 @@ from ledger.readers import as_text
 from policy.calendar import PARIS, NonexistentLocalTime, paris_instant, parse_day, parse_moment
 from policy.digits import digits_problem, sign_or_zeros_problem
 from policy.ids import id_problem
-from policy.text import control_problem, quoted
+from policy.text import LINE_BREAKS, character_name, control_problem, quoted
 from policy.money import parse_amount
 from policy.vat import vat_rate_problem
 
@@ -106,12 +106,20 @@ def address(value: Any) -> str:
     import re
 
     lines = [line.strip() for line in re.split(r"\r?\n| / ", as_text(value)) if line.strip()]
-    if not 2 <= len(lines) <= 6 or any(len(line) > 100 for line in lines):
-        raise ValueError("an address is 2 to 6 lines of at most 100 characters (street, then postcode and city)")
+    # the character first, named as every other field names it: a vertical tab, a lone carriage return or a
+    # U+2028 splits no address line (only a line break U+000A or ` / ` do) and read as a wrong count of lines
     for number, line in enumerate(lines, start=1):
         problem = control_problem(line)
+        if problem and problem.startswith("holds a line break"):
+            position, char = next((position, char) for position, char in enumerate(line, start=1)
+                                  if char in LINE_BREAKS)
+            kind = "control character" if ord(char) < 32 or 0x7F <= ord(char) <= 0x9F else "line separator"
+            problem = (f"holds the {kind} {character_name(char)} (at character {position}): separate an "
+                       f"address's lines with a line break (U+000A) or ' / '")
         if problem:
             raise ValueError(f"an address holds no control or invisible character: its line {number} {problem}")
+    if not 2 <= len(lines) <= 6 or any(len(line) > 100 for line in lines):
+        raise ValueError("an address is 2 to 6 lines of at most 100 characters (street, then postcode and city)")
     return "\n".join(lines)
 
 
