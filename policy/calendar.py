@@ -72,9 +72,14 @@ def parse_month(text: str) -> tuple[int, int]:
     return int(match.group(1)), int(match.group(2))
 
 
+class YearZero(ValueError):
+    """A date in its right form whose year is 0000 (`0000-01-01`): no calendar here holds it, but it is no typo
+    of the form; a caller with a window says it lies before it, as it says of 0001-01-01."""
+
+
 def _iso(text: str, form: re.Pattern, read, label: str):
     """`text` read by `read` once it is written in digits 0-9 and in `form` (one ISO 8601 form, not the others
-    Python's fromisoformat also takes); ValueError `not <label>: <why>` otherwise."""
+    Python's fromisoformat also takes); ValueError `not <label>: <why>` otherwise (YearZero for year 0000)."""
     problem = digits_problem(text)
     if problem:
         raise ValueError(f"not {label}: {problem}")
@@ -83,6 +88,13 @@ def _iso(text: str, form: re.Pattern, read, label: str):
             raise ValueError
         return read(text)
     except ValueError:
+        if form.fullmatch(text) and text.startswith("0000"):
+            try:
+                read("2000" + text[4:])  # a leap year, so that 0000-02-29 is a day of the form too
+            except ValueError:
+                pass
+            else:
+                raise YearZero(f"not {label}: {quoted(text)}") from None
         raise ValueError(f"not {label}: {quoted(text)}") from None
 
 

@@ -36,6 +36,8 @@ class Period:
 
 
 _PERIOD = re.compile(r"([0-9]{4})-([0-9]{2})(?:-D([1-3]))?")
+#: a period's form, as an option is checked against it before its month's window (lifecycle.cli)
+PERIOD_FORM = _PERIOD
 FORMS = "YYYY-MM-D1, YYYY-MM-D2, YYYY-MM-D3 (a decade's transactions) or YYYY-MM (a month's payments)"
 
 

@@ -90,10 +90,12 @@ def parse_day(text: Optional[str], option: str, *, past_only: bool = False) -> O
     """A day given as an option, within the window (no later than today for a fact of the past)."""
     if text is None:
         return None
-    from policy.calendar import parse_day as parse_iso_day
+    from policy.calendar import YearZero, parse_day as parse_iso_day
 
     try:
         day = parse_iso_day(text)  # digits 0-9 only: the shared parser says why another script's are refused
+    except YearZero:  # 0000-01-01: before the window, said as 0001-01-01 is
+        fail(f"{option} {window().problem(date.min, past_only=past_only, shown=text)}", 2)
     except ValueError as error:
         fail(f"{option} is {error}", 2)
     problem = window().problem(day, past_only=past_only)

@@ -102,12 +102,16 @@ def commitments(
     closed tickets' credentials deleted."""
     moment = None
     if as_of:
-        from policy.calendar import NonexistentLocalTime, parse_paris_minute
+        from datetime import datetime
+
+        from policy.calendar import NonexistentLocalTime, YearZero, parse_paris_minute
 
         try:
             moment = parse_paris_minute(as_of)
         except NonexistentLocalTime as error:  # as an import says it
             fail(f"--as-of {error}", 2)
+        except YearZero:  # 0000-01-01T10:00: before the window, said as 0001-01-01T10:00 is
+            fail(f"--as-of {window().problem(datetime.min, shown=as_of)}", 2)
         except ValueError as error:
             fail(f"--as-of is {error}", 2)
         problem = window().problem(moment)
@@ -335,6 +339,21 @@ def _sweep_day(as_of: Optional[str], force: bool, reason: Optional[str], *, dry_
     return {"as_of": day, "force_reason": force_reason}
 
 
+def period_problem(text: str) -> Optional[str]:
+    """Why an e-reporting period given as an option is refused, saying its forms and the window as the other
+    date options do: its form first, then its month within the window (0000-01-D1 and 9999-12-D3 alike: year
+    0000 is no typo of the form, only a month before the window)."""
+    from policy.ereporting import FORMS, PERIOD_FORM
+
+    match = PERIOD_FORM.fullmatch(text.strip())
+    if match is None or not 1 <= int(match.group(2)) <= 12:
+        return f"{quoted(text)} is no e-reporting period: write {FORMS}"
+    where = window().month_problem(f"{match.group(1)}-{match.group(2)}")
+    if where:
+        return f"{text.strip()}: {where}; a period is written {FORMS}"
+    return None
+
+
 def e_reporting(
     period: Optional[str] = typer.Option(None, "--period", help="One period: YYYY-MM-D1, -D2 or -D3 (a decade's "
                                          "transactions) or YYYY-MM (a month's payments); default every period "
@@ -346,11 +365,10 @@ def e_reporting(
         from policy.calendar import today_paris
         from policy.ereporting import period as period_named
 
-        try:
-            asked = period_named(period)
-        except ValueError as error:
-            fail(f"--period {error}", 2)
-        check_month(asked.name[:7], "--period")
+        problem = period_problem(period)
+        if problem:
+            fail(f"--period {problem}", 2)
+        asked = period_named(period)
         today = today_paris()
         if asked.last >= today:
             fail(f"--period {asked.name} ends on {asked.last} (today is {today}): a period is reported once it has "
