@@ -334,7 +334,52 @@ def restore_ledger_snapshot(backup_id: str, target_url: str, storage: ObjectStor
         backup = session.get(Backup, backup_id)
     if backup is None or backup.kind != BackupKind.LEDGER or backup.status != BackupStatus.GOOD:
         raise ValueError(f"no good ledger snapshot {quoted(backup_id)}")
+    new_file = _new_sqlite_file(target_url)
     _refuse_target_in_use(target_url)
+    try:
+        return _load_snapshot(backup, target_url, storage, engine)
+    except BaseException:  # a failure (a wrong key, storage down, a full disk, Ctrl-C) leaves nothing behind
+        _leave_nothing(target_url, new_file)
+        raise
+
+
+def _new_sqlite_file(target_url: str) -> Path | None:
+    """The SQLite file `target_url` names when it does not exist yet: the restore made it, and removes it
+    again when it fails (a 0-byte or half-written --to file was left behind)."""
+    from sqlalchemy.engine import make_url
+
+    url = make_url(target_url)
+    if url.get_backend_name() != "sqlite" or (url.database or ":memory:") == ":memory:":
+        return None
+    path = Path(url.database)
+    return None if path.exists() else path.absolute()
+
+
+def _leave_nothing(target_url: str, new_file: Path | None) -> None:
+    """Undo what a failed restore made in its target, which was new or empty before it: the SQLite file it
+    created (and its journal), or the ledger's tables it created in an empty database."""
+    engine_for(target_url).dispose()
+    if new_file is not None:
+        for path in (new_file, *(new_file.with_name(new_file.name + suffix) for suffix in ("-journal", "-wal", "-shm"))):
+            path.unlink(missing_ok=True)
+        return
+    ours = {*Base.metadata.tables, "alembic_version"}
+    target = engine_for(target_url)
+    try:
+        with target.begin() as connection:
+            made = MetaData()
+            made.reflect(connection, only=lambda name, _: name in ours)
+            made.drop_all(connection)
+    except Exception:  # noqa: BLE001 - the target unreachable now: the failure's own line says why
+        pass
+    finally:
+        target.dispose()
+
+
+def _load_snapshot(backup: Backup, target_url: str, storage: ObjectStorage, engine) -> dict[str, int]:
+    from ledger.migrate import upgrade
+
+    backup_id = backup.backup_id
     try:
         objects = BackupObjects(storage)
         manifest = read_manifest(objects, backup.backup_id, backup.manifest_key, backup.manifest)
@@ -343,6 +388,7 @@ def restore_ledger_snapshot(backup_id: str, target_url: str, storage: ObjectStor
             # key file left an empty ledger there, which the next attempt with the right key refused as in use
             paths = fetch_verified(objects, manifest, Path(folder))
             upgrade(target_url)
+            failpoint("snapshot.schema-made")
             target = engine_for(target_url)
             with target.connect() as connection:
                 if connection.scalar(select(func.count()).select_from(Customer.__table__)):

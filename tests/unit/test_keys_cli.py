@@ -111,6 +111,7 @@ def test_a_snapshot_restore_with_a_wrong_master_key_leaves_the_target_empty(tmp_
     target = f"sqlite:///{tmp_path / 'new.db'}"
     wrong = lifecycle("db", "restore-snapshot", snapshot.backup_id, "--to", target, "--master-key-file", str(other))
     assert wrong.returncode == 2 and "nothing was restored" in wrong.stderr, wrong.stderr
+    assert not (tmp_path / "new.db").exists()  # not even a 0-byte file: nothing is left after a failure
     right = lifecycle("db", "restore-snapshot", snapshot.backup_id, "--to", target)
     assert right.returncode == 0 and right.stdout.startswith("restored "), right.stderr
 
@@ -131,3 +132,31 @@ def test_an_escrow_path_that_cannot_be_made_is_said_as_every_out_says_it(tmp_pat
     assert (under.returncode, under.stderr.strip()) == (
         2, f"lifecycle: --out {escaped(str(tmp_path / 'notes.txt' / 'escrow.key'))} cannot be made: "
            f"{escaped(str(tmp_path / 'notes.txt'))} is a file, not a folder")
+
+
+def test_a_failed_snapshot_restore_leaves_no_file_behind(tmp_path, monkeypatch):
+    """A failed `db restore-snapshot` left a 0-byte --to file (the check that the target is empty made it): the
+    home's master key lost, the snapshot gone from storage, a wrong key file: nothing is left after any failure;
+    a file that was there before (an empty one the user made) stays."""
+    shop = backup_shop(tmp_path, monkeypatch, DAY.isoformat())
+    monkeypatch.setenv("LIFECYCLE_STORAGE_URL", shop.objects.as_uri())
+    snapshot = snapshot_ledger(DAY, shop.storage, flow_run_id=None, engine=shop.ledger)
+    master = tmp_path / "home" / "keys" / "master.key"
+    kept = master.read_bytes()
+    master.unlink()
+    no_key = lifecycle("db", "restore-snapshot", snapshot.backup_id, "--to", f"sqlite:///{tmp_path / 'a.db'}")
+    assert no_key.returncode == 2 and "no master key at" in no_key.stderr, no_key.stderr
+    master.write_bytes(kept)
+    master.chmod(0o600)
+    before = tmp_path / "made-before.db"
+    before.write_bytes(b"")
+    still = lifecycle("db", "restore-snapshot", snapshot.backup_id, "--to", f"sqlite:///{before}",
+                      "--master-key-file", str(tmp_path / "missing.key"))
+    assert still.returncode == 2
+    (shop.objects / snapshot.manifest_key).unlink()  # the snapshot's manifest gone from storage
+    gone = lifecycle("db", "restore-snapshot", snapshot.backup_id, "--to", f"sqlite:///{tmp_path / 'b.db'}")
+    assert gone.returncode != 0 and "gone from storage" in gone.stderr, gone.stderr
+    empty_before = lifecycle("db", "restore-snapshot", snapshot.backup_id, "--to", f"sqlite:///{before}")
+    assert empty_before.returncode != 0
+    assert not [path.name for path in tmp_path.glob("[ab].db*")]
+    assert before.read_bytes() == b""  # the user's own file stays, as it was
