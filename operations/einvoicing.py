@@ -20,7 +20,7 @@ from sqlalchemy import select
 
 from blocks.einvoicing import DepositRefused, EInvoicing, PlatformSilent, PlatformStatus, PlatformUnreachable
 from ledger import audit
-from ledger.db import now, session_scope
+from ledger.db import now, one_at_a_time, session_scope
 from ledger.einvoicing import EinvoiceFlow, EinvoiceStatus, last_statuses  # noqa: F401 - one name for the operations
 from lifecycle_config.failpoints import failpoint
 from policy.einvoicing import FlowKind, FlowState, ProcessingRule, Syntax, label_of
@@ -54,7 +54,10 @@ class FlowSpec:
     period: str | None = None
 
 
-def _recorded(session, spec: FlowSpec, flow_run_id: str | None) -> EinvoiceFlow:
+def recorded(session, spec: FlowSpec, flow_run_id: str | None) -> EinvoiceFlow:
+    """The flow of `spec`, recorded pending when it is not yet: one transaction at a time per tracking id (two runs
+    depositing the same document together both saw none, and the second died on the unique tracking id)."""
+    one_at_a_time(session, f"einvoice-flow:{spec.tracking_id}")
     flow = session.scalar(select(EinvoiceFlow).where(EinvoiceFlow.tracking_id == spec.tracking_id))
     if flow is None:
         flow = EinvoiceFlow(tracking_id=spec.tracking_id, kind=spec.kind, invoice_id=spec.invoice_id,
@@ -70,7 +73,7 @@ def deposit_once(platform: EInvoicing, spec: FlowSpec, *, actor: str, flow_run_i
                  engine=None) -> Deposited:
     """Deposit the flow `spec` unless it is deposited (or refused) already; see the module's docstring."""
     with session_scope(engine, write=True) as session:
-        flow = _recorded(session, spec, flow_run_id)
+        flow = recorded(session, spec, flow_run_id)
         if flow.state != FlowState.PENDING:
             return Deposited(flow.tracking_id, flow.state, flow.flow_id, flow.reason, already=True)
         flow.attempts += 1

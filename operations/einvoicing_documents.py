@@ -23,10 +23,11 @@ from sqlalchemy import exists, func, select
 
 from blocks.storage import MissingObject
 from ledger import audit, keys
-from ledger.db import session_scope
+from ledger.db import one_at_a_time, session_scope
 from ledger.einvoicing import EinvoiceFlow, EinvoiceStatus
 from ledger.models import Customer, Invoice, Notice
-from operations.einvoicing import Deposited, FlowSpec, deposit_once
+from lifecycle_config.failpoints import failpoint
+from operations.einvoicing import Deposited, FlowSpec, deposit_once, recorded
 from operations.invoice_documents import RENDERED_KINDS, _document
 from operations.results import RunResult
 from policy.einvoicing import (ROUTES, BuyerKind, Effect, FlowKind, FlowState, Syntax, effects_of, label_of,
@@ -266,12 +267,19 @@ def redeposit(settings, number: str, *, actor: str, flow_run_id: str | None, eng
         store.open(key).close()  # an earlier run killed after storing it: the same render, kept
     except MissingObject:
         store.put_stream(key, io.BytesIO(pdf))
+    spec = _spec(invoice, customer, key, syntax, settings, deposit, engine)
+    failpoint("einvoicing.redeposit-stored")
     with session_scope(engine, write=True) as session:
-        audit.record(session, "einvoice_redeposit", customer_id=customer.customer_id, before=None,
-                     after={"number": number, "tracking_id": keys.einvoice_document(number, deposit),
-                            "document": key, "previous": flow.tracking_id}, actor=actor, flow_run_id=flow_run_id)
-    return deposit_once(settings.einvoicing, _spec(invoice, customer, key, syntax, settings, deposit, engine),
-                        actor=actor, flow_run_id=flow_run_id, engine=engine)
+        # the new deposit is claimed and audited in one transaction, one claim at a time per document: two
+        # redeposits asked together both saw the rejected deposit, both audited, and the platform got one deposit
+        # (one tracking id) behind two audit lines; the second now finds deposit k claimed, and its audit line
+        one_at_a_time(session, f"einvoice-redeposit:{number}")
+        if (_latest_flow(session, invoice.id).deposit or 0) < deposit:
+            recorded(session, spec, flow_run_id)
+            audit.record(session, "einvoice_redeposit", customer_id=customer.customer_id, before=None,
+                         after={"number": number, "tracking_id": spec.tracking_id, "document": key,
+                                "previous": flow.tracking_id}, actor=actor, flow_run_id=flow_run_id)
+    return deposit_once(settings.einvoicing, spec, actor=actor, flow_run_id=flow_run_id, engine=engine)
 
 
 # --- what ops see ---------------------------------------------------------------------------------------------

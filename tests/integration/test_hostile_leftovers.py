@@ -63,3 +63,91 @@ def test_an_interrupted_snapshot_restore_leaves_nothing_in_its_target(kind, tmp_
     again = subprocess.run([sys.executable, "-m", "lifecycle.cli", "db", "restore-snapshot", snapshot.backup_id,
                             "--to", target], capture_output=True, text=True, env=dict(os.environ), timeout=240)
     assert again.returncode == 0 and again.stdout.startswith("restored "), again.stderr
+
+
+# --- two redeposits of one rejected document asked together ------------------------------------------------
+
+def rejected_document(ledger, tmp_path, platform):
+    """October closed and deposited, ACME's invoice rejected (213) and its address corrected: ready to deposit
+    again. Returns the settings and ACME's number."""
+    from sqlalchemy import select, update
+
+    from blocks.einvoicing import EInvoicing
+    from blocks.notifications import Notifications
+    from blocks.platform import PlatformControl
+    from blocks.seller import Seller
+    from blocks.settings import Settings
+    from blocks.storage import ObjectStorage
+    from ledger.db import session_scope
+    from ledger.einvoicing import EinvoiceFlow
+    from ledger.models import Customer
+    from operations.close import draft, finalise
+    from operations.einvoicing import record_statuses
+    from operations.einvoicing_documents import deposit_documents
+    from operations.invoice_documents import issue_documents
+    from policy.einvoicing import BuyerKind, FlowState
+    from policy.terms import Terms
+    from tests.support.scenarios import load_october
+
+    load_october(ledger, tmp_path)
+    with session_scope(ledger, write=True) as session:
+        session.execute(update(Customer).where(Customer.customer_id == "ACME")
+                        .values(siren="552120222", buyer_kind=BuyerKind.FR_BUSINESS))
+    draft("2026-10", Terms(), actor="test", flow_run_id=None, engine=ledger)
+    report = finalise("2026-10", date(2026, 11, 2), Terms(), actor="test", flow_run_id=None, engine=ledger)
+    acme = next(item.number for item in report.invoices if item.customer_id == "ACME")
+    settings = Settings(Terms(), ObjectStorage(url=(tmp_path / "store").as_uri()), PlatformControl(),
+                        Notifications(outbox_dir=str(tmp_path / "outbox")), Seller(),
+                        EInvoicing(base_url=platform.url, retries=0, timeout_seconds=5))
+    platform.reject(acme, "BR-FR-12: the buyer's address lacks its postcode")
+    issue_documents(settings.seller, settings.terms, settings.storage, month="2026-10", actor="test", engine=ledger,
+                    platform=settings.einvoicing)
+    deposit_documents(settings, actor="test", flow_run_id=None, engine=ledger)
+    with session_scope(ledger, write=True) as session:
+        for flow in session.scalars(select(EinvoiceFlow).where(EinvoiceFlow.state == FlowState.DEPOSITED)):
+            record_statuses(session, flow, settings.einvoicing.statuses(flow.flow_id))
+        session.execute(update(Customer).where(Customer.customer_id == "ACME")
+                        .values(billing_address="12 rue de la Paix\n75002 Paris\nFR"))
+    return settings, acme
+
+
+def test_two_redeposits_asked_together_make_one_deposit_and_one_audit_line(home, ledger, tmp_path, monkeypatch):
+    """Two `--redeposit` of one rejected document at once: both saw the rejection, both audited a redeposit, the
+    platform got one (one tracking id). The new deposit is claimed and audited in one transaction: one audit
+    line, one deposit; the second says the same deposit (or refuses in one line), never an error."""
+    import threading
+
+    from sqlalchemy import select
+
+    from blocks.einvoicing import TOKEN_VARIABLE
+    from ledger.db import session_scope
+    from ledger.models import AuditEntry
+    from operations.einvoicing_documents import RedepositRefused, redeposit
+    from tests.support.fake_einvoicing import FakePlatform
+
+    monkeypatch.setenv("LIFECYCLE_TODAY", "2026-11-02")
+    fake = FakePlatform()
+    with fake.running():
+        monkeypatch.setenv(TOKEN_VARIABLE, fake.token)
+        settings, acme = rejected_document(ledger, tmp_path, fake)
+        # both read the rejection and render, then wait there: the second reads before the first writes
+        monkeypatch.setenv("LIFECYCLE_FAILPOINT_PAUSE", "einvoicing.redeposit-stored=2")
+        outcomes: list = []
+
+        def ask():
+            try:
+                outcomes.append(redeposit(settings, acme, actor="finance", flow_run_id=None, engine=ledger))
+            except RedepositRefused as refused:
+                outcomes.append(refused.one_line())
+
+        threads = [threading.Thread(target=ask) for _ in range(2)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=120)
+        assert len(outcomes) == 2, outcomes
+        assert [flow.tracking_id for flow in fake.deposits()].count(f"{acme}-r1") == 1
+        assert {outcome.tracking_id for outcome in outcomes if not isinstance(outcome, str)} == {f"{acme}-r1"}
+        with session_scope(ledger) as session:
+            lines = session.scalars(select(AuditEntry).where(AuditEntry.action == "einvoice_redeposit")).all()
+        assert [entry.after["tracking_id"] for entry in lines] == [f"{acme}-r1"]
