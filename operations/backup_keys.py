@@ -153,7 +153,33 @@ def _record(store: FolderStore | S3Store, customer_id: str | None, key_id: str) 
                            f"(shredded when the customer's data was deleted), so its backups cannot be read") from None
 
 
-def unwrap(store: FolderStore | S3Store, customer_id: str | None, key_id: str) -> bytes:
+def shredded_keys(customer_id: str | None, engine=None) -> dict[str, str]:
+    """The customer's data keys the ledger records as shredded (its deletion certificate), each with the day: a
+    key object found later under one of these ids (a copy put back, a forged one, an old version restored) is
+    never used, so a shred stays a shred whatever the store holds. The installation's key: none."""
+    if customer_id is None:
+        return {}
+    from sqlalchemy import select
+
+    from ledger.db import session_scope
+    from ledger.models import DeletionCertificate
+
+    with session_scope(engine) as session:
+        return {str(entry.get("key_id")): f"{certificate.deleted_at:%Y-%m-%d}"
+                for certificate in session.scalars(select(DeletionCertificate)
+                                                   .where(DeletionCertificate.customer_id == customer_id))
+                for entry in (certificate.deleted or {}).get("keys_shredded") or []}
+
+
+def _refuse_shredded(customer_id: str | None, key_id: str, engine=None) -> None:
+    when = shredded_keys(customer_id, engine).get(key_id)
+    if when is not None:
+        raise KeyDestroyed(f"the data key {key_id} of {customer_id} was shredded on {when}, as the ledger records: a "
+                           f"key object found under its name is not used, and its backups stay unreadable")
+
+
+def unwrap(store: FolderStore | S3Store, customer_id: str | None, key_id: str, engine=None) -> bytes:
+    _refuse_shredded(customer_id, key_id, engine)  # before the store is read: what it holds changes nothing
     record = _record(store, customer_id, key_id)
     if not isinstance(record.get("master"), str) or not isinstance(record.get("wrapped"), str):
         raise KeyDestroyed(f"the data key {key_id} of {_owner(customer_id)} is damaged in the key store (no master key "
@@ -193,6 +219,10 @@ def shred(store: FolderStore | S3Store, customer_id: str) -> list[dict]:
                           "destroyed_at": datetime.now(timezone.utc).isoformat(timespec="seconds")})
         failpoint("keys.key-destroyed")
     return destroyed
+
+
+def _is_shredded(customer_id: str | None, key_id) -> bool:
+    return str(key_id) in shredded_keys(customer_id)
 
 
 def rotate_master(store: FolderStore | S3Store) -> tuple[str, int]:
@@ -236,8 +266,10 @@ def _rewrap_pass(store: FolderStore | S3Store, new: bytes, by_print: dict[str, b
         if old is None:
             raise masterkey.MasterKeyMissing(f"{item.key} is wrapped by master key {record.get('master')}, which "
                                              f"{path} does not hold; nothing more was rewrapped")
-        data_key = aes_key_unwrap(old, base64.b64decode(record["wrapped"]))
         owner = None if record["owner"] == "installation" else record["owner"]
+        if _is_shredded(owner, record.get("key_id")):  # never rewrapped: it dies with the old master key
+            continue
+        data_key = aes_key_unwrap(old, base64.b64decode(record["wrapped"]))
         store.put_stream(item.key, io.BytesIO(_wrap(record["key_id"], owner, data_key, new, record["created_at"])))
         rewrapped += 1
         failpoint("keys.rewrapped")
@@ -262,6 +294,8 @@ def rotate_to_kms(store: FolderStore | S3Store) -> tuple[str, int]:
         if record.get("master") == master.name:
             continue
         owner = None if record["owner"] == "installation" else record["owner"]
+        if _is_shredded(owner, record.get("key_id")):  # a shredded key is never wrapped again
+            continue
         data_key = unwrap(store, owner, record["key_id"])
         store.put_stream(item.key, io.BytesIO(_wrap(record["key_id"], owner, data_key, master, record["created_at"])))
         rewrapped += 1

@@ -151,3 +151,45 @@ def test_two_redeposits_asked_together_make_one_deposit_and_one_audit_line(home,
         with session_scope(ledger) as session:
             lines = session.scalars(select(AuditEntry).where(AuditEntry.action == "einvoice_redeposit")).all()
         assert [entry.after["tracking_id"] for entry in lines] == [f"{acme}-r1"]
+
+
+# --- a shredded key's object put back --------------------------------------------------------------------------
+
+def test_a_shredded_keys_object_put_back_reads_nothing_on_either_database(home, ledger, tmp_path, monkeypatch):
+    """After a customer's deletion shredded its data key, the key object and a backup's manifest put back (a copy
+    kept elsewhere) read nothing: the ledger's record of the shred wins over what the store holds."""
+    from blocks.notifications import Notifications
+    from blocks.platform import PlatformControl
+    from blocks.seller import Seller
+    from blocks.settings import Settings
+    from blocks.storage import ObjectStorage
+    from ledger import keys as object_keys
+    from ledger.db import session_scope
+    from ledger.imports import import_file
+    from ledger.models import Backup
+    from operations.backup import backup_customer
+    from operations.backup_archive import read_manifest
+    from operations.backup_keys import KeyDestroyed
+    from operations.backup_objects import BackupObjects
+    from operations.deletion import execute
+    from policy.terms import Terms
+    from tests.support.builders import CUSTOMER_HEADER, customer, platform, write_csv
+
+    monkeypatch.setenv("LIFECYCLE_TODAY", "2026-11-20")
+    platform(os.environ["LIFECYCLE_PLATFORM_URL"], ["ACME"])
+    import_file("customers", write_csv(tmp_path / "c.csv", CUSTOMER_HEADER, [customer("ACME")]), engine=ledger)
+    settings = Settings(Terms(), ObjectStorage(url=(tmp_path / "store").as_uri()), PlatformControl(), Notifications(),
+                        Seller())
+    backup = backup_customer("ACME", DAY, settings.platform, settings.storage, engine=ledger)
+    assert backup.status == "good", backup.error
+    with session_scope(ledger) as session:
+        record = session.get(Backup, backup.backup_id)
+        key_id, manifest_key, manifest = record.manifest["encryption"]["key_id"], record.manifest_key, record.manifest
+    kept = {key: (tmp_path / "store" / key).read_bytes()
+            for key in (object_keys.data_key_object("ACME", key_id), manifest_key)}
+    execute("ACME", DAY, settings, {"reviewer": "ops@example.com"}, actor="test", flow_run_id=None, engine=ledger)
+    for key, data in kept.items():
+        (tmp_path / "store" / key).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / "store" / key).write_bytes(data)
+    with pytest.raises(KeyDestroyed, match=f"the data key {key_id} of ACME was shredded on "):
+        read_manifest(BackupObjects(settings.storage, customer_id="ACME"), backup.backup_id, manifest_key, manifest)

@@ -113,3 +113,41 @@ def test_a_deletion_shreds_the_customers_data_key_certifies_it_and_refuses_any_r
                          engine=announced)
     assert str(refused.value) == (f"customer ACME's data was deleted and its data keys shredded on {certificate['deleted_at'][:10]} "
                                   f"({key_id}): its backups cannot be read, nothing may be restored")
+
+
+def test_a_key_object_put_back_after_a_shred_never_reads_the_backups_again(announced, tmp_path, monkeypatch):
+    """A shredded key's object re-appearing under keys/ (a copy put back, an old version restored, a forged one)
+    made the customer's backups readable again: the shred is recorded in the ledger (the deletion certificate),
+    and a key the ledger says was shredded is never used, whatever the store holds; a master key rotation does
+    not wrap it again either (it dies with the old master key)."""
+    from ledger import keys as object_keys
+    from operations.backup import backup_customer
+    from operations.backup_archive import read_manifest
+    from operations.backup_keys import KeyDestroyed, rotate_master, shredded_keys
+    from operations.backup_objects import BackupObjects
+
+    settings = _settings(tmp_path)
+    backup = backup_customer("ACME", date(2027, 3, 30), settings.platform, settings.storage, engine=announced)
+    with session_scope(announced) as session:
+        record = session.get(Backup, backup.backup_id)
+        key_id, manifest_key, manifest = record.manifest["encryption"]["key_id"], record.manifest_key, record.manifest
+    key_object = tmp_path / "store" / object_keys.data_key_object("ACME", key_id)
+    kept, kept_manifest = key_object.read_bytes(), (tmp_path / "store" / manifest_key).read_bytes()
+    monkeypatch.setenv("LIFECYCLE_TODAY", "2027-04-01")
+    certificate = execute("ACME", date(2027, 4, 1), settings, {"reviewer": "ops@example.com", "comment": "6 months"},
+                          actor="test", flow_run_id=None, engine=announced)
+    assert shredded_keys("ACME", announced) == {key_id: certificate["deleted_at"][:10]}
+    assert not key_object.exists() and not (tmp_path / "store" / manifest_key).exists()
+    key_object.parent.mkdir(parents=True, exist_ok=True)
+    key_object.write_bytes(kept)  # the very key object, put back, and the backup's manifest from a copy
+    (tmp_path / "store" / manifest_key).parent.mkdir(parents=True, exist_ok=True)
+    (tmp_path / "store" / manifest_key).write_bytes(kept_manifest)
+    with pytest.raises(KeyDestroyed) as refused:
+        BackupObjects(settings.storage, customer_id="ACME")._unwrap(key_id)
+    assert str(refused.value) == (f"the data key {key_id} of ACME was shredded on {certificate['deleted_at'][:10]}, as "
+                                  f"the ledger records: a key object found under its name is not used, and its backups "
+                                  f"stay unreadable")
+    with pytest.raises(KeyDestroyed):  # a manifest kept elsewhere and put back is not read with it either
+        read_manifest(BackupObjects(settings.storage, customer_id="ACME"), backup.backup_id, manifest_key, manifest)
+    fingerprint, rewrapped = rotate_master(settings.storage.store())
+    assert rewrapped == 0 and f'"master": "{fingerprint}"' not in key_object.read_text()
