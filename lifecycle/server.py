@@ -507,9 +507,9 @@ def up(*, host: str, port: int, echo, workers: int = 1) -> int:
         _serve_helpdesk(host, port + 2, echo)
         # what the workers run with: their links lead to the downloads served here
         recorded = {**config.snapshot(), "LIFECYCLE_DOWNLOAD_URL": env.get("LIFECYCLE_DOWNLOAD_URL", "")}
-        register_installation(recorded)  # the server records it too: a command of a copied home has no server.json
+        installation = register_installation(recorded)  # the server records it too: a copied home has no server.json
         config.server_file().write_text(json.dumps({"api_url": api_url, "pid": os.getpid(), "downloads": downloads,
-                                                    "config": recorded}))
+                                                    "config": recorded, "installation": installation}))
 
         # runs a worker of an earlier `up` left running or pending, whose process is gone (the machine
         # rebooted, `up` was killed with its workers): crashed now rather than after the heartbeat window

@@ -170,3 +170,23 @@ def foreign_home(home_ledger: str | None, ledger: str, *, home: str, url: str, o
             f"this LIFECYCLE_HOME ({escaped(home)}) holds the ledger of installation {home_ledger} "
             f"({escaped(own_file)}): nothing was done; use the LIFECYCLE_HOME of that ledger (its settings, keys "
             f"and storage are there), or move {escaped(own_file)} away if this home now keeps its ledger at that URL")
+
+
+# A home without a ledger file of its own belongs to the installation its server.json (written by `lifecycle up`)
+# or its own Prefect server's record names: its blocks (terms, seller, storage, mail), keys and outbox are that
+# installation's. A fresh home, which has neither yet, takes the ledger it is pointed at, and its first
+# `lifecycle up` makes it that ledger's home.
+
+
+def foreign_claimed_home(home_installation: str | None, ledger: str, *, home: str, url: str,
+                         said_by: str) -> str | None:
+    """Why a command of the home `home`, which `said_by` records as installation `home_installation`, must not
+    use the ledger at `url`, installation `ledger` (None: it may)."""
+    from lifecycle_config import escaped
+
+    if home_installation is None or home_installation == ledger:
+        return None
+    return (f"LIFECYCLE_DATABASE_URL={escaped(without_password(url))} is the ledger of installation {ledger}, but "
+            f"this LIFECYCLE_HOME ({escaped(home)}) belongs to installation {home_installation} ({escaped(said_by)} "
+            f"says so): nothing was done; use the LIFECYCLE_HOME of that ledger (its settings, keys and storage are "
+            f"there), or point LIFECYCLE_DATABASE_URL at this home's own ledger")

@@ -3,7 +3,9 @@ and the checks of a month or a day given as an option. No Prefect here."""
 
 from __future__ import annotations
 
+import json
 from datetime import date
+from pathlib import Path
 from typing import Optional
 
 import typer
@@ -41,11 +43,17 @@ def _another_installations_ledger(engine) -> Optional[str]:
 
     import lifecycle_config as config
     from ledger.installation import installation_id
-    from lifecycle_config.installation import foreign_home, ledger_location
+    from lifecycle_config.installation import foreign_claimed_home, foreign_home, ledger_location
 
     own_file = config.home() / "ledger.db"
     url = config.database_url()
-    if not own_file.is_file() or ledger_location(url) == ledger_location(f"sqlite:///{own_file}"):
+    if not own_file.is_file():
+        claimed = home_installation()
+        if claimed is None:  # a fresh home (no ledger, no server yet): it takes the ledger it is given
+            return None
+        return foreign_claimed_home(claimed[0], installation_id(engine), home=str(config.home()), url=url,
+                                    said_by=claimed[1])
+    if ledger_location(url) == ledger_location(f"sqlite:///{own_file}"):
         return None
     try:
         with sqlite3.connect(f"{own_file.resolve().as_uri()}?mode=ro", uri=True) as own:
@@ -54,6 +62,35 @@ def _another_installations_ledger(engine) -> Optional[str]:
         return None
     return foreign_home(row[0] if row else None, installation_id(engine), home=str(config.home()), url=url,
                         own_file=str(own_file))
+
+
+def home_installation() -> Optional[tuple[str, str]]:
+    """The installation a home without a ledger file of its own belongs to, and what says so: the server.json
+    `lifecycle up` wrote for it, else its own Prefect server's record (the Variable `up` and `deploy` register
+    in the home's Prefect database, beside the blocks they saved there: terms, seller, storage, mail). None for
+    a fresh home that has neither. Only read, never made here; what cannot be read says nothing."""
+    import os
+    import sqlite3
+
+    import lifecycle_config as config
+    from lifecycle_config.installation import VARIABLE
+
+    recorded = config.server_record() or {}
+    if isinstance(recorded.get("installation"), str) and recorded["installation"]:
+        return recorded["installation"], str(config.server_file())
+    database = Path(os.environ.get("PREFECT_HOME") or config.prefect_home()) / "prefect.db"
+    if not database.is_file() or Path(os.environ.get("PREFECT_HOME") or config.prefect_home()) != config.prefect_home():
+        return None  # a Prefect home shared outside this home (a user's profile) is no record of this home
+    try:
+        with sqlite3.connect(f"{database.resolve().as_uri()}?mode=ro", uri=True) as prefect:
+            row = prefect.execute("SELECT value FROM variable WHERE name = ?", (VARIABLE,)).fetchone()
+    except sqlite3.Error:
+        return None
+    try:
+        value = json.loads(row[0]) if row else None
+    except (TypeError, ValueError):
+        value = row[0] if row else None
+    return (value, f"{database} (its Prefect server's blocks and records)") if isinstance(value, str) and value else None
 
 
 def ledger_terms(engine):

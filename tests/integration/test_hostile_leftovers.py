@@ -193,3 +193,40 @@ def test_a_shredded_keys_object_put_back_reads_nothing_on_either_database(home, 
         (tmp_path / "store" / key).write_bytes(data)
     with pytest.raises(KeyDestroyed, match=f"the data key {key_id} of ACME was shredded on "):
         read_manifest(BackupObjects(settings.storage, customer_id="ACME"), backup.backup_id, manifest_key, manifest)
+
+
+# --- a home without its own ledger file, pointed at another installation's ledger ------------------------------
+
+def test_a_home_of_one_installation_refuses_another_installations_ledger_on_either_database(home, ledger):
+    """The home has no ledger.db of its own; its server.json (written by `lifecycle up`) names installation A; the
+    ledger it is pointed at (SQLite or PostgreSQL) is B: one line, exit 2, the ledger unchanged. Named B, or a
+    fresh home with no record yet, it works."""
+    import json
+
+    from sqlalchemy import func, select
+
+    from ledger.db import session_scope
+    from ledger.installation import installation_id
+    from ledger.models import AuditEntry
+
+    own = installation_id(ledger)
+    assert not (home / "ledger.db").exists()
+
+    def show() -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "lifecycle.cli", "show", "customers"], capture_output=True,
+                              text=True, env=dict(os.environ), timeout=240)
+
+    assert show().returncode == 0  # a fresh home takes the ledger it is given
+    with session_scope(ledger) as session:
+        audited = session.scalar(select(func.count()).select_from(AuditEntry))
+    for installation, code in (("0b3c52de-5a0e-4c4b-9a55-aaaaaaaaaaaa", 2), (own, 0)):
+        (home / "server.json").write_text(json.dumps({"api_url": "http://127.0.0.1:9", "pid": 0, "downloads": None,
+                                                      "config": {"LIFECYCLE_HOME": str(home)},
+                                                      "installation": installation}))
+        shown = show()
+        assert shown.returncode == code, shown.stderr
+        if code == 2:
+            [line] = shown.stderr.strip().splitlines()
+            assert f"is the ledger of installation {own}" in line and f"belongs to installation {installation}" in line
+    with session_scope(ledger) as session:
+        assert session.scalar(select(func.count()).select_from(AuditEntry)) == audited
