@@ -207,6 +207,7 @@ VALUES: dict[str, dict[str, dict[str, tuple[str, str]]]] = {
 #: our own words: (French, English)
 WORDS = {
     "total": ("Total", "Total"),
+    "total.sheets": ("Total des {sheets} feuilles", "Total of the {sheets} sheets"),
     "check": ("Écart avec le grand livre (doit être 0,00)", "Difference with the ledger (must be 0.00)"),
     "summary.empty": ("Aucune intervention facturable ni facture pour {month}.",
                       "No billable intervention or invoice for {month}."),
@@ -265,17 +266,19 @@ class Written:
 
 #: the parts of the saved workbook that hold the data sheets (Summary, Interventions, Invoices, Credit notes,
 #: Customer credits, Commitments: every sheet but About, the last), in sheet order
-DATA_SHEETS = tuple(f"xl/worksheets/sheet{index}.xml" for index in range(1, len(SHEETS)))
+def _data_sheets(count: int) -> tuple[str, ...]:
+    """The parts of the `count` data sheets (every sheet but the About, which is written last)."""
+    return tuple(f"xl/worksheets/sheet{index}.xml" for index in range(1, count + 1))
 
 
-def _fingerprint(path: Path, about: list[tuple[str, Any]]) -> str:
+def _fingerprint(path: Path, about: list[tuple[str, Any]], data_sheets: int) -> str:
     """What the workbook says, without when it was made: the XML of the data sheets (XlsxWriter writes the
     same bytes for the same rows; the zip around them carries timestamps) and the About sheet's values
     except the generation time and flow run. Hashing the written parts costs a fraction of hashing every
     row as it is written."""
     digest = hashlib.sha256()
     with zipfile.ZipFile(path) as archive:
-        for name in DATA_SHEETS:
+        for name in _data_sheets(data_sheets):
             with archive.open(name) as part:
                 while chunk := part.read(1 << 20):
                     digest.update(chunk)
@@ -334,6 +337,7 @@ class _Book:
         self.workbook = xlsxwriter.Workbook(str(path), {**self.OPTIONS, "tmpdir": str(path.parent)})
         self._formats: dict[tuple[str | None, bool], Any] = {}
         self.header = self.workbook.add_format(HEADER)
+        self.sheets = 0
 
     def format(self, number_format: str | None, bold: bool = False):
         """The Format of a number format (None: the default) in bold or not; None for a plain cell."""
@@ -346,10 +350,22 @@ class _Book:
         return self._formats[key]
 
     def add_sheet(self, name: str) -> "_Sheet":
+        self.sheets += 1
         return _Sheet(self, self.workbook.add_worksheet(name, worksheet_class=_Worksheet))
 
     def close(self) -> None:
         self.workbook.close()
+
+
+#: rows of a worksheet (Excel's and XlsxWriter's limit: XlsxWriter ignores a cell below it and says nothing)
+SHEET_ROWS = 1_048_576
+#: interventions one Interventions sheet holds: its header row, the rows, a blank row and the Total row (and,
+#: on the last of several, the row that adds up every sheet's Total)
+INTERVENTION_ROWS = SHEET_ROWS - 4
+
+
+class SheetFull(ValueError):
+    """A row past a worksheet's last one: written, it would be lost without a word."""
 
 
 class _Sheet:
@@ -363,6 +379,8 @@ class _Sheet:
     def append(self, values: list[Any], formats: list[Any] | None = None) -> None:
         """Write one row, each cell by its value's type, with its column's format; None leaves a cell empty."""
         row, worksheet = self.row, self.worksheet
+        if row >= SHEET_ROWS:
+            raise SheetFull(f"sheet {worksheet.name} is full: a sheet holds {SHEET_ROWS:,} rows")
         for column, value in enumerate(values):
             if value is None:
                 continue
@@ -395,11 +413,12 @@ class _Sheet:
         self.worksheet.autofilter(0, 0, max(rows - 1, 0), columns - 1)
 
 
-def _sheet(book: _Book, code: str, language: str) -> _Sheet:
+def _sheet(book: _Book, code: str, language: str, part: int = 1) -> _Sheet:
     """A data sheet and its header row: the labels wrapped in a row tall enough to show them whole, frozen,
-    and repeated on every printed page; printed on A4, one page wide (landscape when wide)."""
+    and repeated on every printed page; printed on A4, one page wide (landscape when wide). `part` > 1 is a
+    continuation of the sheet, named `Interventions (2)`."""
     columns = COLUMNS[code]
-    sheet = book.add_sheet(sheet_name(code, language))
+    sheet = book.add_sheet(sheet_name(code, language) + (f" ({part})" if part > 1 else ""))
     widths = [width for _, width, _ in columns]
     for index, (_, width, _) in enumerate(SECOND_TABLES.get(code, [])):
         if width is not None:
@@ -508,7 +527,8 @@ def _table(book: _Book, code: str, records: list[dict], month: str, language: st
 def write_workbook(path: Path, *, month: str, summary: list[dict], interventions: Iterable[list],
                    invoices: list[dict], about: list[tuple[str, Any]], credit_notes: list[dict] | None = None,
                    credits: list[dict] | None = None, commitments: list[dict] | None = None,
-                   measured: list[dict] | None = None, language: str = "fr") -> Written:
+                   measured: list[dict] | None = None, language: str = "fr",
+                   sheet_rows: int = SHEET_ROWS) -> Written:
     """Write the seven sheets, in `language` ("fr" or "en"). `interventions` yields rows in the INTERVENTIONS
     column order (lists, the hot path: 200,000 rows and more) and may be a generator, consumed once; the
     other sheets take dicts by code name."""
@@ -539,19 +559,10 @@ def write_workbook(path: Path, *, month: str, summary: list[dict], interventions
     sheet.append([word("check", language)] + [None] * (ttc - 1) + [check],
                  [bold] * ttc + [book.format(EUR, bold=True)])
 
-    # Interventions: streamed
-    sheet = _sheet(book, "interventions", language)
-    writer = _RowWriter(sheet, INTERVENTIONS)
-    count = 0
-    for values in interventions:
-        writer.append(values)
-        count += 1
-    sheet.auto_filter(len(INTERVENTIONS), count + 1)
-    if count:
-        _total_row(writer, INTERVENTIONS, 2, count + 1, language)
-    else:
-        sheet.append([word("interventions.empty", language, month=month)])
-
+    # Interventions: streamed, continued on `Interventions (2)`, ... when a sheet is full (a large vendor's
+    # month: a worksheet holds 1,048,576 rows), each sheet with its Total row, the last one adding them up
+    parts = _interventions_sheets(book, interventions, month, language, sheet_rows)
+    count = sum(rows for _, rows in parts)
     sheet_totals: list[tuple[str, Any]] = []
     rows = len(summary) + count
     rows += _table(book, "invoices", invoices, month, language, sheet_totals)
@@ -567,6 +578,7 @@ def write_workbook(path: Path, *, month: str, summary: list[dict], interventions
     # header's code name, and the ledger's totals (the Summary's as total.<code>)
     about = list(about) + [("language", language)]
     about += [(f"sheet.{code}", sheet_name(code, language)) for code in SHEETS]
+    about += [(f"sheet.interventions.{part}", name) for part, (name, _) in enumerate(parts[1:], start=2)]
     mapped: dict[str, str] = {}  # a header both tables of a sheet have is one code
     for code, columns in COLUMNS.items():
         for name, _, _ in columns + SECOND_TABLES.get(code, []):
@@ -583,5 +595,45 @@ def write_workbook(path: Path, *, month: str, summary: list[dict], interventions
     for key, value in about:
         sheet.append([key, value], money if key.startswith("total.") and isinstance(value, Decimal) else None)
 
+    data_sheets = book.sheets - 1
     book.close()
-    return Written(path, _fingerprint(path, about), rows, {name: totals[name] for name in TOTALLED}, count)
+    return Written(path, _fingerprint(path, about, data_sheets), rows, {name: totals[name] for name in TOTALLED},
+                   count)
+
+
+def _interventions_sheets(book: _Book, interventions: Iterable[list], month: str, language: str,
+                          sheet_rows: int) -> list[tuple[str, int]]:
+    """Write the interventions on as many sheets as they need, `sheet_rows` rows each at most; returns each
+    sheet's name and its number of interventions. Each sheet ends with its Total row; when there are several,
+    the last one then adds up every sheet's Total, so finance reads the month's total in one cell."""
+    per_sheet = sheet_rows - 4  # header, blank row, Total row, the Total of the sheets
+    if per_sheet < 1:
+        raise ValueError(f"a sheet of {sheet_rows} rows holds no intervention")
+    parts: list[tuple[str, int]] = []
+    totals: list[int] = []  # each sheet's Total row (1-based)
+    sheet = _sheet(book, "interventions", language)
+    writer, count = _RowWriter(sheet, INTERVENTIONS), 0
+    for values in interventions:
+        if count == per_sheet:
+            sheet.auto_filter(len(INTERVENTIONS), count + 1)
+            totals.append(_total_row(writer, INTERVENTIONS, 2, count + 1, language))
+            parts.append((sheet.worksheet.name, count))
+            sheet = _sheet(book, "interventions", language, part=len(parts) + 1)
+            writer, count = _RowWriter(sheet, INTERVENTIONS), 0
+        writer.append(values)
+        count += 1
+    sheet.auto_filter(len(INTERVENTIONS), count + 1)
+    if count:
+        totals.append(_total_row(writer, INTERVENTIONS, 2, count + 1, language))
+    else:  # only ever the first sheet: a continuation begins with a row
+        sheet.append([word("interventions.empty", language, month=month)])
+    parts.append((sheet.worksheet.name, count))
+    if len(parts) > 1:
+        adds = set(summed(INTERVENTIONS))
+        values: list[Any] = [word("total.sheets", language, sheets=len(parts))]
+        for index, (name, _, _) in enumerate(INTERVENTIONS[1:], start=1):
+            letter = xl_col_to_name(index)
+            values.append(Formula("=" + "+".join(f"'{part}'!{letter}{row}" for (part, _), row in zip(parts, totals)))
+                          if name in adds else None)
+        writer.append(values, bold=True)
+    return parts

@@ -1,6 +1,7 @@
 """The billable export as an operation (operations/export.py), on a SQLite ledger and a storage folder, without
 Prefect: October's workbook written once, its customers to the cent, an unchanged export writes no new version,
-and a month that still has drafts is refused in one line."""
+and a month that still has drafts is refused in one line; a month larger than a worksheet continues on
+numbered sheets."""
 
 from __future__ import annotations
 
@@ -54,3 +55,59 @@ def test_a_month_with_drafts_is_refused_in_one_line(october, tmp_path):
     assert isinstance(refused.value, Refusal)
     assert refused.value.one_line() == "2026-10 has 3 draft invoice(s): finalise or discard the close first"
     assert not (tmp_path / "store").exists() or not any((tmp_path / "store").rglob("*.xlsx"))
+
+
+def test_a_row_past_a_worksheet_s_last_is_an_error_not_a_silent_loss(tmp_path):
+    from reports.billable_workbook import SHEET_ROWS, SheetFull, _Book
+
+    book = _Book(tmp_path / "full.xlsx")
+    sheet = book.add_sheet("Interventions")
+    sheet.row = SHEET_ROWS - 1
+    sheet.append(["the last row"])
+    with pytest.raises(SheetFull, match="sheet Interventions is full: a sheet holds 1,048,576 rows"):
+        sheet.append(["one too many"])
+    book.close()
+
+
+def intervention(number: int) -> list:
+    """One row of the Interventions sheet, its amount number x 1.01 EUR."""
+    from datetime import datetime
+    return [datetime(2026, 10, 1, 9, 0), "2026-10", "C001", "Acme", f"T{number}", "eng", "standard", 60, 0, 60,
+            Decimal("90.00"), Decimal("0.00"), Decimal("1.01") * number, "2026-000001"]
+
+
+def test_a_month_larger_than_a_sheet_continues_on_numbered_sheets_each_with_its_total(tmp_path):
+    """A worksheet holds 1,048,576 rows; a large vendor's month has more interventions. They continue on
+    `Interventions (2)`, ... (here with sheets of 8 rows: 4 interventions each), every sheet ends with its Total
+    row over its own rows, the last adds up the sheets' Totals, and the About sheet names each sheet."""
+    from reports.billable_workbook import write_workbook
+
+    written = write_workbook(tmp_path / "w.xlsx", month="2026-10", summary=[], invoices=[], about=[],
+                             interventions=(intervention(n) for n in range(1, 11)), language="en", sheet_rows=8)
+    assert written.interventions == 10
+    book = load_workbook(tmp_path / "w.xlsx")
+    assert book.sheetnames[:5] == ["Summary", "Interventions", "Interventions (2)", "Interventions (3)", "Invoices"]
+    about = {row[0]: row[1] for row in book["About"].iter_rows(values_only=True) if row[0]}
+    assert (about["sheet.interventions"], about["sheet.interventions.2"], about["sheet.interventions.3"]) == (
+        "Interventions", "Interventions (2)", "Interventions (3)")
+    tickets = [[row[4] for row in book[name].iter_rows(min_row=2, values_only=True) if row[4]]
+               for name in ("Interventions", "Interventions (2)", "Interventions (3)")]
+    assert tickets == [["T1", "T2", "T3", "T4"], ["T5", "T6", "T7", "T8"], ["T9", "T10"]]
+    amount = "M"  # amount_ht's column
+    assert [book[name][f"A{row}"].value for name, row in (("Interventions", 7), ("Interventions (2)", 7),
+                                                         ("Interventions (3)", 5))] == ["Total"] * 3
+    assert book["Interventions"][f"{amount}7"].value == "=SUM(M2:M5)"
+    assert book["Interventions (3)"][f"{amount}5"].value == "=SUM(M2:M3)"
+    last = book["Interventions (3)"]
+    assert last["A6"].value == "Total of the 3 sheets"
+    assert last[f"{amount}6"].value == "='Interventions'!M7+'Interventions (2)'!M7+'Interventions (3)'!M5"
+    assert last.max_row == 6  # nothing past a sheet's rows: 8 would be the limit here
+
+
+def test_a_month_that_fills_its_sheet_exactly_stays_on_one_sheet(tmp_path):
+    from reports.billable_workbook import write_workbook
+
+    write_workbook(tmp_path / "w.xlsx", month="2026-10", summary=[], invoices=[], about=[], language="en",
+                   interventions=(intervention(n) for n in range(1, 5)), sheet_rows=8)
+    book = load_workbook(tmp_path / "w.xlsx", read_only=True)
+    assert "Interventions (2)" not in book.sheetnames
