@@ -110,6 +110,31 @@ def check_master_is_ours(store: FolderStore | S3Store, held: list[bytes]) -> Non
         return
 
 
+class WrongStore(RuntimeError):
+    """The store a key command was given holds none of the data keys the ledger's backups were made under: it is
+    not the store the backups are in (the storage block names another, and no server answered to say so)."""
+
+
+def check_store_holds(store: FolderStore | S3Store, wanted: dict[str, str | None]) -> None:
+    """Refuse a store that holds none of the data keys the ledger's good backups were made under ({key id:
+    owner}, None the installation's): it is not the store the backups are in. A rotation there would rewrap only
+    its keys and then drop the old master key, leaving the backups' data keys wrapped by a key nobody holds."""
+    if not wanted:
+        return
+    held = set()
+    for owner in set(wanted.values()):
+        held.update(key_ids(store, owner))
+        if held & set(wanted):
+            return
+    key_id = sorted(wanted)[0]
+    more = f", and {len(wanted) - 1} more" if len(wanted) > 1 else ""
+    raise WrongStore(
+        f"{store.describe()} holds none of the data keys the ledger's backups were made under ({key_id} of "
+        f"{wanted[key_id] or 'the installation'}{more}): it is not the storage the backups are in; the storage "
+        f"block names it: start the server of `lifecycle up` (or set PREFECT_API_URL to this installation's "
+        f"server, or LIFECYCLE_STORAGE_URL to the backups' storage) and run this again; nothing was changed")
+
+
 def create_key(store: FolderStore | S3Store, customer_id: str | None) -> DataKey:
     """A new data key for the owner, stored wrapped; it becomes the one new backups use."""
     import io
