@@ -66,7 +66,7 @@ def keys_rotate_master() -> None:
     key now named (from the key file, or a KMS key named before)."""
     from lifecycle.cli.common import backups_keys, installation_storage, ledger
     from lifecycle_config import masterkey
-    from operations.backup_keys import KeyDestroyed, WrongStore, check_store_holds, rotate_master
+    from operations.backup_keys import KeyDestroyed, RotationRunning, WrongStore, check_store_holds, rotate_master
 
     store = installation_storage().store()
     try:
@@ -74,7 +74,7 @@ def keys_rotate_master() -> None:
         fingerprint, rewrapped = rotate_master(store)
     except (masterkey.MasterKeyMissing, WrongStore) as error:
         fail(str(error), 2)
-    except KeyDestroyed as error:  # a key object damaged in the store: the store's to mend, said in one line
+    except (KeyDestroyed, RotationRunning) as error:  # a damaged key object, a rotation at work: one line
         fail(str(error))
     if store.master_kms is not None:
         typer.echo(f"the KMS key {store.master_kms.key_id} wraps every data key ({rewrapped} rewrapped); KMS rotates "

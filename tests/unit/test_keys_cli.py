@@ -159,3 +159,26 @@ def test_a_key_command_given_another_store_than_the_backups_refuses_and_drops_no
     monkeypatch.setenv("LIFECYCLE_STORAGE_URL", shop.objects.as_uri())
     rotated = lifecycle("keys", "rotate-master")
     assert rotated.returncode == 0 and "(1 rewrapped)" in rotated.stdout, rotated.stderr
+
+
+def test_a_rotation_while_another_runs_is_refused_and_changes_nothing(tmp_path, monkeypatch):
+    """Probe 14: two `keys rotate-master` at once each wrote a new key into the file over the other's and rewrapped
+    keys under it; the one that ended last dropped every other key, leaving the keys the other had rewrapped
+    wrapped by a key nobody held. One rotation holds the key file's lock; another is refused in one line."""
+    import fcntl
+
+    shop = backup_shop(tmp_path, monkeypatch, DAY.isoformat())
+    monkeypatch.setenv("LIFECYCLE_STORAGE_URL", shop.objects.as_uri())
+    assert backup_customer("ACME", DAY, shop.platform, shop.storage, engine=shop.ledger).status == "good"
+    master = tmp_path / "home" / "keys" / "master.key"
+    held, objects = master.read_text(), {path: path.read_bytes() for path in (shop.objects / "keys").rglob("*.json")}
+    with open(master.with_name("master.key.rotating"), "a") as running:  # the other rotation, at work
+        fcntl.flock(running, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        refused = lifecycle("keys", "rotate-master")
+    assert (refused.returncode, refused.stderr.strip()) == (
+        1, f"lifecycle: another `lifecycle keys rotate-master` is rotating {master} now (it holds {master}.rotating): "
+           f"let it end, then run this again if it did not finish; nothing was changed")
+    assert master.read_text() == held
+    assert {path: path.read_bytes() for path in (shop.objects / "keys").rglob("*.json")} == objects
+    done = lifecycle("keys", "rotate-master")  # the lock freed: the rotation runs
+    assert done.returncode == 0 and "(1 rewrapped)" in done.stdout, done.stderr
