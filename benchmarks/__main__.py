@@ -26,6 +26,7 @@ import sys
 import time
 from pathlib import Path
 
+from benchmarks.arguments import folder, whole
 from benchmarks.databases import store_for
 from benchmarks.workload import SCALES
 
@@ -195,13 +196,13 @@ def main() -> None:
                              "127.0.0.1:5432, in databases lifecycle_bench_* of its own)")
     parser.add_argument("--drop", action="store_true", help="drop the generated data at the end (else kept for the "
                                                             "next run; the per-measurement copies are always dropped)")
-    parser.add_argument("--big-mb", type=int, default=None,
+    parser.add_argument("--big-mb", type=whole(0, 1_000_000), default=None,
                         help="size of the large customer for backup/restore (default 1024 with M or L, else 0)")
     parser.add_argument("--storage", choices=["folder", "s3"], default="folder")
     parser.add_argument("--end-to-end", action="store_true",
                         help="also measure `lifecycle run` on the worker of a warm `lifecycle up` against in process")
-    parser.add_argument("--seed", type=int, default=42)
-    parser.add_argument("--out", type=Path, default=ROOT / "out")
+    parser.add_argument("--seed", type=whole(0, 2**32 - 1), default=42)
+    parser.add_argument("--out", type=folder, default=ROOT / "out")
     args = parser.parse_args()
     if args.big_mb is None:
         args.big_mb = 1024 if {"M", "L"} & set(args.scale) else 0

@@ -193,12 +193,14 @@ def _pg_url(name: str) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--customers", type=int, default=2000)
-    parser.add_argument("--mb", type=float, default=2.0, help="platform data per customer, MB (about 200 B a row)")
-    parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
-    parser.add_argument("--shard-size", type=int, default=100)
-    parser.add_argument("--seed", type=int, default=42)
-    parser.add_argument("--out", type=Path, default=ROOT / "out" / "scale-out")
+    from benchmarks.arguments import folder, size, whole
+
+    parser.add_argument("--customers", type=whole(1, 1_000_000), default=2000)
+    parser.add_argument("--mb", type=size(10_000), default=2.0, help="platform data per customer, MB (about 200 B a row)")
+    parser.add_argument("--workers", type=whole(1, 64), nargs="+", default=[1, 2])
+    parser.add_argument("--shard-size", type=whole(1, 100_000), default=100)
+    parser.add_argument("--seed", type=whole(0, 2**32 - 1), default=42)
+    parser.add_argument("--out", type=folder, default=ROOT / "out" / "scale-out")
     args = parser.parse_args()
 
     from lifecycle.server import answers  # noqa: F401 - the project is importable

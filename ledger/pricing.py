@@ -60,16 +60,22 @@ def price_month(session: Session, month: str, included: dict[str, int], beyond: 
     postgres = connection.dialect.name == "postgresql"
     by_id = 'i.intervention_id COLLATE "C"' if postgres else "i.intervention_id"
     increment = terms.billing_increment_minutes
+    # cents = (billed x per_minute + constant) // divisor, said with the quotients and remainders of per_minute and
+    # constant by divisor: the same integer, whose terms stay far inside 64 bits at any rate the terms allow (the
+    # product itself passed 2^63 at a rate of billions: PostgreSQL refused the close, SQLite went on in floating
+    # point and stored a cent more than the rules priced)
     formulas = ", ".join(
-        f"('{name}', '{formula.charge.value}', {formula.per_minute}, {formula.constant}, {formula.divisor})"
+        f"('{name}', '{formula.charge.value}', {formula.per_minute // formula.divisor}, "
+        f"{formula.per_minute % formula.divisor}, {formula.constant // formula.divisor}, "
+        f"{formula.constant % formula.divisor}, {formula.divisor})"
         for name, formula in ((name, cents_formula(name, terms)) for name in CATEGORIES))
     # the quota's minutes: a quota category's, unless beyond support (then billed, never drawn)
     draws = "CASE WHEN c.charge = 'quota' AND b.intervention_id IS NULL THEN i.minutes ELSE 0 END"
     connection.execute(text(f"""
         CREATE TEMPORARY TABLE {priced} AS
-        WITH c(category, charge, per_minute, constant_part, divisor) AS (VALUES {formulas}),
-        w AS (SELECT i.intervention_id, i.customer_id, i.minutes, i.category, c.charge, c.per_minute,
-                     c.constant_part, c.divisor, {draws} AS draws,
+        WITH c(category, charge, per_whole, per_rest, constant_whole, constant_rest, divisor) AS (VALUES {formulas}),
+        w AS (SELECT i.intervention_id, i.customer_id, i.minutes, i.category, c.charge, c.per_whole, c.per_rest,
+                     c.constant_whole, c.constant_rest, c.divisor, {draws} AS draws,
                      q.included - SUM({draws}) OVER (PARTITION BY i.customer_id ORDER BY i.started_at, {by_id}
                                                      ROWS UNBOUNDED PRECEDING) + {draws} AS left_before
               FROM interventions i JOIN c ON c.category = i.category
@@ -83,7 +89,8 @@ def price_month(session: Session, month: str, included: dict[str, int], beyond: 
               FROM d)
         SELECT intervention_id, customer_id, category, charge, minutes, drawn,
                CASE WHEN charge = 'free' THEN minutes ELSE drawn END AS free_minutes, billed,
-               CASE WHEN charge = 'free' THEN 0 ELSE (billed * per_minute + constant_part) / divisor END AS cents
+               CASE WHEN charge = 'free' THEN 0
+                    ELSE billed * per_whole + constant_whole + (billed * per_rest + constant_rest) / divisor END AS cents
         FROM b"""), {"month": month})
     connection.execute(text(
         f"UPDATE interventions SET free_minutes = p.free_minutes, billed_minutes = p.billed, "

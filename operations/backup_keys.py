@@ -18,6 +18,7 @@ from __future__ import annotations
 import base64
 import json
 import secrets
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
@@ -108,6 +109,31 @@ def check_master_is_ours(store: FolderStore | S3Store, held: list[bytes]) -> Non
                 f"changed")
         _OURS.add((place, wrapping))
         return
+
+
+class WrongStore(RuntimeError):
+    """The store a key command was given holds none of the data keys the ledger's backups were made under: it is
+    not the store the backups are in (the storage block names another, and no server answered to say so)."""
+
+
+def check_store_holds(store: FolderStore | S3Store, wanted: dict[str, str | None]) -> None:
+    """Refuse a store that holds none of the data keys the ledger's good backups were made under ({key id:
+    owner}, None the installation's): it is not the store the backups are in. A rotation there would rewrap only
+    its keys and then drop the old master key, leaving the backups' data keys wrapped by a key nobody holds."""
+    if not wanted:
+        return
+    held = set()
+    for owner in set(wanted.values()):
+        held.update(key_ids(store, owner))
+        if held & set(wanted):
+            return
+    key_id = sorted(wanted)[0]
+    more = f", and {len(wanted) - 1} more" if len(wanted) > 1 else ""
+    raise WrongStore(
+        f"{store.describe()} holds none of the data keys the ledger's backups were made under ({key_id} of "
+        f"{wanted[key_id] or 'the installation'}{more}): it is not the storage the backups are in; the storage "
+        f"block names it: start the server of `lifecycle up` (or set PREFECT_API_URL to this installation's "
+        f"server, or LIFECYCLE_STORAGE_URL to the backups' storage) and run this again; nothing was changed")
 
 
 def create_key(store: FolderStore | S3Store, customer_id: str | None) -> DataKey:
@@ -234,6 +260,37 @@ def rotate_master(store: FolderStore | S3Store) -> tuple[str, int]:
     if store.master_kms is not None:
         return rotate_to_kms(store)
     path = masterkey.key_file()
+    with _rotation_lock(path):
+        return _rotate_master(store, path)
+
+
+class RotationRunning(RuntimeError):
+    """Another `keys rotate-master` is rotating the same key file."""
+
+
+@contextmanager
+def _rotation_lock(path):
+    """One rotation of a key file at a time (an flock the kernel frees when the process ends, however it ends).
+    Two at once each wrote a new key into the file over the other's and rewrapped keys under it; the one that
+    ended last dropped every other key, and the data keys the other had rewrapped were wrapped by a key nobody
+    held."""
+    import fcntl
+
+    lock = path.with_name(path.name + ".rotating")
+    lock.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    handle = open(lock, "a")  # noqa: SIM115 - held for the rotation, closed below
+    try:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise RotationRunning(f"another `lifecycle keys rotate-master` is rotating {path} now (it holds {lock}): "
+                                  f"let it end, then run this again if it did not finish; nothing was changed") from None
+        yield
+    finally:
+        handle.close()
+
+
+def _rotate_master(store: FolderStore | S3Store, path) -> tuple[str, int]:
     held = masterkey.keys_for_use(create=False)
     check_master_is_ours(store, held)  # before a new key is written into a file that is not ours
     if len(held) == 1:

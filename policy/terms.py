@@ -27,6 +27,9 @@ from policy.service_credits import ServiceCredits
 
 Money = Annotated[Decimal, Field(ge=0, max_digits=12, decimal_places=2)]
 Rate = Annotated[Decimal, Field(ge=0, le=1, max_digits=6, decimal_places=4)]
+#: an hourly rate: at most 99,999,999.99 EUR (8 integer digits, as a monthly fee), so that an intervention of the
+#: most minutes a row may have (intervention_max_minutes) is priced within what the ledger keeps of an amount
+HourlyRate = Annotated[Decimal, Field(ge=0, max_digits=10, decimal_places=2)]
 
 
 def _default_rates() -> dict[str, Decimal]:
@@ -49,9 +52,9 @@ class Terms(BaseModel):
         description="Billed minutes are rounded up to this increment per intervention line. Seed 000/001: "
         "billed 'selon notre grille de services professionnels' (our grid bills quarter hours).",
     )
-    hourly_rates: dict[str, Money] = Field(
+    hourly_rates: dict[str, HourlyRate] = Field(
         default_factory=_default_rates,
-        description="EUR HT per hour for each billed category. Seed 000: 'Toute autre demande "
+        description="EUR HT per hour for each billed category, at most 99999999.99. Seed 000: 'Toute autre demande "
         "d'assistance sera soumise à facturation selon notre grille de services professionnels'.",
     )
     data_recovery_fee: Money = Field(

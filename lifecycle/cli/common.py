@@ -1,5 +1,6 @@
 """What every command group of the CLI shares: how it says a refusal and a note, the ledger it works on,
-and the checks of a month or a day given as an option. No Prefect here."""
+and the checks of a month or a day given as an option. No Prefect imported here (installation_storage asks
+the server, when one answers, for the storage block)."""
 
 from __future__ import annotations
 
@@ -219,3 +220,69 @@ def write_file(path, data: bytes) -> None:
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
+
+
+def installation_storage():
+    """The storage block this installation's runs use (ObjectStorage): read from the server of `lifecycle up`
+    for this home, or of PREFECT_API_URL, when one answers, as every run reads it; else its defaults
+    (LIFECYCLE_STORAGE_URL, else $LIFECYCLE_HOME/objects). A command that works on the storage outside a run
+    (`keys`, `db restore-snapshot`) must see the store the runs write: a url, credentials or KMS key set in the
+    block and not in the environment would otherwise send it to another store. A server that serves another
+    installation is refused in one line (its blocks are that one's); a saved block out of bounds too."""
+    import os
+
+    from blocks.settings import BLOCK_NAME
+    from blocks.storage import ObjectStorage
+    from lifecycle.server import ServerDown, explicit_server_answers, running_server
+
+    explicit = os.environ.get("PREFECT_API_URL")
+    if explicit:
+        try:
+            explicit_server_answers(explicit)
+        except ServerDown as error:
+            fail(str(error))
+        url = explicit
+    else:
+        url = running_server()
+    if url is None:
+        return ObjectStorage()
+    from prefect import get_client
+    from prefect.exceptions import ObjectNotFound
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+    from pydantic import ValidationError
+
+    from blocks.settings import invalid_block_line
+    from lifecycle.cli.serve import refuse_another_installations_server
+
+    refuse_another_installations_server(url)
+    # its fields, as a run's Block.load reads them, in a block of no document: a loaded block's methods emit
+    # events, whose sender would start a temporary server at exit (this process has no PREFECT_API_URL)
+    with temporary_settings({PREFECT_API_URL: url}), get_client(sync_client=True) as client:
+        try:
+            document = client.read_block_document_by_name(
+                name=BLOCK_NAME, block_type_slug=ObjectStorage.get_block_type_slug(), include_secrets=True)
+        except ObjectNotFound:
+            return ObjectStorage()
+    try:
+        return ObjectStorage.model_validate(document.data)
+    except ValidationError as error:
+        fail(invalid_block_line(ObjectStorage, BLOCK_NAME, error), 2)
+
+
+def backups_keys(engine) -> dict[str, str | None]:
+    """The data keys the ledger's good backups were made under: {key id: owner (a customer, None for the
+    installation's ledger snapshots)}, from each backup's manifest."""
+    from sqlalchemy import select
+
+    from ledger.db import session_scope
+    from ledger.models import Backup
+    from policy.vocabulary import BackupKind, BackupStatus
+
+    found: dict[str, str | None] = {}
+    with session_scope(engine) as session:
+        for kind, customer_id, manifest in session.execute(
+                select(Backup.kind, Backup.customer_id, Backup.manifest).where(Backup.status == BackupStatus.GOOD)):
+            key_id = ((manifest or {}).get("encryption") or {}).get("key_id")
+            if key_id:
+                found[key_id] = None if kind == BackupKind.LEDGER else customer_id
+    return found

@@ -79,7 +79,7 @@ def db_restore_snapshot(
         if not os.path.isfile(master_key_file):
             fail(f"--master-key-file {master_key_file!r}: no such file", 2)
         os.environ[VARIABLE] = os.path.abspath(master_key_file)
-    from blocks.storage import ObjectStorage
+    from lifecycle.cli.common import installation_storage
     from lifecycle_config import database_url_problem, escaped
     from lifecycle_config.conditions import Unavailable, one_line
     from lifecycle_config.masterkey import MasterKeyMissing
@@ -90,8 +90,9 @@ def db_restore_snapshot(
         fail(f"--to {escaped(to)} {problem}", 2)
     to = _absolute(to)
     engine = ledger()
+    storage = installation_storage()
     try:
-        loaded = restore_ledger_snapshot(backup_id, to, ObjectStorage(), engine=engine)
+        loaded = restore_ledger_snapshot(backup_id, to, storage, engine=engine)
     except ValueError as error:  # no such snapshot, a target that is not empty: the user's to fix
         fail(str(error), 2)
     except MasterKeyMissing as error:  # the home's master key lost, and no escrow copy given

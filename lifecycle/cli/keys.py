@@ -23,10 +23,10 @@ def keys_export(
     """Write an escrow copy of the master key (readable by its owner only) for the vendor's safe: with it,
     `--master-key-file` or LIFECYCLE_MASTER_KEY_FILE reads every backup when the home's key is lost. With a
     KMS master key there is nothing to export: the key never leaves KMS."""
-    from blocks.storage import ObjectStorage
+    from lifecycle.cli.common import installation_storage
     from lifecycle_config import masterkey
 
-    kms = ObjectStorage().master_kms()
+    kms = installation_storage().master_kms()
     if kms is not None:
         fail(f"the master key is the KMS key {kms.key_id}: its escrow is the KMS key's own (its key policy and "
              f"deletion waiting period), it never leaves KMS; nothing was written to --out", 2)
@@ -64,16 +64,17 @@ def keys_rotate_master() -> None:
     finished by running it again; the old key is dropped only once no data key needs it. Export the new
     key afterwards (lifecycle keys export). With a KMS master key: every data key is rewrapped under the KMS
     key now named (from the key file, or a KMS key named before)."""
-    from blocks.storage import ObjectStorage
+    from lifecycle.cli.common import backups_keys, installation_storage, ledger
     from lifecycle_config import masterkey
-    from operations.backup_keys import KeyDestroyed, rotate_master
+    from operations.backup_keys import KeyDestroyed, RotationRunning, WrongStore, check_store_holds, rotate_master
 
-    store = ObjectStorage().store()
+    store = installation_storage().store()
     try:
+        check_store_holds(store, backups_keys(ledger()))
         fingerprint, rewrapped = rotate_master(store)
-    except masterkey.MasterKeyMissing as error:
+    except (masterkey.MasterKeyMissing, WrongStore) as error:
         fail(str(error), 2)
-    except KeyDestroyed as error:  # a key object damaged in the store: the store's to mend, said in one line
+    except (KeyDestroyed, RotationRunning) as error:  # a damaged key object, a rotation at work: one line
         fail(str(error))
     if store.master_kms is not None:
         typer.echo(f"the KMS key {store.master_kms.key_id} wraps every data key ({rewrapped} rewrapped); KMS rotates "
@@ -90,12 +91,11 @@ def keys_rotate(
 ) -> None:
     """A new data key for a customer's new backups; its older backups stay readable under their own key until
     retention deletes them."""
-    from blocks.storage import ObjectStorage
     from ledger.db import session_scope
     from ledger.models import Customer
-    from lifecycle.cli.common import ledger
+    from lifecycle.cli.common import backups_keys, installation_storage, ledger
     from lifecycle_config import masterkey
-    from operations.backup_keys import KeyDestroyed, create_key
+    from operations.backup_keys import KeyDestroyed, WrongStore, check_store_holds, create_key
     from policy.ids import id_problem
     from policy.text import quoted
     from policy.vocabulary import Stage
@@ -110,8 +110,10 @@ def keys_rotate(
         if known.stage == Stage.DATA_DELETED:
             fail(f"--customer {customer}: its data was deleted and its keys shredded: nothing to rotate", 2)
     try:
-        made = create_key(ObjectStorage().store(), customer)
-    except masterkey.MasterKeyMissing as error:
+        store = installation_storage().store()
+        check_store_holds(store, backups_keys(ledger()))
+        made = create_key(store, customer)
+    except (masterkey.MasterKeyMissing, WrongStore) as error:
         fail(str(error), 2)
     except KeyDestroyed as error:
         fail(str(error))

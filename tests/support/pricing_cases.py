@@ -29,10 +29,22 @@ months = st.tuples(st.lists(work, max_size=40), st.lists(st.integers(0, 300), mi
                    st.sampled_from([Decimal("0.5"), Decimal("1"), Decimal("0.75")]), st.sampled_from([1, 5, 15, 30]))
 
 
-def check_month(engine, case) -> None:
-    """Price `case` (a draw of `months`) both ways in a transaction rolled back after, and compare."""
+#: a month at the bounds of money: every rate at the largest the terms take, an urgent-feature factor whose
+#: fraction does not reduce, interventions of the most minutes a row may have (probe 14: at a rate of billions
+#: the price's product passed 2^63, PostgreSQL refused the close and SQLite priced a cent more than the rules;
+#: such a rate is now refused, and the product is said in terms far inside 64 bits)
+BOUND_RATE = Decimal("99999999.99")
+bounds = ([(0, 0, 10_000, category, False, "a") for category in sorted(CATEGORIES)]
+          + [(1, 5, 9_999, category, True, "B") for category in sorted(CATEGORIES)],
+          [0, 120, 0, 0, 0], Decimal("0.3333"), 1)
+
+
+def check_month(engine, case, rates: dict[str, Decimal] | None = None) -> None:
+    """Price `case` (a draw of `months`) both ways in a transaction rolled back after, and compare; `rates`,
+    the hourly rates (the terms' defaults when None)."""
     items, quotas, factor, increment = case
-    terms = Terms(feature_urgent_factor=factor, billing_increment_minutes=increment)
+    terms = Terms(feature_urgent_factor=factor, billing_increment_minutes=increment,
+                  **({"hourly_rates": rates} if rates is not None else {}))
     stamp = datetime(2026, 11, 1, tzinfo=timezone.utc)
     customers = [f"C{n}" for n in range(5)]
     works = {customer: [] for customer in customers}

@@ -160,3 +160,54 @@ def test_a_failed_snapshot_restore_leaves_no_file_behind(tmp_path, monkeypatch):
     assert empty_before.returncode != 0
     assert not [path.name for path in tmp_path.glob("[ab].db*")]
     assert before.read_bytes() == b""  # the user's own file stays, as it was
+
+
+def test_a_key_command_given_another_store_than_the_backups_refuses_and_drops_no_master_key(tmp_path, monkeypatch):
+    """Probe 14: with the backups in the store the storage block names and no server to read it from, `keys
+    rotate-master` worked on the environment's store (LIFECYCLE_STORAGE_URL, else the home's objects): it
+    rewrapped that store's keys, then dropped the old master key, and every backup's data key in the real store
+    was left wrapped by a key nobody held. A store that holds none of the data keys of the ledger's backups is
+    refused before anything is written, by `rotate-master` and `rotate` alike."""
+    shop = backup_shop(tmp_path, monkeypatch, DAY.isoformat())
+    monkeypatch.setenv("LIFECYCLE_STORAGE_URL", shop.objects.as_uri())
+    assert backup_customer("ACME", DAY, shop.platform, shop.storage, engine=shop.ledger).status == "good"
+    master = tmp_path / "home" / "keys" / "master.key"
+    held = master.read_text()
+    elsewhere = tmp_path / "elsewhere"
+    monkeypatch.setenv("LIFECYCLE_STORAGE_URL", elsewhere.as_uri())
+    with session_scope(shop.ledger) as session:
+        key_id = session.get(Backup, "ACME-20261120").manifest["encryption"]["key_id"]
+    for command in (("keys", "rotate-master"), ("keys", "rotate", "--customer", "BETA")):
+        refused = lifecycle(*command)
+        assert (refused.returncode, refused.stderr.strip()) == (
+            2, f"lifecycle: folder {elsewhere} holds none of the data keys the ledger's backups were made under "
+               f"({key_id} of ACME): it is not the storage the backups are in; the storage block names it: start "
+               f"the server of `lifecycle up` (or set PREFECT_API_URL to this installation's server, or "
+               f"LIFECYCLE_STORAGE_URL to the backups' storage) and run this again; nothing was changed"), command
+    assert master.read_text() == held and not list(elsewhere.rglob("*.json"))
+    monkeypatch.setenv("LIFECYCLE_STORAGE_URL", shop.objects.as_uri())
+    rotated = lifecycle("keys", "rotate-master")
+    assert rotated.returncode == 0 and "(1 rewrapped)" in rotated.stdout, rotated.stderr
+
+
+def test_a_rotation_while_another_runs_is_refused_and_changes_nothing(tmp_path, monkeypatch):
+    """Probe 14: two `keys rotate-master` at once each wrote a new key into the file over the other's and rewrapped
+    keys under it; the one that ended last dropped every other key, leaving the keys the other had rewrapped
+    wrapped by a key nobody held. One rotation holds the key file's lock; another is refused in one line."""
+    import fcntl
+
+    shop = backup_shop(tmp_path, monkeypatch, DAY.isoformat())
+    monkeypatch.setenv("LIFECYCLE_STORAGE_URL", shop.objects.as_uri())
+    assert backup_customer("ACME", DAY, shop.platform, shop.storage, engine=shop.ledger).status == "good"
+    master = tmp_path / "home" / "keys" / "master.key"
+    held, objects = master.read_text(), {path: path.read_bytes() for path in (shop.objects / "keys").rglob("*.json")}
+    with open(master.with_name("master.key.rotating"), "a") as running:  # the other rotation, at work
+        fcntl.flock(running, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        refused = lifecycle("keys", "rotate-master")
+    assert (refused.returncode, refused.stderr.strip()) == (
+        1, f"lifecycle: another `lifecycle keys rotate-master` is rotating {master} now (it holds {master}.rotating): "
+           f"let it end, then run this again if it did not finish; nothing was changed")
+    assert master.read_text() == held
+    assert {path: path.read_bytes() for path in (shop.objects / "keys").rglob("*.json")} == objects
+    done = lifecycle("keys", "rotate-master")  # the lock freed: the rotation runs
+    assert done.returncode == 0 and "(1 rewrapped)" in done.stdout, done.stderr

@@ -1,0 +1,37 @@
+"""The benchmarks' arguments (probe 14): a mistake is argparse's one line and exit 2 before anything starts. An
+`--out` naming a file printed a FileExistsError traceback; `--customers -5 --mb -1` began generating a platform
+and died in SQLAlchemy; `--big-mb -1` was taken as a size."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.parametrize("module, args, said", [
+    ("benchmarks", ["--out", "FILE"], "is a file, not a folder"),
+    ("benchmarks", ["--out", "FILE/under"], "is a file, not a folder"),
+    ("benchmarks", ["--big-mb", "-1"], "--big-mb: -1 is out of range"),
+    ("benchmarks", ["--seed", "x"], "--seed: 'x' is not a whole number"),
+    ("benchmarks.scale_out", ["--customers", "-5"], "--customers: -5 is out of range"),
+    ("benchmarks.scale_out", ["--mb", "nan"], "--mb: nan is out of range"),
+    ("benchmarks.scale_out", ["--mb", "-1"], "--mb: -1 is out of range"),
+    ("benchmarks.scale_out", ["--shard-size", "0"], "--shard-size: 0 is out of range"),
+    ("benchmarks.scale_out", ["--workers", "1", "0"], "--workers: 0 is out of range"),
+    ("benchmarks.scale_out", ["--out", "FILE"], "is a file, not a folder"),
+])
+def test_a_mistaken_benchmark_argument_is_one_line_and_exit_2(tmp_path, module, args, said):
+    file = tmp_path / "notes.txt"
+    file.write_text("x")
+    argv = [arg.replace("FILE", str(file)) for arg in args]
+    done = subprocess.run([sys.executable, "-m", module, *argv], cwd=ROOT, capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
+    assert said in done.stderr.strip().splitlines()[-1]
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["notes.txt"]  # nothing made
