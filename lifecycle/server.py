@@ -26,7 +26,7 @@ import urllib.request
 from pathlib import Path
 
 import lifecycle_config as config
-from lifecycle.warm_engine import SOCKET_VARIABLE
+from lifecycle.warm_engine import SOCKET_VARIABLE, serve_environment
 from lifecycle_config.conditions import Unavailable
 
 WORK_POOL = "lifecycle"
@@ -561,7 +561,8 @@ def up(*, host: str, port: int, echo, workers: int = 1) -> int:
         engine_dir = tempfile.mkdtemp(prefix="lifecycle-engine-")
         engine_socket = os.path.join(engine_dir, "engine.sock")
         with (logs / "warm-engine.log").open("ab") as engine_log:
-            warm_engine = subprocess.Popen(warm_engine_command(engine_socket), env=env, cwd=PROJECT_ROOT,
+            warm_engine = subprocess.Popen(warm_engine_command(engine_socket), env=serve_environment(env),
+                                           cwd=PROJECT_ROOT,
                                            stdout=engine_log, stderr=subprocess.STDOUT, start_new_session=True)
         # not among `children`: if it is lost, runs start the cold way (`python -m prefect.engine`), up stays
         env = worker_environment({**env, SOCKET_VARIABLE: engine_socket})

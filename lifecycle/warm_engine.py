@@ -33,11 +33,23 @@ import time
 
 #: where the worker's environment names the warm engine's socket
 SOCKET_VARIABLE = "LIFECYCLE_WARM_ENGINE"
-#: what the warm engine imports once, ahead of every run: Prefect's engine and what every flow run loads
+#: what the warm engine imports once, ahead of every run: Prefect's engine and what every flow run loads, then
+#: the third-party libraries our flows' modules import (the invoice documents' Factur-X, PDF and XML, the
+#: calendar's holidays, the workbook's writer): libraries only, never a module of ours, which each run imports
+#: fresh from its deployment's working directory
 PRELOAD = ("prefect.engine", "prefect.flow_engine", "prefect.flows", "prefect.tasks", "prefect.task_engine",
            "prefect.artifacts", "prefect.deployments.steps", "prefect.results", "prefect.logging.handlers",
-           "prefect.client.orchestration", "sqlalchemy", "sqlalchemy.orm")
+           "prefect.client.orchestration", "sqlalchemy", "sqlalchemy.orm", "pydantic.v1", "facturx", "pypdf",
+           "lxml.etree", "reportlab.pdfgen.canvas", "reportlab.platypus", "holidays", "requests", "babel.numbers",
+           "babel.dates", "xlsxwriter", "cryptography.hazmat.primitives.ciphers.aead")
 _HEADER = struct.Struct("!I")
+#: room, in the warm engine's own environment block, for each forked run's environment: what a process's
+#: /proc/PID/environ shows is that block as the process started, never os.environ, so a run forked from here
+#: writes its own variables there (as setproctitle writes a title over argv). Whoever looks for the processes
+#: of a flow run by its PREFECT__FLOW_RUN_ID (`lifecycle up` after a lost worker, an operator, the tests)
+#: finds the run's own process as well as this command
+ENVIRON_ROOM_VARIABLE = "LIFECYCLE_WARM_ENGINE_ENVIRON"
+ENVIRON_ROOM = 32 * 1024
 
 
 def _send(sock: socket.socket, payload: dict, fds: list[int] | None = None) -> None:
@@ -145,6 +157,7 @@ def _run_child(request: dict, fds: list[int], listener: socket.socket, connectio
         os.setsid()  # its own session: stopping the warm engine leaves the runs in flight running
         for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGCHLD, signal.SIGHUP):
             signal.signal(signum, signal.SIG_DFL)
+        _show_environment(request["env"])
         for target, fd in enumerate(fds):
             os.dup2(fd, target)
             os.close(fd)
@@ -162,7 +175,10 @@ def _run_child(request: dict, fds: list[int], listener: socket.socket, connectio
 
         prefect.context.refresh_global_settings_context()  # the run's own environment, not the warm engine's
         import runpy
+        import warnings
 
+        # imported ahead by design (PRELOAD): runpy's warning that it is in sys.modules says nothing here
+        warnings.filterwarnings("ignore", message=r"'prefect\.engine' found in sys\.modules", category=RuntimeWarning)
         sys.argv = ["prefect.engine", *request["argv"]]
         runpy.run_module("prefect.engine", run_name="__main__", alter_sys=True)
         code = 0
@@ -179,6 +195,33 @@ def _run_child(request: dict, fds: list[int], listener: socket.socket, connectio
             sys.stderr.flush()
         finally:
             os._exit(code)
+
+
+def _show_environment(env: dict) -> None:
+    """Write the run's variables (its PREFECT__ ones first) over the room kept in this process's environment
+    block, so /proc/PID/environ shows them; as many as fit, the rest left out."""
+    room = len(os.environ.get(ENVIRON_ROOM_VARIABLE, ""))
+    if not room:
+        return
+    import ctypes
+
+    getenv = ctypes.CDLL(None).getenv
+    getenv.restype = ctypes.c_void_p
+    address = getenv(ENVIRON_ROOM_VARIABLE.encode())
+    if not address:
+        return
+    shown = b"\0"  # ends the room's own `NAME=` entry
+    for name, value in sorted(env.items(), key=lambda item: not item[0].startswith("PREFECT__")):
+        entry = f"{name}={value}".encode(errors="replace") + b"\0"
+        if len(shown) + len(entry) > room:
+            break
+        shown += entry
+    ctypes.memmove(address, shown.ljust(room, b"\0"), room)
+
+
+def serve_environment(env: dict) -> dict:
+    """The environment to start the warm engine with: `env` and the room for its runs' variables."""
+    return {**env, ENVIRON_ROOM_VARIABLE: "." * ENVIRON_ROOM}
 
 
 def serve(path: str) -> None:

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from lifecycle.warm_engine import serve_environment
+
 ROOT = Path(__file__).resolve().parents[2]
 ENGINE_REFUSAL = "Invalid flow run id"
 
@@ -31,7 +33,8 @@ def _command(env: dict) -> subprocess.CompletedProcess:
 def warm_engine():
     folder = tempfile.mkdtemp(prefix="lifecycle-engine-test-")
     path = os.path.join(folder, "engine.sock")
-    server = subprocess.Popen([sys.executable, "-m", "lifecycle.warm_engine", "serve", path], env=_environment(),
+    server = subprocess.Popen([sys.executable, "-m", "lifecycle.warm_engine", "serve", path],
+                              env=serve_environment(_environment()),
                               cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         assert "warm engine ready" in server.stdout.readline()
@@ -60,3 +63,15 @@ def test_the_forked_run_writes_to_the_commands_own_streams_and_its_status_is_the
     server.terminate()
     assert server.wait(timeout=60) == 0
     assert not os.path.exists(path)  # stopped, it leaves no socket for a command to find
+
+
+def test_a_forked_run_shows_its_flow_run_id_in_its_proc_environ_as_a_started_process_would():
+    # whoever finds a run's processes by PREFECT__FLOW_RUN_ID (up after a lost worker, ops) finds a forked one too
+    code = ("from lifecycle.warm_engine import _show_environment; "
+            "_show_environment({'PATH': '/bin', 'PREFECT__FLOW_RUN_ID': 'f1e2d3'}); "
+            "import sys; sys.stdout.buffer.write(open('/proc/self/environ', 'rb').read())")
+    shown = subprocess.run([sys.executable, "-c", code], env=serve_environment(_environment()), cwd=ROOT,
+                           capture_output=True, timeout=120).stdout
+    entries = [entry for entry in shown.split(b"\0") if entry]
+    assert b"PREFECT__FLOW_RUN_ID=f1e2d3" in entries and b"PATH=/bin" in entries
+    assert b"." * 100 not in shown  # the room is overwritten, not shown beside
