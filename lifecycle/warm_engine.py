@@ -190,6 +190,16 @@ def _run_child(request: dict, fds: list[int], listener: socket.socket, connectio
         traceback.print_exc()
         code = 1
     finally:
+        # a process's end as the interpreter makes it: threads joined, then the exit handlers, among them
+        # Prefect's, which send the run's last logs (its "Finished in state ...") to the server
+        try:
+            import atexit
+            import threading
+
+            threading._shutdown()  # noqa: SLF001 - what Py_Finalize does before the exit handlers
+            atexit._run_exitfuncs()  # noqa: SLF001
+        except BaseException:  # noqa: BLE001 - the run's status stands whatever an exit handler did
+            pass
         try:
             sys.stdout.flush()
             sys.stderr.flush()
