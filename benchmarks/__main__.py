@@ -80,12 +80,17 @@ def timed_run(args: list[str], env: dict, *, in_process: bool, job_variables: di
     `in_process`: the command's own in-process way (what it does when no worker serves the deployment), the
     rest of the command unchanged. `job_variables`: given to the deployment run (START_VARIANTS)."""
     patch = ""
-    if job_variables is not None:
-        patch = ("from prefect.client.orchestration import SyncPrefectClient as C; create = "
-                 "C.create_flow_run_from_deployment; C.create_flow_run_from_deployment = lambda self, *a, **k: "
-                 f"create(self, *a, **{{**k, 'job_variables': {job_variables!r}}}); ")
-    code = ("import sys; from lifecycle import runner; " + patch
-            + ("runner.route = lambda deployment: runner.Route(None, None); " if in_process else "")
+    if job_variables is not None:  # Prefect imported only once the command has set its environment, as usual
+        patch = ("route = runner.route\n"
+                 "def routed(deployment):\n"
+                 "    from prefect.client.orchestration import SyncPrefectClient as C\n"
+                 "    create = C.create_flow_run_from_deployment\n"
+                 "    C.create_flow_run_from_deployment = lambda self, *a, **k: "
+                 f"create(self, *a, **{{**k, 'job_variables': {job_variables!r}}})\n"
+                 "    return route(deployment)\n"
+                 "runner.route = routed\n")
+    code = ("import sys; from lifecycle import runner\n" + patch
+            + ("runner.route = lambda deployment: runner.Route(None, None)\n" if in_process else "")
             + f"sys.argv = ['lifecycle', 'run', *{args!r}]; from lifecycle.cli import main; main()")
     started, started_at = time.perf_counter(), time.time()
     process = subprocess.Popen([sys.executable, "-c", code], env=env, stdout=subprocess.DEVNULL,
