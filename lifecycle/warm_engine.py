@@ -109,13 +109,19 @@ def start(argv: list[str]) -> None:
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
         sock.connect(path)
+    except OSError:  # no warm engine there (stopped, lost): the cold way, the same run
+        sock.close()
+        _exec_engine(argv)
+    try:
         _send(sock, {"argv": argv, "cwd": os.getcwd(), "env": dict(os.environ)}, [0, 1, 2])
         started, _ = _receive(sock)
     except OSError:
         started = None
-    if not started or not started.get("pid"):  # gone, or refused: the cold way, the same run
-        sock.close()
-        _exec_engine(argv)
+    if not started or not started.get("pid"):
+        # the warm engine went away with the request: it may have started the run, so no second start here;
+        # the worker sees a crash, as for a process that died at once
+        print("lifecycle.warm_engine: the warm engine did not say whether it started the run", file=sys.stderr)
+        sys.exit(1)
     child = started["pid"]
 
     def pass_on(signum, _frame):
