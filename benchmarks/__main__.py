@@ -18,6 +18,7 @@ import argparse
 import json
 import os
 import platform as host
+import re
 import shutil
 import signal
 import socket
@@ -69,14 +70,30 @@ def measure(op: str, variant: str, *, ledger: str, platform: str, storage: str, 
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
-def timed_run(args: list[str], env: dict, *, in_process: bool) -> dict:
+#: how a deployment run's process may start, beside ours (the pool's command: a fork of the warm engine),
+#: as job variables of the run: `engine`, `python -m prefect.engine` (no warm engine); `prefect`, Prefect's
+#: default (a supervisor process, then the engine)
+START_VARIANTS = {"on-worker": None, "engine": {"env": {"LIFECYCLE_WARM_ENGINE": ""}}, "prefect": {"command": None}}
+
+
+def timed_run(args: list[str], env: dict, *, in_process: bool, job_variables: dict | None = None) -> dict:
     """`lifecycle run ...` as a user runs it, in a fresh process; peak memory is that process's own (wait4).
     `in_process`: the command's own in-process way (what it does when no worker serves the deployment), the
-    rest of the command unchanged."""
-    code = ("import sys; from lifecycle import runner; "
-            + ("runner.route = lambda deployment: runner.Route(None, None); " if in_process else "")
+    rest of the command unchanged. `job_variables`: given to the deployment run (START_VARIANTS)."""
+    patch = ""
+    if job_variables is not None:  # Prefect imported only once the command has set its environment, as usual
+        patch = ("route = runner.route\n"
+                 "def routed(deployment):\n"
+                 "    from prefect.client.orchestration import SyncPrefectClient as C\n"
+                 "    create = C.create_flow_run_from_deployment\n"
+                 "    C.create_flow_run_from_deployment = lambda self, *a, **k: "
+                 f"create(self, *a, **{{**k, 'job_variables': {job_variables!r}}})\n"
+                 "    return route(deployment)\n"
+                 "runner.route = routed\n")
+    code = ("import sys; from lifecycle import runner\n" + patch
+            + ("runner.route = lambda deployment: runner.Route(None, None)\n" if in_process else "")
             + f"sys.argv = ['lifecycle', 'run', *{args!r}]; from lifecycle.cli import main; main()")
-    started = time.perf_counter()
+    started, started_at = time.perf_counter(), time.time()
     process = subprocess.Popen([sys.executable, "-c", code], env=env, stdout=subprocess.DEVNULL,
                                stderr=subprocess.PIPE)
     _, status, usage = os.wait4(process.pid, 0)
@@ -86,7 +103,43 @@ def timed_run(args: list[str], env: dict, *, in_process: bool) -> dict:
         raise RuntimeError(f"lifecycle run {' '.join(args)} failed: {said[-2000:]}")
     if not in_process and " on the worker: " not in said:
         raise RuntimeError(f"lifecycle run {' '.join(args)} did not run on the worker: {said[-2000:]}")
-    return {"seconds": round(seconds, 3), "peak_mb": round(usage.ru_maxrss / 1024, 1)}
+    run = re.search(r"^run (\S+) of ", said, re.M)
+    return {"seconds": round(seconds, 3), "peak_mb": round(usage.ru_maxrss / 1024, 1),
+            "started": started_at, "ended": time.time(), "run": run.group(1) if run else None}
+
+
+def breakdown(api_url: str, run: dict) -> dict:
+    """Where a deployment run's seconds went, from the server's records of it (states, logs) and the
+    command's own start and end: each step's seconds since the step before."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterName, LogFilter, LogFilterFlowRunId
+    from prefect.client.schemas.sorting import LogSort
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    with temporary_settings({PREFECT_API_URL: api_url}), get_client(sync_client=True) as client:
+        flow_run = client.read_flow_runs(flow_run_filter=FlowRunFilter(name=FlowRunFilterName(any_=[run["run"]])))[0]
+        states = sorted(client.read_flow_run_states(flow_run.id), key=lambda state: state.timestamp)
+        logs = client.read_logs(LogFilter(flow_run_id=LogFilterFlowRunId(any_=[flow_run.id])), sort=LogSort.TIMESTAMP_ASC,
+                                limit=200)
+
+    def first(items, test):
+        return next((item.timestamp.timestamp() for item in items if test(item)), None)
+
+    marks = [("created", flow_run.created.timestamp()),
+             ("taken", first(states, lambda state: state.type.value == "PENDING")),
+             ("process", first(logs, lambda log: log.message.startswith(("Running", "Executing deployment",
+                                                                          "Deployment step"))
+                               or log.message.startswith("Beginning flow run"))),
+             ("engine", first(states, lambda state: state.type.value == "RUNNING")),
+             ("flow ends", first(logs, lambda log: log.task_run_id is None and log.message.startswith("Finished in state"))),
+             ("state", first(states, lambda state: state.type.value == "COMPLETED")),
+             ("command exits", run["ended"])]
+    out, before = {"command starts -> created": round(marks[0][1] - run["started"], 2)}, marks[0]
+    for mark in marks[1:]:
+        if mark[1] is not None and before[1] is not None:
+            out[f"{before[0]} -> {mark[0]}"] = round(mark[1] - before[1], 2)
+        before = mark if mark[1] is not None else before
+    return out
 
 
 def median_of(runs: list[dict]) -> dict:
@@ -126,7 +179,8 @@ def _port_free(port: int) -> bool:
         return True
 
 
-def end_to_end(store, scale: str, work: Path, closed: str, platform: str, storage: str, env: dict) -> list[dict]:
+def end_to_end(store, scale: str, work: Path, closed: str, platform: str, storage: str, env: dict,
+               ops: list[str] | None = None) -> list[dict]:
     """The cost of running on the worker, per command: median of three `lifecycle run` against a warm `lifecycle
     up` minus median of three of the same command in process (same ledger, same server), after one run of
     each that warms the ledger's state (the first sweep of a day does that day's work, the next ones do not)."""
@@ -134,24 +188,33 @@ def end_to_end(store, scale: str, work: Path, closed: str, platform: str, storag
     e2e_env = {**env, "LIFECYCLE_HOME": str(work / "e2e"), "LIFECYCLE_DATABASE_URL": ledger_copy,
                "LIFECYCLE_PLATFORM_URL": platform_copy, "LIFECYCLE_STORAGE_URL": storage}
     e2e_env.pop("PREFECT_API_URL", None)
-    up, _ = start_up(e2e_env, work / "up.log")
+    up, api_url = start_up(e2e_env, work / "up.log")
+    starts = [name for name in START_VARIANTS if name == "on-worker" or name in os.environ.get(
+        "BENCH_START_VARIANTS", "engine prefect").split()]
     rows = []
     try:
         for op, command in END_TO_END.items():
-            timed_run(command, e2e_env, in_process=False)
+            if ops and op not in ops:
+                continue
+            for name in starts:
+                timed_run(command, e2e_env, in_process=False, job_variables=START_VARIANTS[name])
             timed_run(command, e2e_env, in_process=True)
-            worker, here = [], []
-            for _ in range(3):  # interleaved: a change of the machine's load weighs on both alike
-                worker.append(timed_run(command, e2e_env, in_process=False))
-                here.append(timed_run(command, e2e_env, in_process=True))
-            results = {"in-process": median_of(here), "on-worker": median_of(worker)}
+            runs: dict[str, list] = {name: [] for name in ["in-process", *starts]}
+            for _ in range(3):  # interleaved: a change of the machine's load weighs on all alike
+                for name in starts:
+                    runs[name].append(timed_run(command, e2e_env, in_process=False,
+                                                job_variables=START_VARIANTS[name]))
+                    print(f"    {name} {runs[name][-1]['seconds']:.2f} s: {breakdown(api_url, runs[name][-1])}",
+                          file=sys.stderr)
+                runs["in-process"].append(timed_run(command, e2e_env, in_process=True))
+            results = {name: median_of(measured) for name, measured in runs.items()}
+            for name in runs:
+                results[name]["check"] = " ".join(f"{seconds:.2f}" for seconds in results[name]["runs"])
             overhead = results["on-worker"]["seconds"] - results["in-process"]["seconds"]
             results["overhead"] = {"seconds": round(overhead, 3), "peak_mb": results["on-worker"]["peak_mb"],
                                    "check": "met" if overhead <= RUN_OVERHEAD_TARGET else "NOT met"}
-            for variant in ("in-process", "on-worker"):
-                results[variant]["check"] = " ".join(f"{seconds:.2f}" for seconds in results[variant]["runs"])
-            print(f"  {scale} lifecycle run {op}: on the worker {results['on-worker']['runs']} s, in process "
-                  f"{results['in-process']['runs']} s: overhead (medians) {overhead:.2f} s", file=sys.stderr)
+            print(f"  {scale} lifecycle run {op}: " + ", ".join(f"{name} {results[name]['runs']} s" for name in runs)
+                  + f": overhead (medians) {overhead:.2f} s", file=sys.stderr)
             rows.append({"scale": scale, "op": f"run {op}", "results": results})
     finally:
         os.killpg(up.pid, signal.SIGTERM)
@@ -263,7 +326,7 @@ def run_scale(store, scale: str, args, env: dict, storage_url: str | None) -> li
         if closed is None:
             closed = store.copy(ledger, work, f"{scale}-closed")
             measure("close", "ours", ledger=closed, platform=platform, storage=storage, home=work, env=env)
-        rows += end_to_end(store, scale, work, closed, platform, storage, env)
+        rows += end_to_end(store, scale, work, closed, platform, storage, env, args.ops)
     if closed is not None:
         store.drop(closed)
     return rows

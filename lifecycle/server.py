@@ -15,15 +15,18 @@ import fcntl
 import http.client
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from pathlib import Path
 
 import lifecycle_config as config
+from lifecycle.warm_engine import SOCKET_VARIABLE, serve_environment
 from lifecycle_config.conditions import Unavailable
 
 WORK_POOL = "lifecycle"
@@ -200,6 +203,7 @@ def apply(env: dict[str, str], echo, *, serve_downloads: tuple[str, int] | None 
     pool = _prefect("work-pool", "create", WORK_POOL, "--type", "process", env=env)
     if pool.returncode != 0 and "already exists" not in (pool.stdout + pool.stderr):
         raise RuntimeError("could not create the work pool: " + (pool.stderr or pool.stdout).strip()[-500:])
+    set_run_command()
     deployed = _prefect("--no-prompt", "deploy", "--all", env=env)
     logs = config.home() / "logs"
     logs.mkdir(parents=True, exist_ok=True)
@@ -278,6 +282,40 @@ def _set_variable(client, name: str, value) -> None:
         client.create_variable(VariableCreate(name=name, value=value))
     else:
         client.update_variable(VariableUpdate(name=name, value=value))
+
+
+#: how the pool's workers start a run: lifecycle.warm_engine (a fork of `up`'s warm engine, else `python -m
+#: prefect.engine`), rather than Prefect's default of a supervisor process that then starts the engine (two
+#: Pythons importing Prefect per run). `python` is the worker's own: worker_environment puts its directory first
+RUN_COMMAND = "python -m lifecycle.warm_engine"
+
+
+def set_run_command(command: str = RUN_COMMAND) -> None:
+    """Make `command` the default command of the work pool's runs (its base job template), once."""
+    from prefect import get_client
+    from prefect.client.schemas.actions import WorkPoolUpdate
+
+    with get_client(sync_client=True) as client:
+        pool = client.read_work_pool(WORK_POOL)
+        template = json.loads(json.dumps(pool.base_job_template))
+        variable = template.get("variables", {}).get("properties", {}).get("command")
+        if variable is None or variable.get("default") == command:
+            return
+        variable["default"] = command
+        client.update_work_pool(WORK_POOL, WorkPoolUpdate(base_job_template=template))
+
+
+def worker_environment(env: dict[str, str]) -> dict[str, str]:
+    """A worker's environment: this interpreter's directory first on PATH, so the `python` of RUN_COMMAND is
+    the one the worker runs with (a virtual environment's, not the system's)."""
+    here = os.path.dirname(sys.executable)
+    path = env.get("PATH", os.defpath)
+    return {**env, "PATH": here if not path else here + os.pathsep + path}
+
+
+def warm_engine_command(socket_path: str) -> list[str]:
+    """The warm engine beside `up`'s workers (lifecycle.warm_engine): Prefect's engine imported once."""
+    return [sys.executable, "-m", "lifecycle.warm_engine", "serve", socket_path]
 
 
 def worker_command(name: str) -> list[str]:
@@ -454,7 +492,7 @@ def up(*, host: str, port: int, echo, workers: int = 1) -> int:
     env = dict(os.environ)
     env["LIFECYCLE_HOME"] = str(config.home())
     children: list[subprocess.Popen] = []
-    watcher = None
+    watcher = warm_engine = engine_dir = None
     own_server = not os.environ.get("PREFECT_API_URL")
     api_url = os.environ.get("PREFECT_API_URL") or f"http://{host}:{port}/api"
     ui = api_url[:-4] if api_url.endswith("/api") else api_url
@@ -518,6 +556,16 @@ def up(*, host: str, port: int, echo, workers: int = 1) -> int:
         echo(f"starting {'a worker' if workers == 1 else f'{workers} workers'} on the work pool {WORK_POOL}")
         workers_by_name: dict[str, subprocess.Popen] = {}
         log_offsets: dict[str, int] = {}
+        # the runs' head start (lifecycle.warm_engine): a socket of a private directory (a home's path may
+        # be too long for a Unix socket's name)
+        engine_dir = tempfile.mkdtemp(prefix="lifecycle-engine-")
+        engine_socket = os.path.join(engine_dir, "engine.sock")
+        with (logs / "warm-engine.log").open("ab") as engine_log:
+            warm_engine = subprocess.Popen(warm_engine_command(engine_socket), env=serve_environment(env),
+                                           cwd=PROJECT_ROOT,
+                                           stdout=engine_log, stderr=subprocess.STDOUT, start_new_session=True)
+        # not among `children`: if it is lost, runs start the cold way (`python -m prefect.engine`), up stays
+        env = worker_environment({**env, SOCKET_VARIABLE: engine_socket})
 
         def start_worker(number: int) -> None:  # several: the nightly backup's shards spread over them
             path = logs / ("worker.log" if number == 1 else f"worker-{number}.log")
@@ -574,6 +622,9 @@ def up(*, host: str, port: int, echo, workers: int = 1) -> int:
         # the worker first, so it never polls a server that is already gone
         for child in reversed(children):
             _stop(child)
+        if warm_engine is not None:  # its runs in flight have sessions of their own: they go on
+            _stop(warm_engine, grace=5)
+            shutil.rmtree(engine_dir, ignore_errors=True)
         if watcher is not None:
             watcher.stop()
         try:

@@ -96,11 +96,11 @@ def worker(
     import socket
 
     import lifecycle_config as config
-    from lifecycle.server import PROJECT_ROOT, worker_command
+    from lifecycle.server import PROJECT_ROOT, worker_command, worker_environment
 
     api_url = _server_to_serve("no Prefect server to work for: set PREFECT_API_URL (or run `lifecycle up` for this "
                                "LIFECYCLE_HOME)")
-    env = {**os.environ, "PREFECT_API_URL": api_url, "LIFECYCLE_HOME": str(config.home())}
+    env = worker_environment({**os.environ, "PREFECT_API_URL": api_url, "LIFECYCLE_HOME": str(config.home())})
     command = worker_command(name or f"lifecycle-{socket.gethostname()}") + (["--limit", str(limit)] if limit else [])
     note(f"worker {name or command[-1]} on the pool lifecycle of {api_url} (heartbeat every "
          f"{config.heartbeat_seconds()} s)")

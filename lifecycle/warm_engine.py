@@ -1,0 +1,340 @@
+"""The flow-run process of a deployment run, started warm: `lifecycle up`'s runs skip Prefect's import.
+
+Prefect's process worker starts every run as a new `python -m prefect.engine` (by default behind a
+supervisor process that prepares the workspace, itself a second Python importing Prefect): on a 2-core
+machine that is seconds of imports before the flow's first line, each run. `lifecycle up` sets the work
+pool's command to this module and starts, beside its worker, a *warm engine*: one process that has
+imported Prefect's engine and nothing of ours, and listens on a Unix socket of the home.
+
+`python -m lifecycle.warm_engine [flow-run-id]` (the pool's command, run by the worker as it would run
+`python -m prefect.engine`) hands its standard streams, environment and working directory to the warm
+engine, which forks; the child takes them and runs `prefect.engine` as `python -m prefect.engine` would,
+importing the flow's code fresh from the deployment's working directory (our modules are never imported
+by the warm engine itself, so an edit of a flow is seen by the next run). This command stays as the
+worker's process for the run: it passes the worker's signals on to the child (a cancellation is a
+SIGTERM), and exits with the child's status. If it is killed outright (SIGKILL), the warm engine sees
+its connection close and kills the child too, so a run never outlives the process its worker tracks.
+Without a warm engine (`LIFECYCLE_WARM_ENGINE` unset, the socket gone, a worker of another machine) it
+becomes `python -m prefect.engine` itself (exec): the same run, without the head start.
+
+Kept to the standard library on the command's side: it is the part every run pays for.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import select
+import signal
+import socket
+import struct
+import sys
+import time
+
+#: where the worker's environment names the warm engine's socket
+SOCKET_VARIABLE = "LIFECYCLE_WARM_ENGINE"
+#: what the warm engine imports once, ahead of every run: Prefect's engine and what every flow run loads, then
+#: the third-party libraries our flows' modules import (the invoice documents' Factur-X, PDF and XML, the
+#: calendar's holidays, the workbook's writer): libraries only, never a module of ours, which each run imports
+#: fresh from its deployment's working directory
+PRELOAD = ("prefect.engine", "prefect.flow_engine", "prefect.flows", "prefect.tasks", "prefect.task_engine",
+           "prefect.artifacts", "prefect.deployments.steps", "prefect.results", "prefect.logging.handlers",
+           "prefect.client.orchestration", "sqlalchemy", "sqlalchemy.orm", "pydantic.v1", "facturx", "pypdf",
+           "lxml.etree", "reportlab.pdfgen.canvas", "reportlab.platypus", "holidays", "requests", "babel.numbers",
+           "babel.dates", "xlsxwriter", "cryptography.hazmat.primitives.ciphers.aead")
+_HEADER = struct.Struct("!I")
+#: room, in the warm engine's own environment block, for each forked run's environment: what a process's
+#: /proc/PID/environ shows is that block as the process started, never os.environ, so a run forked from here
+#: writes its own variables there (as setproctitle writes a title over argv). Whoever looks for the processes
+#: of a flow run by its PREFECT__FLOW_RUN_ID (`lifecycle up` after a lost worker, an operator, the tests)
+#: finds the run's own process as well as this command
+ENVIRON_ROOM_VARIABLE = "LIFECYCLE_WARM_ENGINE_ENVIRON"
+ENVIRON_ROOM = 32 * 1024
+
+
+def _send(sock: socket.socket, payload: dict, fds: list[int] | None = None) -> None:
+    data = json.dumps(payload).encode()
+    if fds:
+        socket.send_fds(sock, [_HEADER.pack(len(data))], fds)
+    else:
+        sock.sendall(_HEADER.pack(len(data)))
+    sock.sendall(data)
+
+
+def _receive(sock: socket.socket, with_fds: bool = False) -> tuple[dict | None, list[int]]:
+    fds: list[int] = []
+    if with_fds:
+        head, fds, _, _ = socket.recv_fds(sock, _HEADER.size, 3)
+    else:
+        head = sock.recv(_HEADER.size)
+    while head and len(head) < _HEADER.size:
+        more = sock.recv(_HEADER.size - len(head))
+        if not more:
+            break
+        head += more
+    if len(head) < _HEADER.size:
+        return None, fds
+    (size,) = _HEADER.unpack(head)
+    data = b""
+    while len(data) < size:
+        more = sock.recv(size - len(data))
+        if not more:
+            return None, fds
+        data += more
+    return json.loads(data), fds
+
+
+# --- the command's side: the worker's process for the run ---------------------------------------------
+
+def _exec_engine(argv: list[str]) -> None:
+    """No warm engine: be `python -m prefect.engine` itself."""
+    os.execv(sys.executable, [sys.executable, "-m", "prefect.engine", *argv])
+
+
+def _exit_like(status: dict) -> None:
+    if status.get("signal"):
+        signal.signal(status["signal"], signal.SIG_DFL)
+        os.kill(os.getpid(), status["signal"])
+    sys.exit(status.get("code", 1))
+
+
+def start(argv: list[str]) -> None:
+    try:  # a session of its own, as Prefect gives a run by default: signals to the worker's group spare it
+        os.setsid()
+    except OSError:
+        pass
+    path = os.environ.get(SOCKET_VARIABLE)
+    if not path:
+        _exec_engine(argv)
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        sock.connect(path)
+    except OSError:  # no warm engine there (stopped, lost): the cold way, the same run
+        sock.close()
+        _exec_engine(argv)
+    try:
+        _send(sock, {"argv": argv, "cwd": os.getcwd(), "env": dict(os.environ)}, [0, 1, 2])
+        started, _ = _receive(sock)
+    except OSError:
+        started = None
+    if not started or not started.get("pid"):
+        # the warm engine went away with the request: it may have started the run, so no second start here;
+        # the worker sees a crash, as for a process that died at once
+        print("lifecycle.warm_engine: the warm engine did not say whether it started the run", file=sys.stderr)
+        sys.exit(1)
+    child = started["pid"]
+
+    def pass_on(signum, _frame):
+        try:
+            os.kill(child, signum)
+        except ProcessLookupError:
+            pass
+
+    for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1, signal.SIGUSR2):
+        signal.signal(signum, pass_on)
+    try:
+        status, _ = _receive(sock)
+    except OSError:
+        status = None
+    if status is None:  # the warm engine stopped before the run ended: the run goes on; wait for its end
+        while _alive(child):
+            time.sleep(0.5)
+    _exit_like(status or {"code": 1})
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+# --- the warm engine's side -------------------------------------------------------------------------
+
+def _run_child(request: dict, fds: list[int], listener: socket.socket, connection: socket.socket) -> None:
+    """In the forked child: become the command's process as `python -m prefect.engine` would be, and run."""
+    code = 1
+    try:
+        listener.close()
+        connection.close()
+        os.setsid()  # its own session: stopping the warm engine leaves the runs in flight running
+        for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGCHLD, signal.SIGHUP):
+            signal.signal(signum, signal.SIG_DFL)
+        _show_environment(request["env"])
+        for target, fd in enumerate(fds):
+            os.dup2(fd, target)
+            os.close(fd)
+        sys.stdin, sys.stdout, sys.stderr = (open(0, "r", closefd=False),
+                                             open(1, "w", buffering=1, closefd=False),
+                                             open(2, "w", buffering=1, closefd=False))
+        os.environ.clear()
+        os.environ.update(request["env"])
+        os.chdir(request["cwd"])
+        for entry in reversed([p for p in request["env"].get("PYTHONPATH", "").split(os.pathsep) if p]):
+            if entry not in sys.path:
+                sys.path.insert(0, entry)
+        sys.path.insert(0, request["cwd"])  # as `python -m` puts the working directory first
+        import prefect.context
+
+        prefect.context.refresh_global_settings_context()  # the run's own environment, not the warm engine's
+        import runpy
+        import warnings
+
+        # imported ahead by design (PRELOAD): runpy's warning that it is in sys.modules says nothing here
+        warnings.filterwarnings("ignore", message=r"'prefect\.engine' found in sys\.modules", category=RuntimeWarning)
+        sys.argv = ["prefect.engine", *request["argv"]]
+        runpy.run_module("prefect.engine", run_name="__main__", alter_sys=True)
+        code = 0
+    except SystemExit as exit_:
+        code = exit_.code if isinstance(exit_.code, int) else (0 if exit_.code is None else 1)
+    except BaseException:  # noqa: BLE001 - what python -m would print, then its status
+        import traceback
+
+        traceback.print_exc()
+        code = 1
+    finally:
+        # a process's end as the interpreter makes it: threads joined, then the exit handlers, among them
+        # Prefect's, which send the run's last logs (its "Finished in state ...") to the server
+        try:
+            import atexit
+            import threading
+
+            threading._shutdown()  # noqa: SLF001 - what Py_Finalize does before the exit handlers
+            atexit._run_exitfuncs()  # noqa: SLF001
+        except BaseException:  # noqa: BLE001 - the run's status stands whatever an exit handler did
+            pass
+        try:
+            sys.stdout.flush()
+            sys.stderr.flush()
+        finally:
+            os._exit(code)
+
+
+def _show_environment(env: dict) -> None:
+    """Write the run's variables (its PREFECT__ ones first) over the room kept in this process's environment
+    block, so /proc/PID/environ shows them; as many as fit, the rest left out."""
+    room = len(os.environ.get(ENVIRON_ROOM_VARIABLE, ""))
+    if not room:
+        return
+    import ctypes
+
+    getenv = ctypes.CDLL(None).getenv
+    getenv.restype = ctypes.c_void_p
+    address = getenv(ENVIRON_ROOM_VARIABLE.encode())
+    if not address:
+        return
+    shown = b"\0"  # ends the room's own `NAME=` entry
+    for name, value in sorted(env.items(), key=lambda item: not item[0].startswith("PREFECT__")):
+        entry = f"{name}={value}".encode(errors="replace") + b"\0"
+        if len(shown) + len(entry) > room:
+            break
+        shown += entry
+    ctypes.memmove(address, shown.ljust(room, b"\0"), room)
+
+
+def serve_environment(env: dict) -> dict:
+    """The environment to start the warm engine with: `env` and the room for its runs' variables."""
+    return {**env, ENVIRON_ROOM_VARIABLE: "." * ENVIRON_ROOM}
+
+
+def serve(path: str) -> None:
+    """Import Prefect's engine once, then fork a run for each command that connects; until SIGTERM."""
+    import importlib
+
+    for module in PRELOAD:
+        try:
+            importlib.import_module(module)
+        except ImportError:
+            pass
+    if os.path.exists(path):
+        os.unlink(path)
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(path)
+    os.chmod(path, 0o600)
+    listener.listen(16)
+    children: dict[int, socket.socket] = {}   # child pid -> its command's connection
+    running = True
+
+    def stop(*_):
+        nonlocal running
+        running = False
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    print(f"warm engine ready on {path}", flush=True)
+    try:
+        while running:
+            try:
+                ready, _, _ = select.select([listener, *children.values()], [], [], 0.2)
+            except InterruptedError:
+                continue
+            for sock in ready:
+                if sock is listener:
+                    connection, _ = listener.accept()
+                    try:
+                        request, fds = _receive(connection, with_fds=True)
+                    except OSError:
+                        request, fds = None, []
+                    if request is None or len(fds) != 3:
+                        for fd in fds:
+                            os.close(fd)
+                        connection.close()
+                        continue
+                    pid = os.fork()
+                    if pid == 0:
+                        _run_child(request, fds, listener, connection)
+                    for fd in fds:
+                        os.close(fd)
+                    children[pid] = connection
+                    try:
+                        _send(connection, {"pid": pid})
+                    except OSError:
+                        pass
+                else:  # the command went away before its run ended (killed outright): the run goes with it
+                    pid = next((pid for pid, conn in children.items() if conn is sock), None)
+                    try:
+                        gone = not sock.recv(1, socket.MSG_PEEK)
+                    except OSError:
+                        gone = True
+                    if pid is not None and gone:
+                        try:
+                            os.kill(pid, signal.SIGKILL)
+                        except ProcessLookupError:
+                            pass
+            _reap(children)
+    finally:
+        listener.close()
+        if os.path.exists(path):
+            os.unlink(path)
+        for pid in list(children):  # runs in flight keep running; their commands learn no status
+            children.pop(pid).close()
+
+
+def _reap(children: dict[int, socket.socket]) -> None:
+    while children:
+        try:
+            pid, status = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+        connection = children.pop(pid, None)
+        if connection is None:
+            continue
+        outcome = ({"signal": os.WTERMSIG(status)} if os.WIFSIGNALED(status)
+                   else {"code": os.waitstatus_to_exitcode(status)})
+        try:
+            _send(connection, outcome)
+        except OSError:
+            pass
+        connection.close()
+
+
+if __name__ == "__main__":
+    if sys.argv[1:2] == ["serve"]:
+        serve(sys.argv[2])
+    else:
+        start(sys.argv[1:])

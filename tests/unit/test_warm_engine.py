@@ -1,0 +1,77 @@
+"""The warm engine hands a run's process over without changing what the worker sees: the run's own streams,
+its exit status, and `python -m prefect.engine` itself when there is no warm engine. Driven here with a flow run
+id Prefect's engine refuses before it needs any server (it says so on stderr and exits 1)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import shutil
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from lifecycle.warm_engine import serve_environment
+
+ROOT = Path(__file__).resolve().parents[2]
+ENGINE_REFUSAL = "Invalid flow run id"
+
+
+def _environment(**extra: str) -> dict:
+    env = {key: value for key, value in os.environ.items() if key != "PREFECT__FLOW_RUN_ID"}
+    return {**env, "PYTHONPATH": str(ROOT), **extra}
+
+
+def _command(env: dict) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "lifecycle.warm_engine", "not-a-uuid"], env=env, cwd=ROOT,
+                          capture_output=True, text=True, timeout=300)
+
+
+@pytest.fixture()
+def warm_engine():
+    folder = tempfile.mkdtemp(prefix="lifecycle-engine-test-")
+    path = os.path.join(folder, "engine.sock")
+    server = subprocess.Popen([sys.executable, "-m", "lifecycle.warm_engine", "serve", path],
+                              env=serve_environment(_environment()),
+                              cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        assert "warm engine ready" in server.stdout.readline()
+        yield path, server
+    finally:
+        if server.poll() is None:
+            server.terminate()
+            server.wait(timeout=60)
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def test_without_a_warm_engine_the_command_is_prefects_engine_itself():
+    # the socket named is gone (the warm engine stopped, or a worker of another machine): the same run, cold
+    done = _command(_environment(LIFECYCLE_WARM_ENGINE="/nonexistent/lifecycle-engine.sock"))
+    assert done.returncode == 1
+    assert ENGINE_REFUSAL in done.stderr
+
+
+def test_the_forked_run_writes_to_the_commands_own_streams_and_its_status_is_the_commands(warm_engine):
+    path, server = warm_engine
+    done = _command(_environment(LIFECYCLE_WARM_ENGINE=path))
+    assert done.returncode == 1
+    assert ENGINE_REFUSAL in done.stderr  # written by the child on the stderr the command handed over
+    again = _command(_environment(LIFECYCLE_WARM_ENGINE=path))  # the warm engine serves the next one too
+    assert again.returncode == 1 and ENGINE_REFUSAL in again.stderr
+    server.terminate()
+    assert server.wait(timeout=60) == 0
+    assert not os.path.exists(path)  # stopped, it leaves no socket for a command to find
+
+
+def test_a_forked_run_shows_its_flow_run_id_in_its_proc_environ_as_a_started_process_would():
+    # whoever finds a run's processes by PREFECT__FLOW_RUN_ID (up after a lost worker, ops) finds a forked one too
+    code = ("from lifecycle.warm_engine import _show_environment; "
+            "_show_environment({'PATH': '/bin', 'PREFECT__FLOW_RUN_ID': 'f1e2d3'}); "
+            "import sys; sys.stdout.buffer.write(open('/proc/self/environ', 'rb').read())")
+    shown = subprocess.run([sys.executable, "-c", code], env=serve_environment(_environment()), cwd=ROOT,
+                           capture_output=True, timeout=120).stdout
+    entries = [entry for entry in shown.split(b"\0") if entry]
+    assert b"PREFECT__FLOW_RUN_ID=f1e2d3" in entries and b"PATH=/bin" in entries
+    assert b"." * 100 not in shown  # the room is overwritten, not shown beside
