@@ -352,6 +352,16 @@ class _Book:
         self.workbook.close()
 
 
+#: rows of a worksheet (Excel's and XlsxWriter's limit: XlsxWriter ignores a cell below it and says nothing)
+SHEET_ROWS = 1_048_576
+#: interventions the Interventions sheet holds: its header row, the rows, a blank row and the Total row
+INTERVENTION_ROWS = SHEET_ROWS - 3
+
+
+class SheetFull(ValueError):
+    """A row past a worksheet's last one: written, it would be lost without a word."""
+
+
 class _Sheet:
     """A worksheet written from top to bottom, one row after the other (constant-memory mode writes each row
     to disk when the next one begins): `row` is the next row's index, from 0."""
@@ -363,6 +373,8 @@ class _Sheet:
     def append(self, values: list[Any], formats: list[Any] | None = None) -> None:
         """Write one row, each cell by its value's type, with its column's format; None leaves a cell empty."""
         row, worksheet = self.row, self.worksheet
+        if row >= SHEET_ROWS:
+            raise SheetFull(f"sheet {worksheet.name} is full: a sheet holds {SHEET_ROWS:,} rows")
         for column, value in enumerate(values):
             if value is None:
                 continue

@@ -54,3 +54,28 @@ def test_a_month_with_drafts_is_refused_in_one_line(october, tmp_path):
     assert isinstance(refused.value, Refusal)
     assert refused.value.one_line() == "2026-10 has 3 draft invoice(s): finalise or discard the close first"
     assert not (tmp_path / "store").exists() or not any((tmp_path / "store").rglob("*.xlsx"))
+
+
+def test_a_month_one_worksheet_cannot_hold_is_refused_before_anything_is_written():
+    """XlsxWriter drops a cell below a sheet's 1,048,576th row without a word: 2,000,000 interventions (the
+    benchmark's L) would export as 1,048,575 of them. The export counts first and refuses in one line."""
+    from operations.export import refuse_too_many
+    from reports.billable_workbook import INTERVENTION_ROWS
+
+    refuse_too_many("2026-10", INTERVENTION_ROWS)   # header + rows + blank + Total: exactly a full sheet
+    with pytest.raises(ExportRefused) as refused:
+        refuse_too_many("2026-10", INTERVENTION_ROWS + 1)
+    assert str(refused.value) == ("2026-10 has 1,048,574 interventions: the Interventions sheet holds at most "
+                                  "1,048,573 (a worksheet's 1,048,576 rows)")
+
+
+def test_a_row_past_a_worksheet_s_last_is_an_error_not_a_silent_loss(tmp_path):
+    from reports.billable_workbook import SHEET_ROWS, SheetFull, _Book
+
+    book = _Book(tmp_path / "full.xlsx")
+    sheet = book.add_sheet("Interventions")
+    sheet.row = SHEET_ROWS - 1
+    sheet.append(["the last row"])
+    with pytest.raises(SheetFull, match="sheet Interventions is full: a sheet holds 1,048,576 rows"):
+        sheet.append(["one too many"])
+    book.close()
