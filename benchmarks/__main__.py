@@ -266,8 +266,9 @@ def run_scale(store, scale: str, args, env: dict, storage_url: str | None) -> li
                     closed = store.copy(ledger, work, f"{scale}-closed")
                     measure("close", "ours", ledger=closed, platform=platform, storage=storage, home=work, env=env)
                 source = closed
-            copy = store.copy(source, work, f"{op}-{variant}")
-            platform_copy = store.copy(platform, work, f"{op}-{variant}-platform")
+            # the scale in the names: two runs of other scales at once never drop each other's copy
+            copy = store.copy(source, work, f"{scale}-{op}-{variant}")
+            platform_copy = store.copy(platform, work, f"{scale}-{op}-{variant}-platform")
             try:
                 results[variant] = measure(op, variant, ledger=copy, platform=platform_copy, storage=storage,
                                            home=work / variant, env=env)
