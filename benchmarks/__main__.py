@@ -32,7 +32,7 @@ from reports.billable_workbook import INTERVENTION_ROWS
 
 ROOT = Path(__file__).resolve().parent
 VARIANTS = {"close": ["ours", "pandas", "sql"], "export": ["ours", "openpyxl", "xlsxwriter"],
-            "arrears": ["ours", "ours-next-day", "sql"], "backup": ["ours", "boto3"], "restore": ["ours", "bulk"]}
+            "arrears": ["ours", "ours-next-day", "ours-select", "sql"], "backup": ["ours", "boto3"], "restore": ["ours", "bulk"]}
 TARGETS = {"close": ("sql", 1.5), "export": ("openpyxl", 1.2), "arrears": ("sql", 1.5)}
 #: seconds `lifecycle run` on the worker of a warm `lifecycle up` may add to the same command in process (median)
 RUN_OVERHEAD_TARGET = 3.0
