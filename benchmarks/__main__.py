@@ -210,6 +210,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--out", type=Path, default=ROOT / "out")
     args = parser.parse_args()
+    args.out = args.out.resolve()   # the storage URL of the work folder is file:///absolute (a relative --out failed)
     if args.big_mb is None:
         args.big_mb = 1024 if {"M", "L"} & set(args.scale) else 0
     args.out.mkdir(parents=True, exist_ok=True)
