@@ -1,5 +1,5 @@
-"""`python -m benchmarks --scale S [M L XL E200K] [--database sqlite|postgresql] [--ops ...] [--big-mb 1024]
-[--storage folder|s3] [--end-to-end] [--drop]`
+"""`python -m benchmarks --scale S [M L XL E200K] [--database sqlite|postgresql] [--ops ...] [--variants ...]
+[--big-mb 1024] [--storage folder|s3] [--end-to-end] [--drop]`
 
 With M or L, every operation runs, the large customer (1 GB) included; E200K is the export target's month.
 The close is measured against two baselines: pandas, and `sql`, the database pricing the month itself
@@ -33,7 +33,7 @@ from benchmarks.workload import SCALES
 
 ROOT = Path(__file__).resolve().parent
 VARIANTS = {"close": ["ours", "pandas", "sql"], "export": ["ours", "openpyxl", "xlsxwriter"],
-            "arrears": ["ours", "ours-next-day", "sql"], "backup": ["ours", "boto3"], "restore": ["ours", "bulk"]}
+            "arrears": ["ours", "ours-next-day", "ours-select", "sql"], "backup": ["ours", "boto3"], "restore": ["ours", "bulk"]}
 TARGETS = {"close": ("sql", 1.5), "export": ("openpyxl", 1.2), "arrears": ("sql", 1.5)}
 #: seconds `lifecycle run` on the worker of a warm `lifecycle up` may add to the same command in process (median)
 RUN_OVERHEAD_TARGET = 3.0
@@ -67,7 +67,10 @@ def measure(op: str, variant: str, *, ledger: str, platform: str, storage: str, 
     result = subprocess.run(command, capture_output=True, text=True, env=env or dict(os.environ))
     if result.returncode != 0:
         raise RuntimeError(f"{op}/{variant} failed:\n{result.stderr[-3000:]}")
-    return json.loads(result.stdout.strip().splitlines()[-1])
+    measured = json.loads(result.stdout.strip().splitlines()[-1])
+    # the machine's load average at the end (1, 5 min): seconds measured under different loads do not compare
+    measured["load"] = " ".join(f"{value:.1f}" for value in os.getloadavg()[:2])
+    return measured
 
 
 #: how a deployment run's process may start, beside ours (the pool's command: a fork of the warm engine),
@@ -264,9 +267,13 @@ def main() -> None:
     parser.add_argument("--storage", choices=["folder", "s3"], default="folder")
     parser.add_argument("--end-to-end", action="store_true",
                         help="also measure `lifecycle run` on the worker of a warm `lifecycle up` against in process")
+    parser.add_argument("--variants", nargs="+", default=None, metavar="VARIANT",
+                        help="run only these variants of each operation (e.g. `ours sql` to leave pandas out at XL); "
+                             "an operation keeps all of its own when none of its variants is named")
     parser.add_argument("--seed", type=whole(0, 2**32 - 1), default=42)
     parser.add_argument("--out", type=folder, default=ROOT / "out")
     args = parser.parse_args()
+    args.out = args.out.resolve()   # the storage URL of the work folder is file:///absolute (a relative --out failed)
     if args.big_mb is None:
         args.big_mb = 1024 if {"M", "L"} & set(args.scale) else 0
     args.out.mkdir(parents=True, exist_ok=True)
@@ -292,6 +299,12 @@ def main() -> None:
     report(rows, args, store)
 
 
+def variants_of(op: str, chosen: list[str] | None) -> list[str]:
+    """The variants of `op` to run: those of `chosen` it has, or all of them when it has none of them."""
+    picked = [variant for variant in VARIANTS[op] if chosen and variant in chosen]
+    return picked or VARIANTS[op]
+
+
 def run_scale(store, scale: str, args, env: dict, storage_url: str | None) -> list[dict]:
     ledger = prepare(store, f"{scale}-ledger", f"generate_ledger({{url}}, SCALES[{scale!r}], {args.seed})")
     platform = prepare(store, f"{scale}-platform",
@@ -304,15 +317,16 @@ def run_scale(store, scale: str, args, env: dict, storage_url: str | None) -> li
     closed = None
     for op in [o for o in ("close", "export", "arrears") if o in args.ops]:
         results = {}
-        for variant in VARIANTS[op]:
+        for variant in variants_of(op, args.variants):
             source = ledger
             if op == "export":
                 if closed is None:
                     closed = store.copy(ledger, work, f"{scale}-closed")
                     measure("close", "ours", ledger=closed, platform=platform, storage=storage, home=work, env=env)
                 source = closed
-            copy = store.copy(source, work, f"{op}-{variant}")
-            platform_copy = store.copy(platform, work, f"{op}-{variant}-platform")
+            # the scale in the names: two runs of other scales at once never drop each other's copy
+            copy = store.copy(source, work, f"{scale}-{op}-{variant}")
+            platform_copy = store.copy(platform, work, f"{scale}-{op}-{variant}-platform")
             try:
                 results[variant] = measure(op, variant, ledger=copy, platform=platform_copy, storage=storage,
                                            home=work / variant, env=env)
@@ -320,7 +334,8 @@ def run_scale(store, scale: str, args, env: dict, storage_url: str | None) -> li
                 store.drop(copy)
                 store.drop(platform_copy)
             print(f"  {store.name} {scale} {op:8s} {variant:14s} {results[variant]['seconds']:9.2f} s "
-                  f"{results[variant]['peak_mb']:8.0f} MB  check {results[variant]['check']}", file=sys.stderr)
+                  f"{results[variant]['peak_mb']:8.0f} MB  check {results[variant]['check']}  load "
+                  f"{results[variant]['load']}  {time.strftime('%H:%M:%S', time.gmtime())} UTC", file=sys.stderr)
         rows.append({"scale": scale, "op": op, "results": results})
     if args.end_to_end:
         if closed is None:
@@ -358,7 +373,7 @@ def run_big(store, args, env: dict, storage_url: str | None) -> list[dict]:
         if op not in args.ops:
             continue
         results = {}
-        for variant in VARIANTS[op]:
+        for variant in variants_of(op, args.variants):
             sandbox = store.empty(work, f"sandbox-{variant}")
             try:
                 results[variant] = measure(op, variant, ledger=ledger, platform=platform, storage=storage, home=work,
@@ -377,8 +392,8 @@ def report(rows: list[dict], args, store) -> None:
     machine = f"{host.machine()}, {os.cpu_count()} cores, Python {host.python_version()}, load average " \
               f"{os.getloadavg()[0]:.1f}"
     lines = [f"## {store.name}", "", f"machine: {machine}; database: {store.describe()}; "
-             f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}", "", "| scale | operation | variant | seconds | ratio to baseline | peak MB | check |",
-             "|---|---|---|---:|---:|---:|---|"]
+             f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}", "", "| scale | operation | variant | seconds | ratio to baseline | peak MB | check | load |",
+             "|---|---|---|---:|---:|---:|---|---|"]
     for row in rows:
         results = row["results"]
         baseline_name = {"close": "sql", "export": "openpyxl", "arrears": "sql", "backup": "boto3",
@@ -387,7 +402,7 @@ def report(rows: list[dict], args, store) -> None:
         for variant, result in results.items():
             ratio = f"{result['seconds'] / baseline['seconds']:.2f}" if baseline and baseline["seconds"] else ""
             lines.append(f"| {row['scale']} | {row['op']} | {variant} | {result['seconds']:.2f} | {ratio} | "
-                         f"{result['peak_mb']:.0f} | {result.get('check', '')} |")
+                         f"{result['peak_mb']:.0f} | {result.get('check', '')} | {result.get('load', '')} |")
     backup = next((r for r in rows if r["op"] == "backup"), None)
     restore = next((r for r in rows if r["op"] == "restore"), None)
     if backup and restore:
