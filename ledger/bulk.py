@@ -37,14 +37,18 @@ def fill(connection, staging: Table, names: list[str], rows: list[dict]) -> None
     """The rows into the temporary table by the driver's fastest path: COPY on PostgreSQL, one prepared
     statement run over all rows on SQLite (SQLAlchemy's multi-row INSERTs stop at SQLite's parameter limit:
     pages of about sixty rows). Values are bound as SQLAlchemy binds them (a Decimal as a float on SQLite,
-    which stores no decimals)."""
+    which stores no decimals; a vocabulary word as its string). Column defaults are not applied: give every
+    value a default would have given."""
     driver = connection.connection.driver_connection
+    dialect = connection.dialect   # each column's conversion as SQLAlchemy binds it on this database
+    processors = [staging.c[name].type.dialect_impl(dialect).bind_processor(dialect) for name in names]
     if connection.dialect.name == "postgresql":
+        # the column types' own conversions too (a vocabulary word as its string, an instant in UTC)
         with driver.cursor() as cursor, cursor.copy(f"COPY {staging.name} ({', '.join(names)}) FROM STDIN") as copy:
             for row in rows:
-                copy.write_row([row[name] for name in names])
+                copy.write_row([value if process is None or value is None else process(value)
+                                for value, process in zip((row[name] for name in names), processors)])
         return
-    processors = [staging.c[name].type.bind_processor(connection.dialect) for name in names]
     statement = f"INSERT INTO {staging.name} ({', '.join(names)}) VALUES ({', '.join('?' for _ in names)})"
     cursor = driver.cursor()
     try:
