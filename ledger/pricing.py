@@ -101,11 +101,11 @@ def stage_month(session: Session, month: str, included: dict[str, int], beyond: 
     for customer_id, count, used, over in connection.execute(text(
             f"SELECT customer_id, COUNT(*), CAST(SUM(CASE WHEN charge = 'quota' THEN drawn ELSE 0 END) AS BIGINT), "
             f"CAST(SUM(CASE WHEN charge = 'quota' THEN minutes - drawn ELSE 0 END) AS BIGINT) "
-            f"FROM {priced} GROUP BY customer_id")):
+            f"FROM {priced} GROUP BY customer_id")).all():
         pricing.count[customer_id], pricing.used[customer_id], pricing.over[customer_id] = count, used, over
     for customer_id, category, count, minutes, cents in connection.execute(text(
             f"SELECT customer_id, category, COUNT(*), CAST(SUM(billed) AS BIGINT), CAST(SUM(cents) AS BIGINT) "
-            f"FROM {priced} WHERE cents <> 0 GROUP BY customer_id, category")):
+            f"FROM {priced} WHERE cents <> 0 GROUP BY customer_id, category")).all():
         pricing.work[customer_id].append(CategoryWork(category, count, int(minutes), Decimal(int(cents)) / 100))
     beyond_table.drop(connection)
     quota.drop(connection)

@@ -516,8 +516,8 @@ def finalise(month: str, issued_on: date, terms: Terms, *, actor: str, flow_run_
         rows = [{"id": row.id, "number": number, "issued_on": issued_on, "finalised_at": stamp,
                  **({"status": InvoiceStatus.PAID, "due_on": None} if row.kind == InvoiceKind.CREDIT_NOTE
                     else {"status": InvoiceStatus.OPEN, "due_on": due_on})} for row, number in zip(found, numbers)]
-        for start in range(0, len(rows), 5000):
-            session.execute(update(Invoice), rows[start:start + 5000])
+        # one UPDATE ... FROM a temporary table filled in bulk, not an UPDATE per invoice
+        update_by_key(session, Invoice.__table__, "id", rows, ["number", "issued_on", "finalised_at", "status", "due_on"])
         close.status, close.finished_at = CloseStatus.FINALISED, stamp
         for note_id in notes:   # each credit note's money: off its invoice's balance, the rest the customer's credit
             note = session.get(Invoice, note_id, populate_existing=True)
