@@ -238,6 +238,8 @@ class _MonthBook:
         """The customer's days of the month on standby (none after its last day of service)."""
         periods = self.standby.get(customer.customer_id, [])
         ends = self.ends.get(customer.customer_id)
+        if not periods:
+            return set()   # most customers: nothing to count
         if ends is not None:  # standby after the last day of service is no service at half price
             periods = [(start, min(end, ends + timedelta(days=1))) for start, end in periods if start <= ends]
         return standby_dates(periods, self.month)
@@ -278,7 +280,8 @@ class _MonthBook:
         billed: dict[str, list] = {self.month: self._own_month(customer.customer_id, base, days_off)}
         billed.update(self._late_months(customer.customer_id, base))
         # the subscription: only the days after its billed-through day and on or after its start
-        charge = subscription_charge(_subscriber(customer), self.month, self.terms, standby=off,
+        subscriber = _subscriber(customer)
+        charge = subscription_charge(subscriber, self.month, self.terms, standby=off,
                                      billed=self.billed_through.get(customer.customer_id), last_service_day=ends)
         # money owed to the customer (an annual customer's standby days beyond its work) is a credit note on the
         # invoice that billed those days, never an invoice below zero
@@ -292,7 +295,7 @@ class _MonthBook:
             last = month_bounds(max(item.month for item in pending))[1] - timedelta(days=1)
             credited = covering(self.session, customer.customer_id, date(1, 1, 1), last) \
                 or covering(self.session, customer.customer_id, date(1, 1, 1), date(9999, 12, 31))
-        documents = month_documents(_subscriber(customer), self.month, charge.lines, billed, self.terms,
+        documents = month_documents(subscriber, self.month, charge.lines, billed, self.terms,
                                     creditable=credited is not None, credits=[item.line for item in pending])
         lines = documents.invoice
         total = totals(lines)
