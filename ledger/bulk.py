@@ -9,6 +9,7 @@ rollback leaves nothing behind, and it is dropped before the transaction ends.
 
 from __future__ import annotations
 
+from operator import itemgetter
 from uuid import uuid4
 
 from sqlalchemy import Column, MetaData, Table, text
@@ -37,21 +38,41 @@ def fill(connection, staging: Table, names: list[str], rows: list[dict]) -> None
     """The rows into the temporary table by the driver's fastest path: COPY on PostgreSQL, one prepared
     statement run over all rows on SQLite (SQLAlchemy's multi-row INSERTs stop at SQLite's parameter limit:
     pages of about sixty rows). Values are bound as SQLAlchemy binds them (a Decimal as a float on SQLite,
-    which stores no decimals)."""
+    which stores no decimals; a vocabulary word as its string). Column defaults are not applied: give every
+    value a default would have given."""
     driver = connection.connection.driver_connection
-    if connection.dialect.name == "postgresql":
+    dialect = connection.dialect   # each column's conversion as SQLAlchemy binds it on this database
+    converted = [(position, process) for position, process in enumerate(
+        staging.c[name].type.dialect_impl(dialect).bind_processor(dialect) for name in names) if process is not None]
+    values = _values(names, converted)
+    if dialect.name == "postgresql":
+        # the column types' own conversions too (a vocabulary word as its string, an instant in UTC)
         with driver.cursor() as cursor, cursor.copy(f"COPY {staging.name} ({', '.join(names)}) FROM STDIN") as copy:
             for row in rows:
-                copy.write_row([row[name] for name in names])
+                copy.write_row(values(row))
         return
-    processors = [staging.c[name].type.bind_processor(connection.dialect) for name in names]
     statement = f"INSERT INTO {staging.name} ({', '.join(names)}) VALUES ({', '.join('?' for _ in names)})"
     cursor = driver.cursor()
     try:
         for start in range(0, len(rows), SLICE):
-            cursor.executemany(statement, [
-                tuple(value if process is None or value is None else process(value)
-                      for value, process in zip((row[name] for name in names), processors))
-                for row in rows[start:start + SLICE]])
+            cursor.executemany(statement, [values(row) for row in rows[start:start + SLICE]])
     finally:
         cursor.close()
+
+
+def _values(names: list[str], converted: list[tuple[int, object]]):
+    """A row's values in `names` order, each converted by its column's bind processor (None stays None)."""
+    pick = itemgetter(*names)
+    if len(names) == 1:
+        only = names[0]
+        pick = lambda row: (row[only],)   # noqa: E731  (itemgetter of one name gives the value, not a tuple)
+    if not converted:
+        return pick
+
+    def values(row: dict) -> list:
+        found = list(pick(row))
+        for position, process in converted:
+            if found[position] is not None:
+                found[position] = process(found[position])
+        return found
+    return values

@@ -39,12 +39,24 @@ class MonthPricing:
     over: dict[str, int]
     work: dict[str, list[CategoryWork]]
     count: dict[str, int]
+    staged: tuple[str, ...] = ()   # the temporary tables `write_month` reads, then drops
 
 
 def price_month(session: Session, month: str, included: dict[str, int], beyond: set[str],
                 terms: Terms) -> MonthPricing:
     """Price the unpriced interventions of `month` of the customers in `included` (their included minutes),
-    setting free_minutes, billed_minutes, amount_ht and close_month (`month`); invoice_id is the caller's."""
+    setting free_minutes, billed_minutes, amount_ht and close_month (`month`); invoice_id is left to the caller."""
+    pricing = stage_month(session, month, included, beyond, terms)
+    write_month(session, month, pricing, invoices={}, left_out=set())
+    return pricing
+
+
+def stage_month(session: Session, month: str, included: dict[str, int], beyond: set[str],
+                terms: Terms) -> MonthPricing:
+    """Price the unpriced interventions of `month` of the customers in `included` (their included minutes)
+    into a temporary table, and say per customer what it holds; nothing is written to the interventions
+    until `write_month`, which the caller runs once it knows each customer's invoice (one UPDATE per row of
+    the month, not two)."""
     connection = session.connection()
     tag = uuid4().hex[:8]
     quota = Table(f"pricing_quota_{tag}", MetaData(), Column("customer_id", String(64)),
@@ -92,24 +104,50 @@ def price_month(session: Session, month: str, included: dict[str, int], beyond: 
                CASE WHEN charge = 'free' THEN 0
                     ELSE billed * per_whole + constant_whole + (billed * per_rest + constant_rest) / divisor END AS cents
         FROM b"""), {"month": month})
-    connection.execute(text(
-        f"UPDATE interventions SET free_minutes = p.free_minutes, billed_minutes = p.billed, "
-        f"amount_ht = {'CAST(p.cents AS NUMERIC) / 100' if postgres else 'p.cents / 100.0'}, close_month = :month "
-        f"FROM {priced} p WHERE interventions.intervention_id = p.intervention_id"), {"month": month})
     pricing = MonthPricing({}, {}, defaultdict(list), {})
     for customer_id, count, used, over in connection.execute(text(
             f"SELECT customer_id, COUNT(*), CAST(SUM(CASE WHEN charge = 'quota' THEN drawn ELSE 0 END) AS BIGINT), "
             f"CAST(SUM(CASE WHEN charge = 'quota' THEN minutes - drawn ELSE 0 END) AS BIGINT) "
-            f"FROM {priced} GROUP BY customer_id")):
+            f"FROM {priced} GROUP BY customer_id")).all():
         pricing.count[customer_id], pricing.used[customer_id], pricing.over[customer_id] = count, used, over
     for customer_id, category, count, minutes, cents in connection.execute(text(
             f"SELECT customer_id, category, COUNT(*), CAST(SUM(billed) AS BIGINT), CAST(SUM(cents) AS BIGINT) "
-            f"FROM {priced} WHERE cents <> 0 GROUP BY customer_id, category")):
+            f"FROM {priced} WHERE cents <> 0 GROUP BY customer_id, category")).all():
         pricing.work[customer_id].append(CategoryWork(category, count, int(minutes), Decimal(int(cents)) / 100))
-    connection.execute(text(f"DROP TABLE {priced}"))
     beyond_table.drop(connection)
     quota.drop(connection)
+    pricing.staged = (priced,)
     return pricing
+
+
+def write_month(session: Session, month: str, pricing: MonthPricing, *, invoices: dict[str, int],
+                left_out: set[str]) -> None:
+    """The staged prices into the interventions in one `UPDATE ... FROM` (free_minutes, billed_minutes,
+    amount_ht, close_month `month`, and invoice_id: the customer's invoice in `invoices` when the intervention
+    costs something); the work of customers `left_out` (not billed) stays unpriced. Drops the staging table."""
+    connection = session.connection()
+    priced, = pricing.staged
+    postgres = connection.dialect.name == "postgresql"
+    tag = priced.rsplit("_", 1)[-1]
+    owners = Table(f"pricing_invoices_{tag}", MetaData(), Column("customer_id", String(64), primary_key=True),
+                   Column("invoice_id", Integer), prefixes=["TEMPORARY"])
+    owners.create(connection)
+    fill(connection, owners, ["customer_id", "invoice_id"],
+         [{"customer_id": key, "invoice_id": value} for key, value in invoices.items()])
+    if left_out:
+        connection.execute(text(
+            f"DELETE FROM {priced} WHERE customer_id IN ({', '.join(':c%d' % n for n, _ in enumerate(left_out))})"),
+            {f"c{n}": customer for n, customer in enumerate(sorted(left_out))})
+    connection.execute(text(
+        f"UPDATE interventions SET free_minutes = p.free_minutes, billed_minutes = p.billed, "
+        f"amount_ht = {'CAST(p.cents AS NUMERIC) / 100' if postgres else 'p.cents / 100.0'}, close_month = :month, "
+        f"invoice_id = CASE WHEN p.cents <> 0 THEN p.invoice_id END "
+        f"FROM (SELECT s.intervention_id, s.free_minutes, s.billed, s.cents, o.invoice_id FROM {priced} s "
+        f"LEFT JOIN {owners.name} o ON o.customer_id = s.customer_id) p "
+        f"WHERE interventions.intervention_id = p.intervention_id"), {"month": month})
+    owners.drop(connection)
+    connection.execute(text(f"DROP TABLE {priced}"))
+    pricing.staged = ()
 
 
 def unprice(session: Session, month: str, customers: set[str]) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import calendar
 import re
 from datetime import date, datetime, timedelta, timezone
@@ -60,6 +62,7 @@ def offset_problem(at: datetime) -> str | None:
             f"place uses (from -12:00 to +14:00)")
 
 
+@functools.lru_cache(maxsize=4096)   # pure; a close reads the same few months for every customer
 def parse_month(text: str) -> tuple[int, int]:
     """'YYYY-MM' to (year, month), with a reason when it is not one: digits 0-9 only (`٢٠٢٦-١١` would be
     read as November 2026 by int() but is another text, so another month to the ledger), no space."""
@@ -127,6 +130,7 @@ def parse_paris_minute(text: str) -> datetime:
     return local
 
 
+@functools.lru_cache(maxsize=4096)
 def month_bounds(text: str) -> tuple[date, date]:
     """First day of the month and first day of the next one."""
     year, month = parse_month(text)

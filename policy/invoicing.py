@@ -124,10 +124,9 @@ def subscription_charge(customer: Subscriber, month: str, terms: Terms, *, stand
         contract = customer.contract_start
         if contract is not None and (year, number) < (contract.year, contract.month):
             return SubscriptionCharge([], None, None)
-        lines, period, coverage = [], None, None
-        if contract is not None and number == contract.month:
-            year_first, year_last = contract_year(month, contract)
-            coverage = unbilled(year_first, year_last, start=start, billed=billed, last_service_day=last_service_day)
+        lines, period = [], None
+        coverage = subscription_coverage(customer, month, billed=billed, last_service_day=last_service_day)
+        if coverage is not None:
             if coverage.days:
                 fee = customer.monthly_fee
                 amount = fee * 12 if coverage.whole else cents(fee * 12 * coverage.days / coverage.span_days)
@@ -146,7 +145,7 @@ def subscription_charge(customer: Subscriber, month: str, terms: Terms, *, stand
             lines.append(Line(subscription_text(words, month, terms, annual_standby=off),
                               "subscription", Decimal(off), cents(refund / off), refund, rate, month))
         return SubscriptionCharge(lines, period, coverage)
-    coverage = month_unbilled(month, start=start, billed=billed, standby=standby, last_service_day=last_service_day)
+    coverage = subscription_coverage(customer, month, billed=billed, standby=standby, last_service_day=last_service_day)
     if not coverage.days:
         return SubscriptionCharge([], None, coverage)
     off = coverage.standby if standby_count is None else min(standby_count, coverage.days)
@@ -158,6 +157,24 @@ def subscription_charge(customer: Subscriber, month: str, terms: Terms, *, stand
                              first=coverage.first)
     return SubscriptionCharge([Line(text, "subscription", Decimal(1), amount, amount, rate, month)],
                               (coverage.first, coverage.last), coverage)
+
+
+def subscription_coverage(customer: Subscriber, month: str, *, billed: BilledPeriod | None = None,
+                          standby: Iterable[date] = (), last_service_day: date | None = None) -> Unbilled | None:
+    """The days `subscription_charge` bills of a month (an annual customer's: of the contract year starting
+    in it), without its lines and their texts: what a close's report says was billed before. None: a month
+    whose cycle bills nothing (an annual customer's other months, a month after the service ended)."""
+    year, number = parse_month(month)
+    if last_service_day is not None and last_service_day < date(year, number, 1):
+        return None
+    if customer.billing_cycle == BillingCycle.ANNUAL:
+        contract = customer.contract_start
+        if contract is None or (year, number) < (contract.year, contract.month) or number != contract.month:
+            return None
+        year_first, year_last = contract_year(month, contract)
+        return unbilled(year_first, year_last, start=customer.start, billed=billed, last_service_day=last_service_day)
+    return month_unbilled(month, start=customer.start, billed=billed, standby=standby,
+                          last_service_day=last_service_day)
 
 
 def subscription_lines(customer: Subscriber, month: str, standby: int, terms: Terms,
@@ -177,10 +194,19 @@ def subscription_text(words: Language, month: str, terms: Terms, *, annual: bool
     `days` of `of_days` billed from `first`: a month (or an annual contract's year) of which part was billed
     before, or that starts after its first day; `served`: the days a cancellation left; `standby`: the days
     on standby at the terms' price factor; `annual_standby`: an annual customer's standby days given back."""
+    factor = terms.standby_price_factor
+    return words.remember(("subscription", month, factor, annual, annual_standby, served, standby, days, of_days, first),
+                          lambda: _subscription_text(words, month, factor, annual, annual_standby, served, standby,
+                                                     days, of_days, first))
+
+
+def _subscription_text(words: Language, month: str, standby_price_factor: Decimal, annual: bool, annual_standby: int,
+                       served: int | None, standby: int, days: int | None, of_days: int | None,
+                       first: date | None) -> str:
     year, number = parse_month(month)
     month_days = days_in_month(year, number)
     name = _month_name(month, words)
-    factor = words.percent(terms.standby_price_factor)
+    factor = words.percent(standby_price_factor)
     partly = days is not None and of_days is not None and days != of_days and first is not None
     if annual:
         description = words.say("Annual subscription from {month}", month=name)
@@ -247,12 +273,18 @@ def intervention_lines(billed: dict[str, list[Allocation] | list[CategoryWork]],
 def intervention_text(words: Language, category: str, count: int, minutes: int, service_month: str, month: str,
                       terms: Terms) -> str:
     """An intervention line's text, in the customer's language."""
+    fee = fixed_fee(category, terms)
+    return words.remember(("intervention", category, count, minutes, service_month, month, fee),
+                          lambda: _intervention_text(words, category, count, minutes, service_month, month, fee))
+
+
+def _intervention_text(words: Language, category: str, count: int, minutes: int, service_month: str, month: str,
+                       fee: Decimal) -> str:
     text = words.say_n("{category}: {count} intervention, {minutes} min billed",
                        "{category}: {count} interventions, {minutes} min billed", count,
                        category=words.say(CATEGORY_WORDS[category]), minutes=minutes)
     if charge_of(category) is Charge.QUOTA:
         text = words.say("{text} beyond the monthly quota", text=text)
-    fee = fixed_fee(category, terms)
     if fee:
         text = words.say("{text}, with the {fee} {fee_name} each", text=text, fee=fee,
                          fee_name=words.say(FEE_WORDS[CATEGORIES[category].fee_name]))

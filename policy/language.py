@@ -72,6 +72,8 @@ class Language:
         # CLDR formatting was a tenth of its time (keyed by the text of the value: 1.5 and 1.50 are not written alike)
         self._numbers: dict[str, str] = {}
         self._amounts: dict[str, str] = {}
+        self._formats: dict[tuple, str] = {}   # percentages, dates, months: keyed by kind and value
+        self._texts: dict[tuple, str] = {}     # whole texts a caller made from a few facts (`remember`)
 
     # --- texts -------------------------------------------------------------------------------------
 
@@ -103,6 +105,23 @@ class Language:
             return self.money(value)
         return str(value)
 
+    def remember(self, key: tuple, make) -> str:
+        """The text `make()` gives, made once per `key` (every fact the text depends on, hashable): a close
+        writes a hundred thousand invoice lines from a few thousand distinct facts."""
+        try:
+            return self._texts[key]
+        except KeyError:
+            text = self._texts[key] = make()
+            return text
+
+    def _format(self, kind: str, value, make) -> str:
+        key = (kind, value)
+        try:
+            return self._formats[key]
+        except KeyError:
+            text = self._formats[key] = make()
+            return text
+
     # --- formats -----------------------------------------------------------------------------------
 
     def money(self, amount: Decimal, places: int = 2) -> str:
@@ -124,13 +143,17 @@ class Language:
 
     def percent(self, rate: Decimal) -> str:
         """`2 %` / `2%`, `10,5 %` for a rate that has decimals."""
-        return _spaces(format_percent(rate, locale=self.locale, decimal_quantization=False))
+        return self._format("percent", str(rate), lambda: _spaces(
+            format_percent(rate, locale=self.locale, decimal_quantization=False)))
 
     def date(self, day: date) -> str:
         """`1er novembre 2026`, `2 novembre 2026` / `November 1, 2026`.
 
         French writes the first of a month as an ordinal (« le 1er février »), which CLDR's long format
         does not: a letter that says « 1 février » reads as machine-made."""
+        return self._format("date", day, lambda: self._long_date(day))
+
+    def _long_date(self, day: date) -> str:
         text = format_date(day, "long", locale=self.locale)
         if self.code == "fr" and day.day == 1:
             text = "1er" + text[1:]
@@ -138,11 +161,13 @@ class Language:
 
     def short_date(self, day: date) -> str:
         """`01/11/2026` / `1 November 2026`: an invoice's dates."""
-        return format_date(day, "dd/MM/y" if self.code == "fr" else "d MMMM y", locale=self.locale)
+        return self._format("short_date", day, lambda: format_date(
+            day, "dd/MM/y" if self.code == "fr" else "d MMMM y", locale=self.locale))
 
     def month(self, year: int, number: int) -> str:
         """`novembre 2026` / `November 2026`."""
-        return format_date(date(year, number, 1), "LLLL y", locale=self.locale)
+        return self._format("month", (year, number), lambda: format_date(date(year, number, 1), "LLLL y",
+                                                                          locale=self.locale))
 
 
 @functools.cache

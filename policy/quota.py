@@ -74,10 +74,13 @@ def hourly_rate(category: str, terms: Terms) -> Decimal:
     """The hourly rate an invoice line and finance's workbook show: the category's rate, halved for
     `feature_urgent`, to the cent (half-up, like every amount). Amounts are priced from the exact
     rate by `price`, so a line's amount never carries this rounding."""
-    rate = terms.rate_for(category)
-    if charge_of(category) is Charge.DISCOUNTED:
-        rate *= terms.feature_urgent_factor
-    return cents(rate)
+    factor = terms.feature_urgent_factor if charge_of(category) is Charge.DISCOUNTED else None
+    return _shown_rate(terms.rate_for(category), factor)
+
+
+@lru_cache(maxsize=256)   # a few rates, asked for on every invoice line
+def _shown_rate(rate: Decimal, factor: Decimal | None) -> Decimal:
+    return cents(rate if factor is None else rate * factor)
 
 
 def price(category: str, billed_minutes: int, terms: Terms) -> Decimal:
