@@ -1,7 +1,8 @@
-"""`python -m benchmarks --scale S [M L XL E200K] [--database sqlite|postgresql] [--ops ...] [--variants ...]
+"""`python -m benchmarks --scale S [XS M L XL E200K] [--database sqlite|postgresql] [--ops ...] [--variants ...]
 [--big-mb 1024] [--storage folder|s3] [--end-to-end] [--drop]`
 
-With M or L, every operation runs, the large customer (1 GB) included; E200K is the export target's month.
+With M or L, every operation runs, the large customer (1 GB) included; E200K is the export target's month;
+XS (S's 100 customers, 1,000 interventions) is the test suite's smoke run.
 The close is measured against two baselines: pandas, and `sql`, the database pricing the month itself
 (its floor); the ratio column is to the floor.
 

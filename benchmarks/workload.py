@@ -38,7 +38,8 @@ class Scale:
     interventions: int
 
 
-SCALES = {"S": Scale(100, 10_000), "M": Scale(10_000, 500_000), "L": Scale(50_000, 2_000_000),
+#: XS: S's customers (their arrears, standby and exempt cases) with a tenth of its interventions, for the suite's smoke run
+SCALES = {"XS": Scale(100, 1_000), "S": Scale(100, 10_000), "M": Scale(10_000, 500_000), "L": Scale(50_000, 2_000_000),
           "XL": Scale(200_000, 10_000_000), "E200K": Scale(4_000, 200_000)}
 CATEGORIES = ["assistance"] * 30 + ["question"] * 15 + ["bug_fix"] * 10 + ["data_modification"] * 10 + \
              ["operation_support"] * 8 + ["reporting"] * 6 + ["data_extraction"] * 5 + ["user_error"] * 4 + \

@@ -276,10 +276,9 @@ def test_the_webhook_mode_carries_each_stage_to_the_platform(debtors, ledger):
 
 
 def cli(*args: str) -> str:
-    import subprocess
-    import sys
+    from tests.support.cli import lifecycle
 
-    done = subprocess.run([sys.executable, "-m", "lifecycle.cli", *args], capture_output=True, text=True, timeout=120)
+    done = lifecycle(*args)
     assert done.returncode == 0, done.stderr
     return done.stdout
 

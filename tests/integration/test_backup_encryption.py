@@ -34,6 +34,7 @@ from operations.backup_keys import KeyDestroyed, key_ids, rotate_master
 from operations.backup_objects import BackupObjects
 from operations.deletion import purge_customer
 from tests.support.builders import CUSTOMER_HEADER, customer, platform, write_csv
+from tests.support.cli import lifecycle
 from tests.support.servers import s3_server
 
 DAY = date(2026, 11, 20)
@@ -268,11 +269,10 @@ def test_a_lost_master_key_is_replaced_by_its_escrow_copy(shop, ledger, home, tm
     acme = backed_up("ACME", DAY, ledger)
     escrow = tmp_path / "safe" / "master.escrow"
     escrow.parent.mkdir()
-    cli = [sys.executable, "-m", "lifecycle.cli", "keys", "export", "--out", str(escrow)]
-    done = subprocess.run(cli, env=os.environ, capture_output=True, text=True, timeout=120)
+    done = lifecycle("keys", "export", "--out", str(escrow))
     assert done.returncode == 0, done.stderr
     assert (escrow.stat().st_mode & 0o777) == 0o600 and len(escrow.read_text().splitlines()) == 1
-    again = subprocess.run(cli, env=os.environ, capture_output=True, text=True, timeout=120)
+    again = lifecycle("keys", "export", "--out", str(escrow))
     assert again.returncode == 2 and again.stderr.strip() == (
         f"lifecycle: --out {escrow} exists: choose a new file (an escrow copy is never overwritten)")
     (home / "keys" / "master.key").unlink()
@@ -291,8 +291,7 @@ def test_a_vendor_who_lost_the_machine_restores_a_customer_with_the_escrow_file_
     back from the bucket; without it, one line naming the option."""
     backed_up("ACME", DAY, ledger)
     escrow = tmp_path / "safe.key"
-    done = subprocess.run([sys.executable, "-m", "lifecycle.cli", "keys", "export", "--out", str(escrow)],
-                          env=os.environ, capture_output=True, text=True, timeout=120)
+    done = lifecycle("keys", "export", "--out", str(escrow))
     assert done.returncode == 0, done.stderr
     (home / "keys" / "master.key").unlink()
     with shop.begin() as connection:                                    # the customer's rows are lost too

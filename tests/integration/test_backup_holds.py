@@ -25,6 +25,7 @@ from ledger.imports import import_file
 from ledger.models import AuditEntry, Backup, CustomerLock, RestoreJob
 from policy.terms import Terms
 from tests.support.builders import CUSTOMER_HEADER, customer, platform, write_csv
+from tests.support.cli import lifecycle
 from tests.support.servers import s3_server
 
 DAY = date(2026, 11, 20)
@@ -220,8 +221,7 @@ def test_a_backup_missing_from_storage_is_gone_and_the_restore_takes_the_next_go
     assert backup_customer("BETA", DAY, PlatformControl(), ObjectStorage(), engine=ledger).status == "good"
 
     # what ops see: `show backups` says gone, and `run restore --backup` of a gone one refuses before any run
-    shown = subprocess.run([sys.executable, "-m", "lifecycle.cli", "show", "backups", "--format", "csv"],
-                           capture_output=True, text=True, timeout=120)
+    shown = lifecycle("show", "backups", "--format", "csv")
     assert shown.returncode == 0, shown.stderr
     assert any(line.startswith(f"{newer},ACME,tenant,") and ",gone," in line for line in shown.stdout.splitlines())
     asked = subprocess.run([sys.executable, "-m", "lifecycle.cli", "run", "restore", "--customer", "ACME", "--backup",

@@ -5,16 +5,17 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 
 import pytest
 
+from tests.support import cli
 from tests.support.older_release import EXPECTED, older_release_ledger
 
 
 def lifecycle(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "lifecycle.cli", *args], capture_output=True, text=True,
-                          env={**os.environ, "LIFECYCLE_TODAY": "2026-11-20"}, timeout=180)
+    """`lifecycle db ...` through the CLI's entry point, in this process (a ledger's command: no process of its
+    own is needed to judge what it says, tests/support/cli.py)."""
+    return cli.lifecycle(*args, env={**os.environ, "LIFECYCLE_TODAY": "2026-11-20"})
 
 
 @pytest.mark.parametrize("ledger_url", ["postgresql"], indirect=True)

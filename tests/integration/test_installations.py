@@ -19,12 +19,17 @@ import pytest
 
 from lifecycle_config.installation import TAG_PREFIX, tag
 from policy.calendar import add_months, month_key, today_paris
+from tests.support.cli import lifecycle_in_process
 from tests.support.up import clean_env
 
 pytestmark = [pytest.mark.prefect, pytest.mark.xdist_group("lifecycle-up")]
 
 
 def lifecycle(home: Path, *args: str, timeout: float = 300, **env: str) -> subprocess.CompletedProcess:
+    """`demo` and `db` (the ledger alone) through the CLI's entry point in this process (tests/support/cli.py);
+    the rest, which reaches a Prefect server, in a process of its own as a user's shell starts it."""
+    if args[0] in ("demo", "db"):
+        return lifecycle_in_process(*args, env=clean_env(home, **env))
     return subprocess.run([sys.executable, "-m", "lifecycle.cli", *args], env=clean_env(home, **env),
                           capture_output=True, text=True, timeout=timeout)
 

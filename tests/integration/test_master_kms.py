@@ -8,8 +8,6 @@ from __future__ import annotations
 import json
 import os
 import socket
-import subprocess
-import sys
 import uuid
 
 import boto3
@@ -22,6 +20,7 @@ from ledger.imports import import_file
 from operations.backup_keys import key_ids
 from tests.integration.test_backup_encryption import DAY, SECRET_NAME, backed_up, restored_rows
 from tests.support.builders import CUSTOMER_HEADER, customer, platform, write_csv
+from tests.support.cli import lifecycle
 from tests.support.servers import s3_server
 
 
@@ -52,8 +51,8 @@ def shop(endpoint, home, ledger, tmp_path, monkeypatch):
 
 
 def cli(*arguments, **env):
-    return subprocess.run([sys.executable, "-m", "lifecycle.cli", *arguments], env={**os.environ, **env},
-                          capture_output=True, text=True, timeout=180)
+    """`lifecycle keys ...` through the CLI's entry point, in this process (tests/support/cli.py)."""
+    return lifecycle(*arguments, env={**os.environ, **env})
 
 
 def stored_key(customer_id: str) -> dict:

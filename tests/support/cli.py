@@ -19,19 +19,22 @@ import sys
 from collections.abc import Mapping
 
 
-def lifecycle_in_process(*args: str, env: Mapping[str, str] | None = None) -> subprocess.CompletedProcess:
-    """What `lifecycle ARGS` answers when run with `env` as its whole environment (os.environ when None), as a
-    CompletedProcess like `subprocess.run(..., capture_output=True, text=True)` gives; the process's own
-    environment and argv are given back afterwards."""
+def lifecycle_in_process(*args: str, env: Mapping[str, str] | None = None,
+                         cwd: str | os.PathLike | None = None) -> subprocess.CompletedProcess:
+    """What `lifecycle ARGS` answers when run with `env` as its whole environment (os.environ when None), in the
+    folder `cwd` (this process's when None), as a CompletedProcess like `subprocess.run(..., capture_output=True,
+    text=True)` gives; the process's own environment, argv and folder are given back afterwards."""
     from lifecycle.cli import main
 
-    saved_env, saved_argv = dict(os.environ), sys.argv
+    saved_env, saved_argv, saved_cwd = dict(os.environ), sys.argv, os.getcwd()
     settings = _prefect_api_url(args, os.environ if env is None else env)  # Prefect, if loaded here, with the process's env
     out, err = io.StringIO(), io.StringIO()
     code = 0
     try:
         if env is not None:
             _become(env)
+        if cwd is not None:
+            os.chdir(cwd)
         sys.argv = ["lifecycle", *args]
         with settings, contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
             try:
@@ -41,6 +44,7 @@ def lifecycle_in_process(*args: str, env: Mapping[str, str] | None = None) -> su
                 if isinstance(done.code, str):
                     err.write(done.code + "\n")
     finally:
+        os.chdir(saved_cwd)
         _become(saved_env)
         sys.argv = saved_argv
     return subprocess.CompletedProcess(["lifecycle", *args], code, out.getvalue(), err.getvalue())
@@ -71,10 +75,11 @@ def _prefect_api_url(args: tuple[str, ...], env: Mapping[str, str]):
 LEDGER_COMMANDS = ("import", "show", "db", "keys", "demo")
 
 
-def lifecycle(*args: str, env: Mapping[str, str] | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
+def lifecycle(*args: str, env: Mapping[str, str] | None = None, timeout: float = 120,
+              cwd: str | os.PathLike | None = None) -> subprocess.CompletedProcess:
     """`lifecycle ARGS`: a ledger's command in this process; a command that runs a flow (`run`, `up`...) in a
     process of its own, as the user's shell starts it, against the Prefect server its environment names."""
     if args and args[0] in LEDGER_COMMANDS:
-        return lifecycle_in_process(*args, env=env)
+        return lifecycle_in_process(*args, env=env, cwd=cwd)
     return subprocess.run([sys.executable, "-m", "lifecycle.cli", *args], capture_output=True, text=True,
-                          env=dict(os.environ if env is None else env), timeout=timeout)
+                          env=dict(os.environ if env is None else env), timeout=timeout, cwd=cwd)

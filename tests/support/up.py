@@ -18,6 +18,8 @@ from pathlib import Path
 
 import httpx
 
+from tests.support import cli
+
 FINAL = {"COMPLETED", "FAILED", "CRASHED", "CANCELLED"}
 RETRIED = {429, 502, 503}
 
@@ -79,8 +81,9 @@ class Up:
         return self.process.wait(timeout=90)
 
     def lifecycle(self, *args: str, timeout: float = 300, **env: str) -> subprocess.CompletedProcess:
-        return subprocess.run([sys.executable, "-m", "lifecycle.cli", *args], env=clean_env(self.home, **env),
-                              capture_output=True, text=True, timeout=timeout)
+        """`lifecycle ARGS` in a user's shell on this home: a ledger's command (`show`...) through the CLI's entry
+        point in this process, a command that reaches the server in a process of its own (tests/support/cli.py)."""
+        return cli.lifecycle(*args, env=clean_env(self.home, **env), timeout=timeout)
 
     def popen(self, *args: str, **env: str) -> subprocess.Popen:
         return subprocess.Popen([sys.executable, "-m", "lifecycle.cli", *args], env=clean_env(self.home, **env),
