@@ -186,15 +186,24 @@ def shredded_keys(customer_id: str | None, engine=None) -> dict[str, str]:
     if customer_id is None:
         return {}
     from sqlalchemy import select
+    from sqlalchemy.exc import OperationalError, ProgrammingError
 
     from ledger.db import session_scope
     from ledger.models import DeletionCertificate
 
-    with session_scope(engine) as session:
-        return {str(entry.get("key_id")): f"{certificate.deleted_at:%Y-%m-%d}"
-                for certificate in session.scalars(select(DeletionCertificate)
-                                                   .where(DeletionCertificate.customer_id == customer_id))
-                for entry in (certificate.deleted or {}).get("keys_shredded") or []}
+    try:
+        with session_scope(engine) as session:
+            return {str(entry.get("key_id")): f"{certificate.deleted_at:%Y-%m-%d}"
+                    for certificate in session.scalars(select(DeletionCertificate)
+                                                       .where(DeletionCertificate.customer_id == customer_id))
+                    for entry in (certificate.deleted or {}).get("keys_shredded") or []}
+    except (OperationalError, ProgrammingError) as error:
+        # the reader of a backup holds no engine of its own: it asks the configured ledger. A caller working on a
+        # ledger it names itself (the benchmarks, a test's template) may have a configured database that is no
+        # ledger at all: it records no shred, rather than failing every read of a backup
+        if DeletionCertificate.__tablename__ in str(error.orig):
+            return {}
+        raise
 
 
 def _refuse_shredded(customer_id: str | None, key_id: str, engine=None) -> None:
