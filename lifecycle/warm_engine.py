@@ -137,19 +137,12 @@ def start(argv: list[str]) -> None:
     except OSError:
         status = None
     if status is None:  # the warm engine stopped before the run ended: the run goes on; wait for its end
-        while _alive(child):
+        # imported here, never by the module: the warm engine imports nothing of ours (its forks import it fresh)
+        from lifecycle_config.scratch import process_alive
+
+        while process_alive(child):
             time.sleep(0.5)
     _exit_like(status or {"code": 1})
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 # --- the warm engine's side -------------------------------------------------------------------------
