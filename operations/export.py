@@ -41,7 +41,7 @@ from policy.quota import hourly_rate
 from policy.refusals import Refusal
 from policy.terms import Terms
 from policy.vocabulary import InvoiceKind, InvoiceStatus
-from reports.billable_workbook import INTERVENTION_ROWS, write_workbook
+from reports.billable_workbook import write_workbook
 from lifecycle_config.scratch import scratch_folder
 from lifecycle_config.failpoints import failpoint
 
@@ -269,13 +269,6 @@ def _interventions(engine, month: str, names: dict[str, str], terms: Terms) -> I
                    rate_of(category) if billed else None, fee_of(category) if amount else None, amount, invoice]
 
 
-def refuse_too_many(month: str, interventions: int) -> None:
-    """Refuse, before writing anything, a month whose interventions one worksheet cannot hold."""
-    if interventions > INTERVENTION_ROWS:
-        raise ExportRefused(f"{month} has {interventions:,} interventions: the Interventions sheet holds at most "
-                            f"{INTERVENTION_ROWS:,} (a worksheet's {INTERVENTION_ROWS + 3:,} rows)")
-
-
 def export_month(month: str, storage: ObjectStorage, fallback_terms: Terms, *, flow_run_id: str | None,
                  engine=None) -> ExportResult:
     parse_month(month)
@@ -284,8 +277,6 @@ def export_month(month: str, storage: ObjectStorage, fallback_terms: Terms, *, f
             Invoice.close_month == month, Invoice.status == InvoiceStatus.DRAFT))
         if drafts:
             raise ExportRefused(f"{month} has {drafts} draft invoice(s): finalise or discard the close first")
-        refuse_too_many(month, session.scalar(select(func.count()).select_from(Intervention).where(
-            Intervention.close_month == month)))
         close = session.get(MonthlyClose, month)
         terms = Terms(**close.terms) if close is not None else fallback_terms
         names = dict(session.execute(select(Customer.customer_id, Customer.name)).all())
