@@ -34,6 +34,10 @@ def clean_env(home: Path, **extra: str) -> dict[str, str]:
     return env
 
 
+#: the message of a scheduled run the test session cancelled so that it does not fire under a test
+HELD = "held by the test session"
+
+
 class Up:
     def __init__(self, home: Path, port: int):
         self.home, self.port = home, port
@@ -67,7 +71,7 @@ class Up:
                                                    "limit": 200}):
             if run["auto_scheduled"]:
                 self.post(f"/flow_runs/{run['id']}/set_state", {"state": {
-                    "type": "CANCELLED", "name": "Cancelled", "message": "held by the test session"}, "force": True})
+                    "type": "CANCELLED", "name": "Cancelled", "message": HELD}, "force": True})
 
     def _read(self, process: subprocess.Popen) -> None:
         for line in process.stdout:
