@@ -15,7 +15,7 @@ import re
 import sys
 import time
 from dataclasses import dataclass
-from datetime import timezone
+from datetime import timedelta, timezone
 
 import lifecycle_config as config
 
@@ -174,6 +174,49 @@ POLL_SECONDS = 0.5
 LAST_LOGS_SECONDS = 3.0
 #: the engine's last log line of every run it ends, whatever the state (a crashed process has none)
 LAST_WORD = "Finished in state"
+#: ... but the process of a run that suspends says it too ("Finished in state Suspended(...)"), and the run goes
+#: on later in another process: that is no last word of the run
+NOT_THE_END = ("Suspended", "Paused")
+#: how late a log line may reach the server after a later one was printed: a run's lines come from the
+#: worker and from the run's process (one after the other when a suspended run resumes), each sending its own
+#: batches, so a line stamped earlier can arrive after one stamped later; each look reads back this far
+LATE_LOGS_SECONDS = 60.0
+#: the logs read at once; a look reads page after page until one is not full
+LOG_PAGE = 200
+
+
+class RunLogs:
+    """A run's log lines, each printed once, none lost: the lines come from the worker and from the run's
+    process(es), each sending its own batches, so one stamped earlier may reach the server after one stamped
+    later; each look reads back LATE_LOGS_SECONDS before the latest line printed, page after page."""
+
+    def __init__(self, read_page, show):
+        self.read_page, self.show = read_page, show   # read_page(after, offset) -> lines sorted by time
+        self.seen: set = set()
+        self.latest = None
+
+    def print_new(self) -> bool:
+        """Print the lines not printed yet; whether the run's last word was among them."""
+        last_word, offset = False, 0
+        after = self.latest - timedelta(seconds=LATE_LOGS_SECONDS) if self.latest is not None else None
+        while True:
+            page = self.read_page(after, offset)
+            for log in page:
+                if log.id not in self.seen:
+                    self.seen.add(log.id)
+                    self.show(log)
+                    self.latest = log.timestamp if self.latest is None else max(self.latest, log.timestamp)
+                    last_word = last_word or _is_last_word(log)
+            if len(page) < LOG_PAGE:
+                return last_word
+            offset += LOG_PAGE
+
+
+def _is_last_word(log) -> bool:
+    """Whether a log line is the engine's word that the run ended (not a task's, not a suspension's)."""
+    if log.task_run_id is not None or not log.message.startswith(LAST_WORD):
+        return False
+    return not log.message[len(LAST_WORD):].lstrip().startswith(NOT_THE_END)
 
 
 def run_and_follow(target: Route, parameters: dict, *, echo, poll_seconds: float = POLL_SECONDS):
@@ -192,8 +235,6 @@ def run_and_follow(target: Route, parameters: dict, *, echo, poll_seconds: float
                                                      tags=[*installation_tags(), STARTED_BY + login()])
         url = run_url(str(run.id))
         echo(f"run {run.name} of {client.read_deployment(target.deployment_id).name} on the worker: {url}")
-        seen: set = set()
-        since = None
         task_names: dict = {}
 
         def task_name(task_run_id) -> str | None:
@@ -203,19 +244,13 @@ def run_and_follow(target: Route, parameters: dict, *, echo, poll_seconds: float
                 task_names[task_run_id] = client.read_task_run(task_run_id).name
             return task_names[task_run_id]
 
-        def print_new_logs() -> bool:
-            """Print the logs not printed yet; whether the run's last word was among them."""
-            nonlocal since
-            last_word = False
-            for log in client.read_logs(LogFilter(flow_run_id=LogFilterFlowRunId(any_=[run.id]),
-                                                  timestamp=LogFilterTimestamp(after_=since)),
-                                        sort=LogSort.TIMESTAMP_ASC, limit=200):
-                if log.id not in seen:
-                    seen.add(log.id)
-                    _print_log(log, task_name(log.task_run_id))
-                    since = log.timestamp
-                    last_word = last_word or (log.task_run_id is None and log.message.startswith(LAST_WORD))
-            return last_word
+        def read_page(after, offset: int) -> list:
+            return client.read_logs(LogFilter(flow_run_id=LogFilterFlowRunId(any_=[run.id]),
+                                              timestamp=LogFilterTimestamp(after_=after)),
+                                    sort=LogSort.TIMESTAMP_ASC, limit=LOG_PAGE, offset=offset)
+
+        run_logs = RunLogs(read_page, lambda log: _print_log(log, task_name(log.task_run_id)))
+        print_new_logs = run_logs.print_new
 
         told_waiting = False
         waiting = Waiting(echo)
