@@ -129,6 +129,7 @@ def test_a_document_mailed_before_the_platform_was_set_is_not_deposited(closed, 
 def test_the_platform_down_leaves_them_pending_said_and_the_next_run_deposits_them(closed, platform):
     ledger, settings, numbers = closed
     _issue(settings, ledger)
+    settings.einvoicing.parallel_deposits = 1   # one after the other (side by side: test_einvoicing_side_by_side)
     platform.fail_next(1)
     done = deposit_documents(settings, actor="test", flow_run_id=None, engine=ledger)
     assert done.deposited == [] and len(done.waiting) == 1 and len(done.left) == 1   # the second never tried
@@ -391,7 +392,8 @@ def test_a_platform_that_never_answers_holds_a_run_for_one_requests_time_outs_no
     _issue(settings, ledger)
     first, second = sorted([numbers["ACME"], numbers["BETA"]])
     with hanging_platform() as (url, accepted):
-        settings.einvoicing = EInvoicing(base_url=url, retries=1, timeout_seconds=0.3)
+        # one after the other (side by side, as many documents are tried at once: test_einvoicing_side_by_side)
+        settings.einvoicing = EInvoicing(base_url=url, retries=1, timeout_seconds=0.3, parallel_deposits=1)
         done = deposit_documents(settings, actor="test", flow_run_id=None, engine=ledger)
         # the requests the platform received, not the seconds they took (a loaded machine stretches those): the
         # first document's two attempts, and the second document never tried
