@@ -101,7 +101,7 @@ class EInvoicing(Block):
                          "platform fails (5xx, 429): from 0 to 10.")
     parallel_deposits: int = Field(4, ge=1, le=16, description="Documents a run deposits at once: a deposit "
                                    "mostly waits on the platform's answer, so a month's documents go this many at a "
-                                   "time; 1 deposits them one after the other. From 1 to 16.")
+                                   "time (1: one after the other): from 1 to 16.")
 
     # --- what a run uses ----------------------------------------------------------------------------------
 

@@ -261,13 +261,14 @@ def test_a_kill_between_sending_and_recording_never_deposits_twice(closed, platf
     env = {**os.environ, "LIFECYCLE_FAILPOINT": point, "PYTHONPATH": str(ROOT)}
     killed = subprocess.run([sys.executable, "-c", script], env=env, cwd=ROOT, capture_output=True, timeout=120)
     assert killed.returncode == -9, killed.stderr.decode()[-2000:]
-    first = min(numbers["ACME"], numbers["BETA"])
-    assert _flows(ledger)[first].state == FlowState.PENDING          # recorded, its answer never recorded
-    assert len(platform.deposits()) == (1 if point == "einvoicing.sent" else 0)
+    # the documents go side by side: the kill finds one of them (or both) recorded, and none's answer recorded
+    assert _flows(ledger) and {flow.state for flow in _flows(ledger).values()} == {FlowState.PENDING}
+    sent = sorted(flow.tracking_id for flow in platform.deposits())
+    assert len(sent) >= 1 if point == "einvoicing.sent" else sent == []
 
     done = deposit_documents(settings, actor="test", flow_run_id=None, engine=ledger)
     assert sorted(done.deposited + done.already) == sorted([numbers["ACME"], numbers["BETA"]])
-    assert done.already == ([first] if point == "einvoicing.sent" else [])   # the platform's 409: that deposit
+    assert sorted(done.already) == sent   # the platform's 409: those deposits
     assert sorted(flow.tracking_id for flow in platform.deposits()) == sorted([numbers["ACME"], numbers["BETA"]])
     assert {flow.state for flow in _flows(ledger).values()} == {FlowState.DEPOSITED}
 
