@@ -35,6 +35,19 @@ def size(maximum: float):
     return parse
 
 
+def seconds(maximum: float):
+    """A finite number of seconds from 0 to `maximum` (a wait)."""
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+        if not math.isfinite(value) or not 0 <= value <= maximum:
+            raise argparse.ArgumentTypeError(f"{text} is out of range: a number of seconds from 0 to {maximum:g}")
+        return value
+    return parse
+
+
 def folder(text: str) -> Path:
     """An output folder: made when missing; a file (or a path under one) is refused."""
     path = Path(text)

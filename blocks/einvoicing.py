@@ -99,6 +99,9 @@ class EInvoicing(Block):
                                    description="Timeout per request, in seconds: from 0.1 to 300.")
     retries: int = Field(3, ge=0, le=10, description="Retries after the first attempt when the network or the "
                          "platform fails (5xx, 429): from 0 to 10.")
+    parallel_deposits: int = Field(4, ge=1, le=16, description="Documents a run deposits at once: a deposit "
+                                   "mostly waits on the platform's answer, so a month's documents go this many at a "
+                                   "time (1: one after the other): from 1 to 16.")
 
     # --- what a run uses ----------------------------------------------------------------------------------
 

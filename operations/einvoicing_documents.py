@@ -23,11 +23,11 @@ from sqlalchemy import exists, func, select
 
 from blocks.storage import MissingObject
 from ledger import audit, keys
-from ledger.db import one_at_a_time, session_scope
+from ledger.db import ledger_engine, one_at_a_time, session_scope
 from ledger.einvoicing import EinvoiceFlow, EinvoiceStatus
 from ledger.models import Customer, Invoice, Notice
 from lifecycle_config.failpoints import failpoint
-from operations.einvoicing import Deposited, FlowSpec, deposit_once, recorded
+from operations.einvoicing import Deposited, FlowSpec, deposit_once, recorded, side_by_side
 from operations.invoice_documents import RENDERED_KINDS, _document
 from operations.results import RunResult
 from policy.einvoicing import (ROUTES, BuyerKind, Effect, FlowKind, FlowState, Syntax, effects_of, label_of,
@@ -186,28 +186,39 @@ def _tell(done: Deposited, result: DocumentsDeposited) -> None:
 def deposit_documents(settings, *, actor: str, flow_run_id: str | None, numbers: list[str] | None = None,
                       engine=None) -> DocumentsDeposited:
     """Deposit every issued document (of these `numbers`) that goes through the platform and is not deposited
-    yet, and finish the new deposits an earlier run left pending. Nothing without a platform set."""
+    yet, and finish the new deposits an earlier run left pending. Nothing without a platform set.
+
+    The documents go the e-invoicing block's `parallel_deposits` at a time (operations.einvoicing.side_by_side),
+    said in the documents' order as when they went one after the other; once the platform did not answer, the
+    documents not started yet are left for the next run (a run waits one request's time-outs, not one per
+    document)."""
     if not settings.einvoicing.configured():
         return DocumentsDeposited(configured=False)
+    engine = engine or ledger_engine()   # one engine for every thread, not one looked up in each
     syntax = _syntax(settings)
-    result = DocumentsDeposited()
     with session_scope(engine) as session:
-        firsts = [(invoice, session.get(Customer, invoice.customer_id)) for invoice in _to_deposit(session, numbers)]
-        again = [(invoice, session.get(Customer, invoice.customer_id), deposit)
-                 for invoice, deposit in _pending_redeposits(session, numbers)]
-    for invoice, customer in firsts:
-        if result.silent:  # one request's time-outs per run, not one per document: the next run sends them
-            result.left.append(keys.einvoice_document(invoice.number, 0))
+        specs = [_spec(invoice, session.get(Customer, invoice.customer_id), invoice.document_key, syntax, settings,
+                       engine=engine) for invoice in _to_deposit(session, numbers)]
+        specs += [_spec(invoice, session.get(Customer, invoice.customer_id),
+                        keys.invoice_document_redeposit(invoice.number, invoice.issued_on, deposit), syntax, settings,
+                        deposit, engine) for invoice, deposit in _pending_redeposits(session, numbers)]
+
+    def one(spec: FlowSpec) -> DocumentsDeposited:
+        own = DocumentsDeposited()
+        _deposit_one(settings, spec, own, actor=actor, flow_run_id=flow_run_id, engine=engine)
+        return own
+
+    result = DocumentsDeposited()
+    outcomes = side_by_side(one, specs, settings.einvoicing.parallel_deposits, halts=lambda own: own.silent)
+    for spec, own in zip(specs, outcomes):
+        if own is None:  # not started: the platform did not answer another document
+            result.left.append(spec.tracking_id)
             continue
-        _deposit_one(settings, _spec(invoice, customer, invoice.document_key, syntax, settings, engine=engine), result,
-                     actor=actor, flow_run_id=flow_run_id, engine=engine)
-    for invoice, customer, deposit in again:
-        key = keys.invoice_document_redeposit(invoice.number, invoice.issued_on, deposit)
-        if result.silent:
-            result.left.append(keys.einvoice_document(invoice.number, deposit))
-            continue
-        _deposit_one(settings, _spec(invoice, customer, key, syntax, settings, deposit, engine), result,
-                     actor=actor, flow_run_id=flow_run_id, engine=engine)
+        result.deposited += own.deposited
+        result.already += own.already
+        result.waiting += own.waiting
+        result.refused += own.refused
+        result.silent = result.silent or own.silent
     return result
 
 

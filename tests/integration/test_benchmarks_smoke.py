@@ -3,9 +3,11 @@ what is checked here, not the size): it keeps working, and ours agrees with the 
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -46,3 +48,22 @@ def test_the_harness_runs_every_operation_and_the_checks_agree(tmp_path, databas
                                       {"p": store.prefix}).all()
         store.finish(False)
         assert left == []
+
+
+def test_the_deposit_benchmark_deposits_every_document_once_side_by_side(ledger, ledger_url, tmp_path, monkeypatch):
+    """`benchmarks.einvoicing_deposit`, whose figures the night model of RESULTS.md rests on, keeps running the
+    deposits as a run does (N at a time) and counts what the platform took."""
+    from operations.close import draft, finalise
+    from policy.terms import Terms
+    from tests.support.scenarios import load_october
+
+    monkeypatch.setenv("LIFECYCLE_TODAY", "2026-11-02")
+    load_october(ledger, tmp_path)   # October closed: its three invoices are what the benchmark deposits
+    draft("2026-10", Terms(), actor="test", flow_run_id=None, engine=ledger)
+    finalise("2026-10", date(2026, 11, 2), Terms(), actor="test", flow_run_id=None, engine=ledger)
+    result = subprocess.run([sys.executable, "-m", "benchmarks.einvoicing_deposit", "--ledger", ledger_url,
+                             "--documents", "3", "--kb", "1", "--parallel", "2", "--delay", "0.05"],
+                            cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    said = json.loads(result.stdout.splitlines()[-1])
+    assert (said["documents"], said["deposited"], said["parallel"]) == (3, 3, 2)

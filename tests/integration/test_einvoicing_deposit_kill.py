@@ -78,12 +78,14 @@ def test_a_close_s_documents_are_deposited_once_through_a_kill(ledger, tmp_path,
     killed = subprocess.run([sys.executable, "-c", script], env={**os.environ, "LIFECYCLE_FAILPOINT": point},
                             cwd=ROOT, capture_output=True, timeout=180)
     assert killed.returncode == -9, killed.stderr.decode()[-2000:]
-    assert len(platform.deposits()) == (1 if point == "einvoicing.sent" else 0)
+    # the documents go side by side: the kill finds one of them sent (or both), or none at the first point
+    sent = sorted(flow.tracking_id for flow in platform.deposits())
+    assert len(sent) >= 1 if point == "einvoicing.sent" else sent == []
 
     done = deposit_documents(settings, actor="test", flow_run_id=None, engine=ledger)
     businesses = sorted([numbers["ACME"], numbers["BETA"]])
     assert sorted(done.deposited + done.already) == businesses
-    assert len(done.already) == (1 if point == "einvoicing.sent" else 0)   # the platform's 409 was that deposit
+    assert sorted(done.already) == sent   # the platform's 409 was those deposits
     # the platform holds each French business's document once, the PDF the ledger stored; nothing of GAMMA's
     assert sorted(flow.tracking_id for flow in platform.deposits()) == businesses
     assert all(flow.content.startswith(b"%PDF") and flow.processing_rule == "B2B" for flow in platform.deposits())

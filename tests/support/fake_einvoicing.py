@@ -6,8 +6,11 @@ Bearer token), 201 with a new flowId, 409 with the known flowId for a tracking i
 deposit 213 Rejetée, `add_status(...)` any status later, `refuse_deposits` answers 400, `fail_next(n)` answers
 503 n times, `drop_next(n)` closes the connection without answering; `lie(tracking_id, status, body)` answers
 that tracking id's deposit with this raw answer (a str body is sent as HTML) after storing the flow as usual, or
-without storing it (`store=False`): a platform that lies. Every flow received is kept (`flows`), with
-its file, and written to `log_path` as JSON lines when one is given: the platform's log of flows a user reads.
+without storing it (`store=False`): a platform that lies. `delay` seconds spent on each deposit (a slow
+platform), `fail_always` tracking ids answered 503 each time they come. Every flow received is kept (`flows`), with
+its file, and written to `log_path` as JSON lines when one is given: the platform's log of flows a user reads;
+`posted` lists the tracking id of every deposit asked (a document sent twice appears twice), `most_at_once` the
+most deposits it was answering at the same moment.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import email.policy
 import itertools
 import json
 import threading
+import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -50,6 +54,11 @@ class FakePlatform:
         self.lies: dict[str, tuple[int, object, bool]] = {}   # trackingId -> (status, body, store the flow)
         self.status_lies: dict[str, tuple[int, object]] = {}  # flowId -> (status, body) answered to its GET
         self.requests: list[tuple[str, str]] = []         # (method, path) of every request, in order
+        self.delay = 0.0                                  # seconds each deposit takes: a slow platform
+        self.fail_always: set[str] = set()                # trackingIds answered 503 every time
+        self.posted: list[str] = []                       # the trackingId of every deposit asked, in order
+        self.most_at_once = 0                             # the most deposits answered at the same moment
+        self._at_once = 0
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
         self.url = ""
@@ -88,6 +97,11 @@ class FakePlatform:
         tracking = str(info.get("trackingId") or "")
         if not tracking:
             return 400, {"reason": "trackingId is missing"}
+        if not truthful:
+            with self._lock:
+                self.posted.append(tracking)
+            if tracking in self.fail_always:
+                return 503, {"reason": "this flow cannot be taken now"}
         if tracking in self.lies and not truthful:
             status, body, store = self.lies[tracking]
             if store and tracking not in self.by_tracking:
@@ -165,8 +179,17 @@ class FakePlatform:
                     info = json.loads(parts["flowInfo"].get_payload(decode=True))
                 except ValueError:
                     return self._answer(400, {"reason": "flowInfo is not JSON"})
-                status, answer = platform._deposit(info, parts["file"].get_filename() or "",
-                                                   parts["file"].get_payload(decode=True) or b"")
+                with platform._lock:
+                    platform._at_once += 1
+                    platform.most_at_once = max(platform.most_at_once, platform._at_once)
+                try:
+                    if platform.delay:
+                        time.sleep(platform.delay)
+                    status, answer = platform._deposit(info, parts["file"].get_filename() or "",
+                                                       parts["file"].get_payload(decode=True) or b"")
+                finally:
+                    with platform._lock:
+                        platform._at_once -= 1
                 self._answer(status, answer)
 
             def do_GET(self):

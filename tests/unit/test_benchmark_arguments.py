@@ -25,6 +25,9 @@ ROOT = Path(__file__).resolve().parents[2]
     ("benchmarks.scale_out", ["--shard-size", "0"], "--shard-size: 0 is out of range"),
     ("benchmarks.scale_out", ["--workers", "1", "0"], "--workers: 0 is out of range"),
     ("benchmarks.scale_out", ["--out", "FILE"], "is a file, not a folder"),
+    ("benchmarks.einvoicing_deposit", ["--ledger", "sqlite:///FILE", "--parallel", "0"],
+     "--parallel: 0 is out of range"),
+    ("benchmarks.einvoicing_deposit", ["--ledger", "sqlite:///FILE", "--delay", "nan"], "--delay: nan is out of range"),
 ])
 def test_a_mistaken_benchmark_argument_is_one_line_and_exit_2(tmp_path, module, args, said):
     file = tmp_path / "notes.txt"

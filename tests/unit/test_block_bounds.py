@@ -9,6 +9,7 @@ import re
 import pytest
 from pydantic import ValidationError
 
+from blocks.einvoicing import EInvoicing
 from blocks.notifications import Notifications
 from blocks.platform import PlatformControl
 from blocks.storage import ObjectStorage
@@ -27,6 +28,8 @@ from blocks.storage import ObjectStorage
     (Notifications, "timeout_seconds", 10 ** 9, "less than or equal to 300"),
     (ObjectStorage, "multipart_chunk_mb", 4, "greater than or equal to 5"),
     (ObjectStorage, "multipart_chunk_mb", 1 << 20, "less than or equal to 5120"),
+    (EInvoicing, "parallel_deposits", 0, "greater than or equal to 1"),
+    (EInvoicing, "parallel_deposits", 17, "less than or equal to 16"),
 ])
 def test_a_number_of_a_block_outside_its_bounds_is_refused_naming_the_field(block, field, value, said):
     with pytest.raises(ValidationError) as refused:
@@ -42,6 +45,7 @@ def test_the_defaults_and_the_bounds_themselves_are_taken():
     assert PlatformControl(timeout_seconds=300, retries=10).timeout_seconds == 300
     assert Notifications(smtp_port=65535, timeout_seconds=300).smtp_port == 65535
     assert ObjectStorage(multipart_chunk_mb=5120).multipart_chunk_mb == 5120
+    assert EInvoicing().parallel_deposits == 4 and EInvoicing(parallel_deposits=16).parallel_deposits == 16
 
 
 @pytest.mark.parametrize("template, said", [
