@@ -140,10 +140,12 @@ def create_key(store: FolderStore | S3Store, customer_id: str | None) -> DataKey
     """A new data key for the owner, stored wrapped; it becomes the one new backups use."""
     import io
 
-    master = _wrapping_master(store)
-    data_key, key_id = secrets.token_bytes(32), _new_id()
-    store.put_stream(keys.data_key_object(customer_id, key_id),
-                     io.BytesIO(_wrap(key_id, customer_id, data_key, master, datetime.now(timezone.utc).isoformat())))
+    with _wrapping():
+        master = _wrapping_master(store)
+        failpoint("keys.master-read")
+        data_key, key_id = secrets.token_bytes(32), _new_id()
+        store.put_stream(keys.data_key_object(customer_id, key_id),
+                         io.BytesIO(_wrap(key_id, customer_id, data_key, master, datetime.now(timezone.utc).isoformat())))
     failpoint("keys.data-key-created")
     return DataKey(key_id, data_key)
 
@@ -273,6 +275,27 @@ def rotate_master(store: FolderStore | S3Store) -> tuple[str, int]:
         return _rotate_master(store, path)
 
 
+def _wrapping_lock_file():
+    path = masterkey.key_file()
+    return path.with_name(path.name + ".wrapping")
+
+
+@contextmanager
+def _wrapping(exclusive: bool = False):
+    """Held shared by whoever wraps a new data key, from reading the master key to storing the key object; taken
+    exclusive for a moment by a rotation once the key file holds the new key. A data key wrapped under the
+    master read before that moment is then stored before the rotation lists the keys to rewrap: one stored
+    after its last pass stayed wrapped by the old master key, which the rotation then dropped from the file,
+    and the backups made with it could never be read. (An flock: the kernel frees it when a process ends.)"""
+    import fcntl
+
+    lock = _wrapping_lock_file()
+    lock.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    with open(lock, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
+        yield
+
+
 class RotationRunning(RuntimeError):
     """Another `keys rotate-master` is rotating the same key file."""
 
@@ -306,6 +329,8 @@ def _rotate_master(store: FolderStore | S3Store, path) -> tuple[str, int]:
         held = [masterkey.new_key(), *held]
         masterkey.write_keys(path, held)
         failpoint("keys.master-added")
+    with _wrapping(exclusive=True):  # a data key being wrapped under the old key alone is stored before the passes
+        pass
     new, by_print = held[0], {masterkey.fingerprint(master): master for master in held}
     rewrapped = 0
     while True:  # again until a pass finds none left: a key made meanwhile under the old master is caught too

@@ -211,3 +211,31 @@ def test_a_rotation_while_another_runs_is_refused_and_changes_nothing(tmp_path, 
     assert {path: path.read_bytes() for path in (shop.objects / "keys").rglob("*.json")} == objects
     done = lifecycle("keys", "rotate-master")  # the lock freed: the rotation runs
     assert done.returncode == 0 and "(1 rewrapped)" in done.stdout, done.stderr
+
+
+def test_a_data_key_wrapped_while_the_master_key_rotates_is_readable_under_the_new_one(tmp_path, monkeypatch):
+    """Probe 15: a backup that read the master key just before `keys rotate-master` wrote the new one stored its
+    data key after the rotation's last pass: wrapped by the old key, which the rotation then dropped from the
+    file, so every backup made with that key was unreadable. Here the backup pauses between reading the master
+    key and storing its data key (a slow store), and the rotation runs meanwhile."""
+    import threading
+
+    from operations.backup_keys import create_key, unwrap
+
+    shop = backup_shop(tmp_path, monkeypatch, DAY.isoformat())
+    monkeypatch.setenv("LIFECYCLE_STORAGE_URL", shop.objects.as_uri())
+    assert backup_customer("ACME", DAY, shop.platform, shop.storage, engine=shop.ledger).status == "good"
+    read = tmp_path / "crossed.log"
+    monkeypatch.setenv("LIFECYCLE_FAILPOINT_LOG", str(read))
+    monkeypatch.setenv("LIFECYCLE_FAILPOINT_PAUSE", "keys.master-read=2")
+    store = shop.storage.store()
+    made = {}
+    backup = threading.Thread(target=lambda: made.update(key=create_key(store, "ACME")))
+    backup.start()
+    while not (read.exists() and "keys.master-read" in read.read_text()):  # the old master key is read
+        backup.join(0.05)
+    rotated = lifecycle("keys", "rotate-master")
+    backup.join(60)
+    assert rotated.returncode == 0, rotated.stderr
+    assert len((tmp_path / "home" / "keys" / "master.key").read_text().split()) == 1  # the old key dropped
+    assert unwrap(store, "ACME", made["key"].key_id) == made["key"].key
