@@ -239,3 +239,38 @@ def test_a_data_key_wrapped_while_the_master_key_rotates_is_readable_under_the_n
     assert rotated.returncode == 0, rotated.stderr
     assert len((tmp_path / "home" / "keys" / "master.key").read_text().split()) == 1  # the old key dropped
     assert unwrap(store, "ACME", made["key"].key_id) == made["key"].key
+
+
+def test_a_data_key_read_while_the_master_key_rotates_is_unwrapped(tmp_path, monkeypatch):
+    """Its sibling on the reading side: a backup or restore that read a key object just before the rotation
+    rewrapped it, then the key file just after the rotation dropped the old key, said the data key was wrapped
+    by a key the file does not hold (and sent the user to the escrow copy), though nothing was lost."""
+    import threading
+
+    from operations.backup_keys import current_key, unwrap
+
+    shop = backup_shop(tmp_path, monkeypatch, DAY.isoformat())
+    monkeypatch.setenv("LIFECYCLE_STORAGE_URL", shop.objects.as_uri())
+    assert backup_customer("ACME", DAY, shop.platform, shop.storage, engine=shop.ledger).status == "good"
+    store = shop.storage.store()
+    expected = current_key(store, "ACME")
+    read = tmp_path / "crossed.log"
+    monkeypatch.setenv("LIFECYCLE_FAILPOINT_LOG", str(read))
+    monkeypatch.setenv("LIFECYCLE_FAILPOINT_PAUSE", "keys.record-read=2")
+    got, failed = {}, {}
+
+    def restore():
+        try:
+            got["key"] = unwrap(store, "ACME", expected.key_id)
+        except Exception as error:  # noqa: BLE001 - what the reader met, asserted below
+            failed["error"] = error
+
+    reader = threading.Thread(target=restore)
+    reader.start()
+    while not (read.exists() and "keys.record-read" in read.read_text()):  # the old wrapping is read
+        reader.join(0.05)
+    monkeypatch.delenv("LIFECYCLE_FAILPOINT_PAUSE")
+    rotated = lifecycle("keys", "rotate-master")
+    reader.join(60)
+    assert rotated.returncode == 0 and "(1 rewrapped)" in rotated.stdout, rotated.stderr
+    assert failed == {} and got["key"] == expected.key
