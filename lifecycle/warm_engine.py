@@ -51,8 +51,9 @@ _HEADER = struct.Struct("!I")
 ENVIRON_ROOM_VARIABLE = "LIFECYCLE_WARM_ENGINE_ENVIRON"
 ENVIRON_ROOM = 32 * 1024
 #: how long the warm engine waits for a connection's request: it reads requests one at a time, so a client that
-#: connects and says nothing (a stray `nc -U`, a stopped process) would otherwise hold every run behind it
-REQUEST_TIMEOUT = 5.0
+#: connects and says nothing (a stray `nc -U`, a stopped process) would otherwise hold every run behind it; long
+#: enough that a command slowed down on a loaded machine between its connect and its request is still served
+REQUEST_TIMEOUT = 10.0
 #: the largest request the warm engine reads (argv, working directory and environment of a run take kilobytes)
 REQUEST_LIMIT = 4 * 1024 * 1024
 
@@ -168,12 +169,15 @@ def start(argv: list[str]) -> None:
 
 # --- the warm engine's side -------------------------------------------------------------------------
 
-def _run_child(request: dict, fds: list[int], listener: socket.socket, connection: socket.socket) -> None:
+def _run_child(request: dict, fds: list[int], listener: socket.socket, connection: socket.socket,
+               others: list[socket.socket] = ()) -> None:
     """In the forked child: become the command's process as `python -m prefect.engine` would be, and run."""
     code = 1
     try:
         listener.close()
         connection.close()
+        for other in others:  # the other runs' connections: held here, a command would wait for this run's end
+            other.close()
         os.setsid()  # its own session: stopping the warm engine leaves the runs in flight running
         for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGCHLD, signal.SIGHUP):
             signal.signal(signum, signal.SIG_DFL)
@@ -303,7 +307,7 @@ def serve(path: str) -> None:
                         continue
                     pid = os.fork()
                     if pid == 0:
-                        _run_child(request, fds, listener, connection)
+                        _run_child(request, fds, listener, connection, list(children.values()))
                     for fd in fds:
                         os.close(fd)
                     children[pid] = connection
