@@ -296,10 +296,22 @@ def _wrapping(exclusive: bool = False):
     import fcntl
 
     lock = _wrapping_lock_file()
-    lock.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    with open(lock, "a") as handle:
+    try:
+        lock.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        handle = open(lock, "a")  # noqa: SIM115 - held for the block, closed below
+    except OSError:
+        if exclusive:
+            raise
+        # a key file in a folder nobody may write (a secret mounted read-only): no rotation can rewrite it either
+        yield
+        return
+    with handle:
         fcntl.flock(handle, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
         yield
+
+
+class RotationImpossible(RuntimeError):
+    """The key file's folder cannot hold the rotation's locks (read-only): nothing is changed."""
 
 
 class RotationRunning(RuntimeError):
@@ -315,8 +327,14 @@ def _rotation_lock(path):
     import fcntl
 
     lock = path.with_name(path.name + ".rotating")
-    lock.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    handle = open(lock, "a")  # noqa: SIM115 - held for the rotation, closed below
+    try:
+        lock.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        handle = open(lock, "a")  # noqa: SIM115 - held for the rotation, closed below
+        open(_wrapping_lock_file(), "a").close()  # the wrappers' lock, taken once the file holds the new key
+    except OSError as error:
+        raise RotationImpossible(f"the key file's folder {path.parent} takes no lock file ({error.strerror or error}): a "
+                                 f"rotation rewrites {path.name} there, so the folder must be writable; nothing was "
+                                 f"changed") from None
     try:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)

@@ -274,3 +274,25 @@ def test_a_data_key_read_while_the_master_key_rotates_is_unwrapped(tmp_path, mon
     reader.join(60)
     assert rotated.returncode == 0 and "(1 rewrapped)" in rotated.stdout, rotated.stderr
     assert failed == {} and got["key"] == expected.key
+
+
+def test_a_master_key_file_where_no_lock_can_be_made_still_wraps_new_keys(tmp_path, monkeypatch):
+    """A secret mounted read-only (LIFECYCLE_MASTER_KEY_FILE): the rotation's lock beside it cannot be made, and no
+    rotation can rewrite the file there either; a backup's new data key is wrapped as before. (The lock is kept
+    from being made by a folder under its name: a read-only folder stops no one when the tests run as root.)"""
+    from operations.backup_keys import create_key, unwrap
+
+    shop = backup_shop(tmp_path, monkeypatch, DAY.isoformat())
+    monkeypatch.setenv("LIFECYCLE_STORAGE_URL", shop.objects.as_uri())
+    assert backup_customer("ACME", DAY, shop.platform, shop.storage, engine=shop.ledger).status == "good"
+    lock = tmp_path / "home" / "keys" / "master.key.wrapping"
+    lock.unlink(missing_ok=True)
+    lock.mkdir()  # no lock file can be opened there
+    store = shop.storage.store()
+    made = create_key(store, "ACME")
+    assert unwrap(store, "ACME", made.key_id) == made.key
+    held = (tmp_path / "home" / "keys" / "master.key").read_text()
+    refused = lifecycle("keys", "rotate-master")  # a rotation needs the lock: it never runs without it
+    assert refused.returncode == 2 and len(refused.stderr.strip().splitlines()) == 1, refused.stderr
+    assert "takes no lock file" in refused.stderr and "nothing was changed" in refused.stderr
+    assert (tmp_path / "home" / "keys" / "master.key").read_text() == held
