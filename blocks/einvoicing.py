@@ -166,7 +166,9 @@ class EInvoicing(Block):
         body = _json(response)
         if 400 <= response.status_code < 500 and response.status_code != 409:
             reason = body.get("reason") if isinstance(body.get("reason"), str) else response.text[:200]
-            raise DepositRefused(f"HTTP {response.status_code}: {reason or 'no reason given'}"[:500],
+            # kept and printed as a polled status's reason is: one line, its control characters as their codes (a
+            # proxy's HTML page forged lines in the run's output; an ESC in a reason drove the terminal)
+            raise DepositRefused(stored_reason(f"HTTP {response.status_code}: {reason or 'no reason given'}", 500),
                                  response.status_code)
         # anything else is the platform taking it (2xx), knowing it (409) or an answer we cannot read: never a
         # refusal, which would let `--redeposit` send the same document twice

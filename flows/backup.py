@@ -20,9 +20,9 @@ from prefect.task_runners import ThreadPoolTaskRunner
 import lifecycle_config
 from blocks.storage import StoreUnavailable
 from lifecycle_config.conditions import Reported
-from operations.backup import (BackupRefused, customers_to_back_up, failures, finish_night, mark_not_backed_up,
-                               outcomes_of, settle_abandoned_backups, store_down, unknown_backups_problem,
-                               unknown_customers_problem)
+from operations.backup import (BackupRefused, customers_to_back_up, deleted_meanwhile, failures, finish_night,
+                               mark_not_backed_up, outcomes_of, settle_abandoned_backups, store_down,
+                               unknown_backups_problem, unknown_customers_problem)
 from operations.drill import Drill, Drilled, drill_outcomes, evidence_markdown, plan_drill
 from policy.calendar import taken_day_problem, today_paris
 from policy.vocabulary import BackupOutcomeStatus
@@ -157,7 +157,8 @@ def backup_shard(customer_ids: list[str], as_of: date, force_reason: Optional[st
         raise StoreUnavailable(f"{down}: {len(failed)} of {len(outcomes)} customer(s) of this shard not backed up "
                                f"on {as_of}")
     print(f"{as_of}: {sum(1 for o in outcomes if o.status == BackupOutcomeStatus.GOOD)} backed up, "
-          f"{sum(1 for o in outcomes if o.status == BackupOutcomeStatus.SKIPPED)} already done, {len(failed)} failed")
+          f"{sum(1 for o in outcomes if o.status == BackupOutcomeStatus.SKIPPED)} already done, {len(failed)} failed"
+          + deleted_meanwhile(outcomes))
     if failed:
         raise BackupsFailed(failures(failed))
     return {"day": as_of.isoformat(), "customers": len(customer_ids), "failed": len(failed)}

@@ -50,6 +50,12 @@ _HEADER = struct.Struct("!I")
 #: finds the run's own process as well as this command
 ENVIRON_ROOM_VARIABLE = "LIFECYCLE_WARM_ENGINE_ENVIRON"
 ENVIRON_ROOM = 32 * 1024
+#: how long the warm engine waits for a connection's request: it reads requests one at a time, so a client that
+#: connects and says nothing (a stray `nc -U`, a stopped process) would otherwise hold every run behind it; long
+#: enough that a command slowed down on a loaded machine between its connect and its request is still served
+REQUEST_TIMEOUT = 10.0
+#: the largest request the warm engine reads (argv, working directory and environment of a run take kilobytes)
+REQUEST_LIMIT = 4 * 1024 * 1024
 
 
 def _send(sock: socket.socket, payload: dict, fds: list[int] | None = None) -> None:
@@ -61,27 +67,43 @@ def _send(sock: socket.socket, payload: dict, fds: list[int] | None = None) -> N
     sock.sendall(data)
 
 
-def _receive(sock: socket.socket, with_fds: bool = False) -> tuple[dict | None, list[int]]:
+def _receive(sock: socket.socket, with_fds: bool = False, limit: int | None = None) -> tuple[dict | None, list[int]]:
+    """One message (and the descriptors passed with it); None when the peer closed, sent something that is
+    not a message, or announced more than `limit` bytes."""
     fds: list[int] = []
     if with_fds:
         head, fds, _, _ = socket.recv_fds(sock, _HEADER.size, 3)
     else:
         head = sock.recv(_HEADER.size)
-    while head and len(head) < _HEADER.size:
-        more = sock.recv(_HEADER.size - len(head))
-        if not more:
-            break
-        head += more
-    if len(head) < _HEADER.size:
-        return None, fds
-    (size,) = _HEADER.unpack(head)
-    data = b""
-    while len(data) < size:
-        more = sock.recv(size - len(data))
-        if not more:
+    try:  # from here the descriptors received are the caller's to close, whatever happens
+        while head and len(head) < _HEADER.size:
+            more = sock.recv(_HEADER.size - len(head))
+            if not more:
+                break
+            head += more
+        if len(head) < _HEADER.size:
             return None, fds
-        data += more
-    return json.loads(data), fds
+        (size,) = _HEADER.unpack(head)
+        if limit is not None and size > limit:
+            return None, fds
+        data = b""
+        while len(data) < size:
+            more = sock.recv(size - len(data))
+            if not more:
+                return None, fds
+            data += more
+        return json.loads(data), fds
+    except (OSError, ValueError):  # cut, timed out, not JSON or not UTF-8: not one of our messages
+        return None, fds
+
+
+def _is_run_request(request) -> bool:
+    """What a command sends (start): argv and environment as strings, a working directory."""
+    return (isinstance(request, dict) and isinstance(request.get("cwd"), str)
+            and isinstance(request.get("argv"), list) and all(isinstance(arg, str) for arg in request["argv"])
+            and isinstance(request.get("env"), dict)
+            and all(isinstance(name, str) and isinstance(value, str) and name and "=" not in name
+                    and "\0" not in name + value for name, value in request["env"].items()))
 
 
 # --- the command's side: the worker's process for the run ---------------------------------------------
@@ -147,12 +169,15 @@ def start(argv: list[str]) -> None:
 
 # --- the warm engine's side -------------------------------------------------------------------------
 
-def _run_child(request: dict, fds: list[int], listener: socket.socket, connection: socket.socket) -> None:
+def _run_child(request: dict, fds: list[int], listener: socket.socket, connection: socket.socket,
+               others: list[socket.socket] = ()) -> None:
     """In the forked child: become the command's process as `python -m prefect.engine` would be, and run."""
     code = 1
     try:
         listener.close()
         connection.close()
+        for other in others:  # the other runs' connections: held here, a command would wait for this run's end
+            other.close()
         os.setsid()  # its own session: stopping the warm engine leaves the runs in flight running
         for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGCHLD, signal.SIGHUP):
             signal.signal(signum, signal.SIG_DFL)
@@ -267,18 +292,22 @@ def serve(path: str) -> None:
             for sock in ready:
                 if sock is listener:
                     connection, _ = listener.accept()
+                    # a client that never sends, or sends something else, costs at most REQUEST_TIMEOUT and
+                    # never the warm engine itself: the runs behind it are served next
+                    connection.settimeout(REQUEST_TIMEOUT)
                     try:
-                        request, fds = _receive(connection, with_fds=True)
+                        request, fds = _receive(connection, with_fds=True, limit=REQUEST_LIMIT)
                     except OSError:
                         request, fds = None, []
-                    if request is None or len(fds) != 3:
+                    connection.settimeout(None)
+                    if not _is_run_request(request) or len(fds) != 3:
                         for fd in fds:
                             os.close(fd)
                         connection.close()
                         continue
                     pid = os.fork()
                     if pid == 0:
-                        _run_child(request, fds, listener, connection)
+                        _run_child(request, fds, listener, connection, list(children.values()))
                     for fd in fds:
                         os.close(fd)
                     children[pid] = connection

@@ -249,11 +249,32 @@ def server_record() -> dict | None:
         return None
     if not isinstance(recorded, dict):
         return None
-    written_for = (recorded.get("config") or {}).get("LIFECYCLE_HOME") if isinstance(recorded.get("config"), dict) \
-        else None
+    recorded = _sound_fields(recorded)
+    if recorded is None:
+        return None
+    written_for = (recorded.get("config") or {}).get("LIFECYCLE_HOME")
     if written_for and written_for != str(home()):
         return None
     return recorded
+
+
+#: the fields `lifecycle up` writes in server.json, and the types it writes them with
+_RECORD_FIELDS = {"api_url": (str,), "pid": (int,), "downloads": (str, type(None)), "config": (dict,),
+                  "installation": (str,)}
+
+
+def _sound_fields(recorded: dict) -> dict | None:
+    """A server.json's record without the fields of another type than `lifecycle up` writes (edited by hand,
+    written by something else): its `api_url: 5` made every command that looks for the home's server end in a
+    traceback. The sound fields still say what they say (the home's installation among them); a damaged
+    `config` leaves no way to tell which home the record was written for: None."""
+    config = recorded.get("config")
+    if config is not None and not (isinstance(config, dict) and all(
+            isinstance(name, str) and isinstance(value, str) for name, value in config.items())):
+        return None
+    return {name: value for name, value in recorded.items()
+            if name not in _RECORD_FIELDS or (isinstance(value, _RECORD_FIELDS[name])
+                                              and not (name == "pid" and isinstance(value, bool)))}
 
 
 def download_base() -> str | None:

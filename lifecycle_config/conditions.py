@@ -49,6 +49,15 @@ def is_world_condition(error: BaseException) -> bool:
 
 
 def one_line(error: BaseException) -> str:
-    """The error's own first line (its type's name when it says nothing)."""
+    """The error's own first line (its type's name when it says nothing), every character a terminal would act on
+    or hide written as its code (`\\x1b`): its words are often another system's (an S3 endpoint's or a mail
+    server's message, a database's), and an ESC or a bidi override in them drove or reordered the terminal."""
+    import unicodedata
+
     text = str(error).strip()
-    return text.splitlines()[0] if text else type(error).__name__
+    line = text.splitlines()[0] if text else type(error).__name__
+    if line.isprintable():
+        return line
+    return "".join((f"\\x{ord(char):02x}" if ord(char) < 0x100 else f"\\u{ord(char):04x}")
+                   if unicodedata.category(char) in ("Cc", "Cf", "Co", "Cn", "Cs") and char not in "\u200c\u200d"
+                   else char for char in line)

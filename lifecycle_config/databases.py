@@ -97,6 +97,12 @@ def said_in_one_line(engine: Engine) -> None:
 SQLITE_HEADER = b"SQLite format 3\x00"
 
 
+#: the files SQLite keeps beside a database `x.db` (x.db-journal, x.db-wal, x.db-shm): a database written under one
+#: of those names (`db restore-snapshot --to sqlite:///ledger.db-journal`) was deleted by the next command that
+#: opened x.db, which took it for a stale journal
+SQLITE_COMPANIONS = ("-journal", "-wal", "-shm")
+
+
 def sqlite_file_problem(path: str) -> str | None:
     """Why the file a SQLite URL names cannot be a database (None: it can): a folder, a FIFO, a device or a
     socket (SQLite said "disk I/O error" or "disk is full", blaming the world for a mistyped path; a FIFO
@@ -111,6 +117,11 @@ def sqlite_file_problem(path: str) -> str | None:
     under = file_in_the_way(path)
     if under is not None:
         return f"cannot be made: {escaped(str(under))} is a file, not a folder"
+    for suffix in SQLITE_COMPANIONS:  # ledger.db-journal beside ledger.db: SQLite owns that name
+        if path.endswith(suffix) and os.path.isfile(path[:-len(suffix)]):
+            return (f"is the name SQLite gives the {suffix[1:]} file of the database "
+                    f"{escaped(os.path.basename(path[:-len(suffix)]))} beside it: opening that database deletes or "
+                    f"rewrites it; name another file")
     try:
         mode = os.stat(path).st_mode
     except OSError:

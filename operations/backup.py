@@ -53,6 +53,16 @@ class BackupRefused(Refusal):
     """Nothing to back up as asked."""
 
 
+#: why a customer the night listed was not backed up: its data was deleted since
+DELETED_MEANWHILE = "its data was deleted after the night listed it: nothing written"
+
+
+def deleted_meanwhile(outcomes) -> str:
+    """`, 1 deleted meanwhile (C007)`: customers whose data was deleted while the night ran, when there are any."""
+    gone = [o.customer_id for o in outcomes if o.status == BackupOutcomeStatus.DELETED]
+    return f", {len(gone)} deleted meanwhile ({', '.join(gone[:10])}{', ...' if len(gone) > 10 else ''})" if gone else ""
+
+
 @dataclass(frozen=True)
 class BackupOutcome:
     """One customer's backup of a night: `good`, `skipped` (already good) or `failed`, with why."""
@@ -86,7 +96,7 @@ class Night:
 
     def line(self) -> str:
         return (f"{self.day}: {self.count(BackupOutcomeStatus.GOOD)} backed up, {self.count(BackupOutcomeStatus.SKIPPED)} already done, "
-                f"{len(self.failed)} failed" + (f"; ledger snapshot {self.ledger_snapshot}" if self.ledger_snapshot
+                f"{len(self.failed)} failed" + deleted_meanwhile(self.outcomes) + (f"; ledger snapshot {self.ledger_snapshot}" if self.ledger_snapshot
                                                  else ""))
 
     def store_down_message(self) -> str:
@@ -237,6 +247,12 @@ def backup_customer(customer_id: str, day: date, platform: PlatformControl, stor
                 existing = session.get(Backup, backup_id)
                 if existing is not None and existing.status == BackupStatus.GOOD:
                     return BackupOutcome(customer_id, backup_id, BackupOutcomeStatus.SKIPPED, existing.rows or 0, existing.bytes or 0)
+                # a deletion approved while the night ran (it listed the customer hours before): its keys shredded
+                # and its certificate written, a backup made now would be a copy the certificate says is gone
+                if session.scalar(select(Customer.stage).where(Customer.customer_id == customer_id)) \
+                        == Stage.DATA_DELETED:
+                    return BackupOutcome(customer_id, backup_id, BackupOutcomeStatus.DELETED,
+                                         error=DELETED_MEANWHILE)
             record = write_backup(backup_id=backup_id, prefix=keys.backup_folder(customer_id, backup_id), tables=tables,
                                   source=source, where_of=_tenant_filter(platform, customer_id), storage=storage,
                                   customer_id=customer_id, kind=kind, tenant_column=platform.tenant_column,
@@ -446,7 +462,7 @@ def backup_chunk(customer_ids: list[str], day: date, platform: PlatformControl, 
         if outcome.store_down:  # the store went away: the rest of the chunk would only wait for the same error
             return outcomes + mark_not_backed_up(customer_ids[position + 1:], day, outcome.error,
                                                  flow_run_id=flow_run_id, engine=engine)
-        if outcome.status != BackupOutcomeStatus.FAILED:
+        if outcome.status in (BackupOutcomeStatus.GOOD, BackupOutcomeStatus.SKIPPED):
             apply_retention(customer_id, day, terms, storage, engine, flow_run_id=flow_run_id, holder_gone=holder_gone)
     return outcomes
 
@@ -456,10 +472,15 @@ def outcomes_of(customer_ids: list[str], day: date, engine=None) -> list[BackupO
     with session_scope(engine) as session:
         found = {b.customer_id: b for b in session.scalars(select(Backup).where(
             Backup.backup_id.in_([keys.nightly_backup(c, day) for c in customer_ids])))}
+        deleted = set(session.scalars(select(Customer.customer_id).where(
+            Customer.customer_id.in_(customer_ids), Customer.stage == Stage.DATA_DELETED)))
     outcomes = []
     for customer_id in customer_ids:
         backup = found.get(customer_id)
-        if backup is None:
+        if backup is None and customer_id in deleted:
+            outcomes.append(BackupOutcome(customer_id, keys.nightly_backup(customer_id, day),
+                                          BackupOutcomeStatus.DELETED, error=DELETED_MEANWHILE))
+        elif backup is None:
             outcomes.append(BackupOutcome(customer_id, keys.nightly_backup(customer_id, day), BackupOutcomeStatus.FAILED,
                                           error="no backup: its shard did not reach it"))
         elif backup.status == BackupStatus.GOOD:

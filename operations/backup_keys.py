@@ -140,10 +140,12 @@ def create_key(store: FolderStore | S3Store, customer_id: str | None) -> DataKey
     """A new data key for the owner, stored wrapped; it becomes the one new backups use."""
     import io
 
-    master = _wrapping_master(store)
-    data_key, key_id = secrets.token_bytes(32), _new_id()
-    store.put_stream(keys.data_key_object(customer_id, key_id),
-                     io.BytesIO(_wrap(key_id, customer_id, data_key, master, datetime.now(timezone.utc).isoformat())))
+    with _wrapping():
+        master = _wrapping_master(store)
+        failpoint("keys.master-read")
+        data_key, key_id = secrets.token_bytes(32), _new_id()
+        store.put_stream(keys.data_key_object(customer_id, key_id),
+                         io.BytesIO(_wrap(key_id, customer_id, data_key, master, datetime.now(timezone.utc).isoformat())))
     failpoint("keys.data-key-created")
     return DataKey(key_id, data_key)
 
@@ -221,8 +223,14 @@ def unwrap(store: FolderStore | S3Store, customer_id: str | None, key_id: str, e
                            f"or wrapped key in its record)")
     if record["master"].startswith(KMS):
         return _kms_unwrap(store, record)
+    failpoint("keys.record-read")
     masters = {masterkey.fingerprint(master): master for master in masterkey.keys_for_use(create=False)}
     master = masters.get(record.get("master"))
+    if master is None and not record["master"].startswith(KMS):
+        # read just before a rotation dropped its master key from the file: a rotation drops a key only once every
+        # key object is rewrapped, so the object read again is under a key the file holds
+        record = _record(store, customer_id, key_id)
+        master = masters.get(record.get("master")) if isinstance(record.get("wrapped"), str) else None
     if master is None:
         raise masterkey.MasterKeyMissing(f"the data key {key_id} was wrapped by master key {record.get('master')}, "
                                          f"which {masterkey.key_file()} does not hold: give the escrow copy of that key "
@@ -273,6 +281,39 @@ def rotate_master(store: FolderStore | S3Store) -> tuple[str, int]:
         return _rotate_master(store, path)
 
 
+def _wrapping_lock_file():
+    path = masterkey.key_file()
+    return path.with_name(path.name + ".wrapping")
+
+
+@contextmanager
+def _wrapping(exclusive: bool = False):
+    """Held shared by whoever wraps a new data key, from reading the master key to storing the key object; taken
+    exclusive for a moment by a rotation once the key file holds the new key. A data key wrapped under the
+    master read before that moment is then stored before the rotation lists the keys to rewrap: one stored
+    after its last pass stayed wrapped by the old master key, which the rotation then dropped from the file,
+    and the backups made with it could never be read. (An flock: the kernel frees it when a process ends.)"""
+    import fcntl
+
+    lock = _wrapping_lock_file()
+    try:
+        lock.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        handle = open(lock, "a")  # noqa: SIM115 - held for the block, closed below
+    except OSError:
+        if exclusive:
+            raise
+        # a key file in a folder nobody may write (a secret mounted read-only): no rotation can rewrite it either
+        yield
+        return
+    with handle:
+        fcntl.flock(handle, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
+        yield
+
+
+class RotationImpossible(RuntimeError):
+    """The key file's folder cannot hold the rotation's locks (read-only): nothing is changed."""
+
+
 class RotationRunning(RuntimeError):
     """Another `keys rotate-master` is rotating the same key file."""
 
@@ -286,8 +327,14 @@ def _rotation_lock(path):
     import fcntl
 
     lock = path.with_name(path.name + ".rotating")
-    lock.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    handle = open(lock, "a")  # noqa: SIM115 - held for the rotation, closed below
+    try:
+        lock.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        handle = open(lock, "a")  # noqa: SIM115 - held for the rotation, closed below
+        open(_wrapping_lock_file(), "a").close()  # the wrappers' lock, taken once the file holds the new key
+    except OSError as error:
+        raise RotationImpossible(f"the key file's folder {path.parent} takes no lock file ({error.strerror or error}): a "
+                                 f"rotation rewrites {path.name} there, so the folder must be writable; nothing was "
+                                 f"changed") from None
     try:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -306,6 +353,8 @@ def _rotate_master(store: FolderStore | S3Store, path) -> tuple[str, int]:
         held = [masterkey.new_key(), *held]
         masterkey.write_keys(path, held)
         failpoint("keys.master-added")
+    with _wrapping(exclusive=True):  # a data key being wrapped under the old key alone is stored before the passes
+        pass
     new, by_print = held[0], {masterkey.fingerprint(master): master for master in held}
     rewrapped = 0
     while True:  # again until a pass finds none left: a key made meanwhile under the old master is caught too

@@ -128,6 +128,7 @@ class BackupOutcomeStatus(StrEnum):
     GOOD = "good"
     SKIPPED = "skipped"   # a good backup of that day was there already
     FAILED = "failed"
+    DELETED = "deleted"   # its data was deleted after the night listed it: nothing written, nothing to back up
 
 
 class NoticeStatus(StrEnum):

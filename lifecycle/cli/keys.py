@@ -66,13 +66,14 @@ def keys_rotate_master() -> None:
     key now named (from the key file, or a KMS key named before)."""
     from lifecycle.cli.common import backups_keys, installation_storage, ledger
     from lifecycle_config import masterkey
-    from operations.backup_keys import KeyDestroyed, RotationRunning, WrongStore, check_store_holds, rotate_master
+    from operations.backup_keys import (KeyDestroyed, RotationImpossible, RotationRunning, WrongStore,
+                                        check_store_holds, rotate_master)
 
     store = installation_storage().store()
     try:
         check_store_holds(store, backups_keys(ledger()))
         fingerprint, rewrapped = rotate_master(store)
-    except (masterkey.MasterKeyMissing, WrongStore) as error:
+    except (masterkey.MasterKeyMissing, WrongStore, RotationImpossible) as error:
         fail(str(error), 2)
     except (KeyDestroyed, RotationRunning) as error:  # a damaged key object, a rotation at work: one line
         fail(str(error))

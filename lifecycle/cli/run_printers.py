@@ -156,8 +156,11 @@ def export(result: Exported, options: dict) -> None:
 
 
 def backup(result: NightDone, options: dict) -> None:
+    from operations.backup import deleted_meanwhile
+
     typer.echo(f"{result.day}: {result.count(BackupOutcomeStatus.GOOD)} backed up, "
-               f"{result.count(BackupOutcomeStatus.SKIPPED)} already done today")
+               f"{result.count(BackupOutcomeStatus.SKIPPED)} already done today"
+               + deleted_meanwhile(result.outcomes))
     if result.ledger_snapshot:
         typer.echo(f"  ledger snapshot {result.ledger_snapshot}")
 

@@ -68,3 +68,21 @@ def test_restore_snapshot_to_a_path_that_is_no_database_file_is_refused_before_t
     assert result.exit_code == 2, result.output
     assert result.stderr == f"lifecycle: --to {target!r} {PROBLEMS[kind].format(tmp=tmp_path)}\n"
     assert not (tmp_path / "home" / "ledger.db").exists()  # refused before the ledger was opened
+
+
+@pytest.mark.parametrize("suffix", ["-journal", "-wal", "-shm"])
+def test_a_name_sqlite_keeps_for_another_databases_journal_is_refused(tmp_path, monkeypatch, suffix):
+    # a snapshot restored as ledger.db-journal beside ledger.db was deleted by the next command that opened the
+    # ledger (SQLite took it for a stale journal): the restore said "restored", and the copy was gone
+    import sqlite3
+
+    sqlite3.connect(tmp_path / "ledger.db").execute("create table t (x)").connection.close()
+    name = str(tmp_path / f"ledger.db{suffix}")
+    assert sqlite_file_problem(name) == (f"is the name SQLite gives the {suffix[1:]} file of the database "
+                                         f"'ledger.db' beside it: opening that database deletes or rewrites it; "
+                                         f"name another file")
+    monkeypatch.setenv("LIFECYCLE_HOME", str(tmp_path / "home"))
+    result = CliRunner().invoke(app, ["db", "restore-snapshot", "ledger-20261120-013000", "--to", f"sqlite:///{name}"])
+    assert result.exit_code == 2 and "is the name SQLite gives" in result.stderr
+    assert not os.path.exists(name)
+    assert sqlite_file_problem(str(tmp_path / f"alone.db{suffix}")) is None  # no database beside it: a name like any

@@ -420,3 +420,23 @@ def test_a_poll_stops_asking_once_the_platform_did_not_answer(closed, platform):
         assert len(accepted) == 1
     assert read.new == [] and read.unreachable[1] == f"{second}: not asked, the platform did not answer"
     assert read.line() == "0 new status(es) read on 2 flow(s) (2 not answered: read again by the next run)"
+
+
+def test_a_refusal_s_reason_is_kept_and_said_on_one_line_without_its_control_characters(closed, platform):
+    # the platform's (or a proxy's) words on a refused deposit were kept and printed as they came: a line break
+    # forged a line of the run's output, an ESC drove the terminal, a bidi override reordered the line; they
+    # are kept as a polled status's reason is (blocks.einvoicing.stored_reason)
+    from sqlalchemy import select
+
+    from ledger.db import session_scope
+    from ledger.einvoicing import EinvoiceFlow
+
+    ledger, settings, numbers = closed
+    _issue(settings, ledger)
+    platform.refuse_deposits = "SIREN unknown\nrefused by the platform: FORGED\x1b[2J \u202eevil"
+    done = deposit_documents(settings, actor="test", flow_run_id=None, engine=ledger)
+    said = "HTTP 400: SIREN unknown refused by the platform: FORGED\\u001b[2J \\u202eevil"
+    assert sorted(done.refused) == sorted(f"{numbers[name]}: {said}" for name in ("ACME", "BETA"))
+    assert len(done.line().splitlines()) == 1
+    with session_scope(ledger) as session:
+        assert set(session.scalars(select(EinvoiceFlow.reason))) == {said}

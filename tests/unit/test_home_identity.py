@@ -69,3 +69,37 @@ def test_a_server_json_written_for_another_home_says_nothing_of_this_one(pointed
     recorded["config"]["LIFECYCLE_HOME"] = str(tmp_path / "elsewhere")  # a home copied with its server.json
     (home / "server.json").write_text(json.dumps(recorded))
     assert CliRunner().invoke(app, ["show", "customers"]).exit_code == 0
+
+
+@pytest.mark.parametrize("damage", [
+    {"api_url": 5}, {"api_url": ["http://127.0.0.1:9/api"]}, {"pid": "x"}, {"pid": True}, {"downloads": 7},
+    {"installation": 12}, {"installation": {"id": "x"}},
+])
+def test_a_server_json_field_of_another_type_is_ignored_and_the_sound_ones_still_hold(pointed, damage, tmp_path):
+    # a server.json edited by hand: `api_url: 5` ended every command that looks for the home's server (keys,
+    # db restore-snapshot, run) in a traceback; a damaged field says nothing, the home's installation still does
+    import lifecycle_config
+    from lifecycle.server import running_server
+
+    home, ledger_id = pointed
+    for installation in (ledger_id, ANOTHER):
+        server_json(home, installation)
+        recorded = {**json.loads((home / "server.json").read_text()), **damage}
+        (home / "server.json").write_text(json.dumps(recorded))
+        assert running_server() is None
+        assert not set(damage) & set(lifecycle_config.server_record())
+        result = CliRunner().invoke(app, ["db", "restore-snapshot", "LEDGER-20261120", "--to",
+                                          f"sqlite:///{tmp_path / 'restored.db'}"])
+        assert "Traceback" not in result.output and len(result.stderr.splitlines()) == 1, result.output
+        assert result.exit_code == 2
+        if installation == ANOTHER and "installation" not in damage:  # still A's home: B's ledger refused first
+            assert f"belongs to installation {ANOTHER}" in result.stderr
+        else:  # the home's server looked for, none found: the snapshot is then looked for, and there is none
+            assert "no good ledger snapshot 'LEDGER-20261120'" in result.stderr
+
+
+def test_a_server_json_whose_config_is_damaged_names_no_home(pointed):
+    home, _ = pointed
+    (home / "server.json").write_text(json.dumps({"api_url": 5, "config": ["LIFECYCLE_HOME"], "installation": ANOTHER}))
+    result = CliRunner().invoke(app, ["show", "customers"])
+    assert result.exit_code == 0 and "Traceback" not in result.output

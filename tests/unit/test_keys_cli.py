@@ -211,3 +211,88 @@ def test_a_rotation_while_another_runs_is_refused_and_changes_nothing(tmp_path, 
     assert {path: path.read_bytes() for path in (shop.objects / "keys").rglob("*.json")} == objects
     done = lifecycle("keys", "rotate-master")  # the lock freed: the rotation runs
     assert done.returncode == 0 and "(1 rewrapped)" in done.stdout, done.stderr
+
+
+def test_a_data_key_wrapped_while_the_master_key_rotates_is_readable_under_the_new_one(tmp_path, monkeypatch):
+    """Probe 15: a backup that read the master key just before `keys rotate-master` wrote the new one stored its
+    data key after the rotation's last pass: wrapped by the old key, which the rotation then dropped from the
+    file, so every backup made with that key was unreadable. Here the backup pauses between reading the master
+    key and storing its data key (a slow store), and the rotation runs meanwhile."""
+    import threading
+
+    from operations.backup_keys import create_key, unwrap
+
+    shop = backup_shop(tmp_path, monkeypatch, DAY.isoformat())
+    monkeypatch.setenv("LIFECYCLE_STORAGE_URL", shop.objects.as_uri())
+    assert backup_customer("ACME", DAY, shop.platform, shop.storage, engine=shop.ledger).status == "good"
+    read = tmp_path / "crossed.log"
+    monkeypatch.setenv("LIFECYCLE_FAILPOINT_LOG", str(read))
+    monkeypatch.setenv("LIFECYCLE_FAILPOINT_PAUSE", "keys.master-read=2")
+    store = shop.storage.store()
+    made = {}
+    backup = threading.Thread(target=lambda: made.update(key=create_key(store, "ACME")))
+    backup.start()
+    while not (read.exists() and "keys.master-read" in read.read_text()):  # the old master key is read
+        backup.join(0.05)
+    rotated = lifecycle("keys", "rotate-master")
+    backup.join(60)
+    assert rotated.returncode == 0, rotated.stderr
+    assert len((tmp_path / "home" / "keys" / "master.key").read_text().split()) == 1  # the old key dropped
+    assert unwrap(store, "ACME", made["key"].key_id) == made["key"].key
+
+
+def test_a_data_key_read_while_the_master_key_rotates_is_unwrapped(tmp_path, monkeypatch):
+    """Its sibling on the reading side: a backup or restore that read a key object just before the rotation
+    rewrapped it, then the key file just after the rotation dropped the old key, said the data key was wrapped
+    by a key the file does not hold (and sent the user to the escrow copy), though nothing was lost."""
+    import threading
+
+    from operations.backup_keys import current_key, unwrap
+
+    shop = backup_shop(tmp_path, monkeypatch, DAY.isoformat())
+    monkeypatch.setenv("LIFECYCLE_STORAGE_URL", shop.objects.as_uri())
+    assert backup_customer("ACME", DAY, shop.platform, shop.storage, engine=shop.ledger).status == "good"
+    store = shop.storage.store()
+    expected = current_key(store, "ACME")
+    read = tmp_path / "crossed.log"
+    monkeypatch.setenv("LIFECYCLE_FAILPOINT_LOG", str(read))
+    monkeypatch.setenv("LIFECYCLE_FAILPOINT_PAUSE", "keys.record-read=2")
+    got, failed = {}, {}
+
+    def restore():
+        try:
+            got["key"] = unwrap(store, "ACME", expected.key_id)
+        except Exception as error:  # noqa: BLE001 - what the reader met, asserted below
+            failed["error"] = error
+
+    reader = threading.Thread(target=restore)
+    reader.start()
+    while not (read.exists() and "keys.record-read" in read.read_text()):  # the old wrapping is read
+        reader.join(0.05)
+    monkeypatch.delenv("LIFECYCLE_FAILPOINT_PAUSE")
+    rotated = lifecycle("keys", "rotate-master")
+    reader.join(60)
+    assert rotated.returncode == 0 and "(1 rewrapped)" in rotated.stdout, rotated.stderr
+    assert failed == {} and got["key"] == expected.key
+
+
+def test_a_master_key_file_where_no_lock_can_be_made_still_wraps_new_keys(tmp_path, monkeypatch):
+    """A secret mounted read-only (LIFECYCLE_MASTER_KEY_FILE): the rotation's lock beside it cannot be made, and no
+    rotation can rewrite the file there either; a backup's new data key is wrapped as before. (The lock is kept
+    from being made by a folder under its name: a read-only folder stops no one when the tests run as root.)"""
+    from operations.backup_keys import create_key, unwrap
+
+    shop = backup_shop(tmp_path, monkeypatch, DAY.isoformat())
+    monkeypatch.setenv("LIFECYCLE_STORAGE_URL", shop.objects.as_uri())
+    assert backup_customer("ACME", DAY, shop.platform, shop.storage, engine=shop.ledger).status == "good"
+    lock = tmp_path / "home" / "keys" / "master.key.wrapping"
+    lock.unlink(missing_ok=True)
+    lock.mkdir()  # no lock file can be opened there
+    store = shop.storage.store()
+    made = create_key(store, "ACME")
+    assert unwrap(store, "ACME", made.key_id) == made.key
+    held = (tmp_path / "home" / "keys" / "master.key").read_text()
+    refused = lifecycle("keys", "rotate-master")  # a rotation needs the lock: it never runs without it
+    assert refused.returncode == 2 and len(refused.stderr.strip().splitlines()) == 1, refused.stderr
+    assert "takes no lock file" in refused.stderr and "nothing was changed" in refused.stderr
+    assert (tmp_path / "home" / "keys" / "master.key").read_text() == held

@@ -69,3 +69,30 @@ def test_a_store_that_cannot_be_written_fails_the_night_in_one_line(shop, tmp_pa
     assert message.endswith(": 2 of 2 customer(s) not backed up on 2026-11-20; no ledger snapshot")
     with session_scope(shop.ledger) as session:
         assert session.get(Backup, "ACME-20261120").status == "failed"
+
+
+def test_a_customer_whose_data_is_deleted_after_the_night_listed_it_is_not_backed_up(shop):
+    """Probe 15: the night lists its customers once, hours before it reaches the last; a deletion approved
+    meanwhile shreds the customer's keys and certifies its backups gone, then the night reached it and wrote a
+    new backup under a new key: a copy the certificate says does not exist. Under the customer's lock, the
+    backup reads the customer's stage again; the night says who was deleted meanwhile, and fails for nobody."""
+    from sqlalchemy import update
+
+    from ledger.models import Customer
+    from operations.backup import Night, backup_chunk, outcomes_of
+    from policy.vocabulary import Stage
+
+    listed = ["ACME", "BETA"]  # as the night listed them, before the deletion
+    with session_scope(shop.ledger, write=True) as session:
+        session.execute(update(Customer).where(Customer.customer_id == "ACME").values(stage=Stage.DATA_DELETED))
+    outcomes = backup_chunk(listed, DAY, shop.platform, shop.storage, Terms(), flow_run_id=None, engine=shop.ledger)
+    assert [(o.customer_id, o.status) for o in outcomes] == [("ACME", "deleted"), ("BETA", "good")]
+    night = Night(DAY, outcomes)
+    assert night.failed == [] and night.line() == "2026-11-20: 1 backed up, 0 already done, 0 failed, 1 deleted meanwhile (ACME)"
+    with session_scope(shop.ledger) as session:
+        assert session.get(Backup, "ACME-20261120") is None
+    assert not (shop.objects / keys.backup_folder("ACME", "ACME-20261120")).exists()
+    assert not list((shop.objects / "keys").rglob("*ACME*")) and not (shop.objects / "keys" / "ACME").exists()
+    # the shards' summary, read back from the ledger, says the same
+    assert [(o.customer_id, o.status) for o in outcomes_of(listed, DAY, engine=shop.ledger)] == [
+        ("ACME", "deleted"), ("BETA", "good")]

@@ -111,3 +111,22 @@ def test_free_text_is_cut_with_an_ellipsis_and_the_rest_is_written_whole(capsys)
 def test_a_table_of_short_records_stays_within_200_characters(capsys):
     _table("customers", [{column: "x" for column in TABLE_COLUMNS["customers"]}])
     assert max(len(line) for line in capsys.readouterr().out.splitlines()) <= 200
+
+
+@pytest.mark.parametrize("stored, shown", [
+    ("Acme \x1b[31mred\x1b[0m", "Acme \\x1b[31mred\\x1b[0m"),            # ESC: a terminal's command
+    ("Acme \x9b31m", "Acme \\x9b31m"),                                    # C1 CSI: the same in one byte
+    ("Evil\u202egnp.exe", "Evil\\u202egnp.exe"),                          # a bidi override reorders the line
+    ("Ac\u200bme", "Ac\\u200bme"),                                        # a zero-width space hides itself
+    ("Acme\x07", "Acme\\x07"),                                            # BEL rings
+    ("Famille 👨\u200d👩\u200d👧 ☕", "Famille 👨\u200d👩\u200d👧 ☕"),   # joiners of an emoji stay
+    ("شركة الأمل", "شركة الأمل"),                                          # another script prints as it is
+])
+def test_stored_text_a_terminal_would_act_on_prints_as_its_escape_in_every_table(capsys, stored, shown):
+    # every entry refuses these characters now, but a ledger written before (an older snapshot, a row typed in by
+    # hand) still holds them: `show` recoloured the terminal, rang it or reordered the line instead of printing
+    for subject, column in (("customers", "name"), ("audit", "actor"), ("tickets", "ticket_id")):
+        _table(subject, [{**record_of(subject), column: stored}])
+        out = capsys.readouterr().out
+        assert shown in out, out
+        assert not any(char in out for char in "\x1b\x9b\x07\u202e\u200b")

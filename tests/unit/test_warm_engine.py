@@ -75,3 +75,55 @@ def test_a_forked_run_shows_its_flow_run_id_in_its_proc_environ_as_a_started_pro
     entries = [entry for entry in shown.split(b"\0") if entry]
     assert b"PREFECT__FLOW_RUN_ID=f1e2d3" in entries and b"PATH=/bin" in entries
     assert b"." * 100 not in shown  # the room is overwritten, not shown beside
+
+
+def _client(path: str) -> "socket.socket":
+    import socket
+
+    client = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    client.connect(path)
+    return client
+
+
+def _frame(payload: bytes) -> bytes:
+    return len(payload).to_bytes(4, "big") + payload
+
+
+@pytest.mark.parametrize("request_bytes", [
+    pytest.param(_frame(b"notjs"), id="not JSON"),
+    pytest.param(_frame(b"\xff\xfe"), id="not UTF-8"),
+    pytest.param(_frame(b"[]"), id="a list, not a request"),
+    pytest.param(_frame(b'{"argv": [1], "cwd": "/", "env": {"A": "b"}}'), id="argv of numbers"),
+    pytest.param(_frame(b'{"argv": [], "cwd": "/", "env": {"A=B": "c"}}'), id="a variable named with ="),
+    pytest.param(b"\xff\xff\xff\xff" + b"x" * 64, id="announces 4 GB"),
+    pytest.param(b"\x00\x00", id="half a header, then gone"),
+])
+def test_a_hostile_or_broken_client_never_stops_the_warm_engine_nor_the_runs_after_it(warm_engine, request_bytes):
+    # whoever can reach the socket (the home's user: its folder is private) may send anything: the warm engine
+    # drops it and serves the next command, instead of dying on it (runs cold from then on) or forking on it
+    path, server = warm_engine
+    client = _client(path)
+    client.sendall(request_bytes)
+    client.close()
+    done = _command(_environment(LIFECYCLE_WARM_ENGINE=path))
+    assert done.returncode == 1 and ENGINE_REFUSAL in done.stderr
+    assert server.poll() is None and os.path.exists(path)
+
+
+def test_a_client_that_connects_and_says_nothing_holds_the_runs_behind_it_only_seconds(warm_engine):
+    # the warm engine reads one request at a time: a silent client (a stray `nc -U`, a stopped process) held
+    # every run of the installation for as long as it stayed connected
+    import time
+
+    from lifecycle.warm_engine import REQUEST_TIMEOUT
+
+    path, server = warm_engine
+    silent = _client(path)
+    try:
+        started = time.monotonic()
+        done = _command(_environment(LIFECYCLE_WARM_ENGINE=path))
+        assert done.returncode == 1 and ENGINE_REFUSAL in done.stderr
+        assert time.monotonic() - started < REQUEST_TIMEOUT + 60
+    finally:
+        silent.close()
+    assert server.poll() is None
