@@ -58,8 +58,12 @@ DELETED_MEANWHILE = "its data was deleted after the night listed it: nothing wri
 
 
 def deleted_meanwhile(outcomes) -> str:
-    """`, 1 deleted meanwhile (C007)`: customers whose data was deleted while the night ran, when there are any."""
-    gone = [o.customer_id for o in outcomes if o.status == BackupOutcomeStatus.DELETED]
+    """`, 1 deleted meanwhile (C007)`: customers whose data was deleted while the night ran, when there are any.
+    The outcomes as BackupOutcome or as the run's result keeps them (NightDone.backups: their fields in a dict)."""
+    def field(outcome, name: str):
+        return outcome[name] if isinstance(outcome, dict) else getattr(outcome, name)
+
+    gone = [field(o, "customer_id") for o in outcomes if field(o, "status") == BackupOutcomeStatus.DELETED]
     return f", {len(gone)} deleted meanwhile ({', '.join(gone[:10])}{', ...' if len(gone) > 10 else ''})" if gone else ""
 
 

@@ -160,7 +160,7 @@ def backup(result: NightDone, options: dict) -> None:
 
     typer.echo(f"{result.day}: {result.count(BackupOutcomeStatus.GOOD)} backed up, "
                f"{result.count(BackupOutcomeStatus.SKIPPED)} already done today"
-               + deleted_meanwhile(result.outcomes))
+               + deleted_meanwhile(result.backups))
     if result.ledger_snapshot:
         typer.echo(f"  ledger snapshot {result.ledger_snapshot}")
 

@@ -89,6 +89,16 @@ def test_a_customer_whose_data_is_deleted_after_the_night_listed_it_is_not_backe
     assert [(o.customer_id, o.status) for o in outcomes] == [("ACME", "deleted"), ("BETA", "good")]
     night = Night(DAY, outcomes)
     assert night.failed == [] and night.line() == "2026-11-20: 1 backed up, 0 already done, 0 failed, 1 deleted meanwhile (ACME)"
+    # and `lifecycle run backup` prints it from the run's result as the flow returns it (JSON values)
+    import typer
+    from typer.testing import CliRunner
+
+    from lifecycle.cli import run_printers
+    from operations.backup import NightDone
+
+    printed = typer.Typer()
+    printed.command()(lambda: run_printers.backup(NightDone.from_summary(night.summary()), {}))
+    assert CliRunner().invoke(printed).output == "2026-11-20: 1 backed up, 0 already done today, 1 deleted meanwhile (ACME)\n"
     with session_scope(shop.ledger) as session:
         assert session.get(Backup, "ACME-20261120") is None
     assert not (shop.objects / keys.backup_folder("ACME", "ACME-20261120")).exists()
