@@ -49,3 +49,35 @@ def load_october(ledger, tmp_path):
         ["E1", "EPS", "2026-10-15T10:00", "30", "bug_fix"],
     ]), engine=ledger)
     return ledger
+
+
+def october_drafted(ledger, folder):
+    """October loaded and drafted (no number yet), on the close's day, 2026-11-02."""
+    from operations.close import draft
+    from policy.terms import Terms
+
+    draft("2026-10", Terms(), actor="test", flow_run_id=None, engine=load_october(ledger, folder))
+
+
+def october_closed(ledger, folder):
+    """October loaded, drafted and finalised on 2026-11-02: ACME's, BETA's and GAMMA's invoices numbered, in
+    customer order, no document yet."""
+    from datetime import date
+
+    from operations.close import finalise
+    from policy.terms import Terms
+
+    october_drafted(ledger, folder)
+    finalise("2026-10", date(2026, 11, 2), Terms(), actor="test", flow_run_id=None, engine=ledger)
+
+
+def october_numbers(ledger) -> dict:
+    """Each customer's October invoice in a closed October: {customer_id: Invoice}, read from the ledger."""
+    from sqlalchemy import select
+
+    from ledger.db import session_scope
+    from ledger.models import Invoice
+
+    with session_scope(ledger) as session:
+        return {invoice.customer_id: invoice for invoice in
+                session.scalars(select(Invoice).where(Invoice.close_month == "2026-10"))}

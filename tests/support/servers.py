@@ -5,14 +5,13 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import threading
 import time
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from lifecycle_config import clock
 from policy.signing import SIGNATURE_T, TIMESTAMP, Refused, check
-from tests.support.ports import free_port
+from tests.support.ports import free_port, serve_in_thread
 
 
 @contextmanager
@@ -79,8 +78,7 @@ class Webhook:
                 pass
 
         server = ThreadingHTTPServer(("127.0.0.1", free_port()), Handler)
-        thread = threading.Thread(target=server.serve_forever, daemon=True)
-        thread.start()
+        serve_in_thread(server)
         try:
             yield f"http://127.0.0.1:{server.server_port}/lifecycle"
         finally:

@@ -11,6 +11,7 @@ import sys
 import pytest
 
 from tests.support.cli import lifecycle_in_process
+from tests.support.sqlite_ledger import home_with_ledger
 
 
 @pytest.mark.parametrize("args, option", [
@@ -128,7 +129,7 @@ def test_an_older_record_without_a_setting_differs_only_when_this_command_sets_i
 def test_amounts_and_ids_are_checked_before_any_run_starts(args, says, tmp_path):
     """Refused here, in one line, exit 2: no Prefect server is reached (the one named does not answer), no run is
     dispatched to a worker that would only then refuse it."""
-    result = lifecycle_in_process(*args, env={**os.environ, "LIFECYCLE_HOME": str(tmp_path / "home"),
+    result = lifecycle_in_process(*args, env={**os.environ, "LIFECYCLE_HOME": str(home_with_ledger(tmp_path / "home")),
                                               "PREFECT_API_URL": "http://127.0.0.1:9/api"})
     assert (result.returncode, result.stderr) == (2, f"lifecycle: {says}\n")
 

@@ -9,6 +9,7 @@ import typer
 from typer.testing import CliRunner
 
 from lifecycle.cli import app
+from tests.support.sqlite_ledger import home_with_ledger
 
 # every integer option, with the arguments its command needs besides it
 OPTIONS = {
@@ -62,7 +63,7 @@ def test_an_integer_option_out_of_its_bounds_is_one_line_naming_them(option, typ
 
 def test_a_good_number_is_read_as_written(tmp_path, monkeypatch):
     """`demo --customers 3 --seed 7` makes three customers; a sign is refused like in a file's cell."""
-    monkeypatch.setenv("LIFECYCLE_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("LIFECYCLE_HOME", str(home_with_ledger(tmp_path / "home")))
     monkeypatch.setenv("LIFECYCLE_DATABASE_URL", f"sqlite:///{tmp_path / 'home' / 'ledger.db'}")
     monkeypatch.setenv("LIFECYCLE_PLATFORM_URL", f"sqlite:///{tmp_path / 'home' / 'platform.db'}")
     result = CliRunner().invoke(app, ["demo", "--customers", "3", "--seed", "7", "--as-of", "2026-11-20"])

@@ -13,9 +13,9 @@ import pytest
 from lifecycle.downloads import serve_exports
 
 
-@pytest.fixture
-def storage(tmp_path):
-    root = tmp_path / "objects"
+def _storage_folder(root):
+    """A storage folder with a workbook, an invoice, a customer's backup, a ledger snapshot, and a link under
+    exports/ to the backup."""
     (root / "exports/2026/11").mkdir(parents=True)
     (root / "exports/2026/11/2026-11_billable-interventions.xlsx").write_bytes(b"workbook")
     (root / "invoices/2026").mkdir(parents=True)
@@ -25,8 +25,24 @@ def storage(tmp_path):
     (root / "ledger-snapshots/ledger-20261206").mkdir(parents=True)
     (root / "ledger-snapshots/ledger-20261206/installation.jsonl.gz").write_bytes(b"ledger")
     os.symlink(root / "backups/C001/C001-20261206/users.jsonl.gz", root / "exports/2026/11/linked.xlsx")
-    server = serve_exports(root, "127.0.0.1", 0)
+    return root
+
+
+@pytest.fixture(scope="module")
+def storage(tmp_path_factory):
+    """The downloads server on such a folder, for the module's tests that only read: one server, not one per
+    test (its shutdown() waits out socketserver's half-second poll, after each test)."""
+    server = serve_exports(_storage_folder(tmp_path_factory.mktemp("objects")), "127.0.0.1", 0)
     yield server.server_address[1]
+    server.shutdown()
+
+
+@pytest.fixture
+def own_storage(tmp_path):
+    """The downloads server on a folder of the test's own, which it may add to: (its port, the folder)."""
+    root = _storage_folder(tmp_path / "objects")
+    server = serve_exports(root, "127.0.0.1", 0)
+    yield server.server_address[1], root
     server.shutdown()
 
 
@@ -42,12 +58,12 @@ def test_workbooks_and_invoices_are_served(storage):
     assert _get(storage, "/invoices/2026/2026-000001.pdf") == (200, b"%PDF invoice")
 
 
-def test_the_listing_names_only_what_is_served_never_a_link_out_of_its_folder(storage, tmp_path):
+def test_the_listing_names_only_what_is_served_never_a_link_out_of_its_folder(own_storage):
     """A link `exports/pw.xlsx -> /etc/passwd` was listed at /exports/ with its target's size and time."""
-    root = tmp_path / "objects"
+    port, root = own_storage
     os.symlink("/etc/passwd", root / "exports/pw.xlsx")
     os.symlink(root / "backups", root / "exports/2026/linked-folder")   # a folder's link: nothing under it either
-    status, page = _get(storage, "/exports/")
+    status, page = _get(port, "/exports/")
     assert status == 200 and b"2026-11_billable-interventions.xlsx" in page
     assert b"pw.xlsx" not in page and b"linked.xlsx" not in page and b"users.jsonl.gz" not in page
 

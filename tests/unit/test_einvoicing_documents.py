@@ -37,8 +37,8 @@ from policy.einvoicing import BuyerKind, FlowState
 from policy.terms import Terms
 from reports.invoice_document import check_facturx
 from tests.support.fake_einvoicing import FakePlatform
-from tests.support.scenarios import load_october
-from tests.support.sqlite_ledger import sqlite_ledger
+from tests.support.scenarios import load_october, october_numbers
+from tests.support.sqlite_ledger import prepared_ledger
 
 ROOT = Path(__file__).resolve().parents[2]
 SIRENS = {"ACME": "552120222", "BETA": "732829320"}   # valid SIRENs (their Luhn key holds)
@@ -56,18 +56,23 @@ def closed(tmp_path, monkeypatch, platform):
     """October closed and its documents issued with the platform set: ACME and BETA French businesses (as the
     customers import makes a customer with a SIREN), GAMMA a private person."""
     monkeypatch.setenv(TOKEN_VARIABLE, platform.token)
-    ledger = load_october(sqlite_ledger(tmp_path, monkeypatch, "2026-11-02"), tmp_path)
+    ledger = prepared_ledger(tmp_path, monkeypatch, "2026-11-02", _october_closed_with_french_businesses)
+    settings = Settings(Terms(), ObjectStorage(url=(tmp_path / "store").as_uri()), PlatformControl(),
+                        Notifications(outbox_dir=str(tmp_path / "outbox")), Seller(),
+                        EInvoicing(base_url=platform.url, retries=0, timeout_seconds=5))
+    numbers = {customer_id: invoice.number for customer_id, invoice in october_numbers(ledger).items()}
+    return ledger, settings, numbers
+
+
+def _october_closed_with_french_businesses(ledger, folder):
+    """October loaded, ACME and BETA made French businesses, then drafted and finalised on 2026-11-02."""
+    load_october(ledger, folder)
     with session_scope(ledger, write=True) as session:
         for customer_id, siren in SIRENS.items():
             session.execute(update(Customer).where(Customer.customer_id == customer_id)
                             .values(siren=siren, buyer_kind=BuyerKind.FR_BUSINESS))
     draft("2026-10", Terms(), actor="test", flow_run_id=None, engine=ledger)
-    report = finalise("2026-10", date(2026, 11, 2), Terms(), actor="test", flow_run_id=None, engine=ledger)
-    settings = Settings(Terms(), ObjectStorage(url=(tmp_path / "store").as_uri()), PlatformControl(),
-                        Notifications(outbox_dir=str(tmp_path / "outbox")), Seller(),
-                        EInvoicing(base_url=platform.url, retries=0, timeout_seconds=5))
-    numbers = {item.customer_id: item.number for item in report.invoices}
-    return ledger, settings, numbers
+    finalise("2026-10", date(2026, 11, 2), Terms(), actor="test", flow_run_id=None, engine=ledger)
 
 
 def _issue(settings, ledger):

@@ -4,8 +4,6 @@ reason on one line, its hidden characters written out; a flow is asked about unt
 
 from __future__ import annotations
 
-from datetime import date
-
 import pytest
 from openpyxl import load_workbook
 from sqlalchemy import select
@@ -18,15 +16,14 @@ from blocks.settings import Settings
 from blocks.storage import ObjectStorage
 from ledger.db import session_scope
 from ledger.models import Invoice
-from operations.close import draft, finalise
 from operations.einvoicing import FlowSpec, deposit_once
 from operations.einvoicing_statuses import ended, poll_statuses, shown_reason
 from operations.export import export_month
 from policy.einvoicing import FlowKind, ProcessingRule, Syntax
 from policy.terms import Terms
 from tests.support.fake_einvoicing import FakePlatform
-from tests.support.scenarios import load_october
-from tests.support.sqlite_ledger import sqlite_ledger
+from tests.support.scenarios import october_closed
+from tests.support.sqlite_ledger import prepared_ledger, sqlite_ledger
 
 
 @pytest.fixture
@@ -39,9 +36,7 @@ def platform(monkeypatch):
 
 
 def test_the_workbook_shows_each_invoices_last_status_on_the_platform(tmp_path, monkeypatch, platform):
-    ledger = load_october(sqlite_ledger(tmp_path, monkeypatch, "2026-11-02"), tmp_path)
-    draft("2026-10", Terms(), actor="test", flow_run_id=None, engine=ledger)
-    finalise("2026-10", date(2026, 11, 2), Terms(), actor="test", flow_run_id=None, engine=ledger)
+    ledger = prepared_ledger(tmp_path, monkeypatch, "2026-11-02", october_closed)
     with session_scope(ledger) as session:
         first, *others = session.scalars(select(Invoice).where(Invoice.close_month == "2026-10")
                                          .order_by(Invoice.number)).all()
@@ -100,9 +95,7 @@ def test_a_label_the_platform_gives_with_hidden_characters_is_kept_as_the_bare_c
 
 def _deposited(tmp_path, monkeypatch, platform):
     """October closed, its first invoice deposited on the fake platform: (ledger, settings, its number)."""
-    ledger = load_october(sqlite_ledger(tmp_path, monkeypatch, "2026-11-02"), tmp_path)
-    draft("2026-10", Terms(), actor="test", flow_run_id=None, engine=ledger)
-    finalise("2026-10", date(2026, 11, 2), Terms(), actor="test", flow_run_id=None, engine=ledger)
+    ledger = prepared_ledger(tmp_path, monkeypatch, "2026-11-02", october_closed)
     with session_scope(ledger) as session:
         first = session.scalars(select(Invoice).where(Invoice.close_month == "2026-10").order_by(Invoice.number)).first()
     block = EInvoicing(base_url=platform.url, retries=0, timeout_seconds=5)

@@ -100,6 +100,7 @@ def _sign(doc):
     return -1 if doc.kind == "credit_note" and doc.total_ttc < 0 else 1
 
 
+@pytest.mark.xdist_group("rendered-invoices")   # one worker renders the invoices, not each
 @pytest.mark.parametrize("name", EXPECTED)
 def test_the_factur_x_pdf_embeds_an_en16931_xml_with_the_ledgers_totals(rendered, name):
     doc = EXPECTED[name][0]
@@ -131,6 +132,7 @@ def test_the_xml_alone_passes_the_xsd(name):
     assert facturx.xml_check_xsd(cii_xml(EXPECTED[name][0]), flavor="factur-x", level="en16931")
 
 
+@pytest.mark.xdist_group("rendered-invoices")   # one worker renders the invoices, not each
 @pytest.mark.parametrize("name", EXPECTED)
 def test_page_one_shows_what_french_law_asks(rendered, name):
     doc, title, money = EXPECTED[name]
@@ -151,6 +153,7 @@ def test_page_one_shows_what_french_law_asks(rendered, name):
     assert "Page 1/1" in text
 
 
+@pytest.mark.xdist_group("rendered-invoices")   # one worker renders the invoices, not each
 def test_the_monthly_invoice_in_detail(rendered):
     text = page_text(rendered["monthly"])
     assert "Période de service du 01/11/2026 au 30/11/2026" in text
@@ -167,6 +170,7 @@ def test_every_document_is_an_invoice_of_services_for_the_french_rules():
                              f"{RAM}ID") == "S1", doc.number  # BT-23: the "cadre de facturation" of services
 
 
+@pytest.mark.xdist_group("rendered-invoices")   # one worker renders the invoices, not each
 def test_vat_on_receipt_by_default_and_on_debits_when_the_seller_opted(rendered):
     def due_codes(doc):
         return [node.text for node in etree.fromstring(cii_xml(doc)).iter(f"{RAM}DueDateTypeCode")]
@@ -179,6 +183,7 @@ def test_vat_on_receipt_by_default_and_on_debits_when_the_seller_opted(rendered)
     assert "Option for the payment of VAT on debits." in page_text(facturx_pdf(english))
 
 
+@pytest.mark.xdist_group("rendered-invoices")   # one worker renders the invoices, not each
 def test_a_delivery_address_other_than_the_billing_one_is_printed_and_in_the_xml(rendered):
     ship_to = etree.fromstring(cii_xml(DEBITS)).find(f".//{RAM}ApplicableHeaderTradeDelivery/{RAM}ShipToTradeParty")
     assert ship_to.findtext(f"{RAM}Name") == "Boulangerie Martin, atelier"
@@ -189,6 +194,7 @@ def test_a_delivery_address_other_than_the_billing_one_is_printed_and_in_the_xml
     assert "livraison" not in page_text(rendered["monthly"])
 
 
+@pytest.mark.xdist_group("rendered-invoices")   # one worker renders the invoices, not each
 def test_a_penalty_invoice_is_outside_the_scope_of_vat(rendered):
     assert vat_breakdown(PENALTY) == [("O", D("0"), D("180.48"), D("0.00"))]
     tree = etree.fromstring(cii_xml(PENALTY))
@@ -199,6 +205,7 @@ def test_a_penalty_invoice_is_outside_the_scope_of_vat(rendered):
     assert "hors du champ d'application de la TVA" in page_text(rendered["penalty"])
 
 
+@pytest.mark.xdist_group("rendered-invoices")   # one worker renders the invoices, not each
 def test_a_credit_note_is_type_381_referencing_the_credited_invoice(rendered):
     tree = etree.fromstring(cii_xml(CREDIT))
     assert tree.findtext(f".//{RSM}ExchangedDocument/{RAM}TypeCode") == "381"
@@ -211,6 +218,7 @@ def test_a_credit_note_is_type_381_referencing_the_credited_invoice(rendered):
     assert "-250,00" not in text
 
 
+@pytest.mark.xdist_group("rendered-invoices")   # one worker renders the invoices, not each
 def test_an_english_invoice(rendered):
     text = page_text(rendered["english"])
     for expected in ["Issue date", "Billed to", "Total excl. VAT", "VAT 20% €152.00", "Amount due €912.00",
@@ -220,6 +228,7 @@ def test_an_english_invoice(rendered):
     assert PdfReader(io.BytesIO(rendered["english"])).trailer["/Root"]["/Lang"] == "en-GB"
 
 
+@pytest.mark.xdist_group("rendered-invoices")   # one worker renders the invoices, not each
 def test_a_credit_applied_before_issue_is_deducted_from_the_amount_due(rendered):
     summation = etree.fromstring(cii_xml(PREPAID)).find(f".//{RAM}SpecifiedTradeSettlementHeaderMonetarySummation")
     assert summation.findtext(f"{RAM}GrandTotalAmount") == "1404.80"
@@ -255,6 +264,7 @@ def test_a_prepaid_amount_on_a_credit_note_or_beyond_the_total_is_refused():
         cii_xml(dataclasses.replace(MONTHLY, prepaid=D("10.005")))
 
 
+@pytest.mark.xdist_group("rendered-invoices")   # one worker renders the invoices, not each
 @pytest.mark.parametrize("name", EXPECTED)
 def test_every_font_is_embedded(rendered, name):
     reader = PdfReader(io.BytesIO(rendered[name]))
@@ -268,6 +278,7 @@ def test_every_font_is_embedded(rendered, name):
     assert seen >= 2
 
 
+@pytest.mark.xdist_group("rendered-invoices")   # one worker renders the invoices, not each
 def test_the_pdf_a_pieces_are_there(rendered):
     reader = PdfReader(io.BytesIO(rendered["monthly"]))
     root = reader.trailer["/Root"]
@@ -368,6 +379,7 @@ def en16931_schematron():
         yield processor, processor.new_xslt30_processor().compile_stylesheet(stylesheet_file=str(stylesheet))
 
 
+@pytest.mark.xdist_group("schematron-cii")   # one worker compiles the schematron, not each
 @pytest.mark.parametrize("name", [*EXPECTED, "exempt_and_discount", "fully_settled"])
 def test_the_xml_passes_the_en16931_schematron(en16931_schematron, name):
     if name == "fully_settled":  # BR-CO-16 with nothing left due

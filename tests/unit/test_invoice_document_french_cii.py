@@ -36,6 +36,7 @@ def _failures(french_schematron, xml: bytes) -> list[str]:
             for node in etree.fromstring(report.encode()).iterfind(".//svrl:failed-assert", svrl)]
 
 
+@pytest.mark.xdist_group("schematron-cii-fr")   # one worker compiles the schematron, not each
 @pytest.mark.parametrize("name", FRENCH)
 def test_the_cii_of_a_french_business_passes_the_official_french_rules(french_schematron, name):
     doc = EXPECTED[name][0]
@@ -44,6 +45,7 @@ def test_the_cii_of_a_french_business_passes_the_official_french_rules(french_sc
     assert french_rule_failures(xml, BuyerKind.FR_BUSINESS, vat_on_debits=doc.vat_on_debits) == []
 
 
+@pytest.mark.xdist_group("schematron-cii-fr")   # one worker compiles the schematron, not each
 def test_the_official_french_rules_see_a_broken_document(french_schematron):
     broken = cii_xml(MONTHLY).replace(b"<ram:ID>S1</ram:ID>", b"<ram:ID>Z9</ram:ID>")
     assert broken != cii_xml(MONTHLY)

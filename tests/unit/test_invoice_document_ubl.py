@@ -278,6 +278,7 @@ def _failures(ubl_schematrons, which: str, xml: bytes) -> list[str]:
             for node in etree.fromstring(report.encode()).iterfind(".//svrl:failed-assert", svrl)]
 
 
+@pytest.mark.xdist_group("schematron-ubl")   # one worker compiles the schematron, not each
 @pytest.mark.parametrize("name", [*EXPECTED, "exempt_and_discount", "fully_settled"])
 def test_the_ubl_passes_the_en16931_schematron(ubl_schematrons, name):
     if name == "fully_settled":
@@ -292,11 +293,13 @@ def test_the_ubl_passes_the_en16931_schematron(ubl_schematrons, name):
     assert _failures(ubl_schematrons, "en16931", ubl_xml(doc)) == []
 
 
+@pytest.mark.xdist_group("schematron-ubl")   # one worker compiles the schematron, not each
 @pytest.mark.parametrize("name", FRENCH)
 def test_the_ubl_of_a_french_business_passes_the_french_rules(ubl_schematrons, name):
     assert _failures(ubl_schematrons, "fr", ubl_xml(EXPECTED[name][0])) == []
 
 
+@pytest.mark.xdist_group("schematron-ubl")   # one worker compiles the schematron, not each
 def test_the_french_rules_see_a_broken_ubl(ubl_schematrons):
     """The schematron is really read: a billing mode the reform does not know is named by its rule."""
     xml = ubl_xml(MONTHLY).replace(b"<cbc:ProfileID>S1<", b"<cbc:ProfileID>X9<")

@@ -12,6 +12,7 @@ import sys
 import pytest
 
 from tests.support.cli import lifecycle_in_process
+from tests.support.sqlite_ledger import home_with_ledger
 
 LONG = "b" * 3000
 #: what a cut value reads as: its first 40 characters, an ellipsis, and its length
@@ -23,7 +24,7 @@ def lifecycle(tmp_path, *args: str, **env: str) -> subprocess.CompletedProcess:
     API's URL among them, once, when first imported); the ledger's commands in this process (no Prefect there)."""
     clean = {name: value for name, value in os.environ.items()
              if not name.startswith("LIFECYCLE_") and name != "PREFECT_API_URL"}
-    clean.update({"LIFECYCLE_HOME": str(tmp_path / "home"), "LIFECYCLE_TODAY": "2026-11-20", **env})
+    clean.update({"LIFECYCLE_HOME": str(home_with_ledger(tmp_path / "home")), "LIFECYCLE_TODAY": "2026-11-20", **env})
     if args[0] not in ("run", "up"):
         return lifecycle_in_process(*args, env=clean)
     return subprocess.run([sys.executable, "-m", "lifecycle.cli", *args], env=clean, capture_output=True, text=True,

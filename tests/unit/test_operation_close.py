@@ -15,12 +15,12 @@ from policy.refusals import Refusal
 from policy.terms import Terms
 from tests.support.cli import lifecycle_in_process
 from tests.support.scenarios import EXPECTED, load_october
-from tests.support.sqlite_ledger import sqlite_ledger
+from tests.support.sqlite_ledger import prepared_ledger
 
 
 @pytest.fixture
 def october(tmp_path, monkeypatch):
-    return load_october(sqlite_ledger(tmp_path, monkeypatch, "2026-11-02"), tmp_path)
+    return prepared_ledger(tmp_path, monkeypatch, "2026-11-02", load_october)
 
 
 def test_the_close_drafts_then_numbers_october_to_the_cent(october):

@@ -12,19 +12,17 @@ import pytest
 from openpyxl import load_workbook
 
 from blocks.storage import ObjectStorage
-from operations.close import draft, finalise
+from operations.close import finalise
 from operations.export import Exported, ExportRefused, export_month
 from policy.refusals import Refusal
 from policy.terms import Terms
-from tests.support.scenarios import EXPECTED, load_october
-from tests.support.sqlite_ledger import sqlite_ledger
+from tests.support.scenarios import EXPECTED, october_drafted
+from tests.support.sqlite_ledger import prepared_ledger
 
 
 @pytest.fixture
 def october(tmp_path, monkeypatch):
-    ledger = load_october(sqlite_ledger(tmp_path, monkeypatch, "2026-11-02"), tmp_path)
-    draft("2026-10", Terms(), actor="test", flow_run_id=None, engine=ledger)
-    return ledger
+    return prepared_ledger(tmp_path, monkeypatch, "2026-11-02", october_drafted)
 
 
 def test_october_s_workbook_is_written_once_with_each_customer_to_the_cent(october, tmp_path):

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import email
 from email import policy
-from datetime import date
 
 import pytest
 
@@ -17,25 +16,22 @@ from blocks.platform import PlatformControl
 from blocks.seller import Seller
 from blocks.settings import Settings
 from blocks.storage import ObjectStorage
-from operations.close import draft, finalise
 from operations.dispatch import dispatch
 from operations.invoice_documents import issue_documents
 from operations.send_invoices import NothingToSend, SentInvoices, send_invoices
 from policy.refusals import Refusal
 from policy.terms import Terms
-from tests.support.scenarios import load_october
-from tests.support.sqlite_ledger import sqlite_ledger
+from tests.support.scenarios import october_closed, october_numbers
+from tests.support.sqlite_ledger import prepared_ledger
 
 
 @pytest.fixture
 def closed(tmp_path, monkeypatch):
     """October closed: ACME, BETA and GAMMA's invoices numbered, no document yet."""
-    ledger = load_october(sqlite_ledger(tmp_path, monkeypatch, "2026-11-02"), tmp_path)
-    draft("2026-10", Terms(), actor="test", flow_run_id=None, engine=ledger)
-    report = finalise("2026-10", date(2026, 11, 2), Terms(), actor="test", flow_run_id=None, engine=ledger)
+    ledger = prepared_ledger(tmp_path, monkeypatch, "2026-11-02", october_closed)
     settings = Settings(Terms(), ObjectStorage(url=(tmp_path / "store").as_uri()), PlatformControl(),
                         Notifications(outbox_dir=str(tmp_path / "outbox")), Seller())
-    return ledger, settings, {item.customer_id: item for item in report.invoices}
+    return ledger, settings, october_numbers(ledger)
 
 
 def _mails(tmp_path):

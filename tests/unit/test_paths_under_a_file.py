@@ -11,6 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from lifecycle.cli import app
+from tests.support.sqlite_ledger import home_with_ledger
 
 
 @pytest.fixture
@@ -23,7 +24,7 @@ def notes(tmp_path, monkeypatch):
 
 
 def refused(args: list[str], tmp_path, monkeypatch, **env: str) -> str:
-    monkeypatch.setenv("LIFECYCLE_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("LIFECYCLE_HOME", str(home_with_ledger(tmp_path / "home")))
     monkeypatch.setenv("LIFECYCLE_TODAY", "2026-11-20")
     for name, value in env.items():
         monkeypatch.setenv(name, value)

@@ -18,7 +18,10 @@ TERMS = Terms()
 DAYS = st.dates(min_value=date(2025, 1, 1), max_value=date(2027, 12, 31))
 
 
-@settings(max_examples=300, deadline=None)
+# 100 examples a run (Hypothesis' default), not 300: CI runs every unit test nine times (the fast tier, seven
+# faketime days, the whole suite), each with examples of its own, so a CI run still tries 900 (2026-12-07,
+# issue 29: the three properties at 300 took ~14 s of the fast tier on a loaded machine)
+@settings(max_examples=100, deadline=None)
 @given(cycle=st.sampled_from(["monthly", "annual"]), contract=st.one_of(st.none(), DAYS),
        start=st.one_of(st.none(), DAYS), billed_end=st.one_of(st.none(), DAYS),
        last_service=st.one_of(st.none(), DAYS), month=st.sampled_from(["2026-01", "2026-02", "2026-10", "2027-03"]),

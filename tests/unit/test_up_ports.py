@@ -27,7 +27,7 @@ def test_a_port_past_65535_is_no_port():
 def _prefect_like_server(home: str):
     """An HTTP server on loopback that answers as a Prefect server keeping its data in `home` would."""
     import json
-    import threading
+    from tests.support.ports import serve_in_thread
     from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
     class Handler(BaseHTTPRequestHandler):
@@ -43,7 +43,7 @@ def _prefect_like_server(home: str):
             pass
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    serve_in_thread(server)
     return server
 
 
