@@ -190,3 +190,25 @@ def foreign_claimed_home(home_installation: str | None, ledger: str, *, home: st
             f"this LIFECYCLE_HOME ({escaped(home)}) belongs to installation {home_installation} ({escaped(said_by)} "
             f"says so): nothing was done; use the LIFECYCLE_HOME of that ledger (its settings, keys and storage are "
             f"there), or point LIFECYCLE_DATABASE_URL at this home's own ledger")
+
+
+# A ledger that lives outside any home (PostgreSQL, a SQLite file given by URL) cannot say by where it is which
+# home it goes with, and a fresh home (no ledger file, no server record yet) has nothing to compare. So the ledger
+# records which home serves it (`ledger_claim`: written by `lifecycle up` when it starts, and by `lifecycle db
+# adopt`), and every other home refuses it, its `up` included: two homes serving one ledger would run two
+# schedulers, two outboxes and two sets of keys and storage on the same customers.
+
+
+def held_elsewhere(claim: dict | None, *, home: str, host: str, ledger: str) -> str | None:
+    """Why the home `home` on `host` must not work on the ledger `ledger`, which `claim` says another home serves
+    (None: it may; a ledger no home claimed yet is anyone's to claim)."""
+    from lifecycle_config import escaped
+
+    if not claim or (claim.get("home"), claim.get("host")) == (home, host):
+        return None
+    whole = 4096  # the two homes given whole: cut short, two homes that differ in their tails read the same
+    return (f"the ledger at {escaped(ledger, whole)} is served by LIFECYCLE_HOME {escaped(str(claim.get('home')), whole)} on "
+            f"{escaped(str(claim.get('host')))}, not by this one ({escaped(home, whole)} on {escaped(host)}): nothing was "
+            f"done; "
+            f"use that home, or move the installation here with `lifecycle db adopt` once that home's "
+            f"`lifecycle up` is stopped")
