@@ -60,11 +60,13 @@ class LedgerHeld(RuntimeError):
 
 
 def claim(engine=None, *, how: str, api_url: str | None = None, pid: int | None = None, adopt: bool = False,
-          actor: str = "lifecycle") -> dict:
+          joins_server: bool = False, actor: str = "lifecycle") -> dict:
     """Make this home the one that serves the ledger (`up`: how="up"; `db adopt`: adopt=True, how="adopt").
     Checked and written in one transaction with the row locked, so two homes starting `up` at once on one ledger
-    cannot both take it: the second finds the first's claim and gets LedgerHeld (unless `adopt`). A move from
-    one home to another is kept in the audit log."""
+    cannot both take it: the second finds the first's claim and gets LedgerHeld (unless `adopt`, or its `up`
+    uses the same Prefect server, a server of the installation's own (`joins_server`: PREFECT_API_URL given,
+    not a server this `up` starts): one more of its machines). A move from one home to another is kept in the
+    audit log."""
     from ledger import audit
     from ledger.models import LedgerClaim
     from lifecycle_config.installation import held_elsewhere
@@ -76,13 +78,14 @@ def claim(engine=None, *, how: str, api_url: str | None = None, pid: int | None 
         row = session.get(LedgerClaim, True, with_for_update=True, populate_existing=True)
         before = {"home": row.home, "host": row.host}
         if not adopt:
-            problem = held_elsewhere(before, home=home, host=host, ledger=_shown_ledger())
+            problem = held_elsewhere({**before, "api_url": row.api_url}, home=home, host=host, ledger=_shown_ledger(),
+                                     api_url=api_url if joins_server else None)
             if problem:
                 raise LedgerHeld(problem)
         row.home, row.host, row.api_url, row.pid, row.claimed_at, row.how = home, host, api_url, pid, now(), how
         if before != {"home": home, "host": host}:
-            audit.record(session, "ledger_adopted", customer_id=None, before=before, after={"home": home, "host": host},
-                         actor=actor)
+            audit.record(session, "ledger_adopted" if adopt else "ledger_claimed", customer_id=None, before=before,
+                         after={"home": home, "host": host}, actor=actor)
     return {"home": home, "host": host}
 
 

@@ -509,7 +509,7 @@ def up(*, host: str, port: int, echo, workers: int = 1) -> int:
 
         # this home serves the ledger from now on: another home's `up`, runs and commands refuse it (LedgerHeld
         # here when another home's `up` took it a moment ago)
-        claim(how="up", api_url=api_url, pid=os.getpid(), actor="lifecycle up")
+        claim(how="up", api_url=api_url, pid=os.getpid(), joins_server=not own_server, actor="lifecycle up")
         if own_server:
             if answers(api_url):
                 raise RuntimeError(f"something already answers at {api_url}: is `lifecycle up` running already? "

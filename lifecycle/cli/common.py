@@ -40,7 +40,10 @@ def ledger(*, held_elsewhere_too: bool = True):
 def _held_by_another_home(engine) -> Optional[str]:
     """Why this home must not work on a ledger another home serves (lifecycle_config.installation.held_elsewhere):
     its `lifecycle up` claimed it. The home's own ledger file is always its own (a copied home's file names the
-    home it was copied from until its own `up` claims it)."""
+    home it was copied from until its own `up` claims it); a command whose PREFECT_API_URL is that home's server
+    is one of its clients (a worker or shell on another machine)."""
+    import os
+
     import lifecycle_config as config
     from ledger.installation import claim_of, this_home
     from lifecycle_config.installation import held_elsewhere, ledger_location, without_password
@@ -49,7 +52,8 @@ def _held_by_another_home(engine) -> Optional[str]:
     if ledger_location(url) == ledger_location(f"sqlite:///{config.home() / 'ledger.db'}"):
         return None
     home, host = this_home()
-    return held_elsewhere(claim_of(engine), home=home, host=host, ledger=without_password(url))
+    return held_elsewhere(claim_of(engine), home=home, host=host, ledger=without_password(url),
+                          api_url=os.environ.get("PREFECT_API_URL"))
 
 
 def _another_installations_ledger(engine) -> Optional[str]:

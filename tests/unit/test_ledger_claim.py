@@ -100,3 +100,23 @@ def test_a_homes_own_ledger_file_stays_its_own_whatever_its_claim_says(tmp_path,
     monkeypatch.setenv("LIFECYCLE_DATABASE_URL", f"sqlite:///{tmp_path / 'a2' / 'ledger.db'}")
     assert CliRunner().invoke(app, ["show", "customers"]).exit_code == 0
     engine.dispose()
+
+
+def test_a_home_that_uses_the_serving_homes_own_server_is_one_of_its_clients(two_homes, monkeypatch):
+    """A worker or an ops shell on another machine of the same installation reaches the ledger through the serving
+    home's server (a server of the installation's own): it is not a second installation. Another server, or a
+    loopback address from another machine (which names another server there), is not that."""
+    engine, a, _ = two_homes
+    from ledger.models import LedgerClaim
+
+    with session_scope(engine, write=True) as session:
+        session.get(LedgerClaim, True).api_url = "http://prefect.internal:4200/api"
+    monkeypatch.setenv("PREFECT_API_URL", "http://prefect.internal:4200/api")
+    assert CliRunner().invoke(app, ["show", "customers"]).exit_code == 0
+    monkeypatch.setenv("PREFECT_API_URL", "http://prefect.elsewhere:4200/api")
+    assert CliRunner().invoke(app, ["show", "customers"]).exit_code == 2
+    from lifecycle_config.installation import same_server
+
+    loopback = {"home": str(a), "host": "machine-1", "api_url": "http://127.0.0.1:4200/api"}
+    assert same_server(loopback, "http://127.0.0.1:4200/api", host="machine-1")
+    assert not same_server(loopback, "http://127.0.0.1:4200/api", host="machine-2")
