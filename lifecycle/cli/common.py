@@ -53,7 +53,7 @@ def _held_by_another_home(engine) -> Optional[str]:
         return None
     home, host = this_home()
     return held_elsewhere(claim_of(engine), home=home, host=host, ledger=without_password(url),
-                          api_url=os.environ.get("PREFECT_API_URL"))
+                          api_url=os.environ.get("PREFECT_API_URL") or (config.server_record() or {}).get("api_url"))
 
 
 def _another_installations_ledger(engine) -> Optional[str]:

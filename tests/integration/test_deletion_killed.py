@@ -26,6 +26,7 @@ from ledger.imports import import_file
 from ledger.models import Backup, Customer, DeletionCertificate, DeletionIntent
 from policy.terms import Terms
 from tests.support.builders import CUSTOMER_HEADER, customer, platform, write_csv
+from tests.integration.test_arrears_flows import debtors  # noqa: F401 - the fixture
 from tests.unit.test_deletion_killed import DELETION
 
 PROJECT = Path(__file__).resolve().parents[2]
@@ -80,3 +81,34 @@ def test_a_deletion_killed_before_or_after_its_shred_is_completed_by_the_next_sw
         assert session.scalar(select(DeletionIntent.completed_at)) is not None
         assert session.scalar(select(DeletionCertificate.approved_by)) == "ops@example.com"
     assert complete_interrupted(settings, actor="sweep", flow_run_id=None, engine=ledger) == []
+
+
+def test_an_approved_deletion_killed_in_its_run_is_finished_by_the_next_sweep_without_asking_again(debtors, ledger,
+                                                                                                  prefect_server):
+    """`lifecycle run arrears --approve-deletion` killed (SIGKILL) once the purge began: the next daily sweep, which
+    approves nothing itself, finishes that deletion with the approval it was given, rather than sending it to the
+    form again, and says so."""
+    from tests.integration.test_arrears_flows import run, state
+
+    assert run("2026-09-15")["deletion_notices"] == ["OWE: deletion on or after 2026-10-15"]
+    killed = subprocess.run([sys.executable, "-m", "lifecycle.cli", "run", "arrears", "--as-of", "2026-10-15",
+                             "--approve-deletion"], cwd=PROJECT, capture_output=True, text=True, timeout=300,
+                            env={**os.environ, "LIFECYCLE_TODAY": "2026-10-15", "PYTHONPATH": str(PROJECT),
+                                 "PREFECT_API_URL": prefect_server,
+                                 "LIFECYCLE_FAILPOINT": "purge.platform-deleted"})
+    assert killed.returncode == -signal.SIGKILL, killed.stderr[-3000:]
+    assert state(ledger, "OWE")[0] != "data_deleted"
+    with session_scope(ledger) as session:
+        assert session.scalar(select(DeletionCertificate.id)) is None
+        assert session.scalar(select(DeletionIntent.approved_by)).endswith("(--approve-deletion)")
+
+    result = run("2026-10-16")  # the next morning's sweep: no --approve-deletion
+    [said] = result["deletions"]
+    assert said.startswith("OWE: deleted (an approved deletion a stopped run left unfinished, approved by ")
+    assert state(ledger, "OWE")[0] == "data_deleted"
+    with session_scope(ledger) as session:
+        certificate = session.scalars(select(DeletionCertificate)).one()
+        assert certificate.approved_by.endswith("(--approve-deletion)")
+        assert session.scalar(select(DeletionIntent.completed_at)) == certificate.deleted_at
+    with debtors.connect() as connection:
+        assert connection.execute(text("SELECT count(*) FROM users WHERE tenant_id = 'OWE'")).scalar() == 0
