@@ -141,6 +141,10 @@ def execute(customer_id: str, day: date, settings: Settings, approval: dict, *, 
                    "comment": approval.get("comment") or "", "flow_run_id": flow_run_id, **deleted}
     with session_scope(engine, write=True) as session:
         customer = session.get(Customer, customer_id, with_for_update=True)
+        if customer.stage == Stage.DATA_DELETED.value:  # the same deletion certified by a run beside this one
+            done = session.scalar(select(DeletionCertificate).where(DeletionCertificate.customer_id == customer_id))
+            if done is not None:
+                return done.deleted
         previous = customer.stage
         customer.stage = Stage.DATA_DELETED.value
         customer.deletion_status = customer.deletion_flow_run_id = None

@@ -77,6 +77,12 @@ def test_a_deletion_killed_around_its_shred_counts_as_shredded_and_the_next_run_
     assert str(refused.value) == ("customer ACME's data deletion, approved by ops@example.com on 2027-04-01, is under "
                                   "way (its data keys count as shredded): nothing may be restored")
 
+    from operations.backup import BackupRefused, customers_to_back_up  # no new backup, under a new key, meanwhile
+
+    assert "ACME" not in customers_to_back_up(engine=announced)
+    with pytest.raises(BackupRefused, match="^customer 'ACME' is not backed up: its approved data deletion is under way"):
+        customers_to_back_up("ACME", engine=announced)
+
     # the next run (the arrears sweep, or the customer's deletion run) completes it with the same approval
     [certificate] = complete_interrupted(settings, actor="sweep", flow_run_id=None, engine=announced)
     assert (certificate["customer_id"], certificate["approved_by"], certificate["comment"]) == (
