@@ -24,8 +24,8 @@ from tasks.dispatch import deliver
 from tasks.einvoicing import deposit_issued
 from tasks.invoice_documents import finish_documents, issue_documents_task
 from policy.vocabulary import InvoiceKind
-from operations.deletion import (approval_form, certificate_markdown, check_due, execute, mark_awaiting, pending_run,
-                                 plan_purge, refuse)
+from operations.deletion import (approval_form, certificate_markdown, check_due, complete_interrupted, execute,
+                                 mark_awaiting, pending_run, plan_purge, refuse)
 from tasks.runtime import (check_ids, COMMENT_LENGTH, NAME_LENGTH, Refusal, actor, business_date, check_approval_hours,
                            check_date, check_texts, check_window, flow_run_id, installation_tags, refusals_fail_quietly)
 from tasks.settings import load_run_settings
@@ -73,6 +73,8 @@ def arrears_escalation(
     # or unsent is finished here at the latest; what still cannot be finished fails the run, so ops hear of it
     leftovers = None if dry_run else finish_documents(settings, actor=actor(), flow_run_id=flow_run_id(),
                                                       deliver_now=False)  # their mails go with the outbox below
+    # a deletion a killed run left between its intent and its certificate: completed with its own approval
+    completed = [] if dry_run else complete_interrupted(settings, actor=actor(), flow_run_id=flow_run_id())
     report = sweep_task(day, settings, dry_run=dry_run, actor=actor(), flow_run_id=flow_run_id(),
                         forced_reason=force_reason if day > today_paris() else None)
     if not dry_run:  # the notices and access changes recorded with their stages (and any left by earlier runs)
@@ -84,7 +86,8 @@ def arrears_escalation(
         report.failed += deliver(settings)
         if leftovers.conclude().problems:  # a document still not stored (a mail waits its alert time, above)
             report.failed.append(leftovers.sentence())
-    deletions = []
+    deletions = [f"{certificate['customer_id']}: deleted (an approved deletion a stopped run left unfinished, "
+                 f"approved by {certificate['approved_by']})" for certificate in completed]
     for customer_id in report.deletions_due:
         if dry_run:
             deletions.append(f"{customer_id}: would wait for approval")
@@ -175,6 +178,17 @@ def delete_customer_data(
     settings = load_run_settings("data-deletion")
     check_window(settings.terms, as_of=day)
     run_id = flow_run_id()
+    # this customer's deletion, approved and begun by a run that was stopped before its certificate: finished
+    # with that approval, never asked again (its keys count as shredded already)
+    for certificate in complete_interrupted(settings, actor=actor(), flow_run_id=run_id, customer_id=customer_id):
+        create_markdown_artifact(certificate_markdown(certificate), key="deletion-certificate",
+                                 description=f"Deletion certificate of {customer_id}")
+        print(f"{customer_id}: data deleted, completing the deletion approved by {certificate['approved_by']}")
+        undone = deliver(settings, [customer_id])
+        if undone:
+            raise SweepIncomplete(f"{customer_id}: data deleted and recorded; still to do (the daily sweep tries "
+                                  f"again): " + "; ".join(undone))
+        return {"customer_id": customer_id, "deleted": True, "certificate": certificate}
     due = check_due(customer_id, day, settings)
     if not due.due:
         if due.unknown:  # a typo in the form: the asker's mistake, refused as every unknown id is

@@ -16,7 +16,7 @@ from policy.refusals import Refusal
 
 HERE = Path(__file__).parent
 #: the newest migration; commands compare against it without importing Alembic (which is slow)
-HEAD = "0022_backup_locks"
+HEAD = "0023_claims_and_deletion_intents"
 
 
 def _config(url: str):

@@ -394,6 +394,46 @@ class Installation(Base):
     credentials_key_id: Mapped[Optional[str]] = mapped_column(String(64))
 
 
+class LedgerClaim(Base):
+    """Which home serves this ledger (one row): the LIFECYCLE_HOME, on which host, whose `lifecycle up` last
+    started on it. A ledger that lives outside a home (PostgreSQL, a SQLite file given by URL) cannot say by
+    where it is which home's settings, keys and storage go with it; this row says, so another home's `up`, run or
+    command refuses it in one line naming the home that holds it (`lifecycle db adopt` moves it, on purpose)."""
+
+    __tablename__ = "ledger_claim"
+    __table_args__ = (CheckConstraint("only_row", name="only_row"),)
+
+    only_row: Mapped[bool] = mapped_column(Boolean, primary_key=True, default=True)
+    home: Mapped[str] = mapped_column(Text)
+    host: Mapped[str] = mapped_column(String(255))
+    #: the server `up` started for that home, and its process: what `lifecycle db adopt` asks before moving it
+    api_url: Mapped[Optional[str]] = mapped_column(Text)
+    pid: Mapped[Optional[int]] = mapped_column(Integer)
+    claimed_at: Mapped[datetime]
+    #: how: "up" (its `lifecycle up` started here) or "adopt" (moved here by `lifecycle db adopt`)
+    how: Mapped[str] = mapped_column(String(16))
+
+
+class DeletionIntent(Base):
+    """An approved deletion about to shred a customer's data keys, recorded (with its approval and the keys it
+    destroys) before any key is touched. A run killed between the shred and the certificate leaves this row
+    without `completed_at`: its keys already count as shredded (no backup of them is read again), and the next
+    deletion run or arrears sweep completes it with the same approval, so a shred never stays without its
+    certificate, nor a certificate without its shred."""
+
+    __tablename__ = "deletion_intents"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    customer_id: Mapped[str] = mapped_column(ForeignKey("customers.customer_id"), unique=True)
+    day: Mapped[date]
+    recorded_at: Mapped[datetime]
+    approved_by: Mapped[str] = mapped_column(String(120))
+    comment: Mapped[Optional[str]] = mapped_column(Text)
+    key_ids: Mapped[list[Any]]
+    flow_run_id: Mapped[Optional[str]] = mapped_column(String(64))
+    completed_at: Mapped[Optional[datetime]]
+
+
 class WebhookReceipt(Base):
     """A served webhook's request taken (its timestamped signature), kept while a replay of it would still
     be fresh: the same request seen again is refused, whichever server process receives it."""

@@ -505,6 +505,11 @@ def up(*, host: str, port: int, echo, workers: int = 1) -> int:
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     try:
+        from ledger.installation import claim
+
+        # this home serves the ledger from now on: another home's `up`, runs and commands refuse it (LedgerHeld
+        # here when another home's `up` took it a moment ago)
+        claim(how="up", api_url=api_url, pid=os.getpid(), joins_server=not own_server, actor="lifecycle up")
         if own_server:
             if answers(api_url):
                 raise RuntimeError(f"something already answers at {api_url}: is `lifecycle up` running already? "

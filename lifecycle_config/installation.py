@@ -190,3 +190,46 @@ def foreign_claimed_home(home_installation: str | None, ledger: str, *, home: st
             f"this LIFECYCLE_HOME ({escaped(home)}) belongs to installation {home_installation} ({escaped(said_by)} "
             f"says so): nothing was done; use the LIFECYCLE_HOME of that ledger (its settings, keys and storage are "
             f"there), or point LIFECYCLE_DATABASE_URL at this home's own ledger")
+
+
+# A ledger that lives outside any home (PostgreSQL, a SQLite file given by URL) cannot say by where it is which
+# home it goes with, and a fresh home (no ledger file, no server record yet) has nothing to compare. So the ledger
+# records which home serves it (`ledger_claim`: written by `lifecycle up` when it starts, and by `lifecycle db
+# adopt`), and every other home refuses it, its `up` included: two homes serving one ledger would run two
+# schedulers, two outboxes and two sets of keys and storage on the same customers.
+
+
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+def same_server(claim: dict, api_url: str | None, *, host: str) -> bool:
+    """Whether a command whose PREFECT_API_URL is `api_url`, on `host`, uses the very server of the home that
+    serves the ledger: it is one more client of that installation (a worker or an ops shell on another machine,
+    with the server's blocks for settings), not a second installation. A loopback address names that server
+    only on its own machine."""
+    from urllib.parse import urlsplit
+
+    theirs = (claim.get("api_url") or "").rstrip("/")
+    if not api_url or not theirs or api_url.rstrip("/") != theirs:
+        return False
+    try:
+        address = urlsplit(theirs).hostname
+    except ValueError:
+        return False
+    return claim.get("host") == host or address not in (*LOOPBACK, None)
+
+
+def held_elsewhere(claim: dict | None, *, home: str, host: str, ledger: str, api_url: str | None = None) -> str | None:
+    """Why the home `home` on `host`, whose commands use the Prefect server `api_url` (PREFECT_API_URL, or none),
+    must not work on the ledger `ledger`, which `claim` says another home serves (None: it may; a ledger no home
+    claimed yet is anyone's to claim, and a command that uses the claiming home's own server is its client)."""
+    from lifecycle_config import escaped
+
+    if not claim or (claim.get("home"), claim.get("host")) == (home, host) or same_server(claim, api_url, host=host):
+        return None
+    whole = 4096  # the two homes given whole: cut short, two homes that differ in their tails read the same
+    return (f"the ledger at {escaped(ledger, whole)} is served by LIFECYCLE_HOME {escaped(str(claim.get('home')), whole)} on "
+            f"{escaped(str(claim.get('host')))}, not by this one ({escaped(home, whole)} on {escaped(host)}): nothing was "
+            f"done; "
+            f"use that home, or move the installation here with `lifecycle db adopt` once that home's "
+            f"`lifecycle up` is stopped")

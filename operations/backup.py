@@ -29,7 +29,7 @@ from blocks.storage import ObjectStorage, StoreUnavailable
 from ledger import audit, keys
 from ledger.db import now, session_scope
 from ledger.locks import STALE_SECONDS, CustomerBusy, customer_lock, why_gone
-from ledger.models import Backup, Base, Customer, CustomerLock
+from ledger.models import Backup, Base, Customer, CustomerLock, DeletionIntent
 from lifecycle_config.conditions import one_line
 from operations.backup_archive import manifest_key, write_archive
 from operations.backup_objects import BackupObjects
@@ -136,17 +136,29 @@ def store_down(storage: ObjectStorage) -> str | None:
 
 def customers_to_back_up(customer_id: str | None = None, engine=None) -> list[str]:
     """Every customer whose data was not deleted nor cancelled (or just the one asked for), in id order;
-    the one asked for unknown or deleted is refused."""
+    the one asked for unknown or deleted is refused. A customer whose approved deletion is under way (its
+    intent recorded, a killed run's to be completed) is not backed up again: a new key would outlive its shred."""
     with session_scope(engine) as session:
-        query = select(Customer.customer_id).where(Customer.stage != Stage.DATA_DELETED).order_by(Customer.customer_id)
+        query = (select(Customer.customer_id).where(Customer.stage != Stage.DATA_DELETED,
+                                                    Customer.customer_id.not_in(select(DeletionIntent.customer_id)))
+                 .order_by(Customer.customer_id))
         if customer_id:
             query = query.where(Customer.customer_id == customer_id)
         else:  # a cancelled customer's platform is off: its final backup is kept as it is, untouched by retention
             query = query.where(Customer.cancelled_on.is_(None))
         customers = list(session.scalars(query))
     if customer_id and not customers:
-        raise BackupRefused(f"no customer {quoted(customer_id)} to back up (unknown, or its data was deleted)")
+        raise BackupRefused(f"no customer {quoted(customer_id)} to back up (unknown, or its data was deleted)"
+                             if not _deletion_under_way(customer_id, engine) else
+                             f"customer {quoted(customer_id)} is not backed up: its approved data deletion is under "
+                             f"way (the next arrears sweep completes it)")
     return customers
+
+
+def _deletion_under_way(customer_id: str, engine=None) -> bool:
+    with session_scope(engine) as session:
+        return session.scalar(select(DeletionIntent.id).where(DeletionIntent.customer_id == customer_id,
+                                                              DeletionIntent.completed_at.is_(None))) is not None
 
 
 def unknown_ids_problem(name: str, ids: list[str], column, noun: str, hint: str, engine=None) -> str | None:

@@ -182,28 +182,34 @@ def _record(store: FolderStore | S3Store, customer_id: str | None, key_id: str) 
 
 
 def shredded_keys(customer_id: str | None, engine=None) -> dict[str, str]:
-    """The customer's data keys the ledger records as shredded (its deletion certificate), each with the day: a
-    key object found later under one of these ids (a copy put back, a forged one, an old version restored) is
-    never used, so a shred stays a shred whatever the store holds. The installation's key: none."""
+    """The customer's data keys the ledger records as shredded (its deletion certificate, or the intent an
+    approved deletion records before it shreds: a run killed between the two has shredded them, or is about
+    to), each with the day: a key object found later under one of these ids (a copy put back, a forged one, an
+    old version restored, a key a killed deletion did not reach yet) is never used, so a shred stays a shred
+    whatever the store holds. The installation's key: none."""
     if customer_id is None:
         return {}
     from sqlalchemy import select
     from sqlalchemy.exc import OperationalError, ProgrammingError
 
     from ledger.db import session_scope
-    from ledger.models import DeletionCertificate
+    from ledger.models import DeletionCertificate, DeletionIntent
 
     try:
         with session_scope(engine) as session:
-            return {str(entry.get("key_id")): f"{certificate.deleted_at:%Y-%m-%d}"
-                    for certificate in session.scalars(select(DeletionCertificate)
-                                                       .where(DeletionCertificate.customer_id == customer_id))
-                    for entry in (certificate.deleted or {}).get("keys_shredded") or []}
+            intended = {str(key_id): f"{intent.recorded_at:%Y-%m-%d}"
+                        for intent in session.scalars(select(DeletionIntent)
+                                                      .where(DeletionIntent.customer_id == customer_id))
+                        for key_id in intent.key_ids or []}
+            return intended | {str(entry.get("key_id")): f"{certificate.deleted_at:%Y-%m-%d}"
+                               for certificate in session.scalars(select(DeletionCertificate)
+                                                                  .where(DeletionCertificate.customer_id == customer_id))
+                               for entry in (certificate.deleted or {}).get("keys_shredded") or []}
     except (OperationalError, ProgrammingError) as error:
         # the reader of a backup holds no engine of its own: it asks the configured ledger. A caller working on a
         # ledger it names itself (the benchmarks, a test's template) may have a configured database that is no
         # ledger at all: it records no shred, rather than failing every read of a backup
-        if DeletionCertificate.__tablename__ in str(error.orig):
+        if DeletionCertificate.__tablename__ in str(error.orig) or DeletionIntent.__tablename__ in str(error.orig):
             return {}
         raise
 

@@ -28,7 +28,7 @@ from blocks.storage import ObjectStorage, StillLocked
 from ledger import audit, keys
 from ledger.db import now, session_scope
 from ledger.locks import customer_lock
-from ledger.models import Backup, Customer, DeletionCertificate, StageChange
+from ledger.models import Backup, Customer, DeletionCertificate, DeletionIntent, StageChange
 from policy.arrears import Stage, anchor, implied_stage, ladder, overdue_balance, state
 from policy.calendar import PARIS
 from policy.language import language_of
@@ -121,14 +121,30 @@ def refuse(customer_id: str, reviewer: str, comment: str, *, actor: str, flow_ru
 
 def execute(customer_id: str, day: date, settings: Settings, approval: dict, *, actor: str,
             flow_run_id: str | None, engine=None) -> dict:
-    """Purge, then record: stage `data_deleted`, every flag off, a certificate, a notice."""
+    """Record the intent, purge, then record: stage `data_deleted`, every flag off, a certificate, a notice.
+
+    The intent (DeletionIntent: the approval and the keys to shred) is committed before any key is touched, and
+    the certificate marks it completed in the same transaction: a run killed anywhere between leaves an open
+    intent, whose keys already count as shredded, and which the next run completes with the same approval and
+    day (complete_interrupted), rather than asking for an approval given already."""
+    with session_scope(engine) as session:
+        open_intent = session.scalar(select(DeletionIntent).where(DeletionIntent.customer_id == customer_id,
+                                                                  DeletionIntent.completed_at.is_(None)))
+        if open_intent is not None:  # an interrupted run's: its approval and day stand
+            approval = {"reviewer": open_intent.approved_by, "comment": open_intent.comment}
+            day = open_intent.day
     deleted = purge_customer(customer_id, settings.platform, settings.storage, holder=keys.lock_holder("deletion", flow_run_id),
-                             engine=engine)
+                             engine=engine, intent={"day": day, "approved_by": approval["reviewer"],
+                                                    "comment": approval.get("comment"), "flow_run_id": flow_run_id})
     stamp = now()
     certificate = {"customer_id": customer_id, "deleted_at": stamp.isoformat(), "approved_by": approval["reviewer"],
                    "comment": approval.get("comment") or "", "flow_run_id": flow_run_id, **deleted}
     with session_scope(engine, write=True) as session:
         customer = session.get(Customer, customer_id, with_for_update=True)
+        if customer.stage == Stage.DATA_DELETED.value:  # the same deletion certified by a run beside this one
+            done = session.scalar(select(DeletionCertificate).where(DeletionCertificate.customer_id == customer_id))
+            if done is not None:
+                return done.deleted
         previous = customer.stage
         customer.stage = Stage.DATA_DELETED.value
         customer.deletion_status = customer.deletion_flow_run_id = None
@@ -138,6 +154,10 @@ def execute(customer_id: str, day: date, settings: Settings, approval: dict, *, 
                                 effective_on=day, anchor_due_on=None, recorded_at=stamp, flow_run_id=flow_run_id))
         session.add(DeletionCertificate(customer_id=customer_id, deleted_at=stamp, approved_by=approval["reviewer"],
                                         comment=approval.get("comment"), deleted=certificate, flow_run_id=flow_run_id))
+        intent = session.scalar(select(DeletionIntent).where(DeletionIntent.customer_id == customer_id)
+                                .with_for_update())
+        if intent is not None:  # the certificate and the end of the intent: one transaction, never one without the other
+            intent.completed_at = stamp
         audit.record(session, "data_deleted", customer_id=customer_id, before={"stage": previous},
                      after={"stage": Stage.DATA_DELETED, "approved_by": approval["reviewer"],
                             "platform_rows": deleted["platform_rows"], "backups": len(deleted["backups"]),
@@ -150,6 +170,23 @@ def execute(customer_id: str, day: date, settings: Settings, approval: dict, *, 
         record_notice(session, customer, kind=notice.kind, key=keys.data_deleted_notice(customer_id),
                     subject=subject, body=body, flow_run_id=flow_run_id)
     return certificate
+
+
+def complete_interrupted(settings: Settings, *, actor: str, flow_run_id: str | None, customer_id: str | None = None,
+                         engine=None) -> list[dict]:
+    """Complete every deletion a killed run left between its intent and its certificate (only `customer_id`'s
+    when given): its keys shredded, its objects removed, its certificate and notice recorded, with the approval
+    and day the intent holds. Returns their certificates. Called first by the arrears sweep and by a deletion
+    run, so an approved deletion never waits for a second approval, nor stays half-done."""
+    with session_scope(engine) as session:
+        query = select(DeletionIntent.customer_id, DeletionIntent.day, DeletionIntent.approved_by,
+                       DeletionIntent.comment).where(DeletionIntent.completed_at.is_(None))
+        if customer_id is not None:
+            query = query.where(DeletionIntent.customer_id == customer_id)
+        interrupted = session.execute(query.order_by(DeletionIntent.customer_id)).all()
+    return [execute(owner, day, settings, {"reviewer": reviewer, "comment": comment}, actor=actor,
+                    flow_run_id=flow_run_id, engine=engine)
+            for owner, day, reviewer, comment in interrupted]
 
 
 def certificate_markdown(certificate: dict) -> str:
@@ -220,21 +257,26 @@ def plan_purge(customer_id: str, platform: PlatformControl, storage: ObjectStora
 
 
 def purge_customer(customer_id: str, platform: PlatformControl, storage: ObjectStorage, *, holder: str,
-                   engine=None) -> dict:
+                   engine=None, intent: dict | None = None) -> dict:
     """Delete everything of the customer's data; returns what was deleted (rows per table, object versions,
     the data keys shredded).
 
     The customer's data keys are destroyed first (every version of each key object): from that moment every
     copy of its backups, wherever it sits, is unreadable; then the objects are removed as before. A run that
     died after the keys went finds none left: the certificate still names every key the backups' manifests
-    used, without a time for those an earlier attempt destroyed."""
+    used, without a time for those an earlier attempt destroyed.
+
+    `intent` (the approval, day and run of a deletion) is recorded first, under the lock, with every key the
+    purge will shred (_record_intent): from then on those keys count as shredded, whatever happens next."""
     with customer_lock(customer_id, holder, engine=engine):
-        rows = platform.delete_rows(customer_id)
-        failpoint("purge.platform-deleted")
         store = storage.store()
         with session_scope(engine) as session:
             used = {backup.backup_id: (backup.manifest or {}).get("encryption", {}).get("key_id")
                     for backup in session.scalars(select(Backup).where(Backup.customer_id == customer_id))}
+        intended = _record_intent(customer_id, intent, {key for key in used.values() if key}
+                                  | set(backup_keys.key_ids(store, customer_id)), engine) if intent else set()
+        rows = platform.delete_rows(customer_id)
+        failpoint("purge.platform-deleted")
         listed = store.list(keys.customer_backups(customer_id))
         prefix = keys.customer_backups(customer_id)
         per_key: dict[str, int] = {}
@@ -243,7 +285,7 @@ def purge_customer(customer_id: str, platform: PlatformControl, storage: ObjectS
             if key_id:
                 per_key[key_id] = per_key.get(key_id, 0) + 1
         shredded = {entry["key_id"]: entry for entry in backup_keys.shred(store, customer_id)}
-        for key_id in sorted({key_id for key_id in used.values() if key_id} - set(shredded)):
+        for key_id in sorted(({key_id for key_id in used.values() if key_id} | intended) - set(shredded)):
             shredded[key_id] = {"key_id": key_id, "versions": 0, "destroyed_at": None}  # by an earlier attempt
         for entry in shredded.values():
             entry["objects_unreadable"] = per_key.get(entry["key_id"], 0)
@@ -279,3 +321,21 @@ def _locked_backups(locked: list[dict], prefix: str) -> dict[str, datetime]:
         until = datetime.fromisoformat(entry["until"])
         waiting[backup_id] = max(waiting.get(backup_id, until), until)
     return waiting
+
+
+def _record_intent(customer_id: str, intent: dict, key_ids: set[str], engine=None) -> set[str]:
+    """Commit the deletion's intent with the keys it shreds (an interrupted run's intent gains any key found
+    since), before a key is touched; returns every key the intent names."""
+    with session_scope(engine, write=True) as session:
+        record = session.scalar(select(DeletionIntent).where(DeletionIntent.customer_id == customer_id)
+                                .with_for_update())
+        if record is None:
+            record = DeletionIntent(customer_id=customer_id, day=intent["day"], recorded_at=now(),
+                                    approved_by=intent["approved_by"], comment=intent.get("comment"),
+                                    key_ids=sorted(key_ids), flow_run_id=intent.get("flow_run_id"))
+            session.add(record)
+        elif set(key_ids) - set(record.key_ids or []):
+            record.key_ids = sorted(set(record.key_ids or []) | set(key_ids))
+        named = set(record.key_ids)
+    failpoint("purge.intent-recorded")
+    return named

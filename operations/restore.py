@@ -23,7 +23,7 @@ from blocks.storage import ObjectStorage
 from ledger import audit, keys
 from ledger.db import now, session_scope
 from ledger.locks import customer_lock
-from ledger.models import Backup, Base, Customer, DeletionCertificate, Intervention, RestoreJob
+from ledger.models import Backup, Base, Customer, DeletionCertificate, DeletionIntent, Intervention, RestoreJob
 from lifecycle_config.databases import engine_for
 from lifecycle_config.failpoints import failpoint
 from lifecycle_config.scratch import scratch_folder
@@ -221,6 +221,11 @@ def restore_customer(customer_id: str, backup_id: str | None, target: str, reque
             raise RestoreRefused(f"unknown customer {quoted(customer_id)}")
         if customer.stage == Stage.DATA_DELETED:
             raise RestoreRefused(shredded_refusal(session, customer_id))
+        intent = session.scalar(select(DeletionIntent).where(DeletionIntent.customer_id == customer_id))
+        if intent is not None:  # approved, its keys shredded or about to be: a killed run's, the next one completes it
+            raise RestoreRefused(f"customer {customer_id}'s data deletion, approved by {intent.approved_by} on "
+                                 f"{intent.day}, is under way (its data keys count as shredded): nothing may be "
+                                 f"restored")
     timer = Timer()
     job_id = None
     safety_id = None

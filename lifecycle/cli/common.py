@@ -22,18 +22,38 @@ def note(message: str) -> None:
     typer.echo(message, err=True)
 
 
-def ledger():
-    """The ledger engine, migrated to the newest schema if it is missing or old."""
+def ledger(*, held_elsewhere_too: bool = True):
+    """The ledger engine, migrated to the newest schema if it is missing or old. Refused (one line, exit 2) when
+    it is another installation's, or another home serves it (`held_elsewhere_too`: only `db adopt` skips that)."""
     import lifecycle_config as config
     from ledger.db import ledger_engine
     from ledger.migrate import ensure_current
 
     engine = ledger_engine()
     ensure_current(engine, config.database_url())
-    problem = _another_installations_ledger(engine)
+    problem = _another_installations_ledger(engine) or (_held_by_another_home(engine) if held_elsewhere_too else None)
     if problem:
         fail(problem, 2)
     return engine
+
+
+def _held_by_another_home(engine) -> Optional[str]:
+    """Why this home must not work on a ledger another home serves (lifecycle_config.installation.held_elsewhere):
+    its `lifecycle up` claimed it. The home's own ledger file is always its own (a copied home's file names the
+    home it was copied from until its own `up` claims it); a command whose PREFECT_API_URL is that home's server
+    is one of its clients (a worker or shell on another machine)."""
+    import os
+
+    import lifecycle_config as config
+    from ledger.installation import claim_of, this_home
+    from lifecycle_config.installation import held_elsewhere, ledger_location, without_password
+
+    url = config.database_url()
+    if ledger_location(url) == ledger_location(f"sqlite:///{config.home() / 'ledger.db'}"):
+        return None
+    home, host = this_home()
+    return held_elsewhere(claim_of(engine), home=home, host=host, ledger=without_password(url),
+                          api_url=os.environ.get("PREFECT_API_URL") or (config.server_record() or {}).get("api_url"))
 
 
 def _another_installations_ledger(engine) -> Optional[str]:
@@ -50,7 +70,7 @@ def _another_installations_ledger(engine) -> Optional[str]:
     url = config.database_url()
     if not own_file.is_file():
         claimed = home_installation()
-        if claimed is None:  # a fresh home (no ledger, no server yet): it takes the ledger it is given
+        if claimed is None:  # a fresh home (no ledger, no server yet): the ledger's claim says (above)
             return None
         return foreign_claimed_home(claimed[0], installation_id(engine), home=str(config.home()), url=url,
                                     said_by=claimed[1])

@@ -25,6 +25,63 @@ def db_upgrade() -> None:
                f"them" if flags else "ledger checked: nothing to flag")
 
 
+@db_app.command("adopt")
+def db_adopt() -> None:
+    """Make this LIFECYCLE_HOME the one that serves the ledger it is pointed at: an installation moved to a new
+    home or machine. Refused while the home that holds it still runs `lifecycle up` (stop it first); the move is
+    kept in the audit log. Bring the old home's master key, settings and storage along first."""
+    import lifecycle_config as config
+    from ledger.installation import claim, claim_of, this_home
+    from lifecycle_config.installation import without_password
+
+    engine = ledger(held_elsewhere_too=False)
+    held = claim_of(engine)
+    home, host = this_home()
+    if held and (held["home"], held["host"]) == (home, host):
+        typer.echo(f"this LIFECYCLE_HOME ({home} on {host}) serves the ledger already; nothing to do")
+        return
+    if held:
+        problem = _still_served(held, host)
+        if problem:
+            fail(problem, 2)
+    claim(engine, how="adopt", adopt=True, actor="lifecycle db adopt")
+    typer.echo(f"this LIFECYCLE_HOME ({home} on {host}) now serves the ledger at "
+               f"{config.escaped(without_password(config.database_url()), 4096)}"
+               + (f"; it was served by {config.escaped(held['home'], 4096)} on {config.escaped(held['host'])}, which now "
+                            f"refuses it" if held else ""))
+
+
+def _still_served(held: dict, host: str) -> str | None:
+    """Why the ledger may not move yet: the home that holds it still runs `lifecycle up`. On this machine its
+    home's up.lock says so exactly (the kernel frees it when that `up` ends, however it ends); on another one,
+    its server is asked when its address can be reached from here (a loopback address cannot: stop it there)."""
+    import fcntl
+    from pathlib import Path
+    from urllib.parse import urlsplit
+
+    from lifecycle.server import answers
+
+    running = None
+    if held["host"] == host:
+        lock = Path(held["home"]) / "up.lock"
+        if lock.is_file():
+            with lock.open("a+") as handle:
+                try:
+                    fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    running = f"its `lifecycle up` still runs (it holds {lock})"
+    elif held.get("api_url") and urlsplit(held["api_url"]).hostname not in ("127.0.0.1", "localhost", "::1", None) \
+            and answers(held["api_url"]):
+        running = f"its server at {held['api_url']} still answers"
+    if running is None:
+        return None
+    from lifecycle_config import escaped
+
+    return (f"the ledger is served by LIFECYCLE_HOME {escaped(held['home'], 4096)} on {escaped(held['host'])}, and "
+            f"{running}: nothing was "
+            f"done; stop that `lifecycle up` (Ctrl-C in its terminal), then run `lifecycle db adopt` again")
+
+
 @db_app.command("check")
 def db_check() -> None:
     """List the stored rows today's import rules would refuse (data an older release let in), one line each:

@@ -45,9 +45,11 @@ def up(
             typer.echo(f"{error}; keeping it")
     elif not Path(config.platform_url().removeprefix("sqlite:///")).exists() and config.platform_url().startswith("sqlite"):
         note("note: no platform database yet; `lifecycle up --demo` or `lifecycle demo` creates the demo one")
+    from ledger.installation import LedgerHeld
+
     try:
         code = run_up(host=host, port=port, echo=typer.echo, workers=workers)
-    except HomeInUse as error:
+    except (HomeInUse, LedgerHeld) as error:
         fail(str(error), 2)
     except RuntimeError as error:
         fail(str(error))

@@ -1,0 +1,111 @@
+"""A deletion killed between its shred and its certificate (kill -9, a power cut) left a shred without a
+certificate, or a certificate's keys still in the store: the deletion records its intent (the approval and every
+key it shreds) before any key is touched, the certificate completes it in the same transaction, an open intent's
+keys count as shredded, and the next run completes it with the same approval. Killed for real (SIGKILL at the
+failpoints before, between and after the shred) in a process of its own, on a SQLite ledger."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from datetime import date
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from ledger import keys as object_keys
+from ledger.db import session_scope
+from ledger.models import Backup, Customer, DeletionCertificate, DeletionIntent
+from tests.unit.test_operation_deletion import _settings, announced  # noqa: F401 - the fixture
+
+PROJECT = Path(__file__).resolve().parents[2]
+DELETION = """
+from datetime import date
+from blocks.notifications import Notifications
+from blocks.platform import PlatformControl
+from blocks.seller import Seller
+from blocks.settings import Settings
+from blocks.storage import ObjectStorage
+from operations.deletion import execute
+from policy.terms import Terms
+import sys
+settings = Settings(Terms(), ObjectStorage(url=sys.argv[1]), PlatformControl(), Notifications(), Seller())
+execute("ACME", date(2027, 4, 1), settings, {"reviewer": "ops@example.com", "comment": "6 months"}, actor="test",
+        flow_run_id=None)
+"""
+
+
+@pytest.mark.parametrize("point", ["purge.intent-recorded", "purge.platform-deleted", "keys.key-destroyed",
+                                   "purge.object-deleted"])
+def test_a_deletion_killed_around_its_shred_counts_as_shredded_and_the_next_run_certifies_it(announced, tmp_path,
+                                                                                             monkeypatch, point):
+    from operations.backup import backup_customer
+    from operations.backup_keys import KeyDestroyed, shredded_keys
+    from operations.backup_objects import BackupObjects
+    from operations.deletion import check_due, complete_interrupted
+    from operations.restore import RestoreRefused, restore_customer
+
+    settings = _settings(tmp_path)
+    backup = backup_customer("ACME", date(2027, 3, 30), settings.platform, settings.storage, engine=announced)
+    assert backup.status == "good", backup.error
+    with session_scope(announced) as session:
+        key_id = session.get(Backup, backup.backup_id).manifest["encryption"]["key_id"]
+    key_object = tmp_path / "store" / object_keys.data_key_object("ACME", key_id)
+    monkeypatch.setenv("LIFECYCLE_TODAY", "2027-04-01")
+    killed = subprocess.run([sys.executable, "-c", DELETION, settings.storage.url], cwd=PROJECT, capture_output=True,
+                            text=True, timeout=240, env={**os.environ, "PYTHONPATH": str(PROJECT),
+                                                         "LIFECYCLE_FAILPOINT": point})
+    assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]
+
+    # killed: no certificate yet, the intent open, and its key shredded as far as anyone reading is concerned
+    with session_scope(announced) as session:
+        assert session.scalar(select(DeletionCertificate.id)) is None
+        intent = session.scalar(select(DeletionIntent))
+        assert (intent.approved_by, intent.key_ids, intent.completed_at) == ("ops@example.com", [key_id], None)
+        assert session.get(Customer, "ACME").stage != "data_deleted"
+    assert shredded_keys("ACME", announced) == {key_id: intent.recorded_at.strftime("%Y-%m-%d")}
+    assert key_object.exists() == (point in ("purge.intent-recorded", "purge.platform-deleted"))
+    with pytest.raises(KeyDestroyed, match=f"the data key {key_id} of ACME was shredded on "):
+        BackupObjects(settings.storage, customer_id="ACME")._unwrap(key_id)  # even while its object is still there
+    with pytest.raises(RestoreRefused) as refused:
+        restore_customer("ACME", None, "sandbox", "alice", "T-1", platform=settings.platform, storage=settings.storage,
+                         sandbox_url=f"sqlite:///{tmp_path / 'sandbox.db'}", flow_run_id=None, actor="test",
+                         engine=announced)
+    assert str(refused.value) == ("customer ACME's data deletion, approved by ops@example.com on 2027-04-01, is under "
+                                  "way (its data keys count as shredded): nothing may be restored")
+
+    from operations.backup import BackupRefused, customers_to_back_up  # no new backup, under a new key, meanwhile
+
+    assert "ACME" not in customers_to_back_up(engine=announced)
+    with pytest.raises(BackupRefused, match="^customer 'ACME' is not backed up: its approved data deletion is under way"):
+        customers_to_back_up("ACME", engine=announced)
+
+    # the next run (the arrears sweep, or the customer's deletion run) completes it with the same approval
+    [certificate] = complete_interrupted(settings, actor="sweep", flow_run_id=None, engine=announced)
+    assert (certificate["customer_id"], certificate["approved_by"], certificate["comment"]) == (
+        "ACME", "ops@example.com", "6 months")
+    assert [entry["key_id"] for entry in certificate["keys_shredded"]] == [key_id]
+    assert not key_object.exists()
+    assert list(settings.storage.store().list(object_keys.customer_backups("ACME"))) == []  # its backups gone too
+    with session_scope(announced) as session:
+        assert session.scalar(select(DeletionCertificate.approved_by)) == "ops@example.com"
+        assert session.scalar(select(DeletionIntent.completed_at)) is not None
+        assert session.get(Customer, "ACME").stage == "data_deleted"
+    assert check_due("ACME", date(2027, 4, 2), settings, engine=announced).why == "the data was already deleted"
+    assert complete_interrupted(settings, actor="sweep", flow_run_id=None, engine=announced) == []  # once
+
+
+def test_an_uninterrupted_deletion_leaves_its_intent_completed_with_its_certificate(announced, tmp_path, monkeypatch):
+    from operations.deletion import complete_interrupted, execute
+
+    monkeypatch.setenv("LIFECYCLE_TODAY", "2027-04-01")
+    settings = _settings(tmp_path)
+    certificate = execute("ACME", date(2027, 4, 1), settings, {"reviewer": "ops@example.com"}, actor="test",
+                          flow_run_id=None, engine=announced)
+    with session_scope(announced) as session:
+        intent = session.scalar(select(DeletionIntent))
+        assert intent.completed_at.isoformat() == certificate["deleted_at"]
+    assert complete_interrupted(settings, actor="sweep", flow_run_id=None, engine=announced) == []
