@@ -452,25 +452,26 @@ def _already_billed(session: Session, month: str) -> tuple[list[AlreadyBilled], 
     how many customers had not started by then; read from the ledger, so drafts and finals say the same.
     Only the days are counted (policy.invoicing.subscription_coverage), not the lines and their texts."""
     first, after = month_bounds(month)
-    through = billed_through(session, except_close=month)
     found, not_started = [], 0
-    for customer in session.execute(
-            select(Customer.customer_id, Customer.name, Customer.monthly_fee, Customer.payment_method,
-                   Customer.billing_cycle, Customer.contract_start, Customer.vat_rate, Customer.subscription_start,
-                   Customer.language)
-            .where(Customer.customer_id.not_in(
-                select(StageChange.customer_id).where(StageChange.stage == Stage.DATA_DELETED,
-                                                      StageChange.effective_on < first)))
-            .order_by(Customer.customer_id)):
-        subscriber = _subscriber(customer)
-        if subscriber.start is not None and subscriber.start >= after:
-            not_started += 1
-            continue
-        unbilled = subscription_coverage(subscriber, month, billed=through.get(customer.customer_id))
-        if unbilled is not None and unbilled.billed is not None and unbilled.already_billed:
-            found.append(AlreadyBilled(customer.customer_id, customer.name, unbilled.billed.end,
-                                       unbilled.billed.invoice, unbilled.already_billed,
-                                       unbilled.span_days - unbilled.before_start))
+    query = (select(Customer.customer_id, Customer.name, Customer.monthly_fee, Customer.payment_method,
+                    Customer.billing_cycle, Customer.contract_start, Customer.vat_rate, Customer.subscription_start,
+                    Customer.language)
+             .where(Customer.customer_id.not_in(_deleted_before(first))).order_by(Customer.customer_id)
+             .limit(CUSTOMERS_PER_BATCH))
+    batch = session.execute(query).all()
+    while batch:   # a batch of customers at a time, with their billed-through days: never every customer's
+        through = billed_through(session, except_close=month, customer_ids=[row.customer_id for row in batch])
+        for customer in batch:
+            subscriber = _subscriber(customer)
+            if subscriber.start is not None and subscriber.start >= after:
+                not_started += 1
+                continue
+            unbilled = subscription_coverage(subscriber, month, billed=through.get(customer.customer_id))
+            if unbilled is not None and unbilled.billed is not None and unbilled.already_billed:
+                found.append(AlreadyBilled(customer.customer_id, customer.name, unbilled.billed.end,
+                                           unbilled.billed.invoice, unbilled.already_billed,
+                                           unbilled.span_days - unbilled.before_start))
+        batch = session.execute(query.where(Customer.customer_id > batch[-1].customer_id)).all()
     return found, not_started
 
 
@@ -565,28 +566,32 @@ def finalise(month: str, issued_on: date, terms: Terms, *, actor: str, flow_run_
             raise NothingToFinalise(f"{month} has no drafts to finalise")
         if close.status == CloseStatus.FINALISED:
             return _report(session, month, CloseOutcome.ALREADY_FINALISED)
-        found = session.execute(
-            select(Invoice.id, Invoice.kind, Invoice.total_ttc, Invoice.customer_id)
-            .where(Invoice.close_month == month, Invoice.kind.in_((InvoiceKind.MONTHLY, InvoiceKind.CREDIT_NOTE)),
-                   Invoice.status == InvoiceStatus.DRAFT)
-            .order_by(Invoice.customer_id, Invoice.kind.desc())   # a customer's invoice, then its credit note
-        ).all()
-        for row in found:   # the guard: a draft below zero is never numbered as an invoice
+        drafts_of_month = (Invoice.close_month == month, Invoice.status == InvoiceStatus.DRAFT,
+                           Invoice.kind.in_((InvoiceKind.MONTHLY, InvoiceKind.CREDIT_NOTE)))
+        in_order = (Invoice.customer_id, Invoice.kind.desc())   # a customer's invoice, then its credit note
+        for row in session.execute(   # the guard: a draft below zero is never numbered as an invoice
+                select(Invoice.kind, Invoice.total_ttc, Invoice.customer_id)
+                .where(*drafts_of_month, Invoice.total_ttc < 0).order_by(*in_order)):
             refuse_negative(row.kind, row.total_ttc, f"{row.customer_id}'s invoice for {month}")
-        drafts = [row.id for row in found]
+        found = session.execute(select(Invoice.id, Invoice.kind).where(*drafts_of_month).order_by(*in_order)).all()
         notes = [row.id for row in found if row.kind == InvoiceKind.CREDIT_NOTE]
         try:
             issued_on = issue_date(session, issued_on)
         except OutOfOrder as refused:  # a clock set back: the drafts wait, nothing is numbered
             raise OutOfOrder(f"{month} not finalised (its drafts are kept): {refused}") from None
-        numbers = next_numbers(session, issued_on, len(drafts))
+        numbers = next_numbers(session, issued_on, len(found))
         due_on = issued_on + timedelta(days=terms.payment_terms_days)
         stamp = now()
-        rows = [{"id": row.id, "number": number, "issued_on": issued_on, "finalised_at": stamp,
-                 **({"status": InvoiceStatus.PAID, "due_on": None} if row.kind == InvoiceKind.CREDIT_NOTE
-                    else {"status": InvoiceStatus.OPEN, "due_on": due_on})} for row, number in zip(found, numbers)]
-        # one UPDATE ... FROM a temporary table filled in bulk, not an UPDATE per invoice
-        update_by_key(session, Invoice.__table__, "id", rows, ["number", "issued_on", "finalised_at", "status", "due_on"])
+        # one UPDATE ... FROM a temporary table filled in bulk, not an UPDATE per invoice; a batch of rows at a
+        # time, so that the rows held are a batch's whatever the customers
+        for start in range(0, len(found), CUSTOMERS_PER_BATCH):
+            rows = [{"id": row.id, "number": number, "issued_on": issued_on, "finalised_at": stamp,
+                     **({"status": InvoiceStatus.PAID, "due_on": None} if row.kind == InvoiceKind.CREDIT_NOTE
+                        else {"status": InvoiceStatus.OPEN, "due_on": due_on})}
+                    for row, number in zip(found[start:start + CUSTOMERS_PER_BATCH],
+                                           numbers[start:start + CUSTOMERS_PER_BATCH])]
+            update_by_key(session, Invoice.__table__, "id", rows,
+                          ["number", "issued_on", "finalised_at", "status", "due_on"])
         close.status, close.finished_at = CloseStatus.FINALISED, stamp
         for note_id in notes:   # each credit note's money: off its invoice's balance, the rest the customer's credit
             note = session.get(Invoice, note_id, populate_existing=True)

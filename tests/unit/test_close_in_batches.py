@@ -27,6 +27,8 @@ def _closed(engine) -> dict:
         keys = dict(session.execute(select(Invoice.id, Invoice.invoice_key)).all())
         return {
             "total_ttc": closed.total_ttc,
+            "already_billed": (closed.subscription_summary(), [(item.customer_id, item.invoice, item.days)
+                                                               for item in closed.already_billed]),
             "invoices": session.execute(select(Invoice.invoice_key, Invoice.number, Invoice.total_ht, Invoice.total_vat,
                                                Invoice.total_ttc, Invoice.period_start, Invoice.period_end)
                                         .where(Invoice.close_month == "2026-10").order_by(Invoice.invoice_key)).all(),
