@@ -44,36 +44,28 @@ class MonthPricing:
     count: dict[str, int]
     staged: tuple[str, ...] = ()   # the temporary tables `load`, `own` and `write_month` read, then drops
 
-    def load(self, session: Session, customer_ids: Iterable[str]) -> None:
-        """The sums of these customers (each customer's quota used and exceeded, its work per category),
-        in place of those of the customers asked before."""
+    def load(self, session: Session, between: tuple[str, str] | None = None) -> None:
+        """The sums of the customers whose ids lie `between` the two given, both included, in the database's
+        order (every customer's when None): each one's quota used and exceeded, its work per category, in
+        place of those of the customers asked before. A range, not a list of ids: one index range scan."""
         _, sums, _ = self.staged
         self.used, self.over, self.work, self.count = {}, {}, defaultdict(list), {}
-        connection = session.connection()
-        ids = list(customer_ids)
-        for start in range(0, len(ids), CHUNK):
-            chunk = ids[start:start + CHUNK]
-            for customer_id, category, count, used, over, costing, billed, cents in connection.execute(text(
-                    f"SELECT customer_id, category, CAST(n AS BIGINT), CAST(used AS BIGINT), CAST(exceeded AS BIGINT), "
-                    f"CAST(costing AS BIGINT), CAST(billed AS BIGINT), CAST(cents AS BIGINT) FROM {sums} "
-                    f"WHERE customer_id IN ({', '.join(':c%d' % n for n in range(len(chunk)))})"),
-                    {f"c{n}": customer for n, customer in enumerate(chunk)}):
-                self.count[customer_id] = self.count.get(customer_id, 0) + count
-                self.used[customer_id] = self.used.get(customer_id, 0) + used
-                self.over[customer_id] = self.over.get(customer_id, 0) + over
-                if costing:   # the work that costs something: an invoice line
-                    self.work[customer_id].append(CategoryWork(category, costing, int(billed),
-                                                               Decimal(int(cents)) / 100))
+        for customer_id, category, count, used, over, costing, billed, cents in session.connection().execute(text(
+                f"SELECT customer_id, category, CAST(n AS BIGINT), CAST(used AS BIGINT), CAST(exceeded AS BIGINT), "
+                f"CAST(costing AS BIGINT), CAST(billed AS BIGINT), CAST(cents AS BIGINT) FROM {sums}"
+                + (" WHERE customer_id >= :first AND customer_id <= :last" if between else "")),
+                {"first": between[0], "last": between[1]} if between else {}):
+            self.count[customer_id] = self.count.get(customer_id, 0) + count
+            self.used[customer_id] = self.used.get(customer_id, 0) + used
+            self.over[customer_id] = self.over.get(customer_id, 0) + over
+            if costing:   # the work that costs something: an invoice line
+                self.work[customer_id].append(CategoryWork(category, costing, int(billed), Decimal(int(cents)) / 100))
 
     def own(self, session: Session, invoices: dict[str, int]) -> None:
         """Each of these customers' draft invoice, which `write_month` gives the work that costs something."""
         _, _, owners = self.staged
         fill(session.connection(), _owners(owners), ["customer_id", "invoice_id"],
              [{"customer_id": key, "invoice_id": value} for key, value in invoices.items()])
-
-
-#: customers per IN (...) of `MonthPricing.load`: within SQLite's bound on parameters
-CHUNK = 900
 
 
 def _owners(name: str) -> Table:
@@ -86,7 +78,7 @@ def price_month(session: Session, month: str, included: dict[str, int], beyond: 
     """Price the unpriced interventions of `month` of the customers in `included` (their included minutes),
     setting free_minutes, billed_minutes, amount_ht and close_month (`month`); invoice_id is left to the caller."""
     pricing = stage_month(session, month, included.items(), beyond, terms)
-    pricing.load(session, included)
+    pricing.load(session)
     write_month(session, month, pricing, invoices={}, left_out=set())
     return pricing
 

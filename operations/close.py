@@ -97,13 +97,16 @@ def _recount_quota(session: Session) -> None:
         period.used_minutes, period.over_minutes = usage.get((period.customer_id, period.month), (0, 0))
 
 
-def _standby_by_customer(session: Session, first: date, after: date,
-                          customer_ids: list[str] | None = None) -> dict[str, list[tuple[date, date]]]:
-    """The standby periods overlapping [first, after), per customer (only those of `customer_ids` when given)."""
+def _standby_by_customer(session: Session, first: date, after: date, customer_ids: list[str] | None = None,
+                          between: tuple[str, str] | None = None) -> dict[str, list[tuple[date, date]]]:
+    """The standby periods overlapping [first, after), per customer (only those of `customer_ids`, or of the
+    ids `between` two, when given)."""
     periods: dict[str, list[tuple[date, date]]] = defaultdict(list)
     query = (select(StandbyPeriod.customer_id, StandbyPeriod.start_on, StandbyPeriod.end_on)
              .where(StandbyPeriod.status != StandbyStatus.CANCELLED, StandbyPeriod.start_on < after,
                     StandbyPeriod.end_on > first))
+    if between is not None:
+        query = query.where(StandbyPeriod.customer_id >= between[0], StandbyPeriod.customer_id <= between[1])
     for chunk in [None] if customer_ids is None else chunks(customer_ids):
         for customer_id, start_on, end_on in session.execute(
                 query if chunk is None else query.where(StandbyPeriod.customer_id.in_(chunk))):
@@ -116,14 +119,13 @@ def _deleted_before(first: date):
     return select(StageChange.customer_id).where(StageChange.stage == Stage.DATA_DELETED, StageChange.effective_on < first)
 
 
-def _service_ends(session: Session, customer_ids: list[str]) -> dict[str, date]:
-    """Each of these customers' last day of service under a cancellation that was not withdrawn."""
-    ends: dict[str, date] = {}
-    for chunk in chunks(customer_ids):
-        ends.update(session.execute(select(Cancellation.customer_id, Cancellation.effective_on)
-                                    .where(Cancellation.status != CancellationStatus.WITHDRAWN,
-                                           Cancellation.customer_id.in_(chunk))).all())
-    return ends
+def _service_ends(session: Session, between: tuple[str, str]) -> dict[str, date]:
+    """The last day of service of the customers whose ids lie `between` two (both included), under a
+    cancellation that was not withdrawn."""
+    return dict(session.execute(select(Cancellation.customer_id, Cancellation.effective_on)
+                                .where(Cancellation.status != CancellationStatus.WITHDRAWN,
+                                       Cancellation.customer_id >= between[0],
+                                       Cancellation.customer_id <= between[1])).all())
 
 
 #: customers billed at a time: what the close holds in memory is one batch's invoices, lines and texts, whatever
@@ -268,11 +270,11 @@ class _MonthBook:
     def start(self, batch: list[Customer]) -> None:
         """The batch's own facts, in place of the batch's before: its standby, ends, billed-through days and
         its work as the database priced it."""
-        ids = [customer.customer_id for customer in batch]
+        ids = (batch[0].customer_id, batch[-1].customer_id)   # the batch is a range of ids, in the database's order
         first, after = month_bounds(self.month)
-        self.standby = _standby_by_customer(self.session, first, after, ids)
+        self.standby = _standby_by_customer(self.session, first, after, between=ids)
         self.ends = _service_ends(self.session, ids)
-        self.billed_through = billed_through(self.session, except_close=self.month, customer_ids=ids)
+        self.billed_through = billed_through(self.session, except_close=self.month, between=ids)
         self.own.load(self.session, ids)
 
     def read_credits(self) -> None:
@@ -286,9 +288,9 @@ class _MonthBook:
         are handed over a batch of customers at a time."""
         def included():
             for batch in self.batches(Customer.customer_id, Customer.included_minutes):
-                ids = [customer.customer_id for customer in batch]
+                ids = (batch[0].customer_id, batch[-1].customer_id)
                 first, after = month_bounds(self.month)
-                self.standby = _standby_by_customer(self.session, first, after, ids)
+                self.standby = _standby_by_customer(self.session, first, after, between=ids)
                 self.ends = _service_ends(self.session, ids)
                 yield from [(customer.customer_id,
                              included_minutes(self._base(customer), self.month, len(self._standby(customer))))
@@ -460,7 +462,7 @@ def _already_billed(session: Session, month: str) -> tuple[list[AlreadyBilled], 
              .limit(CUSTOMERS_PER_BATCH))
     batch = session.execute(query).all()
     while batch:   # a batch of customers at a time, with their billed-through days: never every customer's
-        through = billed_through(session, except_close=month, customer_ids=[row.customer_id for row in batch])
+        through = billed_through(session, except_close=month, between=(batch[0].customer_id, batch[-1].customer_id))
         for customer in batch:
             subscriber = _subscriber(customer)
             if subscriber.start is not None and subscriber.start >= after:
