@@ -48,11 +48,20 @@ COLUMNS = (Invoice.customer_id, Invoice.period_start, Invoice.period_end, Invoic
            Invoice.external_id)
 
 
-def billed_through(session: Session, *, except_close: str | None = None) -> dict[str, BilledPeriod]:
+def billed_through(session: Session, *, except_close: str | None = None,
+                   between: tuple[str, str] | None = None) -> dict[str, BilledPeriod]:
     """Each customer's latest billed subscription period, by any invoice issued (not drafted, not void),
     leaving out the invoices of the close of `except_close` (a close never counts its own drafts). Only
-    the latest period of each customer is read (a ledger holds years of monthly invoices)."""
+    the latest period of each customer is read (a ledger holds years of monthly invoices); only those of
+    customers whose ids lie `between` the two given, both included, in the database's order, when given (the
+    close asks a batch of customers at a time, so it never holds them all)."""
     conditions = _billing(except_close=except_close)
+    if between is not None:
+        conditions += [Invoice.customer_id >= between[0], Invoice.customer_id <= between[1]]
+    return _billed_through(session, conditions)
+
+
+def _billed_through(session: Session, conditions: list) -> dict[str, BilledPeriod]:
     ends = (select(Invoice.customer_id, func.max(Invoice.period_end).label("end")).where(*conditions)
             .group_by(Invoice.customer_id).subquery())
     found: dict[str, BilledPeriod] = {}

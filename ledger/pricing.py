@@ -17,13 +17,14 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
+from typing import Iterable
 from decimal import Decimal
 from uuid import uuid4
 
 from sqlalchemy import Column, Integer, MetaData, String, Table, text
 from sqlalchemy.orm import Session
 
-from ledger.bulk import fill
+from ledger.bulk import SLICE, fill
 from policy.categories import CATEGORIES
 from policy.invoicing import CategoryWork
 from policy.quota import cents_formula
@@ -33,30 +34,62 @@ from policy.vocabulary import InvoiceKind, InvoiceStatus
 
 @dataclass
 class MonthPricing:
-    """What the pricing of a month says per customer: the quota used and exceeded, the work to invoice."""
+    """What the pricing of a month says per customer (the quota used and exceeded, the work to invoice), for
+    the customers last asked of `load`: the close asks a batch at a time, so what it holds is one batch's,
+    never the month's (the month's sums wait in the database, in a staging table)."""
 
     used: dict[str, int]
     over: dict[str, int]
     work: dict[str, list[CategoryWork]]
     count: dict[str, int]
-    staged: tuple[str, ...] = ()   # the temporary tables `write_month` reads, then drops
+    staged: tuple[str, ...] = ()   # the temporary tables `load`, `own` and `write_month` read, then drops
+
+    def load(self, session: Session, between: tuple[str, str] | None = None) -> None:
+        """The sums of the customers whose ids lie `between` the two given, both included, in the database's
+        order (every customer's when None): each one's quota used and exceeded, its work per category, in
+        place of those of the customers asked before. A range, not a list of ids: one index range scan."""
+        _, sums, _ = self.staged
+        self.used, self.over, self.work, self.count = {}, {}, defaultdict(list), {}
+        for customer_id, category, count, used, over, costing, billed, cents in session.connection().execute(text(
+                f"SELECT customer_id, category, CAST(n AS BIGINT), CAST(used AS BIGINT), CAST(exceeded AS BIGINT), "
+                f"CAST(costing AS BIGINT), CAST(billed AS BIGINT), CAST(cents AS BIGINT) FROM {sums}"
+                + (" WHERE customer_id >= :first AND customer_id <= :last" if between else "")),
+                {"first": between[0], "last": between[1]} if between else {}):
+            self.count[customer_id] = self.count.get(customer_id, 0) + count
+            self.used[customer_id] = self.used.get(customer_id, 0) + used
+            self.over[customer_id] = self.over.get(customer_id, 0) + over
+            if costing:   # the work that costs something: an invoice line
+                self.work[customer_id].append(CategoryWork(category, costing, int(billed), Decimal(int(cents)) / 100))
+
+    def own(self, session: Session, invoices: dict[str, int]) -> None:
+        """Each of these customers' draft invoice, which `write_month` gives the work that costs something."""
+        _, _, owners = self.staged
+        fill(session.connection(), _owners(owners), ["customer_id", "invoice_id"],
+             [{"customer_id": key, "invoice_id": value} for key, value in invoices.items()])
+
+
+def _owners(name: str) -> Table:
+    return Table(name, MetaData(), Column("customer_id", String(64), primary_key=True), Column("invoice_id", Integer),
+                 prefixes=["TEMPORARY"])
 
 
 def price_month(session: Session, month: str, included: dict[str, int], beyond: set[str],
                 terms: Terms) -> MonthPricing:
     """Price the unpriced interventions of `month` of the customers in `included` (their included minutes),
     setting free_minutes, billed_minutes, amount_ht and close_month (`month`); invoice_id is left to the caller."""
-    pricing = stage_month(session, month, included, beyond, terms)
+    pricing = stage_month(session, month, included.items(), beyond, terms)
+    pricing.load(session)
     write_month(session, month, pricing, invoices={}, left_out=set())
     return pricing
 
 
-def stage_month(session: Session, month: str, included: dict[str, int], beyond: set[str],
+def stage_month(session: Session, month: str, included: Iterable[tuple[str, int]], beyond: set[str],
                 terms: Terms) -> MonthPricing:
-    """Price the unpriced interventions of `month` of the customers in `included` (their included minutes)
-    into a temporary table, and say per customer what it holds; nothing is written to the interventions
-    until `write_month`, which the caller runs once it knows each customer's invoice (one UPDATE per row of
-    the month, not two)."""
+    """Price the unpriced interventions of `month` of the customers in `included` (pairs of a customer and its
+    included minutes, read as they come: a caller may make them a batch at a time) into a temporary table, and
+    sum them per customer and category into another, which `MonthPricing.load` reads a batch of customers at
+    a time; nothing is written to the interventions until `write_month`, which the caller runs once it knows
+    each customer's invoice (one UPDATE per row of the month, not two)."""
     connection = session.connection()
     tag = uuid4().hex[:8]
     quota = Table(f"pricing_quota_{tag}", MetaData(), Column("customer_id", String(64)),
@@ -66,8 +99,13 @@ def stage_month(session: Session, month: str, included: dict[str, int], beyond: 
     priced = f"pricing_priced_{tag}"
     quota.create(connection)
     beyond_table.create(connection)
-    fill(connection, quota, ["customer_id", "included"],
-          [{"customer_id": key, "included": value} for key, value in included.items()])
+    batch = []
+    for key, value in included:
+        batch.append({"customer_id": key, "included": value})
+        if len(batch) == SLICE:
+            fill(connection, quota, ["customer_id", "included"], batch)
+            batch = []
+    fill(connection, quota, ["customer_id", "included"], batch)
     fill(connection, beyond_table, ["intervention_id"], [{"intervention_id": key} for key in beyond])
     postgres = connection.dialect.name == "postgresql"
     by_id = 'i.intervention_id COLLATE "C"' if postgres else "i.intervention_id"
@@ -104,36 +142,35 @@ def stage_month(session: Session, month: str, included: dict[str, int], beyond: 
                CASE WHEN charge = 'free' THEN 0
                     ELSE billed * per_whole + constant_whole + (billed * per_rest + constant_rest) / divisor END AS cents
         FROM b"""), {"month": month})
-    pricing = MonthPricing({}, {}, defaultdict(list), {})
-    for customer_id, count, used, over in connection.execute(text(
-            f"SELECT customer_id, COUNT(*), CAST(SUM(CASE WHEN charge = 'quota' THEN drawn ELSE 0 END) AS BIGINT), "
-            f"CAST(SUM(CASE WHEN charge = 'quota' THEN minutes - drawn ELSE 0 END) AS BIGINT) "
-            f"FROM {priced} GROUP BY customer_id")).all():
-        pricing.count[customer_id], pricing.used[customer_id], pricing.over[customer_id] = count, used, over
-    for customer_id, category, count, minutes, cents in connection.execute(text(
-            f"SELECT customer_id, category, COUNT(*), CAST(SUM(billed) AS BIGINT), CAST(SUM(cents) AS BIGINT) "
-            f"FROM {priced} WHERE cents <> 0 GROUP BY customer_id, category")).all():
-        pricing.work[customer_id].append(CategoryWork(category, count, int(minutes), Decimal(int(cents)) / 100))
+    # the sums per customer and category, found by customer: what `MonthPricing.load` reads a batch at a time
+    sums = f"pricing_sums_{tag}"
+    connection.execute(text(
+        f"CREATE TEMPORARY TABLE {sums} AS SELECT customer_id, category, COUNT(*) AS n, "
+        f"SUM(CASE WHEN charge = 'quota' THEN drawn ELSE 0 END) AS used, "
+        f"SUM(CASE WHEN charge = 'quota' THEN minutes - drawn ELSE 0 END) AS exceeded, "
+        f"SUM(CASE WHEN cents <> 0 THEN 1 ELSE 0 END) AS costing, "
+        f"SUM(CASE WHEN cents <> 0 THEN billed ELSE 0 END) AS billed, SUM(cents) AS cents "
+        f"FROM {priced} GROUP BY customer_id, category"))
+    connection.execute(text(f"CREATE INDEX {sums}_customer ON {sums} (customer_id)"))
+    if postgres:   # a temporary table has no statistics until asked: without them a batch's lookup may scan
+        connection.execute(text(f"ANALYZE {sums}"))
+    owners = f"pricing_invoices_{tag}"
+    _owners(owners).create(connection)
     beyond_table.drop(connection)
     quota.drop(connection)
-    pricing.staged = (priced,)
-    return pricing
+    return MonthPricing({}, {}, defaultdict(list), {}, staged=(priced, sums, owners))
 
 
 def write_month(session: Session, month: str, pricing: MonthPricing, *, invoices: dict[str, int],
                 left_out: set[str]) -> None:
     """The staged prices into the interventions in one `UPDATE ... FROM` (free_minutes, billed_minutes,
     amount_ht, close_month `month`, and invoice_id: the customer's invoice in `invoices` when the intervention
-    costs something); the work of customers `left_out` (not billed) stays unpriced. Drops the staging table."""
+    costs something, given here or batch by batch to `MonthPricing.own`); the work of customers `left_out` (not
+    billed) stays unpriced. Drops the staging tables."""
     connection = session.connection()
-    priced, = pricing.staged
+    priced, sums, owners = pricing.staged
     postgres = connection.dialect.name == "postgresql"
-    tag = priced.rsplit("_", 1)[-1]
-    owners = Table(f"pricing_invoices_{tag}", MetaData(), Column("customer_id", String(64), primary_key=True),
-                   Column("invoice_id", Integer), prefixes=["TEMPORARY"])
-    owners.create(connection)
-    fill(connection, owners, ["customer_id", "invoice_id"],
-         [{"customer_id": key, "invoice_id": value} for key, value in invoices.items()])
+    pricing.own(session, invoices)
     if left_out:
         connection.execute(text(
             f"DELETE FROM {priced} WHERE customer_id IN ({', '.join(':c%d' % n for n, _ in enumerate(left_out))})"),
@@ -143,10 +180,10 @@ def write_month(session: Session, month: str, pricing: MonthPricing, *, invoices
         f"amount_ht = {'CAST(p.cents AS NUMERIC) / 100' if postgres else 'p.cents / 100.0'}, close_month = :month, "
         f"invoice_id = CASE WHEN p.cents <> 0 THEN p.invoice_id END "
         f"FROM (SELECT s.intervention_id, s.free_minutes, s.billed, s.cents, o.invoice_id FROM {priced} s "
-        f"LEFT JOIN {owners.name} o ON o.customer_id = s.customer_id) p "
+        f"LEFT JOIN {owners} o ON o.customer_id = s.customer_id) p "
         f"WHERE interventions.intervention_id = p.intervention_id"), {"month": month})
-    owners.drop(connection)
-    connection.execute(text(f"DROP TABLE {priced}"))
+    for table in (owners, sums, priced):
+        connection.execute(text(f"DROP TABLE {table}"))
     pricing.staged = ()
 
 

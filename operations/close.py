@@ -24,13 +24,14 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from typing import Iterator
 
 from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.orm import Session
 
 from ledger import audit, keys
-from ledger.billed import billed_through, covering
+from ledger.billed import billed_through, chunks, covering
 from ledger.bulk import fill, update_by_key
 from ledger.pricing import MonthPricing, stage_month, write_month
 from ledger.credits import apply_credits, settle_credit_note
@@ -96,26 +97,51 @@ def _recount_quota(session: Session) -> None:
         period.used_minutes, period.over_minutes = usage.get((period.customer_id, period.month), (0, 0))
 
 
-def _standby_by_customer(session: Session, first: date, after: date) -> dict[str, list[tuple[date, date]]]:
+def _standby_by_customer(session: Session, first: date, after: date, customer_ids: list[str] | None = None,
+                          between: tuple[str, str] | None = None) -> dict[str, list[tuple[date, date]]]:
+    """The standby periods overlapping [first, after), per customer (only those of `customer_ids`, or of the
+    ids `between` two, when given)."""
     periods: dict[str, list[tuple[date, date]]] = defaultdict(list)
-    for customer_id, start_on, end_on in session.execute(
-        select(StandbyPeriod.customer_id, StandbyPeriod.start_on, StandbyPeriod.end_on)
-        .where(StandbyPeriod.status != StandbyStatus.CANCELLED, StandbyPeriod.start_on < after, StandbyPeriod.end_on > first)
-    ):
-        periods[customer_id].append((start_on, end_on))
+    query = (select(StandbyPeriod.customer_id, StandbyPeriod.start_on, StandbyPeriod.end_on)
+             .where(StandbyPeriod.status != StandbyStatus.CANCELLED, StandbyPeriod.start_on < after,
+                    StandbyPeriod.end_on > first))
+    if between is not None:
+        query = query.where(StandbyPeriod.customer_id >= between[0], StandbyPeriod.customer_id <= between[1])
+    for chunk in [None] if customer_ids is None else chunks(customer_ids):
+        for customer_id, start_on, end_on in session.execute(
+                query if chunk is None else query.where(StandbyPeriod.customer_id.in_(chunk))):
+            periods[customer_id].append((start_on, end_on))
     return periods
 
 
-def _deleted_before(session: Session, first: date) -> set[str]:
+def _deleted_before(first: date):
     """Customers whose data was deleted before the month began: nothing is billed after `data_deleted`."""
-    return set(session.scalars(select(StageChange.customer_id).where(StageChange.stage == Stage.DATA_DELETED,
-                                                                     StageChange.effective_on < first)))
+    return select(StageChange.customer_id).where(StageChange.stage == Stage.DATA_DELETED, StageChange.effective_on < first)
 
 
-def _service_ends(session: Session) -> dict[str, date]:
-    """Each customer's last day of service under a cancellation that was not withdrawn."""
+def _service_ends(session: Session, between: tuple[str, str]) -> dict[str, date]:
+    """The last day of service of the customers whose ids lie `between` two (both included), under a
+    cancellation that was not withdrawn."""
     return dict(session.execute(select(Cancellation.customer_id, Cancellation.effective_on)
-                                .where(Cancellation.status != CancellationStatus.WITHDRAWN)).all())
+                                .where(Cancellation.status != CancellationStatus.WITHDRAWN,
+                                       Cancellation.customer_id >= between[0],
+                                       Cancellation.customer_id <= between[1])).all())
+
+
+#: customers billed at a time: what the close holds in memory is one batch's invoices, lines and texts, whatever
+#: the number of customers (at 50,000 customers, holding the month's was 875 MB); each batch's drafts are written
+#: before the next is drafted, all in the close's one transaction
+CUSTOMERS_PER_BATCH = 900
+
+
+class _Customers:
+    """The customers a caller asks for by id, read when asked (the service credits' few), not all held."""
+
+    def __init__(self, session: Session):
+        self.session = session
+
+    def get(self, customer_id: str) -> Customer | None:
+        return self.session.get(Customer, customer_id)
 
 
 def later_closed_month(month: str, engine=None) -> str | None:
@@ -146,12 +172,16 @@ def draft(month: str, terms: Terms, *, actor: str, flow_run_id: str | None, engi
         book = _MonthBook.read(session, month, terms)
         book.read_credits()
         book.price_own_month()
-        # one customer whose documents cannot be written never blocks the others' close
-        not_billed = [line for line in map(book.bill_alone, book.billable_customers()) if line]
-        book.write(session, flow_run_id)
+        not_billed = []
+        for batch in book.batches():   # a batch at a time: memory bounded by the batch, not the customers
+            book.start(batch)
+            # one customer whose documents cannot be written never blocks the others' close
+            not_billed += [line for line in map(book.bill_alone, batch) if line]
+            book.write(session, flow_run_id)
+        book.finish(session)
         close.status = CloseStatus.DRAFTED
         audit.record(session, "close_drafted", customer_id=None, before=None, actor=actor, flow_run_id=flow_run_id,
-                     after={"month": month, "invoices": len(book.invoices), "interventions": book.count,
+                     after={"month": month, "invoices": book.invoiced, "interventions": book.count,
                             "late": book.late, **({"not_billed": not_billed} if not_billed else {})})
         report = _report(session, month, CloseOutcome.DRAFTED)
         report.not_billed = not_billed
@@ -160,20 +190,21 @@ def draft(month: str, terms: Terms, *, actor: str, flow_run_id: str | None, engi
 
 @dataclass
 class _MonthBook:
-    """What the close of a month reads once, and what it decides customer by customer before one write."""
+    """What the close of a month reads once, and what it decides customer by customer, a batch of customers at a
+    time (`batches`): the batch's facts are read by `start`, its documents written by `write`, then let go."""
 
     month: str
     terms: Terms
-    customers: dict[str, Customer]
-    deleted: set[str]                                  # data deleted before the month: nothing billed
-    standby: dict[str, list[tuple[date, date]]]
     pending: dict[str, dict[str, list[Work]]]          # customer -> closed month -> unpriced late work
     beyond: set[str]                                   # the month's interventions beyond support (never quota)
     quota: dict[tuple[str, str], QuotaPeriod]          # the closed months' quotas that late work draws on
     late_standby: dict[str, dict[str, list[tuple[date, date]]]]
-    ends: dict[str, date]                              # the last day of service of customers who cancelled
-    billed_through: dict[str, BilledPeriod]            # each customer's latest subscription period billed
     session: Session
+    # the batch's: its standby periods, its customers' last day of service (those who cancelled) and latest
+    # subscription period billed
+    standby: dict[str, list[tuple[date, date]]] = field(default_factory=dict)
+    ends: dict[str, date] = field(default_factory=dict)
+    billed_through: dict[str, BilledPeriod] = field(default_factory=dict)
     stamp: datetime = field(default_factory=now)
     quota_rows: list[dict] = field(default_factory=list)
     priced: list[tuple[Allocation, int | None]] = field(default_factory=list)
@@ -185,6 +216,7 @@ class _MonthBook:
     refused: set[str] = field(default_factory=set)     # customers not billed: their work left unpriced
     count: int = 0
     late: int = 0
+    invoiced: int = 0                                  # the month's invoices drafted so far
 
     @classmethod
     def read(cls, session: Session, month: str, terms: Terms) -> _MonthBook:
@@ -209,32 +241,66 @@ class _MonthBook:
                    Ticket.customization_delivered_on.is_not(None))
         ) if beyond_support(row.started_at, row.customization_delivered_on)}
         late_months = sorted({m for months in pending.values() for m in months if m != month})
-        quota = {(p.customer_id, p.month): p for p in session.scalars(
-            select(QuotaPeriod).where(QuotaPeriod.month.in_(late_months)))} if late_months else {}
-        return cls(month, terms,
-                   customers={c.customer_id: c for c in session.scalars(select(Customer).order_by(Customer.customer_id))},
-                   deleted=_deleted_before(session, first), standby=_standby_by_customer(session, first, after),
-                   pending=pending, beyond=beyond, quota=quota,
-                   late_standby={m: _standby_by_customer(session, *month_bounds(m)) for m in late_months},
-                   ends=_service_ends(session), billed_through=billed_through(session, except_close=month),
+        quota = {}   # the late months' quotas of the customers with late work only
+        for chunk in chunks(sorted(pending)) if late_months else []:
+            quota.update({(p.customer_id, p.month): p for p in session.scalars(
+                select(QuotaPeriod).where(QuotaPeriod.month.in_(late_months), QuotaPeriod.customer_id.in_(chunk)))})
+        return cls(month, terms, pending=pending, beyond=beyond, quota=quota,
+                   late_standby={m: _standby_by_customer(session, *month_bounds(m), sorted(pending)) for m in late_months},
                    session=session)
 
+    def batches(self, *columns) -> Iterator[list]:
+        """The customers to bill (not those whose data was deleted before the month), in order of id,
+        `CUSTOMERS_PER_BATCH` at a time: each batch read when the one before is done with. Only these
+        `columns` of them when given (rows, not ORM objects: cheaper to read), else the customers."""
+        first = month_bounds(self.month)[0]
+        last = None
+        while True:
+            query = select(*columns) if columns else select(Customer)
+            query = query.where(Customer.customer_id.not_in(_deleted_before(first)))
+            if last is not None:
+                query = query.where(Customer.customer_id > last)
+            query = query.order_by(Customer.customer_id).limit(CUSTOMERS_PER_BATCH)
+            batch = list(self.session.execute(query) if columns else self.session.scalars(query))
+            if not batch:
+                return
+            yield batch
+            last = batch[-1].customer_id
+
+    def start(self, batch: list[Customer]) -> None:
+        """The batch's own facts, in place of the batch's before: its standby, ends, billed-through days and
+        its work as the database priced it."""
+        ids = (batch[0].customer_id, batch[-1].customer_id)   # the batch is a range of ids, in the database's order
+        first, after = month_bounds(self.month)
+        self.standby = _standby_by_customer(self.session, first, after, between=ids)
+        self.ends = _service_ends(self.session, ids)
+        self.billed_through = billed_through(self.session, except_close=self.month, between=ids)
+        self.own.load(self.session, ids)
+
     def read_credits(self) -> None:
-        """The service credits due (policy.service_credits), read once the customers are known."""
-        self.service = service_credits.pending_credits(self.session, self.month, self.terms, self.customers,
+        """The service credits due (policy.service_credits): only customers with a miss are read."""
+        self.service = service_credits.pending_credits(self.session, self.month, self.terms, _Customers(self.session),
                                                        _subscriber)
 
     def price_own_month(self) -> None:
         """The month's own work priced set-based by the database (ledger/pricing.py), each customer's quota
-        its included minutes for the days it was not on standby; late work is priced in `bill`."""
-        included = {customer.customer_id: included_minutes(self._base(customer), self.month, len(self._standby(customer)))
-                    for customer in self.billable_customers()}
-        self.own = stage_month(self.session, self.month, included, self.beyond, self.terms)
+        its included minutes for the days it was not on standby; late work is priced in `bill`. The quotas
+        are handed over a batch of customers at a time."""
+        def included():
+            for batch in self.batches(Customer.customer_id, Customer.included_minutes):
+                ids = (batch[0].customer_id, batch[-1].customer_id)
+                first, after = month_bounds(self.month)
+                self.standby = _standby_by_customer(self.session, first, after, between=ids)
+                self.ends = _service_ends(self.session, ids)
+                yield from [(customer.customer_id,
+                             included_minutes(self._base(customer), self.month, len(self._standby(customer))))
+                            for customer in batch]
+        self.own = stage_month(self.session, self.month, included(), self.beyond, self.terms)
 
-    def _base(self, customer: Customer) -> int:
+    def _base(self, customer) -> int:
         return customer.included_minutes if customer.included_minutes is not None else self.terms.included_minutes
 
-    def _standby(self, customer: Customer) -> set[date]:
+    def _standby(self, customer) -> set[date]:
         """The customer's days of the month on standby (none after its last day of service)."""
         periods = self.standby.get(customer.customer_id, [])
         ends = self.ends.get(customer.customer_id)
@@ -243,9 +309,6 @@ class _MonthBook:
         if ends is not None:  # standby after the last day of service is no service at half price
             periods = [(start, min(end, ends + timedelta(days=1))) for start, end in periods if start <= ends]
         return standby_dates(periods, self.month)
-
-    def billable_customers(self) -> list[Customer]:
-        return [customer for customer_id, customer in self.customers.items() if customer_id not in self.deleted]
 
     def bill_alone(self, customer: Customer) -> str | None:
         """bill(customer); when its documents cannot be written (DocumentTooLarge), nothing of it is kept (its
@@ -333,7 +396,7 @@ class _MonthBook:
     def _late_months(self, customer_id: str, base: int) -> dict[str, list[Allocation]]:
         """Work that arrived after its month was closed: what that month's quota had left, nothing moved."""
         billed = {}
-        for late_month, works in sorted(self.pending[customer_id].items()):
+        for late_month, works in sorted(self.pending.get(customer_id, {}).items()):   # .get: no entry made per customer
             if late_month == self.month:
                 continue
             period = self.quota.get((customer_id, late_month))
@@ -352,7 +415,8 @@ class _MonthBook:
         return billed
 
     def write(self, session: Session, flow_run_id: str | None) -> None:
-        """The month's quotas, the drafts with their lines, and each intervention's price, in bulk."""
+        """The batch's quotas, drafts with their lines, service credits and late work's prices, in bulk; then
+        the batch is let go (its invoices are the database's now, named to the month's pricing by `own`)."""
         if self.quota_rows:
             session.connection().execute(insert(QuotaPeriod.__table__), self.quota_rows)
         ids = _insert_invoices(session, self.month, self.invoices, flow_run_id, self.stamp)
@@ -370,10 +434,14 @@ class _MonthBook:
                 for item, index in self.priced]
         update_by_key(session, Intervention.__table__, "intervention_id", rows,
                       ["free_minutes", "billed_minutes", "amount_ht", "close_month", "invoice_id"])
-        # the month's own work: its prices and its invoice in one UPDATE (a customer left out stays unpriced)
-        write_month(session, self.month, self.own,
-                    invoices={customer.customer_id: invoice_id for (customer, *_), invoice_id in zip(self.invoices, ids)},
-                    left_out=self.refused)
+        self.own.own(session, {customer.customer_id: invoice_id for (customer, *_), invoice_id in zip(self.invoices, ids)})
+        self.invoiced += len(self.invoices)
+        for items in (self.quota_rows, self.invoices, self.credit_notes, self.priced, self.applied):
+            items.clear()
+
+    def finish(self, session: Session) -> None:
+        """The month's own work: its prices and its invoice in one UPDATE (a customer left out stays unpriced)."""
+        write_month(session, self.month, self.own, invoices={}, left_out=self.refused)
 
 
 def _subscriber(customer: Customer) -> Subscriber:
@@ -386,25 +454,26 @@ def _already_billed(session: Session, month: str) -> tuple[list[AlreadyBilled], 
     how many customers had not started by then; read from the ledger, so drafts and finals say the same.
     Only the days are counted (policy.invoicing.subscription_coverage), not the lines and their texts."""
     first, after = month_bounds(month)
-    through = billed_through(session, except_close=month)
     found, not_started = [], 0
-    for customer in session.execute(
-            select(Customer.customer_id, Customer.name, Customer.monthly_fee, Customer.payment_method,
-                   Customer.billing_cycle, Customer.contract_start, Customer.vat_rate, Customer.subscription_start,
-                   Customer.language)
-            .where(Customer.customer_id.not_in(
-                select(StageChange.customer_id).where(StageChange.stage == Stage.DATA_DELETED,
-                                                      StageChange.effective_on < first)))
-            .order_by(Customer.customer_id)):
-        subscriber = _subscriber(customer)
-        if subscriber.start is not None and subscriber.start >= after:
-            not_started += 1
-            continue
-        unbilled = subscription_coverage(subscriber, month, billed=through.get(customer.customer_id))
-        if unbilled is not None and unbilled.billed is not None and unbilled.already_billed:
-            found.append(AlreadyBilled(customer.customer_id, customer.name, unbilled.billed.end,
-                                       unbilled.billed.invoice, unbilled.already_billed,
-                                       unbilled.span_days - unbilled.before_start))
+    query = (select(Customer.customer_id, Customer.name, Customer.monthly_fee, Customer.payment_method,
+                    Customer.billing_cycle, Customer.contract_start, Customer.vat_rate, Customer.subscription_start,
+                    Customer.language)
+             .where(Customer.customer_id.not_in(_deleted_before(first))).order_by(Customer.customer_id)
+             .limit(CUSTOMERS_PER_BATCH))
+    batch = session.execute(query).all()
+    while batch:   # a batch of customers at a time, with their billed-through days: never every customer's
+        through = billed_through(session, except_close=month, between=(batch[0].customer_id, batch[-1].customer_id))
+        for customer in batch:
+            subscriber = _subscriber(customer)
+            if subscriber.start is not None and subscriber.start >= after:
+                not_started += 1
+                continue
+            unbilled = subscription_coverage(subscriber, month, billed=through.get(customer.customer_id))
+            if unbilled is not None and unbilled.billed is not None and unbilled.already_billed:
+                found.append(AlreadyBilled(customer.customer_id, customer.name, unbilled.billed.end,
+                                           unbilled.billed.invoice, unbilled.already_billed,
+                                           unbilled.span_days - unbilled.before_start))
+        batch = session.execute(query.where(Customer.customer_id > batch[-1].customer_id)).all()
     return found, not_started
 
 
@@ -449,10 +518,10 @@ def _insert_invoices(session: Session, month: str, invoices, flow_run_id, stamp)
     # the driver's fastest path (COPY on PostgreSQL, one prepared statement on SQLite), then the ids by key
     table = Invoice.__table__
     fill(session.connection(), table, list(rows[0]), rows)
-    by_key = dict(session.connection().execute(
-        select(table.c.invoice_key, table.c.id).where(table.c.close_month == month,
-                                                      table.c.kind == InvoiceKind.MONTHLY,
-                                                      table.c.status == InvoiceStatus.DRAFT)).all())
+    by_key = {}   # the batch's own, by key: never the month's drafts so far
+    for chunk in chunks([row["invoice_key"] for row in rows]):
+        by_key.update(session.connection().execute(
+            select(table.c.invoice_key, table.c.id).where(table.c.invoice_key.in_(chunk))).all())
     ids = [by_key[row["invoice_key"]] for row in rows]
     line_rows = [{"invoice_id": invoice_id, "position": position, "description": line.description,
                   "category": line.category, "service_month": line.service_month, "quantity": line.quantity,
@@ -499,28 +568,32 @@ def finalise(month: str, issued_on: date, terms: Terms, *, actor: str, flow_run_
             raise NothingToFinalise(f"{month} has no drafts to finalise")
         if close.status == CloseStatus.FINALISED:
             return _report(session, month, CloseOutcome.ALREADY_FINALISED)
-        found = session.execute(
-            select(Invoice.id, Invoice.kind, Invoice.total_ttc, Invoice.customer_id)
-            .where(Invoice.close_month == month, Invoice.kind.in_((InvoiceKind.MONTHLY, InvoiceKind.CREDIT_NOTE)),
-                   Invoice.status == InvoiceStatus.DRAFT)
-            .order_by(Invoice.customer_id, Invoice.kind.desc())   # a customer's invoice, then its credit note
-        ).all()
-        for row in found:   # the guard: a draft below zero is never numbered as an invoice
+        drafts_of_month = (Invoice.close_month == month, Invoice.status == InvoiceStatus.DRAFT,
+                           Invoice.kind.in_((InvoiceKind.MONTHLY, InvoiceKind.CREDIT_NOTE)))
+        in_order = (Invoice.customer_id, Invoice.kind.desc())   # a customer's invoice, then its credit note
+        for row in session.execute(   # the guard: a draft below zero is never numbered as an invoice
+                select(Invoice.kind, Invoice.total_ttc, Invoice.customer_id)
+                .where(*drafts_of_month, Invoice.total_ttc < 0).order_by(*in_order)):
             refuse_negative(row.kind, row.total_ttc, f"{row.customer_id}'s invoice for {month}")
-        drafts = [row.id for row in found]
+        found = session.execute(select(Invoice.id, Invoice.kind).where(*drafts_of_month).order_by(*in_order)).all()
         notes = [row.id for row in found if row.kind == InvoiceKind.CREDIT_NOTE]
         try:
             issued_on = issue_date(session, issued_on)
         except OutOfOrder as refused:  # a clock set back: the drafts wait, nothing is numbered
             raise OutOfOrder(f"{month} not finalised (its drafts are kept): {refused}") from None
-        numbers = next_numbers(session, issued_on, len(drafts))
+        numbers = next_numbers(session, issued_on, len(found))
         due_on = issued_on + timedelta(days=terms.payment_terms_days)
         stamp = now()
-        rows = [{"id": row.id, "number": number, "issued_on": issued_on, "finalised_at": stamp,
-                 **({"status": InvoiceStatus.PAID, "due_on": None} if row.kind == InvoiceKind.CREDIT_NOTE
-                    else {"status": InvoiceStatus.OPEN, "due_on": due_on})} for row, number in zip(found, numbers)]
-        # one UPDATE ... FROM a temporary table filled in bulk, not an UPDATE per invoice
-        update_by_key(session, Invoice.__table__, "id", rows, ["number", "issued_on", "finalised_at", "status", "due_on"])
+        # one UPDATE ... FROM a temporary table filled in bulk, not an UPDATE per invoice; a batch of rows at a
+        # time, so that the rows held are a batch's whatever the customers
+        for start in range(0, len(found), CUSTOMERS_PER_BATCH):
+            rows = [{"id": row.id, "number": number, "issued_on": issued_on, "finalised_at": stamp,
+                     **({"status": InvoiceStatus.PAID, "due_on": None} if row.kind == InvoiceKind.CREDIT_NOTE
+                        else {"status": InvoiceStatus.OPEN, "due_on": due_on})}
+                    for row, number in zip(found[start:start + CUSTOMERS_PER_BATCH],
+                                           numbers[start:start + CUSTOMERS_PER_BATCH])]
+            update_by_key(session, Invoice.__table__, "id", rows,
+                          ["number", "issued_on", "finalised_at", "status", "due_on"])
         close.status, close.finished_at = CloseStatus.FINALISED, stamp
         for note_id in notes:   # each credit note's money: off its invoice's balance, the rest the customer's credit
             note = session.get(Invoice, note_id, populate_existing=True)

@@ -108,38 +108,25 @@ class Language:
     def remember(self, key: tuple, make) -> str:
         """The text `make()` gives, made once per `key` (every fact the text depends on, hashable): a close
         writes a hundred thousand invoice lines from a few thousand distinct facts."""
-        try:
-            return self._texts[key]
-        except KeyError:
-            text = self._texts[key] = make()
-            return text
+        return _remembered(self._texts, key, make)
 
     def _format(self, kind: str, value, make) -> str:
-        key = (kind, value)
-        try:
-            return self._formats[key]
-        except KeyError:
-            text = self._formats[key] = make()
-            return text
+        return _remembered(self._formats, (kind, value), make)
 
     # --- formats -----------------------------------------------------------------------------------
 
     def money(self, amount: Decimal, places: int = 2) -> str:
         """`1 490,00 €` / `€1,490.00`; `places` > 2 for a unit price that has them (`130,6667 €`)."""
         if places == 2:
-            key = str(amount)
-            if key not in self._amounts:
-                self._amounts[key] = _spaces(format_currency(amount, "EUR", locale=self.locale))
-            return self._amounts[key]
+            return _remembered(self._amounts, str(amount),
+                               lambda: _spaces(format_currency(amount, "EUR", locale=self.locale)))
         shown = amount.quantize(Decimal(1).scaleb(-places)).normalize()
         return _spaces(format_currency(shown, "EUR", locale=self.locale, currency_digits=False,
                                        decimal_quantization=False))
 
     def number(self, value: Decimal | int) -> str:
-        key = str(value)
-        if key not in self._numbers:
-            self._numbers[key] = _spaces(format_decimal(value, locale=self.locale, decimal_quantization=False))
-        return self._numbers[key]
+        return _remembered(self._numbers, str(value),
+                           lambda: _spaces(format_decimal(value, locale=self.locale, decimal_quantization=False)))
 
     def percent(self, rate: Decimal) -> str:
         """`2 %` / `2%`, `10,5 %` for a rate that has decimals."""
@@ -168,6 +155,23 @@ class Language:
         """`novembre 2026` / `November 2026`."""
         return self._format("month", (year, number), lambda: format_date(date(year, number, 1), "LLLL y",
                                                                           locale=self.locale))
+
+
+#: texts and formats a language remembers, per kind: the same facts recur within a batch of customers, but
+#: a language lives as long as its process (a worker closes month after month), so what it remembers is bounded
+REMEMBERED = 20_000
+
+
+def _remembered(store: dict, key, make) -> str:
+    """`store[key]`, made by `make()` the first time; a full store is emptied rather than grown (cheaper than
+    keeping an order of use, and the facts that recur are made again at once)."""
+    try:
+        return store[key]
+    except KeyError:
+        if len(store) >= REMEMBERED:
+            store.clear()
+        text = store[key] = make()
+        return text
 
 
 @functools.cache

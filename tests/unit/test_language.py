@@ -167,3 +167,17 @@ def test_invoice_lines_are_drafted_in_the_customers_language_or_the_terms():
         f"par intervention (en retard : septembre 2026)")
     assert intervention_text(english, "assistance", 3, 30, "2026-10", "2026-10", terms) == (
         "Assistance: 3 interventions, 30 min billed beyond the monthly quota")
+
+
+def test_what_a_language_remembers_stays_bounded_and_its_texts_unchanged():
+    """A language lives as long as its process: a worker closing month after month must not keep every amount
+    and text it ever wrote. Past the bound, the amounts are still the locale's."""
+    from policy.language import REMEMBERED, Language
+
+    words = Language("fr")
+    amounts = [words.money(Decimal(cents) / 100) for cents in range(REMEMBERED + 5_000)]
+    texts = [words.remember(("line", n), lambda n=n: f"ligne {n}") for n in range(REMEMBERED + 5_000)]
+    assert len(words._amounts) <= REMEMBERED and len(words._texts) <= REMEMBERED
+    assert amounts[123_45] == words.money(Decimal("123.45")) == Language("fr").money(Decimal("123.45"))
+    assert amounts[123_45].replace("\xa0", " ") == "123,45 €"
+    assert texts[-1] == words.remember(("line", REMEMBERED + 4_999), lambda: "not made again") == f"ligne {REMEMBERED + 4_999}"
