@@ -19,7 +19,7 @@ from __future__ import annotations
 import contextvars
 import hashlib
 import threading
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import Callable, Optional, TypeVar
 
@@ -29,7 +29,9 @@ from blocks.einvoicing import DepositRefused, EInvoicing, PlatformSilent, Platfo
 from ledger import audit
 from ledger.db import now, one_at_a_time, session_scope
 from ledger.einvoicing import EinvoiceFlow, EinvoiceStatus, last_statuses  # noqa: F401 - one name for the operations
+from lifecycle_config.conditions import one_line
 from lifecycle_config.failpoints import failpoint
+from operations.bugs import log_to_python
 from policy.einvoicing import FlowKind, FlowState, ProcessingRule, Syntax, label_of
 
 
@@ -134,7 +136,10 @@ def side_by_side(work: Callable[[Item], Outcome], items: list[Item], at_once: in
     An outcome for which `halts` is true (the platform silent) starts no further item: those not started yet get
     None (left for the next run), the ones already waiting finish and are kept. An error of one item starts no
     further item either; once every started item has finished (its deposit recorded, or left pending by its own
-    transaction), the first error in the items' order is raised: nothing half-done, nothing lost."""
+    transaction), the first error in the items' order is raised, one that stops the process (KeyboardInterrupt,
+    SystemExit) before any other, with the others named in its notes and their tracebacks in Python's log:
+    nothing half-done, nothing lost, nothing silent. A stop of the caller itself (Ctrl-C, a cancellation's
+    signal while it waits) starts no further item either: the ones already waiting finish, then it goes on."""
     if not items:
         return []
     stop = threading.Event()
@@ -151,12 +156,23 @@ def side_by_side(work: Callable[[Item], Outcome], items: list[Item], at_once: in
             stop.set()
         return outcome
 
-    with ThreadPoolExecutor(max_workers=max(1, min(at_once, len(items))),
-                            thread_name_prefix="einvoicing-deposit") as pool:
+    pool = ThreadPoolExecutor(max_workers=max(1, min(at_once, len(items))), thread_name_prefix="einvoicing-deposit")
+    try:
         futures = [pool.submit(contextvars.copy_context().run, one, item) for item in items]
-    for future in futures:
-        if future.exception() is not None:
-            raise future.exception()
+        wait(futures)
+    except BaseException:
+        stop.set()
+        pool.shutdown(wait=True, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True)
+    errors = [future.exception() for future in futures if future.exception() is not None]
+    if errors:
+        first = next((error for error in errors if not isinstance(error, Exception)), errors[0])
+        for error in errors:
+            if error is not first:
+                first.add_note(f"and beside it: {type(error).__name__}: {one_line(error)}")
+                log_to_python("a deposit side by side with another that failed", error)
+        raise first
     return [future.result() for future in futures]
 
 

@@ -15,6 +15,7 @@ next to the original (which is never written over) and deposited under the track
 from __future__ import annotations
 
 import io
+import threading
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Callable, ClassVar, Optional
@@ -80,12 +81,13 @@ def _syntax(settings) -> Syntax:
     return Syntax(settings.einvoicing.format)
 
 
-def _content(settings, invoice_id: int, key: str, syntax: Syntax, engine=None) -> Callable[[], bytes]:
+def _content(settings, invoice_id: int, key: str, syntax: Syntax, engine=None, store=None) -> Callable[[], bytes]:
     """The file deposited, read when it is sent: the stored Factur-X PDF as it is, the CII XML it embeds, or the
-    UBL of the same document."""
+    UBL of the same document. `store`: one made for the whole run (deposits side by side share it: an S3 client
+    is safe to share between threads, while boto3's default session that would make one per deposit is not)."""
 
     def read() -> bytes:
-        with settings.storage.store().open(key) as handle:
+        with (store or settings.storage.store()).open(key) as handle:
             pdf = handle.read()
         if syntax == Syntax.FACTUR_X:
             return pdf
@@ -93,6 +95,20 @@ def _content(settings, invoice_id: int, key: str, syntax: Syntax, engine=None) -
         return cii if syntax == Syntax.CII else _ubl(settings, invoice_id, cii, engine)
 
     return read
+
+
+class _RunStore:
+    """The run's object store, made once when the first deposit reads its document (a store that cannot be made
+    fails that deposit as it did alone, and the next one tries again), then shared by the deposits side by side."""
+
+    def __init__(self, settings):
+        self.settings, self.store, self.lock = settings, None, threading.Lock()
+
+    def open(self, key: str):
+        with self.lock:
+            if self.store is None:
+                self.store = self.settings.storage.store()
+        return self.store.open(key)
 
 
 def _ubl(settings, invoice_id: int, stored_cii: bytes, engine=None) -> bytes:
@@ -115,10 +131,10 @@ def _file_name(key: str, syntax: Syntax) -> str:
 
 
 def _spec(invoice: Invoice, customer: Customer, key: str, syntax: Syntax, settings, deposit: int = 0,
-          engine=None) -> FlowSpec:
+          engine=None, store=None) -> FlowSpec:
     return FlowSpec(tracking_id=keys.einvoice_document(invoice.number, deposit), kind=FlowKind.DOCUMENT,
                     syntax=syntax, rule=ROUTES[BuyerKind(customer.buyer_kind)], name=_file_name(key, syntax),
-                    content=_content(settings, invoice.id, key, syntax, engine), invoice_id=invoice.id,
+                    content=_content(settings, invoice.id, key, syntax, engine, store), invoice_id=invoice.id,
                     customer_id=customer.customer_id, deposit=deposit)
 
 
@@ -195,13 +211,14 @@ def deposit_documents(settings, *, actor: str, flow_run_id: str | None, numbers:
     if not settings.einvoicing.configured():
         return DocumentsDeposited(configured=False)
     engine = engine or ledger_engine()   # one engine for every thread, not one looked up in each
+    store = _RunStore(settings)          # and one store
     syntax = _syntax(settings)
     with session_scope(engine) as session:
         specs = [_spec(invoice, session.get(Customer, invoice.customer_id), invoice.document_key, syntax, settings,
-                       engine=engine) for invoice in _to_deposit(session, numbers)]
+                       engine=engine, store=store) for invoice in _to_deposit(session, numbers)]
         specs += [_spec(invoice, session.get(Customer, invoice.customer_id),
                         keys.invoice_document_redeposit(invoice.number, invoice.issued_on, deposit), syntax, settings,
-                        deposit, engine) for invoice, deposit in _pending_redeposits(session, numbers)]
+                        deposit, engine, store) for invoice, deposit in _pending_redeposits(session, numbers)]
 
     def one(spec: FlowSpec) -> DocumentsDeposited:
         own = DocumentsDeposited()
