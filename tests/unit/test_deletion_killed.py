@@ -109,3 +109,24 @@ def test_an_uninterrupted_deletion_leaves_its_intent_completed_with_its_certific
         intent = session.scalar(select(DeletionIntent))
         assert intent.completed_at.isoformat() == certificate["deleted_at"]
     assert complete_interrupted(settings, actor="sweep", flow_run_id=None, engine=announced) == []
+
+
+def test_a_night_that_listed_a_customer_before_its_deletion_was_killed_midway_writes_no_backup(announced, tmp_path):
+    """The night listed ACME; meanwhile its deletion recorded its intent and was killed before its certificate
+    (its keys count as shredded, its stage not yet data_deleted). The backup, re-reading under ACME's lock,
+    wrote a new backup under a new key that would outlive the shred: it now says DELETED and writes nothing."""
+    from datetime import datetime, timezone
+
+    from operations.backup import DELETED_MEANWHILE, backup_customer, outcomes_of
+
+    settings = _settings(tmp_path)
+    with session_scope(announced, write=True) as session:
+        session.add(DeletionIntent(customer_id="ACME", day=date(2027, 4, 1), recorded_at=datetime(2027, 4, 1, 9, tzinfo=timezone.utc),
+                                   approved_by="ops@example.com", key_ids=[], completed_at=None))
+    outcome = backup_customer("ACME", date(2027, 4, 1), settings.platform, settings.storage, engine=announced)
+    assert (outcome.status, outcome.error) == ("deleted", DELETED_MEANWHILE)
+    with session_scope(announced) as session:
+        assert session.scalar(select(Backup.backup_id)) is None
+    assert list(settings.storage.store().list(object_keys.customer_backups("ACME"))) == []
+    [said] = outcomes_of(["ACME"], date(2027, 4, 1), engine=announced)  # what the night's summary says of it
+    assert said.status == "deleted"
