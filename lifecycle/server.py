@@ -506,7 +506,7 @@ def up(*, host: str, port: int, echo, workers: int = 1) -> int:
     signal.signal(signal.SIGINT, stop)
     from ledger.installation import claim, give_back
 
-    claimed = serving = False
+    claimed = serving = failed = False
     previous = None
     try:
         if own_server:
@@ -519,7 +519,8 @@ def up(*, host: str, port: int, echo, workers: int = 1) -> int:
             raise RuntimeError(taken)
         # this home serves the ledger from now on: another home's `up`, runs and commands refuse it (LedgerHeld
         # here when another home's `up` took it a moment ago). Taken once the checks above passed, and given
-        # back below if this `up` fails before it is ready: a failed `up` must not lock the serving home out
+        # back below if this `up` fails before it is ready (an error, not Ctrl-C): a failed `up` must not lock
+        # the serving home out
         previous = claim(how="up", api_url=api_url, pid=os.getpid(), joins_server=not own_server, actor="lifecycle up")
         claimed = True
         if own_server:
@@ -628,11 +629,14 @@ def up(*, host: str, port: int, echo, workers: int = 1) -> int:
     except KeyboardInterrupt:
         echo("stopping the worker and the server")
         return 0
+    except BaseException:
+        failed = True
+        raise
     finally:
         # the worker first, so it never polls a server that is already gone
         for child in reversed(children):
             _stop(child)
-        if claimed and not serving:
+        if failed and claimed and not serving:  # stopped by the user (Ctrl-C) is not failed: it served meanwhile
             try:
                 give_back(previous, pid=os.getpid(), actor="lifecycle up")
             except Exception as error:  # noqa: BLE001 - the failure that ended `up` is the one to tell
