@@ -27,7 +27,8 @@ from policy.vocabulary import InvoiceKind
 from operations.deletion import (approval_form, certificate_markdown, check_due, complete_interrupted, execute,
                                  mark_awaiting, pending_run, plan_purge, refuse)
 from tasks.runtime import (check_ids, COMMENT_LENGTH, NAME_LENGTH, Refusal, actor, business_date, check_approval_hours,
-                           check_date, check_texts, check_window, flow_run_id, installation_tags, refusals_fail_quietly)
+                           check_date, check_texts, check_window, flow_run_id, installation_tags, log_bug,
+                           refusals_fail_quietly)
 from tasks.settings import load_run_settings
 
 DELETION_DEPLOYMENT = "data-deletion/data-deletion"
@@ -74,9 +75,13 @@ def arrears_escalation(
     leftovers = None if dry_run else finish_documents(settings, actor=actor(), flow_run_id=flow_run_id(),
                                                       deliver_now=False)  # their mails go with the outbox below
     # a deletion a killed run left between its intent and its certificate: completed with its own approval
-    completed = [] if dry_run else complete_interrupted(settings, actor=actor(), flow_run_id=flow_run_id())
+    # (each on its own: one that cannot be completed now is a failed line of the sweep, which runs all the same)
+    unfinished: list[str] = []
+    completed = [] if dry_run else complete_interrupted(settings, actor=actor(), flow_run_id=flow_run_id(),
+                                                        failed=unfinished, on_bug=log_bug)
     report = sweep_task(day, settings, dry_run=dry_run, actor=actor(), flow_run_id=flow_run_id(),
                         forced_reason=force_reason if day > today_paris() else None)
+    report.failed += unfinished
     if not dry_run:  # the notices and access changes recorded with their stages (and any left by earlier runs)
         # each penalty invoice's PDF, stored and mailed like the close's (and one a killed run left without)
         issued = issue_documents_task(settings.seller, settings.terms, settings.storage, kinds=(InvoiceKind.PENALTY,),

@@ -65,8 +65,9 @@ def one_at_a_time(session: Session, name: str) -> None:
         session.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:name, 0))"), {"name": name})
 
 
-def insert_if_missing(session: Session, model, **values) -> None:
-    """Insert a keyed row unless it exists, without failing when another transaction inserts it first.
+def insert_if_missing(session: Session, model, **values) -> bool:
+    """Insert a keyed row unless it exists, without failing when another transaction inserts it first;
+    True when this call inserted it.
 
     A plain "select, then add if absent" lets two runs that start together both insert, and the
     second dies on the unique key. `ON CONFLICT DO NOTHING` makes the second wait for the first
@@ -76,7 +77,9 @@ def insert_if_missing(session: Session, model, **values) -> None:
         from sqlalchemy.dialects.postgresql import insert
     else:
         from sqlalchemy.dialects.sqlite import insert
-    session.execute(insert(model).values(**values).on_conflict_do_nothing())
+    # RETURNING, not the row count: the ORM session reports -1 rows for an insert on PostgreSQL
+    key = inspect(model).primary_key
+    return session.execute(insert(model).values(**values).on_conflict_do_nothing().returning(*key)).first() is not None
 
 
 def now() -> datetime:

@@ -49,44 +49,84 @@ def claim_of(engine=None) -> dict | None:
         if LedgerClaim.__tablename__ in str(error.orig):
             return None
         raise
-    if row is None:
-        return None
-    return {"home": row.home, "host": row.host, "api_url": row.api_url, "pid": row.pid,
-            "claimed_at": row.claimed_at, "how": row.how}
+    return None if row is None else _as_dict(row)
 
 
 class LedgerHeld(RuntimeError):
     """Another home holds the ledger: the one-line reason (lifecycle_config.installation.held_elsewhere)."""
 
 
+def homes_own_ledger() -> bool:
+    """Whether the ledger this process uses is the home's own file ($LIFECYCLE_HOME/ledger.db): always the home's
+    to serve, whatever its claim says. The claim names a home by its path and machine: a home moved (`mv`),
+    copied with its file (`cp -r`), or run in a container recreated under a new host name holds a claim naming
+    where it was, and no other home can be using that file."""
+    import lifecycle_config as config
+    from lifecycle_config.installation import ledger_location
+
+    return ledger_location(config.database_url()) == ledger_location(f"sqlite:///{config.home() / 'ledger.db'}")
+
+
 def claim(engine=None, *, how: str, api_url: str | None = None, pid: int | None = None, adopt: bool = False,
-          joins_server: bool = False, actor: str = "lifecycle") -> dict:
+          joins_server: bool = False, actor: str = "lifecycle") -> dict | None:
     """Make this home the one that serves the ledger (`up`: how="up"; `db adopt`: adopt=True, how="adopt").
     Checked and written in one transaction with the row locked, so two homes starting `up` at once on one ledger
-    cannot both take it: the second finds the first's claim and gets LedgerHeld (unless `adopt`, or its `up`
-    uses the same Prefect server, a server of the installation's own (`joins_server`: PREFECT_API_URL given,
-    not a server this `up` starts): one more of its machines). A move from one home to another is kept in the
-    audit log."""
+    cannot both take it: the second finds the first's claim and gets LedgerHeld (unless `adopt`, or the ledger is
+    the home's own file: homes_own_ledger). An `up` that joins the serving home's server (`joins_server`:
+    PREFECT_API_URL given, not a server this `up` starts) is one more machine of that installation: it writes
+    nothing, the claim stays the serving home's. A move from one home to another is kept in the audit log.
+    Returns the claim as it was before (None: there was none), for `give_back` when the `up` fails to start."""
     from ledger import audit
     from ledger.models import LedgerClaim
-    from lifecycle_config.installation import held_elsewhere
+    from lifecycle_config.installation import held_elsewhere, same_server
 
     home, host = this_home()
     with session_scope(engine, write=True) as session:
-        insert_if_missing(session, LedgerClaim, only_row=True, home=home, host=host, api_url=api_url, pid=pid,
-                          claimed_at=now(), how=how)
+        made = insert_if_missing(session, LedgerClaim, only_row=True, home=home, host=host, api_url=api_url, pid=pid,
+                                 claimed_at=now(), how=how)
         row = session.get(LedgerClaim, True, with_for_update=True, populate_existing=True)
+        previous = None if made else _as_dict(row)
         before = {"home": row.home, "host": row.host}
-        if not adopt:
-            problem = held_elsewhere({**before, "api_url": row.api_url}, home=home, host=host, ledger=_shown_ledger(),
-                                     api_url=api_url if joins_server else None)
-            if problem:
-                raise LedgerHeld(problem)
+        if not made and before != {"home": home, "host": host}:
+            if not adopt and joins_server and same_server(previous, api_url, host=host):
+                return previous  # a client of the serving home's server: that home still serves the ledger
+            if not adopt and not homes_own_ledger():
+                problem = held_elsewhere(previous, home=home, host=host, ledger=_shown_ledger(),
+                                         api_url=api_url if joins_server else None)
+                if problem:
+                    raise LedgerHeld(problem)
         row.home, row.host, row.api_url, row.pid, row.claimed_at, row.how = home, host, api_url, pid, now(), how
         if before != {"home": home, "host": host}:
             audit.record(session, "ledger_adopted" if adopt else "ledger_claimed", customer_id=None, before=before,
                          after={"home": home, "host": host}, actor=actor)
-    return {"home": home, "host": host}
+    return previous
+
+
+def give_back(previous: dict | None, *, pid: int | None, engine=None, actor: str = "lifecycle") -> None:
+    """Undo this process's claim (an `up` that failed before it served anything: its port taken, its server
+    not starting): the claim goes back to what it was, so the home that served the ledger is not refused by
+    a claim nobody serves under. Nothing is done when another process claimed it since."""
+    from ledger import audit
+    from ledger.models import LedgerClaim
+
+    home, host = this_home()
+    with session_scope(engine, write=True) as session:
+        row = session.get(LedgerClaim, True, with_for_update=True, populate_existing=True)
+        if row is None or (row.home, row.host, row.pid) != (home, host, pid):
+            return
+        if previous is None:
+            session.delete(row)
+        else:
+            for name, value in previous.items():
+                setattr(row, name, value)
+        if previous is not None and (previous["home"], previous["host"]) != (home, host):
+            audit.record(session, "ledger_claim_given_back", customer_id=None, before={"home": home, "host": host},
+                         after={"home": previous["home"], "host": previous["host"]}, actor=actor)
+
+
+def _as_dict(row) -> dict:
+    return {"home": row.home, "host": row.host, "api_url": row.api_url, "pid": row.pid, "claimed_at": row.claimed_at,
+            "how": row.how}
 
 
 def _shown_ledger() -> str:

@@ -504,12 +504,11 @@ def up(*, host: str, port: int, echo, workers: int = 1) -> int:
     # explicit handlers: a process started in the background inherits an ignored SIGINT
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-    try:
-        from ledger.installation import claim
+    from ledger.installation import claim, give_back
 
-        # this home serves the ledger from now on: another home's `up`, runs and commands refuse it (LedgerHeld
-        # here when another home's `up` took it a moment ago)
-        claim(how="up", api_url=api_url, pid=os.getpid(), joins_server=not own_server, actor="lifecycle up")
+    claimed = serving = failed = False
+    previous = None
+    try:
         if own_server:
             if answers(api_url):
                 raise RuntimeError(f"something already answers at {api_url}: is `lifecycle up` running already? "
@@ -518,6 +517,12 @@ def up(*, host: str, port: int, echo, workers: int = 1) -> int:
                                   (port + 1, "the workbook downloads"), (port + 2, "the helpdesk webhook")])
         if taken:
             raise RuntimeError(taken)
+        # this home serves the ledger from now on: another home's `up`, runs and commands refuse it (LedgerHeld
+        # here when another home's `up` took it a moment ago). Taken once the checks above passed, and given
+        # back below if this `up` fails before it is ready (an error, not Ctrl-C): a failed `up` must not lock
+        # the serving home out
+        previous = claim(how="up", api_url=api_url, pid=os.getpid(), joins_server=not own_server, actor="lifecycle up")
+        claimed = True
         if own_server:
             echo(f"starting the Prefect server at http://{host}:{port} (data in {config.prefect_home()})")
             server_log_path = logs / "server.log"
@@ -599,6 +604,7 @@ def up(*, host: str, port: int, echo, workers: int = 1) -> int:
         for name, when in upcoming.items():
             echo(f"  {name:<{width}}  {paris(when)}")
         echo(f"ready: the UI is at {ui} (deployments, runs, blocks); logs in {logs}. Ctrl-C stops everything.")
+        serving = True
         losses: dict[str, list[float]] = {}
         while True:
             for number, (name, worker) in enumerate(list(workers_by_name.items()), start=1):
@@ -623,10 +629,19 @@ def up(*, host: str, port: int, echo, workers: int = 1) -> int:
     except KeyboardInterrupt:
         echo("stopping the worker and the server")
         return 0
+    except BaseException:
+        failed = True
+        raise
     finally:
         # the worker first, so it never polls a server that is already gone
         for child in reversed(children):
             _stop(child)
+        if failed and claimed and not serving:  # stopped by the user (Ctrl-C) is not failed: it served meanwhile
+            try:
+                give_back(previous, pid=os.getpid(), actor="lifecycle up")
+            except Exception as error:  # noqa: BLE001 - the failure that ended `up` is the one to tell
+                echo(f"the ledger's claim could not be given back ({type(error).__name__}); `lifecycle db adopt` "
+                     f"in the home that serves it takes it again")
         if warm_engine is not None:  # its runs in flight have sessions of their own: they go on
             _stop(warm_engine, grace=5)
             shutil.rmtree(engine_dir, ignore_errors=True)

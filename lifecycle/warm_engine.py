@@ -93,8 +93,8 @@ def _receive(sock: socket.socket, with_fds: bool = False, limit: int | None = No
                 return None, fds
             data += more
         return json.loads(data), fds
-    except (OSError, ValueError):  # cut, timed out, not JSON or not UTF-8: not one of our messages
-        return None, fds
+    except (OSError, ValueError, RecursionError):  # cut, timed out, not JSON, not UTF-8, nested past the parser's
+        return None, fds                           # depth (b"[" * 200000): not one of our messages
 
 
 def _is_run_request(request) -> bool:
@@ -297,15 +297,21 @@ def serve(path: str) -> None:
                     connection.settimeout(REQUEST_TIMEOUT)
                     try:
                         request, fds = _receive(connection, with_fds=True, limit=REQUEST_LIMIT)
-                    except OSError:
-                        request, fds = None, []
+                    except Exception:  # noqa: BLE001 - one bad request (whatever _receive did not foresee) is
+                        request, fds = None, []  # dropped; the warm engine serves the next one
                     connection.settimeout(None)
                     if not _is_run_request(request) or len(fds) != 3:
                         for fd in fds:
                             os.close(fd)
                         connection.close()
                         continue
-                    pid = os.fork()
+                    try:
+                        pid = os.fork()
+                    except OSError:  # no process to be had now (EAGAIN, ENOMEM): this command runs cold
+                        for fd in fds:
+                            os.close(fd)
+                        connection.close()
+                        continue
                     if pid == 0:
                         _run_child(request, fds, listener, connection, list(children.values()))
                     for fd in fds:

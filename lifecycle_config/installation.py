@@ -200,23 +200,45 @@ def foreign_claimed_home(home_installation: str | None, ledger: str, *, home: st
 
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
+WILDCARD = ("0.0.0.0", "::", "")  # `up --host 0.0.0.0`: the server answers on every address of its machine
 
 
-def same_server(claim: dict, api_url: str | None, *, host: str) -> bool:
-    """Whether a command whose PREFECT_API_URL is `api_url`, on `host`, uses the very server of the home that
-    serves the ledger: it is one more client of that installation (a worker or an ops shell on another machine,
-    with the server's blocks for settings), not a second installation. A loopback address names that server
-    only on its own machine."""
+def _server_address(url: str) -> tuple[str, str, int, str] | None:
+    """(scheme, host, port, path) of a Prefect API URL, as compared: the host lower-case, "loopback" for any
+    loopback name, "*" for a wildcard address; the port the scheme's default when none is written; the path
+    without its trailing slash. None: not a URL."""
     from urllib.parse import urlsplit
 
-    theirs = (claim.get("api_url") or "").rstrip("/")
-    if not api_url or not theirs or api_url.rstrip("/") != theirs:
-        return False
     try:
-        address = urlsplit(theirs).hostname
+        parts = urlsplit(url.strip())
+        host, port = (parts.hostname or "").lower(), parts.port
     except ValueError:
+        return None
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        return None
+    host = "loopback" if host in LOOPBACK else "*" if host in WILDCARD else host
+    return parts.scheme, host, port or (443 if parts.scheme == "https" else 80), parts.path.rstrip("/")
+
+
+def same_server(claim: dict | None, api_url: str | None, *, host: str) -> bool:
+    """Whether a command whose PREFECT_API_URL is `api_url`, on `host`, uses the very server of the home that
+    serves the ledger: it is one more client of that installation (a worker or an ops shell on another machine,
+    with the server's blocks for settings), not a second installation. Compared as addresses, not strings:
+    localhost, 127.0.0.1 and ::1 are one; a server recorded on a wildcard address (`up --host 0.0.0.0`) answers
+    under any name of its machine on that port and path. A loopback address names that server only on its own
+    machine (elsewhere it is another server there)."""
+    theirs = _server_address((claim or {}).get("api_url") or "")
+    mine = _server_address(api_url or "")
+    if theirs is None or mine is None or (theirs[0], theirs[2], theirs[3]) != (mine[0], mine[2], mine[3]):
         return False
-    return claim.get("host") == host or address not in (*LOOPBACK, None)
+    same_machine = claim.get("host") == host
+    if mine[1] in ("loopback", "*"):  # this machine's own server, whatever the claim's address
+        return same_machine and theirs[1] in ("loopback", "*")
+    if theirs[1] == "*":
+        return True
+    if theirs[1] == "loopback":
+        return False  # a name of this machine reaching a server recorded on loopback: cannot be told from here
+    return theirs[1] == mine[1]
 
 
 def held_elsewhere(claim: dict | None, *, home: str, host: str, ledger: str, api_url: str | None = None) -> str | None:

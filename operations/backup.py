@@ -155,6 +155,12 @@ def customers_to_back_up(customer_id: str | None = None, engine=None) -> list[st
     return customers
 
 
+def deleted_or_deleting():
+    """The customers whose data is deleted, or whose approved deletion is under way (its intent recorded, with or
+    without its certificate yet): none of them is backed up again, whatever the night listed."""
+    return or_(Customer.stage == Stage.DATA_DELETED, Customer.customer_id.in_(select(DeletionIntent.customer_id)))
+
+
 def _deletion_under_way(customer_id: str, engine=None) -> bool:
     with session_scope(engine) as session:
         return session.scalar(select(DeletionIntent.id).where(DeletionIntent.customer_id == customer_id,
@@ -264,9 +270,11 @@ def backup_customer(customer_id: str, day: date, platform: PlatformControl, stor
                 if existing is not None and existing.status == BackupStatus.GOOD:
                     return BackupOutcome(customer_id, backup_id, BackupOutcomeStatus.SKIPPED, existing.rows or 0, existing.bytes or 0)
                 # a deletion approved while the night ran (it listed the customer hours before): its keys shredded
-                # and its certificate written, a backup made now would be a copy the certificate says is gone
-                if session.scalar(select(Customer.stage).where(Customer.customer_id == customer_id)) \
-                        == Stage.DATA_DELETED:
+                # and its certificate written, or its intent recorded and its certificate still to come (a run
+                # killed between the two): a backup made now would be a copy, under a new key, that outlives the
+                # shred the certificate will say took everything
+                if session.scalar(select(Customer.customer_id).where(Customer.customer_id == customer_id,
+                                                                     deleted_or_deleting())) is not None:
                     return BackupOutcome(customer_id, backup_id, BackupOutcomeStatus.DELETED,
                                          error=DELETED_MEANWHILE)
             record = write_backup(backup_id=backup_id, prefix=keys.backup_folder(customer_id, backup_id), tables=tables,
@@ -489,7 +497,7 @@ def outcomes_of(customer_ids: list[str], day: date, engine=None) -> list[BackupO
         found = {b.customer_id: b for b in session.scalars(select(Backup).where(
             Backup.backup_id.in_([keys.nightly_backup(c, day) for c in customer_ids])))}
         deleted = set(session.scalars(select(Customer.customer_id).where(
-            Customer.customer_id.in_(customer_ids), Customer.stage == Stage.DATA_DELETED)))
+            Customer.customer_id.in_(customer_ids), deleted_or_deleting())))
     outcomes = []
     for customer_id in customer_ids:
         backup = found.get(customer_id)

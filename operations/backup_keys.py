@@ -230,13 +230,23 @@ def unwrap(store: FolderStore | S3Store, customer_id: str | None, key_id: str, e
     if record["master"].startswith(KMS):
         return _kms_unwrap(store, record)
     failpoint("keys.record-read")
-    masters = {masterkey.fingerprint(master): master for master in masterkey.keys_for_use(create=False)}
+    try:
+        masters = {masterkey.fingerprint(master): master for master in masterkey.keys_for_use(create=False)}
+        no_file = None
+    except masterkey.MasterKeyMissing as missing:  # said below, unless the record read again needs no file
+        masters, no_file = {}, missing
     master = masters.get(record.get("master"))
-    if master is None and not record["master"].startswith(KMS):
-        # read just before a rotation dropped its master key from the file: a rotation drops a key only once every
-        # key object is rewrapped, so the object read again is under a key the file holds
+    if master is None:
+        # read just before a rotation rewrapped it: `rotate-master` drops a key from the file only once every key
+        # object is rewrapped (the object read again is under a key the file holds), and `rotate_to_kms` moves it
+        # under the KMS key (the key file may be gone since): the record read again says which
         record = _record(store, customer_id, key_id)
-        master = masters.get(record.get("master")) if isinstance(record.get("wrapped"), str) else None
+        if isinstance(record.get("master"), str) and isinstance(record.get("wrapped"), str):
+            if record["master"].startswith(KMS):
+                return _kms_unwrap(store, record)
+            master = masters.get(record["master"])
+    if master is None and no_file is not None:
+        raise no_file
     if master is None:
         raise masterkey.MasterKeyMissing(f"the data key {key_id} was wrapped by master key {record.get('master')}, "
                                          f"which {masterkey.key_file()} does not hold: give the escrow copy of that key "

@@ -34,9 +34,11 @@ from policy.calendar import PARIS
 from policy.language import language_of
 from policy.text import quoted
 from policy.vocabulary import BackupStatus, DeletionStatus
+from lifecycle_config.conditions import one_line
 from lifecycle_config.failpoints import failpoint
 from operations import backup_keys
 from operations.arrears import _facts
+from operations.bugs import log_to_python
 from operations.effects import record_notice, record_switch
 
 
@@ -173,20 +175,35 @@ def execute(customer_id: str, day: date, settings: Settings, approval: dict, *, 
 
 
 def complete_interrupted(settings: Settings, *, actor: str, flow_run_id: str | None, customer_id: str | None = None,
-                         engine=None) -> list[dict]:
+                         engine=None, failed: list[str] | None = None, on_bug=None) -> list[dict]:
     """Complete every deletion a killed run left between its intent and its certificate (only `customer_id`'s
     when given): its keys shredded, its objects removed, its certificate and notice recorded, with the approval
     and day the intent holds. Returns their certificates. Called first by the arrears sweep and by a deletion
-    run, so an approved deletion never waits for a second approval, nor stays half-done."""
+    run, so an approved deletion never waits for a second approval, nor stays half-done.
+
+    `failed` given (the sweep): each completion is tried on its own, and one that cannot be done now (its customer
+    busy, the platform or the store down, a bug) is one line there, its intent left open for the next run: one
+    stuck deletion must not stop the others, nor the day's penalties, stage changes and notices. Without it
+    (a customer's own deletion run) the error is raised, as that run's failure."""
     with session_scope(engine) as session:
         query = select(DeletionIntent.customer_id, DeletionIntent.day, DeletionIntent.approved_by,
                        DeletionIntent.comment).where(DeletionIntent.completed_at.is_(None))
         if customer_id is not None:
             query = query.where(DeletionIntent.customer_id == customer_id)
         interrupted = session.execute(query.order_by(DeletionIntent.customer_id)).all()
-    return [execute(owner, day, settings, {"reviewer": reviewer, "comment": comment}, actor=actor,
-                    flow_run_id=flow_run_id, engine=engine)
-            for owner, day, reviewer, comment in interrupted]
+    certificates = []
+    for owner, day, reviewer, comment in interrupted:
+        try:
+            certificates.append(execute(owner, day, settings, {"reviewer": reviewer, "comment": comment}, actor=actor,
+                                        flow_run_id=flow_run_id, engine=engine))
+        except Exception as error:  # noqa: BLE001 - said as one line of the sweep, which fails for it
+            if failed is None:
+                raise
+            (on_bug or log_to_python)(f"completing the deletion of {owner}", error)  # a bug's traceback is kept
+            failed.append(f"{owner}: its deletion approved by {reviewer} on {day} (begun, its keys count as "
+                          f"shredded) could not be completed: {type(error).__name__}: {one_line(error)}; the next "
+                          f"run tries again")
+    return certificates
 
 
 def certificate_markdown(certificate: dict) -> str:

@@ -45,11 +45,11 @@ def _held_by_another_home(engine) -> Optional[str]:
     import os
 
     import lifecycle_config as config
-    from ledger.installation import claim_of, this_home
-    from lifecycle_config.installation import held_elsewhere, ledger_location, without_password
+    from ledger.installation import claim_of, homes_own_ledger, this_home
+    from lifecycle_config.installation import held_elsewhere, without_password
 
     url = config.database_url()
-    if ledger_location(url) == ledger_location(f"sqlite:///{config.home() / 'ledger.db'}"):
+    if homes_own_ledger():
         return None
     home, host = this_home()
     return held_elsewhere(claim_of(engine), home=home, host=host, ledger=without_password(url),

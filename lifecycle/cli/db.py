@@ -30,6 +30,8 @@ def db_adopt() -> None:
     """Make this LIFECYCLE_HOME the one that serves the ledger it is pointed at: an installation moved to a new
     home or machine. Refused while the home that holds it still runs `lifecycle up` (stop it first); the move is
     kept in the audit log. Bring the old home's master key, settings and storage along first."""
+    import os
+
     import lifecycle_config as config
     from ledger.installation import claim, claim_of, this_home
     from lifecycle_config.installation import without_password
@@ -44,7 +46,10 @@ def db_adopt() -> None:
         problem = _still_served(held, host)
         if problem:
             fail(problem, 2)
-    claim(engine, how="adopt", adopt=True, actor="lifecycle db adopt")
+    # where this home's server answers: workers and shells on other machines (PREFECT_API_URL set to it, no `up`
+    # of their own) are its clients, as they were the old home's
+    claim(engine, how="adopt", adopt=True, actor="lifecycle db adopt",
+          api_url=os.environ.get("PREFECT_API_URL") or (config.server_record() or {}).get("api_url"))
     typer.echo(f"this LIFECYCLE_HOME ({home} on {host}) now serves the ledger at "
                f"{config.escaped(without_password(config.database_url()), 4096)}"
                + (f"; it was served by {config.escaped(held['home'], 4096)} on {config.escaped(held['host'])}, which now "

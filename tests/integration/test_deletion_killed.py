@@ -112,3 +112,32 @@ def test_an_approved_deletion_killed_in_its_run_is_finished_by_the_next_sweep_wi
         assert session.scalar(select(DeletionIntent.completed_at)) == certificate.deleted_at
     with debtors.connect() as connection:
         assert connection.execute(text("SELECT count(*) FROM users WHERE tenant_id = 'OWE'")).scalar() == 0
+
+
+def test_a_begun_deletion_the_platform_refuses_is_one_failed_line_and_the_sweep_does_its_day(debtors, ledger,
+                                                                                               prefect_server, tmp_path):
+    """OWE's deletion was begun (its intent recorded) and the platform now refuses to delete OWE's rows. The sweep,
+    which completes begun deletions first, ended there, every day: no other customer's stage changed, no notice.
+    Now the day's work is done for the others and the run fails with one line for OWE, its intent left open."""
+    from datetime import datetime, timezone
+
+    from flows.arrears import SweepIncomplete
+    from ledger.models import StageChange
+    from tests.integration.test_arrears_flows import INVOICES, run
+
+    import_file("invoices", write_csv(tmp_path / "late.csv", INVOICES, [
+        ["L1", "LATE", "2026-08-01", "2026-09-01", "100.00", "", "", ""]]), engine=ledger)
+    with session_scope(ledger, write=True) as session:
+        session.add(DeletionIntent(customer_id="OWE", day=date(2026, 10, 15), approved_by="ops@example.com",
+                                   recorded_at=datetime(2026, 10, 15, 9, tzinfo=timezone.utc), key_ids=[]))
+    with debtors.begin() as connection:  # the platform's own rule, for OWE only: a failure of the world
+        connection.execute(text("CREATE TRIGGER keep_owe BEFORE DELETE ON users WHEN old.tenant_id = 'OWE' "
+                                "BEGIN SELECT RAISE(ABORT, 'OWE is under legal hold'); END"))
+    with pytest.raises(SweepIncomplete, match=r"OWE: its deletion approved by ops@example\.com on 2026-10-15 \(begun, "
+                                              r"its keys count as shredded\) could not be completed: .*legal hold.*; "
+                                              r"the next run tries again"):
+        run("2026-10-16")
+    with session_scope(ledger) as session:
+        assert session.scalar(select(StageChange.stage).where(StageChange.customer_id == "LATE")) is not None
+        assert session.scalar(select(DeletionIntent.completed_at)) is None
+        assert session.scalar(select(DeletionCertificate.id)) is None

@@ -64,3 +64,26 @@ def test_a_ledger_served_by_one_homes_up_is_refused_by_another_home_until_it_ado
     assert lifecycle(b, "show", "customers").returncode == 0
     refused = lifecycle(a, "show", "customers")
     assert refused.returncode == 2 and f"is served by LIFECYCLE_HOME '{b.resolve()}'" in refused.stderr
+
+
+def test_a_joining_up_writes_nothing_and_a_failed_up_gives_the_claim_back_on_both_ledgers(tmp_path, monkeypatch,
+                                                                                        ledger):
+    """On SQLite and PostgreSQL: whether this `up` took a claim that was not there (the insert's row count) decides
+    what a failed `up` gives back; an `up` joining the serving home's server writes nothing."""
+    from ledger.installation import claim, give_back
+
+    a, b = tmp_path / "a", tmp_path / "b"
+    a.mkdir(), b.mkdir()
+    monkeypatch.setenv("LIFECYCLE_HOME", str(b))
+    assert claim(ledger, how="up", api_url="http://0.0.0.0:4200/api", pid=7) is None  # none before: made here
+    give_back(None, pid=7, engine=ledger)  # that `up` failed before it was ready
+    assert claim_of(ledger) is None
+    monkeypatch.setenv("LIFECYCLE_HOME", str(a))
+    assert claim(ledger, how="up", api_url="http://0.0.0.0:4200/api", pid=1) is None
+    monkeypatch.setenv("LIFECYCLE_HOME", str(b))
+    previous = claim(ledger, how="up", api_url="http://prefect.internal:4200/api", pid=2, joins_server=True)
+    assert previous["home"] == str(a.resolve())
+    held = claim_of(ledger)
+    assert (held["home"], held["pid"], held["api_url"]) == (str(a.resolve()), 1, "http://0.0.0.0:4200/api")
+    give_back(previous, pid=2, engine=ledger)  # the joining up failed: nothing of A's is touched
+    assert claim_of(ledger)["pid"] == 1

@@ -109,3 +109,61 @@ def test_an_uninterrupted_deletion_leaves_its_intent_completed_with_its_certific
         intent = session.scalar(select(DeletionIntent))
         assert intent.completed_at.isoformat() == certificate["deleted_at"]
     assert complete_interrupted(settings, actor="sweep", flow_run_id=None, engine=announced) == []
+
+
+def test_a_night_that_listed_a_customer_before_its_deletion_was_killed_midway_writes_no_backup(announced, tmp_path):
+    """The night listed ACME; meanwhile its deletion recorded its intent and was killed before its certificate
+    (its keys count as shredded, its stage not yet data_deleted). The backup, re-reading under ACME's lock,
+    wrote a new backup under a new key that would outlive the shred: it now says DELETED and writes nothing."""
+    from datetime import datetime, timezone
+
+    from operations.backup import DELETED_MEANWHILE, backup_customer, outcomes_of
+
+    settings = _settings(tmp_path)
+    with session_scope(announced, write=True) as session:
+        session.add(DeletionIntent(customer_id="ACME", day=date(2027, 4, 1), recorded_at=datetime(2027, 4, 1, 9, tzinfo=timezone.utc),
+                                   approved_by="ops@example.com", key_ids=[], completed_at=None))
+    outcome = backup_customer("ACME", date(2027, 4, 1), settings.platform, settings.storage, engine=announced)
+    assert (outcome.status, outcome.error) == ("deleted", DELETED_MEANWHILE)
+    with session_scope(announced) as session:
+        assert session.scalar(select(Backup.backup_id)) is None
+    assert list(settings.storage.store().list(object_keys.customer_backups("ACME"))) == []
+    [said] = outcomes_of(["ACME"], date(2027, 4, 1), engine=announced)  # what the night's summary says of it
+    assert said.status == "deleted"
+
+
+def test_a_begun_deletion_that_cannot_be_completed_now_is_one_failed_line_each_and_stops_nothing(announced, tmp_path,
+                                                                                                monkeypatch):
+    """The arrears sweep completes begun deletions first: one that could not be completed (the store down, the
+    customer busy, the platform failing) raised out of it and ended the whole day's sweep, every customer's
+    penalties and notices with it, day after day. Each is now tried on its own and said in one line; the intents
+    stay open for the next run, which completes them."""
+    from datetime import datetime, timezone
+
+    from ledger.imports import import_file
+    from operations.deletion import complete_interrupted
+    from tests.support.builders import CUSTOMER_HEADER, customer, write_csv
+
+    monkeypatch.setenv("LIFECYCLE_TODAY", "2027-04-01")
+    import_file("customers", write_csv(tmp_path / "b.csv", CUSTOMER_HEADER, [customer("BETA")]), engine=announced)
+    with session_scope(announced, write=True) as session:
+        for owner in ("ACME", "BETA"):
+            session.add(DeletionIntent(customer_id=owner, day=date(2027, 4, 1), approved_by="ops@example.com",
+                                       recorded_at=datetime(2027, 4, 1, 9, tzinfo=timezone.utc), key_ids=[]))
+    platform_url = os.environ["LIFECYCLE_PLATFORM_URL"]
+    (tmp_path / "not-a-folder").write_text("")  # the platform's database cannot be reached
+    monkeypatch.setenv("LIFECYCLE_PLATFORM_URL", f"sqlite:///{tmp_path / 'not-a-folder' / 'platform.db'}")
+    down = _settings(tmp_path)
+    failed: list[str] = []
+    assert complete_interrupted(down, actor="sweep", flow_run_id=None, engine=announced, failed=failed) == []
+    assert [line.split(":")[0] for line in failed] == ["ACME", "BETA"], failed
+    assert all("its deletion approved by ops@example.com on 2027-04-01" in line and line.endswith("the next run tries again")
+               and "\n" not in line for line in failed), failed
+    with session_scope(announced) as session:
+        assert session.scalar(select(DeletionCertificate.id)) is None
+        assert list(session.scalars(select(DeletionIntent.completed_at))) == [None, None]
+    with pytest.raises(Exception):  # a customer's own deletion run still fails on it
+        complete_interrupted(down, actor="run", flow_run_id=None, customer_id="ACME", engine=announced)
+    monkeypatch.setenv("LIFECYCLE_PLATFORM_URL", platform_url)  # reached again
+    done = complete_interrupted(_settings(tmp_path), actor="sweep", flow_run_id=None, engine=announced, failed=failed)
+    assert [certificate["customer_id"] for certificate in done] == ["ACME", "BETA"] and len(failed) == 2

@@ -296,3 +296,47 @@ def test_a_master_key_file_where_no_lock_can_be_made_still_wraps_new_keys(tmp_pa
     assert refused.returncode == 2 and len(refused.stderr.strip().splitlines()) == 1, refused.stderr
     assert "takes no lock file" in refused.stderr and "nothing was changed" in refused.stderr
     assert (tmp_path / "home" / "keys" / "master.key").read_text() == held
+
+
+def test_a_data_key_read_while_the_installation_moves_to_a_kms_master_key_is_unwrapped_by_kms(tmp_path, monkeypatch):
+    """A reader read a key object still wrapped by the key file; meanwhile `keys rotate-master` moved every data key
+    under the KMS key (moto's KMS on loopback) and the home's key file was taken away (KMS is the master key now).
+    The reader's second look found the KMS-wrapped record but only looked for a file key, and sent the user to an
+    escrow copy though nothing was lost: it now unwraps the record it read again, by KMS."""
+    import threading
+
+    import boto3
+
+    from blocks.master_kms import KmsMaster
+    from operations.backup_keys import current_key, rotate_to_kms, unwrap
+    from tests.support.servers import s3_server
+
+    shop = backup_shop(tmp_path, monkeypatch, DAY.isoformat())
+    monkeypatch.setenv("LIFECYCLE_STORAGE_URL", shop.objects.as_uri())
+    assert backup_customer("ACME", DAY, shop.platform, shop.storage, engine=shop.ledger).status == "good"
+    store = shop.storage.store()
+    expected = current_key(store, "ACME")
+    with s3_server() as endpoint:
+        kms = boto3.client("kms", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="test",
+                           aws_secret_access_key="test")
+        store.master_kms = KmsMaster(kms, kms.create_key()["KeyMetadata"]["KeyId"], endpoint)
+        read = tmp_path / "crossed.log"
+        monkeypatch.setenv("LIFECYCLE_FAILPOINT_LOG", str(read))
+        monkeypatch.setenv("LIFECYCLE_FAILPOINT_PAUSE", "keys.record-read=2")
+        got, failed = {}, {}
+
+        def restore():
+            try:
+                got["key"] = unwrap(store, "ACME", expected.key_id)
+            except Exception as error:  # noqa: BLE001 - what the reader met, asserted below
+                failed["error"] = error
+
+        reader = threading.Thread(target=restore)
+        reader.start()
+        while not (read.exists() and "keys.record-read" in read.read_text()):  # the file wrapping is read
+            reader.join(0.05)
+        monkeypatch.delenv("LIFECYCLE_FAILPOINT_PAUSE")
+        assert rotate_to_kms(store)[1] == 1
+        (tmp_path / "home" / "keys" / "master.key").rename(tmp_path / "master.key.retired")
+        reader.join(60)
+    assert failed == {} and got["key"] == expected.key

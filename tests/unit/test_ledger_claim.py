@@ -120,3 +120,118 @@ def test_a_home_that_uses_the_serving_homes_own_server_is_one_of_its_clients(two
     loopback = {"home": str(a), "host": "machine-1", "api_url": "http://127.0.0.1:4200/api"}
     assert same_server(loopback, "http://127.0.0.1:4200/api", host="machine-1")
     assert not same_server(loopback, "http://127.0.0.1:4200/api", host="machine-2")
+
+
+def _claim_names(engine, home: str, host: str, api_url: str | None = None) -> None:
+    """The claim as another home or machine left it (the state a move, a copy or a new container starts from)."""
+    from ledger.models import LedgerClaim
+
+    with session_scope(engine, write=True) as session:
+        row = session.get(LedgerClaim, True)
+        row.home, row.host, row.api_url = home, host, api_url
+
+
+@pytest.mark.parametrize("was", ["a container recreated under a new host name", "the home moved (mv)"])
+def test_a_homes_own_ledger_file_is_claimed_by_its_up_whoever_its_claim_names(tmp_path, monkeypatch, was):
+    """The home's own ledger.db names the home and host of its last `up`: after `mv` of the home, or in a container
+    recreated with a new host name, its own `up` was refused its own file (no other home can be using it). Its
+    up now claims it, and the audit log keeps the move."""
+    from lifecycle_config.databases import engine_for
+
+    sqlite_ledger(tmp_path, monkeypatch, "2026-11-20").dispose()
+    home = tmp_path / "home"
+    monkeypatch.setenv("LIFECYCLE_HOME", str(home))
+    monkeypatch.setenv("LIFECYCLE_DATABASE_URL", f"sqlite:///{home / 'ledger.db'}")
+    import shutil
+
+    shutil.copy(tmp_path / "ledger.db", home / "ledger.db")
+    engine = engine_for(f"sqlite:///{home / 'ledger.db'}")
+    claim(engine, how="up")
+    old = ((str(home.resolve()), "container-1f3a") if was.startswith("a container")
+           else ("/srv/old-place/home", socket.gethostname()))
+    _claim_names(engine, *old)
+    assert claim(engine, how="up", api_url="http://127.0.0.1:4200/api", pid=1)["home"] == old[0]
+    assert (claim_of(engine)["home"], claim_of(engine)["host"]) == (str(home.resolve()), socket.gethostname())
+    with session_scope(engine) as session:
+        moved = session.scalar(select(AuditEntry).where(AuditEntry.action == "ledger_claimed"))
+        assert (moved.before, moved.after) == ({"home": old[0], "host": old[1]},
+                                               {"home": str(home.resolve()), "host": socket.gethostname()})
+    engine.dispose()
+
+
+def test_an_up_that_joins_the_serving_homes_server_leaves_the_claim_to_that_home(two_homes):
+    """B's `up` on a second machine, with PREFECT_API_URL set to A's server, is one more worker of A's installation:
+    it took the claim (A's home and host overwritten), and A's next `up` was then refused. It now writes nothing."""
+    engine, a, b = two_homes
+    _claim_names(engine, str(a.resolve()), "machine-a", "http://prefect.internal:4200/api")
+    claim(engine, how="up", api_url="http://prefect.internal:4200/api", pid=2, joins_server=True)
+    held = claim_of(engine)
+    assert (held["home"], held["host"], held["pid"]) == (str(a.resolve()), "machine-a", 0)
+    with pytest.raises(LedgerHeld):  # a joining up of another server is still another installation's
+        claim(engine, how="up", api_url="http://prefect.elsewhere:4200/api", pid=2, joins_server=True)
+
+
+def test_db_adopt_records_the_server_so_the_other_machines_stay_its_clients(two_homes, monkeypatch, tmp_path):
+    """Workers and shells on other machines (PREFECT_API_URL set to the server, no `up` of their own) were refused
+    after `db adopt`: it recorded no server. It records PREFECT_API_URL (or the home's server record's)."""
+    engine, a, b = two_homes
+    monkeypatch.setenv("PREFECT_API_URL", "http://prefect.internal:4200/api")
+    adopted = CliRunner().invoke(app, ["db", "adopt"])
+    assert adopted.exit_code == 0, adopted.output
+    assert claim_of(engine)["api_url"] == "http://prefect.internal:4200/api"
+    monkeypatch.setenv("LIFECYCLE_HOME", str(tmp_path / "worker-shell"))  # a client of B's server, elsewhere
+    (tmp_path / "worker-shell").mkdir()
+    shown = CliRunner().invoke(app, ["show", "customers"])
+    assert shown.exit_code == 0, shown.output
+
+
+@pytest.mark.parametrize("recorded, used, host, same", [
+    ("http://0.0.0.0:4200/api", "http://prefect.internal:4200/api", "machine-2", True),
+    ("http://0.0.0.0:4200/api", "http://10.0.0.5:4200/api/", "machine-2", True),
+    ("http://[::]:4200/api", "http://prefect.internal:4200/api", "machine-2", True),
+    ("http://0.0.0.0:4200/api", "http://prefect.internal:4201/api", "machine-2", False),
+    ("http://0.0.0.0:4200/api", "http://127.0.0.1:4200/api", "machine-1", True),
+    ("http://0.0.0.0:4200/api", "http://127.0.0.1:4200/api", "machine-2", False),
+    ("http://localhost:4200/api", "http://127.0.0.1:4200/api", "machine-1", True),
+    ("http://127.0.0.1:4200/api", "http://[::1]:4200/api", "machine-1", True),
+    ("http://localhost:4200/api", "http://127.0.0.1:4200/api", "machine-2", False),
+    ("http://Prefect.Internal/api", "http://prefect.internal:80/api", "machine-2", True),
+    ("http://prefect.internal:4200/api", "http://prefect.internal:4200/other", "machine-2", False),
+    ("http://prefect.internal:4200/api", None, "machine-2", False),
+])
+def test_the_serving_homes_server_is_recognised_by_address_not_by_spelling(recorded, used, host, same):
+    """`up --host 0.0.0.0` recorded http://0.0.0.0:PORT/api, which no client spells: every remote worker was a
+    stranger; localhost and 127.0.0.1 were two servers. A wildcard address answers under any name of its machine
+    on its port and path; the loopback names are one, on that machine only."""
+    from lifecycle_config.installation import same_server
+
+    assert same_server({"home": "/srv/a", "host": "machine-1", "api_url": recorded}, used, host=host) is same
+
+
+def test_an_up_that_fails_before_it_serves_leaves_the_claim_as_it_was(two_homes, monkeypatch):
+    """B's `up` on an unclaimed ledger whose downloads port is taken failed, but kept the claim it took first:
+    the home that then started was refused. The claim is now taken after those checks, and given back when the
+    `up` fails before it is ready."""
+    import signal
+
+    from ledger.models import LedgerClaim
+    from lifecycle.server import up
+    from tests.support.ports import free_port
+
+    engine, a, b = two_homes
+    with session_scope(engine, write=True) as session:
+        session.execute(LedgerClaim.__table__.delete())
+    port = free_port()
+    handlers = signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", port + 1))
+        taken.listen(1)
+        try:
+            with pytest.raises(RuntimeError, match="workbook downloads"):
+                up(host="127.0.0.1", port=port, echo=lambda line: None)
+        finally:
+            signal.signal(signal.SIGINT, handlers[0])
+            signal.signal(signal.SIGTERM, handlers[1])
+    assert claim_of(engine) is None
+    monkeypatch.setenv("LIFECYCLE_HOME", str(a))
+    assert claim(engine, how="up") is None  # A, starting next, takes it

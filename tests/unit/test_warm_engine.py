@@ -97,6 +97,7 @@ def _frame(payload: bytes) -> bytes:
     pytest.param(_frame(b'{"argv": [], "cwd": "/", "env": {"A=B": "c"}}'), id="a variable named with ="),
     pytest.param(b"\xff\xff\xff\xff" + b"x" * 64, id="announces 4 GB"),
     pytest.param(b"\x00\x00", id="half a header, then gone"),
+    pytest.param(_frame(b"[" * 200000), id="nested too deep for the JSON parser (RecursionError)"),
 ])
 def test_a_hostile_or_broken_client_never_stops_the_warm_engine_nor_the_runs_after_it(warm_engine, request_bytes):
     # whoever can reach the socket (the home's user: its folder is private) may send anything: the warm engine
