@@ -78,9 +78,11 @@ def claim(engine=None, *, how: str, api_url: str | None = None, pid: int | None 
     Returns the claim as it was before (None: there was none), for `give_back` when the `up` fails to start."""
     from ledger import audit
     from ledger.models import LedgerClaim
-    from lifecycle_config.installation import held_elsewhere, same_server
+    from lifecycle_config.installation import held_elsewhere, same_server, without_password
 
     home, host = this_home()
+    # the claim is a row of the ledger, in its snapshots and backups: a server's address, never its password
+    api_url = without_password(api_url) if api_url else api_url
     with session_scope(engine, write=True) as session:
         made = insert_if_missing(session, LedgerClaim, only_row=True, home=home, host=host, api_url=api_url, pid=pid,
                                  claimed_at=now(), how=how)

@@ -185,6 +185,23 @@ def test_db_adopt_records_the_server_so_the_other_machines_stay_its_clients(two_
     assert shown.exit_code == 0, shown.output
 
 
+def test_the_claim_keeps_the_servers_address_never_its_password(two_homes, monkeypatch, tmp_path):
+    """Probe 16: `db adopt` with PREFECT_API_URL carrying basic-auth credentials stored the password in the
+    claim, a row of the ledger and so of every nightly ledger snapshot; a client of that server, with the
+    password in its own URL, is still recognised."""
+    engine, a, b = two_homes
+    monkeypatch.setenv("PREFECT_API_URL", "http://ops:S3cretPW@prefect.internal:4200/api")
+    adopted = CliRunner().invoke(app, ["db", "adopt"])
+    assert adopted.exit_code == 0, adopted.output
+    assert claim_of(engine)["api_url"] == "http://ops:***@prefect.internal:4200/api"
+    with session_scope(engine) as session:
+        assert not [entry for entry in session.scalars(select(AuditEntry)) if "S3cretPW" in repr(entry.__dict__)]
+    monkeypatch.setenv("LIFECYCLE_HOME", str(tmp_path / "worker-shell"))
+    (tmp_path / "worker-shell").mkdir()
+    shown = CliRunner().invoke(app, ["show", "customers"])
+    assert shown.exit_code == 0, shown.output
+
+
 @pytest.mark.parametrize("recorded, used, host, same", [
     ("http://0.0.0.0:4200/api", "http://prefect.internal:4200/api", "machine-2", True),
     ("http://0.0.0.0:4200/api", "http://10.0.0.5:4200/api/", "machine-2", True),
