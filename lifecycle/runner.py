@@ -94,7 +94,12 @@ def _print_log(log, task_name: str | None) -> None:
     stamp = log.timestamp.astimezone(timezone.utc).astimezone(PARIS).strftime("%H:%M:%S")
     level = {10: "DEBUG", 20: "INFO", 30: "WARNING", 40: "ERROR", 50: "CRITICAL"}.get(log.level, str(log.level))
     where = f"{task_name}: " if task_name else ""
-    print(f"{stamp} {level:<7} {where}{log.message}", file=sys.stderr, flush=True)
+    # a run's log may quote stored text (a customer's name): each of its lines printed as stored, a character a
+    # terminal acts on escaped (its own line breaks kept: a traceback logged stays readable)
+    from lifecycle.cli.common import literal
+
+    message = "\n".join(literal(line) for line in log.message.split("\n"))
+    print(f"{stamp} {level:<7} {where}{message}", file=sys.stderr, flush=True)
 
 
 #: a run not started after this long is waiting for something: the terminal says what

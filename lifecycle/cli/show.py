@@ -13,6 +13,7 @@ from typing import Optional
 import typer
 
 from lifecycle.cli.common import check_month, fail, ledger
+from lifecycle.cli.common import literal as _literal
 
 
 class Subject(str, Enum):
@@ -173,26 +174,6 @@ ONE_LINE_WIDTH = {"actor": 32, "ran_by": 24, "tier": 22, "tables": 28, "einvoice
                   "value": 150}
 #: the widest a table is written when its output is no terminal, unless a record needs more
 TABLE_WIDTH = 200
-
-
-#: what a terminal acts on or hides rather than shows: control characters (ESC begins a terminal's command),
-#: format characters (a bidi override reorders what follows), private-use, unassigned and lone surrogates
-_ACTED_ON = frozenset({"Cc", "Cf", "Co", "Cn", "Cs"})
-
-
-def _literal(cell: str) -> str:
-    """A table cell as it is stored, each character a terminal would act on or hide written as its escape
-    (`\\x1b`, `\\u202e`): every entry refuses them now, but a ledger written before (a restored snapshot of an
-    older version, a row typed in by hand) still holds them, and a table must print what is stored, not let it
-    recolour the terminal or reorder the line. The joiners of emoji and Indic scripts stay."""
-    import unicodedata
-
-    from policy.text import JOINERS
-
-    if cell.isprintable():
-        return cell
-    return "".join((f"\\x{ord(char):02x}" if ord(char) < 0x100 else f"\\u{ord(char):04x}")
-                   if unicodedata.category(char) in _ACTED_ON and char not in JOINERS else char for char in cell)
 
 
 def _table(subject: str, records: list[dict]) -> None:

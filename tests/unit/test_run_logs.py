@@ -62,3 +62,14 @@ def test_more_lines_than_a_page_at_once_are_all_printed_in_order():
         server.send(index / 1000, f"line {index}")
     logs.print_new()
     assert shown == [f"line {index}" for index in range(LOG_PAGE * 2 + 7)]
+
+
+def test_a_log_line_quoting_stored_text_is_printed_as_stored(capsys):
+    """A run's log may quote a customer's name: an ESC or a bidi override in it is printed as its escape, as
+    `show` prints it; the log's own line breaks (a traceback) stay."""
+    from lifecycle.runner import _print_log
+
+    _print_log(SimpleNamespace(message="C032 Evil\x1b[31m \u202eRTL: notice sent\nTraceback (most recent call last):",
+                               timestamp=START, level=20, task_run_id=None), None)
+    err = capsys.readouterr().err
+    assert err.endswith("INFO    C032 Evil\\x1b[31m \\u202eRTL: notice sent\nTraceback (most recent call last):\n")
