@@ -10,6 +10,7 @@ from __future__ import annotations
 from contextlib import contextmanager
 
 import os
+import secrets
 import shutil
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -137,7 +138,9 @@ class FolderStore:
 
     def put_stream(self, key: str, stream: BinaryIO, retain_until: datetime | None = None) -> int:
         path = self._path(key)
-        partial = path.with_name(path.name + ".partial")
+        # a name of this writer's own: two writers of one key at once (two redeposits rendering the same document)
+        # each write their whole copy and the last rename wins; with one shared name the second found it renamed
+        partial = path.with_name(f"{path.name}.{os.getpid()}-{secrets.token_hex(6)}.partial")
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             with partial.open("wb") as handle:
