@@ -33,9 +33,15 @@ def db_adopt() -> None:
     import os
 
     import lifecycle_config as config
-    from ledger.installation import claim, claim_of, this_home
+    from ledger.installation import claim, claim_of, other_homes_file, this_home
     from lifecycle_config.installation import without_password
 
+    theirs = other_homes_file(config.database_url())
+    if theirs:
+        fail(f"the ledger at {config.escaped(without_password(config.database_url()), 4096)} is the own ledger.db of "
+             f"LIFECYCLE_HOME {config.escaped(theirs, 4096)}, which serves it whatever its claim says: nothing was "
+             f"done; to move the installation here, stop that home's `lifecycle up` and move its ledger.db (with its "
+             f"master key and settings) into this LIFECYCLE_HOME", 2)
     engine = ledger(held_elsewhere_too=False)
     held = claim_of(engine)
     home, host = this_home()
@@ -60,21 +66,16 @@ def _still_served(held: dict, host: str) -> str | None:
     """Why the ledger may not move yet: the home that holds it still runs `lifecycle up`. On this machine its
     home's up.lock says so exactly (the kernel frees it when that `up` ends, however it ends); on another one,
     its server is asked when its address can be reached from here (a loopback address cannot: stop it there)."""
-    import fcntl
-    from pathlib import Path
     from urllib.parse import urlsplit
 
+    from ledger.installation import up_running
     from lifecycle.server import answers
 
     running = None
     if held["host"] == host:
-        lock = Path(held["home"]) / "up.lock"
-        if lock.is_file():
-            with lock.open("a+") as handle:
-                try:
-                    fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                except BlockingIOError:
-                    running = f"its `lifecycle up` still runs (it holds {lock})"
+        lock = up_running(held["home"])
+        if lock:
+            running = f"its `lifecycle up` still runs (it holds {lock})"
     elif held.get("api_url") and urlsplit(held["api_url"]).hostname not in ("127.0.0.1", "localhost", "::1", None) \
             and answers(held["api_url"]):
         running = f"its server at {held['api_url']} still answers"
