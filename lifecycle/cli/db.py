@@ -36,6 +36,9 @@ def db_adopt() -> None:
     from ledger.installation import claim, claim_of, other_homes_file, this_home
     from lifecycle_config.installation import without_password
 
+    missing = _no_ledger_to_adopt(config.database_url())
+    if missing:
+        fail(missing, 2)
     theirs = other_homes_file(config.database_url())
     if theirs:
         fail(f"the ledger at {config.escaped(without_password(config.database_url()), 4096)} is the own ledger.db of "
@@ -60,6 +63,52 @@ def db_adopt() -> None:
                f"{config.escaped(without_password(config.database_url()), 4096)}"
                + (f"; it was served by {config.escaped(held['home'], 4096)} on {config.escaped(held['host'])}, which now "
                             f"refuses it" if held else ""))
+
+
+def _no_ledger_to_adopt(url: str) -> str | None:
+    """Why `db adopt` has nothing to take over at `url`: no file there, or a database that is not a migrated ledger
+    holding its installation (a mistyped URL would otherwise be made into an empty ledger and claimed, and this
+    home would serve nothing of the installation). Only read (a SQLite file opened read-only): nothing is created
+    nor changed."""
+    import sqlite3
+    from pathlib import Path
+
+    from sqlalchemy import inspect, text
+
+    import lifecycle_config as config
+    from ledger.db import ledger_engine
+    from lifecycle_config.installation import ledger_location, without_password
+
+    shown = config.escaped(without_password(url), 4096)
+    hint = ("nothing was done; check LIFECYCLE_DATABASE_URL: `lifecycle db adopt` takes over an installation's "
+            "existing ledger")
+    location = ledger_location(url)
+    if location.startswith("sqlite:///"):
+        path = Path(location[len("sqlite:///"):])
+        if not path.is_file():
+            return f"there is no ledger at {shown} (no such file): {hint}"
+        try:
+            with sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True) as database:
+                tables = {row[0] for row in database.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+                versioned = "alembic_version" in tables and database.execute(
+                    "SELECT version_num FROM alembic_version").fetchone() is not None
+                identified = "installation" not in tables or database.execute(
+                    "SELECT id FROM installation").fetchone() is not None
+        except sqlite3.Error as error:
+            return f"the file at {shown} is not a ledger ({error}): {hint}"
+    else:
+        engine = ledger_engine()
+        tables = set(inspect(engine).get_table_names())
+        with engine.connect() as connection:
+            versioned = "alembic_version" in tables and connection.execute(
+                text("SELECT version_num FROM alembic_version")).first() is not None
+            identified = "installation" not in tables or connection.execute(
+                text("SELECT id FROM installation")).first() is not None
+    if not versioned:
+        return f"the database at {shown} is not a ledger (empty, or never migrated): {hint}"
+    if not identified:  # no installation table: an older release's ledger, migrated on its way in as by any command
+        return f"the ledger at {shown} holds no installation (its identity was emptied): {hint}"
+    return None
 
 
 def _still_served(held: dict, host: str) -> str | None:

@@ -298,3 +298,26 @@ def test_a_homes_own_up_is_refused_while_the_home_that_adopted_its_file_runs_up(
     claim(engine, how="up")  # C's `up` stopped
     assert claim_of(engine)["home"] == str(a.resolve())
     engine.dispose()
+
+
+@pytest.mark.parametrize("made", ["no file", "an empty file", "an empty database"])
+def test_db_adopt_on_a_mistyped_url_creates_and_claims_nothing(tmp_path, monkeypatch, made):
+    """A typo in LIFECYCLE_DATABASE_URL made `db adopt` create an empty ledger and claim it: this home then served
+    no customer of its installation. Only an existing, migrated ledger holding its installation is adopted."""
+    import sqlite3
+
+    monkeypatch.delenv("PREFECT_API_URL", raising=False)
+    monkeypatch.setenv("LIFECYCLE_HOME", str(tmp_path / "home"))
+    typo = tmp_path / "ledgr.db"
+    if made == "an empty file":
+        typo.touch()
+    elif made == "an empty database":
+        sqlite3.connect(typo).execute("CREATE TABLE notes (line TEXT)").connection.close()
+    monkeypatch.setenv("LIFECYCLE_DATABASE_URL", f"sqlite:///{typo}")
+    before = typo.read_bytes() if typo.exists() else None
+    result = CliRunner().invoke(app, ["db", "adopt"])
+    assert (result.exit_code, result.stdout) == (2, ""), result.output
+    [line] = result.stderr.splitlines()
+    assert line.startswith("lifecycle: there is no ledger at" if made == "no file" else "lifecycle: the database at ")
+    assert "nothing was done; check LIFECYCLE_DATABASE_URL" in line
+    assert (typo.read_bytes() if typo.exists() else None) == before
