@@ -321,3 +321,27 @@ def test_db_adopt_on_a_mistyped_url_creates_and_claims_nothing(tmp_path, monkeyp
     assert line.startswith("lifecycle: there is no ledger at" if made == "no file" else "lifecycle: the database at ")
     assert "nothing was done; check LIFECYCLE_DATABASE_URL" in line
     assert (typo.read_bytes() if typo.exists() else None) == before
+
+
+def test_a_copied_home_is_refused_its_originals_ledger_file(tmp_path, monkeypatch):
+    """`cp -r a a2`, then a2's commands pointed at a's ledger.db (no `up` claimed it yet): the same installation id
+    let the copy work on the original's ledger with the copy's settings and keys. A home with a ledger.db of its
+    own works on no other ledger file."""
+    import shutil
+
+    sqlite_ledger(tmp_path, monkeypatch, "2026-11-20").dispose()
+    monkeypatch.delenv("PREFECT_API_URL", raising=False)
+    a = tmp_path / "a"
+    a.mkdir()
+    shutil.copy(tmp_path / "ledger.db", a / "ledger.db")
+    shutil.copytree(a, tmp_path / "a2")
+    monkeypatch.setenv("LIFECYCLE_HOME", str(tmp_path / "a2"))
+    monkeypatch.setenv("LIFECYCLE_DATABASE_URL", f"sqlite:///{a / 'ledger.db'}")
+    result = CliRunner().invoke(app, ["show", "customers"])
+    assert (result.exit_code, result.stdout) == (2, ""), result.output
+    [line] = result.stderr.splitlines()
+    assert line.startswith("lifecycle: LIFECYCLE_DATABASE_URL=") and str(a / "ledger.db") in line
+    assert "is another ledger file than this LIFECYCLE_HOME's own" in line and "nothing was done" in line
+    assert str(tmp_path / "a2" / "ledger.db") in line
+    monkeypatch.setenv("LIFECYCLE_DATABASE_URL", f"sqlite:///{tmp_path / 'a2' / 'ledger.db'}")
+    assert CliRunner().invoke(app, ["show", "customers"]).exit_code == 0  # its own file: its own
