@@ -90,6 +90,22 @@ def other_homes_file(database_url: str) -> str | None:
     return None
 
 
+def _serves_another_file(home: str) -> bool:
+    """Whether the `up` of `home` (a folder on this machine) serves a ledger file of its own other than this
+    process's ledger: a home with its own ledger.db works on no other ledger file, so the original of a copied
+    home (`cp -r`, its claim copied too) runs its `up` on its own file, not on the copy's."""
+    import os
+    from pathlib import Path
+
+    import lifecycle_config as config
+
+    theirs, ours = Path(home) / "ledger.db", config.home() / "ledger.db"
+    try:
+        return theirs.is_file() and not os.path.samefile(theirs, ours)
+    except OSError:
+        return False
+
+
 def up_running(home: str) -> str | None:
     """The up.lock of `home` (a folder on this machine) while its `lifecycle up` runs (the kernel frees the lock
     when that `up` ends, however it ends), else None."""
@@ -136,7 +152,8 @@ def claim(engine=None, *, how: str, api_url: str | None = None, pid: int | None 
                                          api_url=api_url if joins_server else None)
                 if problem:
                     raise LedgerHeld(problem)
-            if not adopt and previous["host"] == host and (running := up_running(previous["home"])):
+            if not adopt and previous["host"] == host and _serves_another_file(previous["home"]) is False \
+                    and (running := up_running(previous["home"])):
                 # the home's own file, adopted by another home of this machine whose `up` still runs: two `up`s
                 # would serve one ledger
                 raise LedgerHeld(f"the ledger at {escaped(_shown_ledger(), 4096)} is served by LIFECYCLE_HOME "

@@ -300,6 +300,33 @@ def test_a_homes_own_up_is_refused_while_the_home_that_adopted_its_file_runs_up(
     engine.dispose()
 
 
+def test_a_copied_homes_up_takes_its_own_file_while_the_original_runs_up(tmp_path, monkeypatch):
+    """`cp -r a a2` while a's `up` runs: a2's file names a in its claim, but a's `up` serves a's own file, not the
+    copy: a2's `up` takes its own file."""
+    import shutil
+
+    from lifecycle_config.databases import engine_for
+
+    sqlite_ledger(tmp_path, monkeypatch, "2026-11-20").dispose()
+    monkeypatch.delenv("PREFECT_API_URL", raising=False)
+    a, a2 = tmp_path / "a", tmp_path / "a2"
+    a.mkdir()
+    shutil.copy(tmp_path / "ledger.db", a / "ledger.db")
+    monkeypatch.setenv("LIFECYCLE_HOME", str(a))
+    monkeypatch.setenv("LIFECYCLE_DATABASE_URL", f"sqlite:///{a / 'ledger.db'}")
+    claim(engine_for(f"sqlite:///{a / 'ledger.db'}"), how="up")
+    engine_for(f"sqlite:///{a / 'ledger.db'}").dispose()
+    shutil.copytree(a, a2)
+    engine = engine_for(f"sqlite:///{a2 / 'ledger.db'}")
+    monkeypatch.setenv("LIFECYCLE_HOME", str(a2))
+    monkeypatch.setenv("LIFECYCLE_DATABASE_URL", f"sqlite:///{a2 / 'ledger.db'}")
+    with (a / "up.lock").open("a+") as held:  # a's `lifecycle up` runs, on a's own file
+        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        claim(engine, how="up")
+    assert claim_of(engine)["home"] == str(a2.resolve())
+    engine.dispose()
+
+
 @pytest.mark.parametrize("made", ["no file", "an empty file", "an empty database"])
 def test_db_adopt_on_a_mistyped_url_creates_and_claims_nothing(tmp_path, monkeypatch, made):
     """A typo in LIFECYCLE_DATABASE_URL made `db adopt` create an empty ledger and claim it: this home then served
