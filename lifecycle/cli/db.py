@@ -67,9 +67,10 @@ def db_adopt() -> None:
 
 def _no_ledger_to_adopt(url: str) -> str | None:
     """Why `db adopt` has nothing to take over at `url`: no file there, or a database that is not a migrated ledger
-    holding its installation (a mistyped URL would otherwise be made into an empty ledger and claimed, and this
-    home would serve nothing of the installation). Only read (a SQLite file opened read-only): nothing is created
-    nor changed."""
+    (a mistyped URL would otherwise be made into an empty ledger and claimed, and this home would serve nothing of
+    the installation). A ledger whose installation row is missing (a snapshot from before it existed, a ledger a
+    test emptied) is still a ledger: its identity is made at first use, as for any command. Only read (a SQLite
+    file opened read-only): nothing is created nor changed."""
     import sqlite3
     from pathlib import Path
 
@@ -92,8 +93,6 @@ def _no_ledger_to_adopt(url: str) -> str | None:
                 tables = {row[0] for row in database.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
                 versioned = "alembic_version" in tables and database.execute(
                     "SELECT version_num FROM alembic_version").fetchone() is not None
-                identified = "installation" not in tables or database.execute(
-                    "SELECT id FROM installation").fetchone() is not None
         except sqlite3.Error as error:
             return f"the file at {shown} is not a ledger ({error}): {hint}"
     else:
@@ -102,12 +101,8 @@ def _no_ledger_to_adopt(url: str) -> str | None:
         with engine.connect() as connection:
             versioned = "alembic_version" in tables and connection.execute(
                 text("SELECT version_num FROM alembic_version")).first() is not None
-            identified = "installation" not in tables or connection.execute(
-                text("SELECT id FROM installation")).first() is not None
     if not versioned:
         return f"the database at {shown} is not a ledger (empty, or never migrated): {hint}"
-    if not identified:  # no installation table: an older release's ledger, migrated on its way in as by any command
-        return f"the ledger at {shown} holds no installation (its identity was emptied): {hint}"
     return None
 
 
