@@ -179,6 +179,8 @@ def verify_backups(sample: int = 5) -> dict:
     settings = load_run_settings("verify-backups")
     ran_by = started_by()
     plan = plan_drill(sample)
+    if plan.skipped_line():
+        print(plan.skipped_line())
     chosen = list(plan.backup_ids)
     parts = shards(chosen, settings.terms.verify_shard_size)
     elsewhere = workers_can_take_shards(VERIFY_SHARD) if len(parts) > 1 else "one shard"

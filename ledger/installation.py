@@ -64,7 +64,63 @@ def homes_own_ledger() -> bool:
     import lifecycle_config as config
     from lifecycle_config.installation import ledger_location
 
-    return ledger_location(config.database_url()) == ledger_location(f"sqlite:///{config.home() / 'ledger.db'}")
+    own = config.home() / "ledger.db"  # config.home() is resolved already
+    # a symlinked ledger.db is another file's name in this home (another home's ledger, which that home serves):
+    # only the file really in this folder is the home's own
+    return not own.is_symlink() and ledger_location(config.database_url()) == f"sqlite:///{own}"
+
+
+def other_homes_file(database_url: str) -> str | None:
+    """The home whose own ledger.db `database_url` is, when that is not this home: a file named ledger.db whose
+    folder holds a home's server.json or up.lock. That home's `up` serves it whatever a claim says
+    (homes_own_ledger), so no other home may take it (`db adopt`); None for any other database."""
+    from pathlib import Path
+
+    import lifecycle_config as config
+    from lifecycle_config.installation import ledger_location
+
+    location = ledger_location(database_url)
+    if not location.startswith("sqlite:///"):
+        return None
+    path = Path(location[len("sqlite:///"):])
+    if path.name != "ledger.db" or path.parent == config.home():
+        return None
+    if (path.parent / "server.json").exists() or (path.parent / "up.lock").exists():
+        return str(path.parent)
+    return None
+
+
+def _serves_another_file(home: str) -> bool:
+    """Whether the `up` of `home` (a folder on this machine) serves a ledger file of its own other than this
+    process's ledger: a home with its own ledger.db works on no other ledger file, so the original of a copied
+    home (`cp -r`, its claim copied too) runs its `up` on its own file, not on the copy's."""
+    import os
+    from pathlib import Path
+
+    import lifecycle_config as config
+
+    theirs, ours = Path(home) / "ledger.db", config.home() / "ledger.db"
+    try:
+        return theirs.is_file() and not os.path.samefile(theirs, ours)
+    except OSError:
+        return False
+
+
+def up_running(home: str) -> str | None:
+    """The up.lock of `home` (a folder on this machine) while its `lifecycle up` runs (the kernel frees the lock
+    when that `up` ends, however it ends), else None."""
+    import fcntl
+    from pathlib import Path
+
+    lock = Path(home) / "up.lock"
+    if not lock.is_file():
+        return None
+    with lock.open("a+") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return str(lock)
+    return None
 
 
 def claim(engine=None, *, how: str, api_url: str | None = None, pid: int | None = None, adopt: bool = False,
@@ -78,6 +134,7 @@ def claim(engine=None, *, how: str, api_url: str | None = None, pid: int | None 
     Returns the claim as it was before (None: there was none), for `give_back` when the `up` fails to start."""
     from ledger import audit
     from ledger.models import LedgerClaim
+    from lifecycle_config import escaped
     from lifecycle_config.installation import held_elsewhere, same_server, without_password
 
     home, host = this_home()
@@ -97,6 +154,13 @@ def claim(engine=None, *, how: str, api_url: str | None = None, pid: int | None 
                                          api_url=api_url if joins_server else None)
                 if problem:
                     raise LedgerHeld(problem)
+            if not adopt and previous["host"] == host and _serves_another_file(previous["home"]) is False \
+                    and (running := up_running(previous["home"])):
+                # the home's own file, adopted by another home of this machine whose `up` still runs: two `up`s
+                # would serve one ledger
+                raise LedgerHeld(f"the ledger at {escaped(_shown_ledger(), 4096)} is served by LIFECYCLE_HOME "
+                                 f"{escaped(previous['home'], 4096)} on {escaped(host)}, whose `lifecycle up` still runs (it holds {running}): nothing was "
+                                 f"done; stop that `lifecycle up` first, then run `lifecycle db adopt` here")
         row.home, row.host, row.api_url, row.pid, row.claimed_at, row.how = home, host, api_url, pid, now(), how
         if before != {"home": home, "host": host}:
             audit.record(session, "ledger_adopted" if adopt else "ledger_claimed", customer_id=None, before=before,

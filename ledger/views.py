@@ -13,7 +13,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from lifecycle_config import clock
-from ledger.models import AuditEntry, Backup, Cancellation, Customer, DeletionCertificate, Intervention, Invoice, Notice
+from ledger.models import (AuditEntry, Backup, Cancellation, Customer, DeletionCertificate, DeletionIntent, Intervention,
+                           Invoice, Notice)
 from policy.vocabulary import BackupStatus
 from ledger.einvoicing import last_statuses
 from ledger.queries import active_standby_customers, invoice_label, paid_by_invoice
@@ -60,19 +61,26 @@ def _cancellations(session: Session) -> dict[str, dict]:
     return latest
 
 
+#: what `deletion_status` says of a customer whose approved deletion is under way (an open deletion intent)
+UNDER_WAY = "under_way"
+
+
 def customers(session: Session, month: str | None = None) -> list[dict[str, Any]]:
     from ledger.credits import credit_of
 
     on_standby = active_standby_customers(session)
     credits = credit_of(session)
     cancellations = _cancellations(session)
+    # approved and begun (its intent recorded, a killed run's the next sweep completes): the stored status still
+    # says awaiting_approval until the certificate, which would have someone approve it again
+    deleting = set(session.scalars(select(DeletionIntent.customer_id).where(DeletionIntent.completed_at.is_(None))))
     return [
         {
             "customer_id": customer.customer_id,
             "name": customer.name,
             "email": customer.email,
             "stage": customer.stage,
-            "deletion_status": customer.deletion_status,
+            "deletion_status": UNDER_WAY if customer.customer_id in deleting else customer.deletion_status,
             "deletion_due_on": iso(customer.deletion_due_on),
             "standby": customer.customer_id in on_standby,
             "admin_enabled": customer.admin_enabled,

@@ -187,6 +187,13 @@ def shredded_keys(customer_id: str | None, engine=None) -> dict[str, str]:
     to), each with the day: a key object found later under one of these ids (a copy put back, a forged one, an
     old version restored, a key a killed deletion did not reach yet) is never used, so a shred stays a shred
     whatever the store holds. The installation's key: none."""
+    return {key_id: day for key_id, (day, _) in _shreds(customer_id, engine).items()}
+
+
+def _shreds(customer_id: str | None, engine=None) -> dict[str, tuple[str, bool]]:
+    """shredded_keys, each key with its day and whether its deletion is still under way (its intent open). The day
+    is the deletion's business day (the intent's, from the product's clock: LIFECYCLE_TODAY), as every document
+    of the deletion names it; a certificate of a release that kept no intent gives the day it was written."""
     if customer_id is None:
         return {}
     from sqlalchemy import select
@@ -197,14 +204,14 @@ def shredded_keys(customer_id: str | None, engine=None) -> dict[str, str]:
 
     try:
         with session_scope(engine) as session:
-            intended = {str(key_id): f"{intent.recorded_at:%Y-%m-%d}"
-                        for intent in session.scalars(select(DeletionIntent)
-                                                      .where(DeletionIntent.customer_id == customer_id))
-                        for key_id in intent.key_ids or []}
-            return intended | {str(entry.get("key_id")): f"{certificate.deleted_at:%Y-%m-%d}"
-                               for certificate in session.scalars(select(DeletionCertificate)
-                                                                  .where(DeletionCertificate.customer_id == customer_id))
-                               for entry in (certificate.deleted or {}).get("keys_shredded") or []}
+            certified = {str(entry.get("key_id")): (f"{certificate.deleted_at:%Y-%m-%d}", False)
+                         for certificate in session.scalars(select(DeletionCertificate)
+                                                            .where(DeletionCertificate.customer_id == customer_id))
+                         for entry in (certificate.deleted or {}).get("keys_shredded") or []}
+            return certified | {str(key_id): (intent.day.isoformat(), intent.completed_at is None)
+                                for intent in session.scalars(select(DeletionIntent)
+                                                              .where(DeletionIntent.customer_id == customer_id))
+                                for key_id in intent.key_ids or []}
     except (OperationalError, ProgrammingError) as error:
         # the reader of a backup holds no engine of its own: it asks the configured ledger. A caller working on a
         # ledger it names itself (the benchmarks, a test's template) may have a configured database that is no
@@ -215,10 +222,16 @@ def shredded_keys(customer_id: str | None, engine=None) -> dict[str, str]:
 
 
 def _refuse_shredded(customer_id: str | None, key_id: str, engine=None) -> None:
-    when = shredded_keys(customer_id, engine).get(key_id)
-    if when is not None:
-        raise KeyDestroyed(f"the data key {key_id} of {customer_id} was shredded on {when}, as the ledger records: a "
-                           f"key object found under its name is not used, and its backups stay unreadable")
+    shred = _shreds(customer_id, engine).get(key_id)
+    if shred is None:
+        return
+    day, under_way = shred
+    if under_way:  # approved and begun, not certified yet: shredded or about to be, never read again
+        raise KeyDestroyed(f"the data key {key_id} of {customer_id} counts as shredded: its data deletion, approved "
+                           f"for {day}, is under way, as the ledger records: a key object found under its name is "
+                           f"not used, and its backups stay unreadable")
+    raise KeyDestroyed(f"the data key {key_id} of {customer_id} was shredded on {day}, as the ledger records: a "
+                       f"key object found under its name is not used, and its backups stay unreadable")
 
 
 def unwrap(store: FolderStore | S3Store, customer_id: str | None, key_id: str, engine=None) -> bytes:

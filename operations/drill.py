@@ -27,7 +27,7 @@ from blocks.storage import ObjectStorage
 from ledger import audit, keys
 from ledger.db import now, session_scope
 from ledger.locks import customer_lock
-from ledger.models import AuditEntry, Backup
+from ledger.models import AuditEntry, Backup, DeletionIntent
 from lifecycle_config.databases import engine_for
 from lifecycle_config.scratch import scratch_folder
 from operations.backup import mark_corrupt, mark_gone
@@ -64,19 +64,34 @@ class DrillPlan:
 
     backup_ids: tuple[str, ...]
     since: datetime
+    #: customers left out because their approved data deletion is under way (an open deletion intent)
+    deleting: tuple[str, ...] = ()
+
+    def skipped_line(self) -> str | None:
+        """What the run says of the customers it left out, or None when it left none out."""
+        if not self.deleting:
+            return None
+        return f"not drilled, deletion under way: {', '.join(self.deleting)}"
 
 
 def plan_drill(sample: int, engine=None) -> DrillPlan:
-    """Each customer's latest good backup, never verified or verified longest ago first; `sample` of them."""
+    """Each customer's latest good backup, never verified or verified longest ago first; `sample` of them. A
+    customer whose approved deletion is under way (its intent recorded, its keys shredded or about to be: a killed
+    run's, the next sweep completes it) is left out as a deleted one is: its backups are unreadable on purpose, and
+    a drill failing on them would alert every week for what is no damage."""
     since = now()
     with session_scope(engine) as session:
+        deleting = set(session.scalars(select(DeletionIntent.customer_id)
+                                       .where(DeletionIntent.completed_at.is_(None))))
         latest: dict[str, Backup] = {}
         for backup in session.scalars(select(Backup).where(Backup.status == BackupStatus.GOOD,
                                                            Backup.kind == BackupKind.TENANT)
                                       .order_by(Backup.created_at.desc())):
             latest.setdefault(backup.customer_id, backup)
-    chosen = sorted(latest.values(), key=lambda b: (b.verified_at is not None, b.verified_at or b.created_at))[:sample]
-    return DrillPlan(tuple(backup.backup_id for backup in chosen), since)
+    kept = [backup for backup in latest.values() if backup.customer_id not in deleting]
+    chosen = sorted(kept, key=lambda b: (b.verified_at is not None, b.verified_at or b.created_at))[:sample]
+    return DrillPlan(tuple(backup.backup_id for backup in chosen), since,
+                     tuple(sorted(deleting & set(latest))))
 
 
 def backups_by_id(backup_ids: list[str], engine=None) -> list[Backup]:

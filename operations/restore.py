@@ -75,8 +75,12 @@ def shredded_refusal(session, customer_id: str) -> str:
     shredded = (certificate.deleted or {}).get("keys_shredded") if certificate is not None else None
     if not shredded:
         return f"customer {customer_id}'s data was deleted: nothing may be restored"
+    # the deletion's business day (its intent's, from the product's clock), as its certificate's notice names it;
+    # a deletion of a release that kept no intent: the day its certificate was written
+    day = session.scalar(select(DeletionIntent.day).where(DeletionIntent.customer_id == customer_id)) \
+        or certificate.deleted_at.date()
     return (f"customer {customer_id}'s data was deleted and its data keys shredded on "
-            f"{certificate.deleted_at:%Y-%m-%d} ({', '.join(entry['key_id'] for entry in shredded)}): its backups "
+            f"{day:%Y-%m-%d} ({', '.join(entry['key_id'] for entry in shredded)}): its backups "
             f"cannot be read, nothing may be restored")
 
 

@@ -80,9 +80,25 @@ def _another_installations_ledger(engine) -> Optional[str]:
         with sqlite3.connect(f"{own_file.resolve().as_uri()}?mode=ro", uri=True) as own:
             row = own.execute("SELECT id FROM installation").fetchone()
     except sqlite3.Error:
-        return None
+        row = None
     return foreign_home(row[0] if row else None, installation_id(engine), home=str(config.home()), url=url,
-                        own_file=str(own_file))
+                        own_file=str(own_file)) or _another_ledger_file(url, own_file)
+
+
+def _another_ledger_file(url: str, own_file: Path) -> Optional[str]:
+    """Why a home with a ledger.db of its own must not work on another SQLite ledger file: a copy of a home (the
+    same installation, its identity copied too) pointed at its original's ledger would work on it with the copy's
+    settings, keys and outbox while no claim names either yet. Another database (the installation moved to
+    PostgreSQL) is not refused here: the installation's identity says (foreign_home)."""
+    import lifecycle_config as config
+    from lifecycle_config.installation import ledger_location
+
+    if not ledger_location(url).startswith("sqlite:///"):
+        return None
+    return (f"LIFECYCLE_DATABASE_URL={config.escaped(url, 4096)} is another ledger file than this LIFECYCLE_HOME's own "
+            f"({config.escaped(str(own_file), 4096)}): nothing was done; use the LIFECYCLE_HOME of that ledger (its "
+            f"settings, keys and storage are there), or move {config.escaped(str(own_file), 4096)} away if this home "
+            f"now keeps its ledger in that file")
 
 
 def home_installation() -> Optional[tuple[str, str]]:

@@ -33,9 +33,18 @@ def db_adopt() -> None:
     import os
 
     import lifecycle_config as config
-    from ledger.installation import claim, claim_of, this_home
+    from ledger.installation import claim, claim_of, other_homes_file, this_home
     from lifecycle_config.installation import without_password
 
+    missing = _no_ledger_to_adopt(config.database_url())
+    if missing:
+        fail(missing, 2)
+    theirs = other_homes_file(config.database_url())
+    if theirs:
+        fail(f"the ledger at {config.escaped(without_password(config.database_url()), 4096)} is the own ledger.db of "
+             f"LIFECYCLE_HOME {config.escaped(theirs, 4096)}, which serves it whatever its claim says: nothing was "
+             f"done; to move the installation here, stop that home's `lifecycle up` and move its ledger.db (with its "
+             f"master key and settings) into this LIFECYCLE_HOME", 2)
     engine = ledger(held_elsewhere_too=False)
     held = claim_of(engine)
     home, host = this_home()
@@ -56,25 +65,61 @@ def db_adopt() -> None:
                             f"refuses it" if held else ""))
 
 
+def _no_ledger_to_adopt(url: str) -> str | None:
+    """Why `db adopt` has nothing to take over at `url`: no file there, or a database that is not a migrated ledger
+    (a mistyped URL would otherwise be made into an empty ledger and claimed, and this home would serve nothing of
+    the installation). A ledger whose installation row is missing (a snapshot from before it existed, a ledger a
+    test emptied) is still a ledger: its identity is made at first use, as for any command. Only read (a SQLite
+    file opened read-only): nothing is created nor changed."""
+    import sqlite3
+    from pathlib import Path
+
+    from sqlalchemy import inspect, text
+
+    import lifecycle_config as config
+    from ledger.db import ledger_engine
+    from lifecycle_config.installation import ledger_location, without_password
+
+    shown = config.escaped(without_password(url), 4096)
+    hint = ("nothing was done; check LIFECYCLE_DATABASE_URL: `lifecycle db adopt` takes over an installation's "
+            "existing ledger")
+    location = ledger_location(url)
+    if location.startswith("sqlite:///"):
+        path = Path(location[len("sqlite:///"):])
+        if not path.is_file():
+            return f"there is no ledger at {shown} (no such file): {hint}"
+        try:
+            with sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True) as database:
+                tables = {row[0] for row in database.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+                versioned = "alembic_version" in tables and database.execute(
+                    "SELECT version_num FROM alembic_version").fetchone() is not None
+        except sqlite3.Error as error:
+            return f"the file at {shown} is not a ledger ({error}): {hint}"
+    else:
+        engine = ledger_engine()
+        tables = set(inspect(engine).get_table_names())
+        with engine.connect() as connection:
+            versioned = "alembic_version" in tables and connection.execute(
+                text("SELECT version_num FROM alembic_version")).first() is not None
+    if not versioned:
+        return f"the database at {shown} is not a ledger (empty, or never migrated): {hint}"
+    return None
+
+
 def _still_served(held: dict, host: str) -> str | None:
     """Why the ledger may not move yet: the home that holds it still runs `lifecycle up`. On this machine its
     home's up.lock says so exactly (the kernel frees it when that `up` ends, however it ends); on another one,
     its server is asked when its address can be reached from here (a loopback address cannot: stop it there)."""
-    import fcntl
-    from pathlib import Path
     from urllib.parse import urlsplit
 
+    from ledger.installation import up_running
     from lifecycle.server import answers
 
     running = None
     if held["host"] == host:
-        lock = Path(held["home"]) / "up.lock"
-        if lock.is_file():
-            with lock.open("a+") as handle:
-                try:
-                    fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                except BlockingIOError:
-                    running = f"its `lifecycle up` still runs (it holds {lock})"
+        lock = up_running(held["home"])
+        if lock:
+            running = f"its `lifecycle up` still runs (it holds {lock})"
     elif held.get("api_url") and urlsplit(held["api_url"]).hostname not in ("127.0.0.1", "localhost", "::1", None) \
             and answers(held["api_url"]):
         running = f"its server at {held['api_url']} still answers"

@@ -92,8 +92,10 @@ def keys_rotate(
 ) -> None:
     """A new data key for a customer's new backups; its older backups stay readable under their own key until
     retention deletes them."""
+    from sqlalchemy import select
+
     from ledger.db import session_scope
-    from ledger.models import Customer
+    from ledger.models import Customer, DeletionIntent
     from lifecycle.cli.common import backups_keys, installation_storage, ledger
     from lifecycle_config import masterkey
     from operations.backup_keys import KeyDestroyed, WrongStore, check_store_holds, create_key
@@ -110,6 +112,10 @@ def keys_rotate(
             fail(f"--customer {quoted(customer)}: unknown customer (lifecycle show customers lists them)", 2)
         if known.stage == Stage.DATA_DELETED:
             fail(f"--customer {customer}: its data was deleted and its keys shredded: nothing to rotate", 2)
+        intent = session.scalar(select(DeletionIntent).where(DeletionIntent.customer_id == customer))
+        if intent is not None:  # a new key would outlive the shred the approved deletion is making
+            fail(f"--customer {customer}: its data deletion, approved by {intent.approved_by} on {intent.day}, is under "
+                 f"way (its data keys count as shredded): no new key is made", 2)
     try:
         store = installation_storage().store()
         check_store_holds(store, backups_keys(ledger()))

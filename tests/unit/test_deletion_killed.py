@@ -66,9 +66,10 @@ def test_a_deletion_killed_around_its_shred_counts_as_shredded_and_the_next_run_
         intent = session.scalar(select(DeletionIntent))
         assert (intent.approved_by, intent.key_ids, intent.completed_at) == ("ops@example.com", [key_id], None)
         assert session.get(Customer, "ACME").stage != "data_deleted"
-    assert shredded_keys("ACME", announced) == {key_id: intent.recorded_at.strftime("%Y-%m-%d")}
+    assert shredded_keys("ACME", announced) == {key_id: "2027-04-01"}  # the deletion's day, not the machine's
     assert key_object.exists() == (point in ("purge.intent-recorded", "purge.platform-deleted"))
-    with pytest.raises(KeyDestroyed, match=f"the data key {key_id} of ACME was shredded on "):
+    with pytest.raises(KeyDestroyed, match=f"the data key {key_id} of ACME counts as shredded: its data deletion, "
+                                           f"approved for 2027-04-01, is under way"):
         BackupObjects(settings.storage, customer_id="ACME")._unwrap(key_id)  # even while its object is still there
     with pytest.raises(RestoreRefused) as refused:
         restore_customer("ACME", None, "sandbox", "alice", "T-1", platform=settings.platform, storage=settings.storage,

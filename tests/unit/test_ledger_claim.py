@@ -252,3 +252,140 @@ def test_an_up_that_fails_before_it_serves_leaves_the_claim_as_it_was(two_homes,
     assert claim_of(engine) is None
     monkeypatch.setenv("LIFECYCLE_HOME", str(a))
     assert claim(engine, how="up") is None  # A, starting next, takes it
+
+
+def test_a_symlinked_ledger_db_is_not_the_homes_own(two_homes, monkeypatch):
+    """`ln -s $A/ledger.db $H/ledger.db`: H's ledger.db is a name for A's file, which A serves. H's commands and
+    H's `up` refuse it as any other home's would; only a file really in the home is its own."""
+    engine, a, b = two_homes
+    (b / "ledger.db").symlink_to(a.parent / "ledger.db")
+    monkeypatch.setenv("LIFECYCLE_DATABASE_URL", f"sqlite:///{b / 'ledger.db'}")
+    result = CliRunner().invoke(app, ["show", "customers"])
+    assert result.exit_code == 2 and f"is served by LIFECYCLE_HOME '{a.resolve()}'" in result.stderr
+    with pytest.raises(LedgerHeld):
+        claim(engine, how="up")
+    assert claim_of(engine)["home"] == str(a.resolve())
+
+
+def test_db_adopt_refuses_another_homes_own_ledger_file(tmp_path, monkeypatch):
+    """`LIFECYCLE_HOME=$C LIFECYCLE_DATABASE_URL=sqlite:///$A/ledger.db lifecycle db adopt`: A's own ledger.db is
+    A's to serve whatever its claim says, so C taking it would have two homes run `up` on one ledger."""
+    import shutil
+
+    sqlite_ledger(tmp_path, monkeypatch, "2026-11-20").dispose()
+    monkeypatch.delenv("PREFECT_API_URL", raising=False)
+    a, c = tmp_path / "a", tmp_path / "c"
+    a.mkdir(), c.mkdir()
+    shutil.copy(tmp_path / "ledger.db", a / "ledger.db")
+    (a / "server.json").write_text("{}")  # A's `up` ran there
+    monkeypatch.setenv("LIFECYCLE_HOME", str(c))
+    monkeypatch.setenv("LIFECYCLE_DATABASE_URL", f"sqlite:///{a / 'ledger.db'}")
+    result = CliRunner().invoke(app, ["db", "adopt"])
+    assert result.exit_code == 2, result.output
+    [line] = result.stderr.splitlines()
+    assert f"is the own ledger.db of LIFECYCLE_HOME '{a.resolve()}'" in line and "nothing was done" in line
+    from lifecycle_config.databases import engine_for
+
+    assert claim_of(engine_for(f"sqlite:///{a / 'ledger.db'}")) is None
+
+
+def test_a_homes_own_up_is_refused_while_the_home_that_adopted_its_file_runs_up(tmp_path, monkeypatch):
+    """A ledger adopted by C (an older release let it, or by hand) whose file is A's own: A's `up` used to retake
+    it without a look at C, and both ran `up`. While C's up.lock is held A's `up` is refused; once C's `up`
+    stopped, A's own file is A's again."""
+    import shutil
+
+    from lifecycle_config.databases import engine_for
+
+    sqlite_ledger(tmp_path, monkeypatch, "2026-11-20").dispose()
+    monkeypatch.delenv("PREFECT_API_URL", raising=False)
+    a, c = tmp_path / "a", tmp_path / "c"
+    a.mkdir(), c.mkdir()
+    shutil.copy(tmp_path / "ledger.db", a / "ledger.db")
+    engine = engine_for(f"sqlite:///{a / 'ledger.db'}")
+    monkeypatch.setenv("LIFECYCLE_DATABASE_URL", f"sqlite:///{a / 'ledger.db'}")
+    monkeypatch.setenv("LIFECYCLE_HOME", str(c))
+    claim(engine, how="adopt", adopt=True)
+    monkeypatch.setenv("LIFECYCLE_HOME", str(a))
+    with (c / "up.lock").open("a+") as held:  # C's `lifecycle up` runs
+        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        with pytest.raises(LedgerHeld, match="whose `lifecycle up` still runs"):
+            claim(engine, how="up")
+        assert claim_of(engine)["home"] == str(c.resolve())
+    claim(engine, how="up")  # C's `up` stopped
+    assert claim_of(engine)["home"] == str(a.resolve())
+    engine.dispose()
+
+
+def test_a_copied_homes_up_takes_its_own_file_while_the_original_runs_up(tmp_path, monkeypatch):
+    """`cp -r a a2` while a's `up` runs: a2's file names a in its claim, but a's `up` serves a's own file, not the
+    copy: a2's `up` takes its own file."""
+    import shutil
+
+    from lifecycle_config.databases import engine_for
+
+    sqlite_ledger(tmp_path, monkeypatch, "2026-11-20").dispose()
+    monkeypatch.delenv("PREFECT_API_URL", raising=False)
+    a, a2 = tmp_path / "a", tmp_path / "a2"
+    a.mkdir()
+    shutil.copy(tmp_path / "ledger.db", a / "ledger.db")
+    monkeypatch.setenv("LIFECYCLE_HOME", str(a))
+    monkeypatch.setenv("LIFECYCLE_DATABASE_URL", f"sqlite:///{a / 'ledger.db'}")
+    claim(engine_for(f"sqlite:///{a / 'ledger.db'}"), how="up")
+    engine_for(f"sqlite:///{a / 'ledger.db'}").dispose()
+    shutil.copytree(a, a2)
+    engine = engine_for(f"sqlite:///{a2 / 'ledger.db'}")
+    monkeypatch.setenv("LIFECYCLE_HOME", str(a2))
+    monkeypatch.setenv("LIFECYCLE_DATABASE_URL", f"sqlite:///{a2 / 'ledger.db'}")
+    with (a / "up.lock").open("a+") as held:  # a's `lifecycle up` runs, on a's own file
+        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        claim(engine, how="up")
+    assert claim_of(engine)["home"] == str(a2.resolve())
+    engine.dispose()
+
+
+@pytest.mark.parametrize("made", ["no file", "an empty file", "an empty database"])
+def test_db_adopt_on_a_mistyped_url_creates_and_claims_nothing(tmp_path, monkeypatch, made):
+    """A typo in LIFECYCLE_DATABASE_URL made `db adopt` create an empty ledger and claim it: this home then served
+    no customer of its installation. Only an existing, migrated ledger holding its installation is adopted."""
+    import sqlite3
+
+    monkeypatch.delenv("PREFECT_API_URL", raising=False)
+    monkeypatch.setenv("LIFECYCLE_HOME", str(tmp_path / "home"))
+    typo = tmp_path / "ledgr.db"
+    if made == "an empty file":
+        typo.touch()
+    elif made == "an empty database":
+        sqlite3.connect(typo).execute("CREATE TABLE notes (line TEXT)").connection.close()
+    monkeypatch.setenv("LIFECYCLE_DATABASE_URL", f"sqlite:///{typo}")
+    before = typo.read_bytes() if typo.exists() else None
+    result = CliRunner().invoke(app, ["db", "adopt"])
+    assert (result.exit_code, result.stdout) == (2, ""), result.output
+    [line] = result.stderr.splitlines()
+    assert line.startswith("lifecycle: there is no ledger at" if made == "no file" else "lifecycle: the database at ")
+    assert "nothing was done; check LIFECYCLE_DATABASE_URL" in line
+    assert (typo.read_bytes() if typo.exists() else None) == before
+
+
+def test_a_copied_home_is_refused_its_originals_ledger_file(tmp_path, monkeypatch):
+    """`cp -r a a2`, then a2's commands pointed at a's ledger.db (no `up` claimed it yet): the same installation id
+    let the copy work on the original's ledger with the copy's settings and keys. A home with a ledger.db of its
+    own works on no other ledger file."""
+    import shutil
+
+    sqlite_ledger(tmp_path, monkeypatch, "2026-11-20").dispose()
+    monkeypatch.delenv("PREFECT_API_URL", raising=False)
+    a = tmp_path / "a"
+    a.mkdir()
+    shutil.copy(tmp_path / "ledger.db", a / "ledger.db")
+    shutil.copytree(a, tmp_path / "a2")
+    monkeypatch.setenv("LIFECYCLE_HOME", str(tmp_path / "a2"))
+    monkeypatch.setenv("LIFECYCLE_DATABASE_URL", f"sqlite:///{a / 'ledger.db'}")
+    result = CliRunner().invoke(app, ["show", "customers"])
+    assert (result.exit_code, result.stdout) == (2, ""), result.output
+    [line] = result.stderr.splitlines()
+    assert line.startswith("lifecycle: LIFECYCLE_DATABASE_URL=") and str(a / "ledger.db") in line
+    assert "is another ledger file than this LIFECYCLE_HOME's own" in line and "nothing was done" in line
+    assert str(tmp_path / "a2" / "ledger.db") in line
+    monkeypatch.setenv("LIFECYCLE_DATABASE_URL", f"sqlite:///{tmp_path / 'a2' / 'ledger.db'}")
+    assert CliRunner().invoke(app, ["show", "customers"]).exit_code == 0  # its own file: its own

@@ -44,3 +44,21 @@ def test_the_drill_verifies_good_backups_and_marks_a_damaged_one_corrupt(shop):
         assert session.get(Backup, "ACME-20261120").verified_at is not None
         assert session.get(Backup, "BETA-20261120").status == "corrupt"
     assert plan_drill(5, engine=shop.ledger).backup_ids == ("ACME-20261120",)   # the corrupt one is never drilled
+
+
+def test_a_customer_whose_deletion_is_under_way_is_not_drilled_and_the_plan_says_why(shop):
+    """A deletion killed after it recorded its intent (keys shredded, or about to be; the next sweep certifies it)
+    failed the weekly drill with KeyDestroyed every week: the drill leaves such a customer out, as a deleted one."""
+    from datetime import datetime, timezone
+
+    from ledger.models import DeletionIntent
+
+    with session_scope(shop.ledger, write=True) as session:
+        key_id = session.get(Backup, "BETA-20261120").manifest["encryption"]["key_id"]
+        session.add(DeletionIntent(customer_id="BETA", day=DAY, recorded_at=datetime.now(timezone.utc),
+                                   approved_by="ops@example.com", comment=None, key_ids=[key_id]))
+    plan = plan_drill(5, engine=shop.ledger)
+    assert (plan.backup_ids, plan.deleting) == (("ACME-20261120",), ("BETA",))
+    assert plan.skipped_line() == "not drilled, deletion under way: BETA"
+    [result] = drill(list(plan.backup_ids), shop.sandbox_url, shop.platform, shop.storage, engine=shop.ledger)
+    assert (result.customer, result.ok) == ("ACME", True)
