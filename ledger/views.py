@@ -61,10 +61,6 @@ def _cancellations(session: Session) -> dict[str, dict]:
     return latest
 
 
-#: what `deletion_status` says of a customer whose approved deletion is under way (an open deletion intent)
-UNDER_WAY = "under_way"
-
-
 def customers(session: Session, month: str | None = None) -> list[dict[str, Any]]:
     from ledger.credits import credit_of
 
@@ -72,7 +68,8 @@ def customers(session: Session, month: str | None = None) -> list[dict[str, Any]
     credits = credit_of(session)
     cancellations = _cancellations(session)
     # approved and begun (its intent recorded, a killed run's the next sweep completes): the stored status still
-    # says awaiting_approval until the certificate, which would have someone approve it again
+    # says awaiting_approval until the certificate, which would have someone approve it again; said in a field of
+    # its own, `deletion_status` keeping the values the interface lists
     deleting = set(session.scalars(select(DeletionIntent.customer_id).where(DeletionIntent.completed_at.is_(None))))
     return [
         {
@@ -80,7 +77,8 @@ def customers(session: Session, month: str | None = None) -> list[dict[str, Any]
             "name": customer.name,
             "email": customer.email,
             "stage": customer.stage,
-            "deletion_status": UNDER_WAY if customer.customer_id in deleting else customer.deletion_status,
+            "deletion_status": customer.deletion_status,
+            "deletion_under_way": customer.customer_id in deleting,
             "deletion_due_on": iso(customer.deletion_due_on),
             "standby": customer.customer_id in on_standby,
             "admin_enabled": customer.admin_enabled,
