@@ -418,7 +418,15 @@ def test_a_poll_stops_asking_once_the_platform_did_not_answer(closed, platform):
     ledger, settings, numbers = closed
     _issue(settings, ledger)
     deposit_documents(settings, actor="test", flow_run_id=None, engine=ledger)
-    first, second = sorted([numbers["ACME"], numbers["BETA"]])
+    # a poll asks the oldest flows first: the order the deposits were recorded in, which is not the documents'
+    # order once they go side by side (CI's faketime day saw BETA's recorded before ACME's)
+    from sqlalchemy import select
+
+    from ledger.db import session_scope
+    from ledger.einvoicing import EinvoiceFlow
+
+    with session_scope(ledger) as session:
+        first, second = session.scalars(select(EinvoiceFlow.tracking_id).order_by(EinvoiceFlow.id)).all()
     with hanging_platform() as (url, accepted):
         settings.einvoicing = EInvoicing(base_url=url, retries=0, timeout_seconds=0.3)
         read = poll_statuses(settings, actor="test", flow_run_id=None, engine=ledger)
