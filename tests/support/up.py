@@ -105,7 +105,7 @@ class Up:
         """One API call, tried again as Prefect's own client does: on 429/502/503 (an embedded server on
         SQLite answers 503 when its database is busy, PrefectHQ/prefect#18934, meaning "try again"), and
         for a read, on a time-out; any other error fails the test at once."""
-        reading = method == "GET" or path.endswith("/filter")
+        reading = method == "GET" or path.endswith("/filter") or "idempotency_key" in (kwargs.get("json") or {})
         for attempt in range(6):
             try:
                 response = httpx.request(method, f"{self.api}{path}", timeout=60, **kwargs)
@@ -123,10 +123,15 @@ class Up:
         return {d["name"]: d for d in self.post("/deployments/filter", {"limit": 200})}
 
     def run_button(self, deployment: str, parameters: dict | None = None, **extra) -> str:
-        """What the UI's Run button does: a flow run of the deployment, for the worker to take."""
+        """What the UI's Run button does: a flow run of the deployment, for the worker to take. With a key of
+        its own, so that a click whose answer timed out (an embedded server on SQLite busy with eight runs
+        starting, PrefectHQ/prefect#18934) is asked again safely: the server gives back the run it made."""
+        import uuid
+
         deployment_id = self.deployments()[deployment]["id"]
         return self.post(f"/deployments/{deployment_id}/create_flow_run",
-                         {"parameters": parameters or {}, **extra})["id"]
+                         {"parameters": parameters or {}, "idempotency_key": f"run-button-{uuid.uuid4()}",
+                          **extra})["id"]
 
     def wait(self, run_id: str, until: set[str] = FINAL, timeout: float = 240) -> dict:
         deadline = time.monotonic() + timeout
