@@ -245,31 +245,14 @@ def test_a_data_key_read_while_the_master_key_rotates_is_unwrapped(tmp_path, mon
     """Its sibling on the reading side: a backup or restore that read a key object just before the rotation
     rewrapped it, then the key file just after the rotation dropped the old key, said the data key was wrapped
     by a key the file does not hold (and sent the user to the escrow copy), though nothing was lost."""
-    import threading
-
-    from operations.backup_keys import current_key, unwrap
+    from operations.backup_keys import current_key
 
     shop = backup_shop(tmp_path, monkeypatch, DAY.isoformat())
     monkeypatch.setenv("LIFECYCLE_STORAGE_URL", shop.objects.as_uri())
     assert backup_customer("ACME", DAY, shop.platform, shop.storage, engine=shop.ledger).status == "good"
     store = shop.storage.store()
     expected = current_key(store, "ACME")
-    read = tmp_path / "crossed.log"
-    monkeypatch.setenv("LIFECYCLE_FAILPOINT_LOG", str(read))
-    monkeypatch.setenv("LIFECYCLE_FAILPOINT_PAUSE", "keys.record-read=2")
-    got, failed = {}, {}
-
-    def restore():
-        try:
-            got["key"] = unwrap(store, "ACME", expected.key_id)
-        except Exception as error:  # noqa: BLE001 - what the reader met, asserted below
-            failed["error"] = error
-
-    reader = threading.Thread(target=restore)
-    reader.start()
-    while not (read.exists() and "keys.record-read" in read.read_text()):  # the old wrapping is read
-        reader.join(0.05)
-    monkeypatch.delenv("LIFECYCLE_FAILPOINT_PAUSE")
+    reader, got, failed = _reader_paused_after_reading_the_record(store, expected.key_id, tmp_path, monkeypatch)
     rotated = lifecycle("keys", "rotate-master")
     reader.join(60)
     assert rotated.returncode == 0 and "(1 rewrapped)" in rotated.stdout, rotated.stderr
@@ -303,12 +286,10 @@ def test_a_data_key_read_while_the_installation_moves_to_a_kms_master_key_is_unw
     under the KMS key (moto's KMS on loopback) and the home's key file was taken away (KMS is the master key now).
     The reader's second look found the KMS-wrapped record but only looked for a file key, and sent the user to an
     escrow copy though nothing was lost: it now unwraps the record it read again, by KMS."""
-    import threading
-
     import boto3
 
     from blocks.master_kms import KmsMaster
-    from operations.backup_keys import current_key, rotate_to_kms, unwrap
+    from operations.backup_keys import current_key, rotate_to_kms
     from tests.support.servers import s3_server
 
     shop = backup_shop(tmp_path, monkeypatch, DAY.isoformat())
@@ -320,23 +301,34 @@ def test_a_data_key_read_while_the_installation_moves_to_a_kms_master_key_is_unw
         kms = boto3.client("kms", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="test",
                            aws_secret_access_key="test")
         store.master_kms = KmsMaster(kms, kms.create_key()["KeyMetadata"]["KeyId"], endpoint)
-        read = tmp_path / "crossed.log"
-        monkeypatch.setenv("LIFECYCLE_FAILPOINT_LOG", str(read))
-        monkeypatch.setenv("LIFECYCLE_FAILPOINT_PAUSE", "keys.record-read=2")
-        got, failed = {}, {}
-
-        def restore():
-            try:
-                got["key"] = unwrap(store, "ACME", expected.key_id)
-            except Exception as error:  # noqa: BLE001 - what the reader met, asserted below
-                failed["error"] = error
-
-        reader = threading.Thread(target=restore)
-        reader.start()
-        while not (read.exists() and "keys.record-read" in read.read_text()):  # the file wrapping is read
-            reader.join(0.05)
-        monkeypatch.delenv("LIFECYCLE_FAILPOINT_PAUSE")
+        reader, got, failed = _reader_paused_after_reading_the_record(store, expected.key_id, tmp_path, monkeypatch)
         assert rotate_to_kms(store)[1] == 1
         (tmp_path / "home" / "keys" / "master.key").rename(tmp_path / "master.key.retired")
         reader.join(60)
     assert failed == {} and got["key"] == expected.key
+
+
+def _reader_paused_after_reading_the_record(store, key_id: str, tmp_path, monkeypatch):
+    """A reader of ACME's data key (a backup or restore) in a thread of its own, held for 2 s once it has read the
+    key object's wrapping (failpoint keys.record-read): what it got and what it met, filled when it ends."""
+    import threading
+
+    from operations.backup_keys import unwrap
+
+    read = tmp_path / "crossed.log"
+    monkeypatch.setenv("LIFECYCLE_FAILPOINT_LOG", str(read))
+    monkeypatch.setenv("LIFECYCLE_FAILPOINT_PAUSE", "keys.record-read=2")
+    got, failed = {}, {}
+
+    def restore():
+        try:
+            got["key"] = unwrap(store, "ACME", key_id)
+        except Exception as error:  # noqa: BLE001 - what the reader met, asserted by the tests
+            failed["error"] = error
+
+    reader = threading.Thread(target=restore)
+    reader.start()
+    while not (read.exists() and "keys.record-read" in read.read_text()):  # the old wrapping is read
+        reader.join(0.05)
+    monkeypatch.delenv("LIFECYCLE_FAILPOINT_PAUSE")
+    return reader, got, failed
