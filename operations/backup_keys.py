@@ -111,6 +111,25 @@ def check_master_is_ours(store: FolderStore | S3Store, held: list[bytes]) -> Non
         return
 
 
+def _check_master_before_locking(store: FolderStore | S3Store) -> None:
+    """Refuse a master key file that cannot wrap here before any lock is made beside it: a damaged file, one that
+    is not this installation's, or none at all while the store holds data keys a key file wrapped (another path
+    than the key's, a typo in LIFECYCLE_MASTER_KEY_FILE). The locks (and the folders up to them) were made
+    first, and a refused key file left them in a place the user never meant. A store with no data key yet
+    takes a new key file (the first backup makes it); the lock then protects its making as before."""
+    if store.master_kms is not None:
+        return
+    held = masterkey.read_keys()
+    if held:
+        check_master_is_ours(store, held)
+        return
+    for item in store.list("keys/"):
+        if item.key.endswith(".json") and not str(_record_at(store, item.key).get("master")).startswith(KMS):
+            raise masterkey.MasterKeyMissing(
+                f"no master key at {masterkey.key_file()}, but the data keys in {store.describe()} are wrapped by one: "
+                f"give this installation's key with --master-key-file or {masterkey.VARIABLE}; nothing was changed")
+
+
 class WrongStore(RuntimeError):
     """The store a key command was given holds none of the data keys the ledger's backups were made under: it is
     not the store the backups are in (the storage block names another, and no server answered to say so)."""
@@ -140,6 +159,7 @@ def create_key(store: FolderStore | S3Store, customer_id: str | None) -> DataKey
     """A new data key for the owner, stored wrapped; it becomes the one new backups use."""
     import io
 
+    _check_master_before_locking(store)
     with _wrapping():
         master = _wrapping_master(store)
         failpoint("keys.master-read")
@@ -297,17 +317,26 @@ def _is_shredded(customer_id: str | None, key_id) -> bool:
     return str(key_id) in shredded_keys(customer_id)
 
 
-def rotate_master(store: FolderStore | S3Store) -> tuple[str, int]:
+#: how long `keys rotate-master` waits, by default, for the backups wrapping data keys (seconds): a wrapping holds
+#: its lock from reading the master key to storing one small key object, so a wait this long is a stuck backup
+WAIT_FOR_WRAPPERS = 300
+
+
+def rotate_master(store: FolderStore | S3Store, *, wait_seconds: float = WAIT_FOR_WRAPPERS,
+                  on_wait=None) -> tuple[str, int]:
     """A new master key wraps every data key; no backup is re-encrypted. Crash-safe: the key file first holds
     the new key followed by the old one(s), then each key object is rewritten under the new key, and only
     when none is left under an old key does the file drop them. A run that died in the middle (the file
     still holds two keys) is finished by the next one, with the same new key. Returns (fingerprint, rewrapped).
-    With a KMS master key, see rotate_to_kms."""
+    Backups wrapping a data key meanwhile are waited for, at most `wait_seconds` (`on_wait(lock, wait_seconds)`
+    told once when there are some): then BackupsWrapping, nothing changed. With a KMS master key, see
+    rotate_to_kms."""
     if store.master_kms is not None:
         return rotate_to_kms(store)
     path = masterkey.key_file()
+    check_master_is_ours(store, masterkey.keys_for_use(create=False))  # before any lock is made beside the file
     with _rotation_lock(path):
-        return _rotate_master(store, path)
+        return _rotate_master(store, path, wait_seconds, on_wait)
 
 
 def _wrapping_lock_file():
@@ -316,12 +345,12 @@ def _wrapping_lock_file():
 
 
 @contextmanager
-def _wrapping(exclusive: bool = False):
+def _wrapping():
     """Held shared by whoever wraps a new data key, from reading the master key to storing the key object; taken
-    exclusive for a moment by a rotation once the key file holds the new key. A data key wrapped under the
-    master read before that moment is then stored before the rotation lists the keys to rewrap: one stored
-    after its last pass stayed wrapped by the old master key, which the rotation then dropped from the file,
-    and the backups made with it could never be read. (An flock: the kernel frees it when a process ends.)"""
+    exclusive by a rotation while it writes the new key into the key file (_wrappers_done). A data key wrapped
+    under the master read before that moment is then stored before the rotation lists the keys to rewrap: one
+    stored after its last pass stayed wrapped by the old master key, which the rotation then dropped from the
+    file, and the backups made with it could never be read. (An flock: the kernel frees it when a process ends.)"""
     import fcntl
 
     lock = _wrapping_lock_file()
@@ -329,13 +358,44 @@ def _wrapping(exclusive: bool = False):
         lock.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         handle = open(lock, "a")  # noqa: SIM115 - held for the block, closed below
     except OSError:
-        if exclusive:
-            raise
         # a key file in a folder nobody may write (a secret mounted read-only): no rotation can rewrite it either
         yield
         return
     with handle:
-        fcntl.flock(handle, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
+        fcntl.flock(handle, fcntl.LOCK_SH)
+        yield
+
+
+class BackupsWrapping(RuntimeError):
+    """Backups kept wrapping data keys (the wrapping lock held shared) for longer than the rotation would wait."""
+
+
+@contextmanager
+def _wrappers_done(wait_seconds: float, on_wait):
+    """The wrapping lock held exclusive: every backup that read the master key has stored its data key, and none
+    reads it until the block ends. Waited for at most `wait_seconds`, polling (an flock has no time-out), with
+    `on_wait(lock, wait_seconds)` told once when backups hold it; a rotation waiting silently looked hung. Given
+    up with BackupsWrapping, before the rotation wrote anything."""
+    import fcntl
+    import time
+
+    lock = _wrapping_lock_file()
+    with open(lock, "a") as handle:  # made by _rotation_lock
+        deadline, told = time.monotonic() + wait_seconds, False
+        while True:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if not told and on_wait is not None:
+                    on_wait(lock, wait_seconds)
+                told = True
+                if time.monotonic() >= deadline:
+                    raise BackupsWrapping(
+                        f"backups were still wrapping data keys after {wait_seconds:g} s (they hold {lock}): the "
+                        f"rotation gave up before writing anything; nothing was changed; run it again once those "
+                        f"backups end, or give a longer --wait") from None
+                time.sleep(0.1)
         yield
 
 
@@ -375,15 +435,14 @@ def _rotation_lock(path):
         handle.close()
 
 
-def _rotate_master(store: FolderStore | S3Store, path) -> tuple[str, int]:
+def _rotate_master(store: FolderStore | S3Store, path, wait_seconds: float, on_wait) -> tuple[str, int]:
     held = masterkey.keys_for_use(create=False)
     check_master_is_ours(store, held)  # before a new key is written into a file that is not ours
-    if len(held) == 1:
-        held = [masterkey.new_key(), *held]
-        masterkey.write_keys(path, held)
-        failpoint("keys.master-added")
-    with _wrapping(exclusive=True):  # a data key being wrapped under the old key alone is stored before the passes
-        pass
+    with _wrappers_done(wait_seconds, on_wait):  # a data key wrapped under the old key alone is stored before the passes
+        if len(held) == 1:
+            held = [masterkey.new_key(), *held]
+            masterkey.write_keys(path, held)
+            failpoint("keys.master-added")
     new, by_print = held[0], {masterkey.fingerprint(master): master for master in held}
     rewrapped = 0
     while True:  # again until a pass finds none left: a key made meanwhile under the old master is caught too

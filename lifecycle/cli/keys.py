@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Optional
 
 import typer
 
-from lifecycle.cli.common import fail
+from lifecycle.cli.common import fail, whole_number
 from lifecycle.help_format import ReadableHelp
 
 keys_app = typer.Typer(no_args_is_help=True, cls=ReadableHelp,
@@ -59,23 +60,34 @@ def keys_export(
 
 
 @keys_app.command("rotate-master")
-def keys_rotate_master() -> None:
+def keys_rotate_master(
+    wait: Optional[int] = typer.Option(None, "--wait", metavar="SECONDS",
+                                       parser=whole_number("--wait", minimum=0, maximum=86400),
+                                       help="How long to wait for backups wrapping data keys (they hold the key "
+                                            "file's FILE.wrapping lock) before giving up with nothing changed "
+                                            "(default 300)."),
+) -> None:
     """A new master key: every data key is rewrapped under it, no backup is re-encrypted. Interrupted, it is
     finished by running it again; the old key is dropped only once no data key needs it. Export the new
     key afterwards (lifecycle keys export). With a KMS master key: every data key is rewrapped under the KMS
     key now named (from the key file, or a KMS key named before)."""
-    from lifecycle.cli.common import backups_keys, installation_storage, ledger
+    from lifecycle.cli.common import backups_keys, installation_storage, ledger, note
     from lifecycle_config import masterkey
-    from operations.backup_keys import (KeyDestroyed, RotationImpossible, RotationRunning, WrongStore,
-                                        check_store_holds, rotate_master)
+    from operations.backup_keys import (BackupsWrapping, KeyDestroyed, RotationImpossible, RotationRunning,
+                                        WrongStore, check_store_holds, rotate_master)
+
+    def waiting(lock, seconds) -> None:  # said once: a rotation waiting silently looked hung
+        note(f"waiting for backups wrapping data keys to finish (they hold {lock} shared): at most {seconds:g} s "
+             f"(--wait)")
 
     store = installation_storage().store()
     try:
         check_store_holds(store, backups_keys(ledger()))
-        fingerprint, rewrapped = rotate_master(store)
+        fingerprint, rewrapped = rotate_master(store, on_wait=waiting,
+                                               **({} if wait is None else {"wait_seconds": wait}))
     except (masterkey.MasterKeyMissing, WrongStore, RotationImpossible) as error:
         fail(str(error), 2)
-    except (KeyDestroyed, RotationRunning) as error:  # a damaged key object, a rotation at work: one line
+    except (KeyDestroyed, RotationRunning, BackupsWrapping) as error:  # a damaged key object, work under way
         fail(str(error))
     if store.master_kms is not None:
         typer.echo(f"the KMS key {store.master_kms.key_id} wraps every data key ({rewrapped} rewrapped); KMS rotates "

@@ -332,3 +332,73 @@ def _reader_paused_after_reading_the_record(store, key_id: str, tmp_path, monkey
         reader.join(0.05)
     monkeypatch.delenv("LIFECYCLE_FAILPOINT_PAUSE")
     return reader, got, failed
+
+
+def test_a_master_key_file_that_is_missing_or_no_key_leaves_no_lock_file_beside_it(tmp_path, monkeypatch):
+    """Issue 24 (L9): LIFECYCLE_MASTER_KEY_FILE naming a path that is not there, in a folder that is not there, or a
+    file that is not this installation's key: `keys rotate`, `keys rotate-master` (and a backup's new data key)
+    refused it, but had first made the locks `<name>.wrapping` and `<name>.rotating` beside it, and the folders
+    up to it, in a place the user never meant. A failed key read leaves nothing behind."""
+    from operations.backup_keys import create_key
+
+    shop = backup_shop(tmp_path, monkeypatch, DAY.isoformat())
+    monkeypatch.setenv("LIFECYCLE_STORAGE_URL", shop.objects.as_uri())
+    assert backup_customer("ACME", DAY, shop.platform, shop.storage, engine=shop.ledger).status == "good"
+    keys_before = {path: path.read_bytes() for path in (shop.objects / "keys").rglob("*.json")}
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "not-a-key.txt").write_text("hello\n")
+    (elsewhere / "not-a-key.txt").chmod(0o600)
+    (elsewhere / "other.key").write_text("kVYR/eYsIgv3KlwSn70HHPe3OHNw8rMSc5HV1E16ivo=\n")
+    (elsewhere / "other.key").chmod(0o600)
+    before = sorted(elsewhere.iterdir())
+    for named in (elsewhere / "typo" / "master.key", elsewhere / "missing.key", elsewhere / "not-a-key.txt",
+                  elsewhere / "other.key"):
+        monkeypatch.setenv("LIFECYCLE_MASTER_KEY_FILE", str(named))
+        for command in (("keys", "rotate", "--customer", "ACME"), ("keys", "rotate-master")):
+            refused = lifecycle(*command)
+            assert refused.returncode in (1, 2) and len(refused.stderr.strip().splitlines()) == 1, (named, refused.stderr)
+            assert sorted(elsewhere.iterdir()) == before, (named, command, sorted(elsewhere.iterdir()))
+        try:
+            create_key(shop.storage.store(), "ACME")  # a backup's new data key, under that file
+        except Exception:  # noqa: BLE001 - refused, as the commands above: what it leaves is checked
+            pass
+        else:
+            raise AssertionError(f"a data key was wrapped under {named}")
+        assert sorted(elsewhere.iterdir()) == before, (named, sorted(elsewhere.iterdir()))
+    assert {path: path.read_bytes() for path in (shop.objects / "keys").rglob("*.json")} == keys_before
+
+
+def test_a_rotation_kept_waiting_by_backups_says_what_it_waits_for_and_gives_up_with_nothing_changed(tmp_path,
+                                                                                                    monkeypatch):
+    """Issue 24 (L8): `keys rotate-master` waited silently, for ever, while backups held the wrapping lock
+    (`master.key.wrapping`, shared while they wrap a data key). It says once what it waits for, gives up after
+    --wait seconds in one line with the key file and every key object as they were, and runs once they end."""
+    import fcntl
+    import threading
+
+    shop = backup_shop(tmp_path, monkeypatch, DAY.isoformat())
+    monkeypatch.setenv("LIFECYCLE_STORAGE_URL", shop.objects.as_uri())
+    assert backup_customer("ACME", DAY, shop.platform, shop.storage, engine=shop.ledger).status == "good"
+    master = tmp_path / "home" / "keys" / "master.key"
+    lock = master.with_name("master.key.wrapping")
+    held, objects = master.read_text(), {path: path.read_bytes() for path in (shop.objects / "keys").rglob("*.json")}
+    with open(lock, "a") as backup:  # a backup wrapping a data key (a stuck store)
+        fcntl.flock(backup, fcntl.LOCK_SH)
+        gave_up = lifecycle("keys", "rotate-master", "--wait", "1")
+    assert gave_up.returncode == 1, gave_up.stderr
+    assert gave_up.stderr.splitlines() == [
+        f"waiting for backups wrapping data keys to finish (they hold {lock} shared): at most 1 s (--wait)",
+        f"lifecycle: backups were still wrapping data keys after 1 s (they hold {lock}): the rotation gave up before "
+        f"writing anything; nothing was changed; run it again once those backups end, or give a longer --wait"]
+    assert master.read_text() == held
+    assert {path: path.read_bytes() for path in (shop.objects / "keys").rglob("*.json")} == objects
+    backup = open(lock, "a")  # noqa: SIM115 - closed by the thread below, as a backup ending
+    fcntl.flock(backup, fcntl.LOCK_SH)
+    ending = threading.Timer(1.0, backup.close)
+    ending.start()
+    waited = lifecycle("keys", "rotate-master", "--wait", "30")
+    ending.join()
+    assert waited.returncode == 0 and "(1 rewrapped)" in waited.stdout, waited.stderr
+    assert waited.stderr.count("waiting for backups wrapping data keys") == 1
+    assert len(master.read_text().split()) == 1 and master.read_text() != held
