@@ -489,6 +489,11 @@ class ObjectStorage(Block):
     def resolved_url(self) -> str:
         return lifecycle_config.overridden("LIFECYCLE_STORAGE_URL") or self.url or lifecycle_config.storage_url()
 
+    def folder(self) -> Path | None:
+        """The folder of a folder store (file://), as given; None for a bucket."""
+        parsed = urlparse(self.resolved_url())
+        return Path(unquote(parsed.path)) if parsed.scheme == "file" else None
+
     def store(self) -> FolderStore | S3Store:
         """The store, knowing which master key wraps its data keys (`master_kms`: a KMS key, or None)."""
         store = self._store()
@@ -499,7 +504,7 @@ class ObjectStorage(Block):
         url = self.resolved_url()
         parsed = urlparse(url)
         if parsed.scheme == "file":
-            return FolderStore(Path(unquote(parsed.path)))
+            return FolderStore(self.folder())
         if parsed.scheme == "s3":
             client = self._client("s3")
             extra: dict[str, str] = {}

@@ -234,6 +234,26 @@ def not_a_file_problem(path) -> str | None:
     return None
 
 
+def inside_storage_problem(path, storage) -> str | None:
+    """Why the CLI must not write `path` (an --out file or folder, a restored database): it lies inside the
+    storage's folder (`storage`: the ObjectStorage the installation's runs use), where every file is a stored
+    object (another month's workbook, a backup, a data key) or may become one. `run export --out` with --force
+    overwrote another version's stored workbook there. Compared as real paths: a symbolic link to the folder,
+    or into it, is inside too; `..` and relative paths are resolved first. None: outside, or a bucket."""
+    import os
+
+    folder = storage.folder()
+    if folder is None:
+        return None
+    root, real = os.path.realpath(folder), os.path.realpath(path)
+    if real != root and os.path.commonpath([root, real]) != root:
+        return None
+    from lifecycle_config import escaped
+
+    return (f"is inside the storage folder {escaped(root, 4096)} (where the installation keeps its stored objects: "
+            f"workbooks, backups, keys): name a file or folder outside it; nothing was written there")
+
+
 def write_file(path, data: bytes) -> None:
     """Write `data` as the file `path` whole: to a temporary file in its folder, then renamed over `path`
     (a reader never meets half a file; a link or a FIFO put there meanwhile is replaced, never followed or

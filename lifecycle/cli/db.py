@@ -198,6 +198,9 @@ def db_restore_snapshot(
     to = _absolute(to)
     engine = ledger()
     storage = installation_storage()
+    inside = _target_inside_storage(to, storage)
+    if inside:
+        fail(f"--to {escaped(to)} {inside}", 2)
     try:
         loaded = restore_ledger_snapshot(backup_id, to, storage, engine=engine)
     except ValueError as error:  # no such snapshot, a target that is not empty: the user's to fix
@@ -223,6 +226,19 @@ def _target_file_problem(url: str) -> str | None:
     if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
         return None
     return sqlite_file_problem(parsed.database)
+
+
+def _target_inside_storage(url: str, storage) -> str | None:
+    """Why the SQLite file --to names must not take the snapshot: it is inside the storage's folder, among the
+    stored objects (lifecycle.cli.common.inside_storage_problem). Another database is no file of ours."""
+    from sqlalchemy.engine import make_url
+
+    from lifecycle.cli.common import inside_storage_problem
+
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return None
+    return inside_storage_problem(parsed.database, storage)
 
 
 def _absolute(url: str) -> str:

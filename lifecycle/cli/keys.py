@@ -24,10 +24,14 @@ def keys_export(
     """Write an escrow copy of the master key (readable by its owner only) for the vendor's safe: with it,
     `--master-key-file` or LIFECYCLE_MASTER_KEY_FILE reads every backup when the home's key is lost. With a
     KMS master key there is nothing to export: the key never leaves KMS."""
-    from lifecycle.cli.common import installation_storage
-    from lifecycle_config import masterkey
+    from lifecycle.cli.common import inside_storage_problem, installation_storage
+    from lifecycle_config import escaped, masterkey
 
-    kms = installation_storage().master_kms()
+    storage = installation_storage()
+    inside = inside_storage_problem(out, storage)  # the master key beside the data keys it wraps: no secret left
+    if inside:
+        fail(f"--out {escaped(str(out))} {inside}", 2)
+    kms = storage.master_kms()
     if kms is not None:
         fail(f"the master key is the KMS key {kms.key_id}: its escrow is the KMS key's own (its key policy and "
              f"deletion waiting period), it never leaves KMS; nothing was written to --out", 2)
@@ -44,7 +48,7 @@ def keys_export(
     except FileExistsError:
         fail(f"--out {out} exists: choose a new file (an escrow copy is never overwritten)", 2)
     except OSError as error:  # said as the other --out paths say it, never the system's bare words
-        from lifecycle_config import escaped, file_in_the_way
+        from lifecycle_config import file_in_the_way
 
         under = file_in_the_way(out)
         if under is not None:

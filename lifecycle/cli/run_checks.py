@@ -107,8 +107,14 @@ def out_target(out: Path, force: bool, month: str) -> Path:
     an existing file is never overwritten without --force. Checked before the export runs (a run of
     minutes that ends refusing its own copy helps nobody): the folder must be writable, and must not hold
     a workbook of that month under a name the export could give it. A path the filesystem cannot even
-    look at (a name longer than it takes, a NUL) is said in one line, as the imports say it."""
+    look at (a name longer than it takes, a NUL) is said in one line, as the imports say it. Never inside the
+    storage's folder: a stored object (another version's workbook) would be overwritten."""
+    from lifecycle.cli.common import inside_storage_problem, installation_storage
+
     try:
+        inside = inside_storage_problem(out, installation_storage())  # before any folder is made there
+        if inside:
+            fail(f"--out {shown(out)} {inside}", 2)
         return _out_target(out, force, month)
     except (OSError, ValueError) as error:
         reason = getattr(error, "strerror", None) or str(error)

@@ -141,7 +141,7 @@ def cancellations(result: CancellationsDone, options: dict) -> None:
 
 def export(result: Exported, options: dict) -> None:
     """Where the workbook is, and its copy where --out says (checked before the run: run_checks.out_target)."""
-    from lifecycle.cli.common import fail, not_a_file_problem, write_file
+    from lifecycle.cli.common import fail, inside_storage_problem, not_a_file_problem, write_file
 
     out, force = options["out"], options["force"]
     _say(f"{result.key} in {result.storage}" + (
@@ -153,7 +153,8 @@ def export(result: Exported, options: dict) -> None:
         from lifecycle.cli.run_checks import shown
 
         target = out / result.key.rsplit("/", 1)[-1] if out.is_dir() else out
-        problem = not_a_file_problem(target)  # checked before the run too; put there since: still refused
+        # checked before the run too; put there since (or the run's storage another than the one asked): refused
+        problem = inside_storage_problem(target, ObjectStorage(url=result.storage)) or not_a_file_problem(target)
         if problem:
             fail(f"{shown(target)} {problem} (the workbook is in storage: {result.key})", 2)
         if target.exists() and not force and target != out:

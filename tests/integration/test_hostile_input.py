@@ -271,6 +271,31 @@ def test_out_makes_its_folder_and_never_overwrites_a_file_unasked(prefect_server
     assert victim.read_text() == "keep me too"
 
 
+def test_out_never_names_a_stored_object_nor_anything_inside_the_storage_folder(prefect_server, home, ledger,
+                                                                               tmp_path):
+    """Issue 24: `run export --month 2026-10 --out <the stored workbook of another month or version> --force`
+    overwrote that stored object. Any path inside the storage folder (the object itself, the folder, a new name or
+    folder in it, the same through a symbolic link) is refused in one line before the run; nothing there changes."""
+    from lifecycle.cli.run_checks import shown
+    from tests.support.scenarios import load_october
+
+    load_october(ledger, tmp_path)
+    env = {"PREFECT_API_URL": prefect_server}
+    assert lifecycle("run", "export", "--month", "2026-10", **env).returncode == 0
+    objects = home / "objects"
+    stored = {path: path.read_bytes() for path in objects.rglob("*") if path.is_file()}
+    workbook = next(path for path in stored if path.name.endswith("_billable-interventions.xlsx"))
+    (tmp_path / "to-objects").symlink_to(objects)
+    for out in (workbook, objects, workbook.parent / "another.xlsx", f"{objects}/new-folder/",
+                tmp_path / "to-objects" / workbook.relative_to(objects)):
+        refused = lifecycle("run", "export", "--month", "2026-10", "--out", str(out), "--force", **env)
+        assert refused.returncode == 2 and len(refused.stderr.splitlines()) == 1, refused.stderr
+        assert refused.stderr.startswith(f"lifecycle: --out {shown(Path(out))} is inside the storage folder "), \
+            refused.stderr
+    assert {path: path.read_bytes() for path in objects.rglob("*") if path.is_file()} == stored
+    assert not (objects / "new-folder").exists()
+
+
 def test_csv_output_neutralises_formulas_and_keeps_negative_amounts(home, ledger, tmp_path):
     hostile = ['=HYPERLINK("http://evil.example","x")', "+1+2", "@SUM(1)", "-1+2"]
     import_file("customers", write_csv(tmp_path / "c.csv", CUSTOMER_HEADER,

@@ -402,3 +402,27 @@ def test_a_rotation_kept_waiting_by_backups_says_what_it_waits_for_and_gives_up_
     assert waited.returncode == 0 and "(1 rewrapped)" in waited.stdout, waited.stderr
     assert waited.stderr.count("waiting for backups wrapping data keys") == 1
     assert len(master.read_text().split()) == 1 and master.read_text() != held
+
+
+def test_an_escrow_copy_or_a_restored_snapshot_is_never_written_inside_the_storage_folder(tmp_path, monkeypatch):
+    """Issue 24, the siblings of `run export --out`: `keys export --out` wrote the master key into the storage
+    folder, beside the data keys it wraps (a leaked bucket then holds both), and `db restore-snapshot --to
+    sqlite:///<storage>/...` made a database among the stored objects. Both refused in one line, nothing made."""
+    from lifecycle_config import escaped
+
+    shop = backup_shop(tmp_path, monkeypatch, DAY.isoformat())
+    monkeypatch.setenv("LIFECYCLE_STORAGE_URL", shop.objects.as_uri())
+    snapshot = snapshot_ledger(DAY, shop.storage, flow_run_id=None, engine=shop.ledger)
+    (tmp_path / "to-objects").symlink_to(shop.objects)
+    before = sorted(shop.objects.rglob("*"))
+    inside = (f"is inside the storage folder {escaped(str(shop.objects), 4096)} (where the installation keeps its stored "
+              f"objects: workbooks, backups, keys): name a file or folder outside it; nothing was written there")
+    for out in (shop.objects / "escrow.key", tmp_path / "to-objects" / "keys" / "escrow.key"):
+        refused = lifecycle("keys", "export", "--out", str(out))
+        assert (refused.returncode, refused.stderr.strip()) == (2, f"lifecycle: --out {escaped(str(out))} {inside}")
+    for target in (shop.objects / "restored.db", tmp_path / "to-objects" / "restored.db"):
+        refused = lifecycle("db", "restore-snapshot", snapshot.backup_id, "--to", f"sqlite:///{target}")
+        assert (refused.returncode, refused.stderr.strip()) == (
+            2, f"lifecycle: --to {escaped(f'sqlite:///{target}')} {inside}")
+    assert sorted(shop.objects.rglob("*")) == before
+    assert lifecycle("keys", "export", "--out", str(tmp_path / "escrow.key")).returncode == 0  # outside: written

@@ -70,3 +70,33 @@ def test_a_path_the_filesystem_cannot_look_at_is_one_line(tmp_path, capsys, name
     assert getattr(stopped.value, "exit_code", getattr(stopped.value, "code", None)) == 2
     said = capsys.readouterr().err.strip()
     assert said.endswith("cannot be used (File name too long)") and len(said) < 160, said
+
+
+def test_out_inside_the_storage_folder_is_refused_even_with_force(tmp_path, capsys, monkeypatch):
+    """Issue 24: `run export --month M --out <a stored workbook> --force` overwrote that stored object (another
+    month's, another version's), and a folder inside the storage was made and written into. Every path inside
+    the storage's folder is refused, --force or not, before anything is made: the stored file itself, the folder,
+    a new name in it, and the same reached through a symbolic link or `..`."""
+    from lifecycle.cli.run_checks import shown
+    from lifecycle_config import escaped
+    from tests.support.sqlite_ledger import sqlite_ledger
+
+    sqlite_ledger(tmp_path, monkeypatch, "2026-11-20")
+    objects = tmp_path / "objects"
+    stored = objects / "exports" / "2026-10" / "2026-10_billable-interventions.xlsx"
+    stored.parent.mkdir(parents=True)
+    stored.write_bytes(b"PK the stored workbook")
+    (tmp_path / "to-objects").symlink_to(objects)
+    monkeypatch.setenv("LIFECYCLE_STORAGE_URL", objects.as_uri())
+    before = sorted(objects.rglob("*"))
+    for out in (stored, objects, Path(f"{objects}/new-folder/"), objects / "exports" / "other.xlsx",
+                tmp_path / "to-objects" / "exports" / "2026-10" / stored.name, tmp_path / "to-objects",
+                tmp_path / "elsewhere" / ".." / "objects" / "a.xlsx"):
+        for force in (False, True):
+            assert refusal(capsys, out, force) == (
+                f"lifecycle: --out {shown(out)} is inside the storage folder {escaped(str(objects), 4096)} (where the "
+                f"installation keeps its stored objects: workbooks, backups, keys): name a file or folder outside "
+                f"it; nothing was written there\n"), out
+    assert sorted(objects.rglob("*")) == before and stored.read_bytes() == b"PK the stored workbook"
+    beside = tmp_path / "objects-copy" / "a.xlsx"  # a name that only begins like the folder's is outside it
+    assert out_target(beside, False, "2026-11") == beside
