@@ -56,6 +56,39 @@ def _held_by_another_home(engine) -> Optional[str]:
                           api_url=os.environ.get("PREFECT_API_URL") or (config.server_record() or {}).get("api_url"))
 
 
+def serving_home(engine) -> Optional[dict]:
+    """The claim of the home that serves the ledger when this home is only one of its clients: its
+    PREFECT_API_URL is that home's server (a worker machine, an ops shell of the same installation; any other
+    home was refused by `ledger`). None: this home serves the ledger (or its own file), or no home claimed it."""
+    from ledger.installation import claim_of, homes_own_ledger, this_home
+
+    if homes_own_ledger():
+        return None
+    claim = claim_of(engine)
+    if not claim or (claim.get("home"), claim.get("host")) == this_home():
+        return None
+    return claim
+
+
+def refuse_in_a_client_home(engine, what: str) -> None:
+    """One line, exit 2, when this home is a client of the home that serves the ledger (serving_home) and the
+    command would act with this home's own settings: `what` says which command and what it would use. The
+    installation's master key file, storage defaults, mail and secrets are that home's (its environment, its
+    `objects/`, its `keys/`), which a client has no way to read: a client's own copies are another store, or a
+    key file the other machines do not share (`keys rotate-master` there left every other machine's key file
+    without the key it rewrapped every data key under). Said before anything is read or written."""
+    claim = serving_home(engine)
+    if claim is None:
+        return
+    from ledger.installation import this_home
+    from lifecycle_config import escaped
+
+    home, host = this_home()
+    fail(f"this LIFECYCLE_HOME ({escaped(home, 4096)} on {escaped(host)}) is a client of the installation whose "
+         f"ledger LIFECYCLE_HOME {escaped(str(claim.get('home')), 4096)} on {escaped(str(claim.get('host')))} serves: "
+         f"{what}, not that home's: run it in that home, on {escaped(str(claim.get('host')))}; nothing was done", 2)
+
+
 def _another_installations_ledger(engine) -> Optional[str]:
     """Why this home must not work on the ledger it is pointed at (lifecycle_config.installation.foreign_home):
     the home holds a ledger of its own, of another installation. Its own ledger is only read, never made nor

@@ -186,7 +186,7 @@ def db_restore_snapshot(
         if not os.path.isfile(master_key_file):
             fail(f"--master-key-file {master_key_file!r}: no such file", 2)
         os.environ[VARIABLE] = os.path.abspath(master_key_file)
-    from lifecycle.cli.common import installation_storage
+    from lifecycle.cli.common import installation_storage, refuse_in_a_client_home
     from lifecycle_config import database_url_problem, escaped
     from lifecycle_config.conditions import Unavailable, one_line
     from lifecycle_config.masterkey import MasterKeyMissing
@@ -197,6 +197,8 @@ def db_restore_snapshot(
         fail(f"--to {escaped(to)} {problem}", 2)
     to = _absolute(to)
     engine = ledger()
+    refuse_in_a_client_home(engine, "`lifecycle db restore-snapshot` would read the snapshot with this home's own "
+                                    "master key file and storage settings")
     storage = installation_storage()
     inside = _target_inside_storage(to, storage)
     if inside:

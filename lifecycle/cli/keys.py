@@ -13,6 +13,9 @@ import typer
 from lifecycle.cli.common import fail, whole_number
 from lifecycle.help_format import ReadableHelp
 
+#: what a `keys` command run in a client home would use (lifecycle.cli.common.refuse_in_a_client_home)
+KEYS = "would use this home's own master key file and storage settings"
+
 keys_app = typer.Typer(no_args_is_help=True, cls=ReadableHelp,
                        help="The backups' keys: escrow copy of the master key, rotations.")
 
@@ -24,9 +27,10 @@ def keys_export(
     """Write an escrow copy of the master key (readable by its owner only) for the vendor's safe: with it,
     `--master-key-file` or LIFECYCLE_MASTER_KEY_FILE reads every backup when the home's key is lost. With a
     KMS master key there is nothing to export: the key never leaves KMS."""
-    from lifecycle.cli.common import inside_storage_problem, installation_storage
+    from lifecycle.cli.common import inside_storage_problem, installation_storage, ledger, refuse_in_a_client_home
     from lifecycle_config import escaped, masterkey
 
+    refuse_in_a_client_home(ledger(), f"`lifecycle keys export` {KEYS}")
     storage = installation_storage()
     inside = inside_storage_problem(out, storage)  # the master key beside the data keys it wraps: no secret left
     if inside:
@@ -75,7 +79,7 @@ def keys_rotate_master(
     finished by running it again; the old key is dropped only once no data key needs it. Export the new
     key afterwards (lifecycle keys export). With a KMS master key: every data key is rewrapped under the KMS
     key now named (from the key file, or a KMS key named before)."""
-    from lifecycle.cli.common import backups_keys, installation_storage, ledger, note
+    from lifecycle.cli.common import backups_keys, installation_storage, ledger, note, refuse_in_a_client_home
     from lifecycle_config import masterkey
     from operations.backup_keys import (BackupsWrapping, KeyDestroyed, RotationImpossible, RotationRunning,
                                         WrongStore, check_store_holds, rotate_master)
@@ -84,6 +88,7 @@ def keys_rotate_master(
         note(f"waiting for backups wrapping data keys to finish (they hold {lock} shared): at most {seconds:g} s "
              f"(--wait)")
 
+    refuse_in_a_client_home(ledger(), f"`lifecycle keys rotate-master` {KEYS}")
     store = installation_storage().store()
     try:
         check_store_holds(store, backups_keys(ledger()))
@@ -112,7 +117,7 @@ def keys_rotate(
 
     from ledger.db import session_scope
     from ledger.models import Customer, DeletionIntent
-    from lifecycle.cli.common import backups_keys, installation_storage, ledger
+    from lifecycle.cli.common import backups_keys, installation_storage, ledger, refuse_in_a_client_home
     from lifecycle_config import masterkey
     from operations.backup_keys import KeyDestroyed, WrongStore, check_store_holds, create_key
     from policy.ids import id_problem
@@ -122,6 +127,7 @@ def keys_rotate(
     problem = id_problem(customer)
     if problem:
         fail(f"--customer {quoted(customer)}: {problem}", 2)
+    refuse_in_a_client_home(ledger(), f"`lifecycle keys rotate` {KEYS}")
     with session_scope(ledger()) as session:
         known = session.get(Customer, customer)
         if known is None:

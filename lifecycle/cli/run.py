@@ -22,7 +22,7 @@ import typer
 
 from lifecycle.cli import run_options as ask
 from lifecycle.cli import run_printers as show
-from lifecycle.cli.common import fail, ledger, note
+from lifecycle.cli.common import fail, ledger, note, refuse_in_a_client_home
 from lifecycle.cli.serve import prefect_ready
 from lifecycle.help_format import ReadableHelp
 
@@ -106,7 +106,7 @@ def run_flow(command: RunCommand, parameters: dict):
     there is one, else in this process. A refused request exits 2 with its reason, a failed run 1. Given
     the master key's escrow copy (--master-key-file), it runs in this process, which reads that file: a
     worker elsewhere would not have it."""
-    ledger()
+    engine = ledger()
     prefect_ready()
     from lifecycle import runner
     from lifecycle_config import masterkey
@@ -122,6 +122,10 @@ def run_flow(command: RunCommand, parameters: dict):
     if escrow and target.deployment_id:
         note(f"note: runs in this process, which reads the master key file {escrow} (not on the worker)")
         target = runner.Route(None, None)
+    if not target.deployment_id:  # a client home's own settings are not the installation's (storage, keys, mail)
+        why = target.note or ("it reads the master key file given" if escrow else "no deployment of it on the server")
+        refuse_in_a_client_home(engine, f"`lifecycle run {command.name}` would run in this process ({why}), with this "
+                                        f"home's own storage, key files and settings")
     if target.deployment_id:
         wanted = {name: value.isoformat() if isinstance(value, date) else value
                   for name, value in parameters.items() if value is not None}
