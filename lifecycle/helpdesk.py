@@ -332,9 +332,11 @@ def start_webhook(host: str, port: int, report: Callable[[str], None] | None = N
             lines.append(f"  note: {said}")
     cipher()
     from lifecycle import einvoicing_webhook
+    from lifecycle_config.installation import link_host
 
     serve_helpdesk(host, port, webhook_secret(), report=report, einvoicing_secret=einvoicing_webhook.webhook_secret())
-    return [f"helpdesk webhook: POST http://{host}:{port}{PATH}, signed with the Secret block {SECRET_BLOCK} "
+    at = f"http://{link_host(host)}:{port}"  # listening on 0.0.0.0, the URL given to the helpdesk names the machine
+    return [f"helpdesk webhook: POST {at}{PATH}, signed with the Secret block {SECRET_BLOCK} "
             f"(headers {TIMESTAMP} and {SIGNATURE_T})",
-            f"e-invoicing webhook: POST http://{host}:{port}{einvoicing_webhook.PATH}, signed with the Secret block "
+            f"e-invoicing webhook: POST {at}{einvoicing_webhook.PATH}, signed with the Secret block "
             f"{einvoicing_webhook.SECRET_BLOCK}", *lines]

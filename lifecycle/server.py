@@ -28,6 +28,7 @@ from pathlib import Path
 import lifecycle_config as config
 from lifecycle.warm_engine import SOCKET_VARIABLE, serve_environment
 from lifecycle_config.conditions import Unavailable
+from lifecycle_config.installation import WILDCARD, link_host
 
 WORK_POOL = "lifecycle"
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -149,6 +150,11 @@ def _stop(child: subprocess.Popen, grace: float = 20) -> None:
         child.wait()
 
 
+def _in_url(host: str) -> str:
+    """`host` as a URL writes it (an IPv6 address in brackets), wildcard or not."""
+    return f"[{host}]" if ":" in host and not host.startswith("[") else host
+
+
 def _serve_downloads(storage_url: str, host: str, port: int, echo) -> str | None:
     """Serve the workbooks of a local storage folder over HTTP, so the UI's links can be clicked."""
     from urllib.parse import unquote, urlparse
@@ -162,8 +168,9 @@ def _serve_downloads(storage_url: str, host: str, port: int, echo) -> str | None
     except OSError as error:
         echo(f"  note: workbook downloads not served ({error}); links will point at files")
         return None
-    echo(f"serving workbook downloads at http://{host}:{port}/exports/")
-    return f"http://{host}:{port}"
+    link = f"http://{link_host(host)}:{port}"  # listening on 0.0.0.0, its links name the machine
+    echo(f"serving workbook downloads at {link}/exports/")
+    return link
 
 
 def _serve_helpdesk(host: str, port: int, echo) -> None:
@@ -494,7 +501,9 @@ def up(*, host: str, port: int, echo, workers: int = 1) -> int:
     children: list[subprocess.Popen] = []
     watcher = warm_engine = engine_dir = None
     own_server = not os.environ.get("PREFECT_API_URL")
-    api_url = os.environ.get("PREFECT_API_URL") or f"http://{host}:{port}/api"
+    # the server listens on `host`; every link to it (the UI's, alerts', server.json's for this home's commands)
+    # names an address a browser or a client can reach: never 0.0.0.0 (link_host)
+    api_url = os.environ.get("PREFECT_API_URL") or f"http://{link_host(host)}:{port}/api"
     ui = api_url[:-4] if api_url.endswith("/api") else api_url
     held = hold_home(ui)  # before anything starts or is written
 
@@ -521,10 +530,13 @@ def up(*, host: str, port: int, echo, workers: int = 1) -> int:
         # here when another home's `up` took it a moment ago). Taken once the checks above passed, and given
         # back below if this `up` fails before it is ready (an error, not Ctrl-C): a failed `up` must not lock
         # the serving home out
-        previous = claim(how="up", api_url=api_url, pid=os.getpid(), joins_server=not own_server, actor="lifecycle up")
+        # the claim records where the server listens (0.0.0.0: under any name of this machine), not a link
+        previous = claim(how="up", api_url=f"http://{_in_url(host)}:{port}/api" if own_server else api_url,
+                         pid=os.getpid(), joins_server=not own_server, actor="lifecycle up")
         claimed = True
         if own_server:
-            echo(f"starting the Prefect server at http://{host}:{port} (data in {config.prefect_home()})")
+            listening = f", listening on every address ({host})" if host.strip() in WILDCARD else ""
+            echo(f"starting the Prefect server at {ui} (data in {config.prefect_home()}{listening})")
             server_log_path = logs / "server.log"
             server_log = server_log_path.open("ab")
             # errors the server logs from now on are shown here too, not only in server.log

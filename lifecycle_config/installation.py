@@ -203,6 +203,24 @@ LOOPBACK = ("127.0.0.1", "localhost", "::1")
 WILDCARD = ("0.0.0.0", "::", "")  # `up --host 0.0.0.0`: the server answers on every address of its machine
 
 
+def link_host(host: str) -> str:
+    """The address a link to a server listening on `host` names, as a URL spells it: a wildcard (`up --host
+    0.0.0.0` or `::`, listening on every address of the machine) is no address anyone can reach, so links name
+    the machine's host name (what `hostname` prints), reachable from the other machines when the network
+    resolves it, or 127.0.0.1 when even this machine cannot resolve it (local use only); any other host as
+    given, an IPv6 address in brackets."""
+    import socket
+
+    if host.strip() in WILDCARD:
+        name = socket.gethostname()
+        try:
+            socket.getaddrinfo(name, None, type=socket.SOCK_STREAM)
+        except (OSError, UnicodeError):
+            return "127.0.0.1"
+        return name
+    return f"[{host}]" if ":" in host and not host.startswith("[") else host
+
+
 def _server_address(url: str) -> tuple[str, str, int, str] | None:
     """(scheme, host, port, path) of a Prefect API URL, as compared: the host lower-case, "loopback" for any
     loopback name, "*" for a wildcard address; the port the scheme's default when none is written; the path

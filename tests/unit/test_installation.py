@@ -99,3 +99,20 @@ def test_the_configuration_a_worker_runs_with_is_compared_without_passwords():
     assert configuration_differences(recorded, {**mine, "LIFECYCLE_X": ""}, lambda name: None) == []
     assert configuration_differences(recorded, {**mine, "LIFECYCLE_X": "1"}, lambda name: "1") == ["LIFECYCLE_X"]
     assert configuration_differences(None, mine, lambda name: "1") == []
+
+
+def test_a_link_to_a_server_listening_on_every_address_names_the_machine():
+    """Issue 24 (L3): `up --host 0.0.0.0` handed out links to http://0.0.0.0:PORT, no address anyone can reach: a
+    wildcard is linked as the machine's host name (127.0.0.1 when the machine cannot resolve it), any other
+    address as given, an IPv6 one in brackets as a URL writes it."""
+    import socket
+
+    from lifecycle_config.installation import link_host
+
+    machine = socket.gethostname()
+    try:
+        socket.getaddrinfo(machine, None)
+    except OSError:
+        machine = "127.0.0.1"
+    assert [link_host(host) for host in ("0.0.0.0", "::", "127.0.0.1", "::1", "prefect.internal")] == [
+        machine, machine, "127.0.0.1", "[::1]", "prefect.internal"]
