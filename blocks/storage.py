@@ -494,6 +494,19 @@ class ObjectStorage(Block):
         parsed = urlparse(self.resolved_url())
         return Path(unquote(parsed.path)) if parsed.scheme == "file" else None
 
+    def holding(self, path) -> str | None:
+        """The storage folder's real path when `path` lies inside it (the folder itself, or anything under it,
+        compared as real paths: a symbolic link to it or into it, `..`, a relative path resolved), else None (a
+        bucket holds no local path): where a file written by hand would overwrite a stored object, or sit
+        among them."""
+        import os
+
+        folder = self.folder()
+        if folder is None:
+            return None
+        root, real = os.path.realpath(folder), os.path.realpath(path)
+        return root if real == root or os.path.commonpath([root, real]) == root else None
+
     def store(self) -> FolderStore | S3Store:
         """The store, knowing which master key wraps its data keys (`master_kms`: a KMS key, or None)."""
         store = self._store()

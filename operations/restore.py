@@ -146,10 +146,29 @@ class Checked:
     tables: list[Table]
 
 
+def _refuse_a_sandbox_among_the_objects(sandbox_url: str, storage: ObjectStorage) -> None:
+    """A sandbox that is a SQLite file inside the storage's folder (LIFECYCLE_SANDBOX_URL pointed there): a restore
+    or a drill would write a database among the stored objects, or over one. Refused before anything is read."""
+    from sqlalchemy.engine import make_url
+
+    from lifecycle_config.installation import without_password
+
+    parsed = make_url(sandbox_url)
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return
+    root = storage.holding(parsed.database)
+    if root is not None:
+        raise RestoreRefused(f"the sandbox {without_password(sandbox_url)} (LIFECYCLE_SANDBOX_URL) is a file inside the "
+                             f"storage folder {root}, among the stored objects: point LIFECYCLE_SANDBOX_URL at a "
+                             f"database outside it; nothing was restored")
+
+
 def _check(backup: Backup, platform: PlatformControl, storage: ObjectStorage, folder: Path, *, target_url: str,
            in_place: bool, renames: dict[str, dict[str, str]] | None = None) -> Checked:
     """Everything a restore checks before it writes: the manifest is the ledger's; in place, the live
     tables still have the backup's shape (any drift refuses, listed); every object is there whole."""
+    if not in_place:
+        _refuse_a_sandbox_among_the_objects(target_url, storage)
     objects = BackupObjects(storage, customer_id=backup.customer_id)
     manifest = read_manifest(objects, backup.backup_id, backup.manifest_key, backup.manifest)
     target = engine_for(target_url)

@@ -273,13 +273,8 @@ def inside_storage_problem(path, storage) -> str | None:
     object (another month's workbook, a backup, a data key) or may become one. `run export --out` with --force
     overwrote another version's stored workbook there. Compared as real paths: a symbolic link to the folder,
     or into it, is inside too; `..` and relative paths are resolved first. None: outside, or a bucket."""
-    import os
-
-    folder = storage.folder()
-    if folder is None:
-        return None
-    root, real = os.path.realpath(folder), os.path.realpath(path)
-    if real != root and os.path.commonpath([root, real]) != root:
+    root = storage.holding(path)
+    if root is None:
         return None
     from lifecycle_config import escaped
 

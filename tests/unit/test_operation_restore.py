@@ -144,3 +144,21 @@ def test_a_map_of_columns_naming_a_table_the_backup_has_not_refuses_as_an_unknow
     assert rows_of(shop.platform_engine, "ACME") == before
     with session_scope(shop.ledger) as session:
         assert session.scalar(select(func.count()).select_from(Intervention)) == 0
+
+
+def test_a_sandbox_inside_the_storage_folder_is_refused_before_anything_is_read(shop, tmp_path):
+    """Issue 24, a sibling of `run export --out`: LIFECYCLE_SANDBOX_URL naming a SQLite file inside the storage's
+    folder (directly, or through a link to it) made the restore write a database among the stored objects, over
+    one if it bore that name. Refused in one line; nothing is made there, nothing billed."""
+    (tmp_path / "to-objects").symlink_to(shop.objects)
+    before = sorted(shop.objects.rglob("*"))
+    for sandbox in (shop.objects / "sandbox.db", tmp_path / "to-objects" / "backups" / "sandbox.db"):
+        shop.sandbox_url = f"sqlite:///{sandbox}"
+        with pytest.raises(RestoreRefused) as refused:
+            restore(shop, key=f"request-{sandbox.name}-{len(str(sandbox))}")
+        assert str(refused.value) == (f"the sandbox sqlite:///{sandbox} (LIFECYCLE_SANDBOX_URL) is a file inside the "
+                                      f"storage folder {shop.objects}, among the stored objects: point "
+                                      f"LIFECYCLE_SANDBOX_URL at a database outside it; nothing was restored")
+    assert sorted(shop.objects.rglob("*")) == before
+    with session_scope(shop.ledger) as session:
+        assert session.scalar(select(func.count()).select_from(Intervention)) == 0
