@@ -20,6 +20,7 @@ OPTIONS = {
     "--workers": ["up"],
     "--limit": ["worker"],
     "--port (helpdesk-webhook)": ["helpdesk-webhook"],
+    "--wait": ["keys", "rotate-master"],
 }
 REFUSED = {
     "1_0": "not a whole number: '1_0'",
