@@ -85,7 +85,7 @@ def monthly_close(
     if approve == "ui":
         decision = answered(pause_key("approve", month))  # this run resumed with finance's answer
         if decision is None:
-            print(f"waiting for finance to approve the {len(drafted.invoices)} draft invoice(s) of {month}: "
+            print(f"waiting for finance to approve the {drafted.invoices} draft invoice(s) of {month}: "
                   f"{run_url(run_id)}")
             try:
                 decision = wait_for_decision(drafted.approval_form(artifact_url(drafts)),
@@ -107,9 +107,11 @@ def monthly_close(
     create_table_artifact(
         [{"number": item.number, "customer": item.customer_id, "name": item.name, "total_ht": str(item.total_ht),
           "total_vat": str(item.total_vat), "total_ttc": str(item.total_ttc),
-          "due_on": item.due_on.isoformat() if item.due_on else None} for item in closed.invoices],
-        key="monthly-close-invoices", description=f"Invoices issued for {month}")
-    print(f"{month}: {len(closed.invoices)} invoice(s), {closed.total_ttc} EUR TTC, issued {closed.issued_on}")
+          "due_on": item.due_on.isoformat() if item.due_on else None} for item in closed.listed],
+        key="monthly-close-invoices", description=f"Invoices issued for {month}" + (
+            f": the first {len(closed.listed)} of {closed.invoices} by number; `lifecycle show invoices --month "
+            f"{month}` lists every one" if len(closed.listed) < closed.invoices else ""))
+    print(f"{month}: {closed.invoices} invoice(s), {closed.total_ttc} EUR TTC, issued {closed.issued_on}")
     if closed.credit_notes:
         print(f"{month}: {closed.credit_notes_sentence()}")
     deposit = send_documents(month, settings, run_id)

@@ -24,9 +24,10 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from decimal import Decimal
 from typing import Iterator
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import BigInteger, cast, delete, func, insert, select, update
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.orm import Session
 
@@ -51,7 +52,7 @@ from policy.terms import Terms
 from policy.refusals import Refusal
 from policy.vocabulary import CancellationStatus, CloseOutcome, CloseStatus, InvoiceKind, InvoiceStatus, Stage, StandbyStatus
 from operations import service_credits
-from operations.close_report import AlreadyBilled, CloseReport, InvoiceSummary
+from operations.close_report import LARGEST, LISTED, AlreadyBilled, CloseReport, InvoiceSummary
 
 
 class NothingToFinalise(Refusal, ValueError):
@@ -533,6 +534,12 @@ def _insert_invoices(session: Session, month: str, invoices, flow_run_id, stamp)
     return ids
 
 
+def _in_cents(column):
+    """The sum of a money column in whole cents: SQLite keeps Numeric as a binary float, whose sum over 200,000
+    invoices can drift by a cent; integers add exactly on both databases."""
+    return func.coalesce(func.sum(cast(func.round(column * 100), BigInteger)), 0)
+
+
 def _report(session: Session, month: str, status: CloseOutcome) -> CloseReport:
     """What the close of `month` holds now: its invoices, and the interventions it priced (those of the
     month, and late ones of closed months), counted from the ledger so a draft and its final agree."""
@@ -545,17 +552,32 @@ def _report(session: Session, month: str, status: CloseOutcome) -> CloseReport:
             report.interventions = count
         else:
             report.late_interventions += count
-    for invoice in session.execute(   # columns, not ORM objects: 10,000 invoices at M
-        select(Invoice.customer_id, Customer.name, Invoice.total_ht, Invoice.total_vat, Invoice.total_ttc,
-               Invoice.number, Invoice.due_on, Invoice.kind, Invoice.issued_on)
-        .join(Customer, Customer.customer_id == Invoice.customer_id)
-        .where(Invoice.close_month == month, Invoice.kind.in_((InvoiceKind.MONTHLY, InvoiceKind.CREDIT_NOTE)))
-        .order_by(Invoice.number, Invoice.customer_id)
+    # the month's invoices in totals, counted and summed by the database; their largest few as summaries;
+    # the credit notes (a few annual customers on standby) one by one
+    of_month = (Invoice.close_month == month,)
+    monthly = session.execute(
+        select(func.count(), _in_cents(Invoice.total_ht), _in_cents(Invoice.total_vat), _in_cents(Invoice.total_ttc),
+               func.max(Invoice.issued_on))
+        .where(*of_month, Invoice.kind == InvoiceKind.MONTHLY)).one()
+    report.invoices = monthly[0]
+    report.total_ht, report.total_vat, report.total_ttc = (Decimal(int(cents)).scaleb(-2) for cents in monthly[1:4])
+    report.issued_on = monthly[4]
+    summary_columns = (Invoice.customer_id, Customer.name, Invoice.total_ht, Invoice.total_vat, Invoice.total_ttc,
+                       Invoice.number, Invoice.due_on)
+    report.largest = [InvoiceSummary(*row) for row in session.execute(
+        select(*summary_columns).join(Customer, Customer.customer_id == Invoice.customer_id)
+        .where(*of_month, Invoice.kind == InvoiceKind.MONTHLY)
+        .order_by(Invoice.total_ttc.desc(), Invoice.customer_id).limit(LARGEST))]
+    report.listed = [InvoiceSummary(*row) for row in session.execute(
+        select(*summary_columns).join(Customer, Customer.customer_id == Invoice.customer_id)
+        .where(*of_month, Invoice.kind == InvoiceKind.MONTHLY)
+        .order_by(Invoice.number, Invoice.customer_id).limit(LISTED))]
+    for row in session.execute(
+        select(*summary_columns, Invoice.issued_on).join(Customer, Customer.customer_id == Invoice.customer_id)
+        .where(*of_month, Invoice.kind == InvoiceKind.CREDIT_NOTE).order_by(Invoice.number, Invoice.customer_id)
     ):
-        summary = InvoiceSummary(invoice.customer_id, invoice.name, invoice.total_ht, invoice.total_vat,
-                                 invoice.total_ttc, invoice.number, invoice.due_on)
-        (report.credit_notes if invoice.kind == InvoiceKind.CREDIT_NOTE else report.invoices).append(summary)
-        report.issued_on = invoice.issued_on
+        report.credit_notes.append(InvoiceSummary(*row[:7]))
+        report.issued_on = report.issued_on or row.issued_on
     return report
 
 

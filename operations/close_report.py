@@ -1,5 +1,10 @@
 """What a monthly close reports: its invoices and credit notes, what it did not bill again and why, and the
-same facts as the drafts artifact, the finance approval form and the flow's result read them."""
+same facts as the drafts artifact, the finance approval form and the flow's result read them.
+
+The report holds the month's invoices as a count, their totals and the largest few, not one summary per
+invoice: at 200,000 customers a list of summaries alone was 130 MB, held by the flow's result, the artifact and
+the approval form, which show totals and the largest drafts only. Every invoice is in the ledger
+(`lifecycle show invoices --month M`)."""
 
 from __future__ import annotations
 
@@ -57,11 +62,22 @@ def _by_which(items: list[AlreadyBilled]) -> str:
     return f" ({named}{f', and {more} more' if more > 0 else ''})"
 
 
+#: the largest invoices a report keeps (by amount TTC): the drafts artifact shows ten, the approval form five
+LARGEST = 10
+#: the invoices a report lists in number order (the close's table artifact); beyond them, the ledger's list
+LISTED = 1000
+
+
 @dataclass
 class CloseReport:
     month: str
     status: CloseOutcome
-    invoices: list[InvoiceSummary] = field(default_factory=list)
+    invoices: int = 0    # the month's invoices (drafts, or numbered once finalised), credit notes apart
+    total_ht: Decimal = Decimal("0.00")
+    total_vat: Decimal = Decimal("0.00")
+    total_ttc: Decimal = Decimal("0.00")
+    largest: list[InvoiceSummary] = field(default_factory=list)   # the LARGEST invoices, by TTC then customer
+    listed: list[InvoiceSummary] = field(default_factory=list)    # the first LISTED invoices, by number
     interventions: int = 0
     late_interventions: int = 0
     issued_on: date | None = None
@@ -104,25 +120,12 @@ class CloseReport:
         more = len(self.already_billed) - len(items)
         return lines + (f"\n- …and {more} more (the drafts artifact lists them all)" if more else "")
 
-    @property
-    def total_ht(self) -> Decimal:
-        return sum((invoice.total_ht for invoice in self.invoices), Decimal("0.00"))
-
-    @property
-    def total_vat(self) -> Decimal:
-        return sum((invoice.total_vat for invoice in self.invoices), Decimal("0.00"))
-
-    @property
-    def total_ttc(self) -> Decimal:
-        return sum((invoice.total_ttc for invoice in self.invoices), Decimal("0.00"))
-
     def markdown(self, title: str) -> str:
-        largest = sorted(self.invoices, key=lambda item: (-item.total_ttc, item.customer_id))[:10]
         rows = "\n".join(f"| {item.number or 'draft'} | {item.customer_id} | {item.name} | {item.total_ht} | "
-                         f"{item.total_vat} | {item.total_ttc} |" for item in largest)
+                         f"{item.total_vat} | {item.total_ttc} |" for item in self.largest)
         return (f"# {title}\n\n"
                 f"- month: **{self.month}**, status: **{self.status}**\n"
-                f"- invoices: **{len(self.invoices)}**, total HT **{self.total_ht} EUR**, VAT **{self.total_vat} EUR**, "
+                f"- invoices: **{self.invoices}**, total HT **{self.total_ht} EUR**, VAT **{self.total_vat} EUR**, "
                 f"TTC **{self.total_ttc} EUR**\n"
                 f"- interventions priced: {self.interventions} of the month, {self.late_interventions} late ones "
                 f"from closed months\n"
@@ -138,7 +141,7 @@ class CloseReport:
 
     def summary(self) -> dict:
         """What the monthly-close flow returns (Closed, which the command line reads)."""
-        return Closed(self.month, self.status, len(self.invoices), self.total_ht, self.total_vat, self.total_ttc,
+        return Closed(self.month, self.status, self.invoices, self.total_ht, self.total_vat, self.total_ttc,
                       self.issued_on, subscription_already_billed=self.skipped,
                       subscription_partly_billed=len(self.already_billed) - self.skipped,
                       subscription_not_started=self.not_started, not_billed_again=self.subscription_summary(),
@@ -147,15 +150,14 @@ class CloseReport:
 
     def approval_form(self, drafts_link: str | None) -> str:
         """What finance reads above the approve/refuse form: the month, the totals, the largest drafts."""
-        largest = sorted(self.invoices, key=lambda item: (-item.total_ttc, item.customer_id))[:5]
         lines = "\n".join(f"- {item.customer_id} {item.name}: {item.total_ht} HT, {item.total_ttc} EUR TTC"
-                          for item in largest) or "- no invoice"
+                          for item in self.largest[:5]) or "- no invoice"
         link = f"\n\nEvery draft, line by line: [the drafts artifact]({drafts_link})" if drafts_link else ""
         billed = ""
         if self.already_billed or self.not_started:
             billed = (f"**Already billed before this close**: {self.subscription_summary()}.\n\n"
                       + (self._already_billed_markdown(limit=20) + "\n\n" if self.already_billed else ""))
-        return (f"## Close of {self.month}: {len(self.invoices)} draft invoice(s)\n\n"
+        return (f"## Close of {self.month}: {self.invoices} draft invoice(s)\n\n"
                 f"**HT {self.total_ht} EUR, VAT {self.total_vat} EUR, TTC {self.total_ttc} EUR**; "
                 f"{self.interventions} intervention(s) of the month and {self.late_interventions} late one(s) priced.\n\n"
                 f"{billed}"

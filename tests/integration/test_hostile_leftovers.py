@@ -95,7 +95,7 @@ def rejected_document(ledger, tmp_path, platform):
                         .values(siren="552120222", buyer_kind=BuyerKind.FR_BUSINESS))
     draft("2026-10", Terms(), actor="test", flow_run_id=None, engine=ledger)
     report = finalise("2026-10", date(2026, 11, 2), Terms(), actor="test", flow_run_id=None, engine=ledger)
-    acme = next(item.number for item in report.invoices if item.customer_id == "ACME")
+    acme = next(item.number for item in report.listed if item.customer_id == "ACME")
     settings = Settings(Terms(), ObjectStorage(url=(tmp_path / "store").as_uri()), PlatformControl(),
                         Notifications(outbox_dir=str(tmp_path / "outbox")), Seller(),
                         EInvoicing(base_url=platform.url, retries=0, timeout_seconds=5))

@@ -141,7 +141,7 @@ def test_an_annual_customers_standby_gives_back_by_credit_note_never_a_negative_
     # one gapless run of numbers: the two invoices and the three credit notes, in customer order
     numbers = sorted([item["number"] for item in invoices.values()] + [item["number"] for item in notes.values()])
     assert [int(number[5:]) for number in numbers] == list(range(int(numbers[0][5:]), int(numbers[0][5:]) + 5))
-    assert len(closed.invoices) == 2 and len(closed.credit_notes) == 3
+    assert closed.invoices == 2 and len(closed.credit_notes) == 3
     assert "3 credit note(s), 1058.40 EUR TTC given back" in closed.markdown("x")
 
     # the documents and mails of the close: each credit note is a Factur-X credit note (381), mailed as one

@@ -27,14 +27,14 @@ def test_the_close_drafts_then_numbers_october_to_the_cent(october):
     drafted = draft("2026-10", Terms(), actor="test", flow_run_id=None, engine=october)
     assert drafted.status == "drafted"
     assert {item.customer_id: (str(item.total_ht), str(item.total_vat), str(item.total_ttc), item.number)
-            for item in drafted.invoices} == {customer: (*totals[:3], None) for customer, totals in EXPECTED.items()}
+            for item in drafted.listed} == {customer: (*totals[:3], None) for customer, totals in EXPECTED.items()}
     assert (drafted.interventions, drafted.late_interventions) == (9, 0)   # A5 is November's
 
     closed = finalise("2026-10", date(2026, 11, 2), Terms(), actor="test", flow_run_id=None, engine=october)
     assert closed.status == "finalised" and closed.issued_on == date(2026, 11, 2)
-    assert [item.customer_id for item in closed.invoices] == ["ACME", "BETA", "GAMMA"]   # numbered in customer order
-    assert all(item.number and item.due_on == date(2026, 12, 2) for item in closed.invoices)
-    assert len({item.number for item in closed.invoices}) == 3
+    assert [item.customer_id for item in closed.listed] == ["ACME", "BETA", "GAMMA"]   # numbered in customer order
+    assert all(item.number and item.due_on == date(2026, 12, 2) for item in closed.listed)
+    assert len({item.number for item in closed.listed}) == 3
     assert closed.summary() | {"issued_on": None} == {
         "month": "2026-10", "status": "finalised", "invoices": 3, "total_ht": "1403.87", "total_vat": "259.03",
         "total_ttc": "1662.90", "issued_on": None, "subscription_already_billed": 0, "subscription_partly_billed": 0,
