@@ -72,20 +72,18 @@ def _no_ledger_to_adopt(url: str) -> str | None:
     test emptied) is still a ledger: its identity is made at first use, as for any command. Only read (a SQLite
     file opened read-only): nothing is created nor changed."""
     import sqlite3
-    from pathlib import Path
 
     from sqlalchemy import inspect, text
 
     import lifecycle_config as config
     from ledger.db import ledger_engine
-    from lifecycle_config.installation import ledger_location, without_password
+    from lifecycle_config.installation import sqlite_file, without_password
 
     shown = config.escaped(without_password(url), 4096)
     hint = ("nothing was done; check LIFECYCLE_DATABASE_URL: `lifecycle db adopt` takes over an installation's "
             "existing ledger")
-    location = ledger_location(url)
-    if location.startswith("sqlite:///"):
-        path = Path(location[len("sqlite:///"):])
+    path = sqlite_file(url)
+    if path is not None:
         if not path.is_file():
             return f"there is no ledger at {shown} (no such file): {hint}"
         try:

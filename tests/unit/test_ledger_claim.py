@@ -389,3 +389,89 @@ def test_a_copied_home_is_refused_its_originals_ledger_file(tmp_path, monkeypatc
     assert str(tmp_path / "a2" / "ledger.db") in line
     monkeypatch.setenv("LIFECYCLE_DATABASE_URL", f"sqlite:///{tmp_path / 'a2' / 'ledger.db'}")
     assert CliRunner().invoke(app, ["show", "customers"]).exit_code == 0  # its own file: its own
+
+
+def _home_with_its_own_ledger(tmp_path, monkeypatch, name: str):
+    """A home whose ledger.db is its own file, claimed by its `up` (the claim names it), set as this process's."""
+    import shutil
+
+    from lifecycle_config.databases import engine_for
+
+    home = tmp_path / name
+    home.mkdir()
+    shutil.copy(tmp_path / "ledger.db", home / "ledger.db")
+    monkeypatch.setenv("LIFECYCLE_HOME", str(home))
+    monkeypatch.setenv("LIFECYCLE_DATABASE_URL", f"sqlite:///{home / 'ledger.db'}")
+    engine = engine_for(f"sqlite:///{home / 'ledger.db'}")
+    claim(engine, how="up")
+    engine.dispose()
+    return home
+
+
+def test_a_hard_linked_ledger_db_is_refused_to_every_home_but_the_serving_one(tmp_path, monkeypatch):
+    """Probe 17 (D3): `ln $A/ledger.db $H/ledger.db` made the file H's own (only a symbolic link was told apart).
+    SQLite keeps a log per name, so H read A's ledger without A's last writes ("no customers" while A had 50)
+    and wrote a log of its own onto the shared file. H's commands and H's `up` are refused in one line, before
+    anything is written through H's name; A, which the claim names, works on."""
+    import os
+
+    from lifecycle_config.databases import engine_for
+
+    sqlite_ledger(tmp_path, monkeypatch, "2026-11-20").dispose()
+    monkeypatch.delenv("PREFECT_API_URL", raising=False)
+    a = _home_with_its_own_ledger(tmp_path, monkeypatch, "a")
+    h = tmp_path / "h"
+    h.mkdir()
+    os.link(a / "ledger.db", h / "ledger.db")
+    monkeypatch.setenv("LIFECYCLE_HOME", str(h))
+    monkeypatch.setenv("LIFECYCLE_DATABASE_URL", f"sqlite:///{h / 'ledger.db'}")
+    for command in (["show", "customers"], ["db", "adopt"], ["show", "audit"]):
+        result = CliRunner().invoke(app, command)
+        assert (result.exit_code, result.stdout) == (2, ""), (command, result.output)
+        [line] = result.stderr.splitlines()
+        assert line.startswith(f"lifecycle: the ledger file '{h / 'ledger.db'}' has 2 names (a hard link"), line
+        assert "nothing was done; remove the other name" in line
+    engine = engine_for(f"sqlite:///{h / 'ledger.db'}")
+    with pytest.raises(LedgerHeld):  # H's `up`, at the moment it would claim it: not H's own file
+        claim(engine, how="up")
+    engine.dispose()
+    assert claim_of(engine_for(f"sqlite:///{a / 'ledger.db'}"))["home"] == str(a.resolve())
+    monkeypatch.setenv("LIFECYCLE_HOME", str(a))  # the home the claim names keeps its ledger
+    monkeypatch.setenv("LIFECYCLE_DATABASE_URL", f"sqlite:///{a / 'ledger.db'}")
+    assert CliRunner().invoke(app, ["show", "customers"]).exit_code == 0
+
+
+@pytest.mark.parametrize("spelling", ["sqlite+pysqlite:///{}", "sqlite:///file:{}?uri=true",
+                                      "sqlite+pysqlite:///{folder}/../{folder.name}/./{name}"])
+def test_every_spelling_of_a_sqlite_url_is_one_file(tmp_path, monkeypatch, spelling):
+    """Probe 17 (D4): the checks that tell one ledger file from another tested the URL's prefix `sqlite:///`, so
+    `sqlite+pysqlite:///$A/ledger.db` let a copied home work on its original's file (and `db upgrade` it), and
+    `db adopt` take another home's own ledger.db. Every spelling SQLAlchemy and SQLite accept names the file."""
+    import shutil
+
+    def written(path):
+        return spelling.format(path, folder=path.parent, name=path.name)
+
+    sqlite_ledger(tmp_path, monkeypatch, "2026-11-20").dispose()
+    monkeypatch.delenv("PREFECT_API_URL", raising=False)
+    a = tmp_path / "a"
+    a.mkdir()
+    shutil.copy(tmp_path / "ledger.db", a / "ledger.db")
+    (a / "server.json").write_text("{}")  # A's `up` ran there
+    shutil.copytree(a, tmp_path / "a2")
+    monkeypatch.setenv("LIFECYCLE_HOME", str(tmp_path / "a2"))
+    monkeypatch.setenv("LIFECYCLE_DATABASE_URL", written(a / "ledger.db"))
+    before = (a / "ledger.db").read_bytes()
+    for command, said in ((["show", "customers"], "is another ledger file than this LIFECYCLE_HOME's own"),
+                          (["db", "upgrade"], "is another ledger file than this LIFECYCLE_HOME's own"),
+                          (["db", "adopt"], f"is the own ledger.db of LIFECYCLE_HOME '{a.resolve()}'")):
+        result = CliRunner().invoke(app, command)
+        assert result.exit_code == 2, (command, result.output)
+        [line] = result.stderr.splitlines()
+        assert said in line and "nothing was done" in line, line
+    assert (a / "ledger.db").read_bytes() == before
+    monkeypatch.setenv("LIFECYCLE_DATABASE_URL", written(tmp_path / "a2" / "ledger.db"))  # its own file: its own
+    from ledger.installation import homes_own_ledger
+
+    assert homes_own_ledger()
+    assert CliRunner().invoke(app, ["show", "customers"]).exit_code == 0
