@@ -41,6 +41,35 @@ def answers(api_url: str, timeout: float = 1.5) -> bool:
         return False
 
 
+def may_still_run(api_url: str, timeout: float = 5.0) -> str | None:
+    """What says the server at `api_url` may still run (None: it has stopped), for a decision that must not be
+    taken while it runs (`db adopt`). A stopped server's machine refuses the connection at once, or its name no
+    longer resolves: only that says stopped. Any HTTP answer is a server (a 401 behind basic auth, which every
+    request without its password gets, a 5xx of a busy one), and so is one that takes the connection and answers
+    nothing within `timeout` (hanging, or at work on a close); a machine that cannot be reached cannot be told
+    stopped either. /health's 200 alone (`answers`) took all of these for a stopped server."""
+    import urllib.error
+
+    try:
+        with urllib.request.urlopen(api_url.rstrip("/") + "/health", timeout=timeout) as response:
+            return f"answers (HTTP {response.status})"
+    except urllib.error.HTTPError as error:
+        return f"answers (HTTP {error.code})"
+    except ValueError:  # no URL at all: no server can be there
+        return None
+    except urllib.error.URLError as error:
+        reason = error.reason
+        if isinstance(reason, (ConnectionRefusedError, socket.gaierror)):
+            return None
+        if isinstance(reason, TimeoutError):
+            return f"takes the connection but gives no answer within {timeout:g} s"
+        return f"cannot be reached ({config.escaped(str(reason), 200)}), so it cannot be told stopped"
+    except TimeoutError:  # connected, and the answer never came
+        return f"takes the connection but gives no answer within {timeout:g} s"
+    except (OSError, http.client.HTTPException) as error:  # connected, and something answered that is not HTTP
+        return f"takes the connection and answers ({config.escaped(type(error).__name__)})"
+
+
 class ServerDown(Unavailable):
     """The Prefect server PREFECT_API_URL names does not answer (stopped, or the URL is wrong)."""
 

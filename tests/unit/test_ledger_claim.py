@@ -475,3 +475,90 @@ def test_every_spelling_of_a_sqlite_url_is_one_file(tmp_path, monkeypatch, spell
 
     assert homes_own_ledger()
     assert CliRunner().invoke(app, ["show", "customers"]).exit_code == 0
+
+
+def _this_machines_address() -> str:
+    """An address of this machine that is not loopback (the one its default route leaves by): `db adopt` asks a
+    claim's server only there, a loopback address naming another server on each machine."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        try:
+            probe.connect(("192.0.2.1", 9))  # no packet is sent: the kernel only picks the route
+        except OSError:
+            pytest.skip("this machine has no route off loopback")
+        return probe.getsockname()[0]
+
+
+@pytest.fixture
+def old_server(two_homes):
+    """A stand-in for the old home's server on another machine, at an address of this one: answering every
+    request with a given HTTP status (`status`), or taking the connection and answering nothing ("hangs").
+    Yields a function that starts it and points the claim at it."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    engine, a, b = two_homes
+    address, started = _this_machines_address(), []
+
+    def start(status):
+        if status == "hangs":
+            listener = socket.create_server((address, 0))  # the kernel takes the connection; nobody answers
+            started.append(listener.close)
+            port = listener.getsockname()[1]
+        elif status == "stopped":
+            with socket.create_server((address, 0)) as gone:  # a port nothing listens on any more: refused
+                port = gone.getsockname()[1]
+        else:
+            class Answer(BaseHTTPRequestHandler):
+                def do_GET(self):
+                    self.send_response(status)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+
+                def log_message(self, *args):
+                    pass
+
+            server = ThreadingHTTPServer((address, 0), Answer)
+            threading.Thread(target=server.serve_forever, daemon=True).start()
+            started.append(lambda: (server.shutdown(), server.server_close()))
+            port = server.server_address[1]
+        api_url = f"http://{address}:{port}/api"
+        _claim_names(engine, str(a.resolve()), "machine-a", api_url)
+        return api_url
+
+    yield start
+    for stop in started:
+        stop()
+
+
+@pytest.mark.parametrize("status", [401, 503, 200, "hangs"])
+def test_db_adopt_is_refused_while_the_old_homes_server_answers_anything_or_hangs(old_server, two_homes, status):
+    """Probe 17 (D5): `db adopt` took the old home's `up` for stopped unless its /health answered 200 within
+    1.5 s: a server behind basic auth (401 to every request without its password, which the claim does not keep),
+    a busy one (5xx) or a hanging one lost its ledger while it ran. Any answer, or none in time, is a server."""
+    engine, a, _ = two_homes
+    api_url = old_server(status)
+    result = CliRunner().invoke(app, ["db", "adopt"])
+    assert (result.exit_code, result.stdout) == (2, ""), result.output
+    [line] = result.stderr.splitlines()
+    assert f"served by LIFECYCLE_HOME '{a.resolve()}' on 'machine-a', and its server at '{api_url}' " in line
+    assert ("gives no answer within 5 s" if status == "hangs" else f"answers (HTTP {status})") in line
+    assert "nothing was done; stop that `lifecycle up` (Ctrl-C in its terminal on 'machine-a')" in line
+    assert "`lifecycle db adopt --server-gone`" in line
+    assert claim_of(engine)["home"] == str(a.resolve())
+
+
+def test_db_adopt_takes_over_once_the_old_server_refuses_connections_or_is_said_gone(old_server, two_homes):
+    engine, a, b = two_homes
+    old_server("stopped")
+    adopted = CliRunner().invoke(app, ["db", "adopt"])
+    assert adopted.exit_code == 0, adopted.output
+    assert claim_of(engine)["home"] == str(b.resolve())
+    from ledger.models import LedgerClaim
+
+    with session_scope(engine, write=True) as session:  # back to the old home, whose machine now hangs
+        session.get(LedgerClaim, True).home = str(a.resolve())
+    old_server("hangs")
+    assert CliRunner().invoke(app, ["db", "adopt"]).exit_code == 2
+    gone = CliRunner().invoke(app, ["db", "adopt", "--server-gone"])  # its machine is gone for good, says the user
+    assert gone.exit_code == 0, gone.output
+    assert claim_of(engine)["home"] == str(b.resolve())
