@@ -102,6 +102,11 @@ def worker(
 
     api_url = _server_to_serve("no Prefect server to work for: set PREFECT_API_URL (or run `lifecycle up` for this "
                                "LIFECYCLE_HOME)")
+    from lifecycle.server import joining_refused
+
+    refused = joining_refused(api_url, how="`lifecycle worker`")  # it would take that home's runs, with this one's
+    if refused:
+        fail(refused, 2)
     env = worker_environment({**os.environ, "PREFECT_API_URL": api_url, "LIFECYCLE_HOME": str(config.home())})
     command = worker_command(name or f"lifecycle-{socket.gethostname()}") + (["--limit", str(limit)] if limit else [])
     note(f"worker {name or command[-1]} on the pool lifecycle of {api_url} (heartbeat every "
