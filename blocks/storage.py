@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 
+import errno
 import os
 import secrets
 import shutil
@@ -37,6 +38,22 @@ class StorageError(RuntimeError):
 
 class MissingObject(StorageError):
     """The storage answered, and the object is not there (not: the storage could not be reached)."""
+
+
+class NotAnObject(StorageError):
+    """Something that is not a stored object stands at a key of a folder store (a FIFO, a device, a socket, a
+    folder): it is there, and can never be read as the object (damaged, not missing). Said at once: a plain
+    open of a FIFO waits for a writer for ever, and a restore or a drill hung on one."""
+
+
+def _not_an_object(key: str, mode: int) -> NotAnObject:
+    import stat
+
+    kind = ("a FIFO" if stat.S_ISFIFO(mode) else "a socket" if stat.S_ISSOCK(mode)
+            else "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) else "a folder" if stat.S_ISDIR(mode)
+            else "not a regular file")
+    return NotAnObject(f"object {lifecycle_config.escaped(key, 300)} is {kind}, not a stored file: it cannot be "
+                       f"read (damaged storage; remove it)")
 
 
 class StillLocked(StorageError):
@@ -153,32 +170,73 @@ class FolderStore:
                 partial.unlink(missing_ok=True)  # no half object left behind, where the folder allows it
             except OSError:
                 pass
+            if error.errno in (errno.EISDIR, errno.ENOTEMPTY) and path.is_dir():  # a folder stands at the key
+                raise _not_an_object(key, os.lstat(path).st_mode) from None
             if error.errno not in WORLD_ERRNOS:
                 raise   # a name too long, a key the program built wrong: a bug, with its traceback
             raise _folder_unavailable(error, self.root) from None
         return path.stat().st_size
 
     def open(self, key: str) -> BinaryIO:
+        """The object's file, open for reading. Opened without waiting (O_NONBLOCK: a FIFO's open would wait for
+        a writer) and checked on the file opened, not on its name (no race with a swap): anything but a
+        regular file is NotAnObject at once."""
+        import stat
+
+        path = self._path(key)
         try:
-            return self._path(key).open("rb")
-        except FileNotFoundError:
+            descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC)
+        except (FileNotFoundError, NotADirectoryError):
             raise MissingObject(f"no object {key!r}") from None
+        except OSError as error:
+            if error.errno in (errno.ENXIO, errno.EISDIR, errno.ENODEV, errno.EOPNOTSUPP):  # a socket, a device
+                raise _not_an_object(key, os.lstat(path).st_mode) from None
+            raise
+        try:
+            mode = os.fstat(descriptor).st_mode
+            if not stat.S_ISREG(mode):
+                raise _not_an_object(key, mode)
+            os.set_blocking(descriptor, True)
+            return os.fdopen(descriptor, "rb")
+        except BaseException:
+            os.close(descriptor)
+            raise
 
     def exists(self, key: str) -> bool:
-        return self._path(key).is_file()
+        """Whether an object is stored at `key`; NotAnObject when something else stands there (a FIFO, a
+        device, a socket: the object is damaged, not missing). A folder is a prefix of keys, not an object."""
+        import stat
+
+        try:
+            mode = os.stat(self._path(key)).st_mode
+        except (FileNotFoundError, NotADirectoryError):
+            return False
+        if stat.S_ISDIR(mode):
+            return False
+        if not stat.S_ISREG(mode):
+            raise _not_an_object(key, mode)
+        return True
 
     def list(self, prefix: str = "") -> list[StoredObject]:
         """Every object whose key starts with `prefix`, walking only the folder the prefix names."""
+        import stat
+
         root = self.root.resolve()
         folder = self._path(prefix.rsplit("/", 1)[0] + "/x").parent if "/" in prefix else root
         if not folder.is_dir():
             return []
         found = []
         for path in sorted(folder.rglob("*")):
-            if path.is_file() and not path.name.endswith(".partial"):
+            # what stands at a key and is not a folder is listed, a FIFO or a device too (size 0): reading it
+            # then says NotAnObject, and a deletion removes it; only a stat, never an open, so nothing waits
+            try:
+                status = path.stat()
+            except OSError:  # a link to nothing, a file gone since the walk saw it
+                continue
+            if not stat.S_ISDIR(status.st_mode) and not path.name.endswith(".partial"):
                 key = path.relative_to(root).as_posix()
                 if key.startswith(prefix):
-                    found.append(StoredObject(key, path.stat().st_size))
+                    found.append(StoredObject(key, status.st_size if stat.S_ISREG(status.st_mode) else 0))
         return found
 
     def delete(self, key: str) -> list[str]:

@@ -62,27 +62,59 @@ def homes_own_ledger() -> bool:
     copied with its file (`cp -r`), or run in a container recreated under a new host name holds a claim naming
     where it was, and no other home can be using that file."""
     import lifecycle_config as config
-    from lifecycle_config.installation import ledger_location
+    from lifecycle_config.installation import sqlite_file
 
     own = config.home() / "ledger.db"  # config.home() is resolved already
-    # a symlinked ledger.db is another file's name in this home (another home's ledger, which that home serves):
-    # only the file really in this folder is the home's own
-    return not own.is_symlink() and ledger_location(config.database_url()) == f"sqlite:///{own}"
+    # a symlinked ledger.db is another file's name in this home (another home's ledger, which that home serves),
+    # and so is a hard link (two names of one file, `ln`): only a file that is really, and only, in this folder is
+    # the home's own
+    return not own.is_symlink() and sqlite_file(config.database_url()) == own and _names_of(own) == 1
+
+
+def _names_of(path) -> int:
+    """How many names (hard links) the file at `path` has; 0 when there is none."""
+    import os
+
+    try:
+        return os.stat(path).st_nlink
+    except OSError:
+        return 0
+
+
+def hard_linked_ledger(engine=None) -> str | None:
+    """Why this process must not work on its SQLite ledger file (None: it may): the file has more than one name
+    (`ln`, a hard link: another home's ledger.db, say). SQLite keeps a file's write-ahead log beside the name it
+    was opened by, so two names of one file are two logs: each name reads the file without the other's last
+    writes, and the checkpoints of one overwrite what the other has yet to write back (a home linked to another's
+    ledger.db saw none of its 50 customers, and wrote a log of its own onto the shared file). A symbolic link is
+    no such risk (SQLite follows it to the file's one name). Only the home the ledger's claim names keeps it (its
+    `up` serves that file, and the other name is the one to remove); every other home is refused."""
+    import lifecycle_config as config
+    from lifecycle_config import escaped
+    from lifecycle_config.installation import sqlite_file
+
+    path = sqlite_file(config.database_url())
+    names = 0 if path is None else _names_of(path)
+    if names <= 1:
+        return None
+    held = claim_of(engine)
+    if held is not None and (held["home"], held["host"]) == this_home():
+        return None
+    return (f"the ledger file {escaped(str(path), 4096)} has {names} names (a hard link, `ln`): SQLite keeps a log "
+            f"per name, so two names of one ledger split its writes: nothing was done; remove the other name (a "
+            f"copy of a home is made with `cp`, not `ln`), or use the LIFECYCLE_HOME that serves it")
 
 
 def other_homes_file(database_url: str) -> str | None:
     """The home whose own ledger.db `database_url` is, when that is not this home: a file named ledger.db whose
     folder holds a home's server.json or up.lock. That home's `up` serves it whatever a claim says
     (homes_own_ledger), so no other home may take it (`db adopt`); None for any other database."""
-    from pathlib import Path
-
     import lifecycle_config as config
-    from lifecycle_config.installation import ledger_location
+    from lifecycle_config.installation import sqlite_file
 
-    location = ledger_location(database_url)
-    if not location.startswith("sqlite:///"):
+    path = sqlite_file(database_url)
+    if path is None:
         return None
-    path = Path(location[len("sqlite:///"):])
     if path.name != "ledger.db" or path.parent == config.home():
         return None
     if (path.parent / "server.json").exists() or (path.parent / "up.lock").exists():

@@ -116,7 +116,12 @@ def pushed_statuses(payload) -> list[tuple[str, str, list]]:
 
 
 def _text_of(name: str) -> str:
-    return name[:40].encode("unicode_escape").decode("ascii")
+    """A name or value the platform sent, as an error line gives it back: quoted, escaped once for the reader
+    (lifecycle_config.escaped, the product's one rule: what a terminal would act on or hide as an escape, any
+    other character as itself) and cut. Escaped here and quoted again with repr, a `é` read `'\\xe9'`."""
+    from lifecycle_config import escaped
+
+    return escaped(name)
 
 
 def receive(body: bytes, signed: Mapping[str, str], secret: bytes, *, max_bytes: int, engine=None) -> tuple[int, dict]:
@@ -175,7 +180,7 @@ def _record(pushed, taken: str, signed_at: datetime, now: datetime, engine) -> t
                 flow = session.scalar(select(EinvoiceFlow).where(column == value,
                                                                  EinvoiceFlow.state == FlowState.DEPOSITED))
                 if flow is None:
-                    raise _Unknown(f"{LABEL}:{number}:{key}: no flow {_text_of(value)!r} was deposited by this "
+                    raise _Unknown(f"{LABEL}:{number}:{key}: no flow {_text_of(value)} was deposited by this "
                                    f"product")
                 kept = record_statuses(session, flow, statuses)
                 recorded, known = recorded + len(kept), known + len(statuses) - len(kept)

@@ -42,6 +42,35 @@ def answers(api_url: str, timeout: float = 1.5) -> bool:
         return False
 
 
+def may_still_run(api_url: str, timeout: float = 5.0) -> str | None:
+    """What says the server at `api_url` may still run (None: it has stopped), for a decision that must not be
+    taken while it runs (`db adopt`). A stopped server's machine refuses the connection at once, or its name no
+    longer resolves: only that says stopped. Any HTTP answer is a server (a 401 behind basic auth, which every
+    request without its password gets, a 5xx of a busy one), and so is one that takes the connection and answers
+    nothing within `timeout` (hanging, or at work on a close); a machine that cannot be reached cannot be told
+    stopped either. /health's 200 alone (`answers`) took all of these for a stopped server."""
+    import urllib.error
+
+    try:
+        with urllib.request.urlopen(api_url.rstrip("/") + "/health", timeout=timeout) as response:
+            return f"answers (HTTP {response.status})"
+    except urllib.error.HTTPError as error:
+        return f"answers (HTTP {error.code})"
+    except ValueError:  # no URL at all: no server can be there
+        return None
+    except urllib.error.URLError as error:
+        reason = error.reason
+        if isinstance(reason, (ConnectionRefusedError, socket.gaierror)):
+            return None
+        if isinstance(reason, TimeoutError):
+            return f"takes the connection but gives no answer within {timeout:g} s"
+        return f"cannot be reached ({config.escaped(str(reason), 200)}), so it cannot be told stopped"
+    except TimeoutError:  # connected, and the answer never came
+        return f"takes the connection but gives no answer within {timeout:g} s"
+    except (OSError, http.client.HTTPException) as error:  # connected, and something answered that is not HTTP
+        return f"takes the connection and answers ({config.escaped(type(error).__name__)})"
+
+
 class ServerDown(Unavailable):
     """The Prefect server PREFECT_API_URL names does not answer (stopped, or the URL is wrong)."""
 
@@ -252,6 +281,51 @@ def another_installations_server(api_url: str) -> str | None:
     home = str(config.home())
     return (foreign_server(registered, installation_id(), api_url=api_url, home=home)
             or served_elsewhere(served, ledger_location(config.database_url()), api_url=api_url, home=home))
+
+
+#: settings a machine joining a server keeps its own: the serving `up`'s link base (the joining workers are given
+#: the recorded one), and a test's fault injection on one worker
+JOINER_OWN_SETTINGS = ("LIFECYCLE_DOWNLOAD_URL", "LIFECYCLE_FAILPOINT", "LIFECYCLE_FAILPOINT_LOG",
+                       "LIFECYCLE_FAILPOINT_PAUSE")
+
+
+def joining_refused(api_url: str, *, how: str) -> str | None:
+    """Why this home must not add a worker (`how`: "`lifecycle up`", "`lifecycle worker`") to the server at
+    `api_url`, which serves this ledger for another home: the worker would take that home's runs and do them with
+    this home's settings (a fresh home's: no keys, no platform, its own storage). A machine joins with the serving
+    installation's configuration (the one the server records: the same LIFECYCLE_HOME path, ledger, platform,
+    storage and key files), or not at all; a server that records none cannot be joined safely. None: it may."""
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    from ledger.installation import claim_of
+    from lifecycle_config.installation import configuration_differences
+    from tasks.runtime import served_record
+
+    try:
+        with temporary_settings({PREFECT_API_URL: api_url}):
+            served = served_record()
+    except Exception:  # noqa: BLE001 - the record cannot be read: no configuration to carry
+        served = None
+    recorded = (served or {}).get("config")
+    held = claim_of() or {}
+    serving = held.get("home") or (recorded or {}).get("LIFECYCLE_HOME") or "?"
+    where = (f"LIFECYCLE_HOME {config.escaped(serving, 4096)}"
+             + (f" on {config.escaped(held['host'])}" if held.get("host") else ""))
+    start = f"the Prefect server at {config.escaped(api_url, 4096)} serves this ledger for {where}"
+    if not isinstance(recorded, dict) or not recorded:
+        return (f"{start}, and records no configuration its workers run with: nothing was done; {how} joins a "
+                f"server whose `lifecycle up` or `lifecycle deploy` recorded it (start that home's `up` again), or "
+                f"use that home itself")
+    differs = configuration_differences(
+        {name: value for name, value in recorded.items() if name not in JOINER_OWN_SETTINGS},
+        {name: value for name, value in config.snapshot().items() if name not in JOINER_OWN_SETTINGS},
+        lambda name: name not in JOINER_OWN_SETTINGS and os.environ.get(name))
+    if not differs:
+        return None
+    return (f"{start}, whose workers run with another configuration than this home's "
+            f"({', '.join(differs)}): nothing was done; {how} joins that installation only with its configuration "
+            f"(the same LIFECYCLE_HOME path, ledger, platform, storage and key files, on another machine), or use "
+            f"that home itself")
 
 
 def register_installation(snapshot: dict[str, str] | None = None) -> str:
@@ -530,6 +604,12 @@ def up(*, host: str, port: int, echo, workers: int = 1) -> int:
         # here when another home's `up` took it a moment ago). Taken once the checks above passed, and given
         # back below if this `up` fails before it is ready (an error, not Ctrl-C): a failed `up` must not lock
         # the serving home out
+        if not own_server:  # one more machine of the installation that server serves: its configuration, or none
+            from ledger.installation import LedgerHeld
+
+            refused = joining_refused(api_url, how="`lifecycle up`")
+            if refused:
+                raise LedgerHeld(refused)
         # the claim records where the server listens (0.0.0.0: under any name of this machine), not a link
         previous = claim(how="up", api_url=f"http://{_in_url(host)}:{port}/api" if own_server else api_url,
                          pid=os.getpid(), joins_server=not own_server, actor="lifecycle up")
@@ -561,13 +641,29 @@ def up(*, host: str, port: int, echo, workers: int = 1) -> int:
                            prefect_home=env.get("PREFECT_HOME") or str(config.prefect_home()))
         env["PREFECT_API_URL"] = api_url
         os.environ["PREFECT_API_URL"] = api_url
-        downloads = apply(env, echo, serve_downloads=(host, port + 1))
-        if downloads:
-            env["LIFECYCLE_DOWNLOAD_URL"] = downloads
-        _serve_helpdesk(host, port + 2, echo)
-        # what the workers run with: their links lead to the downloads served here
-        recorded = {**config.snapshot(), "LIFECYCLE_DOWNLOAD_URL": env.get("LIFECYCLE_DOWNLOAD_URL", "")}
-        installation = register_installation(recorded)  # the server records it too: a copied home has no server.json
+        if own_server:
+            downloads = apply(env, echo, serve_downloads=(host, port + 1))
+            if downloads:
+                env["LIFECYCLE_DOWNLOAD_URL"] = downloads
+            _serve_helpdesk(host, port + 2, echo)
+            # what the workers run with: their links lead to the downloads served here
+            recorded = {**config.snapshot(), "LIFECYCLE_DOWNLOAD_URL": env.get("LIFECYCLE_DOWNLOAD_URL", "")}
+            installation = register_installation(recorded)  # the server records it too: a copied home has no server.json
+        else:
+            # a machine joining the server of the home that serves this ledger: that home's blocks, deployments and
+            # records are its own, never rewritten from here (they named this home, and that home's own commands
+            # then took their settings for changed); the workers here run with its configuration (checked above),
+            # their links leading to the downloads it serves
+            from ledger.installation import installation_id
+            from tasks.runtime import served_record
+
+            recorded = (served_record() or {}).get("config") or {}
+            downloads = recorded.get("LIFECYCLE_DOWNLOAD_URL") or None
+            if downloads:
+                env["LIFECYCLE_DOWNLOAD_URL"] = downloads
+            installation = installation_id()
+            echo(f"joining the server at {api_url} as one more machine of installation {installation} (its "
+                 f"deployments, blocks and records left as they are)")
         config.server_file().write_text(json.dumps({"api_url": api_url, "pid": os.getpid(), "downloads": downloads,
                                                     "config": recorded, "installation": installation}))
 

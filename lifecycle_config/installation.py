@@ -81,16 +81,39 @@ def without_password(url: str) -> str:
     return re.sub(r"(://[^/@:]*):[^/@]*@", r"\1:***@", url)
 
 
-def ledger_location(database_url: str) -> str:
-    """Where a ledger is, the same however it is written: a SQLite file by its resolved path, any other
-    database by its URL without the password."""
+def sqlite_file(database_url: str):
+    """The file a SQLite URL names, as a resolved path (symbolic links and `..` followed), None for any other
+    database, an in-memory one or a URL that does not parse. Every spelling SQLAlchemy accepts for one file is
+    the same file here: `sqlite:///`, `sqlite+pysqlite:///`, any case of the scheme, SQLite's own `file:` URI
+    (`?uri=true`). Every check that tells one ledger file from another asks this, never the URL's prefix: a
+    spelling a prefix test misses (`sqlite+pysqlite:///`) let a copied home work on its original's file."""
     from pathlib import Path
+    from urllib.parse import unquote, urlsplit
 
-    if database_url.startswith("sqlite:///"):
-        path = database_url[len("sqlite:///"):].split("?", 1)[0]
-        if path and path != ":memory:":
-            return f"sqlite:///{Path(path).expanduser().resolve()}"
-    return without_password(database_url)
+    from sqlalchemy.engine import make_url
+
+    try:
+        parsed = make_url(database_url)
+    except Exception:  # noqa: BLE001 - ArgumentError, or ValueError for a port that is not a number
+        return None
+    if parsed.get_backend_name().lower() != "sqlite" or not parsed.database:
+        return None
+    path = parsed.database
+    if str(parsed.query.get("uri", "")).lower() in ("true", "1") and path.startswith("file:"):
+        uri = urlsplit(path)
+        if "mode=memory" in uri.query:
+            return None
+        path = unquote(uri.path)
+    if not path or path == ":memory:":
+        return None
+    return Path(path).expanduser().resolve()
+
+
+def ledger_location(database_url: str) -> str:
+    """Where a ledger is, the same however it is written: a SQLite file by its resolved path (sqlite_file), any
+    other database by its URL without the password."""
+    path = sqlite_file(database_url)
+    return f"sqlite:///{path}" if path is not None else without_password(database_url)
 
 
 def location_tag(location: str) -> str:

@@ -42,7 +42,7 @@ from typing import Any, Iterator
 from sqlalchemy import Table, delete, insert, select, types
 from sqlalchemy.engine import Engine
 
-from blocks.storage import MissingObject
+from blocks.storage import MissingObject, NotAnObject
 from lifecycle_config.failpoints import failpoint
 from lifecycle_config.masterkey import MasterKeyMissing
 from operations.backup_keys import KeyDestroyed
@@ -280,7 +280,7 @@ def fetch_verified(objects: BackupObjects, manifest: dict, folder: Path) -> dict
             fetched = objects.fetch(copy["key"], folder / f"{copy['name']}.jsonl.gz", encrypted=encrypted)
         except MissingObject as error:
             raise BackupGone(f"backup {manifest['backup_id']} is gone from storage ({error})") from None
-        except CorruptObject as error:
+        except (CorruptObject, NotAnObject) as error:
             raise CorruptBackup(f"backup {manifest['backup_id']}: {copy['key']} is corrupted or truncated ({error}); "
                                 f"nothing was restored") from None
         except (KeyDestroyed, MasterKeyMissing) as error:
@@ -398,7 +398,7 @@ def read_manifest(objects: BackupObjects, backup_id: str, key: str, recorded: di
         stored = json.loads(objects.read_bytes(key))
     except MissingObject as error:
         raise BackupGone(f"backup {backup_id} is gone from storage (its manifest: {error})") from None
-    except (json.JSONDecodeError, RecursionError, CorruptObject) as error:  # nested past reason: damaged too
+    except (json.JSONDecodeError, RecursionError, CorruptObject, NotAnObject) as error:  # nested past reason: damaged
         raise CorruptBackup(f"backup {backup_id}: its manifest is damaged ({error})") from None
     except (KeyDestroyed, MasterKeyMissing) as error:
         raise type(error)(f"backup {backup_id}: {error}; nothing was restored") from None

@@ -25,7 +25,7 @@ from datetime import datetime, timezone
 from cryptography.hazmat.primitives.keywrap import InvalidUnwrap, aes_key_unwrap, aes_key_wrap
 
 from blocks.master_kms import PREFIX as KMS, VARIABLE as KMS_VARIABLE
-from blocks.storage import FolderStore, MissingObject, S3Store
+from blocks.storage import FolderStore, MissingObject, NotAnObject, S3Store
 from ledger import keys
 from lifecycle_config import masterkey
 from lifecycle_config.failpoints import failpoint
@@ -181,8 +181,11 @@ def current_key(store: FolderStore | S3Store, customer_id: str | None) -> DataKe
 def _record_at(store: FolderStore | S3Store, key: str) -> dict:
     """A key object as stored; one that is no JSON object is damaged (KeyDestroyed), never taken for a damaged
     backup: the backup itself is good, and a versioned store may still hold the key object's good version."""
-    with store.open(key) as handle:
-        data = handle.read()
+    try:
+        with store.open(key) as handle:
+            data = handle.read()
+    except NotAnObject:  # a FIFO or a device where the key object should be: damaged, as unreadable bytes are
+        data = b""
     try:
         record = json.loads(data)
     except (ValueError, RecursionError):

@@ -27,9 +27,13 @@ def ledger(*, held_elsewhere_too: bool = True):
     it is another installation's, or another home serves it (`held_elsewhere_too`: only `db adopt` skips that)."""
     import lifecycle_config as config
     from ledger.db import ledger_engine
+    from ledger.installation import hard_linked_ledger
     from ledger.migrate import ensure_current
 
     engine = ledger_engine()
+    linked = hard_linked_ledger(engine)  # before the migration writes to it through a second name
+    if linked:
+        fail(linked, 2)
     ensure_current(engine, config.database_url())
     problem = _another_installations_ledger(engine) or (_held_by_another_home(engine) if held_elsewhere_too else None)
     if problem:
@@ -124,9 +128,9 @@ def _another_ledger_file(url: str, own_file: Path) -> Optional[str]:
     settings, keys and outbox while no claim names either yet. Another database (the installation moved to
     PostgreSQL) is not refused here: the installation's identity says (foreign_home)."""
     import lifecycle_config as config
-    from lifecycle_config.installation import ledger_location
+    from lifecycle_config.installation import sqlite_file
 
-    if not ledger_location(url).startswith("sqlite:///"):
+    if sqlite_file(url) is None:
         return None
     return (f"LIFECYCLE_DATABASE_URL={config.escaped(url, 4096)} is another ledger file than this LIFECYCLE_HOME's own "
             f"({config.escaped(str(own_file), 4096)}): nothing was done; use the LIFECYCLE_HOME of that ledger (its "

@@ -26,7 +26,12 @@ def db_upgrade() -> None:
 
 
 @db_app.command("adopt")
-def db_adopt() -> None:
+def db_adopt(
+    server_gone: bool = typer.Option(False, "--server-gone",
+                                     help="The old home's machine is gone for good: take the ledger over without "
+                                          "asking its server (which, while it answers or cannot be reached, "
+                                          "refuses the move)."),
+) -> None:
     """Make this LIFECYCLE_HOME the one that serves the ledger it is pointed at: an installation moved to a new
     home or machine. Refused while the home that holds it still runs `lifecycle up` (stop it first); the move is
     kept in the audit log. Bring the old home's master key, settings and storage along first."""
@@ -52,7 +57,7 @@ def db_adopt() -> None:
         typer.echo(f"this LIFECYCLE_HOME ({home} on {host}) serves the ledger already; nothing to do")
         return
     if held:
-        problem = _still_served(held, host)
+        problem = _still_served(held, host, ask_its_server=not server_gone)
         if problem:
             fail(problem, 2)
     # where this home's server answers: workers and shells on other machines (PREFECT_API_URL set to it, no `up`
@@ -72,20 +77,18 @@ def _no_ledger_to_adopt(url: str) -> str | None:
     test emptied) is still a ledger: its identity is made at first use, as for any command. Only read (a SQLite
     file opened read-only): nothing is created nor changed."""
     import sqlite3
-    from pathlib import Path
 
     from sqlalchemy import inspect, text
 
     import lifecycle_config as config
     from ledger.db import ledger_engine
-    from lifecycle_config.installation import ledger_location, without_password
+    from lifecycle_config.installation import sqlite_file, without_password
 
     shown = config.escaped(without_password(url), 4096)
     hint = ("nothing was done; check LIFECYCLE_DATABASE_URL: `lifecycle db adopt` takes over an installation's "
             "existing ledger")
-    location = ledger_location(url)
-    if location.startswith("sqlite:///"):
-        path = Path(location[len("sqlite:///"):])
+    path = sqlite_file(url)
+    if path is not None:
         if not path.is_file():
             return f"there is no ledger at {shown} (no such file): {hint}"
         try:
@@ -106,30 +109,36 @@ def _no_ledger_to_adopt(url: str) -> str | None:
     return None
 
 
-def _still_served(held: dict, host: str) -> str | None:
+def _still_served(held: dict, host: str, *, ask_its_server: bool = True) -> str | None:
     """Why the ledger may not move yet: the home that holds it still runs `lifecycle up`. On this machine its
     home's up.lock says so exactly (the kernel frees it when that `up` ends, however it ends); on another one,
-    its server is asked when its address can be reached from here (a loopback address cannot: stop it there)."""
+    its server is asked when its address can be reached from here (a loopback address cannot: stop it there),
+    and anything but a refused connection or a name that no longer resolves counts as running (may_still_run):
+    a server behind basic auth, a busy or hanging one, was taken for stopped and the ledger moved under it.
+    `ask_its_server` False (`--server-gone`): its machine is gone for good, said by the user."""
     from urllib.parse import urlsplit
 
     from ledger.installation import up_running
-    from lifecycle.server import answers
+    from lifecycle.server import may_still_run
+    from lifecycle_config import escaped
 
     running = None
     if held["host"] == host:
         lock = up_running(held["home"])
         if lock:
             running = f"its `lifecycle up` still runs (it holds {lock})"
-    elif held.get("api_url") and urlsplit(held["api_url"]).hostname not in ("127.0.0.1", "localhost", "::1", None) \
-            and answers(held["api_url"]):
-        running = f"its server at {held['api_url']} still answers"
+    elif ask_its_server and held.get("api_url") \
+            and urlsplit(held["api_url"]).hostname not in ("127.0.0.1", "localhost", "::1", None):
+        seen = may_still_run(held["api_url"])
+        if seen:
+            running = f"its server at {escaped(held['api_url'], 4096)} {seen}"
     if running is None:
         return None
-    from lifecycle_config import escaped
-
-    return (f"the ledger is served by LIFECYCLE_HOME {escaped(held['home'], 4096)} on {escaped(held['host'])}, and "
-            f"{running}: nothing was "
-            f"done; stop that `lifecycle up` (Ctrl-C in its terminal), then run `lifecycle db adopt` again")
+    where = escaped(held["host"])
+    return (f"the ledger is served by LIFECYCLE_HOME {escaped(held['home'], 4096)} on {where}, and "
+            f"{running}: nothing was done; stop that `lifecycle up` (Ctrl-C in its terminal on {where}), then run "
+            f"`lifecycle db adopt` again"
+            + ("" if held["host"] == host else f" (if {where} is gone for good: `lifecycle db adopt --server-gone`)"))
 
 
 @db_app.command("check")

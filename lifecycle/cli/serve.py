@@ -4,7 +4,6 @@ Prefect server makes first (the right server, serving this installation's ledger
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Optional
 
 import typer
@@ -27,6 +26,7 @@ def up(
     from lifecycle.server import HomeInUse, refuse_a_home_in_use
     from lifecycle.server import up as run_up
     from lifecycle.server import host_problem
+    from lifecycle_config.installation import sqlite_file
     from policy.calendar import today_paris
 
     problem = host_problem(host)
@@ -43,7 +43,7 @@ def up(
             typer.echo(demo_module.create(customers=50, seed=7, today=today_paris()))
         except demo_module.DemoExists as error:
             typer.echo(f"{error}; keeping it")
-    elif not Path(config.platform_url().removeprefix("sqlite:///")).exists() and config.platform_url().startswith("sqlite"):
+    elif (platform := sqlite_file(config.platform_url())) is not None and not platform.exists():
         note("note: no platform database yet; `lifecycle up --demo` or `lifecycle demo` creates the demo one")
     from ledger.installation import LedgerHeld
 
@@ -102,6 +102,11 @@ def worker(
 
     api_url = _server_to_serve("no Prefect server to work for: set PREFECT_API_URL (or run `lifecycle up` for this "
                                "LIFECYCLE_HOME)")
+    from lifecycle.server import joining_refused
+
+    refused = joining_refused(api_url, how="`lifecycle worker`")  # it would take that home's runs, with this one's
+    if refused:
+        fail(refused, 2)
     env = worker_environment({**os.environ, "PREFECT_API_URL": api_url, "LIFECYCLE_HOME": str(config.home())})
     command = worker_command(name or f"lifecycle-{socket.gethostname()}") + (["--limit", str(limit)] if limit else [])
     note(f"worker {name or command[-1]} on the pool lifecycle of {api_url} (heartbeat every "

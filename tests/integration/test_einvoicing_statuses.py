@@ -293,6 +293,15 @@ def test_a_push_unsigned_forged_malformed_or_for_an_unknown_flow_is_refused_in_o
     unknown, _, _ = push(url, {"trackingId": "F-9", "statuses": good["statuses"]})
     assert (unknown.status_code, unknown.json()["error"]) == (
         404, "e-invoicing:2:trackingId: no flow 'F-9' was deposited by this product")
+    # probe 17: a name that is not ASCII came back escaped twice, `no flow '\\xe9-000003'`, in the answer and the log
+    for sent in ("é-000003", "\uff12\uff10\uff12\uff16-000003"):
+        answer, _, _ = push(url, {"trackingId": sent, "statuses": good["statuses"]})
+        said = f"e-invoicing:2:trackingId: no flow '{sent}' was deposited by this product"
+        assert (answer.status_code, answer.json()["error"]) == (404, said)
+        assert logged[-1].endswith(said)
+    stray, _, _ = push(url, {"trackingId": "F-1", "statuses": good["statuses"], "réf\u200b": 1})
+    assert (stray.status_code, stray.json()["error"]) == (
+        400, "e-invoicing:2:'réf\\u200b': unknown field: send flowId or trackingId, and statuses")
     cases = {
         "e-invoicing:2:statuses[0].code: expected XP Z12-012's status code, a number such as 213":
             {"trackingId": "F-1", "statuses": [{"code": "210", "at": "2026-10-28T10:00:00+01:00"}]},
@@ -321,4 +330,4 @@ def test_a_push_unsigned_forged_malformed_or_for_an_unknown_flow_is_refused_in_o
         from ledger.einvoicing import EinvoiceStatus
 
         assert session.scalars(select(EinvoiceStatus.code)).all() == []
-    assert len(logged) == 3 + len(cases) + 3 and all("\n" not in line for line in logged)
+    assert len(logged) == 6 + len(cases) + 3 and all("\n" not in line for line in logged)

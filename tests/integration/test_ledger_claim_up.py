@@ -87,3 +87,78 @@ def test_a_joining_up_writes_nothing_and_a_failed_up_gives_the_claim_back_on_bot
     assert (held["home"], held["pid"], held["api_url"]) == (str(a.resolve()), 1, "http://0.0.0.0:4200/api")
     give_back(previous, pid=2, engine=ledger)  # the joining up failed: nothing of A's is touched
     assert claim_of(ledger)["pid"] == 1
+
+
+def test_a_joining_up_or_worker_of_another_home_is_refused_and_rewrites_nothing_of_the_serving_home(
+        tmp_path, ledger_url, ledger):
+    """Probe 17 (D2): a fresh home's `up` with PREFECT_API_URL at A's server and A's ledger was taken for one more
+    machine of A's installation: it applied the deployments again, overwrote the server's record of what its
+    worker serves with its own LIFECYCLE_HOME (A's own `lifecycle run` then said its settings differed), and
+    started a worker on A's pool with no keys and no platform, which took A's runs. A machine joins only with the
+    configuration the server records: this one is refused in one line naming A, `up` and `worker` alike, before
+    anything is written; the server's record, its deployments and its pool's workers stay A's."""
+    import httpx
+
+    a, j = tmp_path / "a", tmp_path / "j"
+    a.mkdir(), j.mkdir()
+    port = free_port()
+    api = f"http://127.0.0.1:{port}/api"
+
+    def env(home, **extra):
+        return clean_env(home, LIFECYCLE_DATABASE_URL=ledger_url,
+                         LIFECYCLE_PLATFORM_URL=f"sqlite:///{home / 'platform.db'}", **extra)
+
+    def seen_by_the_server() -> dict:
+        """What A's server holds that a joining `up` rewrote: its record, its deployments, its pool's workers."""
+        served = httpx.get(f"{api}/variables/name/lifecycle_served", timeout=30).json()["value"]
+        deployments = sorted((d["name"], d["updated"], tuple(sorted(d["tags"])))
+                             for d in httpx.post(f"{api}/deployments/filter", json={}, timeout=30).json())
+        workers = sorted(w["name"] for w in httpx.post(f"{api}/work_pools/lifecycle/workers/filter", json={},
+                                                       timeout=30).json())
+        return {"served": served, "deployments": deployments, "workers": workers}
+
+    log = (tmp_path / "a-up.log").open("w+")
+    up = subprocess.Popen([sys.executable, "-m", "lifecycle.cli", "up", "--port", str(port)], env=env(a),
+                          stdout=log, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 300
+        while "ready: the UI is at" not in (tmp_path / "a-up.log").read_text():
+            assert up.poll() is None and time.monotonic() < deadline, (tmp_path / "a-up.log").read_text()[-3000:]
+            time.sleep(1)
+        while not seen_by_the_server()["workers"]:  # A's worker's first heartbeat
+            assert time.monotonic() < deadline, "A's worker never came online"
+            time.sleep(1)
+        before = seen_by_the_server()
+        assert before["served"]["config"]["LIFECYCLE_HOME"] == str(a.resolve())
+        joining = subprocess.Popen([sys.executable, "-m", "lifecycle.cli", "up", "--port", str(free_port())],
+                                   env=env(j, PREFECT_API_URL=api), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                   text=True)
+        try:
+            deadline = time.monotonic() + 240
+            while joining.poll() is None and seen_by_the_server() == before:
+                assert time.monotonic() < deadline, "the joining `up` neither ended nor wrote anything"
+                time.sleep(1)
+            assert seen_by_the_server() == before  # nothing of A's rewritten, no worker of J's on A's pool
+        finally:
+            if joining.poll() is None:
+                joining.send_signal(signal.SIGINT)
+            out, err = joining.communicate(timeout=120)
+        assert joining.returncode == 2, (out, err)
+        [line] = [said for said in err.splitlines() if said.startswith("lifecycle:")]
+        assert (f"the Prefect server at '{api}' serves this ledger for LIFECYCLE_HOME '{a.resolve()}' on "
+                in line), line
+        assert "whose workers run with another configuration than this home's (" in line
+        assert "LIFECYCLE_HOME" in line and "nothing was done" in line
+        # no worker started here (on this machine it would bear the name of A's: its log tells it)
+        assert not (j / "server.json").exists() and not (j / "logs" / "worker.log").exists()
+        worker = subprocess.run([sys.executable, "-m", "lifecycle.cli", "worker"], env=env(j, PREFECT_API_URL=api),
+                                capture_output=True, text=True, timeout=300)
+        assert worker.returncode == 2, worker.stderr
+        [line] = worker.stderr.strip().splitlines()
+        assert f"serves this ledger for LIFECYCLE_HOME '{a.resolve()}'" in line and "nothing was done" in line
+        assert seen_by_the_server() == before
+        assert claim_of(ledger)["home"] == str(a.resolve())
+    finally:
+        up.send_signal(signal.SIGINT)
+        up.wait(timeout=120)
+        log.close()

@@ -389,3 +389,176 @@ def test_a_copied_home_is_refused_its_originals_ledger_file(tmp_path, monkeypatc
     assert str(tmp_path / "a2" / "ledger.db") in line
     monkeypatch.setenv("LIFECYCLE_DATABASE_URL", f"sqlite:///{tmp_path / 'a2' / 'ledger.db'}")
     assert CliRunner().invoke(app, ["show", "customers"]).exit_code == 0  # its own file: its own
+
+
+def _home_with_its_own_ledger(tmp_path, monkeypatch, name: str):
+    """A home whose ledger.db is its own file, claimed by its `up` (the claim names it), set as this process's."""
+    import shutil
+
+    from lifecycle_config.databases import engine_for
+
+    home = tmp_path / name
+    home.mkdir()
+    shutil.copy(tmp_path / "ledger.db", home / "ledger.db")
+    monkeypatch.setenv("LIFECYCLE_HOME", str(home))
+    monkeypatch.setenv("LIFECYCLE_DATABASE_URL", f"sqlite:///{home / 'ledger.db'}")
+    engine = engine_for(f"sqlite:///{home / 'ledger.db'}")
+    claim(engine, how="up")
+    engine.dispose()
+    return home
+
+
+def test_a_hard_linked_ledger_db_is_refused_to_every_home_but_the_serving_one(tmp_path, monkeypatch):
+    """Probe 17 (D3): `ln $A/ledger.db $H/ledger.db` made the file H's own (only a symbolic link was told apart).
+    SQLite keeps a log per name, so H read A's ledger without A's last writes ("no customers" while A had 50)
+    and wrote a log of its own onto the shared file. H's commands and H's `up` are refused in one line, before
+    anything is written through H's name; A, which the claim names, works on."""
+    import os
+
+    from lifecycle_config.databases import engine_for
+
+    sqlite_ledger(tmp_path, monkeypatch, "2026-11-20").dispose()
+    monkeypatch.delenv("PREFECT_API_URL", raising=False)
+    a = _home_with_its_own_ledger(tmp_path, monkeypatch, "a")
+    h = tmp_path / "h"
+    h.mkdir()
+    os.link(a / "ledger.db", h / "ledger.db")
+    monkeypatch.setenv("LIFECYCLE_HOME", str(h))
+    monkeypatch.setenv("LIFECYCLE_DATABASE_URL", f"sqlite:///{h / 'ledger.db'}")
+    for command in (["show", "customers"], ["db", "adopt"], ["show", "audit"]):
+        result = CliRunner().invoke(app, command)
+        assert (result.exit_code, result.stdout) == (2, ""), (command, result.output)
+        [line] = result.stderr.splitlines()
+        assert line.startswith(f"lifecycle: the ledger file '{h / 'ledger.db'}' has 2 names (a hard link"), line
+        assert "nothing was done; remove the other name" in line
+    engine = engine_for(f"sqlite:///{h / 'ledger.db'}")
+    with pytest.raises(LedgerHeld):  # H's `up`, at the moment it would claim it: not H's own file
+        claim(engine, how="up")
+    engine.dispose()
+    assert claim_of(engine_for(f"sqlite:///{a / 'ledger.db'}"))["home"] == str(a.resolve())
+    monkeypatch.setenv("LIFECYCLE_HOME", str(a))  # the home the claim names keeps its ledger
+    monkeypatch.setenv("LIFECYCLE_DATABASE_URL", f"sqlite:///{a / 'ledger.db'}")
+    assert CliRunner().invoke(app, ["show", "customers"]).exit_code == 0
+
+
+@pytest.mark.parametrize("spelling", ["sqlite+pysqlite:///{}", "sqlite:///file:{}?uri=true",
+                                      "sqlite+pysqlite:///{folder}/../{folder.name}/./{name}"])
+def test_every_spelling_of_a_sqlite_url_is_one_file(tmp_path, monkeypatch, spelling):
+    """Probe 17 (D4): the checks that tell one ledger file from another tested the URL's prefix `sqlite:///`, so
+    `sqlite+pysqlite:///$A/ledger.db` let a copied home work on its original's file (and `db upgrade` it), and
+    `db adopt` take another home's own ledger.db. Every spelling SQLAlchemy and SQLite accept names the file."""
+    import shutil
+
+    def written(path):
+        return spelling.format(path, folder=path.parent, name=path.name)
+
+    sqlite_ledger(tmp_path, monkeypatch, "2026-11-20").dispose()
+    monkeypatch.delenv("PREFECT_API_URL", raising=False)
+    a = tmp_path / "a"
+    a.mkdir()
+    shutil.copy(tmp_path / "ledger.db", a / "ledger.db")
+    (a / "server.json").write_text("{}")  # A's `up` ran there
+    shutil.copytree(a, tmp_path / "a2")
+    monkeypatch.setenv("LIFECYCLE_HOME", str(tmp_path / "a2"))
+    monkeypatch.setenv("LIFECYCLE_DATABASE_URL", written(a / "ledger.db"))
+    before = (a / "ledger.db").read_bytes()
+    for command, said in ((["show", "customers"], "is another ledger file than this LIFECYCLE_HOME's own"),
+                          (["db", "upgrade"], "is another ledger file than this LIFECYCLE_HOME's own"),
+                          (["db", "adopt"], f"is the own ledger.db of LIFECYCLE_HOME '{a.resolve()}'")):
+        result = CliRunner().invoke(app, command)
+        assert result.exit_code == 2, (command, result.output)
+        [line] = result.stderr.splitlines()
+        assert said in line and "nothing was done" in line, line
+    assert (a / "ledger.db").read_bytes() == before
+    monkeypatch.setenv("LIFECYCLE_DATABASE_URL", written(tmp_path / "a2" / "ledger.db"))  # its own file: its own
+    from ledger.installation import homes_own_ledger
+
+    assert homes_own_ledger()
+    assert CliRunner().invoke(app, ["show", "customers"]).exit_code == 0
+
+
+def _this_machines_address() -> str:
+    """An address of this machine that is not loopback (the one its default route leaves by): `db adopt` asks a
+    claim's server only there, a loopback address naming another server on each machine."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        try:
+            probe.connect(("192.0.2.1", 9))  # no packet is sent: the kernel only picks the route
+        except OSError:
+            pytest.skip("this machine has no route off loopback")
+        return probe.getsockname()[0]
+
+
+@pytest.fixture
+def old_server(two_homes):
+    """A stand-in for the old home's server on another machine, at an address of this one: answering every
+    request with a given HTTP status (`status`), or taking the connection and answering nothing ("hangs").
+    Yields a function that starts it and points the claim at it."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    engine, a, b = two_homes
+    address, started = _this_machines_address(), []
+
+    def start(status):
+        if status == "hangs":
+            listener = socket.create_server((address, 0))  # the kernel takes the connection; nobody answers
+            started.append(listener.close)
+            port = listener.getsockname()[1]
+        elif status == "stopped":
+            with socket.create_server((address, 0)) as gone:  # a port nothing listens on any more: refused
+                port = gone.getsockname()[1]
+        else:
+            class Answer(BaseHTTPRequestHandler):
+                def do_GET(self):
+                    self.send_response(status)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+
+                def log_message(self, *args):
+                    pass
+
+            server = ThreadingHTTPServer((address, 0), Answer)
+            threading.Thread(target=server.serve_forever, daemon=True).start()
+            started.append(lambda: (server.shutdown(), server.server_close()))
+            port = server.server_address[1]
+        api_url = f"http://{address}:{port}/api"
+        _claim_names(engine, str(a.resolve()), "machine-a", api_url)
+        return api_url
+
+    yield start
+    for stop in started:
+        stop()
+
+
+@pytest.mark.parametrize("status", [401, 503, 200, "hangs"])
+def test_db_adopt_is_refused_while_the_old_homes_server_answers_anything_or_hangs(old_server, two_homes, status):
+    """Probe 17 (D5): `db adopt` took the old home's `up` for stopped unless its /health answered 200 within
+    1.5 s: a server behind basic auth (401 to every request without its password, which the claim does not keep),
+    a busy one (5xx) or a hanging one lost its ledger while it ran. Any answer, or none in time, is a server."""
+    engine, a, _ = two_homes
+    api_url = old_server(status)
+    result = CliRunner().invoke(app, ["db", "adopt"])
+    assert (result.exit_code, result.stdout) == (2, ""), result.output
+    [line] = result.stderr.splitlines()
+    assert f"served by LIFECYCLE_HOME '{a.resolve()}' on 'machine-a', and its server at '{api_url}' " in line
+    assert ("gives no answer within 5 s" if status == "hangs" else f"answers (HTTP {status})") in line
+    assert "nothing was done; stop that `lifecycle up` (Ctrl-C in its terminal on 'machine-a')" in line
+    assert "`lifecycle db adopt --server-gone`" in line
+    assert claim_of(engine)["home"] == str(a.resolve())
+
+
+def test_db_adopt_takes_over_once_the_old_server_refuses_connections_or_is_said_gone(old_server, two_homes):
+    engine, a, b = two_homes
+    old_server("stopped")
+    adopted = CliRunner().invoke(app, ["db", "adopt"])
+    assert adopted.exit_code == 0, adopted.output
+    assert claim_of(engine)["home"] == str(b.resolve())
+    from ledger.models import LedgerClaim
+
+    with session_scope(engine, write=True) as session:  # back to the old home, whose machine now hangs
+        session.get(LedgerClaim, True).home = str(a.resolve())
+    old_server("hangs")
+    assert CliRunner().invoke(app, ["db", "adopt"]).exit_code == 2
+    gone = CliRunner().invoke(app, ["db", "adopt", "--server-gone"])  # its machine is gone for good, says the user
+    assert gone.exit_code == 0, gone.output
+    assert claim_of(engine)["home"] == str(b.resolve())
