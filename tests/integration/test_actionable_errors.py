@@ -22,6 +22,7 @@ from ledger.models import Backup, Export
 from lifecycle.cli.run_checks import shown  # a path given back: cut after 40 characters
 from lifecycle_config import escaped
 from tests.support.builders import CUSTOMER_HEADER, customer, platform, write_csv
+from tests.support.cli import lifecycle_in_process, refused_before_any_run
 from tests.support.folders import read_only
 from tests.support.ports import free_port
 
@@ -32,8 +33,16 @@ SECRET = "do-not-print-this-secret"
 
 
 def lifecycle(*args: str, **env: str) -> subprocess.CompletedProcess:
+    """In a process of its own: what these tests judge is also what the run's process prints (Prefect's log lines,
+    at the level PREFECT_LOGGING_LEVEL sets for that process, never a traceback)."""
     return subprocess.run([sys.executable, "-m", "lifecycle.cli", *args], capture_output=True, text=True,
                           env={**os.environ, **env}, timeout=240)
+
+
+def here(*args: str, **env: str) -> subprocess.CompletedProcess:
+    """Through the CLI's entry point in this process (a process costs 3-4 s of CPU): where what is judged is the
+    command's exit code, its line and what it did, and Prefect's own log lines are not."""
+    return lifecycle_in_process(*args, env={**os.environ, **env})
 
 
 def shop(ledger, tmp_path, count: int) -> list[str]:
@@ -240,8 +249,9 @@ def test_a_ledger_that_cannot_be_used_is_one_line_naming_it_exit_1(home, ledger,
     file = write_csv(tmp_path / "c.csv", CUSTOMER_HEADER, [customer("NEW")])
     commands = [("show", "customers"), ("import", "customers", str(file)), ("run", "arrears", "--as-of", "2026-02-28")]
     with (read_only(locked) if locked else contextlib.nullcontext()):
-        results = [lifecycle(*command, LIFECYCLE_DATABASE_URL=down_url, LIFECYCLE_TODAY="2026-03-02")
-                   for command in commands]
+        env = {**os.environ, "LIFECYCLE_DATABASE_URL": down_url, "LIFECYCLE_TODAY": "2026-03-02"}
+        results = [refused_before_any_run(*command, env=env) if command[0] == "run" else
+                   lifecycle_in_process(*command, env=env) for command in commands]
     for command, result in zip(commands, results):
         said = result.stdout + result.stderr
         assert result.returncode == 1 and "Traceback" not in said and SECRET not in said, (command, said)
@@ -280,7 +290,7 @@ def test_export_refuses_a_target_already_there_before_any_run(prefect_server, ho
     folder.mkdir()
     (folder / "2026-10_billable-interventions.xlsx").write_bytes(b"finance's own copy")
     runs_before = len(runs_of(prefect_server, "billable-export"))   # the session's server: other tests' runs
-    refused = lifecycle("run", "export", "--month", "2026-10", "--out", str(folder), PREFECT_API_URL=prefect_server)
+    refused = here("run", "export", "--month", "2026-10", "--out", str(folder), PREFECT_API_URL=prefect_server)
     assert refused.returncode == 2, refused.stderr
     assert refused.stderr.strip().splitlines() == [
         f"lifecycle: --out {shown(folder)}: 2026-10_billable-interventions.xlsx is already there, and this export may be "
@@ -291,13 +301,13 @@ def test_export_refuses_a_target_already_there_before_any_run(prefect_server, ho
     assert (folder / "2026-10_billable-interventions.xlsx").read_bytes() == b"finance's own copy"
 
     with read_only(tmp_path / "locked") as locked:
-        refused = lifecycle("run", "export", "--month", "2026-10", "--out", f"{locked}/", PREFECT_API_URL=prefect_server)
+        refused = here("run", "export", "--month", "2026-10", "--out", f"{locked}/", PREFECT_API_URL=prefect_server)
     assert refused.returncode == 2, refused.stderr
     assert refused.stderr.startswith(f"lifecycle: --out {shown(locked)}: cannot write there ("), refused.stderr
     with session_scope(ledger) as session:
         assert session.scalar(select(func.count()).select_from(Export)) == 0
 
-    forced = lifecycle("run", "export", "--month", "2026-10", "--out", str(folder), "--force",
+    forced = here("run", "export", "--month", "2026-10", "--out", str(folder), "--force",
                        PREFECT_API_URL=prefect_server)
     assert forced.returncode == 0, forced.stderr
     assert (folder / "2026-10_billable-interventions.xlsx").read_bytes()[:2] == b"PK"
@@ -311,7 +321,7 @@ def test_a_restore_says_where_it_went_in_words(prefect_server, home, ledger, tmp
     nightly_backup(as_of=NIGHT, snapshot_ledger_too=False)
     said = {}
     for target in ("sandbox", "in_place"):
-        result = lifecycle("run", "restore", "--customer", "C001", "--backup", "C001-20261120", "--target", target,
+        result = here("run", "restore", "--customer", "C001", "--backup", "C001-20261120", "--target", target,
                            "--requested-by", "alice", "--ticket", "T-7", PREFECT_API_URL=prefect_server)
         assert result.returncode == 0, result.stderr
         said[target] = result.stdout.splitlines()[0]

@@ -25,7 +25,7 @@ from ledger.imports import import_file
 from ledger.models import AuditEntry, Backup, CustomerLock, RestoreJob
 from policy.terms import Terms
 from tests.support.builders import CUSTOMER_HEADER, customer, platform, write_csv
-from tests.support.cli import lifecycle
+from tests.support.cli import lifecycle, refused_before_any_run
 from tests.support.servers import s3_server
 
 DAY = date(2026, 11, 20)
@@ -224,9 +224,8 @@ def test_a_backup_missing_from_storage_is_gone_and_the_restore_takes_the_next_go
     shown = lifecycle("show", "backups", "--format", "csv")
     assert shown.returncode == 0, shown.stderr
     assert any(line.startswith(f"{newer},ACME,tenant,") and ",gone," in line for line in shown.stdout.splitlines())
-    asked = subprocess.run([sys.executable, "-m", "lifecycle.cli", "run", "restore", "--customer", "ACME", "--backup",
-                            newer, "--requested-by", "alice", "--ticket", "T-6"], capture_output=True, text=True,
-                           timeout=120)
+    asked = refused_before_any_run("run", "restore", "--customer", "ACME", "--backup", newer, "--requested-by", "alice",
+                                   "--ticket", "T-6")
     assert asked.returncode == 2
     assert asked.stderr.strip().splitlines() == [
         f"lifecycle: backup {newer} is gone from storage (its objects were deleted): choose another (or none, for "

@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from ledger.db import session_scope
 from ledger.imports import ImportRejected, import_file
 from ledger.models import Invoice, InvoiceSequence
-from tests.integration.test_hostile_entries import CREDIT_NOTES, lifecycle, one_line_refusal
+from tests.integration.test_hostile_entries import CREDIT_NOTES, here, one_line_refusal
 from tests.support.builders import CUSTOMER_HEADER, customer, write_csv
 from tests.support.locks import WaitWatch, joined, run_in_thread
 
@@ -204,8 +204,8 @@ def test_the_credit_note_command_refuses_in_one_line_a_day_before_the_latest_num
                                                                                      tmp_path):
     credit(invoiced, tmp_path, ("CN-1", "2027-01-05"))
     env = {"PREFECT_API_URL": prefect_server, "LIFECYCLE_TODAY": "2027-01-04"}  # a clock set back a day
-    refused = lifecycle("run", "credit-note", "--invoice", "INV-1", "--amount", "10.00", "--reason", "Goodwill",
-                        "--requested-by", "claire", **env)
+    refused = here("run", "credit-note", "--invoice", "INV-1", "--amount", "10.00", "--reason", "Goodwill",
+                   "--requested-by", "claire", **env)
     assert one_line_refusal(refused) == (f"lifecycle: credit note on INV-1: today (2027-01-04) is before 2027-01-05, "
                                          f"the day number 2027-000001 was issued: {RULE}")
     with session_scope(invoiced) as session:
@@ -230,14 +230,14 @@ def test_with_the_clock_set_back_the_arrears_sweep_issues_no_penalty_dated_ahead
     penalty is issued, dated that day."""
     credit(invoiced, tmp_path, ("CN-1", "2027-01-20"))
     env = {"PREFECT_API_URL": prefect_server, "LIFECYCLE_TODAY": "2027-01-15"}
-    swept = lifecycle("run", "arrears", **env)
+    swept = here("run", "arrears", **env)
     assert "Traceback" not in swept.stderr + swept.stdout and "OutOfOrder" not in swept.stderr + swept.stdout
     assert swept.returncode == 2, swept.stderr
     assert ("C1: penalty on INV-1 not issued: today (2027-01-15) is before 2027-01-20, the day number "
             f"2027-000001 was issued: {RULE}") in swept.stderr, swept.stderr
     with session_scope(invoiced) as session:
         assert session.scalars(select(Invoice.issued_on).where(Invoice.kind == "penalty")).all() == []
-    swept = lifecycle("run", "arrears", **{**env, "LIFECYCLE_TODAY": "2027-01-20"})
+    swept = here("run", "arrears", **{**env, "LIFECYCLE_TODAY": "2027-01-20"})
     assert "penalty on INV-1 not issued" not in swept.stderr + swept.stdout
     with session_scope(invoiced) as session:
         assert session.execute(select(Invoice.number, Invoice.issued_on).where(Invoice.kind == "penalty")).all() \

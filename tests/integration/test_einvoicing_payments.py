@@ -32,6 +32,7 @@ from policy.terms import Terms
 from reports.einvoicing_cdar import read_cashed
 from reports.einvoicing_ereporting import read_ereport
 from tests.support.builders import write_csv
+from tests.support.cli import lifecycle_in_process
 from tests.support.fake_einvoicing import FakePlatform
 from tests.support.scenarios import load_october
 
@@ -204,9 +205,8 @@ def test_a_foreign_customers_month_goes_to_e_reporting_to_the_cent(issued, platf
 def test_lifecycle_run_e_reporting_sends_a_period_and_says_so(issued, platform, prefect_server):
     env = {**os.environ, "PREFECT_API_URL": prefect_server, "LIFECYCLE_EINVOICING_URL": platform.url}
 
-    def run(*args):
-        return subprocess.run([sys.executable, "-m", "lifecycle.cli", "run", "e-reporting", *args],
-                              capture_output=True, text=True, env=env, timeout=300)
+    def run(*args):  # in this process: the command's exit, lines and deposits are judged, not its process
+        return lifecycle_in_process("run", "e-reporting", *args, env=env)
 
     early = run("--period", "2026-11-D3")
     assert early.returncode == 2 and early.stderr.strip().splitlines()[-1] == (

@@ -563,14 +563,11 @@ def test_a_workbook_deleted_from_storage_is_written_again_and_out_copies_it(octo
                                                                              tmp_path):
     """Someone deleted the stored workbook: the next export of the unchanged month writes it again under its
     name (same version), so the link is live again and --out copies it."""
-    import subprocess
-    import sys
-
     from ledger.models import AuditEntry
+    from tests.support.cli import lifecycle_in_process
 
-    def lifecycle(*args):
-        return subprocess.run([sys.executable, "-m", "lifecycle.cli", *args], capture_output=True, text=True,
-                              timeout=300, env={**__import__("os").environ, "PREFECT_API_URL": prefect_server})
+    def lifecycle(*args):  # in this process: the exports' lines, files and ledger rows are judged, not a process
+        return lifecycle_in_process(*args, env={**__import__("os").environ, "PREFECT_API_URL": prefect_server})
 
     key = "exports/2026/10/2026-10_billable-interventions.xlsx"
     first = lifecycle("run", "export", "--month", "2026-10")

@@ -23,6 +23,7 @@ from policy.calendar import today_paris
 from tests.integration.test_hostile_input import ledger_state
 from tests.support.builders import CUSTOMER_HEADER, customer, write_csv
 from tests.support.cli import lifecycle as command
+from tests.support.cli import lifecycle_in_process, refused_before_any_run
 
 REFUNDS = ["refund_id", "customer_id", "amount", "refunded_on", "reference"]
 CREDIT_NOTES = ["credit_note_id", "invoice_number", "amount_ttc", "reason", "issued_on"]
@@ -31,6 +32,19 @@ WINDOW = "a date here lies from 2000-01-01 (earliest_date) to 400 days after tod
 
 def lifecycle(*args: str, **env: str) -> subprocess.CompletedProcess:
     return command(*args, env={**os.environ, **env}, timeout=180)
+
+
+def refused(*args: str, **env: str) -> subprocess.CompletedProcess:
+    """A command its checks refuse before anything runs: a `run` one in this process too (tests/support/cli.py)."""
+    if args[0] == "run":
+        return refused_before_any_run(*args, env={**os.environ, **env})
+    return lifecycle(*args, **env)
+
+
+def here(*args: str, **env: str) -> subprocess.CompletedProcess:
+    """Any command, `run` ones too, through the CLI's entry point in this process: where what is judged is what the
+    command decides and says, not its process."""
+    return lifecycle_in_process(*args, env={**os.environ, **env})
 
 
 def one_line_refusal(result: subprocess.CompletedProcess) -> str:
@@ -257,14 +271,14 @@ def test_the_refund_command_refuses_a_used_reference_in_one_line(prefect_server,
     import_file("refunds", write_csv(tmp_path / "r.csv", REFUNDS, [["R1", "C1", "10.00", "2026-11-02", "VIR-1"]]),
                 engine=with_credit)
     env = {"PREFECT_API_URL": prefect_server}
-    refused = lifecycle("run", "refund", "--customer", "C1", "--amount", "10.00", "--reference", "VIR-1", **env)
+    refused = here("run", "refund", "--customer", "C1", "--amount", "10.00", "--reference", "VIR-1", **env)
     assert "bank reference 'VIR-1' is already refund R1's for C1" in one_line_refusal(refused)
-    refused = lifecycle("run", "refund", "--customer", "C1", "--amount", "10.00", "--reference", "vir_1", **env)
+    refused = here("run", "refund", "--customer", "C1", "--amount", "10.00", "--reference", "vir_1", **env)
     assert ("bank reference 'vir_1' is already refund R1's for C1 (refunded on 2026-11-02 as 'VIR-1'; references "
             "are compared without case, accents, spaces, dashes, punctuation and symbols)") in one_line_refusal(refused)
-    done = lifecycle("run", "refund", "--customer", "C1", "--amount", "10.00", "--reference", "VIR-9", **env)
+    done = here("run", "refund", "--customer", "C1", "--amount", "10.00", "--reference", "VIR-9", **env)
     assert done.returncode == 0, done.stderr
-    again = lifecycle("run", "refund", "--customer", "C1", "--amount", "10.00", "--reference", "VIR-9", **env)
+    again = here("run", "refund", "--customer", "C1", "--amount", "10.00", "--reference", "VIR-9", **env)
     assert again.returncode == 0 and "was recorded already" in again.stdout
 
 
@@ -408,7 +422,7 @@ def test_dates_and_months_of_commands_are_refused_in_one_line_naming_the_window(
     ]
     before = ledger_state(with_credit)
     for args, says in cases:
-        line = one_line_refusal(lifecycle(*args))
+        line = one_line_refusal(refused(*args))
         assert says in line, (args, line)
     assert ledger_state(with_credit) == before
 
@@ -447,7 +461,7 @@ def test_control_characters_in_a_commands_text_are_refused_in_one_line(with_cred
     ]
     before = ledger_state(with_credit)
     for args, says in cases:
-        line = one_line_refusal(lifecycle(*args))
+        line = one_line_refusal(refused(*args))
         assert says in line, (args, line)
     assert ledger_state(with_credit) == before
 
@@ -604,7 +618,7 @@ def test_bidi_controls_and_invisible_characters_are_refused_at_every_entry(with_
          "--requested-by: holds the invisible character U+3164 HANGUL FILLER"),
     ]
     for args, says in cases:
-        line = one_line_refusal(lifecycle(*args))
+        line = one_line_refusal(refused(*args))
         assert says in line, (args, line)
     assert ledger_state(with_credit) == before
 
@@ -614,11 +628,11 @@ def test_a_restores_ticket_is_an_id_and_its_requester_a_name(with_credit):
              ("-rf", "--ticket '-rf': not an id")]
     before = ledger_state(with_credit)
     for ticket, says in cases:
-        line = one_line_refusal(lifecycle("run", "restore", "--customer", "C1", "--requested-by", "ann",
-                                          f"--ticket={ticket}"))
+        line = one_line_refusal(refused("run", "restore", "--customer", "C1", "--requested-by", "ann",
+                                        f"--ticket={ticket}"))
         assert says in line, line
-    line = one_line_refusal(lifecycle("run", "restore", "--customer", "C1", "--requested-by", "x" * 121,
-                                      "--ticket", "T-1"))
+    line = one_line_refusal(refused("run", "restore", "--customer", "C1", "--requested-by", "x" * 121,
+                                    "--ticket", "T-1"))
     assert "--requested-by is longer than 120 characters" in line
     # every name and reason a command keeps follows the import's text cell of its column
     cases = [(("run", "credit-note", "--invoice", "INV-1", "--amount", "1.00", "--reason", "r" * 501,
@@ -630,7 +644,7 @@ def test_a_restores_ticket_is_an_id_and_its_requester_a_name(with_credit):
              (("run", "standby-request", "--customer", "C1", "--reason", "temporary_inactivity", "--requested-by", ""),
               "--requested-by is empty")]
     for args, says in cases:
-        line = one_line_refusal(lifecycle(*args))
+        line = one_line_refusal(refused(*args))
         assert says in line, (args, line)
     assert ledger_state(with_credit) == before
     # the same rules where the flow runs (a run started from the UI never passed the command)

@@ -128,6 +128,17 @@ def lifecycle(*args: str, **env: str):
     return command(*args, env={**os.environ, **env})
 
 
+def refused(*args: str, **env: str):
+    """A command its checks refuse before anything runs: a `run` one in this process too (tests/support/cli.py)."""
+    import os
+
+    from tests.support.cli import refused_before_any_run
+
+    if args[0] == "run":
+        return refused_before_any_run(*args, env={**os.environ, **env})
+    return lifecycle(*args, **env)
+
+
 def test_an_unsafe_id_already_in_the_ledger_is_flagged_and_never_becomes_a_key(home, ledger, tmp_path):
     """A customer `C003/../C002` written before ids were checked: `db upgrade` and `show customers` say so,
     and its backup is refused with a failure (ops are alerted) while its neighbour's backup is written."""
@@ -191,7 +202,7 @@ def test_a_users_mistake_is_one_line_and_exit_2_never_a_traceback(home, ledger, 
         (("run", "backup", "--as-of", "2025-12-10", "--customer", "C1"), "a backup holds the data of the moment"),
     ]
     for args, says in cases:
-        result = lifecycle(*args)
+        result = refused(*args)
         lines = result.stderr.strip().splitlines()
         assert result.returncode == 2 and len(lines) == 1 and lines[0].startswith("lifecycle: "), (args, result.stderr)
         assert says in lines[0], (args, lines)
@@ -216,7 +227,7 @@ def test_a_number_in_other_digits_than_0_9_is_refused_before_any_work(home, ledg
          "--lines '١': line positions separated by commas, like 1,3 (write digits 0-9"),
     ]
     for args, says in cases:
-        result = lifecycle(*args)
+        result = refused(*args)
         lines = result.stderr.strip().splitlines()
         assert result.returncode == 2 and len(lines) == 1 and lines[0].startswith("lifecycle: "), (args, result.stderr)
         assert says in lines[0], (args, lines)

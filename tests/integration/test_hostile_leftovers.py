@@ -22,6 +22,7 @@ from lifecycle_config.databases import engine_for
 from operations.backup import snapshot_ledger
 from tests.integration.conftest import create_pg_database, drop_pg_database
 from tests.support.backup_shop import backup_shop
+from tests.support.cli import lifecycle_in_process
 
 DAY = date(2026, 11, 20)
 
@@ -60,8 +61,7 @@ def test_an_interrupted_snapshot_restore_leaves_nothing_in_its_target(kind, tmp_
         with engine_for(target).connect() as connection:
             assert inspect(connection).get_table_names() == []
         engine_for(target).dispose()
-    again = subprocess.run([sys.executable, "-m", "lifecycle.cli", "db", "restore-snapshot", snapshot.backup_id,
-                            "--to", target], capture_output=True, text=True, env=dict(os.environ), timeout=240)
+    again = lifecycle_in_process("db", "restore-snapshot", snapshot.backup_id, "--to", target)  # no kill this time
     assert again.returncode == 0 and again.stdout.startswith("restored "), again.stderr
 
 
@@ -212,9 +212,8 @@ def test_a_home_of_one_installation_refuses_another_installations_ledger_on_eith
     own = installation_id(ledger)
     assert not (home / "ledger.db").exists()
 
-    def show() -> subprocess.CompletedProcess:
-        return subprocess.run([sys.executable, "-m", "lifecycle.cli", "show", "customers"], capture_output=True,
-                              text=True, env=dict(os.environ), timeout=240)
+    def show() -> subprocess.CompletedProcess:  # a ledger's command: in this process (tests/support/cli.py)
+        return lifecycle_in_process("show", "customers")
 
     assert show().returncode == 0  # a fresh home takes the ledger it is given
     with session_scope(ledger) as session:

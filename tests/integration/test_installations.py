@@ -26,9 +26,11 @@ pytestmark = [pytest.mark.prefect, pytest.mark.xdist_group("lifecycle-up")]
 
 
 def lifecycle(home: Path, *args: str, timeout: float = 300, **env: str) -> subprocess.CompletedProcess:
-    """`demo` and `db` (the ledger alone) through the CLI's entry point in this process (tests/support/cli.py);
-    the rest, which reaches a Prefect server, in a process of its own as a user's shell starts it."""
-    if args[0] in ("demo", "db"):
+    """`demo` and `db` (the ledger alone) through the CLI's entry point in this process (tests/support/cli.py), and
+    `run` and `import`, which these tests see refused by the server's installation before any flow runs (3-4 s of
+    CPU less each, in test_up's group, the suite's longest); the rest, which would serve (a worker, a webhook, a
+    deployment) had it not been refused, in a process of its own as a user's shell starts it."""
+    if args[0] in ("demo", "db", "run", "import"):
         return lifecycle_in_process(*args, env=clean_env(home, **env))
     return subprocess.run([sys.executable, "-m", "lifecycle.cli", *args], env=clean_env(home, **env),
                           capture_output=True, text=True, timeout=timeout)

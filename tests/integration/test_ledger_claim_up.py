@@ -16,6 +16,7 @@ from sqlalchemy import func, select
 from ledger.db import session_scope
 from ledger.installation import claim_of
 from ledger.models import AuditEntry
+from tests.support.cli import lifecycle_in_process, refused_before_any_run
 from tests.support.ports import free_port
 from tests.support.up import clean_env
 
@@ -30,6 +31,12 @@ def test_a_ledger_served_by_one_homes_up_is_refused_by_another_home_until_it_ado
         return clean_env(home, LIFECYCLE_DATABASE_URL=ledger_url, LIFECYCLE_PLATFORM_URL=f"sqlite:///{home / 'platform.db'}")
 
     def lifecycle(home, *args):
+        """A ledger's command, and a `run` refused before any run, through the CLI's entry point in this process
+        (tests/support/cli.py); `up`, which would serve had it not been refused, in a process of its own."""
+        if args[0] == "run":
+            return refused_before_any_run(*args, env=env(home))
+        if args[0] != "up":
+            return lifecycle_in_process(*args, env=env(home))
         return subprocess.run([sys.executable, "-m", "lifecycle.cli", *args], env=env(home), capture_output=True,
                               text=True, timeout=300)
 

@@ -24,7 +24,9 @@ import yaml
 from lifecycle import alerts
 from lifecycle.logwatch import ErrorLines
 from policy.calendar import PARIS, add_months, month_key, today_paris
-from tests.support.up import HELD, command_line, descendants, first_time_of_day, parent_of, processes_of, signal_all
+from tests.support.cli import refused_before_any_run
+from tests.support.up import (HELD, clean_env, command_line, descendants, first_time_of_day, parent_of, processes_of,
+                               signal_all)
 
 pytestmark = [pytest.mark.prefect, pytest.mark.xdist_group("lifecycle-up")]
 
@@ -166,7 +168,8 @@ def test_days_ahead_and_unfinished_months_are_refused_unless_forced_with_a_reaso
         (("run", "monthly-close", "--month", this_month), f"the month {this_month} has not ended"),
         (("run", "arrears", "--as-of", tomorrow, "--force"), "--force needs --reason"),
     ]:
-        refused = up_server.lifecycle(*args)
+        # refused by the command's checks before any run: in this process (tests/support/cli.py)
+        refused = refused_before_any_run(*args, env=clean_env(up_server.home))
         assert refused.returncode == 2 and says in refused.stderr, (args, refused.stderr)
         assert len(refused.stderr.strip().splitlines()) == 1, refused.stderr
     assert up_server.lifecycle("run", "arrears", "--as-of", tomorrow, "--dry-run").returncode == 0

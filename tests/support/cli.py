@@ -71,6 +71,22 @@ def _prefect_api_url(args: tuple[str, ...], env: Mapping[str, str]):
     return temporary_settings(restore_defaults={PREFECT_API_URL})
 
 
+#: a Prefect API where nothing listens: a `run` command tried in this process finds no server there
+NOWHERE = "http://127.0.0.1:9/api"
+
+
+def refused_before_any_run(*args: str, env: Mapping[str, str] | None = None,
+                           cwd: str | os.PathLike | None = None) -> subprocess.CompletedProcess:
+    """`lifecycle run ...` whose options (or the ledger rows they name) its checks refuse before any flow runs: in
+    this process, as a ledger's command is, and not in a process of its own (2.5-4 s of CPU each: Prefect imported
+    again), since the point is what the checks say. PREFECT_API_URL is a port nothing listens on, whatever `env`
+    says: a command that got past its checks stops on that server, not answering, with another line and exit
+    code, instead of running a flow in the test's process."""
+    assert args and args[0] == "run", args
+    return lifecycle_in_process(*args, env={**(os.environ if env is None else env), "PREFECT_API_URL": NOWHERE},
+                                cwd=cwd)
+
+
 #: the commands that touch only the ledger (and the demo platform) and never load Prefect (test_cli_package)
 LEDGER_COMMANDS = ("import", "show", "db", "keys", "demo")
 
