@@ -53,14 +53,23 @@ def _wait_for_point(log, name: str, seconds: float = 120) -> None:
     raise AssertionError(f"the close never reached {name}")
 
 
-def _acme(ledger) -> tuple[Invoice, list[tuple[str, str]], QuotaPeriod]:
+def _drafted(ledger, customer_id: str) -> tuple[Invoice, list[tuple[str, str]], QuotaPeriod]:
     with session_scope(ledger) as session:
-        invoice = session.scalars(select(Invoice).where(Invoice.customer_id == "ACME",
+        invoice = session.scalars(select(Invoice).where(Invoice.customer_id == customer_id,
                                                         Invoice.close_month == "2026-10")).one()
         lines = sorted((line.category, str(line.amount_ht)) for line in invoice.lines)
-        quota = session.scalars(select(QuotaPeriod).where(QuotaPeriod.customer_id == "ACME",
+        quota = session.scalars(select(QuotaPeriod).where(QuotaPeriod.customer_id == customer_id,
                                                           QuotaPeriod.month == "2026-10")).one()
         return invoice, lines, quota
+
+
+def _as_expected(ledger, customer_id: str) -> QuotaPeriod:
+    """The customer's draft is the one computed by hand for the state before the writer (scenarios.EXPECTED)."""
+    invoice, lines, quota = _drafted(ledger, customer_id)
+    ht, vat, ttc, expected_lines = EXPECTED[customer_id]
+    assert (invoice.total_ht, invoice.total_vat, invoice.total_ttc) == (Decimal(ht), Decimal(vat), Decimal(ttc))
+    assert lines == sorted(expected_lines)
+    return quota
 
 
 @pytest.mark.parametrize("ledger_url", ["postgresql", "sqlite"], indirect=True)
@@ -90,9 +99,37 @@ def test_a_standby_recorded_while_the_close_runs_never_prices_one_invoice_from_t
 
     # the close priced ACME from the state it read first (no standby): its work against the whole quota, its
     # subscription whole, its quota row the same; to the cent, as computed by hand in tests/support/scenarios.py
-    invoice, lines, quota = _acme(ledger)
-    ht, vat, ttc, expected_lines = EXPECTED["ACME"]
-    assert (invoice.total_ht, invoice.total_vat, invoice.total_ttc) == (Decimal(ht), Decimal(vat), Decimal(ttc))
-    assert lines == sorted(expected_lines)
+    quota = _as_expected(ledger, "ACME")
     assert (quota.standby_days, quota.included_minutes) == (0, 120)
     assert quota.used_minutes == 120  # the whole quota drawn, as the work was priced
+
+
+@pytest.mark.parametrize("ledger_url", ["postgresql"], indirect=True)
+def test_a_cancellation_recorded_while_the_close_runs_never_prices_one_invoice_from_two_states(ledger, home, tmp_path,
+                                                                                             monkeypatch):
+    """BETA is on standby from 20 October; a letter recorded during the close makes 25 October its last day of
+    service, which cuts its standby days (and so its quota) and its subscription. Read twice, the close priced
+    its work with 12 standby days and its subscription with a last day of the 25th."""
+    from datetime import date
+
+    from operations.cancellation import receive
+    from policy.terms import Terms
+
+    load_october(ledger, tmp_path)
+    log = tmp_path / "points.log"
+    monkeypatch.setenv("LIFECYCLE_FAILPOINT_LOG", str(log))
+    monkeypatch.setenv("LIFECYCLE_FAILPOINT_PAUSE", f"close.priced={PAUSE}")
+    closing, closed = _draft_in_thread(ledger)
+    try:
+        _wait_for_point(log, "close.priced")
+        with session_scope(ledger, write=True) as session:  # its notice ends on the 25th: its last day of service
+            _, _, new = receive(session, "BETA", date(2026, 9, 25), None, Terms(cancellation_ends="notice_end"),
+                                requested_by="BETA's director", actor="test", flow_run_id=None)
+        assert new
+        recorded = time.monotonic()
+    finally:
+        closing.join(120)
+    assert "error" not in closed, closed.get("error")
+    assert recorded < closed["ended"]  # it committed while the close ran: the race took place
+    quota = _as_expected(ledger, "BETA")   # 12 standby days, its subscription to the month's end: 424.66 TTC
+    assert (quota.standby_days, quota.included_minutes) == (12, 73)
