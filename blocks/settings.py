@@ -57,8 +57,20 @@ def invalid_block_line(block_type, name: str, error: ValidationError) -> str:
     given = first.get("input")
     shown = quoted(re.sub(r"(://[^/@:]*:)[^/]*@", r"\1***@", given)) if isinstance(given, str) else repr(given)[:60]
     why = first["msg"].removeprefix("Value error, ")
-    return (f"the {block_type.get_block_type_slug()} block {name!r}: {field}: {why} (given {shown}): correct it in "
-            f"the UI (Blocks)")
+    bounds = allowed_range(block_type, field)
+    return (f"the {block_type.get_block_type_slug()} block {name!r}: {field}: {why} (given {shown}"
+            f"{f'; it takes {bounds}' if bounds else ''}): correct it in the UI (Blocks)")
+
+
+def allowed_range(block_type, field: str) -> str | None:
+    """`from LOW to HIGH`, the bounds a number of a block takes (its Field's ge and le), for the line that refuses
+    a value out of them: whoever corrects the block reads what to type, not only which side was crossed."""
+    info = block_type.model_fields.get(field)
+    if info is None:
+        return None
+    low = next((bound.ge for bound in info.metadata if hasattr(bound, "ge")), None)
+    high = next((bound.le for bound in info.metadata if hasattr(bound, "le")), None)
+    return f"from {low} to {high}" if low is not None and high is not None else None
 
 
 def _load(block_type, name: str):

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import json
 import os
-import select
+import selectors
 import signal
 import socket
 import struct
@@ -50,10 +50,19 @@ _HEADER = struct.Struct("!I")
 #: finds the run's own process as well as this command
 ENVIRON_ROOM_VARIABLE = "LIFECYCLE_WARM_ENGINE_ENVIRON"
 ENVIRON_ROOM = 32 * 1024
-#: how long the warm engine waits for a connection's request: it reads requests one at a time, so a client that
-#: connects and says nothing (a stray `nc -U`, a stopped process) would otherwise hold every run behind it; long
-#: enough that a command slowed down on a loaded machine between its connect and its request is still served
+#: how long a connection may stay silent before its request's first byte: long enough that a command slowed down
+#: on a loaded machine between its connect and its request is still served. Each connection is read apart, as
+#: its bytes come, so a silent or slow client holds only its own connection, never another command's run
 REQUEST_TIMEOUT = 10.0
+#: how long a request may take from its first byte to its last, whatever its pace: a command sends its request
+#: at once (kilobytes), while a client trickling a byte every few seconds would otherwise stay for hours
+REQUEST_DEADLINE = 3.0
+#: how many connections may wait for their requests at once: past it, the one waiting longest is closed, so a
+#: flood of idle connections costs descriptors only up to this, and a command's connection (its request sent
+#: with its connect) is read before it could be the oldest
+PENDING_LIMIT = 64
+#: how many connections are accepted per turn of the loop before the waiting ones are read again
+ACCEPT_BATCH = 16
 #: the largest request the warm engine reads (argv, working directory and environment of a run take kilobytes)
 REQUEST_LIMIT = 4 * 1024 * 1024
 
@@ -67,34 +76,26 @@ def _send(sock: socket.socket, payload: dict, fds: list[int] | None = None) -> N
     sock.sendall(data)
 
 
-def _receive(sock: socket.socket, with_fds: bool = False, limit: int | None = None) -> tuple[dict | None, list[int]]:
-    """One message (and the descriptors passed with it); None when the peer closed, sent something that is
-    not a message, or announced more than `limit` bytes."""
-    fds: list[int] = []
-    if with_fds:
-        head, fds, _, _ = socket.recv_fds(sock, _HEADER.size, 3)
-    else:
-        head = sock.recv(_HEADER.size)
-    try:  # from here the descriptors received are the caller's to close, whatever happens
-        while head and len(head) < _HEADER.size:
+def _receive(sock: socket.socket) -> tuple[dict | None, list[int]]:
+    """The warm engine's answer to a command (the run's pid, then its status); None when it closed, or sent
+    something that is not a message."""
+    try:
+        head = b""
+        while len(head) < _HEADER.size:
             more = sock.recv(_HEADER.size - len(head))
             if not more:
-                break
+                return None, []
             head += more
-        if len(head) < _HEADER.size:
-            return None, fds
         (size,) = _HEADER.unpack(head)
-        if limit is not None and size > limit:
-            return None, fds
         data = b""
         while len(data) < size:
             more = sock.recv(size - len(data))
             if not more:
-                return None, fds
+                return None, []
             data += more
-        return json.loads(data), fds
-    except (OSError, ValueError, RecursionError):  # cut, timed out, not JSON, not UTF-8, nested past the parser's
-        return None, fds                           # depth (b"[" * 200000): not one of our messages
+        return json.loads(data), []
+    except (OSError, ValueError, RecursionError):
+        return None, []
 
 
 def _is_run_request(request) -> bool:
@@ -170,14 +171,18 @@ def start(argv: list[str]) -> None:
 # --- the warm engine's side -------------------------------------------------------------------------
 
 def _run_child(request: dict, fds: list[int], listener: socket.socket, connection: socket.socket,
-               others: list[socket.socket] = ()) -> None:
+               others: list[socket.socket] = (), other_fds: list[int] = (), selector=None) -> None:
     """In the forked child: become the command's process as `python -m prefect.engine` would be, and run."""
     code = 1
     try:
+        if selector is not None:
+            os.close(selector.fileno())  # the warm engine's epoll, not this run's
         listener.close()
         connection.close()
-        for other in others:  # the other runs' connections: held here, a command would wait for this run's end
+        for other in others:  # the other connections: held here, a command would wait for this run's end
             other.close()
+        for fd in other_fds:  # the streams other waiting requests passed: theirs, not this run's
+            os.close(fd)
         os.setsid()  # its own session: stopping the warm engine leaves the runs in flight running
         for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGCHLD, signal.SIGHUP):
             signal.signal(signum, signal.SIG_DFL)
@@ -272,8 +277,12 @@ def serve(path: str) -> None:
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     listener.bind(path)
     os.chmod(path, 0o600)
-    listener.listen(16)
-    children: dict[int, socket.socket] = {}   # child pid -> its command's connection
+    listener.listen(128)
+    listener.setblocking(False)
+    selector = selectors.DefaultSelector()  # epoll: no FD_SETSIZE ceiling on how many connections are watched
+    selector.register(listener, selectors.EVENT_READ)
+    pending: dict[socket.socket, _Pending] = {}  # connections whose request is still arriving
+    children: dict[int, socket.socket] = {}      # child pid -> its command's connection
     running = True
 
     def stop(*_):
@@ -286,62 +295,152 @@ def serve(path: str) -> None:
     try:
         while running:
             try:
-                ready, _, _ = select.select([listener, *children.values()], [], [], 0.2)
+                events = selector.select(0.2)
             except InterruptedError:
                 continue
-            for sock in ready:
+            for key, _ in events:
+                sock = key.fileobj
                 if sock is listener:
-                    connection, _ = listener.accept()
-                    # a client that never sends, or sends something else, costs at most REQUEST_TIMEOUT and
-                    # never the warm engine itself: the runs behind it are served next
-                    connection.settimeout(REQUEST_TIMEOUT)
-                    try:
-                        request, fds = _receive(connection, with_fds=True, limit=REQUEST_LIMIT)
-                    except Exception:  # noqa: BLE001 - one bad request (whatever _receive did not foresee) is
-                        request, fds = None, []  # dropped; the warm engine serves the next one
-                    connection.settimeout(None)
-                    if not _is_run_request(request) or len(fds) != 3:
-                        for fd in fds:
-                            os.close(fd)
-                        connection.close()
-                        continue
-                    try:
-                        pid = os.fork()
-                    except OSError:  # no process to be had now (EAGAIN, ENOMEM): this command runs cold
-                        for fd in fds:
-                            os.close(fd)
-                        connection.close()
-                        continue
-                    if pid == 0:
-                        _run_child(request, fds, listener, connection, list(children.values()))
-                    for fd in fds:
-                        os.close(fd)
-                    children[pid] = connection
-                    try:
-                        _send(connection, {"pid": pid})
-                    except OSError:
-                        pass
-                else:  # the command went away before its run ended (killed outright): the run goes with it
-                    pid = next((pid for pid, conn in children.items() if conn is sock), None)
-                    try:
-                        gone = not sock.recv(1, socket.MSG_PEEK)
+                    for connection in _accept(listener):
+                        if len(pending) >= PENDING_LIMIT:  # a flood of connections: the oldest waiting one
+                            _drop(selector, pending, min(pending.values(), key=lambda p: p.accepted))  # gives way
+                        pending[connection] = _Pending(connection)
+                        selector.register(connection, selectors.EVENT_READ)
+                        _read_request(selector, pending, children, listener, pending[connection])
+                elif sock in pending:
+                    _read_request(selector, pending, children, listener, pending[sock])
+                elif sock.fileno() >= 0:  # a run's command: anything it sends is read and ignored; its close
+                    try:                  # means it went away before its run ended (killed outright)
+                        gone = not sock.recv(4096)
+                    except BlockingIOError:
+                        gone = False
                     except OSError:
                         gone = True
-                    if pid is not None and gone:
-                        try:
-                            os.kill(pid, signal.SIGKILL)
-                        except ProcessLookupError:
-                            pass
-            _reap(children)
+                    pid = next((pid for pid, conn in children.items() if conn is sock), None)
+                    if gone:
+                        selector.unregister(sock)
+                        if pid is not None:  # the run goes with it; _reap closes the connection
+                            try:
+                                os.kill(pid, signal.SIGKILL)
+                            except ProcessLookupError:
+                                pass
+                        else:
+                            sock.close()
+            now = time.monotonic()
+            for late in [p for p in pending.values() if p.deadline < now]:
+                _drop(selector, pending, late)
+            _reap(children, selector)
     finally:
         listener.close()
         if os.path.exists(path):
             os.unlink(path)
+        for waiting in list(pending.values()):
+            _drop(selector, pending, waiting)
         for pid in list(children):  # runs in flight keep running; their commands learn no status
             children.pop(pid).close()
+        selector.close()
 
 
-def _reap(children: dict[int, socket.socket]) -> None:
+class _Pending:
+    """A connection whose request is still arriving, read as its bytes come, beside every other connection: a
+    client that trickles its request (a byte every few seconds) or says nothing holds no other command's run.
+    It has REQUEST_TIMEOUT to begin and REQUEST_DEADLINE from its first byte to finish, whatever its pace."""
+
+    __slots__ = ("sock", "data", "fds", "accepted", "deadline")
+
+    def __init__(self, sock: socket.socket):
+        self.sock = sock
+        self.data = bytearray()
+        self.fds: list[int] = []
+        self.accepted = time.monotonic()
+        self.deadline = self.accepted + REQUEST_TIMEOUT
+
+
+def _accept(listener: socket.socket) -> list[socket.socket]:
+    """The connections waiting on the listener (at most a backlog's worth, so reading keeps its turn)."""
+    accepted = []
+    for _ in range(ACCEPT_BATCH):
+        try:
+            connection, _ = listener.accept()
+        except (BlockingIOError, InterruptedError):
+            break
+        except OSError:  # out of descriptors (EMFILE) or the like: the connection waits in the backlog
+            break
+        connection.setblocking(False)
+        accepted.append(connection)
+    return accepted
+
+
+def _drop(selector, pending: dict, waiting: _Pending) -> None:
+    """Close a connection whose request did not come (late, cut, too large, not ours) and what it passed."""
+    pending.pop(waiting.sock, None)
+    try:
+        selector.unregister(waiting.sock)
+    except (KeyError, ValueError):
+        pass
+    for fd in waiting.fds:
+        os.close(fd)
+    waiting.fds = []
+    waiting.sock.close()
+
+
+def _read_request(selector, pending: dict, children: dict, listener: socket.socket, waiting: _Pending) -> None:
+    """Read what has arrived of a waiting connection's request; once whole, fork its run."""
+    try:
+        data, fds, _, _ = socket.recv_fds(waiting.sock, 65536, 3)
+    except (BlockingIOError, InterruptedError):
+        return
+    except OSError:
+        _drop(selector, pending, waiting)
+        return
+    waiting.fds.extend(fds)
+    if not data:  # closed before its request was whole
+        _drop(selector, pending, waiting)
+        return
+    if not waiting.data:
+        waiting.deadline = time.monotonic() + REQUEST_DEADLINE
+    waiting.data += data
+    if len(waiting.data) < _HEADER.size:
+        return
+    (size,) = _HEADER.unpack_from(waiting.data)
+    if size > REQUEST_LIMIT or len(waiting.fds) > 3:
+        _drop(selector, pending, waiting)
+        return
+    if len(waiting.data) < _HEADER.size + size:
+        return
+    try:
+        request = json.loads(bytes(waiting.data[_HEADER.size:_HEADER.size + size]))
+    except (ValueError, RecursionError):  # not JSON, not UTF-8, nested past the parser's depth (b"[" * 200000)
+        request = None
+    if not _is_run_request(request) or len(waiting.fds) != 3:
+        _drop(selector, pending, waiting)
+        return
+    connection, fds = waiting.sock, waiting.fds
+    pending.pop(connection)
+    selector.unregister(connection)
+    try:
+        pid = os.fork()
+    except OSError:  # no process to be had now (EAGAIN, ENOMEM): this command runs cold
+        for fd in fds:
+            os.close(fd)
+        connection.close()
+        return
+    if pid == 0:
+        _run_child(request, fds, listener, connection,
+                   [*children.values(), *(p.sock for p in pending.values())],
+                   [fd for p in pending.values() for fd in p.fds], selector)
+    for fd in fds:
+        os.close(fd)
+    connection.setblocking(True)
+    children[pid] = connection
+    try:
+        _send(connection, {"pid": pid})
+    except OSError:
+        pass
+    selector.register(connection, selectors.EVENT_READ)
+
+
+def _reap(children: dict[int, socket.socket], selector=None) -> None:
     while children:
         try:
             pid, status = os.waitpid(-1, os.WNOHANG)
@@ -358,6 +457,11 @@ def _reap(children: dict[int, socket.socket]) -> None:
             _send(connection, outcome)
         except OSError:
             pass
+        if selector is not None:
+            try:
+                selector.unregister(connection)
+            except (KeyError, ValueError):  # unregistered already: its command had gone
+                pass
         connection.close()
 
 

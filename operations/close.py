@@ -42,6 +42,7 @@ from ledger.models import (Cancellation, Customer, Intervention, Invoice, Invoic
 from ledger.numbering import OutOfOrder, issue_date, next_numbers
 from ledger.queries import invoice_label
 from ledger.terms_copies import terms_document
+from lifecycle_config.failpoints import failpoint
 from policy.calendar import add_months, month_bounds, month_key
 from policy.categories import Charge, charge_of, charged
 from policy.billed_through import BilledPeriod
@@ -201,10 +202,15 @@ class _MonthBook:
     quota: dict[tuple[str, str], QuotaPeriod]          # the closed months' quotas that late work draws on
     late_standby: dict[str, dict[str, list[tuple[date, date]]]]
     session: Session
-    # the batch's: its standby periods, its customers' last day of service (those who cancelled) and latest
-    # subscription period billed
+    # the month's standby periods and last days of service (customers who cancelled), read once by
+    # `price_own_month` (only the customers who have one: few) and used again by `bill`: read a second time, a
+    # standby started or a cancellation recorded between the two reads (PostgreSQL's READ COMMITTED shows what
+    # others committed) priced a customer's work for one state and its subscription for another
     standby: dict[str, list[tuple[date, date]]] = field(default_factory=dict)
     ends: dict[str, date] = field(default_factory=dict)
+    # each customer's included minutes as its work was priced, which its quota row keeps
+    included: dict[str, int] = field(default_factory=dict)
+    # the batch's latest subscription period billed
     billed_through: dict[str, BilledPeriod] = field(default_factory=dict)
     stamp: datetime = field(default_factory=now)
     quota_rows: list[dict] = field(default_factory=list)
@@ -269,12 +275,9 @@ class _MonthBook:
             last = batch[-1].customer_id
 
     def start(self, batch: list[Customer]) -> None:
-        """The batch's own facts, in place of the batch's before: its standby, ends, billed-through days and
-        its work as the database priced it."""
+        """The batch's own facts, in place of the batch's before: its billed-through days and its work as the
+        database priced it (its standby and ends are the month's, read once by `price_own_month`)."""
         ids = (batch[0].customer_id, batch[-1].customer_id)   # the batch is a range of ids, in the database's order
-        first, after = month_bounds(self.month)
-        self.standby = _standby_by_customer(self.session, first, after, between=ids)
-        self.ends = _service_ends(self.session, ids)
         self.billed_through = billed_through(self.session, except_close=self.month, between=ids)
         self.own.load(self.session, ids)
 
@@ -286,17 +289,21 @@ class _MonthBook:
     def price_own_month(self) -> None:
         """The month's own work priced set-based by the database (ledger/pricing.py), each customer's quota
         its included minutes for the days it was not on standby; late work is priced in `bill`. The quotas
-        are handed over a batch of customers at a time."""
+        are handed over a batch of customers at a time. The standby periods and last days of service read here
+        are the ones `bill` uses, and the included minutes the ones the quota rows keep: the close prices from one
+        state of them, whatever is committed meanwhile."""
         def included():
             for batch in self.batches(Customer.customer_id, Customer.included_minutes):
                 ids = (batch[0].customer_id, batch[-1].customer_id)
                 first, after = month_bounds(self.month)
-                self.standby = _standby_by_customer(self.session, first, after, between=ids)
-                self.ends = _service_ends(self.session, ids)
-                yield from [(customer.customer_id,
-                             included_minutes(self._base(customer), self.month, len(self._standby(customer))))
-                            for customer in batch]
+                self.standby.update(_standby_by_customer(self.session, first, after, between=ids))
+                self.ends.update(_service_ends(self.session, ids))
+                for customer in batch:
+                    self.included[customer.customer_id] = included_minutes(self._base(customer), self.month,
+                                                                           len(self._standby(customer)))
+                    yield customer.customer_id, self.included[customer.customer_id]
         self.own = stage_month(self.session, self.month, included(), self.beyond, self.terms)
+        failpoint("close.priced")  # the month's work priced; its invoices not drafted yet
 
     def _base(self, customer) -> int:
         return customer.included_minutes if customer.included_minutes is not None else self.terms.included_minutes
@@ -388,7 +395,9 @@ class _MonthBook:
         """The month's quota row and work to invoice, as the database priced them (`price_own_month`)."""
         self.count += self.own.count.get(customer_id, 0)
         self.quota_rows.append({"customer_id": customer_id, "month": self.month,
-                                "included_minutes": included_minutes(base, self.month, days_off),
+                                # as priced; a customer committed after the pricing (not priced) gets its own
+                                "included_minutes": self.included.get(customer_id,
+                                                                      included_minutes(base, self.month, days_off)),
                                 "used_minutes": self.own.used.get(customer_id, 0),
                                 "over_minutes": self.own.over.get(customer_id, 0),
                                 "standby_days": days_off, "closed_at": self.stamp})

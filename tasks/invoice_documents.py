@@ -8,9 +8,11 @@ from prefect.cache_policies import NO_CACHE
 
 from operations import invoice_documents as documents
 from tasks.dispatch import deliver
+from tasks.runtime import retry_unless_configuration
 
 issue_documents_task = task(documents.issue_documents, name="issue-invoice-documents", cache_policy=NO_CACHE,
-                            persist_result=False, retries=1, retry_delay_seconds=10)
+                            persist_result=False, retries=1, retry_delay_seconds=10,
+                            retry_condition_fn=retry_unless_configuration)
 
 
 def finish_documents(settings, **options) -> documents.Finished:

@@ -126,7 +126,7 @@ class _WorldInOneLine(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         error = record.exc_info[1] if isinstance(record.exc_info, tuple) else None
-        if error is None or not (isinstance(error, Refusal) or is_world_condition(error)
+        if error is None or not (isinstance(error, Refusal) or is_world_condition(error) or is_configuration_error(error)
                                  or isinstance(error, known_outcomes())):  # a known outcome: one line too
             return True
         record.exc_info, record.exc_text = None, None
@@ -165,6 +165,24 @@ def known_outcomes() -> tuple[type[BaseException], ...]:
             MasterKeyMissing)
 
 
+def is_configuration_error(error: BaseException) -> bool:
+    """Whether a failure is the configuration's or the asker's, which the same run meets again however often it
+    is tried: a Refusal (a saved block out of its bounds, blocks.settings.BlockInvalid, among them), a LIFECYCLE_*
+    variable or a key store set to what cannot be used (lifecycle_config.Misconfigured). A fault of the world (a
+    network, a server down) is not: it may be gone by the next attempt."""
+    from lifecycle_config import Misconfigured
+
+    return isinstance(error, (Refusal, Misconfigured))
+
+
+def retry_unless_configuration(_task, _task_run, state) -> bool:
+    """A task's `retry_condition_fn`: retry a failure unless it is a configuration error (is_configuration_error).
+    Retried, a block with `parallel_deposits` 0 held the e-invoicing run two more attempts before the one line
+    that names it; the world's faults still get their retries."""
+    error = state.data if isinstance(getattr(state, "data", None), BaseException) else None
+    return error is None or not is_configuration_error(error)
+
+
 def log_bug(what: str, error: BaseException) -> None:
     """One customer's failure that a sweep reports and goes past: when it is a bug (neither a condition of the
     world, a refusal nor a known outcome), the run's log keeps its traceback here, where it happened; the
@@ -201,6 +219,10 @@ def refusals_fail_quietly(flow_function):
             refusal_is_final()
             return Failed(name="Refused", message=str(refusal), data=refusal)
         except Exception as error:
+            if is_configuration_error(error):  # a LIFECYCLE_* variable or a key store that cannot be used: as final
+                print(one_line(error))          # as a refusal (a shard's retry 30 s later met it again), one line
+                refusal_is_final()
+                return Failed(message=one_line(error), data=error)
             if not is_world_condition(error) and not isinstance(error, known_outcomes()):
                 raise  # a bug: Prefect logs it with its traceback
             # the world, or a known outcome (a backup damaged, a key destroyed): no bug, one line, which the

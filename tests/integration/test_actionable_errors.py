@@ -377,8 +377,10 @@ def test_a_block_saved_out_of_its_bounds_stops_a_run_in_one_line_naming_the_fiel
             load_settings()
     finally:
         PlatformControl.delete("lifecycle")
-    assert str(refused.value) == (f"the platform-control block 'lifecycle': {field}: "
-                                  f"{stored or f'{said} (given {value!r})'}: correct it in the UI (Blocks)")
+    takes = {"timeout_seconds": "from 0.1 to 300", "retries": "from 0 to 10"}[field]
+    given = stored.removesuffix(")") if stored else f"{said} (given {value!r}"
+    assert str(refused.value) == (f"the platform-control block 'lifecycle': {field}: {given}; it takes {takes}): "
+                                  f"correct it in the UI (Blocks)")
     with pytest.raises(ValueError, match=said):  # and the block itself, built with such a value
         PlatformControl(**{field: value})
 

@@ -128,3 +128,78 @@ def test_a_client_that_connects_and_says_nothing_holds_the_runs_behind_it_only_s
     finally:
         silent.close()
     assert server.poll() is None
+
+
+def _trickle(client, every: float, limit: float) -> float | None:
+    """Send a request's header then one byte every `every` seconds, as a slow client would, until the warm
+    engine closes the connection (the seconds it took, from the first byte) or `limit` seconds pass (None)."""
+    import socket
+    import time
+
+    first = time.monotonic()
+    client.sendall((1000).to_bytes(4, "big"))  # announces a request of 1000 bytes, well under the limit
+    while time.monotonic() - first < limit:
+        time.sleep(every)
+        try:
+            client.sendall(b" ")
+            client.setblocking(False)
+            try:
+                if client.recv(1) == b"":
+                    return time.monotonic() - first
+            except BlockingIOError:
+                pass
+            finally:
+                client.setblocking(True)
+        except (BrokenPipeError, ConnectionResetError, socket.error):
+            return time.monotonic() - first
+    return None
+
+
+def test_a_client_trickling_its_request_delays_no_run_and_is_cut_at_the_requests_deadline(warm_engine):
+    # a byte every second (every 9 s in the review) kept each recv within its time-out: the warm engine read that
+    # one request for as long as the client went on, and every run start of the installation waited behind it
+    import threading
+    import time
+
+    from lifecycle.warm_engine import REQUEST_DEADLINE
+
+    path, server = warm_engine
+    trickler = _client(path)
+    cut_after: list = []
+    thread = threading.Thread(target=lambda: cut_after.append(_trickle(trickler, every=1.0, limit=90.0)))
+    thread.start()
+    try:
+        time.sleep(1.5)  # the trickle is under way when the command connects
+        started = time.monotonic()
+        done = _command(_environment(LIFECYCLE_WARM_ENGINE=path))
+        took = time.monotonic() - started
+        assert done.returncode == 1 and ENGINE_REFUSAL in done.stderr
+        thread.join(timeout=120)
+        assert cut_after and cut_after[0] is not None, "the trickling client was never cut"
+        assert cut_after[0] < REQUEST_DEADLINE + 5
+        # the command's run started without waiting for the trickling request: before, it waited the 90 s
+        assert took < 45, f"the run start waited {took:.0f} s behind a slow client"
+    finally:
+        trickler.close()
+        thread.join(timeout=120)
+    assert server.poll() is None
+
+
+def test_a_flood_of_silent_connections_holds_no_run_start(warm_engine):
+    # whoever can open connections opens many: past the waiting connections' limit the oldest give way, so the
+    # command's own connection, whose request comes with its connect, is always read
+    import time
+
+    from lifecycle.warm_engine import PENDING_LIMIT
+
+    path, server = warm_engine
+    flood = [_client(path) for _ in range(PENDING_LIMIT * 3)]
+    try:
+        started = time.monotonic()
+        done = _command(_environment(LIFECYCLE_WARM_ENGINE=path))
+        assert done.returncode == 1 and ENGINE_REFUSAL in done.stderr
+        assert time.monotonic() - started < 45
+    finally:
+        for client in flood:
+            client.close()
+    assert server.poll() is None
