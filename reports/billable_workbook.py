@@ -492,9 +492,10 @@ def _total_row(writer: _RowWriter, columns, first: int, last: int, language: str
     return last + 2
 
 
-def _table(book: _Book, code: str, records: list[dict], month: str, language: str,
+def _table(book: _Book, code: str, records: Iterable[dict], month: str, language: str,
            totals: list[tuple[str, Any]]) -> int:
-    """A small sheet of `records` (dicts by code), its ledger words translated, then its Total row; a
+    """A sheet of `records` (dicts by code; a generator is consumed once, row by row, so a sheet of every
+    invoice of a large month is never held whole), its ledger words translated, then its Total row; a
     sentence instead when there is nothing. The ledger's sums go to `totals` (for About)."""
     columns = COLUMNS[code]
     sheet = _sheet(book, code, language)
@@ -505,7 +506,9 @@ def _table(book: _Book, code: str, records: list[dict], month: str, language: st
              for name, table in VALUES.get(code, {}).items()}
     adds = summed(columns)
     sums = {name: Decimal("0.00") for name in adds}
+    count = 0
     for record in records:
+        count += 1
         values = []
         for name in names:
             value = record[name]
@@ -515,23 +518,24 @@ def _table(book: _Book, code: str, records: list[dict], month: str, language: st
         writer.append(values)
         for name in adds:
             sums[name] += record[name] or 0
-    sheet.auto_filter(len(columns), len(records) + 1)
-    if records:
-        _total_row(writer, columns, 2, len(records) + 1, language)
+    sheet.auto_filter(len(columns), count + 1)
+    if count:
+        _total_row(writer, columns, 2, count + 1, language)
     else:
         sheet.append([word(f"{code}.empty", language, month=month)])
     totals += [(f"total.{code}.{name}", sums[name]) for name in adds]
-    return len(records)
+    return count
 
 
-def write_workbook(path: Path, *, month: str, summary: list[dict], interventions: Iterable[list],
-                   invoices: list[dict], about: list[tuple[str, Any]], credit_notes: list[dict] | None = None,
+def write_workbook(path: Path, *, month: str, summary: Iterable[dict], interventions: Iterable[list],
+                   invoices: Iterable[dict], about: list[tuple[str, Any]], credit_notes: list[dict] | None = None,
                    credits: list[dict] | None = None, commitments: list[dict] | None = None,
                    measured: list[dict] | None = None, language: str = "fr",
                    sheet_rows: int = SHEET_ROWS) -> Written:
     """Write the seven sheets, in `language` ("fr" or "en"). `interventions` yields rows in the INTERVENTIONS
     column order (lists, the hot path: 200,000 rows and more) and may be a generator, consumed once; the
-    other sheets take dicts by code name."""
+    other sheets take dicts by code name, the Summary and the Invoices (one row a customer, an invoice) as
+    generators too."""
     if language not in LANGUAGES:
         raise ValueError(f"workbook language {language!r}: one of {', '.join(LANGUAGES)}")
     credit_notes, credits, commitments = credit_notes or [], credits or [], commitments or []
@@ -542,15 +546,17 @@ def write_workbook(path: Path, *, month: str, summary: list[dict], interventions
     writer = _RowWriter(sheet, SUMMARY)
     names = [name for name, _, _ in SUMMARY]
     totals = {name: Decimal("0.00") if name not in COUNTS else 0 for name in TOTALLED}
+    customers = 0
     for record in summary:
+        customers += 1
         writer.append([record[name] for name in names])
         for name in TOTALLED:
             totals[name] += record[name]
-    last = len(summary) + 1
+    last = customers + 1
     sheet.auto_filter(len(SUMMARY), last)
-    if not summary:
+    if not customers:
         writer.append([word("summary.empty", language, month=month)] + [None] * (len(names) - 1))
-    total_row = _total_row(writer, SUMMARY, 2, last, language) + (0 if summary else 1)
+    total_row = _total_row(writer, SUMMARY, 2, last, language) + (0 if customers else 1)
     ttc = names.index("total_ttc")
     ledger_ttc = totals["total_ttc"]
     check = Formula(f"=ROUND({xl_col_to_name(ttc)}{total_row}"
@@ -564,7 +570,7 @@ def write_workbook(path: Path, *, month: str, summary: list[dict], interventions
     parts = _interventions_sheets(book, interventions, month, language, sheet_rows)
     count = sum(rows for _, rows in parts)
     sheet_totals: list[tuple[str, Any]] = []
-    rows = len(summary) + count
+    rows = customers + count
     rows += _table(book, "invoices", invoices, month, language, sheet_totals)
     rows += _table(book, "credit_notes", credit_notes, month, language, sheet_totals)
     rows += _table(book, "credits", credits, month, language, sheet_totals)

@@ -109,3 +109,47 @@ def test_a_month_that_fills_its_sheet_exactly_stays_on_one_sheet(tmp_path):
                    interventions=(intervention(n) for n in range(1, 5)), sheet_rows=8)
     book = load_workbook(tmp_path / "w.xlsx", read_only=True)
     assert "Interventions (2)" not in book.sheetnames
+
+
+def test_the_summary_and_the_invoices_read_a_batch_at_a_time_write_the_same_workbook(october, tmp_path,
+                                                                                    monkeypatch):
+    """The Summary and the Invoices stream from the ledger a batch of customers, of invoices, at a time (the
+    export's memory is a batch's, not the month's customers'): read one customer, one invoice at a time,
+    October's workbook says the same, cell for cell (the same fingerprint: an unchanged export), and the
+    run's result keeps only the Summary's first rows."""
+    import operations.export as export
+
+    finalise("2026-10", date(2026, 11, 2), Terms(), actor="test", flow_run_id=None, engine=october)
+    storage = ObjectStorage(url=(tmp_path / "store").as_uri())
+    whole = export_month("2026-10", storage, Terms(), flow_run_id="run-1", engine=october)
+    monkeypatch.setattr(export, "BATCH", 1)
+    monkeypatch.setattr(export, "PREVIEW", 2)
+    one_by_one = export_month("2026-10", storage, Terms(), flow_run_id="run-2", engine=october)
+    assert (one_by_one.new, one_by_one.fingerprint) == (False, whole.fingerprint)
+    assert [row["customer_id"] for row in one_by_one.customers] == [row["customer_id"] for row in whole.customers][:2]
+    book = load_workbook(tmp_path / "store" / whole.key, read_only=True)
+    assert [row[0] for row in book["Factures"].iter_rows(min_row=2, values_only=True) if row[0]][:-1] == sorted(
+        [number for row in whole.customers for number in row["invoices"].split(", ") if number])
+
+
+def test_the_summary_and_the_invoices_may_be_generators_consumed_once(tmp_path):
+    """The export hands the workbook its Summary and Invoices rows as generators (streamed from the ledger):
+    each is read once, row by row, and counted as it goes."""
+    from reports.billable_workbook import write_workbook
+
+    customer = {"customer_id": "C001", "name": "Acme", "included_minutes": 600, "used_minutes": 60, "over_minutes": 0,
+                "subscription": Decimal("100.00"), "overage": Decimal("0.00"), "always_billed": Decimal("0.00"),
+                "surcharge": Decimal("0.00"), "penalties": Decimal("0.00"), "invoices": "2026-000001",
+                "total_ht": Decimal("100.00"), "total_vat": Decimal("20.00"), "total_ttc": Decimal("120.00")}
+    invoice = {"number": "2026-000001", "customer_id": "C001", "customer_name": "Acme", "kind": "monthly",
+               "month": "2026-10", "status": "open", "issued_on": date(2026, 11, 2), "due_on": date(2026, 12, 2),
+               "total_ht": Decimal("100.00"), "total_vat": Decimal("20.00"), "total_ttc": Decimal("120.00"),
+               "balance": Decimal("120.00"), "einvoice_status": "", "document": ""}
+    written = write_workbook(tmp_path / "w.xlsx", month="2026-10", summary=(row for row in [customer]),
+                             invoices=(row for row in [invoice]), about=[], language="en",
+                             interventions=(intervention(n) for n in range(1, 3)))
+    assert (written.rows, written.totals["total_ttc"]) == (1 + 2 + 1, Decimal("120.00"))
+    book = load_workbook(tmp_path / "w.xlsx", read_only=True)
+    assert [row[0] for row in book["Summary"].iter_rows(values_only=True)][:2] == ["Customer", "C001"]
+    assert [row[0] for row in book["Invoices"].iter_rows(values_only=True)][:4] == [
+        "Number", "2026-000001", None, "Total"]
