@@ -319,8 +319,6 @@ def installation_storage():
     installation is refused in one line (its blocks are that one's); a saved block out of bounds too."""
     import os
 
-    from blocks.settings import BLOCK_NAME
-    from blocks.storage import ObjectStorage
     from lifecycle.server import ServerDown, explicit_server_answers, running_server
 
     explicit = os.environ.get("PREFECT_API_URL")
@@ -332,6 +330,14 @@ def installation_storage():
         url = explicit
     else:
         url = running_server()
+    if url is not None:
+        # this process's server from now on, as prefect_ready makes it, before Prefect is imported (the blocks
+        # import it): Prefect reads its settings once, and a command that checks its options here (`run export
+        # --out`) and then runs would find no server and start a temporary one for its run
+        os.environ["PREFECT_API_URL"] = url
+    from blocks.settings import BLOCK_NAME
+    from blocks.storage import ObjectStorage
+
     if url is None:
         return ObjectStorage()
     from prefect import get_client
