@@ -195,7 +195,8 @@ def db_restore_snapshot(
         if not os.path.isfile(master_key_file):
             fail(f"--master-key-file {master_key_file!r}: no such file", 2)
         os.environ[VARIABLE] = os.path.abspath(master_key_file)
-    from lifecycle.cli.common import installation_storage, refuse_in_a_client_home
+    from lifecycle.cli.common import refuse_in_a_client_home
+    from lifecycle.cli.storage import installation_storage
     from lifecycle_config import database_url_problem, escaped
     from lifecycle_config.conditions import Unavailable, one_line
     from lifecycle_config.masterkey import MasterKeyMissing
@@ -241,10 +242,10 @@ def _target_file_problem(url: str) -> str | None:
 
 def _target_inside_storage(url: str, storage) -> str | None:
     """Why the SQLite file --to names must not take the snapshot: it is inside the storage's folder, among the
-    stored objects (lifecycle.cli.common.inside_storage_problem). Another database is no file of ours."""
+    stored objects (lifecycle.cli.storage.inside_storage_problem). Another database is no file of ours."""
     from sqlalchemy.engine import make_url
 
-    from lifecycle.cli.common import inside_storage_problem
+    from lifecycle.cli.storage import inside_storage_problem
 
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):

@@ -27,7 +27,8 @@ def keys_export(
     """Write an escrow copy of the master key (readable by its owner only) for the vendor's safe: with it,
     `--master-key-file` or LIFECYCLE_MASTER_KEY_FILE reads every backup when the home's key is lost. With a
     KMS master key there is nothing to export: the key never leaves KMS."""
-    from lifecycle.cli.common import inside_storage_problem, installation_storage, ledger, refuse_in_a_client_home
+    from lifecycle.cli.common import ledger, refuse_in_a_client_home
+    from lifecycle.cli.storage import inside_storage_problem, installation_storage
     from lifecycle_config import escaped, masterkey
 
     refuse_in_a_client_home(ledger(), f"`lifecycle keys export` {KEYS}")
@@ -79,7 +80,8 @@ def keys_rotate_master(
     finished by running it again; the old key is dropped only once no data key needs it. Export the new
     key afterwards (lifecycle keys export). With a KMS master key: every data key is rewrapped under the KMS
     key now named (from the key file, or a KMS key named before)."""
-    from lifecycle.cli.common import backups_keys, installation_storage, ledger, note, refuse_in_a_client_home
+    from lifecycle.cli.common import ledger, note, refuse_in_a_client_home
+    from lifecycle.cli.storage import backups_keys, installation_storage
     from lifecycle_config import masterkey
     from operations.backup_keys import (BackupsWrapping, KeyDestroyed, RotationImpossible, RotationRunning,
                                         WrongStore, check_store_holds, rotate_master)
@@ -117,7 +119,8 @@ def keys_rotate(
 
     from ledger.db import session_scope
     from ledger.models import Customer, DeletionIntent
-    from lifecycle.cli.common import backups_keys, installation_storage, ledger, refuse_in_a_client_home
+    from lifecycle.cli.common import ledger, refuse_in_a_client_home
+    from lifecycle.cli.storage import backups_keys, installation_storage
     from lifecycle_config import masterkey
     from operations.backup_keys import KeyDestroyed, WrongStore, check_store_holds, create_key
     from policy.ids import id_problem

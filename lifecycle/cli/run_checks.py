@@ -109,7 +109,7 @@ def out_target(out: Path, force: bool, month: str) -> Path:
     a workbook of that month under a name the export could give it. A path the filesystem cannot even
     look at (a name longer than it takes, a NUL) is said in one line, as the imports say it. Never inside the
     storage's folder: a stored object (another version's workbook) would be overwritten."""
-    from lifecycle.cli.common import inside_storage_problem, installation_storage
+    from lifecycle.cli.storage import inside_storage_problem, installation_storage
 
     try:
         inside = inside_storage_problem(out, installation_storage())  # before any folder is made there

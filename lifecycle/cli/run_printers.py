@@ -141,7 +141,8 @@ def cancellations(result: CancellationsDone, options: dict) -> None:
 
 def export(result: Exported, options: dict) -> None:
     """Where the workbook is, and its copy where --out says (checked before the run: run_checks.out_target)."""
-    from lifecycle.cli.common import fail, inside_storage_problem, not_a_file_problem, write_file
+    from lifecycle.cli.common import fail, not_a_file_problem, write_file
+    from lifecycle.cli.storage import inside_storage_problem
 
     out, force = options["out"], options["force"]
     _say(f"{result.key} in {result.storage}" + (
