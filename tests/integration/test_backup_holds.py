@@ -9,7 +9,6 @@ import os
 import signal
 import subprocess
 import sys
-import threading
 import time
 import uuid
 from datetime import date, datetime, timezone
@@ -26,6 +25,7 @@ from ledger.models import AuditEntry, Backup, CustomerLock, RestoreJob
 from policy.terms import Terms
 from tests.support.builders import CUSTOMER_HEADER, customer, platform, write_csv
 from tests.support.cli import lifecycle, refused_before_any_run
+from tests.support.locks import in_thread
 from tests.support.servers import s3_server
 
 DAY = date(2026, 11, 20)
@@ -88,22 +88,6 @@ def wait_for_lock(ledger, customer_id: str, holder_prefix: str, seconds: float =
                 return
         time.sleep(0.05)
     raise AssertionError(f"{holder_prefix} never took {customer_id}'s lock")
-
-
-def in_thread(target, *args, **kwargs):
-    """Run in a thread; returns (thread, box) where box holds its result or its exception."""
-    box = {}
-
-    def run():
-        try:
-            box["result"] = target(*args, **kwargs)
-        except BaseException as error:  # noqa: BLE001 - handed to the test
-            box["error"] = error
-        box["ended"] = time.monotonic()
-
-    thread = threading.Thread(target=run)
-    thread.start()
-    return thread, box
 
 
 def audit_actions(ledger) -> list[str]:

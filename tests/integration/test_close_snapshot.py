@@ -21,27 +21,28 @@ from ledger.db import session_scope
 from ledger.imports import import_file
 from ledger.models import Invoice, QuotaPeriod, StandbyPeriod
 from tests.support.builders import write_csv
+from tests.support.locks import in_thread
 from tests.support.scenarios import EXPECTED, load_october
 
 PAUSE = 4.0
 
 
-def _draft_in_thread(ledger) -> tuple[threading.Thread, dict]:
+def _close_paused_between_pricing_and_drafts(ledger, tmp_path, monkeypatch) -> tuple[threading.Thread, dict]:
+    """The close of October drafting in a thread, returned once it paused at `close.priced` (PAUSE seconds):
+    what the test writes now comes between the close's pricing and its drafts."""
     from operations.close import draft
     from policy.terms import Terms
 
-    box: dict = {}
-
-    def run():
-        try:
-            box["report"] = draft("2026-10", Terms(), actor="test", flow_run_id=None, engine=ledger)
-        except BaseException as error:  # noqa: BLE001 - handed to the test
-            box["error"] = error
-        box["ended"] = time.monotonic()
-
-    thread = threading.Thread(target=run)
-    thread.start()
-    return thread, box
+    log = tmp_path / "points.log"
+    monkeypatch.setenv("LIFECYCLE_FAILPOINT_LOG", str(log))
+    monkeypatch.setenv("LIFECYCLE_FAILPOINT_PAUSE", f"close.priced={PAUSE}")
+    closing, closed = in_thread(draft, "2026-10", Terms(), actor="test", flow_run_id=None, engine=ledger)
+    try:
+        _wait_for_point(log, "close.priced")
+    except AssertionError:
+        closing.join(120)
+        raise
+    return closing, closed
 
 
 def _wait_for_point(log, name: str, seconds: float = 120) -> None:
@@ -76,12 +77,8 @@ def _as_expected(ledger, customer_id: str) -> QuotaPeriod:
 def test_a_standby_recorded_while_the_close_runs_never_prices_one_invoice_from_two_states(ledger, home, tmp_path,
                                                                                         monkeypatch, ledger_url):
     load_october(ledger, tmp_path)
-    log = tmp_path / "points.log"
-    monkeypatch.setenv("LIFECYCLE_FAILPOINT_LOG", str(log))
-    monkeypatch.setenv("LIFECYCLE_FAILPOINT_PAUSE", f"close.priced={PAUSE}")
-    closing, closed = _draft_in_thread(ledger)
+    closing, closed = _close_paused_between_pricing_and_drafts(ledger, tmp_path, monkeypatch)
     try:
-        _wait_for_point(log, "close.priced")
         # another session records ACME's standby from 20 October while the close is between its two reads
         import_file("standby", write_csv(tmp_path / "s2.csv", ["customer_id", "reason", "start_on", "end_on"],
                                          [["ACME", "temporary_inactivity", "2026-10-20", "2027-01-20"]]),
@@ -116,12 +113,8 @@ def test_a_cancellation_recorded_while_the_close_runs_never_prices_one_invoice_f
     from policy.terms import Terms
 
     load_october(ledger, tmp_path)
-    log = tmp_path / "points.log"
-    monkeypatch.setenv("LIFECYCLE_FAILPOINT_LOG", str(log))
-    monkeypatch.setenv("LIFECYCLE_FAILPOINT_PAUSE", f"close.priced={PAUSE}")
-    closing, closed = _draft_in_thread(ledger)
+    closing, closed = _close_paused_between_pricing_and_drafts(ledger, tmp_path, monkeypatch)
     try:
-        _wait_for_point(log, "close.priced")
         with session_scope(ledger, write=True) as session:  # its notice ends on the 25th: its last day of service
             _, _, new = receive(session, "BETA", date(2026, 9, 25), None, Terms(cancellation_ends="notice_end"),
                                 requested_by="BETA's director", actor="test", flow_run_id=None)

@@ -46,6 +46,16 @@ def backup_shop(tmp_path: Path, monkeypatch, today: str) -> Shop:
                 f"sqlite:///{tmp_path / 'sandbox.db'}", engine)
 
 
+def backed_up_shop(tmp_path: Path, monkeypatch, day) -> Shop:
+    """The shop with a good backup of each of its customers (ACME, BETA) taken on `day`."""
+    from operations.backup import backup_customer
+
+    shop = backup_shop(tmp_path, monkeypatch, day.isoformat())
+    for customer_id in ("ACME", "BETA"):
+        assert backup_customer(customer_id, day, shop.platform, shop.storage, engine=shop.ledger).status == "good"
+    return shop
+
+
 def stored_plain(storage: ObjectStorage, key: str, customer_id: str | None = None) -> bytes:
     """An object of a backup as the product reads it back (decrypted under its owner's data key): what a test
     checks of a manifest; the stored bytes themselves are ciphertext."""

@@ -23,6 +23,23 @@ def run_in_thread(target) -> threading.Thread:
     return thread
 
 
+def in_thread(target, *args, **kwargs) -> tuple[threading.Thread, dict]:
+    """Run `target(*args, **kwargs)` in a thread; returns (thread, box): the box gets its "result" or its
+    "error" (the exception), and "ended" (time.monotonic() when it returned), for a test to judge."""
+    box: dict = {}
+
+    def run():
+        try:
+            box["result"] = target(*args, **kwargs)
+        except BaseException as error:  # noqa: BLE001 - handed to the test
+            box["error"] = error
+        box["ended"] = time.monotonic()
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    return thread, box
+
+
 def joined(thread: threading.Thread, timeout: float = 120) -> None:
     """Wait for the thread, and fail if it is still running: a hung thread is a failure, not a pass."""
     thread.join(timeout)

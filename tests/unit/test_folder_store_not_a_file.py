@@ -17,11 +17,10 @@ import pytest
 from blocks.storage import FolderStore, NotAnObject, StoredObject
 from ledger.db import session_scope
 from ledger.models import Backup
-from operations.backup import backup_customer
 from operations.backup_archive import CorruptBackup
 from operations.drill import drill
 from operations.restore import restore_customer
-from tests.support.backup_shop import backup_shop
+from tests.support.backup_shop import backed_up_shop
 
 DAY = date(2026, 11, 20)
 
@@ -93,10 +92,7 @@ def test_every_read_of_a_folder_store_refuses_what_is_not_a_file_at_once(tmp_pat
 
 @pytest.fixture
 def shop(tmp_path, monkeypatch):
-    shop = backup_shop(tmp_path, monkeypatch, DAY.isoformat())
-    for customer_id in ("ACME", "BETA"):
-        assert backup_customer(customer_id, DAY, shop.platform, shop.storage, engine=shop.ledger).status == "good"
-    return shop
+    return backed_up_shop(tmp_path, monkeypatch, DAY)
 
 
 def _fifo_at(shop, backup_id: str, which: str) -> None:

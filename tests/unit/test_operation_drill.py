@@ -10,19 +10,15 @@ import pytest
 
 from ledger.db import session_scope
 from ledger.models import Backup
-from operations.backup import backup_customer
 from operations.drill import drill, plan_drill
-from tests.support.backup_shop import backup_shop
+from tests.support.backup_shop import backed_up_shop
 
 DAY = date(2026, 11, 20)
 
 
 @pytest.fixture
 def shop(tmp_path, monkeypatch):
-    shop = backup_shop(tmp_path, monkeypatch, DAY.isoformat())
-    for customer_id in ("ACME", "BETA"):
-        assert backup_customer(customer_id, DAY, shop.platform, shop.storage, engine=shop.ledger).status == "good"
-    return shop
+    return backed_up_shop(tmp_path, monkeypatch, DAY)
 
 
 def test_the_drill_verifies_good_backups_and_marks_a_damaged_one_corrupt(shop):
