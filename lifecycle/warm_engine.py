@@ -15,7 +15,9 @@ worker's process for the run: it passes the worker's signals on to the child (a 
 SIGTERM), and exits with the child's status. If it is killed outright (SIGKILL), the warm engine sees
 its connection close and kills the child too, so a run never outlives the process its worker tracks.
 Without a warm engine (`LIFECYCLE_WARM_ENGINE` unset, the socket gone, a worker of another machine) it
-becomes `python -m prefect.engine` itself (exec): the same run, without the head start.
+becomes `python -m prefect.engine` itself (exec): the same run, without the head start. So it does when the
+warm engine closes its connection before saying it is starting the run (a flood's eviction, a late request,
+the warm engine stopped): nothing was started for it.
 
 Kept to the standard library on the command's side: it is the part every run pays for.
 """
@@ -135,17 +137,10 @@ def start(argv: list[str]) -> None:
     except OSError:  # no warm engine there (stopped, lost): the cold way, the same run
         sock.close()
         _exec_engine(argv)
-    try:
-        _send(sock, {"argv": argv, "cwd": os.getcwd(), "env": dict(os.environ)}, [0, 1, 2])
-        started, _ = _receive(sock)
-    except OSError:
-        started = None
-    if not started or not started.get("pid"):
-        # the warm engine went away with the request: it may have started the run, so no second start here;
-        # the worker sees a crash, as for a process that died at once
-        print("lifecycle.warm_engine: the warm engine did not say whether it started the run", file=sys.stderr)
-        sys.exit(1)
-    child = started["pid"]
+    child = _hand_over(sock, argv)
+    if child is None:  # the warm engine started nothing for this command: the cold way, the same run
+        sock.close()
+        _exec_engine(argv)
 
     def pass_on(signum, _frame):
         try:
@@ -166,6 +161,28 @@ def start(argv: list[str]) -> None:
         while process_alive(child):
             time.sleep(0.5)
     _exit_like(status or {"code": 1})
+
+
+def _hand_over(sock: socket.socket, argv: list[str]) -> int | None:
+    """Send the run's request; the pid of the run the warm engine forked, or None when it started nothing.
+
+    The warm engine says "starting" before it forks, and only then: a connection it closes before that word (its
+    oldest waiting one given way to a flood, a request late or cut, the warm engine stopped or killed) started
+    nothing, and the command runs cold. Closed after that word and before the pid, the run may be under way:
+    no second start then; the command exits 1 and the worker sees a crash, as for a process that died at once."""
+    try:
+        _send(sock, {"argv": argv, "cwd": os.getcwd(), "env": dict(os.environ)}, [0, 1, 2])
+    except OSError:  # closed while the request went (evicted, late): what the warm engine said is still read
+        pass
+    answer, _ = _receive(sock)
+    if answer is not None and answer.get("starting"):
+        answer, _ = _receive(sock)
+        if answer is None or not (answer.get("pid") or answer.get("cold")):
+            print("lifecycle.warm_engine: the warm engine did not say whether it started the run", file=sys.stderr)
+            sys.exit(1)
+    if answer is not None and isinstance(answer.get("pid"), int) and answer["pid"] > 0:
+        return answer["pid"]
+    return None
 
 
 # --- the warm engine's side -------------------------------------------------------------------------
@@ -416,6 +433,11 @@ def _read_request(selector, pending: dict, children: dict, listener: socket.sock
         _drop(selector, pending, waiting)
         return
     connection, fds = waiting.sock, waiting.fds
+    try:  # the word before the fork (a few bytes into a buffer nothing was written to): closed before it, the
+        _send(connection, {"starting": True})  # command knows nothing started and runs cold
+    except OSError:  # the command is gone, or its half of the word is all it gets: nothing is forked for it
+        _drop(selector, pending, waiting)
+        return
     pending.pop(connection)
     selector.unregister(connection)
     try:
@@ -423,6 +445,11 @@ def _read_request(selector, pending: dict, children: dict, listener: socket.sock
     except OSError:  # no process to be had now (EAGAIN, ENOMEM): this command runs cold
         for fd in fds:
             os.close(fd)
+        connection.setblocking(True)
+        try:
+            _send(connection, {"cold": True})
+        except OSError:
+            pass
         connection.close()
         return
     if pid == 0:

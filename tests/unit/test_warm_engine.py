@@ -203,3 +203,77 @@ def test_a_flood_of_silent_connections_holds_no_run_start(warm_engine):
         for client in flood:
             client.close()
     assert server.poll() is None
+
+
+def _connected(pid: int) -> bool:
+    """Whether process `pid` holds a connected Unix socket (/proc/net/unix's state 03), as a command does once
+    its connect is in the warm engine's backlog."""
+    inodes = set()
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        try:
+            target = os.readlink(fd)
+        except OSError:
+            continue
+        if target.startswith("socket:["):
+            inodes.add(target[len("socket:["):-1])
+    for line in Path("/proc/net/unix").read_text().splitlines()[1:]:
+        fields = line.split()
+        if len(fields) >= 7 and fields[6] in inodes and fields[5] == "03":
+            return True
+    return False
+
+
+def test_a_command_whose_connection_gives_way_to_a_flood_runs_cold_instead_of_failing(warm_engine):
+    # past PENDING_LIMIT waiting connections the oldest is closed: when that was a command still sending its
+    # request (a large environment), it exited 1 ("did not say whether it started the run") and the worker saw a
+    # crashed run. Nothing was started for it, so it is the same run, cold, as without a warm engine
+    import signal
+    import time
+
+    from lifecycle.warm_engine import PENDING_LIMIT
+
+    path, server = warm_engine
+    # an environment of about a megabyte: its request is still arriving when the flood behind it is accepted
+    ballast = {f"LIFECYCLE_TEST_BALLAST_{n}": "x" * 120_000 for n in range(8)}
+    flood = []
+    server.send_signal(signal.SIGSTOP)  # the command's connection first in the backlog, the flood behind it
+    try:
+        command = subprocess.Popen([sys.executable, "-m", "lifecycle.warm_engine", "not-a-uuid"],
+                                   env=_environment(LIFECYCLE_WARM_ENGINE=path, **ballast), cwd=ROOT,
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        while not _connected(command.pid):
+            assert command.poll() is None, command.communicate()
+            time.sleep(0.05)
+        flood = [_client(path) for _ in range(PENDING_LIMIT + 1)]
+    finally:
+        server.send_signal(signal.SIGCONT)
+    try:
+        out, err = command.communicate(timeout=300)
+    finally:
+        for client in flood:
+            client.close()
+    assert command.returncode == 1 and ENGINE_REFUSAL in err, err  # Prefect's engine ran it: cold
+    assert "did not say" not in err
+    assert server.poll() is None
+
+
+def test_a_command_whose_warm_engine_dies_before_reading_its_request_runs_cold(warm_engine):
+    # the connection cut before the warm engine said it was starting the run: nothing was started, the same run cold
+    import signal
+    import time
+
+    path, server = warm_engine
+    server.send_signal(signal.SIGSTOP)  # the command's request waits unread
+    try:
+        command = subprocess.Popen([sys.executable, "-m", "lifecycle.warm_engine", "not-a-uuid"],
+                                   env=_environment(LIFECYCLE_WARM_ENGINE=path), cwd=ROOT,
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        while not _connected(command.pid):
+            assert command.poll() is None, command.communicate()
+            time.sleep(0.05)
+    finally:
+        server.kill()
+        server.wait(timeout=60)
+    out, err = command.communicate(timeout=300)
+    assert command.returncode == 1 and ENGINE_REFUSAL in err, err
+    assert "did not say" not in err
