@@ -532,8 +532,29 @@ def up_lock() -> Path:
 
 def refuse_a_home_in_use() -> None:
     """Raise HomeInUse when a `lifecycle up` holds this home: checked before `up` touches anything (its
-    ledger, its demo data); `up` itself then holds the lock (hold_home)."""
+    ledger, its demo data); `up` itself then holds the lock (hold_home). A home no `up` ever held has no lock
+    file, and a look makes none (a refused `up` leaves its home as it found it)."""
+    if not up_lock().exists():
+        return
     hold_home(None).close()
+
+
+def not_yet_made() -> list[Path]:
+    """What `up` or `worker` may make before it is refused that is not there yet: the home's logs, Prefect's
+    folder (importing Prefect makes it), the home itself. A refused command removes them again (leave_as_found):
+    it leaves the home as it found it."""
+    home = config.home()
+    made_by_prefect = Path(os.environ.get("PREFECT_HOME") or config.prefect_home())
+    return [path for path in (home / "logs", made_by_prefect, home) if not os.path.lexists(path)]
+
+
+def leave_as_found(made: list[Path]) -> None:
+    """Remove the folders of `made` (not_yet_made) that are still empty: one written in since is kept."""
+    for path in made:
+        try:
+            path.rmdir()
+        except OSError:
+            pass
 
 
 def hold_home(ui: str | None):
@@ -567,18 +588,24 @@ def up(*, host: str, port: int, echo, workers: int = 1) -> int:
     """Run the embedded default until Ctrl-C; returns the exit code. One `up` a home (hold_home)."""
     from lifecycle.logwatch import LogWatcher
 
+    from ledger.installation import LedgerHeld, claim, give_back
+
     config.prepare_prefect_environment()
+    own_server = not os.environ.get("PREFECT_API_URL")
+    # the server listens on `host`; every link to it (the UI's, alerts', server.json's for this home's commands)
+    # names an address a browser or a client can reach: never 0.0.0.0 (link_host)
+    api_url = os.environ.get("PREFECT_API_URL") or f"http://{link_host(host)}:{port}/api"
+    ui = api_url[:-4] if api_url.endswith("/api") else api_url
+    if not own_server:  # one more machine of the installation that server serves: its configuration, or none;
+        refused = joining_refused(api_url, how="`lifecycle up`")  # asked before this home's lock, logs or claim
+        if refused:
+            raise LedgerHeld(refused)
     logs = config.home() / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ)
     env["LIFECYCLE_HOME"] = str(config.home())
     children: list[subprocess.Popen] = []
     watcher = warm_engine = engine_dir = None
-    own_server = not os.environ.get("PREFECT_API_URL")
-    # the server listens on `host`; every link to it (the UI's, alerts', server.json's for this home's commands)
-    # names an address a browser or a client can reach: never 0.0.0.0 (link_host)
-    api_url = os.environ.get("PREFECT_API_URL") or f"http://{link_host(host)}:{port}/api"
-    ui = api_url[:-4] if api_url.endswith("/api") else api_url
     held = hold_home(ui)  # before anything starts or is written
 
     def stop(*_):
@@ -587,8 +614,6 @@ def up(*, host: str, port: int, echo, workers: int = 1) -> int:
     # explicit handlers: a process started in the background inherits an ignored SIGINT
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-    from ledger.installation import claim, give_back
-
     claimed = serving = failed = False
     previous = None
     try:
@@ -604,12 +629,6 @@ def up(*, host: str, port: int, echo, workers: int = 1) -> int:
         # here when another home's `up` took it a moment ago). Taken once the checks above passed, and given
         # back below if this `up` fails before it is ready (an error, not Ctrl-C): a failed `up` must not lock
         # the serving home out
-        if not own_server:  # one more machine of the installation that server serves: its configuration, or none
-            from ledger.installation import LedgerHeld
-
-            refused = joining_refused(api_url, how="`lifecycle up`")
-            if refused:
-                raise LedgerHeld(refused)
         # the claim records where the server listens (0.0.0.0: under any name of this machine), not a link
         previous = claim(how="up", api_url=f"http://{_in_url(host)}:{port}/api" if own_server else api_url,
                          pid=os.getpid(), joins_server=not own_server, actor="lifecycle up")
