@@ -562,3 +562,61 @@ def test_db_adopt_takes_over_once_the_old_server_refuses_connections_or_is_said_
     gone = CliRunner().invoke(app, ["db", "adopt", "--server-gone"])  # its machine is gone for good, says the user
     assert gone.exit_code == 0, gone.output
     assert claim_of(engine)["home"] == str(b.resolve())
+
+
+def _older_ledger(path, installation: str) -> None:
+    """A ledger at the schema before the newest migration (what a home of the previous release left), whose
+    identity is `installation`."""
+    import sqlite3
+
+    from alembic import command
+
+    from ledger.migrate import _config
+
+    command.upgrade(_config(f"sqlite:///{path}"), "0022_backup_locks")
+    with sqlite3.connect(path) as database:
+        database.execute("UPDATE installation SET id = ?", (installation,))  # the id its migration made
+
+
+def _files(folder) -> dict:
+    return {path.name: path.read_bytes() for path in sorted(folder.iterdir())}
+
+
+@pytest.mark.parametrize("command", [
+    pytest.param(["db", "upgrade"], id="db upgrade"),
+    pytest.param(["db", "check"], id="db check"),
+    pytest.param(["db", "adopt"], id="db adopt"),
+    pytest.param(["db", "restore-snapshot", "a1b2", "--to", "sqlite:///{tmp}/restored.db"], id="db restore-snapshot"),
+    pytest.param(["show", "customers"], id="show customers"),
+])
+@pytest.mark.parametrize("belongs", ["its own ledger file", "its server.json"])
+def test_another_installations_older_ledger_is_refused_before_it_is_migrated(tmp_path, monkeypatch, command,
+                                                                             belongs):
+    """`db upgrade` pointed at another installation's ledger ran the migrations first and refused after: an older
+    schema's file was migrated by a home that must never act on it. Every command that uses the ledger refuses it
+    before anything is written: the file is byte for byte as it was."""
+    import json
+
+    sqlite_ledger(tmp_path, monkeypatch, "2026-11-20").dispose()
+    monkeypatch.delenv("PREFECT_API_URL", raising=False)
+    monkeypatch.delenv("PREFECT_HOME", raising=False)
+    theirs = tmp_path / "theirs"
+    theirs.mkdir()
+    _older_ledger(theirs / "other.db", "installation-of-another-home")
+    home = tmp_path / "b"
+    home.mkdir()
+    if belongs == "its own ledger file":
+        import shutil
+
+        shutil.copy(tmp_path / "ledger.db", home / "ledger.db")
+    else:
+        (home / "server.json").write_text(json.dumps({"installation": "installation-of-this-home"}))
+    monkeypatch.setenv("LIFECYCLE_HOME", str(home))
+    monkeypatch.setenv("LIFECYCLE_DATABASE_URL", f"sqlite:///{theirs / 'other.db'}")
+    before = _files(theirs)
+    result = CliRunner().invoke(app, [part.format(tmp=tmp_path) for part in command])
+    assert (result.exit_code, result.stdout) == (2, ""), result.output
+    [line] = result.stderr.splitlines()
+    assert "is the ledger of installation installation-of-another-home" in line and "nothing was done" in line
+    assert _files(theirs) == before  # not migrated, not given an identity, no journal left beside it
+    assert not (tmp_path / "restored.db").exists()
