@@ -620,3 +620,14 @@ def test_another_installations_older_ledger_is_refused_before_it_is_migrated(tmp
     assert "is the ledger of installation installation-of-another-home" in line and "nothing was done" in line
     assert _files(theirs) == before  # not migrated, not given an identity, no journal left beside it
     assert not (tmp_path / "restored.db").exists()
+
+
+def test_an_up_refused_another_homes_ledger_leaves_its_home_as_it_found_it(two_homes):
+    # the look for a running `up` of this home made an empty up.lock before the ledger was refused
+    import os
+
+    engine, a, b = two_homes
+    refused = CliRunner().invoke(app, ["up", "--port", "4711"])
+    assert (refused.exit_code, refused.stdout) == (2, ""), refused.output
+    assert f"is served by LIFECYCLE_HOME '{a.resolve()}'" in refused.stderr
+    assert os.listdir(b) == []
