@@ -26,7 +26,7 @@ import urllib.request
 from pathlib import Path
 
 import lifecycle_config as config
-from lifecycle.warm_engine import SOCKET_VARIABLE, serve_environment
+from lifecycle.warm_engine import SOCKET_NAME, SOCKET_VARIABLE, serve_environment
 from lifecycle_config.conditions import Unavailable
 from lifecycle_config.installation import WILDCARD, link_host
 
@@ -696,7 +696,7 @@ def up(*, host: str, port: int, echo, workers: int = 1) -> int:
         # the runs' head start (lifecycle.warm_engine): a socket of a private directory (a home's path may
         # be too long for a Unix socket's name)
         engine_dir = tempfile.mkdtemp(prefix="lifecycle-engine-")
-        engine_socket = os.path.join(engine_dir, "engine.sock")
+        engine_socket = os.path.join(engine_dir, SOCKET_NAME)
         with (logs / "warm-engine.log").open("ab") as engine_log:
             warm_engine = subprocess.Popen(warm_engine_command(engine_socket), env=serve_environment(env),
                                            cwd=PROJECT_ROOT,

@@ -35,6 +35,10 @@ import time
 
 #: where the worker's environment names the warm engine's socket
 SOCKET_VARIABLE = "LIFECYCLE_WARM_ENGINE"
+#: the socket's file name carries the protocol's version: a command speaks only to a warm engine of its own
+#: version, so "closed before 'starting'" always means nothing started (an engine left running from before an
+#: upgrade, which answered with the pid at once, is not spoken to: the command runs cold)
+SOCKET_NAME = "engine-2.sock"
 #: what the warm engine imports once, ahead of every run: Prefect's engine and what every flow run loads, then
 #: the third-party libraries our flows' modules import (the invoice documents' Factur-X, PDF and XML, the
 #: calendar's holidays, the workbook's writer): libraries only, never a module of ours, which each run imports
@@ -129,7 +133,7 @@ def start(argv: list[str]) -> None:
     except OSError:
         pass
     path = os.environ.get(SOCKET_VARIABLE)
-    if not path:
+    if not path or os.path.basename(path) != SOCKET_NAME:  # none, or one of another version: the cold way
         _exec_engine(argv)
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:

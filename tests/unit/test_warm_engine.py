@@ -8,12 +8,13 @@ import os
 import subprocess
 import sys
 import shutil
+import socket
 import tempfile
 from pathlib import Path
 
 import pytest
 
-from lifecycle.warm_engine import serve_environment
+from lifecycle.warm_engine import SOCKET_NAME, serve_environment
 
 ROOT = Path(__file__).resolve().parents[2]
 ENGINE_REFUSAL = "Invalid flow run id"
@@ -32,7 +33,7 @@ def _command(env: dict) -> subprocess.CompletedProcess:
 @pytest.fixture()
 def warm_engine():
     folder = tempfile.mkdtemp(prefix="lifecycle-engine-test-")
-    path = os.path.join(folder, "engine.sock")
+    path = os.path.join(folder, SOCKET_NAME)
     server = subprocess.Popen([sys.executable, "-m", "lifecycle.warm_engine", "serve", path],
                               env=serve_environment(_environment()),
                               cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -51,6 +52,21 @@ def test_without_a_warm_engine_the_command_is_prefects_engine_itself():
     done = _command(_environment(LIFECYCLE_WARM_ENGINE="/nonexistent/lifecycle-engine.sock"))
     assert done.returncode == 1
     assert ENGINE_REFUSAL in done.stderr
+
+
+def test_a_warm_engine_of_another_protocol_version_is_not_spoken_to(tmp_path):
+    """An engine left running from before an upgrade answers in the old way (the pid at once, no 'starting'):
+    a connection it closed would be ambiguous, so the command never connects to a socket of another version's
+    name and runs cold (the old engine's socket was `engine.sock`)."""
+    old = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    old.bind(str(tmp_path / "engine.sock"))
+    old.listen(8)
+    old.setblocking(False)
+    done = _command(_environment(LIFECYCLE_WARM_ENGINE=str(tmp_path / "engine.sock")))
+    assert done.returncode == 1 and ENGINE_REFUSAL in done.stderr  # Prefect's engine ran, in the command itself
+    with pytest.raises(BlockingIOError):  # and nothing ever knocked at the old engine's door
+        old.accept()
+    old.close()
 
 
 def test_the_forked_run_writes_to_the_commands_own_streams_and_its_status_is_the_commands(warm_engine):
