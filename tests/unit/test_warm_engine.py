@@ -4,6 +4,7 @@ id Prefect's engine refuses before it needs any server (it says so on stderr and
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -29,12 +30,13 @@ def _command(env: dict) -> subprocess.CompletedProcess:
                           capture_output=True, text=True, timeout=300)
 
 
-@pytest.fixture()
-def warm_engine():
+@contextlib.contextmanager
+def _serving(**extra: str):
+    """A warm engine of its own, started with `extra` in its environment: its socket's path and its process."""
     folder = tempfile.mkdtemp(prefix="lifecycle-engine-test-")
     path = os.path.join(folder, "engine.sock")
     server = subprocess.Popen([sys.executable, "-m", "lifecycle.warm_engine", "serve", path],
-                              env=serve_environment(_environment()),
+                              env=serve_environment(_environment(**extra)),
                               cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         assert "warm engine ready" in server.stdout.readline()
@@ -44,6 +46,12 @@ def warm_engine():
             server.terminate()
             server.wait(timeout=60)
         shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture()
+def warm_engine():
+    with _serving() as serving:
+        yield serving
 
 
 def test_without_a_warm_engine_the_command_is_prefects_engine_itself():
@@ -155,34 +163,40 @@ def _trickle(client, every: float, limit: float) -> float | None:
     return None
 
 
-def test_a_client_trickling_its_request_delays_no_run_and_is_cut_at_the_requests_deadline(warm_engine):
+#: the request's deadline the trickling client meets (LIFECYCLE_WARM_ENGINE_REQUEST_DEADLINE), instead of the warm
+#: engine's 3 s, which it waited out in full: a byte every 0.25 s is still a trickle well past it, and the command
+#: still connects 1.5 s before it
+TRICKLE_DEADLINE = 2.0
+
+
+def test_a_client_trickling_its_request_delays_no_run_and_is_cut_at_the_requests_deadline():
     # a byte every second (every 9 s in the review) kept each recv within its time-out: the warm engine read that
     # one request for as long as the client went on, and every run start of the installation waited behind it
     import threading
     import time
 
-    from lifecycle.warm_engine import REQUEST_DEADLINE
+    from lifecycle.warm_engine import REQUEST_DEADLINE_VARIABLE
 
-    path, server = warm_engine
-    trickler = _client(path)
-    cut_after: list = []
-    thread = threading.Thread(target=lambda: cut_after.append(_trickle(trickler, every=1.0, limit=90.0)))
-    thread.start()
-    try:
-        time.sleep(1.5)  # the trickle is under way when the command connects
-        started = time.monotonic()
-        done = _command(_environment(LIFECYCLE_WARM_ENGINE=path))
-        took = time.monotonic() - started
-        assert done.returncode == 1 and ENGINE_REFUSAL in done.stderr
-        thread.join(timeout=120)
-        assert cut_after and cut_after[0] is not None, "the trickling client was never cut"
-        assert cut_after[0] < REQUEST_DEADLINE + 5
-        # the command's run started without waiting for the trickling request: before, it waited the 90 s
-        assert took < 45, f"the run start waited {took:.0f} s behind a slow client"
-    finally:
-        trickler.close()
-        thread.join(timeout=120)
-    assert server.poll() is None
+    with _serving(**{REQUEST_DEADLINE_VARIABLE: f"{TRICKLE_DEADLINE:g}"}) as (path, server):
+        trickler = _client(path)
+        cut_after: list = []
+        thread = threading.Thread(target=lambda: cut_after.append(_trickle(trickler, every=0.25, limit=90.0)))
+        thread.start()
+        try:
+            time.sleep(0.5)  # the trickle is under way when the command connects
+            started = time.monotonic()
+            done = _command(_environment(LIFECYCLE_WARM_ENGINE=path))
+            took = time.monotonic() - started
+            assert done.returncode == 1 and ENGINE_REFUSAL in done.stderr
+            thread.join(timeout=120)
+            assert cut_after and cut_after[0] is not None, "the trickling client was never cut"
+            assert cut_after[0] < TRICKLE_DEADLINE + 5
+            # the command's run started without waiting for the trickling request: before, it waited the 90 s
+            assert took < 45, f"the run start waited {took:.0f} s behind a slow client"
+        finally:
+            trickler.close()
+            thread.join(timeout=120)
+        assert server.poll() is None
 
 
 def test_a_flood_of_silent_connections_holds_no_run_start(warm_engine):
