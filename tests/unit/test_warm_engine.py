@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from lifecycle.warm_engine import serve_environment
+from tests.support.warm_engines import Preloader
 
 ROOT = Path(__file__).resolve().parents[2]
 ENGINE_REFUSAL = "Invalid flow run id"
@@ -31,27 +32,58 @@ def _command(env: dict) -> subprocess.CompletedProcess:
 
 
 @contextlib.contextmanager
-def _serving(**extra: str):
-    """A warm engine of its own, started with `extra` in its environment: its socket's path and its process."""
+def _socket_folder():
     folder = tempfile.mkdtemp(prefix="lifecycle-engine-test-")
-    path = os.path.join(folder, "engine.sock")
-    server = subprocess.Popen([sys.executable, "-m", "lifecycle.warm_engine", "serve", path],
-                              env=serve_environment(_environment(**extra)),
-                              cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
-        assert "warm engine ready" in server.stdout.readline()
-        yield path, server
+        yield os.path.join(folder, "engine.sock")
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def _stopped_at_the_end(server, first_line):
+    """The engine `server` once `first_line()` says it listens; stopped at the end if the test did not stop it."""
+    try:
+        assert "warm engine ready" in first_line()
+        yield
     finally:
         if server.poll() is None:
             server.terminate()
             server.wait(timeout=60)
-        shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def preloader():
+    """Forks each test's warm engine with Prefect's engine already imported (tests/support/warm_engines.py)."""
+    preloading = Preloader(serve_environment(_environment()), ROOT)
+    yield preloading
+    preloading.close()
+
+
+@contextlib.contextmanager
+def _serving(preloader: Preloader, **extra: str):
+    """A warm engine of its own, with `extra` in its environment: its socket's path and its process."""
+    with _socket_folder() as path:
+        server = preloader.engine(path, **extra)
+        with _stopped_at_the_end(server, server.readline):
+            yield path, server
 
 
 @pytest.fixture()
-def warm_engine():
-    with _serving() as serving:
+def warm_engine(preloader):
+    with _serving(preloader) as serving:
         yield serving
+
+
+@pytest.fixture()
+def started_warm_engine():
+    """A warm engine started as `lifecycle up` starts it: `python -m lifecycle.warm_engine serve PATH`."""
+    with _socket_folder() as path:
+        server = subprocess.Popen([sys.executable, "-m", "lifecycle.warm_engine", "serve", path],
+                                  env=serve_environment(_environment()),
+                                  cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        with _stopped_at_the_end(server, server.stdout.readline):
+            yield path, server
 
 
 def test_without_a_warm_engine_the_command_is_prefects_engine_itself():
@@ -61,8 +93,8 @@ def test_without_a_warm_engine_the_command_is_prefects_engine_itself():
     assert ENGINE_REFUSAL in done.stderr
 
 
-def test_the_forked_run_writes_to_the_commands_own_streams_and_its_status_is_the_commands(warm_engine):
-    path, server = warm_engine
+def test_the_forked_run_writes_to_the_commands_own_streams_and_its_status_is_the_commands(started_warm_engine):
+    path, server = started_warm_engine
     done = _command(_environment(LIFECYCLE_WARM_ENGINE=path))
     assert done.returncode == 1
     assert ENGINE_REFUSAL in done.stderr  # written by the child on the stderr the command handed over
@@ -169,7 +201,7 @@ def _trickle(client, every: float, limit: float) -> float | None:
 TRICKLE_DEADLINE = 2.0
 
 
-def test_a_client_trickling_its_request_delays_no_run_and_is_cut_at_the_requests_deadline():
+def test_a_client_trickling_its_request_delays_no_run_and_is_cut_at_the_requests_deadline(preloader):
     # a byte every second (every 9 s in the review) kept each recv within its time-out: the warm engine read that
     # one request for as long as the client went on, and every run start of the installation waited behind it
     import threading
@@ -177,7 +209,7 @@ def test_a_client_trickling_its_request_delays_no_run_and_is_cut_at_the_requests
 
     from lifecycle.warm_engine import REQUEST_DEADLINE_VARIABLE
 
-    with _serving(**{REQUEST_DEADLINE_VARIABLE: f"{TRICKLE_DEADLINE:g}"}) as (path, server):
+    with _serving(preloader, **{REQUEST_DEADLINE_VARIABLE: f"{TRICKLE_DEADLINE:g}"}) as (path, server):
         trickler = _client(path)
         cut_after: list = []
         thread = threading.Thread(target=lambda: cut_after.append(_trickle(trickler, every=0.25, limit=90.0)))
