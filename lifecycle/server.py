@@ -42,15 +42,23 @@ def answers(api_url: str, timeout: float = 1.5) -> bool:
         return False
 
 
-def may_still_run(api_url: str, timeout: float = 5.0) -> str | None:
+#: how long `db adopt` waits for the old home's server to answer before it counts a silent one as still running
+#: (hanging, or at work on a close); read at each call, so a test of that silence can make it short
+SILENT_SERVER_SECONDS = 5.0
+
+
+def may_still_run(api_url: str, timeout: float | None = None) -> str | None:
     """What says the server at `api_url` may still run (None: it has stopped), for a decision that must not be
     taken while it runs (`db adopt`). A stopped server's machine refuses the connection at once, or its name no
     longer resolves: only that says stopped. Any HTTP answer is a server (a 401 behind basic auth, which every
     request without its password gets, a 5xx of a busy one), and so is one that takes the connection and answers
-    nothing within `timeout` (hanging, or at work on a close); a machine that cannot be reached cannot be told
-    stopped either. /health's 200 alone (`answers`) took all of these for a stopped server."""
+    nothing within `timeout` (SILENT_SERVER_SECONDS when None: hanging, or at work on a close); a machine that
+    cannot be reached cannot be told stopped either. /health's 200 alone (`answers`) took all of these for a
+    stopped server."""
     import urllib.error
 
+    if timeout is None:
+        timeout = SILENT_SERVER_SECONDS
     try:
         with urllib.request.urlopen(api_url.rstrip("/") + "/health", timeout=timeout) as response:
             return f"answers (HTTP {response.status})"

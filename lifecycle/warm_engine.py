@@ -19,6 +19,11 @@ becomes `python -m prefect.engine` itself (exec): the same run, without the head
 warm engine closes its connection before saying it is starting the run (a flood's eviction, a late request,
 the warm engine stopped): nothing was started for it.
 
+How long the warm engine waits for a connection's request (REQUEST_TIMEOUT before its first byte,
+REQUEST_DEADLINE from its first byte to its last) can be set, in seconds, by LIFECYCLE_WARM_ENGINE_REQUEST_TIMEOUT
+and LIFECYCLE_WARM_ENGINE_REQUEST_DEADLINE in its own environment: the tests of a slow client make them short
+instead of waiting them out; `lifecycle up` sets neither.
+
 Kept to the standard library on the command's side: it is the part every run pays for.
 """
 
@@ -63,6 +68,9 @@ REQUEST_TIMEOUT = 10.0
 #: how long a request may take from its first byte to its last, whatever its pace: a command sends its request
 #: at once (kilobytes), while a client trickling a byte every few seconds would otherwise stay for hours
 REQUEST_DEADLINE = 3.0
+#: the variables of the warm engine's environment that set those two waits (seconds; anything else: the default)
+REQUEST_TIMEOUT_VARIABLE = "LIFECYCLE_WARM_ENGINE_REQUEST_TIMEOUT"
+REQUEST_DEADLINE_VARIABLE = "LIFECYCLE_WARM_ENGINE_REQUEST_DEADLINE"
 #: how many connections may wait for their requests at once: past it, the one waiting longest is closed, so a
 #: flood of idle connections costs descriptors only up to this, and a command's connection (its request sent
 #: with its connect) is read before it could be the oldest
@@ -71,6 +79,16 @@ PENDING_LIMIT = 64
 ACCEPT_BATCH = 16
 #: the largest request the warm engine reads (argv, working directory and environment of a run take kilobytes)
 REQUEST_LIMIT = 4 * 1024 * 1024
+
+
+def _seconds(variable: str, default: float) -> float:
+    """The wait `variable` sets in this process's environment, or `default` when unset or not a positive number:
+    a wrong value never stops the warm engine, whose runs would then all start cold."""
+    try:
+        seconds = float(os.environ.get(variable, ""))
+    except ValueError:
+        return default
+    return seconds if 0 < seconds < float("inf") else default
 
 
 def _send(sock: socket.socket, payload: dict, fds: list[int] | None = None) -> None:
@@ -374,7 +392,7 @@ class _Pending:
         self.data = bytearray()
         self.fds: list[int] = []
         self.accepted = time.monotonic()
-        self.deadline = self.accepted + REQUEST_TIMEOUT
+        self.deadline = self.accepted + _seconds(REQUEST_TIMEOUT_VARIABLE, REQUEST_TIMEOUT)
 
 
 def _accept(listener: socket.socket) -> list[socket.socket]:
@@ -419,7 +437,7 @@ def _read_request(selector, pending: dict, children: dict, listener: socket.sock
         _drop(selector, pending, waiting)
         return
     if not waiting.data:
-        waiting.deadline = time.monotonic() + REQUEST_DEADLINE
+        waiting.deadline = time.monotonic() + _seconds(REQUEST_DEADLINE_VARIABLE, REQUEST_DEADLINE)
     waiting.data += data
     if len(waiting.data) < _HEADER.size:
         return
