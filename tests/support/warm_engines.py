@@ -109,6 +109,9 @@ class ForkedEngine:
     def terminate(self) -> None:
         self.send_signal(signal.SIGTERM)
 
+    def kill(self) -> None:
+        self.send_signal(signal.SIGKILL)
+
     def send_signal(self, signum: int) -> None:
         if self.returncode is None:  # not reaped yet: the pid is still this engine's
             os.kill(self.pid, signum)
