@@ -172,6 +172,7 @@ def draft(month: str, terms: Terms, *, actor: str, flow_run_id: str | None, engi
         close.started_at = now()
 
         book = _MonthBook.read(session, month, terms)
+        failpoint("close.classified")  # the month's work sorted (beyond support or not); not priced yet
         book.read_credits()
         book.price_own_month()
         not_billed = []
