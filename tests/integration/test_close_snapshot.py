@@ -168,15 +168,13 @@ def _a7(ledger) -> Intervention:
         return session.get(Intervention, "A7")
 
 
-@pytest.mark.parametrize("point", ["close.classified", "close.priced"])
 @pytest.mark.parametrize("ledger_url", ["postgresql", "sqlite"], indirect=True)
 def test_an_intervention_recorded_while_the_close_runs_is_billed_wholly_by_one_close_once(ledger, home, tmp_path,
-                                                                                         monkeypatch, ledger_url,
-                                                                                         point):
-    """A7, beyond support, recorded while the close of October runs: before its pricing (`close.classified`,
-    after the close sorted the month's work into beyond support or not) or after it (`close.priced`). Read twice,
-    the close priced A7 against the quota it had sorted without it (ACME's data modification billed 50 minutes,
-    A7 free). Read once, A7 is left whole for a later close, which bills it once."""
+                                                                                         monkeypatch, ledger_url):
+    """A7, beyond support, recorded while the close of October runs, after the close sorted the month's work
+    into beyond support or not and before its pricing (`close.classified`). Read twice, the close priced A7
+    against the quota it had sorted without it (ACME's data modification billed 50 minutes, A7 free). Read once,
+    A7 is left whole for the close run again, which bills it once."""
     from datetime import date
 
     from operations.close import draft, finalise
@@ -187,7 +185,7 @@ def test_an_intervention_recorded_while_the_close_runs_is_billed_wholly_by_one_c
                                                           "customization_delivered_on"],
                                      [["TC1", "ACME", "2026-08-03T09:00", "customization", "2026-08-20"]]),
                 engine=ledger)
-    closing, closed = _close_paused_between_pricing_and_drafts(ledger, tmp_path, monkeypatch, point)
+    closing, closed = _close_paused_between_pricing_and_drafts(ledger, tmp_path, monkeypatch, "close.classified")
     try:
         import_file("interventions", write_csv(tmp_path / "i2.csv", HEADER + ["ticket"],
                                                [["A7", "ACME", "2026-10-01T09:00", "30", "assistance", "TC1"]]),
@@ -232,8 +230,9 @@ def test_an_intervention_recorded_while_the_close_runs_is_billed_wholly_by_one_c
 
 @pytest.mark.parametrize("ledger_url", ["postgresql", "sqlite"], indirect=True)
 def test_a_left_over_intervention_is_billed_once_by_the_next_close(ledger, home, tmp_path, monkeypatch, ledger_url):
-    """A7 recorded while October's close runs, after its pricing, and October finalised as drafted: November's
-    close bills A7 as late work of October, beyond support, once."""
+    """A7 recorded while October's close runs, after its pricing (`close.priced`), and October finalised as
+    drafted: A7 is in none of October's documents, and November's close bills it as late work of October,
+    beyond support, once."""
     from datetime import date
 
     from operations.close import draft, finalise
@@ -249,9 +248,16 @@ def test_a_left_over_intervention_is_billed_once_by_the_next_close(ledger, home,
         import_file("interventions", write_csv(tmp_path / "i2.csv", HEADER + ["ticket"],
                                                [["A7", "ACME", "2026-10-01T09:00", "30", "assistance", "TC1"]]),
                     engine=ledger)
+        recorded = time.monotonic()
     finally:
         closing.join(120)
     assert "error" not in closed, closed.get("error")
+    if ledger_url.startswith("postgresql"):
+        assert recorded < closed["ended"]  # it committed while the close ran: the race took place
+    else:
+        assert recorded >= closed["ended"]  # SQLite: the writer waited for the close's write lock
+    _reports_what_it_drafted(ledger, closed["result"])
+    assert _a7(ledger).close_month is None
     finalise("2026-10", date(2026, 11, 2), Terms(), actor="test", flow_run_id=None, engine=ledger)
     _as_expected(ledger, "ACME")
 
