@@ -5,8 +5,14 @@ standby recorded by another session between the two reads made one invoice from 
 the whole quota, the subscription at half price for the standby days, the quota row saying both. SQLite's close
 holds the write lock from its start, so no writer comes between (the same test on it shows the writer waiting).
 
-The race is made for real: the close pauses between its pricing and its drafts (failpoint `close.priced`), and a
-standby import commits in that pause, from its own session."""
+The same for the month's interventions and the customers' rows: the close sorted the month's work into beyond
+support or not from one read and priced it from another, and read a customer's included minutes to price its work
+and its fee to draft its subscription. An intervention recorded during the close is now left whole for the close
+run again or the next one, which bill it once; a plan changed during the close is billed by the next.
+
+The race is made for real: the close pauses between its pricing and its drafts (failpoint `close.priced`), or
+between its sorting of the work and its pricing (`close.classified`), and an import commits in that pause, from
+its own session."""
 
 from __future__ import annotations
 
@@ -163,6 +169,36 @@ def _reports_what_it_drafted(ledger, report) -> None:
     assert report.interventions == len(priced)
 
 
+def _written_while_closing(ledger, tmp_path, monkeypatch, ledger_url: str, point: str, write) -> dict:
+    """`write()` run while the close of October pauses at `point`; the close's box (`in_thread`), with what
+    `write` returned as "written". On PostgreSQL the write commits while the close runs; SQLite's waits for it."""
+    closing, closed = _close_paused_between_pricing_and_drafts(ledger, tmp_path, monkeypatch, point)
+    try:
+        closed["written"] = write()
+        recorded = time.monotonic()
+    finally:
+        closing.join(120)
+    assert "error" not in closed, closed.get("error")
+    if ledger_url.startswith("postgresql"):
+        assert recorded < closed["ended"]  # it committed while the close ran: the race took place
+    else:
+        assert recorded >= closed["ended"]  # SQLite: the writer waited for the close's write lock
+    return closed
+
+
+def _a7_recorded_while_closing(ledger, tmp_path, monkeypatch, ledger_url: str, point: str) -> dict:
+    """October loaded with TC1, a customization of ACME's delivered on 20 August; A7, 30 minutes of assistance on
+    it on 1 October (beyond support), recorded while the close of October pauses at `point`."""
+    load_october(ledger, tmp_path)
+    import_file("tickets", write_csv(tmp_path / "t.csv", ["ticket_id", "customer_id", "received_at", "type",
+                                                          "customization_delivered_on"],
+                                     [["TC1", "ACME", "2026-08-03T09:00", "customization", "2026-08-20"]]),
+                engine=ledger)
+    return _written_while_closing(ledger, tmp_path, monkeypatch, ledger_url, point, lambda: import_file(
+        "interventions", write_csv(tmp_path / "i2.csv", HEADER + ["ticket"],
+                                   [["A7", "ACME", "2026-10-01T09:00", "30", "assistance", "TC1"]]), engine=ledger))
+
+
 def _a7(ledger) -> Intervention:
     with session_scope(ledger) as session:
         return session.get(Intervention, "A7")
@@ -180,24 +216,7 @@ def test_an_intervention_recorded_while_the_close_runs_is_billed_wholly_by_one_c
     from operations.close import draft, finalise
     from policy.terms import Terms
 
-    load_october(ledger, tmp_path)
-    import_file("tickets", write_csv(tmp_path / "t.csv", ["ticket_id", "customer_id", "received_at", "type",
-                                                          "customization_delivered_on"],
-                                     [["TC1", "ACME", "2026-08-03T09:00", "customization", "2026-08-20"]]),
-                engine=ledger)
-    closing, closed = _close_paused_between_pricing_and_drafts(ledger, tmp_path, monkeypatch, "close.classified")
-    try:
-        import_file("interventions", write_csv(tmp_path / "i2.csv", HEADER + ["ticket"],
-                                               [["A7", "ACME", "2026-10-01T09:00", "30", "assistance", "TC1"]]),
-                    engine=ledger)
-        recorded = time.monotonic()
-    finally:
-        closing.join(120)
-    assert "error" not in closed, closed.get("error")
-    if ledger_url.startswith("postgresql"):
-        assert recorded < closed["ended"]  # it committed while the close ran: the race took place
-    else:
-        assert recorded >= closed["ended"]  # SQLite: the writer waited for the close's write lock
+    closed = _a7_recorded_while_closing(ledger, tmp_path, monkeypatch, ledger_url, "close.classified")
 
     # this close drafted from the ledger as it was before A7: ACME's invoice as computed by hand, A7 not priced
     _as_expected(ledger, "ACME")
@@ -238,24 +257,7 @@ def test_a_left_over_intervention_is_billed_once_by_the_next_close(ledger, home,
     from operations.close import draft, finalise
     from policy.terms import Terms
 
-    load_october(ledger, tmp_path)
-    import_file("tickets", write_csv(tmp_path / "t.csv", ["ticket_id", "customer_id", "received_at", "type",
-                                                          "customization_delivered_on"],
-                                     [["TC1", "ACME", "2026-08-03T09:00", "customization", "2026-08-20"]]),
-                engine=ledger)
-    closing, closed = _close_paused_between_pricing_and_drafts(ledger, tmp_path, monkeypatch)
-    try:
-        import_file("interventions", write_csv(tmp_path / "i2.csv", HEADER + ["ticket"],
-                                               [["A7", "ACME", "2026-10-01T09:00", "30", "assistance", "TC1"]]),
-                    engine=ledger)
-        recorded = time.monotonic()
-    finally:
-        closing.join(120)
-    assert "error" not in closed, closed.get("error")
-    if ledger_url.startswith("postgresql"):
-        assert recorded < closed["ended"]  # it committed while the close ran: the race took place
-    else:
-        assert recorded >= closed["ended"]  # SQLite: the writer waited for the close's write lock
+    closed = _a7_recorded_while_closing(ledger, tmp_path, monkeypatch, ledger_url, "close.priced")
     _reports_what_it_drafted(ledger, closed["result"])
     assert _a7(ledger).close_month is None
     finalise("2026-10", date(2026, 11, 2), Terms(), actor="test", flow_run_id=None, engine=ledger)
@@ -290,19 +292,10 @@ def test_a_plan_changed_while_the_close_runs_never_prices_one_invoice_from_two_s
     from tests.support.builders import CUSTOMER_HEADER, customer
 
     load_october(ledger, tmp_path)
-    closing, closed = _close_paused_between_pricing_and_drafts(ledger, tmp_path, monkeypatch)
-    try:
-        changed = import_file("customers", write_csv(tmp_path / "c2.csv", CUSTOMER_HEADER, [
-            customer("ACME", name="Société Générale d'Épargne", fee="800.00", minutes="60")]), engine=ledger)
-        recorded = time.monotonic()
-    finally:
-        closing.join(120)
-    assert "error" not in closed, closed.get("error")
-    assert changed.updated == 1
-    if ledger_url.startswith("postgresql"):
-        assert recorded < closed["ended"]  # it committed while the close ran: the race took place
-    else:
-        assert recorded >= closed["ended"]  # SQLite: the writer waited for the close's write lock
+    closed = _written_while_closing(ledger, tmp_path, monkeypatch, ledger_url, "close.priced", lambda: import_file(
+        "customers", write_csv(tmp_path / "c2.csv", CUSTOMER_HEADER, [
+            customer("ACME", name="Société Générale d'Épargne", fee="800.00", minutes="60")]), engine=ledger))
+    assert closed["written"].updated == 1
 
     quota = _as_expected(ledger, "ACME")   # the old plan, whole: its fee and its quota
     assert (quota.included_minutes, quota.used_minutes) == (120, 120)
