@@ -110,3 +110,62 @@ def test_a_path_no_filesystem_takes_is_no_export_and_no_traceback(storage, path,
     """A NUL or a name longer than the filesystem takes printed a traceback per request on up's terminal."""
     assert _get(storage, path)[0] == 404
     assert "Traceback" not in capfd.readouterr().err
+
+
+@pytest.fixture
+def two_homes(tmp_path, monkeypatch):
+    """Homes A and B, each with its ledger and storage folder, and B's downloads server: (B's port, A's folder,
+    B's folder, B's ACME document)."""
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    _, a, _ = _shop(tmp_path / "a", monkeypatch)
+    ledger, b, document = _shop(tmp_path / "b", monkeypatch)
+    server = serve_exports(b, "127.0.0.1", 0, ledger)
+    yield server.server_address[1], a, b, document
+    server.shutdown()
+
+
+def _files(root) -> dict:
+    return {path: path.read_bytes() for path in sorted(root.rglob("*")) if path.is_file() and not path.is_symlink()}
+
+
+def test_a_file_another_installation_put_under_exports_or_invoices_is_neither_served_nor_listed(two_homes):
+    """Issue 24: home C's `keys export --out $B/objects/exports/c-escrow.key` (its master key) and home A's `run
+    export --out $B/objects/exports/2026/11/` (A's customers) were served by B's downloads server, and listed at
+    /exports/, as B's own. B serves only the names its ledger records: B exported October, not November."""
+    port, a, b, _ = two_homes
+    strays = {"exports/c-escrow.key": b"master key escrow of C",
+              "invoices/2026/12/escrow2.key": b"master key escrow of C",
+              "exports/2026/11/2026-11_billable-interventions.xlsx": (a / WORKBOOK).read_bytes(),
+              "invoices/2026/11/2026-999999.pdf": b"%PDF another installation's invoice"}
+    for key, data in strays.items():
+        (b / key).parent.mkdir(parents=True, exist_ok=True)
+        (b / key).write_bytes(data)
+    ours = _files(b)
+    for key, data in strays.items():
+        status, body = _get(port, f"/{key}")
+        assert status == 404 and data not in body, key
+    status, page = _get(port, "/exports/")
+    assert status == 200 and b"2026-10_billable-interventions.xlsx" in page
+    assert b"c-escrow" not in page and b"2026-11_billable-interventions" not in page
+    assert _get(port, f"/{WORKBOOK}") == (200, (b / WORKBOOK).read_bytes())
+    assert _files(b) == ours  # nothing of B's changed by serving
+
+
+def test_a_recorded_name_whose_file_was_replaced_is_said_not_ours_never_served(two_homes):
+    """B's own October workbook and ACME's invoice document replaced by other bytes (another installation's
+    `--out --force`, a hand): one clear answer, not the file. A deposit again (`-r1`) the ledger never made
+    is no document either."""
+    port, _, b, document = two_homes
+    (b / WORKBOOK).write_bytes(b"PK another installation's workbook")
+    (b / document).write_bytes(b"%PDF another installation's invoice")
+    again = document.removesuffix(".pdf") + "-r1.pdf"
+    (b / again).write_bytes(b"%PDF a deposit again never made")
+    for key, kind in ((WORKBOOK, b"workbook"), (document, b"document")):
+        status, body = _get(port, f"/{key}")
+        assert status == 409 and b"not the " + kind + b" this installation wrote" in body, key
+        assert b"another installation" not in body
+    status, body = _get(port, f"/{again}")
+    assert status == 404 and b"never made" not in body
+    status, page = _get(port, "/exports/")
+    assert status == 200 and b"2026-10_billable-interventions.xlsx" not in page
