@@ -147,7 +147,7 @@ class FolderStore:
         self.root = root
         self._marked = False
 
-    def _mark(self) -> None:
+    def mark(self) -> None:
         """Leave the marker at the root, once per store object (written whole, never over one already there)."""
         if self._marked:
             return
@@ -178,7 +178,7 @@ class FolderStore:
         """Write and remove a small file: a read-only, full or forbidden folder raises StoreUnavailable."""
         probe = self.root / f".probe-{os.getpid()}"
         try:
-            self._mark()
+            self.mark()
             with probe.open("wb") as handle:
                 handle.write(b"lifecycle probe\n")
                 handle.flush()
@@ -200,7 +200,7 @@ class FolderStore:
         # each write their whole copy and the last rename wins; with one shared name the second found it renamed
         partial = path.with_name(f"{path.name}.{os.getpid()}-{secrets.token_hex(6)}.partial")
         try:
-            self._mark()
+            self.mark()
             path.parent.mkdir(parents=True, exist_ok=True)
             with partial.open("wb") as handle:
                 shutil.copyfileobj(stream, handle, 1 << 20)

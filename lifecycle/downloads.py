@@ -125,10 +125,15 @@ def listing(root: Path, engine) -> bytes:
 def serve_exports(root: Path, host: str, port: int, engine=None) -> ThreadingHTTPServer:
     """Serve what this installation wrote in the folder `root`: only the names its ledger (`engine`, else the
     home's) records, each checked against what it recorded of it (ledger.models.Export, Invoice)."""
+    from blocks.storage import FolderStore
     from ledger.db import ledger_engine
 
     root = root.resolve()
     engine = engine or ledger_engine()
+    try:  # the folder served is a store: marked now, so no other installation's CLI writes in it from today
+        FolderStore(root).mark()
+    except OSError:  # a read-only folder: its layout may still tell (blocks.storage.storage_folder_holding)
+        pass
 
     class Handler(BoundedHandler):  # a request read within its time: no slow client keeps a thread
         def _answer(self, with_body: bool) -> None:
