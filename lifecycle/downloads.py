@@ -66,13 +66,10 @@ def recorded_file(root: Path, relative: str, engine) -> bytes | None:
     SHA-256 checked when recorded) or a deposit of it again after a rejection (`<number>-r<k>.pdf`, the
     ledger holding that deposit). NotOurs when the name is recorded and the file is not what was written."""
     import hashlib
-    import re
 
     from sqlalchemy import select
 
-    from ledger import keys
     from ledger.db import session_scope
-    from ledger.einvoicing import EinvoiceFlow
     from ledger.models import Export, Invoice
 
     if "\x00" in relative or len(relative) > 1024:  # no key of ours: never sent to the database
@@ -87,14 +84,8 @@ def recorded_file(root: Path, relative: str, engine) -> bytes | None:
             invoice = session.scalar(select(Invoice).where(Invoice.document_key == relative).limit(1))
             if invoice is not None:
                 expected_sha = invoice.document_sha256
-            else:
-                again = re.fullmatch(r"(.+)-r([1-9][0-9]{0,5})\.pdf", relative.rsplit("/", 1)[-1])
-                invoice = again and session.scalar(select(Invoice).where(Invoice.number == again[1]))
-                if not invoice or invoice.issued_on is None or relative != keys.invoice_document_redeposit(
-                        invoice.number, invoice.issued_on, int(again[2])) or session.scalar(
-                        select(EinvoiceFlow.id).where(EinvoiceFlow.invoice_id == invoice.id,
-                                                      EinvoiceFlow.deposit == int(again[2])).limit(1)) is None:
-                    return None
+            elif not _deposited_again(session, relative):
+                return None
         else:
             return None
     path = _regular_inside(root, relative)
@@ -105,6 +96,27 @@ def recorded_file(root: Path, relative: str, engine) -> bytes | None:
             (expected_sha and hashlib.sha256(data).hexdigest() != expected_sha):
         raise NotOurs(relative)
     return data
+
+
+def _deposited_again(session, relative: str) -> bool:
+    """Whether `relative` is `invoices/YYYY/MM/<number>-r<k>.pdf`, the document of an invoice of the ledger
+    rendered again for its k-th deposit after a rejection, and the ledger holds that deposit (ledger.keys)."""
+    import re
+
+    from sqlalchemy import select
+
+    from ledger import keys
+    from ledger.einvoicing import EinvoiceFlow
+    from ledger.models import Invoice
+
+    again = re.fullmatch(r"(.+)-r([1-9][0-9]{0,5})\.pdf", relative.rsplit("/", 1)[-1])
+    invoice = again and session.scalar(select(Invoice).where(Invoice.number == again[1]))
+    if not invoice or invoice.issued_on is None:
+        return False
+    deposit = int(again[2])
+    return relative == keys.invoice_document_redeposit(invoice.number, invoice.issued_on, deposit) and \
+        session.scalar(select(EinvoiceFlow.id).where(EinvoiceFlow.invoice_id == invoice.id,
+                                                     EinvoiceFlow.deposit == deposit).limit(1)) is not None
 
 
 def listing(root: Path, engine) -> bytes:
