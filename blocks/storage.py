@@ -109,14 +109,55 @@ class StoredObject:
     size: int
 
 
+#: the file a folder store keeps at its root, so that any installation's CLI knows the folder for a store (its
+#: own or another's) from a path alone and writes nothing there by hand (storage_folder_holding)
+STORE_MARKER = ".lifecycle-store"
+MARKER_TEXT = (b"This folder is a lifecycle object storage: every file under it is a stored object (workbooks, "
+               b"invoices, backups, keys) of the installation that wrote it. Write nothing here by hand.\n")
+#: the folders of a store's layout: `keys/installation/` or `keys/customers/` beside one of these is a store made
+#: before the marker existed
+STORE_FOLDERS = ("exports", "invoices", "backups", "ledger-snapshots")
+
+
+def storage_folder_holding(path) -> str | None:
+    """The real path of the folder store (any installation's) that holds `path`, itself or one of the folders
+    above it once links and `..` are resolved, else None. Known by its marker (STORE_MARKER), or, for a store
+    written before the marker, by its layout: a `keys/` with `installation/` or `customers/` beside `exports/`,
+    `invoices/`, `backups/` or `ledger-snapshots/` (a home's own `keys/` holds master.key and none of those). A
+    file written there by another installation's CLI was served by that one's downloads server."""
+    real = Path(os.path.realpath(path))
+    for folder in (real, *real.parents):
+        try:
+            if (folder / STORE_MARKER).is_file() or (
+                    any((folder / "keys" / part).is_dir() for part in ("installation", "customers"))
+                    and any((folder / name).is_dir() for name in STORE_FOLDERS)):
+                return str(folder)
+        except OSError:  # a folder this user may not look into: not known as a store
+            continue
+    return None
+
+
 class FolderStore:
     """Objects as files under one folder; writes land under a temporary name, then are renamed, so
-    a reader never sees half an object."""
+    a reader never sees half an object. The folder's first write leaves STORE_MARKER at its root."""
 
     master_kms = None  # the KMS master key of its data keys (ObjectStorage.store), None: the key file
 
     def __init__(self, root: Path):
         self.root = root
+        self._marked = False
+
+    def mark(self) -> None:
+        """Leave the marker at the root, once per store object (written whole, never over one already there)."""
+        if self._marked:
+            return
+        marker = self.root / STORE_MARKER
+        if not marker.is_file():
+            self.root.mkdir(parents=True, exist_ok=True)
+            partial = marker.with_name(f"{STORE_MARKER}.{os.getpid()}-{secrets.token_hex(6)}.partial")
+            partial.write_bytes(MARKER_TEXT)
+            partial.replace(marker)
+        self._marked = True
 
     def _path(self, key: str) -> Path:
         """The file of a key, which must stay inside the root: no absolute key, no `..`, no link out."""
@@ -137,7 +178,7 @@ class FolderStore:
         """Write and remove a small file: a read-only, full or forbidden folder raises StoreUnavailable."""
         probe = self.root / f".probe-{os.getpid()}"
         try:
-            self.root.mkdir(parents=True, exist_ok=True)
+            self.mark()
             with probe.open("wb") as handle:
                 handle.write(b"lifecycle probe\n")
                 handle.flush()
@@ -159,6 +200,7 @@ class FolderStore:
         # each write their whole copy and the last rename wins; with one shared name the second found it renamed
         partial = path.with_name(f"{path.name}.{os.getpid()}-{secrets.token_hex(6)}.partial")
         try:
+            self.mark()
             path.parent.mkdir(parents=True, exist_ok=True)
             with partial.open("wb") as handle:
                 shutil.copyfileobj(stream, handle, 1 << 20)
@@ -233,7 +275,8 @@ class FolderStore:
                 status = path.stat()
             except OSError:  # a link to nothing, a file gone since the walk saw it
                 continue
-            if not stat.S_ISDIR(status.st_mode) and not path.name.endswith(".partial"):
+            if not stat.S_ISDIR(status.st_mode) and not path.name.endswith(".partial") \
+                    and not (path.parent == root and path.name == STORE_MARKER):  # the marker is no object
                 key = path.relative_to(root).as_posix()
                 if key.startswith(prefix):
                     found.append(StoredObject(key, status.st_size if stat.S_ISREG(status.st_mode) else 0))
