@@ -163,3 +163,19 @@ def test_a_table_artifacts_text_cells_show_as_stored_and_its_links_stay_links():
         assert lines(row["name"]) == [shown(name)] and live(row["name"]) == []
         assert (lines(row["customer"]), lines(row["total_ttc"]), row["rows"]) == (["C1"], ["108000.00"], 4)
         assert row["document"] == "http://store.example/invoices/INV-1.pdf"
+
+
+def test_every_table_artifact_of_the_flows_passes_its_rows_through_markdown_cells():
+    """A table artifact added later with a name, a subject or an error in its rows shows them as stored too."""
+    import ast
+    from pathlib import Path
+
+    unescaped = []
+    for path in sorted(Path(__file__).parents[2].joinpath("flows").glob("*.py")):
+        for call in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(call, ast.Call) and getattr(call.func, "id", None) == "create_table_artifact":
+                rows = call.args[0]
+                first = rows.values[0] if isinstance(rows, ast.BoolOp) else rows
+                if not (isinstance(first, ast.Call) and getattr(first.func, "id", None) == "markdown_cells"):
+                    unescaped.append(f"{path.name}:{call.lineno}")
+    assert unescaped == []
