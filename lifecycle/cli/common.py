@@ -321,22 +321,12 @@ def write_file(path, data: bytes) -> None:
         raise
 
 
-#: what a terminal acts on or hides rather than shows: control characters (ESC begins a terminal's command),
-#: format characters (a bidi override reorders what follows), private-use, unassigned and lone surrogates
-_ACTED_ON = frozenset({"Cc", "Cf", "Co", "Cn", "Cs"})
-
-
 def literal(cell: str) -> str:
     """Stored text as it is stored, each character a terminal would act on or hide written as its escape
     (`\\x1b`, `\\u202e`, a line break `\\x0a`): every entry refuses them now, but a ledger written before (a
     restored snapshot of an older version, a row typed in by hand) still holds them, and a table cell or a run's
     line must print what is stored, not let it recolour the terminal, forge a line or reorder it. The joiners of
-    emoji and Indic scripts stay."""
-    import unicodedata
+    emoji and Indic scripts stay (policy.text.controls_escaped, which Markdown's literal text uses too)."""
+    from policy.text import controls_escaped
 
-    from policy.text import JOINERS
-
-    if cell.isprintable():
-        return cell
-    return "".join((f"\\x{ord(char):02x}" if ord(char) < 0x100 else f"\\u{ord(char):04x}")
-                   if unicodedata.category(char) in _ACTED_ON and char not in JOINERS else char for char in cell)
+    return controls_escaped(cell)
