@@ -334,6 +334,11 @@ def serve(path: str) -> None:
         listener.close()
         if os.path.exists(path):
             os.unlink(path)
+        if os.path.basename(os.path.dirname(path)).startswith("lifecycle-engine-"):  # `up`'s private folder for it:
+            try:                                                                       # gone with it, however `up`
+                os.rmdir(os.path.dirname(path))                                        # ended
+            except OSError:
+                pass
         for waiting in list(pending.values()):
             _drop(selector, pending, waiting)
         for pid in list(children):  # runs in flight keep running; their commands learn no status
