@@ -28,6 +28,10 @@ import time
 VARIABLE = "LIFECYCLE_LIFELINE"
 #: how long the child's group has to end after SIGTERM before SIGKILL (as `up`'s own stop gives it)
 GRACE = 20.0
+#: a worker's environment names here the PREFECT_HOME of the server its `up` started (watch_server)
+SERVER_HOME_VARIABLE = "LIFECYCLE_SERVER_HOME"
+#: how often a worker asks its server who it is
+SERVER_POLL = 5.0
 
 
 class Lifeline:
@@ -78,12 +82,60 @@ def watch(fd: int, grace: float = GRACE) -> threading.Thread:
     return thread
 
 
+def _end_the_group() -> None:
+    group = os.getpgrp()
+    try:
+        os.killpg(group, signal.SIGTERM) if group == os.getpid() else os.kill(os.getpid(), signal.SIGTERM)
+    except ProcessLookupError:
+        pass
+
+
+def served_home(api_url: str) -> str | None:
+    """The PREFECT_HOME the server at `api_url` keeps its data in (its identity: two servers never share one);
+    None when it does not say (gone, starting, behind a password)."""
+    import json
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(api_url.rstrip("/") + "/admin/settings", timeout=5) as response:
+            home = json.loads(response.read()).get("home")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return os.path.realpath(os.path.expanduser(home)) if isinstance(home, str) else None
+
+
+def watch_server(api_url: str, home: str, every: float = SERVER_POLL) -> threading.Thread:
+    """Until the server at `api_url` says it keeps its data elsewhere than `home` (another server took the port
+    its `up` gave this worker), then end this process's group: a worker serves the server its own `up` started,
+    never a stranger that happens to listen at the same address (it took that server's runs, which its guard then
+    refused). A server that does not answer is left to `up`, which stops when its server does."""
+    expected = os.path.realpath(os.path.expanduser(home))
+
+    def keep_watching() -> None:
+        while True:
+            time.sleep(every)
+            answered = served_home(api_url)
+            if answered is not None and answered != expected:
+                print(f"lifecycle: the server at {api_url} is no longer the one this worker's `lifecycle up` started "
+                      f"(its data in {answered}, not {expected}): this worker stops", file=sys.stderr, flush=True)
+                _end_the_group()
+                return
+
+    thread = threading.Thread(target=keep_watching, daemon=True, name="server-identity")
+    thread.start()
+    return thread
+
+
 def main(argv: list[str]) -> None:
     """`python -m lifecycle.deathwatch MODULE ARGS...`: MODULE run as `python -m` runs it, watched when the
-    environment names a lifeline (unwatched otherwise)."""
+    environment names a lifeline (unwatched otherwise), and, when it names the server's home too, stopped once
+    another server answers at its PREFECT_API_URL."""
     fd = os.environ.pop(VARIABLE, None)
     if fd is not None and fd.isdigit():
         watch(int(fd))
+    server_home = os.environ.pop(SERVER_HOME_VARIABLE, None)
+    if server_home and os.environ.get("PREFECT_API_URL"):
+        watch_server(os.environ["PREFECT_API_URL"], server_home)
     sys.argv = argv
     runpy.run_module(argv[0], run_name="__main__", alter_sys=True)
 

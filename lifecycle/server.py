@@ -26,7 +26,7 @@ import urllib.request
 from pathlib import Path
 
 import lifecycle_config as config
-from lifecycle.deathwatch import Lifeline, record
+from lifecycle.deathwatch import SERVER_HOME_VARIABLE, Lifeline, record
 from lifecycle.warm_engine import SOCKET_VARIABLE, serve_environment
 from lifecycle_config.conditions import Unavailable
 from lifecycle_config.installation import WILDCARD, link_host
@@ -731,6 +731,8 @@ def up(*, host: str, port: int, echo, workers: int = 1) -> int:
         note(warm_engine)
         # not among `children`: if it is lost, runs start the cold way (`python -m prefect.engine`), up stays
         env = worker_environment({**env, SOCKET_VARIABLE: engine_socket})
+        if own_server:  # a worker stops if another server ever answers at this address (lifecycle.deathwatch)
+            env[SERVER_HOME_VARIABLE] = env.get("PREFECT_HOME") or str(config.prefect_home())
 
         def start_worker(number: int) -> None:  # several: the nightly backup's shards spread over them
             path = logs / ("worker.log" if number == 1 else f"worker-{number}.log")

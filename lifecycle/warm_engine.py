@@ -264,7 +264,25 @@ def serve_environment(env: dict) -> dict:
 
 
 def serve(path: str) -> None:
-    """Import Prefect's engine once, then fork a run for each command that connects; until SIGTERM."""
+    """Import Prefect's engine once, then fork a run for each command that connects; until SIGTERM. The socket's
+    folder goes with it when it is `up`'s private one, even when it is stopped during its imports (`up` killed as
+    soon as it said ready, which it says without waiting for this engine)."""
+    def leave(*_):
+        raise SystemExit(0)
+
+    signal.signal(signal.SIGTERM, leave)  # until _serve listens: ended where it stands, through the finally
+    signal.signal(signal.SIGINT, leave)
+    try:
+        _serve(path)
+    finally:
+        if os.path.basename(os.path.dirname(path)).startswith("lifecycle-engine-"):
+            try:
+                os.rmdir(os.path.dirname(path))
+            except OSError:
+                pass
+
+
+def _serve(path: str) -> None:
     import importlib
 
     for module in PRELOAD:
@@ -334,11 +352,6 @@ def serve(path: str) -> None:
         listener.close()
         if os.path.exists(path):
             os.unlink(path)
-        if os.path.basename(os.path.dirname(path)).startswith("lifecycle-engine-"):  # `up`'s private folder for it:
-            try:                                                                       # gone with it, however `up`
-                os.rmdir(os.path.dirname(path))                                        # ended
-            except OSError:
-                pass
         for waiting in list(pending.values()):
             _drop(selector, pending, waiting)
         for pid in list(children):  # runs in flight keep running; their commands learn no status

@@ -80,3 +80,49 @@ def test_the_next_up_stops_the_recorded_children_a_killed_up_left_and_only_those
         for process in (left, stranger):
             process.kill()
             process.wait()
+
+
+WORKER = ("import sys, time; from lifecycle.deathwatch import watch_server; watch_server(sys.argv[1], sys.argv[2], "
+          "every=0.1); print('watching', flush=True); time.sleep(600)")
+
+
+def test_a_worker_stops_once_another_server_answers_at_its_address(tmp_path):
+    """A worker serves the server its own `up` started: another server on the same port (another home's, its data
+    elsewhere) makes it stop, where an orphaned worker took that server's runs."""
+    import http.server
+
+    from tests.support.ports import serve_in_thread
+
+    answer = {"home": str(tmp_path / "prefect")}
+
+    class Settings(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            body = json.dumps(answer).encode()
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *_):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Settings)
+    serve_in_thread(server)
+    api = f"http://127.0.0.1:{server.server_address[1]}/api"
+    worker = subprocess.Popen([sys.executable, "-c", WORKER, api, str(tmp_path / "prefect")], cwd=PROJECT_ROOT,
+                              env={**os.environ, "PYTHONPATH": str(PROJECT_ROOT)}, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        assert worker.stdout.readline() == "watching\n"
+        for _ in range(5):   # its own server: it keeps serving
+            time.sleep(0.1)
+        assert worker.poll() is None
+        answer["home"] = str(tmp_path / "another-home" / "prefect")
+        assert worker.wait(timeout=120) == -signal.SIGTERM
+        assert worker.stderr.read() == (f"lifecycle: the server at {api} is no longer the one this worker's `lifecycle "
+                                        f"up` started (its data in {tmp_path / 'another-home' / 'prefect'}, not "
+                                        f"{tmp_path / 'prefect'}): this worker stops\n")
+    finally:
+        worker.kill()
+        worker.wait()
+        server.shutdown()
