@@ -579,10 +579,10 @@ def record_up(held, ui: str, children: list[dict] | None = None, engine_dir: str
 
 def _left_behind(previous: dict, echo) -> None:
     """Stop what the previous `up` of this home recorded and left running, and remove its warm engine's folder.
-    Since its children hold a lifeline (lifecycle.deathwatch) they end with it; an `up` of an earlier release, or
-    one whose children were stopped and resumed (SIGSTOP), could leave them. They are this home's own (recorded in
-    its lock file, which only its `up` writes, and the same command line still), so they are stopped without
-    asking: the user who starts `up` wants this home served, and those processes hold its port and take its
+    Since its children hold a lifeline (lifecycle.deathwatch) they end with it; an `up` of an earlier release could
+    leave them, and a child frozen (SIGSTOP) when `up` died ends only once it runs again. They are this home's own
+    (recorded in its lock file, which only its `up` writes, and the same command line still), so they are stopped
+    without asking: the user who starts `up` wants this home served, and those processes hold its port and take its
     runs with nobody watching them; a second flag to type would only delay the same decision."""
     from lifecycle.deathwatch import orphans, stop_orphans
 
