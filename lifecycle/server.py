@@ -26,6 +26,7 @@ import urllib.request
 from pathlib import Path
 
 import lifecycle_config as config
+from lifecycle.deathwatch import SERVER_HOME_VARIABLE, Lifeline, record
 from lifecycle.warm_engine import SOCKET_NAME, SOCKET_VARIABLE, serve_environment
 from lifecycle_config.conditions import Unavailable
 from lifecycle_config.installation import WILDCARD, link_host
@@ -572,6 +573,7 @@ def hold_home(ui: str | None):
     path = up_lock()
     path.parent.mkdir(parents=True, exist_ok=True)
     handle = path.open("a+")
+    handle.previous = {}  # what the `up` before this one recorded (read once the lock is this one's)
     try:
         fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
@@ -586,10 +588,46 @@ def hold_home(ui: str | None):
                         f"terminal), or give this one another LIFECYCLE_HOME") from None
     if ui is not None:  # None: only a look
         handle.seek(0)
-        handle.truncate()
-        handle.write(json.dumps({"pid": os.getpid(), "ui": ui}))
-        handle.flush()
+        try:
+            previous = json.loads(handle.read() or "{}")
+        except ValueError:
+            previous = {}
+        handle.previous = previous if isinstance(previous, dict) else {}
+        record_up(handle, ui)
     return handle
+
+
+def record_up(held, ui: str, children: list[dict] | None = None, engine_dir: str | None = None) -> None:
+    """Write in the held lock file this `up`'s process and UI, and what it started (each child's process and command
+    line, the warm engine's folder): the next `up` of this home stops what a killed one left (_left_behind)."""
+    held.seek(0)
+    held.truncate()
+    held.write(json.dumps({"pid": os.getpid(), "ui": ui, "children": children or [], "engine_dir": engine_dir}))
+    held.flush()
+
+
+def _left_behind(previous: dict, echo) -> None:
+    """Stop what the previous `up` of this home recorded and left running, and remove its warm engine's folder.
+    Since its children hold a lifeline (lifecycle.deathwatch) they end with it; an `up` of an earlier release could
+    leave them, and a child frozen (SIGSTOP) when `up` died ends only once it runs again. They are this home's own
+    (recorded in its lock file, which only its `up` writes, and the same command line still), so they are stopped
+    without asking: the user who starts `up` wants this home served, and those processes hold its port and take its
+    runs with nobody watching them; a second flag to type would only delay the same decision."""
+    from lifecycle.deathwatch import orphans, stop_orphans
+
+    left = orphans(previous.get("children") or [])
+    if left:
+        echo(f"stopping what the previous `lifecycle up` of this home (process {previous.get('pid', '?')}) left "
+             f"running when it was killed: process{'es' if len(left) > 1 else ''} {', '.join(map(str, left))}")
+        stop_orphans(left)
+    engine_dir = previous.get("engine_dir")
+    if isinstance(engine_dir, str) and os.path.basename(engine_dir).startswith(ENGINE_DIR_PREFIX) \
+            and os.path.dirname(os.path.abspath(engine_dir)) == os.path.abspath(tempfile.gettempdir()):
+        shutil.rmtree(engine_dir, ignore_errors=True)
+
+
+#: the warm engine's private folder under the temporary directory (lifecycle.warm_engine removes it as it ends)
+ENGINE_DIR_PREFIX = "lifecycle-engine-"
 
 
 def up(*, host: str, port: int, echo, workers: int = 1) -> int:
@@ -615,6 +653,15 @@ def up(*, host: str, port: int, echo, workers: int = 1) -> int:
     children: list[subprocess.Popen] = []
     watcher = warm_engine = engine_dir = None
     held = hold_home(ui)  # before anything starts or is written
+    _left_behind(held.previous, echo)
+    # every process started here ends when this one ends, however it ends (lifecycle.deathwatch)
+    lifeline = Lifeline()
+    started: list[tuple[subprocess.Popen, dict]] = []
+
+    def note(child: subprocess.Popen) -> None:  # recorded for the next `up` as each starts (a lost worker's gone)
+        started[:] = [(process, entry) for process, entry in started if process.poll() is None]
+        started.append((child, record(child.pid)))
+        record_up(held, ui, [entry for _, entry in started], engine_dir)
 
     def stop(*_):
         raise KeyboardInterrupt
@@ -650,20 +697,19 @@ def up(*, host: str, port: int, echo, workers: int = 1) -> int:
             watcher = LogWatcher(server_log_path, server_log.tell(), echo)
             watcher.start()
             children.append(subprocess.Popen(
-                [sys.executable, "-m", "lifecycle.prefect_server", "server", "start", "--host", host,
-                 "--port", str(port)],
+                lifeline.command("lifecycle.prefect_server", "server", "start", "--host", host, "--port", str(port)),
                 # the UI must call this server's API (Prefect would point it at port 4200 whatever --port
                 # says), and alert links must lead to this UI
-                env={**env, "PREFECT_UI_URL": ui, "PREFECT_SERVER_UI_API_URL": api_url,
+                **lifeline.popen({**env, "PREFECT_UI_URL": ui, "PREFECT_SERVER_UI_API_URL": api_url,
                      # the leases of concurrency slots outlive a restart of the server, so a slot held by a
                      # run lost meanwhile is still freed when its lease runs out (Prefect keeps them in
                      # memory by default: lost at a restart, the slot stayed taken for good)
                      "PREFECT_SERVER_CONCURRENCY_LEASE_STORAGE": env.get(
-                         "PREFECT_SERVER_CONCURRENCY_LEASE_STORAGE", LEASE_STORAGE)},
+                         "PREFECT_SERVER_CONCURRENCY_LEASE_STORAGE", LEASE_STORAGE)}),
                 stdout=server_log,
                 stderr=subprocess.STDOUT,
-                start_new_session=True,
             ))
+            note(children[-1])
             _wait_until_up(api_url, children[-1], timeout=float(config.PREFECT_STARTUP_TIMEOUT),
                            prefect_home=env.get("PREFECT_HOME") or str(config.prefect_home()))
         env["PREFECT_API_URL"] = api_url
@@ -703,24 +749,28 @@ def up(*, host: str, port: int, echo, workers: int = 1) -> int:
         log_offsets: dict[str, int] = {}
         # the runs' head start (lifecycle.warm_engine): a socket of a private directory (a home's path may
         # be too long for a Unix socket's name)
-        engine_dir = tempfile.mkdtemp(prefix="lifecycle-engine-")
+        engine_dir = tempfile.mkdtemp(prefix=ENGINE_DIR_PREFIX)
         engine_socket = os.path.join(engine_dir, SOCKET_NAME)
         with (logs / "warm-engine.log").open("ab") as engine_log:
-            warm_engine = subprocess.Popen(warm_engine_command(engine_socket), env=serve_environment(env),
-                                           cwd=PROJECT_ROOT,
-                                           stdout=engine_log, stderr=subprocess.STDOUT, start_new_session=True)
+            warm_engine = subprocess.Popen(lifeline.command(*warm_engine_command(engine_socket)[2:]),
+                                           **lifeline.popen(serve_environment(env)), cwd=PROJECT_ROOT,
+                                           stdout=engine_log, stderr=subprocess.STDOUT)
+        note(warm_engine)
         # not among `children`: if it is lost, runs start the cold way (`python -m prefect.engine`), up stays
         env = worker_environment({**env, SOCKET_VARIABLE: engine_socket})
+        if own_server:  # a worker stops if another server ever answers at this address (lifecycle.deathwatch)
+            env[SERVER_HOME_VARIABLE] = env.get("PREFECT_HOME") or str(config.prefect_home())
 
         def start_worker(number: int) -> None:  # several: the nightly backup's shards spread over them
             path = logs / ("worker.log" if number == 1 else f"worker-{number}.log")
             name = f"lifecycle-{socket.gethostname()}-{number}"
             with path.open("ab") as worker_log:
                 log_offsets[name] = worker_log.tell()
-                workers_by_name[name] = subprocess.Popen(worker_command(name), env=env, cwd=PROJECT_ROOT,
-                                                         stdout=worker_log, stderr=subprocess.STDOUT,
-                                                         start_new_session=True)
+                workers_by_name[name] = subprocess.Popen(lifeline.command(*worker_command(name)[2:]),
+                                                         **lifeline.popen(env), cwd=PROJECT_ROOT,
+                                                         stdout=worker_log, stderr=subprocess.STDOUT)
             children.append(workers_by_name[name])
+            note(workers_by_name[name])
 
         for number in range(1, workers + 1):
             start_worker(number)
@@ -759,7 +809,7 @@ def up(*, host: str, port: int, echo, workers: int = 1) -> int:
                      + (f"; {'; '.join(crashed)}" if crashed else ""))
             for child in children:
                 if child.poll() is not None:
-                    raise RuntimeError(f"{' '.join(child.args[2:5])} exited with code {child.returncode}; see {logs}")
+                    raise RuntimeError(f"{' '.join(child.args[3:6])} exited with code {child.returncode}; see {logs}")
             time.sleep(1)
     except KeyboardInterrupt:
         echo("stopping the worker and the server")
@@ -782,6 +832,7 @@ def up(*, host: str, port: int, echo, workers: int = 1) -> int:
             shutil.rmtree(engine_dir, ignore_errors=True)
         if watcher is not None:
             watcher.stop()
+        lifeline.close()
         try:
             if (config.server_record() or {}).get("pid") == os.getpid():
                 config.server_file().unlink()

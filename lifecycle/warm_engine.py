@@ -303,7 +303,25 @@ def serve_environment(env: dict) -> dict:
 
 
 def serve(path: str) -> None:
-    """Import Prefect's engine once, then fork a run for each command that connects; until SIGTERM."""
+    """Import Prefect's engine once, then fork a run for each command that connects; until SIGTERM. The socket's
+    folder goes with it when it is `up`'s private one, even when it is stopped during its imports (`up` killed as
+    soon as it said ready, which it says without waiting for this engine)."""
+    def leave(*_):
+        raise SystemExit(0)
+
+    signal.signal(signal.SIGTERM, leave)  # until _serve listens: ended where it stands, through the finally
+    signal.signal(signal.SIGINT, leave)
+    try:
+        _serve(path)
+    finally:
+        if os.path.basename(os.path.dirname(path)).startswith("lifecycle-engine-"):
+            try:
+                os.rmdir(os.path.dirname(path))
+            except OSError:
+                pass
+
+
+def _serve(path: str) -> None:
     import importlib
 
     for module in PRELOAD:
