@@ -16,6 +16,7 @@ import pytest
 
 from lifecycle.deathwatch import _alive
 from lifecycle.server import taken_port
+from lifecycle.warm_engine import SOCKET_NAME
 from tests.support.ports import free_port
 from tests.support.up import Up, command_line, descendants
 
@@ -42,7 +43,7 @@ def test_up_killed_outright_takes_everything_it_started_with_it_and_the_next_up_
     assert any("prefect_server server start" in command for command in commands.values()), commands
     assert any("worker start" in command for command in commands.values()), commands
     engine = next(command for command in commands.values() if "warm_engine serve" in command)
-    engine_dir = Path(re.search(r"serve (\S+)/engine\.sock", engine).group(1))
+    engine_dir = Path(re.search(r"serve (\S+)/" + re.escape(SOCKET_NAME), engine).group(1))
     assert engine_dir.is_dir()
 
     up.process.send_signal(signal.SIGKILL)
