@@ -1,0 +1,130 @@
+"""A store that answers too slowly to finish: each transfer ends under its deadline with one line naming the store
+and the object, nothing half-done; a Ctrl-C in a transfer ends the command. A real trickling proxy on loopback in
+front of moto's server (botocore's read timeout is per read: a byte now and then never trips it)."""
+
+from __future__ import annotations
+
+import io
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+
+import boto3
+import pytest
+from sqlalchemy import func, select
+
+from blocks.storage import ObjectStorage, TooSlow
+from tests.support.servers import s3_server
+from tests.support.slow_store import slow_proxy
+
+#: the proxy's trickle: a byte each 10 ms, and it gives up after 2,000 bytes (a client without a deadline fails at
+#: last with "closed the connection", not "too slow", so the tests fail, not hang, without the deadlines)
+EVERY, AT_MOST = 0.01, 2000
+
+
+@pytest.fixture(scope="module")
+def s3_endpoint():
+    with s3_server() as endpoint:
+        yield endpoint
+
+
+@pytest.fixture
+def bucket(s3_endpoint):
+    name = f"slow-{uuid.uuid4().hex[:8]}"
+    boto3.client("s3", endpoint_url=s3_endpoint, region_name="us-east-1", aws_access_key_id="test",
+                 aws_secret_access_key="test").create_bucket(Bucket=name)
+    return name
+
+
+@pytest.fixture
+def proxy(s3_endpoint):
+    with slow_proxy(s3_endpoint) as proxy:
+        yield proxy
+
+
+def _storage(bucket: str, proxy) -> ObjectStorage:
+    return ObjectStorage(url=f"s3://{bucket}/lifecycle", endpoint_url=proxy.endpoint, region="us-east-1",
+                         access_key_id="test", secret_access_key="test")
+
+
+def test_a_trickled_answer_ends_each_transfer_with_one_line_naming_the_store_and_the_object(bucket, proxy,
+                                                                                          monkeypatch):
+    monkeypatch.setenv("LIFECYCLE_STORAGE_FLOOR_SECONDS", "1")
+    store = _storage(bucket, proxy).store()
+    store.put_stream("kept.bin", io.BytesIO(b"k" * 100_000))
+    proxy.trickle(EVERY, AT_MOST)
+    where = f"object storage s3://{bucket}/lifecycle at {proxy.endpoint}"
+    with pytest.raises(TooSlow) as read:
+        with store.open("kept.bin") as body:
+            body.read()
+    with pytest.raises(TooSlow) as written:
+        store.put_stream("new.bin", io.BytesIO(b"n" * 1000))
+    with pytest.raises(TooSlow) as listed:
+        store.list("")
+    assert str(read.value).startswith(f"{where}: object kept.bin: answered ") and "\n" not in str(read.value)
+    assert str(read.value).endswith("too slow to finish (it must move 32 KB/s after 1 s)")
+    assert str(written.value).startswith(f"{where}: object new.bin (upload): sent ")
+    assert str(listed.value).startswith(f"{where}: the listing of everything: ")
+    assert proxy.sent < 3 * AT_MOST  # each ended before the store gave up
+    proxy.passing()
+    assert store.open("kept.bin").read() == b"k" * 100_000  # the store, fast again, is used as before
+
+
+def test_a_restore_from_a_trickling_store_says_so_in_one_line_restores_and_bills_nothing(tmp_path, monkeypatch,
+                                                                                       bucket, proxy):
+    from ledger.models import Intervention, RestoreJob
+    from lifecycle_config.scratch import scratch_root
+    from operations.backup import backup_customer
+    from operations.restore import restore_customer
+    from tests.support.backup_shop import backup_shop
+    from datetime import date
+
+    shop = backup_shop(tmp_path, monkeypatch, "2026-11-20")
+    storage = _storage(bucket, proxy)
+    assert backup_customer("ACME", date(2026, 11, 20), shop.platform, storage, engine=shop.ledger).status == "good"
+    monkeypatch.setenv("LIFECYCLE_STORAGE_FLOOR_SECONDS", "1")
+    proxy.trickle(EVERY, AT_MOST)
+    with pytest.raises(Exception) as refused:
+        restore_customer("ACME", None, "sandbox", "alice", "T-1", platform=shop.platform, storage=storage,
+                         sandbox_url=shop.sandbox_url, flow_run_id=None, actor="test", request_key="r-1",
+                         engine=shop.ledger)
+    line = str(refused.value)
+    assert "\n" not in line and f"s3://{bucket}/lifecycle at {proxy.endpoint}" in line
+    assert "too slow to finish" in line and "ACME-20261120" in line
+    from ledger.db import session_scope
+
+    with session_scope(shop.ledger) as session:
+        assert session.scalar(select(func.count()).select_from(Intervention)) == 0  # nothing billed
+        assert session.scalar(select(func.count()).select_from(RestoreJob).where(RestoreJob.status == "done")) == 0
+    assert not os.path.exists(tmp_path / "sandbox.db") or "ACME" not in open(tmp_path / "sandbox.db", "rb").read().decode("latin-1")
+    assert not [entry for entry in scratch_root().iterdir() if entry.name.startswith(f"{os.getpid()}-")]
+
+
+def test_ctrl_c_in_a_trickled_upload_ends_the_command_and_its_transfer(bucket, proxy, tmp_path):
+    """A Ctrl-C while the store trickles its answer: the process ends (its transfer threads blocked in reads are
+    cut: the trickle is cut short by the client going away, not run to its end) and says one line."""
+    script = tmp_path / "upload.py"
+    script.write_text(
+        "import io, sys\n"
+        "from blocks.storage import ObjectStorage\n"
+        f"store = ObjectStorage(url='s3://{bucket}/lifecycle', endpoint_url='{proxy.endpoint}', region='us-east-1',"
+        " access_key_id='test', secret_access_key='test').store()\n"
+        "print('uploading', flush=True)\n"
+        "try:\n"
+        "    store.put_stream('big.bin', io.BytesIO(b'b' * 1000))\n"
+        "except KeyboardInterrupt:\n"
+        "    print('lifecycle: interrupted', file=sys.stderr)\n"
+        "    sys.exit(130)\n")
+    proxy.trickle(EVERY * 10, AT_MOST)  # 20 s of trickle before the store gives up
+    process = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               text=True, env={**os.environ, "PYTHONPATH": os.getcwd()})
+    assert process.stdout.readline() == "uploading\n"
+    while proxy.sent < 5:  # the answer is trickling
+        time.sleep(0.05)
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=600)
+    assert process.returncode == 130 and stderr.strip().splitlines() == ["lifecycle: interrupted"]
+    assert proxy.cut_short >= 1 and proxy.sent < AT_MOST
