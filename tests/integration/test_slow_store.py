@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 import uuid
+from datetime import date
 
 import boto3
 import pytest
@@ -50,6 +51,17 @@ def _storage(bucket: str, proxy) -> ObjectStorage:
                          access_key_id="test", secret_access_key="test")
 
 
+def _backed_up_to(bucket: str, proxy, tmp_path, monkeypatch):
+    """The backup shop (ACME and BETA on a SQLite platform) with ACME backed up to the bucket, through the proxy."""
+    from operations.backup import backup_customer
+    from tests.support.backup_shop import backup_shop
+
+    shop = backup_shop(tmp_path, monkeypatch, "2026-11-20")
+    assert backup_customer("ACME", date(2026, 11, 20), shop.platform, _storage(bucket, proxy),
+                           engine=shop.ledger).status == "good"
+    return shop
+
+
 def test_a_trickled_answer_ends_each_transfer_with_one_line_naming_the_store_and_the_object(bucket, proxy,
                                                                                           monkeypatch):
     monkeypatch.setenv("LIFECYCLE_STORAGE_FLOOR_SECONDS", "1")
@@ -77,14 +89,10 @@ def test_a_restore_from_a_trickling_store_says_so_in_one_line_restores_and_bills
                                                                                        bucket, proxy):
     from ledger.models import Intervention, RestoreJob
     from lifecycle_config.scratch import scratch_root
-    from operations.backup import backup_customer
     from operations.restore import restore_customer
-    from tests.support.backup_shop import backup_shop
-    from datetime import date
 
-    shop = backup_shop(tmp_path, monkeypatch, "2026-11-20")
+    shop = _backed_up_to(bucket, proxy, tmp_path, monkeypatch)
     storage = _storage(bucket, proxy)
-    assert backup_customer("ACME", date(2026, 11, 20), shop.platform, storage, engine=shop.ledger).status == "good"
     monkeypatch.setenv("LIFECYCLE_STORAGE_FLOOR_SECONDS", "1")
     proxy.trickle(EVERY, AT_MOST)
     with pytest.raises(Exception) as refused:
@@ -103,28 +111,36 @@ def test_a_restore_from_a_trickling_store_says_so_in_one_line_restores_and_bills
     assert not [entry for entry in scratch_root().iterdir() if entry.name.startswith(f"{os.getpid()}-")]
 
 
-def test_ctrl_c_in_a_trickled_upload_ends_the_command_and_its_transfer(bucket, proxy, tmp_path):
-    """A Ctrl-C while the store trickles its answer: the process ends (its transfer threads blocked in reads are
-    cut: the trickle is cut short by the client going away, not run to its end) and says one line."""
-    script = tmp_path / "upload.py"
-    script.write_text(
-        "import io, sys\n"
-        "from blocks.storage import ObjectStorage\n"
-        f"store = ObjectStorage(url='s3://{bucket}/lifecycle', endpoint_url='{proxy.endpoint}', region='us-east-1',"
-        " access_key_id='test', secret_access_key='test').store()\n"
-        "print('uploading', flush=True)\n"
-        "try:\n"
-        "    store.put_stream('big.bin', io.BytesIO(b'b' * 1000))\n"
-        "except KeyboardInterrupt:\n"
-        "    print('lifecycle: interrupted', file=sys.stderr)\n"
-        "    sys.exit(130)\n")
-    proxy.trickle(EVERY * 10, AT_MOST)  # 20 s of trickle before the store gives up
-    process = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                               text=True, env={**os.environ, "PYTHONPATH": os.getcwd()})
-    assert process.stdout.readline() == "uploading\n"
-    while proxy.sent < 5:  # the answer is trickling
-        time.sleep(0.05)
-    process.send_signal(signal.SIGINT)
-    _, stderr = process.communicate(timeout=600)
-    assert process.returncode == 130 and stderr.strip().splitlines() == ["lifecycle: interrupted"]
+def test_ctrl_c_in_a_restore_from_a_trickling_store_ends_the_command_with_one_line(tmp_path, monkeypatch, bucket,
+                                                                                  proxy):
+    """A Ctrl-C at the terminal (SIGINT to the command's whole process group) while the store trickles the restore's
+    first answer, on a run in this process with its temporary Prefect server: the command ends and says one line,
+    the store's connection is cut (not held to the trickle's end), nothing is billed. The temporary server heard
+    the Ctrl-C too and stopped; the run's Crashed state then went to a server gone, retried for minutes."""
+    from ledger.db import session_scope
+    from ledger.models import Intervention
+
+    shop = _backed_up_to(bucket, proxy, tmp_path, monkeypatch)
+    proxy.trickle(EVERY * 10, AT_MOST)  # 200 s before the store gives up
+    env = {**os.environ, "LIFECYCLE_STORAGE_URL": f"s3://{bucket}/lifecycle", "AWS_ENDPOINT_URL": proxy.endpoint,
+           "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test", "AWS_DEFAULT_REGION": "us-east-1",
+           "PYTHONPATH": os.getcwd()}
+    env.pop("PREFECT_API_URL", None)
+    process = subprocess.Popen([sys.executable, "-m", "lifecycle.cli", "run", "restore", "--customer", "ACME",
+                                "--target", "sandbox", "--requested-by", "alice", "--ticket", "T-1"], env=env,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        while proxy.sent < 5:  # the restore's first answer is trickling
+            assert process.poll() is None, process.communicate()
+            time.sleep(0.1)
+        os.killpg(process.pid, signal.SIGINT)
+        stdout, stderr = process.communicate(timeout=180)
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+    said = [line for line in (stdout + stderr).splitlines() if line.startswith("lifecycle: ")]
+    assert process.returncode == 130 and said == ["lifecycle: interrupted (Ctrl-C)"], stdout + stderr
     assert proxy.cut_short >= 1 and proxy.sent < AT_MOST
+    with session_scope(shop.ledger) as session:
+        assert session.scalar(select(func.count()).select_from(Intervention)) == 0
