@@ -31,6 +31,8 @@ from lifecycle_config.conditions import WORLD_ERRNOS, Unavailable
 CONNECT_SECONDS = 3
 READ_SECONDS = 60
 ATTEMPTS = 2
+#: what one key of a listing weighs in its answer (XML), roughly: a listing's deadline grows with its pages
+LISTED_BYTES = 300
 
 
 class StorageError(RuntimeError):
@@ -475,11 +477,12 @@ class S3Store:
     def list(self, prefix: str = "") -> list[StoredObject]:
         found = []
         strip = len(self.prefix) + 1 if self.prefix else 0
-        with self._store_errors(f"the listing of {prefix or 'everything'}"):
+        with self._store_errors(f"the listing of {prefix or 'everything'}") as watch:
             paginator = self.client.get_paginator("list_objects_v2")
             for page in paginator.paginate(Bucket=self.bucket, Prefix=self._key(prefix)):
                 for item in page.get("Contents", []):
                     found.append(StoredObject(item["Key"][strip:], item["Size"]))
+                watch.moved += LISTED_BYTES * len(page.get("Contents", []))  # a long listing's pages, each in time
         return sorted(found, key=lambda item: item.key)
 
     def delete(self, key: str) -> list[str]:
@@ -512,8 +515,8 @@ class S3Store:
         """An error that says the store itself cannot be used (down, unreachable, refused) as StoreUnavailable, in
         every call that reaches the store (a listing of the key store met it raw, as a bug); each under a deadline."""
         try:
-            with self._watched(what):
-                yield
+            with self._watched(what) as watch:
+                yield watch
         except StorageError:
             raise
         except Exception as error:  # noqa: BLE001 - translated when it describes the store

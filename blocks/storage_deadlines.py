@@ -23,12 +23,29 @@ FLOOR_SECONDS = 120
 MIN_KB_PER_SECOND = 32
 
 
+def _positive(variable: str, default: float) -> float:
+    """A variable's positive number, or its default when unset; anything else is refused in one line."""
+    from lifecycle_config import Misconfigured, escaped
+
+    given = os.environ.get(variable)
+    if not given:
+        return default
+    try:
+        value = float(given)
+    except ValueError:
+        value = -1.0
+    if not 0 < value < float("inf"):
+        raise Misconfigured(f"{variable}={escaped(given)} is not a positive number: unset it (the default is "
+                            f"{default:g}) or give one")
+    return value
+
+
 def floor_seconds() -> float:
-    return float(os.environ.get("LIFECYCLE_STORAGE_FLOOR_SECONDS") or FLOOR_SECONDS)
+    return _positive("LIFECYCLE_STORAGE_FLOOR_SECONDS", FLOOR_SECONDS)
 
 
 def min_bytes_per_second() -> float:
-    return float(os.environ.get("LIFECYCLE_STORAGE_MIN_KB_PER_SECOND") or MIN_KB_PER_SECOND) * 1024
+    return _positive("LIFECYCLE_STORAGE_MIN_KB_PER_SECOND", MIN_KB_PER_SECOND) * 1024
 
 
 def amount(size: int) -> str:

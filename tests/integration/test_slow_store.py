@@ -101,7 +101,7 @@ def test_a_restore_from_a_trickling_store_says_so_in_one_line_restores_and_bills
                          engine=shop.ledger)
     line = str(refused.value)
     assert "\n" not in line and f"s3://{bucket}/lifecycle at {proxy.endpoint}" in line
-    assert "too slow to finish" in line and "ACME-20261120" in line
+    assert "too slow to finish" in line and "ACME-20261120" in line and line.endswith("; nothing was restored")
     from ledger.db import session_scope
 
     with session_scope(shop.ledger) as session:
