@@ -589,6 +589,9 @@ class _WatchedBody:
         self.watch.stop()
         self.body.close()
 
+    def __del__(self) -> None:  # a body dropped unread: its watch must not cut the store's sockets later
+        self.watch.stop()
+
     def __enter__(self):
         return self
 

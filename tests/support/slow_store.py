@@ -20,14 +20,15 @@ class SlowProxy:
         self.endpoint = f"http://127.0.0.1:{self.port}"
         self.every: float | None = None  # None: answers pass at once
         self.at_most = 0
+        self.after = 0  # bytes of each answer that pass at once before the trickle (an answer's head, say)
         self.sent = 0
         self.cut_short = 0
         self._open: list[socket.socket] = []
         self._listener = socket.create_server(("127.0.0.1", self.port))
         threading.Thread(target=self._accept, daemon=True).start()
 
-    def trickle(self, every: float, at_most: int) -> None:
-        self.every, self.at_most = every, at_most
+    def trickle(self, every: float, at_most: int, after: int = 0) -> None:
+        self.every, self.at_most, self.after = every, at_most, after
 
     def passing(self) -> None:
         self.every = None
@@ -45,11 +46,14 @@ class SlowProxy:
 
     def _pipe(self, source: socket.socket, target: socket.socket, answers: bool) -> None:
         try:
-            trickled = 0
+            trickled, passed = 0, 0
             while data := source.recv(65536):
                 if not answers or self.every is None:
                     target.sendall(data)
                     continue
+                if passed < self.after:
+                    target.sendall(data[:self.after - passed])
+                    data, passed = data[self.after - passed:], passed + len(data[:self.after - passed])
                 for byte in range(len(data)):
                     if trickled >= self.at_most:
                         return  # the store gives up
