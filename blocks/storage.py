@@ -288,7 +288,7 @@ class S3Store:
             if watch.expired_after is not None:
                 raise self._too_slow(what, watch) from None
             if not isinstance(error, Exception):
-                self.sockets.cut()
+                self.sockets.interrupt()
             raise
         finally:
             watch.stop()
@@ -429,7 +429,7 @@ class S3Store:
             manager.upload(stream, self.bucket, self._key(key), extra_args=extra).result()
         except BaseException as error:
             if not isinstance(error, Exception):  # an interrupt; a deadline passed has cut them already
-                self.sockets.cut()
+                self.sockets.interrupt()
             manager.shutdown(cancel=True)
             raise
         manager.shutdown()
@@ -573,7 +573,7 @@ class _WatchedBody:
             if self.watch.expired_after is not None:
                 raise self.too_slow() from None
             if not isinstance(error, Exception):
-                self.sockets.cut()
+                self.sockets.interrupt()
             raise
         self.watch.moved += len(data)
         if self.watch.expired_after is not None:

@@ -63,13 +63,21 @@ class Sockets:
         self._open = weakref.WeakSet()
         self._lock = threading.Lock()
         self.refusing = 0
+        self.interrupted = False
 
     def opened(self, sock) -> None:
-        if self.refusing:
+        if self.refusing or self.interrupted:
             sock.close()
-            raise ConnectionAbortedError("the transfer ran out of time")
+            raise ConnectionAbortedError("the transfer was interrupted" if self.interrupted
+                                         else "the transfer ran out of time")
         with self._lock:
             self._open.add(sock)
+
+    def interrupt(self) -> None:
+        """A Ctrl-C: cut every socket, and refuse new ones for good (botocore's retry, or a worker thread's next
+        part, would otherwise open another connection and wait again)."""
+        self.interrupted = True
+        self.cut()
 
     def cut(self) -> None:
         with self._lock:

@@ -150,3 +150,33 @@ def test_ctrl_c_in_a_restore_from_a_trickling_store_ends_the_command_with_one_li
     assert proxy.cut_short >= 1 and proxy.sent < AT_MOST
     with session_scope(shop.ledger) as session:
         assert session.scalar(select(func.count()).select_from(Intervention)) == 0
+
+
+def test_ctrl_c_in_a_trickled_upload_cuts_its_worker_threads_reads(bucket, proxy, tmp_path):
+    """A Ctrl-C in a multipart upload whose answers trickle: boto3's transfer threads (not daemons) blocked in
+    their reads held the process until the store finished answering; they are cut, the process ends, and the
+    store saw the client go away mid-answer."""
+    script = tmp_path / "upload.py"
+    script.write_text(
+        "import io\n"
+        "from blocks.storage import ObjectStorage\n"
+        f"store = ObjectStorage(url='s3://{bucket}/lifecycle', endpoint_url='{proxy.endpoint}', region='us-east-1', "
+        "access_key_id='test', secret_access_key='test').store()\n"
+        "print('uploading', flush=True)\n"
+        "store.put_stream('big.bin', io.BytesIO(b'b' * 12_000_000))  # two parts of 8 MB at most\n")
+    proxy.trickle(EVERY * 20, AT_MOST)  # each answer takes a minute or more
+    process = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               text=True, env={**os.environ, "PYTHONPATH": os.getcwd()})
+    try:
+        assert process.stdout.readline() == "uploading\n"
+        while proxy.sent < 5:  # the first answer is trickling
+            assert process.poll() is None, process.communicate()
+            time.sleep(0.05)
+        process.send_signal(signal.SIGINT)
+        _, stderr = process.communicate(timeout=300)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert stderr.strip().splitlines()[-1] == "KeyboardInterrupt", stderr
+    assert proxy.cut_short >= 1  # the client went away mid-answer: its reads were cut, not waited out
