@@ -401,10 +401,10 @@ class S3Store:
 
         config = TransferConfig(multipart_threshold=self.chunk_bytes, multipart_chunksize=self.chunk_bytes,
                                 max_concurrency=4, use_threads=True)
-        extra = dict(self.extra_args)
-        if retain_until is not None and self.immutability():
-            extra.update(ObjectLockMode=self.lock_mode.upper(), ObjectLockRetainUntilDate=retain_until)
         try:
+            extra = dict(self.extra_args)
+            if retain_until is not None and self.immutability():
+                extra.update(ObjectLockMode=self.lock_mode.upper(), ObjectLockRetainUntilDate=retain_until)
             with self._watched(f"object {key} (upload)", _size_of(stream), "sent") as watch:
                 counter = _CountingReader(stream, watch)
                 self._upload(counter, key, extra, config)
