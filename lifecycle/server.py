@@ -148,11 +148,15 @@ def temporary_server_in_its_own_session() -> None:
 
     from prefect.server.api import server as prefect_api
 
-    def end_with_this_process() -> None:
-        if sys.platform.startswith("linux"):
-            import ctypes
+    prctl = None
+    if sys.platform.startswith("linux"):  # looked up here: the child between fork and exec imports nothing
+        import ctypes
 
-            ctypes.CDLL(None).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+        prctl = ctypes.CDLL(None).prctl
+
+    def end_with_this_process() -> None:
+        if prctl is not None:
+            prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
     class OwnSession(subprocess.Popen):
         def __init__(self, *args, **kwargs):
