@@ -141,6 +141,39 @@ def choose_server() -> tuple[str | None, str]:
                   "server for this run (20-30 s; run `lifecycle up` to avoid it)")
 
 
+def temporary_server_in_its_own_session() -> None:
+    """Have the temporary Prefect server of a run in this process start in a session of its own. A Ctrl-C at the
+    terminal goes to its whole foreground process group: it stopped the temporary server with the command, and the
+    flow engine then reported the interrupted run (Crashed) to a server gone, retrying for minutes: the command
+    stayed after "Crash detected" until a second Ctrl-C. In its own session the server hears only this process,
+    which stops it on the way out (Prefect's exit hook); on Linux it is also told to end with this process
+    (PR_SET_PDEATHSIG), so a command killed or hung up (its terminal closed) leaves no server behind. Prefect
+    starts it with `subprocess.Popen` and no way to ask for a session: its module is given a Popen that asks.
+    Started from the main thread (the run's first client, lifecycle.runner.route): the signal follows the thread
+    that started it."""
+    import signal
+    import subprocess
+    import types
+
+    from prefect.server.api import server as prefect_api
+
+    prctl = None
+    if sys.platform.startswith("linux"):  # looked up here: the child between fork and exec imports nothing
+        import ctypes
+
+        prctl = ctypes.CDLL(None).prctl
+
+    def end_with_this_process() -> None:
+        if prctl is not None:
+            prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+    class OwnSession(subprocess.Popen):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **{**kwargs, "start_new_session": True, "preexec_fn": end_with_this_process})
+
+    prefect_api.subprocess = types.SimpleNamespace(**{**vars(subprocess), "Popen": OwnSession})
+
+
 def _prefect(*args: str, env: dict[str, str], **kwargs) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "prefect", *args], env=env, cwd=PROJECT_ROOT,
                           text=True, capture_output=True, **kwargs)

@@ -171,7 +171,7 @@ def prefect_ready() -> None:
     import os
 
     import lifecycle_config as config
-    from lifecycle.server import choose_server
+    from lifecycle.server import choose_server, temporary_server_in_its_own_session
 
     config.prepare_prefect_environment()
     url, sentence = choose_server()
@@ -180,6 +180,7 @@ def prefect_ready() -> None:
         refuse_another_installations_server(url)
     else:
         note(f"note: {sentence}")
+        temporary_server_in_its_own_session()  # a Ctrl-C stops the run, not its server first
 
 
 def _server_to_serve(none_answers: str) -> str:
