@@ -24,12 +24,15 @@ from pydantic import Field, SecretStr
 
 import lifecycle_config
 from blocks.forms import Text, http_url_problem, storage_url_problem
+from blocks.storage_deadlines import Sockets, Watch
 from lifecycle_config.conditions import WORLD_ERRNOS, Unavailable
 
 #: S3 calls fail within seconds when the endpoint is down: a short connect timeout, one retry
 CONNECT_SECONDS = 3
 READ_SECONDS = 60
 ATTEMPTS = 2
+#: what one key of a listing weighs in its answer (XML), roughly: a listing's deadline grows with its pages
+LISTED_BYTES = 300
 
 
 class StorageError(RuntimeError):
@@ -71,6 +74,11 @@ class StoreUnavailable(StorageError, Unavailable):
     names the store (endpoint and bucket, or folder), never a credential."""
 
 
+class TooSlow(StoreUnavailable):
+    """The store answers, too slowly to finish: a transfer ran past its deadline (blocks.storage_deadlines) and was
+    cut. Nothing was stored or read whole; the message names the store and the object and says what moved."""
+
+
 def _s3_unavailable(error: BaseException, where: str) -> StoreUnavailable | None:
     """The StoreUnavailable a botocore error means, or None when it is about one object."""
     from botocore.exceptions import (ClientError, ConnectionClosedError, ConnectTimeoutError,
@@ -109,14 +117,55 @@ class StoredObject:
     size: int
 
 
+#: the file a folder store keeps at its root, so that any installation's CLI knows the folder for a store (its
+#: own or another's) from a path alone and writes nothing there by hand (storage_folder_holding)
+STORE_MARKER = ".lifecycle-store"
+MARKER_TEXT = (b"This folder is a lifecycle object storage: every file under it is a stored object (workbooks, "
+               b"invoices, backups, keys) of the installation that wrote it. Write nothing here by hand.\n")
+#: the folders of a store's layout: `keys/installation/` or `keys/customers/` beside one of these is a store made
+#: before the marker existed
+STORE_FOLDERS = ("exports", "invoices", "backups", "ledger-snapshots")
+
+
+def storage_folder_holding(path) -> str | None:
+    """The real path of the folder store (any installation's) that holds `path`, itself or one of the folders
+    above it once links and `..` are resolved, else None. Known by its marker (STORE_MARKER), or, for a store
+    written before the marker, by its layout: a `keys/` with `installation/` or `customers/` beside `exports/`,
+    `invoices/`, `backups/` or `ledger-snapshots/` (a home's own `keys/` holds master.key and none of those). A
+    file written there by another installation's CLI was served by that one's downloads server."""
+    real = Path(os.path.realpath(path))
+    for folder in (real, *real.parents):
+        try:
+            if (folder / STORE_MARKER).is_file() or (
+                    any((folder / "keys" / part).is_dir() for part in ("installation", "customers"))
+                    and any((folder / name).is_dir() for name in STORE_FOLDERS)):
+                return str(folder)
+        except OSError:  # a folder this user may not look into: not known as a store
+            continue
+    return None
+
+
 class FolderStore:
     """Objects as files under one folder; writes land under a temporary name, then are renamed, so
-    a reader never sees half an object."""
+    a reader never sees half an object. The folder's first write leaves STORE_MARKER at its root."""
 
     master_kms = None  # the KMS master key of its data keys (ObjectStorage.store), None: the key file
 
     def __init__(self, root: Path):
         self.root = root
+        self._marked = False
+
+    def mark(self) -> None:
+        """Leave the marker at the root, once per store object (written whole, never over one already there)."""
+        if self._marked:
+            return
+        marker = self.root / STORE_MARKER
+        if not marker.is_file():
+            self.root.mkdir(parents=True, exist_ok=True)
+            partial = marker.with_name(f"{STORE_MARKER}.{os.getpid()}-{secrets.token_hex(6)}.partial")
+            partial.write_bytes(MARKER_TEXT)
+            partial.replace(marker)
+        self._marked = True
 
     def _path(self, key: str) -> Path:
         """The file of a key, which must stay inside the root: no absolute key, no `..`, no link out."""
@@ -137,7 +186,7 @@ class FolderStore:
         """Write and remove a small file: a read-only, full or forbidden folder raises StoreUnavailable."""
         probe = self.root / f".probe-{os.getpid()}"
         try:
-            self.root.mkdir(parents=True, exist_ok=True)
+            self.mark()
             with probe.open("wb") as handle:
                 handle.write(b"lifecycle probe\n")
                 handle.flush()
@@ -159,6 +208,7 @@ class FolderStore:
         # each write their whole copy and the last rename wins; with one shared name the second found it renamed
         partial = path.with_name(f"{path.name}.{os.getpid()}-{secrets.token_hex(6)}.partial")
         try:
+            self.mark()
             path.parent.mkdir(parents=True, exist_ok=True)
             with partial.open("wb") as handle:
                 shutil.copyfileobj(stream, handle, 1 << 20)
@@ -233,7 +283,8 @@ class FolderStore:
                 status = path.stat()
             except OSError:  # a link to nothing, a file gone since the walk saw it
                 continue
-            if not stat.S_ISDIR(status.st_mode) and not path.name.endswith(".partial"):
+            if not stat.S_ISDIR(status.st_mode) and not path.name.endswith(".partial") \
+                    and not (path.parent == root and path.name == STORE_MARKER):  # the marker is no object
                 key = path.relative_to(root).as_posix()
                 if key.startswith(prefix):
                     found.append(StoredObject(key, status.st_size if stat.S_ISREG(status.st_mode) else 0))
@@ -262,6 +313,32 @@ class S3Store:
         self.chunk_bytes = chunk_bytes
         self.lock_mode = lock_mode
         self._immutability: tuple[str | None] | None = None  # asked once per store
+        self.sockets = Sockets()
+        self.sockets.watch(client)
+
+    @contextmanager
+    def _watched(self, what: str, size: int | None = None, doing: str = "moved"):
+        """Run a call that reaches the store under a deadline (blocks.storage_deadlines): past it, TooSlow, whatever
+        the cut made the call raise; an interrupt (Ctrl-C) cuts the sockets so no thread stays blocked in a read."""
+        watch = Watch(self.sockets, size, doing)
+        try:
+            yield watch
+            if watch.expired_after is not None:  # cut mid-answer, an answer read short can even look whole
+                raise self._too_slow(what, watch)
+        except TooSlow:
+            raise
+        except BaseException as error:
+            if watch.expired_after is not None:
+                raise self._too_slow(what, watch) from None
+            if not isinstance(error, Exception):
+                self.sockets.interrupt()
+            raise
+        finally:
+            watch.stop()
+
+    def _too_slow(self, what: str, watch: Watch) -> TooSlow:
+        return TooSlow(f"object storage {self.describe()}: {what}: {watch.seen()}: too slow to finish (it must move "
+                       f"{watch.rate / 1024:.0f} KB/s after {watch.floor:.0f} s)")
 
     def immutability(self) -> str | None:
         """The Object Lock mode backups are written in (`governance` or `compliance`, as the block says) when
@@ -270,7 +347,7 @@ class S3Store:
             from botocore.exceptions import ClientError
 
             try:
-                with self._store_errors():
+                with self._store_errors("its Object Lock setting"):
                     answer = self.client.get_object_lock_configuration(Bucket=self.bucket)
                 enabled = answer.get("ObjectLockConfiguration", {}).get("ObjectLockEnabled") == "Enabled"
             except ClientError as error:
@@ -318,7 +395,7 @@ class S3Store:
         version without one); a version already locked as long or longer is left as it is: the product never
         shortens a retention. Returns how many versions were extended."""
         full, extended = self._key(key), 0
-        with self._store_errors():
+        with self._store_errors(f"object {key}"):
             for version in self._versions(full):
                 if "Size" not in version:  # a delete marker holds no data and takes no retention
                     continue
@@ -348,7 +425,10 @@ class S3Store:
         from botocore.exceptions import ClientError
 
         try:
-            self.client.head_bucket(Bucket=self.bucket)
+            with self._watched("its bucket"):
+                self.client.head_bucket(Bucket=self.bucket)
+        except TooSlow:
+            raise
         except Exception as error:  # noqa: BLE001 - translated when it describes the store
             code = str(error.response.get("Error", {}).get("Code")) if isinstance(error, ClientError) else None
             if code in ("404", "NotFound"):
@@ -364,12 +444,15 @@ class S3Store:
 
         config = TransferConfig(multipart_threshold=self.chunk_bytes, multipart_chunksize=self.chunk_bytes,
                                 max_concurrency=4, use_threads=True)
-        counter = _CountingReader(stream)
         try:
             extra = dict(self.extra_args)
             if retain_until is not None and self.immutability():
                 extra.update(ObjectLockMode=self.lock_mode.upper(), ObjectLockRetainUntilDate=retain_until)
-            self.client.upload_fileobj(counter, self.bucket, self._key(key), ExtraArgs=extra, Config=config)
+            with self._watched(f"object {key} (upload)", _size_of(stream), "sent") as watch:
+                counter = _CountingReader(stream, watch)
+                self._upload(counter, key, extra, config)
+        except TooSlow:
+            raise
         except Exception as error:  # noqa: BLE001 - translated when it describes the store
             unavailable = _s3_unavailable(getattr(error, "__cause__", None) or error, self.describe()) \
                 or _s3_unavailable(error, self.describe())
@@ -378,11 +461,35 @@ class S3Store:
             raise unavailable from None
         return counter.count
 
+    def _upload(self, stream: BinaryIO, key: str, extra: dict, config) -> None:
+        """boto3's upload_fileobj, with the sockets cut before its worker threads are waited for when it fails or is
+        interrupted: upload_fileobj's manager waits for them first, and a worker blocked in a trickled read held
+        a Ctrl-C'ed command for minutes (a second Ctrl-C left the threads, still not daemons, to hold the exit)."""
+        from boto3.s3.transfer import create_transfer_manager
+
+        manager = create_transfer_manager(self.client, config)
+        try:
+            manager.upload(stream, self.bucket, self._key(key), extra_args=extra).result()
+        except BaseException as error:
+            if not isinstance(error, Exception):  # an interrupt; a deadline passed has cut them already
+                self.sockets.interrupt()
+            manager.shutdown(cancel=True)
+            raise
+        manager.shutdown()
+
     def open(self, key: str) -> BinaryIO:
+        """The object's body as a stream, read under the object's deadline (the get's answer, then its body: the
+        watch ends when the body is read to its end or closed)."""
         from botocore.exceptions import ClientError
 
+        what = f"object {key}"
         try:
-            return self.client.get_object(Bucket=self.bucket, Key=self._key(key))["Body"]
+            with self._watched(what, doing="answered") as watch:
+                answer = self.client.get_object(Bucket=self.bucket, Key=self._key(key))
+            watch = Watch(self.sockets, answer.get("ContentLength"), "answered")
+            return _WatchedBody(answer["Body"], watch, lambda: self._too_slow(what, watch), self.sockets)
+        except TooSlow:
+            raise
         except ClientError as error:
             code = error.response["Error"].get("Code")
             if code in ("NoSuchKey", "404", "NotFound"):
@@ -401,7 +508,7 @@ class S3Store:
         from botocore.exceptions import ClientError
 
         try:
-            with self._store_errors():
+            with self._store_errors(f"object {key}"):
                 self.client.head_object(Bucket=self.bucket, Key=self._key(key))
             return True
         except ClientError as error:
@@ -413,11 +520,12 @@ class S3Store:
     def list(self, prefix: str = "") -> list[StoredObject]:
         found = []
         strip = len(self.prefix) + 1 if self.prefix else 0
-        with self._store_errors():
+        with self._store_errors(f"the listing of {prefix or 'everything'}") as watch:
             paginator = self.client.get_paginator("list_objects_v2")
             for page in paginator.paginate(Bucket=self.bucket, Prefix=self._key(prefix)):
                 for item in page.get("Contents", []):
                     found.append(StoredObject(item["Key"][strip:], item["Size"]))
+                watch.moved += LISTED_BYTES * len(page.get("Contents", []))  # a long listing's pages, each in time
         return sorted(found, key=lambda item: item.key)
 
     def delete(self, key: str) -> list[str]:
@@ -429,7 +537,7 @@ class S3Store:
 
         full = self._key(key)
         deleted, locked = [], []
-        with self._store_errors():
+        with self._store_errors(f"object {key}"):
             for item in self._versions(full):
                 try:
                     self.client.delete_object(Bucket=self.bucket, Key=full, VersionId=item["VersionId"])
@@ -446,11 +554,12 @@ class S3Store:
         return deleted
 
     @contextmanager
-    def _store_errors(self):
+    def _store_errors(self, what: str = "its answer"):
         """An error that says the store itself cannot be used (down, unreachable, refused) as StoreUnavailable, in
-        every call that reaches the store (a listing of the key store met it raw, as a bug)."""
+        every call that reaches the store (a listing of the key store met it raw, as a bug); each under a deadline."""
         try:
-            yield
+            with self._watched(what) as watch:
+                yield watch
         except StorageError:
             raise
         except Exception as error:  # noqa: BLE001 - translated when it describes the store
@@ -465,15 +574,72 @@ class S3Store:
                                                   ExpiresIn=expires_seconds)
 
 
+def _size_of(stream: BinaryIO) -> int | None:
+    """How many bytes a stream still holds when it can say so (a file, bytes in memory), else None."""
+    try:
+        if not stream.seekable():
+            return None
+        here = stream.tell()
+        end = stream.seek(0, os.SEEK_END)
+        stream.seek(here)
+        return end - here
+    except (AttributeError, OSError, ValueError):
+        return None
+
+
 class _CountingReader:
-    def __init__(self, stream: BinaryIO):
+    def __init__(self, stream: BinaryIO, watch: Watch | None = None):
         self.stream = stream
         self.count = 0
+        self.watch = watch
 
     def read(self, size: int = -1) -> bytes:
         data = self.stream.read(size)
         self.count += len(data)
+        if self.watch is not None:
+            self.watch.moved = self.count
         return data
+
+
+class _WatchedBody:
+    """An S3 object's body read under its deadline: past it (the watch cut the socket), TooSlow; a Ctrl-C in a read
+    cuts the sockets. The watch stops at the body's end or close."""
+
+    def __init__(self, body, watch: Watch, too_slow, sockets: Sockets):
+        self.body, self.watch, self.too_slow, self.sockets = body, watch, too_slow, sockets
+
+    def read(self, size: int | None = -1) -> bytes:
+        try:
+            data = self.body.read(None if size is None or size < 0 else size)
+        except BaseException as error:
+            self.watch.stop()
+            if self.watch.expired_after is not None:
+                raise self.too_slow() from None
+            if not isinstance(error, Exception):
+                self.sockets.interrupt()
+            raise
+        self.watch.moved += len(data)
+        if self.watch.expired_after is not None:
+            raise self.too_slow()
+        if not data and size != 0:
+            self.watch.stop()
+        return data
+
+    def readable(self) -> bool:
+        return True
+
+    def close(self) -> None:
+        self.watch.stop()
+        self.body.close()
+
+    def __del__(self) -> None:  # a body dropped unread: its watch must not cut the store's sockets later
+        self.watch.stop()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
 
 
 class ObjectStorage(Block):

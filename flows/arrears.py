@@ -18,6 +18,7 @@ from prefect.exceptions import FlowPauseTimeout
 from prefect.states import Completed
 
 from policy.calendar import future_day_problem, today_paris
+from policy.text import markdown_cells, markdown_literal
 from tasks.approval import answered, decided, pause_key, run_url, wait_for_decision
 from tasks.arrears import sweep_task
 from tasks.dispatch import deliver
@@ -104,10 +105,12 @@ def arrears_escalation(
         else:
             deletions.append(f"{customer_id}: {_request_deletion(customer_id, day)}")
     report.deletions_due = deletions
-    create_markdown_artifact(report.markdown() + (f"\n\n## Documents left by earlier runs\n\n{leftovers.sentence()}\n"
-                                                  if leftovers and (leftovers.finished or leftovers.waiting) else ""),
+    left = (f"\n\n## Documents left by earlier runs\n\n{markdown_literal(leftovers.sentence())}\n"
+            if leftovers and (leftovers.finished or leftovers.waiting) else "")
+    create_markdown_artifact(report.markdown() + left,
                              key="arrears-escalation", description=f"Arrears for {day}")
-    create_table_artifact(report.transitions or [{"customer_id": None, "from": None, "to": "no change"}],
+    create_table_artifact(markdown_cells(report.transitions)
+                          or [{"customer_id": None, "from": None, "to": "no change"}],
                           key="arrears-transitions", description=f"Stage changes on {day}")
     print(f"{day}{' (dry run)' if dry_run else ''}: {len(report.transitions)} stage change(s), "
           f"{len(report.penalties)} penalty invoice(s), {len(report.deletion_notices)} deletion notice(s), "
@@ -187,7 +190,7 @@ def delete_customer_data(
     # with that approval, never asked again (its keys count as shredded already)
     for certificate in complete_interrupted(settings, actor=actor(), flow_run_id=run_id, customer_id=customer_id):
         create_markdown_artifact(certificate_markdown(certificate), key="deletion-certificate",
-                                 description=f"Deletion certificate of {customer_id}")
+                                 description=f"Deletion certificate of {markdown_literal(customer_id)}")
         print(f"{customer_id}: data deleted, completing the deletion approved by {certificate['approved_by']}")
         undone = deliver(settings, [customer_id])
         if undone:
@@ -204,7 +207,7 @@ def delete_customer_data(
                          data={"customer_id": customer_id, "deleted": False, "why": due.why})
     plan = plan_purge(customer_id, settings.platform, settings.storage)
     create_markdown_artifact(plan.markdown(f"Deletion of {customer_id}: what will be deleted"), key="deletion-plan",
-                             description=f"What deleting {customer_id} removes")
+                             description=f"What deleting {markdown_literal(customer_id)} removes")
     if approved_by:
         approval = {"reviewer": approved_by, "comment": comment}
     else:
@@ -225,7 +228,7 @@ def delete_customer_data(
         approval = {"reviewer": decision.reviewer, "comment": decision.comment}
     certificate = execute(customer_id, day, settings, approval, actor=actor(), flow_run_id=run_id)
     create_markdown_artifact(certificate_markdown(certificate), key="deletion-certificate",
-                             description=f"Deletion certificate of {customer_id}")
+                             description=f"Deletion certificate of {markdown_literal(customer_id)}")
     print(f"{customer_id}: data deleted, approved by {approval['reviewer']}")
     undone = deliver(settings, [customer_id])
     if undone:  # the deletion is done and recorded; its notice or switch waits for the next sweep

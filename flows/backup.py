@@ -25,6 +25,7 @@ from operations.backup import (BackupRefused, customers_to_back_up, deleted_mean
                                unknown_backups_problem, unknown_customers_problem)
 from operations.drill import Drill, Drilled, drill_outcomes, evidence_markdown, plan_drill
 from policy.calendar import taken_day_problem, today_paris
+from policy.text import markdown_cells
 from policy.vocabulary import BackupOutcomeStatus
 from tasks.backups import backup_chunk_task, drill
 from tasks.fanout import (BACKUP_SHARD, OBJECT_STORAGE, PLATFORM_DATABASE, SANDBOX, VERIFY_SHARD, holding, run_shards,
@@ -89,8 +90,9 @@ def nightly_backup(
         outcomes = _back_up(customers, day, settings, progress)
     night = finish_night(day, outcomes, settings.storage, settings.terms, down=down, flow_run_id=flow_run_id(),
                          snapshot_ledger_too=snapshot_ledger_too and not customer_id)
-    create_table_artifact([{"customer": o.customer_id, "backup": o.backup_id, "status": o.status, "rows": o.rows,
-                            "bytes": o.bytes, "error": o.error or ""} for o in night.outcomes] or [{"customer": "none"}],
+    create_table_artifact(markdown_cells([{"customer": o.customer_id, "backup": o.backup_id, "status": o.status,
+                                           "rows": o.rows, "bytes": o.bytes, "error": o.error or ""}
+                                          for o in night.outcomes]) or [{"customer": "none"}],
                           key="nightly-backup", description=f"Backups of {day}")
     if night.store_down is not None:  # one line, the run's failure message: what ops read in the alert
         raise StoreUnavailable(night.store_down_message())

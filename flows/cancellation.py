@@ -20,6 +20,7 @@ from prefect.artifacts import create_table_artifact
 
 from operations.cancellation import CancellationsDone, LetterRecorded, final_backups_missing, late_letter, record_letter
 from policy.calendar import future_day_problem, today_paris
+from policy.text import markdown_cells
 from policy.vocabulary import BackupOutcomeStatus
 from tasks.cancellation import end_services_task, keep_final_backup_task, send_statements_task
 from tasks.dispatch import deliver
@@ -108,7 +109,8 @@ def cancellations(as_of: Optional[date] = None, force_reason: Optional[str] = No
     for step in send_statements_task(day, settings, actor=actor(), flow_run_id=flow_run_id()):
         rows.append({"customer": step.customer_id, "step": "closed", "detail": step.sentence, "final backup": ""})
     pending = deliver(settings)
-    create_table_artifact(rows or [{"customer": None, "step": "nothing to do", "detail": "", "final backup": ""}],
+    create_table_artifact(markdown_cells(rows) or [{"customer": None, "step": "nothing to do", "detail": "",
+                                                    "final backup": ""}],
                           key="cancellations", description=f"Cancellations on {day}")
     print(f"{day}: {sum(1 for row in rows if row['step'] == 'effective')} service(s) ended, "
           f"{sum(1 for row in rows if row['step'] == 'closed')} final statement(s) sent")

@@ -20,6 +20,7 @@ from prefect.artifacts import create_table_artifact
 from lifecycle_config.conditions import Reported
 from operations.commitments import moment, run_commitments
 from policy.calendar import PARIS
+from policy.text import markdown_cells
 from tasks.runtime import actor, check_window, flow_run_id, refusals_fail_quietly
 from tasks.settings import load_run_settings
 
@@ -42,10 +43,11 @@ def commitments(as_of: Optional[datetime] = None) -> dict:
     settings = load_run_settings("commitments")
     check_window(settings.terms, as_of=at)  # as --as-of: 0001-01-01T00:00 is no moment to look from
     morning = run_commitments(at, settings.terms, settings.notifications, actor=actor(), flow_run_id=flow_run_id())
-    create_table_artifact(list(morning.tickets) or [{"ticket": None, "state": "no open ticket"}], key="commitments",
+    create_table_artifact(markdown_cells(morning.tickets) or [{"ticket": None, "state": "no open ticket"}],
+                          key="commitments",
                           description=f"Open tickets as of {morning.at.astimezone(PARIS):%Y-%m-%d %H:%M} (Paris): "
                                       f"breached and at risk first")
-    create_table_artifact(list(morning.metrics) or [{"month": None, "tickets": 0}], key="commitment-metrics",
+    create_table_artifact(markdown_cells(morning.metrics) or [{"month": None, "tickets": 0}], key="commitment-metrics",
                           description=f"The month so far as of {morning.at.astimezone(PARIS):%Y-%m-%d %H:%M} (Paris), "
                                       f"tickets closed in it, per customer, type and severity: working hours to "
                                       f"first response and to resolution (median, 90th percentile), time paused")

@@ -24,6 +24,7 @@ from tasks.invoice_documents import finish_documents, issue_documents_task
 from tasks.runtime import (check_ids, NAME_LENGTH, REASON_LENGTH, actor, check_texts, check_window, flow_run_id,
                            refusals_fail_quietly)
 from tasks.settings import load_run_settings
+from policy.text import markdown_cells, markdown_literal
 
 
 @flow(name="credit-note", log_prints=True, persist_result=True, result_serializer="json")
@@ -64,8 +65,9 @@ def issue_credit_note(invoice: str, reason: str, requested_by: str, amount_ttc: 
                           f"be stored ({one_line(error)}): {standing(made.number)}") from None
     deposit_issued(settings, issued.through_platform, actor=actor(), flow_run_id=run_id)  # never fails the note
     pending = deliver(settings, [made.customer_id])
-    create_table_artifact(documents_table(settings.storage, [made.number]), key="credit-note",
-                          description=f"Credit note {made.number} on invoice {made.credits}: {reason}")
+    create_table_artifact(markdown_cells(documents_table(settings.storage, [made.number]), links=("document",)),
+                          key="credit-note", description=markdown_literal(
+                              f"Credit note {made.number} on invoice {made.credits}: {reason}"))
     return CreditNoted(made.number, made.credits, made.customer_id, made.total_ttc, made.to_invoice, made.to_credit,
                        made.balance, made.created, pending).summary()
 
@@ -87,7 +89,9 @@ def refund(customer_id: str, amount: str, reference: str, refunded_on: Optional[
     check_window(settings.terms, past_only=True, refunded_on=refunded_on)  # money that left lies no later than today
     done = record_refund(customer_id, amount, reference, refunded_on, actor=actor(), flow_run_id=flow_run_id())
     print(done.sentence())
-    create_markdown_artifact(f"# Refund {done.refund_id}\n\n- customer: **{done.customer_id}**\n- amount: "
+    create_markdown_artifact(f"# Refund {markdown_literal(done.refund_id)}\n\n- customer: "
+                             f"**{markdown_literal(done.customer_id)}**\n- amount: "
                              f"**{done.amount} EUR**\n- credit left: **{done.credit_left} EUR**\n",
-                             key="refund", description=f"Refund {done.refund_id} to {done.customer_id}")
+                             key="refund",
+                             description=markdown_literal(f"Refund {done.refund_id} to {done.customer_id}"))
     return Refunded(done.refund_id, done.customer_id, done.amount, done.credit_left, done.created).summary()

@@ -17,6 +17,7 @@ from prefect.artifacts import create_table_artifact
 from operations.einvoicing_payments import checked_period, report_due, report_period
 from tasks.runtime import actor, check_month_window, flow_run_id, refusals_fail_quietly
 from tasks.settings import load_run_settings
+from policy.text import markdown_cells
 
 
 @flow(name="e-reporting", log_prints=True, persist_result=True, result_serializer="json")
@@ -36,8 +37,8 @@ def e_reporting(period: Optional[str] = None) -> dict:
         done = report_period(settings, period, actor=actor(), flow_run_id=flow_run_id())
     else:
         done = report_due(settings, actor=actor(), flow_run_id=flow_run_id())
-    create_table_artifact(list(done.reports) or [{"period": ", ".join(done.periods), "rule": None,
-                                                   "note": done.skipped or "nothing to report"}],
+    nothing = [{"period": ", ".join(done.periods), "rule": None, "note": done.skipped or "nothing to report"}]
+    create_table_artifact(markdown_cells(done.reports) or markdown_cells(nothing),
                           key="e-reporting", description="E-reporting flows deposited on the platform (B2BInt: "
                                                          "foreign businesses, B2C: private persons)")
     print(done.line())

@@ -19,6 +19,7 @@ from operations.einvoicing_documents import NOT_SET, EinvoicingDone, attention_r
 from tasks.einvoicing import apply_effects_task, deposit_documents_task, poll_statuses_task, send_cashed_task
 from tasks.runtime import actor, business_date, check_ids, check_window, flow_run_id, refusals_fail_quietly
 from tasks.settings import load_run_settings
+from policy.text import markdown_cells
 
 
 @flow(name="e-invoicing", log_prints=True, persist_result=True, result_serializer="json")
@@ -48,7 +49,7 @@ def einvoicing(as_of: Optional[date] = None, redeposit: Optional[str] = None) ->
     applied = apply_effects_task(settings, actor=actor(), flow_run_id=flow_run_id())  # alerts ops on a rejection
     cashed = send_cashed_task(settings, actor=actor(), flow_run_id=flow_run_id())
     rows = attention_rows()
-    create_table_artifact(rows or [{"number": None, "status": "nothing waits"}], key="e-invoicing",
+    create_table_artifact(markdown_cells(rows) or [{"number": None, "status": "nothing waits"}], key="e-invoicing",
                           description=f"E-invoicing on {day}: documents not deposited yet, deposits refused, "
                                       f"rejected (213), refused by the buyer (210), in dispute (207)")
     done = EinvoicingDone(day, True, deposited=deposited.deposited + deposited.already, waiting=deposited.waiting + [

@@ -18,6 +18,7 @@ from tasks.runtime import (check_month_form, DateRefused, business_date, check_m
                            refusals_fail_quietly)
 from tasks.settings import load_run_settings
 from policy.calendar import today_paris, unbegun_month_problem
+from policy.text import markdown_cells
 
 
 @flow(name="billable-export", log_prints=True, persist_result=True, result_serializer="json")
@@ -43,7 +44,7 @@ def billable_export(month: Optional[str] = None) -> dict:
                          description=f"Billable interventions {month}" + ("" if result.new else " (unchanged)"))
     preview = [{key: (str(value) if value is not None else "") for key, value in row.items()}
                for row in result.customers[:100]]
-    create_table_artifact(preview or [{"customer_id": "", "name": f"nothing billable in {month}"}],
+    create_table_artifact(markdown_cells(preview) or [{"customer_id": "", "name": f"nothing billable in {month}"}],
                           key="billable-export-summary", description=f"Summary of {month} (first 100 customers)")
     if result.rewritten:
         create_markdown_artifact(f"The {month} workbook is unchanged since version {result.version}, but its file was "

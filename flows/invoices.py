@@ -16,6 +16,7 @@ from tasks.dispatch import deliver
 from tasks.invoice_documents import issue_documents_task
 from tasks.runtime import check_ids, check_month_form, actor, check_month_window, flow_run_id, refusals_fail_quietly
 from tasks.settings import load_run_settings
+from policy.text import markdown_cells
 
 
 @flow(name="send-invoices", log_prints=True, persist_result=True, result_serializer="json")
@@ -37,6 +38,7 @@ def send_invoices(month: str, customer_id: Optional[str] = None, new_only: bool 
     if not done.rows:
         print(f"{month}: no document waits to be sent")
         return done.result.summary()
-    create_table_artifact(done.rows, key="send-invoices", description=f"Invoices of {month} mailed again")
+    create_table_artifact(markdown_cells(done.rows, links=("document",)), key="send-invoices",
+                          description=f"Invoices of {month} mailed again")
     print(done.line(customer_id, new_only))
     return done.result.summary()

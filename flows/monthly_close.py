@@ -26,6 +26,7 @@ from tasks.runtime import (check_month_form, Refusal, actor, business_date, chec
                            check_month_window, flow_run_id, refusals_fail_quietly)
 from tasks.settings import load_run_settings
 from policy.calendar import closed_after_problem, today_paris, unfinished_month_problem
+from policy.text import markdown_cells
 from policy.vocabulary import CloseOutcome, NoticeStatus
 from lifecycle_config.conditions import Reported
 from lifecycle_config.failpoints import failpoint
@@ -104,10 +105,10 @@ def monthly_close(
     failpoint("close.finalised")
     create_markdown_artifact(closed.markdown(f"Monthly close {month}"), key="monthly-close",
                              description=f"The {month} close")
-    create_table_artifact(
+    create_table_artifact(markdown_cells(
         [{"number": item.number, "customer": item.customer_id, "name": item.name, "total_ht": str(item.total_ht),
           "total_vat": str(item.total_vat), "total_ttc": str(item.total_ttc),
-          "due_on": item.due_on.isoformat() if item.due_on else None} for item in closed.listed],
+          "due_on": item.due_on.isoformat() if item.due_on else None} for item in closed.listed]),
         key="monthly-close-invoices", description=f"Invoices issued for {month}" + (
             f": the first {len(closed.listed)} of {closed.invoices} by number; `lifecycle show invoices --month "
             f"{month}` lists every one" if len(closed.listed) < closed.invoices else ""))
@@ -137,7 +138,8 @@ def send_documents(month: str, settings, run_id: str | None) -> str | None:
     for waiting in deliver(settings):
         print(f"not sent yet, tried again by the next run: {waiting}")
     rows = documents_table(settings.storage, month=month)
-    create_table_artifact(rows or [{"number": "none"}], key="monthly-close-documents",
+    create_table_artifact(markdown_cells(rows, links=("document",)) or [{"number": "none"}],
+                          key="monthly-close-documents",
                           description=f"The {month} invoices as customers receive them: PDF (Factur-X) and mail")
     print(f"{month}: {len(issued.stored)} invoice document(s) stored, {len(issued.mails)} mail(s) recorded; "
           f"{sum(1 for row in rows if row['mail'] == NoticeStatus.SENT)} of {len(rows)} sent")

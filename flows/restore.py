@@ -23,6 +23,7 @@ from tasks.backups import restore_customer
 from tasks.runtime import check_ids, actor, flow_run_id, refusals_fail_quietly
 from policy.vocabulary import restored_where
 from tasks.settings import load_run_settings
+from policy.text import markdown_literal, markdown_row
 
 
 @flow(name="restore-backup", log_prints=True, persist_result=True, result_serializer="json")
@@ -52,17 +53,18 @@ def restore_backup(
     outcome = restore_customer(customer_id, backup_id, target, requested_by, ticket,
                                platform=settings.platform, storage=settings.storage, sandbox_url=lifecycle_config.sandbox_url(),
                                flow_run_id=run_id, actor=actor(), map_columns=map_columns)
-    rows = "\n".join(f"| {name} | {count} |" for name, count in outcome.rows.items()) or "| (already done) | |"
+    rows = "\n".join(markdown_row(name, count) for name, count in outcome.rows.items()) or "| (already done) | |"
     create_markdown_artifact(
-        f"# Restore of {customer_id}\n\n- backup: {outcome.backup_id}\n- restored {restored_where(outcome.target)}\n"
-        + "".join(f"- chosen first: {gone}, gone from storage (now marked gone): the next good backup was "
-                  f"restored instead\n" for gone in outcome.gone)
-        + (f"- safety backup first: {outcome.safety_backup_id}\n" if outcome.safety_backup_id else "")
+        f"# Restore of {markdown_literal(customer_id)}\n\n- backup: {markdown_literal(outcome.backup_id)}\n"
+        f"- restored {markdown_literal(restored_where(outcome.target))}\n"
+        + "".join(f"- chosen first: {markdown_literal(gone)}, gone from storage (now marked gone): the next good "
+                  f"backup was restored instead\n" for gone in outcome.gone)
+        + (f"- safety backup first: {markdown_literal(outcome.safety_backup_id)}\n" if outcome.safety_backup_id else "")
         + f"- duration: {outcome.seconds:.1f} s, billed {outcome.minutes} min + the recovery fee "
           f"(intervention {outcome.intervention_id}, next monthly close)\n"
         + ("- this flow run had already restored it: nothing more was billed\n" if outcome.repeated else "")
         + f"\n| table | rows restored |\n|---|---:|\n{rows}", key="restore-backup",
-        description=f"Restore of {customer_id}")
+        description=f"Restore of {markdown_literal(customer_id)}")
     print(f"{customer_id}: restored {outcome.backup_id} {restored_where(outcome.target)} in {outcome.seconds:.1f} s; "
           f"billed as {outcome.intervention_id}")
     return outcome.summary(customer_id)

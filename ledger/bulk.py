@@ -12,7 +12,7 @@ from __future__ import annotations
 from operator import itemgetter
 from uuid import uuid4
 
-from sqlalchemy import Column, MetaData, Table, text
+from sqlalchemy import Column, MetaData, Table, insert, text
 from sqlalchemy.orm import Session
 
 #: rows handed to the driver at once
@@ -32,6 +32,21 @@ def update_by_key(session: Session, table: Table, key: str, rows: list[dict], co
     connection.execute(text(f"UPDATE {table.name} SET {assignments} FROM {staging.name} "
                             f"WHERE {table.name}.{key} = {staging.name}.{key}"))
     staging.drop(connection)
+
+
+def snapshot(session: Session, prefix: str, query, key: str | None = None) -> Table:
+    """What `query` reads, copied in one statement into a temporary table of its columns' names and types (`key`
+    its primary key, for reading it a range at a time): one state of the rows, which the caller reads as often as
+    it needs while other sessions commit, held by the database, not in memory. The caller drops it."""
+    table = Table(f"{prefix}_{uuid4().hex[:8]}", MetaData(),
+                  *(Column(column.name, column.type, primary_key=column.name == key)
+                    for column in query.selected_columns), prefixes=["TEMPORARY"])
+    connection = session.connection()
+    table.create(connection)   # within the transaction: a rollback takes it away on both databases
+    connection.execute(insert(table).from_select([column.name for column in query.selected_columns], query))
+    if connection.dialect.name == "postgresql":   # a temporary table has no statistics until asked
+        connection.execute(text(f"ANALYZE {table.name}"))
+    return table
 
 
 def fill(connection, staging: Table, names: list[str], rows: list[dict]) -> None:

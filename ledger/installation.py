@@ -4,8 +4,11 @@ first use for a ledger whose row is missing (emptied by a test, a snapshot from 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from sqlalchemy import select
+from sqlalchemy.engine import Engine
 
 from ledger.db import insert_if_missing, now, session_scope
 from ledger.models import Installation
@@ -50,6 +53,48 @@ def claim_of(engine=None) -> dict | None:
             return None
         raise
     return None if row is None else _as_dict(row)
+
+
+@contextmanager
+def ledger_looked_at(url: str) -> Iterator[Engine | None]:
+    """An engine that only reads the ledger at `url`, for the checks a command makes before the ledger is migrated
+    (a refused command writes nothing to another home's ledger). The product's SQLite engine turns a file to WAL
+    as it connects (its header rewritten, a log made beside it): here a SQLite file is opened read-only, and there
+    is None when there is no file yet (nothing to read). Another database is read through its own engine."""
+    import sqlite3
+
+    from sqlalchemy import create_engine
+    from sqlalchemy.pool import NullPool
+
+    from lifecycle_config.databases import BUSY_TIMEOUT_MS, engine_for
+    from lifecycle_config.installation import sqlite_file
+
+    path = sqlite_file(url)
+    if path is None:
+        yield engine_for(url)
+        return
+    if not path.is_file():
+        yield None
+        return
+    uri = f"{path.resolve().as_uri()}?mode=ro"
+    engine = create_engine("sqlite://", poolclass=NullPool,
+                           creator=lambda: sqlite3.connect(uri, uri=True, timeout=BUSY_TIMEOUT_MS / 1000))
+    try:
+        yield engine
+    finally:
+        engine.dispose()
+
+
+def recorded_installation(engine) -> str | None:
+    """The ledger's installation id as it is recorded, only read: None when it has none yet, or no table for it
+    (a schema older than identities). installation_id makes one."""
+    from sqlalchemy.exc import OperationalError, ProgrammingError
+
+    try:
+        with session_scope(engine) as session:
+            return session.scalar(select(Installation.id))
+    except (OperationalError, ProgrammingError):
+        return None
 
 
 class LedgerHeld(RuntimeError):

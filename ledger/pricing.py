@@ -9,8 +9,10 @@ min(minutes, max(0, left)); billed = minutes - drawn rounded up to the increment
 
 What the rules need and SQL cannot say cheaply comes in from the caller: each customer's included minutes
 (standby days, cancellations: policy) and the interventions beyond support (a Paris day against a delivery
-day: policy.quota.beyond_support). Everything lives in the caller's transaction; the staging tables are
-temporary and dropped before it ends.
+day: policy.quota.beyond_support). The caller sorts the month's work into beyond support or not from the copy
+`stage_work` makes, and the pricing prices that same copy: read twice, an intervention committed by another
+session in between was priced against a quota sorted without it. Everything lives in the caller's
+transaction; the staging tables are temporary and dropped before it ends.
 """
 
 from __future__ import annotations
@@ -21,10 +23,11 @@ from typing import Iterable
 from decimal import Decimal
 from uuid import uuid4
 
-from sqlalchemy import Column, Integer, MetaData, String, Table, text
+from sqlalchemy import Column, Integer, MetaData, String, Table, select, text
 from sqlalchemy.orm import Session
 
-from ledger.bulk import SLICE, fill
+from ledger.bulk import SLICE, fill, snapshot
+from ledger.models import Intervention, Ticket
 from policy.categories import CATEGORIES
 from policy.invoicing import CategoryWork
 from policy.quota import cents_formula
@@ -77,16 +80,28 @@ def price_month(session: Session, month: str, included: dict[str, int], beyond: 
                 terms: Terms) -> MonthPricing:
     """Price the unpriced interventions of `month` of the customers in `included` (their included minutes),
     setting free_minutes, billed_minutes, amount_ht and close_month (`month`); invoice_id is left to the caller."""
-    pricing = stage_month(session, month, included.items(), beyond, terms)
+    pricing = stage_month(session, month, included.items(), beyond, terms, stage_work(session, month))
     pricing.load(session)
     write_month(session, month, pricing, invoices={}, left_out=set())
     return pricing
 
 
+def stage_work(session: Session, month: str) -> Table:
+    """The unpriced interventions of `month`, with their ticket's delivery day, copied once (a temporary table,
+    not a Python list: 10 million at the largest scale): what the close sorts (`delivered_on`: beyond support or
+    not) and what `stage_month` prices, one state of them whatever other sessions commit meanwhile."""
+    return snapshot(session, "pricing_work", select(
+        Intervention.intervention_id, Intervention.customer_id, Intervention.started_at, Intervention.minutes,
+        Intervention.category, Ticket.customization_delivered_on.label("delivered_on"))
+        .outerjoin(Ticket, (Ticket.ticket_id == Intervention.ticket) & (Ticket.customer_id == Intervention.customer_id))
+        .where(Intervention.month == month, Intervention.free_minutes.is_(None)))
+
+
 def stage_month(session: Session, month: str, included: Iterable[tuple[str, int]], beyond: set[str],
-                terms: Terms) -> MonthPricing:
-    """Price the unpriced interventions of `month` of the customers in `included` (pairs of a customer and its
-    included minutes, read as they come: a caller may make them a batch at a time) into a temporary table, and
+                terms: Terms, work: Table) -> MonthPricing:
+    """Price the interventions of `work` (`stage_work`: the unpriced ones of `month`) of the customers in
+    `included` (pairs of a customer and its included minutes, read as they come: a caller may make them a batch
+    at a time) into a temporary table, and
     sum them per customer and category into another, which `MonthPricing.load` reads a batch of customers at
     a time; nothing is written to the interventions until `write_month`, which the caller runs once it knows
     each customer's invoice (one UPDATE per row of the month, not two)."""
@@ -128,10 +143,9 @@ def stage_month(session: Session, month: str, included: Iterable[tuple[str, int]
                      c.constant_whole, c.constant_rest, c.divisor, {draws} AS draws,
                      q.included - SUM({draws}) OVER (PARTITION BY i.customer_id ORDER BY i.started_at, {by_id}
                                                      ROWS UNBOUNDED PRECEDING) + {draws} AS left_before
-              FROM interventions i JOIN c ON c.category = i.category
+              FROM {work.name} i JOIN c ON c.category = i.category
                    JOIN {quota.name} q ON q.customer_id = i.customer_id
-                   LEFT JOIN {beyond_table.name} b ON b.intervention_id = i.intervention_id
-              WHERE i.month = :month AND i.free_minutes IS NULL),
+                   LEFT JOIN {beyond_table.name} b ON b.intervention_id = i.intervention_id),
         d AS (SELECT w.*, CASE WHEN draws = 0 OR left_before <= 0 THEN 0 WHEN left_before >= minutes THEN minutes
                                ELSE left_before END AS drawn FROM w),
         b AS (SELECT d.*, CASE WHEN charge = 'free' THEN 0
@@ -141,7 +155,7 @@ def stage_month(session: Session, month: str, included: Iterable[tuple[str, int]
                CASE WHEN charge = 'free' THEN minutes ELSE drawn END AS free_minutes, billed,
                CASE WHEN charge = 'free' THEN 0
                     ELSE billed * per_whole + constant_whole + (billed * per_rest + constant_rest) / divisor END AS cents
-        FROM b"""), {"month": month})
+        FROM b"""))
     # the sums per customer and category, found by customer: what `MonthPricing.load` reads a batch at a time
     sums = f"pricing_sums_{tag}"
     connection.execute(text(
@@ -158,6 +172,7 @@ def stage_month(session: Session, month: str, included: Iterable[tuple[str, int]
     _owners(owners).create(connection)
     beyond_table.drop(connection)
     quota.drop(connection)
+    work.drop(connection)
     return MonthPricing({}, {}, defaultdict(list), {}, staged=(priced, sums, owners))
 
 

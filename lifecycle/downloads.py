@@ -3,8 +3,10 @@
 The Prefect UI shows links as links; a `file://` link cannot be opened from a web page, so
 `lifecycle up` serves the folder's `exports/` and `invoices/` over HTTP, on the address the UI
 listens on (loopback by default: they hold customers' data, with no login; S3 storage gets
-presigned URLs instead). Nothing else is served (no backup, no half-written `.partial`), to GET and
-HEAD; `/exports/` lists the workbooks, newest first.
+presigned URLs instead). Only what this installation wrote there is served, to GET and HEAD: the
+workbooks its ledger records as exported and the documents of the invoices it holds, each checked against
+what the ledger recorded of it. Nothing else (no backup, no half-written `.partial`, no file another
+installation's CLI put under those folders); `/exports/` lists the workbooks, newest first.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ from http.server import ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import quote, unquote, urlparse
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from lifecycle.http_limits import BoundedHandler
 from policy.calendar import PARIS
 
@@ -24,22 +28,100 @@ from policy.calendar import PARIS
 SERVED = ("exports", "invoices")
 
 
-def workbooks(root: Path) -> list[Path]:
-    """Every file under `root/exports`, newest first (by when it was written). A symbolic link is skipped, and
-    so is anything that lies outside the folder once links are followed: the listing names only what is
-    served (a link `exports/pw.xlsx -> /etc/passwd` would show the target's size and time)."""
-    folder = root / "exports"
-    if not folder.is_dir():
-        return []
-    inside = folder.resolve()
-    files = [path for path in folder.rglob("*") if not path.is_symlink() and path.is_file()
-             and not path.name.endswith(".partial") and path.resolve().is_relative_to(inside)]
+class NotOurs(Exception):
+    """A recorded name whose file is not what this installation wrote there (another size or digest): said as
+    such, never served."""
+
+
+def _regular_inside(root: Path, key: str) -> Path | None:
+    """The file of a recorded key when it is a regular file inside its served folder (not a symbolic link, not
+    out of the folder once links are followed), else None."""
+    path = root / key
+    try:
+        inside = any(path.resolve().is_relative_to((root / folder).resolve()) for folder in SERVED)
+        return path if inside and not path.is_symlink() and path.is_file() else None
+    except (ValueError, OSError):  # a NUL, a name longer than the filesystem takes
+        return None
+
+
+def workbooks(root: Path, engine) -> list[Path]:
+    """The workbooks the ledger records as exported whose file is there, whole, at their key (its size the one
+    recorded), newest first (by when it was written). Nothing else under `exports/`: a file another
+    installation's CLI put there (a master key's escrow copy, its own workbook) is neither listed nor served."""
+    from sqlalchemy import select
+
+    from ledger.db import session_scope
+    from ledger.models import Export
+
+    with session_scope(engine) as session:
+        recorded = session.execute(select(Export.key, Export.bytes)).all()
+    files = [path for key, size in recorded if (path := _regular_inside(root, key)) is not None
+             and path.stat().st_size == size]
     return sorted(files, key=lambda path: (path.stat().st_mtime, path.as_posix()), reverse=True)
 
 
-def listing(root: Path) -> bytes:
+def recorded_file(root: Path, relative: str, engine) -> bytes | None:
+    """The bytes to serve at `relative`, or None when this installation wrote nothing under that name: a
+    workbook the ledger records as exported (its size checked), an invoice's or credit note's document (its
+    SHA-256 checked when recorded) or a deposit of it again after a rejection (`<number>-r<k>.pdf`, the
+    ledger holding that deposit). NotOurs when the name is recorded and the file is not what was written."""
+    import hashlib
+
+    from sqlalchemy import select
+
+    from ledger.db import session_scope
+    from ledger.models import Export, Invoice
+
+    if "\x00" in relative or len(relative) > 1024:  # no key of ours: never sent to the database
+        return None
+    expected_size = expected_sha = None
+    with session_scope(engine) as session:
+        if relative.startswith("exports/"):
+            expected_size = session.scalar(select(Export.bytes).where(Export.key == relative).limit(1))
+            if expected_size is None:
+                return None
+        elif relative.startswith("invoices/"):
+            invoice = session.scalar(select(Invoice).where(Invoice.document_key == relative).limit(1))
+            if invoice is not None:
+                expected_sha = invoice.document_sha256
+            elif not _deposited_again(session, relative):
+                return None
+        else:
+            return None
+    path = _regular_inside(root, relative)
+    if path is None:
+        return None
+    data = path.read_bytes()
+    if (expected_size is not None and len(data) != expected_size) or \
+            (expected_sha and hashlib.sha256(data).hexdigest() != expected_sha):
+        raise NotOurs(relative)
+    return data
+
+
+def _deposited_again(session, relative: str) -> bool:
+    """Whether `relative` is `invoices/YYYY/MM/<number>-r<k>.pdf`, the document of an invoice of the ledger
+    rendered again for its k-th deposit after a rejection, and the ledger holds that deposit (ledger.keys)."""
+    import re
+
+    from sqlalchemy import select
+
+    from ledger import keys
+    from ledger.einvoicing import EinvoiceFlow
+    from ledger.models import Invoice
+
+    again = re.fullmatch(r"(.+)-r([1-9][0-9]{0,5})\.pdf", relative.rsplit("/", 1)[-1])
+    invoice = again and session.scalar(select(Invoice).where(Invoice.number == again[1]))
+    if not invoice or invoice.issued_on is None:
+        return False
+    deposit = int(again[2])
+    return relative == keys.invoice_document_redeposit(invoice.number, invoice.issued_on, deposit) and \
+        session.scalar(select(EinvoiceFlow.id).where(EinvoiceFlow.invoice_id == invoice.id,
+                                                     EinvoiceFlow.deposit == deposit).limit(1)) is not None
+
+
+def listing(root: Path, engine) -> bytes:
     rows = []
-    for path in workbooks(root):
+    for path in workbooks(root, engine):
         relative = path.relative_to(root).as_posix()
         written = datetime.fromtimestamp(path.stat().st_mtime, timezone.utc).astimezone(PARIS)
         rows.append(f'<tr><td><a href="/{quote(relative)}">{html.escape(path.name)}</a></td>'
@@ -52,29 +134,42 @@ def listing(root: Path) -> bytes:
     return page.encode()
 
 
-def serve_exports(root: Path, host: str, port: int) -> ThreadingHTTPServer:
+def serve_exports(root: Path, host: str, port: int, engine=None) -> ThreadingHTTPServer:
+    """Serve what this installation wrote in the folder `root`: only the names its ledger (`engine`, else the
+    home's) records, each checked against what it recorded of it (ledger.models.Export, Invoice)."""
+    from blocks.storage import FolderStore
+    from ledger.db import ledger_engine
+
     root = root.resolve()
+    engine = engine or ledger_engine()
+    try:  # the folder served is a store: marked now, so no other installation's CLI writes in it from today
+        FolderStore(root).mark()
+    except OSError:  # a read-only folder: its layout may still tell (blocks.storage.storage_folder_holding)
+        pass
 
     class Handler(BoundedHandler):  # a request read within its time: no slow client keeps a thread
         def _answer(self, with_body: bool) -> None:
             relative = unquote(urlparse(self.path).path).lstrip("/")
-            if relative.rstrip("/") == "exports":
-                self._send(200, "text/html; charset=utf-8", listing(root), None, with_body)
-                return
-            # where the file really is, after `..` and symbolic links, decides: `exports/../backups/...`
-            # begins like an export and is a customer's backup
-            served = [(root / folder).resolve() for folder in SERVED]
             try:
-                target = (root / relative).resolve()
-                found = (not relative.endswith(".partial") and any(folder in target.parents for folder in served)
-                         and target.is_file())
-            except (ValueError, OSError):  # a NUL, a name longer than the filesystem takes: no export either
-                found = False
-            if not found:
+                if relative.rstrip("/") == "exports":
+                    self._send(200, "text/html; charset=utf-8", listing(root, engine), None, with_body)
+                    return
+                # only a name the ledger records: `exports/../backups/...` or a key file put under exports/
+                # by another installation's CLI is none
+                data = recorded_file(root, relative, engine)
+            except NotOurs:
+                what = "workbook" if relative.startswith("exports/") else "document"
+                self.send_error(409, f"not the {what} this installation wrote (the file at this name was changed "
+                                     f"or replaced; it is not served)")
+                return
+            except (SQLAlchemyError, OSError):  # the ledger or the folder unreachable: one answer, no traceback
+                self.send_error(503, "the ledger did not answer; try again")
+                return
+            if data is None:
                 self.send_error(404, "no such export")
                 return
-            self._send(200, mimetypes.guess_type(target.name)[0] or "application/octet-stream", target.read_bytes(),
-                       target.name, with_body)
+            name = relative.rsplit("/", 1)[-1]
+            self._send(200, mimetypes.guess_type(name)[0] or "application/octet-stream", data, name, with_body)
 
         def _send(self, status: int, kind: str, data: bytes, attachment: str | None, with_body: bool) -> None:
             self.send_response(status)

@@ -26,7 +26,8 @@ import urllib.request
 from pathlib import Path
 
 import lifecycle_config as config
-from lifecycle.warm_engine import SOCKET_VARIABLE, serve_environment
+from lifecycle.deathwatch import SERVER_HOME_VARIABLE, Lifeline, record
+from lifecycle.warm_engine import SOCKET_NAME, SOCKET_VARIABLE, serve_environment
 from lifecycle_config.conditions import Unavailable
 from lifecycle_config.installation import WILDCARD, link_host
 
@@ -42,15 +43,23 @@ def answers(api_url: str, timeout: float = 1.5) -> bool:
         return False
 
 
-def may_still_run(api_url: str, timeout: float = 5.0) -> str | None:
+#: how long `db adopt` waits for the old home's server to answer before it counts a silent one as still running
+#: (hanging, or at work on a close); read at each call, so a test of that silence can make it short
+SILENT_SERVER_SECONDS = 5.0
+
+
+def may_still_run(api_url: str, timeout: float | None = None) -> str | None:
     """What says the server at `api_url` may still run (None: it has stopped), for a decision that must not be
     taken while it runs (`db adopt`). A stopped server's machine refuses the connection at once, or its name no
     longer resolves: only that says stopped. Any HTTP answer is a server (a 401 behind basic auth, which every
     request without its password gets, a 5xx of a busy one), and so is one that takes the connection and answers
-    nothing within `timeout` (hanging, or at work on a close); a machine that cannot be reached cannot be told
-    stopped either. /health's 200 alone (`answers`) took all of these for a stopped server."""
+    nothing within `timeout` (SILENT_SERVER_SECONDS when None: hanging, or at work on a close); a machine that
+    cannot be reached cannot be told stopped either. /health's 200 alone (`answers`) took all of these for a
+    stopped server."""
     import urllib.error
 
+    if timeout is None:
+        timeout = SILENT_SERVER_SECONDS
     try:
         with urllib.request.urlopen(api_url.rstrip("/") + "/health", timeout=timeout) as response:
             return f"answers (HTTP {response.status})"
@@ -130,6 +139,39 @@ def choose_server() -> tuple[str | None, str]:
         return url, f"using the server of `lifecycle up` at {url}"
     return None, ("no server of `lifecycle up` answers for this LIFECYCLE_HOME: starting a temporary Prefect "
                   "server for this run (20-30 s; run `lifecycle up` to avoid it)")
+
+
+def temporary_server_in_its_own_session() -> None:
+    """Have the temporary Prefect server of a run in this process start in a session of its own. A Ctrl-C at the
+    terminal goes to its whole foreground process group: it stopped the temporary server with the command, and the
+    flow engine then reported the interrupted run (Crashed) to a server gone, retrying for minutes: the command
+    stayed after "Crash detected" until a second Ctrl-C. In its own session the server hears only this process,
+    which stops it on the way out (Prefect's exit hook); on Linux it is also told to end with this process
+    (PR_SET_PDEATHSIG), so a command killed or hung up (its terminal closed) leaves no server behind. Prefect
+    starts it with `subprocess.Popen` and no way to ask for a session: its module is given a Popen that asks.
+    Started from the main thread (the run's first client, lifecycle.runner.route): the signal follows the thread
+    that started it."""
+    import signal
+    import subprocess
+    import types
+
+    from prefect.server.api import server as prefect_api
+
+    prctl = None
+    if sys.platform.startswith("linux"):  # looked up here: the child between fork and exec imports nothing
+        import ctypes
+
+        prctl = ctypes.CDLL(None).prctl
+
+    def end_with_this_process() -> None:
+        if prctl is not None:
+            prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+    class OwnSession(subprocess.Popen):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **{**kwargs, "start_new_session": True, "preexec_fn": end_with_this_process})
+
+    prefect_api.subprocess = types.SimpleNamespace(**{**vars(subprocess), "Popen": OwnSession})
 
 
 def _prefect(*args: str, env: dict[str, str], **kwargs) -> subprocess.CompletedProcess:
@@ -532,8 +574,29 @@ def up_lock() -> Path:
 
 def refuse_a_home_in_use() -> None:
     """Raise HomeInUse when a `lifecycle up` holds this home: checked before `up` touches anything (its
-    ledger, its demo data); `up` itself then holds the lock (hold_home)."""
+    ledger, its demo data); `up` itself then holds the lock (hold_home). A home no `up` ever held has no lock
+    file, and a look makes none (a refused `up` leaves its home as it found it)."""
+    if not up_lock().exists():
+        return
     hold_home(None).close()
+
+
+def not_yet_made() -> list[Path]:
+    """What `up` or `worker` may make before it is refused that is not there yet: the home's logs, Prefect's
+    folder (importing Prefect makes it), the home itself. A refused command removes them again (leave_as_found):
+    it leaves the home as it found it."""
+    home = config.home()
+    made_by_prefect = Path(os.environ.get("PREFECT_HOME") or config.prefect_home())
+    return [path for path in (home / "logs", made_by_prefect, home) if not os.path.lexists(path)]
+
+
+def leave_as_found(made: list[Path]) -> None:
+    """Remove the folders of `made` (not_yet_made) that are still empty: one written in since is kept."""
+    for path in made:
+        try:
+            path.rmdir()
+        except OSError:
+            pass
 
 
 def hold_home(ui: str | None):
@@ -543,6 +606,7 @@ def hold_home(ui: str | None):
     path = up_lock()
     path.parent.mkdir(parents=True, exist_ok=True)
     handle = path.open("a+")
+    handle.previous = {}  # what the `up` before this one recorded (read once the lock is this one's)
     try:
         fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
@@ -557,29 +621,80 @@ def hold_home(ui: str | None):
                         f"terminal), or give this one another LIFECYCLE_HOME") from None
     if ui is not None:  # None: only a look
         handle.seek(0)
-        handle.truncate()
-        handle.write(json.dumps({"pid": os.getpid(), "ui": ui}))
-        handle.flush()
+        try:
+            previous = json.loads(handle.read() or "{}")
+        except ValueError:
+            previous = {}
+        handle.previous = previous if isinstance(previous, dict) else {}
+        record_up(handle, ui)
     return handle
+
+
+def record_up(held, ui: str, children: list[dict] | None = None, engine_dir: str | None = None) -> None:
+    """Write in the held lock file this `up`'s process and UI, and what it started (each child's process and command
+    line, the warm engine's folder): the next `up` of this home stops what a killed one left (_left_behind)."""
+    held.seek(0)
+    held.truncate()
+    held.write(json.dumps({"pid": os.getpid(), "ui": ui, "children": children or [], "engine_dir": engine_dir}))
+    held.flush()
+
+
+def _left_behind(previous: dict, echo) -> None:
+    """Stop what the previous `up` of this home recorded and left running, and remove its warm engine's folder.
+    Since its children hold a lifeline (lifecycle.deathwatch) they end with it; an `up` of an earlier release could
+    leave them, and a child frozen (SIGSTOP) when `up` died ends only once it runs again. They are this home's own
+    (recorded in its lock file, which only its `up` writes, and the same command line still), so they are stopped
+    without asking: the user who starts `up` wants this home served, and those processes hold its port and take its
+    runs with nobody watching them; a second flag to type would only delay the same decision."""
+    from lifecycle.deathwatch import orphans, stop_orphans
+
+    left = orphans(previous.get("children") or [])
+    if left:
+        echo(f"stopping what the previous `lifecycle up` of this home (process {previous.get('pid', '?')}) left "
+             f"running when it was killed: process{'es' if len(left) > 1 else ''} {', '.join(map(str, left))}")
+        stop_orphans(left)
+    engine_dir = previous.get("engine_dir")
+    if isinstance(engine_dir, str) and os.path.basename(engine_dir).startswith(ENGINE_DIR_PREFIX) \
+            and os.path.dirname(os.path.abspath(engine_dir)) == os.path.abspath(tempfile.gettempdir()):
+        shutil.rmtree(engine_dir, ignore_errors=True)
+
+
+#: the warm engine's private folder under the temporary directory (lifecycle.warm_engine removes it as it ends)
+ENGINE_DIR_PREFIX = "lifecycle-engine-"
 
 
 def up(*, host: str, port: int, echo, workers: int = 1) -> int:
     """Run the embedded default until Ctrl-C; returns the exit code. One `up` a home (hold_home)."""
     from lifecycle.logwatch import LogWatcher
 
+    from ledger.installation import LedgerHeld, claim, give_back
+
     config.prepare_prefect_environment()
+    own_server = not os.environ.get("PREFECT_API_URL")
+    # the server listens on `host`; every link to it (the UI's, alerts', server.json's for this home's commands)
+    # names an address a browser or a client can reach: never 0.0.0.0 (link_host)
+    api_url = os.environ.get("PREFECT_API_URL") or f"http://{link_host(host)}:{port}/api"
+    ui = api_url[:-4] if api_url.endswith("/api") else api_url
+    if not own_server:  # one more machine of the installation that server serves: its configuration, or none;
+        refused = joining_refused(api_url, how="`lifecycle up`")  # asked before this home's lock, logs or claim
+        if refused:
+            raise LedgerHeld(refused)
     logs = config.home() / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ)
     env["LIFECYCLE_HOME"] = str(config.home())
     children: list[subprocess.Popen] = []
     watcher = warm_engine = engine_dir = None
-    own_server = not os.environ.get("PREFECT_API_URL")
-    # the server listens on `host`; every link to it (the UI's, alerts', server.json's for this home's commands)
-    # names an address a browser or a client can reach: never 0.0.0.0 (link_host)
-    api_url = os.environ.get("PREFECT_API_URL") or f"http://{link_host(host)}:{port}/api"
-    ui = api_url[:-4] if api_url.endswith("/api") else api_url
     held = hold_home(ui)  # before anything starts or is written
+    _left_behind(held.previous, echo)
+    # every process started here ends when this one ends, however it ends (lifecycle.deathwatch)
+    lifeline = Lifeline()
+    started: list[tuple[subprocess.Popen, dict]] = []
+
+    def note(child: subprocess.Popen) -> None:  # recorded for the next `up` as each starts (a lost worker's gone)
+        started[:] = [(process, entry) for process, entry in started if process.poll() is None]
+        started.append((child, record(child.pid)))
+        record_up(held, ui, [entry for _, entry in started], engine_dir)
 
     def stop(*_):
         raise KeyboardInterrupt
@@ -587,8 +702,6 @@ def up(*, host: str, port: int, echo, workers: int = 1) -> int:
     # explicit handlers: a process started in the background inherits an ignored SIGINT
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-    from ledger.installation import claim, give_back
-
     claimed = serving = failed = False
     previous = None
     try:
@@ -604,12 +717,6 @@ def up(*, host: str, port: int, echo, workers: int = 1) -> int:
         # here when another home's `up` took it a moment ago). Taken once the checks above passed, and given
         # back below if this `up` fails before it is ready (an error, not Ctrl-C): a failed `up` must not lock
         # the serving home out
-        if not own_server:  # one more machine of the installation that server serves: its configuration, or none
-            from ledger.installation import LedgerHeld
-
-            refused = joining_refused(api_url, how="`lifecycle up`")
-            if refused:
-                raise LedgerHeld(refused)
         # the claim records where the server listens (0.0.0.0: under any name of this machine), not a link
         previous = claim(how="up", api_url=f"http://{_in_url(host)}:{port}/api" if own_server else api_url,
                          pid=os.getpid(), joins_server=not own_server, actor="lifecycle up")
@@ -623,20 +730,19 @@ def up(*, host: str, port: int, echo, workers: int = 1) -> int:
             watcher = LogWatcher(server_log_path, server_log.tell(), echo)
             watcher.start()
             children.append(subprocess.Popen(
-                [sys.executable, "-m", "lifecycle.prefect_server", "server", "start", "--host", host,
-                 "--port", str(port)],
+                lifeline.command("lifecycle.prefect_server", "server", "start", "--host", host, "--port", str(port)),
                 # the UI must call this server's API (Prefect would point it at port 4200 whatever --port
                 # says), and alert links must lead to this UI
-                env={**env, "PREFECT_UI_URL": ui, "PREFECT_SERVER_UI_API_URL": api_url,
+                **lifeline.popen({**env, "PREFECT_UI_URL": ui, "PREFECT_SERVER_UI_API_URL": api_url,
                      # the leases of concurrency slots outlive a restart of the server, so a slot held by a
                      # run lost meanwhile is still freed when its lease runs out (Prefect keeps them in
                      # memory by default: lost at a restart, the slot stayed taken for good)
                      "PREFECT_SERVER_CONCURRENCY_LEASE_STORAGE": env.get(
-                         "PREFECT_SERVER_CONCURRENCY_LEASE_STORAGE", LEASE_STORAGE)},
+                         "PREFECT_SERVER_CONCURRENCY_LEASE_STORAGE", LEASE_STORAGE)}),
                 stdout=server_log,
                 stderr=subprocess.STDOUT,
-                start_new_session=True,
             ))
+            note(children[-1])
             _wait_until_up(api_url, children[-1], timeout=float(config.PREFECT_STARTUP_TIMEOUT),
                            prefect_home=env.get("PREFECT_HOME") or str(config.prefect_home()))
         env["PREFECT_API_URL"] = api_url
@@ -676,24 +782,28 @@ def up(*, host: str, port: int, echo, workers: int = 1) -> int:
         log_offsets: dict[str, int] = {}
         # the runs' head start (lifecycle.warm_engine): a socket of a private directory (a home's path may
         # be too long for a Unix socket's name)
-        engine_dir = tempfile.mkdtemp(prefix="lifecycle-engine-")
-        engine_socket = os.path.join(engine_dir, "engine.sock")
+        engine_dir = tempfile.mkdtemp(prefix=ENGINE_DIR_PREFIX)
+        engine_socket = os.path.join(engine_dir, SOCKET_NAME)
         with (logs / "warm-engine.log").open("ab") as engine_log:
-            warm_engine = subprocess.Popen(warm_engine_command(engine_socket), env=serve_environment(env),
-                                           cwd=PROJECT_ROOT,
-                                           stdout=engine_log, stderr=subprocess.STDOUT, start_new_session=True)
+            warm_engine = subprocess.Popen(lifeline.command(*warm_engine_command(engine_socket)[2:]),
+                                           **lifeline.popen(serve_environment(env)), cwd=PROJECT_ROOT,
+                                           stdout=engine_log, stderr=subprocess.STDOUT)
+        note(warm_engine)
         # not among `children`: if it is lost, runs start the cold way (`python -m prefect.engine`), up stays
         env = worker_environment({**env, SOCKET_VARIABLE: engine_socket})
+        if own_server:  # a worker stops if another server ever answers at this address (lifecycle.deathwatch)
+            env[SERVER_HOME_VARIABLE] = env.get("PREFECT_HOME") or str(config.prefect_home())
 
         def start_worker(number: int) -> None:  # several: the nightly backup's shards spread over them
             path = logs / ("worker.log" if number == 1 else f"worker-{number}.log")
             name = f"lifecycle-{socket.gethostname()}-{number}"
             with path.open("ab") as worker_log:
                 log_offsets[name] = worker_log.tell()
-                workers_by_name[name] = subprocess.Popen(worker_command(name), env=env, cwd=PROJECT_ROOT,
-                                                         stdout=worker_log, stderr=subprocess.STDOUT,
-                                                         start_new_session=True)
+                workers_by_name[name] = subprocess.Popen(lifeline.command(*worker_command(name)[2:]),
+                                                         **lifeline.popen(env), cwd=PROJECT_ROOT,
+                                                         stdout=worker_log, stderr=subprocess.STDOUT)
             children.append(workers_by_name[name])
+            note(workers_by_name[name])
 
         for number in range(1, workers + 1):
             start_worker(number)
@@ -732,7 +842,7 @@ def up(*, host: str, port: int, echo, workers: int = 1) -> int:
                      + (f"; {'; '.join(crashed)}" if crashed else ""))
             for child in children:
                 if child.poll() is not None:
-                    raise RuntimeError(f"{' '.join(child.args[2:5])} exited with code {child.returncode}; see {logs}")
+                    raise RuntimeError(f"{' '.join(child.args[3:6])} exited with code {child.returncode}; see {logs}")
             time.sleep(1)
     except KeyboardInterrupt:
         echo("stopping the worker and the server")
@@ -755,6 +865,7 @@ def up(*, host: str, port: int, echo, workers: int = 1) -> int:
             shutil.rmtree(engine_dir, ignore_errors=True)
         if watcher is not None:
             watcher.stop()
+        lifeline.close()
         try:
             if (config.server_record() or {}).get("pid") == os.getpid():
                 config.server_file().unlink()

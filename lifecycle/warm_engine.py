@@ -15,7 +15,14 @@ worker's process for the run: it passes the worker's signals on to the child (a 
 SIGTERM), and exits with the child's status. If it is killed outright (SIGKILL), the warm engine sees
 its connection close and kills the child too, so a run never outlives the process its worker tracks.
 Without a warm engine (`LIFECYCLE_WARM_ENGINE` unset, the socket gone, a worker of another machine) it
-becomes `python -m prefect.engine` itself (exec): the same run, without the head start.
+becomes `python -m prefect.engine` itself (exec): the same run, without the head start. So it does when the
+warm engine closes its connection before saying it is starting the run (a flood's eviction, a late request,
+the warm engine stopped): nothing was started for it.
+
+How long the warm engine waits for a connection's request (REQUEST_TIMEOUT before its first byte,
+REQUEST_DEADLINE from its first byte to its last) can be set, in seconds, by LIFECYCLE_WARM_ENGINE_REQUEST_TIMEOUT
+and LIFECYCLE_WARM_ENGINE_REQUEST_DEADLINE in its own environment: the tests of a slow client make them short
+instead of waiting them out; `lifecycle up` sets neither.
 
 Kept to the standard library on the command's side: it is the part every run pays for.
 """
@@ -33,6 +40,10 @@ import time
 
 #: where the worker's environment names the warm engine's socket
 SOCKET_VARIABLE = "LIFECYCLE_WARM_ENGINE"
+#: the socket's file name carries the protocol's version: a command speaks only to a warm engine of its own
+#: version, so "closed before 'starting'" always means nothing started (an engine left running from before an
+#: upgrade, which answered with the pid at once, is not spoken to: the command runs cold)
+SOCKET_NAME = "engine-2.sock"
 #: what the warm engine imports once, ahead of every run: Prefect's engine and what every flow run loads, then
 #: the third-party libraries our flows' modules import (the invoice documents' Factur-X, PDF and XML, the
 #: calendar's holidays, the workbook's writer): libraries only, never a module of ours, which each run imports
@@ -57,6 +68,9 @@ REQUEST_TIMEOUT = 10.0
 #: how long a request may take from its first byte to its last, whatever its pace: a command sends its request
 #: at once (kilobytes), while a client trickling a byte every few seconds would otherwise stay for hours
 REQUEST_DEADLINE = 3.0
+#: the variables of the warm engine's environment that set those two waits (seconds; anything else: the default)
+REQUEST_TIMEOUT_VARIABLE = "LIFECYCLE_WARM_ENGINE_REQUEST_TIMEOUT"
+REQUEST_DEADLINE_VARIABLE = "LIFECYCLE_WARM_ENGINE_REQUEST_DEADLINE"
 #: how many connections may wait for their requests at once: past it, the one waiting longest is closed, so a
 #: flood of idle connections costs descriptors only up to this, and a command's connection (its request sent
 #: with its connect) is read before it could be the oldest
@@ -65,6 +79,16 @@ PENDING_LIMIT = 64
 ACCEPT_BATCH = 16
 #: the largest request the warm engine reads (argv, working directory and environment of a run take kilobytes)
 REQUEST_LIMIT = 4 * 1024 * 1024
+
+
+def _seconds(variable: str, default: float) -> float:
+    """The wait `variable` sets in this process's environment, or `default` when unset or not a positive number:
+    a wrong value never stops the warm engine, whose runs would then all start cold."""
+    try:
+        seconds = float(os.environ.get(variable, ""))
+    except ValueError:
+        return default
+    return seconds if 0 < seconds < float("inf") else default
 
 
 def _send(sock: socket.socket, payload: dict, fds: list[int] | None = None) -> None:
@@ -127,7 +151,7 @@ def start(argv: list[str]) -> None:
     except OSError:
         pass
     path = os.environ.get(SOCKET_VARIABLE)
-    if not path:
+    if not path or os.path.basename(path) != SOCKET_NAME:  # none, or one of another version: the cold way
         _exec_engine(argv)
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
@@ -135,17 +159,10 @@ def start(argv: list[str]) -> None:
     except OSError:  # no warm engine there (stopped, lost): the cold way, the same run
         sock.close()
         _exec_engine(argv)
-    try:
-        _send(sock, {"argv": argv, "cwd": os.getcwd(), "env": dict(os.environ)}, [0, 1, 2])
-        started, _ = _receive(sock)
-    except OSError:
-        started = None
-    if not started or not started.get("pid"):
-        # the warm engine went away with the request: it may have started the run, so no second start here;
-        # the worker sees a crash, as for a process that died at once
-        print("lifecycle.warm_engine: the warm engine did not say whether it started the run", file=sys.stderr)
-        sys.exit(1)
-    child = started["pid"]
+    child = _hand_over(sock, argv)
+    if child is None:  # the warm engine started nothing for this command: the cold way, the same run
+        sock.close()
+        _exec_engine(argv)
 
     def pass_on(signum, _frame):
         try:
@@ -166,6 +183,28 @@ def start(argv: list[str]) -> None:
         while process_alive(child):
             time.sleep(0.5)
     _exit_like(status or {"code": 1})
+
+
+def _hand_over(sock: socket.socket, argv: list[str]) -> int | None:
+    """Send the run's request; the pid of the run the warm engine forked, or None when it started nothing.
+
+    The warm engine says "starting" before it forks, and only then: a connection it closes before that word (its
+    oldest waiting one given way to a flood, a request late or cut, the warm engine stopped or killed) started
+    nothing, and the command runs cold. Closed after that word and before the pid, the run may be under way:
+    no second start then; the command exits 1 and the worker sees a crash, as for a process that died at once."""
+    try:
+        _send(sock, {"argv": argv, "cwd": os.getcwd(), "env": dict(os.environ)}, [0, 1, 2])
+    except OSError:  # closed while the request went (evicted, late): what the warm engine said is still read
+        pass
+    answer, _ = _receive(sock)
+    if answer is not None and answer.get("starting"):
+        answer, _ = _receive(sock)
+        if answer is None or not (answer.get("pid") or answer.get("cold")):
+            print("lifecycle.warm_engine: the warm engine did not say whether it started the run", file=sys.stderr)
+            sys.exit(1)
+    if answer is not None and isinstance(answer.get("pid"), int) and answer["pid"] > 0:
+        return answer["pid"]
+    return None
 
 
 # --- the warm engine's side -------------------------------------------------------------------------
@@ -264,7 +303,25 @@ def serve_environment(env: dict) -> dict:
 
 
 def serve(path: str) -> None:
-    """Import Prefect's engine once, then fork a run for each command that connects; until SIGTERM."""
+    """Import Prefect's engine once, then fork a run for each command that connects; until SIGTERM. The socket's
+    folder goes with it when it is `up`'s private one, even when it is stopped during its imports (`up` killed as
+    soon as it said ready, which it says without waiting for this engine)."""
+    def leave(*_):
+        raise SystemExit(0)
+
+    signal.signal(signal.SIGTERM, leave)  # until _serve listens: ended where it stands, through the finally
+    signal.signal(signal.SIGINT, leave)
+    try:
+        _serve(path)
+    finally:
+        if os.path.basename(os.path.dirname(path)).startswith("lifecycle-engine-"):
+            try:
+                os.rmdir(os.path.dirname(path))
+            except OSError:
+                pass
+
+
+def _serve(path: str) -> None:
     import importlib
 
     for module in PRELOAD:
@@ -353,7 +410,7 @@ class _Pending:
         self.data = bytearray()
         self.fds: list[int] = []
         self.accepted = time.monotonic()
-        self.deadline = self.accepted + REQUEST_TIMEOUT
+        self.deadline = self.accepted + _seconds(REQUEST_TIMEOUT_VARIABLE, REQUEST_TIMEOUT)
 
 
 def _accept(listener: socket.socket) -> list[socket.socket]:
@@ -398,7 +455,7 @@ def _read_request(selector, pending: dict, children: dict, listener: socket.sock
         _drop(selector, pending, waiting)
         return
     if not waiting.data:
-        waiting.deadline = time.monotonic() + REQUEST_DEADLINE
+        waiting.deadline = time.monotonic() + _seconds(REQUEST_DEADLINE_VARIABLE, REQUEST_DEADLINE)
     waiting.data += data
     if len(waiting.data) < _HEADER.size:
         return
@@ -416,6 +473,11 @@ def _read_request(selector, pending: dict, children: dict, listener: socket.sock
         _drop(selector, pending, waiting)
         return
     connection, fds = waiting.sock, waiting.fds
+    try:  # the word before the fork (a few bytes into a buffer nothing was written to): closed before it, the
+        _send(connection, {"starting": True})  # command knows nothing started and runs cold
+    except OSError:  # the command is gone, or its half of the word is all it gets: nothing is forked for it
+        _drop(selector, pending, waiting)
+        return
     pending.pop(connection)
     selector.unregister(connection)
     try:
@@ -423,6 +485,11 @@ def _read_request(selector, pending: dict, children: dict, listener: socket.sock
     except OSError:  # no process to be had now (EAGAIN, ENOMEM): this command runs cold
         for fd in fds:
             os.close(fd)
+        connection.setblocking(True)
+        try:
+            _send(connection, {"cold": True})
+        except OSError:
+            pass
         connection.close()
         return
     if pid == 0:

@@ -41,6 +41,7 @@ from operations.results import RunResult
 from lifecycle_config.conditions import one_line
 from lifecycle_config.failpoints import failpoint
 from policy.refusals import Refusal
+from policy.text import markdown_literal, markdown_row
 
 @dataclass
 class ArrearsReport:
@@ -64,24 +65,29 @@ class ArrearsReport:
                 f"(payments, time): nothing changed for {self.day}")
 
     def markdown(self) -> str:
-        rows = "\n".join(f"| {t['customer_id']} | {t['from']} | {t['to']} | {t['effective_on']} | {t['anchor']} |"
+        """The run's artifact; every stored text in it (a customer's id, an error's words) shown as stored."""
+        rows = "\n".join(markdown_row(t["customer_id"], t["from"], t["to"], t["effective_on"], t["anchor"])
                          for t in self.transitions) or "| | | no change | | |"
-        penalties = "\n".join(f"| {p['number'] or '(dry run)'} | {p['customer_id']} | {p['invoice']} | {p['base']} | "
-                              f"{p['penalty']} | {p['indemnity']} |" for p in self.penalties) or "| | | none | | | |"
+        penalties = "\n".join(markdown_row(p["number"] or "(dry run)", p["customer_id"], p["invoice"], p["base"],
+                                           p["penalty"], p["indemnity"])
+                              for p in self.penalties) or "| | | none | | | |"
+
+        def items(lines: list[str]) -> str:
+            return "\n".join(f"- {markdown_literal(line)}" for line in lines)
+
         lines = [f"# Arrears {'dry run ' if self.dry_run else ''}for {self.day}",
                  "## Stage changes\n\n| customer | from | to | effective on | anchor |\n|---|---|---|---|---|\n" + rows,
                  "## Penalty invoices\n\n| number | customer | overdue invoice | unpaid TTC | penalty 10 % | "
                  "indemnity |\n|---|---|---|---:|---:|---:|\n" + penalties,
-                 "## Deletion notices\n\n" + ("\n".join(f"- {line}" for line in self.deletion_notices) or "_none_"),
+                 "## Deletion notices\n\n" + (items(self.deletion_notices) or "_none_"),
                  "## Deletions due (each waits for its approval in its own run)\n\n"
-                 + ("\n".join(f"- {line}" for line in self.deletions_due) or "_none_")]
+                 + (items(self.deletions_due) or "_none_")]
         if self.superseded_by:
-            lines.insert(1, f"**Nothing to do:** {self.superseded()}.")
+            lines.insert(1, f"**Nothing to do:** {markdown_literal(self.superseded())}.")
         if self.refused:
-            lines.append("## Refused (tried again on the next run)\n\n"
-                         + "\n".join(f"- {line}" for line in self.refused))
+            lines.append("## Refused (tried again on the next run)\n\n" + items(self.refused))
         if self.failed:
-            lines.append("## Failed (tried again on the next run)\n\n" + "\n".join(f"- {line}" for line in self.failed))
+            lines.append("## Failed (tried again on the next run)\n\n" + items(self.failed))
         return "\n\n".join(lines)
 
 

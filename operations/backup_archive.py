@@ -404,7 +404,7 @@ def read_manifest(objects: BackupObjects, backup_id: str, key: str, recorded: di
         raise type(error)(f"backup {backup_id}: {error}; nothing was restored") from None
     except Exception as error:  # noqa: BLE001 - the storage, not the backup
         raise BackupUnreadable(f"backup {backup_id}: its manifest cannot be read now "
-                               f"({type(error).__name__}: {error})") from None
+                               f"({type(error).__name__}: {error}); nothing was restored") from None
     if stored != recorded:
         raise CorruptBackup(f"backup {backup_id}: the stored manifest differs from the ledger's copy")
     return stored

@@ -14,6 +14,13 @@ ledger like everything else it says.
 The month's own interventions are priced by the database, set-based (ledger/pricing.py, the formula from
 policy.quota); late work of closed months, rare, by policy.quota.allocate here.
 
+A close reads each fact once and keeps it: the month's unpriced interventions and the customers' rows are
+copied at its start into temporary tables (ledger.bulk.snapshot), which the sorting of the work (beyond
+support), the pricing, the drafts and the report all read; the standby periods and last days of service are
+read once by the pricing and kept. On PostgreSQL (READ COMMITTED) each statement sees what others committed
+before it: read twice, an intervention recorded or a fee changed during the close was priced from one state
+and drafted from another. What is committed during the close is left whole for a later close.
+
 Plain Python over the ledger and the rules: `draft`, `finalise` and `discard` each open their own
 transaction and return a `CloseReport` (operations/close_report.py; `discard` the number of drafts removed).
 The Prefect tasks wrapping them are in tasks/monthly_close.py, the flow in flows/monthly_close.py.
@@ -27,14 +34,14 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Iterator
 
-from sqlalchemy import BigInteger, cast, delete, func, insert, select, update
+from sqlalchemy import BigInteger, Row, Table, cast, delete, func, insert, select, update
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.orm import Session
 
 from ledger import audit, keys
 from ledger.billed import billed_through, chunks, covering
-from ledger.bulk import fill, update_by_key
-from ledger.pricing import MonthPricing, stage_month, write_month
+from ledger.bulk import fill, snapshot, update_by_key
+from ledger.pricing import MonthPricing, stage_month, stage_work, write_month
 from ledger.credits import apply_credits, settle_credit_note
 from ledger.db import insert_if_missing, now, session_scope
 from ledger.models import (Cancellation, Customer, Intervention, Invoice, InvoiceLine, MonthlyClose, QuotaPeriod,
@@ -136,14 +143,27 @@ def _service_ends(session: Session, between: tuple[str, str]) -> dict[str, date]
 CUSTOMERS_PER_BATCH = 900
 
 
+#: what the close reads of a customer: its subscription (policy.invoicing.Subscriber), its quota, its name
+CUSTOMER_COLUMNS = (Customer.customer_id, Customer.name, Customer.monthly_fee, Customer.payment_method,
+                    Customer.billing_cycle, Customer.contract_start, Customer.vat_rate, Customer.subscription_start,
+                    Customer.language, Customer.included_minutes)
+
+
+def _billable(session: Session, month: str) -> Table:
+    """The customers the close of `month` bills (not those whose data was deleted before it began), copied once
+    at its start: the pricing, the drafts and the report read this one state of their rows."""
+    return snapshot(session, "close_customers", select(*CUSTOMER_COLUMNS).where(
+        Customer.customer_id.not_in(_deleted_before(month_bounds(month)[0]))), key="customer_id")
+
+
 class _Customers:
     """The customers a caller asks for by id, read when asked (the service credits' few), not all held."""
 
-    def __init__(self, session: Session):
-        self.session = session
+    def __init__(self, session: Session, customers: Table):
+        self.session, self.customers = session, customers
 
-    def get(self, customer_id: str) -> Customer | None:
-        return self.session.get(Customer, customer_id)
+    def get(self, customer_id: str):
+        return self.session.execute(select(self.customers).where(self.customers.c.customer_id == customer_id)).first()
 
 
 def later_closed_month(month: str, engine=None) -> str | None:
@@ -172,6 +192,7 @@ def draft(month: str, terms: Terms, *, actor: str, flow_run_id: str | None, engi
         close.started_at = now()
 
         book = _MonthBook.read(session, month, terms)
+        failpoint("close.classified")  # the month's work copied and sorted (beyond support or not); not priced yet
         book.read_credits()
         book.price_own_month()
         not_billed = []
@@ -185,8 +206,9 @@ def draft(month: str, terms: Terms, *, actor: str, flow_run_id: str | None, engi
         audit.record(session, "close_drafted", customer_id=None, before=None, actor=actor, flow_run_id=flow_run_id,
                      after={"month": month, "invoices": book.invoiced, "interventions": book.count,
                             "late": book.late, **({"not_billed": not_billed} if not_billed else {})})
-        report = _report(session, month, CloseOutcome.DRAFTED)
+        report = _report(session, month, CloseOutcome.DRAFTED, book.customers)
         report.not_billed = not_billed
+        book.customers.drop(session.connection())
         return report
 
 
@@ -202,6 +224,8 @@ class _MonthBook:
     quota: dict[tuple[str, str], QuotaPeriod]          # the closed months' quotas that late work draws on
     late_standby: dict[str, dict[str, list[tuple[date, date]]]]
     session: Session
+    customers: Table                                   # the customers' rows as the close began (`_billable`)
+    work: Table                                        # the month's unpriced work as the close began (stage_work)
     # the month's standby periods and last days of service (customers who cancelled), read once by
     # `price_own_month` (only the customers who have one: few) and used again by `bill`: read a second time, a
     # standby started or a cancellation recorded between the two reads (PostgreSQL's READ COMMITTED shows what
@@ -215,8 +239,8 @@ class _MonthBook:
     stamp: datetime = field(default_factory=now)
     quota_rows: list[dict] = field(default_factory=list)
     priced: list[tuple[Allocation, int | None]] = field(default_factory=list)
-    invoices: list[tuple[Customer, list, object]] = field(default_factory=list)
-    credit_notes: list[tuple[Customer, list, object, Invoice]] = field(default_factory=list)
+    invoices: list[tuple[Row, list, object]] = field(default_factory=list)   # a customer is its row (`_billable`)
+    credit_notes: list[tuple[Row, list, object, Invoice]] = field(default_factory=list)
     service: dict[str, list[service_credits.Pending]] = field(default_factory=dict)   # customer -> credits due
     applied: list[tuple[str, int, list[service_credits.Pending]]] = field(default_factory=list)  # document kind
     own: MonthPricing | None = None                    # the month's work, priced by the database
@@ -241,12 +265,12 @@ class _MonthBook:
                 pending[row.customer_id][row.month].append(Work(
                     row.intervention_id, row.started_at, row.minutes, row.category,
                     beyond_support(row.started_at, row.customization_delivered_on)))
+        customers = _billable(session, month)
+        work = stage_work(session, month)   # sorted here, priced by `price_own_month`: the same copy
         beyond = {row.intervention_id for row in session.execute(
-            select(Intervention.intervention_id, Intervention.started_at, Ticket.customization_delivered_on)
-            .join(Ticket, (Ticket.ticket_id == Intervention.ticket) & (Ticket.customer_id == Intervention.customer_id))
-            .where(Intervention.free_minutes.is_(None), Intervention.month == month,
-                   Ticket.customization_delivered_on.is_not(None))
-        ) if beyond_support(row.started_at, row.customization_delivered_on)}
+            select(work.c.intervention_id, work.c.started_at, work.c.delivered_on)
+            .where(work.c.delivered_on.is_not(None))
+        ) if beyond_support(row.started_at, row.delivered_on)}
         late_months = sorted({m for months in pending.values() for m in months if m != month})
         quota = {}   # the late months' quotas of the customers with late work only
         for chunk in chunks(sorted(pending)) if late_months else []:
@@ -254,27 +278,25 @@ class _MonthBook:
                 select(QuotaPeriod).where(QuotaPeriod.month.in_(late_months), QuotaPeriod.customer_id.in_(chunk)))})
         return cls(month, terms, pending=pending, beyond=beyond, quota=quota,
                    late_standby={m: _standby_by_customer(session, *month_bounds(m), sorted(pending)) for m in late_months},
-                   session=session)
+                   session=session, customers=customers, work=work)
 
-    def batches(self, *columns) -> Iterator[list]:
-        """The customers to bill (not those whose data was deleted before the month), in order of id,
-        `CUSTOMERS_PER_BATCH` at a time: each batch read when the one before is done with. Only these
-        `columns` of them when given (rows, not ORM objects: cheaper to read), else the customers."""
-        first = month_bounds(self.month)[0]
+    def batches(self, *columns: str) -> Iterator[list]:
+        """The customers to bill (`_billable`, as the close began), in order of id, `CUSTOMERS_PER_BATCH` at a
+        time: each batch read when the one before is done with. Only these `columns` of them when given."""
+        table = self.customers
         last = None
         while True:
-            query = select(*columns) if columns else select(Customer)
-            query = query.where(Customer.customer_id.not_in(_deleted_before(first)))
+            query = select(*(table.c[name] for name in columns)) if columns else select(table)
             if last is not None:
-                query = query.where(Customer.customer_id > last)
-            query = query.order_by(Customer.customer_id).limit(CUSTOMERS_PER_BATCH)
-            batch = list(self.session.execute(query) if columns else self.session.scalars(query))
+                query = query.where(table.c.customer_id > last)
+            query = query.order_by(table.c.customer_id).limit(CUSTOMERS_PER_BATCH)
+            batch = list(self.session.execute(query))
             if not batch:
                 return
             yield batch
             last = batch[-1].customer_id
 
-    def start(self, batch: list[Customer]) -> None:
+    def start(self, batch: list) -> None:
         """The batch's own facts, in place of the batch's before: its billed-through days and its work as the
         database priced it (its standby and ends are the month's, read once by `price_own_month`)."""
         ids = (batch[0].customer_id, batch[-1].customer_id)   # the batch is a range of ids, in the database's order
@@ -283,8 +305,8 @@ class _MonthBook:
 
     def read_credits(self) -> None:
         """The service credits due (policy.service_credits): only customers with a miss are read."""
-        self.service = service_credits.pending_credits(self.session, self.month, self.terms, _Customers(self.session),
-                                                       _subscriber)
+        self.service = service_credits.pending_credits(self.session, self.month, self.terms,
+                                                       _Customers(self.session, self.customers), _subscriber)
 
     def price_own_month(self) -> None:
         """The month's own work priced set-based by the database (ledger/pricing.py), each customer's quota
@@ -293,7 +315,7 @@ class _MonthBook:
         are the ones `bill` uses, and the included minutes the ones the quota rows keep: the close prices from one
         state of them, whatever is committed meanwhile."""
         def included():
-            for batch in self.batches(Customer.customer_id, Customer.included_minutes):
+            for batch in self.batches("customer_id", "included_minutes"):
                 ids = (batch[0].customer_id, batch[-1].customer_id)
                 first, after = month_bounds(self.month)
                 self.standby.update(_standby_by_customer(self.session, first, after, between=ids))
@@ -302,7 +324,7 @@ class _MonthBook:
                     self.included[customer.customer_id] = included_minutes(self._base(customer), self.month,
                                                                            len(self._standby(customer)))
                     yield customer.customer_id, self.included[customer.customer_id]
-        self.own = stage_month(self.session, self.month, included(), self.beyond, self.terms)
+        self.own = stage_month(self.session, self.month, included(), self.beyond, self.terms, self.work)
         failpoint("close.priced")  # the month's work priced; its invoices not drafted yet
 
     def _base(self, customer) -> int:
@@ -318,7 +340,7 @@ class _MonthBook:
             periods = [(start, min(end, ends + timedelta(days=1))) for start, end in periods if start <= ends]
         return standby_dates(periods, self.month)
 
-    def bill_alone(self, customer: Customer) -> str | None:
+    def bill_alone(self, customer) -> str | None:
         """bill(customer); when its documents cannot be written (DocumentTooLarge), nothing of it is kept (its
         work stays unpriced, billed by a later close once corrected) and the one line saying why is returned."""
         mark = (len(self.quota_rows), len(self.invoices), len(self.credit_notes), len(self.priced), len(self.applied),
@@ -342,7 +364,7 @@ class _MonthBook:
             return str(refused)
         return None
 
-    def bill(self, customer: Customer) -> None:
+    def bill(self, customer) -> None:
         """Price the customer's work against its quotas and draft its invoice when there is something to bill."""
         base = self._base(customer)
         ends = self.ends.get(customer.customer_id)
@@ -454,22 +476,19 @@ class _MonthBook:
         write_month(session, self.month, self.own, invoices={}, left_out=self.refused)
 
 
-def _subscriber(customer: Customer) -> Subscriber:
+def _subscriber(customer) -> Subscriber:
+    """A customer's subscription, from its row (`CUSTOMER_COLUMNS`)."""
     return Subscriber(customer.monthly_fee, customer.payment_method, customer.billing_cycle, customer.contract_start,
                       customer.vat_rate, customer.subscription_start, customer.language)
 
 
-def _already_billed(session: Session, month: str) -> tuple[list[AlreadyBilled], int]:
-    """Which customers' subscription for `month` earlier invoices billed (the close's own left aside), and
+def _already_billed(session: Session, month: str, customers: Table) -> tuple[list[AlreadyBilled], int]:
+    """Which `customers`' subscription for `month` earlier invoices billed (the close's own left aside), and
     how many customers had not started by then; read from the ledger, so drafts and finals say the same.
     Only the days are counted (policy.invoicing.subscription_coverage), not the lines and their texts."""
-    first, after = month_bounds(month)
+    after = month_bounds(month)[1]
     found, not_started = [], 0
-    query = (select(Customer.customer_id, Customer.name, Customer.monthly_fee, Customer.payment_method,
-                    Customer.billing_cycle, Customer.contract_start, Customer.vat_rate, Customer.subscription_start,
-                    Customer.language)
-             .where(Customer.customer_id.not_in(_deleted_before(first))).order_by(Customer.customer_id)
-             .limit(CUSTOMERS_PER_BATCH))
+    query = select(customers).order_by(customers.c.customer_id).limit(CUSTOMERS_PER_BATCH)
     batch = session.execute(query).all()
     while batch:   # a batch of customers at a time, with their billed-through days: never every customer's
         through = billed_through(session, except_close=month, between=(batch[0].customer_id, batch[-1].customer_id))
@@ -483,7 +502,7 @@ def _already_billed(session: Session, month: str) -> tuple[list[AlreadyBilled], 
                 found.append(AlreadyBilled(customer.customer_id, customer.name, unbilled.billed.end,
                                            unbilled.billed.invoice, unbilled.already_billed,
                                            unbilled.span_days - unbilled.before_start))
-        batch = session.execute(query.where(Customer.customer_id > batch[-1].customer_id)).all()
+        batch = session.execute(query.where(customers.c.customer_id > batch[-1].customer_id)).all()
     return found, not_started
 
 
@@ -549,11 +568,16 @@ def _in_cents(column):
     return func.coalesce(func.sum(cast(func.round(column * 100), BigInteger)), 0)
 
 
-def _report(session: Session, month: str, status: CloseOutcome) -> CloseReport:
+def _report(session: Session, month: str, status: CloseOutcome, customers: Table | None = None) -> CloseReport:
     """What the close of `month` holds now: its invoices, and the interventions it priced (those of the
-    month, and late ones of closed months), counted from the ledger so a draft and its final agree."""
+    month, and late ones of closed months), counted from the ledger so a draft and its final agree. The
+    customers as the drafting close read them (`_billable`), else as they are now."""
     report = CloseReport(month, status)
-    report.already_billed, report.not_started = _already_billed(session, month)
+    named = Customer.__table__ if customers is None else customers   # the names the summaries show
+    if customers is None:
+        customers = select(*CUSTOMER_COLUMNS).where(
+            Customer.customer_id.not_in(_deleted_before(month_bounds(month)[0]))).subquery()
+    report.already_billed, report.not_started = _already_billed(session, month, customers)
     for priced_month, count in session.execute(
         select(Intervention.month, func.count()).where(Intervention.close_month == month).group_by(Intervention.month)
     ):
@@ -571,18 +595,18 @@ def _report(session: Session, month: str, status: CloseOutcome) -> CloseReport:
     report.invoices = monthly[0]
     report.total_ht, report.total_vat, report.total_ttc = (Decimal(int(cents)).scaleb(-2) for cents in monthly[1:4])
     report.issued_on = monthly[4]
-    summary_columns = (Invoice.customer_id, Customer.name, Invoice.total_ht, Invoice.total_vat, Invoice.total_ttc,
+    summary_columns = (Invoice.customer_id, named.c.name, Invoice.total_ht, Invoice.total_vat, Invoice.total_ttc,
                        Invoice.number, Invoice.due_on)
     report.largest = [InvoiceSummary(*row) for row in session.execute(
-        select(*summary_columns).join(Customer, Customer.customer_id == Invoice.customer_id)
+        select(*summary_columns).join(named, named.c.customer_id == Invoice.customer_id)
         .where(*of_month, Invoice.kind == InvoiceKind.MONTHLY)
         .order_by(Invoice.total_ttc.desc(), Invoice.customer_id).limit(LARGEST))]
     report.listed = [InvoiceSummary(*row) for row in session.execute(
-        select(*summary_columns).join(Customer, Customer.customer_id == Invoice.customer_id)
+        select(*summary_columns).join(named, named.c.customer_id == Invoice.customer_id)
         .where(*of_month, Invoice.kind == InvoiceKind.MONTHLY)
         .order_by(Invoice.number, Invoice.customer_id).limit(LISTED))]
     for row in session.execute(
-        select(*summary_columns, Invoice.issued_on).join(Customer, Customer.customer_id == Invoice.customer_id)
+        select(*summary_columns, Invoice.issued_on).join(named, named.c.customer_id == Invoice.customer_id)
         .where(*of_month, Invoice.kind == InvoiceKind.CREDIT_NOTE).order_by(Invoice.number, Invoice.customer_id)
     ):
         report.credit_notes.append(InvoiceSummary(*row[:7]))

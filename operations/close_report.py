@@ -14,6 +14,7 @@ from decimal import Decimal
 from typing import ClassVar
 
 from operations.results import RunResult
+from policy.text import markdown_literal, markdown_row
 from policy.vocabulary import CloseOutcome
 
 
@@ -116,13 +117,14 @@ class CloseReport:
     def _already_billed_markdown(self, limit: int | None = None) -> str:
         """One line per customer: `- C002 Name: subscription billed through 2026-10-31 by INV-C002-202610 (...)`."""
         items = self.already_billed if limit is None else self.already_billed[:limit]
-        lines = "\n".join(f"- {item.customer_id} {item.name}: {item.sentence()}" for item in items)
+        lines = "\n".join("- " + markdown_literal(f"{item.customer_id} {item.name}: {item.sentence()}")
+                          for item in items)
         more = len(self.already_billed) - len(items)
         return lines + (f"\n- …and {more} more (the drafts artifact lists them all)" if more else "")
 
     def markdown(self, title: str) -> str:
-        rows = "\n".join(f"| {item.number or 'draft'} | {item.customer_id} | {item.name} | {item.total_ht} | "
-                         f"{item.total_vat} | {item.total_ttc} |" for item in self.largest)
+        rows = "\n".join(markdown_row(item.number or "draft", item.customer_id, item.name, item.total_ht,
+                                       item.total_vat, item.total_ttc) for item in self.largest)
         return (f"# {title}\n\n"
                 f"- month: **{self.month}**, status: **{self.status}**\n"
                 f"- invoices: **{self.invoices}**, total HT **{self.total_ht} EUR**, VAT **{self.total_vat} EUR**, "
@@ -132,8 +134,8 @@ class CloseReport:
                 + (f"- issued on {self.issued_on}\n" if self.issued_on else "")
                 + (f"- customers' credit applied: **{sum(self.credits_applied.values())} EUR** on "
                    f"{len(self.credits_applied)} invoice(s)\n" if self.credits_applied else "")
-                + (f"- {self.subscription_summary()}\n" if self.subscription_summary() else "")
-                + (f"- {self.credit_notes_sentence()}\n" if self.credit_notes else "")
+                + (f"- {markdown_literal(self.subscription_summary())}\n" if self.subscription_summary() else "")
+                + (f"- {markdown_literal(self.credit_notes_sentence())}\n" if self.credit_notes else "")
                 + "\n## Largest invoices\n\n| number | customer | name | HT | VAT | TTC |\n|---|---|---|---:|---:|---:|\n"
                 + (rows or "| | | no invoice | | | |")
                 + (f"\n\n## Subscription already billed (not billed again)\n\n{self._already_billed_markdown()}"
@@ -150,18 +152,20 @@ class CloseReport:
 
     def approval_form(self, drafts_link: str | None) -> str:
         """What finance reads above the approve/refuse form: the month, the totals, the largest drafts."""
-        lines = "\n".join(f"- {item.customer_id} {item.name}: {item.total_ht} HT, {item.total_ttc} EUR TTC"
+        lines = "\n".join(f"- {markdown_literal(f'{item.customer_id} {item.name}')}: {item.total_ht} HT, "
+                          f"{item.total_ttc} EUR TTC"
                           for item in self.largest[:5]) or "- no invoice"
         link = f"\n\nEvery draft, line by line: [the drafts artifact]({drafts_link})" if drafts_link else ""
         billed = ""
         if self.already_billed or self.not_started:
-            billed = (f"**Already billed before this close**: {self.subscription_summary()}.\n\n"
+            billed = (f"**Already billed before this close**: {markdown_literal(self.subscription_summary())}.\n\n"
                       + (self._already_billed_markdown(limit=20) + "\n\n" if self.already_billed else ""))
         return (f"## Close of {self.month}: {self.invoices} draft invoice(s)\n\n"
                 f"**HT {self.total_ht} EUR, VAT {self.total_vat} EUR, TTC {self.total_ttc} EUR**; "
                 f"{self.interventions} intervention(s) of the month and {self.late_interventions} late one(s) priced.\n\n"
                 f"{billed}"
-                + (f"**Credit notes**: {self.credit_notes_sentence()}.\n\n" if self.credit_notes else "")
+                + (f"**Credit notes**: {markdown_literal(self.credit_notes_sentence())}.\n\n"
+                   if self.credit_notes else "")
                 + f"The five largest:\n\n{lines}{link}\n\n"
                 "Approving numbers and issues them; refusing discards every draft "
                 "and needs a comment.")

@@ -32,7 +32,7 @@ from ledger.models import Backup, Customer, DeletionCertificate, DeletionIntent,
 from policy.arrears import Stage, anchor, implied_stage, ladder, overdue_balance, state
 from policy.calendar import PARIS
 from policy.language import language_of
-from policy.text import quoted
+from policy.text import markdown_literal, markdown_row, quoted
 from policy.vocabulary import BackupStatus, DeletionStatus
 from lifecycle_config.conditions import one_line
 from lifecycle_config.failpoints import failpoint
@@ -87,15 +87,18 @@ def _last_backup(session, customer_id: str) -> str | None:
 
 
 def approval_form(due: Due, plan, customer_id: str) -> str:
-    """What ops read above the approve/refuse form before a customer's data is deleted for good."""
-    rows = "\n".join(f"- {table}: {count} row(s)" for table, count in plan.tables.items()) or "- no data table"
-    return (f"## Delete all of {customer_id}'s platform data?\n\n"
-            + (f"The customer **cancelled**; {due.why}. Overdue balance {due.owed} EUR TTC.\n\n"
+    """What ops read above the approve/refuse form before a customer's data is deleted for good; its stored
+    text (the customer's id, a table's name, why the deletion is due) shown as stored."""
+    rows = "\n".join(f"- {markdown_literal(f'{table}: {count} row(s)')}" for table, count in plan.tables.items()) \
+        or "- no data table"
+    why = markdown_literal(due.why)
+    return (f"## Delete all of {markdown_literal(customer_id)}'s platform data?\n\n"
+            + (f"The customer **cancelled**; {why}. Overdue balance {due.owed} EUR TTC.\n\n"
                if due.why.startswith("cancelled") else
-               f"**Overdue balance {due.owed} EUR TTC**, unpaid since {due.anchor}; {due.why}.\n\n")
+               f"**Overdue balance {due.owed} EUR TTC**, unpaid since {due.anchor}; {why}.\n\n")
             + f"Platform rows to be purged:\n\n{rows}\n\n"
             f"Backups deleted with it: {len(plan.backups)} ({len(plan.objects)} objects); the latest good one is "
-            f"{due.last_backup or 'none'}.\n\n"
+            f"{markdown_literal(due.last_backup or 'none')}.\n\n"
             "This cannot be undone. Invoices, payments and the audit trail are kept. Refusing keeps everything "
             "and needs a comment.")
 
@@ -207,13 +210,17 @@ def complete_interrupted(settings: Settings, *, actor: str, flow_run_id: str | N
 
 
 def certificate_markdown(certificate: dict) -> str:
-    rows = "\n".join(f"| {table} | {count} |" for table, count in certificate["platform_rows"].items())
-    return (f"# Deletion certificate: {certificate['customer_id']}\n\n"
-            f"- deleted at: {certificate['deleted_at']}\n- approved by: **{certificate['approved_by']}**"
-            + (f" ({certificate['comment']})" if certificate["comment"] else "")
-            + f"\n- flow run: {certificate['flow_run_id']}\n\n## Platform rows deleted\n\n| table | rows |\n|---|---:|\n"
-            f"{rows}\n\n## Backups deleted: {len(certificate['backups'])} ({len(certificate['objects'])} object versions)\n\n"
-            + "\n".join(f"- {item}" for item in certificate["backups"])
+    """The deletion's certificate as its artifact: every stored text in it (the reviewer's name and comment, a
+    table's, a backup's or an object's name) shown as stored."""
+    rows = "\n".join(markdown_row(table, count) for table, count in certificate["platform_rows"].items())
+    return (f"# Deletion certificate: {markdown_literal(certificate['customer_id'])}\n\n"
+            f"- deleted at: {markdown_literal(certificate['deleted_at'])}\n"
+            f"- approved by: **{markdown_literal(certificate['approved_by'])}**"
+            + (f" ({markdown_literal(certificate['comment'])})" if certificate["comment"] else "")
+            + f"\n- flow run: {markdown_literal(certificate['flow_run_id'])}\n\n## Platform rows deleted\n\n"
+            f"| table | rows |\n|---|---:|\n{rows}\n\n## Backups deleted: {len(certificate['backups'])} "
+            f"({len(certificate['objects'])} object versions)\n\n"
+            + "\n".join(f"- {markdown_literal(item)}" for item in certificate["backups"])
             + _shredded_markdown(certificate.get("keys_shredded"))
             + _locked_markdown(certificate.get("locked"))
             + "\n\nKept: invoices, payments, the audit trail (10-year legal retention).")
@@ -223,8 +230,9 @@ def _shredded_markdown(shredded: list[dict] | None) -> str:
     """The certificate's proof that every copy of the backups is unreadable: the keys destroyed."""
     if shredded is None:  # a certificate of a deletion made before backups were encrypted
         return ""
-    lines = "\n".join(f"| {entry['key_id']} | {entry['destroyed_at'] or 'by an earlier attempt of this deletion'} | "
-                      f"{entry['objects_unreadable']} |" for entry in shredded) or "| (none: no encrypted backup) | | 0 |"
+    lines = "\n".join(markdown_row(entry["key_id"], entry["destroyed_at"] or "by an earlier attempt of this deletion",
+                                   entry["objects_unreadable"]) for entry in shredded) \
+        or "| (none: no encrypted backup) | | 0 |"
     return ("\n\n## Data keys shredded\n\nEvery copy of these backups, wherever it is kept, is unreadable from the "
             "moment its key was destroyed.\n\n| key | destroyed at | objects made unreadable |\n|---|---|---:|\n"
             + lines)
@@ -235,7 +243,7 @@ def _locked_markdown(locked: list[dict] | None) -> str:
     soon as their lock allows."""
     if not locked:
         return ""
-    lines = "\n".join(f"| {entry['object']} | {entry['until']} |" for entry in locked)
+    lines = "\n".join(markdown_row(entry["object"], entry["until"]) for entry in locked)
     return ("\n\n## Locked copies, removed when their lock expires\n\nThe store keeps these objects immutable until "
             "the date shown (Object Lock); they are unreadable already (their key is shredded above) and the "
             "nightly backup's retention removes every version of each once its lock has passed.\n\n"
@@ -257,9 +265,10 @@ class PurgePlan:
     objects: list[str] = field(default_factory=list)            # object keys in storage
 
     def markdown(self, title: str) -> str:
-        rows = "\n".join(f"| {name} | {count} |" for name, count in self.tables.items()) or "| (no data table) | 0 |"
-        backups = "\n".join(f"- {backup_id}" for backup_id in self.backups) or "_none_"
-        return (f"# {title}\n\n**Customer {self.customer_id}**\n\n## Platform data\n\n| table | rows |\n|---|---:|\n"
+        rows = "\n".join(markdown_row(name, count) for name, count in self.tables.items()) or "| (no data table) | 0 |"
+        backups = "\n".join(f"- {markdown_literal(backup_id)}" for backup_id in self.backups) or "_none_"
+        return (f"# {markdown_literal(title)}\n\n**Customer {markdown_literal(self.customer_id)}**\n\n"
+                f"## Platform data\n\n| table | rows |\n|---|---:|\n"
                 f"{rows}\n\n## Backups ({len(self.backups)}, {len(self.objects)} objects)\n\n{backups}\n\n"
                 "Invoices, payments and the audit trail are kept (10-year legal retention).")
 

@@ -36,6 +36,7 @@ from operations.restore import restore_into
 from operations.results import RunResult
 from policy.calendar import PARIS, paris_date, today_paris
 from policy.retention import Kept, tiers
+from policy.text import markdown_literal, markdown_row
 from policy.vocabulary import BackupKind, BackupStatus, in_words
 
 VERIFIED = "rows and hashes match the manifest"
@@ -233,31 +234,34 @@ def evidence_markdown(results: list[dict], ran_by: str) -> str:
     """The drill's artifact: a summary table, then each backup's evidence, for an auditor to read."""
     failed = [r for r in results if not r["ok"]]
     lines = ["# Restore drill: evidence", "",
-             f"Run by: {ran_by}. {len(results) - len(failed)} verified, {len(failed)} failed. Each backup was "
+             f"Run by: {markdown_literal(ran_by)}. {len(results) - len(failed)} verified, {len(failed)} failed. "
+             f"Each backup was "
              f"downloaded (every stored object's SHA-256 checked against its manifest), decrypted with its "
              f"customer's data key, restored into the sandbox and read back; the content SHA-256 recomputed from "
              f"the rows read back is compared with the manifest's. The same evidence is in the ledger's audit "
              f"log (`lifecycle show drills`).", "",
              "| backup | customer | result | detail |", "|---|---|---|---|"]
-    lines += [f"| {r['backup']} | {r['customer']} | {'verified' if r['ok'] else '**FAILED**'} | {r['detail']} |"
+    lines += [f"| {markdown_literal(r['backup'])} | {markdown_literal(r['customer'])} | "
+              f"{'verified' if r['ok'] else '**FAILED**'} | {markdown_literal(r['detail'])} |"
               for r in results] or ["| | | no backup to verify | |"]
     for r in results:
         evidence = r.get("evidence")
         if not evidence:
             continue
-        lines += ["", f"## {evidence['backup_id']} ({evidence['outcome']})", "",
-                  f"- customer: {evidence['customer_id']}; backup of {evidence['day']}; kept as: {evidence['tier']}",
-                  f"- data key: {evidence['data_key']}",
-                  f"- restored into: {evidence['sandbox']}",
-                  f"- run by: {evidence['ran_by']}, at {evidence['at']} (Paris)",
-                  f"- outcome: {evidence['outcome']}: {evidence['detail']}"]
+        shown = {key: markdown_literal(value) for key, value in evidence.items() if key != "tables"}
+        lines += ["", f"## {shown['backup_id']} ({shown['outcome']})", "",
+                  f"- customer: {shown['customer_id']}; backup of {shown['day']}; kept as: {shown['tier']}",
+                  f"- data key: {shown['data_key']}",
+                  f"- restored into: {shown['sandbox']}",
+                  f"- run by: {shown['ran_by']}, at {shown['at']} (Paris)",
+                  f"- outcome: {shown['outcome']}: {shown['detail']}"]
         if evidence["tables"]:
             lines += ["", "| table | rows (manifest) | rows (read back) | stored object SHA-256 (checked) | "
                           "content SHA-256 (manifest) | content SHA-256 (read back) | equal |",
                       "|---|---|---|---|---|---|---|"]
-            lines += [f"| {t['table']} | {t['rows_in_manifest']} | {t['rows_read_back']} | {t['object_sha256']} | "
-                      f"{t['sha256_in_manifest']} | {t['sha256_read_back']} | {'yes' if t['equal'] else '**NO**'} |"
-                      for t in evidence["tables"]]
+            lines += [markdown_row(t["table"], t["rows_in_manifest"], t["rows_read_back"], t["object_sha256"],
+                                   t["sha256_in_manifest"], t["sha256_read_back"])
+                      + (" yes |" if t["equal"] else " **NO** |") for t in evidence["tables"]]
     return "\n".join(lines) + "\n"
 
 

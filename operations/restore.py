@@ -147,8 +147,9 @@ class Checked:
 
 
 def _refuse_a_sandbox_among_the_objects(sandbox_url: str, storage: ObjectStorage) -> None:
-    """A sandbox that is a SQLite file inside the storage's folder (LIFECYCLE_SANDBOX_URL pointed there): a restore
-    or a drill would write a database among the stored objects, or over one. Refused before anything is read."""
+    """A sandbox that is a SQLite file inside the storage's folder (LIFECYCLE_SANDBOX_URL pointed there), or inside
+    another installation's (blocks.storage.storage_folder_holding): a restore or a drill would write a database
+    among the stored objects, or over one. Refused before anything is read."""
     from sqlalchemy.engine import make_url
 
     from lifecycle_config.installation import without_password
@@ -156,11 +157,18 @@ def _refuse_a_sandbox_among_the_objects(sandbox_url: str, storage: ObjectStorage
     parsed = make_url(sandbox_url)
     if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
         return
+    from blocks.storage import storage_folder_holding
+
     root = storage.holding(parsed.database)
     if root is not None:
         raise RestoreRefused(f"the sandbox {without_password(sandbox_url)} (LIFECYCLE_SANDBOX_URL) is a file inside the "
                              f"storage folder {root}, among the stored objects: point LIFECYCLE_SANDBOX_URL at a "
                              f"database outside it; nothing was restored")
+    other = storage_folder_holding(parsed.database)  # another installation's: its objects, served as its own
+    if other is not None:
+        raise RestoreRefused(f"the sandbox {without_password(sandbox_url)} (LIFECYCLE_SANDBOX_URL) is a file inside "
+                             f"{other}, the storage folder of another lifecycle installation: point "
+                             f"LIFECYCLE_SANDBOX_URL at a database outside every storage folder; nothing was restored")
 
 
 def _check(backup: Backup, platform: PlatformControl, storage: ObjectStorage, folder: Path, *, target_url: str,

@@ -27,7 +27,7 @@ from policy.language import language_of, speak
 from policy.notices import NoticeTemplate
 from policy.standby import (REASON_WORDS, STANDBY_ENDING, STANDBY_STATES, Period, SweepStep, default_end,
                             default_end_problem, refusals, sweep)
-from policy.text import quoted
+from policy.text import markdown_literal, quoted
 from policy.vocabulary import Stage, StandbySource, StandbyStatus, in_words
 from policy.window import DateWindow
 from operations.bugs import BugLog, log_to_python
@@ -46,7 +46,8 @@ class StandbyReport:
 
     def markdown(self) -> str:
         def block(title: str, items: list[str]) -> str:
-            return f"### {title} ({len(items)})\n" + ("\n".join(f"- {item}" for item in items) if items else "_none_")
+            listed = "\n".join(f"- {markdown_literal(item)}" for item in items)
+            return f"### {title} ({len(items)})\n" + (listed or "_none_")
 
         return "\n\n".join([
             f"# Standby sweep for {self.day.isoformat()}",
@@ -152,10 +153,11 @@ class RequestOutcome:
 
     def markdown(self) -> str:
         if not self.accepted:
-            return (f"# Standby refused for {self.customer_id}\n\n"
-                    + "\n".join(f"- {reason}" for reason in self.reasons))
+            return (f"# Standby refused for {markdown_literal(self.customer_id)}\n\n"
+                    + "\n".join(f"- {markdown_literal(reason)}" for reason in self.reasons))
         state = "started today: operations are off" if self.started else f"scheduled; it starts on {self.start_on}"
-        return (f"# Standby accepted for {self.customer_id}\n\n- from {self.start_on} until {self.end_on} "
+        return (f"# Standby accepted for {markdown_literal(self.customer_id)}\n\n"
+                f"- from {self.start_on} until {self.end_on} "
                 f"(full service resumes on {self.end_on})\n- {state}\n- billed at 50 % for the standby days")
 
 

@@ -134,3 +134,72 @@ def plain(max_length: int, *, lines: bool = False):
         return None if said == "is empty" else said  # blank: the field's own rules
 
     return checked(problem)
+
+
+#: the characters a terminal acts on or hides rather than shows: control characters (ESC begins a terminal's
+#: command, a line break forges a line), format characters (a bidi override reorders what follows),
+#: private-use, unassigned and lone surrogates
+ACTED_ON = frozenset({"Cc", "Cf", "Co", "Cn", "Cs"})
+
+
+def controls_escaped(text: str) -> str:
+    """`text` with each character a terminal or a renderer would act on or hide written as its escape
+    (`\\x1b`, `\\u202e`, a line break `\\x0a`); the joiners of emoji and Indic scripts stay. Every entry refuses
+    them now, but a ledger written before (a restored snapshot of an older version, a row typed in by hand)
+    still holds them."""
+    if text.isprintable():
+        return text
+    return "".join((f"\\x{ord(char):02x}" if ord(char) < 0x100 else f"\\u{ord(char):04x}")
+                   if unicodedata.category(char) in ACTED_ON and char not in JOINERS else char for char in text)
+
+
+#: what GitHub-flavoured Markdown reads as markup anywhere in a line: emphasis and strikethrough, code, links
+#: and images (`[`: no link or image begins without one), raw HTML and entities (`<img onerror=…>`, `&lt;`), a
+#: table's cell separator, a heading, and the `@` of a bare address (GFM and the Prefect UI link it on their own)
+_MARKUP = frozenset("\\`*_[]<>#|~&@")
+
+
+def markdown_literal(value: object) -> str:
+    """Stored text (a customer's name, a ticket's subject, a reason, a reviewer's name, an error from outside)
+    as Markdown that shows it as it is stored, in a line, a list item or a table cell: every character GFM
+    reads as markup backslash-escaped, a line break and every other control character written as its escape
+    (`\\x0a`: a row of a table is one line). Without it a name `X | 1.00 |` adds cells to an invoice's row (the
+    UI drops the extra ones: finance reads the name's amounts, not the ledger's), and a name
+    `[Pay here](https://…)` or `<img src=x onerror=…>` is a live link or tag in the approval form. Every
+    artifact, table artifact cell and run form of the product passes its stored text through here."""
+    text = controls_escaped(str(value))
+    shown = []
+    for position, char in enumerate(text):
+        if char in _MARKUP:
+            shown.append("\\" + char)
+        elif char == "." and text[max(0, position - 3):position].lower() == "www" \
+                or char == ":" and text[position + 1:position + 2] == "/":
+            shown.append("\\" + char)  # `www.x.example` and `https://x.example` are links in GFM
+        elif char in "-+.)" and _begins_a_list(text, position):
+            shown.append("\\" + char)  # `- x`, `+ x`, `---`, `1. x` or `1) x`: a list or a rule, in a list item
+        else:
+            shown.append(char)
+    return "".join(shown)
+
+
+def _begins_a_list(text: str, position: int) -> bool:
+    """Whether the character at `position` of a value makes its beginning a list's bullet (`- `, `+ `), a rule
+    (`---`) or an ordered list's number (`1. `, `12) `): a negative amount (`-120.00`) does not."""
+    after = text[position + 1:position + 2]
+    if position == 0 and text[0] in "-+":
+        return after in ("", " ", "\t") or text[0] == "-" and after == "-"
+    return text[position] in ".)" and 0 < position < 10 and text[:position].isdigit() and after in ("", " ", "\t")
+
+
+def markdown_row(*cells: object) -> str:
+    """`| C001 | Name \\| with a bar | 1.00 |`: one row of a Markdown table, each cell stored text shown as
+    stored (`markdown_literal`); an amount or a date reads as it is."""
+    return "| " + " | ".join(markdown_literal(cell) for cell in cells) + " |"
+
+
+def markdown_cells(rows: list[dict], *, links: tuple[str, ...] = ()) -> list[dict]:
+    """A table artifact's rows with each text cell as `markdown_literal` writes it: the Prefect UI renders a
+    table artifact's text cells as Markdown. `links` names the columns holding a link the product made (a
+    document's download link), left as they are so that it stays one to click."""
+    return [{key: markdown_literal(value) if isinstance(value, str) and key not in links else value
+             for key, value in row.items()} for row in rows]

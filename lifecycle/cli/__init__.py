@@ -32,6 +32,9 @@ app.command()(serve.deploy)
 app.command()(serve.worker)
 app.command("helpdesk-webhook")(serve.helpdesk_webhook)
 
+#: the exit of a command interrupted by Ctrl-C (128 + SIGINT), as typer returns it
+INTERRUPTED = 130
+
 
 def main() -> None:
     """Every known mistake is one line and exit 2; a condition of the world (a store or server that cannot be
@@ -54,7 +57,7 @@ def main() -> None:
         # rather than in typer's usage box, which echoes the value given whole
         code = app(standalone_mode=False)
     except KeyboardInterrupt:
-        sys.exit(130)
+        code = INTERRUPTED
     except Exception as error:  # noqa: BLE001 - the last word: a user's mistake, the world, or a bug
         said = usage_line(error)
         if said is not None and type(error).__name__ == "NoArgsIsHelpError":  # `lifecycle run`: its help, printed
@@ -77,4 +80,6 @@ def main() -> None:
         typer.echo(f"lifecycle: this is a bug, not something you did wrong ({type(error).__name__}); please report "
                    f"it with the traceback above", err=True)
         sys.exit(1)
+    if code == INTERRUPTED:  # typer returns a Ctrl-C in a command as this code: said in one line, as any end
+        typer.echo("lifecycle: interrupted (Ctrl-C)", err=True)
     sys.exit(code if isinstance(code, int) and not isinstance(code, bool) else 0)

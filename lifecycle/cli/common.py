@@ -27,18 +27,41 @@ def ledger(*, held_elsewhere_too: bool = True):
     it is another installation's, or another home serves it (`held_elsewhere_too`: only `db adopt` skips that)."""
     import lifecycle_config as config
     from ledger.db import ledger_engine
-    from ledger.installation import hard_linked_ledger
+    from ledger.installation import installation_id
     from ledger.migrate import ensure_current
 
+    refuse_another_homes_ledger(held_elsewhere_too=held_elsewhere_too)
     engine = ledger_engine()
-    linked = hard_linked_ledger(engine)  # before the migration writes to it through a second name
-    if linked:
-        fail(linked, 2)
     ensure_current(engine, config.database_url())
-    problem = _another_installations_ledger(engine) or (_held_by_another_home(engine) if held_elsewhere_too else None)
+    # again once migrated: a ledger that had no identity yet gets one here, which may be another installation's
+    problem = (_another_installations_ledger(lambda: installation_id(engine))
+               or (_held_by_another_home(engine) if held_elsewhere_too else None))
     if problem:
         fail(problem, 2)
     return engine
+
+
+def refuse_another_homes_ledger(*, held_elsewhere_too: bool = True) -> None:
+    """One line, exit 2, when this home must not use the ledger it is pointed at (another installation's, a second
+    name of its file, served by another home): said from what the ledger records, only read, before a migration
+    writes to it (an older schema's file of another home was migrated, then refused)."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    import lifecycle_config as config
+    from ledger.installation import hard_linked_ledger, ledger_looked_at, recorded_installation
+
+    with ledger_looked_at(config.database_url()) as look:
+        linked = hard_linked_ledger(look)  # before the migration writes to it through a second name
+        if linked:
+            fail(linked, 2)
+        try:
+            problem = None if look is None else (
+                _another_installations_ledger(lambda: recorded_installation(look))
+                or (_held_by_another_home(look) if held_elsewhere_too else None))
+        except SQLAlchemyError:  # not a ledger, or not one to read: what the migration says of it is said then
+            problem = None
+    if problem:
+        fail(problem, 2)
 
 
 def _held_by_another_home(engine) -> Optional[str]:
@@ -93,14 +116,14 @@ def refuse_in_a_client_home(engine, what: str) -> None:
          f"{what}, not that home's: run it in that home, on {escaped(str(claim.get('host')))}; nothing was done", 2)
 
 
-def _another_installations_ledger(engine) -> Optional[str]:
+def _another_installations_ledger(identity) -> Optional[str]:
     """Why this home must not work on the ledger it is pointed at (lifecycle_config.installation.foreign_home):
-    the home holds a ledger of its own, of another installation. Its own ledger is only read, never made nor
-    migrated here; one that cannot be read says nothing."""
+    the home holds a ledger of its own, of another installation. `identity()` is the ledger's installation id
+    (None: it records none yet, and says nothing here). Its own ledger is only read, never made nor migrated
+    here; one that cannot be read says nothing."""
     import sqlite3
 
     import lifecycle_config as config
-    from ledger.installation import installation_id
     from lifecycle_config.installation import foreign_claimed_home, foreign_home, ledger_location
 
     own_file = config.home() / "ledger.db"
@@ -109,8 +132,9 @@ def _another_installations_ledger(engine) -> Optional[str]:
         claimed = home_installation()
         if claimed is None:  # a fresh home (no ledger, no server yet): the ledger's claim says (above)
             return None
-        return foreign_claimed_home(claimed[0], installation_id(engine), home=str(config.home()), url=url,
-                                    said_by=claimed[1])
+        ledger_id = identity()
+        return None if ledger_id is None else foreign_claimed_home(claimed[0], ledger_id, home=str(config.home()),
+                                                                   url=url, said_by=claimed[1])
     if ledger_location(url) == ledger_location(f"sqlite:///{own_file}"):
         return None
     try:
@@ -118,8 +142,10 @@ def _another_installations_ledger(engine) -> Optional[str]:
             row = own.execute("SELECT id FROM installation").fetchone()
     except sqlite3.Error:
         row = None
-    return foreign_home(row[0] if row else None, installation_id(engine), home=str(config.home()), url=url,
-                        own_file=str(own_file)) or _another_ledger_file(url, own_file)
+    ledger_id = identity()
+    return ((None if ledger_id is None else foreign_home(row[0] if row else None, ledger_id, home=str(config.home()),
+                                                         url=url, own_file=str(own_file)))
+            or _another_ledger_file(url, own_file))
 
 
 def _another_ledger_file(url: str, own_file: Path) -> Optional[str]:
@@ -295,22 +321,12 @@ def write_file(path, data: bytes) -> None:
         raise
 
 
-#: what a terminal acts on or hides rather than shows: control characters (ESC begins a terminal's command),
-#: format characters (a bidi override reorders what follows), private-use, unassigned and lone surrogates
-_ACTED_ON = frozenset({"Cc", "Cf", "Co", "Cn", "Cs"})
-
-
 def literal(cell: str) -> str:
     """Stored text as it is stored, each character a terminal would act on or hide written as its escape
     (`\\x1b`, `\\u202e`, a line break `\\x0a`): every entry refuses them now, but a ledger written before (a
     restored snapshot of an older version, a row typed in by hand) still holds them, and a table cell or a run's
     line must print what is stored, not let it recolour the terminal, forge a line or reorder it. The joiners of
-    emoji and Indic scripts stay."""
-    import unicodedata
+    emoji and Indic scripts stay (policy.text.controls_escaped, which Markdown's literal text uses too)."""
+    from policy.text import controls_escaped
 
-    from policy.text import JOINERS
-
-    if cell.isprintable():
-        return cell
-    return "".join((f"\\x{ord(char):02x}" if ord(char) < 0x100 else f"\\u{ord(char):04x}")
-                   if unicodedata.category(char) in _ACTED_ON and char not in JOINERS else char for char in cell)
+    return controls_escaped(cell)

@@ -15,8 +15,10 @@ db_app = typer.Typer(no_args_is_help=True, cls=ReadableHelp, help="The ledger's 
 def db_upgrade() -> None:
     """Create the ledger or migrate it to the newest schema."""
     import lifecycle_config as config
+    from lifecycle.cli.common import refuse_another_homes_ledger
     from ledger.migrate import upgrade
 
+    refuse_another_homes_ledger()  # another home's ledger is refused before a migration touches it
     before, after = upgrade(config.database_url())
     typer.echo(f"ledger at {after}" + (" (already current)" if before == after else f" (was {before or 'empty'})"))
     _warn_unsafe_ids()
@@ -38,7 +40,7 @@ def db_adopt(
     import os
 
     import lifecycle_config as config
-    from ledger.installation import claim, claim_of, other_homes_file, this_home
+    from ledger.installation import claim, claim_of, ledger_looked_at, other_homes_file, this_home
     from lifecycle_config.installation import without_password
 
     missing = _no_ledger_to_adopt(config.database_url())
@@ -50,13 +52,19 @@ def db_adopt(
              f"LIFECYCLE_HOME {config.escaped(theirs, 4096)}, which serves it whatever its claim says: nothing was "
              f"done; to move the installation here, stop that home's `lifecycle up` and move its ledger.db (with its "
              f"master key and settings) into this LIFECYCLE_HOME", 2)
+    home, host = this_home()
+    with ledger_looked_at(config.database_url()) as look:  # only read: a refused adopt migrates nothing either
+        seen = claim_of(look) if look is not None else None
+    if seen and (seen["home"], seen["host"]) != (home, host):
+        problem = _still_served(seen, host, ask_its_server=not server_gone)
+        if problem:
+            fail(problem, 2)
     engine = ledger(held_elsewhere_too=False)
     held = claim_of(engine)
-    home, host = this_home()
     if held and (held["home"], held["host"]) == (home, host):
         typer.echo(f"this LIFECYCLE_HOME ({home} on {host}) serves the ledger already; nothing to do")
         return
-    if held:
+    if held and held != seen:  # claimed meanwhile: asked again
         problem = _still_served(held, host, ask_its_server=not server_gone)
         if problem:
             fail(problem, 2)

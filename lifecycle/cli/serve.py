@@ -4,6 +4,7 @@ Prefect server makes first (the right server, serving this installation's ledger
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from typing import Optional
 
 import typer
@@ -32,28 +33,44 @@ def up(
     problem = host_problem(host)
     if problem:
         fail(problem, 2)
-    try:
-        refuse_a_home_in_use()
-    except HomeInUse as error:
-        fail(str(error), 2)
-    ledger()
-    refuse_explicit_server()
-    if demo_data:
+    with _as_found_if_refused():
         try:
-            typer.echo(demo_module.create(customers=50, seed=7, today=today_paris()))
-        except demo_module.DemoExists as error:
-            typer.echo(f"{error}; keeping it")
-    elif (platform := sqlite_file(config.platform_url())) is not None and not platform.exists():
-        note("note: no platform database yet; `lifecycle up --demo` or `lifecycle demo` creates the demo one")
-    from ledger.installation import LedgerHeld
+            refuse_a_home_in_use()
+        except HomeInUse as error:
+            fail(str(error), 2)
+        ledger()
+        refuse_explicit_server()
+        if demo_data:
+            try:
+                typer.echo(demo_module.create(customers=50, seed=7, today=today_paris()))
+            except demo_module.DemoExists as error:
+                typer.echo(f"{error}; keeping it")
+        elif (platform := sqlite_file(config.platform_url())) is not None and not platform.exists():
+            note("note: no platform database yet; `lifecycle up --demo` or `lifecycle demo` creates the demo one")
+        from ledger.installation import LedgerHeld
 
-    try:
-        code = run_up(host=host, port=port, echo=typer.echo, workers=workers)
-    except (HomeInUse, LedgerHeld) as error:
-        fail(str(error), 2)
-    except RuntimeError as error:
-        fail(str(error))
+        try:
+            code = run_up(host=host, port=port, echo=typer.echo, workers=workers)
+        except (HomeInUse, LedgerHeld) as error:
+            fail(str(error), 2)
+        except RuntimeError as error:
+            fail(str(error))
     raise typer.Exit(code)
+
+
+@contextmanager
+def _as_found_if_refused():
+    """A refused `up` or `worker` (exit 2) leaves its home as it found it: the folders it made on its way to the
+    refusal (its logs, Prefect's folder, which importing Prefect makes) are removed again when still empty."""
+    from lifecycle.server import leave_as_found, not_yet_made
+
+    made = not_yet_made()
+    try:
+        yield
+    except typer.Exit as exit_:
+        if exit_.exit_code == 2:
+            leave_as_found(made)
+        raise
 
 
 def deploy() -> None:
@@ -100,13 +117,14 @@ def worker(
     import lifecycle_config as config
     from lifecycle.server import PROJECT_ROOT, worker_command, worker_environment
 
-    api_url = _server_to_serve("no Prefect server to work for: set PREFECT_API_URL (or run `lifecycle up` for this "
-                               "LIFECYCLE_HOME)")
-    from lifecycle.server import joining_refused
+    with _as_found_if_refused():
+        api_url = _server_to_serve("no Prefect server to work for: set PREFECT_API_URL (or run `lifecycle up` for "
+                                   "this LIFECYCLE_HOME)")
+        from lifecycle.server import joining_refused
 
-    refused = joining_refused(api_url, how="`lifecycle worker`")  # it would take that home's runs, with this one's
-    if refused:
-        fail(refused, 2)
+        refused = joining_refused(api_url, how="`lifecycle worker`")  # it would take that home's runs, with this one's
+        if refused:
+            fail(refused, 2)
     env = worker_environment({**os.environ, "PREFECT_API_URL": api_url, "LIFECYCLE_HOME": str(config.home())})
     command = worker_command(name or f"lifecycle-{socket.gethostname()}") + (["--limit", str(limit)] if limit else [])
     note(f"worker {name or command[-1]} on the pool lifecycle of {api_url} (heartbeat every "
@@ -153,7 +171,7 @@ def prefect_ready() -> None:
     import os
 
     import lifecycle_config as config
-    from lifecycle.server import choose_server
+    from lifecycle.server import choose_server, temporary_server_in_its_own_session
 
     config.prepare_prefect_environment()
     url, sentence = choose_server()
@@ -162,6 +180,7 @@ def prefect_ready() -> None:
         refuse_another_installations_server(url)
     else:
         note(f"note: {sentence}")
+        temporary_server_in_its_own_session()  # a Ctrl-C stops the run, not its server first
 
 
 def _server_to_serve(none_answers: str) -> str:

@@ -12,14 +12,23 @@ def inside_storage_problem(path, storage) -> str | None:
     storage's folder (`storage`: the ObjectStorage the installation's runs use), where every file is a stored
     object (another month's workbook, a backup, a data key) or may become one. `run export --out` with --force
     overwrote another version's stored workbook there. Compared as real paths: a symbolic link to the folder,
-    or into it, is inside too; `..` and relative paths are resolved first. None: outside, or a bucket."""
-    root = storage.holding(path)
-    if root is None:
-        return None
+    or into it, is inside too; `..` and relative paths are resolved first. Another installation's storage folder
+    (known by its marker or its layout: blocks.storage.storage_folder_holding) is refused as well: a master key's
+    escrow copy or a workbook written there was served by that installation's downloads server, as its own.
+    None: outside every storage folder."""
+    from blocks.storage import storage_folder_holding
     from lifecycle_config import escaped
 
-    return (f"is inside the storage folder {escaped(root, 4096)} (where the installation keeps its stored objects: "
-            f"workbooks, backups, keys): name a file or folder outside it; nothing was written there")
+    root = storage.holding(path)
+    if root is not None:
+        return (f"is inside the storage folder {escaped(root, 4096)} (where the installation keeps its stored objects: "
+                f"workbooks, backups, keys): name a file or folder outside it; nothing was written there")
+    other = storage_folder_holding(path)
+    if other is None:
+        return None
+    return (f"is inside {escaped(other, 4096)}, the storage folder of another lifecycle installation (its stored "
+            f"objects, which its downloads server serves as its own): name a file or folder outside every storage "
+            f"folder; nothing was written there")
 
 
 def installation_storage():

@@ -30,14 +30,24 @@ def _saved_around_the_form(block_type, **values) -> None:
 
 
 def _attempts_of_load_settings(flow_run_id) -> list[int]:
-    """How many times each load-settings task run of the flow run was tried (its run_count)."""
+    """How many times each load-settings task run of the flow run was tried (its run_count), once the server has
+    recorded it: Prefect's server records task runs from their events, a moment after the flow run itself ends
+    (a loaded machine saw none yet), so it is read until the task run is there in a final state (2 minutes at most)."""
+    import time
+
     from prefect import get_client
     from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId, TaskRunFilter, TaskRunFilterName
 
+    deadline = time.monotonic() + 120
     with get_client(sync_client=True) as client:
-        runs = client.read_task_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[UUID(str(flow_run_id))])),
-                                     task_run_filter=TaskRunFilter(name=TaskRunFilterName(like_="load-settings")))
-    return [run.run_count for run in runs]
+        while True:
+            runs = client.read_task_runs(
+                flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[UUID(str(flow_run_id))])),
+                task_run_filter=TaskRunFilter(name=TaskRunFilterName(like_="load-settings")))
+            if (runs and all(run.state is not None and run.state.is_final() for run in runs)) \
+                    or time.monotonic() > deadline:
+                return [run.run_count for run in runs]
+            time.sleep(0.5)
 
 
 def _latest_einvoicing_run():

@@ -5,6 +5,7 @@ refused while A's `up` runs, and moves the installation once A is stopped; A is 
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
@@ -156,13 +157,15 @@ def test_a_joining_up_or_worker_of_another_home_is_refused_and_rewrites_nothing_
                 in line), line
         assert "whose workers run with another configuration than this home's (" in line
         assert "LIFECYCLE_HOME" in line and "nothing was done" in line
-        # no worker started here (on this machine it would bear the name of A's: its log tells it)
-        assert not (j / "server.json").exists() and not (j / "logs" / "worker.log").exists()
+        # no worker started here (on this machine it would bear the name of A's: its log tells it), and nothing
+        # else made: a refused command leaves its home as it found it (it left logs/, prefect/ and up.lock)
+        assert sorted(os.listdir(j)) == [], sorted(os.listdir(j))
         worker = subprocess.run([sys.executable, "-m", "lifecycle.cli", "worker"], env=env(j, PREFECT_API_URL=api),
                                 capture_output=True, text=True, timeout=300)
         assert worker.returncode == 2, worker.stderr
         [line] = worker.stderr.strip().splitlines()
         assert f"serves this ledger for LIFECYCLE_HOME '{a.resolve()}'" in line and "nothing was done" in line
+        assert sorted(os.listdir(j)) == [], sorted(os.listdir(j))
         assert seen_by_the_server() == before
         assert claim_of(ledger)["home"] == str(a.resolve())
     finally:

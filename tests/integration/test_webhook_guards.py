@@ -257,10 +257,12 @@ def test_the_webhook_bounds_the_body_before_reading_it():
 def test_the_downloads_answer_a_trickling_client_408_within_its_time(tmp_path, monkeypatch):
     from lifecycle.downloads import serve_exports
     from lifecycle.http_limits import BoundedHandler
+    from tests.support.sqlite_ledger import sqlite_ledger
 
     monkeypatch.setattr(BoundedHandler, "read_seconds", 2.0)
     port = free_port()
-    server = serve_exports(tmp_path, "127.0.0.1", port)
+    # the listing reads the ledger's exports: a migrated ledger of the test's own, none exported yet
+    server = serve_exports(tmp_path / "objects", "127.0.0.1", port, sqlite_ledger(tmp_path, monkeypatch, "2026-11-20"))
     try:
         answer, took = trickle(port, b"GET /exports/ HTTP/1.1\r\n", b"Host: x\r\nX-Padding: " + b"a" * 200 + b"\r\n\r\n")
         assert answer.startswith(b"HTTP/1.0 408 ") and took < 5

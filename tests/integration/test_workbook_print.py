@@ -9,7 +9,6 @@ from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 
-import pytest
 from openpyxl import load_workbook
 
 from reports.billable_workbook import COLUMNS, INTERVENTIONS, PORTRAIT_WIDTH, SUMMARY, label, sheet_name, write_workbook
@@ -53,8 +52,7 @@ def test_libreoffice_prints_the_summary_on_a4_landscape_pages_each_with_the_head
     from pypdf import PdfReader
 
     soffice = shutil.which("soffice") or shutil.which("libreoffice")
-    if not soffice:
-        pytest.skip("LibreOffice is required to print the workbook: run tests/install.sh")
+    assert soffice, "LibreOffice is required to print the workbook: run tests/install.sh"
     path = workbook(tmp_path / "2026-10.xlsx", language="en")
     subprocess.run([soffice, "--headless", "--convert-to", "pdf", "--outdir", str(tmp_path / "pdf"), str(path)],
                    check=True, capture_output=True, timeout=180, env={"HOME": str(tmp_path), "PATH": "/usr/bin:/bin"})

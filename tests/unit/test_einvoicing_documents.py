@@ -15,6 +15,7 @@ import textwrap
 from datetime import date
 from pathlib import Path
 
+import httpx
 import pytest
 from lxml import etree
 from sqlalchemy import select, update
@@ -28,6 +29,7 @@ from blocks.storage import ObjectStorage
 from ledger.db import session_scope
 from ledger.einvoicing import EinvoiceFlow
 from ledger.models import AuditEntry, Customer, Notice
+from lifecycle.downloads import serve_exports
 from operations.close import draft, finalise
 from operations.einvoicing import record_statuses
 from operations.einvoicing_documents import NOT_SET, RedepositRefused, deposit_documents, redeposit
@@ -315,6 +317,17 @@ def test_a_rejected_document_corrected_is_deposited_again_beside_the_original(cl
 
     with pytest.raises(RedepositRefused, match=f"{acme}-r1 is deposited and has no status yet"):
         redeposit(settings, acme, actor="finance", flow_run_id=None, engine=ledger)
+
+    # the downloads server serves the corrected document the ledger deposited again, and no `-r1` it never made
+    (folder / f"{beta}-r1.pdf").write_bytes(b"%PDF put there by hand")
+    server = serve_exports(tmp_path / "store", "127.0.0.1", 0, ledger)
+    try:
+        for name, answer in ((f"{acme}-r1.pdf", (200, corrected)), (f"{beta}-r1.pdf", (404, None))):
+            with httpx.Client(base_url=f"http://127.0.0.1:{server.server_address[1]}") as client:
+                got = client.get(f"/invoices/2026/11/{name}")
+            assert got.status_code == answer[0] and (answer[1] is None or got.content == answer[1]), name
+    finally:
+        server.shutdown()
 
 
 def test_the_artifact_lists_a_rejected_document_until_it_is_deposited_again(closed, platform):

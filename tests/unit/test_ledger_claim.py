@@ -488,19 +488,29 @@ def _this_machines_address() -> str:
         return probe.getsockname()[0]
 
 
+#: how long `db adopt` waits here for a hanging server to answer, instead of its 5 s (docs/reference/cli.md): the
+#: answer never comes, so the wait is always waited out in full; a server that answers is still given the 5 s
+SILENCE_WAITED = 0.5
+
+
 @pytest.fixture
-def old_server(two_homes):
+def old_server(two_homes, monkeypatch):
     """A stand-in for the old home's server on another machine, at an address of this one: answering every
-    request with a given HTTP status (`status`), or taking the connection and answering nothing ("hangs").
-    Yields a function that starts it and points the claim at it."""
+    request with a given HTTP status (`status`), or taking the connection and answering nothing ("hangs": `db
+    adopt` then waits SILENCE_WAITED for its answer, not its own 5 s). Yields a function that starts it and
+    points the claim at it."""
     import threading
     from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+    import lifecycle.server
+
     engine, a, b = two_homes
     address, started = _this_machines_address(), []
+    assert lifecycle.server.SILENT_SERVER_SECONDS == 5  # what the docs tell a user `db adopt` waits
 
     def start(status):
         if status == "hangs":
+            monkeypatch.setattr(lifecycle.server, "SILENT_SERVER_SECONDS", SILENCE_WAITED)
             listener = socket.create_server((address, 0))  # the kernel takes the connection; nobody answers
             started.append(listener.close)
             port = listener.getsockname()[1]
@@ -518,7 +528,7 @@ def old_server(two_homes):
                     pass
 
             server = ThreadingHTTPServer((address, 0), Answer)
-            threading.Thread(target=server.serve_forever, daemon=True).start()
+            threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()  # stopped at once
             started.append(lambda: (server.shutdown(), server.server_close()))
             port = server.server_address[1]
         api_url = f"http://{address}:{port}/api"
@@ -541,7 +551,8 @@ def test_db_adopt_is_refused_while_the_old_homes_server_answers_anything_or_hang
     assert (result.exit_code, result.stdout) == (2, ""), result.output
     [line] = result.stderr.splitlines()
     assert f"served by LIFECYCLE_HOME '{a.resolve()}' on 'machine-a', and its server at '{api_url}' " in line
-    assert ("gives no answer within 5 s" if status == "hangs" else f"answers (HTTP {status})") in line
+    assert (f"gives no answer within {SILENCE_WAITED:g} s" if status == "hangs" else f"answers (HTTP {status})") \
+        in line
     assert "nothing was done; stop that `lifecycle up` (Ctrl-C in its terminal on 'machine-a')" in line
     assert "`lifecycle db adopt --server-gone`" in line
     assert claim_of(engine)["home"] == str(a.resolve())
@@ -562,3 +573,72 @@ def test_db_adopt_takes_over_once_the_old_server_refuses_connections_or_is_said_
     gone = CliRunner().invoke(app, ["db", "adopt", "--server-gone"])  # its machine is gone for good, says the user
     assert gone.exit_code == 0, gone.output
     assert claim_of(engine)["home"] == str(b.resolve())
+
+
+def _older_ledger(path, installation: str) -> None:
+    """A ledger at the schema before the newest migration (what a home of the previous release left), whose
+    identity is `installation`."""
+    import sqlite3
+
+    from alembic import command
+
+    from ledger.migrate import _config
+
+    command.upgrade(_config(f"sqlite:///{path}"), "0022_backup_locks")
+    with sqlite3.connect(path) as database:
+        database.execute("UPDATE installation SET id = ?", (installation,))  # the id its migration made
+
+
+def _files(folder) -> dict:
+    return {path.name: path.read_bytes() for path in sorted(folder.iterdir())}
+
+
+@pytest.mark.parametrize("command", [
+    pytest.param(["db", "upgrade"], id="db upgrade"),
+    pytest.param(["db", "check"], id="db check"),
+    pytest.param(["db", "adopt"], id="db adopt"),
+    pytest.param(["db", "restore-snapshot", "a1b2", "--to", "sqlite:///{tmp}/restored.db"], id="db restore-snapshot"),
+    pytest.param(["show", "customers"], id="show customers"),
+])
+@pytest.mark.parametrize("belongs", ["its own ledger file", "its server.json"])
+def test_another_installations_older_ledger_is_refused_before_it_is_migrated(tmp_path, monkeypatch, command,
+                                                                             belongs):
+    """`db upgrade` pointed at another installation's ledger ran the migrations first and refused after: an older
+    schema's file was migrated by a home that must never act on it. Every command that uses the ledger refuses it
+    before anything is written: the file is byte for byte as it was."""
+    import json
+
+    sqlite_ledger(tmp_path, monkeypatch, "2026-11-20").dispose()
+    monkeypatch.delenv("PREFECT_API_URL", raising=False)
+    monkeypatch.delenv("PREFECT_HOME", raising=False)
+    theirs = tmp_path / "theirs"
+    theirs.mkdir()
+    _older_ledger(theirs / "other.db", "installation-of-another-home")
+    home = tmp_path / "b"
+    home.mkdir()
+    if belongs == "its own ledger file":
+        import shutil
+
+        shutil.copy(tmp_path / "ledger.db", home / "ledger.db")
+    else:
+        (home / "server.json").write_text(json.dumps({"installation": "installation-of-this-home"}))
+    monkeypatch.setenv("LIFECYCLE_HOME", str(home))
+    monkeypatch.setenv("LIFECYCLE_DATABASE_URL", f"sqlite:///{theirs / 'other.db'}")
+    before = _files(theirs)
+    result = CliRunner().invoke(app, [part.format(tmp=tmp_path) for part in command])
+    assert (result.exit_code, result.stdout) == (2, ""), result.output
+    [line] = result.stderr.splitlines()
+    assert "is the ledger of installation installation-of-another-home" in line and "nothing was done" in line
+    assert _files(theirs) == before  # not migrated, not given an identity, no journal left beside it
+    assert not (tmp_path / "restored.db").exists()
+
+
+def test_an_up_refused_another_homes_ledger_leaves_its_home_as_it_found_it(two_homes):
+    # the look for a running `up` of this home made an empty up.lock before the ledger was refused
+    import os
+
+    engine, a, b = two_homes
+    refused = CliRunner().invoke(app, ["up", "--port", "4711"])
+    assert (refused.exit_code, refused.stdout) == (2, ""), refused.output
+    assert f"is served by LIFECYCLE_HOME '{a.resolve()}'" in refused.stderr
+    assert os.listdir(b) == []

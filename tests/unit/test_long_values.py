@@ -7,11 +7,10 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 
 import pytest
 
-from tests.support.cli import lifecycle_in_process
+from tests.support.cli import NOWHERE, lifecycle_in_process
 from tests.support.sqlite_ledger import home_with_ledger
 
 LONG = "b" * 3000
@@ -20,15 +19,18 @@ CUT = "…' ("
 
 
 def lifecycle(tmp_path, *args: str, **env: str) -> subprocess.CompletedProcess:
-    """The command in a process of its own when it reaches Prefect (`run`, `up`: Prefect reads its settings, the
-    API's URL among them, once, when first imported); the ledger's commands in this process (no Prefect there)."""
+    """The command in this process (tests/support/cli.py): each case is refused by a check of what it is given,
+    before anything runs, and a process of its own cost seconds of CPU (Prefect imported again) to say so."""
     clean = {name: value for name, value in os.environ.items()
              if not name.startswith("LIFECYCLE_") and name != "PREFECT_API_URL"}
     clean.update({"LIFECYCLE_HOME": str(home_with_ledger(tmp_path / "home")), "LIFECYCLE_TODAY": "2026-11-20", **env})
-    if args[0] not in ("run", "up"):
-        return lifecycle_in_process(*args, env=clean)
-    return subprocess.run([sys.executable, "-m", "lifecycle.cli", *args], env=clean, capture_output=True, text=True,
-                          timeout=120)
+    return lifecycle_in_process(*args, env=clean)
+
+
+#: a `run` or `up` checked against an explicit Prefect API after its options: one where nothing listens, so that
+#: one that got past its checks stops there, on another line, instead of running a flow or starting a server in
+#: the test's process. `run export --out` is checked before any server is looked for (test_paths_under_a_file)
+NO_SERVER = {"PREFECT_API_URL": NOWHERE}
 
 
 CASES = {
@@ -51,9 +53,10 @@ CASES = {
     "--out": ({}, ["run", "export", "--month", "2026-10", "--out", "{tmp}/" + LONG], "--out '{tmp40}"),
     "--out under a file": ({}, ["run", "export", "--month", "2026-10", "--out", "{tmp}/notes.txt/" + LONG + ".xlsx"],
                            "--out '{tmp40}"),
-    "--host": ({}, ["up", "--host", LONG], "--host 'bbb"),
-    "--map-columns": ({}, ["run", "restore", "--customer", "A", "--requested-by", "a", "--ticket", "T", "--target",
-                           "in_place", "--map-columns", "t.a=" + LONG[:1500]], "--map-columns 't.a=bbb"),
+    "--host": (NO_SERVER, ["up", "--host", LONG], "--host 'bbb"),
+    "--map-columns": (NO_SERVER, ["run", "restore", "--customer", "A", "--requested-by", "a", "--ticket", "T",
+                                  "--target", "in_place", "--map-columns", "t.a=" + LONG[:1500]],
+                      "--map-columns 't.a=bbb"),
     "PREFECT_API_URL": ({"PREFECT_API_URL": "http://127.0.0.1:9/" + LONG}, ["run", "standby-expiry"],
                         "the Prefect server at 'http://127.0.0.1:9/bbb"),
 }

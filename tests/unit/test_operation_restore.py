@@ -146,6 +146,28 @@ def test_a_map_of_columns_naming_a_table_the_backup_has_not_refuses_as_an_unknow
         assert session.scalar(select(func.count()).select_from(Intervention)) == 0
 
 
+def test_a_sandbox_inside_another_installations_storage_folder_is_refused(shop, tmp_path):
+    """Issue 24: a sandbox in another installation's storage folder (known by the marker its folder store leaves
+    at its root) made this home's restore write a database among that one's objects. Refused; nothing made."""
+    import io
+
+    from blocks.storage import FolderStore
+
+    other = tmp_path / "other-home" / "objects"
+    FolderStore(other).put_stream("exports/2026/10/2026-10_billable-interventions.xlsx", io.BytesIO(b"PK theirs"))
+    before = sorted(other.rglob("*"))
+    sandbox = other / "exports" / "sandbox.db"
+    shop.sandbox_url = f"sqlite:///{sandbox}"
+    with pytest.raises(RestoreRefused) as refused:
+        restore(shop)
+    assert str(refused.value) == (f"the sandbox sqlite:///{sandbox} (LIFECYCLE_SANDBOX_URL) is a file inside {other}, "
+                                  f"the storage folder of another lifecycle installation: point LIFECYCLE_SANDBOX_URL "
+                                  f"at a database outside every storage folder; nothing was restored")
+    assert sorted(other.rglob("*")) == before
+    with session_scope(shop.ledger) as session:
+        assert session.scalar(select(func.count()).select_from(Intervention)) == 0
+
+
 def test_a_sandbox_inside_the_storage_folder_is_refused_before_anything_is_read(shop, tmp_path):
     """Issue 24, a sibling of `run export --out`: LIFECYCLE_SANDBOX_URL naming a SQLite file inside the storage's
     folder (directly, or through a link to it) made the restore write a database among the stored objects, over

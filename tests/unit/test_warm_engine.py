@@ -4,16 +4,19 @@ id Prefect's engine refuses before it needs any server (it says so on stderr and
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
 import shutil
+import socket
 import tempfile
 from pathlib import Path
 
 import pytest
 
-from lifecycle.warm_engine import serve_environment
+from lifecycle.warm_engine import SOCKET_NAME, serve_environment
+from tests.support.warm_engines import Preloader
 
 ROOT = Path(__file__).resolve().parents[2]
 ENGINE_REFUSAL = "Invalid flow run id"
@@ -29,21 +32,59 @@ def _command(env: dict) -> subprocess.CompletedProcess:
                           capture_output=True, text=True, timeout=300)
 
 
-@pytest.fixture()
-def warm_engine():
+@contextlib.contextmanager
+def _socket_folder():
     folder = tempfile.mkdtemp(prefix="lifecycle-engine-test-")
-    path = os.path.join(folder, "engine.sock")
-    server = subprocess.Popen([sys.executable, "-m", "lifecycle.warm_engine", "serve", path],
-                              env=serve_environment(_environment()),
-                              cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
-        assert "warm engine ready" in server.stdout.readline()
-        yield path, server
+        yield os.path.join(folder, SOCKET_NAME)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def _stopped_at_the_end(server, first_line):
+    """The engine `server` once `first_line()` says it listens; stopped at the end if the test did not stop it."""
+    try:
+        assert "warm engine ready" in first_line()
+        yield
     finally:
         if server.poll() is None:
             server.terminate()
             server.wait(timeout=60)
-        shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def preloader():
+    """Forks each test's warm engine with Prefect's engine already imported (tests/support/warm_engines.py)."""
+    preloading = Preloader(serve_environment(_environment()), ROOT)
+    yield preloading
+    preloading.close()
+
+
+@contextlib.contextmanager
+def _serving(preloader: Preloader, **extra: str):
+    """A warm engine of its own, with `extra` in its environment: its socket's path and its process."""
+    with _socket_folder() as path:
+        server = preloader.engine(path, **extra)
+        with _stopped_at_the_end(server, server.readline):
+            yield path, server
+
+
+@pytest.fixture()
+def warm_engine(preloader):
+    with _serving(preloader) as serving:
+        yield serving
+
+
+@pytest.fixture()
+def started_warm_engine():
+    """A warm engine started as `lifecycle up` starts it: `python -m lifecycle.warm_engine serve PATH`."""
+    with _socket_folder() as path:
+        server = subprocess.Popen([sys.executable, "-m", "lifecycle.warm_engine", "serve", path],
+                                  env=serve_environment(_environment()),
+                                  cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        with _stopped_at_the_end(server, server.stdout.readline):
+            yield path, server
 
 
 def test_without_a_warm_engine_the_command_is_prefects_engine_itself():
@@ -53,8 +94,23 @@ def test_without_a_warm_engine_the_command_is_prefects_engine_itself():
     assert ENGINE_REFUSAL in done.stderr
 
 
-def test_the_forked_run_writes_to_the_commands_own_streams_and_its_status_is_the_commands(warm_engine):
-    path, server = warm_engine
+def test_a_warm_engine_of_another_protocol_version_is_not_spoken_to(tmp_path):
+    """An engine left running from before an upgrade answers in the old way (the pid at once, no 'starting'):
+    a connection it closed would be ambiguous, so the command never connects to a socket of another version's
+    name and runs cold (the old engine's socket was `engine.sock`)."""
+    old = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    old.bind(str(tmp_path / "engine.sock"))
+    old.listen(8)
+    old.setblocking(False)
+    done = _command(_environment(LIFECYCLE_WARM_ENGINE=str(tmp_path / "engine.sock")))
+    assert done.returncode == 1 and ENGINE_REFUSAL in done.stderr  # Prefect's engine ran, in the command itself
+    with pytest.raises(BlockingIOError):  # and nothing ever knocked at the old engine's door
+        old.accept()
+    old.close()
+
+
+def test_the_forked_run_writes_to_the_commands_own_streams_and_its_status_is_the_commands(started_warm_engine):
+    path, server = started_warm_engine
     done = _command(_environment(LIFECYCLE_WARM_ENGINE=path))
     assert done.returncode == 1
     assert ENGINE_REFUSAL in done.stderr  # written by the child on the stderr the command handed over
@@ -155,34 +211,40 @@ def _trickle(client, every: float, limit: float) -> float | None:
     return None
 
 
-def test_a_client_trickling_its_request_delays_no_run_and_is_cut_at_the_requests_deadline(warm_engine):
+#: the request's deadline the trickling client meets (LIFECYCLE_WARM_ENGINE_REQUEST_DEADLINE), instead of the warm
+#: engine's 3 s, which it waited out in full: a byte every 0.25 s is still a trickle well past it, and the command
+#: still connects 1.5 s before it
+TRICKLE_DEADLINE = 2.0
+
+
+def test_a_client_trickling_its_request_delays_no_run_and_is_cut_at_the_requests_deadline(preloader):
     # a byte every second (every 9 s in the review) kept each recv within its time-out: the warm engine read that
     # one request for as long as the client went on, and every run start of the installation waited behind it
     import threading
     import time
 
-    from lifecycle.warm_engine import REQUEST_DEADLINE
+    from lifecycle.warm_engine import REQUEST_DEADLINE_VARIABLE
 
-    path, server = warm_engine
-    trickler = _client(path)
-    cut_after: list = []
-    thread = threading.Thread(target=lambda: cut_after.append(_trickle(trickler, every=1.0, limit=90.0)))
-    thread.start()
-    try:
-        time.sleep(1.5)  # the trickle is under way when the command connects
-        started = time.monotonic()
-        done = _command(_environment(LIFECYCLE_WARM_ENGINE=path))
-        took = time.monotonic() - started
-        assert done.returncode == 1 and ENGINE_REFUSAL in done.stderr
-        thread.join(timeout=120)
-        assert cut_after and cut_after[0] is not None, "the trickling client was never cut"
-        assert cut_after[0] < REQUEST_DEADLINE + 5
-        # the command's run started without waiting for the trickling request: before, it waited the 90 s
-        assert took < 45, f"the run start waited {took:.0f} s behind a slow client"
-    finally:
-        trickler.close()
-        thread.join(timeout=120)
-    assert server.poll() is None
+    with _serving(preloader, **{REQUEST_DEADLINE_VARIABLE: f"{TRICKLE_DEADLINE:g}"}) as (path, server):
+        trickler = _client(path)
+        cut_after: list = []
+        thread = threading.Thread(target=lambda: cut_after.append(_trickle(trickler, every=0.25, limit=90.0)))
+        thread.start()
+        try:
+            time.sleep(0.5)  # the trickle is under way when the command connects
+            started = time.monotonic()
+            done = _command(_environment(LIFECYCLE_WARM_ENGINE=path))
+            took = time.monotonic() - started
+            assert done.returncode == 1 and ENGINE_REFUSAL in done.stderr
+            thread.join(timeout=120)
+            assert cut_after and cut_after[0] is not None, "the trickling client was never cut"
+            assert cut_after[0] < TRICKLE_DEADLINE + 5
+            # the command's run started without waiting for the trickling request: before, it waited the 90 s
+            assert took < 45, f"the run start waited {took:.0f} s behind a slow client"
+        finally:
+            trickler.close()
+            thread.join(timeout=120)
+        assert server.poll() is None
 
 
 def test_a_flood_of_silent_connections_holds_no_run_start(warm_engine):
@@ -203,3 +265,77 @@ def test_a_flood_of_silent_connections_holds_no_run_start(warm_engine):
         for client in flood:
             client.close()
     assert server.poll() is None
+
+
+def _connected(pid: int) -> bool:
+    """Whether process `pid` holds a connected Unix socket (/proc/net/unix's state 03), as a command does once
+    its connect is in the warm engine's backlog."""
+    inodes = set()
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        try:
+            target = os.readlink(fd)
+        except OSError:
+            continue
+        if target.startswith("socket:["):
+            inodes.add(target[len("socket:["):-1])
+    for line in Path("/proc/net/unix").read_text().splitlines()[1:]:
+        fields = line.split()
+        if len(fields) >= 7 and fields[6] in inodes and fields[5] == "03":
+            return True
+    return False
+
+
+def test_a_command_whose_connection_gives_way_to_a_flood_runs_cold_instead_of_failing(warm_engine):
+    # past PENDING_LIMIT waiting connections the oldest is closed: when that was a command still sending its
+    # request (a large environment), it exited 1 ("did not say whether it started the run") and the worker saw a
+    # crashed run. Nothing was started for it, so it is the same run, cold, as without a warm engine
+    import signal
+    import time
+
+    from lifecycle.warm_engine import PENDING_LIMIT
+
+    path, server = warm_engine
+    # an environment of about a megabyte: its request is still arriving when the flood behind it is accepted
+    ballast = {f"LIFECYCLE_TEST_BALLAST_{n}": "x" * 120_000 for n in range(8)}
+    flood = []
+    server.send_signal(signal.SIGSTOP)  # the command's connection first in the backlog, the flood behind it
+    try:
+        command = subprocess.Popen([sys.executable, "-m", "lifecycle.warm_engine", "not-a-uuid"],
+                                   env=_environment(LIFECYCLE_WARM_ENGINE=path, **ballast), cwd=ROOT,
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        while not _connected(command.pid):
+            assert command.poll() is None, command.communicate()
+            time.sleep(0.05)
+        flood = [_client(path) for _ in range(PENDING_LIMIT + 1)]
+    finally:
+        server.send_signal(signal.SIGCONT)
+    try:
+        out, err = command.communicate(timeout=300)
+    finally:
+        for client in flood:
+            client.close()
+    assert command.returncode == 1 and ENGINE_REFUSAL in err, err  # Prefect's engine ran it: cold
+    assert "did not say" not in err
+    assert server.poll() is None
+
+
+def test_a_command_whose_warm_engine_dies_before_reading_its_request_runs_cold(warm_engine):
+    # the connection cut before the warm engine said it was starting the run: nothing was started, the same run cold
+    import signal
+    import time
+
+    path, server = warm_engine
+    server.send_signal(signal.SIGSTOP)  # the command's request waits unread
+    try:
+        command = subprocess.Popen([sys.executable, "-m", "lifecycle.warm_engine", "not-a-uuid"],
+                                   env=_environment(LIFECYCLE_WARM_ENGINE=path), cwd=ROOT,
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        while not _connected(command.pid):
+            assert command.poll() is None, command.communicate()
+            time.sleep(0.05)
+    finally:
+        server.kill()
+        server.wait(timeout=60)
+    out, err = command.communicate(timeout=300)
+    assert command.returncode == 1 and ENGINE_REFUSAL in err, err
+    assert "did not say" not in err

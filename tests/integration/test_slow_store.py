@@ -1,0 +1,182 @@
+"""A store that answers too slowly to finish: each transfer ends under its deadline with one line naming the store
+and the object, nothing half-done; a Ctrl-C in a transfer ends the command. A real trickling proxy on loopback in
+front of moto's server (botocore's read timeout is per read: a byte now and then never trips it)."""
+
+from __future__ import annotations
+
+import io
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from datetime import date
+
+import boto3
+import pytest
+from sqlalchemy import func, select
+
+from blocks.storage import ObjectStorage, TooSlow
+from tests.support.servers import s3_server
+from tests.support.slow_store import slow_proxy
+
+#: the proxy's trickle: a byte each 10 ms, and it gives up after 2,000 bytes (a client without a deadline fails at
+#: last with "closed the connection", not "too slow", so the tests fail, not hang, without the deadlines)
+EVERY, AT_MOST = 0.01, 2000
+
+
+@pytest.fixture(scope="module")
+def s3_endpoint():
+    with s3_server() as endpoint:
+        yield endpoint
+
+
+@pytest.fixture
+def bucket(s3_endpoint):
+    name = f"slow-{uuid.uuid4().hex[:8]}"
+    boto3.client("s3", endpoint_url=s3_endpoint, region_name="us-east-1", aws_access_key_id="test",
+                 aws_secret_access_key="test").create_bucket(Bucket=name)
+    return name
+
+
+@pytest.fixture
+def proxy(s3_endpoint):
+    with slow_proxy(s3_endpoint) as proxy:
+        yield proxy
+
+
+def _storage(bucket: str, proxy) -> ObjectStorage:
+    return ObjectStorage(url=f"s3://{bucket}/lifecycle", endpoint_url=proxy.endpoint, region="us-east-1",
+                         access_key_id="test", secret_access_key="test")
+
+
+def _backed_up_to(bucket: str, proxy, tmp_path, monkeypatch):
+    """The backup shop (ACME and BETA on a SQLite platform) with ACME backed up to the bucket, through the proxy."""
+    from operations.backup import backup_customer
+    from tests.support.backup_shop import backup_shop
+
+    shop = backup_shop(tmp_path, monkeypatch, "2026-11-20")
+    assert backup_customer("ACME", date(2026, 11, 20), shop.platform, _storage(bucket, proxy),
+                           engine=shop.ledger).status == "good"
+    return shop
+
+
+def test_a_trickled_answer_ends_each_transfer_with_one_line_naming_the_store_and_the_object(bucket, proxy,
+                                                                                          monkeypatch):
+    monkeypatch.setenv("LIFECYCLE_STORAGE_FLOOR_SECONDS", "1")
+    store = _storage(bucket, proxy).store()
+    store.put_stream("kept.bin", io.BytesIO(b"k" * 100_000))
+    proxy.trickle(EVERY, AT_MOST)
+    where = f"object storage s3://{bucket}/lifecycle at {proxy.endpoint}"
+    with pytest.raises(TooSlow) as read:
+        with store.open("kept.bin") as body:
+            body.read()
+    with pytest.raises(TooSlow) as written:
+        store.put_stream("new.bin", io.BytesIO(b"n" * 1000))
+    with pytest.raises(TooSlow) as listed:
+        store.list("")
+    assert str(read.value).startswith(f"{where}: object kept.bin: answered ") and "\n" not in str(read.value)
+    assert str(read.value).endswith("too slow to finish (it must move 32 KB/s after 1 s)")
+    assert str(written.value).startswith(f"{where}: object new.bin (upload): sent ")
+    assert str(listed.value).startswith(f"{where}: the listing of everything: ")
+    assert proxy.sent < 3 * AT_MOST  # each ended before the store gave up
+    proxy.trickle(EVERY, AT_MOST, after=20_000)  # the answer's head and some of its body at once, then a trickle
+    with pytest.raises(TooSlow) as body:
+        with store.open("kept.bin") as stream:
+            while stream.read(4096):
+                pass
+    assert str(body.value).startswith(f"{where}: object kept.bin: answered ") and " of 97.7 KB in " in str(body.value)
+    proxy.passing()
+    assert store.open("kept.bin").read() == b"k" * 100_000  # the store, fast again, is used as before
+
+
+def test_a_restore_from_a_trickling_store_says_so_in_one_line_restores_and_bills_nothing(tmp_path, monkeypatch,
+                                                                                       bucket, proxy):
+    from ledger.models import Intervention, RestoreJob
+    from lifecycle_config.scratch import scratch_root
+    from operations.restore import restore_customer
+
+    shop = _backed_up_to(bucket, proxy, tmp_path, monkeypatch)
+    storage = _storage(bucket, proxy)
+    monkeypatch.setenv("LIFECYCLE_STORAGE_FLOOR_SECONDS", "1")
+    proxy.trickle(EVERY, AT_MOST)
+    with pytest.raises(Exception) as refused:
+        restore_customer("ACME", None, "sandbox", "alice", "T-1", platform=shop.platform, storage=storage,
+                         sandbox_url=shop.sandbox_url, flow_run_id=None, actor="test", request_key="r-1",
+                         engine=shop.ledger)
+    line = str(refused.value)
+    assert "\n" not in line and f"s3://{bucket}/lifecycle at {proxy.endpoint}" in line
+    assert "too slow to finish" in line and "ACME-20261120" in line and line.endswith("; nothing was restored")
+    from ledger.db import session_scope
+
+    with session_scope(shop.ledger) as session:
+        assert session.scalar(select(func.count()).select_from(Intervention)) == 0  # nothing billed
+        assert session.scalar(select(func.count()).select_from(RestoreJob).where(RestoreJob.status == "done")) == 0
+    assert not (tmp_path / "sandbox.db").exists()  # nothing restored: the sandbox was never made
+    assert not [entry for entry in scratch_root().iterdir() if entry.name.startswith(f"{os.getpid()}-")]
+
+
+def test_ctrl_c_in_a_restore_from_a_trickling_store_ends_the_command_with_one_line(tmp_path, monkeypatch, bucket,
+                                                                                  proxy):
+    """A Ctrl-C at the terminal (SIGINT to the command's whole process group) while the store trickles the restore's
+    first answer, on a run in this process with its temporary Prefect server: the command ends and says one line,
+    the store's connection is cut (not held to the trickle's end), nothing is billed. The temporary server heard
+    the Ctrl-C too and stopped; the run's Crashed state then went to a server gone, retried for minutes."""
+    from ledger.db import session_scope
+    from ledger.models import Intervention
+
+    shop = _backed_up_to(bucket, proxy, tmp_path, monkeypatch)
+    proxy.trickle(EVERY * 10, AT_MOST)  # 200 s before the store gives up
+    env = {**os.environ, "LIFECYCLE_STORAGE_URL": f"s3://{bucket}/lifecycle", "AWS_ENDPOINT_URL": proxy.endpoint,
+           "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test", "AWS_DEFAULT_REGION": "us-east-1",
+           "PYTHONPATH": os.getcwd()}
+    env.pop("PREFECT_API_URL", None)
+    process = subprocess.Popen([sys.executable, "-m", "lifecycle.cli", "run", "restore", "--customer", "ACME",
+                                "--target", "sandbox", "--requested-by", "alice", "--ticket", "T-1"], env=env,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        while proxy.sent < 5:  # the restore's first answer is trickling
+            assert process.poll() is None, process.communicate()
+            time.sleep(0.1)
+        os.killpg(process.pid, signal.SIGINT)
+        stdout, stderr = process.communicate(timeout=180)
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+    said = [line for line in (stdout + stderr).splitlines() if line.startswith("lifecycle: ")]
+    assert process.returncode == 130 and said == ["lifecycle: interrupted (Ctrl-C)"], stdout + stderr
+    assert proxy.cut_short >= 1 and proxy.sent < AT_MOST
+    with session_scope(shop.ledger) as session:
+        assert session.scalar(select(func.count()).select_from(Intervention)) == 0
+
+
+def test_ctrl_c_in_a_trickled_upload_cuts_its_worker_threads_reads(bucket, proxy, tmp_path):
+    """A Ctrl-C in a multipart upload whose answers trickle: boto3's transfer threads (not daemons) blocked in
+    their reads held the process until the store finished answering; they are cut, the process ends, and the
+    store saw the client go away mid-answer."""
+    script = tmp_path / "upload.py"
+    script.write_text(
+        "import io\n"
+        "from blocks.storage import ObjectStorage\n"
+        f"store = ObjectStorage(url='s3://{bucket}/lifecycle', endpoint_url='{proxy.endpoint}', region='us-east-1', "
+        "access_key_id='test', secret_access_key='test').store()\n"
+        "print('uploading', flush=True)\n"
+        "store.put_stream('big.bin', io.BytesIO(b'b' * 12_000_000))  # two parts of 8 MB at most\n")
+    proxy.trickle(EVERY * 20, AT_MOST)  # each answer takes a minute or more
+    process = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               text=True, env={**os.environ, "PYTHONPATH": os.getcwd()})
+    try:
+        assert process.stdout.readline() == "uploading\n"
+        while proxy.sent < 5:  # the first answer is trickling
+            assert process.poll() is None, process.communicate()
+            time.sleep(0.05)
+        process.send_signal(signal.SIGINT)
+        _, stderr = process.communicate(timeout=300)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert stderr.strip().splitlines()[-1] == "KeyboardInterrupt", stderr
+    assert proxy.cut_short >= 1  # the client went away mid-answer: its reads were cut, not waited out
