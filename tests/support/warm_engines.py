@@ -61,8 +61,13 @@ class Preloader:
 
     def line(self, timeout: float | None) -> str | None:
         """The preloader's (or its engine's) next line on stdout, or None if none came within `timeout`."""
-        if timeout is not None and not select.select([self.process.stdout], [], [], timeout)[0]:
-            return None
+        if timeout is not None:
+            # poll, not select: in the whole suite an xdist worker holds more than 1024 descriptors, past which
+            # select() refuses one ("filedescriptor out of range")
+            readable = select.poll()
+            readable.register(self.process.stdout, select.POLLIN | select.POLLHUP)
+            if not readable.poll(max(0.0, timeout) * 1000):
+                return None
         raw = self.process.stdout.readline()
         assert raw, f"the preloader ended (status {self.process.wait()})"
         return raw.decode().rstrip("\n")
