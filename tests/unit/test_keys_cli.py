@@ -375,7 +375,9 @@ def test_a_rotation_kept_waiting_by_backups_says_what_it_waits_for_and_gives_up_
     (`master.key.wrapping`, shared while they wrap a data key). It says once what it waits for, gives up after
     --wait seconds in one line with the key file and every key object as they were, and runs once they end."""
     import fcntl
+    import sys
     import threading
+    import time
 
     shop = backup_shop(tmp_path, monkeypatch, DAY.isoformat())
     monkeypatch.setenv("LIFECYCLE_STORAGE_URL", shop.objects.as_uri())
@@ -395,9 +397,21 @@ def test_a_rotation_kept_waiting_by_backups_says_what_it_waits_for_and_gives_up_
     assert {path: path.read_bytes() for path in (shop.objects / "keys").rglob("*.json")} == objects
     backup = open(lock, "a")  # noqa: SIM115 - closed by the thread below, as a backup ending
     fcntl.flock(backup, fcntl.LOCK_SH)
-    ending = threading.Timer(1.0, backup.close)
+    returned = threading.Event()
+
+    def backup_ending_once_the_rotation_waits() -> None:
+        # the backup ends once the rotation has said it waits (a 1 s timer ended it before a loaded machine's
+        # rotation reached the lock: it then never waited); the command's stderr is sys.stderr while it runs here
+        while not returned.is_set():
+            if "waiting for backups wrapping data keys" in getattr(sys.stderr, "getvalue", str)():
+                break
+            time.sleep(0.05)
+        backup.close()
+
+    ending = threading.Thread(target=backup_ending_once_the_rotation_waits)
     ending.start()
     waited = lifecycle("keys", "rotate-master", "--wait", "30")
+    returned.set()
     ending.join()
     assert waited.returncode == 0 and "(1 rewrapped)" in waited.stdout, waited.stderr
     assert waited.stderr.count("waiting for backups wrapping data keys") == 1
