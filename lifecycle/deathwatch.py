@@ -144,10 +144,11 @@ def main(argv: list[str]) -> None:
 
 def record(child_pid: int) -> dict:
     """What the next `up` needs to recognise a child of this one: its process and its command line."""
-    return {"pid": child_pid, "command": _command_line(child_pid)}
+    return {"pid": child_pid, "command": command_line(child_pid)}
 
 
-def _command_line(pid: int) -> str:
+def command_line(pid: int) -> str:
+    """The process's command line as `ps` shows it (its arguments joined by spaces), or "" once it is gone."""
     try:
         with open(f"/proc/{pid}/cmdline", "rb") as handle:
             return handle.read().replace(b"\0", b" ").decode(errors="replace").strip()
@@ -169,7 +170,7 @@ def orphans(children: list[dict]) -> list[int]:
     (a pid taken since by another program is not ours to stop)."""
     return [child["pid"] for child in children
             if isinstance(child, dict) and isinstance(child.get("pid"), int) and child.get("command")
-            and _alive(child["pid"]) and _command_line(child["pid"]) == child["command"]]
+            and _alive(child["pid"]) and command_line(child["pid"]) == child["command"]]
 
 
 def stop_orphans(pids: list[int], grace: float = GRACE) -> None:

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import httpx
 
+from lifecycle.deathwatch import command_line  # noqa: F401 - the tests read processes as `up` does
 from tests.support import cli
 
 FINAL = {"COMPLETED", "FAILED", "CRASHED", "CANCELLED"}
@@ -204,13 +205,6 @@ def descendants(root: int) -> list[int]:
             found.append(child)
             todo.append(child)
     return found
-
-
-def command_line(pid: int) -> str:
-    try:
-        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-    except OSError:
-        return ""
 
 
 def signal_all(pids: list[int], *signals: int) -> None:
