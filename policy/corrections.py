@@ -6,8 +6,10 @@ credits either whole lines of the invoice (`--lines`: the same lines, negated) o
 (`--amount`: one line at the invoice's VAT rate, whose HT is chosen so that HT + VAT is exactly the
 amount asked; VAT rounded to the cent makes about one amount in six unreachable at 20 %, and
 finance is told the two nearest that are). Together, the credit notes of an invoice never credit more
-than its total, but for a cent per VAT rate on the note that completes it (each document rounds its
-own VAT: two lines of 10.03 HT make 24.07 TTC together, 12.04 each).
+than its total TTC, not even by a cent: each document rounds its own VAT (two lines of 10.03 HT make
+24.07 TTC together, 12.04 each), so the second of those lines credited whole in a note of its own would
+pass what is left (12.03) by a cent; that note is refused, and what is left is credited by amount
+(12.02 and 0.01 at 20 %: VAT rounded to the cent makes 12.03 unreachable in one note).
 
 A credit note first lowers what is left to pay on its invoice; what the customer had already paid
 beyond that becomes the customer's credit, which finance applies at the next close or refunds
@@ -86,8 +88,9 @@ def vat_rate_of(lines: list[Line]) -> Decimal:
     return rates.pop() if rates else Decimal("0")
 
 
-def amount_line(amount_ttc: Decimal, rate: Decimal, description: str) -> Line:
-    """One negative line at `rate` whose HT plus its VAT (rounded half-up, as every invoice) is `amount_ttc`."""
+def amount_line(amount_ttc: Decimal, rate: Decimal, description: str, most: Decimal | None = None) -> Line:
+    """One negative line at `rate` whose HT plus its VAT (rounded half-up, as every invoice) is `amount_ttc`;
+    refused, naming the nearest amounts that are, when none is (never one past `most`, what is left)."""
     if amount_ttc <= ZERO or amount_ttc != cents(amount_ttc):
         raise CorrectionRefused(f"{amount_ttc}: a credit is a positive amount in cents")
     guess = cents(amount_ttc / (1 + rate))
@@ -97,6 +100,9 @@ def amount_line(amount_ttc: Decimal, rate: Decimal, description: str) -> Line:
     # VAT rounded to the cent skips some amounts (at 20 %, HT 0.02 and 0.03 make 0.02 and 0.04 TTC)
     below = next(ht + cents(ht * rate) for ht in (guess, guess - CENT, guess - 2 * CENT) if ht + cents(ht * rate) < amount_ttc)
     above = next(ht + cents(ht * rate) for ht in (guess, guess + CENT, guess + 2 * CENT) if ht + cents(ht * rate) > amount_ttc)
+    if most is not None and above > most:
+        raise CorrectionRefused(f"at {percent(rate)} VAT rounded to the cent, no amount HT makes exactly {amount_ttc} "
+                                f"TTC: credit {below} TTC, then the rest ({amount_ttc - below}) in another note")
     raise CorrectionRefused(f"at {percent(rate)} VAT rounded to the cent, no amount HT makes exactly {amount_ttc} "
                             f"TTC: credit {below} or {above} TTC")
 
@@ -143,14 +149,22 @@ def credit_note(lines: list[Line], total_ttc: Decimal, credited_ttc: Decimal, *,
     if left == ZERO:
         raise CorrectionRefused(f"nothing is left to credit: the invoice's {total_ttc} TTC are credited already")
     if amount is not None:
-        made = [amount_line(amount, vat_rate_of(lines), credit_note_text(reason, language))]
+        if amount > left:   # what was billed and not credited yet, to the cent: never more
+            raise CorrectionRefused(f"this credit note would credit {amount} TTC; only {left} TTC are left to credit "
+                                    f"(invoice {total_ttc}, credited already {credited_ttc})")
+        made = [amount_line(amount, vat_rate_of(lines), credit_note_text(reason, language), most=left)]
     else:
         made = credited_lines(lines, positions or [], credited)
     sums = totals(made)
-    # VAT is rounded per document: notes crediting an invoice line by line can add up to a cent per rate more
-    # than it; the note that completes it may pass what is left by that much (the cent becomes credit)
-    rounding = CENT * len({line.vat_rate for line in made})
-    if -sums.ttc > left + rounding:
-        raise CorrectionRefused(f"this credit note would credit {-sums.ttc} TTC; only {left} TTC are left to credit "
-                                f"(invoice {total_ttc}, credited already {credited_ttc})")
-    return made, sums
+    if -sums.ttc <= left:
+        return made, sums
+    # VAT is rounded per document: whole lines credited in notes of their own can add up to a cent per rate more
+    # than the invoice's VAT; never credited beyond its TTC, the note that would pass it by that cent is refused,
+    # and says how to credit what is left (the cent would have been money never billed, given as credit)
+    past = -sums.ttc - left
+    if amount is None and past <= CENT * len({line.vat_rate for line in made}):
+        raise CorrectionRefused(f"crediting these lines whole would credit {-sums.ttc} TTC (VAT rounded on this note "
+                                f"alone), {past} more than the {left} TTC left to credit on the invoice (invoice "
+                                f"{total_ttc}, credited already {credited_ttc}): credit what is left with --amount")
+    raise CorrectionRefused(f"this credit note would credit {-sums.ttc} TTC; only {left} TTC are left to credit "
+                            f"(invoice {total_ttc}, credited already {credited_ttc})")

@@ -93,6 +93,11 @@ def test_an_invoice_credited_partly_then_wholly_reaches_the_customer_to_the_cent
     again = issue_credit_note(invoice=acme["number"], lines=[3], reason="Work not done", requested_by="claire.finance",
                               return_state=True)
     assert again.is_failed() and "line 3 was credited by an earlier credit note already" in again.message
+    # not a cent past what is left either (probe19b #1: a second note a cent past was taken, the cent as credit)
+    past = issue_credit_note(invoice=acme["number"], amount_ttc="500.01", reason="Subscription waived",
+                             requested_by="claire.finance", return_state=True)
+    assert past.is_failed() and ("this credit note would credit 500.01 TTC; only 500.00 TTC are left to credit "
+                                 "(invoice 1080.00, credited already 580.00)") in past.message
     wholly = issue_credit_note(invoice=acme["number"], amount_ttc="500.00", reason="Subscription waived",
                                requested_by="claire.finance")
     assert (wholly["balance"], wholly["to_credit"]) == ("0.00", "0.00")
@@ -231,6 +236,16 @@ def test_credit_notes_and_refunds_import_all_or_nothing(october, tmp_path):
         import_file("credit-notes", write_csv(tmp_path / "cn.csv", header, rows), engine=october)
     assert rejected.value.errors == [f"cn.csv:3:amount_ttc: this credit note would credit 80.02 TTC; only 80.00 TTC "
                                      f"are left to credit (invoice 1080.00, credited already 1000.00)"]
+    # a cent past is past too: on the first note (the invoice's 1080.00 + 0.01), and on the note after one
+    for first, second, said in (("1080.01", "80.00", "cn.csv:2:amount_ttc: this credit note would credit 1080.01 TTC; "
+                                 "only 1080.00 TTC are left to credit (invoice 1080.00, credited already 0.00)"),
+                                ("1000.00", "80.01", "cn.csv:3:amount_ttc: this credit note would credit 80.01 TTC; "
+                                 "only 80.00 TTC are left to credit (invoice 1080.00, credited already 1000.00)")):
+        rows[0][2], rows[1][2] = first, second
+        with pytest.raises(ImportRejected) as rejected:
+            import_file("credit-notes", write_csv(tmp_path / "cn.csv", header, rows), engine=october)
+        assert rejected.value.errors == [said]
+    rows[0][2] = "1000.00"
     assert not [item for item in shown_invoices(october) if item["kind"] == "credit_note"]   # nothing written
     rows[1][2] = "80.00"
     result = import_file("credit-notes", write_csv(tmp_path / "cn.csv", header, rows), engine=october)

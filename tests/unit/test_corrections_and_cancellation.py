@@ -130,18 +130,49 @@ def test_the_data_is_kept_its_full_retention_from_when_the_customer_lost_access_
             assert due >= applied - timedelta(days=1) + timedelta(days=kept)
 
 
-def test_an_invoice_credited_line_by_line_can_be_credited_wholly_despite_vat_rounding():
+def test_an_invoice_credited_line_by_line_is_never_credited_past_its_ttc_and_can_be_credited_wholly():
     lines = [Line("A", "assistance", D(1), D("10.03"), D("10.03"), D("0.20")),
              Line("B", "assistance", D(1), D("10.03"), D("10.03"), D("0.20"))]
     assert totals(lines).ttc == D("24.07")                       # 20.06 HT + 4.01 VAT
     _, first = credit_note(lines, D("24.07"), D("0.00"), positions=[1], reason="A not done")
     assert first.ttc == D("-12.04")                               # 10.03 + 2.01
-    _, second = credit_note(lines, D("24.07"), D("12.04"), positions=[2], reason="B not done")
-    assert second.ttc == D("-12.04")                              # a cent past the 12.03 left: its own rounding
+    # line B whole, in a note of its own, rounds to 12.04: a cent past the 12.03 left, refused (24.08 > 24.07)
+    with pytest.raises(CorrectionRefused, match=r"^crediting these lines whole would credit 12.04 TTC .* 0.01 more "
+                                                r"than the 12.03 TTC left to credit .*: credit what is left with --amount$"):
+        credit_note(lines, D("24.07"), D("12.04"), positions=[2], reason="B not done")
+    # 12.03 is no amount at 20 % (10.02 HT makes 12.02, 10.03 makes 12.04): the refusal never offers 12.04
+    with pytest.raises(CorrectionRefused, match=r"no amount HT makes exactly 12.03 TTC: credit 12.02 TTC, then the "
+                                                r"rest \(0.01\) in another note$"):
+        credit_note(lines, D("24.07"), D("12.04"), amount=D("12.03"), reason="B not done")
+    _, most = credit_note(lines, D("24.07"), D("12.04"), amount=D("12.02"), reason="B not done")
+    _, rest = credit_note(lines, D("24.07"), D("24.06"), amount=D("0.01"), reason="B not done, the cent")
+    assert (most.ht, most.vat, most.ttc, rest.ht, rest.vat, rest.ttc) == (
+        D("-10.02"), D("-2.00"), D("-12.02"), D("-0.01"), D("0.00"), D("-0.01"))
+    assert first.ttc + most.ttc + rest.ttc == D("-24.07")           # exactly the invoice, not a cent more
     with pytest.raises(CorrectionRefused, match="nothing is left"):
-        credit_note(lines, D("24.07"), D("24.08"), amount=D("0.01"), reason="more")
+        credit_note(lines, D("24.07"), D("24.07"), amount=D("0.01"), reason="more")
     with pytest.raises(CorrectionRefused, match="only 12.03 TTC are left"):
         credit_note(lines, D("24.07"), D("12.04"), amount=D("12.05"), reason="two cents past")
+    # both lines in one note round as the invoice did: exactly its 24.07
+    _, both = credit_note(lines, D("24.07"), D("0.00"), positions=[1, 2], reason="nothing done")
+    assert both.ttc == D("-24.07")
+
+
+@pytest.mark.parametrize("credited", [D("0.00"), D("12.00")])
+def test_an_amount_credit_never_passes_what_is_left_by_a_cent(credited):
+    # probe19b #1: a 120.00 TTC invoice at 20 %; 120.01 on a first note, 108.01 after 12.00, were accepted
+    lines = [Line("Subscription", "subscription", D(1), D("100.00"), D("100.00"), D("0.20"))]
+    left = D("120.00") - credited
+    for past in (left + D("0.01"), left + D("0.02")):
+        with pytest.raises(CorrectionRefused, match=rf"^this credit note would credit {past} TTC; only {left} TTC are "
+                                                    rf"left to credit \(invoice 120.00, credited already {credited}\)$"):
+            credit_note(lines, D("120.00"), credited, amount=past, reason="z")
+    made, sums = credit_note(lines, D("120.00"), credited, amount=left, reason="z")
+    assert sums.ttc == -left and -sums.ht <= D("100.00")
+    # whole lines past what is left by more than rounding: the plain refusal
+    if credited:
+        with pytest.raises(CorrectionRefused, match=r"^this credit note would credit 120.00 TTC; only 108.00 TTC"):
+            credit_note(lines, D("120.00"), credited, positions=[1], reason="z")
 
 
 def test_the_balance_statement_reads_in_the_customers_language():
