@@ -83,6 +83,24 @@ def billed_through_days(session: Session, customer_ids: Iterable[str]) -> dict[s
     return found
 
 
+def billed_periods(session: Session, customer_ids: Iterable[str]) -> dict[str, list[BilledPeriod]]:
+    """Every subscription period billed to these customers, by the product or an import: the invoices
+    issued (and the drafts of a close not approved yet, which bill them once approved), never a void one
+    nor a credit note (a credit note gives money back; the days stay billed by the invoice it credits)."""
+    found: dict[str, list[BilledPeriod]] = {}
+    for chunk in chunks(sorted(set(customer_ids))):
+        for row in session.execute(select(*COLUMNS, Invoice.status, Invoice.close_month).where(
+                Invoice.bills_subscription.is_(True), Invoice.period_end.is_not(None),
+                Invoice.status != InvoiceStatus.VOID, Invoice.kind != InvoiceKind.CREDIT_NOTE,
+                Invoice.customer_id.in_(chunk)).order_by(Invoice.id)):
+            period = _period(row)
+            if row.status == InvoiceStatus.DRAFT:
+                period = BilledPeriod(row.period_start, row.period_end,
+                                      f"the draft of the {row.close_month or row.period_start} close")
+            found.setdefault(row.customer_id, []).append(period)
+    return found
+
+
 def refresh_subscription_starts(session: Session, customer_ids: Iterable[str]) -> None:
     """Each customer's `subscription_start`: its `contract_start`, else the first day of its earliest
     imported subscription invoice's period (earlier as earlier history is imported)."""

@@ -99,6 +99,22 @@ def cycle_problems(start: date, end: date, issued_on: date, billing_cycle: str) 
     return []
 
 
+def overlap_problem(start: date, end: date, billed: Iterable[BilledPeriod]) -> str | None:
+    """Why a subscription period `start`..`end` may not be billed: it shares days with a period billed
+    already (the earliest such one named, with the days both hold); None when it shares none. No
+    subscription day is ever billed twice, whichever of the product and an import billed it first."""
+    shared = sorted((period for period in billed if period.start <= end and period.end >= start),
+                    key=lambda period: (period.start, period.end))
+    if not shared:
+        return None
+    first = shared[0]
+    days = max(first.start, start), min(first.end, end)
+    said = str(days[0]) if days[0] == days[1] else f"{days[0]} to {days[1]}"
+    return (f"the service period {start} to {end} bills {said} again: {first.invoice} billed {first.start} to "
+            f"{first.end} already (no subscription day is billed twice; subscription=false for an invoice that "
+            f"did not bill it)")
+
+
 def latest(periods: Iterable[BilledPeriod]) -> BilledPeriod | None:
     """The period that bills the customer through the latest day (the first one named, on a tie)."""
     found = None

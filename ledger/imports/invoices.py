@@ -22,12 +22,12 @@ from typing import Callable
 from sqlalchemy.orm import Session
 
 from ledger import audit, keys
-from ledger.billed import refresh_subscription_starts
+from ledger.billed import billed_periods, refresh_subscription_starts
 from ledger.db import now
 from ledger.imports.rows import (ImportResult, Problems, Row, by_key, case_clashes, duplicates, history_row,
                                  require_customers)
 from ledger.models import Invoice, InvoiceLine
-from policy.billed_through import cycle_problems, default_period, period_problems
+from policy.billed_through import BilledPeriod, cycle_problems, default_period, overlap_problem, period_problems
 from policy.calendar import month_key
 from policy.chronology import before_start_problem
 from policy.invoicing import UNIT_PRICE_LIMIT
@@ -56,6 +56,9 @@ def check(session: Session, rows: list[Row], problems: Problems, terms: Terms, a
     clashed = case_clashes(session, rows, "invoice_id", Invoice.external_id, existing, problems)
     clashed |= case_clashes(session, rows, "invoice_id", Invoice.number, {*existing, *issued}, problems)
     new_rows, status_changes = [], []
+    # the subscription periods billed to the file's customers, by the product or an import, and then by the
+    # rows above: a new row billing any of their days again is refused (the close guards the other way round)
+    billed = billed_periods(session, customers)
     for row in rows:
         values = row.values
         if row.number in clashed:
@@ -81,6 +84,8 @@ def check(session: Session, rows: list[Row], problems: Problems, terms: Terms, a
             if not told:
                 _cycle(row, customers, problems)
             _after_contract_start(row, customers.get(values.get("customer_id")), problems)
+            if not told:
+                _not_billed_yet(row, customers.get(values.get("customer_id")), billed, problems)
             _fits_the_ledger(row, problems)
             new_rows.append(row)
             continue
@@ -178,6 +183,25 @@ def _cycle(row: Row, customers: dict, problems: Problems) -> None:
         return
     for column, reason in cycle_problems(start, end, issued_on, customer.billing_cycle):
         problems.add(row.number, column, reason)
+
+
+def _not_billed_yet(row: Row, customer, billed: dict[str, list[BilledPeriod]], problems: Problems) -> None:
+    """A new invoice's subscription period (given, or its default: the month before a monthly customer's
+    `issued_on`, an annual customer's twelve months) bills no day billed already, by an invoice of the ledger
+    or a row above; a void invoice bills nothing. Accepted, its period counts for the rows below."""
+    values = row.values
+    if customer is None or values.get("issued_on") is None or values.get("status") == InvoiceStatus.VOID \
+            or any(number == row.number for number, _, _ in problems.items):   # told already: no guess of a default
+        return
+    bills, start, end = _service(values, customer.billing_cycle)
+    if not bills or start is None or end is None:
+        return
+    problem = overlap_problem(start, end, billed.get(customer.customer_id, []))
+    if problem:
+        problems.add(row.number, "period_start" if values.get("period_start") is not None else "issued_on", problem)
+        return
+    billed.setdefault(customer.customer_id, []).append(
+        BilledPeriod(start, end, f"{values.get('invoice_id')} (row {row.number} of this file)"))
 
 
 def product_number_problem(invoice_id: str) -> str | None:

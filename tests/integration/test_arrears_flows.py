@@ -40,7 +40,8 @@ def debtors(prefect_server, home, ledger, tmp_path):
         ["F1", "OWE", "2026-01-01", "2026-01-31", "100.00", "", "", ""],
         ["X1", "EXEMPT", "2026-01-01", "2026-01-31", "100.00", "", "", ""],
         ["D1", "DISPUTE", "2026-01-01", "2026-01-31", "100.00", "", "", "disputed"],
-        ["W1", "DISPUTE", "2026-01-01", "2026-01-31", "50.00", "", "", "written_off"],
+        # December's (D1 billed December 2025: no day is billed twice)
+        ["W1", "DISPUTE", "2025-12-01", "2025-12-31", "50.00", "", "", "written_off"],
     ]), engine=ledger)
     engine = platform(os.environ["LIFECYCLE_PLATFORM_URL"], ["OWE", "LATE", "EXEMPT", "DISPUTE"])
     with engine.begin() as connection:

@@ -16,6 +16,7 @@ import pytest
 from sqlalchemy import select, text
 
 from ledger import views
+from ledger.billed import billed_through_days
 from ledger.db import session_scope
 from ledger.imports import ImportRejected, import_file
 from ledger.models import Customer
@@ -234,6 +235,63 @@ def test_a_period_past_one_cycle_or_far_after_its_issue_is_refused_and_never_sto
         ["Y-4", "FRESH", "2026-10-25", "2026-11-25", "400.00", "2026-11-01", "2026-11-30", ""],
         ["Y-5", "WHOLE", "2026-10-01", "2026-10-31", "90.00", "2026-11-01", "2027-10-31", "false"]])
     assert import_file("invoices", fine, engine=history).inserted == 2
+
+
+def test_an_imported_invoice_never_bills_a_day_billed_already_by_the_product_or_an_import(history, tmp_path):
+    """probe19b #2: October closed, an old system's invoice for October (or half of it and half of November) was
+    taken silently and the customer owed those days twice. Refused at its row, naming the invoice and the days;
+    so is a period left to its default (the month before a monthly customer's issue, an annual customer's year)
+    and a row overlapping a row above. A credit note gives money back and never re-opens the days."""
+    close(history, "2026-10", date(2026, 11, 1))
+    fresh = monthly(history, "2026-10")["FRESH"]["number"]    # the product billed FRESH 2026-10-01..2026-10-31
+    twice = ("(no subscription day is billed twice; subscription=false for an invoice that did not bill it)")
+    bad = write_csv(tmp_path / "twice.csv", INVOICE_HEADER, [
+        ["OLD-F-OCT", "FRESH", "2026-11-02", "2026-12-02", "400.00", "2026-10-01", "2026-10-31", ""],
+        ["OLD-F-MID", "FRESH", "2026-11-02", "2026-12-02", "400.00", "2026-10-15", "2026-11-14", "true"],
+        ["OLD-W-OCT", "WHOLE", "2026-11-05", "2026-12-05", "490.00", "", "", ""],        # implied: October
+        ["OLD-Y-27", "YEARLY", "2026-11-16", "2026-12-16", "1200.00", "", "", ""],      # implied: Nov 2026..Oct 2027
+        ["OLD-L-NOV", "LATE", "2026-11-02", "2026-12-02", "300.00", "2026-11-01", "2026-11-30", ""],
+        ["OLD-L-MID", "LATE", "2026-11-02", "2026-12-02", "300.00", "2026-11-20", "2026-12-19", ""],  # the row above
+        ["OLD-W-FEE", "WHOLE", "2026-11-05", "2026-12-05", "90.00", "", "", "false"],  # no subscription: no days
+    ])
+    with pytest.raises(ImportRejected) as rejected:
+        import_file("invoices", bad, engine=history)
+    assert rejected.value.errors == [
+        f"twice.csv:2:period_start: the service period 2026-10-01 to 2026-10-31 bills 2026-10-01 to 2026-10-31 again: "
+        f"{fresh} billed 2026-10-01 to 2026-10-31 already {twice}",
+        f"twice.csv:3:period_start: the service period 2026-10-15 to 2026-11-14 bills 2026-10-15 to 2026-10-31 again: "
+        f"{fresh} billed 2026-10-01 to 2026-10-31 already {twice}",
+        f"twice.csv:4:issued_on: the service period 2026-10-01 to 2026-10-31 bills 2026-10-01 to 2026-10-31 again: "
+        f"INV-W-202610 billed 2026-10-01 to 2026-10-31 already {twice}",
+        f"twice.csv:5:issued_on: the service period 2026-11-01 to 2027-10-31 bills 2026-11-01 to 2027-09-30 again: "
+        f"INV-Y-2026 billed 2026-10-01 to 2027-09-30 already {twice}",
+        f"twice.csv:7:period_start: the service period 2026-11-20 to 2026-12-19 bills 2026-11-20 to 2026-11-30 again: "
+        f"OLD-L-NOV (row 6 of this file) billed 2026-11-01 to 2026-11-30 already {twice}"]
+    with session_scope(history) as session:
+        assert not [item for item in views.invoices(session) if item["number"].startswith("OLD-")]
+        assert billed_through_days(session, ["FRESH", "WHOLE", "LATE", "YEARLY"]) == {
+            "FRESH": date(2026, 10, 31), "WHOLE": date(2026, 10, 31), "LATE": date(2026, 10, 31),
+            "YEARLY": date(2027, 9, 30)}
+
+    # November from the old system, then credited whole: the days stay billed, a second November is refused
+    header = ["credit_note_id", "invoice_number", "amount_ttc", "reason", "issued_on"]
+    november = write_csv(tmp_path / "nov.csv", INVOICE_HEADER, [
+        ["OLD-F-NOV", "FRESH", "2026-11-02", "2026-12-02", "400.00", "2026-11-01", "2026-11-30", ""]])
+    assert import_file("invoices", november, engine=history).inserted == 1
+    assert import_file("credit-notes", write_csv(tmp_path / "cn.csv", header, [
+        ["CN-F-NOV", "OLD-F-NOV", "480.00", "Billed by mistake", "2026-11-02"]]), engine=history).inserted == 1
+    again = write_csv(tmp_path / "again.csv", INVOICE_HEADER, [
+        ["OLD-F-NOV-2", "FRESH", "2026-12-01", "2026-12-31", "400.00", "", "", ""]])   # implied: November
+    with pytest.raises(ImportRejected) as rejected:
+        import_file("invoices", again, engine=history)
+    assert rejected.value.errors == [
+        f"again.csv:2:issued_on: the service period 2026-11-01 to 2026-11-30 bills 2026-11-01 to 2026-11-30 again: "
+        f"OLD-F-NOV billed 2026-11-01 to 2026-11-30 already {twice}"]
+    # the same file imported again changes nothing (its own row is no overlap of itself)
+    assert import_file("invoices", november, engine=history).unchanged == 1
+    # and the November close bills FRESH no day of November (nor anything else: it had no work)
+    close(history, "2026-11", date(2026, 12, 1))
+    assert "FRESH" not in monthly(history, "2026-11")
 
 
 def test_show_invoices_filters_by_service_month_and_by_issue_month(history):

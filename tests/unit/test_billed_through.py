@@ -165,3 +165,17 @@ def test_an_annual_contract_from_mid_month_bills_its_whole_year_from_that_day_an
     assert line.amount_ht == D("32.79")
     # standby days before the start were never billed: none comes back
     assert subscription_charge(mid_march, "2026-03", TERMS, standby=days(date(2026, 3, 1), date(2026, 3, 2))).lines[1:] == []
+
+
+def test_a_period_sharing_a_day_with_one_billed_already_is_named_with_the_days_both_hold():
+    from policy.billed_through import overlap_problem
+
+    billed = [BilledPeriod(date(2026, 10, 1), date(2026, 10, 31), "2026-000062"),
+              BilledPeriod(date(2026, 11, 1), date(2026, 11, 30), "OLD-NOV")]
+    assert overlap_problem(date(2026, 12, 1), date(2026, 12, 31), billed) is None           # the day after: fine
+    assert overlap_problem(date(2026, 9, 1), date(2026, 9, 30), billed) is None
+    said = overlap_problem(date(2026, 10, 31), date(2026, 11, 29), billed)   # the earliest it meets is named
+    assert said.startswith("the service period 2026-10-31 to 2026-11-29 bills 2026-10-31 again: 2026-000062 "
+                           "billed 2026-10-01 to 2026-10-31 already")
+    assert "bills 2026-11-15 to 2026-11-30 again: OLD-NOV billed" in overlap_problem(
+        date(2026, 11, 15), date(2026, 12, 14), billed)
