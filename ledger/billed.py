@@ -8,16 +8,17 @@ means an invoice that billed no subscription. The rules (what a close may bill) 
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from typing import Iterable
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from ledger.models import Customer, Intervention, Invoice, Ticket
+from ledger.models import Customer, Intervention, Invoice, StageChange, Ticket
 from policy.billed_through import BilledPeriod, subscription_start
 from policy.calendar import paris_date
-from policy.vocabulary import InvoiceKind, InvoiceStatus
+from policy.chronology import deletion_moment
+from policy.vocabulary import InvoiceKind, InvoiceStatus, Stage
 
 #: invoices that bill nothing: a draft is not issued yet, a void one was cancelled
 NOT_BILLED = (InvoiceStatus.DRAFT, InvoiceStatus.VOID)
@@ -80,6 +81,23 @@ def billed_through_days(session: Session, customer_ids: Iterable[str]) -> dict[s
                                                 .where(*_billing(), Invoice.customer_id.in_(chunk))
                                                 .group_by(Invoice.customer_id)):
             found[customer_id] = day
+    return found
+
+
+def deletions(session: Session, customer_ids: Iterable[str] | None = None,
+              since: date | None = None) -> dict[str, tuple[date, datetime]]:
+    """The customers whose data was deleted (of `customer_ids`, or on or after `since`, when given): the day and
+    the moment (policy.chronology.deletion_moment) after which nothing of theirs is billed."""
+    query = select(StageChange.customer_id, StageChange.effective_on, StageChange.recorded_at).where(
+        StageChange.stage == Stage.DATA_DELETED)
+    if since is not None:
+        query = query.where(StageChange.effective_on >= since)
+    found: dict[str, tuple[date, datetime]] = {}
+    for chunk in [None] if customer_ids is None else chunks(sorted(set(customer_ids))):
+        for customer_id, day, recorded_at in session.execute(
+                query if chunk is None else query.where(StageChange.customer_id.in_(chunk))):
+            if customer_id not in found or day < found[customer_id][0]:
+                found[customer_id] = (day, deletion_moment(day, recorded_at))
     return found
 
 

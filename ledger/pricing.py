@@ -86,15 +86,20 @@ def price_month(session: Session, month: str, included: dict[str, int], beyond: 
     return pricing
 
 
-def stage_work(session: Session, month: str) -> Table:
+def stage_work(session: Session, month: str, after: dict[str, tuple] | None = None) -> Table:
     """The unpriced interventions of `month`, with their ticket's delivery day, copied once (a temporary table,
     not a Python list: 10 million at the largest scale): what the close sorts (`delivered_on`: beyond support or
-    not) and what `stage_month` prices, one state of them whatever other sessions commit meanwhile."""
-    return snapshot(session, "pricing_work", select(
-        Intervention.intervention_id, Intervention.customer_id, Intervention.started_at, Intervention.minutes,
-        Intervention.category, Ticket.customization_delivered_on.label("delivered_on"))
-        .outerjoin(Ticket, (Ticket.ticket_id == Intervention.ticket) & (Ticket.customer_id == Intervention.customer_id))
-        .where(Intervention.month == month, Intervention.free_minutes.is_(None)))
+    not) and what `stage_month` prices, one state of them whatever other sessions commit meanwhile. `after`:
+    customers whose data was deleted (their (day, moment), ledger.billed.deletions): none of their work started
+    after that moment is taken (nothing is billed after `data_deleted`)."""
+    query = (select(Intervention.intervention_id, Intervention.customer_id, Intervention.started_at,
+                    Intervention.minutes, Intervention.category, Ticket.customization_delivered_on.label("delivered_on"))
+             .outerjoin(Ticket, (Ticket.ticket_id == Intervention.ticket)
+                        & (Ticket.customer_id == Intervention.customer_id))
+             .where(Intervention.month == month, Intervention.free_minutes.is_(None)))
+    for customer_id, (_, moment) in sorted((after or {}).items()):   # few: deleted during the month or since
+        query = query.where(~((Intervention.customer_id == customer_id) & (Intervention.started_at > moment)))
+    return snapshot(session, "pricing_work", query)
 
 
 def stage_month(session: Session, month: str, included: Iterable[tuple[str, int]], beyond: set[str],

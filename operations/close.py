@@ -39,7 +39,7 @@ from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.orm import Session
 
 from ledger import audit, keys
-from ledger.billed import billed_through, chunks, covering
+from ledger.billed import billed_through, chunks, covering, deletions
 from ledger.bulk import fill, snapshot, update_by_key
 from ledger.pricing import MonthPricing, stage_month, stage_work, write_month
 from ledger.credits import apply_credits, settle_credit_note
@@ -130,11 +130,20 @@ def _deleted_before(first: date):
 
 def _service_ends(session: Session, between: tuple[str, str]) -> dict[str, date]:
     """The last day of service of the customers whose ids lie `between` two (both included), under a
-    cancellation that was not withdrawn."""
-    return dict(session.execute(select(Cancellation.customer_id, Cancellation.effective_on)
+    cancellation that was not withdrawn, or the day their data was deleted (the earlier of the two)."""
+    ends = dict(session.execute(select(Cancellation.customer_id, Cancellation.effective_on)
                                 .where(Cancellation.status != CancellationStatus.WITHDRAWN,
                                        Cancellation.customer_id >= between[0],
                                        Cancellation.customer_id <= between[1])).all())
+    # nothing is billed after `data_deleted`: the deletion's day is the last one served (billed whole, as a
+    # cancellation's), whatever a cancellation said
+    for customer_id, day in session.execute(select(StageChange.customer_id, func.min(StageChange.effective_on))
+                                            .where(StageChange.stage == Stage.DATA_DELETED,
+                                                   StageChange.customer_id >= between[0],
+                                                   StageChange.customer_id <= between[1])
+                                            .group_by(StageChange.customer_id)):
+        ends[customer_id] = min(day, ends.get(customer_id, day))
+    return ends
 
 
 #: customers billed at a time: what the close holds in memory is one batch's invoices, lines and texts, whatever
@@ -266,7 +275,8 @@ class _MonthBook:
                     row.intervention_id, row.started_at, row.minutes, row.category,
                     beyond_support(row.started_at, row.customization_delivered_on)))
         customers = _billable(session, month)
-        work = stage_work(session, month)   # sorted here, priced by `price_own_month`: the same copy
+        # sorted here, priced by `price_own_month`: the same copy; never work after a customer's data was deleted
+        work = stage_work(session, month, after=deletions(session, since=first))
         beyond = {row.intervention_id for row in session.execute(
             select(work.c.intervention_id, work.c.started_at, work.c.delivered_on)
             .where(work.c.delivered_on.is_not(None))

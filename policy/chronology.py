@@ -34,6 +34,30 @@ def before_start_problem(value: date | datetime, start: date | None, what: str) 
             f"(if it started earlier, give its contract_start in the customers file)")
 
 
+def deletion_moment(day: date, recorded_at: datetime) -> datetime:
+    """When a customer's data was deleted on `day` (DESIGN: nothing is billed after `data_deleted`): the moment
+    the deletion was recorded when that lies on `day` (Paris), else the end of `day` (a run dated by
+    LIFECYCLE_TODAY, or recorded after midnight: the day stands, the whole of it served)."""
+    from datetime import time, timedelta, timezone
+
+    from policy.calendar import PARIS, paris_date
+
+    if paris_date(recorded_at) == day:
+        return recorded_at.astimezone(timezone.utc)
+    return datetime.combine(day + timedelta(days=1), time(0), PARIS).astimezone(timezone.utc)
+
+
+def after_deletion_problem(value: datetime, deleted: tuple[date, datetime] | None) -> str | None:
+    """A fact dated `value` lies after the customer's data was deleted (`deleted`: its day and moment, as
+    `deletion_moment`; None: not deleted): nothing is billed after `data_deleted`. The time is said in Paris."""
+    from policy.calendar import PARIS
+
+    if deleted is None or value <= deleted[1]:
+        return None
+    return (f"{value.astimezone(PARIS).isoformat()} is after the customer's data was deleted on {deleted[0]}: "
+            f"nothing is billed after the deletion")
+
+
 def paid_before_issued_problem(paid_on: date, issued_on: date | None, invoice: str) -> str | None:
     """A payment dated before the invoice it pays was issued."""
     if issued_on is None or paid_on >= issued_on:

@@ -8,12 +8,13 @@ from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
 from ledger import audit
+from ledger.billed import deletions
 from ledger.db import now
 from ledger.imports.rows import (ImportResult, Problems, Row, by_key, case_clashes, duplicates, history_row,
                                  require_customers)
 from ledger.models import Intervention
 from policy.calendar import month_key, paris_date
-from policy.chronology import before_start_problem
+from policy.chronology import after_deletion_problem, before_start_problem
 from policy.terms import Terms
 from policy.vocabulary import InterventionSource
 
@@ -22,11 +23,13 @@ def check(session: Session, rows: list[Row], problems: Problems, terms: Terms, a
           result: ImportResult) -> Callable[[], None]:
     duplicates(rows, lambda row: row.values.get("intervention_id"), "intervention_id", problems)
     customers = require_customers(session, rows, problems)
-    for row in rows:  # support time is never given before the customer's start
+    deleted = deletions(session, customers)
+    for row in rows:  # support time is never given before the customer's start, nor after its data was deleted
         customer = customers.get(row.values.get("customer_id"))
         if customer is not None and row.values.get("started_at") is not None:
             problem = before_start_problem(paris_date(row.values["started_at"]), customer.subscription_start,
-                                           "started_at")
+                                           "started_at") \
+                or after_deletion_problem(row.values["started_at"], deleted.get(customer.customer_id))
             if problem:
                 problems.add(row.number, "started_at", problem)
     existing = by_key(session, Intervention, Intervention.intervention_id,

@@ -16,7 +16,7 @@ from sqlalchemy import func, select, text
 
 from blocks.storage import ObjectStorage
 from ledger.db import now, session_scope
-from ledger.imports import import_file
+from ledger.imports import ImportRejected, import_file
 from ledger.models import AuditEntry, Backup, Customer, DeletionCertificate, Invoice, Notice, StageChange
 from tests.support.builders import CUSTOMER_HEADER, customer, platform, write_csv
 from tests.support.locks import joined
@@ -211,6 +211,43 @@ def test_no_deletion_without_its_full_notice_then_an_approved_deletion_leaves_a_
         assert session.scalar(select(func.count()).select_from(Invoice).where(Invoice.customer_id == "OWE")) == 2
     # nothing is ever reactivated after a deletion, even if the debt is paid
     assert run("2026-11-01")["transitions"] == [] and flags(debtors, "OWE") == (False, False, False)
+
+
+def test_nothing_is_billed_after_the_data_is_deleted_not_a_day_nor_an_intervention(debtors, ledger, tmp_path):
+    """probe19b #6: the close of the month of a deletion billed the whole month and work done after it. OWE's
+    data is deleted on 15 October: October bills 1..15 October (100.00 x 15 / 31 = 48.387 -> 48.39) and the
+    work of the 15th, never that of the 20th (in the ledger before the deletion); work after the deletion is
+    refused at its import; November bills nothing."""
+    from operations.close import draft, finalise
+    from policy.terms import Terms
+
+    header = ["intervention_id", "customer_id", "started_at", "minutes", "category"]
+    import_file("interventions", write_csv(tmp_path / "w1.csv", header, [
+        ["W-AFTER", "OWE", "2026-10-20T10:00", "90", "assistance"]]), engine=ledger)   # recorded ahead, done after
+    run("2026-09-15", approve_deletion=True)
+    assert run("2026-10-15", approve_deletion=True)["deletions"] == ["OWE: deleted"]
+    with pytest.raises(ImportRejected) as rejected:
+        import_file("interventions", write_csv(tmp_path / "w2.csv", header, [
+            ["W-ON", "OWE", "2026-10-15T10:00", "150", "assistance"],
+            ["W-NEXT", "OWE", "2026-10-16T09:00", "60", "assistance"]]), engine=ledger)
+    assert rejected.value.errors == ["w2.csv:3:started_at: 2026-10-16T09:00:00+02:00 is after the customer's data was "
+                                     "deleted on 2026-10-15: nothing is billed after the deletion"]
+    import_file("interventions", write_csv(tmp_path / "w3.csv", header, [
+        ["W-ON", "OWE", "2026-10-15T10:00", "150", "assistance"]]), engine=ledger)    # on the day: served
+    terms = Terms()
+    for month, issued_on in (("2026-10", date(2026, 11, 1)), ("2026-11", date(2026, 12, 1))):
+        draft(month, terms, actor="test", flow_run_id=None, engine=ledger)
+        finalise(month, issued_on, terms, actor="test", flow_run_id=None, engine=ledger)
+    with session_scope(ledger) as session:
+        billed = session.scalars(select(Invoice).where(Invoice.customer_id == "OWE", Invoice.kind == "monthly")).all()
+        [october] = billed      # and none for November
+        assert (october.month, october.period_start, october.period_end) == ("2026-10", date(2026, 10, 1),
+                                                                              date(2026, 10, 15))
+        # 150 minutes on the 15th: 120 included, 30 billed at 120.00 an hour = 60.00; the 90 of the 20th never
+        assert [(line.category, line.amount_ht) for line in october.lines] == [
+            ("subscription", Decimal("48.39")), ("assistance", Decimal("60.00"))]
+        assert (october.total_ht, october.total_vat, october.total_ttc) == (
+            Decimal("108.39"), Decimal("21.68"), Decimal("130.07"))
 
 
 def test_a_deletion_refused_in_the_form_leaves_everything_in_place(debtors, ledger, prefect_server):

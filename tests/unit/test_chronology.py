@@ -62,3 +62,22 @@ def test_a_standby_is_refused_in_arrears_with_one_wording_for_every_asker():
     assert arrears_refusal(["INV-1"], "current") in refusals(
         "temporary_inactivity", date(2026, 12, 10), date(2027, 1, 10), max_months=3, existing=[],
         overdue_invoices=["INV-1"], stage="current")
+
+
+def test_the_moment_of_a_deletion_and_what_lies_after_it():
+    from policy.chronology import after_deletion_problem, deletion_moment
+
+    day = date(2027, 1, 6)
+    recorded = datetime(2027, 1, 6, 14, 30, tzinfo=timezone.utc)          # 15:30 in Paris, on the day
+    assert deletion_moment(day, recorded) == recorded
+    # recorded on another day (a run dated by LIFECYCLE_TODAY, or after midnight): the whole day stands
+    end = datetime(2027, 1, 6, 23, 0, tzinfo=timezone.utc)               # midnight in Paris (UTC+1 in January)
+    assert deletion_moment(day, datetime(2026, 12, 7, 10, 0, tzinfo=timezone.utc)) == end
+    assert deletion_moment(day, datetime(2027, 1, 7, 1, 0, tzinfo=timezone.utc)) == end
+    deleted = (day, recorded)
+    assert after_deletion_problem(datetime(2027, 1, 6, 8, 0, tzinfo=timezone.utc), deleted) is None
+    assert after_deletion_problem(recorded, deleted) is None
+    assert after_deletion_problem(datetime(2027, 1, 6, 14, 31, tzinfo=timezone.utc), deleted) == (
+        "2027-01-06T15:31:00+01:00 is after the customer's data was deleted on 2027-01-06: nothing is billed after "
+        "the deletion")
+    assert after_deletion_problem(datetime(2030, 1, 1, tzinfo=timezone.utc), None) is None
