@@ -38,7 +38,7 @@ from policy.chronology import before_start_problem, late_letter_problem
 from policy.cancellation import (NOTICES, StandbyGiven, Statement, StatementLine, data_deletion_due, earliest_effective,
                                  effective_problem, last_month_billed,
                                  standby_given_after, unserved, unserved_text)
-from policy.corrections import amount_line
+from policy.corrections import amount_line_within
 from policy.invoicing import Line, totals
 from policy.language import language_of, speak
 from policy.refusals import Refusal
@@ -271,7 +271,7 @@ def give_back_unserved(session: Session, cancellation: Cancellation, customer: C
         if left <= 0:
             continue
         if -totals([line]).ttc > left:   # earlier credit notes gave part of it back already: never more than billed
-            line = amount_line(left, rate, text)
+            line = amount_line_within(left, rate, text)   # never past it, even where VAT rounding skips `left`
             line = Line(text, "subscription", line.quantity, line.unit_price, line.amount_ht, rate,
                         month_key(given.first))
         notes.append(issue_given_back(session, invoice, [line], key=keys.credit_note(

@@ -107,6 +107,18 @@ def amount_line(amount_ttc: Decimal, rate: Decimal, description: str, most: Deci
                             f"TTC: credit {below} or {above} TTC")
 
 
+def amount_line_within(most: Decimal, rate: Decimal, description: str) -> Line:
+    """The negative line at `rate` giving back as much as VAT rounded to the cent can make without passing
+    `most` (> 0): `most` itself when some HT makes it, else the nearest below (12.02 for 12.03 at 20 %)."""
+    if most <= ZERO or most != cents(most):
+        raise CorrectionRefused(f"{most}: a credit is a positive amount in cents")
+    guess = cents(most / (1 + rate))
+    for ht in (guess + CENT, guess, guess - CENT, guess - 2 * CENT, guess - 3 * CENT):
+        if ZERO < ht and ht + cents(ht * rate) <= most:
+            return Line(description, "correction", Decimal(1), -ht, -ht, rate)
+    raise CorrectionRefused(f"{most} TTC: no amount at {percent(rate)} VAT gives back a cent of it")
+
+
 def credited_lines(lines: list[Line], positions: list[int], credited: frozenset[int] = frozenset()) -> list[Line]:
     """Whole lines of the invoice (1-based positions as `show invoices` lists them), negated; a line an
     earlier note credited whole (`credited`) is refused: crediting it again would credit money never billed."""

@@ -398,3 +398,20 @@ def test_a_last_month_is_billed_when_closed_or_when_the_product_will_never_close
     # the days up to the last day are not all billed: July's close bills them
     assert not last_month_billed(last_day, {"2026-11"}, date(2026, 7, 15))
     assert not last_month_billed(last_day, {"2026-11"}, None)
+
+
+@pytest.mark.parametrize("rate", [D("0.20"), D("0.10"), D("0.055"), D("0.021"), D("0")])
+def test_what_a_cancellation_gives_back_of_what_is_left_never_passes_it_even_where_rounding_skips_it(rate):
+    from policy.corrections import amount_line_within
+
+    # a cancellation gives back at most what earlier notes left of the invoice; `amount_line` refused a sum
+    # VAT rounding cannot make (12.03 at 20 %): the nearest below is given back, never a cent past
+    for cents_left in range(1, 3000):
+        left = D(cents_left) / 100
+        given = -totals([amount_line_within(left, rate, "x")]).ttc
+        assert left - D("0.02") <= given <= left, (left, given)
+        try:
+            assert given == -totals([amount_line(left, rate, "x")]).ttc     # reachable: exactly it
+        except CorrectionRefused:
+            assert given < left
+    assert -totals([amount_line_within(D("12.03"), D("0.20"), "x")]).ttc == D("12.02")
