@@ -116,6 +116,8 @@ def check(session: Session, rows: list[Row], problems: Problems, terms: Terms, a
             result.unchanged += 1
         elif stored.status == InvoiceStatus.PAID:
             problems.add(row.number, "status", f"{values['invoice_id']!r} is paid: its status cannot become {wanted!r}")
+        elif stored.status == InvoiceStatus.VOID and _bills_again(stored, billed, problems, row):
+            continue
         else:
             status_changes.append((stored, wanted))
 
@@ -202,6 +204,21 @@ def _not_billed_yet(row: Row, customer, billed: dict[str, list[BilledPeriod]], p
         return
     billed.setdefault(customer.customer_id, []).append(
         BilledPeriod(start, end, f"{values.get('invoice_id')} (row {row.number} of this file)"))
+
+
+def _bills_again(stored: Invoice, billed: dict[str, list[BilledPeriod]], problems: Problems, row: Row) -> bool:
+    """A void invoice made open (or disputed, or written off) again bills its period again: refused (True) when
+    a day of it was billed since, by another invoice or a row above; else its period counts from here on."""
+    if not stored.bills_subscription or stored.period_start is None or stored.period_end is None:
+        return False
+    problem = overlap_problem(stored.period_start, stored.period_end, billed.get(stored.customer_id, []))
+    if problem:
+        problems.add(row.number, "status", f"{stored.external_id!r} was void: made {row.values.get('status') or 'open'} "
+                                           f"again, {problem}")
+        return True
+    billed.setdefault(stored.customer_id, []).append(
+        BilledPeriod(stored.period_start, stored.period_end, f"{stored.external_id} (row {row.number} of this file)"))
+    return False
 
 
 def product_number_problem(invoice_id: str) -> str | None:

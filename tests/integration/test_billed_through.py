@@ -289,6 +289,16 @@ def test_an_imported_invoice_never_bills_a_day_billed_already_by_the_product_or_
         f"OLD-F-NOV billed 2026-11-01 to 2026-11-30 already {twice}"]
     # the same file imported again changes nothing (its own row is no overlap of itself)
     assert import_file("invoices", november, engine=history).unchanged == 1
+    # a void invoice bills no day; made open again once another billed its days, it would bill them twice
+    void = ["OLD-W-VOID", "WHOLE", "2026-11-05", "2026-12-05", "490.00", "2026-10-01", "2026-10-31", ""]
+    vheader = INVOICE_HEADER + ["status"]
+    assert import_file("invoices", write_csv(tmp_path / "v.csv", vheader, [void + ["void"]]),
+                       engine=history).inserted == 1
+    with pytest.raises(ImportRejected) as rejected:
+        import_file("invoices", write_csv(tmp_path / "v2.csv", vheader, [void + ["open"]]), engine=history)
+    assert rejected.value.errors == [
+        f"v2.csv:2:status: 'OLD-W-VOID' was void: made open again, the service period 2026-10-01 to 2026-10-31 "
+        f"bills 2026-10-01 to 2026-10-31 again: INV-W-202610 billed 2026-10-01 to 2026-10-31 already {twice}"]
     # and the November close bills FRESH no day of November (nor anything else: it had no work)
     close(history, "2026-11", date(2026, 12, 1))
     assert "FRESH" not in monthly(history, "2026-11")
