@@ -84,9 +84,9 @@ def check(session: Session, rows: list[Row], problems: Problems, terms: Terms, a
             if not told:
                 _cycle(row, customers, problems)
             _after_contract_start(row, customers.get(values.get("customer_id")), problems)
-            if not told:
-                _not_billed_yet(row, customers.get(values.get("customer_id")), billed, problems)
             _fits_the_ledger(row, problems)
+            if not told:   # last: a row refused for another reason bills nothing the rows below could meet
+                _not_billed_yet(row, customers.get(values.get("customer_id")), billed, problems)
             new_rows.append(row)
             continue
         line = stored.lines[0] if stored.lines else None
