@@ -58,6 +58,11 @@ def test_an_invoice_credited_partly_then_wholly_reaches_the_customer_to_the_cent
 
     acme = invoice_of(october, "ACME")            # 900.00 HT, 180.00 VAT, 1080.00 TTC
     mails = len(mailbox)
+    # never a cent past the invoice (probe19b #1: 1080.01, which 900.01 HT makes, was taken, the cent as credit)
+    past = issue_credit_note(invoice=acme["number"], amount_ttc="1080.01", reason="Goodwill for the outage",
+                             requested_by="claire.finance", return_state=True)
+    assert past.is_failed() and ("this credit note would credit 1080.01 TTC; only 1080.00 TTC are left to credit "
+                                 "(invoice 1080.00, credited already 0.00)") in past.message
     partly = issue_credit_note(invoice=acme["number"], amount_ttc="100.00", reason="Goodwill for the outage",
                                requested_by="claire.finance")
     note = by_number(october)[partly["number"]]
@@ -93,11 +98,6 @@ def test_an_invoice_credited_partly_then_wholly_reaches_the_customer_to_the_cent
     again = issue_credit_note(invoice=acme["number"], lines=[3], reason="Work not done", requested_by="claire.finance",
                               return_state=True)
     assert again.is_failed() and "line 3 was credited by an earlier credit note already" in again.message
-    # not a cent past what is left either (probe19b #1: a second note a cent past was taken, the cent as credit)
-    past = issue_credit_note(invoice=acme["number"], amount_ttc="500.01", reason="Subscription waived",
-                             requested_by="claire.finance", return_state=True)
-    assert past.is_failed() and ("this credit note would credit 500.01 TTC; only 500.00 TTC are left to credit "
-                                 "(invoice 1080.00, credited already 580.00)") in past.message
     wholly = issue_credit_note(invoice=acme["number"], amount_ttc="500.00", reason="Subscription waived",
                                requested_by="claire.finance")
     assert (wholly["balance"], wholly["to_credit"]) == ("0.00", "0.00")
@@ -236,11 +236,12 @@ def test_credit_notes_and_refunds_import_all_or_nothing(october, tmp_path):
         import_file("credit-notes", write_csv(tmp_path / "cn.csv", header, rows), engine=october)
     assert rejected.value.errors == [f"cn.csv:3:amount_ttc: this credit note would credit 80.02 TTC; only 80.00 TTC "
                                      f"are left to credit (invoice 1080.00, credited already 1000.00)"]
-    # a cent past is past too: on the first note (the invoice's 1080.00 + 0.01), and on the note after one
+    # a cent past is past too (amounts VAT rounding makes: 900.01 HT, 833.34 HT, 66.67 HT), on the first note (the
+    # invoice's 1080.00 + 0.01) and on the note after one (80.00 where 1000.01 left 79.99)
     for first, second, said in (("1080.01", "80.00", "cn.csv:2:amount_ttc: this credit note would credit 1080.01 TTC; "
                                  "only 1080.00 TTC are left to credit (invoice 1080.00, credited already 0.00)"),
-                                ("1000.00", "80.01", "cn.csv:3:amount_ttc: this credit note would credit 80.01 TTC; "
-                                 "only 80.00 TTC are left to credit (invoice 1080.00, credited already 1000.00)")):
+                                ("1000.01", "80.00", "cn.csv:3:amount_ttc: this credit note would credit 80.00 TTC; "
+                                 "only 79.99 TTC are left to credit (invoice 1080.00, credited already 1000.01)")):
         rows[0][2], rows[1][2] = first, second
         with pytest.raises(ImportRejected) as rejected:
             import_file("credit-notes", write_csv(tmp_path / "cn.csv", header, rows), engine=october)
