@@ -197,7 +197,7 @@ def test_a_dispute_or_write_off_is_recorded_by_reimporting_the_row_with_its_new_
                                                                                        tmp_path):
     import_file("customers", customers_file, engine=ledger)
     rows = [["F-1", "ACME", "2026-09-01", "2026-10-01", "100.00", "", "", ""],
-            ["F-2", "ACME", "2026-09-01", "2026-10-01", "50.00", "", "", ""]]
+            ["F-2", "ACME", "2026-08-01", "2026-09-01", "50.00", "", "", ""]]   # July's: F-1 billed August
     import_file("invoices", _invoices(tmp_path, rows), engine=ledger)
     import_file("payments", write_csv(tmp_path / "payments.csv", ["payment_id", "invoice_id", "paid_on", "amount"],
                                       [["P-1", "F-2", "2026-09-15", "60.00"]]), engine=ledger)
