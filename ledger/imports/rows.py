@@ -333,14 +333,22 @@ def require_customers(session: Session, rows: list[Row], problems: Problems) -> 
     return known
 
 
-def history_row(row: Row, stored: dict[str, Any], problems: Problems, key_column: str, noun: str) -> bool:
-    """True when the stored record equals the row; a difference is an error naming each column."""
+def history_row(row: Row, stored: dict[str, Any], problems: Problems, key_column: str, noun: str, *,
+                issued: bool = False) -> bool:
+    """True when the stored record equals the row; a difference is an error naming each column. `issued`: the
+    record is one this installation issued (an invoice numbered by the product), never imported, and is told so."""
     differences = {name: (stored[name], value) for name, value in row.values.items()
                    if name in stored and stored[name] != value}
     if differences:
         for name, (old, new) in differences.items():
-            problems.add(row.number, name, f"{row.values[key_column]!r} was already imported with "
-                                           f"{_said(old)!r}; a changed {noun} row "
-                                           f"cannot be re-imported (now {_said(new)!r})")
+            key = row.values[key_column]
+            if issued:
+                problems.add(row.number, name, f"{key!r} is {'an' if noun[0] in 'aeiou' else 'a'} {noun} this "
+                                               f"installation issued, with {_said(old)!r} (now {_said(new)!r}): "
+                                               f"imported {noun}s keep their own ids, and a row naming an issued "
+                                               f"one changes only its status")
+            else:
+                problems.add(row.number, name, f"{key!r} was already imported with {_said(old)!r}; a changed "
+                                               f"{noun} row cannot be re-imported (now {_said(new)!r})")
         return False
     return True
