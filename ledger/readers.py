@@ -13,6 +13,7 @@ import io
 import os
 import re
 import stat
+import warnings
 import zipfile
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -51,6 +52,15 @@ class ErrorValue(str):
     """An .xlsx cell that holds an error (`t="e"`: its text, `#N/A`, `#REF!`, `#DIV/0!`): the value the cell
     was meant to hold is not there, in a text column as in an amount one, so the import tells the user to type
     it rather than import the error's text as a name."""
+
+
+class DatePastLimits(ErrorValue):
+    """An .xlsx cell formatted as a date whose number is no date (`1E10`, past year 9999): openpyxl reads it as
+    the error `#VALUE!` (and warned of it on stderr); its text is the number."""
+
+
+#: openpyxl's warning for such a cell, which names it and its number
+_PAST_LIMITS = re.compile(r"Cell (\w+) is marked as a date but the serial value (\S+) is outside the limits")
 
 
 #: OOXML's escape of a character in a text (ECMA-376 22.4.2.4): `_x` and four hexadecimal digits of its UTF-16
@@ -185,14 +195,16 @@ def _load_workbook(handle):
     return reader.wb
 
 
-def _value(cell) -> Any:
+def _value(cell, past_limits: dict[str, str]) -> Any:
     """A cell's value as the import reads it: a formula or an error marked so, to be refused at its cell; a
-    text as Excel shows it (a shared string, an inline one and each run of a rich text alike)."""
+    text as Excel shows it (a shared string, an inline one and each run of a rich text alike). `past_limits`:
+    the date cells of the row whose number is no date, by coordinate."""
     kind = getattr(cell, "data_type", None)
     if kind == "f":
         return Formula(cell.value)
     if kind == "e" and cell.value is not None:
-        return ErrorValue(cell.value)
+        number = past_limits.get(getattr(cell, "coordinate", None))
+        return DatePastLimits(number) if number is not None else ErrorValue(cell.value)
     if isinstance(cell.value, str):
         return excel_text(cell.value)
     return cell.value
@@ -221,13 +233,19 @@ def _xlsx_rows(path: Path) -> Iterator[list[Any]]:
         hidden_rows, hidden_columns = _hidden(sheet)
         rows_seen: list[int] = []
         columns_seen: set[int] = set()
-        for number, row in enumerate(sheet.iter_rows(), start=1):
-            values = [_value(cell) for cell in row]
-            held = [index for index, value in enumerate(values, start=1) if _cell(value) is not None]
-            if held and number in hidden_rows:
-                rows_seen.append(number)
-            columns_seen.update(index for index in held if index in hidden_columns)
-            yield values
+        # openpyxl warns on stderr of a date cell past its limits, before a refusal's first line: told at its cell
+        with warnings.catch_warnings(record=True) as warned:
+            warnings.simplefilter("always")
+            for number, row in enumerate(sheet.iter_rows(), start=1):
+                past_limits = {found[1]: found[2] for found in (_PAST_LIMITS.match(str(warning.message))
+                                                                for warning in warned) if found}
+                warned.clear()
+                values = [_value(cell, past_limits) for cell in row]
+                held = [index for index, value in enumerate(values, start=1) if _cell(value) is not None]
+                if held and number in hidden_rows:
+                    rows_seen.append(number)
+                columns_seen.update(index for index in held if index in hidden_columns)
+                yield values
         problem = _hidden_problem(rows_seen, sorted(columns_seen))
         if problem:
             raise UnreadableFile(f"{path.name}: {problem}; nothing was written")

@@ -15,7 +15,7 @@ from ledger import audit
 from ledger.imports.cells import DateOutOfRange, boolean, shown
 from ledger.imports.schemas import Column
 from ledger.models import Customer
-from ledger.readers import ErrorValue, Formula, Sheet, as_text
+from ledger.readers import DatePastLimits, ErrorValue, Formula, Sheet, as_text
 from policy.refusals import Refusal
 from policy.text import quoted, utf8_problem
 from policy.window import DateWindow
@@ -163,6 +163,10 @@ def parse_sheet(sheet: Sheet, columns: tuple[Column, ...], problems: Problems,
             if isinstance(raw, Formula):
                 problems.add(number, column.name, f"formulas are not read: type the value (the cell holds "
                                                   f"{_one_line(raw)})")
+                continue
+            if isinstance(raw, DatePastLimits):
+                problems.add(number, column.name, f"a date cell whose number ({_one_line(raw)}) is no date: type "
+                                                  f"the value")
                 continue
             if isinstance(raw, ErrorValue):  # #N/A in a name is no name, in an amount no amount
                 problems.add(number, column.name, f"the cell shows the error {_one_line(raw)}, not a value: "

@@ -122,6 +122,25 @@ def test_a_formula_cell_says_formulas_are_not_read(ledger, tmp_path):
     ]
 
 
+def test_a_date_cell_past_the_calendar_is_told_at_its_cell_without_a_warning(ledger, tmp_path):
+    """openpyxl reads a date cell whose number is no date (1E10) as #VALUE! and warned of it on stderr, before
+    the refusal's first line."""
+    workbook = Workbook()
+    sheet = workbook.active
+    sheet.append(CUSTOMER_HEADER)
+    sheet.append(customer("C2", start="x"))
+    sheet["G2"] = 1e10
+    sheet["G2"].number_format = "yyyy-mm-dd"
+    path = tmp_path / "customers.xlsx"
+    workbook.save(path)
+    said = ["customers.xlsx:2:contract_start: a date cell whose number (10000000000) is no date: type the value"]
+    with pytest.raises(ImportRejected) as rejected:
+        import_file("customers", path, engine=ledger)
+    assert rejected.value.errors == said
+    result = lifecycle("import", "customers", str(path))
+    assert result.returncode == 2 and result.stderr.splitlines()[0] == said[0], result.stderr
+
+
 # --- a key repeated within one file ---------------------------------------------------------------------
 
 
