@@ -11,7 +11,9 @@ from __future__ import annotations
 import csv
 import io
 import os
+import re
 import stat
+import warnings
 import zipfile
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -46,15 +48,51 @@ class Formula(str):
     the import tells the user to type the value rather than read a cached result or nothing."""
 
 
+class ErrorValue(str):
+    """An .xlsx cell that holds an error (`t="e"`: its text, `#N/A`, `#REF!`, `#DIV/0!`): the value the cell
+    was meant to hold is not there, in a text column as in an amount one, so the import tells the user to type
+    it rather than import the error's text as a name."""
+
+
+class DatePastLimits(ErrorValue):
+    """An .xlsx cell formatted as a date whose number is no date (`1E10`, past year 9999): openpyxl reads it as
+    the error `#VALUE!` (and warned of it on stderr); its text is the number."""
+
+
+#: openpyxl's warning for such a cell, which names it and its number
+_PAST_LIMITS = re.compile(r"Cell (\w+) is marked as a date but the serial value (\S+) is outside the limits")
+
+
+#: OOXML's escape of a character in a text (ECMA-376 22.4.2.4): `_x` and four hexadecimal digits of its UTF-16
+#: code unit, then `_` (`_x202E_` is U+202E, `_x005F_` the underscore, so `_x005F_x202E_` is `_x202E_` as typed).
+#: Excel decodes it in every text of a workbook, left to right; only a lower-case `x` opens one
+_ESCAPE = re.compile(r"_x([0-9A-Fa-f]{4})_")
+
+
+def excel_text(raw: str) -> str:
+    """A text of an .xlsx as Excel shows it: its `_xHHHH_` escapes decoded, the two halves of a UTF-16 pair
+    escaped one by one (`_xD83D__xDE00_`) one character. A half alone stays one (a lone surrogate), refused
+    at its cell as no UTF-8 text holds it."""
+    if "_x" not in raw:
+        return raw
+    text = _ESCAPE.sub(lambda match: chr(int(match.group(1), 16)), raw)
+    if any("\ud800" <= char <= "\udfff" for char in text):
+        text = text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "surrogatepass")
+    return text
+
+
 @dataclass
 class Sheet:
     header: list[str]
     rows: list[tuple[int, dict[str, Any]]]  # (spreadsheet row number, column -> raw cell)
     oversized: list[tuple[int, str]] = field(default_factory=list)  # (row, column) of cells past the bound
+    #: a CSV whose one header cell holds its names separated by `;` or a tab (a spreadsheet set for another
+    #: locale saved it): that separator, to say so when no column is known
+    separator: str | None = None
 
 
 def _cell(value: Any) -> Any:
-    if value is None or isinstance(value, Formula):
+    if value is None or isinstance(value, (Formula, ErrorValue)):
         return value
     if isinstance(value, str):
         value = value.strip()
@@ -129,12 +167,53 @@ def _check_xlsx(path: Path, size: int, limits: Limits) -> None:
                              f"{limits.max_xlsx_ratio} to 1 a workbook has (import_max_xlsx_ratio); nothing was read")
 
 
-def _xlsx_rows(path: Path) -> Iterator[list[Any]]:
-    from openpyxl import load_workbook
+def _load_workbook(handle):
+    """The workbook read only, formulas as formulas (to refuse them), its shared strings as the file holds them:
+    openpyxl's own reading drops every `x005F_` of them, so that `_x005F_x202E_` (the text `_x202E_` as typed)
+    and `_x202E_` (U+202E) read alike; `excel_text` decodes them as Excel does instead."""
+    from openpyxl.cell.text import Text
+    from openpyxl.reader.excel import ExcelReader
+    from openpyxl.xml.constants import SHARED_STRINGS, SHEET_MAIN_NS
+    from openpyxl.xml.functions import iterparse
 
+    class Reader(ExcelReader):
+        def read_strings(self):
+            found = self.package.find(SHARED_STRINGS)
+            if found is None:
+                return
+            item = "{%s}si" % SHEET_MAIN_NS
+            strings = []
+            with self.archive.open(found.PartName[1:]) as source:
+                for _, node in iterparse(source):
+                    if node.tag == item:
+                        strings.append(Text.from_tree(node).content)  # its runs' texts, its phonetic guide left
+                        node.clear()
+            self.shared_strings = strings
+
+    reader = Reader(handle, read_only=True, data_only=False)
+    reader.read()
+    return reader.wb
+
+
+def _value(cell, past_limits: dict[str, str]) -> Any:
+    """A cell's value as the import reads it: a formula or an error marked so, to be refused at its cell; a
+    text as Excel shows it (a shared string, an inline one and each run of a rich text alike). `past_limits`:
+    the date cells of the row whose number is no date, by coordinate."""
+    kind = getattr(cell, "data_type", None)
+    if kind == "f":
+        return Formula(cell.value)
+    if kind == "e" and cell.value is not None:
+        number = past_limits.get(getattr(cell, "coordinate", None))
+        return DatePastLimits(number) if number is not None else ErrorValue(cell.value)
+    if isinstance(cell.value, str):
+        return excel_text(cell.value)
+    return cell.value
+
+
+def _xlsx_rows(path: Path) -> Iterator[list[Any]]:
     handle = _open_regular(path)
     try:
-        workbook = load_workbook(handle, read_only=True, data_only=False)  # formulas as formulas, to refuse them
+        workbook = _load_workbook(handle)
     except Exception as error:  # openpyxl raises many kinds for a bad file
         handle.close()
         raise UnreadableFile(f"{path.name}: not a readable XLSX workbook ({error})") from None
@@ -154,13 +233,19 @@ def _xlsx_rows(path: Path) -> Iterator[list[Any]]:
         hidden_rows, hidden_columns = _hidden(sheet)
         rows_seen: list[int] = []
         columns_seen: set[int] = set()
-        for number, row in enumerate(sheet.iter_rows(), start=1):
-            values = [Formula(cell.value) if getattr(cell, "data_type", None) == "f" else cell.value for cell in row]
-            held = [index for index, value in enumerate(values, start=1) if _cell(value) is not None]
-            if held and number in hidden_rows:
-                rows_seen.append(number)
-            columns_seen.update(index for index in held if index in hidden_columns)
-            yield values
+        # openpyxl warns on stderr of a date cell past its limits, before a refusal's first line: told at its cell
+        with warnings.catch_warnings(record=True) as warned:
+            warnings.simplefilter("always")
+            for number, row in enumerate(sheet.iter_rows(), start=1):
+                past_limits = {found[1]: found[2] for found in (_PAST_LIMITS.match(str(warning.message))
+                                                                for warning in warned) if found}
+                warned.clear()
+                values = [_value(cell, past_limits) for cell in row]
+                held = [index for index, value in enumerate(values, start=1) if _cell(value) is not None]
+                if held and number in hidden_rows:
+                    rows_seen.append(number)
+                columns_seen.update(index for index in held if index in hidden_columns)
+                yield values
         problem = _hidden_problem(rows_seen, sorted(columns_seen))
         if problem:
             raise UnreadableFile(f"{path.name}: {problem}; nothing was written")
@@ -328,7 +413,16 @@ def read_sheet(path: Path, limits: Limits | None = None) -> Sheet:
         rows.append((number, record))
     if header is None or not (header or rows):  # nothing, a BOM or blank lines: no header to name either
         raise UnreadableFile(f"{path.name}: the file is empty (no header row)")
-    return Sheet(header=header, rows=rows, oversized=oversized)
+    return Sheet(header=header, rows=rows, oversized=oversized,
+                 separator=_separator(header) if suffix == ".csv" else None)
+
+
+def _separator(header: list[str]) -> str | None:
+    """`;` or a tab when a CSV's first header cell holds the names separated by it (French Excel saves `;`)."""
+    first = header[0] if header else ""
+    counts = {separator: first.count(separator) for separator in (";", "\t")}
+    separator = max(counts, key=counts.get)
+    return separator if counts[separator] else None
 
 
 def as_text(value: Any) -> str:

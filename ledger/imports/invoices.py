@@ -258,7 +258,7 @@ def _product_status(row: Row, invoice: Invoice, problems: Problems, result: Impo
     comparable = {"customer_id": invoice.customer_id, "issued_on": invoice.issued_on, "due_on": invoice.due_on,
                   "amount_ht": invoice.total_ht}
     given = {name: value for name, value in values.items() if name in comparable or name == "invoice_id"}
-    if not history_row(Row(row.number, given), comparable, problems, "invoice_id", "invoice"):
+    if not history_row(Row(row.number, given), comparable, problems, "invoice_id", "invoice", issued=True):
         return
     wanted = values.get("status") or InvoiceStatus.OPEN
     current = InvoiceStatus.OPEN if invoice.status == InvoiceStatus.PAID else invoice.status

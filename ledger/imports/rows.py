@@ -15,8 +15,9 @@ from ledger import audit
 from ledger.imports.cells import DateOutOfRange, boolean, shown
 from ledger.imports.schemas import Column
 from ledger.models import Customer
-from ledger.readers import Formula, Sheet, as_text
+from ledger.readers import DatePastLimits, ErrorValue, Formula, Sheet, as_text
 from policy.refusals import Refusal
+from policy.text import quoted, utf8_problem
 from policy.window import DateWindow
 
 CHUNK = 900
@@ -94,6 +95,12 @@ class Problems:
         return shown
 
 
+def _one_line(raw: str) -> str:
+    """A formula's or an error's text as a line gives it back: its first 60 characters, quoted if they hold
+    what is not printable (a line break inside a formula is no second line of the refusal)."""
+    return raw[:60] if raw[:60].isprintable() else quoted(raw[:60])
+
+
 def _shown(name: str) -> str:
     """A column name as a line may print it: one from a hostile file never drives the terminal."""
     return name if name.isprintable() else repr(name)
@@ -103,6 +110,11 @@ def parse_sheet(sheet: Sheet, columns: tuple[Column, ...], problems: Problems,
                 progress: Callable[[int], None] | None, window: DateWindow | None = None) -> list[Row]:
     """Each cell parsed by its column; every date within `window` (a fact of the past no later than today)."""
     known = {column.name for column in columns}
+    if not known & set(sheet.header) and sheet.separator:  # French Excel's CSV: `customer_id;name;...`
+        said = "';'" if sheet.separator == ";" else "tabs"
+        problems.add(1, "-", f"this file's columns look separated by {said}: save it as CSV with commas "
+                             f"(expected the columns {', '.join(sorted(known))})")
+        return []
     if not known & set(sheet.header):  # another file altogether (a text file, a link's target): echo none of it
         problems.add(1, "-", f"the header names none of this file's columns (expected {', '.join(sorted(known))}): "
                              f"is it the right file?")
@@ -149,7 +161,20 @@ def parse_sheet(sheet: Sheet, columns: tuple[Column, ...], problems: Problems,
             if (number, column.name) in oversized:
                 continue  # already reported as too long
             if isinstance(raw, Formula):
-                problems.add(number, column.name, f"formulas are not read: type the value (the cell holds {raw[:60]})")
+                problems.add(number, column.name, f"formulas are not read: type the value (the cell holds "
+                                                  f"{_one_line(raw)})")
+                continue
+            if isinstance(raw, DatePastLimits):
+                problems.add(number, column.name, f"a date cell whose number ({_one_line(raw)}) is no date: type "
+                                                  f"the value")
+                continue
+            if isinstance(raw, ErrorValue):  # #N/A in a name is no name, in an amount no amount
+                problems.add(number, column.name, f"the cell shows the error {_one_line(raw)}, not a value: "
+                                                  f"type the value")
+                continue
+            # an .xlsx's `_xD800_` alone: half a character, which no UTF-8 text holds
+            if isinstance(raw, str) and not raw.isprintable() and utf8_problem(raw):
+                problems.add(number, column.name, utf8_problem(raw, "type the text again"))
                 continue
             if raw is None:
                 if column.required:
@@ -312,14 +337,22 @@ def require_customers(session: Session, rows: list[Row], problems: Problems) -> 
     return known
 
 
-def history_row(row: Row, stored: dict[str, Any], problems: Problems, key_column: str, noun: str) -> bool:
-    """True when the stored record equals the row; a difference is an error naming each column."""
+def history_row(row: Row, stored: dict[str, Any], problems: Problems, key_column: str, noun: str, *,
+                issued: bool = False) -> bool:
+    """True when the stored record equals the row; a difference is an error naming each column. `issued`: the
+    record is one this installation issued (an invoice numbered by the product), never imported, and is told so."""
     differences = {name: (stored[name], value) for name, value in row.values.items()
                    if name in stored and stored[name] != value}
     if differences:
         for name, (old, new) in differences.items():
-            problems.add(row.number, name, f"{row.values[key_column]!r} was already imported with "
-                                           f"{_said(old)!r}; a changed {noun} row "
-                                           f"cannot be re-imported (now {_said(new)!r})")
+            key = row.values[key_column]
+            if issued:
+                problems.add(row.number, name, f"{key!r} is {'an' if noun[0] in 'aeiou' else 'a'} {noun} this "
+                                               f"installation issued, with {_said(old)!r} (now {_said(new)!r}): "
+                                               f"imported {noun}s keep their own ids, and a row naming an issued "
+                                               f"one changes only its status")
+            else:
+                problems.add(row.number, name, f"{key!r} was already imported with {_said(old)!r}; a changed "
+                                               f"{noun} row cannot be re-imported (now {_said(new)!r})")
         return False
     return True

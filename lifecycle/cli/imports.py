@@ -42,9 +42,15 @@ def import_(kind: ImportKind, file: Path) -> None:
 
     def on_total(total: int) -> None:
         nonlocal task_id
-        if total >= 2000:
+        if total >= 2000 and progress.console.is_interactive:  # a bar is for a person at a terminal
             progress.start()
             task_id = progress.add_task(escape(file.name), total=total)  # a name is text, never markup
+
+    def stop() -> None:
+        # only a bar that was shown: rich's stop() prints an empty line on a console that is not a terminal
+        # (a refusal's stderr, read by a script or a log, began with it)
+        if task_id is not None:
+            progress.stop()
 
     def advance(count: int) -> None:
         if task_id is not None:
@@ -56,14 +62,14 @@ def import_(kind: ImportKind, file: Path) -> None:
         result = import_file(kind.value, file, engine=engine, terms=ledger_terms(engine), progress=advance,
                              on_total=on_total, sealer=sealer(engine) if kind == ImportKind.tickets else None)
     except ImportRejected as rejected:
-        progress.stop()
+        stop()
         for line in rejected.errors:
             typer.echo(line, err=True)
         fail(f"{file.name} rejected: {rejected.total:,} error(s); nothing was written", 2)
     except UnreadableFile as error:
-        progress.stop()
+        stop()
         fail(str(error), 2)
-    progress.stop()
+    stop()
     typer.echo(result.summary())
     for line in result.notes:
         typer.echo(f"  {line}")

@@ -221,8 +221,12 @@ def test_a_product_invoice_is_disputed_by_its_number_and_never_voided(october, t
     result = import_file("invoices", write_csv(tmp_path / "d.csv", header, [row + ["disputed"]]), engine=october)
     assert result.updated == 1 and by_number(october)[acme["number"]]["status"] == "disputed"
     wrong = [acme["number"], "ACME", acme["issued_on"], acme["due_on"], "1.00", "open"]
-    with pytest.raises(ImportRejected):
+    with pytest.raises(ImportRejected) as rejected:
         import_file("invoices", write_csv(tmp_path / "w.csv", header, [wrong]), engine=october)
+    # told as the product's own invoice, never as one "already imported" (it never was)
+    assert rejected.value.errors == [f"w.csv:2:amount_ht: {acme['number']!r} is an invoice this installation issued, "
+                                     f"with {acme['total_ht']!r} (now '1.00'): imported invoices keep their own ids, "
+                                     f"and a row naming an issued one changes only its status"]
 
 
 def test_credit_notes_and_refunds_import_all_or_nothing(october, tmp_path):

@@ -21,7 +21,7 @@ from ledger.models import CustomerCredit, Invoice, Ticket
 from ledger.readers import UnreadableFile
 from policy.calendar import today_paris
 from tests.integration.test_hostile_input import ledger_state
-from tests.support.builders import CUSTOMER_HEADER, customer, write_csv
+from tests.support.builders import CUSTOMER_HEADER, ErrorCell, customer, write_csv, xlsx_as_written
 from tests.support.cli import lifecycle as command
 from tests.support.cli import lifecycle_in_process, refused_before_any_run
 
@@ -122,6 +122,25 @@ def test_a_formula_cell_says_formulas_are_not_read(ledger, tmp_path):
     ]
 
 
+def test_a_date_cell_past_the_calendar_is_told_at_its_cell_without_a_warning(ledger, tmp_path):
+    """openpyxl reads a date cell whose number is no date (1E10) as #VALUE! and warned of it on stderr, before
+    the refusal's first line."""
+    workbook = Workbook()
+    sheet = workbook.active
+    sheet.append(CUSTOMER_HEADER)
+    sheet.append(customer("C2", start="x"))
+    sheet["G2"] = 1e10
+    sheet["G2"].number_format = "yyyy-mm-dd"
+    path = tmp_path / "customers.xlsx"
+    workbook.save(path)
+    said = ["customers.xlsx:2:contract_start: a date cell whose number (10000000000) is no date: type the value"]
+    with pytest.raises(ImportRejected) as rejected:
+        import_file("customers", path, engine=ledger)
+    assert rejected.value.errors == said
+    result = lifecycle("import", "customers", str(path))
+    assert result.returncode == 2 and result.stderr.splitlines()[0] == said[0], result.stderr
+
+
 # --- a key repeated within one file ---------------------------------------------------------------------
 
 
@@ -208,6 +227,100 @@ def test_every_kind_says_a_formula_is_not_read_in_its_key_and_in_another_cell(ki
     assert rejected.value.errors == [
         f'file.xlsx:2:{header[0]}: formulas are not read: type the value (the cell holds ="K"&"1")',
         f"file.xlsx:3:{header[2]}: formulas are not read: type the value (the cell holds =1+1)"]
+
+
+@pytest.mark.parametrize("kind", sorted(EVERY_KIND))
+def test_every_kind_refuses_an_error_cell_in_its_key_and_in_another_cell(kind, with_credit, tmp_path):
+    """#N/A in a name is no name (it was imported as the name '#N/A'), in an amount no amount: one line at its
+    cell, as a formula's."""
+    header, row = EVERY_KIND[kind]
+    other = row("K2" if kind != "standby" else "C1")
+    other[2] = ErrorCell("#DIV/0!")
+    _with_ticket(kind, with_credit, tmp_path, "K2")
+    before = ledger_state(with_credit)
+    with pytest.raises(ImportRejected) as rejected:
+        import_file(kind, xlsx_as_written(tmp_path / "file.xlsx", header, [[ErrorCell("#N/A"), *row("K1")[1:]], other]),
+                    engine=with_credit)
+    assert rejected.value.errors == [
+        f"file.xlsx:2:{header[0]}: the cell shows the error #N/A, not a value: type the value",
+        f"file.xlsx:3:{header[2]}: the cell shows the error #DIV/0!, not a value: type the value"]
+    assert ledger_state(with_credit) == before
+
+
+#: each kind's text column (one line) that a row of EVERY_KIND leaves empty or holds, beside its key
+TEXT_COLUMN = {"customers": "name", "invoices": "description", "interventions": "engineer", "credit-notes": "reason",
+               "refunds": "reference", "tickets": None, "payments": None, "standby": None, "ticket-events": None}
+
+
+@pytest.mark.parametrize("kind", sorted(EVERY_KIND))
+def test_every_kind_reads_an_escape_as_excel_shows_it_and_refuses_it_as_the_csv(kind, with_credit, tmp_path):
+    """The key and a text column holding `_x202E_` (U+202E to Excel) in a shared string: each refused at its
+    cell in the line the CSV holding U+202E gets."""
+    header, row = EVERY_KIND[kind]
+    column = TEXT_COLUMN[kind]
+    header = [*header, *([column] if column and column not in header else [])]
+
+    def padded(values: list, text: str | None = None) -> list:
+        values = [*values, *[None] * (len(header) - len(values))]
+        if text is not None:
+            values[header.index(column)] = text
+        return values
+
+    key = "C1" if kind == "standby" else "K1"
+    _with_ticket(kind, with_credit, tmp_path, key)
+    escaped, shown = [padded(row(key[0] + "_x202E_" + key[1:]))], [padded(row(key[0] + "\u202e" + key[1:]))]
+    if column:
+        second = "C9" if kind == "customers" else "K2"
+        escaped.append(padded(row(second), "Evil_x001B_[2J"))
+        shown.append(padded(row(second), "Evil\x1b[2J"))
+    before = ledger_state(with_credit)
+    with pytest.raises(ImportRejected) as from_csv:
+        import_file(kind, write_csv(tmp_path / "file.csv", header, shown), engine=with_credit)
+    with pytest.raises(ImportRejected) as from_xlsx:
+        import_file(kind, xlsx_as_written(tmp_path / "file.xlsx", header, escaped), engine=with_credit)
+    assert [line.replace("file.xlsx:", "file.csv:", 1) for line in from_xlsx.value.errors] == from_csv.value.errors
+    assert from_xlsx.value.errors[0].startswith(f"file.xlsx:2:{'customer_id' if kind == 'standby' else header[0]}: ")
+    assert from_xlsx.value.errors[0].endswith("'\\u202e' not allowed")
+    if column:
+        assert from_xlsx.value.errors[-1] == (f"file.xlsx:3:{column}: holds the control character U+001B (at "
+                                              f"character 5): type the text without it")
+    assert ledger_state(with_credit) == before
+
+
+def test_every_kind_of_refusal_begins_its_stderr_with_its_first_line(with_credit, tmp_path):
+    """No empty line before a refusal (the progress bar, never shown for a small file or off a terminal, printed
+    one when stopped): each kind's rejected file, and a file that cannot be read, as the command says them."""
+    for kind, (header, row) in sorted(EVERY_KIND.items()):
+        path = write_csv(tmp_path / f"{kind}.csv", header, [row("bad id!")])
+        result = lifecycle("import", kind, str(path))
+        assert result.returncode == 2, result.stderr
+        assert result.stderr.startswith(f"{kind}.csv:2:{header[0]}: not an id "), (kind, result.stderr)
+        assert result.stderr.endswith(f"lifecycle: {kind}.csv rejected: 1 error(s); nothing was written\n")
+        assert "\n\n" not in result.stderr and result.stdout == ""
+    unreadable = tmp_path / "customers.xlsx"
+    unreadable.write_bytes(b"not a workbook")
+    result = lifecycle("import", "customers", str(unreadable))
+    assert result.returncode == 2 and result.stderr.startswith("lifecycle: customers.xlsx: not a readable XLSX")
+    assert result.stderr.count("\n") == 1
+
+
+def test_a_semicolon_or_tab_separated_csv_is_told_so(ledger, tmp_path):
+    """French Excel saves a 'CSV' with `;` between its cells: the header then names no column, and the refusal
+    says what to do rather than asking whether it is the right file."""
+    for separator, said in ((";", "';'"), ("\t", "tabs")):
+        path = tmp_path / "customers.csv"
+        path.write_text("\n".join(separator.join(line) for line in [CUSTOMER_HEADER, customer("C2", name="Acme, SA")])
+                        + "\n", encoding="utf-8")
+        with pytest.raises(ImportRejected) as rejected:
+            import_file("customers", path, engine=ledger)
+        assert len(rejected.value.errors) == 1
+        assert rejected.value.errors[0].startswith(f"customers.csv:1:-: this file's columns look separated by "
+                                                   f"{said}: save it as CSV with commas (expected the columns ")
+    workbook = tmp_path / "customers.xlsx"  # a workbook's cell holding `a;b` is no separator of a file
+    xlsx_as_written(workbook, [";".join(CUSTOMER_HEADER)], [[";".join(customer("C2"))]])
+    with pytest.raises(ImportRejected) as rejected:
+        import_file("customers", workbook, engine=ledger)
+    assert "the header names none of this file's columns" in rejected.value.errors[0]
 
 
 @pytest.mark.parametrize("kind", sorted(EVERY_KIND))

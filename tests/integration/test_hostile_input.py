@@ -17,7 +17,7 @@ from ledger.db import session_scope
 from ledger.imports import ImportRejected, import_file
 from ledger.models import AuditEntry, Base
 from ledger.readers import UnreadableFile
-from tests.support.builders import CUSTOMER_HEADER, customer, write_csv
+from tests.support.builders import CUSTOMER_HEADER, STRING_FORMS, customer, write_csv, xlsx_as_written
 
 CORPUS = Path(__file__).resolve().parents[1] / "corpus"
 CASES = sorted(CORPUS.glob("*.csv"))
@@ -62,6 +62,67 @@ def test_each_bad_file_is_refused_with_its_line_and_nothing_is_written(case, for
         import_file(kind, path, engine=ledger)
     expected = [f"{path.name}:{line}" for line in case.with_suffix(".expected").read_text(encoding="utf-8").splitlines()]
     assert rejected.value.errors == expected
+    assert ledger_state(ledger) == before
+
+
+# --- OOXML's escapes: a text as Excel shows it -----------------------------------------------------------
+
+#: (as an .xlsx holds it, as a CSV holds the text Excel shows): each refused at its row as the CSV is
+ESCAPED_REFUSED = [("Evil_x202E_txt", "Evil\u202etxt"), ("Evil_x001B_[2J", "Evil\x1b[2J"), ("AC_x000D_ME", "AC\rME"),
+                   ("_x200B_Acme", "\u200bAcme"), ("Ac_x0085_me", "Ac\x85me"), ("Acme_x00ad_", "Acme\xad")]
+
+
+@pytest.mark.parametrize("form", STRING_FORMS)
+def test_an_escaped_character_is_refused_at_its_row_as_the_csv_holding_it_is(form, ledger, tmp_path):
+    """`_x202E_` is U+202E to Excel (ECMA-376 22.4.2.4): a shared string, an inline one or a run of a rich text
+    holding it is read as Excel shows it, then checked as a CSV's cell is (issue: it was imported literally)."""
+    rows = [customer(f"C{number}", name=escaped) for number, (escaped, _) in enumerate(ESCAPED_REFUSED, start=2)]
+    as_shown = [customer(f"C{number}", name=text) for number, (_, text) in enumerate(ESCAPED_REFUSED, start=2)]
+    with pytest.raises(ImportRejected) as from_csv:
+        import_file("customers", write_csv(tmp_path / "customers.csv", CUSTOMER_HEADER, as_shown), engine=ledger)
+    before = ledger_state(ledger)
+    with pytest.raises(ImportRejected) as from_xlsx:
+        import_file("customers", xlsx_as_written(tmp_path / "customers.xlsx", CUSTOMER_HEADER, rows, form),
+                    engine=ledger)
+    assert [line.replace("customers.xlsx:", "customers.csv:", 1) for line in from_xlsx.value.errors] \
+        == from_csv.value.errors
+    assert [line.split(":")[1] for line in from_xlsx.value.errors] == [str(n) for n in range(2, len(rows) + 2)]
+    assert from_xlsx.value.errors[0] == ("customers.xlsx:2:name: holds the invisible character U+202E RIGHT-TO-LEFT "
+                                         "OVERRIDE (at character 5; it reorders or hides text): type the text "
+                                         "without it")
+    assert from_xlsx.value.errors[1] == ("customers.xlsx:3:name: holds the control character U+001B (at character "
+                                         "5): type the text without it")
+    assert ledger_state(ledger) == before
+
+
+@pytest.mark.parametrize("form", STRING_FORMS)
+def test_an_escape_is_read_as_excel_shows_it(form, ledger, tmp_path):
+    """`_x005F_` is the underscore that makes `_x202E_` literal; hexadecimal digits in either case, only `_x` in
+    lower case; a UTF-16 pair escaped half by half is one character; a CR at a cell's end is trimmed as the
+    CSV's is (the name stored holds none)."""
+    shown = {"C2": ("a_x005F_x202E_b", "a_x202E_b"), "C3": ("Caf_x00e9_", "Café"), "C4": ("Caf_x00E9_", "Café"),
+             "C5": ("_X0041_ and _x41_", "_X0041_ and _x41_"), "C6": ("Smile _xD83D__xDE00_", "Smile \U0001f600"),
+             "C7": ("ACME_x000D_", "ACME"), "C8": ("Tab_x0009_", "Tab")}
+    rows = [customer(key, name=escaped) for key, (escaped, _) in shown.items()]
+    xlsx_as_written(tmp_path / "customers.xlsx", CUSTOMER_HEADER, rows, form)
+    assert import_file("customers", tmp_path / "customers.xlsx", engine=ledger).inserted == len(rows)
+    from ledger.models import Customer
+
+    with session_scope(ledger) as session:
+        names = dict(session.execute(select(Customer.customer_id, Customer.name)).all())
+    assert names == {key: text for key, (_, text) in shown.items()}
+    csv_path = write_csv(tmp_path / "same.csv", CUSTOMER_HEADER, [customer("C7", name="ACME\r")])
+    assert import_file("customers", csv_path, engine=ledger).unchanged == 1  # the CSV's CR is trimmed alike
+
+
+def test_half_a_character_escaped_alone_is_refused_at_its_cell(ledger, tmp_path):
+    rows = [customer("C2", name="Broken_xD800_"), customer("C3", name="_xDE00_x")]
+    before = ledger_state(ledger)
+    with pytest.raises(ImportRejected) as rejected:
+        import_file("customers", xlsx_as_written(tmp_path / "customers.xlsx", CUSTOMER_HEADER, rows), engine=ledger)
+    assert rejected.value.errors == [
+        "customers.xlsx:2:name: is not valid UTF-8 (the U+D800 at character 7): type the text again",
+        "customers.xlsx:3:name: is not valid UTF-8 (the U+DE00 at character 1): type the text again"]
     assert ledger_state(ledger) == before
 
 
