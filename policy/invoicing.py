@@ -142,9 +142,11 @@ def subscription_charge(customer: Subscriber, month: str, terms: Terms, *, stand
         off = min(off, served_days)
         if off:
             refund = -cents(customer.monthly_fee * off * discount_share / days)
-            # quantity 1: the days are in the text, and no price per day to the cent gives the refund exactly
+            # the quantity is the days given back: a cancellation reads them (operations/cancellation.py
+            # standby_given) to give back the rest once; no price a day to the cent gives the refund exactly, so
+            # the documents write the line 1 x its amount, the days in its text (figures.shown_line)
             lines.append(Line(subscription_text(words, month, terms, annual_standby=off),
-                              "subscription", Decimal(1), refund, refund, rate, month))
+                              "subscription", Decimal(off), cents(refund / off), refund, rate, month))
         return SubscriptionCharge(lines, period, coverage)
     coverage = subscription_coverage(customer, month, billed=billed, standby=standby, last_service_day=last_service_day)
     if not coverage.days:
@@ -259,7 +261,8 @@ def intervention_lines(billed: dict[str, list[Allocation] | list[CategoryWork]],
     A category's fixed fee (data recovery's) is a line of its own beside its time's: `count` x the fee, so
     that each line's quantity x unit price is its amount wherever the time's is (EN 16931 BT-131); the
     time's line is the hours x the hourly rate (an amount the hours to 4 decimals do not give exactly, as a
-    sum of interventions each rounded to the cent, is quantity 1 x that amount: its minutes are in its text).
+    sum of interventions each rounded to the cent, is quantity 1 x that amount: its minutes are in its text;
+    no other part of the product reads an intervention line's quantity).
     `billed`: each service month's priced allocations, or their sums per category (CategoryWork).
     `words`: the customer's language (default: the terms' invoice_language)."""
     words = words or speak(terms.invoice_language)
