@@ -16,10 +16,12 @@ from pydantic import Field, model_validator
 
 from blocks.forms import Text, bic_problem, iban_problem, mail_address_problem, vat_number_problem
 from policy.einvoicing import siren_problem
+from policy.text import undrawable_problem
 
 #: what the seller's details are as an invoice prints them: one line of text without control or invisible
-#: characters (a NUL breaks the Factur-X XML, a bidi control reorders the printed name)
-Line = Text(200)
+#: characters (a NUL breaks the Factur-X XML, a bidi control reorders the printed name), and none the documents'
+#: font cannot draw
+Line = Text(200, undrawable_problem)
 
 
 #: the identifiers an older release's sample carried (their keys did not hold) and the sample's today: a block

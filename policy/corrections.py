@@ -154,7 +154,7 @@ def credit_note(lines: list[Line], total_ttc: Decimal, credited_ttc: Decimal, *,
         raise CorrectionRefused("say what to credit: either --lines or --amount", "lines")
     if not reason.strip():
         raise CorrectionRefused("--reason: a credit note says why it is issued", "reason")
-    problem = control_problem(reason.strip())
+    problem = control_problem(reason.strip(), printed=True)
     if problem:  # printed on the credit note and its mail: one line of plain text
         raise CorrectionRefused(f"--reason {problem}", "reason")
     left = left_to_credit(total_ttc, credited_ttc)

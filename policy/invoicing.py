@@ -142,6 +142,9 @@ def subscription_charge(customer: Subscriber, month: str, terms: Terms, *, stand
         off = min(off, served_days)
         if off:
             refund = -cents(customer.monthly_fee * off * discount_share / days)
+            # the quantity is the days given back: a cancellation reads them (operations/cancellation.py
+            # standby_given) to give back the rest once; no price a day to the cent gives the refund exactly, so
+            # the documents write the line 1 x its amount, the days in its text (figures.shown_line)
             lines.append(Line(subscription_text(words, month, terms, annual_standby=off),
                               "subscription", Decimal(off), cents(refund / off), refund, rate, month))
         return SubscriptionCharge(lines, period, coverage)
@@ -255,6 +258,11 @@ def category_work(allocations: Iterable[Allocation]) -> list[CategoryWork]:
 def intervention_lines(billed: dict[str, list[Allocation] | list[CategoryWork]], month: str, rate: Decimal,
                        terms: Terms, words: Language | None = None) -> list[Line]:
     """One line per category and service month; a month other than the invoice's is named (late work).
+    A category's fixed fee (data recovery's) is a line of its own beside its time's: `count` x the fee, so
+    that each line's quantity x unit price is its amount wherever the time's is (EN 16931 BT-131); the
+    time's line is the hours x the hourly rate (an amount the hours to 4 decimals do not give exactly, as a
+    sum of interventions each rounded to the cent, is quantity 1 x that amount: its minutes are in its text;
+    no other part of the product reads an intervention line's quantity).
     `billed`: each service month's priced allocations, or their sums per category (CategoryWork).
     `words`: the customer's language (default: the terms' invoice_language)."""
     words = words or speak(terms.invoice_language)
@@ -264,30 +272,47 @@ def intervention_lines(billed: dict[str, list[Allocation] | list[CategoryWork]],
         works = items if all(isinstance(item, CategoryWork) for item in items) else category_work(items)
         for work in sorted((work for work in works if work.amount_ht), key=lambda work: work.category):
             minutes = work.billed_minutes
-            text = intervention_text(words, work.category, work.count, minutes, service_month, month, terms)
-            lines.append(Line(text, work.category, (Decimal(minutes) / 60).quantize(Decimal("0.0001")),
-                              hourly_rate(work.category, terms), work.amount_ht, rate, service_month))
+            fee = fixed_fee(work.category, terms)
+            fees = fee * work.count
+            time = work.amount_ht - fees  # each intervention's amount is its time's, to the cent, + the fee
+            if time:
+                text = intervention_text(words, work.category, work.count, minutes, service_month, month, terms)
+                hours, hourly = (Decimal(minutes) / 60).quantize(Decimal("0.0001")), hourly_rate(work.category, terms)
+                quantity, price = (hours, hourly) if hours * hourly == time else (Decimal(1), time)
+                lines.append(Line(text, work.category, quantity, price, time, rate, service_month))
+            if fees:
+                lines.append(Line(fee_text(words, work.category, service_month, month), work.category,
+                                  Decimal(work.count), fee, fees, rate, service_month))
     return lines
 
 
 def intervention_text(words: Language, category: str, count: int, minutes: int, service_month: str, month: str,
                       terms: Terms) -> str:
-    """An intervention line's text, in the customer's language."""
-    fee = fixed_fee(category, terms)
-    return words.remember(("intervention", category, count, minutes, service_month, month, fee),
-                          lambda: _intervention_text(words, category, count, minutes, service_month, month, fee))
+    """An intervention line's text, in the customer's language: its time (a fixed fee is a line of its own,
+    `fee_text`)."""
+    return words.remember(("intervention", category, count, minutes, service_month, month),
+                          lambda: _intervention_text(words, category, count, minutes, service_month, month))
 
 
-def _intervention_text(words: Language, category: str, count: int, minutes: int, service_month: str, month: str,
-                       fee: Decimal) -> str:
+def fee_text(words: Language, category: str, service_month: str, month: str) -> str:
+    """The text of a category's fixed-fee line (data recovery's), in the customer's language; its quantity
+    is the interventions, its unit price the fee."""
+    return words.remember(("fee", category, service_month, month), lambda: _late(words, words.say(
+        "{category}: {fee_name} per intervention", category=words.say(CATEGORY_WORDS[category]),
+        fee_name=words.say(FEE_WORDS[CATEGORIES[category].fee_name])), service_month, month))
+
+
+def _intervention_text(words: Language, category: str, count: int, minutes: int, service_month: str,
+                       month: str) -> str:
     text = words.say_n("{category}: {count} intervention, {minutes} min billed",
                        "{category}: {count} interventions, {minutes} min billed", count,
                        category=words.say(CATEGORY_WORDS[category]), minutes=minutes)
     if charge_of(category) is Charge.QUOTA:
         text = words.say("{text} beyond the monthly quota", text=text)
-    if fee:
-        text = words.say("{text}, with the {fee} {fee_name} each", text=text, fee=fee,
-                         fee_name=words.say(FEE_WORDS[CATEGORIES[category].fee_name]))
+    return _late(words, text, service_month, month)
+
+
+def _late(words: Language, text: str, service_month: str, month: str) -> str:
     if service_month != month:
         text = words.say("{text} (late, {month})", text=text, month=_month_name(service_month, words))
     return text
@@ -300,6 +325,8 @@ def surcharge_line(method: str, lines: list[Line], rate: Decimal, terms: Terms,
     base = sum((line.amount_ht for line in lines), Decimal("0.00"))
     if method == PaymentMethod.CARD and terms.card_surcharge_enabled and base > 0:
         amount = cents(base * terms.card_surcharge_rate)
+        if not amount:  # 2 % of a few cents: no line of 0.00 is printed
+            return None
         return Line(surcharge_text(words, method, terms, base), "surcharge", Decimal(1), amount, amount, rate)
     if method == PaymentMethod.TRANSFER_INSTALLMENTS and terms.installment_fee_enabled:
         return Line(surcharge_text(words, method, terms, base), "surcharge", Decimal(1), terms.installment_fee,

@@ -12,8 +12,8 @@ and checks both catalogues translate all of them, and that the `.mo` files are c
 
 Amounts, dates and percentages are Babel's, for the language's locale (`1 490,00 €` in French,
 `€1,490.00` in English). Babel's French group separator (U+202F, narrow no-break space) is given as a
-no-break space (U+00A0): the invoice's embedded font (Vera) has no glyph for U+202F, and a customer
-reads one kind of space everywhere.
+no-break space (U+00A0): a customer reads one kind of space everywhere (the invoices' first font, Vera, had
+no glyph for U+202F; DejaVu Sans, their font now, has).
 
 After changing a customer text, from the repository's root:
 

@@ -8,7 +8,9 @@ zero-width space, a tag character or a Hangul filler inside a name makes two nam
 
 from __future__ import annotations
 
+import functools
 import unicodedata
+from pathlib import Path
 
 #: line breaks: a one-line value holds none of them (Unicode's too: str.splitlines splits on them)
 LINE_BREAKS = frozenset("\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029")
@@ -65,12 +67,19 @@ def utf8_problem(value: str, fix: str = "type the text in UTF-8") -> str | None:
     return None
 
 
-def control_problem(value: str, *, lines: bool = False) -> str | None:
+def control_problem(value: str, *, lines: bool = False, printed: bool = False) -> str | None:
     """Why `value` is refused: a control character (C0, DEL, C1), an invisible format character (a bidi
     control, a zero-width space) or, in a one-line value, a line break; or, not empty, it shows nothing
-    (only combining marks, variation selectors, joiners and spaces: `shows_nothing`).
+    (only combining marks, variation selectors, joiners and spaces: `shows_nothing`); or, `printed` (a text an
+    invoice or credit note prints: a customer's name or address, a reason, a line's description), a character
+    the documents' font cannot draw (`undrawable_problem`).
     A multi-line value (`lines`: a description, credentials) may hold line breaks and tabs; a one-line one
     neither."""
+    problem = _control_problem(value, lines=lines)
+    return problem or (undrawable_problem(value) if printed else None)
+
+
+def _control_problem(value: str, *, lines: bool) -> str | None:
     for position, char in enumerate(value, start=1):
         code = ord(char)
         if lines and char in "\t\n\r":
@@ -92,6 +101,49 @@ def control_problem(value: str, *, lines: bool = False) -> str | None:
     return None
 
 
+#: the fonts every invoice and credit note is drawn with and embeds (reports/invoice_document/pdf.py): DejaVu Sans
+#: and DejaVu Sans Bold, shipped in policy/fonts with their license (Bitstream Vera's, DejaVu's changes public
+#: domain), so that no document depends on the fonts of the machine it is made on
+FONT_FOLDER = Path(__file__).with_name("fonts")
+DOCUMENT_FONT = FONT_FOLDER / "DejaVuSans.ttf"
+DOCUMENT_FONT_BOLD = FONT_FOLDER / "DejaVuSans-Bold.ttf"
+#: bidi classes the documents cannot lay out: reportlab draws characters left to right as they come, without
+#: the reordering and the joined forms Hebrew and Arabic need (the font has their letters, the page would read
+#: them backwards and unjoined)
+RIGHT_TO_LEFT = frozenset({"R", "AL"})
+
+
+@functools.cache
+def drawable_characters() -> frozenset[int]:
+    """The code points both document fonts draw (read once from their cmap tables): a buyer's name is printed
+    in bold, its address in the regular face."""
+    from reportlab.pdfbase.ttfonts import TTFontFile  # the documents' own library; read on the first non-ASCII text
+
+    regular, bold = (frozenset(TTFontFile(str(path)).charToGlyph) for path in (DOCUMENT_FONT, DOCUMENT_FONT_BOLD))
+    return regular & bold
+
+
+def undrawable_problem(value: str) -> str | None:
+    """Why `value` cannot be printed on an invoice or a credit note: it holds a character the documents' font
+    has no glyph for (a CJK ideograph, most emoji, a script DejaVu Sans lacks: the PDF would show a box where
+    the XML holds the letter), or one written right to left (`RIGHT_TO_LEFT`). Named by position, as every
+    other refused character. Every character of ASCII is drawn; tabs and line breaks are no glyphs."""
+    if value.isascii():
+        return None
+    drawable = drawable_characters()
+    for position, char in enumerate(value, start=1):
+        if char.isascii():
+            continue
+        if ord(char) not in drawable:
+            return (f"holds the character {character_name(char)} (at character {position}), not drawable by the "
+                    f"documents' font (DejaVu Sans): an invoice would print a box; type the text without it")
+        if unicodedata.bidirectional(char) in RIGHT_TO_LEFT:
+            return (f"holds the right-to-left character {character_name(char)} (at character {position}), which "
+                    f"the documents cannot lay out (they print left to right): type the text in a left-to-right "
+                    f"script")
+    return None
+
+
 def shows_nothing(char: str) -> bool:
     """Whether `char` shows nothing on its own: a space, a combining mark (U+0301 COMBINING ACUTE ACCENT: it
     accents the character before it), a variation selector (U+FE0F: it picks an emoji's form) or a joiner. A
@@ -99,7 +151,7 @@ def shows_nothing(char: str) -> bool:
     return char.isspace() or char in JOINERS or unicodedata.category(char) in ("Mn", "Me")
 
 
-def text_problem(value: str, max_length: int, *, lines: bool = False) -> str | None:
+def text_problem(value: str, max_length: int, *, lines: bool = False, printed: bool = False) -> str | None:
     """Why `value` is refused as a text of at most `max_length` characters (an import's text cell, a name
     given to a command): empty, too long, or holding what `control_problem` refuses. Text that begins like a
     formula (`=`, `+`, `-`, `@`) is text, as in an import's cell: every export writes it as text."""
@@ -107,7 +159,7 @@ def text_problem(value: str, max_length: int, *, lines: bool = False) -> str | N
         return "is empty"
     if len(value) > max_length:
         return f"is longer than {max_length} characters"
-    return control_problem(value, lines=lines)
+    return control_problem(value, lines=lines, printed=printed)
 
 
 def checked(check):

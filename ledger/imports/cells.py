@@ -26,12 +26,13 @@ class CellRefused(ValueError):
         self.reasons = reasons
 
 
-def text(max_length: int, *, lines: bool = False) -> Callable[[Any], str]:
-    """Text of at most `max_length` characters, without control characters; one line unless `lines`."""
+def text(max_length: int, *, lines: bool = False, printed: bool = False) -> Callable[[Any], str]:
+    """Text of at most `max_length` characters, without control characters; one line unless `lines`; `printed`
+    (an invoice or credit note prints it): only characters the documents' font draws."""
     def parse(value: Any) -> str:
         result = as_text(value)
         reasons = [f"longer than {max_length} characters"] if len(result) > max_length else []
-        problem = control_problem(result, lines=lines)
+        problem = control_problem(result, lines=lines, printed=printed)
         if problem:
             reasons.append(problem)
         if reasons:
@@ -109,7 +110,7 @@ def address(value: Any) -> str:
     # the character first, named as every other field names it: a vertical tab, a lone carriage return or a
     # U+2028 splits no address line (only a line break U+000A or ` / ` do) and read as a wrong count of lines
     for number, line in enumerate(lines, start=1):
-        problem = control_problem(line)
+        problem = control_problem(line, printed=True)  # every address is printed
         if problem and problem.startswith("holds a line break"):
             position, char = next((position, char) for position, char in enumerate(line, start=1)
                                   if char in LINE_BREAKS)

@@ -36,7 +36,7 @@ def schemas(terms: Terms) -> dict[str, tuple[Column, ...]]:
     """The columns of each file, with the bounds of the terms (an intervention's most minutes)."""
     return {
         "customers": (
-            Column("customer_id", identifier), Column("name", text(200)), Column("email", email),
+            Column("customer_id", identifier), Column("name", text(200, printed=True)), Column("email", email),
             Column("monthly_fee", monthly_fee), Column("payment_method", choice(*PAYMENT_METHODS)),
             Column("billing_cycle", choice(*BillingCycle), False), Column("contract_start", day, False),
             Column("vat_rate", vat_rate, False), Column("included_minutes", whole(0, MINUTES_IN_A_MONTH), False),
@@ -51,7 +51,7 @@ def schemas(terms: Terms) -> dict[str, tuple[Column, ...]]:
         "invoices": (
             Column("invoice_id", identifier), Column("customer_id", identifier), Column("issued_on", day, past=True),
             Column("due_on", day), Column("amount_ht", positive_money), Column("vat_rate", vat_rate, False),
-            Column("description", text(500), False), Column("status", choice(*INVOICE_STATUSES), False),
+            Column("description", text(500, printed=True), False), Column("status", choice(*INVOICE_STATUSES), False),
             Column("period_start", day, False), Column("period_end", day, False),
             Column("subscription", boolean, False),
         ),
@@ -71,7 +71,7 @@ def schemas(terms: Terms) -> dict[str, tuple[Column, ...]]:
         ),
         "credit-notes": (
             Column("credit_note_id", identifier), Column("invoice_number", identifier),
-            Column("amount_ttc", positive_money), Column("reason", text(500)), Column("issued_on", day),
+            Column("amount_ttc", positive_money), Column("reason", text(500, printed=True)), Column("issued_on", day),
             Column("again", boolean, False),  # true: alike to a note already issued (invoice, amount, reason) on purpose
         ),
         "tickets": (

@@ -49,13 +49,13 @@ def force_reason(force: bool, reason: Optional[str]) -> Optional[str]:
 
 
 
-def text_option(option: str, value: str, max_length: int) -> None:
+def text_option(option: str, value: str, max_length: int, *, printed: bool = False) -> None:
     """A name or a reason given to a command follows an import's text cell: not empty, at most `max_length`
     characters (the ledger's column), no control or invisible character; it may begin like a formula (it
-    stays text wherever it is shown)."""
+    stays text wherever it is shown); `printed` (a document prints it): only what the documents' font draws."""
     from policy.text import text_problem
 
-    problem = text_problem(value, max_length)
+    problem = text_problem(value, max_length, printed=printed)
     if problem:
         fail(f"{option} {problem}", 2)
 

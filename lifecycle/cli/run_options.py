@@ -260,7 +260,7 @@ def credit_note(
     id_option("--invoice", invoice)  # a number or an imported id, as the credit-notes file's `invoice_number`
     if amount is not None:
         money_option("--amount", amount)
-    text_option("--reason", reason, 500)  # as the credit-notes file's `reason`
+    text_option("--reason", reason, 500, printed=True)  # as the credit-notes file's `reason`
     text_option("--requested-by", requested_by, 120)
     positions = None
     if lines is not None:

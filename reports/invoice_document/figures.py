@@ -13,7 +13,7 @@ to be compared with them, and any disagreement is a `ValueError`, never a silent
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from decimal import Decimal
 
@@ -92,6 +92,18 @@ class InvoiceDocument:
     delivery: Party | None = None
 
 
+def shown_line(line: DocumentLine) -> DocumentLine:
+    """The line as both outputs write it: its quantity x unit price is its amount, exactly (EN 16931 BT-131 =
+    BT-129 x BT-146, Peppol R120: a reader multiplies them and finds the amount, or refuses the line). The
+    ledger's lines are made so (policy/invoicing.py: a fee is a line of its own, a standby give-back is one
+    amount); a line that is not (one stored before they were, or a sum of amounts each rounded to the cent)
+    is written as 1 x its amount, its text saying the rest (the minutes, the days). Its amount, the ledger's,
+    is never changed."""
+    if line.quantity * line.unit_price == line.amount_ht:
+        return line
+    return replace(line, quantity=Decimal(1), unit="C62", unit_price=line.amount_ht)
+
+
 def category(doc: InvoiceDocument, rate: Decimal) -> str:
     """The EN 16931 VAT category of a rate on this document: S, E (exempt) or O (outside the scope)."""
     if rate > 0:
@@ -157,7 +169,9 @@ class Figures:
     def of(cls, doc: InvoiceDocument) -> Figures:
         """The document's figures once it is checked: a `ValueError` with a one-line reason names the
         first thing a Factur-X document needs that it lacks or gets wrong."""
-        return cls(document=doc, vat=tuple(_check(doc)), sign=sign(doc))
+        rows = tuple(_check(doc))
+        return cls(document=replace(doc, lines=tuple(shown_line(line) for line in doc.lines)), vat=rows,
+                   sign=sign(doc))
 
 
 def _check(doc: InvoiceDocument) -> list[VatRow]:

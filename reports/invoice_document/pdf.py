@@ -4,18 +4,19 @@ This module exists to draw the page, and only that: the figures come checked fro
 word from wording.py (the customer's catalogue), and pdfa.py turns the drawing into the PDF/A-3 that
 carries the XML. The page is in French by default, with the mandatory mentions of the Code de
 commerce (L441-9, L441-10, D441-5) and of the CGI (art. 242 nonies A: the HT basis of each VAT rate
-when there are several). The TrueType fonts Vera/VeraBd, shipped with reportlab, are embedded: PDF/A
-forbids the unembedded standard 14 fonts, so no table or canvas is left on reportlab's Helvetica.
+when there are several). The TrueType fonts DejaVu Sans and Sans Bold, shipped with the product
+(policy/fonts: Latin with its extensions A and B, Greek, Cyrillic and more, where reportlab's Vera had
+Western Latin only), are embedded: PDF/A forbids the unembedded standard 14 fonts, so no table or canvas
+is left on reportlab's Helvetica. What they cannot draw is refused where the text enters
+(policy.text.undrawable_problem), never printed as boxes.
 """
 
 from __future__ import annotations
 
 import functools
 import io
-import os
 from xml.sax.saxutils import escape
 
-import reportlab
 from reportlab.lib import colors
 from reportlab.lib.enums import TA_RIGHT
 from reportlab.lib.pagesizes import A4
@@ -26,11 +27,12 @@ from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen import canvas as rl_canvas
 from reportlab.platypus import KeepTogether, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
+from policy.text import DOCUMENT_FONT, DOCUMENT_FONT_BOLD
 from reports.invoice_document.figures import Figures, InvoiceDocument, Party
 from reports.invoice_document.wording import (LABELS, country_name, grouped_iban, legal_form, money, penalties,
                                               percent, quantity, short_date, title, unit_price)
 
-FONT, FONT_BOLD = "Vera", "VeraBd"
+FONT, FONT_BOLD = "DejaVuSans", "DejaVuSans-Bold"
 INK = colors.HexColor("#1f2933")
 ACCENT = colors.HexColor("#1f4e79")
 MUTED = colors.HexColor("#52606d")
@@ -43,10 +45,9 @@ MARGIN = 18 * mm
 
 @functools.cache
 def _fonts() -> None:
-    """Vera and Vera Bold, shipped with reportlab, registered as embedded TrueType (subset) fonts."""
-    folder = os.path.join(os.path.dirname(reportlab.__file__), "fonts")
-    pdfmetrics.registerFont(TTFont(FONT, os.path.join(folder, "Vera.ttf")))
-    pdfmetrics.registerFont(TTFont(FONT_BOLD, os.path.join(folder, "VeraBd.ttf")))
+    """DejaVu Sans and Sans Bold, shipped with the product, registered as embedded TrueType (subset) fonts."""
+    pdfmetrics.registerFont(TTFont(FONT, str(DOCUMENT_FONT)))
+    pdfmetrics.registerFont(TTFont(FONT_BOLD, str(DOCUMENT_FONT_BOLD)))
     pdfmetrics.registerFontFamily(FONT, normal=FONT, bold=FONT_BOLD, italic=FONT, boldItalic=FONT_BOLD)
 
 
@@ -57,7 +58,7 @@ def _style(name: str, size: float = 8.5, bold: bool = False, color=INK, align: i
 
 
 def _table_style(commands: list[tuple]) -> TableStyle:
-    """A table's style, its cell font Vera: reportlab's default, Helvetica, would be declared unembedded."""
+    """A table's style, its cell font DejaVu Sans: reportlab's default, Helvetica, would be declared unembedded."""
     return TableStyle([("FONTNAME", (0, 0), (-1, -1), FONT), *commands])
 
 

@@ -137,15 +137,17 @@ def test_a_cancellation_recorded_while_the_close_runs_never_prices_one_invoice_f
 
 
 # ACME's October with A7 in it (beyond support: its ticket's customization was delivered on 20 August, more than a
-# month before): A1 draws 90, A3 the last 30 and bills 20 -> 60.00, A4 30.00, A6 310.00, and A7 billed whole,
+# month before): A1 draws 90, A3 the last 30 and bills 20 -> 60.00, A4 30.00, A6 310.00 (60.00 + its 250.00 fee, two
+# lines), and A7 billed whole,
 # quota or not: 30 min assistance -> 60.00. HT 960.00, VAT 192.00, TTC 1152.00.
 WITH_A7 = ("960.00", "192.00", "1152.00", [("subscription", "500.00"), ("data_modification", "60.00"),
-                                            ("data_recovery", "310.00"), ("reporting", "30.00"),
+                                            ("data_recovery", "60.00"), ("data_recovery", "250.00"), ("reporting", "30.00"),
                                             ("assistance", "60.00")])
 # ACME on its new plan (800.00 a month, 60 minutes included): A1 draws 60 and bills 30 -> 60.00; A3 bills its 50
 # -> 60 min -> 120.00; A4 30.00; A6 310.00. HT 1320.00, VAT 264.00, TTC 1584.00.
 NEW_PLAN = ("1320.00", "264.00", "1584.00", [("subscription", "800.00"), ("assistance", "60.00"),
-                                             ("data_modification", "120.00"), ("data_recovery", "310.00"),
+                                             ("data_modification", "120.00"), ("data_recovery", "60.00"),
+                                             ("data_recovery", "250.00"),
                                              ("reporting", "30.00")])
 
 

@@ -83,21 +83,22 @@ def test_an_invoice_credited_partly_then_wholly_reaches_the_customer_to_the_cent
     [attachment] = list(mail["message"].iter_attachments())
     assert attachment.get_content() == stored(note["document"])
 
-    # never more than what is left: the four lines whole (1080.00) are refused, nothing is numbered
-    refused = issue_credit_note(invoice=acme["number"], lines=[1, 2, 3, 4], reason="Cancelled",
+    # never more than what is left: the five lines whole (1080.00) are refused, nothing is numbered
+    refused = issue_credit_note(invoice=acme["number"], lines=[1, 2, 3, 4, 5], reason="Cancelled",
                                 requested_by="claire.finance", return_state=True)
     assert refused.is_failed() and "only 980.00 TTC are left to credit" in refused.message
-    lines = issue_credit_note(invoice=acme["number"], lines=[2, 3, 4], reason="Work not done",
+    lines = issue_credit_note(invoice=acme["number"], lines=[2, 3, 4, 5], reason="Work not done",
                               requested_by="claire.finance")
     assert int(lines["number"][-6:]) == int(partly["number"][-6:]) + 1          # gapless, in the invoice series
     shown = by_number(october)[lines["number"]]
     assert (shown["total_ht"], shown["total_vat"], shown["total_ttc"]) == ("-400.00", "-80.00", "-480.00")
-    assert [line["amount_ht"] for line in shown["lines"]] == ["-60.00", "-310.00", "-30.00"]
+    # data recovery's time and its fee are two lines (quantity x unit price = amount on each)
+    assert [line["amount_ht"] for line in shown["lines"]] == ["-60.00", "-60.00", "-250.00", "-30.00"]
     assert by_number(october)[acme["number"]]["balance"] == "500.00"
-    # line 3 (372.00 TTC) fits in what is left, but it was credited whole already: never twice
-    again = issue_credit_note(invoice=acme["number"], lines=[3], reason="Work not done", requested_by="claire.finance",
+    # line 4 (300.00 TTC) fits in what is left, but it was credited whole already: never twice
+    again = issue_credit_note(invoice=acme["number"], lines=[4], reason="Work not done", requested_by="claire.finance",
                               return_state=True)
-    assert again.is_failed() and "line 3 was credited by an earlier credit note already" in again.message
+    assert again.is_failed() and "line 4 was credited by an earlier credit note already" in again.message
     wholly = issue_credit_note(invoice=acme["number"], amount_ttc="500.00", reason="Subscription waived",
                                requested_by="claire.finance")
     assert (wholly["balance"], wholly["to_credit"]) == ("0.00", "0.00")

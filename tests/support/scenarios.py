@@ -8,7 +8,8 @@ from tests.support.builders import CUSTOMER_HEADER, customer, write_csv
 HEADER = ["intervention_id", "customer_id", "started_at", "minutes", "category"]
 
 # ACME   sepa, 500/month. Quota 120: A1 draws 90, A3 draws the last 30 and bills 20 -> 30 min -> 60.00;
-#        A4 (23:30 Paris on the 31st: October) bills 10 -> 15 min -> 30.00; A6 recovery 20 -> 30 min + 250 = 310.00.
+#        A4 (23:30 Paris on the 31st: October) bills 10 -> 15 min -> 30.00; A6 recovery 20 -> 30 min + 250 = 310.00:
+#        two lines, its time 60.00 and its fee 1 x 250.00 (quantity x unit price = amount on every line).
 #        HT 500 + 60 + 310 + 30 = 900.00, VAT 180.00, TTC 1080.00.
 # BETA   card, 300/month, standby from 20 October (12 of 31 days): included floor(120 x 19 / 31) = 73;
 #        subscription 300 x (31 - 6) / 31 = 241.94; B1 100 min: 73 free, 27 -> 30 min -> 60.00;
@@ -19,7 +20,8 @@ HEADER = ["intervention_id", "customer_id", "started_at", "minutes", "category"]
 # DELTA  annual contract from March: nothing in October. EPS: free plan with only a bug fix: no invoice.
 EXPECTED = {
     "ACME": ("900.00", "180.00", "1080.00", [("subscription", "500.00"), ("data_modification", "60.00"),
-                                              ("data_recovery", "310.00"), ("reporting", "30.00")]),
+                                              ("data_recovery", "60.00"), ("data_recovery", "250.00"),
+                                              ("reporting", "30.00")]),
     "BETA": ("353.88", "70.78", "424.66", [("subscription", "241.94"), ("assistance", "60.00"),
                                            ("feature_urgent", "45.00"), ("surcharge", "6.94")]),
     "GAMMA": ("149.99", "8.25", "158.24", [("subscription", "99.99"), ("user_error", "30.00"), ("surcharge", "20.00")]),

@@ -217,7 +217,8 @@ def test_an_invoice_to_the_cent():
     assert (terms["BT-106"], terms["BT-110"], terms["BT-112"], terms["BT-113"], terms["BT-115"]) == (
         D("1170.67"), D("234.13"), D("1404.80"), None, D("1404.80"))
     assert [line[-1] for line in terms["BG-25"]] == [D("490.00"), D("130.67"), D("180.00"), D("120.00"), D("250.00")]
-    assert terms["BG-25"][1][4] == D("130.6667")
+    # the line stored as 1 x 130.6667 = 130.67 is written 1 x 130.67: quantity x price is the amount (BT-131)
+    assert terms["BG-25"][1][4] == D("130.67")
 
 
 def test_a_credit_note_is_a_ubl_credit_note_naming_the_credited_invoice_with_positive_amounts():

@@ -145,7 +145,7 @@ def test_every_category_and_fee_an_invoice_line_can_name_has_its_words():
 
 
 def test_invoice_lines_are_drafted_in_the_customers_language_or_the_terms():
-    from policy.invoicing import Subscriber, intervention_text, subscription_lines, subscription_text
+    from policy.invoicing import Subscriber, fee_text, intervention_text, subscription_lines, subscription_text
     from policy.terms import Terms
 
     terms = Terms()
@@ -162,9 +162,13 @@ def test_invoice_lines_are_drafted_in_the_customers_language_or_the_terms():
     assert subscription_text(english, "2026-10", terms, served=10, standby=4) == (
         "Subscription October 2026 (service ended on day 10 of 31: cancellation) (4 of 31 days on standby at 50%)")
     assert subscription_text(french, "2027-03", terms, annual=True) == "Abonnement annuel, période commençant en mars 2027"
+    # data recovery's fee is a line of its own (quantity x price = amount, EN 16931 BT-131): its time's text
+    # names no fee
     assert intervention_text(french, "data_recovery", 1, 90, "2026-09", "2026-10", terms) == (
-        f"Récupération de données : 1 intervention, 90 min facturées, plus frais de récupération de 250,00{NBSP}€ "
-        f"par intervention (en retard : septembre 2026)")
+        "Récupération de données : 1 intervention, 90 min facturées (en retard : septembre 2026)")
+    assert fee_text(french, "data_recovery", "2026-09", "2026-10") == (
+        "Récupération de données : frais de récupération par intervention (en retard : septembre 2026)")
+    assert fee_text(english, "data_recovery", "2026-10", "2026-10") == "Data recovery: recovery fee per intervention"
     assert intervention_text(english, "assistance", 3, 30, "2026-10", "2026-10", terms) == (
         "Assistance: 3 interventions, 30 min billed beyond the monthly quota")
 
