@@ -106,6 +106,16 @@ class Sockets:
                 def connect(self):
                     super().connect()
                     sockets.opened(self.sock)
+
+                def _consume_headers(self, fp):
+                    """The lines after a `100 Continue`, up to the blank one, as botocore reads them; but an end of
+                    the stream ends the wait: botocore's loop reads "" for ever once the connection is closed (a store
+                    that gives up mid-answer, or the cut of a deadline), spinning a worker thread that never ends, so
+                    the deadline's line came minutes late and the process never exited."""
+                    while (line := fp.readline()) != b"\r\n":
+                        if not line:
+                            raise ConnectionAbortedError("the store closed the connection before the request's body "
+                                                         "was sent")
             return Reporting
 
         class Plain(AWSHTTPConnectionPool):
