@@ -243,3 +243,20 @@ def test_an_export_upload_interrupted_or_terminated_ends_with_one_line_and_its_s
     listed = boto3.client("s3", endpoint_url=proxy.endpoint, region_name="us-east-1", aws_access_key_id="test",
                           aws_secret_access_key="test").list_objects_v2(Bucket=bucket, Prefix="lifecycle/exports/")
     assert listed.get("KeyCount", 0) == 0  # nothing half-stored
+
+
+def test_a_slow_store_within_its_deadline_says_how_far_the_work_is(bucket, proxy, monkeypatch):
+    """probe19a Low: a store slow but within each call's deadline made a one-customer backup take 5.5 min with no
+    line said. The work says where it stands at most every PROGRESS_SECONDS (shortened here), then finishes."""
+    from blocks.storage_deadlines import progress
+
+    store = _storage(bucket, proxy).store()
+    proxy.trickle(EVERY, AT_MOST)  # each answer takes seconds; the deadline (120 s) is far
+    said: list[str] = []
+    with progress("customer C014", 2 * 100_000, say=said.append, every=0.5):
+        store.put_stream("one.bin", io.BytesIO(b"1" * 100_000))
+        store.put_stream("two.bin", io.BytesIO(b"2" * 100_000))
+    assert said and all(line.startswith("customer C014: ") and line.endswith(" of 195.3 KB stored") for line in said)
+    assert said[-1] == "customer C014: 195.3 KB of 195.3 KB stored", said  # the second's bytes added to the first's
+    proxy.passing()
+    assert store.open("two.bin").read() == b"2" * 100_000
