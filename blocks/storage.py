@@ -464,16 +464,26 @@ class S3Store:
     def _upload(self, stream: BinaryIO, key: str, extra: dict, config) -> None:
         """boto3's upload_fileobj, with the sockets cut before its worker threads are waited for when it fails or is
         interrupted: upload_fileobj's manager waits for them first, and a worker blocked in a trickled read held
-        a Ctrl-C'ed command for minutes (a second Ctrl-C left the threads, still not daemons, to hold the exit)."""
+        a Ctrl-C'ed command for minutes (a second Ctrl-C left the threads, still not daemons, to hold the exit).
+
+        A failed or interrupted upload is cancelled through its future (`future.cancel()`), never through
+        `TransferManager.shutdown(cancel=True)`: s3transfer (0.17.0 and every release since, 0.19.3 included) passes
+        that call's arguments to `_shutdown` in the wrong order, so the cancel raised "TypeError: 'str' object is not
+        callable" in place of the interrupt (a SIGTERM's traceback). The manager is then shut down without cancel,
+        which is right in every release, and waited for at most SHUTDOWN_SECONDS: its threads' sockets are cut."""
         from boto3.s3.transfer import create_transfer_manager
 
         manager = create_transfer_manager(self.client, config)
+        future = None
         try:
-            manager.upload(stream, self.bucket, self._key(key), extra_args=extra).result()
+            future = manager.upload(stream, self.bucket, self._key(key), extra_args=extra)
+            future.result()
         except BaseException as error:
             if not isinstance(error, Exception):  # an interrupt; a deadline passed has cut them already
                 self.sockets.interrupt()
-            manager.shutdown(cancel=True)
+            if future is not None:
+                future.cancel()
+            _shut_down(manager)
             raise
         manager.shutdown()
 
@@ -572,6 +582,26 @@ class S3Store:
     def link(self, key: str, expires_seconds: int = 7 * 24 * 3600) -> str:
         return self.client.generate_presigned_url("get_object", Params={"Bucket": self.bucket, "Key": self._key(key)},
                                                   ExpiresIn=expires_seconds)
+
+
+#: how long a failed or interrupted upload waits for its transfer manager's threads (their sockets cut) to end
+SHUTDOWN_SECONDS = 10.0
+
+
+def _shut_down(manager) -> None:
+    """The manager shut down (its transfers cancelled already) in a daemon thread, waited for SHUTDOWN_SECONDS at
+    most: a worker thread stuck all the same must not hold the command's line (the CLI's exit bounds the rest)."""
+    import threading
+
+    def shut_down() -> None:
+        try:
+            manager.shutdown()
+        except Exception:  # noqa: BLE001 - the upload's own error is the one to tell
+            pass
+
+    ending = threading.Thread(target=shut_down, name="transfer-shutdown", daemon=True)
+    ending.start()
+    ending.join(SHUTDOWN_SECONDS)
 
 
 def _size_of(stream: BinaryIO) -> int | None:

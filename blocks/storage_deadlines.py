@@ -18,9 +18,13 @@ import socket
 import threading
 import time
 import weakref
+from contextlib import contextmanager
+from contextvars import ContextVar
 
 FLOOR_SECONDS = 120
 MIN_KB_PER_SECOND = 32
+#: how often a long transfer (a backup's objects, a workbook's upload) says how far it is, at most
+PROGRESS_SECONDS = 30.0
 
 
 def _positive(variable: str, default: float) -> float:
@@ -106,6 +110,16 @@ class Sockets:
                 def connect(self):
                     super().connect()
                     sockets.opened(self.sock)
+
+                def _consume_headers(self, fp):
+                    """The lines after a `100 Continue`, up to the blank one, as botocore reads them; but an end of
+                    the stream ends the wait: botocore's loop reads "" for ever once the connection is closed (a store
+                    that gives up mid-answer, or the cut of a deadline), spinning a worker thread that never ends, so
+                    the deadline's line came minutes late and the process never exited."""
+                    while (line := fp.readline()) != b"\r\n":
+                        if not line:
+                            raise ConnectionAbortedError("the store closed the connection before the request's body "
+                                                         "was sent")
             return Reporting
 
         class Plain(AWSHTTPConnectionPool):
@@ -119,6 +133,61 @@ class Sockets:
         session._manager.pool_classes_by_scheme = session._pool_classes_by_scheme
 
 
+class Progress:
+    """What a piece of work (one customer's backup, a workbook) has moved to the store over all its calls, said at
+    most every PROGRESS_SECONDS while they run: a slow store within each call's deadline made a one-customer backup
+    take 5.5 min with no line said. A work done sooner says nothing."""
+
+    def __init__(self, label: str, total: int | None, say, every: float):
+        self.label, self.total, self.say, self.every = label, total, say, every
+        self.done, self.current = 0, {}
+        self.last = time.monotonic()
+        self._lock = threading.Lock()
+
+    def tick(self, watch: "Watch") -> None:
+        with self._lock:
+            self.current[id(watch)] = watch.moved
+            if time.monotonic() - self.last < self.every:
+                return
+            self.last = time.monotonic()
+            moved = self.done + sum(self.current.values())
+        of = f" of {amount(self.total)}" if self.total else ""
+        try:
+            self.say(f"{self.label}: {amount(moved)}{of} stored")
+        except Exception:  # noqa: BLE001 - a line not said never stops the transfer
+            pass
+
+    def finish(self, watch: "Watch") -> None:
+        with self._lock:
+            self.current.pop(id(watch), None)
+            self.done += watch.moved
+
+
+_progress: ContextVar[Progress | None] = ContextVar("lifecycle_storage_progress", default=None)
+
+
+def _run_logger_info():
+    try:
+        from prefect import get_run_logger
+
+        return get_run_logger().info
+    except Exception:  # noqa: BLE001 - outside a run: Python's logging
+        import logging
+
+        return logging.getLogger("lifecycle.storage").info
+
+
+@contextmanager
+def progress(label: str, total: int | None = None, say=None, every: float = PROGRESS_SECONDS):
+    """The store's calls made within say where `label` stands (`customer C014: 3.2 MB of 40 MB stored`) at most every
+    `every` seconds, through `say` (the run's log by default: the logger is taken here, in the run's thread)."""
+    token = _progress.set(Progress(label, total, say or _run_logger_info(), every))
+    try:
+        yield
+    finally:
+        _progress.reset(token)
+
+
 class Watch:
     """One transfer's deadline: the floor plus the object's size (or the bytes moved, when more) at the least
     rate; a daemon thread checks it each second and cuts the store's sockets when it passes."""
@@ -129,6 +198,7 @@ class Watch:
         self.started = time.monotonic()
         self.expired_after: float | None = None
         self._stop, self._lock = threading.Event(), threading.Lock()
+        self.progress = _progress.get()  # the work this call is part of, which says how far it is
         threading.Thread(target=self._run, name="storage-deadline", daemon=True).start()
 
     def deadline(self) -> float:
@@ -136,6 +206,8 @@ class Watch:
 
     def _run(self) -> None:
         while not self._stop.wait(max(0.05, min(1.0, self.deadline() - time.monotonic()))):
+            if self.progress is not None:
+                self.progress.tick(self)
             if time.monotonic() >= self.deadline():
                 with self._lock:
                     if self._stop.is_set():
@@ -151,6 +223,8 @@ class Watch:
                 self._stop.set()
                 if self.expired_after is not None:
                     self.sockets.refusing -= 1
+                if self.progress is not None:
+                    self.progress.finish(self)
 
     def seen(self) -> str:
         """What moved, for the line: `answered 12 KB of 3 MB in 121 s`."""

@@ -27,7 +27,7 @@ from pathlib import Path
 
 import lifecycle_config as config
 from lifecycle.deathwatch import SERVER_HOME_VARIABLE, Lifeline, record
-from lifecycle.warm_engine import SOCKET_NAME, SOCKET_VARIABLE, serve_environment
+from lifecycle.warm_engine import RUN_LIFELINE_VARIABLE, SOCKET_NAME, SOCKET_VARIABLE, serve_environment
 from lifecycle_config.conditions import Unavailable
 from lifecycle_config.installation import WILDCARD, link_host
 
@@ -786,7 +786,9 @@ def up(*, host: str, port: int, echo, workers: int = 1) -> int:
         engine_socket = os.path.join(engine_dir, SOCKET_NAME)
         with (logs / "warm-engine.log").open("ab") as engine_log:
             warm_engine = subprocess.Popen(lifeline.command(*warm_engine_command(engine_socket)[2:]),
-                                           **lifeline.popen(serve_environment(env)), cwd=PROJECT_ROOT,
+                                           **lifeline.popen({**serve_environment(env),
+                                                            RUN_LIFELINE_VARIABLE: str(lifeline.read_fd)}),
+                                           cwd=PROJECT_ROOT,
                                            stdout=engine_log, stderr=subprocess.STDOUT)
         note(warm_engine)
         # not among `children`: if it is lost, runs start the cold way (`python -m prefect.engine`), up stays

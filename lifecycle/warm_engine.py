@@ -71,6 +71,11 @@ REQUEST_DEADLINE = 3.0
 #: the variables of the warm engine's environment that set those two waits (seconds; anything else: the default)
 REQUEST_TIMEOUT_VARIABLE = "LIFECYCLE_WARM_ENGINE_REQUEST_TIMEOUT"
 REQUEST_DEADLINE_VARIABLE = "LIFECYCLE_WARM_ENGINE_REQUEST_DEADLINE"
+#: the warm engine's environment names here the read end of `lifecycle up`'s lifeline (lifecycle.deathwatch), which
+#: each run it forks watches too: a run's process has a session of its own (a Ctrl-C or a stop of the warm engine
+#: leaves it running, tracked by its worker's command), so `up` killed outright (SIGKILL, the out-of-memory killer)
+#: left the runs in flight running as orphans nobody tracked; they now end with `up` as everything it started does
+RUN_LIFELINE_VARIABLE = "LIFECYCLE_WARM_ENGINE_LIFELINE"
 #: how many connections may wait for their requests at once: past it, the one waiting longest is closed, so a
 #: flood of idle connections costs descriptors only up to this, and a command's connection (its request sent
 #: with its connect) is read before it could be the oldest
@@ -139,9 +144,18 @@ def _exec_engine(argv: list[str]) -> None:
 
 
 def _exit_like(status: dict) -> None:
-    if status.get("signal"):
-        signal.signal(status["signal"], signal.SIG_DFL)
-        os.kill(os.getpid(), status["signal"])
+    """End as the run's process ended: by the same signal (the worker then says "killed by SIGKILL", as for a
+    `python -m prefect.engine` of its own), or with its code. SIGKILL's handler cannot be set, not even to its
+    default: the attempt raised, and the command exited 1 ("general error") for a run killed outright."""
+    signum = status.get("signal")
+    if signum:
+        try:
+            signal.signal(signum, signal.SIG_DFL)
+        except (OSError, ValueError):  # SIGKILL, SIGSTOP: their action is their own already
+            pass
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, [signum])
+        os.kill(os.getpid(), signum)
+        sys.exit(128 + signum)  # a signal whose default is not to end (none a process dies of): its shell status
     sys.exit(status.get("code", 1))
 
 
@@ -223,6 +237,8 @@ def _run_child(request: dict, fds: list[int], listener: socket.socket, connectio
         for fd in other_fds:  # the streams other waiting requests passed: theirs, not this run's
             os.close(fd)
         os.setsid()  # its own session: stopping the warm engine leaves the runs in flight running
+        if _lifeline is not None:  # but not `up`'s end: inherited by the fork, watched here in the run's own thread
+            _watch_lifeline(_lifeline)
         for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGCHLD, signal.SIGHUP):
             signal.signal(signum, signal.SIG_DFL)
         _show_environment(request["env"])
@@ -275,6 +291,39 @@ def _run_child(request: dict, fds: list[int], listener: socket.socket, connectio
             os._exit(code)
 
 
+#: the lifeline's read end, in the warm engine (from RUN_LIFELINE_VARIABLE) and the runs it forks; None: no `up`
+_lifeline: int | None = None
+#: how long a run has, once `up` is gone, between SIGTERM and SIGKILL (lifecycle.deathwatch's GRACE)
+LIFELINE_GRACE = 20.0
+
+
+def _watch_lifeline(fd: int) -> None:
+    """In a forked run: once `up` is gone (end-of-file on its lifeline), end this run's group as `up`'s own lifelines
+    end its children: SIGTERM (Prefect's engine marks the run crashed, when its server still answers), SIGKILL after
+    LIFELINE_GRACE. The next `up` marks crashed the runs whose process is gone (lifecycle.server.crash_lost_runs).
+
+    Why a lifeline rather than up.lock: the runs are forked by the warm engine, not started by `up`, so `up` never
+    knows their pids to record; and a run left to the next `up` would go on unwatched meanwhile, its server gone
+    (the probe's ran ~80 s, then finished under the next `up`'s server). Ending with `up` is deathwatch's rule for
+    whatever `up` brought about."""
+    import threading
+
+    def wait_for_up() -> None:
+        try:
+            while os.read(fd, 1):
+                pass
+        except OSError:
+            pass
+        for signum in (signal.SIGTERM, signal.SIGKILL):
+            try:
+                os.killpg(os.getpid(), signum)
+            except (ProcessLookupError, PermissionError):
+                return
+            time.sleep(LIFELINE_GRACE)
+
+    threading.Thread(target=wait_for_up, daemon=True, name="lifeline").start()
+
+
 def _show_environment(env: dict) -> None:
     """Write the run's variables (its PREFECT__ ones first) over the room kept in this process's environment
     block, so /proc/PID/environ shows them; as many as fit, the rest left out."""
@@ -306,8 +355,18 @@ def serve(path: str) -> None:
     """Import Prefect's engine once, then fork a run for each command that connects; until SIGTERM. The socket's
     folder goes with it when it is `up`'s private one, even when it is stopped during its imports (`up` killed as
     soon as it said ready, which it says without waiting for this engine)."""
+    global _lifeline
+
     def leave(*_):
         raise SystemExit(0)
+
+    held = os.environ.pop(RUN_LIFELINE_VARIABLE, "")
+    if held.isdigit():
+        try:
+            os.fstat(int(held))  # open here (passed on by `up`), not a number naming nothing or another file
+            _lifeline = int(held)
+        except OSError:
+            pass
 
     signal.signal(signal.SIGTERM, leave)  # until _serve listens: ended where it stands, through the finally
     signal.signal(signal.SIGINT, leave)

@@ -26,6 +26,7 @@ from sqlalchemy.engine import Engine
 
 from blocks.platform import PlatformControl
 from blocks.storage import ObjectStorage, StoreUnavailable
+from blocks.storage_deadlines import progress
 from ledger import audit, keys
 from ledger.db import now, session_scope
 from ledger.locks import STALE_SECONDS, CustomerBusy, customer_lock, why_gone
@@ -224,10 +225,11 @@ def write_backup(*, backup_id: str, prefix: str, tables: list, source: Engine, w
         if mode is not None:
             objects.retain_until = lock_instant(written_lock(paris_date(started),
                                                              days=(terms or Terms()).keep_daily_backups))
-        manifest = write_archive(objects, prefix=prefix, tables=tables,
-                                 source=source, where_of=where_of,
-                                 header={"backup_id": backup_id, "customer_id": customer_id, "kind": kind,
-                                         "created_at": started.isoformat(), "tenant_column": tenant_column})
+        with progress(f"customer {customer_id}" if customer_id else f"backup {backup_id}"):
+            manifest = write_archive(objects, prefix=prefix, tables=tables,
+                                     source=source, where_of=where_of,
+                                     header={"backup_id": backup_id, "customer_id": customer_id, "kind": kind,
+                                             "created_at": started.isoformat(), "tenant_column": tenant_column})
     except Exception as error:
         with session_scope(engine, write=True) as session:
             record = session.get(Backup, backup_id)

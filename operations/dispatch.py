@@ -178,7 +178,12 @@ def dispatch(notifications: Notifications, platform: PlatformControl, customer_i
         notices = session.execute(select(Notice.id, Notice.customer_id, Notice.notice_key, Notice.to, Notice.subject,
                                          Notice.body, Notice.created_at, Notice.attachment_key).where(Notice.status == NoticeStatus.PENDING,
                                                             *_of(Notice, customer_ids)).order_by(Notice.id)).all()
+    down = None  # the mail server's error once it did not answer: this dispatch's other notices wait for the next run
     for notice in notices:
+        if down is not None:
+            _tell(result, "pending", result.sent, f"notice {notice.notice_key} to {notice.customer_id}", down,
+                  notice.created_at, _mail_server(notifications))
+            continue
         if not _claim(Notice, notice.id):
             continue
         sent, error = _try(lambda: notifications.send(notice.to, notice.subject, notice.body, key=notice.notice_key,
@@ -190,12 +195,18 @@ def dispatch(notifications: Notifications, platform: PlatformControl, customer_i
                                                      "last_error": None})
         _tell(result, outcome, result.sent, f"notice {notice.notice_key} to {notice.customer_id}", error,
               notice.created_at, _mail_server(notifications))
+        down = error if outcome == "pending" and _not_answering(error) else None
     with session_scope() as session:
         effects = session.execute(select(PlatformEffect).where(PlatformEffect.status == EffectStatus.PENDING,
                                                                *_of(PlatformEffect, customer_ids))
                                   .order_by(PlatformEffect.id)).scalars().all()
         session.expunge_all()
+    down = None  # likewise the platform's
     for effect in effects:
+        if down is not None:
+            _tell(result, "pending", result.applied, f"access of {effect.customer_id} ({effect.reason})", down,
+                  effect.created_at, _platform(platform))
+            continue
         if not _claim(PlatformEffect, effect.id):
             continue
         flags = Flags(effect.admin_enabled, effect.platform_enabled, effect.operations_enabled)
@@ -206,7 +217,18 @@ def dispatch(notifications: Notifications, platform: PlatformControl, customer_i
                                                              "last_error": None})
         _tell(result, outcome, result.applied, f"access of {effect.customer_id} ({effect.reason})", error,
               effect.created_at, _platform(platform))
+        down = error if outcome == "pending" and _not_answering(error) else None
     return result
+
+
+def _not_answering(error: BaseException | None) -> bool:
+    """Whether the server itself did not answer (refused, reset, timed out, hung up), after all of one item's tries:
+    the next items of the same dispatch are then left pending untried. Each was tried with its backoff in turn, and
+    a close's 48 notices to a mail server that refused took 2 minutes before saying "not sent yet". An answer about
+    one item (an SMTP 4xx, a document that cannot be read) stops nothing."""
+    return isinstance(error, (ConnectionError, TimeoutError, socket.timeout, smtplib.SMTPServerDisconnected,
+                              smtplib.SMTPConnectError, httpx.TransportError)) \
+        or (isinstance(error, PlatformError) and error.transient)
 
 
 def _mail_server(notifications: Notifications) -> str:

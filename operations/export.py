@@ -21,6 +21,7 @@ from sqlalchemy import func, or_, select, union
 
 import lifecycle_config
 from blocks.storage import ObjectStorage
+from blocks.storage_deadlines import progress
 from ledger import audit, keys
 from ledger.db import now, one_at_a_time, session_scope
 from ledger.einvoicing import last_statuses
@@ -365,7 +366,7 @@ def export_month(month: str, storage: ObjectStorage, fallback_terms: Terms, *, f
                                         written.totals, written.interventions)
                 # the ledger knows this content, but its file is gone from storage (deleted by someone): a
                 # dead link and a failing --out until it is written again, under the same key and version
-                with path.open("rb") as handle:
+                with path.open("rb") as handle, progress(f"the workbook of {month}", path.stat().st_size):
                     same.bytes = store.put_stream(same.key, handle)
                 audit.record(session, "export_rewritten", customer_id=None, actor="billable-export",
                              flow_run_id=flow_run_id, before={"key": same.key, "missing": True},
@@ -374,7 +375,7 @@ def export_month(month: str, storage: ObjectStorage, fallback_terms: Terms, *, f
                                     written.totals, written.interventions, rewritten=True)
             version = (session.scalar(select(func.max(Export.version)).where(Export.month == month)) or 0) + 1
             key = object_key(month, version)
-            with path.open("rb") as handle:
+            with path.open("rb") as handle, progress(f"the workbook of {month}", path.stat().st_size):
                 size = storage.store().put_stream(key, handle)
             failpoint("export.uploaded")
             session.add(Export(month=month, version=version, key=key, fingerprint=written.fingerprint,

@@ -12,6 +12,7 @@ what they share, errors how an uncaught error is told. This module puts them tog
 
 from __future__ import annotations
 
+import signal
 import sys
 
 import typer
@@ -37,6 +38,48 @@ INTERRUPTED = 130
 
 
 def main() -> None:
+    """The command, then, in the command's own process, an exit no leftover thread can hold (_bounded_exit)."""
+    import threading
+
+    here = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _terminated) if here else None
+    try:
+        _main()
+    except SystemExit as exit_:
+        code = exit_.code
+        if _the_process_is_this_command():
+            _bounded_exit(0 if code is None else code if isinstance(code, int) else 1)
+        raise
+    finally:
+        if here and previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+class Terminated(BaseException):
+    """A SIGTERM (a supervisor's stop, `kill`): raised where the command stands, so that what it holds is let go
+    as for a Ctrl-C (a transaction rolled back, an upload cancelled), then said in one line (_main)."""
+
+    def __init__(self, signum: int):
+        super().__init__(f"signal {signum}")
+        self.signal = signum
+
+
+def _terminated(signum, _frame) -> None:
+    raise Terminated(signum)
+
+
+def _the_process_is_this_command() -> bool:
+    """Whether this process is `lifecycle` itself (its script, or `python -m lifecycle.cli`), not a program that
+    calls main() and goes on (the tests' in-process commands): only then may its end be forced."""
+    import os
+
+    started = sys.modules.get("__main__")
+    spec = getattr(started, "__spec__", None)
+    return (spec is not None and spec.name in ("lifecycle.cli", "lifecycle.cli.__main__")) \
+        or os.path.basename(getattr(started, "__file__", None) or "") == "lifecycle"
+
+
+def _main() -> None:
     """Every known mistake is one line and exit 2; a condition of the world (a store or server that cannot be
     reached, a full disk, a refused permission) one line and exit 1; only a bug prints a traceback, and says
     it is one."""
@@ -80,6 +123,50 @@ def main() -> None:
         typer.echo(f"lifecycle: this is a bug, not something you did wrong ({type(error).__name__}); please report "
                    f"it with the traceback above", err=True)
         sys.exit(1)
+    except BaseException as error:  # a SIGTERM (Prefect's own handler in a flow run raises its TerminationSignal,
+        # then gives the signal again to the handler it found, Terminated's): one line, then the signal's own end
+        if not isinstance(error, Terminated) and type(error).__name__ != "TerminationSignal":
+            raise
+        typer.echo("lifecycle: terminated (SIGTERM)", err=True)
+        _end_by_signal(getattr(error, "signal", None) or signal.SIGTERM)
     if code == INTERRUPTED:  # typer returns a Ctrl-C in a command as this code: said in one line, as any end
         typer.echo("lifecycle: interrupted (Ctrl-C)", err=True)
     sys.exit(code if isinstance(code, int) and not isinstance(code, bool) else 0)
+
+
+#: how long the interpreter's own exit (joining threads, exit handlers) may take once the command said its last line
+EXIT_SECONDS = 15.0
+
+
+def _bounded_exit(code: int) -> None:
+    """The command's line is said: from here, no thread may hold the process. A worker thread stuck in a store's read
+    (s3transfer's, not a daemon) held a finished `run export` for minutes at exit, and a Ctrl-C there printed the
+    interpreter's traceback. Past EXIT_SECONDS, or at a Ctrl-C or SIGTERM meanwhile, the process ends with its
+    status without waiting (os._exit); a normal exit, far shorter, never sees it."""
+    import os
+    import threading
+
+    def now(*_) -> None:
+        try:
+            sys.stdout.flush()
+            sys.stderr.flush()
+        finally:
+            os._exit(code)
+
+    if threading.current_thread() is threading.main_thread():  # a Ctrl-C while threads are joined: no traceback
+        signal.signal(signal.SIGINT, now)
+        signal.signal(signal.SIGTERM, now)
+    timer = threading.Timer(EXIT_SECONDS, now)
+    timer.daemon = True
+    timer.start()
+
+
+def _end_by_signal(signum: int) -> None:
+    """End as the signal's default would (the status a shell or a supervisor sees for any SIGTERMed command)."""
+    import os
+
+    sys.stdout.flush()
+    sys.stderr.flush()
+    signal.signal(signum, signal.SIG_DFL)
+    os.kill(os.getpid(), signum)
+    os._exit(128 + signum)  # not reached: the signal ends the process

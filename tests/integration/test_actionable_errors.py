@@ -186,6 +186,9 @@ def test_a_mail_server_down_is_one_line_naming_it_in_the_command_and_the_runs_lo
         from ledger.models import Notice
 
         assert sorted(session.scalars(select(Notice.status))) == ["pending", "pending"]
+        # the first notice's tries found the server down: the other waits untried (a close's 48 notices, each tried
+        # with its backoff, took 2 minutes before saying so)
+        assert sorted(session.scalars(select(Notice.attempts))) == [0, 1]
 
 
 @pytest.fixture

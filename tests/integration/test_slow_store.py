@@ -180,3 +180,83 @@ def test_ctrl_c_in_a_trickled_upload_cuts_its_worker_threads_reads(bucket, proxy
             process.wait()
     assert stderr.strip().splitlines()[-1] == "KeyboardInterrupt", stderr
     assert proxy.cut_short >= 1  # the client went away mid-answer: its reads were cut, not waited out
+
+
+def _export_command(bucket: str, proxy, tmp_path, monkeypatch, **extra: str) -> subprocess.Popen:
+    """`lifecycle run export` of a shop's month in a process of its own, its store behind the proxy."""
+    from tests.support.backup_shop import backup_shop
+
+    backup_shop(tmp_path, monkeypatch, "2026-11-20")
+    env = {**os.environ, "LIFECYCLE_STORAGE_URL": f"s3://{bucket}/lifecycle", "AWS_ENDPOINT_URL": proxy.endpoint,
+           "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test", "AWS_DEFAULT_REGION": "us-east-1",
+           "PYTHONPATH": os.getcwd(), **extra}
+    env.pop("PREFECT_API_URL", None)
+    return subprocess.Popen([sys.executable, "-m", "lifecycle.cli", "run", "export", "--month", "2026-10"], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+
+
+def _ended(process: subprocess.Popen, timeout: float) -> tuple[str, float]:
+    started = time.monotonic()
+    try:
+        stdout, stderr = process.communicate(timeout=timeout)
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+    return stdout + stderr, time.monotonic() - started
+
+
+def test_a_trickled_export_upload_ends_at_its_one_deadline_with_one_line_and_the_process_exits(bucket, proxy, tmp_path,
+                                                                                             monkeypatch):
+    """probe19a D7b: the answer to the upload's `Expect: 100-continue` trickled, then the store gave up mid-line:
+    botocore read the closed connection's "" for ever (a spinning worker thread), the line came after 6.5 min for a
+    deadline of 121 s, and the process never exited (that thread held it). Now: the upload's one deadline, one line,
+    and the process is gone."""
+    proxy.trickle(0.2, 20)  # probe19a's proxy: a byte each 0.2 s, the store gives up after 20
+    process = _export_command(bucket, proxy, tmp_path, monkeypatch, LIFECYCLE_STORAGE_FLOOR_SECONDS="4")
+    said, took = _ended(process, timeout=240)
+    lines = [line for line in said.splitlines() if line.startswith("lifecycle: ")]
+    assert process.returncode == 1 and len(lines) == 1, said
+    assert f"s3://{bucket}/lifecycle at {proxy.endpoint}" in lines[0] and "2026-10_billable-interventions" in lines[0]
+    assert "Traceback" not in said and "Exception ignored" not in said, said
+    assert took < 120, took  # the deadline (4 s and the workbook's size) and the command's start, not minutes
+
+
+@pytest.mark.parametrize("signum, status, line", [(signal.SIGINT, 130, "lifecycle: interrupted (Ctrl-C)"),
+                                                  (signal.SIGTERM, -signal.SIGTERM, "lifecycle: terminated (SIGTERM)")])
+def test_an_export_upload_interrupted_or_terminated_ends_with_one_line_and_its_status(bucket, proxy, tmp_path,
+                                                                                     monkeypatch, signum, status, line):
+    """probe19a D7a: a SIGTERM during the upload gave a traceback and "TypeError: 'str' object is not callable"
+    (s3transfer's shutdown(cancel=True) passes its arguments in the wrong order). Now one line, and the status of
+    that signal: 130 for a Ctrl-C, killed by SIGTERM as any command is; nothing stored."""
+    proxy.trickle(EVERY * 20, AT_MOST)  # each answer takes a minute or more
+    process = _export_command(bucket, proxy, tmp_path, monkeypatch)
+    while proxy.sent < 3:  # the upload's answer is trickling
+        assert process.poll() is None, process.communicate()
+        time.sleep(0.05)
+    os.killpg(process.pid, signum)
+    said, took = _ended(process, timeout=120)
+    assert process.returncode == status, said
+    assert [text for text in said.splitlines() if text.startswith("lifecycle: ")] == [line], said
+    assert "Traceback" not in said, said
+    proxy.passing()
+    listed = boto3.client("s3", endpoint_url=proxy.endpoint, region_name="us-east-1", aws_access_key_id="test",
+                          aws_secret_access_key="test").list_objects_v2(Bucket=bucket, Prefix="lifecycle/exports/")
+    assert listed.get("KeyCount", 0) == 0  # nothing half-stored
+
+
+def test_a_slow_store_within_its_deadline_says_how_far_the_work_is(bucket, proxy, monkeypatch):
+    """probe19a Low: a store slow but within each call's deadline made a one-customer backup take 5.5 min with no
+    line said. The work says where it stands at most every PROGRESS_SECONDS (shortened here), then finishes."""
+    from blocks.storage_deadlines import progress
+
+    store = _storage(bucket, proxy).store()
+    proxy.trickle(EVERY, AT_MOST)  # each answer takes seconds; the deadline (120 s) is far
+    said: list[str] = []
+    with progress("customer C014", 2 * 100_000, say=said.append, every=0.5):
+        store.put_stream("one.bin", io.BytesIO(b"1" * 100_000))
+        store.put_stream("two.bin", io.BytesIO(b"2" * 100_000))
+    assert said and all(line.startswith("customer C014: ") and line.endswith(" of 195.3 KB stored") for line in said)
+    assert said[-1] == "customer C014: 195.3 KB of 195.3 KB stored", said  # the second's bytes added to the first's
+    proxy.passing()
+    assert store.open("two.bin").read() == b"2" * 100_000

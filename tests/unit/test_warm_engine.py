@@ -339,3 +339,81 @@ def test_a_command_whose_warm_engine_dies_before_reading_its_request_runs_cold(w
     out, err = command.communicate(timeout=300)
     assert command.returncode == 1 and ENGINE_REFUSAL in err, err
     assert "did not say" not in err
+
+
+@contextlib.contextmanager
+def _up_like_warm_engine():
+    """A warm engine started as `lifecycle up` starts it: through lifecycle.deathwatch, holding the read end of a
+    lifeline whose write end this test holds (as `up` does): closing it is `up` killed outright. Yields the socket's
+    path, the engine's process, the write end, and the address of a Prefect API that accepts and never answers (a
+    run forked to it waits there, in flight)."""
+    from lifecycle.warm_engine import RUN_LIFELINE_VARIABLE
+
+    read_end, write_end = os.pipe()
+    silent = socket.create_server(("127.0.0.1", 0))
+    with _socket_folder() as path:
+        env = {**serve_environment(_environment()), "LIFECYCLE_LIFELINE": str(read_end),
+               RUN_LIFELINE_VARIABLE: str(read_end)}
+        server = subprocess.Popen([sys.executable, "-m", "lifecycle.deathwatch", "lifecycle.warm_engine", "serve", path],
+                                  env=env, pass_fds=(read_end,), start_new_session=True, cwd=ROOT,
+                                  stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        os.close(read_end)
+        try:
+            with _stopped_at_the_end(server, server.stdout.readline):
+                yield path, server, write_end, f"http://127.0.0.1:{silent.getsockname()[1]}/api"
+        finally:
+            try:
+                os.close(write_end)
+            except OSError:
+                pass
+            silent.close()
+
+
+def _run_in_flight(path: str, server, api: str) -> tuple[subprocess.Popen, int]:
+    """A command whose forked run waits on the silent API: the command and the run's pid."""
+    import time
+    import uuid
+
+    from tests.support.up import descendants
+
+    command = subprocess.Popen([sys.executable, "-m", "lifecycle.warm_engine", str(uuid.uuid4())], cwd=ROOT,
+                               env=_environment(LIFECYCLE_WARM_ENGINE=path, PREFECT_API_URL=api,
+                                                PREFECT_API_REQUEST_TIMEOUT="600"),
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    for _ in range(600):
+        runs = descendants(server.pid)  # the warm engine's only child: the run it forked for the command
+        if runs:
+            return command, runs[0]
+        assert command.poll() is None, command.communicate()
+        time.sleep(0.1)
+    raise AssertionError("no run was forked")
+
+
+def test_a_forked_run_killed_outright_is_reported_as_killed_by_sigkill_as_a_plain_engine_would_be():
+    """probe19a D8: the worker said "exited with status code: 1 ... general error" for a forked run SIGKILLed (the
+    command's attempt to reset SIGKILL's handler raised); a plain `python -m prefect.engine` is reported killed by
+    SIGKILL (status -9): so is the command now."""
+    with _up_like_warm_engine() as (path, server, _write_end, api):
+        command, run = _run_in_flight(path, server, api)
+        os.kill(run, 9)
+        _, stderr = command.communicate(timeout=120)
+        assert command.returncode == -9, stderr
+
+
+def test_a_run_forked_by_the_warm_engine_ends_with_up_killed_outright():
+    """probe19a D8: `up` SIGKILLed mid-run: the run's process (a session of its own) ran on as an orphan nobody
+    tracked, and finished under the next `up`'s server. It watches `up`'s lifeline now: `up` gone, it ends (and the
+    next `up` marks the run crashed, its process gone); its command ends too."""
+    from lifecycle.deathwatch import _alive
+
+    with _up_like_warm_engine() as (path, server, write_end, api):
+        command, run = _run_in_flight(path, server, api)
+        os.close(write_end)  # `up` killed outright: the kernel closes its end
+        command.communicate(timeout=120)
+        for _ in range(600):
+            if not _alive(run):
+                break
+            import time
+            time.sleep(0.1)
+        assert not _alive(run)
+        assert server.wait(timeout=60) is not None  # the warm engine went with `up` too
