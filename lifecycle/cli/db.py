@@ -90,6 +90,7 @@ def _no_ledger_to_adopt(url: str) -> str | None:
 
     import lifecycle_config as config
     from ledger.db import ledger_engine
+    from ledger.installation import read_only_uri
     from lifecycle_config.installation import sqlite_file, without_password
 
     shown = config.escaped(without_password(url), 4096)
@@ -100,7 +101,7 @@ def _no_ledger_to_adopt(url: str) -> str | None:
         if not path.is_file():
             return f"there is no ledger at {shown} (no such file): {hint}"
         try:
-            with sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True) as database:
+            with sqlite3.connect(read_only_uri(path), uri=True) as database:
                 tables = {row[0] for row in database.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
                 versioned = "alembic_version" in tables and database.execute(
                     "SELECT version_num FROM alembic_version").fetchone() is not None
