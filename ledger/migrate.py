@@ -101,6 +101,17 @@ def upgrade(url: str) -> tuple[str | None, str]:
     return before, current_revision(engine_for(url)) or ""
 
 
+def upgrade_on(connection, url: str) -> None:
+    """Make or migrate the ledger on `connection`, inside the caller's transaction (a snapshot restored into a
+    server database: its schema and its rows committed together). Not for SQLite, whose migrations need a
+    connection with foreign keys off (upgrade)."""
+    from alembic import command
+
+    config = _config(url)
+    config.attributes["connection"] = connection
+    command.upgrade(config, "head")
+
+
 def ensure_current(engine: Engine, url: str) -> None:
     """Migrate a missing or old ledger before a command uses it."""
     if current_revision(engine) != HEAD:

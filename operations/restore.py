@@ -24,7 +24,7 @@ from ledger import audit, keys
 from ledger.db import now, session_scope
 from ledger.locks import customer_lock
 from ledger.models import Backup, Base, Customer, DeletionCertificate, DeletionIntent, Intervention, RestoreJob
-from lifecycle_config.databases import engine_for
+from lifecycle_config.databases import SQLITE_COMPANIONS, engine_for
 from lifecycle_config.failpoints import failpoint
 from lifecycle_config.scratch import scratch_folder
 from operations.backup import abandon, backup_customer, mark_corrupt, mark_gone
@@ -363,42 +363,115 @@ def _settle_abandoned_restores(customer_id: str, current_job: int, engine=None) 
 
 
 def restore_ledger_snapshot(backup_id: str, target_url: str, storage: ObjectStorage, engine=None) -> dict[str, int]:
-    """Load a ledger snapshot into an empty ledger at `target_url` (see the README)."""
-    from ledger.migrate import upgrade
-
+    """Load a ledger snapshot into an empty ledger at `target_url` (see the README). All or nothing, even killed
+    (SIGKILL, a power cut): a SQLite target is written as a temporary file beside it, renamed into place once
+    whole; a server database gets its schema and its rows in one transaction. A kill half-way left a ledger of
+    tables and no rows, which the next attempt refused as "not empty"."""
     with session_scope(engine) as session:
         backup = session.get(Backup, backup_id)
     if backup is None or backup.kind != BackupKind.LEDGER or backup.status != BackupStatus.GOOD:
         raise ValueError(f"no good ledger snapshot {quoted(backup_id)}")
-    new_file = _new_sqlite_file(target_url)
     _refuse_target_in_use(target_url)
+    destination = _sqlite_target(target_url)
+    if destination is None:
+        try:
+            return _load_snapshot(backup, target_url, storage, engine)
+        except BaseException:  # a failure (a wrong key, storage down, Ctrl-C): the transaction is rolled back
+            _leave_nothing(target_url)
+            raise
+    import fcntl
+    import os
+    import tempfile
+
+    _remove_killed_restores(destination)
+    handle, name = tempfile.mkstemp(dir=destination.parent, prefix=f".{destination.name}.", suffix=".restoring")
+    fcntl.flock(handle, fcntl.LOCK_EX)  # held while this restore runs: a later one removes it only once it is dead
+    temporary = Path(name)  # a file of 0 bytes: SQLite takes it as an empty database
+    temporary_url = f"sqlite:///{temporary}"
     try:
-        return _load_snapshot(backup, target_url, storage, engine)
-    except BaseException:  # a failure (a wrong key, storage down, a full disk, Ctrl-C) leaves nothing behind
-        _leave_nothing(target_url, new_file)
-        raise
+        loaded = _load_snapshot(backup, temporary_url, storage, engine)
+        engine_for(temporary_url).dispose()
+        _self_contained(temporary)
+        failpoint("snapshot.rows-loaded")
+        _refuse_target_in_use(target_url)  # another command wrote there meanwhile: never replaced
+        os.replace(temporary, destination)
+        _synced_folder(destination.parent)
+        return loaded
+    finally:
+        engine_for(temporary_url).dispose()
+        _remove_with_companions(temporary)
+        os.close(handle)
 
 
-def _new_sqlite_file(target_url: str) -> Path | None:
-    """The SQLite file `target_url` names when it does not exist yet: the restore made it, and removes it
-    again when it fails (a 0-byte or half-written --to file was left behind)."""
+def _remove_with_companions(path: Path) -> None:
+    for each in (path, *(path.with_name(path.name + suffix) for suffix in SQLITE_COMPANIONS)):
+        each.unlink(missing_ok=True)
+
+
+def _remove_killed_restores(destination: Path) -> None:
+    """The temporary files beside `destination` that restores killed before their rename left (never the
+    target itself): each one whose lock no process holds any more (a running restore holds its own)."""
+    import fcntl
+    import os
+
+    prefix = f".{destination.name}."
+    for leftover in [path for path in destination.parent.iterdir()
+                     if path.name.startswith(prefix) and path.name.endswith(".restoring")]:
+        try:
+            descriptor = os.open(leftover, os.O_RDWR)
+        except OSError:
+            continue
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            continue  # another restore's, still running
+        finally:
+            os.close(descriptor)
+        _remove_with_companions(leftover)
+
+
+def _sqlite_target(target_url: str) -> Path | None:
+    """The file a SQLite `target_url` names (absolute), or None for a server database."""
     from sqlalchemy.engine import make_url
 
     url = make_url(target_url)
-    if url.get_backend_name() != "sqlite" or (url.database or ":memory:") == ":memory:":
+    if url.get_backend_name() != "sqlite":
         return None
-    path = Path(url.database)
-    return None if path.exists() else path.absolute()
+    import os
+
+    return Path(os.path.realpath(url.database))  # a link's file is written, as SQLite would have written it
 
 
-def _leave_nothing(target_url: str, new_file: Path | None) -> None:
-    """Undo what a failed restore made in its target, which was new or empty before it: the SQLite file it
-    created (and its journal), or the ledger's tables it created in an empty database."""
-    engine_for(target_url).dispose()
-    if new_file is not None:
-        for path in (new_file, *(new_file.with_name(new_file.name + suffix) for suffix in ("-journal", "-wal", "-shm"))):
-            path.unlink(missing_ok=True)
-        return
+def _self_contained(path: Path) -> None:
+    """The SQLite file at `path` holding all it was written, on disk, before it is renamed: its write-ahead log
+    checkpointed into it and gone (the log stays beside the old name, and a renamed file would be read without
+    it), then synced. The ledger's engine turns it to WAL again when it opens it."""
+    import os
+    import sqlite3
+
+    connection = sqlite3.connect(path)
+    try:
+        connection.execute("PRAGMA journal_mode = DELETE").fetchall()
+    finally:
+        connection.close()
+    with open(path, "rb+") as stream:
+        os.fsync(stream.fileno())
+
+
+def _synced_folder(folder: Path) -> None:
+    """A rename made durable: the folder's entry synced (a power cut after it keeps the new name)."""
+    import os
+
+    descriptor = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
+
+
+def _leave_nothing(target_url: str) -> None:
+    """Undo what a failed restore made in its server database, which was empty before it: the ledger's tables, if
+    any outlived the rolled-back transaction."""
     ours = {*Base.metadata.tables, "alembic_version"}
     target = engine_for(target_url)
     try:
@@ -413,7 +486,9 @@ def _leave_nothing(target_url: str, new_file: Path | None) -> None:
 
 
 def _load_snapshot(backup: Backup, target_url: str, storage: ObjectStorage, engine) -> dict[str, int]:
-    from ledger.migrate import upgrade
+    """The snapshot's rows loaded into the empty database at `target_url`: the ledger's schema made and every row
+    loaded in one transaction (a SQLite target here is the temporary file, renamed by the caller)."""
+    from ledger.migrate import upgrade, upgrade_on
 
     backup_id = backup.backup_id
     try:
@@ -423,13 +498,17 @@ def _load_snapshot(backup: Backup, target_url: str, storage: ObjectStorage, engi
             # every object fetched and checked (its key unwrapped) before the target is made: a wrong master
             # key file left an empty ledger there, which the next attempt with the right key refused as in use
             paths = fetch_verified(objects, manifest, Path(folder))
-            upgrade(target_url)
-            failpoint("snapshot.schema-made")
             target = engine_for(target_url)
-            with target.connect() as connection:
+            if target.dialect.name == "sqlite":  # the temporary file: what a kill leaves is never the target
+                upgrade(target_url)
+                failpoint("snapshot.schema-made")
+                return load_rows(target, list(Base.metadata.sorted_tables), paths, manifest, lambda table: true())
+            with target.begin() as connection:  # PostgreSQL's DDL is transactional: schema and rows together
+                upgrade_on(connection, target_url)
+                failpoint("snapshot.schema-made")
                 if connection.scalar(select(func.count()).select_from(Customer.__table__)):
                     raise ValueError("the target ledger is not empty: restore a snapshot only into a new database")
-            return load_rows(target, list(Base.metadata.sorted_tables), paths, manifest, lambda table: true())
+                return load_rows(connection, list(Base.metadata.sorted_tables), paths, manifest, lambda table: true())
     except BackupGone as error:  # as a customer's backup: missing is `gone`, never chosen again
         mark_gone(backup_id, str(error), actor="restore-snapshot", flow_run_id=None, engine=engine)
         raise BackupGone(f"{error}: it is now marked gone; choose another snapshot (lifecycle show backups)") from None
@@ -450,6 +529,22 @@ class Restored(RunResult):
     gone: list[str]                  # chosen first, found gone from storage: another was restored instead
 
 
+def _sqlite_tables(path: Path) -> list[str]:
+    """The tables of the SQLite file at `path`, only read (no file made, no log left beside it): none when it is
+    not there or empty."""
+    import sqlite3
+
+    from ledger.installation import read_only_uri
+
+    if not path.is_file() or path.stat().st_size == 0:
+        return []
+    connection = sqlite3.connect(read_only_uri(path), uri=True)
+    try:
+        return sorted(row[0] for row in connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'"))
+    finally:
+        connection.close()
+
+
 def _refuse_target_in_use(target_url: str) -> None:
     """A snapshot goes into a new, empty database only: one that has any table (a live ledger, the platform's
     database, anything else) is refused before anything is created in it, and so is an in-memory SQLite
@@ -460,12 +555,15 @@ def _refuse_target_in_use(target_url: str) -> None:
     if url.get_backend_name() == "sqlite" and (url.database or ":memory:") == ":memory:":
         raise ValueError(f"{target_url} is an in-memory database, gone when this command ends: name a new database "
                          f"file (sqlite:////path/to/new-ledger.db) or a new, empty server database")
-    target = engine_for(target_url)
-    try:
-        with target.connect() as connection:
-            tables = sorted(inspect(connection).get_table_names())
-    finally:
-        target.dispose()
+    if url.get_backend_name() == "sqlite":  # only read: a target that is not there yet is not made here
+        tables = _sqlite_tables(Path(url.database))
+    else:
+        target = engine_for(target_url)
+        try:
+            with target.connect() as connection:
+                tables = sorted(inspect(connection).get_table_names())
+        finally:
+            target.dispose()
     if tables:
         shown = ", ".join(tables[:3]) + (", ..." if len(tables) > 3 else "")
         raise ValueError(f"the target database is not empty ({len(tables)} table(s): {shown}): restore a snapshot "
