@@ -16,7 +16,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import ClassVar
 
-from sqlalchemy import MetaData, Table, func, inspect, select, true
+from sqlalchemy import Column, MetaData, String, Table, func, inspect, select, true
 
 from blocks.platform import PlatformControl
 from blocks.storage import ObjectStorage
@@ -114,9 +114,11 @@ def _shape(table: Table) -> list[tuple[str, str]]:
     return [(entry["name"], entry["type"]) for entry in describe(table)]
 
 
-def _sandbox_tables(target, manifest: dict, platform: PlatformControl) -> list[Table]:
+def _sandbox_tables(target, manifest: dict, platform: PlatformControl, sandbox: "Sandbox") -> list[Table]:
     """The backup's tables in the sandbox, (re)created from the backup's own schema so a drill never
-    depends on the live one; a manifest that kept only column names falls back to the live tables."""
+    depends on the live one; a manifest that kept only column names falls back to the live tables. Only a
+    table the product made in this sandbox (its record, `lifecycle_sandbox_tables`) is ever dropped: a table of
+    another shape it did not make refuses the restore, before anything is written."""
     tables = tables_from(manifest)
     if tables is None:
         tables = _live_tables(platform.tenant_tables())
@@ -129,13 +131,171 @@ def _sandbox_tables(target, manifest: dict, platform: PlatformControl) -> list[T
                 except NotImplementedError:
                     pass
     existing = inspect(target)
+    stale = []
     for table in tables:
         if existing.has_table(table.name):
-            sandbox = Table(table.name, MetaData(), autoload_with=target)
-            if _shape(sandbox) != _shape(table):  # left by a backup of another shape: the sandbox is scratch
-                sandbox.drop(target)
+            sandbox_table = Table(table.name, MetaData(), autoload_with=target)
+            if _shape(sandbox_table) != _shape(table):  # left by a backup of another shape: the sandbox is scratch
+                if table.name not in sandbox.made:
+                    raise RestoreRefused(f"the sandbox {sandbox.shown} (LIFECYCLE_SANDBOX_URL) holds a table "
+                                         f"{quoted(table.name)} that lifecycle did not make, of another shape than the "
+                                         f"backup's: point LIFECYCLE_SANDBOX_URL at an empty database; nothing was "
+                                         f"restored")
+                stale.append(sandbox_table)
+    sandbox.mark(target)
+    for sandbox_table in stale:
+        sandbox_table.drop(target)
+    for table in tables:
         table.create(target, checkfirst=True)
+    sandbox.record(target, [table.name for table in tables])
     return tables
+
+
+#: the product's own marks in a sandbox database: whose sandbox it is (the installation id that made it), and the
+#: tables the product made there (the only ones a restore ever drops)
+_MARKS = MetaData()
+SANDBOX_MARKER = Table("lifecycle_sandbox", _MARKS,
+                       Column("installation_id", String(64), primary_key=True),
+                       Column("created_at", String(40), nullable=False))
+SANDBOX_MADE = Table("lifecycle_sandbox_tables", _MARKS, Column("table_name", String(255), primary_key=True))
+
+
+@dataclass
+class Sandbox:
+    """A sandbox database a restore may write: empty, or marked as this installation's (SANDBOX_MARKER)."""
+    url: str
+    installation: str
+    made: set[str]
+    marked: bool
+
+    @property
+    def shown(self) -> str:
+        from lifecycle_config.installation import without_password
+
+        return without_password(self.url)
+
+    def mark(self, target) -> None:
+        """The marker written in an empty sandbox (or the home's own sandbox.db of a release before marks), in
+        one transaction with the record of the tables found there (the home's own: the product's)."""
+        if self.marked:
+            return
+        with target.connect() as connection:
+            connection.info["write"] = True
+            with connection.begin():
+                _MARKS.create_all(connection)
+                connection.execute(SANDBOX_MARKER.insert(), {"installation_id": self.installation,
+                                                             "created_at": now().isoformat()})
+                if self.made:
+                    connection.execute(SANDBOX_MADE.insert(), [{"table_name": name} for name in sorted(self.made)])
+            connection.info.pop("write", None)
+        self.marked = True
+
+    def record(self, target, names: list[str]) -> None:
+        new = sorted(set(names) - self.made)
+        if not new:
+            return
+        with target.begin() as connection:
+            connection.execute(SANDBOX_MADE.insert(), [{"table_name": name} for name in new])
+        self.made |= set(new)
+
+
+def _same_database(one: str, other: str) -> bool:
+    """Whether two URLs name one database: a SQLite file by its identity (device and inode: a link or a second
+    spelling is the same file), a server database by its backend, host, port and name."""
+    import os
+
+    from sqlalchemy.engine import make_url
+
+    from lifecycle_config.databases import normalise_url
+    from lifecycle_config.installation import LOOPBACK, sqlite_file
+
+    files = sqlite_file(one), sqlite_file(other)
+    if files[0] is not None or files[1] is not None:
+        if None in files:
+            return False
+        try:
+            return os.path.samefile(*files)
+        except OSError:
+            return os.path.realpath(files[0]) == os.path.realpath(files[1])
+
+    def where(url):
+        parsed = make_url(normalise_url(url))
+        host = (parsed.host or "localhost").lower()
+        return parsed.get_backend_name(), "loopback" if host in LOOPBACK else host, parsed.port, parsed.database
+
+    return where(one) == where(other)
+
+
+def sandbox_of_this_installation(sandbox_url: str, platform: PlatformControl, engine=None) -> Sandbox:
+    """The sandbox a restore or a drill writes, refused in one line before anything is written unless it is empty
+    (no table) or marked as this installation's sandbox: never the platform's database, never the ledger, never a
+    database of another application or installation (a restore replaced a customer's rows in another
+    installation's live platform, dropped a foreign `users` table of another shape). The home's own sandbox.db
+    (LIFECYCLE_SANDBOX_URL unset) made by a release before marks is taken as this installation's."""
+    import lifecycle_config as config
+    from ledger.db import ledger_engine
+    from ledger.installation import installation_id
+    from lifecycle_config.installation import sqlite_file
+
+    ledger = engine if engine is not None else ledger_engine()
+    shown = Sandbox(sandbox_url, "", set(), False).shown
+    for url, what in ((platform.platform_url(), "the platform's database (LIFECYCLE_PLATFORM_URL)"),
+                      (ledger.url.render_as_string(hide_password=False), "the ledger (LIFECYCLE_DATABASE_URL)")):
+        if _same_database(sandbox_url, url):
+            raise RestoreRefused(f"the sandbox {shown} (LIFECYCLE_SANDBOX_URL) is {what}: a sandbox restore never "
+                                 f"writes there; point LIFECYCLE_SANDBOX_URL at an empty database of its own; nothing "
+                                 f"was restored")
+    own = installation_id(ledger)
+    path = sqlite_file(sandbox_url)
+    if path is not None:
+        tables, marks, made = _sqlite_sandbox_marks(path)
+    else:
+        target = engine_for(sandbox_url)
+        with target.connect() as connection:
+            tables = set(inspect(connection).get_table_names())
+            marks = connection.execute(select(SANDBOX_MARKER.c.installation_id)).scalars().all() \
+                if SANDBOX_MARKER.name in tables else None
+            made = set(connection.execute(select(SANDBOX_MADE.c.table_name)).scalars()) \
+                if SANDBOX_MADE.name in tables else set()
+    if marks is not None:
+        if marks != [own]:
+            raise RestoreRefused(f"the sandbox {shown} (LIFECYCLE_SANDBOX_URL) is the sandbox of another installation "
+                                 f"({', '.join(marks) or 'none recorded'}), not of this one ({own}): point "
+                                 f"LIFECYCLE_SANDBOX_URL at this installation's sandbox or an empty database; nothing "
+                                 f"was restored")
+        return Sandbox(sandbox_url, own, made, True)
+    if not tables:
+        return Sandbox(sandbox_url, own, set(), False)
+    homes_own = path is not None and not config.setting("LIFECYCLE_SANDBOX_URL") \
+        and _same_database(sandbox_url, f"sqlite:///{config.home() / 'sandbox.db'}")
+    if homes_own:  # made by this home's restores before sandboxes were marked: the product's tables
+        return Sandbox(sandbox_url, own, set(tables), False)
+    listed = ", ".join(sorted(tables)[:3]) + (f" and {len(tables) - 3} more" if len(tables) > 3 else "")
+    raise RestoreRefused(f"the sandbox {shown} (LIFECYCLE_SANDBOX_URL) holds tables ({listed}) and is no sandbox of "
+                         f"this installation (it carries no lifecycle sandbox marker): a restore would replace or drop "
+                         f"what is there; point LIFECYCLE_SANDBOX_URL at an empty database; nothing was restored")
+
+
+def _sqlite_sandbox_marks(path: Path) -> tuple[set[str], list[str] | None, set[str]]:
+    """A SQLite sandbox's tables, its marker's installation ids (None: no marker) and the tables the product
+    made there, only read (a missing file: nothing)."""
+    import sqlite3
+
+    from ledger.installation import read_only_uri
+
+    if not path.is_file() or path.stat().st_size == 0:
+        return set(), None, set()
+    connection = sqlite3.connect(read_only_uri(path), uri=True)
+    try:
+        tables = {row[0] for row in connection.execute("SELECT name FROM sqlite_master WHERE type = 'table' "
+                                                       "AND name NOT LIKE 'sqlite_%'")}
+        marks = [row[0] for row in connection.execute(f"SELECT installation_id FROM {SANDBOX_MARKER.name}")] \
+            if SANDBOX_MARKER.name in tables else None
+        made = {row[0] for row in connection.execute(f"SELECT table_name FROM {SANDBOX_MADE.name}")} \
+            if SANDBOX_MADE.name in tables else set()
+    finally:
+        connection.close()
+    return tables, marks, made
 
 
 @dataclass
@@ -172,11 +332,14 @@ def _refuse_a_sandbox_among_the_objects(sandbox_url: str, storage: ObjectStorage
 
 
 def _check(backup: Backup, platform: PlatformControl, storage: ObjectStorage, folder: Path, *, target_url: str,
-           in_place: bool, renames: dict[str, dict[str, str]] | None = None) -> Checked:
+           in_place: bool, renames: dict[str, dict[str, str]] | None = None, engine=None) -> Checked:
     """Everything a restore checks before it writes: the manifest is the ledger's; in place, the live
-    tables still have the backup's shape (any drift refuses, listed); every object is there whole."""
+    tables still have the backup's shape (any drift refuses, listed); a sandbox is empty or this
+    installation's; every object is there whole."""
+    sandbox = None
     if not in_place:
         _refuse_a_sandbox_among_the_objects(target_url, storage)
+        sandbox = sandbox_of_this_installation(target_url, platform, engine)
     objects = BackupObjects(storage, customer_id=backup.customer_id)
     manifest = read_manifest(objects, backup.backup_id, backup.manifest_key, backup.manifest)
     target = engine_for(target_url)
@@ -193,7 +356,8 @@ def _check(backup: Backup, platform: PlatformControl, storage: ObjectStorage, fo
     else:
         tables = None
     paths = fetch_verified(objects, manifest, folder)
-    return Checked(manifest, paths, tables if tables is not None else _sandbox_tables(target, manifest, platform))
+    return Checked(manifest, paths, tables if tables is not None else _sandbox_tables(target, manifest, platform,
+                                                                                      sandbox))
 
 
 def _load(backup: Backup, checked: Checked, target_url: str,
@@ -204,11 +368,13 @@ def _load(backup: Backup, checked: Checked, target_url: str,
 
 
 def restore_into(backup: Backup, target_url: str, platform: PlatformControl, storage: ObjectStorage, *,
-                 in_place: bool = False) -> tuple[dict[str, int], list[Table]]:
+                 in_place: bool = False, engine=None) -> tuple[dict[str, int], list[Table]]:
     """Verify every object of the backup, then replace the customer's rows on the target in one transaction;
-    returns the rows loaded per table, and the tables they went into."""
+    returns the rows loaded per table, and the tables they went into. `engine`: the ledger's (whose
+    installation a sandbox must be)."""
     with scratch_folder() as folder:
-        checked = _check(backup, platform, storage, Path(folder), target_url=target_url, in_place=in_place)
+        checked = _check(backup, platform, storage, Path(folder), target_url=target_url, in_place=in_place,
+                         engine=engine)
         return _load(backup, checked, target_url), checked.tables
 
 
@@ -257,6 +423,9 @@ def restore_customer(customer_id: str, backup_id: str | None, target: str, reque
             raise RestoreRefused(f"customer {customer_id}'s data deletion, approved by {intent.approved_by} on "
                                  f"{intent.day}, is under way (its data keys count as shredded): nothing may be "
                                  f"restored")
+    if target != RestoreTarget.IN_PLACE:  # a sandbox that may not be written: refused before any record of it
+        _refuse_a_sandbox_among_the_objects(sandbox_url, storage)
+        sandbox_of_this_installation(sandbox_url, platform, engine)
     timer = Timer()
     job_id = None
     safety_id = None
@@ -286,7 +455,7 @@ def restore_customer(customer_id: str, backup_id: str | None, target: str, reque
             while True:
                 try:
                     checked = _check(backup, platform, storage, Path(folder), in_place=in_place, renames=renames,
-                                     target_url=platform.platform_url() if in_place else sandbox_url)
+                                     target_url=platform.platform_url() if in_place else sandbox_url, engine=engine)
                     break
                 except BackupGone as missing:
                     mark_gone(backup.backup_id, str(missing), actor=actor, flow_run_id=flow_run_id, engine=engine)
