@@ -69,7 +69,13 @@ def db_adopt(
         if problem:
             fail(problem, 2)
     # where this home's server answers: workers and shells on other machines (PREFECT_API_URL set to it, no `up`
-    # of their own) are its clients, as they were the old home's
+    # of their own) are its clients, as they were the old home's. A PREFECT_API_URL whose server serves another
+    # installation is refused, as every command refuses it: recorded, it made that installation's machines
+    # clients of this ledger
+    if os.environ.get("PREFECT_API_URL"):
+        from lifecycle.cli.serve import refuse_explicit_server
+
+        refuse_explicit_server()
     claim(engine, how="adopt", adopt=True, actor="lifecycle db adopt",
           api_url=os.environ.get("PREFECT_API_URL") or (config.server_record() or {}).get("api_url"))
     typer.echo(f"this LIFECYCLE_HOME ({home} on {host}) now serves the ledger at "
