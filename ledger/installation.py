@@ -76,13 +76,24 @@ def ledger_looked_at(url: str) -> Iterator[Engine | None]:
     if not path.is_file():
         yield None
         return
-    uri = f"{path.resolve().as_uri()}?mode=ro"
+    uri = read_only_uri(path)
     engine = create_engine("sqlite://", poolclass=NullPool,
                            creator=lambda: sqlite3.connect(uri, uri=True, timeout=BUSY_TIMEOUT_MS / 1000))
     try:
         yield engine
     finally:
         engine.dispose()
+
+
+def read_only_uri(path) -> str:
+    """The URI that opens the SQLite file at `path` only to read it, leaving nothing beside it. A WAL file opened
+    even read-only gets a -wal and a -shm beside the name it is opened by (a refused home's name of another home's
+    file kept them): with no log beside this name there is nothing but the file to read, read as it is
+    (immutable: no lock taken, no log made)."""
+    from pathlib import Path
+
+    uri = f"{Path(path).resolve().as_uri()}?mode=ro"
+    return uri if Path(f"{path}-wal").exists() else uri + "&immutable=1"
 
 
 def recorded_installation(engine) -> str | None:
@@ -141,13 +152,59 @@ def hard_linked_ledger(engine=None) -> str | None:
     path = sqlite_file(config.database_url())
     names = 0 if path is None else _names_of(path)
     if names <= 1:
-        return None
+        return None if path is None else _mounted_problem(path, engine)
     held = claim_of(engine)
     if held is not None and (held["home"], held["host"]) == this_home():
         return None
     return (f"the ledger file {escaped(str(path), 4096)} has {names} names (a hard link, `ln`): SQLite keeps a log "
             f"per name, so two names of one ledger split its writes: nothing was done; remove the other name (a "
             f"copy of a home is made with `cp`, not `ln`), or use the LIFECYCLE_HOME that serves it")
+
+
+def claimed_homes_file(path, claim: dict | None) -> str | None:
+    """The home the claim names when its ledger.db is the very file at `path` under another name of one link: a
+    bind mount (`mount --bind $B/ledger.db $F/ledger.db`) or a container volume gives another home's file a name
+    in this home, one link and no symbolic link, so only the file's identity (st_dev, st_ino) tells it. SQLite
+    keeps its log beside the name, so two homes would write two logs onto one file. None: the claim names this
+    home (or the same folder under another name: a bind mount of the whole home is that home), names no home
+    whose ledger.db is here to look at, or one whose ledger.db is another file."""
+    import os
+    from pathlib import Path
+
+    import lifecycle_config as config
+
+    if path is None or not claim or not claim.get("home"):
+        return None
+    theirs = Path(str(claim["home"]))
+    try:
+        if os.path.samefile(theirs, config.home()):
+            return None
+        mine, other = os.stat(path), os.stat(theirs / "ledger.db")
+    except OSError:  # that home is not on this machine, or holds no ledger.db
+        return None
+    return str(theirs) if (mine.st_dev, mine.st_ino) == (other.st_dev, other.st_ino) else None
+
+
+def _mounted_problem(path, engine) -> str | None:
+    """Why this home must not work on its SQLite ledger file of one name (None: it may): the claim names another
+    home whose ledger.db is this very file (claimed_homes_file), a bind mount or a volume of that home's
+    ledger. Only read: the claim through the read-only engine of the check."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from lifecycle_config import escaped
+
+    try:
+        held = claim_of(engine)
+    except SQLAlchemyError:  # not a ledger, or not one to read: the migration says what it is
+        return None
+    theirs = claimed_homes_file(path, held)
+    if theirs is None:
+        return None
+    home, host = this_home()
+    return (f"the ledger file {escaped(str(path), 4096)} of this LIFECYCLE_HOME ({escaped(home, 4096)} on "
+            f"{escaped(host)}) is the very file of the ledger.db of LIFECYCLE_HOME {escaped(theirs, 4096)} (the "
+            f"same device and inode: a bind mount or a volume), which that home serves: SQLite keeps a log per name, so "
+            f"two names of one ledger split its writes: nothing was done; remove the mount, or use that home")
 
 
 def other_homes_file(database_url: str) -> str | None:
@@ -226,7 +283,8 @@ def claim(engine=None, *, how: str, api_url: str | None = None, pid: int | None 
         if not made and before != {"home": home, "host": host}:
             if not adopt and joins_server and same_server(previous, api_url, host=host):
                 return previous  # a client of the serving home's server: that home still serves the ledger
-            if not adopt and not homes_own_ledger():
+            mounted = claimed_homes_file(_own_path(), previous) is not None  # another home's file, mounted here
+            if not adopt and (not homes_own_ledger() or mounted):
                 problem = held_elsewhere(previous, home=home, host=host, ledger=_shown_ledger(),
                                          api_url=api_url if joins_server else None)
                 if problem:
@@ -270,6 +328,14 @@ def give_back(previous: dict | None, *, pid: int | None, engine=None, actor: str
 def _as_dict(row) -> dict:
     return {"home": row.home, "host": row.host, "api_url": row.api_url, "pid": row.pid, "claimed_at": row.claimed_at,
             "how": row.how}
+
+
+def _own_path():
+    """The SQLite file this process's ledger is, or None (another database)."""
+    import lifecycle_config as config
+    from lifecycle_config.installation import sqlite_file
+
+    return sqlite_file(config.database_url())
 
 
 def _shown_ledger() -> str:

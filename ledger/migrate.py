@@ -31,15 +31,27 @@ def _config(url: str):
 def _migration_engine(url: str) -> Engine:
     """SQLite cannot alter a table in place: a migration rebuilds it (Alembic's batch mode), which
     foreign keys forbid half-way. Migrations run on a connection of their own with them off, and
-    check them themselves before they commit (`PRAGMA foreign_key_check`)."""
+    check them themselves before they commit (`PRAGMA foreign_key_check`).
+
+    All of an upgrade is one transaction, as on PostgreSQL (whose DDL is transactional): Python's sqlite3
+    driver commits by itself before each CREATE, ALTER or DROP, so a migration killed half-way left a ledger
+    of some tables and no version, which every command then refused as "not a ledger" (and a killed rebuild of
+    a table could lose its rows). SQLAlchemy's pysqlite recipe: the driver's own transaction handling off
+    (`isolation_level = None`), and BEGIN emitted by SQLAlchemy as the transaction begins (IMMEDIATE: the
+    write lock taken at once). A kill leaves the ledger as it was: empty, or at its old version with its rows."""
     if make_url(normalise_url(url)).get_backend_name() != "sqlite":
         return engine_for(url)
     engine = create_engine(normalise_url(url), poolclass=NullPool)
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection, _record):
-        dbapi_connection.execute("PRAGMA foreign_keys = OFF")
+        dbapi_connection.isolation_level = None  # no BEGIN nor COMMIT of the driver's own around DDL
+        dbapi_connection.execute("PRAGMA foreign_keys = OFF")  # outside any transaction, where it takes effect
         dbapi_connection.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection):
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
 
     said_in_one_line(engine)  # a full disk, a ledger another process holds: one line, as on every engine
     return engine
@@ -87,6 +99,17 @@ def upgrade(url: str) -> tuple[str | None, str]:
         if engine is not engine_for(url):
             engine.dispose()
     return before, current_revision(engine_for(url)) or ""
+
+
+def upgrade_on(connection, url: str) -> None:
+    """Make or migrate the ledger on `connection`, inside the caller's transaction (a snapshot restored into a
+    server database: its schema and its rows committed together). Not for SQLite, whose migrations need a
+    connection with foreign keys off (upgrade)."""
+    from alembic import command
+
+    config = _config(url)
+    config.attributes["connection"] = connection
+    command.upgrade(config, "head")
 
 
 def ensure_current(engine: Engine, url: str) -> None:

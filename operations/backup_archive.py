@@ -40,7 +40,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from sqlalchemy import Table, delete, insert, select, types
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 
 from blocks.storage import MissingObject, NotAnObject
 from lifecycle_config.failpoints import failpoint
@@ -364,15 +364,18 @@ def _ahead(batches: Iterator[list[dict]]) -> Iterator[list[dict]]:
         reader.join()
 
 
-def load_rows(target: Engine, tables: list[Table], paths: dict[str, Path], manifest: dict, where_of,
+def load_rows(target: Engine | Connection, tables: list[Table], paths: dict[str, Path], manifest: dict, where_of,
               renames: dict[str, dict[str, str]] | None = None) -> dict[str, int]:
     """Replace the selected rows of every table with the backup's, in one transaction (parents first).
 
     The objects were verified against the manifest before this is called; the content hash is checked
     again on the lines as they are inserted, in the same single pass, and a mismatch rolls it all back."""
+    from contextlib import nullcontext
+
     loaded = {}
     by_name = {copy["name"]: copy for copy in manifest["tables"]}
-    with target.begin() as connection:
+    # a connection given is inside its caller's transaction (a snapshot's schema and rows committed together)
+    with (nullcontext(target) if isinstance(target, Connection) else target.begin()) as connection:
         for table in reversed(tables):
             connection.execute(delete(table).where(where_of(table)))
         for table in tables:

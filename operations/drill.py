@@ -32,7 +32,7 @@ from lifecycle_config.databases import engine_for
 from lifecycle_config.scratch import scratch_folder
 from operations.backup import mark_corrupt, mark_gone
 from operations.backup_archive import BackupGone, CorruptBackup, dump_rows
-from operations.restore import restore_into
+from operations.restore import restore_into, sandbox_of_this_installation
 from operations.results import RunResult
 from policy.calendar import PARIS, paris_date, today_paris
 from policy.retention import Kept, tiers
@@ -118,7 +118,11 @@ def drill(backup_ids: list[str], sandbox_url: str, platform: PlatformControl, st
     on several workers share that one database). Each one's evidence goes into the audit log."""
     run = run or Drill(sandbox_url, "restore-drill")
     results = []
-    for backup in backups_by_id(backup_ids, engine):
+    chosen = backups_by_id(backup_ids, engine)
+    if chosen:  # a sandbox that is not empty nor this installation's: the drill refused once, nothing written
+        with sandbox():
+            sandbox_of_this_installation(sandbox_url, platform, engine)
+    for backup in chosen:
         evidence = _evidence_of(backup, run, engine)
         with sandbox():
             ok, detail = verify_backup(backup, sandbox_url, platform, storage, engine, holder_gone=holder_gone,
@@ -190,7 +194,7 @@ def verify_backup(backup: Backup, sandbox_url: str, platform: PlatformControl, s
                 status = session.get(Backup, backup.backup_id).status
             if status != BackupStatus.GOOD:  # between the choice and the lock: retention deleted it, a restore
                 return False, f"not verified: it is now {in_words(status)}"  # found it gone
-            _verify(backup, sandbox_url, platform, storage, evidence["tables"])
+            _verify(backup, sandbox_url, platform, storage, evidence["tables"], engine)
     except BackupGone as error:  # deleted from storage, not damaged: never restored, replaced tonight
         mark_gone(backup.backup_id, str(error), actor="restore-drill", flow_run_id=backup.flow_run_id, engine=engine)
         return False, f"BackupGone: {error} (now marked gone; the next nightly backup takes a fresh one)"
@@ -209,11 +213,11 @@ def verify_backup(backup: Backup, sandbox_url: str, platform: PlatformControl, s
 
 
 def _verify(backup: Backup, sandbox_url: str, platform: PlatformControl, storage: ObjectStorage,
-            checked: list[dict]) -> None:
+            checked: list[dict], engine=None) -> None:
     """Restore (every stored object's size and SHA-256 checked against the manifest on download, then
     decrypted), read each table back from the sandbox and compare its rows and content SHA-256; each
     table's comparison goes into `checked`, the first that differs ends the drill."""
-    _, loaded = restore_into(backup, sandbox_url, platform, storage)
+    _, loaded = restore_into(backup, sandbox_url, platform, storage, engine=engine)
     tables = {table.name: table for table in loaded}
     tenant_column = backup.manifest["tenant_column"]
     with scratch_folder() as folder, engine_for(sandbox_url).connect() as connection:

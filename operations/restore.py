@@ -16,7 +16,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import ClassVar
 
-from sqlalchemy import MetaData, Table, func, inspect, select, true
+from sqlalchemy import Column, MetaData, String, Table, func, inspect, select, true
 
 from blocks.platform import PlatformControl
 from blocks.storage import ObjectStorage
@@ -24,7 +24,7 @@ from ledger import audit, keys
 from ledger.db import now, session_scope
 from ledger.locks import customer_lock
 from ledger.models import Backup, Base, Customer, DeletionCertificate, DeletionIntent, Intervention, RestoreJob
-from lifecycle_config.databases import engine_for
+from lifecycle_config.databases import SQLITE_COMPANIONS, engine_for
 from lifecycle_config.failpoints import failpoint
 from lifecycle_config.scratch import scratch_folder
 from operations.backup import abandon, backup_customer, mark_corrupt, mark_gone
@@ -114,9 +114,11 @@ def _shape(table: Table) -> list[tuple[str, str]]:
     return [(entry["name"], entry["type"]) for entry in describe(table)]
 
 
-def _sandbox_tables(target, manifest: dict, platform: PlatformControl) -> list[Table]:
+def _sandbox_tables(target, manifest: dict, platform: PlatformControl, sandbox: "Sandbox") -> list[Table]:
     """The backup's tables in the sandbox, (re)created from the backup's own schema so a drill never
-    depends on the live one; a manifest that kept only column names falls back to the live tables."""
+    depends on the live one; a manifest that kept only column names falls back to the live tables. Only a
+    table the product made in this sandbox (its record, `lifecycle_sandbox_tables`) is ever dropped: a table of
+    another shape it did not make refuses the restore, before anything is written."""
     tables = tables_from(manifest)
     if tables is None:
         tables = _live_tables(platform.tenant_tables())
@@ -129,13 +131,171 @@ def _sandbox_tables(target, manifest: dict, platform: PlatformControl) -> list[T
                 except NotImplementedError:
                     pass
     existing = inspect(target)
+    stale = []
     for table in tables:
         if existing.has_table(table.name):
-            sandbox = Table(table.name, MetaData(), autoload_with=target)
-            if _shape(sandbox) != _shape(table):  # left by a backup of another shape: the sandbox is scratch
-                sandbox.drop(target)
+            sandbox_table = Table(table.name, MetaData(), autoload_with=target)
+            if _shape(sandbox_table) != _shape(table):  # left by a backup of another shape: the sandbox is scratch
+                if table.name not in sandbox.made:
+                    raise RestoreRefused(f"the sandbox {sandbox.shown} (LIFECYCLE_SANDBOX_URL) holds a table "
+                                         f"{quoted(table.name)} that lifecycle did not make, of another shape than the "
+                                         f"backup's: point LIFECYCLE_SANDBOX_URL at an empty database; nothing was "
+                                         f"restored")
+                stale.append(sandbox_table)
+    sandbox.mark(target)
+    for sandbox_table in stale:
+        sandbox_table.drop(target)
+    for table in tables:
         table.create(target, checkfirst=True)
+    sandbox.record(target, [table.name for table in tables])
     return tables
+
+
+#: the product's own marks in a sandbox database: whose sandbox it is (the installation id that made it), and the
+#: tables the product made there (the only ones a restore ever drops)
+_MARKS = MetaData()
+SANDBOX_MARKER = Table("lifecycle_sandbox", _MARKS,
+                       Column("installation_id", String(64), primary_key=True),
+                       Column("created_at", String(40), nullable=False))
+SANDBOX_MADE = Table("lifecycle_sandbox_tables", _MARKS, Column("table_name", String(255), primary_key=True))
+
+
+@dataclass
+class Sandbox:
+    """A sandbox database a restore may write: empty, or marked as this installation's (SANDBOX_MARKER)."""
+    url: str
+    installation: str
+    made: set[str]
+    marked: bool
+
+    @property
+    def shown(self) -> str:
+        from lifecycle_config.installation import without_password
+
+        return without_password(self.url)
+
+    def mark(self, target) -> None:
+        """The marker written in an empty sandbox (or the home's own sandbox.db of a release before marks), in
+        one transaction with the record of the tables found there (the home's own: the product's)."""
+        if self.marked:
+            return
+        with target.connect() as connection:
+            connection.info["write"] = True
+            with connection.begin():
+                _MARKS.create_all(connection)
+                connection.execute(SANDBOX_MARKER.insert(), {"installation_id": self.installation,
+                                                             "created_at": now().isoformat()})
+                if self.made:
+                    connection.execute(SANDBOX_MADE.insert(), [{"table_name": name} for name in sorted(self.made)])
+            connection.info.pop("write", None)
+        self.marked = True
+
+    def record(self, target, names: list[str]) -> None:
+        new = sorted(set(names) - self.made)
+        if not new:
+            return
+        with target.begin() as connection:
+            connection.execute(SANDBOX_MADE.insert(), [{"table_name": name} for name in new])
+        self.made |= set(new)
+
+
+def _same_database(one: str, other: str) -> bool:
+    """Whether two URLs name one database: a SQLite file by its identity (device and inode: a link or a second
+    spelling is the same file), a server database by its backend, host, port and name."""
+    import os
+
+    from sqlalchemy.engine import make_url
+
+    from lifecycle_config.databases import normalise_url
+    from lifecycle_config.installation import LOOPBACK, sqlite_file
+
+    files = sqlite_file(one), sqlite_file(other)
+    if files[0] is not None or files[1] is not None:
+        if None in files:
+            return False
+        try:
+            return os.path.samefile(*files)
+        except OSError:
+            return os.path.realpath(files[0]) == os.path.realpath(files[1])
+
+    def where(url):
+        parsed = make_url(normalise_url(url))
+        host = (parsed.host or "localhost").lower()
+        return parsed.get_backend_name(), "loopback" if host in LOOPBACK else host, parsed.port, parsed.database
+
+    return where(one) == where(other)
+
+
+def sandbox_of_this_installation(sandbox_url: str, platform: PlatformControl, engine=None) -> Sandbox:
+    """The sandbox a restore or a drill writes, refused in one line before anything is written unless it is empty
+    (no table) or marked as this installation's sandbox: never the platform's database, never the ledger, never a
+    database of another application or installation (a restore replaced a customer's rows in another
+    installation's live platform, dropped a foreign `users` table of another shape). The home's own sandbox.db
+    (LIFECYCLE_SANDBOX_URL unset) made by a release before marks is taken as this installation's."""
+    import lifecycle_config as config
+    from ledger.db import ledger_engine
+    from ledger.installation import installation_id
+    from lifecycle_config.installation import sqlite_file
+
+    ledger = engine if engine is not None else ledger_engine()
+    shown = Sandbox(sandbox_url, "", set(), False).shown
+    for url, what in ((platform.platform_url(), "the platform's database (LIFECYCLE_PLATFORM_URL)"),
+                      (ledger.url.render_as_string(hide_password=False), "the ledger (LIFECYCLE_DATABASE_URL)")):
+        if _same_database(sandbox_url, url):
+            raise RestoreRefused(f"the sandbox {shown} (LIFECYCLE_SANDBOX_URL) is {what}: a sandbox restore never "
+                                 f"writes there; point LIFECYCLE_SANDBOX_URL at an empty database of its own; nothing "
+                                 f"was restored")
+    own = installation_id(ledger)
+    path = sqlite_file(sandbox_url)
+    if path is not None:
+        tables, marks, made = _sqlite_sandbox_marks(path)
+    else:
+        target = engine_for(sandbox_url)
+        with target.connect() as connection:
+            tables = set(inspect(connection).get_table_names())
+            marks = connection.execute(select(SANDBOX_MARKER.c.installation_id)).scalars().all() \
+                if SANDBOX_MARKER.name in tables else None
+            made = set(connection.execute(select(SANDBOX_MADE.c.table_name)).scalars()) \
+                if SANDBOX_MADE.name in tables else set()
+    if marks is not None:
+        if marks != [own]:
+            raise RestoreRefused(f"the sandbox {shown} (LIFECYCLE_SANDBOX_URL) is the sandbox of another installation "
+                                 f"({', '.join(marks) or 'none recorded'}), not of this one ({own}): point "
+                                 f"LIFECYCLE_SANDBOX_URL at this installation's sandbox or an empty database; nothing "
+                                 f"was restored")
+        return Sandbox(sandbox_url, own, made, True)
+    if not tables:
+        return Sandbox(sandbox_url, own, set(), False)
+    homes_own = path is not None and not config.setting("LIFECYCLE_SANDBOX_URL") \
+        and _same_database(sandbox_url, f"sqlite:///{config.home() / 'sandbox.db'}")
+    if homes_own:  # made by this home's restores before sandboxes were marked: the product's tables
+        return Sandbox(sandbox_url, own, set(tables), False)
+    listed = ", ".join(sorted(tables)[:3]) + (f" and {len(tables) - 3} more" if len(tables) > 3 else "")
+    raise RestoreRefused(f"the sandbox {shown} (LIFECYCLE_SANDBOX_URL) holds tables ({listed}) and is no sandbox of "
+                         f"this installation (it carries no lifecycle sandbox marker): a restore would replace or drop "
+                         f"what is there; point LIFECYCLE_SANDBOX_URL at an empty database; nothing was restored")
+
+
+def _sqlite_sandbox_marks(path: Path) -> tuple[set[str], list[str] | None, set[str]]:
+    """A SQLite sandbox's tables, its marker's installation ids (None: no marker) and the tables the product
+    made there, only read (a missing file: nothing)."""
+    import sqlite3
+
+    from ledger.installation import read_only_uri
+
+    if not path.is_file() or path.stat().st_size == 0:
+        return set(), None, set()
+    connection = sqlite3.connect(read_only_uri(path), uri=True)
+    try:
+        tables = {row[0] for row in connection.execute("SELECT name FROM sqlite_master WHERE type = 'table' "
+                                                       "AND name NOT LIKE 'sqlite_%'")}
+        marks = [row[0] for row in connection.execute(f"SELECT installation_id FROM {SANDBOX_MARKER.name}")] \
+            if SANDBOX_MARKER.name in tables else None
+        made = {row[0] for row in connection.execute(f"SELECT table_name FROM {SANDBOX_MADE.name}")} \
+            if SANDBOX_MADE.name in tables else set()
+    finally:
+        connection.close()
+    return tables, marks, made
 
 
 @dataclass
@@ -172,11 +332,14 @@ def _refuse_a_sandbox_among_the_objects(sandbox_url: str, storage: ObjectStorage
 
 
 def _check(backup: Backup, platform: PlatformControl, storage: ObjectStorage, folder: Path, *, target_url: str,
-           in_place: bool, renames: dict[str, dict[str, str]] | None = None) -> Checked:
+           in_place: bool, renames: dict[str, dict[str, str]] | None = None, engine=None) -> Checked:
     """Everything a restore checks before it writes: the manifest is the ledger's; in place, the live
-    tables still have the backup's shape (any drift refuses, listed); every object is there whole."""
+    tables still have the backup's shape (any drift refuses, listed); a sandbox is empty or this
+    installation's; every object is there whole."""
+    sandbox = None
     if not in_place:
         _refuse_a_sandbox_among_the_objects(target_url, storage)
+        sandbox = sandbox_of_this_installation(target_url, platform, engine)
     objects = BackupObjects(storage, customer_id=backup.customer_id)
     manifest = read_manifest(objects, backup.backup_id, backup.manifest_key, backup.manifest)
     target = engine_for(target_url)
@@ -193,7 +356,8 @@ def _check(backup: Backup, platform: PlatformControl, storage: ObjectStorage, fo
     else:
         tables = None
     paths = fetch_verified(objects, manifest, folder)
-    return Checked(manifest, paths, tables if tables is not None else _sandbox_tables(target, manifest, platform))
+    return Checked(manifest, paths, tables if tables is not None else _sandbox_tables(target, manifest, platform,
+                                                                                      sandbox))
 
 
 def _load(backup: Backup, checked: Checked, target_url: str,
@@ -204,11 +368,13 @@ def _load(backup: Backup, checked: Checked, target_url: str,
 
 
 def restore_into(backup: Backup, target_url: str, platform: PlatformControl, storage: ObjectStorage, *,
-                 in_place: bool = False) -> tuple[dict[str, int], list[Table]]:
+                 in_place: bool = False, engine=None) -> tuple[dict[str, int], list[Table]]:
     """Verify every object of the backup, then replace the customer's rows on the target in one transaction;
-    returns the rows loaded per table, and the tables they went into."""
+    returns the rows loaded per table, and the tables they went into. `engine`: the ledger's (whose
+    installation a sandbox must be)."""
     with scratch_folder() as folder:
-        checked = _check(backup, platform, storage, Path(folder), target_url=target_url, in_place=in_place)
+        checked = _check(backup, platform, storage, Path(folder), target_url=target_url, in_place=in_place,
+                         engine=engine)
         return _load(backup, checked, target_url), checked.tables
 
 
@@ -257,6 +423,9 @@ def restore_customer(customer_id: str, backup_id: str | None, target: str, reque
             raise RestoreRefused(f"customer {customer_id}'s data deletion, approved by {intent.approved_by} on "
                                  f"{intent.day}, is under way (its data keys count as shredded): nothing may be "
                                  f"restored")
+    if target != RestoreTarget.IN_PLACE:  # a sandbox that may not be written: refused before any record of it
+        _refuse_a_sandbox_among_the_objects(sandbox_url, storage)
+        sandbox_of_this_installation(sandbox_url, platform, engine)
     timer = Timer()
     job_id = None
     safety_id = None
@@ -286,7 +455,7 @@ def restore_customer(customer_id: str, backup_id: str | None, target: str, reque
             while True:
                 try:
                     checked = _check(backup, platform, storage, Path(folder), in_place=in_place, renames=renames,
-                                     target_url=platform.platform_url() if in_place else sandbox_url)
+                                     target_url=platform.platform_url() if in_place else sandbox_url, engine=engine)
                     break
                 except BackupGone as missing:
                     mark_gone(backup.backup_id, str(missing), actor=actor, flow_run_id=flow_run_id, engine=engine)
@@ -363,42 +532,115 @@ def _settle_abandoned_restores(customer_id: str, current_job: int, engine=None) 
 
 
 def restore_ledger_snapshot(backup_id: str, target_url: str, storage: ObjectStorage, engine=None) -> dict[str, int]:
-    """Load a ledger snapshot into an empty ledger at `target_url` (see the README)."""
-    from ledger.migrate import upgrade
-
+    """Load a ledger snapshot into an empty ledger at `target_url` (see the README). All or nothing, even killed
+    (SIGKILL, a power cut): a SQLite target is written as a temporary file beside it, renamed into place once
+    whole; a server database gets its schema and its rows in one transaction. A kill half-way left a ledger of
+    tables and no rows, which the next attempt refused as "not empty"."""
     with session_scope(engine) as session:
         backup = session.get(Backup, backup_id)
     if backup is None or backup.kind != BackupKind.LEDGER or backup.status != BackupStatus.GOOD:
         raise ValueError(f"no good ledger snapshot {quoted(backup_id)}")
-    new_file = _new_sqlite_file(target_url)
     _refuse_target_in_use(target_url)
+    destination = _sqlite_target(target_url)
+    if destination is None:
+        try:
+            return _load_snapshot(backup, target_url, storage, engine)
+        except BaseException:  # a failure (a wrong key, storage down, Ctrl-C): the transaction is rolled back
+            _leave_nothing(target_url)
+            raise
+    import fcntl
+    import os
+    import tempfile
+
+    _remove_killed_restores(destination)
+    handle, name = tempfile.mkstemp(dir=destination.parent, prefix=f".{destination.name}.", suffix=".restoring")
+    fcntl.flock(handle, fcntl.LOCK_EX)  # held while this restore runs: a later one removes it only once it is dead
+    temporary = Path(name)  # a file of 0 bytes: SQLite takes it as an empty database
+    temporary_url = f"sqlite:///{temporary}"
     try:
-        return _load_snapshot(backup, target_url, storage, engine)
-    except BaseException:  # a failure (a wrong key, storage down, a full disk, Ctrl-C) leaves nothing behind
-        _leave_nothing(target_url, new_file)
-        raise
+        loaded = _load_snapshot(backup, temporary_url, storage, engine)
+        engine_for(temporary_url).dispose()
+        _self_contained(temporary)
+        failpoint("snapshot.rows-loaded")
+        _refuse_target_in_use(target_url)  # another command wrote there meanwhile: never replaced
+        os.replace(temporary, destination)
+        _synced_folder(destination.parent)
+        return loaded
+    finally:
+        engine_for(temporary_url).dispose()
+        _remove_with_companions(temporary)
+        os.close(handle)
 
 
-def _new_sqlite_file(target_url: str) -> Path | None:
-    """The SQLite file `target_url` names when it does not exist yet: the restore made it, and removes it
-    again when it fails (a 0-byte or half-written --to file was left behind)."""
+def _remove_with_companions(path: Path) -> None:
+    for each in (path, *(path.with_name(path.name + suffix) for suffix in SQLITE_COMPANIONS)):
+        each.unlink(missing_ok=True)
+
+
+def _remove_killed_restores(destination: Path) -> None:
+    """The temporary files beside `destination` that restores killed before their rename left (never the
+    target itself): each one whose lock no process holds any more (a running restore holds its own)."""
+    import fcntl
+    import os
+
+    prefix = f".{destination.name}."
+    for leftover in [path for path in destination.parent.iterdir()
+                     if path.name.startswith(prefix) and path.name.endswith(".restoring")]:
+        try:
+            descriptor = os.open(leftover, os.O_RDWR)
+        except OSError:
+            continue
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            continue  # another restore's, still running
+        finally:
+            os.close(descriptor)
+        _remove_with_companions(leftover)
+
+
+def _sqlite_target(target_url: str) -> Path | None:
+    """The file a SQLite `target_url` names (absolute), or None for a server database."""
     from sqlalchemy.engine import make_url
 
     url = make_url(target_url)
-    if url.get_backend_name() != "sqlite" or (url.database or ":memory:") == ":memory:":
+    if url.get_backend_name() != "sqlite":
         return None
-    path = Path(url.database)
-    return None if path.exists() else path.absolute()
+    import os
+
+    return Path(os.path.realpath(url.database))  # a link's file is written, as SQLite would have written it
 
 
-def _leave_nothing(target_url: str, new_file: Path | None) -> None:
-    """Undo what a failed restore made in its target, which was new or empty before it: the SQLite file it
-    created (and its journal), or the ledger's tables it created in an empty database."""
-    engine_for(target_url).dispose()
-    if new_file is not None:
-        for path in (new_file, *(new_file.with_name(new_file.name + suffix) for suffix in ("-journal", "-wal", "-shm"))):
-            path.unlink(missing_ok=True)
-        return
+def _self_contained(path: Path) -> None:
+    """The SQLite file at `path` holding all it was written, on disk, before it is renamed: its write-ahead log
+    checkpointed into it and gone (the log stays beside the old name, and a renamed file would be read without
+    it), then synced. The ledger's engine turns it to WAL again when it opens it."""
+    import os
+    import sqlite3
+
+    connection = sqlite3.connect(path)
+    try:
+        connection.execute("PRAGMA journal_mode = DELETE").fetchall()
+    finally:
+        connection.close()
+    with open(path, "rb+") as stream:
+        os.fsync(stream.fileno())
+
+
+def _synced_folder(folder: Path) -> None:
+    """A rename made durable: the folder's entry synced (a power cut after it keeps the new name)."""
+    import os
+
+    descriptor = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
+
+
+def _leave_nothing(target_url: str) -> None:
+    """Undo what a failed restore made in its server database, which was empty before it: the ledger's tables, if
+    any outlived the rolled-back transaction."""
     ours = {*Base.metadata.tables, "alembic_version"}
     target = engine_for(target_url)
     try:
@@ -413,7 +655,9 @@ def _leave_nothing(target_url: str, new_file: Path | None) -> None:
 
 
 def _load_snapshot(backup: Backup, target_url: str, storage: ObjectStorage, engine) -> dict[str, int]:
-    from ledger.migrate import upgrade
+    """The snapshot's rows loaded into the empty database at `target_url`: the ledger's schema made and every row
+    loaded in one transaction (a SQLite target here is the temporary file, renamed by the caller)."""
+    from ledger.migrate import upgrade, upgrade_on
 
     backup_id = backup.backup_id
     try:
@@ -423,13 +667,17 @@ def _load_snapshot(backup: Backup, target_url: str, storage: ObjectStorage, engi
             # every object fetched and checked (its key unwrapped) before the target is made: a wrong master
             # key file left an empty ledger there, which the next attempt with the right key refused as in use
             paths = fetch_verified(objects, manifest, Path(folder))
-            upgrade(target_url)
-            failpoint("snapshot.schema-made")
             target = engine_for(target_url)
-            with target.connect() as connection:
+            if target.dialect.name == "sqlite":  # the temporary file: what a kill leaves is never the target
+                upgrade(target_url)
+                failpoint("snapshot.schema-made")
+                return load_rows(target, list(Base.metadata.sorted_tables), paths, manifest, lambda table: true())
+            with target.begin() as connection:  # PostgreSQL's DDL is transactional: schema and rows together
+                upgrade_on(connection, target_url)
+                failpoint("snapshot.schema-made")
                 if connection.scalar(select(func.count()).select_from(Customer.__table__)):
                     raise ValueError("the target ledger is not empty: restore a snapshot only into a new database")
-            return load_rows(target, list(Base.metadata.sorted_tables), paths, manifest, lambda table: true())
+                return load_rows(connection, list(Base.metadata.sorted_tables), paths, manifest, lambda table: true())
     except BackupGone as error:  # as a customer's backup: missing is `gone`, never chosen again
         mark_gone(backup_id, str(error), actor="restore-snapshot", flow_run_id=None, engine=engine)
         raise BackupGone(f"{error}: it is now marked gone; choose another snapshot (lifecycle show backups)") from None
@@ -450,6 +698,22 @@ class Restored(RunResult):
     gone: list[str]                  # chosen first, found gone from storage: another was restored instead
 
 
+def _sqlite_tables(path: Path) -> list[str]:
+    """The tables of the SQLite file at `path`, only read (no file made, no log left beside it): none when it is
+    not there or empty."""
+    import sqlite3
+
+    from ledger.installation import read_only_uri
+
+    if not path.is_file() or path.stat().st_size == 0:
+        return []
+    connection = sqlite3.connect(read_only_uri(path), uri=True)
+    try:
+        return sorted(row[0] for row in connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'"))
+    finally:
+        connection.close()
+
+
 def _refuse_target_in_use(target_url: str) -> None:
     """A snapshot goes into a new, empty database only: one that has any table (a live ledger, the platform's
     database, anything else) is refused before anything is created in it, and so is an in-memory SQLite
@@ -460,12 +724,15 @@ def _refuse_target_in_use(target_url: str) -> None:
     if url.get_backend_name() == "sqlite" and (url.database or ":memory:") == ":memory:":
         raise ValueError(f"{target_url} is an in-memory database, gone when this command ends: name a new database "
                          f"file (sqlite:////path/to/new-ledger.db) or a new, empty server database")
-    target = engine_for(target_url)
-    try:
-        with target.connect() as connection:
-            tables = sorted(inspect(connection).get_table_names())
-    finally:
-        target.dispose()
+    if url.get_backend_name() == "sqlite":  # only read: a target that is not there yet is not made here
+        tables = _sqlite_tables(Path(url.database))
+    else:
+        target = engine_for(target_url)
+        try:
+            with target.connect() as connection:
+                tables = sorted(inspect(connection).get_table_names())
+        finally:
+            target.dispose()
     if tables:
         shown = ", ".join(tables[:3]) + (", ..." if len(tables) > 3 else "")
         raise ValueError(f"the target database is not empty ({len(tables)} table(s): {shown}): restore a snapshot "

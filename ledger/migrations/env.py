@@ -4,15 +4,22 @@ from alembic import context
 from sqlalchemy import create_engine
 
 from ledger.models import Base
+from lifecycle_config.failpoints import failpoint
 
 config = context.config
 target_metadata = Base.metadata
 
 
+def _applied(**_) -> None:
+    """After each migration, inside the upgrade's one transaction: where the tests kill an upgrade half-way."""
+    failpoint("ledger.migration-applied")
+
+
 def run_migrations_online() -> None:
     connection = config.attributes.get("connection")
     if connection is not None:
-        context.configure(connection=connection, target_metadata=target_metadata, render_as_batch=True)
+        context.configure(connection=connection, target_metadata=target_metadata, render_as_batch=True,
+                          on_version_apply=_applied)
         with context.begin_transaction():
             context.run_migrations()
         return

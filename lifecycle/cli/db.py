@@ -69,7 +69,13 @@ def db_adopt(
         if problem:
             fail(problem, 2)
     # where this home's server answers: workers and shells on other machines (PREFECT_API_URL set to it, no `up`
-    # of their own) are its clients, as they were the old home's
+    # of their own) are its clients, as they were the old home's. A PREFECT_API_URL whose server serves another
+    # installation is refused, as every command refuses it: recorded, it made that installation's machines
+    # clients of this ledger
+    if os.environ.get("PREFECT_API_URL"):
+        from lifecycle.cli.serve import refuse_explicit_server
+
+        refuse_explicit_server()
     claim(engine, how="adopt", adopt=True, actor="lifecycle db adopt",
           api_url=os.environ.get("PREFECT_API_URL") or (config.server_record() or {}).get("api_url"))
     typer.echo(f"this LIFECYCLE_HOME ({home} on {host}) now serves the ledger at "
@@ -90,6 +96,7 @@ def _no_ledger_to_adopt(url: str) -> str | None:
 
     import lifecycle_config as config
     from ledger.db import ledger_engine
+    from ledger.installation import read_only_uri
     from lifecycle_config.installation import sqlite_file, without_password
 
     shown = config.escaped(without_password(url), 4096)
@@ -100,7 +107,7 @@ def _no_ledger_to_adopt(url: str) -> str | None:
         if not path.is_file():
             return f"there is no ledger at {shown} (no such file): {hint}"
         try:
-            with sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True) as database:
+            with sqlite3.connect(read_only_uri(path), uri=True) as database:
                 tables = {row[0] for row in database.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
                 versioned = "alembic_version" in tables and database.execute(
                     "SELECT version_num FROM alembic_version").fetchone() is not None

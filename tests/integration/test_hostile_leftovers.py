@@ -229,3 +229,55 @@ def test_a_home_of_one_installation_refuses_another_installations_ledger_on_eith
             assert f"is the ledger of installation {own}" in line and f"belongs to installation {installation}" in line
     with session_scope(ledger) as session:
         assert session.scalar(select(func.count()).select_from(AuditEntry)) == audited
+
+
+@pytest.mark.parametrize("kind, point, there", [
+    pytest.param("sqlite", "snapshot.schema-made", False, id="sqlite-new-file-killed-after-schema"),
+    pytest.param("sqlite", "snapshot.rows-loaded", True, id="sqlite-empty-file-killed-before-rename"),
+    pytest.param("postgresql", "snapshot.schema-made", False, id="postgresql-killed-after-schema"),
+])
+def test_a_killed_snapshot_restore_leaves_its_target_as_it_was(kind, point, there, tmp_path, monkeypatch, request):
+    """Probe 19a (D6): `db restore-snapshot` SIGKILLed (no handler runs) left --to with 34 tables, no rows and a
+    ledger version, which the next attempt refused as "not empty". A SQLite target is written as a temporary
+    file beside it and renamed into place once whole; a server database takes the schema and the rows in one
+    transaction. Killed anywhere, the target is as it was (missing, or the empty file the user made), and the same
+    command then restores, removing the killed one's temporary file."""
+    shop = backup_shop(tmp_path, monkeypatch, DAY.isoformat())
+    monkeypatch.setenv("LIFECYCLE_STORAGE_URL", shop.objects.as_uri())
+    snapshot = snapshot_ledger(DAY, shop.storage, flow_run_id=None, engine=shop.ledger)
+    out = tmp_path / "out"
+    out.mkdir()
+    if kind == "sqlite":
+        target = f"sqlite:///{out / 'restored.db'}"
+        if there:
+            (out / "restored.db").touch()  # the user made the empty file first
+    else:
+        admin = request.getfixturevalue("pg_admin")
+        target = create_pg_database(admin, migrate=False)
+        request.addfinalizer(lambda: drop_pg_database(admin, target))
+    log = tmp_path / "points.log"
+    killed = subprocess.run([sys.executable, "-m", "lifecycle.cli", "db", "restore-snapshot", snapshot.backup_id,
+                             "--to", target], env={**os.environ, "LIFECYCLE_FAILPOINT": point,
+                                                   "LIFECYCLE_FAILPOINT_LOG": str(log)},
+                            capture_output=True, text=True, timeout=300)
+    assert killed.returncode == -signal.SIGKILL, (killed.returncode, killed.stderr[-2000:])
+    assert point in log.read_text().split()
+    if kind == "sqlite":
+        temporary = [path.name for path in out.iterdir() if path.name.startswith(".restored.db.")]
+        assert temporary  # the killed restore's file, and nothing else of it: the target untouched
+        assert sorted(path.name for path in out.iterdir() if path.name not in temporary) == (
+            ["restored.db"] if there else [])
+        if there:
+            assert (out / "restored.db").stat().st_size == 0
+    else:
+        with engine_for(target).connect() as connection:
+            assert inspect(connection).get_table_names() == []
+        engine_for(target).dispose()
+    again = lifecycle_in_process("db", "restore-snapshot", snapshot.backup_id, "--to", target)  # no kill this time
+    assert again.returncode == 0 and again.stdout.startswith("restored "), again.stderr
+    if kind == "sqlite":
+        assert sorted(path.name for path in out.iterdir()) == ["restored.db"]  # the killed one's file removed
+        with engine_for(target).connect() as restored, shop.ledger.connect() as ledger:
+            count = "SELECT count(*) FROM customers"
+            assert restored.exec_driver_sql(count).scalar() == ledger.exec_driver_sql(count).scalar() > 0
+        engine_for(target).dispose()

@@ -208,3 +208,26 @@ def test_a_run_meant_for_a_copy_is_refused_by_the_originals_worker(up_server, co
     assert "\n" not in message and ledger_at(copied_home) in message and ledger_at(up_server.home) in message
     assert "nothing was done" in message
     assert state_of(up_server.home) == before
+
+
+def test_db_adopt_never_records_another_installations_server(up_server, home2):
+    """Probe 19a (Low): `db adopt` with PREFECT_API_URL naming another installation's server recorded that
+    server in the ledger's claim, so that installation's machines counted as clients of this ledger. Refused in
+    one line as every command refuses that server; the claim stays as it was."""
+    from sqlalchemy import text
+
+    from lifecycle_config.databases import engine_for
+
+    home1_id, home2_id = installation_of(up_server.home), installation_of(home2)
+    ledger = engine_for(f"sqlite:///{home2 / 'ledger.db'}")
+    with ledger.connect() as connection:
+        before = connection.execute(text("SELECT * FROM ledger_claim")).fetchall()
+    ledger.dispose()
+    refused = lifecycle(home2, "db", "adopt", PREFECT_API_URL=up_server.api)
+    assert refused.returncode == 2, refused.stderr
+    [line] = refused.stderr.strip().splitlines()
+    assert line.startswith(f"lifecycle: the Prefect server at '{up_server.api}' serves installation {home1_id}, "
+                           f"not this ledger's {home2_id}"), line
+    with ledger.connect() as connection:
+        assert connection.execute(text("SELECT * FROM ledger_claim")).fetchall() == before
+    ledger.dispose()

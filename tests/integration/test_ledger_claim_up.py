@@ -172,3 +172,44 @@ def test_a_joining_up_or_worker_of_another_home_is_refused_and_rewrites_nothing_
         up.send_signal(signal.SIGINT)
         up.wait(timeout=120)
         log.close()
+
+
+def test_a_bind_mounted_ledger_db_of_another_home_is_refused_and_gets_no_log(tmp_path, monkeypatch, sqlite_template):
+    """Probe 19a (D3), as it was met: `touch $F/ledger.db; mount --bind $B/ledger.db $F/ledger.db`, then F's
+    commands. F's name of B's file has one link and is no symbolic link, so F took it as its own and wrote a
+    -wal of its own beside it (a split write log). Now refused in one line naming both homes, exit 2, no -wal or
+    -shm beside F's name. The mount is made in a mount namespace of its own (`unshare --mount`, root or a user
+    namespace), so nothing outlives the test; a machine that cannot mount fails here, saying so."""
+    import shutil
+
+    from ledger.installation import claim
+    from lifecycle_config.databases import engine_for
+
+    b, f = tmp_path / "b", tmp_path / "f"
+    b.mkdir(), f.mkdir()
+    shutil.copy(sqlite_template, b / "ledger.db")
+    monkeypatch.setenv("LIFECYCLE_HOME", str(b))
+    engine = engine_for(f"sqlite:///{b / 'ledger.db'}")
+    claim(engine, how="up", pid=1)  # B's `up` serves its own ledger
+    engine.dispose()
+    (f / "ledger.db").touch()
+    unshare = shutil.which("unshare")
+    assert unshare, "`unshare` (util-linux) is needed to make the bind mount of this test"
+    env = clean_env(f, LIFECYCLE_DATABASE_URL=f"sqlite:///{f / 'ledger.db'}")
+    for command in (["show", "customers"], ["db", "upgrade"], ["import", "tickets", str(tmp_path / "t1.csv")]):
+        script = ('mount --bind "$1" "$2" || { echo "MOUNT FAILED" >&2; exit 97; }; shift 2; exec "$@"')
+        done = subprocess.run([unshare, "--mount", "--propagation", "private", "sh", "-c", script, "sh",
+                               str(b / "ledger.db"), str(f / "ledger.db"), sys.executable, "-m", "lifecycle.cli",
+                               *command], env=env, capture_output=True, text=True, timeout=300)
+        if done.returncode == 97 or "unshare:" in done.stderr:
+            pytest.fail(f"this machine cannot make the bind mount this test needs (root, or user namespaces): "
+                        f"{done.stderr.strip()}")
+        assert (done.returncode, done.stdout) == (2, ""), (command, done.stderr)
+        [line] = done.stderr.strip().splitlines()
+        assert line.startswith(f"lifecycle: the ledger file '{f / 'ledger.db'}' of this LIFECYCLE_HOME "
+                               f"('{f.resolve()}'"), line
+        assert f"is the very file of the ledger.db of LIFECYCLE_HOME '{b.resolve()}' (the same device and inode: a " \
+               f"bind mount or a volume)" in line and "nothing was done" in line
+        assert sorted(p.name for p in f.iterdir()) == ["ledger.db"], command  # no log beside F's name
+    assert (f / "ledger.db").stat().st_size == 0  # the mount is gone with its namespace: F's own empty file
+    assert claim_of(engine_for(f"sqlite:///{b / 'ledger.db'}"))["home"] == str(b.resolve())

@@ -642,3 +642,46 @@ def test_an_up_refused_another_homes_ledger_leaves_its_home_as_it_found_it(two_h
     assert (refused.exit_code, refused.stdout) == (2, ""), refused.output
     assert f"is served by LIFECYCLE_HOME '{a.resolve()}'" in refused.stderr
     assert os.listdir(b) == []
+
+
+def _refused_as_another_homes_file(result, h, a):
+    assert (result.exit_code, result.stdout) == (2, ""), result.output
+    [line] = result.stderr.splitlines()
+    assert line.startswith(f"lifecycle: the ledger file '{h / 'ledger.db'}' of this LIFECYCLE_HOME ('{h.resolve()}'"), line
+    assert f"is the very file of the ledger.db of LIFECYCLE_HOME '{a.resolve()}' (the same device and inode" in line and "nothing was done" in line
+
+
+def test_another_homes_ledger_db_under_a_name_of_one_link_is_refused_by_its_identity(tmp_path, monkeypatch):
+    """Probe 19a (D3): `mount --bind $B/ledger.db $F/ledger.db` gave F a name of B's file with one link and no
+    symbolic link, so F took it as its own and wrote a log of its own beside it (a split write log). The claim
+    names B, and B's ledger.db is the same file (device and inode): F's commands, `db adopt` and `up` are refused
+    in one line naming both homes, before anything is written (no -wal beside F's name). Made here without
+    mount(2): B's ledger.db is a symbolic link to the file in F, which is the one name of one link in F;
+    tests/integration/test_ledger_claim_up.py does it with a real bind mount."""
+    import os
+
+    from lifecycle_config.databases import engine_for
+
+    sqlite_ledger(tmp_path, monkeypatch, "2026-11-20").dispose()
+    monkeypatch.delenv("PREFECT_API_URL", raising=False)
+    b = _home_with_its_own_ledger(tmp_path, monkeypatch, "b")  # the claim names B
+    f = tmp_path / "f"
+    f.mkdir()
+    os.replace(b / "ledger.db", f / "ledger.db")
+    (b / "ledger.db").symlink_to(f / "ledger.db")  # B's ledger.db is F's file: one file, one link, two homes
+    assert os.stat(f / "ledger.db").st_nlink == 1 and not (f / "ledger.db").is_symlink()
+    monkeypatch.setenv("LIFECYCLE_HOME", str(f))
+    monkeypatch.setenv("LIFECYCLE_DATABASE_URL", f"sqlite:///{f / 'ledger.db'}")
+    before = (f / "ledger.db").read_bytes()
+    for command in (["show", "customers"], ["db", "adopt"], ["db", "upgrade"]):
+        _refused_as_another_homes_file(CliRunner().invoke(app, command), f, b)
+    assert sorted(p.name for p in f.iterdir()) == ["ledger.db"]  # no -wal, no -shm: nothing written
+    assert (f / "ledger.db").read_bytes() == before
+    engine = engine_for(f"sqlite:///{f / 'ledger.db'}")
+    with pytest.raises(LedgerHeld):  # F's `up`, at the moment it would claim it
+        claim(engine, how="up")
+    assert claim_of(engine)["home"] == str(b.resolve())
+    engine.dispose()
+    monkeypatch.setenv("LIFECYCLE_HOME", str(b))  # the home the claim names keeps it
+    monkeypatch.setenv("LIFECYCLE_DATABASE_URL", f"sqlite:///{b / 'ledger.db'}")
+    assert CliRunner().invoke(app, ["show", "customers"]).exit_code == 0

@@ -58,3 +58,25 @@ def test_a_customer_whose_deletion_is_under_way_is_not_drilled_and_the_plan_says
     assert plan.skipped_line() == "not drilled, deletion under way: BETA"
     [result] = drill(list(plan.backup_ids), shop.sandbox_url, shop.platform, shop.storage, engine=shop.ledger)
     assert (result.customer, result.ok) == ("ACME", True)
+
+
+def test_the_drill_refuses_the_platforms_database_as_its_sandbox_before_anything_is_written(shop):
+    """Probe 19a (D4): the drill restores into the sandbox too; LIFECYCLE_SANDBOX_URL naming the live platform
+    would have replaced its customers' rows with their backups. Refused once, in one line, before any backup is
+    read or anything written: the platform's rows as they were, no backup marked."""
+    from sqlalchemy import text
+
+    from operations.restore import RestoreRefused
+
+    platform_url = f"sqlite:///{shop.platform_engine.url.database}"
+    with shop.platform_engine.connect() as connection:
+        before = connection.execute(text("SELECT * FROM users ORDER BY id")).fetchall()
+    with pytest.raises(RestoreRefused) as refused:
+        drill(["ACME-20261120", "BETA-20261120"], platform_url, shop.platform, shop.storage, engine=shop.ledger)
+    assert str(refused.value) == (f"the sandbox {platform_url} (LIFECYCLE_SANDBOX_URL) is the platform's database "
+                                  f"(LIFECYCLE_PLATFORM_URL): a sandbox restore never writes there; point "
+                                  f"LIFECYCLE_SANDBOX_URL at an empty database of its own; nothing was restored")
+    with shop.platform_engine.connect() as connection:
+        assert connection.execute(text("SELECT * FROM users ORDER BY id")).fetchall() == before
+    with session_scope(shop.ledger) as session:
+        assert [(b.verified_at, b.error) for b in session.query(Backup)] == [(None, None), (None, None)]

@@ -184,3 +184,98 @@ def test_a_sandbox_inside_the_storage_folder_is_refused_before_anything_is_read(
     assert sorted(shop.objects.rglob("*")) == before
     with session_scope(shop.ledger) as session:
         assert session.scalar(select(func.count()).select_from(Intervention)) == 0
+
+
+def _database_picture(path) -> dict:
+    """Every table of a SQLite file with its rows, read only."""
+    import sqlite3
+
+    with sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True) as database:
+        names = [row[0] for row in database.execute("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")]
+        return {name: sorted(database.execute(f'SELECT * FROM "{name}"').fetchall()) for name in names}
+
+
+def _nothing_billed(shop) -> None:
+    with session_scope(shop.ledger) as session:
+        assert session.scalar(select(func.count()).select_from(Intervention)) == 0
+
+
+def test_a_sandbox_that_is_another_database_is_refused_before_anything_is_written(shop, tmp_path):
+    """Probe 19a (D4): LIFECYCLE_SANDBOX_URL may name any database, and a sandbox restore dropped and replaced its
+    tables: a foreign `users(id, email, salary)` was dropped and refilled with ACME's rows; the live platform's
+    rows were replaced (no safeguard of a restore in place, billed each time). Only an empty database, or one
+    marked as this installation's sandbox, is written: the platform's database, the ledger, a database of another
+    application, are refused in one line, as they were, nothing billed."""
+    import sqlite3
+
+    foreign = tmp_path / "hr.db"
+    with sqlite3.connect(foreign) as database:
+        database.execute("CREATE TABLE users (id INTEGER PRIMARY KEY, email TEXT, salary NUMERIC)")
+        database.execute("INSERT INTO users VALUES (1, 'cfo@example.com', 250000)")
+    platform_file = shop.platform_engine.url.database
+    ledger_file = shop.ledger.url.database
+    (tmp_path / "platform-link.db").symlink_to(platform_file)  # another spelling of the platform's file
+    cases = {
+        f"sqlite:///{foreign}": "holds tables (users) and is no sandbox of this installation (it carries no "
+                                "lifecycle sandbox marker)",
+        f"sqlite:///{platform_file}": "is the platform's database (LIFECYCLE_PLATFORM_URL)",
+        f"sqlite:///{tmp_path / 'platform-link.db'}": "is the platform's database (LIFECYCLE_PLATFORM_URL)",
+        f"sqlite:///{ledger_file}": "is the ledger (LIFECYCLE_DATABASE_URL)",
+    }
+    from pathlib import Path
+
+    before = {url: _database_picture(Path(url[len("sqlite:///"):])) for url in cases}
+    for number, (url, said) in enumerate(cases.items()):
+        shop.sandbox_url = url
+        with pytest.raises(RestoreRefused) as refused:
+            restore(shop, key=f"request-{number}")
+        assert str(refused.value).startswith(f"the sandbox {url} (LIFECYCLE_SANDBOX_URL) {said}"), str(refused.value)
+        assert str(refused.value).endswith("nothing was restored") and "\n" not in str(refused.value)
+    for url, picture in before.items():
+        assert _database_picture(Path(url[len("sqlite:///"):])) == picture, url
+    _nothing_billed(shop)
+
+
+def test_a_sandbox_is_marked_as_this_installations_and_another_installations_is_refused(shop, tmp_path):
+    """An empty sandbox gets the product's marker (the installation id of the ledger that made it) with its first
+    restore, and is used again by the next; a sandbox made by another installation (its marker names it) is
+    refused, its rows untouched; a table of another shape that lifecycle did not make in a marked sandbox is never
+    dropped."""
+    import sqlite3
+
+    from ledger.installation import installation_id
+
+    first = restore(shop)
+    assert first.rows["users"] == 30
+    sandbox = tmp_path / "sandbox.db"
+    picture = _database_picture(sandbox)
+    assert picture["lifecycle_sandbox"][0][0] == installation_id(shop.ledger)
+    assert {row[0] for row in picture["lifecycle_sandbox_tables"]} == {"users", "operations", "documents"}
+    assert restore(shop, key="request-2").rows["users"] == 30  # its own sandbox: used again
+
+    theirs = tmp_path / "their-sandbox.db"  # a copy made whole (the sandbox's log included)
+    with sqlite3.connect(sandbox) as source, sqlite3.connect(theirs) as copy:
+        source.backup(copy)
+    with sqlite3.connect(theirs) as database:
+        database.execute("UPDATE lifecycle_sandbox SET installation_id = 'installation-of-another-home'")
+    before = _database_picture(theirs)
+    shop.sandbox_url = f"sqlite:///{theirs}"
+    with pytest.raises(RestoreRefused) as refused:
+        restore(shop, key="request-3")
+    assert str(refused.value) == (f"the sandbox sqlite:///{theirs} (LIFECYCLE_SANDBOX_URL) is the sandbox of another "
+                                  f"installation (installation-of-another-home), not of this one "
+                                  f"({installation_id(shop.ledger)}): point LIFECYCLE_SANDBOX_URL at this "
+                                  f"installation's sandbox or an empty database; nothing was restored")
+    assert _database_picture(theirs) == before
+
+    shop.sandbox_url = f"sqlite:///{sandbox}"  # ours, but someone put a `documents` of their own shape in it
+    with sqlite3.connect(sandbox) as database:
+        database.execute("DROP TABLE documents")
+        database.execute("DELETE FROM lifecycle_sandbox_tables WHERE table_name = 'documents'")
+        database.execute("CREATE TABLE documents (id INTEGER PRIMARY KEY, secret TEXT)")
+        database.execute("INSERT INTO documents VALUES (1, 'kept')")
+    before = _database_picture(sandbox)
+    with pytest.raises(RestoreRefused, match=r"holds a table 'documents' that lifecycle did not make, of another "
+                                             r"shape than the backup's: .*nothing was restored$"):
+        restore(shop, key="request-4")
+    assert _database_picture(sandbox) == before
