@@ -355,11 +355,11 @@ def export_month(month: str, storage: ObjectStorage, fallback_terms: Terms, *, f
                                  credit_notes=credit_notes, credits=credits, commitments=commitments,
                                  measured=[vars(item) for item in measured], about=about,
                                  language=terms.workbook_language)
+        store = storage.store()
+        store.claim()  # another installation's store: refused before its workbook at this key counts as ours
         with session_scope(engine, write=True) as session:
             one_at_a_time(session, f"export:{month}")
             same = session.scalar(select(Export).where(Export.month == month, Export.fingerprint == written.fingerprint))
-            store = storage.store()
-            store.claim()  # another installation's store: refused before its workbook at this key counts as ours
             if same is not None:
                 if store.exists(same.key):
                     if same.sha256 is None:  # exported before the digest was recorded (migration 0024)
