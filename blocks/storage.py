@@ -16,7 +16,7 @@ import shutil
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import BinaryIO, Literal, Optional
+from typing import BinaryIO, Callable, Literal, Optional
 from urllib.parse import unquote, urlparse
 
 from prefect.blocks.core import Block
@@ -25,6 +25,7 @@ from pydantic import Field, SecretStr
 import lifecycle_config
 from blocks.forms import Text, http_url_problem, storage_url_problem
 from blocks.storage_deadlines import Sockets, Watch
+from lifecycle_config import Misconfigured
 from lifecycle_config.conditions import WORLD_ERRNOS, Unavailable
 
 #: S3 calls fail within seconds when the endpoint is down: a short connect timeout, one retry
@@ -117,55 +118,174 @@ class StoredObject:
     size: int
 
 
-#: the file a folder store keeps at its root, so that any installation's CLI knows the folder for a store (its
-#: own or another's) from a path alone and writes nothing there by hand (storage_folder_holding)
+#: the file a store keeps at its root (a folder's file, an S3 prefix's object): it names the installation that owns
+#: the store (StoreOwner), so no other installation writes there (a close of another ledger took this one's invoice
+#: documents as its own and mailed them); and, in a folder, any installation's CLI knows the folder for a store from
+#: a path alone and writes nothing there by hand (storage_folder_holding)
 STORE_MARKER = ".lifecycle-store"
 MARKER_TEXT = (b"This folder is a lifecycle object storage: every file under it is a stored object (workbooks, "
                b"invoices, backups, keys) of the installation that wrote it. Write nothing here by hand.\n")
-#: the folders of a store's layout: `keys/installation/` or `keys/customers/` beside one of these is a store made
-#: before the marker existed
+#: the folders of a store's layout: two of them, or `keys/installation/` or `keys/customers/` beside one, is a store
+#: whose marker is missing (made before the marker existed, or the marker deleted)
 STORE_FOLDERS = ("exports", "invoices", "backups", "ledger-snapshots")
 
 
 def storage_folder_holding(path) -> str | None:
     """The real path of the folder store (any installation's) that holds `path`, itself or one of the folders
     above it once links and `..` are resolved, else None. Known by its marker (STORE_MARKER), or, for a store
-    written before the marker, by its layout: a `keys/` with `installation/` or `customers/` beside `exports/`,
-    `invoices/`, `backups/` or `ledger-snapshots/` (a home's own `keys/` holds master.key and none of those). A
-    file written there by another installation's CLI was served by that one's downloads server."""
+    whose marker is missing, by its layout: a `keys/` with `installation/` or `customers/` beside `exports/`,
+    `invoices/`, `backups/` or `ledger-snapshots/` (a home's own `keys/` holds master.key and none of those), or
+    two of those folders (a store with workbooks and invoices only, never backed up). A file written there by
+    another installation's CLI was served by that one's downloads server."""
     real = Path(os.path.realpath(path))
     for folder in (real, *real.parents):
         try:
-            if (folder / STORE_MARKER).is_file() or (
-                    any((folder / "keys" / part).is_dir() for part in ("installation", "customers"))
-                    and any((folder / name).is_dir() for name in STORE_FOLDERS)):
+            if (folder / STORE_MARKER).is_file() or _store_layout(folder):
                 return str(folder)
         except OSError:  # a folder this user may not look into: not known as a store
             continue
     return None
 
 
-class FolderStore:
+def _store_layout(folder: Path) -> bool:
+    kept = sum((folder / name).is_dir() for name in STORE_FOLDERS)
+    return kept >= 2 or (kept == 1 and any((folder / "keys" / part).is_dir() for part in ("installation", "customers")))
+
+
+@dataclass(frozen=True)
+class StoreOwner:
+    """The installation a store belongs to, as its marker names it: the ledger's installation id, and the home (and
+    machine) that first wrote there, for the person who reads a refusal. `adoptable(store)` says why a store an
+    older release filled (no identity in it yet) is not this installation's (None: it may be adopted)."""
+
+    installation: str
+    home: str
+    adoptable: Optional[Callable[["FolderStore | S3Store"], Optional[str]]] = None
+
+
+class ForeignStore(StorageError, Misconfigured):
+    """The store is marked as another installation's: nothing is written there (the user's to fix: a store of
+    its own for each installation)."""
+
+
+def writing_owner() -> Optional[StoreOwner]:
+    """The installation that writes, asked by a store obtained from a block (ObjectStorage.store) at its first
+    write: lifecycle_config.store_owner, set by the operations layer (operations.store_owner), which knows the
+    ledger. None: a store used on its own (the storage contract's tests), which marks its root naming no owner."""
+    provider = lifecycle_config.store_owner
+    return provider() if provider is not None else None
+
+
+def marker_text(owner: StoreOwner | None) -> bytes:
+    if owner is None:
+        return MARKER_TEXT
+    return MARKER_TEXT + f"installation: {owner.installation}\nhome: {owner.home}\n".encode()
+
+
+def marked_owner(text: bytes | None) -> tuple[str, str] | None:
+    """(installation, home) a marker names, None when it names none (an older release's marker, or none)."""
+    if not text:
+        return None
+    found = {}
+    for line in text.decode("utf-8", "replace").splitlines():
+        name, colon, value = line.partition(": ")
+        if colon and name in ("installation", "home"):
+            found[name] = value.strip()
+    return (found["installation"], found.get("home", "unknown")) if found.get("installation") else None
+
+
+class _Owned:
+    """The claim every store makes before its first write (once per store object: the nightly backup writes
+    thousands of objects through one): its marker must name this installation. A store that names another is
+    refused (ForeignStore, nothing written); one that names none is marked now, unless it holds objects (an older
+    release's store) and the owner says they are not its own."""
+
+    owner: Optional[Callable[[], Optional[StoreOwner]]] = None
+    _claimed = False
+    _refused: Optional[ForeignStore] = None
+
+    def _read_marker(self) -> bytes | None:
+        raise NotImplementedError
+
+    def _write_marker(self, text: bytes) -> None:
+        raise NotImplementedError
+
+    def _holds_objects(self) -> bool:
+        raise NotImplementedError
+
+    def claim(self) -> None:
+        """Make sure this store is this installation's before anything is written to it (see _Owned)."""
+        if self._claimed:
+            return
+        if self._refused is not None:  # said once per store object: every later write is refused the same way
+            raise ForeignStore(str(self._refused))
+        try:
+            self._claim()
+        except ForeignStore as refused:
+            self._refused = refused
+            raise
+
+    def _claim(self) -> None:
+        owner = self.owner() if self.owner is not None else None
+        if owner is None:
+            if self._read_marker() is None:
+                self._write_marker(marker_text(None))
+            self._claimed = True
+            return
+        marked = marked_owner(self._read_marker())
+        if marked is not None and marked[0] != owner.installation:
+            raise self._foreign(marked, owner)
+        if marked is None:
+            problem = owner.adoptable(self) if owner.adoptable is not None and self._holds_objects() else None
+            if problem:
+                raise ForeignStore(f"object storage {self.describe()} holds another installation's objects "
+                                   f"({problem}); this installation is {owner.installation}: give it a store of its "
+                                   f"own; nothing was written")
+            self._write_marker(marker_text(owner))
+            marked = marked_owner(self._read_marker())  # two installations marking at once: the last one wins
+            if marked is not None and marked[0] != owner.installation:
+                raise self._foreign(marked, owner)
+        self._claimed = True
+
+    def _foreign(self, marked: tuple[str, str], owner: StoreOwner) -> ForeignStore:
+        return ForeignStore(f"object storage {self.describe()} belongs to installation {marked[0]} (home "
+                            f"{lifecycle_config.escaped(marked[1], 1024)}); this installation is {owner.installation}: "
+                            f"give it a store of its own; nothing was written")
+
+
+class FolderStore(_Owned):
     """Objects as files under one folder; writes land under a temporary name, then are renamed, so
-    a reader never sees half an object. The folder's first write leaves STORE_MARKER at its root."""
+    a reader never sees half an object. The folder's first write leaves STORE_MARKER at its root, naming the
+    installation that owns it (_Owned.claim)."""
 
     master_kms = None  # the KMS master key of its data keys (ObjectStorage.store), None: the key file
 
     def __init__(self, root: Path):
         self.root = root
-        self._marked = False
 
     def mark(self) -> None:
-        """Leave the marker at the root, once per store object (written whole, never over one already there)."""
-        if self._marked:
-            return
+        """Claim the folder (_Owned.claim): its marker left at the root, naming this installation, once per store
+        object; ForeignStore when it names another."""
+        self.claim()
+
+    def _read_marker(self) -> bytes | None:
+        try:
+            return (self.root / STORE_MARKER).read_bytes()
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+
+    def _write_marker(self, text: bytes) -> None:
         marker = self.root / STORE_MARKER
-        if not marker.is_file():
-            self.root.mkdir(parents=True, exist_ok=True)
-            partial = marker.with_name(f"{STORE_MARKER}.{os.getpid()}-{secrets.token_hex(6)}.partial")
-            partial.write_bytes(MARKER_TEXT)
-            partial.replace(marker)
-        self._marked = True
+        self.root.mkdir(parents=True, exist_ok=True)
+        partial = marker.with_name(f"{STORE_MARKER}.{os.getpid()}-{secrets.token_hex(6)}.partial")
+        partial.write_bytes(text)
+        partial.replace(marker)
+
+    def _holds_objects(self) -> bool:
+        try:
+            return any(entry.name != STORE_MARKER for entry in os.scandir(self.root))
+        except FileNotFoundError:
+            return False
 
     def _path(self, key: str) -> Path:
         """The file of a key, which must stay inside the root: no absolute key, no `..`, no link out."""
@@ -294,6 +414,7 @@ class FolderStore:
         path = self._path(key)
         if not path.exists():
             return []
+        self.claim()
         path.unlink()
         return [key]
 
@@ -301,7 +422,10 @@ class FolderStore:
         return self._path(key).as_uri()
 
 
-class S3Store:
+class S3Store(_Owned):
+    """Objects of a bucket under a prefix; the prefix's first write leaves `<prefix>/.lifecycle-store`, naming the
+    installation that owns it (_Owned.claim)."""
+
     master_kms = None  # as FolderStore's
 
     def __init__(self, bucket: str, prefix: str, client, extra_args: dict, chunk_bytes: int,
@@ -395,6 +519,7 @@ class S3Store:
         version without one); a version already locked as long or longer is left as it is: the product never
         shortens a retention. Returns how many versions were extended."""
         full, extended = self._key(key), 0
+        self.claim()
         with self._store_errors(f"object {key}"):
             for version in self._versions(full):
                 if "Size" not in version:  # a delete marker holds no data and takes no retention
@@ -410,6 +535,30 @@ class S3Store:
 
     def _key(self, key: str) -> str:
         return f"{self.prefix}/{key}" if self.prefix else key
+
+    def _read_marker(self) -> bytes | None:
+        from botocore.exceptions import ClientError
+
+        try:
+            with self._store_errors("its marker") as watch:
+                answer = self.client.get_object(Bucket=self.bucket, Key=self._key(STORE_MARKER))
+                text = answer["Body"].read()
+                watch.moved += len(text)
+            return text
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") in ("NoSuchKey", "404", "NotFound"):
+                return None
+            raise StorageError(f"object storage {self.describe()}: its marker cannot be read "
+                               f"({error.response.get('Error', {}).get('Code')})") from None
+
+    def _write_marker(self, text: bytes) -> None:
+        with self._store_errors("its marker"):
+            self.client.put_object(Bucket=self.bucket, Key=self._key(STORE_MARKER), Body=text, **self.extra_args)
+
+    def _holds_objects(self) -> bool:
+        with self._store_errors("its listing"):
+            answer = self.client.list_objects_v2(Bucket=self.bucket, Prefix=self._key(""), MaxKeys=2)
+        return any(item["Key"] != self._key(STORE_MARKER) for item in answer.get("Contents", []))
 
     def describe(self) -> str:
         """s3://bucket/prefix at its endpoint (scheme, host and port only: never a credential)."""
@@ -444,6 +593,7 @@ class S3Store:
 
         config = TransferConfig(multipart_threshold=self.chunk_bytes, multipart_chunksize=self.chunk_bytes,
                                 max_concurrency=4, use_threads=True)
+        self.claim()
         try:
             extra = dict(self.extra_args)
             if retain_until is not None and self.immutability():
@@ -534,7 +684,8 @@ class S3Store:
             paginator = self.client.get_paginator("list_objects_v2")
             for page in paginator.paginate(Bucket=self.bucket, Prefix=self._key(prefix)):
                 for item in page.get("Contents", []):
-                    found.append(StoredObject(item["Key"][strip:], item["Size"]))
+                    if item["Key"] != self._key(STORE_MARKER):  # the marker is no object
+                        found.append(StoredObject(item["Key"][strip:], item["Size"]))
                 watch.moved += LISTED_BYTES * len(page.get("Contents", []))  # a long listing's pages, each in time
         return sorted(found, key=lambda item: item.key)
 
@@ -547,6 +698,7 @@ class S3Store:
 
         full = self._key(key)
         deleted, locked = [], []
+        self.claim()
         with self._store_errors(f"object {key}"):
             for item in self._versions(full):
                 try:
@@ -765,6 +917,7 @@ class ObjectStorage(Block):
         """The store, knowing which master key wraps its data keys (`master_kms`: a KMS key, or None)."""
         store = self._store()
         store.master_kms = self.master_kms()
+        store.owner = writing_owner  # asked at its first write (_Owned.claim)
         return store
 
     def _store(self) -> FolderStore | S3Store:

@@ -16,7 +16,7 @@ from policy.refusals import Refusal
 
 HERE = Path(__file__).parent
 #: the newest migration; commands compare against it without importing Alembic (which is slow)
-HEAD = "0023_claims_and_deletion_intents"
+HEAD = "0024_export_sha256"
 
 
 def _config(url: str):

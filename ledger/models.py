@@ -614,6 +614,9 @@ class Export(Base):
     bytes: Mapped[int] = mapped_column(BigInteger)
     created_at: Mapped[datetime]
     flow_run_id: Mapped[Optional[str]] = mapped_column(String(64))
+    #: the SHA-256 of the file as written (the downloads server serves only that file); None: exported before it
+    #: was recorded (migration 0024)
+    sha256: Mapped[Optional[str]] = mapped_column(String(64))
 
 
 class AuditEntry(Base):

@@ -44,27 +44,55 @@ def _regular_inside(root: Path, key: str) -> Path | None:
         return None
 
 
+#: the SHA-256 of a workbook's file by (path, modification time in ns, size): read once while the file stays as it is
+_DIGESTS: dict[tuple[str, int, int], str] = {}
+
+
+def _digest_of(path: Path) -> str:
+    import hashlib
+
+    status = path.stat()
+    seen = (str(path), status.st_mtime_ns, status.st_size)
+    if seen not in _DIGESTS:
+        digest = hashlib.sha256()
+        with path.open("rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+        if len(_DIGESTS) > 1000:
+            _DIGESTS.clear()
+        _DIGESTS[seen] = digest.hexdigest()
+    return _DIGESTS[seen]
+
+
+def _as_written(path: Path, size: int, sha: str | None) -> bool:
+    """Whether a workbook's file is the one the ledger records: its SHA-256 when recorded (a same-size file written
+    over it is not), else (exported before digests were recorded) its size."""
+    return _digest_of(path) == sha if sha else path.stat().st_size == size
+
+
 def workbooks(root: Path, engine) -> list[Path]:
-    """The workbooks the ledger records as exported whose file is there, whole, at their key (its size the one
-    recorded), newest first (by when it was written). Nothing else under `exports/`: a file another
-    installation's CLI put there (a master key's escrow copy, its own workbook) is neither listed nor served."""
+    """The workbooks the ledger records as exported whose file is there, as written, at their key (its SHA-256
+    the one recorded, or its size for a workbook exported before digests were), newest first (by when it was
+    written). Nothing else under `exports/`: a file another installation's CLI put there (a master key's escrow
+    copy, its own workbook) is neither listed nor served."""
     from sqlalchemy import select
 
     from ledger.db import session_scope
     from ledger.models import Export
 
     with session_scope(engine) as session:
-        recorded = session.execute(select(Export.key, Export.bytes)).all()
-    files = [path for key, size in recorded if (path := _regular_inside(root, key)) is not None
-             and path.stat().st_size == size]
+        recorded = session.execute(select(Export.key, Export.bytes, Export.sha256)).all()
+    files = [path for key, size, sha in recorded if (path := _regular_inside(root, key)) is not None
+             and _as_written(path, size, sha)]
     return sorted(files, key=lambda path: (path.stat().st_mtime, path.as_posix()), reverse=True)
 
 
 def recorded_file(root: Path, relative: str, engine) -> bytes | None:
     """The bytes to serve at `relative`, or None when this installation wrote nothing under that name: a
-    workbook the ledger records as exported (its size checked), an invoice's or credit note's document (its
-    SHA-256 checked when recorded) or a deposit of it again after a rejection (`<number>-r<k>.pdf`, the
-    ledger holding that deposit). NotOurs when the name is recorded and the file is not what was written."""
+    workbook the ledger records as exported (its SHA-256 checked, or its size when exported before digests were
+    recorded), an invoice's or credit note's document (its SHA-256 checked when recorded) or a deposit of it again
+    after a rejection (`<number>-r<k>.pdf`, the ledger holding that deposit). NotOurs when the name is recorded and
+    the file is not what was written."""
     import hashlib
 
     from sqlalchemy import select
@@ -77,9 +105,12 @@ def recorded_file(root: Path, relative: str, engine) -> bytes | None:
     expected_size = expected_sha = None
     with session_scope(engine) as session:
         if relative.startswith("exports/"):
-            expected_size = session.scalar(select(Export.bytes).where(Export.key == relative).limit(1))
-            if expected_size is None:
+            row = session.execute(select(Export.bytes, Export.sha256).where(Export.key == relative).limit(1)).first()
+            if row is None:
                 return None
+            expected_size, expected_sha = row
+            if expected_sha:
+                expected_size = None
         elif relative.startswith("invoices/"):
             invoice = session.scalar(select(Invoice).where(Invoice.document_key == relative).limit(1))
             if invoice is not None:
@@ -137,15 +168,22 @@ def listing(root: Path, engine) -> bytes:
 def serve_exports(root: Path, host: str, port: int, engine=None) -> ThreadingHTTPServer:
     """Serve what this installation wrote in the folder `root`: only the names its ledger (`engine`, else the
     home's) records, each checked against what it recorded of it (ledger.models.Export, Invoice)."""
-    from blocks.storage import FolderStore
+    import sys
+
+    from blocks.storage import FolderStore, ForeignStore
     from ledger.db import ledger_engine
+    from operations.store_owner import this_installation
 
     root = root.resolve()
     engine = engine or ledger_engine()
-    try:  # the folder served is a store: marked now, so no other installation's CLI writes in it from today
-        FolderStore(root).mark()
+    store = FolderStore(root)
+    store.owner = lambda: this_installation(engine)
+    try:  # the folder served is a store: marked now as this installation's, so no other installation writes in it
+        store.mark()
     except OSError:  # a read-only folder: its layout may still tell (blocks.storage.storage_folder_holding)
         pass
+    except ForeignStore as error:  # another installation's: nothing is written there (each write says so); what
+        print(f"lifecycle: {error}", file=sys.stderr)  # this one wrote and recorded is still served as checked
 
     class Handler(BoundedHandler):  # a request read within its time: no slow client keeps a thread
         def _answer(self, with_body: bool) -> None:

@@ -348,3 +348,9 @@ def prepare_prefect_environment() -> None:
     os.environ.setdefault("PREFECT_SERVER_SERVICES_SCHEDULER_MAX_RUNS", SCHEDULER_MAX_RUNS)
     os.environ.setdefault("PREFECT_WORKER_QUERY_SECONDS", WORKER_QUERY_SECONDS)
     os.environ.setdefault("PREFECT_LOGGING_TO_API_BATCH_INTERVAL", LOGS_BATCH_SECONDS)
+
+
+#: who owns the object stores this process writes to (a callable giving blocks.storage.StoreOwner, or None): set by
+#: the operations layer (operations.store_owner), which knows the ledger, and asked by blocks.storage at a store's
+#: first write. Kept here, the leaf both read, so neither imports the other.
+store_owner = None

@@ -8,3 +8,20 @@ So the command line's `import` and `show`, the tests and the benchmarks use an o
 
 The layers (checked by tests/unit/test_layers.py): flows -> tasks -> operations -> ledger | blocks | reports
 -> policy -> lifecycle_config."""
+
+
+def _store_owner():
+    from operations.store_owner import this_installation
+
+    return this_installation()
+
+
+def _own_the_stores() -> None:
+    """Every store a block gives this process names the ledger's installation before its first write
+    (blocks.storage._Owned.claim, operations.store_owner)."""
+    import lifecycle_config
+
+    lifecycle_config.store_owner = _store_owner
+
+
+_own_the_stores()

@@ -127,9 +127,12 @@ def failures(failed: list[BackupOutcome], shown: int = 10) -> str:
 
 
 def store_down(storage: ObjectStorage) -> str | None:
-    """Why the store cannot be used at all (one cheap call), or None when it answers."""
+    """Why the store cannot be used at all (one cheap call), or None when it answers. Another installation's store
+    raises ForeignStore (blocks.storage): the night writes nothing there, said once, not once per customer."""
     try:
-        storage.store().probe()
+        store = storage.store()
+        store.probe()
+        store.claim()
     except StoreUnavailable as down:
         return str(down)
     return None

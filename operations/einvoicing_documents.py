@@ -291,6 +291,7 @@ def redeposit(settings, number: str, *, actor: str, flow_run_id: str | None, eng
         pdf = facturx_pdf(_document(session, invoice, settings.seller, settings.terms))
     key = keys.invoice_document_redeposit(number, invoice.issued_on, deposit)
     store = settings.storage.store()
+    store.claim()  # another installation's store: refused before its document at this key is taken as ours
     try:
         store.open(key).close()  # an earlier run killed after storing it: the same render, kept
     except MissingObject:

@@ -356,18 +356,22 @@ def export_month(month: str, storage: ObjectStorage, fallback_terms: Terms, *, f
                                  credit_notes=credit_notes, credits=credits, commitments=commitments,
                                  measured=[vars(item) for item in measured], about=about,
                                  language=terms.workbook_language)
+        store = storage.store()
+        store.claim()  # another installation's store: refused before its workbook at this key counts as ours
         with session_scope(engine, write=True) as session:
             one_at_a_time(session, f"export:{month}")
             same = session.scalar(select(Export).where(Export.month == month, Export.fingerprint == written.fingerprint))
             if same is not None:
-                store = storage.store()
                 if store.exists(same.key):
+                    if same.sha256 is None:  # exported before the digest was recorded (migration 0024)
+                        same.sha256 = _recorded_digest(store, same.key, same.bytes)
                     return ExportResult(month, same.key, same.version, False, same.rows, same.fingerprint, summary,
                                         written.totals, written.interventions)
                 # the ledger knows this content, but its file is gone from storage (deleted by someone): a
                 # dead link and a failing --out until it is written again, under the same key and version
                 with path.open("rb") as handle, progress(f"the workbook of {month}", path.stat().st_size):
                     same.bytes = store.put_stream(same.key, handle)
+                same.sha256 = _digest(path)
                 audit.record(session, "export_rewritten", customer_id=None, actor="billable-export",
                              flow_run_id=flow_run_id, before={"key": same.key, "missing": True},
                              after={"key": same.key, "version": same.version, "bytes": same.bytes})
@@ -376,12 +380,36 @@ def export_month(month: str, storage: ObjectStorage, fallback_terms: Terms, *, f
             version = (session.scalar(select(func.max(Export.version)).where(Export.month == month)) or 0) + 1
             key = object_key(month, version)
             with path.open("rb") as handle, progress(f"the workbook of {month}", path.stat().st_size):
-                size = storage.store().put_stream(key, handle)
+                size = store.put_stream(key, handle)
             failpoint("export.uploaded")
             session.add(Export(month=month, version=version, key=key, fingerprint=written.fingerprint,
-                               rows=written.rows, bytes=size, created_at=now(), flow_run_id=flow_run_id))
+                               rows=written.rows, bytes=size, created_at=now(), flow_run_id=flow_run_id,
+                               sha256=_digest(path)))
     return ExportResult(month, key, version, True, written.rows, written.fingerprint, summary, written.totals,
                         written.interventions)
+
+
+def _digest(path: Path) -> str:
+    import hashlib
+
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _recorded_digest(store, key: str, size: int) -> str | None:
+    """The SHA-256 of a workbook exported before digests were recorded, read from its stored file while that
+    file still has the size recorded (then the downloads server checks it by digest); None otherwise."""
+    import hashlib
+
+    digest, read = hashlib.sha256(), 0
+    with store.open(key) as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+            read += len(block)
+    return digest.hexdigest() if read == size else None
 
 
 def download_link(storage: ObjectStorage, key: str) -> str:

@@ -160,10 +160,14 @@ def _document(session, invoice: Invoice, seller: Seller, terms: Terms) -> Invoic
 
 def _store_once(storage: ObjectStorage, key: str, pdf: bytes, invoice: Invoice) -> str:
     """Put the document unless its key holds one already; returns the stored document's SHA-256. A number
-    never gets a second document: one found there is kept if it is this invoice's (a run killed between
-    storing it and recording it: the same number and totals in its Factur-X XML, or the hash the ledger
-    knows), and refused otherwise, left as it is for someone to look at."""
+    never gets a second document: one found there is kept only if it is this installation's own render of this
+    invoice (a run killed between storing it and recording it): the hash the ledger recorded, else the very
+    Factur-X XML just rendered (seller, buyer, lines and totals: only the PDF's dates differ between two renders).
+    Anything else is refused, left as it is for someone to look at: another installation's invoice of the same
+    number and total was once taken, recorded and mailed as this one's. The store is claimed first
+    (blocks.storage._Owned.claim): another installation's store is refused before anything of it is read."""
     store = storage.store()
+    store.claim()
     try:
         with store.open(key) as handle:
             kept = handle.read()
@@ -176,16 +180,20 @@ def _store_once(storage: ObjectStorage, key: str, pdf: bytes, invoice: Invoice) 
             raise DocumentRefused(f"{key} holds a document the ledger does not know (sha256 {sha[:12]}); an issued "
                                   f"invoice is never rendered again")
         return sha
+    if kept == pdf:
+        return sha
     try:
-        tree = etree.fromstring(check_facturx(kept))
+        xml = check_facturx(kept)
     except ValueError as error:
         raise DocumentRefused(f"{key} holds something that is not a Factur-X invoice ({error}); an issued invoice "
                               f"is never rendered again") from None
-    number = tree.findtext(".//{*}ExchangedDocument/{*}ID")
-    total = tree.findtext(".//{*}SpecifiedTradeSettlementHeaderMonetarySummation/{*}GrandTotalAmount")
-    if number != invoice.number or Decimal(total or "NaN") != abs(invoice.total_ttc):
-        raise DocumentRefused(f"{key} holds invoice {number} for {total} EUR, not {invoice.number} for "
-                              f"{invoice.total_ttc} EUR; an issued invoice is never rendered again")
+    if xml != check_facturx(pdf):
+        tree = etree.fromstring(xml)
+        number = tree.findtext(".//{*}ExchangedDocument/{*}ID")
+        total = tree.findtext(".//{*}SpecifiedTradeSettlementHeaderMonetarySummation/{*}GrandTotalAmount")
+        raise DocumentRefused(f"{key} holds invoice {number} for {total} EUR, a document this installation did not "
+                              f"render (sha256 {sha[:12]}), not {invoice.number} for {invoice.total_ttc} EUR as the "
+                              f"ledger has it; an issued invoice is never rendered again")
     return sha
 
 
@@ -286,6 +294,8 @@ def issue_documents(seller: Seller, terms: Terms, storage: ObjectStorage, *, mon
     with session_scope(engine) as session:
         todo = [invoice.id for invoice in _issued(session, month=month, numbers=numbers, customer_id=customer_id,
                                                   kinds=kinds) if invoice.document_key in wanted]
+    if todo:  # another installation's store refused once, before any document (and outside the write transactions)
+        storage.store().claim()
     for invoice_id in todo:
         with session_scope(engine) as session:  # rendered outside any write transaction: it takes a while
             invoice = session.get(Invoice, invoice_id)

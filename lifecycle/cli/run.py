@@ -109,7 +109,8 @@ def run_flow(command: RunCommand, parameters: dict):
     engine = ledger()
     prefect_ready()
     from lifecycle import runner
-    from lifecycle_config import masterkey
+    from lifecycle_config import Misconfigured, masterkey
+    from lifecycle_config.conditions import one_line
     from policy.refusals import Refusal
 
     parameters = dict(parameters)
@@ -141,8 +142,10 @@ def run_flow(command: RunCommand, parameters: dict):
         fail(str(refusal), 2)
     except masterkey.MasterKeyMissing as error:  # the home's master key lost: give its escrow copy
         fail(str(error), 2)
+    except Misconfigured as error:  # a setting the user must change: another installation's store among them
+        fail(one_line(error), 2)
     except Exception as error:  # the flow's own failure, already recorded in Prefect
-        from lifecycle_config.conditions import is_world_condition, one_line
+        from lifecycle_config.conditions import is_world_condition
 
         fail(one_line(error) if is_world_condition(error) else f"{type(error).__name__}: {error}")
 

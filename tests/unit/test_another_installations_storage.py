@@ -88,6 +88,23 @@ def test_keys_export_never_writes_the_master_key_into_another_installations_stor
     assert not out.exists() and _files(root) == before and _folders(root) == folders
 
 
+def test_a_store_whose_marker_was_deleted_with_workbooks_and_invoices_only_is_known_by_its_layout(homes, tmp_path):
+    """probe19a: such a store (never backed up: no keys/) was not recognised, and `keys export --out` from another
+    installation wrote its master key under its exports/, served by that installation's downloads server."""
+    _, a, _ = homes
+    (a / STORE_MARKER).unlink()
+    assert sorted(path.name for path in a.iterdir()) == ["exports", "invoices"]
+    before, folders = _files(a), _folders(a)
+    out = a / "exports" / "2026" / "10" / "escrow.key"
+    assert storage_folder_holding(out) == str(a.resolve())
+    refused = lifecycle_in_process("keys", "export", "--out", str(out))
+    assert (refused.returncode, refused.stderr.strip()) == (2, f"lifecycle: --out {escaped(str(out))} {_another(a)}")
+    assert not out.exists() and _files(a) == before and _folders(a) == folders
+    lone = tmp_path / "mine"  # one folder of that name alone is anybody's folder
+    (lone / "exports").mkdir(parents=True)
+    assert storage_folder_holding(lone / "exports" / "x.key") is None
+
+
 @pytest.mark.parametrize("which", ["a", "b"])
 def test_a_snapshot_is_never_restored_into_another_installations_storage(homes, which):
     snapshot, a, b = homes

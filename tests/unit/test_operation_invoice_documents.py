@@ -62,6 +62,7 @@ def test_october_s_invoices_are_stored_and_mailed_with_their_pdf_then_one_is_sen
 def test_a_number_whose_stored_file_is_not_its_document_is_refused_and_the_others_go_on(closed, tmp_path):
     ledger, settings, invoices = closed
     acme = invoices["ACME"].number
+    settings.storage.store().claim()  # the store is this installation's: the file below is found in its own store
     squatter = tmp_path / "store" / "invoices" / "2026" / "11" / f"{acme}.pdf"
     squatter.parent.mkdir(parents=True)
     squatter.write_bytes(b"not a PDF")
