@@ -138,6 +138,11 @@ def test_a_line_credit_note_names_its_lines_in_the_customers_language(october):
         text = pdf_text(pdf)
         assert " ".join((word + billed).split()) in text, language
         assert ("Credit: " in text) == (language == "en") and ("Avoir : " in text) == (language == "fr"), language
+    # hours are hours (UN/ECE Rec 20 HUR) in the XML, and « h » on the page; a fee's count is units (C62)
+    invoice = stored(acme["document"])
+    units = [(node.text, node.get("unitCode")) for node in xml(invoice).iter(f"{{{NS['ram']}}}BilledQuantity")]
+    assert units == [("1.0000", "C62"), ("0.5000", "HUR"), ("0.5000", "HUR"), ("1.0000", "C62"), ("0.2500", "HUR")]
+    assert "0,5 h" in pdf_text(invoice) and "0,25 h" in pdf_text(invoice)
 
 
 def test_a_credit_note_asked_again_is_refused_unless_meant(october):
