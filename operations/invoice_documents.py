@@ -32,6 +32,7 @@ from ledger.models import Customer, Invoice, Notice
 from ledger.queries import invoice_label, where_it_stands
 from ledger.views import latest_mails
 from policy.calendar import month_bounds
+from policy.invoicing import line_unit
 from policy.language import Language, N_, language_of, speak
 from policy.terms import Terms
 from policy.vocabulary import InvoiceKind, NoticeStatus, PaymentMethod
@@ -137,7 +138,8 @@ def document_of(invoice: Invoice, customer: Customer, seller: Seller, terms: Ter
         number=invoice.number, kind=kind, credited_number=credited_number, prepaid=prepaid,
         issue_date=invoice.issued_on, due_date=invoice.due_on, service_period=period,
         seller=_seller(seller), buyer=_buyer(customer), buyer_reference=customer.customer_id,
-        lines=tuple(DocumentLine(description=line.description, quantity=line.quantity, unit="C62",
+        lines=tuple(DocumentLine(description=line.description, quantity=line.quantity,
+                                 unit=line_unit(line.category, line.quantity, line.unit_price, line.amount_ht, terms),
                                  unit_price=line.unit_price, vat_rate=line.vat_rate, amount_ht=line.amount_ht)
                     for line in invoice.lines),
         total_ht=invoice.total_ht, total_vat=invoice.total_vat, total_ttc=invoice.total_ttc,

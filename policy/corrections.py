@@ -119,9 +119,11 @@ def amount_line_within(most: Decimal, rate: Decimal, description: str) -> Line:
     raise CorrectionRefused(f"{most} TTC: no amount at {percent(rate)} VAT gives back a cent of it")
 
 
-def credited_lines(lines: list[Line], positions: list[int], credited: frozenset[int] = frozenset()) -> list[Line]:
-    """Whole lines of the invoice (1-based positions as `show invoices` lists them), negated; a line an
-    earlier note credited whole (`credited`) is refused: crediting it again would credit money never billed."""
+def credited_lines(lines: list[Line], positions: list[int], credited: frozenset[int] = frozenset(),
+                   language: str = "fr") -> list[Line]:
+    """Whole lines of the invoice (1-based positions as `show invoices` lists them), negated, their texts
+    prefixed in the customer's `language` (« Avoir : … »); a line an earlier note credited whole (`credited`)
+    is refused: crediting it again would credit money never billed."""
     if not positions:
         raise CorrectionRefused("--lines: name at least one line", "lines")
     if len(set(positions)) != len(positions):
@@ -132,8 +134,9 @@ def credited_lines(lines: list[Line], positions: list[int], credited: frozenset[
     again = sorted(set(positions) & credited)
     if again:
         raise CorrectionRefused(f"--lines: line {again[0]} was credited by an earlier credit note already", "lines")
-    return [Line(f"Credit: {line.description}", line.category, line.quantity, -line.unit_price, -line.amount_ht,
-                 line.vat_rate, line.service_month)
+    words = speak(language)
+    return [Line(words.say("Credit: {description}", description=line.description), line.category, line.quantity,
+                 -line.unit_price, -line.amount_ht, line.vat_rate, line.service_month)
             for line in (lines[position - 1] for position in positions)]
 
 
@@ -166,7 +169,7 @@ def credit_note(lines: list[Line], total_ttc: Decimal, credited_ttc: Decimal, *,
                                     f"(invoice {total_ttc}, credited already {credited_ttc})")
         made = [amount_line(amount, vat_rate_of(lines), credit_note_text(reason, language), most=left)]
     else:
-        made = credited_lines(lines, positions or [], credited)
+        made = credited_lines(lines, positions or [], credited, language)
     sums = totals(made)
     if -sums.ttc <= left:
         return made, sums

@@ -255,6 +255,17 @@ def category_work(allocations: Iterable[Allocation]) -> list[CategoryWork]:
             for category, items in by_category.items()]
 
 
+def line_unit(category: str, quantity: Decimal, unit_price: Decimal, amount_ht: Decimal, terms: Terms) -> str:
+    """The UN/ECE Rec 20 unit of a ledger line's quantity, for the documents: "HUR" for an intervention's time
+    written as hours x its category's hourly rate (`intervention_lines`; a credit note's line crediting it
+    whole too, negated), else "C62" (one: a fee's count, a month's subscription, an amount written 1 x itself).
+    A fee equal to its category's hourly rate could not be told from its time: both are then "C62"."""
+    if category not in CATEGORIES or quantity * unit_price != amount_ht:
+        return "C62"
+    price = abs(unit_price)
+    return "HUR" if price == hourly_rate(category, terms) and price != fixed_fee(category, terms) else "C62"
+
+
 def intervention_lines(billed: dict[str, list[Allocation] | list[CategoryWork]], month: str, rate: Decimal,
                        terms: Terms, words: Language | None = None) -> list[Line]:
     """One line per category and service month; a month other than the invoice's is named (late work).

@@ -31,6 +31,7 @@ from policy.billed_through import BilledPeriod, cycle_problems, default_period, 
 from policy.calendar import month_key
 from policy.chronology import before_start_problem
 from policy.invoicing import UNIT_PRICE_LIMIT
+from policy.language import language_of, speak
 from policy.money import vat_of
 from policy.terms import Terms
 from policy.vocabulary import InvoiceKind, InvoiceStatus
@@ -139,7 +140,10 @@ def check(session: Session, rows: list[Row], problems: Problems, terms: Terms, a
                 period_start=period_start, period_end=period_end, bills_subscription=bills,
             )
             invoice.lines.append(InvoiceLine(
-                position=1, description=values.get("description") or f"Imported invoice {values['invoice_id']}",
+                # the line a credit note on it credits (« Avoir : Facture importée … »): the customer's language
+                position=1, description=values.get("description") or speak(
+                    language_of(customer.language, terms.invoice_language)).say(
+                    "Imported invoice {number}", number=values["invoice_id"]),
                 category="imported", quantity=Decimal(1), unit_price=values["amount_ht"],
                 amount_ht=values["amount_ht"], vat_rate=vat_rate,
             ))

@@ -218,13 +218,13 @@ def draw(figures: Figures) -> bytes:
         refs.append(_p(_x(words["period"].format(start=start, end=end)), body))
     if doc.kind != "penalty":  # a penalty is no supply: no nature of operation to state
         refs.append(_p(words["operation"], small))
+    else:  # a penalty invoice says what it bills instead (the payment terms' legal mention is another thing)
+        refs.append(Spacer(1, 3))
+        refs.append(_p(f"<b>{words['penalty_subtitle']}</b>", body))
     if doc.delivery is not None:  # a 2026 mention: where the services are delivered, when not billed there
         refs.append(Spacer(1, 3))
         refs.append(_p(f"{words['delivered_at']}{sep}", _style("delivered", 8, True, MUTED, space_after=1)))
         refs += [_p(line, small) for line in [_x(doc.delivery.name), *_address(doc.delivery, lang)]]
-    else:
-        refs.append(Spacer(1, 3))
-        refs.append(_p(f"<b>{words['penalty_subtitle']}</b>", body))
     parties = Table([[refs, buyer]], colWidths=[width * 0.5, width * 0.5])
     parties.setStyle(_table_style([
         ("VALIGN", (0, 0), (-1, -1), "TOP"), ("LEFTPADDING", (0, 0), (0, 0), 0),

@@ -112,6 +112,39 @@ def test_an_invoice_credited_partly_then_wholly_reaches_the_customer_to_the_cent
     assert {entry.after["requested_by"] for entry in audited} == {"claire.finance"}
 
 
+def pdf_text(pdf: bytes) -> str:
+    """The page as `pdftotext` reads it (what a customer's reader shows), spaces made plain."""
+    import subprocess
+
+    made = subprocess.run(["pdftotext", "-layout", "-", "-"], input=pdf, capture_output=True, check=True)
+    return " ".join(made.stdout.decode().replace("\u00a0", " ").split())
+
+
+def test_a_line_credit_note_names_its_lines_in_the_customers_language(october):
+    from flows.corrections import issue_credit_note
+    from ledger.models import Customer
+
+    with session_scope(october) as session:
+        session.get(Customer, "BETA").language = "en"
+    acme, beta = invoice_of(october, "ACME"), invoice_of(october, "BETA")
+    for invoice, language, word in ((acme, "fr", "Avoir : "), (beta, "en", "Credit: ")):
+        made = issue_credit_note(invoice=invoice["number"], lines=[1], reason="Cancelled", requested_by="claire")
+        billed = invoice["lines"][0]["description"]
+        shown = by_number(october)[made["number"]]
+        assert [line["description"] for line in shown["lines"]] == [word + billed], language
+        pdf = stored(shown["document"])
+        names = [node.text for node in xml(pdf).findall(".//ram:SpecifiedTradeProduct/ram:Name", NS)]
+        assert names == [word + billed], language
+        text = pdf_text(pdf)
+        assert " ".join((word + billed).split()) in text, language
+        assert ("Credit: " in text) == (language == "en") and ("Avoir : " in text) == (language == "fr"), language
+    # hours are hours (UN/ECE Rec 20 HUR) in the XML, and « h » on the page; a fee's count is units (C62)
+    invoice = stored(acme["document"])
+    units = [(node.text, node.get("unitCode")) for node in xml(invoice).iter(f"{{{NS['ram']}}}BilledQuantity")]
+    assert units == [("1.0000", "C62"), ("0.5000", "HUR"), ("0.5000", "HUR"), ("1.0000", "C62"), ("0.2500", "HUR")]
+    assert "0,5 h" in pdf_text(invoice) and "0,25 h" in pdf_text(invoice)
+
+
 def test_a_credit_note_asked_again_is_refused_unless_meant(october):
     # finance's first run was killed once its note was issued, and finance runs the same command again
     from flows.corrections import issue_credit_note

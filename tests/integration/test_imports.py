@@ -156,6 +156,8 @@ def test_invoices_and_payments_settle_to_the_cent(ledger, customers_file, tmp_pa
         f2 = session.scalar(select(Invoice).where(Invoice.external_id == "F-2"))
         # GAMMA's own rate (5.5 %): 333.33 * 0.055 = 18.33315 -> 18.33
         assert (f2.total_vat, f2.total_ttc, f2.status) == (Decimal("18.33"), Decimal("351.66"), "disputed")
+        # no description: its line (what a credit note on it credits) is named in the customer's language
+        assert [line.description for line in f2.lines] == ["Facture importée F-2"]
     payments = write_csv(tmp_path / "payments.csv", ["payment_id", "invoice_id", "paid_on", "amount"], [
         ["P-1", "F-1", "2026-09-15", "1000.00"], ["P-2", "F-1", "2026-09-20", "188.00"],
     ])

@@ -52,6 +52,16 @@ def test_whole_lines_are_negated_and_named_once_each():
     assert len(credited_lines(LINES, [1], frozenset({2}))) == 1
 
 
+def test_a_credited_line_is_named_in_the_customers_language():
+    # the invoice's line text as it was, prefixed by the catalogue's word for a credit (never an English one
+    # on a French customer's document)
+    french, _ = credit_note(LINES, D("816.00"), D("0.00"), positions=[2], reason="Travail non fait", language="fr")
+    english, _ = credit_note(LINES, D("816.00"), D("0.00"), positions=[2], reason="Work not done", language="en")
+    assert [line.description for line in french] == [f"Avoir : {LINES[1].description}"]
+    assert [line.description for line in english] == [f"Credit: {LINES[1].description}"]
+    assert credited_lines(LINES, [1], language="fr")[0].description == f"Avoir : {LINES[0].description}"
+
+
 def test_a_credit_note_never_credits_more_than_is_left():
     lines, sums = credit_note(LINES, D("816.00"), D("0.00"), positions=[1, 2], reason="cancelled")
     assert (sums.ht, sums.vat, sums.ttc) == (D("-680.00"), D("-136.00"), D("-816.00"))

@@ -397,3 +397,17 @@ def test_the_xml_passes_the_en16931_schematron(en16931_schematron, name):
     failures = [" ".join(node.findtext("svrl:text", namespaces=svrl).split())
                 for node in etree.fromstring(report.encode()).iterfind(".//svrl:failed-assert", svrl)]
     assert failures == []
+
+
+@pytest.mark.xdist_group("rendered-invoices")
+def test_the_penalty_subtitle_heads_a_penalty_invoice_only(rendered):
+    # the bold subtitle says what a penalty invoice bills; the payment terms' legal mention of late-payment
+    # penalties (C. com. L441-10) is on every document, the subtitle on none but a penalty invoice
+    assert "Pénalités de retard et indemnité forfaitaire pour frais de recouvrement" in page_text(rendered["penalty"])
+    for name in ("monthly", "credit", "prepaid", "debits"):
+        text = page_text(rendered[name])
+        assert "Pénalités de retard et indemnité forfaitaire" not in text, name
+        assert "En cas de retard de paiement" in text, name
+    english = page_text(rendered["english"])
+    assert "Late-payment penalties and fixed indemnity" not in english
+    assert "In case of late payment" in english
