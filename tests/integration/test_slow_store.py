@@ -182,11 +182,16 @@ def test_ctrl_c_in_a_trickled_upload_cuts_its_worker_threads_reads(bucket, proxy
     assert proxy.cut_short >= 1  # the client went away mid-answer: its reads were cut, not waited out
 
 
-def _export_command(bucket: str, proxy, tmp_path, monkeypatch, **extra: str) -> subprocess.Popen:
-    """`lifecycle run export` of a shop's month in a process of its own, its store behind the proxy."""
+def _export_command(bucket: str, proxy, tmp_path, monkeypatch, trickle: tuple, **extra: str) -> subprocess.Popen:
+    """`lifecycle run export` of a shop's month in a process of its own, its store behind the proxy, whose answers
+    to the upload trickle (`trickle`: proxy.trickle's arguments). The store is the shop's own already (its marker
+    written while the proxy passed): the command's first call, the marker's read, passes; the upload trickles."""
+    import operations  # noqa: F401 - sets the store's owner (the installation of the shop's ledger)
     from tests.support.backup_shop import backup_shop
 
     backup_shop(tmp_path, monkeypatch, "2026-11-20")
+    _storage(bucket, proxy).store().claim()  # the store is the shop's: the command reads its marker, writes none
+    proxy.trickle(*trickle, methods=("PUT", "POST"))  # the upload's answers; the marker's read passes
     env = {**os.environ, "LIFECYCLE_STORAGE_URL": f"s3://{bucket}/lifecycle", "AWS_ENDPOINT_URL": proxy.endpoint,
            "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test", "AWS_DEFAULT_REGION": "us-east-1",
            "PYTHONPATH": os.getcwd(), **extra}
@@ -212,8 +217,8 @@ def test_a_trickled_export_upload_ends_at_its_one_deadline_with_one_line_and_the
     botocore read the closed connection's "" for ever (a spinning worker thread), the line came after 6.5 min for a
     deadline of 121 s, and the process never exited (that thread held it). Now: the upload's one deadline, one line,
     and the process is gone."""
-    proxy.trickle(0.2, 20)  # probe19a's proxy: a byte each 0.2 s, the store gives up after 20
-    process = _export_command(bucket, proxy, tmp_path, monkeypatch, LIFECYCLE_STORAGE_FLOOR_SECONDS="4")
+    process = _export_command(bucket, proxy, tmp_path, monkeypatch, (0.2, 20),  # probe19a's: a byte each 0.2 s,
+                              LIFECYCLE_STORAGE_FLOOR_SECONDS="4")                # the store gives up after 20
     said, took = _ended(process, timeout=240)
     lines = [line for line in said.splitlines() if line.startswith("lifecycle: ")]
     assert process.returncode == 1 and len(lines) == 1, said
@@ -229,8 +234,7 @@ def test_an_export_upload_interrupted_or_terminated_ends_with_one_line_and_its_s
     """probe19a D7a: a SIGTERM during the upload gave a traceback and "TypeError: 'str' object is not callable"
     (s3transfer's shutdown(cancel=True) passes its arguments in the wrong order). Now one line, and the status of
     that signal: 130 for a Ctrl-C, killed by SIGTERM as any command is; nothing stored."""
-    proxy.trickle(EVERY * 20, AT_MOST)  # each answer takes a minute or more
-    process = _export_command(bucket, proxy, tmp_path, monkeypatch)
+    process = _export_command(bucket, proxy, tmp_path, monkeypatch, (EVERY * 20, AT_MOST))  # a minute an answer
     while proxy.sent < 3:  # the upload's answer is trickling
         assert process.poll() is None, process.communicate()
         time.sleep(0.05)

@@ -21,14 +21,19 @@ class SlowProxy:
         self.every: float | None = None  # None: answers pass at once
         self.at_most = 0
         self.after = 0  # bytes of each answer that pass at once before the trickle (an answer's head, say)
+        self.methods: set[bytes] | None = None  # trickle only the answers to these requests (None: every answer)
         self.sent = 0
         self.cut_short = 0
         self._open: list[socket.socket] = []
         self._listener = socket.create_server(("127.0.0.1", self.port))
         threading.Thread(target=self._accept, daemon=True).start()
 
-    def trickle(self, every: float, at_most: int, after: int = 0) -> None:
+    def trickle(self, every: float, at_most: int, after: int = 0, methods: tuple[str, ...] | None = None) -> None:
+        """Answers from now on trickle: a byte each `every` s after their first `after`, the store giving up after
+        `at_most`; only the answers to requests of `methods` (e.g. ("PUT", "POST"): an upload, not the reads
+        before it) when given."""
         self.every, self.at_most, self.after = every, at_most, after
+        self.methods = {method.encode() for method in methods} if methods else None
 
     def passing(self) -> None:
         self.every = None
@@ -41,14 +46,19 @@ class SlowProxy:
                 return
             upstream = socket.create_connection(("127.0.0.1", self.target_port))
             self._open += [client, upstream]
-            threading.Thread(target=self._pipe, args=(client, upstream, False), daemon=True).start()
-            threading.Thread(target=self._pipe, args=(upstream, client, True), daemon=True).start()
+            asked: dict = {}  # the method of the connection's latest request
+            threading.Thread(target=self._pipe, args=(client, upstream, False, asked), daemon=True).start()
+            threading.Thread(target=self._pipe, args=(upstream, client, True, asked), daemon=True).start()
 
-    def _pipe(self, source: socket.socket, target: socket.socket, answers: bool) -> None:
+    def _pipe(self, source: socket.socket, target: socket.socket, answers: bool, asked: dict) -> None:
         try:
             trickled, passed = 0, 0
             while data := source.recv(65536):
-                if not answers or self.every is None:
+                if not answers:
+                    method = data.split(b" ", 1)[0]
+                    if method in (b"GET", b"HEAD", b"PUT", b"POST", b"DELETE"):
+                        asked["method"] = method
+                if not answers or self.every is None or (self.methods and asked.get("method") not in self.methods):
                     target.sendall(data)
                     continue
                 if passed < self.after:
