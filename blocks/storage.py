@@ -275,11 +275,19 @@ class FolderStore(_Owned):
             return None
 
     def _write_marker(self, text: bytes) -> None:
+        """The marker, written as any object is: a folder that cannot be written is the same one line."""
         marker = self.root / STORE_MARKER
-        self.root.mkdir(parents=True, exist_ok=True)
         partial = marker.with_name(f"{STORE_MARKER}.{os.getpid()}-{secrets.token_hex(6)}.partial")
-        partial.write_bytes(text)
-        partial.replace(marker)
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            partial.write_bytes(text)
+            partial.replace(marker)
+        except OSError as error:
+            try:
+                partial.unlink(missing_ok=True)
+            except OSError:
+                pass
+            raise _folder_unavailable(error, self.root) from None
 
     def _holds_objects(self) -> bool:
         try:

@@ -164,8 +164,9 @@ def day(request, tmp_path, prefect_server):
     assert made.returncode == 0, made.stderr
     # so that every flow has work today: a standby that starts, and a deletion that is due (notice given in October)
     (tmp_path / "standby.csv").write_text("customer_id,reason,start_on\nC005,temporary_inactivity,2026-11-23\n")
-    (tmp_path / "invoices.csv").write_text("invoice_id,customer_id,issued_on,due_on,amount_ht\n"
-                                           "OLD-1,C006,2026-03-01,2026-03-31,100.00\n")
+    # an old unpaid invoice of something else than the subscription (the demo's history billed C006's months)
+    (tmp_path / "invoices.csv").write_text("invoice_id,customer_id,issued_on,due_on,amount_ht,subscription\n"
+                                           "OLD-1,C006,2026-03-01,2026-03-31,100.00,false\n")
     for setup in (["import", "standby", str(tmp_path / "standby.csv")],
                   ["import", "invoices", str(tmp_path / "invoices.csv")],
                   ["run", "arrears", "--as-of", "2026-10-20"]):

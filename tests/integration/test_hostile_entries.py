@@ -167,8 +167,9 @@ def test_a_repeated_refund_or_payment_id_is_told_once(with_credit, tmp_path):
 #: by its customer and day, so its id column is the customer's
 EVERY_KIND = {
     "customers": (CUSTOMER_HEADER, lambda key: [*customer(key)[:2], "c@example.com", *customer(key)[3:]]),
-    "invoices": (["invoice_id", "customer_id", "issued_on", "due_on", "amount_ht"],
-                 lambda key: [key, "C1", "2026-10-01", "2026-10-31", "10.00"]),
+    # invoices of something else than the subscription: several rows of C1 in one file bill no day twice
+    "invoices": (["invoice_id", "customer_id", "issued_on", "due_on", "amount_ht", "subscription"],
+                 lambda key: [key, "C1", "2026-10-01", "2026-10-31", "10.00", "false"]),
     "payments": (["payment_id", "invoice_id", "paid_on", "amount"], lambda key: [key, "INV-1", "2026-10-07", "1.00"]),
     "interventions": (["intervention_id", "customer_id", "started_at", "minutes", "category"],
                       lambda key: [key, "C1", "2026-10-02T09:00", "15", "assistance"]),
