@@ -356,9 +356,10 @@ def test_with_smtp_down_the_stage_is_recorded_with_its_notice_pending_and_the_ne
         assert "ConnectionRefusedError" in pending.last_error
         assert effects_of(ledger, "OWE") == [("arrears:admin_disabled", "applied", 1, "")]
         shown = [n for n in json.loads(cli("show", "notices", "--format", "json")) if n["customer_id"] == "OWE"]
-        # the stage's notice, and the mail of the penalty invoice issued the same day: both wait
+        # the stage's notice, and the mail of the penalty invoice issued the same day: both wait; the mail server
+        # found down by the first, the second is left untried (not 2.5 s of tries per notice against a server down)
         assert sorted((n["kind"], n["status"], n["attempts"]) for n in shown) == [
-            ("admin_disabled", "pending", 1), ("invoice", "pending", 1)]
+            ("admin_disabled", "pending", 1), ("invoice", "pending", 0)]
 
         with smtp_server() as (port, received):       # the mail server is back: the next run sends it, once
             Notifications(smtp_host="127.0.0.1", smtp_port=port, security="none").save("lifecycle", overwrite=True)
