@@ -16,7 +16,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import ClassVar
 
-from sqlalchemy import Column, MetaData, String, Table, func, inspect, select, true
+from sqlalchemy import Column, MetaData, String, Table, func, inspect, make_url, select, true
 
 from blocks.platform import PlatformControl
 from blocks.storage import ObjectStorage
@@ -24,7 +24,8 @@ from ledger import audit, keys
 from ledger.db import now, session_scope
 from ledger.locks import customer_lock
 from ledger.models import Backup, Base, Customer, DeletionCertificate, DeletionIntent, Intervention, RestoreJob
-from lifecycle_config.databases import SQLITE_COMPANIONS, engine_for
+from lifecycle_config import escaped
+from lifecycle_config.databases import SQLITE_COMPANIONS, DatabaseUnavailable, engine_for
 from lifecycle_config.failpoints import failpoint
 from lifecycle_config.scratch import scratch_folder
 from operations.backup import abandon, backup_customer, mark_corrupt, mark_gone
@@ -558,7 +559,12 @@ def restore_ledger_snapshot(backup_id: str, target_url: str, storage: ObjectStor
     temporary = Path(name)  # a file of 0 bytes: SQLite takes it as an empty database
     temporary_url = f"sqlite:///{temporary}"
     try:
-        loaded = _load_snapshot(backup, temporary_url, storage, engine)
+        try:
+            loaded = _load_snapshot(backup, temporary_url, storage, engine)
+        except DatabaseUnavailable as error:  # said of the file the user named, not of the temporary one beside it
+            said = str(error).replace(escaped(make_url(temporary_url).render_as_string(hide_password=True)),
+                                      escaped(make_url(target_url).render_as_string(hide_password=True)))
+            raise type(error)(said) from None
         engine_for(temporary_url).dispose()
         _self_contained(temporary)
         failpoint("snapshot.rows-loaded")
