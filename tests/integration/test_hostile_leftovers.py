@@ -42,25 +42,35 @@ def interrupted_restore(backup_id: str, target: str, log) -> subprocess.Complete
     return subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
 
 
+def _snapshot_target(kind: str, folder, request) -> str:
+    """Where a snapshot is restored: `restored.db` in `folder`, or a database of its own on PostgreSQL."""
+    if kind == "sqlite":
+        return f"sqlite:///{folder / 'restored.db'}"
+    admin = request.getfixturevalue("pg_admin")
+    target = create_pg_database(admin, migrate=False)
+    request.addfinalizer(lambda: drop_pg_database(admin, target))
+    return target
+
+
+def _tables_of(target: str) -> list[str]:
+    with engine_for(target).connect() as connection:
+        tables = inspect(connection).get_table_names()
+    engine_for(target).dispose()
+    return tables
+
+
 @pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
 def test_an_interrupted_snapshot_restore_leaves_nothing_in_its_target(kind, tmp_path, monkeypatch, request):
     shop = backup_shop(tmp_path, monkeypatch, DAY.isoformat())
     monkeypatch.setenv("LIFECYCLE_STORAGE_URL", shop.objects.as_uri())
     snapshot = snapshot_ledger(DAY, shop.storage, flow_run_id=None, engine=shop.ledger)
-    if kind == "sqlite":
-        target = f"sqlite:///{tmp_path / 'restored.db'}"
-    else:
-        admin = request.getfixturevalue("pg_admin")
-        target = create_pg_database(admin, migrate=False)
-        request.addfinalizer(lambda: drop_pg_database(admin, target))
+    target = _snapshot_target(kind, tmp_path, request)
     stopped = interrupted_restore(snapshot.backup_id, target, tmp_path / "points.log")
     assert stopped.returncode != 0 and "restored " not in stopped.stdout, stopped.stderr
     if kind == "sqlite":
         assert not [path.name for path in tmp_path.glob("restored.db*")]
     else:
-        with engine_for(target).connect() as connection:
-            assert inspect(connection).get_table_names() == []
-        engine_for(target).dispose()
+        assert _tables_of(target) == []
     again = lifecycle_in_process("db", "restore-snapshot", snapshot.backup_id, "--to", target)  # no kill this time
     assert again.returncode == 0 and again.stdout.startswith("restored "), again.stderr
 
@@ -247,14 +257,9 @@ def test_a_killed_snapshot_restore_leaves_its_target_as_it_was(kind, point, ther
     snapshot = snapshot_ledger(DAY, shop.storage, flow_run_id=None, engine=shop.ledger)
     out = tmp_path / "out"
     out.mkdir()
-    if kind == "sqlite":
-        target = f"sqlite:///{out / 'restored.db'}"
-        if there:
-            (out / "restored.db").touch()  # the user made the empty file first
-    else:
-        admin = request.getfixturevalue("pg_admin")
-        target = create_pg_database(admin, migrate=False)
-        request.addfinalizer(lambda: drop_pg_database(admin, target))
+    target = _snapshot_target(kind, out, request)
+    if kind == "sqlite" and there:
+        (out / "restored.db").touch()  # the user made the empty file first
     log = tmp_path / "points.log"
     killed = subprocess.run([sys.executable, "-m", "lifecycle.cli", "db", "restore-snapshot", snapshot.backup_id,
                              "--to", target], env={**os.environ, "LIFECYCLE_FAILPOINT": point,
@@ -270,9 +275,7 @@ def test_a_killed_snapshot_restore_leaves_its_target_as_it_was(kind, point, ther
         if there:
             assert (out / "restored.db").stat().st_size == 0
     else:
-        with engine_for(target).connect() as connection:
-            assert inspect(connection).get_table_names() == []
-        engine_for(target).dispose()
+        assert _tables_of(target) == []
     again = lifecycle_in_process("db", "restore-snapshot", snapshot.backup_id, "--to", target)  # no kill this time
     assert again.returncode == 0 and again.stdout.startswith("restored "), again.stderr
     if kind == "sqlite":
